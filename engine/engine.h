@@ -1,0 +1,114 @@
+// The MSX matching engine: a pure, single-threaded library. Commands in, events out.
+// No threads, clocks, I/O or logging; no heap allocation per command in steady state.
+//
+// Thread-safety: none. One thread (the sequencer, or a replay tool) owns an Engine.
+#ifndef MSX_ENGINE_ENGINE_H_
+#define MSX_ENGINE_ENGINE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "engine/command.h"
+#include "engine/event.h"
+#include "engine/reference_data.h"
+#include "engine/types.h"
+
+namespace msx {
+
+struct EngineOptions {
+  // Capacity reserved up front so that steady state does not allocate.
+  std::size_t expected_offers = 1 << 20;
+};
+
+enum class OfferStatus : std::uint8_t { kOpen = 1, kFilled, kCancelled, kExpired };
+
+// A read-only copy of one offer's state, for queries (not the hot path).
+struct OfferInfo {
+  OfferId id = 0;
+  ClientOfferId client_id = 0;
+  AgencyId agency = 0;
+  PairId pair = 0;
+  Side side = Side::kBuy;
+  TimeInForce tif = TimeInForce::kGtc;
+  Price price = 0;
+  Lots original_lots = 0;
+  Lots open_lots = 0;
+  Lots filled_lots = 0;
+  Lots min_fill = 0;
+  TimeNs expiry = 0;
+  AgencyMask allow = 0;
+  AgencyMask deny = 0;
+  OfferStatus status = OfferStatus::kOpen;
+  Seq accepted_seq = 0;
+  TimeNs accepted_time = 0;
+};
+
+struct HoldingInfo {
+  Amount available = 0;
+  Amount reserved = 0;
+};
+
+struct LevelInfo {
+  Price price = 0;
+  Lots lots = 0;
+  std::uint32_t offer_count = 0;
+};
+
+struct DepthInfo {
+  std::vector<LevelInfo> bids;  // best first
+  std::vector<LevelInfo> asks;  // best first
+};
+
+class Engine {
+ public:
+  // REQUIRES: `ref` outlives the engine.
+  Engine(const ReferenceData& ref, const EngineOptions& options);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Applies one sequenced command and appends its events to `*out` (never clears it).
+  // Every outcome, including a reject, is an event. Deterministic: the same commands on
+  // engines built from the same reference data give the same events.
+  // REQUIRES: cmd.seq greater than any applied before; cmd.time not before the last.
+  void Apply(const Command& cmd, std::vector<Event>* out) noexcept;
+
+  // ---- Queries (not the hot path; may allocate) ----
+  // Offers that are no longer open are remembered (status filled/cancelled/expired).
+  std::optional<OfferInfo> GetOffer(OfferId id) const;
+  // The offer an agency submitted under `client_id`, open or not.
+  std::optional<OfferInfo> FindByClientId(AgencyId agency, ClientOfferId client_id) const;
+  // The agency's open offers, optionally on one pair, in offer id order.
+  std::vector<OfferInfo> ListOpenOffers(AgencyId agency,
+                                        std::optional<PairId> pair = std::nullopt) const;
+  HoldingInfo GetHoldings(AgencyId agency, InstrumentId instrument) const;
+  DepthInfo GetDepth(PairId pair, int max_levels) const;
+  bool IsHalted(PairId pair) const;
+  std::size_t OpenOfferCount() const;
+  Seq last_seq() const;
+  TimeNs last_time() const;
+
+  // ---- Snapshots (pure: bytes in memory; the journal library writes them) ----
+  // Serializes the whole state; LoadState into an engine built from the same reference
+  // data restores it exactly (subsequent events are identical).
+  std::string SaveState() const;
+  absl::Status LoadState(absl::string_view bytes);
+  // A 64-bit digest of the whole state, for tests and replay verification.
+  std::uint64_t StateDigest() const;
+
+  const ReferenceData& reference_data() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace msx
+
+#endif  // MSX_ENGINE_ENGINE_H_

@@ -1,0 +1,90 @@
+// Reference data: instruments, pair books, agencies and agreements. Immutable once built;
+// shared read-only by the engine, the gateway and the drill tool.
+#ifndef MSX_ENGINE_REFERENCE_DATA_H_
+#define MSX_ENGINE_REFERENCE_DATA_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
+#include "engine/types.h"
+
+namespace msx {
+
+struct Instrument {
+  InstrumentId id = 0;
+  std::string symbol;        // "CO-99.8"
+  MineralId mineral = 0;
+  std::string mineral_name;  // "cobalt"
+  std::string form;
+  std::string unit;          // "kg", "t", "mtu"
+  Amount lot_size = 0;       // units per lot
+  MicroUsd reference_value = 0;  // per unit
+  MicroUsd floor = 0;            // per unit; 0 = none
+};
+
+struct PairBook {
+  PairId id = 0;
+  std::string symbol;        // "BASE/QUOTE"
+  InstrumentId base = 0;
+  InstrumentId quote = 0;
+  Price tick = 0;
+  std::int32_t band_bps = 0;
+  Lots max_lots = 0;
+  // Derived when the reference data is built, exact integer arithmetic:
+  Price reference_price = 0;  // quote units per base lot at reference values, rounded
+  Price band_low = 0;         // lowest acceptable price, on the tick (includes the floor)
+  Price band_high = 0;        // highest acceptable price, on the tick
+};
+
+enum class Role : std::uint8_t { kAgency = 1, kAdmin = 2 };
+
+struct Agency {
+  AgencyId id = 0;
+  std::string code;          // "KOMIR"
+  std::string name;
+  std::string country;       // "KR"
+  Role role = Role::kAgency;
+};
+
+struct Agreement {
+  std::string name;
+  AgencyMask members = 0;
+  std::vector<MineralId> minerals;  // empty = every mineral
+};
+
+class ReferenceData {
+ public:
+  // Lookups by symbol/code; nullopt when unknown.
+  std::optional<InstrumentId> FindInstrument(absl::string_view symbol) const;
+  std::optional<PairId> FindPair(absl::string_view symbol) const;
+  std::optional<AgencyId> FindAgency(absl::string_view code) const;
+
+  const std::vector<Instrument>& instruments() const { return instruments_; }
+  const std::vector<PairBook>& pairs() const { return pairs_; }
+  const std::vector<Agency>& agencies() const { return agencies_; }
+  const std::vector<Agreement>& agreements() const { return agreements_; }
+
+  // The agencies that `agency` may swap with on `pair`: some agreement contains both and
+  // covers both minerals of the pair. Never contains `agency` itself. O(1).
+  AgencyMask EligiblePartners(PairId pair, AgencyId agency) const;
+
+ private:
+  friend class ReferenceDataBuilder;
+  std::vector<Instrument> instruments_;
+  std::vector<PairBook> pairs_;
+  std::vector<Agency> agencies_;
+  std::vector<Agreement> agreements_;
+  absl::flat_hash_map<std::string, InstrumentId> instrument_index_;
+  absl::flat_hash_map<std::string, PairId> pair_index_;
+  absl::flat_hash_map<std::string, AgencyId> agency_index_;
+  // eligible_[pair * agencies + agency]
+  std::vector<AgencyMask> eligible_;
+};
+
+}  // namespace msx
+
+#endif  // MSX_ENGINE_REFERENCE_DATA_H_
