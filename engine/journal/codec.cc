@@ -1,0 +1,533 @@
+#include "engine/journal/codec.h"
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "engine/journal/crc32c.h"
+
+namespace msx::journal {
+namespace {
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+              "the codec stores integers with memcpy of native little-endian values");
+
+// Writes fields at a cursor into space already reserved in the output string.
+class FieldWriter {
+ public:
+  explicit FieldWriter(char* p) : p_(p) {}
+  void U8(std::uint8_t v) { *p_++ = static_cast<char>(v); }
+  void U32(std::uint32_t v) { Put(&v, 4); }
+  void U64(std::uint64_t v) { Put(&v, 8); }
+  void I64(std::int64_t v) { Put(&v, 8); }
+  char* end() const { return p_; }
+
+ private:
+  void Put(const void* v, std::size_t n) {
+    std::memcpy(p_, v, n);
+    p_ += n;
+  }
+  char* p_;
+};
+
+// Reads fields from a payload whose length was checked against the type beforehand.
+class FieldReader {
+ public:
+  explicit FieldReader(const char* p) : p_(p) {}
+  std::uint8_t U8() { return static_cast<std::uint8_t>(*p_++); }
+  std::uint32_t U32() {
+    std::uint32_t v = GetFixed32(p_);
+    p_ += 4;
+    return v;
+  }
+  std::uint64_t U64() {
+    std::uint64_t v = GetFixed64(p_);
+    p_ += 8;
+    return v;
+  }
+  std::int64_t I64() { return static_cast<std::int64_t>(U64()); }
+
+ private:
+  const char* p_;
+};
+
+std::size_t CommandBodySize(CommandType type) {
+  switch (type) {
+    case CommandType::kSubmitOffer:
+      return kSubmitOfferBodySize;
+    case CommandType::kCancelOffer:
+      return kCancelOfferBodySize;
+    case CommandType::kReplaceOffer:
+      return kReplaceOfferBodySize;
+    case CommandType::kAdvanceTime:
+      return kAdvanceTimeBodySize;
+    case CommandType::kSetHoldings:
+      return kSetHoldingsBodySize;
+    case CommandType::kHaltPair:
+    case CommandType::kResumePair:
+      return kPairCommandBodySize;
+  }
+  return static_cast<std::size_t>(-1);
+}
+
+std::size_t EventBodySize(EventType type) {
+  switch (type) {
+    case EventType::kAccepted:
+      return kAcceptedBodySize;
+    case EventType::kRejected:
+      return kRejectedBodySize;
+    case EventType::kFill:
+      return kFillBodySize;
+    case EventType::kCancelled:
+      return kCancelledBodySize;
+    case EventType::kReplaced:
+      return kReplacedBodySize;
+    case EventType::kExpired:
+      return kExpiredBodySize;
+    case EventType::kBookLevel:
+      return kBookLevelBodySize;
+    case EventType::kHoldingsSet:
+      return kHoldingsSetBodySize;
+    case EventType::kPairHalted:
+    case EventType::kPairResumed:
+      return kPairEventBodySize;
+  }
+  return static_cast<std::size_t>(-1);
+}
+
+// Encoders that write into reserved space and return the end pointer.
+char* WriteCommand(const Command& cmd, std::uint32_t event_count, char* p) {
+  FieldWriter w(p);
+  w.U64(cmd.seq);
+  w.I64(cmd.time);
+  w.U8(static_cast<std::uint8_t>(cmd.type));
+  w.U32(event_count);
+  switch (cmd.type) {
+    case CommandType::kSubmitOffer: {
+      const SubmitOffer& s = cmd.submit;
+      w.U32(s.agency);
+      w.U32(s.pair);
+      w.U8(static_cast<std::uint8_t>(s.side));
+      w.U8(static_cast<std::uint8_t>(s.tif));
+      w.I64(s.lots);
+      w.I64(s.price);
+      w.I64(s.min_fill);
+      w.I64(s.expiry);
+      w.U64(s.allow);
+      w.U64(s.deny);
+      w.U64(s.client_id);
+      break;
+    }
+    case CommandType::kCancelOffer:
+      w.U32(cmd.cancel.agency);
+      w.U64(cmd.cancel.offer);
+      break;
+    case CommandType::kReplaceOffer:
+      w.U32(cmd.replace.agency);
+      w.U64(cmd.replace.offer);
+      w.I64(cmd.replace.lots);
+      w.I64(cmd.replace.price);
+      break;
+    case CommandType::kAdvanceTime:
+      break;
+    case CommandType::kSetHoldings:
+      w.U32(cmd.set_holdings.agency);
+      w.U32(cmd.set_holdings.instrument);
+      w.I64(cmd.set_holdings.total);
+      break;
+    case CommandType::kHaltPair:
+    case CommandType::kResumePair:
+      w.U32(cmd.pair.pair);
+      break;
+  }
+  return w.end();
+}
+
+char* WriteEvent(const Event& e, std::uint32_t index, char* p) {
+  FieldWriter w(p);
+  w.U64(e.seq);
+  w.U32(index);
+  w.I64(e.time);
+  w.U8(static_cast<std::uint8_t>(e.type));
+  switch (e.type) {
+    case EventType::kAccepted: {
+      const AcceptedEvent& a = e.accepted;
+      w.U64(a.offer);
+      w.U32(a.agency);
+      w.U32(a.pair);
+      w.U8(static_cast<std::uint8_t>(a.side));
+      w.U8(static_cast<std::uint8_t>(a.tif));
+      w.I64(a.lots);
+      w.I64(a.price);
+      w.U64(a.client_id);
+      break;
+    }
+    case EventType::kRejected: {
+      const RejectedEvent& r = e.rejected;
+      w.U8(static_cast<std::uint8_t>(r.command));
+      w.U8(static_cast<std::uint8_t>(r.reason));
+      w.U32(r.agency);
+      w.U64(r.offer);
+      w.U64(r.client_id);
+      break;
+    }
+    case EventType::kFill: {
+      const FillEvent& f = e.fill;
+      w.U64(f.fill_id);
+      w.U32(f.pair);
+      w.U8(static_cast<std::uint8_t>(f.aggressor_side));
+      w.U64(f.maker_offer);
+      w.U64(f.taker_offer);
+      w.U32(f.maker_agency);
+      w.U32(f.taker_agency);
+      w.I64(f.lots);
+      w.I64(f.price);
+      w.I64(f.base_amount);
+      w.I64(f.quote_amount);
+      w.I64(f.maker_open);
+      w.I64(f.taker_open);
+      break;
+    }
+    case EventType::kCancelled: {
+      const CancelledEvent& c = e.cancelled;
+      w.U64(c.offer);
+      w.U32(c.agency);
+      w.U8(static_cast<std::uint8_t>(c.reason));
+      w.I64(c.lots);
+      break;
+    }
+    case EventType::kReplaced: {
+      const ReplacedEvent& r = e.replaced;
+      w.U64(r.offer);
+      w.U32(r.agency);
+      w.I64(r.lots);
+      w.I64(r.price);
+      w.U8(r.kept_priority ? 1 : 0);
+      break;
+    }
+    case EventType::kExpired:
+      w.U64(e.expired.offer);
+      w.U32(e.expired.agency);
+      w.I64(e.expired.lots);
+      break;
+    case EventType::kBookLevel: {
+      const BookLevelEvent& b = e.book_level;
+      w.U32(b.pair);
+      w.U8(static_cast<std::uint8_t>(b.side));
+      w.I64(b.price);
+      w.I64(b.lots);
+      w.U32(b.offer_count);
+      break;
+    }
+    case EventType::kHoldingsSet: {
+      const HoldingsSetEvent& h = e.holdings_set;
+      w.U32(h.agency);
+      w.U32(h.instrument);
+      w.I64(h.available);
+      w.I64(h.reserved);
+      break;
+    }
+    case EventType::kPairHalted:
+    case EventType::kPairResumed:
+      w.U32(e.pair.pair);
+      break;
+  }
+  return w.end();
+}
+
+// Frames the payload already written at `record + kRecordHeaderSize`.
+void FinishRecord(RecordType type, char* record, std::size_t payload_size) {
+  record[kRecordTypeOffset] = static_cast<char>(type);
+  std::uint32_t crc = crc32c::Value(record + kRecordTypeOffset, 1 + payload_size);
+  std::uint32_t masked = crc32c::Mask(crc);
+  std::uint32_t len = static_cast<std::uint32_t>(payload_size);
+  std::memcpy(record + kRecordCrcOffset, &masked, 4);
+  std::memcpy(record + kRecordLengthOffset, &len, 4);
+}
+
+}  // namespace
+
+void PutFixed16(std::string* out, std::uint16_t v) { out->append(reinterpret_cast<char*>(&v), 2); }
+void PutFixed32(std::string* out, std::uint32_t v) { out->append(reinterpret_cast<char*>(&v), 4); }
+void PutFixed64(std::string* out, std::uint64_t v) { out->append(reinterpret_cast<char*>(&v), 8); }
+std::uint16_t GetFixed16(const char* p) {
+  std::uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
+}
+std::uint32_t GetFixed32(const char* p) {
+  std::uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+std::uint64_t GetFixed64(const char* p) {
+  std::uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
+std::size_t CommandPayloadSize(CommandType type) {
+  std::size_t body = CommandBodySize(type);
+  return body == static_cast<std::size_t>(-1) ? 0 : kCommandPrefixSize + body;
+}
+
+std::size_t EventPayloadSize(EventType type) {
+  std::size_t body = EventBodySize(type);
+  return body == static_cast<std::size_t>(-1) ? 0 : kEventPrefixSize + body;
+}
+
+void EncodeCommandPayload(const Command& cmd, std::uint32_t event_count, std::string* out) {
+  std::size_t old = out->size();
+  out->resize(old + CommandPayloadSize(cmd.type));
+  WriteCommand(cmd, event_count, out->data() + old);
+}
+
+void EncodeEventPayload(const Event& event, std::uint32_t index, std::string* out) {
+  std::size_t old = out->size();
+  out->resize(old + EventPayloadSize(event.type));
+  WriteEvent(event, index, out->data() + old);
+}
+
+absl::Status DecodeCommandPayload(absl::string_view payload, Command* cmd,
+                                  std::uint32_t* event_count) {
+  if (payload.size() < kCommandPrefixSize) {
+    return absl::DataLossError(
+        absl::StrCat("command payload of ", payload.size(), " bytes is shorter than ",
+                     kCommandPrefixSize));
+  }
+  auto type = static_cast<CommandType>(static_cast<std::uint8_t>(payload[16]));
+  std::size_t expected = CommandPayloadSize(type);
+  if (expected == 0) {
+    return absl::DataLossError(
+        absl::StrCat("command_type ", static_cast<int>(payload[16]), " is unknown"));
+  }
+  if (payload.size() != expected) {
+    return absl::DataLossError(absl::StrCat("command payload length ", payload.size(),
+                                            " does not match command_type ",
+                                            static_cast<int>(type), " (", expected, ")"));
+  }
+  std::memset(static_cast<void*>(cmd), 0, sizeof(*cmd));
+  FieldReader r(payload.data());
+  cmd->seq = r.U64();
+  cmd->time = r.I64();
+  cmd->type = static_cast<CommandType>(r.U8());
+  *event_count = r.U32();
+  switch (type) {
+    case CommandType::kSubmitOffer: {
+      SubmitOffer& s = cmd->submit;
+      s.agency = r.U32();
+      s.pair = r.U32();
+      s.side = static_cast<Side>(r.U8());
+      s.tif = static_cast<TimeInForce>(r.U8());
+      s.lots = r.I64();
+      s.price = r.I64();
+      s.min_fill = r.I64();
+      s.expiry = r.I64();
+      s.allow = r.U64();
+      s.deny = r.U64();
+      s.client_id = r.U64();
+      break;
+    }
+    case CommandType::kCancelOffer:
+      cmd->cancel.agency = r.U32();
+      cmd->cancel.offer = r.U64();
+      break;
+    case CommandType::kReplaceOffer:
+      cmd->replace.agency = r.U32();
+      cmd->replace.offer = r.U64();
+      cmd->replace.lots = r.I64();
+      cmd->replace.price = r.I64();
+      break;
+    case CommandType::kAdvanceTime:
+      break;
+    case CommandType::kSetHoldings:
+      cmd->set_holdings.agency = r.U32();
+      cmd->set_holdings.instrument = r.U32();
+      cmd->set_holdings.total = r.I64();
+      break;
+    case CommandType::kHaltPair:
+    case CommandType::kResumePair:
+      cmd->pair.pair = r.U32();
+      break;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DecodeEventPayload(absl::string_view payload, Event* event, std::uint32_t* index) {
+  if (payload.size() < kEventPrefixSize) {
+    return absl::DataLossError(absl::StrCat("event payload of ", payload.size(),
+                                            " bytes is shorter than ", kEventPrefixSize));
+  }
+  auto type = static_cast<EventType>(static_cast<std::uint8_t>(payload[20]));
+  std::size_t expected = EventPayloadSize(type);
+  if (expected == 0) {
+    return absl::DataLossError(
+        absl::StrCat("event_type ", static_cast<int>(payload[20]), " is unknown"));
+  }
+  if (payload.size() != expected) {
+    return absl::DataLossError(absl::StrCat("event payload length ", payload.size(),
+                                            " does not match event_type ",
+                                            static_cast<int>(type), " (", expected, ")"));
+  }
+  std::memset(static_cast<void*>(event), 0, sizeof(*event));
+  FieldReader r(payload.data());
+  event->seq = r.U64();
+  *index = r.U32();
+  event->time = r.I64();
+  event->type = static_cast<EventType>(r.U8());
+  switch (type) {
+    case EventType::kAccepted: {
+      AcceptedEvent& a = event->accepted;
+      a.offer = r.U64();
+      a.agency = r.U32();
+      a.pair = r.U32();
+      a.side = static_cast<Side>(r.U8());
+      a.tif = static_cast<TimeInForce>(r.U8());
+      a.lots = r.I64();
+      a.price = r.I64();
+      a.client_id = r.U64();
+      break;
+    }
+    case EventType::kRejected: {
+      RejectedEvent& j = event->rejected;
+      j.command = static_cast<CommandType>(r.U8());
+      j.reason = static_cast<RejectReason>(r.U8());
+      j.agency = r.U32();
+      j.offer = r.U64();
+      j.client_id = r.U64();
+      break;
+    }
+    case EventType::kFill: {
+      FillEvent& f = event->fill;
+      f.fill_id = r.U64();
+      f.pair = r.U32();
+      f.aggressor_side = static_cast<Side>(r.U8());
+      f.maker_offer = r.U64();
+      f.taker_offer = r.U64();
+      f.maker_agency = r.U32();
+      f.taker_agency = r.U32();
+      f.lots = r.I64();
+      f.price = r.I64();
+      f.base_amount = r.I64();
+      f.quote_amount = r.I64();
+      f.maker_open = r.I64();
+      f.taker_open = r.I64();
+      break;
+    }
+    case EventType::kCancelled: {
+      CancelledEvent& c = event->cancelled;
+      c.offer = r.U64();
+      c.agency = r.U32();
+      c.reason = static_cast<CancelReason>(r.U8());
+      c.lots = r.I64();
+      break;
+    }
+    case EventType::kReplaced: {
+      ReplacedEvent& p = event->replaced;
+      p.offer = r.U64();
+      p.agency = r.U32();
+      p.lots = r.I64();
+      p.price = r.I64();
+      std::uint8_t kept = r.U8();
+      if (kept > 1) {
+        return absl::DataLossError(
+            absl::StrCat("replaced.kept_priority is ", static_cast<int>(kept),
+                         ", not 0 or 1"));
+      }
+      p.kept_priority = kept == 1;
+      break;
+    }
+    case EventType::kExpired:
+      event->expired.offer = r.U64();
+      event->expired.agency = r.U32();
+      event->expired.lots = r.I64();
+      break;
+    case EventType::kBookLevel: {
+      BookLevelEvent& b = event->book_level;
+      b.pair = r.U32();
+      b.side = static_cast<Side>(r.U8());
+      b.price = r.I64();
+      b.lots = r.I64();
+      b.offer_count = r.U32();
+      break;
+    }
+    case EventType::kHoldingsSet: {
+      HoldingsSetEvent& h = event->holdings_set;
+      h.agency = r.U32();
+      h.instrument = r.U32();
+      h.available = r.I64();
+      h.reserved = r.I64();
+      break;
+    }
+    case EventType::kPairHalted:
+    case EventType::kPairResumed:
+      event->pair.pair = r.U32();
+      break;
+  }
+  return absl::OkStatus();
+}
+
+void AppendRecord(RecordType type, absl::string_view payload, std::string* out) {
+  std::size_t old = out->size();
+  out->resize(old + kRecordHeaderSize + payload.size());
+  char* rec = out->data() + old;
+  if (!payload.empty()) std::memcpy(rec + kRecordHeaderSize, payload.data(), payload.size());
+  FinishRecord(type, rec, payload.size());
+}
+
+std::uint32_t AppendCommandGroup(const Command& cmd, absl::Span<const Event> events,
+                                 std::string* out) {
+  std::uint32_t count = 0;
+  std::size_t total = kRecordHeaderSize + CommandPayloadSize(cmd.type);
+  for (const Event& e : events) {
+    if (!IsJournaled(e.type)) continue;
+    ++count;
+    total += kRecordHeaderSize + EventPayloadSize(e.type);
+  }
+  std::size_t old = out->size();
+  out->resize(old + total);
+  char* rec = out->data() + old;
+  char* end = WriteCommand(cmd, count, rec + kRecordHeaderSize);
+  FinishRecord(RecordType::kCommand, rec, end - (rec + kRecordHeaderSize));
+  rec = end;
+  std::uint32_t index = 0;
+  for (const Event& e : events) {
+    if (!IsJournaled(e.type)) continue;
+    end = WriteEvent(e, index++, rec + kRecordHeaderSize);
+    FinishRecord(RecordType::kEvent, rec, end - (rec + kRecordHeaderSize));
+    rec = end;
+  }
+  return count;
+}
+
+void AppendSegmentHeader(Seq first_seq, std::string* out) {
+  std::size_t old = out->size();
+  out->append(kSegmentMagic, sizeof(kSegmentMagic));
+  PutFixed16(out, kFormatVersion);
+  PutFixed16(out, static_cast<std::uint16_t>(kSegmentHeaderSize));
+  PutFixed32(out, 0);
+  PutFixed64(out, first_seq);
+  PutFixed32(out, 0);
+  PutFixed32(out, crc32c::Mask(crc32c::Value(out->data() + old, kSegmentHeaderCrcOffset)));
+}
+
+std::string SegmentFileName(Seq first_seq) {
+  std::string digits = std::to_string(first_seq);
+  return std::string(kSeqDigits - digits.size(), '0') + digits + kSegmentSuffix;
+}
+
+bool ParseSegmentFileName(absl::string_view name, Seq* first_seq) {
+  constexpr std::size_t kSuffixLen = sizeof(kSegmentSuffix) - 1;
+  if (name.size() != kSeqDigits + kSuffixLen) return false;
+  if (name.substr(kSeqDigits) != kSegmentSuffix) return false;
+  unsigned __int128 v = 0;
+  for (int i = 0; i < kSeqDigits; ++i) {
+    char c = name[i];
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (v > static_cast<unsigned __int128>(~std::uint64_t{0})) return false;
+  *first_seq = static_cast<Seq>(v);
+  return true;
+}
+
+}  // namespace msx::journal

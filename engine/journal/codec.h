@@ -1,0 +1,72 @@
+// Encoding of commands, events and records in the journal format (FORMAT.md): explicit
+// fixed-width little-endian fields, never a memcpy of a struct.
+//
+// Thread-safety: all functions are pure and may be called from any thread.
+#ifndef MSX_ENGINE_JOURNAL_CODEC_H_
+#define MSX_ENGINE_JOURNAL_CODEC_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "engine/command.h"
+#include "engine/event.h"
+#include "engine/journal/journal_format.h"
+#include "engine/types.h"
+
+namespace msx::journal {
+
+// Payload size of a command/event of the given type; 0 for an unknown type (every known
+// type has a payload of at least the 21-byte prefix).
+std::size_t CommandPayloadSize(CommandType type);
+std::size_t EventPayloadSize(EventType type);
+
+// Appends the COMMAND payload of `cmd` (not framed). REQUIRES: cmd.type is a known type.
+void EncodeCommandPayload(const Command& cmd, std::uint32_t event_count, std::string* out);
+// Appends the EVENT payload of `event` with its index within its command (not framed).
+// REQUIRES: event.type is a known type.
+void EncodeEventPayload(const Event& event, std::uint32_t index, std::string* out);
+
+// Decode a payload produced by the functions above. `*cmd`/`*event` is fully overwritten
+// (unused union bytes zero). Fails with DataLossError on a length that does not match the
+// type, an unknown type, or a field outside its domain (e.g. a bool that is not 0 or 1);
+// the message names the field but not the file (the reader adds file and offset).
+absl::Status DecodeCommandPayload(absl::string_view payload, Command* cmd,
+                                  std::uint32_t* event_count);
+absl::Status DecodeEventPayload(absl::string_view payload, Event* event, std::uint32_t* index);
+
+// Appends one framed record: crc:u32 length:u32 type:u8 payload.
+// REQUIRES: payload.size() <= kMaxPayload.
+void AppendRecord(RecordType type, absl::string_view payload, std::string* out);
+
+// Appends a whole command group: the COMMAND record of `cmd` and one EVENT record for every
+// event that is journaled (all but kBookLevel). Returns the number of EVENT records.
+// REQUIRES: cmd.type and every event type are known.
+std::uint32_t AppendCommandGroup(const Command& cmd, absl::Span<const Event> events,
+                                 std::string* out);
+
+// True for the event types that are written to the journal (everything but kBookLevel).
+inline bool IsJournaled(EventType type) { return type != EventType::kBookLevel; }
+
+// Appends the 32-byte segment header.
+void AppendSegmentHeader(Seq first_seq, std::string* out);
+
+// Name of the segment whose first command is `first_seq`: "00000000000000000001.msxj".
+std::string SegmentFileName(Seq first_seq);
+// Parses a segment file name; false if `name` is not exactly a segment name.
+bool ParseSegmentFileName(absl::string_view name, Seq* first_seq);
+
+// Little-endian helpers, exposed for the snapshot code and tests.
+void PutFixed16(std::string* out, std::uint16_t v);
+void PutFixed32(std::string* out, std::uint32_t v);
+void PutFixed64(std::string* out, std::uint64_t v);
+std::uint16_t GetFixed16(const char* p);
+std::uint32_t GetFixed32(const char* p);
+std::uint64_t GetFixed64(const char* p);
+
+}  // namespace msx::journal
+
+#endif  // MSX_ENGINE_JOURNAL_CODEC_H_

@@ -1,0 +1,98 @@
+// Constants of the journal file format. engine/journal/FORMAT.md is the specification;
+// every number here is stated there and checked below, so the two cannot drift apart
+// silently.
+#ifndef MSX_ENGINE_JOURNAL_JOURNAL_FORMAT_H_
+#define MSX_ENGINE_JOURNAL_JOURNAL_FORMAT_H_
+
+#include <cstddef>
+#include <cstdint>
+
+namespace msx::journal {
+
+enum class RecordType : std::uint8_t {
+  kConfig = 1,   // opaque reference-data configuration; first record of every segment
+  kCommand = 2,  // one sequenced command and the number of its events
+  kEvent = 3,    // one event of the preceding command
+};
+
+inline constexpr std::uint16_t kFormatVersion = 1;
+
+// Segment header: magic[8] version:u16 header_size:u16 reserved:u32 first_seq:u64
+// reserved:u32 header_crc:u32.
+inline constexpr char kSegmentMagic[8] = {'M', 'S', 'X', 'J', 'R', 'N', 'L', '\0'};
+inline constexpr std::size_t kSegmentHeaderSize = 32;
+inline constexpr std::size_t kSegmentHeaderVersionOffset = 8;
+inline constexpr std::size_t kSegmentHeaderSizeOffset = 10;
+inline constexpr std::size_t kSegmentHeaderFirstSeqOffset = 16;
+inline constexpr std::size_t kSegmentHeaderCrcOffset = 28;
+static_assert(kSegmentHeaderCrcOffset + 4 == kSegmentHeaderSize);
+static_assert(kSegmentHeaderFirstSeqOffset + 8 + 4 == kSegmentHeaderCrcOffset);
+
+// Record framing: crc:u32 length:u32 type:u8 payload[length].
+inline constexpr std::size_t kRecordHeaderSize = 9;
+inline constexpr std::size_t kRecordCrcOffset = 0;
+inline constexpr std::size_t kRecordLengthOffset = 4;
+inline constexpr std::size_t kRecordTypeOffset = 8;
+static_assert(kRecordTypeOffset + 1 == kRecordHeaderSize);
+inline constexpr std::uint32_t kMaxPayload = 64u << 20;
+
+// COMMAND payload prefix: seq:u64 time:i64 command_type:u8 event_count:u32.
+inline constexpr std::size_t kCommandPrefixSize = 8 + 8 + 1 + 4;
+static_assert(kCommandPrefixSize == 21);
+// EVENT payload prefix: seq:u64 index:u32 time:i64 event_type:u8.
+inline constexpr std::size_t kEventPrefixSize = 8 + 4 + 8 + 1;
+static_assert(kEventPrefixSize == 21);
+
+// Body sizes by command type (index = msx::CommandType value; 0 unused).
+inline constexpr std::size_t kSubmitOfferBodySize = 4 + 4 + 1 + 1 + 8 * 4 + 8 * 3;
+inline constexpr std::size_t kCancelOfferBodySize = 4 + 8;
+inline constexpr std::size_t kReplaceOfferBodySize = 4 + 8 + 8 + 8;
+inline constexpr std::size_t kAdvanceTimeBodySize = 0;
+inline constexpr std::size_t kSetHoldingsBodySize = 4 + 4 + 8;
+inline constexpr std::size_t kPairCommandBodySize = 4;
+static_assert(kSubmitOfferBodySize == 66);
+static_assert(kCancelOfferBodySize == 12);
+static_assert(kReplaceOfferBodySize == 28);
+static_assert(kSetHoldingsBodySize == 16);
+
+// Body sizes by event type.
+inline constexpr std::size_t kAcceptedBodySize = 8 + 4 + 4 + 1 + 1 + 8 + 8 + 8;
+inline constexpr std::size_t kRejectedBodySize = 1 + 1 + 4 + 8 + 8;
+inline constexpr std::size_t kFillBodySize = 8 + 4 + 1 + 8 + 8 + 4 + 4 + 8 * 6;
+inline constexpr std::size_t kCancelledBodySize = 8 + 4 + 1 + 8;
+inline constexpr std::size_t kReplacedBodySize = 8 + 4 + 8 + 8 + 1;
+inline constexpr std::size_t kExpiredBodySize = 8 + 4 + 8;
+inline constexpr std::size_t kBookLevelBodySize = 4 + 1 + 8 + 8 + 4;
+inline constexpr std::size_t kHoldingsSetBodySize = 4 + 4 + 8 + 8;
+inline constexpr std::size_t kPairEventBodySize = 4;
+static_assert(kAcceptedBodySize == 42);
+static_assert(kRejectedBodySize == 22);
+static_assert(kFillBodySize == 85);
+static_assert(kCancelledBodySize == 21);
+static_assert(kReplacedBodySize == 29);
+static_assert(kExpiredBodySize == 20);
+static_assert(kBookLevelBodySize == 25);
+static_assert(kHoldingsSetBodySize == 24);
+
+// Largest payloads, for buffer sizing.
+inline constexpr std::size_t kMaxCommandPayload = kCommandPrefixSize + kSubmitOfferBodySize;
+inline constexpr std::size_t kMaxEventPayload = kEventPrefixSize + kFillBodySize;
+
+// Snapshot header: magic[8] version:u16 header_size:u16 reserved:u32 seq:u64
+// state_length:u64 state_crc:u32 header_crc:u32.
+inline constexpr char kSnapshotMagic[8] = {'M', 'S', 'X', 'S', 'N', 'A', 'P', '\0'};
+inline constexpr std::size_t kSnapshotHeaderSize = 40;
+inline constexpr std::size_t kSnapshotHeaderCrcOffset = 36;
+static_assert(8 + 2 + 2 + 4 + 8 + 8 + 4 + 4 == kSnapshotHeaderSize);
+
+// File names: 20 zero-padded decimal digits hold any u64 and sort in numeric order.
+inline constexpr int kSeqDigits = 20;
+inline constexpr char kSegmentSuffix[] = ".msxj";
+inline constexpr char kSnapshotPrefix[] = "snapshot-";
+inline constexpr char kSnapshotSuffix[] = ".msxs";
+
+inline constexpr std::uint64_t kDefaultSegmentBytes = 64u << 20;
+
+}  // namespace msx::journal
+
+#endif  // MSX_ENGINE_JOURNAL_JOURNAL_FORMAT_H_

@@ -1,0 +1,181 @@
+// Reading the journal: every record of every segment is verified (header, CRC, length,
+// type, payload layout, the gapless sequence chain and the command/event grouping) as it
+// is read; see FORMAT.md "Reading rules".
+//
+// Outcomes at the end of the journal:
+//   * clean end: Next() returns false and status() is OK. A torn tail of the last segment
+//     (a record or group cut short, or zero fill) is a clean end: stats().torn_bytes says
+//     how many bytes follow the last complete group, and with truncate_torn_tail they are
+//     removed (ftruncate + fsync).
+//   * corruption: Next() returns false and status() is DataLossError whose message starts
+//     with "<path>:<offset>: " (offset of the damaged record or header in that file);
+//     stats().error_file / error_offset hold the same. With truncate_at_corruption (an
+//     operator's explicit choice) the segment is cut at the start of the damaged group,
+//     later segments are renamed *.msxj.discarded, and the read ends cleanly instead.
+//
+// Thread-safety: a JournalReader is used by one thread at a time. Any number of readers
+// may read a directory while one JournalWriter appends to it, provided they do not ask
+// for truncation; the tail the writer is still writing then reads as a torn tail, so a
+// reader of a live journal should stop at the writer's durable_seq() (until_seq).
+#ifndef MSX_ENGINE_JOURNAL_READER_H_
+#define MSX_ENGINE_JOURNAL_READER_H_
+
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "engine/command.h"
+#include "engine/event.h"
+#include "engine/journal/journal_format.h"
+#include "engine/types.h"
+
+namespace msx::journal {
+
+struct SegmentInfo {
+  std::string path;
+  Seq first_seq = 0;  // from the file name
+};
+
+// The segment files of `dir` in sequence order. NotFound if `dir` does not exist; an
+// empty vector for a directory without segments.
+absl::StatusOr<std::vector<SegmentInfo>> ListSegments(const std::string& dir);
+
+struct ReaderOptions {
+  // Deliver only commands with after_seq < seq <= until_seq. Segments that end before
+  // after_seq + 1 are not read at all; the rest are read and verified in full.
+  Seq after_seq = 0;
+  Seq until_seq = std::numeric_limits<Seq>::max();
+  // Remove a torn tail of the last segment (recovery does; verify and dump do not).
+  bool truncate_torn_tail = false;
+  // Operator override: on corruption, truncate there and end cleanly (see above).
+  bool truncate_at_corruption = false;
+  // Called for every CONFIG record read (file path, offset of the record, its payload).
+  std::function<void(const std::string& path, std::uint64_t offset, absl::string_view config)>
+      on_config;
+};
+
+struct ReadStats {
+  std::uint64_t segments = 0;       // segment files opened
+  std::uint64_t bytes = 0;          // bytes read and verified
+  std::uint64_t records = 0;        // verified records (CONFIG + COMMAND + EVENT)
+  std::uint64_t config_records = 0;
+  std::uint64_t commands = 0;       // command groups read (including skipped <= after_seq)
+  std::uint64_t events = 0;
+  Seq first_seq = 0;                // first command read (0 = none)
+  Seq last_seq = 0;                 // last complete command read (0 = none)
+  TimeNs last_time = 0;
+  std::uint64_t fills = 0;
+  // Torn tail of the last segment: bytes after the last complete group.
+  std::string torn_file;
+  std::uint64_t torn_offset = 0;    // where the valid data ends
+  std::uint64_t torn_bytes = 0;
+  bool torn_truncated = false;
+  // Corruption (also set when truncate_at_corruption handled it).
+  std::string error_file;
+  std::uint64_t error_offset = 0;
+  std::vector<std::string> discarded_segments;  // renamed by truncate_at_corruption
+};
+
+// One command group as journaled.
+struct JournalEntry {
+  Command command{};
+  std::vector<Event> events;               // journaled events, in order (no kBookLevel)
+  std::string file;                        // segment path
+  std::uint64_t offset = 0;                // offset of the COMMAND record in `file`
+  std::vector<std::uint64_t> event_offsets;  // offset of each EVENT record
+};
+
+class JournalReader {
+ public:
+  // Lists the segments of `dir`. NotFound if the directory does not exist. Reading starts
+  // lazily at the first Next().
+  static absl::StatusOr<std::unique_ptr<JournalReader>> Open(const std::string& dir,
+                                                            ReaderOptions options);
+  ~JournalReader();
+  JournalReader(const JournalReader&) = delete;
+  JournalReader& operator=(const JournalReader&) = delete;
+
+  // Reads the next verified command group with after_seq < seq <= until_seq into *entry
+  // (all fields overwritten) and returns true; false at the end or on error (status()).
+  bool Next(JournalEntry* entry);
+
+  // OK, or the first error (DataLossError for corruption, "<path>:<offset>: ...").
+  const absl::Status& status() const { return status_; }
+  const ReadStats& stats() const { return stats_; }
+  // The CONFIG payload of the first segment read ("" before it is read).
+  const std::string& config() const { return config_; }
+
+ private:
+  class SegmentCursor;
+  JournalReader(std::string dir, ReaderOptions options, std::vector<SegmentInfo> segments);
+  bool OpenNextSegment();
+  bool HandleCorruption(absl::Status status, const std::string& path, std::uint64_t offset,
+                        std::uint64_t group_offset);
+  bool HandleTornTail(const std::string& path, std::uint64_t valid_end, std::uint64_t size);
+
+  const std::string dir_;
+  const ReaderOptions options_;
+  std::vector<SegmentInfo> segments_;
+  std::size_t next_segment_ = 0;
+  std::unique_ptr<SegmentCursor> cursor_;
+  Seq expected_seq_ = 0;  // next command seq; 0 = not yet known
+  bool done_ = false;
+  absl::Status status_;
+  ReadStats stats_;
+  std::string config_;
+};
+
+// Reads and verifies the whole journal without modifying it. Returns its statistics, or
+// the first corruption (DataLossError naming file and offset).
+absl::StatusOr<ReadStats> VerifyJournal(const std::string& dir);
+
+// The CONFIG payload of the first segment of `dir`; nullopt-like empty optional when the
+// journal has no segment yet. DataLossError if that segment's header or first record is
+// damaged.
+absl::StatusOr<std::optional<std::string>> ReadJournalConfig(const std::string& dir);
+
+namespace internal {
+
+// Verifies the framing of one segment held in memory: the building block of the reader,
+// exposed for tests (like LevelDB's log::Reader over a string). Knows nothing of the
+// sequence chain across segments or of groups.
+class SegmentParser {
+ public:
+  enum class Result {
+    kRecord,   // *record filled
+    kEnd,      // no bytes left
+    kTorn,     // the remaining bytes are a cut-short record or zero fill
+    kCorrupt,  // *error set; *offset is where
+  };
+  struct Record {
+    RecordType type;
+    std::uint64_t offset;       // of the record header
+    absl::string_view payload;  // points into the parsed bytes
+  };
+
+  // REQUIRES: `bytes` outlives the parser.
+  explicit SegmentParser(absl::string_view bytes) : bytes_(bytes) {}
+
+  // Verifies the segment header; DataLossError ("offset 0: ...") if bad, kTorn-like
+  // short input is reported as OutOfRange.
+  absl::Status ReadHeader(Seq* first_seq);
+  Result Next(Record* record, std::string* error);
+  std::uint64_t position() const { return pos_; }
+
+ private:
+  absl::string_view bytes_;
+  std::uint64_t pos_ = 0;
+};
+
+}  // namespace internal
+
+}  // namespace msx::journal
+
+#endif  // MSX_ENGINE_JOURNAL_READER_H_

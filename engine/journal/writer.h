@@ -1,0 +1,170 @@
+// JournalWriter: appends command groups (a command and its events) to the journal's
+// segment files and makes them durable with group commit: one write() + fdatasync() covers
+// every group that arrived while the previous sync was running.
+//
+//   sequencer thread                       journal writer thread (owned by JournalWriter)
+//   ----------------                       -------------------------------------------
+//   Append(cmd, events)  --> buffer  -->   write(all buffered) ; fdatasync
+//   (encodes, never touches the disk)      durable_seq = last seq written
+//                                          options.on_durable(durable_seq)
+//
+// Replies, execution reports and market data for a command must be released only once
+// durable_seq() >= its seq (on_durable tells when; WaitDurable blocks until then).
+//
+// Failure is closed: the first failed open/write/fdatasync/rename puts the writer into a
+// permanent error state. status() returns that error (UNAVAILABLE, naming the file and the
+// errno) forever, every later Append fails with it, nothing after the failure is ever
+// reported durable, and on_failure is called once.
+//
+// Thread-safety: every public method is thread-safe. Append may be called from any number
+// of threads, but the sequence it requires (gapless seq) makes a single sequencer thread
+// the normal caller. Callbacks run on the writer thread with no journal lock held; they
+// may call durable_seq()/status() but must not block for long (they delay the next group
+// commit) and must not call WaitDurable/Flush/Close (deadlock).
+#ifndef MSX_ENGINE_JOURNAL_WRITER_H_
+#define MSX_ENGINE_JOURNAL_WRITER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
+#include "engine/command.h"
+#include "engine/event.h"
+#include "engine/journal/journal_format.h"
+#include "engine/types.h"
+
+namespace msx::journal {
+
+enum class Durability : std::uint8_t {
+  kSync = 1,  // fdatasync before a group is reported durable (the default)
+  kNone = 2,  // write() only: reported durable once in the OS page cache. Survives a
+              // crash of the process (kill -9) but not of the machine (power cut).
+};
+
+struct WriterOptions {
+  Durability durability = Durability::kSync;
+  // Rotate to a new segment when the next group would grow the current one beyond this.
+  std::uint64_t segment_bytes = kDefaultSegmentBytes;
+  // Opaque reference-data configuration (serialized msx.v1.ExchangeConfig), written as the
+  // CONFIG record at the start of every segment. REQUIRES: size() <= kMaxPayload.
+  std::string config;
+  // Sequence number of the first command that will be appended: 1 for a new journal,
+  // RecoveryResult::last_seq + 1 after Recover().
+  Seq next_seq = 1;
+  // Called on the writer thread after each group commit with the new durable seq
+  // (strictly increasing). May be empty.
+  std::function<void(Seq durable_seq)> on_durable;
+  // Called once, on the writer thread, when the writer fails closed. May be empty.
+  std::function<void(const absl::Status& status)> on_failure;
+};
+
+struct WriterStats {
+  std::uint64_t groups = 0;       // command groups appended
+  std::uint64_t records = 0;      // records appended (COMMAND + EVENT + CONFIG)
+  std::uint64_t bytes = 0;        // bytes appended including headers
+  std::uint64_t syncs = 0;        // write+fdatasync rounds (group commits)
+  std::uint64_t segments = 0;     // segment files created
+};
+
+class JournalWriter {
+ public:
+  // Opens the journal in `dir` (created if missing) for appending and starts the writer
+  // thread. A new segment named after options.next_seq is started; an existing segment
+  // of that name is replaced only if it holds no command. Fails with:
+  //   FailedPrecondition if the journal already holds commands at or beyond next_seq, or
+  //     its last segment does not end at next_seq - 1 or ends in a torn tail (run
+  //     Recover() first, which truncates torn tails);
+  //   InvalidArgument for bad options; the I/O error (UNAVAILABLE) naming the path.
+  static absl::StatusOr<std::unique_ptr<JournalWriter>> Open(const std::string& dir,
+                                                            WriterOptions options);
+
+  // Flushes what was appended and stops the writer thread (see Close()).
+  ~JournalWriter();
+  JournalWriter(const JournalWriter&) = delete;
+  JournalWriter& operator=(const JournalWriter&) = delete;
+
+  // Queues `cmd` and its journaled events (kBookLevel events are skipped) for the next
+  // group commit. Does not wait for the disk. Returns:
+  //   OK; the failure status once the writer has failed closed (UNAVAILABLE);
+  //   FailedPrecondition if cmd.seq != next_seq() or after Close();
+  //   InvalidArgument if an event's seq differs from cmd.seq or a type is unknown.
+  absl::Status Append(const Command& cmd, absl::Span<const Event> events);
+
+  // Like Append, but stamps the next sequence number into cmd->seq and every event's seq
+  // under the writer's lock: for producers that do not sequence commands themselves
+  // (benchmarks, tools). Returns the same errors as Append except the seq check.
+  absl::Status AppendAssigningSeq(Command* cmd, absl::Span<Event> events);
+
+  // Blocks until command `seq` is durable (OK) or the writer has failed (its status).
+  // REQUIRES: seq < next_seq(), i.e. already appended (else returns InvalidArgument).
+  absl::Status WaitDurable(Seq seq);
+
+  // WaitDurable(next_seq() - 1): everything appended so far is durable.
+  absl::Status Flush();
+
+  // Makes everything appended durable, stops the writer thread and closes the segment.
+  // Returns the writer's final status. Idempotent; later Appends fail.
+  absl::Status Close();
+
+  // OK, or the error the writer failed closed with (permanent).
+  absl::Status status() const;
+  // The highest seq whose group is durable (0 = none yet). Lock-free.
+  Seq durable_seq() const { return durable_seq_.load(std::memory_order_acquire); }
+  // The seq the next Append must carry.
+  Seq next_seq() const;
+  WriterStats stats() const;
+  const std::string& dir() const { return dir_; }
+
+ private:
+  struct PendingSegment {   // a segment start queued behind the groups before it
+    std::size_t offset;     // in pending_ where its header begins
+    Seq first_seq;
+  };
+
+  JournalWriter(std::string dir, WriterOptions options);
+  absl::Status AppendLocked(const Command& cmd, absl::Span<const Event> events)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void StartSegmentLocked(Seq first_seq) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Run();  // the writer thread
+  absl::Status WriteBatch(const std::string& bytes, const std::vector<PendingSegment>& starts);
+  absl::Status OpenSegmentFile(Seq first_seq);
+  absl::Status SyncFile();
+  void Fail(absl::Status status);
+
+  const std::string dir_;
+  const WriterOptions options_;
+
+  mutable absl::Mutex mu_;
+  absl::CondVar work_cv_;     // signalled when pending_ grows or on close
+  absl::CondVar durable_cv_;  // signalled when durable_seq_ advances or on failure
+  std::string pending_ ABSL_GUARDED_BY(mu_);
+  std::vector<PendingSegment> pending_segments_ ABSL_GUARDED_BY(mu_);
+  Seq pending_last_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  Seq next_seq_ ABSL_GUARDED_BY(mu_);
+  std::uint64_t segment_size_ ABSL_GUARDED_BY(mu_) = 0;  // logical size incl. pending
+  bool segment_has_commands_ ABSL_GUARDED_BY(mu_) = false;
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  bool thread_done_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status status_ ABSL_GUARDED_BY(mu_);
+  WriterStats stats_ ABSL_GUARDED_BY(mu_);
+  std::atomic<Seq> durable_seq_{0};
+
+  // Owned by the writer thread (and Open before it starts).
+  int fd_ = -1;
+  int dir_fd_ = -1;
+  std::string segment_path_;
+  std::thread thread_;
+};
+
+}  // namespace msx::journal
+
+#endif  // MSX_ENGINE_JOURNAL_WRITER_H_
