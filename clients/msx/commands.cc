@@ -1,0 +1,702 @@
+#include "clients/msx/commands.h"
+
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "clients/msx/exit_codes.h"
+#include "clients/msx/render.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "msx/v1/exchange.grpc.pb.h"
+
+namespace msx::cli {
+namespace {
+
+constexpr std::int64_t kDefaultUnaryDeadlineMs = 10000;
+
+absl::StatusOr<std::string> ReadPem(const std::string& path, const char* flag) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(flag, ": cannot read ", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const ConnectionOptions& c) {
+  if (!c.tls) return grpc::CreateChannel(c.server, grpc::InsecureChannelCredentials());
+  grpc::SslCredentialsOptions ssl;
+  if (!c.ca_file.empty()) {
+    auto pem = ReadPem(c.ca_file, "--ca-file");
+    if (!pem.ok()) return pem.status();
+    ssl.pem_root_certs = *pem;
+  }
+  if (!c.cert_file.empty()) {
+    auto cert = ReadPem(c.cert_file, "--cert-file");
+    if (!cert.ok()) return cert.status();
+    auto key = ReadPem(c.key_file, "--key-file");
+    if (!key.ok()) return key.status();
+    ssl.pem_cert_chain = *cert;
+    ssl.pem_private_key = *key;
+  }
+  return grpc::CreateChannel(c.server, grpc::SslCredentials(ssl));
+}
+
+// Everything a subcommand needs: stubs, output streams, and how to prepare a call.
+class Runner {
+ public:
+  Runner(const Invocation& inv, std::shared_ptr<grpc::Channel> channel, std::ostream& out,
+         std::ostream& err)
+      : inv_(inv),
+        args_(inv.args),
+        channel_(std::move(channel)),
+        exchange_(v1::Exchange::NewStub(channel_)),
+        admin_(v1::Admin::NewStub(channel_)),
+        out_(out),
+        err_(err) {}
+
+  int Run();
+
+ private:
+  void Prepare(grpc::ClientContext* ctx, bool stream) const {
+    if (!inv_.connection.token.empty()) {
+      ctx->AddMetadata("authorization", "Bearer " + inv_.connection.token);
+    }
+    std::int64_t ms = inv_.connection.deadline_ms;
+    if (ms == 0 && !stream) ms = kDefaultUnaryDeadlineMs;
+    if (ms > 0) {
+      ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(ms));
+    }
+  }
+
+  int Fail(const grpc::Status& s, const std::string& suffix = "") const {
+    std::string message = s.error_message();
+    for (char& c : message) {
+      if (c == '\n' || c == '\r') c = ' ';  // the error stays on one line
+    }
+    err_ << "msx: " << GrpcCodeName(s.error_code()) << ": " << message << suffix << std::endl;
+    return ExitCodeFor(s.error_code());
+  }
+
+  void PrintJson(const google::protobuf::Message& m) const {
+    google::protobuf::util::JsonPrintOptions opts;
+    opts.preserve_proto_field_names = true;
+    opts.always_print_primitive_fields = true;
+    std::string json;
+    auto st = google::protobuf::util::MessageToJsonString(m, &json, opts);
+    if (!st.ok()) json = absl::StrCat("{\"error\":\"cannot print message\"}");
+    out_ << json << "\n" << std::flush;
+  }
+
+  // Reference data for units; empty (units omitted) if the server will not give it.
+  const Catalog& catalog() {
+    if (!catalog_loaded_) {
+      catalog_loaded_ = true;
+      v1::ListInstrumentsResponse instruments;
+      v1::ListPairsResponse pairs;
+      grpc::ClientContext c1, c2;
+      Prepare(&c1, false);
+      Prepare(&c2, false);
+      bool ok = exchange_->ListInstruments(&c1, {}, &instruments).ok();
+      ok = exchange_->ListPairs(&c2, {}, &pairs).ok() && ok;
+      if (ok) catalog_ = Catalog(instruments, pairs);
+    }
+    return catalog_;
+  }
+
+  std::string DescribeOffer(const v1::Offer& o) {
+    std::string s = absl::StrCat(
+        "offer ", o.offer_id(), " (client id ", o.client_offer_id(), ") ",
+        OfferStateName(o.state()), ": ", SideName(o.side()), " ", o.pair(), " ",
+        catalog().Lots(o.pair(), o.original_lots()), " at ", catalog().Price(o.pair(), o.price()),
+        ", ", TimeInForceName(o.time_in_force()));
+    if (o.time_in_force() == v1::TIME_IN_FORCE_GTD) {
+      absl::StrAppend(&s, " until ", FormatTimeNs(o.expire_time_ns()));
+    }
+    absl::StrAppend(&s, "; open ", FormatThousands(o.open_lots()), ", filled ",
+                    FormatThousands(o.filled_lots()));
+    if (o.min_fill_lots() > 0) absl::StrAppend(&s, ", min fill ", o.min_fill_lots());
+    if (o.allow_counterparties_size() > 0) {
+      absl::StrAppend(&s, ", only with ", absl::StrJoin(o.allow_counterparties(), ","));
+    }
+    if (o.deny_counterparties_size() > 0) {
+      absl::StrAppend(&s, ", never with ", absl::StrJoin(o.deny_counterparties(), ","));
+    }
+    return s;
+  }
+
+  std::string DescribeFill(const v1::Fill& f) {
+    const char* gives = f.side() == v1::SIDE_SELL ? "gave" : "got";
+    const char* gets = f.side() == v1::SIDE_SELL ? "got" : "gave";
+    return absl::StrCat("fill ", f.fill_id(), " on offer ", f.offer_id(), ": ",
+                        SideName(f.side()), " ", catalog().Lots(f.pair(), f.lots()), " at ",
+                        FormatThousands(f.price()), " with ", f.counterparty(), " (", gives,
+                        " ", FormatThousands(f.base_amount()), " base, ", gets, " ",
+                        catalog().QuoteAmount(f.pair(), f.quote_amount()), "; ",
+                        f.aggressor() ? "took" : "provided", " liquidity; ",
+                        FormatThousands(f.open_lots()), " lots still open)");
+  }
+
+  void PrintOffersTable(const google::protobuf::RepeatedPtrField<v1::Offer>& offers) {
+    Table t({"OFFER", "CLIENT_ID", "PAIR", "SIDE", "PRICE", "LOTS", "OPEN", "FILLED", "TIF",
+             "STATE", "SIZE"});
+    for (const auto& o : offers) {
+      t.AddRow({std::to_string(o.offer_id()), std::to_string(o.client_offer_id()), o.pair(),
+                SideName(o.side()), FormatThousands(o.price()),
+                FormatThousands(o.original_lots()), FormatThousands(o.open_lots()),
+                FormatThousands(o.filled_lots()), TimeInForceName(o.time_in_force()),
+                OfferStateName(o.state()), catalog().Lots(o.pair(), o.open_lots())});
+    }
+    out_ << t.Render();
+  }
+
+  void PrintHoldings(const v1::GetHoldingsResponse& r) {
+    out_ << "holdings of " << r.agency() << "\n";
+    Table t({"INSTRUMENT", "UNIT", "AVAILABLE", "RESERVED", "TOTAL"});
+    for (const auto& h : r.holdings()) {
+      t.AddRow({h.instrument(), h.unit(), FormatThousands(h.available()),
+                FormatThousands(h.reserved()), FormatThousands(h.available() + h.reserved())});
+    }
+    out_ << t.Render();
+  }
+
+  void PrintBook(const v1::BookSnapshot& b) {
+    out_ << b.pair() << "  as of seq " << b.seq() << (b.halted() ? "  HALTED" : "") << "\n";
+    out_ << "  lot = " << catalog().Lots(b.pair(), 1) << "; prices in "
+         << catalog().Price(b.pair(), 1).substr(2) << "\n";
+    Table t({"BID_OFFERS", "BID_LOTS", "BID_PRICE", "ASK_PRICE", "ASK_LOTS", "ASK_OFFERS"});
+    int n = std::max(b.bids_size(), b.asks_size());
+    for (int i = 0; i < n; ++i) {
+      std::vector<std::string> row(6);
+      if (i < b.bids_size()) {
+        row[0] = std::to_string(b.bids(i).offer_count());
+        row[1] = FormatThousands(b.bids(i).lots());
+        row[2] = FormatThousands(b.bids(i).price());
+      }
+      if (i < b.asks_size()) {
+        row[3] = FormatThousands(b.asks(i).price());
+        row[4] = FormatThousands(b.asks(i).lots());
+        row[5] = std::to_string(b.asks(i).offer_count());
+      }
+      t.AddRow(row);
+    }
+    out_ << t.Render();
+  }
+
+  std::string DescribeReport(const v1::ExecutionReport& r) {
+    std::string head = absl::StrCat("seq ", r.seq(), " ", FormatTimeNs(r.time_ns()), " ");
+    switch (r.report_case()) {
+      case v1::ExecutionReport::kAccepted:
+        return head + "accepted " + DescribeOffer(r.accepted().offer());
+      case v1::ExecutionReport::kFill:
+        return head + DescribeFill(r.fill());
+      case v1::ExecutionReport::kCancelled:
+        return absl::StrCat(head, "cancelled ", FormatThousands(r.cancelled().cancelled_lots()),
+                            " lots (", v1::CancelReason_Name(r.cancelled().reason()), ") of ",
+                            DescribeOffer(r.cancelled().offer()));
+      case v1::ExecutionReport::kExpired:
+        return absl::StrCat(head, "expired ", FormatThousands(r.expired().expired_lots()),
+                            " lots of ", DescribeOffer(r.expired().offer()));
+      case v1::ExecutionReport::kReplaced:
+        return absl::StrCat(head, "replaced (",
+                            r.replaced().kept_priority() ? "kept" : "lost", " priority) ",
+                            DescribeOffer(r.replaced().offer()));
+      default:
+        return head + "(empty report)";
+    }
+  }
+
+  std::string DescribeBookUpdate(const v1::BookUpdate& u) {
+    std::string head = absl::StrCat("seq ", u.seq(), " ");
+    switch (u.update_case()) {
+      case v1::BookUpdate::kSnapshot:
+        return head + "snapshot";
+      case v1::BookUpdate::kLevel:
+        return absl::StrCat(head, "level ", SideName(u.level().side()), " ",
+                            FormatThousands(u.level().price()), " -> ",
+                            FormatThousands(u.level().lots()), " lots in ",
+                            u.level().offer_count(), " offers");
+      case v1::BookUpdate::kTrade:
+        return absl::StrCat(head, "trade ", FormatThousands(u.trade().lots()), " lots at ",
+                            FormatThousands(u.trade().price()), " (aggressor ",
+                            SideName(u.trade().aggressor_side()), ")");
+      case v1::BookUpdate::kHalted:
+        return head + (u.halted() ? "halted" : "resumed");
+      default:
+        return head + "(empty update)";
+    }
+  }
+
+  int Instruments();
+  int Pairs();
+  int Book();
+  int Submit();
+  int Cancel();
+  int Replace();
+  int GetOffer();
+  int Offers();
+  int Holdings();
+  int Watch();
+  int WatchBook();
+  int Health();
+  int SetHoldings();
+  int HaltOrResume(bool halt);
+  int Status();
+  int AgencyHoldings();
+
+  // Runs `read_one` until the stream ends, --count is reached or a signal arrives.
+  template <typename Reader, typename Message, typename Print>
+  int RunStream(grpc::ClientContext* ctx, Reader* reader, Message* msg, Print print);
+
+  const Invocation& inv_;
+  const boost::program_options::variables_map& args_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Exchange::Stub> exchange_;
+  std::unique_ptr<v1::Admin::Stub> admin_;
+  std::ostream& out_;
+  std::ostream& err_;
+  bool catalog_loaded_ = false;
+  Catalog catalog_;
+};
+
+int Runner::Instruments() {
+  grpc::ClientContext ctx;
+  Prepare(&ctx, false);
+  v1::ListInstrumentsResponse r;
+  grpc::Status s = exchange_->ListInstruments(&ctx, {}, &r);
+  if (!s.ok()) return Fail(s);
+  if (inv_.json) {
+    PrintJson(r);
+    return kExitOk;
+  }
+  Table t({"SYMBOL", "MINERAL", "FORM", "UNIT", "LOT_SIZE", "REF_USD_PER_UNIT",
+           "FLOOR_USD_PER_UNIT"});
+  for (const auto& i : r.instruments()) {
+    t.AddRow({i.symbol(), i.mineral(), i.form(), i.unit(), FormatThousands(i.lot_size()),
+              FormatMicroUsd(i.reference_value_micro_usd()),
+              i.floor_micro_usd() ? FormatMicroUsd(i.floor_micro_usd()) : "-"});
+  }
+  out_ << t.Render();
+  return kExitOk;
+}
+
+int Runner::Pairs() {
+  grpc::ClientContext ctx;
+  Prepare(&ctx, false);
+  v1::ListPairsResponse r;
+  grpc::Status s = exchange_->ListPairs(&ctx, {}, &r);
+  if (!s.ok()) return Fail(s);
+  if (inv_.json) {
+    PrintJson(r);
+    return kExitOk;
+  }
+  Table t({"PAIR", "TICK", "BAND_BPS", "REF_PRICE", "BAND_LOW", "BAND_HIGH", "MAX_LOTS",
+           "HALTED", "LOT", "PRICE_UNIT"});
+  for (const auto& p : r.pairs()) {
+    t.AddRow({p.symbol(), FormatThousands(p.tick()), std::to_string(p.band_bps()),
+              FormatThousands(p.reference_price()), FormatThousands(p.band_low()),
+              FormatThousands(p.band_high()), FormatThousands(p.max_lots()),
+              p.halted() ? "yes" : "no", catalog().Lots(p.symbol(), 1).substr(8),
+              catalog().Price(p.symbol(), 1).substr(2)});
+  }
+  out_ << t.Render();
+  return kExitOk;
+}
+
+int Runner::Book() {
+  grpc::ClientContext ctx;
+  Prepare(&ctx, false);
+  v1::GetBookRequest req;
+  req.set_pair(args_["pair"].as<std::string>());
+  req.set_depth(args_["depth"].as<std::int32_t>());
+  v1::BookSnapshot r;
+  grpc::Status s = exchange_->GetBook(&ctx, req, &r);
+  if (!s.ok()) return Fail(s);
+  if (inv_.json) {
+    PrintJson(r);
+  } else {
+    PrintBook(r);
+  }
+  return kExitOk;
+}
+
+int Runner::Submit() {
+  v1::SubmitOfferRequest req;
+  req.set_client_offer_id(args_.count("client-id") ? args_["client-id"].as<std::uint64_t>()
+                                                   : GenerateClientOfferId());
+  req.set_pair(args_["pair"].as<std::string>());
+  req.set_side(static_cast<v1::Side>(*ParseSide(args_["side"].as<std::string>())));
+  req.set_lots(args_["lots"].as<std::int64_t>());
+  req.set_price(args_["price"].as<std::int64_t>());
+  req.set_time_in_force(
+      static_cast<v1::TimeInForce>(*ParseTimeInForce(args_["tif"].as<std::string>())));
+  if (args_.count("expire-ns")) req.set_expire_time_ns(args_["expire-ns"].as<std::int64_t>());
+  if (args_.count("expire-in-ms")) {
+    auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+    req.set_expire_time_ns(now + args_["expire-in-ms"].as<std::int64_t>() * 1000000);
+  }
+  req.set_min_fill_lots(args_["min-fill"].as<std::int64_t>());
+  if (args_.count("allow")) {
+    for (const auto& a : args_["allow"].as<std::vector<std::string>>()) {
+      req.add_allow_counterparties(a);
+    }
+  }
+  if (args_.count("deny")) {
+    for (const auto& a : args_["deny"].as<std::vector<std::string>>()) {
+      req.add_deny_counterparties(a);
+    }
+  }
+  grpc::ClientContext ctx;
+  Prepare(&ctx, false);
+  v1::SubmitOfferResponse r;
+  grpc::Status s = exchange_->SubmitOffer(&ctx, req, &r);
+  if (!s.ok()) {
+    // The outcome of an unanswered submit is unknown: say how to retry it safely.
+    bool unknown = s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
+                   s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                   s.error_code() == grpc::StatusCode::CANCELLED;
+    return Fail(s, unknown ? absl::StrCat(" (client id ", req.client_offer_id(),
+                                          "; retry with --client-id ",
+                                          req.client_offer_id(), ")")
+                           : absl::StrCat(" (client id ", req.client_offer_id(), ")"));
+  }
+  if (inv_.json) {
+    PrintJson(r);
+    return kExitOk;
+  }
+  out_ << DescribeOffer(r.offer()) << "; seq " << r.seq() << "\n";
+  for (const auto& f : r.fills()) out_ << "  " << DescribeFill(f) << "\n";
+  return kExitOk;
+}
+
+int Runner::Cancel() {
+  grpc::ClientContext ctx;
+  Prepare(&ctx, false);
+  v1::CancelOfferRequest req;
+  req.set_offer_id(args_["offer-id"].as<std::uint64_t>());
+  v1::CancelOfferResponse r;
+  grpc::Status s = exchange_->CancelOffer(&ctx, req, &r);
+  if (!s.ok()) return Fail(s);
+  if (inv_.json) {
+    PrintJson(r);
+  } else {
+    out_ << DescribeOffer(r.offer()) << "; seq " << r.seq() << "\n";
+  }
+  return kExitOk;
+}
+
+int Runner::Replace() {
+  grpc::ClientContext ctx;
+  Prepare(&ctx, false);
+  v1::ReplaceOfferRequest req;
+  req.set_offer_id(args_["offer-id"].as<std::uint64_t>());
+  req.set_lots(args_["lots"].as<std::int64_t>());
+  req.set_price(args_["price"].as<std::int64_t>());
+  v1::ReplaceOfferResponse r;
+  grpc::Status s = exchange_->ReplaceOffer(&ctx, req, &r);
+  if (!s.ok()) return Fail(s);
+  if (inv_.json) {
+    PrintJson(r);
+    return kExitOk;
+  }
+  out_ << DescribeOffer(r.offer()) << "; seq " << r.seq() << "\n";
+  for (const auto& f : r.fills()) out_ << "  " << DescribeFill(f) << "\n";
+  return kExitOk;
+}
+
+int Runner::GetOffer() {
+  grpc::ClientContext ctx;
+  Prepare(&ctx, false);
+  v1::GetOfferRequest req;
+  req.set_offer_id(args_["offer-id"].as<std::uint64_t>());
+  v1::Offer r;
+  grpc::Status s = exchange_->GetOffer(&ctx, req, &r);
+  if (!s.ok()) return Fail(s);
+  if (inv_.json) {
+    PrintJson(r);
+  } else {
+    out_ << DescribeOffer(r) << "\n";
+  }
+  return kExitOk;
+}
+
+int Runner::Offers() {
+  grpc::ClientContext ctx;
+  Prepare(&ctx, false);
+  v1::ListOffersRequest req;
+  if (args_.count("pair")) req.set_pair(args_["pair"].as<std::string>());
+  v1::ListOffersResponse r;
+  grpc::Status s = exchange_->ListOffers(&ctx, req, &r);
+  if (!s.ok()) return Fail(s);
+  if (inv_.json) {
+    PrintJson(r);
+  } else {
+    PrintOffersTable(r.offers());
+  }
+  return kExitOk;
+}
+
+int Runner::Holdings() {
+  grpc::ClientContext ctx;
+  Prepare(&ctx, false);
+  v1::GetHoldingsResponse r;
+  grpc::Status s = exchange_->GetHoldings(&ctx, {}, &r);
+  if (!s.ok()) return Fail(s);
+  if (inv_.json) {
+    PrintJson(r);
+  } else {
+    PrintHoldings(r);
+  }
+  return kExitOk;
+}
+
+// Blocks SIGINT/SIGTERM for the whole process (gRPC threads inherit the mask) and
+// cancels `ctx` when one arrives; Stop() ends the watcher.
+class SignalCanceller {
+ public:
+  explicit SignalCanceller(grpc::ClientContext* ctx) : ctx_(ctx) {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+    thread_ = std::thread([this] {
+      while (!stop_.load()) {
+        timespec ts{0, 50 * 1000 * 1000};
+        if (sigtimedwait(&set_, nullptr, &ts) > 0) {
+          signalled_.store(true);
+          ctx_->TryCancel();
+          return;
+        }
+      }
+    });
+  }
+  ~SignalCanceller() { Stop(); }
+  void Stop() {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
+  bool signalled() const { return signalled_.load(); }
+
+ private:
+  grpc::ClientContext* ctx_;
+  sigset_t set_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> signalled_{false};
+  std::thread thread_;
+};
+
+template <typename Reader, typename Message, typename Print>
+int Runner::RunStream(grpc::ClientContext* ctx, Reader* reader, Message* msg, Print print) {
+  std::int64_t limit = args_["count"].as<std::int64_t>();
+  std::int64_t seen = 0;
+  bool reached = false;
+  while (reader->Read(msg)) {
+    print(*msg);
+    if (limit > 0 && ++seen >= limit) {
+      reached = true;
+      ctx->TryCancel();
+      break;
+    }
+  }
+  grpc::Status s = reader->Finish();
+  return s.ok() || reached ? kExitOk : Fail(s);
+}
+
+int Runner::Watch() {
+  grpc::ClientContext ctx;
+  SignalCanceller canceller(&ctx);
+  Prepare(&ctx, true);
+  v1::StreamExecutionsRequest req;
+  req.set_after_seq(args_["from-seq"].as<std::uint64_t>());
+  auto reader = exchange_->StreamExecutions(&ctx, req);
+  v1::ExecutionReport report;
+  int code = RunStream(&ctx, reader.get(), &report, [&](const v1::ExecutionReport& r) {
+    if (inv_.json) {
+      PrintJson(r);
+    } else {
+      out_ << DescribeReport(r) << "\n" << std::flush;
+    }
+  });
+  canceller.Stop();
+  return canceller.signalled() ? kExitOk : code;
+}
+
+int Runner::WatchBook() {
+  grpc::ClientContext ctx;
+  SignalCanceller canceller(&ctx);
+  Prepare(&ctx, true);
+  v1::StreamBookRequest req;
+  req.set_pair(args_["pair"].as<std::string>());
+  req.set_depth(args_["depth"].as<std::int32_t>());
+  auto reader = exchange_->StreamBook(&ctx, req);
+  v1::BookUpdate update;
+  int code = RunStream(&ctx, reader.get(), &update, [&](const v1::BookUpdate& u) {
+    if (inv_.json) {
+      PrintJson(u);
+    } else if (u.has_snapshot()) {
+      PrintBook(u.snapshot());
+      out_ << std::flush;
+    } else {
+      out_ << DescribeBookUpdate(u) << "\n" << std::flush;
+    }
+  });
+  canceller.Stop();
+  return canceller.signalled() ? kExitOk : code;
+}
+
+int Runner::Health() {
+  auto stub = grpc::health::v1::Health::NewStub(channel_);
+  grpc::ClientContext ctx;
+  Prepare(&ctx, false);
+  grpc::health::v1::HealthCheckRequest req;
+  req.set_service(args_["service"].as<std::string>());
+  grpc::health::v1::HealthCheckResponse r;
+  grpc::Status s = stub->Check(&ctx, req, &r);
+  if (!s.ok()) return Fail(s);
+  if (inv_.json) {
+    PrintJson(r);
+  } else {
+    out_ << grpc::health::v1::HealthCheckResponse::ServingStatus_Name(r.status()) << "\n";
+  }
+  return r.status() == grpc::health::v1::HealthCheckResponse::SERVING ? kExitOk
+                                                                       : kExitNotServing;
+}
+
+int Runner::SetHoldings() {
+  grpc::ClientContext ctx;
+  Prepare(&ctx, false);
+  v1::SetHoldingsRequest req;
+  req.set_agency(args_["agency"].as<std::string>());
+  req.set_instrument(args_["instrument"].as<std::string>());
+  req.set_total(args_["total"].as<std::int64_t>());
+  v1::SetHoldingsResponse r;
+  grpc::Status s = admin_->SetHoldings(&ctx, req, &r);
+  if (!s.ok()) return Fail(s);
+  if (inv_.json) {
+    PrintJson(r);
+    return kExitOk;
+  }
+  const auto& h = r.holding();
+  out_ << req.agency() << " " << h.instrument() << ": available "
+       << catalog().Amount(h.instrument(), h.available()) << ", reserved "
+       << FormatThousands(h.reserved()) << " " << h.unit() << "; seq " << r.seq() << "\n";
+  return kExitOk;
+}
+
+int Runner::HaltOrResume(bool halt) {
+  grpc::ClientContext ctx;
+  Prepare(&ctx, false);
+  std::string pair = args_["pair"].as<std::string>();
+  grpc::Status s;
+  std::uint64_t seq = 0;
+  if (halt) {
+    v1::HaltPairRequest req;
+    req.set_pair(pair);
+    v1::HaltPairResponse r;
+    s = admin_->HaltPair(&ctx, req, &r);
+    if (s.ok() && inv_.json) PrintJson(r);
+    seq = r.seq();
+  } else {
+    v1::ResumePairRequest req;
+    req.set_pair(pair);
+    v1::ResumePairResponse r;
+    s = admin_->ResumePair(&ctx, req, &r);
+    if (s.ok() && inv_.json) PrintJson(r);
+    seq = r.seq();
+  }
+  if (!s.ok()) return Fail(s);
+  if (!inv_.json) out_ << pair << (halt ? " halted" : " resumed") << "; seq " << seq << "\n";
+  return kExitOk;
+}
+
+int Runner::Status() {
+  grpc::ClientContext ctx;
+  Prepare(&ctx, false);
+  v1::GetExchangeStatusResponse r;
+  grpc::Status s = admin_->GetExchangeStatus(&ctx, {}, &r);
+  if (!s.ok()) return Fail(s);
+  if (inv_.json) {
+    PrintJson(r);
+    return kExitOk;
+  }
+  out_ << "last seq " << r.last_seq() << ", durable seq " << r.durable_seq() << " ("
+       << r.durability() << ")\n"
+       << "accepting: " << (r.accepting() ? "yes" : "no")
+       << (r.failure().empty() ? "" : " - " + r.failure()) << "\n"
+       << "open offers: " << FormatThousands(r.open_offers()) << "\n"
+       << "queue: " << r.queue_depth() << " / " << r.queue_capacity() << "\n"
+       << "data dir: " << r.data_dir() << "\n"
+       << "halted pairs: "
+       << (r.halted_pairs_size() ? absl::StrJoin(r.halted_pairs(), ", ") : "none") << "\n";
+  Table t({"AGENCY", "NAME", "COUNTRY", "ROLE"});
+  for (const auto& a : r.agencies()) {
+    t.AddRow({a.id(), a.name(), a.country(), a.admin() ? "admin" : "agency"});
+  }
+  out_ << t.Render();
+  return kExitOk;
+}
+
+int Runner::AgencyHoldings() {
+  grpc::ClientContext ctx;
+  Prepare(&ctx, false);
+  v1::GetAgencyHoldingsRequest req;
+  req.set_agency(args_["agency"].as<std::string>());
+  v1::GetHoldingsResponse r;
+  grpc::Status s = admin_->GetAgencyHoldings(&ctx, req, &r);
+  if (!s.ok()) return Fail(s);
+  if (inv_.json) {
+    PrintJson(r);
+  } else {
+    PrintHoldings(r);
+  }
+  return kExitOk;
+}
+
+int Runner::Run() {
+  const std::string& c = inv_.command;
+  if (c == "instruments") return Instruments();
+  if (c == "pairs") return Pairs();
+  if (c == "book") return Book();
+  if (c == "submit") return Submit();
+  if (c == "cancel") return Cancel();
+  if (c == "replace") return Replace();
+  if (c == "offer") return GetOffer();
+  if (c == "offers") return Offers();
+  if (c == "holdings") return Holdings();
+  if (c == "watch") return Watch();
+  if (c == "watch-book") return WatchBook();
+  if (c == "health") return Health();
+  if (c == "set-holdings") return SetHoldings();
+  if (c == "halt") return HaltOrResume(true);
+  if (c == "resume") return HaltOrResume(false);
+  if (c == "status") return Status();
+  if (c == "agency-holdings") return AgencyHoldings();
+  err_ << "msx: unknown subcommand '" << c << "'\n";
+  return kExitUsage;
+}
+
+}  // namespace
+
+int RunInvocation(const Invocation& inv, std::ostream& out, std::ostream& err) {
+  auto channel = MakeChannel(inv.connection);
+  if (!channel.ok()) {
+    err << "msx: " << channel.status().message() << std::endl;
+    return kExitLocalFailure;
+  }
+  Runner runner(inv, *std::move(channel), out, err);
+  return runner.Run();
+}
+
+}  // namespace msx::cli
