@@ -38,6 +38,9 @@ struct PairBook {
   Price reference_price = 0;  // quote units per base lot at reference values, rounded
   Price band_low = 0;         // lowest acceptable price, on the tick (includes the floor)
   Price band_high = 0;        // highest acceptable price, on the tick
+  // Lowest price allowed by the base's floor (0 = no floor); band_low >= floor_price. Lets
+  // the engine tell kBelowFloor from kPriceOutsideBand.
+  Price floor_price = 0;
 };
 
 enum class Role : std::uint8_t { kAgency = 1, kAdmin = 2 };

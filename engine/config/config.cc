@@ -1,0 +1,202 @@
+#include "engine/config/config.h"
+
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "engine/reference_data_builder.h"
+#include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/text_format.h"
+
+namespace msx {
+namespace internal {
+extern const std::string_view kDefaultConfigText;
+}  // namespace internal
+
+namespace {
+
+class CollectFirstError : public google::protobuf::io::ErrorCollector {
+ public:
+  void AddError(int line, google::protobuf::io::ColumnNumber column,
+                const std::string& message) override {
+    if (!error_.empty()) return;
+    error_ = absl::StrCat("config line ", line + 1, ":", column + 1, ": ", message);
+  }
+  void AddWarning(int, google::protobuf::io::ColumnNumber, const std::string&) override {}
+  const std::string& error() const { return error_; }
+
+ private:
+  std::string error_;
+};
+
+absl::Status Bad(absl::string_view where, int i, absl::string_view name,
+                 absl::string_view field, absl::string_view what) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(where, "[", i, "] (", name, ").", field, ": ", what));
+}
+
+absl::Status ValidateExtras(const msx::v1::ExchangeConfig& config) {
+  absl::flat_hash_map<std::string, std::string> token_owner;
+  absl::flat_hash_set<std::string> instruments;
+  for (const auto& inst : config.instruments()) instruments.insert(inst.symbol());
+  for (int i = 0; i < config.agencies_size(); ++i) {
+    const msx::v1::AgencyConfig& a = config.agencies(i);
+    if (a.role() != msx::v1::ROLE_UNSPECIFIED && a.role() != msx::v1::ROLE_AGENCY &&
+        a.role() != msx::v1::ROLE_ADMIN) {
+      return Bad("agencies", i, a.id(), "role", "unknown role");
+    }
+    for (int t = 0; t < a.tokens_size(); ++t) {
+      const std::string field = absl::StrCat("tokens[", t, "]");
+      if (a.tokens(t).empty()) return Bad("agencies", i, a.id(), field, "must not be empty");
+      auto [it, inserted] = token_owner.emplace(a.tokens(t), a.id());
+      if (!inserted) {
+        return Bad("agencies", i, a.id(), field,
+                   absl::StrCat("token already belongs to agency ", it->second));
+      }
+    }
+    absl::flat_hash_set<std::string> seen;
+    for (int h = 0; h < a.holdings_size(); ++h) {
+      const msx::v1::InitialHolding& hold = a.holdings(h);
+      const std::string prefix = absl::StrCat("holdings[", h, "].");
+      if (!instruments.contains(hold.instrument())) {
+        return Bad("agencies", i, a.id(), prefix + "instrument",
+                   absl::StrCat("unknown instrument \"", hold.instrument(), "\""));
+      }
+      if (!seen.insert(hold.instrument()).second) {
+        return Bad("agencies", i, a.id(), prefix + "instrument",
+                   absl::StrCat("instrument \"", hold.instrument(), "\" listed twice"));
+      }
+      if (hold.amount() < 0) return Bad("agencies", i, a.id(), prefix + "amount", "must be >= 0");
+    }
+  }
+  const msx::v1::ServerConfig& s = config.server();
+  auto server_bad = [](absl::string_view field, absl::string_view what) {
+    return absl::InvalidArgumentError(absl::StrCat("server.", field, ": ", what));
+  };
+  if (s.durability() != msx::v1::DURABILITY_UNSPECIFIED &&
+      s.durability() != msx::v1::DURABILITY_SYNC && s.durability() != msx::v1::DURABILITY_NONE) {
+    return server_bad("durability", "unknown value");
+  }
+  if (s.journal_segment_bytes() < 0) return server_bad("journal_segment_bytes", "must be >= 0");
+  if (s.snapshot_every_records() < 0) return server_bad("snapshot_every_records", "must be >= 0");
+  if (s.queue_capacity() < 0 || (s.queue_capacity() & (s.queue_capacity() - 1)) != 0) {
+    return server_bad("queue_capacity", "must be 0 or a power of two");
+  }
+  if (s.time_tick_ms() < 0) return server_bad("time_tick_ms", "must be >= 0");
+  if (s.tls().cert_file().empty() != s.tls().key_file().empty()) {
+    return server_bad("tls", "cert_file and key_file must be given together");
+  }
+  if (s.tls().require_client_cert() && s.tls().client_ca_file().empty()) {
+    return server_bad("tls.client_ca_file", "required when require_client_cert is set");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<msx::v1::ExchangeConfig> ParseConfigText(absl::string_view text) {
+  msx::v1::ExchangeConfig config;
+  google::protobuf::TextFormat::Parser parser;
+  CollectFirstError errors;
+  parser.RecordErrorsTo(&errors);
+  if (!parser.ParseFromString(std::string(text), &config)) {
+    return absl::InvalidArgumentError(errors.error().empty() ? std::string("config: parse error")
+                                                             : errors.error());
+  }
+  return config;
+}
+
+absl::StatusOr<msx::v1::ExchangeConfig> ReadConfigFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open config file"));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return absl::DataLossError(absl::StrCat(path, ": read error"));
+  absl::StatusOr<msx::v1::ExchangeConfig> config = ParseConfigText(ss.str());
+  if (!config.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", config.status().message()));
+  }
+  return config;
+}
+
+absl::StatusOr<ReferenceData> LoadReferenceData(const msx::v1::ExchangeConfig& config) {
+  ReferenceDataBuilder b;
+  for (const auto& i : config.instruments()) {
+    b.AddInstrument({i.symbol(), i.mineral(), i.form(), i.unit(), i.lot_size(),
+                     i.reference_value_micro_usd(), i.floor_micro_usd()});
+  }
+  for (const auto& p : config.pairs()) {
+    b.AddPair({p.base(), p.quote(), p.tick(), p.band_bps(), p.max_lots()});
+  }
+  for (const auto& a : config.agencies()) {
+    b.AddAgency({a.id(), a.name(), a.country(),
+                 a.role() == msx::v1::ROLE_ADMIN ? Role::kAdmin : Role::kAgency});
+  }
+  for (const auto& g : config.agreements()) {
+    b.AddAgreement({g.name(), {g.members().begin(), g.members().end()},
+                    {g.minerals().begin(), g.minerals().end()}});
+  }
+  absl::StatusOr<ReferenceData> ref = b.Build();
+  if (!ref.ok()) return ref.status();
+  absl::Status extras = ValidateExtras(config);
+  if (!extras.ok()) return extras;
+  return ref;
+}
+
+absl::Status ValidateConfig(const msx::v1::ExchangeConfig& config) {
+  return LoadReferenceData(config).status();
+}
+
+absl::StatusOr<std::vector<Command>> InitialHoldingCommands(const msx::v1::ExchangeConfig& config,
+                                                            const ReferenceData& ref) {
+  std::vector<Command> commands;
+  for (int i = 0; i < config.agencies_size(); ++i) {
+    const msx::v1::AgencyConfig& a = config.agencies(i);
+    auto agency = ref.FindAgency(a.id());
+    if (!agency) return Bad("agencies", i, a.id(), "id", "not in the reference data");
+    for (int h = 0; h < a.holdings_size(); ++h) {
+      auto inst = ref.FindInstrument(a.holdings(h).instrument());
+      if (!inst) {
+        return Bad("agencies", i, a.id(), absl::StrCat("holdings[", h, "].instrument"),
+                   "not in the reference data");
+      }
+      Command c{};
+      c.type = CommandType::kSetHoldings;
+      c.set_holdings.agency = *agency;
+      c.set_holdings.instrument = *inst;
+      c.set_holdings.total = a.holdings(h).amount();
+      commands.push_back(c);
+    }
+  }
+  return commands;
+}
+
+std::string_view DefaultConfigText() { return internal::kDefaultConfigText; }
+
+const msx::v1::ExchangeConfig& DefaultConfig() {
+  static const msx::v1::ExchangeConfig* const config = [] {
+    absl::StatusOr<msx::v1::ExchangeConfig> parsed = ParseConfigText(
+        absl::string_view(internal::kDefaultConfigText.data(), internal::kDefaultConfigText.size()));
+    // The default is tested (config_test); an invalid one is a build defect.
+    if (!parsed.ok()) return new msx::v1::ExchangeConfig();
+    return new msx::v1::ExchangeConfig(*std::move(parsed));
+  }();
+  return *config;
+}
+
+msx::v1::ServerConfig ServerConfigWithDefaults(const msx::v1::ServerConfig& server) {
+  msx::v1::ServerConfig s = server;
+  if (s.listen().empty()) s.set_listen("127.0.0.1:50051");
+  if (s.data_dir().empty()) s.set_data_dir("./data");
+  if (s.durability() == msx::v1::DURABILITY_UNSPECIFIED) s.set_durability(msx::v1::DURABILITY_SYNC);
+  if (s.journal_segment_bytes() == 0) s.set_journal_segment_bytes(64ll << 20);
+  if (s.snapshot_every_records() == 0) s.set_snapshot_every_records(1000000);
+  if (s.queue_capacity() == 0) s.set_queue_capacity(65536);
+  if (s.time_tick_ms() == 0) s.set_time_tick_ms(100);
+  return s;
+}
+
+}  // namespace msx

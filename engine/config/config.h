@@ -1,0 +1,66 @@
+// MSX configuration: parsing the protobuf text format (msx.v1.ExchangeConfig), the embedded
+// default configuration, and turning a configuration into the engine's ReferenceData and
+// initial holdings. Target `msx_config` (links msx_proto); the engine core does not.
+//
+// Errors are absl::Status values that name the entry and field, e.g.
+//   pairs[3] (CO-99.8/GA-4N).tick: must be > 0
+//   agencies[2] (DLA).holdings[1].instrument: unknown instrument "XX"
+//   config line 12:5: Expected identifier, got: }
+//
+// Thread-safety: all functions are thread-safe (DefaultConfig() is built once).
+#ifndef MSX_ENGINE_CONFIG_CONFIG_H_
+#define MSX_ENGINE_CONFIG_CONFIG_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "engine/command.h"
+#include "engine/reference_data.h"
+#include "msx/v1/config.pb.h"
+
+namespace msx {
+
+// Parses protobuf text format. Syntax errors and unknown fields fail with InvalidArgument
+// naming the line and column. Does not validate the content (see ValidateConfig).
+absl::StatusOr<msx::v1::ExchangeConfig> ParseConfigText(absl::string_view text);
+
+// Reads and parses a text-format configuration file. NotFound / InvalidArgument errors name
+// the file.
+absl::StatusOr<msx::v1::ExchangeConfig> ReadConfigFile(const std::string& path);
+
+// Builds the reference data (instruments, pair books, agencies, agreements) and validates
+// the whole configuration: everything ValidateConfig checks. Dense ids follow the order of
+// the entries in `config`.
+absl::StatusOr<ReferenceData> LoadReferenceData(const msx::v1::ExchangeConfig& config);
+
+// Validates everything LoadReferenceData needs plus the parts the engine does not use:
+// tokens (non-empty, unique across agencies), initial holdings (known instrument,
+// amount >= 0, no instrument twice per agency), the server section (queue_capacity a power
+// of two or 0, non-negative sizes and periods, TLS key given with a certificate).
+absl::Status ValidateConfig(const msx::v1::ExchangeConfig& config);
+
+// The SetHoldings commands that declare every agency's initial holdings, in configuration
+// order (agency, then holding). seq and time are 0: the sequencer stamps them.
+// REQUIRES: `ref` was loaded from `config`.
+absl::StatusOr<std::vector<Command>> InitialHoldingCommands(const msx::v1::ExchangeConfig& config,
+                                                            const ReferenceData& ref);
+
+// The embedded default configuration (engine/config/default_config.textproto, compiled in
+// at build time): 28 instruments, 51 pair books, 7 agencies plus the admin MSX-OPS, 5
+// agreements, a server section (127.0.0.1:50051, ./data, DURABILITY_SYNC). Demo tokens are
+// "demo-<agency id in lower case>" and "demo-admin".
+std::string_view DefaultConfigText();
+const msx::v1::ExchangeConfig& DefaultConfig();
+
+// The server section with defaults filled in for zero fields (listen "127.0.0.1:50051",
+// data_dir "./data", durability SYNC, 64 MiB segments, snapshot every 1,000,000 records,
+// queue 65536, time tick 100 ms).
+msx::v1::ServerConfig ServerConfigWithDefaults(const msx::v1::ServerConfig& server);
+
+}  // namespace msx
+
+#endif  // MSX_ENGINE_CONFIG_CONFIG_H_

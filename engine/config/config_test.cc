@@ -1,0 +1,267 @@
+#include "engine/config/config.h"
+
+#include <set>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "engine/engine.h"
+#include "gtest/gtest.h"
+
+namespace msx {
+namespace {
+
+msx::v1::ExchangeConfig Parse(absl::string_view text) {
+  absl::StatusOr<msx::v1::ExchangeConfig> c = ParseConfigText(text);
+  EXPECT_TRUE(c.ok()) << c.status();
+  return c.ok() ? *c : msx::v1::ExchangeConfig();
+}
+
+constexpr char kSmall[] = R"pb(
+  instruments { symbol: "CO-99.8" mineral: "cobalt" unit: "kg" lot_size: 1000
+                reference_value_micro_usd: 33000000 }
+  instruments { symbol: "LIOH-56.5" mineral: "lithium" unit: "kg" lot_size: 1000
+                reference_value_micro_usd: 9000000 }
+  pairs { base: "CO-99.8" quote: "LIOH-56.5" tick: 1 band_bps: 1500 max_lots: 100 }
+  agencies { id: "KOMIR" tokens: "t1" holdings { instrument: "CO-99.8" amount: 5000 } }
+  agencies { id: "JOGMEC" tokens: "t2" }
+  agreements { name: "A" members: ["KOMIR", "JOGMEC"] }
+)pb";
+
+std::string LoadError(const msx::v1::ExchangeConfig& c) {
+  absl::StatusOr<ReferenceData> r = LoadReferenceData(c);
+  EXPECT_FALSE(r.ok());
+  return r.ok() ? "" : std::string(r.status().message());
+}
+
+TEST(DefaultConfigTest, EmbeddedTextParsesAndLoads) {
+  ASSERT_FALSE(DefaultConfigText().empty());
+  const msx::v1::ExchangeConfig& c = DefaultConfig();
+  absl::StatusOr<ReferenceData> ref = LoadReferenceData(c);
+  ASSERT_TRUE(ref.ok()) << ref.status();
+  EXPECT_GE(ref->instruments().size(), 25u);
+  EXPECT_GE(ref->pairs().size(), 40u);
+  EXPECT_GE(ref->agreements().size(), 3u);
+  int trading = 0, admins = 0;
+  for (const Agency& a : ref->agencies()) (a.role == Role::kAdmin ? admins : trading)++;
+  EXPECT_GE(trading, 6);
+  EXPECT_EQ(admins, 1);
+  EXPECT_TRUE(ValidateConfig(c).ok());
+}
+
+TEST(DefaultConfigTest, CoversTheRequiredMineralsAndAllSeventeenRareEarths) {
+  absl::StatusOr<ReferenceData> ref = LoadReferenceData(DefaultConfig());
+  ASSERT_TRUE(ref.ok());
+  std::set<std::string> minerals;
+  for (const Instrument& i : ref->instruments()) minerals.insert(i.mineral_name);
+  for (const char* m :
+       {"cobalt", "gallium", "germanium", "tungsten", "molybdenum", "lithium", "graphite",
+        "antimony", "nickel", "lanthanum", "cerium", "praseodymium", "neodymium", "promethium",
+        "samarium", "europium", "gadolinium", "terbium", "dysprosium", "holmium", "erbium",
+        "thulium", "ytterbium", "lutetium", "scandium", "yttrium"}) {
+    EXPECT_TRUE(minerals.count(m)) << m;
+  }
+}
+
+TEST(DefaultConfigTest, KnownAgenciesHaveDemoTokensAndAdminExists) {
+  const msx::v1::ExchangeConfig& c = DefaultConfig();
+  std::set<std::string> tokens;
+  for (const auto& a : c.agencies()) {
+    ASSERT_EQ(a.tokens_size(), 1) << a.id();
+    tokens.insert(a.tokens(0));
+  }
+  for (const char* t : {"demo-komir", "demo-jogmec", "demo-dla", "demo-cmsr-au", "demo-admin"}) {
+    EXPECT_TRUE(tokens.count(t)) << t;
+  }
+  absl::StatusOr<ReferenceData> ref = LoadReferenceData(c);
+  ASSERT_TRUE(ref.ok());
+  auto ops = ref->FindAgency("MSX-OPS");
+  ASSERT_TRUE(ops.has_value());
+  EXPECT_EQ(ref->agencies()[*ops].role, Role::kAdmin);
+}
+
+TEST(DefaultConfigTest, SomeAgreementLeavesOutMembersOrMinerals) {
+  absl::StatusOr<ReferenceData> ref = LoadReferenceData(DefaultConfig());
+  ASSERT_TRUE(ref.ok());
+  const AgencyMask all_trading = [&] {
+    AgencyMask m = 0;
+    for (const Agency& a : ref->agencies()) {
+      if (a.role == Role::kAgency) m |= AgencyMask{1} << a.id;
+    }
+    return m;
+  }();
+  bool partial = false;
+  for (const Agreement& g : ref->agreements()) {
+    if (g.members != all_trading || !g.minerals.empty()) partial = true;
+  }
+  EXPECT_TRUE(partial);
+  // KABIL trades rare earths with DLA but not cobalt.
+  const AgencyId kabil = *ref->FindAgency("KABIL");
+  const AgencyId dla = *ref->FindAgency("DLA");
+  const PairId ree = *ref->FindPair("DY-OX/NDPR-OX");
+  const PairId co = *ref->FindPair("GA-4N/CO-99.8");
+  EXPECT_TRUE(ref->EligiblePartners(ree, kabil) & (AgencyMask{1} << dla));
+  EXPECT_FALSE(ref->EligiblePartners(co, kabil) & (AgencyMask{1} << dla));
+}
+
+TEST(DefaultConfigTest, DemoCanTradeOutOfTheBox) {
+  // Every agency's initial holdings apply cleanly, and a KOMIR sell of cobalt for lithium
+  // hydroxide at the reference price fills against a CMSR-AU buy.
+  const msx::v1::ExchangeConfig& c = DefaultConfig();
+  absl::StatusOr<ReferenceData> ref = LoadReferenceData(c);
+  ASSERT_TRUE(ref.ok());
+  absl::StatusOr<std::vector<Command>> holdings = InitialHoldingCommands(c, *ref);
+  ASSERT_TRUE(holdings.ok());
+  EXPECT_GE(holdings->size(), 6u * 3);
+  Engine engine(*ref, EngineOptions{.expected_offers = 1024});
+  std::vector<Event> events;
+  Seq seq = 0;
+  for (Command cmd : *holdings) {
+    cmd.seq = ++seq;
+    cmd.time = 1;
+    engine.Apply(cmd, &events);
+  }
+  for (const Event& e : events) EXPECT_EQ(e.type, EventType::kHoldingsSet);
+  const PairId pair = *ref->FindPair("CO-99.8/LIOH-56.5");
+  const PairBook& pb = ref->pairs()[pair];
+  Command sell{};
+  sell.seq = ++seq;
+  sell.time = 2;
+  sell.type = CommandType::kSubmitOffer;
+  sell.submit = {*ref->FindAgency("KOMIR"), pair, Side::kSell, TimeInForce::kGtc, 10,
+                 pb.reference_price, 0, 0, 0, 0, 1};
+  Command buy = sell;
+  buy.seq = ++seq;
+  buy.submit.agency = *ref->FindAgency("CMSR-AU");
+  buy.submit.side = Side::kBuy;
+  events.clear();
+  engine.Apply(sell, &events);
+  engine.Apply(buy, &events);
+  int fills = 0;
+  for (const Event& e : events) fills += e.type == EventType::kFill;
+  EXPECT_EQ(fills, 1);
+}
+
+TEST(DefaultConfigTest, ServerSectionHasDefaults) {
+  const msx::v1::ServerConfig s = ServerConfigWithDefaults(DefaultConfig().server());
+  EXPECT_EQ(s.listen(), "127.0.0.1:50051");
+  EXPECT_EQ(s.data_dir(), "./data");
+  EXPECT_EQ(s.durability(), msx::v1::DURABILITY_SYNC);
+  const msx::v1::ServerConfig empty = ServerConfigWithDefaults(msx::v1::ServerConfig());
+  EXPECT_EQ(empty.listen(), "127.0.0.1:50051");
+  EXPECT_EQ(empty.queue_capacity(), 65536);
+}
+
+TEST(ParseConfigTextTest, SyntaxErrorNamesLineAndColumn) {
+  absl::StatusOr<msx::v1::ExchangeConfig> c = ParseConfigText("instruments {\n  symbol: \n}");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(c.status().message(), "config line 3:")) << c.status();
+}
+
+TEST(ParseConfigTextTest, UnknownFieldIsAnError) {
+  absl::StatusOr<msx::v1::ExchangeConfig> c = ParseConfigText("bogus: 1");
+  ASSERT_FALSE(c.ok());
+  EXPECT_TRUE(absl::StrContains(c.status().message(), "bogus")) << c.status();
+}
+
+TEST(ReadConfigFileTest, MissingFileIsNotFoundNamingThePath) {
+  absl::StatusOr<msx::v1::ExchangeConfig> c = ReadConfigFile("/nonexistent/msx.textproto");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(absl::StrContains(c.status().message(), "/nonexistent/msx.textproto"));
+}
+
+TEST(LoadReferenceDataTest, SmallConfigLoadsWithDerivedBand) {
+  absl::StatusOr<ReferenceData> ref = LoadReferenceData(Parse(kSmall));
+  ASSERT_TRUE(ref.ok()) << ref.status();
+  const PairBook& pb = ref->pairs()[0];
+  EXPECT_EQ(pb.symbol, "CO-99.8/LIOH-56.5");
+  EXPECT_EQ(pb.reference_price, 3667);  // 33e6 * 1000 / 9e6 = 3666.67 -> 3667
+  EXPECT_EQ(pb.band_low, 3117);         // ceil(3667 * 0.85 = 3116.95)
+  EXPECT_EQ(pb.band_high, 4217);        // floor(3667 * 1.15 = 4217.05)
+}
+
+TEST(LoadReferenceDataTest, BadTickNamesPairAndField) {
+  msx::v1::ExchangeConfig c = Parse(kSmall);
+  c.mutable_pairs(0)->set_tick(0);
+  EXPECT_EQ(LoadError(c), "pairs[0] (CO-99.8/LIOH-56.5).tick: must be > 0");
+}
+
+TEST(LoadReferenceDataTest, UnknownQuoteNamesPairAndField) {
+  msx::v1::ExchangeConfig c = Parse(kSmall);
+  c.mutable_pairs(0)->set_quote("GA-4N");
+  EXPECT_EQ(LoadError(c), "pairs[0] (CO-99.8/GA-4N).quote: unknown instrument");
+}
+
+TEST(LoadReferenceDataTest, BadLotSizeNamesInstrument) {
+  msx::v1::ExchangeConfig c = Parse(kSmall);
+  c.mutable_instruments(1)->set_lot_size(-5);
+  EXPECT_EQ(LoadError(c), "instruments[1] (LIOH-56.5).lot_size: must be > 0");
+}
+
+TEST(LoadReferenceDataTest, DuplicateInstrumentIsRejected) {
+  msx::v1::ExchangeConfig c = Parse(kSmall);
+  *c.add_instruments() = c.instruments(0);
+  EXPECT_EQ(LoadError(c), "instruments[2] (CO-99.8).symbol: duplicate symbol");
+}
+
+TEST(LoadReferenceDataTest, UnknownAgreementMemberNamesIndex) {
+  msx::v1::ExchangeConfig c = Parse(kSmall);
+  c.mutable_agreements(0)->add_members("DLA");
+  EXPECT_EQ(LoadError(c), "agreements[0] (A).members[2]: unknown agency \"DLA\"");
+}
+
+TEST(LoadReferenceDataTest, UnknownAgreementMineralIsRejected) {
+  msx::v1::ExchangeConfig c = Parse(kSmall);
+  c.mutable_agreements(0)->add_minerals("unobtainium");
+  EXPECT_EQ(LoadError(c), "agreements[0] (A).minerals[0]: unknown mineral \"unobtainium\"");
+}
+
+TEST(LoadReferenceDataTest, BadAgencyIdIsRejected) {
+  msx::v1::ExchangeConfig c = Parse(kSmall);
+  c.mutable_agencies(1)->set_id("jogmec");
+  EXPECT_EQ(LoadError(c), "agencies[1] (jogmec).id: must match [A-Z0-9-]{2,16}");
+}
+
+TEST(LoadReferenceDataTest, DuplicateTokenNamesOwner) {
+  msx::v1::ExchangeConfig c = Parse(kSmall);
+  c.mutable_agencies(1)->set_tokens(0, "t1");
+  EXPECT_EQ(LoadError(c), "agencies[1] (JOGMEC).tokens[0]: token already belongs to agency KOMIR");
+}
+
+TEST(LoadReferenceDataTest, HoldingOfUnknownInstrumentIsRejected) {
+  msx::v1::ExchangeConfig c = Parse(kSmall);
+  c.mutable_agencies(0)->mutable_holdings(0)->set_instrument("XX");
+  EXPECT_EQ(LoadError(c), "agencies[0] (KOMIR).holdings[0].instrument: unknown instrument \"XX\"");
+}
+
+TEST(LoadReferenceDataTest, BandOutsideRangeIsRejected) {
+  msx::v1::ExchangeConfig c = Parse(kSmall);
+  c.mutable_pairs(0)->set_band_bps(0);
+  EXPECT_EQ(LoadError(c), "pairs[0] (CO-99.8/LIOH-56.5).band_bps: must be in 1..10000");
+}
+
+TEST(LoadReferenceDataTest, TickWiderThanBandIsRejected) {
+  msx::v1::ExchangeConfig c = Parse(kSmall);
+  c.mutable_pairs(0)->set_tick(5000);
+  EXPECT_TRUE(absl::StrContains(LoadError(c), "pairs[0] (CO-99.8/LIOH-56.5).tick: leaves no"));
+}
+
+TEST(LoadReferenceDataTest, FloorRaisesBandLow) {
+  msx::v1::ExchangeConfig c = Parse(kSmall);
+  // Floor $32/kg: price * 9e6 >= 32e6 * 1000 -> price >= 3555.6 -> 3556 > 3117.
+  c.mutable_instruments(0)->set_floor_micro_usd(32000000);
+  absl::StatusOr<ReferenceData> ref = LoadReferenceData(c);
+  ASSERT_TRUE(ref.ok()) << ref.status();
+  EXPECT_EQ(ref->pairs()[0].floor_price, 3556);
+  EXPECT_EQ(ref->pairs()[0].band_low, 3556);
+}
+
+TEST(LoadReferenceDataTest, QueueCapacityMustBePowerOfTwo) {
+  msx::v1::ExchangeConfig c = Parse(kSmall);
+  c.mutable_server()->set_queue_capacity(1000);
+  EXPECT_EQ(LoadError(c), "server.queue_capacity: must be 0 or a power of two");
+}
+
+}  // namespace
+}  // namespace msx

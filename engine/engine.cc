@@ -1,0 +1,1114 @@
+// The MSX matching engine. See engine.h for the contract and ENGINE.md for the rules and the
+// event order.
+//
+// Data layout (no allocation per offer in steady state):
+// - Every accepted offer gets a record in `offers_`, a chunked array indexed by offer id
+//   (ids are dense: 1, 2, 3, ...). Chunks of 65,536 records are allocated as ids grow
+//   and never move, so a record reference stays valid for the engine's lifetime. Records
+//   of finished offers stay (queries and idempotency need them).
+// - Each pair book side is a dense array of price levels indexed by
+//   (price - band_low) / tick, allocated once when the book is first used, plus a
+//   two-level bitmap of non-empty levels for best-price and next-level lookups.
+// - A level holds an intrusive doubly-linked FIFO of offer ids (prev/next live in the
+//   offer record), so adding, cancelling and filling are O(1) at any depth.
+// - Client ids map to offer ids in one absl::flat_hash_map reserved up front.
+// - GTD expiries sit in a binary min-heap of (expiry, offer id) with lazy deletion.
+#include "engine/engine.h"
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "engine/internal/level_bitmap.h"
+
+namespace msx {
+namespace {
+
+constexpr OfferId kNil = 0;
+constexpr AgencyMask kAllAgencies = ~AgencyMask{0};
+
+struct OfferRecord {
+  // Hot: touched by the match loop.
+  OfferId prev;
+  OfferId next;
+  Lots open;
+  Price price;
+  AgencyMask accept;  // counterparties this offer accepts: (allow or all) minus deny
+  AgencyId agency;
+  PairId pair;
+  Side side;
+  TimeInForce tif;
+  OfferStatus status;
+  std::uint8_t pad0;
+  std::uint32_t pad1;
+  // Cold.
+  Lots original;
+  Lots filled;
+  Lots min_fill;
+  TimeNs expiry;
+  AgencyMask allow;
+  AgencyMask deny;
+  ClientOfferId client_id;
+  Seq accepted_seq;
+  TimeNs accepted_time;
+};
+
+// Offer records indexed by offer id, in fixed-size chunks that never move.
+class OfferStore {
+ public:
+  static constexpr int kShift = 16;
+  static constexpr std::uint64_t kChunk = std::uint64_t{1} << kShift;
+
+  void Reserve(std::size_t offers) { chunks_.reserve(offers / kChunk + 1); }
+  std::uint64_t size() const { return size_; }
+  void Clear() {
+    chunks_.clear();
+    size_ = 0;
+  }
+
+  // REQUIRES: 1 <= id <= size().
+  OfferRecord& operator[](OfferId id) noexcept {
+    const std::uint64_t i = id - 1;
+    return chunks_[i >> kShift][i & (kChunk - 1)];
+  }
+  const OfferRecord& operator[](OfferId id) const noexcept {
+    const std::uint64_t i = id - 1;
+    return chunks_[i >> kShift][i & (kChunk - 1)];
+  }
+
+  // Appends a zeroed record with id size()+1.
+  OfferRecord& Append() {
+    if ((size_ & (kChunk - 1)) == 0 && (size_ >> kShift) == chunks_.size()) {
+      chunks_.push_back(std::make_unique<OfferRecord[]>(kChunk));
+    }
+    ++size_;
+    OfferRecord& r = (*this)[size_];
+    std::memset(&r, 0, sizeof r);
+    return r;
+  }
+
+ private:
+  std::vector<std::unique_ptr<OfferRecord[]>> chunks_;
+  std::uint64_t size_ = 0;
+};
+
+struct Level {
+  OfferId head;
+  OfferId tail;
+  Lots lots;
+  std::uint32_t count;
+  std::uint32_t pad;
+  std::uint64_t touch;  // command stamp of the last touch (market-data bookkeeping)
+};
+
+struct BookSide {
+  std::vector<Level> levels;
+  internal::LevelBitmap bits;
+  std::int64_t best = -1;  // index of the best non-empty level, -1 when empty
+};
+
+struct Book {
+  Price low = 0;
+  Price high = 0;
+  Price tick = 0;
+  Price floor_price = 0;
+  Lots max_lots = 0;
+  Amount lot_size = 0;
+  InstrumentId base = 0;
+  InstrumentId quote = 0;
+  std::int64_t num_levels = 0;
+  bool halted = false;
+  bool allocated = false;
+  BookSide bids;
+  BookSide asks;
+};
+
+struct TouchedLevel {
+  PairId pair;
+  Side side;
+  std::int64_t index;
+  Lots prev_lots;
+  std::uint32_t prev_count;
+};
+
+struct ClientKey {
+  AgencyId agency;
+  ClientOfferId client_id;
+  bool operator==(const ClientKey& o) const {
+    return agency == o.agency && client_id == o.client_id;
+  }
+  template <typename H>
+  friend H AbslHashValue(H h, const ClientKey& k) {
+    return H::combine(std::move(h), k.agency, k.client_id);
+  }
+};
+
+struct ExpiryEntry {
+  TimeNs expiry;
+  OfferId offer;
+};
+// Min-heap order: earliest expiry, then lowest offer id, on top.
+struct ExpiryLater {
+  bool operator()(const ExpiryEntry& a, const ExpiryEntry& b) const {
+    if (a.expiry != b.expiry) return a.expiry > b.expiry;
+    return a.offer > b.offer;
+  }
+};
+
+inline Event& NewEvent(const Command& cmd, EventType type, std::vector<Event>* out) {
+  Event& e = out->emplace_back();
+  std::memset(static_cast<void*>(&e), 0, sizeof e);
+  e.seq = cmd.seq;
+  e.time = cmd.time;
+  e.type = type;
+  return e;
+}
+
+// ---- Snapshot encoding: little-endian fixed-width integers. ----
+class Writer {
+ public:
+  explicit Writer(std::string* out) : out_(out) {}
+  void U8(std::uint8_t v) { out_->push_back(static_cast<char>(v)); }
+  void U32(std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) out_->push_back(static_cast<char>(v >> (8 * i)));
+  }
+  void U64(std::uint64_t v) {
+    for (int i = 0; i < 8; ++i) out_->push_back(static_cast<char>(v >> (8 * i)));
+  }
+  void I64(std::int64_t v) { U64(static_cast<std::uint64_t>(v)); }
+
+ private:
+  std::string* out_;
+};
+
+class Reader {
+ public:
+  explicit Reader(absl::string_view in) : in_(in) {}
+  bool U8(std::uint8_t* v) {
+    if (pos_ + 1 > in_.size()) return false;
+    *v = static_cast<std::uint8_t>(in_[pos_++]);
+    return true;
+  }
+  bool U32(std::uint32_t* v) {
+    if (pos_ + 4 > in_.size()) return false;
+    std::uint32_t r = 0;
+    for (int i = 0; i < 4; ++i) r |= std::uint32_t{static_cast<std::uint8_t>(in_[pos_ + i])} << (8 * i);
+    pos_ += 4;
+    *v = r;
+    return true;
+  }
+  bool U64(std::uint64_t* v) {
+    if (pos_ + 8 > in_.size()) return false;
+    std::uint64_t r = 0;
+    for (int i = 0; i < 8; ++i) r |= std::uint64_t{static_cast<std::uint8_t>(in_[pos_ + i])} << (8 * i);
+    pos_ += 8;
+    *v = r;
+    return true;
+  }
+  bool I64(std::int64_t* v) {
+    std::uint64_t u;
+    if (!U64(&u)) return false;
+    *v = static_cast<std::int64_t>(u);
+    return true;
+  }
+  std::size_t pos() const { return pos_; }
+  bool done() const { return pos_ == in_.size(); }
+
+ private:
+  absl::string_view in_;
+  std::size_t pos_ = 0;
+};
+
+constexpr char kSnapshotMagic[8] = {'M', 'S', 'X', 'E', 'N', 'G', 'S', 'T'};
+constexpr std::uint32_t kSnapshotVersion = 1;
+
+}  // namespace
+
+class Engine::Impl {
+ public:
+  Impl(const ReferenceData& ref, const EngineOptions& options) : ref_(ref), options_(options) {
+    Reset();
+  }
+
+  void Reset() {
+    const std::size_t num_agencies = ref_.agencies().size();
+    const std::size_t num_instruments = ref_.instruments().size();
+    num_instruments_ = num_instruments;
+    valid_agencies_ =
+        num_agencies >= 64 ? kAllAgencies : ((AgencyMask{1} << num_agencies) - 1);
+    books_.clear();
+    books_.resize(ref_.pairs().size());
+    for (const PairBook& pb : ref_.pairs()) {
+      Book& b = books_[pb.id];
+      b.low = pb.band_low;
+      b.high = pb.band_high;
+      b.tick = pb.tick;
+      b.floor_price = pb.floor_price;
+      b.max_lots = pb.max_lots;
+      b.lot_size = ref_.instruments()[pb.base].lot_size;
+      b.base = pb.base;
+      b.quote = pb.quote;
+      b.num_levels = (pb.band_high - pb.band_low) / pb.tick + 1;
+    }
+    holdings_.assign(num_agencies * num_instruments, HoldingInfo{});
+    totals_.assign(num_instruments, 0);
+    offers_.Clear();
+    offers_.Reserve(options_.expected_offers);
+    client_index_.clear();
+    client_index_.reserve(options_.expected_offers);
+    expiries_.clear();
+    expiries_.reserve(1024);
+    touched_.clear();
+    touched_.reserve(4096);
+    open_count_ = 0;
+    next_fill_id_ = 1;
+    last_seq_ = 0;
+    last_time_ = 0;
+    stamp_ = 0;
+  }
+
+  void Apply(const Command& cmd, std::vector<Event>* out) noexcept {
+    ++stamp_;
+    touched_.clear();
+    last_seq_ = cmd.seq;
+    last_time_ = cmd.time;
+    ExpireDue(cmd, out);
+    switch (cmd.type) {
+      case CommandType::kSubmitOffer:
+        Submit(cmd, out);
+        break;
+      case CommandType::kCancelOffer:
+        Cancel(cmd, out);
+        break;
+      case CommandType::kReplaceOffer:
+        Replace(cmd, out);
+        break;
+      case CommandType::kAdvanceTime:
+        break;  // expiry already ran
+      case CommandType::kSetHoldings:
+        SetHoldingsCmd(cmd, out);
+        break;
+      case CommandType::kHaltPair:
+      case CommandType::kResumePair:
+        HaltResume(cmd, out);
+        break;
+      default: {
+        Event& e = NewEvent(cmd, EventType::kRejected, out);
+        e.rejected.command = cmd.type;
+        e.rejected.reason = RejectReason::kNone;
+        break;
+      }
+    }
+    FlushLevels(cmd, out);
+  }
+
+  // ---------------------------------------------------------------- queries
+  std::optional<OfferInfo> GetOffer(OfferId id) const {
+    if (id == kNil || id > offers_.size()) return std::nullopt;
+    return Info(id);
+  }
+
+  std::optional<OfferInfo> FindByClientId(AgencyId agency, ClientOfferId client_id) const {
+    auto it = client_index_.find(ClientKey{agency, client_id});
+    if (it == client_index_.end()) return std::nullopt;
+    return Info(it->second);
+  }
+
+  std::vector<OfferInfo> ListOpenOffers(AgencyId agency, std::optional<PairId> pair) const {
+    std::vector<OfferInfo> result;
+    for (PairId p = 0; p < books_.size(); ++p) {
+      if (pair && *pair != p) continue;
+      const Book& b = books_[p];
+      if (!b.allocated) continue;
+      for (const BookSide* side : {&b.bids, &b.asks}) {
+        for (std::int64_t i = side->bits.NextAtOrAfter(0); i >= 0;
+             i = side->bits.NextAtOrAfter(i + 1)) {
+          for (OfferId id = side->levels[i].head; id != kNil; id = offers_[id].next) {
+            if (offers_[id].agency == agency) result.push_back(Info(id));
+          }
+        }
+      }
+    }
+    std::sort(result.begin(), result.end(),
+              [](const OfferInfo& a, const OfferInfo& b) { return a.id < b.id; });
+    return result;
+  }
+
+  HoldingInfo GetHoldings(AgencyId agency, InstrumentId instrument) const {
+    if (agency >= ref_.agencies().size() || instrument >= num_instruments_) return {};
+    return holdings_[agency * num_instruments_ + instrument];
+  }
+
+  DepthInfo GetDepth(PairId pair, int max_levels) const {
+    DepthInfo d;
+    if (pair >= books_.size()) return d;
+    const Book& b = books_[pair];
+    if (!b.allocated) return d;
+    for (std::int64_t i = b.bids.best; i >= 0 && static_cast<int>(d.bids.size()) < max_levels;
+         i = b.bids.bits.PrevAtOrBefore(i - 1)) {
+      d.bids.push_back({b.low + i * b.tick, b.bids.levels[i].lots, b.bids.levels[i].count});
+    }
+    for (std::int64_t i = b.asks.best; i >= 0 && static_cast<int>(d.asks.size()) < max_levels;
+         i = b.asks.bits.NextAtOrAfter(i + 1)) {
+      d.asks.push_back({b.low + i * b.tick, b.asks.levels[i].lots, b.asks.levels[i].count});
+    }
+    return d;
+  }
+
+  bool IsHalted(PairId pair) const { return pair < books_.size() && books_[pair].halted; }
+  std::size_t OpenOfferCount() const { return open_count_; }
+  Seq last_seq() const { return last_seq_; }
+  TimeNs last_time() const { return last_time_; }
+  const ReferenceData& ref() const { return ref_; }
+
+  // ---------------------------------------------------------------- snapshots
+  std::string SaveState() const {
+    std::string s;
+    s.reserve(64 + holdings_.size() * 16 + offers_.size() * 120);
+    s.append(kSnapshotMagic, sizeof kSnapshotMagic);
+    Writer w(&s);
+    w.U32(kSnapshotVersion);
+    w.U64(ref_.instruments().size());
+    w.U64(ref_.pairs().size());
+    w.U64(ref_.agencies().size());
+    w.U64(last_seq_);
+    w.I64(last_time_);
+    w.U64(next_fill_id_);
+    w.U64(offers_.size());
+    for (const Book& b : books_) w.U8(b.halted ? 1 : 0);
+    for (const HoldingInfo& h : holdings_) {
+      w.I64(h.available);
+      w.I64(h.reserved);
+    }
+    for (OfferId id = 1; id <= offers_.size(); ++id) {
+      const OfferRecord& r = offers_[id];
+      w.U32(r.agency);
+      w.U32(r.pair);
+      w.U8(static_cast<std::uint8_t>(r.side));
+      w.U8(static_cast<std::uint8_t>(r.tif));
+      w.U8(static_cast<std::uint8_t>(r.status));
+      w.I64(r.price);
+      w.I64(r.open);
+      w.I64(r.original);
+      w.I64(r.filled);
+      w.I64(r.min_fill);
+      w.I64(r.expiry);
+      w.U64(r.allow);
+      w.U64(r.deny);
+      w.U64(r.client_id);
+      w.U64(r.accepted_seq);
+      w.I64(r.accepted_time);
+    }
+    // Priority order: per pair, per side (bids then asks), levels in index order, FIFO.
+    for (const Book& b : books_) {
+      for (const BookSide* side : {&b.bids, &b.asks}) {
+        std::uint64_t n = 0;
+        if (b.allocated) {
+          for (std::int64_t i = side->bits.NextAtOrAfter(0); i >= 0;
+               i = side->bits.NextAtOrAfter(i + 1)) {
+            n += side->levels[i].count;
+          }
+        }
+        w.U64(n);
+        if (!b.allocated) continue;
+        for (std::int64_t i = side->bits.NextAtOrAfter(0); i >= 0;
+             i = side->bits.NextAtOrAfter(i + 1)) {
+          for (OfferId id = side->levels[i].head; id != kNil; id = offers_[id].next) w.U64(id);
+        }
+      }
+    }
+    return s;
+  }
+
+  absl::Status LoadState(absl::string_view bytes) {
+    Reset();
+    absl::Status st = LoadStateInner(bytes);
+    if (!st.ok()) Reset();
+    return st;
+  }
+
+  // ---------------------------------------------------------------- commands
+ private:
+  absl::Status LoadStateInner(absl::string_view bytes) {
+    auto corrupt = [](std::size_t offset, absl::string_view what) {
+      return absl::DataLossError(
+          absl::StrCat("engine snapshot: ", what, " at offset ", offset));
+    };
+    if (bytes.size() < sizeof kSnapshotMagic ||
+        std::memcmp(bytes.data(), kSnapshotMagic, sizeof kSnapshotMagic) != 0) {
+      return corrupt(0, "bad magic");
+    }
+    Reader r(bytes.substr(sizeof kSnapshotMagic));
+    const std::size_t base = sizeof kSnapshotMagic;
+    std::uint32_t version;
+    if (!r.U32(&version)) return corrupt(base + r.pos(), "truncated header");
+    if (version != kSnapshotVersion) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("engine snapshot: unsupported version ", version));
+    }
+    std::uint64_t ni, np, na, nrec;
+    std::uint64_t seq, fill_id;
+    std::int64_t time;
+    if (!r.U64(&ni) || !r.U64(&np) || !r.U64(&na) || !r.U64(&seq) || !r.I64(&time) ||
+        !r.U64(&fill_id) || !r.U64(&nrec)) {
+      return corrupt(base + r.pos(), "truncated header");
+    }
+    if (ni != ref_.instruments().size() || np != ref_.pairs().size() ||
+        na != ref_.agencies().size()) {
+      return absl::FailedPreconditionError(
+          "engine snapshot: reference data differs (instrument, pair or agency count)");
+    }
+    last_seq_ = seq;
+    last_time_ = time;
+    next_fill_id_ = fill_id;
+    for (Book& b : books_) {
+      std::uint8_t h;
+      if (!r.U8(&h)) return corrupt(base + r.pos(), "truncated halt flags");
+      b.halted = h != 0;
+    }
+    for (HoldingInfo& h : holdings_) {
+      if (!r.I64(&h.available) || !r.I64(&h.reserved)) {
+        return corrupt(base + r.pos(), "truncated holdings");
+      }
+    }
+    for (std::size_t a = 0; a < na; ++a) {
+      for (std::size_t i = 0; i < ni; ++i) {
+        const HoldingInfo& h = holdings_[a * ni + i];
+        totals_[i] += h.available + h.reserved;
+      }
+    }
+    for (std::uint64_t id = 1; id <= nrec; ++id) {
+      OfferRecord& o = offers_.Append();
+      std::uint8_t side, tif, status;
+      if (!r.U32(&o.agency) || !r.U32(&o.pair) || !r.U8(&side) || !r.U8(&tif) ||
+          !r.U8(&status) || !r.I64(&o.price) || !r.I64(&o.open) || !r.I64(&o.original) ||
+          !r.I64(&o.filled) || !r.I64(&o.min_fill) || !r.I64(&o.expiry) || !r.U64(&o.allow) ||
+          !r.U64(&o.deny) || !r.U64(&o.client_id) || !r.U64(&o.accepted_seq) ||
+          !r.I64(&o.accepted_time)) {
+        return corrupt(base + r.pos(), absl::StrCat("truncated offer ", id));
+      }
+      if (o.agency >= na || o.pair >= np || side < 1 || side > 2 || tif < 1 || tif > 4 ||
+          status < 1 || status > 4) {
+        return corrupt(base + r.pos(), absl::StrCat("invalid offer ", id));
+      }
+      o.side = static_cast<Side>(side);
+      o.tif = static_cast<TimeInForce>(tif);
+      o.status = static_cast<OfferStatus>(status);
+      o.accept = (o.allow != 0 ? o.allow : kAllAgencies) & ~o.deny;
+      if (o.client_id != 0) client_index_[ClientKey{o.agency, o.client_id}] = id;
+    }
+    std::uint64_t open_seen = 0;
+    for (PairId p = 0; p < np; ++p) {
+      Book& b = books_[p];
+      for (Side s : {Side::kBuy, Side::kSell}) {
+        std::uint64_t n;
+        if (!r.U64(&n)) return corrupt(base + r.pos(), "truncated book");
+        for (std::uint64_t k = 0; k < n; ++k) {
+          std::uint64_t id;
+          if (!r.U64(&id)) return corrupt(base + r.pos(), "truncated book");
+          if (id == kNil || id > nrec) return corrupt(base + r.pos(), "unknown offer in book");
+          OfferRecord& o = offers_[id];
+          if (o.status != OfferStatus::kOpen || o.pair != p || o.side != s || o.open <= 0 ||
+              o.price < b.low || o.price > b.high || (o.price - b.low) % b.tick != 0 ||
+              o.prev != kNil || o.next != kNil) {
+            return corrupt(base + r.pos(), absl::StrCat("inconsistent book entry ", id));
+          }
+          o.status = OfferStatus::kFilled;  // marks "linked" until the check below
+          EnsureAllocated(b);
+          LinkTail(b, s == Side::kBuy ? b.bids : b.asks, id, o, (o.price - b.low) / b.tick);
+          ++open_seen;
+          if (o.tif == TimeInForce::kGtd) PushExpiry(o.expiry, id);
+        }
+      }
+    }
+    std::uint64_t open_records = 0;
+    for (OfferId id = 1; id <= nrec; ++id) {
+      OfferRecord& o = offers_[id];
+      if (o.status == OfferStatus::kOpen) ++open_records;  // open but not in any book
+    }
+    if (open_records != 0) return corrupt(base + r.pos(), "open offer missing from books");
+    // Restore the status of linked offers.
+    for (PairId p = 0; p < np; ++p) {
+      Book& b = books_[p];
+      if (!b.allocated) continue;
+      for (BookSide* side : {&b.bids, &b.asks}) {
+        for (std::int64_t i = side->bits.NextAtOrAfter(0); i >= 0;
+             i = side->bits.NextAtOrAfter(i + 1)) {
+          for (OfferId id = side->levels[i].head; id != kNil; id = offers_[id].next) {
+            offers_[id].status = OfferStatus::kOpen;
+          }
+        }
+      }
+    }
+    open_count_ = open_seen;
+    if (!r.done()) return corrupt(base + r.pos(), "trailing bytes");
+    return absl::OkStatus();
+  }
+
+  OfferInfo Info(OfferId id) const {
+    const OfferRecord& r = offers_[id];
+    OfferInfo i;
+    i.id = id;
+    i.client_id = r.client_id;
+    i.agency = r.agency;
+    i.pair = r.pair;
+    i.side = r.side;
+    i.tif = r.tif;
+    i.price = r.price;
+    i.original_lots = r.original;
+    i.open_lots = r.open;
+    i.filled_lots = r.filled;
+    i.min_fill = r.min_fill;
+    i.expiry = r.expiry;
+    i.allow = r.allow;
+    i.deny = r.deny;
+    i.status = r.status;
+    i.accepted_seq = r.accepted_seq;
+    i.accepted_time = r.accepted_time;
+    return i;
+  }
+
+  HoldingInfo& H(AgencyId agency, InstrumentId instrument) noexcept {
+    return holdings_[agency * num_instruments_ + instrument];
+  }
+
+  void EnsureAllocated(Book& b) {
+    if (b.allocated) return;
+    b.allocated = true;
+    for (BookSide* side : {&b.bids, &b.asks}) {
+      side->levels.assign(static_cast<std::size_t>(b.num_levels), Level{});
+      side->bits.Resize(b.num_levels);
+      side->best = -1;
+    }
+  }
+
+  void PushExpiry(TimeNs expiry, OfferId id) {
+    expiries_.push_back({expiry, id});
+    std::push_heap(expiries_.begin(), expiries_.end(), ExpiryLater{});
+  }
+
+  // Records the level's totals before its first change in this command.
+  void Touch(PairId pair, Side side, std::int64_t index, Level& l) noexcept {
+    if (l.touch == stamp_) return;
+    l.touch = stamp_;
+    touched_.push_back({pair, side, index, l.lots, l.count});
+  }
+
+  void FlushLevels(const Command& cmd, std::vector<Event>* out) noexcept {
+    for (const TouchedLevel& t : touched_) {
+      const Book& b = books_[t.pair];
+      const Level& l = (t.side == Side::kBuy ? b.bids : b.asks).levels[t.index];
+      if (l.lots == t.prev_lots && l.count == t.prev_count) continue;
+      Event& e = NewEvent(cmd, EventType::kBookLevel, out);
+      e.book_level.pair = t.pair;
+      e.book_level.side = t.side;
+      e.book_level.price = b.low + t.index * b.tick;
+      e.book_level.lots = l.lots;
+      e.book_level.offer_count = l.count;
+    }
+  }
+
+  // Appends offer `id` at the back of level `index` (no market-data bookkeeping).
+  void LinkTail(Book& b, BookSide& side, OfferId id, OfferRecord& o, std::int64_t index) noexcept {
+    (void)b;
+    Level& l = side.levels[index];
+    o.prev = l.tail;
+    o.next = kNil;
+    if (l.tail != kNil) {
+      offers_[l.tail].next = id;
+    } else {
+      l.head = id;
+    }
+    l.tail = id;
+    l.lots += o.open;
+    if (l.count++ == 0) {
+      side.bits.Set(index);
+      const bool is_bid = &side == &b.bids;
+      if (side.best < 0 || (is_bid ? index > side.best : index < side.best)) side.best = index;
+    }
+  }
+
+  // Removes offer `id` from its level; `o.open` lots leave the level total.
+  void Unlink(Book& b, BookSide& side, OfferId id, OfferRecord& o, std::int64_t index) noexcept {
+    Level& l = side.levels[index];
+    if (o.prev != kNil) {
+      offers_[o.prev].next = o.next;
+    } else {
+      l.head = o.next;
+    }
+    if (o.next != kNil) {
+      offers_[o.next].prev = o.prev;
+    } else {
+      l.tail = o.prev;
+    }
+    o.prev = o.next = kNil;
+    (void)id;
+    l.lots -= o.open;
+    if (--l.count == 0) {
+      side.bits.Clear(index);
+      if (side.best == index) {
+        side.best = (&side == &b.bids) ? side.bits.PrevAtOrBefore(index - 1)
+                                       : side.bits.NextAtOrAfter(index + 1);
+      }
+    }
+  }
+
+  void Reject(const Command& cmd, RejectReason reason, AgencyId agency, OfferId offer,
+              ClientOfferId client_id, std::vector<Event>* out) noexcept {
+    Event& e = NewEvent(cmd, EventType::kRejected, out);
+    e.rejected.command = cmd.type;
+    e.rejected.reason = reason;
+    e.rejected.agency = agency;
+    e.rejected.offer = offer;
+    e.rejected.client_id = client_id;
+  }
+
+  // Shared price checks for submit and replace.
+  static RejectReason CheckPrice(const Book& b, Price price) noexcept {
+    if (price <= 0) return RejectReason::kInvalidPrice;
+    if (price % b.tick != 0) return RejectReason::kPriceOffTick;
+    if (price < b.floor_price) return RejectReason::kBelowFloor;
+    if (price < b.low || price > b.high) return RejectReason::kPriceOutsideBand;
+    return RejectReason::kNone;
+  }
+  static RejectReason CheckLots(const Book& b, Lots lots) noexcept {
+    if (lots <= 0) return RejectReason::kInvalidLots;
+    if (lots > b.max_lots) return RejectReason::kLotsAboveMax;
+    return RejectReason::kNone;
+  }
+
+  // The amount an open offer of `lots` at `price` reserves, in base units (sell) or quote
+  // units (buy). False on overflow.
+  static bool Reservation(const Book& b, Side side, Lots lots, Price price,
+                          Amount* amount) noexcept {
+    Amount base_amount, quote_amount;
+    if (__builtin_mul_overflow(lots, b.lot_size, &base_amount)) return false;
+    if (__builtin_mul_overflow(lots, price, &quote_amount)) return false;
+    *amount = side == Side::kSell ? base_amount : quote_amount;
+    return true;
+  }
+
+  void ReleaseReservation(const Book& b, const OfferRecord& o) noexcept {
+    const InstrumentId inst = o.side == Side::kSell ? b.base : b.quote;
+    const Amount amount = o.side == Side::kSell ? o.open * b.lot_size : o.open * o.price;
+    HoldingInfo& h = H(o.agency, inst);
+    h.reserved -= amount;
+    h.available += amount;
+  }
+
+  void Submit(const Command& cmd, std::vector<Event>* out) noexcept {
+    const SubmitOffer& s = cmd.submit;
+    auto reject = [&](RejectReason reason, OfferId offer = kNil) {
+      Reject(cmd, reason, s.agency, offer, s.client_id, out);
+    };
+    if (s.agency >= ref_.agencies().size()) return reject(RejectReason::kUnknownAgency);
+    if (s.client_id != 0) {
+      auto it = client_index_.find(ClientKey{s.agency, s.client_id});
+      if (it != client_index_.end()) return reject(RejectReason::kDuplicateClientId, it->second);
+    }
+    if (s.pair >= books_.size()) return reject(RejectReason::kUnknownPair);
+    if (s.side != Side::kBuy && s.side != Side::kSell) return reject(RejectReason::kInvalidSide);
+    if (s.tif < TimeInForce::kGtc || s.tif > TimeInForce::kFok) {
+      return reject(RejectReason::kInvalidTimeInForce);
+    }
+    Book& b = books_[s.pair];
+    if (b.halted) return reject(RejectReason::kPairHalted);
+    RejectReason r = CheckLots(b, s.lots);
+    if (r != RejectReason::kNone) return reject(r);
+    r = CheckPrice(b, s.price);
+    if (r != RejectReason::kNone) return reject(r);
+    if (s.min_fill < 0 || s.min_fill > s.lots) return reject(RejectReason::kInvalidMinFill);
+    if (s.tif == TimeInForce::kGtd && s.expiry <= cmd.time) {
+      return reject(RejectReason::kExpiryInPast);
+    }
+    if (((s.allow | s.deny) & ~valid_agencies_) != 0) {
+      return reject(RejectReason::kUnknownCounterparty);
+    }
+    Amount reserve;
+    if (!Reservation(b, s.side, s.lots, s.price, &reserve)) return reject(RejectReason::kOverflow);
+    HoldingInfo& h = H(s.agency, s.side == Side::kSell ? b.base : b.quote);
+    if (reserve > h.available) return reject(RejectReason::kInsufficientHoldings);
+
+    // Accepted.
+    EnsureAllocated(b);
+    h.available -= reserve;
+    h.reserved += reserve;
+    OfferRecord& o = offers_.Append();
+    const OfferId id = offers_.size();
+    o.open = s.lots;
+    o.price = s.price;
+    o.allow = s.allow;
+    o.deny = s.deny;
+    o.accept = (s.allow != 0 ? s.allow : kAllAgencies) & ~s.deny;
+    o.agency = s.agency;
+    o.pair = s.pair;
+    o.side = s.side;
+    o.tif = s.tif;
+    o.status = OfferStatus::kOpen;
+    o.original = s.lots;
+    o.min_fill = s.min_fill;
+    o.expiry = s.tif == TimeInForce::kGtd ? s.expiry : 0;
+    o.client_id = s.client_id;
+    o.accepted_seq = cmd.seq;
+    o.accepted_time = cmd.time;
+    if (s.client_id != 0) client_index_.emplace(ClientKey{s.agency, s.client_id}, id);
+    ++open_count_;
+    {
+      Event& e = NewEvent(cmd, EventType::kAccepted, out);
+      e.accepted.offer = id;
+      e.accepted.agency = s.agency;
+      e.accepted.pair = s.pair;
+      e.accepted.side = s.side;
+      e.accepted.tif = s.tif;
+      e.accepted.lots = s.lots;
+      e.accepted.price = s.price;
+      e.accepted.client_id = s.client_id;
+    }
+
+    const AgencyMask partners = ref_.EligiblePartners(s.pair, s.agency) & o.accept;
+    Lots need = 0;
+    CancelReason unmet = CancelReason::kMinFillUnmet;
+    if (s.tif == TimeInForce::kFok) {
+      need = s.lots;
+      unmet = CancelReason::kFokUnfilled;
+    } else if (s.min_fill > 0) {
+      need = s.min_fill;
+    }
+    if (need > 0 && Available(b, o, partners, need) < need) {
+      FinishTaker(cmd, b, id, o, unmet, out);
+      return;
+    }
+    Match(cmd, b, id, o, partners, out);
+  }
+
+  // Lots that `taker` could fill right now (eligible, crossing, before any self-match),
+  // counting up to `need` at most.
+  Lots Available(const Book& b, const OfferRecord& taker, AgencyMask partners,
+                 Lots need) const noexcept {
+    const bool taker_buys = taker.side == Side::kBuy;
+    const BookSide& opp = taker_buys ? b.asks : b.bids;
+    const std::int64_t limit = (taker.price - b.low) / b.tick;
+    Lots sum = 0;
+    for (std::int64_t i = opp.best; i >= 0;
+         i = taker_buys ? opp.bits.NextAtOrAfter(i + 1) : opp.bits.PrevAtOrBefore(i - 1)) {
+      if (taker_buys ? i > limit : i < limit) break;
+      for (OfferId m = opp.levels[i].head; m != kNil; m = offers_[m].next) {
+        const OfferRecord& r = offers_[m];
+        if (r.agency == taker.agency) return sum;
+        if (((partners >> r.agency) & 1) && ((r.accept >> taker.agency) & 1)) {
+          sum += r.open;
+          if (sum >= need) return sum;
+        }
+      }
+    }
+    return sum;
+  }
+
+  // Cancels the taker's unfilled remainder (it is not in the book).
+  void FinishTaker(const Command& cmd, const Book& b, OfferId id, OfferRecord& o,
+                   CancelReason reason, std::vector<Event>* out) noexcept {
+    Event& e = NewEvent(cmd, EventType::kCancelled, out);
+    e.cancelled.offer = id;
+    e.cancelled.agency = o.agency;
+    e.cancelled.reason = reason;
+    e.cancelled.lots = o.open;
+    ReleaseReservation(b, o);
+    o.open = 0;
+    o.status = OfferStatus::kCancelled;
+    --open_count_;
+  }
+
+  // Matches taker `o` (not linked in any level) against the opposite side, then rests,
+  // cancels or finishes it.
+  void Match(const Command& cmd, Book& b, OfferId id, OfferRecord& o, AgencyMask partners,
+             std::vector<Event>* out) noexcept {
+    const bool taker_buys = o.side == Side::kBuy;
+    BookSide& opp = taker_buys ? b.asks : b.bids;
+    const Side opp_side = taker_buys ? Side::kSell : Side::kBuy;
+    const std::int64_t limit = (o.price - b.low) / b.tick;
+    bool self_match = false;
+    std::int64_t i = opp.best;
+    while (o.open > 0 && i >= 0 && (taker_buys ? i <= limit : i >= limit)) {
+      Level& l = opp.levels[i];
+      OfferId m = l.head;
+      while (m != kNil && o.open > 0) {
+        OfferRecord& r = offers_[m];
+        const OfferId next = r.next;
+        if (r.agency == o.agency) {
+          self_match = true;
+          break;
+        }
+        if (((partners >> r.agency) & 1) && ((r.accept >> o.agency) & 1)) {
+          Touch(o.pair, opp_side, i, l);
+          FillOne(cmd, b, opp, i, l, m, r, id, o, out);
+        }
+        m = next;
+      }
+      if (self_match) break;
+      // `i` may have been emptied (best moved); continue from the next level after it.
+      i = taker_buys ? opp.bits.NextAtOrAfter(i + 1) : opp.bits.PrevAtOrBefore(i - 1);
+    }
+    if (o.open == 0) {
+      o.status = OfferStatus::kFilled;
+      --open_count_;
+      return;
+    }
+    if (self_match) return FinishTaker(cmd, b, id, o, CancelReason::kSelfMatch, out);
+    if (o.tif == TimeInForce::kIoc) return FinishTaker(cmd, b, id, o, CancelReason::kIocRemainder, out);
+    if (o.tif == TimeInForce::kFok) return FinishTaker(cmd, b, id, o, CancelReason::kFokUnfilled, out);
+    // Rest.
+    BookSide& own = taker_buys ? b.bids : b.asks;
+    const std::int64_t index = (o.price - b.low) / b.tick;
+    Touch(o.pair, o.side, index, own.levels[index]);
+    LinkTail(b, own, id, o, index);
+    if (o.tif == TimeInForce::kGtd && o.accepted_seq == cmd.seq) PushExpiry(o.expiry, id);
+  }
+
+  void FillOne(const Command& cmd, Book& b, BookSide& opp, std::int64_t index, Level& l,
+               OfferId maker_id, OfferRecord& maker, OfferId taker_id, OfferRecord& taker,
+               std::vector<Event>* out) noexcept {
+    const Lots q = std::min(maker.open, taker.open);
+    const Price price = maker.price;
+    // No overflow: q <= validated lots, and lots * lot_size, lots * price (price <= the
+    // taker's or maker's validated limit) were checked at acceptance.
+    const Amount base_amount = q * b.lot_size;
+    const Amount quote_amount = q * price;
+    const bool taker_buys = taker.side == Side::kBuy;
+    const OfferRecord& buyer = taker_buys ? taker : maker;
+    const AgencyId seller_agency = taker_buys ? maker.agency : taker.agency;
+    const AgencyId buyer_agency = buyer.agency;
+    // Seller: reserved base leaves, quote arrives. Buyer: the quote reserved at its own
+    // limit leaves (any improvement returns to available), base arrives.
+    H(seller_agency, b.base).reserved -= base_amount;
+    H(buyer_agency, b.base).available += base_amount;
+    HoldingInfo& bq = H(buyer_agency, b.quote);
+    const Amount buyer_reserved = q * buyer.price;
+    bq.reserved -= buyer_reserved;
+    bq.available += buyer_reserved - quote_amount;
+    H(seller_agency, b.quote).available += quote_amount;
+
+    maker.open -= q;
+    maker.filled += q;
+    taker.open -= q;
+    taker.filled += q;
+    l.lots -= q;
+
+    Event& e = NewEvent(cmd, EventType::kFill, out);
+    e.fill.fill_id = next_fill_id_++;
+    e.fill.pair = taker.pair;
+    e.fill.aggressor_side = taker.side;
+    e.fill.maker_offer = maker_id;
+    e.fill.taker_offer = taker_id;
+    e.fill.maker_agency = maker.agency;
+    e.fill.taker_agency = taker.agency;
+    e.fill.lots = q;
+    e.fill.price = price;
+    e.fill.base_amount = base_amount;
+    e.fill.quote_amount = quote_amount;
+    e.fill.maker_open = maker.open;
+    e.fill.taker_open = taker.open;
+
+    if (maker.open == 0) {
+      Unlink(b, opp, maker_id, maker, index);  // open is 0: level lots already reduced
+      maker.status = OfferStatus::kFilled;
+      --open_count_;
+    }
+  }
+
+  // Validates a cancel/replace target; kNone when `id` is open and owned by `agency`.
+  RejectReason CheckTarget(AgencyId agency, OfferId id) const noexcept {
+    if (agency >= ref_.agencies().size()) return RejectReason::kUnknownAgency;
+    if (id == kNil || id > offers_.size()) return RejectReason::kUnknownOffer;
+    const OfferRecord& o = offers_[id];
+    if (o.agency != agency || o.status != OfferStatus::kOpen) return RejectReason::kUnknownOffer;
+    return RejectReason::kNone;
+  }
+
+  // Takes open offer `id` out of the book, releases its reservation and marks it `status`.
+  void RemoveOpen(OfferId id, OfferRecord& o, OfferStatus status) noexcept {
+    Book& b = books_[o.pair];
+    BookSide& side = o.side == Side::kBuy ? b.bids : b.asks;
+    const std::int64_t index = (o.price - b.low) / b.tick;
+    Touch(o.pair, o.side, index, side.levels[index]);
+    Unlink(b, side, id, o, index);
+    ReleaseReservation(b, o);
+    o.open = 0;
+    o.status = status;
+    --open_count_;
+  }
+
+  void Cancel(const Command& cmd, std::vector<Event>* out) noexcept {
+    const CancelOffer& c = cmd.cancel;
+    const RejectReason r = CheckTarget(c.agency, c.offer);
+    if (r != RejectReason::kNone) return Reject(cmd, r, c.agency, c.offer, 0, out);
+    OfferRecord& o = offers_[c.offer];
+    const Lots lots = o.open;
+    RemoveOpen(c.offer, o, OfferStatus::kCancelled);
+    Event& e = NewEvent(cmd, EventType::kCancelled, out);
+    e.cancelled.offer = c.offer;
+    e.cancelled.agency = c.agency;
+    e.cancelled.reason = CancelReason::kRequested;
+    e.cancelled.lots = lots;
+  }
+
+  void ExpireDue(const Command& cmd, std::vector<Event>* out) noexcept {
+    while (!expiries_.empty() && expiries_.front().expiry <= cmd.time) {
+      const ExpiryEntry top = expiries_.front();
+      std::pop_heap(expiries_.begin(), expiries_.end(), ExpiryLater{});
+      expiries_.pop_back();
+      OfferRecord& o = offers_[top.offer];
+      if (o.status != OfferStatus::kOpen) continue;  // finished earlier: stale entry
+      const Lots lots = o.open;
+      RemoveOpen(top.offer, o, OfferStatus::kExpired);
+      Event& e = NewEvent(cmd, EventType::kExpired, out);
+      e.expired.offer = top.offer;
+      e.expired.agency = o.agency;
+      e.expired.lots = lots;
+    }
+  }
+
+  void Replace(const Command& cmd, std::vector<Event>* out) noexcept {
+    const ReplaceOffer& c = cmd.replace;
+    auto reject = [&](RejectReason reason) { Reject(cmd, reason, c.agency, c.offer, 0, out); };
+    RejectReason r = CheckTarget(c.agency, c.offer);
+    if (r != RejectReason::kNone) return reject(r);
+    OfferRecord& o = offers_[c.offer];
+    Book& b = books_[o.pair];
+    if (b.halted) return reject(RejectReason::kPairHalted);
+    r = CheckLots(b, c.lots);
+    if (r != RejectReason::kNone) return reject(r);
+    r = CheckPrice(b, c.price);
+    if (r != RejectReason::kNone) return reject(r);
+    Amount new_reserve;
+    if (!Reservation(b, o.side, c.lots, c.price, &new_reserve)) {
+      return reject(RejectReason::kOverflow);
+    }
+    const Amount old_reserve = o.side == Side::kSell ? o.open * b.lot_size : o.open * o.price;
+    HoldingInfo& h = H(o.agency, o.side == Side::kSell ? b.base : b.quote);
+    const Amount delta = new_reserve - old_reserve;
+    if (delta > h.available) return reject(RejectReason::kInsufficientHoldings);
+
+    BookSide& own = o.side == Side::kBuy ? b.bids : b.asks;
+    const std::int64_t old_index = (o.price - b.low) / b.tick;
+    const bool keep = c.price == o.price && c.lots <= o.open;
+    h.available -= delta;
+    h.reserved += delta;
+    {
+      Event& e = NewEvent(cmd, EventType::kReplaced, out);
+      e.replaced.offer = c.offer;
+      e.replaced.agency = c.agency;
+      e.replaced.lots = c.lots;
+      e.replaced.price = c.price;
+      e.replaced.kept_priority = keep;
+    }
+    Level& old_level = own.levels[old_index];
+    Touch(o.pair, o.side, old_index, old_level);
+    if (keep) {
+      old_level.lots -= o.open - c.lots;
+      o.open = c.lots;
+      return;
+    }
+    Unlink(b, own, c.offer, o, old_index);
+    o.open = c.lots;
+    o.price = c.price;
+    const AgencyMask partners = ref_.EligiblePartners(o.pair, o.agency) & o.accept;
+    Match(cmd, b, c.offer, o, partners, out);
+  }
+
+  void SetHoldingsCmd(const Command& cmd, std::vector<Event>* out) noexcept {
+    const SetHoldings& c = cmd.set_holdings;
+    auto reject = [&](RejectReason reason) { Reject(cmd, reason, c.agency, kNil, 0, out); };
+    if (c.agency >= ref_.agencies().size()) return reject(RejectReason::kUnknownAgency);
+    if (c.instrument >= num_instruments_) return reject(RejectReason::kUnknownInstrument);
+    HoldingInfo& h = H(c.agency, c.instrument);
+    if (c.total < h.reserved) return reject(RejectReason::kHoldingsBelowReserved);
+    // Keep the exchange-wide total of the instrument within 64 bits; then no single
+    // holding can overflow when fills move amounts between agencies.
+    Amount new_total;
+    if (__builtin_sub_overflow(totals_[c.instrument], h.available + h.reserved, &new_total) ||
+        __builtin_add_overflow(new_total, c.total, &new_total)) {
+      return reject(RejectReason::kOverflow);
+    }
+    totals_[c.instrument] = new_total;
+    h.available = c.total - h.reserved;
+    Event& e = NewEvent(cmd, EventType::kHoldingsSet, out);
+    e.holdings_set.agency = c.agency;
+    e.holdings_set.instrument = c.instrument;
+    e.holdings_set.available = h.available;
+    e.holdings_set.reserved = h.reserved;
+  }
+
+  void HaltResume(const Command& cmd, std::vector<Event>* out) noexcept {
+    if (cmd.pair.pair >= books_.size()) {
+      return Reject(cmd, RejectReason::kUnknownPair, 0, kNil, 0, out);
+    }
+    const bool halt = cmd.type == CommandType::kHaltPair;
+    books_[cmd.pair.pair].halted = halt;
+    Event& e = NewEvent(cmd, halt ? EventType::kPairHalted : EventType::kPairResumed, out);
+    e.pair.pair = cmd.pair.pair;
+  }
+
+  const ReferenceData& ref_;
+  EngineOptions options_;
+  std::size_t num_instruments_ = 0;
+  AgencyMask valid_agencies_ = 0;
+  std::vector<Book> books_;
+  std::vector<HoldingInfo> holdings_;  // [agency * instruments + instrument]
+  std::vector<Amount> totals_;         // per instrument, over all agencies
+  OfferStore offers_;
+  absl::flat_hash_map<ClientKey, OfferId> client_index_;
+  std::vector<ExpiryEntry> expiries_;  // min-heap by ExpiryLater
+  std::vector<TouchedLevel> touched_;
+  std::size_t open_count_ = 0;
+  std::uint64_t next_fill_id_ = 1;
+  Seq last_seq_ = 0;
+  TimeNs last_time_ = 0;
+  std::uint64_t stamp_ = 0;
+};
+
+Engine::Engine(const ReferenceData& ref, const EngineOptions& options)
+    : impl_(std::make_unique<Impl>(ref, options)) {}
+Engine::~Engine() = default;
+
+void Engine::Apply(const Command& cmd, std::vector<Event>* out) noexcept {
+  impl_->Apply(cmd, out);
+}
+std::optional<OfferInfo> Engine::GetOffer(OfferId id) const { return impl_->GetOffer(id); }
+std::optional<OfferInfo> Engine::FindByClientId(AgencyId agency,
+                                                ClientOfferId client_id) const {
+  return impl_->FindByClientId(agency, client_id);
+}
+std::vector<OfferInfo> Engine::ListOpenOffers(AgencyId agency,
+                                              std::optional<PairId> pair) const {
+  return impl_->ListOpenOffers(agency, pair);
+}
+HoldingInfo Engine::GetHoldings(AgencyId agency, InstrumentId instrument) const {
+  return impl_->GetHoldings(agency, instrument);
+}
+DepthInfo Engine::GetDepth(PairId pair, int max_levels) const {
+  return impl_->GetDepth(pair, max_levels);
+}
+bool Engine::IsHalted(PairId pair) const { return impl_->IsHalted(pair); }
+std::size_t Engine::OpenOfferCount() const { return impl_->OpenOfferCount(); }
+Seq Engine::last_seq() const { return impl_->last_seq(); }
+TimeNs Engine::last_time() const { return impl_->last_time(); }
+std::string Engine::SaveState() const { return impl_->SaveState(); }
+absl::Status Engine::LoadState(absl::string_view bytes) { return impl_->LoadState(bytes); }
+std::uint64_t Engine::StateDigest() const {
+  // FNV-1a over the snapshot bytes: the snapshot is the whole state, canonically ordered.
+  const std::string s = impl_->SaveState();
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+const ReferenceData& Engine::reference_data() const { return impl_->ref(); }
+
+}  // namespace msx

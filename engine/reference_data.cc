@@ -1,0 +1,271 @@
+#include "engine/reference_data.h"
+
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "engine/reference_data_builder.h"
+
+namespace msx {
+
+std::optional<InstrumentId> ReferenceData::FindInstrument(absl::string_view symbol) const {
+  auto it = instrument_index_.find(symbol);
+  if (it == instrument_index_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<PairId> ReferenceData::FindPair(absl::string_view symbol) const {
+  auto it = pair_index_.find(symbol);
+  if (it == pair_index_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<AgencyId> ReferenceData::FindAgency(absl::string_view code) const {
+  auto it = agency_index_.find(code);
+  if (it == agency_index_.end()) return std::nullopt;
+  return it->second;
+}
+
+AgencyMask ReferenceData::EligiblePartners(PairId pair, AgencyId agency) const {
+  if (pair >= pairs_.size() || agency >= agencies_.size()) return 0;
+  return eligible_[static_cast<std::size_t>(pair) * agencies_.size() + agency];
+}
+
+ReferenceDataBuilder& ReferenceDataBuilder::AddInstrument(InstrumentSpec spec) {
+  instruments_.push_back(std::move(spec));
+  return *this;
+}
+ReferenceDataBuilder& ReferenceDataBuilder::AddPair(PairSpec spec) {
+  pairs_.push_back(std::move(spec));
+  return *this;
+}
+ReferenceDataBuilder& ReferenceDataBuilder::AddAgency(AgencySpec spec) {
+  agencies_.push_back(std::move(spec));
+  return *this;
+}
+ReferenceDataBuilder& ReferenceDataBuilder::AddAgreement(AgreementSpec spec) {
+  agreements_.push_back(std::move(spec));
+  return *this;
+}
+
+namespace {
+
+using i128 = __int128;
+
+absl::Status Bad(absl::string_view where, std::size_t i, absl::string_view name,
+                 absl::string_view field, absl::string_view what) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(where, "[", i, "] (", name, ").", field, ": ", what));
+}
+
+bool ValidCode(absl::string_view code) {
+  if (code.size() < 2 || code.size() > 16) return false;
+  for (char c : code) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
+
+// Floor division and ceiling division for positive divisors.
+i128 FloorDiv(i128 a, i128 b) {
+  i128 q = a / b;
+  if ((a % b != 0) && (a < 0)) --q;
+  return q;
+}
+i128 CeilDiv(i128 a, i128 b) { return -FloorDiv(-a, b); }
+
+constexpr i128 kInt64Max = INT64_MAX;
+
+}  // namespace
+
+absl::StatusOr<ReferenceData> ReferenceDataBuilder::Build() const {
+  ReferenceData ref;
+  absl::flat_hash_map<std::string, MineralId> minerals;
+
+  for (std::size_t i = 0; i < instruments_.size(); ++i) {
+    const InstrumentSpec& s = instruments_[i];
+    const std::string& name = s.symbol;
+    if (s.symbol.empty()) return Bad("instruments", i, name, "symbol", "must not be empty");
+    if (ref.instrument_index_.contains(s.symbol)) {
+      return Bad("instruments", i, name, "symbol", "duplicate symbol");
+    }
+    if (s.symbol.find('/') != std::string::npos) {
+      return Bad("instruments", i, name, "symbol", "must not contain '/'");
+    }
+    if (s.mineral.empty()) return Bad("instruments", i, name, "mineral", "must not be empty");
+    if (s.unit.empty()) return Bad("instruments", i, name, "unit", "must not be empty");
+    if (s.lot_size <= 0) return Bad("instruments", i, name, "lot_size", "must be > 0");
+    if (s.reference_value <= 0) {
+      return Bad("instruments", i, name, "reference_value_micro_usd", "must be > 0");
+    }
+    if (s.floor < 0) return Bad("instruments", i, name, "floor_micro_usd", "must be >= 0");
+    if (s.floor > s.reference_value) {
+      return Bad("instruments", i, name, "floor_micro_usd",
+                 "must not exceed reference_value_micro_usd");
+    }
+    Instrument inst;
+    inst.id = static_cast<InstrumentId>(i);
+    inst.symbol = s.symbol;
+    auto [it, inserted] =
+        minerals.try_emplace(s.mineral, static_cast<MineralId>(minerals.size()));
+    inst.mineral = it->second;
+    inst.mineral_name = s.mineral;
+    inst.form = s.form;
+    inst.unit = s.unit;
+    inst.lot_size = s.lot_size;
+    inst.reference_value = s.reference_value;
+    inst.floor = s.floor;
+    ref.instrument_index_.emplace(inst.symbol, inst.id);
+    ref.instruments_.push_back(std::move(inst));
+  }
+
+  for (std::size_t i = 0; i < pairs_.size(); ++i) {
+    const PairSpec& s = pairs_[i];
+    const std::string name = absl::StrCat(s.base, "/", s.quote);
+    auto base = ref.FindInstrument(s.base);
+    if (!base) return Bad("pairs", i, name, "base", "unknown instrument");
+    auto quote = ref.FindInstrument(s.quote);
+    if (!quote) return Bad("pairs", i, name, "quote", "unknown instrument");
+    if (*base == *quote) return Bad("pairs", i, name, "quote", "must differ from base");
+    if (ref.pair_index_.contains(name)) return Bad("pairs", i, name, "base", "duplicate pair");
+    if (s.tick <= 0) return Bad("pairs", i, name, "tick", "must be > 0");
+    if (s.band_bps < 1 || s.band_bps > 10000) {
+      return Bad("pairs", i, name, "band_bps", "must be in 1..10000");
+    }
+    if (s.max_lots <= 0) return Bad("pairs", i, name, "max_lots", "must be > 0");
+    const Instrument& b = ref.instruments_[*base];
+    const Instrument& q = ref.instruments_[*quote];
+
+    // reference_price = round_half_up(b.value * b.lot / q.value); all factors < 2^63 so
+    // the product fits in 127 bits.
+    const i128 num = static_cast<i128>(b.reference_value) * b.lot_size;
+    const i128 reference = (2 * num + q.reference_value) / (2 * static_cast<i128>(q.reference_value));
+    if (reference <= 0) {
+      return Bad("pairs", i, name, "base",
+                 "reference price rounds to 0 quote units per lot; use a larger lot_size");
+    }
+    if (reference > kInt64Max / 2) {
+      return Bad("pairs", i, name, "base", "reference price overflows 64 bits");
+    }
+    const i128 tick = s.tick;
+    i128 low = CeilDiv(CeilDiv(reference * (10000 - s.band_bps), 10000), tick) * tick;
+    const i128 high = FloorDiv(FloorDiv(reference * (10000 + s.band_bps), 10000), tick) * tick;
+    i128 floor_price = 0;
+    if (b.floor > 0) {
+      floor_price = CeilDiv(CeilDiv(static_cast<i128>(b.floor) * b.lot_size, q.reference_value),
+                            tick) *
+                    tick;
+      if (floor_price > low) low = floor_price;
+    }
+    if (low < tick) low = tick;
+    if (low > high) {
+      return Bad("pairs", i, name, "tick",
+                 absl::StrCat("leaves no valid price in the band (reference price ",
+                              static_cast<std::int64_t>(reference), ")"));
+    }
+    if ((high - low) / tick + 1 > kMaxPriceLevels) {
+      return Bad("pairs", i, name, "tick",
+                 absl::StrCat("too small: the band spans more than ", kMaxPriceLevels,
+                              " price levels"));
+    }
+    PairBook pb;
+    pb.id = static_cast<PairId>(i);
+    pb.symbol = name;
+    pb.base = *base;
+    pb.quote = *quote;
+    pb.tick = s.tick;
+    pb.band_bps = s.band_bps;
+    pb.max_lots = s.max_lots;
+    pb.reference_price = static_cast<Price>(reference);
+    pb.band_low = static_cast<Price>(low);
+    pb.band_high = static_cast<Price>(high);
+    pb.floor_price = static_cast<Price>(floor_price);
+    ref.pair_index_.emplace(pb.symbol, pb.id);
+    ref.pairs_.push_back(std::move(pb));
+  }
+
+  if (agencies_.size() > static_cast<std::size_t>(kMaxAgencies)) {
+    return Bad("agencies", kMaxAgencies, agencies_[kMaxAgencies].code, "id",
+               absl::StrCat("at most ", kMaxAgencies, " agencies"));
+  }
+  for (std::size_t i = 0; i < agencies_.size(); ++i) {
+    const AgencySpec& s = agencies_[i];
+    if (!ValidCode(s.code)) return Bad("agencies", i, s.code, "id", "must match [A-Z0-9-]{2,16}");
+    if (ref.agency_index_.contains(s.code)) return Bad("agencies", i, s.code, "id", "duplicate id");
+    if (s.role != Role::kAgency && s.role != Role::kAdmin) {
+      return Bad("agencies", i, s.code, "role", "unknown role");
+    }
+    Agency a;
+    a.id = static_cast<AgencyId>(i);
+    a.code = s.code;
+    a.name = s.name;
+    a.country = s.country;
+    a.role = s.role;
+    ref.agency_index_.emplace(a.code, a.id);
+    ref.agencies_.push_back(std::move(a));
+  }
+
+  absl::flat_hash_set<std::string> agreement_names;
+  for (std::size_t i = 0; i < agreements_.size(); ++i) {
+    const AgreementSpec& s = agreements_[i];
+    if (s.name.empty()) return Bad("agreements", i, s.name, "name", "must not be empty");
+    if (!agreement_names.insert(s.name).second) {
+      return Bad("agreements", i, s.name, "name", "duplicate name");
+    }
+    Agreement ag;
+    ag.name = s.name;
+    for (std::size_t m = 0; m < s.members.size(); ++m) {
+      auto id = ref.FindAgency(s.members[m]);
+      if (!id) {
+        return Bad("agreements", i, s.name, absl::StrCat("members[", m, "]"),
+                   absl::StrCat("unknown agency \"", s.members[m], "\""));
+      }
+      if (ref.agencies_[*id].role == Role::kAdmin) {
+        return Bad("agreements", i, s.name, absl::StrCat("members[", m, "]"),
+                   absl::StrCat("admin agency \"", s.members[m], "\" cannot trade"));
+      }
+      ag.members |= AgencyMask{1} << *id;
+    }
+    if (ag.members == 0) return Bad("agreements", i, s.name, "members", "must not be empty");
+    for (std::size_t m = 0; m < s.minerals.size(); ++m) {
+      auto it = minerals.find(s.minerals[m]);
+      if (it == minerals.end()) {
+        return Bad("agreements", i, s.name, absl::StrCat("minerals[", m, "]"),
+                   absl::StrCat("unknown mineral \"", s.minerals[m], "\""));
+      }
+      ag.minerals.push_back(it->second);
+    }
+    ref.agreements_.push_back(std::move(ag));
+  }
+
+  // eligible_[pair * A + agency]: union of the members of every agreement that contains
+  // the agency and covers both minerals of the pair, minus the agency itself.
+  const std::size_t num_agencies = ref.agencies_.size();
+  ref.eligible_.assign(ref.pairs_.size() * num_agencies, 0);
+  auto covers = [](const Agreement& ag, MineralId m) {
+    if (ag.minerals.empty()) return true;
+    for (MineralId x : ag.minerals) {
+      if (x == m) return true;
+    }
+    return false;
+  };
+  for (const PairBook& pb : ref.pairs_) {
+    const MineralId mb = ref.instruments_[pb.base].mineral;
+    const MineralId mq = ref.instruments_[pb.quote].mineral;
+    for (const Agreement& ag : ref.agreements_) {
+      if (!covers(ag, mb) || !covers(ag, mq)) continue;
+      for (std::size_t a = 0; a < num_agencies; ++a) {
+        if (ag.members & (AgencyMask{1} << a)) {
+          ref.eligible_[pb.id * num_agencies + a] |= ag.members & ~(AgencyMask{1} << a);
+        }
+      }
+    }
+  }
+  return ref;
+}
+
+}  // namespace msx

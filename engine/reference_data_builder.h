@@ -1,0 +1,89 @@
+// ReferenceDataBuilder: the one way to construct a ReferenceData. Used by the config loader
+// (engine/config/config.h) and directly by tests that must not depend on protobuf.
+//
+// Entries are added in configuration order; dense ids are assigned in that order
+// (instruments, pairs, agencies) and minerals get ids in order of first appearance among
+// the instruments. All validation happens in Build(), which names the offending entry and
+// field in its error, e.g. `pairs[3] (CO-99.8/GA-4N).tick: must be > 0`.
+//
+// Thread-safety: none (a builder is a local value).
+#ifndef MSX_ENGINE_REFERENCE_DATA_BUILDER_H_
+#define MSX_ENGINE_REFERENCE_DATA_BUILDER_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "engine/reference_data.h"
+#include "engine/types.h"
+
+namespace msx {
+
+// Largest number of price levels (per side) a pair book may span between band_low and
+// band_high; the engine indexes levels densely by (price - band_low) / tick.
+inline constexpr std::int64_t kMaxPriceLevels = std::int64_t{1} << 18;
+
+struct InstrumentSpec {
+  std::string symbol;
+  std::string mineral;
+  std::string form;
+  std::string unit;
+  Amount lot_size = 0;
+  MicroUsd reference_value = 0;
+  MicroUsd floor = 0;
+};
+
+struct PairSpec {
+  std::string base;   // instrument symbol
+  std::string quote;  // instrument symbol
+  Price tick = 0;
+  std::int32_t band_bps = 0;
+  Lots max_lots = 0;
+};
+
+struct AgencySpec {
+  std::string code;
+  std::string name;
+  std::string country;
+  Role role = Role::kAgency;
+};
+
+struct AgreementSpec {
+  std::string name;
+  std::vector<std::string> members;   // agency codes
+  std::vector<std::string> minerals;  // mineral names; empty = every mineral
+};
+
+class ReferenceDataBuilder {
+ public:
+  ReferenceDataBuilder& AddInstrument(InstrumentSpec spec);
+  ReferenceDataBuilder& AddPair(PairSpec spec);
+  ReferenceDataBuilder& AddAgency(AgencySpec spec);
+  ReferenceDataBuilder& AddAgreement(AgreementSpec spec);
+
+  // Validates everything and derives reference prices, bands and the eligibility table.
+  // Fails with InvalidArgument naming the entry and field:
+  //   instruments[i] (SYM).field, pairs[i] (BASE/QUOTE).field, agencies[i] (CODE).field,
+  //   agreements[i] (NAME).field.
+  // Derivation (exact integers, 128-bit intermediates):
+  //   reference_price = round_half_up(base.reference_value * base.lot_size /
+  //                                   quote.reference_value)
+  //   band_low  = ceil_to_tick(reference_price * (10000 - band_bps) / 10000), raised to
+  //               floor_price when the base has a floor, and to at least one tick
+  //   band_high = floor_to_tick(reference_price * (10000 + band_bps) / 10000)
+  //   floor_price = ceil_to_tick(base.floor * base.lot_size / quote.reference_value), the
+  //               lowest price p with p * quote.reference_value >= base.floor * lot_size.
+  // A pair fails if its band is empty or spans more than kMaxPriceLevels ticks.
+  absl::StatusOr<ReferenceData> Build() const;
+
+ private:
+  std::vector<InstrumentSpec> instruments_;
+  std::vector<PairSpec> pairs_;
+  std::vector<AgencySpec> agencies_;
+  std::vector<AgreementSpec> agreements_;
+};
+
+}  // namespace msx
+
+#endif  // MSX_ENGINE_REFERENCE_DATA_BUILDER_H_
