@@ -163,8 +163,8 @@ class SegmentParser {
   // REQUIRES: `bytes` outlives the parser.
   explicit SegmentParser(absl::string_view bytes) : bytes_(bytes) {}
 
-  // Verifies the segment header; DataLossError ("offset 0: ...") if bad, kTorn-like
-  // short input is reported as OutOfRange.
+  // Verifies the segment header (the error is at offset 0): DataLossError if it is bad,
+  // OutOfRangeError if the input is shorter than a header (a torn tail when last).
   absl::Status ReadHeader(Seq* first_seq);
   Result Next(Record* record, std::string* error);
   std::uint64_t position() const { return pos_; }

@@ -138,7 +138,7 @@ class JournalWriter {
   absl::Status WriteBatch(const std::string& bytes, const std::vector<PendingSegment>& starts);
   absl::Status OpenSegmentFile(Seq first_seq);
   absl::Status SyncFile();
-  void Fail(absl::Status status);
+  void Fail(const absl::Status& status);
 
   const std::string dir_;
   const WriterOptions options_;
@@ -158,11 +158,12 @@ class JournalWriter {
   WriterStats stats_ ABSL_GUARDED_BY(mu_);
   std::atomic<Seq> durable_seq_{0};
 
-  // Owned by the writer thread (and Open before it starts).
+  // Owned by the writer thread (and by Open before the thread starts).
   int fd_ = -1;
-  int dir_fd_ = -1;
   std::string segment_path_;
-  std::thread thread_;
+
+  absl::Mutex close_mu_;  // serializes Close()
+  std::thread thread_ ABSL_GUARDED_BY(close_mu_);
 };
 
 }  // namespace msx::journal

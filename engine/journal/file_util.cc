@@ -1,0 +1,103 @@
+#include "engine/journal/file_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace msx::journal::internal {
+
+absl::Status ErrnoError(absl::string_view op, const std::string& path) {
+  int err = errno;
+  std::string msg = absl::StrCat(op, "(", path, "): ", strerror(err));
+  if (err == ENOENT) return absl::NotFoundError(msg);
+  return absl::UnavailableError(msg);
+}
+
+absl::Status WriteAll(int fd, absl::string_view data, const std::string& path) {
+  const char* p = data.data();
+  std::size_t left = data.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError("write", path);
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoError("open", path);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    absl::Status s = ErrnoError("fstat", path);
+    ::close(fd);
+    return s;
+  }
+  std::string data;
+  data.resize(static_cast<std::size_t>(st.st_size));
+  std::size_t got = 0;
+  while (got < data.size()) {
+    ssize_t n = ::read(fd, data.data() + got, data.size() - got);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      absl::Status s = ErrnoError("read", path);
+      ::close(fd);
+      return s;
+    }
+    if (n == 0) break;  // the file shrank meanwhile
+    got += static_cast<std::size_t>(n);
+  }
+  data.resize(got);
+  ::close(fd);
+  return data;
+}
+
+absl::Status EnsureDir(const std::string& dir) {
+  if (::mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST) {
+    struct stat st;
+    if (::stat(dir.c_str(), &st) != 0) return ErrnoError("stat", dir);
+    if (!S_ISDIR(st.st_mode)) {
+      return absl::FailedPreconditionError(absl::StrCat(dir, " is not a directory"));
+    }
+    return absl::OkStatus();
+  }
+  return ErrnoError("mkdir", dir);
+}
+
+absl::Status SyncDir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return ErrnoError("open", dir);
+  absl::Status s;
+  if (::fsync(fd) != 0) s = ErrnoError("fsync", dir);
+  ::close(fd);
+  return s;
+}
+
+absl::Status TruncateFile(const std::string& path, std::uint64_t size) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoError("open", path);
+  absl::Status s;
+  if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
+    s = ErrnoError("ftruncate", path);
+  } else if (::fsync(fd) != 0) {
+    s = ErrnoError("fsync", path);
+  }
+  ::close(fd);
+  return s;
+}
+
+std::string JoinPath(const std::string& dir, absl::string_view name) {
+  if (dir.empty()) return std::string(name);
+  if (dir.back() == '/') return absl::StrCat(dir, name);
+  return absl::StrCat(dir, "/", name);
+}
+
+}  // namespace msx::journal::internal

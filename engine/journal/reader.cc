@@ -1,0 +1,427 @@
+#include "engine/journal/reader.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "engine/journal/codec.h"
+#include "engine/journal/crc32c.h"
+#include "engine/journal/file_util.h"
+
+namespace msx::journal {
+
+using internal::SegmentParser;
+
+namespace {
+
+bool AllZero(absl::string_view bytes) {
+  return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == 0; });
+}
+
+bool KnownRecordType(std::uint8_t t) {
+  return t >= static_cast<std::uint8_t>(RecordType::kConfig) &&
+         t <= static_cast<std::uint8_t>(RecordType::kEvent);
+}
+
+}  // namespace
+
+// ---- SegmentParser ----
+
+absl::Status SegmentParser::ReadHeader(Seq* first_seq) {
+  if (bytes_.size() < kSegmentHeaderSize) {
+    return absl::OutOfRangeError(absl::StrCat("segment header cut short (",
+                                              bytes_.size(), " of ", kSegmentHeaderSize,
+                                              " bytes)"));
+  }
+  const char* h = bytes_.data();
+  if (std::memcmp(h, kSegmentMagic, sizeof(kSegmentMagic)) != 0) {
+    return absl::DataLossError("bad segment magic (not an MSX journal segment)");
+  }
+  std::uint32_t crc = crc32c::Unmask(GetFixed32(h + kSegmentHeaderCrcOffset));
+  if (crc != crc32c::Value(h, kSegmentHeaderCrcOffset)) {
+    return absl::DataLossError("segment header checksum mismatch");
+  }
+  std::uint16_t version = GetFixed16(h + kSegmentHeaderVersionOffset);
+  if (version != kFormatVersion) {
+    return absl::DataLossError(absl::StrCat("segment format version ", version,
+                                            " is not supported (this reader knows ",
+                                            kFormatVersion, ")"));
+  }
+  std::uint16_t size = GetFixed16(h + kSegmentHeaderSizeOffset);
+  if (size != kSegmentHeaderSize || GetFixed32(h + 12) != 0 || GetFixed32(h + 24) != 0) {
+    return absl::DataLossError("bad segment header size or reserved field");
+  }
+  *first_seq = GetFixed64(h + kSegmentHeaderFirstSeqOffset);
+  pos_ = kSegmentHeaderSize;
+  return absl::OkStatus();
+}
+
+SegmentParser::Result SegmentParser::Next(Record* record, std::string* error) {
+  const std::uint64_t size = bytes_.size();
+  if (pos_ >= size) return Result::kEnd;
+  const std::uint64_t left = size - pos_;
+  const char* p = bytes_.data() + pos_;
+  if (left < kRecordHeaderSize) return Result::kTorn;  // header cut short
+  std::uint32_t length = GetFixed32(p + kRecordLengthOffset);
+  std::uint8_t type = static_cast<std::uint8_t>(p[kRecordTypeOffset]);
+  if (length == 0 && type == 0 && GetFixed32(p) == 0 && AllZero(bytes_.substr(pos_))) {
+    return Result::kTorn;  // zero fill: space the file system allocated, never written
+  }
+  if (length > kMaxPayload) {
+    *error = absl::StrCat("record length ", length, " exceeds the maximum ", kMaxPayload);
+    return Result::kCorrupt;
+  }
+  if (kRecordHeaderSize + length > left) return Result::kTorn;  // payload cut short
+  std::uint32_t expected = crc32c::Unmask(GetFixed32(p + kRecordCrcOffset));
+  std::uint32_t actual = crc32c::Value(p + kRecordTypeOffset, 1 + length);
+  if (actual != expected) {
+    *error = absl::StrCat("record checksum mismatch (length ", length, ", type ",
+                          static_cast<int>(type), ")");
+    return Result::kCorrupt;
+  }
+  if (!KnownRecordType(type)) {
+    *error = absl::StrCat("unknown record type ", static_cast<int>(type));
+    return Result::kCorrupt;
+  }
+  record->type = static_cast<RecordType>(type);
+  record->offset = pos_;
+  record->payload = absl::string_view(p + kRecordHeaderSize, length);
+  pos_ += kRecordHeaderSize + length;
+  return Result::kRecord;
+}
+
+// ---- ListSegments ----
+
+absl::StatusOr<std::vector<SegmentInfo>> ListSegments(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return internal::ErrnoError("opendir", dir);
+  std::vector<SegmentInfo> out;
+  while (struct dirent* e = ::readdir(d)) {
+    Seq first;
+    if (ParseSegmentFileName(e->d_name, &first)) {
+      out.push_back(SegmentInfo{internal::JoinPath(dir, e->d_name), first});
+    }
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end(),
+            [](const SegmentInfo& a, const SegmentInfo& b) { return a.first_seq < b.first_seq; });
+  return out;
+}
+
+// ---- JournalReader ----
+
+class JournalReader::SegmentCursor {
+ public:
+  SegmentCursor(std::string path, std::string bytes, bool last)
+      : path(std::move(path)), data(std::move(bytes)), parser(data), last(last) {}
+  const std::string path;
+  const std::string data;
+  SegmentParser parser;
+  const bool last;         // the last segment of the journal: a torn tail is a clean end
+  Seq first_seq = 0;
+  std::uint64_t records = 0;
+};
+
+absl::StatusOr<std::unique_ptr<JournalReader>> JournalReader::Open(const std::string& dir,
+                                                                  ReaderOptions options) {
+  absl::StatusOr<std::vector<SegmentInfo>> segments = ListSegments(dir);
+  if (!segments.ok()) return segments.status();
+  return std::unique_ptr<JournalReader>(
+      new JournalReader(dir, std::move(options), *std::move(segments)));
+}
+
+JournalReader::JournalReader(std::string dir, ReaderOptions options,
+                             std::vector<SegmentInfo> segments)
+    : dir_(std::move(dir)), options_(std::move(options)), segments_(std::move(segments)) {
+  // Start at the last segment that can hold after_seq + 1; the ones before it end
+  // before that (their successor starts at or below after_seq + 1).
+  if (options_.after_seq > 0) {
+    for (std::size_t i = 0; i < segments_.size(); ++i) {
+      if (segments_[i].first_seq <= options_.after_seq + 1) next_segment_ = i;
+    }
+  }
+}
+
+JournalReader::~JournalReader() = default;
+
+bool JournalReader::OpenNextSegment() {
+  if (next_segment_ >= segments_.size()) {
+    done_ = true;
+    return false;
+  }
+  const std::size_t index = next_segment_++;
+  const SegmentInfo& info = segments_[index];
+  absl::StatusOr<std::string> bytes = internal::ReadFile(info.path);
+  if (!bytes.ok()) {
+    status_ = bytes.status();
+    done_ = true;
+    return false;
+  }
+  ++stats_.segments;
+  const bool last = index + 1 == segments_.size();
+  cursor_ = std::make_unique<SegmentCursor>(info.path, *std::move(bytes), last);
+  Seq first_seq = 0;
+  absl::Status h = cursor_->parser.ReadHeader(&first_seq);
+  if (absl::IsOutOfRange(h) && last) {
+    return HandleTornTail(info.path, 0, cursor_->data.size());
+  }
+  if (!h.ok()) return HandleCorruption(h, info.path, 0, 0);
+  stats_.bytes += kSegmentHeaderSize;
+  if (first_seq != info.first_seq) {
+    return HandleCorruption(
+        absl::DataLossError(absl::StrCat("segment header first_seq ", first_seq,
+                                         " does not match the file name")),
+        info.path, 0, 0);
+  }
+  if (expected_seq_ == 0) {
+    if (options_.after_seq == 0 && first_seq != 1) {
+      return HandleCorruption(
+          absl::DataLossError(absl::StrCat("the journal starts at seq ", first_seq,
+                                           ": the segments before it are missing")),
+          info.path, 0, 0);
+    }
+    expected_seq_ = first_seq;
+  } else if (first_seq != expected_seq_) {
+    return HandleCorruption(
+        absl::DataLossError(absl::StrCat(
+            first_seq > expected_seq_ ? "sequence gap: segment starts at seq "
+                                      : "sequence overlap: segment starts at seq ",
+            first_seq, " but the previous segment ended at seq ", expected_seq_ - 1)),
+        info.path, 0, 0);
+  }
+  cursor_->first_seq = first_seq;
+  return true;
+}
+
+bool JournalReader::HandleTornTail(const std::string& path, std::uint64_t valid_end,
+                                   std::uint64_t size) {
+  done_ = true;
+  stats_.torn_file = path;
+  stats_.torn_offset = valid_end;
+  stats_.torn_bytes = size - valid_end;
+  if (options_.truncate_torn_tail && stats_.torn_bytes > 0) {
+    absl::Status s;
+    if (valid_end < kSegmentHeaderSize) {
+      // Not even the header made it: the file holds nothing; remove it.
+      if (::unlink(path.c_str()) != 0) s = internal::ErrnoError("unlink", path);
+      if (s.ok()) s = internal::SyncDir(dir_);
+    } else {
+      s = internal::TruncateFile(path, valid_end);
+    }
+    if (!s.ok()) {
+      status_ = s;
+      return false;
+    }
+    stats_.torn_truncated = true;
+  }
+  return false;
+}
+
+bool JournalReader::HandleCorruption(absl::Status status, const std::string& path,
+                                     std::uint64_t offset, std::uint64_t group_offset) {
+  done_ = true;
+  stats_.error_file = path;
+  stats_.error_offset = offset;
+  absl::string_view msg = status.message();
+  if (!options_.truncate_at_corruption) {
+    status_ = absl::DataLossError(absl::StrCat(path, ":", offset, ": ", msg));
+    return false;
+  }
+  // Operator override: keep what precedes the damaged group, set the rest aside.
+  std::size_t from = next_segment_;  // segments after the current one
+  absl::Status s;
+  if (group_offset < kSegmentHeaderSize) {
+    from = next_segment_ - 1;  // the damaged segment itself goes too
+  } else {
+    s = internal::TruncateFile(path, group_offset);
+  }
+  for (std::size_t i = from; s.ok() && i < segments_.size(); ++i) {
+    std::string to = segments_[i].path + ".discarded";
+    if (::rename(segments_[i].path.c_str(), to.c_str()) != 0) {
+      s = internal::ErrnoError("rename", segments_[i].path);
+    } else {
+      stats_.discarded_segments.push_back(to);
+    }
+  }
+  if (s.ok()) s = internal::SyncDir(dir_);
+  if (!s.ok()) status_ = s;
+  return false;
+}
+
+bool JournalReader::Next(JournalEntry* entry) {
+  SegmentParser::Record rec;
+  std::string error;
+  while (!done_) {
+    if (!cursor_ && !OpenNextSegment()) return false;
+    SegmentCursor& c = *cursor_;
+    SegmentParser::Result r = c.parser.Next(&rec, &error);
+    if (r == SegmentParser::Result::kEnd) {
+      if (c.records == 0) {
+        // A header without its CONFIG record: the writer died right after the header.
+        if (c.last) return HandleTornTail(c.path, c.parser.position(), c.data.size());
+        return HandleCorruption(absl::DataLossError("segment has no CONFIG record"), c.path,
+                                c.parser.position(), c.parser.position());
+      }
+      cursor_.reset();
+      continue;
+    }
+    if (r == SegmentParser::Result::kTorn) {
+      if (c.last) return HandleTornTail(c.path, c.parser.position(), c.data.size());
+      return HandleCorruption(
+          absl::DataLossError("record cut short in a segment that is not the last"), c.path,
+          c.parser.position(), c.parser.position());
+    }
+    if (r == SegmentParser::Result::kCorrupt) {
+      return HandleCorruption(absl::DataLossError(error), c.path, c.parser.position(),
+                              c.parser.position());
+    }
+    ++stats_.records;
+    stats_.bytes += kRecordHeaderSize + rec.payload.size();
+    const bool first_record = c.records++ == 0;
+    if (rec.type == RecordType::kConfig) {
+      if (!first_record) {
+        return HandleCorruption(
+            absl::DataLossError("CONFIG record after the start of the segment"), c.path,
+            rec.offset, rec.offset);
+      }
+      ++stats_.config_records;
+      if (config_.empty() && stats_.config_records == 1) config_ = std::string(rec.payload);
+      if (options_.on_config) options_.on_config(c.path, rec.offset, rec.payload);
+      continue;
+    }
+    if (first_record) {
+      return HandleCorruption(
+          absl::DataLossError("segment does not start with a CONFIG record"), c.path,
+          rec.offset, rec.offset);
+    }
+    if (rec.type == RecordType::kEvent) {
+      return HandleCorruption(
+          absl::DataLossError("EVENT record without its COMMAND (duplicate or stray record)"),
+          c.path, rec.offset, rec.offset);
+    }
+    // A COMMAND record: decode it and its group.
+    const std::uint64_t group_offset = rec.offset;
+    std::uint32_t event_count = 0;
+    Command& cmd = entry->command;
+    if (absl::Status s = DecodeCommandPayload(rec.payload, &cmd, &event_count); !s.ok()) {
+      return HandleCorruption(s, c.path, rec.offset, group_offset);
+    }
+    if (cmd.seq != expected_seq_) {
+      return HandleCorruption(
+          absl::DataLossError(absl::StrCat(
+              cmd.seq < expected_seq_ ? "duplicate command: seq " : "sequence gap: seq ",
+              cmd.seq, ", expected ", expected_seq_)),
+          c.path, rec.offset, group_offset);
+    }
+    entry->events.resize(event_count);
+    entry->event_offsets.resize(event_count);
+    for (std::uint32_t i = 0; i < event_count; ++i) {
+      SegmentParser::Record erec;
+      SegmentParser::Result er = c.parser.Next(&erec, &error);
+      if (er == SegmentParser::Result::kRecord && erec.type == RecordType::kEvent) {
+        ++stats_.records;
+        stats_.bytes += kRecordHeaderSize + erec.payload.size();
+        ++c.records;
+        Event& ev = entry->events[i];
+        std::uint32_t index = 0;
+        if (absl::Status s = DecodeEventPayload(erec.payload, &ev, &index); !s.ok()) {
+          return HandleCorruption(s, c.path, erec.offset, group_offset);
+        }
+        if (ev.type == EventType::kBookLevel) {
+          return HandleCorruption(
+              absl::DataLossError("BookLevel event in a version 1 journal"), c.path,
+              erec.offset, group_offset);
+        }
+        if (ev.seq != cmd.seq || index != i || ev.time != cmd.time) {
+          return HandleCorruption(
+              absl::DataLossError(absl::StrCat(
+                  "event (seq ", ev.seq, ", index ", index, ") does not belong at index ", i,
+                  " of command seq ", cmd.seq)),
+              c.path, erec.offset, group_offset);
+        }
+        entry->event_offsets[i] = erec.offset;
+        continue;
+      }
+      if (er == SegmentParser::Result::kEnd || er == SegmentParser::Result::kTorn) {
+        // The group is cut short by the end of the file.
+        if (c.last) return HandleTornTail(c.path, group_offset, c.data.size());
+        return HandleCorruption(
+            absl::DataLossError(absl::StrCat("command seq ", cmd.seq, " has ", i, " of its ",
+                                             event_count, " events")),
+            c.path, c.parser.position(), group_offset);
+      }
+      if (er == SegmentParser::Result::kCorrupt) {
+        return HandleCorruption(absl::DataLossError(error), c.path, c.parser.position(),
+                                group_offset);
+      }
+      return HandleCorruption(
+          absl::DataLossError(absl::StrCat("command seq ", cmd.seq, " has ", i, " of its ",
+                                           event_count, " events")),
+          c.path, erec.offset, group_offset);
+    }
+    ++expected_seq_;
+    ++stats_.commands;
+    stats_.events += event_count;
+    if (stats_.first_seq == 0) stats_.first_seq = cmd.seq;
+    stats_.last_seq = cmd.seq;
+    stats_.last_time = cmd.time;
+    for (const Event& ev : entry->events) stats_.fills += ev.type == EventType::kFill;
+    if (cmd.seq <= options_.after_seq) continue;
+    if (cmd.seq > options_.until_seq) {
+      done_ = true;
+      return false;
+    }
+    entry->file = c.path;
+    entry->offset = group_offset;
+    return true;
+  }
+  return false;
+}
+
+absl::StatusOr<ReadStats> VerifyJournal(const std::string& dir) {
+  absl::StatusOr<std::unique_ptr<JournalReader>> reader = JournalReader::Open(dir, {});
+  if (!reader.ok()) return reader.status();
+  JournalEntry entry;
+  while ((*reader)->Next(&entry)) {
+  }
+  if (!(*reader)->status().ok()) return (*reader)->status();
+  return (*reader)->stats();
+}
+
+absl::StatusOr<std::optional<std::string>> ReadJournalConfig(const std::string& dir) {
+  absl::StatusOr<std::vector<SegmentInfo>> segments = ListSegments(dir);
+  if (!segments.ok()) {
+    if (absl::IsNotFound(segments.status())) return std::optional<std::string>();
+    return segments.status();
+  }
+  if (segments->empty()) return std::optional<std::string>();
+  const std::string& path = segments->front().path;
+  absl::StatusOr<std::string> bytes = internal::ReadFile(path);
+  if (!bytes.ok()) return bytes.status();
+  SegmentParser parser(*bytes);
+  Seq first_seq = 0;
+  absl::Status h = parser.ReadHeader(&first_seq);
+  const bool only = segments->size() == 1;
+  if (absl::IsOutOfRange(h) && only) return std::optional<std::string>();
+  if (!h.ok()) return absl::DataLossError(absl::StrCat(path, ":0: ", h.message()));
+  SegmentParser::Record rec;
+  std::string error;
+  SegmentParser::Result r = parser.Next(&rec, &error);
+  if ((r == SegmentParser::Result::kEnd || r == SegmentParser::Result::kTorn) && only) {
+    return std::optional<std::string>();  // a torn first segment: nothing was journaled
+  }
+  if (r != SegmentParser::Result::kRecord || rec.type != RecordType::kConfig) {
+    return absl::DataLossError(absl::StrCat(
+        path, ":", parser.position(), ": ",
+        r == SegmentParser::Result::kCorrupt ? error : "segment does not start with CONFIG"));
+  }
+  return std::optional<std::string>(std::string(rec.payload));
+}
+
+}  // namespace msx::journal

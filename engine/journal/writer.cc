@@ -1,0 +1,329 @@
+#include "engine/journal/writer.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "engine/journal/codec.h"
+#include "engine/journal/file_util.h"
+#include "engine/journal/reader.h"
+
+namespace msx::journal {
+
+using internal::ErrnoError;
+using internal::JoinPath;
+
+namespace {
+
+absl::Status ValidateOptions(const WriterOptions& o) {
+  if (o.durability != Durability::kSync && o.durability != Durability::kNone) {
+    return absl::InvalidArgumentError("durability: must be kSync or kNone");
+  }
+  if (o.segment_bytes < 4096) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("segment_bytes: ", o.segment_bytes, " is below the minimum of 4096"));
+  }
+  if (o.config.size() > kMaxPayload) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "config: ", o.config.size(), " bytes exceed the record maximum of ", kMaxPayload));
+  }
+  if (o.next_seq == 0) return absl::InvalidArgumentError("next_seq: must be >= 1");
+  return absl::OkStatus();
+}
+
+// Checks that appending at next_seq continues the journal already in `dir`. Returns
+// whether the last segment, named after next_seq, holds no command and may be replaced.
+absl::StatusOr<bool> CheckContinuation(const std::string& dir, Seq next_seq) {
+  absl::StatusOr<std::vector<SegmentInfo>> segments = ListSegments(dir);
+  if (!segments.ok()) return segments.status();
+  if (segments->empty()) {
+    if (next_seq != 1) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "journal ", dir, " is empty, so the first command must be seq 1, not ", next_seq));
+    }
+    return false;
+  }
+  const SegmentInfo& last = segments->back();
+  if (last.first_seq > next_seq) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "journal already has segment ", last.path, " starting at seq ", last.first_seq,
+        ", beyond next_seq ", next_seq, "; run recovery"));
+  }
+  // Read (and verify) only the last segment.
+  ReaderOptions ro;
+  ro.after_seq = last.first_seq - 1;
+  absl::StatusOr<std::unique_ptr<JournalReader>> reader = JournalReader::Open(dir, ro);
+  if (!reader.ok()) return reader.status();
+  JournalEntry entry;
+  while ((*reader)->Next(&entry)) {
+  }
+  if (!(*reader)->status().ok()) return (*reader)->status();
+  const ReadStats& st = (*reader)->stats();
+  if (st.torn_bytes > 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("journal segment ", st.torn_file, " ends in a torn tail of ",
+                     st.torn_bytes, " bytes at offset ", st.torn_offset, "; run recovery"));
+  }
+  if (st.commands == 0) {
+    if (last.first_seq != next_seq) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("journal segment ", last.path, " is empty but starts at seq ",
+                       last.first_seq, ", not next_seq ", next_seq));
+    }
+    return true;
+  }
+  if (st.last_seq + 1 != next_seq) {
+    return absl::FailedPreconditionError(absl::StrCat("journal ends at seq ", st.last_seq,
+                                                      ", so next_seq must be ",
+                                                      st.last_seq + 1, ", not ", next_seq));
+  }
+  return false;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<JournalWriter>> JournalWriter::Open(const std::string& dir,
+                                                                  WriterOptions options) {
+  if (absl::Status s = ValidateOptions(options); !s.ok()) return s;
+  if (absl::Status s = internal::EnsureDir(dir); !s.ok()) return s;
+  absl::StatusOr<bool> replace = CheckContinuation(dir, options.next_seq);
+  if (!replace.ok()) return replace.status();
+
+  std::unique_ptr<JournalWriter> w(new JournalWriter(dir, std::move(options)));
+  // The first segment is created here, synchronously, so that Open reports a journal
+  // directory it cannot write to.
+  std::string start;
+  AppendSegmentHeader(w->options_.next_seq, &start);
+  AppendRecord(RecordType::kConfig, w->options_.config, &start);
+  if (absl::Status s = w->OpenSegmentFile(w->options_.next_seq); !s.ok()) return s;
+  if (absl::Status s = internal::WriteAll(w->fd_, start, w->segment_path_); !s.ok()) return s;
+  if (absl::Status s = w->SyncFile(); !s.ok()) return s;
+  {
+    absl::MutexLock l(&w->mu_);
+    w->segment_size_ = start.size();
+    w->stats_.segments = 1;
+    w->stats_.records = 1;
+    w->stats_.bytes = start.size();
+  }
+  w->durable_seq_.store(w->options_.next_seq - 1, std::memory_order_release);
+  absl::MutexLock l(&w->close_mu_);
+  w->thread_ = std::thread([p = w.get()] { p->Run(); });
+  return w;
+}
+
+JournalWriter::JournalWriter(std::string dir, WriterOptions options)
+    : dir_(std::move(dir)), options_(std::move(options)), next_seq_(options_.next_seq) {}
+
+JournalWriter::~JournalWriter() {
+  // The status was available through Close()/status(); a destructor cannot report it.
+  Close().IgnoreError();
+}
+
+absl::Status JournalWriter::Close() {
+  absl::MutexLock cl(&close_mu_);
+  if (thread_.joinable()) {
+    {
+      absl::MutexLock l(&mu_);
+      closing_ = true;
+      work_cv_.Signal();
+    }
+    thread_.join();
+  }
+  {
+    absl::MutexLock l(&mu_);
+    closing_ = true;
+  }
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+  return status();
+}
+
+absl::Status JournalWriter::status() const {
+  absl::MutexLock l(&mu_);
+  return status_;
+}
+
+Seq JournalWriter::next_seq() const {
+  absl::MutexLock l(&mu_);
+  return next_seq_;
+}
+
+WriterStats JournalWriter::stats() const {
+  absl::MutexLock l(&mu_);
+  return stats_;
+}
+
+absl::Status JournalWriter::Append(const Command& cmd, absl::Span<const Event> events) {
+  absl::MutexLock l(&mu_);
+  if (cmd.seq != next_seq_) {
+    if (!status_.ok()) return status_;
+    return absl::FailedPreconditionError(
+        absl::StrCat("command seq ", cmd.seq, " is not the next seq ", next_seq_));
+  }
+  return AppendLocked(cmd, events);
+}
+
+absl::Status JournalWriter::AppendAssigningSeq(Command* cmd, absl::Span<Event> events) {
+  absl::MutexLock l(&mu_);
+  cmd->seq = next_seq_;
+  for (Event& e : events) e.seq = next_seq_;
+  return AppendLocked(*cmd, events);
+}
+
+absl::Status JournalWriter::AppendLocked(const Command& cmd, absl::Span<const Event> events) {
+  if (!status_.ok()) return status_;
+  if (closing_) return absl::FailedPreconditionError("journal writer is closed");
+  if (CommandPayloadSize(cmd.type) == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("command seq ", cmd.seq, ": unknown type ", static_cast<int>(cmd.type)));
+  }
+  std::size_t group = kRecordHeaderSize + CommandPayloadSize(cmd.type);
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const Event& e = events[i];
+    if (e.seq != cmd.seq) {
+      return absl::InvalidArgumentError(absl::StrCat("command seq ", cmd.seq, ": event ", i,
+                                                     " carries seq ", e.seq));
+    }
+    std::size_t size = EventPayloadSize(e.type);
+    if (size == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "command seq ", cmd.seq, ": event ", i, " has unknown type ", static_cast<int>(e.type)));
+    }
+    if (IsJournaled(e.type)) group += kRecordHeaderSize + size;
+  }
+  // Rotate at a group boundary; a segment always receives at least one group, so a group
+  // larger than segment_bytes still fits somewhere.
+  if (segment_has_commands_ && segment_size_ + group > options_.segment_bytes) {
+    StartSegmentLocked(cmd.seq);
+  }
+  std::uint32_t n = AppendCommandGroup(cmd, events, &pending_);
+  segment_size_ += group;
+  segment_has_commands_ = true;
+  pending_last_seq_ = cmd.seq;
+  ++next_seq_;
+  ++stats_.groups;
+  stats_.records += 1 + n;
+  stats_.bytes += group;
+  work_cv_.Signal();
+  return absl::OkStatus();
+}
+
+void JournalWriter::StartSegmentLocked(Seq first_seq) {
+  std::size_t offset = pending_.size();
+  AppendSegmentHeader(first_seq, &pending_);
+  AppendRecord(RecordType::kConfig, options_.config, &pending_);
+  pending_segments_.push_back(PendingSegment{offset, first_seq});
+  segment_size_ = pending_.size() - offset;
+  segment_has_commands_ = false;
+  ++stats_.segments;
+  ++stats_.records;
+  stats_.bytes += segment_size_;
+}
+
+absl::Status JournalWriter::WaitDurable(Seq seq) {
+  absl::MutexLock l(&mu_);
+  if (seq >= next_seq_) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("seq ", seq, " has not been appended (next seq ", next_seq_, ")"));
+  }
+  while (durable_seq_.load(std::memory_order_acquire) < seq && status_.ok()) {
+    durable_cv_.Wait(&mu_);
+  }
+  if (durable_seq_.load(std::memory_order_acquire) >= seq) return absl::OkStatus();
+  return status_;
+}
+
+absl::Status JournalWriter::Flush() {
+  Seq last;
+  {
+    absl::MutexLock l(&mu_);
+    last = next_seq_ - 1;
+  }
+  if (last == 0) return status();
+  return WaitDurable(last);
+}
+
+void JournalWriter::Run() {
+  std::string batch;
+  std::vector<PendingSegment> starts;
+  for (;;) {
+    Seq batch_last;
+    {
+      absl::MutexLock l(&mu_);
+      while (pending_.empty() && !closing_) work_cv_.Wait(&mu_);
+      if (pending_.empty()) break;  // closing and drained
+      // Swap so that appenders keep filling a buffer while this one is written; both
+      // keep their capacity, so steady state does not allocate.
+      batch.clear();
+      starts.clear();
+      batch.swap(pending_);
+      starts.swap(pending_segments_);
+      batch_last = pending_last_seq_;
+    }
+    absl::Status s = WriteBatch(batch, starts);
+    if (!s.ok()) {
+      Fail(s);
+      return;
+    }
+    durable_seq_.store(batch_last, std::memory_order_release);
+    {
+      absl::MutexLock l(&mu_);
+      ++stats_.syncs;
+      durable_cv_.SignalAll();
+    }
+    if (options_.on_durable) options_.on_durable(batch_last);
+  }
+}
+
+absl::Status JournalWriter::WriteBatch(const std::string& bytes,
+                                       const std::vector<PendingSegment>& starts) {
+  std::size_t pos = 0;
+  for (const PendingSegment& seg : starts) {
+    absl::string_view part(bytes.data() + pos, seg.offset - pos);
+    if (absl::Status s = internal::WriteAll(fd_, part, segment_path_); !s.ok()) return s;
+    // The old segment is complete and durable before the new one exists, so a torn tail
+    // can only ever be in the last segment.
+    if (absl::Status s = SyncFile(); !s.ok()) return s;
+    ::close(fd_);
+    fd_ = -1;
+    if (absl::Status s = OpenSegmentFile(seg.first_seq); !s.ok()) return s;
+    pos = seg.offset;
+  }
+  absl::string_view rest(bytes.data() + pos, bytes.size() - pos);
+  if (absl::Status s = internal::WriteAll(fd_, rest, segment_path_); !s.ok()) return s;
+  return SyncFile();
+}
+
+absl::Status JournalWriter::OpenSegmentFile(Seq first_seq) {
+  segment_path_ = JoinPath(dir_, SegmentFileName(first_seq));
+  // O_TRUNC: Open verified that an existing file of this name holds no command.
+  fd_ = ::open(segment_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0) return ErrnoError("open", segment_path_);
+  if (options_.durability == Durability::kSync) return internal::SyncDir(dir_);
+  return absl::OkStatus();
+}
+
+absl::Status JournalWriter::SyncFile() {
+  if (options_.durability != Durability::kSync) return absl::OkStatus();
+  if (::fdatasync(fd_) != 0) return ErrnoError("fdatasync", segment_path_);
+  return absl::OkStatus();
+}
+
+void JournalWriter::Fail(const absl::Status& status) {
+  absl::Status closed = absl::UnavailableError(
+      absl::StrCat("journal failed closed: ", status.message()));
+  {
+    absl::MutexLock l(&mu_);
+    status_ = closed;
+    pending_.clear();
+    pending_segments_.clear();
+    durable_cv_.SignalAll();
+  }
+  if (options_.on_failure) options_.on_failure(closed);
+}
+
+}  // namespace msx::journal
