@@ -1,0 +1,766 @@
+// Rule-by-rule tests of the matching engine on the small TestUniverse (see
+// engine/testing/test_universe.h). Side-symmetric rules run for both taker sides.
+#include "engine/engine.h"
+
+#include <cstring>
+#include <vector>
+
+#include "engine/reference_data_builder.h"
+#include "engine/testing/test_universe.h"
+#include "gtest/gtest.h"
+
+namespace msx {
+namespace {
+
+using ::msx::testing::AdvanceTime;
+using ::msx::testing::Cancel;
+using ::msx::testing::Halt;
+using ::msx::testing::kA0;
+using ::msx::testing::kA1;
+using ::msx::testing::kA2;
+using ::msx::testing::kA3;
+using ::msx::testing::kA4;
+using ::msx::testing::kA5;
+using ::msx::testing::kAaa;
+using ::msx::testing::kAaaBbb;
+using ::msx::testing::kBbb;
+using ::msx::testing::kCcc;
+using ::msx::testing::kCccBbb;
+using ::msx::testing::Replace;
+using ::msx::testing::Resume;
+using ::msx::testing::SetHolding;
+using ::msx::testing::Submit;
+using ::msx::testing::TestUniverse;
+
+constexpr Amount kFunding = 1'000'000;
+
+Side Opposite(Side s) { return s == Side::kBuy ? Side::kSell : Side::kBuy; }
+
+class EngineTest : public ::testing::Test {
+ protected:
+  EngineTest() : engine_(TestUniverse(), EngineOptions{.expected_offers = 4096}) {
+    for (AgencyId a = 0; a < 6; ++a) {
+      for (InstrumentId i = 0; i < 4; ++i) Do(SetHolding(a, i, kFunding));
+    }
+  }
+
+  const std::vector<Event>& Do(Command c) {
+    c.seq = ++seq_;
+    c.time = time_;
+    events_.clear();
+    engine_.Apply(c, &events_);
+    return events_;
+  }
+
+  // Submits and returns the new offer id (0 if not accepted).
+  OfferId Place(AgencyId agency, PairId pair, Side side, Lots lots, Price price,
+                TimeInForce tif = TimeInForce::kGtc) {
+    Command c = Submit(agency, pair, side, lots, price, ++client_id_, tif);
+    Do(c);
+    for (const Event& e : events_) {
+      if (e.type == EventType::kAccepted) return e.accepted.offer;
+    }
+    return 0;
+  }
+
+  std::vector<Event> OfType(EventType t) const {
+    std::vector<Event> r;
+    for (const Event& e : events_) {
+      if (e.type == t) r.push_back(e);
+    }
+    return r;
+  }
+
+  RejectReason RejectOf(const std::vector<Event>& events) const {
+    for (const Event& e : events) {
+      if (e.type == EventType::kRejected) return e.rejected.reason;
+    }
+    return RejectReason::kNone;
+  }
+
+  static void ExpectFill(const Event& e, OfferId maker, OfferId taker, Lots lots, Price price) {
+    ASSERT_EQ(e.type, EventType::kFill);
+    EXPECT_EQ(e.fill.maker_offer, maker);
+    EXPECT_EQ(e.fill.taker_offer, taker);
+    EXPECT_EQ(e.fill.lots, lots);
+    EXPECT_EQ(e.fill.price, price);
+  }
+
+  Amount Total(InstrumentId inst) const {
+    Amount t = 0;
+    for (AgencyId a = 0; a < 7; ++a) {
+      HoldingInfo h = engine_.GetHoldings(a, inst);
+      t += h.available + h.reserved;
+    }
+    return t;
+  }
+
+  Engine engine_;
+  std::vector<Event> events_;
+  Seq seq_ = 0;
+  TimeNs time_ = 1000;
+  ClientOfferId client_id_ = 0;
+};
+
+// ---- Side-symmetric rules: the parameter is the taker's side. ----
+class MatchTest : public EngineTest, public ::testing::WithParamInterface<Side> {
+ protected:
+  Side taker() const { return GetParam(); }
+  Side maker() const { return Opposite(GetParam()); }
+  // A price `k` ticks worse for the taker than the reference 100 (farther from the touch
+  // for resting makers).
+  Price Away(int k) const { return taker() == Side::kBuy ? 100 + k : 100 - k; }
+};
+
+INSTANTIATE_TEST_SUITE_P(BothSides, MatchTest, ::testing::Values(Side::kBuy, Side::kSell),
+                         [](const ::testing::TestParamInfo<Side>& p) {
+                           return p.param == Side::kBuy ? "TakerBuys" : "TakerSells";
+                         });
+
+TEST_P(MatchTest, CrossingOfferFillsAtMakerPrice) {
+  const OfferId m = Place(kA1, kAaaBbb, maker(), 5, Away(0));
+  const OfferId t = Place(kA2, kAaaBbb, taker(), 5, Away(3));
+  auto fills = OfType(EventType::kFill);
+  ASSERT_EQ(fills.size(), 1u);
+  ExpectFill(fills[0], m, t, 5, Away(0));
+  EXPECT_EQ(fills[0].fill.aggressor_side, taker());
+  EXPECT_EQ(fills[0].fill.base_amount, 50);
+  EXPECT_EQ(fills[0].fill.quote_amount, 5 * Away(0));
+  EXPECT_EQ(engine_.GetOffer(m)->status, OfferStatus::kFilled);
+  EXPECT_EQ(engine_.GetOffer(t)->status, OfferStatus::kFilled);
+  EXPECT_EQ(engine_.OpenOfferCount(), 0u);
+}
+
+TEST_P(MatchTest, NonCrossingOfferRestsAndPublishesLevel) {
+  Place(kA1, kAaaBbb, maker(), 5, Away(2));
+  Place(kA2, kAaaBbb, taker(), 5, Away(1));
+  EXPECT_TRUE(OfType(EventType::kFill).empty());
+  auto levels = OfType(EventType::kBookLevel);
+  ASSERT_EQ(levels.size(), 1u);
+  EXPECT_EQ(levels[0].book_level.side, taker());
+  EXPECT_EQ(levels[0].book_level.price, Away(1));
+  EXPECT_EQ(levels[0].book_level.lots, 5);
+  EXPECT_EQ(levels[0].book_level.offer_count, 1u);
+  EXPECT_EQ(engine_.OpenOfferCount(), 2u);
+}
+
+TEST_P(MatchTest, PartialFillLeavesRemainderAtLevel) {
+  const OfferId m = Place(kA1, kAaaBbb, maker(), 10, Away(0));
+  const OfferId t = Place(kA2, kAaaBbb, taker(), 4, Away(0));
+  auto fills = OfType(EventType::kFill);
+  ASSERT_EQ(fills.size(), 1u);
+  ExpectFill(fills[0], m, t, 4, Away(0));
+  EXPECT_EQ(fills[0].fill.maker_open, 6);
+  EXPECT_EQ(fills[0].fill.taker_open, 0);
+  auto levels = OfType(EventType::kBookLevel);
+  ASSERT_EQ(levels.size(), 1u);
+  EXPECT_EQ(levels[0].book_level.lots, 6);
+  DepthInfo d = engine_.GetDepth(kAaaBbb, 5);
+  const auto& side = maker() == Side::kBuy ? d.bids : d.asks;
+  ASSERT_EQ(side.size(), 1u);
+  EXPECT_EQ(side[0].lots, 6);
+}
+
+TEST_P(MatchTest, TakerRemainderRestsAfterSweepingLevels) {
+  const OfferId m1 = Place(kA1, kAaaBbb, maker(), 2, Away(0));
+  const OfferId m2 = Place(kA1, kAaaBbb, maker(), 3, Away(1));
+  const OfferId t = Place(kA2, kAaaBbb, taker(), 10, Away(1));
+  auto fills = OfType(EventType::kFill);
+  ASSERT_EQ(fills.size(), 2u);
+  ExpectFill(fills[0], m1, t, 2, Away(0));
+  ExpectFill(fills[1], m2, t, 3, Away(1));
+  EXPECT_EQ(engine_.GetOffer(t)->open_lots, 5);
+  EXPECT_EQ(engine_.GetOffer(t)->status, OfferStatus::kOpen);
+  // Two maker levels emptied, one taker level created, in first-touch order.
+  auto levels = OfType(EventType::kBookLevel);
+  ASSERT_EQ(levels.size(), 3u);
+  EXPECT_EQ(levels[0].book_level.price, Away(0));
+  EXPECT_EQ(levels[0].book_level.lots, 0);
+  EXPECT_EQ(levels[1].book_level.price, Away(1));
+  EXPECT_EQ(levels[1].book_level.side, maker());
+  EXPECT_EQ(levels[2].book_level.side, taker());
+  EXPECT_EQ(levels[2].book_level.lots, 5);
+}
+
+TEST_P(MatchTest, BetterPriceFillsBeforeEarlierOffer) {
+  const OfferId worse = Place(kA1, kAaaBbb, maker(), 1, Away(1));
+  const OfferId better = Place(kA1, kAaaBbb, maker(), 1, Away(0));
+  const OfferId t = Place(kA2, kAaaBbb, taker(), 1, Away(1));
+  auto fills = OfType(EventType::kFill);
+  ASSERT_EQ(fills.size(), 1u);
+  ExpectFill(fills[0], better, t, 1, Away(0));
+  EXPECT_EQ(engine_.GetOffer(worse)->status, OfferStatus::kOpen);
+}
+
+TEST_P(MatchTest, EarlierOfferAtSamePriceFillsFirst) {
+  const OfferId first = Place(kA1, kAaaBbb, maker(), 1, Away(0));
+  const OfferId second = Place(kA3, kAaaBbb, maker(), 1, Away(0));
+  const OfferId t = Place(kA2, kAaaBbb, taker(), 1, Away(0));
+  auto fills = OfType(EventType::kFill);
+  ASSERT_EQ(fills.size(), 1u);
+  ExpectFill(fills[0], first, t, 1, Away(0));
+  EXPECT_EQ(engine_.GetOffer(second)->status, OfferStatus::kOpen);
+}
+
+TEST_P(MatchTest, IneligibleRestingOfferIsSkippedAndKeepsItsPlace) {
+  // A4 is eligible with A3 only (agreement AB); A1 is not.
+  const OfferId ineligible = Place(kA1, kAaaBbb, maker(), 1, Away(0));
+  const OfferId eligible = Place(kA3, kAaaBbb, maker(), 1, Away(0));
+  const OfferId t = Place(kA4, kAaaBbb, taker(), 1, Away(0));
+  auto fills = OfType(EventType::kFill);
+  ASSERT_EQ(fills.size(), 1u);
+  ExpectFill(fills[0], eligible, t, 1, Away(0));
+  // The skipped offer is still first in line for an eligible taker.
+  const OfferId t2 = Place(kA2, kAaaBbb, taker(), 1, Away(0));
+  fills = OfType(EventType::kFill);
+  ASSERT_EQ(fills.size(), 1u);
+  ExpectFill(fills[0], ineligible, t2, 1, Away(0));
+}
+
+TEST_P(MatchTest, IneligibleOnlyLiquidityLeavesTakerResting) {
+  Place(kA1, kAaaBbb, maker(), 3, Away(0));
+  const OfferId t = Place(kA4, kAaaBbb, taker(), 3, Away(0));
+  EXPECT_TRUE(OfType(EventType::kFill).empty());
+  EXPECT_EQ(engine_.GetOffer(t)->status, OfferStatus::kOpen);
+}
+
+TEST_P(MatchTest, AgreementNotCoveringMineralMakesAgenciesIneligible) {
+  // A5 and A0 share GAMMA (gamma+beta) but not alpha: no swap on AAA/BBB, swap on CCC/BBB.
+  Place(kA5, kAaaBbb, maker(), 1, Away(0));
+  Place(kA0, kAaaBbb, taker(), 1, Away(0));
+  EXPECT_TRUE(OfType(EventType::kFill).empty());
+  const Price p = taker() == Side::kBuy ? 500 : 500;
+  Place(kA5, kCccBbb, maker(), 1, p);
+  Place(kA0, kCccBbb, taker(), 1, p);
+  EXPECT_EQ(OfType(EventType::kFill).size(), 1u);
+}
+
+TEST_P(MatchTest, DenyListExcludesCounterparty) {
+  Command c = Submit(kA1, kAaaBbb, maker(), 1, Away(0), 9001);
+  c.submit.deny = AgencyMask{1} << kA2;
+  Do(c);
+  const OfferId m = OfType(EventType::kAccepted)[0].accepted.offer;
+  Place(kA2, kAaaBbb, taker(), 1, Away(0));
+  EXPECT_TRUE(OfType(EventType::kFill).empty());
+  const OfferId t = Place(kA3, kAaaBbb, taker(), 1, Away(0));
+  auto fills = OfType(EventType::kFill);
+  ASSERT_EQ(fills.size(), 1u);
+  ExpectFill(fills[0], m, t, 1, Away(0));
+}
+
+TEST_P(MatchTest, AllowListOnIncomingRestrictsCounterparties) {
+  Place(kA1, kAaaBbb, maker(), 1, Away(0));
+  const OfferId m3 = Place(kA3, kAaaBbb, maker(), 1, Away(0));
+  Command c = Submit(kA2, kAaaBbb, taker(), 1, Away(0), 9002);
+  c.submit.allow = AgencyMask{1} << kA3;
+  Do(c);
+  auto fills = OfType(EventType::kFill);
+  ASSERT_EQ(fills.size(), 1u);
+  EXPECT_EQ(fills[0].fill.maker_offer, m3);
+}
+
+TEST_P(MatchTest, SelfMatchCancelsIncomingRemainder) {
+  const OfferId other = Place(kA1, kAaaBbb, maker(), 1, Away(0));
+  const OfferId own = Place(kA2, kAaaBbb, maker(), 1, Away(0));
+  const OfferId t = Place(kA2, kAaaBbb, taker(), 5, Away(0));
+  auto fills = OfType(EventType::kFill);
+  ASSERT_EQ(fills.size(), 1u);
+  ExpectFill(fills[0], other, t, 1, Away(0));
+  auto cancels = OfType(EventType::kCancelled);
+  ASSERT_EQ(cancels.size(), 1u);
+  EXPECT_EQ(cancels[0].cancelled.offer, t);
+  EXPECT_EQ(cancels[0].cancelled.reason, CancelReason::kSelfMatch);
+  EXPECT_EQ(cancels[0].cancelled.lots, 4);
+  EXPECT_EQ(engine_.GetOffer(own)->status, OfferStatus::kOpen);
+}
+
+TEST_P(MatchTest, NonCrossingOwnOfferIsNoSelfMatch) {
+  Place(kA2, kAaaBbb, maker(), 1, Away(2));
+  const OfferId t = Place(kA2, kAaaBbb, taker(), 1, Away(1));
+  EXPECT_TRUE(OfType(EventType::kCancelled).empty());
+  EXPECT_EQ(engine_.GetOffer(t)->status, OfferStatus::kOpen);
+}
+
+TEST_P(MatchTest, IocRemainderIsCancelled) {
+  const OfferId m = Place(kA1, kAaaBbb, maker(), 2, Away(0));
+  const OfferId t = Place(kA2, kAaaBbb, taker(), 5, Away(0), TimeInForce::kIoc);
+  auto fills = OfType(EventType::kFill);
+  ASSERT_EQ(fills.size(), 1u);
+  ExpectFill(fills[0], m, t, 2, Away(0));
+  auto cancels = OfType(EventType::kCancelled);
+  ASSERT_EQ(cancels.size(), 1u);
+  EXPECT_EQ(cancels[0].cancelled.reason, CancelReason::kIocRemainder);
+  EXPECT_EQ(cancels[0].cancelled.lots, 3);
+  EXPECT_EQ(engine_.OpenOfferCount(), 0u);
+}
+
+TEST_P(MatchTest, FokWithoutEnoughEligibleLiquidityCancelsWithoutFills) {
+  Place(kA3, kAaaBbb, maker(), 2, Away(0));
+  Place(kA1, kAaaBbb, maker(), 5, Away(0));  // ineligible for A4
+  const OfferId t = Place(kA4, kAaaBbb, taker(), 3, Away(0), TimeInForce::kFok);
+  EXPECT_TRUE(OfType(EventType::kFill).empty());
+  auto cancels = OfType(EventType::kCancelled);
+  ASSERT_EQ(cancels.size(), 1u);
+  EXPECT_EQ(cancels[0].cancelled.offer, t);
+  EXPECT_EQ(cancels[0].cancelled.reason, CancelReason::kFokUnfilled);
+  EXPECT_TRUE(OfType(EventType::kBookLevel).empty());
+}
+
+TEST_P(MatchTest, FokWithEnoughLiquidityFillsCompletely) {
+  Place(kA1, kAaaBbb, maker(), 2, Away(0));
+  Place(kA3, kAaaBbb, maker(), 2, Away(1));
+  const OfferId t = Place(kA2, kAaaBbb, taker(), 4, Away(1), TimeInForce::kFok);
+  EXPECT_EQ(OfType(EventType::kFill).size(), 2u);
+  EXPECT_TRUE(OfType(EventType::kCancelled).empty());
+  EXPECT_EQ(engine_.GetOffer(t)->status, OfferStatus::kFilled);
+}
+
+TEST_P(MatchTest, FokStopsCountingAtOwnOffer) {
+  Place(kA1, kAaaBbb, maker(), 1, Away(0));
+  Place(kA2, kAaaBbb, maker(), 1, Away(0));
+  Place(kA3, kAaaBbb, maker(), 1, Away(0));
+  Place(kA2, kAaaBbb, taker(), 2, Away(0), TimeInForce::kFok);
+  EXPECT_TRUE(OfType(EventType::kFill).empty());
+  ASSERT_EQ(OfType(EventType::kCancelled).size(), 1u);
+  EXPECT_EQ(OfType(EventType::kCancelled)[0].cancelled.reason, CancelReason::kFokUnfilled);
+}
+
+TEST_P(MatchTest, MinFillUnmetCancelsWithoutFills) {
+  Place(kA1, kAaaBbb, maker(), 2, Away(0));
+  Command c = Submit(kA2, kAaaBbb, taker(), 10, Away(0), 9100);
+  c.submit.min_fill = 3;
+  Do(c);
+  EXPECT_TRUE(OfType(EventType::kFill).empty());
+  auto cancels = OfType(EventType::kCancelled);
+  ASSERT_EQ(cancels.size(), 1u);
+  EXPECT_EQ(cancels[0].cancelled.reason, CancelReason::kMinFillUnmet);
+  EXPECT_EQ(cancels[0].cancelled.lots, 10);
+}
+
+TEST_P(MatchTest, MinFillMetFillsAndRestsRemainder) {
+  Place(kA1, kAaaBbb, maker(), 3, Away(0));
+  Command c = Submit(kA2, kAaaBbb, taker(), 10, Away(0), 9101);
+  c.submit.min_fill = 3;
+  Do(c);
+  const OfferId t = OfType(EventType::kAccepted)[0].accepted.offer;
+  EXPECT_EQ(OfType(EventType::kFill).size(), 1u);
+  EXPECT_EQ(engine_.GetOffer(t)->open_lots, 7);
+  EXPECT_EQ(engine_.GetOffer(t)->status, OfferStatus::kOpen);
+}
+
+TEST_P(MatchTest, ReplaceReducingLotsKeepsPriority) {
+  const OfferId first = Place(kA1, kAaaBbb, maker(), 5, Away(0));
+  Place(kA3, kAaaBbb, maker(), 5, Away(0));
+  Do(Replace(kA1, first, 2, Away(0)));
+  auto rep = OfType(EventType::kReplaced);
+  ASSERT_EQ(rep.size(), 1u);
+  EXPECT_TRUE(rep[0].replaced.kept_priority);
+  auto levels = OfType(EventType::kBookLevel);
+  ASSERT_EQ(levels.size(), 1u);
+  EXPECT_EQ(levels[0].book_level.lots, 7);
+  const OfferId t = Place(kA2, kAaaBbb, taker(), 1, Away(0));
+  ExpectFill(OfType(EventType::kFill)[0], first, t, 1, Away(0));
+}
+
+TEST_P(MatchTest, ReplaceWithMoreLotsLosesPriority) {
+  const OfferId first = Place(kA1, kAaaBbb, maker(), 5, Away(0));
+  const OfferId second = Place(kA3, kAaaBbb, maker(), 5, Away(0));
+  Do(Replace(kA1, first, 6, Away(0)));
+  EXPECT_FALSE(OfType(EventType::kReplaced)[0].replaced.kept_priority);
+  const OfferId t = Place(kA2, kAaaBbb, taker(), 1, Away(0));
+  ExpectFill(OfType(EventType::kFill)[0], second, t, 1, Away(0));
+}
+
+TEST_P(MatchTest, ReplaceWithNewPriceLosesPriorityAndMayCross) {
+  const OfferId resting_taker_side = Place(kA2, kAaaBbb, taker(), 4, Away(2));
+  const OfferId m = Place(kA1, kAaaBbb, maker(), 5, Away(4));
+  EXPECT_TRUE(OfType(EventType::kFill).empty());
+  // Move the maker-side offer through the other side: it becomes the aggressor.
+  Do(Replace(kA1, m, 5, Away(1)));
+  ASSERT_GE(events_.size(), 2u);
+  EXPECT_EQ(events_[0].type, EventType::kReplaced);
+  EXPECT_FALSE(events_[0].replaced.kept_priority);
+  EXPECT_EQ(events_[1].type, EventType::kFill);
+  ExpectFill(events_[1], resting_taker_side, m, 4, Away(2));
+  EXPECT_EQ(events_[1].fill.aggressor_side, maker());
+  EXPECT_EQ(engine_.GetOffer(m)->open_lots, 1);
+  EXPECT_EQ(engine_.GetOffer(m)->price, Away(1));
+}
+
+TEST_P(MatchTest, FillMovesBothLegsAndConservesTotals) {
+  const Amount aaa = Total(kAaa), bbb = Total(kBbb);
+  const OfferId m = Place(kA1, kAaaBbb, maker(), 3, Away(0));
+  // The taker's limit is 2 ticks worse than the fill price: the buyer gets the difference
+  // back in available.
+  Place(kA2, kAaaBbb, taker(), 3, Away(2));
+  ASSERT_EQ(OfType(EventType::kFill).size(), 1u);
+  (void)m;
+  const AgencyId seller = taker() == Side::kSell ? kA2 : kA1;
+  const AgencyId buyer = taker() == Side::kBuy ? kA2 : kA1;
+  EXPECT_EQ(engine_.GetHoldings(seller, kAaa).available, kFunding - 30);
+  EXPECT_EQ(engine_.GetHoldings(seller, kAaa).reserved, 0);
+  EXPECT_EQ(engine_.GetHoldings(seller, kBbb).available, kFunding + 300);
+  EXPECT_EQ(engine_.GetHoldings(buyer, kAaa).available, kFunding + 30);
+  EXPECT_EQ(engine_.GetHoldings(buyer, kBbb).available, kFunding - 300);
+  EXPECT_EQ(engine_.GetHoldings(buyer, kBbb).reserved, 0);
+  EXPECT_EQ(Total(kAaa), aaa);
+  EXPECT_EQ(Total(kBbb), bbb);
+}
+
+// ---- Reservations and holdings ----
+
+TEST_F(EngineTest, SellReservesBaseLotsAndBuyReservesQuoteAmount) {
+  Place(kA1, kAaaBbb, Side::kSell, 4, 110);
+  EXPECT_EQ(engine_.GetHoldings(kA1, kAaa).reserved, 40);
+  EXPECT_EQ(engine_.GetHoldings(kA1, kAaa).available, kFunding - 40);
+  Place(kA1, kAaaBbb, Side::kBuy, 3, 90);
+  EXPECT_EQ(engine_.GetHoldings(kA1, kBbb).reserved, 270);
+}
+
+TEST_F(EngineTest, CancelReleasesReservation) {
+  const OfferId id = Place(kA1, kAaaBbb, Side::kBuy, 3, 90);
+  Do(Cancel(kA1, id));
+  auto c = OfType(EventType::kCancelled);
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0].cancelled.reason, CancelReason::kRequested);
+  EXPECT_EQ(c[0].cancelled.lots, 3);
+  EXPECT_EQ(engine_.GetHoldings(kA1, kBbb).reserved, 0);
+  EXPECT_EQ(engine_.GetHoldings(kA1, kBbb).available, kFunding);
+  EXPECT_EQ(engine_.GetOffer(id)->status, OfferStatus::kCancelled);
+  auto levels = OfType(EventType::kBookLevel);
+  ASSERT_EQ(levels.size(), 1u);
+  EXPECT_EQ(levels[0].book_level.lots, 0);
+}
+
+TEST_F(EngineTest, SellBeyondAvailableHoldingsIsRejected) {
+  Do(SetHolding(kA1, kAaa, 25));
+  EXPECT_EQ(RejectOf(Do(Submit(kA1, kAaaBbb, Side::kSell, 3, 100, 1))),
+            RejectReason::kInsufficientHoldings);
+  EXPECT_NE(Place(kA1, kAaaBbb, Side::kSell, 2, 100), 0u);
+  EXPECT_EQ(RejectOf(Do(Submit(kA1, kAaaBbb, Side::kSell, 1, 100, 2))),
+            RejectReason::kInsufficientHoldings);
+}
+
+TEST_F(EngineTest, BuyBeyondAvailableHoldingsIsRejected) {
+  Do(SetHolding(kA1, kBbb, 299));
+  EXPECT_EQ(RejectOf(Do(Submit(kA1, kAaaBbb, Side::kBuy, 3, 100, 1))),
+            RejectReason::kInsufficientHoldings);
+}
+
+TEST_F(EngineTest, SetHoldingsSetsTotalKeepingReservation) {
+  Place(kA1, kAaaBbb, Side::kSell, 4, 110);
+  Do(SetHolding(kA1, kAaa, 100));
+  auto e = OfType(EventType::kHoldingsSet);
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].holdings_set.available, 60);
+  EXPECT_EQ(e[0].holdings_set.reserved, 40);
+}
+
+TEST_F(EngineTest, SetHoldingsBelowReservedIsRejected) {
+  Place(kA1, kAaaBbb, Side::kSell, 4, 110);
+  EXPECT_EQ(RejectOf(Do(SetHolding(kA1, kAaa, 39))), RejectReason::kHoldingsBelowReserved);
+  EXPECT_EQ(RejectOf(Do(SetHolding(kA2, kAaa, -1))), RejectReason::kHoldingsBelowReserved);
+  EXPECT_EQ(engine_.GetHoldings(kA1, kAaa).available, kFunding - 40);
+}
+
+TEST_F(EngineTest, SetHoldingsOfUnknownInstrumentOrAgencyIsRejected) {
+  EXPECT_EQ(RejectOf(Do(SetHolding(kA1, 99, 1))), RejectReason::kUnknownInstrument);
+  EXPECT_EQ(RejectOf(Do(SetHolding(99, kAaa, 1))), RejectReason::kUnknownAgency);
+}
+
+TEST_F(EngineTest, SetHoldingsOverflowingExchangeTotalIsRejected) {
+  EXPECT_EQ(RejectOf(Do(SetHolding(kA1, kAaa, INT64_MAX))), RejectReason::kOverflow);
+  EXPECT_EQ(engine_.GetHoldings(kA1, kAaa).available, kFunding);
+}
+
+// ---- Rejects ----
+
+TEST_F(EngineTest, SubmitRejectReasonsAreSpecific) {
+  struct Case {
+    Command cmd;
+    RejectReason want;
+  };
+  auto with = [](Command c, auto f) {
+    f(c);
+    return c;
+  };
+  const Command ok = Submit(kA1, kAaaBbb, Side::kBuy, 1, 100, 500);
+  std::vector<Case> cases = {
+      {with(ok, [](Command& c) { c.submit.agency = 42; }), RejectReason::kUnknownAgency},
+      {with(ok, [](Command& c) { c.submit.pair = 42; }), RejectReason::kUnknownPair},
+      {with(ok, [](Command& c) { c.submit.side = static_cast<Side>(9); }),
+       RejectReason::kInvalidSide},
+      {with(ok, [](Command& c) { c.submit.tif = static_cast<TimeInForce>(0); }),
+       RejectReason::kInvalidTimeInForce},
+      {with(ok, [](Command& c) { c.submit.lots = 0; }), RejectReason::kInvalidLots},
+      {with(ok, [](Command& c) { c.submit.lots = -3; }), RejectReason::kInvalidLots},
+      {with(ok, [](Command& c) { c.submit.lots = 1001; }), RejectReason::kLotsAboveMax},
+      {with(ok, [](Command& c) { c.submit.price = 0; }), RejectReason::kInvalidPrice},
+      {with(ok, [](Command& c) { c.submit.price = 116; }), RejectReason::kPriceOutsideBand},
+      {with(ok, [](Command& c) { c.submit.price = 84; }), RejectReason::kPriceOutsideBand},
+      {with(ok, [](Command& c) { c.submit.min_fill = 2; }), RejectReason::kInvalidMinFill},
+      {with(ok, [](Command& c) { c.submit.min_fill = -1; }), RejectReason::kInvalidMinFill},
+      {with(ok,
+            [](Command& c) {
+              c.submit.tif = TimeInForce::kGtd;
+              c.submit.expiry = 1000;  // == now
+            }),
+       RejectReason::kExpiryInPast},
+      {with(ok, [](Command& c) { c.submit.allow = AgencyMask{1} << 40; }),
+       RejectReason::kUnknownCounterparty},
+      {with(ok, [](Command& c) { c.submit.deny = AgencyMask{1} << 7; }),
+       RejectReason::kUnknownCounterparty},
+      {with(ok,
+            [](Command& c) {
+              c.submit.pair = ::msx::testing::kCccBbb;
+              c.submit.price = 502;
+            }),
+       RejectReason::kPriceOffTick},
+      {with(ok,
+            [](Command& c) {
+              c.submit.pair = ::msx::testing::kCccBbb;
+              c.submit.price = 445;
+            }),
+       RejectReason::kBelowFloor},
+  };
+  for (const Case& c : cases) {
+    const std::size_t open = engine_.OpenOfferCount();
+    const auto& ev = Do(c.cmd);
+    ASSERT_EQ(ev.size(), 1u) << static_cast<int>(c.want);
+    EXPECT_EQ(ev[0].type, EventType::kRejected);
+    EXPECT_EQ(ev[0].rejected.reason, c.want);
+    EXPECT_EQ(ev[0].rejected.command, CommandType::kSubmitOffer);
+    EXPECT_EQ(engine_.OpenOfferCount(), open);
+  }
+  EXPECT_NE(Place(kA1, kAaaBbb, Side::kBuy, 1, 100), 0u);
+}
+
+TEST_F(EngineTest, DuplicateClientIdIsRejectedWithOriginalOfferAndChangesNothing) {
+  Do(Submit(kA1, kAaaBbb, Side::kSell, 2, 105, 77));
+  const OfferId original = OfType(EventType::kAccepted)[0].accepted.offer;
+  const std::uint64_t digest = engine_.StateDigest();
+  const auto& ev = Do(Submit(kA1, kAaaBbb, Side::kSell, 9, 110, 77));
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].rejected.reason, RejectReason::kDuplicateClientId);
+  EXPECT_EQ(ev[0].rejected.offer, original);
+  EXPECT_EQ(ev[0].rejected.client_id, 77u);
+  // Same client id from another agency is fine.
+  EXPECT_EQ(RejectOf(Do(Submit(kA2, kAaaBbb, Side::kSell, 1, 110, 77))), RejectReason::kNone);
+  (void)digest;
+}
+
+TEST_F(EngineTest, DuplicateOfFinishedOfferIsStillDuplicate) {
+  Do(Submit(kA1, kAaaBbb, Side::kSell, 2, 105, 78));
+  const OfferId original = OfType(EventType::kAccepted)[0].accepted.offer;
+  Do(Cancel(kA1, original));
+  const auto& ev = Do(Submit(kA1, kAaaBbb, Side::kSell, 2, 105, 78));
+  EXPECT_EQ(ev[0].rejected.reason, RejectReason::kDuplicateClientId);
+  EXPECT_EQ(ev[0].rejected.offer, original);
+}
+
+TEST_F(EngineTest, DuplicateClientIdRejectedEvenOnHaltedPair) {
+  Do(Submit(kA1, kAaaBbb, Side::kSell, 2, 105, 79));
+  Do(Halt(kAaaBbb));
+  EXPECT_EQ(RejectOf(Do(Submit(kA1, kAaaBbb, Side::kSell, 2, 105, 79))),
+            RejectReason::kDuplicateClientId);
+}
+
+TEST_F(EngineTest, FindByClientIdFindsOpenAndFinishedOffers) {
+  Do(Submit(kA1, kAaaBbb, Side::kSell, 2, 105, 11));
+  Do(Submit(kA1, kAaaBbb, Side::kSell, 2, 106, 12));
+  const OfferId second = OfType(EventType::kAccepted)[0].accepted.offer;
+  Do(Cancel(kA1, second));
+  auto open = engine_.FindByClientId(kA1, 11);
+  ASSERT_TRUE(open.has_value());
+  EXPECT_EQ(open->status, OfferStatus::kOpen);
+  EXPECT_EQ(open->price, 105);
+  auto done = engine_.FindByClientId(kA1, 12);
+  ASSERT_TRUE(done.has_value());
+  EXPECT_EQ(done->id, second);
+  EXPECT_EQ(done->status, OfferStatus::kCancelled);
+  EXPECT_FALSE(engine_.FindByClientId(kA2, 11).has_value());
+}
+
+TEST_F(EngineTest, ClientIdZeroIsNotDeduplicated) {
+  EXPECT_NE(Place(kA1, kAaaBbb, Side::kSell, 1, 110), 0u);
+  Do(Submit(kA1, kAaaBbb, Side::kSell, 1, 110, 0));
+  Do(Submit(kA1, kAaaBbb, Side::kSell, 1, 110, 0));
+  EXPECT_EQ(OfType(EventType::kAccepted).size(), 1u);
+}
+
+TEST(EngineOverflowTest, OfferWhoseQuoteAmountOverflowsIsRejected) {
+  ReferenceDataBuilder b;
+  b.AddInstrument({"BIG", "big", "test", "kg", 1, 1'000'000'000'000'000'000, 0});
+  b.AddInstrument({"ONE", "one", "test", "kg", 1, 1, 0});
+  b.AddPair({"BIG", "ONE", 100'000'000'000'000, 1, 100});
+  b.AddAgency({"A0", "a0", "XX", Role::kAgency});
+  b.AddAgency({"A1", "a1", "XX", Role::kAgency});
+  absl::StatusOr<ReferenceData> ref = b.Build();
+  ASSERT_TRUE(ref.ok()) << ref.status();
+  const Price p = ref->pairs()[0].reference_price;
+  ASSERT_EQ(p, 1'000'000'000'000'000'000);
+  Engine engine(*ref, EngineOptions{.expected_offers = 16});
+  std::vector<Event> ev;
+  Command c = Submit(0, 0, Side::kBuy, 10, p, 1);
+  c.seq = 1;
+  engine.Apply(c, &ev);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].rejected.reason, RejectReason::kOverflow);
+  c = Submit(0, 0, Side::kSell, 10, p, 2);
+  c.seq = 2;
+  engine.Apply(c, &ev);
+  EXPECT_EQ(ev[1].rejected.reason, RejectReason::kOverflow);
+  // One lot fits: rejected only for holdings.
+  c = Submit(0, 0, Side::kBuy, 1, p, 3);
+  c.seq = 3;
+  engine.Apply(c, &ev);
+  EXPECT_EQ(ev[2].rejected.reason, RejectReason::kInsufficientHoldings);
+}
+
+TEST_F(EngineTest, CancelOfUnknownOrForeignOrFinishedOfferIsRejected) {
+  const OfferId id = Place(kA1, kAaaBbb, Side::kSell, 1, 110);
+  EXPECT_EQ(RejectOf(Do(Cancel(kA2, id))), RejectReason::kUnknownOffer);
+  EXPECT_EQ(RejectOf(Do(Cancel(kA1, 999))), RejectReason::kUnknownOffer);
+  EXPECT_EQ(RejectOf(Do(Cancel(kA1, 0))), RejectReason::kUnknownOffer);
+  EXPECT_EQ(RejectOf(Do(Cancel(42, id))), RejectReason::kUnknownAgency);
+  Do(Cancel(kA1, id));
+  const auto& ev = Do(Cancel(kA1, id));
+  EXPECT_EQ(ev[0].rejected.reason, RejectReason::kUnknownOffer);
+  EXPECT_EQ(ev[0].rejected.offer, id);
+  EXPECT_EQ(ev[0].rejected.command, CommandType::kCancelOffer);
+}
+
+TEST_F(EngineTest, ReplaceRejectsChangeBeyondHoldingsAndLeavesOfferAlone) {
+  Do(SetHolding(kA1, kAaa, 50));
+  const OfferId id = Place(kA1, kAaaBbb, Side::kSell, 5, 110);
+  EXPECT_EQ(RejectOf(Do(Replace(kA1, id, 6, 110))), RejectReason::kInsufficientHoldings);
+  EXPECT_EQ(RejectOf(Do(Replace(kA1, id, 0, 110))), RejectReason::kInvalidLots);
+  EXPECT_EQ(RejectOf(Do(Replace(kA1, id, 5, 200))), RejectReason::kPriceOutsideBand);
+  EXPECT_EQ(RejectOf(Do(Replace(kA2, id, 5, 110))), RejectReason::kUnknownOffer);
+  EXPECT_EQ(engine_.GetOffer(id)->open_lots, 5);
+  EXPECT_EQ(engine_.GetHoldings(kA1, kAaa).reserved, 50);
+}
+
+TEST_F(EngineTest, ReplaceAdjustsBuyReservationToNewPrice) {
+  const OfferId id = Place(kA1, kAaaBbb, Side::kBuy, 5, 90);
+  Do(Replace(kA1, id, 4, 95));
+  EXPECT_EQ(engine_.GetHoldings(kA1, kBbb).reserved, 380);
+  EXPECT_EQ(engine_.GetHoldings(kA1, kBbb).available, kFunding - 380);
+}
+
+// ---- Halt, expiry ----
+
+TEST_F(EngineTest, HaltedPairRejectsSubmitAndReplaceButAllowsCancel) {
+  const OfferId id = Place(kA1, kAaaBbb, Side::kSell, 1, 110);
+  const auto& h = Do(Halt(kAaaBbb));
+  ASSERT_EQ(h.size(), 1u);
+  EXPECT_EQ(h[0].type, EventType::kPairHalted);
+  EXPECT_TRUE(engine_.IsHalted(kAaaBbb));
+  EXPECT_EQ(RejectOf(Do(Submit(kA2, kAaaBbb, Side::kBuy, 1, 110, 1))), RejectReason::kPairHalted);
+  EXPECT_EQ(RejectOf(Do(Replace(kA1, id, 1, 111))), RejectReason::kPairHalted);
+  EXPECT_EQ(RejectOf(Do(Cancel(kA1, id))), RejectReason::kNone);
+  Do(Resume(kAaaBbb));
+  EXPECT_FALSE(engine_.IsHalted(kAaaBbb));
+  EXPECT_NE(Place(kA2, kAaaBbb, Side::kBuy, 1, 110), 0u);
+  EXPECT_EQ(RejectOf(Do(Halt(99))), RejectReason::kUnknownPair);
+}
+
+TEST_F(EngineTest, GtdOfferExpiresWhenTimeReachesExpiryInOrder) {
+  Command a = Submit(kA1, kAaaBbb, Side::kSell, 1, 110, 1, TimeInForce::kGtd);
+  a.submit.expiry = 3000;
+  Command b = Submit(kA2, kAaaBbb, Side::kSell, 2, 111, 2, TimeInForce::kGtd);
+  b.submit.expiry = 2000;
+  Do(a);
+  const OfferId ida = OfType(EventType::kAccepted)[0].accepted.offer;
+  Do(b);
+  const OfferId idb = OfType(EventType::kAccepted)[0].accepted.offer;
+  time_ = 1999;
+  EXPECT_TRUE(Do(AdvanceTime()).empty());
+  time_ = 5000;
+  Do(AdvanceTime());
+  auto expired = OfType(EventType::kExpired);
+  ASSERT_EQ(expired.size(), 2u);
+  EXPECT_EQ(expired[0].expired.offer, idb);
+  EXPECT_EQ(expired[0].expired.lots, 2);
+  EXPECT_EQ(expired[1].expired.offer, ida);
+  EXPECT_EQ(OfType(EventType::kBookLevel).size(), 2u);
+  EXPECT_EQ(engine_.GetOffer(ida)->status, OfferStatus::kExpired);
+  EXPECT_EQ(engine_.GetHoldings(kA1, kAaa).reserved, 0);
+}
+
+TEST_F(EngineTest, ExpiredOfferNeverTradesEvenWithoutAdvanceTime) {
+  Command a = Submit(kA1, kAaaBbb, Side::kSell, 1, 100, 1, TimeInForce::kGtd);
+  a.submit.expiry = 1500;
+  Do(a);
+  time_ = 1500;
+  const auto& ev = Do(Submit(kA2, kAaaBbb, Side::kBuy, 1, 100, 2));
+  ASSERT_FALSE(ev.empty());
+  EXPECT_EQ(ev[0].type, EventType::kExpired);
+  EXPECT_TRUE(OfType(EventType::kFill).empty());
+}
+
+TEST_F(EngineTest, EveryEventCarriesCommandSeqAndTime) {
+  Place(kA1, kAaaBbb, Side::kSell, 1, 100);
+  time_ = 4242;
+  Place(kA2, kAaaBbb, Side::kBuy, 2, 100);
+  ASSERT_GE(events_.size(), 3u);
+  for (const Event& e : events_) {
+    EXPECT_EQ(e.seq, seq_);
+    EXPECT_EQ(e.time, 4242);
+  }
+  EXPECT_EQ(engine_.last_seq(), seq_);
+  EXPECT_EQ(engine_.last_time(), 4242);
+}
+
+TEST_F(EngineTest, ListOpenOffersReturnsAgencyOffersInIdOrder) {
+  const OfferId a = Place(kA1, kAaaBbb, Side::kSell, 1, 110);
+  Place(kA2, kAaaBbb, Side::kSell, 1, 109);
+  const OfferId c = Place(kA1, kAaaBbb, Side::kBuy, 1, 90);
+  const OfferId d = Place(kA1, kCccBbb, Side::kBuy, 1, 500);
+  auto all = engine_.ListOpenOffers(kA1);
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].id, a);
+  EXPECT_EQ(all[1].id, c);
+  EXPECT_EQ(all[2].id, d);
+  EXPECT_EQ(engine_.ListOpenOffers(kA1, kCccBbb).size(), 1u);
+}
+
+TEST_F(EngineTest, SnapshotRoundTripGivesIdenticalFutureEvents) {
+  Place(kA1, kAaaBbb, Side::kSell, 3, 101);
+  Place(kA3, kAaaBbb, Side::kSell, 3, 101);
+  Command g = Submit(kA1, kAaaBbb, Side::kBuy, 2, 90, 555, TimeInForce::kGtd);
+  g.submit.expiry = 9000;
+  Do(g);
+  Do(Halt(::msx::testing::kAaaCcc));
+  const std::string snap = engine_.SaveState();
+  Engine restored(TestUniverse(), EngineOptions{.expected_offers = 64});
+  ASSERT_TRUE(restored.LoadState(snap).ok());
+  EXPECT_EQ(restored.StateDigest(), engine_.StateDigest());
+  EXPECT_EQ(restored.SaveState(), snap);
+  std::vector<Command> next = {Submit(kA2, kAaaBbb, Side::kBuy, 4, 101, 900),
+                               Submit(kA1, kAaaBbb, Side::kSell, 1, 90, 555),
+                               Submit(kA2, kAaaBbb, Side::kSell, 1, 90, 901)};
+  next.push_back(AdvanceTime());
+  for (std::size_t i = 0; i < next.size(); ++i) {
+    Command c = next[i];
+    c.seq = seq_ + 1 + i;
+    c.time = 10000;
+    std::vector<Event> a, b;
+    engine_.Apply(c, &a);
+    restored.Apply(c, &b);
+    ASSERT_EQ(a.size(), b.size());
+    EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(Event)), 0);
+  }
+}
+
+TEST_F(EngineTest, LoadStateRejectsCorruptSnapshot) {
+  Place(kA1, kAaaBbb, Side::kSell, 3, 101);
+  std::string snap = engine_.SaveState();
+  Engine other(TestUniverse(), EngineOptions{.expected_offers = 64});
+  EXPECT_EQ(other.LoadState(snap.substr(0, snap.size() - 3)).code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(other.LoadState("garbage").code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(other.OpenOfferCount(), 0u);
+}
+
+}  // namespace
+}  // namespace msx

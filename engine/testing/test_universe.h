@@ -1,0 +1,44 @@
+// A small, hand-checkable reference data set for engine tests and benchmarks, built with
+// ReferenceDataBuilder (no protobuf), plus command constructors.
+//
+// Instruments (symbol, mineral, lot size, reference value in micro-USD per unit, floor):
+//   AAA alpha lot 10   1,000,000
+//   BBB beta  lot 1      100,000
+//   CCC gamma lot 100    500,000  floor 450,000
+//   DDD delta lot 1  100,000,000
+// Pairs and their derived bands are the k* constants below.
+// Agencies 0..5 trade ("A0".."A5"), 6 is the admin "OPS".
+// Agreements: "CORE" {A0,A1,A2,A3} every mineral; "AB" {A3,A4} alpha+beta only;
+// "GAMMA" {A0,A5} gamma+beta only. So A4 and A5 are never eligible with each other,
+// A4 trades AAA/BBB with A3 only, A5 trades CCC/BBB with A0 only.
+#ifndef MSX_ENGINE_TESTING_TEST_UNIVERSE_H_
+#define MSX_ENGINE_TESTING_TEST_UNIVERSE_H_
+
+#include "engine/command.h"
+#include "engine/reference_data.h"
+#include "engine/types.h"
+
+namespace msx::testing {
+
+inline constexpr PairId kAaaBbb = 0;  // reference 100, band 85..115, tick 1, max 1000
+inline constexpr PairId kCccBbb = 1;  // reference 500, band 450 (floor)..575, tick 5, max 1000
+inline constexpr PairId kAaaCcc = 2;  // reference 20, band 17..23, tick 1, max 1000
+inline constexpr PairId kDddBbb = 3;  // reference 1000, band 850..1150, tick 10, max 100
+inline constexpr InstrumentId kAaa = 0, kBbb = 1, kCcc = 2, kDdd = 3;
+inline constexpr AgencyId kA0 = 0, kA1 = 1, kA2 = 2, kA3 = 3, kA4 = 4, kA5 = 5, kOps = 6;
+
+// The universe above. Aborts (test-only code) if the builder rejects it.
+const ReferenceData& TestUniverse();
+
+Command Submit(AgencyId agency, PairId pair, Side side, Lots lots, Price price,
+               ClientOfferId client_id, TimeInForce tif = TimeInForce::kGtc);
+Command Cancel(AgencyId agency, OfferId offer);
+Command Replace(AgencyId agency, OfferId offer, Lots lots, Price price);
+Command SetHolding(AgencyId agency, InstrumentId instrument, Amount total);
+Command AdvanceTime();
+Command Halt(PairId pair);
+Command Resume(PairId pair);
+
+}  // namespace msx::testing
+
+#endif  // MSX_ENGINE_TESTING_TEST_UNIVERSE_H_
