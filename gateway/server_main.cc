@@ -1,29 +1,69 @@
 // msx-server: the MSX exchange process.
-#include <signal.h>
-
+//
+// The main thread runs the control plane on Boost.Asio: a signal_set turns SIGINT/SIGTERM
+// into a graceful shutdown (drain, journal flush, snapshot, exit 0) and a steady_timer
+// enqueues an AdvanceTime command every server.time_tick_ms so that GTD expiry is a
+// sequenced, journaled command. Everything else runs on the gRPC, sequencer, publisher and
+// journal threads (see gateway/README.md).
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <memory>
 #include <string>
-#include <thread>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/program_options.hpp>
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
+
+#include "gateway/server.h"
 
 namespace po = boost::program_options;
 
+namespace {
+
+void ScheduleTick(boost::asio::steady_timer& timer, std::chrono::milliseconds period,
+                  msx::gateway::ExchangeServer& server) {
+  timer.expires_after(period);
+  timer.async_wait([&timer, period, &server](const boost::system::error_code& ec) {
+    if (ec) return;  // cancelled at shutdown
+    server.Tick();
+    ScheduleTick(timer, period, server);
+  });
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  std::string listen = "127.0.0.1:50051";
-  std::string data_dir = "./data";
+  msx::gateway::ServerOptions options;
   std::string port_file;
-  po::options_description desc("Usage: msx-server [options]\nOptions");
+  std::string listen, data_dir, durability;
+  po::options_description desc(
+      "msx-server: the MSX mineral swap exchange (gRPC services msx.v1.Exchange and\n"
+      "msx.v1.Admin, plus grpc.health.v1 and server reflection).\n\n"
+      "Usage: msx-server [options]\n"
+      "Without --config it runs the embedded default configuration (demo instruments,\n"
+      "agencies and agreements; demo tokens demo-<agency> and demo-admin). On a new data\n"
+      "directory it journals the configuration and the agencies' initial holdings; on an\n"
+      "existing one it recovers from the newest snapshot and the journal, and refuses to\n"
+      "start on corruption (naming file and offset) unless --truncate-corrupt-tail.\n"
+      "SIGINT/SIGTERM: finish in-flight calls, flush the journal, snapshot, exit 0.\n\n"
+      "Options");
   desc.add_options()("help,h", "print this help")(
-      "listen", po::value(&listen), "HOST:PORT to listen on (default 127.0.0.1:50051; port 0 = any)")(
-      "data-dir", po::value(&data_dir), "journal and snapshot directory (default ./data)")(
-      "port-file", po::value(&port_file), "write the bound port to this file once serving");
+      "config", po::value(&options.config_file),
+      "configuration file, protobuf text format msx.v1.ExchangeConfig (default: embedded)")(
+      "listen", po::value(&listen),
+      "HOST:PORT to listen on (default from config, 127.0.0.1:50051; port 0 = any free)")(
+      "data-dir", po::value(&data_dir),
+      "journal and snapshot directory (default from config, ./data)")(
+      "durability", po::value(&durability),
+      "sync (fdatasync before every acknowledgement, default) or none (no fsync: "
+      "acknowledged work survives a process crash but may be lost on power loss)")(
+      "port-file", po::value(&port_file),
+      "write the bound port to this file once serving (for tests and scripts)")(
+      "truncate-corrupt-tail",
+      "on journal corruption, cut the journal at the damaged record (later segments are "
+      "renamed *.discarded) and start, instead of refusing to start");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -36,30 +76,47 @@ int main(int argc, char** argv) {
     std::cout << desc;
     return 0;
   }
+  if (vm.count("listen")) options.listen = listen;
+  if (vm.count("data-dir")) options.data_dir = data_dir;
+  if (vm.count("durability")) options.durability = durability;
+  options.truncate_corrupt_tail = vm.count("truncate-corrupt-tail") > 0;
 
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (!server || port == 0) {
-    std::cerr << "msx-server: cannot listen on " << listen << "\n";
+  // Installed before any thread starts, so a signal during recovery is not lost.
+  boost::asio::io_context io;
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+
+  absl::StatusOr<std::unique_ptr<msx::gateway::ExchangeServer>> started =
+      msx::gateway::ExchangeServer::Start(options);
+  if (!started.ok()) {
+    std::cerr << "msx-server: " << started.status().message() << "\n";
     return 1;
   }
-  std::string host = listen.substr(0, listen.rfind(':'));
-  std::cout << "msx-server: serving on " << host << ":" << port << std::endl;
+  msx::gateway::ExchangeServer& server = **started;
+  std::cout << server.Banner() << std::flush;
   if (!port_file.empty()) {
-    std::ofstream(port_file) << port << "\n";
+    std::ofstream out(port_file + ".tmp");
+    out << server.port() << "\n";
+    out.close();
+    std::rename((port_file + ".tmp").c_str(), port_file.c_str());
   }
 
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  int sig = 0;
-  sigwait(&set, &sig);
-  server->Shutdown();
-  return 0;
+  boost::asio::steady_timer tick(io);
+  auto period = std::chrono::milliseconds(server.server_config().time_tick_ms());
+  ScheduleTick(tick, period, server);
+  int exit_code = 0;
+  signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+    if (ec) return;
+    std::cout << "msx-server: signal " << signo << ", shutting down" << std::endl;
+    tick.cancel();
+    absl::Status s = server.Shutdown();
+    if (!s.ok()) {
+      std::cerr << "msx-server: shutdown: " << s.message() << "\n";
+      exit_code = 1;
+    } else {
+      std::cout << "msx-server: journal flushed, snapshot written, bye" << std::endl;
+    }
+  });
+  io.run();
+  started->reset();
+  return exit_code;
 }

@@ -1,0 +1,137 @@
+// MpscRing: a bounded multi-producer, single-consumer ring of trivially copyable values.
+//
+// The hand-off between gRPC threads (producers) and the sequencer thread (the one
+// consumer). Capacity is a power of two fixed at construction; nothing allocates after
+// that. TryPush never blocks: a full ring returns false, which the gateway turns into
+// RESOURCE_EXHAUSTED (back-pressure as a value, as in Aeron's OfferResult).
+//
+// Algorithm: every slot carries a sequence counter (D. Vyukov's bounded queue). A producer
+// claims position p with a CAS on `tail_` when slot p's counter equals p, writes the value,
+// then publishes by storing p + 1 into the counter. The consumer reads slot `head_` when its
+// counter equals head + 1, then frees it by storing head + capacity. Head and tail live on
+// separate cache lines.
+//
+// Blocking consumer: Pop waits (futex via std::atomic::wait) when the ring stays empty, and
+// producers wake it only when it has announced that it sleeps, so a busy consumer costs
+// producers one extra load per push.
+//
+// Thread-safety: TryPush from any number of threads; Pop/TryPop from ONE thread.
+#ifndef MSX_GATEWAY_MPSC_RING_H_
+#define MSX_GATEWAY_MPSC_RING_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <type_traits>
+
+namespace msx::gateway {
+
+template <typename T>
+class MpscRing {
+  static_assert(std::is_trivially_copyable_v<T>);
+
+ public:
+  // REQUIRES: capacity is a power of two, >= 2.
+  explicit MpscRing(std::size_t capacity)
+      : capacity_(capacity), mask_(capacity - 1), slots_(new Slot[capacity]) {
+    for (std::size_t i = 0; i < capacity; ++i) {
+      slots_[i].seq.store(i, std::memory_order_relaxed);
+    }
+  }
+  MpscRing(const MpscRing&) = delete;
+  MpscRing& operator=(const MpscRing&) = delete;
+
+  static bool IsPowerOfTwo(std::size_t n) { return n >= 2 && (n & (n - 1)) == 0; }
+
+  std::size_t capacity() const { return capacity_; }
+
+  // Approximate number of queued values (exact when no push/pop is in progress).
+  std::size_t size() const {
+    std::size_t tail = tail_.load(std::memory_order_relaxed);
+    std::size_t head = head_.load(std::memory_order_relaxed);
+    return tail >= head ? tail - head : 0;
+  }
+
+  // Appends `value` unless the ring is full. Never blocks. Any thread.
+  bool TryPush(const T& value) noexcept {
+    std::size_t pos = tail_.load(std::memory_order_relaxed);
+    for (;;) {
+      Slot& slot = slots_[pos & mask_];
+      std::size_t seq = slot.seq.load(std::memory_order_acquire);
+      auto diff = static_cast<std::intptr_t>(seq) - static_cast<std::intptr_t>(pos);
+      if (diff == 0) {
+        if (tail_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) {
+          slot.value = value;
+          slot.seq.store(pos + 1, std::memory_order_release);
+          WakeConsumer();
+          return true;
+        }
+      } else if (diff < 0) {
+        return false;  // the slot still holds a value from one lap ago: full
+      } else {
+        pos = tail_.load(std::memory_order_relaxed);
+      }
+    }
+  }
+
+  // Takes the oldest value if any. Consumer thread only.
+  bool TryPop(T* out) noexcept {
+    std::size_t pos = head_.load(std::memory_order_relaxed);
+    Slot& slot = slots_[pos & mask_];
+    std::size_t seq = slot.seq.load(std::memory_order_acquire);
+    if (seq != pos + 1) return false;
+    *out = slot.value;
+    slot.seq.store(pos + capacity_, std::memory_order_release);
+    head_.store(pos + 1, std::memory_order_relaxed);
+    return true;
+  }
+
+  // Takes the oldest value, waiting as long as it takes. Consumer thread only. To stop a
+  // waiting consumer, push a value that tells it to stop.
+  void Pop(T* out) noexcept {
+    for (int spin = 0; spin < 200; ++spin) {
+      if (TryPop(out)) return;
+      if (spin >= 50) std::this_thread::yield();
+    }
+    for (;;) {
+      std::uint32_t epoch = epoch_.load(std::memory_order_acquire);
+      sleeping_.store(true, std::memory_order_seq_cst);
+      if (TryPop(out)) {
+        sleeping_.store(false, std::memory_order_relaxed);
+        return;
+      }
+      epoch_.wait(epoch, std::memory_order_acquire);
+      sleeping_.store(false, std::memory_order_relaxed);
+      if (TryPop(out)) return;
+    }
+  }
+
+
+ private:
+  struct Slot {
+    std::atomic<std::size_t> seq;
+    T value;
+  };
+
+  void WakeConsumer() noexcept {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (sleeping_.load(std::memory_order_relaxed)) {
+      epoch_.fetch_add(1, std::memory_order_release);
+      epoch_.notify_one();
+    }
+  }
+
+  const std::size_t capacity_;
+  const std::size_t mask_;
+  std::unique_ptr<Slot[]> slots_;
+  alignas(64) std::atomic<std::size_t> tail_{0};
+  alignas(64) std::atomic<std::size_t> head_{0};
+  alignas(64) std::atomic<bool> sleeping_{false};
+  std::atomic<std::uint32_t> epoch_{0};
+};
+
+}  // namespace msx::gateway
+
+#endif  // MSX_GATEWAY_MPSC_RING_H_

@@ -1,0 +1,414 @@
+#include "gateway/sequencer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "gateway/translate.h"
+
+namespace msx::gateway {
+namespace {
+
+// Pending items are handed to the publisher in batches of at most this many (and whenever
+// the ring runs empty), so the shared lock is taken once per batch, not per command.
+constexpr std::size_t kPendingBatch = 128;
+
+}  // namespace
+
+Sequencer::Sequencer(const ReferenceData& ref, Engine* engine, journal::JournalWriter* journal,
+                     ExecHub* exec_hub, BookHub* book_hub, SequencerOptions options,
+                     SnapshotFn snapshot, JournalRangeFn journal_range)
+    : ref_(ref),
+      engine_(engine),
+      journal_(journal),
+      exec_hub_(exec_hub),
+      book_hub_(book_hub),
+      options_(options),
+      snapshot_(std::move(snapshot)),
+      journal_range_(std::move(journal_range)),
+      ring_(options.queue_capacity) {
+  events_.reserve(1024);
+  local_pending_.reserve(kPendingBatch);
+}
+
+Sequencer::~Sequencer() {
+  if (sequencer_thread_.joinable()) Stop();
+}
+
+void Sequencer::Start() {
+  last_seq_ = engine_->last_seq();
+  last_time_ = engine_->last_time();
+  last_snapshot_seq_ = last_seq_;
+  history_floor_ = last_seq_;
+  last_seq_atomic_.store(last_seq_, std::memory_order_relaxed);
+  durable_seq_.store(std::max(journal_->durable_seq(), last_seq_), std::memory_order_release);
+  publisher_thread_ = std::thread([this] { RunPublisher(); });
+  sequencer_thread_ = std::thread([this] { RunSequencer(); });
+}
+
+void Sequencer::Stop() {
+  if (!sequencer_thread_.joinable()) return;
+  stopping_.store(true, std::memory_order_release);
+  QueueItem stop{};
+  stop.kind = Kind::kStop;
+  // The sequencer keeps draining, so the ring frees up; a racing producer can only delay us.
+  while (!ring_.TryPush(stop)) std::this_thread::sleep_for(std::chrono::microseconds(100));
+  sequencer_thread_.join();
+  // Producers that passed the stopping_ check just before it was set may have queued work
+  // behind the stop marker: it never ran, so it fails rather than hangs.
+  QueueItem item;
+  while (ring_.TryPop(&item)) FailWork(item.work);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    publisher_stop_ = true;
+  }
+  cv_.notify_all();
+  publisher_thread_.join();
+}
+
+absl::Status Sequencer::SubmitCommand(const Command& cmd, Work* work) {
+  if (failed_.load(std::memory_order_acquire)) {
+    return absl::UnavailableError(absl::StrCat("journal failed closed: ", failure()));
+  }
+  if (stopping_.load(std::memory_order_acquire)) {
+    return absl::UnavailableError("server shutting down");
+  }
+  QueueItem item{};
+  item.kind = Kind::kCommand;
+  item.cmd = cmd;
+  item.work = work;
+  if (!ring_.TryPush(item)) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "sequencer queue full (capacity ", ring_.capacity(), "); retry with backoff"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Sequencer::SubmitQuery(Work* work) {
+  if (stopping_.load(std::memory_order_acquire)) {
+    return absl::UnavailableError("server shutting down");
+  }
+  QueueItem item{};
+  item.kind = Kind::kQuery;
+  item.work = work;
+  if (!ring_.TryPush(item)) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "sequencer queue full (capacity ", ring_.capacity(), "); retry with backoff"));
+  }
+  return absl::OkStatus();
+}
+
+void Sequencer::OnDurable(Seq durable_seq) {
+  durable_seq_.store(durable_seq, std::memory_order_release);
+  { std::lock_guard<std::mutex> lock(mu_); }  // pairs with the publisher's predicate check
+  cv_.notify_one();
+}
+
+void Sequencer::OnJournalFailure(const absl::Status& status) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (failure_.ok()) failure_ = status;
+  }
+  failed_.store(true, std::memory_order_release);
+  cv_.notify_one();
+}
+
+std::string Sequencer::failure() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return std::string(failure_.message());
+}
+
+TimeNs Sequencer::Now() {
+  auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  // The engine requires non-decreasing times; a wall clock stepped back must not break it.
+  return std::max<TimeNs>(now, last_time_);
+}
+
+void Sequencer::FailWork(Work* work) {
+  if (work == nullptr) return;
+  std::string why = failure();
+  work->Complete(absl::UnavailableError(
+      why.empty() ? std::string("server shutting down")
+                  : absl::StrCat("journal failed closed: ", why)));
+}
+
+void Sequencer::RunSequencer() {
+  QueueItem item;
+  for (;;) {
+    if (!ring_.TryPop(&item)) {
+      FlushPending();
+      ring_.Pop(&item);
+    }
+    switch (item.kind) {
+      case Kind::kStop: {
+        FlushPending();
+        if (snapshot_ && !failed_.load() && last_seq_ > last_snapshot_seq_) {
+          absl::Status s = snapshot_(*engine_, last_seq_);
+          if (s.ok()) last_snapshot_seq_ = last_seq_;
+        }
+        return;
+      }
+      case Kind::kQuery: {
+        if (failed_.load(std::memory_order_acquire)) {
+          FailWork(item.work);
+          break;
+        }
+        SequencerView view{*engine_, ref_, last_seq_, *this};
+        item.work->Query(view);
+        local_pending_.push_back(Pending{last_seq_, item.work, {}, {}});
+        break;
+      }
+      case Kind::kCommand:
+        HandleCommand(item);
+        break;
+    }
+    if (local_pending_.size() >= kPendingBatch) FlushPending();
+  }
+}
+
+void Sequencer::HandleCommand(QueueItem& item) {
+  if (failed_.load(std::memory_order_acquire)) {
+    FailWork(item.work);
+    return;
+  }
+  Command& cmd = item.cmd;
+  if (cmd.type == CommandType::kAdvanceTime && item.work == nullptr &&
+      engine_->OpenOfferCount() == 0) {
+    return;  // nothing could expire: skip it (replay sees neither)
+  }
+  cmd.seq = last_seq_ + 1;
+  cmd.time = Now();
+  events_.clear();
+  engine_->Apply(cmd, &events_);
+  absl::Status appended = journal_->Append(cmd, events_);
+  if (!appended.ok()) {
+    // The engine moved but the journal refused: fail closed; nothing after this is served.
+    OnJournalFailure(appended);
+    FailWork(item.work);
+    return;
+  }
+  last_seq_ = cmd.seq;
+  last_time_ = cmd.time;
+  last_seq_atomic_.store(last_seq_, std::memory_order_relaxed);
+  if (item.work != nullptr) {
+    SequencerView view{*engine_, ref_, last_seq_, *this};
+    item.work->Applied(view, cmd, events_);
+  }
+  Pending p{cmd.seq, item.work, {}, {}};
+  BuildOutputs(cmd, events_, &p.reports, &p.book, false, 0);
+  for (const ExecOut& r : p.reports) history_.push_back(r);
+  while (history_.size() > options_.history_reports) {
+    history_floor_ = std::max(history_floor_, history_.front().report->seq());
+    history_.pop_front();
+  }
+  local_pending_.push_back(std::move(p));
+
+  if (options_.snapshot_every_records != 0 && snapshot_ &&
+      last_seq_ - last_snapshot_seq_ >= options_.snapshot_every_records) {
+    absl::Status s = snapshot_(*engine_, last_seq_);
+    if (s.ok()) {
+      last_snapshot_seq_ = last_seq_;
+    } else {
+      // A failed snapshot costs recovery time, not data: retry at the next interval.
+      last_snapshot_seq_ = last_seq_;
+    }
+  }
+}
+
+void Sequencer::FlushPending() {
+  if (local_pending_.empty()) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (Pending& p : local_pending_) pending_.push_back(std::move(p));
+  }
+  local_pending_.clear();
+  cv_.notify_one();
+}
+
+void Sequencer::RunPublisher() {
+  std::vector<Pending> ready;
+  std::vector<Pending> failed;
+  for (;;) {
+    absl::Status failure;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] {
+        if (!pending_.empty()) {
+          return pending_.front().seq <= durable_seq_.load(std::memory_order_acquire) ||
+                 !failure_.ok();
+        }
+        return publisher_stop_;
+      });
+      if (pending_.empty()) return;  // publisher_stop_ and drained
+      Seq durable = durable_seq_.load(std::memory_order_acquire);
+      while (!pending_.empty() && pending_.front().seq <= durable) {
+        ready.push_back(std::move(pending_.front()));
+        pending_.pop_front();
+      }
+      if (!failure_.ok()) {
+        failure = failure_;
+        while (!pending_.empty()) {
+          failed.push_back(std::move(pending_.front()));
+          pending_.pop_front();
+        }
+      }
+    }
+    for (Pending& p : ready) {
+      for (const ExecOut& r : p.reports) exec_hub_->Publish(r.agency, r.report);
+      for (const BookOut& b : p.book) book_hub_->Publish(b.pair, b.update);
+      if (p.work != nullptr) p.work->Complete(absl::OkStatus());
+    }
+    ready.clear();
+    for (Pending& p : failed) {
+      if (p.work != nullptr) {
+        p.work->Complete(absl::UnavailableError(
+            absl::StrCat("journal failed closed: ", failure.message())));
+      }
+    }
+    failed.clear();
+  }
+}
+
+absl::Status Sequencer::ExecutionHistory(
+    AgencyId agency, Seq after, std::vector<std::shared_ptr<const v1::ExecutionReport>>* out) {
+  if (after >= last_seq_) return absl::OkStatus();
+  if (after < history_floor_) {
+    if (!journal_range_) {
+      return absl::UnavailableError("execution history before this run is not readable");
+    }
+    std::vector<ExecOut> reports;
+    absl::Status s = journal_range_(
+        after, history_floor_, [&](const Command& cmd, absl::Span<const Event> events) {
+          reports.clear();
+          BuildOutputs(cmd, events, &reports, nullptr, true, agency);
+          for (ExecOut& r : reports) out->push_back(std::move(r.report));
+        });
+    if (!s.ok()) return s;
+  }
+  Seq from = std::max(after, history_floor_);
+  auto it = std::partition_point(history_.begin(), history_.end(),
+                                 [&](const ExecOut& r) { return r.report->seq() <= from; });
+  for (; it != history_.end(); ++it) {
+    if (it->agency == agency) out->push_back(it->report);
+  }
+  return absl::OkStatus();
+}
+
+void Sequencer::BuildOutputs(const Command& cmd, absl::Span<const Event> events,
+                             std::vector<ExecOut>* reports, std::vector<BookOut>* book,
+                             bool only_agency_valid, AgencyId only_agency) {
+  auto wants = [&](AgencyId a) { return !only_agency_valid || a == only_agency; };
+  auto new_report = [&](AgencyId agency) {
+    auto r = std::make_shared<v1::ExecutionReport>();
+    r->set_seq(cmd.seq);
+    r->set_time_ns(cmd.time);
+    reports->push_back(ExecOut{agency, r});
+    return r.get();
+  };
+  auto offer_info = [&](OfferId id) {
+    std::optional<OfferInfo> info = engine_->GetOffer(id);
+    return info ? *info : OfferInfo{};
+  };
+  auto new_book = [&](PairId pair) -> v1::BookUpdate* {
+    if (book == nullptr || !book_hub_->interested(pair)) return nullptr;
+    auto u = std::make_shared<v1::BookUpdate>();
+    u->set_seq(cmd.seq);
+    u->set_time_ns(cmd.time);
+    book->push_back(BookOut{pair, u});
+    return u.get();
+  };
+  for (const Event& e : events) {
+    switch (e.type) {
+      case EventType::kAccepted: {
+        const AcceptedEvent& a = e.accepted;
+        if (!wants(a.agency)) break;
+        OfferInfo info = offer_info(a.offer);
+        info.original_lots = a.lots;
+        info.open_lots = a.lots;
+        info.filled_lots = 0;
+        info.price = a.price;
+        info.status = OfferStatus::kOpen;
+        ToProtoOffer(ref_, info, new_report(a.agency)->mutable_accepted()->mutable_offer());
+        break;
+      }
+      case EventType::kFill: {
+        const FillEvent& f = e.fill;
+        if (wants(f.maker_agency)) {
+          ToProtoFill(ref_, f, true, offer_info(f.maker_offer),
+                      new_report(f.maker_agency)->mutable_fill());
+        }
+        if (wants(f.taker_agency)) {
+          ToProtoFill(ref_, f, false, offer_info(f.taker_offer),
+                      new_report(f.taker_agency)->mutable_fill());
+        }
+        if (v1::BookUpdate* u = new_book(f.pair)) {
+          v1::Trade* t = u->mutable_trade();
+          t->set_price(f.price);
+          t->set_lots(f.lots);
+          t->set_aggressor_side(ToProtoSide(f.aggressor_side));
+        }
+        break;
+      }
+      case EventType::kCancelled: {
+        const CancelledEvent& c = e.cancelled;
+        if (!wants(c.agency)) break;
+        OfferInfo info = offer_info(c.offer);
+        info.open_lots = 0;
+        info.status = OfferStatus::kCancelled;
+        v1::OfferCancelled* oc = new_report(c.agency)->mutable_cancelled();
+        ToProtoOffer(ref_, info, oc->mutable_offer());
+        oc->set_reason(ToProtoCancelReason(c.reason));
+        oc->set_cancelled_lots(c.lots);
+        break;
+      }
+      case EventType::kExpired: {
+        const ExpiredEvent& x = e.expired;
+        if (!wants(x.agency)) break;
+        OfferInfo info = offer_info(x.offer);
+        info.open_lots = 0;
+        info.status = OfferStatus::kExpired;
+        v1::OfferExpired* oe = new_report(x.agency)->mutable_expired();
+        ToProtoOffer(ref_, info, oe->mutable_offer());
+        oe->set_expired_lots(x.lots);
+        break;
+      }
+      case EventType::kReplaced: {
+        const ReplacedEvent& r = e.replaced;
+        if (!wants(r.agency)) break;
+        OfferInfo info = offer_info(r.offer);
+        info.open_lots = r.lots;
+        info.price = r.price;
+        info.status = OfferStatus::kOpen;
+        v1::OfferReplaced* orp = new_report(r.agency)->mutable_replaced();
+        ToProtoOffer(ref_, info, orp->mutable_offer());
+        orp->set_kept_priority(r.kept_priority);
+        break;
+      }
+      case EventType::kBookLevel: {
+        const BookLevelEvent& l = e.book_level;
+        if (v1::BookUpdate* u = new_book(l.pair)) {
+          v1::PriceLevelChange* c = u->mutable_level();
+          c->set_side(ToProtoSide(l.side));
+          c->set_price(l.price);
+          c->set_lots(l.lots);
+          c->set_offer_count(static_cast<std::int32_t>(l.offer_count));
+        }
+        break;
+      }
+      case EventType::kPairHalted:
+        if (v1::BookUpdate* u = new_book(e.pair.pair)) u->set_halted(true);
+        break;
+      case EventType::kPairResumed:
+        if (v1::BookUpdate* u = new_book(e.pair.pair)) u->set_halted(false);
+        break;
+      case EventType::kRejected:
+      case EventType::kHoldingsSet:
+        break;
+    }
+  }
+}
+
+}  // namespace msx::gateway

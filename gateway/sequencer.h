@@ -1,0 +1,211 @@
+// Sequencer: the one thread that owns the Engine, plus the publisher thread that releases
+// results once the journal holds them.
+//
+//   gRPC threads --TryPush--> MpscRing<QueueItem> --> sequencer thread
+//                                                      stamp seq + time (gateway clock)
+//                                                      Engine::Apply
+//                                                      Work::Applied (build the reply)
+//                                                      build execution reports/book updates
+//                                                      JournalWriter::Append
+//                                                      --> pending FIFO (seq, work, outputs)
+//   journal writer thread: on_durable(seq) --> publisher thread
+//                                                      for each pending item with seq <=
+//                                                      durable: publish reports to the
+//                                                      ExecHub/BookHub, Work::Complete(OK)
+//
+// Read-only queries (GetOffer, ListOffers, GetHoldings, GetBook, stream subscriptions,
+// admin status) also go through the ring, as non-journaled items: they run on the
+// sequencer thread against the engine (so they see a consistent state, never a half-applied
+// command), and their answer is released through the same pending FIFO once every command
+// they could have observed (seq <= last_seq at the time) is durable. So a query never
+// reveals state that a crash could still take back, and a stream subscription registered
+// at seq L receives exactly the reports with seq > L after its history (seq <= L).
+//
+// Nothing here blocks a gRPC thread: TryPush fails at once with RESOURCE_EXHAUSTED when the
+// ring is full, and UNAVAILABLE once the journal failed closed or shutdown began.
+#ifndef MSX_GATEWAY_SEQUENCER_H_
+#define MSX_GATEWAY_SEQUENCER_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/types/span.h"
+#include "engine/command.h"
+#include "engine/engine.h"
+#include "engine/event.h"
+#include "engine/journal/writer.h"
+#include "engine/reference_data.h"
+#include "gateway/hubs.h"
+#include "gateway/mpsc_ring.h"
+#include "msx/v1/exchange.pb.h"
+
+namespace msx::gateway {
+
+class Sequencer;
+
+// What the sequencer thread may look at while running a Work.
+struct SequencerView {
+  const Engine& engine;
+  const ReferenceData& ref;
+  Seq last_seq;           // last sequenced command (the state the engine is in)
+  Sequencer& sequencer;   // for execution-report history (ExecutionHistory)
+};
+
+// One unit of work queued for the sequencer: a gRPC call (or part of a stream) waiting for
+// the engine. Ownership: the creator hands it to Sequencer::Submit*; the sequencer calls
+// Applied/Query on its thread, then Complete exactly once (on the publisher thread, or on
+// the sequencer thread when it fails before reaching the journal). Complete may delete the
+// object. If Submit* returns an error, the work was not queued and stays with the caller.
+class Work {
+ public:
+  virtual ~Work() = default;
+  // Sequencer thread: `cmd` was applied (cmd.seq/time stamped) and produced `events`.
+  // Build the reply here: this is the only place the engine is reachable.
+  virtual void Applied(const SequencerView& view, const Command& cmd,
+                       absl::Span<const Event> events) {
+    (void)view, (void)cmd, (void)events;
+  }
+  // Sequencer thread, for queries: read what is needed from view.engine.
+  virtual void Query(const SequencerView& view) { (void)view; }
+  // Publisher thread once everything the work observed is durable (status OK), or any
+  // thread with UNAVAILABLE when the journal failed closed first. Called exactly once.
+  virtual void Complete(const absl::Status& status) = 0;
+};
+
+struct SequencerOptions {
+  std::size_t queue_capacity = 65536;   // power of two
+  std::uint64_t snapshot_every_records = 1000000;  // commands between snapshots; 0 = never
+  std::size_t history_reports = 1 << 18;  // execution reports kept in memory for resumes
+};
+
+// Writes a snapshot of `engine` (state after command `seq`). Called on the sequencer
+// thread; must not keep references to the engine.
+using SnapshotFn = std::function<absl::Status(const Engine& engine, Seq seq)>;
+// Reads journaled command groups with seq in (after, upto] and calls `fn` for each, in
+// order. Runs on the sequencer thread (stream resumes older than the in-memory history).
+using JournalRangeFn = std::function<absl::Status(
+    Seq after, Seq upto,
+    const std::function<void(const Command&, absl::Span<const Event>)>& fn)>;
+
+class Sequencer {
+ public:
+  // REQUIRES: `engine`, `journal`, the hubs and `ref` outlive the sequencer; the engine is
+  // recovered to journal->next_seq() - 1. The journal's on_durable/on_failure callbacks
+  // must call OnDurable/OnJournalFailure (the server wires this).
+  Sequencer(const ReferenceData& ref, Engine* engine, journal::JournalWriter* journal,
+            ExecHub* exec_hub, BookHub* book_hub, SequencerOptions options,
+            SnapshotFn snapshot, JournalRangeFn journal_range);
+  ~Sequencer();
+  Sequencer(const Sequencer&) = delete;
+  Sequencer& operator=(const Sequencer&) = delete;
+
+  void Start();
+  // Processes everything queued so far, writes a final snapshot, waits until the journal
+  // made it durable and every pending item completed, and joins both threads. Any thread
+  // but the sequencer's; call once, after the gRPC server stopped producing work.
+  void Stop();
+
+  // ---- Any thread (gRPC threads, control plane) ----
+  // Queues a command (seq/time are stamped by the sequencer). `work` may be null (a timer
+  // command). Errors: RESOURCE_EXHAUSTED (ring full), UNAVAILABLE (journal failed closed,
+  // or stopping).
+  absl::Status SubmitCommand(const Command& cmd, Work* work);
+  // Queues a read-only query. Same errors.
+  absl::Status SubmitQuery(Work* work);
+
+  // Journal callbacks (journal writer thread).
+  void OnDurable(Seq durable_seq);
+  void OnJournalFailure(const absl::Status& status);
+
+  // Status for GetExchangeStatus (any thread; approximate while running).
+  bool accepting() const { return !failed_.load(std::memory_order_acquire); }
+  std::string failure() const;
+  Seq last_seq() const { return last_seq_atomic_.load(std::memory_order_relaxed); }
+  Seq durable_seq() const { return durable_seq_.load(std::memory_order_acquire); }
+  std::size_t queue_depth() const { return ring_.size(); }
+  std::size_t queue_capacity() const { return ring_.capacity(); }
+
+  // ---- Sequencer thread only (from Work::Query) ----
+  // The execution reports of `agency` with seq in (after, view.last_seq], in order, from
+  // memory or from the journal. Fails if the journal cannot be read.
+  absl::Status ExecutionHistory(AgencyId agency, Seq after,
+                                std::vector<std::shared_ptr<const v1::ExecutionReport>>* out);
+  // Marks that `pair` has a book-stream subscriber (so book updates are built); released
+  // by the subscriber through BookHub.
+  BookHub& book_hub() { return *book_hub_; }
+
+  // Builds the execution reports and book updates of one applied command. Public for the
+  // history path; sequencer thread only.
+  void BuildOutputs(const Command& cmd, absl::Span<const Event> events,
+                    std::vector<ExecOut>* reports, std::vector<BookOut>* book,
+                    bool only_agency_valid, AgencyId only_agency);
+
+ private:
+  enum class Kind : std::uint8_t { kCommand = 1, kQuery = 2, kStop = 3 };
+  struct QueueItem {
+    Kind kind;
+    Command cmd;
+    Work* work;
+  };
+  struct Pending {
+    Seq seq;
+    Work* work;
+    std::vector<ExecOut> reports;
+    std::vector<BookOut> book;
+  };
+
+  void RunSequencer();
+  void RunPublisher();
+  void HandleCommand(QueueItem& item);
+  void FlushPending();
+  void FailWork(Work* work);
+  TimeNs Now();
+
+  const ReferenceData& ref_;
+  Engine* const engine_;
+  journal::JournalWriter* const journal_;
+  ExecHub* const exec_hub_;
+  BookHub* const book_hub_;
+  const SequencerOptions options_;
+  SnapshotFn snapshot_;
+  JournalRangeFn journal_range_;
+
+  MpscRing<QueueItem> ring_;
+  std::atomic<bool> failed_{false};
+  std::atomic<bool> stopping_{false};
+  std::atomic<Seq> last_seq_atomic_{0};
+  std::atomic<Seq> durable_seq_{0};
+
+  // Sequencer thread state.
+  Seq last_seq_ = 0;
+  TimeNs last_time_ = 0;
+  Seq last_snapshot_seq_ = 0;
+  std::vector<Event> events_;
+  std::vector<Pending> local_pending_;  // flushed to pending_ in batches
+  std::deque<ExecOut> history_;         // recent reports, seq ascending
+  Seq history_floor_ = 0;               // history_ holds every report with seq > this
+
+  // Shared between the sequencer (producer) and the publisher (consumer).
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Pending> pending_ ABSL_GUARDED_BY(mu_);
+  bool publisher_stop_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status failure_ ABSL_GUARDED_BY(mu_);
+
+  std::thread sequencer_thread_;
+  std::thread publisher_thread_;
+};
+
+}  // namespace msx::gateway
+
+#endif  // MSX_GATEWAY_SEQUENCER_H_

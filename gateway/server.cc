@@ -1,0 +1,391 @@
+#include "gateway/server.h"
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+
+#include "absl/strings/str_cat.h"
+#include "engine/config/config.h"
+#include "engine/journal/reader.h"
+#include "engine/journal/recovery.h"
+#include "engine/journal/snapshot.h"
+
+namespace msx::gateway {
+
+// Writes snapshots off the sequencer thread: the sequencer serializes the engine (the only
+// part that needs the engine), this thread waits until the journal holds that seq (a
+// snapshot must never be ahead of the journal) and writes the file. One snapshot at a
+// time; a newer one replaces a queued older one.
+class SnapshotWriter {
+ public:
+  SnapshotWriter(std::string dir, journal::JournalWriter* journal)
+      : dir_(std::move(dir)), journal_(journal), thread_([this] { Run(); }) {}
+  ~SnapshotWriter() { Finish(); }
+
+  void Offer(Seq seq, std::string state) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queued_seq_ = seq;
+      queued_ = std::move(state);
+      has_work_ = true;
+    }
+    cv_.notify_one();
+  }
+
+  // Writes whatever is queued, then stops the thread.
+  void Finish() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stop_) return;
+      stop_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+
+ private:
+  void Run() {
+    for (;;) {
+      Seq seq;
+      std::string state;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return has_work_ || stop_; });
+        if (!has_work_) return;
+        seq = queued_seq_;
+        state = std::move(queued_);
+        has_work_ = false;
+      }
+      absl::Status s = journal_->WaitDurable(seq);
+      if (s.ok()) s = journal::WriteSnapshot(dir_, seq, state);
+      if (!s.ok()) {
+        std::fprintf(stderr, "msx-server: snapshot at seq %llu not written: %s\n",
+                     static_cast<unsigned long long>(seq), std::string(s.message()).c_str());
+      }
+    }
+  }
+
+  const std::string dir_;
+  journal::JournalWriter* const journal_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  Seq queued_seq_ = 0;
+  std::string queued_;
+  bool has_work_ = false;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+namespace {
+
+// The reference-data part of the configuration, as journaled: without tokens (secrets do
+// not belong in the journal), the server section (operational) and initial holdings (they
+// are journaled as SetHoldings commands). Serialized deterministically so that the bytes
+// compare equal across runs.
+std::string JournaledConfig(const v1::ExchangeConfig& config) {
+  v1::ExchangeConfig copy = config;
+  copy.clear_server();
+  for (v1::AgencyConfig& a : *copy.mutable_agencies()) {
+    a.clear_tokens();
+    a.clear_holdings();
+  }
+  std::string out;
+  google::protobuf::io::StringOutputStream stream(&out);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  copy.SerializeToCodedStream(&coded);
+  coded.Trim();
+  return out;
+}
+
+absl::StatusOr<std::string> ReadText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot read"));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const v1::TlsConfig& tls) {
+  if (tls.cert_file().empty()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions opts;
+  absl::StatusOr<std::string> cert = ReadText(tls.cert_file());
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<std::string> key = ReadText(tls.key_file());
+  if (!key.ok()) return key.status();
+  opts.pem_key_cert_pairs.push_back({*key, *cert});
+  if (!tls.client_ca_file().empty()) {
+    absl::StatusOr<std::string> ca = ReadText(tls.client_ca_file());
+    if (!ca.ok()) return ca.status();
+    opts.pem_root_certs = *ca;
+    opts.client_certificate_request =
+        tls.require_client_cert() ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                                  : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
+  } else if (tls.require_client_cert()) {
+    return absl::InvalidArgumentError("server.tls.client_ca_file: required for mutual TLS");
+  }
+  return grpc::SslServerCredentials(opts);
+}
+
+// A query that completes a promise: everything queued before it is durable once it fires.
+class Barrier final : public Work {
+ public:
+  void Complete(const absl::Status& status) override { done.set_value(status); }
+  std::promise<absl::Status> done;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
+    const ServerOptions& options) {
+  std::unique_ptr<ExchangeServer> s(new ExchangeServer());
+
+  // ---- Configuration ----
+  if (options.config_file.empty()) {
+    s->config_ = DefaultConfig();
+  } else {
+    absl::StatusOr<v1::ExchangeConfig> config = ReadConfigFile(options.config_file);
+    if (!config.ok()) return config.status();
+    s->config_ = *std::move(config);
+  }
+  v1::ServerConfig* sc = s->config_.mutable_server();
+  if (options.listen) sc->set_listen(*options.listen);
+  if (options.data_dir) sc->set_data_dir(*options.data_dir);
+  if (options.durability) {
+    if (*options.durability == "sync") {
+      sc->set_durability(v1::DURABILITY_SYNC);
+    } else if (*options.durability == "none") {
+      sc->set_durability(v1::DURABILITY_NONE);
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--durability: expected sync or none, got \"", *options.durability, "\""));
+    }
+  }
+  if (absl::Status v = ValidateConfig(s->config_); !v.ok()) return v;
+  s->server_config_ = ServerConfigWithDefaults(*sc);
+  const v1::ServerConfig& server = s->server_config_;
+  absl::StatusOr<ReferenceData> ref = LoadReferenceData(s->config_);
+  if (!ref.ok()) return ref.status();
+  s->ref_ = std::make_unique<ReferenceData>(*std::move(ref));
+  absl::StatusOr<TokenTable> tokens = TokenTable::Build(s->config_, *s->ref_);
+  if (!tokens.ok()) return tokens.status();
+  s->tokens_ = std::make_unique<TokenTable>(*std::move(tokens));
+
+  // ---- Recovery ----
+  const std::string dir = server.data_dir();
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat(dir, ": cannot create: ", ec.message()));
+  const std::string journaled_config = JournaledConfig(s->config_);
+  const ReferenceData* ref_ptr = s->ref_.get();
+  journal::RecoveryOptions ropts;
+  ropts.truncate_at_corruption = options.truncate_corrupt_tail;
+  ropts.expected_config = journaled_config;
+  absl::StatusOr<journal::RecoveryResult> recovered = journal::Recover(
+      dir, [ref_ptr] { return std::make_unique<Engine>(*ref_ptr, EngineOptions{}); }, ropts);
+  if (!recovered.ok()) {
+    if (recovered.status().code() == absl::StatusCode::kFailedPrecondition) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          recovered.status().message(),
+          " (the data directory holds a journal of a different configuration; use the "
+          "configuration it was created with or a new --data-dir)"));
+    }
+    return recovered.status();
+  }
+  s->engine_ = std::move(recovered->engine);
+  const Seq recovered_seq = recovered->last_seq;
+  s->recovery_summary_ = absl::StrCat(
+      "journal: last seq ", recovered_seq,
+      recovered->snapshot_seq != 0 ? absl::StrCat(", snapshot at seq ", recovered->snapshot_seq)
+                                   : std::string(),
+      ", replayed ", recovered->commands_replayed, " commands, verified ",
+      recovered->fills_verified, " fills");
+  if (recovered->read.torn_bytes != 0) {
+    absl::StrAppend(&s->recovery_summary_, "; truncated a torn tail of ",
+                    recovered->read.torn_bytes, " bytes in ", recovered->read.torn_file);
+  }
+  if (!recovered->read.error_file.empty()) {
+    absl::StrAppend(&s->recovery_summary_, "; CUT AT CORRUPTION ", recovered->read.error_file,
+                    ":", recovered->read.error_offset);
+  }
+  for (const std::string& r : recovered->rejected_snapshots) {
+    absl::StrAppend(&s->recovery_summary_, "; skipped snapshot ", r);
+  }
+
+  // ---- Journal writer ----
+  s->callback_target_ = std::make_shared<std::atomic<Sequencer*>>(nullptr);
+  auto target = s->callback_target_;
+  journal::WriterOptions wopts;
+  wopts.durability = server.durability() == v1::DURABILITY_NONE ? journal::Durability::kNone
+                                                                 : journal::Durability::kSync;
+  wopts.segment_bytes = static_cast<std::uint64_t>(server.journal_segment_bytes());
+  wopts.config = journaled_config;
+  wopts.next_seq = recovered_seq + 1;
+  wopts.on_durable = [target](Seq seq) {
+    if (Sequencer* q = target->load(std::memory_order_acquire)) q->OnDurable(seq);
+  };
+  wopts.on_failure = [target](const absl::Status& status) {
+    std::fprintf(stderr, "msx-server: JOURNAL FAILED, refusing commands: %s\n",
+                 std::string(status.message()).c_str());
+    if (Sequencer* q = target->load(std::memory_order_acquire)) q->OnJournalFailure(status);
+  };
+  absl::StatusOr<std::unique_ptr<journal::JournalWriter>> writer =
+      journal::JournalWriter::Open(dir, std::move(wopts));
+  if (!writer.ok()) return writer.status();
+  s->journal_ = *std::move(writer);
+  s->snapshots_ = std::make_unique<SnapshotWriter>(dir, s->journal_.get());
+
+  // ---- Sequencer ----
+  s->exec_hub_ = std::make_unique<ExecHub>(s->ref_->agencies().size());
+  s->book_hub_ = std::make_unique<BookHub>(s->ref_->pairs().size());
+  SequencerOptions qopts;
+  qopts.queue_capacity = static_cast<std::size_t>(server.queue_capacity());
+  qopts.snapshot_every_records = static_cast<std::uint64_t>(server.snapshot_every_records());
+  SnapshotWriter* snaps = s->snapshots_.get();
+  SnapshotFn snapshot = [snaps](const Engine& engine, Seq seq) {
+    snaps->Offer(seq, engine.SaveState());
+    return absl::OkStatus();
+  };
+  JournalRangeFn range = [dir](Seq after, Seq upto,
+                               const std::function<void(const Command&,
+                                                        absl::Span<const Event>)>& fn) {
+    journal::ReaderOptions r;
+    r.after_seq = after;
+    r.until_seq = upto;
+    absl::StatusOr<std::unique_ptr<journal::JournalReader>> reader =
+        journal::JournalReader::Open(dir, r);
+    if (!reader.ok()) return reader.status();
+    journal::JournalEntry entry;
+    while ((*reader)->Next(&entry)) fn(entry.command, entry.events);
+    return (*reader)->status();
+  };
+  s->sequencer_ = std::make_unique<Sequencer>(*s->ref_, s->engine_.get(), s->journal_.get(),
+                                              s->exec_hub_.get(), s->book_hub_.get(), qopts,
+                                              std::move(snapshot), std::move(range));
+  target->store(s->sequencer_.get(), std::memory_order_release);
+  s->sequencer_->Start();
+
+  if (recovered_seq == 0) {
+    // A new exchange: the initial holdings become journaled commands.
+    absl::StatusOr<std::vector<Command>> holdings = InitialHoldingCommands(s->config_, *s->ref_);
+    if (!holdings.ok()) return holdings.status();
+    for (const Command& cmd : *holdings) {
+      for (;;) {
+        absl::Status q = s->sequencer_->SubmitCommand(cmd, nullptr);
+        if (q.ok()) break;
+        if (q.code() != absl::StatusCode::kResourceExhausted) return q;
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      }
+    }
+  }
+  {
+    auto* barrier = new Barrier();
+    std::future<absl::Status> done = barrier->done.get_future();
+    absl::Status q;
+    while (!(q = s->sequencer_->SubmitQuery(barrier)).ok()) {
+      if (q.code() != absl::StatusCode::kResourceExhausted) {
+        delete barrier;
+        return q;
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    absl::Status b = done.get();
+    delete barrier;
+    if (!b.ok()) return b;
+  }
+
+  // ---- gRPC ----
+  ServiceContext ctx{s->ref_.get(),
+                     s->tokens_.get(),
+                     s->sequencer_.get(),
+                     s->exec_hub_.get(),
+                     s->book_hub_.get(),
+                     server.durability() == v1::DURABILITY_NONE ? "none" : "sync",
+                     dir};
+  s->exchange_service_ = std::make_unique<ExchangeService>(ctx);
+  s->admin_service_ = std::make_unique<AdminService>(ctx);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = Credentials(server.tls());
+  if (!creds.ok()) return creds.status();
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(server.listen(), *creds, &s->port_);
+  builder.RegisterService(s->exchange_service_.get());
+  builder.RegisterService(s->admin_service_.get());
+  builder.SetMaxReceiveMessageSize(4 << 20);
+  s->grpc_server_ = builder.BuildAndStart();
+  if (!s->grpc_server_ || s->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", server.listen()));
+  }
+  return s;
+}
+
+ExchangeServer::~ExchangeServer() {
+  absl::Status s = Shutdown();
+  (void)s;
+}
+
+void ExchangeServer::Tick() {
+  if (sequencer_ == nullptr) return;
+  Command cmd{};
+  cmd.type = CommandType::kAdvanceTime;
+  absl::Status s = sequencer_->SubmitCommand(cmd, nullptr);
+  (void)s;  // a full queue or a stopping server skips one tick; the next one catches up
+}
+
+absl::Status ExchangeServer::Shutdown() {
+  if (shut_down_) return absl::OkStatus();
+  shut_down_ = true;
+  if (grpc_server_) grpc_server_->GetHealthCheckService()->SetServingStatus(false);
+  // 1. Finish every queued command (durably) and refuse new ones; final snapshot.
+  if (sequencer_) sequencer_->Stop();
+  if (snapshots_) snapshots_->Finish();
+  // 2. End the streams, then gRPC (unary calls still arriving get UNAVAILABLE).
+  grpc::Status closing(grpc::StatusCode::UNAVAILABLE, "server shutting down");
+  if (exec_hub_) exec_hub_->CloseAll(closing);
+  if (book_hub_) book_hub_->CloseAll(closing);
+  if (grpc_server_) {
+    grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  }
+  // 3. The journal.
+  absl::Status status = journal_ ? journal_->Close() : absl::OkStatus();
+  if (callback_target_) callback_target_->store(nullptr, std::memory_order_release);
+  return status;
+}
+
+std::string ExchangeServer::Banner() const {
+  std::string host = server_config_.listen().substr(0, server_config_.listen().rfind(':'));
+  std::string address = absl::StrCat(host, ":", port_);
+  std::string out = absl::StrCat(
+      "msx-server: serving msx.v1.Exchange and msx.v1.Admin on ", address,
+      server_config_.tls().cert_file().empty() ? " (plaintext)" : " (TLS)", "\n",
+      "  data dir ", server_config_.data_dir(), ", durability ",
+      server_config_.durability() == v1::DURABILITY_NONE ? "none" : "sync", "; ",
+      recovery_summary_, "\n", "  tokens (metadata \"authorization: Bearer <token>\"):\n");
+  std::string example_token;
+  for (const Agency& a : ref_->agencies()) {
+    std::string token = tokens_->AnyTokenOf(a.id);
+    if (token.empty()) continue;
+    absl::StrAppend(&out, "    ", a.code, a.role == Role::kAdmin ? " (admin)" : "", ": ",
+                    token, "\n");
+    if (example_token.empty() && a.role != Role::kAdmin) example_token = token;
+  }
+  absl::StrAppend(&out, "  try: msx --server ", address, " --token ", example_token,
+                  " pairs\n", "       grpcurl -plaintext -H 'authorization: Bearer ",
+                  example_token, "' ", address, " msx.v1.Exchange/ListPairs\n");
+  return out;
+}
+
+}  // namespace msx::gateway

@@ -1,0 +1,87 @@
+// ExchangeServer: everything msx-server runs, assembled. Start() loads the configuration,
+// recovers the engine from the journal (refusing corruption unless told to truncate),
+// opens the journal writer, starts the sequencer and publisher threads and the gRPC
+// server (Exchange, Admin, grpc.health.v1, reflection). On a new data directory it first
+// journals the configuration and every agency's initial holdings as SetHoldings commands,
+// so the journal replays on its own.
+//
+// The control plane (signals, timers) lives in server_main.cc and calls Tick() and
+// Shutdown().
+//
+// Thread-safety: Start/Shutdown from the main thread; Tick from any thread.
+#ifndef MSX_GATEWAY_SERVER_H_
+#define MSX_GATEWAY_SERVER_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <grpcpp/server.h>
+
+#include "absl/status/statusor.h"
+#include "engine/engine.h"
+#include "engine/journal/writer.h"
+#include "engine/reference_data.h"
+#include "gateway/auth.h"
+#include "gateway/hubs.h"
+#include "gateway/sequencer.h"
+#include "gateway/service.h"
+#include "msx/v1/config.pb.h"
+
+namespace msx::gateway {
+
+struct ServerOptions {
+  std::string config_file;                  // empty = the embedded default
+  std::optional<std::string> listen;        // overrides server.listen
+  std::optional<std::string> data_dir;      // overrides server.data_dir
+  std::optional<std::string> durability;    // "sync" | "none"; overrides server.durability
+  bool truncate_corrupt_tail = false;       // cut the journal at a corruption instead of refusing
+};
+
+class SnapshotWriter;
+
+class ExchangeServer {
+ public:
+  // Fails with the configuration error (InvalidArgument naming the field), the journal's
+  // corruption (DataLoss naming file and offset), or the I/O / listen error.
+  static absl::StatusOr<std::unique_ptr<ExchangeServer>> Start(const ServerOptions& options);
+  ~ExchangeServer();
+  ExchangeServer(const ExchangeServer&) = delete;
+  ExchangeServer& operator=(const ExchangeServer&) = delete;
+
+  // Queues an AdvanceTime command (GTD expiry); a full queue just skips this tick.
+  void Tick();
+  // Graceful stop: refuse new work, finish everything queued, make it durable, write a
+  // snapshot, end the streams, stop gRPC, close the journal. Idempotent.
+  absl::Status Shutdown();
+
+  int port() const { return port_; }
+  const v1::ServerConfig& server_config() const { return server_config_; }
+  // What the operator sees on start: address, recovery summary, tokens, an example command.
+  std::string Banner() const;
+
+ private:
+  ExchangeServer() = default;
+
+  v1::ExchangeConfig config_;
+  v1::ServerConfig server_config_;
+  std::unique_ptr<ReferenceData> ref_;
+  std::unique_ptr<TokenTable> tokens_;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<journal::JournalWriter> journal_;
+  std::unique_ptr<SnapshotWriter> snapshots_;
+  std::unique_ptr<ExecHub> exec_hub_;
+  std::unique_ptr<BookHub> book_hub_;
+  std::unique_ptr<Sequencer> sequencer_;
+  std::unique_ptr<ExchangeService> exchange_service_;
+  std::unique_ptr<AdminService> admin_service_;
+  std::unique_ptr<grpc::Server> grpc_server_;
+  std::shared_ptr<std::atomic<Sequencer*>> callback_target_;
+  int port_ = 0;
+  std::string recovery_summary_;
+  bool shut_down_ = false;
+};
+
+}  // namespace msx::gateway
+
+#endif  // MSX_GATEWAY_SERVER_H_

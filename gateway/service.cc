@@ -1,0 +1,841 @@
+#include "gateway/service.h"
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "gateway/translate.h"
+
+namespace msx::gateway {
+namespace {
+
+using AppliedFn = std::function<absl::Status(const SequencerView&, const Command&,
+                                             absl::Span<const Event>)>;
+using QueryFn = std::function<absl::Status(const SequencerView&)>;
+using FinishFn = std::function<void(const absl::Status&)>;
+
+// A Work whose reply is built by `applied` (commands) or `query` (queries) on the
+// sequencer thread, and delivered by `finish` once durable. Deletes itself on Complete.
+class CallWork final : public Work {
+ public:
+  CallWork(AppliedFn applied, QueryFn query, FinishFn finish)
+      : applied_(std::move(applied)), query_(std::move(query)), finish_(std::move(finish)) {}
+
+  void Applied(const SequencerView& view, const Command& cmd,
+               absl::Span<const Event> events) override {
+    if (applied_) result_ = applied_(view, cmd, events);
+  }
+  void Query(const SequencerView& view) override {
+    if (query_) result_ = query_(view);
+  }
+  void Complete(const absl::Status& status) override {
+    finish_(status.ok() ? result_ : status);
+    delete this;
+  }
+
+ private:
+  AppliedFn applied_;
+  QueryFn query_;
+  FinishFn finish_;
+  absl::Status result_;
+};
+
+grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
+                                    const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+// Queues `work` as a command or query; on a refused hand-off finishes the call at once.
+grpc::ServerUnaryReactor* Enqueue(Sequencer* sequencer, grpc::ServerUnaryReactor* reactor,
+                                  const Command* cmd, CallWork* work) {
+  absl::Status s = cmd != nullptr ? sequencer->SubmitCommand(*cmd, work)
+                                  : sequencer->SubmitQuery(work);
+  if (!s.ok()) {
+    delete work;
+    reactor->Finish(ToGrpcStatus(s));
+  }
+  return reactor;
+}
+
+FinishFn FinishWith(grpc::ServerUnaryReactor* reactor) {
+  return [reactor](const absl::Status& s) { reactor->Finish(ToGrpcStatus(s)); };
+}
+
+absl::StatusOr<Caller> Trader(const ServiceContext& ctx, grpc::CallbackServerContext* context) {
+  absl::StatusOr<Caller> caller = ctx.tokens->Authenticate(*context);
+  if (!caller.ok()) return caller.status();
+  if (caller->admin) {
+    return absl::PermissionDeniedError(
+        "authorization: an admin token cannot trade; use an agency's token");
+  }
+  return caller;
+}
+
+absl::StatusOr<Caller> Admin(const ServiceContext& ctx, grpc::CallbackServerContext* context) {
+  absl::StatusOr<Caller> caller = ctx.tokens->Authenticate(*context);
+  if (!caller.ok()) return caller.status();
+  if (!caller->admin) {
+    return absl::PermissionDeniedError("authorization: the Admin service needs an admin token");
+  }
+  return caller;
+}
+
+const RejectedEvent* FindReject(absl::Span<const Event> events) {
+  for (const Event& e : events) {
+    if (e.type == EventType::kRejected) return &e.rejected;
+  }
+  return nullptr;
+}
+
+void AddFillsOf(const SequencerView& view, OfferId offer, absl::Span<const Event> events,
+                google::protobuf::RepeatedPtrField<v1::Fill>* out) {
+  std::optional<OfferInfo> info;
+  for (const Event& e : events) {
+    if (e.type != EventType::kFill) continue;
+    const FillEvent& f = e.fill;
+    if (f.maker_offer != offer && f.taker_offer != offer) continue;
+    if (!info) info = view.engine.GetOffer(offer);
+    ToProtoFill(view.ref, f, f.maker_offer == offer, info ? *info : OfferInfo{}, out->Add());
+  }
+}
+
+// ---- Command replies (sequencer thread). Shared by the unary calls and OrderEntry. ----
+
+absl::Status SubmitApplied(const SequencerView& view, const Command& cmd,
+                           absl::Span<const Event> events, v1::SubmitOfferResponse* resp) {
+  if (const RejectedEvent* r = FindReject(events)) {
+    if (r->reason != RejectReason::kDuplicateClientId) {
+      return RejectToStatus(view.ref, cmd, r->reason);
+    }
+    // A retry: the original offer, in its current state, if the parameters are the same.
+    std::optional<OfferInfo> original = view.engine.GetOffer(r->offer);
+    if (!original) {
+      original = view.engine.FindByClientId(cmd.submit.agency, cmd.submit.client_id);
+    }
+    if (!original || !SameSubmitParameters(*original, cmd.submit)) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          RejectReasonName(RejectReason::kDuplicateClientId), ": client_offer_id: ",
+          cmd.submit.client_id, " was already used for offer ",
+          original ? original->id : r->offer, " with different parameters"));
+    }
+    ToProtoOffer(view.ref, *original, resp->mutable_offer());
+    resp->set_seq(original->accepted_seq);
+    return absl::OkStatus();
+  }
+  for (const Event& e : events) {
+    if (e.type != EventType::kAccepted) continue;
+    std::optional<OfferInfo> info = view.engine.GetOffer(e.accepted.offer);
+    if (info) ToProtoOffer(view.ref, *info, resp->mutable_offer());
+    AddFillsOf(view, e.accepted.offer, events, resp->mutable_fills());
+    resp->set_seq(cmd.seq);
+    return absl::OkStatus();
+  }
+  return absl::InternalError("engine produced neither accept nor reject");
+}
+
+absl::Status CancelApplied(const SequencerView& view, const Command& cmd,
+                           absl::Span<const Event> events, v1::CancelOfferResponse* resp) {
+  if (const RejectedEvent* r = FindReject(events)) return RejectToStatus(view.ref, cmd, r->reason);
+  std::optional<OfferInfo> info = view.engine.GetOffer(cmd.cancel.offer);
+  if (info) ToProtoOffer(view.ref, *info, resp->mutable_offer());
+  resp->set_seq(cmd.seq);
+  return absl::OkStatus();
+}
+
+absl::Status ReplaceApplied(const SequencerView& view, const Command& cmd,
+                            absl::Span<const Event> events, v1::ReplaceOfferResponse* resp) {
+  if (const RejectedEvent* r = FindReject(events)) return RejectToStatus(view.ref, cmd, r->reason);
+  std::optional<OfferInfo> info = view.engine.GetOffer(cmd.replace.offer);
+  if (info) ToProtoOffer(view.ref, *info, resp->mutable_offer());
+  AddFillsOf(view, cmd.replace.offer, events, resp->mutable_fills());
+  resp->set_seq(cmd.seq);
+  return absl::OkStatus();
+}
+
+absl::Status SimpleApplied(const SequencerView& view, const Command& cmd,
+                           absl::Span<const Event> events) {
+  if (const RejectedEvent* r = FindReject(events)) return RejectToStatus(view.ref, cmd, r->reason);
+  return absl::OkStatus();
+}
+
+void FillHoldings(const SequencerView& view, AgencyId agency, v1::GetHoldingsResponse* resp) {
+  resp->set_agency(view.ref.agencies()[agency].code);
+  for (const Instrument& i : view.ref.instruments()) {
+    ToProtoHolding(view.ref, i.id, view.engine.GetHoldings(agency, i.id), resp->add_holdings());
+  }
+}
+
+absl::Status NotYourOffer(std::uint64_t id) {
+  return absl::NotFoundError(absl::StrCat(RejectReasonName(RejectReason::kUnknownOffer),
+                                          ": offer_id: ", id, " is not an offer of this agency"));
+}
+
+// ---- Streams ----
+
+// A server stream with a bounded outgoing queue: Deliver never blocks; one write in flight
+// at a time; Close finishes once the write in flight (and, when draining, the queue) is
+// done. Every decision is taken under mu_, every gRPC call is made outside it (gRPC may
+// run OnWriteDone inline).
+template <typename Reactor, typename Msg>
+class QueuedStream : public Reactor, public Sink<Msg> {
+ public:
+  void Deliver(const std::shared_ptr<const Msg>& msg) override {
+    const Msg* start = nullptr;
+    bool overflow = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (closing_) return;
+      if (queue_.size() >= kMaxQueuedStreamMessages) {
+        overflow = true;
+      } else {
+        queue_.push_back(msg);
+        if (!writing_) {
+          writing_ = true;
+          start = queue_.front().get();
+        }
+      }
+    }
+    if (overflow) {
+      Close(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                         "stream consumer too slow; reconnect and resume"));
+      return;
+    }
+    if (start != nullptr) this->StartWrite(start);
+  }
+
+  void Close(const grpc::Status& status) override { CloseImpl(status, /*drain=*/false); }
+  bool closed() const override { return closed_.load(std::memory_order_acquire); }
+
+  void OnWriteDone(bool ok) override {
+    const Msg* next = nullptr;
+    bool finish = false;
+    grpc::Status status;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!queue_.empty()) queue_.pop_front();
+      writing_ = false;
+      if (!ok) {  // the client went away
+        closing_ = true;
+        closed_.store(true, std::memory_order_release);
+        if (!finished_) {
+          finished_ = finish = true;
+          status = grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled");
+        }
+      } else if (closing_ && (!drain_ || queue_.empty())) {
+        if (!finished_) {
+          finished_ = finish = true;
+          status = close_status_;
+        }
+      } else if (!queue_.empty()) {
+        writing_ = true;
+        next = queue_.front().get();
+      }
+    }
+    if (next != nullptr) this->StartWrite(next);
+    if (finish) this->Finish(status);
+  }
+
+  void OnCancel() override {
+    CloseImpl(grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled"), false);
+  }
+
+  void OnDone() override {
+    closed_.store(true, std::memory_order_release);
+    Released();
+    std::shared_ptr<QueuedStream> self = std::move(self_);  // may delete this on return
+  }
+
+ protected:
+  // Called once from OnDone; for subclasses to drop interest counters and the like.
+  virtual void Released() {}
+
+  // Graceful end (drain = true): finish with `status` after every queued message.
+  void CloseImpl(const grpc::Status& status, bool drain) {
+    bool finish = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (closing_) return;
+      closing_ = true;
+      drain_ = drain;
+      close_status_ = status;
+      closed_.store(true, std::memory_order_release);
+      if (!writing_ && !finished_) {
+        finished_ = finish = true;
+      }
+    }
+    if (finish) this->Finish(status);
+  }
+
+  std::shared_ptr<QueuedStream> self_;  // gRPC's reference, dropped in OnDone
+
+ private:
+  std::mutex mu_;
+  std::deque<std::shared_ptr<const Msg>> queue_;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool drain_ = false;
+  bool finished_ = false;
+  grpc::Status close_status_;
+  std::atomic<bool> closed_{false};
+};
+
+class ExecStream final
+    : public QueuedStream<grpc::ServerWriteReactor<v1::ExecutionReport>, v1::ExecutionReport> {
+ public:
+  static grpc::ServerWriteReactor<v1::ExecutionReport>* Create(const ServiceContext& ctx,
+                                                               grpc::CallbackServerContext* c,
+                                                               const v1::StreamExecutionsRequest* r) {
+    auto stream = std::shared_ptr<ExecStream>(new ExecStream());
+    stream->self_ = stream;
+    absl::StatusOr<Caller> caller = ctx.tokens->Authenticate(*c);
+    if (!caller.ok()) {
+      stream->Close(ToGrpcStatus(caller.status()));
+      return stream.get();
+    }
+    if (caller->admin) {
+      stream->Close(ToGrpcStatus(absl::PermissionDeniedError(
+          "authorization: admin tokens have no executions; use an agency's token")));
+      return stream.get();
+    }
+    AgencyId agency = caller->agency;
+    Seq after = r->after_seq();
+    auto history = std::make_shared<std::vector<std::shared_ptr<const v1::ExecutionReport>>>();
+    ExecHub* hub = ctx.exec_hub;
+    auto* work = new CallWork(
+        nullptr,
+        [agency, after, history](const SequencerView& view) {
+          return view.sequencer.ExecutionHistory(agency, after, history.get());
+        },
+        [stream, history, hub, agency](const absl::Status& s) {
+          if (!s.ok()) {
+            stream->Close(ToGrpcStatus(s));
+            return;
+          }
+          for (const auto& report : *history) stream->Deliver(report);
+          history->clear();
+          hub->Add(agency, stream);
+        });
+    absl::Status s = ctx.sequencer->SubmitQuery(work);
+    if (!s.ok()) {
+      delete work;
+      stream->Close(ToGrpcStatus(s));
+    }
+    return stream.get();
+  }
+
+ private:
+  ExecStream() = default;
+};
+
+class BookStream final
+    : public QueuedStream<grpc::ServerWriteReactor<v1::BookUpdate>, v1::BookUpdate> {
+ public:
+  static grpc::ServerWriteReactor<v1::BookUpdate>* Create(const ServiceContext& ctx,
+                                                          grpc::CallbackServerContext* c,
+                                                          const v1::StreamBookRequest* r) {
+    auto stream = std::shared_ptr<BookStream>(new BookStream());
+    stream->self_ = stream;
+    absl::StatusOr<Caller> caller = ctx.tokens->Authenticate(*c);
+    if (!caller.ok()) {
+      stream->Close(ToGrpcStatus(caller.status()));
+      return stream.get();
+    }
+    absl::StatusOr<PairId> pair = LookupPair(*ctx.ref, r->pair());
+    if (!pair.ok()) {
+      stream->Close(ToGrpcStatus(pair.status()));
+      return stream.get();
+    }
+    int depth = r->depth() == 0 ? 10 : r->depth();
+    if (depth < 0 || depth > 1000) {
+      stream->Close(ToGrpcStatus(absl::InvalidArgumentError(
+          absl::StrCat("depth: must be in 0..1000 (0 = 10), got ", r->depth()))));
+      return stream.get();
+    }
+    PairId p = *pair;
+    BookHub* hub = ctx.book_hub;
+    stream->hub_ = hub;
+    stream->pair_ = p;
+    auto snapshot = std::make_shared<v1::BookUpdate>();
+    auto* work = new CallWork(
+        nullptr,
+        [stream, snapshot, p, depth, hub](const SequencerView& view) {
+          // From here on the sequencer builds this pair's updates (seq > view.last_seq).
+          hub->interest(p).fetch_add(1, std::memory_order_acq_rel);
+          stream->counted_.store(true, std::memory_order_release);
+          snapshot->set_seq(view.last_seq);
+          snapshot->set_time_ns(view.engine.last_time());
+          ToProtoBook(view.ref, p, view.engine.GetDepth(p, depth), view.last_seq,
+                      view.engine.IsHalted(p), snapshot->mutable_snapshot());
+          return absl::OkStatus();
+        },
+        [stream, snapshot, hub, p](const absl::Status& s) {
+          if (!s.ok()) {
+            stream->Close(ToGrpcStatus(s));
+            return;
+          }
+          stream->Deliver(snapshot);
+          hub->Add(p, stream);
+        });
+    absl::Status s = ctx.sequencer->SubmitQuery(work);
+    if (!s.ok()) {
+      delete work;
+      stream->Close(ToGrpcStatus(s));
+    }
+    return stream.get();
+  }
+
+ private:
+  BookStream() = default;
+  void Released() override {
+    if (counted_.exchange(false)) hub_->interest(pair_).fetch_sub(1, std::memory_order_acq_rel);
+  }
+  BookHub* hub_ = nullptr;
+  PairId pair_ = 0;
+  std::atomic<bool> counted_{false};
+};
+
+// OrderEntry: reads requests continuously (one read in flight), hands each to the
+// sequencer, and writes each response when its command is durable. Finishes with OK once
+// the client half-closed and every request was answered.
+class OrderEntryStream final
+    : public QueuedStream<grpc::ServerBidiReactor<v1::OrderEntryRequest, v1::OrderEntryResponse>,
+                          v1::OrderEntryResponse> {
+ public:
+  using Base = grpc::ServerBidiReactor<v1::OrderEntryRequest, v1::OrderEntryResponse>;
+  static Base* Create(const ServiceContext& ctx, grpc::CallbackServerContext* c) {
+    auto stream = std::shared_ptr<OrderEntryStream>(new OrderEntryStream(ctx));
+    stream->self_ = stream;
+    absl::StatusOr<Caller> caller = Trader(ctx, c);
+    if (!caller.ok()) {
+      stream->Close(ToGrpcStatus(caller.status()));
+      return stream.get();
+    }
+    stream->agency_ = caller->agency;
+    stream->StartRead(&stream->request_);
+    return stream.get();
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      {
+        std::lock_guard<std::mutex> lock(oe_mu_);
+        reads_done_ = true;
+      }
+      MaybeFinish();
+      return;
+    }
+    Handle(request_);
+    StartRead(&request_);
+  }
+
+ private:
+  explicit OrderEntryStream(const ServiceContext& ctx) : ctx_(ctx) {}
+
+  std::shared_ptr<OrderEntryStream> Self() {
+    return std::static_pointer_cast<OrderEntryStream>(self_);
+  }
+
+  void Reply(std::shared_ptr<v1::OrderEntryResponse> resp, const absl::Status& s) {
+    if (!s.ok()) {
+      resp->clear_result();
+      resp->set_code(static_cast<int>(s.code()));
+      resp->set_message(std::string(s.message()));
+    }
+    Deliver(resp);
+  }
+
+  void Handle(const v1::OrderEntryRequest& req) {
+    auto resp = std::make_shared<v1::OrderEntryResponse>();
+    resp->set_correlation_id(req.correlation_id());
+    absl::StatusOr<Command> cmd;
+    AppliedFn applied;
+    switch (req.command_case()) {
+      case v1::OrderEntryRequest::kSubmit:
+        cmd = SubmitToCommand(*ctx_.ref, agency_, req.submit());
+        applied = [resp](const SequencerView& v, const Command& c, absl::Span<const Event> e) {
+          return SubmitApplied(v, c, e, resp->mutable_submit());
+        };
+        break;
+      case v1::OrderEntryRequest::kCancel:
+        cmd = CancelToCommand(agency_, req.cancel());
+        applied = [resp](const SequencerView& v, const Command& c, absl::Span<const Event> e) {
+          return CancelApplied(v, c, e, resp->mutable_cancel());
+        };
+        break;
+      case v1::OrderEntryRequest::kReplace:
+        cmd = ReplaceToCommand(agency_, req.replace());
+        applied = [resp](const SequencerView& v, const Command& c, absl::Span<const Event> e) {
+          return ReplaceApplied(v, c, e, resp->mutable_replace());
+        };
+        break;
+      default:
+        cmd = absl::InvalidArgumentError("command: one of submit, cancel, replace is required");
+    }
+    if (!cmd.ok()) {
+      Reply(resp, cmd.status());
+      return;
+    }
+    bool too_many = false;
+    {
+      std::lock_guard<std::mutex> lock(oe_mu_);
+      too_many = in_flight_ >= kMaxOrderEntryInFlight;
+      if (!too_many) ++in_flight_;
+    }
+    if (too_many) {
+      Reply(resp, absl::ResourceExhaustedError(absl::StrCat(
+                      "more than ", kMaxOrderEntryInFlight, " requests in flight")));
+      return;
+    }
+    std::shared_ptr<OrderEntryStream> self = Self();
+    auto* work = new CallWork(std::move(applied), nullptr, [self, resp](const absl::Status& s) {
+      self->Reply(resp, s);
+      {
+        std::lock_guard<std::mutex> lock(self->oe_mu_);
+        --self->in_flight_;
+      }
+      self->MaybeFinish();
+    });
+    absl::Status s = ctx_.sequencer->SubmitCommand(*cmd, work);
+    if (!s.ok()) {
+      delete work;
+      {
+        std::lock_guard<std::mutex> lock(oe_mu_);
+        --in_flight_;
+      }
+      Reply(resp, s);
+    }
+  }
+
+  void MaybeFinish() {
+    {
+      std::lock_guard<std::mutex> lock(oe_mu_);
+      if (!reads_done_ || in_flight_ > 0) return;
+    }
+    CloseImpl(grpc::Status::OK, /*drain=*/true);
+  }
+
+  const ServiceContext& ctx_;
+  AgencyId agency_ = 0;
+  v1::OrderEntryRequest request_;
+  std::mutex oe_mu_;
+  bool reads_done_ = false;
+  int in_flight_ = 0;
+};
+
+}  // namespace
+
+// ---- Exchange ----
+
+grpc::ServerUnaryReactor* ExchangeService::SubmitOffer(grpc::CallbackServerContext* context,
+                                                       const v1::SubmitOfferRequest* request,
+                                                       v1::SubmitOfferResponse* response) {
+  absl::StatusOr<Caller> caller = Trader(ctx_, context);
+  if (!caller.ok()) return FinishNow(context, caller.status());
+  absl::StatusOr<Command> cmd = SubmitToCommand(*ctx_.ref, caller->agency, *request);
+  if (!cmd.ok()) return FinishNow(context, cmd.status());
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto* work = new CallWork(
+      [response](const SequencerView& v, const Command& c, absl::Span<const Event> e) {
+        return SubmitApplied(v, c, e, response);
+      },
+      nullptr, FinishWith(reactor));
+  return Enqueue(ctx_.sequencer, reactor, &*cmd, work);
+}
+
+grpc::ServerUnaryReactor* ExchangeService::CancelOffer(grpc::CallbackServerContext* context,
+                                                       const v1::CancelOfferRequest* request,
+                                                       v1::CancelOfferResponse* response) {
+  absl::StatusOr<Caller> caller = Trader(ctx_, context);
+  if (!caller.ok()) return FinishNow(context, caller.status());
+  absl::StatusOr<Command> cmd = CancelToCommand(caller->agency, *request);
+  if (!cmd.ok()) return FinishNow(context, cmd.status());
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto* work = new CallWork(
+      [response](const SequencerView& v, const Command& c, absl::Span<const Event> e) {
+        return CancelApplied(v, c, e, response);
+      },
+      nullptr, FinishWith(reactor));
+  return Enqueue(ctx_.sequencer, reactor, &*cmd, work);
+}
+
+grpc::ServerUnaryReactor* ExchangeService::ReplaceOffer(grpc::CallbackServerContext* context,
+                                                        const v1::ReplaceOfferRequest* request,
+                                                        v1::ReplaceOfferResponse* response) {
+  absl::StatusOr<Caller> caller = Trader(ctx_, context);
+  if (!caller.ok()) return FinishNow(context, caller.status());
+  absl::StatusOr<Command> cmd = ReplaceToCommand(caller->agency, *request);
+  if (!cmd.ok()) return FinishNow(context, cmd.status());
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto* work = new CallWork(
+      [response](const SequencerView& v, const Command& c, absl::Span<const Event> e) {
+        return ReplaceApplied(v, c, e, response);
+      },
+      nullptr, FinishWith(reactor));
+  return Enqueue(ctx_.sequencer, reactor, &*cmd, work);
+}
+
+grpc::ServerUnaryReactor* ExchangeService::GetOffer(grpc::CallbackServerContext* context,
+                                                    const v1::GetOfferRequest* request,
+                                                    v1::Offer* response) {
+  absl::StatusOr<Caller> caller = ctx_.tokens->Authenticate(*context);
+  if (!caller.ok()) return FinishNow(context, caller.status());
+  if (request->offer_id() == 0) {
+    return FinishNow(context, absl::InvalidArgumentError("offer_id: required, non-zero"));
+  }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  Caller who = *caller;
+  std::uint64_t id = request->offer_id();
+  auto* work = new CallWork(
+      nullptr,
+      [who, id, response](const SequencerView& v) {
+        std::optional<OfferInfo> info = v.engine.GetOffer(id);
+        if (!info || (!who.admin && info->agency != who.agency)) return NotYourOffer(id);
+        ToProtoOffer(v.ref, *info, response);
+        return absl::OkStatus();
+      },
+      FinishWith(reactor));
+  return Enqueue(ctx_.sequencer, reactor, nullptr, work);
+}
+
+grpc::ServerUnaryReactor* ExchangeService::ListOffers(grpc::CallbackServerContext* context,
+                                                      const v1::ListOffersRequest* request,
+                                                      v1::ListOffersResponse* response) {
+  absl::StatusOr<Caller> caller = ctx_.tokens->Authenticate(*context);
+  if (!caller.ok()) return FinishNow(context, caller.status());
+  std::optional<PairId> pair;
+  if (!request->pair().empty()) {
+    absl::StatusOr<PairId> p = LookupPair(*ctx_.ref, request->pair());
+    if (!p.ok()) return FinishNow(context, p.status());
+    pair = *p;
+  }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  AgencyId agency = caller->agency;
+  auto* work = new CallWork(
+      nullptr,
+      [agency, pair, response](const SequencerView& v) {
+        for (const OfferInfo& info : v.engine.ListOpenOffers(agency, pair)) {
+          ToProtoOffer(v.ref, info, response->add_offers());
+        }
+        return absl::OkStatus();
+      },
+      FinishWith(reactor));
+  return Enqueue(ctx_.sequencer, reactor, nullptr, work);
+}
+
+grpc::ServerUnaryReactor* ExchangeService::GetHoldings(grpc::CallbackServerContext* context,
+                                                       const v1::GetHoldingsRequest* /*request*/,
+                                                       v1::GetHoldingsResponse* response) {
+  absl::StatusOr<Caller> caller = ctx_.tokens->Authenticate(*context);
+  if (!caller.ok()) return FinishNow(context, caller.status());
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  AgencyId agency = caller->agency;
+  auto* work = new CallWork(
+      nullptr,
+      [agency, response](const SequencerView& v) {
+        FillHoldings(v, agency, response);
+        return absl::OkStatus();
+      },
+      FinishWith(reactor));
+  return Enqueue(ctx_.sequencer, reactor, nullptr, work);
+}
+
+grpc::ServerUnaryReactor* ExchangeService::ListInstruments(
+    grpc::CallbackServerContext* context, const v1::ListInstrumentsRequest* /*request*/,
+    v1::ListInstrumentsResponse* response) {
+  absl::StatusOr<Caller> caller = ctx_.tokens->Authenticate(*context);
+  if (!caller.ok()) return FinishNow(context, caller.status());
+  // Reference data is immutable: answered on the gRPC thread.
+  for (const Instrument& i : ctx_.ref->instruments()) {
+    ToProtoInstrument(i, response->add_instruments());
+  }
+  return FinishNow(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* ExchangeService::ListPairs(grpc::CallbackServerContext* context,
+                                                     const v1::ListPairsRequest* /*request*/,
+                                                     v1::ListPairsResponse* response) {
+  absl::StatusOr<Caller> caller = ctx_.tokens->Authenticate(*context);
+  if (!caller.ok()) return FinishNow(context, caller.status());
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto* work = new CallWork(
+      nullptr,
+      [response](const SequencerView& v) {
+        for (const PairBook& p : v.ref.pairs()) {
+          ToProtoPair(v.ref, p, v.engine.IsHalted(p.id), response->add_pairs());
+        }
+        return absl::OkStatus();
+      },
+      FinishWith(reactor));
+  return Enqueue(ctx_.sequencer, reactor, nullptr, work);
+}
+
+grpc::ServerUnaryReactor* ExchangeService::GetBook(grpc::CallbackServerContext* context,
+                                                   const v1::GetBookRequest* request,
+                                                   v1::BookSnapshot* response) {
+  absl::StatusOr<Caller> caller = ctx_.tokens->Authenticate(*context);
+  if (!caller.ok()) return FinishNow(context, caller.status());
+  absl::StatusOr<PairId> pair = LookupPair(*ctx_.ref, request->pair());
+  if (!pair.ok()) return FinishNow(context, pair.status());
+  int depth = request->depth() == 0 ? 10 : request->depth();
+  if (depth < 0 || depth > 1000) {
+    return FinishNow(context, absl::InvalidArgumentError(absl::StrCat(
+                                  "depth: must be in 0..1000 (0 = 10), got ", request->depth())));
+  }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  PairId p = *pair;
+  auto* work = new CallWork(
+      nullptr,
+      [p, depth, response](const SequencerView& v) {
+        ToProtoBook(v.ref, p, v.engine.GetDepth(p, depth), v.last_seq, v.engine.IsHalted(p),
+                    response);
+        return absl::OkStatus();
+      },
+      FinishWith(reactor));
+  return Enqueue(ctx_.sequencer, reactor, nullptr, work);
+}
+
+grpc::ServerWriteReactor<v1::ExecutionReport>* ExchangeService::StreamExecutions(
+    grpc::CallbackServerContext* context, const v1::StreamExecutionsRequest* request) {
+  return ExecStream::Create(ctx_, context, request);
+}
+
+grpc::ServerWriteReactor<v1::BookUpdate>* ExchangeService::StreamBook(
+    grpc::CallbackServerContext* context, const v1::StreamBookRequest* request) {
+  return BookStream::Create(ctx_, context, request);
+}
+
+grpc::ServerBidiReactor<v1::OrderEntryRequest, v1::OrderEntryResponse>*
+ExchangeService::OrderEntry(grpc::CallbackServerContext* context) {
+  return OrderEntryStream::Create(ctx_, context);
+}
+
+// ---- Admin ----
+
+grpc::ServerUnaryReactor* AdminService::SetHoldings(grpc::CallbackServerContext* context,
+                                                    const v1::SetHoldingsRequest* request,
+                                                    v1::SetHoldingsResponse* response) {
+  absl::StatusOr<Caller> caller = Admin(ctx_, context);
+  if (!caller.ok()) return FinishNow(context, caller.status());
+  absl::StatusOr<Command> cmd = SetHoldingsToCommand(*ctx_.ref, *request);
+  if (!cmd.ok()) return FinishNow(context, cmd.status());
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto* work = new CallWork(
+      [response](const SequencerView& v, const Command& c, absl::Span<const Event> e) {
+        absl::Status s = SimpleApplied(v, c, e);
+        if (!s.ok()) return s;
+        ToProtoHolding(v.ref, c.set_holdings.instrument,
+                       v.engine.GetHoldings(c.set_holdings.agency, c.set_holdings.instrument),
+                       response->mutable_holding());
+        response->set_seq(c.seq);
+        return absl::OkStatus();
+      },
+      nullptr, FinishWith(reactor));
+  return Enqueue(ctx_.sequencer, reactor, &*cmd, work);
+}
+
+grpc::ServerUnaryReactor* AdminService::HaltPair(grpc::CallbackServerContext* context,
+                                                 const v1::HaltPairRequest* request,
+                                                 v1::HaltPairResponse* response) {
+  absl::StatusOr<Caller> caller = Admin(ctx_, context);
+  if (!caller.ok()) return FinishNow(context, caller.status());
+  absl::StatusOr<Command> cmd = PairToCommand(*ctx_.ref, CommandType::kHaltPair, request->pair());
+  if (!cmd.ok()) return FinishNow(context, cmd.status());
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto* work = new CallWork(
+      [response](const SequencerView& v, const Command& c, absl::Span<const Event> e) {
+        response->set_seq(c.seq);
+        return SimpleApplied(v, c, e);
+      },
+      nullptr, FinishWith(reactor));
+  return Enqueue(ctx_.sequencer, reactor, &*cmd, work);
+}
+
+grpc::ServerUnaryReactor* AdminService::ResumePair(grpc::CallbackServerContext* context,
+                                                   const v1::ResumePairRequest* request,
+                                                   v1::ResumePairResponse* response) {
+  absl::StatusOr<Caller> caller = Admin(ctx_, context);
+  if (!caller.ok()) return FinishNow(context, caller.status());
+  absl::StatusOr<Command> cmd =
+      PairToCommand(*ctx_.ref, CommandType::kResumePair, request->pair());
+  if (!cmd.ok()) return FinishNow(context, cmd.status());
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto* work = new CallWork(
+      [response](const SequencerView& v, const Command& c, absl::Span<const Event> e) {
+        response->set_seq(c.seq);
+        return SimpleApplied(v, c, e);
+      },
+      nullptr, FinishWith(reactor));
+  return Enqueue(ctx_.sequencer, reactor, &*cmd, work);
+}
+
+grpc::ServerUnaryReactor* AdminService::GetExchangeStatus(
+    grpc::CallbackServerContext* context, const v1::GetExchangeStatusRequest* /*request*/,
+    v1::GetExchangeStatusResponse* response) {
+  absl::StatusOr<Caller> caller = Admin(ctx_, context);
+  if (!caller.ok()) return FinishNow(context, caller.status());
+  Sequencer* seq = ctx_.sequencer;
+  std::string durability = ctx_.durability, data_dir = ctx_.data_dir;
+  auto fill = [seq, durability, data_dir, response](const SequencerView* v) {
+    response->set_last_seq(v != nullptr ? v->last_seq : seq->last_seq());
+    response->set_durable_seq(seq->durable_seq());
+    response->set_durability(durability);
+    response->set_accepting(seq->accepting());
+    response->set_failure(seq->failure());
+    response->set_queue_depth(static_cast<std::int64_t>(seq->queue_depth()));
+    response->set_queue_capacity(static_cast<std::int64_t>(seq->queue_capacity()));
+    response->set_data_dir(data_dir);
+  };
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!seq->accepting()) {
+    // The operator most needs this view when the journal failed: answer from the gRPC
+    // thread with what the atomics say.
+    fill(nullptr);
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+  auto* work = new CallWork(
+      nullptr,
+      [fill, response](const SequencerView& v) {
+        fill(&v);
+        response->set_open_offers(static_cast<std::int64_t>(v.engine.OpenOfferCount()));
+        for (const Agency& a : v.ref.agencies()) {
+          v1::Agency* out = response->add_agencies();
+          out->set_id(a.code);
+          out->set_name(a.name);
+          out->set_country(a.country);
+          out->set_admin(a.role == Role::kAdmin);
+        }
+        for (const PairBook& p : v.ref.pairs()) {
+          if (v.engine.IsHalted(p.id)) response->add_halted_pairs(p.symbol);
+        }
+        return absl::OkStatus();
+      },
+      FinishWith(reactor));
+  return Enqueue(ctx_.sequencer, reactor, nullptr, work);
+}
+
+grpc::ServerUnaryReactor* AdminService::GetAgencyHoldings(
+    grpc::CallbackServerContext* context, const v1::GetAgencyHoldingsRequest* request,
+    v1::GetHoldingsResponse* response) {
+  absl::StatusOr<Caller> caller = Admin(ctx_, context);
+  if (!caller.ok()) return FinishNow(context, caller.status());
+  absl::StatusOr<AgencyId> agency = LookupAgency(*ctx_.ref, "agency", request->agency());
+  if (!agency.ok()) return FinishNow(context, agency.status());
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  AgencyId a = *agency;
+  auto* work = new CallWork(
+      nullptr,
+      [a, response](const SequencerView& v) {
+        FillHoldings(v, a, response);
+        return absl::OkStatus();
+      },
+      FinishWith(reactor));
+  return Enqueue(ctx_.sequencer, reactor, nullptr, work);
+}
+
+}  // namespace msx::gateway

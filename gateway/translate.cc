@@ -1,0 +1,438 @@
+#include "gateway/translate.h"
+
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+
+namespace msx::gateway {
+namespace {
+
+// Quotes user input for an error message, cut to kMaxEchoedChars.
+std::string Echo(const std::string& s) {
+  if (s.size() <= kMaxEchoedChars) return absl::StrCat("\"", s, "\"");
+  return absl::StrCat("\"", s.substr(0, kMaxEchoedChars), "...\" (", s.size(), " bytes)");
+}
+
+absl::Status Invalid(RejectReason reason, absl::string_view field, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat(RejectReasonName(reason), ": ", field, ": ",
+                                                 what));
+}
+
+absl::Status InvalidField(absl::string_view field, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
+}
+
+absl::StatusOr<AgencyMask> CounterpartyMask(
+    const ReferenceData& ref, const char* field,
+    const google::protobuf::RepeatedPtrField<std::string>& codes) {
+  if (codes.size() > kMaxCounterparties) {
+    return Invalid(RejectReason::kUnknownCounterparty, field,
+                   absl::StrCat("at most ", kMaxCounterparties, " agencies, got ", codes.size()));
+  }
+  AgencyMask mask = 0;
+  for (int i = 0; i < codes.size(); ++i) {
+    std::optional<AgencyId> id = ref.FindAgency(codes[i]);
+    if (!id) {
+      return Invalid(RejectReason::kUnknownCounterparty, absl::StrCat(field, "[", i, "]"),
+                     absl::StrCat(Echo(codes[i]), " is not a known agency"));
+    }
+    mask |= AgencyMask{1} << *id;
+  }
+  return mask;
+}
+
+const std::string& PairSymbol(const ReferenceData& ref, PairId pair) {
+  static const std::string kUnknown = "?";
+  return pair < ref.pairs().size() ? ref.pairs()[pair].symbol : kUnknown;
+}
+
+}  // namespace
+
+const char* RejectReasonName(RejectReason reason) {
+  return v1::RejectReason_Name(static_cast<v1::RejectReason>(reason)).c_str();
+}
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+absl::StatusOr<PairId> LookupPair(const ReferenceData& ref, const std::string& pair) {
+  if (pair.empty()) return InvalidField("pair", "required, e.g. \"CO-99.8/GA-4N\"");
+  std::optional<PairId> id = ref.FindPair(pair);
+  if (!id) {
+    return absl::NotFoundError(absl::StrCat(RejectReasonName(RejectReason::kUnknownPair),
+                                            ": pair: ", Echo(pair), " is not listed"));
+  }
+  return *id;
+}
+
+absl::StatusOr<AgencyId> LookupAgency(const ReferenceData& ref, const std::string& field,
+                                      const std::string& code) {
+  if (code.empty()) return InvalidField(field, "required, e.g. \"KOMIR\"");
+  std::optional<AgencyId> id = ref.FindAgency(code);
+  if (!id) {
+    return absl::NotFoundError(absl::StrCat(RejectReasonName(RejectReason::kUnknownAgency),
+                                            ": ", field, ": ", Echo(code),
+                                            " is not a known agency"));
+  }
+  return *id;
+}
+
+absl::StatusOr<Command> SubmitToCommand(const ReferenceData& ref, AgencyId agency,
+                                        const v1::SubmitOfferRequest& req) {
+  Command cmd{};
+  cmd.type = CommandType::kSubmitOffer;
+  SubmitOffer& s = cmd.submit;
+  s.agency = agency;
+  if (req.client_offer_id() == 0) return InvalidField("client_offer_id", "required, non-zero");
+  s.client_id = req.client_offer_id();
+  absl::StatusOr<PairId> pair = LookupPair(ref, req.pair());
+  if (!pair.ok()) return pair.status();
+  s.pair = *pair;
+  switch (req.side()) {
+    case v1::SIDE_BUY:
+      s.side = Side::kBuy;
+      break;
+    case v1::SIDE_SELL:
+      s.side = Side::kSell;
+      break;
+    default:
+      return Invalid(RejectReason::kInvalidSide, "side", "must be SIDE_BUY or SIDE_SELL");
+  }
+  if (req.lots() <= 0) {
+    return Invalid(RejectReason::kInvalidLots, "lots", absl::StrCat("must be > 0, got ",
+                                                                    req.lots()));
+  }
+  s.lots = req.lots();
+  if (req.price() <= 0) {
+    return Invalid(RejectReason::kInvalidPrice, "price",
+                   absl::StrCat("must be > 0 quote units per base lot, got ", req.price()));
+  }
+  s.price = req.price();
+  switch (req.time_in_force()) {
+    case v1::TIME_IN_FORCE_UNSPECIFIED:
+    case v1::TIME_IN_FORCE_GTC:
+      s.tif = TimeInForce::kGtc;
+      break;
+    case v1::TIME_IN_FORCE_GTD:
+      s.tif = TimeInForce::kGtd;
+      break;
+    case v1::TIME_IN_FORCE_IOC:
+      s.tif = TimeInForce::kIoc;
+      break;
+    case v1::TIME_IN_FORCE_FOK:
+      s.tif = TimeInForce::kFok;
+      break;
+    default:
+      return Invalid(RejectReason::kInvalidTimeInForce, "time_in_force",
+                     absl::StrCat("unknown value ", static_cast<int>(req.time_in_force())));
+  }
+  if (s.tif == TimeInForce::kGtd) {
+    if (req.expire_time_ns() <= 0) {
+      return Invalid(RejectReason::kExpiryInPast, "expire_time_ns",
+                     "required for TIME_IN_FORCE_GTD (ns since the Unix epoch)");
+    }
+    s.expiry = req.expire_time_ns();
+  } else if (req.expire_time_ns() != 0) {
+    return InvalidField("expire_time_ns", "only allowed with TIME_IN_FORCE_GTD");
+  }
+  if (req.min_fill_lots() < 0 || req.min_fill_lots() > req.lots()) {
+    return Invalid(RejectReason::kInvalidMinFill, "min_fill_lots",
+                   absl::StrCat("must be in 0..lots (", req.lots(), "), got ",
+                                req.min_fill_lots()));
+  }
+  s.min_fill = req.min_fill_lots();
+  absl::StatusOr<AgencyMask> allow =
+      CounterpartyMask(ref, "allow_counterparties", req.allow_counterparties());
+  if (!allow.ok()) return allow.status();
+  absl::StatusOr<AgencyMask> deny =
+      CounterpartyMask(ref, "deny_counterparties", req.deny_counterparties());
+  if (!deny.ok()) return deny.status();
+  s.allow = *allow;
+  s.deny = *deny;
+  return cmd;
+}
+
+absl::StatusOr<Command> CancelToCommand(AgencyId agency, const v1::CancelOfferRequest& req) {
+  if (req.offer_id() == 0) return InvalidField("offer_id", "required, non-zero");
+  Command cmd{};
+  cmd.type = CommandType::kCancelOffer;
+  cmd.cancel.agency = agency;
+  cmd.cancel.offer = req.offer_id();
+  return cmd;
+}
+
+absl::StatusOr<Command> ReplaceToCommand(AgencyId agency, const v1::ReplaceOfferRequest& req) {
+  if (req.offer_id() == 0) return InvalidField("offer_id", "required, non-zero");
+  if (req.lots() <= 0) {
+    return Invalid(RejectReason::kInvalidLots, "lots",
+                   absl::StrCat("must be > 0, got ", req.lots()));
+  }
+  if (req.price() <= 0) {
+    return Invalid(RejectReason::kInvalidPrice, "price",
+                   absl::StrCat("must be > 0, got ", req.price()));
+  }
+  Command cmd{};
+  cmd.type = CommandType::kReplaceOffer;
+  cmd.replace.agency = agency;
+  cmd.replace.offer = req.offer_id();
+  cmd.replace.lots = req.lots();
+  cmd.replace.price = req.price();
+  return cmd;
+}
+
+absl::StatusOr<Command> SetHoldingsToCommand(const ReferenceData& ref,
+                                             const v1::SetHoldingsRequest& req) {
+  absl::StatusOr<AgencyId> agency = LookupAgency(ref, "agency", req.agency());
+  if (!agency.ok()) return agency.status();
+  if (req.instrument().empty()) return InvalidField("instrument", "required, e.g. \"CO-99.8\"");
+  std::optional<InstrumentId> instrument = ref.FindInstrument(req.instrument());
+  if (!instrument) {
+    return absl::NotFoundError(absl::StrCat(
+        RejectReasonName(RejectReason::kUnknownInstrument), ": instrument: ",
+        Echo(req.instrument()), " is not listed"));
+  }
+  if (req.total() < 0) {
+    return InvalidField("total", absl::StrCat("must be >= 0 units, got ", req.total()));
+  }
+  Command cmd{};
+  cmd.type = CommandType::kSetHoldings;
+  cmd.set_holdings.agency = *agency;
+  cmd.set_holdings.instrument = *instrument;
+  cmd.set_holdings.total = req.total();
+  return cmd;
+}
+
+absl::StatusOr<Command> PairToCommand(const ReferenceData& ref, CommandType type,
+                                      const std::string& pair) {
+  absl::StatusOr<PairId> id = LookupPair(ref, pair);
+  if (!id.ok()) return id.status();
+  Command cmd{};
+  cmd.type = type;
+  cmd.pair.pair = *id;
+  return cmd;
+}
+
+absl::Status RejectToStatus(const ReferenceData& ref, const Command& cmd, RejectReason reason) {
+  std::string name = RejectReasonName(reason);
+  auto msg = [&](absl::string_view field, absl::string_view what) {
+    return absl::StrCat(name, ": ", field, ": ", what);
+  };
+  const PairBook* book = nullptr;
+  if (cmd.type == CommandType::kSubmitOffer && cmd.submit.pair < ref.pairs().size()) {
+    book = &ref.pairs()[cmd.submit.pair];
+  }
+  Price price = cmd.type == CommandType::kReplaceOffer ? cmd.replace.price
+                : cmd.type == CommandType::kSubmitOffer ? cmd.submit.price
+                                                         : 0;
+  Lots lots = cmd.type == CommandType::kReplaceOffer  ? cmd.replace.lots
+              : cmd.type == CommandType::kSubmitOffer ? cmd.submit.lots
+                                                       : 0;
+  std::string band = book != nullptr ? absl::StrCat(" (band ", book->band_low, "..",
+                                                    book->band_high, ", tick ", book->tick,
+                                                    ", max_lots ", book->max_lots, ")")
+                                     : std::string();
+  switch (reason) {
+    case RejectReason::kUnknownAgency:
+      return absl::NotFoundError(msg("agency", "not a known agency"));
+    case RejectReason::kUnknownPair:
+      return absl::NotFoundError(msg("pair", "not listed"));
+    case RejectReason::kUnknownOffer:
+      return absl::NotFoundError(msg("offer_id", "no such open offer of this agency"));
+    case RejectReason::kUnknownInstrument:
+      return absl::NotFoundError(msg("instrument", "not listed"));
+    case RejectReason::kPairHalted:
+      return absl::FailedPreconditionError(
+          msg("pair", absl::StrCat(cmd.type == CommandType::kSubmitOffer && book != nullptr
+                                       ? book->symbol
+                                       : std::string("the offer's pair"),
+                                   " is halted")));
+    case RejectReason::kInsufficientHoldings:
+      return absl::FailedPreconditionError(
+          msg("lots", absl::StrCat(lots, " lots exceed the available holdings")));
+    case RejectReason::kHoldingsBelowReserved:
+      return absl::FailedPreconditionError(
+          msg("total", "below what open offers hold in reserve"));
+    case RejectReason::kInvalidLots:
+      return absl::InvalidArgumentError(msg("lots", absl::StrCat(lots, " is not valid")));
+    case RejectReason::kLotsAboveMax:
+      return absl::InvalidArgumentError(
+          msg("lots", absl::StrCat(lots, " exceeds the pair's max_lots", band)));
+    case RejectReason::kInvalidPrice:
+      return absl::InvalidArgumentError(msg("price", absl::StrCat(price, " is not valid")));
+    case RejectReason::kPriceOffTick:
+      return absl::InvalidArgumentError(
+          msg("price", absl::StrCat(price, " is not a multiple of the tick", band)));
+    case RejectReason::kPriceOutsideBand:
+      return absl::InvalidArgumentError(
+          msg("price", absl::StrCat(price, " is outside the price band", band)));
+    case RejectReason::kBelowFloor:
+      return absl::InvalidArgumentError(
+          msg("price", absl::StrCat(price, " sells below the reference floor", band)));
+    case RejectReason::kExpiryInPast:
+      return absl::InvalidArgumentError(msg("expire_time_ns", "not in the future"));
+    case RejectReason::kOverflow:
+      return absl::InvalidArgumentError(
+          msg("lots", "lots × price or lots × lot size overflows 64 bits"));
+    case RejectReason::kInvalidMinFill:
+      return absl::InvalidArgumentError(msg("min_fill_lots", "not in 0..lots"));
+    case RejectReason::kInvalidTimeInForce:
+      return absl::InvalidArgumentError(msg("time_in_force", "not valid here"));
+    case RejectReason::kInvalidSide:
+      return absl::InvalidArgumentError(msg("side", "not valid"));
+    case RejectReason::kUnknownCounterparty:
+      return absl::InvalidArgumentError(msg("allow_counterparties", "names an unknown agency"));
+    case RejectReason::kDuplicateClientId:
+      return absl::AlreadyExistsError(msg("client_offer_id", "already used"));
+    case RejectReason::kNone:
+      break;
+  }
+  return absl::InternalError(absl::StrCat("unexpected reject reason ",
+                                          static_cast<int>(reason)));
+}
+
+bool SameSubmitParameters(const OfferInfo& offer, const SubmitOffer& s) {
+  return offer.agency == s.agency && offer.pair == s.pair && offer.side == s.side &&
+         offer.tif == s.tif && offer.original_lots == s.lots && offer.min_fill == s.min_fill &&
+         offer.expiry == s.expiry && offer.allow == s.allow && offer.deny == s.deny &&
+         offer.client_id == s.client_id && offer.price == s.price;
+}
+
+v1::Side ToProtoSide(Side side) { return side == Side::kBuy ? v1::SIDE_BUY : v1::SIDE_SELL; }
+
+v1::CancelReason ToProtoCancelReason(CancelReason reason) {
+  return static_cast<v1::CancelReason>(reason);
+}
+
+namespace {
+
+v1::TimeInForce ToProtoTif(TimeInForce tif) {
+  switch (tif) {
+    case TimeInForce::kGtc:
+      return v1::TIME_IN_FORCE_GTC;
+    case TimeInForce::kGtd:
+      return v1::TIME_IN_FORCE_GTD;
+    case TimeInForce::kIoc:
+      return v1::TIME_IN_FORCE_IOC;
+    case TimeInForce::kFok:
+      return v1::TIME_IN_FORCE_FOK;
+  }
+  return v1::TIME_IN_FORCE_UNSPECIFIED;
+}
+
+v1::OfferState ToProtoState(OfferStatus status) {
+  switch (status) {
+    case OfferStatus::kOpen:
+      return v1::OFFER_STATE_OPEN;
+    case OfferStatus::kFilled:
+      return v1::OFFER_STATE_FILLED;
+    case OfferStatus::kCancelled:
+      return v1::OFFER_STATE_CANCELLED;
+    case OfferStatus::kExpired:
+      return v1::OFFER_STATE_EXPIRED;
+  }
+  return v1::OFFER_STATE_UNSPECIFIED;
+}
+
+void AddAgencies(const ReferenceData& ref, AgencyMask mask,
+                 google::protobuf::RepeatedPtrField<std::string>* out) {
+  for (const Agency& a : ref.agencies()) {
+    if (a.id < kMaxAgencies && (mask & (AgencyMask{1} << a.id)) != 0) out->Add()->assign(a.code);
+  }
+}
+
+}  // namespace
+
+void ToProtoOffer(const ReferenceData& ref, const OfferInfo& info, v1::Offer* out) {
+  out->set_offer_id(info.id);
+  out->set_client_offer_id(info.client_id);
+  if (info.agency < ref.agencies().size()) out->set_agency(ref.agencies()[info.agency].code);
+  out->set_pair(PairSymbol(ref, info.pair));
+  out->set_side(ToProtoSide(info.side));
+  out->set_price(info.price);
+  out->set_original_lots(info.original_lots);
+  out->set_open_lots(info.open_lots);
+  out->set_filled_lots(info.filled_lots);
+  out->set_time_in_force(ToProtoTif(info.tif));
+  out->set_expire_time_ns(info.expiry);
+  out->set_min_fill_lots(info.min_fill);
+  AddAgencies(ref, info.allow, out->mutable_allow_counterparties());
+  AddAgencies(ref, info.deny, out->mutable_deny_counterparties());
+  out->set_state(ToProtoState(info.status));
+  out->set_accepted_seq(info.accepted_seq);
+  out->set_accepted_time_ns(info.accepted_time);
+}
+
+void ToProtoFill(const ReferenceData& ref, const FillEvent& fill, bool receiver_is_maker,
+                 const OfferInfo& receiver_offer, v1::Fill* out) {
+  out->set_fill_id(fill.fill_id);
+  out->set_pair(PairSymbol(ref, fill.pair));
+  out->set_offer_id(receiver_is_maker ? fill.maker_offer : fill.taker_offer);
+  out->set_client_offer_id(receiver_offer.client_id);
+  out->set_side(ToProtoSide(receiver_offer.side));
+  out->set_aggressor(!receiver_is_maker);
+  AgencyId other = receiver_is_maker ? fill.taker_agency : fill.maker_agency;
+  if (other < ref.agencies().size()) out->set_counterparty(ref.agencies()[other].code);
+  out->set_lots(fill.lots);
+  out->set_price(fill.price);
+  out->set_base_amount(fill.base_amount);
+  out->set_quote_amount(fill.quote_amount);
+  out->set_open_lots(receiver_is_maker ? fill.maker_open : fill.taker_open);
+}
+
+void ToProtoHolding(const ReferenceData& ref, InstrumentId instrument, const HoldingInfo& h,
+                    v1::Holding* out) {
+  if (instrument < ref.instruments().size()) {
+    out->set_instrument(ref.instruments()[instrument].symbol);
+    out->set_unit(ref.instruments()[instrument].unit);
+  }
+  out->set_available(h.available);
+  out->set_reserved(h.reserved);
+}
+
+void ToProtoPair(const ReferenceData& ref, const PairBook& pair, bool halted, v1::Pair* out) {
+  out->set_symbol(pair.symbol);
+  if (pair.base < ref.instruments().size()) out->set_base(ref.instruments()[pair.base].symbol);
+  if (pair.quote < ref.instruments().size()) {
+    out->set_quote(ref.instruments()[pair.quote].symbol);
+  }
+  out->set_tick(pair.tick);
+  out->set_band_bps(pair.band_bps);
+  out->set_max_lots(pair.max_lots);
+  out->set_reference_price(pair.reference_price);
+  out->set_band_low(pair.band_low);
+  out->set_band_high(pair.band_high);
+  out->set_halted(halted);
+}
+
+void ToProtoInstrument(const Instrument& instrument, v1::Instrument* out) {
+  out->set_symbol(instrument.symbol);
+  out->set_mineral(instrument.mineral_name);
+  out->set_form(instrument.form);
+  out->set_unit(instrument.unit);
+  out->set_lot_size(instrument.lot_size);
+  out->set_reference_value_micro_usd(instrument.reference_value);
+  out->set_floor_micro_usd(instrument.floor);
+}
+
+void ToProtoBook(const ReferenceData& ref, PairId pair, const DepthInfo& depth, Seq seq,
+                 bool halted, v1::BookSnapshot* out) {
+  out->set_pair(PairSymbol(ref, pair));
+  for (const LevelInfo& l : depth.bids) {
+    v1::PriceLevel* p = out->add_bids();
+    p->set_price(l.price);
+    p->set_lots(l.lots);
+    p->set_offer_count(static_cast<std::int32_t>(l.offer_count));
+  }
+  for (const LevelInfo& l : depth.asks) {
+    v1::PriceLevel* p = out->add_asks();
+    p->set_price(l.price);
+    p->set_lots(l.lots);
+    p->set_offer_count(static_cast<std::int32_t>(l.offer_count));
+  }
+  out->set_seq(seq);
+  out->set_halted(halted);
+}
+
+}  // namespace msx::gateway

@@ -1,0 +1,114 @@
+#include "gateway/translate.h"
+
+#include "absl/strings/match.h"
+#include "engine/config/config.h"
+#include "gtest/gtest.h"
+
+namespace msx::gateway {
+namespace {
+
+class TranslateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<ReferenceData> ref = LoadReferenceData(DefaultConfig());
+    ASSERT_TRUE(ref.ok()) << ref.status();
+    ref_ = std::make_unique<ReferenceData>(*std::move(ref));
+    pair_ = ref_->pairs().front().symbol;
+  }
+
+  v1::SubmitOfferRequest ValidSubmit() const {
+    v1::SubmitOfferRequest r;
+    r.set_client_offer_id(7);
+    r.set_pair(pair_);
+    r.set_side(v1::SIDE_SELL);
+    r.set_lots(3);
+    r.set_price(ref_->pairs().front().reference_price);
+    return r;
+  }
+
+  std::unique_ptr<ReferenceData> ref_;
+  std::string pair_;
+};
+
+TEST_F(TranslateTest, ValidSubmitBecomesSubmitCommand) {
+  absl::StatusOr<Command> cmd = SubmitToCommand(*ref_, 2, ValidSubmit());
+  ASSERT_TRUE(cmd.ok()) << cmd.status();
+  EXPECT_EQ(cmd->type, CommandType::kSubmitOffer);
+  EXPECT_EQ(cmd->submit.agency, 2u);
+  EXPECT_EQ(cmd->submit.side, Side::kSell);
+  EXPECT_EQ(cmd->submit.tif, TimeInForce::kGtc);
+  EXPECT_EQ(cmd->submit.lots, 3);
+  EXPECT_EQ(cmd->submit.client_id, 7u);
+}
+
+TEST_F(TranslateTest, ZeroClientOfferIdIsInvalidArgumentNamingTheField) {
+  v1::SubmitOfferRequest r = ValidSubmit();
+  r.set_client_offer_id(0);
+  absl::Status s = SubmitToCommand(*ref_, 0, r).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("client_offer_id"), absl::string_view::npos) << s;
+}
+
+TEST_F(TranslateTest, UnknownPairIsNotFoundWithRejectReasonName) {
+  v1::SubmitOfferRequest r = ValidSubmit();
+  r.set_pair(std::string(10000, 'X'));
+  absl::Status s = SubmitToCommand(*ref_, 0, r).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(absl::StartsWith(s.message(), "REJECT_REASON_UNKNOWN_PAIR: pair: ")) << s;
+  EXPECT_LT(s.message().size(), 200u) << "a huge field must not make a huge error";
+}
+
+TEST_F(TranslateTest, NegativeLotsAndUnknownSideAreRejectedByField) {
+  v1::SubmitOfferRequest r = ValidSubmit();
+  r.set_lots(-1);
+  absl::Status s = SubmitToCommand(*ref_, 0, r).status();
+  EXPECT_TRUE(absl::StartsWith(s.message(), "REJECT_REASON_INVALID_LOTS: lots")) << s;
+  r = ValidSubmit();
+  r.set_side(static_cast<v1::Side>(42));
+  s = SubmitToCommand(*ref_, 0, r).status();
+  EXPECT_TRUE(absl::StartsWith(s.message(), "REJECT_REASON_INVALID_SIDE: side")) << s;
+}
+
+TEST_F(TranslateTest, UnknownCounterpartyNamesItsIndex) {
+  v1::SubmitOfferRequest r = ValidSubmit();
+  r.add_deny_counterparties("JOGMEC");
+  r.add_deny_counterparties("NOPE");
+  absl::Status s = SubmitToCommand(*ref_, 0, r).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("deny_counterparties[1]"), absl::string_view::npos) << s;
+}
+
+TEST_F(TranslateTest, ExpiryOnlyWithGtd) {
+  v1::SubmitOfferRequest r = ValidSubmit();
+  r.set_time_in_force(v1::TIME_IN_FORCE_GTD);
+  EXPECT_EQ(SubmitToCommand(*ref_, 0, r).status().code(), absl::StatusCode::kInvalidArgument);
+  r.set_expire_time_ns(1);
+  EXPECT_TRUE(SubmitToCommand(*ref_, 0, r).ok());
+  r.set_time_in_force(v1::TIME_IN_FORCE_IOC);
+  EXPECT_EQ(SubmitToCommand(*ref_, 0, r).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(TranslateTest, RejectReasonsMapToPreciseCodes) {
+  Command cmd{};
+  cmd.type = CommandType::kSubmitOffer;
+  EXPECT_EQ(RejectToStatus(*ref_, cmd, RejectReason::kUnknownOffer).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(RejectToStatus(*ref_, cmd, RejectReason::kPairHalted).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(RejectToStatus(*ref_, cmd, RejectReason::kInsufficientHoldings).code(),
+            absl::StatusCode::kFailedPrecondition);
+  absl::Status band = RejectToStatus(*ref_, cmd, RejectReason::kPriceOutsideBand);
+  EXPECT_EQ(band.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StartsWith(band.message(), "REJECT_REASON_PRICE_OUTSIDE_BAND: price")) << band;
+  EXPECT_EQ(RejectToStatus(*ref_, cmd, RejectReason::kPriceOffTick).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(TranslateTest, GrpcStatusKeepsCodeAndMessage) {
+  grpc::Status g = ToGrpcStatus(absl::ResourceExhaustedError("queue full"));
+  EXPECT_EQ(g.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(g.error_message(), "queue full");
+}
+
+}  // namespace
+}  // namespace msx::gateway
