@@ -1,0 +1,645 @@
+// Writer + reader tests in the style of LevelDB's log_test: write real segment files,
+// damage them with the helpers of journal_test_util.h, and check that every kind of damage
+// is reported with the right file and byte offset, and that a torn tail is a clean end.
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "engine/journal/codec.h"
+#include "engine/journal/journal_test_util.h"
+#include "engine/journal/json.h"
+#include "engine/journal/reader.h"
+#include "engine/journal/writer.h"
+#include "gtest/gtest.h"
+
+namespace msx::journal {
+namespace {
+
+using testing::DuplicateRange;
+using testing::FileSize;
+using testing::FlipByte;
+using testing::GroupGenerator;
+using testing::RemoveRange;
+using testing::TempDir;
+using testing::TruncateTo;
+using testing::ZeroRange;
+
+constexpr char kConfig[] = "reference data: CO-99.8, GA-4N, KOMIR, JOGMEC";
+
+struct ReadResult {
+  absl::Status status;
+  std::vector<JournalEntry> entries;
+  ReadStats stats;
+  std::string config;
+};
+
+class JournalTest : public ::testing::Test {
+ protected:
+  WriterOptions Options(std::uint64_t segment_bytes = kDefaultSegmentBytes) {
+    WriterOptions o;
+    o.durability = Durability::kNone;
+    o.segment_bytes = segment_bytes;
+    o.config = kConfig;
+    o.next_seq = cmds_.size() + 1;
+    return o;
+  }
+
+  // Appends `n` generated groups through a writer and closes it.
+  void WriteGroups(std::size_t n, std::uint64_t segment_bytes = kDefaultSegmentBytes) {
+    auto writer = JournalWriter::Open(dir_.path(), Options(segment_bytes));
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    for (std::size_t i = 0; i < n; ++i) {
+      Command cmd;
+      std::vector<Event> events;
+      gen_.Make(cmds_.size() + 1, &cmd, &events);
+      ASSERT_TRUE((*writer)->Append(cmd, events).ok());
+      cmds_.push_back(cmd);
+      std::vector<Event> journaled;
+      for (const Event& e : events) {
+        if (IsJournaled(e.type)) journaled.push_back(e);
+      }
+      events_.push_back(journaled);
+    }
+    ASSERT_TRUE((*writer)->Close().ok());
+  }
+
+  ReadResult Read(ReaderOptions options = {}) {
+    ReadResult r;
+    auto reader = JournalReader::Open(dir_.path(), options);
+    if (!reader.ok()) {
+      r.status = reader.status();
+      return r;
+    }
+    JournalEntry e;
+    while ((*reader)->Next(&e)) r.entries.push_back(e);
+    r.status = (*reader)->status();
+    r.stats = (*reader)->stats();
+    r.config = (*reader)->config();
+    return r;
+  }
+
+  // The entries of an undamaged journal: where every group sits.
+  std::vector<JournalEntry> Layout() {
+    ReadResult r = Read();
+    EXPECT_TRUE(r.status.ok()) << r.status;
+    return r.entries;
+  }
+
+  std::vector<SegmentInfo> Segments() {
+    auto s = ListSegments(dir_.path());
+    EXPECT_TRUE(s.ok());
+    return s.ok() ? *s : std::vector<SegmentInfo>{};
+  }
+
+  // The error must name `file` and `offset` and contain `what`.
+  static void ExpectCorruption(const ReadResult& r, const std::string& file,
+                               std::uint64_t offset, const std::string& what) {
+    EXPECT_TRUE(absl::IsDataLoss(r.status)) << r.status;
+    EXPECT_TRUE(absl::StartsWith(r.status.message(), absl::StrCat(file, ":", offset, ": ")))
+        << r.status << " (expected " << file << ":" << offset << ")";
+    EXPECT_TRUE(absl::StrContains(r.status.message(), what)) << r.status;
+    EXPECT_EQ(r.stats.error_file, file);
+    EXPECT_EQ(r.stats.error_offset, offset);
+  }
+
+  TempDir dir_;
+  GroupGenerator gen_{1};
+  std::vector<Command> cmds_;
+  std::vector<std::vector<Event>> events_;
+};
+
+TEST_F(JournalTest, WrittenGroupsReadBackFieldForFieldWithoutBookLevels) {
+  WriteGroups(500);
+  ReadResult r = Read();
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  ASSERT_EQ(r.entries.size(), 500u);
+  EXPECT_EQ(r.config, kConfig);
+  std::uint64_t events = 0;
+  for (std::size_t i = 0; i < r.entries.size(); ++i) {
+    ASSERT_EQ(CommandToJson(r.entries[i].command), CommandToJson(cmds_[i]));
+    ASSERT_EQ(r.entries[i].events.size(), events_[i].size());
+    for (std::size_t j = 0; j < events_[i].size(); ++j) {
+      ASSERT_NE(r.entries[i].events[j].type, EventType::kBookLevel);
+      ASSERT_EQ(EventToJson(r.entries[i].events[j]), EventToJson(events_[i][j]));
+    }
+    events += events_[i].size();
+  }
+  EXPECT_EQ(r.stats.commands, 500u);
+  EXPECT_EQ(r.stats.events, events);
+  EXPECT_EQ(r.stats.first_seq, 1u);
+  EXPECT_EQ(r.stats.last_seq, 500u);
+  EXPECT_EQ(r.stats.torn_bytes, 0u);
+}
+
+TEST_F(JournalTest, EmptyJournalHoldsOnlyItsConfig) {
+  WriteGroups(0);
+  ReadResult r = Read();
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_TRUE(r.entries.empty());
+  EXPECT_EQ(r.config, kConfig);
+  EXPECT_EQ(r.stats.config_records, 1u);
+  auto config = ReadJournalConfig(dir_.path());
+  ASSERT_TRUE(config.ok());
+  ASSERT_TRUE(config->has_value());
+  EXPECT_EQ(**config, kConfig);
+}
+
+TEST_F(JournalTest, MissingDirectoryHasNoConfig) {
+  auto config = ReadJournalConfig(dir_.file("nowhere"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_FALSE(config->has_value());
+}
+
+TEST_F(JournalTest, SegmentsRotateBySizeAtGroupBoundariesAndSortBySeq) {
+  WriteGroups(400, 4096);
+  std::vector<SegmentInfo> segments = Segments();
+  ASSERT_GT(segments.size(), 3u);
+  ReadResult r = Read();
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  ASSERT_EQ(r.entries.size(), 400u);
+  EXPECT_EQ(r.stats.config_records, segments.size());
+  for (std::size_t i = 0; i < segments.size(); ++i) {
+    EXPECT_LE(FileSize(segments[i].path), 4096u);
+    if (i > 0) {
+      EXPECT_GT(segments[i].first_seq, segments[i - 1].first_seq);
+    }
+  }
+  // Each segment's first group carries the seq in its name.
+  for (const JournalEntry& e : r.entries) {
+    for (const SegmentInfo& s : segments) {
+      if (s.path == e.file && e.command.seq == s.first_seq) {
+        EXPECT_EQ(e.offset, kSegmentHeaderSize + kRecordHeaderSize + sizeof(kConfig) - 1);
+      }
+    }
+  }
+}
+
+TEST_F(JournalTest, FlippedPayloadByteIsChecksumMismatchAtItsRecord) {
+  WriteGroups(100);
+  std::vector<JournalEntry> layout = Layout();
+  const JournalEntry& victim = layout[40];
+  FlipByte(victim.file, victim.offset + kRecordHeaderSize + 3);
+  ReadResult r = Read();
+  ExpectCorruption(r, victim.file, victim.offset, "checksum mismatch");
+  EXPECT_EQ(r.entries.size(), 40u);
+}
+
+TEST_F(JournalTest, FlippedByteInTheLastRecordIsCorruptionNotATornTail) {
+  WriteGroups(20);
+  std::vector<JournalEntry> layout = Layout();
+  const std::string& file = layout.back().file;
+  std::uint64_t size = FileSize(file);
+  FlipByte(file, size - 1);
+  ReadResult r = Read();
+  std::uint64_t last_record = layout.back().events.empty() ? layout.back().offset
+                                                           : layout.back().event_offsets.back();
+  ExpectCorruption(r, file, last_record, "checksum mismatch");
+}
+
+TEST_F(JournalTest, LengthBeyondTheMaximumIsReportedAsBadLength) {
+  WriteGroups(50);
+  std::vector<JournalEntry> layout = Layout();
+  const JournalEntry& victim = layout[10];
+  std::string d = testing::ReadAll(victim.file);
+  for (int i = 0; i < 4; ++i) d[victim.offset + kRecordLengthOffset + i] = '\xff';
+  testing::WriteAll(victim.file, d);
+  ExpectCorruption(Read(), victim.file, victim.offset, "exceeds the maximum");
+}
+
+TEST_F(JournalTest, FlippedSegmentHeaderByteIsReportedAtOffsetZero) {
+  WriteGroups(10);
+  std::string file = Segments()[0].path;
+  FlipByte(file, kSegmentHeaderFirstSeqOffset);
+  ExpectCorruption(Read(), file, 0, "header checksum");
+}
+
+TEST_F(JournalTest, TruncatedTailIsACleanEndThatReportsTheCutBytes) {
+  WriteGroups(30);
+  std::vector<JournalEntry> layout = Layout();
+  const JournalEntry& last = layout.back();
+  TruncateTo(last.file, last.offset + 5);  // the last COMMAND record's header cut short
+  ReadResult r = Read();
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(r.entries.size(), 29u);
+  EXPECT_EQ(r.stats.torn_file, last.file);
+  EXPECT_EQ(r.stats.torn_offset, last.offset);
+  EXPECT_EQ(r.stats.torn_bytes, 5u);
+  EXPECT_FALSE(r.stats.torn_truncated);
+  EXPECT_EQ(FileSize(last.file), last.offset + 5);  // reading alone changes nothing
+}
+
+TEST_F(JournalTest, TruncateOptionRemovesTheTornTailSoTheWriterCanContinue) {
+  WriteGroups(30);
+  std::vector<JournalEntry> layout = Layout();
+  const JournalEntry& last = layout.back();
+  TruncateTo(last.file, last.offset + kRecordHeaderSize + 10);  // payload cut short
+  {
+    auto refused = JournalWriter::Open(dir_.path(), Options());
+    EXPECT_TRUE(absl::IsFailedPrecondition(refused.status())) << refused.status();
+  }
+  ReaderOptions o;
+  o.truncate_torn_tail = true;
+  ReadResult r = Read(o);
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_TRUE(r.stats.torn_truncated);
+  EXPECT_EQ(r.stats.torn_bytes, kRecordHeaderSize + 10);
+  EXPECT_EQ(FileSize(last.file), last.offset);
+  // The journal now ends at seq 29; the writer continues there.
+  cmds_.pop_back();
+  events_.pop_back();
+  WriteGroups(5);
+  ReadResult after = Read();
+  ASSERT_TRUE(after.status.ok()) << after.status;
+  EXPECT_EQ(after.entries.size(), 34u);
+  EXPECT_EQ(after.stats.last_seq, 34u);
+}
+
+TEST_F(JournalTest, GroupCutShortAfterItsCommandIsDroppedWhole) {
+  WriteGroups(60);
+  std::vector<JournalEntry> layout = Layout();
+  // The last group that has events: cut right after its COMMAND record, and drop the rest.
+  std::size_t k = layout.size() - 1;
+  while (layout[k].events.empty()) --k;
+  TruncateTo(layout[k].file, layout[k].event_offsets[0]);
+  ReadResult r = Read();
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(r.entries.size(), k);
+  EXPECT_EQ(r.stats.torn_offset, layout[k].offset);
+  EXPECT_EQ(r.stats.torn_bytes, layout[k].event_offsets[0] - layout[k].offset);
+}
+
+TEST_F(JournalTest, ZeroFilledTailIsACleanEnd) {
+  WriteGroups(20);
+  std::string file = Segments().back().path;
+  std::uint64_t size = FileSize(file);
+  std::string d = testing::ReadAll(file) + std::string(4096, '\0');
+  testing::WriteAll(file, d);
+  ReadResult r = Read();
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(r.entries.size(), 20u);
+  EXPECT_EQ(r.stats.torn_offset, size);
+  EXPECT_EQ(r.stats.torn_bytes, 4096u);
+}
+
+TEST_F(JournalTest, ZeroedBlockInsideTheJournalIsCorruption) {
+  WriteGroups(200);
+  std::vector<JournalEntry> layout = Layout();
+  const JournalEntry& victim = layout[50];
+  ZeroRange(victim.file, victim.offset, 512);
+  ReadResult r = Read();
+  EXPECT_TRUE(absl::IsDataLoss(r.status)) << r.status;
+  EXPECT_EQ(r.stats.error_file, victim.file);
+  EXPECT_EQ(r.stats.error_offset, victim.offset);
+  EXPECT_EQ(r.entries.size(), 50u);
+}
+
+TEST_F(JournalTest, TruncatedSegmentThatIsNotTheLastIsCorruption) {
+  WriteGroups(300, 4096);
+  std::vector<SegmentInfo> segments = Segments();
+  ASSERT_GE(segments.size(), 2u);
+  std::uint64_t size = FileSize(segments[0].path);
+  TruncateTo(segments[0].path, size - 3);
+  ReadResult r = Read();
+  EXPECT_TRUE(absl::IsDataLoss(r.status)) << r.status;
+  EXPECT_EQ(r.stats.error_file, segments[0].path);
+  EXPECT_LT(r.stats.error_offset, size - 3);
+  EXPECT_TRUE(absl::StrContains(r.status.message(), segments[0].path)) << r.status;
+}
+
+TEST_F(JournalTest, DuplicatedCommandGroupIsReportedAsDuplicate) {
+  WriteGroups(80);
+  std::vector<JournalEntry> layout = Layout();
+  const JournalEntry& a = layout[30];
+  const JournalEntry& b = layout[31];
+  DuplicateRange(a.file, a.offset, b.offset, b.offset);
+  ExpectCorruption(Read(), a.file, b.offset, "duplicate command: seq 31, expected 32");
+}
+
+TEST_F(JournalTest, DuplicatedEventRecordIsReported) {
+  WriteGroups(80);
+  std::vector<JournalEntry> layout = Layout();
+  std::size_t k = 10;
+  while (layout[k].events.size() != 1) ++k;
+  const JournalEntry& g = layout[k];
+  std::uint64_t end = layout[k + 1].offset;
+  DuplicateRange(g.file, g.event_offsets[0], end, end);
+  ExpectCorruption(Read(), g.file, end, "EVENT record without its COMMAND");
+}
+
+TEST_F(JournalTest, RemovedGroupIsASequenceGapAtTheNextCommand) {
+  WriteGroups(80);
+  std::vector<JournalEntry> layout = Layout();
+  const JournalEntry& gone = layout[20];
+  RemoveRange(gone.file, gone.offset, layout[21].offset);
+  ExpectCorruption(Read(), gone.file, gone.offset, "sequence gap: seq 22, expected 21");
+}
+
+TEST_F(JournalTest, MissingMiddleSegmentIsASequenceGap) {
+  WriteGroups(300, 4096);
+  std::vector<SegmentInfo> segments = Segments();
+  ASSERT_GE(segments.size(), 3u);
+  std::filesystem::remove(segments[1].path);
+  ExpectCorruption(Read(), segments[2].path, 0, "sequence gap: segment starts at seq");
+}
+
+TEST_F(JournalTest, MissingFirstSegmentIsReported) {
+  WriteGroups(300, 4096);
+  std::vector<SegmentInfo> segments = Segments();
+  std::filesystem::remove(segments[0].path);
+  ExpectCorruption(Read(), segments[1].path, 0, "segments before it are missing");
+}
+
+TEST_F(JournalTest, SegmentRenamedToAnotherSeqIsReported) {
+  WriteGroups(300, 4096);
+  std::vector<SegmentInfo> segments = Segments();
+  std::string renamed = dir_.file(SegmentFileName(segments.back().first_seq + 1000));
+  std::filesystem::rename(segments.back().path, renamed);
+  ExpectCorruption(Read(), renamed, 0, "does not match the file name");
+}
+
+TEST_F(JournalTest, TruncateAtCorruptionKeepsThePrefixAndSetsLaterSegmentsAside) {
+  WriteGroups(400, 4096);
+  std::vector<SegmentInfo> segments = Segments();
+  ASSERT_GE(segments.size(), 4u);
+  std::vector<JournalEntry> layout = Layout();
+  std::size_t k = 0;
+  while (layout[k].file != segments[1].path) ++k;
+  k += 2;  // a group inside the second segment
+  FlipByte(layout[k].file, layout[k].offset + kRecordHeaderSize + 1);
+  ReaderOptions o;
+  o.truncate_at_corruption = true;
+  ReadResult r = Read(o);
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(r.entries.size(), k);
+  EXPECT_EQ(r.stats.error_offset, layout[k].offset);
+  EXPECT_EQ(r.stats.discarded_segments.size(), segments.size() - 2);
+  EXPECT_EQ(FileSize(segments[1].path), layout[k].offset);
+  EXPECT_TRUE(std::filesystem::exists(segments[2].path + ".discarded"));
+  // What is left verifies, and the writer continues after it.
+  auto verified = VerifyJournal(dir_.path());
+  ASSERT_TRUE(verified.ok()) << verified.status();
+  EXPECT_EQ(verified->last_seq, k);
+  cmds_.resize(k);
+  events_.resize(k);
+  WriteGroups(3);
+  EXPECT_EQ(Read().stats.last_seq, k + 3);
+}
+
+TEST_F(JournalTest, ReaderDeliversExactlyTheRequestedRange) {
+  WriteGroups(500, 4096);
+  ReaderOptions o;
+  o.after_seq = 123;
+  o.until_seq = 321;
+  ReadResult r = Read(o);
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  ASSERT_EQ(r.entries.size(), 321u - 123u);
+  EXPECT_EQ(r.entries.front().command.seq, 124u);
+  EXPECT_EQ(r.entries.back().command.seq, 321u);
+  EXPECT_LT(r.stats.segments, Segments().size());  // earlier segments were not read
+  o.after_seq = 500;
+  o.until_seq = ~Seq{0};
+  EXPECT_TRUE(Read(o).entries.empty());
+}
+
+TEST_F(JournalTest, WriterContinuesInANewSegmentAfterReopen) {
+  WriteGroups(100);
+  WriteGroups(100);
+  EXPECT_EQ(Segments().size(), 2u);
+  EXPECT_EQ(Segments()[1].first_seq, 101u);
+  ReadResult r = Read();
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(r.entries.size(), 200u);
+}
+
+TEST_F(JournalTest, WriterReusesAnEmptyLastSegment) {
+  WriteGroups(0);
+  WriteGroups(10);
+  EXPECT_EQ(Segments().size(), 1u);
+  EXPECT_EQ(Read().entries.size(), 10u);
+}
+
+TEST_F(JournalTest, WriterRefusesANextSeqThatDoesNotContinueTheJournal) {
+  WriteGroups(10);
+  WriterOptions o = Options();
+  o.next_seq = 5;
+  EXPECT_TRUE(absl::IsFailedPrecondition(JournalWriter::Open(dir_.path(), o).status()));
+  o.next_seq = 12;
+  EXPECT_TRUE(absl::IsFailedPrecondition(JournalWriter::Open(dir_.path(), o).status()));
+  TempDir fresh;
+  o.next_seq = 2;
+  EXPECT_TRUE(absl::IsFailedPrecondition(JournalWriter::Open(fresh.path(), o).status()));
+}
+
+TEST_F(JournalTest, AppendRefusesOutOfSequenceCommandsAndForeignEvents) {
+  auto writer = JournalWriter::Open(dir_.path(), Options());
+  ASSERT_TRUE(writer.ok());
+  Command cmd;
+  std::vector<Event> events;
+  gen_.Make(2, &cmd, &events);
+  EXPECT_TRUE(absl::IsFailedPrecondition((*writer)->Append(cmd, events)));
+  gen_.Make(1, &cmd, &events);
+  Event foreign{};
+  foreign.seq = 7;
+  foreign.type = EventType::kPairHalted;
+  events.push_back(foreign);
+  EXPECT_TRUE(absl::IsInvalidArgument((*writer)->Append(cmd, events)));
+  events.pop_back();
+  EXPECT_TRUE((*writer)->Append(cmd, events).ok());
+  EXPECT_EQ((*writer)->next_seq(), 2u);
+  EXPECT_TRUE((*writer)->Close().ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition((*writer)->Append(cmd, events)));
+}
+
+TEST_F(JournalTest, SyncedGroupsBecomeDurableInOrderAndCallbackSeesThem) {
+  WriterOptions o = Options();
+  o.durability = Durability::kSync;
+  std::vector<Seq> seen;
+  absl::Mutex mu;
+  o.on_durable = [&](Seq s) {
+    absl::MutexLock l(&mu);
+    seen.push_back(s);
+  };
+  auto writer = JournalWriter::Open(dir_.path(), o);
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  EXPECT_EQ((*writer)->durable_seq(), 0u);
+  for (Seq s = 1; s <= 50; ++s) {
+    Command cmd;
+    std::vector<Event> events;
+    gen_.Make(s, &cmd, &events);
+    ASSERT_TRUE((*writer)->Append(cmd, events).ok());
+    if (s % 10 == 0) {
+      ASSERT_TRUE((*writer)->WaitDurable(s).ok());
+      EXPECT_GE((*writer)->durable_seq(), s);
+    }
+  }
+  ASSERT_TRUE((*writer)->Flush().ok());
+  EXPECT_EQ((*writer)->durable_seq(), 50u);
+  EXPECT_TRUE(absl::IsInvalidArgument((*writer)->WaitDurable(51)));
+  ASSERT_TRUE((*writer)->Close().ok());
+  absl::MutexLock l(&mu);
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen.back(), 50u);
+  for (std::size_t i = 1; i < seen.size(); ++i) EXPECT_LT(seen[i - 1], seen[i]);
+  EXPECT_LE((*writer)->stats().syncs, 50u);
+}
+
+TEST_F(JournalTest, ConcurrentProducersGetAGaplessSequence) {
+  auto writer = JournalWriter::Open(dir_.path(), Options());
+  ASSERT_TRUE(writer.ok());
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      GroupGenerator gen(100 + t);
+      for (int i = 0; i < 1000; ++i) {
+        Command cmd;
+        std::vector<Event> events;
+        gen.Make(1, &cmd, &events);
+        ASSERT_TRUE((*writer)->AppendAssigningSeq(&cmd, absl::MakeSpan(events)).ok());
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  ASSERT_TRUE((*writer)->Close().ok());
+  ReadResult r = Read();
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(r.entries.size(), 4000u);
+}
+
+// A write that the file system refuses (here: the process file-size limit, EFBIG) must
+// fail the writer closed: nothing after it is acknowledged, later appends are refused.
+TEST_F(JournalTest, FailedWriteFailsClosedForever) {
+  WriterOptions o = Options();
+  o.durability = Durability::kSync;
+  std::atomic<int> failures{0};
+  o.on_failure = [&](const absl::Status&) { ++failures; };
+  auto writer = JournalWriter::Open(dir_.path(), o);
+  ASSERT_TRUE(writer.ok());
+  struct rlimit old;
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
+  auto old_handler = signal(SIGXFSZ, SIG_IGN);
+  struct rlimit small = old;
+  small.rlim_cur = 8192;
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  absl::Status failed;
+  Seq s = 1;
+  for (; s < 10000 && failed.ok(); ++s) {
+    Command cmd;
+    std::vector<Event> events;
+    gen_.Make(s, &cmd, &events);
+    failed = (*writer)->Append(cmd, events);
+    if (failed.ok()) failed = (*writer)->WaitDurable(s);
+  }
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &old), 0);
+  signal(SIGXFSZ, old_handler);
+  EXPECT_TRUE(absl::IsUnavailable(failed)) << failed;
+  EXPECT_TRUE(absl::StrContains(failed.message(), "failed closed")) << failed;
+  EXPECT_TRUE(absl::StrContains(failed.message(), "write(")) << failed;
+  EXPECT_LT((*writer)->durable_seq(), s - 1);
+  // Forever: the limit is gone, but the writer stays failed.
+  Command cmd;
+  std::vector<Event> events;
+  gen_.Make((*writer)->next_seq(), &cmd, &events);
+  EXPECT_TRUE(absl::IsUnavailable((*writer)->Append(cmd, events)));
+  EXPECT_TRUE(absl::IsUnavailable((*writer)->status()));
+  EXPECT_TRUE(absl::IsUnavailable((*writer)->Close()));
+  EXPECT_EQ(failures.load(), 1);
+  // What did reach the disk is a valid journal prefix (possibly with a torn tail).
+  ReadResult r = Read();
+  EXPECT_TRUE(r.status.ok()) << r.status;
+  EXPECT_GE(r.stats.last_seq, (*writer)->durable_seq());
+}
+
+// The reader must survive arbitrary damage: every outcome is OK or DataLoss, no crash.
+TEST_F(JournalTest, RandomlyDamagedJournalsNeverCrashTheReader) {
+  WriteGroups(60, 4096);
+  std::vector<SegmentInfo> segments = Segments();
+  std::vector<std::string> originals;
+  for (const SegmentInfo& s : segments) originals.push_back(testing::ReadAll(s.path));
+  std::mt19937_64 rng(2026);
+  int corrupt = 0;
+  for (int iter = 0; iter < 300; ++iter) {
+    for (std::size_t i = 0; i < segments.size(); ++i) {
+      testing::WriteAll(segments[i].path, originals[i]);
+    }
+    std::size_t victim = rng() % segments.size();
+    std::string d = originals[victim];
+    switch (rng() % 4) {
+      case 0:  // flip a few bytes
+        for (int k = 1 + rng() % 4; k > 0; --k) d[rng() % d.size()] ^= 1 + rng() % 255;
+        break;
+      case 1:  // truncate anywhere
+        d.resize(rng() % d.size());
+        break;
+      case 2:  // overwrite a run with random bytes
+        for (std::size_t p = rng() % d.size(), n = rng() % 64; n > 0 && p < d.size(); --n) {
+          d[p++] = static_cast<char>(rng());
+        }
+        break;
+      default:  // random garbage appended
+        for (int n = rng() % 100; n > 0; --n) d.push_back(static_cast<char>(rng()));
+        break;
+    }
+    testing::WriteAll(segments[victim].path, d);
+    absl::StatusOr<ReadStats> st = VerifyJournal(dir_.path());
+    ASSERT_TRUE(st.ok() || absl::IsDataLoss(st.status())) << st.status();
+    corrupt += !st.ok();
+  }
+  EXPECT_GT(corrupt, 100);
+}
+
+TEST(SegmentParserTest, RandomBytesNeverCrashTheParser) {
+  std::mt19937_64 rng(99);
+  for (int iter = 0; iter < 3000; ++iter) {
+    std::string bytes;
+    if (iter % 2 == 0) AppendSegmentHeader(1, &bytes);  // get past the header sometimes
+    for (int n = rng() % 300; n > 0; --n) bytes.push_back(static_cast<char>(rng()));
+    internal::SegmentParser parser(bytes);
+    Seq first = 0;
+    absl::Status h = parser.ReadHeader(&first);
+    if (!h.ok()) continue;
+    internal::SegmentParser::Record rec;
+    std::string error;
+    for (int guard = 0; guard < 1000; ++guard) {
+      auto r = parser.Next(&rec, &error);
+      if (r != internal::SegmentParser::Result::kRecord) break;
+      ASSERT_LE(rec.offset + kRecordHeaderSize + rec.payload.size(), bytes.size());
+      Command c;
+      Event e;
+      std::uint32_t n;
+      DecodeCommandPayload(rec.payload, &c, &n).IgnoreError();
+      DecodeEventPayload(rec.payload, &e, &n).IgnoreError();
+    }
+  }
+}
+
+TEST(SegmentParserTest, ParsesWhatTheCodecFramed) {
+  std::string bytes;
+  AppendSegmentHeader(7, &bytes);
+  AppendRecord(RecordType::kConfig, "cfg", &bytes);
+  AppendRecord(RecordType::kEvent, std::string(100, 'x'), &bytes);
+  internal::SegmentParser parser(bytes);
+  Seq first = 0;
+  ASSERT_TRUE(parser.ReadHeader(&first).ok());
+  EXPECT_EQ(first, 7u);
+  internal::SegmentParser::Record rec;
+  std::string error;
+  ASSERT_EQ(parser.Next(&rec, &error), internal::SegmentParser::Result::kRecord);
+  EXPECT_EQ(rec.type, RecordType::kConfig);
+  EXPECT_EQ(rec.offset, kSegmentHeaderSize);
+  EXPECT_EQ(rec.payload, "cfg");
+  ASSERT_EQ(parser.Next(&rec, &error), internal::SegmentParser::Result::kRecord);
+  EXPECT_EQ(rec.payload.size(), 100u);
+  EXPECT_EQ(parser.Next(&rec, &error), internal::SegmentParser::Result::kEnd);
+}
+
+}  // namespace
+}  // namespace msx::journal
