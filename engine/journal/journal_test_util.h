@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -15,6 +16,7 @@
 
 #include "engine/command.h"
 #include "engine/event.h"
+#include "engine/journal/crc32c.h"
 #include "gtest/gtest.h"
 
 namespace msx::journal::testing {
@@ -81,6 +83,17 @@ inline void DuplicateRange(const std::string& path, std::uint64_t from, std::uin
 inline void RemoveRange(const std::string& path, std::uint64_t from, std::uint64_t to) {
   std::string d = ReadAll(path);
   d.erase(from, to - from);
+  WriteAll(path, d);
+}
+
+// Recomputes the CRC of the record at `offset` after its payload was edited on purpose, so
+// that only the higher-level checks (sequence, replay) can catch the change.
+inline void FixRecordCrc(const std::string& path, std::uint64_t offset) {
+  std::string d = ReadAll(path);
+  std::uint32_t length;
+  std::memcpy(&length, d.data() + offset + 4, 4);
+  std::uint32_t crc = crc32c::Mask(crc32c::Value(d.data() + offset + 8, 1 + length));
+  std::memcpy(d.data() + offset, &crc, 4);
   WriteAll(path, d);
 }
 

@@ -1,0 +1,83 @@
+// Deterministic swap traffic over the engine's test universe (engine/testing), for the
+// recovery tests and benchmark: first every trading agency's holdings, then a random mix
+// of submits inside each pair's band (many of them crossing, so fills happen), cancels,
+// replaces and time advances. Test and benchmark code only.
+#ifndef MSX_ENGINE_JOURNAL_SWAP_TRAFFIC_H_
+#define MSX_ENGINE_JOURNAL_SWAP_TRAFFIC_H_
+
+#include <cstdint>
+#include <random>
+
+#include "engine/command.h"
+#include "engine/testing/test_universe.h"
+#include "engine/types.h"
+
+namespace msx::journal::testing {
+
+class SwapTraffic {
+ public:
+  explicit SwapTraffic(std::uint64_t seed) : rng_(seed) {}
+
+  // The command for sequence number `seq` (stamped with seq and a time after the last).
+  Command Next(Seq seq) {
+    Command c = Make();
+    c.seq = seq;
+    time_ += 1000 + static_cast<TimeNs>(rng_() % 1000);
+    c.time = time_;
+    return c;
+  }
+
+ private:
+  struct Band {
+    PairId pair;
+    Price low, high, tick;
+  };
+  static constexpr Band kBands[] = {{msx::testing::kAaaBbb, 85, 115, 1},
+                                    {msx::testing::kCccBbb, 450, 575, 5},
+                                    {msx::testing::kAaaCcc, 17, 23, 1},
+                                    {msx::testing::kDddBbb, 850, 1150, 10}};
+
+  Command Make() {
+    using namespace msx::testing;
+    if (holdings_ < 6 * 4) {  // agencies A0..A5 x instruments AAA..DDD
+      AgencyId agency = holdings_ / 4;
+      InstrumentId instrument = holdings_ % 4;
+      ++holdings_;
+      return SetHolding(agency, instrument, Amount{1} << 40);
+    }
+    std::uint64_t r = rng_() % 100;
+    if (r < 75) {
+      const Band& b = kBands[rng_() % 4];
+      // Prices cluster around the middle of the band so that buys and sells cross.
+      Price steps = (b.high - b.low) / b.tick;
+      Price mid = b.low + steps / 2 * b.tick;
+      Price off = static_cast<Price>(rng_() % 5) - 2;
+      Price price = mid + off * b.tick;
+      Side side = rng_() % 2 ? Side::kBuy : Side::kSell;
+      Lots lots = 1 + static_cast<Lots>(rng_() % 20);
+      TimeInForce tif = rng_() % 10 == 0 ? TimeInForce::kIoc : TimeInForce::kGtc;
+      return Submit(static_cast<AgencyId>(rng_() % 6), b.pair, side, lots, price, ++client_id_,
+                    tif);
+    }
+    if (r < 88) {
+      OfferId offer = 1 + rng_() % (client_id_ + 1);
+      return Cancel(static_cast<AgencyId>(rng_() % 6), offer);
+    }
+    if (r < 96) {
+      OfferId offer = 1 + rng_() % (client_id_ + 1);
+      const Band& b = kBands[rng_() % 4];
+      return Replace(static_cast<AgencyId>(rng_() % 6), offer, 1 + rng_() % 10,
+                     b.low + (b.high - b.low) / b.tick / 2 * b.tick);
+    }
+    return AdvanceTime();
+  }
+
+  std::mt19937_64 rng_;
+  int holdings_ = 0;
+  ClientOfferId client_id_ = 0;
+  TimeNs time_ = 1'700'000'000'000'000'000;
+};
+
+}  // namespace msx::journal::testing
+
+#endif  // MSX_ENGINE_JOURNAL_SWAP_TRAFFIC_H_
