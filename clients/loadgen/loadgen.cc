@@ -1,0 +1,740 @@
+#include "clients/loadgen/loadgen.h"
+
+#include <sys/prctl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "bench/echo_server.grpc.pb.h"
+#include "clients/loadgen/workload.h"
+#include "msx/v1/exchange.grpc.pb.h"
+
+namespace msx::loadgen {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kCodeNames[] = {
+    "OK",        "CANCELLED",          "UNKNOWN",           "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED", "NOT_FOUND",  "ALREADY_EXISTS",    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+    "UNIMPLEMENTED", "INTERNAL",       "UNAVAILABLE",       "DATA_LOSS",
+    "UNAUTHENTICATED"};
+
+std::string CodeName(grpc::StatusCode code) {
+  int n = static_cast<int>(code);
+  if (n < 0 || n > 16) return absl::StrCat("CODE_", n);
+  return kCodeNames[n];
+}
+
+// Exec-latency slots hold "due time + 1" (0 = unset); this marks a slot already used.
+constexpr std::int64_t kSlotConsumed = -1;
+// Closed-loop runs without --count track exec latency for this many offers at most.
+constexpr std::uint64_t kMaxSlots = std::uint64_t{1} << 24;
+constexpr std::int64_t kReserveRounds = 4;
+
+v1::Side ToProto(Side s) { return s == Side::kBuy ? v1::SIDE_BUY : v1::SIDE_SELL; }
+
+// Microseconds with one decimal, e.g. 52.3, from nanoseconds.
+std::string Micros(std::int64_t ns) {
+  if (ns < 0) ns = 0;
+  return absl::StrCat(ns / 1000, ".", (ns % 1000) / 100);
+}
+
+// Seconds with three decimals, from nanoseconds.
+std::string Seconds(std::int64_t ns) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.3f", static_cast<double>(ns) / 1e9);
+  return buf;
+}
+
+enum class CallType { kSubmit, kCancel, kEcho };
+
+// One in-flight unary call. Owned by its driver from Issue() until its completion.
+struct Call {
+  CallType type = CallType::kSubmit;
+  OpKind kind = OpKind::kCross;
+  std::uint64_t op = 0;
+  int agency = 0;
+  int channel = 0;
+  std::int64_t due_ns = 0;   // relative to the run's start
+  std::int64_t sent_ns = 0;
+  grpc::ClientContext ctx;
+  grpc::Status status;
+  v1::SubmitOfferRequest submit;
+  v1::SubmitOfferResponse submit_reply;
+  v1::CancelOfferRequest cancel;
+  v1::CancelOfferResponse cancel_reply;
+  v1::SubmitOfferRequest echo_reply;
+  std::unique_ptr<grpc::ClientAsyncResponseReader<v1::SubmitOfferResponse>> submit_rpc;
+  std::unique_ptr<grpc::ClientAsyncResponseReader<v1::CancelOfferResponse>> cancel_rpc;
+  std::unique_ptr<grpc::ClientAsyncResponseReader<v1::SubmitOfferRequest>> echo_rpc;
+};
+
+// One completion queue and its channels. In open loop a sender thread issues calls at
+// their due times and a poller thread completes them; in closed loop the poller does both.
+// Counters are atomics so the progress thread can read them.
+struct Driver {
+  int id = 0;
+  grpc::CompletionQueue cq;
+  std::vector<int> channels;
+  std::size_t next_channel = 0;      // sender only
+  std::int64_t max_lag_ns = 0;       // sender only
+  std::vector<std::uint64_t> max_seq;  // poller only: per agency, from OK replies
+  std::int64_t last_reply_ns = 0;      // poller only
+  std::atomic<std::int64_t> inflight{0};
+  std::atomic<bool> sending_done{false};
+
+  std::mutex passive_mu;
+  std::deque<std::pair<int, std::uint64_t>> passive;  // (agency, offer id) resting offers
+
+  std::atomic<std::uint64_t> sent{0}, ok{0}, rejected{0}, errors{0}, fills{0};
+  std::atomic<std::uint64_t> submits{0}, cancels{0};
+
+  std::mutex mu;  // guards the histograms and maps below
+  LatencyHistogram submit_hist, cancel_hist, rtt_hist;
+  std::map<std::string, std::uint64_t> error_codes, reject_reasons;
+};
+
+// Per-agency execution stream state.
+struct Stream {
+  int agency = 0;
+  grpc::ClientContext ctx;
+  std::thread thread;
+  std::atomic<std::uint64_t> last_seq{0};
+  std::atomic<std::uint64_t> reports{0}, fills{0};
+  std::atomic<std::int64_t> last_message_ns{0};
+  std::atomic<bool> done{false};
+  std::mutex mu;
+  LatencyHistogram exec_hist;
+  std::string error;
+};
+
+class Runner {
+ public:
+  explicit Runner(const LoadgenOptions& o) : o_(o) {}
+  ~Runner() { std::free(due_slots_); }
+
+  absl::StatusOr<Summary> Run();
+
+ private:
+  std::int64_t Now() const {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start_).count();
+  }
+  void Authorize(grpc::ClientContext* ctx, int agency) const {
+    ctx->AddMetadata("authorization", bearer_[agency]);
+  }
+  absl::Status Setup();
+  void StartStreams();
+  void StopStreams();
+  void SendOpenLoop(Driver* d);
+  void Poll(Driver* d);
+  void DriveClosedLoop(Driver* d);
+  bool IssueClosed(Driver* d, int channel);
+  void Issue(Driver* d, std::uint64_t op, std::int64_t due, int channel);
+  void Complete(Driver* d, Call* call);
+  void HandleReport(Stream* s, const v1::ExecutionReport& r);
+  void Progress(const std::vector<std::unique_ptr<Driver>>& drivers, std::int64_t now) const;
+  std::atomic<std::int64_t>& SlotRef(std::uint64_t op);
+
+  const LoadgenOptions& o_;
+  std::vector<std::shared_ptr<grpc::Channel>> channels_;
+  std::vector<std::unique_ptr<v1::Exchange::Stub>> stubs_;
+  std::vector<std::unique_ptr<bench::Echo::Stub>> echo_stubs_;
+  std::unique_ptr<Workload> workload_;
+  std::vector<std::string> bearer_;
+  std::vector<std::string> notes_;
+  std::uint64_t start_seq_ = 0;
+  std::uint64_t client_id_base_ = 0;
+  std::int64_t* due_slots_ = nullptr;  // calloc'd: untouched pages cost nothing
+  std::uint64_t capacity_ = 0;
+  Clock::time_point start_;
+  std::int64_t base_ns_ = 0;       // when the drivers started, relative to start_
+  std::int64_t interval_ns_ = 0;   // open loop: nanoseconds between due times
+  std::uint64_t total_ops_ = UINT64_MAX;
+  std::int64_t end_ns_ = INT64_MAX;
+  std::atomic<std::uint64_t> next_op_{0};  // closed loop
+  std::vector<std::unique_ptr<Stream>> streams_;
+  std::shared_ptr<grpc::Channel> stream_channel_;
+  std::unique_ptr<v1::Exchange::Stub> stream_stub_;
+};
+
+std::atomic<std::int64_t>& Runner::SlotRef(std::uint64_t op) {
+  static_assert(sizeof(std::atomic<std::int64_t>) == sizeof(std::int64_t));
+  // The slots are plain calloc'd int64s accessed only through atomics.
+  return *reinterpret_cast<std::atomic<std::int64_t>*>(&due_slots_[op]);
+}
+
+absl::Status Runner::Setup() {
+  for (const auto& a : o_.agencies) bearer_.push_back("Bearer " + a.token);
+  // Distinct channel arguments give each channel its own connection.
+  for (int c = 0; c < o_.concurrency; ++c) {
+    grpc::ChannelArguments args;
+    args.SetInt("msx.loadgen.channel", c);
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    channels_.push_back(
+        grpc::CreateCustomChannel(o_.server, grpc::InsecureChannelCredentials(), args));
+    if (o_.echo) {
+      echo_stubs_.push_back(bench::Echo::NewStub(channels_.back()));
+    } else {
+      stubs_.push_back(v1::Exchange::NewStub(channels_.back()));
+    }
+  }
+  for (auto& ch : channels_) {
+    if (!ch->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(5))) {
+      return absl::UnavailableError(absl::StrCat("cannot connect to ", o_.server));
+    }
+  }
+  if (o_.echo) return absl::OkStatus();
+
+  auto deadline = [] { return std::chrono::system_clock::now() + std::chrono::seconds(5); };
+  v1::ListPairsResponse pairs;
+  v1::ListInstrumentsResponse instruments;
+  {
+    grpc::ClientContext c1, c2;
+    c1.set_deadline(deadline());
+    c2.set_deadline(deadline());
+    Authorize(&c1, 0);
+    Authorize(&c2, 0);
+    grpc::Status s = stubs_[0]->ListPairs(&c1, {}, &pairs);
+    if (s.ok()) s = stubs_[0]->ListInstruments(&c2, {}, &instruments);
+    if (!s.ok()) {
+      return absl::UnavailableError(absl::StrCat("reference data as ", o_.agencies[0].agency,
+                                                 ": ", CodeName(s.error_code()), ": ",
+                                                 s.error_message()));
+    }
+  }
+  absl::flat_hash_map<std::string, std::int64_t> lot_size;
+  for (const auto& i : instruments.instruments()) lot_size[i.symbol()] = i.lot_size();
+  std::vector<PairInfo> infos;
+  for (const auto& p : pairs.pairs()) {
+    PairInfo info;
+    info.symbol = p.symbol();
+    info.base = p.base();
+    info.quote = p.quote();
+    info.tick = p.tick();
+    info.band_low = p.band_low();
+    info.band_high = p.band_high();
+    info.reference_price = p.reference_price();
+    info.max_lots = p.max_lots();
+    info.base_lot_size = lot_size.contains(p.base()) ? lot_size[p.base()] : 1;
+    info.halted = p.halted();
+    infos.push_back(info);
+  }
+  std::vector<HoldingsMap> holdings(o_.agencies.size());
+  for (std::size_t a = 0; a < o_.agencies.size(); ++a) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(deadline());
+    Authorize(&ctx, static_cast<int>(a));
+    v1::GetHoldingsResponse h;
+    grpc::Status s = stubs_[0]->GetHoldings(&ctx, {}, &h);
+    if (!s.ok()) {
+      return absl::PermissionDeniedError(absl::StrCat("holdings of ", o_.agencies[a].agency,
+                                                      ": ", CodeName(s.error_code()), ": ",
+                                                      s.error_message()));
+    }
+    if (h.agency() != o_.agencies[a].agency) {
+      return absl::InvalidArgumentError(absl::StrCat("the token given for ",
+                                                     o_.agencies[a].agency,
+                                                     " authenticates as ", h.agency()));
+    }
+    for (const auto& x : h.holdings()) holdings[a][x.instrument()] = x.available();
+  }
+  auto plans = PlanPairs(infos, holdings, o_.pairs, o_.max_lots, kReserveRounds, &notes_);
+  if (!plans.ok()) return plans.status();
+  workload_ = std::make_unique<Workload>(*std::move(plans), o_.cancel_percent, o_.max_lots);
+
+  if (!o_.admin_token.empty()) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(deadline());
+    ctx.AddMetadata("authorization", "Bearer " + o_.admin_token);
+    v1::GetExchangeStatusResponse st;
+    v1::Admin::Stub admin(channels_[0]);
+    if (admin.GetExchangeStatus(&ctx, {}, &st).ok()) {
+      start_seq_ = st.last_seq();
+    } else {
+      notes_.push_back("admin status unavailable: execution streams replay from seq 0");
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Runner::HandleReport(Stream* s, const v1::ExecutionReport& r) {
+  std::uint64_t id = 0;
+  bool aggressor_fill = false;
+  switch (r.report_case()) {
+    case v1::ExecutionReport::kAccepted: id = r.accepted().offer().client_offer_id(); break;
+    case v1::ExecutionReport::kFill:
+      id = r.fill().client_offer_id();
+      aggressor_fill = r.fill().aggressor();
+      break;
+    case v1::ExecutionReport::kCancelled: id = r.cancelled().offer().client_offer_id(); break;
+    case v1::ExecutionReport::kExpired: id = r.expired().offer().client_offer_id(); break;
+    case v1::ExecutionReport::kReplaced: id = r.replaced().offer().client_offer_id(); break;
+    default: break;
+  }
+  std::int64_t now = Now();
+  s->last_seq.store(r.seq(), std::memory_order_release);
+  s->last_message_ns.store(now, std::memory_order_release);
+  if (id <= client_id_base_ || id - client_id_base_ > capacity_) return;  // not this run's
+  s->reports.fetch_add(1, std::memory_order_relaxed);
+  if (aggressor_fill) s->fills.fetch_add(1, std::memory_order_relaxed);
+  std::uint64_t op = id - client_id_base_ - 1;
+  std::int64_t due_plus_one = SlotRef(op).exchange(kSlotConsumed, std::memory_order_acq_rel);
+  if (due_plus_one > 0) {
+    std::lock_guard<std::mutex> lock(s->mu);
+    s->exec_hist.Record(now - (due_plus_one - 1));
+  }
+}
+
+void Runner::StartStreams() {
+  stream_channel_ = grpc::CreateChannel(o_.server, grpc::InsecureChannelCredentials());
+  stream_stub_ = v1::Exchange::NewStub(stream_channel_);
+  for (std::size_t a = 0; a < o_.agencies.size(); ++a) {
+    auto s = std::make_unique<Stream>();
+    s->agency = static_cast<int>(a);
+    Authorize(&s->ctx, s->agency);
+    Stream* raw = s.get();
+    raw->thread = std::thread([this, raw] {
+      v1::StreamExecutionsRequest req;
+      req.set_after_seq(start_seq_);
+      auto reader = stream_stub_->StreamExecutions(&raw->ctx, req);
+      v1::ExecutionReport report;
+      while (reader->Read(&report)) HandleReport(raw, report);
+      grpc::Status st = reader->Finish();
+      if (!st.ok() && st.error_code() != grpc::StatusCode::CANCELLED) {
+        std::lock_guard<std::mutex> lock(raw->mu);
+        raw->error = absl::StrCat(CodeName(st.error_code()), ": ", st.error_message());
+      }
+      raw->done.store(true);
+    });
+    streams_.push_back(std::move(s));
+  }
+}
+
+void Runner::StopStreams() {
+  for (auto& s : streams_) s->ctx.TryCancel();
+  for (auto& s : streams_) s->thread.join();
+}
+
+void Runner::Issue(Driver* d, std::uint64_t op_index, std::int64_t due, int channel) {
+  d->inflight.fetch_add(1, std::memory_order_acq_rel);  // before the call can complete
+  auto* call = new Call;
+  call->op = op_index;
+  call->channel = channel;
+  call->due_ns = due;
+  call->ctx.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::milliseconds(o_.deadline_ms));
+  const std::uint64_t client_id = client_id_base_ + op_index + 1;
+  if (o_.echo) {
+    // A SubmitOfferRequest of the size the exchange run sends.
+    call->type = CallType::kEcho;
+    call->submit.set_client_offer_id(client_id);
+    call->submit.set_pair("CO-99.8/GA-4N");
+    call->submit.set_side(op_index % 2 ? v1::SIDE_BUY : v1::SIDE_SELL);
+    call->submit.set_lots(1 + static_cast<std::int64_t>(op_index % 2));
+    call->submit.set_price(2121);
+    call->submit.set_time_in_force(v1::TIME_IN_FORCE_GTC);
+    call->sent_ns = Now();
+    call->echo_rpc =
+        echo_stubs_[channel]->PrepareAsyncEcho(&call->ctx, call->submit, &d->cq);
+    call->echo_rpc->StartCall();
+    call->echo_rpc->Finish(&call->echo_reply, &call->status, call);
+  } else {
+    Op op = workload_->At(op_index);
+    std::pair<int, std::uint64_t> resting{-1, 0};
+    if (op.kind == OpKind::kCancel) {
+      std::lock_guard<std::mutex> lock(d->passive_mu);
+      if (!d->passive.empty()) {
+        resting = d->passive.front();
+        d->passive.pop_front();
+      }
+    }
+    if (resting.first >= 0) {
+      auto [agency, offer_id] = resting;
+      call->type = CallType::kCancel;
+      call->kind = OpKind::kCancel;
+      call->agency = agency;
+      call->cancel.set_offer_id(offer_id);
+      Authorize(&call->ctx, agency);
+      call->sent_ns = Now();
+      call->cancel_rpc = stubs_[channel]->PrepareAsyncCancelOffer(&call->ctx, call->cancel,
+                                                                  &d->cq);
+      call->cancel_rpc->StartCall();
+      call->cancel_rpc->Finish(&call->cancel_reply, &call->status, call);
+      d->cancels.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      if (op.kind == OpKind::kCancel) {
+        // Nothing resting to cancel yet: post a passive offer instead.
+        const PairPlan& p = workload_->plans()[op_index % workload_->plans().size()];
+        op = Op{OpKind::kPassive, static_cast<int>(op_index % workload_->plans().size()),
+                p.first, Side::kSell, 1, p.band_high, false};
+      }
+      call->type = CallType::kSubmit;
+      call->kind = op.kind;
+      call->agency = op.agency;
+      v1::SubmitOfferRequest& r = call->submit;
+      r.set_client_offer_id(client_id);
+      r.set_pair(workload_->plans()[op.pair].symbol);
+      r.set_side(ToProto(op.side));
+      r.set_lots(op.lots);
+      r.set_price(op.price);
+      r.set_time_in_force(v1::TIME_IN_FORCE_GTC);
+      Authorize(&call->ctx, op.agency);
+      if (op_index < capacity_) {
+        SlotRef(op_index).store(due + 1, std::memory_order_release);
+      }
+      call->sent_ns = Now();
+      call->submit_rpc = stubs_[channel]->PrepareAsyncSubmitOffer(&call->ctx, r, &d->cq);
+      call->submit_rpc->StartCall();
+      call->submit_rpc->Finish(&call->submit_reply, &call->status, call);
+      d->submits.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  d->max_lag_ns = std::max(d->max_lag_ns, call->sent_ns - due);
+  d->sent.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Runner::Complete(Driver* d, Call* call) {
+  std::unique_ptr<Call> owned(call);
+  const std::int64_t now = Now();
+  d->last_reply_ns = std::max(d->last_reply_ns, now);
+  const grpc::Status& s = call->status;
+  if (s.ok()) {
+    d->ok.fetch_add(1, std::memory_order_relaxed);
+    std::uint64_t seq = 0;
+    if (call->type == CallType::kSubmit) {
+      d->fills.fetch_add(call->submit_reply.fills_size(), std::memory_order_relaxed);
+      seq = call->submit_reply.seq();
+      if (call->kind == OpKind::kPassive &&
+          call->submit_reply.offer().state() == v1::OFFER_STATE_OPEN) {
+        std::lock_guard<std::mutex> lock(d->passive_mu);
+        d->passive.emplace_back(call->agency, call->submit_reply.offer().offer_id());
+      }
+    } else if (call->type == CallType::kCancel) {
+      seq = call->cancel_reply.seq();
+    }
+    if (call->type != CallType::kEcho) {
+      d->max_seq[call->agency] = std::max(d->max_seq[call->agency], seq);
+    }
+    std::lock_guard<std::mutex> lock(d->mu);
+    (call->type == CallType::kCancel ? d->cancel_hist : d->submit_hist)
+        .Record(now - call->due_ns);
+    d->rtt_hist.Record(now - call->sent_ns);
+    return;
+  }
+  const std::string& message = s.error_message();
+  std::lock_guard<std::mutex> lock(d->mu);
+  if (message.rfind("REJECT_REASON_", 0) == 0) {
+    d->rejected.fetch_add(1, std::memory_order_relaxed);
+    ++d->reject_reasons[message.substr(0, message.find_first_of(": "))];
+  } else {
+    d->errors.fetch_add(1, std::memory_order_relaxed);
+    ++d->error_codes[CodeName(s.error_code())];
+  }
+}
+
+void Runner::SendOpenLoop(Driver* d) {
+  // Sleep precisely: the default 50 us timer slack would count as latency.
+  prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+  const std::uint64_t stride = static_cast<std::uint64_t>(o_.threads);
+  for (std::uint64_t op = static_cast<std::uint64_t>(d->id);; op += stride) {
+    // Due times come from the op index alone, so a late sender catches up in a burst and
+    // its lateness counts as latency.
+    std::int64_t due = base_ns_ + static_cast<std::int64_t>(op) * interval_ns_;
+    if (op >= total_ops_ || due >= end_ns_) break;
+    if (due > Now()) std::this_thread::sleep_until(start_ + std::chrono::nanoseconds(due));
+    int channel = d->channels[d->next_channel++ % d->channels.size()];
+    Issue(d, op, due, channel);
+  }
+  d->sending_done.store(true, std::memory_order_release);
+}
+
+void Runner::Poll(Driver* d) {
+  while (!(d->sending_done.load(std::memory_order_acquire) &&
+           d->inflight.load(std::memory_order_acquire) == 0)) {
+    void* tag = nullptr;
+    bool ok = false;
+    auto status = d->cq.AsyncNext(&tag, &ok,
+                                  std::chrono::system_clock::now() + std::chrono::milliseconds(20));
+    if (status == grpc::CompletionQueue::SHUTDOWN) break;
+    if (status != grpc::CompletionQueue::GOT_EVENT) continue;
+    auto* call = static_cast<Call*>(tag);
+    int channel = call->channel;
+    Complete(d, call);
+    d->inflight.fetch_sub(1, std::memory_order_acq_rel);
+    // Closed loop: the channel's next call; none once the count or duration is reached.
+    if (o_.rate == 0) IssueClosed(d, channel);
+  }
+}
+
+bool Runner::IssueClosed(Driver* d, int channel) {
+  std::int64_t now = Now();
+  if (now >= end_ns_) return false;
+  std::uint64_t op = next_op_.fetch_add(1, std::memory_order_relaxed);
+  if (op >= total_ops_) return false;
+  Issue(d, op, now, channel);
+  return true;
+}
+
+void Runner::DriveClosedLoop(Driver* d) {
+  for (int channel : d->channels) IssueClosed(d, channel);
+  d->sending_done.store(true, std::memory_order_release);
+  Poll(d);
+}
+
+void Runner::Progress(const std::vector<std::unique_ptr<Driver>>& drivers,
+                      std::int64_t now) const {
+  std::uint64_t sent = 0, ok = 0, rej = 0, err = 0, fills = 0;
+  LatencyHistogram h;
+  for (const auto& d : drivers) {
+    sent += d->sent.load(std::memory_order_relaxed);
+    ok += d->ok.load(std::memory_order_relaxed);
+    rej += d->rejected.load(std::memory_order_relaxed);
+    err += d->errors.load(std::memory_order_relaxed);
+    fills += d->fills.load(std::memory_order_relaxed);
+    std::lock_guard<std::mutex> lock(d->mu);
+    h.Merge(d->submit_hist);
+  }
+  std::uint64_t done = ok + rej + err;
+  double secs = static_cast<double>(now) / 1e9;
+  std::fprintf(stderr,
+               "[%6.1fs] sent %llu ok %llu rejected %llu errors %llu in-flight %llu | "
+               "%.0f/s | submit p50 %s us p99 %s us | fills %llu\n",
+               secs, static_cast<unsigned long long>(sent), static_cast<unsigned long long>(ok),
+               static_cast<unsigned long long>(rej), static_cast<unsigned long long>(err),
+               static_cast<unsigned long long>(sent - done),
+               secs > 0 ? static_cast<double>(done) / secs : 0.0,
+               Micros(h.ValueAtPerMillion(500000)).c_str(),
+               Micros(h.ValueAtPerMillion(990000)).c_str(),
+               static_cast<unsigned long long>(fills));
+}
+
+absl::StatusOr<Summary> Runner::Run() {
+  if (absl::Status s = Setup(); !s.ok()) return s;
+  if (o_.count > 0) total_ops_ = static_cast<std::uint64_t>(o_.count);
+  if (o_.rate > 0) interval_ns_ = 1000000000 / o_.rate;
+  if (interval_ns_ == 0) interval_ns_ = 1;
+  capacity_ = std::min<std::uint64_t>(total_ops_, kMaxSlots);
+  if (o_.rate > 0 && o_.duration_ms > 0) {
+    capacity_ = std::min<std::uint64_t>(
+        capacity_, static_cast<std::uint64_t>(o_.duration_ms) * 1000000 / interval_ns_ + 16);
+  }
+  due_slots_ = static_cast<std::int64_t*>(std::calloc(capacity_, sizeof(std::int64_t)));
+  if (due_slots_ == nullptr) return absl::ResourceExhaustedError("cannot allocate slots");
+  client_id_base_ =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count())
+      << 22;
+  start_ = Clock::now();
+  if (!o_.echo) {
+    StartStreams();
+    // Give the subscriptions a moment; anything earlier is replayed from start_seq anyway.
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+
+  std::vector<std::unique_ptr<Driver>> drivers;
+  for (int t = 0; t < o_.threads; ++t) {
+    auto d = std::make_unique<Driver>();
+    d->id = t;
+    d->max_seq.assign(o_.agencies.size(), 0);
+    for (int c = t; c < o_.concurrency; c += o_.threads) d->channels.push_back(c);
+    drivers.push_back(std::move(d));
+  }
+  base_ns_ = Now();
+  if (o_.duration_ms > 0) end_ns_ = base_ns_ + o_.duration_ms * 1000000;
+  std::vector<std::thread> threads;
+  for (auto& d : drivers) {
+    Driver* raw = d.get();
+    if (o_.rate > 0) {
+      threads.emplace_back([this, raw] { SendOpenLoop(raw); });
+      threads.emplace_back([this, raw] { Poll(raw); });
+    } else {
+      threads.emplace_back([this, raw] { DriveClosedLoop(raw); });
+    }
+  }
+  std::atomic<bool> finished{false};
+  std::thread progress([&] {
+    std::int64_t next = base_ns_ + 1000000000;
+    while (!finished.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      std::int64_t now = Now();
+      if (now >= next) {
+        if (o_.progress) Progress(drivers, now - base_ns_);
+        next += 1000000000;
+      }
+    }
+  });
+  for (auto& t : threads) t.join();
+  finished.store(true);
+  progress.join();
+
+  Summary sum;
+  sum.mode = o_.echo ? "echo" : "exchange";
+  sum.target_rate = o_.rate;
+  sum.concurrency = o_.concurrency;
+  sum.agencies = o_.echo ? 0 : static_cast<int>(o_.agencies.size());
+  sum.pairs = o_.echo ? 0 : static_cast<int>(workload_->plans().size());
+  std::vector<std::uint64_t> max_seq(o_.agencies.size(), 0);
+  for (auto& d : drivers) {
+    sum.sent += d->sent.load();
+    sum.ok += d->ok.load();
+    sum.rejected += d->rejected.load();
+    sum.fills += d->fills.load();
+    sum.submits += d->submits.load();
+    sum.cancels += d->cancels.load();
+    sum.submit.Merge(d->submit_hist);
+    sum.cancel.Merge(d->cancel_hist);
+    sum.rtt.Merge(d->rtt_hist);
+    for (const auto& [k, v] : d->error_codes) sum.errors[k] += v;
+    for (const auto& [k, v] : d->reject_reasons) sum.reject_reasons[k] += v;
+    sum.elapsed_ns = std::max(sum.elapsed_ns, d->last_reply_ns - base_ns_);
+    sum.max_send_lag_ns = std::max(sum.max_send_lag_ns, d->max_lag_ns);
+    for (std::size_t a = 0; a < max_seq.size(); ++a) {
+      max_seq[a] = std::max(max_seq[a], d->max_seq[a]);
+    }
+  }
+
+  if (!o_.echo) {
+    // Let the streams catch up: each agency's stream must reach the last sequence number
+    // of its own replies, then stay quiet briefly (the resting side's fills arrive at
+    // other agencies' sequence numbers).
+    const std::int64_t give_up = Now() + 5000000000;
+    while (Now() < give_up) {
+      bool caught_up = true;
+      std::int64_t last_message = 0;
+      for (auto& s : streams_) {
+        if (!s->done.load() && s->last_seq.load() < max_seq[s->agency]) caught_up = false;
+        last_message = std::max(last_message, s->last_message_ns.load());
+      }
+      if (caught_up && Now() - last_message > 300000000) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    StopStreams();
+    for (auto& s : streams_) {
+      sum.exec_fills += s->fills.load();
+      sum.exec_reports += s->reports.load();
+      std::lock_guard<std::mutex> lock(s->mu);
+      sum.exec.Merge(s->exec_hist);
+      if (!s->error.empty()) {
+        sum.notes.push_back(absl::StrCat("execution stream of ", o_.agencies[s->agency].agency,
+                                         ": ", s->error));
+      }
+    }
+  }
+  for (auto& n : notes_) sum.notes.push_back(n);
+  return sum;
+}
+
+void AppendMap(std::string* out, const std::map<std::string, std::uint64_t>& m) {
+  out->push_back('{');
+  bool first = true;
+  for (const auto& [k, v] : m) {
+    absl::StrAppend(out, first ? "" : ",", "\"", k, "\":", v);
+    first = false;
+  }
+  out->push_back('}');
+}
+
+}  // namespace
+
+std::uint64_t Summary::error_count() const {
+  std::uint64_t n = 0;
+  for (const auto& [k, v] : errors) n += v;
+  return n;
+}
+
+double Summary::achieved_rate() const {
+  if (elapsed_ns <= 0) return 0;
+  return static_cast<double>(ok + rejected + error_count()) * 1e9 /
+         static_cast<double>(elapsed_ns);
+}
+
+absl::StatusOr<Summary> RunLoad(const LoadgenOptions& options) {
+  Runner runner(options);
+  return runner.Run();
+}
+
+std::string SummaryJson(const Summary& s) {
+  char rate[32];
+  std::snprintf(rate, sizeof(rate), "%.1f", s.achieved_rate());
+  std::string out = absl::StrCat(
+      "{\"mode\":\"", s.mode, "\",\"target_rate\":", s.target_rate,
+      ",\"concurrency\":", s.concurrency, ",\"agencies\":", s.agencies, ",\"pairs\":", s.pairs,
+      ",\"sent\":", s.sent, ",\"ok\":", s.ok, ",\"rejected\":", s.rejected,
+      ",\"submits\":", s.submits, ",\"cancels\":", s.cancels, ",\"errors\":");
+  AppendMap(&out, s.errors);
+  absl::StrAppend(&out, ",\"reject_reasons\":");
+  AppendMap(&out, s.reject_reasons);
+  const LatencyHistogram& h = s.submit;
+  absl::StrAppend(
+      &out, ",\"elapsed_s\":", Seconds(s.elapsed_ns), ",\"rate\":", rate,
+      ",\"fills\":", s.fills, ",\"exec_fills\":", s.exec_fills,
+      ",\"exec_reports\":", s.exec_reports, ",\"latency_count\":", h.count(),
+      ",\"p50_us\":", Micros(h.ValueAtPerMillion(500000)),
+      ",\"p90_us\":", Micros(h.ValueAtPerMillion(900000)),
+      ",\"p99_us\":", Micros(h.ValueAtPerMillion(990000)),
+      ",\"p999_us\":", Micros(h.ValueAtPerMillion(999000)), ",\"max_us\":", Micros(h.max()),
+      ",\"mean_us\":", Micros(h.mean()),
+      ",\"cancel_p50_us\":", Micros(s.cancel.ValueAtPerMillion(500000)),
+      ",\"cancel_p99_us\":", Micros(s.cancel.ValueAtPerMillion(990000)),
+      ",\"rtt_p50_us\":", Micros(s.rtt.ValueAtPerMillion(500000)),
+      ",\"rtt_p99_us\":", Micros(s.rtt.ValueAtPerMillion(990000)),
+      ",\"exec_count\":", s.exec.count(),
+      ",\"exec_p50_us\":", Micros(s.exec.ValueAtPerMillion(500000)),
+      ",\"exec_p99_us\":", Micros(s.exec.ValueAtPerMillion(990000)),
+      ",\"exec_max_us\":", Micros(s.exec.max()),
+      ",\"max_send_lag_us\":", Micros(s.max_send_lag_ns), "}");
+  return out;
+}
+
+std::string SummaryText(const Summary& s) {
+  auto line = [](const char* name, const LatencyHistogram& h) {
+    return absl::StrCat("  ", name, " (", h.count(), "): p50 ", Micros(h.ValueAtPerMillion(500000)),
+                        "  p90 ", Micros(h.ValueAtPerMillion(900000)), "  p99 ",
+                        Micros(h.ValueAtPerMillion(990000)), "  p99.9 ",
+                        Micros(h.ValueAtPerMillion(999000)), "  max ", Micros(h.max()),
+                        " us\n");
+  };
+  char rate[32];
+  std::snprintf(rate, sizeof(rate), "%.1f", s.achieved_rate());
+  std::string errors;
+  for (const auto& [k, v] : s.errors) absl::StrAppend(&errors, " ", k, "=", v);
+  std::string rejects;
+  for (const auto& [k, v] : s.reject_reasons) absl::StrAppend(&rejects, " ", k, "=", v);
+  std::string out = absl::StrCat(
+      "msx-loadgen ", s.mode, ": target ",
+      s.target_rate > 0 ? absl::StrCat(s.target_rate, "/s open loop")
+                        : std::string("closed loop"),
+      ", ", s.concurrency, " channels", s.mode == "exchange"
+          ? absl::StrCat(", ", s.agencies, " agencies, ", s.pairs, " pairs") : "",
+      "\n  sent ", s.sent, " (", s.submits, " submits, ", s.cancels, " cancels), ok ", s.ok,
+      ", rejected ", s.rejected, rejects.empty() ? "" : " [" + rejects.substr(1) + "]",
+      ", errors ", s.error_count(), errors.empty() ? "" : " [" + errors.substr(1) + "]",
+      "\n  achieved ", rate, " calls/s over ", Seconds(s.elapsed_ns), " s; fills ",
+      s.fills, " (streams saw ", s.exec_fills, ")\n");
+  out += line("submit->reply us, from due time", s.submit);
+  if (s.cancel.count() > 0) out += line("cancel->reply us, from due time", s.cancel);
+  out += line("round trip us, from actual send", s.rtt);
+  if (s.mode == "exchange") out += line("submit->execution report us", s.exec);
+  absl::StrAppend(&out, "  worst send lag behind schedule: ", Micros(s.max_send_lag_ns),
+                  " us\n");
+  for (const auto& n : s.notes) absl::StrAppend(&out, "  note: ", n, "\n");
+  return out;
+}
+
+}  // namespace msx::loadgen

@@ -1,0 +1,68 @@
+// The msx-loadgen engine: drives msx-server (or msx-echo-server) over gRPC's async
+// (completion-queue) client API and measures latency.
+//
+// Timing: in open loop (rate > 0) operation i is due at start + i / rate; latency is
+// measured from that due time, not from when the call actually left, so a stall in the
+// server or in this process shows up in full (coordinated omission corrected). `rtt_*`
+// figures, measured from the actual send, are reported beside them for diagnosis. In
+// closed loop (rate = 0) each channel keeps one call in flight and both clocks coincide.
+//
+// Counting: `sent` calls, each ends as `ok`, `rejected` (the engine turned the command
+// down: the error message starts with "REJECT_REASON_") or an error by gRPC code.
+// `fills` counts matches from SubmitOffer replies (the aggressor's fills); `exec_fills`
+// counts aggressor Fill reports seen on the agencies' StreamExecutions; both count each
+// match once. Latency histograms hold OK replies only.
+//
+// Thread-safety: RunLoad is blocking and self-contained; call it from one thread.
+#ifndef MSX_CLIENTS_LOADGEN_LOADGEN_H_
+#define MSX_CLIENTS_LOADGEN_LOADGEN_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "clients/loadgen/histogram.h"
+#include "clients/loadgen/options.h"
+
+namespace msx::loadgen {
+
+struct Summary {
+  std::string mode;  // "exchange" or "echo"
+  std::int64_t target_rate = 0;
+  int concurrency = 0;
+  int pairs = 0;
+  int agencies = 0;
+  std::uint64_t sent = 0, ok = 0, rejected = 0;
+  std::uint64_t submits = 0, cancels = 0;
+  std::map<std::string, std::uint64_t> errors;          // gRPC code name -> count
+  std::map<std::string, std::uint64_t> reject_reasons;  // REJECT_REASON_* -> count
+  std::uint64_t fills = 0, exec_fills = 0, exec_reports = 0;
+  std::int64_t elapsed_ns = 0;     // start to last reply
+  std::int64_t max_send_lag_ns = 0;  // worst lateness of a send behind its due time
+  LatencyHistogram submit;  // submit -> reply, from the due time (ns)
+  LatencyHistogram cancel;  // cancel -> reply, from the due time (ns)
+  LatencyHistogram rtt;     // any call, from its actual send (ns)
+  LatencyHistogram exec;    // submit due time -> first execution report of that offer (ns)
+  std::vector<std::string> notes;  // skipped pairs, stream errors
+
+  std::uint64_t error_count() const;
+  // Completed calls per second over elapsed_ns.
+  double achieved_rate() const;
+};
+
+// Runs the whole benchmark. Fails (before sending anything) when the server cannot be
+// reached, a token is refused, or no pair can be traded; errors during the run are
+// counted in the summary instead.
+absl::StatusOr<Summary> RunLoad(const LoadgenOptions& options);
+
+// One JSON object on one line with at least: sent, ok, rejected, errors (object),
+// rate, fills, p50_us, p90_us, p99_us, p999_us, max_us, exec_p50_us, exec_p99_us.
+std::string SummaryJson(const Summary& s);
+// A human-readable multi-line summary.
+std::string SummaryText(const Summary& s);
+
+}  // namespace msx::loadgen
+
+#endif  // MSX_CLIENTS_LOADGEN_LOADGEN_H_

@@ -1,0 +1,57 @@
+// Command-line options of msx-loadgen, parsed with Boost.Program_options.
+//
+// Thread-safety: pure functions.
+#ifndef MSX_CLIENTS_LOADGEN_OPTIONS_H_
+#define MSX_CLIENTS_LOADGEN_OPTIONS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace msx::loadgen {
+
+struct AgencyCredential {
+  std::string agency;  // e.g. "KOMIR"
+  std::string token;   // e.g. "demo-komir"
+};
+
+// The embedded default configuration's demo agencies that share the all-minerals
+// agreement (MSP-CORE), so that every pair of them is eligible on every pair book.
+std::vector<AgencyCredential> DefaultAgencies();
+
+struct LoadgenOptions {
+  std::string server = "127.0.0.1:50051";
+  std::int64_t rate = 1000;          // offers per second, open loop; 0 = closed loop
+  std::int64_t duration_ms = 0;      // 0 = none (then --count decides)
+  std::int64_t count = 0;            // 0 = none (then --duration decides)
+  int concurrency = 4;               // gRPC channels (connections)
+  int threads = 0;                   // driver threads; 0 = min(concurrency, 2)
+  std::vector<AgencyCredential> agencies = DefaultAgencies();
+  std::vector<std::string> pairs;    // empty = every pair the agencies can trade
+  bool json = false;
+  bool echo = false;                 // target msx-echo-server instead of msx-server
+  int cancel_percent = 10;           // share of operations that cancel a resting offer
+  std::int64_t max_lots = 2;         // crossing offers are 1..max_lots lots
+  std::string admin_token = "demo-admin";  // to read the start sequence; may be empty
+  std::int64_t deadline_ms = 5000;   // per call
+  bool progress = true;              // a line per second on stderr
+};
+
+struct ParsedOptions {
+  LoadgenOptions options;
+  std::string help;  // when non-empty: print it and exit 0
+};
+
+// Parses argv without the program name. Usage errors come back as InvalidArgumentError
+// naming the flag. When neither --duration nor --count is given the run lasts 10 s.
+absl::StatusOr<ParsedOptions> ParseLoadgenOptions(const std::vector<std::string>& args);
+
+// "KOMIR=demo-komir,JOGMEC=demo-jogmec" -> credentials. InvalidArgumentError on a
+// malformed entry or a repeated agency.
+absl::StatusOr<std::vector<AgencyCredential>> ParseAgencies(const std::string& text);
+
+}  // namespace msx::loadgen
+
+#endif  // MSX_CLIENTS_LOADGEN_OPTIONS_H_

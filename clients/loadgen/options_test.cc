@@ -1,0 +1,114 @@
+#include "clients/loadgen/options.h"
+
+#include "clients/loadgen/loadgen.h"
+#include "gtest/gtest.h"
+
+namespace msx::loadgen {
+namespace {
+
+TEST(LoadgenOptionsTest, DefaultsAreTenSecondsAtOneThousandPerSecondOnLoopback) {
+  auto p = ParseLoadgenOptions({});
+  ASSERT_TRUE(p.ok()) << p.status();
+  const LoadgenOptions& o = p->options;
+  EXPECT_EQ(o.server, "127.0.0.1:50051");
+  EXPECT_EQ(o.rate, 1000);
+  EXPECT_EQ(o.duration_ms, 10000);
+  EXPECT_EQ(o.count, 0);
+  EXPECT_EQ(o.concurrency, 4);
+  EXPECT_EQ(o.threads, 2);
+  ASSERT_EQ(o.agencies.size(), 4u);
+  EXPECT_EQ(o.agencies[0].agency, "KOMIR");
+  EXPECT_EQ(o.agencies[0].token, "demo-komir");
+}
+
+TEST(LoadgenOptionsTest, CountAloneMeansNoDurationLimit) {
+  auto p = ParseLoadgenOptions({"--count", "50", "--rate", "0", "--concurrency", "1"});
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->options.count, 50);
+  EXPECT_EQ(p->options.duration_ms, 0);
+  EXPECT_EQ(p->options.rate, 0);
+  EXPECT_EQ(p->options.threads, 1);
+}
+
+TEST(LoadgenOptionsTest, FractionalDurationIsMilliseconds) {
+  auto p = ParseLoadgenOptions({"--duration", "1.5"});
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->options.duration_ms, 1500);
+}
+
+TEST(LoadgenOptionsTest, AgenciesParseAsAgencyEqualsToken) {
+  auto a = ParseAgencies("KOMIR=demo-komir, DLA=demo-dla");
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_EQ(a->size(), 2u);
+  EXPECT_EQ((*a)[1].agency, "DLA");
+  EXPECT_EQ((*a)[1].token, "demo-dla");
+  EXPECT_FALSE(ParseAgencies("KOMIR").ok());
+  EXPECT_FALSE(ParseAgencies("KOMIR=a,KOMIR=b").ok());
+  EXPECT_FALSE(ParseAgencies("=x").ok());
+}
+
+TEST(LoadgenOptionsTest, SwappingNeedsTwoAgenciesUnlessEchoing) {
+  EXPECT_FALSE(ParseLoadgenOptions({"--agencies", "KOMIR=demo-komir"}).ok());
+  EXPECT_TRUE(ParseLoadgenOptions({"--agencies", "KOMIR=demo-komir", "--echo"}).ok());
+}
+
+TEST(LoadgenOptionsTest, OutOfRangeValuesNameTheirFlag) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string flag;
+  };
+  for (const Case& c : std::vector<Case>{{{"--rate", "-1"}, "--rate"},
+                                         {{"--concurrency", "0"}, "--concurrency"},
+                                         {{"--cancel-percent", "90"}, "--cancel-percent"},
+                                         {{"--duration", "-2"}, "--duration"},
+                                         {{"--threads", "8", "--concurrency", "2"}, "--threads"},
+                                         {{"--max-lots", "0"}, "--max-lots"},
+                                         {{"--rate", "fast"}, "rate"},
+                                         {{"--bogus"}, "bogus"}}) {
+    auto p = ParseLoadgenOptions(c.args);
+    ASSERT_FALSE(p.ok()) << c.flag;
+    EXPECT_NE(p.status().message().find(c.flag), std::string::npos) << p.status();
+  }
+}
+
+TEST(LoadgenOptionsTest, PairsListIsSplitOnCommas) {
+  auto p = ParseLoadgenOptions({"--pairs", "GA-4N/CO-99.8, CO-99.8/LIOH-56.5"});
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->options.pairs,
+            (std::vector<std::string>{"GA-4N/CO-99.8", "CO-99.8/LIOH-56.5"}));
+}
+
+TEST(LoadgenOptionsTest, HelpDescribesOpenLoopAndEveryFlag) {
+  auto p = ParseLoadgenOptions({"--help"});
+  ASSERT_TRUE(p.ok());
+  for (const char* flag : {"--server", "--rate", "--duration", "--count", "--concurrency",
+                           "--agencies", "--pairs", "--json", "--echo", "coordinated"}) {
+    EXPECT_NE(p->help.find(flag), std::string::npos) << flag;
+  }
+}
+
+TEST(LoadgenSummaryTest, JsonCarriesEveryRequiredKey) {
+  Summary s;
+  s.mode = "exchange";
+  s.sent = 10;
+  s.ok = 8;
+  s.rejected = 1;
+  s.errors["UNAVAILABLE"] = 1;
+  s.fills = 3;
+  s.elapsed_ns = 2000000000;
+  for (int i = 1; i <= 8; ++i) s.submit.Record(i * 10000);
+  s.exec.Record(50000);
+  std::string json = SummaryJson(s);
+  for (const char* key : {"\"sent\":10", "\"ok\":8", "\"rejected\":1",
+                          "\"errors\":{\"UNAVAILABLE\":1}", "\"rate\":5.0", "\"fills\":3",
+                          "\"p50_us\":40.1", "\"p90_us\":", "\"p99_us\":", "\"p999_us\":",
+                          "\"max_us\":80.0", "\"exec_p50_us\":50.0", "\"exec_p99_us\":50.0"}) {
+    EXPECT_NE(json.find(key), std::string::npos) << key << " in " << json;
+  }
+  EXPECT_EQ(json.find('\n'), std::string::npos);
+  EXPECT_EQ(json.front(), '{');
+  EXPECT_EQ(json.back(), '}');
+}
+
+}  // namespace
+}  // namespace msx::loadgen
