@@ -31,7 +31,9 @@ const char* TifName(TimeInForce t) {
   return "invalid";
 }
 
-const char* CommandName(CommandType t) {
+}  // namespace
+
+const char* CommandTypeName(CommandType t) {
   switch (t) {
     case CommandType::kSubmitOffer:
       return "SubmitOffer";
@@ -51,7 +53,7 @@ const char* CommandName(CommandType t) {
   return "invalid";
 }
 
-const char* EventName(EventType t) {
+const char* EventTypeName(EventType t) {
   switch (t) {
     case EventType::kAccepted:
       return "Accepted";
@@ -76,6 +78,8 @@ const char* EventName(EventType t) {
   }
   return "invalid";
 }
+
+namespace {
 
 // Appends ,"name":value pairs.
 class Obj {
@@ -110,7 +114,7 @@ class Obj {
 
 std::string CommandToJson(const Command& c) {
   Obj o;
-  o.UNum("seq", c.seq).Num("time", c.time).Str("type", CommandName(c.type));
+  o.UNum("seq", c.seq).Num("time", c.time).Str("type", CommandTypeName(c.type));
   switch (c.type) {
     case CommandType::kSubmitOffer:
       o.UNum("agency", c.submit.agency)
@@ -151,7 +155,7 @@ std::string CommandToJson(const Command& c) {
 
 std::string EventToJson(const Event& e) {
   Obj o;
-  o.UNum("seq", e.seq).Num("time", e.time).Str("type", EventName(e.type));
+  o.UNum("seq", e.seq).Num("time", e.time).Str("type", EventTypeName(e.type));
   switch (e.type) {
     case EventType::kAccepted:
       o.UNum("offer", e.accepted.offer)
@@ -164,7 +168,7 @@ std::string EventToJson(const Event& e) {
           .UNum("client_id", e.accepted.client_id);
       break;
     case EventType::kRejected:
-      o.Str("command", CommandName(e.rejected.command))
+      o.Str("command", CommandTypeName(e.rejected.command))
           .UNum("reason", static_cast<std::uint64_t>(e.rejected.reason))
           .UNum("agency", e.rejected.agency)
           .UNum("offer", e.rejected.offer)

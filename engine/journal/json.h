@@ -13,6 +13,10 @@
 
 namespace msx::journal {
 
+// "SubmitOffer", "Fill", ...; "invalid" for a value outside the enum.
+const char* CommandTypeName(CommandType type);
+const char* EventTypeName(EventType type);
+
 // {"seq":1,"time":...,"type":"SubmitOffer","agency":0,...}
 std::string CommandToJson(const Command& cmd);
 // {"seq":1,"time":...,"type":"Fill","fill_id":1,...}

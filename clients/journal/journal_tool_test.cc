@@ -1,0 +1,178 @@
+#include "clients/journal/journal_tool.h"
+
+#include <filesystem>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
+#include "engine/config/config.h"
+#include "engine/engine.h"
+#include "engine/journal/journal_test_util.h"
+#include "engine/journal/reader.h"
+#include "engine/journal/writer.h"
+#include "gtest/gtest.h"
+
+namespace msx::journal_tool {
+namespace {
+
+using journal::testing::TempDir;
+
+struct Output {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+Output RunTool(std::vector<std::string> args) {
+  std::ostringstream out, err;
+  int code = Run(args, out, err);
+  return {code, out.str(), err.str()};
+}
+
+// A journal written the way msx-server writes one: the default configuration as CONFIG,
+// its initial holdings as SetHoldings, then offers that cross at the reference price.
+class JournalToolTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const msx::v1::ExchangeConfig& config = DefaultConfig();
+    auto ref = LoadReferenceData(config);
+    ASSERT_TRUE(ref.ok()) << ref.status();
+    ref_ = std::make_unique<ReferenceData>(*std::move(ref));
+    Engine engine(*ref_, EngineOptions{});
+    journal::WriterOptions o;
+    o.durability = journal::Durability::kNone;
+    o.config = config.SerializeAsString();
+    auto writer = journal::JournalWriter::Open(dir_.path(), o);
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    auto holdings = InitialHoldingCommands(config, *ref_);
+    ASSERT_TRUE(holdings.ok());
+    std::vector<Command> cmds = *holdings;
+    // Every pair of trading agencies on pair 0 offers both ways at the reference price.
+    const PairBook& pair = ref_->pairs()[0];
+    ClientOfferId id = 0;
+    for (const Agency& a : ref_->agencies()) {
+      if (a.role != Role::kAgency) continue;
+      for (Side side : {Side::kSell, Side::kBuy}) {
+        Command c{};
+        c.type = CommandType::kSubmitOffer;
+        c.submit.agency = a.id;
+        c.submit.pair = pair.id;
+        c.submit.side = side;
+        c.submit.tif = TimeInForce::kGtc;
+        c.submit.lots = 1;
+        c.submit.price = pair.reference_price;
+        c.submit.client_id = ++id;
+        cmds.push_back(c);
+      }
+    }
+    std::vector<Event> events;
+    Seq seq = 0;
+    for (Command& c : cmds) {
+      c.seq = ++seq;
+      c.time = 1'700'000'000'000'000'000 + static_cast<TimeNs>(seq);
+      events.clear();
+      engine.Apply(c, &events);
+      for (const Event& e : events) {
+        if (e.type != EventType::kBookLevel) ++journaled_events_;
+      }
+      ASSERT_TRUE((*writer)->Append(c, events).ok());
+    }
+    commands_ = seq;
+    ASSERT_TRUE((*writer)->Close().ok());
+  }
+
+  std::string Segment() {
+    auto s = journal::ListSegments(dir_.path());
+    return s->front().path;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<ReferenceData> ref_;
+  std::uint64_t commands_ = 0;
+  std::uint64_t journaled_events_ = 0;
+};
+
+TEST_F(JournalToolTest, VerifySoundJournalExitsZero) {
+  Output o = RunTool({"verify", dir_.path()});
+  EXPECT_EQ(o.code, kExitOk) << o.err;
+  EXPECT_TRUE(absl::StartsWith(o.out, "ok: 1 segments")) << o.out;
+  EXPECT_TRUE(absl::StrContains(o.out, absl::StrCat(commands_, " commands"))) << o.out;
+}
+
+TEST_F(JournalToolTest, VerifyReplayRegeneratesEveryEvent) {
+  Output o = RunTool({"verify", dir_.path(), "--replay"});
+  EXPECT_EQ(o.code, kExitOk) << o.err;
+  EXPECT_TRUE(absl::StrContains(o.out, absl::StrCat("replayed ", commands_, " commands")))
+      << o.out;
+  EXPECT_TRUE(absl::StrContains(o.out, absl::StrCat(journaled_events_, " events"))) << o.out;
+}
+
+TEST_F(JournalToolTest, VerifyDamagedJournalPrintsFileAndOffsetAndExitsOne) {
+  auto reader = journal::JournalReader::Open(dir_.path(), {});
+  ASSERT_TRUE(reader.ok());
+  journal::JournalEntry e;
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE((*reader)->Next(&e));
+  journal::testing::FlipByte(e.file, e.offset + 12);
+  Output o = RunTool({"verify", dir_.path()});
+  EXPECT_EQ(o.code, kExitDamaged);
+  EXPECT_TRUE(absl::StrContains(o.err, absl::StrCat(e.file, ":", e.offset, ": "))) << o.err;
+  EXPECT_TRUE(o.out.empty()) << o.out;
+}
+
+TEST_F(JournalToolTest, VerifyReportsATornTailAsNotDamage) {
+  std::string seg = Segment();
+  journal::testing::TruncateTo(seg, journal::testing::FileSize(seg) - 3);
+  Output o = RunTool({"verify", dir_.path()});
+  EXPECT_EQ(o.code, kExitOk) << o.err;
+  EXPECT_TRUE(absl::StrContains(o.out, "torn tail")) << o.out;
+}
+
+TEST_F(JournalToolTest, DumpPrintsOneJsonObjectPerRecord) {
+  Output o = RunTool({"dump", dir_.path()});
+  ASSERT_EQ(o.code, kExitOk) << o.err;
+  std::vector<std::string> lines = absl::StrSplit(o.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 1 + commands_ + journaled_events_);
+  EXPECT_TRUE(absl::StartsWith(lines[0], "{\"record\":\"config\"")) << lines[0];
+  EXPECT_TRUE(absl::StartsWith(lines[1], "{\"record\":\"command\"")) << lines[1];
+  for (const std::string& l : lines) {
+    EXPECT_EQ(l.front(), '{');
+    EXPECT_EQ(l.back(), '}');
+  }
+  EXPECT_TRUE(absl::StrContains(o.out, "\"type\":\"SetHoldings\""));
+}
+
+TEST_F(JournalToolTest, DumpAfterSkipsEarlierCommands) {
+  Output o = RunTool({"dump", dir_.path(), "--after", std::to_string(commands_ - 1)});
+  ASSERT_EQ(o.code, kExitOk) << o.err;
+  EXPECT_TRUE(absl::StrContains(o.out, absl::StrCat("\"seq\":", commands_, ",")));
+  EXPECT_FALSE(absl::StrContains(o.out, absl::StrCat("\"seq\":", commands_ - 1, ",")));
+}
+
+TEST_F(JournalToolTest, StatsCountsCommandsAndEvents) {
+  Output o = RunTool({"stats", dir_.path()});
+  ASSERT_EQ(o.code, kExitOk) << o.err;
+  EXPECT_TRUE(absl::StrContains(o.out, absl::StrCat("\"commands\":", commands_, ","))) << o.out;
+  EXPECT_TRUE(absl::StrContains(o.out, "\"SubmitOffer\":")) << o.out;
+}
+
+TEST(JournalToolUsageTest, BadArgumentsExitTwoAndHelpExitsZero) {
+  EXPECT_EQ(RunTool({}).code, kExitUsage);
+  EXPECT_EQ(RunTool({"frobnicate", "/tmp"}).code, kExitUsage);
+  EXPECT_EQ(RunTool({"dump", "/tmp", "--after", "x"}).code, kExitUsage);
+  EXPECT_EQ(RunTool({"stats", "/tmp", "--replay"}).code, kExitUsage);
+  Output help = RunTool({"--help"});
+  EXPECT_EQ(help.code, kExitOk);
+  EXPECT_TRUE(absl::StrContains(help.out, "verify DIR"));
+}
+
+TEST(JournalToolUsageTest, MissingDirectoryIsReportedAndExitsOne) {
+  Output o = RunTool({"verify", "/nonexistent/msx-journal-dir"});
+  EXPECT_EQ(o.code, kExitDamaged);
+  EXPECT_TRUE(absl::StrContains(o.err, "/nonexistent/msx-journal-dir")) << o.err;
+}
+
+}  // namespace
+}  // namespace msx::journal_tool
