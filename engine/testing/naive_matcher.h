@@ -1,0 +1,89 @@
+// NaiveMatcher: a deliberately simple, slow re-statement of the engine's rules, for the
+// differential test only. Offers live in one vector scanned in full; the book is whatever
+// open offers are marked in_book; priority is an arrival counter; level totals are
+// recomputed by scanning. It shares no code with engine.cc beyond the public types, so a
+// bug in the engine's data structures (levels, bitmaps, intrusive lists, best-price
+// tracking, expiry heap, market-data bookkeeping) shows up as a different event stream.
+//
+// Semantics mirrored (see engine/ENGINE.md): validation order, self-match cancels the
+// incoming remainder, ineligible offers are skipped, min-fill/FOK are checked before any
+// fill, expiry runs at the start of every command in (expiry, id) order, and book-level
+// events follow the command's other events in first-touch order.
+#ifndef MSX_ENGINE_TESTING_NAIVE_MATCHER_H_
+#define MSX_ENGINE_TESTING_NAIVE_MATCHER_H_
+
+#include <cstdint>
+#include <tuple>
+#include <vector>
+
+#include "engine/command.h"
+#include "engine/engine.h"
+#include "engine/event.h"
+#include "engine/reference_data.h"
+
+namespace msx::testing {
+
+class NaiveMatcher {
+ public:
+  explicit NaiveMatcher(const ReferenceData& ref);
+  void Apply(const Command& cmd, std::vector<Event>* out);
+  HoldingInfo GetHoldings(AgencyId agency, InstrumentId instrument) const;
+  std::size_t OpenOfferCount() const;
+
+ private:
+  struct Offer {
+    OfferId id;
+    AgencyId agency;
+    PairId pair;
+    Side side;
+    TimeInForce tif;
+    Price price;
+    Lots open;
+    TimeNs expiry;
+    AgencyMask allow;
+    AgencyMask deny;
+    ClientOfferId client_id;
+    bool is_open;
+    bool in_book;
+    std::uint64_t priority;
+  };
+  struct Touched {
+    PairId pair;
+    Side side;
+    Price price;
+    Lots lots;
+    std::uint32_t count;
+  };
+
+  Event& Emit(EventType type);
+  void Reject(RejectReason reason, AgencyId agency, OfferId offer, ClientOfferId client_id);
+  void Touch(PairId pair, Side side, Price price);
+  std::pair<Lots, std::uint32_t> LevelTotals(PairId pair, Side side, Price price) const;
+  bool Eligible(const Offer& a, const Offer& b) const;
+  std::vector<std::size_t> Candidates(const Offer& taker) const;
+  void ReserveDelta(const Offer& o, Amount sign);
+  Amount Reservation(const Offer& o) const;
+  void Finish(Offer& o, CancelReason reason);
+  void MatchAndRest(std::size_t taker_index);
+  void Submit();
+  void CancelCmd();
+  void ReplaceCmd();
+  void SetHoldingsCmd();
+  void Expire();
+  RejectReason CheckLotsPrice(const PairBook& pb, Lots lots, Price price) const;
+  bool Fits(const PairBook& pb, Lots lots, Price price) const;
+
+  const ReferenceData& ref_;
+  std::vector<Offer> offers_;
+  std::vector<HoldingInfo> holdings_;
+  std::vector<bool> halted_;
+  std::vector<Touched> touched_;
+  std::uint64_t next_fill_id_ = 1;
+  std::uint64_t next_priority_ = 1;
+  const Command* cmd_ = nullptr;
+  std::vector<Event>* out_ = nullptr;
+};
+
+}  // namespace msx::testing
+
+#endif  // MSX_ENGINE_TESTING_NAIVE_MATCHER_H_
