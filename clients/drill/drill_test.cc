@@ -1,0 +1,610 @@
+// Tests of msx-drill's library: replay verification, reports checked against a
+// hand-computed example, what-if scenarios, and errors on bad journals.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "clients/drill/drill_journal.h"
+#include "clients/drill/report.h"
+#include "clients/drill/scenario.h"
+#include "clients/drill/traffic.h"
+#include "clients/drill/verify.h"
+#include "engine/config/config.h"
+#include "engine/engine.h"
+#include "engine/journal/codec.h"
+#include "engine/journal/reader.h"
+#include "engine/journal/writer.h"
+#include "gtest/gtest.h"
+
+namespace msx::drill {
+namespace {
+
+class TempDir {
+ public:
+  TempDir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string tmpl = std::string(base ? base : "/tmp") + "/msx-drill-test-XXXXXX";
+    path_ = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+  std::string sub(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void WriteAll(const std::string& path, const std::string& data) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(data.data(), static_cast<std::streamsize>(data.size()));
+}
+
+// ---- The hand-built example ----
+//
+// AAA (alpha, kg, lot 10, 1 USD/kg) and BBB (beta, kg, lot 1, 0.1 USD/kg): pair AAA/BBB,
+// reference price 100 BBB per lot, band 85..115. Agencies AG-A, AG-B, AG-C, all in one
+// agreement. t0 = 1,789,999,980 s, a whole minute.
+constexpr char kHandConfig[] = R"(
+instruments { symbol: "AAA" mineral: "alpha" unit: "kg" lot_size: 10 reference_value_micro_usd: 1000000 }
+instruments { symbol: "BBB" mineral: "beta" unit: "kg" lot_size: 1 reference_value_micro_usd: 100000 }
+pairs { base: "AAA" quote: "BBB" tick: 1 band_bps: 1500 max_lots: 1000 }
+agencies { id: "AG-A" country: "KR" role: ROLE_AGENCY tokens: "t-a" }
+agencies { id: "AG-B" country: "JP" role: ROLE_AGENCY tokens: "t-b" }
+agencies { id: "AG-C" country: "US" role: ROLE_AGENCY tokens: "t-c" }
+agreements { name: "ALL" members: ["AG-A", "AG-B", "AG-C"] }
+)";
+constexpr TimeNs kSecond = 1'000'000'000;
+constexpr TimeNs kT0 = 1'789'999'980 * kSecond;
+constexpr AgencyId kA = 0, kB = 1, kC = 2;
+constexpr InstrumentId kAaa = 0, kBbb = 1;
+
+Command Holding(AgencyId a, InstrumentId i, Amount total) {
+  Command c{};
+  c.type = CommandType::kSetHoldings;
+  c.set_holdings = SetHoldings{a, i, total};
+  return c;
+}
+
+Command Offer(TimeNs at, AgencyId a, Side side, Lots lots, Price price, ClientOfferId id) {
+  Command c{};
+  c.time = at;
+  c.type = CommandType::kSubmitOffer;
+  c.submit.agency = a;
+  c.submit.pair = 0;
+  c.submit.side = side;
+  c.submit.tif = TimeInForce::kGtc;
+  c.submit.lots = lots;
+  c.submit.price = price;
+  c.submit.client_id = id;
+  return c;
+}
+
+// seq 1-3 holdings; seq 4.. the offers (offer ids 1..7 in this order):
+//   4  t0+1s  A sells 10 @ 100            rests                       (offer 1)
+//   5  t0+2s  A sells 5 @ 102             rests                       (offer 2)
+//   6  t0+3s  B buys 4 @ 101              fills 4 @ 100 with offer 1  (offer 3)
+//   7  t0+6s  C buys 3 @ 100              fills 3 @ 100 with offer 1  (offer 4)
+//   8  t0+70s C buys 5 @ 99               rests                       (offer 5)
+//   9  t0+80s B buys 8 @ 102              fills 3 @ 100 (offer 1), 5 @ 102 (offer 2) (offer 6)
+//  10  t0+90s A sells 2 @ 99              fills 2 @ 99 with offer 5   (offer 7)
+std::vector<Command> HandCommands() {
+  std::vector<Command> cmds = {Holding(kA, kAaa, 1000), Holding(kB, kBbb, 100000),
+                               Holding(kC, kBbb, 100000)};
+  for (Command& c : cmds) c.time = kT0;
+  cmds.push_back(Offer(kT0 + 1 * kSecond, kA, Side::kSell, 10, 100, 1));
+  cmds.push_back(Offer(kT0 + 2 * kSecond, kA, Side::kSell, 5, 102, 2));
+  cmds.push_back(Offer(kT0 + 3 * kSecond, kB, Side::kBuy, 4, 101, 1));
+  cmds.push_back(Offer(kT0 + 6 * kSecond, kC, Side::kBuy, 3, 100, 1));
+  cmds.push_back(Offer(kT0 + 70 * kSecond, kC, Side::kBuy, 5, 99, 2));
+  cmds.push_back(Offer(kT0 + 80 * kSecond, kB, Side::kBuy, 8, 102, 2));
+  cmds.push_back(Offer(kT0 + 90 * kSecond, kA, Side::kSell, 2, 99, 3));
+  return cmds;
+}
+
+msx::v1::ExchangeConfig HandConfig() {
+  absl::StatusOr<msx::v1::ExchangeConfig> c = ParseConfigText(kHandConfig);
+  EXPECT_TRUE(c.ok()) << c.status();
+  return *c;
+}
+
+// Applies `cmds` (seq assigned 1, 2, ...) to an engine and journals them in `dir`.
+void WriteJournal(const std::string& dir, const msx::v1::ExchangeConfig& config,
+                  const std::vector<Command>& cmds) {
+  absl::StatusOr<ReferenceData> ref = LoadReferenceData(config);
+  ASSERT_TRUE(ref.ok()) << ref.status();
+  Engine engine(*ref, EngineOptions{.expected_offers = 1024});
+  journal::WriterOptions wo;
+  wo.durability = journal::Durability::kNone;
+  wo.config = config.SerializeAsString();
+  auto writer = journal::JournalWriter::Open(dir, std::move(wo));
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  std::vector<Event> events;
+  Seq seq = 0;
+  for (Command c : cmds) {
+    c.seq = ++seq;
+    events.clear();
+    engine.Apply(c, &events);
+    ASSERT_TRUE((*writer)->Append(c, events).ok());
+  }
+  ASSERT_TRUE((*writer)->Close().ok());
+}
+
+const PairReport* FindPair(const ReportData& r, const std::string& symbol) {
+  for (const PairReport& p : r.pairs) {
+    if (p.symbol == symbol) return &p;
+  }
+  return nullptr;
+}
+
+const InstrumentReport* FindInstrument(const ReportData& r, const std::string& symbol) {
+  for (const InstrumentReport& i : r.instruments) {
+    if (i.symbol == symbol) return &i;
+  }
+  return nullptr;
+}
+
+const AgencyHoldingRow* FindHolding(const ReportData& r, const std::string& agency,
+                                    const std::string& symbol) {
+  for (const AgencyReport& a : r.agencies) {
+    if (a.code != agency) continue;
+    for (const AgencyHoldingRow& h : a.rows) {
+      if (h.symbol == symbol) return &h;
+    }
+  }
+  return nullptr;
+}
+
+void ExpectHolding(const ReportData& r, const std::string& agency, const std::string& symbol,
+                   Amount before, Amount received, Amount delivered, Amount after) {
+  const AgencyHoldingRow* h = FindHolding(r, agency, symbol);
+  ASSERT_NE(h, nullptr) << agency << " " << symbol;
+  EXPECT_EQ(h->before, before) << agency << " " << symbol;
+  EXPECT_EQ(h->received, received) << agency << " " << symbol;
+  EXPECT_EQ(h->delivered, delivered) << agency << " " << symbol;
+  EXPECT_EQ(h->after, after) << agency << " " << symbol;
+}
+
+// ---- Report ----
+
+TEST(ReportTest, NearestRankPercentilesComeFromSortedSamples) {
+  std::vector<std::int64_t> s = {10, 9, 8, 7, 6, 5, 4, 3, 2, 1};
+  LatencyStats l = ComputeLatency(&s);
+  EXPECT_EQ(l.count, 10u);
+  EXPECT_EQ(l.p50, 5);   // rank ceil(5.0) = 5
+  EXPECT_EQ(l.p90, 9);   // rank ceil(9.0) = 9
+  EXPECT_EQ(l.max, 10);
+  std::vector<std::int64_t> one = {42};
+  l = ComputeLatency(&one);
+  EXPECT_EQ(l.p50, 42);
+  EXPECT_EQ(l.p90, 42);
+  std::vector<std::int64_t> none;
+  EXPECT_EQ(ComputeLatency(&none).count, 0u);
+}
+
+TEST(ReportTest, HandBuiltJournalGivesHandComputedFigures) {
+  TempDir tmp;
+  WriteJournal(tmp.path(), HandConfig(), HandCommands());
+  absl::StatusOr<ReportData> r = BuildReport(tmp.path(), 5);
+  ASSERT_TRUE(r.ok()) << r.status();
+
+  EXPECT_EQ(r->commands, 10u);
+  EXPECT_EQ(r->offers_accepted, 7u);
+  EXPECT_EQ(r->fills, 5u);
+  EXPECT_EQ(r->holdings_before_seq, 4u);
+
+  const PairReport* p = FindPair(*r, "AAA/BBB");
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->fills, 5u);
+  EXPECT_EQ(p->lots, 4 + 3 + 3 + 5 + 2);
+  EXPECT_EQ(p->base_volume, 170);                                  // 17 lots x 10 kg
+  EXPECT_EQ(p->quote_volume, 4 * 100 + 3 * 100 + 3 * 100 + 5 * 102 + 2 * 99);  // 1708
+  EXPECT_EQ(p->resting_bid_lots, 3);  // offer 5: 5 - 2
+  EXPECT_EQ(p->resting_bid_units, 30);
+  EXPECT_EQ(p->resting_ask_lots, 0);
+  EXPECT_EQ(p->resting_ask_units, 0);
+  // First fills: offer 1 after 2 s, offer 2 after 78 s, offer 5 after 20 s; offers 3, 4,
+  // 6 and 7 filled on arrival (0). Sorted: 0 0 0 0 2s 20s 78s; p50 = 4th, p90 = 7th.
+  EXPECT_EQ(p->first_fill.count, 7u);
+  EXPECT_EQ(p->first_fill.p50, 0);
+  EXPECT_EQ(p->first_fill.p90, 78 * kSecond);
+  EXPECT_EQ(p->first_fill.max, 78 * kSecond);
+
+  const InstrumentReport* aaa = FindInstrument(*r, "AAA");
+  const InstrumentReport* bbb = FindInstrument(*r, "BBB");
+  ASSERT_NE(aaa, nullptr);
+  ASSERT_NE(bbb, nullptr);
+  EXPECT_EQ(aaa->fills, 5u);
+  EXPECT_EQ(aaa->volume, 170);
+  EXPECT_EQ(aaa->unfilled_demand, 30);
+  EXPECT_EQ(bbb->volume, 1708);
+  EXPECT_EQ(bbb->unfilled_demand, 0);
+  EXPECT_EQ(bbb->first_fill.p90, 78 * kSecond);
+
+  ExpectHolding(*r, "AG-A", "AAA", 1000, 0, 170, 830);
+  ExpectHolding(*r, "AG-A", "BBB", 0, 1708, 0, 1708);
+  ExpectHolding(*r, "AG-B", "AAA", 0, 120, 0, 120);
+  ExpectHolding(*r, "AG-B", "BBB", 100000, 0, 1210, 98790);
+  ExpectHolding(*r, "AG-C", "AAA", 0, 50, 0, 50);
+  ExpectHolding(*r, "AG-C", "BBB", 100000, 0, 498, 99502);
+
+  ASSERT_EQ(r->busiest_minutes.size(), 2u);
+  EXPECT_EQ(r->busiest_minutes[0].minute_start, kT0 + 60 * kSecond);
+  EXPECT_EQ(r->busiest_minutes[0].fills, 3u);
+  EXPECT_EQ(r->busiest_minutes[1].minute_start, kT0);
+  EXPECT_EQ(r->busiest_minutes[1].fills, 2u);
+
+  const std::string text = RenderReportText("hand", *r);
+  EXPECT_TRUE(absl::StrContains(text, "1,708 kg")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "78.000 s")) << text;
+  const std::string json = RenderReportJson(*r);
+  EXPECT_TRUE(absl::StrContains(json, "\"quote_volume\":1708")) << json;
+  EXPECT_TRUE(absl::StrContains(json, "\"p90_ns\":78000000000")) << json;
+}
+
+TEST(ReportTest, HoldingsFromEventsEqualTheEngineAfterReplay) {
+  TempDir tmp;
+  TrafficOptions opt;
+  opt.commands = 3000;
+  opt.seed = 7;
+  absl::StatusOr<TrafficStats> stats = WriteTrafficJournal(tmp.path(), DefaultConfig(), opt);
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  ASSERT_GT(stats->fills, 100u);
+  absl::StatusOr<ReportData> r = BuildReport(tmp.path(), 3);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->fills, stats->fills);
+
+  absl::StatusOr<DrillJournal> j = OpenDrillJournal(tmp.path());
+  ASSERT_TRUE(j.ok()) << j.status();
+  Engine engine(*j->ref, EngineOptions{});
+  auto reader = journal::JournalReader::Open(tmp.path(), {});
+  ASSERT_TRUE(reader.ok());
+  journal::JournalEntry entry;
+  std::vector<Event> events;
+  while ((*reader)->Next(&entry)) engine.Apply(entry.command, &events);
+  ASSERT_TRUE((*reader)->status().ok());
+  int rows = 0;
+  for (const AgencyReport& a : r->agencies) {
+    for (const AgencyHoldingRow& h : a.rows) {
+      HoldingInfo e = engine.GetHoldings(a.agency, h.instrument);
+      EXPECT_EQ(h.after, e.available + e.reserved) << a.code << " " << h.symbol;
+      ++rows;
+    }
+  }
+  EXPECT_GT(rows, 20);
+  // Resting demand equals the engine's final books.
+  for (const PairReport& p : r->pairs) {
+    DepthInfo d = engine.GetDepth(p.pair, 1 << 20);
+    Lots bids = 0, asks = 0;
+    for (const LevelInfo& l : d.bids) bids += l.lots;
+    for (const LevelInfo& l : d.asks) asks += l.lots;
+    EXPECT_EQ(p.resting_bid_lots, bids) << p.symbol;
+    EXPECT_EQ(p.resting_ask_lots, asks) << p.symbol;
+  }
+}
+
+// ---- Verify ----
+
+TEST(VerifyTest, GeneratedJournalOverSeveralSegmentsReplaysByteForByte) {
+  TempDir tmp;
+  TrafficOptions opt;
+  opt.commands = 20000;
+  opt.segment_bytes = 256 << 10;
+  absl::StatusOr<TrafficStats> stats = WriteTrafficJournal(tmp.path(), DefaultConfig(), opt);
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  absl::StatusOr<VerifyResult> v = VerifyReplay(tmp.path());
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_FALSE(v->diverged) << DivergenceMessage(v->divergence);
+  EXPECT_EQ(v->commands, stats->commands);
+  EXPECT_EQ(v->commands + v->events, stats->records);
+  EXPECT_EQ(v->fills, stats->fills);
+  EXPECT_GT(v->read.segments, 3u);
+  EXPECT_NE(v->state_digest, 0u);
+  EXPECT_TRUE(absl::StartsWith(VerifySummary(tmp.path(), *v), "OK: "));
+}
+
+// Finds the `nth` fill record in the journal; returns its segment path, record offset,
+// event and index, and the command's seq.
+struct FoundFill {
+  std::string path;
+  std::uint64_t offset = 0;
+  Event event{};
+  std::uint32_t index = 0;
+};
+
+FoundFill FindFill(const std::string& dir, int nth) {
+  FoundFill found;
+  auto segments = journal::ListSegments(dir);
+  EXPECT_TRUE(segments.ok());
+  int seen = 0;
+  for (const journal::SegmentInfo& s : *segments) {
+    std::string bytes = ReadAll(s.path);
+    journal::internal::SegmentParser parser(bytes);
+    Seq first;
+    EXPECT_TRUE(parser.ReadHeader(&first).ok());
+    journal::internal::SegmentParser::Record rec;
+    std::string error;
+    while (parser.Next(&rec, &error) == journal::internal::SegmentParser::Result::kRecord) {
+      if (rec.type != journal::RecordType::kEvent) continue;
+      Event e;
+      std::uint32_t index;
+      EXPECT_TRUE(journal::DecodeEventPayload(rec.payload, &e, &index).ok());
+      if (e.type == EventType::kFill && seen++ == nth) {
+        found.path = s.path;
+        found.offset = rec.offset;
+        found.event = e;
+        found.index = index;
+        return found;
+      }
+    }
+  }
+  ADD_FAILURE() << "fewer than " << nth + 1 << " fills";
+  return found;
+}
+
+TEST(VerifyTest, EditedFillWithFixedCrcFailsAtExactlyItsSequenceNumber) {
+  TempDir tmp;
+  TrafficOptions opt;
+  opt.commands = 5000;
+  opt.segment_bytes = 128 << 10;
+  ASSERT_TRUE(WriteTrafficJournal(tmp.path(), DefaultConfig(), opt).ok());
+  FoundFill f = FindFill(tmp.path(), 200);
+  ASSERT_FALSE(f.path.empty());
+
+  // Decode, change the lots, re-encode and re-frame: the CRC is valid, the content wrong.
+  Event edited = f.event;
+  edited.fill.lots += 1;
+  std::string payload;
+  journal::EncodeEventPayload(edited, f.index, &payload);
+  std::string record;
+  journal::AppendRecord(journal::RecordType::kEvent, payload, &record);
+  std::string bytes = ReadAll(f.path);
+  bytes.replace(f.offset, record.size(), record);
+  WriteAll(f.path, bytes);
+  ASSERT_TRUE(journal::VerifyJournal(tmp.path()).ok()) << "framing must still verify";
+
+  absl::StatusOr<VerifyResult> v = VerifyReplay(tmp.path());
+  ASSERT_TRUE(v.ok()) << v.status();
+  ASSERT_TRUE(v->diverged);
+  EXPECT_EQ(v->divergence.seq, f.event.seq);
+  EXPECT_EQ(v->divergence.index, f.index);
+  EXPECT_EQ(v->divergence.file, f.path);
+  EXPECT_EQ(v->divergence.offset, f.offset);
+  EXPECT_TRUE(absl::StrContains(v->divergence.expected_json,
+                                absl::StrCat("\"lots\":", edited.fill.lots)))
+      << v->divergence.expected_json;
+  EXPECT_TRUE(absl::StrContains(v->divergence.actual_json,
+                                absl::StrCat("\"lots\":", f.event.fill.lots)))
+      << v->divergence.actual_json;
+  EXPECT_EQ(v->commands, f.event.seq);
+  EXPECT_TRUE(absl::StrContains(DivergenceMessage(v->divergence),
+                                absl::StrCat("DIVERGED at seq ", f.event.seq)));
+}
+
+TEST(VerifyTest, FlippedByteIsCorruptionNamingFileAndOffset) {
+  TempDir tmp;
+  TrafficOptions opt;
+  opt.commands = 3000;
+  opt.segment_bytes = 64 << 10;
+  ASSERT_TRUE(WriteTrafficJournal(tmp.path(), DefaultConfig(), opt).ok());
+  FoundFill f = FindFill(tmp.path(), 3);
+  std::string bytes = ReadAll(f.path);
+  bytes[f.offset + 20] ^= 0x5a;  // inside the payload
+  WriteAll(f.path, bytes);
+  absl::StatusOr<VerifyResult> v = VerifyReplay(tmp.path());
+  ASSERT_FALSE(v.ok());
+  EXPECT_TRUE(absl::IsDataLoss(v.status())) << v.status();
+  EXPECT_TRUE(absl::StrContains(v.status().message(), absl::StrCat(f.path, ":", f.offset)))
+      << v.status();
+  // The report and the drill refuse it the same way.
+  absl::StatusOr<ReportData> r = BuildReport(tmp.path(), 5);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(absl::StrContains(r.status().message(), absl::StrCat(f.path, ":", f.offset)));
+}
+
+TEST(VerifyTest, TornTailIsACleanEndAndIsReported) {
+  TempDir tmp;
+  WriteJournal(tmp.path(), HandConfig(), HandCommands());
+  auto segments = journal::ListSegments(tmp.path());
+  ASSERT_TRUE(segments.ok());
+  const std::string last = segments->back().path;
+  std::filesystem::resize_file(last, std::filesystem::file_size(last) - 7);
+  absl::StatusOr<VerifyResult> v = VerifyReplay(tmp.path());
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_FALSE(v->diverged);
+  EXPECT_EQ(v->commands, 9u);  // the last group lost its tail
+  EXPECT_GT(v->read.torn_bytes, 0u);
+  EXPECT_TRUE(absl::StrContains(VerifySummary(tmp.path(), *v), "torn tail"));
+}
+
+TEST(VerifyTest, MissingOrEmptyDirectoryIsNotFound) {
+  TempDir tmp;
+  absl::StatusOr<VerifyResult> v = VerifyReplay(tmp.sub("nope"));
+  EXPECT_TRUE(absl::IsNotFound(v.status())) << v.status();
+  v = VerifyReplay(tmp.path());
+  EXPECT_TRUE(absl::IsNotFound(v.status())) << v.status();
+  EXPECT_TRUE(absl::StrContains(v.status().message(), "no journal segments"));
+}
+
+TEST(VerifyTest, GarbageSegmentIsCorruptionAtOffsetZero) {
+  TempDir tmp;
+  const std::string path = tmp.sub("00000000000000000001.msxj");
+  WriteAll(path, std::string(100, 'x'));
+  absl::StatusOr<VerifyResult> v = VerifyReplay(tmp.path());
+  ASSERT_FALSE(v.ok());
+  EXPECT_TRUE(absl::IsDataLoss(v.status())) << v.status();
+  EXPECT_TRUE(absl::StrContains(v.status().message(), path + ":0:")) << v.status();
+}
+
+// ---- Scenarios ----
+
+msx::v1::Scenario Scenario(const std::string& text) {
+  absl::StatusOr<msx::v1::Scenario> s = ParseScenarioText(text);
+  EXPECT_TRUE(s.ok()) << s.status();
+  return *s;
+}
+
+TEST(DrillTest, ExportBanWithdrawsOffersAndLeavesTheExpectedSmallerVolume) {
+  TempDir tmp;
+  const std::string journal = tmp.sub("journal");
+  WriteJournal(journal, HandConfig(), HandCommands());
+  // Before seq 8: A's open offers (offer 1 with 3 lots, offer 2 with 5) are cancelled and
+  // its sell at seq 10 is dropped, so only the fills of seq 6 and 7 remain.
+  const std::string out = tmp.sub("drill");
+  absl::StatusOr<DrillResult> r = RunDrill(
+      journal, Scenario(R"(edits { at_seq: 8 export_ban { agency: "AG-A" mineral: "alpha" } })"),
+      out, 5);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->fired.size(), 1u);
+  EXPECT_EQ(r->fired[0].before_original_seq, 8u);
+  EXPECT_EQ(r->fired[0].commands, 2u);
+  EXPECT_EQ(r->dropped_submits, 1u);
+  EXPECT_EQ(r->original_commands, 10u);
+  EXPECT_EQ(r->drill_commands, 11u);  // 10 - 1 dropped + 2 cancels
+
+  EXPECT_EQ(r->original.fills, 5u);
+  EXPECT_EQ(r->drill.fills, 2u);
+  const InstrumentReport* aaa = FindInstrument(r->drill, "AAA");
+  ASSERT_NE(aaa, nullptr);
+  EXPECT_EQ(aaa->volume, 70);  // 7 lots x 10 kg, down from 170
+  EXPECT_EQ(FindInstrument(r->original, "AAA")->volume, 170);
+  // Shortfall: C's 5 lots at 99 and B's 8 lots at 102 rest unfilled: 130 kg of AAA.
+  EXPECT_EQ(aaa->unfilled_demand, 130);
+  ExpectHolding(r->drill, "AG-A", "AAA", 1000, 0, 70, 930);
+
+  // The drill journal is a journal: it verifies, and its report matches the drill's.
+  absl::StatusOr<VerifyResult> v = VerifyReplay(out);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_FALSE(v->diverged) << DivergenceMessage(v->divergence);
+  EXPECT_EQ(v->commands, 11u);
+  absl::StatusOr<ReportData> again = BuildReport(out, 5);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(RenderReportJson(*again), RenderReportJson(r->drill));
+
+  const std::string text = RenderDrillText(*r);
+  EXPECT_TRUE(absl::StrContains(text, "export ban: AG-A stops alpha (2 open offers cancelled)"))
+      << text;
+  EXPECT_TRUE(absl::StrContains(RenderDrillJson(*r), "\"fills\":{\"original\":5,\"drill\":2"))
+      << RenderDrillJson(*r);
+}
+
+TEST(DrillTest, SupplyShockScalesHoldingsExactlyAndCancelsWhatNoLongerFits) {
+  TempDir tmp;
+  const std::string journal = tmp.sub("journal");
+  WriteJournal(journal, HandConfig(), HandCommands());
+  // B's BBB x 2/3 before the first offer; A's AAA x 1/10 once both its sells rest: 100 kg
+  // left, 150 kg reserved, so the newest sell (offer 2, 50 kg) is cancelled. Then B and C
+  // take 4 + 3 lots of offer 1 (seq 6, 7), B's buy at seq 9 takes its last 3 lots and rests
+  // 5, and A's sell at seq 10 is rejected: it has no AAA left.
+  const std::string out = tmp.sub("drill");
+  absl::StatusOr<DrillResult> r = RunDrill(journal, Scenario(R"(
+      edits { at_seq: 4 supply_shock { agency: "AG-B" instrument: "BBB" numerator: 2 denominator: 3 } }
+      edits { at_seq: 6 supply_shock { agency: "AG-A" instrument: "AAA" numerator: 1 denominator: 10 } }
+  )"), out, 5);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->fired.size(), 2u);
+  EXPECT_EQ(r->fired[0].commands, 1u);
+  EXPECT_EQ(r->fired[1].before_original_seq, 6u);
+  EXPECT_EQ(r->fired[1].commands, 2u);  // cancel offer 2, then set holdings
+  EXPECT_EQ(r->drill.fills, 3u);
+  EXPECT_EQ(r->drill.rejects, 1u);
+  ExpectHolding(r->drill, "AG-B", "BBB", 66666, 0, 4 * 100 + 3 * 100, 66666 - 700);
+  ExpectHolding(r->drill, "AG-A", "AAA", 1000, 0, 100, 0);
+  ExpectHolding(r->drill, "AG-C", "AAA", 0, 30, 0, 30);
+  absl::StatusOr<VerifyResult> v = VerifyReplay(out);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_FALSE(v->diverged) << DivergenceMessage(v->divergence);
+}
+
+TEST(DrillTest, HaltAndInjectedOffersAreJournaledAndVerify) {
+  TempDir tmp;
+  const std::string journal = tmp.sub("journal");
+  WriteJournal(journal, HandConfig(), HandCommands());
+  const std::string out = tmp.sub("drill");
+  // Seq 6 and 7 are rejected (halted). Seq 9 (B buys 8 @ 102) takes 8 lots of offer 1 at
+  // 100; seq 10 (A sells 2 @ 99) fills C's bid; the injected sell of B (1 lot @ 99, from
+  // the 80 kg it received) fills C's bid once more.
+  absl::StatusOr<DrillResult> r = RunDrill(journal, Scenario(R"(
+      edits { at_seq: 6 halt_pair { pair: "AAA/BBB" } }
+      edits { at_seq: 8 resume_pair { pair: "AAA/BBB" } }
+      edits { at_seq: 1000 inject_offer { agency: "AG-B" pair: "AAA/BBB" side: SIDE_SELL lots: 1 price: 99 } }
+  )"), out, 5);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->fired.size(), 3u);
+  EXPECT_EQ(r->fired[2].before_original_seq, 0u);  // beyond the journal: at the end
+  EXPECT_EQ(r->drill.rejects, 2u);
+  EXPECT_EQ(r->drill.fills, 3u);
+  EXPECT_EQ(FindInstrument(r->drill, "AAA")->volume, 80 + 20 + 10);
+  ExpectHolding(r->drill, "AG-B", "AAA", 0, 80, 10, 70);
+  absl::StatusOr<VerifyResult> v = VerifyReplay(out);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_FALSE(v->diverged) << DivergenceMessage(v->divergence);
+  EXPECT_EQ(v->commands, r->drill_commands);
+}
+
+TEST(DrillTest, ScenarioErrorsNameTheEditAndField) {
+  const ReferenceData* ref = nullptr;
+  absl::StatusOr<ReferenceData> loaded = LoadReferenceData(HandConfig());
+  ASSERT_TRUE(loaded.ok());
+  ref = &*loaded;
+  auto err = [&](const std::string& text) {
+    absl::StatusOr<std::vector<ResolvedEdit>> r = ResolveScenario(Scenario(text), *ref);
+    EXPECT_FALSE(r.ok());
+    return std::string(r.status().message());
+  };
+  EXPECT_EQ(err(R"(edits { at_seq: 1 export_ban { agency: "AG-A" mineral: "gamma" } })"),
+            "edits[0].export_ban.mineral: unknown mineral \"gamma\"");
+  EXPECT_EQ(err(R"(edits { at_seq: 1 halt_pair { pair: "AAA/BBB" } }
+                   edits { at_seq: 1 supply_shock { agency: "AG-A" instrument: "AAA" denominator: 0 } })"),
+            "edits[1].supply_shock.denominator: must be > 0");
+  EXPECT_EQ(err(R"(edits { halt_pair { pair: "AAA/BBB" } })"),
+            "edits[0]: needs a trigger (at_seq or at_time_ns)");
+  EXPECT_EQ(err(R"(edits { at_seq: 3 inject_offer { agency: "ZZ" pair: "AAA/BBB" } })"),
+            "edits[0].inject_offer.agency: unknown agency \"ZZ\"");
+  absl::StatusOr<msx::v1::Scenario> bad = ParseScenarioText("edits { at_sequence: 1 }");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_TRUE(absl::StartsWith(bad.status().message(), "scenario line 1:")) << bad.status();
+}
+
+TEST(DrillTest, OutputDirectoryHoldingAJournalIsRefused) {
+  TempDir tmp;
+  WriteJournal(tmp.path(), HandConfig(), HandCommands());
+  absl::StatusOr<DrillResult> r = RunDrill(tmp.path(), msx::v1::Scenario(), tmp.path(), 5);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(r.status())) << r.status();
+}
+
+TEST(DrillTest, EmptyScenarioReproducesTheOriginalJournal) {
+  TempDir tmp;
+  const std::string journal = tmp.sub("journal");
+  TrafficOptions opt;
+  opt.commands = 4000;
+  ASSERT_TRUE(WriteTrafficJournal(journal, DefaultConfig(), opt).ok());
+  absl::StatusOr<DrillResult> r = RunDrill(journal, msx::v1::Scenario(), tmp.sub("drill"), 5);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(RenderReportJson(r->original), RenderReportJson(r->drill));
+  absl::StatusOr<VerifyResult> a = VerifyReplay(journal);
+  absl::StatusOr<VerifyResult> b = VerifyReplay(tmp.sub("drill"));
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->state_digest, b->state_digest);
+}
+
+}  // namespace
+}  // namespace msx::drill

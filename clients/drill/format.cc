@@ -1,0 +1,197 @@
+#include "clients/drill/format.h"
+
+#include <time.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace msx::drill {
+
+std::string ThousandsU(std::uint64_t v) {
+  std::string digits = absl::StrCat(v);
+  std::string out;
+  const int n = static_cast<int>(digits.size());
+  for (int i = 0; i < n; ++i) {
+    if (i > 0 && (n - i) % 3 == 0) out.push_back(',');
+    out.push_back(digits[i]);
+  }
+  return out;
+}
+
+std::string Thousands(std::int64_t v) {
+  if (v >= 0) return ThousandsU(static_cast<std::uint64_t>(v));
+  // Negate in unsigned arithmetic so that INT64_MIN is exact.
+  return absl::StrCat("-", ThousandsU(0 - static_cast<std::uint64_t>(v)));
+}
+
+std::string Duration(std::int64_t ns) {
+  const bool negative = ns < 0;
+  std::uint64_t v = negative ? 0 - static_cast<std::uint64_t>(ns) : static_cast<std::uint64_t>(ns);
+  std::string sign = negative ? "-" : "";
+  if (v < 1000) return absl::StrCat(sign, v, " ns");
+  struct Unit {
+    std::uint64_t div;
+    const char* name;
+  };
+  const Unit unit = v < 1'000'000       ? Unit{1'000, "us"}
+                    : v < 1'000'000'000 ? Unit{1'000'000, "ms"}
+                                        : Unit{1'000'000'000, "s"};
+  const std::uint64_t whole = v / unit.div;
+  const std::uint64_t frac = (v % unit.div) / (unit.div / 1000);
+  return absl::StrFormat("%s%d.%03d %s", sign, whole, frac, unit.name);
+}
+
+namespace {
+
+std::string FormatUtc(std::int64_t ns, bool with_seconds) {
+  // Floor division so that times before the epoch land in the right second.
+  std::int64_t secs = ns / 1'000'000'000;
+  std::int64_t rem = ns % 1'000'000'000;
+  if (rem < 0) {
+    rem += 1'000'000'000;
+    --secs;
+  }
+  time_t t = static_cast<time_t>(secs);
+  struct tm tm;
+  if (gmtime_r(&t, &tm) == nullptr) return absl::StrCat(ns, " ns");
+  if (!with_seconds) {
+    return absl::StrFormat("%04d-%02d-%02d %02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+                           tm.tm_mday, tm.tm_hour, tm.tm_min);
+  }
+  return absl::StrFormat("%04d-%02d-%02d %02d:%02d:%02d.%03d", tm.tm_year + 1900, tm.tm_mon + 1,
+                         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, rem / 1'000'000);
+}
+
+}  // namespace
+
+std::string UtcTime(std::int64_t ns) { return FormatUtc(ns, true); }
+std::string UtcMinute(std::int64_t ns) { return FormatUtc(ns, false); }
+
+std::string TextTable::Render(int indent) const {
+  std::vector<std::size_t> width(header_.size(), 0);
+  auto measure = [&](const std::vector<std::string>& row) {
+    for (std::size_t i = 0; i < row.size() && i < width.size(); ++i) {
+      width[i] = std::max(width[i], row[i].size());
+    }
+  };
+  measure(header_);
+  for (const auto& r : rows_) measure(r);
+  std::string out;
+  auto line = [&](const std::vector<std::string>& row) {
+    std::string l(static_cast<std::size_t>(indent), ' ');
+    for (std::size_t i = 0; i < width.size(); ++i) {
+      const std::string cell = i < row.size() ? row[i] : "";
+      const std::string pad(width[i] - cell.size(), ' ');
+      if (i > 0) l += "  ";
+      l += i == 0 ? cell + pad : pad + cell;
+    }
+    while (!l.empty() && l.back() == ' ') l.pop_back();
+    out += l;
+    out += '\n';
+  };
+  line(header_);
+  for (const auto& r : rows_) line(r);
+  return out;
+}
+
+void JsonWriter::Separate() {
+  if (after_key_) {
+    after_key_ = false;
+    return;
+  }
+  if (!first_.empty()) {
+    if (!first_.back()) out_ += ',';
+    first_.back() = false;
+  }
+}
+
+JsonWriter& JsonWriter::BeginObject() {
+  Separate();
+  out_ += '{';
+  first_.push_back(true);
+  return *this;
+}
+
+JsonWriter& JsonWriter::EndObject() {
+  out_ += '}';
+  first_.pop_back();
+  return *this;
+}
+
+JsonWriter& JsonWriter::BeginArray() {
+  Separate();
+  out_ += '[';
+  first_.push_back(true);
+  return *this;
+}
+
+JsonWriter& JsonWriter::EndArray() {
+  out_ += ']';
+  first_.pop_back();
+  return *this;
+}
+
+JsonWriter& JsonWriter::Key(absl::string_view key) {
+  String(key);
+  out_ += ':';
+  after_key_ = true;
+  return *this;
+}
+
+JsonWriter& JsonWriter::String(absl::string_view value) {
+  Separate();
+  out_ += '"';
+  for (char c : value) {
+    switch (c) {
+      case '"':
+        out_ += "\\\"";
+        break;
+      case '\\':
+        out_ += "\\\\";
+        break;
+      case '\n':
+        out_ += "\\n";
+        break;
+      case '\t':
+        out_ += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out_ += absl::StrFormat("\\u%04x", static_cast<int>(c));
+        } else {
+          out_ += c;
+        }
+    }
+  }
+  out_ += '"';
+  return *this;
+}
+
+JsonWriter& JsonWriter::Int(std::int64_t value) {
+  Separate();
+  absl::StrAppend(&out_, value);
+  return *this;
+}
+
+JsonWriter& JsonWriter::Uint(std::uint64_t value) {
+  Separate();
+  absl::StrAppend(&out_, value);
+  return *this;
+}
+
+JsonWriter& JsonWriter::Bool(bool value) {
+  Separate();
+  out_ += value ? "true" : "false";
+  return *this;
+}
+
+JsonWriter& JsonWriter::Raw(absl::string_view json) {
+  Separate();
+  out_.append(json.data(), json.size());
+  return *this;
+}
+
+}  // namespace msx::drill

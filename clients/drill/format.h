@@ -1,0 +1,68 @@
+// Text and JSON rendering helpers for msx-drill reports: an aligned text table, exact
+// integer formatting (thousands separators, durations, UTC times) and a small streaming
+// JSON writer. Not on any hot path.
+//
+// Thread-safety: values; no shared state.
+#ifndef MSX_CLIENTS_DRILL_FORMAT_H_
+#define MSX_CLIENTS_DRILL_FORMAT_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+
+namespace msx::drill {
+
+// 1234567 -> "1,234,567"; -5000 -> "-5,000".
+std::string Thousands(std::int64_t v);
+std::string ThousandsU(std::uint64_t v);
+// Exact decimal rendering of a nanosecond duration with the largest fitting unit and three
+// decimals, truncated: 999 -> "999 ns", 1500 -> "1.500 us", 2'000'000'123 -> "2.000 s".
+std::string Duration(std::int64_t ns);
+// Nanoseconds since the epoch as "2026-11-23 19:31:06.123" (UTC, milliseconds truncated).
+std::string UtcTime(std::int64_t ns);
+// Nanoseconds since the epoch as "2026-11-23 19:31" (UTC).
+std::string UtcMinute(std::int64_t ns);
+
+// A text table: the first column left-aligned, the others right-aligned, two spaces apart.
+class TextTable {
+ public:
+  explicit TextTable(std::vector<std::string> header) : header_(std::move(header)) {}
+  void AddRow(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+  bool empty() const { return rows_.empty(); }
+  // Every line indented by `indent` spaces, each ending in '\n'.
+  std::string Render(int indent = 2) const;
+
+ private:
+  std::vector<std::string> header_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+// Builds one JSON value. Keys and strings are escaped; numbers are exact integers.
+// REQUIRES: calls nest properly (Key only directly inside an object).
+class JsonWriter {
+ public:
+  JsonWriter& BeginObject();
+  JsonWriter& EndObject();
+  JsonWriter& BeginArray();
+  JsonWriter& EndArray();
+  JsonWriter& Key(absl::string_view key);
+  JsonWriter& String(absl::string_view value);
+  JsonWriter& Int(std::int64_t value);
+  JsonWriter& Uint(std::uint64_t value);
+  JsonWriter& Bool(bool value);
+  // A preformatted JSON value (e.g. journal::EventToJson output).
+  JsonWriter& Raw(absl::string_view json);
+  const std::string& str() const { return out_; }
+
+ private:
+  void Separate();
+  std::string out_;
+  std::vector<bool> first_;  // per open container: no element written yet
+  bool after_key_ = false;
+};
+
+}  // namespace msx::drill
+
+#endif  // MSX_CLIENTS_DRILL_FORMAT_H_

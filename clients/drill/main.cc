@@ -1,0 +1,206 @@
+// msx-drill: replays MSX journals offline for emergency drills. See kUsage.
+#include <cstdio>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "clients/drill/format.h"
+#include "clients/drill/report.h"
+#include "clients/drill/scenario.h"
+#include "clients/drill/verify.h"
+
+namespace {
+
+constexpr char kUsage[] = R"(msx-drill: replay MSX journals for emergency drills (offline).
+
+Usage:
+  msx-drill verify DIR [--json]
+      Replay every command of the journal in DIR through a fresh engine built from the
+      journal's own configuration and check that every regenerated journaled event equals
+      the journaled one byte for byte. Prints a one-line summary, or the first divergence
+      (sequence number, file:offset, command, expected and actual event as JSON).
+  msx-drill report DIR [--json] [--top N]
+      Drill report: per pair book and instrument the volume swapped, fills, unfilled
+      demand left resting at the end, time from acceptance to first fill (p50/p90/max,
+      nearest rank); per agency the units received/delivered and holdings before/after;
+      the N busiest minutes by fills (default 5). Text by default, --json for one object.
+  msx-drill run DIR --scenario FILE --out OUTDIR [--json] [--top N] [--speed max]
+      What-if replay: apply the edits of FILE (msx.v1.Scenario, protobuf text format, see
+      proto/msx/v1/drill.proto: export_ban, supply_shock, halt_pair, resume_pair,
+      inject_offer, each at_seq or at_time_ns) while replaying DIR, write the drill as a
+      new journal in OUTDIR (replayable: msx-drill verify OUTDIR) and compare it with the
+      original side by side (fills, volume, shortfalls per instrument).
+      --speed max (offline, as fast as possible) is the only speed this build supports.
+  msx-drill --help
+
+Holdings "before" are those after the journal's initial SetHoldings commands (just before
+its first command of another type).
+
+Exit codes:
+  0  success (verify: the journal replays byte for byte)
+  1  verify: replay diverged (the first divergence is printed)
+  2  usage error: bad arguments, bad scenario file
+  3  the journal cannot be read: missing, corrupt (file:offset named), bad configuration
+  4  the drill journal could not be written (OUTDIR)
+)";
+
+constexpr int kExitOk = 0;
+constexpr int kExitDiverged = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitJournal = 3;
+constexpr int kExitOutput = 4;
+
+struct Args {
+  std::string command;
+  std::string dir;
+  bool json = false;
+  int top = 5;
+  std::string scenario;
+  std::string out;
+  std::string speed = "max";
+};
+
+int Usage(const std::string& error) {
+  std::cerr << "msx-drill: " << error << "\n(msx-drill --help for usage)\n";
+  return kExitUsage;
+}
+
+int JournalError(const absl::Status& s) {
+  std::cerr << "msx-drill: " << s.message() << "\n";
+  return kExitJournal;
+}
+
+std::optional<std::string> ParseArgs(int argc, char** argv, Args* a) {
+  std::vector<std::string> positional;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&](const char* name) -> std::optional<std::string> {
+      if (i + 1 >= argc) return std::nullopt;
+      (void)name;
+      return std::string(argv[++i]);
+    };
+    if (arg == "--json") {
+      a->json = true;
+    } else if (arg == "--top" || arg == "--scenario" || arg == "--out" || arg == "--speed") {
+      std::optional<std::string> v = value(arg.c_str());
+      if (!v) return absl::StrCat(arg, " needs a value");
+      if (arg == "--top") {
+        if (!absl::SimpleAtoi(*v, &a->top) || a->top < 0) {
+          return absl::StrCat("--top: not a non-negative integer: ", *v);
+        }
+      } else if (arg == "--scenario") {
+        a->scenario = *v;
+      } else if (arg == "--out") {
+        a->out = *v;
+      } else {
+        a->speed = *v;
+      }
+    } else if (!arg.empty() && arg[0] == '-') {
+      return absl::StrCat("unknown flag ", arg);
+    } else {
+      positional.push_back(arg);
+    }
+  }
+  if (positional.empty()) return std::string("missing command (verify, report or run)");
+  a->command = positional[0];
+  if (positional.size() < 2) return absl::StrCat(a->command, ": missing journal directory");
+  if (positional.size() > 2) return absl::StrCat("unexpected argument ", positional[2]);
+  a->dir = positional[1];
+  return std::nullopt;
+}
+
+int Verify(const Args& a) {
+  absl::StatusOr<msx::drill::VerifyResult> r = msx::drill::VerifyReplay(a.dir);
+  if (!r.ok()) return JournalError(r.status());
+  if (a.json) {
+    msx::drill::JsonWriter w;
+    w.BeginObject();
+    w.Key("dir").String(a.dir);
+    w.Key("ok").Bool(!r->diverged);
+    w.Key("commands").Uint(r->commands);
+    w.Key("events").Uint(r->events);
+    w.Key("fills").Uint(r->fills);
+    w.Key("records").Uint(r->read.records);
+    w.Key("segments").Uint(r->read.segments);
+    w.Key("last_seq").Uint(r->read.last_seq);
+    w.Key("torn_bytes").Uint(r->read.torn_bytes);
+    if (r->diverged) {
+      const msx::drill::Divergence& d = r->divergence;
+      w.Key("divergence").BeginObject();
+      w.Key("seq").Uint(d.seq);
+      w.Key("index").Uint(d.index);
+      w.Key("file").String(d.file);
+      w.Key("offset").Uint(d.offset);
+      w.Key("command").Raw(d.command_json);
+      w.Key("expected");
+      d.expected_json == "(none)" ? w.Raw("null") : w.Raw(d.expected_json);
+      w.Key("actual");
+      d.actual_json == "(none)" ? w.Raw("null") : w.Raw(d.actual_json);
+      w.EndObject();
+    } else {
+      w.Key("state_digest").Uint(r->state_digest);
+    }
+    w.EndObject();
+    std::cout << w.str() << "\n";
+  } else if (r->diverged) {
+    std::cout << msx::drill::DivergenceMessage(r->divergence) << "\n";
+  } else {
+    std::cout << msx::drill::VerifySummary(a.dir, *r) << "\n";
+  }
+  return r->diverged ? kExitDiverged : kExitOk;
+}
+
+int Report(const Args& a) {
+  absl::StatusOr<msx::drill::ReportData> r = msx::drill::BuildReport(a.dir, a.top);
+  if (!r.ok()) return JournalError(r.status());
+  std::cout << (a.json ? msx::drill::RenderReportJson(*r) + "\n"
+                       : msx::drill::RenderReportText(a.dir, *r));
+  return kExitOk;
+}
+
+int Run(const Args& a) {
+  if (a.scenario.empty()) return Usage("run: --scenario FILE is required");
+  if (a.out.empty()) return Usage("run: --out OUTDIR is required");
+  if (a.speed != "max") {
+    return Usage(absl::StrCat("--speed ", a.speed,
+                              ": live replay against a server is not implemented in this "
+                              "build; only --speed max (offline) is"));
+  }
+  absl::StatusOr<msx::v1::Scenario> scenario = msx::drill::ReadScenarioFile(a.scenario);
+  if (!scenario.ok()) return Usage(std::string(scenario.status().message()));
+  absl::StatusOr<msx::drill::DrillResult> r =
+      msx::drill::RunDrill(a.dir, *scenario, a.out, a.top);
+  if (!r.ok()) {
+    const absl::Status& s = r.status();
+    std::cerr << "msx-drill: " << s.message() << "\n";
+    if (absl::IsInvalidArgument(s) && s.message().rfind("edits[", 0) == 0) return kExitUsage;
+    if (absl::IsDataLoss(s) || absl::IsNotFound(s) || absl::IsInvalidArgument(s)) {
+      return kExitJournal;
+    }
+    return kExitOutput;
+  }
+  std::cout << (a.json ? msx::drill::RenderDrillJson(*r) + "\n" : msx::drill::RenderDrillText(*r));
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h" || arg == "help") {
+      std::cout << kUsage;
+      return kExitOk;
+    }
+  }
+  Args a;
+  if (std::optional<std::string> err = ParseArgs(argc, argv, &a)) return Usage(*err);
+  if (a.command == "verify") return Verify(a);
+  if (a.command == "report") return Report(a);
+  if (a.command == "run") return Run(a);
+  return Usage(absl::StrCat("unknown command \"", a.command, "\""));
+}

@@ -1,0 +1,545 @@
+#include "clients/drill/report.h"
+
+#include <algorithm>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "clients/drill/drill_journal.h"
+#include "clients/drill/format.h"
+#include "engine/journal/reader.h"
+
+namespace msx::drill {
+
+std::int64_t NearestRank(const std::vector<std::int64_t>& sorted, int percent) {
+  if (sorted.empty()) return 0;
+  const std::uint64_t n = sorted.size();
+  // ceil(percent * n / 100), at least 1.
+  std::uint64_t rank = (static_cast<std::uint64_t>(percent) * n + 99) / 100;
+  if (rank == 0) rank = 1;
+  return sorted[rank - 1];
+}
+
+LatencyStats ComputeLatency(std::vector<std::int64_t>* samples) {
+  std::sort(samples->begin(), samples->end());
+  LatencyStats s;
+  s.count = samples->size();
+  if (s.count == 0) return s;
+  s.p50 = NearestRank(*samples, 50);
+  s.p90 = NearestRank(*samples, 90);
+  s.max = samples->back();
+  return s;
+}
+
+ReportBuilder::ReportBuilder(const ReferenceData& ref, int top_minutes)
+    : ref_(ref),
+      top_minutes_(top_minutes),
+      num_instruments_(ref.instruments().size()),
+      offers_(1),
+      pairs_(ref.pairs().size()),
+      holdings_(ref.agencies().size() * ref.instruments().size(), 0),
+      received_(holdings_.size(), 0),
+      delivered_(holdings_.size(), 0),
+      agency_fills_(ref.agencies().size(), 0) {}
+
+void ReportBuilder::FirstFill(OfferId id, TimeNs time) {
+  if (id >= offers_.size()) return;  // not accepted in this stream (cannot happen for
+                                     // an engine's own events)
+  OfferTrack& o = offers_[id];
+  if (o.filled) return;
+  o.filled = true;
+  pairs_[o.pair].first_fill.push_back(time - o.accepted_time);
+}
+
+void ReportBuilder::Add(const Command& cmd, absl::Span<const Event> events) {
+  if (!have_before_ && cmd.type != CommandType::kSetHoldings) {
+    before_ = holdings_;
+    have_before_ = true;
+    data_.holdings_before_seq = cmd.seq;
+  }
+  if (data_.commands == 0) {
+    data_.first_seq = cmd.seq;
+    data_.first_time = cmd.time;
+  }
+  ++data_.commands;
+  data_.last_seq = cmd.seq;
+  data_.last_time = cmd.time;
+  const auto& pairs = ref_.pairs();
+  for (const Event& e : events) {
+    switch (e.type) {
+      case EventType::kAccepted: {
+        const AcceptedEvent& a = e.accepted;
+        if (a.offer >= offers_.size()) offers_.resize(a.offer + 1);
+        OfferTrack& o = offers_[a.offer];
+        o.accepted_time = e.time;
+        o.open = a.lots;
+        o.price = a.price;
+        o.pair = a.pair;
+        o.side = a.side;
+        o.filled = false;
+        if (a.pair < pairs_.size()) ++pairs_[a.pair].offers;
+        ++data_.offers_accepted;
+        break;
+      }
+      case EventType::kRejected:
+        ++data_.rejects;
+        break;
+      case EventType::kFill: {
+        const FillEvent& f = e.fill;
+        if (f.pair >= pairs_.size()) break;
+        ++data_.fills;
+        PairAcc& p = pairs_[f.pair];
+        ++p.fills;
+        p.lots += f.lots;
+        p.base_volume += f.base_amount;
+        p.quote_volume += f.quote_amount;
+        FirstFill(f.maker_offer, e.time);
+        FirstFill(f.taker_offer, e.time);
+        if (f.maker_offer < offers_.size()) offers_[f.maker_offer].open = f.maker_open;
+        if (f.taker_offer < offers_.size()) offers_[f.taker_offer].open = f.taker_open;
+        const PairBook& book = pairs[f.pair];
+        const bool taker_sells = f.aggressor_side == Side::kSell;
+        const AgencyId seller = taker_sells ? f.taker_agency : f.maker_agency;
+        const AgencyId buyer = taker_sells ? f.maker_agency : f.taker_agency;
+        const std::size_t s_base = seller * num_instruments_ + book.base;
+        const std::size_t s_quote = seller * num_instruments_ + book.quote;
+        const std::size_t b_base = buyer * num_instruments_ + book.base;
+        const std::size_t b_quote = buyer * num_instruments_ + book.quote;
+        if (s_quote >= holdings_.size() || b_quote >= holdings_.size()) break;
+        holdings_[s_base] -= f.base_amount;
+        delivered_[s_base] += f.base_amount;
+        holdings_[s_quote] += f.quote_amount;
+        received_[s_quote] += f.quote_amount;
+        holdings_[b_base] += f.base_amount;
+        received_[b_base] += f.base_amount;
+        holdings_[b_quote] -= f.quote_amount;
+        delivered_[b_quote] += f.quote_amount;
+        ++agency_fills_[seller];
+        ++agency_fills_[buyer];
+        // Time only moves forward, so minutes arrive in ascending order.
+        const TimeNs minute =
+            e.time >= 0 ? e.time / 60'000'000'000 : (e.time + 1) / 60'000'000'000 - 1;
+        if (minutes_.empty() || minutes_.back().first != minute) minutes_.emplace_back(minute, 0);
+        ++minutes_.back().second;
+        break;
+      }
+      case EventType::kCancelled:
+        if (e.cancelled.offer < offers_.size()) offers_[e.cancelled.offer].open = 0;
+        break;
+      case EventType::kExpired:
+        if (e.expired.offer < offers_.size()) offers_[e.expired.offer].open = 0;
+        break;
+      case EventType::kReplaced:
+        if (e.replaced.offer < offers_.size()) {
+          offers_[e.replaced.offer].open = e.replaced.lots;
+          offers_[e.replaced.offer].price = e.replaced.price;
+        }
+        break;
+      case EventType::kHoldingsSet: {
+        const HoldingsSetEvent& h = e.holdings_set;
+        if (h.agency < ref_.agencies().size() && h.instrument < num_instruments_) {
+          Holding(h.agency, h.instrument) = h.available + h.reserved;
+        }
+        break;
+      }
+      case EventType::kBookLevel:
+        continue;  // market data: not journaled, not counted
+      case EventType::kPairHalted:
+      case EventType::kPairResumed:
+        break;
+    }
+    ++data_.events;
+  }
+}
+
+ReportData ReportBuilder::Finish() {
+  if (!have_before_) before_ = holdings_;
+  const auto& instruments = ref_.instruments();
+  const auto& pairs = ref_.pairs();
+
+  // Resting offers at the end.
+  std::vector<PairReport> pr(pairs.size());
+  std::vector<InstrumentReport> ir(instruments.size());
+  for (std::size_t id = 1; id < offers_.size(); ++id) {
+    const OfferTrack& o = offers_[id];
+    if (o.open <= 0 || o.pair >= pairs.size()) continue;
+    const PairBook& b = pairs[o.pair];
+    if (o.side == Side::kBuy) {
+      pr[o.pair].resting_bid_lots += o.open;
+      const Amount units = o.open * instruments[b.base].lot_size;
+      pr[o.pair].resting_bid_units += units;
+      ir[b.base].unfilled_demand += units;
+    } else {
+      pr[o.pair].resting_ask_lots += o.open;
+      const Amount units = o.open * o.price;
+      pr[o.pair].resting_ask_units += units;
+      ir[b.quote].unfilled_demand += units;
+    }
+  }
+  offers_.clear();
+  offers_.shrink_to_fit();
+
+  std::vector<std::vector<std::int64_t>> inst_samples(instruments.size());
+  for (std::size_t p = 0; p < pairs.size(); ++p) {
+    const PairBook& b = pairs[p];
+    PairAcc& acc = pairs_[p];
+    for (InstrumentId i : {b.base, b.quote}) {
+      inst_samples[i].insert(inst_samples[i].end(), acc.first_fill.begin(),
+                             acc.first_fill.end());
+      ir[i].fills += acc.fills;
+    }
+    ir[b.base].volume += acc.base_volume;
+    ir[b.quote].volume += acc.quote_volume;
+    PairReport& r = pr[p];
+    r.pair = static_cast<PairId>(p);
+    r.symbol = b.symbol;
+    r.base = instruments[b.base].symbol;
+    r.quote = instruments[b.quote].symbol;
+    r.base_unit = instruments[b.base].unit;
+    r.quote_unit = instruments[b.quote].unit;
+    r.offers_accepted = acc.offers;
+    r.fills = acc.fills;
+    r.lots = acc.lots;
+    r.base_volume = acc.base_volume;
+    r.quote_volume = acc.quote_volume;
+    r.first_fill = ComputeLatency(&acc.first_fill);
+    if (r.offers_accepted > 0 || r.fills > 0) data_.pairs.push_back(std::move(r));
+  }
+  std::vector<bool> inst_active(instruments.size(), false);
+  for (const PairReport& r : data_.pairs) {
+    inst_active[pairs[r.pair].base] = true;
+    inst_active[pairs[r.pair].quote] = true;
+  }
+  for (std::size_t i = 0; i < instruments.size(); ++i) {
+    if (!inst_active[i]) continue;
+    InstrumentReport& r = ir[i];
+    r.instrument = static_cast<InstrumentId>(i);
+    r.symbol = instruments[i].symbol;
+    r.unit = instruments[i].unit;
+    r.first_fill = ComputeLatency(&inst_samples[i]);
+    data_.instruments.push_back(std::move(r));
+  }
+
+  for (std::size_t a = 0; a < ref_.agencies().size(); ++a) {
+    AgencyReport ar;
+    ar.agency = static_cast<AgencyId>(a);
+    ar.code = ref_.agencies()[a].code;
+    ar.fills = agency_fills_[a];
+    for (std::size_t i = 0; i < num_instruments_; ++i) {
+      const std::size_t k = a * num_instruments_ + i;
+      if (before_[k] == 0 && holdings_[k] == 0 && received_[k] == 0 && delivered_[k] == 0) {
+        continue;
+      }
+      AgencyHoldingRow row;
+      row.instrument = static_cast<InstrumentId>(i);
+      row.symbol = instruments[i].symbol;
+      row.unit = instruments[i].unit;
+      row.before = before_[k];
+      row.received = received_[k];
+      row.delivered = delivered_[k];
+      row.after = holdings_[k];
+      ar.rows.push_back(std::move(row));
+    }
+    if (!ar.rows.empty() || ar.fills > 0) data_.agencies.push_back(std::move(ar));
+  }
+
+  std::vector<std::pair<TimeNs, std::uint64_t>> m = std::move(minutes_);
+  std::stable_sort(m.begin(), m.end(),
+                   [](const auto& x, const auto& y) { return x.second > y.second; });
+  for (std::size_t i = 0; i < m.size() && static_cast<int>(i) < top_minutes_; ++i) {
+    data_.busiest_minutes.push_back(MinuteReport{m[i].first * 60'000'000'000, m[i].second});
+  }
+  return std::move(data_);
+}
+
+absl::StatusOr<ReportData> BuildReport(const std::string& dir, int top_minutes) {
+  absl::StatusOr<DrillJournal> j = OpenDrillJournal(dir);
+  if (!j.ok()) return j.status();
+  absl::StatusOr<std::unique_ptr<journal::JournalReader>> reader =
+      journal::JournalReader::Open(dir, journal::ReaderOptions{});
+  if (!reader.ok()) return reader.status();
+  ReportBuilder builder(*j->ref, top_minutes);
+  journal::JournalEntry entry;
+  while ((*reader)->Next(&entry)) builder.Add(entry.command, entry.events);
+  if (!(*reader)->status().ok()) return (*reader)->status();
+  return builder.Finish();
+}
+
+// ---- Rendering ----
+
+namespace {
+
+std::string Units(Amount v, const std::string& unit) { return absl::StrCat(Thousands(v), " ", unit); }
+
+std::string LatencyCell(std::int64_t ns, std::uint64_t count) {
+  return count == 0 ? "-" : Duration(ns);
+}
+
+void WriteLatency(JsonWriter& w, const LatencyStats& s) {
+  w.BeginObject();
+  w.Key("offers").Uint(s.count);
+  w.Key("p50_ns").Int(s.p50);
+  w.Key("p90_ns").Int(s.p90);
+  w.Key("max_ns").Int(s.max);
+  w.EndObject();
+}
+
+void WriteReport(JsonWriter& w, const ReportData& r) {
+  w.BeginObject();
+  w.Key("commands").Uint(r.commands);
+  w.Key("events").Uint(r.events);
+  w.Key("fills").Uint(r.fills);
+  w.Key("offers_accepted").Uint(r.offers_accepted);
+  w.Key("rejects").Uint(r.rejects);
+  w.Key("first_seq").Uint(r.first_seq);
+  w.Key("last_seq").Uint(r.last_seq);
+  w.Key("first_time_ns").Int(r.first_time);
+  w.Key("last_time_ns").Int(r.last_time);
+  w.Key("holdings_before_seq").Uint(r.holdings_before_seq);
+  w.Key("pairs").BeginArray();
+  for (const PairReport& p : r.pairs) {
+    w.BeginObject();
+    w.Key("pair").String(p.symbol);
+    w.Key("base").String(p.base);
+    w.Key("quote").String(p.quote);
+    w.Key("base_unit").String(p.base_unit);
+    w.Key("quote_unit").String(p.quote_unit);
+    w.Key("offers_accepted").Uint(p.offers_accepted);
+    w.Key("fills").Uint(p.fills);
+    w.Key("lots").Int(p.lots);
+    w.Key("base_volume").Int(p.base_volume);
+    w.Key("quote_volume").Int(p.quote_volume);
+    w.Key("resting_bid_lots").Int(p.resting_bid_lots);
+    w.Key("resting_bid_base_units").Int(p.resting_bid_units);
+    w.Key("resting_ask_lots").Int(p.resting_ask_lots);
+    w.Key("resting_ask_quote_units").Int(p.resting_ask_units);
+    w.Key("time_to_first_fill");
+    WriteLatency(w, p.first_fill);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("instruments").BeginArray();
+  for (const InstrumentReport& i : r.instruments) {
+    w.BeginObject();
+    w.Key("instrument").String(i.symbol);
+    w.Key("unit").String(i.unit);
+    w.Key("fills").Uint(i.fills);
+    w.Key("volume").Int(i.volume);
+    w.Key("unfilled_demand").Int(i.unfilled_demand);
+    w.Key("time_to_first_fill");
+    WriteLatency(w, i.first_fill);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("agencies").BeginArray();
+  for (const AgencyReport& a : r.agencies) {
+    w.BeginObject();
+    w.Key("agency").String(a.code);
+    w.Key("fills").Uint(a.fills);
+    w.Key("holdings").BeginArray();
+    for (const AgencyHoldingRow& h : a.rows) {
+      w.BeginObject();
+      w.Key("instrument").String(h.symbol);
+      w.Key("unit").String(h.unit);
+      w.Key("before").Int(h.before);
+      w.Key("received").Int(h.received);
+      w.Key("delivered").Int(h.delivered);
+      w.Key("net").Int(h.received - h.delivered);
+      w.Key("after").Int(h.after);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("busiest_minutes").BeginArray();
+  for (const MinuteReport& m : r.busiest_minutes) {
+    w.BeginObject();
+    w.Key("minute_start_ns").Int(m.minute_start);
+    w.Key("minute_utc").String(UtcMinute(m.minute_start));
+    w.Key("fills").Uint(m.fills);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+}
+
+}  // namespace
+
+std::string RenderReportJson(const ReportData& r) {
+  JsonWriter w;
+  WriteReport(w, r);
+  return w.str();
+}
+
+std::string RenderReportText(const std::string& title, const ReportData& r) {
+  std::string out = absl::StrCat("MSX drill report: ", title, "\n");
+  if (r.commands == 0) {
+    absl::StrAppend(&out, "  the journal holds no commands\n");
+    return out;
+  }
+  absl::StrAppend(&out, "  seq ", r.first_seq, "..", r.last_seq, ", ", UtcTime(r.first_time),
+                  " .. ", UtcTime(r.last_time), " UTC (", Duration(r.last_time - r.first_time),
+                  ")\n  ", ThousandsU(r.commands), " commands, ", ThousandsU(r.events),
+                  " events, ", ThousandsU(r.offers_accepted), " offers accepted, ",
+                  ThousandsU(r.rejects), " rejects, ", ThousandsU(r.fills), " fills\n");
+
+  absl::StrAppend(&out, "\nPair books (resting = unfilled demand left at the end; "
+                        "first fill = time from acceptance to an offer's first fill)\n");
+  TextTable pairs({"pair", "offers", "fills", "lots", "base swapped", "quote swapped",
+                   "resting bids", "bids want", "resting asks", "asks want", "first fill p50",
+                   "p90", "max"});
+  for (const PairReport& p : r.pairs) {
+    pairs.AddRow({p.symbol, ThousandsU(p.offers_accepted), ThousandsU(p.fills),
+                  Thousands(p.lots), Units(p.base_volume, p.base_unit),
+                  Units(p.quote_volume, p.quote_unit), Thousands(p.resting_bid_lots) + " lots",
+                  Units(p.resting_bid_units, p.base_unit),
+                  Thousands(p.resting_ask_lots) + " lots",
+                  Units(p.resting_ask_units, p.quote_unit),
+                  LatencyCell(p.first_fill.p50, p.first_fill.count),
+                  LatencyCell(p.first_fill.p90, p.first_fill.count),
+                  LatencyCell(p.first_fill.max, p.first_fill.count)});
+  }
+  out += pairs.empty() ? "  (none)\n" : pairs.Render();
+
+  absl::StrAppend(&out, "\nInstruments\n");
+  TextTable inst({"instrument", "fills", "swapped", "unfilled demand", "first fill p50", "p90",
+                  "max"});
+  for (const InstrumentReport& i : r.instruments) {
+    inst.AddRow({i.symbol, ThousandsU(i.fills), Units(i.volume, i.unit),
+                 Units(i.unfilled_demand, i.unit),
+                 LatencyCell(i.first_fill.p50, i.first_fill.count),
+                 LatencyCell(i.first_fill.p90, i.first_fill.count),
+                 LatencyCell(i.first_fill.max, i.first_fill.count)});
+  }
+  out += inst.empty() ? "  (none)\n" : inst.Render();
+
+  absl::StrAppend(&out, "\nAgencies (holdings = available + reserved; before = at seq ",
+                  r.holdings_before_seq, ", after the initial SetHoldings)\n");
+  for (const AgencyReport& a : r.agencies) {
+    absl::StrAppend(&out, "  ", a.code, " (", ThousandsU(a.fills), " fills)\n");
+    TextTable t({"instrument", "before", "received", "delivered", "net", "after"});
+    for (const AgencyHoldingRow& h : a.rows) {
+      t.AddRow({h.symbol, Units(h.before, h.unit), Units(h.received, h.unit),
+                Units(h.delivered, h.unit), Units(h.received - h.delivered, h.unit),
+                Units(h.after, h.unit)});
+    }
+    out += t.Render(4);
+  }
+
+  absl::StrAppend(&out, "\nBusiest minutes (UTC, by fills)\n");
+  TextTable minutes({"minute", "fills"});
+  for (const MinuteReport& m : r.busiest_minutes) {
+    minutes.AddRow({UtcMinute(m.minute_start), ThousandsU(m.fills)});
+  }
+  out += minutes.empty() ? "  (no fills)\n" : minutes.Render();
+  return out;
+}
+
+namespace {
+
+struct InstrumentPair {
+  std::string symbol, unit;
+  const InstrumentReport* original = nullptr;
+  const InstrumentReport* drill = nullptr;
+};
+
+// Instruments active in either report, in configuration order.
+std::vector<InstrumentPair> MatchInstruments(const ReportData& o, const ReportData& d) {
+  std::vector<InstrumentPair> out;
+  std::size_t i = 0, j = 0;
+  while (i < o.instruments.size() || j < d.instruments.size()) {
+    const InstrumentReport* a = i < o.instruments.size() ? &o.instruments[i] : nullptr;
+    const InstrumentReport* b = j < d.instruments.size() ? &d.instruments[j] : nullptr;
+    InstrumentPair p;
+    if (a && (!b || a->instrument <= b->instrument)) {
+      p.original = a;
+      ++i;
+      if (b && b->instrument == a->instrument) {
+        p.drill = b;
+        ++j;
+      }
+    } else {
+      p.drill = b;
+      ++j;
+    }
+    const InstrumentReport* any = p.original ? p.original : p.drill;
+    p.symbol = any->symbol;
+    p.unit = any->unit;
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+std::string Delta(std::int64_t v) { return absl::StrCat(v > 0 ? "+" : "", Thousands(v)); }
+
+}  // namespace
+
+std::string RenderComparisonText(const ReportData& o, const ReportData& d) {
+  std::string out = "Drill vs original (shortfall = demand left unfilled in resting offers)\n";
+  TextTable totals({"", "original", "drill", "change"});
+  auto row = [&](const char* name, std::int64_t a, std::int64_t b) {
+    totals.AddRow({name, Thousands(a), Thousands(b), Delta(b - a)});
+  };
+  row("commands", static_cast<std::int64_t>(o.commands), static_cast<std::int64_t>(d.commands));
+  row("offers accepted", static_cast<std::int64_t>(o.offers_accepted),
+      static_cast<std::int64_t>(d.offers_accepted));
+  row("rejects", static_cast<std::int64_t>(o.rejects), static_cast<std::int64_t>(d.rejects));
+  row("fills", static_cast<std::int64_t>(o.fills), static_cast<std::int64_t>(d.fills));
+  out += totals.Render();
+  out += "\n";
+  TextTable t({"instrument", "fills orig", "fills drill", "change", "volume orig",
+               "volume drill", "change", "shortfall orig", "shortfall drill", "change"});
+  for (const InstrumentPair& p : MatchInstruments(o, d)) {
+    const std::int64_t fo = p.original ? static_cast<std::int64_t>(p.original->fills) : 0;
+    const std::int64_t fd = p.drill ? static_cast<std::int64_t>(p.drill->fills) : 0;
+    const Amount vo = p.original ? p.original->volume : 0;
+    const Amount vd = p.drill ? p.drill->volume : 0;
+    const Amount so = p.original ? p.original->unfilled_demand : 0;
+    const Amount sd = p.drill ? p.drill->unfilled_demand : 0;
+    t.AddRow({p.symbol, Thousands(fo), Thousands(fd), Delta(fd - fo), Units(vo, p.unit),
+              Units(vd, p.unit), Delta(vd - vo) + " " + p.unit, Units(so, p.unit),
+              Units(sd, p.unit), Delta(sd - so) + " " + p.unit});
+  }
+  out += t.empty() ? "  (no instruments traded)\n" : t.Render();
+  return out;
+}
+
+std::string RenderComparisonJson(const ReportData& o, const ReportData& d) {
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("totals").BeginObject();
+  auto triple = [&](const char* key, std::int64_t a, std::int64_t b) {
+    w.Key(key).BeginObject();
+    w.Key("original").Int(a);
+    w.Key("drill").Int(b);
+    w.Key("delta").Int(b - a);
+    w.EndObject();
+  };
+  triple("commands", static_cast<std::int64_t>(o.commands), static_cast<std::int64_t>(d.commands));
+  triple("offers_accepted", static_cast<std::int64_t>(o.offers_accepted),
+         static_cast<std::int64_t>(d.offers_accepted));
+  triple("rejects", static_cast<std::int64_t>(o.rejects), static_cast<std::int64_t>(d.rejects));
+  triple("fills", static_cast<std::int64_t>(o.fills), static_cast<std::int64_t>(d.fills));
+  w.EndObject();
+  w.Key("instruments").BeginArray();
+  for (const InstrumentPair& p : MatchInstruments(o, d)) {
+    w.BeginObject();
+    w.Key("instrument").String(p.symbol);
+    w.Key("unit").String(p.unit);
+    triple("fills", p.original ? static_cast<std::int64_t>(p.original->fills) : 0,
+           p.drill ? static_cast<std::int64_t>(p.drill->fills) : 0);
+    triple("volume", p.original ? p.original->volume : 0, p.drill ? p.drill->volume : 0);
+    triple("shortfall", p.original ? p.original->unfilled_demand : 0,
+           p.drill ? p.drill->unfilled_demand : 0);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("original");
+  WriteReport(w, o);
+  w.Key("drill");
+  WriteReport(w, d);
+  w.EndObject();
+  return w.str();
+}
+
+}  // namespace msx::drill

@@ -1,0 +1,183 @@
+// Drill reports: what a journal's command stream did, per pair book, per instrument, per
+// agency and per minute. Built from the journaled events alone (no engine), so a report
+// also works on the event stream a drill regenerates.
+//
+// Definitions (all exact integers):
+// - Volume swapped: per pair, the base units (sum of fill base_amount) and quote units
+//   (sum of quote_amount); per instrument, the units of it that changed hands in fills on
+//   any pair (base_amount where it is the base, quote_amount where it is the quote).
+// - Fills: per pair, its fills; per instrument, fills on pairs that involve it.
+// - Unfilled demand left resting at the end: per pair, the open lots of resting buy
+//   offers (and the base units they still want, lots x base lot size) and of resting
+//   sell offers (and the quote units they still want, lots x price); per instrument, the
+//   units of it that resting offers still want (the bids of pairs where it is the base
+//   plus the asks of pairs where it is the quote). This is the drill's "shortfall".
+// - Time to first fill: for every offer that filled at least once, the time of its first
+//   fill minus the time it was accepted (0 for an offer that filled on arrival). Per pair
+//   over its offers; per instrument over the offers of pairs involving it. Percentiles are
+//   nearest-rank over the sorted samples: p-th = sorted[ceil(p/100 * n) - 1].
+// - Holdings: an agency's total (available + reserved) per instrument, from HoldingsSet
+//   events and fills. "Before" is the state after the journal's leading run of
+//   SetHoldings commands, i.e. just before the first command of any other type (all zero
+//   if the journal starts with another command; the final state if it holds nothing
+//   else). "After" is the state after the last command. Received/delivered count fills
+//   only: a seller delivers base and receives quote, a buyer the reverse.
+// - Busiest minutes: UTC calendar minutes (command time / 60 s) ranked by number of
+//   fills, ties by earlier minute.
+//
+// Thread-safety: a ReportBuilder is used by one thread; ReportData is a value.
+#ifndef MSX_CLIENTS_DRILL_REPORT_H_
+#define MSX_CLIENTS_DRILL_REPORT_H_
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "engine/command.h"
+#include "engine/event.h"
+#include "engine/reference_data.h"
+#include "engine/types.h"
+
+namespace msx::drill {
+
+struct LatencyStats {
+  std::uint64_t count = 0;  // offers with at least one fill
+  std::int64_t p50 = 0;     // nanoseconds
+  std::int64_t p90 = 0;
+  std::int64_t max = 0;
+};
+
+// Nearest-rank percentile of ascending `sorted` samples; 0 when empty.
+// REQUIRES: 0 < percent <= 100.
+std::int64_t NearestRank(const std::vector<std::int64_t>& sorted, int percent);
+// Sorts `samples` and fills count/p50/p90/max.
+LatencyStats ComputeLatency(std::vector<std::int64_t>* samples);
+
+struct PairReport {
+  PairId pair = 0;
+  std::string symbol, base, quote, base_unit, quote_unit;
+  std::uint64_t offers_accepted = 0;
+  std::uint64_t fills = 0;
+  Lots lots = 0;
+  Amount base_volume = 0;
+  Amount quote_volume = 0;
+  Lots resting_bid_lots = 0;
+  Amount resting_bid_units = 0;   // base units still wanted by resting buy offers
+  Lots resting_ask_lots = 0;
+  Amount resting_ask_units = 0;   // quote units still wanted by resting sell offers
+  LatencyStats first_fill;
+};
+
+struct InstrumentReport {
+  InstrumentId instrument = 0;
+  std::string symbol, unit;
+  std::uint64_t fills = 0;
+  Amount volume = 0;
+  Amount unfilled_demand = 0;     // units still wanted by resting offers
+  LatencyStats first_fill;
+};
+
+struct AgencyHoldingRow {
+  InstrumentId instrument = 0;
+  std::string symbol, unit;
+  Amount before = 0;
+  Amount received = 0;
+  Amount delivered = 0;
+  Amount after = 0;
+};
+
+struct AgencyReport {
+  AgencyId agency = 0;
+  std::string code;
+  std::uint64_t fills = 0;  // fills the agency took part in
+  std::vector<AgencyHoldingRow> rows;  // instruments with any non-zero figure
+};
+
+struct MinuteReport {
+  TimeNs minute_start = 0;
+  std::uint64_t fills = 0;
+};
+
+struct ReportData {
+  std::uint64_t commands = 0;
+  std::uint64_t events = 0;            // journaled events (no BookLevel)
+  std::uint64_t fills = 0;
+  std::uint64_t offers_accepted = 0;
+  std::uint64_t rejects = 0;
+  Seq first_seq = 0, last_seq = 0;
+  TimeNs first_time = 0, last_time = 0;
+  Seq holdings_before_seq = 0;         // first non-SetHoldings command (0 = none)
+  // Every pair/instrument with an accepted offer or a fill, in configuration order.
+  std::vector<PairReport> pairs;
+  std::vector<InstrumentReport> instruments;
+  std::vector<AgencyReport> agencies;  // agencies with any holdings or fills
+  std::vector<MinuteReport> busiest_minutes;  // at most top_minutes, busiest first
+};
+
+class ReportBuilder {
+ public:
+  // REQUIRES: `ref` outlives the builder. top_minutes >= 0.
+  ReportBuilder(const ReferenceData& ref, int top_minutes);
+  ReportBuilder(const ReportBuilder&) = delete;
+  ReportBuilder& operator=(const ReportBuilder&) = delete;
+
+  // Accounts one command and its events (kBookLevel events are ignored, so the engine's
+  // raw output may be passed). REQUIRES: commands in sequence order; offer ids as the
+  // engine assigns them (1, 2, 3, ...).
+  void Add(const Command& cmd, absl::Span<const Event> events);
+
+  // Computes the report. The builder must not be used afterwards.
+  ReportData Finish();
+
+ private:
+  struct OfferTrack {
+    TimeNs accepted_time = 0;
+    Lots open = 0;
+    Price price = 0;
+    PairId pair = 0;
+    Side side = Side::kBuy;
+    bool filled = false;
+  };
+  struct PairAcc {
+    std::uint64_t offers = 0, fills = 0;
+    Lots lots = 0;
+    Amount base_volume = 0, quote_volume = 0;
+    std::vector<std::int64_t> first_fill;
+  };
+  void FirstFill(OfferId id, TimeNs time);
+  Amount& Holding(AgencyId a, InstrumentId i) { return holdings_[a * num_instruments_ + i]; }
+
+  const ReferenceData& ref_;
+  const int top_minutes_;
+  const std::size_t num_instruments_;
+  ReportData data_;
+  std::vector<OfferTrack> offers_;         // index = offer id (0 unused)
+  std::vector<PairAcc> pairs_;
+  std::vector<Amount> holdings_;           // [agency * instruments + instrument]
+  std::vector<Amount> before_;
+  bool have_before_ = false;
+  std::vector<Amount> received_, delivered_;
+  std::vector<std::uint64_t> agency_fills_;
+  std::vector<std::pair<TimeNs, std::uint64_t>> minutes_;  // (minute index, fills), ascending
+};
+
+// Reads `dir` (verifying framing and CRCs, not replaying) and builds its report. Errors as
+// VerifyReplay's reading errors.
+absl::StatusOr<ReportData> BuildReport(const std::string& dir, int top_minutes);
+
+std::string RenderReportText(const std::string& title, const ReportData& r);
+std::string RenderReportJson(const ReportData& r);
+
+// Side by side, per instrument: fills, volume and unfilled demand (shortfall) in the
+// original and in the drill, with the differences; plus totals.
+std::string RenderComparisonText(const ReportData& original, const ReportData& drill);
+// {"original": report, "drill": report, "instruments": [{symbol, fills:{original,drill,
+// delta}, volume:{...}, shortfall:{...}}], "totals": {...}}
+std::string RenderComparisonJson(const ReportData& original, const ReportData& drill);
+
+}  // namespace msx::drill
+
+#endif  // MSX_CLIENTS_DRILL_REPORT_H_

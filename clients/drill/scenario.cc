@@ -1,0 +1,522 @@
+#include "clients/drill/scenario.h"
+
+#include <algorithm>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "clients/drill/drill_journal.h"
+#include "clients/drill/format.h"
+#include "engine/engine.h"
+#include "engine/journal/reader.h"
+#include "engine/journal/writer.h"
+#include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/text_format.h"
+
+namespace msx::drill {
+namespace {
+
+class FirstError : public google::protobuf::io::ErrorCollector {
+ public:
+  explicit FirstError(std::string prefix) : prefix_(std::move(prefix)) {}
+  void AddError(int line, google::protobuf::io::ColumnNumber column,
+                const std::string& message) override {
+    if (error_.empty()) error_ = absl::StrCat(prefix_, line + 1, ":", column + 1, ": ", message);
+  }
+  const std::string& error() const { return error_; }
+
+ private:
+  std::string prefix_;
+  std::string error_;
+};
+
+absl::StatusOr<msx::v1::Scenario> Parse(absl::string_view text, const std::string& prefix) {
+  msx::v1::Scenario scenario;
+  google::protobuf::TextFormat::Parser parser;
+  FirstError errors(prefix);
+  parser.RecordErrorsTo(&errors);
+  if (!parser.ParseFromString(std::string(text), &scenario)) {
+    return absl::InvalidArgumentError(errors.error().empty() ? prefix + " parse error"
+                                                             : errors.error());
+  }
+  return scenario;
+}
+
+}  // namespace
+
+absl::StatusOr<msx::v1::Scenario> ParseScenarioText(absl::string_view text) {
+  return Parse(text, "scenario line ");
+}
+
+absl::StatusOr<msx::v1::Scenario> ReadScenarioFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot open scenario file ", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return Parse(ss.str(), path + ":");
+}
+
+absl::StatusOr<std::vector<ResolvedEdit>> ResolveScenario(const msx::v1::Scenario& scenario,
+                                                          const ReferenceData& ref) {
+  std::vector<ResolvedEdit> out;
+  for (int i = 0; i < scenario.edits_size(); ++i) {
+    const msx::v1::DrillEdit& e = scenario.edits(i);
+    const std::string where = absl::StrCat("edits[", i, "]");
+    auto bad = [&](absl::string_view field, absl::string_view what) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ".", field, ": ", what));
+    };
+    ResolvedEdit r;
+    r.index = i;
+    switch (e.trigger_case()) {
+      case msx::v1::DrillEdit::kAtSeq:
+        r.by_seq = true;
+        r.at_seq = e.at_seq();
+        break;
+      case msx::v1::DrillEdit::kAtTimeNs:
+        r.by_seq = false;
+        r.at_time = e.at_time_ns();
+        break;
+      default:
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ": needs a trigger (at_seq or at_time_ns)"));
+    }
+    auto agency = [&](const std::string& field, const std::string& code) -> absl::Status {
+      std::optional<AgencyId> a = ref.FindAgency(code);
+      if (!a) return bad(field, absl::StrCat("unknown agency \"", code, "\""));
+      r.agency = *a;
+      return absl::OkStatus();
+    };
+    auto pair = [&](const std::string& field, const std::string& symbol) -> absl::Status {
+      std::optional<PairId> p = ref.FindPair(symbol);
+      if (!p) return bad(field, absl::StrCat("unknown pair \"", symbol, "\""));
+      r.pair = *p;
+      return absl::OkStatus();
+    };
+    absl::Status s;
+    switch (e.edit_case()) {
+      case msx::v1::DrillEdit::kExportBan: {
+        r.kind = ResolvedEdit::Kind::kExportBan;
+        s = agency("export_ban.agency", e.export_ban().agency());
+        if (!s.ok()) return s;
+        bool found = false;
+        for (const Instrument& inst : ref.instruments()) {
+          if (inst.mineral_name == e.export_ban().mineral()) {
+            r.mineral = inst.mineral;
+            found = true;
+            break;
+          }
+        }
+        if (!found) {
+          return bad("export_ban.mineral",
+                     absl::StrCat("unknown mineral \"", e.export_ban().mineral(), "\""));
+        }
+        break;
+      }
+      case msx::v1::DrillEdit::kSupplyShock: {
+        const msx::v1::SupplyShock& x = e.supply_shock();
+        r.kind = ResolvedEdit::Kind::kSupplyShock;
+        s = agency("supply_shock.agency", x.agency());
+        if (!s.ok()) return s;
+        std::optional<InstrumentId> inst = ref.FindInstrument(x.instrument());
+        if (!inst) {
+          return bad("supply_shock.instrument",
+                     absl::StrCat("unknown instrument \"", x.instrument(), "\""));
+        }
+        r.instrument = *inst;
+        if (x.numerator() < 0) return bad("supply_shock.numerator", "must be >= 0");
+        if (x.denominator() <= 0) return bad("supply_shock.denominator", "must be > 0");
+        r.numerator = x.numerator();
+        r.denominator = x.denominator();
+        break;
+      }
+      case msx::v1::DrillEdit::kHaltPair:
+        r.kind = ResolvedEdit::Kind::kHalt;
+        s = pair("halt_pair.pair", e.halt_pair().pair());
+        if (!s.ok()) return s;
+        break;
+      case msx::v1::DrillEdit::kResumePair:
+        r.kind = ResolvedEdit::Kind::kResume;
+        s = pair("resume_pair.pair", e.resume_pair().pair());
+        if (!s.ok()) return s;
+        break;
+      case msx::v1::DrillEdit::kInjectOffer: {
+        const msx::v1::InjectOffer& x = e.inject_offer();
+        r.kind = ResolvedEdit::Kind::kInject;
+        s = agency("inject_offer.agency", x.agency());
+        if (!s.ok()) return s;
+        s = pair("inject_offer.pair", x.pair());
+        if (!s.ok()) return s;
+        if (x.side() == msx::v1::SIDE_BUY) {
+          r.side = Side::kBuy;
+        } else if (x.side() == msx::v1::SIDE_SELL) {
+          r.side = Side::kSell;
+        } else {
+          return bad("inject_offer.side", "must be SIDE_BUY or SIDE_SELL");
+        }
+        switch (x.time_in_force()) {
+          case msx::v1::TIME_IN_FORCE_UNSPECIFIED:
+          case msx::v1::TIME_IN_FORCE_GTC:
+            r.tif = TimeInForce::kGtc;
+            break;
+          case msx::v1::TIME_IN_FORCE_IOC:
+            r.tif = TimeInForce::kIoc;
+            break;
+          case msx::v1::TIME_IN_FORCE_FOK:
+            r.tif = TimeInForce::kFok;
+            break;
+          default:
+            return bad("inject_offer.time_in_force", "must be GTC, IOC or FOK");
+        }
+        if (x.lots() <= 0) return bad("inject_offer.lots", "must be > 0");
+        if (x.price() <= 0) return bad("inject_offer.price", "must be > 0");
+        r.lots = x.lots();
+        r.price = x.price();
+        r.min_fill = x.min_fill_lots();
+        r.client_id = x.client_offer_id() != 0
+                          ? x.client_offer_id()
+                          : (ClientOfferId{1} << 62) + static_cast<ClientOfferId>(i);
+        break;
+      }
+      default:
+        return absl::InvalidArgumentError(absl::StrCat(
+            where, ": needs an edit (export_ban, supply_shock, halt_pair, resume_pair or "
+                   "inject_offer)"));
+    }
+    out.push_back(r);
+  }
+  return out;
+}
+
+namespace {
+
+// Drives the drill engine and the drill journal; owns the offer-id translation.
+class DrillRunner {
+ public:
+  DrillRunner(const ReferenceData& ref, journal::JournalWriter* writer, ReportBuilder* report)
+      : ref_(ref), engine_(ref, EngineOptions{}), writer_(writer), report_(report) {
+    events_.reserve(1024);
+    banned_.assign(ref.instruments().size() + 1, 0);  // indexed by mineral id
+  }
+
+  const absl::Status& status() const { return status_; }
+  Seq next_seq() const { return next_seq_; }
+  std::uint64_t dropped_submits() const { return dropped_submits_; }
+  std::uint64_t dropped_offer_commands() const { return dropped_offer_commands_; }
+
+  // Applies `cmd` (seq assigned here) and journals it; returns the events (valid until
+  // the next call). Time never goes backwards in the drill.
+  const std::vector<Event>& Apply(Command cmd) {
+    cmd.seq = next_seq_++;
+    if (cmd.time < last_time_) cmd.time = last_time_;
+    last_time_ = cmd.time;
+    events_.clear();
+    engine_.Apply(cmd, &events_);
+    if (status_.ok()) status_ = writer_->Append(cmd, events_);
+    report_->Add(cmd, events_);
+    return events_;
+  }
+
+  // One journal command, translated.
+  void Replay(const journal::JournalEntry& entry) {
+    Command cmd = entry.command;
+    switch (cmd.type) {
+      case CommandType::kSubmitOffer: {
+        if (Banned(cmd.submit.pair, cmd.submit.agency)) {
+          ++dropped_submits_;
+          return;
+        }
+        OfferId original = 0;
+        for (const Event& e : entry.events) {
+          if (e.type == EventType::kAccepted) original = e.accepted.offer;
+        }
+        const std::vector<Event>& out = Apply(cmd);
+        if (original == 0) return;
+        for (const Event& e : out) {
+          if (e.type == EventType::kAccepted) {
+            if (original >= offer_map_.size()) offer_map_.resize(original + 1, 0);
+            offer_map_[original] = e.accepted.offer;
+          }
+        }
+        return;
+      }
+      case CommandType::kCancelOffer:
+      case CommandType::kReplaceOffer: {
+        OfferId& id = cmd.type == CommandType::kCancelOffer ? cmd.cancel.offer
+                                                            : cmd.replace.offer;
+        // An offer the original never accepted stays unknown (the engine rejects it the
+        // same way); one the original accepted but the drill did not is dropped.
+        if (id < offer_map_.size() && offer_map_[id] != 0) {
+          id = offer_map_[id];
+        } else if (WasAccepted(id)) {
+          ++dropped_offer_commands_;
+          return;
+        } else {
+          id = kUnknownOffer;
+        }
+        Apply(cmd);
+        return;
+      }
+      default:
+        Apply(cmd);
+    }
+  }
+
+  void NoteAccepted(OfferId original) {
+    if (original >= original_accepted_.size()) original_accepted_.resize(original + 1, false);
+    original_accepted_[original] = true;
+  }
+
+  // Fires one edit at `time`; returns the number of commands it issued.
+  std::uint64_t Fire(const ResolvedEdit& e, TimeNs time, std::string* description) {
+    const Seq first = next_seq_;
+    Command cmd{};
+    cmd.time = time;
+    switch (e.kind) {
+      case ResolvedEdit::Kind::kExportBan: {
+        banned_[e.mineral] |= AgencyMask{1} << e.agency;
+        std::uint64_t cancelled = 0;
+        for (const OfferInfo& o : engine_.ListOpenOffers(e.agency)) {
+          if (!Banned(o.pair, e.agency)) continue;
+          cmd.type = CommandType::kCancelOffer;
+          cmd.cancel = CancelOffer{e.agency, o.id};
+          Apply(cmd);
+          ++cancelled;
+        }
+        *description = absl::StrCat("export ban: ", ref_.agencies()[e.agency].code, " stops ",
+                                    MineralName(e.mineral), " (", cancelled,
+                                    " open offers cancelled)");
+        break;
+      }
+      case ResolvedEdit::Kind::kSupplyShock: {
+        HoldingInfo h = engine_.GetHoldings(e.agency, e.instrument);
+        const Amount total = h.available + h.reserved;
+        const __int128 scaled =
+            static_cast<__int128>(total) * e.numerator / static_cast<__int128>(e.denominator);
+        const Amount target = scaled > INT64_MAX ? INT64_MAX : static_cast<Amount>(scaled);
+        std::uint64_t cancelled = 0;
+        if (target < h.reserved) {
+          std::vector<OfferInfo> open = engine_.ListOpenOffers(e.agency);
+          for (auto it = open.rbegin(); it != open.rend() && target < h.reserved; ++it) {
+            const PairBook& b = ref_.pairs()[it->pair];
+            const InstrumentId gives = it->side == Side::kSell ? b.base : b.quote;
+            if (gives != e.instrument) continue;
+            cmd.type = CommandType::kCancelOffer;
+            cmd.cancel = CancelOffer{e.agency, it->id};
+            Apply(cmd);
+            ++cancelled;
+            h = engine_.GetHoldings(e.agency, e.instrument);
+          }
+        }
+        cmd = Command{};
+        cmd.time = time;
+        cmd.type = CommandType::kSetHoldings;
+        cmd.set_holdings = SetHoldings{e.agency, e.instrument, target};
+        Apply(cmd);
+        *description = absl::StrCat(
+            "supply shock: ", ref_.agencies()[e.agency].code, " ",
+            ref_.instruments()[e.instrument].symbol, " ", Thousands(total), " -> ",
+            Thousands(target), " ", ref_.instruments()[e.instrument].unit, " (x ", e.numerator,
+            "/", e.denominator, ", ", cancelled, " offers cancelled)");
+        break;
+      }
+      case ResolvedEdit::Kind::kHalt:
+      case ResolvedEdit::Kind::kResume:
+        cmd.type = e.kind == ResolvedEdit::Kind::kHalt ? CommandType::kHaltPair
+                                                       : CommandType::kResumePair;
+        cmd.pair = PairCommand{e.pair};
+        Apply(cmd);
+        *description = absl::StrCat(e.kind == ResolvedEdit::Kind::kHalt ? "halt " : "resume ",
+                                    ref_.pairs()[e.pair].symbol);
+        break;
+      case ResolvedEdit::Kind::kInject: {
+        cmd.type = CommandType::kSubmitOffer;
+        SubmitOffer& s = cmd.submit;
+        s.agency = e.agency;
+        s.pair = e.pair;
+        s.side = e.side;
+        s.tif = e.tif;
+        s.lots = e.lots;
+        s.price = e.price;
+        s.min_fill = e.min_fill;
+        s.client_id = e.client_id;
+        const std::vector<Event>& out = Apply(cmd);
+        std::string outcome = "rejected";
+        for (const Event& ev : out) {
+          if (ev.type == EventType::kAccepted) outcome = absl::StrCat("offer ", ev.accepted.offer);
+        }
+        *description = absl::StrCat("inject: ", ref_.agencies()[e.agency].code, " ",
+                                    e.side == Side::kBuy ? "buy " : "sell ", e.lots, " lots ",
+                                    ref_.pairs()[e.pair].symbol, " @ ", e.price, " (", outcome,
+                                    ")");
+        break;
+      }
+    }
+    return next_seq_ - first;
+  }
+
+ private:
+  // An id no offer will ever have: a cancel/replace of it is rejected as kUnknownOffer.
+  static constexpr OfferId kUnknownOffer = ~OfferId{0};
+
+  bool Banned(PairId pair, AgencyId agency) const {
+    if (pair >= ref_.pairs().size() || agency >= kMaxAgencies) return false;
+    const PairBook& b = ref_.pairs()[pair];
+    const AgencyMask bit = AgencyMask{1} << agency;
+    return ((banned_[ref_.instruments()[b.base].mineral] |
+             banned_[ref_.instruments()[b.quote].mineral]) &
+            bit) != 0;
+  }
+  bool WasAccepted(OfferId id) const {
+    return id < original_accepted_.size() && original_accepted_[id];
+  }
+  std::string MineralName(MineralId m) const {
+    for (const Instrument& i : ref_.instruments()) {
+      if (i.mineral == m) return i.mineral_name;
+    }
+    return absl::StrCat("mineral ", m);
+  }
+
+  const ReferenceData& ref_;
+  Engine engine_;
+  journal::JournalWriter* writer_;
+  ReportBuilder* report_;
+  std::vector<Event> events_;
+  std::vector<AgencyMask> banned_;  // [mineral] -> agencies under an export ban
+  std::vector<OfferId> offer_map_;  // original offer id -> drill offer id (0 = none)
+  std::vector<bool> original_accepted_;
+  Seq next_seq_ = 1;
+  TimeNs last_time_ = 0;
+  std::uint64_t dropped_submits_ = 0;
+  std::uint64_t dropped_offer_commands_ = 0;
+  absl::Status status_;
+};
+
+}  // namespace
+
+absl::StatusOr<DrillResult> RunDrill(const std::string& dir, const msx::v1::Scenario& scenario,
+                                     const std::string& out_dir, int top_minutes) {
+  absl::StatusOr<DrillJournal> j = OpenDrillJournal(dir);
+  if (!j.ok()) return j.status();
+  absl::StatusOr<std::vector<ResolvedEdit>> edits = ResolveScenario(scenario, *j->ref);
+  if (!edits.ok()) return edits.status();
+  absl::StatusOr<std::vector<journal::SegmentInfo>> existing = journal::ListSegments(out_dir);
+  if (existing.ok() && !existing->empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(out_dir, " already holds a journal; choose a new output directory"));
+  }
+  absl::StatusOr<std::unique_ptr<journal::JournalReader>> reader =
+      journal::JournalReader::Open(dir, journal::ReaderOptions{});
+  if (!reader.ok()) return reader.status();
+
+  journal::WriterOptions wo;
+  wo.durability = journal::Durability::kNone;
+  wo.config = j->config_bytes;
+  wo.next_seq = 1;
+  absl::StatusOr<std::unique_ptr<journal::JournalWriter>> writer =
+      journal::JournalWriter::Open(out_dir, std::move(wo));
+  if (!writer.ok()) return writer.status();
+
+  ReportBuilder original(*j->ref, top_minutes);
+  ReportBuilder drill(*j->ref, top_minutes);
+  DrillRunner runner(*j->ref, writer->get(), &drill);
+  DrillResult result;
+  result.out_dir = out_dir;
+
+  std::vector<ResolvedEdit> pending = *std::move(edits);
+  auto fire_due = [&](const Command* before, TimeNs time) {
+    for (auto it = pending.begin(); it != pending.end();) {
+      const bool due = before == nullptr ||
+                       (it->by_seq ? before->seq >= it->at_seq : before->time >= it->at_time);
+      if (!due) {
+        ++it;
+        continue;
+      }
+      FiredEdit f;
+      f.index = it->index;
+      f.before_original_seq = before ? before->seq : 0;
+      const Seq first = runner.next_seq();
+      f.commands = runner.Fire(*it, time, &f.description);
+      f.drill_seq = f.commands > 0 ? first : 0;
+      result.fired.push_back(std::move(f));
+      it = pending.erase(it);
+    }
+  };
+
+  journal::JournalEntry entry;
+  TimeNs last_time = 0;
+  while ((*reader)->Next(&entry)) {
+    original.Add(entry.command, entry.events);
+    for (const Event& e : entry.events) {
+      if (e.type == EventType::kAccepted) runner.NoteAccepted(e.accepted.offer);
+    }
+    if (!pending.empty()) fire_due(&entry.command, entry.command.time);
+    runner.Replay(entry);
+    last_time = entry.command.time;
+    ++result.original_commands;
+    if (!runner.status().ok()) break;
+  }
+  if (!(*reader)->status().ok()) {
+    (void)(*writer)->Close();
+    return (*reader)->status();
+  }
+  if (!pending.empty() && runner.status().ok()) fire_due(nullptr, last_time);
+  absl::Status closed = (*writer)->Close();
+  if (!runner.status().ok()) return runner.status();
+  if (!closed.ok()) return closed;
+
+  result.drill_commands = runner.next_seq() - 1;
+  result.dropped_submits = runner.dropped_submits();
+  result.dropped_offer_commands = runner.dropped_offer_commands();
+  result.original = original.Finish();
+  result.drill = drill.Finish();
+  return result;
+}
+
+std::string RenderDrillText(const DrillResult& r) {
+  std::string out = absl::StrCat("Drill journal written to ", r.out_dir, " (",
+                                 ThousandsU(r.drill_commands), " commands from ",
+                                 ThousandsU(r.original_commands),
+                                 " original; verify it with: msx-drill verify ", r.out_dir,
+                                 ")\n\nEdits fired\n");
+  TextTable t({"edit", "before original seq", "drill seq", "commands", "what"});
+  for (const FiredEdit& f : r.fired) {
+    t.AddRow({absl::StrCat("edits[", f.index, "]"),
+              f.before_original_seq ? absl::StrCat(f.before_original_seq) : "end",
+              f.drill_seq ? absl::StrCat(f.drill_seq) : "-", absl::StrCat(f.commands),
+              f.description});
+  }
+  out += t.empty() ? "  (none)\n" : t.Render();
+  absl::StrAppend(&out, "  dropped: ", ThousandsU(r.dropped_submits),
+                  " submits under export bans, ", ThousandsU(r.dropped_offer_commands),
+                  " cancels/replaces of offers the drill never accepted\n\n");
+  out += RenderComparisonText(r.original, r.drill);
+  return out;
+}
+
+std::string RenderDrillJson(const DrillResult& r) {
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("out_dir").String(r.out_dir);
+  w.Key("original_commands").Uint(r.original_commands);
+  w.Key("drill_commands").Uint(r.drill_commands);
+  w.Key("dropped_submits").Uint(r.dropped_submits);
+  w.Key("dropped_offer_commands").Uint(r.dropped_offer_commands);
+  w.Key("fired").BeginArray();
+  for (const FiredEdit& f : r.fired) {
+    w.BeginObject();
+    w.Key("edit").Int(f.index);
+    w.Key("before_original_seq").Uint(f.before_original_seq);
+    w.Key("drill_seq").Uint(f.drill_seq);
+    w.Key("commands").Uint(f.commands);
+    w.Key("description").String(f.description);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("comparison").Raw(RenderComparisonJson(r.original, r.drill));
+  w.EndObject();
+  return w.str();
+}
+
+}  // namespace msx::drill

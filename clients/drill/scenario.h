@@ -1,0 +1,100 @@
+// What-if drills: a journal's commands are replayed through a fresh engine with the edits
+// of a Scenario (proto/msx/v1/drill.proto) applied at their trigger points, and the result
+// is written as a new journal that replays and verifies on its own.
+//
+// How the drill rewrites the command stream:
+// - Commands are renumbered 1, 2, 3, ... in the drill journal; each keeps its original
+//   time (edits take the time of the command they precede). Offer ids are those the
+//   drill's engine assigns: a journal cancel or replace is translated to the drill's id
+//   of the same offer and dropped when the drill never accepted that offer (it was
+//   dropped by an export ban, or rejected in the drill).
+// - ExportBan: when it fires, the agency's open offers on pairs involving the mineral are
+//   cancelled (CancelOffer by the agency); its later submits on those pairs are dropped.
+// - SupplyShock: SetHoldings to floor(total * numerator / denominator) (128-bit
+//   intermediate); if that is below what the agency has reserved in the instrument, its
+//   open offers giving the instrument are cancelled newest first until it fits.
+// - HaltPair / ResumePair: the admin commands. InjectOffer: a SubmitOffer.
+//
+// Thread-safety: functions are reentrant.
+#ifndef MSX_CLIENTS_DRILL_SCENARIO_H_
+#define MSX_CLIENTS_DRILL_SCENARIO_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "clients/drill/report.h"
+#include "engine/reference_data.h"
+#include "engine/types.h"
+#include "msx/v1/drill.pb.h"
+
+namespace msx::drill {
+
+// Parses a Scenario in protobuf text format. InvalidArgument naming line and column.
+absl::StatusOr<msx::v1::Scenario> ParseScenarioText(absl::string_view text);
+// Reads and parses a scenario file; errors name the file.
+absl::StatusOr<msx::v1::Scenario> ReadScenarioFile(const std::string& path);
+
+// A scenario edit with its names resolved against the journal's reference data.
+struct ResolvedEdit {
+  enum class Kind : std::uint8_t { kExportBan, kSupplyShock, kHalt, kResume, kInject };
+  int index = 0;          // position in Scenario.edits
+  bool by_seq = true;
+  Seq at_seq = 0;
+  TimeNs at_time = 0;
+  Kind kind = Kind::kHalt;
+  AgencyId agency = 0;
+  MineralId mineral = 0;
+  InstrumentId instrument = 0;
+  PairId pair = 0;
+  std::int64_t numerator = 0, denominator = 1;
+  Side side = Side::kBuy;
+  TimeInForce tif = TimeInForce::kGtc;
+  Lots lots = 0, min_fill = 0;
+  Price price = 0;
+  ClientOfferId client_id = 0;
+};
+
+// Resolves names and checks every edit. InvalidArgument naming the edit and field, e.g.
+// `edits[2].export_ban.mineral: unknown mineral "cobalt2"`.
+absl::StatusOr<std::vector<ResolvedEdit>> ResolveScenario(const msx::v1::Scenario& scenario,
+                                                          const ReferenceData& ref);
+
+struct FiredEdit {
+  int index = 0;
+  Seq drill_seq = 0;        // drill sequence number of the first command it issued
+                            // (0 = it issued none)
+  Seq before_original_seq = 0;  // the journal command it fired before (0 = at the end)
+  std::uint64_t commands = 0;   // commands it issued
+  std::string description;
+};
+
+struct DrillResult {
+  std::string out_dir;
+  std::uint64_t original_commands = 0;
+  std::uint64_t drill_commands = 0;
+  std::uint64_t dropped_submits = 0;   // by export bans
+  std::uint64_t dropped_offer_commands = 0;  // cancels/replaces of offers the drill lacks
+  std::vector<FiredEdit> fired;
+  ReportData original;
+  ReportData drill;
+};
+
+// Runs the drill of `scenario` on the journal in `dir`, writing the drill journal to
+// `out_dir` (created; it must not already hold a journal). Fails with the errors of
+// OpenDrillJournal/ResolveScenario, the reader's DataLossError for a corrupt journal,
+// FailedPrecondition if out_dir already holds segments, or the writer's I/O error.
+absl::StatusOr<DrillResult> RunDrill(const std::string& dir, const msx::v1::Scenario& scenario,
+                                     const std::string& out_dir, int top_minutes);
+
+// Text: the fired edits, drop counts and the side-by-side comparison.
+std::string RenderDrillText(const DrillResult& result);
+// One JSON object: {"out_dir", "fired": [...], "dropped_submits", ..., "comparison": {...}}.
+std::string RenderDrillJson(const DrillResult& result);
+
+}  // namespace msx::drill
+
+#endif  // MSX_CLIENTS_DRILL_SCENARIO_H_
