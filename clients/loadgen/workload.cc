@@ -128,7 +128,10 @@ Op Workload::At(std::uint64_t index) const {
     op.side = is_seller ? Side::kSell : Side::kBuy;
     const bool seller_is_first = !flipped;
     op.agency = (is_seller == seller_is_first) ? p.first : p.second;
-    const std::uint64_t h = Mix(round);
+    // Both rounds of a cycle (first sells, then second sells back) share price and lots,
+    // so each agency ends a cycle with the holdings it started with.
+    const std::uint64_t cycle = round / (2 * n);
+    const std::uint64_t h = Mix(cycle * n + static_cast<std::uint64_t>(op.pair));
     op.price = p.center + (static_cast<std::int64_t>(h % 5) - 2) * p.tick * p.spread;
     op.lots = 1 + static_cast<std::int64_t>((h >> 8) % static_cast<std::uint64_t>(
                                                           std::min(max_lots_, p.max_lots)));

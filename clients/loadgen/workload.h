@@ -5,7 +5,8 @@
 // cancels (k = cancel_percent of 20, rounded). Crossing operations come in rounds of two
 // offers on one pair book, same price and lots, opposite sides, from two different
 // eligible agencies: whichever arrives first rests, the second fills it. Rounds alternate
-// which agency sells so that holdings flow back and forth instead of draining. Crossing
+// which agency sells, at the same price and size, so that holdings flow back and forth
+// instead of draining (a cycle of two rounds leaves both agencies as they were). Crossing
 // prices stay within +/-2 ticks of the reference price and strictly inside the band;
 // passive offers rest at the band's edges (buy at band_low, sell at band_high), where
 // crossing offers do not reach them, until a cancel takes them off.

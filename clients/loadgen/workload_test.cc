@@ -140,6 +140,25 @@ TEST_F(WorkloadTest, RoundsAlternateTheSellerSoHoldingsFlowBack) {
   }
 }
 
+TEST_F(WorkloadTest, ACycleOfTwoRoundsLeavesHoldingsUnchanged) {
+  Workload w(plans_, 10, 3);
+  // Net base and quote per (pair, agency) over whole cycles: sells give base, get quote.
+  std::map<std::pair<int, int>, std::pair<std::int64_t, std::int64_t>> net;
+  // 16 crossing ops per 20; 2 pairs -> a cycle is 4 rounds = 8 crossing ops = 10 ops.
+  for (std::uint64_t i = 0; i < 20 * 100; ++i) {
+    Op op = w.At(i);
+    if (op.kind != OpKind::kCross) continue;
+    auto& [base, quote] = net[{op.pair, op.agency}];
+    std::int64_t sign = op.side == Side::kSell ? -1 : 1;
+    base += sign * op.lots;
+    quote -= sign * op.lots * op.price;
+  }
+  for (const auto& [key, amounts] : net) {
+    EXPECT_EQ(amounts.first, 0) << key.first << "/" << key.second;
+    EXPECT_EQ(amounts.second, 0) << key.first << "/" << key.second;
+  }
+}
+
 TEST_F(WorkloadTest, CancelShareMatchesTheRequestedPercentage) {
   Workload w(plans_, 10, 3);
   int cancels = 0, passives = 0, crosses = 0;

@@ -1,0 +1,207 @@
+// End-to-end tests of msx-loadgen: short runs against a real msx-server (and the bare echo
+// server), with its JSON summary checked against what the server's execution streams show.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+#include "tests/gateway_test_client.h"
+#include "tests/testing/server_process.h"
+
+extern char** environ;
+
+namespace msx {
+namespace {
+
+using testing::BuildPath;
+using testing::RunCommand;
+
+// The last stdout line of `msx-loadgen --json`, parsed as a JSON object.
+google::protobuf::Struct LastJsonLine(const std::string& out) {
+  std::vector<std::string> lines = absl::StrSplit(out, '\n', absl::SkipEmpty());
+  google::protobuf::Struct s;
+  if (lines.empty()) {
+    ADD_FAILURE() << "no output";
+    return s;
+  }
+  auto status = google::protobuf::util::JsonStringToMessage(lines.back(), &s);
+  EXPECT_TRUE(status.ok()) << status.ToString() << " in: " << lines.back();
+  return s;
+}
+
+double Num(const google::protobuf::Struct& s, const std::string& key) {
+  auto it = s.fields().find(key);
+  if (it == s.fields().end()) {
+    ADD_FAILURE() << "summary lacks " << key;
+    return -1;
+  }
+  return it->second.number_value();
+}
+
+// The four demo agencies msx-loadgen trades as by default.
+const std::vector<std::string> kTokens = {"demo-komir", "demo-jogmec", "demo-dla",
+                                          "demo-cmsr-au"};
+
+TEST(LoadgenTest, OpenLoopSummaryMatchesTheServersExecutionStreams) {
+  testing::ServerProcess server;
+  ASSERT_TRUE(server.Start().ok()) << server.Output();
+  // Independent subscribers, one per agency, from the start of the journal.
+  std::vector<std::unique_ptr<testing::AgencyClient>> clients;
+  std::vector<std::unique_ptr<testing::ExecWatcher>> watchers;
+  for (const auto& token : kTokens) {
+    clients.push_back(std::make_unique<testing::AgencyClient>(server.address(), token));
+    watchers.push_back(testing::WatchExecutions(*clients.back(), token));
+  }
+
+  auto r = RunCommand({BuildPath("clients/loadgen/msx-loadgen"), "--server", server.address(),
+                       "--rate", "2000", "--count", "600", "--concurrency", "2",
+                       "--cancel-percent", "20", "--json", "--quiet"},
+                      {}, std::chrono::seconds(60));
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  auto s = LastJsonLine(r.out);
+  EXPECT_EQ(Num(s, "sent"), 600);
+  EXPECT_EQ(Num(s, "ok") + Num(s, "rejected"), 600) << r.out;
+  EXPECT_EQ(s.fields().at("errors").struct_value().fields_size(), 0) << r.out;
+  const double fills = Num(s, "fills");
+  // 600 operations hold 240 crossing rounds; each round fills unless its two halves race
+  // with another round of the same book (a self-match), which a loaded machine makes likely.
+  EXPECT_GE(fills, 60) << r.out;
+  EXPECT_EQ(Num(s, "exec_fills"), fills) << r.out;
+  EXPECT_GT(Num(s, "p50_us"), 0);
+  EXPECT_GE(Num(s, "p99_us"), Num(s, "p50_us"));
+  EXPECT_GE(Num(s, "max_us"), Num(s, "p999_us"));
+  EXPECT_GT(Num(s, "exec_p50_us"), 0);
+  EXPECT_GT(Num(s, "rate"), 0);
+
+  // What the server's streams saw, counted independently: each match has one aggressor
+  // fill report, and every cancel the load generator sent cancelled a resting offer.
+  auto count = [&](auto pred) {
+    std::size_t n = 0;
+    for (auto& w : watchers) {
+      for (const auto& m : w->messages()) n += pred(m) ? 1 : 0;
+    }
+    return n;
+  };
+  auto aggressor = [](const v1::ExecutionReport& m) {
+    return m.has_fill() && m.fill().aggressor();
+  };
+  auto requested_cancel = [](const v1::ExecutionReport& m) {
+    return m.has_cancelled() && m.cancelled().reason() == v1::CANCEL_REASON_REQUESTED;
+  };
+  const std::size_t want = static_cast<std::size_t>(fills);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (count(aggressor) < want && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(count(aggressor), want);
+  EXPECT_EQ(count(requested_cancel), static_cast<std::size_t>(Num(s, "cancels")));
+  EXPECT_GT(Num(s, "cancels"), 0);
+}
+
+TEST(LoadgenTest, ClosedLoopAccountsForEveryCall) {
+  testing::ServerProcess server;
+  ASSERT_TRUE(server.Start().ok()) << server.Output();
+  auto r = RunCommand({BuildPath("clients/loadgen/msx-loadgen"), "--server", server.address(),
+                       "--rate", "0", "--count", "400", "--concurrency", "4", "--json"},
+                      {}, std::chrono::seconds(60));
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  auto s = LastJsonLine(r.out);
+  EXPECT_EQ(Num(s, "sent"), 400);
+  EXPECT_EQ(Num(s, "ok") + Num(s, "rejected"), 400) << r.out;
+  EXPECT_GT(Num(s, "fills"), 0);
+  EXPECT_EQ(Num(s, "exec_fills"), Num(s, "fills"));
+  // The human summary precedes the JSON line.
+  EXPECT_NE(r.out.find("submit->reply"), std::string::npos);
+}
+
+// Starts msx-echo-server on a free port; kills it (by pid) when destroyed.
+class EchoServer {
+ public:
+  bool Start() {
+    dir_ = testing::MakeTempDir("msx-echo");
+    std::string port_file = dir_ + "/port";
+    std::vector<std::string> args = {BuildPath("bench/msx-echo-server"), "--port-file",
+                                     port_file};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) return false;
+    for (int i = 0; i < 500 && port_ == 0; ++i) {
+      std::ifstream in(port_file);
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (!text.empty() && text.back() == '\n') port_ = std::atoi(text.c_str());
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return port_ != 0;
+  }
+  ~EchoServer() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      int status = 0;
+      waitpid(pid_, &status, 0);
+    }
+    testing::RemoveTree(dir_);
+  }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  pid_t pid_ = -1;
+  int port_ = 0;
+  std::string dir_;
+};
+
+TEST(LoadgenTest, EchoModeMeasuresTheBareGrpcFloor) {
+  EchoServer echo;
+  ASSERT_TRUE(echo.Start());
+  auto r = RunCommand({BuildPath("clients/loadgen/msx-loadgen"), "--echo", "--server",
+                       echo.address(), "--rate", "0", "--count", "300", "--concurrency", "2",
+                       "--json", "--quiet"},
+                      {}, std::chrono::seconds(60));
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  auto s = LastJsonLine(r.out);
+  EXPECT_EQ(Num(s, "sent"), 300);
+  EXPECT_EQ(Num(s, "ok"), 300);
+  EXPECT_EQ(Num(s, "fills"), 0);
+  EXPECT_GT(Num(s, "p50_us"), 0);
+  EXPECT_EQ(s.fields().at("mode").string_value(), "echo");
+}
+
+TEST(LoadgenTest, RefusedTokenStopsTheRunBeforeSendingAndNamesTheAgency) {
+  testing::ServerProcess server;
+  ASSERT_TRUE(server.Start().ok()) << server.Output();
+  auto r = RunCommand({BuildPath("clients/loadgen/msx-loadgen"), "--server", server.address(),
+                       "--agencies", "KOMIR=wrong-token,JOGMEC=demo-jogmec", "--count", "10"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("KOMIR"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("UNAUTHENTICATED"), std::string::npos) << r.err;
+}
+
+TEST(LoadgenTest, BadFlagIsAUsageError) {
+  auto r = RunCommand({BuildPath("clients/loadgen/msx-loadgen"), "--rate", "-5"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--rate"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace msx
