@@ -262,5 +262,31 @@ TEST_F(CodecTest, SegmentFileNamesSortInSequenceOrderAndParseBack) {
   EXPECT_FALSE(ParseSegmentFileName("0000000000000000100x.msxj", &s));
 }
 
+// FORMAT.md "Worked example", byte for byte, so that the document cannot drift.
+TEST_F(CodecTest, WorkedExampleOfFormatMdEncodesToTheDocumentedBytes) {
+  std::string out;
+  AppendSegmentHeader(1, &out);
+  AppendRecord(RecordType::kConfig, std::string("\x0a\x01\x41", 3), &out);
+  Command cmd{};
+  cmd.seq = 1;
+  cmd.time = 1'700'000'000'000'000'000;
+  cmd.type = CommandType::kSetHoldings;
+  cmd.set_holdings = SetHoldings{0, 2, 1000};
+  Event e{};
+  e.seq = 1;
+  e.time = cmd.time;
+  e.type = EventType::kHoldingsSet;
+  e.holdings_set = HoldingsSetEvent{0, 2, 1000, 0};
+  AppendCommandGroup(cmd, {&e, 1}, &out);
+  EXPECT_EQ(absl::BytesToHexString(out),
+            "4d53584a524e4c00" "0100" "2000" "00000000" "0100000000000000" "00000000"
+            "285f1107"
+            "357081b9" "03000000" "01" "0a0141"
+            "a05e6208" "25000000" "02" "0100000000000000" "00002a36fe9c9717" "05" "01000000"
+            "00000000" "02000000" "e803000000000000"
+            "186f6a05" "2d000000" "03" "0100000000000000" "00000000" "00002a36fe9c9717" "08"
+            "00000000" "02000000" "e803000000000000" "0000000000000000");
+}
+
 }  // namespace
 }  // namespace msx::journal

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -58,6 +59,32 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   data.resize(got);
   ::close(fd);
   return data;
+}
+
+absl::StatusOr<std::unique_ptr<MappedFile>> MappedFile::Open(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoError("open", path);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    absl::Status s = ErrnoError("fstat", path);
+    ::close(fd);
+    return s;
+  }
+  const std::size_t size = static_cast<std::size_t>(st.st_size);
+  if (size == 0) {
+    ::close(fd);
+    return std::unique_ptr<MappedFile>(new MappedFile(nullptr, 0));
+  }
+  void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+  absl::Status s = p == MAP_FAILED ? ErrnoError("mmap", path) : absl::OkStatus();
+  ::close(fd);  // the mapping keeps the file open
+  if (!s.ok()) return s;
+  ::madvise(p, size, MADV_SEQUENTIAL);
+  return std::unique_ptr<MappedFile>(new MappedFile(static_cast<const char*>(p), size));
+}
+
+MappedFile::~MappedFile() {
+  if (size_ > 0) ::munmap(const_cast<char*>(data_), size_);
 }
 
 absl::Status EnsureDir(const std::string& dir) {

@@ -118,10 +118,12 @@ absl::StatusOr<std::vector<SegmentInfo>> ListSegments(const std::string& dir) {
 
 class JournalReader::SegmentCursor {
  public:
-  SegmentCursor(std::string path, std::string bytes, bool last)
-      : path(std::move(path)), data(std::move(bytes)), parser(data), last(last) {}
+  SegmentCursor(std::string path, std::unique_ptr<internal::MappedFile> file, bool last)
+      : path(std::move(path)), file(std::move(file)), data(this->file->data()), parser(data),
+        last(last) {}
   const std::string path;
-  const std::string data;
+  const std::unique_ptr<internal::MappedFile> file;
+  const absl::string_view data;
   SegmentParser parser;
   const bool last;         // the last segment of the journal: a torn tail is a clean end
   Seq first_seq = 0;
@@ -157,15 +159,16 @@ bool JournalReader::OpenNextSegment() {
   }
   const std::size_t index = next_segment_++;
   const SegmentInfo& info = segments_[index];
-  absl::StatusOr<std::string> bytes = internal::ReadFile(info.path);
-  if (!bytes.ok()) {
-    status_ = bytes.status();
+  absl::StatusOr<std::unique_ptr<internal::MappedFile>> file =
+      internal::MappedFile::Open(info.path);
+  if (!file.ok()) {
+    status_ = file.status();
     done_ = true;
     return false;
   }
   ++stats_.segments;
   const bool last = index + 1 == segments_.size();
-  cursor_ = std::make_unique<SegmentCursor>(info.path, *std::move(bytes), last);
+  cursor_ = std::make_unique<SegmentCursor>(info.path, *std::move(file), last);
   Seq first_seq = 0;
   absl::Status h = cursor_->parser.ReadHeader(&first_seq);
   if (absl::IsOutOfRange(h) && last) {

@@ -1,7 +1,9 @@
 // Deterministic swap traffic over the engine's test universe (engine/testing), for the
 // recovery tests and benchmark: first every trading agency's holdings, then a random mix
-// of submits inside each pair's band (many of them crossing, so fills happen), cancels,
-// replaces and time advances. Test and benchmark code only.
+// of submits inside each pair's band (many of them crossing, so fills happen), cancels
+// and replaces of recent offers, and time advances. The agencies are those of the CORE
+// agreement (A0..A3, eligible with each other for everything), as on a busy day between
+// allies; eligibility itself is the engine tests' business. Test and benchmark code only.
 #ifndef MSX_ENGINE_JOURNAL_SWAP_TRAFFIC_H_
 #define MSX_ENGINE_JOURNAL_SWAP_TRAFFIC_H_
 
@@ -39,7 +41,7 @@ class SwapTraffic {
 
   Command Make() {
     using namespace msx::testing;
-    if (holdings_ < 6 * 4) {  // agencies A0..A5 x instruments AAA..DDD
+    if (holdings_ < 4 * 4) {  // agencies A0..A3 x instruments AAA..DDD
       AgencyId agency = holdings_ / 4;
       InstrumentId instrument = holdings_ % 4;
       ++holdings_;
@@ -56,20 +58,25 @@ class SwapTraffic {
       Side side = rng_() % 2 ? Side::kBuy : Side::kSell;
       Lots lots = 1 + static_cast<Lots>(rng_() % 20);
       TimeInForce tif = rng_() % 10 == 0 ? TimeInForce::kIoc : TimeInForce::kGtc;
-      return Submit(static_cast<AgencyId>(rng_() % 6), b.pair, side, lots, price, ++client_id_,
-                    tif);
+      AgencyId agency = static_cast<AgencyId>(rng_() % 4);
+      return Submit(agency, b.pair, side, lots, price, ++client_id_, tif);
     }
     if (r < 88) {
-      OfferId offer = 1 + rng_() % (client_id_ + 1);
-      return Cancel(static_cast<AgencyId>(rng_() % 6), offer);
+      return Cancel(static_cast<AgencyId>(rng_() % 4), RecentOffer());
     }
     if (r < 96) {
-      OfferId offer = 1 + rng_() % (client_id_ + 1);
+      OfferId offer = RecentOffer();
       const Band& b = kBands[rng_() % 4];
-      return Replace(static_cast<AgencyId>(rng_() % 6), offer, 1 + rng_() % 10,
+      return Replace(static_cast<AgencyId>(rng_() % 4), offer, 1 + rng_() % 10,
                      b.low + (b.high - b.low) / b.tick / 2 * b.tick);
     }
     return AdvanceTime();
+  }
+
+  // One of the last ~64 offers (offer ids follow acceptance order, close to client ids).
+  OfferId RecentOffer() {
+    std::uint64_t back = rng_() % 64;
+    return client_id_ > back ? client_id_ - back : 1;
   }
 
   std::mt19937_64 rng_;

@@ -1,0 +1,388 @@
+// Journal benchmarks (msx_journal_bench). In one run:
+//   BM_BareAppendFdatasync      the floor: write() one group-sized record + fdatasync
+//   BM_JournalTimeToDurable     one producer: Append + WaitDurable, per command
+//   BM_JournalConcurrentDurable 8 producer threads append flat out; time until all durable
+//   BM_Crc32c                   checksum throughput (hardware and portable)
+//   BM_JournalVerify            read + verify a large journal (no engine)
+//   BM_JournalRecover           Recover(): read, verify and replay through the engine
+// Latency benchmarks report p50/p99/p999 in microseconds as counters.
+//
+// Files go to $MSX_BENCH_DIR (default ./msx-journal-bench, created and removed); it must
+// be on the disk being measured (not tmpfs). The recovery journal size is
+// $MSX_BENCH_RECOVERY_RECORDS records (default 10,000,000); MSX_BENCH_KEEP=1 keeps it
+// (for profiling `msx-journal verify` on it).
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "benchmark/benchmark.h"
+#include "engine/engine.h"
+#include "engine/journal/codec.h"
+#include "engine/journal/crc32c.h"
+#include "engine/journal/reader.h"
+#include "engine/journal/recovery.h"
+#include "engine/journal/swap_traffic.h"
+#include "engine/journal/writer.h"
+#include "engine/testing/test_universe.h"
+
+namespace msx::journal {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string BenchRoot() {
+  const char* env = std::getenv("MSX_BENCH_DIR");
+  return env != nullptr ? env : "./msx-journal-bench";
+}
+
+std::string FreshDir(const std::string& name) {
+  std::string dir = BenchRoot() + "/" + name;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+// A typical command group: a submit with its Accepted event (a fill adds ~115 bytes).
+void TypicalGroup(Seq seq, Command* cmd, Event* ev) {
+  *cmd = Command{};
+  cmd->seq = seq;
+  cmd->time = 1'700'000'000'000'000'000 + static_cast<TimeNs>(seq);
+  cmd->type = CommandType::kSubmitOffer;
+  cmd->submit.agency = 1;
+  cmd->submit.pair = 2;
+  cmd->submit.side = Side::kSell;
+  cmd->submit.tif = TimeInForce::kGtc;
+  cmd->submit.lots = 10;
+  cmd->submit.price = 100;
+  cmd->submit.client_id = seq;
+  *ev = Event{};
+  ev->seq = seq;
+  ev->time = cmd->time;
+  ev->type = EventType::kAccepted;
+  ev->accepted.offer = seq;
+  ev->accepted.agency = 1;
+  ev->accepted.pair = 2;
+  ev->accepted.side = Side::kSell;
+  ev->accepted.tif = TimeInForce::kGtc;
+  ev->accepted.lots = 10;
+  ev->accepted.price = 100;
+  ev->accepted.client_id = seq;
+}
+
+void ReportPercentiles(benchmark::State& state, std::vector<double>& us) {
+  if (us.empty()) return;
+  std::sort(us.begin(), us.end());
+  auto at = [&](double q) { return us[std::min(us.size() - 1, std::size_t(q * us.size()))]; };
+  state.counters["p50_us"] = at(0.50);
+  state.counters["p99_us"] = at(0.99);
+  state.counters["p999_us"] = at(0.999);
+  state.counters["max_us"] = us.back();
+}
+
+void BM_BareAppendFdatasync(benchmark::State& state) {
+  std::string dir = FreshDir("bare");
+  std::string path = dir + "/bare.log";
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    state.SkipWithError("cannot open bench file");
+    return;
+  }
+  Command cmd;
+  Event ev;
+  TypicalGroup(1, &cmd, &ev);
+  std::string bytes;
+  AppendCommandGroup(cmd, {&ev, 1}, &bytes);
+  std::vector<double> us;
+  for (auto _ : state) {
+    auto t0 = Clock::now();
+    if (::write(fd, bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size()) ||
+        ::fdatasync(fd) != 0) {
+      state.SkipWithError("write/fdatasync failed");
+      break;
+    }
+    us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+  }
+  ::close(fd);
+  state.counters["bytes_per_append"] = static_cast<double>(bytes.size());
+  ReportPercentiles(state, us);
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_BareAppendFdatasync)->Iterations(3000)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+void BM_JournalTimeToDurable(benchmark::State& state) {
+  std::string dir = FreshDir("single");
+  WriterOptions o;
+  o.durability = Durability::kSync;
+  o.config = std::string(2000, 'c');
+  auto writer = JournalWriter::Open(dir, o);
+  if (!writer.ok()) {
+    state.SkipWithError(std::string(writer.status().message()).c_str());
+    return;
+  }
+  std::vector<double> us;
+  Seq seq = 0;
+  Command cmd;
+  Event ev;
+  for (auto _ : state) {
+    TypicalGroup(++seq, &cmd, &ev);
+    auto t0 = Clock::now();
+    absl::Status s = (*writer)->Append(cmd, {&ev, 1});
+    if (s.ok()) s = (*writer)->WaitDurable(seq);
+    if (!s.ok()) {
+      state.SkipWithError(std::string(s.message()).c_str());
+      break;
+    }
+    us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+  }
+  ReportPercentiles(state, us);
+  state.counters["syncs"] = static_cast<double>((*writer)->stats().syncs);
+  (*writer)->Close().IgnoreError();
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_JournalTimeToDurable)->Iterations(3000)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+// Producers append without waiting (the gateway's many clients each wait for their own
+// reply, but together they keep the queue full); one iteration ends when everything the
+// producers appended is durable. records/s counts COMMAND + EVENT records made durable.
+void BM_JournalConcurrentDurable(benchmark::State& state) {
+  const int producers = static_cast<int>(state.range(0));
+  const int per_producer = static_cast<int>(state.range(1));
+  std::uint64_t records = 0, syncs = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::string dir = FreshDir("concurrent");
+    WriterOptions o;
+    o.durability = Durability::kSync;
+    o.config = std::string(2000, 'c');
+    auto writer = JournalWriter::Open(dir, o);
+    if (!writer.ok()) {
+      state.SkipWithError(std::string(writer.status().message()).c_str());
+      break;
+    }
+    state.ResumeTiming();
+    std::vector<std::thread> threads;
+    for (int p = 0; p < producers; ++p) {
+      threads.emplace_back([&] {
+        Command cmd;
+        Event ev;
+        for (int i = 0; i < per_producer; ++i) {
+          TypicalGroup(0, &cmd, &ev);
+          if (!(*writer)->AppendAssigningSeq(&cmd, {&ev, 1}).ok()) return;
+        }
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    absl::Status s = (*writer)->Flush();
+    state.PauseTiming();
+    if (!s.ok()) {
+      state.SkipWithError(std::string(s.message()).c_str());
+      break;
+    }
+    records += 2ull * producers * per_producer;
+    syncs += (*writer)->stats().syncs;
+    (*writer)->Close().IgnoreError();
+    std::filesystem::remove_all(dir);
+    state.ResumeTiming();
+  }
+  state.counters["records_per_s"] =
+      benchmark::Counter(static_cast<double>(records), benchmark::Counter::kIsRate);
+  state.counters["groups_per_s"] =
+      benchmark::Counter(static_cast<double>(records / 2), benchmark::Counter::kIsRate);
+  state.counters["records_per_sync"] =
+      syncs ? static_cast<double>(records) / static_cast<double>(syncs) : 0;
+}
+BENCHMARK(BM_JournalConcurrentDurable)
+    ->Args({8, 200000})
+    ->Iterations(3)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+void BM_Crc32c(benchmark::State& state) {
+  std::string data(static_cast<std::size_t>(state.range(0)), 'x');
+  const bool hardware = state.range(1) != 0;
+  if (hardware && !crc32c::internal::HardwareAvailable()) {
+    state.SkipWithError("no SSE4.2");
+    return;
+  }
+  for (auto _ : state) {
+    std::uint32_t c = hardware ? crc32c::internal::ExtendHardware(0, data.data(), data.size())
+                               : crc32c::internal::ExtendPortable(0, data.data(), data.size());
+    benchmark::DoNotOptimize(c);
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * state.range(0));
+  state.SetLabel(hardware ? "sse4.2" : "slice-by-8");
+}
+BENCHMARK(BM_Crc32c)->Args({100, 0})->Args({100, 1})->Args({65536, 0})->Args({65536, 1});
+
+// ---- Recovery: one journal of N records built once (outside the timed loops) ----
+
+std::uint64_t RecoveryRecords() {
+  const char* env = std::getenv("MSX_BENCH_RECOVERY_RECORDS");
+  return env != nullptr ? std::strtoull(env, nullptr, 10) : 10'000'000;
+}
+
+std::unique_ptr<Engine> NewEngine() {
+  return std::make_unique<Engine>(msx::testing::TestUniverse(), EngineOptions{});
+}
+
+struct RecoveryJournal {
+  std::string dir;
+  std::uint64_t records = 0;
+  std::uint64_t commands = 0;
+  std::uint64_t fills = 0;
+  std::uint64_t digest = 0;
+  std::string error;
+};
+
+const RecoveryJournal& BuildRecoveryJournal() {
+  static RecoveryJournal* j = [] {
+    auto* r = new RecoveryJournal;
+    r->dir = FreshDir("recovery");
+    WriterOptions o;
+    o.durability = Durability::kNone;
+    o.config = "test universe";
+    auto writer = JournalWriter::Open(r->dir, o);
+    if (!writer.ok()) {
+      r->error = std::string(writer.status().message());
+      return r;
+    }
+    auto engine = NewEngine();
+    testing::SwapTraffic traffic(2026);
+    std::vector<Event> events;
+    const std::uint64_t target = RecoveryRecords();
+    for (Seq s = 1; r->records < target; ++s) {
+      Command cmd = traffic.Next(s);
+      events.clear();
+      engine->Apply(cmd, &events);
+      absl::Status st = (*writer)->Append(cmd, events);
+      if (!st.ok()) {
+        r->error = std::string(st.message());
+        return r;
+      }
+      ++r->records;
+      ++r->commands;
+      for (const Event& e : events) {
+        if (!IsJournaled(e.type)) continue;
+        ++r->records;
+        r->fills += e.type == EventType::kFill;
+      }
+    }
+    if (absl::Status st = (*writer)->Close(); !st.ok()) r->error = std::string(st.message());
+    r->digest = engine->StateDigest();
+    return r;
+  }();
+  return *j;
+}
+
+void BM_JournalVerify(benchmark::State& state) {
+  const RecoveryJournal& j = BuildRecoveryJournal();
+  if (!j.error.empty()) {
+    state.SkipWithError(j.error.c_str());
+    return;
+  }
+  std::uint64_t bytes = 0;
+  for (auto _ : state) {
+    auto st = VerifyJournal(j.dir);
+    if (!st.ok()) {
+      state.SkipWithError(std::string(st.status().message()).c_str());
+      break;
+    }
+    bytes = st->bytes;
+  }
+  state.counters["records"] = static_cast<double>(j.records);
+  state.counters["journal_MB"] = static_cast<double>(bytes) / 1e6;
+  state.counters["records_per_s"] = benchmark::Counter(
+      static_cast<double>(j.records) * static_cast<double>(state.iterations()),
+      benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_JournalVerify)->Iterations(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+void BM_JournalRecover(benchmark::State& state) {
+  const RecoveryJournal& j = BuildRecoveryJournal();
+  if (!j.error.empty()) {
+    state.SkipWithError(j.error.c_str());
+    return;
+  }
+  RecoveryOptions o;
+  o.use_snapshots = false;
+  for (auto _ : state) {
+    auto r = Recover(j.dir, NewEngine, o);
+    if (!r.ok()) {
+      state.SkipWithError(std::string(r.status().message()).c_str());
+      break;
+    }
+    state.PauseTiming();  // the check is the benchmark's, not recovery's
+    const bool same = r->engine->StateDigest() == j.digest && r->fills_verified == j.fills;
+    r->engine.reset();
+    state.ResumeTiming();
+    if (!same) {
+      state.SkipWithError("recovered state differs from the engine that wrote the journal");
+      break;
+    }
+  }
+  state.counters["records"] = static_cast<double>(j.records);
+  state.counters["commands"] = static_cast<double>(j.commands);
+  state.counters["fills"] = static_cast<double>(j.fills);
+  state.counters["records_per_s"] = benchmark::Counter(
+      static_cast<double>(j.records) * static_cast<double>(state.iterations()),
+      benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_JournalRecover)->Iterations(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// The engine alone on the same commands, held in memory: the part of recovery that is not
+// the journal's (reading, verifying, decoding, comparing events).
+void BM_EngineApplyOnly(benchmark::State& state) {
+  const RecoveryJournal& j = BuildRecoveryJournal();
+  if (!j.error.empty()) {
+    state.SkipWithError(j.error.c_str());
+    return;
+  }
+  std::vector<Command> commands;
+  {
+    auto reader = JournalReader::Open(j.dir, {});
+    if (!reader.ok()) {
+      state.SkipWithError("cannot open the journal");
+      return;
+    }
+    JournalEntry e;
+    while ((*reader)->Next(&e)) commands.push_back(e.command);
+  }
+  std::vector<Event> out;
+  out.reserve(256);
+  for (auto _ : state) {
+    auto engine = NewEngine();
+    for (const Command& c : commands) {
+      out.clear();
+      engine->Apply(c, &out);
+    }
+    benchmark::DoNotOptimize(engine->last_seq());
+  }
+  state.counters["commands"] = static_cast<double>(commands.size());
+  state.counters["records_per_s"] = benchmark::Counter(
+      static_cast<double>(j.records) * static_cast<double>(state.iterations()),
+      benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_EngineApplyOnly)->Iterations(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace msx::journal
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  if (std::getenv("MSX_BENCH_KEEP") == nullptr) {
+    std::filesystem::remove_all(msx::journal::BenchRoot());
+  }
+  return 0;
+}
