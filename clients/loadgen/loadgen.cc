@@ -44,7 +44,8 @@ std::string CodeName(grpc::StatusCode code) {
 constexpr std::int64_t kSlotConsumed = -1;
 // Closed-loop runs without --count track exec latency for this many offers at most.
 constexpr std::uint64_t kMaxSlots = std::uint64_t{1} << 24;
-constexpr std::int64_t kReserveRounds = 4;
+// Each agency must hold a block of rounds at the largest size (plus passive offers).
+constexpr std::int64_t kReserveRounds = 2 * static_cast<std::int64_t>(Workload::kBlock);
 
 v1::Side ToProto(Side s) { return s == Side::kBuy ? v1::SIDE_BUY : v1::SIDE_SELL; }
 

@@ -121,17 +121,21 @@ Op Workload::At(std::uint64_t index) const {
     op.kind = OpKind::kCross;
     op.pair = static_cast<int>(round % n);
     const PairPlan& p = plans_[op.pair];
-    const bool flipped = (round / n) % 2 == 1;
+    // The pair's own k-th round. Blocks of kBlock rounds alternate the seller; round j of
+    // a selling-back block repeats round j of the block before it (same price and lots),
+    // so each agency ends a cycle of two blocks with the holdings it started with. Within
+    // a block one agency only sells and the other only buys: no self-matches.
+    const std::uint64_t k = round / n;
+    const std::uint64_t block = k / kBlock;
+    const bool flipped = block % 2 == 1;
     op.maker = pos % 2 == 0;
-    // Even rounds: first sells (maker), second buys. Odd rounds: second sells, first buys.
     const bool is_seller = op.maker;
     op.side = is_seller ? Side::kSell : Side::kBuy;
     const bool seller_is_first = !flipped;
     op.agency = (is_seller == seller_is_first) ? p.first : p.second;
-    // Both rounds of a cycle (first sells, then second sells back) share price and lots,
-    // so each agency ends a cycle with the holdings it started with.
-    const std::uint64_t cycle = round / (2 * n);
-    const std::uint64_t h = Mix(cycle * n + static_cast<std::uint64_t>(op.pair));
+    const std::uint64_t cycle = block / 2;
+    const std::uint64_t h =
+        Mix((cycle * kBlock + k % kBlock) * n + static_cast<std::uint64_t>(op.pair));
     op.price = p.center + (static_cast<std::int64_t>(h % 5) - 2) * p.tick * p.spread;
     op.lots = 1 + static_cast<std::int64_t>((h >> 8) % static_cast<std::uint64_t>(
                                                           std::min(max_lots_, p.max_lots)));

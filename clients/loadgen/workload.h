@@ -4,9 +4,10 @@
 // Every period of 20 operations holds 20 - 2k crossing operations, k passive offers and k
 // cancels (k = cancel_percent of 20, rounded). Crossing operations come in rounds of two
 // offers on one pair book, same price and lots, opposite sides, from two different
-// eligible agencies: whichever arrives first rests, the second fills it. Rounds alternate
-// which agency sells, at the same price and size, so that holdings flow back and forth
-// instead of draining (a cycle of two rounds leaves both agencies as they were). Crossing
+// eligible agencies: whichever arrives first rests, the second fills it. Per pair book,
+// blocks of kBlock rounds alternate which agency sells, the selling-back block repeating
+// the prices and sizes of the block before, so that holdings flow back and forth instead
+// of draining (a cycle of two blocks leaves both agencies as they were). Crossing
 // prices stay within +/-2 ticks of the reference price and strictly inside the band;
 // passive offers rest at the band's edges (buy at band_low, sell at band_high), where
 // crossing offers do not reach them, until a cancel takes them off.
@@ -79,6 +80,9 @@ struct Op {
 class Workload {
  public:
   static constexpr int kPeriod = 20;
+  // Rounds per pair book before the seller changes; the second agency needs the first
+  // block's fills before it can sell back, so blocks leave time for replies.
+  static constexpr std::uint64_t kBlock = 8;
 
   // REQUIRES: !plans.empty(), 0 <= cancel_percent <= 45, max_lots >= 1.
   Workload(std::vector<PairPlan> plans, int cancel_percent, std::int64_t max_lots);

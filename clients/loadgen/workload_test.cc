@@ -127,10 +127,11 @@ TEST_F(WorkloadTest, CrossingRoundsPairOppositeSidesOfTwoAgenciesAtOnePrice) {
   EXPECT_GT(rounds, 700);
 }
 
-TEST_F(WorkloadTest, RoundsAlternateTheSellerSoHoldingsFlowBack) {
+TEST_F(WorkloadTest, BlocksAlternateTheSellerSoHoldingsFlowBack) {
   Workload w(plans_, 0, 3);
   std::map<int, std::map<int, int>> sells;  // pair -> agency -> sells
-  for (std::uint64_t i = 0; i < 4000; ++i) {
+  // 10 rounds per 20 ops; 2 pairs -> a cycle is 32 rounds = 64 ops.
+  for (std::uint64_t i = 0; i < 64 * 50; ++i) {
     Op op = w.At(i);
     if (op.side == Side::kSell) ++sells[op.pair][op.agency];
   }
@@ -140,12 +141,12 @@ TEST_F(WorkloadTest, RoundsAlternateTheSellerSoHoldingsFlowBack) {
   }
 }
 
-TEST_F(WorkloadTest, ACycleOfTwoRoundsLeavesHoldingsUnchanged) {
+TEST_F(WorkloadTest, ACycleOfTwoBlocksLeavesHoldingsUnchanged) {
   Workload w(plans_, 10, 3);
   // Net base and quote per (pair, agency) over whole cycles: sells give base, get quote.
   std::map<std::pair<int, int>, std::pair<std::int64_t, std::int64_t>> net;
-  // 16 crossing ops per 20; 2 pairs -> a cycle is 4 rounds = 8 crossing ops = 10 ops.
-  for (std::uint64_t i = 0; i < 20 * 100; ++i) {
+  // 8 rounds per 20 ops; 2 pairs -> a cycle is 2 x 8 rounds per pair = 32 rounds = 80 ops.
+  for (std::uint64_t i = 0; i < 80 * 25; ++i) {
     Op op = w.At(i);
     if (op.kind != OpKind::kCross) continue;
     auto& [base, quote] = net[{op.pair, op.agency}];
@@ -157,6 +158,17 @@ TEST_F(WorkloadTest, ACycleOfTwoRoundsLeavesHoldingsUnchanged) {
     EXPECT_EQ(amounts.first, 0) << key.first << "/" << key.second;
     EXPECT_EQ(amounts.second, 0) << key.first << "/" << key.second;
   }
+}
+
+TEST_F(WorkloadTest, WithinABlockNoAgencyBothBuysAndSellsOnABook) {
+  Workload w(plans_, 0, 3);
+  // Rounds 0..15 are block 0 of both pairs (8 rounds each): 32 ops.
+  std::map<std::pair<int, int>, std::set<int>> sides;  // (pair, agency) -> sides
+  for (std::uint64_t i = 0; i < 32; ++i) {
+    Op op = w.At(i);
+    sides[{op.pair, op.agency}].insert(static_cast<int>(op.side));
+  }
+  for (const auto& [key, s] : sides) EXPECT_EQ(s.size(), 1u) << key.first << "/" << key.second;
 }
 
 TEST_F(WorkloadTest, CancelShareMatchesTheRequestedPercentage) {

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# End-to-end latency benchmark of msx-server against its floor, on loopback.
+#
+# Starts msx-echo-server (the bare gRPC floor) and msx-server with --durability none and
+# then sync (each on a fresh temp data dir), all on 127.0.0.1 with free ports, and runs
+# msx-loadgen against each at several loads: open loop 1,000/s and 5,000/s, then closed
+# loop with 16 channels. Prints one table row per run plus the gateway bars:
+#   none:  SubmitOffer p50 <= 1.5 x echo p50
+#   sync:  p50 <= echo p50 + bare fdatasync p50 + 100 us
+#   sync:  >= 30,000 offers/s with 16+ clients and no errors but rejects
+#
+# Usage: bench/loadgen_bench.sh            (MSX_BUILD_DIR, default build/)
+# Env:   DURATION=seconds per run (default 5), RATES="1000 5000", CONCURRENCY=16,
+#        MODES="echo none sync"; raw JSON lines are kept in $OUT (default a temp file).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${MSX_BUILD_DIR:-$top/build}
+duration=${DURATION:-5}
+rates=${RATES:-"1000 5000"}
+concurrency=${CONCURRENCY:-16}
+modes=${MODES:-"echo none sync"}
+
+server_bin=$build/gateway/msx-server
+echo_bin=$build/bench/msx-echo-server
+loadgen_bin=$build/clients/loadgen/msx-loadgen
+if [[ ! -x $server_bin || ! -x $echo_bin || ! -x $loadgen_bin ]]; then
+  MSX_BUILD_DIR=$build "$top/scripts/build.sh" --target msx-server msx-echo-server msx-loadgen
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/msx-bench-XXXXXX")
+out=${OUT:-$tmp/results.jsonl}
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+wait_port() {  # file -> prints the port once written
+  for _ in $(seq 1 500); do
+    if [[ -s $1 ]]; then head -n1 "$1"; return 0; fi
+    sleep 0.02
+  done
+  echo "no port in $1" >&2
+  return 1
+}
+
+# fdatasync p50 on the data directory's file system: 4 KiB write + fdatasync, 500 times.
+fsync_p50_us=$(python3 - "$tmp" <<'PY'
+import os, sys, time
+path = os.path.join(sys.argv[1], "fsync-probe")
+fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+buf = b"x" * 4096
+samples = []
+for _ in range(500):
+    t = time.perf_counter_ns()
+    os.write(fd, buf)
+    os.fdatasync(fd)
+    samples.append(time.perf_counter_ns() - t)
+os.close(fd)
+os.remove(path)
+samples.sort()
+print(f"{samples[len(samples)//2]/1000:.1f}")
+PY
+)
+
+run() {  # mode address args... -> one JSON line appended to $out, tagged with the mode
+  local mode=$1 addr=$2; shift 2
+  local line
+  line=$("$loadgen_bin" --server "$addr" --duration "$duration" --json --quiet "$@" | tail -n1)
+  echo "{\"server\":\"$mode\",\"args\":\"$*\",\"summary\":$line}" >> "$out"
+}
+
+for mode in $modes; do
+  if [[ $mode == echo ]]; then
+    "$echo_bin" --listen 127.0.0.1:0 --port-file "$tmp/echo.port" > "$tmp/echo.log" 2>&1 &
+    pids+=($!)
+    addr=127.0.0.1:$(wait_port "$tmp/echo.port")
+    extra=(--echo)
+  else
+    mkdir -p "$tmp/data-$mode"
+    "$server_bin" --listen 127.0.0.1:0 --data-dir "$tmp/data-$mode" --durability "$mode" \
+      --port-file "$tmp/$mode.port" > "$tmp/$mode.log" 2>&1 &
+    pids+=($!)
+    addr=127.0.0.1:$(wait_port "$tmp/$mode.port")
+    extra=()
+  fi
+  for rate in $rates; do
+    run "$mode" "$addr" "${extra[@]}" --rate "$rate" --concurrency 4
+  done
+  run "$mode" "$addr" "${extra[@]}" --rate 0 --concurrency "$concurrency"
+  kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+  unset 'pids[-1]'
+done
+
+python3 - "$out" "$fsync_p50_us" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+fsync = float(sys.argv[2])
+hdr = ["server", "load", "sent", "ok", "rejected", "errors", "rate/s", "p50", "p90", "p99",
+       "p99.9", "max", "exec p50", "exec p99", "fills"]
+table = []
+for r in rows:
+    s = r["summary"]
+    load = f"{s['target_rate']}/s C={s['concurrency']}" if s["target_rate"] else f"closed C={s['concurrency']}"
+    table.append([r["server"], load, s["sent"], s["ok"], s["rejected"], sum(s["errors"].values()),
+                  f"{s['rate']:.0f}", s["p50_us"], s["p90_us"], s["p99_us"], s["p999_us"], s["max_us"],
+                  s["exec_p50_us"] if r["server"] != "echo" else "-",
+                  s["exec_p99_us"] if r["server"] != "echo" else "-", s["fills"]])
+w = [max(len(str(x)) for x in col) for col in zip(hdr, *table)]
+fmt = lambda row: "| " + " | ".join(str(x).rjust(n) for x, n in zip(row, w)) + " |"
+print("latencies in microseconds, measured from each call's scheduled send time")
+print(fmt(hdr))
+print("|" + "|".join("-" * (n + 2) for n in w) + "|")
+for row in table:
+    print(fmt(row))
+print(f"bare fdatasync p50 (4 KiB append, same file system): {fsync} us")
+def find(server, rate):
+    for r in rows:
+        if r["server"] == server and r["summary"]["target_rate"] == rate:
+            return r["summary"]
+    return None
+first_rate = next((r["summary"]["target_rate"] for r in rows if r["summary"]["target_rate"]), None)
+echo, none, sync = (find(m, first_rate) for m in ("echo", "none", "sync"))
+if echo and none:
+    print(f"bar none: p50 {none['p50_us']} us vs 1.5 x echo p50 = {1.5 * echo['p50_us']:.1f} us at "
+          f"{first_rate}/s -> {'MET' if none['p50_us'] <= 1.5 * echo['p50_us'] else 'NOT MET'}")
+if echo and sync:
+    limit = echo["p50_us"] + fsync + 100
+    print(f"bar sync: p50 {sync['p50_us']} us vs echo p50 + fdatasync p50 + 100 = {limit:.1f} us at "
+          f"{first_rate}/s -> {'MET' if sync['p50_us'] <= limit else 'NOT MET'}")
+closed = find("sync", 0)
+if closed:
+    ok = closed["rate"] >= 30000 and not closed["errors"]
+    print(f"bar sync throughput: {closed['rate']:.0f} offers/s with {closed['concurrency']} clients, "
+          f"errors {closed['errors'] or 'none'} -> {'MET' if ok else 'NOT MET'}")
+PY
