@@ -410,6 +410,19 @@ TEST_F(JournalTest, ReaderDeliversExactlyTheRequestedRange) {
   EXPECT_TRUE(Read(o).entries.empty());
 }
 
+TEST_F(JournalTest, RangeBeyondTheEndOfTheJournalIsOutOfRange) {
+  WriteGroups(50);
+  ReaderOptions o;
+  o.after_seq = 40;
+  o.until_seq = 60;
+  ReadResult r = Read(o);
+  EXPECT_TRUE(absl::IsOutOfRange(r.status)) << r.status;
+  EXPECT_TRUE(absl::StrContains(r.status.message(), "ends at seq 50")) << r.status;
+  EXPECT_EQ(r.entries.size(), 10u);
+  o.until_seq = 50;
+  EXPECT_TRUE(Read(o).status.ok());
+}
+
 TEST_F(JournalTest, WriterContinuesInANewSegmentAfterReopen) {
   WriteGroups(100);
   WriteGroups(100);

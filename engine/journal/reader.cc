@@ -258,6 +258,19 @@ bool JournalReader::HandleCorruption(absl::Status status, const std::string& pat
 }
 
 bool JournalReader::Next(JournalEntry* entry) {
+  if (ReadGroup(entry)) return true;
+  // A bounded range that the journal does not reach is an error, not a short answer: a
+  // caller asking up to a seq it knows is durable must not silently get less.
+  if (status_.ok() && options_.until_seq != std::numeric_limits<Seq>::max() &&
+      stats_.last_seq < options_.until_seq && stats_.error_file.empty()) {
+    status_ = absl::OutOfRangeError(absl::StrCat("the journal in ", dir_, " ends at seq ",
+                                                 stats_.last_seq, ", before until_seq ",
+                                                 options_.until_seq));
+  }
+  return false;
+}
+
+bool JournalReader::ReadGroup(JournalEntry* entry) {
   SegmentParser::Record rec;
   std::string error;
   while (!done_) {

@@ -49,7 +49,8 @@ absl::StatusOr<std::vector<SegmentInfo>> ListSegments(const std::string& dir);
 
 struct ReaderOptions {
   // Deliver only commands with after_seq < seq <= until_seq. Segments that end before
-  // after_seq + 1 are not read at all; the rest are read and verified in full.
+  // after_seq + 1 are not read at all; the rest are read and verified in full. If
+  // until_seq is set and the journal ends before it, the read fails with OutOfRangeError.
   Seq after_seq = 0;
   Seq until_seq = std::numeric_limits<Seq>::max();
   // Remove a torn tail of the last segment (recovery does; verify and dump do not).
@@ -115,6 +116,7 @@ class JournalReader {
  private:
   class SegmentCursor;
   JournalReader(std::string dir, ReaderOptions options, std::vector<SegmentInfo> segments);
+  bool ReadGroup(JournalEntry* entry);
   bool OpenNextSegment();
   bool HandleCorruption(absl::Status status, const std::string& path, std::uint64_t offset,
                         std::uint64_t group_offset);
