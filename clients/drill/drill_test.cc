@@ -309,7 +309,7 @@ TEST(VerifyTest, GeneratedJournalOverSeveralSegmentsReplaysByteForByte) {
   opt.segment_bytes = 256 << 10;
   absl::StatusOr<TrafficStats> stats = WriteTrafficJournal(tmp.path(), DefaultConfig(), opt);
   ASSERT_TRUE(stats.ok()) << stats.status();
-  absl::StatusOr<VerifyResult> v = VerifyReplay(tmp.path());
+  absl::StatusOr<VerifyResult> v = VerifyReplay(tmp.path(), /*state_digest=*/true);
   ASSERT_TRUE(v.ok()) << v.status();
   EXPECT_FALSE(v->diverged) << DivergenceMessage(v->divergence);
   EXPECT_EQ(v->commands, stats->commands);
@@ -600,8 +600,8 @@ TEST(DrillTest, EmptyScenarioReproducesTheOriginalJournal) {
   absl::StatusOr<DrillResult> r = RunDrill(journal, msx::v1::Scenario(), tmp.sub("drill"), 5);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(RenderReportJson(r->original), RenderReportJson(r->drill));
-  absl::StatusOr<VerifyResult> a = VerifyReplay(journal);
-  absl::StatusOr<VerifyResult> b = VerifyReplay(tmp.sub("drill"));
+  absl::StatusOr<VerifyResult> a = VerifyReplay(journal, true);
+  absl::StatusOr<VerifyResult> b = VerifyReplay(tmp.sub("drill"), true);
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(a->state_digest, b->state_digest);
 }

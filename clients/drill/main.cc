@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "clients/drill/format.h"
+#include "clients/drill/huge_pages.h"
 #include "clients/drill/report.h"
 #include "clients/drill/scenario.h"
 #include "clients/drill/verify.h"
@@ -18,11 +19,12 @@ namespace {
 constexpr char kUsage[] = R"(msx-drill: replay MSX journals for emergency drills (offline).
 
 Usage:
-  msx-drill verify DIR [--json]
+  msx-drill verify DIR [--json] [--digest]
       Replay every command of the journal in DIR through a fresh engine built from the
       journal's own configuration and check that every regenerated journaled event equals
       the journaled one byte for byte. Prints a one-line summary, or the first divergence
       (sequence number, file:offset, command, expected and actual event as JSON).
+      --digest also prints the digest of the engine's final state (Engine::StateDigest).
   msx-drill report DIR [--json] [--top N]
       Drill report: per pair book and instrument the volume swapped, fills, unfilled
       demand left resting at the end, time from acceptance to first fill (p50/p90/max,
@@ -58,6 +60,7 @@ struct Args {
   std::string command;
   std::string dir;
   bool json = false;
+  bool digest = false;
   int top = 5;
   std::string scenario;
   std::string out;
@@ -85,6 +88,8 @@ std::optional<std::string> ParseArgs(int argc, char** argv, Args* a) {
     };
     if (arg == "--json") {
       a->json = true;
+    } else if (arg == "--digest") {
+      a->digest = true;
     } else if (arg == "--top" || arg == "--scenario" || arg == "--out" || arg == "--speed") {
       std::optional<std::string> v = value(arg.c_str());
       if (!v) return absl::StrCat(arg, " needs a value");
@@ -114,7 +119,7 @@ std::optional<std::string> ParseArgs(int argc, char** argv, Args* a) {
 }
 
 int Verify(const Args& a) {
-  absl::StatusOr<msx::drill::VerifyResult> r = msx::drill::VerifyReplay(a.dir);
+  absl::StatusOr<msx::drill::VerifyResult> r = msx::drill::VerifyReplay(a.dir, a.digest);
   if (!r.ok()) return JournalError(r.status());
   if (a.json) {
     msx::drill::JsonWriter w;
@@ -141,7 +146,7 @@ int Verify(const Args& a) {
       w.Key("actual");
       d.actual_json == "(none)" ? w.Raw("null") : w.Raw(d.actual_json);
       w.EndObject();
-    } else {
+    } else if (a.digest) {
       w.Key("state_digest").Uint(r->state_digest);
     }
     w.EndObject();
@@ -190,6 +195,7 @@ int Run(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  msx::drill::EnableHugePageMalloc(argv);
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h" || arg == "help") {
