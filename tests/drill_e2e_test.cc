@@ -1,0 +1,237 @@
+// msx-drill end to end: the real binary on journals written by a real msx-server under
+// load, and on generated journals (its exit codes name the outcome).
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "clients/drill/traffic.h"
+#include "engine/config/config.h"
+#include "engine/journal/codec.h"
+#include "engine/journal/reader.h"
+#include "gtest/gtest.h"
+#include "tests/gateway_test_client.h"
+#include "tests/testing/server_process.h"
+
+namespace msx {
+namespace {
+
+using testing::AgencyClient;
+using testing::BuildPath;
+using testing::CommandResult;
+using testing::RunCommand;
+
+CommandResult Drill(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {BuildPath("clients/drill/msx-drill")};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunCommand(argv, {}, std::chrono::seconds(120));
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void WriteAll(const std::string& path, const std::string& data) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(data.data(), static_cast<std::streamsize>(data.size()));
+}
+
+// Four agencies trade GA-4N/CO-99.8 (all in MSP-CORE) from four threads at once, around
+// the fair price, with cancels; then the server stops and msx-drill checks its data dir.
+TEST(DrillE2eTest, ServerDataDirWrittenUnderLoadVerifiesAndReportsEveryFill) {
+  testing::ServerProcess server;
+  const std::string data_dir = testing::MakeTempDir("msx-drill-e2e");
+  testing::ServerProcess::Options options;
+  options.data_dir = data_dir;
+  ASSERT_TRUE(server.Start(options).ok()) << server.Output();
+  const std::vector<std::string> tokens = {"demo-komir", "demo-jogmec", "demo-dla",
+                                           "demo-cmsr-au"};
+  std::atomic<int> fills{0}, accepted{0}, failures{0};
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < tokens.size(); ++t) {
+    threads.emplace_back([&, t] {
+      AgencyClient client(server.address(), tokens[t]);
+      const v1::Pair pair = client.Pair(testing::kGaCo);
+      const std::int64_t fair = client.FairPrice(testing::kGaCo);
+      std::mt19937_64 rng(t + 1);
+      std::vector<std::uint64_t> mine;
+      for (int i = 1; i <= 150; ++i) {
+        if (i % 5 == 0 && !mine.empty()) {
+          v1::CancelOfferResponse c;
+          (void)client.Cancel(mine[rng() % mine.size()], &c);  // may already be filled
+          continue;
+        }
+        const v1::Side side = rng() % 2 ? v1::SIDE_BUY : v1::SIDE_SELL;
+        const std::int64_t price =
+            fair + (static_cast<std::int64_t>(rng() % 7) - 3) * pair.tick();
+        v1::SubmitOfferResponse resp;
+        grpc::Status s = client.Submit(static_cast<std::uint64_t>(i), testing::kGaCo, side,
+                                       1 + static_cast<std::int64_t>(rng() % 3), price, &resp);
+        if (!s.ok()) {
+          // Rejections (e.g. holdings) are fine; transport failures are not.
+          if (s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+              s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+            ++failures;
+          }
+          continue;
+        }
+        ++accepted;
+        fills += resp.fills_size();
+        mine.push_back(resp.offer().offer_id());
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  ASSERT_EQ(failures.load(), 0);
+  ASSERT_GT(accepted.load(), 100);
+  ASSERT_GT(fills.load(), 10);
+  const int status = server.Stop(SIGTERM);
+  ASSERT_TRUE(WIFEXITED(status)) << server.Output();
+
+  CommandResult v = Drill({"verify", data_dir});
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  EXPECT_TRUE(absl::StartsWith(v.out, "OK: ")) << v.out;
+  EXPECT_TRUE(absl::StrContains(v.out, absl::StrCat("(", fills.load(), " fills)"))) << v.out;
+
+  CommandResult r = Drill({"report", data_dir, "--json"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, absl::StrCat("\"fills\":", fills.load(), ",")))
+      << r.out.substr(0, 400);
+  EXPECT_TRUE(absl::StrContains(r.out, "\"pair\":\"GA-4N/CO-99.8\"")) << r.out.substr(0, 400);
+
+  // A drill on the server's journal: KOMIR stops exporting gallium from the start.
+  const std::string scenario = data_dir + "-scenario.textproto";
+  WriteAll(scenario, R"(edits { at_seq: 1 export_ban { agency: "KOMIR" mineral: "gallium" } })");
+  const std::string out = data_dir + "-drill";
+  CommandResult d = Drill({"run", data_dir, "--scenario", scenario, "--out", out});
+  EXPECT_EQ(d.exit_code, 0) << d.out << d.err;
+  EXPECT_TRUE(absl::StrContains(d.out, "export ban: KOMIR stops gallium")) << d.out;
+  CommandResult dv = Drill({"verify", out});
+  EXPECT_EQ(dv.exit_code, 0) << dv.out << dv.err;
+  testing::RemoveTree(out);
+  std::filesystem::remove(scenario);
+  testing::RemoveTree(data_dir);
+}
+
+class DrillCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing::MakeTempDir("msx-drill-cli");
+    drill::TrafficOptions opt;
+    opt.commands = 3000;
+    opt.segment_bytes = 64 << 10;
+    auto stats = drill::WriteTrafficJournal(dir_, DefaultConfig(), opt);
+    ASSERT_TRUE(stats.ok()) << stats.status();
+  }
+  void TearDown() override { testing::RemoveTree(dir_); }
+
+  // The segment path and record offset of the first Fill event.
+  std::pair<std::string, std::uint64_t> FirstFill(std::string* payload) {
+    auto segments = journal::ListSegments(dir_);
+    for (const journal::SegmentInfo& s : *segments) {
+      std::string bytes = ReadAll(s.path);
+      journal::internal::SegmentParser parser(bytes);
+      Seq first;
+      if (!parser.ReadHeader(&first).ok()) continue;
+      journal::internal::SegmentParser::Record rec;
+      std::string error;
+      while (parser.Next(&rec, &error) == journal::internal::SegmentParser::Result::kRecord) {
+        if (rec.type == journal::RecordType::kEvent &&
+            static_cast<EventType>(rec.payload[20]) == EventType::kFill) {
+          *payload = std::string(rec.payload);
+          return {s.path, rec.offset};
+        }
+      }
+    }
+    return {"", 0};
+  }
+
+  std::string dir_;
+};
+
+TEST_F(DrillCliTest, VerifyExitsZeroOnASoundJournal) {
+  CommandResult r = Drill({"verify", dir_});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(absl::StartsWith(r.out, "OK: ")) << r.out;
+  r = Drill({"verify", dir_, "--json", "--digest"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "\"ok\":true")) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.out, "\"state_digest\":")) << r.out;
+}
+
+TEST_F(DrillCliTest, EditedFillExitsOneNamingTheSequenceNumber) {
+  std::string payload;
+  auto [path, offset] = FirstFill(&payload);
+  ASSERT_FALSE(path.empty());
+  Event e;
+  std::uint32_t index;
+  ASSERT_TRUE(journal::DecodeEventPayload(payload, &e, &index).ok());
+  e.fill.price += 1;
+  std::string edited, record;
+  journal::EncodeEventPayload(e, index, &edited);
+  journal::AppendRecord(journal::RecordType::kEvent, edited, &record);
+  std::string bytes = ReadAll(path);
+  bytes.replace(offset, record.size(), record);
+  WriteAll(path, bytes);
+  CommandResult r = Drill({"verify", dir_});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_TRUE(absl::StartsWith(r.out, absl::StrCat("DIVERGED at seq ", e.seq, " "))) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.out, absl::StrCat(path, ":", offset))) << r.out;
+}
+
+TEST_F(DrillCliTest, CorruptJournalExitsThreeNamingFileAndOffset) {
+  std::string payload;
+  auto [path, offset] = FirstFill(&payload);
+  ASSERT_FALSE(path.empty());
+  std::string bytes = ReadAll(path);
+  bytes[offset + 30] ^= 0x40;
+  WriteAll(path, bytes);
+  for (const char* command : {"verify", "report"}) {
+    CommandResult r = Drill({command, dir_});
+    EXPECT_EQ(r.exit_code, 3) << command << r.out << r.err;
+    EXPECT_TRUE(absl::StrContains(r.err, absl::StrCat(path, ":", offset, ": "))) << r.err;
+  }
+  CommandResult missing = Drill({"report", dir_ + "/nope"});
+  EXPECT_EQ(missing.exit_code, 3) << missing.err;
+}
+
+TEST_F(DrillCliTest, UsageErrorsExitTwo) {
+  EXPECT_EQ(Drill({}).exit_code, 2);
+  EXPECT_EQ(Drill({"frobnicate", dir_}).exit_code, 2);
+  EXPECT_EQ(Drill({"report", dir_, "--top", "x"}).exit_code, 2);
+  EXPECT_EQ(Drill({"run", dir_, "--out", dir_ + "-o"}).exit_code, 2);  // no --scenario
+  const std::string scenario = dir_ + "-bad.textproto";
+  WriteAll(scenario, R"(edits { at_seq: 5 halt_pair { pair: "NOPE/NOPE" } })");
+  CommandResult r = Drill({"run", dir_, "--scenario", scenario, "--out", dir_ + "-o"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.err, "edits[0].halt_pair.pair: unknown pair \"NOPE/NOPE\""))
+      << r.err;
+  std::filesystem::remove(scenario);
+  testing::RemoveTree(dir_ + "-o");
+  CommandResult help = Drill({"--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_TRUE(absl::StrContains(help.out, "Exit codes:")) << help.out;
+}
+
+TEST_F(DrillCliTest, ReportTextShowsTablesWithUnits) {
+  CommandResult r = Drill({"report", dir_, "--top", "3"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "Pair books")) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.out, "Busiest minutes")) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.out, " kg")) << r.out;
+}
+
+}  // namespace
+}  // namespace msx
