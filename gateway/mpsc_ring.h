@@ -98,6 +98,7 @@ class MpscRing {
     for (;;) {
       std::uint32_t epoch = epoch_.load(std::memory_order_acquire);
       sleeping_.store(true, std::memory_order_seq_cst);
+      std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with WakeConsumer's fence
       if (TryPop(out)) {
         sleeping_.store(false, std::memory_order_relaxed);
         return;

@@ -349,9 +349,17 @@ absl::Status ExchangeServer::Shutdown() {
   if (shut_down_) return absl::OkStatus();
   shut_down_ = true;
   if (grpc_server_) grpc_server_->GetHealthCheckService()->SetServingStatus(false);
+  auto t0 = std::chrono::steady_clock::now();
+  auto ms = [&t0] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 t0)
+        .count();
+  };
   // 1. Finish every queued command (durably) and refuse new ones; final snapshot.
   if (sequencer_) sequencer_->Stop();
   if (snapshots_) snapshots_->Finish();
+  std::fprintf(stderr, "msx-server: drained the queue and wrote the snapshot in %lld ms\n",
+               static_cast<long long>(ms()));
   // 2. End the streams, then gRPC (unary calls still arriving get UNAVAILABLE).
   grpc::Status closing(grpc::StatusCode::UNAVAILABLE, "server shutting down");
   if (exec_hub_) exec_hub_->CloseAll(closing);
@@ -359,6 +367,7 @@ absl::Status ExchangeServer::Shutdown() {
   if (grpc_server_) {
     grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   }
+  std::fprintf(stderr, "msx-server: gRPC stopped after %lld ms\n", static_cast<long long>(ms()));
   // 3. The journal.
   absl::Status status = journal_ ? journal_->Close() : absl::OkStatus();
   if (callback_target_) callback_target_->store(nullptr, std::memory_order_release);

@@ -5,6 +5,7 @@
 // enqueues an AdvanceTime command every server.time_tick_ms so that GTD expiry is a
 // sequenced, journaled command. Everything else runs on the gRPC, sequencer, publisher and
 // journal threads (see gateway/README.md).
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -81,6 +82,9 @@ int main(int argc, char** argv) {
   if (vm.count("durability")) options.durability = durability;
   options.truncate_corrupt_tail = vm.count("truncate-corrupt-tail") > 0;
 
+  // A file-size limit (RLIMIT_FSIZE) must make a journal write fail (EFBIG, and the journal
+  // fails closed) rather than kill the process with SIGXFSZ.
+  std::signal(SIGXFSZ, SIG_IGN);
   // Installed before any thread starts, so a signal during recovery is not lost.
   boost::asio::io_context io;
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);

@@ -45,6 +45,8 @@ class ServerProcess {
   // SIGKILL, no cleanup: the crash case.
   void Kill();
   bool running() const { return pid_ > 0; }
+  // Process id of the running server (-1 when not running), e.g. for prlimit(2).
+  pid_t pid() const { return pid_; }
 
   int port() const { return port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }

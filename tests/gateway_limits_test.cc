@@ -1,0 +1,148 @@
+// End to end at the limits: a flood against a tiny sequencer queue gets RESOURCE_EXHAUSTED
+// at once (and nothing acknowledged is lost), and a journal that cannot write fails closed
+// with UNAVAILABLE while keeping everything it acknowledged.
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+
+#include <grpcpp/grpcpp.h>
+
+#include "engine/config/config.h"
+#include "gtest/gtest.h"
+#include "tests/gateway_test_client.h"
+#include "tests/testing/server_process.h"
+
+namespace msx {
+namespace {
+
+using testing::AgencyClient;
+using testing::kGaCo;
+
+TEST(GatewayLimitsTest, FloodAgainstTinyQueueGetsResourceExhaustedAndLosesNothing) {
+  std::string scratch = testing::MakeTempDir("msx-flood");
+  v1::ExchangeConfig config = DefaultConfig();
+  config.mutable_server()->set_queue_capacity(2);
+  // Enough gallium that holdings never limit the flood.
+  for (auto& agency : *config.mutable_agencies()) {
+    if (agency.id() != "KOMIR") continue;
+    for (auto& h : *agency.mutable_holdings()) {
+      if (h.instrument() == "GA-4N") h.set_amount(1000000000000);
+    }
+  }
+  testing::ServerProcess server;
+  testing::ServerProcess::Options options;
+  options.extra_args = {"--config", testing::WriteConfig(config, scratch), "--durability",
+                        "none"};
+  ASSERT_TRUE(server.Start(options).ok()) << server.Output();
+  AgencyClient komir(server.address(), "demo-komir");
+  const std::int64_t price = komir.FairPrice(kGaCo);
+
+  constexpr int kCalls = 2000;
+  struct Call {
+    std::unique_ptr<grpc::ClientContext> ctx;
+    v1::SubmitOfferRequest req;
+    v1::SubmitOfferResponse resp;
+  };
+  std::vector<Call> calls(kCalls);
+  std::mutex mu;
+  std::condition_variable cv;
+  int done = 0;
+  std::atomic<int> ok{0}, exhausted{0}, other{0};
+  grpc::Status first_other;
+  for (int i = 0; i < kCalls; ++i) {
+    Call& c = calls[i];
+    c.ctx = komir.Context(30000);
+    c.req.set_client_offer_id(1000 + i);
+    c.req.set_pair(kGaCo);
+    c.req.set_side(v1::SIDE_SELL);
+    c.req.set_lots(1);
+    c.req.set_price(price + 50);
+    komir.exchange().async()->SubmitOffer(c.ctx.get(), &c.req, &c.resp, [&](grpc::Status s) {
+      if (s.ok()) {
+        ++ok;
+      } else if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+        ++exhausted;
+      } else {
+        if (other++ == 0) {
+          std::lock_guard<std::mutex> lock(mu);
+          first_other = s;
+        }
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      ++done;
+      cv.notify_all();
+    });
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return done == kCalls; }));
+  }
+  EXPECT_GT(exhausted.load(), 0) << "a 2-slot queue must overflow under " << kCalls << " calls";
+  EXPECT_GT(ok.load(), 0);
+  EXPECT_EQ(other.load(), 0) << first_other.error_code() << " " << first_other.error_message()
+                             << "\n" << server.Output();
+  // Every acknowledged offer exists, and nothing else does.
+  v1::ListOffersResponse list;
+  ASSERT_TRUE(komir.ListOffers(&list).ok());
+  EXPECT_EQ(list.offers_size(), ok.load());
+  // The server is still healthy afterwards.
+  v1::SubmitOfferResponse resp;
+  EXPECT_TRUE(komir.Submit(99, kGaCo, v1::SIDE_SELL, 1, price, &resp).ok());
+  testing::RemoveTree(scratch);
+}
+
+TEST(GatewayLimitsTest, JournalThatCannotWriteFailsClosedWithUnavailable) {
+  testing::ServerProcess server;
+  ASSERT_TRUE(server.Start().ok()) << server.Output();
+  // Cap the server's file size: the next journal writes beyond it fail with EFBIG.
+  struct stat st {};
+  std::string segment = server.data_dir() + "/00000000000000000001.msxj";
+  ASSERT_EQ(stat(segment.c_str(), &st), 0);
+  struct rlimit limit {};
+  limit.rlim_cur = limit.rlim_max = static_cast<rlim_t>(st.st_size) + 16384;
+  ASSERT_EQ(prlimit(server.pid(), RLIMIT_FSIZE, &limit, nullptr), 0);
+
+  AgencyClient komir(server.address(), "demo-komir");
+  const std::int64_t price = komir.FairPrice(kGaCo);
+  std::vector<std::uint64_t> acknowledged;
+  grpc::Status last;
+  for (int i = 1; i <= 2000; ++i) {
+    v1::SubmitOfferResponse resp;
+    last = komir.Submit(i, kGaCo, v1::SIDE_SELL, 1, price + 40, &resp);
+    if (!last.ok()) break;
+    acknowledged.push_back(resp.offer().offer_id());
+  }
+  ASSERT_EQ(last.error_code(), grpc::StatusCode::UNAVAILABLE) << last.error_message();
+  EXPECT_NE(last.error_message().find("journal"), std::string::npos) << last.error_message();
+  EXPECT_FALSE(acknowledged.empty());
+  // Failed closed: later commands are refused too, and the admin status says why.
+  v1::SubmitOfferResponse resp;
+  EXPECT_EQ(komir.Submit(5000, kGaCo, v1::SIDE_SELL, 1, price, &resp).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  AgencyClient admin(server.address(), "demo-admin");
+  v1::GetExchangeStatusResponse status;
+  ASSERT_TRUE(admin.admin()
+                  .GetExchangeStatus(admin.Context().get(), v1::GetExchangeStatusRequest(), &status)
+                  .ok());
+  EXPECT_FALSE(status.accepting());
+  EXPECT_FALSE(status.failure().empty());
+
+  // Without the limit, a restart recovers every acknowledged offer.
+  server.Kill();
+  ASSERT_TRUE(server.Start().ok()) << server.Output();
+  AgencyClient again(server.address(), "demo-komir");
+  v1::ListOffersResponse list;
+  ASSERT_TRUE(again.ListOffers(&list).ok());
+  ASSERT_GE(list.offers_size(), static_cast<int>(acknowledged.size()));
+  for (std::size_t i = 0; i < acknowledged.size(); ++i) {
+    EXPECT_EQ(list.offers(static_cast<int>(i)).offer_id(), acknowledged[i]);
+  }
+}
+
+}  // namespace
+}  // namespace msx
