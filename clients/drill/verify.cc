@@ -1,5 +1,11 @@
 #include "clients/drill/verify.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -12,6 +18,56 @@
 #include "engine/journal/json.h"
 
 namespace msx::drill {
+namespace {
+
+// A read-only mapping of the segment the reader is in, so that regenerated events are
+// compared with the journaled payload bytes themselves (the reader has already verified
+// their framing and CRC). The pages are the page cache's, shared with the reader.
+class SegmentBytes {
+ public:
+  SegmentBytes() = default;
+  ~SegmentBytes() { Unmap(); }
+  SegmentBytes(const SegmentBytes&) = delete;
+  SegmentBytes& operator=(const SegmentBytes&) = delete;
+
+  // The payload of the record at `offset` of `path`; empty if it cannot be mapped or the
+  // record does not fit (the caller then compares re-encoded bytes instead).
+  absl::string_view Payload(const std::string& path, std::uint64_t offset) {
+    if (path != path_) Map(path);
+    if (data_ == nullptr || offset + journal::kRecordHeaderSize > size_) return {};
+    const std::uint32_t length = journal::GetFixed32(data_ + offset + journal::kRecordLengthOffset);
+    if (length > size_ - offset - journal::kRecordHeaderSize) return {};
+    return absl::string_view(data_ + offset + journal::kRecordHeaderSize, length);
+  }
+
+ private:
+  void Map(const std::string& path) {
+    Unmap();
+    path_ = path;
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    struct stat st;
+    if (::fstat(fd, &st) == 0 && st.st_size > 0) {
+      void* p = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_SHARED, fd, 0);
+      if (p != MAP_FAILED) {
+        data_ = static_cast<const char*>(p);
+        size_ = static_cast<std::uint64_t>(st.st_size);
+      }
+    }
+    ::close(fd);
+  }
+  void Unmap() {
+    if (data_ != nullptr) ::munmap(const_cast<char*>(data_), size_);
+    data_ = nullptr;
+    size_ = 0;
+  }
+
+  std::string path_;
+  const char* data_ = nullptr;
+  std::uint64_t size_ = 0;
+};
+
+}  // namespace
 
 absl::StatusOr<VerifyResult> VerifyReplay(const std::string& dir, bool state_digest) {
   absl::StatusOr<DrillJournal> j = OpenDrillJournal(dir);
@@ -26,6 +82,7 @@ absl::StatusOr<VerifyResult> VerifyReplay(const std::string& dir, bool state_dig
   // Reused across commands: after the first few commands nothing here allocates.
   std::vector<Event> regenerated;
   regenerated.reserve(1024);
+  SegmentBytes segment;
   std::string expected_bytes, actual_bytes;
   expected_bytes.reserve(journal::kMaxEventPayload);
   actual_bytes.reserve(journal::kMaxEventPayload);
@@ -56,11 +113,15 @@ absl::StatusOr<VerifyResult> VerifyReplay(const std::string& dir, bool state_dig
         break;
       }
       const Event& expected = entry.events[index];
-      expected_bytes.clear();
       actual_bytes.clear();
-      journal::EncodeEventPayload(expected, index, &expected_bytes);
       journal::EncodeEventPayload(actual, index, &actual_bytes);
-      if (expected_bytes != actual_bytes) {
+      absl::string_view journaled = segment.Payload(entry.file, entry.event_offsets[index]);
+      if (journaled.empty()) {
+        expected_bytes.clear();
+        journal::EncodeEventPayload(expected, index, &expected_bytes);
+        journaled = expected_bytes;
+      }
+      if (journaled != actual_bytes) {
         diverge(index, &expected, &actual);
         break;
       }
