@@ -287,6 +287,10 @@ void EncodeEventPayload(const Event& event, std::uint32_t index, std::string* ou
   WriteEvent(event, index, out->data() + old);
 }
 
+std::size_t EncodeEventPayloadTo(const Event& event, std::uint32_t index, char* out) {
+  return static_cast<std::size_t>(WriteEvent(event, index, out) - out);
+}
+
 absl::Status DecodeCommandPayload(absl::string_view payload, Command* cmd,
                                   std::uint32_t* event_count) {
   if (payload.size() < kCommandPrefixSize) {

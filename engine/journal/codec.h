@@ -30,6 +30,10 @@ void EncodeCommandPayload(const Command& cmd, std::uint32_t event_count, std::st
 // REQUIRES: event.type is a known type.
 void EncodeEventPayload(const Event& event, std::uint32_t index, std::string* out);
 
+// Writes the EVENT payload into `out`, which must have room for kMaxEventPayload bytes,
+// and returns its size. For hot loops (recovery compares events this way).
+std::size_t EncodeEventPayloadTo(const Event& event, std::uint32_t index, char* out);
+
 // Decode a payload produced by the functions above. `*cmd`/`*event` is fully overwritten
 // (unused union bytes zero). Fails with DataLossError on a length that does not match the
 // type, an unknown type, or a field outside its domain (e.g. a bool that is not 0 or 1);
