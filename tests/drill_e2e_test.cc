@@ -125,6 +125,37 @@ TEST(DrillE2eTest, ServerDataDirWrittenUnderLoadVerifiesAndReportsEveryFill) {
   testing::RemoveTree(data_dir);
 }
 
+// A generated journal (no GTD offers, so the outcome does not depend on when the server's
+// clock advances) replayed live onto a fresh server at 200x its pace gives the server
+// exactly the journal's fills, and the server's own journal then verifies.
+TEST(DrillE2eTest, LiveReplayReproducesTheJournalOnARealServer) {
+  const std::string journal = testing::MakeTempDir("msx-drill-live-src");
+  drill::TrafficOptions opt;
+  opt.commands = 400;
+  opt.gtd = false;
+  auto stats = drill::WriteTrafficJournal(journal, DefaultConfig(), opt);
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  ASSERT_GT(stats->fills, 10u);
+
+  testing::ServerProcess server;
+  const std::string data_dir = testing::MakeTempDir("msx-drill-live-dst");
+  testing::ServerProcess::Options options;
+  options.data_dir = data_dir;
+  ASSERT_TRUE(server.Start(options).ok()) << server.Output();
+  CommandResult live =
+      Drill({"replay", journal, "--server", server.address(), "--speed", "200"});
+  EXPECT_EQ(live.exit_code, 0) << live.out << live.err;
+  EXPECT_TRUE(absl::StrContains(live.out, absl::StrCat(stats->fills, " fills;"))) << live.out;
+  const int status = server.Stop(SIGTERM);
+  ASSERT_TRUE(WIFEXITED(status)) << server.Output();
+
+  CommandResult v = Drill({"verify", data_dir});
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  EXPECT_TRUE(absl::StrContains(v.out, absl::StrCat("(", stats->fills, " fills)"))) << v.out;
+  testing::RemoveTree(journal);
+  testing::RemoveTree(data_dir);
+}
+
 class DrillCliTest : public ::testing::Test {
  protected:
   void SetUp() override {

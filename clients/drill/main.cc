@@ -1,6 +1,8 @@
-// msx-drill: replays MSX journals offline for emergency drills. See kUsage.
+// msx-drill: replays MSX journals for emergency drills, offline (and, with --server, live
+// against a running msx-server). See kUsage.
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -10,13 +12,15 @@
 #include "absl/strings/str_cat.h"
 #include "clients/drill/format.h"
 #include "clients/drill/huge_pages.h"
+#include "clients/drill/live.h"
 #include "clients/drill/report.h"
 #include "clients/drill/scenario.h"
 #include "clients/drill/verify.h"
+#include "engine/config/config.h"
 
 namespace {
 
-constexpr char kUsage[] = R"(msx-drill: replay MSX journals for emergency drills (offline).
+constexpr char kUsage[] = R"(msx-drill: replay MSX journals for emergency drills.
 
 Usage:
   msx-drill verify DIR [--json] [--digest]
@@ -30,14 +34,32 @@ Usage:
       demand left resting at the end, time from acceptance to first fill (p50/p90/max,
       nearest rank); per agency the units received/delivered and holdings before/after;
       the N busiest minutes by fills (default 5). Text by default, --json for one object.
-  msx-drill run DIR --scenario FILE --out OUTDIR [--json] [--top N] [--speed max]
+  msx-drill run DIR --scenario FILE --out OUTDIR [--json] [--top N] [LIVE OPTIONS]
       What-if replay: apply the edits of FILE (msx.v1.Scenario, protobuf text format, see
       proto/msx/v1/drill.proto: export_ban, supply_shock, halt_pair, resume_pair,
       inject_offer, each at_seq or at_time_ns) while replaying DIR, write the drill as a
       new journal in OUTDIR (replayable: msx-drill verify OUTDIR) and compare it with the
       original side by side (fills, volume, shortfalls per instrument).
-      --speed max (offline, as fast as possible) is the only speed this build supports.
+      With --server, the drill journal is then also replayed live (see replay).
+  msx-drill replay DIR [--speed X] [--server HOST:PORT LIVE OPTIONS]
+      Without --server: the offline replay (--speed max), same as verify.
+      With --server: resubmit the journal's commands to a running msx-server over gRPC at
+      X times the original pace (X = max, 1, 10, 0.5, ...): offers, cancels and replaces
+      as their agencies, SetHoldings/HaltPair/ResumePair as the admin. Offer ids are
+      translated to the live server's; AdvanceTime is skipped (the server keeps its own
+      time); commands of agencies without a token are skipped.
   msx-drill --help
+
+Live options:
+  --server HOST:PORT         the msx-server to replay against (the only network use)
+  --speed X                  max (default) or a positive decimal multiple of the pace
+  --tokens-config FILE       take every agency's (first) token and the admin token from
+                             this msx.v1.ExchangeConfig text file (journals hold no
+                             tokens); default: the embedded default configuration's demo
+                             tokens
+  --token CODE=TOKEN         the token of one agency (repeatable; overrides the above)
+  --admin-token TOKEN        the admin token (SetHoldings, HaltPair, ResumePair)
+  --client-id-offset N       add N to every client_offer_id (to replay twice on one server)
 
 Holdings "before" are those after the journal's initial SetHoldings commands (just before
 its first command of another type).
@@ -48,6 +70,7 @@ Exit codes:
   2  usage error: bad arguments, bad scenario file
   3  the journal cannot be read: missing, corrupt (file:offset named), bad configuration
   4  the drill journal could not be written (OUTDIR)
+  5  live replay: the server could not be reached or refused the replay
 )";
 
 constexpr int kExitOk = 0;
@@ -55,6 +78,7 @@ constexpr int kExitDiverged = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitJournal = 3;
 constexpr int kExitOutput = 4;
+constexpr int kExitLive = 5;
 
 struct Args {
   std::string command;
@@ -65,6 +89,11 @@ struct Args {
   std::string scenario;
   std::string out;
   std::string speed = "max";
+  std::string server;
+  std::string tokens_config;
+  std::map<std::string, std::string> tokens;
+  std::string admin_token;
+  std::uint64_t client_id_offset = 0;
 };
 
 int Usage(const std::string& error) {
@@ -90,7 +119,9 @@ std::optional<std::string> ParseArgs(int argc, char** argv, Args* a) {
       a->json = true;
     } else if (arg == "--digest") {
       a->digest = true;
-    } else if (arg == "--top" || arg == "--scenario" || arg == "--out" || arg == "--speed") {
+    } else if (arg == "--top" || arg == "--scenario" || arg == "--out" || arg == "--speed" ||
+               arg == "--server" || arg == "--tokens-config" || arg == "--token" ||
+               arg == "--admin-token" || arg == "--client-id-offset") {
       std::optional<std::string> v = value(arg.c_str());
       if (!v) return absl::StrCat(arg, " needs a value");
       if (arg == "--top") {
@@ -101,8 +132,24 @@ std::optional<std::string> ParseArgs(int argc, char** argv, Args* a) {
         a->scenario = *v;
       } else if (arg == "--out") {
         a->out = *v;
-      } else {
+      } else if (arg == "--speed") {
         a->speed = *v;
+      } else if (arg == "--server") {
+        a->server = *v;
+      } else if (arg == "--tokens-config") {
+        a->tokens_config = *v;
+      } else if (arg == "--admin-token") {
+        a->admin_token = *v;
+      } else if (arg == "--client-id-offset") {
+        if (!absl::SimpleAtoi(*v, &a->client_id_offset)) {
+          return absl::StrCat("--client-id-offset: not a non-negative integer: ", *v);
+        }
+      } else {
+        const std::size_t eq = v->find('=');
+        if (eq == std::string::npos || eq == 0 || eq + 1 == v->size()) {
+          return absl::StrCat("--token: expected CODE=TOKEN, got ", *v);
+        }
+        a->tokens[v->substr(0, eq)] = v->substr(eq + 1);
       }
     } else if (!arg.empty() && arg[0] == '-') {
       return absl::StrCat("unknown flag ", arg);
@@ -167,13 +214,52 @@ int Report(const Args& a) {
   return kExitOk;
 }
 
+// Replays `dir` against a.server. REQUIRES: !a.server.empty().
+int Live(const Args& a, const std::string& dir) {
+  absl::StatusOr<msx::drill::Speed> speed = msx::drill::ParseSpeed(a.speed);
+  if (!speed.ok()) return Usage(std::string(speed.status().message()));
+  msx::drill::LiveOptions options;
+  options.server = a.server;
+  options.speed = *speed;
+  options.client_id_offset = a.client_id_offset;
+  if (!a.tokens_config.empty()) {
+    absl::StatusOr<msx::v1::ExchangeConfig> config = msx::ReadConfigFile(a.tokens_config);
+    if (!config.ok()) return Usage(std::string(config.status().message()));
+    msx::drill::TokensFromConfig(*config, &options);
+  } else {
+    msx::drill::TokensFromConfig(msx::DefaultConfig(), &options);
+  }
+  for (const auto& [code, token] : a.tokens) options.tokens[code] = token;
+  if (!a.admin_token.empty()) options.admin_token = a.admin_token;
+  absl::StatusOr<msx::drill::LiveResult> r = msx::drill::LiveReplay(dir, options);
+  if (!r.ok()) {
+    std::cerr << "msx-drill: " << r.status().message() << "\n";
+    const absl::Status& s = r.status();
+    return absl::IsDataLoss(s) || absl::IsNotFound(s) ? kExitJournal : kExitLive;
+  }
+  std::cout << msx::drill::RenderLiveText(*r);
+  return kExitOk;
+}
+
+int Replay(const Args& a) {
+  absl::StatusOr<msx::drill::Speed> speed = msx::drill::ParseSpeed(a.speed);
+  if (!speed.ok()) return Usage(std::string(speed.status().message()));
+  if (a.server.empty()) {
+    if (!speed->max) {
+      return Usage("--speed other than max replays against a live server: give --server");
+    }
+    return Verify(a);
+  }
+  return Live(a, a.dir);
+}
+
 int Run(const Args& a) {
   if (a.scenario.empty()) return Usage("run: --scenario FILE is required");
   if (a.out.empty()) return Usage("run: --out OUTDIR is required");
-  if (a.speed != "max") {
-    return Usage(absl::StrCat("--speed ", a.speed,
-                              ": live replay against a server is not implemented in this "
-                              "build; only --speed max (offline) is"));
+  absl::StatusOr<msx::drill::Speed> speed = msx::drill::ParseSpeed(a.speed);
+  if (!speed.ok()) return Usage(std::string(speed.status().message()));
+  if (!speed->max && a.server.empty()) {
+    return Usage("--speed other than max replays against a live server: give --server");
   }
   absl::StatusOr<msx::v1::Scenario> scenario = msx::drill::ReadScenarioFile(a.scenario);
   if (!scenario.ok()) return Usage(std::string(scenario.status().message()));
@@ -189,7 +275,8 @@ int Run(const Args& a) {
     return kExitOutput;
   }
   std::cout << (a.json ? msx::drill::RenderDrillJson(*r) + "\n" : msx::drill::RenderDrillText(*r));
-  return kExitOk;
+  if (a.server.empty()) return kExitOk;
+  return Live(a, a.out);
 }
 
 }  // namespace
@@ -208,5 +295,6 @@ int main(int argc, char** argv) {
   if (a.command == "verify") return Verify(a);
   if (a.command == "report") return Report(a);
   if (a.command == "run") return Run(a);
+  if (a.command == "replay") return Replay(a);
   return Usage(absl::StrCat("unknown command \"", a.command, "\""));
 }

@@ -113,6 +113,7 @@ absl::StatusOr<TrafficStats> WriteTrafficJournal(const std::string& dir,
       s.side = rng() % 2 ? Side::kBuy : Side::kSell;
       const std::uint64_t t = rng() % 20;
       s.tif = t < 17 ? TimeInForce::kGtc : t < 19 ? TimeInForce::kIoc : TimeInForce::kGtd;
+      if (s.tif == TimeInForce::kGtd && !options.gtd) s.tif = TimeInForce::kGtc;
       if (s.tif == TimeInForce::kGtd) {
         s.expiry = now + 1'000'000'000 + static_cast<TimeNs>(rng() % 60'000'000'000);
       }

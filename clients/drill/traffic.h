@@ -23,6 +23,9 @@ struct TrafficOptions {
   TimeNs start_time = 1'790'000'000'000'000'000;  // 2026-09-21
   TimeNs mean_gap_ns = 20'000'000;                // 20 ms between commands on average
   std::uint64_t segment_bytes = journal::kDefaultSegmentBytes;
+  // GTD offers (about 1 in 20 submits) expire as AdvanceTime commands pass their expiry;
+  // false gives a journal whose outcome does not depend on when time advances.
+  bool gtd = true;
 };
 
 struct TrafficStats {

@@ -1,0 +1,290 @@
+#include "clients/drill/live.h"
+
+#include <chrono>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "clients/drill/drill_journal.h"
+#include "clients/drill/format.h"
+#include "engine/journal/reader.h"
+#include "msx/v1/exchange.grpc.pb.h"
+
+namespace msx::drill {
+
+absl::StatusOr<Speed> ParseSpeed(absl::string_view text) {
+  Speed s;
+  if (text == "max") return s;
+  const auto bad = [&] {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--speed: \"", text, "\" is neither \"max\" nor a positive decimal like 2 or 0.5"));
+  };
+  const std::size_t dot = text.find('.');
+  absl::string_view whole = text.substr(0, dot);
+  absl::string_view frac = dot == absl::string_view::npos ? "" : text.substr(dot + 1);
+  if (frac.size() > 6 || (whole.empty() && frac.empty())) return bad();
+  for (char c : whole) {
+    if (c < '0' || c > '9') return bad();
+  }
+  for (char c : frac) {
+    if (c < '0' || c > '9') return bad();
+  }
+  std::int64_t w = 0, f = 0, den = 1;
+  if (!whole.empty() && (whole.size() > 9 || !absl::SimpleAtoi(whole, &w))) return bad();
+  if (!frac.empty() && !absl::SimpleAtoi(frac, &f)) return bad();
+  for (std::size_t i = 0; i < frac.size(); ++i) den *= 10;
+  s.max = false;
+  s.numerator = w * den + f;
+  s.denominator = den;
+  if (s.numerator <= 0) return bad();
+  return s;
+}
+
+void TokensFromConfig(const msx::v1::ExchangeConfig& config, LiveOptions* options) {
+  for (const msx::v1::AgencyConfig& a : config.agencies()) {
+    if (a.tokens_size() == 0) continue;
+    if (a.role() == msx::v1::ROLE_ADMIN) {
+      if (options->admin_token.empty()) options->admin_token = a.tokens(0);
+    } else {
+      options->tokens.emplace(a.id(), a.tokens(0));
+    }
+  }
+}
+
+namespace {
+
+bool IsReject(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::FAILED_PRECONDITION:
+    case grpc::StatusCode::NOT_FOUND:
+    case grpc::StatusCode::ALREADY_EXISTS:
+    case grpc::StatusCode::OUT_OF_RANGE:
+      return true;
+    default:
+      return false;
+  }
+}
+
+msx::v1::Side ToProto(Side s) { return s == Side::kBuy ? msx::v1::SIDE_BUY : msx::v1::SIDE_SELL; }
+
+msx::v1::TimeInForce ToProto(TimeInForce t) {
+  switch (t) {
+    case TimeInForce::kGtc:
+      return msx::v1::TIME_IN_FORCE_GTC;
+    case TimeInForce::kGtd:
+      return msx::v1::TIME_IN_FORCE_GTD;
+    case TimeInForce::kIoc:
+      return msx::v1::TIME_IN_FORCE_IOC;
+    case TimeInForce::kFok:
+      return msx::v1::TIME_IN_FORCE_FOK;
+  }
+  return msx::v1::TIME_IN_FORCE_UNSPECIFIED;
+}
+
+// Scales a journal time difference by 1/speed, exactly (128-bit intermediate).
+std::int64_t Scale(std::int64_t ns, const Speed& speed) {
+  if (speed.max) return 0;
+  return static_cast<std::int64_t>(static_cast<__int128>(ns) * speed.denominator /
+                                   speed.numerator);
+}
+
+}  // namespace
+
+absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions& options) {
+  absl::StatusOr<DrillJournal> j = OpenDrillJournal(dir);
+  if (!j.ok()) return j.status();
+  const ReferenceData& ref = *j->ref;
+  absl::StatusOr<std::unique_ptr<journal::JournalReader>> reader =
+      journal::JournalReader::Open(dir, journal::ReaderOptions{});
+  if (!reader.ok()) return reader.status();
+
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateChannel(options.server, grpc::InsecureChannelCredentials());
+  std::unique_ptr<msx::v1::Exchange::Stub> exchange = msx::v1::Exchange::NewStub(channel);
+  std::unique_ptr<msx::v1::Admin::Stub> admin = msx::v1::Admin::NewStub(channel);
+
+  // Tokens by agency id.
+  std::vector<std::string> token(ref.agencies().size());
+  for (const Agency& a : ref.agencies()) {
+    auto it = options.tokens.find(a.code);
+    if (it != options.tokens.end()) token[a.id] = it->second;
+  }
+  auto agencies_of = [&](AgencyMask mask, google::protobuf::RepeatedPtrField<std::string>* out) {
+    for (const Agency& a : ref.agencies()) {
+      if (mask & (AgencyMask{1} << a.id)) out->Add(std::string(a.code));
+    }
+  };
+
+  LiveResult result;
+  std::vector<std::uint64_t> live_offer;  // journal offer id -> live offer id (0 = none)
+  journal::JournalEntry entry;
+  const auto start = std::chrono::steady_clock::now();
+  TimeNs t0 = 0;
+  bool first = true;
+  absl::Status failure;
+
+  while (failure.ok() && (*reader)->Next(&entry)) {
+    const Command& cmd = entry.command;
+    ++result.commands;
+    if (first) {
+      t0 = cmd.time;
+      first = false;
+    }
+    const auto due = start + std::chrono::nanoseconds(Scale(cmd.time - t0, options.speed));
+    if (!options.speed.max) std::this_thread::sleep_until(due);
+
+    auto context = [&](const std::string& tok) {
+      auto ctx = std::make_unique<grpc::ClientContext>();
+      ctx->AddMetadata("authorization", "Bearer " + tok);
+      ctx->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::milliseconds(options.rpc_timeout_ms));
+      return ctx;
+    };
+    auto account = [&](const grpc::Status& s) {
+      ++result.sent;
+      if (s.ok()) {
+        ++result.ok;
+      } else if (IsReject(s.error_code())) {
+        ++result.rejected;
+      } else {
+        failure = absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                               absl::StrCat(options.server, ": seq ", cmd.seq, ": ",
+                                            s.error_message()));
+      }
+      if (!options.speed.max) {
+        const auto lag = std::chrono::steady_clock::now() - due;
+        result.max_lag_ns = std::max<std::int64_t>(
+            result.max_lag_ns,
+            std::chrono::duration_cast<std::chrono::nanoseconds>(lag).count());
+      }
+    };
+    auto live_id = [&](OfferId journal_id) -> std::uint64_t {
+      return journal_id < live_offer.size() ? live_offer[journal_id] : 0;
+    };
+
+    switch (cmd.type) {
+      case CommandType::kSubmitOffer: {
+        const SubmitOffer& s = cmd.submit;
+        if (s.agency >= token.size() || token[s.agency].empty() || s.pair >= ref.pairs().size()) {
+          ++result.skipped;
+          break;
+        }
+        msx::v1::SubmitOfferRequest req;
+        req.set_client_offer_id(s.client_id + options.client_id_offset);
+        req.set_pair(ref.pairs()[s.pair].symbol);
+        req.set_side(ToProto(s.side));
+        req.set_lots(s.lots);
+        req.set_price(s.price);
+        req.set_time_in_force(ToProto(s.tif));
+        if (s.tif == TimeInForce::kGtd) {
+          const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count();
+          req.set_expire_time_ns(now + std::max<std::int64_t>(
+                                           1, options.speed.max ? s.expiry - cmd.time
+                                                                : Scale(s.expiry - cmd.time,
+                                                                        options.speed)));
+        }
+        req.set_min_fill_lots(s.min_fill);
+        agencies_of(s.allow, req.mutable_allow_counterparties());
+        agencies_of(s.deny, req.mutable_deny_counterparties());
+        msx::v1::SubmitOfferResponse resp;
+        grpc::Status st = exchange->SubmitOffer(context(token[s.agency]).get(), req, &resp);
+        account(st);
+        if (!st.ok()) break;
+        result.fills += static_cast<std::uint64_t>(resp.fills_size());
+        for (const Event& e : entry.events) {
+          if (e.type != EventType::kAccepted) continue;
+          if (e.accepted.offer >= live_offer.size()) live_offer.resize(e.accepted.offer + 1, 0);
+          live_offer[e.accepted.offer] = resp.offer().offer_id();
+        }
+        break;
+      }
+      case CommandType::kCancelOffer: {
+        const CancelOffer& c = cmd.cancel;
+        const std::uint64_t id = live_id(c.offer);
+        if (c.agency >= token.size() || token[c.agency].empty() || id == 0) {
+          ++result.skipped;
+          break;
+        }
+        msx::v1::CancelOfferRequest req;
+        req.set_offer_id(id);
+        msx::v1::CancelOfferResponse resp;
+        account(exchange->CancelOffer(context(token[c.agency]).get(), req, &resp));
+        break;
+      }
+      case CommandType::kReplaceOffer: {
+        const ReplaceOffer& r = cmd.replace;
+        const std::uint64_t id = live_id(r.offer);
+        if (r.agency >= token.size() || token[r.agency].empty() || id == 0) {
+          ++result.skipped;
+          break;
+        }
+        msx::v1::ReplaceOfferRequest req;
+        req.set_offer_id(id);
+        req.set_lots(r.lots);
+        req.set_price(r.price);
+        msx::v1::ReplaceOfferResponse resp;
+        grpc::Status st = exchange->ReplaceOffer(context(token[r.agency]).get(), req, &resp);
+        account(st);
+        break;
+      }
+      case CommandType::kSetHoldings: {
+        const SetHoldings& h = cmd.set_holdings;
+        if (options.admin_token.empty() || h.agency >= ref.agencies().size() ||
+            h.instrument >= ref.instruments().size()) {
+          ++result.skipped;
+          break;
+        }
+        msx::v1::SetHoldingsRequest req;
+        req.set_agency(ref.agencies()[h.agency].code);
+        req.set_instrument(ref.instruments()[h.instrument].symbol);
+        req.set_total(h.total);
+        msx::v1::SetHoldingsResponse resp;
+        account(admin->SetHoldings(context(options.admin_token).get(), req, &resp));
+        break;
+      }
+      case CommandType::kHaltPair:
+      case CommandType::kResumePair: {
+        if (options.admin_token.empty() || cmd.pair.pair >= ref.pairs().size()) {
+          ++result.skipped;
+          break;
+        }
+        const std::string& symbol = ref.pairs()[cmd.pair.pair].symbol;
+        if (cmd.type == CommandType::kHaltPair) {
+          msx::v1::HaltPairRequest req;
+          req.set_pair(symbol);
+          msx::v1::HaltPairResponse resp;
+          account(admin->HaltPair(context(options.admin_token).get(), req, &resp));
+        } else {
+          msx::v1::ResumePairRequest req;
+          req.set_pair(symbol);
+          msx::v1::ResumePairResponse resp;
+          account(admin->ResumePair(context(options.admin_token).get(), req, &resp));
+        }
+        break;
+      }
+      case CommandType::kAdvanceTime:
+        ++result.skipped;
+        break;
+    }
+  }
+  if (!failure.ok()) return failure;
+  if (!(*reader)->status().ok()) return (*reader)->status();
+  return result;
+}
+
+std::string RenderLiveText(const LiveResult& r) {
+  return absl::StrCat("Live replay: ", ThousandsU(r.commands), " journal commands, ",
+                      ThousandsU(r.sent), " sent (", ThousandsU(r.ok), " ok, ",
+                      ThousandsU(r.rejected), " rejected), ", ThousandsU(r.skipped),
+                      " skipped, ", ThousandsU(r.fills), " fills; worst lag behind schedule ",
+                      Duration(r.max_lag_ns), "\n");
+}
+
+}  // namespace msx::drill
