@@ -172,6 +172,10 @@ bool JournalReader::OpenNextSegment() {
   Seq first_seq = 0;
   absl::Status h = cursor_->parser.ReadHeader(&first_seq);
   if (absl::IsOutOfRange(h) && last) {
+    if (expected_seq_ == 0) {  // the name still says where the journal ends
+      expected_seq_ = info.first_seq;
+      stats_.end_seq = info.first_seq - 1;
+    }
     return HandleTornTail(info.path, 0, cursor_->data.size());
   }
   if (!h.ok()) return HandleCorruption(h, info.path, 0, 0);
@@ -190,6 +194,7 @@ bool JournalReader::OpenNextSegment() {
           info.path, 0, 0);
     }
     expected_seq_ = first_seq;
+    stats_.end_seq = first_seq - 1;
   } else if (first_seq != expected_seq_) {
     return HandleCorruption(
         absl::DataLossError(absl::StrCat(
@@ -382,6 +387,7 @@ bool JournalReader::ReadGroup(JournalEntry* entry) {
           c.path, erec.offset, group_offset);
     }
     ++expected_seq_;
+    stats_.end_seq = cmd.seq;
     ++stats_.commands;
     stats_.events += event_count;
     if (stats_.first_seq == 0) stats_.first_seq = cmd.seq;

@@ -71,6 +71,10 @@ struct ReadStats {
   std::uint64_t events = 0;
   Seq first_seq = 0;                // first command read (0 = none)
   Seq last_seq = 0;                 // last complete command read (0 = none)
+  // The seq the journal ends at: the last complete command of the segments read, even
+  // when every command was skipped or the segments read hold none (a segment named N + 1
+  // ends the journal at N). 0 when nothing was read.
+  Seq end_seq = 0;
   TimeNs last_time = 0;
   std::uint64_t fills = 0;
   // Torn tail of the last segment: bytes after the last complete group.

@@ -103,8 +103,8 @@ absl::Status Replay(const std::string& dir, Seq base_seq, Engine* engine,
   if (!config_error.ok()) return config_error;
   if (!(*reader)->status().ok()) return (*reader)->status();
   result->read = (*reader)->stats();
-  result->last_seq = result->read.last_seq;
-  result->last_time = result->read.last_time;
+  result->last_seq = result->read.end_seq;
+  result->last_time = engine->last_time();
   return absl::OkStatus();
 }
 

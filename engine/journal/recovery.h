@@ -48,7 +48,7 @@ struct RecoveryOptions {
 struct RecoveryResult {
   std::unique_ptr<Engine> engine;   // holds the recovered state
   Seq last_seq = 0;                 // last command in the journal (0 = empty journal)
-  TimeNs last_time = 0;
+  TimeNs last_time = 0;             // the recovered engine's last_time()
   Seq snapshot_seq = 0;             // 0 = no snapshot used
   std::string snapshot_path;
   std::vector<std::string> rejected_snapshots;  // "path: reason", newest first

@@ -128,6 +128,28 @@ TEST_F(RecoveryTest, RecoveredEngineContinuesExactlyLikeTheLiveOne) {
   EXPECT_EQ(r->engine->StateDigest(), live_->StateDigest());
 }
 
+// A clean shutdown writes a snapshot at the last seq; a restart that appends nothing
+// leaves an empty segment named last + 1. The snapshot must still be used.
+TEST_F(RecoveryTest, SnapshotAtTheEndOfTheJournalIsUsedWithNothingToReplay) {
+  Run(500, {500});
+  Run(0);  // opens and closes the writer: an empty segment 501
+  auto segments = ListSegments(dir_.path());
+  ASSERT_TRUE(segments.ok());
+  ASSERT_EQ(segments->back().first_seq, 501u);
+  auto r = Recover();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->snapshot_seq, 500u);
+  EXPECT_TRUE(r->rejected_snapshots.empty());
+  EXPECT_EQ(r->commands_replayed, 0u);
+  EXPECT_EQ(r->last_seq, 500u);
+  EXPECT_EQ(r->engine->StateDigest(), live_->StateDigest());
+  Run(10);  // and the writer continues at 501
+  auto again = Recover();
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->last_seq, 510u);
+  EXPECT_EQ(again->commands_replayed, 10u);
+}
+
 TEST_F(RecoveryTest, OnlyTheTwoNewestSnapshotsAreKept) {
   Run(2000, {500, 1000, 1500});
   auto snaps = ListSnapshots(dir_.path());
