@@ -30,10 +30,17 @@ class SegmentBytes {
   SegmentBytes(const SegmentBytes&) = delete;
   SegmentBytes& operator=(const SegmentBytes&) = delete;
 
-  // The payload of the record at `offset` of `path`; empty if it cannot be mapped or the
-  // record does not fit (the caller then compares re-encoded bytes instead).
-  absl::string_view Payload(const std::string& path, std::uint64_t offset) {
-    if (path != path_) Map(path);
+  // Maps `path` as segment number `segment` (the reader's count of segments opened), if
+  // that is not the segment already mapped.
+  void Select(std::uint64_t segment, const std::string& path) {
+    if (segment == segment_) return;
+    segment_ = segment;
+    Map(path);
+  }
+
+  // The payload of the record at `offset` of the selected segment; empty if it could not
+  // be mapped or the record does not fit (the caller then compares re-encoded bytes).
+  absl::string_view Payload(std::uint64_t offset) const {
     if (data_ == nullptr || offset + journal::kRecordHeaderSize > size_) return {};
     const std::uint32_t length = journal::GetFixed32(data_ + offset + journal::kRecordLengthOffset);
     if (length > size_ - offset - journal::kRecordHeaderSize) return {};
@@ -43,7 +50,6 @@ class SegmentBytes {
  private:
   void Map(const std::string& path) {
     Unmap();
-    path_ = path;
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return;
     struct stat st;
@@ -62,7 +68,7 @@ class SegmentBytes {
     size_ = 0;
   }
 
-  std::string path_;
+  std::uint64_t segment_ = 0;
   const char* data_ = nullptr;
   std::uint64_t size_ = 0;
 };
@@ -101,6 +107,7 @@ absl::StatusOr<VerifyResult> VerifyReplay(const std::string& dir, bool state_dig
 
   while ((*reader)->Next(&entry)) {
     ++result.commands;
+    segment.Select((*reader)->stats().segments, entry.file);
     regenerated.clear();
     engine.Apply(entry.command, &regenerated);
     // Walk the regenerated events, skipping market data, against the journaled ones.
@@ -115,7 +122,7 @@ absl::StatusOr<VerifyResult> VerifyReplay(const std::string& dir, bool state_dig
       const Event& expected = entry.events[index];
       actual_bytes.clear();
       journal::EncodeEventPayload(actual, index, &actual_bytes);
-      absl::string_view journaled = segment.Payload(entry.file, entry.event_offsets[index]);
+      absl::string_view journaled = segment.Payload(entry.event_offsets[index]);
       if (journaled.empty()) {
         expected_bytes.clear();
         journal::EncodeEventPayload(expected, index, &expected_bytes);
