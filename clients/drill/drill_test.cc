@@ -419,6 +419,44 @@ TEST(VerifyTest, FlippedByteIsCorruptionNamingFileAndOffset) {
   EXPECT_TRUE(absl::StrContains(r.status().message(), absl::StrCat(f.path, ":", f.offset)));
 }
 
+TEST(VerifyTest, ForgedOfferIdWithValidCrcDivergesAndReportSurvives) {
+  TempDir tmp;
+  WriteJournal(tmp.path(), HandConfig(), HandCommands());
+  auto segments = journal::ListSegments(tmp.path());
+  ASSERT_TRUE(segments.ok());
+  const std::string path = segments->front().path;
+  std::string bytes = ReadAll(path);
+  journal::internal::SegmentParser parser(bytes);
+  Seq first;
+  ASSERT_TRUE(parser.ReadHeader(&first).ok());
+  journal::internal::SegmentParser::Record rec;
+  std::string error;
+  bool forged = false;
+  while (!forged &&
+         parser.Next(&rec, &error) == journal::internal::SegmentParser::Result::kRecord) {
+    if (rec.type != journal::RecordType::kEvent) continue;
+    Event e;
+    std::uint32_t index;
+    ASSERT_TRUE(journal::DecodeEventPayload(rec.payload, &e, &index).ok());
+    if (e.type != EventType::kAccepted) continue;
+    e.accepted.offer = OfferId{1} << 60;
+    std::string payload, record;
+    journal::EncodeEventPayload(e, index, &payload);
+    journal::AppendRecord(journal::RecordType::kEvent, payload, &record);
+    bytes.replace(rec.offset, record.size(), record);
+    forged = true;
+  }
+  ASSERT_TRUE(forged);
+  WriteAll(path, bytes);
+  absl::StatusOr<VerifyResult> v = VerifyReplay(tmp.path());
+  ASSERT_TRUE(v.ok()) << v.status();
+  ASSERT_TRUE(v->diverged);
+  EXPECT_EQ(v->divergence.seq, 4u);
+  absl::StatusOr<ReportData> r = BuildReport(tmp.path(), 5);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->commands, 10u);
+}
+
 TEST(VerifyTest, TornTailIsACleanEndAndIsReported) {
   TempDir tmp;
   WriteJournal(tmp.path(), HandConfig(), HandCommands());

@@ -199,7 +199,7 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
         if (!st.ok()) break;
         result.fills += static_cast<std::uint64_t>(resp.fills_size());
         for (const Event& e : entry.events) {
-          if (e.type != EventType::kAccepted) continue;
+          if (e.type != EventType::kAccepted || e.accepted.offer > live_offer.size() + 1) continue;
           if (e.accepted.offer >= live_offer.size()) live_offer.resize(e.accepted.offer + 1, 0);
           live_offer[e.accepted.offer] = resp.offer().offer_id();
         }

@@ -68,7 +68,10 @@ void ReportBuilder::Add(const Command& cmd, absl::Span<const Event> events) {
     switch (e.type) {
       case EventType::kAccepted: {
         const AcceptedEvent& a = e.accepted;
-        if (a.offer >= offers_.size()) offers_.resize(a.offer + 1);
+        // Offer ids are dense (1, 2, 3, ...): an id beyond the next one cannot come from an
+        // engine, and tracking it could mean a huge allocation, so it is not tracked.
+        if (a.offer > offers_.size()) break;
+        if (a.offer == offers_.size()) offers_.emplace_back();
         OfferTrack& o = offers_[a.offer];
         o.accepted_time = e.time;
         o.open = a.lots;

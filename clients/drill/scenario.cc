@@ -234,7 +234,9 @@ class DrillRunner {
         const std::vector<Event>& out = Apply(cmd);
         if (original == 0) return;
         for (const Event& e : out) {
-          if (e.type == EventType::kAccepted) {
+          // Original ids are dense, so the map grows by one at a time (an id far beyond
+          // it cannot come from an engine and is not mapped).
+          if (e.type == EventType::kAccepted && original <= offer_map_.size() + 1) {
             if (original >= offer_map_.size()) offer_map_.resize(original + 1, 0);
             offer_map_[original] = e.accepted.offer;
           }
@@ -264,6 +266,7 @@ class DrillRunner {
   }
 
   void NoteAccepted(OfferId original) {
+    if (original > original_accepted_.size() + 1) return;  // not dense: not from an engine
     if (original >= original_accepted_.size()) original_accepted_.resize(original + 1, false);
     original_accepted_[original] = true;
   }
