@@ -496,6 +496,7 @@ TEST_F(JournalTest, SyncedGroupsBecomeDurableInOrderAndCallbackSeesThem) {
   }
   ASSERT_TRUE((*writer)->Flush().ok());
   EXPECT_EQ((*writer)->durable_seq(), 50u);
+  EXPECT_EQ((*writer)->pending_bytes(), 0u);
   EXPECT_TRUE(absl::IsInvalidArgument((*writer)->WaitDurable(51)));
   ASSERT_TRUE((*writer)->Close().ok());
   absl::MutexLock l(&mu);

@@ -152,6 +152,11 @@ Seq JournalWriter::next_seq() const {
   return next_seq_;
 }
 
+std::uint64_t JournalWriter::pending_bytes() const {
+  absl::MutexLock l(&mu_);
+  return pending_.size();
+}
+
 WriterStats JournalWriter::stats() const {
   absl::MutexLock l(&mu_);
   return stats_;

@@ -16,6 +16,10 @@
 // errno) forever, every later Append fails with it, nothing after the failure is ever
 // reported durable, and on_failure is called once.
 //
+// Memory: appended groups are buffered until the writer thread has written them, so if the
+// disk stalls the buffer grows at the append rate (pending_bytes() shows it; the gateway's
+// bounded queue is what limits the rate).
+//
 // Thread-safety: every public method is thread-safe. Append may be called from any number
 // of threads, but the sequence it requires (gapless seq) makes a single sequencer thread
 // the normal caller. Callbacks run on the writer thread with no journal lock held; they
@@ -122,6 +126,8 @@ class JournalWriter {
   // The seq the next Append must carry.
   Seq next_seq() const;
   WriterStats stats() const;
+  // Bytes appended but not yet handed to write() (excludes the batch being written).
+  std::uint64_t pending_bytes() const;
   const std::string& dir() const { return dir_; }
 
  private:
