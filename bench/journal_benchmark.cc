@@ -361,9 +361,9 @@ void BM_JournalVerify(benchmark::State& state) {
   }
   state.counters["records"] = static_cast<double>(j.records);
   state.counters["journal_MB"] = static_cast<double>(bytes) / 1e6;
-  state.counters["records_per_s"] = benchmark::Counter(
-      static_cast<double>(j.records) * static_cast<double>(state.iterations()),
-      benchmark::Counter::kIsRate);
+  state.counters["records_per_s"] =
+      benchmark::Counter(static_cast<double>(j.records) * static_cast<double>(state.iterations()),
+                         benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_JournalVerify)->Iterations(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 
@@ -393,9 +393,9 @@ void BM_JournalRecover(benchmark::State& state) {
   state.counters["records"] = static_cast<double>(j.records);
   state.counters["commands"] = static_cast<double>(j.commands);
   state.counters["fills"] = static_cast<double>(j.fills);
-  state.counters["records_per_s"] = benchmark::Counter(
-      static_cast<double>(j.records) * static_cast<double>(state.iterations()),
-      benchmark::Counter::kIsRate);
+  state.counters["records_per_s"] =
+      benchmark::Counter(static_cast<double>(j.records) * static_cast<double>(state.iterations()),
+                         benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_JournalRecover)->Iterations(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 
@@ -428,9 +428,9 @@ void BM_EngineApplyOnly(benchmark::State& state) {
     benchmark::DoNotOptimize(engine->last_seq());
   }
   state.counters["commands"] = static_cast<double>(commands.size());
-  state.counters["records_per_s"] = benchmark::Counter(
-      static_cast<double>(j.records) * static_cast<double>(state.iterations()),
-      benchmark::Counter::kIsRate);
+  state.counters["records_per_s"] =
+      benchmark::Counter(static_cast<double>(j.records) * static_cast<double>(state.iterations()),
+                         benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_EngineApplyOnly)->Iterations(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 

@@ -147,10 +147,9 @@ int Replay(const Args& a, std::ostream& out, std::ostream& err) {
   auto result = journal::Recover(
       a.dir, [&r] { return std::make_unique<Engine>(r, EngineOptions{}); }, ro);
   if (!result.ok()) return Damaged(result.status(), err);
-  out << "ok: replayed " << result->commands_replayed << " commands (last seq "
-      << result->last_seq << "), " << result->events_verified << " events and "
-      << result->fills_verified << " fills regenerated exactly; state digest "
-      << result->engine->StateDigest() << "\n";
+  out << "ok: replayed " << result->commands_replayed << " commands (last seq " << result->last_seq
+      << "), " << result->events_verified << " events and " << result->fills_verified
+      << " fills regenerated exactly; state digest " << result->engine->StateDigest() << "\n";
   PrintTorn(result->read, out);
   return kExitOk;
 }
@@ -229,10 +228,9 @@ int Stats(const Args& a, std::ostream& out, std::ostream& err) {
   auto event_name = [](int t) { return journal::EventTypeName(static_cast<EventType>(t)); };
   out << "{\"dir\":" << JsonString(a.dir) << ",\"segments\":" << st.segments
       << ",\"bytes\":" << st.bytes << ",\"records\":" << st.records
-      << ",\"commands\":" << st.commands << ",\"events\":" << st.events
-      << ",\"fills\":" << st.fills << ",\"first_seq\":" << st.first_seq
-      << ",\"last_seq\":" << st.last_seq << ",\"first_time\":" << first_time
-      << ",\"last_time\":" << st.last_time
+      << ",\"commands\":" << st.commands << ",\"events\":" << st.events << ",\"fills\":" << st.fills
+      << ",\"first_seq\":" << st.first_seq << ",\"last_seq\":" << st.last_seq
+      << ",\"first_time\":" << first_time << ",\"last_time\":" << st.last_time
       << ",\"commands_by_type\":" << by_type(commands, command_name)
       << ",\"events_by_type\":" << by_type(events, event_name)
       << ",\"torn_tail_bytes\":" << st.torn_bytes << "}\n";

@@ -105,8 +105,7 @@ TEST_F(JournalToolTest, VerifySoundJournalExitsZero) {
 TEST_F(JournalToolTest, VerifyReplayRegeneratesEveryEvent) {
   Output o = RunTool({"verify", dir_.path(), "--replay"});
   EXPECT_EQ(o.code, kExitOk) << o.err;
-  EXPECT_TRUE(absl::StrContains(o.out, absl::StrCat("replayed ", commands_, " commands")))
-      << o.out;
+  EXPECT_TRUE(absl::StrContains(o.out, absl::StrCat("replayed ", commands_, " commands"))) << o.out;
   EXPECT_TRUE(absl::StrContains(o.out, absl::StrCat(journaled_events_, " events"))) << o.out;
 }
 

@@ -294,9 +294,8 @@ std::size_t EncodeEventPayloadTo(const Event& event, std::uint32_t index, char* 
 absl::Status DecodeCommandPayload(absl::string_view payload, Command* cmd,
                                   std::uint32_t* event_count) {
   if (payload.size() < kCommandPrefixSize) {
-    return absl::DataLossError(
-        absl::StrCat("command payload of ", payload.size(), " bytes is shorter than ",
-                     kCommandPrefixSize));
+    return absl::DataLossError(absl::StrCat("command payload of ", payload.size(),
+                                            " bytes is shorter than ", kCommandPrefixSize));
   }
   auto type = static_cast<CommandType>(static_cast<std::uint8_t>(payload[16]));
   std::size_t expected = CommandPayloadSize(type);
@@ -306,8 +305,8 @@ absl::Status DecodeCommandPayload(absl::string_view payload, Command* cmd,
   }
   if (payload.size() != expected) {
     return absl::DataLossError(absl::StrCat("command payload length ", payload.size(),
-                                            " does not match command_type ",
-                                            static_cast<int>(type), " (", expected, ")"));
+                                            " does not match command_type ", static_cast<int>(type),
+                                            " (", expected, ")"));
   }
   std::memset(static_cast<void*>(cmd), 0, sizeof(*cmd));
   FieldReader r(payload.data());
@@ -369,8 +368,8 @@ absl::Status DecodeEventPayload(absl::string_view payload, Event* event, std::ui
   }
   if (payload.size() != expected) {
     return absl::DataLossError(absl::StrCat("event payload length ", payload.size(),
-                                            " does not match event_type ",
-                                            static_cast<int>(type), " (", expected, ")"));
+                                            " does not match event_type ", static_cast<int>(type),
+                                            " (", expected, ")"));
   }
   std::memset(static_cast<void*>(event), 0, sizeof(*event));
   FieldReader r(payload.data());
@@ -434,8 +433,7 @@ absl::Status DecodeEventPayload(absl::string_view payload, Event* event, std::ui
       std::uint8_t kept = r.U8();
       if (kept > 1) {
         return absl::DataLossError(
-            absl::StrCat("replaced.kept_priority is ", static_cast<int>(kept),
-                         ", not 0 or 1"));
+            absl::StrCat("replaced.kept_priority is ", static_cast<int>(kept), ", not 0 or 1"));
       }
       p.kept_priority = kept == 1;
       break;

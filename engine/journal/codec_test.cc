@@ -26,8 +26,8 @@ class CodecTest : public ::testing::Test {
     c.type = type;
     switch (type) {
       case CommandType::kSubmitOffer:
-        c.submit = SubmitOffer{U32(), U32(), S(), TimeInForce::kFok, I(), I(), I(), I(),
-                               U(),   U(),   U()};
+        c.submit =
+            SubmitOffer{U32(), U32(), S(), TimeInForce::kFok, I(), I(), I(), I(), U(), U(), U()};
         break;
       case CommandType::kCancelOffer:
         c.cancel = CancelOffer{U32(), U()};
@@ -90,15 +90,14 @@ class CodecTest : public ::testing::Test {
   std::mt19937_64 rng_{7};
 };
 
-constexpr CommandType kAllCommands[] = {
-    CommandType::kSubmitOffer, CommandType::kCancelOffer, CommandType::kReplaceOffer,
-    CommandType::kAdvanceTime, CommandType::kSetHoldings, CommandType::kHaltPair,
-    CommandType::kResumePair};
+constexpr CommandType kAllCommands[] = {CommandType::kSubmitOffer,  CommandType::kCancelOffer,
+                                        CommandType::kReplaceOffer, CommandType::kAdvanceTime,
+                                        CommandType::kSetHoldings,  CommandType::kHaltPair,
+                                        CommandType::kResumePair};
 constexpr EventType kAllEvents[] = {
-    EventType::kAccepted,  EventType::kRejected,    EventType::kFill,
-    EventType::kCancelled, EventType::kReplaced,    EventType::kExpired,
-    EventType::kBookLevel, EventType::kHoldingsSet, EventType::kPairHalted,
-    EventType::kPairResumed};
+    EventType::kAccepted,   EventType::kRejected,   EventType::kFill,      EventType::kCancelled,
+    EventType::kReplaced,   EventType::kExpired,    EventType::kBookLevel, EventType::kHoldingsSet,
+    EventType::kPairHalted, EventType::kPairResumed};
 
 TEST_F(CodecTest, EveryCommandTypeRoundTripsFieldForField) {
   for (CommandType type : kAllCommands) {
@@ -223,8 +222,7 @@ TEST_F(CodecTest, RecordFramingHasMaskedCrcOverTypeAndPayload) {
 TEST_F(CodecTest, CommandGroupSkipsBookLevelEventsAndCountsTheRest) {
   Command c = RandomCommand(CommandType::kSubmitOffer);
   std::vector<Event> events = {RandomEvent(EventType::kAccepted),
-                               RandomEvent(EventType::kBookLevel),
-                               RandomEvent(EventType::kFill)};
+                               RandomEvent(EventType::kBookLevel), RandomEvent(EventType::kFill)};
   std::string out;
   EXPECT_EQ(AppendCommandGroup(c, events, &out), 2u);
   EXPECT_EQ(out.size(), 3 * kRecordHeaderSize + CommandPayloadSize(c.type) +
@@ -279,13 +277,38 @@ TEST_F(CodecTest, WorkedExampleOfFormatMdEncodesToTheDocumentedBytes) {
   e.holdings_set = HoldingsSetEvent{0, 2, 1000, 0};
   AppendCommandGroup(cmd, {&e, 1}, &out);
   EXPECT_EQ(absl::BytesToHexString(out),
-            "4d53584a524e4c00" "0100" "2000" "00000000" "0100000000000000" "00000000"
+            "4d53584a524e4c00"
+            "0100"
+            "2000"
+            "00000000"
+            "0100000000000000"
+            "00000000"
             "285f1107"
-            "357081b9" "03000000" "01" "0a0141"
-            "a05e6208" "25000000" "02" "0100000000000000" "00002a36fe9c9717" "05" "01000000"
-            "00000000" "02000000" "e803000000000000"
-            "186f6a05" "2d000000" "03" "0100000000000000" "00000000" "00002a36fe9c9717" "08"
-            "00000000" "02000000" "e803000000000000" "0000000000000000");
+            "357081b9"
+            "03000000"
+            "01"
+            "0a0141"
+            "a05e6208"
+            "25000000"
+            "02"
+            "0100000000000000"
+            "00002a36fe9c9717"
+            "05"
+            "01000000"
+            "00000000"
+            "02000000"
+            "e803000000000000"
+            "186f6a05"
+            "2d000000"
+            "03"
+            "0100000000000000"
+            "00000000"
+            "00002a36fe9c9717"
+            "08"
+            "00000000"
+            "02000000"
+            "e803000000000000"
+            "0000000000000000");
 }
 
 }  // namespace

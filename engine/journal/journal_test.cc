@@ -101,8 +101,8 @@ class JournalTest : public ::testing::Test {
   }
 
   // The error must name `file` and `offset` and contain `what`.
-  static void ExpectCorruption(const ReadResult& r, const std::string& file,
-                               std::uint64_t offset, const std::string& what) {
+  static void ExpectCorruption(const ReadResult& r, const std::string& file, std::uint64_t offset,
+                               const std::string& what) {
     EXPECT_TRUE(absl::IsDataLoss(r.status)) << r.status;
     EXPECT_TRUE(absl::StartsWith(r.status.message(), absl::StrCat(file, ":", offset, ": ")))
         << r.status << " (expected " << file << ":" << offset << ")";
@@ -200,8 +200,8 @@ TEST_F(JournalTest, FlippedByteInTheLastRecordIsCorruptionNotATornTail) {
   std::uint64_t size = FileSize(file);
   FlipByte(file, size - 1);
   ReadResult r = Read();
-  std::uint64_t last_record = layout.back().events.empty() ? layout.back().offset
-                                                           : layout.back().event_offsets.back();
+  std::uint64_t last_record =
+      layout.back().events.empty() ? layout.back().offset : layout.back().event_offsets.back();
   ExpectCorruption(r, file, last_record, "checksum mismatch");
 }
 

@@ -97,9 +97,7 @@ inline void FixRecordCrc(const std::string& path, std::uint64_t offset) {
   WriteAll(path, d);
 }
 
-inline std::uint64_t FileSize(const std::string& path) {
-  return std::filesystem::file_size(path);
-}
+inline std::uint64_t FileSize(const std::string& path) { return std::filesystem::file_size(path); }
 
 // A deterministic stream of plausible command groups: submits (accepted, sometimes a
 // fill or two), cancels, holdings, halts, with a book-level event that the journal drops.

@@ -203,9 +203,7 @@ std::string EventToJson(const Event& e) {
           .Bool("kept_priority", e.replaced.kept_priority);
       break;
     case EventType::kExpired:
-      o.UNum("offer", e.expired.offer)
-          .UNum("agency", e.expired.agency)
-          .Num("lots", e.expired.lots);
+      o.UNum("offer", e.expired.offer).UNum("agency", e.expired.agency).Num("lots", e.expired.lots);
       break;
     case EventType::kBookLevel:
       o.UNum("pair", e.book_level.pair)

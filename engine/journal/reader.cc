@@ -35,9 +35,8 @@ bool KnownRecordType(std::uint8_t t) {
 
 absl::Status SegmentParser::ReadHeader(Seq* first_seq) {
   if (bytes_.size() < kSegmentHeaderSize) {
-    return absl::OutOfRangeError(absl::StrCat("segment header cut short (",
-                                              bytes_.size(), " of ", kSegmentHeaderSize,
-                                              " bytes)"));
+    return absl::OutOfRangeError(absl::StrCat("segment header cut short (", bytes_.size(), " of ",
+                                              kSegmentHeaderSize, " bytes)"));
   }
   const char* h = bytes_.data();
   if (std::memcmp(h, kSegmentMagic, sizeof(kSegmentMagic)) != 0) {
@@ -50,8 +49,8 @@ absl::Status SegmentParser::ReadHeader(Seq* first_seq) {
   std::uint16_t version = GetFixed16(h + kSegmentHeaderVersionOffset);
   if (version != kFormatVersion) {
     return absl::DataLossError(absl::StrCat("segment format version ", version,
-                                            " is not supported (this reader knows ",
-                                            kFormatVersion, ")"));
+                                            " is not supported (this reader knows ", kFormatVersion,
+                                            ")"));
   }
   std::uint16_t size = GetFixed16(h + kSegmentHeaderSizeOffset);
   if (size != kSegmentHeaderSize || GetFixed32(h + 12) != 0 || GetFixed32(h + 24) != 0) {
@@ -119,19 +118,22 @@ absl::StatusOr<std::vector<SegmentInfo>> ListSegments(const std::string& dir) {
 class JournalReader::SegmentCursor {
  public:
   SegmentCursor(std::string path, std::unique_ptr<internal::MappedFile> file, bool last)
-      : path(std::move(path)), file(std::move(file)), data(this->file->data()), parser(data),
+      : path(std::move(path)),
+        file(std::move(file)),
+        data(this->file->data()),
+        parser(data),
         last(last) {}
   const std::string path;
   const std::unique_ptr<internal::MappedFile> file;
   const absl::string_view data;
   SegmentParser parser;
-  const bool last;         // the last segment of the journal: a torn tail is a clean end
+  const bool last;  // the last segment of the journal: a torn tail is a clean end
   Seq first_seq = 0;
   std::uint64_t records = 0;
 };
 
 absl::StatusOr<std::unique_ptr<JournalReader>> JournalReader::Open(const std::string& dir,
-                                                                  ReaderOptions options) {
+                                                                   ReaderOptions options) {
   absl::StatusOr<std::vector<SegmentInfo>> segments = ListSegments(dir);
   if (!segments.ok()) return segments.status();
   return std::unique_ptr<JournalReader>(
@@ -181,10 +183,9 @@ bool JournalReader::OpenNextSegment() {
   if (!h.ok()) return HandleCorruption(h, info.path, 0, 0);
   stats_.bytes += kSegmentHeaderSize;
   if (first_seq != info.first_seq) {
-    return HandleCorruption(
-        absl::DataLossError(absl::StrCat("segment header first_seq ", first_seq,
-                                         " does not match the file name")),
-        info.path, 0, 0);
+    return HandleCorruption(absl::DataLossError(absl::StrCat("segment header first_seq ", first_seq,
+                                                             " does not match the file name")),
+                            info.path, 0, 0);
   }
   if (expected_seq_ == 0) {
     if (options_.after_seq == 0 && first_seq != 1) {
@@ -197,10 +198,10 @@ bool JournalReader::OpenNextSegment() {
     stats_.end_seq = first_seq - 1;
   } else if (first_seq != expected_seq_) {
     return HandleCorruption(
-        absl::DataLossError(absl::StrCat(
-            first_seq > expected_seq_ ? "sequence gap: segment starts at seq "
-                                      : "sequence overlap: segment starts at seq ",
-            first_seq, " but the previous segment ended at seq ", expected_seq_ - 1)),
+        absl::DataLossError(
+            absl::StrCat(first_seq > expected_seq_ ? "sequence gap: segment starts at seq "
+                                                   : "sequence overlap: segment starts at seq ",
+                         first_seq, " but the previous segment ended at seq ", expected_seq_ - 1)),
         info.path, 0, 0);
   }
   cursor_->first_seq = first_seq;
@@ -307,9 +308,8 @@ bool JournalReader::ReadGroup(JournalEntry* entry) {
     const bool first_record = c.records++ == 0;
     if (rec.type == RecordType::kConfig) {
       if (!first_record) {
-        return HandleCorruption(
-            absl::DataLossError("CONFIG record after the start of the segment"), c.path,
-            rec.offset, rec.offset);
+        return HandleCorruption(absl::DataLossError("CONFIG record after the start of the segment"),
+                                c.path, rec.offset, rec.offset);
       }
       ++stats_.config_records;
       if (config_.empty() && stats_.config_records == 1) config_ = std::string(rec.payload);
@@ -317,9 +317,8 @@ bool JournalReader::ReadGroup(JournalEntry* entry) {
       continue;
     }
     if (first_record) {
-      return HandleCorruption(
-          absl::DataLossError("segment does not start with a CONFIG record"), c.path,
-          rec.offset, rec.offset);
+      return HandleCorruption(absl::DataLossError("segment does not start with a CONFIG record"),
+                              c.path, rec.offset, rec.offset);
     }
     if (rec.type == RecordType::kEvent) {
       return HandleCorruption(
@@ -336,8 +335,8 @@ bool JournalReader::ReadGroup(JournalEntry* entry) {
     if (cmd.seq != expected_seq_) {
       return HandleCorruption(
           absl::DataLossError(absl::StrCat(
-              cmd.seq < expected_seq_ ? "duplicate command: seq " : "sequence gap: seq ",
-              cmd.seq, ", expected ", expected_seq_)),
+              cmd.seq < expected_seq_ ? "duplicate command: seq " : "sequence gap: seq ", cmd.seq,
+              ", expected ", expected_seq_)),
           c.path, rec.offset, group_offset);
     }
     entry->events.resize(event_count);
@@ -355,15 +354,14 @@ bool JournalReader::ReadGroup(JournalEntry* entry) {
           return HandleCorruption(s, c.path, erec.offset, group_offset);
         }
         if (ev.type == EventType::kBookLevel) {
-          return HandleCorruption(
-              absl::DataLossError("BookLevel event in a version 1 journal"), c.path,
-              erec.offset, group_offset);
+          return HandleCorruption(absl::DataLossError("BookLevel event in a version 1 journal"),
+                                  c.path, erec.offset, group_offset);
         }
         if (ev.seq != cmd.seq || index != i || ev.time != cmd.time) {
           return HandleCorruption(
-              absl::DataLossError(absl::StrCat(
-                  "event (seq ", ev.seq, ", index ", index, ") does not belong at index ", i,
-                  " of command seq ", cmd.seq)),
+              absl::DataLossError(absl::StrCat("event (seq ", ev.seq, ", index ", index,
+                                               ") does not belong at index ", i, " of command seq ",
+                                               cmd.seq)),
               c.path, erec.offset, group_offset);
         }
         entry->event_offsets[i] = erec.offset;
@@ -381,10 +379,9 @@ bool JournalReader::ReadGroup(JournalEntry* entry) {
         return HandleCorruption(absl::DataLossError(error), c.path, c.parser.position(),
                                 group_offset);
       }
-      return HandleCorruption(
-          absl::DataLossError(absl::StrCat("command seq ", cmd.seq, " has ", i, " of its ",
-                                           event_count, " events")),
-          c.path, erec.offset, group_offset);
+      return HandleCorruption(absl::DataLossError(absl::StrCat("command seq ", cmd.seq, " has ", i,
+                                                               " of its ", event_count, " events")),
+                              c.path, erec.offset, group_offset);
     }
     ++expected_seq_;
     stats_.end_seq = cmd.seq;

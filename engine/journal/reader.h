@@ -63,14 +63,14 @@ struct ReaderOptions {
 };
 
 struct ReadStats {
-  std::uint64_t segments = 0;       // segment files opened
-  std::uint64_t bytes = 0;          // bytes read and verified
-  std::uint64_t records = 0;        // verified records (CONFIG + COMMAND + EVENT)
+  std::uint64_t segments = 0;  // segment files opened
+  std::uint64_t bytes = 0;     // bytes read and verified
+  std::uint64_t records = 0;   // verified records (CONFIG + COMMAND + EVENT)
   std::uint64_t config_records = 0;
-  std::uint64_t commands = 0;       // command groups read (including skipped <= after_seq)
+  std::uint64_t commands = 0;  // command groups read (including skipped <= after_seq)
   std::uint64_t events = 0;
-  Seq first_seq = 0;                // first command read (0 = none)
-  Seq last_seq = 0;                 // last complete command read (0 = none)
+  Seq first_seq = 0;  // first command read (0 = none)
+  Seq last_seq = 0;   // last complete command read (0 = none)
   // The seq the journal ends at: the last complete command of the segments read, even
   // when every command was skipped or the segments read hold none (a segment named N + 1
   // ends the journal at N). 0 when nothing was read.
@@ -79,7 +79,7 @@ struct ReadStats {
   std::uint64_t fills = 0;
   // Torn tail of the last segment: bytes after the last complete group.
   std::string torn_file;
-  std::uint64_t torn_offset = 0;    // where the valid data ends
+  std::uint64_t torn_offset = 0;  // where the valid data ends
   std::uint64_t torn_bytes = 0;
   bool torn_truncated = false;
   // Corruption (also set when truncate_at_corruption handled it).
@@ -91,9 +91,9 @@ struct ReadStats {
 // One command group as journaled.
 struct JournalEntry {
   Command command{};
-  std::vector<Event> events;               // journaled events, in order (no kBookLevel)
-  std::string file;                        // segment path
-  std::uint64_t offset = 0;                // offset of the COMMAND record in `file`
+  std::vector<Event> events;                 // journaled events, in order (no kBookLevel)
+  std::string file;                          // segment path
+  std::uint64_t offset = 0;                  // offset of the COMMAND record in `file`
   std::vector<std::uint64_t> event_offsets;  // offset of each EVENT record
 };
 
@@ -102,7 +102,7 @@ class JournalReader {
   // Lists the segments of `dir`. NotFound if the directory does not exist. Reading starts
   // lazily at the first Next().
   static absl::StatusOr<std::unique_ptr<JournalReader>> Open(const std::string& dir,
-                                                            ReaderOptions options);
+                                                             ReaderOptions options);
   ~JournalReader();
   JournalReader(const JournalReader&) = delete;
   JournalReader& operator=(const JournalReader&) = delete;

@@ -38,20 +38,19 @@ absl::Status ApplyAndCheck(const JournalEntry& entry, Engine* engine, std::vecto
     const std::size_t jn = EncodeEventPayloadTo(entry.events[j], j, journaled_bytes);
     const std::size_t rn = EncodeEventPayloadTo(ev, j, regenerated_bytes);
     if (jn != rn || std::memcmp(journaled_bytes, regenerated_bytes, jn) != 0) {
-      return absl::InternalError(absl::StrCat(
-          "replay diverged at seq ", entry.command.seq, " (", entry.file, ":",
-          entry.event_offsets[j], "): journaled ", EventToJson(entry.events[j]),
-          ", regenerated ", EventToJson(ev)));
+      return absl::InternalError(absl::StrCat("replay diverged at seq ", entry.command.seq, " (",
+                                              entry.file, ":", entry.event_offsets[j],
+                                              "): journaled ", EventToJson(entry.events[j]),
+                                              ", regenerated ", EventToJson(ev)));
     }
     if (ev.type == EventType::kFill) ++result->fills_verified;
     ++j;
   }
   if (j != entry.events.size()) {
     return absl::InternalError(absl::StrCat(
-        "replay diverged at seq ", entry.command.seq, " (", entry.file, ":",
-        entry.event_offsets[j], "): the journal holds ", entry.events.size(),
-        " events, the engine regenerated ", j, "; first missing: ",
-        EventToJson(entry.events[j])));
+        "replay diverged at seq ", entry.command.seq, " (", entry.file, ":", entry.event_offsets[j],
+        "): the journal holds ", entry.events.size(), " events, the engine regenerated ", j,
+        "; first missing: ", EventToJson(entry.events[j])));
   }
   result->events_verified += j;
   ++result->commands_replayed;
@@ -70,16 +69,16 @@ absl::Status Replay(const std::string& dir, Seq base_seq, Engine* engine,
   absl::Status config_error;
   ro.on_config = [&](const std::string& path, std::uint64_t offset, absl::string_view config) {
     if (!config_error.ok()) return;
-    const std::string& want = !options.expected_config.empty() ? options.expected_config
-                                                               : first_config;
+    const std::string& want =
+        !options.expected_config.empty() ? options.expected_config : first_config;
     if (!options.expected_config.empty() || have_config) {
       if (config != want) {
-        config_error = absl::FailedPreconditionError(absl::StrCat(
-            path, ":", offset, ": the journal's configuration (", config.size(),
-            " bytes) differs from ",
-            options.expected_config.empty() ? "that of its earlier segments"
-                                             : "the configuration the server was given",
-            "; replaying it under another configuration would diverge"));
+        config_error = absl::FailedPreconditionError(
+            absl::StrCat(path, ":", offset, ": the journal's configuration (", config.size(),
+                         " bytes) differs from ",
+                         options.expected_config.empty() ? "that of its earlier segments"
+                                                         : "the configuration the server was given",
+                         "; replaying it under another configuration would diverge"));
       }
     }
     if (!have_config) {

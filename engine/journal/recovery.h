@@ -46,16 +46,16 @@ struct RecoveryOptions {
 };
 
 struct RecoveryResult {
-  std::unique_ptr<Engine> engine;   // holds the recovered state
-  Seq last_seq = 0;                 // last command in the journal (0 = empty journal)
-  TimeNs last_time = 0;             // the recovered engine's last_time()
-  Seq snapshot_seq = 0;             // 0 = no snapshot used
+  std::unique_ptr<Engine> engine;  // holds the recovered state
+  Seq last_seq = 0;                // last command in the journal (0 = empty journal)
+  TimeNs last_time = 0;            // the recovered engine's last_time()
+  Seq snapshot_seq = 0;            // 0 = no snapshot used
   std::string snapshot_path;
   std::vector<std::string> rejected_snapshots;  // "path: reason", newest first
   std::uint64_t commands_replayed = 0;
   std::uint64_t events_verified = 0;
   std::uint64_t fills_verified = 0;
-  ReadStats read;                   // torn_bytes/torn_file say what was truncated
+  ReadStats read;  // torn_bytes/torn_file say what was truncated
 };
 
 // Recovers `dir` (which may be empty or missing: then last_seq = 0 and the engine is

@@ -241,8 +241,8 @@ TEST_F(RecoveryTest, TamperedFillWithAValidChecksumIsCaughtByReplay) {
   }
   ASSERT_NE(fill_offset, 0u);
   // Lots sit after seq, index, time, type, fill_id, pair, side, two offers and agencies.
-  std::uint64_t lots_at = fill_offset + kRecordHeaderSize + kEventPrefixSize + 8 + 4 + 1 +
-                          8 + 8 + 4 + 4;
+  std::uint64_t lots_at =
+      fill_offset + kRecordHeaderSize + kEventPrefixSize + 8 + 4 + 1 + 8 + 8 + 4 + 4;
   testing::FlipByte(e.file, lots_at);
   testing::FixRecordCrc(e.file, fill_offset);
   ASSERT_TRUE(VerifyJournal(dir_.path()).ok());  // the framing is intact
@@ -251,8 +251,7 @@ TEST_F(RecoveryTest, TamperedFillWithAValidChecksumIsCaughtByReplay) {
   EXPECT_TRUE(absl::StrContains(r.status().message(),
                                 "replay diverged at seq " + std::to_string(e.command.seq)))
       << r.status();
-  EXPECT_TRUE(absl::StrContains(r.status().message(), std::to_string(fill_offset)))
-      << r.status();
+  EXPECT_TRUE(absl::StrContains(r.status().message(), std::to_string(fill_offset))) << r.status();
 }
 
 TEST_F(RecoveryTest, TornTailIsTruncatedAndTheEngineEndsBeforeIt) {

@@ -46,8 +46,7 @@ std::string SnapshotFileName(Seq seq) {
                       kSnapshotSuffix);
 }
 
-absl::Status WriteSnapshot(const std::string& dir, Seq seq, absl::string_view state,
-                           int keep) {
+absl::Status WriteSnapshot(const std::string& dir, Seq seq, absl::string_view state, int keep) {
   if (keep < 1) return absl::InvalidArgumentError("keep: must be >= 1");
   if (absl::Status s = internal::EnsureDir(dir); !s.ok()) return s;
   std::string header;
@@ -132,12 +131,11 @@ absl::StatusOr<SnapshotData> ReadSnapshot(const std::string& path) {
   out.seq = GetFixed64(h + 16);
   std::uint64_t length = GetFixed64(h + 24);
   if (length != b.size() - kSnapshotHeaderSize) {
-    return loss(kSnapshotHeaderSize, absl::StrCat("snapshot state is ",
-                                                  b.size() - kSnapshotHeaderSize,
-                                                  " bytes, header says ", length));
+    return loss(kSnapshotHeaderSize,
+                absl::StrCat("snapshot state is ", b.size() - kSnapshotHeaderSize,
+                             " bytes, header says ", length));
   }
-  if (crc32c::Unmask(GetFixed32(h + 32)) !=
-      crc32c::Value(h + kSnapshotHeaderSize, length)) {
+  if (crc32c::Unmask(GetFixed32(h + 32)) != crc32c::Value(h + kSnapshotHeaderSize, length)) {
     return loss(kSnapshotHeaderSize, "snapshot state checksum mismatch");
   }
   Seq named = 0;

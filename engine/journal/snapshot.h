@@ -30,8 +30,7 @@ std::string SnapshotFileName(Seq seq);
 // `keep` newest snapshots and any leftover *.tmp files. A failure leaves the previous
 // snapshots intact and returns the I/O error naming the path.
 // REQUIRES: keep >= 1.
-absl::Status WriteSnapshot(const std::string& dir, Seq seq, absl::string_view state,
-                           int keep = 2);
+absl::Status WriteSnapshot(const std::string& dir, Seq seq, absl::string_view state, int keep = 2);
 
 // The snapshots in `dir`, newest (highest seq) first. NotFound if `dir` does not exist.
 absl::StatusOr<std::vector<SnapshotInfo>> ListSnapshots(const std::string& dir);

@@ -47,9 +47,9 @@ absl::StatusOr<bool> CheckContinuation(const std::string& dir, Seq next_seq) {
   }
   const SegmentInfo& last = segments->back();
   if (last.first_seq > next_seq) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "journal already has segment ", last.path, " starting at seq ", last.first_seq,
-        ", beyond next_seq ", next_seq, "; run recovery"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("journal already has segment ", last.path, " starting at seq ", last.first_seq,
+                     ", beyond next_seq ", next_seq, "; run recovery"));
   }
   // Read (and verify) only the last segment.
   ReaderOptions ro;
@@ -63,8 +63,8 @@ absl::StatusOr<bool> CheckContinuation(const std::string& dir, Seq next_seq) {
   const ReadStats& st = (*reader)->stats();
   if (st.torn_bytes > 0) {
     return absl::FailedPreconditionError(
-        absl::StrCat("journal segment ", st.torn_file, " ends in a torn tail of ",
-                     st.torn_bytes, " bytes at offset ", st.torn_offset, "; run recovery"));
+        absl::StrCat("journal segment ", st.torn_file, " ends in a torn tail of ", st.torn_bytes,
+                     " bytes at offset ", st.torn_offset, "; run recovery"));
   }
   if (st.commands == 0) {
     if (last.first_seq != next_seq) {
@@ -76,8 +76,8 @@ absl::StatusOr<bool> CheckContinuation(const std::string& dir, Seq next_seq) {
   }
   if (st.last_seq + 1 != next_seq) {
     return absl::FailedPreconditionError(absl::StrCat("journal ends at seq ", st.last_seq,
-                                                      ", so next_seq must be ",
-                                                      st.last_seq + 1, ", not ", next_seq));
+                                                      ", so next_seq must be ", st.last_seq + 1,
+                                                      ", not ", next_seq));
   }
   return false;
 }
@@ -85,7 +85,7 @@ absl::StatusOr<bool> CheckContinuation(const std::string& dir, Seq next_seq) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<JournalWriter>> JournalWriter::Open(const std::string& dir,
-                                                                  WriterOptions options) {
+                                                                   WriterOptions options) {
   if (absl::Status s = ValidateOptions(options); !s.ok()) return s;
   if (absl::Status s = internal::EnsureDir(dir); !s.ok()) return s;
   absl::StatusOr<bool> replace = CheckContinuation(dir, options.next_seq);
@@ -190,8 +190,8 @@ absl::Status JournalWriter::AppendLocked(const Command& cmd, absl::Span<const Ev
   for (std::size_t i = 0; i < events.size(); ++i) {
     const Event& e = events[i];
     if (e.seq != cmd.seq) {
-      return absl::InvalidArgumentError(absl::StrCat("command seq ", cmd.seq, ": event ", i,
-                                                     " carries seq ", e.seq));
+      return absl::InvalidArgumentError(
+          absl::StrCat("command seq ", cmd.seq, ": event ", i, " carries seq ", e.seq));
     }
     std::size_t size = EventPayloadSize(e.type);
     if (size == 0) {
@@ -319,8 +319,8 @@ absl::Status JournalWriter::SyncFile() {
 }
 
 void JournalWriter::Fail(const absl::Status& status) {
-  absl::Status closed = absl::UnavailableError(
-      absl::StrCat("journal failed closed: ", status.message()));
+  absl::Status closed =
+      absl::UnavailableError(absl::StrCat("journal failed closed: ", status.message()));
   {
     absl::MutexLock l(&mu_);
     status_ = closed;

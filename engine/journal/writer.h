@@ -72,11 +72,11 @@ struct WriterOptions {
 };
 
 struct WriterStats {
-  std::uint64_t groups = 0;       // command groups appended
-  std::uint64_t records = 0;      // records appended (COMMAND + EVENT + CONFIG)
-  std::uint64_t bytes = 0;        // bytes appended including headers
-  std::uint64_t syncs = 0;        // write+fdatasync rounds (group commits)
-  std::uint64_t segments = 0;     // segment files created
+  std::uint64_t groups = 0;    // command groups appended
+  std::uint64_t records = 0;   // records appended (COMMAND + EVENT + CONFIG)
+  std::uint64_t bytes = 0;     // bytes appended including headers
+  std::uint64_t syncs = 0;     // write+fdatasync rounds (group commits)
+  std::uint64_t segments = 0;  // segment files created
 };
 
 class JournalWriter {
@@ -89,7 +89,7 @@ class JournalWriter {
   //     Recover() first, which truncates torn tails);
   //   InvalidArgument for bad options; the I/O error (UNAVAILABLE) naming the path.
   static absl::StatusOr<std::unique_ptr<JournalWriter>> Open(const std::string& dir,
-                                                            WriterOptions options);
+                                                             WriterOptions options);
 
   // Flushes what was appended and stops the writer thread (see Close()).
   ~JournalWriter();
@@ -131,8 +131,8 @@ class JournalWriter {
   const std::string& dir() const { return dir_; }
 
  private:
-  struct PendingSegment {   // a segment start queued behind the groups before it
-    std::size_t offset;     // in pending_ where its header begins
+  struct PendingSegment {  // a segment start queued behind the groups before it
+    std::size_t offset;    // in pending_ where its header begins
     Seq first_seq;
   };
 
