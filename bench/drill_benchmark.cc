@@ -57,7 +57,8 @@ class BenchJournal {
     }
     msx::drill::TrafficOptions opt;
     opt.commands = 1'500'000;
-    if (const char* n = std::getenv("MSX_DRILL_BENCH_COMMANDS")) opt.commands = std::strtoull(n, nullptr, 10);
+    if (const char* n = std::getenv("MSX_DRILL_BENCH_COMMANDS"))
+      opt.commands = std::strtoull(n, nullptr, 10);
     auto stats = msx::drill::WriteTrafficJournal(dir_, msx::DefaultConfig(), opt);
     ok_ = stats.ok();
     if (ok_) stats_ = *stats;

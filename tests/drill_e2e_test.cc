@@ -56,8 +56,7 @@ TEST(DrillE2eTest, ServerDataDirWrittenUnderLoadVerifiesAndReportsEveryFill) {
   testing::ServerProcess::Options options;
   options.data_dir = data_dir;
   ASSERT_TRUE(server.Start(options).ok()) << server.Output();
-  const std::vector<std::string> tokens = {"demo-komir", "demo-jogmec", "demo-dla",
-                                           "demo-cmsr-au"};
+  const std::vector<std::string> tokens = {"demo-komir", "demo-jogmec", "demo-dla", "demo-cmsr-au"};
   std::atomic<int> fills{0}, accepted{0}, failures{0};
   std::vector<std::thread> threads;
   for (std::size_t t = 0; t < tokens.size(); ++t) {
@@ -74,8 +73,7 @@ TEST(DrillE2eTest, ServerDataDirWrittenUnderLoadVerifiesAndReportsEveryFill) {
           continue;
         }
         const v1::Side side = rng() % 2 ? v1::SIDE_BUY : v1::SIDE_SELL;
-        const std::int64_t price =
-            fair + (static_cast<std::int64_t>(rng() % 7) - 3) * pair.tick();
+        const std::int64_t price = fair + (static_cast<std::int64_t>(rng() % 7) - 3) * pair.tick();
         v1::SubmitOfferResponse resp;
         grpc::Status s = client.Submit(static_cast<std::uint64_t>(i), testing::kGaCo, side,
                                        1 + static_cast<std::int64_t>(rng() % 3), price, &resp);
@@ -142,8 +140,7 @@ TEST(DrillE2eTest, LiveReplayReproducesTheJournalOnARealServer) {
   testing::ServerProcess::Options options;
   options.data_dir = data_dir;
   ASSERT_TRUE(server.Start(options).ok()) << server.Output();
-  CommandResult live =
-      Drill({"replay", journal, "--server", server.address(), "--speed", "200"});
+  CommandResult live = Drill({"replay", journal, "--server", server.address(), "--speed", "200"});
   EXPECT_EQ(live.exit_code, 0) << live.out << live.err;
   EXPECT_TRUE(absl::StrContains(live.out, absl::StrCat(stats->fills, " fills;"))) << live.out;
   const int status = server.Stop(SIGTERM);

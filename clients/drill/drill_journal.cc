@@ -19,8 +19,8 @@ absl::StatusOr<DrillJournal> OpenDrillJournal(const std::string& dir) {
   j.dir = dir;
   j.config_bytes = **std::move(config);
   if (!j.config.ParseFromString(j.config_bytes)) {
-    return absl::DataLossError(absl::StrCat(
-        dir, ": the CONFIG record is not a serialized msx.v1.ExchangeConfig"));
+    return absl::DataLossError(
+        absl::StrCat(dir, ": the CONFIG record is not a serialized msx.v1.ExchangeConfig"));
   }
   absl::StatusOr<ReferenceData> ref = LoadReferenceData(j.config);
   if (!ref.ok()) {

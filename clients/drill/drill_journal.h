@@ -16,9 +16,9 @@ namespace msx::drill {
 
 struct DrillJournal {
   std::string dir;
-  std::string config_bytes;           // the CONFIG payload, verbatim
-  msx::v1::ExchangeConfig config;     // parsed from config_bytes
-  std::unique_ptr<ReferenceData> ref; // built from config; never null after Open
+  std::string config_bytes;            // the CONFIG payload, verbatim
+  msx::v1::ExchangeConfig config;      // parsed from config_bytes
+  std::unique_ptr<ReferenceData> ref;  // built from config; never null after Open
 };
 
 // Reads the CONFIG record of `dir`'s first segment and loads the reference data.

@@ -188,8 +188,8 @@ TEST(ReportTest, NearestRankPercentilesComeFromSortedSamples) {
   std::vector<std::int64_t> s = {10, 9, 8, 7, 6, 5, 4, 3, 2, 1};
   LatencyStats l = ComputeLatency(&s);
   EXPECT_EQ(l.count, 10u);
-  EXPECT_EQ(l.p50, 5);   // rank ceil(5.0) = 5
-  EXPECT_EQ(l.p90, 9);   // rank ceil(9.0) = 9
+  EXPECT_EQ(l.p50, 5);  // rank ceil(5.0) = 5
+  EXPECT_EQ(l.p90, 9);  // rank ceil(9.0) = 9
   EXPECT_EQ(l.max, 10);
   std::vector<std::int64_t> one = {42};
   l = ComputeLatency(&one);
@@ -214,9 +214,9 @@ TEST(ReportTest, HandBuiltJournalGivesHandComputedFigures) {
   ASSERT_NE(p, nullptr);
   EXPECT_EQ(p->fills, 5u);
   EXPECT_EQ(p->lots, 4 + 3 + 3 + 5 + 2);
-  EXPECT_EQ(p->base_volume, 170);                                  // 17 lots x 10 kg
+  EXPECT_EQ(p->base_volume, 170);                                              // 17 lots x 10 kg
   EXPECT_EQ(p->quote_volume, 4 * 100 + 3 * 100 + 3 * 100 + 5 * 102 + 2 * 99);  // 1708
-  EXPECT_EQ(p->resting_bid_lots, 3);  // offer 5: 5 - 2
+  EXPECT_EQ(p->resting_bid_lots, 3);                                           // offer 5: 5 - 2
   EXPECT_EQ(p->resting_bid_units, 30);
   EXPECT_EQ(p->resting_ask_lots, 0);
   EXPECT_EQ(p->resting_ask_units, 0);
@@ -387,11 +387,11 @@ TEST(VerifyTest, EditedFillWithFixedCrcFailsAtExactlyItsSequenceNumber) {
   EXPECT_EQ(v->divergence.index, f.index);
   EXPECT_EQ(v->divergence.file, f.path);
   EXPECT_EQ(v->divergence.offset, f.offset);
-  EXPECT_TRUE(absl::StrContains(v->divergence.expected_json,
-                                absl::StrCat("\"lots\":", edited.fill.lots)))
+  EXPECT_TRUE(
+      absl::StrContains(v->divergence.expected_json, absl::StrCat("\"lots\":", edited.fill.lots)))
       << v->divergence.expected_json;
-  EXPECT_TRUE(absl::StrContains(v->divergence.actual_json,
-                                absl::StrCat("\"lots\":", f.event.fill.lots)))
+  EXPECT_TRUE(
+      absl::StrContains(v->divergence.actual_json, absl::StrCat("\"lots\":", f.event.fill.lots)))
       << v->divergence.actual_json;
   EXPECT_EQ(v->commands, f.event.seq);
   EXPECT_TRUE(absl::StrContains(DivergenceMessage(v->divergence),
@@ -555,7 +555,8 @@ TEST(DrillTest, SupplyShockScalesHoldingsExactlyAndCancelsWhatNoLongerFits) {
   absl::StatusOr<DrillResult> r = RunDrill(journal, Scenario(R"(
       edits { at_seq: 4 supply_shock { agency: "AG-B" instrument: "BBB" numerator: 2 denominator: 3 } }
       edits { at_seq: 6 supply_shock { agency: "AG-A" instrument: "AAA" numerator: 1 denominator: 10 } }
-  )"), out, 5);
+  )"),
+                                           out, 5);
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->fired.size(), 2u);
   EXPECT_EQ(r->fired[0].commands, 1u);
@@ -583,7 +584,8 @@ TEST(DrillTest, HaltAndInjectedOffersAreJournaledAndVerify) {
       edits { at_seq: 6 halt_pair { pair: "AAA/BBB" } }
       edits { at_seq: 8 resume_pair { pair: "AAA/BBB" } }
       edits { at_seq: 1000 inject_offer { agency: "AG-B" pair: "AAA/BBB" side: SIDE_SELL lots: 1 price: 99 } }
-  )"), out, 5);
+  )"),
+                                           out, 5);
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->fired.size(), 3u);
   EXPECT_EQ(r->fired[2].before_original_seq, 0u);  // beyond the journal: at the end

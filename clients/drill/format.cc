@@ -58,8 +58,8 @@ std::string FormatUtc(std::int64_t ns, bool with_seconds) {
   struct tm tm;
   if (gmtime_r(&t, &tm) == nullptr) return absl::StrCat(ns, " ns");
   if (!with_seconds) {
-    return absl::StrFormat("%04d-%02d-%02d %02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
-                           tm.tm_mday, tm.tm_hour, tm.tm_min);
+    return absl::StrFormat("%04d-%02d-%02d %02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                           tm.tm_hour, tm.tm_min);
   }
   return absl::StrFormat("%04d-%02d-%02d %02d:%02d:%02d.%03d", tm.tm_year + 1900, tm.tm_mon + 1,
                          tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, rem / 1'000'000);

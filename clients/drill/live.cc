@@ -1,11 +1,11 @@
 #include "clients/drill/live.h"
 
+#include <grpcpp/grpcpp.h>
+
 #include <chrono>
 #include <memory>
 #include <thread>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -89,8 +89,7 @@ msx::v1::TimeInForce ToProto(TimeInForce t) {
 // Scales a journal time difference by 1/speed, exactly (128-bit intermediate).
 std::int64_t Scale(std::int64_t ns, const Speed& speed) {
   if (speed.max) return 0;
-  return static_cast<std::int64_t>(static_cast<__int128>(ns) * speed.denominator /
-                                   speed.numerator);
+  return static_cast<std::int64_t>(static_cast<__int128>(ns) * speed.denominator / speed.numerator);
 }
 
 }  // namespace
@@ -152,15 +151,14 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
       } else if (IsReject(s.error_code())) {
         ++result.rejected;
       } else {
-        failure = absl::Status(static_cast<absl::StatusCode>(s.error_code()),
-                               absl::StrCat(options.server, ": seq ", cmd.seq, ": ",
-                                            s.error_message()));
+        failure =
+            absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                         absl::StrCat(options.server, ": seq ", cmd.seq, ": ", s.error_message()));
       }
       if (!options.speed.max) {
         const auto lag = std::chrono::steady_clock::now() - due;
         result.max_lag_ns = std::max<std::int64_t>(
-            result.max_lag_ns,
-            std::chrono::duration_cast<std::chrono::nanoseconds>(lag).count());
+            result.max_lag_ns, std::chrono::duration_cast<std::chrono::nanoseconds>(lag).count());
       }
     };
     auto live_id = [&](OfferId journal_id) -> std::uint64_t {
@@ -185,10 +183,10 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
           const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
                                        std::chrono::system_clock::now().time_since_epoch())
                                        .count();
-          req.set_expire_time_ns(now + std::max<std::int64_t>(
-                                           1, options.speed.max ? s.expiry - cmd.time
-                                                                : Scale(s.expiry - cmd.time,
-                                                                        options.speed)));
+          req.set_expire_time_ns(
+              now + std::max<std::int64_t>(1, options.speed.max
+                                                  ? s.expiry - cmd.time
+                                                  : Scale(s.expiry - cmd.time, options.speed)));
         }
         req.set_min_fill_lots(s.min_fill);
         agencies_of(s.allow, req.mutable_allow_counterparties());
@@ -282,8 +280,8 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
 std::string RenderLiveText(const LiveResult& r) {
   return absl::StrCat("Live replay: ", ThousandsU(r.commands), " journal commands, ",
                       ThousandsU(r.sent), " sent (", ThousandsU(r.ok), " ok, ",
-                      ThousandsU(r.rejected), " rejected), ", ThousandsU(r.skipped),
-                      " skipped, ", ThousandsU(r.fills), " fills; worst lag behind schedule ",
+                      ThousandsU(r.rejected), " rejected), ", ThousandsU(r.skipped), " skipped, ",
+                      ThousandsU(r.fills), " fills; worst lag behind schedule ",
                       Duration(r.max_lag_ns), "\n");
 }
 

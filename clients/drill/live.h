@@ -38,7 +38,7 @@ struct Speed {
 absl::StatusOr<Speed> ParseSpeed(absl::string_view text);
 
 struct LiveOptions {
-  std::string server;                         // "127.0.0.1:50051"
+  std::string server;  // "127.0.0.1:50051"
   Speed speed;
   std::map<std::string, std::string> tokens;  // agency code -> bearer token
   std::string admin_token;                    // empty = skip admin commands

@@ -263,8 +263,7 @@ int Run(const Args& a) {
   }
   absl::StatusOr<msx::v1::Scenario> scenario = msx::drill::ReadScenarioFile(a.scenario);
   if (!scenario.ok()) return Usage(std::string(scenario.status().message()));
-  absl::StatusOr<msx::drill::DrillResult> r =
-      msx::drill::RunDrill(a.dir, *scenario, a.out, a.top);
+  absl::StatusOr<msx::drill::DrillResult> r = msx::drill::RunDrill(a.dir, *scenario, a.out, a.top);
   if (!r.ok()) {
     const absl::Status& s = r.status();
     std::cerr << "msx-drill: " << s.message() << "\n";

@@ -42,8 +42,9 @@ ReportBuilder::ReportBuilder(const ReferenceData& ref, int top_minutes)
       agency_fills_(ref.agencies().size(), 0) {}
 
 void ReportBuilder::FirstFill(OfferId id, TimeNs time) {
-  if (id >= offers_.size()) return;  // not accepted in this stream (cannot happen for
-                                     // an engine's own events)
+  if (id >= offers_.size())
+    return;  // not accepted in this stream (cannot happen for
+             // an engine's own events)
   OfferTrack& o = offers_[id];
   if (o.filled) return;
   o.filled = true;
@@ -186,8 +187,7 @@ ReportData ReportBuilder::Finish() {
     const PairBook& b = pairs[p];
     PairAcc& acc = pairs_[p];
     for (InstrumentId i : {b.base, b.quote}) {
-      inst_samples[i].insert(inst_samples[i].end(), acc.first_fill.begin(),
-                             acc.first_fill.end());
+      inst_samples[i].insert(inst_samples[i].end(), acc.first_fill.begin(), acc.first_fill.end());
       ir[i].fills += acc.fills;
     }
     ir[b.base].volume += acc.base_volume;
@@ -271,7 +271,9 @@ absl::StatusOr<ReportData> BuildReport(const std::string& dir, int top_minutes) 
 
 namespace {
 
-std::string Units(Amount v, const std::string& unit) { return absl::StrCat(Thousands(v), " ", unit); }
+std::string Units(Amount v, const std::string& unit) {
+  return absl::StrCat(Thousands(v), " ", unit);
+}
 
 std::string LatencyCell(std::int64_t ns, std::uint64_t count) {
   return count == 0 ? "-" : Duration(ns);
@@ -382,22 +384,21 @@ std::string RenderReportText(const std::string& title, const ReportData& r) {
   }
   absl::StrAppend(&out, "  seq ", r.first_seq, "..", r.last_seq, ", ", UtcTime(r.first_time),
                   " .. ", UtcTime(r.last_time), " UTC (", Duration(r.last_time - r.first_time),
-                  ")\n  ", ThousandsU(r.commands), " commands, ", ThousandsU(r.events),
-                  " events, ", ThousandsU(r.offers_accepted), " offers accepted, ",
-                  ThousandsU(r.rejects), " rejects, ", ThousandsU(r.fills), " fills\n");
+                  ")\n  ", ThousandsU(r.commands), " commands, ", ThousandsU(r.events), " events, ",
+                  ThousandsU(r.offers_accepted), " offers accepted, ", ThousandsU(r.rejects),
+                  " rejects, ", ThousandsU(r.fills), " fills\n");
 
-  absl::StrAppend(&out, "\nPair books (resting = unfilled demand left at the end; "
-                        "first fill = time from acceptance to an offer's first fill)\n");
+  absl::StrAppend(&out,
+                  "\nPair books (resting = unfilled demand left at the end; "
+                  "first fill = time from acceptance to an offer's first fill)\n");
   TextTable pairs({"pair", "offers", "fills", "lots", "base swapped", "quote swapped",
                    "resting bids", "bids want", "resting asks", "asks want", "first fill p50",
                    "p90", "max"});
   for (const PairReport& p : r.pairs) {
-    pairs.AddRow({p.symbol, ThousandsU(p.offers_accepted), ThousandsU(p.fills),
-                  Thousands(p.lots), Units(p.base_volume, p.base_unit),
-                  Units(p.quote_volume, p.quote_unit), Thousands(p.resting_bid_lots) + " lots",
-                  Units(p.resting_bid_units, p.base_unit),
-                  Thousands(p.resting_ask_lots) + " lots",
-                  Units(p.resting_ask_units, p.quote_unit),
+    pairs.AddRow({p.symbol, ThousandsU(p.offers_accepted), ThousandsU(p.fills), Thousands(p.lots),
+                  Units(p.base_volume, p.base_unit), Units(p.quote_volume, p.quote_unit),
+                  Thousands(p.resting_bid_lots) + " lots", Units(p.resting_bid_units, p.base_unit),
+                  Thousands(p.resting_ask_lots) + " lots", Units(p.resting_ask_units, p.quote_unit),
                   LatencyCell(p.first_fill.p50, p.first_fill.count),
                   LatencyCell(p.first_fill.p90, p.first_fill.count),
                   LatencyCell(p.first_fill.max, p.first_fill.count)});
@@ -405,8 +406,8 @@ std::string RenderReportText(const std::string& title, const ReportData& r) {
   out += pairs.empty() ? "  (none)\n" : pairs.Render();
 
   absl::StrAppend(&out, "\nInstruments\n");
-  TextTable inst({"instrument", "fills", "swapped", "unfilled demand", "first fill p50", "p90",
-                  "max"});
+  TextTable inst(
+      {"instrument", "fills", "swapped", "unfilled demand", "first fill p50", "p90", "max"});
   for (const InstrumentReport& i : r.instruments) {
     inst.AddRow({i.symbol, ThousandsU(i.fills), Units(i.volume, i.unit),
                  Units(i.unfilled_demand, i.unit),
@@ -490,8 +491,8 @@ std::string RenderComparisonText(const ReportData& o, const ReportData& d) {
   row("fills", static_cast<std::int64_t>(o.fills), static_cast<std::int64_t>(d.fills));
   out += totals.Render();
   out += "\n";
-  TextTable t({"instrument", "fills orig", "fills drill", "change", "volume orig",
-               "volume drill", "change", "shortfall orig", "shortfall drill", "change"});
+  TextTable t({"instrument", "fills orig", "fills drill", "change", "volume orig", "volume drill",
+               "change", "shortfall orig", "shortfall drill", "change"});
   for (const InstrumentPair& p : MatchInstruments(o, d)) {
     const std::int64_t fo = p.original ? static_cast<std::int64_t>(p.original->fills) : 0;
     const std::int64_t fd = p.drill ? static_cast<std::int64_t>(p.drill->fills) : 0;

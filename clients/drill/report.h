@@ -65,9 +65,9 @@ struct PairReport {
   Amount base_volume = 0;
   Amount quote_volume = 0;
   Lots resting_bid_lots = 0;
-  Amount resting_bid_units = 0;   // base units still wanted by resting buy offers
+  Amount resting_bid_units = 0;  // base units still wanted by resting buy offers
   Lots resting_ask_lots = 0;
-  Amount resting_ask_units = 0;   // quote units still wanted by resting sell offers
+  Amount resting_ask_units = 0;  // quote units still wanted by resting sell offers
   LatencyStats first_fill;
 };
 
@@ -76,7 +76,7 @@ struct InstrumentReport {
   std::string symbol, unit;
   std::uint64_t fills = 0;
   Amount volume = 0;
-  Amount unfilled_demand = 0;     // units still wanted by resting offers
+  Amount unfilled_demand = 0;  // units still wanted by resting offers
   LatencyStats first_fill;
 };
 
@@ -92,7 +92,7 @@ struct AgencyHoldingRow {
 struct AgencyReport {
   AgencyId agency = 0;
   std::string code;
-  std::uint64_t fills = 0;  // fills the agency took part in
+  std::uint64_t fills = 0;             // fills the agency took part in
   std::vector<AgencyHoldingRow> rows;  // instruments with any non-zero figure
 };
 
@@ -103,17 +103,17 @@ struct MinuteReport {
 
 struct ReportData {
   std::uint64_t commands = 0;
-  std::uint64_t events = 0;            // journaled events (no BookLevel)
+  std::uint64_t events = 0;  // journaled events (no BookLevel)
   std::uint64_t fills = 0;
   std::uint64_t offers_accepted = 0;
   std::uint64_t rejects = 0;
   Seq first_seq = 0, last_seq = 0;
   TimeNs first_time = 0, last_time = 0;
-  Seq holdings_before_seq = 0;         // first non-SetHoldings command (0 = none)
+  Seq holdings_before_seq = 0;  // first non-SetHoldings command (0 = none)
   // Every pair/instrument with an accepted offer or a fill, in configuration order.
   std::vector<PairReport> pairs;
   std::vector<InstrumentReport> instruments;
-  std::vector<AgencyReport> agencies;  // agencies with any holdings or fills
+  std::vector<AgencyReport> agencies;         // agencies with any holdings or fills
   std::vector<MinuteReport> busiest_minutes;  // at most top_minutes, busiest first
 };
 
@@ -154,9 +154,9 @@ class ReportBuilder {
   const int top_minutes_;
   const std::size_t num_instruments_;
   ReportData data_;
-  std::vector<OfferTrack> offers_;         // index = offer id (0 unused)
+  std::vector<OfferTrack> offers_;  // index = offer id (0 unused)
   std::vector<PairAcc> pairs_;
-  std::vector<Amount> holdings_;           // [agency * instruments + instrument]
+  std::vector<Amount> holdings_;  // [agency * instruments + instrument]
   std::vector<Amount> before_;
   bool have_before_ = false;
   std::vector<Amount> received_, delivered_;

@@ -180,9 +180,10 @@ absl::StatusOr<std::vector<ResolvedEdit>> ResolveScenario(const msx::v1::Scenari
         break;
       }
       default:
-        return absl::InvalidArgumentError(absl::StrCat(
-            where, ": needs an edit (export_ban, supply_shock, halt_pair, resume_pair or "
-                   "inject_offer)"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(where,
+                         ": needs an edit (export_ban, supply_shock, halt_pair, resume_pair or "
+                         "inject_offer)"));
     }
     out.push_back(r);
   }
@@ -245,8 +246,7 @@ class DrillRunner {
       }
       case CommandType::kCancelOffer:
       case CommandType::kReplaceOffer: {
-        OfferId& id = cmd.type == CommandType::kCancelOffer ? cmd.cancel.offer
-                                                            : cmd.replace.offer;
+        OfferId& id = cmd.type == CommandType::kCancelOffer ? cmd.cancel.offer : cmd.replace.offer;
         // An offer the original never accepted stays unknown (the engine rejects it the
         // same way); one the original accepted but the drill did not is dropped.
         if (id < offer_map_.size() && offer_map_[id] != 0) {
@@ -287,9 +287,9 @@ class DrillRunner {
           Apply(cmd);
           ++cancelled;
         }
-        *description = absl::StrCat("export ban: ", ref_.agencies()[e.agency].code, " stops ",
-                                    MineralName(e.mineral), " (", cancelled,
-                                    " open offers cancelled)");
+        *description =
+            absl::StrCat("export ban: ", ref_.agencies()[e.agency].code, " stops ",
+                         MineralName(e.mineral), " (", cancelled, " open offers cancelled)");
         break;
       }
       case ResolvedEdit::Kind::kSupplyShock: {
@@ -317,17 +317,17 @@ class DrillRunner {
         cmd.type = CommandType::kSetHoldings;
         cmd.set_holdings = SetHoldings{e.agency, e.instrument, target};
         Apply(cmd);
-        *description = absl::StrCat(
-            "supply shock: ", ref_.agencies()[e.agency].code, " ",
-            ref_.instruments()[e.instrument].symbol, " ", Thousands(total), " -> ",
-            Thousands(target), " ", ref_.instruments()[e.instrument].unit, " (x ", e.numerator,
-            "/", e.denominator, ", ", cancelled, " offers cancelled)");
+        *description =
+            absl::StrCat("supply shock: ", ref_.agencies()[e.agency].code, " ",
+                         ref_.instruments()[e.instrument].symbol, " ", Thousands(total), " -> ",
+                         Thousands(target), " ", ref_.instruments()[e.instrument].unit, " (x ",
+                         e.numerator, "/", e.denominator, ", ", cancelled, " offers cancelled)");
         break;
       }
       case ResolvedEdit::Kind::kHalt:
       case ResolvedEdit::Kind::kResume:
-        cmd.type = e.kind == ResolvedEdit::Kind::kHalt ? CommandType::kHaltPair
-                                                       : CommandType::kResumePair;
+        cmd.type =
+            e.kind == ResolvedEdit::Kind::kHalt ? CommandType::kHaltPair : CommandType::kResumePair;
         cmd.pair = PairCommand{e.pair};
         Apply(cmd);
         *description = absl::StrCat(e.kind == ResolvedEdit::Kind::kHalt ? "halt " : "resume ",
@@ -349,10 +349,10 @@ class DrillRunner {
         for (const Event& ev : out) {
           if (ev.type == EventType::kAccepted) outcome = absl::StrCat("offer ", ev.accepted.offer);
         }
-        *description = absl::StrCat("inject: ", ref_.agencies()[e.agency].code, " ",
-                                    e.side == Side::kBuy ? "buy " : "sell ", e.lots, " lots ",
-                                    ref_.pairs()[e.pair].symbol, " @ ", e.price, " (", outcome,
-                                    ")");
+        *description =
+            absl::StrCat("inject: ", ref_.agencies()[e.agency].code, " ",
+                         e.side == Side::kBuy ? "buy " : "sell ", e.lots, " lots ",
+                         ref_.pairs()[e.pair].symbol, " @ ", e.price, " (", outcome, ")");
         break;
       }
     }
@@ -478,11 +478,10 @@ absl::StatusOr<DrillResult> RunDrill(const std::string& dir, const msx::v1::Scen
 }
 
 std::string RenderDrillText(const DrillResult& r) {
-  std::string out = absl::StrCat("Drill journal written to ", r.out_dir, " (",
-                                 ThousandsU(r.drill_commands), " commands from ",
-                                 ThousandsU(r.original_commands),
-                                 " original; verify it with: msx-drill verify ", r.out_dir,
-                                 ")\n\nEdits fired\n");
+  std::string out =
+      absl::StrCat("Drill journal written to ", r.out_dir, " (", ThousandsU(r.drill_commands),
+                   " commands from ", ThousandsU(r.original_commands),
+                   " original; verify it with: msx-drill verify ", r.out_dir, ")\n\nEdits fired\n");
   TextTable t({"edit", "before original seq", "drill seq", "commands", "what"});
   for (const FiredEdit& f : r.fired) {
     t.AddRow({absl::StrCat("edits[", f.index, "]"),

@@ -41,7 +41,7 @@ absl::StatusOr<msx::v1::Scenario> ReadScenarioFile(const std::string& path);
 // A scenario edit with its names resolved against the journal's reference data.
 struct ResolvedEdit {
   enum class Kind : std::uint8_t { kExportBan, kSupplyShock, kHalt, kResume, kInject };
-  int index = 0;          // position in Scenario.edits
+  int index = 0;  // position in Scenario.edits
   bool by_seq = true;
   Seq at_seq = 0;
   TimeNs at_time = 0;
@@ -65,8 +65,8 @@ absl::StatusOr<std::vector<ResolvedEdit>> ResolveScenario(const msx::v1::Scenari
 
 struct FiredEdit {
   int index = 0;
-  Seq drill_seq = 0;        // drill sequence number of the first command it issued
-                            // (0 = it issued none)
+  Seq drill_seq = 0;            // drill sequence number of the first command it issued
+                                // (0 = it issued none)
   Seq before_original_seq = 0;  // the journal command it fired before (0 = at the end)
   std::uint64_t commands = 0;   // commands it issued
   std::string description;
@@ -76,7 +76,7 @@ struct DrillResult {
   std::string out_dir;
   std::uint64_t original_commands = 0;
   std::uint64_t drill_commands = 0;
-  std::uint64_t dropped_submits = 0;   // by export bans
+  std::uint64_t dropped_submits = 0;         // by export bans
   std::uint64_t dropped_offer_commands = 0;  // cancels/replaces of offers the drill lacks
   std::vector<FiredEdit> fired;
   ReportData original;

@@ -117,7 +117,8 @@ absl::StatusOr<TrafficStats> WriteTrafficJournal(const std::string& dir,
       if (s.tif == TimeInForce::kGtd) {
         s.expiry = now + 1'000'000'000 + static_cast<TimeNs>(rng() % 60'000'000'000);
       }
-      s.lots = 1 + static_cast<Lots>(rng() % static_cast<std::uint64_t>(std::min<Lots>(10, p.max_lots)));
+      s.lots =
+          1 + static_cast<Lots>(rng() % static_cast<std::uint64_t>(std::min<Lots>(10, p.max_lots)));
       s.price = random_price(p);
       s.client_id = next_client[s.agency]++;
       for (const Event& e : apply(c)) {
@@ -144,8 +145,8 @@ absl::StatusOr<TrafficStats> WriteTrafficJournal(const std::string& dir,
     } else if (roll < 98) {
       const Agency& a = agencies[rng() % agencies.size()];
       c.type = CommandType::kSetHoldings;
-      c.set_holdings = SetHoldings{a.id, static_cast<InstrumentId>(rng() % ref->instruments().size()),
-                                   kTopUp};
+      c.set_holdings =
+          SetHoldings{a.id, static_cast<InstrumentId>(rng() % ref->instruments().size()), kTopUp};
       apply(c);
     } else if (roll == 98 && halted_list.size() < 3) {
       const PairId p = tradable[rng() % tradable.size()];

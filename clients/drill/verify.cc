@@ -163,8 +163,8 @@ std::string VerifySummary(const std::string& dir, const VerifyResult& r) {
 
 std::string DivergenceMessage(const Divergence& d) {
   return absl::StrCat("DIVERGED at seq ", d.seq, " (event index ", d.index, ", ", d.file, ":",
-                      d.offset, ")\n  command:  ", d.command_json, "\n  expected: ",
-                      d.expected_json, "\n  actual:   ", d.actual_json);
+                      d.offset, ")\n  command:  ", d.command_json,
+                      "\n  expected: ", d.expected_json, "\n  actual:   ", d.actual_json);
 }
 
 }  // namespace msx::drill

@@ -16,14 +16,14 @@
 namespace msx::drill {
 
 struct Divergence {
-  Seq seq = 0;               // the command whose events differ
-  std::uint32_t index = 0;   // index of the first differing event within the command
-  std::string file;          // segment holding the command
-  std::uint64_t offset = 0;  // offset of the differing EVENT record (or of the COMMAND
-                             // record when the engine produced more events than journaled)
-  std::string command_json;  // the command, as journaled
-  std::string expected_json; // the journaled event, or "(none)"
-  std::string actual_json;   // the regenerated event, or "(none)"
+  Seq seq = 0;                // the command whose events differ
+  std::uint32_t index = 0;    // index of the first differing event within the command
+  std::string file;           // segment holding the command
+  std::uint64_t offset = 0;   // offset of the differing EVENT record (or of the COMMAND
+                              // record when the engine produced more events than journaled)
+  std::string command_json;   // the command, as journaled
+  std::string expected_json;  // the journaled event, or "(none)"
+  std::string actual_json;    // the regenerated event, or "(none)"
 };
 
 struct VerifyResult {
