@@ -528,6 +528,44 @@ TEST_F(JournalTest, ConcurrentProducersGetAGaplessSequence) {
   EXPECT_EQ(r.entries.size(), 4000u);
 }
 
+// The gateway resumes execution streams from the journal while the writer appends to it:
+// a reader bounded by durable_seq() must get exactly that range, across rotations.
+TEST_F(JournalTest, LiveReaderBoundedByDurableSeqSeesExactlyTheDurableRange) {
+  WriterOptions o = Options(8192);
+  auto writer = JournalWriter::Open(dir_.path(), o);
+  ASSERT_TRUE(writer.ok());
+  std::atomic<bool> done{false};
+  std::thread producer([&] {
+    GroupGenerator gen(5);
+    for (Seq s = 1; s <= 3000; ++s) {
+      Command cmd;
+      std::vector<Event> events;
+      gen.Make(s, &cmd, &events);
+      if (!(*writer)->Append(cmd, events).ok()) break;
+    }
+    done = true;
+  });
+  int reads = 0;
+  while (!done || reads < 5) {
+    Seq durable = (*writer)->durable_seq();
+    ReaderOptions ro;
+    ro.after_seq = durable / 2;
+    ro.until_seq = durable;
+    ReadResult r = Read(ro);
+    ASSERT_TRUE(r.status.ok()) << r.status << " durable " << durable;
+    ASSERT_EQ(r.entries.size(), durable - durable / 2);
+    if (!r.entries.empty()) {
+      EXPECT_EQ(r.entries.front().command.seq, durable / 2 + 1);
+      EXPECT_EQ(r.entries.back().command.seq, durable);
+    }
+    ++reads;
+  }
+  producer.join();
+  ASSERT_TRUE((*writer)->Close().ok());
+  EXPECT_EQ(Read().entries.size(), 3000u);
+  EXPECT_GT(Segments().size(), 10u);
+}
+
 // A write that the file system refuses (here: the process file-size limit, EFBIG) must
 // fail the writer closed: nothing after it is acknowledged, later appends are refused.
 TEST_F(JournalTest, FailedWriteFailsClosedForever) {
