@@ -623,6 +623,29 @@ TEST(DrillTest, ScenarioErrorsNameTheEditAndField) {
   EXPECT_TRUE(absl::StartsWith(bad.status().message(), "scenario line 1:")) << bad.status();
 }
 
+// The example scenario shipped with the tool runs on a default-configuration journal.
+TEST(DrillTest, ExampleScenarioFiresEveryEditOnADefaultConfigJournal) {
+  const char* src = std::getenv("MSX_SOURCE_DIR");
+  const std::string path =
+      src ? std::string(src) + "/clients/drill/examples/cobalt_crisis.textproto"
+          : std::filesystem::path(__FILE__).parent_path().string() +
+                "/examples/cobalt_crisis.textproto";
+  absl::StatusOr<msx::v1::Scenario> scenario = ReadScenarioFile(path);
+  ASSERT_TRUE(scenario.ok()) << scenario.status();
+  TempDir tmp;
+  const std::string journal = tmp.sub("journal");
+  TrafficOptions opt;
+  opt.commands = 2000;
+  ASSERT_TRUE(WriteTrafficJournal(journal, DefaultConfig(), opt).ok());
+  absl::StatusOr<DrillResult> r = RunDrill(journal, *scenario, tmp.sub("drill"), 5);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->fired.size(), 5u);
+  EXPECT_GT(r->dropped_submits, 0u);  // DLA's later cobalt submits
+  absl::StatusOr<VerifyResult> v = VerifyReplay(tmp.sub("drill"));
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_FALSE(v->diverged) << DivergenceMessage(v->divergence);
+}
+
 TEST(DrillTest, OutputDirectoryHoldingAJournalIsRefused) {
   TempDir tmp;
   WriteJournal(tmp.path(), HandConfig(), HandCommands());

@@ -86,7 +86,8 @@ std::string TextTable::Render(int indent) const {
       const std::string cell = i < row.size() ? row[i] : "";
       const std::string pad(width[i] - cell.size(), ' ');
       if (i > 0) l += "  ";
-      l += i == 0 ? cell + pad : pad + cell;
+      const bool left = i == 0 || std::find(left_.begin(), left_.end(), i) != left_.end();
+      l += left ? cell + pad : pad + cell;
     }
     while (!l.empty() && l.back() == ' ') l.pop_back();
     out += l;

@@ -25,10 +25,12 @@ std::string UtcTime(std::int64_t ns);
 // Nanoseconds since the epoch as "2026-11-23 19:31" (UTC).
 std::string UtcMinute(std::int64_t ns);
 
-// A text table: the first column left-aligned, the others right-aligned, two spaces apart.
+// A text table: the first column left-aligned, the others right-aligned (unless made
+// left-aligned, for text), two spaces apart.
 class TextTable {
  public:
   explicit TextTable(std::vector<std::string> header) : header_(std::move(header)) {}
+  void LeftAlign(std::size_t column) { left_.push_back(column); }
   void AddRow(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
   bool empty() const { return rows_.empty(); }
   // Every line indented by `indent` spaces, each ending in '\n'.
@@ -37,6 +39,7 @@ class TextTable {
  private:
   std::vector<std::string> header_;
   std::vector<std::vector<std::string>> rows_;
+  std::vector<std::size_t> left_;
 };
 
 // Builds one JSON value. Keys and strings are escaped; numbers are exact integers.

@@ -483,6 +483,7 @@ std::string RenderDrillText(const DrillResult& r) {
                    " commands from ", ThousandsU(r.original_commands),
                    " original; verify it with: msx-drill verify ", r.out_dir, ")\n\nEdits fired\n");
   TextTable t({"edit", "before original seq", "drill seq", "commands", "what"});
+  t.LeftAlign(4);
   for (const FiredEdit& f : r.fired) {
     t.AddRow({absl::StrCat("edits[", f.index, "]"),
               f.before_original_seq ? absl::StrCat(f.before_original_seq) : "end",
