@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <random>
@@ -618,7 +619,9 @@ TEST_F(JournalTest, RandomlyDamagedJournalsNeverCrashTheReader) {
   for (const SegmentInfo& s : segments) originals.push_back(testing::ReadAll(s.path));
   std::mt19937_64 rng(2026);
   int corrupt = 0;
-  for (int iter = 0; iter < 300; ++iter) {
+  // MSX_LONG_TESTS=1 runs the soak variant.
+  const int iterations = std::getenv("MSX_LONG_TESTS") != nullptr ? 20000 : 300;
+  for (int iter = 0; iter < iterations; ++iter) {
     for (std::size_t i = 0; i < segments.size(); ++i) {
       testing::WriteAll(segments[i].path, originals[i]);
     }
@@ -650,7 +653,8 @@ TEST_F(JournalTest, RandomlyDamagedJournalsNeverCrashTheReader) {
 
 TEST(SegmentParserTest, RandomBytesNeverCrashTheParser) {
   std::mt19937_64 rng(99);
-  for (int iter = 0; iter < 3000; ++iter) {
+  const int iterations = std::getenv("MSX_LONG_TESTS") != nullptr ? 300000 : 3000;
+  for (int iter = 0; iter < iterations; ++iter) {
     std::string bytes;
     if (iter % 2 == 0) AppendSegmentHeader(1, &bytes);  // get past the header sometimes
     for (int n = rng() % 300; n > 0; --n) bytes.push_back(static_cast<char>(rng()));
