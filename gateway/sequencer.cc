@@ -300,12 +300,15 @@ absl::Status Sequencer::ExecutionHistory(
 void Sequencer::BuildOutputs(const Command& cmd, absl::Span<const Event> events,
                              std::vector<ExecOut>* reports, std::vector<BookOut>* book,
                              bool only_agency_valid, AgencyId only_agency) {
+  // This command's reports, still private (mutable) until published.
+  std::vector<std::pair<AgencyId, v1::ExecutionReport*>> built;
   auto wants = [&](AgencyId a) { return !only_agency_valid || a == only_agency; };
   auto new_report = [&](AgencyId agency) {
     auto r = std::make_shared<v1::ExecutionReport>();
     r->set_seq(cmd.seq);
     r->set_time_ns(cmd.time);
     reports->push_back(ExecOut{agency, r});
+    built.emplace_back(agency, r.get());
     return r.get();
   };
   auto offer_info = [&](OfferId id) {
@@ -408,6 +411,14 @@ void Sequencer::BuildOutputs(const Command& cmd, absl::Span<const Event> events,
       case EventType::kHoldingsSet:
         break;
     }
+  }
+  // Mark each agency's last report of this command (ExecutionReport.seq_complete).
+  AgencyMask marked = 0;
+  for (auto it = built.rbegin(); it != built.rend(); ++it) {
+    AgencyMask bit = AgencyMask{1} << (it->first % kMaxAgencies);
+    if ((marked & bit) != 0) continue;
+    marked |= bit;
+    it->second->set_seq_complete(true);
   }
 }
 

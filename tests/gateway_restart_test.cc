@@ -103,6 +103,7 @@ TEST_F(GatewayRestartTest, StreamResumedAfterCrashHasNoGapAndNoDuplicate) {
     ASSERT_TRUE(stream->WaitForCount(4)) << stream->messages().size();
     phase1 = stream->messages();
   }
+  ASSERT_TRUE(phase1.back().seq_complete());
   const std::uint64_t last_seen = phase1.back().seq();
   server_.Kill();
 
