@@ -470,6 +470,12 @@ TEST(VerifyTest, TornTailIsACleanEndAndIsReported) {
   EXPECT_EQ(v->commands, 9u);  // the last group lost its tail
   EXPECT_GT(v->read.torn_bytes, 0u);
   EXPECT_TRUE(absl::StrContains(VerifySummary(tmp.path(), *v), "torn tail"));
+  absl::StatusOr<ReportData> r = BuildReport(tmp.path(), 5);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->commands, 9u);
+  EXPECT_EQ(r->torn_bytes, v->read.torn_bytes);
+  EXPECT_TRUE(absl::StrContains(RenderReportText("t", *r), "torn tail"))
+      << RenderReportText("t", *r);
 }
 
 TEST(VerifyTest, MissingOrEmptyDirectoryIsNotFound) {

@@ -264,7 +264,9 @@ absl::StatusOr<ReportData> BuildReport(const std::string& dir, int top_minutes) 
   journal::JournalEntry entry;
   while ((*reader)->Next(&entry)) builder.Add(entry.command, entry.events);
   if (!(*reader)->status().ok()) return (*reader)->status();
-  return builder.Finish();
+  ReportData data = builder.Finish();
+  data.torn_bytes = (*reader)->stats().torn_bytes;
+  return data;
 }
 
 // ---- Rendering ----
@@ -300,6 +302,7 @@ void WriteReport(JsonWriter& w, const ReportData& r) {
   w.Key("first_time_ns").Int(r.first_time);
   w.Key("last_time_ns").Int(r.last_time);
   w.Key("holdings_before_seq").Uint(r.holdings_before_seq);
+  w.Key("torn_bytes").Uint(r.torn_bytes);
   w.Key("pairs").BeginArray();
   for (const PairReport& p : r.pairs) {
     w.BeginObject();
@@ -387,6 +390,10 @@ std::string RenderReportText(const std::string& title, const ReportData& r) {
                   ")\n  ", ThousandsU(r.commands), " commands, ", ThousandsU(r.events), " events, ",
                   ThousandsU(r.offers_accepted), " offers accepted, ", ThousandsU(r.rejects),
                   " rejects, ", ThousandsU(r.fills), " fills\n");
+  if (r.torn_bytes > 0) {
+    absl::StrAppend(&out, "  (a torn tail of ", r.torn_bytes,
+                    " bytes after the last complete command was ignored)\n");
+  }
 
   absl::StrAppend(&out,
                   "\nPair books (resting = unfilled demand left at the end; "

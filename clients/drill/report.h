@@ -109,7 +109,8 @@ struct ReportData {
   std::uint64_t rejects = 0;
   Seq first_seq = 0, last_seq = 0;
   TimeNs first_time = 0, last_time = 0;
-  Seq holdings_before_seq = 0;  // first non-SetHoldings command (0 = none)
+  Seq holdings_before_seq = 0;   // first non-SetHoldings command (0 = none)
+  std::uint64_t torn_bytes = 0;  // BuildReport: bytes of a torn tail that were ignored
   // Every pair/instrument with an accepted offer or a fill, in configuration order.
   std::vector<PairReport> pairs;
   std::vector<InstrumentReport> instruments;
