@@ -49,14 +49,16 @@ void Sequencer::Start() {
 
 void Sequencer::Stop() {
   if (!sequencer_thread_.joinable()) return;
-  stopping_.store(true, std::memory_order_release);
+  stopping_.store(true, std::memory_order_seq_cst);
+  // A producer that saw stopping_ == false may still be pushing: wait for it, so that
+  // nothing can land behind the stop marker.
+  while (submitting_.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
   QueueItem stop{};
   stop.kind = Kind::kStop;
   // The sequencer keeps draining, so the ring frees up; a racing producer can only delay us.
   while (!ring_.TryPush(stop)) std::this_thread::sleep_for(std::chrono::microseconds(100));
   sequencer_thread_.join();
-  // Producers that passed the stopping_ check just before it was set may have queued work
-  // behind the stop marker: it never ran, so it fails rather than hangs.
+  // Nothing is queued behind the marker (see above); fail anything that is, defensively.
   QueueItem item;
   while (ring_.TryPop(&item)) FailWork(item.work);
   {
@@ -71,32 +73,32 @@ absl::Status Sequencer::SubmitCommand(const Command& cmd, Work* work) {
   if (failed_.load(std::memory_order_acquire)) {
     return absl::UnavailableError(absl::StrCat("journal failed closed: ", failure()));
   }
-  if (stopping_.load(std::memory_order_acquire)) {
-    return absl::UnavailableError("server shutting down");
-  }
   QueueItem item{};
   item.kind = Kind::kCommand;
   item.cmd = cmd;
   item.work = work;
-  if (!ring_.TryPush(item)) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "sequencer queue full (capacity ", ring_.capacity(), "); retry with backoff"));
-  }
-  return absl::OkStatus();
+  return Push(item);
 }
 
 absl::Status Sequencer::SubmitQuery(Work* work) {
-  if (stopping_.load(std::memory_order_acquire)) {
-    return absl::UnavailableError("server shutting down");
-  }
   QueueItem item{};
   item.kind = Kind::kQuery;
   item.work = work;
-  if (!ring_.TryPush(item)) {
-    return absl::ResourceExhaustedError(absl::StrCat(
+  return Push(item);
+}
+
+absl::Status Sequencer::Push(const QueueItem& item) {
+  // submitting_ brackets the stopping_ check and the push (see Stop()).
+  submitting_.fetch_add(1, std::memory_order_seq_cst);
+  absl::Status status;
+  if (stopping_.load(std::memory_order_seq_cst)) {
+    status = absl::UnavailableError("server shutting down");
+  } else if (!ring_.TryPush(item)) {
+    status = absl::ResourceExhaustedError(absl::StrCat(
         "sequencer queue full (capacity ", ring_.capacity(), "); retry with backoff"));
   }
-  return absl::OkStatus();
+  submitting_.fetch_sub(1, std::memory_order_release);
+  return status;
 }
 
 void Sequencer::OnDurable(Seq durable_seq) {

@@ -164,6 +164,7 @@ class Sequencer {
     std::vector<BookOut> book;
   };
 
+  absl::Status Push(const QueueItem& item);
   void RunSequencer();
   void RunPublisher();
   void HandleCommand(QueueItem& item);
@@ -183,6 +184,7 @@ class Sequencer {
   MpscRing<QueueItem> ring_;
   std::atomic<bool> failed_{false};
   std::atomic<bool> stopping_{false};
+  std::atomic<int> submitting_{0};  // producers between their stopping_ check and push
   std::atomic<Seq> last_seq_atomic_{0};
   std::atomic<Seq> durable_seq_{0};
 

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -251,7 +252,8 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
   s->exec_hub_ = std::make_unique<ExecHub>(s->ref_->agencies().size());
   s->book_hub_ = std::make_unique<BookHub>(s->ref_->pairs().size());
   SequencerOptions qopts;
-  qopts.queue_capacity = static_cast<std::size_t>(server.queue_capacity());
+  // The ring needs at least two slots (a power of two, checked by ValidateConfig).
+  qopts.queue_capacity = std::max<std::size_t>(2, static_cast<std::size_t>(server.queue_capacity()));
   qopts.snapshot_every_records = static_cast<std::uint64_t>(server.snapshot_every_records());
   SnapshotWriter* snaps = s->snapshots_.get();
   SnapshotFn snapshot = [snaps](const Engine& engine, Seq seq) {
