@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end latency benchmark of msx-server against its floor, on loopback.
 #
-# Starts msx-echo-server (the bare gRPC floor) and msx-server with --durability none and
+# Starts msx-echo-server (the bare gRPC floor: "echo" on the callback API that msx-server
+# uses, "echo-async" on the completion-queue API for comparison) and msx-server with --durability none and
 # then sync (each on a fresh temp data dir), all on 127.0.0.1 with free ports, and runs
 # msx-loadgen against each at several loads: open loop 1,000/s and 5,000/s, then closed
 # loop with 16 channels. Prints one table row per run plus the gateway bars:
@@ -11,14 +12,14 @@
 #
 # Usage: bench/loadgen_bench.sh            (MSX_BUILD_DIR, default build/)
 # Env:   DURATION=seconds per run (default 5), RATES="1000 5000", CONCURRENCY=16,
-#        MODES="echo none sync"; raw JSON lines are kept in $OUT (default a temp file).
+#        MODES="echo echo-async none sync"; raw JSON lines are kept in $OUT (default a temp file).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${MSX_BUILD_DIR:-$top/build}
 duration=${DURATION:-5}
 rates=${RATES:-"1000 5000"}
 concurrency=${CONCURRENCY:-16}
-modes=${MODES:-"echo none sync"}
+modes=${MODES:-"echo echo-async none sync"}
 
 server_bin=$build/gateway/msx-server
 echo_bin=$build/bench/msx-echo-server
@@ -72,10 +73,13 @@ run() {  # mode address args... -> one JSON line appended to $out, tagged with t
 }
 
 for mode in $modes; do
-  if [[ $mode == echo ]]; then
-    "$echo_bin" --listen 127.0.0.1:0 --port-file "$tmp/echo.port" > "$tmp/echo.log" 2>&1 &
+  if [[ $mode == echo || $mode == echo-async ]]; then
+    api=callback
+    [[ $mode == echo-async ]] && api=async
+    "$echo_bin" --listen 127.0.0.1:0 --api "$api" --port-file "$tmp/$mode.port" \
+      > "$tmp/$mode.log" 2>&1 &
     pids+=($!)
-    addr=127.0.0.1:$(wait_port "$tmp/echo.port")
+    addr=127.0.0.1:$(wait_port "$tmp/$mode.port")
     extra=(--echo)
   else
     mkdir -p "$tmp/data-$mode"
@@ -105,8 +109,8 @@ for r in rows:
     load = f"{s['target_rate']}/s C={s['concurrency']}" if s["target_rate"] else f"closed C={s['concurrency']}"
     table.append([r["server"], load, s["sent"], s["ok"], s["rejected"], sum(s["errors"].values()),
                   f"{s['rate']:.0f}", s["p50_us"], s["p90_us"], s["p99_us"], s["p999_us"], s["max_us"],
-                  s["exec_p50_us"] if r["server"] != "echo" else "-",
-                  s["exec_p99_us"] if r["server"] != "echo" else "-", s["fills"]])
+                  s["exec_p50_us"] if s["mode"] != "echo" else "-",
+                  s["exec_p99_us"] if s["mode"] != "echo" else "-", s["fills"]])
 w = [max(len(str(x)) for x in col) for col in zip(hdr, *table)]
 fmt = lambda row: "| " + " | ".join(str(x).rjust(n) for x, n in zip(row, w)) + " |"
 print("latencies in microseconds, measured from each call's scheduled send time")

@@ -77,7 +77,8 @@ void DefineCount(po::options_description& d) {
 
 void DefineWatch(po::options_description& d, po::positional_options_description&) {
   d.add_options()("from-seq", po::value<std::uint64_t>()->default_value(0),
-                  "deliver every report with sequence number > this (resume point)");
+                  "deliver every report with sequence number > this; to resume, pass the seq "
+                  "of the last report you saw with seq_complete set");
   DefineCount(d);
 }
 
