@@ -90,7 +90,8 @@ struct Rng {
 class Harness {
  public:
   explicit Harness(std::size_t expected_offers)
-      : engine_(BenchUniverse(), EngineOptions{.expected_offers = expected_offers}) {
+      : engine_(BenchUniverse(),
+                EngineOptions{.expected_offers = expected_offers, .prefault = true}) {
     events_.reserve(1 << 16);
     for (AgencyId a = 0; a < kAgencies; ++a) {
       for (InstrumentId i = 0; i < kInstruments; ++i) {

@@ -11,19 +11,20 @@
 //   two-level bitmap of non-empty levels for best-price and next-level lookups.
 // - A level holds an intrusive doubly-linked FIFO of offer ids (prev/next live in the
 //   offer record), so adding, cancelling and filling are O(1) at any depth.
-// - Client ids map to offer ids in one absl::flat_hash_map reserved up front.
+// - Client ids map to offer ids in internal::ClientIndex (sorted per-agency arrays for
+//   increasing ids, a hash map for the rest).
 // - GTD expiries sit in a binary min-heap of (expiry, offer id) with lazy deletion.
 #include "engine/engine.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <memory>
 #include <utility>
 
-#include "absl/container/flat_hash_map.h"
-#include "absl/hash/hash.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "engine/internal/client_index.h"
 #include "engine/internal/level_bitmap.h"
 
 namespace msx {
@@ -32,23 +33,24 @@ namespace {
 constexpr OfferId kNil = 0;
 constexpr AgencyMask kAllAgencies = ~AgencyMask{0};
 
-struct OfferRecord {
-  // Hot: touched by the match loop.
+// One cache line holds everything the match loop and cancel touch (alignas(64)); the second
+// holds what only acceptance and queries use.
+struct alignas(64) OfferRecord {
+  // Hot.
   OfferId prev;
   OfferId next;
   Lots open;
   Price price;
   AgencyMask accept;  // counterparties this offer accepts: (allow or all) minus deny
+  Lots filled;
   AgencyId agency;
   PairId pair;
   Side side;
   TimeInForce tif;
   OfferStatus status;
   std::uint8_t pad0;
-  std::uint32_t pad1;
   // Cold.
   Lots original;
-  Lots filled;
   Lots min_fill;
   TimeNs expiry;
   AgencyMask allow;
@@ -57,6 +59,8 @@ struct OfferRecord {
   Seq accepted_seq;
   TimeNs accepted_time;
 };
+static_assert(sizeof(OfferRecord) == 128);
+static_assert(offsetof(OfferRecord, pad0) < 64, "hot fields must share the first cache line");
 
 // Offer records indexed by offer id, in fixed-size chunks that never move.
 class OfferStore {
@@ -64,7 +68,16 @@ class OfferStore {
   static constexpr int kShift = 16;
   static constexpr std::uint64_t kChunk = std::uint64_t{1} << kShift;
 
-  void Reserve(std::size_t offers) { chunks_.reserve(offers / kChunk + 1); }
+  // Makes room for `offers` records without further allocation; with `prefault`, the
+  // chunks are allocated and written now so that appending never page-faults.
+  void Reserve(std::size_t offers, bool prefault) {
+    chunks_.reserve(offers / kChunk + 1);
+    if (!prefault) return;
+    while (chunks_.size() * kChunk < offers) {
+      chunks_.push_back(std::unique_ptr<OfferRecord[]>(new OfferRecord[kChunk]));
+      std::memset(static_cast<void*>(chunks_.back().get()), 0, kChunk * sizeof(OfferRecord));
+    }
+  }
   std::uint64_t size() const { return size_; }
   void Clear() {
     chunks_.clear();
@@ -84,7 +97,8 @@ class OfferStore {
   // Appends a zeroed record with id size()+1.
   OfferRecord& Append() {
     if ((size_ & (kChunk - 1)) == 0 && (size_ >> kShift) == chunks_.size()) {
-      chunks_.push_back(std::make_unique<OfferRecord[]>(kChunk));
+      // Not value-initialized: pages are touched as records are appended, not all at once.
+      chunks_.push_back(std::unique_ptr<OfferRecord[]>(new OfferRecord[kChunk]));
     }
     ++size_;
     OfferRecord& r = (*this)[size_];
@@ -134,18 +148,6 @@ struct TouchedLevel {
   std::int64_t index;
   Lots prev_lots;
   std::uint32_t prev_count;
-};
-
-struct ClientKey {
-  AgencyId agency;
-  ClientOfferId client_id;
-  bool operator==(const ClientKey& o) const {
-    return agency == o.agency && client_id == o.client_id;
-  }
-  template <typename H>
-  friend H AbslHashValue(H h, const ClientKey& k) {
-    return H::combine(std::move(h), k.agency, k.client_id);
-  }
 };
 
 struct ExpiryEntry {
@@ -258,9 +260,8 @@ class Engine::Impl {
     holdings_.assign(num_agencies * num_instruments, HoldingInfo{});
     totals_.assign(num_instruments, 0);
     offers_.Clear();
-    offers_.Reserve(options_.expected_offers);
-    client_index_.clear();
-    client_index_.reserve(options_.expected_offers);
+    offers_.Reserve(options_.expected_offers, options_.prefault);
+    client_index_.Reset(num_agencies, options_.expected_offers);
     expiries_.clear();
     expiries_.reserve(1024);
     touched_.clear();
@@ -314,9 +315,10 @@ class Engine::Impl {
   }
 
   std::optional<OfferInfo> FindByClientId(AgencyId agency, ClientOfferId client_id) const {
-    auto it = client_index_.find(ClientKey{agency, client_id});
-    if (it == client_index_.end()) return std::nullopt;
-    return Info(it->second);
+    if (agency >= ref_.agencies().size() || client_id == 0) return std::nullopt;
+    const OfferId id = client_index_.Find(agency, client_id);
+    if (id == kNil) return std::nullopt;
+    return Info(id);
   }
 
   std::vector<OfferInfo> ListOpenOffers(AgencyId agency, std::optional<PairId> pair) const {
@@ -500,7 +502,12 @@ class Engine::Impl {
       o.tif = static_cast<TimeInForce>(tif);
       o.status = static_cast<OfferStatus>(status);
       o.accept = (o.allow != 0 ? o.allow : kAllAgencies) & ~o.deny;
-      if (o.client_id != 0) client_index_[ClientKey{o.agency, o.client_id}] = id;
+      if (o.client_id != 0) {
+        if (client_index_.Find(o.agency, o.client_id) != kNil) {
+          return corrupt(base + r.pos(), absl::StrCat("duplicate client id in offer ", id));
+        }
+        client_index_.Insert(o.agency, o.client_id, id);
+      }
     }
     std::uint64_t open_seen = 0;
     for (PairId p = 0; p < np; ++p) {
@@ -708,8 +715,8 @@ class Engine::Impl {
     };
     if (s.agency >= ref_.agencies().size()) return reject(RejectReason::kUnknownAgency);
     if (s.client_id != 0) {
-      auto it = client_index_.find(ClientKey{s.agency, s.client_id});
-      if (it != client_index_.end()) return reject(RejectReason::kDuplicateClientId, it->second);
+      const OfferId original = client_index_.Find(s.agency, s.client_id);
+      if (original != kNil) return reject(RejectReason::kDuplicateClientId, original);
     }
     if (s.pair >= books_.size()) return reject(RejectReason::kUnknownPair);
     if (s.side != Side::kBuy && s.side != Side::kSell) return reject(RejectReason::kInvalidSide);
@@ -756,7 +763,7 @@ class Engine::Impl {
     o.client_id = s.client_id;
     o.accepted_seq = cmd.seq;
     o.accepted_time = cmd.time;
-    if (s.client_id != 0) client_index_.emplace(ClientKey{s.agency, s.client_id}, id);
+    if (s.client_id != 0) client_index_.Insert(s.agency, s.client_id, id);
     ++open_count_;
     {
       Event& e = NewEvent(cmd, EventType::kAccepted, out);
@@ -1061,7 +1068,7 @@ class Engine::Impl {
   std::vector<HoldingInfo> holdings_;  // [agency * instruments + instrument]
   std::vector<Amount> totals_;         // per instrument, over all agencies
   OfferStore offers_;
-  absl::flat_hash_map<ClientKey, OfferId> client_index_;
+  internal::ClientIndex client_index_;
   std::vector<ExpiryEntry> expiries_;  // min-heap by ExpiryLater
   std::vector<TouchedLevel> touched_;
   std::size_t open_count_ = 0;
