@@ -271,35 +271,27 @@ BENCHMARK(BM_CancelDeepLevel)->Arg(1'000)->Arg(10'000)->Arg(100'000);
 
 // The mixed workload, one command per call to Step(). Cancels pick a random offer this
 // driver placed; one that a crossing add has filled meanwhile is rejected as unknown,
-// which the engine must also handle (counted in `rejects`).
+// which the engine must also handle (counted in `rejects`). Commands are generated one
+// ahead; with `pipelined`, Engine::Prefetch(next) runs before the current command, as a
+// sequencer draining its queue would do.
 class MixedWorkload {
  public:
-  MixedWorkload() : h_(1 << 23), rng_{2026} { Prefill(h_, rng_, 1'000'000, &live_); }
+  explicit MixedWorkload(bool pipelined) : h_(1 << 23), rng_{2026}, pipelined_(pipelined) {
+    Prefill(h_, rng_, 1'000'000, &live_);
+    pending_ = Generate();
+  }
 
   void Step() {
-    const std::uint64_t r = rng_.Below(100);
-    if (r < 60 || live_.empty()) {
-      const AgencyId a = static_cast<AgencyId>(rng_.Below(kAgencies));
-      const Side side = rng_.Below(2) ? Side::kBuy : Side::kSell;
-      h_.Apply(h_.Submit(a, static_cast<PairId>(rng_.Below(kPairs)), side,
-                         1 + static_cast<Lots>(rng_.Below(20)), RestingPrice(rng_, side)));
-      const std::vector<Event>& ev = h_.events();
-      if (!ev.empty() && ev[0].type == EventType::kAccepted) live_.push_back({a, ev[0].accepted.offer});
-    } else if (r < 90) {
-      const std::size_t k = rng_.Below(live_.size());
-      const Live l = live_[k];
-      live_[k] = live_.back();
-      live_.pop_back();
-      h_.Apply(Harness::Cancel(l.agency, l.id));
-    } else {
-      // Crossing IOC: takes the touch (a few ticks deep) of a random book.
-      const AgencyId a = static_cast<AgencyId>(rng_.Below(kAgencies));
-      const Side side = rng_.Below(2) ? Side::kBuy : Side::kSell;
-      h_.Apply(h_.Submit(a, static_cast<PairId>(rng_.Below(kPairs)), side,
-                         1 + static_cast<Lots>(rng_.Below(10)),
-                         side == Side::kBuy ? kRef + 3 : kRef - 3, TimeInForce::kIoc));
+    const Command current = pending_;
+    pending_ = Generate();
+    if (pipelined_) h_.engine().Prefetch(pending_);
+    h_.Apply(current);
+    const std::vector<Event>& ev = h_.events();
+    if (current.type == CommandType::kSubmitOffer && current.submit.tif == TimeInForce::kGtc &&
+        !ev.empty() && ev[0].type == EventType::kAccepted) {
+      live_.push_back({current.submit.agency, ev[0].accepted.offer});
     }
-    for (const Event& e : h_.events()) {
+    for (const Event& e : ev) {
       fills_ += e.type == EventType::kFill;
       rejects_ += e.type == EventType::kRejected;
     }
@@ -310,27 +302,52 @@ class MixedWorkload {
   std::uint64_t rejects() const { return rejects_; }
 
  private:
+  Command Generate() {
+    const std::uint64_t r = rng_.Below(100);
+    if (r < 60 || live_.empty()) {
+      const AgencyId a = static_cast<AgencyId>(rng_.Below(kAgencies));
+      const Side side = rng_.Below(2) ? Side::kBuy : Side::kSell;
+      return h_.Submit(a, static_cast<PairId>(rng_.Below(kPairs)), side,
+                       1 + static_cast<Lots>(rng_.Below(20)), RestingPrice(rng_, side));
+    }
+    if (r < 90) {
+      const std::size_t k = rng_.Below(live_.size());
+      const Live l = live_[k];
+      live_[k] = live_.back();
+      live_.pop_back();
+      return Harness::Cancel(l.agency, l.id);
+    }
+    // Crossing IOC: takes the touch (a few ticks deep) of a random book.
+    const AgencyId a = static_cast<AgencyId>(rng_.Below(kAgencies));
+    const Side side = rng_.Below(2) ? Side::kBuy : Side::kSell;
+    return h_.Submit(a, static_cast<PairId>(rng_.Below(kPairs)), side,
+                     1 + static_cast<Lots>(rng_.Below(10)),
+                     side == Side::kBuy ? kRef + 3 : kRef - 3, TimeInForce::kIoc);
+  }
+
   Harness h_;
   Rng rng_;
+  bool pipelined_;
+  Command pending_{};
   std::vector<Live> live_;
   std::uint64_t fills_ = 0;
   std::uint64_t rejects_ = 0;
 };
 
 void BM_MixedWorkload(benchmark::State& state) {
-  MixedWorkload w;
+  MixedWorkload w(/*pipelined=*/state.range(0) != 0);
   for (auto _ : state) w.Step();
   state.SetItemsProcessed(state.iterations());
   state.counters["open_offers"] = static_cast<double>(w.engine().OpenOfferCount());
   state.counters["fills"] = static_cast<double>(w.fills());
   state.counters["rejects"] = static_cast<double>(w.rejects());
 }
-BENCHMARK(BM_MixedWorkload);
+BENCHMARK(BM_MixedWorkload)->ArgName("prefetch")->Arg(0)->Arg(1);
 
 // Per-command latency of the mixed workload from the TSC, calibrated against
 // steady_clock over the run. Histogram of 1 ns buckets up to 100 us.
 void BM_MixedLatency(benchmark::State& state) {
-  MixedWorkload w;
+  MixedWorkload w(/*pipelined=*/state.range(0) != 0);
   constexpr std::size_t kBuckets = 100'000;
   std::vector<std::uint64_t> hist(kBuckets + 1, 0);
   std::vector<std::uint64_t> cycles;
@@ -366,7 +383,7 @@ void BM_MixedLatency(benchmark::State& state) {
   state.counters["p999_ns"] = percentile(0.999);
   state.counters["samples"] = static_cast<double>(cycles.size());
 }
-BENCHMARK(BM_MixedLatency);
+BENCHMARK(BM_MixedLatency)->ArgName("prefetch")->Arg(0)->Arg(1);
 
 }  // namespace
 }  // namespace msx

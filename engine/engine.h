@@ -83,6 +83,12 @@ class Engine {
   // REQUIRES: cmd.seq greater than any applied before; cmd.time not before the last.
   void Apply(const Command& cmd, std::vector<Event>* out) noexcept;
 
+  // Hint for callers that hold a queue of commands (the sequencer, a replay tool): `next`
+  // will be applied soon, so start loading the offer record or price level it will touch
+  // while the current command runs. Reads only; never changes state or events; any command
+  // (even an invalid one) is allowed.
+  void Prefetch(const Command& next) const noexcept;
+
   // ---- Queries (not the hot path; may allocate) ----
   // Offers that are no longer open are remembered (status filled/cancelled/expired).
   std::optional<OfferInfo> GetOffer(OfferId id) const;

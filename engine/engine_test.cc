@@ -753,6 +753,19 @@ TEST_F(EngineTest, SnapshotRoundTripGivesIdenticalFutureEvents) {
   }
 }
 
+TEST_F(EngineTest, PrefetchOfAnyCommandChangesNothing) {
+  const OfferId id = Place(kA1, kAaaBbb, Side::kSell, 3, 101);
+  const std::uint64_t digest = engine_.StateDigest();
+  engine_.Prefetch(Cancel(kA1, id));
+  engine_.Prefetch(Cancel(kA1, 999999));
+  engine_.Prefetch(Replace(kA1, id, 1, 100));
+  engine_.Prefetch(Submit(kA2, kAaaBbb, Side::kBuy, 1, 100, 1));
+  engine_.Prefetch(Submit(kA2, kAaaBbb, Side::kBuy, 1, -5, 1));
+  engine_.Prefetch(Submit(kA2, 77, Side::kBuy, 1, 100, 1));
+  engine_.Prefetch(::msx::testing::AdvanceTime());
+  EXPECT_EQ(engine_.StateDigest(), digest);
+}
+
 TEST_F(EngineTest, LoadStateRejectsCorruptSnapshot) {
   Place(kA1, kAaaBbb, Side::kSell, 3, 101);
   std::string snap = engine_.SaveState();
