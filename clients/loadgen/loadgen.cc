@@ -108,6 +108,7 @@ struct Driver {
   std::mutex mu;  // guards the histograms and maps below
   LatencyHistogram submit_hist, cancel_hist, rtt_hist;
   std::map<std::string, std::uint64_t> error_codes, reject_reasons;
+  std::map<std::string, std::string> first_example;  // reason or code -> one instance
 };
 
 // Per-agency execution stream state.
@@ -439,12 +440,25 @@ void Runner::Complete(Driver* d, Call* call) {
   }
   const std::string& message = s.error_message();
   std::lock_guard<std::mutex> lock(d->mu);
+  std::string key;
   if (message.rfind("REJECT_REASON_", 0) == 0) {
     d->rejected.fetch_add(1, std::memory_order_relaxed);
-    ++d->reject_reasons[message.substr(0, message.find_first_of(": "))];
+    key = message.substr(0, message.find_first_of(": "));
+    ++d->reject_reasons[key];
   } else {
     d->errors.fetch_add(1, std::memory_order_relaxed);
-    ++d->error_codes[CodeName(s.error_code())];
+    key = CodeName(s.error_code());
+    ++d->error_codes[key];
+  }
+  if (!d->first_example.contains(key)) {
+    std::string what = call->type == CallType::kCancel
+                           ? absl::StrCat("cancel of offer ", call->cancel.offer_id())
+                           : absl::StrCat(call->submit.side() == v1::SIDE_BUY ? "buy " : "sell ",
+                                          call->submit.lots(), " ", call->submit.pair(), " at ",
+                                          call->submit.price());
+    d->first_example[key] = absl::StrCat(
+        "e.g. ", what, o_.echo ? "" : absl::StrCat(" by ", o_.agencies[call->agency].agency),
+        ": ", CodeName(s.error_code()), ": ", message);
   }
 }
 
@@ -591,6 +605,7 @@ absl::StatusOr<Summary> Runner::Run() {
   sum.agencies = o_.echo ? 0 : static_cast<int>(o_.agencies.size());
   sum.pairs = o_.echo ? 0 : static_cast<int>(workload_->plans().size());
   std::vector<std::uint64_t> max_seq(o_.agencies.size(), 0);
+  std::map<std::string, std::string> examples;
   for (auto& d : drivers) {
     sum.sent += d->sent.load();
     sum.ok += d->ok.load();
@@ -603,6 +618,7 @@ absl::StatusOr<Summary> Runner::Run() {
     sum.rtt.Merge(d->rtt_hist);
     for (const auto& [k, v] : d->error_codes) sum.errors[k] += v;
     for (const auto& [k, v] : d->reject_reasons) sum.reject_reasons[k] += v;
+    for (const auto& [k, v] : d->first_example) examples.emplace(k, v);
     sum.elapsed_ns = std::max(sum.elapsed_ns, d->last_reply_ns - base_ns_);
     sum.max_send_lag_ns = std::max(sum.max_send_lag_ns, d->max_lag_ns);
     for (std::size_t a = 0; a < max_seq.size(); ++a) {
@@ -637,6 +653,7 @@ absl::StatusOr<Summary> Runner::Run() {
       }
     }
   }
+  for (const auto& [k, v] : examples) sum.notes.push_back(absl::StrCat(k, " ", v));
   for (auto& n : notes_) sum.notes.push_back(n);
   return sum;
 }

@@ -58,23 +58,35 @@ absl::StatusOr<std::vector<PairPlan>> PlanPairs(const std::vector<PairInfo>& pai
       skip("amounts overflow");
       continue;
     }
+    // Candidates: `first` holds the base, `second` another agency holding the quote. Prefer
+    // a couple that also holds the other side, so that selling back does not depend on
+    // the previous block's fills having landed; then the largest holdings.
     int first = -1, second = -1;
-    for (int a = 0; a < static_cast<int>(holdings.size()); ++a) {
-      std::int64_t base = Available(holdings[a], p.base);
-      if (base >= base_need && (first < 0 || base > Available(holdings[first], p.base))) {
-        first = a;
-      }
-    }
-    for (int a = 0; a < static_cast<int>(holdings.size()); ++a) {
-      if (a == first) continue;
-      std::int64_t quote = Available(holdings[a], p.quote);
-      if (quote >= quote_need &&
-          (second < 0 || quote > Available(holdings[second], p.quote))) {
-        second = a;
+    bool best_both = false;
+    std::int64_t best_depth = -1;
+    bool any_base = false;
+    const int agencies = static_cast<int>(holdings.size());
+    for (int a = 0; a < agencies; ++a) {
+      const std::int64_t a_base = Available(holdings[a], p.base);
+      if (a_base < base_need) continue;
+      any_base = true;
+      for (int b = 0; b < agencies; ++b) {
+        const std::int64_t b_quote = Available(holdings[b], p.quote);
+        if (b == a || b_quote < quote_need) continue;
+        const bool both = Available(holdings[a], p.quote) >= quote_need &&
+                          Available(holdings[b], p.base) >= base_need;
+        const std::int64_t depth = std::min(a_base / std::max<std::int64_t>(base_need, 1),
+                                            b_quote / std::max<std::int64_t>(quote_need, 1));
+        if (std::make_pair(both, depth) > std::make_pair(best_both, best_depth)) {
+          first = a;
+          second = b;
+          best_both = both;
+          best_depth = depth;
+        }
       }
     }
     if (first < 0 || second < 0) {
-      skip(first < 0 ? "no agency holds enough base" : "no other agency holds enough quote");
+      skip(!any_base ? "no agency holds enough base" : "no other agency holds enough quote");
       continue;
     }
     PairPlan plan;

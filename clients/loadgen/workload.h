@@ -53,9 +53,10 @@ struct PairPlan {
 using HoldingsMap = absl::flat_hash_map<std::string, std::int64_t>;
 
 // Chooses the pairs to trade and their agencies. For each candidate pair (all of `pairs`,
-// or only those named in `only`), `first` is the agency holding the most base and `second`
-// another agency holding the most quote; a pair is skipped when either holds less than
-// `reserve_rounds` rounds of max_lots (or the pair is halted). Skipped pairs are listed
+// or only those named in `only`), `first` holds the base and `second`, another agency,
+// the quote, each at least `reserve_rounds` rounds of max_lots; couples where each also
+// holds the other side are preferred (selling back then never waits for fills), then the
+// deepest holdings. A pair is skipped when no couple qualifies (or it is halted). Skipped pairs are listed
 // in `skipped` with the reason. NotFoundError if `only` names an unknown pair;
 // FailedPreconditionError if no pair is left.
 absl::StatusOr<std::vector<PairPlan>> PlanPairs(const std::vector<PairInfo>& pairs,

@@ -69,6 +69,21 @@ TEST_F(WorkloadTest, PlanPicksTheBaseHolderAndAnotherQuoteHolder) {
   EXPECT_EQ(plans_[1].max_lots, 1);
 }
 
+TEST_F(WorkloadTest, PlanPrefersACoupleThatHoldsBothSides) {
+  std::vector<HoldingsMap> h(3);
+  h[0]["GA-4N"] = 900000000;  // the most base, no quote
+  h[1]["CO-99.8"] = 5000000;
+  h[1]["GA-4N"] = 100000000;  // both sides
+  h[2]["CO-99.8"] = 9000000;
+  h[2]["GA-4N"] = 100000000;  // both sides, more quote
+  auto plans = PlanPairs({CobaltGallium()}, h, {}, 3, 4, nullptr);
+  ASSERT_TRUE(plans.ok());
+  ASSERT_EQ(plans->size(), 1u);
+  EXPECT_NE((*plans)[0].first, 0);
+  EXPECT_NE((*plans)[0].second, 0);
+  EXPECT_NE((*plans)[0].first, (*plans)[0].second);
+}
+
 TEST_F(WorkloadTest, PlanSkipsPairsNobodyCanTradeAndNamesThem) {
   PairInfo halted = CobaltGallium();
   halted.symbol = "HALTED";
