@@ -110,7 +110,9 @@ TEST(LoadgenTest, OpenLoopSummaryMatchesTheServersExecutionStreams) {
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_EQ(count(aggressor), want);
-  EXPECT_EQ(count(requested_cancel), static_cast<std::size_t>(Num(s, "cancels")));
+  // The run's own cancels plus the clean-up of offers it left resting.
+  EXPECT_EQ(count(requested_cancel),
+            static_cast<std::size_t>(Num(s, "cancels") + Num(s, "cleanup_cancels")));
   EXPECT_GT(Num(s, "cancels"), 0);
 }
 
@@ -126,6 +128,13 @@ TEST(LoadgenTest, ClosedLoopAccountsForEveryCall) {
   EXPECT_EQ(Num(s, "ok") + Num(s, "rejected"), 400) << r.out;
   EXPECT_GT(Num(s, "fills"), 0);
   EXPECT_EQ(Num(s, "exec_fills"), Num(s, "fills"));
+  // Nothing of the run is left resting on the books.
+  for (const auto& token : kTokens) {
+    testing::AgencyClient client(server.address(), token);
+    v1::ListOffersResponse open;
+    ASSERT_TRUE(client.exchange().ListOffers(client.Context().get(), {}, &open).ok());
+    EXPECT_EQ(open.offers_size(), 0) << token;
+  }
   // The human summary precedes the JSON line.
   EXPECT_NE(r.out.find("submit->reply"), std::string::npos);
 }

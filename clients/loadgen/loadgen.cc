@@ -627,6 +627,30 @@ absl::StatusOr<Summary> Runner::Run() {
   }
 
   if (!o_.echo) {
+    // Leave the books as we found them: cancel this run's offers still resting (makers
+    // whose other half was never sent, passive offers not yet cancelled), which releases
+    // their reserved holdings for the next run. Not counted in sent/ok.
+    for (std::size_t a = 0; a < o_.agencies.size(); ++a) {
+      grpc::ClientContext list_ctx;
+      list_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+      Authorize(&list_ctx, static_cast<int>(a));
+      v1::ListOffersResponse open;
+      if (!stubs_[0]->ListOffers(&list_ctx, {}, &open).ok()) continue;
+      for (const auto& offer : open.offers()) {
+        const std::uint64_t id = offer.client_offer_id();
+        if (id <= client_id_base_ || id - client_id_base_ > total_ops_) continue;
+        grpc::ClientContext ctx;
+        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+        Authorize(&ctx, static_cast<int>(a));
+        v1::CancelOfferRequest req;
+        req.set_offer_id(offer.offer_id());
+        v1::CancelOfferResponse resp;
+        if (stubs_[0]->CancelOffer(&ctx, req, &resp).ok()) {
+          ++sum.cleanup_cancels;
+          max_seq[a] = std::max(max_seq[a], resp.seq());
+        }
+      }
+    }
     // Let the streams catch up: each agency's stream must reach the last sequence number
     // of its own replies, then stay quiet briefly (the resting side's fills arrive at
     // other agencies' sequence numbers).
@@ -694,7 +718,8 @@ std::string SummaryJson(const Summary& s) {
       "{\"mode\":\"", s.mode, "\",\"target_rate\":", s.target_rate,
       ",\"concurrency\":", s.concurrency, ",\"agencies\":", s.agencies, ",\"pairs\":", s.pairs,
       ",\"sent\":", s.sent, ",\"ok\":", s.ok, ",\"rejected\":", s.rejected,
-      ",\"submits\":", s.submits, ",\"cancels\":", s.cancels, ",\"errors\":");
+      ",\"submits\":", s.submits, ",\"cancels\":", s.cancels,
+      ",\"cleanup_cancels\":", s.cleanup_cancels, ",\"errors\":");
   AppendMap(&out, s.errors);
   absl::StrAppend(&out, ",\"reject_reasons\":");
   AppendMap(&out, s.reject_reasons);
@@ -744,7 +769,8 @@ std::string SummaryText(const Summary& s) {
       ", rejected ", s.rejected, rejects.empty() ? "" : " [" + rejects.substr(1) + "]",
       ", errors ", s.error_count(), errors.empty() ? "" : " [" + errors.substr(1) + "]",
       "\n  achieved ", rate, " calls/s over ", Seconds(s.elapsed_ns), " s; fills ",
-      s.fills, " (streams saw ", s.exec_fills, ")\n");
+      s.fills, " (streams saw ", s.exec_fills, "); ", s.cleanup_cancels,
+      " offers left resting were cancelled after the run\n");
   out += line("submit->reply us, from due time", s.submit);
   if (s.cancel.count() > 0) out += line("cancel->reply us, from due time", s.cancel);
   out += line("round trip us, from actual send", s.rtt);

@@ -39,6 +39,7 @@ struct Summary {
   std::map<std::string, std::uint64_t> errors;          // gRPC code name -> count
   std::map<std::string, std::uint64_t> reject_reasons;  // REJECT_REASON_* -> count
   std::uint64_t fills = 0, exec_fills = 0, exec_reports = 0;
+  std::uint64_t cleanup_cancels = 0;  // this run's offers still resting at the end, cancelled
   std::int64_t elapsed_ns = 0;     // start to last reply
   std::int64_t max_send_lag_ns = 0;  // worst lateness of a send behind its due time
   LatencyHistogram submit;  // submit -> reply, from the due time (ns)
