@@ -79,7 +79,8 @@ TEST(DeterminismTest, RestoredSnapshotContinuesWithIdenticalEvents) {
     engine.Apply(c, &a);
     restored.Apply(c, &b);
     ASSERT_EQ(a.size(), b.size()) << "command " << i;
-    ASSERT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(Event)), 0) << "command " << i;
+    ASSERT_TRUE(a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(Event)) == 0)
+        << "command " << i;
     gen.Observe(a, 0);
   }
   EXPECT_EQ(restored.StateDigest(), engine.StateDigest());

@@ -749,7 +749,7 @@ TEST_F(EngineTest, SnapshotRoundTripGivesIdenticalFutureEvents) {
     engine_.Apply(c, &a);
     restored.Apply(c, &b);
     ASSERT_EQ(a.size(), b.size());
-    EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(Event)), 0);
+    EXPECT_TRUE(a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(Event)) == 0);
   }
 }
 
