@@ -237,10 +237,14 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
   wopts.on_durable = [target](Seq seq) {
     if (Sequencer* q = target->load(std::memory_order_acquire)) q->OnDurable(seq);
   };
-  wopts.on_failure = [target](const absl::Status& status) {
+  s->health_target_ = std::make_shared<std::atomic<grpc::HealthCheckServiceInterface*>>(nullptr);
+  auto health = s->health_target_;
+  wopts.on_failure = [target, health](const absl::Status& status) {
     std::fprintf(stderr, "msx-server: JOURNAL FAILED, refusing commands: %s\n",
                  std::string(status.message()).c_str());
     if (Sequencer* q = target->load(std::memory_order_acquire)) q->OnJournalFailure(status);
+    // Load balancers and operators see it in the standard health check.
+    if (auto* h = health->load(std::memory_order_acquire)) h->SetServingStatus(false);
   };
   absl::StatusOr<std::unique_ptr<journal::JournalWriter>> writer =
       journal::JournalWriter::Open(dir, std::move(wopts));
@@ -331,6 +335,8 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
   if (!s->grpc_server_ || s->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", server.listen()));
   }
+  s->health_target_->store(s->grpc_server_->GetHealthCheckService(), std::memory_order_release);
+  if (!s->sequencer_->accepting()) s->grpc_server_->GetHealthCheckService()->SetServingStatus(false);
   return s;
 }
 
@@ -373,6 +379,7 @@ absl::Status ExchangeServer::Shutdown() {
   // 3. The journal.
   absl::Status status = journal_ ? journal_->Close() : absl::OkStatus();
   if (callback_target_) callback_target_->store(nullptr, std::memory_order_release);
+  if (health_target_) health_target_->store(nullptr, std::memory_order_release);
   return status;
 }
 

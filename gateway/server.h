@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 
+#include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/server.h>
 
 #include "absl/status/statusor.h"
@@ -77,6 +78,7 @@ class ExchangeServer {
   std::unique_ptr<AdminService> admin_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   std::shared_ptr<std::atomic<Sequencer*>> callback_target_;
+  std::shared_ptr<std::atomic<grpc::HealthCheckServiceInterface*>> health_target_;
   int port_ = 0;
   std::string recovery_summary_;
   bool shut_down_ = false;

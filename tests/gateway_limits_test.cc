@@ -13,6 +13,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "engine/config/config.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/gateway_test_client.h"
 #include "tests/testing/server_process.h"
@@ -131,6 +132,12 @@ TEST(GatewayLimitsTest, JournalThatCannotWriteFailsClosedWithUnavailable) {
                   .ok());
   EXPECT_FALSE(status.accepting());
   EXPECT_FALSE(status.failure().empty());
+  grpc::health::v1::HealthCheckResponse health;
+  grpc::ClientContext health_ctx;
+  ASSERT_TRUE(grpc::health::v1::Health::NewStub(admin.channel())
+                  ->Check(&health_ctx, grpc::health::v1::HealthCheckRequest(), &health)
+                  .ok());
+  EXPECT_EQ(health.status(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
 
   // Without the limit, a restart recovers every acknowledged offer.
   server.Kill();
