@@ -150,7 +150,9 @@ class Runner {
   void Complete(Driver* d, Call* call);
   void HandleReport(Stream* s, const v1::ExecutionReport& r);
   void Progress(const std::vector<std::unique_ptr<Driver>>& drivers, std::int64_t now) const;
-  std::atomic<std::int64_t>& SlotRef(std::uint64_t op);
+  std::atomic_ref<std::int64_t> SlotRef(std::uint64_t op) {
+    return std::atomic_ref<std::int64_t>(due_slots_[op]);
+  }
 
   const LoadgenOptions& o_;
   std::vector<std::shared_ptr<grpc::Channel>> channels_;
@@ -173,12 +175,6 @@ class Runner {
   std::shared_ptr<grpc::Channel> stream_channel_;
   std::unique_ptr<v1::Exchange::Stub> stream_stub_;
 };
-
-std::atomic<std::int64_t>& Runner::SlotRef(std::uint64_t op) {
-  static_assert(sizeof(std::atomic<std::int64_t>) == sizeof(std::int64_t));
-  // The slots are plain calloc'd int64s accessed only through atomics.
-  return *reinterpret_cast<std::atomic<std::int64_t>*>(&due_slots_[op]);
-}
 
 absl::Status Runner::Setup() {
   for (const auto& a : o_.agencies) bearer_.push_back("Bearer " + a.token);
