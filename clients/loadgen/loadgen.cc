@@ -331,6 +331,7 @@ void Runner::StopStreams() {
 void Runner::Issue(Driver* d, std::uint64_t op_index, std::int64_t due, int channel) {
   d->inflight.fetch_add(1, std::memory_order_acq_rel);  // before the call can complete
   auto* call = new Call;
+  std::int64_t sent_ns = 0;
   call->op = op_index;
   call->channel = channel;
   call->due_ns = due;
@@ -346,7 +347,7 @@ void Runner::Issue(Driver* d, std::uint64_t op_index, std::int64_t due, int chan
     call->submit.set_lots(1 + static_cast<std::int64_t>(op_index % 2));
     call->submit.set_price(2121);
     call->submit.set_time_in_force(v1::TIME_IN_FORCE_GTC);
-    call->sent_ns = Now();
+    call->sent_ns = sent_ns = Now();
     call->echo_rpc =
         echo_stubs_[channel]->PrepareAsyncEcho(&call->ctx, call->submit, &d->cq);
     call->echo_rpc->StartCall();
@@ -368,7 +369,7 @@ void Runner::Issue(Driver* d, std::uint64_t op_index, std::int64_t due, int chan
       call->agency = agency;
       call->cancel.set_offer_id(offer_id);
       Authorize(&call->ctx, agency);
-      call->sent_ns = Now();
+      call->sent_ns = sent_ns = Now();
       call->cancel_rpc = stubs_[channel]->PrepareAsyncCancelOffer(&call->ctx, call->cancel,
                                                                   &d->cq);
       call->cancel_rpc->StartCall();
@@ -395,14 +396,15 @@ void Runner::Issue(Driver* d, std::uint64_t op_index, std::int64_t due, int chan
       if (op_index < capacity_) {
         SlotRef(op_index).store(due + 1, std::memory_order_release);
       }
-      call->sent_ns = Now();
+      call->sent_ns = sent_ns = Now();
       call->submit_rpc = stubs_[channel]->PrepareAsyncSubmitOffer(&call->ctx, r, &d->cq);
       call->submit_rpc->StartCall();
       call->submit_rpc->Finish(&call->submit_reply, &call->status, call);
       d->submits.fetch_add(1, std::memory_order_relaxed);
     }
   }
-  d->max_lag_ns = std::max(d->max_lag_ns, call->sent_ns - due);
+  // `call` may already be completed and deleted by the poller: do not touch it here.
+  d->max_lag_ns = std::max(d->max_lag_ns, sent_ns - due);
   d->sent.fetch_add(1, std::memory_order_relaxed);
 }
 
