@@ -103,6 +103,11 @@ absl::Status Sequencer::Push(const QueueItem& item) {
 
 void Sequencer::OnDurable(Seq durable_seq) {
   durable_seq_.store(durable_seq, std::memory_order_release);
+  if (options_.publish_on_durable) {
+    // Saves a thread hand-off per group commit: the journal thread releases the replies.
+    PublishReady();
+    return;
+  }
   { std::lock_guard<std::mutex> lock(mu_); }  // pairs with the publisher's predicate check
   cv_.notify_one();
 }
@@ -231,10 +236,7 @@ void Sequencer::FlushPending() {
 }
 
 void Sequencer::RunPublisher() {
-  std::vector<Pending> ready;
-  std::vector<Pending> failed;
   for (;;) {
-    absl::Status failure;
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [&] {
@@ -245,32 +247,42 @@ void Sequencer::RunPublisher() {
         return publisher_stop_;
       });
       if (pending_.empty()) return;  // publisher_stop_ and drained
-      Seq durable = durable_seq_.load(std::memory_order_acquire);
-      while (!pending_.empty() && pending_.front().seq <= durable) {
-        ready.push_back(std::move(pending_.front()));
+    }
+    PublishReady();
+  }
+}
+
+void Sequencer::PublishReady() {
+  // One publisher at a time, so that batches go out in FIFO (= seq) order.
+  std::lock_guard<std::mutex> order(publish_mu_);
+  std::vector<Pending> ready;
+  std::vector<Pending> failed;
+  absl::Status failure;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Seq durable = durable_seq_.load(std::memory_order_acquire);
+    while (!pending_.empty() && pending_.front().seq <= durable) {
+      ready.push_back(std::move(pending_.front()));
+      pending_.pop_front();
+    }
+    if (!failure_.ok()) {
+      failure = failure_;
+      while (!pending_.empty()) {
+        failed.push_back(std::move(pending_.front()));
         pending_.pop_front();
       }
-      if (!failure_.ok()) {
-        failure = failure_;
-        while (!pending_.empty()) {
-          failed.push_back(std::move(pending_.front()));
-          pending_.pop_front();
-        }
-      }
     }
-    for (Pending& p : ready) {
-      for (const ExecOut& r : p.reports) exec_hub_->Publish(r.agency, r.report);
-      for (const BookOut& b : p.book) book_hub_->Publish(b.pair, b.update);
-      if (p.work != nullptr) p.work->Complete(absl::OkStatus());
+  }
+  for (Pending& p : ready) {
+    for (const ExecOut& r : p.reports) exec_hub_->Publish(r.agency, r.report);
+    for (const BookOut& b : p.book) book_hub_->Publish(b.pair, b.update);
+    if (p.work != nullptr) p.work->Complete(absl::OkStatus());
+  }
+  for (Pending& p : failed) {
+    if (p.work != nullptr) {
+      p.work->Complete(absl::UnavailableError(
+          absl::StrCat("journal failed closed: ", failure.message())));
     }
-    ready.clear();
-    for (Pending& p : failed) {
-      if (p.work != nullptr) {
-        p.work->Complete(absl::UnavailableError(
-            absl::StrCat("journal failed closed: ", failure.message())));
-      }
-    }
-    failed.clear();
   }
 }
 

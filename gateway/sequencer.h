@@ -8,7 +8,9 @@
 //                                                      build execution reports/book updates
 //                                                      JournalWriter::Append
 //                                                      --> pending FIFO (seq, work, outputs)
-//   journal writer thread: on_durable(seq) --> publisher thread
+//   journal writer thread: on_durable(seq) --> PublishReady (on that thread; the publisher
+//                                             thread does the same for already-durable
+//                                             queries and for journal failures)
 //                                                      for each pending item with seq <=
 //                                                      durable: publish reports to the
 //                                                      ExecHub/BookHub, Work::Complete(OK)
@@ -63,9 +65,9 @@ struct SequencerView {
 
 // One unit of work queued for the sequencer: a gRPC call (or part of a stream) waiting for
 // the engine. Ownership: the creator hands it to Sequencer::Submit*; the sequencer calls
-// Applied/Query on its thread, then Complete exactly once (on the publisher thread, or on
-// the sequencer thread when it fails before reaching the journal). Complete may delete the
-// object. If Submit* returns an error, the work was not queued and stays with the caller.
+// Applied/Query on its thread, then Complete exactly once (on the journal or publisher
+// thread, or on the sequencer thread when it fails before reaching the journal). Complete
+// may delete the object. If Submit* returns an error, the work was not queued and stays with the caller.
 class Work {
  public:
   virtual ~Work() = default;
@@ -77,15 +79,20 @@ class Work {
   }
   // Sequencer thread, for queries: read what is needed from view.engine.
   virtual void Query(const SequencerView& view) { (void)view; }
-  // Publisher thread once everything the work observed is durable (status OK), or any
-  // thread with UNAVAILABLE when the journal failed closed first. Called exactly once.
+  // Journal or publisher thread once everything the work observed is durable (status OK),
+  // or any thread with UNAVAILABLE when the journal failed closed first. Exactly once.
+  // Must not block and must not call into the JournalWriter.
   virtual void Complete(const absl::Status& status) = 0;
 };
 
 struct SequencerOptions {
   std::size_t queue_capacity = 65536;   // power of two
   std::uint64_t snapshot_every_records = 1000000;  // commands between snapshots; 0 = never
-  std::size_t history_reports = 1 << 18;  // execution reports kept in memory for resumes
+  std::size_t history_reports = 1 << 16;  // execution reports kept in memory for resumes
+  // Release replies and stream messages on the journal's thread right after each group
+  // commit (one thread hand-off less per command) instead of waking the publisher thread,
+  // which then only handles queries that were durable already and journal failures.
+  bool publish_on_durable = true;
 };
 
 // Writes a snapshot of `engine` (state after command `seq`). Called on the sequencer
@@ -167,6 +174,9 @@ class Sequencer {
   absl::Status Push(const QueueItem& item);
   void RunSequencer();
   void RunPublisher();
+  // Completes every pending item whose seq is durable (and fails all on a journal
+  // failure), in FIFO order. Publisher or journal thread.
+  void PublishReady();
   void HandleCommand(QueueItem& item);
   void FlushPending();
   void FailWork(Work* work);
@@ -198,6 +208,7 @@ class Sequencer {
   Seq history_floor_ = 0;               // history_ holds every report with seq > this
 
   // Shared between the sequencer (producer) and the publisher (consumer).
+  std::mutex publish_mu_;  // serializes PublishReady (held outside mu_)
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Pending> pending_ ABSL_GUARDED_BY(mu_);
