@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake git pkg-config ccache
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc
   libabsl-dev libboost-dev libboost-program-options-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libssl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libssl-dev openssl
 )
 
 missing=()
