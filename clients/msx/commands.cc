@@ -114,6 +114,18 @@ class Runner {
     return catalog_;
   }
 
+  // Submit and Replace answer with the offer, its sequence number and the fills it made.
+  template <typename Response>
+  int PrintOfferOutcome(const Response& r) {
+    if (inv_.json) {
+      PrintJson(r);
+      return kExitOk;
+    }
+    out_ << DescribeOffer(r.offer()) << "; seq " << r.seq() << "\n";
+    for (const auto& f : r.fills()) out_ << "  " << DescribeFill(f) << "\n";
+    return kExitOk;
+  }
+
   std::string DescribeOffer(const v1::Offer& o) {
     std::string s = absl::StrCat(
         "offer ", o.offer_id(), " (client id ", o.client_offer_id(), ") ",
@@ -372,13 +384,7 @@ int Runner::Submit() {
                                           req.client_offer_id(), ")")
                            : absl::StrCat(" (client id ", req.client_offer_id(), ")"));
   }
-  if (inv_.json) {
-    PrintJson(r);
-    return kExitOk;
-  }
-  out_ << DescribeOffer(r.offer()) << "; seq " << r.seq() << "\n";
-  for (const auto& f : r.fills()) out_ << "  " << DescribeFill(f) << "\n";
-  return kExitOk;
+  return PrintOfferOutcome(r);
 }
 
 int Runner::Cancel() {
@@ -407,13 +413,7 @@ int Runner::Replace() {
   v1::ReplaceOfferResponse r;
   grpc::Status s = exchange_->ReplaceOffer(&ctx, req, &r);
   if (!s.ok()) return Fail(s);
-  if (inv_.json) {
-    PrintJson(r);
-    return kExitOk;
-  }
-  out_ << DescribeOffer(r.offer()) << "; seq " << r.seq() << "\n";
-  for (const auto& f : r.fills()) out_ << "  " << DescribeFill(f) << "\n";
-  return kExitOk;
+  return PrintOfferOutcome(r);
 }
 
 int Runner::GetOffer() {
