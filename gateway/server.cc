@@ -121,14 +121,33 @@ absl::StatusOr<std::string> ReadText(const std::string& path) {
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const v1::TlsConfig& tls) {
   if (tls.cert_file().empty()) return grpc::InsecureServerCredentials();
+  // Errors name the configuration field and the file. A file without the expected PEM block
+  // is refused here: gRPC would only fail when binding the port, with a message that names
+  // neither ("cannot listen on ...").
+  auto read_pem = [](absl::string_view field, const std::string& path,
+                     absl::string_view label) -> absl::StatusOr<std::string> {
+    absl::StatusOr<std::string> pem = ReadText(path);
+    if (!pem.ok()) {
+      return absl::Status(pem.status().code(),
+                          absl::StrCat("server.tls.", field, ": ", pem.status().message()));
+    }
+    if (pem->find("-----BEGIN ") == std::string::npos ||
+        pem->find(absl::StrCat(label, "-----")) == std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("server.tls.", field, ": ", path, ": no PEM ", label, " block"));
+    }
+    return pem;
+  };
   grpc::SslServerCredentialsOptions opts;
-  absl::StatusOr<std::string> cert = ReadText(tls.cert_file());
+  absl::StatusOr<std::string> cert = read_pem("cert_file", tls.cert_file(), "CERTIFICATE");
   if (!cert.ok()) return cert.status();
-  absl::StatusOr<std::string> key = ReadText(tls.key_file());
+  // "PRIVATE KEY-----" also ends "EC PRIVATE KEY-----" and "RSA PRIVATE KEY-----".
+  absl::StatusOr<std::string> key = read_pem("key_file", tls.key_file(), "PRIVATE KEY");
   if (!key.ok()) return key.status();
   opts.pem_key_cert_pairs.push_back({*key, *cert});
   if (!tls.client_ca_file().empty()) {
-    absl::StatusOr<std::string> ca = ReadText(tls.client_ca_file());
+    absl::StatusOr<std::string> ca =
+        read_pem("client_ca_file", tls.client_ca_file(), "CERTIFICATE");
     if (!ca.ok()) return ca.status();
     opts.pem_root_certs = *ca;
     opts.client_certificate_request =
