@@ -61,8 +61,10 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::vector<std::string>
   return rc == 0 ? pid : -1;
 }
 
-bool HealthServing(const std::string& address) {
-  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+bool HealthServing(const std::string& address,
+                   const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
+  auto channel = grpc::CreateChannel(
+      address, credentials != nullptr ? credentials : grpc::InsecureChannelCredentials());
   auto stub = grpc::health::v1::Health::NewStub(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
@@ -132,7 +134,7 @@ absl::Status ServerProcess::Start(const Options& options) {
       std::string text = ReadFile(port_file);
       if (!text.empty() && text.back() == '\n') port_ = std::atoi(text.c_str());
     }
-    if (port_ != 0 && HealthServing(address())) {
+    if (port_ != 0 && HealthServing(address(), options.health_credentials)) {
       std::filesystem::remove_all(port_file);
       return absl::OkStatus();
     }

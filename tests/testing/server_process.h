@@ -6,8 +6,11 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include <grpcpp/security/credentials.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -28,6 +31,10 @@ class ServerProcess {
     std::string data_dir;             // empty = a fresh temp dir (removed on destruction)
     std::vector<std::string> extra_args;
     std::chrono::milliseconds ready_timeout{20000};
+    // Credentials of the readiness health check; null = plaintext. A server with TLS in its
+    // --config (server.tls) needs ones that trust its certificate, plus a client
+    // certificate when it requires one (grpc::SslCredentials).
+    std::shared_ptr<grpc::ChannelCredentials> health_credentials;
   };
 
   ServerProcess() = default;
@@ -36,7 +43,7 @@ class ServerProcess {
   ServerProcess& operator=(const ServerProcess&) = delete;
 
   // Starts msx-server on 127.0.0.1:0 and waits until it reports its port and answers the
-  // gRPC health check as SERVING.
+  // gRPC health check (over options.health_credentials) as SERVING.
   absl::Status Start(const Options& options);
   absl::Status Start() { return Start(Options{}); }
 
