@@ -99,9 +99,7 @@ void RemoveTree(const std::string& path) {
 ServerProcess::~ServerProcess() {
   if (pid_ > 0) Stop(SIGKILL);
   if (owns_data_dir_) RemoveTree(data_dir_);
-  if (!log_path_.empty()) {
-    std::remove(log_path_.c_str());
-  }
+  if (!scratch_dir_.empty()) RemoveTree(scratch_dir_);
 }
 
 absl::Status ServerProcess::Start(const Options& options) {
@@ -114,9 +112,10 @@ absl::Status ServerProcess::Start(const Options& options) {
       data_dir_ = options.data_dir;
     }
   }
-  std::string scratch = MakeTempDir("msx-server");
-  log_path_ = scratch + "/server.log";
-  std::string port_file = scratch + "/port";
+  // One scratch directory per ServerProcess, removed with it; a restart starts a fresh log.
+  if (scratch_dir_.empty()) scratch_dir_ = MakeTempDir("msx-server");
+  log_path_ = scratch_dir_ + "/server.log";
+  std::string port_file = scratch_dir_ + "/port";
   std::vector<std::string> argv = {BuildPath("gateway/msx-server"), "--listen", "127.0.0.1:0",
                                    "--data-dir", data_dir_, "--port-file", port_file};
   for (const auto& a : options.extra_args) argv.push_back(a);

@@ -66,6 +66,7 @@ class ServerProcess {
   int port_ = 0;
   std::string data_dir_;
   bool owns_data_dir_ = false;
+  std::string scratch_dir_;  // the server's log and port file; one per ServerProcess
   std::string log_path_;
 };
 
