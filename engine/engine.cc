@@ -281,7 +281,7 @@ class Engine::Impl {
     totals_.assign(num_instruments, 0);
     offers_.Clear();
     offers_.Reserve(options_.expected_offers, options_.prefault);
-    client_index_.Reset(num_agencies, options_.expected_offers);
+    client_index_.Reset(num_agencies, options_.expected_offers, options_.prefault);
     expiries_.clear();
     expiries_.reserve(1024);
     touched_.clear();
@@ -339,8 +339,19 @@ class Engine::Impl {
     if (c.type == CommandType::kSubmitOffer && c.submit.pair < books_.size()) {
       const Book& b = books_[c.submit.pair];
       if (!b.allocated || c.submit.price < b.low || c.submit.price > b.high) return;
-      const BookSide& own = c.submit.side == Side::kBuy ? b.bids : b.asks;
-      __builtin_prefetch(&own.levels[(c.submit.price - b.low) / b.tick]);
+      const bool buys = c.submit.side == Side::kBuy;
+      const BookSide& own = buys ? b.bids : b.asks;
+      const BookSide& opp = buys ? b.asks : b.bids;
+      const std::int64_t index = (c.submit.price - b.low) / b.tick;
+      if (opp.best >= 0 && (buys ? opp.best <= index : opp.best >= index)) {
+        // Crosses: the first maker it meets.
+        const OfferId head = opp.levels[opp.best].head;
+        if (head != kNil) __builtin_prefetch(&offers_[head]);
+        return;
+      }
+      // Rests: its level and the offer it will be linked behind.
+      const Level& l = own.levels[index];
+      if (l.tail != kNil) __builtin_prefetch(&offers_[l.tail], 1);
     }
   }
 
@@ -367,7 +378,9 @@ class Engine::Impl {
         for (std::int64_t i = side->bits.NextAtOrAfter(0); i >= 0;
              i = side->bits.NextAtOrAfter(i + 1)) {
           for (OfferId id = side->levels[i].head; id != kNil; id = offers_[id].next) {
-            if (offers_[id].agency == agency) result.push_back(Info(id));
+            if (offers_[id].agency == agency && offers_[id].status == OfferStatus::kOpen) {
+              result.push_back(Info(id));
+            }
           }
         }
       }
@@ -456,7 +469,9 @@ class Engine::Impl {
         if (!b.allocated) continue;
         for (std::int64_t i = side->bits.NextAtOrAfter(0); i >= 0;
              i = side->bits.NextAtOrAfter(i + 1)) {
-          for (OfferId id = side->levels[i].head; id != kNil; id = offers_[id].next) w.U64(id);
+          for (OfferId id = side->levels[i].head; id != kNil; id = offers_[id].next) {
+            if (offers_[id].status == OfferStatus::kOpen) w.U64(id);  // skip dead entries
+          }
         }
       }
     }
@@ -691,14 +706,41 @@ class Engine::Impl {
     }
     o.prev = o.next = kNil;
     (void)id;
+    Detach(b, side, o, index);
+  }
+
+  // Takes `o.open` lots and one offer off level `index` without touching the FIFO links:
+  // a cancelled or expired offer stays linked as a dead entry ("tombstone") until a match
+  // walk passes it and unlinks it (UnlinkDead), so cancelling reads one offer record and not
+  // its two neighbours. A level whose count drops to 0 forgets its list (head = tail = nil):
+  // any dead entries still linked are dropped with it, so a live level's list holds exactly
+  // `count` open offers plus dead ones, and an empty level's list is empty.
+  void Detach(Book& b, BookSide& side, const OfferRecord& o, std::int64_t index) noexcept {
+    Level& l = side.levels[index];
     l.lots -= o.open;
     if (--l.count == 0) {
+      l.head = l.tail = kNil;
       side.bits.Clear(index);
       if (side.best == index) {
         side.best = (&side == &b.bids) ? side.bits.PrevAtOrBefore(index - 1)
                                        : side.bits.NextAtOrAfter(index + 1);
       }
     }
+  }
+
+  // Unlinks dead entry `d` (no longer open) from level `l`; totals are unchanged.
+  void UnlinkDead(Level& l, OfferRecord& d) noexcept {
+    if (d.prev != kNil) {
+      offers_[d.prev].next = d.next;
+    } else {
+      l.head = d.next;
+    }
+    if (d.next != kNil) {
+      offers_[d.next].prev = d.prev;
+    } else {
+      l.tail = d.prev;
+    }
+    d.prev = d.next = kNil;
   }
 
   void Reject(const Command& cmd, RejectReason reason, AgencyId agency, OfferId offer,
@@ -842,6 +884,7 @@ class Engine::Impl {
       if (taker_buys ? i > limit : i < limit) break;
       for (OfferId m = opp.levels[i].head; m != kNil; m = offers_[m].next) {
         const OfferRecord& r = offers_[m];
+        if (r.status != OfferStatus::kOpen) continue;  // dead entry (see Detach)
         if (r.agency == taker.agency) return sum;
         if (((partners >> r.agency) & 1) && ((r.accept >> taker.agency) & 1)) {
           sum += r.open;
@@ -879,9 +922,16 @@ class Engine::Impl {
     while (o.open > 0 && i >= 0 && (taker_buys ? i <= limit : i >= limit)) {
       Level& l = opp.levels[i];
       OfferId m = l.head;
-      while (m != kNil && o.open > 0) {
+      // l.count == 0: the level emptied and forgot its list (dead entries included).
+      while (m != kNil && o.open > 0 && l.count > 0) {
         OfferRecord& r = offers_[m];
         const OfferId next = r.next;
+        if (next != kNil) __builtin_prefetch(&offers_[next]);
+        if (r.status != OfferStatus::kOpen) {  // cancelled or expired: unlink it now
+          UnlinkDead(l, r);
+          m = next;
+          continue;
+        }
         if (r.agency == o.agency) {
           self_match = true;
           break;
@@ -978,7 +1028,8 @@ class Engine::Impl {
     BookSide& side = o.side == Side::kBuy ? b.bids : b.asks;
     const std::int64_t index = (o.price - b.low) / b.tick;
     Touch(o.pair, o.side, index, side.levels[index]);
-    Unlink(b, side, id, o, index);
+    (void)id;
+    Detach(b, side, o, index);  // stays linked as a dead entry: see Detach
     ReleaseReservation(b, o);
     o.open = 0;
     o.status = status;

@@ -9,13 +9,20 @@
 // the map, because the map only holds ids that were below the maximum when inserted.
 //
 // Thread-safety: none. Allocation: one 64 KiB chunk per 4,096 increasing ids per agency.
+// With `prefault`, Reset() allocates and zeroes a pool of chunks for `expected_offers` ids
+// (shared by all agencies, whatever their shares), so that inserting never allocates or
+// page-faults until the pool runs out; chunks beyond it are allocated one by one.
 #ifndef MSX_ENGINE_INTERNAL_CLIENT_INDEX_H_
 #define MSX_ENGINE_INTERNAL_CLIENT_INDEX_H_
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <vector>
+
+#include <sys/mman.h>
 
 #include "absl/container/flat_hash_map.h"
 #include "engine/types.h"
@@ -24,10 +31,26 @@ namespace msx::internal {
 
 class ClientIndex {
  public:
-  void Reset(std::size_t agencies, std::size_t expected_offers) {
+  void Reset(std::size_t agencies, std::size_t expected_offers, bool prefault = false) {
     per_agency_.clear();
     per_agency_.resize(agencies);
     for (PerAgency& p : per_agency_) p.others.reserve(expected_offers / 64 / (agencies + 1) + 16);
+    pool_.reset();
+    pool_chunks_ = 0;
+    pool_used_ = 0;
+    extra_.clear();
+    if (!prefault) return;
+    // Every agency's first chunk may be partly used, hence `agencies` more.
+    pool_chunks_ = expected_offers / kChunk + agencies;
+    const std::size_t bytes = (pool_chunks_ * kChunkBytes + kHugePage - 1) / kHugePage * kHugePage;
+    void* p = std::aligned_alloc(kHugePage, bytes);
+    if (p == nullptr) std::abort();  // out of memory: as `new` in a noexcept path
+#ifdef MADV_HUGEPAGE
+    madvise(p, bytes, MADV_HUGEPAGE);  // advice only; failure changes nothing
+#endif
+    std::memset(p, 0, bytes);
+    pool_.reset(static_cast<Entry*>(p));
+    for (PerAgency& pa : per_agency_) pa.chunks.reserve(pool_chunks_);
   }
 
   // The offer registered under (agency, client_id), or 0.
@@ -47,7 +70,7 @@ class ClientIndex {
         hi = mid;
       }
     }
-    const Entry* chunk = p.chunks[lo].get();
+    const Entry* chunk = p.chunks[lo];
     const std::size_t n = lo + 1 == p.chunks.size() ? p.size - lo * kChunk : kChunk;
     std::size_t a = 0, b = n;
     while (a < b) {
@@ -71,7 +94,7 @@ class ClientIndex {
       p.others.emplace(client_id, offer);
       return;
     }
-    if (p.size % kChunk == 0) p.chunks.push_back(std::unique_ptr<Entry[]>(new Entry[kChunk]));
+    if (p.size % kChunk == 0) p.chunks.push_back(NewChunk());
     p.chunks.back()[p.size % kChunk] = {client_id, offer};
     ++p.size;
     p.max = client_id;
@@ -83,8 +106,26 @@ class ClientIndex {
     ClientOfferId client_id;
     OfferId offer;
   };
+  static constexpr std::size_t kChunkBytes = kChunk * sizeof(Entry);
+  static constexpr std::size_t kHugePage = std::size_t{2} << 20;
+
+  // The next chunk of the prefaulted pool, else a new one.
+  Entry* NewChunk() {
+    if (pool_used_ < pool_chunks_) return pool_.get() + kChunk * pool_used_++;
+    extra_.push_back(std::unique_ptr<Entry[]>(new Entry[kChunk]));
+    return extra_.back().get();
+  }
+
+  struct FreePool {
+    void operator()(Entry* p) const { std::free(p); }
+  };
+  std::unique_ptr<Entry[], FreePool> pool_;  // pool_chunks_ chunks, pool_used_ handed out
+  std::size_t pool_chunks_ = 0;
+  std::size_t pool_used_ = 0;
+  std::vector<std::unique_ptr<Entry[]>> extra_;  // chunks beyond the pool
+
   struct PerAgency {
-    std::vector<std::unique_ptr<Entry[]>> chunks;  // increasing client ids
+    std::vector<Entry*> chunks;  // increasing client ids; owned by pool_ or extra_
     std::size_t size = 0;
     ClientOfferId max = 0;  // the last (largest) id in `chunks`
     absl::flat_hash_map<ClientOfferId, OfferId> others;

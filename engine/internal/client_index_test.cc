@@ -42,5 +42,22 @@ TEST(ClientIndexTest, ArbitraryIdsMatchAReferenceMap) {
   for (const auto& [key, offer] : want) ASSERT_EQ(index.Find(key.first, key.second), offer);
 }
 
+TEST(ClientIndexTest, PrefaultedPoolIsSharedAndOverflowsIntoNewChunks) {
+  // The pool covers ~8,192 ids (2 chunks + one per agency); agency 1 takes most of it and
+  // then needs chunks beyond the pool; every id stays findable, also after a Reset.
+  ClientIndex index;
+  for (int round = 0; round < 2; ++round) {
+    index.Reset(3, 8192, /*prefault=*/true);
+    for (ClientOfferId c = 1; c <= 30'000; ++c) index.Insert(1, c, c + 7);
+    for (ClientOfferId c = 1; c <= 5'000; ++c) index.Insert(2, c * 2, c);
+    for (ClientOfferId c = 1; c <= 30'000; ++c) ASSERT_EQ(index.Find(1, c), c + 7);
+    for (ClientOfferId c = 1; c <= 5'000; ++c) {
+      ASSERT_EQ(index.Find(2, c * 2), c);
+      ASSERT_EQ(index.Find(2, c * 2 - 1), 0u);
+    }
+    EXPECT_EQ(index.Find(0, 1), 0u);
+  }
+}
+
 }  // namespace
 }  // namespace msx::internal
