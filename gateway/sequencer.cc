@@ -1,5 +1,7 @@
 #include "gateway/sequencer.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <chrono>
 #include <utility>
@@ -10,8 +12,9 @@
 namespace msx::gateway {
 namespace {
 
-// Pending items are handed to the publisher in batches of at most this many (and whenever
-// the ring runs empty), so the shared lock is taken once per batch, not per command.
+// The sequencer works in batches of at most this many items (fewer when the ring runs
+// empty): the shared lock is taken once per batch, not per command, and the journal is
+// handed a batch at a time.
 constexpr std::size_t kPendingBatch = 128;
 
 }  // namespace
@@ -27,9 +30,12 @@ Sequencer::Sequencer(const ReferenceData& ref, Engine* engine, journal::JournalW
       options_(options),
       snapshot_(std::move(snapshot)),
       journal_range_(std::move(journal_range)),
-      ring_(options.queue_capacity) {
+      ring_(options.queue_capacity, options.idle_spin_ns) {
   events_.reserve(1024);
   local_pending_.reserve(kPendingBatch);
+  batch_cmds_.reserve(kPendingBatch);
+  batch_events_.reserve(4 * kPendingBatch);
+  batch_event_ends_.reserve(kPendingBatch);
 }
 
 Sequencer::~Sequencer() {
@@ -143,37 +149,55 @@ void Sequencer::FailWork(Work* work) {
 }
 
 void Sequencer::RunSequencer() {
+  pthread_setname_np(pthread_self(), "msx-sequencer");  // for perf and /proc
   QueueItem item;
   for (;;) {
-    if (!ring_.TryPop(&item)) {
-      FlushPending();
-      ring_.Pop(&item);
-    }
-    switch (item.kind) {
-      case Kind::kStop: {
-        FlushPending();
-        if (snapshot_ && !failed_.load() && last_seq_ > last_snapshot_seq_) {
-          absl::Status s = snapshot_(*engine_, last_seq_);
-          if (s.ok()) last_snapshot_seq_ = last_seq_;
-        }
-        return;
-      }
-      case Kind::kQuery: {
-        if (failed_.load(std::memory_order_acquire)) {
-          FailWork(item.work);
-          break;
-        }
-        SequencerView view{*engine_, ref_, last_seq_, *this};
-        item.work->Query(view);
-        local_pending_.push_back(Pending{last_seq_, item.work, {}, {}});
+    // One batch: everything queued right now (at most kPendingBatch items) is applied, its
+    // pending entries are handed over under one lock, and only then are its commands
+    // appended to the journal. Handing over before appending means the journal thread
+    // always finds a command in pending_ when it reports it durable, so it releases every
+    // reply itself and the publisher thread is needed only for queries over an already
+    // durable state. It also hands the journal a whole batch per wake-up.
+    ring_.Pop(&item);
+    bool stop = false;
+    for (;;) {
+      if (item.kind == Kind::kStop) {
+        stop = true;
         break;
       }
-      case Kind::kCommand:
+      if (item.kind == Kind::kQuery) {
+        HandleQuery(item);
+      } else {
         HandleCommand(item);
-        break;
+      }
+      if (local_pending_.size() >= kPendingBatch || !ring_.TryPop(&item)) break;
     }
-    if (local_pending_.size() >= kPendingBatch) FlushPending();
+    CommitBatch();
+    if (stop) {
+      if (snapshot_ && !failed_.load() && last_seq_ > last_snapshot_seq_) {
+        absl::Status s = snapshot_(*engine_, last_seq_);
+        if (s.ok()) last_snapshot_seq_ = last_seq_;
+      }
+      return;
+    }
+    if (options_.snapshot_every_records != 0 && snapshot_ && !failed_.load() &&
+        last_seq_ - last_snapshot_seq_ >= options_.snapshot_every_records) {
+      // Taken after the batch was appended (the snapshot thread waits for this seq to be
+      // durable). A failed snapshot costs recovery time, not data: retry at the next interval.
+      (void)snapshot_(*engine_, last_seq_).ok();
+      last_snapshot_seq_ = last_seq_;
+    }
   }
+}
+
+void Sequencer::HandleQuery(QueueItem& item) {
+  if (failed_.load(std::memory_order_acquire)) {
+    FailWork(item.work);
+    return;
+  }
+  SequencerView view{*engine_, ref_, last_seq_, *this};
+  item.work->Query(view);
+  local_pending_.push_back(Pending{last_seq_, item.work, {}, {}});
 }
 
 void Sequencer::HandleCommand(QueueItem& item) {
@@ -190,13 +214,11 @@ void Sequencer::HandleCommand(QueueItem& item) {
   cmd.time = Now();
   events_.clear();
   engine_->Apply(cmd, &events_);
-  absl::Status appended = journal_->Append(cmd, events_);
-  if (!appended.ok()) {
-    // The engine moved but the journal refused: fail closed; nothing after this is served.
-    OnJournalFailure(appended);
-    FailWork(item.work);
-    return;
-  }
+  // Journaled in CommitBatch; if that fails, the journal failure fails this item too
+  // (it is in pending_ by then, and every later command is refused).
+  batch_cmds_.push_back(cmd);
+  batch_events_.insert(batch_events_.end(), events_.begin(), events_.end());
+  batch_event_ends_.push_back(batch_events_.size());
   last_seq_ = cmd.seq;
   last_time_ = cmd.time;
   last_seq_atomic_.store(last_seq_, std::memory_order_relaxed);
@@ -212,30 +234,49 @@ void Sequencer::HandleCommand(QueueItem& item) {
     history_.pop_front();
   }
   local_pending_.push_back(std::move(p));
+}
 
-  if (options_.snapshot_every_records != 0 && snapshot_ &&
-      last_seq_ - last_snapshot_seq_ >= options_.snapshot_every_records) {
-    absl::Status s = snapshot_(*engine_, last_seq_);
-    if (s.ok()) {
-      last_snapshot_seq_ = last_seq_;
-    } else {
-      // A failed snapshot costs recovery time, not data: retry at the next interval.
-      last_snapshot_seq_ = last_seq_;
+void Sequencer::CommitBatch() {
+  FlushPending();
+  std::size_t begin = 0;
+  for (std::size_t i = 0; i < batch_cmds_.size(); ++i) {
+    std::size_t end = batch_event_ends_[i];
+    absl::Status appended = journal_->Append(
+        batch_cmds_[i], absl::MakeConstSpan(batch_events_.data() + begin, end - begin));
+    begin = end;
+    if (!appended.ok()) {
+      // The engine moved but the journal refused: fail closed. The refused command and
+      // everything after it are in pending_ and are failed by the publisher.
+      OnJournalFailure(appended);
+      break;
     }
   }
+  batch_cmds_.clear();
+  batch_events_.clear();
+  batch_event_ends_.clear();
 }
 
 void Sequencer::FlushPending() {
   if (local_pending_.empty()) return;
+  bool wake;
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (Pending& p : local_pending_) pending_.push_back(std::move(p));
+    // With publish_on_durable the journal thread releases commands at their group commit
+    // (they reach pending_ before the journal). The publisher is woken only when
+    // something is ready already: a query over a durable state, which no group commit
+    // would release. Waking it for every batch cost a futex wake and two context switches
+    // per batch for nothing.
+    wake = !options_.publish_on_durable ||
+           pending_.front().seq <= durable_seq_.load(std::memory_order_acquire) ||
+           !failure_.ok();
   }
   local_pending_.clear();
-  cv_.notify_one();
+  if (wake) cv_.notify_one();
 }
 
 void Sequencer::RunPublisher() {
+  pthread_setname_np(pthread_self(), "msx-publisher");
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mu_);

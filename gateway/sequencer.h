@@ -6,8 +6,10 @@
 //                                                      Engine::Apply
 //                                                      Work::Applied (build the reply)
 //                                                      build execution reports/book updates
-//                                                      JournalWriter::Append
+//                                                      (a batch: all queued, <= 128 items)
 //                                                      --> pending FIFO (seq, work, outputs)
+//                                                      then JournalWriter::Append each
+//                                                      command of the batch
 //   journal writer thread: on_durable(seq) --> PublishReady (on that thread; the publisher
 //                                             thread does the same for already-durable
 //                                             queries and for journal failures)
@@ -93,6 +95,10 @@ struct SequencerOptions {
   // commit (one thread hand-off less per command) instead of waking the publisher thread,
   // which then only handles queries that were durable already and journal failures.
   bool publish_on_durable = true;
+  // How long the sequencer busy-waits on an empty ring before it parks (futex). Spinning
+  // saves the producer's wake-up only when a core is idle; on a machine whose cores the
+  // gRPC threads and the clients keep busy it burns the CPU they need.
+  std::int64_t idle_spin_ns = 0;
 };
 
 // Writes a snapshot of `engine` (state after command `seq`). Called on the sequencer
@@ -178,6 +184,9 @@ class Sequencer {
   // failure), in FIFO order. Publisher or journal thread.
   void PublishReady();
   void HandleCommand(QueueItem& item);
+  void HandleQuery(QueueItem& item);
+  // Hands the batch's pending entries over (FlushPending), then appends its commands.
+  void CommitBatch();
   void FlushPending();
   void FailWork(Work* work);
   TimeNs Now();
@@ -204,6 +213,9 @@ class Sequencer {
   Seq last_snapshot_seq_ = 0;
   std::vector<Event> events_;
   std::vector<Pending> local_pending_;  // flushed to pending_ in batches
+  std::vector<Command> batch_cmds_;     // this batch's commands, appended in CommitBatch
+  std::vector<Event> batch_events_;     // their events, back to back
+  std::vector<std::size_t> batch_event_ends_;  // end of each command's events
   std::deque<ExecOut> history_;         // recent reports, seq ascending
   Seq history_floor_ = 0;               // history_ holds every report with seq > this
 

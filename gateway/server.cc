@@ -397,6 +397,16 @@ absl::Status ExchangeServer::Shutdown() {
   std::fprintf(stderr, "msx-server: gRPC stopped after %lld ms\n", static_cast<long long>(ms()));
   // 3. The journal.
   absl::Status status = journal_ ? journal_->Close() : absl::OkStatus();
+  if (journal_) {
+    // How well group commit batched over the run (bench/loadgen_bench.sh prints this).
+    journal::WriterStats st = journal_->stats();
+    std::fprintf(stderr,
+                 "msx-server: journal: %llu commands in %llu group commits (%.1f per %s)\n",
+                 static_cast<unsigned long long>(st.groups),
+                 static_cast<unsigned long long>(st.syncs),
+                 st.syncs == 0 ? 0.0 : static_cast<double>(st.groups) / static_cast<double>(st.syncs),
+                 server_config_.durability() == v1::DURABILITY_NONE ? "write" : "fdatasync");
+  }
   if (callback_target_) callback_target_->store(nullptr, std::memory_order_release);
   if (health_target_) health_target_->store(nullptr, std::memory_order_release);
   return status;

@@ -17,6 +17,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/program_options.hpp>
 
+#include "absl/synchronization/mutex.h"
 #include "gateway/server.h"
 
 namespace po = boost::program_options;
@@ -36,6 +37,11 @@ void ScheduleTick(boost::asio::steady_timer& timer, std::chrono::milliseconds pe
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Debian's abseil is built with deadlock detection on: every absl::Mutex acquisition
+  // (gRPC's own locks, the journal's) then updates a global lock graph, which showed up in
+  // perf profiles of the gateway (GraphCycles::GetId). It is a debugging aid, not a check
+  // the server relies on.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   msx::gateway::ServerOptions options;
   std::string port_file;
   std::string listen, data_dir, durability;
