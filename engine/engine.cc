@@ -40,18 +40,18 @@ constexpr AgencyMask kAllAgencies = ~AgencyMask{0};
 // holds what only acceptance and queries use.
 struct alignas(64) OfferRecord {
   // Hot.
-  OfferId prev;
+  OfferId prev;  // neighbours in the offer's (level, agency) FIFO
   OfferId next;
   Lots open;
   Price price;
   AgencyMask accept;  // counterparties this offer accepts: (allow or all) minus deny
   Lots filled;
-  AgencyId agency;
+  std::uint64_t stamp;  // time priority within its level (lower = earlier), set when linked
   PairId pair;
+  std::uint8_t agency;  // an AgencyId: < kMaxAgencies
   Side side;
   TimeInForce tif;
   OfferStatus status;
-  std::uint8_t pad0;
   // Cold.
   Lots original;
   Lots min_fill;
@@ -63,7 +63,8 @@ struct alignas(64) OfferRecord {
   TimeNs accepted_time;
 };
 static_assert(sizeof(OfferRecord) == 128);
-static_assert(offsetof(OfferRecord, pad0) < 64, "hot fields must share the first cache line");
+static_assert(offsetof(OfferRecord, status) < 64, "hot fields must share the first cache line");
+static_assert(kMaxAgencies <= 256, "OfferRecord::agency is one byte");
 
 // Offer records indexed by offer id, in fixed-size chunks that never move.
 class OfferStore {
@@ -131,13 +132,20 @@ class OfferStore {
   std::uint64_t size_ = 0;
 };
 
+// A price level: running totals plus one FIFO per agency. Time priority across agencies is
+// the offers' `stamp`, so a match walk merges the FIFOs of the agencies it may trade with
+// (and its own, for self-match) and never reads offers of agencies it cannot trade with.
 struct Level {
+  Lots lots;
+  std::uint32_t count;    // open offers
+  std::uint32_t lists;    // block of per-agency FIFOs (Impl::lists_); valid while count > 0
+  AgencyMask agencies;    // agencies whose FIFO is non-empty (it may hold only dead entries)
+  std::uint64_t touch;    // command stamp of the last touch (market-data bookkeeping)
+};
+
+struct AgencyList {
   OfferId head;
   OfferId tail;
-  Lots lots;
-  std::uint32_t count;
-  std::uint32_t pad;
-  std::uint64_t touch;  // command stamp of the last touch (market-data bookkeeping)
 };
 
 struct BookSide {
@@ -286,6 +294,12 @@ class Engine::Impl {
     expiries_.reserve(1024);
     touched_.clear();
     touched_.reserve(4096);
+    num_agencies_ = std::max<std::size_t>(num_agencies, 1);
+    lists_.clear();
+    lists_.reserve(num_agencies_ * kInitialListBlocks);
+    free_lists_.clear();
+    free_lists_.reserve(kInitialListBlocks);
+    next_priority_ = 1;
     open_count_ = 0;
     next_fill_id_ = 1;
     last_seq_ = 0;
@@ -343,15 +357,21 @@ class Engine::Impl {
       const BookSide& own = buys ? b.bids : b.asks;
       const BookSide& opp = buys ? b.asks : b.bids;
       const std::int64_t index = (c.submit.price - b.low) / b.tick;
+      if (c.submit.agency >= ref_.agencies().size()) return;
       if (opp.best >= 0 && (buys ? opp.best <= index : opp.best >= index)) {
-        // Crosses: the first maker it meets.
-        const OfferId head = opp.levels[opp.best].head;
-        if (head != kNil) __builtin_prefetch(&offers_[head]);
+        // Crosses: the first maker of each agency the walk will merge.
+        const Level& l = opp.levels[opp.best];
+        const AgencyList* lists = Lists(l);
+        AgencyMask m = l.agencies & (ref_.EligiblePartners(c.submit.pair, c.submit.agency) |
+                                     (AgencyMask{1} << c.submit.agency));
+        for (; m != 0; m &= m - 1) __builtin_prefetch(&offers_[lists[__builtin_ctzll(m)].head]);
         return;
       }
-      // Rests: its level and the offer it will be linked behind.
+      // Rests: the offer it will be linked behind.
       const Level& l = own.levels[index];
-      if (l.tail != kNil) __builtin_prefetch(&offers_[l.tail], 1);
+      if ((l.agencies >> c.submit.agency) & 1) {
+        __builtin_prefetch(&offers_[Lists(l)[c.submit.agency].tail], 1);
+      }
     }
   }
 
@@ -377,10 +397,10 @@ class Engine::Impl {
       for (const BookSide* side : {&b.bids, &b.asks}) {
         for (std::int64_t i = side->bits.NextAtOrAfter(0); i >= 0;
              i = side->bits.NextAtOrAfter(i + 1)) {
-          for (OfferId id = side->levels[i].head; id != kNil; id = offers_[id].next) {
-            if (offers_[id].agency == agency && offers_[id].status == OfferStatus::kOpen) {
-              result.push_back(Info(id));
-            }
+          const Level& l = side->levels[i];
+          if (agency >= kMaxAgencies || ((l.agencies >> agency) & 1) == 0) continue;
+          for (OfferId id = Lists(l)[agency].head; id != kNil; id = offers_[id].next) {
+            if (offers_[id].status == OfferStatus::kOpen) result.push_back(Info(id));
           }
         }
       }
@@ -469,9 +489,7 @@ class Engine::Impl {
         if (!b.allocated) continue;
         for (std::int64_t i = side->bits.NextAtOrAfter(0); i >= 0;
              i = side->bits.NextAtOrAfter(i + 1)) {
-          for (OfferId id = side->levels[i].head; id != kNil; id = offers_[id].next) {
-            if (offers_[id].status == OfferStatus::kOpen) w.U64(id);  // skip dead entries
-          }
+          ForEachInPriority(side->levels[i], [&](OfferId id) { w.U64(id); });
         }
       }
     }
@@ -538,17 +556,19 @@ class Engine::Impl {
     for (std::uint64_t id = 1; id <= nrec; ++id) {
       OfferRecord& o = offers_.Append();
       std::uint8_t side, tif, status;
-      if (!r.U32(&o.agency) || !r.U32(&o.pair) || !r.U8(&side) || !r.U8(&tif) ||
+      std::uint32_t agency;
+      if (!r.U32(&agency) || !r.U32(&o.pair) || !r.U8(&side) || !r.U8(&tif) ||
           !r.U8(&status) || !r.I64(&o.price) || !r.I64(&o.open) || !r.I64(&o.original) ||
           !r.I64(&o.filled) || !r.I64(&o.min_fill) || !r.I64(&o.expiry) || !r.U64(&o.allow) ||
           !r.U64(&o.deny) || !r.U64(&o.client_id) || !r.U64(&o.accepted_seq) ||
           !r.I64(&o.accepted_time)) {
         return corrupt(base + r.pos(), absl::StrCat("truncated offer ", id));
       }
-      if (o.agency >= na || o.pair >= np || side < 1 || side > 2 || tif < 1 || tif > 4 ||
+      if (agency >= na || o.pair >= np || side < 1 || side > 2 || tif < 1 || tif > 4 ||
           status < 1 || status > 4) {
         return corrupt(base + r.pos(), absl::StrCat("invalid offer ", id));
       }
+      o.agency = static_cast<std::uint8_t>(agency);  // na <= kMaxAgencies
       o.side = static_cast<Side>(side);
       o.tif = static_cast<TimeInForce>(tif);
       o.status = static_cast<OfferStatus>(status);
@@ -597,8 +617,12 @@ class Engine::Impl {
       for (BookSide* side : {&b.bids, &b.asks}) {
         for (std::int64_t i = side->bits.NextAtOrAfter(0); i >= 0;
              i = side->bits.NextAtOrAfter(i + 1)) {
-          for (OfferId id = side->levels[i].head; id != kNil; id = offers_[id].next) {
-            offers_[id].status = OfferStatus::kOpen;
+          const Level& l = side->levels[i];
+          for (AgencyMask m = l.agencies; m != 0; m &= m - 1) {
+            for (OfferId id = Lists(l)[__builtin_ctzll(m)].head; id != kNil;
+                 id = offers_[id].next) {
+              offers_[id].status = OfferStatus::kOpen;
+            }
           }
         }
       }
@@ -671,18 +695,46 @@ class Engine::Impl {
     }
   }
 
-  // Appends offer `id` at the back of level `index` (no market-data bookkeeping).
-  void LinkTail(Book& b, BookSide& side, OfferId id, OfferRecord& o, std::int64_t index) noexcept {
-    (void)b;
-    Level& l = side.levels[index];
-    o.prev = l.tail;
-    o.next = kNil;
-    if (l.tail != kNil) {
-      offers_[l.tail].next = id;
-    } else {
-      l.head = id;
+  const AgencyList* Lists(const Level& l) const noexcept {
+    return &lists_[std::size_t{l.lists} * num_agencies_];
+  }
+  AgencyList* Lists(const Level& l) noexcept { return &lists_[std::size_t{l.lists} * num_agencies_]; }
+
+  // A block of per-agency FIFOs for a level that is becoming non-empty. Allocates only when
+  // more levels are non-empty at once than ever before.
+  std::uint32_t AcquireLists() {
+    if (!free_lists_.empty()) {
+      const std::uint32_t block = free_lists_.back();
+      free_lists_.pop_back();
+      return block;
     }
-    l.tail = id;
+    const std::size_t block = lists_.size() / num_agencies_;
+    lists_.resize(lists_.size() + num_agencies_);
+    free_lists_.reserve(block + 1);  // so that releasing never allocates
+    return static_cast<std::uint32_t>(block);
+  }
+
+  // Appends offer `id` at the back of level `index`: the tail of its agency's FIFO, with the
+  // latest priority stamp (no market-data bookkeeping).
+  void LinkTail(Book& b, BookSide& side, OfferId id, OfferRecord& o, std::int64_t index) noexcept {
+    Level& l = side.levels[index];
+    if (l.count == 0) {
+      l.lists = AcquireLists();
+      l.agencies = 0;
+    }
+    const AgencyMask bit = AgencyMask{1} << o.agency;
+    AgencyList& al = Lists(l)[o.agency];
+    o.stamp = next_priority_++;
+    o.next = kNil;
+    if ((l.agencies & bit) != 0) {
+      o.prev = al.tail;
+      offers_[al.tail].next = id;
+    } else {
+      o.prev = kNil;
+      al.head = id;
+      l.agencies |= bit;
+    }
+    al.tail = id;
     l.lots += o.open;
     if (l.count++ == 0) {
       side.bits.Set(index);
@@ -691,35 +743,42 @@ class Engine::Impl {
     }
   }
 
-  // Removes offer `id` from its level; `o.open` lots leave the level total.
-  void Unlink(Book& b, BookSide& side, OfferId id, OfferRecord& o, std::int64_t index) noexcept {
-    Level& l = side.levels[index];
+  // Unlinks `o` (open or dead) from its agency's FIFO at level `l`; totals are unchanged.
+  void UnlinkFromList(Level& l, OfferRecord& o) noexcept {
+    AgencyList& al = Lists(l)[o.agency];
     if (o.prev != kNil) {
       offers_[o.prev].next = o.next;
     } else {
-      l.head = o.next;
+      al.head = o.next;
     }
     if (o.next != kNil) {
       offers_[o.next].prev = o.prev;
     } else {
-      l.tail = o.prev;
+      al.tail = o.prev;
     }
+    if (al.head == kNil) l.agencies &= ~(AgencyMask{1} << o.agency);
     o.prev = o.next = kNil;
+  }
+
+  // Removes open offer `id` from its level; `o.open` lots leave the level total.
+  void Unlink(Book& b, BookSide& side, OfferId id, OfferRecord& o, std::int64_t index) noexcept {
     (void)id;
+    UnlinkFromList(side.levels[index], o);
     Detach(b, side, o, index);
   }
 
   // Takes `o.open` lots and one offer off level `index` without touching the FIFO links:
   // a cancelled or expired offer stays linked as a dead entry ("tombstone") until a match
-  // walk passes it and unlinks it (UnlinkDead), so cancelling reads one offer record and not
-  // its two neighbours. A level whose count drops to 0 forgets its list (head = tail = nil):
-  // any dead entries still linked are dropped with it, so a live level's list holds exactly
-  // `count` open offers plus dead ones, and an empty level's list is empty.
+  // walk meets it and unlinks it, so cancelling reads one offer record and not its two
+  // neighbours. A level whose count drops to 0 releases its FIFOs: any dead entries still
+  // linked are dropped with them, so a non-empty level's FIFOs hold exactly `count` open
+  // offers plus dead ones, and an empty level has none.
   void Detach(Book& b, BookSide& side, const OfferRecord& o, std::int64_t index) noexcept {
     Level& l = side.levels[index];
     l.lots -= o.open;
     if (--l.count == 0) {
-      l.head = l.tail = kNil;
+      free_lists_.push_back(l.lists);  // capacity reserved in AcquireLists
+      l.agencies = 0;
       side.bits.Clear(index);
       if (side.best == index) {
         side.best = (&side == &b.bids) ? side.bits.PrevAtOrBefore(index - 1)
@@ -728,19 +787,66 @@ class Engine::Impl {
     }
   }
 
-  // Unlinks dead entry `d` (no longer open) from level `l`; totals are unchanged.
-  void UnlinkDead(Level& l, OfferRecord& d) noexcept {
-    if (d.prev != kNil) {
-      offers_[d.prev].next = d.next;
-    } else {
-      l.head = d.next;
+  // Time-priority merge over the FIFOs of some agencies at one level: a cursor per agency.
+  struct LevelMerge {
+    AgencyMask live;  // agencies whose cursor is not exhausted
+    OfferId cur[kMaxAgencies];
+  };
+  void MergeStart(const Level& l, AgencyMask agencies, LevelMerge* mg) const noexcept {
+    mg->live = l.count == 0 ? 0 : l.agencies & agencies;
+    const AgencyList* lists = mg->live != 0 ? Lists(l) : nullptr;
+    for (AgencyMask m = mg->live; m != 0; m &= m - 1) {
+      const int a = __builtin_ctzll(m);
+      mg->cur[a] = lists[a].head;
+      __builtin_prefetch(&offers_[lists[a].head]);
     }
-    if (d.next != kNil) {
-      offers_[d.next].prev = d.prev;
-    } else {
-      l.tail = d.prev;
+  }
+  // The agency whose cursor offer is first in time priority, or -1 when every cursor is
+  // exhausted. Dead entries at the cursors are passed over; with `unlink` (match walks)
+  // they are also unlinked from `l`.
+  template <bool kUnlink, typename LevelRef>
+  int MergeNext(LevelRef& l, LevelMerge* mg) noexcept {
+    int best = -1;
+    std::uint64_t best_stamp = ~std::uint64_t{0};
+    for (AgencyMask m = mg->live; m != 0; m &= m - 1) {
+      const int a = __builtin_ctzll(m);
+      OfferId id = mg->cur[a];
+      while (id != kNil && offers_[id].status != OfferStatus::kOpen) {
+        OfferRecord& dead = offers_[id];
+        id = dead.next;
+        if constexpr (kUnlink) UnlinkFromList(l, dead);
+      }
+      mg->cur[a] = id;
+      if (id == kNil) {
+        mg->live &= ~(AgencyMask{1} << a);
+        continue;
+      }
+      const std::uint64_t stamp = offers_[id].stamp;
+      if (stamp < best_stamp) {
+        best_stamp = stamp;
+        best = a;
+      }
     }
-    d.prev = d.next = kNil;
+    return best;
+  }
+  int MergeNextConst(const Level& l, LevelMerge* mg) const noexcept {
+    return const_cast<Impl*>(this)->MergeNext<false>(l, mg);  // reads only
+  }
+  static void MergeAdvance(LevelMerge* mg, int agency, OfferId next) noexcept {
+    mg->cur[agency] = next;
+    if (next == kNil) mg->live &= ~(AgencyMask{1} << agency);
+  }
+
+  // Calls fn(id) for every open offer of level `l` in time priority.
+  template <typename Fn>
+  void ForEachInPriority(const Level& l, Fn fn) const {
+    LevelMerge mg;
+    MergeStart(l, kAllAgencies, &mg);
+    for (int a = MergeNextConst(l, &mg); a >= 0; a = MergeNextConst(l, &mg)) {
+      const OfferId id = mg.cur[a];
+      fn(id);
+      MergeAdvance(&mg, a, offers_[id].next);
+    }
   }
 
   void Reject(const Command& cmd, RejectReason reason, AgencyId agency, OfferId offer,
@@ -878,18 +984,22 @@ class Engine::Impl {
     const bool taker_buys = taker.side == Side::kBuy;
     const BookSide& opp = taker_buys ? b.asks : b.bids;
     const std::int64_t limit = (taker.price - b.low) / b.tick;
+    const AgencyMask walk = partners | (AgencyMask{1} << taker.agency);
     Lots sum = 0;
+    LevelMerge mg;
     for (std::int64_t i = opp.best; i >= 0;
          i = taker_buys ? opp.bits.NextAtOrAfter(i + 1) : opp.bits.PrevAtOrBefore(i - 1)) {
       if (taker_buys ? i > limit : i < limit) break;
-      for (OfferId m = opp.levels[i].head; m != kNil; m = offers_[m].next) {
-        const OfferRecord& r = offers_[m];
-        if (r.status != OfferStatus::kOpen) continue;  // dead entry (see Detach)
-        if (r.agency == taker.agency) return sum;
-        if (((partners >> r.agency) & 1) && ((r.accept >> taker.agency) & 1)) {
+      const Level& l = opp.levels[i];
+      MergeStart(l, walk, &mg);
+      for (int a = MergeNextConst(l, &mg); a >= 0; a = MergeNextConst(l, &mg)) {
+        if (a == static_cast<int>(taker.agency)) return sum;  // self-match stops here
+        const OfferRecord& r = offers_[mg.cur[a]];
+        if ((r.accept >> taker.agency) & 1) {
           sum += r.open;
           if (sum >= need) return sum;
         }
+        MergeAdvance(&mg, a, r.next);
       }
     }
     return sum;
@@ -917,30 +1027,32 @@ class Engine::Impl {
     BookSide& opp = taker_buys ? b.asks : b.bids;
     const Side opp_side = taker_buys ? Side::kSell : Side::kBuy;
     const std::int64_t limit = (o.price - b.low) / b.tick;
+    // Only the FIFOs of agencies the taker may trade with, and its own (self-match), are
+    // merged: offers of any other agency would be skipped, so they are never read.
+    const AgencyMask walk = partners | (AgencyMask{1} << o.agency);
     bool self_match = false;
+    LevelMerge mg;
     std::int64_t i = opp.best;
     while (o.open > 0 && i >= 0 && (taker_buys ? i <= limit : i >= limit)) {
       Level& l = opp.levels[i];
-      OfferId m = l.head;
-      // l.count == 0: the level emptied and forgot its list (dead entries included).
-      while (m != kNil && o.open > 0 && l.count > 0) {
-        OfferRecord& r = offers_[m];
-        const OfferId next = r.next;
-        if (next != kNil) __builtin_prefetch(&offers_[next]);
-        if (r.status != OfferStatus::kOpen) {  // cancelled or expired: unlink it now
-          UnlinkDead(l, r);
-          m = next;
-          continue;
-        }
-        if (r.agency == o.agency) {
+      MergeStart(l, walk, &mg);
+      while (o.open > 0) {
+        const int a = MergeNext<true>(l, &mg);
+        if (a < 0) break;
+        if (a == static_cast<int>(o.agency)) {
           self_match = true;
           break;
         }
-        if (((partners >> r.agency) & 1) && ((r.accept >> o.agency) & 1)) {
+        const OfferId m = mg.cur[a];
+        OfferRecord& r = offers_[m];
+        const OfferId next = r.next;
+        if (next != kNil) __builtin_prefetch(&offers_[next]);
+        if ((r.accept >> o.agency) & 1) {  // its agency is in `partners`
           Touch(o.pair, opp_side, i, l);
           FillOne(cmd, b, opp, i, l, m, r, id, o, out);
+          if (l.count == 0) break;  // the level emptied and released its FIFOs
         }
-        m = next;
+        MergeAdvance(&mg, a, next);
       }
       if (self_match) break;
       // `i` may have been emptied (best moved); continue from the next level after it.
@@ -1158,6 +1270,12 @@ class Engine::Impl {
   internal::ClientIndex client_index_;
   std::vector<ExpiryEntry> expiries_;  // min-heap by ExpiryLater
   std::vector<TouchedLevel> touched_;
+  // Per-agency FIFOs of non-empty levels: blocks of num_agencies_ lists, recycled.
+  static constexpr std::size_t kInitialListBlocks = 4096;
+  std::size_t num_agencies_ = 1;
+  std::vector<AgencyList> lists_;
+  std::vector<std::uint32_t> free_lists_;
+  std::uint64_t next_priority_ = 1;  // next OfferRecord::stamp
   std::size_t open_count_ = 0;
   std::uint64_t next_fill_id_ = 1;
   Seq last_seq_ = 0;
