@@ -324,6 +324,18 @@ absl::StatusOr<Invocation> ParseInvocation(const std::vector<std::string>& args,
     if (*tif != v1::TIME_IN_FORCE_GTD && has_expiry) {
       return Usage("an expiry needs --tif gtd");
     }
+    // Bounded so that now + the offset fits in int64 nanoseconds (until the year 2262).
+    constexpr std::int64_t kMaxExpireInMs = std::int64_t{10} * 366 * 24 * 3600 * 1000;
+    if (inv.args.count("expire-in-ms")) {
+      std::int64_t ms = inv.args["expire-in-ms"].as<std::int64_t>();
+      if (ms <= 0 || ms > kMaxExpireInMs) {
+        return Usage(absl::StrCat("--expire-in-ms must be between 1 and ", kMaxExpireInMs,
+                                  " (ten years), not ", ms));
+      }
+    }
+    if (inv.args.count("expire-ns") && inv.args["expire-ns"].as<std::int64_t>() <= 0) {
+      return Usage("--expire-ns must be a positive number of ns since the Unix epoch");
+    }
     if (inv.args.count("client-id") && inv.args["client-id"].as<std::uint64_t>() == 0) {
       return Usage("--client-id must be non-zero");
     }

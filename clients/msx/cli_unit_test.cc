@@ -52,6 +52,28 @@ TEST_F(CliParseTest, FlagsOverrideEnvironmentAndMayFollowTheSubcommand) {
   EXPECT_TRUE(inv->json);
 }
 
+TEST_F(CliParseTest, ExpiryOffsetsThatCouldOverflowAreUsageErrors) {
+  std::vector<std::string> base = {"submit", "--pair", "GA-4N/CO-99.8", "--side", "sell",
+                                   "--lots", "1", "--price", "2100", "--tif", "gtd"};
+  for (const char* ms : {"0", "-5", "9223372036854", "9223372036854775807"}) {
+    auto args = base;
+    args.push_back(std::string("--expire-in-ms=") + ms);
+    auto inv = Parse(args);
+    ASSERT_FALSE(inv.ok()) << ms;
+    EXPECT_NE(inv.status().message().find("--expire-in-ms must be between 1 and"),
+              std::string::npos)
+        << inv.status();
+  }
+  auto ok = base;
+  ok.insert(ok.end(), {"--expire-in-ms", "60000"});
+  EXPECT_TRUE(Parse(ok).ok());
+  auto bad_ns = base;
+  bad_ns.push_back("--expire-ns=-1");
+  auto inv = Parse(bad_ns);
+  ASSERT_FALSE(inv.ok());
+  EXPECT_NE(inv.status().message().find("--expire-ns must be a positive"), std::string::npos);
+}
+
 TEST_F(CliParseTest, BookTakesPairPositionallyAndDepthFlag) {
   auto inv = Parse({"--json", "book", "CO-99.8/GA-4N", "--depth", "3"});
   ASSERT_TRUE(inv.ok()) << inv.status();
