@@ -4,21 +4,25 @@
 # Starts msx-echo-server (the bare gRPC floor: "echo" on the callback API that msx-server
 # uses, "echo-async" on the completion-queue API for comparison) and msx-server with --durability none and
 # then sync (each on a fresh temp data dir), all on 127.0.0.1 with free ports, and runs
-# msx-loadgen against each at several loads: open loop 1,000/s and 5,000/s, then closed
-# loop with 16 channels. Prints one table row per run plus the gateway bars:
+# msx-loadgen against each at several loads: open loop 1,000/s and 5,000/s (4 channels),
+# then closed loop with 16 channels (one call in flight per channel; more channels = more
+# concurrent clients, e.g. CONCURRENCY="16 64 128" for one closed-loop row each). Prints one
+# table row per run plus the gateway bars:
 #   none:  SubmitOffer p50 <= 1.5 x echo p50
 #   sync:  p50 <= echo p50 + bare fdatasync p50 + 100 us
-#   sync:  >= 30,000 offers/s with 16+ clients and no errors but rejects
+#   sync:  >= 30,000 offers/s with 16+ clients and no errors but rejects (best closed row)
 #
 # Usage: bench/loadgen_bench.sh            (MSX_BUILD_DIR, default build/)
-# Env:   DURATION=seconds per run (default 5), RATES="1000 5000", CONCURRENCY=16,
-#        MODES="echo echo-async none sync"; raw JSON lines are kept in $OUT (default a temp file).
+# Env:   DURATION=seconds per run (default 5), RATES="1000 5000" (may be empty),
+#        CONCURRENCY="16" (closed-loop channel counts), LOADGEN_ARGS (extra msx-loadgen
+#        flags, e.g. "--threads 2"), MODES="echo echo-async none sync";
+#        raw JSON lines are kept in $OUT (default a temp file).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${MSX_BUILD_DIR:-$top/build}
 duration=${DURATION:-5}
-rates=${RATES:-"1000 5000"}
-concurrency=${CONCURRENCY:-16}
+rates=${RATES-"1000 5000"}
+concurrency=${CONCURRENCY-16}
 modes=${MODES:-"echo echo-async none sync"}
 
 server_bin=$build/gateway/msx-server
@@ -68,41 +72,70 @@ PY
 run() {  # mode address args... -> one JSON line appended to $out, tagged with the mode
   local mode=$1 addr=$2; shift 2
   local line
-  line=$("$loadgen_bin" --server "$addr" --duration "$duration" --json --quiet "$@" | tail -n1)
-  echo "{\"server\":\"$mode\",\"args\":\"$*\",\"summary\":$line}" >> "$out"
+  # shellcheck disable=SC2086 # LOADGEN_ARGS is a list of flags
+  line=$("$loadgen_bin" --server "$addr" --duration "$duration" --json --quiet \
+    ${LOADGEN_ARGS:-} "$@" | tail -n1)
+  echo "{\"server\":\"$mode\",\"tag\":\"$tag\",\"args\":\"$*\",\"summary\":$line}" >> "$out"
 }
 
-for mode in $modes; do
+# A fresh server (and data dir) per group of rows, so that the journal's group-commit
+# figures printed at its shutdown ("N commands in M group commits") belong to those rows.
+serial=0
+start_server() {  # mode -> sets addr, extra, tag
+  local mode=$1
+  serial=$((serial + 1))
+  tag=$mode-$serial
   if [[ $mode == echo || $mode == echo-async ]]; then
-    api=callback
+    local api=callback
     [[ $mode == echo-async ]] && api=async
-    "$echo_bin" --listen 127.0.0.1:0 --api "$api" --port-file "$tmp/$mode.port" \
-      > "$tmp/$mode.log" 2>&1 &
-    pids+=($!)
-    addr=127.0.0.1:$(wait_port "$tmp/$mode.port")
+    "$echo_bin" --listen 127.0.0.1:0 --api "$api" --port-file "$tmp/$tag.port" \
+      > "$tmp/$tag.log" 2>&1 &
     extra=(--echo)
   else
-    mkdir -p "$tmp/data-$mode"
-    "$server_bin" --listen 127.0.0.1:0 --data-dir "$tmp/data-$mode" --durability "$mode" \
-      --port-file "$tmp/$mode.port" > "$tmp/$mode.log" 2>&1 &
-    pids+=($!)
-    addr=127.0.0.1:$(wait_port "$tmp/$mode.port")
+    mkdir -p "$tmp/data-$tag"
+    "$server_bin" --listen 127.0.0.1:0 --data-dir "$tmp/data-$tag" --durability "$mode" \
+      --port-file "$tmp/$tag.port" > "$tmp/$tag.log" 2>&1 &
     extra=()
   fi
-  for rate in $rates; do
-    run "$mode" "$addr" "${extra[@]}" --rate "$rate" --concurrency 4
-  done
-  run "$mode" "$addr" "${extra[@]}" --rate 0 --concurrency "$concurrency"
+  pids+=($!)
+  addr=127.0.0.1:$(wait_port "$tmp/$tag.port")
+}
+stop_server() {
   kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
   unset 'pids[-1]'
+  local j
+  j=$(grep -o 'journal: .*' "$tmp/$tag.log" || true)
+  [[ -n $j ]] && echo "$tag $j" >> "$tmp/journal.txt"
+  return 0
+}
+
+touch "$tmp/journal.txt"
+for mode in $modes; do
+  if [[ -n ${rates// } ]]; then
+    start_server "$mode"
+    for rate in $rates; do
+      run "$mode" "$addr" "${extra[@]}" --rate "$rate" --concurrency 4
+    done
+    stop_server
+  fi
+  for c in $concurrency; do
+    start_server "$mode"
+    run "$mode" "$addr" "${extra[@]}" --rate 0 --concurrency "$c"
+    stop_server
+  done
 done
 
-python3 - "$out" "$fsync_p50_us" <<'PY'
-import json, sys
+python3 - "$out" "$fsync_p50_us" "$tmp/journal.txt" <<'PY'
+import json, re, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 fsync = float(sys.argv[2])
+per_commit = {}  # server tag -> commands per group commit over that server's rows
+for l in open(sys.argv[3]):
+    m = re.match(r"(\S+) journal: (\d+) commands in (\d+) group commits", l)
+    if m and int(m.group(3)):
+        per_commit[m.group(1)] = f"{int(m.group(2)) / int(m.group(3)):.1f}"
 hdr = ["server", "load", "sent", "ok", "rejected", "errors", "rate/s", "p50", "p90", "p99",
-       "p99.9", "max", "exec p50", "exec p99", "fills"]
+       "p99.9", "max", "exec p50", "exec p99", "fills", "cmds/commit"]
 table = []
 for r in rows:
     s = r["summary"]
@@ -110,7 +143,8 @@ for r in rows:
     table.append([r["server"], load, s["sent"], s["ok"], s["rejected"], sum(s["errors"].values()),
                   f"{s['rate']:.0f}", s["p50_us"], s["p90_us"], s["p99_us"], s["p999_us"], s["max_us"],
                   s["exec_p50_us"] if s["mode"] != "echo" else "-",
-                  s["exec_p99_us"] if s["mode"] != "echo" else "-", s["fills"]])
+                  s["exec_p99_us"] if s["mode"] != "echo" else "-", s["fills"],
+                  per_commit.get(r.get("tag"), "-")])
 w = [max(len(str(x)) for x in col) for col in zip(hdr, *table)]
 fmt = lambda row: "| " + " | ".join(str(x).rjust(n) for x, n in zip(row, w)) + " |"
 print("latencies in microseconds, measured from each call's scheduled send time")
@@ -133,7 +167,10 @@ if echo and sync:
     limit = echo["p50_us"] + fsync + 100
     print(f"bar sync: p50 {sync['p50_us']} us vs echo p50 + fdatasync p50 + 100 = {limit:.1f} us at "
           f"{first_rate}/s -> {'MET' if sync['p50_us'] <= limit else 'NOT MET'}")
-closed = find("sync", 0)
+closed_rows = [r["summary"] for r in rows
+               if r["server"] == "sync" and r["summary"]["target_rate"] == 0
+               and r["summary"]["concurrency"] >= 16]
+closed = max(closed_rows, key=lambda s: s["rate"]) if closed_rows else None
 if closed:
     ok = closed["rate"] >= 30000 and not closed["errors"]
     print(f"bar sync throughput: {closed['rate']:.0f} offers/s with {closed['concurrency']} clients, "
