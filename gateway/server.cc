@@ -208,6 +208,11 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return absl::UnavailableError(absl::StrCat(dir, ": cannot create: ", ec.message()));
+  // Before anything reads or writes the journal: a second server on the same directory
+  // would truncate the first one's live tail and interleave segments with it.
+  absl::StatusOr<std::unique_ptr<journal::DirLock>> lock = journal::DirLock::Acquire(dir);
+  if (!lock.ok()) return lock.status();
+  s->dir_lock_ = *std::move(lock);
   const std::string journaled_config = JournaledConfig(s->config_);
   const ReferenceData* ref_ptr = s->ref_.get();
   journal::RecoveryOptions ropts;
@@ -346,13 +351,18 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  // gRPC sets SO_REUSEPORT by default on Linux: a second server on the same address would
+  // then bind too and take half of the connections. One address, one server.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(server.listen(), *creds, &s->port_);
   builder.RegisterService(s->exchange_service_.get());
   builder.RegisterService(s->admin_service_.get());
   builder.SetMaxReceiveMessageSize(4 << 20);
   s->grpc_server_ = builder.BuildAndStart();
   if (!s->grpc_server_ || s->port_ == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", server.listen()));
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", server.listen(),
+        " (the address is in use, e.g. by another msx-server, or not an address of this host)"));
   }
   s->health_target_->store(s->grpc_server_->GetHealthCheckService(), std::memory_order_release);
   if (!s->sequencer_->accepting()) s->grpc_server_->GetHealthCheckService()->SetServingStatus(false);

@@ -21,6 +21,7 @@
 
 #include "absl/status/statusor.h"
 #include "engine/engine.h"
+#include "engine/journal/dir_lock.h"
 #include "engine/journal/writer.h"
 #include "engine/reference_data.h"
 #include "gateway/auth.h"
@@ -64,6 +65,9 @@ class ExchangeServer {
  private:
   ExchangeServer() = default;
 
+  // Held from before recovery until after the journal is closed (declared first, so
+  // destroyed last): one msx-server per data directory.
+  std::unique_ptr<journal::DirLock> dir_lock_;
   v1::ExchangeConfig config_;
   v1::ServerConfig server_config_;
   std::unique_ptr<ReferenceData> ref_;

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/config/config.h"
 #include "engine/engine.h"
+#include "engine/journal/dir_lock.h"
 #include "engine/journal/json.h"
 #include "engine/journal/reader.h"
 #include "engine/journal/recovery.h"
@@ -38,6 +39,8 @@ constexpr char kUsage[] =
     "      --truncate-torn-tail      remove a torn tail\n"
     "      --truncate-at-corruption  cut the journal at the first corruption (the rest is\n"
     "                                renamed *.discarded); loses every later command\n"
+    "               (both --truncate-* take the directory's LOCK: refused while an\n"
+    "               msx-server runs on it)\n"
     "  dump DIR     print one JSON object per record (config, command, event)\n"
     "      --after SEQ               only commands with seq > SEQ\n"
     "      --until SEQ               only commands with seq <= SEQ\n"
@@ -155,6 +158,14 @@ int Replay(const Args& a, std::ostream& out, std::ostream& err) {
 }
 
 int Verify(const Args& a, std::ostream& out, std::ostream& err) {
+  // Truncating modifies the journal: never under a running msx-server (it would cut the
+  // tail the server is writing). Reading needs no lock.
+  std::unique_ptr<journal::DirLock> lock;
+  if (a.truncate_torn_tail || a.truncate_at_corruption) {
+    absl::StatusOr<std::unique_ptr<journal::DirLock>> locked = journal::DirLock::Acquire(a.dir);
+    if (!locked.ok()) return Damaged(locked.status(), err);
+    lock = *std::move(locked);
+  }
   if (a.replay) return Replay(a, out, err);
   ReaderOptions o;
   o.truncate_torn_tail = a.truncate_torn_tail;

@@ -10,6 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "engine/config/config.h"
 #include "engine/engine.h"
+#include "engine/journal/dir_lock.h"
 #include "engine/journal/journal_test_util.h"
 #include "engine/journal/reader.h"
 #include "engine/journal/writer.h"
@@ -127,6 +128,28 @@ TEST_F(JournalToolTest, VerifyReportsATornTailAsNotDamage) {
   Output o = RunTool({"verify", dir_.path()});
   EXPECT_EQ(o.code, kExitOk) << o.err;
   EXPECT_TRUE(absl::StrContains(o.out, "torn tail")) << o.out;
+}
+
+TEST_F(JournalToolTest, TruncatingRefusesALockedDirectoryButReadingDoesNot) {
+  // A running msx-server holds DIR/LOCK; cutting its live tail would lose acknowledged work.
+  auto server = journal::DirLock::Acquire(dir_.path());
+  ASSERT_TRUE(server.ok()) << server.status();
+  std::string seg = Segment();
+  journal::testing::TruncateTo(seg, journal::testing::FileSize(seg) - 3);
+  const std::uint64_t torn_size = journal::testing::FileSize(seg);
+  for (const char* flag : {"--truncate-torn-tail", "--truncate-at-corruption"}) {
+    Output o = RunTool({"verify", dir_.path(), flag});
+    EXPECT_EQ(o.code, kExitDamaged) << flag << ": " << o.out;
+    EXPECT_TRUE(absl::StrContains(o.err, dir_.path() + " is in use: another msx-server holds"))
+        << o.err;
+    EXPECT_EQ(journal::testing::FileSize(seg), torn_size) << flag << " modified a locked journal";
+  }
+  EXPECT_EQ(RunTool({"verify", dir_.path()}).code, kExitOk);
+  EXPECT_EQ(RunTool({"dump", dir_.path()}).code, kExitOk);
+  server->reset();
+  Output o = RunTool({"verify", dir_.path(), "--truncate-torn-tail"});
+  EXPECT_EQ(o.code, kExitOk) << o.err;
+  EXPECT_LT(journal::testing::FileSize(seg), torn_size);
 }
 
 TEST_F(JournalToolTest, DumpPrintsOneJsonObjectPerRecord) {
