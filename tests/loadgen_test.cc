@@ -1,5 +1,6 @@
 // End-to-end tests of msx-loadgen: short runs against a real msx-server (and the bare echo
-// server), with its JSON summary checked against what the server's execution streams show.
+// server), with its JSON summary checked against what the server's execution streams and its
+// journal show.
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -114,6 +115,25 @@ TEST(LoadgenTest, OpenLoopSummaryMatchesTheServersExecutionStreams) {
   EXPECT_EQ(count(requested_cancel),
             static_cast<std::size_t>(Num(s, "cancels") + Num(s, "cleanup_cancels")));
   EXPECT_GT(Num(s, "cancels"), 0);
+
+  // What the journal holds, read back by msx-journal after a clean shutdown: every submit and
+  // cancel the generator counted as answered is a journaled command, every fill it counted is
+  // a journaled fill, and replaying the journal regenerates exactly those events.
+  const int status = server.Stop(SIGTERM);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << server.Output();
+  auto stats = RunCommand({BuildPath("clients/journal/msx-journal"), "stats", server.data_dir()},
+                          {}, std::chrono::seconds(30));
+  ASSERT_EQ(stats.exit_code, 0) << stats.err;
+  auto j = LastJsonLine(stats.out);
+  EXPECT_EQ(Num(j, "fills"), fills) << stats.out;
+  const auto& commands = j.fields().at("commands_by_type").struct_value();
+  EXPECT_EQ(Num(commands, "SubmitOffer"), Num(s, "submits")) << stats.out;
+  EXPECT_EQ(Num(commands, "CancelOffer"), Num(s, "cancels") + Num(s, "cleanup_cancels"))
+      << stats.out;
+  auto verify = RunCommand(
+      {BuildPath("clients/journal/msx-journal"), "verify", server.data_dir(), "--replay"}, {},
+      std::chrono::seconds(30));
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
 }
 
 TEST(LoadgenTest, ClosedLoopAccountsForEveryCall) {
