@@ -37,8 +37,9 @@ constexpr char kUsage[] =
     "                                configuration and check that every journaled fill and\n"
     "                                event is regenerated exactly\n"
     "      --truncate-torn-tail      remove a torn tail\n"
-    "      --truncate-at-corruption  cut the journal at the first corruption (the rest is\n"
-    "                                renamed *.discarded); loses every later command\n"
+    "      --truncate-at-corruption  cut the journal at the first corruption (later\n"
+    "                                segments and snapshots are renamed *.discarded);\n"
+    "                                loses every later command\n"
     "               (both --truncate-* take the directory's LOCK: refused while an\n"
     "               msx-server runs on it)\n"
     "  dump DIR     print one JSON object per record (config, command, event)\n"
@@ -184,7 +185,9 @@ int Verify(const Args& a, std::ostream& out, std::ostream& err) {
   PrintTorn(st, out);
   if (!st.error_file.empty()) {
     out << "truncated at corruption: " << st.error_file << ":" << st.error_offset << "; set aside "
-        << st.discarded_segments.size() << " later segments\n";
+        << st.discarded_segments.size() << " later segments and "
+        << st.discarded_snapshots.size() << " snapshots after seq " << st.end_seq
+        << " (renamed *.discarded)\n";
   }
   return kExitOk;
 }

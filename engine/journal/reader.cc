@@ -13,6 +13,7 @@
 #include "engine/journal/codec.h"
 #include "engine/journal/crc32c.h"
 #include "engine/journal/file_util.h"
+#include "engine/journal/snapshot.h"
 
 namespace msx::journal {
 
@@ -250,12 +251,34 @@ bool JournalReader::HandleCorruption(absl::Status status, const std::string& pat
   } else {
     s = internal::TruncateFile(path, group_offset);
   }
+  // The kept journal ends with the last complete group read (expected_seq_ - 1), or, when
+  // the first segment read is the damaged one, just before that segment (its name).
+  const Seq first_of_damaged = segments_[next_segment_ - 1].first_seq;
+  const Seq end = expected_seq_ != 0 ? expected_seq_ - 1
+                                     : (first_of_damaged == 0 ? 0 : first_of_damaged - 1);
+  stats_.end_seq = end;
   for (std::size_t i = from; s.ok() && i < segments_.size(); ++i) {
     std::string to = segments_[i].path + ".discarded";
     if (::rename(segments_[i].path.c_str(), to.c_str()) != 0) {
       s = internal::ErrnoError("rename", segments_[i].path);
     } else {
       stats_.discarded_segments.push_back(to);
+    }
+  }
+  // Snapshots of the discarded history go with it: once new commands reuse those seqs, a
+  // snapshot after `end` would describe another history and load without complaint.
+  if (s.ok()) {
+    absl::StatusOr<std::vector<SnapshotInfo>> snapshots = ListSnapshots(dir_);
+    if (!snapshots.ok()) s = snapshots.status();
+    for (std::size_t i = 0; s.ok() && i < snapshots->size(); ++i) {
+      const SnapshotInfo& snap = (*snapshots)[i];
+      if (snap.seq <= end) continue;
+      std::string to = snap.path + ".discarded";
+      if (::rename(snap.path.c_str(), to.c_str()) != 0) {
+        s = internal::ErrnoError("rename", snap.path);
+      } else {
+        stats_.discarded_snapshots.push_back(to);
+      }
     }
   }
   if (s.ok()) s = internal::SyncDir(dir_);

@@ -11,7 +11,8 @@
 //     with "<path>:<offset>: " (offset of the damaged record or header in that file);
 //     stats().error_file / error_offset hold the same. With truncate_at_corruption (an
 //     operator's explicit choice) the segment is cut at the start of the damaged group,
-//     later segments are renamed *.msxj.discarded, and the read ends cleanly instead.
+//     later segments and every snapshot after the cut are renamed *.discarded, and the
+//     read ends cleanly instead (stats().end_seq is where the journal now ends).
 //
 // Thread-safety: a JournalReader is used by one thread at a time. Any number of readers
 // may read a directory while one JournalWriter appends to it, provided they do not ask
@@ -86,6 +87,8 @@ struct ReadStats {
   std::string error_file;
   std::uint64_t error_offset = 0;
   std::vector<std::string> discarded_segments;  // renamed by truncate_at_corruption
+  // Snapshots after the cut (seq > end_seq), renamed *.msxs.discarded with the segments.
+  std::vector<std::string> discarded_snapshots;
 };
 
 // One command group as journaled.

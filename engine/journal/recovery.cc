@@ -1,6 +1,9 @@
 #include "engine/journal/recovery.h"
 
+#include <stdio.h>
 #include <sys/stat.h>
+
+#include <cerrno>
 
 #include <cstring>
 #include <utility>
@@ -153,8 +156,19 @@ absl::StatusOr<RecoveryResult> Recover(const std::string& dir, const EngineFacto
     if (base > 0 && attempt.last_seq < base) {
       // The journal ends before the snapshot (e.g. an operator truncated it): the snapshot
       // describes commands the journal no longer has, so it must not be used.
-      attempt.rejected_snapshots.push_back(absl::StrCat(
-          attempt.snapshot_path, ": ahead of the journal, which ends at seq ", attempt.last_seq));
+      std::string why = absl::StrCat(attempt.snapshot_path,
+                                     ": ahead of the journal, which ends at seq ", attempt.last_seq);
+      if (options.set_aside_stale_snapshots) {
+        // Once new commands reuse its seqs it would load without complaint and describe
+        // another history: set it aside now (renamed, never deleted).
+        const std::string to = attempt.snapshot_path + ".discarded";
+        if (::rename(attempt.snapshot_path.c_str(), to.c_str()) != 0) {
+          return absl::UnavailableError(absl::StrCat("rename ", attempt.snapshot_path, ": ",
+                                                     std::strerror(errno)));
+        }
+        absl::StrAppend(&why, "; renamed to ", to);
+      }
+      attempt.rejected_snapshots.push_back(std::move(why));
       attempt.snapshot_seq = 0;
       attempt.snapshot_path.clear();
       result = std::move(attempt);

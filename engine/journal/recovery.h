@@ -4,7 +4,8 @@
 //      reads with ReadJournalConfig() to build the ReferenceData the factory uses).
 //   2. Load the newest usable snapshot (unreadable, failing LoadState, or ahead of the
 //      journal: fall back to the previous one, then to the full journal, each time with a
-//      fresh engine from the factory).
+//      fresh engine from the factory). A snapshot ahead of the journal is set aside
+//      (renamed *.discarded) unless RecoveryOptions says otherwise.
 //   3. Read every segment from the one holding snapshot seq + 1, verifying CRCs and the
 //      sequence chain; re-apply each later command through Engine::Apply and check that
 //      the regenerated journaled events (all but kBookLevel) equal the journaled ones,
@@ -38,6 +39,10 @@ struct RecoveryOptions {
   bool truncate_torn_tail = true;
   // Operator override (msx-server --truncate-at-corruption): see ReaderOptions.
   bool truncate_at_corruption = false;
+  // A snapshot after the journal's end (the journal lost its tail or was cut) is never
+  // used; with this set it is also renamed *.msxs.discarded, so that it cannot be loaded
+  // later, once new commands have reused its seqs with another history.
+  bool set_aside_stale_snapshots = true;
   // If non-empty, every CONFIG record must equal it (else FailedPrecondition).
   std::string expected_config;
   // Called for each replayed command group with the journaled events (e.g. to rebuild

@@ -183,10 +183,10 @@ TEST_F(RecoveryTest, NoUsableSnapshotFallsBackToTheFullJournal) {
   EXPECT_EQ(r->engine->StateDigest(), live_->StateDigest());
 }
 
-TEST_F(RecoveryTest, SnapshotAheadOfATruncatedJournalIsNotUsed) {
-  Run(2000, {1900});
-  // An operator cut the journal at a corruption near seq 1500 (msx-journal verify
-  // --truncate-at-corruption); the snapshot now describes commands the journal lacks.
+TEST_F(RecoveryTest, TruncationAtCorruptionSetsAsideSnapshotsOfTheDiscardedHistory) {
+  Run(2000, {1000, 1900});
+  // An operator cuts the journal at a corruption near seq 1500 (msx-journal verify
+  // --truncate-at-corruption); snapshot 1900 describes commands the journal no longer has.
   {
     auto reader = JournalReader::Open(dir_.path(), {});
     ASSERT_TRUE(reader.ok());
@@ -204,14 +204,62 @@ TEST_F(RecoveryTest, SnapshotAheadOfATruncatedJournalIsNotUsed) {
   }
   ASSERT_TRUE((*reader)->status().ok());
   ASSERT_EQ((*reader)->stats().last_seq, 1499u);
+  EXPECT_EQ((*reader)->stats().end_seq, 1499u);
+  const std::string discarded = dir_.file(SnapshotFileName(1900)) + ".discarded";
+  EXPECT_EQ((*reader)->stats().discarded_snapshots, std::vector<std::string>{discarded});
+  EXPECT_TRUE(std::filesystem::exists(discarded));
+  EXPECT_FALSE(std::filesystem::exists(dir_.file(SnapshotFileName(1900))));
+  EXPECT_TRUE(std::filesystem::exists(dir_.file(SnapshotFileName(1000))));
 
   auto r = Recover();
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->last_seq, 1499u);
-  EXPECT_EQ(r->snapshot_seq, 0u);
+  EXPECT_EQ(r->snapshot_seq, 1000u);
+  EXPECT_TRUE(r->rejected_snapshots.empty());
+
+  // The exchange goes on past 1900 with another history (the traffic generator continues
+  // where it was, not where the journal was cut); a restart must equal a replay
+  // of the journal (an old snapshot 1900 would have loaded and diverged).
+  live_ = std::move(r->engine);
+  Run(600);
+  auto again = Recover();
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->last_seq, 2099u);
+  EXPECT_EQ(again->snapshot_seq, 1000u);
+  EXPECT_EQ(again->engine->StateDigest(), live_->StateDigest());
+}
+
+TEST_F(RecoveryTest, SnapshotAheadOfTheJournalIsNotUsedAndIsSetAside) {
+  Run(2000, {1000, 1900});
+  // The journal lost its last segments (durability none and a power loss, or an operator
+  // removed them): it ends before snapshot 1900.
+  auto segments = ListSegments(dir_.path());
+  ASSERT_TRUE(segments.ok());
+  std::size_t keep = 0;
+  while (keep < segments->size() && (*segments)[keep].first_seq <= 1500) ++keep;
+  ASSERT_LT(keep, segments->size());
+  const Seq end = (*segments)[keep].first_seq - 1;
+  ASSERT_LT(end, 1900u);
+  ASSERT_GT(end, 1000u);
+  for (std::size_t i = keep; i < segments->size(); ++i) {
+    std::filesystem::remove((*segments)[i].path);
+  }
+
+  auto r = Recover();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->last_seq, end);
+  EXPECT_EQ(r->snapshot_seq, 1000u);
   ASSERT_EQ(r->rejected_snapshots.size(), 1u);
-  EXPECT_TRUE(absl::StrContains(r->rejected_snapshots[0], "ahead of the journal"));
-  EXPECT_EQ(r->engine->last_seq(), 1499u);
+  EXPECT_TRUE(absl::StrContains(r->rejected_snapshots[0], "ahead of the journal")) << r->rejected_snapshots[0];
+  EXPECT_TRUE(std::filesystem::exists(dir_.file(SnapshotFileName(1900)) + ".discarded"));
+  EXPECT_FALSE(std::filesystem::exists(dir_.file(SnapshotFileName(1900))));
+
+  live_ = std::move(r->engine);
+  Run(2000 - end);
+  auto again = Recover();
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->snapshot_seq, 1000u);
+  EXPECT_EQ(again->engine->StateDigest(), live_->StateDigest());
 }
 
 TEST_F(RecoveryTest, CorruptionStopsRecoveryWithFileAndOffset) {
