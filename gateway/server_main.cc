@@ -24,13 +24,16 @@ namespace po = boost::program_options;
 
 namespace {
 
+// Re-arms itself until shutdown begins. `stopping` matters beside cancel(): a tick whose
+// timer had already expired when the signal arrived is queued with no error and cannot be
+// cancelled any more; it must not arm the timer again.
 void ScheduleTick(boost::asio::steady_timer& timer, std::chrono::milliseconds period,
-                  msx::gateway::ExchangeServer& server) {
+                  msx::gateway::ExchangeServer& server, const bool& stopping) {
   timer.expires_after(period);
-  timer.async_wait([&timer, period, &server](const boost::system::error_code& ec) {
-    if (ec) return;  // cancelled at shutdown
+  timer.async_wait([&timer, period, &server, &stopping](const boost::system::error_code& ec) {
+    if (ec || stopping) return;  // cancelled, or shutting down
     server.Tick();
-    ScheduleTick(timer, period, server);
+    ScheduleTick(timer, period, server, stopping);
   });
 }
 
@@ -111,12 +114,15 @@ int main(int argc, char** argv) {
   }
 
   boost::asio::steady_timer tick(io);
+  // Bounded by ValidateConfig (1 ms .. 1 h), so the deadline arithmetic cannot overflow.
   auto period = std::chrono::milliseconds(server.server_config().time_tick_ms());
-  ScheduleTick(tick, period, server);
+  bool stopping = false;  // only touched on this thread (io.run())
+  ScheduleTick(tick, period, server, stopping);
   int exit_code = 0;
   signals.async_wait([&](const boost::system::error_code& ec, int signo) {
     if (ec) return;
     std::cout << "msx-server: signal " << signo << ", shutting down" << std::endl;
+    stopping = true;
     tick.cancel();
     absl::Status s = server.Shutdown();
     if (!s.ok()) {
@@ -125,6 +131,8 @@ int main(int argc, char** argv) {
     } else {
       std::cout << "msx-server: journal flushed, snapshot written, bye" << std::endl;
     }
+    // Nothing left to run: make io.run() return even if a handler is still queued.
+    io.stop();
   });
   io.run();
   started->reset();

@@ -5,12 +5,18 @@
 #include <sys/wait.h>
 
 #include <filesystem>
+#include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include <google/protobuf/text_format.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "engine/config/config.h"
 #include "gtest/gtest.h"
+#include "msx/v1/config.pb.h"
 #include "tests/testing/server_process.h"
 
 namespace msx {
@@ -42,6 +48,31 @@ class ServerLifecycleTest : public ::testing::Test {
   CommandResult RunServer(std::vector<std::string> args) {
     args.insert(args.begin(), BuildPath("gateway/msx-server"));
     return RunCommand(args, {}, kFailFast);
+  }
+
+  // The default configuration with `edit` applied to its server section, as a file.
+  std::string ConfigFile(const std::string& name, void (*edit)(v1::ServerConfig*)) {
+    v1::ExchangeConfig config = DefaultConfig();
+    edit(config.mutable_server());
+    std::string text;
+    EXPECT_TRUE(google::protobuf::TextFormat::PrintToString(config, &text));
+    std::string path = scratch_ + "/" + name;
+    std::ofstream(path) << text;
+    return path;
+  }
+
+  // Waits up to `timeout` for `pid` to exit, without reaping it (ServerProcess does).
+  static bool ExitsWithin(pid_t pid, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      siginfo_t info{};
+      if (waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+          info.si_pid == pid) {
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
   }
 
   std::string scratch_ = MakeTempDir("msx-lifecycle");
@@ -76,6 +107,50 @@ TEST_F(ServerLifecycleTest, SecondServerOnTheSameAddressIsRefused) {
       RunServer({"--listen", first.address(), "--data-dir", scratch_ + "/other"});
   EXPECT_EQ(second.exit_code, 1) << second.out << second.err;
   EXPECT_TRUE(absl::StrContains(second.err, "cannot listen on " + first.address())) << second.err;
+}
+
+TEST_F(ServerLifecycleTest, OutOfBoundsServerSettingsAreRefusedBeforeAnyFileIsCreated) {
+  struct Case {
+    const char* name;
+    void (*edit)(v1::ServerConfig*);
+    const char* error;
+  };
+  const Case cases[] = {
+      // Was std::bad_alloc (abort) after the journal had been created.
+      {"queue.textproto", [](v1::ServerConfig* s) { s->set_queue_capacity(1073741824); },
+       "server.queue_capacity: must be between 2 and 16777216"},
+      // Was a busy-looping tick timer and a SIGTERM that never ended the process.
+      {"tick.textproto", [](v1::ServerConfig* s) { s->set_time_tick_ms(9223372036854775807); },
+       "server.time_tick_ms: must be between 1 and 3600000"},
+  };
+  for (const Case& c : cases) {
+    const std::string data = scratch_ + "/data-" + c.name;
+    CommandResult r = RunServer({"--config", ConfigFile(c.name, c.edit), "--listen",
+                                 "127.0.0.1:0", "--data-dir", data});
+    EXPECT_EQ(r.exit_code, 1) << c.name << ": " << r.out << r.err;
+    EXPECT_TRUE(absl::StrContains(r.err, c.error)) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(data)) << c.name << ": created " << data;
+  }
+}
+
+TEST_F(ServerLifecycleTest, SigtermEndsTheProcessWhileTheTickTimerIsBusy) {
+  // A 1 ms tick keeps a tick handler queued or running most of the time, so the signal
+  // often lands while one is pending; shutdown must end the process every time.
+  const std::string config =
+      ConfigFile("fast-tick.textproto", [](v1::ServerConfig* s) { s->set_time_tick_ms(1); });
+  ServerProcess server;
+  for (int round = 0; round < 5; ++round) {
+    ServerProcess::Options o;
+    o.extra_args = {"--config", config};
+    ASSERT_TRUE(server.Start(o).ok()) << server.Output();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50 + 37 * round));
+    ASSERT_EQ(kill(server.pid(), SIGTERM), 0);
+    ASSERT_TRUE(ExitsWithin(server.pid(), std::chrono::seconds(15)))
+        << "round " << round << ": still running after SIGTERM: " << server.Output();
+    int status = server.Stop(SIGTERM);  // reaps it
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << server.Output();
+    EXPECT_TRUE(absl::StrContains(server.Output(), "bye")) << server.Output();
+  }
 }
 
 }  // namespace

@@ -80,12 +80,39 @@ absl::Status ValidateExtras(const msx::v1::ExchangeConfig& config) {
       s.durability() != msx::v1::DURABILITY_SYNC && s.durability() != msx::v1::DURABILITY_NONE) {
     return server_bad("durability", "unknown value");
   }
-  if (s.journal_segment_bytes() < 0) return server_bad("journal_segment_bytes", "must be >= 0");
-  if (s.snapshot_every_records() < 0) return server_bad("snapshot_every_records", "must be >= 0");
-  if (s.queue_capacity() < 0 || (s.queue_capacity() & (s.queue_capacity() - 1)) != 0) {
-    return server_bad("queue_capacity", "must be 0 or a power of two");
+  // Every number is bounded: the server allocates (queue), sizes files (segments) and arms
+  // timers (tick) from them, and a huge value must be refused here, before any journal
+  // file exists, not crash or spin later. 0 selects the default.
+  auto in_range = [&server_bad](absl::string_view field, std::int64_t v, std::int64_t lo,
+                                std::int64_t hi, std::int64_t dflt) -> absl::Status {
+    if (v == 0 || (v >= lo && v <= hi)) return absl::OkStatus();
+    return server_bad(field, absl::StrCat("must be between ", lo, " and ", hi, " (or 0 for ",
+                                          dflt, "), got ", v));
+  };
+  if (absl::Status b = in_range("journal_segment_bytes", s.journal_segment_bytes(),
+                                kMinSegmentBytes, kMaxSegmentBytes, kDefaultSegmentBytes);
+      !b.ok()) {
+    return b;
   }
-  if (s.time_tick_ms() < 0) return server_bad("time_tick_ms", "must be >= 0");
+  if (absl::Status b = in_range("snapshot_every_records", s.snapshot_every_records(), 1,
+                                kMaxSnapshotEveryRecords, kDefaultSnapshotEveryRecords);
+      !b.ok()) {
+    return b;
+  }
+  if (absl::Status b = in_range("queue_capacity", s.queue_capacity(), 2, kMaxQueueCapacity,
+                                kDefaultQueueCapacity);
+      !b.ok()) {
+    return b;
+  }
+  if ((s.queue_capacity() & (s.queue_capacity() - 1)) != 0) {
+    return server_bad("queue_capacity", absl::StrCat("must be a power of two, got ",
+                                                     s.queue_capacity()));
+  }
+  if (absl::Status b = in_range("time_tick_ms", s.time_tick_ms(), 1, kMaxTimeTickMs,
+                                kDefaultTimeTickMs);
+      !b.ok()) {
+    return b;
+  }
   if (s.tls().cert_file().empty() != s.tls().key_file().empty()) {
     return server_bad("tls", "cert_file and key_file must be given together");
   }
@@ -192,10 +219,10 @@ msx::v1::ServerConfig ServerConfigWithDefaults(const msx::v1::ServerConfig& serv
   if (s.listen().empty()) s.set_listen("127.0.0.1:50051");
   if (s.data_dir().empty()) s.set_data_dir("./data");
   if (s.durability() == msx::v1::DURABILITY_UNSPECIFIED) s.set_durability(msx::v1::DURABILITY_SYNC);
-  if (s.journal_segment_bytes() == 0) s.set_journal_segment_bytes(64ll << 20);
-  if (s.snapshot_every_records() == 0) s.set_snapshot_every_records(1000000);
-  if (s.queue_capacity() == 0) s.set_queue_capacity(65536);
-  if (s.time_tick_ms() == 0) s.set_time_tick_ms(100);
+  if (s.journal_segment_bytes() == 0) s.set_journal_segment_bytes(kDefaultSegmentBytes);
+  if (s.snapshot_every_records() == 0) s.set_snapshot_every_records(kDefaultSnapshotEveryRecords);
+  if (s.queue_capacity() == 0) s.set_queue_capacity(kDefaultQueueCapacity);
+  if (s.time_tick_ms() == 0) s.set_time_tick_ms(kDefaultTimeTickMs);
   return s;
 }
 

@@ -11,6 +11,7 @@
 #ifndef MSX_ENGINE_CONFIG_CONFIG_H_
 #define MSX_ENGINE_CONFIG_CONFIG_H_
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,10 +38,23 @@ absl::StatusOr<msx::v1::ExchangeConfig> ReadConfigFile(const std::string& path);
 // the entries in `config`.
 absl::StatusOr<ReferenceData> LoadReferenceData(const msx::v1::ExchangeConfig& config);
 
+// Bounds of the numeric server settings (0 in the configuration selects the default).
+inline constexpr std::int64_t kDefaultSegmentBytes = 64ll << 20;
+inline constexpr std::int64_t kMinSegmentBytes = 4096;
+inline constexpr std::int64_t kMaxSegmentBytes = 16ll << 30;
+inline constexpr std::int64_t kDefaultSnapshotEveryRecords = 1000000;
+inline constexpr std::int64_t kMaxSnapshotEveryRecords = 1000000000000;
+inline constexpr std::int64_t kDefaultQueueCapacity = 65536;
+inline constexpr std::int64_t kMaxQueueCapacity = 16777216;  // 2^24 slots
+inline constexpr std::int64_t kDefaultTimeTickMs = 100;
+inline constexpr std::int64_t kMaxTimeTickMs = 3600000;  // one hour
+
 // Validates everything LoadReferenceData needs plus the parts the engine does not use:
 // tokens (non-empty, unique across agencies), initial holdings (known instrument,
-// amount >= 0, no instrument twice per agency), the server section (queue_capacity a power
-// of two or 0, non-negative sizes and periods, TLS key given with a certificate).
+// amount >= 0, no instrument twice per agency), the server section (every number 0 or
+// within the bounds above, e.g. "server.queue_capacity: must be between 2 and 16777216
+// (or 0 for 65536), got ..."; queue_capacity a power of two; TLS key given with a
+// certificate).
 absl::Status ValidateConfig(const msx::v1::ExchangeConfig& config);
 
 // The SetHoldings commands that declare every agency's initial holdings, in configuration

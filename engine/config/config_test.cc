@@ -260,7 +260,59 @@ TEST(LoadReferenceDataTest, FloorRaisesBandLow) {
 TEST(LoadReferenceDataTest, QueueCapacityMustBePowerOfTwo) {
   msx::v1::ExchangeConfig c = Parse(kSmall);
   c.mutable_server()->set_queue_capacity(1000);
-  EXPECT_EQ(LoadError(c), "server.queue_capacity: must be 0 or a power of two");
+  EXPECT_EQ(LoadError(c), "server.queue_capacity: must be a power of two, got 1000");
+}
+
+TEST(LoadReferenceDataTest, EveryServerNumberIsBounded) {
+  struct Case {
+    void (*set)(msx::v1::ServerConfig*);
+    const char* error;
+  };
+  const Case cases[] = {
+      {[](msx::v1::ServerConfig* s) { s->set_queue_capacity(1073741824); },
+       "server.queue_capacity: must be between 2 and 16777216 (or 0 for 65536), got 1073741824"},
+      {[](msx::v1::ServerConfig* s) { s->set_queue_capacity(1); },
+       "server.queue_capacity: must be between 2 and 16777216 (or 0 for 65536), got 1"},
+      {[](msx::v1::ServerConfig* s) { s->set_queue_capacity(-4); },
+       "server.queue_capacity: must be between 2 and 16777216 (or 0 for 65536), got -4"},
+      {[](msx::v1::ServerConfig* s) { s->set_time_tick_ms(9223372036854775807); },
+       "server.time_tick_ms: must be between 1 and 3600000 (or 0 for 100), got "
+       "9223372036854775807"},
+      {[](msx::v1::ServerConfig* s) { s->set_time_tick_ms(-1); },
+       "server.time_tick_ms: must be between 1 and 3600000 (or 0 for 100), got -1"},
+      {[](msx::v1::ServerConfig* s) { s->set_journal_segment_bytes(100); },
+       "server.journal_segment_bytes: must be between 4096 and 17179869184 (or 0 for "
+       "67108864), got 100"},
+      {[](msx::v1::ServerConfig* s) { s->set_journal_segment_bytes(1ll << 40); },
+       "server.journal_segment_bytes: must be between 4096 and 17179869184 (or 0 for "
+       "67108864), got 1099511627776"},
+      {[](msx::v1::ServerConfig* s) { s->set_snapshot_every_records(-5); },
+       "server.snapshot_every_records: must be between 1 and 1000000000000 (or 0 for "
+       "1000000), got -5"},
+      {[](msx::v1::ServerConfig* s) { s->set_snapshot_every_records(1ll << 62); },
+       "server.snapshot_every_records: must be between 1 and 1000000000000 (or 0 for "
+       "1000000), got 4611686018427387904"},
+  };
+  for (const Case& k : cases) {
+    msx::v1::ExchangeConfig c = Parse(kSmall);
+    k.set(c.mutable_server());
+    EXPECT_EQ(LoadError(c), k.error);
+  }
+}
+
+TEST(LoadReferenceDataTest, ServerNumbersAtTheirBoundsAreAccepted) {
+  msx::v1::ExchangeConfig c = Parse(kSmall);
+  msx::v1::ServerConfig* s = c.mutable_server();
+  s->set_queue_capacity(16777216);
+  s->set_time_tick_ms(3600000);
+  s->set_journal_segment_bytes(4096);
+  s->set_snapshot_every_records(1);
+  EXPECT_TRUE(ValidateConfig(c).ok()) << ValidateConfig(c);
+  s->set_queue_capacity(2);
+  s->set_time_tick_ms(1);
+  s->set_journal_segment_bytes(16ll << 30);
+  s->set_snapshot_every_records(1000000000000);
+  EXPECT_TRUE(ValidateConfig(c).ok()) << ValidateConfig(c);
 }
 
 }  // namespace
