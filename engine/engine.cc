@@ -7,10 +7,16 @@
 //   and never move, so a record reference stays valid for the engine's lifetime. Records
 //   of finished offers stay (queries and idempotency need them).
 // - Each pair book side is a dense array of price levels indexed by
-//   (price - band_low) / tick, allocated once when the book is first used, plus a
-//   two-level bitmap of non-empty levels for best-price and next-level lookups.
-// - A level holds an intrusive doubly-linked FIFO of offer ids (prev/next live in the
-//   offer record), so adding, cancelling and filling are O(1) at any depth.
+//   (price - band_low) / tick (from a huge-page arena, allocated when the book is first
+//   used), plus a two-level bitmap of non-empty levels for best-price and next-level lookups.
+// - A non-empty level holds one intrusive doubly-linked FIFO per agency (prev/next live in
+//   the offer record; the heads and tails in a recycled block of `lists_`); each offer's
+//   `stamp` orders it across agencies. A match walk merges only the FIFOs of the agencies
+//   the taker may trade with (and its own, for self-match), so makers it would skip are
+//   never read. Cancel and expiry only take the offer's lots and count off the level and
+//   leave it linked as a dead entry, which the next walk passing it unlinks (or which goes
+//   with the level's FIFOs when the level empties): adding, cancelling and filling are
+//   O(1) at any depth, and a cancel reads one offer record.
 // - Client ids map to offer ids in internal::ClientIndex (sorted per-agency arrays for
 //   increasing ids, a hash map for the rest).
 // - GTD expiries sit in a binary min-heap of (expiry, offer id) with lazy deletion.

@@ -24,9 +24,10 @@ namespace msx {
 struct EngineOptions {
   // Capacity reserved up front so that steady state does not allocate.
   std::size_t expected_offers = 1 << 20;
-  // Allocate and touch the memory for `expected_offers` offer records at construction
-  // (~128 bytes each) so that accepting offers never page-faults on the hot path. Costs
-  // that memory and its zeroing time up front; meant for servers and benchmarks.
+  // Allocate and touch the memory for `expected_offers` offer records and client-id
+  // entries at construction (~144 bytes each) so that accepting offers never page-faults on
+  // the hot path. Costs that memory and its zeroing time up front; meant for servers and
+  // benchmarks.
   bool prefault = false;
 };
 
