@@ -43,8 +43,9 @@ namespace {
 constexpr OfferId kNil = 0;
 constexpr AgencyMask kAllAgencies = ~AgencyMask{0};
 
-// One cache line holds everything the match loop and cancel touch (alignas(64)); the second
-// holds what only acceptance and queries use.
+// The hot part of an offer: everything the match loop and cancel touch, one cache line.
+// What only acceptance, queries and snapshots use is in its ColdRecord, stored apart, so
+// the records reached at random (cancels, fills, FIFO tails) are packed 64 bytes apart.
 struct alignas(64) OfferRecord {
   // Hot.
   OfferId prev;  // neighbours in the offer's (level, agency) FIFO
@@ -59,7 +60,10 @@ struct alignas(64) OfferRecord {
   Side side;
   TimeInForce tif;
   OfferStatus status;
-  // Cold.
+};
+static_assert(sizeof(OfferRecord) == 64, "hot fields must fill one cache line");
+
+struct alignas(64) ColdRecord {
   Lots original;
   Lots min_fill;
   TimeNs expiry;
@@ -69,11 +73,11 @@ struct alignas(64) OfferRecord {
   Seq accepted_seq;
   TimeNs accepted_time;
 };
-static_assert(sizeof(OfferRecord) == 128);
-static_assert(offsetof(OfferRecord, status) < 64, "hot fields must share the first cache line");
+static_assert(sizeof(ColdRecord) == 64);
 static_assert(kMaxAgencies <= 256, "OfferRecord::agency is one byte");
 
-// Offer records indexed by offer id, in fixed-size chunks that never move.
+// Offer records indexed by offer id, in fixed-size chunks that never move. A chunk holds
+// the hot records of 65,536 consecutive ids (4 MiB) followed by their cold records (4 MiB).
 class OfferStore {
  public:
   static constexpr int kShift = 16;
@@ -98,14 +102,23 @@ class OfferStore {
   // REQUIRES: 1 <= id <= size().
   OfferRecord& operator[](OfferId id) noexcept {
     const std::uint64_t i = id - 1;
-    return chunks_[i >> kShift][i & (kChunk - 1)];
+    return reinterpret_cast<OfferRecord*>(chunks_[i >> kShift].get())[i & (kChunk - 1)];
   }
   const OfferRecord& operator[](OfferId id) const noexcept {
     const std::uint64_t i = id - 1;
-    return chunks_[i >> kShift][i & (kChunk - 1)];
+    return reinterpret_cast<const OfferRecord*>(chunks_[i >> kShift].get())[i & (kChunk - 1)];
+  }
+  ColdRecord& Cold(OfferId id) noexcept {
+    const std::uint64_t i = id - 1;
+    return reinterpret_cast<ColdRecord*>(chunks_[i >> kShift].get() + kHotBytes)[i & (kChunk - 1)];
+  }
+  const ColdRecord& Cold(OfferId id) const noexcept {
+    const std::uint64_t i = id - 1;
+    return reinterpret_cast<const ColdRecord*>(chunks_[i >> kShift].get() +
+                                               kHotBytes)[i & (kChunk - 1)];
   }
 
-  // Appends a zeroed record with id size()+1.
+  // Appends zeroed records (hot and cold) with id size()+1; returns the hot one.
   OfferRecord& Append() {
     if ((size_ & (kChunk - 1)) == 0 && (size_ >> kShift) == chunks_.size()) {
       // Not zeroed: pages are touched as records are appended, not all at once.
@@ -113,26 +126,28 @@ class OfferStore {
     }
     ++size_;
     OfferRecord& r = (*this)[size_];
-    std::memset(&r, 0, sizeof r);
+    std::memset(static_cast<void*>(&r), 0, sizeof r);
+    std::memset(static_cast<void*>(&Cold(size_)), 0, sizeof(ColdRecord));
     return r;
   }
 
  private:
   // 8 MiB chunks aligned to 2 MiB and advised as huge pages: offers are reached at random
   // (cancels, fills), and with 4 KiB pages nearly every such access misses the TLB.
-  static constexpr std::size_t kChunkBytes = kChunk * sizeof(OfferRecord);
+  static constexpr std::size_t kHotBytes = kChunk * sizeof(OfferRecord);
+  static constexpr std::size_t kChunkBytes = kHotBytes + kChunk * sizeof(ColdRecord);
   static constexpr std::size_t kHugePage = std::size_t{2} << 20;
   struct FreeChunk {
-    void operator()(OfferRecord* p) const { std::free(p); }
+    void operator()(std::byte* p) const { std::free(p); }
   };
-  using Chunk = std::unique_ptr<OfferRecord[], FreeChunk>;
+  using Chunk = std::unique_ptr<std::byte[], FreeChunk>;
   static Chunk AllocateChunk() {
     void* p = std::aligned_alloc(kHugePage, kChunkBytes);
     if (p == nullptr) std::abort();  // out of memory: as `new` in a noexcept path
 #ifdef MADV_HUGEPAGE
     madvise(p, kChunkBytes, MADV_HUGEPAGE);  // advice only; failure changes nothing
 #endif
-    return Chunk(static_cast<OfferRecord*>(p));
+    return Chunk(static_cast<std::byte*>(p));
   }
 
   std::vector<Chunk> chunks_;
@@ -534,15 +549,16 @@ class Engine::Impl {
       w.U8(static_cast<std::uint8_t>(r.status));
       w.I64(r.price);
       w.I64(r.open);
-      w.I64(r.original);
+      const ColdRecord& c = offers_.Cold(id);
+      w.I64(c.original);
       w.I64(r.filled);
-      w.I64(r.min_fill);
-      w.I64(r.expiry);
-      w.U64(r.allow);
-      w.U64(r.deny);
-      w.U64(r.client_id);
-      w.U64(r.accepted_seq);
-      w.I64(r.accepted_time);
+      w.I64(c.min_fill);
+      w.I64(c.expiry);
+      w.U64(c.allow);
+      w.U64(c.deny);
+      w.U64(c.client_id);
+      w.U64(c.accepted_seq);
+      w.I64(c.accepted_time);
     }
     // Priority order: per pair, per side (bids then asks), levels in index order, FIFO.
     for (const Book& b : books_) {
@@ -624,13 +640,14 @@ class Engine::Impl {
     }
     for (std::uint64_t id = 1; id <= nrec; ++id) {
       OfferRecord& o = offers_.Append();
+      ColdRecord& c = offers_.Cold(id);
       std::uint8_t side, tif, status;
       std::uint32_t agency;
       if (!r.U32(&agency) || !r.U32(&o.pair) || !r.U8(&side) || !r.U8(&tif) ||
-          !r.U8(&status) || !r.I64(&o.price) || !r.I64(&o.open) || !r.I64(&o.original) ||
-          !r.I64(&o.filled) || !r.I64(&o.min_fill) || !r.I64(&o.expiry) || !r.U64(&o.allow) ||
-          !r.U64(&o.deny) || !r.U64(&o.client_id) || !r.U64(&o.accepted_seq) ||
-          !r.I64(&o.accepted_time)) {
+          !r.U8(&status) || !r.I64(&o.price) || !r.I64(&o.open) || !r.I64(&c.original) ||
+          !r.I64(&o.filled) || !r.I64(&c.min_fill) || !r.I64(&c.expiry) || !r.U64(&c.allow) ||
+          !r.U64(&c.deny) || !r.U64(&c.client_id) || !r.U64(&c.accepted_seq) ||
+          !r.I64(&c.accepted_time)) {
         return corrupt(base + r.pos(), absl::StrCat("truncated offer ", id));
       }
       if (agency >= na || o.pair >= np || side < 1 || side > 2 || tif < 1 || tif > 4 ||
@@ -641,12 +658,12 @@ class Engine::Impl {
       o.side = static_cast<Side>(side);
       o.tif = static_cast<TimeInForce>(tif);
       o.status = static_cast<OfferStatus>(status);
-      o.accept = (o.allow != 0 ? o.allow : kAllAgencies) & ~o.deny;
-      if (o.client_id != 0) {
-        if (client_index_.Find(o.agency, o.client_id) != kNil) {
+      o.accept = (c.allow != 0 ? c.allow : kAllAgencies) & ~c.deny;
+      if (c.client_id != 0) {
+        if (client_index_.Find(o.agency, c.client_id) != kNil) {
           return corrupt(base + r.pos(), absl::StrCat("duplicate client id in offer ", id));
         }
-        client_index_.Insert(o.agency, o.client_id, id);
+        client_index_.Insert(o.agency, c.client_id, id);
       }
     }
     std::uint64_t open_seen = 0;
@@ -669,7 +686,7 @@ class Engine::Impl {
           EnsureAllocated(b);
           LinkTail(b, s == Side::kBuy ? b.bids : b.asks, id, o, (o.price - b.low) / b.tick);
           ++open_seen;
-          if (o.tif == TimeInForce::kGtd) PushExpiry(o.expiry, id);
+          if (o.tif == TimeInForce::kGtd) PushExpiry(offers_.Cold(id).expiry, id);
         }
       }
     }
@@ -703,24 +720,25 @@ class Engine::Impl {
 
   OfferInfo Info(OfferId id) const {
     const OfferRecord& r = offers_[id];
+    const ColdRecord& c = offers_.Cold(id);
     OfferInfo i;
     i.id = id;
-    i.client_id = r.client_id;
+    i.client_id = c.client_id;
     i.agency = r.agency;
     i.pair = r.pair;
     i.side = r.side;
     i.tif = r.tif;
     i.price = r.price;
-    i.original_lots = r.original;
+    i.original_lots = c.original;
     i.open_lots = r.open;
     i.filled_lots = r.filled;
-    i.min_fill = r.min_fill;
-    i.expiry = r.expiry;
-    i.allow = r.allow;
-    i.deny = r.deny;
+    i.min_fill = c.min_fill;
+    i.expiry = c.expiry;
+    i.allow = c.allow;
+    i.deny = c.deny;
     i.status = r.status;
-    i.accepted_seq = r.accepted_seq;
-    i.accepted_time = r.accepted_time;
+    i.accepted_seq = c.accepted_seq;
+    i.accepted_time = c.accepted_time;
     return i;
   }
 
@@ -1002,20 +1020,21 @@ class Engine::Impl {
     const OfferId id = offers_.size();
     o.open = s.lots;
     o.price = s.price;
-    o.allow = s.allow;
-    o.deny = s.deny;
     o.accept = (s.allow != 0 ? s.allow : kAllAgencies) & ~s.deny;
     o.agency = s.agency;
     o.pair = s.pair;
     o.side = s.side;
     o.tif = s.tif;
     o.status = OfferStatus::kOpen;
-    o.original = s.lots;
-    o.min_fill = s.min_fill;
-    o.expiry = s.tif == TimeInForce::kGtd ? s.expiry : 0;
-    o.client_id = s.client_id;
-    o.accepted_seq = cmd.seq;
-    o.accepted_time = cmd.time;
+    ColdRecord& cold = offers_.Cold(id);
+    cold.original = s.lots;
+    cold.min_fill = s.min_fill;
+    cold.expiry = s.tif == TimeInForce::kGtd ? s.expiry : 0;
+    cold.allow = s.allow;
+    cold.deny = s.deny;
+    cold.client_id = s.client_id;
+    cold.accepted_seq = cmd.seq;
+    cold.accepted_time = cmd.time;
     if (s.client_id != 0) client_index_.Insert(s.agency, s.client_id, id);
     ++open_count_;
     {
@@ -1140,7 +1159,10 @@ class Engine::Impl {
     const std::int64_t index = (o.price - b.low) / b.tick;
     Touch(o.pair, o.side, index, own.levels[index]);
     LinkTail(b, own, id, o, index);
-    if (o.tif == TimeInForce::kGtd && o.accepted_seq == cmd.seq) PushExpiry(o.expiry, id);
+    if (o.tif == TimeInForce::kGtd) {
+      const ColdRecord& c = offers_.Cold(id);
+      if (c.accepted_seq == cmd.seq) PushExpiry(c.expiry, id);  // new now, not replaced
+    }
   }
 
   void FillOne(const Command& cmd, Book& b, BookSide& opp, std::int64_t index, Level& l,
