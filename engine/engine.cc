@@ -517,6 +517,10 @@ class Engine::Impl {
 
   bool IsHalted(PairId pair) const { return pair < books_.size() && books_[pair].halted; }
   std::size_t OpenOfferCount() const { return open_count_; }
+  std::optional<TimeNs> NextExpiry() const {
+    if (expiries_.empty()) return std::nullopt;
+    return expiries_.front().expiry;
+  }
   Seq last_seq() const { return last_seq_; }
   TimeNs last_time() const { return last_time_; }
   const ReferenceData& ref() const { return ref_; }
@@ -1400,6 +1404,7 @@ DepthInfo Engine::GetDepth(PairId pair, int max_levels) const {
 }
 bool Engine::IsHalted(PairId pair) const { return impl_->IsHalted(pair); }
 std::size_t Engine::OpenOfferCount() const { return impl_->OpenOfferCount(); }
+std::optional<TimeNs> Engine::NextExpiry() const { return impl_->NextExpiry(); }
 Seq Engine::last_seq() const { return impl_->last_seq(); }
 TimeNs Engine::last_time() const { return impl_->last_time(); }
 std::string Engine::SaveState() const { return impl_->SaveState(); }

@@ -102,6 +102,11 @@ class Engine {
   DepthInfo GetDepth(PairId pair, int max_levels) const;
   bool IsHalted(PairId pair) const;
   std::size_t OpenOfferCount() const;
+  // The earliest expiry of a GTD offer that may still be open, or nullopt when there is
+  // none: an AdvanceTime to a time before it expires nothing. Never later than the truth;
+  // it may be earlier (an offer filled or cancelled before its expiry is forgotten lazily,
+  // by the next command whose time passes that expiry).
+  std::optional<TimeNs> NextExpiry() const;
   Seq last_seq() const;
   TimeNs last_time() const;
 

@@ -688,6 +688,25 @@ TEST_F(EngineTest, GtdOfferExpiresWhenTimeReachesExpiryInOrder) {
   EXPECT_EQ(engine_.GetHoldings(kA1, kAaa).reserved, 0);
 }
 
+TEST_F(EngineTest, NextExpiryIsTheEarliestOpenGtdExpiry) {
+  EXPECT_EQ(engine_.NextExpiry(), std::nullopt);
+  Place(kA1, kAaaBbb, Side::kSell, 1, 120);  // GTC: never expires
+  EXPECT_EQ(engine_.NextExpiry(), std::nullopt);
+  Command a = Submit(kA1, kAaaBbb, Side::kSell, 1, 110, 1, TimeInForce::kGtd);
+  a.submit.expiry = 3000;
+  Command b = Submit(kA2, kAaaBbb, Side::kSell, 2, 111, 2, TimeInForce::kGtd);
+  b.submit.expiry = 2000;
+  Do(a);
+  Do(b);
+  EXPECT_EQ(engine_.NextExpiry(), std::optional<TimeNs>(2000));
+  time_ = 2500;
+  Do(AdvanceTime());
+  EXPECT_EQ(engine_.NextExpiry(), std::optional<TimeNs>(3000));
+  time_ = 3000;
+  Do(AdvanceTime());
+  EXPECT_EQ(engine_.NextExpiry(), std::nullopt);
+}
+
 TEST_F(EngineTest, ExpiredOfferNeverTradesEvenWithoutAdvanceTime) {
   Command a = Submit(kA1, kAaaBbb, Side::kSell, 1, 100, 1, TimeInForce::kGtd);
   a.submit.expiry = 1500;
