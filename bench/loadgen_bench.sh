@@ -104,7 +104,7 @@ stop_server() {
   kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
   unset 'pids[-1]'
   local j
-  j=$(grep -o 'journal: .*' "$tmp/$tag.log" || true)
+  j=$(grep -o 'journal: [0-9]* commands in .*' "$tmp/$tag.log" || true)
   [[ -n $j ]] && echo "$tag $j" >> "$tmp/journal.txt"
   return 0
 }

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include <grpcpp/support/status.h>
@@ -31,8 +32,12 @@ template <typename Msg>
 class Sink {
  public:
   virtual ~Sink() = default;
-  // Queues `msg` for the client; never blocks.
+  // Queues `msg` for the client and starts a write if none is in flight; never blocks.
   virtual void Deliver(const std::shared_ptr<const Msg>& msg) = 0;
+  // Queues `msg` without starting a write; Kick() starts one. Used by Hub::PublishBatch so
+  // that a stream's write takes everything a batch of commands produced for it.
+  virtual void Enqueue(const std::shared_ptr<const Msg>& msg) { Deliver(msg); }
+  virtual void Kick() {}
   // Ends the stream with `status` (idempotent).
   virtual void Close(const grpc::Status& status) = 0;
   virtual bool closed() const = 0;
@@ -82,6 +87,35 @@ class Hub {
     if (any_closed) {
       subs.erase(std::remove_if(subs.begin(), subs.end(), [](const auto& s) { return s->closed(); }),
                  subs.end());
+    }
+  }
+
+  // Publish for several (key, message) pairs in order: every message is queued first, then
+  // each sink that received any starts one write (so a batching stream sends them together).
+  void PublishBatch(const std::vector<std::pair<std::size_t, std::shared_ptr<const Msg>>>& items) {
+    if (items.empty()) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<Sink<Msg>*> touched;
+    bool any_closed = false;
+    for (const auto& [key, msg] : items) {
+      for (auto& s : subscribers_[key]) {
+        if (s->closed()) {
+          any_closed = true;
+          continue;
+        }
+        s->Enqueue(msg);
+        if (std::find(touched.begin(), touched.end(), s.get()) == touched.end()) {
+          touched.push_back(s.get());
+        }
+      }
+    }
+    for (Sink<Msg>* s : touched) s->Kick();
+    if (any_closed) {
+      for (auto& subs : subscribers_) {
+        subs.erase(std::remove_if(subs.begin(), subs.end(),
+                                  [](const auto& s) { return s->closed(); }),
+                   subs.end());
+      }
     }
   }
 

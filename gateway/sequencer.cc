@@ -314,9 +314,17 @@ void Sequencer::PublishReady() {
       }
     }
   }
+  // Streams first, as one batch per hub (each stream then starts one write for all of its
+  // messages of this group commit), then the replies.
+  std::vector<std::pair<std::size_t, std::shared_ptr<const v1::ExecutionReport>>> reports;
+  std::vector<std::pair<std::size_t, std::shared_ptr<const v1::BookUpdate>>> updates;
   for (Pending& p : ready) {
-    for (const ExecOut& r : p.reports) exec_hub_->Publish(r.agency, r.report);
-    for (const BookOut& b : p.book) book_hub_->Publish(b.pair, b.update);
+    for (ExecOut& r : p.reports) reports.emplace_back(r.agency, std::move(r.report));
+    for (BookOut& b : p.book) updates.emplace_back(b.pair, std::move(b.update));
+  }
+  exec_hub_->PublishBatch(reports);
+  book_hub_->PublishBatch(updates);
+  for (Pending& p : ready) {
     if (p.work != nullptr) p.work->Complete(absl::OkStatus());
   }
   for (Pending& p : failed) {

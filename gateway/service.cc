@@ -1,9 +1,11 @@
 #include "gateway/service.h"
 
+#include <algorithm>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <type_traits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -181,11 +183,20 @@ absl::Status NotYourOffer(std::uint64_t id) {
 // at a time; Close finishes once the write in flight (and, when draining, the queue) is
 // done. Every decision is taken under mu_, every gRPC call is made outside it (gRPC may
 // run OnWriteDone inline).
-template <typename Reactor, typename Msg>
+//
+// `Out` is what one write sends: `Msg` itself (one message per write), or a batch message
+// with a `repeated Msg reports` field, which takes everything queued (up to
+// kMaxBatchMessages) in one write: gRPC's cost is per write (a call op, a completion
+// callback, usually a sendmsg), so under load a batch costs about what one message does.
+template <typename Reactor, typename Msg, typename Out = Msg>
 class QueuedStream : public Reactor, public Sink<Msg> {
  public:
   void Deliver(const std::shared_ptr<const Msg>& msg) override {
-    const Msg* start = nullptr;
+    Enqueue(msg);
+    Kick();
+  }
+
+  void Enqueue(const std::shared_ptr<const Msg>& msg) override {
     bool overflow = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -194,31 +205,35 @@ class QueuedStream : public Reactor, public Sink<Msg> {
         overflow = true;
       } else {
         queue_.push_back(msg);
-        if (!writing_) {
-          writing_ = true;
-          start = queue_.front().get();
-        }
       }
     }
     if (overflow) {
       Close(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                          "stream consumer too slow; reconnect and resume"));
-      return;
     }
-    if (start != nullptr) this->StartWrite(start);
+  }
+
+  void Kick() override {
+    const Out* start = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (closing_ || writing_ || queue_.empty()) return;
+      start = TakeNextLocked();
+    }
+    this->StartWrite(start);
   }
 
   void Close(const grpc::Status& status) override { CloseImpl(status, /*drain=*/false); }
   bool closed() const override { return closed_.load(std::memory_order_acquire); }
 
   void OnWriteDone(bool ok) override {
-    const Msg* next = nullptr;
+    const Out* next = nullptr;
     bool finish = false;
     grpc::Status status;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (!queue_.empty()) queue_.pop_front();
       writing_ = false;
+      ReleaseWrittenLocked();
       if (!ok) {  // the client went away
         closing_ = true;
         closed_.store(true, std::memory_order_release);
@@ -232,8 +247,7 @@ class QueuedStream : public Reactor, public Sink<Msg> {
           status = close_status_;
         }
       } else if (!queue_.empty()) {
-        writing_ = true;
-        next = queue_.front().get();
+        next = TakeNextLocked();
       }
     }
     if (next != nullptr) this->StartWrite(next);
@@ -274,8 +288,36 @@ class QueuedStream : public Reactor, public Sink<Msg> {
   std::shared_ptr<QueuedStream> self_;  // gRPC's reference, dropped in OnDone
 
  private:
+  // REQUIRES: mu_ held, !writing_, !queue_.empty(). Moves the next write's content out of
+  // the queue and marks a write in flight; the result stays valid until OnWriteDone.
+  const Out* TakeNextLocked() {
+    writing_ = true;
+    if constexpr (std::is_same_v<Out, Msg>) {
+      writing_msg_ = std::move(queue_.front());
+      queue_.pop_front();
+      return writing_msg_.get();
+    } else {
+      batch_.Clear();
+      std::size_t n = std::min(queue_.size(), kMaxBatchMessages);
+      for (std::size_t i = 0; i < n; ++i) {
+        *batch_.add_reports() = *queue_.front();
+        queue_.pop_front();
+      }
+      return &batch_;
+    }
+  }
+  void ReleaseWrittenLocked() {
+    if constexpr (std::is_same_v<Out, Msg>) {
+      writing_msg_.reset();
+    } else {
+      batch_.Clear();
+    }
+  }
+
   std::mutex mu_;
-  std::deque<std::shared_ptr<const Msg>> queue_;
+  std::deque<std::shared_ptr<const Msg>> queue_;  // not yet handed to a write
+  std::shared_ptr<const Msg> writing_msg_;        // Out == Msg: the write in flight
+  Out batch_;                                     // batching: the write in flight
   bool writing_ = false;
   bool closing_ = false;
   bool drain_ = false;
@@ -284,12 +326,15 @@ class QueuedStream : public Reactor, public Sink<Msg> {
   std::atomic<bool> closed_{false};
 };
 
+// StreamExecutions (Out = ExecutionReport) and StreamExecutionBatches (Out =
+// ExecutionReportBatch): the same subscription, history and resume rule.
+template <typename Out>
 class ExecStream final
-    : public QueuedStream<grpc::ServerWriteReactor<v1::ExecutionReport>, v1::ExecutionReport> {
+    : public QueuedStream<grpc::ServerWriteReactor<Out>, v1::ExecutionReport, Out> {
  public:
-  static grpc::ServerWriteReactor<v1::ExecutionReport>* Create(const ServiceContext& ctx,
-                                                               grpc::CallbackServerContext* c,
-                                                               const v1::StreamExecutionsRequest* r) {
+  static grpc::ServerWriteReactor<Out>* Create(const ServiceContext& ctx,
+                                               grpc::CallbackServerContext* c,
+                                               const v1::StreamExecutionsRequest* r) {
     auto stream = std::shared_ptr<ExecStream>(new ExecStream());
     stream->self_ = stream;
     absl::StatusOr<Caller> caller = ctx.tokens->Authenticate(*c);
@@ -701,7 +746,12 @@ grpc::ServerUnaryReactor* ExchangeService::GetBook(grpc::CallbackServerContext* 
 
 grpc::ServerWriteReactor<v1::ExecutionReport>* ExchangeService::StreamExecutions(
     grpc::CallbackServerContext* context, const v1::StreamExecutionsRequest* request) {
-  return ExecStream::Create(ctx_, context, request);
+  return ExecStream<v1::ExecutionReport>::Create(ctx_, context, request);
+}
+
+grpc::ServerWriteReactor<v1::ExecutionReportBatch>* ExchangeService::StreamExecutionBatches(
+    grpc::CallbackServerContext* context, const v1::StreamExecutionsRequest* request) {
+  return ExecStream<v1::ExecutionReportBatch>::Create(ctx_, context, request);
 }
 
 grpc::ServerWriteReactor<v1::BookUpdate>* ExchangeService::StreamBook(

@@ -36,6 +36,8 @@ struct ServiceContext {
 inline constexpr int kMaxOrderEntryInFlight = 4096;
 // Most messages queued for one slow stream before it is closed with RESOURCE_EXHAUSTED.
 inline constexpr std::size_t kMaxQueuedStreamMessages = 1 << 16;
+// StreamExecutionBatches: at most this many reports per message (~50 KB).
+inline constexpr std::size_t kMaxBatchMessages = 256;
 
 class ExchangeService final : public v1::Exchange::CallbackService {
  public:
@@ -69,6 +71,9 @@ class ExchangeService final : public v1::Exchange::CallbackService {
                                     const v1::GetBookRequest* request,
                                     v1::BookSnapshot* response) override;
   grpc::ServerWriteReactor<v1::ExecutionReport>* StreamExecutions(
+      grpc::CallbackServerContext* context, const v1::StreamExecutionsRequest* request) override;
+  // StreamExecutions, several reports per message (one write per group of ready reports).
+  grpc::ServerWriteReactor<v1::ExecutionReportBatch>* StreamExecutionBatches(
       grpc::CallbackServerContext* context, const v1::StreamExecutionsRequest* request) override;
   grpc::ServerWriteReactor<v1::BookUpdate>* StreamBook(
       grpc::CallbackServerContext* context, const v1::StreamBookRequest* request) override;

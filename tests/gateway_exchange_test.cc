@@ -267,6 +267,66 @@ TEST_F(GatewayExchangeTest, RetriedSubmitReturnsTheOriginalOfferInItsCurrentStat
   EXPECT_EQ(list.offers_size(), 1) << "the retry must not create a second offer";
 }
 
+// Flattens StreamExecutionBatches messages into the reports they carry.
+std::vector<v1::ExecutionReport> Flatten(const std::vector<v1::ExecutionReportBatch>& batches) {
+  std::vector<v1::ExecutionReport> out;
+  for (const auto& b : batches) out.insert(out.end(), b.reports().begin(), b.reports().end());
+  return out;
+}
+
+std::unique_ptr<testing::StreamWatcher<v1::ExecutionReportBatch>> WatchBatches(
+    AgencyClient& client, const std::string& token, std::uint64_t after_seq) {
+  v1::Exchange::Stub* stub = &client.exchange();
+  return std::make_unique<testing::StreamWatcher<v1::ExecutionReportBatch>>(
+      token, [stub, after_seq](grpc::ClientContext* ctx) {
+        v1::StreamExecutionsRequest req;
+        req.set_after_seq(after_seq);
+        return stub->StreamExecutionBatches(ctx, req);
+      });
+}
+
+TEST_F(GatewayExchangeTest, BatchedExecutionStreamCarriesTheSameReportsInOrderAndResumes) {
+  auto plain = testing::WatchExecutions(*komir_, "demo-komir");
+  auto batched = WatchBatches(*komir_, "demo-komir", 0);
+  const std::int64_t price = komir_->FairPrice(kGaCo);
+  // Five resting sells, then one buy that fills all five: accepts, then five fills at once.
+  for (std::uint64_t id = 1; id <= 5; ++id) {
+    v1::SubmitOfferResponse r;
+    ASSERT_TRUE(komir_->Submit(id, kGaCo, v1::SIDE_SELL, 1, price, &r).ok());
+  }
+  v1::SubmitOfferResponse buy;
+  ASSERT_TRUE(jogmec_->Submit(1, kGaCo, v1::SIDE_BUY, 5, price, &buy).ok());
+  ASSERT_EQ(buy.fills_size(), 5);
+  constexpr std::size_t kReports = 10;  // 5 accepted + 5 fills
+  ASSERT_TRUE(plain->WaitForCount(kReports));
+  ASSERT_TRUE(batched->WaitFor(
+      [](const auto& m) { return Flatten(m).size() >= kReports; }));
+  std::vector<v1::ExecutionReport> a = plain->messages();
+  std::vector<v1::ExecutionReport> b = Flatten(batched->messages());
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].SerializeAsString(), b[i].SerializeAsString()) << "report " << i;
+  }
+  EXPECT_EQ(FillsOf(b).size(), 5u);
+  EXPECT_TRUE(b.back().seq_complete());
+
+  // Resuming after the last accept's seq (complete) gives exactly the fills, from history.
+  const std::uint64_t resume_after = b[4].seq();
+  ASSERT_TRUE(b[4].seq_complete());
+  auto resumed = WatchBatches(*komir_, "demo-komir", resume_after);
+  ASSERT_TRUE(resumed->WaitFor([](const auto& m) { return Flatten(m).size() >= 5; }));
+  std::vector<v1::ExecutionReport> r = Flatten(resumed->messages());
+  ASSERT_EQ(r.size(), 5u);
+  for (const auto& report : r) {
+    EXPECT_TRUE(report.has_fill());
+    EXPECT_GT(report.seq(), resume_after);
+  }
+
+  // Same authorization rule as StreamExecutions.
+  auto denied = WatchBatches(*admin_, "demo-admin", 0);
+  EXPECT_EQ(denied->WaitDone().error_code(), grpc::StatusCode::PERMISSION_DENIED);
+}
+
 TEST_F(GatewayExchangeTest, BookStreamSendsSnapshotThenIncrements) {
   const std::int64_t price = komir_->FairPrice(kGaCo);
   v1::SubmitOfferResponse resp;

@@ -118,8 +118,11 @@ struct Driver {
 struct Stream {
   int agency = 0;
   grpc::ClientContext ctx;
+  // One of the two, by LoadgenOptions::exec_stream.
   std::unique_ptr<grpc::ClientAsyncReader<v1::ExecutionReport>> reader;
-  v1::ExecutionReport report;  // the read in flight
+  std::unique_ptr<grpc::ClientAsyncReader<v1::ExecutionReportBatch>> batch_reader;
+  v1::ExecutionReport report;      // the read in flight (reports)
+  v1::ExecutionReportBatch batch;  // the read in flight (batches)
   grpc::Status status;         // filled by Finish
   std::atomic<std::uint64_t> last_seq{0};
   std::atomic<std::uint64_t> reports{0}, fills{0};
@@ -322,8 +325,14 @@ void Runner::StartStreams() {
     auto s = std::make_unique<Stream>();
     s->agency = static_cast<int>(a);
     Authorize(&s->ctx, s->agency);
-    s->reader = stream_stub_->PrepareAsyncStreamExecutions(&s->ctx, req, &stream_cq_);
-    s->reader->StartCall(StreamTag(s.get(), kStreamStarted));
+    if (o_.exec_stream == "reports") {
+      s->reader = stream_stub_->PrepareAsyncStreamExecutions(&s->ctx, req, &stream_cq_);
+      s->reader->StartCall(StreamTag(s.get(), kStreamStarted));
+    } else {
+      s->batch_reader =
+          stream_stub_->PrepareAsyncStreamExecutionBatches(&s->ctx, req, &stream_cq_);
+      s->batch_reader->StartCall(StreamTag(s.get(), kStreamStarted));
+    }
     streams_.push_back(std::move(s));
   }
   stream_thread_ = std::thread([this] { RunStreams(); });
@@ -339,11 +348,23 @@ void Runner::RunStreams() {
     switch (static_cast<StreamOp>(bits & 3)) {
       case kStreamStarted:
       case kStreamRead:
-        if ((bits & 3) == kStreamRead && ok) HandleReport(s, s->report);
-        if (ok) {
-          s->reader->Read(&s->report, StreamTag(s, kStreamRead));
+        if ((bits & 3) == kStreamRead && ok) {
+          if (s->reader) {
+            HandleReport(s, s->report);
+          } else {
+            for (const v1::ExecutionReport& r : s->batch.reports()) HandleReport(s, r);
+          }
+        }
+        if (s->reader) {
+          if (ok) {
+            s->reader->Read(&s->report, StreamTag(s, kStreamRead));
+          } else {
+            s->reader->Finish(&s->status, StreamTag(s, kStreamFinished));
+          }
+        } else if (ok) {
+          s->batch_reader->Read(&s->batch, StreamTag(s, kStreamRead));
         } else {
-          s->reader->Finish(&s->status, StreamTag(s, kStreamFinished));
+          s->batch_reader->Finish(&s->status, StreamTag(s, kStreamFinished));
         }
         break;
       case kStreamFinished:

@@ -73,7 +73,10 @@ absl::StatusOr<ParsedOptions> ParseLoadgenOptions(const std::vector<std::string>
       "deadline-ms", po::value(&o.deadline_ms), "per-call deadline (default 5000)")(
       "json", "last stdout line: one JSON summary object")(
       "echo", "target msx-echo-server (the floor) instead of msx-server")(
-      "quiet", "no progress lines");
+      "quiet", "no progress lines")(
+      "exec-stream", po::value(&o.exec_stream),
+      "how execution reports are read: batches (StreamExecutionBatches, several reports "
+      "per message; default) or reports (StreamExecutions, one message per report)");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(args).options(desc).run(), vm);
@@ -90,6 +93,9 @@ absl::StatusOr<ParsedOptions> ParseLoadgenOptions(const std::vector<std::string>
   o.json = vm.count("json") > 0;
   o.echo = vm.count("echo") > 0;
   o.progress = vm.count("quiet") == 0;
+  if (o.exec_stream != "batches" && o.exec_stream != "reports") {
+    return absl::InvalidArgumentError("--exec-stream must be batches or reports");
+  }
   if (o.rate < 0) return absl::InvalidArgumentError("--rate must be >= 0");
   if (o.count < 0) return absl::InvalidArgumentError("--count must be >= 0");
   if (!(duration_s >= 0) || duration_s > 86400) {

@@ -37,6 +37,8 @@ struct LoadgenOptions {
   std::string admin_token = "demo-admin";  // to read the start sequence; may be empty
   std::int64_t deadline_ms = 5000;   // per call
   bool progress = true;              // a line per second on stderr
+  // "batches": read executions with StreamExecutionBatches; "reports": StreamExecutions.
+  std::string exec_stream = "batches";
 };
 
 struct ParsedOptions {
