@@ -181,7 +181,14 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
     s->config_ = *std::move(config);
   }
   v1::ServerConfig* sc = s->config_.mutable_server();
-  if (options.listen) sc->set_listen(*options.listen);
+  if (options.listen) {
+    // Checked here, with the configuration, before any file is created; gRPC would only
+    // fail (or bind port % 65536) after recovery had written a journal.
+    if (absl::Status l = CheckListenAddress(*options.listen); !l.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--listen: ", l.message()));
+    }
+    sc->set_listen(*options.listen);
+  }
   if (options.data_dir) sc->set_data_dir(*options.data_dir);
   if (options.durability) {
     if (*options.durability == "sync") {

@@ -133,6 +133,34 @@ TEST_F(ServerLifecycleTest, OutOfBoundsServerSettingsAreRefusedBeforeAnyFileIsCr
   }
 }
 
+TEST_F(ServerLifecycleTest, BadListenAddressIsRefusedBeforeAnyFileIsCreated) {
+  const std::pair<const char*, const char*> cases[] = {
+      // Was refused by gRPC only after recovery had created a journal and a snapshot.
+      {"nonsense", "--listen: expected HOST:PORT"},
+      // Was accepted and served on port 99999 % 65536.
+      {"127.0.0.1:99999", "--listen: port must be a number between 0 and 65535"},
+      {":50051", "--listen: empty host"},
+  };
+  int i = 0;
+  for (const auto& [listen, error] : cases) {
+    const std::string data = absl::StrCat(scratch_, "/data-", i++);
+    CommandResult r = RunServer({"--listen", listen, "--data-dir", data});
+    EXPECT_EQ(r.exit_code, 1) << listen << ": " << r.out << r.err;
+    EXPECT_TRUE(absl::StrContains(r.err, error)) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(data)) << listen << ": created " << data;
+  }
+  // The same check applies to server.listen in a configuration file.
+  const std::string data = scratch_ + "/data-config";
+  CommandResult r = RunServer(
+      {"--config",
+       ConfigFile("listen.textproto", [](v1::ServerConfig* s) { s->set_listen("127.0.0.1:70000"); }),
+       "--data-dir", data});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_TRUE(absl::StrContains(r.err, "server.listen: port must be a number between 0 and 65535"))
+      << r.err;
+  EXPECT_FALSE(std::filesystem::exists(data));
+}
+
 TEST_F(ServerLifecycleTest, SigtermEndsTheProcessWhileTheTickTimerIsBusy) {
   // A 1 ms tick keeps a tick handler queued or running most of the time, so the signal
   // often lands while one is pending; shutdown must end the process every time.

@@ -38,6 +38,39 @@ absl::Status Bad(absl::string_view where, int i, absl::string_view name,
       absl::StrCat(where, "[", i, "] (", name, ").", field, ": ", what));
 }
 
+}  // namespace
+
+absl::Status CheckListenAddress(absl::string_view address) {
+  const std::size_t colon = address.rfind(':');
+  if (colon == absl::string_view::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("expected HOST:PORT (e.g. 127.0.0.1:50051), got \"", address, "\""));
+  }
+  absl::string_view host = address.substr(0, colon);
+  absl::string_view port = address.substr(colon + 1);
+  if (host.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("empty host in \"", address, "\""));
+  }
+  const bool bracketed = host.size() >= 2 && host.front() == '[' && host.back() == ']';
+  if (!bracketed && host.find(':') != absl::string_view::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "an IPv6 host goes in brackets, e.g. [::1]:50051; got \"", address, "\""));
+  }
+  std::uint32_t value = 0;
+  bool digits = !port.empty() && port.size() <= 5;
+  for (char c : port) {
+    if (c < '0' || c > '9') digits = false;
+    if (digits) value = value * 10 + static_cast<std::uint32_t>(c - '0');
+  }
+  if (!digits || value > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "port must be a number between 0 and 65535, got \"", port, "\" in \"", address, "\""));
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
 absl::Status ValidateExtras(const msx::v1::ExchangeConfig& config) {
   absl::flat_hash_map<std::string, std::string> token_owner;
   absl::flat_hash_set<std::string> instruments;
@@ -76,6 +109,11 @@ absl::Status ValidateExtras(const msx::v1::ExchangeConfig& config) {
   auto server_bad = [](absl::string_view field, absl::string_view what) {
     return absl::InvalidArgumentError(absl::StrCat("server.", field, ": ", what));
   };
+  if (!s.listen().empty()) {
+    if (absl::Status l = CheckListenAddress(s.listen()); !l.ok()) {
+      return server_bad("listen", l.message());
+    }
+  }
   if (s.durability() != msx::v1::DURABILITY_UNSPECIFIED &&
       s.durability() != msx::v1::DURABILITY_SYNC && s.durability() != msx::v1::DURABILITY_NONE) {
     return server_bad("durability", "unknown value");

@@ -57,6 +57,12 @@ inline constexpr std::int64_t kMaxTimeTickMs = 3600000;  // one hour
 // certificate).
 absl::Status ValidateConfig(const msx::v1::ExchangeConfig& config);
 
+// Checks a listen address "HOST:PORT": a non-empty host (an IPv6 one in brackets,
+// "[::1]:50051") and a decimal port 0..65535 (0 = any free port). Returns InvalidArgument
+// saying what is wrong (without a field name; callers prefix "server.listen: " or
+// "--listen: "). Does not resolve the host.
+absl::Status CheckListenAddress(absl::string_view address);
+
 // The SetHoldings commands that declare every agency's initial holdings, in configuration
 // order (agency, then holding). seq and time are 0: the sequencer stamps them.
 // REQUIRES: `ref` was loaded from `config`.

@@ -300,6 +300,39 @@ TEST(LoadReferenceDataTest, EveryServerNumberIsBounded) {
   }
 }
 
+TEST(CheckListenAddressTest, AcceptsHostPortAndRefusesTheRest) {
+  for (const char* ok : {"127.0.0.1:0", "127.0.0.1:50051", "localhost:65535", "0.0.0.0:1",
+                         "[::1]:50051", "[::]:0"}) {
+    EXPECT_TRUE(CheckListenAddress(ok).ok()) << ok << ": " << CheckListenAddress(ok);
+  }
+  const std::pair<const char*, const char*> bad[] = {
+      {"nonsense", "expected HOST:PORT (e.g. 127.0.0.1:50051), got \"nonsense\""},
+      {"127.0.0.1:99999",
+       "port must be a number between 0 and 65535, got \"99999\" in \"127.0.0.1:99999\""},
+      {"127.0.0.1:", "port must be a number between 0 and 65535, got \"\" in \"127.0.0.1:\""},
+      {"127.0.0.1:-1",
+       "port must be a number between 0 and 65535, got \"-1\" in \"127.0.0.1:-1\""},
+      {"127.0.0.1:0x50",
+       "port must be a number between 0 and 65535, got \"0x50\" in \"127.0.0.1:0x50\""},
+      {"127.0.0.1:4294967297", "port must be a number between 0 and 65535, got \"4294967297\""},
+      {":50051", "empty host in \":50051\""},
+      {"::1:50051", "an IPv6 host goes in brackets"},
+  };
+  for (const auto& [address, error] : bad) {
+    absl::Status s = CheckListenAddress(address);
+    EXPECT_TRUE(absl::IsInvalidArgument(s)) << address;
+    EXPECT_TRUE(absl::StartsWith(s.message(), error)) << address << ": " << s;
+  }
+}
+
+TEST(LoadReferenceDataTest, ListenAddressIsChecked) {
+  msx::v1::ExchangeConfig c = Parse(kSmall);
+  c.mutable_server()->set_listen("127.0.0.1:99999");
+  EXPECT_EQ(LoadError(c),
+            "server.listen: port must be a number between 0 and 65535, got \"99999\" in "
+            "\"127.0.0.1:99999\"");
+}
+
 TEST(LoadReferenceDataTest, ServerNumbersAtTheirBoundsAreAccepted) {
   msx::v1::ExchangeConfig c = Parse(kSmall);
   msx::v1::ServerConfig* s = c.mutable_server();
