@@ -110,6 +110,37 @@ absl::Status Replay(const std::string& dir, Seq base_seq, Engine* engine,
   return absl::OkStatus();
 }
 
+// Remembers what a replay truncated (torn tail, corruption) in *cuts, once.
+void KeepCuts(const ReadStats& read, ReadStats* cuts) {
+  if (cuts->torn_file.empty() && read.torn_truncated) {
+    cuts->torn_file = read.torn_file;
+    cuts->torn_offset = read.torn_offset;
+    cuts->torn_bytes = read.torn_bytes;
+    cuts->torn_truncated = true;
+  }
+  if (cuts->error_file.empty() && !read.error_file.empty()) {
+    cuts->error_file = read.error_file;
+    cuts->error_offset = read.error_offset;
+    cuts->discarded_segments = read.discarded_segments;
+    cuts->discarded_snapshots = read.discarded_snapshots;
+  }
+}
+
+void RestoreCuts(const ReadStats& cuts, ReadStats* read) {
+  if (read->torn_file.empty() && !cuts.torn_file.empty()) {
+    read->torn_file = cuts.torn_file;
+    read->torn_offset = cuts.torn_offset;
+    read->torn_bytes = cuts.torn_bytes;
+    read->torn_truncated = cuts.torn_truncated;
+  }
+  if (read->error_file.empty() && !cuts.error_file.empty()) {
+    read->error_file = cuts.error_file;
+    read->error_offset = cuts.error_offset;
+    read->discarded_segments = cuts.discarded_segments;
+    read->discarded_snapshots = cuts.discarded_snapshots;
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<RecoveryResult> Recover(const std::string& dir, const EngineFactory& factory,
@@ -126,6 +157,7 @@ absl::StatusOr<RecoveryResult> Recover(const std::string& dir, const EngineFacto
     if (!listed.ok()) return listed.status();
     snapshots = *std::move(listed);
   }
+  ReadStats cuts;  // what the attempts truncated
   // Candidates newest first, then "no snapshot" (the whole journal).
   for (std::size_t i = 0; i <= snapshots.size(); ++i) {
     RecoveryResult attempt;
@@ -162,7 +194,8 @@ absl::StatusOr<RecoveryResult> Recover(const std::string& dir, const EngineFacto
         // Once new commands reuse its seqs it would load without complaint and describe
         // another history: set it aside now (renamed, never deleted).
         const std::string to = attempt.snapshot_path + ".discarded";
-        if (::rename(attempt.snapshot_path.c_str(), to.c_str()) != 0) {
+        // ENOENT: this very replay cut the journal and set it aside already.
+        if (::rename(attempt.snapshot_path.c_str(), to.c_str()) != 0 && errno != ENOENT) {
           return absl::UnavailableError(absl::StrCat("rename ", attempt.snapshot_path, ": ",
                                                      std::strerror(errno)));
         }
@@ -171,9 +204,13 @@ absl::StatusOr<RecoveryResult> Recover(const std::string& dir, const EngineFacto
       attempt.rejected_snapshots.push_back(std::move(why));
       attempt.snapshot_seq = 0;
       attempt.snapshot_path.clear();
+      KeepCuts(attempt.read, &cuts);
       result = std::move(attempt);
       continue;
     }
+    // What an earlier attempt cut (a torn tail, a corruption) the later ones no longer see.
+    KeepCuts(attempt.read, &cuts);
+    RestoreCuts(cuts, &attempt.read);
     return attempt;
   }
   return absl::InternalError("unreachable: the full-journal replay always returns");

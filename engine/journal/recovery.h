@@ -60,7 +60,9 @@ struct RecoveryResult {
   std::uint64_t commands_replayed = 0;
   std::uint64_t events_verified = 0;
   std::uint64_t fills_verified = 0;
-  ReadStats read;  // torn_bytes/torn_file say what was truncated
+  // torn_* and error_*/discarded_* say what was truncated, also when the attempt that cut
+  // was one whose snapshot then had to be given up.
+  ReadStats read;
 };
 
 // Recovers `dir` (which may be empty or missing: then last_seq = 0 and the engine is

@@ -229,6 +229,31 @@ TEST_F(RecoveryTest, TruncationAtCorruptionSetsAsideSnapshotsOfTheDiscardedHisto
   EXPECT_EQ(again->engine->StateDigest(), live_->StateDigest());
 }
 
+TEST_F(RecoveryTest, RecoveryThatCutsBehindItsNewestSnapshotFallsBackAndReportsTheCut) {
+  Run(1200, {1000, 1200});
+  // Damage the last command: the replay after snapshot 1200 reads its segment, cuts the
+  // journal at 1199 (setting snapshot 1200 aside) and recovery falls back to snapshot 1000.
+  JournalEntry last;
+  {
+    auto reader = JournalReader::Open(dir_.path(), {});
+    ASSERT_TRUE(reader.ok());
+    while ((*reader)->Next(&last)) {
+    }
+  }
+  ASSERT_EQ(last.command.seq, 1200u);
+  testing::FlipByte(last.file, last.offset + kRecordHeaderSize);
+  RecoveryOptions o;
+  o.truncate_at_corruption = true;
+  auto r = Recover(o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->last_seq, 1199u);
+  EXPECT_EQ(r->snapshot_seq, 1000u);
+  EXPECT_EQ(r->read.error_file, last.file);
+  EXPECT_EQ(r->read.error_offset, last.offset);
+  EXPECT_EQ(r->read.discarded_snapshots.size(), 1u);
+  EXPECT_TRUE(std::filesystem::exists(dir_.file(SnapshotFileName(1200)) + ".discarded"));
+}
+
 TEST_F(RecoveryTest, SnapshotAheadOfTheJournalIsNotUsedAndIsSetAside) {
   Run(2000, {1000, 1900});
   // The journal lost its last segments (durability none and a power loss, or an operator
