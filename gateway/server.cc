@@ -223,7 +223,7 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
   const std::string journaled_config = JournaledConfig(s->config_);
   const ReferenceData* ref_ptr = s->ref_.get();
   journal::RecoveryOptions ropts;
-  ropts.truncate_at_corruption = options.truncate_corrupt_tail;
+  ropts.truncate_at_corruption = options.truncate_at_corruption;
   ropts.expected_config = journaled_config;
   absl::StatusOr<journal::RecoveryResult> recovered = journal::Recover(
       dir, [ref_ptr] { return std::make_unique<Engine>(*ref_ptr, EngineOptions{}); }, ropts);
@@ -250,7 +250,9 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
   }
   if (!recovered->read.error_file.empty()) {
     absl::StrAppend(&s->recovery_summary_, "; CUT AT CORRUPTION ", recovered->read.error_file,
-                    ":", recovered->read.error_offset);
+                    ":", recovered->read.error_offset, " (set aside ",
+                    recovered->read.discarded_segments.size(), " later segments and ",
+                    recovered->read.discarded_snapshots.size(), " snapshots as *.discarded)");
   }
   for (const std::string& r : recovered->rejected_snapshots) {
     absl::StrAppend(&s->recovery_summary_, "; skipped snapshot ", r);

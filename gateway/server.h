@@ -37,7 +37,7 @@ struct ServerOptions {
   std::optional<std::string> listen;        // overrides server.listen
   std::optional<std::string> data_dir;      // overrides server.data_dir
   std::optional<std::string> durability;    // "sync" | "none"; overrides server.durability
-  bool truncate_corrupt_tail = false;       // cut the journal at a corruption instead of refusing
+  bool truncate_at_corruption = false;      // cut the journal at a corruption instead of refusing
 };
 
 class SnapshotWriter;

@@ -56,7 +56,8 @@ int main(int argc, char** argv) {
       "agencies and agreements; demo tokens demo-<agency> and demo-admin). On a new data\n"
       "directory it journals the configuration and the agencies' initial holdings; on an\n"
       "existing one it recovers from the newest snapshot and the journal, and refuses to\n"
-      "start on corruption (naming file and offset) unless --truncate-corrupt-tail.\n"
+      "start on corruption (naming file and offset) unless --truncate-at-corruption.\n"
+      "One server per data directory (DIR/LOCK) and per address.\n"
       "SIGINT/SIGTERM: finish in-flight calls, flush the journal, snapshot, exit 0.\n\n"
       "Options");
   desc.add_options()("help,h", "print this help")(
@@ -71,9 +72,11 @@ int main(int argc, char** argv) {
       "acknowledged work survives a process crash but may be lost on power loss)")(
       "port-file", po::value(&port_file),
       "write the bound port to this file once serving (for tests and scripts)")(
-      "truncate-corrupt-tail",
-      "on journal corruption, cut the journal at the damaged record (later segments are "
-      "renamed *.discarded) and start, instead of refusing to start");
+      "truncate-at-corruption",
+      "on journal corruption, wherever it is, cut the journal at the damaged record (later "
+      "segments and snapshots are renamed *.discarded) and start, instead of refusing to "
+      "start; loses every later command")(
+      "truncate-corrupt-tail", "old name of --truncate-at-corruption (still accepted)");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -89,7 +92,8 @@ int main(int argc, char** argv) {
   if (vm.count("listen")) options.listen = listen;
   if (vm.count("data-dir")) options.data_dir = data_dir;
   if (vm.count("durability")) options.durability = durability;
-  options.truncate_corrupt_tail = vm.count("truncate-corrupt-tail") > 0;
+  options.truncate_at_corruption =
+      vm.count("truncate-at-corruption") > 0 || vm.count("truncate-corrupt-tail") > 0;
 
   // A file-size limit (RLIMIT_FSIZE) must make a journal write fail (EFBIG, and the journal
   // fails closed) rather than kill the process with SIGXFSZ.

@@ -161,6 +161,67 @@ TEST_F(ServerLifecycleTest, BadListenAddressIsRefusedBeforeAnyFileIsCreated) {
   EXPECT_FALSE(std::filesystem::exists(data));
 }
 
+// --truncate-at-corruption (msx-journal's name for it) and its old name
+// --truncate-corrupt-tail both cut a damaged journal and start; the snapshot of the cut
+// history is set aside, so a restart equals a replay of the journal.
+TEST_F(ServerLifecycleTest, TruncateAtCorruptionCutsTheJournalAndSetsAsideLaterSnapshots) {
+  for (const char* flag : {"--truncate-at-corruption", "--truncate-corrupt-tail"}) {
+    SCOPED_TRACE(flag);
+    ServerProcess server;
+    ServerProcess::Options o;
+    o.data_dir = absl::StrCat(scratch_, "/data", flag);
+    ASSERT_TRUE(server.Start(o).ok()) << server.Output();
+    int status = server.Stop(SIGTERM);  // snapshot at the last seq (the initial holdings)
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << server.Output();
+
+    // The last command record, from msx-journal dump.
+    CommandResult dump =
+        RunCommand({BuildPath("clients/journal/msx-journal"), "dump", o.data_dir});
+    ASSERT_EQ(dump.exit_code, 0) << dump.err;
+    const std::size_t line = dump.out.rfind("{\"record\":\"command\"");
+    ASSERT_NE(line, std::string::npos) << dump.out;
+    const std::string rec = dump.out.substr(line, dump.out.find('\n', line) - line);
+    const std::size_t f = rec.find("\"file\":\"") + 8;
+    const std::string file = rec.substr(f, rec.find('"', f) - f);
+    const std::uint64_t offset = std::stoull(rec.substr(rec.find("\"offset\":") + 9));
+    const std::size_t s = rec.find("\"seq\":") + 6;
+    const std::uint64_t seq = std::stoull(rec.substr(s));
+    const std::string snapshot =
+        absl::StrCat(o.data_dir, "/snapshot-", std::string(20 - std::to_string(seq).size(), '0'),
+                     seq, ".msxs");
+    ASSERT_TRUE(std::filesystem::exists(snapshot)) << snapshot;
+    {
+      std::fstream io(file, std::ios::in | std::ios::out | std::ios::binary);
+      io.seekg(static_cast<std::streamoff>(offset + 9));
+      char c = 0;
+      io.read(&c, 1);
+      c = static_cast<char>(c ^ 0x20);
+      io.seekp(static_cast<std::streamoff>(offset + 9));
+      io.write(&c, 1);
+    }
+
+    CommandResult refused = RunServer({"--listen", "127.0.0.1:0", "--data-dir", o.data_dir});
+    EXPECT_EQ(refused.exit_code, 1) << refused.err;
+    EXPECT_TRUE(absl::StrContains(refused.err, absl::StrCat(file, ":", offset, ": ")))
+        << refused.err;
+
+    o.extra_args = {flag};
+    ASSERT_TRUE(server.Start(o).ok()) << server.Output();
+    EXPECT_TRUE(absl::StrContains(server.Output(),
+                                  absl::StrCat("CUT AT CORRUPTION ", file, ":", offset)))
+        << server.Output();
+    EXPECT_TRUE(absl::StrContains(server.Output(), "journal: last seq " + std::to_string(seq - 1)))
+        << server.Output();
+    EXPECT_FALSE(std::filesystem::exists(snapshot));
+    EXPECT_TRUE(std::filesystem::exists(snapshot + ".discarded"));
+    status = server.Stop(SIGTERM);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << server.Output();
+    CommandResult verify = RunCommand(
+        {BuildPath("clients/journal/msx-journal"), "verify", o.data_dir, "--replay"});
+    EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+  }
+}
+
 TEST_F(ServerLifecycleTest, SigtermEndsTheProcessWhileTheTickTimerIsBusy) {
   // A 1 ms tick keeps a tick handler queued or running most of the time, so the signal
   // often lands while one is pending; shutdown must end the process every time.
