@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -206,12 +207,16 @@ void Sequencer::HandleCommand(QueueItem& item) {
     return;
   }
   Command& cmd = item.cmd;
-  if (cmd.type == CommandType::kAdvanceTime && item.work == nullptr &&
-      engine_->OpenOfferCount() == 0) {
-    return;  // nothing could expire: skip it (replay sees neither)
+  const TimeNs now = Now();
+  if (cmd.type == CommandType::kAdvanceTime && item.work == nullptr) {
+    // A timer tick is journaled only when a GTD offer is due; otherwise it would expire
+    // nothing and skipping it changes nothing (replay sees neither). Every command expires
+    // what is due before it acts, so skipped ticks never let an expired offer trade.
+    const std::optional<TimeNs> due = engine_->NextExpiry();
+    if (!due.has_value() || *due > now) return;
   }
   cmd.seq = last_seq_ + 1;
-  cmd.time = Now();
+  cmd.time = now;
   events_.clear();
   engine_->Apply(cmd, &events_);
   // Journaled in CommitBatch; if that fails, the journal failure fails this item too

@@ -417,5 +417,49 @@ TEST_F(GatewayExchangeTest, GtdOfferExpiresByTheServerClockAndIsReported) {
   EXPECT_EQ(offer.open_lots(), 0);
 }
 
+TEST_F(GatewayExchangeTest, TimeTicksAreJournaledOnlyWhenAGtdOfferIsDue) {
+  auto last_seq = [this] {
+    v1::GetExchangeStatusResponse status;
+    EXPECT_TRUE(
+        admin_->admin().GetExchangeStatus(admin_->Context().get(), {}, &status).ok());
+    return status.last_seq();
+  };
+  // A resting GTC offer can never expire: the server's 100 ms ticks journal nothing.
+  v1::SubmitOfferRequest gtc;
+  gtc.set_client_offer_id(501);
+  gtc.set_pair(kGaCo);
+  gtc.set_side(v1::SIDE_SELL);
+  gtc.set_lots(1);
+  gtc.set_price(komir_->FairPrice(kGaCo));
+  v1::SubmitOfferResponse gtc_resp;
+  ASSERT_TRUE(komir_->Submit(gtc, &gtc_resp).ok());
+  const std::uint64_t after_gtc = last_seq();
+  EXPECT_EQ(after_gtc, gtc_resp.seq());
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  EXPECT_EQ(last_seq(), after_gtc) << "ticks with nothing due were journaled";
+
+  // A GTD offer due in 300 ms is expired by exactly one journaled tick.
+  auto stream = testing::WatchExecutions(*komir_, "demo-komir");
+  v1::SubmitOfferRequest gtd = gtc;
+  gtd.set_client_offer_id(502);
+  gtd.set_time_in_force(v1::TIME_IN_FORCE_GTD);
+  gtd.set_expire_time_ns(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::system_clock::now().time_since_epoch() +
+                             std::chrono::milliseconds(300))
+                             .count());
+  v1::SubmitOfferResponse gtd_resp;
+  ASSERT_TRUE(komir_->Submit(gtd, &gtd_resp).ok());
+  std::uint64_t expired_seq = 0;
+  ASSERT_TRUE(stream->WaitFor([&](const auto& m) {
+    for (const auto& r : m) {
+      if (r.has_expired()) expired_seq = r.seq();
+    }
+    return expired_seq != 0;
+  }, std::chrono::seconds(5))) << "no expiry report";
+  EXPECT_EQ(expired_seq, gtd_resp.seq() + 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  EXPECT_EQ(last_seq(), expired_seq) << "ticks after the expiry were journaled";
+}
+
 }  // namespace
 }  // namespace msx
