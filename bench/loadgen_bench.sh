@@ -134,14 +134,14 @@ for l in open(sys.argv[3]):
     m = re.match(r"(\S+) journal: (\d+) commands in (\d+) group commits", l)
     if m and int(m.group(3)):
         per_commit[m.group(1)] = f"{int(m.group(2)) / int(m.group(3)):.1f}"
-hdr = ["server", "load", "sent", "ok", "rejected", "errors", "rate/s", "p50", "p90", "p99",
+hdr = ["server", "load", "sent", "ok", "rejected", "errors", "calls/s", "offers/s", "p50", "p90", "p99",
        "p99.9", "max", "exec p50", "exec p99", "fills", "cmds/commit"]
 table = []
 for r in rows:
     s = r["summary"]
     load = f"{s['target_rate']}/s C={s['concurrency']}" if s["target_rate"] else f"closed C={s['concurrency']}"
     table.append([r["server"], load, s["sent"], s["ok"], s["rejected"], sum(s["errors"].values()),
-                  f"{s['rate']:.0f}", s["p50_us"], s["p90_us"], s["p99_us"], s["p999_us"], s["max_us"],
+                  f"{s['rate']:.0f}", f"{s.get('offer_rate', 0):.0f}", s["p50_us"], s["p90_us"], s["p99_us"], s["p999_us"], s["max_us"],
                   s["exec_p50_us"] if s["mode"] != "echo" else "-",
                   s["exec_p99_us"] if s["mode"] != "echo" else "-", s["fills"],
                   per_commit.get(r.get("tag"), "-")])
@@ -170,9 +170,10 @@ if echo and sync:
 closed_rows = [r["summary"] for r in rows
                if r["server"] == "sync" and r["summary"]["target_rate"] == 0
                and r["summary"]["concurrency"] >= 16]
-closed = max(closed_rows, key=lambda s: s["rate"]) if closed_rows else None
+closed = max(closed_rows, key=lambda s: s["offer_rate"]) if closed_rows else None
 if closed:
-    ok = closed["rate"] >= 30000 and not closed["errors"]
-    print(f"bar sync throughput: {closed['rate']:.0f} offers/s with {closed['concurrency']} clients, "
+    ok = closed["offer_rate"] >= 30000 and not closed["errors"]
+    print(f"bar sync throughput: {closed['offer_rate']:.0f} offers/s ({closed['rate']:.0f} calls/s "
+          f"with the cancels) with {closed['concurrency']} clients, "
           f"errors {closed['errors'] or 'none'} -> {'MET' if ok else 'NOT MET'}")
 PY

@@ -1,5 +1,6 @@
 #include "clients/loadgen/loadgen.h"
 
+#include <grpcpp/grpcpp.h>
 #include <sys/prctl.h>
 
 #include <algorithm>
@@ -12,8 +13,6 @@
 #include <memory>
 #include <mutex>
 #include <thread>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -28,11 +27,10 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kCodeNames[] = {
-    "OK",        "CANCELLED",          "UNKNOWN",           "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED", "NOT_FOUND",  "ALREADY_EXISTS",    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-    "UNIMPLEMENTED", "INTERNAL",       "UNAVAILABLE",       "DATA_LOSS",
-    "UNAUTHENTICATED"};
+    "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+    "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+    "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
+    "DATA_LOSS", "UNAUTHENTICATED"};
 
 std::string CodeName(grpc::StatusCode code) {
   int n = static_cast<int>(code);
@@ -71,7 +69,7 @@ struct Call {
   std::uint64_t op = 0;
   int agency = 0;
   int channel = 0;
-  std::int64_t due_ns = 0;   // relative to the run's start
+  std::int64_t due_ns = 0;  // relative to the run's start
   std::int64_t sent_ns = 0;
   grpc::ClientContext ctx;
   grpc::Status status;
@@ -92,8 +90,8 @@ struct Driver {
   int id = 0;
   grpc::CompletionQueue cq;
   std::vector<int> channels;
-  std::size_t next_channel = 0;      // sender only
-  std::int64_t max_lag_ns = 0;       // sender only
+  std::size_t next_channel = 0;        // sender only
+  std::int64_t max_lag_ns = 0;         // sender only
   std::vector<std::uint64_t> max_seq;  // poller only: per agency, from OK replies
   std::int64_t last_reply_ns = 0;      // poller only
   std::atomic<std::int64_t> inflight{0};
@@ -123,7 +121,7 @@ struct Stream {
   std::unique_ptr<grpc::ClientAsyncReader<v1::ExecutionReportBatch>> batch_reader;
   v1::ExecutionReport report;      // the read in flight (reports)
   v1::ExecutionReportBatch batch;  // the read in flight (batches)
-  grpc::Status status;         // filled by Finish
+  grpc::Status status;             // filled by Finish
   std::atomic<std::uint64_t> last_seq{0};
   std::atomic<std::uint64_t> reports{0}, fills{0};
   std::atomic<std::int64_t> last_message_ns{0};
@@ -175,12 +173,12 @@ class Runner {
   std::int64_t* due_slots_ = nullptr;  // calloc'd: untouched pages cost nothing
   std::uint64_t capacity_ = 0;
   Clock::time_point start_;
-  std::int64_t base_ns_ = 0;       // when the drivers started, relative to start_
-  std::int64_t interval_ns_ = 0;   // open loop: nanoseconds between due times
+  std::int64_t base_ns_ = 0;      // when the drivers started, relative to start_
+  std::int64_t interval_ns_ = 0;  // open loop: nanoseconds between due times
   std::uint64_t total_ops_ = UINT64_MAX;
   std::int64_t end_ns_ = INT64_MAX;
   std::atomic<std::uint64_t> next_op_{0};  // closed loop
-  grpc::CompletionQueue stream_cq_;  // declared first: outlives the streams' calls
+  grpc::CompletionQueue stream_cq_;        // declared first: outlives the streams' calls
   std::vector<std::unique_ptr<Stream>> streams_;
   std::thread stream_thread_;
   std::shared_ptr<grpc::Channel> stream_channel_;
@@ -221,8 +219,8 @@ absl::Status Runner::Setup() {
     grpc::Status s = stubs_[0]->ListPairs(&c1, {}, &pairs);
     if (s.ok()) s = stubs_[0]->ListInstruments(&c2, {}, &instruments);
     if (!s.ok()) {
-      return absl::UnavailableError(absl::StrCat("reference data as ", o_.agencies[0].agency,
-                                                 ": ", CodeName(s.error_code()), ": ",
+      return absl::UnavailableError(absl::StrCat("reference data as ", o_.agencies[0].agency, ": ",
+                                                 CodeName(s.error_code()), ": ",
                                                  s.error_message()));
     }
   }
@@ -251,13 +249,12 @@ absl::Status Runner::Setup() {
     v1::GetHoldingsResponse h;
     grpc::Status s = stubs_[0]->GetHoldings(&ctx, {}, &h);
     if (!s.ok()) {
-      return absl::PermissionDeniedError(absl::StrCat("holdings of ", o_.agencies[a].agency,
-                                                      ": ", CodeName(s.error_code()), ": ",
+      return absl::PermissionDeniedError(absl::StrCat("holdings of ", o_.agencies[a].agency, ": ",
+                                                      CodeName(s.error_code()), ": ",
                                                       s.error_message()));
     }
     if (h.agency() != o_.agencies[a].agency) {
-      return absl::InvalidArgumentError(absl::StrCat("the token given for ",
-                                                     o_.agencies[a].agency,
+      return absl::InvalidArgumentError(absl::StrCat("the token given for ", o_.agencies[a].agency,
                                                      " authenticates as ", h.agency()));
     }
     for (const auto& x : h.holdings()) holdings[a][x.instrument()] = x.available();
@@ -285,15 +282,24 @@ void Runner::HandleReport(Stream* s, const v1::ExecutionReport& r) {
   std::uint64_t id = 0;
   bool aggressor_fill = false;
   switch (r.report_case()) {
-    case v1::ExecutionReport::kAccepted: id = r.accepted().offer().client_offer_id(); break;
+    case v1::ExecutionReport::kAccepted:
+      id = r.accepted().offer().client_offer_id();
+      break;
     case v1::ExecutionReport::kFill:
       id = r.fill().client_offer_id();
       aggressor_fill = r.fill().aggressor();
       break;
-    case v1::ExecutionReport::kCancelled: id = r.cancelled().offer().client_offer_id(); break;
-    case v1::ExecutionReport::kExpired: id = r.expired().offer().client_offer_id(); break;
-    case v1::ExecutionReport::kReplaced: id = r.replaced().offer().client_offer_id(); break;
-    default: break;
+    case v1::ExecutionReport::kCancelled:
+      id = r.cancelled().offer().client_offer_id();
+      break;
+    case v1::ExecutionReport::kExpired:
+      id = r.expired().offer().client_offer_id();
+      break;
+    case v1::ExecutionReport::kReplaced:
+      id = r.replaced().offer().client_offer_id();
+      break;
+    default:
+      break;
   }
   std::int64_t now = Now();
   s->last_seq.store(r.seq(), std::memory_order_release);
@@ -329,8 +335,7 @@ void Runner::StartStreams() {
       s->reader = stream_stub_->PrepareAsyncStreamExecutions(&s->ctx, req, &stream_cq_);
       s->reader->StartCall(StreamTag(s.get(), kStreamStarted));
     } else {
-      s->batch_reader =
-          stream_stub_->PrepareAsyncStreamExecutionBatches(&s->ctx, req, &stream_cq_);
+      s->batch_reader = stream_stub_->PrepareAsyncStreamExecutionBatches(&s->ctx, req, &stream_cq_);
       s->batch_reader->StartCall(StreamTag(s.get(), kStreamStarted));
     }
     streams_.push_back(std::move(s));
@@ -370,8 +375,8 @@ void Runner::RunStreams() {
       case kStreamFinished:
         if (!s->status.ok() && s->status.error_code() != grpc::StatusCode::CANCELLED) {
           std::lock_guard<std::mutex> lock(s->mu);
-          s->error = absl::StrCat(CodeName(s->status.error_code()), ": ",
-                                  s->status.error_message());
+          s->error =
+              absl::StrCat(CodeName(s->status.error_code()), ": ", s->status.error_message());
         }
         s->done.store(true);
         --open;
@@ -408,8 +413,7 @@ void Runner::Issue(Driver* d, std::uint64_t op_index, std::int64_t due, int chan
     call->submit.set_price(2121);
     call->submit.set_time_in_force(v1::TIME_IN_FORCE_GTC);
     call->sent_ns = sent_ns = Now();
-    call->echo_rpc =
-        echo_stubs_[channel]->PrepareAsyncEcho(&call->ctx, call->submit, &d->cq);
+    call->echo_rpc = echo_stubs_[channel]->PrepareAsyncEcho(&call->ctx, call->submit, &d->cq);
     call->echo_rpc->StartCall();
     call->echo_rpc->Finish(&call->echo_reply, &call->status, call);
   } else {
@@ -430,8 +434,7 @@ void Runner::Issue(Driver* d, std::uint64_t op_index, std::int64_t due, int chan
       call->cancel.set_offer_id(offer_id);
       Authorize(&call->ctx, agency);
       call->sent_ns = sent_ns = Now();
-      call->cancel_rpc = stubs_[channel]->PrepareAsyncCancelOffer(&call->ctx, call->cancel,
-                                                                  &d->cq);
+      call->cancel_rpc = stubs_[channel]->PrepareAsyncCancelOffer(&call->ctx, call->cancel, &d->cq);
       call->cancel_rpc->StartCall();
       call->cancel_rpc->Finish(&call->cancel_reply, &call->status, call);
       d->cancels.fetch_add(1, std::memory_order_relaxed);
@@ -439,8 +442,13 @@ void Runner::Issue(Driver* d, std::uint64_t op_index, std::int64_t due, int chan
       if (op.kind == OpKind::kCancel) {
         // Nothing resting to cancel yet: post a passive offer instead.
         const PairPlan& p = workload_->plans()[op_index % workload_->plans().size()];
-        op = Op{OpKind::kPassive, static_cast<int>(op_index % workload_->plans().size()),
-                p.first, Side::kSell, 1, p.band_high, false};
+        op = Op{OpKind::kPassive,
+                static_cast<int>(op_index % workload_->plans().size()),
+                p.first,
+                Side::kSell,
+                1,
+                p.band_high,
+                false};
       }
       call->type = CallType::kSubmit;
       call->kind = op.kind;
@@ -491,8 +499,7 @@ void Runner::Complete(Driver* d, Call* call) {
       d->max_seq[call->agency] = std::max(d->max_seq[call->agency], seq);
     }
     std::lock_guard<std::mutex> lock(d->mu);
-    (call->type == CallType::kCancel ? d->cancel_hist : d->submit_hist)
-        .Record(now - call->due_ns);
+    (call->type == CallType::kCancel ? d->cancel_hist : d->submit_hist).Record(now - call->due_ns);
     d->rtt_hist.Record(now - call->sent_ns);
     return;
   }
@@ -515,8 +522,8 @@ void Runner::Complete(Driver* d, Call* call) {
                                           call->submit.lots(), " ", call->submit.pair(), " at ",
                                           call->submit.price());
     d->first_example[key] = absl::StrCat(
-        "e.g. ", what, o_.echo ? "" : absl::StrCat(" by ", o_.agencies[call->agency].agency),
-        ": ", CodeName(s.error_code()), ": ", message);
+        "e.g. ", what, o_.echo ? "" : absl::StrCat(" by ", o_.agencies[call->agency].agency), ": ",
+        CodeName(s.error_code()), ": ", message);
   }
 }
 
@@ -569,8 +576,7 @@ void Runner::DriveClosedLoop(Driver* d) {
   Poll(d);
 }
 
-void Runner::Progress(const std::vector<std::unique_ptr<Driver>>& drivers,
-                      std::int64_t now) const {
+void Runner::Progress(const std::vector<std::unique_ptr<Driver>>& drivers, std::int64_t now) const {
   std::uint64_t sent = 0, ok = 0, rej = 0, err = 0, fills = 0;
   LatencyHistogram h;
   for (const auto& d : drivers) {
@@ -592,8 +598,7 @@ void Runner::Progress(const std::vector<std::unique_ptr<Driver>>& drivers,
                static_cast<unsigned long long>(sent - done),
                secs > 0 ? static_cast<double>(done) / secs : 0.0,
                Micros(h.ValueAtPerMillion(500000)).c_str(),
-               Micros(h.ValueAtPerMillion(990000)).c_str(),
-               static_cast<unsigned long long>(fills));
+               Micros(h.ValueAtPerMillion(990000)).c_str(), static_cast<unsigned long long>(fills));
 }
 
 absl::StatusOr<Summary> Runner::Run() {
@@ -730,8 +735,8 @@ absl::StatusOr<Summary> Runner::Run() {
       std::lock_guard<std::mutex> lock(s->mu);
       sum.exec.Merge(s->exec_hist);
       if (!s->error.empty()) {
-        sum.notes.push_back(absl::StrCat("execution stream of ", o_.agencies[s->agency].agency,
-                                         ": ", s->error));
+        sum.notes.push_back(
+            absl::StrCat("execution stream of ", o_.agencies[s->agency].agency, ": ", s->error));
       }
     }
   }
@@ -760,8 +765,12 @@ std::uint64_t Summary::error_count() const {
 
 double Summary::achieved_rate() const {
   if (elapsed_ns <= 0) return 0;
-  return static_cast<double>(ok + rejected + error_count()) * 1e9 /
-         static_cast<double>(elapsed_ns);
+  return static_cast<double>(ok + rejected + error_count()) * 1e9 / static_cast<double>(elapsed_ns);
+}
+
+double Summary::offer_rate() const {
+  if (elapsed_ns <= 0) return 0;
+  return static_cast<double>(submits) * 1e9 / static_cast<double>(elapsed_ns);
 }
 
 absl::StatusOr<Summary> RunLoad(const LoadgenOptions& options) {
@@ -770,36 +779,37 @@ absl::StatusOr<Summary> RunLoad(const LoadgenOptions& options) {
 }
 
 std::string SummaryJson(const Summary& s) {
-  char rate[32];
+  char rate[32], offer_rate[32];
   std::snprintf(rate, sizeof(rate), "%.1f", s.achieved_rate());
-  std::string out = absl::StrCat(
-      "{\"mode\":\"", s.mode, "\",\"target_rate\":", s.target_rate,
-      ",\"concurrency\":", s.concurrency, ",\"agencies\":", s.agencies, ",\"pairs\":", s.pairs,
-      ",\"sent\":", s.sent, ",\"ok\":", s.ok, ",\"rejected\":", s.rejected,
-      ",\"submits\":", s.submits, ",\"cancels\":", s.cancels,
-      ",\"cleanup_cancels\":", s.cleanup_cancels, ",\"errors\":");
+  std::snprintf(offer_rate, sizeof(offer_rate), "%.1f", s.offer_rate());
+  std::string out = absl::StrCat("{\"mode\":\"", s.mode, "\",\"target_rate\":", s.target_rate,
+                                 ",\"concurrency\":", s.concurrency, ",\"agencies\":", s.agencies,
+                                 ",\"pairs\":", s.pairs, ",\"sent\":", s.sent, ",\"ok\":", s.ok,
+                                 ",\"rejected\":", s.rejected, ",\"submits\":", s.submits,
+                                 ",\"cancels\":", s.cancels,
+                                 ",\"cleanup_cancels\":", s.cleanup_cancels, ",\"errors\":");
   AppendMap(&out, s.errors);
   absl::StrAppend(&out, ",\"reject_reasons\":");
   AppendMap(&out, s.reject_reasons);
   const LatencyHistogram& h = s.submit;
-  absl::StrAppend(
-      &out, ",\"elapsed_s\":", Seconds(s.elapsed_ns), ",\"rate\":", rate,
-      ",\"fills\":", s.fills, ",\"exec_fills\":", s.exec_fills,
-      ",\"exec_reports\":", s.exec_reports, ",\"latency_count\":", h.count(),
-      ",\"p50_us\":", Micros(h.ValueAtPerMillion(500000)),
-      ",\"p90_us\":", Micros(h.ValueAtPerMillion(900000)),
-      ",\"p99_us\":", Micros(h.ValueAtPerMillion(990000)),
-      ",\"p999_us\":", Micros(h.ValueAtPerMillion(999000)), ",\"max_us\":", Micros(h.max()),
-      ",\"mean_us\":", Micros(h.mean()),
-      ",\"cancel_p50_us\":", Micros(s.cancel.ValueAtPerMillion(500000)),
-      ",\"cancel_p99_us\":", Micros(s.cancel.ValueAtPerMillion(990000)),
-      ",\"rtt_p50_us\":", Micros(s.rtt.ValueAtPerMillion(500000)),
-      ",\"rtt_p99_us\":", Micros(s.rtt.ValueAtPerMillion(990000)),
-      ",\"exec_count\":", s.exec.count(),
-      ",\"exec_p50_us\":", Micros(s.exec.ValueAtPerMillion(500000)),
-      ",\"exec_p99_us\":", Micros(s.exec.ValueAtPerMillion(990000)),
-      ",\"exec_max_us\":", Micros(s.exec.max()),
-      ",\"max_send_lag_us\":", Micros(s.max_send_lag_ns), "}");
+  absl::StrAppend(&out, ",\"elapsed_s\":", Seconds(s.elapsed_ns), ",\"rate\":", rate,
+                  ",\"offer_rate\":", offer_rate, ",\"fills\":", s.fills,
+                  ",\"exec_fills\":", s.exec_fills, ",\"exec_reports\":", s.exec_reports,
+                  ",\"latency_count\":", h.count(),
+                  ",\"p50_us\":", Micros(h.ValueAtPerMillion(500000)),
+                  ",\"p90_us\":", Micros(h.ValueAtPerMillion(900000)),
+                  ",\"p99_us\":", Micros(h.ValueAtPerMillion(990000)),
+                  ",\"p999_us\":", Micros(h.ValueAtPerMillion(999000)),
+                  ",\"max_us\":", Micros(h.max()), ",\"mean_us\":", Micros(h.mean()),
+                  ",\"cancel_p50_us\":", Micros(s.cancel.ValueAtPerMillion(500000)),
+                  ",\"cancel_p99_us\":", Micros(s.cancel.ValueAtPerMillion(990000)),
+                  ",\"rtt_p50_us\":", Micros(s.rtt.ValueAtPerMillion(500000)),
+                  ",\"rtt_p99_us\":", Micros(s.rtt.ValueAtPerMillion(990000)),
+                  ",\"exec_count\":", s.exec.count(),
+                  ",\"exec_p50_us\":", Micros(s.exec.ValueAtPerMillion(500000)),
+                  ",\"exec_p99_us\":", Micros(s.exec.ValueAtPerMillion(990000)),
+                  ",\"exec_max_us\":", Micros(s.exec.max()),
+                  ",\"max_send_lag_us\":", Micros(s.max_send_lag_ns), "}");
   return out;
 }
 
@@ -808,33 +818,31 @@ std::string SummaryText(const Summary& s) {
     return absl::StrCat("  ", name, " (", h.count(), "): p50 ", Micros(h.ValueAtPerMillion(500000)),
                         "  p90 ", Micros(h.ValueAtPerMillion(900000)), "  p99 ",
                         Micros(h.ValueAtPerMillion(990000)), "  p99.9 ",
-                        Micros(h.ValueAtPerMillion(999000)), "  max ", Micros(h.max()),
-                        " us\n");
+                        Micros(h.ValueAtPerMillion(999000)), "  max ", Micros(h.max()), " us\n");
   };
-  char rate[32];
+  char rate[32], offer_rate[32];
   std::snprintf(rate, sizeof(rate), "%.1f", s.achieved_rate());
+  std::snprintf(offer_rate, sizeof(offer_rate), "%.1f", s.offer_rate());
   std::string errors;
   for (const auto& [k, v] : s.errors) absl::StrAppend(&errors, " ", k, "=", v);
   std::string rejects;
   for (const auto& [k, v] : s.reject_reasons) absl::StrAppend(&rejects, " ", k, "=", v);
   std::string out = absl::StrCat(
       "msx-loadgen ", s.mode, ": target ",
-      s.target_rate > 0 ? absl::StrCat(s.target_rate, "/s open loop")
-                        : std::string("closed loop"),
-      ", ", s.concurrency, " channels", s.mode == "exchange"
-          ? absl::StrCat(", ", s.agencies, " agencies, ", s.pairs, " pairs") : "",
+      s.target_rate > 0 ? absl::StrCat(s.target_rate, "/s open loop") : std::string("closed loop"),
+      ", ", s.concurrency, " channels",
+      s.mode == "exchange" ? absl::StrCat(", ", s.agencies, " agencies, ", s.pairs, " pairs") : "",
       "\n  sent ", s.sent, " (", s.submits, " submits, ", s.cancels, " cancels), ok ", s.ok,
-      ", rejected ", s.rejected, rejects.empty() ? "" : " [" + rejects.substr(1) + "]",
-      ", errors ", s.error_count(), errors.empty() ? "" : " [" + errors.substr(1) + "]",
-      "\n  achieved ", rate, " calls/s over ", Seconds(s.elapsed_ns), " s; fills ",
-      s.fills, " (streams saw ", s.exec_fills, "); ", s.cleanup_cancels,
+      ", rejected ", s.rejected, rejects.empty() ? "" : " [" + rejects.substr(1) + "]", ", errors ",
+      s.error_count(), errors.empty() ? "" : " [" + errors.substr(1) + "]", "\n  achieved ", rate,
+      " calls/s (", offer_rate, " offers/s) over ", Seconds(s.elapsed_ns), " s; fills ", s.fills,
+      " (streams saw ", s.exec_fills, "); ", s.cleanup_cancels,
       " offers left resting were cancelled after the run\n");
   out += line("submit->reply us, from due time", s.submit);
   if (s.cancel.count() > 0) out += line("cancel->reply us, from due time", s.cancel);
   out += line("round trip us, from actual send", s.rtt);
   if (s.mode == "exchange") out += line("submit->execution report us", s.exec);
-  absl::StrAppend(&out, "  worst send lag behind schedule: ", Micros(s.max_send_lag_ns),
-                  " us\n");
+  absl::StrAppend(&out, "  worst send lag behind schedule: ", Micros(s.max_send_lag_ns), " us\n");
   for (const auto& n : s.notes) absl::StrAppend(&out, "  note: ", n, "\n");
   return out;
 }

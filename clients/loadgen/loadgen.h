@@ -40,17 +40,19 @@ struct Summary {
   std::map<std::string, std::uint64_t> reject_reasons;  // REJECT_REASON_* -> count
   std::uint64_t fills = 0, exec_fills = 0, exec_reports = 0;
   std::uint64_t cleanup_cancels = 0;  // this run's offers still resting at the end, cancelled
-  std::int64_t elapsed_ns = 0;     // start to last reply
-  std::int64_t max_send_lag_ns = 0;  // worst lateness of a send behind its due time
-  LatencyHistogram submit;  // submit -> reply, from the due time (ns)
-  LatencyHistogram cancel;  // cancel -> reply, from the due time (ns)
-  LatencyHistogram rtt;     // any call, from its actual send (ns)
-  LatencyHistogram exec;    // submit due time -> first execution report of that offer (ns)
+  std::int64_t elapsed_ns = 0;        // start to last reply
+  std::int64_t max_send_lag_ns = 0;   // worst lateness of a send behind its due time
+  LatencyHistogram submit;            // submit -> reply, from the due time (ns)
+  LatencyHistogram cancel;            // cancel -> reply, from the due time (ns)
+  LatencyHistogram rtt;               // any call, from its actual send (ns)
+  LatencyHistogram exec;           // submit due time -> first execution report of that offer (ns)
   std::vector<std::string> notes;  // skipped pairs, stream errors
 
   std::uint64_t error_count() const;
-  // Completed calls per second over elapsed_ns.
+  // Completed calls (submits and cancels) per second over elapsed_ns: what --rate targets.
   double achieved_rate() const;
+  // Swap offers submitted per second over elapsed_ns (the calls without the cancels).
+  double offer_rate() const;
 };
 
 // Runs the whole benchmark. Fails (before sending anything) when the server cannot be
@@ -59,7 +61,8 @@ struct Summary {
 absl::StatusOr<Summary> RunLoad(const LoadgenOptions& options);
 
 // One JSON object on one line with at least: sent, ok, rejected, errors (object),
-// rate, fills, p50_us, p90_us, p99_us, p999_us, max_us, exec_p50_us, exec_p99_us.
+// rate (calls/s), offer_rate (submits/s), fills, p50_us, p90_us, p99_us, p999_us, max_us,
+// exec_p50_us, exec_p99_us.
 std::string SummaryJson(const Summary& s);
 // A human-readable multi-line summary.
 std::string SummaryText(const Summary& s);

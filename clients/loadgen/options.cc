@@ -1,9 +1,8 @@
 #include "clients/loadgen/options.h"
 
+#include <boost/program_options.hpp>
 #include <cmath>
 #include <sstream>
-
-#include <boost/program_options.hpp>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
@@ -55,10 +54,12 @@ absl::StatusOr<ParsedOptions> ParseLoadgenOptions(const std::vector<std::string>
       "band (real fills), plus passive offers that are later cancelled.\n"
       "Prints a progress line per second on stderr and a summary on stdout; with --json\n"
       "the last stdout line is one JSON object.\nOptions");
-  desc.add_options()("help,h", "print this help")(
-      "server", po::value(&o.server), "HOST:PORT (default 127.0.0.1:50051)")(
-      "rate", po::value(&o.rate), "offers per second, open loop; 0 = closed loop (default 1000)")(
-      "duration", po::value(&duration_s), "seconds to send for (default 10 unless --count)")(
+  desc.add_options()("help,h", "print this help")("server", po::value(&o.server),
+                                                  "HOST:PORT (default 127.0.0.1:50051)")(
+      "rate", po::value(&o.rate),
+      "calls per second (submits and cancels, see --cancel-percent), open loop; 0 = closed "
+      "loop (default 1000)")("duration", po::value(&duration_s),
+                             "seconds to send for (default 10 unless --count)")(
       "count", po::value(&o.count), "operations to send (stops at whichever comes first)")(
       "concurrency", po::value(&o.concurrency), "gRPC channels/connections (default 4)")(
       "threads", po::value(&o.threads), "driver threads (default min(concurrency, 2))")(
@@ -72,8 +73,8 @@ absl::StatusOr<ParsedOptions> ParseLoadgenOptions(const std::vector<std::string>
       "admin token to read the start sequence (default demo-admin; empty = none)")(
       "deadline-ms", po::value(&o.deadline_ms), "per-call deadline (default 5000)")(
       "json", "last stdout line: one JSON summary object")(
-      "echo", "target msx-echo-server (the floor) instead of msx-server")(
-      "quiet", "no progress lines")(
+      "echo", "target msx-echo-server (the floor) instead of msx-server")("quiet",
+                                                                          "no progress lines")(
       "exec-stream", po::value(&o.exec_stream),
       "how execution reports are read: batches (StreamExecutionBatches, several reports "
       "per message; default) or reports (StreamExecutions, one message per report)");

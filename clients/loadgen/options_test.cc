@@ -74,8 +74,7 @@ TEST(LoadgenOptionsTest, OutOfRangeValuesNameTheirFlag) {
 TEST(LoadgenOptionsTest, PairsListIsSplitOnCommas) {
   auto p = ParseLoadgenOptions({"--pairs", "GA-4N/CO-99.8, CO-99.8/LIOH-56.5"});
   ASSERT_TRUE(p.ok());
-  EXPECT_EQ(p->options.pairs,
-            (std::vector<std::string>{"GA-4N/CO-99.8", "CO-99.8/LIOH-56.5"}));
+  EXPECT_EQ(p->options.pairs, (std::vector<std::string>{"GA-4N/CO-99.8", "CO-99.8/LIOH-56.5"}));
 }
 
 TEST(LoadgenOptionsTest, HelpDescribesOpenLoopAndEveryFlag) {
@@ -94,15 +93,18 @@ TEST(LoadgenSummaryTest, JsonCarriesEveryRequiredKey) {
   s.ok = 8;
   s.rejected = 1;
   s.errors["UNAVAILABLE"] = 1;
+  s.submits = 9;
+  s.cancels = 1;
   s.fills = 3;
   s.elapsed_ns = 2000000000;
   for (int i = 1; i <= 8; ++i) s.submit.Record(i * 10000);
   s.exec.Record(50000);
   std::string json = SummaryJson(s);
-  for (const char* key : {"\"sent\":10", "\"ok\":8", "\"rejected\":1",
-                          "\"errors\":{\"UNAVAILABLE\":1}", "\"rate\":5.0", "\"fills\":3",
-                          "\"p50_us\":40.1", "\"p90_us\":", "\"p99_us\":", "\"p999_us\":",
-                          "\"max_us\":80.0", "\"exec_p50_us\":50.0", "\"exec_p99_us\":50.0"}) {
+  for (const char* key :
+       {"\"sent\":10", "\"ok\":8", "\"rejected\":1", "\"errors\":{\"UNAVAILABLE\":1}",
+        "\"rate\":5.0", "\"offer_rate\":4.5", "\"fills\":3", "\"p50_us\":40.1",
+        "\"p90_us\":", "\"p99_us\":", "\"p999_us\":", "\"max_us\":80.0", "\"exec_p50_us\":50.0",
+        "\"exec_p99_us\":50.0"}) {
     EXPECT_NE(json.find(key), std::string::npos) << key << " in " << json;
   }
   EXPECT_EQ(json.find('\n'), std::string::npos);
