@@ -128,6 +128,17 @@ TEST_F(JournalToolTest, VerifyReportsATornTailAsNotDamage) {
   Output o = RunTool({"verify", dir_.path()});
   EXPECT_EQ(o.code, kExitOk) << o.err;
   EXPECT_TRUE(absl::StrContains(o.out, "torn tail")) << o.out;
+  // The verified bytes are the ones kept: up to where the torn tail starts.
+  auto reader = journal::JournalReader::Open(dir_.path(), {});
+  ASSERT_TRUE(reader.ok());
+  journal::JournalEntry e;
+  while ((*reader)->Next(&e)) {
+  }
+  const journal::ReadStats& st = (*reader)->stats();
+  ASSERT_GT(st.torn_bytes, 0u);
+  EXPECT_EQ(st.bytes, st.torn_offset);
+  EXPECT_TRUE(absl::StrContains(o.out, absl::StrCat(", ", st.torn_offset, " bytes, "))) << o.out;
+  EXPECT_TRUE(absl::StrContains(o.out, absl::StrCat("after offset ", st.torn_offset))) << o.out;
 }
 
 TEST_F(JournalToolTest, TruncatingRefusesALockedDirectoryButReadingDoesNot) {

@@ -326,14 +326,14 @@ bool JournalReader::ReadGroup(JournalEntry* entry) {
       return HandleCorruption(absl::DataLossError(error), c.path, c.parser.position(),
                               c.parser.position());
     }
-    ++stats_.records;
-    stats_.bytes += kRecordHeaderSize + rec.payload.size();
     const bool first_record = c.records++ == 0;
     if (rec.type == RecordType::kConfig) {
       if (!first_record) {
         return HandleCorruption(absl::DataLossError("CONFIG record after the start of the segment"),
                                 c.path, rec.offset, rec.offset);
       }
+      ++stats_.records;
+      stats_.bytes += kRecordHeaderSize + rec.payload.size();
       ++stats_.config_records;
       if (config_.empty() && stats_.config_records == 1) config_ = std::string(rec.payload);
       if (options_.on_config) options_.on_config(c.path, rec.offset, rec.payload);
@@ -348,8 +348,10 @@ bool JournalReader::ReadGroup(JournalEntry* entry) {
           absl::DataLossError("EVENT record without its COMMAND (duplicate or stray record)"),
           c.path, rec.offset, rec.offset);
     }
-    // A COMMAND record: decode it and its group.
+    // A COMMAND record: decode it and its group. Its records and bytes count once the
+    // group is complete: a torn or cut group is not part of the journal.
     const std::uint64_t group_offset = rec.offset;
+    std::uint64_t group_bytes = kRecordHeaderSize + rec.payload.size();
     std::uint32_t event_count = 0;
     Command& cmd = entry->command;
     if (absl::Status s = DecodeCommandPayload(rec.payload, &cmd, &event_count); !s.ok()) {
@@ -368,8 +370,7 @@ bool JournalReader::ReadGroup(JournalEntry* entry) {
       SegmentParser::Record erec;
       SegmentParser::Result er = c.parser.Next(&erec, &error);
       if (er == SegmentParser::Result::kRecord && erec.type == RecordType::kEvent) {
-        ++stats_.records;
-        stats_.bytes += kRecordHeaderSize + erec.payload.size();
+        group_bytes += kRecordHeaderSize + erec.payload.size();
         ++c.records;
         Event& ev = entry->events[i];
         std::uint32_t index = 0;
@@ -407,6 +408,8 @@ bool JournalReader::ReadGroup(JournalEntry* entry) {
                               c.path, erec.offset, group_offset);
     }
     ++expected_seq_;
+    stats_.records += 1 + event_count;
+    stats_.bytes += group_bytes;
     stats_.end_seq = cmd.seq;
     ++stats_.commands;
     stats_.events += event_count;

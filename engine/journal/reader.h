@@ -65,8 +65,11 @@ struct ReaderOptions {
 
 struct ReadStats {
   std::uint64_t segments = 0;  // segment files opened
-  std::uint64_t bytes = 0;     // bytes read and verified
-  std::uint64_t records = 0;   // verified records (CONFIG + COMMAND + EVENT)
+  // Bytes and records read, verified and kept: segment headers, CONFIG records and
+  // complete command groups (not a torn tail or a group cut by a corruption), so for a
+  // single segment `bytes` equals torn_offset when there is a torn tail.
+  std::uint64_t bytes = 0;
+  std::uint64_t records = 0;  // CONFIG + COMMAND + EVENT
   std::uint64_t config_records = 0;
   std::uint64_t commands = 0;  // command groups read (including skipped <= after_seq)
   std::uint64_t events = 0;
