@@ -375,6 +375,7 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
   }
   s->health_target_->store(s->grpc_server_->GetHealthCheckService(), std::memory_order_release);
   if (!s->sequencer_->accepting()) s->grpc_server_->GetHealthCheckService()->SetServingStatus(false);
+  s->started_ = true;
   return s;
 }
 
@@ -404,8 +405,11 @@ absl::Status ExchangeServer::Shutdown() {
   // 1. Finish every queued command (durably) and refuse new ones; final snapshot.
   if (sequencer_) sequencer_->Stop();
   if (snapshots_) snapshots_->Finish();
-  std::fprintf(stderr, "msx-server: drained the queue and wrote the snapshot in %lld ms\n",
-               static_cast<long long>(ms()));
+  // A start that failed reports its own error; the shutdown figures would only bury it.
+  if (started_) {
+    std::fprintf(stderr, "msx-server: drained the queue and wrote the snapshot in %lld ms\n",
+                 static_cast<long long>(ms()));
+  }
   // 2. End the streams, then gRPC (unary calls still arriving get UNAVAILABLE).
   grpc::Status closing(grpc::StatusCode::UNAVAILABLE, "server shutting down");
   if (exec_hub_) exec_hub_->CloseAll(closing);
@@ -413,10 +417,12 @@ absl::Status ExchangeServer::Shutdown() {
   if (grpc_server_) {
     grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   }
-  std::fprintf(stderr, "msx-server: gRPC stopped after %lld ms\n", static_cast<long long>(ms()));
+  if (started_) {
+    std::fprintf(stderr, "msx-server: gRPC stopped after %lld ms\n", static_cast<long long>(ms()));
+  }
   // 3. The journal.
   absl::Status status = journal_ ? journal_->Close() : absl::OkStatus();
-  if (journal_) {
+  if (journal_ && started_) {
     // How well group commit batched over the run (bench/loadgen_bench.sh prints this).
     journal::WriterStats st = journal_->stats();
     std::fprintf(stderr,
@@ -448,9 +454,28 @@ std::string ExchangeServer::Banner() const {
                     token, "\n");
     if (example_token.empty() && a.role != Role::kAdmin) example_token = token;
   }
-  absl::StrAppend(&out, "  try: msx --server ", address, " --token ", example_token,
-                  " pairs\n", "       grpcurl -plaintext -H 'authorization: Bearer ",
-                  example_token, "' ", address, " msx.v1.Exchange/ListPairs\n");
+  const v1::TlsConfig& tls = server_config_.tls();
+  if (tls.cert_file().empty()) {
+    absl::StrAppend(&out, "  try: msx --server ", address, " --token ", example_token,
+                    " pairs\n", "       grpcurl -plaintext -H 'authorization: Bearer ",
+                    example_token, "' ", address, " msx.v1.Exchange/ListPairs\n");
+    return out;
+  }
+  // TLS: clients need the CA that issued server.tls.cert_file (the server does not know
+  // it), and a client certificate when the server requires one.
+  const bool client_cert = !tls.client_ca_file().empty();
+  absl::StrAppend(
+      &out, "  try: msx --server ", address, " --tls --ca-file CA.pem",
+      client_cert ? " --cert-file CLIENT.pem --key-file CLIENT.key" : "", " --token ",
+      example_token, " pairs\n", "       grpcurl -cacert CA.pem",
+      client_cert ? " -cert CLIENT.pem -key CLIENT.key" : "", " -H 'authorization: Bearer ",
+      example_token, "' ", address, " msx.v1.Exchange/ListPairs\n",
+      "  (CA.pem: the CA that issued ", tls.cert_file(),
+      client_cert ? absl::StrCat("; CLIENT.pem/.key: a client certificate issued by ",
+                                 tls.client_ca_file(),
+                                 tls.require_client_cert() ? ", required" : ", optional")
+                  : std::string(),
+      ")\n");
   return out;
 }
 

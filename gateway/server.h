@@ -86,6 +86,7 @@ class ExchangeServer {
   int port_ = 0;
   std::string recovery_summary_;
   bool shut_down_ = false;
+  bool started_ = false;  // Start() finished: serving
 };
 
 }  // namespace msx::gateway

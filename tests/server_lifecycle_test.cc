@@ -6,11 +6,14 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <google/protobuf/text_format.h>
+#include <grpcpp/security/credentials.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -51,7 +54,8 @@ class ServerLifecycleTest : public ::testing::Test {
   }
 
   // The default configuration with `edit` applied to its server section, as a file.
-  std::string ConfigFile(const std::string& name, void (*edit)(v1::ServerConfig*)) {
+  std::string ConfigFile(const std::string& name,
+                         const std::function<void(v1::ServerConfig*)>& edit) {
     v1::ExchangeConfig config = DefaultConfig();
     edit(config.mutable_server());
     std::string text;
@@ -107,6 +111,10 @@ TEST_F(ServerLifecycleTest, SecondServerOnTheSameAddressIsRefused) {
       RunServer({"--listen", first.address(), "--data-dir", scratch_ + "/other"});
   EXPECT_EQ(second.exit_code, 1) << second.out << second.err;
   EXPECT_TRUE(absl::StrContains(second.err, "cannot listen on " + first.address())) << second.err;
+  // Only the real error: no shutdown figures of a server that never started.
+  EXPECT_FALSE(absl::StrContains(second.err, "drained the queue")) << second.err;
+  EXPECT_FALSE(absl::StrContains(second.err, "gRPC stopped")) << second.err;
+  EXPECT_FALSE(absl::StrContains(second.err, "group commits")) << second.err;
 }
 
 TEST_F(ServerLifecycleTest, OutOfBoundsServerSettingsAreRefusedBeforeAnyFileIsCreated) {
@@ -159,6 +167,61 @@ TEST_F(ServerLifecycleTest, BadListenAddressIsRefusedBeforeAnyFileIsCreated) {
   EXPECT_TRUE(absl::StrContains(r.err, "server.listen: port must be a number between 0 and 65535"))
       << r.err;
   EXPECT_FALSE(std::filesystem::exists(data));
+}
+
+// With server.tls the banner suggests TLS clients (and the suggestion works), never
+// -plaintext.
+TEST_F(ServerLifecycleTest, TlsBannerSuggestsTlsClients) {
+  const std::string openssl = "/usr/bin/openssl";
+  if (!std::filesystem::exists(openssl)) GTEST_SKIP() << "no " << openssl;
+  const std::string cnf = scratch_ + "/openssl.cnf";
+  std::ofstream(cnf) << "[req]\ndistinguished_name = dn\n[dn]\n"
+                        "[ca]\nbasicConstraints = critical,CA:TRUE\n"
+                        "keyUsage = critical,keyCertSign,cRLSign\n"
+                        "[server]\nbasicConstraints = critical,CA:FALSE\n"
+                        "keyUsage = critical,digitalSignature\nextendedKeyUsage = serverAuth\n"
+                        "subjectAltName = IP:127.0.0.1\n";
+  auto make = [&](const std::string& name, std::vector<std::string> extra) {
+    std::vector<std::string> argv = {openssl, "req", "-config", cnf, "-x509", "-nodes",
+                                     "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                                     "-days", "2", "-keyout", scratch_ + "/" + name + ".key",
+                                     "-out", scratch_ + "/" + name + ".pem"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    CommandResult r = RunCommand(argv, {}, std::chrono::seconds(30));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+  };
+  make("ca", {"-subj", "/CN=lifecycle CA", "-extensions", "ca"});
+  make("server", {"-subj", "/CN=127.0.0.1", "-extensions", "server", "-CA", scratch_ + "/ca.pem",
+                  "-CAkey", scratch_ + "/ca.key", "-set_serial", "2"});
+  const std::string config = ConfigFile("tls.textproto", [this](v1::ServerConfig* s) {
+    s->mutable_tls()->set_cert_file(scratch_ + "/server.pem");
+    s->mutable_tls()->set_key_file(scratch_ + "/server.key");
+  });
+  std::ifstream ca_in(scratch_ + "/ca.pem");
+  std::stringstream ca;
+  ca << ca_in.rdbuf();
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ca.str();
+  ServerProcess server;
+  ServerProcess::Options o;
+  o.extra_args = {"--config", config};
+  o.health_credentials = grpc::SslCredentials(ssl);
+  ASSERT_TRUE(server.Start(o).ok()) << server.Output();
+  const std::string banner = server.Output();
+  EXPECT_FALSE(absl::StrContains(banner, "-plaintext")) << banner;
+  EXPECT_TRUE(absl::StrContains(banner, "grpcurl -cacert CA.pem")) << banner;
+  const std::string suggested = absl::StrCat("msx --server ", server.address(),
+                                             " --tls --ca-file CA.pem --token demo-");
+  EXPECT_TRUE(absl::StrContains(banner, suggested)) << banner;
+  EXPECT_TRUE(absl::StrContains(banner, "CA.pem: the CA that issued " + scratch_ + "/server.pem"))
+      << banner;
+  // The suggested command, with the real CA file, works.
+  const std::size_t token_at = banner.find(suggested) + suggested.size() - 5;
+  const std::string token = banner.substr(token_at, banner.find(' ', token_at) - token_at);
+  CommandResult pairs = RunCommand({BuildPath("clients/msx/msx"), "--server", server.address(),
+                                    "--tls", "--ca-file", scratch_ + "/ca.pem", "--token", token,
+                                    "pairs"});
+  EXPECT_EQ(pairs.exit_code, 0) << token << ": " << pairs.out << pairs.err;
 }
 
 // --truncate-at-corruption (msx-journal's name for it) and its old name
