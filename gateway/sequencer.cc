@@ -113,6 +113,12 @@ void Sequencer::OnDurable(Seq durable_seq) {
   if (options_.publish_on_durable) {
     // Saves a thread hand-off per group commit: the journal thread releases the replies.
     PublishReady();
+    // While Stop() runs, the publisher thread waits for pending_ to drain before it exits,
+    // and this thread may be the one that drained it: wake it (it would sleep forever).
+    if (stopping_.load(std::memory_order_seq_cst)) {
+      { std::lock_guard<std::mutex> lock(mu_); }
+      cv_.notify_all();
+    }
     return;
   }
   { std::lock_guard<std::mutex> lock(mu_); }  // pairs with the publisher's predicate check

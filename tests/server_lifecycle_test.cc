@@ -305,5 +305,31 @@ TEST_F(ServerLifecycleTest, SigtermEndsTheProcessWhileTheTickTimerIsBusy) {
   }
 }
 
+TEST_F(ServerLifecycleTest, SigtermUnderSwapTrafficEndsTheProcess) {
+  // The signal lands while replies are waiting for their group commit: the journal thread
+  // then releases the last of them after the publisher thread was told to stop, and the
+  // publisher must still notice that nothing is left (it used to sleep forever).
+  ServerProcess server;
+  for (int round = 0; round < 4; ++round) {
+    ASSERT_TRUE(server.Start().ok()) << server.Output();
+    // msx-loadgen keeps ~2000 swap offers/s in flight from four agencies, with their
+    // execution streams open; its own outcome does not matter here (it sees the shutdown).
+    std::thread traffic([&server] {
+      (void)RunCommand({BuildPath("clients/loadgen/msx-loadgen"), "--server", server.address(),
+                        "--rate", "2000", "--duration", "2", "--quiet", "--json"},
+                       {}, std::chrono::seconds(30));
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300 + 97 * round));
+    ASSERT_EQ(kill(server.pid(), SIGTERM), 0);
+    const bool exited = ExitsWithin(server.pid(), std::chrono::seconds(15));
+    if (!exited) server.Kill();  // lets the load generator finish
+    traffic.join();
+    ASSERT_TRUE(exited) << "round " << round << ": still running after SIGTERM under traffic: "
+                        << server.Output();
+    int status = server.Stop(SIGTERM);  // reaps it
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << server.Output();
+  }
+}
+
 }  // namespace
 }  // namespace msx
