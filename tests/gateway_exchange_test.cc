@@ -20,6 +20,13 @@ using testing::FillsOf;
 using testing::kGaCo;
 using testing::kNdprCo;
 
+// A GTD expiry: the wall clock (the server's clock for expiry) `from_now` ahead, in ns.
+std::int64_t WallClockNsIn(std::chrono::milliseconds from_now) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch() + from_now)
+      .count();
+}
+
 class GatewayExchangeTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -399,10 +406,7 @@ TEST_F(GatewayExchangeTest, GtdOfferExpiresByTheServerClockAndIsReported) {
   req.set_lots(2);
   req.set_price(komir_->FairPrice(kGaCo));
   req.set_time_in_force(v1::TIME_IN_FORCE_GTD);
-  req.set_expire_time_ns(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                             std::chrono::system_clock::now().time_since_epoch() +
-                             std::chrono::milliseconds(300))
-                             .count());
+  req.set_expire_time_ns(WallClockNsIn(std::chrono::milliseconds(300)));
   v1::SubmitOfferResponse resp;
   ASSERT_TRUE(komir_->Submit(req, &resp).ok());
   ASSERT_TRUE(stream->WaitFor([](const auto& m) {
@@ -443,10 +447,7 @@ TEST_F(GatewayExchangeTest, TimeTicksAreJournaledOnlyWhenAGtdOfferIsDue) {
   v1::SubmitOfferRequest gtd = gtc;
   gtd.set_client_offer_id(502);
   gtd.set_time_in_force(v1::TIME_IN_FORCE_GTD);
-  gtd.set_expire_time_ns(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                             std::chrono::system_clock::now().time_since_epoch() +
-                             std::chrono::milliseconds(300))
-                             .count());
+  gtd.set_expire_time_ns(WallClockNsIn(std::chrono::milliseconds(300)));
   v1::SubmitOfferResponse gtd_resp;
   ASSERT_TRUE(komir_->Submit(gtd, &gtd_resp).ok());
   std::uint64_t expired_seq = 0;
