@@ -13,6 +13,11 @@ function(msx_add_test)
   if(NOT T_LABELS)
     set(T_LABELS unit)
   endif()
+  set(env "MSX_BUILD_DIR=${PROJECT_BINARY_DIR};MSX_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+  if(MSX_SANITIZE)
+    # Leaks inside system libraries only (the file says which and why).
+    list(APPEND env "LSAN_OPTIONS=suppressions=${PROJECT_SOURCE_DIR}/cmake/lsan.supp")
+  endif()
   set_tests_properties(${T_NAME} PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "${T_LABELS}"
-    ENVIRONMENT "MSX_BUILD_DIR=${PROJECT_BINARY_DIR};MSX_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+    ENVIRONMENT "${env}")
 endfunction()
