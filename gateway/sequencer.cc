@@ -113,12 +113,6 @@ void Sequencer::OnDurable(Seq durable_seq) {
   if (options_.publish_on_durable) {
     // Saves a thread hand-off per group commit: the journal thread releases the replies.
     PublishReady();
-    // While Stop() runs, the publisher thread waits for pending_ to drain before it exits,
-    // and this thread may be the one that drained it: wake it (it would sleep forever).
-    if (stopping_.load(std::memory_order_seq_cst)) {
-      { std::lock_guard<std::mutex> lock(mu_); }
-      cv_.notify_all();
-    }
     return;
   }
   { std::lock_guard<std::mutex> lock(mu_); }  // pairs with the publisher's predicate check
@@ -310,6 +304,7 @@ void Sequencer::PublishReady() {
   std::vector<Pending> ready;
   std::vector<Pending> failed;
   absl::Status failure;
+  bool wake_stopping_publisher;
   {
     std::lock_guard<std::mutex> lock(mu_);
     Seq durable = durable_seq_.load(std::memory_order_acquire);
@@ -324,7 +319,11 @@ void Sequencer::PublishReady() {
         pending_.pop_front();
       }
     }
+    // A stopping publisher thread exits once pending_ is empty. Whoever empties it (the
+    // journal thread, with publish_on_durable) must wake it, or it sleeps forever.
+    wake_stopping_publisher = publisher_stop_ && pending_.empty();
   }
+  if (wake_stopping_publisher) cv_.notify_all();
   // Streams first, as one batch per hub (each stream then starts one write for all of its
   // messages of this group commit), then the replies.
   std::vector<std::pair<std::size_t, std::shared_ptr<const v1::ExecutionReport>>> reports;
