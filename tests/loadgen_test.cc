@@ -14,6 +14,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <google/protobuf/struct.pb.h>
@@ -130,6 +131,68 @@ TEST(LoadgenTest, OpenLoopSummaryMatchesTheServersExecutionStreams) {
   EXPECT_EQ(Num(commands, "SubmitOffer"), Num(s, "submits")) << stats.out;
   EXPECT_EQ(Num(commands, "CancelOffer"), Num(s, "cancels") + Num(s, "cleanup_cancels"))
       << stats.out;
+  auto verify = RunCommand(
+      {BuildPath("clients/journal/msx-journal"), "verify", server.data_dir(), "--replay"}, {},
+      std::chrono::seconds(30));
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+}
+
+// --api order-entry: the same mix pipelined on OrderEntry streams (one per channel and
+// agency), open loop then closed loop on one server; every answered request and every fill
+// the generator counted must be in the journal, which must replay.
+TEST(LoadgenTest, OrderEntryRunsAgreeWithTheJournal) {
+  testing::ServerProcess server;
+  ASSERT_TRUE(server.Start().ok()) << server.Output();
+  const std::string loadgen = BuildPath("clients/loadgen/msx-loadgen");
+  auto open = RunCommand({loadgen, "--server", server.address(), "--api", "order-entry",
+                          "--rate", "2000", "--count", "400", "--concurrency", "2",
+                          "--cancel-percent", "20", "--json", "--quiet"},
+                         {}, std::chrono::seconds(60));
+  ASSERT_EQ(open.exit_code, 0) << open.err << open.out;
+  auto closed = RunCommand({loadgen, "--server", server.address(), "--api", "order-entry",
+                            "--rate", "0", "--window", "8", "--count", "800", "--concurrency",
+                            "2", "--cancel-percent", "20", "--json", "--quiet"},
+                           {}, std::chrono::seconds(60));
+  ASSERT_EQ(closed.exit_code, 0) << closed.err << closed.out;
+  double submits = 0, cancels = 0, fills = 0;
+  for (const auto& [out, count, window] :
+       {std::tuple{open.out, 400, 32}, std::tuple{closed.out, 800, 8}}) {
+    auto s = LastJsonLine(out);
+    EXPECT_EQ(s.fields().at("api").string_value(), "order-entry") << out;
+    EXPECT_EQ(Num(s, "window"), window) << out;
+    EXPECT_EQ(Num(s, "streams"), 2 * 4) << out;  // 2 channels x 4 agencies
+    EXPECT_EQ(Num(s, "sent"), count) << out;
+    EXPECT_EQ(Num(s, "ok") + Num(s, "rejected"), count) << out;
+    EXPECT_EQ(s.fields().at("errors").struct_value().fields_size(), 0) << out;
+    EXPECT_EQ(s.fields().at("response_errors").struct_value().fields_size(), 0) << out;
+    EXPECT_EQ(Num(s, "submits") + Num(s, "cancels"), count) << out;
+    EXPECT_GT(Num(s, "fills"), 0) << out;
+    EXPECT_EQ(Num(s, "exec_fills"), Num(s, "fills")) << out;
+    EXPECT_GT(Num(s, "p50_us"), 0) << out;
+    EXPECT_GE(Num(s, "p99_us"), Num(s, "p50_us")) << out;
+    EXPECT_GT(Num(s, "exec_p50_us"), 0) << out;
+    submits += Num(s, "submits");
+    cancels += Num(s, "cancels") + Num(s, "cleanup_cancels");
+    fills += Num(s, "fills");
+  }
+  // Nothing of either run is left resting on the books.
+  for (const auto& token : kTokens) {
+    testing::AgencyClient client(server.address(), token);
+    v1::ListOffersResponse offers;
+    ASSERT_TRUE(client.exchange().ListOffers(client.Context().get(), {}, &offers).ok());
+    EXPECT_EQ(offers.offers_size(), 0) << token;
+  }
+
+  const int status = server.Stop(SIGTERM);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << server.Output();
+  auto stats = RunCommand({BuildPath("clients/journal/msx-journal"), "stats", server.data_dir()},
+                          {}, std::chrono::seconds(30));
+  ASSERT_EQ(stats.exit_code, 0) << stats.err;
+  auto j = LastJsonLine(stats.out);
+  EXPECT_EQ(Num(j, "fills"), fills) << stats.out;
+  const auto& commands = j.fields().at("commands_by_type").struct_value();
+  EXPECT_EQ(Num(commands, "SubmitOffer"), submits) << stats.out;
+  EXPECT_EQ(Num(commands, "CancelOffer"), cancels) << stats.out;
   auto verify = RunCommand(
       {BuildPath("clients/journal/msx-journal"), "verify", server.data_dir(), "--replay"}, {},
       std::chrono::seconds(30));

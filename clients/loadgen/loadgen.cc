@@ -83,6 +83,8 @@ struct Call {
   std::unique_ptr<grpc::ClientAsyncResponseReader<v1::SubmitOfferRequest>> echo_rpc;
 };
 
+struct OeStream;
+
 // One completion queue and its channels. In open loop a sender thread issues calls at
 // their due times and a poller thread completes them; in closed loop the poller does both.
 // Counters are atomics so the progress thread can read them.
@@ -103,10 +105,61 @@ struct Driver {
   std::atomic<std::uint64_t> sent{0}, ok{0}, rejected{0}, errors{0}, fills{0};
   std::atomic<std::uint64_t> submits{0}, cancels{0};
 
+  std::vector<OeStream*> streams;  // --api order-entry: this driver's streams
+  bool oe_over = false;            // poller only: no operation will be drawn anymore
+  std::int64_t oe_over_ns = 0;     // poller only: since when
+
   std::mutex mu;  // guards the histograms and maps below
   LatencyHistogram submit_hist, cancel_hist, rtt_hist;
   std::map<std::string, std::uint64_t> error_codes, reject_reasons;
-  std::map<std::string, std::string> first_example;  // reason or code -> one instance
+  std::map<std::string, std::uint64_t> response_codes;  // order-entry: per-response errors
+  std::map<std::string, std::string> first_example;     // reason or code -> one instance
+};
+
+// ---- --api order-entry ----
+
+// One operation on an OrderEntry stream, from the moment it is drawn until its response.
+struct OePending {
+  std::uint64_t op = 0;
+  CallType type = CallType::kSubmit;
+  OpKind kind = OpKind::kCross;
+  std::int64_t due_ns = 0;   // open loop: scheduled time; closed loop: when drawn
+  std::int64_t sent_ns = 0;  // when its write started
+  // What it asked for, to describe an example of a reject or error.
+  std::uint64_t offer_id = 0;  // cancels
+  int pair = 0;
+  bool buy = false;
+  std::int64_t lots = 0, price = 0;
+};
+
+struct OeQueued {
+  OePending info;
+  v1::OrderEntryRequest request;
+};
+
+// One OrderEntry stream: a channel's session as one agency. Requests are written one at a
+// time (gRPC allows one write in flight) while up to `window` are unanswered; the rest
+// wait in `queue`. The correlation id is the operation index + 1. Its driver's poller
+// thread handles every completion; the open-loop sender only queues and starts writes,
+// both under `mu`.
+struct OeStream {
+  int agency = 0;
+  int channel = 0;
+  Driver* driver = nullptr;
+  grpc::ClientContext ctx;
+  std::unique_ptr<grpc::ClientAsyncReaderWriter<v1::OrderEntryRequest, v1::OrderEntryResponse>> rw;
+  v1::OrderEntryResponse response;  // the read in flight (poller only)
+  grpc::Status status;              // filled by Finish
+  std::mutex mu;
+  std::deque<OeQueued> queue;                               // drawn, not yet written
+  absl::flat_hash_map<std::uint64_t, OePending> in_flight;  // written, unanswered
+  v1::OrderEntryRequest writing;                            // the write in flight
+  bool started = false;
+  bool write_pending = false;  // a Write or WritesDone in flight
+  bool writes_done = false;
+  bool broken = false;  // failed or cancelled: nothing more is written
+  bool cancelled_by_us = false;
+  bool finished = false;
 };
 
 // Per-agency execution stream state. All streams are read on one completion queue by one
@@ -133,7 +186,7 @@ struct Stream {
 
 class Runner {
  public:
-  explicit Runner(const LoadgenOptions& o) : o_(o) {}
+  explicit Runner(const LoadgenOptions& o) : o_(o), order_entry_(o.api == "order-entry") {}
   ~Runner() { std::free(due_slots_); }
 
   absl::StatusOr<Summary> Run();
@@ -154,7 +207,31 @@ class Runner {
   void DriveClosedLoop(Driver* d);
   bool IssueClosed(Driver* d, int channel);
   void Issue(Driver* d, std::uint64_t op, std::int64_t due, int channel);
+  // Turns operation `op_index` into a submit or (when a passive offer of this driver rests)
+  // a cancel: fills `submit` or `cancel`, the operation's kind and agency.
+  CallType PrepareOp(Driver* d, std::uint64_t op_index, OpKind* kind, int* agency,
+                     v1::SubmitOfferRequest* submit, v1::CancelOfferRequest* cancel,
+                     int* pair = nullptr);
   void Complete(Driver* d, Call* call);
+  // --api order-entry (see OeStream).
+  void StartOrderEntry(const std::vector<std::unique_ptr<Driver>>& drivers);
+  OeStream* StreamOf(int channel, int agency) const {
+    return oe_streams_[static_cast<std::size_t>(channel) * o_.agencies.size() + agency].get();
+  }
+  // Draws nothing itself: sends operation `op_index` on `channel`'s stream of its agency.
+  // False when that stream is broken (the operation is then counted as an error).
+  bool IssueOe(Driver* d, std::uint64_t op_index, std::int64_t due, int channel);
+  bool IssueClosedOe(Driver* d, int channel);
+  void DriveClosedLoopOe(Driver* d);
+  void PollOe(Driver* d);
+  // Returns true when the stream finished (its last completion).
+  bool HandleOe(Driver* d, OeStream* s, int op, bool ok);
+  void CompleteOe(Driver* d, OeStream* s);
+  void TryWriteLocked(OeStream* s);
+  void MaybeWritesDoneLocked(Driver* d, OeStream* s);
+  void SweepOe(Driver* d);
+  void RecordOeFailure(Driver* d, const OePending& p, int agency, const std::string& code,
+                       const std::string& message, bool reject, bool response);
   void HandleReport(Stream* s, const v1::ExecutionReport& r);
   void Progress(const std::vector<std::unique_ptr<Driver>>& drivers, std::int64_t now) const;
   std::atomic_ref<std::int64_t> SlotRef(std::uint64_t op) {
@@ -162,6 +239,7 @@ class Runner {
   }
 
   const LoadgenOptions& o_;
+  const bool order_entry_;
   std::vector<std::shared_ptr<grpc::Channel>> channels_;
   std::vector<std::unique_ptr<v1::Exchange::Stub>> stubs_;
   std::vector<std::unique_ptr<bench::Echo::Stub>> echo_stubs_;
@@ -183,6 +261,9 @@ class Runner {
   std::thread stream_thread_;
   std::shared_ptr<grpc::Channel> stream_channel_;
   std::unique_ptr<v1::Exchange::Stub> stream_stub_;
+  // --api order-entry: channel * agencies + agency -> stream. Outlives the drivers' queues
+  // (declared after nothing that refers to it; drivers drain their queues before Run ends).
+  std::vector<std::unique_ptr<OeStream>> oe_streams_;
 };
 
 absl::Status Runner::Setup() {
@@ -393,6 +474,47 @@ void Runner::StopStreams() {
   if (stream_thread_.joinable()) stream_thread_.join();
 }
 
+CallType Runner::PrepareOp(Driver* d, std::uint64_t op_index, OpKind* kind, int* agency,
+                           v1::SubmitOfferRequest* submit, v1::CancelOfferRequest* cancel,
+                           int* pair) {
+  Op op = workload_->At(op_index);
+  std::pair<int, std::uint64_t> resting{-1, 0};
+  if (op.kind == OpKind::kCancel) {
+    std::lock_guard<std::mutex> lock(d->passive_mu);
+    if (!d->passive.empty()) {
+      resting = d->passive.front();
+      d->passive.pop_front();
+    }
+  }
+  if (resting.first >= 0) {
+    *kind = OpKind::kCancel;
+    *agency = resting.first;
+    cancel->set_offer_id(resting.second);
+    return CallType::kCancel;
+  }
+  if (op.kind == OpKind::kCancel) {
+    // Nothing resting to cancel yet: post a passive offer instead.
+    const PairPlan& p = workload_->plans()[op_index % workload_->plans().size()];
+    op = Op{OpKind::kPassive,
+            static_cast<int>(op_index % workload_->plans().size()),
+            p.first,
+            Side::kSell,
+            1,
+            p.band_high,
+            false};
+  }
+  *kind = op.kind;
+  *agency = op.agency;
+  if (pair != nullptr) *pair = op.pair;
+  submit->set_client_offer_id(client_id_base_ + op_index + 1);
+  submit->set_pair(workload_->plans()[op.pair].symbol);
+  submit->set_side(ToProto(op.side));
+  submit->set_lots(op.lots);
+  submit->set_price(op.price);
+  submit->set_time_in_force(v1::TIME_IN_FORCE_GTC);
+  return CallType::kSubmit;
+}
+
 void Runner::Issue(Driver* d, std::uint64_t op_index, std::int64_t due, int channel) {
   d->inflight.fetch_add(1, std::memory_order_acq_rel);  // before the call can complete
   auto* call = new Call;
@@ -417,55 +539,20 @@ void Runner::Issue(Driver* d, std::uint64_t op_index, std::int64_t due, int chan
     call->echo_rpc->StartCall();
     call->echo_rpc->Finish(&call->echo_reply, &call->status, call);
   } else {
-    Op op = workload_->At(op_index);
-    std::pair<int, std::uint64_t> resting{-1, 0};
-    if (op.kind == OpKind::kCancel) {
-      std::lock_guard<std::mutex> lock(d->passive_mu);
-      if (!d->passive.empty()) {
-        resting = d->passive.front();
-        d->passive.pop_front();
-      }
-    }
-    if (resting.first >= 0) {
-      auto [agency, offer_id] = resting;
-      call->type = CallType::kCancel;
-      call->kind = OpKind::kCancel;
-      call->agency = agency;
-      call->cancel.set_offer_id(offer_id);
-      Authorize(&call->ctx, agency);
+    call->type = PrepareOp(d, op_index, &call->kind, &call->agency, &call->submit, &call->cancel);
+    Authorize(&call->ctx, call->agency);
+    if (call->type == CallType::kCancel) {
       call->sent_ns = sent_ns = Now();
       call->cancel_rpc = stubs_[channel]->PrepareAsyncCancelOffer(&call->ctx, call->cancel, &d->cq);
       call->cancel_rpc->StartCall();
       call->cancel_rpc->Finish(&call->cancel_reply, &call->status, call);
       d->cancels.fetch_add(1, std::memory_order_relaxed);
     } else {
-      if (op.kind == OpKind::kCancel) {
-        // Nothing resting to cancel yet: post a passive offer instead.
-        const PairPlan& p = workload_->plans()[op_index % workload_->plans().size()];
-        op = Op{OpKind::kPassive,
-                static_cast<int>(op_index % workload_->plans().size()),
-                p.first,
-                Side::kSell,
-                1,
-                p.band_high,
-                false};
-      }
-      call->type = CallType::kSubmit;
-      call->kind = op.kind;
-      call->agency = op.agency;
-      v1::SubmitOfferRequest& r = call->submit;
-      r.set_client_offer_id(client_id);
-      r.set_pair(workload_->plans()[op.pair].symbol);
-      r.set_side(ToProto(op.side));
-      r.set_lots(op.lots);
-      r.set_price(op.price);
-      r.set_time_in_force(v1::TIME_IN_FORCE_GTC);
-      Authorize(&call->ctx, op.agency);
       if (op_index < capacity_) {
         SlotRef(op_index).store(due + 1, std::memory_order_release);
       }
       call->sent_ns = sent_ns = Now();
-      call->submit_rpc = stubs_[channel]->PrepareAsyncSubmitOffer(&call->ctx, r, &d->cq);
+      call->submit_rpc = stubs_[channel]->PrepareAsyncSubmitOffer(&call->ctx, call->submit, &d->cq);
       call->submit_rpc->StartCall();
       call->submit_rpc->Finish(&call->submit_reply, &call->status, call);
       d->submits.fetch_add(1, std::memory_order_relaxed);
@@ -527,6 +614,340 @@ void Runner::Complete(Driver* d, Call* call) {
   }
 }
 
+// ---- --api order-entry ----
+
+// Completion-queue tags of order-entry streams: the stream's address with the operation in
+// the low bits (OeStream is at least 8-byte aligned).
+enum OeOp : std::uintptr_t {
+  kOeStarted = 0,
+  kOeRead = 1,
+  kOeWrite = 2,
+  kOeWritesDone = 3,
+  kOeFinished = 4
+};
+void* OeTag(OeStream* s, OeOp op) {
+  return reinterpret_cast<void*>(reinterpret_cast<std::uintptr_t>(s) | op);
+}
+
+void Runner::StartOrderEntry(const std::vector<std::unique_ptr<Driver>>& drivers) {
+  const std::size_t agencies = o_.agencies.size();
+  oe_streams_.resize(static_cast<std::size_t>(o_.concurrency) * agencies);
+  for (const auto& d : drivers) {
+    for (int c : d->channels) {
+      for (std::size_t a = 0; a < agencies; ++a) {
+        auto s = std::make_unique<OeStream>();
+        static_assert(alignof(OeStream) >= 8);
+        s->agency = static_cast<int>(a);
+        s->channel = c;
+        s->driver = d.get();
+        Authorize(&s->ctx, s->agency);
+        d->streams.push_back(s.get());
+        oe_streams_[static_cast<std::size_t>(c) * agencies + a] = std::move(s);
+      }
+    }
+  }
+  // Started only once every stream is registered: completions may arrive at once.
+  for (const auto& d : drivers) {
+    for (OeStream* s : d->streams) {
+      std::lock_guard<std::mutex> lock(s->mu);
+      s->rw = stubs_[s->channel]->PrepareAsyncOrderEntry(&s->ctx, &d->cq);
+      s->rw->StartCall(OeTag(s, kOeStarted));
+    }
+  }
+}
+
+void Runner::TryWriteLocked(OeStream* s) {
+  if (!s->started || s->write_pending || s->broken || s->writes_done || s->queue.empty() ||
+      s->in_flight.size() >= static_cast<std::size_t>(o_.window)) {
+    return;
+  }
+  OeQueued& next = s->queue.front();
+  next.info.sent_ns = Now();
+  s->in_flight.emplace(next.info.op + 1, next.info);
+  s->writing = std::move(next.request);
+  s->queue.pop_front();
+  s->write_pending = true;
+  s->rw->Write(s->writing, OeTag(s, kOeWrite));
+}
+
+void Runner::MaybeWritesDoneLocked(Driver* d, OeStream* s) {
+  if (!d->oe_over || !s->started || s->broken || s->writes_done || s->write_pending ||
+      !s->queue.empty() || !s->in_flight.empty()) {
+    return;
+  }
+  // Half-close: the server finishes the stream with OK once it has answered everything.
+  s->writes_done = true;
+  s->write_pending = true;
+  s->rw->WritesDone(OeTag(s, kOeWritesDone));
+}
+
+bool Runner::IssueOe(Driver* d, std::uint64_t op_index, std::int64_t due, int channel) {
+  OeQueued q;
+  q.info.op = op_index;
+  q.info.due_ns = due;
+  q.request.set_correlation_id(op_index + 1);
+  int agency = 0;
+  v1::SubmitOfferRequest submit;
+  v1::CancelOfferRequest cancel;
+  q.info.type = PrepareOp(d, op_index, &q.info.kind, &agency, &submit, &cancel, &q.info.pair);
+  if (q.info.type == CallType::kCancel) {
+    q.info.offer_id = cancel.offer_id();
+    *q.request.mutable_cancel() = std::move(cancel);
+    d->cancels.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    q.info.buy = submit.side() == v1::SIDE_BUY;
+    q.info.lots = submit.lots();
+    q.info.price = submit.price();
+    *q.request.mutable_submit() = std::move(submit);
+    if (op_index < capacity_) SlotRef(op_index).store(due + 1, std::memory_order_release);
+    d->submits.fetch_add(1, std::memory_order_relaxed);
+  }
+  d->sent.fetch_add(1, std::memory_order_relaxed);
+  d->max_lag_ns = std::max(d->max_lag_ns, Now() - due);
+  OeStream* s = StreamOf(channel, agency);
+  {
+    std::lock_guard<std::mutex> lock(s->mu);
+    if (!s->broken) {
+      s->queue.push_back(std::move(q));
+      TryWriteLocked(s);
+      return true;
+    }
+  }
+  RecordOeFailure(d, q.info, agency, "UNAVAILABLE", "its order-entry stream had failed", false,
+                  false);
+  return false;
+}
+
+bool Runner::IssueClosedOe(Driver* d, int channel) {
+  while (true) {
+    std::int64_t now = Now();
+    if (now >= end_ns_) return false;
+    std::uint64_t op = next_op_.fetch_add(1, std::memory_order_relaxed);
+    if (op >= total_ops_) return false;
+    if (IssueOe(d, op, now, channel)) return true;
+    // That agency's stream failed: draw again unless every stream of the channel failed.
+    bool any_alive = false;
+    for (std::size_t a = 0; a < o_.agencies.size() && !any_alive; ++a) {
+      OeStream* s = StreamOf(channel, static_cast<int>(a));
+      std::lock_guard<std::mutex> lock(s->mu);
+      any_alive = !s->broken;
+    }
+    if (!any_alive) return false;
+  }
+}
+
+void Runner::DriveClosedLoopOe(Driver* d) {
+  // Every channel keeps window x agencies operations outstanding; an operation whose
+  // agency's stream has a full window waits in that stream's queue (its latency counts
+  // from when it was drawn).
+  const std::size_t per_channel = static_cast<std::size_t>(o_.window) * o_.agencies.size();
+  for (int channel : d->channels) {
+    for (std::size_t i = 0; i < per_channel; ++i) {
+      if (!IssueClosedOe(d, channel)) break;
+    }
+  }
+  d->sending_done.store(true, std::memory_order_release);
+  PollOe(d);
+}
+
+void Runner::RecordOeFailure(Driver* d, const OePending& p, int agency, const std::string& code,
+                             const std::string& message, bool reject, bool response) {
+  std::lock_guard<std::mutex> lock(d->mu);
+  std::string key;
+  if (reject) {
+    d->rejected.fetch_add(1, std::memory_order_relaxed);
+    key = message.substr(0, message.find_first_of(": "));
+    ++d->reject_reasons[key];
+  } else {
+    d->errors.fetch_add(1, std::memory_order_relaxed);
+    key = code;
+    ++(response ? d->response_codes : d->error_codes)[key];
+  }
+  if (!d->first_example.contains(key)) {
+    std::string what = p.type == CallType::kCancel
+                           ? absl::StrCat("cancel of offer ", p.offer_id)
+                           : absl::StrCat(p.buy ? "buy " : "sell ", p.lots, " ",
+                                          workload_->plans()[p.pair].symbol, " at ", p.price);
+    d->first_example[key] = absl::StrCat("e.g. ", what, " by ", o_.agencies[agency].agency,
+                                         response ? " (order-entry response)" : " (order-entry)",
+                                         ": ", code, ": ", message);
+  }
+}
+
+void Runner::CompleteOe(Driver* d, OeStream* s) {
+  const v1::OrderEntryResponse& r = s->response;
+  const std::int64_t now = Now();
+  d->last_reply_ns = std::max(d->last_reply_ns, now);
+  OePending p;
+  bool known = false;
+  {
+    std::lock_guard<std::mutex> lock(s->mu);
+    auto it = s->in_flight.find(r.correlation_id());
+    if (it != s->in_flight.end()) {
+      p = it->second;
+      s->in_flight.erase(it);
+      known = true;
+    }
+    TryWriteLocked(s);
+    MaybeWritesDoneLocked(d, s);
+  }
+  if (!known) {
+    std::lock_guard<std::mutex> lock(d->mu);
+    d->errors.fetch_add(1, std::memory_order_relaxed);
+    ++d->response_codes["UNKNOWN_CORRELATION_ID"];
+    return;
+  }
+  if (r.code() != 0) {
+    const std::string& message = r.message();
+    RecordOeFailure(d, p, s->agency, CodeName(static_cast<grpc::StatusCode>(r.code())), message,
+                    message.rfind("REJECT_REASON_", 0) == 0, true);
+    return;
+  }
+  d->ok.fetch_add(1, std::memory_order_relaxed);
+  std::uint64_t seq = 0;
+  if (p.type == CallType::kSubmit) {
+    d->fills.fetch_add(r.submit().fills_size(), std::memory_order_relaxed);
+    seq = r.submit().seq();
+    if (p.kind == OpKind::kPassive && r.submit().offer().state() == v1::OFFER_STATE_OPEN) {
+      std::lock_guard<std::mutex> lock(d->passive_mu);
+      d->passive.emplace_back(s->agency, r.submit().offer().offer_id());
+    }
+  } else {
+    seq = r.cancel().seq();
+  }
+  d->max_seq[s->agency] = std::max(d->max_seq[s->agency], seq);
+  std::lock_guard<std::mutex> lock(d->mu);
+  (p.type == CallType::kCancel ? d->cancel_hist : d->submit_hist).Record(now - p.due_ns);
+  d->rtt_hist.Record(now - p.sent_ns);
+}
+
+bool Runner::HandleOe(Driver* d, OeStream* s, int op, bool ok) {
+  switch (op) {
+    case kOeStarted: {
+      std::lock_guard<std::mutex> lock(s->mu);
+      if (!ok) {
+        s->broken = true;
+        s->rw->Finish(&s->status, OeTag(s, kOeFinished));
+        return false;
+      }
+      s->started = true;
+      s->rw->Read(&s->response, OeTag(s, kOeRead));
+      TryWriteLocked(s);
+      MaybeWritesDoneLocked(d, s);
+      return false;
+    }
+    case kOeRead:
+      if (!ok) {
+        std::lock_guard<std::mutex> lock(s->mu);
+        s->rw->Finish(&s->status, OeTag(s, kOeFinished));
+        return false;
+      }
+      CompleteOe(d, s);
+      // Closed loop: the response freed a place in the channel's windows.
+      if (o_.rate == 0) IssueClosedOe(d, s->channel);
+      s->rw->Read(&s->response, OeTag(s, kOeRead));
+      return false;
+    case kOeWrite: {
+      std::lock_guard<std::mutex> lock(s->mu);
+      s->write_pending = false;
+      if (!ok) {
+        s->broken = true;  // the stream is gone; its read fails and Finish reports why
+        return false;
+      }
+      TryWriteLocked(s);
+      MaybeWritesDoneLocked(d, s);
+      return false;
+    }
+    case kOeWritesDone: {
+      std::lock_guard<std::mutex> lock(s->mu);
+      s->write_pending = false;
+      return false;
+    }
+    case kOeFinished:
+      break;
+  }
+  std::deque<OePending> lost;
+  bool cancelled_by_us = false;
+  {
+    std::lock_guard<std::mutex> lock(s->mu);
+    s->finished = true;
+    s->broken = true;
+    cancelled_by_us = s->cancelled_by_us;
+    for (auto& [id, p] : s->in_flight) lost.push_back(p);
+    for (auto& q : s->queue) lost.push_back(q.info);
+    s->in_flight.clear();
+    s->queue.clear();
+  }
+  std::string code = cancelled_by_us ? "DEADLINE_EXCEEDED" : CodeName(s->status.error_code());
+  std::string message = cancelled_by_us ? "no response before the drain deadline (cancelled)"
+                                        : s->status.error_message();
+  if (s->status.ok() && !lost.empty()) {
+    code = "UNKNOWN";
+    message = "the stream ended with OK before answering";
+  }
+  for (const OePending& p : lost) RecordOeFailure(d, p, s->agency, code, message, false, false);
+  if (!s->status.ok() && !cancelled_by_us) {
+    std::lock_guard<std::mutex> lock(d->mu);
+    d->first_example.emplace(
+        absl::StrCat("stream ", o_.agencies[s->agency].agency, " channel ", s->channel),
+        absl::StrCat("order-entry stream failed: ", CodeName(s->status.error_code()), ": ",
+                     s->status.error_message()));
+  }
+  return true;
+}
+
+void Runner::SweepOe(Driver* d) {
+  const std::int64_t now = Now();
+  if (!d->oe_over) {
+    const bool over =
+        o_.rate > 0 ? d->sending_done.load(std::memory_order_acquire)
+                    : (now >= end_ns_ || next_op_.load(std::memory_order_relaxed) >= total_ops_);
+    if (!over) return;
+    d->oe_over = true;
+    d->oe_over_ns = now;
+  }
+  const bool give_up = now - d->oe_over_ns > o_.deadline_ms * 1000000;
+  for (OeStream* s : d->streams) {
+    std::lock_guard<std::mutex> lock(s->mu);
+    if (s->finished) continue;
+    MaybeWritesDoneLocked(d, s);
+    if (give_up && !s->cancelled_by_us) {
+      s->cancelled_by_us = true;
+      s->broken = true;
+      s->ctx.TryCancel();
+    }
+  }
+}
+
+void Runner::PollOe(Driver* d) {
+  std::size_t open = d->streams.size();
+  std::int64_t last_sweep = 0;
+  while (open > 0) {
+    void* tag = nullptr;
+    bool ok = false;
+    auto status = d->cq.AsyncNext(&tag, &ok,
+                                  std::chrono::system_clock::now() + std::chrono::milliseconds(20));
+    if (status == grpc::CompletionQueue::SHUTDOWN) break;
+    if (status == grpc::CompletionQueue::GOT_EVENT) {
+      const auto bits = reinterpret_cast<std::uintptr_t>(tag);
+      auto* s = reinterpret_cast<OeStream*>(bits & ~std::uintptr_t{7});
+      if (HandleOe(d, s, static_cast<int>(bits & 7), ok)) --open;
+    }
+    // Streams idle when the sending ended get their half-close here (10 ms at most late).
+    const std::int64_t now = Now();
+    if (now - last_sweep >= 10000000) {
+      last_sweep = now;
+      SweepOe(d);
+    }
+  }
+  // Every stream finished; what is left are completions of writes that were pending.
+  d->cq.Shutdown();
+  void* tag = nullptr;
+  bool ok = false;
+  while (d->cq.Next(&tag, &ok)) {
+  }
+}
+
 void Runner::SendOpenLoop(Driver* d) {
   // Sleep precisely: the default 50 us timer slack would count as latency.
   prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
@@ -538,7 +959,11 @@ void Runner::SendOpenLoop(Driver* d) {
     if (op >= total_ops_ || due >= end_ns_) break;
     if (due > Now()) std::this_thread::sleep_until(start_ + std::chrono::nanoseconds(due));
     int channel = d->channels[d->next_channel++ % d->channels.size()];
-    Issue(d, op, due, channel);
+    if (order_entry_) {
+      IssueOe(d, op, due, channel);
+    } else {
+      Issue(d, op, due, channel);
+    }
   }
   d->sending_done.store(true, std::memory_order_release);
 }
@@ -636,11 +1061,18 @@ absl::StatusOr<Summary> Runner::Run() {
   base_ns_ = Now();
   if (o_.duration_ms > 0) end_ns_ = base_ns_ + o_.duration_ms * 1000000;
   std::vector<std::thread> threads;
+  if (order_entry_) StartOrderEntry(drivers);
   for (auto& d : drivers) {
     Driver* raw = d.get();
     if (o_.rate > 0) {
       threads.emplace_back([this, raw] { SendOpenLoop(raw); });
-      threads.emplace_back([this, raw] { Poll(raw); });
+      if (order_entry_) {
+        threads.emplace_back([this, raw] { PollOe(raw); });
+      } else {
+        threads.emplace_back([this, raw] { Poll(raw); });
+      }
+    } else if (order_entry_) {
+      threads.emplace_back([this, raw] { DriveClosedLoopOe(raw); });
     } else {
       threads.emplace_back([this, raw] { DriveClosedLoop(raw); });
     }
@@ -663,6 +1095,9 @@ absl::StatusOr<Summary> Runner::Run() {
 
   Summary sum;
   sum.mode = o_.echo ? "echo" : "exchange";
+  sum.api = o_.api;
+  sum.window = order_entry_ ? o_.window : 0;
+  sum.streams = static_cast<int>(oe_streams_.size());
   sum.target_rate = o_.rate;
   sum.concurrency = o_.concurrency;
   sum.agencies = o_.echo ? 0 : static_cast<int>(o_.agencies.size());
@@ -680,6 +1115,7 @@ absl::StatusOr<Summary> Runner::Run() {
     sum.cancel.Merge(d->cancel_hist);
     sum.rtt.Merge(d->rtt_hist);
     for (const auto& [k, v] : d->error_codes) sum.errors[k] += v;
+    for (const auto& [k, v] : d->response_codes) sum.response_errors[k] += v;
     for (const auto& [k, v] : d->reject_reasons) sum.reject_reasons[k] += v;
     for (const auto& [k, v] : d->first_example) examples.emplace(k, v);
     sum.elapsed_ns = std::max(sum.elapsed_ns, d->last_reply_ns - base_ns_);
@@ -760,6 +1196,7 @@ void AppendMap(std::string* out, const std::map<std::string, std::uint64_t>& m) 
 std::uint64_t Summary::error_count() const {
   std::uint64_t n = 0;
   for (const auto& [k, v] : errors) n += v;
+  for (const auto& [k, v] : response_errors) n += v;
   return n;
 }
 
@@ -782,13 +1219,16 @@ std::string SummaryJson(const Summary& s) {
   char rate[32], offer_rate[32];
   std::snprintf(rate, sizeof(rate), "%.1f", s.achieved_rate());
   std::snprintf(offer_rate, sizeof(offer_rate), "%.1f", s.offer_rate());
-  std::string out = absl::StrCat("{\"mode\":\"", s.mode, "\",\"target_rate\":", s.target_rate,
-                                 ",\"concurrency\":", s.concurrency, ",\"agencies\":", s.agencies,
-                                 ",\"pairs\":", s.pairs, ",\"sent\":", s.sent, ",\"ok\":", s.ok,
-                                 ",\"rejected\":", s.rejected, ",\"submits\":", s.submits,
-                                 ",\"cancels\":", s.cancels,
-                                 ",\"cleanup_cancels\":", s.cleanup_cancels, ",\"errors\":");
+  std::string out = absl::StrCat(
+      "{\"mode\":\"", s.mode, "\",\"api\":\"", s.api, "\",\"window\":", s.window,
+      ",\"streams\":", s.streams, ",\"target_rate\":", s.target_rate,
+      ",\"concurrency\":", s.concurrency, ",\"agencies\":", s.agencies, ",\"pairs\":", s.pairs,
+      ",\"sent\":", s.sent, ",\"ok\":", s.ok, ",\"rejected\":", s.rejected,
+      ",\"submits\":", s.submits, ",\"cancels\":", s.cancels,
+      ",\"cleanup_cancels\":", s.cleanup_cancels, ",\"errors\":");
   AppendMap(&out, s.errors);
+  absl::StrAppend(&out, ",\"response_errors\":");
+  AppendMap(&out, s.response_errors);
   absl::StrAppend(&out, ",\"reject_reasons\":");
   AppendMap(&out, s.reject_reasons);
   const LatencyHistogram& h = s.submit;
@@ -825,12 +1265,18 @@ std::string SummaryText(const Summary& s) {
   std::snprintf(offer_rate, sizeof(offer_rate), "%.1f", s.offer_rate());
   std::string errors;
   for (const auto& [k, v] : s.errors) absl::StrAppend(&errors, " ", k, "=", v);
+  for (const auto& [k, v] : s.response_errors) {
+    absl::StrAppend(&errors, " ", k, "=", v, " (in responses)");
+  }
   std::string rejects;
   for (const auto& [k, v] : s.reject_reasons) absl::StrAppend(&rejects, " ", k, "=", v);
   std::string out = absl::StrCat(
       "msx-loadgen ", s.mode, ": target ",
       s.target_rate > 0 ? absl::StrCat(s.target_rate, "/s open loop") : std::string("closed loop"),
       ", ", s.concurrency, " channels",
+      s.api == "order-entry"
+          ? absl::StrCat(", order-entry: ", s.streams, " streams, window ", s.window)
+          : std::string(", unary calls"),
       s.mode == "exchange" ? absl::StrCat(", ", s.agencies, " agencies, ", s.pairs, " pairs") : "",
       "\n  sent ", s.sent, " (", s.submits, " submits, ", s.cancels, " cancels), ok ", s.ok,
       ", rejected ", s.rejected, rejects.empty() ? "" : " [" + rejects.substr(1) + "]", ", errors ",

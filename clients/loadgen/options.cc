@@ -49,7 +49,8 @@ absl::StatusOr<ParsedOptions> ParseLoadgenOptions(const std::vector<std::string>
       "Drives msx-server with swap offers from several agencies and measures latency.\n"
       "Open loop (--rate N): send times are scheduled in advance and latency is measured\n"
       "from the scheduled time, so a stalled server cannot hide its backlog (coordinated\n"
-      "omission corrected). Closed loop (--rate 0): one call in flight per channel.\n"
+      "omission corrected). Closed loop (--rate 0): one call in flight per channel\n"
+      "(--api order-entry: --window requests in flight per stream, one stream per agency).\n"
       "The mix: pairs of crossing offers between eligible agencies at prices inside the\n"
       "band (real fills), plus passive offers that are later cancelled.\n"
       "Prints a progress line per second on stderr and a summary on stdout; with --json\n"
@@ -77,7 +78,14 @@ absl::StatusOr<ParsedOptions> ParseLoadgenOptions(const std::vector<std::string>
                                                                           "no progress lines")(
       "exec-stream", po::value(&o.exec_stream),
       "how execution reports are read: batches (StreamExecutionBatches, several reports "
-      "per message; default) or reports (StreamExecutions, one message per report)");
+      "per message; default) or reports (StreamExecutions, one message per report)")(
+      "api", po::value(&o.api),
+      "unary (one SubmitOffer/CancelOffer call per operation; default) or order-entry (each "
+      "channel opens one OrderEntry stream per agency and pipelines the operations on it with "
+      "correlation ids)")(
+      "window", po::value(&o.window),
+      "order-entry: requests in flight per stream, 1..4096 (default 32); closed loop keeps "
+      "every channel's windows full");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(args).options(desc).run(), vm);
@@ -96,6 +104,20 @@ absl::StatusOr<ParsedOptions> ParseLoadgenOptions(const std::vector<std::string>
   o.progress = vm.count("quiet") == 0;
   if (o.exec_stream != "batches" && o.exec_stream != "reports") {
     return absl::InvalidArgumentError("--exec-stream must be batches or reports");
+  }
+  if (o.api != "unary" && o.api != "order-entry") {
+    return absl::InvalidArgumentError("--api must be unary or order-entry");
+  }
+  if (vm.count("window") && o.api != "order-entry") {
+    return absl::InvalidArgumentError("--window applies only to --api order-entry");
+  }
+  if (o.window < 1 || o.window > kMaxOrderEntryWindow) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--window must be in 1..", kMaxOrderEntryWindow,
+                     " (the server's limit of requests in flight per stream)"));
+  }
+  if (o.echo && o.api != "unary") {
+    return absl::InvalidArgumentError("--api order-entry cannot be used with --echo");
   }
   if (o.rate < 0) return absl::InvalidArgumentError("--rate must be >= 0");
   if (o.count < 0) return absl::InvalidArgumentError("--count must be >= 0");

@@ -21,24 +21,33 @@ struct AgencyCredential {
 // agreement (MSP-CORE), so that every pair of them is eligible on every pair book.
 std::vector<AgencyCredential> DefaultAgencies();
 
+// msx-server answers RESOURCE_EXHAUSTED beyond this many requests in flight on one
+// OrderEntry stream (gateway/service.h, kMaxOrderEntryInFlight); --window stays within it.
+inline constexpr int kMaxOrderEntryWindow = 4096;
+inline constexpr int kDefaultOrderEntryWindow = 32;
+
 struct LoadgenOptions {
   std::string server = "127.0.0.1:50051";
-  std::int64_t rate = 1000;          // offers per second, open loop; 0 = closed loop
-  std::int64_t duration_ms = 0;      // 0 = none (then --count decides)
-  std::int64_t count = 0;            // 0 = none (then --duration decides)
-  int concurrency = 4;               // gRPC channels (connections)
-  int threads = 0;                   // driver threads; 0 = min(concurrency, 2)
+  std::int64_t rate = 1000;      // offers per second, open loop; 0 = closed loop
+  std::int64_t duration_ms = 0;  // 0 = none (then --count decides)
+  std::int64_t count = 0;        // 0 = none (then --duration decides)
+  int concurrency = 4;           // gRPC channels (connections)
+  int threads = 0;               // driver threads; 0 = min(concurrency, 2)
   std::vector<AgencyCredential> agencies = DefaultAgencies();
-  std::vector<std::string> pairs;    // empty = every pair the agencies can trade
+  std::vector<std::string> pairs;  // empty = every pair the agencies can trade
   bool json = false;
-  bool echo = false;                 // target msx-echo-server instead of msx-server
-  int cancel_percent = 10;           // share of operations that cancel a resting offer
-  std::int64_t max_lots = 2;         // crossing offers are 1..max_lots lots
+  bool echo = false;                       // target msx-echo-server instead of msx-server
+  int cancel_percent = 10;                 // share of operations that cancel a resting offer
+  std::int64_t max_lots = 2;               // crossing offers are 1..max_lots lots
   std::string admin_token = "demo-admin";  // to read the start sequence; may be empty
-  std::int64_t deadline_ms = 5000;   // per call
-  bool progress = true;              // a line per second on stderr
+  std::int64_t deadline_ms = 5000;         // per call
+  bool progress = true;                    // a line per second on stderr
   // "batches": read executions with StreamExecutionBatches; "reports": StreamExecutions.
   std::string exec_stream = "batches";
+  // "unary": one SubmitOffer/CancelOffer call per operation; "order-entry": each channel
+  // opens one OrderEntry stream per agency and pipelines the operations on it.
+  std::string api = "unary";
+  int window = kDefaultOrderEntryWindow;  // order-entry: requests in flight per stream
 };
 
 struct ParsedOptions {

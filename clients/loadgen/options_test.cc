@@ -71,6 +71,48 @@ TEST(LoadgenOptionsTest, OutOfRangeValuesNameTheirFlag) {
   }
 }
 
+TEST(LoadgenOptionsTest, ApiDefaultsToUnaryWithTheDefaultWindow) {
+  auto p = ParseLoadgenOptions({});
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->options.api, "unary");
+  EXPECT_EQ(p->options.window, kDefaultOrderEntryWindow);
+}
+
+TEST(LoadgenOptionsTest, OrderEntryTakesAWindowUpToTheServersLimit) {
+  auto p = ParseLoadgenOptions({"--api", "order-entry", "--window", "128", "--rate", "0"});
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->options.api, "order-entry");
+  EXPECT_EQ(p->options.window, 128);
+  EXPECT_EQ(p->options.rate, 0);
+  auto dflt = ParseLoadgenOptions({"--api", "order-entry"});
+  ASSERT_TRUE(dflt.ok()) << dflt.status();
+  EXPECT_EQ(dflt->options.window, 32);
+  auto max = ParseLoadgenOptions({"--api", "order-entry", "--window", "4096"});
+  ASSERT_TRUE(max.ok()) << max.status();
+  EXPECT_EQ(max->options.window, kMaxOrderEntryWindow);
+}
+
+TEST(LoadgenOptionsTest, BadApiOrWindowNamesTheFlag) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string text;
+  };
+  for (const Case& c :
+       std::vector<Case>{{{"--api", "bidi"}, "--api"},
+                         {{"--api", "order-entry", "--window", "0"}, "--window"},
+                         {{"--api", "order-entry", "--window", "4097"}, "4096"},
+                         {{"--api", "order-entry", "--window", "-3"}, "--window"},
+                         {{"--api", "order-entry", "--window", "lots"}, "window"},
+                         {{"--window", "8"}, "only to --api order-entry"},
+                         {{"--api", "unary", "--window", "8"}, "only to --api order-entry"},
+                         {{"--api", "order-entry", "--echo"}, "--echo"}}) {
+    auto p = ParseLoadgenOptions(c.args);
+    ASSERT_FALSE(p.ok()) << c.text;
+    EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(p.status().message().find(c.text), std::string::npos) << p.status();
+  }
+}
+
 TEST(LoadgenOptionsTest, PairsListIsSplitOnCommas) {
   auto p = ParseLoadgenOptions({"--pairs", "GA-4N/CO-99.8, CO-99.8/LIOH-56.5"});
   ASSERT_TRUE(p.ok());
@@ -80,8 +122,9 @@ TEST(LoadgenOptionsTest, PairsListIsSplitOnCommas) {
 TEST(LoadgenOptionsTest, HelpDescribesOpenLoopAndEveryFlag) {
   auto p = ParseLoadgenOptions({"--help"});
   ASSERT_TRUE(p.ok());
-  for (const char* flag : {"--server", "--rate", "--duration", "--count", "--concurrency",
-                           "--agencies", "--pairs", "--json", "--echo", "coordinated"}) {
+  for (const char* flag :
+       {"--server", "--rate", "--duration", "--count", "--concurrency", "--agencies", "--pairs",
+        "--json", "--echo", "coordinated", "--api", "order-entry", "--window"}) {
     EXPECT_NE(p->help.find(flag), std::string::npos) << flag;
   }
 }
@@ -107,9 +150,33 @@ TEST(LoadgenSummaryTest, JsonCarriesEveryRequiredKey) {
         "\"exec_p99_us\":50.0"}) {
     EXPECT_NE(json.find(key), std::string::npos) << key << " in " << json;
   }
+  EXPECT_NE(json.find("\"api\":\"unary\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"response_errors\":{}"), std::string::npos) << json;
   EXPECT_EQ(json.find('\n'), std::string::npos);
   EXPECT_EQ(json.front(), '{');
   EXPECT_EQ(json.back(), '}');
+}
+
+TEST(LoadgenSummaryTest, OrderEntryJsonSaysSoAndSeparatesResponseErrors) {
+  Summary s;
+  s.mode = "exchange";
+  s.api = "order-entry";
+  s.window = 16;
+  s.streams = 8;
+  s.sent = 10;
+  s.ok = 7;
+  s.errors["CANCELLED"] = 1;
+  s.response_errors["RESOURCE_EXHAUSTED"] = 2;
+  s.elapsed_ns = 1000000000;
+  std::string json = SummaryJson(s);
+  for (const char* key :
+       {"\"api\":\"order-entry\"", "\"window\":16", "\"streams\":8", "\"errors\":{\"CANCELLED\":1}",
+        "\"response_errors\":{\"RESOURCE_EXHAUSTED\":2}", "\"rate\":10.0"}) {
+    EXPECT_NE(json.find(key), std::string::npos) << key << " in " << json;
+  }
+  EXPECT_EQ(s.error_count(), 3u);
+  EXPECT_NE(SummaryText(s).find("RESOURCE_EXHAUSTED=2 (in responses)"), std::string::npos)
+      << SummaryText(s);
 }
 
 }  // namespace
