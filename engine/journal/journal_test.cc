@@ -611,6 +611,186 @@ TEST_F(JournalTest, FailedWriteFailsClosedForever) {
   EXPECT_GE(r.stats.last_seq, (*writer)->durable_seq());
 }
 
+// Group commit on the caller's thread: Commit(true) with no write in progress writes the
+// deferred groups itself and reports them durable on this thread before it returns; the
+// bytes are in the file by then (the gateway releases `none` replies right after it).
+TEST_F(JournalTest, InlineCommitWritesOnTheCallersThreadBeforeItReturns) {
+  WriterOptions o = Options();
+  std::vector<std::pair<Seq, std::thread::id>> reports;
+  absl::Mutex mu;
+  o.on_durable = [&](Seq s) {
+    absl::MutexLock l(&mu);
+    reports.emplace_back(s, std::this_thread::get_id());
+  };
+  auto writer = JournalWriter::Open(dir_.path(), o);
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  Seq s = 1;
+  for (int round = 1; round <= 3; ++round) {
+    for (int i = 0; i < round; ++i, ++s) {
+      Command cmd;
+      std::vector<Event> events;
+      gen_.Make(s, &cmd, &events);
+      ASSERT_TRUE((*writer)->AppendDeferred(cmd, events).ok());
+    }
+    absl::StatusOr<bool> committed = (*writer)->Commit(true);
+    ASSERT_TRUE(committed.ok()) << committed.status();
+    EXPECT_TRUE(*committed);
+    EXPECT_EQ((*writer)->durable_seq(), s - 1);
+    EXPECT_EQ((*writer)->pending_bytes(), 0u);
+    // Readable from the file while the writer is still open.
+    ReaderOptions ro;
+    ro.until_seq = s - 1;
+    ReadResult r = Read(ro);
+    ASSERT_TRUE(r.status.ok()) << r.status;
+    ASSERT_EQ(r.entries.size(), s - 1);
+    absl::MutexLock l(&mu);
+    ASSERT_FALSE(reports.empty());
+    EXPECT_EQ(reports.back().first, s - 1);
+    EXPECT_EQ(reports.back().second, std::this_thread::get_id());
+  }
+  // Nothing buffered: nothing to do.
+  absl::StatusOr<bool> idle = (*writer)->Commit(true);
+  ASSERT_TRUE(idle.ok());
+  EXPECT_FALSE(*idle);
+  EXPECT_EQ((*writer)->stats().inline_syncs, 3u);
+  EXPECT_EQ((*writer)->stats().syncs, 3u);
+  ASSERT_TRUE((*writer)->Close().ok());
+  EXPECT_EQ(Read().entries.size(), 6u);
+}
+
+// Commit(false) hands the groups to the writer thread (it wakes it); durability and the
+// report then come from that thread.
+TEST_F(JournalTest, CommitWithoutInlineHandsOffToTheWriterThread) {
+  WriterOptions o = Options();
+  o.durability = Durability::kSync;
+  std::atomic<bool> other_thread{false};
+  const std::thread::id self = std::this_thread::get_id();
+  o.on_durable = [&](Seq) {
+    if (std::this_thread::get_id() != self) other_thread = true;
+  };
+  auto writer = JournalWriter::Open(dir_.path(), o);
+  ASSERT_TRUE(writer.ok());
+  Command cmd;
+  std::vector<Event> events;
+  gen_.Make(1, &cmd, &events);
+  ASSERT_TRUE((*writer)->AppendDeferred(cmd, events).ok());
+  absl::StatusOr<bool> committed = (*writer)->Commit(false);
+  ASSERT_TRUE(committed.ok());
+  EXPECT_FALSE(*committed);
+  ASSERT_TRUE((*writer)->WaitDurable(1).ok());
+  ASSERT_TRUE((*writer)->Close().ok());
+  EXPECT_TRUE(other_thread.load());
+  EXPECT_EQ((*writer)->stats().inline_syncs, 0u);
+}
+
+// Leader/follower under contention: inline commits, hand-offs and a WaitDurable waiter
+// (the snapshot thread's use) interleave; exactly one thread writes at a time, so
+// durable reports stay strictly increasing and the journal is complete and gapless.
+TEST_F(JournalTest, InlineAndWriterThreadCommitsInterleaveInOrder) {
+  WriterOptions o = Options(16384);
+  o.durability = Durability::kSync;
+  std::vector<Seq> seen;
+  absl::Mutex mu;
+  o.on_durable = [&](Seq s) {
+    absl::MutexLock l(&mu);
+    seen.push_back(s);
+  };
+  auto writer = JournalWriter::Open(dir_.path(), o);
+  ASSERT_TRUE(writer.ok());
+  constexpr Seq kLast = 600;
+  std::atomic<bool> waiter_ok{true};
+  std::thread waiter([&] {
+    for (Seq s = 50; s <= kLast; s += 50) {
+      while ((*writer)->next_seq() <= s) std::this_thread::yield();
+      if (!(*writer)->WaitDurable(s).ok()) waiter_ok = false;
+    }
+  });
+  std::mt19937 rng(7);
+  for (Seq s = 1; s <= kLast; ++s) {
+    Command cmd;
+    std::vector<Event> events;
+    gen_.Make(s, &cmd, &events);
+    ASSERT_TRUE((*writer)->AppendDeferred(cmd, events).ok());
+    if (rng() % 3 == 0) {
+      absl::StatusOr<bool> c = (*writer)->Commit(rng() % 2 == 0);
+      ASSERT_TRUE(c.ok()) << c.status();
+    }
+  }
+  ASSERT_TRUE((*writer)->Commit(false).ok());
+  ASSERT_TRUE((*writer)->Flush().ok());
+  waiter.join();
+  EXPECT_TRUE(waiter_ok.load());
+  ASSERT_TRUE((*writer)->Close().ok());
+  WriterStats st = (*writer)->stats();
+  EXPECT_GT(st.inline_syncs, 0u);
+  EXPECT_GT(st.syncs, st.inline_syncs);  // the writer thread committed some too
+  EXPECT_GT(st.segments, 1u);            // rotation happened on both kinds of thread
+  absl::MutexLock l(&mu);
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen.back(), kLast);
+  for (std::size_t i = 1; i < seen.size(); ++i) EXPECT_LT(seen[i - 1], seen[i]);
+  ReadResult r = Read();
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  ASSERT_EQ(r.entries.size(), kLast);
+  for (Seq s = 1; s <= kLast; ++s) EXPECT_EQ(r.entries[s - 1].command.seq, s);
+}
+
+// A write refused on the inline path fails the writer closed on the caller's thread:
+// Commit returns UNAVAILABLE, on_failure runs once, nothing more is acknowledged, and the
+// writer thread still shuts down.
+TEST_F(JournalTest, FailedInlineWriteFailsClosedForever) {
+  WriterOptions o = Options();
+  std::atomic<int> failures{0};
+  std::atomic<bool> failed_here{false};
+  const std::thread::id self = std::this_thread::get_id();
+  o.on_failure = [&](const absl::Status&) {
+    ++failures;
+    failed_here = std::this_thread::get_id() == self;
+  };
+  auto writer = JournalWriter::Open(dir_.path(), o);
+  ASSERT_TRUE(writer.ok());
+  struct rlimit old;
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
+  auto old_handler = signal(SIGXFSZ, SIG_IGN);
+  struct rlimit small = old;
+  small.rlim_cur = 8192;
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  absl::Status failed;
+  Seq s = 1;
+  for (; s < 10000 && failed.ok(); ++s) {
+    Command cmd;
+    std::vector<Event> events;
+    gen_.Make(s, &cmd, &events);
+    failed = (*writer)->AppendDeferred(cmd, events);
+    if (!failed.ok()) break;
+    absl::StatusOr<bool> c = (*writer)->Commit(true);
+    if (!c.ok()) {
+      failed = c.status();
+      break;
+    } else {
+      EXPECT_TRUE(*c);
+      EXPECT_EQ((*writer)->durable_seq(), s);
+    }
+  }
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &old), 0);
+  signal(SIGXFSZ, old_handler);
+  EXPECT_TRUE(absl::IsUnavailable(failed)) << failed;
+  EXPECT_TRUE(absl::StrContains(failed.message(), "failed closed")) << failed;
+  EXPECT_TRUE(absl::StrContains(failed.message(), "write(")) << failed;
+  EXPECT_EQ((*writer)->durable_seq(), s - 1);  // the failed group is not durable
+  EXPECT_TRUE(failed_here.load());
+  Command cmd;
+  std::vector<Event> events;
+  gen_.Make((*writer)->next_seq(), &cmd, &events);
+  EXPECT_TRUE(absl::IsUnavailable((*writer)->AppendDeferred(cmd, events)));
+  EXPECT_TRUE(absl::IsUnavailable((*writer)->Commit(true).status()));
+  EXPECT_TRUE(absl::IsUnavailable((*writer)->Close()));
+  EXPECT_EQ(failures.load(), 1);
+  ReadResult r = Read();
+  EXPECT_TRUE(r.status.ok()) << r.status;
+  EXPECT_GE(r.stats.last_seq, (*writer)->durable_seq());
+}
+
 // The reader must survive arbitrary damage: every outcome is OK or DataLoss, no crash.
 TEST_F(JournalTest, RandomlyDamagedJournalsNeverCrashTheReader) {
   WriteGroups(60, 4096);

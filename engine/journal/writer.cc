@@ -164,22 +164,33 @@ WriterStats JournalWriter::stats() const {
 
 absl::Status JournalWriter::Append(const Command& cmd, absl::Span<const Event> events) {
   absl::MutexLock l(&mu_);
+  return AppendNextLocked(cmd, events, /*wake=*/true);
+}
+
+absl::Status JournalWriter::AppendDeferred(const Command& cmd, absl::Span<const Event> events) {
+  absl::MutexLock l(&mu_);
+  return AppendNextLocked(cmd, events, /*wake=*/false);
+}
+
+absl::Status JournalWriter::AppendNextLocked(const Command& cmd, absl::Span<const Event> events,
+                                             bool wake) {
   if (cmd.seq != next_seq_) {
     if (!status_.ok()) return status_;
     return absl::FailedPreconditionError(
         absl::StrCat("command seq ", cmd.seq, " is not the next seq ", next_seq_));
   }
-  return AppendLocked(cmd, events);
+  return AppendLocked(cmd, events, wake);
 }
 
 absl::Status JournalWriter::AppendAssigningSeq(Command* cmd, absl::Span<Event> events) {
   absl::MutexLock l(&mu_);
   cmd->seq = next_seq_;
   for (Event& e : events) e.seq = next_seq_;
-  return AppendLocked(*cmd, events);
+  return AppendLocked(*cmd, events, /*wake=*/true);
 }
 
-absl::Status JournalWriter::AppendLocked(const Command& cmd, absl::Span<const Event> events) {
+absl::Status JournalWriter::AppendLocked(const Command& cmd, absl::Span<const Event> events,
+                                         bool wake) {
   if (!status_.ok()) return status_;
   if (closing_) return absl::FailedPreconditionError("journal writer is closed");
   if (CommandPayloadSize(cmd.type) == 0) {
@@ -213,7 +224,9 @@ absl::Status JournalWriter::AppendLocked(const Command& cmd, absl::Span<const Ev
   ++stats_.groups;
   stats_.records += 1 + n;
   stats_.bytes += group;
-  work_cv_.Signal();
+  // A writer thread that is writing finds the new groups when it is done; waking it is
+  // only needed while it waits (Signal is a no-op without waiters, but not free with one).
+  if (wake) work_cv_.Signal();
   return absl::OkStatus();
 }
 
@@ -255,33 +268,77 @@ absl::Status JournalWriter::Flush() {
 void JournalWriter::Run() {
   std::string batch;
   std::vector<PendingSegment> starts;
+  bool wrote = false;  // this thread holds writing_ from the previous round
   for (;;) {
     Seq batch_last;
     {
       absl::MutexLock l(&mu_);
-      while (pending_.empty() && !closing_) work_cv_.Wait(&mu_);
-      if (pending_.empty()) break;  // closing and drained
-      // Swap so that appenders keep filling a buffer while this one is written; both
-      // keep their capacity, so steady state does not allocate.
-      batch.clear();
-      starts.clear();
-      batch.swap(pending_);
-      starts.swap(pending_segments_);
-      batch_last = pending_last_seq_;
+      if (wrote) writing_ = false;
+      // Wait while another thread (a Commit caller) writes, or while there is nothing to do.
+      while (status_.ok() && (writing_ || (pending_.empty() && !closing_))) work_cv_.Wait(&mu_);
+      if (!status_.ok() || pending_.empty()) break;  // failed (by a Commit), or closed and drained
+      batch_last = TakePendingLocked(&batch, &starts);
     }
-    absl::Status s = WriteBatch(batch, starts);
-    if (!s.ok()) {
-      Fail(s);
-      return;
-    }
-    durable_seq_.store(batch_last, std::memory_order_release);
-    {
-      absl::MutexLock l(&mu_);
-      ++stats_.syncs;
-      durable_cv_.SignalAll();
-    }
-    if (options_.on_durable) options_.on_durable(batch_last);
+    wrote = true;
+    if (!WriteAndReport(batch, starts, batch_last).ok()) return;
   }
+  absl::MutexLock l(&mu_);
+  thread_done_ = true;
+}
+
+Seq JournalWriter::TakePendingLocked(std::string* batch, std::vector<PendingSegment>* starts) {
+  // Swap so that appenders keep filling a buffer while this one is written; both keep
+  // their capacity, so steady state does not allocate.
+  batch->clear();
+  starts->clear();
+  batch->swap(pending_);
+  starts->swap(pending_segments_);
+  writing_ = true;
+  return pending_last_seq_;
+}
+
+absl::Status JournalWriter::WriteAndReport(const std::string& batch,
+                                           const std::vector<PendingSegment>& starts,
+                                           Seq batch_last) {
+  absl::Status s = WriteBatch(batch, starts);
+  if (!s.ok()) {
+    Fail(s);
+    return status();
+  }
+  durable_seq_.store(batch_last, std::memory_order_release);
+  {
+    absl::MutexLock l(&mu_);
+    ++stats_.syncs;
+    durable_cv_.SignalAll();
+  }
+  // Still the only writer here, so reports never overtake each other.
+  if (options_.on_durable) options_.on_durable(batch_last);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> JournalWriter::Commit(bool inline_ok) {
+  Seq batch_last;
+  {
+    absl::MutexLock l(&mu_);
+    if (!status_.ok()) return status_;
+    if (pending_.empty()) return false;
+    if (!inline_ok || writing_ || closing_) {
+      // The writer thread commits it: right after its current write if it is writing
+      // (it checks pending_ before it waits), else it is waiting and needs the wake-up.
+      if (!writing_) work_cv_.Signal();
+      return false;
+    }
+    batch_last = TakePendingLocked(&inline_batch_, &inline_starts_);
+  }
+  absl::Status s = WriteAndReport(inline_batch_, inline_starts_, batch_last);
+  absl::MutexLock l(&mu_);
+  if (!s.ok()) return s;
+  writing_ = false;
+  ++stats_.inline_syncs;
+  // Groups appended by other threads meanwhile (their Commit saw a write in progress and
+  // left them to the writer thread), or a Close waiting for the file: wake the writer.
+  if (!pending_.empty() || closing_) work_cv_.Signal();
+  return true;
 }
 
 absl::Status JournalWriter::WriteBatch(const std::string& bytes,
@@ -326,7 +383,9 @@ void JournalWriter::Fail(const absl::Status& status) {
     status_ = closed;
     pending_.clear();
     pending_segments_.clear();
+    writing_ = false;
     durable_cv_.SignalAll();
+    work_cv_.Signal();  // a waiting writer thread exits
   }
   if (options_.on_failure) options_.on_failure(closed);
 }

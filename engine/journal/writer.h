@@ -8,6 +8,13 @@
 //   (encodes, never touches the disk)      durable_seq = last seq written
 //                                          options.on_durable(durable_seq)
 //
+// Group commit on the caller's thread (leader/follower): AppendDeferred queues without
+// waking the writer thread, then Commit(true) writes (and fdatasyncs) the buffered groups
+// on the calling thread if no write is in progress, saving the writer thread's wake-up;
+// if one is, the writer thread takes them after it without a wake-up. Either way exactly
+// one thread writes at a time (it owns the file), so durable_seq and on_durable stay
+// strictly increasing, and on_durable runs on whichever thread made the commit.
+//
 // Replies, execution reports and market data for a command must be released only once
 // durable_seq() >= its seq (on_durable tells when; WaitDurable blocks until then).
 //
@@ -22,9 +29,10 @@
 //
 // Thread-safety: every public method is thread-safe. Append may be called from any number
 // of threads, but the sequence it requires (gapless seq) makes a single sequencer thread
-// the normal caller. Callbacks run on the writer thread with no journal lock held; they
-// may call durable_seq()/status() but must not block for long (they delay the next group
-// commit) and must not call WaitDurable/Flush/Close (deadlock).
+// the normal caller. Callbacks run on the thread that made the commit (the writer thread,
+// or a Commit caller) with no journal lock held; they may call durable_seq()/status() but
+// must not block for long (they delay the next group commit) and must not call
+// WaitDurable/Flush/Close/Commit (deadlock).
 #ifndef MSX_ENGINE_JOURNAL_WRITER_H_
 #define MSX_ENGINE_JOURNAL_WRITER_H_
 
@@ -64,10 +72,11 @@ struct WriterOptions {
   // Sequence number of the first command that will be appended: 1 for a new journal,
   // RecoveryResult::last_seq + 1 after Recover().
   Seq next_seq = 1;
-  // Called on the writer thread after each group commit with the new durable seq
-  // (strictly increasing). May be empty.
+  // Called after each group commit with the new durable seq (strictly increasing), on the
+  // thread that made it: the writer thread, or the caller of Commit. May be empty.
   std::function<void(Seq durable_seq)> on_durable;
-  // Called once, on the writer thread, when the writer fails closed. May be empty.
+  // Called once, on the thread whose write failed (writer thread or Commit caller), when
+  // the writer fails closed. May be empty.
   std::function<void(const absl::Status& status)> on_failure;
 };
 
@@ -75,7 +84,8 @@ struct WriterStats {
   std::uint64_t groups = 0;    // command groups appended
   std::uint64_t records = 0;   // records appended (COMMAND + EVENT + CONFIG)
   std::uint64_t bytes = 0;     // bytes appended including headers
-  std::uint64_t syncs = 0;     // write+fdatasync rounds (group commits)
+  std::uint64_t syncs = 0;     // write+fdatasync rounds (group commits), both kinds
+  std::uint64_t inline_syncs = 0;  // of those, made by a Commit caller's thread
   std::uint64_t segments = 0;  // segment files created
 };
 
@@ -108,6 +118,19 @@ class JournalWriter {
   // (benchmarks, tools). Returns the same errors as Append except the seq check.
   absl::Status AppendAssigningSeq(Command* cmd, absl::Span<Event> events);
 
+  // Like Append, but does not wake the writer thread: follow a run of these with Commit
+  // (or an Append), or the groups wait for the writer's next wake-up.
+  absl::Status AppendDeferred(const Command& cmd, absl::Span<const Event> events);
+
+  // Commits what was appended so far. With `inline_ok` and no write in progress, the
+  // calling thread writes it (write(), plus fdatasync under kSync), advances durable_seq,
+  // wakes WaitDurable and runs on_durable before returning true. Otherwise it returns
+  // false and the writer thread commits it: woken if idle, or right after its current
+  // write (no wake-up). Also false when nothing is buffered or the writer is closing.
+  // A failed inline write fails the writer closed (on_failure runs on this thread) and
+  // returns that status; so does a writer that has failed already.
+  absl::StatusOr<bool> Commit(bool inline_ok);
+
   // Blocks until command `seq` is durable (OK) or the writer has failed (its status).
   // REQUIRES: seq < next_seq(), i.e. already appended (else returns InvalidArgument).
   absl::Status WaitDurable(Seq seq);
@@ -137,10 +160,20 @@ class JournalWriter {
   };
 
   JournalWriter(std::string dir, WriterOptions options);
-  absl::Status AppendLocked(const Command& cmd, absl::Span<const Event> events)
+  // Append's seq check, then AppendLocked. `wake`: signal the writer thread.
+  absl::Status AppendNextLocked(const Command& cmd, absl::Span<const Event> events, bool wake)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status AppendLocked(const Command& cmd, absl::Span<const Event> events, bool wake)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StartSegmentLocked(Seq first_seq) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Run();  // the writer thread
+  // Takes the buffered groups for writing and marks a write in progress.
+  Seq TakePendingLocked(std::string* batch, std::vector<PendingSegment>* starts)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes a taken batch and reports it durable (on_durable), or fails closed. REQUIRES:
+  // this thread set writing_ (it owns the file until writing_ is cleared).
+  absl::Status WriteAndReport(const std::string& batch, const std::vector<PendingSegment>& starts,
+                              Seq batch_last);
   absl::Status WriteBatch(const std::string& bytes, const std::vector<PendingSegment>& starts);
   absl::Status OpenSegmentFile(Seq first_seq);
   absl::Status SyncFile();
@@ -160,13 +193,17 @@ class JournalWriter {
   bool segment_has_commands_ ABSL_GUARDED_BY(mu_) = false;
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   bool thread_done_ ABSL_GUARDED_BY(mu_) = false;
+  // A thread (the writer thread or a Commit caller) is writing: it owns fd_/segment_path_.
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status status_ ABSL_GUARDED_BY(mu_);
   WriterStats stats_ ABSL_GUARDED_BY(mu_);
   std::atomic<Seq> durable_seq_{0};
 
-  // Owned by the writer thread (and by Open before the thread starts).
+  // Owned by the thread that set writing_ (and by Open before the thread starts).
   int fd_ = -1;
   std::string segment_path_;
+  std::string inline_batch_;  // Commit's buffers (swapped with pending_, keep capacity)
+  std::vector<PendingSegment> inline_starts_;
 
   absl::Mutex close_mu_;  // serializes Close()
   std::thread thread_ ABSL_GUARDED_BY(close_mu_);
