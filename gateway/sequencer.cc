@@ -152,6 +152,7 @@ void Sequencer::FailWork(Work* work) {
 void Sequencer::RunSequencer() {
   pthread_setname_np(pthread_self(), "msx-sequencer");  // for perf and /proc
   QueueItem item;
+  QueueItem next;
   for (;;) {
     // One batch: everything queued right now (at most kPendingBatch items) is applied, its
     // pending entries are handed over under one lock, and only then are its commands
@@ -161,17 +162,23 @@ void Sequencer::RunSequencer() {
     // durable state. It also hands the journal a whole batch per wake-up.
     ring_.Pop(&item);
     bool stop = false;
+    bool have_next = false;
     for (;;) {
       if (item.kind == Kind::kStop) {
         stop = true;
         break;
       }
+      // Look one item ahead: while this command runs, the engine starts loading what the
+      // next one touches (only when the batch has more than one command).
+      have_next = local_pending_.size() + 1 < kPendingBatch && ring_.TryPop(&next);
+      if (have_next && next.kind == Kind::kCommand) engine_->Prefetch(next.cmd);
       if (item.kind == Kind::kQuery) {
         HandleQuery(item);
       } else {
         HandleCommand(item);
       }
-      if (local_pending_.size() >= kPendingBatch || !ring_.TryPop(&item)) break;
+      if (!have_next) break;
+      item = next;
     }
     CommitBatch();
     if (stop) {
@@ -243,10 +250,11 @@ void Sequencer::HandleCommand(QueueItem& item) {
 
 void Sequencer::CommitBatch() {
   FlushPending();
+  if (batch_cmds_.empty()) return;
   std::size_t begin = 0;
   for (std::size_t i = 0; i < batch_cmds_.size(); ++i) {
     std::size_t end = batch_event_ends_[i];
-    absl::Status appended = journal_->Append(
+    absl::Status appended = journal_->AppendDeferred(
         batch_cmds_[i], absl::MakeConstSpan(batch_events_.data() + begin, end - begin));
     begin = end;
     if (!appended.ok()) {
@@ -256,6 +264,12 @@ void Sequencer::CommitBatch() {
       break;
     }
   }
+  // Inline (this thread writes, and on_durable -> OnDurable releases the batch's replies
+  // here, before the next batch), or the journal thread does both. A failed inline write
+  // has already failed the journal closed (on_failure -> OnJournalFailure); the publisher
+  // then fails the pending items with UNAVAILABLE.
+  const bool inline_ok = batch_cmds_.size() <= options_.inline_commit_max_batch;
+  (void)journal_->Commit(inline_ok).ok();
   batch_cmds_.clear();
   batch_events_.clear();
   batch_event_ends_.clear();

@@ -8,8 +8,10 @@
 //                                                      build execution reports/book updates
 //                                                      (a batch: all queued, <= 128 items)
 //                                                      --> pending FIFO (seq, work, outputs)
-//                                                      then JournalWriter::Append each
-//                                                      command of the batch
+//                                                      then JournalWriter::AppendDeferred
+//                                                      each command of the batch, Commit:
+//                                                      inline (this thread writes, then
+//                                                      on_durable here) or journal thread
 //   journal writer thread: on_durable(seq) --> PublishReady (on that thread; the publisher
 //                                             thread does the same for already-durable
 //                                             queries and for journal failures)
@@ -68,7 +70,8 @@ struct SequencerView {
 // One unit of work queued for the sequencer: a gRPC call (or part of a stream) waiting for
 // the engine. Ownership: the creator hands it to Sequencer::Submit*; the sequencer calls
 // Applied/Query on its thread, then Complete exactly once (on the journal or publisher
-// thread, or on the sequencer thread when it fails before reaching the journal). Complete
+// thread, or on the sequencer thread: after it committed the journal itself, or when the
+// work fails before reaching the journal). Complete
 // may delete the object. If Submit* returns an error, the work was not queued and stays with the caller.
 class Work {
  public:
@@ -81,7 +84,7 @@ class Work {
   }
   // Sequencer thread, for queries: read what is needed from view.engine.
   virtual void Query(const SequencerView& view) { (void)view; }
-  // Journal or publisher thread once everything the work observed is durable (status OK),
+  // Journal, sequencer or publisher thread once everything the work observed is durable (OK),
   // or any thread with UNAVAILABLE when the journal failed closed first. Exactly once.
   // Must not block and must not call into the JournalWriter.
   virtual void Complete(const absl::Status& status) = 0;
@@ -95,6 +98,12 @@ struct SequencerOptions {
   // commit (one thread hand-off less per command) instead of waking the publisher thread,
   // which then only handles queries that were durable already and journal failures.
   bool publish_on_durable = true;
+  // Group commit on the sequencer thread: when a batch holds at most this many commands
+  // and no journal write is in progress, the sequencer writes the batch to the journal
+  // itself (write(), plus fdatasync under `sync`) and releases its replies right away,
+  // instead of waking the journal thread to do both. 0 = always hand the batch to the
+  // journal thread; SIZE_MAX = whenever the journal is idle.
+  std::size_t inline_commit_max_batch = 0;
   // How long the sequencer busy-waits on an empty ring before it parks (futex). Spinning
   // saves the producer's wake-up only when a core is idle; on a machine whose cores the
   // gRPC threads and the clients keep busy it burns the CPU they need.

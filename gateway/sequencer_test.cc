@@ -1,0 +1,241 @@
+// Sequencer + JournalWriter + Engine (all real, no gRPC): a reply is released only once
+// the journal file holds its command, on every commit path (inline on the sequencer
+// thread, or on the journal thread), and a journal write error fails closed.
+#include "gateway/sequencer.h"
+
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "engine/engine.h"
+#include "engine/journal/journal_test_util.h"
+#include "engine/journal/reader.h"
+#include "engine/journal/writer.h"
+#include "engine/testing/test_universe.h"
+#include "gtest/gtest.h"
+
+namespace msx::gateway {
+namespace {
+
+using journal::Durability;
+
+// Whether the journal in `dir` holds the command group of `seq` (read from the files).
+absl::Status JournalHolds(const std::string& dir, Seq seq) {
+  journal::ReaderOptions ro;
+  ro.after_seq = seq - 1;
+  ro.until_seq = seq;
+  absl::StatusOr<std::unique_ptr<journal::JournalReader>> reader =
+      journal::JournalReader::Open(dir, ro);
+  if (!reader.ok()) return reader.status();
+  journal::JournalEntry entry;
+  Seq found = 0;
+  while ((*reader)->Next(&entry)) found = entry.command.seq;
+  if (!(*reader)->status().ok()) return (*reader)->status();
+  if (found != seq) return absl::NotFoundError(absl::StrCat("seq ", seq, " not in journal"));
+  return absl::OkStatus();
+}
+
+// Records what happened to one submitted command. At Complete (the release of the reply)
+// it checks the journal file right away: the reply must not leave before the bytes are in
+// the file.
+class Recorder : public Work {
+ public:
+  explicit Recorder(std::string dir) : dir_(std::move(dir)) {}
+  void Applied(const SequencerView&, const Command& cmd, absl::Span<const Event>) override {
+    seq_ = cmd.seq;
+  }
+  void Complete(const absl::Status& status) override {
+    if (status.ok()) in_journal_at_release_ = JournalHolds(dir_, seq_);
+    std::lock_guard<std::mutex> lock(mu_);
+    status_ = status;
+    done_ = true;
+    cv_.notify_all();
+  }
+  absl::Status Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return done_; });
+    return status_;
+  }
+  Seq seq() const { return seq_; }
+  const absl::Status& in_journal_at_release() const { return in_journal_at_release_; }
+
+ private:
+  const std::string dir_;
+  Seq seq_ = 0;
+  absl::Status in_journal_at_release_ = absl::UnknownError("not released");
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  absl::Status status_;
+};
+
+class SequencerJournalTest : public ::testing::Test {
+ protected:
+  void Start(Durability durability, std::size_t inline_max) {
+    journal::WriterOptions wo;
+    wo.durability = durability;
+    wo.config = "sequencer test";
+    wo.on_durable = [this](Seq s) {
+      if (Sequencer* q = target_.load()) q->OnDurable(s);
+    };
+    wo.on_failure = [this](const absl::Status& s) {
+      if (Sequencer* q = target_.load()) q->OnJournalFailure(s);
+    };
+    auto writer = journal::JournalWriter::Open(dir_.path(), wo);
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    journal_ = *std::move(writer);
+    engine_ = std::make_unique<Engine>(msx::testing::TestUniverse(), EngineOptions{});
+    SequencerOptions so;
+    so.queue_capacity = 1024;
+    so.inline_commit_max_batch = inline_max;
+    sequencer_ = std::make_unique<Sequencer>(msx::testing::TestUniverse(), engine_.get(),
+                                             journal_.get(), &exec_hub_, &book_hub_, so,
+                                             SnapshotFn(), JournalRangeFn());
+    target_.store(sequencer_.get());
+    sequencer_->Start();
+  }
+  void TearDown() override {
+    if (sequencer_) sequencer_->Stop();
+    if (journal_) journal_->Close().IgnoreError();
+  }
+
+  // A command of the swap mix: holdings first, then crossing submits.
+  static Command MakeCommand(int i) {
+    using namespace msx::testing;
+    if (i < 8) return SetHolding(static_cast<AgencyId>(i / 4), static_cast<InstrumentId>(i % 4),
+                                 Amount{1} << 40);
+    return Submit(static_cast<AgencyId>(i % 2), kAaaBbb, i % 2 ? Side::kBuy : Side::kSell,
+                  1 + i % 5, 100, static_cast<ClientOfferId>(i));
+  }
+
+  journal::testing::TempDir dir_;
+  ExecHub exec_hub_{7};
+  BookHub book_hub_{4};
+  std::unique_ptr<journal::JournalWriter> journal_;
+  std::unique_ptr<Engine> engine_;
+  std::atomic<Sequencer*> target_{nullptr};
+  std::unique_ptr<Sequencer> sequencer_;
+};
+
+class ReleaseAfterJournalTest
+    : public SequencerJournalTest,
+      public ::testing::WithParamInterface<std::tuple<Durability, std::size_t>> {};
+
+// Two producers (as gRPC threads), lone commands and batches: every reply is released
+// only when the journal file holds its command, and seqs are gapless.
+TEST_P(ReleaseAfterJournalTest, EveryReplyIsReleasedOnlyOnceTheJournalFileHoldsIt) {
+  const auto [durability, inline_max] = GetParam();
+  Start(durability, inline_max);
+  constexpr int kPerThread = 150;
+  std::vector<std::unique_ptr<Recorder>> works(2 * kPerThread);
+  for (auto& w : works) w = std::make_unique<Recorder>(dir_.path());
+  std::vector<std::thread> producers;
+  for (int t = 0; t < 2; ++t) {
+    producers.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        Recorder* w = works[t * kPerThread + i].get();
+        absl::Status s;
+        while (absl::IsResourceExhausted(
+            s = sequencer_->SubmitCommand(MakeCommand(t * kPerThread + i), w))) {
+          std::this_thread::yield();
+        }
+        ASSERT_TRUE(s.ok()) << s;
+        // Every third command waits for its reply: lone commands reach the journal idle.
+        if (i % 3 == 0) {
+          ASSERT_TRUE(w->Wait().ok());
+        }
+      }
+    });
+  }
+  for (std::thread& t : producers) t.join();
+  // Then lone commands, one at a time: the journal is idle when each one arrives.
+  for (int i = 0; i < 10; ++i) {
+    works.push_back(std::make_unique<Recorder>(dir_.path()));
+    ASSERT_TRUE(sequencer_->SubmitCommand(MakeCommand(1000 + i), works.back().get()).ok());
+    ASSERT_TRUE(works.back()->Wait().ok());
+  }
+  std::vector<bool> seen(works.size() + 1, false);
+  for (auto& w : works) {
+    ASSERT_TRUE(w->Wait().ok());
+    EXPECT_TRUE(w->in_journal_at_release().ok()) << "seq " << w->seq() << ": "
+                                                  << w->in_journal_at_release();
+    ASSERT_GE(w->seq(), 1u);
+    ASSERT_LE(w->seq(), works.size());
+    EXPECT_FALSE(seen[w->seq()]);
+    seen[w->seq()] = true;
+  }
+  const journal::WriterStats st = journal_->stats();
+  if (inline_max == 0) {
+    EXPECT_EQ(st.inline_syncs, 0u);
+  } else {
+    EXPECT_GT(st.inline_syncs, 0u);  // the sequencer-thread path was taken
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    CommitPaths, ReleaseAfterJournalTest,
+    ::testing::Values(std::make_tuple(Durability::kNone, std::numeric_limits<std::size_t>::max()),
+                      std::make_tuple(Durability::kNone, std::size_t{0}),
+                      std::make_tuple(Durability::kSync, std::size_t{1}),
+                      std::make_tuple(Durability::kSync, std::numeric_limits<std::size_t>::max()),
+                      std::make_tuple(Durability::kSync, std::size_t{0})));
+
+// A journal write that fails on the sequencer thread (inline commit; here the process
+// file-size limit, EFBIG) fails closed: that command's reply is UNAVAILABLE, every reply
+// released OK before is in the journal, and later commands are refused with UNAVAILABLE.
+TEST_F(SequencerJournalTest, InlineJournalWriteErrorFailsClosedWithUnavailable) {
+  Start(Durability::kNone, std::numeric_limits<std::size_t>::max());
+  struct rlimit old;
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
+  auto old_handler = signal(SIGXFSZ, SIG_IGN);
+  struct rlimit small = old;
+  small.rlim_cur = 8192;
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  std::vector<std::unique_ptr<Recorder>> works;
+  absl::Status failed;
+  for (int i = 0; i < 5000 && failed.ok(); ++i) {
+    works.push_back(std::make_unique<Recorder>(dir_.path()));
+    absl::Status s = sequencer_->SubmitCommand(MakeCommand(i), works.back().get());
+    if (!s.ok()) {
+      works.pop_back();
+      failed = s;
+      break;
+    }
+    failed = works.back()->Wait();
+  }
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &old), 0);
+  signal(SIGXFSZ, old_handler);
+  EXPECT_TRUE(absl::IsUnavailable(failed)) << failed;
+  EXPECT_TRUE(absl::StrContains(failed.message(), "journal failed closed")) << failed;
+  EXPECT_GT(journal_->stats().inline_syncs, 0u);
+  EXPECT_FALSE(sequencer_->accepting());
+  EXPECT_TRUE(absl::IsUnavailable(sequencer_->SubmitCommand(MakeCommand(9), nullptr)));
+  int ok = 0;
+  for (auto& w : works) {
+    absl::Status s = w->Wait();
+    if (s.ok()) {
+      ++ok;
+      EXPECT_TRUE(w->in_journal_at_release().ok()) << w->in_journal_at_release();
+      EXPECT_TRUE(JournalHolds(dir_.path(), w->seq()).ok());
+    } else {
+      EXPECT_TRUE(absl::IsUnavailable(s)) << s;
+    }
+  }
+  EXPECT_GT(ok, 0);
+  EXPECT_LT(ok, static_cast<int>(works.size()));
+}
+
+}  // namespace
+}  // namespace msx::gateway
