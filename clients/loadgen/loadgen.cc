@@ -40,6 +40,19 @@ std::string CodeName(grpc::StatusCode code) {
 
 // Exec-latency slots hold "due time + 1" (0 = unset); this marks a slot already used.
 constexpr std::int64_t kSlotConsumed = -1;
+// Outcomes of a crossing half (Runner::NoteRound); a resting offer is
+// (offer id << 8) | (agency << 2) | kRoundResting.
+constexpr std::uint64_t kRoundDead = 1, kRoundDone = 2, kRoundResting = 3;
+std::uint64_t RestingOutcome(std::uint64_t offer_id, int agency) {
+  return offer_id << 8 | static_cast<std::uint64_t>(agency) << 2 | kRoundResting;
+}
+// What a submit reply says about a crossing half.
+std::uint64_t SubmitOutcome(const v1::SubmitOfferResponse& r, int agency) {
+  if (r.offer().state() == v1::OFFER_STATE_FILLED || r.fills_size() > 0) return kRoundDone;
+  if (r.offer().state() == v1::OFFER_STATE_OPEN)
+    return RestingOutcome(r.offer().offer_id(), agency);
+  return kRoundDead;
+}
 // Closed-loop runs without --count track exec latency for this many offers at most.
 constexpr std::uint64_t kMaxSlots = std::uint64_t{1} << 24;
 // Each agency must hold a block of rounds at the largest size (plus passive offers).
@@ -104,6 +117,7 @@ struct Driver {
 
   std::atomic<std::uint64_t> sent{0}, ok{0}, rejected{0}, errors{0}, fills{0};
   std::atomic<std::uint64_t> submits{0}, cancels{0};
+  std::atomic<std::uint64_t> orphans{0};  // resting halves of failed rounds, queued to cancel
 
   std::vector<OeStream*> streams;  // --api order-entry: this driver's streams
   bool oe_over = false;            // poller only: no operation will be drawn anymore
@@ -187,7 +201,10 @@ struct Stream {
 class Runner {
  public:
   explicit Runner(const LoadgenOptions& o) : o_(o), order_entry_(o.api == "order-entry") {}
-  ~Runner() { std::free(due_slots_); }
+  ~Runner() {
+    std::free(due_slots_);
+    std::free(round_slots_);
+  }
 
   absl::StatusOr<Summary> Run();
 
@@ -213,6 +230,13 @@ class Runner {
                      v1::SubmitOfferRequest* submit, v1::CancelOfferRequest* cancel,
                      int* pair = nullptr);
   void Complete(Driver* d, Call* call);
+  // A crossing half was answered: `outcome` is kRoundDead (rejected, failed or cancelled at
+  // once), kRoundDone (filled), or RestingOutcome(). When the other half was answered
+  // before and one half rests while the other is dead, the resting one can never fill
+  // (an orphan): it goes to the front of the driver's cancel queue, so that orphans do not
+  // pile up and reserve the agencies' holdings (which would turn later offers into
+  // INSUFFICIENT_HOLDINGS rejects, and more orphans, when many requests are in flight).
+  void NoteRound(Driver* d, std::uint64_t op, std::uint64_t outcome);
   // --api order-entry (see OeStream).
   void StartOrderEntry(const std::vector<std::unique_ptr<Driver>>& drivers);
   OeStream* StreamOf(int channel, int agency) const {
@@ -249,6 +273,9 @@ class Runner {
   std::uint64_t start_seq_ = 0;
   std::uint64_t client_id_base_ = 0;
   std::int64_t* due_slots_ = nullptr;  // calloc'd: untouched pages cost nothing
+  // Per crossing round (op / 2), the outcome of the half answered first (RoundOutcome); 0
+  // until then. calloc'd with capacity_ / 2 + 1 entries.
+  std::uint64_t* round_slots_ = nullptr;
   std::uint64_t capacity_ = 0;
   Clock::time_point start_;
   std::int64_t base_ns_ = 0;      // when the drivers started, relative to start_
@@ -264,6 +291,15 @@ class Runner {
   // --api order-entry: channel * agencies + agency -> stream. Outlives the drivers' queues
   // (declared after nothing that refers to it; drivers drain their queues before Run ends).
   std::vector<std::unique_ptr<OeStream>> oe_streams_;
+  // Most requests in flight on one stream. Open loop: --window; requests due while it is
+  // full wait in the stream's queue and their wait counts as latency. Closed loop: the
+  // server's limit, because the window is kept full per channel (window x agencies
+  // requests, each sent at once on its agency's stream): capping each stream at the
+  // window made the busiest agency's stream queue up behind the others, so the two halves
+  // of a crossing round reached the book far apart, rounds of adjacent blocks met as
+  // self-matches, and 20-50 % of the offers ended as INSUFFICIENT_HOLDINGS rejects
+  // (measured: 0.8 % without the cap, 16 streams x 8).
+  std::size_t stream_cap_ = 0;
 };
 
 absl::Status Runner::Setup() {
@@ -563,11 +599,28 @@ void Runner::Issue(Driver* d, std::uint64_t op_index, std::int64_t due, int chan
   d->sent.fetch_add(1, std::memory_order_relaxed);
 }
 
+void Runner::NoteRound(Driver* d, std::uint64_t op, std::uint64_t outcome) {
+  if (op >= capacity_ || o_.agencies.size() > 64) return;
+  std::uint64_t other = std::atomic_ref<std::uint64_t>(round_slots_[op / 2])
+                            .exchange(outcome, std::memory_order_acq_rel);
+  if (other == 0) return;  // the first half answered; its partner decides
+  std::uint64_t resting = 0;
+  if ((outcome & 3) == kRoundResting && other == kRoundDead) resting = outcome;
+  if ((other & 3) == kRoundResting && outcome == kRoundDead) resting = other;
+  if (resting == 0) return;
+  std::lock_guard<std::mutex> lock(d->passive_mu);
+  d->passive.emplace_front(static_cast<int>((resting >> 2) & 63), resting >> 8);
+  d->orphans.fetch_add(1, std::memory_order_relaxed);
+}
+
 void Runner::Complete(Driver* d, Call* call) {
   std::unique_ptr<Call> owned(call);
   const std::int64_t now = Now();
   d->last_reply_ns = std::max(d->last_reply_ns, now);
   const grpc::Status& s = call->status;
+  if (call->type == CallType::kSubmit && call->kind == OpKind::kCross) {
+    NoteRound(d, call->op, s.ok() ? SubmitOutcome(call->submit_reply, call->agency) : kRoundDead);
+  }
   if (s.ok()) {
     d->ok.fetch_add(1, std::memory_order_relaxed);
     std::uint64_t seq = 0;
@@ -658,7 +711,7 @@ void Runner::StartOrderEntry(const std::vector<std::unique_ptr<Driver>>& drivers
 
 void Runner::TryWriteLocked(OeStream* s) {
   if (!s->started || s->write_pending || s->broken || s->writes_done || s->queue.empty() ||
-      s->in_flight.size() >= static_cast<std::size_t>(o_.window)) {
+      s->in_flight.size() >= stream_cap_) {
     return;
   }
   OeQueued& next = s->queue.front();
@@ -715,6 +768,9 @@ bool Runner::IssueOe(Driver* d, std::uint64_t op_index, std::int64_t due, int ch
   }
   RecordOeFailure(d, q.info, agency, "UNAVAILABLE", "its order-entry stream had failed", false,
                   false);
+  if (q.info.type == CallType::kSubmit && q.info.kind == OpKind::kCross) {
+    NoteRound(d, op_index, kRoundDead);
+  }
   return false;
 }
 
@@ -737,9 +793,8 @@ bool Runner::IssueClosedOe(Driver* d, int channel) {
 }
 
 void Runner::DriveClosedLoopOe(Driver* d) {
-  // Every channel keeps window x agencies operations outstanding; an operation whose
-  // agency's stream has a full window waits in that stream's queue (its latency counts
-  // from when it was drawn).
+  // Every channel keeps window x agencies operations outstanding, each on its agency's
+  // stream (see stream_cap_); latency counts from when an operation was drawn.
   const std::size_t per_channel = static_cast<std::size_t>(o_.window) * o_.agencies.size();
   for (int channel : d->channels) {
     for (std::size_t i = 0; i < per_channel; ++i) {
@@ -796,6 +851,9 @@ void Runner::CompleteOe(Driver* d, OeStream* s) {
     d->errors.fetch_add(1, std::memory_order_relaxed);
     ++d->response_codes["UNKNOWN_CORRELATION_ID"];
     return;
+  }
+  if (p.type == CallType::kSubmit && p.kind == OpKind::kCross) {
+    NoteRound(d, p.op, r.code() == 0 ? SubmitOutcome(r.submit(), s->agency) : kRoundDead);
   }
   if (r.code() != 0) {
     const std::string& message = r.message();
@@ -885,7 +943,10 @@ bool Runner::HandleOe(Driver* d, OeStream* s, int op, bool ok) {
     code = "UNKNOWN";
     message = "the stream ended with OK before answering";
   }
-  for (const OePending& p : lost) RecordOeFailure(d, p, s->agency, code, message, false, false);
+  for (const OePending& p : lost) {
+    RecordOeFailure(d, p, s->agency, code, message, false, false);
+    if (p.type == CallType::kSubmit && p.kind == OpKind::kCross) NoteRound(d, p.op, kRoundDead);
+  }
   if (!s->status.ok() && !cancelled_by_us) {
     std::lock_guard<std::mutex> lock(d->mu);
     d->first_example.emplace(
@@ -1037,7 +1098,10 @@ absl::StatusOr<Summary> Runner::Run() {
         capacity_, static_cast<std::uint64_t>(o_.duration_ms) * 1000000 / interval_ns_ + 16);
   }
   due_slots_ = static_cast<std::int64_t*>(std::calloc(capacity_, sizeof(std::int64_t)));
-  if (due_slots_ == nullptr) return absl::ResourceExhaustedError("cannot allocate slots");
+  round_slots_ = static_cast<std::uint64_t*>(std::calloc(capacity_ / 2 + 1, sizeof(std::uint64_t)));
+  if (due_slots_ == nullptr || round_slots_ == nullptr) {
+    return absl::ResourceExhaustedError("cannot allocate slots");
+  }
   client_id_base_ =
       static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                      std::chrono::system_clock::now().time_since_epoch())
@@ -1061,6 +1125,7 @@ absl::StatusOr<Summary> Runner::Run() {
   base_ns_ = Now();
   if (o_.duration_ms > 0) end_ns_ = base_ns_ + o_.duration_ms * 1000000;
   std::vector<std::thread> threads;
+  stream_cap_ = static_cast<std::size_t>(o_.rate > 0 ? o_.window : kMaxOrderEntryWindow);
   if (order_entry_) StartOrderEntry(drivers);
   for (auto& d : drivers) {
     Driver* raw = d.get();
@@ -1111,6 +1176,7 @@ absl::StatusOr<Summary> Runner::Run() {
     sum.fills += d->fills.load();
     sum.submits += d->submits.load();
     sum.cancels += d->cancels.load();
+    sum.orphans += d->orphans.load();
     sum.submit.Merge(d->submit_hist);
     sum.cancel.Merge(d->cancel_hist);
     sum.rtt.Merge(d->rtt_hist);
@@ -1232,6 +1298,7 @@ std::string SummaryJson(const Summary& s) {
   absl::StrAppend(&out, ",\"reject_reasons\":");
   AppendMap(&out, s.reject_reasons);
   const LatencyHistogram& h = s.submit;
+  absl::StrAppend(&out, ",\"orphans\":", s.orphans);
   absl::StrAppend(&out, ",\"elapsed_s\":", Seconds(s.elapsed_ns), ",\"rate\":", rate,
                   ",\"offer_rate\":", offer_rate, ",\"fills\":", s.fills,
                   ",\"exec_fills\":", s.exec_fills, ",\"exec_reports\":", s.exec_reports,

@@ -49,13 +49,16 @@ struct Summary {
   std::map<std::string, std::uint64_t> reject_reasons;   // REJECT_REASON_* -> count
   std::uint64_t fills = 0, exec_fills = 0, exec_reports = 0;
   std::uint64_t cleanup_cancels = 0;  // this run's offers still resting at the end, cancelled
-  std::int64_t elapsed_ns = 0;        // start to last reply
-  std::int64_t max_send_lag_ns = 0;   // worst lateness of a send behind its due time
-  LatencyHistogram submit;            // submit -> reply, from the due time (ns)
-  LatencyHistogram cancel;            // cancel -> reply, from the due time (ns)
-  LatencyHistogram rtt;               // any call, from its actual send (ns)
-  LatencyHistogram exec;           // submit due time -> first execution report of that offer (ns)
-  std::vector<std::string> notes;  // skipped pairs, stream errors
+  // Crossing halves left resting because the other half failed (rejected, cancelled by the
+  // engine); queued ahead of the passive offers for the mix's cancels.
+  std::uint64_t orphans = 0;
+  std::int64_t elapsed_ns = 0;       // start to last reply
+  std::int64_t max_send_lag_ns = 0;  // worst lateness of a send behind its due time
+  LatencyHistogram submit;           // submit -> reply, from the due time (ns)
+  LatencyHistogram cancel;           // cancel -> reply, from the due time (ns)
+  LatencyHistogram rtt;              // any call, from its actual send (ns)
+  LatencyHistogram exec;             // submit due time -> first execution report of that offer (ns)
+  std::vector<std::string> notes;    // skipped pairs, stream errors
 
   // errors plus response_errors.
   std::uint64_t error_count() const;

@@ -50,7 +50,7 @@ absl::StatusOr<ParsedOptions> ParseLoadgenOptions(const std::vector<std::string>
       "Open loop (--rate N): send times are scheduled in advance and latency is measured\n"
       "from the scheduled time, so a stalled server cannot hide its backlog (coordinated\n"
       "omission corrected). Closed loop (--rate 0): one call in flight per channel\n"
-      "(--api order-entry: --window requests in flight per stream, one stream per agency).\n"
+      "(--api order-entry: --window x agencies per channel, one stream per agency).\n"
       "The mix: pairs of crossing offers between eligible agencies at prices inside the\n"
       "band (real fills), plus passive offers that are later cancelled.\n"
       "Prints a progress line per second on stderr and a summary on stdout; with --json\n"
@@ -84,8 +84,10 @@ absl::StatusOr<ParsedOptions> ParseLoadgenOptions(const std::vector<std::string>
       "channel opens one OrderEntry stream per agency and pipelines the operations on it with "
       "correlation ids)")(
       "window", po::value(&o.window),
-      "order-entry: requests in flight per stream, 1..4096 (default 32); closed loop keeps "
-      "every channel's windows full");
+      "order-entry: requests in flight per stream, 1..4096 (default 32). Open loop: a "
+      "stream's requests beyond it wait (and the wait counts as latency). Closed loop: each "
+      "channel keeps window x agencies requests in flight, each sent at once on its "
+      "agency's stream (window per stream on average)");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(args).options(desc).run(), vm);

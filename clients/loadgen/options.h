@@ -47,7 +47,9 @@ struct LoadgenOptions {
   // "unary": one SubmitOffer/CancelOffer call per operation; "order-entry": each channel
   // opens one OrderEntry stream per agency and pipelines the operations on it.
   std::string api = "unary";
-  int window = kDefaultOrderEntryWindow;  // order-entry: requests in flight per stream
+  // order-entry: requests in flight per stream (open loop: at most; closed loop: on
+  // average, window x agencies per channel).
+  int window = kDefaultOrderEntryWindow;
 };
 
 struct ParsedOptions {

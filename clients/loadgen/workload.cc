@@ -27,8 +27,7 @@ std::int64_t Available(const HoldingsMap& h, const std::string& instrument) {
 absl::StatusOr<std::vector<PairPlan>> PlanPairs(const std::vector<PairInfo>& pairs,
                                                 const std::vector<HoldingsMap>& holdings,
                                                 const std::vector<std::string>& only,
-                                                std::int64_t max_lots,
-                                                std::int64_t reserve_rounds,
+                                                std::int64_t max_lots, std::int64_t reserve_rounds,
                                                 std::vector<std::string>* skipped) {
   absl::flat_hash_set<std::string> wanted(only.begin(), only.end());
   for (const auto& name : only) {
@@ -145,12 +144,17 @@ Op Workload::At(std::uint64_t index) const {
     op.side = is_seller ? Side::kSell : Side::kBuy;
     const bool seller_is_first = !flipped;
     op.agency = (is_seller == seller_is_first) ? p.first : p.second;
+    // One price and size per pair and cycle: every round of a block (and of the block that
+    // sells it back) is alike, so however the rounds of a block overtake each other on
+    // their way to the book (many requests in flight, --api order-entry), its buys and
+    // sells still fill each other completely. With a price per round, a buy of one round
+    // meeting the cheaper sell of the next left two offers resting apart, whose reserved
+    // holdings then turned later offers into INSUFFICIENT_HOLDINGS rejects.
     const std::uint64_t cycle = block / 2;
-    const std::uint64_t h =
-        Mix((cycle * kBlock + k % kBlock) * n + static_cast<std::uint64_t>(op.pair));
+    const std::uint64_t h = Mix(cycle * n + static_cast<std::uint64_t>(op.pair));
     op.price = p.center + (static_cast<std::int64_t>(h % 5) - 2) * p.tick * p.spread;
-    op.lots = 1 + static_cast<std::int64_t>((h >> 8) % static_cast<std::uint64_t>(
-                                                          std::min(max_lots_, p.max_lots)));
+    op.lots = 1 + static_cast<std::int64_t>(
+                      (h >> 8) % static_cast<std::uint64_t>(std::min(max_lots_, p.max_lots)));
     return op;
   }
   const std::uint64_t slot = period * cancels_ + (pos - crossing_) % std::max(cancels_, 1);

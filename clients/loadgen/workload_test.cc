@@ -186,6 +186,23 @@ TEST_F(WorkloadTest, WithinABlockNoAgencyBothBuysAndSellsOnABook) {
   for (const auto& [key, s] : sides) EXPECT_EQ(s.size(), 1u) << key.first << "/" << key.second;
 }
 
+TEST_F(WorkloadTest, EveryRoundOfABlockAndItsSellBackHasOnePriceAndSize) {
+  // So rounds that overtake each other on the way to the book still fill each other.
+  Workload w(plans_, 10, 3);
+  // (pair, cycle) -> the prices and sizes seen; 8 rounds per 20 ops, 2 pairs: a cycle is
+  // 80 ops.
+  std::map<std::pair<int, std::uint64_t>, std::set<std::pair<std::int64_t, std::int64_t>>> seen;
+  std::set<std::int64_t> prices;
+  for (std::uint64_t i = 0; i < 80 * 40; ++i) {
+    Op op = w.At(i);
+    if (op.kind != OpKind::kCross) continue;
+    seen[{op.pair, i / 80}].insert({op.price, op.lots});
+    if (op.pair == 0) prices.insert(op.price);
+  }
+  for (const auto& [key, s] : seen) EXPECT_EQ(s.size(), 1u) << key.first << "/" << key.second;
+  EXPECT_GT(prices.size(), 1u);  // still varies from cycle to cycle
+}
+
 TEST_F(WorkloadTest, CancelShareMatchesTheRequestedPercentage) {
   Workload w(plans_, 10, 3);
   int cancels = 0, passives = 0, crosses = 0;
