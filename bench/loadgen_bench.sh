@@ -10,12 +10,17 @@
 # table row per run plus the gateway bars:
 #   none:  SubmitOffer p50 <= 1.5 x echo p50
 #   sync:  p50 <= echo p50 + bare fdatasync p50 + 100 us
-#   sync:  >= 30,000 offers/s with 16+ clients and no errors but rejects (best closed row)
+#   sync:  >= 30,000 offers/s with 16+ clients and no errors but rejects (best closed row,
+#          for each API)
+# API="unary order-entry" runs every msx-server row group twice: with unary SubmitOffer /
+# CancelOffer calls and with msx-loadgen --api order-entry (one OrderEntry stream per
+# channel and agency, WINDOW requests in flight per stream); the echo rows are unary only.
 #
 # Usage: bench/loadgen_bench.sh            (MSX_BUILD_DIR, default build/)
 # Env:   DURATION=seconds per run (default 5), RATES="1000 5000" (may be empty),
 #        CONCURRENCY="16" (closed-loop channel counts), LOADGEN_ARGS (extra msx-loadgen
-#        flags, e.g. "--threads 2"), MODES="echo echo-async none sync";
+#        flags, e.g. "--threads 2"), MODES="echo echo-async none sync",
+#        API="unary" (or "order-entry", or both), WINDOW=32 (order-entry in flight per stream);
 #        raw JSON lines are kept in $OUT (default a temp file).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,6 +29,8 @@ duration=${DURATION:-5}
 rates=${RATES-"1000 5000"}
 concurrency=${CONCURRENCY-16}
 modes=${MODES:-"echo echo-async none sync"}
+apis=${API:-unary}
+window=${WINDOW:-32}
 
 server_bin=$build/gateway/msx-server
 echo_bin=$build/bench/msx-echo-server
@@ -69,13 +76,15 @@ print(f"{samples[len(samples)//2]/1000:.1f}")
 PY
 )
 
-run() {  # mode address args... -> one JSON line appended to $out, tagged with the mode
-  local mode=$1 addr=$2; shift 2
+run() {  # mode api address args... -> one JSON line appended to $out, tagged with the mode
+  local mode=$1 api=$2 addr=$3; shift 3
+  local api_args=()
+  [[ $api == order-entry ]] && api_args=(--api order-entry --window "$window")
   local line
   # shellcheck disable=SC2086 # LOADGEN_ARGS is a list of flags
   line=$("$loadgen_bin" --server "$addr" --duration "$duration" --json --quiet \
-    ${LOADGEN_ARGS:-} "$@" | tail -n1)
-  echo "{\"server\":\"$mode\",\"tag\":\"$tag\",\"args\":\"$*\",\"summary\":$line}" >> "$out"
+    ${LOADGEN_ARGS:-} "${api_args[@]}" "$@" | tail -n1)
+  echo "{\"server\":\"$mode\",\"api\":\"$api\",\"tag\":\"$tag\",\"args\":\"${api_args[*]} $*\",\"summary\":$line}" >> "$out"
 }
 
 # A fresh server (and data dir) per group of rows, so that the journal's group-commit
@@ -111,17 +120,21 @@ stop_server() {
 
 touch "$tmp/journal.txt"
 for mode in $modes; do
-  if [[ -n ${rates// } ]]; then
-    start_server "$mode"
-    for rate in $rates; do
-      run "$mode" "$addr" "${extra[@]}" --rate "$rate" --concurrency 4
+  for api in $apis; do
+    # The echo servers have no OrderEntry: their rows are unary only.
+    [[ $api != unary && ( $mode == echo || $mode == echo-async ) ]] && continue
+    if [[ -n ${rates// } ]]; then
+      start_server "$mode"
+      for rate in $rates; do
+        run "$mode" "$api" "$addr" "${extra[@]}" --rate "$rate" --concurrency 4
+      done
+      stop_server
+    fi
+    for c in $concurrency; do
+      start_server "$mode"
+      run "$mode" "$api" "$addr" "${extra[@]}" --rate 0 --concurrency "$c"
+      stop_server
     done
-    stop_server
-  fi
-  for c in $concurrency; do
-    start_server "$mode"
-    run "$mode" "$addr" "${extra[@]}" --rate 0 --concurrency "$c"
-    stop_server
   done
 done
 
@@ -134,13 +147,18 @@ for l in open(sys.argv[3]):
     m = re.match(r"(\S+) journal: (\d+) commands in (\d+) group commits", l)
     if m and int(m.group(3)):
         per_commit[m.group(1)] = f"{int(m.group(2)) / int(m.group(3)):.1f}"
-hdr = ["server", "load", "sent", "ok", "rejected", "errors", "calls/s", "offers/s", "p50", "p90", "p99",
+hdr = ["server", "api", "load", "sent", "ok", "rejected", "errors", "calls/s", "offers/s", "p50", "p90", "p99",
        "p99.9", "max", "exec p50", "exec p99", "fills", "cmds/commit"]
+def errors(s):  # gRPC errors plus (order-entry) per-response error codes
+    return sum(s["errors"].values()) + sum(s.get("response_errors", {}).values())
 table = []
 for r in rows:
     s = r["summary"]
     load = f"{s['target_rate']}/s C={s['concurrency']}" if s["target_rate"] else f"closed C={s['concurrency']}"
-    table.append([r["server"], load, s["sent"], s["ok"], s["rejected"], sum(s["errors"].values()),
+    api = s.get("api", "unary")
+    if api == "order-entry":
+        api = f"oe {s['streams']}x{s['window']}"  # streams x window
+    table.append([r["server"], api, load, s["sent"], s["ok"], s["rejected"], errors(s),
                   f"{s['rate']:.0f}", f"{s.get('offer_rate', 0):.0f}", s["p50_us"], s["p90_us"], s["p99_us"], s["p999_us"], s["max_us"],
                   s["exec_p50_us"] if s["mode"] != "echo" else "-",
                   s["exec_p99_us"] if s["mode"] != "echo" else "-", s["fills"],
@@ -152,10 +170,13 @@ print(fmt(hdr))
 print("|" + "|".join("-" * (n + 2) for n in w) + "|")
 for row in table:
     print(fmt(row))
+print("api: unary = one call per operation; oe SxW = order-entry, S streams (channels x "
+      "agencies), W requests in flight per stream")
 print(f"bare fdatasync p50 (4 KiB append, same file system): {fsync} us")
-def find(server, rate):
+def find(server, rate):  # the latency bars are judged on unary calls
     for r in rows:
-        if r["server"] == server and r["summary"]["target_rate"] == rate:
+        if (r["server"] == server and r["summary"]["target_rate"] == rate
+                and r["summary"].get("api", "unary") == "unary"):
             return r["summary"]
     return None
 first_rate = next((r["summary"]["target_rate"] for r in rows if r["summary"]["target_rate"]), None)
@@ -167,13 +188,21 @@ if echo and sync:
     limit = echo["p50_us"] + fsync + 100
     print(f"bar sync: p50 {sync['p50_us']} us vs echo p50 + fdatasync p50 + 100 = {limit:.1f} us at "
           f"{first_rate}/s -> {'MET' if sync['p50_us'] <= limit else 'NOT MET'}")
-closed_rows = [r["summary"] for r in rows
-               if r["server"] == "sync" and r["summary"]["target_rate"] == 0
-               and r["summary"]["concurrency"] >= 16]
-closed = max(closed_rows, key=lambda s: s["offer_rate"]) if closed_rows else None
-if closed:
-    ok = closed["offer_rate"] >= 30000 and not closed["errors"]
-    print(f"bar sync throughput: {closed['offer_rate']:.0f} offers/s ({closed['rate']:.0f} calls/s "
-          f"with the cancels) with {closed['concurrency']} clients, "
-          f"errors {closed['errors'] or 'none'} -> {'MET' if ok else 'NOT MET'}")
+# Clients: unary = channels (one call in flight each); order-entry = streams (each an
+# agency's session on a channel, with its window of requests in flight).
+def clients(s):
+    return s["streams"] if s.get("api", "unary") == "order-entry" else s["concurrency"]
+for api in dict.fromkeys(r["summary"].get("api", "unary") for r in rows):
+    closed_rows = [r["summary"] for r in rows
+                   if r["server"] == "sync" and r["summary"]["target_rate"] == 0
+                   and r["summary"].get("api", "unary") == api and clients(r["summary"]) >= 16]
+    closed = max(closed_rows, key=lambda s: s["offer_rate"]) if closed_rows else None
+    if closed:
+        errs = dict(closed["errors"], **{f"{k} (response)": v
+                                         for k, v in closed.get("response_errors", {}).items()})
+        ok = closed["offer_rate"] >= 30000 and not errs
+        print(f"bar sync throughput ({api}): {closed['offer_rate']:.0f} offers/s "
+              f"({closed['rate']:.0f} calls/s with the cancels) with {clients(closed)} clients "
+              f"({closed['concurrency']} channels), errors {errs or 'none'} "
+              f"-> {'MET' if ok else 'NOT MET'}")
 PY
