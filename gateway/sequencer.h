@@ -94,9 +94,10 @@ struct SequencerOptions {
   std::size_t queue_capacity = 65536;   // power of two
   std::uint64_t snapshot_every_records = 1000000;  // commands between snapshots; 0 = never
   std::size_t history_reports = 1 << 16;  // execution reports kept in memory for resumes
-  // Release replies and stream messages on the journal's thread right after each group
-  // commit (one thread hand-off less per command) instead of waking the publisher thread,
-  // which then only handles queries that were durable already and journal failures.
+  // Release replies and stream messages right after each group commit, on the thread
+  // that made it (journal or sequencer; one hand-off less per command), instead of waking
+  // the publisher thread, which then only handles queries that were durable already and
+  // journal failures.
   bool publish_on_durable = true;
   // Group commit on the sequencer thread: when a batch holds at most this many commands
   // and no journal write is in progress, the sequencer writes the batch to the journal

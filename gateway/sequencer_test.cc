@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <limits>
@@ -160,8 +161,11 @@ TEST_P(ReleaseAfterJournalTest, EveryReplyIsReleasedOnlyOnceTheJournalFileHoldsI
     });
   }
   for (std::thread& t : producers) t.join();
-  // Then lone commands, one at a time: the journal is idle when each one arrives.
+  // Then lone commands, one at a time: the journal is idle when each one arrives. (A reply
+  // released by the journal thread reaches us while that thread still owns the file until
+  // its callback returns, so give it a moment before the next command.)
   for (int i = 0; i < 10; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
     works.push_back(std::make_unique<Recorder>(dir_.path()));
     ASSERT_TRUE(sequencer_->SubmitCommand(MakeCommand(1000 + i), works.back().get()).ok());
     ASSERT_TRUE(works.back()->Wait().ok());
