@@ -1,6 +1,7 @@
 #include "gateway/service.h"
 
 #include <algorithm>
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -188,6 +189,14 @@ absl::Status NotYourOffer(std::uint64_t id) {
 // with a `repeated Msg reports` field, which takes everything queued (up to
 // kMaxBatchMessages) in one write: gRPC's cost is per write (a call op, a completion
 // callback, usually a sendmsg), so under load a batch costs about what one message does.
+// Appends one queued message to a batch message (QueuedStream with Out != Msg).
+void AddToBatch(v1::ExecutionReportBatch* batch, const v1::ExecutionReport& m) {
+  *batch->add_reports() = m;
+}
+void AddToBatch(v1::OrderEntryResponseBatch* batch, const v1::OrderEntryResponse& m) {
+  *batch->add_responses() = m;
+}
+
 template <typename Reactor, typename Msg, typename Out = Msg>
 class QueuedStream : public Reactor, public Sink<Msg> {
  public:
@@ -300,7 +309,7 @@ class QueuedStream : public Reactor, public Sink<Msg> {
       batch_.Clear();
       std::size_t n = std::min(queue_.size(), kMaxBatchMessages);
       for (std::size_t i = 0; i < n; ++i) {
-        *batch_.add_reports() = *queue_.front();
+        AddToBatch(&batch_, *queue_.front());
         queue_.pop_front();
       }
       return &batch_;
@@ -444,14 +453,21 @@ class BookStream final
   std::atomic<bool> counted_{false};
 };
 
-// OrderEntry: reads requests continuously (one read in flight), hands each to the
-// sequencer, and writes each response when its command is durable. Finishes with OK once
-// the client half-closed and every request was answered.
+// OrderEntry (In = OrderEntryRequest, Out = OrderEntryResponse) and OrderEntryBatches
+// (In = OrderEntryRequestBatch, Out = OrderEntryResponseBatch): reads requests
+// continuously (one read in flight), hands each to the sequencer, and queues each response
+// when its command is durable; batches carry every response queued when a write starts.
+// Finishes with OK once the client half-closed and every request was answered.
+//
+// Per request: one allocation (an OrderEntryWork, which also holds the response while it
+// waits to be written), atomics for the in-flight count; the response is queued on the
+// thread that completes the work (the journal thread right after the group commit), which
+// starts the write itself when none is in flight.
+template <typename In, typename Out>
 class OrderEntryStream final
-    : public QueuedStream<grpc::ServerBidiReactor<v1::OrderEntryRequest, v1::OrderEntryResponse>,
-                          v1::OrderEntryResponse> {
+    : public QueuedStream<grpc::ServerBidiReactor<In, Out>, v1::OrderEntryResponse, Out> {
  public:
-  using Base = grpc::ServerBidiReactor<v1::OrderEntryRequest, v1::OrderEntryResponse>;
+  using Base = grpc::ServerBidiReactor<In, Out>;
   static Base* Create(const ServiceContext& ctx, grpc::CallbackServerContext* c) {
     auto stream = std::shared_ptr<OrderEntryStream>(new OrderEntryStream(ctx));
     stream->self_ = stream;
@@ -467,109 +483,134 @@ class OrderEntryStream final
 
   void OnReadDone(bool ok) override {
     if (!ok) {
-      {
-        std::lock_guard<std::mutex> lock(oe_mu_);
-        reads_done_ = true;
-      }
+      reads_done_.store(true, std::memory_order_seq_cst);
       MaybeFinish();
       return;
     }
-    Handle(request_);
-    StartRead(&request_);
+    if constexpr (std::is_same_v<In, v1::OrderEntryRequest>) {
+      Handle(request_);
+    } else {
+      for (const v1::OrderEntryRequest& r : request_.requests()) Handle(r);
+    }
+    this->StartRead(&request_);
   }
 
  private:
+  // One request in the sequencer. Owned by `self_` from Handle until Complete, then by
+  // the stream's write queue (as the response's owner) until the response is written.
+  class OrderEntryWork final : public Work {
+   public:
+    OrderEntryWork(std::shared_ptr<OrderEntryStream> stream,
+                   v1::OrderEntryRequest::CommandCase command, std::uint64_t correlation_id)
+        : stream_(std::move(stream)), command_(command) {
+      response_.set_correlation_id(correlation_id);
+    }
+
+    void Applied(const SequencerView& view, const Command& cmd,
+                 absl::Span<const Event> events) override {
+      switch (command_) {
+        case v1::OrderEntryRequest::kSubmit:
+          result_ = SubmitApplied(view, cmd, events, response_.mutable_submit());
+          break;
+        case v1::OrderEntryRequest::kCancel:
+          result_ = CancelApplied(view, cmd, events, response_.mutable_cancel());
+          break;
+        case v1::OrderEntryRequest::kReplace:
+          result_ = ReplaceApplied(view, cmd, events, response_.mutable_replace());
+          break;
+        default:
+          result_ = absl::InternalError("order entry: no command");
+      }
+    }
+    void Complete(const absl::Status& status) override {
+      std::shared_ptr<OrderEntryWork> self = std::move(self_);  // may delete this on return
+      std::shared_ptr<OrderEntryStream> stream = std::move(stream_);
+      SetError(&response_, status.ok() ? result_ : status);
+      stream->Deliver(std::shared_ptr<const v1::OrderEntryResponse>(self, &response_));
+      stream->in_flight_.fetch_sub(1, std::memory_order_seq_cst);
+      stream->MaybeFinish();
+    }
+
+    std::shared_ptr<OrderEntryWork> self_;
+
+   private:
+    std::shared_ptr<OrderEntryStream> stream_;
+    v1::OrderEntryRequest::CommandCase command_;
+    v1::OrderEntryResponse response_;
+    absl::Status result_;
+  };
+
   explicit OrderEntryStream(const ServiceContext& ctx) : ctx_(ctx) {}
 
-  std::shared_ptr<OrderEntryStream> Self() {
-    return std::static_pointer_cast<OrderEntryStream>(self_);
+  static void SetError(v1::OrderEntryResponse* resp, const absl::Status& s) {
+    if (s.ok()) return;
+    resp->clear_result();
+    resp->set_code(static_cast<int>(s.code()));
+    resp->set_message(std::string(s.message()));
   }
 
-  void Reply(std::shared_ptr<v1::OrderEntryResponse> resp, const absl::Status& s) {
-    if (!s.ok()) {
-      resp->clear_result();
-      resp->set_code(static_cast<int>(s.code()));
-      resp->set_message(std::string(s.message()));
-    }
-    Deliver(resp);
+  // An immediate answer (the request never reached the sequencer).
+  void ReplyNow(std::uint64_t correlation_id, const absl::Status& s) {
+    auto resp = std::make_shared<v1::OrderEntryResponse>();
+    resp->set_correlation_id(correlation_id);
+    SetError(resp.get(), s);
+    this->Deliver(resp);
   }
 
   void Handle(const v1::OrderEntryRequest& req) {
-    auto resp = std::make_shared<v1::OrderEntryResponse>();
-    resp->set_correlation_id(req.correlation_id());
     absl::StatusOr<Command> cmd;
-    AppliedFn applied;
     switch (req.command_case()) {
       case v1::OrderEntryRequest::kSubmit:
         cmd = SubmitToCommand(*ctx_.ref, agency_, req.submit());
-        applied = [resp](const SequencerView& v, const Command& c, absl::Span<const Event> e) {
-          return SubmitApplied(v, c, e, resp->mutable_submit());
-        };
         break;
       case v1::OrderEntryRequest::kCancel:
         cmd = CancelToCommand(agency_, req.cancel());
-        applied = [resp](const SequencerView& v, const Command& c, absl::Span<const Event> e) {
-          return CancelApplied(v, c, e, resp->mutable_cancel());
-        };
         break;
       case v1::OrderEntryRequest::kReplace:
         cmd = ReplaceToCommand(agency_, req.replace());
-        applied = [resp](const SequencerView& v, const Command& c, absl::Span<const Event> e) {
-          return ReplaceApplied(v, c, e, resp->mutable_replace());
-        };
         break;
       default:
         cmd = absl::InvalidArgumentError("command: one of submit, cancel, replace is required");
     }
     if (!cmd.ok()) {
-      Reply(resp, cmd.status());
+      ReplyNow(req.correlation_id(), cmd.status());
       return;
     }
-    bool too_many = false;
-    {
-      std::lock_guard<std::mutex> lock(oe_mu_);
-      too_many = in_flight_ >= kMaxOrderEntryInFlight;
-      if (!too_many) ++in_flight_;
-    }
-    if (too_many) {
-      Reply(resp, absl::ResourceExhaustedError(absl::StrCat(
-                      "more than ", kMaxOrderEntryInFlight, " requests in flight")));
+    if (in_flight_.fetch_add(1, std::memory_order_seq_cst) >= kMaxOrderEntryInFlight) {
+      in_flight_.fetch_sub(1, std::memory_order_seq_cst);
+      ReplyNow(req.correlation_id(),
+               absl::ResourceExhaustedError(absl::StrCat("more than ", kMaxOrderEntryInFlight,
+                                                         " requests in flight")));
       return;
     }
-    std::shared_ptr<OrderEntryStream> self = Self();
-    auto* work = new CallWork(std::move(applied), nullptr, [self, resp](const absl::Status& s) {
-      self->Reply(resp, s);
-      {
-        std::lock_guard<std::mutex> lock(self->oe_mu_);
-        --self->in_flight_;
-      }
-      self->MaybeFinish();
-    });
-    absl::Status s = ctx_.sequencer->SubmitCommand(*cmd, work);
+    auto work = std::make_shared<OrderEntryWork>(
+        std::static_pointer_cast<OrderEntryStream>(this->self_), req.command_case(),
+        req.correlation_id());
+    OrderEntryWork* raw = work.get();
+    raw->self_ = std::move(work);
+    absl::Status s = ctx_.sequencer->SubmitCommand(*cmd, raw);
     if (!s.ok()) {
-      delete work;
-      {
-        std::lock_guard<std::mutex> lock(oe_mu_);
-        --in_flight_;
-      }
-      Reply(resp, s);
+      raw->self_.reset();  // deletes the work
+      in_flight_.fetch_sub(1, std::memory_order_seq_cst);
+      ReplyNow(req.correlation_id(), s);
     }
   }
 
+  // Closes (after the queued responses) once the client half-closed and nothing is in
+  // flight; whichever of the last completion and the end of reads comes second does it.
   void MaybeFinish() {
-    {
-      std::lock_guard<std::mutex> lock(oe_mu_);
-      if (!reads_done_ || in_flight_ > 0) return;
+    if (!reads_done_.load(std::memory_order_seq_cst) ||
+        in_flight_.load(std::memory_order_seq_cst) > 0) {
+      return;
     }
-    CloseImpl(grpc::Status::OK, /*drain=*/true);
+    this->CloseImpl(grpc::Status::OK, /*drain=*/true);
   }
 
   const ServiceContext& ctx_;
   AgencyId agency_ = 0;
-  v1::OrderEntryRequest request_;
-  std::mutex oe_mu_;
-  bool reads_done_ = false;
-  int in_flight_ = 0;
+  In request_;
+  std::atomic<bool> reads_done_{false};
+  std::atomic<int> in_flight_{0};
 };
 
 }  // namespace
@@ -761,7 +802,13 @@ grpc::ServerWriteReactor<v1::BookUpdate>* ExchangeService::StreamBook(
 
 grpc::ServerBidiReactor<v1::OrderEntryRequest, v1::OrderEntryResponse>*
 ExchangeService::OrderEntry(grpc::CallbackServerContext* context) {
-  return OrderEntryStream::Create(ctx_, context);
+  return OrderEntryStream<v1::OrderEntryRequest, v1::OrderEntryResponse>::Create(ctx_, context);
+}
+
+grpc::ServerBidiReactor<v1::OrderEntryRequestBatch, v1::OrderEntryResponseBatch>*
+ExchangeService::OrderEntryBatches(grpc::CallbackServerContext* context) {
+  return OrderEntryStream<v1::OrderEntryRequestBatch, v1::OrderEntryResponseBatch>::Create(
+      ctx_, context);
 }
 
 // ---- Admin ----

@@ -31,8 +31,8 @@ struct ServiceContext {
   std::string data_dir;
 };
 
-// Most requests an OrderEntry stream may have in flight before further ones are turned
-// down with RESOURCE_EXHAUSTED.
+// Most requests an OrderEntry (or OrderEntryBatches) stream may have in flight before
+// further ones are turned down with RESOURCE_EXHAUSTED.
 inline constexpr int kMaxOrderEntryInFlight = 4096;
 // Most messages queued for one slow stream before it is closed with RESOURCE_EXHAUSTED.
 inline constexpr std::size_t kMaxQueuedStreamMessages = 1 << 16;
@@ -79,6 +79,9 @@ class ExchangeService final : public v1::Exchange::CallbackService {
       grpc::CallbackServerContext* context, const v1::StreamBookRequest* request) override;
   grpc::ServerBidiReactor<v1::OrderEntryRequest, v1::OrderEntryResponse>* OrderEntry(
       grpc::CallbackServerContext* context) override;
+  // OrderEntry with several requests / responses per message (same semantics).
+  grpc::ServerBidiReactor<v1::OrderEntryRequestBatch, v1::OrderEntryResponseBatch>*
+  OrderEntryBatches(grpc::CallbackServerContext* context) override;
 
  private:
   ServiceContext ctx_;
