@@ -12,15 +12,17 @@
 #   sync:  p50 <= echo p50 + bare fdatasync p50 + 100 us
 #   sync:  >= 30,000 offers/s with 16+ clients and no errors but rejects (best closed row,
 #          for each API)
-# API="unary order-entry" runs every msx-server row group twice: with unary SubmitOffer /
-# CancelOffer calls and with msx-loadgen --api order-entry (one OrderEntry stream per
-# channel and agency, WINDOW requests in flight per stream); the echo rows are unary only.
+# API="unary order-entry order-entry-batches" runs every msx-server row group once per API:
+# unary SubmitOffer / CancelOffer calls, msx-loadgen --api order-entry (one OrderEntry
+# stream per channel and agency, WINDOW requests in flight per stream) and
+# --api order-entry-batches (the same on OrderEntryBatches); the echo rows are unary only.
 #
 # Usage: bench/loadgen_bench.sh            (MSX_BUILD_DIR, default build/)
 # Env:   DURATION=seconds per run (default 5), RATES="1000 5000" (may be empty),
 #        CONCURRENCY="16" (closed-loop channel counts), LOADGEN_ARGS (extra msx-loadgen
 #        flags, e.g. "--threads 2"), MODES="echo echo-async none sync",
-#        API="unary" (or "order-entry", or both), WINDOW=32 (order-entry in flight per stream);
+#        API="unary" (or any of "unary order-entry order-entry-batches"), WINDOW=32
+#        (order-entry: requests in flight per stream; closed loop: on average);
 #        raw JSON lines are kept in $OUT (default a temp file).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -79,7 +81,7 @@ PY
 run() {  # mode api address args... -> one JSON line appended to $out, tagged with the mode
   local mode=$1 api=$2 addr=$3; shift 3
   local api_args=()
-  [[ $api == order-entry ]] && api_args=(--api order-entry --window "$window")
+  [[ $api == order-entry* ]] && api_args=(--api "$api" --window "$window")
   local line
   # shellcheck disable=SC2086 # LOADGEN_ARGS is a list of flags
   line=$("$loadgen_bin" --server "$addr" --duration "$duration" --json --quiet \
@@ -156,8 +158,9 @@ for r in rows:
     s = r["summary"]
     load = f"{s['target_rate']}/s C={s['concurrency']}" if s["target_rate"] else f"closed C={s['concurrency']}"
     api = s.get("api", "unary")
-    if api == "order-entry":
-        api = f"oe {s['streams']}x{s['window']}"  # streams x window
+    if api.startswith("order-entry"):
+        tag = "oeb" if api == "order-entry-batches" else "oe"
+        api = f"{tag} {s['streams']}x{s['window']}"  # streams x window
     table.append([r["server"], api, load, s["sent"], s["ok"], s["rejected"], errors(s),
                   f"{s['rate']:.0f}", f"{s.get('offer_rate', 0):.0f}", s["p50_us"], s["p90_us"], s["p99_us"], s["p999_us"], s["max_us"],
                   s["exec_p50_us"] if s["mode"] != "echo" else "-",
@@ -171,7 +174,7 @@ print("|" + "|".join("-" * (n + 2) for n in w) + "|")
 for row in table:
     print(fmt(row))
 print("api: unary = one call per operation; oe SxW = order-entry, S streams (channels x "
-      "agencies), W requests in flight per stream")
+      "agencies), W requests in flight per stream; oeb = the same on OrderEntryBatches")
 print(f"bare fdatasync p50 (4 KiB append, same file system): {fsync} us")
 def find(server, rate):  # the latency bars are judged on unary calls
     for r in rows:
@@ -191,7 +194,7 @@ if echo and sync:
 # Clients: unary = channels (one call in flight each); order-entry = streams (each an
 # agency's session on a channel, with its window of requests in flight).
 def clients(s):
-    return s["streams"] if s.get("api", "unary") == "order-entry" else s["concurrency"]
+    return s["streams"] if s.get("api", "unary").startswith("order-entry") else s["concurrency"]
 for api in dict.fromkeys(r["summary"].get("api", "unary") for r in rows):
     closed_rows = [r["summary"] for r in rows
                    if r["server"] == "sync" and r["summary"]["target_rate"] == 0

@@ -138,8 +138,9 @@ TEST(LoadgenTest, OpenLoopSummaryMatchesTheServersExecutionStreams) {
 }
 
 // --api order-entry: the same mix pipelined on OrderEntry streams (one per channel and
-// agency), open loop then closed loop on one server; every answered request and every fill
-// the generator counted must be in the journal, which must replay.
+// agency), open loop then closed loop, then closed loop on OrderEntryBatches, on one
+// server; every answered request and every fill the generator counted must be in the
+// journal, which must replay.
 TEST(LoadgenTest, OrderEntryRunsAgreeWithTheJournal) {
   testing::ServerProcess server;
   ASSERT_TRUE(server.Start().ok()) << server.Output();
@@ -154,11 +155,18 @@ TEST(LoadgenTest, OrderEntryRunsAgreeWithTheJournal) {
                             "2", "--cancel-percent", "20", "--json", "--quiet"},
                            {}, std::chrono::seconds(60));
   ASSERT_EQ(closed.exit_code, 0) << closed.err << closed.out;
+  auto batches = RunCommand({loadgen, "--server", server.address(), "--api",
+                             "order-entry-batches", "--rate", "0", "--window", "16", "--count",
+                             "800", "--concurrency", "2", "--cancel-percent", "20", "--json",
+                             "--quiet"},
+                            {}, std::chrono::seconds(60));
+  ASSERT_EQ(batches.exit_code, 0) << batches.err << batches.out;
   double submits = 0, cancels = 0, fills = 0;
-  for (const auto& [out, count, window] :
-       {std::tuple{open.out, 400, 32}, std::tuple{closed.out, 800, 8}}) {
+  for (const auto& [out, count, window, api] :
+       {std::tuple{open.out, 400, 32, "order-entry"}, std::tuple{closed.out, 800, 8, "order-entry"},
+        std::tuple{batches.out, 800, 16, "order-entry-batches"}}) {
     auto s = LastJsonLine(out);
-    EXPECT_EQ(s.fields().at("api").string_value(), "order-entry") << out;
+    EXPECT_EQ(s.fields().at("api").string_value(), api) << out;
     EXPECT_EQ(Num(s, "window"), window) << out;
     EXPECT_EQ(Num(s, "streams"), 2 * 4) << out;  // 2 channels x 4 agencies
     EXPECT_EQ(Num(s, "sent"), count) << out;

@@ -40,6 +40,9 @@ std::string CodeName(grpc::StatusCode code) {
 
 // Exec-latency slots hold "due time + 1" (0 = unset); this marks a slot already used.
 constexpr std::int64_t kSlotConsumed = -1;
+// order-entry-batches: most requests the generator puts in one message.
+constexpr int kMaxRequestsPerBatch = 256;
+
 // Outcomes of a crossing half (Runner::NoteRound); a resting offer is
 // (offer id << 8) | (agency << 2) | kRoundResting.
 constexpr std::uint64_t kRoundDead = 1, kRoundDone = 2, kRoundResting = 3;
@@ -161,9 +164,15 @@ struct OeStream {
   int channel = 0;
   Driver* driver = nullptr;
   grpc::ClientContext ctx;
+  // One of the two, by --api (order-entry / order-entry-batches).
   std::unique_ptr<grpc::ClientAsyncReaderWriter<v1::OrderEntryRequest, v1::OrderEntryResponse>> rw;
-  v1::OrderEntryResponse response;  // the read in flight (poller only)
-  grpc::Status status;              // filled by Finish
+  std::unique_ptr<
+      grpc::ClientAsyncReaderWriter<v1::OrderEntryRequestBatch, v1::OrderEntryResponseBatch>>
+      rw_batch;
+  v1::OrderEntryResponseBatch response_batch;  // the read in flight (batches)
+  v1::OrderEntryRequestBatch writing_batch;    // the write in flight (batches)
+  v1::OrderEntryResponse response;             // the read in flight (poller only)
+  grpc::Status status;                         // filled by Finish
   std::mutex mu;
   std::deque<OeQueued> queue;                               // drawn, not yet written
   absl::flat_hash_map<std::uint64_t, OePending> in_flight;  // written, unanswered
@@ -200,7 +209,10 @@ struct Stream {
 
 class Runner {
  public:
-  explicit Runner(const LoadgenOptions& o) : o_(o), order_entry_(o.api == "order-entry") {}
+  explicit Runner(const LoadgenOptions& o)
+      : o_(o),
+        order_entry_(o.api == "order-entry" || o.api == "order-entry-batches"),
+        batches_(o.api == "order-entry-batches") {}
   ~Runner() {
     std::free(due_slots_);
     std::free(round_slots_);
@@ -250,7 +262,10 @@ class Runner {
   void PollOe(Driver* d);
   // Returns true when the stream finished (its last completion).
   bool HandleOe(Driver* d, OeStream* s, int op, bool ok);
-  void CompleteOe(Driver* d, OeStream* s);
+  void CompleteOe(Driver* d, OeStream* s, const v1::OrderEntryResponse& r);
+  // The stream's next read / its Finish / its half-close, on whichever API it uses.
+  void ReadOe(OeStream* s);
+  void FinishOe(OeStream* s);
   void TryWriteLocked(OeStream* s);
   void MaybeWritesDoneLocked(Driver* d, OeStream* s);
   void SweepOe(Driver* d);
@@ -263,7 +278,8 @@ class Runner {
   }
 
   const LoadgenOptions& o_;
-  const bool order_entry_;
+  const bool order_entry_;  // --api order-entry or order-entry-batches
+  const bool batches_;      // --api order-entry-batches
   std::vector<std::shared_ptr<grpc::Channel>> channels_;
   std::vector<std::unique_ptr<v1::Exchange::Stub>> stubs_;
   std::vector<std::unique_ptr<bench::Echo::Stub>> echo_stubs_;
@@ -703,8 +719,13 @@ void Runner::StartOrderEntry(const std::vector<std::unique_ptr<Driver>>& drivers
   for (const auto& d : drivers) {
     for (OeStream* s : d->streams) {
       std::lock_guard<std::mutex> lock(s->mu);
-      s->rw = stubs_[s->channel]->PrepareAsyncOrderEntry(&s->ctx, &d->cq);
-      s->rw->StartCall(OeTag(s, kOeStarted));
+      if (batches_) {
+        s->rw_batch = stubs_[s->channel]->PrepareAsyncOrderEntryBatches(&s->ctx, &d->cq);
+        s->rw_batch->StartCall(OeTag(s, kOeStarted));
+      } else {
+        s->rw = stubs_[s->channel]->PrepareAsyncOrderEntry(&s->ctx, &d->cq);
+        s->rw->StartCall(OeTag(s, kOeStarted));
+      }
     }
   }
 }
@@ -714,12 +735,27 @@ void Runner::TryWriteLocked(OeStream* s) {
       s->in_flight.size() >= stream_cap_) {
     return;
   }
+  const std::int64_t now = Now();
+  s->write_pending = true;
+  if (batches_) {
+    // Everything queued that fits the window, in one message.
+    s->writing_batch.Clear();
+    while (!s->queue.empty() && s->in_flight.size() < stream_cap_ &&
+           s->writing_batch.requests_size() < kMaxRequestsPerBatch) {
+      OeQueued& next = s->queue.front();
+      next.info.sent_ns = now;
+      s->in_flight.emplace(next.info.op + 1, next.info);
+      *s->writing_batch.add_requests() = std::move(next.request);
+      s->queue.pop_front();
+    }
+    s->rw_batch->Write(s->writing_batch, OeTag(s, kOeWrite));
+    return;
+  }
   OeQueued& next = s->queue.front();
-  next.info.sent_ns = Now();
+  next.info.sent_ns = now;
   s->in_flight.emplace(next.info.op + 1, next.info);
   s->writing = std::move(next.request);
   s->queue.pop_front();
-  s->write_pending = true;
   s->rw->Write(s->writing, OeTag(s, kOeWrite));
 }
 
@@ -731,7 +767,11 @@ void Runner::MaybeWritesDoneLocked(Driver* d, OeStream* s) {
   // Half-close: the server finishes the stream with OK once it has answered everything.
   s->writes_done = true;
   s->write_pending = true;
-  s->rw->WritesDone(OeTag(s, kOeWritesDone));
+  if (batches_) {
+    s->rw_batch->WritesDone(OeTag(s, kOeWritesDone));
+  } else {
+    s->rw->WritesDone(OeTag(s, kOeWritesDone));
+  }
 }
 
 bool Runner::IssueOe(Driver* d, std::uint64_t op_index, std::int64_t due, int channel) {
@@ -829,8 +869,23 @@ void Runner::RecordOeFailure(Driver* d, const OePending& p, int agency, const st
   }
 }
 
-void Runner::CompleteOe(Driver* d, OeStream* s) {
-  const v1::OrderEntryResponse& r = s->response;
+void Runner::ReadOe(OeStream* s) {
+  if (batches_) {
+    s->rw_batch->Read(&s->response_batch, OeTag(s, kOeRead));
+  } else {
+    s->rw->Read(&s->response, OeTag(s, kOeRead));
+  }
+}
+
+void Runner::FinishOe(OeStream* s) {
+  if (batches_) {
+    s->rw_batch->Finish(&s->status, OeTag(s, kOeFinished));
+  } else {
+    s->rw->Finish(&s->status, OeTag(s, kOeFinished));
+  }
+}
+
+void Runner::CompleteOe(Driver* d, OeStream* s, const v1::OrderEntryResponse& r) {
   const std::int64_t now = Now();
   d->last_reply_ns = std::max(d->last_reply_ns, now);
   OePending p;
@@ -885,11 +940,11 @@ bool Runner::HandleOe(Driver* d, OeStream* s, int op, bool ok) {
       std::lock_guard<std::mutex> lock(s->mu);
       if (!ok) {
         s->broken = true;
-        s->rw->Finish(&s->status, OeTag(s, kOeFinished));
+        FinishOe(s);
         return false;
       }
       s->started = true;
-      s->rw->Read(&s->response, OeTag(s, kOeRead));
+      ReadOe(s);
       TryWriteLocked(s);
       MaybeWritesDoneLocked(d, s);
       return false;
@@ -897,13 +952,20 @@ bool Runner::HandleOe(Driver* d, OeStream* s, int op, bool ok) {
     case kOeRead:
       if (!ok) {
         std::lock_guard<std::mutex> lock(s->mu);
-        s->rw->Finish(&s->status, OeTag(s, kOeFinished));
+        FinishOe(s);
         return false;
       }
-      CompleteOe(d, s);
-      // Closed loop: the response freed a place in the channel's windows.
-      if (o_.rate == 0) IssueClosedOe(d, s->channel);
-      s->rw->Read(&s->response, OeTag(s, kOeRead));
+      if (batches_) {
+        for (const v1::OrderEntryResponse& r : s->response_batch.responses()) {
+          CompleteOe(d, s, r);
+          // Closed loop: the response freed a place in the channel's windows.
+          if (o_.rate == 0) IssueClosedOe(d, s->channel);
+        }
+      } else {
+        CompleteOe(d, s, s->response);
+        if (o_.rate == 0) IssueClosedOe(d, s->channel);
+      }
+      ReadOe(s);
       return false;
     case kOeWrite: {
       std::lock_guard<std::mutex> lock(s->mu);

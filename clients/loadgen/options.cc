@@ -80,9 +80,10 @@ absl::StatusOr<ParsedOptions> ParseLoadgenOptions(const std::vector<std::string>
       "how execution reports are read: batches (StreamExecutionBatches, several reports "
       "per message; default) or reports (StreamExecutions, one message per report)")(
       "api", po::value(&o.api),
-      "unary (one SubmitOffer/CancelOffer call per operation; default) or order-entry (each "
+      "unary (one SubmitOffer/CancelOffer call per operation; default), order-entry (each "
       "channel opens one OrderEntry stream per agency and pipelines the operations on it with "
-      "correlation ids)")(
+      "correlation ids) or order-entry-batches (the same on OrderEntryBatches: the requests "
+      "ready on a stream go in one message, responses come in batches)")(
       "window", po::value(&o.window),
       "order-entry: requests in flight per stream, 1..4096 (default 32). Open loop: a "
       "stream's requests beyond it wait (and the wait counts as latency). Closed loop: each "
@@ -107,11 +108,11 @@ absl::StatusOr<ParsedOptions> ParseLoadgenOptions(const std::vector<std::string>
   if (o.exec_stream != "batches" && o.exec_stream != "reports") {
     return absl::InvalidArgumentError("--exec-stream must be batches or reports");
   }
-  if (o.api != "unary" && o.api != "order-entry") {
-    return absl::InvalidArgumentError("--api must be unary or order-entry");
+  if (o.api != "unary" && o.api != "order-entry" && o.api != "order-entry-batches") {
+    return absl::InvalidArgumentError("--api must be unary, order-entry or order-entry-batches");
   }
-  if (vm.count("window") && o.api != "order-entry") {
-    return absl::InvalidArgumentError("--window applies only to --api order-entry");
+  if (vm.count("window") && o.api == "unary") {
+    return absl::InvalidArgumentError("--window applies only to --api order-entry(-batches)");
   }
   if (o.window < 1 || o.window > kMaxOrderEntryWindow) {
     return absl::InvalidArgumentError(
@@ -119,7 +120,7 @@ absl::StatusOr<ParsedOptions> ParseLoadgenOptions(const std::vector<std::string>
                      " (the server's limit of requests in flight per stream)"));
   }
   if (o.echo && o.api != "unary") {
-    return absl::InvalidArgumentError("--api order-entry cannot be used with --echo");
+    return absl::InvalidArgumentError(absl::StrCat("--api ", o.api, " cannot be used with --echo"));
   }
   if (o.rate < 0) return absl::InvalidArgumentError("--rate must be >= 0");
   if (o.count < 0) return absl::InvalidArgumentError("--count must be >= 0");

@@ -45,7 +45,9 @@ struct LoadgenOptions {
   // "batches": read executions with StreamExecutionBatches; "reports": StreamExecutions.
   std::string exec_stream = "batches";
   // "unary": one SubmitOffer/CancelOffer call per operation; "order-entry": each channel
-  // opens one OrderEntry stream per agency and pipelines the operations on it.
+  // opens one OrderEntry stream per agency and pipelines the operations on it;
+  // "order-entry-batches": the same on OrderEntryBatches (requests ready together in one
+  // message, responses in batches).
   std::string api = "unary";
   // order-entry: requests in flight per stream (open loop: at most; closed loop: on
   // average, window x agencies per channel).

@@ -87,6 +87,11 @@ TEST(LoadgenOptionsTest, OrderEntryTakesAWindowUpToTheServersLimit) {
   auto dflt = ParseLoadgenOptions({"--api", "order-entry"});
   ASSERT_TRUE(dflt.ok()) << dflt.status();
   EXPECT_EQ(dflt->options.window, 32);
+  auto batches = ParseLoadgenOptions({"--api", "order-entry-batches", "--window", "64"});
+  ASSERT_TRUE(batches.ok()) << batches.status();
+  EXPECT_EQ(batches->options.api, "order-entry-batches");
+  EXPECT_EQ(batches->options.window, 64);
+  EXPECT_FALSE(ParseLoadgenOptions({"--api", "order-entry-batches", "--echo"}).ok());
   auto max = ParseLoadgenOptions({"--api", "order-entry", "--window", "4096"});
   ASSERT_TRUE(max.ok()) << max.status();
   EXPECT_EQ(max->options.window, kMaxOrderEntryWindow);
@@ -97,15 +102,15 @@ TEST(LoadgenOptionsTest, BadApiOrWindowNamesTheFlag) {
     std::vector<std::string> args;
     std::string text;
   };
-  for (const Case& c :
-       std::vector<Case>{{{"--api", "bidi"}, "--api"},
-                         {{"--api", "order-entry", "--window", "0"}, "--window"},
-                         {{"--api", "order-entry", "--window", "4097"}, "4096"},
-                         {{"--api", "order-entry", "--window", "-3"}, "--window"},
-                         {{"--api", "order-entry", "--window", "lots"}, "window"},
-                         {{"--window", "8"}, "only to --api order-entry"},
-                         {{"--api", "unary", "--window", "8"}, "only to --api order-entry"},
-                         {{"--api", "order-entry", "--echo"}, "--echo"}}) {
+  for (const Case& c : std::vector<Case>{
+           {{"--api", "bidi"}, "--api"},
+           {{"--api", "order-entry", "--window", "0"}, "--window"},
+           {{"--api", "order-entry", "--window", "4097"}, "4096"},
+           {{"--api", "order-entry", "--window", "-3"}, "--window"},
+           {{"--api", "order-entry", "--window", "lots"}, "window"},
+           {{"--window", "8"}, "only to --api order-entry(-batches)"},
+           {{"--api", "unary", "--window", "8"}, "only to --api order-entry(-batches)"},
+           {{"--api", "order-entry", "--echo"}, "--echo"}}) {
     auto p = ParseLoadgenOptions(c.args);
     ASSERT_FALSE(p.ok()) << c.text;
     EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
