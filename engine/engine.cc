@@ -426,35 +426,63 @@ class Engine::Impl {
     FlushLevels(cmd, out);
   }
 
-  void Prefetch(const Command& c) const noexcept {
+  // Each hop reads only what the hop before it started loading (see engine.h).
+  void Prefetch(const Command& c, int hop) const noexcept {
+    const int step = hop <= 0 ? 0 : hop == 1 ? 1 : 2;
     OfferId id = kNil;
     if (c.type == CommandType::kCancelOffer) id = c.cancel.offer;
     if (c.type == CommandType::kReplaceOffer) id = c.replace.offer;
     if (id != kNil && id <= offers_.size()) {
-      __builtin_prefetch(&offers_[id]);
-      return;
-    }
-    if (c.type == CommandType::kSubmitOffer && c.submit.pair < books_.size()) {
-      const Book& b = books_[c.submit.pair];
-      if (!b.allocated || c.submit.price < b.low || c.submit.price > b.high) return;
-      const bool buys = c.submit.side == Side::kBuy;
-      const BookSide& own = buys ? b.bids : b.asks;
-      const BookSide& opp = buys ? b.asks : b.bids;
-      const std::int64_t index = (c.submit.price - b.low) / b.tick;
-      if (c.submit.agency >= ref_.agencies().size()) return;
-      if (opp.best >= 0 && (buys ? opp.best <= index : opp.best >= index)) {
-        // Crosses: the first maker of each agency the walk will merge.
-        const Level& l = opp.levels[opp.best];
-        const AgencyList* lists = Lists(l);
-        AgencyMask m = l.agencies & (ref_.EligiblePartners(c.submit.pair, c.submit.agency) |
-                                     (AgencyMask{1} << c.submit.agency));
-        for (; m != 0; m &= m - 1) __builtin_prefetch(&offers_[lists[__builtin_ctzll(m)].head]);
+      const OfferRecord& o = offers_[id];
+      if (step != 1) {
+        __builtin_prefetch(&o);
         return;
       }
-      // Rests: the offer it will be linked behind.
-      const Level& l = own.levels[index];
-      if ((l.agencies >> c.submit.agency) & 1) {
-        __builtin_prefetch(&offers_[Lists(l)[c.submit.agency].tail], 1);
+      // The level the cancel or replace updates, from the record.
+      if (o.status != OfferStatus::kOpen || o.pair >= books_.size()) return;
+      const Book& b = books_[o.pair];
+      if (!b.allocated || o.price < b.low || o.price > b.high) return;
+      __builtin_prefetch(
+          &(o.side == Side::kBuy ? b.bids : b.asks).levels[(o.price - b.low) / b.tick]);
+      return;
+    }
+    if (c.type != CommandType::kSubmitOffer || c.submit.pair >= books_.size()) return;
+    const Book& b = books_[c.submit.pair];
+    if (!b.allocated || c.submit.price < b.low || c.submit.price > b.high) return;
+    if (c.submit.agency >= ref_.agencies().size()) return;
+    const bool buys = c.submit.side == Side::kBuy;
+    const BookSide& own = buys ? b.bids : b.asks;
+    const BookSide& opp = buys ? b.asks : b.bids;
+    const std::int64_t index = (c.submit.price - b.low) / b.tick;
+    const bool crosses = opp.best >= 0 && (buys ? opp.best <= index : opp.best >= index);
+    const Level& l = crosses ? opp.levels[opp.best] : own.levels[index];
+    if (step == 0) {
+      __builtin_prefetch(&l);  // books_ is small and hot: no wait for the address
+      return;
+    }
+    if (l.count == 0) return;
+    const AgencyList* lists = Lists(l);
+    if (crosses) {
+      // The first maker of each agency the walk will merge.
+      AgencyMask m = l.agencies & (ref_.EligiblePartners(c.submit.pair, c.submit.agency) |
+                                   (AgencyMask{1} << c.submit.agency));
+      for (; m != 0; m &= m - 1) {
+        const AgencyList& al = lists[__builtin_ctzll(m)];
+        if (step == 1) {
+          __builtin_prefetch(&al);
+        } else {
+          __builtin_prefetch(&offers_[al.head]);
+        }
+      }
+      return;
+    }
+    // Rests: the offer it will be linked behind.
+    if ((l.agencies >> c.submit.agency) & 1) {
+      const AgencyList& al = lists[c.submit.agency];
+      if (step == 1) {
+        __builtin_prefetch(&al);
+      } else {
+        __builtin_prefetch(&offers_[al.tail], 1);
       }
     }
   }
@@ -1386,7 +1414,9 @@ Engine::~Engine() = default;
 void Engine::Apply(const Command& cmd, std::vector<Event>* out) noexcept {
   impl_->Apply(cmd, out);
 }
-void Engine::Prefetch(const Command& next) const noexcept { impl_->Prefetch(next); }
+void Engine::Prefetch(const Command& next, int hop) const noexcept {
+  impl_->Prefetch(next, hop);
+}
 std::optional<OfferInfo> Engine::GetOffer(OfferId id) const { return impl_->GetOffer(id); }
 std::optional<OfferInfo> Engine::FindByClientId(AgencyId agency,
                                                 ClientOfferId client_id) const {

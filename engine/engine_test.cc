@@ -774,14 +774,23 @@ TEST_F(EngineTest, SnapshotRoundTripGivesIdenticalFutureEvents) {
 
 TEST_F(EngineTest, PrefetchOfAnyCommandChangesNothing) {
   const OfferId id = Place(kA1, kAaaBbb, Side::kSell, 3, 101);
+  Place(kA1, kAaaBbb, Side::kSell, 2, 102);  // a FIFO with a tail behind the first offer
   const std::uint64_t digest = engine_.StateDigest();
+  // Every hop, including out-of-range ones (engine.h).
+  for (int hop : {-3, 0, 1, 2, 3, 1000}) {
+    engine_.Prefetch(Cancel(kA1, id), hop);
+    engine_.Prefetch(Cancel(kA1, 999999), hop);
+    engine_.Prefetch(Cancel(kA1, 0), hop);
+    engine_.Prefetch(Replace(kA1, id, 1, 100), hop);
+    engine_.Prefetch(Submit(kA2, kAaaBbb, Side::kBuy, 1, 100, 1), hop);   // rests
+    engine_.Prefetch(Submit(kA1, kAaaBbb, Side::kSell, 1, 101, 1), hop);  // behind `id`
+    engine_.Prefetch(Submit(kA2, kAaaBbb, Side::kBuy, 1, 101, 1), hop);   // crosses
+    engine_.Prefetch(Submit(kA2, kAaaBbb, Side::kBuy, 1, -5, 1), hop);
+    engine_.Prefetch(Submit(99, kAaaBbb, Side::kBuy, 1, 100, 1), hop);
+    engine_.Prefetch(Submit(kA2, 77, Side::kBuy, 1, 100, 1), hop);
+    engine_.Prefetch(::msx::testing::AdvanceTime(), hop);
+  }
   engine_.Prefetch(Cancel(kA1, id));
-  engine_.Prefetch(Cancel(kA1, 999999));
-  engine_.Prefetch(Replace(kA1, id, 1, 100));
-  engine_.Prefetch(Submit(kA2, kAaaBbb, Side::kBuy, 1, 100, 1));
-  engine_.Prefetch(Submit(kA2, kAaaBbb, Side::kBuy, 1, -5, 1));
-  engine_.Prefetch(Submit(kA2, 77, Side::kBuy, 1, 100, 1));
-  engine_.Prefetch(::msx::testing::AdvanceTime());
   EXPECT_EQ(engine_.StateDigest(), digest);
 }
 
