@@ -284,15 +284,19 @@ BENCHMARK(BM_CancelDeepLevel)->Arg(1'000)->Arg(10'000)->Arg(100'000);
 
 // The mixed workload, one command per call to Step(). Cancels pick a random offer this
 // driver placed; one that a crossing add has filled meanwhile is rejected as unknown,
-// which the engine must also handle (counted in `rejects`). Commands are generated one
-// ahead; with `pipelined`, Engine::Prefetch(next) runs before the current command, as a
-// sequencer draining its queue would do.
+// which the engine must also handle (counted in `rejects`).
+//
+// Commands wait in a queue of kQueue, as in a sequencer: each is generated kQueue commands
+// before it is applied (so a cancel cannot pick one of the 7 latest offers). With
+// `pipelined`, every step hints three queued commands to Engine::Prefetch, one hop each
+// (engine.h): hop 0 for the command 6 places ahead, hop 1 for 4 ahead, hop 2 for 2 ahead,
+// so each hop has two commands' time to arrive before the next one reads it. (On this VM a
+// random read that leaves the cache costs ~200-330 ns, more than a whole command.)
 //
 // Harness cost is kept out of the way of the engine: `live_` is reserved up front (no
 // reallocation inside the timed loop), random numbers need no division, and the slot of
-// `live_` the next cancel will take is drawn one command early and prefetched (the list
-// holds ~1.5 M entries, so reading a random one is a cache miss of the driver, not of the
-// engine).
+// `live_` a cancel takes was drawn and prefetched kSlots cancels earlier (the list holds
+// ~1.5 M entries, so reading a random one is a cache miss of the driver, not of the engine).
 class MixedWorkload {
  public:
   explicit MixedWorkload(bool pipelined) : h_(1 << 23), rng_{2026}, pipelined_(pipelined) {
@@ -301,14 +305,20 @@ class MixedWorkload {
     live_.resize(live_.capacity());  // touch the pages now (clear() keeps them)
     live_.clear();
     Prefill(h_, rng_, 1'000'000, &live_);
-    next_slot_ = rng_.Next();
-    pending_ = Generate();
+    for (std::size_t& k : next_slots_) k = Slot(rng_.Next());
+    for (Command& c : queue_) c = Generate();
   }
 
   void Step() {
-    const Command current = pending_;
-    pending_ = Generate();
-    if (pipelined_) h_.engine().Prefetch(pending_);
+    Command& slot = queue_[head_++ & (kQueue - 1)];
+    const Command current = slot;
+    slot = Generate();  // applied after the kQueue - 1 commands now queued before it
+    if (pipelined_) {
+      const Engine& e = h_.engine();
+      e.Prefetch(queue_[(head_ + 5) & (kQueue - 1)], 0);
+      e.Prefetch(queue_[(head_ + 3) & (kQueue - 1)], 1);
+      e.Prefetch(queue_[(head_ + 1) & (kQueue - 1)], 2);
+    }
     h_.Apply(current);
     const std::vector<Event>& ev = h_.events();
     if (current.type == CommandType::kSubmitOffer && current.submit.tif == TimeInForce::kGtc &&
@@ -326,6 +336,8 @@ class MixedWorkload {
   std::uint64_t rejects() const { return rejects_; }
 
  private:
+  static constexpr std::size_t kQueue = 8;  // power of two
+
   Command Generate() {
     const std::uint64_t r = rng_.Below(100);
     if (r < 60 || live_.empty()) {
@@ -335,10 +347,13 @@ class MixedWorkload {
                        1 + static_cast<Lots>(rng_.Below(20)), RestingPrice(rng_, side));
     }
     if (r < 90) {
-      // The slot drawn (and prefetched) one command ago; a fresh one for the next cancel.
-      const std::size_t k = Slot(next_slot_);
-      next_slot_ = rng_.Next();
-      __builtin_prefetch(&live_[Slot(next_slot_)]);
+      // A slot drawn (and prefetched) kSlots cancels ago, unless the list has shrunk below
+      // it since; a fresh one in its place.
+      std::size_t& slot = next_slots_[next_slot_++ & (kSlots - 1)];
+      std::size_t k = slot;
+      if (k >= live_.size()) k = Slot(rng_.Next());
+      slot = Slot(rng_.Next());
+      __builtin_prefetch(live_.data() + slot);
       const Live l = live_[k];
       live_[k] = live_.back();
       live_.pop_back();
@@ -361,9 +376,12 @@ class MixedWorkload {
   Harness h_;
   Rng rng_;
   bool pipelined_;
-  std::uint64_t next_slot_ = 0;
-  Command pending_{};
   std::vector<Live> live_;
+  static constexpr std::size_t kSlots = 4;  // power of two
+  std::size_t next_slots_[kSlots] = {};
+  std::size_t next_slot_ = 0;
+  Command queue_[kQueue] = {};
+  std::uint64_t head_ = 0;
   std::uint64_t fills_ = 0;
   std::uint64_t rejects_ = 0;
 };
