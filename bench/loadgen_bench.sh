@@ -149,7 +149,9 @@ for l in open(sys.argv[3]):
     m = re.match(r"(\S+) journal: (\d+) commands in (\d+) group commits", l)
     if m and int(m.group(3)):
         per_commit[m.group(1)] = f"{int(m.group(2)) / int(m.group(3)):.1f}"
-hdr = ["server", "api", "load", "sent", "ok", "rejected", "errors", "calls/s", "offers/s", "p50", "p90", "p99",
+def accepted(s):  # offers the engine took (submits without the rejected ones) per second
+    return (s["submits"] - s["rejected"]) / s["elapsed_s"] if s.get("elapsed_s") else 0
+hdr = ["server", "api", "load", "sent", "ok", "rejected", "errors", "calls/s", "offers/s", "accepted/s", "p50", "p90", "p99",
        "p99.9", "max", "exec p50", "exec p99", "fills", "cmds/commit"]
 def errors(s):  # gRPC errors plus (order-entry) per-response error codes
     return sum(s["errors"].values()) + sum(s.get("response_errors", {}).values())
@@ -162,7 +164,7 @@ for r in rows:
         tag = "oeb" if api == "order-entry-batches" else "oe"
         api = f"{tag} {s['streams']}x{s['window']}"  # streams x window
     table.append([r["server"], api, load, s["sent"], s["ok"], s["rejected"], errors(s),
-                  f"{s['rate']:.0f}", f"{s.get('offer_rate', 0):.0f}", s["p50_us"], s["p90_us"], s["p99_us"], s["p999_us"], s["max_us"],
+                  f"{s['rate']:.0f}", f"{s.get('offer_rate', 0):.0f}", f"{accepted(s):.0f}", s["p50_us"], s["p90_us"], s["p99_us"], s["p999_us"], s["max_us"],
                   s["exec_p50_us"] if s["mode"] != "echo" else "-",
                   s["exec_p99_us"] if s["mode"] != "echo" else "-", s["fills"],
                   per_commit.get(r.get("tag"), "-")])
@@ -199,13 +201,16 @@ for api in dict.fromkeys(r["summary"].get("api", "unary") for r in rows):
     closed_rows = [r["summary"] for r in rows
                    if r["server"] == "sync" and r["summary"]["target_rate"] == 0
                    and r["summary"].get("api", "unary") == api and clients(r["summary"]) >= 16]
-    closed = max(closed_rows, key=lambda s: s["offer_rate"]) if closed_rows else None
+    # Judged on accepted offers: rejected submits are cheaper than fills, and the mix turns
+    # into holdings rejects when very many requests are in flight.
+    closed = max(closed_rows, key=accepted) if closed_rows else None
     if closed:
         errs = dict(closed["errors"], **{f"{k} (response)": v
                                          for k, v in closed.get("response_errors", {}).items()})
-        ok = closed["offer_rate"] >= 30000 and not errs
-        print(f"bar sync throughput ({api}): {closed['offer_rate']:.0f} offers/s "
-              f"({closed['rate']:.0f} calls/s with the cancels) with {clients(closed)} clients "
+        ok = accepted(closed) >= 30000 and not errs
+        print(f"bar sync throughput ({api}): {accepted(closed):.0f} accepted offers/s "
+              f"({closed['offer_rate']:.0f} submitted, {closed['rate']:.0f} calls/s with the "
+              f"cancels) with {clients(closed)} clients "
               f"({closed['concurrency']} channels), errors {errs or 'none'} "
               f"-> {'MET' if ok else 'NOT MET'}")
 PY
