@@ -107,31 +107,43 @@ class Harness {
     }
   }
 
-  void Apply(Command c) {
-    c.seq = ++seq_;
-    c.time = seq_;
+  void Apply(Command c) { ApplyInPlace(&c); }
+  // Sets the command's seq and time and applies it where it is (no copy).
+  void ApplyInPlace(Command* c) {
+    c->seq = ++seq_;
+    c->time = seq_;
     events_.clear();
-    engine_.Apply(c, &events_);
+    engine_.Apply(*c, &events_);
   }
 
   Command Submit(AgencyId agency, PairId pair, Side side, Lots lots, Price price,
                  TimeInForce tif = TimeInForce::kGtc) {
-    Command c{};
-    c.type = CommandType::kSubmitOffer;
-    c.submit.agency = agency;
-    c.submit.pair = pair;
-    c.submit.side = side;
-    c.submit.tif = tif;
-    c.submit.lots = lots;
-    c.submit.price = price;
-    c.submit.client_id = ++client_id_;
+    Command c;
+    SetSubmit(&c, agency, pair, side, lots, price, tif);
     return c;
   }
   static Command Cancel(AgencyId agency, OfferId id) {
-    Command c{};
-    c.type = CommandType::kCancelOffer;
-    c.cancel = {agency, id};
+    Command c;
+    SetCancel(&c, agency, id);
     return c;
+  }
+  // The same, written into `*c` (the mixed driver's queue) instead of a copy.
+  void SetSubmit(Command* c, AgencyId agency, PairId pair, Side side, Lots lots, Price price,
+                 TimeInForce tif = TimeInForce::kGtc) {
+    *c = Command{};
+    c->type = CommandType::kSubmitOffer;
+    c->submit.agency = agency;
+    c->submit.pair = pair;
+    c->submit.side = side;
+    c->submit.tif = tif;
+    c->submit.lots = lots;
+    c->submit.price = price;
+    c->submit.client_id = ++client_id_;
+  }
+  static void SetCancel(Command* c, AgencyId agency, OfferId id) {
+    *c = Command{};
+    c->type = CommandType::kCancelOffer;
+    c->cancel = {agency, id};
   }
 
   // Submits a resting offer and returns its id (0 if it did not rest).
@@ -286,8 +298,10 @@ BENCHMARK(BM_CancelDeepLevel)->Arg(1'000)->Arg(10'000)->Arg(100'000);
 // driver placed; one that a crossing add has filled meanwhile is rejected as unknown,
 // which the engine must also handle (counted in `rejects`).
 //
-// Commands wait in a queue of kQueue, as in a sequencer: each is generated kQueue commands
-// before it is applied (so a cancel cannot pick one of the 7 latest offers). With
+// Commands wait in a queue of kQueue, as in a sequencer: each is generated (in place, into
+// the slot the command just applied leaves free; applied there too, without copies)
+// kQueue commands before it is applied, so a cancel cannot pick one of the 7 latest
+// offers. With
 // `pipelined`, every step hints three queued commands to Engine::Prefetch, one hop each
 // (engine.h): hop 0 for the command 6 places ahead, hop 1 for 4 ahead, hop 2 for 2 ahead,
 // so each hop has two commands' time to arrive before the next one reads it. (On this VM a
@@ -306,20 +320,18 @@ class MixedWorkload {
     live_.clear();
     Prefill(h_, rng_, 1'000'000, &live_);
     for (std::size_t& k : next_slots_) k = Slot(rng_.Next());
-    for (Command& c : queue_) c = Generate();
+    for (Command& c : queue_) Generate(&c);
   }
 
   void Step() {
-    Command& slot = queue_[head_++ & (kQueue - 1)];
-    const Command current = slot;
-    slot = Generate();  // applied after the kQueue - 1 commands now queued before it
+    Command& current = queue_[head_ & (kQueue - 1)];
     if (pipelined_) {
       const Engine& e = h_.engine();
-      e.Prefetch(queue_[(head_ + 5) & (kQueue - 1)], 0);
-      e.Prefetch(queue_[(head_ + 3) & (kQueue - 1)], 1);
-      e.Prefetch(queue_[(head_ + 1) & (kQueue - 1)], 2);
+      e.Prefetch(queue_[(head_ + 6) & (kQueue - 1)], 0);
+      e.Prefetch(queue_[(head_ + 4) & (kQueue - 1)], 1);
+      e.Prefetch(queue_[(head_ + 2) & (kQueue - 1)], 2);
     }
-    h_.Apply(current);
+    h_.ApplyInPlace(&current);
     const std::vector<Event>& ev = h_.events();
     if (current.type == CommandType::kSubmitOffer && current.submit.tif == TimeInForce::kGtc &&
         !ev.empty() && ev[0].type == EventType::kAccepted) {
@@ -329,6 +341,8 @@ class MixedWorkload {
       fills_ += e.type == EventType::kFill;
       rejects_ += e.type == EventType::kRejected;
     }
+    Generate(&current);  // applied after the kQueue - 1 commands now queued before it
+    ++head_;
   }
 
   Engine& engine() { return h_.engine(); }
@@ -338,13 +352,14 @@ class MixedWorkload {
  private:
   static constexpr std::size_t kQueue = 8;  // power of two
 
-  Command Generate() {
+  // Writes the next command of the mix into `*c`.
+  void Generate(Command* c) {
     const std::uint64_t r = rng_.Below(100);
     if (r < 60 || live_.empty()) {
       const AgencyId a = static_cast<AgencyId>(rng_.Below(kAgencies));
       const Side side = rng_.Below(2) ? Side::kBuy : Side::kSell;
-      return h_.Submit(a, static_cast<PairId>(rng_.Below(kPairs)), side,
-                       1 + static_cast<Lots>(rng_.Below(20)), RestingPrice(rng_, side));
+      return h_.SetSubmit(c, a, static_cast<PairId>(rng_.Below(kPairs)), side,
+                          1 + static_cast<Lots>(rng_.Below(20)), RestingPrice(rng_, side));
     }
     if (r < 90) {
       // A slot drawn (and prefetched) kSlots cancels ago, unless the list has shrunk below
@@ -357,14 +372,14 @@ class MixedWorkload {
       const Live l = live_[k];
       live_[k] = live_.back();
       live_.pop_back();
-      return Harness::Cancel(l.agency, l.id);
+      return Harness::SetCancel(c, l.agency, l.id);
     }
     // Crossing IOC: takes the touch (a few ticks deep) of a random book.
     const AgencyId a = static_cast<AgencyId>(rng_.Below(kAgencies));
     const Side side = rng_.Below(2) ? Side::kBuy : Side::kSell;
-    return h_.Submit(a, static_cast<PairId>(rng_.Below(kPairs)), side,
-                     1 + static_cast<Lots>(rng_.Below(10)),
-                     side == Side::kBuy ? kRef + 3 : kRef - 3, TimeInForce::kIoc);
+    h_.SetSubmit(c, a, static_cast<PairId>(rng_.Below(kPairs)), side,
+                 1 + static_cast<Lots>(rng_.Below(10)),
+                 side == Side::kBuy ? kRef + 3 : kRef - 3, TimeInForce::kIoc);
   }
 
   // A uniform index into `live_` from 64 random bits.
