@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -205,6 +206,66 @@ TEST(LoadgenTest, OrderEntryRunsAgreeWithTheJournal) {
       {BuildPath("clients/journal/msx-journal"), "verify", server.data_dir(), "--replay"}, {},
       std::chrono::seconds(30));
   EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+}
+
+// The RPC behind --api order-entry-batches, driven directly: every request of a batch is
+// answered once by correlation id with OrderEntry's codes (engine result, validation error,
+// missing command), the stream finishes OK after the half-close, and a later batch can
+// cancel what an earlier one placed.
+TEST(LoadgenTest, OrderEntryBatchesAnswersEveryRequestOfABatchByCorrelationId) {
+  testing::ServerProcess server;
+  ASSERT_TRUE(server.Start().ok()) << server.Output();
+  testing::AgencyClient komir(server.address(), "demo-komir");
+  const std::int64_t price = komir.FairPrice(testing::kGaCo);
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization", "Bearer demo-komir");
+  auto stream = komir.exchange().OrderEntryBatches(&ctx);
+  v1::OrderEntryRequestBatch batch;
+  for (int i = 1; i <= 2; ++i) {
+    v1::OrderEntryRequest* req = batch.add_requests();
+    req->set_correlation_id(100 + i);
+    v1::SubmitOfferRequest* sub = req->mutable_submit();
+    sub->set_client_offer_id(700 + i);
+    sub->set_pair(testing::kGaCo);
+    sub->set_side(v1::SIDE_SELL);
+    sub->set_lots(i == 2 ? 0 : 1);  // the second is invalid
+    sub->set_price(price + 20);
+  }
+  batch.add_requests()->set_correlation_id(103);  // no command
+  ASSERT_TRUE(stream->Write(batch));
+  std::map<std::uint64_t, v1::OrderEntryResponse> got;
+  v1::OrderEntryResponseBatch responses;
+  while (got.size() < 3 && stream->Read(&responses)) {
+    for (const auto& r : responses.responses()) {
+      EXPECT_TRUE(got.emplace(r.correlation_id(), r).second) << r.correlation_id();
+    }
+  }
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[101].code(), 0) << got[101].message();
+  EXPECT_EQ(got[101].submit().offer().client_offer_id(), 701u);
+  EXPECT_EQ(got[101].submit().offer().state(), v1::OFFER_STATE_OPEN);
+  EXPECT_GT(got[101].submit().seq(), 0u);
+  EXPECT_EQ(got[102].code(), static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+  EXPECT_EQ(got[102].message().rfind("REJECT_REASON_INVALID_LOTS", 0), 0u) << got[102].message();
+  EXPECT_EQ(got[103].code(), static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+
+  v1::OrderEntryRequestBatch cancel;
+  v1::OrderEntryRequest* req = cancel.add_requests();
+  req->set_correlation_id(104);
+  req->mutable_cancel()->set_offer_id(got[101].submit().offer().offer_id());
+  ASSERT_TRUE(stream->Write(cancel));
+  stream->WritesDone();
+  std::vector<v1::OrderEntryResponse> rest;
+  while (stream->Read(&responses)) {
+    for (const auto& r : responses.responses()) rest.push_back(r);
+  }
+  grpc::Status s = stream->Finish();
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(rest.size(), 1u);
+  EXPECT_EQ(rest[0].correlation_id(), 104u);
+  EXPECT_EQ(rest[0].code(), 0) << rest[0].message();
+  EXPECT_EQ(rest[0].cancel().offer().state(), v1::OFFER_STATE_CANCELLED);
+  EXPECT_GT(rest[0].cancel().seq(), got[101].submit().seq());
 }
 
 TEST(LoadgenTest, ClosedLoopAccountsForEveryCall) {
