@@ -276,9 +276,10 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
   wopts.on_failure = [target, health](const absl::Status& status) {
     std::fprintf(stderr, "msx-server: JOURNAL FAILED, refusing commands: %s\n",
                  std::string(status.message()).c_str());
-    if (Sequencer* q = target->load(std::memory_order_acquire)) q->OnJournalFailure(status);
-    // Load balancers and operators see it in the standard health check.
+    // Load balancers and operators see it in the standard health check. Set first: a
+    // client told UNAVAILABLE by OnJournalFailure must find health NOT_SERVING already.
     if (auto* h = health->load(std::memory_order_acquire)) h->SetServingStatus(false);
+    if (Sequencer* q = target->load(std::memory_order_acquire)) q->OnJournalFailure(status);
   };
   absl::StatusOr<std::unique_ptr<journal::JournalWriter>> writer =
       journal::JournalWriter::Open(dir, std::move(wopts));
