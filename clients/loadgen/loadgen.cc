@@ -117,6 +117,9 @@ struct Driver {
 
   std::mutex passive_mu;
   std::deque<std::pair<int, std::uint64_t>> passive;  // (agency, offer id) resting offers
+  // Orphans (see NoteRound), cancelled before anything else: by the mix's cancels and in
+  // place of its passive offers, so that their reserved holdings come back at once.
+  std::deque<std::pair<int, std::uint64_t>> orphan_queue;
 
   std::atomic<std::uint64_t> sent{0}, ok{0}, rejected{0}, errors{0}, fills{0};
   std::atomic<std::uint64_t> submits{0}, cancels{0};
@@ -245,8 +248,8 @@ class Runner {
   // A crossing half was answered: `outcome` is kRoundDead (rejected, failed or cancelled at
   // once), kRoundDone (filled), or RestingOutcome(). When the other half was answered
   // before and one half rests while the other is dead, the resting one can never fill
-  // (an orphan): it goes to the front of the driver's cancel queue, so that orphans do not
-  // pile up and reserve the agencies' holdings (which would turn later offers into
+  // (an orphan): it goes to the driver's orphan queue, cancelled in the next cancel or
+  // passive slot of the mix, so that orphans do not pile up and reserve the agencies' holdings (which would turn later offers into
   // INSUFFICIENT_HOLDINGS rejects, and more orphans, when many requests are in flight).
   void NoteRound(Driver* d, std::uint64_t op, std::uint64_t outcome);
   // --api order-entry (see OeStream).
@@ -531,9 +534,14 @@ CallType Runner::PrepareOp(Driver* d, std::uint64_t op_index, OpKind* kind, int*
                            int* pair) {
   Op op = workload_->At(op_index);
   std::pair<int, std::uint64_t> resting{-1, 0};
-  if (op.kind == OpKind::kCancel) {
+  if (op.kind == OpKind::kCancel || op.kind == OpKind::kPassive) {
     std::lock_guard<std::mutex> lock(d->passive_mu);
-    if (!d->passive.empty()) {
+    if (!d->orphan_queue.empty()) {
+      // An orphan reserves holdings that later rounds need: cancel it now. A passive
+      // offer's slot is taken too (never a crossing half's: its partner would be orphaned).
+      resting = d->orphan_queue.front();
+      d->orphan_queue.pop_front();
+    } else if (op.kind == OpKind::kCancel && !d->passive.empty()) {
       resting = d->passive.front();
       d->passive.pop_front();
     }
@@ -625,7 +633,7 @@ void Runner::NoteRound(Driver* d, std::uint64_t op, std::uint64_t outcome) {
   if ((other & 3) == kRoundResting && outcome == kRoundDead) resting = other;
   if (resting == 0) return;
   std::lock_guard<std::mutex> lock(d->passive_mu);
-  d->passive.emplace_front(static_cast<int>((resting >> 2) & 63), resting >> 8);
+  d->orphan_queue.emplace_back(static_cast<int>((resting >> 2) & 63), resting >> 8);
   d->orphans.fetch_add(1, std::memory_order_relaxed);
 }
 
