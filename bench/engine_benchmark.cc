@@ -23,72 +23,35 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
+#include "bench/bench_market.h"
 #include "engine/engine.h"
 #include "engine/reference_data_builder.h"
 
 namespace msx {
 namespace {
 
-constexpr int kInstruments = 20;
-constexpr int kPairs = 50;
-constexpr int kAgencies = 8;
-constexpr Price kRef = 10'000;  // every pair's reference price; band 8,500..11,500, tick 1
+using bench::kAgencies;
+using bench::kInstruments;
+using bench::kPairs;
+using bench::kRef;
+using bench::Rng;
 
-// 20 instruments, 50 pair books, 8 agencies. Eligibility is partial: CORE = AG0..AG5 on
-// every mineral, SUB = AG4..AG7 on minerals m00..m09, BI = AG6, AG7 on every mineral. So
-// e.g. AG0 never swaps with AG6 and AG4 swaps with AG6 only on some books.
+// The bench market (bench_market.h). Eligibility is partial: CORE = AG0..AG5 on every
+// mineral, SUB = AG4..AG7 on minerals m00..m09, BI = AG6, AG7 on every mineral. So e.g. AG0
+// never swaps with AG6 and AG4 swaps with AG6 only on some books.
 const ReferenceData& BenchUniverse() {
   static const ReferenceData* const ref = [] {
     ReferenceDataBuilder b;
-    for (int i = 0; i < kInstruments; ++i) {
-      char sym[8], min[8];
-      std::snprintf(sym, sizeof sym, "I%02d", i);
-      std::snprintf(min, sizeof min, "m%02d", i);
-      b.AddInstrument({sym, min, "bench", "kg", 10'000, 1'000'000, 0});
-    }
-    int n = 0;
-    for (int k = 1; k <= 3 && n < kPairs; ++k) {
-      for (int i = 0; i < kInstruments && n < kPairs; ++i, ++n) {
-        char bs[8], qs[8];
-        std::snprintf(bs, sizeof bs, "I%02d", i);
-        std::snprintf(qs, sizeof qs, "I%02d", (i + k) % kInstruments);
-        b.AddPair({bs, qs, 1, 1500, 100'000});
-      }
-    }
-    std::vector<std::string> all;
-    for (int a = 0; a < kAgencies; ++a) {
-      all.push_back("AG" + std::to_string(a));
-      b.AddAgency({all.back(), all.back(), "XX", Role::kAgency});
-    }
+    bench::AddBenchMarket(b);
     b.AddAgreement({"CORE", {"AG0", "AG1", "AG2", "AG3", "AG4", "AG5"}, {}});
     std::vector<std::string> half;
     for (int i = 0; i < 10; ++i) half.push_back("m0" + std::to_string(i));
     b.AddAgreement({"SUB", {"AG4", "AG5", "AG6", "AG7"}, half});
     b.AddAgreement({"BI", {"AG6", "AG7"}, {}});
-    absl::StatusOr<ReferenceData> built = b.Build();
-    if (!built.ok()) {
-      std::fprintf(stderr, "%s\n", std::string(built.status().message()).c_str());
-      std::abort();
-    }
-    return new ReferenceData(*std::move(built));
+    return bench::BuildBenchMarketOrDie(b, "engine bench universe");
   }();
   return *ref;
 }
-
-// xorshift64*: cheap, deterministic.
-struct Rng {
-  std::uint64_t s;
-  std::uint64_t Next() {
-    s ^= s >> 12;
-    s ^= s << 25;
-    s ^= s >> 27;
-    return s * 2685821657736338717ull;
-  }
-  // Uniform in [0, n) by a multiply-high (Lemire) instead of a 64-bit division.
-  std::uint64_t Below(std::uint64_t n) {
-    return static_cast<std::uint64_t>((static_cast<unsigned __int128>(Next()) * n) >> 64);
-  }
-};
 
 // An engine with every agency funded far beyond any workload, plus a command builder.
 class Harness {

@@ -60,6 +60,27 @@ double Num(const google::protobuf::Struct& s, const std::string& key) {
 const std::vector<std::string> kTokens = {"demo-komir", "demo-jogmec", "demo-dla",
                                           "demo-cmsr-au"};
 
+// Stops `server` cleanly and checks its journal with msx-journal: `fills` journaled fills,
+// `submits` SubmitOffer and `cancels` CancelOffer commands, and a replay that regenerates
+// every journaled event.
+void ExpectJournalHolds(testing::ServerProcess& server, double fills, double submits,
+                        double cancels) {
+  const int status = server.Stop(SIGTERM);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << server.Output();
+  auto stats = RunCommand({BuildPath("clients/journal/msx-journal"), "stats", server.data_dir()},
+                          {}, std::chrono::seconds(30));
+  ASSERT_EQ(stats.exit_code, 0) << stats.err;
+  auto j = LastJsonLine(stats.out);
+  EXPECT_EQ(Num(j, "fills"), fills) << stats.out;
+  const auto& commands = j.fields().at("commands_by_type").struct_value();
+  EXPECT_EQ(Num(commands, "SubmitOffer"), submits) << stats.out;
+  EXPECT_EQ(Num(commands, "CancelOffer"), cancels) << stats.out;
+  auto verify = RunCommand(
+      {BuildPath("clients/journal/msx-journal"), "verify", server.data_dir(), "--replay"}, {},
+      std::chrono::seconds(30));
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+}
+
 TEST(LoadgenTest, OpenLoopSummaryMatchesTheServersExecutionStreams) {
   testing::ServerProcess server;
   ASSERT_TRUE(server.Start().ok()) << server.Output();
@@ -121,21 +142,8 @@ TEST(LoadgenTest, OpenLoopSummaryMatchesTheServersExecutionStreams) {
   // What the journal holds, read back by msx-journal after a clean shutdown: every submit and
   // cancel the generator counted as answered is a journaled command, every fill it counted is
   // a journaled fill, and replaying the journal regenerates exactly those events.
-  const int status = server.Stop(SIGTERM);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << server.Output();
-  auto stats = RunCommand({BuildPath("clients/journal/msx-journal"), "stats", server.data_dir()},
-                          {}, std::chrono::seconds(30));
-  ASSERT_EQ(stats.exit_code, 0) << stats.err;
-  auto j = LastJsonLine(stats.out);
-  EXPECT_EQ(Num(j, "fills"), fills) << stats.out;
-  const auto& commands = j.fields().at("commands_by_type").struct_value();
-  EXPECT_EQ(Num(commands, "SubmitOffer"), Num(s, "submits")) << stats.out;
-  EXPECT_EQ(Num(commands, "CancelOffer"), Num(s, "cancels") + Num(s, "cleanup_cancels"))
-      << stats.out;
-  auto verify = RunCommand(
-      {BuildPath("clients/journal/msx-journal"), "verify", server.data_dir(), "--replay"}, {},
-      std::chrono::seconds(30));
-  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+  ExpectJournalHolds(server, fills, Num(s, "submits"),
+                     Num(s, "cancels") + Num(s, "cleanup_cancels"));
 }
 
 // --api order-entry: the same mix pipelined on OrderEntry streams (one per channel and
@@ -192,20 +200,7 @@ TEST(LoadgenTest, OrderEntryRunsAgreeWithTheJournal) {
     EXPECT_EQ(offers.offers_size(), 0) << token;
   }
 
-  const int status = server.Stop(SIGTERM);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << server.Output();
-  auto stats = RunCommand({BuildPath("clients/journal/msx-journal"), "stats", server.data_dir()},
-                          {}, std::chrono::seconds(30));
-  ASSERT_EQ(stats.exit_code, 0) << stats.err;
-  auto j = LastJsonLine(stats.out);
-  EXPECT_EQ(Num(j, "fills"), fills) << stats.out;
-  const auto& commands = j.fields().at("commands_by_type").struct_value();
-  EXPECT_EQ(Num(commands, "SubmitOffer"), submits) << stats.out;
-  EXPECT_EQ(Num(commands, "CancelOffer"), cancels) << stats.out;
-  auto verify = RunCommand(
-      {BuildPath("clients/journal/msx-journal"), "verify", server.data_dir(), "--replay"}, {},
-      std::chrono::seconds(30));
-  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+  ExpectJournalHolds(server, fills, submits, cancels);
 }
 
 // The RPC behind --api order-entry-batches, driven directly: every request of a batch is

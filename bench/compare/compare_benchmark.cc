@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
+#include "bench/bench_market.h"
 #include "book/order_book.h"
 #include "engine/engine.h"
 #include "engine/reference_data_builder.h"
@@ -37,63 +38,26 @@ namespace {
 
 namespace lb = liquibook::book;
 
-constexpr int kInstruments = 20;
-constexpr int kPairs = 50;
-constexpr int kAgencies = 8;
-constexpr Price kRef = 10'000;   // every pair's reference price
-constexpr Price kLow = 8'500;    // band (1,500 bps, tick 1)
+using bench::kAgencies;
+using bench::kInstruments;
+using bench::kPairs;
+using bench::kRef;
+using bench::Rng;
+constexpr Price kLow = 8'500;    // the bench market's band (1,500 bps, tick 1)
 constexpr Price kHigh = 11'500;
 
-// 20 instruments, 50 pair books, 8 agencies, one agreement covering every agency and every
-// mineral: the engine still looks eligibility up on every match, but never skips a maker,
-// so its fills can be compared with a book that has no notion of eligibility.
+// The bench market (bench/bench_market.h) with one agreement covering every agency and
+// every mineral: the engine still looks eligibility up on every match, but never skips a
+// maker, so its fills can be compared with a book that has no notion of eligibility.
 const ReferenceData& CompareUniverse() {
   static const ReferenceData* const ref = [] {
     ReferenceDataBuilder b;
-    for (int i = 0; i < kInstruments; ++i) {
-      char sym[8], min[8];
-      std::snprintf(sym, sizeof sym, "I%02d", i);
-      std::snprintf(min, sizeof min, "m%02d", i);
-      b.AddInstrument({sym, min, "bench", "kg", 10'000, 1'000'000, 0});
-    }
-    int n = 0;
-    for (int k = 1; k <= 3 && n < kPairs; ++k) {
-      for (int i = 0; i < kInstruments && n < kPairs; ++i, ++n) {
-        char bs[8], qs[8];
-        std::snprintf(bs, sizeof bs, "I%02d", i);
-        std::snprintf(qs, sizeof qs, "I%02d", (i + k) % kInstruments);
-        b.AddPair({bs, qs, 1, 1500, 100'000});
-      }
-    }
-    std::vector<std::string> all;
-    for (int a = 0; a < kAgencies; ++a) {
-      all.push_back("AG" + std::to_string(a));
-      b.AddAgency({all.back(), all.back(), "XX", Role::kAgency});
-    }
+    std::vector<std::string> all = bench::AddBenchMarket(b);
     b.AddAgreement({"ALL", all, {}});
-    absl::StatusOr<ReferenceData> built = b.Build();
-    if (!built.ok()) {
-      std::fprintf(stderr, "compare universe: %s\n", std::string(built.status().message()).c_str());
-      std::abort();
-    }
-    return new ReferenceData(*std::move(built));
+    return bench::BuildBenchMarketOrDie(b, "compare universe");
   }();
   return *ref;
 }
-
-// xorshift64*: cheap, deterministic.
-struct Rng {
-  std::uint64_t s;
-  std::uint64_t Next() {
-    s ^= s >> 12;
-    s ^= s << 25;
-    s ^= s >> 27;
-    return s * 2685821657736338717ull;
-  }
-  std::uint64_t Below(std::uint64_t n) {
-    return static_cast<std::uint64_t>((static_cast<unsigned __int128>(Next()) * n) >> 64);
-  }
-};
 
 // ---- The neutral command stream ----
 
