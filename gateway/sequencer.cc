@@ -62,6 +62,7 @@ void Sequencer::Stop() {
   while (submitting_.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
   QueueItem stop{};
   stop.kind = Kind::kStop;
+  queued_.fetch_add(1, std::memory_order_seq_cst);
   // The sequencer keeps draining, so the ring frees up; a racing producer can only delay us.
   while (!ring_.TryPush(stop)) std::this_thread::sleep_for(std::chrono::microseconds(100));
   sequencer_thread_.join();
@@ -87,6 +88,45 @@ absl::Status Sequencer::SubmitCommand(const Command& cmd, Work* work) {
   return Push(item);
 }
 
+absl::Status Sequencer::SubmitCommandHere(const Command& cmd, Work* work) {
+  if (!options_.run_on_caller) return SubmitCommand(cmd, work);
+  bool ran = false;
+  bool wake = false;
+  // submitting_ brackets the stopping_ check and the run, as in Push: Stop() waits for it,
+  // so nothing runs here once the stop marker is queued.
+  submitting_.fetch_add(1, std::memory_order_seq_cst);
+  if (!stopping_.load(std::memory_order_seq_cst) && !failed_.load(std::memory_order_acquire) &&
+      queued_.load(std::memory_order_seq_cst) == 0 && role_mu_.try_lock()) {
+    // Re-checked under the role: the sequencer thread decrements queued_ before it lets go.
+    if (queued_.load(std::memory_order_seq_cst) == 0) {
+      QueueItem item{};
+      item.kind = Kind::kCommand;
+      item.cmd = cmd;
+      item.work = work;
+      HandleCommand(item);
+      CommitBatch();  // inline when the journal is idle: the reply is completed right here
+      wake = SnapshotDue();
+      ran = true;
+    }
+    role_mu_.unlock();
+  }
+  submitting_.fetch_sub(1, std::memory_order_release);
+  if (wake) {
+    // Snapshots are the sequencer thread's (they take a while; this is a gRPC thread). If
+    // the ring is full, the next queued batch checks anyway.
+    QueueItem w{};
+    w.kind = Kind::kWake;
+    (void)Push(w).ok();
+  }
+  if (ran) return absl::OkStatus();
+  return SubmitCommand(cmd, work);
+}
+
+bool Sequencer::SnapshotDue() const {
+  return options_.snapshot_every_records != 0 && snapshot_ && !failed_.load() &&
+         last_seq_ - last_snapshot_seq_ >= options_.snapshot_every_records;
+}
+
 absl::Status Sequencer::SubmitQuery(Work* work) {
   QueueItem item{};
   item.kind = Kind::kQuery;
@@ -100,7 +140,8 @@ absl::Status Sequencer::Push(const QueueItem& item) {
   absl::Status status;
   if (stopping_.load(std::memory_order_seq_cst)) {
     status = absl::UnavailableError("server shutting down");
-  } else if (!ring_.TryPush(item)) {
+  } else if (queued_.fetch_add(1, std::memory_order_seq_cst), !ring_.TryPush(item)) {
+    queued_.fetch_sub(1, std::memory_order_seq_cst);
     status = absl::ResourceExhaustedError(absl::StrCat(
         "sequencer queue full (capacity ", ring_.capacity(), "); retry with backoff"));
   }
@@ -161,6 +202,10 @@ void Sequencer::RunSequencer() {
     // reply itself and the publisher thread is needed only for queries over an already
     // durable state. It also hands the journal a whole batch per wake-up.
     ring_.Pop(&item);
+    // The role is held from the first item of the batch to its snapshot, so a
+    // SubmitCommandHere caller never runs in between (it also sees queued_ > 0 until then).
+    std::lock_guard<std::mutex> role(role_mu_);
+    std::size_t taken = 1;
     bool stop = false;
     bool have_next = false;
     for (;;) {
@@ -171,10 +216,11 @@ void Sequencer::RunSequencer() {
       // Look one item ahead: while this command runs, the engine starts loading what the
       // next one touches (only when the batch has more than one command).
       have_next = local_pending_.size() + 1 < kPendingBatch && ring_.TryPop(&next);
+      taken += have_next ? 1 : 0;
       if (have_next && next.kind == Kind::kCommand) engine_->Prefetch(next.cmd);
       if (item.kind == Kind::kQuery) {
         HandleQuery(item);
-      } else {
+      } else if (item.kind == Kind::kCommand) {
         HandleCommand(item);
       }
       if (!have_next) break;
@@ -188,13 +234,13 @@ void Sequencer::RunSequencer() {
       }
       return;
     }
-    if (options_.snapshot_every_records != 0 && snapshot_ && !failed_.load() &&
-        last_seq_ - last_snapshot_seq_ >= options_.snapshot_every_records) {
+    if (SnapshotDue()) {
       // Taken after the batch was appended (the snapshot thread waits for this seq to be
       // durable). A failed snapshot costs recovery time, not data: retry at the next interval.
       (void)snapshot_(*engine_, last_seq_).ok();
       last_snapshot_seq_ = last_seq_;
     }
+    queued_.fetch_sub(taken, std::memory_order_seq_cst);  // still holding the role
   }
 }
 

@@ -109,6 +109,12 @@ struct SequencerOptions {
   // saves the producer's wake-up only when a core is idle; on a machine whose cores the
   // gRPC threads and the clients keep busy it burns the CPU they need.
   std::int64_t idle_spin_ns = 0;
+  // Run-to-completion for unary calls (SubmitCommandHere): when nothing is queued and no
+  // thread is sequencing, the calling thread applies its command, commits the journal and
+  // completes the call itself, skipping the hand-off to the sequencer thread and back.
+  // Only for journals that never fdatasync (durability none): the calling thread is a gRPC
+  // thread, which must not wait on the disk. Off = every command goes through the ring.
+  bool run_on_caller = false;
 };
 
 // Writes a snapshot of `engine` (state after command `seq`). Called on the sequencer
@@ -143,6 +149,12 @@ class Sequencer {
   // command). Errors: RESOURCE_EXHAUSTED (ring full), UNAVAILABLE (journal failed closed,
   // or stopping).
   absl::Status SubmitCommand(const Command& cmd, Work* work);
+  // SubmitCommand for a call whose Work may complete on this thread before this returns
+  // (SequencerOptions::run_on_caller): with nothing queued ahead and nobody sequencing, the
+  // command is applied, journaled and completed here; else it is queued as by
+  // SubmitCommand. Never blocks: the sequencing role is only ever try-locked here. On OK,
+  // `work` may be gone already.
+  absl::Status SubmitCommandHere(const Command& cmd, Work* work);
   // Queues a read-only query. Same errors.
   absl::Status SubmitQuery(Work* work);
 
@@ -174,7 +186,9 @@ class Sequencer {
                     bool only_agency_valid, AgencyId only_agency);
 
  private:
-  enum class Kind : std::uint8_t { kCommand = 1, kQuery = 2, kStop = 3 };
+  // kWake: nothing to apply; wakes the sequencer thread for work a caller left it (a due
+  // snapshot after a SubmitCommandHere).
+  enum class Kind : std::uint8_t { kCommand = 1, kQuery = 2, kStop = 3, kWake = 4 };
   struct QueueItem {
     Kind kind;
     Command cmd;
@@ -197,6 +211,7 @@ class Sequencer {
   void HandleQuery(QueueItem& item);
   // Hands the batch's pending entries over (FlushPending), then appends its commands.
   void CommitBatch();
+  bool SnapshotDue() const;
   void FlushPending();
   void FailWork(Work* work);
   TimeNs Now();
@@ -216,8 +231,15 @@ class Sequencer {
   std::atomic<int> submitting_{0};  // producers between their stopping_ check and push
   std::atomic<Seq> last_seq_atomic_{0};
   std::atomic<Seq> durable_seq_{0};
+  // Items pushed and not yet processed (incremented before the push, decremented by the
+  // sequencer thread under role_mu_ once processed): SubmitCommandHere runs a command on
+  // the caller only when this is 0, so it never overtakes anything queued before it.
+  std::atomic<std::size_t> queued_{0};
+  // The sequencing role: whoever holds it owns the state below (the sequencer thread for
+  // each batch; a SubmitCommandHere caller, try-lock only, for one command).
+  std::mutex role_mu_;
 
-  // Sequencer thread state.
+  // Sequencer state (the holder of role_mu_).
   Seq last_seq_ = 0;
   TimeNs last_time_ = 0;
   Seq last_snapshot_seq_ = 0;

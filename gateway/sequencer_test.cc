@@ -59,6 +59,7 @@ class Recorder : public Work {
   }
   void Complete(const absl::Status& status) override {
     if (status.ok()) in_journal_at_release_ = JournalHolds(dir_, seq_);
+    completed_on_ = std::this_thread::get_id();
     std::lock_guard<std::mutex> lock(mu_);
     status_ = status;
     done_ = true;
@@ -69,13 +70,22 @@ class Recorder : public Work {
     cv_.wait(lock, [&] { return done_; });
     return status_;
   }
+  bool done() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return done_;
+  }
   Seq seq() const { return seq_; }
   const absl::Status& in_journal_at_release() const { return in_journal_at_release_; }
+  std::thread::id completed_on() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return completed_on_;
+  }
 
  private:
   const std::string dir_;
   Seq seq_ = 0;
   absl::Status in_journal_at_release_ = absl::UnknownError("not released");
+  std::thread::id completed_on_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool done_ = false;
@@ -84,7 +94,7 @@ class Recorder : public Work {
 
 class SequencerJournalTest : public ::testing::Test {
  protected:
-  void Start(Durability durability, std::size_t inline_max) {
+  void Start(Durability durability, std::size_t inline_max, bool run_on_caller = false) {
     journal::WriterOptions wo;
     wo.durability = durability;
     wo.config = "sequencer test";
@@ -101,6 +111,7 @@ class SequencerJournalTest : public ::testing::Test {
     SequencerOptions so;
     so.queue_capacity = 1024;
     so.inline_commit_max_batch = inline_max;
+    so.run_on_caller = run_on_caller;
     sequencer_ = std::make_unique<Sequencer>(msx::testing::TestUniverse(), engine_.get(),
                                              journal_.get(), &exec_hub_, &book_hub_, so,
                                              SnapshotFn(), JournalRangeFn());
@@ -195,6 +206,112 @@ INSTANTIATE_TEST_SUITE_P(
                       std::make_tuple(Durability::kSync, std::size_t{1}),
                       std::make_tuple(Durability::kSync, std::numeric_limits<std::size_t>::max()),
                       std::make_tuple(Durability::kSync, std::size_t{0})));
+
+// A query that records the state it saw (last_seq) when the sequencer ran it.
+class SeenSeq : public Work {
+ public:
+  void Query(const SequencerView& view) override { seen_ = view.last_seq; }
+  void Complete(const absl::Status& status) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    status_ = status;
+    done_ = true;
+    cv_.notify_all();
+  }
+  absl::Status Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return done_; });
+    return status_;
+  }
+  Seq seen() const { return seen_; }
+
+ private:
+  Seq seen_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  absl::Status status_;
+};
+
+// Run-to-completion (SequencerOptions::run_on_caller, durability none): a lone command is
+// applied, journaled and completed on the calling thread before SubmitCommandHere returns;
+// under two callers plus queued queries every reply still leaves only once the journal
+// file holds it, seqs stay gapless and unique, and every command completed before a query
+// was queued is in the state that query saw.
+TEST_F(SequencerJournalTest, RunOnCallerCompletesALoneCommandOnTheCallingThread) {
+  Start(Durability::kNone, std::numeric_limits<std::size_t>::max(), /*run_on_caller=*/true);
+  std::vector<std::unique_ptr<Recorder>> works;
+  for (int i = 0; i < 20; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // the journal is idle again
+    works.push_back(std::make_unique<Recorder>(dir_.path()));
+    Recorder* w = works.back().get();
+    ASSERT_TRUE(sequencer_->SubmitCommandHere(MakeCommand(i), w).ok());
+    // Nothing was queued and nobody was sequencing: the call is complete already, here.
+    EXPECT_TRUE(w->done()) << i;
+    EXPECT_EQ(w->completed_on(), std::this_thread::get_id()) << i;
+    EXPECT_TRUE(w->in_journal_at_release().ok()) << w->in_journal_at_release();
+    EXPECT_EQ(w->seq(), static_cast<Seq>(i + 1));
+  }
+
+  // Two callers and a stream of queued queries at once.
+  constexpr int kPerThread = 200;
+  const std::size_t base = works.size();
+  for (int i = 0; i < 2 * kPerThread; ++i) works.push_back(std::make_unique<Recorder>(dir_.path()));
+  std::atomic<bool> done{false};
+  std::vector<std::unique_ptr<SeenSeq>> queries;
+  std::vector<Seq> completed_before;  // highest seq completed before each query was queued
+  std::thread querier([&] {
+    while (!done.load()) {
+      Seq before = 0;
+      for (std::size_t i = 0; i < works.size(); ++i) {
+        if (works[i]->done()) before = std::max(before, works[i]->seq());
+      }
+      queries.push_back(std::make_unique<SeenSeq>());
+      absl::Status s;
+      while (absl::IsResourceExhausted(s = sequencer_->SubmitQuery(queries.back().get()))) {
+        std::this_thread::yield();
+      }
+      ASSERT_TRUE(s.ok()) << s;
+      completed_before.push_back(before);
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  });
+  std::vector<std::thread> callers;
+  for (int t = 0; t < 2; ++t) {
+    callers.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        Recorder* w = works[base + static_cast<std::size_t>(t * kPerThread + i)].get();
+        absl::Status s;
+        while (absl::IsResourceExhausted(
+            s = sequencer_->SubmitCommandHere(MakeCommand(100 + t * kPerThread + i), w))) {
+          std::this_thread::yield();
+        }
+        ASSERT_TRUE(s.ok()) << s;
+        if (i % 2 == 0) {
+          ASSERT_TRUE(w->Wait().ok());
+        }
+      }
+    });
+  }
+  for (std::thread& t : callers) t.join();
+  done = true;
+  querier.join();
+
+  std::vector<bool> seen(works.size() + 1, false);
+  for (auto& w : works) {
+    ASSERT_TRUE(w->Wait().ok());
+    EXPECT_TRUE(w->in_journal_at_release().ok()) << "seq " << w->seq() << ": "
+                                                  << w->in_journal_at_release();
+    ASSERT_GE(w->seq(), 1u);
+    ASSERT_LE(w->seq(), works.size());
+    EXPECT_FALSE(seen[w->seq()]);
+    seen[w->seq()] = true;
+  }
+  ASSERT_FALSE(queries.empty());
+  for (std::size_t q = 0; q < queries.size(); ++q) {
+    ASSERT_TRUE(queries[q]->Wait().ok());
+    EXPECT_GE(queries[q]->seen(), completed_before[q]) << "query " << q;
+  }
+}
 
 // A journal write that fails on the sequencer thread (inline commit; here the process
 // file-size limit, EFBIG) fails closed: that command's reply is UNAVAILABLE, every reply

@@ -299,6 +299,10 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
   // ring fills while the sequencer is in fdatasync, and that is the next group commit.
   // Measured in bench/README.md (gateway, 2026-11-29 latency).
   qopts.inline_commit_max_batch = std::numeric_limits<std::size_t>::max();
+  // Unary commands run to completion on their gRPC thread when nothing is queued (saves the
+  // hand-off to the sequencer thread and the Finish from a foreign thread); never under
+  // `sync`, whose commit waits for fdatasync.
+  qopts.run_on_caller = server.durability() == v1::DURABILITY_NONE;
   SnapshotWriter* snaps = s->snapshots_.get();
   SnapshotFn snapshot = [snaps](const Engine& engine, Seq seq) {
     snaps->Offer(seq, engine.SaveState());

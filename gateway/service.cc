@@ -53,10 +53,12 @@ grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
   return reactor;
 }
 
-// Queues `work` as a command or query; on a refused hand-off finishes the call at once.
+// Queues `work` as a command or query; on a refused hand-off finishes the call at once. A
+// command may also run to completion on this thread (Sequencer::SubmitCommandHere): the
+// call is then finished before the reactor is returned, which the callback API allows.
 grpc::ServerUnaryReactor* Enqueue(Sequencer* sequencer, grpc::ServerUnaryReactor* reactor,
                                   const Command* cmd, CallWork* work) {
-  absl::Status s = cmd != nullptr ? sequencer->SubmitCommand(*cmd, work)
+  absl::Status s = cmd != nullptr ? sequencer->SubmitCommandHere(*cmd, work)
                                   : sequencer->SubmitQuery(work);
   if (!s.ok()) {
     delete work;
