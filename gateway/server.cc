@@ -438,7 +438,7 @@ absl::Status ExchangeServer::Shutdown() {
     journal::WriterStats st = journal_->stats();
     std::fprintf(stderr,
                  "msx-server: journal: %llu commands in %llu group commits (%.1f per %s; "
-                 "%llu made on the sequencer thread)\n",
+                 "%llu not on the journal thread)\n",
                  static_cast<unsigned long long>(st.groups),
                  static_cast<unsigned long long>(st.syncs),
                  st.syncs == 0 ? 0.0 : static_cast<double>(st.groups) / static_cast<double>(st.syncs),
