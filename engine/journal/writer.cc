@@ -226,7 +226,10 @@ absl::Status JournalWriter::AppendLocked(const Command& cmd, absl::Span<const Ev
   stats_.bytes += group;
   // A writer thread that is writing finds the new groups when it is done; waking it is
   // only needed while it waits (Signal is a no-op without waiters, but not free with one).
-  if (wake) work_cv_.Signal();
+  if (wake) {
+    handoff_ = true;
+    work_cv_.Signal();
+  }
   return absl::OkStatus();
 }
 
@@ -247,6 +250,11 @@ absl::Status JournalWriter::WaitDurable(Seq seq) {
   if (seq >= next_seq_) {
     return absl::InvalidArgumentError(
         absl::StrCat("seq ", seq, " has not been appended (next seq ", next_seq_, ")"));
+  }
+  if (durable_seq_.load(std::memory_order_acquire) < seq && !handoff_ && !pending_.empty()) {
+    // Waiting for a deferred group nobody committed yet: hand it to the writer thread.
+    handoff_ = true;
+    if (!writing_) work_cv_.Signal();
   }
   while (durable_seq_.load(std::memory_order_acquire) < seq && status_.ok()) {
     durable_cv_.Wait(&mu_);
@@ -275,7 +283,12 @@ void JournalWriter::Run() {
       absl::MutexLock l(&mu_);
       if (wrote) writing_ = false;
       // Wait while another thread (a Commit caller) writes, or while there is nothing to do.
-      while (status_.ok() && (writing_ || (pending_.empty() && !closing_))) work_cv_.Wait(&mu_);
+      // Deferred groups are taken only once handed off (Append, Commit without an inline
+      // write, WaitDurable, Close), never on a spurious or early wake-up: a Commit caller
+      // about to write them inline finds them where it left them.
+      while (status_.ok() && (writing_ || ((pending_.empty() || !handoff_) && !closing_))) {
+        work_cv_.Wait(&mu_);
+      }
       if (!status_.ok() || pending_.empty()) break;  // failed (by a Commit), or closed and drained
       batch_last = TakePendingLocked(&batch, &starts);
     }
@@ -294,6 +307,7 @@ Seq JournalWriter::TakePendingLocked(std::string* batch, std::vector<PendingSegm
   batch->swap(pending_);
   starts->swap(pending_segments_);
   writing_ = true;
+  handoff_ = false;  // everything handed off is in this batch
   return pending_last_seq_;
 }
 
@@ -325,6 +339,7 @@ absl::StatusOr<bool> JournalWriter::Commit(bool inline_ok) {
     if (!inline_ok || writing_ || closing_) {
       // The writer thread commits it: right after its current write if it is writing
       // (it checks pending_ before it waits), else it is waiting and needs the wake-up.
+      handoff_ = true;
       if (!writing_) work_cv_.Signal();
       return false;
     }

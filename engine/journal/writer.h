@@ -118,8 +118,9 @@ class JournalWriter {
   // (benchmarks, tools). Returns the same errors as Append except the seq check.
   absl::Status AppendAssigningSeq(Command* cmd, absl::Span<Event> events);
 
-  // Like Append, but does not wake the writer thread: follow a run of these with Commit
-  // (or an Append), or the groups wait for the writer's next wake-up.
+  // Like Append, but does not wake the writer thread, and the writer thread leaves the
+  // group alone until a Commit, an Append, a WaitDurable for it or Close hands it over:
+  // follow a run of these with Commit.
   absl::Status AppendDeferred(const Command& cmd, absl::Span<const Event> events);
 
   // Commits what was appended so far. With `inline_ok` and no write in progress, the
@@ -195,6 +196,9 @@ class JournalWriter {
   bool thread_done_ ABSL_GUARDED_BY(mu_) = false;
   // A thread (the writer thread or a Commit caller) is writing: it owns fd_/segment_path_.
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  // pending_ has been handed to the writer thread (it may take it); deferred groups that no
+  // Commit/Append/WaitDurable handed off yet stay for their Commit caller.
+  bool handoff_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status status_ ABSL_GUARDED_BY(mu_);
   WriterStats stats_ ABSL_GUARDED_BY(mu_);
   std::atomic<Seq> durable_seq_{0};
