@@ -224,13 +224,15 @@ absl::Status JournalWriter::AppendLocked(const Command& cmd, absl::Span<const Ev
   ++stats_.groups;
   stats_.records += 1 + n;
   stats_.bytes += group;
-  // A writer thread that is writing finds the new groups when it is done; waking it is
-  // only needed while it waits (Signal is a no-op without waiters, but not free with one).
-  if (wake) {
-    handoff_ = true;
-    work_cv_.Signal();
-  }
+  if (wake) HandOffLocked();
   return absl::OkStatus();
+}
+
+void JournalWriter::HandOffLocked() {
+  handoff_ = true;
+  // A writer thread that is writing takes pending_ when it is done; one that waits (also
+  // while a Commit caller writes) needs the wake-up.
+  if (!writing_) work_cv_.Signal();
 }
 
 void JournalWriter::StartSegmentLocked(Seq first_seq) {
@@ -252,9 +254,7 @@ absl::Status JournalWriter::WaitDurable(Seq seq) {
         absl::StrCat("seq ", seq, " has not been appended (next seq ", next_seq_, ")"));
   }
   if (durable_seq_.load(std::memory_order_acquire) < seq && !handoff_ && !pending_.empty()) {
-    // Waiting for a deferred group nobody committed yet: hand it to the writer thread.
-    handoff_ = true;
-    if (!writing_) work_cv_.Signal();
+    HandOffLocked();  // waiting for a deferred group nobody committed yet
   }
   while (durable_seq_.load(std::memory_order_acquire) < seq && status_.ok()) {
     durable_cv_.Wait(&mu_);
@@ -339,8 +339,7 @@ absl::StatusOr<bool> JournalWriter::Commit(bool inline_ok) {
     if (!inline_ok || writing_ || closing_) {
       // The writer thread commits it: right after its current write if it is writing
       // (it checks pending_ before it waits), else it is waiting and needs the wake-up.
-      handoff_ = true;
-      if (!writing_) work_cv_.Signal();
+      HandOffLocked();
       return false;
     }
     batch_last = TakePendingLocked(&inline_batch_, &inline_starts_);

@@ -167,6 +167,8 @@ class JournalWriter {
   absl::Status AppendLocked(const Command& cmd, absl::Span<const Event> events, bool wake)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StartSegmentLocked(Seq first_seq) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Lets the writer thread take pending_ (handoff_), waking it if it waits.
+  void HandOffLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Run();  // the writer thread
   // Takes the buffered groups for writing and marks a write in progress.
   Seq TakePendingLocked(std::string* batch, std::vector<PendingSegment>* starts)
