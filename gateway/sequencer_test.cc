@@ -3,8 +3,6 @@
 // thread, or on the journal thread), and a journal write error fails closed.
 #include "gateway/sequencer.h"
 
-#include <signal.h>
-#include <sys/resource.h>
 
 #include <atomic>
 #include <chrono>
@@ -318,12 +316,8 @@ TEST_F(SequencerJournalTest, RunOnCallerCompletesALoneCommandOnTheCallingThread)
 // released OK before is in the journal, and later commands are refused with UNAVAILABLE.
 TEST_F(SequencerJournalTest, InlineJournalWriteErrorFailsClosedWithUnavailable) {
   Start(Durability::kNone, std::numeric_limits<std::size_t>::max());
-  struct rlimit old;
-  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
-  auto old_handler = signal(SIGXFSZ, SIG_IGN);
-  struct rlimit small = old;
-  small.rlim_cur = 8192;
-  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  journal::testing::ScopedFileSizeLimit limit(8192);
+  ASSERT_TRUE(limit.ok());
   std::vector<std::unique_ptr<Recorder>> works;
   absl::Status failed;
   for (int i = 0; i < 5000 && failed.ok(); ++i) {
@@ -336,8 +330,7 @@ TEST_F(SequencerJournalTest, InlineJournalWriteErrorFailsClosedWithUnavailable) 
     }
     failed = works.back()->Wait();
   }
-  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &old), 0);
-  signal(SIGXFSZ, old_handler);
+  ASSERT_TRUE(limit.Restore());
   EXPECT_TRUE(absl::IsUnavailable(failed)) << failed;
   EXPECT_TRUE(absl::StrContains(failed.message(), "journal failed closed")) << failed;
   EXPECT_GT(journal_->stats().inline_syncs, 0u);

@@ -1,8 +1,6 @@
 // Writer + reader tests in the style of LevelDB's log_test: write real segment files,
 // damage them with the helpers of journal_test_util.h, and check that every kind of damage
 // is reported with the right file and byte offset, and that a torn tail is a clean end.
-#include <signal.h>
-#include <sys/resource.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -30,6 +28,7 @@ using testing::FileSize;
 using testing::FlipByte;
 using testing::GroupGenerator;
 using testing::RemoveRange;
+using testing::ScopedFileSizeLimit;
 using testing::TempDir;
 using testing::TruncateTo;
 using testing::ZeroRange;
@@ -576,12 +575,8 @@ TEST_F(JournalTest, FailedWriteFailsClosedForever) {
   o.on_failure = [&](const absl::Status&) { ++failures; };
   auto writer = JournalWriter::Open(dir_.path(), o);
   ASSERT_TRUE(writer.ok());
-  struct rlimit old;
-  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
-  auto old_handler = signal(SIGXFSZ, SIG_IGN);
-  struct rlimit small = old;
-  small.rlim_cur = 8192;
-  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  ScopedFileSizeLimit limit(8192);
+  ASSERT_TRUE(limit.ok());
   absl::Status failed;
   Seq s = 1;
   for (; s < 10000 && failed.ok(); ++s) {
@@ -591,8 +586,7 @@ TEST_F(JournalTest, FailedWriteFailsClosedForever) {
     failed = (*writer)->Append(cmd, events);
     if (failed.ok()) failed = (*writer)->WaitDurable(s);
   }
-  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &old), 0);
-  signal(SIGXFSZ, old_handler);
+  ASSERT_TRUE(limit.Restore());
   EXPECT_TRUE(absl::IsUnavailable(failed)) << failed;
   EXPECT_TRUE(absl::StrContains(failed.message(), "failed closed")) << failed;
   EXPECT_TRUE(absl::StrContains(failed.message(), "write(")) << failed;
@@ -749,12 +743,8 @@ TEST_F(JournalTest, FailedInlineWriteFailsClosedForever) {
   };
   auto writer = JournalWriter::Open(dir_.path(), o);
   ASSERT_TRUE(writer.ok());
-  struct rlimit old;
-  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
-  auto old_handler = signal(SIGXFSZ, SIG_IGN);
-  struct rlimit small = old;
-  small.rlim_cur = 8192;
-  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  ScopedFileSizeLimit limit(8192);
+  ASSERT_TRUE(limit.ok());
   absl::Status failed;
   Seq s = 1;
   for (; s < 10000 && failed.ok(); ++s) {
@@ -772,8 +762,7 @@ TEST_F(JournalTest, FailedInlineWriteFailsClosedForever) {
       EXPECT_EQ((*writer)->durable_seq(), s);
     }
   }
-  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &old), 0);
-  signal(SIGXFSZ, old_handler);
+  ASSERT_TRUE(limit.Restore());
   EXPECT_TRUE(absl::IsUnavailable(failed)) << failed;
   EXPECT_TRUE(absl::StrContains(failed.message(), "failed closed")) << failed;
   EXPECT_TRUE(absl::StrContains(failed.message(), "write(")) << failed;

@@ -3,6 +3,8 @@
 #ifndef MSX_ENGINE_JOURNAL_JOURNAL_TEST_UTIL_H_
 #define MSX_ENGINE_JOURNAL_JOURNAL_TEST_UTIL_H_
 
+#include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -196,6 +198,38 @@ class GroupGenerator {
  private:
   std::mt19937_64 rng_;
   std::uint64_t fills_ = 0;
+};
+
+// Lowers this process's file-size limit (RLIMIT_FSIZE) to `bytes`, so that a write beyond
+// it fails with EFBIG (SIGXFSZ is ignored meanwhile): a disk that refuses writes, for
+// fail-closed tests. Restore() (or the destructor) puts the limit and the signal back.
+class ScopedFileSizeLimit {
+ public:
+  explicit ScopedFileSizeLimit(rlim_t bytes) {
+    if (getrlimit(RLIMIT_FSIZE, &old_) != 0) return;
+    old_handler_ = signal(SIGXFSZ, SIG_IGN);
+    struct rlimit small = old_;
+    small.rlim_cur = bytes;
+    ok_ = setrlimit(RLIMIT_FSIZE, &small) == 0;
+  }
+  ~ScopedFileSizeLimit() { Restore(); }
+  ScopedFileSizeLimit(const ScopedFileSizeLimit&) = delete;
+  ScopedFileSizeLimit& operator=(const ScopedFileSizeLimit&) = delete;
+
+  // Whether the limit is in force.
+  bool ok() const { return ok_; }
+  // Puts the old limit back; false if that failed.
+  bool Restore() {
+    if (!ok_) return true;
+    ok_ = false;
+    signal(SIGXFSZ, old_handler_);
+    return setrlimit(RLIMIT_FSIZE, &old_) == 0;
+  }
+
+ private:
+  struct rlimit old_ {};
+  sighandler_t old_handler_ = SIG_DFL;
+  bool ok_ = false;
 };
 
 }  // namespace msx::journal::testing
