@@ -49,17 +49,15 @@ absl::Status JournalHolds(const std::string& dir, Seq seq) {
 // Records what happened to one submitted command. At Complete (the release of the reply)
 // it checks the journal file right away: the reply must not leave before the bytes are in
 // the file.
-class Recorder : public Work {
+// A Work a test thread can wait for: its status, whether it is done, and the thread that
+// completed it.
+class AwaitedWork : public Work {
  public:
-  explicit Recorder(std::string dir) : dir_(std::move(dir)) {}
-  void Applied(const SequencerView&, const Command& cmd, absl::Span<const Event>) override {
-    seq_ = cmd.seq;
-  }
   void Complete(const absl::Status& status) override {
-    if (status.ok()) in_journal_at_release_ = JournalHolds(dir_, seq_);
-    completed_on_ = std::this_thread::get_id();
+    OnComplete(status);
     std::lock_guard<std::mutex> lock(mu_);
     status_ = status;
+    completed_on_ = std::this_thread::get_id();
     done_ = true;
     cv_.notify_all();
   }
@@ -72,22 +70,41 @@ class Recorder : public Work {
     std::lock_guard<std::mutex> lock(mu_);
     return done_;
   }
-  Seq seq() const { return seq_; }
-  const absl::Status& in_journal_at_release() const { return in_journal_at_release_; }
   std::thread::id completed_on() {
     std::lock_guard<std::mutex> lock(mu_);
     return completed_on_;
+  }
+
+ protected:
+  // Runs first in Complete, on the completing thread.
+  virtual void OnComplete(const absl::Status& status) { (void)status; }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  absl::Status status_;
+  std::thread::id completed_on_;
+};
+
+class Recorder : public AwaitedWork {
+ public:
+  explicit Recorder(std::string dir) : dir_(std::move(dir)) {}
+  void Applied(const SequencerView&, const Command& cmd, absl::Span<const Event>) override {
+    seq_ = cmd.seq;
+  }
+  Seq seq() const { return seq_; }
+  const absl::Status& in_journal_at_release() const { return in_journal_at_release_; }
+
+ protected:
+  void OnComplete(const absl::Status& status) override {
+    if (status.ok()) in_journal_at_release_ = JournalHolds(dir_, seq_);
   }
 
  private:
   const std::string dir_;
   Seq seq_ = 0;
   absl::Status in_journal_at_release_ = absl::UnknownError("not released");
-  std::thread::id completed_on_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  absl::Status status_;
 };
 
 class SequencerJournalTest : public ::testing::Test {
@@ -206,28 +223,13 @@ INSTANTIATE_TEST_SUITE_P(
                       std::make_tuple(Durability::kSync, std::size_t{0})));
 
 // A query that records the state it saw (last_seq) when the sequencer ran it.
-class SeenSeq : public Work {
+class SeenSeq : public AwaitedWork {
  public:
   void Query(const SequencerView& view) override { seen_ = view.last_seq; }
-  void Complete(const absl::Status& status) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    status_ = status;
-    done_ = true;
-    cv_.notify_all();
-  }
-  absl::Status Wait() {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return done_; });
-    return status_;
-  }
   Seq seen() const { return seen_; }
 
  private:
   Seq seen_ = 0;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  absl::Status status_;
 };
 
 // Run-to-completion (SequencerOptions::run_on_caller, durability none): a lone command is
