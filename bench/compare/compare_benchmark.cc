@@ -210,17 +210,22 @@ class StreamWriter {
   // A uniformly random open offer.
   OfferId RandomLive() { return live_[rng_.Below(live_.size())]; }
 
-  // Cancels an open offer; returns its pair.
-  PairId Cancel(OfferId id) {
+  // An op of `type` on open offer `id` (its side, pair, agency and id filled in).
+  Op OpOn(OpType type, OfferId id) const {
     const OfferState& o = offers_[id];
-    const PairId pair = o.pair;
     Op op{};
-    op.type = OpType::kCancel;
+    op.type = type;
     op.side = o.side;
     op.pair = static_cast<std::uint16_t>(o.pair);
     op.agency = o.agency;
     op.offer = static_cast<std::uint32_t>(id);
-    Push(op);
+    return op;
+  }
+
+  // Cancels an open offer; returns its pair.
+  PairId Cancel(OfferId id) {
+    const PairId pair = offers_[id].pair;
+    Push(OpOn(OpType::kCancel, id));
     return pair;
   }
 
@@ -233,12 +238,7 @@ class StreamWriter {
     Price price = std::clamp(o.price + step, kLow, kHigh);
     if (price == o.price) price = o.price - step;
     const Lots lots = rng_.Below(2) ? o.open : 1 + static_cast<Lots>(rng_.Below(20));
-    Op op{};
-    op.type = OpType::kReplace;
-    op.side = o.side;
-    op.pair = static_cast<std::uint16_t>(o.pair);
-    op.agency = o.agency;
-    op.offer = static_cast<std::uint32_t>(id);
+    Op op = OpOn(OpType::kReplace, id);
     op.lots = static_cast<std::int32_t>(lots);
     op.price = static_cast<std::int32_t>(price);
     op.delta = static_cast<std::int32_t>(lots - o.open);
