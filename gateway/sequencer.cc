@@ -140,10 +140,13 @@ absl::Status Sequencer::Push(const QueueItem& item) {
   absl::Status status;
   if (stopping_.load(std::memory_order_seq_cst)) {
     status = absl::UnavailableError("server shutting down");
-  } else if (queued_.fetch_add(1, std::memory_order_seq_cst), !ring_.TryPush(item)) {
-    queued_.fetch_sub(1, std::memory_order_seq_cst);
-    status = absl::ResourceExhaustedError(absl::StrCat(
-        "sequencer queue full (capacity ", ring_.capacity(), "); retry with backoff"));
+  } else {
+    queued_.fetch_add(1, std::memory_order_seq_cst);  // before the item can be seen
+    if (!ring_.TryPush(item)) {
+      queued_.fetch_sub(1, std::memory_order_seq_cst);
+      status = absl::ResourceExhaustedError(absl::StrCat(
+          "sequencer queue full (capacity ", ring_.capacity(), "); retry with backoff"));
+    }
   }
   submitting_.fetch_sub(1, std::memory_order_release);
   return status;
