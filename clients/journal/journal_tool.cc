@@ -124,10 +124,18 @@ int Damaged(const absl::Status& s, std::ostream& err) {
 }
 
 void PrintTorn(const ReadStats& st, std::ostream& out) {
-  if (st.torn_bytes == 0) return;
-  out << "torn tail: " << st.torn_bytes << " bytes after offset " << st.torn_offset << " of "
-      << st.torn_file << (st.torn_truncated ? " (truncated)" : " (a write cut short; not damage)")
-      << "\n";
+  if (st.torn_bytes > 0) {
+    out << "torn tail: " << st.torn_bytes << " bytes after offset " << st.torn_offset << " of "
+        << st.torn_file
+        << (st.torn_truncated ? " (truncated)" : " (a write cut short; not damage)") << "\n";
+  }
+  if (st.zero_fill_bytes > 0) {
+    // Space a preallocating writer kept ahead of its data (or a file system extended):
+    // never data, so nothing was lost with it.
+    out << "zero fill: " << st.zero_fill_bytes << " bytes after offset "
+        << st.torn_offset + st.torn_bytes << " of " << st.torn_file
+        << (st.torn_truncated ? " (truncated)" : " (preallocated space; no data)") << "\n";
+  }
 }
 
 int Replay(const Args& a, std::ostream& out, std::ostream& err) {
@@ -247,7 +255,8 @@ int Stats(const Args& a, std::ostream& out, std::ostream& err) {
       << ",\"first_time\":" << first_time << ",\"last_time\":" << st.last_time
       << ",\"commands_by_type\":" << by_type(commands, command_name)
       << ",\"events_by_type\":" << by_type(events, event_name)
-      << ",\"torn_tail_bytes\":" << st.torn_bytes << "}\n";
+      << ",\"torn_tail_bytes\":" << st.torn_bytes << ",\"zero_fill_bytes\":" << st.zero_fill_bytes
+      << "}\n";
   if (!(*reader)->status().ok()) return Damaged((*reader)->status(), err);
   return kExitOk;
 }

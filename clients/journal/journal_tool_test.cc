@@ -141,6 +141,27 @@ TEST_F(JournalToolTest, VerifyReportsATornTailAsNotDamage) {
   EXPECT_TRUE(absl::StrContains(o.out, absl::StrCat("after offset ", st.torn_offset))) << o.out;
 }
 
+TEST_F(JournalToolTest, VerifyReportsPreallocatedZerosApartFromTornBytesAndCanCutThem) {
+  // A preallocating writer that crashed: its segment ends in zeros, nothing torn.
+  std::string seg = Segment();
+  const std::uint64_t data_end = journal::testing::FileSize(seg);
+  journal::testing::AppendZeros(seg, 1 << 20);
+  Output o = RunTool({"verify", dir_.path()});
+  EXPECT_EQ(o.code, kExitOk) << o.err;
+  EXPECT_FALSE(absl::StrContains(o.out, "torn tail")) << o.out;
+  EXPECT_TRUE(absl::StrContains(
+      o.out, absl::StrCat("zero fill: ", 1 << 20, " bytes after offset ", data_end)))
+      << o.out;
+  Output stats = RunTool({"stats", dir_.path()});
+  EXPECT_EQ(stats.code, kExitOk) << stats.err;
+  EXPECT_TRUE(absl::StrContains(stats.out, absl::StrCat("\"zero_fill_bytes\":", 1 << 20)))
+      << stats.out;
+  EXPECT_EQ(RunTool({"dump", dir_.path()}).code, kExitOk);
+  Output cut = RunTool({"verify", dir_.path(), "--truncate-torn-tail"});
+  EXPECT_EQ(cut.code, kExitOk) << cut.err;
+  EXPECT_EQ(journal::testing::FileSize(seg), data_end);
+}
+
 TEST_F(JournalToolTest, TruncatingRefusesALockedDirectoryButReadingDoesNot) {
   // A running msx-server holds DIR/LOCK; cutting its live tail would lose acknowledged work.
   auto server = journal::DirLock::Acquire(dir_.path());

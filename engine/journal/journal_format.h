@@ -35,6 +35,14 @@ inline constexpr std::size_t kRecordLengthOffset = 4;
 inline constexpr std::size_t kRecordTypeOffset = 8;
 static_assert(kRecordTypeOffset + 1 == kRecordHeaderSize);
 inline constexpr std::uint32_t kMaxPayload = 64u << 20;
+// Preallocation (FORMAT.md "Clean end"): a writer that writes into pre-zeroed space leaves
+// at least kMinZeroTail zero bytes after every such write, so a segment ending in fewer
+// zero bytes (a valid record ends in at most ~90) was not preallocated there. In the last
+// segment, a record header of nine zero bytes (never written: type 0 is never written)
+// followed by non-zero bytes and then the zero tail is a write torn by a crash if those
+// non-zero bytes end within kMaxTornSpanAfterHole of the header.
+inline constexpr std::uint64_t kMinZeroTail = 4096;
+inline constexpr std::uint64_t kMaxTornSpanAfterHole = 1u << 20;
 
 // COMMAND payload prefix: seq:u64 time:i64 command_type:u8 event_count:u32.
 inline constexpr std::size_t kCommandPrefixSize = 8 + 8 + 1 + 4;

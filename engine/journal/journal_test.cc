@@ -23,6 +23,7 @@
 namespace msx::journal {
 namespace {
 
+using testing::AppendZeros;
 using testing::DuplicateRange;
 using testing::FileSize;
 using testing::FlipByte;
@@ -287,7 +288,160 @@ TEST_F(JournalTest, ZeroFilledTailIsACleanEnd) {
   ASSERT_TRUE(r.status.ok()) << r.status;
   EXPECT_EQ(r.entries.size(), 20u);
   EXPECT_EQ(r.stats.torn_offset, size);
-  EXPECT_EQ(r.stats.torn_bytes, 4096u);
+  // Zero fill is reported apart from torn data: nothing that was written is cut.
+  EXPECT_EQ(r.stats.torn_bytes, 0u);
+  EXPECT_EQ(r.stats.zero_fill_bytes, 4096u);
+}
+
+// A write torn by a crash inside pre-zeroed space (the preallocating writer keeps zeros
+// ahead of its data): the shapes below end the journal cleanly at the previous group.
+class TornIntoZerosTest : public JournalTest {
+ protected:
+  static constexpr std::uint64_t kZeros = 64 << 10;
+
+  // Writes `n` groups, appends the zero tail, and returns the layout.
+  std::vector<JournalEntry> WritePreallocated(std::size_t n) {
+    WriteGroups(n);
+    std::vector<JournalEntry> layout = Layout();
+    const std::string data = testing::ReadAll(layout.back().file);
+    data_end_ = data.size();
+    nonzero_end_ = data.find_last_not_of('\0') + 1;  // a record may end in zero bytes
+    AppendZeros(layout.back().file, kZeros);
+    return layout;
+  }
+
+  // The last group that has events (so that an EVENT record can be torn).
+  static std::size_t LastWithEvents(const std::vector<JournalEntry>& layout) {
+    std::size_t k = layout.size() - 1;
+    while (layout[k].events.empty()) --k;
+    return k;
+  }
+
+  // Checks a clean end at the start of group `k` (groups 0..k-1 kept) with `torn` bytes of
+  // torn data before the zero fill, then that the truncating read cuts exactly there and
+  // a writer continues the journal after it.
+  void ExpectCleanEndAt(const std::vector<JournalEntry>& layout, std::size_t k,
+                        std::uint64_t torn) {
+    const std::string& file = layout[k].file;
+    const std::uint64_t size = FileSize(file);
+    ReadResult r = Read();
+    ASSERT_TRUE(r.status.ok()) << r.status;
+    EXPECT_EQ(r.entries.size(), k);
+    EXPECT_EQ(r.stats.torn_file, file);
+    EXPECT_EQ(r.stats.torn_offset, layout[k].offset);
+    EXPECT_EQ(r.stats.torn_bytes, torn);
+    EXPECT_EQ(r.stats.zero_fill_bytes, size - layout[k].offset - torn);
+    EXPECT_TRUE(r.stats.error_file.empty());
+    ReaderOptions o;
+    o.truncate_torn_tail = true;
+    ReadResult cut = Read(o);
+    ASSERT_TRUE(cut.status.ok()) << cut.status;
+    EXPECT_TRUE(cut.stats.torn_truncated);
+    EXPECT_EQ(FileSize(file), layout[k].offset);
+    // Everything before the torn group is still there, and appending continues after it.
+    cmds_.resize(k);
+    events_.resize(k);
+    WriteGroups(3);
+    ReadResult after = Read();
+    ASSERT_TRUE(after.status.ok()) << after.status;
+    ASSERT_EQ(after.entries.size(), k + 3);
+    for (std::size_t i = 0; i < k + 3; ++i) {
+      EXPECT_EQ(CommandToJson(after.entries[i].command), CommandToJson(cmds_[i])) << i;
+      ASSERT_EQ(after.entries[i].events.size(), events_[i].size()) << i;
+    }
+  }
+
+  std::uint64_t data_end_ = 0;
+  std::uint64_t nonzero_end_ = 0;  // end of the last non-zero byte of the data
+};
+
+TEST_F(TornIntoZerosTest, HeaderWrittenButPayloadStillZeroIsACleanEnd) {
+  std::vector<JournalEntry> layout = WritePreallocated(40);
+  const JournalEntry& last = layout.back();
+  ZeroRange(last.file, last.offset + kRecordHeaderSize, data_end_ - last.offset - kRecordHeaderSize);
+  // The header's type byte is its last non-zero byte: 9 torn bytes, the rest zero fill.
+  ExpectCleanEndAt(layout, layout.size() - 1, kRecordHeaderSize);
+}
+
+TEST_F(TornIntoZerosTest, ZeroHeaderFollowedByWrittenBytesThenZerosIsACleanEnd) {
+  std::vector<JournalEntry> layout = WritePreallocated(40);
+  std::size_t k = LastWithEvents(layout);
+  // The sector holding the COMMAND header was lost, the bytes after it were written.
+  ZeroRange(layout[k].file, layout[k].offset, kRecordHeaderSize);
+  ExpectCleanEndAt(layout, k, nonzero_end_ - layout[k].offset);
+}
+
+TEST_F(TornIntoZerosTest, ZeroEventHeaderInsideTheLastGroupIsACleanEndAtTheGroup) {
+  std::vector<JournalEntry> layout = WritePreallocated(40);
+  std::size_t k = LastWithEvents(layout);
+  ZeroRange(layout[k].file, layout[k].event_offsets[0], kRecordHeaderSize);
+  ExpectCleanEndAt(layout, k, nonzero_end_ - layout[k].offset);
+}
+
+TEST_F(TornIntoZerosTest, PartialPayloadFollowedByZerosIsACleanEndAtTheGroup) {
+  std::vector<JournalEntry> layout = WritePreallocated(40);
+  std::size_t k = LastWithEvents(layout);
+  // The write stopped inside the first EVENT's payload; everything after it is zero.
+  const std::uint64_t cut = layout[k].event_offsets[0] + kRecordHeaderSize + 5;
+  ZeroRange(layout[k].file, cut, data_end_ - cut);
+  ReadResult r = Read();
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  // The torn bytes end at the last non-zero byte before `cut`.
+  const std::uint64_t torn = r.stats.torn_bytes;
+  EXPECT_GT(torn, layout[k].event_offsets[0] - layout[k].offset);
+  EXPECT_LE(torn, cut - layout[k].offset);
+  ExpectCleanEndAt(layout, k, torn);
+}
+
+TEST_F(TornIntoZerosTest, GarbageLengthFollowedByZerosIsACleanEnd) {
+  std::vector<JournalEntry> layout = WritePreallocated(40);
+  const JournalEntry& last = layout.back();
+  ZeroRange(last.file, last.offset, data_end_ - last.offset);
+  std::string d = testing::ReadAll(last.file);
+  for (int i = 0; i < 4; ++i) d[last.offset + kRecordLengthOffset + i] = '\xff';
+  testing::WriteAll(last.file, d);
+  ExpectCleanEndAt(layout, layout.size() - 1, kRecordLengthOffset + 4);
+}
+
+TEST_F(TornIntoZerosTest, DamagedRecordFollowedByWrittenRecordsIsCorruptionWithItsOffset) {
+  std::vector<JournalEntry> layout = WritePreallocated(60);
+  const JournalEntry& victim = layout[layout.size() - 3];
+  FlipByte(victim.file, victim.offset + kRecordHeaderSize + 3);
+  ReadResult r = Read();
+  ExpectCorruption(r, victim.file, victim.offset, "checksum mismatch");
+  EXPECT_EQ(r.entries.size(), layout.size() - 3);
+}
+
+TEST_F(TornIntoZerosTest, PayloadZeroedInsideTheDataIsCorruption) {
+  std::vector<JournalEntry> layout = WritePreallocated(60);
+  const JournalEntry& victim = layout[layout.size() - 3];
+  // A hole in the payload, not at a header, with written records after it.
+  ZeroRange(victim.file, victim.offset + kRecordHeaderSize, 8);
+  ExpectCorruption(Read(), victim.file, victim.offset, "checksum mismatch");
+}
+
+TEST_F(TornIntoZerosTest, ZeroHeaderFollowedByMoreThanTheTornSpanIsCorruption) {
+  // Over kMaxTornSpanAfterHole of written records after a zeroed header cannot be one
+  // torn write; it is reported, not silently dropped.
+  std::vector<JournalEntry> layout = WritePreallocated(16000);
+  ASSERT_EQ(Segments().size(), 1u);
+  ASSERT_GT(data_end_ - layout[10].offset, kMaxTornSpanAfterHole);
+  ZeroRange(layout[10].file, layout[10].offset, kRecordHeaderSize);
+  ReadResult r = Read();
+  EXPECT_TRUE(absl::IsDataLoss(r.status)) << r.status;
+  EXPECT_EQ(r.stats.error_offset, layout[10].offset);
+}
+
+TEST_F(TornIntoZerosTest, FewerTrailingZerosThanAPreallocatingWriterLeavesIsCorruption) {
+  // Without kMinZeroTail zeros after it the file was not preallocated there: a bad last
+  // record keeps the old rule (a complete record with a wrong checksum was not cut short).
+  WriteGroups(20);
+  std::vector<JournalEntry> layout = Layout();
+  const JournalEntry& last = layout.back();
+  const std::uint64_t size = FileSize(last.file);
+  AppendZeros(last.file, 100);
+  ZeroRange(last.file, last.offset + kRecordHeaderSize, size - last.offset - kRecordHeaderSize);
+  ExpectCorruption(Read(), last.file, last.offset, "checksum mismatch");
 }
 
 TEST_F(JournalTest, ZeroedBlockInsideTheJournalIsCorruption) {

@@ -101,6 +101,13 @@ inline void FixRecordCrc(const std::string& path, std::uint64_t offset) {
 
 inline std::uint64_t FileSize(const std::string& path) { return std::filesystem::file_size(path); }
 
+// Appends `n` zero bytes: the space a preallocating writer keeps ahead of its data.
+inline void AppendZeros(const std::string& path, std::uint64_t n) {
+  std::ofstream f(path, std::ios::binary | std::ios::app);
+  const std::string zeros(n, '\0');
+  f.write(zeros.data(), static_cast<std::streamsize>(zeros.size()));
+}
+
 // A deterministic stream of plausible command groups: submits (accepted, sometimes a
 // fill or two), cancels, holdings, halts, with a book-level event that the journal drops.
 class GroupGenerator {

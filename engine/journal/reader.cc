@@ -25,6 +25,40 @@ bool AllZero(absl::string_view bytes) {
   return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == 0; });
 }
 
+// The end of the last non-zero byte in [from, data.size()), or `from` if there is none.
+std::uint64_t NonZeroEnd(absl::string_view data, std::uint64_t from) {
+  std::uint64_t end = data.size();
+  // Word at a time: after a crash of a preallocating writer this scans megabytes of zeros.
+  while (end >= from + 8) {
+    std::uint64_t word;
+    std::memcpy(&word, data.data() + end - 8, 8);
+    if (word != 0) break;
+    end -= 8;
+  }
+  while (end > from && data[end - 1] == 0) --end;
+  return end;
+}
+
+// The record at `p` of the last segment failed its length or checksum check (so p + 9 <=
+// data.size()). Returns whether it is a write torn by a crash into pre-zeroed space (a
+// clean end, FORMAT.md "Clean end") rather than corruption: the file must end in at least
+// kMinZeroTail zero bytes (else it was not preallocated there: the old rule, corruption),
+// and either the record is followed by nothing but zeros (its claimed extent when its
+// length is plausible, else its header), or its header is nine zero bytes (never written)
+// and the non-zero bytes after it end within kMaxTornSpanAfterHole.
+bool TornIntoZeros(absl::string_view data, std::uint64_t p) {
+  const std::uint64_t size = data.size();
+  const std::uint64_t nonzero_end = NonZeroEnd(data, p);
+  if (size - nonzero_end < kMinZeroTail) return false;
+  if (AllZero(data.substr(p, kRecordHeaderSize))) {
+    return nonzero_end - p <= kMaxTornSpanAfterHole;
+  }
+  const std::uint64_t length = GetFixed32(data.data() + p + kRecordLengthOffset);
+  std::uint64_t end = p + kRecordHeaderSize;
+  if (length <= kMaxPayload && end + length <= size) end += length;
+  return nonzero_end <= end;
+}
+
 bool KnownRecordType(std::uint8_t t) {
   return t >= static_cast<std::uint8_t>(RecordType::kConfig) &&
          t <= static_cast<std::uint8_t>(RecordType::kEvent);
@@ -64,6 +98,7 @@ absl::Status SegmentParser::ReadHeader(Seq* first_seq) {
 
 SegmentParser::Result SegmentParser::Next(Record* record, std::string* error) {
   const std::uint64_t size = bytes_.size();
+  unverified_ = false;
   if (pos_ >= size) return Result::kEnd;
   const std::uint64_t left = size - pos_;
   const char* p = bytes_.data() + pos_;
@@ -71,10 +106,11 @@ SegmentParser::Result SegmentParser::Next(Record* record, std::string* error) {
   std::uint32_t length = GetFixed32(p + kRecordLengthOffset);
   std::uint8_t type = static_cast<std::uint8_t>(p[kRecordTypeOffset]);
   if (length == 0 && type == 0 && GetFixed32(p) == 0 && AllZero(bytes_.substr(pos_))) {
-    return Result::kTorn;  // zero fill: space the file system allocated, never written
+    return Result::kZeroFill;  // space preallocated or extended, never written
   }
   if (length > kMaxPayload) {
     *error = absl::StrCat("record length ", length, " exceeds the maximum ", kMaxPayload);
+    unverified_ = true;
     return Result::kCorrupt;
   }
   if (kRecordHeaderSize + length > left) return Result::kTorn;  // payload cut short
@@ -83,6 +119,7 @@ SegmentParser::Result SegmentParser::Next(Record* record, std::string* error) {
   if (actual != expected) {
     *error = absl::StrCat("record checksum mismatch (length ", length, ", type ",
                           static_cast<int>(type), ")");
+    unverified_ = true;
     return Result::kCorrupt;
   }
   if (!KnownRecordType(type)) {
@@ -179,7 +216,7 @@ bool JournalReader::OpenNextSegment() {
       expected_seq_ = info.first_seq;
       stats_.end_seq = info.first_seq - 1;
     }
-    return HandleTornTail(info.path, 0, cursor_->data.size());
+    return HandleTornTail(info.path, 0, cursor_->data.size(), cursor_->data.size());
   }
   if (!h.ok()) return HandleCorruption(h, info.path, 0, 0);
   stats_.bytes += kSegmentHeaderSize;
@@ -210,12 +247,13 @@ bool JournalReader::OpenNextSegment() {
 }
 
 bool JournalReader::HandleTornTail(const std::string& path, std::uint64_t valid_end,
-                                   std::uint64_t size) {
+                                   std::uint64_t zero_from, std::uint64_t size) {
   done_ = true;
   stats_.torn_file = path;
   stats_.torn_offset = valid_end;
-  stats_.torn_bytes = size - valid_end;
-  if (options_.truncate_torn_tail && stats_.torn_bytes > 0) {
+  stats_.torn_bytes = zero_from - valid_end;
+  stats_.zero_fill_bytes = size - zero_from;
+  if (options_.truncate_torn_tail && size > valid_end) {
     absl::Status s;
     if (valid_end < kSegmentHeaderSize) {
       // Not even the header made it: the file holds nothing; remove it.
@@ -309,20 +347,30 @@ bool JournalReader::ReadGroup(JournalEntry* entry) {
     if (r == SegmentParser::Result::kEnd) {
       if (c.records == 0) {
         // A header without its CONFIG record: the writer died right after the header.
-        if (c.last) return HandleTornTail(c.path, c.parser.position(), c.data.size());
+        if (c.last) {
+          return HandleTornTail(c.path, c.parser.position(), c.data.size(), c.data.size());
+        }
         return HandleCorruption(absl::DataLossError("segment has no CONFIG record"), c.path,
                                 c.parser.position(), c.parser.position());
       }
       cursor_.reset();
       continue;
     }
-    if (r == SegmentParser::Result::kTorn) {
-      if (c.last) return HandleTornTail(c.path, c.parser.position(), c.data.size());
+    if (r == SegmentParser::Result::kTorn || r == SegmentParser::Result::kZeroFill) {
+      if (c.last) {
+        const std::uint64_t p = c.parser.position();
+        return HandleTornTail(c.path, p, r == SegmentParser::Result::kZeroFill ? p : c.data.size(),
+                              c.data.size());
+      }
       return HandleCorruption(
           absl::DataLossError("record cut short in a segment that is not the last"), c.path,
           c.parser.position(), c.parser.position());
     }
     if (r == SegmentParser::Result::kCorrupt) {
+      if (c.last && c.parser.unverified() && TornIntoZeros(c.data, c.parser.position())) {
+        const std::uint64_t p = c.parser.position();
+        return HandleTornTail(c.path, p, NonZeroEnd(c.data, p), c.data.size());
+      }
       return HandleCorruption(absl::DataLossError(error), c.path, c.parser.position(),
                               c.parser.position());
     }
@@ -391,15 +439,25 @@ bool JournalReader::ReadGroup(JournalEntry* entry) {
         entry->event_offsets[i] = erec.offset;
         continue;
       }
-      if (er == SegmentParser::Result::kEnd || er == SegmentParser::Result::kTorn) {
-        // The group is cut short by the end of the file.
-        if (c.last) return HandleTornTail(c.path, group_offset, c.data.size());
+      if (er == SegmentParser::Result::kEnd || er == SegmentParser::Result::kTorn ||
+          er == SegmentParser::Result::kZeroFill) {
+        // The group is cut short by the end of the file (or by the zeros that follow it).
+        if (c.last) {
+          return HandleTornTail(
+              c.path, group_offset,
+              er == SegmentParser::Result::kZeroFill ? c.parser.position() : c.data.size(),
+              c.data.size());
+        }
         return HandleCorruption(
             absl::DataLossError(absl::StrCat("command seq ", cmd.seq, " has ", i, " of its ",
                                              event_count, " events")),
             c.path, c.parser.position(), group_offset);
       }
       if (er == SegmentParser::Result::kCorrupt) {
+        if (c.last && c.parser.unverified() && TornIntoZeros(c.data, c.parser.position())) {
+          return HandleTornTail(c.path, group_offset, NonZeroEnd(c.data, c.parser.position()),
+                                c.data.size());
+        }
         return HandleCorruption(absl::DataLossError(error), c.path, c.parser.position(),
                                 group_offset);
       }
@@ -458,7 +516,9 @@ absl::StatusOr<std::optional<std::string>> ReadJournalConfig(const std::string& 
   SegmentParser::Record rec;
   std::string error;
   SegmentParser::Result r = parser.Next(&rec, &error);
-  if ((r == SegmentParser::Result::kEnd || r == SegmentParser::Result::kTorn) && only) {
+  if ((r == SegmentParser::Result::kEnd || r == SegmentParser::Result::kTorn ||
+       r == SegmentParser::Result::kZeroFill) &&
+      only) {
     return std::optional<std::string>();  // a torn first segment: nothing was journaled
   }
   if (r != SegmentParser::Result::kRecord || rec.type != RecordType::kConfig) {

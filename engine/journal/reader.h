@@ -4,9 +4,11 @@
 //
 // Outcomes at the end of the journal:
 //   * clean end: Next() returns false and status() is OK. A torn tail of the last segment
-//     (a record or group cut short, or zero fill) is a clean end: stats().torn_bytes says
-//     how many bytes follow the last complete group, and with truncate_torn_tail they are
-//     removed (ftruncate + fsync).
+//     (a record or group cut short, zero fill, or a write torn inside pre-zeroed space; see
+//     FORMAT.md "Clean end") is a clean end: stats().torn_bytes says how many bytes of
+//     cut-short or torn data follow the last complete group, stats().zero_fill_bytes how
+//     many zero bytes follow those (the writer's preallocated space, never data), and with
+//     truncate_torn_tail both are removed (ftruncate + fsync).
 //   * corruption: Next() returns false and status() is DataLossError whose message starts
 //     with "<path>:<offset>: " (offset of the damaged record or header in that file);
 //     stats().error_file / error_offset hold the same. With truncate_at_corruption (an
@@ -81,11 +83,17 @@ struct ReadStats {
   Seq end_seq = 0;
   TimeNs last_time = 0;
   std::uint64_t fills = 0;
-  // Torn tail of the last segment: bytes after the last complete group.
+  // Tail of the last segment after the last complete group (torn_file is set whenever
+  // there is one): [torn_offset, torn_offset + torn_bytes) are bytes of a write cut short
+  // or torn by a crash (a group that was never acknowledged), the zero_fill_bytes after
+  // them are zero bytes up to the end of the file (space the writer preallocated, or the
+  // file system extended, and no data was written to). A clean restart after a crash of
+  // a preallocating writer typically has torn_bytes 0 and megabytes of zero fill.
   std::string torn_file;
   std::uint64_t torn_offset = 0;  // where the valid data ends
   std::uint64_t torn_bytes = 0;
-  bool torn_truncated = false;
+  std::uint64_t zero_fill_bytes = 0;
+  bool torn_truncated = false;  // the tail (torn bytes and zero fill) was removed
   // Corruption (also set when truncate_at_corruption handled it).
   std::string error_file;
   std::uint64_t error_offset = 0;
@@ -130,7 +138,9 @@ class JournalReader {
   bool OpenNextSegment();
   bool HandleCorruption(absl::Status status, const std::string& path, std::uint64_t offset,
                         std::uint64_t group_offset);
-  bool HandleTornTail(const std::string& path, std::uint64_t valid_end, std::uint64_t size);
+  // The last segment ends cleanly at valid_end; [zero_from, size) are zero bytes.
+  bool HandleTornTail(const std::string& path, std::uint64_t valid_end, std::uint64_t zero_from,
+                      std::uint64_t size);
 
   const std::string dir_;
   const ReaderOptions options_;
@@ -163,8 +173,9 @@ class SegmentParser {
   enum class Result {
     kRecord,   // *record filled
     kEnd,      // no bytes left
-    kTorn,     // the remaining bytes are a cut-short record or zero fill
-    kCorrupt,  // *error set; *offset is where
+    kTorn,      // the remaining bytes are a cut-short record
+    kZeroFill,  // the remaining bytes are all zero (at least one)
+    kCorrupt,   // *error set; position() is where. unverified() tells why.
   };
   struct Record {
     RecordType type;
@@ -180,10 +191,15 @@ class SegmentParser {
   absl::Status ReadHeader(Seq* first_seq);
   Result Next(Record* record, std::string* error);
   std::uint64_t position() const { return pos_; }
+  // After kCorrupt: true if the record's length or checksum did not verify (its bytes may
+  // be a write torn by a crash rather than a record written whole), false if a record
+  // that verified carries an unknown type (it was written whole: never torn).
+  bool unverified() const { return unverified_; }
 
  private:
   absl::string_view bytes_;
   std::uint64_t pos_ = 0;
+  bool unverified_ = false;
 };
 
 }  // namespace internal

@@ -116,6 +116,7 @@ void KeepCuts(const ReadStats& read, ReadStats* cuts) {
     cuts->torn_file = read.torn_file;
     cuts->torn_offset = read.torn_offset;
     cuts->torn_bytes = read.torn_bytes;
+    cuts->zero_fill_bytes = read.zero_fill_bytes;
     cuts->torn_truncated = true;
   }
   if (cuts->error_file.empty() && !read.error_file.empty()) {
@@ -131,6 +132,7 @@ void RestoreCuts(const ReadStats& cuts, ReadStats* read) {
     read->torn_file = cuts.torn_file;
     read->torn_offset = cuts.torn_offset;
     read->torn_bytes = cuts.torn_bytes;
+    read->zero_fill_bytes = cuts.zero_fill_bytes;
     read->torn_truncated = cuts.torn_truncated;
   }
   if (read->error_file.empty() && !cuts.error_file.empty()) {

@@ -10,7 +10,9 @@
 //      sequence chain; re-apply each later command through Engine::Apply and check that
 //      the regenerated journaled events (all but kBookLevel) equal the journaled ones,
 //      byte for byte in the journal encoding. Fills are thereby checked one by one.
-//   4. Truncate a torn tail (by default) and report what was cut.
+//   4. Truncate a torn tail (by default) and report what was cut: torn bytes (a group that
+//      was never acknowledged) apart from zero fill (space a preallocating writer kept
+//      ahead of its data, FORMAT.md "Clean end"), which is no data at all.
 //
 // Thread-safety: not thread-safe; run before the writer is opened on the directory.
 #ifndef MSX_ENGINE_JOURNAL_RECOVERY_H_

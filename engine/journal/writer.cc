@@ -61,10 +61,11 @@ absl::StatusOr<bool> CheckContinuation(const std::string& dir, Seq next_seq) {
   }
   if (!(*reader)->status().ok()) return (*reader)->status();
   const ReadStats& st = (*reader)->stats();
-  if (st.torn_bytes > 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("journal segment ", st.torn_file, " ends in a torn tail of ", st.torn_bytes,
-                     " bytes at offset ", st.torn_offset, "; run recovery"));
+  if (st.torn_bytes > 0 || st.zero_fill_bytes > 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "journal segment ", st.torn_file, " ends in a torn tail of ", st.torn_bytes,
+        " bytes and ", st.zero_fill_bytes, " bytes of zero fill at offset ", st.torn_offset,
+        "; run recovery"));
   }
   if (st.commands == 0) {
     if (last.first_seq != next_seq) {
