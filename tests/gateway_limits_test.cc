@@ -8,7 +8,10 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <fstream>
+#include <iterator>
 #include <mutex>
+#include <string>
 
 #include <grpcpp/grpcpp.h>
 
@@ -100,12 +103,16 @@ TEST(GatewayLimitsTest, FloodAgainstTinyQueueGetsResourceExhaustedAndLosesNothin
 TEST(GatewayLimitsTest, JournalThatCannotWriteFailsClosedWithUnavailable) {
   testing::ServerProcess server;
   ASSERT_TRUE(server.Start().ok()) << server.Output();
-  // Cap the server's file size: the next journal writes beyond it fail with EFBIG.
-  struct stat st {};
+  // Cap the server's file size: the next journal writes beyond it fail with EFBIG. The
+  // limit is on the write offset, so it is set from where the data ends, not from the file
+  // size: the writer keeps preallocated zeros ahead of its data (engine/journal/writer.h).
   std::string segment = server.data_dir() + "/00000000000000000001.msxj";
-  ASSERT_EQ(stat(segment.c_str(), &st), 0);
+  std::ifstream in(segment, std::ios::binary);
+  ASSERT_TRUE(in.good()) << segment;
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::size_t data_end = bytes.find_last_not_of('\0') + 1;
   struct rlimit limit {};
-  limit.rlim_cur = limit.rlim_max = static_cast<rlim_t>(st.st_size) + 16384;
+  limit.rlim_cur = limit.rlim_max = static_cast<rlim_t>(data_end) + 16384;
   ASSERT_EQ(prlimit(server.pid(), RLIMIT_FSIZE, &limit, nullptr), 0);
 
   AgencyClient komir(server.address(), "demo-komir");

@@ -24,6 +24,10 @@ absl::Status ErrnoError(absl::string_view op, const std::string& path);
 // Writes all of `data` to `fd`, retrying short writes and EINTR.
 absl::Status WriteAll(int fd, absl::string_view data, const std::string& path);
 
+// Writes all of `data` to `fd` at `offset` (pwrite), retrying short writes and EINTR.
+absl::Status PwriteAll(int fd, absl::string_view data, std::uint64_t offset,
+                       const std::string& path);
+
 // Reads the whole file.
 absl::StatusOr<std::string> ReadFile(const std::string& path);
 

@@ -100,6 +100,8 @@ inline constexpr char kSnapshotPrefix[] = "snapshot-";
 inline constexpr char kSnapshotSuffix[] = ".msxs";
 
 inline constexpr std::uint64_t kDefaultSegmentBytes = 64u << 20;
+// Zero bytes a writer keeps ahead of its data by default (WriterOptions::preallocate_bytes).
+inline constexpr std::uint64_t kDefaultPreallocateBytes = 1u << 20;
 
 }  // namespace msx::journal
 

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -17,6 +18,10 @@ using internal::JoinPath;
 
 namespace {
 
+constexpr std::uint64_t kPage = 4096;
+
+std::uint64_t RoundUpToPage(std::uint64_t n) { return (n + kPage - 1) / kPage * kPage; }
+
 absl::Status ValidateOptions(const WriterOptions& o) {
   if (o.durability != Durability::kSync && o.durability != Durability::kNone) {
     return absl::InvalidArgumentError("durability: must be kSync or kNone");
@@ -30,6 +35,13 @@ absl::Status ValidateOptions(const WriterOptions& o) {
         "config: ", o.config.size(), " bytes exceed the record maximum of ", kMaxPayload));
   }
   if (o.next_seq == 0) return absl::InvalidArgumentError("next_seq: must be >= 1");
+  if (o.preallocate_bytes != 0 &&
+      (o.preallocate_bytes < (64u << 10) || o.preallocate_bytes > (1u << 30) ||
+       o.preallocate_bytes % 4096 != 0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("preallocate_bytes: ", o.preallocate_bytes,
+                     " must be 0 (off) or a multiple of 4096 in [65536, 1073741824]"));
+  }
   return absl::OkStatus();
 }
 
@@ -99,8 +111,13 @@ absl::StatusOr<std::unique_ptr<JournalWriter>> JournalWriter::Open(const std::st
   AppendSegmentHeader(w->options_.next_seq, &start);
   AppendRecord(RecordType::kConfig, w->options_.config, &start);
   if (absl::Status s = w->OpenSegmentFile(w->options_.next_seq); !s.ok()) return s;
-  if (absl::Status s = internal::WriteAll(w->fd_, start, w->segment_path_); !s.ok()) return s;
+  if (absl::Status s = w->WriteData(start); !s.ok()) return s;
   if (absl::Status s = w->SyncFile(); !s.ok()) return s;
+  // The header and CONFIG are durable before any zeros follow them, so a crash never
+  // leaves a segment whose header is zero. The first commit then finds zeros ready.
+  if (w->preallocating()) {
+    if (absl::Status s = w->ExtendZeros(); !s.ok()) return s;
+  }
   {
     absl::MutexLock l(&w->mu_);
     w->segment_size_ = start.size();
@@ -115,7 +132,10 @@ absl::StatusOr<std::unique_ptr<JournalWriter>> JournalWriter::Open(const std::st
 }
 
 JournalWriter::JournalWriter(std::string dir, WriterOptions options)
-    : dir_(std::move(dir)), options_(std::move(options)), next_seq_(options_.next_seq) {}
+    : dir_(std::move(dir)),
+      options_(std::move(options)),
+      next_seq_(options_.next_seq),
+      zero_cap_(RoundUpToPage(options_.segment_bytes + kMinZeroTail)) {}
 
 JournalWriter::~JournalWriter() {
   // The status was available through Close()/status(); a destructor cannot report it.
@@ -132,9 +152,16 @@ absl::Status JournalWriter::Close() {
     }
     thread_.join();
   }
+  bool cut = false;
   {
     absl::MutexLock l(&mu_);
     closing_ = true;
+    // Everything appended is written (the thread drained it); a failed writer does no
+    // more I/O. Nothing else owns the file now.
+    cut = status_.ok() && fd_ >= 0 && !writing_;
+  }
+  if (cut) {
+    if (absl::Status s = CutToDataEnd(); !s.ok()) Fail(s);
   }
   if (fd_ >= 0) {
     ::close(fd_);
@@ -279,7 +306,8 @@ void JournalWriter::Run() {
   std::vector<PendingSegment> starts;
   bool wrote = false;  // this thread holds writing_ from the previous round
   for (;;) {
-    Seq batch_last;
+    Seq batch_last = 0;
+    bool extend = false;
     {
       absl::MutexLock l(&mu_);
       if (wrote) writing_ = false;
@@ -287,13 +315,30 @@ void JournalWriter::Run() {
       // Deferred groups are taken only once handed off (Append, Commit without an inline
       // write, WaitDurable, Close), never on a spurious or early wake-up: a Commit caller
       // about to write them inline finds them where it left them.
-      while (status_.ok() && (writing_ || ((pending_.empty() || !handoff_) && !closing_))) {
+      // Between commits (replies already released) it extends the preallocated zeros.
+      while (status_.ok() &&
+             (writing_ ||
+              ((pending_.empty() || !handoff_) && !closing_ && !NeedsZerosLocked()))) {
         work_cv_.Wait(&mu_);
       }
-      if (!status_.ok() || pending_.empty()) break;  // failed (by a Commit), or closed and drained
-      batch_last = TakePendingLocked(&batch, &starts);
+      if (!status_.ok()) break;  // failed (by a Commit)
+      if (!pending_.empty() && (handoff_ || closing_)) {
+        batch_last = TakePendingLocked(&batch, &starts);
+      } else if (closing_) {
+        break;  // closed and drained
+      } else {
+        extend = true;  // NeedsZerosLocked(): extend, owning the file meanwhile
+        writing_ = true;
+      }
     }
     wrote = true;
+    if (extend) {
+      if (absl::Status s = ExtendZeros(); !s.ok()) {
+        Fail(s);
+        return;
+      }
+      continue;
+    }
     if (!WriteAndReport(batch, starts, batch_last).ok()) return;
   }
   absl::MutexLock l(&mu_);
@@ -351,9 +396,73 @@ absl::StatusOr<bool> JournalWriter::Commit(bool inline_ok) {
   writing_ = false;
   ++stats_.inline_syncs;
   // Groups appended by other threads meanwhile (their Commit saw a write in progress and
-  // left them to the writer thread), or a Close waiting for the file: wake the writer.
-  if (!pending_.empty() || closing_) work_cv_.Signal();
+  // left them to the writer thread), a Close waiting for the file, or zeros to extend
+  // (the writer thread does it, off this caller's path): wake the writer.
+  if (!pending_.empty() || closing_ || NeedsZerosLocked()) work_cv_.Signal();
   return true;
+}
+
+bool JournalWriter::NeedsZerosLocked() const {
+  if (!preallocating() || closing_ || writing_ || fd_ < 0) return false;
+  // Extend at half a chunk left, up to the cap: the segment rotates before its data
+  // passes segment_bytes, and the last group before that needs kMinZeroTail after it.
+  return zero_end_ < zero_cap_ && zero_end_ < data_end_ + options_.preallocate_bytes / 2;
+}
+
+absl::Status JournalWriter::WriteData(absl::string_view bytes) {
+  if (bytes.empty()) return absl::OkStatus();
+  const std::uint64_t end = data_end_ + bytes.size();
+  if (zero_end_ > data_end_ && end + kMinZeroTail > zero_end_) {
+    // The zeros do not hold it with a tail to spare: append past the end of the file
+    // instead, where a crash can only cut the write short. Cut the zeros first, so that a
+    // torn write never ends in a zero tail too short to be recognized as preallocated.
+    if (::ftruncate(fd_, static_cast<off_t>(data_end_)) != 0) {
+      return ErrnoError("ftruncate", segment_path_);
+    }
+    zero_end_ = data_end_;
+  }
+  if (preallocating() && end > zero_end_) {
+    absl::MutexLock l(&mu_);
+    ++stats_.appends_past_zeros;
+  }
+  if (absl::Status s = internal::PwriteAll(fd_, bytes, data_end_, segment_path_); !s.ok()) {
+    return s;
+  }
+  data_end_ = end;
+  zero_end_ = std::max(zero_end_, end);  // so zero_end_ >= data_end_ always
+  return absl::OkStatus();
+}
+
+absl::Status JournalWriter::ExtendZeros() {
+  static const std::string* const kZeros = new std::string(256u << 10, '\0');
+  const std::uint64_t from = zero_end_;
+  const std::uint64_t to = std::min(RoundUpToPage(zero_end_) + options_.preallocate_bytes,
+                                    std::max(zero_cap_, RoundUpToPage(data_end_ + kMinZeroTail)));
+  for (std::uint64_t at = from; at < to;) {
+    const std::uint64_t n = std::min<std::uint64_t>(to - at, kZeros->size());
+    if (absl::Status s = internal::PwriteAll(fd_, absl::string_view(kZeros->data(), n), at,
+                                             segment_path_);
+        !s.ok()) {
+      return s;
+    }
+    at += n;
+  }
+  // Durable zeros are what make later data fdatasyncs cheap (no size change to commit).
+  if (absl::Status s = SyncFile(); !s.ok()) return s;
+  zero_end_ = std::max(zero_end_, to);
+  absl::MutexLock l(&mu_);
+  ++stats_.zero_fills;
+  stats_.zero_fill_bytes += to - from;
+  return absl::OkStatus();
+}
+
+absl::Status JournalWriter::CutToDataEnd() {
+  if (zero_end_ <= data_end_) return absl::OkStatus();
+  if (::ftruncate(fd_, static_cast<off_t>(data_end_)) != 0) {
+    return ErrnoError("ftruncate", segment_path_);
+  }
+  zero_end_ = data_end_;
+  return SyncFile();
 }
 
 absl::Status JournalWriter::WriteBatch(const std::string& bytes,
@@ -361,17 +470,21 @@ absl::Status JournalWriter::WriteBatch(const std::string& bytes,
   std::size_t pos = 0;
   for (const PendingSegment& seg : starts) {
     absl::string_view part(bytes.data() + pos, seg.offset - pos);
-    if (absl::Status s = internal::WriteAll(fd_, part, segment_path_); !s.ok()) return s;
-    // The old segment is complete and durable before the new one exists, so a torn tail
-    // can only ever be in the last segment.
-    if (absl::Status s = SyncFile(); !s.ok()) return s;
+    if (absl::Status s = WriteData(part); !s.ok()) return s;
+    // The old segment is complete, exact (no zeros after its data) and durable before the
+    // new one exists, so a torn tail or zero fill can only ever be in the last segment.
+    if (zero_end_ > data_end_) {
+      if (absl::Status s = CutToDataEnd(); !s.ok()) return s;  // syncs the data too
+    } else if (absl::Status s = SyncFile(); !s.ok()) {
+      return s;
+    }
     ::close(fd_);
     fd_ = -1;
     if (absl::Status s = OpenSegmentFile(seg.first_seq); !s.ok()) return s;
     pos = seg.offset;
   }
   absl::string_view rest(bytes.data() + pos, bytes.size() - pos);
-  if (absl::Status s = internal::WriteAll(fd_, rest, segment_path_); !s.ok()) return s;
+  if (absl::Status s = WriteData(rest); !s.ok()) return s;
   return SyncFile();
 }
 
@@ -380,6 +493,8 @@ absl::Status JournalWriter::OpenSegmentFile(Seq first_seq) {
   // O_TRUNC: Open verified that an existing file of this name holds no command.
   fd_ = ::open(segment_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd_ < 0) return ErrnoError("open", segment_path_);
+  data_end_ = 0;
+  zero_end_ = 0;
   if (options_.durability == Durability::kSync) return internal::SyncDir(dir_);
   return absl::OkStatus();
 }

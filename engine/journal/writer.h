@@ -23,6 +23,18 @@
 // errno) forever, every later Append fails with it, nothing after the failure is ever
 // reported durable, and on_failure is called once.
 //
+// Preallocation (WriterOptions::preallocate_bytes, kSync only): the writer keeps real zero
+// bytes (pwrite, then fdatasync) ahead of its write position in the current segment, so
+// that a group commit overwrites space that already belongs to the file and its fdatasync
+// does not also commit a file-size change (on ext4 that metadata commit is most of the
+// difference between an append and an overwrite). The zeros are extended by the writer
+// thread once the zero space left falls below half a chunk, after a commit's on_durable
+// has run (never between a write and its report) or while it is idle; a group that does
+// not fit the zeros (keeping kMinZeroTail of them after it) is appended past them the old
+// way instead. Before the next segment starts, and at Close(), the segment is cut to its
+// exact data end (ftruncate, made durable), so only a crash leaves zeros at the end of
+// the last segment, which the reader treats as a clean end (FORMAT.md "Clean end").
+//
 // Memory: appended groups are buffered until the writer thread has written them, so if the
 // disk stalls the buffer grows at the append rate (pending_bytes() shows it; the gateway's
 // bounded queue is what limits the rate).
@@ -66,6 +78,11 @@ struct WriterOptions {
   Durability durability = Durability::kSync;
   // Rotate to a new segment when the next group would grow the current one beyond this.
   std::uint64_t segment_bytes = kDefaultSegmentBytes;
+  // Zero bytes to keep ahead of the data in the current segment, extended a chunk of this
+  // many bytes at a time (see "Preallocation" above). 0 turns preallocation off (each
+  // commit appends to the file). Otherwise a multiple of 4096 in [64 KiB, 1 GiB]. Applies
+  // under kSync only: without fdatasync there is no metadata commit to save.
+  std::uint64_t preallocate_bytes = kDefaultPreallocateBytes;
   // Opaque reference-data configuration (serialized msx.v1.ExchangeConfig), written as the
   // CONFIG record at the start of every segment. REQUIRES: size() <= kMaxPayload.
   std::string config;
@@ -87,6 +104,11 @@ struct WriterStats {
   std::uint64_t syncs = 0;     // write+fdatasync rounds (group commits), both kinds
   std::uint64_t inline_syncs = 0;  // of those, made by a Commit caller's thread
   std::uint64_t segments = 0;  // segment files created
+  std::uint64_t zero_fills = 0;        // preallocation extensions (pwrite zeros + fdatasync)
+  std::uint64_t zero_fill_bytes = 0;   // zero bytes they wrote
+  // With preallocation on: writes that grew the file (each segment's first write does;
+  // any other means the zeros ran out before the writer thread could extend them).
+  std::uint64_t appends_past_zeros = 0;
 };
 
 class JournalWriter {
@@ -178,6 +200,19 @@ class JournalWriter {
   absl::Status WriteAndReport(const std::string& batch, const std::vector<PendingSegment>& starts,
                               Seq batch_last);
   absl::Status WriteBatch(const std::string& bytes, const std::vector<PendingSegment>& starts);
+  // Writes `bytes` at data_end_: into the zeros if they hold it with kMinZeroTail to spare,
+  // else past them (cutting a short zero tail first, so the file never ends in fewer
+  // than kMinZeroTail zeros after data). REQUIRES: this thread owns the file.
+  absl::Status WriteData(absl::string_view bytes);
+  // Extends the zeros by one chunk (pwrite + fdatasync). REQUIRES: owns the file.
+  absl::Status ExtendZeros();
+  // Cuts the current segment to data_end_ (ftruncate + fdatasync) if zeros follow it.
+  absl::Status CutToDataEnd();
+  // Whether the zeros should be extended now. REQUIRES: no thread owns the file (!writing_).
+  bool NeedsZerosLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool preallocating() const {
+    return options_.preallocate_bytes > 0 && options_.durability == Durability::kSync;
+  }
   absl::Status OpenSegmentFile(Seq first_seq);
   absl::Status SyncFile();
   void Fail(const absl::Status& status);
@@ -208,6 +243,9 @@ class JournalWriter {
   // Owned by the thread that set writing_ (and by Open before the thread starts).
   int fd_ = -1;
   std::string segment_path_;
+  std::uint64_t data_end_ = 0;  // where the next group goes in the current segment
+  std::uint64_t zero_end_ = 0;  // the file's size: zeros in [data_end_, zero_end_)
+  std::uint64_t zero_cap_ = 0;  // preallocate no further than this (segment_bytes + a tail)
   std::string inline_batch_;  // Commit's buffers (swapped with pending_, keep capacity)
   std::vector<PendingSegment> inline_starts_;
 
