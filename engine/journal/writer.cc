@@ -412,10 +412,11 @@ bool JournalWriter::NeedsZerosLocked() const {
 absl::Status JournalWriter::WriteData(absl::string_view bytes) {
   if (bytes.empty()) return absl::OkStatus();
   const std::uint64_t end = data_end_ + bytes.size();
-  if (zero_end_ > data_end_ && end + kMinZeroTail > zero_end_) {
-    // The zeros do not hold it with a tail to spare: append past the end of the file
-    // instead, where a crash can only cut the write short. Cut the zeros first, so that a
-    // torn write never ends in a zero tail too short to be recognized as preallocated.
+  if (end <= zero_end_ && end + kMinZeroTail > zero_end_) {
+    // It would end inside the zeros with fewer than kMinZeroTail of them left: a write
+    // torn there would not be recognized as preallocated. Cut the zeros and append past
+    // the end of the file instead, where a crash can only cut the write short. (A write
+    // that ends past the zeros leaves no zero tail at all, so it needs no cut.)
     if (::ftruncate(fd_, static_cast<off_t>(data_end_)) != 0) {
       return ErrnoError("ftruncate", segment_path_);
     }

@@ -201,8 +201,9 @@ class JournalWriter {
                               Seq batch_last);
   absl::Status WriteBatch(const std::string& bytes, const std::vector<PendingSegment>& starts);
   // Writes `bytes` at data_end_: into the zeros if they hold it with kMinZeroTail to spare,
-  // else past them (cutting a short zero tail first, so the file never ends in fewer
-  // than kMinZeroTail zeros after data). REQUIRES: this thread owns the file.
+  // else past the end of the file (cutting the zeros first if the write would end inside
+  // them, so a file never ends in 1..kMinZeroTail-1 zeros after data). REQUIRES: this
+  // thread owns the file.
   absl::Status WriteData(absl::string_view bytes);
   // Extends the zeros by one chunk (pwrite + fdatasync). REQUIRES: owns the file.
   absl::Status ExtendZeros();
