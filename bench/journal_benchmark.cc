@@ -4,6 +4,7 @@
 //                               over durable zeros + fdatasync (no file-size change)
 //   BM_JournalTimeToDurable/P   one producer: Append + WaitDurable, per command; P is
 //                               WriterOptions::preallocate_bytes (0 = append, the old way)
+//   BM_JournalPreallocAB        preallocate_bytes 0 vs default, interleaved per command
 //   BM_JournalConcurrentDurable 8 producer threads append flat out; time until all durable
 //                               (third arg: preallocate_bytes)
 //   BM_Crc32c                   checksum throughput (hardware and portable)
@@ -281,6 +282,62 @@ BENCHMARK(BM_FloorVsJournalInterleaved)
     ->Iterations(10000)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
+
+// A/B of preallocation on the same disk at the same moment: two journals, one appending
+// (preallocate_bytes 0) and one preallocating (the default), one command each per
+// iteration, in alternating order. The ratio of the medians is what preallocation saves.
+void BM_JournalPreallocAB(benchmark::State& state) {
+  std::string dir = FreshDir("prealloc-ab");
+  std::unique_ptr<JournalWriter> writers[2];
+  for (int i = 0; i < 2; ++i) {
+    WriterOptions o;
+    o.durability = Durability::kSync;
+    o.preallocate_bytes = i == 0 ? 0 : kDefaultPreallocateBytes;
+    o.config = std::string(2000, 'c');
+    auto w = JournalWriter::Open(dir + (i == 0 ? "/append" : "/prealloc"), o);
+    if (!w.ok()) {
+      state.SkipWithError(std::string(w.status().message()).c_str());
+      return;
+    }
+    writers[i] = *std::move(w);
+  }
+  std::vector<double> us[2];
+  Seq seq = 0;
+  Command cmd;
+  Event ev;
+  for (auto _ : state) {
+    TypicalGroup(++seq, &cmd, &ev);
+    for (int k = 0; k < 2; ++k) {
+      const int i = (static_cast<int>(seq) + k) % 2;
+      auto t0 = Clock::now();
+      absl::Status s = writers[i]->Append(cmd, {&ev, 1});
+      if (s.ok()) s = writers[i]->WaitDurable(seq);
+      if (!s.ok()) {
+        state.SkipWithError(std::string(s.message()).c_str());
+        return;
+      }
+      us[i].push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+    }
+  }
+  state.counters["zero_fills"] = static_cast<double>(writers[1]->stats().zero_fills);
+  for (auto& w : writers) w->Close().IgnoreError();
+  for (auto& v : us) std::sort(v.begin(), v.end());
+  auto p = [](const std::vector<double>& v, double q) {
+    return v[std::min(v.size() - 1, std::size_t(q * v.size()))];
+  };
+  if (us[0].empty()) return;
+  state.counters["append_p50_us"] = p(us[0], 0.5);
+  state.counters["prealloc_p50_us"] = p(us[1], 0.5);
+  state.counters["append_p99_us"] = p(us[0], 0.99);
+  state.counters["prealloc_p99_us"] = p(us[1], 0.99);
+  state.counters["append_p999_us"] = p(us[0], 0.999);
+  state.counters["prealloc_p999_us"] = p(us[1], 0.999);
+  state.counters["append_max_us"] = us[0].back();
+  state.counters["prealloc_max_us"] = us[1].back();
+  state.counters["p50_ratio"] = p(us[1], 0.5) / p(us[0], 0.5);
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_JournalPreallocAB)->Iterations(10000)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 // Producers append without waiting (the gateway's many clients each wait for their own
 // reply, but together they keep the queue full); one iteration ends when everything the
