@@ -536,7 +536,7 @@ TEST_F(PreallocationTest, ZerosAreExtendedAheadOfAGrowingSegmentOffTheCommitPath
 }
 
 TEST_F(PreallocationTest, RotationLeavesEverySegmentButTheLastExact) {
-  auto writer = JournalWriter::Open(dir_.path(), SyncOptions(96 << 10));
+  auto writer = JournalWriter::Open(dir_.path(), SyncOptions(48 << 10));
   ASSERT_TRUE(writer.ok()) << writer.status();
   while (Segments().size() < 4) AppendDurable(writer->get(), 100);
   // While open: the reader would report zeros in a segment that is not the last as
