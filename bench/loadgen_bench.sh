@@ -20,7 +20,9 @@
 # Usage: bench/loadgen_bench.sh            (MSX_BUILD_DIR, default build/)
 # Env:   DURATION=seconds per run (default 5), RATES="1000 5000" (may be empty),
 #        CONCURRENCY="16" (closed-loop channel counts), LOADGEN_ARGS (extra msx-loadgen
-#        flags, e.g. "--threads 2"), MODES="echo echo-async none sync",
+#        flags, e.g. "--threads 2", or "--exec-stream none" to time the calls without the
+#        four agencies' execution streams open; by default they are open, as an agency's
+#        own systems would have them), MODES="echo echo-async none sync",
 #        API="unary" (or any of "unary order-entry order-entry-batches"), WINDOW=32
 #        (order-entry: requests in flight per stream; closed loop: on average);
 #        raw JSON lines are kept in $OUT (default a temp file),

@@ -286,6 +286,27 @@ TEST(LoadgenTest, ClosedLoopAccountsForEveryCall) {
   EXPECT_NE(r.out.find("submit->reply"), std::string::npos);
 }
 
+// --exec-stream none: the calls alone, no execution stream is opened; the fills the
+// generator counts come from the replies and the journal holds them all.
+TEST(LoadgenTest, WithoutExecutionStreamsEveryCallIsStillAccountedFor) {
+  testing::ServerProcess server;
+  ASSERT_TRUE(server.Start().ok()) << server.Output();
+  auto r = RunCommand({BuildPath("clients/loadgen/msx-loadgen"), "--server", server.address(),
+                       "--rate", "0", "--count", "300", "--concurrency", "2", "--exec-stream",
+                       "none", "--json", "--quiet"},
+                      {}, std::chrono::seconds(60));
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  auto s = LastJsonLine(r.out);
+  EXPECT_EQ(s.fields().at("exec_stream").string_value(), "none");
+  EXPECT_EQ(Num(s, "sent"), 300);
+  EXPECT_EQ(Num(s, "ok") + Num(s, "rejected"), 300) << r.out;
+  EXPECT_GT(Num(s, "fills"), 0) << r.out;
+  EXPECT_EQ(Num(s, "exec_reports"), 0) << r.out;
+  EXPECT_EQ(Num(s, "exec_fills"), 0) << r.out;
+  ExpectJournalHolds(server, Num(s, "fills"), Num(s, "submits"),
+                     Num(s, "cancels") + Num(s, "cleanup_cancels"));
+}
+
 // Starts msx-echo-server on a free port; kills it (by pid) when destroyed.
 class EchoServer {
  public:

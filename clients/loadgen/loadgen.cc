@@ -1178,7 +1178,7 @@ absl::StatusOr<Summary> Runner::Run() {
                                      .count())
       << 22;
   start_ = Clock::now();
-  if (!o_.echo) {
+  if (!o_.echo && o_.exec_stream != "none") {
     StartStreams();
     // Give the subscriptions a moment; anything earlier is replayed from start_seq anyway.
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -1231,6 +1231,7 @@ absl::StatusOr<Summary> Runner::Run() {
   Summary sum;
   sum.mode = o_.echo ? "echo" : "exchange";
   sum.api = o_.api;
+  sum.exec_stream = o_.echo ? "none" : o_.exec_stream;
   sum.window = order_entry_ ? o_.window : 0;
   sum.streams = static_cast<int>(oe_streams_.size());
   sum.target_rate = o_.rate;
@@ -1357,6 +1358,7 @@ std::string SummaryJson(const Summary& s) {
   std::snprintf(offer_rate, sizeof(offer_rate), "%.1f", s.offer_rate());
   std::string out = absl::StrCat(
       "{\"mode\":\"", s.mode, "\",\"api\":\"", s.api, "\",\"window\":", s.window,
+      ",\"exec_stream\":\"", s.exec_stream, "\"",
       ",\"streams\":", s.streams, ",\"target_rate\":", s.target_rate,
       ",\"concurrency\":", s.concurrency, ",\"agencies\":", s.agencies, ",\"pairs\":", s.pairs,
       ",\"sent\":", s.sent, ",\"ok\":", s.ok, ",\"rejected\":", s.rejected,

@@ -37,6 +37,7 @@ struct Summary {
   std::string mode;           // "exchange" or "echo"
   std::string api = "unary";  // "unary" or "order-entry"
   int window = 0;             // order-entry: requests in flight per stream
+  std::string exec_stream;    // "batches", "reports" or "none" (no execution streams)
   int streams = 0;            // order-entry: streams opened (channels x agencies)
   std::int64_t target_rate = 0;
   int concurrency = 0;

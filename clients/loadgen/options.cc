@@ -78,7 +78,9 @@ absl::StatusOr<ParsedOptions> ParseLoadgenOptions(const std::vector<std::string>
                                                                           "no progress lines")(
       "exec-stream", po::value(&o.exec_stream),
       "how execution reports are read: batches (StreamExecutionBatches, several reports "
-      "per message; default) or reports (StreamExecutions, one message per report)")(
+      "per message; default), reports (StreamExecutions, one message per report) or none "
+      "(no execution stream: measures the calls alone; exec latency and fills are not "
+      "reported)")(
       "api", po::value(&o.api),
       "unary (one SubmitOffer/CancelOffer call per operation; default), order-entry (each "
       "channel opens one OrderEntry stream per agency and pipelines the operations on it with "
@@ -105,8 +107,8 @@ absl::StatusOr<ParsedOptions> ParseLoadgenOptions(const std::vector<std::string>
   o.json = vm.count("json") > 0;
   o.echo = vm.count("echo") > 0;
   o.progress = vm.count("quiet") == 0;
-  if (o.exec_stream != "batches" && o.exec_stream != "reports") {
-    return absl::InvalidArgumentError("--exec-stream must be batches or reports");
+  if (o.exec_stream != "batches" && o.exec_stream != "reports" && o.exec_stream != "none") {
+    return absl::InvalidArgumentError("--exec-stream must be batches, reports or none");
   }
   if (o.api != "unary" && o.api != "order-entry" && o.api != "order-entry-batches") {
     return absl::InvalidArgumentError("--api must be unary, order-entry or order-entry-batches");

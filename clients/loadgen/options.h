@@ -42,7 +42,8 @@ struct LoadgenOptions {
   std::string admin_token = "demo-admin";  // to read the start sequence; may be empty
   std::int64_t deadline_ms = 5000;         // per call
   bool progress = true;                    // a line per second on stderr
-  // "batches": read executions with StreamExecutionBatches; "reports": StreamExecutions.
+  // "batches": read executions with StreamExecutionBatches; "reports": StreamExecutions;
+  // "none": no execution streams (the calls alone; no exec latency, no fills counted).
   std::string exec_stream = "batches";
   // "unary": one SubmitOffer/CancelOffer call per operation; "order-entry": each channel
   // opens one OrderEntry stream per agency and pipelines the operations on it;

@@ -118,6 +118,19 @@ TEST(LoadgenOptionsTest, BadApiOrWindowNamesTheFlag) {
   }
 }
 
+TEST(LoadgenOptionsTest, ExecStreamIsBatchesReportsOrNone) {
+  for (const std::string v : {"batches", "reports", "none"}) {
+    auto p = ParseLoadgenOptions({"--exec-stream", v});
+    ASSERT_TRUE(p.ok()) << v << ": " << p.status();
+    EXPECT_EQ(p->options.exec_stream, v);
+  }
+  EXPECT_EQ(ParseLoadgenOptions({})->options.exec_stream, "batches");
+  auto bad = ParseLoadgenOptions({"--exec-stream", "off"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("--exec-stream"), std::string::npos) << bad.status();
+}
+
 TEST(LoadgenOptionsTest, PairsListIsSplitOnCommas) {
   auto p = ParseLoadgenOptions({"--pairs", "GA-4N/CO-99.8, CO-99.8/LIOH-56.5"});
   ASSERT_TRUE(p.ok());
