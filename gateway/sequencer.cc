@@ -387,19 +387,25 @@ void Sequencer::PublishReady() {
     wake_stopping_publisher = publisher_stop_ && pending_.empty();
   }
   if (wake_stopping_publisher) cv_.notify_all();
-  // Streams first, as one batch per hub (each stream then starts one write for all of its
-  // messages of this group commit), then the replies.
+  // Replies first, then the streams, as one batch per hub (each stream then starts one
+  // write for all of its messages of this group commit). The caller of a command waits
+  // for its reply; stream subscribers are notified. Every write gRPC (1.51, callback API)
+  // starts from here is finished on its default-executor thread, one after the other, so
+  // whatever is started first goes out first: replies first cut the sync p50 by ~90 us in
+  // 4 of 4 interleaved pairs and delay the execution reports by ~70 us
+  // (bench/README.md, gateway, 2026-11-29 08:30). Both are from the same durable state:
+  // a report never describes a command the journal does not hold.
   std::vector<std::pair<std::size_t, std::shared_ptr<const v1::ExecutionReport>>> reports;
   std::vector<std::pair<std::size_t, std::shared_ptr<const v1::BookUpdate>>> updates;
   for (Pending& p : ready) {
     for (ExecOut& r : p.reports) reports.emplace_back(r.agency, std::move(r.report));
     for (BookOut& b : p.book) updates.emplace_back(b.pair, std::move(b.update));
   }
-  exec_hub_->PublishBatch(reports);
-  book_hub_->PublishBatch(updates);
   for (Pending& p : ready) {
     if (p.work != nullptr) p.work->Complete(absl::OkStatus());
   }
+  exec_hub_->PublishBatch(reports);
+  book_hub_->PublishBatch(updates);
   for (Pending& p : failed) {
     if (p.work != nullptr) {
       p.work->Complete(absl::UnavailableError(
