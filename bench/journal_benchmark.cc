@@ -93,19 +93,29 @@ void ReportPercentiles(benchmark::State& state, std::vector<double>& us) {
   state.counters["max_us"] = us.back();
 }
 
-void BM_BareAppendFdatasync(benchmark::State& state) {
-  std::string dir = FreshDir("bare");
-  std::string path = dir + "/bare.log";
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    state.SkipWithError("cannot open bench file");
-    return;
-  }
+// The bytes of one typical command group (see TypicalGroup), as the journal frames it.
+std::string TypicalGroupBytes() {
   Command cmd;
   Event ev;
   TypicalGroup(1, &cmd, &ev);
   std::string bytes;
   AppendCommandGroup(cmd, {&ev, 1}, &bytes);
+  return bytes;
+}
+
+// Creates (truncating) DIR/bare.log for writing; -1 after SkipWithError.
+int OpenBareFile(benchmark::State& state, const std::string& dir) {
+  const std::string path = dir + "/bare.log";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) state.SkipWithError("cannot open bench file");
+  return fd;
+}
+
+void BM_BareAppendFdatasync(benchmark::State& state) {
+  std::string dir = FreshDir("bare");
+  const int fd = OpenBareFile(state, dir);
+  if (fd < 0) return;
+  const std::string bytes = TypicalGroupBytes();
   std::vector<double> us;
   for (auto _ : state) {
     auto t0 = Clock::now();
@@ -128,17 +138,9 @@ BENCHMARK(BM_BareAppendFdatasync)->Iterations(3000)->UseRealTime()->Unit(benchma
 // overwrites the next record-sized piece of the zeros and fdatasyncs.
 void BM_BareOverwriteFdatasync(benchmark::State& state) {
   std::string dir = FreshDir("bare-overwrite");
-  std::string path = dir + "/bare.log";
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    state.SkipWithError("cannot open bench file");
-    return;
-  }
-  Command cmd;
-  Event ev;
-  TypicalGroup(1, &cmd, &ev);
-  std::string bytes;
-  AppendCommandGroup(cmd, {&ev, 1}, &bytes);
+  const int fd = OpenBareFile(state, dir);
+  if (fd < 0) return;
+  const std::string bytes = TypicalGroupBytes();
   const std::string zeros(static_cast<std::size_t>(state.max_iterations) * bytes.size() + 4096,
                           '\0');
   if (::pwrite(fd, zeros.data(), zeros.size(), 0) != static_cast<ssize_t>(zeros.size()) ||
