@@ -13,10 +13,10 @@
 //   the offer record; the heads and tails in a recycled block of `lists_`); each offer's
 //   `stamp` orders it across agencies. A match walk merges only the FIFOs of the agencies
 //   the taker may trade with (and its own, for self-match), so makers it would skip are
-//   never read. Cancel and expiry only take the offer's lots and count off the level and
-//   leave it linked as a dead entry, which the next walk passing it unlinks (or which goes
-//   with the level's FIFOs when the level empties): adding, cancelling and filling are
-//   O(1) at any depth, and a cancel reads one offer record.
+//   never read. Cancel, expiry and fills unlink the offer at once (its two neighbours are
+//   independent reads that Engine::Prefetch starts commands ahead), so every linked offer
+//   is open and a walk never waits on an entry it cannot trade with: adding, cancelling
+//   and filling are O(1) at any depth.
 // - Client ids map to offer ids in internal::ClientIndex (sorted per-agency arrays for
 //   increasing ids, a hash map for the rest).
 // - GTD expiries sit in a binary min-heap of (expiry, offer id) with lazy deletion.
@@ -179,7 +179,7 @@ struct Level {
   Lots lots;
   std::uint32_t count;    // open offers
   std::uint32_t lists;    // block of per-agency FIFOs (Impl::lists_); valid while count > 0
-  AgencyMask agencies;    // agencies whose FIFO is non-empty (it may hold only dead entries)
+  AgencyMask agencies;    // agencies whose FIFO is non-empty
   std::uint64_t touch;    // command stamp of the last touch (market-data bookkeeping)
 };
 
@@ -458,15 +458,20 @@ class Engine::Impl {
     if (id != kNil && id <= offers_.size()) {
       const OfferRecord& o = offers_[id];
       if (step != 1) {
+        // Hop 2 does not read the record: as the single call of a caller without a queue,
+        // the record is all it can start loading without waiting for it.
         __builtin_prefetch(&o);
         return;
       }
-      // The level the cancel or replace updates, from the record.
+      // From the record: the level the cancel or replace updates and the FIFO neighbours it
+      // is unlinked from (independent lines, loaded together).
       if (o.status != OfferStatus::kOpen || o.pair >= books_.size()) return;
       const Book& b = books_[o.pair];
       if (!b.allocated || o.price < b.low || o.price > b.high) return;
       __builtin_prefetch(
           &(o.side == Side::kBuy ? b.bids : b.asks).levels[(o.price - b.low) / b.tick]);
+      if (o.prev != kNil && o.prev <= offers_.size()) __builtin_prefetch(&offers_[o.prev], 1);
+      if (o.next != kNil && o.next <= offers_.size()) __builtin_prefetch(&offers_[o.next], 1);
       return;
     }
     if (c.type != CommandType::kSubmitOffer || c.submit.pair >= books_.size()) return;
@@ -885,20 +890,21 @@ class Engine::Impl {
     }
   }
 
-  // Unlinks `o` (open or dead) from its agency's FIFO at level `l`; totals are unchanged.
+  // Unlinks `o` from its agency's FIFO at level `l`; totals are unchanged. The FIFO's
+  // head/tail entry is read and written only when `o` is the first or last offer (a
+  // cancel in the middle of a FIFO touches its record and its two neighbours only).
   void UnlinkFromList(Level& l, OfferRecord& o) noexcept {
-    AgencyList& al = Lists(l)[o.agency];
     if (o.prev != kNil) {
       offers_[o.prev].next = o.next;
     } else {
-      al.head = o.next;
+      Lists(l)[o.agency].head = o.next;
+      if (o.next == kNil) l.agencies &= ~(AgencyMask{1} << o.agency);  // now empty
     }
     if (o.next != kNil) {
       offers_[o.next].prev = o.prev;
     } else {
-      al.tail = o.prev;
+      Lists(l)[o.agency].tail = o.prev;
     }
-    if (al.head == kNil) l.agencies &= ~(AgencyMask{1} << o.agency);
     o.prev = o.next = kNil;
   }
 
@@ -909,12 +915,9 @@ class Engine::Impl {
     Detach(b, side, o, index);
   }
 
-  // Takes `o.open` lots and one offer off level `index` without touching the FIFO links:
-  // a cancelled or expired offer stays linked as a dead entry ("tombstone") until a match
-  // walk meets it and unlinks it, so cancelling reads one offer record and not its two
-  // neighbours. A level whose count drops to 0 releases its FIFOs: any dead entries still
-  // linked are dropped with them, so a non-empty level's FIFOs hold exactly `count` open
-  // offers plus dead ones, and an empty level has none.
+  // Takes `o.open` lots and one offer off level `index` (the caller has unlinked it). A
+  // level whose count drops to 0 releases its FIFO block: every linked offer is open and
+  // counted, so its FIFOs are empty by then.
   void Detach(Book& b, BookSide& side, const OfferRecord& o, std::int64_t index) noexcept {
     Level& l = side.levels[index];
     l.lots -= o.open;
@@ -944,8 +947,9 @@ class Engine::Impl {
     }
   }
   // The agency whose cursor offer is first in time priority, or -1 when every cursor is
-  // exhausted. Dead entries at the cursors are passed over; with `unlink` (match walks)
-  // they are also unlinked from `l`.
+  // exhausted. A FIFO holds only open offers (every way an offer stops being open unlinks
+  // it); an entry that is not open would still be passed over (and, with `unlink`, unlinked
+  // from `l`), at the cost of one status check on a record the walk reads anyway.
   template <bool kUnlink, typename LevelRef>
   int MergeNext(LevelRef& l, LevelMerge* mg) noexcept {
     int best = -1;
@@ -1289,8 +1293,10 @@ class Engine::Impl {
     BookSide& side = o.side == Side::kBuy ? b.bids : b.asks;
     const std::int64_t index = (o.price - b.low) / b.tick;
     Touch(o.pair, o.side, index, side.levels[index]);
-    (void)id;
-    Detach(b, side, o, index);  // stays linked as a dead entry: see Detach
+    // Unlinked now, not left as a dead entry for a later match walk: the neighbours are
+    // independent reads that Prefetch can start commands ahead, whereas a walk passing a
+    // dead entry has to wait for it before it can read the next offer (see ENGINE.md).
+    Unlink(b, side, id, o, index);
     ReleaseReservation(b, o);
     o.open = 0;
     o.status = status;

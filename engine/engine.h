@@ -91,13 +91,15 @@ class Engine {
   //
   // What a command touches sits behind a chain of pointers (price level -> the level's
   // FIFO block -> the offer a new one is linked behind, or the first makers a crossing
-  // order meets; for a cancel, offer record -> its level), and each hop has to wait for the
-  // one before it. `hop` says how far this call goes:
+  // order meets; for a cancel, offer record -> its level and the two offers it is unlinked
+  // from), and each hop has to wait for the one before it. `hop` says how far this call
+  // goes:
   //   0: only what needs no read of cold memory: a submit's price level (the opposite best
   //      level if it crosses), a cancel's or replace's offer record;
-  //   1: reads what hop 0 loaded and starts loading the next: the level's FIFO block, a
-  //      cancel's or replace's level;
-  //   2 (or more): reads the level and FIFO block and starts loading the offers.
+  //   1: reads what hop 0 loaded and starts loading the next: the level's FIFO block; a
+  //      cancel's or replace's level and its neighbours in its FIFO;
+  //   2 (or more): reads the level and FIFO block and starts loading the offers (a
+  //      cancel's or replace's record, as hop 0).
   // A single call with hop 2 for the next command is the simple form. A random read that
   // leaves the cache can take longer than a whole command (~200-330 ns on the VM we measure
   // on), so a caller with a deeper queue does better hinting each command three times, one

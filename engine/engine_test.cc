@@ -161,6 +161,38 @@ TEST_P(MatchTest, PartialFillLeavesRemainderAtLevel) {
   EXPECT_EQ(side[0].lots, 6);
 }
 
+TEST_P(MatchTest, CancelsAtHeadMiddleAndTailLeaveTheRestInTimeOrder) {
+  // One FIFO loses its first, a middle and its last offer (each cancel unlinks at once);
+  // an offer added afterwards goes behind the survivors, and another agency's offer keeps
+  // its place between them.
+  const OfferId m1 = Place(kA1, kAaaBbb, maker(), 1, Away(0));
+  const OfferId m2 = Place(kA1, kAaaBbb, maker(), 1, Away(0));
+  const OfferId other = Place(kA3, kAaaBbb, maker(), 1, Away(0));
+  const OfferId m3 = Place(kA1, kAaaBbb, maker(), 1, Away(0));
+  const OfferId m4 = Place(kA1, kAaaBbb, maker(), 1, Away(0));
+  const OfferId m5 = Place(kA1, kAaaBbb, maker(), 1, Away(0));
+  for (OfferId id : {m1, m3, m5}) {
+    Do(Cancel(kA1, id));
+    ASSERT_EQ(OfType(EventType::kCancelled).size(), 1u);
+  }
+  const OfferId m6 = Place(kA1, kAaaBbb, maker(), 1, Away(0));
+  EXPECT_EQ(engine_.ListOpenOffers(kA1).size(), 3u);
+  const OfferId t = Place(kA2, kAaaBbb, taker(), 5, Away(0));
+  auto fills = OfType(EventType::kFill);
+  ASSERT_EQ(fills.size(), 4u);
+  ExpectFill(fills[0], m2, t, 1, Away(0));
+  ExpectFill(fills[1], other, t, 1, Away(0));
+  ExpectFill(fills[2], m4, t, 1, Away(0));
+  ExpectFill(fills[3], m6, t, 1, Away(0));
+  EXPECT_TRUE(engine_.ListOpenOffers(kA1).empty());
+  // The level emptied; a new offer there starts a fresh FIFO.
+  const OfferId m7 = Place(kA1, kAaaBbb, maker(), 2, Away(1));
+  const OfferId t2 = Place(kA2, kAaaBbb, taker(), 1, Away(1));
+  fills = OfType(EventType::kFill);
+  ASSERT_EQ(fills.size(), 1u);
+  ExpectFill(fills[0], m7, t2, 1, Away(1));
+}
+
 TEST_P(MatchTest, TakerRemainderRestsAfterSweepingLevels) {
   const OfferId m1 = Place(kA1, kAaaBbb, maker(), 2, Away(0));
   const OfferId m2 = Place(kA1, kAaaBbb, maker(), 3, Away(1));
