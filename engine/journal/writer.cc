@@ -322,13 +322,16 @@ void JournalWriter::Run() {
         work_cv_.Wait(&mu_);
       }
       if (!status_.ok()) break;  // failed (by a Commit)
-      if (!pending_.empty() && (handoff_ || closing_)) {
-        batch_last = TakePendingLocked(&batch, &starts);
-      } else if (closing_) {
-        break;  // closed and drained
-      } else {
-        extend = true;  // NeedsZerosLocked(): extend, owning the file meanwhile
+      if (NeedsZerosLocked()) {
+        // Before the next batch: with groups handed off back to back (one producer that
+        // appends again as soon as its group is durable, or many), taking the batch first
+        // would starve the zeros and every later group would append past them.
+        extend = true;
         writing_ = true;
+      } else if (!pending_.empty() && (handoff_ || closing_)) {
+        batch_last = TakePendingLocked(&batch, &starts);
+      } else {
+        break;  // closing_, and drained (NeedsZerosLocked() is false once closing)
       }
     }
     wrote = true;
@@ -382,9 +385,12 @@ absl::StatusOr<bool> JournalWriter::Commit(bool inline_ok) {
     absl::MutexLock l(&mu_);
     if (!status_.ok()) return status_;
     if (pending_.empty()) return false;
-    if (!inline_ok || writing_ || closing_) {
+    if (!inline_ok || writing_ || closing_ || NeedsZerosLocked()) {
       // The writer thread commits it: right after its current write if it is writing
       // (it checks pending_ before it waits), else it is waiting and needs the wake-up.
+      // With the preallocated zeros running low it extends them first and then writes
+      // the batch into them: commits that always came back inline before the writer
+      // thread got a turn would otherwise starve the zeros (once per half chunk).
       HandOffLocked();
       return false;
     }

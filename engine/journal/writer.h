@@ -29,7 +29,10 @@
 // does not also commit a file-size change (on ext4 that metadata commit is most of the
 // difference between an append and an overwrite). The zeros are extended by the writer
 // thread once the zero space left falls below half a chunk, after a commit's on_durable
-// has run (never between a write and its report) or while it is idle; a group that does
+// has run (never between a write and its report) or while it is idle, and before it takes
+// the next batch; a Commit that finds them running low hands its batch to the writer
+// thread instead of writing it inline (so back-to-back commits cannot starve them, at the
+// price of one extension's wait per half chunk under load); a group that does
 // not fit the zeros (keeping kMinZeroTail of them after it) is appended past them the old
 // way instead. Before the next segment starts, and at Close(), the segment is cut to its
 // exact data end (ftruncate, made durable), so only a crash leaves zeros at the end of
