@@ -107,6 +107,22 @@ class Recorder : public AwaitedWork {
   absl::Status in_journal_at_release_ = absl::UnknownError("not released");
 };
 
+// Every work completed OK, its reply was released only once the journal held it, and the
+// seqs are 1..works.size(), each once.
+void ExpectSeqsOnceEachAndJournaledAtRelease(
+    const std::vector<std::unique_ptr<Recorder>>& works) {
+  std::vector<bool> seen(works.size() + 1, false);
+  for (const auto& w : works) {
+    ASSERT_TRUE(w->Wait().ok());
+    EXPECT_TRUE(w->in_journal_at_release().ok()) << "seq " << w->seq() << ": "
+                                                  << w->in_journal_at_release();
+    ASSERT_GE(w->seq(), 1u);
+    ASSERT_LE(w->seq(), works.size());
+    EXPECT_FALSE(seen[w->seq()]);
+    seen[w->seq()] = true;
+  }
+}
+
 class SequencerJournalTest : public ::testing::Test {
  protected:
   void Start(Durability durability, std::size_t inline_max, bool run_on_caller = false) {
@@ -196,16 +212,7 @@ TEST_P(ReleaseAfterJournalTest, EveryReplyIsReleasedOnlyOnceTheJournalFileHoldsI
     ASSERT_TRUE(sequencer_->SubmitCommand(MakeCommand(1000 + i), works.back().get()).ok());
     ASSERT_TRUE(works.back()->Wait().ok());
   }
-  std::vector<bool> seen(works.size() + 1, false);
-  for (auto& w : works) {
-    ASSERT_TRUE(w->Wait().ok());
-    EXPECT_TRUE(w->in_journal_at_release().ok()) << "seq " << w->seq() << ": "
-                                                  << w->in_journal_at_release();
-    ASSERT_GE(w->seq(), 1u);
-    ASSERT_LE(w->seq(), works.size());
-    EXPECT_FALSE(seen[w->seq()]);
-    seen[w->seq()] = true;
-  }
+  ASSERT_NO_FATAL_FAILURE(ExpectSeqsOnceEachAndJournaledAtRelease(works));
   const journal::WriterStats st = journal_->stats();
   if (inline_max == 0) {
     EXPECT_EQ(st.inline_syncs, 0u);
@@ -296,16 +303,7 @@ TEST_F(SequencerJournalTest, RunOnCallerCompletesALoneCommandOnTheCallingThread)
   done = true;
   querier.join();
 
-  std::vector<bool> seen(works.size() + 1, false);
-  for (auto& w : works) {
-    ASSERT_TRUE(w->Wait().ok());
-    EXPECT_TRUE(w->in_journal_at_release().ok()) << "seq " << w->seq() << ": "
-                                                  << w->in_journal_at_release();
-    ASSERT_GE(w->seq(), 1u);
-    ASSERT_LE(w->seq(), works.size());
-    EXPECT_FALSE(seen[w->seq()]);
-    seen[w->seq()] = true;
-  }
+  ASSERT_NO_FATAL_FAILURE(ExpectSeqsOnceEachAndJournaledAtRelease(works));
   ASSERT_FALSE(queries.empty());
   for (std::size_t q = 0; q < queries.size(); ++q) {
     ASSERT_TRUE(queries[q]->Wait().ok());
