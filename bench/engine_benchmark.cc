@@ -281,7 +281,7 @@ BENCHMARK(BM_CancelDeepLevel)->Arg(1'000)->Arg(10'000)->Arg(100'000);
 // grow the book by ~0.28 offers per command, so a 1 s run would end at ~3.3 M offers and
 // the rate would depend on --benchmark_min_time. The benchmark loops therefore check
 // every kTrimCheck steps and, when the engine holds more than kTrimAbove offers, pause the
-// timer and cancel random offers of the driver's list (Trim, not counted as items) until it
+// timer and cancel random offers of the driver's list (MaybeTrim, not counted) until it
 // is back at kOpenTarget. The timed commands are exactly the mix above, against a book of
 // 1.00-1.05 M offers.
 class MixedWorkload {
@@ -322,25 +322,22 @@ class MixedWorkload {
   static constexpr std::size_t kTrimAbove = 1'050'000;
   static constexpr std::uint64_t kTrimCheck = 1 << 14;  // power of two
 
-  // True every kTrimCheck steps when the book has outgrown kTrimAbove.
-  bool NeedsTrim() const {
-    return (head_ & (kTrimCheck - 1)) == 0 && h_.engine().OpenOfferCount() > kTrimAbove;
-  }
-
-  // Cancels random offers of the driver's list until the engine holds kOpenTarget (offers
+  // Every kTrimCheck steps, when the book has outgrown kTrimAbove: with the timer paused,
+  // cancels random offers of the driver's list until the engine holds kOpenTarget (offers
   // a cross filled meanwhile are rejected as unknown, as in the timed mix). The queued
   // commands were generated from the list already and are not touched.
-  void Trim() {
+  void MaybeTrim(benchmark::State& state) {
+    const bool due = (head_ & (kTrimCheck - 1)) == 0;
+    if (!due || h_.engine().OpenOfferCount() <= kTrimAbove) [[likely]] return;
+    state.PauseTiming();
     Command c{};
     while (h_.engine().OpenOfferCount() > kOpenTarget && !live_.empty()) {
-      const std::size_t k = Slot(rng_.Next());
-      const Live l = live_[k];
-      live_[k] = live_.back();
-      live_.pop_back();
+      const Live l = TakeLive(Slot(rng_.Next()));
       Harness::SetCancel(&c, l.agency, l.id);
       h_.ApplyInPlace(&c);
       ++trimmed_;
     }
+    state.ResumeTiming();
   }
 
   Engine& engine() { return h_.engine(); }
@@ -369,9 +366,7 @@ class MixedWorkload {
       if (k >= live_.size()) k = Slot(rng_.Next());
       slot = Slot(rng_.Next());
       __builtin_prefetch(live_.data() + slot);
-      const Live l = live_[k];
-      live_[k] = live_.back();
-      live_.pop_back();
+      const Live l = TakeLive(k);
       return Harness::SetCancel(c, l.agency, l.id);
     }
     // Crossing IOC: takes the touch (a few ticks deep) of a random book.
@@ -380,6 +375,14 @@ class MixedWorkload {
     h_.SetSubmit(c, a, static_cast<PairId>(rng_.Below(kPairs)), side,
                  1 + static_cast<Lots>(rng_.Below(10)),
                  side == Side::kBuy ? kRef + 3 : kRef - 3, TimeInForce::kIoc);
+  }
+
+  // Removes entry k of `live_` (the last one takes its place) and returns it.
+  Live TakeLive(std::size_t k) {
+    const Live l = live_[k];
+    live_[k] = live_.back();
+    live_.pop_back();
+    return l;
   }
 
   // A uniform index into `live_` from 64 random bits.
@@ -414,11 +417,7 @@ void BM_MixedWorkload(benchmark::State& state) {
   MixedWorkload w(/*pipelined=*/state.range(0) != 0);
   for (auto _ : state) {
     w.Step();
-    if (w.NeedsTrim()) [[unlikely]] {
-      state.PauseTiming();
-      w.Trim();
-      state.ResumeTiming();
-    }
+    w.MaybeTrim(state);
   }
   state.SetItemsProcessed(state.iterations());
   ReportMixedCounters(state, w);
@@ -440,11 +439,7 @@ void BM_MixedLatency(benchmark::State& state) {
     w.Step();
     const std::uint64_t b = __rdtsc();
     if (cycles.size() < cycles.capacity()) cycles.push_back(b - a);
-    if (w.NeedsTrim()) [[unlikely]] {
-      state.PauseTiming();
-      w.Trim();
-      state.ResumeTiming();
-    }
+    w.MaybeTrim(state);
   }
   const std::uint64_t c1 = __rdtsc();
   const auto t1 = std::chrono::steady_clock::now();
