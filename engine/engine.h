@@ -101,8 +101,8 @@ class Engine {
   //   2 (or more): reads the level and FIFO block and starts loading the offers (a
   //      cancel's or replace's record, as hop 0).
   // A single call with hop 2 for the next command is the simple form. A random read that
-  // leaves the cache can take longer than a whole command (~200-330 ns on the VM we measure
-  // on), so a caller with a deeper queue does better hinting each command three times, one
+  // leaves the cache can take longer than a whole command (bench/results/engine.md), so a
+  // caller with a deeper queue does better hinting each command three times, one
   // hop per call, a command or two apart: e.g. before each command, hop 0 for the command 6
   // places ahead, hop 1 for the one 4 ahead, hop 2 for the one 2 ahead
   // (bench/engine_benchmark.cc).

@@ -392,9 +392,8 @@ void Sequencer::PublishReady() {
   // for its reply; stream subscribers are notified. gRPC (1.51) hands a write started on
   // this thread over to its default-executor thread when the connection's combiner is
   // busy (perf shows it for the stream writes), and such writes go out one after the
-  // other, so what is started first goes out first: replies first cut the sync p50 by
-  // ~90 us in 4 of 4 interleaved pairs and delay the execution reports by ~70 us
-  // (bench/README.md, gateway, 2026-11-29 08:30). Both are from the same durable state:
+  // other, so what is started first goes out first: replies first lower the sync p50 and
+  // delay the execution reports a little (bench/results/gateway.md). Both are from the same durable state:
   // a report never describes a command the journal does not hold.
   std::vector<std::pair<std::size_t, std::shared_ptr<const v1::ExecutionReport>>> reports;
   std::vector<std::pair<std::size_t, std::shared_ptr<const v1::BookUpdate>>> updates;

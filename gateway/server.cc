@@ -297,7 +297,7 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
   // The sequencer commits its batch to the journal itself whenever no journal write is in
   // progress (both durabilities): one thread wake-up less per command; under `sync` the
   // ring fills while the sequencer is in fdatasync, and that is the next group commit.
-  // Measured in bench/README.md (gateway, 2026-11-29 latency).
+  // (bench/results/gateway.md, group commit on the sequencer thread).
   qopts.inline_commit_max_batch = std::numeric_limits<std::size_t>::max();
   // Unary commands run to completion on their gRPC thread when nothing is queued (saves the
   // hand-off to the sequencer thread and the Finish from a foreign thread); never under

@@ -42,7 +42,7 @@ struct VerifyResult {
 // directory or no segment), DataLossError "<path>:<offset>: ..." for corruption (the
 // reader's own message), or the configuration error of OpenDrillJournal.
 // With `state_digest` the engine's final state is also digested (it serializes the whole
-// state: ~15% extra time on a large journal).
+// state, which costs extra time on a large journal).
 absl::StatusOr<VerifyResult> VerifyReplay(const std::string& dir, bool state_digest = false);
 
 // One line: "OK: 1234 commands, 5678 events (90 fills) in 2 segments replayed and match

@@ -93,7 +93,7 @@ absl::Status Replay(const std::string& dir, Seq base_seq, Engine* engine,
   if (!reader.ok()) return reader.status();
 
   // One thread: reading ahead on a second thread was measured slower on this 2-core
-  // machine (the hand-offs cost more than the overlap gained; bench/README.md).
+  // machine (the hand-offs cost more than the overlap gained; bench/results/journal.md).
   JournalEntry entry;
   std::vector<Event> out;
   out.reserve(256);
