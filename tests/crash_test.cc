@@ -6,7 +6,7 @@
 //   * every offer a client was told was accepted still exists;
 //   * the journal verifies with a gapless sequence, and sequencing continues after it;
 //   * the restarted server's holdings and book equal an offline full replay of the journal.
-// 3 rounds by default, 20 with MSX_LONG_TESTS=1.
+// 3 rounds by default, 100 with MSX_LONG_TESTS=1 (the soak: scripts/soak.sh).
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -56,7 +56,7 @@ struct Told {
 
 int Rounds() {
   const char* long_tests = std::getenv("MSX_LONG_TESTS");
-  return long_tests != nullptr && std::string(long_tests) == "1" ? 20 : 3;
+  return long_tests != nullptr && std::string(long_tests) == "1" ? 100 : 3;
 }
 
 // One agency's traffic until the server goes away: GTC and IOC offers on both sides around
