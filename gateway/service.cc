@@ -202,12 +202,13 @@ void AddToBatch(v1::OrderEntryResponseBatch* batch, const v1::OrderEntryResponse
 template <typename Reactor, typename Msg, typename Out = Msg>
 class QueuedStream : public Reactor, public Sink<Msg> {
  public:
-  void Deliver(const std::shared_ptr<const Msg>& msg) override {
-    Enqueue(msg);
+  // Queues `msg` and starts a write if none is in flight.
+  void Deliver(const std::shared_ptr<const Msg>& msg) {
+    Enqueue(msg, msg->ByteSizeLong());
     Kick();
   }
 
-  void Enqueue(const std::shared_ptr<const Msg>& msg) override {
+  void Enqueue(const std::shared_ptr<const Msg>& msg, std::size_t /*bytes*/) override {
     bool overflow = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -361,20 +362,26 @@ class ExecStream final
     AgencyId agency = caller->agency;
     Seq after = r->after_seq();
     auto history = std::make_shared<std::vector<std::shared_ptr<const v1::ExecutionReport>>>();
+    auto shown = std::make_shared<Seq>(0);  // the seq the history goes up to
     ExecHub* hub = ctx.exec_hub;
+    stream->hub_ = hub;
+    stream->agency_ = agency;
     auto* work = new CallWork(
         nullptr,
-        [agency, after, history](const SequencerView& view) {
+        [agency, after, history, shown](const SequencerView& view) {
+          *shown = view.last_seq;
           return view.sequencer.ExecutionHistory(agency, after, history.get());
         },
-        [stream, history, hub, agency](const absl::Status& s) {
+        [stream, history, shown, hub, agency, after](const absl::Status& s) {
           if (!s.ok()) {
             stream->Close(ToGrpcStatus(s));
             return;
           }
           for (const auto& report : *history) stream->Deliver(report);
           history->clear();
-          hub->Add(agency, stream);
+          // Live reports continue strictly after both the history and the client's
+          // after_seq (a resume may be ahead of the exchange).
+          hub->Add(agency, stream, std::max(*shown, after));
         });
     absl::Status s = ctx.sequencer->SubmitQuery(work);
     if (!s.ok()) {
@@ -386,6 +393,11 @@ class ExecStream final
 
  private:
   ExecStream() = default;
+  void Released() override {
+    if (hub_ != nullptr) hub_->Remove(agency_, this);
+  }
+  ExecHub* hub_ = nullptr;
+  AgencyId agency_ = 0;
 };
 
 class BookStream final
@@ -435,7 +447,9 @@ class BookStream final
             return;
           }
           stream->Deliver(snapshot);
-          hub->Add(p, stream);
+          // Updates of commands after the snapshot only (the same group commit's earlier
+          // commands are published after this answer).
+          hub->Add(p, stream, snapshot->seq());
         });
     absl::Status s = ctx.sequencer->SubmitQuery(work);
     if (!s.ok()) {
@@ -449,6 +463,7 @@ class BookStream final
   BookStream() = default;
   void Released() override {
     if (counted_.exchange(false)) hub_->interest(pair_).fetch_sub(1, std::memory_order_acq_rel);
+    if (hub_ != nullptr) hub_->Remove(pair_, this);
   }
   BookHub* hub_ = nullptr;
   PairId pair_ = 0;
