@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake git pkg-config ccache
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc
-  libabsl-dev libboost-dev libboost-program-options-dev
+  libabsl-dev libboost-dev libboost-program-options-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev libssl-dev openssl
 )
 

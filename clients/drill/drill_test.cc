@@ -5,7 +5,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -20,6 +22,7 @@
 #include "engine/config/config.h"
 #include "engine/engine.h"
 #include "engine/journal/codec.h"
+#include "engine/journal/json.h"
 #include "engine/journal/reader.h"
 #include "engine/journal/writer.h"
 #include "gtest/gtest.h"
@@ -387,12 +390,9 @@ TEST(VerifyTest, EditedFillWithFixedCrcFailsAtExactlyItsSequenceNumber) {
   EXPECT_EQ(v->divergence.index, f.index);
   EXPECT_EQ(v->divergence.file, f.path);
   EXPECT_EQ(v->divergence.offset, f.offset);
-  EXPECT_TRUE(
-      absl::StrContains(v->divergence.expected_json, absl::StrCat("\"lots\":", edited.fill.lots)))
-      << v->divergence.expected_json;
-  EXPECT_TRUE(
-      absl::StrContains(v->divergence.actual_json, absl::StrCat("\"lots\":", f.event.fill.lots)))
-      << v->divergence.actual_json;
+  EXPECT_EQ(v->divergence.expected.at("lots"), edited.fill.lots) << v->divergence.expected;
+  EXPECT_EQ(v->divergence.actual.at("lots"), f.event.fill.lots) << v->divergence.actual;
+  EXPECT_EQ(v->divergence.command.at("seq"), f.event.seq) << v->divergence.command;
   EXPECT_EQ(v->commands, f.event.seq);
   EXPECT_TRUE(absl::StrContains(DivergenceMessage(v->divergence),
                                 absl::StrCat("DIVERGED at seq ", f.event.seq)));
@@ -673,6 +673,109 @@ TEST(DrillTest, EmptyScenarioReproducesTheOriginalJournal) {
   absl::StatusOr<VerifyResult> b = VerifyReplay(tmp.sub("drill"), true);
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(a->state_digest, b->state_digest);
+}
+
+// ---- JSON output ----
+
+// Quotes, a backslash, control characters (NUL, newline, tab, BEL, ESC, US, DEL), Latin and
+// CJK letters and an emoji: every string a JSON writer must escape or pass through intact.
+const std::string kAwkward =
+    std::string("q\"uo\\te \0 \n\t\x07\x1b\x1f\x7f", 16) + " é 漢字 🙂";
+
+ReportData AwkwardReport() {
+  ReportData r;
+  r.commands = std::numeric_limits<std::uint64_t>::max();
+  r.first_time = std::numeric_limits<std::int64_t>::min();
+  PairReport& p = r.pairs.emplace_back();
+  p.symbol = "pair " + kAwkward;
+  p.base = "base " + kAwkward;
+  p.quote = "quote " + kAwkward;
+  p.base_unit = "bu " + kAwkward;
+  p.quote_unit = "qu " + kAwkward;
+  InstrumentReport& i = r.instruments.emplace_back();
+  i.symbol = "instrument " + kAwkward;
+  i.unit = "unit " + kAwkward;
+  AgencyReport& a = r.agencies.emplace_back();
+  a.code = "agency " + kAwkward;
+  AgencyHoldingRow& h = a.rows.emplace_back();
+  h.symbol = "holding " + kAwkward;
+  h.unit = "hu " + kAwkward;
+  return r;
+}
+
+void ExpectAwkwardReport(const nlohmann::json& j) {
+  EXPECT_EQ(j.at("commands").get<std::uint64_t>(), std::numeric_limits<std::uint64_t>::max());
+  EXPECT_EQ(j.at("first_time_ns").get<std::int64_t>(), std::numeric_limits<std::int64_t>::min());
+  const nlohmann::json& p = j.at("pairs").at(0);
+  EXPECT_EQ(p.at("pair"), "pair " + kAwkward);
+  EXPECT_EQ(p.at("base"), "base " + kAwkward);
+  EXPECT_EQ(p.at("quote"), "quote " + kAwkward);
+  EXPECT_EQ(p.at("base_unit"), "bu " + kAwkward);
+  EXPECT_EQ(p.at("quote_unit"), "qu " + kAwkward);
+  const nlohmann::json& i = j.at("instruments").at(0);
+  EXPECT_EQ(i.at("instrument"), "instrument " + kAwkward);
+  EXPECT_EQ(i.at("unit"), "unit " + kAwkward);
+  const nlohmann::json& a = j.at("agencies").at(0);
+  EXPECT_EQ(a.at("agency"), "agency " + kAwkward);
+  EXPECT_EQ(a.at("holdings").at(0).at("instrument"), "holding " + kAwkward);
+  EXPECT_EQ(a.at("holdings").at(0).at("unit"), "hu " + kAwkward);
+}
+
+// Parses `text` as one JSON document; a parse error fails the test (and yields null).
+nlohmann::json Parse(const std::string& text) {
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  EXPECT_FALSE(j.is_discarded()) << "not JSON: " << text;
+  return j;
+}
+
+TEST(JsonOutputTest, ReportJsonRoundTripsAnyStringAndExtremeIntegers) {
+  ExpectAwkwardReport(Parse(RenderReportJson(AwkwardReport())));
+}
+
+TEST(JsonOutputTest, DrillJsonRoundTripsAnyStringAndExtremeIntegers) {
+  DrillResult d;
+  d.out_dir = "/tmp/" + kAwkward;
+  d.fired.push_back({.index = 3,
+                     .drill_seq = 7,
+                     .before_original_seq = 9,
+                     .commands = 1,
+                     .description = "edit " + kAwkward});
+  d.original = AwkwardReport();
+  d.drill = AwkwardReport();
+  const nlohmann::json j = Parse(RenderDrillJson(d));
+  EXPECT_EQ(j.at("out_dir"), d.out_dir);
+  EXPECT_EQ(j.at("fired").at(0).at("description"), "edit " + kAwkward);
+  const nlohmann::json& c = j.at("comparison");
+  EXPECT_EQ(c.at("instruments").at(0).at("instrument"), "instrument " + kAwkward);
+  EXPECT_EQ(c.at("instruments").at(0).at("unit"), "unit " + kAwkward);
+  ExpectAwkwardReport(c.at("original"));
+  ExpectAwkwardReport(c.at("drill"));
+}
+
+TEST(JsonOutputTest, VerifyJsonRoundTripsAnyPathAndNamesTheDivergence) {
+  VerifyResult r;
+  r.diverged = true;
+  r.commands = std::numeric_limits<std::uint64_t>::max();
+  r.divergence.seq = 12;
+  r.divergence.file = "/data/" + kAwkward + "/00000000000000000001.msxj";
+  r.divergence.offset = 4096;
+  Command c{};
+  c.type = CommandType::kSubmitOffer;
+  c.seq = 12;
+  c.submit.client_id = std::numeric_limits<ClientOfferId>::max();
+  r.divergence.command = journal::CommandJson(c);
+  const nlohmann::json j = Parse(RenderVerifyJson("/data/" + kAwkward, r));
+  EXPECT_EQ(j.at("dir"), "/data/" + kAwkward);
+  EXPECT_EQ(j.at("ok"), false);
+  EXPECT_EQ(j.at("commands").get<std::uint64_t>(), std::numeric_limits<std::uint64_t>::max());
+  const nlohmann::json& d = j.at("divergence");
+  EXPECT_EQ(d.at("file"), r.divergence.file);
+  EXPECT_EQ(d.at("offset"), 4096);
+  EXPECT_EQ(d.at("command").at("client_id").get<std::uint64_t>(),
+            std::numeric_limits<std::uint64_t>::max());
+  EXPECT_EQ(d.at("command").at("type"), "SubmitOffer");
+  EXPECT_TRUE(d.at("expected").is_null());
+  EXPECT_TRUE(d.at("actual").is_null());
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
-// Text and JSON rendering helpers for msx-drill reports: an aligned text table, exact
-// integer formatting (thousands separators, durations, UTC times) and a small streaming
-// JSON writer. Not on any hot path.
+// Text rendering helpers for msx-drill reports: an aligned text table and exact integer
+// formatting (thousands separators, durations, UTC times). JSON is built with
+// nlohmann::ordered_json and printed by journal::JsonText. Not on any hot path.
 //
 // Thread-safety: values; no shared state.
 #ifndef MSX_CLIENTS_DRILL_FORMAT_H_
@@ -9,8 +9,6 @@
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include "absl/strings/string_view.h"
 
 namespace msx::drill {
 
@@ -40,30 +38,6 @@ class TextTable {
   std::vector<std::string> header_;
   std::vector<std::vector<std::string>> rows_;
   std::vector<std::size_t> left_;
-};
-
-// Builds one JSON value. Keys and strings are escaped; numbers are exact integers.
-// REQUIRES: calls nest properly (Key only directly inside an object).
-class JsonWriter {
- public:
-  JsonWriter& BeginObject();
-  JsonWriter& EndObject();
-  JsonWriter& BeginArray();
-  JsonWriter& EndArray();
-  JsonWriter& Key(absl::string_view key);
-  JsonWriter& String(absl::string_view value);
-  JsonWriter& Int(std::int64_t value);
-  JsonWriter& Uint(std::uint64_t value);
-  JsonWriter& Bool(bool value);
-  // A preformatted JSON value (e.g. journal::EventToJson output).
-  JsonWriter& Raw(absl::string_view json);
-  const std::string& str() const { return out_; }
-
- private:
-  void Separate();
-  std::string out_;
-  std::vector<bool> first_;  // per open container: no element written yet
-  bool after_key_ = false;
 };
 
 }  // namespace msx::drill

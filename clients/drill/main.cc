@@ -10,7 +10,6 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "clients/drill/format.h"
 #include "clients/drill/huge_pages.h"
 #include "clients/drill/live.h"
 #include "clients/drill/report.h"
@@ -169,35 +168,7 @@ int Verify(const Args& a) {
   absl::StatusOr<msx::drill::VerifyResult> r = msx::drill::VerifyReplay(a.dir, a.digest);
   if (!r.ok()) return JournalError(r.status());
   if (a.json) {
-    msx::drill::JsonWriter w;
-    w.BeginObject();
-    w.Key("dir").String(a.dir);
-    w.Key("ok").Bool(!r->diverged);
-    w.Key("commands").Uint(r->commands);
-    w.Key("events").Uint(r->events);
-    w.Key("fills").Uint(r->fills);
-    w.Key("records").Uint(r->read.records);
-    w.Key("segments").Uint(r->read.segments);
-    w.Key("last_seq").Uint(r->read.last_seq);
-    w.Key("torn_bytes").Uint(r->read.torn_bytes);
-    if (r->diverged) {
-      const msx::drill::Divergence& d = r->divergence;
-      w.Key("divergence").BeginObject();
-      w.Key("seq").Uint(d.seq);
-      w.Key("index").Uint(d.index);
-      w.Key("file").String(d.file);
-      w.Key("offset").Uint(d.offset);
-      w.Key("command").Raw(d.command_json);
-      w.Key("expected");
-      d.expected_json == "(none)" ? w.Raw("null") : w.Raw(d.expected_json);
-      w.Key("actual");
-      d.actual_json == "(none)" ? w.Raw("null") : w.Raw(d.actual_json);
-      w.EndObject();
-    } else if (a.digest) {
-      w.Key("state_digest").Uint(r->state_digest);
-    }
-    w.EndObject();
-    std::cout << w.str() << "\n";
+    std::cout << msx::drill::RenderVerifyJson(a.dir, *r) << "\n";
   } else if (r->diverged) {
     std::cout << msx::drill::DivergenceMessage(r->divergence) << "\n";
   } else {

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "clients/drill/drill_journal.h"
 #include "clients/drill/format.h"
+#include "engine/journal/json.h"
 #include "engine/journal/reader.h"
 
 namespace msx::drill {
@@ -281,103 +283,90 @@ std::string LatencyCell(std::int64_t ns, std::uint64_t count) {
   return count == 0 ? "-" : Duration(ns);
 }
 
-void WriteLatency(JsonWriter& w, const LatencyStats& s) {
-  w.BeginObject();
-  w.Key("offers").Uint(s.count);
-  w.Key("p50_ns").Int(s.p50);
-  w.Key("p90_ns").Int(s.p90);
-  w.Key("max_ns").Int(s.max);
-  w.EndObject();
+nlohmann::ordered_json LatencyJson(const LatencyStats& s) {
+  nlohmann::ordered_json j;
+  j["offers"] = s.count;
+  j["p50_ns"] = s.p50;
+  j["p90_ns"] = s.p90;
+  j["max_ns"] = s.max;
+  return j;
 }
 
-void WriteReport(JsonWriter& w, const ReportData& r) {
-  w.BeginObject();
-  w.Key("commands").Uint(r.commands);
-  w.Key("events").Uint(r.events);
-  w.Key("fills").Uint(r.fills);
-  w.Key("offers_accepted").Uint(r.offers_accepted);
-  w.Key("rejects").Uint(r.rejects);
-  w.Key("first_seq").Uint(r.first_seq);
-  w.Key("last_seq").Uint(r.last_seq);
-  w.Key("first_time_ns").Int(r.first_time);
-  w.Key("last_time_ns").Int(r.last_time);
-  w.Key("holdings_before_seq").Uint(r.holdings_before_seq);
-  w.Key("torn_bytes").Uint(r.torn_bytes);
-  w.Key("pairs").BeginArray();
-  for (const PairReport& p : r.pairs) {
-    w.BeginObject();
-    w.Key("pair").String(p.symbol);
-    w.Key("base").String(p.base);
-    w.Key("quote").String(p.quote);
-    w.Key("base_unit").String(p.base_unit);
-    w.Key("quote_unit").String(p.quote_unit);
-    w.Key("offers_accepted").Uint(p.offers_accepted);
-    w.Key("fills").Uint(p.fills);
-    w.Key("lots").Int(p.lots);
-    w.Key("base_volume").Int(p.base_volume);
-    w.Key("quote_volume").Int(p.quote_volume);
-    w.Key("resting_bid_lots").Int(p.resting_bid_lots);
-    w.Key("resting_bid_base_units").Int(p.resting_bid_units);
-    w.Key("resting_ask_lots").Int(p.resting_ask_lots);
-    w.Key("resting_ask_quote_units").Int(p.resting_ask_units);
-    w.Key("time_to_first_fill");
-    WriteLatency(w, p.first_fill);
-    w.EndObject();
-  }
-  w.EndArray();
-  w.Key("instruments").BeginArray();
-  for (const InstrumentReport& i : r.instruments) {
-    w.BeginObject();
-    w.Key("instrument").String(i.symbol);
-    w.Key("unit").String(i.unit);
-    w.Key("fills").Uint(i.fills);
-    w.Key("volume").Int(i.volume);
-    w.Key("unfilled_demand").Int(i.unfilled_demand);
-    w.Key("time_to_first_fill");
-    WriteLatency(w, i.first_fill);
-    w.EndObject();
-  }
-  w.EndArray();
-  w.Key("agencies").BeginArray();
-  for (const AgencyReport& a : r.agencies) {
-    w.BeginObject();
-    w.Key("agency").String(a.code);
-    w.Key("fills").Uint(a.fills);
-    w.Key("holdings").BeginArray();
-    for (const AgencyHoldingRow& h : a.rows) {
-      w.BeginObject();
-      w.Key("instrument").String(h.symbol);
-      w.Key("unit").String(h.unit);
-      w.Key("before").Int(h.before);
-      w.Key("received").Int(h.received);
-      w.Key("delivered").Int(h.delivered);
-      w.Key("net").Int(h.received - h.delivered);
-      w.Key("after").Int(h.after);
-      w.EndObject();
-    }
-    w.EndArray();
-    w.EndObject();
-  }
-  w.EndArray();
-  w.Key("busiest_minutes").BeginArray();
-  for (const MinuteReport& m : r.busiest_minutes) {
-    w.BeginObject();
-    w.Key("minute_start_ns").Int(m.minute_start);
-    w.Key("minute_utc").String(UtcMinute(m.minute_start));
-    w.Key("fills").Uint(m.fills);
-    w.EndObject();
-  }
-  w.EndArray();
-  w.EndObject();
-}
+// A JSON array, empty ([]) rather than null when there are no elements.
+nlohmann::ordered_json Array() { return nlohmann::ordered_json::array(); }
 
 }  // namespace
 
-std::string RenderReportJson(const ReportData& r) {
-  JsonWriter w;
-  WriteReport(w, r);
-  return w.str();
+nlohmann::ordered_json ReportJson(const ReportData& r) {
+  nlohmann::ordered_json j;
+  j["commands"] = r.commands;
+  j["events"] = r.events;
+  j["fills"] = r.fills;
+  j["offers_accepted"] = r.offers_accepted;
+  j["rejects"] = r.rejects;
+  j["first_seq"] = r.first_seq;
+  j["last_seq"] = r.last_seq;
+  j["first_time_ns"] = r.first_time;
+  j["last_time_ns"] = r.last_time;
+  j["holdings_before_seq"] = r.holdings_before_seq;
+  j["torn_bytes"] = r.torn_bytes;
+  nlohmann::ordered_json& pairs = j["pairs"] = Array();
+  for (const PairReport& p : r.pairs) {
+    nlohmann::ordered_json& o = pairs.emplace_back();
+    o["pair"] = p.symbol;
+    o["base"] = p.base;
+    o["quote"] = p.quote;
+    o["base_unit"] = p.base_unit;
+    o["quote_unit"] = p.quote_unit;
+    o["offers_accepted"] = p.offers_accepted;
+    o["fills"] = p.fills;
+    o["lots"] = p.lots;
+    o["base_volume"] = p.base_volume;
+    o["quote_volume"] = p.quote_volume;
+    o["resting_bid_lots"] = p.resting_bid_lots;
+    o["resting_bid_base_units"] = p.resting_bid_units;
+    o["resting_ask_lots"] = p.resting_ask_lots;
+    o["resting_ask_quote_units"] = p.resting_ask_units;
+    o["time_to_first_fill"] = LatencyJson(p.first_fill);
+  }
+  nlohmann::ordered_json& instruments = j["instruments"] = Array();
+  for (const InstrumentReport& i : r.instruments) {
+    nlohmann::ordered_json& o = instruments.emplace_back();
+    o["instrument"] = i.symbol;
+    o["unit"] = i.unit;
+    o["fills"] = i.fills;
+    o["volume"] = i.volume;
+    o["unfilled_demand"] = i.unfilled_demand;
+    o["time_to_first_fill"] = LatencyJson(i.first_fill);
+  }
+  nlohmann::ordered_json& agencies = j["agencies"] = Array();
+  for (const AgencyReport& a : r.agencies) {
+    nlohmann::ordered_json& o = agencies.emplace_back();
+    o["agency"] = a.code;
+    o["fills"] = a.fills;
+    nlohmann::ordered_json& holdings = o["holdings"] = Array();
+    for (const AgencyHoldingRow& h : a.rows) {
+      nlohmann::ordered_json& row = holdings.emplace_back();
+      row["instrument"] = h.symbol;
+      row["unit"] = h.unit;
+      row["before"] = h.before;
+      row["received"] = h.received;
+      row["delivered"] = h.delivered;
+      row["net"] = h.received - h.delivered;
+      row["after"] = h.after;
+    }
+  }
+  nlohmann::ordered_json& minutes = j["busiest_minutes"] = Array();
+  for (const MinuteReport& m : r.busiest_minutes) {
+    nlohmann::ordered_json& o = minutes.emplace_back();
+    o["minute_start_ns"] = m.minute_start;
+    o["minute_utc"] = UtcMinute(m.minute_start);
+    o["fills"] = m.fills;
+  }
+  return j;
 }
+
+std::string RenderReportJson(const ReportData& r) { return journal::JsonText(ReportJson(r)); }
 
 std::string RenderReportText(const std::string& title, const ReportData& r) {
   std::string out = absl::StrCat("MSX drill report: ", title, "\n");
@@ -515,42 +504,39 @@ std::string RenderComparisonText(const ReportData& o, const ReportData& d) {
   return out;
 }
 
-std::string RenderComparisonJson(const ReportData& o, const ReportData& d) {
-  JsonWriter w;
-  w.BeginObject();
-  w.Key("totals").BeginObject();
-  auto triple = [&](const char* key, std::int64_t a, std::int64_t b) {
-    w.Key(key).BeginObject();
-    w.Key("original").Int(a);
-    w.Key("drill").Int(b);
-    w.Key("delta").Int(b - a);
-    w.EndObject();
+nlohmann::ordered_json ComparisonJson(const ReportData& o, const ReportData& d) {
+  auto triple = [](std::int64_t a, std::int64_t b) {
+    nlohmann::ordered_json j;
+    j["original"] = a;
+    j["drill"] = b;
+    j["delta"] = b - a;
+    return j;
   };
-  triple("commands", static_cast<std::int64_t>(o.commands), static_cast<std::int64_t>(d.commands));
-  triple("offers_accepted", static_cast<std::int64_t>(o.offers_accepted),
-         static_cast<std::int64_t>(d.offers_accepted));
-  triple("rejects", static_cast<std::int64_t>(o.rejects), static_cast<std::int64_t>(d.rejects));
-  triple("fills", static_cast<std::int64_t>(o.fills), static_cast<std::int64_t>(d.fills));
-  w.EndObject();
-  w.Key("instruments").BeginArray();
+  auto count = [](std::uint64_t v) { return static_cast<std::int64_t>(v); };
+  nlohmann::ordered_json j;
+  nlohmann::ordered_json& totals = j["totals"];
+  totals["commands"] = triple(count(o.commands), count(d.commands));
+  totals["offers_accepted"] = triple(count(o.offers_accepted), count(d.offers_accepted));
+  totals["rejects"] = triple(count(o.rejects), count(d.rejects));
+  totals["fills"] = triple(count(o.fills), count(d.fills));
+  nlohmann::ordered_json& instruments = j["instruments"] = Array();
   for (const InstrumentPair& p : MatchInstruments(o, d)) {
-    w.BeginObject();
-    w.Key("instrument").String(p.symbol);
-    w.Key("unit").String(p.unit);
-    triple("fills", p.original ? static_cast<std::int64_t>(p.original->fills) : 0,
-           p.drill ? static_cast<std::int64_t>(p.drill->fills) : 0);
-    triple("volume", p.original ? p.original->volume : 0, p.drill ? p.drill->volume : 0);
-    triple("shortfall", p.original ? p.original->unfilled_demand : 0,
-           p.drill ? p.drill->unfilled_demand : 0);
-    w.EndObject();
+    nlohmann::ordered_json& i = instruments.emplace_back();
+    i["instrument"] = p.symbol;
+    i["unit"] = p.unit;
+    i["fills"] =
+        triple(p.original ? count(p.original->fills) : 0, p.drill ? count(p.drill->fills) : 0);
+    i["volume"] = triple(p.original ? p.original->volume : 0, p.drill ? p.drill->volume : 0);
+    i["shortfall"] = triple(p.original ? p.original->unfilled_demand : 0,
+                            p.drill ? p.drill->unfilled_demand : 0);
   }
-  w.EndArray();
-  w.Key("original");
-  WriteReport(w, o);
-  w.Key("drill");
-  WriteReport(w, d);
-  w.EndObject();
-  return w.str();
+  j["original"] = ReportJson(o);
+  j["drill"] = ReportJson(d);
+  return j;
+}
+
+std::string RenderComparisonJson(const ReportData& o, const ReportData& d) {
+  return journal::JsonText(ComparisonJson(o, d));
 }
 
 }  // namespace msx::drill

@@ -30,6 +30,7 @@
 #define MSX_CLIENTS_DRILL_REPORT_H_
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
@@ -170,13 +171,17 @@ class ReportBuilder {
 absl::StatusOr<ReportData> BuildReport(const std::string& dir, int top_minutes);
 
 std::string RenderReportText(const std::string& title, const ReportData& r);
-std::string RenderReportJson(const ReportData& r);
+// {"commands", ..., "pairs": [...], "instruments": [...], "agencies": [...],
+// "busiest_minutes": [...]}: every figure of the text report, integers exact.
+nlohmann::ordered_json ReportJson(const ReportData& r);
+std::string RenderReportJson(const ReportData& r);  // ReportJson as compact text
 
 // Side by side, per instrument: fills, volume and unfilled demand (shortfall) in the
 // original and in the drill, with the differences; plus totals.
 std::string RenderComparisonText(const ReportData& original, const ReportData& drill);
 // {"original": report, "drill": report, "instruments": [{symbol, fills:{original,drill,
 // delta}, volume:{...}, shortfall:{...}}], "totals": {...}}
+nlohmann::ordered_json ComparisonJson(const ReportData& original, const ReportData& drill);
 std::string RenderComparisonJson(const ReportData& original, const ReportData& drill);
 
 }  // namespace msx::drill

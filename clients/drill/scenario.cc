@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <utility>
 
@@ -10,6 +11,7 @@
 #include "clients/drill/drill_journal.h"
 #include "clients/drill/format.h"
 #include "engine/engine.h"
+#include "engine/journal/json.h"
 #include "engine/journal/reader.h"
 #include "engine/journal/writer.h"
 #include "google/protobuf/io/tokenizer.h"
@@ -499,27 +501,23 @@ std::string RenderDrillText(const DrillResult& r) {
 }
 
 std::string RenderDrillJson(const DrillResult& r) {
-  JsonWriter w;
-  w.BeginObject();
-  w.Key("out_dir").String(r.out_dir);
-  w.Key("original_commands").Uint(r.original_commands);
-  w.Key("drill_commands").Uint(r.drill_commands);
-  w.Key("dropped_submits").Uint(r.dropped_submits);
-  w.Key("dropped_offer_commands").Uint(r.dropped_offer_commands);
-  w.Key("fired").BeginArray();
+  nlohmann::ordered_json j;
+  j["out_dir"] = r.out_dir;
+  j["original_commands"] = r.original_commands;
+  j["drill_commands"] = r.drill_commands;
+  j["dropped_submits"] = r.dropped_submits;
+  j["dropped_offer_commands"] = r.dropped_offer_commands;
+  nlohmann::ordered_json& fired = j["fired"] = nlohmann::ordered_json::array();
   for (const FiredEdit& f : r.fired) {
-    w.BeginObject();
-    w.Key("edit").Int(f.index);
-    w.Key("before_original_seq").Uint(f.before_original_seq);
-    w.Key("drill_seq").Uint(f.drill_seq);
-    w.Key("commands").Uint(f.commands);
-    w.Key("description").String(f.description);
-    w.EndObject();
+    nlohmann::ordered_json& o = fired.emplace_back();
+    o["edit"] = f.index;
+    o["before_original_seq"] = f.before_original_seq;
+    o["drill_seq"] = f.drill_seq;
+    o["commands"] = f.commands;
+    o["description"] = f.description;
   }
-  w.EndArray();
-  w.Key("comparison").Raw(RenderComparisonJson(r.original, r.drill));
-  w.EndObject();
-  return w.str();
+  j["comparison"] = ComparisonJson(r.original, r.drill);
+  return journal::JsonText(j);
 }
 
 }  // namespace msx::drill

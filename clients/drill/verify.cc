@@ -100,9 +100,9 @@ absl::StatusOr<VerifyResult> VerifyReplay(const std::string& dir, bool state_dig
     d.index = index;
     d.file = entry.file;
     d.offset = index < entry.event_offsets.size() ? entry.event_offsets[index] : entry.offset;
-    d.command_json = journal::CommandToJson(entry.command);
-    d.expected_json = expected ? journal::EventToJson(*expected) : "(none)";
-    d.actual_json = actual ? journal::EventToJson(*actual) : "(none)";
+    d.command = journal::CommandJson(entry.command);
+    d.expected = expected ? journal::EventJson(*expected) : nullptr;
+    d.actual = actual ? journal::EventJson(*actual) : nullptr;
   };
 
   while ((*reader)->Next(&entry)) {
@@ -162,9 +162,39 @@ std::string VerifySummary(const std::string& dir, const VerifyResult& r) {
 }
 
 std::string DivergenceMessage(const Divergence& d) {
+  auto text = [](const nlohmann::ordered_json& j) {
+    return j.is_null() ? std::string("(none)") : journal::JsonText(j);
+  };
   return absl::StrCat("DIVERGED at seq ", d.seq, " (event index ", d.index, ", ", d.file, ":",
-                      d.offset, ")\n  command:  ", d.command_json,
-                      "\n  expected: ", d.expected_json, "\n  actual:   ", d.actual_json);
+                      d.offset, ")\n  command:  ", text(d.command),
+                      "\n  expected: ", text(d.expected), "\n  actual:   ", text(d.actual));
+}
+
+std::string RenderVerifyJson(const std::string& dir, const VerifyResult& r) {
+  nlohmann::ordered_json j;
+  j["dir"] = dir;
+  j["ok"] = !r.diverged;
+  j["commands"] = r.commands;
+  j["events"] = r.events;
+  j["fills"] = r.fills;
+  j["records"] = r.read.records;
+  j["segments"] = r.read.segments;
+  j["last_seq"] = r.read.last_seq;
+  j["torn_bytes"] = r.read.torn_bytes;
+  if (r.diverged) {
+    const Divergence& d = r.divergence;
+    nlohmann::ordered_json& o = j["divergence"];
+    o["seq"] = d.seq;
+    o["index"] = d.index;
+    o["file"] = d.file;
+    o["offset"] = d.offset;
+    o["command"] = d.command;
+    o["expected"] = d.expected;
+    o["actual"] = d.actual;
+  } else if (r.state_digest != 0) {
+    j["state_digest"] = r.state_digest;
+  }
+  return journal::JsonText(j);
 }
 
 }  // namespace msx::drill

@@ -7,6 +7,7 @@
 #define MSX_CLIENTS_DRILL_VERIFY_H_
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -16,14 +17,14 @@
 namespace msx::drill {
 
 struct Divergence {
-  Seq seq = 0;                // the command whose events differ
-  std::uint32_t index = 0;    // index of the first differing event within the command
-  std::string file;           // segment holding the command
-  std::uint64_t offset = 0;   // offset of the differing EVENT record (or of the COMMAND
-                              // record when the engine produced more events than journaled)
-  std::string command_json;   // the command, as journaled
-  std::string expected_json;  // the journaled event, or "(none)"
-  std::string actual_json;    // the regenerated event, or "(none)"
+  Seq seq = 0;                      // the command whose events differ
+  std::uint32_t index = 0;          // index of the first differing event within the command
+  std::string file;                 // segment holding the command
+  std::uint64_t offset = 0;         // offset of the differing EVENT record (or of the COMMAND
+                                    // record when the engine produced more events than journaled)
+  nlohmann::ordered_json command;   // the command, as journaled (journal::CommandJson)
+  nlohmann::ordered_json expected;  // the journaled event, or null
+  nlohmann::ordered_json actual;    // the regenerated event, or null
 };
 
 struct VerifyResult {
@@ -49,8 +50,14 @@ absl::StatusOr<VerifyResult> VerifyReplay(const std::string& dir, bool state_dig
 // byte for byte; last seq 1234", plus the state digest when computed and a torn-tail note
 // when present.
 std::string VerifySummary(const std::string& dir, const VerifyResult& result);
-// Several lines naming the sequence number, file:offset, command, expected and actual event.
+// Several lines naming the sequence number, file:offset, command, expected and actual event
+// ("(none)" for a missing one).
 std::string DivergenceMessage(const Divergence& d);
+// One JSON object: {"dir", "ok", "commands", "events", "fills", "records", "segments",
+// "last_seq", "torn_bytes"}, then "divergence": {"seq", "index", "file", "offset",
+// "command", "expected", "actual"} (null for a missing event) when diverged, else
+// "state_digest" when it was computed.
+std::string RenderVerifyJson(const std::string& dir, const VerifyResult& result);
 
 }  // namespace msx::drill
 

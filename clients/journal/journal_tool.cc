@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -48,22 +49,6 @@ constexpr char kUsage[] =
     "  stats DIR    print counts (commands and events by type, fills, segments, bytes)\n"
     "\n"
     "exit codes: 0 ok, 1 damaged or unreadable journal, 2 usage error\n";
-
-std::string JsonString(absl::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      absl::StrAppend(&out, "\\u00", c < 0x10 ? "0" : "", absl::Hex(static_cast<int>(c)));
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-  return out;
-}
 
 struct Args {
   std::string command;
@@ -205,20 +190,32 @@ int Dump(const Args& a, std::ostream& out, std::ostream& err) {
   if (a.after) o.after_seq = *a.after;
   if (a.until) o.until_seq = *a.until;
   o.on_config = [&out](const std::string& path, std::uint64_t offset, absl::string_view config) {
-    out << "{\"record\":\"config\",\"file\":" << JsonString(path) << ",\"offset\":" << offset
-        << ",\"bytes\":" << config.size() << "}\n";
+    nlohmann::ordered_json j;
+    j["record"] = "config";
+    j["file"] = path;
+    j["offset"] = offset;
+    j["bytes"] = config.size();
+    out << journal::JsonText(j) << "\n";
   };
   auto reader = JournalReader::Open(a.dir, o);
   if (!reader.ok()) return Damaged(reader.status(), err);
   JournalEntry e;
   while ((*reader)->Next(&e)) {
-    std::string file = JsonString(e.file);
-    out << "{\"record\":\"command\",\"file\":" << file << ",\"offset\":" << e.offset
-        << ",\"event_count\":" << e.events.size()
-        << ",\"command\":" << journal::CommandToJson(e.command) << "}\n";
+    nlohmann::ordered_json command;
+    command["record"] = "command";
+    command["file"] = e.file;
+    command["offset"] = e.offset;
+    command["event_count"] = e.events.size();
+    command["command"] = journal::CommandJson(e.command);
+    out << journal::JsonText(command) << "\n";
     for (std::size_t i = 0; i < e.events.size(); ++i) {
-      out << "{\"record\":\"event\",\"file\":" << file << ",\"offset\":" << e.event_offsets[i]
-          << ",\"index\":" << i << ",\"event\":" << journal::EventToJson(e.events[i]) << "}\n";
+      nlohmann::ordered_json event;
+      event["record"] = "event";
+      event["file"] = e.file;
+      event["offset"] = e.event_offsets[i];
+      event["index"] = i;
+      event["event"] = journal::EventJson(e.events[i]);
+      out << journal::JsonText(event) << "\n";
     }
   }
   if (!(*reader)->status().ok()) return Damaged((*reader)->status(), err);
@@ -239,24 +236,31 @@ int Stats(const Args& a, std::ostream& out, std::ostream& err) {
   }
   const ReadStats& st = (*reader)->stats();
   auto by_type = [](const std::array<std::uint64_t, 256>& counts, auto name_of) {
-    std::string s = "{";
+    nlohmann::ordered_json j = nlohmann::ordered_json::object();
     for (int t = 0; t < 256; ++t) {
-      if (counts[t] == 0) continue;
-      absl::StrAppend(&s, s.size() > 1 ? "," : "", "\"", name_of(t), "\":", counts[t]);
+      if (counts[t] != 0) j[name_of(t)] = counts[t];
     }
-    return s + "}";
+    return j;
   };
   auto command_name = [](int t) { return journal::CommandTypeName(static_cast<CommandType>(t)); };
   auto event_name = [](int t) { return journal::EventTypeName(static_cast<EventType>(t)); };
-  out << "{\"dir\":" << JsonString(a.dir) << ",\"segments\":" << st.segments
-      << ",\"bytes\":" << st.bytes << ",\"records\":" << st.records
-      << ",\"commands\":" << st.commands << ",\"events\":" << st.events << ",\"fills\":" << st.fills
-      << ",\"first_seq\":" << st.first_seq << ",\"last_seq\":" << st.last_seq
-      << ",\"first_time\":" << first_time << ",\"last_time\":" << st.last_time
-      << ",\"commands_by_type\":" << by_type(commands, command_name)
-      << ",\"events_by_type\":" << by_type(events, event_name)
-      << ",\"torn_tail_bytes\":" << st.torn_bytes << ",\"zero_fill_bytes\":" << st.zero_fill_bytes
-      << "}\n";
+  nlohmann::ordered_json j;
+  j["dir"] = a.dir;
+  j["segments"] = st.segments;
+  j["bytes"] = st.bytes;
+  j["records"] = st.records;
+  j["commands"] = st.commands;
+  j["events"] = st.events;
+  j["fills"] = st.fills;
+  j["first_seq"] = st.first_seq;
+  j["last_seq"] = st.last_seq;
+  j["first_time"] = first_time;
+  j["last_time"] = st.last_time;
+  j["commands_by_type"] = by_type(commands, command_name);
+  j["events_by_type"] = by_type(events, event_name);
+  j["torn_tail_bytes"] = st.torn_bytes;
+  j["zero_fill_bytes"] = st.zero_fill_bytes;
+  out << journal::JsonText(j) << "\n";
   if (!(*reader)->status().ok()) return Damaged((*reader)->status(), err);
   return kExitOk;
 }

@@ -1,7 +1,9 @@
 #include "clients/journal/journal_tool.h"
 
 #include <filesystem>
+#include <limits>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -12,6 +14,7 @@
 #include "engine/engine.h"
 #include "engine/journal/dir_lock.h"
 #include "engine/journal/journal_test_util.h"
+#include "engine/journal/json.h"
 #include "engine/journal/reader.h"
 #include "engine/journal/writer.h"
 #include "gtest/gtest.h"
@@ -83,6 +86,16 @@ class JournalToolTest : public ::testing::Test {
     }
     commands_ = seq;
     ASSERT_TRUE((*writer)->Close().ok());
+  }
+
+  // Copies the journal into the subdirectory `name` of dir_; returns its path.
+  std::string CopyJournalTo(const std::string& name) {
+    const std::string to = dir_.file(name);
+    std::filesystem::create_directory(to);
+    for (const auto& f : std::filesystem::directory_iterator(dir_.path())) {
+      if (f.is_regular_file()) std::filesystem::copy(f.path(), to);
+    }
+    return to;
   }
 
   std::string Segment() {
@@ -210,6 +223,70 @@ TEST_F(JournalToolTest, StatsCountsCommandsAndEvents) {
   ASSERT_EQ(o.code, kExitOk) << o.err;
   EXPECT_TRUE(absl::StrContains(o.out, absl::StrCat("\"commands\":", commands_, ","))) << o.out;
   EXPECT_TRUE(absl::StrContains(o.out, "\"SubmitOffer\":")) << o.out;
+}
+
+// A directory name with quotes, a backslash, control characters (newline, tab, BEL, ESC,
+// US, DEL), Latin and CJK letters and an emoji: dump and stats must print it as a JSON
+// string that reads back as the same bytes.
+TEST_F(JournalToolTest, DumpAndStatsRoundTripAnyDirectoryName) {
+  const std::string awkward = CopyJournalTo("q\"uo\\te \n\t\x07\x1b\x1f\x7f é 漢字 🙂");
+  Output dump = RunTool({"dump", awkward});
+  ASSERT_EQ(dump.code, kExitOk) << dump.err;
+  std::vector<std::string> lines = absl::StrSplit(dump.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 1 + commands_ + journaled_events_);
+  std::uint64_t seq = 0;
+  for (const std::string& l : lines) {
+    nlohmann::json j = nlohmann::json::parse(l, nullptr, /*allow_exceptions=*/false);
+    ASSERT_FALSE(j.is_discarded()) << "not JSON: " << l;
+    const std::string file = j.at("file");
+    EXPECT_EQ(file.substr(0, awkward.size() + 1), awkward + "/") << l;
+    if (j.at("record") == "command") {
+      // Times above 2^53 keep every digit (no detour through a double).
+      ++seq;
+      EXPECT_EQ(j.at("command").at("seq").get<std::uint64_t>(), seq);
+      EXPECT_EQ(j.at("command").at("time").get<std::int64_t>(),
+                1'700'000'000'000'000'000 + static_cast<std::int64_t>(seq));
+    }
+  }
+  EXPECT_EQ(seq, commands_);
+  Output stats = RunTool({"stats", awkward});
+  ASSERT_EQ(stats.code, kExitOk) << stats.err;
+  nlohmann::json j = nlohmann::json::parse(stats.out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(j.is_discarded()) << "not JSON: " << stats.out;
+  EXPECT_EQ(j.at("dir"), awkward);
+  EXPECT_EQ(j.at("commands"), commands_);
+}
+
+// A file name need not be UTF-8; the JSON stays valid (each bad byte becomes U+FFFD).
+TEST_F(JournalToolTest, StatsOfANonUtf8DirectoryNameIsStillJson) {
+  const std::string latin1 = CopyJournalTo("caf\xe9");
+  Output stats = RunTool({"stats", latin1});
+  nlohmann::json j = nlohmann::json::parse(stats.out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(j.is_discarded()) << "not JSON: " << stats.out << stats.err;
+  EXPECT_EQ(j.at("dir"), dir_.file("caf\xef\xbf\xbd"));
+}
+
+TEST(JournalJsonTest, CommandsAndEventsKeepEvery64BitDigit) {
+  Command c{};
+  c.type = CommandType::kSubmitOffer;
+  c.seq = std::numeric_limits<Seq>::max();
+  c.time = std::numeric_limits<TimeNs>::min();
+  c.submit.client_id = std::numeric_limits<ClientOfferId>::max();
+  c.submit.allow = std::numeric_limits<std::uint64_t>::max() - 1;
+  nlohmann::json command = nlohmann::json::parse(journal::CommandToJson(c));
+  EXPECT_EQ(command.at("seq").get<Seq>(), c.seq);
+  EXPECT_EQ(command.at("time").get<TimeNs>(), c.time);
+  EXPECT_EQ(command.at("client_id").get<ClientOfferId>(), c.submit.client_id);
+  EXPECT_EQ(command.at("allow").get<std::uint64_t>(), c.submit.allow);
+  EXPECT_EQ(command.at("type"), "SubmitOffer");
+  Event e{};
+  e.type = EventType::kFill;
+  e.fill.fill_id = std::numeric_limits<std::uint64_t>::max();
+  e.fill.quote_amount = std::numeric_limits<Amount>::min();
+  nlohmann::json event = nlohmann::json::parse(journal::EventToJson(e));
+  EXPECT_EQ(event.at("fill_id").get<std::uint64_t>(), e.fill.fill_id);
+  EXPECT_EQ(event.at("quote_amount").get<Amount>(), e.fill.quote_amount);
+  EXPECT_EQ(event.at("type"), "Fill");
 }
 
 TEST(JournalToolUsageTest, BadArgumentsExitTwoAndHelpExitsZero) {

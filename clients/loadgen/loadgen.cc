@@ -6,12 +6,14 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
 #include <iostream>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "absl/status/status.h"
@@ -1318,16 +1320,6 @@ absl::StatusOr<Summary> Runner::Run() {
   return sum;
 }
 
-void AppendMap(std::string* out, const std::map<std::string, std::uint64_t>& m) {
-  out->push_back('{');
-  bool first = true;
-  for (const auto& [k, v] : m) {
-    absl::StrAppend(out, first ? "" : ",", "\"", k, "\":", v);
-    first = false;
-  }
-  out->push_back('}');
-}
-
 }  // namespace
 
 std::uint64_t Summary::error_count() const {
@@ -1353,43 +1345,59 @@ absl::StatusOr<Summary> RunLoad(const LoadgenOptions& options) {
 }
 
 std::string SummaryJson(const Summary& s) {
-  char rate[32], offer_rate[32];
-  std::snprintf(rate, sizeof(rate), "%.1f", s.achieved_rate());
-  std::snprintf(offer_rate, sizeof(offer_rate), "%.1f", s.offer_rate());
-  std::string out = absl::StrCat(
-      "{\"mode\":\"", s.mode, "\",\"api\":\"", s.api, "\",\"window\":", s.window,
-      ",\"exec_stream\":\"", s.exec_stream, "\"",
-      ",\"streams\":", s.streams, ",\"target_rate\":", s.target_rate,
-      ",\"concurrency\":", s.concurrency, ",\"agencies\":", s.agencies, ",\"pairs\":", s.pairs,
-      ",\"sent\":", s.sent, ",\"ok\":", s.ok, ",\"rejected\":", s.rejected,
-      ",\"submits\":", s.submits, ",\"cancels\":", s.cancels,
-      ",\"cleanup_cancels\":", s.cleanup_cancels, ",\"errors\":");
-  AppendMap(&out, s.errors);
-  absl::StrAppend(&out, ",\"response_errors\":");
-  AppendMap(&out, s.response_errors);
-  absl::StrAppend(&out, ",\"reject_reasons\":");
-  AppendMap(&out, s.reject_reasons);
+  // Decimal figures are rounded to the digits the text summary shows; nlohmann prints the
+  // shortest text that reads back as the same double (401.4, 0.3, 2001.0).
+  // Dividing by the power of ten (not multiplying by 0.1) gives the double nearest the
+  // decimal.
+  auto micros = [](std::int64_t ns) {
+    return static_cast<double>(std::max<std::int64_t>(ns, 0) / 100) / 10;
+  };
+  auto decimals = [](double v, double scale) { return std::round(v * scale) / scale; };
   const LatencyHistogram& h = s.submit;
-  absl::StrAppend(&out, ",\"orphans\":", s.orphans);
-  absl::StrAppend(&out, ",\"elapsed_s\":", Seconds(s.elapsed_ns), ",\"rate\":", rate,
-                  ",\"offer_rate\":", offer_rate, ",\"fills\":", s.fills,
-                  ",\"exec_fills\":", s.exec_fills, ",\"exec_reports\":", s.exec_reports,
-                  ",\"latency_count\":", h.count(),
-                  ",\"p50_us\":", Micros(h.ValueAtPerMillion(500000)),
-                  ",\"p90_us\":", Micros(h.ValueAtPerMillion(900000)),
-                  ",\"p99_us\":", Micros(h.ValueAtPerMillion(990000)),
-                  ",\"p999_us\":", Micros(h.ValueAtPerMillion(999000)),
-                  ",\"max_us\":", Micros(h.max()), ",\"mean_us\":", Micros(h.mean()),
-                  ",\"cancel_p50_us\":", Micros(s.cancel.ValueAtPerMillion(500000)),
-                  ",\"cancel_p99_us\":", Micros(s.cancel.ValueAtPerMillion(990000)),
-                  ",\"rtt_p50_us\":", Micros(s.rtt.ValueAtPerMillion(500000)),
-                  ",\"rtt_p99_us\":", Micros(s.rtt.ValueAtPerMillion(990000)),
-                  ",\"exec_count\":", s.exec.count(),
-                  ",\"exec_p50_us\":", Micros(s.exec.ValueAtPerMillion(500000)),
-                  ",\"exec_p99_us\":", Micros(s.exec.ValueAtPerMillion(990000)),
-                  ",\"exec_max_us\":", Micros(s.exec.max()),
-                  ",\"max_send_lag_us\":", Micros(s.max_send_lag_ns), "}");
-  return out;
+  nlohmann::ordered_json j;
+  j["mode"] = s.mode;
+  j["api"] = s.api;
+  j["window"] = s.window;
+  j["exec_stream"] = s.exec_stream;
+  j["streams"] = s.streams;
+  j["target_rate"] = s.target_rate;
+  j["concurrency"] = s.concurrency;
+  j["agencies"] = s.agencies;
+  j["pairs"] = s.pairs;
+  j["sent"] = s.sent;
+  j["ok"] = s.ok;
+  j["rejected"] = s.rejected;
+  j["submits"] = s.submits;
+  j["cancels"] = s.cancels;
+  j["cleanup_cancels"] = s.cleanup_cancels;
+  j["errors"] = nlohmann::ordered_json(s.errors);
+  j["response_errors"] = nlohmann::ordered_json(s.response_errors);
+  j["reject_reasons"] = nlohmann::ordered_json(s.reject_reasons);
+  j["orphans"] = s.orphans;
+  j["elapsed_s"] = decimals(static_cast<double>(s.elapsed_ns) / 1e9, 1000);
+  j["rate"] = decimals(s.achieved_rate(), 10);
+  j["offer_rate"] = decimals(s.offer_rate(), 10);
+  j["fills"] = s.fills;
+  j["exec_fills"] = s.exec_fills;
+  j["exec_reports"] = s.exec_reports;
+  j["latency_count"] = h.count();
+  j["p50_us"] = micros(h.ValueAtPerMillion(500000));
+  j["p90_us"] = micros(h.ValueAtPerMillion(900000));
+  j["p99_us"] = micros(h.ValueAtPerMillion(990000));
+  j["p999_us"] = micros(h.ValueAtPerMillion(999000));
+  j["max_us"] = micros(h.max());
+  j["mean_us"] = micros(h.mean());
+  j["cancel_p50_us"] = micros(s.cancel.ValueAtPerMillion(500000));
+  j["cancel_p99_us"] = micros(s.cancel.ValueAtPerMillion(990000));
+  j["rtt_p50_us"] = micros(s.rtt.ValueAtPerMillion(500000));
+  j["rtt_p99_us"] = micros(s.rtt.ValueAtPerMillion(990000));
+  j["exec_count"] = s.exec.count();
+  j["exec_p50_us"] = micros(s.exec.ValueAtPerMillion(500000));
+  j["exec_p99_us"] = micros(s.exec.ValueAtPerMillion(990000));
+  j["exec_max_us"] = micros(s.exec.max());
+  j["max_send_lag_us"] = micros(s.max_send_lag_ns);
+  return j.dump(/*indent=*/-1, /*indent_char=*/' ', /*ensure_ascii=*/false,
+                nlohmann::ordered_json::error_handler_t::replace);
 }
 
 std::string SummaryText(const Summary& s) {
