@@ -1,0 +1,204 @@
+// LeaderLease against a real 3-node NATS JetStream cluster on loopback: claim, renew,
+// expiry and takeover by a second claimant, release, one winner among concurrent
+// claimants, and the whole fencing rule (lease + expected last sequence) end to end.
+#include "gateway/replication/leader_lease.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "gateway/replication/replicated_log.h"
+#include "gateway/replication/replication_test_util.h"
+#include "tests/testing/nats_cluster.h"
+
+namespace msx::replication {
+namespace {
+
+using msx::testing::NatsCluster;
+using testing::ConnectTo;
+using testing::Payload;
+
+class LeaderLeaseTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    cluster_ = new NatsCluster();
+    absl::Status s = cluster_->Start();
+    ASSERT_TRUE(s.ok()) << s;
+  }
+  static void TearDownTestSuite() {
+    delete cluster_;
+    cluster_ = nullptr;
+  }
+
+  // Each test has its own bucket.
+  static std::unique_ptr<LeaderLease> OpenLease(const std::string& bucket) {
+    LeaderLease::Options o;
+    o.connection = ConnectTo(*cluster_);
+    o.bucket = bucket;
+    o.ttl = std::chrono::milliseconds(500);
+    auto lease = LeaderLease::Open(o);
+    EXPECT_TRUE(lease.ok()) << "open lease: " << lease.status();
+    return lease.ok() ? std::move(*lease) : nullptr;
+  }
+
+  // Polls TryClaim until it succeeds or `timeout` passes (what a standby does).
+  static absl::StatusOr<LeaderRecord> ClaimWithin(LeaderLease& lease, const std::string& node,
+                                                  std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    absl::StatusOr<LeaderRecord> claim = absl::DeadlineExceededError("never tried");
+    while (std::chrono::steady_clock::now() < deadline) {
+      claim = lease.TryClaim(node, node + ":50051");
+      if (claim.ok()) return claim;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return claim;
+  }
+
+  static NatsCluster* cluster_;
+};
+NatsCluster* LeaderLeaseTest::cluster_ = nullptr;
+
+TEST_F(LeaderLeaseTest, ClaimRenewAndCurrentWhileASecondClaimantIsRefused) {
+  auto a = OpenLease("LEASE1");
+  auto b = OpenLease("LEASE1");
+  ASSERT_TRUE(a && b);
+  auto vacant = b->Current();
+  EXPECT_TRUE(absl::IsNotFound(vacant.status())) << vacant.status();
+
+  auto claim = a->TryClaim("node-a", "127.0.0.1:1111");
+  ASSERT_TRUE(claim.ok()) << claim.status();
+  EXPECT_EQ(claim->epoch, claim->revision);  // the epoch is the claim's revision
+  EXPECT_TRUE(a->HeldAt(LeaderLease::Clock::now()));
+
+  auto current = b->Current();
+  ASSERT_TRUE(current.ok()) << current.status();
+  EXPECT_EQ(current->node_id, "node-a");
+  EXPECT_EQ(current->address, "127.0.0.1:1111");
+  EXPECT_EQ(current->epoch, claim->epoch);
+
+  // Renewing every 100 ms keeps it well past several TTLs; B never gets it.
+  uint64_t revision = claim->revision;
+  for (int i = 0; i < 12; ++i) {
+    auto renewed = a->Renew();
+    ASSERT_TRUE(renewed.ok()) << renewed.status();
+    EXPECT_GT(renewed->revision, revision);
+    EXPECT_EQ(renewed->epoch, claim->epoch);  // renewals keep the epoch
+    revision = renewed->revision;
+    auto refused = b->TryClaim("node-b", "127.0.0.1:2222");
+    ASSERT_TRUE(absl::IsFailedPrecondition(refused.status())) << refused.status();
+    EXPECT_NE(refused.status().message().find("lease held by node-a"), std::string::npos)
+        << refused.status();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_FALSE(b->held().has_value());
+}
+
+TEST_F(LeaderLeaseTest, ExpiredLeaseIsTakenOverAndTheOldHolderCannotRenew) {
+  auto a = OpenLease("LEASE2");
+  auto b = OpenLease("LEASE2");
+  ASSERT_TRUE(a && b);
+  auto first = a->TryClaim("node-a", "a:1");
+  ASSERT_TRUE(first.ok()) << first.status();
+  // A stalls (stops renewing). B claims once the servers expire the entry.
+  auto second = ClaimWithin(*b, "node-b", std::chrono::seconds(10));
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_GT(second->epoch, first->epoch);
+  EXPECT_FALSE(a->HeldAt(LeaderLease::Clock::now()));  // A's local view agrees: lapsed
+
+  auto renew = a->Renew();
+  ASSERT_TRUE(absl::IsFailedPrecondition(renew.status())) << renew.status();
+  EXPECT_NE(renew.status().message().find("lease lost"), std::string::npos) << renew.status();
+  EXPECT_NE(renew.status().message().find("node-b"), std::string::npos) << renew.status();
+  EXPECT_FALSE(a->held().has_value());
+  // B's lease is intact.
+  EXPECT_TRUE(b->Renew().ok());
+  auto current = a->Current();
+  ASSERT_TRUE(current.ok()) << current.status();
+  EXPECT_EQ(current->node_id, "node-b");
+}
+
+TEST_F(LeaderLeaseTest, ReleaseHandsOverWithoutWaitingForTheTtl) {
+  auto a = OpenLease("LEASE3");
+  auto b = OpenLease("LEASE3");
+  ASSERT_TRUE(a && b);
+  auto first = a->TryClaim("node-a", "a:1");
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(a->Release().ok());
+  EXPECT_FALSE(a->held().has_value());
+  // No sleep: the key is vacant at once.
+  auto second = b->TryClaim("node-b", "b:1");
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_GT(second->epoch, first->epoch);
+  // A stale release (A no longer holds) cannot remove B's claim.
+  EXPECT_FALSE(a->Release().ok());
+  auto current = b->Current();
+  ASSERT_TRUE(current.ok()) << current.status();
+  EXPECT_EQ(current->node_id, "node-b");
+}
+
+TEST_F(LeaderLeaseTest, ExactlyOneOfConcurrentClaimantsWins) {
+  constexpr int kClaimants = 4;
+  std::vector<std::unique_ptr<LeaderLease>> leases;
+  for (int i = 0; i < kClaimants; ++i) {
+    leases.push_back(OpenLease("LEASE4"));
+    ASSERT_TRUE(leases.back());
+  }
+  std::atomic<int> winners{0};
+  std::atomic<int> refused{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClaimants; ++i) {
+    threads.emplace_back([&, i] {
+      auto claim = leases[i]->TryClaim("node-" + std::to_string(i), "x:1");
+      if (claim.ok()) {
+        ++winners;
+      } else if (absl::IsFailedPrecondition(claim.status())) {
+        ++refused;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(winners.load(), 1);
+  EXPECT_EQ(refused.load(), kClaimants - 1);
+}
+
+// The documented fencing rule end to end: a stalled primary (stops renewing, keeps its
+// stale view of the stream) is shut out by the new leader's first publish.
+TEST_F(LeaderLeaseTest, NewLeadersFirstPublishFencesAStalledPrimary) {
+  auto lease_a = OpenLease("LEASE5");
+  auto lease_b = OpenLease("LEASE5");
+  ASSERT_TRUE(lease_a && lease_b);
+  auto claim_a = lease_a->TryClaim("node-a", "a:1");
+  ASSERT_TRUE(claim_a.ok()) << claim_a.status();
+  ReplicatedLog::Options oa;
+  oa.connection = ConnectTo(*cluster_);
+  oa.stream.name = "FENCED_LOG";
+  oa.stream.subject = "msx.fenced";
+  oa.epoch = claim_a->epoch;
+  auto log_a = ReplicatedLog::Open(oa);
+  ASSERT_TRUE(log_a.ok()) << log_a.status();
+  for (uint64_t i = 0; i < 5; ++i) ASSERT_TRUE((*log_a)->Publish(Payload("a", i + 1), i).ok());
+
+  // A stalls. B takes the lapsed lease, catches up to the stream's end, publishes.
+  auto claim_b = ClaimWithin(*lease_b, "node-b", std::chrono::seconds(10));
+  ASSERT_TRUE(claim_b.ok()) << claim_b.status();
+  ReplicatedLog::Options ob = oa;
+  ob.epoch = claim_b->epoch;
+  auto log_b = ReplicatedLog::Open(ob);
+  ASSERT_TRUE(log_b.ok()) << log_b.status();
+  auto end = (*log_b)->LastSequence();
+  ASSERT_TRUE(end.ok());
+  ASSERT_EQ(*end, 5u);
+  auto b_first = (*log_b)->Publish(Payload("b", 6), *end);
+  ASSERT_TRUE(b_first.ok()) << b_first.status();
+
+  // A wakes up and carries on from its own view: fenced, and its lease is gone.
+  auto a_late = (*log_a)->Publish(Payload("a", 6), 5);
+  ASSERT_TRUE(absl::IsFailedPrecondition(a_late.status())) << a_late.status();
+  EXPECT_EQ(a_late.status().message(), "fenced: stream last sequence is 6, expected 5");
+  EXPECT_TRUE(absl::IsFailedPrecondition(lease_a->Renew().status()));
+}
+
+}  // namespace
+}  // namespace msx::replication

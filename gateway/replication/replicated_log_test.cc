@@ -1,0 +1,271 @@
+// ReplicatedLog against a real 3-node NATS JetStream cluster on loopback: order, fencing,
+// idempotent retries, one and two NATS servers down, and the asynchronous pipeline.
+#include "gateway/replication/replicated_log.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "gateway/replication/replication_test_util.h"
+#include "tests/testing/nats_cluster.h"
+
+namespace msx::replication {
+namespace {
+
+using msx::testing::NatsCluster;
+using testing::ConnectTo;
+using testing::Payload;
+using testing::StoredPayload;
+
+ReplicatedLog::Options LogOptions(const NatsCluster& cluster, const std::string& stream,
+                                  uint64_t epoch) {
+  ReplicatedLog::Options o;
+  o.connection = ConnectTo(cluster);
+  o.stream.name = stream;
+  o.stream.subject = "msx." + stream;
+  o.epoch = epoch;
+  return o;
+}
+
+// Non-destructive tests share one cluster (each uses its own stream).
+class ReplicatedLogTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    cluster_ = new NatsCluster();
+    absl::Status s = cluster_->Start();
+    ASSERT_TRUE(s.ok()) << s;
+  }
+  static void TearDownTestSuite() {
+    delete cluster_;
+    cluster_ = nullptr;
+  }
+  static NatsCluster* cluster_;
+};
+NatsCluster* ReplicatedLogTest::cluster_ = nullptr;
+
+TEST_F(ReplicatedLogTest, PublishReturnsConsecutiveSequencesAndStoresExactBytes) {
+  auto log = ReplicatedLog::Open(LogOptions(*cluster_, "ORDER", 1));
+  ASSERT_TRUE(log.ok()) << log.status();
+  std::vector<std::string> sent;
+  for (uint64_t i = 0; i < 20; ++i) {
+    sent.push_back(Payload("p", i + 1, i % 2 == 0 ? 200 : 4096));
+    auto seq = (*log)->Publish(sent.back(), i);
+    ASSERT_TRUE(seq.ok()) << seq.status();
+    EXPECT_EQ(*seq, i + 1);
+  }
+  auto last = (*log)->LastSequence();
+  ASSERT_TRUE(last.ok()) << last.status();
+  EXPECT_EQ(*last, 20u);
+  for (uint64_t seq = 1; seq <= 20; ++seq) {
+    auto stored = StoredPayload((*log)->connection(), "ORDER", seq);
+    ASSERT_TRUE(stored.ok()) << stored.status();
+    EXPECT_EQ(*stored, sent[seq - 1]) << "stream sequence " << seq;
+  }
+}
+
+TEST_F(ReplicatedLogTest, StalePublisherIsFencedAndStoresNothing) {
+  auto a = ReplicatedLog::Open(LogOptions(*cluster_, "FENCE", 1));
+  auto b = ReplicatedLog::Open(LogOptions(*cluster_, "FENCE", 2));
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(b.ok()) << b.status();
+  for (uint64_t i = 0; i < 3; ++i) ASSERT_TRUE((*a)->Publish(Payload("a", i + 1), i).ok());
+
+  // B believes the stream ends at 2 (it missed A's third group).
+  auto stale = (*b)->Publish(Payload("b", 3), 2);
+  ASSERT_TRUE(absl::IsFailedPrecondition(stale.status())) << stale.status();
+  EXPECT_EQ(stale.status().message(), "fenced: stream last sequence is 3, expected 2");
+  // B believes the stream is empty: the explicit "0" expectation fences too.
+  auto empty = (*b)->Publish(Payload("b", 1), 0);
+  ASSERT_TRUE(absl::IsFailedPrecondition(empty.status())) << empty.status();
+  EXPECT_EQ(empty.status().message(), "fenced: stream last sequence is 3, expected 0");
+
+  // Nothing of B is stored; A's bytes are intact.
+  auto last = (*a)->LastSequence();
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(*last, 3u);
+  for (uint64_t seq = 1; seq <= 3; ++seq) {
+    auto stored = StoredPayload((*a)->connection(), "FENCE", seq);
+    ASSERT_TRUE(stored.ok()) << stored.status();
+    EXPECT_EQ(*stored, Payload("a", seq));
+  }
+  // B with the right expectation writes; from then on A is fenced.
+  auto caught_up = (*b)->Publish(Payload("b", 4), 3);
+  ASSERT_TRUE(caught_up.ok()) << caught_up.status();
+  EXPECT_EQ(*caught_up, 4u);
+  auto a_stale = (*a)->Publish(Payload("a", 4), 3);
+  ASSERT_TRUE(absl::IsFailedPrecondition(a_stale.status())) << a_stale.status();
+  EXPECT_EQ(a_stale.status().message(), "fenced: stream last sequence is 4, expected 3");
+}
+
+TEST_F(ReplicatedLogTest, RepublishingTheSameGroupIsIdempotentButOtherBytesAreFenced) {
+  auto log = ReplicatedLog::Open(LogOptions(*cluster_, "RETRY", 5));
+  ASSERT_TRUE(log.ok()) << log.status();
+  ASSERT_EQ(*(*log)->Publish(Payload("x", 1), 0), 1u);
+  ASSERT_EQ(*(*log)->Publish(Payload("x", 2), 1), 2u);
+  // A retry of group 2 (its first attempt "timed out" but was stored): same answer.
+  auto retry = (*log)->Publish(Payload("x", 2), 1);
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  EXPECT_EQ(*retry, 2u);
+  // Same position, different bytes, same epoch: not ours, so fenced.
+  auto other = (*log)->Publish(Payload("y", 2), 1);
+  ASSERT_TRUE(absl::IsFailedPrecondition(other.status())) << other.status();
+  auto last = (*log)->LastSequence();
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(*last, 2u);
+}
+
+TEST_F(ReplicatedLogTest, ExistingStreamWithOtherReplicasIsRefused) {
+  auto first = ReplicatedLog::Open(LogOptions(*cluster_, "CONFIG", 1));
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto options = LogOptions(*cluster_, "CONFIG", 1);
+  options.stream.replicas = 1;
+  auto second = ReplicatedLog::Open(options);
+  ASSERT_TRUE(absl::IsFailedPrecondition(second.status())) << second.status();
+  EXPECT_NE(second.status().message().find("replicas 3, configured 1"), std::string::npos)
+      << second.status();
+}
+
+TEST_F(ReplicatedLogTest, AsyncPipelineCompletesInOrder) {
+  auto log = ReplicatedLog::Open(LogOptions(*cluster_, "ASYNC", 1));
+  ASSERT_TRUE(log.ok()) << log.status();
+  constexpr uint64_t kCount = 300;
+  absl::Mutex mu;
+  std::vector<uint64_t> seqs;
+  std::vector<absl::Status> errors;
+  for (uint64_t i = 0; i < kCount; ++i) {
+    absl::Status s = (*log)->PublishAsync(Payload("q", i + 1), i, [&](absl::StatusOr<uint64_t> r) {
+      absl::MutexLock lock(&mu);
+      if (r.ok()) {
+        seqs.push_back(*r);
+      } else {
+        errors.push_back(r.status());
+      }
+    });
+    ASSERT_TRUE(s.ok()) << s;
+  }
+  ASSERT_TRUE((*log)->Flush(std::chrono::seconds(20)).ok());
+  absl::MutexLock lock(&mu);
+  ASSERT_TRUE(errors.empty()) << errors.front();
+  ASSERT_EQ(seqs.size(), kCount);
+  for (uint64_t i = 0; i < kCount; ++i) ASSERT_EQ(seqs[i], i + 1);
+}
+
+TEST_F(ReplicatedLogTest, AsyncPipelineFailsEverythingAfterAFencedMessage) {
+  auto a = ReplicatedLog::Open(LogOptions(*cluster_, "ASYNCFENCE", 1));
+  auto b = ReplicatedLog::Open(LogOptions(*cluster_, "ASYNCFENCE", 2));
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE((*a)->Publish(Payload("a", 1), 0).ok());
+  ASSERT_TRUE((*b)->Publish(Payload("b", 2), 1).ok());  // B takes over at 2
+  // A still believes the stream ends at 1 and pipelines three groups.
+  absl::Mutex mu;
+  std::vector<absl::Status> results;
+  for (uint64_t i = 1; i <= 3; ++i) {
+    ASSERT_TRUE((*a)->PublishAsync(Payload("a", i + 1), i,
+                                   [&](absl::StatusOr<uint64_t> r) {
+                                     absl::MutexLock lock(&mu);
+                                     results.push_back(r.status());
+                                   })
+                    .ok());
+  }
+  absl::Status flushed = (*a)->Flush(std::chrono::seconds(10));
+  EXPECT_TRUE(absl::IsFailedPrecondition(flushed)) << flushed;
+  {
+    absl::MutexLock lock(&mu);
+    ASSERT_EQ(results.size(), 3u);
+    // The first is fenced; the second would have matched (expected 2) but follows a
+    // failure, so it is failed too: nothing past a failure is acknowledged.
+    EXPECT_EQ(results[0].message(), "fenced: stream last sequence is 2, expected 1");
+    for (size_t i = 1; i < 3; ++i) {
+      EXPECT_TRUE(absl::IsFailedPrecondition(results[i])) << results[i];
+    }
+  }
+  // After Flush the pipeline accepts again.
+  EXPECT_TRUE((*a)->PublishAsync(Payload("a", 9), 100, [](absl::StatusOr<uint64_t>) {}).ok());
+  (void)(*a)->Flush(std::chrono::seconds(10));
+}
+
+// ---- Destructive tests: each on its own cluster. ----
+
+TEST(ReplicatedLogFailureTest, OneServerKilledUnderPublishingCausesNoError) {
+  NatsCluster cluster;
+  ASSERT_TRUE(cluster.Start().ok());
+  auto options = LogOptions(cluster, "ONEDOWN", 1);
+  options.publish_timeout = std::chrono::seconds(15);  // rides out a stream-leader election
+  auto log = ReplicatedLog::Open(options);
+  ASSERT_TRUE(log.ok()) << log.status();
+  constexpr uint64_t kCount = 200;
+  std::string killed;
+  for (uint64_t i = 0; i < kCount; ++i) {
+    if (i == 50) {
+      // Kill the stream's leader: the hardest single failure.
+      killed = testing::WaitStreamLeader((*log)->connection(), "ONEDOWN", std::chrono::seconds(5));
+      ASSERT_FALSE(killed.empty());
+      cluster.Kill(cluster.IndexOf(killed));
+    }
+    auto seq = (*log)->Publish(Payload("k", i + 1), i);
+    ASSERT_TRUE(seq.ok()) << "publish " << i + 1 << " after killing " << killed << ": "
+                          << seq.status();
+    ASSERT_EQ(*seq, i + 1);
+  }
+  auto last = (*log)->LastSequence();
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(*last, kCount);
+  for (uint64_t seq = 1; seq <= kCount; ++seq) {
+    auto stored = StoredPayload((*log)->connection(), "ONEDOWN", seq);
+    ASSERT_TRUE(stored.ok()) << stored.status();
+    ASSERT_EQ(*stored, Payload("k", seq));
+  }
+}
+
+TEST(ReplicatedLogFailureTest, TwoServersKilledFailUnavailableThenResumeLosingNothing) {
+  NatsCluster cluster;
+  ASSERT_TRUE(cluster.Start().ok());
+  auto options = LogOptions(cluster, "TWODOWN", 1);
+  options.publish_timeout = std::chrono::milliseconds(2000);
+  options.attempt_timeout = std::chrono::milliseconds(500);
+  auto log = ReplicatedLog::Open(options);
+  ASSERT_TRUE(log.ok()) << log.status();
+  for (uint64_t i = 0; i < 10; ++i) ASSERT_TRUE((*log)->Publish(Payload("t", i + 1), i).ok());
+  std::string leader =
+      testing::WaitStreamLeader((*log)->connection(), "TWODOWN", std::chrono::seconds(5));
+  ASSERT_FALSE(leader.empty());
+  // Keep the leader, kill both followers: the leader cannot reach a quorum.
+  std::vector<int> killed;
+  for (int i = 0; i < cluster.size(); ++i) {
+    if (cluster.Name(i) != leader) {
+      cluster.Kill(i);
+      killed.push_back(i);
+    }
+  }
+  auto start = std::chrono::steady_clock::now();
+  auto failed = (*log)->Publish(Payload("t", 11), 10);
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(absl::IsUnavailable(failed.status())) << failed.status();
+  EXPECT_LT(elapsed, options.publish_timeout + std::chrono::seconds(2));
+
+  for (int i : killed) ASSERT_TRUE(cluster.Restart(i).ok());
+  // Resume: re-send the unconfirmed group, as a primary does when quorum returns.
+  absl::StatusOr<uint64_t> resumed = absl::UnavailableError("not tried");
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!resumed.ok() && absl::IsUnavailable(resumed.status()) &&
+         std::chrono::steady_clock::now() < deadline) {
+    resumed = (*log)->Publish(Payload("t", 11), 10);
+  }
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(*resumed, 11u);
+  ASSERT_TRUE((*log)->Publish(Payload("t", 12), 11).ok());
+  auto last = (*log)->LastSequence();
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(*last, 12u);  // the retried group is stored once
+  for (uint64_t seq = 1; seq <= 12; ++seq) {
+    auto stored = StoredPayload((*log)->connection(), "TWODOWN", seq);
+    ASSERT_TRUE(stored.ok()) << stored.status();
+    ASSERT_EQ(*stored, Payload("t", seq));
+  }
+}
+
+}  // namespace
+}  // namespace msx::replication
