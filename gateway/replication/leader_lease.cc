@@ -8,7 +8,6 @@
 namespace msx::replication {
 
 using internal::IsTransient;
-using internal::KvEntryPtr;
 using internal::LastErrorText;
 using internal::MsgPtr;
 using internal::PubAckPtr;
@@ -145,32 +144,41 @@ absl::Status LeaderLease::EnsureBucket() {
 
 absl::StatusOr<LeaderRecord> LeaderLease::Current() {
   absl::MutexLock op(&op_mu_);
-  kvEntry* raw = nullptr;
-  natsStatus s = kvStore_Get(&raw, kv_.get(), options_.key.c_str());
-  KvEntryPtr entry(raw);
-  if (s == NATS_NOT_FOUND) {
+  return ReadCurrent();
+}
+
+absl::StatusOr<LeaderRecord> LeaderLease::ReadCurrent() {
+  // From the bucket stream's leader (not kvStore_Get, which may be answered by a lagging
+  // replica through direct get and miss a claim that just happened).
+  const std::string stream = "KV_" + options_.bucket;
+  const std::string subject = absl::StrCat("$KV.", options_.bucket, ".", options_.key);
+  natsMsg* raw = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  natsStatus s = js_GetLastMsg(&raw, conn_->js(), stream.c_str(), subject.c_str(), nullptr, &jerr);
+  MsgPtr msg(raw);
+  const char* op = nullptr;
+  if (s == NATS_OK && natsMsgHeader_Get(msg.get(), "KV-Operation", &op) == NATS_OK &&
+      op != nullptr) {
+    s = NATS_NOT_FOUND;  // a delete or purge marker: released
+  }
+  if (s == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr) {
     return absl::NotFoundError(
         absl::StrCat("no leader: lease ", options_.bucket, "/", options_.key, " is vacant"));
   }
-  if (s != NATS_OK) return ToStatus(s, absl::StrCat("read lease ", options_.bucket));
-  auto record = DecodeLeaderRecord(absl::string_view(
-      static_cast<const char*>(kvEntry_Value(entry.get())), kvEntry_ValueLen(entry.get())));
+  if (s != NATS_OK) return ToStatus(s, jerr, absl::StrCat("read lease ", options_.bucket));
+  auto record = DecodeLeaderRecord(
+      absl::string_view(natsMsg_GetData(msg.get()), natsMsg_GetDataLength(msg.get())));
   if (!record.ok()) return record.status();
-  record->revision = kvEntry_Revision(entry.get());
+  record->revision = natsMsg_GetSequence(msg.get());
   return record;
 }
 
 std::string LeaderLease::DescribeHolder() {
-  kvEntry* raw = nullptr;
-  natsStatus s = kvStore_Get(&raw, kv_.get(), options_.key.c_str());
-  KvEntryPtr entry(raw);
-  if (s == NATS_NOT_FOUND) return "nobody (vacant now)";
-  if (s != NATS_OK) return absl::StrCat("unknown (", LastErrorText(s), ")");
-  auto record = DecodeLeaderRecord(absl::string_view(
-      static_cast<const char*>(kvEntry_Value(entry.get())), kvEntry_ValueLen(entry.get())));
-  if (!record.ok()) return std::string(record.status().message());
-  return absl::StrCat(record->node_id, " (epoch ", record->epoch, ", revision ",
-                      kvEntry_Revision(entry.get()), ")");
+  auto record = ReadCurrent();
+  if (absl::IsNotFound(record.status())) return "nobody (vacant now)";
+  if (!record.ok()) return absl::StrCat("unknown (", record.status().message(), ")");
+  return absl::StrCat(record->node_id, " (epoch ", record->epoch, ", revision ", record->revision,
+                      ")");
 }
 
 absl::StatusOr<LeaderRecord> LeaderLease::TryClaim(const std::string& node_id,

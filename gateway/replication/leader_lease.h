@@ -89,8 +89,9 @@ class LeaderLease {
   // once instead of waiting for the TTL: a graceful hand-over. Errors as Renew.
   absl::Status Release();
 
-  // The current leader record. Errors: NOT_FOUND (vacant), UNAVAILABLE, DATA_LOSS.
-  // May be served by any replica, so a just-written change can be missed for a moment.
+  // The current leader record, as the bucket stream's leader has it (a claim or renewal
+  // acknowledged to anyone is visible). Errors: NOT_FOUND (vacant: never claimed, expired
+  // or released), UNAVAILABLE, DATA_LOSS (malformed value).
   absl::StatusOr<LeaderRecord> Current();
 
   // The record this object holds, if it has not lost it.
@@ -106,8 +107,10 @@ class LeaderLease {
  private:
   explicit LeaderLease(const Options& options) : options_(options) {}
   absl::Status EnsureBucket();
-  // Best-effort description of the current holder for error messages.
-  std::string DescribeHolder();
+  // Current() without taking op_mu_. REQUIRES: op_mu_ held.
+  absl::StatusOr<LeaderRecord> ReadCurrent() ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
+  // Best-effort description of the current holder for error messages. REQUIRES: op_mu_.
+  std::string DescribeHolder() ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
 
   const Options options_;
   std::unique_ptr<NatsConnection> conn_;
