@@ -238,7 +238,13 @@ TEST_F(DrillCliTest, CorruptJournalExitsThreeNamingFileAndOffset) {
 TEST_F(DrillCliTest, UsageErrorsExitTwo) {
   EXPECT_EQ(Drill({}).exit_code, 2);
   EXPECT_EQ(Drill({"frobnicate", dir_}).exit_code, 2);
-  EXPECT_EQ(Drill({"report", dir_, "--top", "x"}).exit_code, 2);
+  CommandResult bad_flag = Drill({"report", dir_, "--frob"});
+  EXPECT_EQ(bad_flag.exit_code, 2);
+  EXPECT_TRUE(absl::StrContains(bad_flag.err, "unrecognised option '--frob'")) << bad_flag.err;
+  CommandResult bad_value = Drill({"report", dir_, "--top", "x"});
+  EXPECT_EQ(bad_value.exit_code, 2);
+  EXPECT_TRUE(absl::StrContains(bad_value.err, "--top: not a non-negative integer: x"))
+      << bad_value.err;
   EXPECT_EQ(Drill({"run", dir_, "--out", dir_ + "-o"}).exit_code, 2);  // no --scenario
   const std::string scenario = dir_ + "-bad.textproto";
   WriteAll(scenario, R"(edits { at_seq: 5 halt_pair { pair: "NOPE/NOPE" } })");

@@ -1,6 +1,7 @@
 #include "clients/journal/journal_tool.h"
 
 #include <array>
+#include <boost/program_options.hpp>
 #include <charconv>
 #include <cstdint>
 #include <memory>
@@ -18,6 +19,8 @@
 
 namespace msx::journal_tool {
 namespace {
+
+namespace po = boost::program_options;
 
 using journal::JournalEntry;
 using journal::JournalReader;
@@ -65,29 +68,48 @@ bool ParseSeq(const std::string& s, std::uint64_t* v) {
   return ec == std::errc() && p == s.data() + s.size();
 }
 
-// Returns an error message, or "" on success.
+// Returns an error message naming the bad flag or value, or "" on success.
 std::string ParseArgs(const std::vector<std::string>& args, Args* a) {
+  std::string after, until;
   std::vector<std::string> positional;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& s = args[i];
-    if (s == "--replay") {
-      a->replay = true;
-    } else if (s == "--truncate-torn-tail") {
-      a->truncate_torn_tail = true;
-    } else if (s == "--truncate-at-corruption") {
-      a->truncate_at_corruption = true;
-    } else if (s == "--after" || s == "--until") {
-      std::uint64_t v = 0;
-      if (i + 1 >= args.size() || !ParseSeq(args[i + 1], &v)) {
-        return absl::StrCat(s, ": expects a sequence number");
-      }
-      (s == "--after" ? a->after : a->until) = v;
-      ++i;
-    } else if (!s.empty() && s[0] == '-') {
-      return absl::StrCat("unknown option ", s);
-    } else {
-      positional.push_back(s);
-    }
+  // The flags are documented in kUsage, which is the --help text.
+  po::options_description flags;
+  po::options_description_easy_init add = flags.add_options();
+  add("replay", po::bool_switch(&a->replay), "");
+  add("truncate-torn-tail", po::bool_switch(&a->truncate_torn_tail), "");
+  add("truncate-at-corruption", po::bool_switch(&a->truncate_at_corruption), "");
+  add("after", po::value(&after), "");
+  add("until", po::value(&until), "");
+  add("positional", po::value(&positional), "");
+  po::positional_options_description pos;
+  pos.add("positional", -1);
+  po::variables_map vm;
+  try {
+    // No abbreviated flags: --truncate-* cut the journal and must be spelled out.
+    po::store(
+        po::command_line_parser(args)
+            .options(flags)
+            .positional(pos)
+            .style(po::command_line_style::default_style & ~po::command_line_style::allow_guessing)
+            .run(),
+        vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return e.what();
+  }
+  auto parse_seq = [&vm](const char* flag, const std::string& text,
+                         std::optional<std::uint64_t>* out) {
+    std::uint64_t v = 0;
+    if (vm.count(flag) == 0) return true;
+    if (!ParseSeq(text, &v)) return false;
+    *out = v;
+    return true;
+  };
+  if (!parse_seq("after", after, &a->after)) {
+    return absl::StrCat("--after: expects a sequence number, got '", after, "'");
+  }
+  if (!parse_seq("until", until, &a->until)) {
+    return absl::StrCat("--until: expects a sequence number, got '", until, "'");
   }
   if (positional.size() != 2) return "expected a command and a directory";
   a->command = positional[0];

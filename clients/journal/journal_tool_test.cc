@@ -218,6 +218,15 @@ TEST_F(JournalToolTest, DumpAfterSkipsEarlierCommands) {
   EXPECT_FALSE(absl::StrContains(o.out, absl::StrCat("\"seq\":", commands_ - 1, ",")));
 }
 
+TEST_F(JournalToolTest, FlagsMayComeBeforeTheCommandAndTakeAnEqualsSign) {
+  Output o = RunTool({"--after", std::to_string(commands_ - 2), "dump",
+                      absl::StrCat("--until=", commands_ - 1), dir_.path()});
+  ASSERT_EQ(o.code, kExitOk) << o.err;
+  EXPECT_TRUE(absl::StrContains(o.out, absl::StrCat("\"seq\":", commands_ - 1, ",")));
+  EXPECT_FALSE(absl::StrContains(o.out, absl::StrCat("\"seq\":", commands_, ",")));
+  EXPECT_FALSE(absl::StrContains(o.out, absl::StrCat("\"seq\":", commands_ - 2, ",")));
+}
+
 TEST_F(JournalToolTest, StatsCountsCommandsAndEvents) {
   Output o = RunTool({"stats", dir_.path()});
   ASSERT_EQ(o.code, kExitOk) << o.err;
@@ -297,6 +306,33 @@ TEST(JournalToolUsageTest, BadArgumentsExitTwoAndHelpExitsZero) {
   Output help = RunTool({"--help"});
   EXPECT_EQ(help.code, kExitOk);
   EXPECT_TRUE(absl::StrContains(help.out, "verify DIR"));
+}
+
+TEST(JournalToolUsageTest, UnknownFlagIsNamedAndExitsTwo) {
+  Output o = RunTool({"verify", "/tmp", "--frob"});
+  EXPECT_EQ(o.code, kExitUsage);
+  EXPECT_TRUE(absl::StartsWith(o.err, "msx-journal: unrecognised option '--frob'\n")) << o.err;
+  // Abbreviations are not guessed: --truncate-* must be spelled out.
+  o = RunTool({"verify", "/tmp", "--truncate-torn"});
+  EXPECT_EQ(o.code, kExitUsage);
+  EXPECT_TRUE(absl::StrContains(o.err, "'--truncate-torn'")) << o.err;
+}
+
+TEST(JournalToolUsageTest, BadValueNamesTheFlagAndTheValueAndExitsTwo) {
+  Output o = RunTool({"dump", "/tmp", "--after", "-1"});
+  EXPECT_EQ(o.code, kExitUsage);
+  EXPECT_TRUE(absl::StartsWith(o.err, "msx-journal: --after: expects a sequence number, got '-1'"))
+      << o.err;
+  o = RunTool({"dump", "/tmp", "--until=12x"});
+  EXPECT_EQ(o.code, kExitUsage);
+  EXPECT_TRUE(absl::StartsWith(o.err, "msx-journal: --until: expects a sequence number, got '12x'"))
+      << o.err;
+  o = RunTool({"dump", "/tmp", "--until"});
+  EXPECT_EQ(o.code, kExitUsage);
+  EXPECT_TRUE(absl::StrContains(o.err, "'--until'")) << o.err;
+  o = RunTool({"verify", "/tmp", "--replay=yes"});
+  EXPECT_EQ(o.code, kExitUsage);
+  EXPECT_TRUE(absl::StrContains(o.err, "'--replay'")) << o.err;
 }
 
 TEST(JournalToolUsageTest, MissingDirectoryIsReportedAndExitsOne) {

@@ -1,0 +1,138 @@
+#include "clients/drill/args.h"
+
+#include <boost/program_options.hpp>
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace msx::drill {
+namespace po = boost::program_options;
+namespace {
+
+constexpr char kUsage[] = R"(msx-drill: replay MSX journals for emergency drills.
+
+Usage:
+  msx-drill verify DIR [--json] [--digest]
+      Replay every command of the journal in DIR through a fresh engine built from the
+      journal's own configuration and check that every regenerated journaled event equals
+      the journaled one byte for byte. Prints a one-line summary, or the first divergence
+      (sequence number, file:offset, command, expected and actual event as JSON).
+      --digest also prints the digest of the engine's final state (Engine::StateDigest).
+  msx-drill report DIR [--json] [--top N]
+      Drill report: per pair book and instrument the volume swapped, fills, unfilled
+      demand left resting at the end, time from acceptance to first fill (p50/p90/max,
+      nearest rank); per agency the units received/delivered and holdings before/after;
+      the N busiest minutes by fills (default 5). Text by default, --json for one object.
+  msx-drill run DIR --scenario FILE --out OUTDIR [--json] [--top N] [LIVE OPTIONS]
+      What-if replay: apply the edits of FILE (msx.v1.Scenario, protobuf text format, see
+      proto/msx/v1/drill.proto: export_ban, supply_shock, halt_pair, resume_pair,
+      inject_offer, each at_seq or at_time_ns) while replaying DIR, write the drill as a
+      new journal in OUTDIR (replayable: msx-drill verify OUTDIR) and compare it with the
+      original side by side (fills, volume, shortfalls per instrument).
+      With --server, the drill journal is then also replayed live (see replay).
+  msx-drill replay DIR [--speed X] [--server HOST:PORT LIVE OPTIONS]
+      Without --server: the offline replay (--speed max), same as verify.
+      With --server: resubmit the journal's commands to a running msx-server over gRPC at
+      X times the original pace (X = max, 1, 10, 0.5, ...): offers, cancels and replaces
+      as their agencies, SetHoldings/HaltPair/ResumePair as the admin. Offer ids are
+      translated to the live server's; AdvanceTime is skipped (the server keeps its own
+      time); commands of agencies without a token are skipped.
+  msx-drill --help
+
+Live options:
+  --server HOST:PORT         the msx-server to replay against (the only network use)
+  --speed X                  max (default) or a positive decimal multiple of the pace
+  --tokens-config FILE       take every agency's (first) token and the admin token from
+                             this msx.v1.ExchangeConfig text file (journals hold no
+                             tokens); default: the embedded default configuration's demo
+                             tokens
+  --token CODE=TOKEN         the token of one agency (repeatable; overrides the above)
+  --admin-token TOKEN        the admin token (SetHoldings, HaltPair, ResumePair)
+  --client-id-offset N       add N to every client_offer_id (to replay twice on one server)
+
+Holdings "before" are those after the journal's initial SetHoldings commands (just before
+its first command of another type).
+
+Exit codes:
+  0  success (verify: the journal replays byte for byte)
+  1  verify: replay diverged (the first divergence is printed)
+  2  usage error: bad arguments, bad scenario file
+  3  the journal cannot be read: missing, corrupt (file:offset named), bad configuration
+  4  the drill journal could not be written (OUTDIR)
+  5  live replay: the server could not be reached or refused the replay
+)";
+
+}  // namespace
+
+const char* DrillUsage() { return kUsage; }
+
+absl::StatusOr<DrillArgs> ParseDrillArgs(const std::vector<std::string>& args) {
+  DrillArgs a;
+  std::string top, client_id_offset;
+  std::vector<std::string> tokens, positional;
+  // The flags are documented in kUsage, which is the --help text.
+  po::options_description flags;
+  po::options_description_easy_init add = flags.add_options();
+  add("help,h", "");
+  add("json", po::bool_switch(&a.json), "");
+  add("digest", po::bool_switch(&a.digest), "");
+  add("top", po::value(&top), "");
+  add("scenario", po::value(&a.scenario), "");
+  add("out", po::value(&a.out), "");
+  add("speed", po::value(&a.speed), "");
+  add("server", po::value(&a.server), "");
+  add("tokens-config", po::value(&a.tokens_config), "");
+  add("token", po::value(&tokens)->composing(), "");
+  add("admin-token", po::value(&a.admin_token), "");
+  add("client-id-offset", po::value(&client_id_offset), "");
+  add("positional", po::value(&positional), "");
+  po::positional_options_description pos;
+  pos.add("positional", -1);
+  po::variables_map vm;
+  try {
+    // No abbreviated flags: --to could be --top or --token, and scripts should spell them.
+    po::store(
+        po::command_line_parser(args)
+            .options(flags)
+            .positional(pos)
+            .style(po::command_line_style::default_style & ~po::command_line_style::allow_guessing)
+            .run(),
+        vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return absl::InvalidArgumentError(e.what());
+  }
+  if (vm.count("help") || (!positional.empty() && positional[0] == "help")) {
+    a.help = true;
+    return a;
+  }
+  if (vm.count("top") && (!absl::SimpleAtoi(top, &a.top) || a.top < 0)) {
+    return absl::InvalidArgumentError(absl::StrCat("--top: not a non-negative integer: ", top));
+  }
+  if (vm.count("client-id-offset") && !absl::SimpleAtoi(client_id_offset, &a.client_id_offset)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--client-id-offset: not a non-negative integer: ", client_id_offset));
+  }
+  for (const std::string& t : tokens) {
+    const std::size_t eq = t.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == t.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("--token: expected CODE=TOKEN, got ", t));
+    }
+    a.tokens[t.substr(0, eq)] = t.substr(eq + 1);
+  }
+  if (positional.empty()) {
+    return absl::InvalidArgumentError("missing command (verify, report, run or replay)");
+  }
+  a.command = positional[0];
+  if (positional.size() < 2) {
+    return absl::InvalidArgumentError(absl::StrCat(a.command, ": missing journal directory"));
+  }
+  if (positional.size() > 2) {
+    return absl::InvalidArgumentError(absl::StrCat("unexpected argument ", positional[2]));
+  }
+  a.dir = positional[1];
+  return a;
+}
+
+}  // namespace msx::drill
