@@ -35,6 +35,10 @@ struct ConnectionOptions {
   // Client PINGs the server at this interval; two unanswered pings mark the connection
   // stale and trigger a reconnect to another server (how a SIGSTOPped server is left).
   std::chrono::milliseconds ping_interval{1000};
+  // Write each message to the socket in the publishing thread instead of leaving it to
+  // the client's flusher thread: lower latency for pipelined (asynchronous) publishes,
+  // somewhat less throughput at deep pipelines (bench/results/replication.md).
+  bool send_asap = true;
 };
 
 // Splits "nats://a:4222,nats://b:4222" into URLs (whitespace trimmed, empties dropped).
