@@ -1,8 +1,9 @@
-// ReplicatedLog: the primary's side of replication. Appends one message per journal command
-// group to a JetStream stream (file storage, 3 replicas: the publish is acknowledged once a
-// quorum of the NATS servers has stored it), and fences: every append names the stream
-// sequence it must follow, so a writer whose view is stale (another primary has written
-// since) can never append. Wire format and headers: gateway/replication/README.md.
+// ReplicatedLog: the primary's side of replication. Appends one message per journal group
+// commit (the records of one or more command groups) to a JetStream stream (file storage, 3
+// replicas: the publish is acknowledged once a quorum of the NATS servers has stored it), and
+// fences: every append names the stream sequence it must follow, so a writer whose view is stale
+// (another primary has written since) can never append. Wire format and headers:
+// gateway/replication/README.md.
 //
 //   auto log = ReplicatedLog::Open(options);          // connects, ensures the stream
 //   auto seq = (*log)->Publish(group_bytes, last);    // last = stream seq of previous group
