@@ -5,6 +5,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "clients/common/command_line.h"
 
 namespace msx::drill {
 namespace po = boost::program_options;
@@ -86,23 +87,8 @@ absl::StatusOr<DrillArgs> ParseDrillArgs(const std::vector<std::string>& args) {
   add("token", po::value(&tokens)->composing(), "");
   add("admin-token", po::value(&a.admin_token), "");
   add("client-id-offset", po::value(&client_id_offset), "");
-  add("positional", po::value(&positional), "");
-  po::positional_options_description pos;
-  pos.add("positional", -1);
   po::variables_map vm;
-  try {
-    // No abbreviated flags: --to could be --top or --token, and scripts should spell them.
-    po::store(
-        po::command_line_parser(args)
-            .options(flags)
-            .positional(pos)
-            .style(po::command_line_style::default_style & ~po::command_line_style::allow_guessing)
-            .run(),
-        vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    return absl::InvalidArgumentError(e.what());
-  }
+  if (absl::Status s = clients::ParseFlags(args, flags, &positional, &vm); !s.ok()) return s;
   if (vm.count("help") || (!positional.empty() && positional[0] == "help")) {
     a.help = true;
     return a;

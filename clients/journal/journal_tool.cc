@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "clients/common/command_line.h"
 #include "engine/config/config.h"
 #include "engine/engine.h"
 #include "engine/journal/dir_lock.h"
@@ -80,22 +81,9 @@ std::string ParseArgs(const std::vector<std::string>& args, Args* a) {
   add("truncate-at-corruption", po::bool_switch(&a->truncate_at_corruption), "");
   add("after", po::value(&after), "");
   add("until", po::value(&until), "");
-  add("positional", po::value(&positional), "");
-  po::positional_options_description pos;
-  pos.add("positional", -1);
   po::variables_map vm;
-  try {
-    // No abbreviated flags: --truncate-* cut the journal and must be spelled out.
-    po::store(
-        po::command_line_parser(args)
-            .options(flags)
-            .positional(pos)
-            .style(po::command_line_style::default_style & ~po::command_line_style::allow_guessing)
-            .run(),
-        vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    return e.what();
+  if (absl::Status s = clients::ParseFlags(args, flags, &positional, &vm); !s.ok()) {
+    return std::string(s.message());
   }
   auto parse_seq = [&vm](const char* flag, const std::string& text,
                          std::optional<std::uint64_t>* out) {
