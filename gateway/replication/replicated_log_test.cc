@@ -267,5 +267,37 @@ TEST(ReplicatedLogFailureTest, TwoServersKilledFailUnavailableThenResumeLosingNo
   }
 }
 
+TEST(ReplicatedLogFailureTest, StalledStreamLeaderIsRiddenOutAndLosesNothing) {
+  NatsCluster cluster;
+  ASSERT_TRUE(cluster.Start().ok());
+  auto options = LogOptions(cluster, "STALLED", 1);
+  options.publish_timeout = std::chrono::seconds(20);  // a new leader is elected meanwhile
+  auto log = ReplicatedLog::Open(options);
+  ASSERT_TRUE(log.ok()) << log.status();
+  for (uint64_t i = 0; i < 20; ++i) ASSERT_TRUE((*log)->Publish(Payload("s", i + 1), i).ok());
+  std::string leader =
+      testing::WaitStreamLeader((*log)->connection(), "STALLED", std::chrono::seconds(5));
+  ASSERT_FALSE(leader.empty());
+  const int stalled = cluster.IndexOf(leader);
+  cluster.Pause(stalled);  // SIGSTOP: alive to the kernel, silent to everyone
+  for (uint64_t i = 20; i < 40; ++i) {
+    auto seq = (*log)->Publish(Payload("s", i + 1), i);
+    ASSERT_TRUE(seq.ok()) << "publish " << i + 1 << " with " << leader
+                          << " stopped: " << seq.status();
+    ASSERT_EQ(*seq, i + 1);
+  }
+  cluster.Resume(stalled);  // it comes back as a follower and must not undo anything
+  ASSERT_TRUE(cluster.WaitHealthy(stalled, std::chrono::seconds(20)).ok());
+  for (uint64_t i = 40; i < 50; ++i) ASSERT_TRUE((*log)->Publish(Payload("s", i + 1), i).ok());
+  auto last = (*log)->LastSequence();
+  ASSERT_TRUE(last.ok()) << last.status();
+  EXPECT_EQ(*last, 50u);
+  for (uint64_t seq = 1; seq <= 50; ++seq) {
+    auto stored = StoredPayload((*log)->connection(), "STALLED", seq);
+    ASSERT_TRUE(stored.ok()) << stored.status();
+    ASSERT_EQ(*stored, Payload("s", seq));
+  }
+}
+
 }  // namespace
 }  // namespace msx::replication
