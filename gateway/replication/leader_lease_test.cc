@@ -163,9 +163,11 @@ TEST_F(LeaderLeaseTest, ExactlyOneOfConcurrentClaimantsWins) {
   EXPECT_EQ(refused.load(), kClaimants - 1);
 }
 
-// The documented fencing rule end to end: a stalled primary (stops renewing, keeps its
-// stale view of the stream) is shut out by the new leader's first publish.
-TEST_F(LeaderLeaseTest, NewLeadersFirstPublishFencesAStalledPrimary) {
+// The documented takeover rule end to end: a stalled primary (stops renewing, keeps its
+// stale view of the stream) is shut out by the new leader's first publish, an empty
+// leadership marker; a record the old primary slips in before that marker is applied by
+// the new leader, not lost.
+TEST_F(LeaderLeaseTest, NewLeadersMarkerFencesAStalledPrimaryWithoutLosingItsLastRecord) {
   auto lease_a = OpenLease("LEASE5");
   auto lease_b = OpenLease("LEASE5");
   ASSERT_TRUE(lease_a && lease_b);
@@ -180,9 +182,10 @@ TEST_F(LeaderLeaseTest, NewLeadersFirstPublishFencesAStalledPrimary) {
   ASSERT_TRUE(log_a.ok()) << log_a.status();
   for (uint64_t i = 0; i < 5; ++i) ASSERT_TRUE((*log_a)->Publish(Payload("a", i + 1), i).ok());
 
-  // A stalls. B takes the lapsed lease, catches up to the stream's end, publishes.
+  // A stalls. B takes the lapsed lease and reads the stream to its end (5).
   auto claim_b = ClaimWithin(*lease_b, "node-b", std::chrono::seconds(10));
   ASSERT_TRUE(claim_b.ok()) << claim_b.status();
+  EXPECT_GT(claim_b->epoch, claim_a->epoch);
   ReplicatedLog::Options ob = oa;
   ob.epoch = claim_b->epoch;
   auto log_b = ReplicatedLog::Open(ob);
@@ -190,14 +193,34 @@ TEST_F(LeaderLeaseTest, NewLeadersFirstPublishFencesAStalledPrimary) {
   auto end = (*log_b)->LastSequence();
   ASSERT_TRUE(end.ok());
   ASSERT_EQ(*end, 5u);
-  auto b_first = (*log_b)->Publish(Payload("b", 6), *end);
-  ASSERT_TRUE(b_first.ok()) << b_first.status();
 
-  // A wakes up and carries on from its own view: fenced, and its lease is gone.
-  auto a_late = (*log_a)->Publish(Payload("a", 6), 5);
+  // A wakes up just then and appends one more group from its view: it still can.
+  auto a_slipped = (*log_a)->Publish(Payload("a", 6), 5);
+  ASSERT_TRUE(a_slipped.ok()) << a_slipped.status();
+
+  // B's marker expects 5: refused, nothing stored. B reads on (record 6 is A's, acked to
+  // A's clients: B must apply it) and places its marker after it.
+  auto marker = (*log_b)->Publish("", *end);
+  ASSERT_TRUE(absl::IsFailedPrecondition(marker.status())) << marker.status();
+  end = (*log_b)->LastSequence();
+  ASSERT_TRUE(end.ok());
+  ASSERT_EQ(*end, 6u);
+  auto six = testing::StoredPayload((*log_b)->connection(), "FENCED_LOG", 6);
+  ASSERT_TRUE(six.ok());
+  EXPECT_EQ(*six, Payload("a", 6));
+  marker = (*log_b)->Publish("", *end);
+  ASSERT_TRUE(marker.ok()) << marker.status();
+  EXPECT_EQ(*marker, 7u);
+
+  // From now on A can never append again, and its lease is gone.
+  auto a_late = (*log_a)->Publish(Payload("a", 7), 6);
   ASSERT_TRUE(absl::IsFailedPrecondition(a_late.status())) << a_late.status();
-  EXPECT_EQ(a_late.status().message(), "fenced: stream last sequence is 6, expected 5");
+  EXPECT_EQ(a_late.status().message(), "fenced: stream last sequence is 7, expected 6");
   EXPECT_TRUE(absl::IsFailedPrecondition(lease_a->Renew().status()));
+  // B carries on after its marker.
+  auto b_first = (*log_b)->Publish(Payload("b", 8), 7);
+  ASSERT_TRUE(b_first.ok()) << b_first.status();
+  EXPECT_EQ(*b_first, 8u);
 }
 
 }  // namespace

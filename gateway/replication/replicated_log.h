@@ -98,7 +98,8 @@ class ReplicatedLog {
 
   // Appends `payload` as stream message expected_last_seq + 1 and waits until a quorum has
   // stored it; returns its stream sequence. expected_last_seq is the sequence of the
-  // previous message (0 for an empty stream).
+  // previous message (0 for an empty stream). An empty payload is the leadership marker a
+  // new leader publishes before its first command group (README.md, "Leadership").
   // Errors: FAILED_PRECONDITION "fenced: stream last sequence is X, expected Y" when the
   //   stream's last sequence is not expected_last_seq (nothing is stored);
   //   UNAVAILABLE when no acknowledgement came within publish_timeout (no quorum, no
