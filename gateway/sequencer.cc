@@ -96,7 +96,7 @@ absl::Status Sequencer::SubmitCommandHere(const Command& cmd, Work* work) {
   // so nothing runs here once the stop marker is queued.
   submitting_.fetch_add(1, std::memory_order_seq_cst);
   if (!stopping_.load(std::memory_order_seq_cst) && !failed_.load(std::memory_order_acquire) &&
-      queued_.load(std::memory_order_seq_cst) == 0 && role_mu_.try_lock()) {
+      queued_.load(std::memory_order_seq_cst) == 0 && JournalHasRoom() && role_mu_.try_lock()) {
     // Re-checked under the role: the sequencer thread decrements queued_ before it lets go.
     if (queued_.load(std::memory_order_seq_cst) == 0) {
       QueueItem item{};
@@ -152,8 +152,41 @@ absl::Status Sequencer::Push(const QueueItem& item) {
   return status;
 }
 
+bool Sequencer::JournalHasRoom() const {
+  if (options_.max_undurable_commands != 0 &&
+      last_seq_atomic_.load(std::memory_order_relaxed) -
+              std::min(durable_seq_.load(std::memory_order_seq_cst),
+                       last_seq_atomic_.load(std::memory_order_relaxed)) >=
+          options_.max_undurable_commands) {
+    return false;
+  }
+  // pending_bytes() takes the journal's lock: only asked when something is undurable.
+  if (options_.max_undurable_bytes != 0 &&
+      durable_seq_.load(std::memory_order_seq_cst) <
+          last_seq_atomic_.load(std::memory_order_relaxed) &&
+      journal_->pending_bytes() >= options_.max_undurable_bytes) {
+    return false;
+  }
+  return true;
+}
+
+void Sequencer::WaitForJournalRoom() {
+  if (JournalHasRoom()) return;
+  journal_waits_.fetch_add(1, std::memory_order_relaxed);
+  std::unique_lock<std::mutex> lock(room_mu_);
+  room_waiting_.store(true, std::memory_order_seq_cst);
+  // Everything sequenced so far was handed to the journal (CommitBatch), so the journal
+  // advances durable_seq on its own; a failed journal fails the items instead.
+  room_cv_.wait(lock, [&] { return JournalHasRoom() || failed_.load(std::memory_order_seq_cst); });
+  room_waiting_.store(false, std::memory_order_relaxed);
+}
+
 void Sequencer::OnDurable(Seq durable_seq) {
-  durable_seq_.store(durable_seq, std::memory_order_release);
+  durable_seq_.store(durable_seq, std::memory_order_seq_cst);
+  if (room_waiting_.load(std::memory_order_seq_cst)) {
+    { std::lock_guard<std::mutex> lock(room_mu_); }  // the waiter is in wait() or re-checks
+    room_cv_.notify_one();
+  }
   if (options_.publish_on_durable) {
     // Saves a thread hand-off per group commit: the journal thread releases the replies.
     PublishReady();
@@ -168,8 +201,10 @@ void Sequencer::OnJournalFailure(const absl::Status& status) {
     std::lock_guard<std::mutex> lock(mu_);
     if (failure_.ok()) failure_ = status;
   }
-  failed_.store(true, std::memory_order_release);
+  failed_.store(true, std::memory_order_seq_cst);
   cv_.notify_one();
+  { std::lock_guard<std::mutex> lock(room_mu_); }
+  room_cv_.notify_one();
 }
 
 std::string Sequencer::failure() const {
@@ -204,6 +239,9 @@ void Sequencer::RunSequencer() {
     // always finds a command in pending_ when it reports it durable, so it releases every
     // reply itself and the publisher thread is needed only for queries over an already
     // durable state. It also hands the journal a whole batch per wake-up.
+    // Back-pressure: a slow journal holds the ring's items where they are (bounded)
+    // instead of growing the journal's buffer and the pending replies without bound.
+    WaitForJournalRoom();
     ring_.Pop(&item);
     // The role is held from the first item of the batch to its snapshot, so a
     // SubmitCommandHere caller never runs in between (it also sees queued_ > 0 until then).

@@ -29,6 +29,12 @@
 //
 // Nothing here blocks a gRPC thread: TryPush fails at once with RESOURCE_EXHAUSTED when the
 // ring is full, and UNAVAILABLE once the journal failed closed or shutdown began.
+//
+// Journal back-pressure: when more than SequencerOptions::max_undurable_commands commands
+// (or max_undurable_bytes journal bytes) are sequenced but not durable, the sequencer
+// thread waits for the journal before it takes the next batch. What a slow disk holds in
+// memory is then bounded by those two figures plus the ring; the ring fills and producers
+// are refused with RESOURCE_EXHAUSTED.
 #ifndef MSX_GATEWAY_SEQUENCER_H_
 #define MSX_GATEWAY_SEQUENCER_H_
 
@@ -115,6 +121,13 @@ struct SequencerOptions {
   // Only for journals that never fdatasync (durability none): the calling thread is a gRPC
   // thread, which must not wait on the disk. Off = every command goes through the ring.
   bool run_on_caller = false;
+  // Journal back-pressure: at most this many commands sequenced but not yet durable, and
+  // at most this many bytes appended to the journal and not yet written. Past either, the
+  // sequencer stops taking work from the queue until the journal catches up (the queue
+  // then fills and producers get RESOURCE_EXHAUSTED), so a slow disk costs latency and
+  // refusals, never unbounded memory. 0 = no bound.
+  std::uint64_t max_undurable_commands = 0;
+  std::uint64_t max_undurable_bytes = 0;
 };
 
 // Writes a snapshot of `engine` (state after command `seq`). Called on the sequencer
@@ -169,6 +182,8 @@ class Sequencer {
   Seq durable_seq() const { return durable_seq_.load(std::memory_order_acquire); }
   std::size_t queue_depth() const { return ring_.size(); }
   std::size_t queue_capacity() const { return ring_.capacity(); }
+  // Times the sequencer thread waited for the journal (back-pressure), since Start.
+  std::uint64_t journal_waits() const { return journal_waits_.load(std::memory_order_relaxed); }
 
   // ---- Sequencer thread only (from Work::Query) ----
   // The execution reports of `agency` with seq in (after, view.last_seq], in order, from
@@ -212,6 +227,11 @@ class Sequencer {
   // Hands the batch's pending entries over (FlushPending), then appends its commands.
   void CommitBatch();
   bool SnapshotDue() const;
+  // Whether sequenced-but-not-durable work is within the back-pressure bounds.
+  bool JournalHasRoom() const;
+  // Sequencer thread, between batches: blocks while !JournalHasRoom() (until OnDurable or
+  // a journal failure).
+  void WaitForJournalRoom();
   void FlushPending();
   void FailWork(Work* work);
   TimeNs Now();
@@ -258,6 +278,13 @@ class Sequencer {
   std::deque<Pending> pending_ ABSL_GUARDED_BY(mu_);
   bool publisher_stop_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status failure_ ABSL_GUARDED_BY(mu_);
+
+  // Back-pressure wait (WaitForJournalRoom). room_waiting_ tells OnDurable to notify;
+  // both sides use seq_cst so a durable advance is never missed.
+  std::mutex room_mu_;
+  std::condition_variable room_cv_;
+  std::atomic<bool> room_waiting_{false};
+  std::atomic<std::uint64_t> journal_waits_{0};
 
   std::thread sequencer_thread_;
   std::thread publisher_thread_;

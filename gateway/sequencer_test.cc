@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -125,11 +126,18 @@ void ExpectSeqsOnceEachAndJournaledAtRelease(
 
 class SequencerJournalTest : public ::testing::Test {
  protected:
-  void Start(Durability durability, std::size_t inline_max, bool run_on_caller = false) {
+  void Start(Durability durability, std::size_t inline_max, bool run_on_caller = false,
+             const std::function<void(SequencerOptions*)>& edit = nullptr) {
     journal::WriterOptions wo;
     wo.durability = durability;
     wo.config = "sequencer test";
     wo.on_durable = [this](Seq s) {
+      // A stalled disk: the thread that made the commit (it owns the journal file until
+      // this returns) waits here, so nothing more becomes durable meanwhile.
+      {
+        std::unique_lock<std::mutex> lock(stall_mu_);
+        stall_cv_.wait(lock, [&] { return !stalled_; });
+      }
       if (Sequencer* q = target_.load()) q->OnDurable(s);
     };
     wo.on_failure = [this](const absl::Status& s) {
@@ -143,6 +151,7 @@ class SequencerJournalTest : public ::testing::Test {
     so.queue_capacity = 1024;
     so.inline_commit_max_batch = inline_max;
     so.run_on_caller = run_on_caller;
+    if (edit) edit(&so);
     sequencer_ = std::make_unique<Sequencer>(msx::testing::TestUniverse(), engine_.get(),
                                              journal_.get(), &exec_hub_, &book_hub_, so,
                                              SnapshotFn(), JournalRangeFn());
@@ -150,6 +159,7 @@ class SequencerJournalTest : public ::testing::Test {
     sequencer_->Start();
   }
   void TearDown() override {
+    Unstall();
     if (sequencer_) sequencer_->Stop();
     if (journal_) journal_->Close().IgnoreError();
   }
@@ -163,7 +173,22 @@ class SequencerJournalTest : public ::testing::Test {
                   1 + i % 5, 100, static_cast<ClientOfferId>(i));
   }
 
+  void Stall() {
+    std::lock_guard<std::mutex> lock(stall_mu_);
+    stalled_ = true;
+  }
+  void Unstall() {
+    {
+      std::lock_guard<std::mutex> lock(stall_mu_);
+      stalled_ = false;
+    }
+    stall_cv_.notify_all();
+  }
+
   journal::testing::TempDir dir_;
+  std::mutex stall_mu_;
+  std::condition_variable stall_cv_;
+  bool stalled_ = false;
   ExecHub exec_hub_{7};
   BookHub book_hub_{4};
   std::unique_ptr<journal::JournalWriter> journal_;
@@ -350,6 +375,80 @@ TEST_F(SequencerJournalTest, InlineJournalWriteErrorFailsClosedWithUnavailable) 
   EXPECT_GT(ok, 0);
   EXPECT_LT(ok, static_cast<int>(works.size()));
 }
+
+// Journal back-pressure (defect: a slow disk grew memory without bound). With the disk
+// stalled, the sequencer stops taking work once the bound of undurable commands (or
+// journal bytes) is reached: the ring fills, producers get RESOURCE_EXHAUSTED, and what
+// waits for the disk stays within the bound plus one batch. Once the disk is back,
+// every accepted command completes OK, journaled, and new commands are accepted again.
+struct UndurableBound {
+  const char* name;
+  std::uint64_t commands;
+  std::uint64_t bytes;
+};
+
+class JournalBackPressureTest : public SequencerJournalTest,
+                                public ::testing::WithParamInterface<UndurableBound> {};
+
+TEST_P(JournalBackPressureTest, StalledJournalStopsTheSequencerAtTheBound) {
+  const UndurableBound bound = GetParam();
+  constexpr std::size_t kCapacity = 64;
+  constexpr std::size_t kBatch = 128;  // the sequencer checks the bound once per batch
+  constexpr int kTotal = 4000;  // far beyond bound + ring: without the bound, all fit
+  Stall();
+  // Every commit on the journal thread (inline_max 0): that is the thread that stalls.
+  Start(Durability::kNone, 0, false, [&](SequencerOptions* so) {
+    so->queue_capacity = kCapacity;
+    so->max_undurable_commands = bound.commands;
+    so->max_undurable_bytes = bound.bytes;
+  });
+  std::vector<std::unique_ptr<Recorder>> works;
+  bool held_back = false;
+  while (works.size() < static_cast<std::size_t>(kTotal)) {
+    works.push_back(std::make_unique<Recorder>(dir_.path()));
+    absl::Status s = sequencer_->SubmitCommand(MakeCommand(static_cast<int>(works.size()) - 1),
+                                               works.back().get());
+    if (s.ok()) continue;
+    works.pop_back();
+    ASSERT_TRUE(absl::IsResourceExhausted(s)) << s;
+    // Held back for good: the ring is full and the sequencer is waiting for the journal.
+    if (sequencer_->queue_depth() == kCapacity && sequencer_->journal_waits() > 0) {
+      held_back = true;
+      break;
+    }
+    std::this_thread::yield();
+  }
+  if (!held_back) {
+    // Everything was accepted: let the sequencer take it all, then measure.
+    while (sequencer_->queue_depth() != 0) std::this_thread::yield();
+  }
+  EXPECT_TRUE(held_back) << "accepted all " << works.size() << " commands with the disk stalled";
+  const Seq undurable = sequencer_->last_seq() - sequencer_->durable_seq();
+  if (bound.commands != 0) {
+    EXPECT_LE(undurable, bound.commands + kBatch);
+  }
+  if (bound.bytes != 0) {
+    // One batch past the bound at most (a command group here is well under 1 KiB).
+    EXPECT_LE(journal_->pending_bytes(), bound.bytes + kBatch * 1024);
+  }
+  EXPECT_LE(works.size(), undurable + kCapacity + 1);
+
+  Unstall();
+  ASSERT_NO_FATAL_FAILURE(ExpectSeqsOnceEachAndJournaledAtRelease(works));
+  auto after = std::make_unique<Recorder>(dir_.path());
+  absl::Status s;
+  while (absl::IsResourceExhausted(s = sequencer_->SubmitCommand(MakeCommand(kTotal),
+                                                                   after.get()))) {
+    std::this_thread::yield();
+  }
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_TRUE(after->Wait().ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Bounds, JournalBackPressureTest,
+    ::testing::Values(UndurableBound{"Commands", 256, 0}, UndurableBound{"Bytes", 0, 32768}),
+    [](const ::testing::TestParamInfo<UndurableBound>& info) { return info.param.name; });
 
 }  // namespace
 }  // namespace msx::gateway

@@ -16,6 +16,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
 #include <grpcpp/security/server_credentials.h>
 
 #include "absl/strings/str_cat.h"
@@ -303,6 +304,8 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
   // hand-off to the sequencer thread and the Finish from a foreign thread); never under
   // `sync`, whose commit waits for fdatasync.
   qopts.run_on_caller = server.durability() == v1::DURABILITY_NONE;
+  qopts.max_undurable_commands = static_cast<std::uint64_t>(server.max_undurable_commands());
+  qopts.max_undurable_bytes = static_cast<std::uint64_t>(server.max_undurable_bytes());
   SnapshotWriter* snaps = s->snapshots_.get();
   SnapshotFn snapshot = [snaps](const Engine& engine, Seq seq) {
     snaps->Offer(seq, engine.SaveState());
@@ -357,13 +360,22 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
   }
 
   // ---- gRPC ----
+  // Per-agency in-flight limit; the default leaves one share of the queue for what no
+  // agency sends (time ticks, stream subscriptions).
+  std::int32_t per_agency = server.max_in_flight_per_agency();
+  if (per_agency == 0) {
+    per_agency = static_cast<std::int32_t>(std::max<std::size_t>(
+        1, static_cast<std::size_t>(server.queue_capacity()) / (s->ref_->agencies().size() + 1)));
+  }
+  s->admission_ = std::make_unique<Admission>(s->ref_->agencies().size(), per_agency);
   ServiceContext ctx{s->ref_.get(),
                      s->tokens_.get(),
                      s->sequencer_.get(),
                      s->exec_hub_.get(),
                      s->book_hub_.get(),
                      server.durability() == v1::DURABILITY_NONE ? "none" : "sync",
-                     dir};
+                     dir,
+                     s->admission_.get()};
   s->exchange_service_ = std::make_unique<ExchangeService>(ctx);
   s->admin_service_ = std::make_unique<AdminService>(ctx);
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = Credentials(server.tls());
@@ -378,6 +390,12 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
   builder.RegisterService(s->exchange_service_.get());
   builder.RegisterService(s->admin_service_.get());
   builder.SetMaxReceiveMessageSize(4 << 20);
+  // Transport limits: calls per connection, and the memory gRPC may take for its buffers
+  // (beyond it gRPC refuses new work on the connection instead of allocating).
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, server.max_concurrent_streams());
+  grpc::ResourceQuota quota("msx-server");
+  quota.Resize(static_cast<std::size_t>(server.grpc_memory_bytes()));
+  builder.SetResourceQuota(quota);
   s->grpc_server_ = builder.BuildAndStart();
   if (!s->grpc_server_ || s->port_ == 0) {
     return absl::UnavailableError(absl::StrCat(

@@ -24,6 +24,7 @@
 #include "engine/journal/dir_lock.h"
 #include "engine/journal/writer.h"
 #include "engine/reference_data.h"
+#include "gateway/admission.h"
 #include "gateway/auth.h"
 #include "gateway/hubs.h"
 #include "gateway/sequencer.h"
@@ -72,6 +73,7 @@ class ExchangeServer {
   v1::ServerConfig server_config_;
   std::unique_ptr<ReferenceData> ref_;
   std::unique_ptr<TokenTable> tokens_;
+  std::unique_ptr<Admission> admission_;
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<journal::JournalWriter> journal_;
   std::unique_ptr<SnapshotWriter> snapshots_;

@@ -26,6 +26,7 @@ class CallWork final : public Work {
  public:
   CallWork(AppliedFn applied, QueryFn query, FinishFn finish)
       : applied_(std::move(applied)), query_(std::move(query)), finish_(std::move(finish)) {}
+  ~CallWork() override { ReleaseSlot(); }
 
   void Applied(const SequencerView& view, const Command& cmd,
                absl::Span<const Event> events) override {
@@ -35,15 +36,31 @@ class CallWork final : public Work {
     if (query_) result_ = query_(view);
   }
   void Complete(const absl::Status& status) override {
+    // The slot is free before the reply leaves: a client that sends its next call on
+    // receipt must find it free.
+    ReleaseSlot();
     finish_(status.ok() ? result_ : status);
     delete this;
   }
 
+  // Holds one of `agency`'s in-flight slots (taken by the caller) until completion.
+  void HoldSlot(Admission* admission, AgencyId agency) {
+    admission_ = admission;
+    agency_ = agency;
+  }
+
  private:
+  void ReleaseSlot() {
+    if (admission_ != nullptr) admission_->Release(agency_);
+    admission_ = nullptr;
+  }
+
   AppliedFn applied_;
   QueryFn query_;
   FinishFn finish_;
   absl::Status result_;
+  Admission* admission_ = nullptr;
+  AgencyId agency_ = 0;
 };
 
 grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
@@ -56,10 +73,24 @@ grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
 // Queues `work` as a command or query; on a refused hand-off finishes the call at once. A
 // command may also run to completion on this thread (Sequencer::SubmitCommandHere): the
 // call is then finished before the reactor is returned, which the callback API allows.
-grpc::ServerUnaryReactor* Enqueue(Sequencer* sequencer, grpc::ServerUnaryReactor* reactor,
-                                  const Command* cmd, CallWork* work) {
-  absl::Status s = cmd != nullptr ? sequencer->SubmitCommandHere(*cmd, work)
-                                  : sequencer->SubmitQuery(work);
+//
+// Admission first: the caller's agency must have an in-flight slot free
+// (server.max_in_flight_per_agency), else RESOURCE_EXHAUSTED naming that limit; the slot
+// is held by the work until it completes (or freed here if the hand-off is refused).
+grpc::ServerUnaryReactor* Enqueue(const ServiceContext& ctx, const Caller& caller,
+                                  grpc::ServerUnaryReactor* reactor, const Command* cmd,
+                                  CallWork* work) {
+  if (ctx.admission != nullptr) {
+    if (!ctx.admission->TryAcquire(caller.agency)) {
+      delete work;
+      reactor->Finish(
+          ToGrpcStatus(ctx.admission->Refusal(ctx.ref->agencies()[caller.agency].code)));
+      return reactor;
+    }
+    work->HoldSlot(ctx.admission, caller.agency);
+  }
+  absl::Status s = cmd != nullptr ? ctx.sequencer->SubmitCommandHere(*cmd, work)
+                                  : ctx.sequencer->SubmitQuery(work);
   if (!s.ok()) {
     delete work;
     reactor->Finish(ToGrpcStatus(s));
@@ -518,10 +549,12 @@ class OrderEntryStream final
   class OrderEntryWork final : public Work {
    public:
     OrderEntryWork(std::shared_ptr<OrderEntryStream> stream,
-                   v1::OrderEntryRequest::CommandCase command, std::uint64_t correlation_id)
-        : stream_(std::move(stream)), command_(command) {
+                   v1::OrderEntryRequest::CommandCase command, std::uint64_t correlation_id,
+                   Admission* admission, AgencyId agency)
+        : stream_(std::move(stream)), command_(command), admission_(admission), agency_(agency) {
       response_.set_correlation_id(correlation_id);
     }
+    ~OrderEntryWork() override { ReleaseSlot(); }
 
     void Applied(const SequencerView& view, const Command& cmd,
                  absl::Span<const Event> events) override {
@@ -540,6 +573,7 @@ class OrderEntryStream final
       }
     }
     void Complete(const absl::Status& status) override {
+      ReleaseSlot();
       std::shared_ptr<OrderEntryWork> self = std::move(self_);  // may delete this on return
       std::shared_ptr<OrderEntryStream> stream = std::move(stream_);
       SetError(&response_, status.ok() ? result_ : status);
@@ -551,8 +585,15 @@ class OrderEntryStream final
     std::shared_ptr<OrderEntryWork> self_;
 
    private:
+    void ReleaseSlot() {
+      if (admission_ != nullptr) admission_->Release(agency_);
+      admission_ = nullptr;
+    }
+
     std::shared_ptr<OrderEntryStream> stream_;
     v1::OrderEntryRequest::CommandCase command_;
+    Admission* admission_;  // the agency's in-flight slot, until Complete; null = none held
+    AgencyId agency_;
     v1::OrderEntryResponse response_;
     absl::Status result_;
   };
@@ -600,14 +641,21 @@ class OrderEntryStream final
                                                          " requests in flight")));
       return;
     }
+    // The agency's in-flight limit covers all of its streams and unary calls together.
+    Admission* admission = ctx_.admission;
+    if (admission != nullptr && !admission->TryAcquire(agency_)) {
+      in_flight_.fetch_sub(1, std::memory_order_seq_cst);
+      ReplyNow(req.correlation_id(), admission->Refusal(ctx_.ref->agencies()[agency_].code));
+      return;
+    }
     auto work = std::make_shared<OrderEntryWork>(
         std::static_pointer_cast<OrderEntryStream>(this->self_), req.command_case(),
-        req.correlation_id());
+        req.correlation_id(), admission, agency_);
     OrderEntryWork* raw = work.get();
     raw->self_ = std::move(work);
     absl::Status s = ctx_.sequencer->SubmitCommand(*cmd, raw);
     if (!s.ok()) {
-      raw->self_.reset();  // deletes the work
+      raw->self_.reset();  // deletes the work and frees its admission slot
       in_flight_.fetch_sub(1, std::memory_order_seq_cst);
       ReplyNow(req.correlation_id(), s);
     }
@@ -647,7 +695,7 @@ grpc::ServerUnaryReactor* ExchangeService::SubmitOffer(grpc::CallbackServerConte
         return SubmitApplied(v, c, e, response);
       },
       nullptr, FinishWith(reactor));
-  return Enqueue(ctx_.sequencer, reactor, &*cmd, work);
+  return Enqueue(ctx_, *caller, reactor, &*cmd, work);
 }
 
 grpc::ServerUnaryReactor* ExchangeService::CancelOffer(grpc::CallbackServerContext* context,
@@ -663,7 +711,7 @@ grpc::ServerUnaryReactor* ExchangeService::CancelOffer(grpc::CallbackServerConte
         return CancelApplied(v, c, e, response);
       },
       nullptr, FinishWith(reactor));
-  return Enqueue(ctx_.sequencer, reactor, &*cmd, work);
+  return Enqueue(ctx_, *caller, reactor, &*cmd, work);
 }
 
 grpc::ServerUnaryReactor* ExchangeService::ReplaceOffer(grpc::CallbackServerContext* context,
@@ -679,7 +727,7 @@ grpc::ServerUnaryReactor* ExchangeService::ReplaceOffer(grpc::CallbackServerCont
         return ReplaceApplied(v, c, e, response);
       },
       nullptr, FinishWith(reactor));
-  return Enqueue(ctx_.sequencer, reactor, &*cmd, work);
+  return Enqueue(ctx_, *caller, reactor, &*cmd, work);
 }
 
 grpc::ServerUnaryReactor* ExchangeService::GetOffer(grpc::CallbackServerContext* context,
@@ -702,7 +750,7 @@ grpc::ServerUnaryReactor* ExchangeService::GetOffer(grpc::CallbackServerContext*
         return absl::OkStatus();
       },
       FinishWith(reactor));
-  return Enqueue(ctx_.sequencer, reactor, nullptr, work);
+  return Enqueue(ctx_, *caller, reactor, nullptr, work);
 }
 
 grpc::ServerUnaryReactor* ExchangeService::ListOffers(grpc::CallbackServerContext* context,
@@ -727,7 +775,7 @@ grpc::ServerUnaryReactor* ExchangeService::ListOffers(grpc::CallbackServerContex
         return absl::OkStatus();
       },
       FinishWith(reactor));
-  return Enqueue(ctx_.sequencer, reactor, nullptr, work);
+  return Enqueue(ctx_, *caller, reactor, nullptr, work);
 }
 
 grpc::ServerUnaryReactor* ExchangeService::GetHoldings(grpc::CallbackServerContext* context,
@@ -744,7 +792,7 @@ grpc::ServerUnaryReactor* ExchangeService::GetHoldings(grpc::CallbackServerConte
         return absl::OkStatus();
       },
       FinishWith(reactor));
-  return Enqueue(ctx_.sequencer, reactor, nullptr, work);
+  return Enqueue(ctx_, *caller, reactor, nullptr, work);
 }
 
 grpc::ServerUnaryReactor* ExchangeService::ListInstruments(
@@ -774,7 +822,7 @@ grpc::ServerUnaryReactor* ExchangeService::ListPairs(grpc::CallbackServerContext
         return absl::OkStatus();
       },
       FinishWith(reactor));
-  return Enqueue(ctx_.sequencer, reactor, nullptr, work);
+  return Enqueue(ctx_, *caller, reactor, nullptr, work);
 }
 
 grpc::ServerUnaryReactor* ExchangeService::GetBook(grpc::CallbackServerContext* context,
@@ -799,7 +847,7 @@ grpc::ServerUnaryReactor* ExchangeService::GetBook(grpc::CallbackServerContext* 
         return absl::OkStatus();
       },
       FinishWith(reactor));
-  return Enqueue(ctx_.sequencer, reactor, nullptr, work);
+  return Enqueue(ctx_, *caller, reactor, nullptr, work);
 }
 
 grpc::ServerWriteReactor<v1::ExecutionReport>* ExchangeService::StreamExecutions(
@@ -849,7 +897,7 @@ grpc::ServerUnaryReactor* AdminService::SetHoldings(grpc::CallbackServerContext*
         return absl::OkStatus();
       },
       nullptr, FinishWith(reactor));
-  return Enqueue(ctx_.sequencer, reactor, &*cmd, work);
+  return Enqueue(ctx_, *caller, reactor, &*cmd, work);
 }
 
 grpc::ServerUnaryReactor* AdminService::HaltPair(grpc::CallbackServerContext* context,
@@ -866,7 +914,7 @@ grpc::ServerUnaryReactor* AdminService::HaltPair(grpc::CallbackServerContext* co
         return SimpleApplied(v, c, e);
       },
       nullptr, FinishWith(reactor));
-  return Enqueue(ctx_.sequencer, reactor, &*cmd, work);
+  return Enqueue(ctx_, *caller, reactor, &*cmd, work);
 }
 
 grpc::ServerUnaryReactor* AdminService::ResumePair(grpc::CallbackServerContext* context,
@@ -884,7 +932,7 @@ grpc::ServerUnaryReactor* AdminService::ResumePair(grpc::CallbackServerContext* 
         return SimpleApplied(v, c, e);
       },
       nullptr, FinishWith(reactor));
-  return Enqueue(ctx_.sequencer, reactor, &*cmd, work);
+  return Enqueue(ctx_, *caller, reactor, &*cmd, work);
 }
 
 grpc::ServerUnaryReactor* AdminService::GetExchangeStatus(
@@ -930,7 +978,7 @@ grpc::ServerUnaryReactor* AdminService::GetExchangeStatus(
         return absl::OkStatus();
       },
       FinishWith(reactor));
-  return Enqueue(ctx_.sequencer, reactor, nullptr, work);
+  return Enqueue(ctx_, *caller, reactor, nullptr, work);
 }
 
 grpc::ServerUnaryReactor* AdminService::GetAgencyHoldings(
@@ -949,7 +997,7 @@ grpc::ServerUnaryReactor* AdminService::GetAgencyHoldings(
         return absl::OkStatus();
       },
       FinishWith(reactor));
-  return Enqueue(ctx_.sequencer, reactor, nullptr, work);
+  return Enqueue(ctx_, *caller, reactor, nullptr, work);
 }
 
 }  // namespace msx::gateway

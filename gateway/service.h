@@ -14,6 +14,7 @@
 
 #include <string>
 
+#include "gateway/admission.h"
 #include "gateway/auth.h"
 #include "gateway/hubs.h"
 #include "gateway/sequencer.h"
@@ -29,6 +30,8 @@ struct ServiceContext {
   BookHub* book_hub;
   std::string durability;  // "sync" or "none", for GetExchangeStatus
   std::string data_dir;
+  // Per-agency in-flight limit of the unary calls and OrderEntry requests; null = none.
+  Admission* admission = nullptr;
 };
 
 // Most requests an OrderEntry (or OrderEntryBatches) stream may have in flight before

@@ -12,8 +12,13 @@
 #include <iterator>
 #include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 
 #include "engine/config/config.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -100,6 +105,116 @@ TEST(GatewayLimitsTest, FloodAgainstTinyQueueGetsResourceExhaustedAndLosesNothin
   // The server is still healthy afterwards.
   v1::SubmitOfferResponse resp;
   EXPECT_TRUE(komir.Submit(99, kGaCo, v1::SIDE_SELL, 1, price, &resp).ok());
+  testing::RemoveTree(scratch);
+}
+
+// Fair admission (issue 12, defect 5): one agency keeping far more calls in flight than
+// its limit gets RESOURCE_EXHAUSTED naming server.max_in_flight_per_agency, and meanwhile
+// another agency's calls are all accepted: the flooding agency can hold at most its share
+// of the shared queue (4 x 8 agencies of 64 slots here), never all of it.
+TEST(GatewayLimitsTest, FloodingAgencyHitsItsOwnLimitWhileAnotherAgencyIsServed) {
+  std::string scratch = testing::MakeTempDir("msx-fair");
+  v1::ExchangeConfig config = DefaultConfig();
+  config.mutable_server()->set_queue_capacity(64);
+  config.mutable_server()->set_max_in_flight_per_agency(4);
+  for (auto& agency : *config.mutable_agencies()) {
+    for (auto& h : *agency.mutable_holdings()) {
+      if (h.instrument() == "GA-4N") h.set_amount(1000000000000);
+    }
+  }
+  testing::ServerProcess server;
+  testing::ServerProcess::Options options;
+  // `sync`: every command waits in the queue or for fdatasync, so KOMIR's calls overlap.
+  options.extra_args = {"--config", testing::WriteConfig(config, scratch), "--durability",
+                        "sync"};
+  ASSERT_TRUE(server.Start(options).ok()) << server.Output();
+  AgencyClient komir(server.address(), "demo-komir");
+  AgencyClient jogmec(server.address(), "demo-jogmec");
+  const std::int64_t price = komir.FairPrice(kGaCo);
+
+  // KOMIR: 128 calls in flight at all times (twice the whole queue) until told to stop.
+  struct Call {
+    std::unique_ptr<grpc::ClientContext> ctx;
+    v1::SubmitOfferRequest req;
+    v1::SubmitOfferResponse resp;
+  };
+  std::mutex mu;
+  std::condition_variable cv;
+  int outstanding = 0;
+  int limited = 0;  // RESOURCE_EXHAUSTED naming the per-agency limit
+  int komir_ok = 0;
+  std::vector<std::string> unexpected;
+  bool stop = false;
+  std::thread flood([&] {
+    std::uint64_t id = 1;
+    std::unique_lock<std::mutex> lock(mu);
+    while (!stop) {
+      cv.wait(lock, [&] { return stop || outstanding < 128; });
+      if (stop) break;
+      ++outstanding;
+      auto* c = new Call;
+      c->ctx = komir.Context(30000);
+      c->req.set_client_offer_id(id++);
+      c->req.set_pair(kGaCo);
+      c->req.set_side(v1::SIDE_SELL);
+      c->req.set_lots(1);
+      c->req.set_price(price + 50);
+      lock.unlock();
+      komir.exchange().async()->SubmitOffer(c->ctx.get(), &c->req, &c->resp,
+                                            [&, c](grpc::Status st) {
+        std::lock_guard<std::mutex> l(mu);
+        if (st.ok()) {
+          ++komir_ok;
+        } else if (st.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
+                   absl::StrContains(st.error_message(), "server.max_in_flight_per_agency") &&
+                   absl::StrContains(st.error_message(), "KOMIR")) {
+          ++limited;
+        } else {
+          unexpected.push_back(absl::StrCat(st.error_code(), " ", st.error_message()));
+        }
+        --outstanding;
+        delete c;
+        cv.notify_all();
+      });
+      lock.lock();
+    }
+  });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    // KOMIR is refused (by its limit; or, were there none, by the full shared queue).
+    EXPECT_TRUE(cv.wait_for(lock, std::chrono::seconds(30),
+                            [&] { return limited > 0 || unexpected.size() > 100; }));
+    EXPECT_GT(limited, 0) << "KOMIR was never refused by its own limit; " << unexpected.size()
+                          << " other errors, first: " << (unexpected.empty() ? "" : unexpected[0]);
+  }
+  // While KOMIR is being refused, JOGMEC's calls all go through.
+  int jogmec_ok = 0;
+  std::string jogmec_error;
+  for (int i = 0; i < 60; ++i) {
+    v1::SubmitOfferResponse resp;
+    grpc::Status st = jogmec.Submit(5000 + i, kGaCo, v1::SIDE_SELL, 1, price + 60, &resp);
+    if (st.ok()) {
+      ++jogmec_ok;
+    } else if (jogmec_error.empty()) {
+      jogmec_error = absl::StrCat(st.error_code(), " ", st.error_message());
+    }
+  }
+  int limited_during;
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    limited_during = limited;
+    stop = true;
+    cv.notify_all();
+  }
+  flood.join();
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return outstanding == 0; }));
+  }
+  EXPECT_EQ(jogmec_ok, 60) << jogmec_error;
+  EXPECT_GT(limited_during, 0);
+  EXPECT_GT(komir_ok, 0);
+  EXPECT_TRUE(unexpected.empty()) << unexpected.size() << " unexpected, first: " << unexpected[0];
   testing::RemoveTree(scratch);
 }
 

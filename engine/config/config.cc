@@ -1,5 +1,6 @@
 #include "engine/config/config.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <utility>
@@ -151,6 +152,42 @@ absl::Status ValidateExtras(const msx::v1::ExchangeConfig& config) {
       !b.ok()) {
     return b;
   }
+  if (absl::Status b = in_range("max_undurable_commands", s.max_undurable_commands(), 1,
+                                kMaxUndurableCommands, kDefaultMaxUndurableCommands);
+      !b.ok()) {
+    return b;
+  }
+  if (absl::Status b = in_range("max_undurable_bytes", s.max_undurable_bytes(),
+                                kMinUndurableBytes, kMaxUndurableBytes, kDefaultMaxUndurableBytes);
+      !b.ok()) {
+    return b;
+  }
+  if (absl::Status b = in_range("max_concurrent_streams", s.max_concurrent_streams(), 1,
+                                kMaxConcurrentStreams, kDefaultMaxConcurrentStreams);
+      !b.ok()) {
+    return b;
+  }
+  if (absl::Status b = in_range("grpc_memory_bytes", s.grpc_memory_bytes(), kMinGrpcMemoryBytes,
+                                kMaxGrpcMemoryBytes, kDefaultGrpcMemoryBytes);
+      !b.ok()) {
+    return b;
+  }
+  if (s.max_in_flight_per_agency() != 0) {
+    // Fair admission: every agency's share of the queue is reserved, so one agency's flood
+    // can never leave another without a slot.
+    const std::int64_t capacity =
+        s.queue_capacity() == 0 ? kDefaultQueueCapacity : s.queue_capacity();
+    const std::int64_t agencies = config.agencies_size();
+    if (s.max_in_flight_per_agency() < 1 ||
+        static_cast<std::int64_t>(s.max_in_flight_per_agency()) * agencies > capacity) {
+      return server_bad(
+          "max_in_flight_per_agency",
+          absl::StrCat("must be between 1 and server.queue_capacity / agencies (", capacity,
+                       " / ", agencies, " = ", capacity / std::max<std::int64_t>(1, agencies),
+                       "), or 0 for queue_capacity / (agencies + 1); got ",
+                       s.max_in_flight_per_agency()));
+    }
+  }
   if (s.tls().cert_file().empty() != s.tls().key_file().empty()) {
     return server_bad("tls", "cert_file and key_file must be given together");
   }
@@ -261,6 +298,12 @@ msx::v1::ServerConfig ServerConfigWithDefaults(const msx::v1::ServerConfig& serv
   if (s.snapshot_every_records() == 0) s.set_snapshot_every_records(kDefaultSnapshotEveryRecords);
   if (s.queue_capacity() == 0) s.set_queue_capacity(kDefaultQueueCapacity);
   if (s.time_tick_ms() == 0) s.set_time_tick_ms(kDefaultTimeTickMs);
+  if (s.max_undurable_commands() == 0) s.set_max_undurable_commands(kDefaultMaxUndurableCommands);
+  if (s.max_undurable_bytes() == 0) s.set_max_undurable_bytes(kDefaultMaxUndurableBytes);
+  if (s.max_concurrent_streams() == 0) {
+    s.set_max_concurrent_streams(static_cast<std::int32_t>(kDefaultMaxConcurrentStreams));
+  }
+  if (s.grpc_memory_bytes() == 0) s.set_grpc_memory_bytes(kDefaultGrpcMemoryBytes);
   return s;
 }
 

@@ -48,13 +48,23 @@ inline constexpr std::int64_t kDefaultQueueCapacity = 65536;
 inline constexpr std::int64_t kMaxQueueCapacity = 16777216;  // 2^24 slots
 inline constexpr std::int64_t kDefaultTimeTickMs = 100;
 inline constexpr std::int64_t kMaxTimeTickMs = 3600000;  // one hour
+inline constexpr std::int64_t kDefaultMaxUndurableCommands = 65536;
+inline constexpr std::int64_t kMaxUndurableCommands = 16777216;
+inline constexpr std::int64_t kDefaultMaxUndurableBytes = 64ll << 20;
+inline constexpr std::int64_t kMinUndurableBytes = 1ll << 20;
+inline constexpr std::int64_t kMaxUndurableBytes = 16ll << 30;
+inline constexpr std::int64_t kDefaultMaxConcurrentStreams = 1000;
+inline constexpr std::int64_t kMaxConcurrentStreams = 1000000;
+inline constexpr std::int64_t kDefaultGrpcMemoryBytes = 1ll << 30;
+inline constexpr std::int64_t kMinGrpcMemoryBytes = 16ll << 20;
+inline constexpr std::int64_t kMaxGrpcMemoryBytes = 1ll << 40;
 
 // Validates everything LoadReferenceData needs plus the parts the engine does not use:
 // tokens (non-empty, unique across agencies), initial holdings (known instrument,
 // amount >= 0, no instrument twice per agency), the server section (every number 0 or
 // within the bounds above, e.g. "server.queue_capacity: must be between 2 and 16777216
-// (or 0 for 65536), got ..."; queue_capacity a power of two; TLS key given with a
-// certificate).
+// (or 0 for 65536), got ..."; queue_capacity a power of two; max_in_flight_per_agency times
+// the number of agencies within queue_capacity; TLS key given with a certificate).
 absl::Status ValidateConfig(const msx::v1::ExchangeConfig& config);
 
 // Checks a listen address "HOST:PORT": a non-empty host (an IPv6 one in brackets,
@@ -78,7 +88,9 @@ const msx::v1::ExchangeConfig& DefaultConfig();
 
 // The server section with defaults filled in for zero fields (listen "127.0.0.1:50051",
 // data_dir "./data", durability SYNC, 64 MiB segments, snapshot every 1,000,000 records,
-// queue 65536, time tick 100 ms).
+// queue 65536, time tick 100 ms, 65536 commands / 64 MiB undurable, 1000 streams per
+// connection, 1 GiB for gRPC). max_in_flight_per_agency stays 0 (its default depends on
+// the number of agencies: the gateway resolves it).
 msx::v1::ServerConfig ServerConfigWithDefaults(const msx::v1::ServerConfig& server);
 
 }  // namespace msx
