@@ -10,6 +10,11 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libssl-dev openssl
   nats-server libnats-dev
 )
+# clang and its sanitizer/libFuzzer runtimes: for scripts/fuzz.sh and scripts/tsan.sh, which
+# set MSX_SETUP_CLANG=1, and for CI (CI=true), whose test run includes a short fuzzing run.
+if [[ ${CI:-} == true || ${MSX_SETUP_CLANG:-} == 1 ]]; then
+  PACKAGES+=(clang-14 libclang-rt-14-dev)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

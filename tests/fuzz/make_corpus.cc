@@ -1,0 +1,260 @@
+// Writes the seed corpus of every fuzz target (tests/fuzz/corpus/<target>/seed-*) from real
+// artefacts: a synthetic journal written by the real JournalWriter (msx-drill's traffic
+// generator on the embedded default configuration), engine states saved after random
+// traffic, the embedded default configuration, the drill example scenario and gateway
+// requests as clients send them. Deterministic: a re-run rewrites the same files.
+//
+// Usage: msx_fuzz_make_corpus SOURCE_DIR   (writes SOURCE_DIR/tests/fuzz/corpus/...)
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "clients/drill/traffic.h"
+#include "engine/command.h"
+#include "engine/config/config.h"
+#include "engine/engine.h"
+#include "engine/event.h"
+#include "engine/journal/codec.h"
+#include "engine/journal/journal_format.h"
+#include "engine/journal/reader.h"
+#include "engine/testing/random_commands.h"
+#include "engine/testing/test_universe.h"
+#include "msx/v1/exchange.pb.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+[[noreturn]] void Die(const std::string& what) {
+  std::fprintf(stderr, "msx_fuzz_make_corpus: %s\n", what.c_str());
+  std::exit(1);
+}
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) Die("cannot read " + path.string());
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+class Corpus {
+ public:
+  explicit Corpus(fs::path root) : root_(std::move(root)) {}
+  void Add(const std::string& target, const std::string& name, const std::string& bytes) {
+    fs::path dir = root_ / target;
+    if (cleaned_.insert({target, true}).second) {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
+    fs::create_directories(dir);
+    std::ofstream out(dir / ("seed-" + name), std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (!out) Die("cannot write " + (dir / name).string());
+    ++count_;
+  }
+  int count() const { return count_; }
+
+ private:
+  fs::path root_;
+  std::map<std::string, bool> cleaned_;
+  int count_ = 0;
+};
+
+const char* CommandName(msx::CommandType t) {
+  switch (t) {
+    case msx::CommandType::kSubmitOffer: return "submit";
+    case msx::CommandType::kCancelOffer: return "cancel";
+    case msx::CommandType::kReplaceOffer: return "replace";
+    case msx::CommandType::kAdvanceTime: return "advance-time";
+    case msx::CommandType::kSetHoldings: return "set-holdings";
+    case msx::CommandType::kHaltPair: return "halt";
+    case msx::CommandType::kResumePair: return "resume";
+  }
+  return "unknown";
+}
+
+// Journal segments, their record payloads (codec) and reader inputs.
+void JournalSeeds(Corpus* corpus, const fs::path& tmp) {
+  const fs::path dir = tmp / "journal";
+  msx::drill::TrafficOptions options;
+  options.commands = 400;
+  options.seed = 5;
+  options.segment_bytes = 48 << 10;  // a few small segments
+  auto stats = msx::drill::WriteTrafficJournal(dir.string(), msx::DefaultConfig(), options);
+  if (!stats.ok()) Die(stats.status().ToString());
+  auto segments = msx::journal::ListSegments(dir.string());
+  if (!segments.ok() || segments->size() < 2) Die("expected several segments");
+
+  // The first segment (seq 1: setup holdings) and the second (trading).
+  std::map<std::string, std::string> payloads;  // one per command and event type
+  for (std::size_t i = 0; i < 2; ++i) {
+    std::string bytes = ReadFile((*segments)[i].path);
+    // Trim to keep seeds small: the header, CONFIG and the first ~60 records.
+    msx::journal::internal::SegmentParser parser(bytes);
+    msx::Seq first = 0;
+    if (!parser.ReadHeader(&first).ok()) Die("bad header in generated journal");
+    msx::journal::internal::SegmentParser::Record rec;
+    std::string error;
+    std::uint64_t cut = bytes.size();
+    int records = 0;
+    std::vector<std::uint64_t> commands;  // offsets of the COMMAND records kept
+    while (parser.Next(&rec, &error) == msx::journal::internal::SegmentParser::Result::kRecord) {
+      ++records;
+      if (rec.type == msx::journal::RecordType::kCommand) {
+        msx::Command c;
+        std::uint32_t n;
+        if (msx::journal::DecodeCommandPayload(rec.payload, &c, &n).ok()) {
+          payloads.emplace(std::string("command-") + CommandName(c.type), std::string(rec.payload));
+        }
+        if (records > 60) {
+          cut = rec.offset;  // end the segment before this group
+          break;
+        }
+        commands.push_back(rec.offset);
+      } else if (rec.type == msx::journal::RecordType::kEvent) {
+        msx::Event e;
+        std::uint32_t idx;
+        if (msx::journal::DecodeEventPayload(rec.payload, &e, &idx).ok()) {
+          payloads.emplace("event-" + std::to_string(static_cast<int>(e.type)),
+                           std::string(rec.payload));
+        }
+      }
+    }
+    bytes.resize(cut);
+    const std::string name = "segment-" + std::to_string(first);
+    corpus->Add("segment_parser", name, bytes);
+    corpus->Add("journal_reader", name, std::string(1, '\0') + bytes);
+    if (i == 0) {
+      // A torn tail (the last group cut short) read with truncation, a preallocated zero
+      // tail, and a bad CRC mid-segment read with the operator's truncate_at_corruption.
+      std::string torn = bytes.substr(0, bytes.size() - 7);
+      corpus->Add("segment_parser", name + "-torn", torn);
+      corpus->Add("journal_reader", name + "-torn-truncate", std::string(1, '\1') + torn);
+      std::string zeros = bytes + std::string(msx::journal::kMinZeroTail, '\0');
+      corpus->Add("segment_parser", name + "-zero-tail", zeros);
+      corpus->Add("journal_reader", name + "-zero-tail-truncate", std::string(1, '\1') + zeros);
+      if (commands.size() < 2) Die("expected several command groups");
+      std::string flipped = bytes;  // a payload byte of a command in the middle
+      flipped[commands[commands.size() / 2] + msx::journal::kRecordHeaderSize + 3] ^= 0x20;
+      corpus->Add("segment_parser", name + "-bad-crc", flipped);
+      corpus->Add("journal_reader", name + "-bad-crc", std::string(1, '\0') + flipped);
+      corpus->Add("journal_reader", name + "-bad-crc-truncate", std::string(1, '\2') + flipped);
+    }
+  }
+  for (const auto& [name, payload] : payloads) corpus->Add("codec", name, payload);
+}
+
+void EngineSeeds(Corpus* corpus) {
+  for (int commands : {0, 40, 400}) {
+    msx::EngineOptions options;
+    options.expected_offers = 1024;
+    msx::Engine engine(msx::testing::TestUniverse(), options);
+    msx::testing::RandomCommands gen(commands + 1);
+    std::vector<msx::Event> events;
+    for (int i = 0; i < commands; ++i) {
+      const std::size_t from = events.size();
+      engine.Apply(gen.Next(), &events);
+      gen.Observe(events, from);
+    }
+    corpus->Add("engine_load_state", "state-after-" + std::to_string(commands),
+                engine.SaveState());
+  }
+}
+
+void ConfigSeeds(Corpus* corpus) {
+  corpus->Add("config", "default", std::string(msx::DefaultConfigText()));
+  corpus->Add("config", "small", R"(server { listen: "127.0.0.1:0" data_dir: "d" }
+instruments { symbol: "CO-99.8" mineral: "cobalt" unit: "kg" lot_size: 1000
+  reference_value_micro_usd: 33000000 floor_micro_usd: 20000000 }
+instruments { symbol: "GA-4N" mineral: "gallium" unit: "g" lot_size: 100000
+  reference_value_micro_usd: 700000 }
+pairs { base: "GA-4N" quote: "CO-99.8" tick: 1 band_bps: 1500 max_lots: 200 }
+agencies { id: "KOMIR" country: "KR" role: ROLE_AGENCY tokens: "demo-komir"
+  holdings { instrument: "CO-99.8" amount: 2000000 } }
+agencies { id: "JOGMEC" country: "JP" role: ROLE_AGENCY tokens: "demo-jogmec"
+  holdings { instrument: "GA-4N" amount: 100000000 } }
+agreements { name: "BI" members: ["KOMIR", "JOGMEC"] minerals: ["cobalt", "gallium"] }
+)");
+}
+
+void ScenarioSeeds(Corpus* corpus, const fs::path& source) {
+  corpus->Add("drill_scenario", "cobalt-crisis",
+              ReadFile(source / "clients/drill/examples/cobalt_crisis.textproto"));
+  corpus->Add("drill_scenario", "by-time", R"(name: "by time"
+edits { at_time_ns: 1790000100000000000 supply_shock { agency: "JOGMEC" instrument: "GA-4N" numerator: 0 denominator: 1 } }
+edits { at_time_ns: 1790000200000000000 export_ban { agency: "KOMIR" mineral: "nickel" } }
+)");
+  corpus->Add("drill_scenario", "inject-ioc", R"(edits { at_seq: 250 inject_offer {
+  agency: "KOMIR" pair: "GA-4N/CO-99.8" side: SIDE_BUY lots: 5 price: 2200 min_fill_lots: 2
+  time_in_force: TIME_IN_FORCE_IOC client_offer_id: 77 } }
+)");
+}
+
+void TranslateSeeds(Corpus* corpus) {
+  auto add = [&](const std::string& name, int selector, int agency,
+                 const google::protobuf::Message& m) {
+    corpus->Add("translate", name,
+                std::string(1, static_cast<char>(selector)) +
+                    std::string(1, static_cast<char>(agency)) + m.SerializeAsString());
+  };
+  msx::v1::SubmitOfferRequest submit;
+  submit.set_client_offer_id(1);
+  submit.set_pair("GA-4N/CO-99.8");
+  submit.set_side(msx::v1::SIDE_SELL);
+  submit.set_lots(10);
+  submit.set_price(2100);
+  add("submit-gtc", 0, 1, submit);
+  submit.set_side(msx::v1::SIDE_BUY);
+  submit.set_time_in_force(msx::v1::TIME_IN_FORCE_GTD);
+  submit.set_expire_time_ns(1'790'000'100'000'000'000);
+  submit.set_min_fill_lots(2);
+  submit.add_allow_counterparties("JOGMEC");
+  submit.add_deny_counterparties("DLA");
+  add("submit-gtd-allow-deny", 0, 0, submit);
+  msx::v1::CancelOfferRequest cancel;
+  cancel.set_offer_id(1);
+  add("cancel", 1, 0, cancel);
+  msx::v1::ReplaceOfferRequest replace;
+  replace.set_offer_id(1);
+  replace.set_lots(4);
+  replace.set_price(2110);
+  add("replace", 2, 0, replace);
+  msx::v1::SetHoldingsRequest holdings;
+  holdings.set_agency("KOMIR");
+  holdings.set_instrument("CO-99.8");
+  holdings.set_total(5000);
+  add("set-holdings", 3, 7, holdings);
+  msx::v1::HaltPairRequest halt;
+  halt.set_pair("GA-4N/CO-99.8");
+  add("halt", 4, 7, halt);
+  add("resume", 5, 7, halt);
+  add("lookup-agency", 6, 0, holdings);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) Die("usage: msx_fuzz_make_corpus SOURCE_DIR");
+  const fs::path source(argv[1]);
+  const fs::path root = source / "tests/fuzz/corpus";
+  char tmpl[] = "/tmp/msx-fuzz-corpus-XXXXXX";
+  if (::mkdtemp(tmpl) == nullptr) Die("mkdtemp failed");
+  const fs::path tmp(tmpl);
+  Corpus corpus(root);
+  JournalSeeds(&corpus, tmp);
+  EngineSeeds(&corpus);
+  ConfigSeeds(&corpus);
+  ScenarioSeeds(&corpus, source);
+  TranslateSeeds(&corpus);
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  std::printf("wrote %d seeds under %s\n", corpus.count(), root.c_str());
+  return 0;
+}
