@@ -687,6 +687,7 @@ class Engine::Impl {
       if (!r.U8(&h)) return corrupt(base + r.pos(), "truncated halt flags");
       b.halted = h != 0;
     }
+    const std::size_t holdings_at = base + r.pos();
     for (HoldingInfo& h : holdings_) {
       if (!r.I64(&h.available) || !r.I64(&h.reserved)) {
         return corrupt(base + r.pos(), "truncated holdings");
@@ -695,7 +696,12 @@ class Engine::Impl {
     for (std::size_t a = 0; a < na; ++a) {
       for (std::size_t i = 0; i < ni; ++i) {
         const HoldingInfo& h = holdings_[a * ni + i];
-        totals_[i] += h.available + h.reserved;
+        // A state the engine wrote never overflows its totals (SetHoldings checks).
+        Amount total;
+        if (__builtin_add_overflow(h.available, h.reserved, &total) ||
+            __builtin_add_overflow(totals_[i], total, &totals_[i])) {
+          return corrupt(holdings_at + 16 * (a * ni + i), "holdings overflow");
+        }
       }
     }
     for (std::uint64_t id = 1; id <= nrec; ++id) {
