@@ -136,8 +136,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   MSX_FUZZ_CHECK(!verified->diverged,
                  "the drill journal does not replay: seq %llu: journaled %s, replayed %s",
                  static_cast<unsigned long long>(verified->divergence.seq),
-                 verified->divergence.expected_json.c_str(),
-                 verified->divergence.actual_json.c_str());
+                 verified->divergence.expected.dump().c_str(),
+                 verified->divergence.actual.dump().c_str());
   MSX_FUZZ_CHECK(verified->commands == result->drill_commands,
                  "the drill journal holds %llu commands, the result says %llu",
                  static_cast<unsigned long long>(verified->commands),
