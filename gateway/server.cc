@@ -248,13 +248,15 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
       recovered->fills_verified, " fills");
   if (recovered->read.torn_bytes != 0) {
     absl::StrAppend(&s->recovery_summary_, "; truncated a torn tail of ",
-                    recovered->read.torn_bytes, " bytes in ", recovered->read.torn_file);
+                    recovered->read.torn_bytes, " bytes in ", recovered->read.torn_file,
+                    " (kept in ", recovered->read.cut_file, ")");
   }
   if (!recovered->read.error_file.empty()) {
     absl::StrAppend(&s->recovery_summary_, "; CUT AT CORRUPTION ", recovered->read.error_file,
-                    ":", recovered->read.error_offset, " (set aside ",
-                    recovered->read.discarded_segments.size(), " later segments and ",
-                    recovered->read.discarded_snapshots.size(), " snapshots as *.discarded)");
+                    ":", recovered->read.error_offset, " (cut bytes kept in ",
+                    recovered->read.cut_file.empty() ? std::string("-") : recovered->read.cut_file,
+                    "; set aside ", recovered->read.discarded_segments.size(),
+                    " later segments as *.discarded)");
   }
   for (const std::string& r : recovered->rejected_snapshots) {
     absl::StrAppend(&s->recovery_summary_, "; skipped snapshot ", r);

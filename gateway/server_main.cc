@@ -73,9 +73,10 @@ int main(int argc, char** argv) {
       "port-file", po::value(&port_file),
       "write the bound port to this file once serving (for tests and scripts)")(
       "truncate-at-corruption",
-      "on journal corruption, wherever it is, cut the journal at the damaged record (later "
-      "segments and snapshots are renamed *.discarded) and start, instead of refusing to "
-      "start; loses every later command")(
+      "on journal corruption, wherever it is, cut the journal at the damaged record (the cut "
+      "bytes are kept in <segment>.cut-<offset>, later segments renamed *.discarded) and "
+      "start, instead of refusing to start; loses every later command. Refused if a "
+      "snapshot holds a later seq (those commands were durable)")(
       "truncate-corrupt-tail", "old name of --truncate-at-corruption (still accepted)");
   po::variables_map vm;
   try {

@@ -235,9 +235,10 @@ TEST_F(ServerLifecycleTest, TlsBannerSuggestsTlsClients) {
 }
 
 // --truncate-at-corruption (msx-journal's name for it) and its old name
-// --truncate-corrupt-tail both cut a damaged journal and start; the snapshot of the cut
-// history is set aside, so a restart equals a replay of the journal.
-TEST_F(ServerLifecycleTest, TruncateAtCorruptionCutsTheJournalAndSetsAsideLaterSnapshots) {
+// --truncate-corrupt-tail both cut a damaged journal and start, keeping the cut bytes in a
+// side file; never below a snapshot (it proves those commands were durable, and new ones
+// would reuse their seqs): the operator has to move the snapshot away first.
+TEST_F(ServerLifecycleTest, TruncateAtCorruptionKeepsTheCutBytesAndNeverCutsBelowASnapshot) {
   for (const char* flag : {"--truncate-at-corruption", "--truncate-corrupt-tail"}) {
     SCOPED_TRACE(flag);
     ServerProcess server;
@@ -279,14 +280,22 @@ TEST_F(ServerLifecycleTest, TruncateAtCorruptionCutsTheJournalAndSetsAsideLaterS
         << refused.err;
 
     o.extra_args = {flag};
+    CommandResult below_snapshot =
+        RunServer({"--listen", "127.0.0.1:0", "--data-dir", o.data_dir, flag});
+    EXPECT_EQ(below_snapshot.exit_code, 1) << below_snapshot.err;
+    EXPECT_TRUE(absl::StrContains(below_snapshot.err, absl::StrCat(file, ":", offset, ": ")))
+        << below_snapshot.err;
+    EXPECT_TRUE(absl::StrContains(below_snapshot.err, snapshot)) << below_snapshot.err;
+    ASSERT_TRUE(std::filesystem::exists(snapshot));
+    std::filesystem::rename(snapshot, snapshot + ".moved-by-operator");
+
     ASSERT_TRUE(server.Start(o).ok()) << server.Output();
     EXPECT_TRUE(absl::StrContains(server.Output(),
                                   absl::StrCat("CUT AT CORRUPTION ", file, ":", offset)))
         << server.Output();
     EXPECT_TRUE(absl::StrContains(server.Output(), "journal: last seq " + std::to_string(seq - 1)))
         << server.Output();
-    EXPECT_FALSE(std::filesystem::exists(snapshot));
-    EXPECT_TRUE(std::filesystem::exists(snapshot + ".discarded"));
+    EXPECT_TRUE(std::filesystem::exists(absl::StrCat(file, ".cut-", offset))) << server.Output();
     status = server.Stop(SIGTERM);
     ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << server.Output();
     CommandResult verify = RunCommand(

@@ -16,6 +16,7 @@
 #include "engine/journal/json.h"
 #include "engine/journal/reader.h"
 #include "engine/journal/recovery.h"
+#include "engine/journal/snapshot.h"
 #include "msx/v1/config.pb.h"
 
 namespace msx::journal_tool {
@@ -41,9 +42,12 @@ constexpr char kUsage[] =
     "      --replay                  also rebuild an engine from the journal's own\n"
     "                                configuration and check that every journaled fill and\n"
     "                                event is regenerated exactly\n"
-    "      --truncate-torn-tail      remove a torn tail\n"
+    "      --truncate-torn-tail      remove a torn tail (its bytes are kept in\n"
+    "                                <segment>.cut-<offset>)\n"
     "      --truncate-at-corruption  cut the journal at the first corruption (later\n"
-    "                                segments and snapshots are renamed *.discarded);\n"
+    "                                segments are renamed *.discarded, the cut bytes\n"
+    "                                kept in <segment>.cut-<offset>; refused if a\n"
+    "                                snapshot holds a later seq);\n"
     "                                loses every later command\n"
     "               (both --truncate-* take the directory's LOCK: refused while an\n"
     "               msx-server runs on it)\n"
@@ -122,7 +126,9 @@ void PrintTorn(const ReadStats& st, std::ostream& out) {
   if (st.torn_bytes > 0) {
     out << "torn tail: " << st.torn_bytes << " bytes after offset " << st.torn_offset << " of "
         << st.torn_file
-        << (st.torn_truncated ? " (truncated)" : " (a write cut short; not damage)") << "\n";
+        << (st.torn_truncated ? " (truncated; kept in " + st.cut_file + ")"
+                              : std::string(" (a write cut short; not damage)"))
+        << "\n";
   }
   if (st.zero_fill_bytes > 0) {
     // Space a preallocating writer kept ahead of its data (or a file system extended):
@@ -188,9 +194,18 @@ int Verify(const Args& a, std::ostream& out, std::ostream& err) {
   PrintTorn(st, out);
   if (!st.error_file.empty()) {
     out << "truncated at corruption: " << st.error_file << ":" << st.error_offset << "; set aside "
-        << st.discarded_segments.size() << " later segments and "
-        << st.discarded_snapshots.size() << " snapshots after seq " << st.end_seq
+        << st.discarded_segments.size() << " later segments after seq " << st.end_seq
         << " (renamed *.discarded)\n";
+  }
+  if (!st.cut_file.empty()) out << "cut bytes kept in " << st.cut_file << "\n";
+  // A snapshot beyond the journal's end proves durable commands are missing.
+  absl::StatusOr<std::vector<journal::SnapshotInfo>> snapshots = journal::ListSnapshots(a.dir);
+  if (snapshots.ok() && !snapshots->empty() && snapshots->front().seq > st.end_seq) {
+    return Damaged(absl::DataLossError(absl::StrCat(
+                       snapshots->front().path, " holds seq ", snapshots->front().seq,
+                       " but the journal ends at seq ", st.end_seq,
+                       ": durable commands are missing from the journal")),
+                   err);
   }
   return kExitOk;
 }

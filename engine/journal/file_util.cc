@@ -125,6 +125,15 @@ absl::Status SyncDir(const std::string& dir) {
   return s;
 }
 
+absl::Status WriteFileDurably(const std::string& path, absl::string_view data) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoError("open", path);
+  absl::Status s = WriteAll(fd, data, path);
+  if (s.ok() && ::fsync(fd) != 0) s = ErrnoError("fsync", path);
+  ::close(fd);
+  return s;
+}
+
 absl::Status TruncateFile(const std::string& path, std::uint64_t size) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) return ErrnoError("open", path);

@@ -54,6 +54,10 @@ absl::Status EnsureDir(const std::string& dir);
 // fsync()s the directory so that entries created/renamed/removed in it are durable.
 absl::Status SyncDir(const std::string& dir);
 
+// Creates `path` (which must not exist) holding `data`, and fsyncs it. The caller
+// fsyncs the directory.
+absl::Status WriteFileDurably(const std::string& path, absl::string_view data);
+
 // Truncates `path` to `size` bytes and fsyncs it.
 absl::Status TruncateFile(const std::string& path, std::uint64_t size);
 

@@ -35,14 +35,24 @@ inline constexpr std::size_t kRecordLengthOffset = 4;
 inline constexpr std::size_t kRecordTypeOffset = 8;
 static_assert(kRecordTypeOffset + 1 == kRecordHeaderSize);
 inline constexpr std::uint32_t kMaxPayload = 64u << 20;
-// Preallocation (FORMAT.md "Clean end"): a writer that writes into pre-zeroed space leaves
+// Preallocation (FORMAT.md "Torn tail"): a writer that writes into pre-zeroed space leaves
 // at least kMinZeroTail zero bytes after every such write, so a segment ending in fewer
-// zero bytes (a valid record ends in at most ~90) was not preallocated there. In the last
-// segment, a record header of nine zero bytes (never written: type 0 is never written)
-// followed by non-zero bytes and then the zero tail is a write torn by a crash if those
-// non-zero bytes end within kMaxTornSpanAfterHole of the header.
+// zero bytes (a valid record ends in at most ~90) was not preallocated there.
 inline constexpr std::uint64_t kMinZeroTail = 4096;
-inline constexpr std::uint64_t kMaxTornSpanAfterHole = 1u << 20;
+// The most bytes a writer may have written but not yet fdatasync'd (FORMAT.md "Torn
+// tail"): the MSX writer syncs after at most this many bytes of whole records (a single
+// record larger than this is written and synced on its own). A power cut can only damage
+// unsynced bytes, so a tear starts at a record that begins at most this far before the
+// last non-zero byte of the segment; damage further back is corruption.
+inline constexpr std::uint64_t kMaxUnsyncedBytes = 1u << 20;
+// Storage writes a sector whole or not at all: a record that fails its checksum although
+// none of the sectors it spans (after its first) is all zero was written whole and then
+// damaged, so it is corruption, never a tear.
+inline constexpr std::uint64_t kSectorSize = 512;
+static_assert(kMaxUnsyncedBytes % kSectorSize == 0 && kMinZeroTail % kSectorSize == 0);
+// Name of the side file that keeps the bytes a truncation cut from a segment:
+// "<segment>.cut-<offset>" (offset in the segment where the cut bytes began).
+inline constexpr char kCutSuffix[] = ".cut-";
 
 // COMMAND payload prefix: seq:u64 time:i64 command_type:u8 event_count:u32.
 inline constexpr std::size_t kCommandPrefixSize = 8 + 8 + 1 + 4;

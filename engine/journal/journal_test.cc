@@ -360,52 +360,102 @@ class TornIntoZerosTest : public JournalTest {
   std::uint64_t nonzero_end_ = 0;  // end of the last non-zero byte of the data
 };
 
-TEST_F(TornIntoZerosTest, HeaderWrittenButPayloadStillZeroIsACleanEnd) {
+TEST_F(TornIntoZerosTest, WriteTornAtASectorBoundaryInsideTheLastGroupIsACleanEnd) {
+  // A crash keeps whole 512-byte sectors of the last write: the sectors from a boundary
+  // inside the last group on are still zero.
   std::vector<JournalEntry> layout = WritePreallocated(40);
-  const JournalEntry& last = layout.back();
-  ZeroRange(last.file, last.offset + kRecordHeaderSize, data_end_ - last.offset - kRecordHeaderSize);
-  // The header's type byte is its last non-zero byte: 9 torn bytes, the rest zero fill.
-  ExpectCleanEndAt(layout, layout.size() - 1, kRecordHeaderSize);
+  std::size_t k = layout.size() - 1;
+  std::uint64_t t = (layout[k].offset / kSectorSize + 1) * kSectorSize;
+  while (t >= data_end_) {  // the last group lies inside one sector: tear the one before
+    --k;
+    t = (layout[k].offset / kSectorSize + 1) * kSectorSize;
+  }
+  ZeroRange(layout[k].file, t, data_end_ - t);
+  const std::string d = testing::ReadAll(layout[k].file);
+  const std::uint64_t torn = d.find_last_not_of('\0', t - 1) + 1 - layout[k].offset;
+  ExpectCleanEndAt(layout, k, torn);
 }
 
-TEST_F(TornIntoZerosTest, ZeroHeaderFollowedByWrittenBytesThenZerosIsACleanEnd) {
+TEST_F(TornIntoZerosTest, EverySectorBoundaryTearOfTheLastWriteIsACleanEndAtAGroup) {
+  std::vector<JournalEntry> layout = WritePreallocated(60);
+  const std::string& file = layout.back().file;
+  const std::string original = testing::ReadAll(file);
+  const std::uint64_t from = layout[layout.size() - 20].offset;
+  int tears = 0;
+  for (std::uint64_t t = (from / kSectorSize + 1) * kSectorSize; t < data_end_;
+       t += kSectorSize) {
+    std::string d = original;
+    std::fill(d.begin() + static_cast<std::ptrdiff_t>(t), d.begin() + data_end_, '\0');
+    testing::WriteAll(file, d);
+    std::size_t whole = 0;  // groups that end at or before t
+    while (whole < layout.size() &&
+           (whole + 1 < layout.size() ? layout[whole + 1].offset : data_end_) <= t) {
+      ++whole;
+    }
+    ReadResult r = Read();
+    ASSERT_TRUE(r.status.ok()) << "tear at " << t << ": " << r.status;
+    EXPECT_EQ(r.entries.size(), whole) << t;
+    ++tears;
+  }
+  EXPECT_GT(tears, 2);
+  testing::WriteAll(file, original);
+}
+
+TEST_F(TornIntoZerosTest, RecordWholeInsideOneSectorWithABadChecksumIsCorruption) {
+  // The last record before the zeros, damaged after it was written: a sector is written
+  // whole or not at all, so a record inside one sector cannot be half written.
+  std::vector<JournalEntry> layout = WritePreallocated(40);
+  std::size_t k = layout.size() - 1;
+  auto inside_one_sector = [&](std::size_t i) {
+    const std::uint64_t end = i + 1 < layout.size() ? layout[i + 1].offset : data_end_;
+    return layout[i].events.empty() && layout[i].offset / kSectorSize == (end - 1) / kSectorSize;
+  };
+  while (k > 0 && !inside_one_sector(k)) --k;
+  ASSERT_TRUE(inside_one_sector(k));
+  ZeroRange(layout[k].file, (k + 1 < layout.size() ? layout[k + 1].offset : data_end_),
+            data_end_ - (k + 1 < layout.size() ? layout[k + 1].offset : data_end_));
+  FlipByte(layout[k].file, layout[k].offset + kRecordHeaderSize + 2);
+  ReadResult r = Read();
+  ExpectCorruption(r, layout[k].file, layout[k].offset, "one 512-byte sector");
+}
+
+TEST_F(TornIntoZerosTest, ZeroHeaderFollowedByValidRecordsIsCorruption) {
+  // The sector holding a COMMAND header reads as zeros but its events, written after it,
+  // are there: the data went on past the hole, so it is not a torn tail.
   std::vector<JournalEntry> layout = WritePreallocated(40);
   std::size_t k = LastWithEvents(layout);
-  // The sector holding the COMMAND header was lost, the bytes after it were written.
   ZeroRange(layout[k].file, layout[k].offset, kRecordHeaderSize);
-  ExpectCleanEndAt(layout, k, nonzero_end_ - layout[k].offset);
+  ReadResult r = Read();
+  ExpectCorruption(r, layout[k].file, layout[k].offset,
+                   absl::StrCat("follows at offset ", layout[k].event_offsets[0]));
+  EXPECT_EQ(r.entries.size(), k);
+}
+
+TEST_F(TornIntoZerosTest, ZeroHeaderFollowedByAFragmentThenZerosIsACleanEnd) {
+  // The COMMAND header's sector lost and nothing after it a whole record: a torn write.
+  std::vector<JournalEntry> layout = WritePreallocated(40);
+  std::size_t k = LastWithEvents(layout);
+  ZeroRange(layout[k].file, layout[k].offset, kRecordHeaderSize);
+  for (std::uint64_t e : layout[k].event_offsets) ZeroRange(layout[k].file, e, kRecordHeaderSize);
+  for (std::size_t i = k + 1; i < layout.size(); ++i) {
+    ZeroRange(layout[i].file, layout[i].offset,
+              (i + 1 < layout.size() ? layout[i + 1].offset : data_end_) - layout[i].offset);
+  }
+  const std::string d = testing::ReadAll(layout[k].file);
+  ExpectCleanEndAt(layout, k, d.find_last_not_of('\0') + 1 - layout[k].offset);
 }
 
 TEST_F(TornIntoZerosTest, ZeroEventHeaderInsideTheLastGroupIsACleanEndAtTheGroup) {
   std::vector<JournalEntry> layout = WritePreallocated(40);
   std::size_t k = LastWithEvents(layout);
-  ZeroRange(layout[k].file, layout[k].event_offsets[0], kRecordHeaderSize);
-  ExpectCleanEndAt(layout, k, nonzero_end_ - layout[k].offset);
-}
-
-TEST_F(TornIntoZerosTest, PartialPayloadFollowedByZerosIsACleanEndAtTheGroup) {
-  std::vector<JournalEntry> layout = WritePreallocated(40);
-  std::size_t k = LastWithEvents(layout);
-  // The write stopped inside the first EVENT's payload; everything after it is zero.
-  const std::uint64_t cut = layout[k].event_offsets[0] + kRecordHeaderSize + 5;
-  ZeroRange(layout[k].file, cut, data_end_ - cut);
-  ReadResult r = Read();
-  ASSERT_TRUE(r.status.ok()) << r.status;
-  // The torn bytes end at the last non-zero byte before `cut`.
-  const std::uint64_t torn = r.stats.torn_bytes;
-  EXPECT_GT(torn, layout[k].event_offsets[0] - layout[k].offset);
-  EXPECT_LE(torn, cut - layout[k].offset);
-  ExpectCleanEndAt(layout, k, torn);
-}
-
-TEST_F(TornIntoZerosTest, GarbageLengthFollowedByZerosIsACleanEnd) {
-  std::vector<JournalEntry> layout = WritePreallocated(40);
-  const JournalEntry& last = layout.back();
-  ZeroRange(last.file, last.offset, data_end_ - last.offset);
-  std::string d = testing::ReadAll(last.file);
-  for (int i = 0; i < 4; ++i) d[last.offset + kRecordLengthOffset + i] = '\xff';
-  testing::WriteAll(last.file, d);
-  ExpectCleanEndAt(layout, layout.size() - 1, kRecordLengthOffset + 4);
+  // Every event header of the group lost, and nothing written after the group.
+  for (std::uint64_t e : layout[k].event_offsets) ZeroRange(layout[k].file, e, kRecordHeaderSize);
+  for (std::size_t i = k + 1; i < layout.size(); ++i) {
+    ZeroRange(layout[i].file, layout[i].offset,
+              (i + 1 < layout.size() ? layout[i + 1].offset : data_end_) - layout[i].offset);
+  }
+  const std::string d = testing::ReadAll(layout[k].file);
+  ExpectCleanEndAt(layout, k, d.find_last_not_of('\0') + 1 - layout[k].offset);
 }
 
 TEST_F(TornIntoZerosTest, DamagedRecordFollowedByWrittenRecordsIsCorruptionWithItsOffset) {
@@ -426,11 +476,11 @@ TEST_F(TornIntoZerosTest, PayloadZeroedInsideTheDataIsCorruption) {
 }
 
 TEST_F(TornIntoZerosTest, ZeroHeaderFollowedByMoreThanTheTornSpanIsCorruption) {
-  // Over kMaxTornSpanAfterHole of written records after a zeroed header cannot be one
+  // Over kMaxUnsyncedBytes of written records after a zeroed header cannot be one
   // torn write; it is reported, not silently dropped.
   std::vector<JournalEntry> layout = WritePreallocated(16000);
   ASSERT_EQ(Segments().size(), 1u);
-  ASSERT_GT(data_end_ - layout[10].offset, kMaxTornSpanAfterHole);
+  ASSERT_GT(data_end_ - layout[10].offset, kMaxUnsyncedBytes);
   ZeroRange(layout[10].file, layout[10].offset, kRecordHeaderSize);
   ReadResult r = Read();
   EXPECT_TRUE(absl::IsDataLoss(r.status)) << r.status;

@@ -39,24 +39,116 @@ std::uint64_t NonZeroEnd(absl::string_view data, std::uint64_t from) {
   return end;
 }
 
-// The record at `p` of the last segment failed its length or checksum check (so p + 9 <=
-// data.size()). Returns whether it is a write torn by a crash into pre-zeroed space (a
-// clean end, FORMAT.md "Clean end") rather than corruption: the file must end in at least
-// kMinZeroTail zero bytes (else it was not preallocated there: the old rule, corruption),
-// and either the record is followed by nothing but zeros (its claimed extent when its
-// length is plausible, else its header), or its header is nine zero bytes (never written)
-// and the non-zero bytes after it end within kMaxTornSpanAfterHole.
-bool TornIntoZeros(absl::string_view data, std::uint64_t p) {
-  const std::uint64_t size = data.size();
-  const std::uint64_t nonzero_end = NonZeroEnd(data, p);
-  if (size - nonzero_end < kMinZeroTail) return false;
-  if (AllZero(data.substr(p, kRecordHeaderSize))) {
-    return nonzero_end - p <= kMaxTornSpanAfterHole;
+// The payload length the COMMAND or EVENT record at `p` must have according to its own
+// type bytes (the record type, and the command or event type inside the payload), or 0 if
+// those bytes are not there or name no known type.
+std::uint64_t ImpliedPayloadLength(absl::string_view data, std::uint64_t p) {
+  if (p + kRecordHeaderSize > data.size()) return 0;
+  const auto type = static_cast<std::uint8_t>(data[p + kRecordTypeOffset]);
+  const std::uint64_t payload = p + kRecordHeaderSize;
+  if (type == static_cast<std::uint8_t>(RecordType::kCommand)) {
+    if (payload + kCommandPrefixSize > data.size()) return 0;
+    return CommandPayloadSize(static_cast<CommandType>(data[payload + 16]));
   }
-  const std::uint64_t length = GetFixed32(data.data() + p + kRecordLengthOffset);
+  if (type == static_cast<std::uint8_t>(RecordType::kEvent)) {
+    if (payload + kEventPrefixSize > data.size()) return 0;
+    return EventPayloadSize(static_cast<EventType>(data[payload + 20]));
+  }
+  return 0;
+}
+
+// Whether the bytes at `p` are a whole record with this payload length and a valid CRC.
+bool ValidRecordAt(absl::string_view data, std::uint64_t p, std::uint64_t length) {
+  if (length == 0 || p + kRecordHeaderSize + length > data.size()) return false;
+  const char* r = data.data() + p;
+  return crc32c::Unmask(GetFixed32(r + kRecordCrcOffset)) ==
+         crc32c::Value(r + kRecordTypeOffset, 1 + length);
+}
+
+// The first offset in [from, to) where a whole COMMAND or EVENT record with a valid CRC
+// and the length its type requires begins, or `to` if there is none. Every offset is
+// tried, not just record boundaries: the failing record's length cannot be trusted.
+std::uint64_t FindValidRecord(absl::string_view data, std::uint64_t from, std::uint64_t to) {
+  for (std::uint64_t q = from; q < to && q + kRecordHeaderSize <= data.size(); ++q) {
+    const std::uint64_t implied = ImpliedPayloadLength(data, q);
+    if (implied == 0 || GetFixed32(data.data() + q + kRecordLengthOffset) != implied) continue;
+    if (ValidRecordAt(data, q, implied)) return q;
+  }
+  return to;
+}
+
+// The record at `p` of the last segment failed its length or checksum check, or the file
+// ends inside it (`cut_short`). Returns "" if that may be a write torn by a crash (a clean
+// end, FORMAT.md "Torn tail"), else why it cannot be: then it is corruption.
+std::string NotATear(absl::string_view data, std::uint64_t p, bool cut_short) {
+  const std::uint64_t size = data.size();
+  const bool have_header = p + kRecordHeaderSize <= size;
+  const std::uint64_t claimed =
+      have_header ? GetFixed32(data.data() + p + kRecordLengthOffset) : 0;
+  // 1. The record is whole with the length its type implies: only its length is damaged
+  //    (the CRC does not cover the length). A tear cannot write a valid CRC.
+  const std::uint64_t implied = ImpliedPayloadLength(data, p);
+  if (implied != 0 && implied != claimed && ValidRecordAt(data, p, implied)) {
+    return absl::StrCat("the record is whole and valid with length ", implied,
+                        ": its length field is damaged");
+  }
+  // 2. Data written after it: a tear ends the data, so any valid record after the failing
+  //    point proves that the write continued past it (a record damaged on the disk).
+  const std::uint64_t nonzero_end = NonZeroEnd(data, p);
+  if (const std::uint64_t q = FindValidRecord(data, p + 1, nonzero_end); q < nonzero_end) {
+    const bool command =
+        static_cast<std::uint8_t>(data[q + kRecordTypeOffset]) ==
+        static_cast<std::uint8_t>(RecordType::kCommand);
+    return absl::StrCat("a valid ", command ? "COMMAND" : "EVENT", " record (seq ",
+                        GetFixed64(data.data() + q + kRecordHeaderSize), ") follows at offset ",
+                        q, ", so data was written after it");
+  }
+  // 3. More data after it than one unsynced write can hold (a lone record longer than
+  //    that is written and synced on its own, so its own extent may be unsynced).
+  std::uint64_t window = kMaxUnsyncedBytes;
+  if (have_header && claimed <= kMaxPayload) {
+    window = std::max<std::uint64_t>(window, kRecordHeaderSize + claimed);
+  }
+  if (nonzero_end - p > window) {
+    return absl::StrCat(nonzero_end - p, " bytes of data follow from here, more than a writer ",
+                        "leaves unsynced (", kMaxUnsyncedBytes, ")");
+  }
+  if (cut_short) return std::string();
+  // 4. A complete record with a bad checksum at the very end of a file that was not
+  //    preallocated there was not cut short.
+  if (size - nonzero_end < kMinZeroTail) {
+    return absl::StrCat("the file does not end in ", kMinZeroTail,
+                        " zero bytes (preallocated space), so the record was not cut short");
+  }
+  // A header of nine zero bytes was never written (type 0 is never written); the
+  // non-zero bytes after it, if any, are within the window and none of them is a record.
+  if (AllZero(data.substr(p, kRecordHeaderSize))) return std::string();
+  // 5. Non-zero bytes past its claimed extent: it was not the last thing written.
   std::uint64_t end = p + kRecordHeaderSize;
-  if (length <= kMaxPayload && end + length <= size) end += length;
-  return nonzero_end <= end;
+  if (claimed <= kMaxPayload && end + claimed <= size) end += claimed;
+  if (nonzero_end > end) return absl::StrCat("non-zero bytes follow its end at offset ", end);
+  // 6. A sector is written whole or not at all. A torn record has a sector after its
+  //    first that is still all zero; if none is, every sector it spans was written.
+  for (std::uint64_t t = (p / kSectorSize + 1) * kSectorSize; t < end; t += kSectorSize) {
+    if (AllZero(data.substr(t, std::min(end, t + kSectorSize) - t))) return std::string();
+  }
+  if (p / kSectorSize == (end - 1) / kSectorSize) {
+    return absl::StrCat("the record lies whole inside one ", kSectorSize,
+                        "-byte sector, which a crash writes whole or not at all");
+  }
+  return absl::StrCat("none of the ", kSectorSize,
+                      "-byte sectors it spans is unwritten (all zero), so it was written whole");
+}
+
+// "record cut short by the end of the file ..." for the record at `p`.
+std::string CutShortMessage(absl::string_view data, std::uint64_t p) {
+  if (p + kRecordHeaderSize > data.size()) {
+    return absl::StrCat("record header cut short by the end of the file (", data.size() - p,
+                        " of ", kRecordHeaderSize, " bytes)");
+  }
+  return absl::StrCat("record cut short by the end of the file (length ",
+                      GetFixed32(data.data() + p + kRecordLengthOffset), ", ",
+                      data.size() - p - kRecordHeaderSize, " payload bytes left)");
 }
 
 bool KnownRecordType(std::uint8_t t) {
@@ -246,6 +338,32 @@ bool JournalReader::OpenNextSegment() {
   return true;
 }
 
+absl::Status JournalReader::CheckNoSnapshotBeyond(Seq end, const std::string& path,
+                                                  std::uint64_t offset) const {
+  absl::StatusOr<std::vector<SnapshotInfo>> snapshots = ListSnapshots(dir_);
+  if (!snapshots.ok()) return snapshots.status();
+  if (snapshots->empty() || snapshots->front().seq <= end) return absl::OkStatus();
+  const SnapshotInfo& newest = snapshots->front();  // newest first
+  return absl::DataLossError(absl::StrCat(
+      path, ":", offset, ": not cut: the journal would end at seq ", end, " but snapshot ",
+      newest.path, " holds seq ", newest.seq,
+      ", so commands up to it were durable and may have been acknowledged; cutting would "
+      "reuse their sequence numbers. Restore the journal (a replica or backup), or move "
+      "the snapshot out of the directory to accept losing them"));
+}
+
+absl::StatusOr<std::string> JournalReader::SaveCutBytes(const std::string& path,
+                                                        std::uint64_t offset,
+                                                        absl::string_view bytes) {
+  std::string to = absl::StrCat(path, kCutSuffix, offset);
+  for (int n = 2; ::access(to.c_str(), F_OK) == 0; ++n) {
+    to = absl::StrCat(path, kCutSuffix, offset, "-", n);  // an earlier cut at the same offset
+  }
+  if (absl::Status s = internal::WriteFileDurably(to, bytes); !s.ok()) return s;
+  if (absl::Status s = internal::SyncDir(dir_); !s.ok()) return s;
+  return to;
+}
+
 bool JournalReader::HandleTornTail(const std::string& path, std::uint64_t valid_end,
                                    std::uint64_t zero_from, std::uint64_t size) {
   done_ = true;
@@ -255,7 +373,23 @@ bool JournalReader::HandleTornTail(const std::string& path, std::uint64_t valid_
   stats_.zero_fill_bytes = size - zero_from;
   if (options_.truncate_torn_tail && size > valid_end) {
     absl::Status s;
-    if (valid_end < kSegmentHeaderSize) {
+    if (stats_.torn_bytes > 0) {
+      // A snapshot past the end proves the tail was durable: not a tear but lost data.
+      s = CheckNoSnapshotBeyond(stats_.end_seq, path, valid_end);
+      if (s.ok()) {
+        // The torn bytes are kept beside the segment, never destroyed.
+        absl::StatusOr<std::string> kept = SaveCutBytes(
+            path, valid_end, cursor_->data.substr(valid_end, zero_from - valid_end));
+        if (kept.ok()) {
+          stats_.cut_file = *kept;
+        } else {
+          s = kept.status();
+        }
+      }
+    }
+    if (!s.ok()) {
+      // Not truncated: the error (lost data, or an I/O error) stands.
+    } else if (valid_end < kSegmentHeaderSize) {
       // Not even the header made it: the file holds nothing; remove it.
       if (::unlink(path.c_str()) != 0) s = internal::ErrnoError("unlink", path);
       if (s.ok()) s = internal::SyncDir(dir_);
@@ -283,40 +417,40 @@ bool JournalReader::HandleCorruption(absl::Status status, const std::string& pat
   }
   // Operator override: keep what precedes the damaged group, set the rest aside.
   std::size_t from = next_segment_;  // segments after the current one
-  absl::Status s;
-  if (group_offset < kSegmentHeaderSize) {
-    from = next_segment_ - 1;  // the damaged segment itself goes too
-  } else {
-    s = internal::TruncateFile(path, group_offset);
-  }
   // The kept journal ends with the last complete group read (expected_seq_ - 1), or, when
   // the first segment read is the damaged one, just before that segment (its name).
   const Seq first_of_damaged = segments_[next_segment_ - 1].first_seq;
   const Seq end = expected_seq_ != 0 ? expected_seq_ - 1
                                      : (first_of_damaged == 0 ? 0 : first_of_damaged - 1);
+  // Never below a snapshot: new commands would reuse sequence numbers it has seen (and
+  // that clients were told about), and it proves those commands were durable.
+  if (absl::Status s = CheckNoSnapshotBeyond(end, path, offset); !s.ok()) {
+    status_ = absl::IsDataLoss(s) ? absl::DataLossError(absl::StrCat(
+                                        path, ":", offset, ": ", msg, "; ", s.message()))
+                                  : s;
+    return false;
+  }
   stats_.end_seq = end;
+  absl::Status s;
+  if (group_offset < kSegmentHeaderSize) {
+    from = next_segment_ - 1;  // the damaged segment itself goes too
+  } else {
+    // The cut bytes are kept beside the segment first, never destroyed.
+    absl::StatusOr<std::string> kept =
+        SaveCutBytes(path, group_offset, cursor_->data.substr(group_offset));
+    if (kept.ok()) {
+      stats_.cut_file = *kept;
+      s = internal::TruncateFile(path, group_offset);
+    } else {
+      s = kept.status();
+    }
+  }
   for (std::size_t i = from; s.ok() && i < segments_.size(); ++i) {
     std::string to = segments_[i].path + ".discarded";
     if (::rename(segments_[i].path.c_str(), to.c_str()) != 0) {
       s = internal::ErrnoError("rename", segments_[i].path);
     } else {
       stats_.discarded_segments.push_back(to);
-    }
-  }
-  // Snapshots of the discarded history go with it: once new commands reuse those seqs, a
-  // snapshot after `end` would describe another history and load without complaint.
-  if (s.ok()) {
-    absl::StatusOr<std::vector<SnapshotInfo>> snapshots = ListSnapshots(dir_);
-    if (!snapshots.ok()) s = snapshots.status();
-    for (std::size_t i = 0; s.ok() && i < snapshots->size(); ++i) {
-      const SnapshotInfo& snap = (*snapshots)[i];
-      if (snap.seq <= end) continue;
-      std::string to = snap.path + ".discarded";
-      if (::rename(snap.path.c_str(), to.c_str()) != 0) {
-        s = internal::ErrnoError("rename", snap.path);
-      } else {
-        stats_.discarded_snapshots.push_back(to);
-      }
     }
   }
   if (s.ok()) s = internal::SyncDir(dir_);
@@ -356,23 +490,26 @@ bool JournalReader::ReadGroup(JournalEntry* entry) {
       cursor_.reset();
       continue;
     }
+    if (r == SegmentParser::Result::kZeroFill && c.last) {
+      const std::uint64_t p = c.parser.position();
+      return HandleTornTail(c.path, p, p, c.data.size());
+    }
     if (r == SegmentParser::Result::kTorn || r == SegmentParser::Result::kZeroFill) {
-      if (c.last) {
-        const std::uint64_t p = c.parser.position();
-        return HandleTornTail(c.path, p, r == SegmentParser::Result::kZeroFill ? p : c.data.size(),
-                              c.data.size());
-      }
-      return HandleCorruption(
-          absl::DataLossError("record cut short in a segment that is not the last"), c.path,
-          c.parser.position(), c.parser.position());
+      const std::uint64_t p = c.parser.position();
+      std::string why = c.last ? NotATear(c.data, p, /*cut_short=*/true)
+                               : std::string("the segment is not the last");
+      if (why.empty()) return HandleTornTail(c.path, p, c.data.size(), c.data.size());
+      return HandleCorruption(absl::DataLossError(absl::StrCat(CutShortMessage(c.data, p), ": ", why)),
+                              c.path, p, p);
     }
     if (r == SegmentParser::Result::kCorrupt) {
-      if (c.last && c.parser.unverified() && TornIntoZeros(c.data, c.parser.position())) {
-        const std::uint64_t p = c.parser.position();
-        return HandleTornTail(c.path, p, NonZeroEnd(c.data, p), c.data.size());
+      const std::uint64_t p = c.parser.position();
+      if (c.last && c.parser.unverified()) {
+        std::string why = NotATear(c.data, p, /*cut_short=*/false);
+        if (why.empty()) return HandleTornTail(c.path, p, NonZeroEnd(c.data, p), c.data.size());
+        absl::StrAppend(&error, ": ", why);
       }
-      return HandleCorruption(absl::DataLossError(error), c.path, c.parser.position(),
-                              c.parser.position());
+      return HandleCorruption(absl::DataLossError(error), c.path, p, p);
     }
     const bool first_record = c.records++ == 0;
     if (rec.type == RecordType::kConfig) {
@@ -442,24 +579,37 @@ bool JournalReader::ReadGroup(JournalEntry* entry) {
       if (er == SegmentParser::Result::kEnd || er == SegmentParser::Result::kTorn ||
           er == SegmentParser::Result::kZeroFill) {
         // The group is cut short by the end of the file (or by the zeros that follow it).
-        if (c.last) {
-          return HandleTornTail(
-              c.path, group_offset,
-              er == SegmentParser::Result::kZeroFill ? c.parser.position() : c.data.size(),
-              c.data.size());
+        const std::uint64_t p = c.parser.position();
+        std::string why;
+        if (!c.last) {
+          why = "the segment is not the last";
+        } else if (er == SegmentParser::Result::kTorn) {
+          why = NotATear(c.data, p, /*cut_short=*/true);
+        }
+        if (why.empty()) {
+          return HandleTornTail(c.path, group_offset,
+                                er == SegmentParser::Result::kZeroFill ? p : c.data.size(),
+                                c.data.size());
         }
         return HandleCorruption(
             absl::DataLossError(absl::StrCat("command seq ", cmd.seq, " has ", i, " of its ",
-                                             event_count, " events")),
-            c.path, c.parser.position(), group_offset);
+                                             event_count, " events; ",
+                                             er == SegmentParser::Result::kTorn
+                                                 ? CutShortMessage(c.data, p)
+                                                 : std::string("the file ends there"),
+                                             ": ", why)),
+            c.path, p, group_offset);
       }
       if (er == SegmentParser::Result::kCorrupt) {
-        if (c.last && c.parser.unverified() && TornIntoZeros(c.data, c.parser.position())) {
-          return HandleTornTail(c.path, group_offset, NonZeroEnd(c.data, c.parser.position()),
-                                c.data.size());
+        const std::uint64_t p = c.parser.position();
+        if (c.last && c.parser.unverified()) {
+          std::string why = NotATear(c.data, p, /*cut_short=*/false);
+          if (why.empty()) {
+            return HandleTornTail(c.path, group_offset, NonZeroEnd(c.data, p), c.data.size());
+          }
+          absl::StrAppend(&error, ": ", why);
         }
-        return HandleCorruption(absl::DataLossError(error), c.path, c.parser.position(),
-                                group_offset);
+        return HandleCorruption(absl::DataLossError(error), c.path, p, group_offset);
       }
       return HandleCorruption(absl::DataLossError(absl::StrCat("command seq ", cmd.seq, " has ", i,
                                                                " of its ", event_count, " events")),

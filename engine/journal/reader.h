@@ -5,16 +5,22 @@
 // Outcomes at the end of the journal:
 //   * clean end: Next() returns false and status() is OK. A torn tail of the last segment
 //     (a record or group cut short, zero fill, or a write torn inside pre-zeroed space; see
-//     FORMAT.md "Clean end") is a clean end: stats().torn_bytes says how many bytes of
+//     FORMAT.md "Torn tail") is a clean end: stats().torn_bytes says how many bytes of
 //     cut-short or torn data follow the last complete group, stats().zero_fill_bytes how
 //     many zero bytes follow those (the writer's preallocated space, never data), and with
-//     truncate_torn_tail both are removed (ftruncate + fsync).
+//     truncate_torn_tail both are removed (ftruncate + fsync) after the torn bytes are
+//     copied to "<segment>.cut-<offset>" (stats().cut_file).
 //   * corruption: Next() returns false and status() is DataLossError whose message starts
 //     with "<path>:<offset>: " (offset of the damaged record or header in that file);
 //     stats().error_file / error_offset hold the same. With truncate_at_corruption (an
-//     operator's explicit choice) the segment is cut at the start of the damaged group,
-//     later segments and every snapshot after the cut are renamed *.discarded, and the
-//     read ends cleanly instead (stats().end_seq is where the journal now ends).
+//     operator's explicit choice) the bytes from the start of the damaged group are copied
+//     to "<segment>.cut-<offset>" (stats().cut_file), the segment is cut there, later
+//     segments are renamed *.discarded, and the read ends cleanly instead
+//     (stats().end_seq is where the journal now ends).
+//   * Neither truncation ever ends the journal before a snapshot's seq: that would lose
+//     commands the snapshot proves durable and reuse their sequence numbers. The read
+//     then fails with DataLossError naming the offset and the snapshot, and nothing is
+//     changed.
 //
 // Thread-safety: a JournalReader is used by one thread at a time. Any number of readers
 // may read a directory while one JournalWriter appends to it, provided they do not ask
@@ -98,8 +104,9 @@ struct ReadStats {
   std::string error_file;
   std::uint64_t error_offset = 0;
   std::vector<std::string> discarded_segments;  // renamed by truncate_at_corruption
-  // Snapshots after the cut (seq > end_seq), renamed *.msxs.discarded with the segments.
-  std::vector<std::string> discarded_snapshots;
+  // Where a truncation (torn tail or corruption) kept the bytes it cut from the segment:
+  // "<segment>.cut-<offset>" ("" if nothing but zero fill was cut).
+  std::string cut_file;
 };
 
 // One command group as journaled.
@@ -141,6 +148,14 @@ class JournalReader {
   // The last segment ends cleanly at valid_end; [zero_from, size) are zero bytes.
   bool HandleTornTail(const std::string& path, std::uint64_t valid_end, std::uint64_t zero_from,
                       std::uint64_t size);
+  // DataLossError naming `path`:`offset` and the newest snapshot if a snapshot holds a
+  // seq beyond `end` (a cut to `end` would lose durable commands and reuse their seqs).
+  absl::Status CheckNoSnapshotBeyond(Seq end, const std::string& path,
+                                     std::uint64_t offset) const;
+  // Writes `bytes` durably to "<path>.cut-<offset>" (a free variant of that name) and
+  // returns its path.
+  absl::StatusOr<std::string> SaveCutBytes(const std::string& path, std::uint64_t offset,
+                                           absl::string_view bytes);
 
   const std::string dir_;
   const ReaderOptions options_;

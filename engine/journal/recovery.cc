@@ -1,9 +1,6 @@
 #include "engine/journal/recovery.h"
 
-#include <stdio.h>
 #include <sys/stat.h>
-
-#include <cerrno>
 
 #include <cstring>
 #include <utility>
@@ -110,39 +107,6 @@ absl::Status Replay(const std::string& dir, Seq base_seq, Engine* engine,
   return absl::OkStatus();
 }
 
-// Remembers what a replay truncated (torn tail, corruption) in *cuts, once.
-void KeepCuts(const ReadStats& read, ReadStats* cuts) {
-  if (cuts->torn_file.empty() && read.torn_truncated) {
-    cuts->torn_file = read.torn_file;
-    cuts->torn_offset = read.torn_offset;
-    cuts->torn_bytes = read.torn_bytes;
-    cuts->zero_fill_bytes = read.zero_fill_bytes;
-    cuts->torn_truncated = true;
-  }
-  if (cuts->error_file.empty() && !read.error_file.empty()) {
-    cuts->error_file = read.error_file;
-    cuts->error_offset = read.error_offset;
-    cuts->discarded_segments = read.discarded_segments;
-    cuts->discarded_snapshots = read.discarded_snapshots;
-  }
-}
-
-void RestoreCuts(const ReadStats& cuts, ReadStats* read) {
-  if (read->torn_file.empty() && !cuts.torn_file.empty()) {
-    read->torn_file = cuts.torn_file;
-    read->torn_offset = cuts.torn_offset;
-    read->torn_bytes = cuts.torn_bytes;
-    read->zero_fill_bytes = cuts.zero_fill_bytes;
-    read->torn_truncated = cuts.torn_truncated;
-  }
-  if (read->error_file.empty() && !cuts.error_file.empty()) {
-    read->error_file = cuts.error_file;
-    read->error_offset = cuts.error_offset;
-    read->discarded_segments = cuts.discarded_segments;
-    read->discarded_snapshots = cuts.discarded_snapshots;
-  }
-}
-
 }  // namespace
 
 absl::StatusOr<RecoveryResult> Recover(const std::string& dir, const EngineFactory& factory,
@@ -159,7 +123,6 @@ absl::StatusOr<RecoveryResult> Recover(const std::string& dir, const EngineFacto
     if (!listed.ok()) return listed.status();
     snapshots = *std::move(listed);
   }
-  ReadStats cuts;  // what the attempts truncated
   // Candidates newest first, then "no snapshot" (the whole journal).
   for (std::size_t i = 0; i <= snapshots.size(); ++i) {
     RecoveryResult attempt;
@@ -184,35 +147,25 @@ absl::StatusOr<RecoveryResult> Recover(const std::string& dir, const EngineFacto
       attempt.snapshot_seq = base;
       attempt.snapshot_path = snap.path;
     }
+    // The reader refuses to cut the journal below a snapshot (torn tail or corruption).
     if (absl::Status s = Replay(dir, base, attempt.engine.get(), options, &attempt); !s.ok()) {
       return s;
     }
-    if (base > 0 && attempt.last_seq < base) {
-      // The journal ends before the snapshot (e.g. an operator truncated it): the snapshot
-      // describes commands the journal no longer has, so it must not be used.
-      std::string why = absl::StrCat(attempt.snapshot_path,
-                                     ": ahead of the journal, which ends at seq ", attempt.last_seq);
-      if (options.set_aside_stale_snapshots) {
-        // Once new commands reuse its seqs it would load without complaint and describe
-        // another history: set it aside now (renamed, never deleted).
-        const std::string to = attempt.snapshot_path + ".discarded";
-        // ENOENT: this very replay cut the journal and set it aside already.
-        if (::rename(attempt.snapshot_path.c_str(), to.c_str()) != 0 && errno != ENOENT) {
-          return absl::UnavailableError(absl::StrCat("rename ", attempt.snapshot_path, ": ",
-                                                     std::strerror(errno)));
-        }
-        absl::StrAppend(&why, "; renamed to ", to);
-      }
-      attempt.rejected_snapshots.push_back(std::move(why));
-      attempt.snapshot_seq = 0;
-      attempt.snapshot_path.clear();
-      KeepCuts(attempt.read, &cuts);
-      result = std::move(attempt);
-      continue;
+    // A snapshot is written only once the journal holds its seq durably, so one beyond the
+    // journal's end (even one that does not load) means the journal lost durable,
+    // possibly acknowledged commands: data loss, never a stale file to set aside (new
+    // commands would reuse the sequence numbers it and the clients have seen).
+    if (!snapshots.empty() && snapshots.front().seq > attempt.last_seq) {
+      return absl::DataLossError(absl::StrCat(
+          snapshots.front().path, " holds seq ", snapshots.front().seq, " but the journal in ",
+          dir, " ends at seq ", attempt.last_seq,
+          attempt.read.torn_file.empty()
+              ? std::string()
+              : absl::StrCat(" (", attempt.read.torn_file, ":", attempt.read.torn_offset, ")"),
+          ": commands ", attempt.last_seq + 1, "..", snapshots.front().seq,
+          " were durable and are missing from the journal. Restore the journal (a replica or "
+          "backup), or move the snapshot out of the directory to accept losing them"));
     }
-    // What an earlier attempt cut (a torn tail, a corruption) the later ones no longer see.
-    KeepCuts(attempt.read, &cuts);
-    RestoreCuts(cuts, &attempt.read);
     return attempt;
   }
   return absl::InternalError("unreachable: the full-journal replay always returns");

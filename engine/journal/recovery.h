@@ -2,17 +2,16 @@
 //
 //   1. Build a fresh engine with the factory (from the journal's CONFIG, which the caller
 //      reads with ReadJournalConfig() to build the ReferenceData the factory uses).
-//   2. Load the newest usable snapshot (unreadable, failing LoadState, or ahead of the
-//      journal: fall back to the previous one, then to the full journal, each time with a
-//      fresh engine from the factory). A snapshot ahead of the journal is set aside
-//      (renamed *.discarded) unless RecoveryOptions says otherwise.
+//   2. Load the newest usable snapshot (unreadable or failing LoadState: fall back to the
+//      previous one, then to the full journal, each time with a fresh engine from the
+//      factory). A snapshot ahead of the journal's end is data loss: recovery fails.
 //   3. Read every segment from the one holding snapshot seq + 1, verifying CRCs and the
 //      sequence chain; re-apply each later command through Engine::Apply and check that
 //      the regenerated journaled events (all but kBookLevel) equal the journaled ones,
 //      byte for byte in the journal encoding. Fills are thereby checked one by one.
 //   4. Truncate a torn tail (by default) and report what was cut: torn bytes (a group that
 //      was never acknowledged) apart from zero fill (space a preallocating writer kept
-//      ahead of its data, FORMAT.md "Clean end"), which is no data at all.
+//      ahead of its data, FORMAT.md "Torn tail"), which is no data at all.
 //
 // Thread-safety: not thread-safe; run before the writer is opened on the directory.
 #ifndef MSX_ENGINE_JOURNAL_RECOVERY_H_
@@ -41,10 +40,6 @@ struct RecoveryOptions {
   bool truncate_torn_tail = true;
   // Operator override (msx-server --truncate-at-corruption): see ReaderOptions.
   bool truncate_at_corruption = false;
-  // A snapshot after the journal's end (the journal lost its tail or was cut) is never
-  // used; with this set it is also renamed *.msxs.discarded, so that it cannot be loaded
-  // later, once new commands have reused its seqs with another history.
-  bool set_aside_stale_snapshots = true;
   // If non-empty, every CONFIG record must equal it (else FailedPrecondition).
   std::string expected_config;
   // Called for each replayed command group with the journaled events (e.g. to rebuild
@@ -62,13 +57,14 @@ struct RecoveryResult {
   std::uint64_t commands_replayed = 0;
   std::uint64_t events_verified = 0;
   std::uint64_t fills_verified = 0;
-  // torn_* and error_*/discarded_* say what was truncated, also when the attempt that cut
-  // was one whose snapshot then had to be given up.
+  // torn_*, error_*, cut_file and discarded_segments say what was truncated.
   ReadStats read;
 };
 
 // Recovers `dir` (which may be empty or missing: then last_seq = 0 and the engine is
-// fresh). Fails with DataLossError "<path>:<offset>: ..." on corruption, InternalError
+// fresh). Fails with DataLossError "<path>:<offset>: ..." on corruption; DataLossError
+// naming the snapshot and the journal's end if a snapshot holds a seq beyond the end of
+// the journal (nothing is renamed or cut then); InternalError
 // "replay diverged at seq N (<path>:<offset>): ..." if a regenerated event differs,
 // FailedPrecondition if the configuration differs from expected_config.
 absl::StatusOr<RecoveryResult> Recover(const std::string& dir, const EngineFactory& factory,

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "engine/engine.h"
 #include "engine/journal/codec.h"
 #include "engine/journal/journal_test_util.h"
@@ -183,56 +184,64 @@ TEST_F(RecoveryTest, NoUsableSnapshotFallsBackToTheFullJournal) {
   EXPECT_EQ(r->engine->StateDigest(), live_->StateDigest());
 }
 
-TEST_F(RecoveryTest, TruncationAtCorruptionSetsAsideSnapshotsOfTheDiscardedHistory) {
+TEST_F(RecoveryTest, TruncationAtCorruptionBelowASnapshotIsRefusedAndChangesNothing) {
   Run(2000, {1000, 1900});
-  // An operator cuts the journal at a corruption near seq 1500 (msx-journal verify
-  // --truncate-at-corruption); snapshot 1900 describes commands the journal no longer has.
+  // An operator asks to cut the journal at a corruption near seq 1500 (msx-journal verify
+  // --truncate-at-corruption); snapshot 1900 proves commands up to 1900 were durable, and
+  // new commands would reuse sequence numbers it (and clients) have seen.
+  JournalEntry e;
   {
     auto reader = JournalReader::Open(dir_.path(), {});
     ASSERT_TRUE(reader.ok());
-    JournalEntry e;
     while ((*reader)->Next(&e) && e.command.seq < 1500) {
     }
     testing::FlipByte(e.file, e.offset + kRecordHeaderSize);
   }
+  const std::uint64_t size = testing::FileSize(e.file);
+  const std::string snapshot = dir_.file(SnapshotFileName(1900));
   ReaderOptions cut;
   cut.truncate_at_corruption = true;
+  {
+    auto reader = JournalReader::Open(dir_.path(), cut);
+    ASSERT_TRUE(reader.ok());
+    JournalEntry x;
+    while ((*reader)->Next(&x)) {
+    }
+    const absl::Status& st = (*reader)->status();
+    EXPECT_TRUE(absl::IsDataLoss(st)) << st;
+    EXPECT_TRUE(absl::StartsWith(st.message(), absl::StrCat(e.file, ":", e.offset, ": "))) << st;
+    EXPECT_TRUE(absl::StrContains(st.message(), snapshot)) << st;
+    EXPECT_TRUE(absl::StrContains(st.message(), "holds seq 1900")) << st;
+  }
+  EXPECT_EQ(testing::FileSize(e.file), size);
+  EXPECT_TRUE(std::filesystem::exists(snapshot));
+  EXPECT_FALSE(std::filesystem::exists(absl::StrCat(e.file, kCutSuffix, e.offset)));
+
+  // Moving the snapshot out of the directory is the operator's explicit acceptance; then
+  // the cut goes ahead and keeps the cut bytes beside the segment.
+  const std::string original = testing::ReadAll(e.file);
+  std::filesystem::rename(snapshot, snapshot + ".moved-by-operator");
   auto reader = JournalReader::Open(dir_.path(), cut);
   ASSERT_TRUE(reader.ok());
-  JournalEntry e;
-  while ((*reader)->Next(&e)) {
+  JournalEntry x;
+  while ((*reader)->Next(&x)) {
   }
-  ASSERT_TRUE((*reader)->status().ok());
-  ASSERT_EQ((*reader)->stats().last_seq, 1499u);
+  ASSERT_TRUE((*reader)->status().ok()) << (*reader)->status();
   EXPECT_EQ((*reader)->stats().end_seq, 1499u);
-  const std::string discarded = dir_.file(SnapshotFileName(1900)) + ".discarded";
-  EXPECT_EQ((*reader)->stats().discarded_snapshots, std::vector<std::string>{discarded});
-  EXPECT_TRUE(std::filesystem::exists(discarded));
-  EXPECT_FALSE(std::filesystem::exists(dir_.file(SnapshotFileName(1900))));
-  EXPECT_TRUE(std::filesystem::exists(dir_.file(SnapshotFileName(1000))));
-
+  const std::string kept = absl::StrCat(e.file, kCutSuffix, e.offset);
+  EXPECT_EQ((*reader)->stats().cut_file, kept);
+  EXPECT_EQ(testing::ReadAll(kept), original.substr(e.offset));
+  EXPECT_EQ(testing::FileSize(e.file), e.offset);
   auto r = Recover();
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->last_seq, 1499u);
   EXPECT_EQ(r->snapshot_seq, 1000u);
-  EXPECT_TRUE(r->rejected_snapshots.empty());
-
-  // The exchange goes on past 1900 with another history (the traffic generator continues
-  // where it was, not where the journal was cut); a restart must equal a replay
-  // of the journal (an old snapshot 1900 would have loaded and diverged).
-  live_ = std::move(r->engine);
-  Run(600);
-  auto again = Recover();
-  ASSERT_TRUE(again.ok()) << again.status();
-  EXPECT_EQ(again->last_seq, 2099u);
-  EXPECT_EQ(again->snapshot_seq, 1000u);
-  EXPECT_EQ(again->engine->StateDigest(), live_->StateDigest());
 }
 
-TEST_F(RecoveryTest, RecoveryThatCutsBehindItsNewestSnapshotFallsBackAndReportsTheCut) {
+TEST_F(RecoveryTest, RecoveryRefusesToCutBehindItsNewestSnapshot) {
   Run(1200, {1000, 1200});
-  // Damage the last command: the replay after snapshot 1200 reads its segment, cuts the
-  // journal at 1199 (setting snapshot 1200 aside) and recovery falls back to snapshot 1000.
+  // Damage the last command: cutting it would end the journal at 1199, behind snapshot
+  // 1200, which proves 1200 was durable.
   JournalEntry last;
   {
     auto reader = JournalReader::Open(dir_.path(), {});
@@ -242,22 +251,23 @@ TEST_F(RecoveryTest, RecoveryThatCutsBehindItsNewestSnapshotFallsBackAndReportsT
   }
   ASSERT_EQ(last.command.seq, 1200u);
   testing::FlipByte(last.file, last.offset + kRecordHeaderSize);
+  const std::uint64_t size = testing::FileSize(last.file);
   RecoveryOptions o;
   o.truncate_at_corruption = true;
   auto r = Recover(o);
-  ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(r->last_seq, 1199u);
-  EXPECT_EQ(r->snapshot_seq, 1000u);
-  EXPECT_EQ(r->read.error_file, last.file);
-  EXPECT_EQ(r->read.error_offset, last.offset);
-  EXPECT_EQ(r->read.discarded_snapshots.size(), 1u);
-  EXPECT_TRUE(std::filesystem::exists(dir_.file(SnapshotFileName(1200)) + ".discarded"));
+  EXPECT_TRUE(absl::IsDataLoss(r.status())) << r.status();
+  EXPECT_TRUE(absl::StartsWith(r.status().message(), absl::StrCat(last.file, ":", last.offset)))
+      << r.status();
+  EXPECT_TRUE(absl::StrContains(r.status().message(), dir_.file(SnapshotFileName(1200))))
+      << r.status();
+  EXPECT_EQ(testing::FileSize(last.file), size);
+  EXPECT_TRUE(std::filesystem::exists(dir_.file(SnapshotFileName(1200))));
 }
 
-TEST_F(RecoveryTest, SnapshotAheadOfTheJournalIsNotUsedAndIsSetAside) {
+TEST_F(RecoveryTest, SnapshotAheadOfTheJournalIsDataLossNotAStaleFile) {
   Run(2000, {1000, 1900});
   // The journal lost its last segments (durability none and a power loss, or an operator
-  // removed them): it ends before snapshot 1900.
+  // removed them): it ends before snapshot 1900, which proves those commands were durable.
   auto segments = ListSegments(dir_.path());
   ASSERT_TRUE(segments.ok());
   std::size_t keep = 0;
@@ -271,20 +281,17 @@ TEST_F(RecoveryTest, SnapshotAheadOfTheJournalIsNotUsedAndIsSetAside) {
   }
 
   auto r = Recover();
-  ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(r->last_seq, end);
-  EXPECT_EQ(r->snapshot_seq, 1000u);
-  ASSERT_EQ(r->rejected_snapshots.size(), 1u);
-  EXPECT_TRUE(absl::StrContains(r->rejected_snapshots[0], "ahead of the journal")) << r->rejected_snapshots[0];
-  EXPECT_TRUE(std::filesystem::exists(dir_.file(SnapshotFileName(1900)) + ".discarded"));
-  EXPECT_FALSE(std::filesystem::exists(dir_.file(SnapshotFileName(1900))));
-
-  live_ = std::move(r->engine);
-  Run(2000 - end);
-  auto again = Recover();
-  ASSERT_TRUE(again.ok()) << again.status();
-  EXPECT_EQ(again->snapshot_seq, 1000u);
-  EXPECT_EQ(again->engine->StateDigest(), live_->StateDigest());
+  EXPECT_TRUE(absl::IsDataLoss(r.status())) << r.status();
+  const std::string snapshot = dir_.file(SnapshotFileName(1900));
+  EXPECT_TRUE(absl::StrContains(r.status().message(),
+                                absl::StrCat(snapshot, " holds seq 1900 but the journal in ",
+                                             dir_.path(), " ends at seq ", end)))
+      << r.status();
+  EXPECT_TRUE(std::filesystem::exists(snapshot));  // never renamed away
+  EXPECT_FALSE(std::filesystem::exists(snapshot + ".discarded"));
+  // Also when the snapshot does not even load: its name is the proof.
+  testing::TruncateTo(snapshot, 20);
+  EXPECT_TRUE(absl::IsDataLoss(Recover().status()));
 }
 
 TEST_F(RecoveryTest, CorruptionStopsRecoveryWithFileAndOffset) {
@@ -354,31 +361,46 @@ TEST_F(RecoveryTest, WriteTornIntoPreallocatedZerosIsCutAndAppendingResumesAfter
   ASSERT_TRUE(segments.ok());
   std::string last = segments->back().path;
   const std::uint64_t data_end = testing::FileSize(last);
-  // A crashed preallocating writer: zeros ahead of the data, and the last group's write
-  // torn (its COMMAND header reached the disk, the rest of it did not).
+  // A crashed preallocating writer: zeros ahead of the data, and the last write torn at
+  // the last sector boundary inside the data (sectors are written whole or not at all).
   auto reader = JournalReader::Open(dir_.path(), {});
   ASSERT_TRUE(reader.ok());
-  JournalEntry e, last_entry;
-  while ((*reader)->Next(&e)) last_entry = e;
-  ASSERT_EQ(last_entry.command.seq, 800u);
+  std::vector<JournalEntry> layout;
+  JournalEntry e;
+  while ((*reader)->Next(&e)) {
+    if (e.file == last) layout.push_back(e);  // the groups of the last segment
+  }
+  ASSERT_EQ(layout.back().command.seq, 800u);
+  const std::uint64_t tear = (data_end - 1) / kSectorSize * kSectorSize;
+  std::size_t whole = 0;  // groups that end at or before the tear
+  while (whole < layout.size() &&
+         (whole + 1 < layout.size() ? layout[whole + 1].offset : data_end) <= tear) {
+    ++whole;
+  }
+  ASSERT_LT(whole, layout.size());
+  const JournalEntry& torn_group = layout[whole];
   testing::AppendZeros(last, 1 << 20);
-  testing::ZeroRange(last, last_entry.offset + kRecordHeaderSize,
-                     data_end - last_entry.offset - kRecordHeaderSize);
+  testing::ZeroRange(last, tear, data_end - tear);
+  const std::string d = testing::ReadAll(last);
+  const std::uint64_t torn_end = d.find_last_not_of('\0') + 1;
   auto r = Recover();
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(r->last_seq, 799u);
+  EXPECT_EQ(r->last_seq, torn_group.command.seq - 1);
   EXPECT_TRUE(r->read.torn_truncated);
-  EXPECT_EQ(r->read.torn_offset, last_entry.offset);
-  EXPECT_EQ(r->read.torn_bytes, kRecordHeaderSize);
+  EXPECT_EQ(r->read.torn_offset, torn_group.offset);
+  EXPECT_EQ(r->read.torn_bytes, torn_end - torn_group.offset);
   EXPECT_GE(r->read.zero_fill_bytes, 1u << 20);
-  EXPECT_EQ(testing::FileSize(last), last_entry.offset);
+  EXPECT_EQ(testing::FileSize(last), torn_group.offset);
+  // The torn bytes are kept beside the segment.
+  EXPECT_EQ(r->read.cut_file, absl::StrCat(last, kCutSuffix, torn_group.offset));
+  EXPECT_EQ(testing::ReadAll(r->read.cut_file), d.substr(torn_group.offset, r->read.torn_bytes));
   // The engine continues from 799: appending resumes right after the cut, and a second
   // recovery equals the live engine, with nothing acknowledged lost.
   live_ = std::move(r->engine);
   Run(100);
   auto again = Recover();
   ASSERT_TRUE(again.ok()) << again.status();
-  EXPECT_EQ(again->last_seq, 899u);
+  EXPECT_EQ(again->last_seq, torn_group.command.seq + 99);
   EXPECT_EQ(again->read.torn_bytes + again->read.zero_fill_bytes, 0u);
   EXPECT_EQ(again->engine->StateDigest(), live_->StateDigest());
 }

@@ -433,6 +433,18 @@ absl::Status JournalWriter::WriteData(absl::string_view bytes) {
     ++stats_.appends_past_zeros;
   }
   if (absl::Status s = internal::PwriteAll(fd_, bytes, data_end_, segment_path_); !s.ok()) {
+    // The write may have stopped at any byte (ENOSPC, EFBIG), leaving part of a record in
+    // the zeros, which the reader would take for a record damaged after it was written
+    // (FORMAT.md "Torn tail", rule D). Nothing of it was acknowledged: put the zeros back,
+    // as far as the disk still takes them.
+    if (data_end_ < zero_end_) {
+      static const std::string* const kZeroRecords = new std::string(kMaxUnsyncedBytes, '\0');
+      const std::uint64_t n = std::min<std::uint64_t>(
+          std::min<std::uint64_t>(end, zero_end_) - data_end_, kZeroRecords->size());
+      internal::PwriteAll(fd_, absl::string_view(kZeroRecords->data(), n), data_end_,
+                          segment_path_)
+          .IgnoreError();
+    }
     return s;
   }
   data_end_ = end;
@@ -472,12 +484,40 @@ absl::Status JournalWriter::CutToDataEnd() {
   return SyncFile();
 }
 
+absl::Status JournalWriter::WriteSynced(absl::string_view bytes, bool starts_with_header) {
+  if (options_.durability != Durability::kSync || bytes.size() <= kMaxUnsyncedBytes) {
+    return WriteData(bytes);
+  }
+  // Whole records, at most kMaxUnsyncedBytes between two fdatasyncs (one record alone if
+  // it is larger): a crash can then damage only the last kMaxUnsyncedBytes of a segment,
+  // the window in which the reader accepts a torn tail (FORMAT.md "Torn tail").
+  std::size_t pos = 0;
+  while (pos < bytes.size()) {
+    std::size_t end = pos;
+    if (starts_with_header && pos == 0) end = kSegmentHeaderSize;
+    while (end < bytes.size()) {
+      const std::size_t record =
+          kRecordHeaderSize + GetFixed32(bytes.data() + end + kRecordLengthOffset);
+      if (end > pos && end + record - pos > kMaxUnsyncedBytes) break;
+      end += record;
+    }
+    if (absl::Status s = WriteData(bytes.substr(pos, end - pos)); !s.ok()) return s;
+    // The last chunk is synced by the caller, with the rest of the batch.
+    if (end < bytes.size()) {
+      if (absl::Status s = SyncFile(); !s.ok()) return s;
+    }
+    pos = end;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status JournalWriter::WriteBatch(const std::string& bytes,
                                        const std::vector<PendingSegment>& starts) {
   std::size_t pos = 0;
+  bool header_first = false;  // the part starts with a segment header
   for (const PendingSegment& seg : starts) {
     absl::string_view part(bytes.data() + pos, seg.offset - pos);
-    if (absl::Status s = WriteData(part); !s.ok()) return s;
+    if (absl::Status s = WriteSynced(part, header_first); !s.ok()) return s;
     // The old segment is complete, exact (no zeros after its data) and durable before the
     // new one exists, so a torn tail or zero fill can only ever be in the last segment.
     if (zero_end_ > data_end_) {
@@ -489,9 +529,10 @@ absl::Status JournalWriter::WriteBatch(const std::string& bytes,
     fd_ = -1;
     if (absl::Status s = OpenSegmentFile(seg.first_seq); !s.ok()) return s;
     pos = seg.offset;
+    header_first = true;
   }
   absl::string_view rest(bytes.data() + pos, bytes.size() - pos);
-  if (absl::Status s = WriteData(rest); !s.ok()) return s;
+  if (absl::Status s = WriteSynced(rest, header_first); !s.ok()) return s;
   return SyncFile();
 }
 
@@ -509,6 +550,8 @@ absl::Status JournalWriter::OpenSegmentFile(Seq first_seq) {
 absl::Status JournalWriter::SyncFile() {
   if (options_.durability != Durability::kSync) return absl::OkStatus();
   if (::fdatasync(fd_) != 0) return ErrnoError("fdatasync", segment_path_);
+  absl::MutexLock l(&mu_);
+  ++stats_.fdatasyncs;
   return absl::OkStatus();
 }
 

@@ -36,7 +36,13 @@
 // not fit the zeros (keeping kMinZeroTail of them after it) is appended past them the old
 // way instead. Before the next segment starts, and at Close(), the segment is cut to its
 // exact data end (ftruncate, made durable), so only a crash leaves zeros at the end of
-// the last segment, which the reader treats as a clean end (FORMAT.md "Clean end").
+// the last segment, which the reader treats as a clean end (FORMAT.md "Torn tail").
+//
+// Unsynced bytes: under kSync the writer never has more than kMaxUnsyncedBytes of records
+// written but not fdatasync'd (a larger batch is written in pieces of whole records, each
+// synced before the next is written; the batch is reported durable after the last), so a
+// power cut can damage only that much at the end of the last segment (FORMAT.md "Torn
+// tail").
 //
 // Memory: appended groups are buffered until the writer thread has written them, so if the
 // disk stalls the buffer grows at the append rate (pending_bytes() shows it; the gateway's
@@ -105,6 +111,9 @@ struct WriterStats {
   std::uint64_t records = 0;   // records appended (COMMAND + EVENT + CONFIG)
   std::uint64_t bytes = 0;     // bytes appended including headers
   std::uint64_t syncs = 0;     // write+fdatasync rounds (group commits), both kinds
+  // fdatasync calls of every kind: group commits, the extra ones that keep at most
+  // kMaxUnsyncedBytes unsynced within a large batch, zero extensions and cuts.
+  std::uint64_t fdatasyncs = 0;
   std::uint64_t inline_syncs = 0;  // of those, made by a Commit caller's thread
   std::uint64_t segments = 0;  // segment files created
   std::uint64_t zero_fills = 0;        // preallocation extensions (pwrite zeros + fdatasync)
@@ -203,6 +212,10 @@ class JournalWriter {
   absl::Status WriteAndReport(const std::string& batch, const std::vector<PendingSegment>& starts,
                               Seq batch_last);
   absl::Status WriteBatch(const std::string& bytes, const std::vector<PendingSegment>& starts);
+  // WriteData, but under kSync with an fdatasync after every kMaxUnsyncedBytes of whole
+  // records (the caller syncs the last piece). `bytes` holds whole records, after a
+  // segment header if `starts_with_header`. REQUIRES: this thread owns the file.
+  absl::Status WriteSynced(absl::string_view bytes, bool starts_with_header);
   // Writes `bytes` at data_end_: into the zeros if they hold it with kMinZeroTail to spare,
   // else past the end of the file (cutting the zeros first if the write would end inside
   // them, so a file never ends in 1..kMinZeroTail-1 zeros after data). REQUIRES: this
