@@ -20,17 +20,22 @@ Usage:
       the journaled one byte for byte. Prints a one-line summary, or the first divergence
       (sequence number, file:offset, command, expected and actual event as JSON).
       --digest also prints the digest of the engine's final state (Engine::StateDigest).
-  msx-drill report DIR [--json] [--top N]
+  msx-drill report DIR [--json] [--top N] [--html FILE]
       Drill report: per pair book and instrument the volume swapped, fills, unfilled
       demand left resting at the end, time from acceptance to first fill (p50/p90/max,
       nearest rank); per agency the units received/delivered and holdings before/after;
       the N busiest minutes by fills (default 5). Text by default, --json for one object.
-  msx-drill run DIR --scenario FILE --out OUTDIR [--json] [--top N] [LIVE OPTIONS]
+      --html FILE also writes it as one self-contained HTML file with charts (volume over
+      time per instrument, unfilled demand, net positions, busiest minutes; inline CSS
+      and SVG, nothing fetched: it opens offline). Its figures equal --json's.
+  msx-drill run DIR --scenario FILE --out OUTDIR [--json] [--top N] [--html FILE]
+                [LIVE OPTIONS]
       What-if replay: apply the edits of FILE (msx.v1.Scenario, protobuf text format, see
       proto/msx/v1/drill.proto: export_ban, supply_shock, halt_pair, resume_pair,
       inject_offer, each at_seq or at_time_ns) while replaying DIR, write the drill as a
       new journal in OUTDIR (replayable: msx-drill verify OUTDIR) and compare it with the
-      original side by side (fills, volume, shortfalls per instrument).
+      original side by side (fills, volume, shortfalls per instrument). --html FILE
+      also writes the comparison as HTML, the drill beside the original on the same axes.
       With --server, the drill journal is then also replayed live (see replay).
   msx-drill replay DIR [--speed X] [--server HOST:PORT LIVE OPTIONS]
       Without --server: the offline replay (--speed max), same as verify.
@@ -60,7 +65,7 @@ Exit codes:
   1  verify: replay diverged (the first divergence is printed)
   2  usage error: bad arguments, bad scenario file
   3  the journal cannot be read: missing, corrupt (file:offset named), bad configuration
-  4  the drill journal could not be written (OUTDIR)
+  4  the drill journal (OUTDIR) or the --html file could not be written
   5  live replay: the server could not be reached or refused the replay
 )";
 
@@ -81,6 +86,7 @@ absl::StatusOr<DrillArgs> ParseDrillArgs(const std::vector<std::string>& args) {
   add("top", po::value(&top), "");
   add("scenario", po::value(&a.scenario), "");
   add("out", po::value(&a.out), "");
+  add("html", po::value(&a.html), "");
   add("speed", po::value(&a.speed), "");
   add("server", po::value(&a.server), "");
   add("tokens-config", po::value(&a.tokens_config), "");

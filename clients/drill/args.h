@@ -31,6 +31,7 @@ struct DrillArgs {
   int top = 5;
   std::string scenario;
   std::string out;
+  std::string html;  // --html FILE: also write the report as one self-contained HTML file
   std::string speed = "max";  // checked by ParseSpeed where it is used
   std::string server;
   std::string tokens_config;

@@ -1,5 +1,6 @@
 // msx-drill: replays MSX journals for emergency drills, offline (and, with --server, live
 // against a running msx-server). The command line is in args.h.
+#include <fstream>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "clients/drill/huge_pages.h"
 #include "clients/drill/live.h"
 #include "clients/drill/report.h"
+#include "clients/drill/report_html.h"
 #include "clients/drill/scenario.h"
 #include "clients/drill/verify.h"
 #include "engine/config/config.h"
@@ -34,6 +36,18 @@ int JournalError(const absl::Status& s) {
   return kExitJournal;
 }
 
+// Writes `text` to `path` (replacing it); false (with a message on stderr) on failure.
+bool WriteHtml(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(text.data(), static_cast<std::streamsize>(text.size()));
+  out.close();
+  if (!out) {
+    std::cerr << "msx-drill: --html: cannot write " << path << "\n";
+    return false;
+  }
+  return true;
+}
+
 int Verify(const DrillArgs& a) {
   absl::StatusOr<msx::drill::VerifyResult> r = msx::drill::VerifyReplay(a.dir, a.digest);
   if (!r.ok()) return JournalError(r.status());
@@ -52,6 +66,9 @@ int Report(const DrillArgs& a) {
   if (!r.ok()) return JournalError(r.status());
   std::cout << (a.json ? msx::drill::RenderReportJson(*r) + "\n"
                        : msx::drill::RenderReportText(a.dir, *r));
+  if (!a.html.empty() && !WriteHtml(a.html, msx::drill::RenderReportHtml(a.dir, *r))) {
+    return kExitOutput;
+  }
   return kExitOk;
 }
 
@@ -115,6 +132,10 @@ int Run(const DrillArgs& a) {
     return kExitOutput;
   }
   std::cout << (a.json ? msx::drill::RenderDrillJson(*r) + "\n" : msx::drill::RenderDrillText(*r));
+  if (!a.html.empty() &&
+      !WriteHtml(a.html, msx::drill::RenderDrillHtml(a.dir, a.scenario, *r))) {
+    return kExitOutput;
+  }
   if (a.server.empty()) return kExitOk;
   return Live(a, a.out);
 }
@@ -129,6 +150,9 @@ int main(int argc, char** argv) {
   if (a->help) {
     std::cout << msx::drill::DrillUsage();
     return kExitOk;
+  }
+  if (!a->html.empty() && a->command != "report" && a->command != "run") {
+    return Usage("--html is an option of report and run");
   }
   if (a->command == "verify") return Verify(*a);
   if (a->command == "report") return Report(*a);

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "clients/drill/chart_axis.h"
 #include "clients/drill/drill_journal.h"
 #include "clients/drill/format.h"
 #include "engine/journal/json.h"
@@ -41,7 +42,17 @@ ReportBuilder::ReportBuilder(const ReferenceData& ref, int top_minutes)
       holdings_(ref.agencies().size() * ref.instruments().size(), 0),
       received_(holdings_.size(), 0),
       delivered_(holdings_.size(), 0),
-      agency_fills_(ref.agencies().size(), 0) {}
+      agency_fills_(ref.agencies().size(), 0),
+      volume_by_second_(ref.instruments().size()) {}
+
+namespace {
+
+void AddVolume(std::vector<VolumePoint>* points, std::int64_t second, Amount volume) {
+  if (points->empty() || points->back().second != second) points->push_back({second, 0});
+  points->back().volume += volume;
+}
+
+}  // namespace
 
 void ReportBuilder::FirstFill(OfferId id, TimeNs time) {
   if (id >= offers_.size())
@@ -103,6 +114,9 @@ void ReportBuilder::Add(const Command& cmd, absl::Span<const Event> events) {
         if (f.maker_offer < offers_.size()) offers_[f.maker_offer].open = f.maker_open;
         if (f.taker_offer < offers_.size()) offers_[f.taker_offer].open = f.taker_open;
         const PairBook& book = pairs[f.pair];
+        const std::int64_t second = FloorDiv(e.time, 1'000'000'000);
+        AddVolume(&volume_by_second_[book.base], second, f.base_amount);
+        AddVolume(&volume_by_second_[book.quote], second, f.quote_amount);
         const bool taker_sells = f.aggressor_side == Side::kSell;
         const AgencyId seller = taker_sells ? f.taker_agency : f.maker_agency;
         const AgencyId buyer = taker_sells ? f.maker_agency : f.taker_agency;
@@ -221,6 +235,7 @@ ReportData ReportBuilder::Finish() {
     r.symbol = instruments[i].symbol;
     r.unit = instruments[i].unit;
     r.first_fill = ComputeLatency(&inst_samples[i]);
+    r.volume_by_second = std::move(volume_by_second_[i]);
     data_.instruments.push_back(std::move(r));
   }
 
@@ -254,6 +269,67 @@ ReportData ReportBuilder::Finish() {
     data_.busiest_minutes.push_back(MinuteReport{m[i].first * 60'000'000'000, m[i].second});
   }
   return std::move(data_);
+}
+
+VolumeSeries BucketVolume(const std::vector<const ReportData*>& reports, int max_buckets) {
+  VolumeSeries out;
+  if (max_buckets < 1) max_buckets = 1;
+  bool any = false;
+  std::int64_t first = 0, last = 0;  // seconds
+  for (const ReportData* r : reports) {
+    if (r->commands == 0) continue;
+    const std::int64_t f = FloorDiv(r->first_time, 1'000'000'000);
+    const std::int64_t l = FloorDiv(r->last_time, 1'000'000'000);
+    first = any ? std::min(first, f) : f;
+    last = any ? std::max(last, l) : l;
+    any = true;
+  }
+  // Instruments of every report, merged by id (each report lists them in id order).
+  std::vector<std::pair<InstrumentId, const InstrumentReport*>> all;
+  for (const ReportData* r : reports) {
+    for (const InstrumentReport& i : r->instruments) all.emplace_back(i.instrument, &i);
+  }
+  std::stable_sort(all.begin(), all.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  if (any) {
+    static constexpr std::int64_t kWidths[] = {1,    2,    5,    10,   15,    30,    60,
+                                               120,  300,  600,  900,   1800,  3600, 7200,
+                                               10800, 21600, 43200, 86400};
+    auto count = [&](std::int64_t w) { return FloorDiv(last, w) - FloorDiv(first, w) + 1; };
+    std::int64_t w = 0;
+    for (std::int64_t c : kWidths) {
+      if (count(c) <= max_buckets) {
+        w = c;
+        break;
+      }
+    }
+    if (w == 0) {
+      w = 86400;
+      // Terminates: |first|, |last| < 2^34 seconds, so w stays far from overflow.
+      while (count(w) > max_buckets) w *= 2;
+    }
+    out.bucket_seconds = w;
+    out.start_second = FloorDiv(first, w) * w;
+    out.buckets = static_cast<std::size_t>(count(w));
+  }
+  for (std::size_t k = 0; k < all.size(); ++k) {
+    if (k > 0 && all[k].first == all[k - 1].first) continue;
+    VolumeSeries::Row& row = out.instruments.emplace_back();
+    row.symbol = all[k].second->symbol;
+    row.unit = all[k].second->unit;
+    for (const ReportData* r : reports) {
+      std::vector<Amount>& v = row.volume.emplace_back(out.buckets, 0);
+      for (const InstrumentReport& i : r->instruments) {
+        if (i.instrument != all[k].first) continue;
+        for (const VolumePoint& p : i.volume_by_second) {
+          const std::int64_t b = FloorDiv(p.second, out.bucket_seconds) -
+                                 FloorDiv(out.start_second, out.bucket_seconds);
+          if (b >= 0 && static_cast<std::size_t>(b) < v.size()) v[b] += p.volume;
+        }
+      }
+    }
+  }
+  return out;
 }
 
 absl::StatusOr<ReportData> BuildReport(const std::string& dir, int top_minutes) {
@@ -362,6 +438,18 @@ nlohmann::ordered_json ReportJson(const ReportData& r) {
     o["minute_start_ns"] = m.minute_start;
     o["minute_utc"] = UtcMinute(m.minute_start);
     o["fills"] = m.fills;
+  }
+  const VolumeSeries series = BucketVolume({&r});
+  nlohmann::ordered_json& v = j["volume_over_time"];
+  v["start_second"] = series.start_second;
+  v["bucket_seconds"] = series.bucket_seconds;
+  v["buckets"] = series.buckets;
+  nlohmann::ordered_json& rows = v["instruments"] = Array();
+  for (const VolumeSeries::Row& row : series.instruments) {
+    nlohmann::ordered_json& o = rows.emplace_back();
+    o["instrument"] = row.symbol;
+    o["unit"] = row.unit;
+    o["volume"] = row.volume[0];
   }
   return j;
 }
@@ -529,6 +617,19 @@ nlohmann::ordered_json ComparisonJson(const ReportData& o, const ReportData& d) 
     i["volume"] = triple(p.original ? p.original->volume : 0, p.drill ? p.drill->volume : 0);
     i["shortfall"] = triple(p.original ? p.original->unfilled_demand : 0,
                             p.drill ? p.drill->unfilled_demand : 0);
+  }
+  const VolumeSeries series = BucketVolume({&o, &d});
+  nlohmann::ordered_json& v = j["volume_over_time"];
+  v["start_second"] = series.start_second;
+  v["bucket_seconds"] = series.bucket_seconds;
+  v["buckets"] = series.buckets;
+  nlohmann::ordered_json& rows = v["instruments"] = Array();
+  for (const VolumeSeries::Row& row : series.instruments) {
+    nlohmann::ordered_json& i = rows.emplace_back();
+    i["instrument"] = row.symbol;
+    i["unit"] = row.unit;
+    i["original"] = row.volume[0];
+    i["drill"] = row.volume[1];
   }
   j["original"] = ReportJson(o);
   j["drill"] = ReportJson(d);

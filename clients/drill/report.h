@@ -24,6 +24,12 @@
 //   only: a seller delivers base and receives quote, a buyer the reverse.
 // - Busiest minutes: UTC calendar minutes (command time / 60 s) ranked by number of
 //   fills, ties by earlier minute.
+// - Volume over time: per instrument, the units of it that changed hands in each UTC
+//   second (fill time floored to the second), summed into equal buckets by BucketVolume:
+//   the smallest width of 1, 2, 5, 10, 15, 30 s, 1, 2, 5, 10, 15, 30 min, 1, 2, 3, 6, 12 h,
+//   1 day, then doublings, that covers the span in at most kMaxVolumeBuckets buckets
+//   aligned to multiples of the width since the epoch. The JSON and HTML reports show these
+//   buckets.
 //
 // Thread-safety: a ReportBuilder is used by one thread; ReportData is a value.
 #ifndef MSX_CLIENTS_DRILL_REPORT_H_
@@ -72,6 +78,12 @@ struct PairReport {
   LatencyStats first_fill;
 };
 
+// Units of an instrument that changed hands during one UTC second.
+struct VolumePoint {
+  std::int64_t second = 0;  // since the epoch
+  Amount volume = 0;
+};
+
 struct InstrumentReport {
   InstrumentId instrument = 0;
   std::string symbol, unit;
@@ -79,6 +91,7 @@ struct InstrumentReport {
   Amount volume = 0;
   Amount unfilled_demand = 0;  // units still wanted by resting offers
   LatencyStats first_fill;
+  std::vector<VolumePoint> volume_by_second;  // seconds with volume, ascending
 };
 
 struct AgencyHoldingRow {
@@ -118,6 +131,26 @@ struct ReportData {
   std::vector<AgencyReport> agencies;         // agencies with any holdings or fills
   std::vector<MinuteReport> busiest_minutes;  // at most top_minutes, busiest first
 };
+
+inline constexpr int kMaxVolumeBuckets = 120;
+
+// Volume over time of one or more reports on common axes (a drill beside its original).
+struct VolumeSeries {
+  std::int64_t start_second = 0;  // start of the first bucket, a multiple of bucket_seconds
+  std::int64_t bucket_seconds = 1;
+  std::size_t buckets = 0;  // 0 when no report holds a command
+  struct Row {
+    std::string symbol, unit;
+    std::vector<std::vector<Amount>> volume;  // [report][bucket]
+  };
+  // Instruments active in any report, in configuration order.
+  std::vector<Row> instruments;
+};
+
+// Buckets the volume of `reports` over the span from the earliest first_time to the
+// latest last_time of those with commands. REQUIRES: max_buckets >= 1.
+VolumeSeries BucketVolume(const std::vector<const ReportData*>& reports,
+                          int max_buckets = kMaxVolumeBuckets);
 
 class ReportBuilder {
  public:
@@ -164,6 +197,7 @@ class ReportBuilder {
   std::vector<Amount> received_, delivered_;
   std::vector<std::uint64_t> agency_fills_;
   std::vector<std::pair<TimeNs, std::uint64_t>> minutes_;  // (minute index, fills), ascending
+  std::vector<std::vector<VolumePoint>> volume_by_second_;  // [instrument]
 };
 
 // Reads `dir` (verifying framing and CRCs, not replaying) and builds its report. Errors as
@@ -172,15 +206,19 @@ absl::StatusOr<ReportData> BuildReport(const std::string& dir, int top_minutes);
 
 std::string RenderReportText(const std::string& title, const ReportData& r);
 // {"commands", ..., "pairs": [...], "instruments": [...], "agencies": [...],
-// "busiest_minutes": [...]}: every figure of the text report, integers exact.
+// "busiest_minutes": [...], "volume_over_time": {"start_second", "bucket_seconds",
+// "buckets", "instruments": [{"instrument", "unit", "volume": [...]}]}}: every figure of
+// the text report, integers exact.
 nlohmann::ordered_json ReportJson(const ReportData& r);
 std::string RenderReportJson(const ReportData& r);  // ReportJson as compact text
 
 // Side by side, per instrument: fills, volume and unfilled demand (shortfall) in the
 // original and in the drill, with the differences; plus totals.
 std::string RenderComparisonText(const ReportData& original, const ReportData& drill);
-// {"original": report, "drill": report, "instruments": [{symbol, fills:{original,drill,
-// delta}, volume:{...}, shortfall:{...}}], "totals": {...}}
+// {"totals": {...}, "instruments": [{symbol, fills:{original,drill, delta}, volume:{...},
+// shortfall:{...}}], "volume_over_time": {"start_second", "bucket_seconds", "buckets",
+// "instruments": [{"instrument", "unit", "original": [...], "drill": [...]}]},
+// "original": report, "drill": report}
 nlohmann::ordered_json ComparisonJson(const ReportData& original, const ReportData& drill);
 std::string RenderComparisonJson(const ReportData& original, const ReportData& drill);
 
