@@ -9,6 +9,7 @@ PACKAGES=(
   libabsl-dev libboost-dev libboost-program-options-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev libssl-dev openssl
   nats-server libnats-dev
+  chromium chromium-driver python3-selenium
 )
 # clang and its sanitizer/libFuzzer runtimes: for scripts/fuzz.sh and scripts/tsan.sh, which
 # set MSX_SETUP_CLANG=1, and for CI (CI=true), whose test run includes a short fuzzing run.
