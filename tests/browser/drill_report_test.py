@@ -249,6 +249,13 @@ class DrillReportBrowserTest(unittest.TestCase):
         self.assertNotEqual(c["totals"]["fills"]["original"], c["totals"]["fills"]["drill"])
         edits = self.js("return document.querySelectorAll('#edits tbody tr').length")
         self.assertEqual(edits, len(self.drill["fired"]))
+        # Net bars: per series, the nets of that report (0 where the agency has no row).
+        for name in ("original", "drill"):
+            bars = sorted(b[1] for cid, ch in charts.items() if cid.startswith("net-")
+                          for b in ch["bars"] if b[0] == name and b[1] != 0)
+            nonzero = sorted(h["net"] for a in c[name]["agencies"] for h in a["holdings"]
+                             if h["net"] != 0)
+            self.assertEqual(bars, nonzero, name)
         for name in ("original", "drill"):
             self.assertEqual([b[1] for b in charts["minutes-" + name]["bars"]],
                              [m["fills"] for m in c[name]["busiest_minutes"]])
