@@ -93,8 +93,9 @@ class SnapshotWriter {
 
 namespace {
 
-// The reference-data part of the configuration, as journaled: without tokens (secrets do
-// not belong in the journal), the server section (operational) and initial holdings (they
+// The reference-data part of the configuration, as journaled: without credentials (tokens,
+// digests, certificate names: secrets and operational, rotated without a new journal), the
+// server section (operational) and initial holdings (they
 // are journaled as SetHoldings commands). Serialized deterministically so that the bytes
 // compare equal across runs.
 std::string JournaledConfig(const v1::ExchangeConfig& config) {
@@ -102,6 +103,8 @@ std::string JournaledConfig(const v1::ExchangeConfig& config) {
   copy.clear_server();
   for (v1::AgencyConfig& a : *copy.mutable_agencies()) {
     a.clear_tokens();
+    a.clear_token_sha256();
+    a.clear_cert_names();
     a.clear_holdings();
   }
   std::string out;
@@ -177,6 +180,7 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
   // ---- Configuration ----
   if (options.config_file.empty()) {
     s->config_ = DefaultConfig();
+    s->demo_config_ = true;
   } else {
     absl::StatusOr<v1::ExchangeConfig> config = ReadConfigFile(options.config_file);
     if (!config.ok()) return config.status();
@@ -208,8 +212,18 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
   absl::StatusOr<ReferenceData> ref = LoadReferenceData(s->config_);
   if (!ref.ok()) return ref.status();
   s->ref_ = std::make_unique<ReferenceData>(*std::move(ref));
-  absl::StatusOr<TokenTable> tokens = TokenTable::Build(s->config_, *s->ref_);
+  TokenTable::Policy token_policy;
+  token_policy.allow_plaintext = s->demo_config_ || options.allow_plaintext_tokens;
+  token_policy.check_strength = !s->demo_config_;  // the public demo tokens are not secrets
+  absl::StatusOr<TokenTable> tokens = TokenTable::Build(s->config_, *s->ref_, token_policy);
   if (!tokens.ok()) return tokens.status();
+  if (!s->demo_config_ && !tokens->plaintext_tokens().empty()) {
+    std::fprintf(stderr,
+                 "msx-server: WARNING: --allow-plaintext-tokens: %zu plaintext bearer tokens are "
+                 "read from %s; whoever can read that file can trade as those agencies. List "
+                 "token_sha256 digests instead (msx-server --hash-token).\n",
+                 tokens->plaintext_tokens().size(), options.config_file.c_str());
+  }
   s->tokens_ = std::make_unique<TokenTable>(*std::move(tokens));
 
   // ---- Recovery ----
@@ -478,31 +492,43 @@ std::string ExchangeServer::Banner() const {
       server_config_.tls().cert_file().empty() ? " (plaintext)" : " (TLS)", "\n",
       "  data dir ", server_config_.data_dir(), ", durability ",
       server_config_.durability() == v1::DURABILITY_NONE ? "none" : "sync", "; ",
-      recovery_summary_, "\n", "  tokens (metadata \"authorization: Bearer <token>\"):\n");
-  std::string example_token;
-  for (const Agency& a : ref_->agencies()) {
-    std::string token = tokens_->AnyTokenOf(a.id);
-    if (token.empty()) continue;
-    absl::StrAppend(&out, "    ", a.code, a.role == Role::kAdmin ? " (admin)" : "", ": ",
-                    token, "\n");
-    if (example_token.empty() && a.role != Role::kAdmin) example_token = token;
+      recovery_summary_, "\n");
+  // Tokens go in MSX_TOKEN (msx reads it; grpcurl -expand-headers reads ${MSX_TOKEN}), never
+  // on a command line, where `ps` shows them to every user of the machine.
+  std::string token_step;
+  if (demo_config_) {
+    absl::StrAppend(&out,
+                    "  demo tokens (public: the embedded demo configuration only; a real "
+                    "configuration lists token_sha256 digests, see msx-server --help):\n");
+    std::string example_token;
+    for (const auto& [agency, token] : tokens_->plaintext_tokens()) {
+      const Agency& a = ref_->agencies()[agency];
+      absl::StrAppend(&out, "    ", a.code, a.role == Role::kAdmin ? " (admin)" : "", ": ",
+                      token, "\n");
+      if (example_token.empty() && a.role != Role::kAdmin) example_token = token;
+    }
+    token_step = absl::StrCat("  try: export MSX_TOKEN=", example_token, "\n       ");
+  } else {
+    absl::StrAppend(&out, "  authentication: ", tokens_->digest_count(),
+                    " bearer tokens (metadata \"authorization: Bearer <token>\"), not printed\n");
+    token_step = "  try: export MSX_TOKEN=<your agency's token>\n       ";
   }
+  const std::string grpcurl_header = "-expand-headers -H 'authorization: Bearer ${MSX_TOKEN}'";
   const v1::TlsConfig& tls = server_config_.tls();
   if (tls.cert_file().empty()) {
-    absl::StrAppend(&out, "  try: msx --server ", address, " --token ", example_token,
-                    " pairs\n", "       grpcurl -plaintext -H 'authorization: Bearer ",
-                    example_token, "' ", address, " msx.v1.Exchange/ListPairs\n");
+    absl::StrAppend(&out, token_step, "msx --server ", address, " pairs\n",
+                    "       grpcurl -plaintext ", grpcurl_header, " ", address,
+                    " msx.v1.Exchange/ListPairs\n");
     return out;
   }
   // TLS: clients need the CA that issued server.tls.cert_file (the server does not know
   // it), and a client certificate when the server requires one.
   const bool client_cert = !tls.client_ca_file().empty();
   absl::StrAppend(
-      &out, "  try: msx --server ", address, " --tls --ca-file CA.pem",
-      client_cert ? " --cert-file CLIENT.pem --key-file CLIENT.key" : "", " --token ",
-      example_token, " pairs\n", "       grpcurl -cacert CA.pem",
-      client_cert ? " -cert CLIENT.pem -key CLIENT.key" : "", " -H 'authorization: Bearer ",
-      example_token, "' ", address, " msx.v1.Exchange/ListPairs\n",
+      &out, token_step, "msx --server ", address, " --tls --ca-file CA.pem",
+      client_cert ? " --cert-file CLIENT.pem --key-file CLIENT.key" : "", " pairs\n",
+      "       grpcurl -cacert CA.pem", client_cert ? " -cert CLIENT.pem -key CLIENT.key" : "",
+      " ", grpcurl_header, " ", address, " msx.v1.Exchange/ListPairs\n",
       "  (CA.pem: the CA that issued ", tls.cert_file(),
       client_cert ? absl::StrCat("; CLIENT.pem/.key: a client certificate issued by ",
                                  tls.client_ca_file(),

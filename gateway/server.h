@@ -39,6 +39,9 @@ struct ServerOptions {
   std::optional<std::string> data_dir;      // overrides server.data_dir
   std::optional<std::string> durability;    // "sync" | "none"; overrides server.durability
   bool truncate_at_corruption = false;      // cut the journal at a corruption instead of refusing
+  // Accept plaintext AgencyConfig.tokens from a --config file (each must be strong; warned
+  // on stderr at start). The embedded demo configuration's tokens are always accepted.
+  bool allow_plaintext_tokens = false;
 };
 
 class SnapshotWriter;
@@ -60,7 +63,9 @@ class ExchangeServer {
 
   int port() const { return port_; }
   const v1::ServerConfig& server_config() const { return server_config_; }
-  // What the operator sees on start: address, recovery summary, tokens, an example command.
+  // What the operator sees on start: address, recovery summary, how to authenticate and an
+  // example command. Tokens are printed only for the embedded demo configuration (public
+  // demo tokens); the example passes the token in MSX_TOKEN, never on a command line.
   std::string Banner() const;
 
  private:
@@ -87,6 +92,7 @@ class ExchangeServer {
   std::shared_ptr<std::atomic<grpc::HealthCheckServiceInterface*>> health_target_;
   int port_ = 0;
   std::string recovery_summary_;
+  bool demo_config_ = false;  // running on the embedded default configuration
   bool shut_down_ = false;
   bool started_ = false;  // Start() finished: serving
 };

@@ -53,7 +53,10 @@ int main(int argc, char** argv) {
       "msx.v1.Admin, plus grpc.health.v1 and server reflection).\n\n"
       "Usage: msx-server [options]\n"
       "Without --config it runs the embedded default configuration (demo instruments,\n"
-      "agencies and agreements; demo tokens demo-<agency> and demo-admin). On a new data\n"
+      "agencies and agreements; public demo tokens demo-<agency> and demo-admin, printed at\n"
+      "start). A real configuration lists each agency's token digests (token_sha256: make a\n"
+      "token and its digest with --new-token, or hash one with --hash-token) and never the\n"
+      "tokens; they are not printed. On a new data\n"
       "directory it journals the configuration and the agencies' initial holdings; on an\n"
       "existing one it recovers from the newest snapshot and the journal, and refuses to\n"
       "start on corruption (naming file and offset) unless --truncate-at-corruption.\n"
@@ -77,7 +80,16 @@ int main(int argc, char** argv) {
       "bytes are kept in <segment>.cut-<offset>, later segments renamed *.discarded) and "
       "start, instead of refusing to start; loses every later command. Refused if a "
       "snapshot holds a later seq (those commands were durable)")(
-      "truncate-corrupt-tail", "old name of --truncate-at-corruption (still accepted)");
+      "truncate-corrupt-tail", "old name of --truncate-at-corruption (still accepted)")(
+      "allow-plaintext-tokens",
+      "accept plaintext `tokens` in the --config file (each must have >= 128 bits; a warning "
+      "is printed at every start). Without it such a file is refused: list token_sha256")(
+      "new-token",
+      "print a new random bearer token (256 bits, base64url) and its token_sha256 line, then "
+      "exit; give the token to the agency and put the digest in the configuration")(
+      "hash-token",
+      "read a bearer token from stdin (one line; kept off the command line, where ps shows "
+      "it), check that it is strong, print its token_sha256 line, then exit");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -90,7 +102,29 @@ int main(int argc, char** argv) {
     std::cout << desc;
     return 0;
   }
+  if (vm.count("new-token") || vm.count("hash-token")) {
+    std::string token;
+    if (vm.count("new-token")) {
+      absl::StatusOr<std::string> made = msx::gateway::NewToken();
+      if (!made.ok()) {
+        std::cerr << "msx-server: " << made.status().message() << "\n";
+        return 1;
+      }
+      token = *made;
+      std::cout << "token (give it to the agency; it is not stored anywhere): " << token << "\n";
+    } else {
+      std::getline(std::cin, token);
+      while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+      if (absl::Status strong = msx::gateway::CheckTokenStrength(token); !strong.ok()) {
+        std::cerr << "msx-server: --hash-token: " << strong.message() << "\n";
+        return 1;
+      }
+    }
+    std::cout << "token_sha256: \"" << msx::gateway::TokenSha256Hex(token) << "\"\n";
+    return 0;
+  }
   if (vm.count("listen")) options.listen = listen;
+  options.allow_plaintext_tokens = vm.count("allow-plaintext-tokens") > 0;
   if (vm.count("data-dir")) options.data_dir = data_dir;
   if (vm.count("durability")) options.durability = durability;
   options.truncate_at_corruption =

@@ -18,6 +18,7 @@
 
 #include "msx/v1/config.pb.h"
 #include "msx/v1/exchange.grpc.pb.h"
+#include "tests/testing/config_files.h"
 #include "tests/testing/server_process.h"
 
 namespace msx::testing {
@@ -197,10 +198,11 @@ inline std::vector<v1::Fill> FillsOf(const std::vector<v1::ExecutionReport>& rep
   return fills;
 }
 
-// Writes `config` as a text-format file in `dir` and returns its path.
+// Writes `config` as a text-format file in `dir`, its tokens as digests
+// (testing/config_files.h), and returns its path.
 inline std::string WriteConfig(const v1::ExchangeConfig& config, const std::string& dir) {
   std::string text;
-  google::protobuf::TextFormat::PrintToString(config, &text);
+  google::protobuf::TextFormat::PrintToString(WithTokenDigests(config), &text);
   std::string path = dir + "/config.textproto";
   std::ofstream(path) << text;
   return path;

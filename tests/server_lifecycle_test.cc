@@ -20,6 +20,7 @@
 #include "engine/config/config.h"
 #include "gtest/gtest.h"
 #include "msx/v1/config.pb.h"
+#include "tests/testing/config_files.h"
 #include "tests/testing/server_process.h"
 
 namespace msx {
@@ -56,7 +57,7 @@ class ServerLifecycleTest : public ::testing::Test {
   // The default configuration with `edit` applied to its server section, as a file.
   std::string ConfigFile(const std::string& name,
                          const std::function<void(v1::ServerConfig*)>& edit) {
-    v1::ExchangeConfig config = DefaultConfig();
+    v1::ExchangeConfig config = testing::WithTokenDigests(DefaultConfig());
     edit(config.mutable_server());
     std::string text;
     EXPECT_TRUE(google::protobuf::TextFormat::PrintToString(config, &text));
@@ -220,18 +221,103 @@ TEST_F(ServerLifecycleTest, TlsBannerSuggestsTlsClients) {
   const std::string banner = server.Output();
   EXPECT_FALSE(absl::StrContains(banner, "-plaintext")) << banner;
   EXPECT_TRUE(absl::StrContains(banner, "grpcurl -cacert CA.pem")) << banner;
-  const std::string suggested = absl::StrCat("msx --server ", server.address(),
-                                             " --tls --ca-file CA.pem --token demo-");
+  const std::string suggested =
+      absl::StrCat("msx --server ", server.address(), " --tls --ca-file CA.pem pairs");
   EXPECT_TRUE(absl::StrContains(banner, suggested)) << banner;
   EXPECT_TRUE(absl::StrContains(banner, "CA.pem: the CA that issued " + scratch_ + "/server.pem"))
       << banner;
-  // The suggested command, with the real CA file, works.
-  const std::size_t token_at = banner.find(suggested) + suggested.size() - 5;
-  const std::string token = banner.substr(token_at, banner.find(' ', token_at) - token_at);
+  // A configuration file's tokens are never printed; the token goes in MSX_TOKEN.
+  EXPECT_FALSE(absl::StrContains(banner, "demo-")) << banner;
+  EXPECT_FALSE(absl::StrContains(banner, "--token")) << banner;
+  EXPECT_TRUE(absl::StrContains(banner, "export MSX_TOKEN=<your agency's token>")) << banner;
+  // The suggested command, with the real CA file and a token in MSX_TOKEN, works.
   CommandResult pairs = RunCommand({BuildPath("clients/msx/msx"), "--server", server.address(),
-                                    "--tls", "--ca-file", scratch_ + "/ca.pem", "--token", token,
-                                    "pairs"});
-  EXPECT_EQ(pairs.exit_code, 0) << token << ": " << pairs.out << pairs.err;
+                                    "--tls", "--ca-file", scratch_ + "/ca.pem", "pairs"},
+                                   {"MSX_TOKEN=demo-komir"});
+  EXPECT_EQ(pairs.exit_code, 0) << pairs.out << pairs.err;
+}
+
+// Issue 12, defect 4: only the embedded demo configuration prints tokens (saying they are
+// demo tokens), and its example keeps the token off the command line (MSX_TOKEN).
+TEST_F(ServerLifecycleTest, DemoBannerPrintsDemoTokensAndKeepsThemOffTheCommandLine) {
+  ServerProcess server;
+  ASSERT_TRUE(server.Start().ok()) << server.Output();
+  const std::string banner = server.Output();
+  EXPECT_TRUE(absl::StrContains(banner, "demo tokens (public")) << banner;
+  EXPECT_TRUE(absl::StrContains(banner, "KOMIR: demo-komir")) << banner;
+  EXPECT_TRUE(absl::StrContains(banner, "export MSX_TOKEN=demo-komir")) << banner;
+  EXPECT_TRUE(absl::StrContains(banner, "Bearer ${MSX_TOKEN}")) << banner;
+  EXPECT_FALSE(absl::StrContains(banner, "--token")) << banner;
+  EXPECT_FALSE(absl::StrContains(banner, "Bearer demo-")) << banner;
+  CommandResult pairs =
+      RunCommand({BuildPath("clients/msx/msx"), "--server", server.address(), "pairs"},
+                 {"MSX_TOKEN=demo-komir"});
+  EXPECT_EQ(pairs.exit_code, 0) << pairs.out << pairs.err;
+}
+
+// A configuration file with plaintext tokens is refused unless --allow-plaintext-tokens,
+// and even then a weak token is refused naming agency and field; a strong one is accepted
+// with a warning and never printed.
+TEST_F(ServerLifecycleTest, PlaintextTokensInAFileNeedTheFlagAndStrength) {
+  auto write = [this](const std::string& name, const v1::ExchangeConfig& config) {
+    std::string text;
+    EXPECT_TRUE(google::protobuf::TextFormat::PrintToString(config, &text));
+    std::string path = scratch_ + "/" + name;
+    std::ofstream(path) << text;
+    return path;
+  };
+  const std::string demo_file = write("plain.textproto", DefaultConfig());
+  CommandResult r = RunServer({"--config", demo_file, "--listen", "127.0.0.1:0", "--data-dir",
+                               scratch_ + "/plain"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_TRUE(absl::StrContains(r.err, "agencies[0] (KOMIR).tokens[0]: plaintext tokens are "
+                                       "accepted only"))
+      << r.err;
+  EXPECT_FALSE(std::filesystem::exists(scratch_ + "/plain"));
+  r = RunServer({"--config", demo_file, "--allow-plaintext-tokens", "--listen", "127.0.0.1:0",
+                 "--data-dir", scratch_ + "/weak"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_TRUE(absl::StrContains(r.err, "agencies[0] (KOMIR).tokens[0]: weak token")) << r.err;
+
+  v1::ExchangeConfig strong = testing::WithTokenDigests(DefaultConfig());
+  const std::string token = "Xq3vN8pL2mR7tY5wK9zB4cF6hJ1sD0gA";
+  strong.mutable_agencies(0)->add_tokens(token);
+  ServerProcess server;
+  ServerProcess::Options o;
+  o.extra_args = {"--config", write("strong.textproto", strong), "--allow-plaintext-tokens"};
+  ASSERT_TRUE(server.Start(o).ok()) << server.Output();
+  EXPECT_TRUE(absl::StrContains(server.Output(), "WARNING: --allow-plaintext-tokens"))
+      << server.Output();
+  EXPECT_FALSE(absl::StrContains(server.Output(), token)) << server.Output();
+  CommandResult pairs =
+      RunCommand({BuildPath("clients/msx/msx"), "--server", server.address(), "pairs"},
+                 {"MSX_TOKEN=" + token});
+  EXPECT_EQ(pairs.exit_code, 0) << pairs.out << pairs.err;
+}
+
+// msx-server --hash-token reads the token from stdin (not argv), refuses a weak one, and
+// prints the configuration line; --new-token makes a strong token and its digest.
+TEST_F(ServerLifecycleTest, HashTokenAndNewTokenMakeDigests) {
+  CommandResult made = RunServer({"--new-token"});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  const std::size_t at = made.out.find("stored anywhere): ");
+  ASSERT_NE(at, std::string::npos) << made.out;
+  const std::string token = made.out.substr(at + 18, made.out.find('\n', at) - at - 18);
+  EXPECT_EQ(token.size(), 43u) << made.out;
+  EXPECT_TRUE(absl::StrContains(made.out, absl::StrCat("token_sha256: \"",
+                                                       testing::TokenSha256Hex(token), "\"")))
+      << made.out;
+  const std::string in = scratch_ + "/token.txt";
+  std::ofstream(in) << token << "\n";
+  CommandResult hashed = RunCommand({"/bin/sh", "-c",
+                                     BuildPath("gateway/msx-server") + " --hash-token < " + in});
+  EXPECT_EQ(hashed.exit_code, 0) << hashed.err;
+  EXPECT_EQ(hashed.out, absl::StrCat("token_sha256: \"", testing::TokenSha256Hex(token), "\"\n"));
+  std::ofstream(in) << "demo-komir\n";
+  CommandResult weak = RunCommand({"/bin/sh", "-c",
+                                   BuildPath("gateway/msx-server") + " --hash-token < " + in});
+  EXPECT_EQ(weak.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(weak.err, "weak token")) << weak.err;
 }
 
 // --truncate-at-corruption (msx-journal's name for it) and its old name

@@ -25,6 +25,7 @@
 #include "gtest/gtest.h"
 #include "msx/v1/config.pb.h"
 #include "msx/v1/exchange.grpc.pb.h"
+#include "tests/testing/config_files.h"
 #include "tests/testing/server_process.h"
 
 namespace msx {
@@ -126,7 +127,13 @@ class Pki {
 // The default configuration (demo agencies and tokens) with `tls` as server.tls, written
 // to `path`.
 std::string WriteTlsConfig(const v1::TlsConfig& tls, const std::string& path) {
-  v1::ExchangeConfig config = DefaultConfig();
+  v1::ExchangeConfig config = testing::WithTokenDigests(DefaultConfig());
+  // Under mutual TLS the certificate "client" is KOMIR's and "jogmec-client" JOGMEC's.
+  for (v1::AgencyConfig& a : *config.mutable_agencies()) {
+    if (tls.client_ca_file().empty()) break;
+    if (a.id() == "KOMIR") a.add_cert_names("client");
+    if (a.id() == "JOGMEC") a.add_cert_names("jogmec-client");
+  }
   *config.mutable_server()->mutable_tls() = tls;
   config.mutable_server()->set_durability(v1::DURABILITY_NONE);
   std::string text;
@@ -215,7 +222,9 @@ class TlsTest : public ::testing::Test {
     ASSERT_FALSE(dir_->empty());
     pki_ = new Pki(*dir_);
     for (absl::Status made : {pki_->MakeCa("ca"), pki_->MakeLeaf("server", "server", "ca"),
-                              pki_->MakeLeaf("client", "client", "ca"), pki_->MakeCa("rogue-ca"),
+                              pki_->MakeLeaf("client", "client", "ca"),
+                              pki_->MakeLeaf("jogmec-client", "client", "ca"),
+                              pki_->MakeLeaf("dla-client", "client", "ca"), pki_->MakeCa("rogue-ca"),
                               pki_->MakeLeaf("rogue-client", "client", "rogue-ca")}) {
       ASSERT_TRUE(made.ok()) << made;
     }
@@ -329,6 +338,35 @@ TEST_F(TlsTest, MutualTlsAcceptsAClientCertificateOfItsCa) {
   grpc::Status s = komir.SellOneLot(kGaCo, 201, &submitted);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_NE(submitted.offer().offer_id(), 0u);
+}
+
+// Issue 12, defect 4: under mutual TLS the client certificate is tied to its agency
+// (AgencyConfig.cert_names: "client" is KOMIR's, "jogmec-client" JOGMEC's): a token
+// presented over another agency's certificate is refused with PERMISSION_DENIED, also
+// when both certificates are on one channel's calls in turn.
+TEST_F(TlsTest, MutualTlsRefusesATokenOverAnotherAgencysCertificate) {
+  Client jogmec_on_komir_cert(mtls_->address(), TlsCredentials(*pki_, "ca", "client"),
+                              "demo-jogmec");
+  v1::ListPairsResponse pairs;
+  grpc::Status s = jogmec_on_komir_cert.ListPairs(&pairs);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+  Client komir_on_jogmec_cert(mtls_->address(), TlsCredentials(*pki_, "ca", "jogmec-client"),
+                              "demo-komir");
+  v1::SubmitOfferResponse submitted;
+  s = komir_on_jogmec_cert.SellOneLot(kGaCo, 301, &submitted);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+  // KOMIR lists a certificate: its token over a certificate of nobody is refused too ...
+  Client komir_on_dla_cert(mtls_->address(), TlsCredentials(*pki_, "ca", "dla-client"),
+                           "demo-komir");
+  EXPECT_EQ(komir_on_dla_cert.ListPairs(&pairs).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  // ... while DLA, which lists none, may use that certificate; and JOGMEC its own.
+  Client dla(mtls_->address(), TlsCredentials(*pki_, "ca", "dla-client"), "demo-dla");
+  s = dla.ListPairs(&pairs);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  Client jogmec(mtls_->address(), TlsCredentials(*pki_, "ca", "jogmec-client"), "demo-jogmec");
+  s = jogmec.SellOneLot(kGaCo, 302, &submitted);
+  EXPECT_TRUE(s.ok()) << s.error_message();
 }
 
 TEST_F(TlsTest, MutualTlsRefusesAClientWithoutCertificate) {
