@@ -5,6 +5,7 @@
 #   scripts/fuzz.sh TARGET SECONDS [libFuzzer flags...]    e.g. scripts/fuzz.sh codec 600
 #   scripts/fuzz.sh all SECONDS [libFuzzer flags...]
 #   scripts/fuzz.sh list
+#   scripts/fuzz.sh build                                  (build every target, run none)
 #
 # Targets and what each checks: tests/fuzz/README.md. New inputs go to
 # $MSX_FUZZ_BUILD_DIR/corpus/TARGET (the repository's seeds in tests/fuzz/corpus/TARGET and
@@ -23,11 +24,16 @@ usage() {
   exit 2
 }
 if [[ ${1:-} == list ]]; then printf '%s\n' "${targets[@]}"; exit 0; fi
+if [[ ${1:-} == build ]]; then
+  set -- all 0
+fi
 (($# >= 2)) || usage
 what=$1
 seconds=$2
 shift 2
 [[ $seconds =~ ^[0-9]+$ ]] || usage
+build_only=0
+((seconds == 0)) && build_only=1
 if [[ $what == all ]]; then
   run=("${targets[@]}")
 else
@@ -55,6 +61,7 @@ export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$top/cmake/lsan.supp}
 # The reader and drill targets write small temporary journals: keep them in memory.
 if [[ -z ${TMPDIR:-} && -d /dev/shm && -w /dev/shm ]]; then export TMPDIR=/dev/shm; fi
 
+((build_only)) && exit 0
 status=0
 summary=()
 for t in "${run[@]}"; do
