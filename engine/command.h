@@ -17,11 +17,18 @@ namespace msx {
 enum class CommandType : std::uint8_t {
   kSubmitOffer = 1,
   kCancelOffer = 2,
-  kReplaceOffer = 3,
+  // ReplaceOffer with `lots` = the new OPEN lots: the meaning of ReplaceOffer in journals
+  // written before kReplaceOffer (8) existed (journal format version 1). Kept so that those
+  // journals replay exactly; nothing sends it any more (it raises exposure when it races
+  // a fill: 10 lots, 6 filled unseen, "replace to 8" left 8 more open, 14 in all).
+  kReplaceOfferOpenLots = 3,
   kAdvanceTime = 4,   // expires GTD offers whose expiry <= time
   kSetHoldings = 5,   // admin: declare an agency's total holdings of an instrument
   kHaltPair = 6,      // admin
   kResumePair = 7,    // admin
+  // ReplaceOffer with `lots` = the new TOTAL lots (filled + open): open becomes
+  // lots - filled; at or below what has filled, the rest is cancelled (ENGINE.md).
+  kReplaceOffer = 8,
 };
 
 struct SubmitOffer {
@@ -43,10 +50,12 @@ struct CancelOffer {
   OfferId offer;
 };
 
+// Body of kReplaceOffer and of the legacy kReplaceOfferOpenLots; only the meaning of
+// `lots` differs.
 struct ReplaceOffer {
   AgencyId agency;
   OfferId offer;
-  Lots lots;            // new open lots
+  Lots lots;            // kReplaceOffer: new total (filled + open); legacy: new open lots
   Price price;          // new price
 };
 
@@ -67,7 +76,7 @@ struct Command {
   union {
     SubmitOffer submit;
     CancelOffer cancel;
-    ReplaceOffer replace;
+    ReplaceOffer replace;         // kReplaceOffer, kReplaceOfferOpenLots
     SetHoldings set_holdings;
     PairCommand pair;   // kHaltPair, kResumePair
   };

@@ -428,6 +428,7 @@ class Engine::Impl {
         Cancel(cmd, out);
         break;
       case CommandType::kReplaceOffer:
+      case CommandType::kReplaceOfferOpenLots:
         Replace(cmd, out);
         break;
       case CommandType::kAdvanceTime:
@@ -454,7 +455,9 @@ class Engine::Impl {
     const int step = hop <= 0 ? 0 : hop == 1 ? 1 : 2;
     OfferId id = kNil;
     if (c.type == CommandType::kCancelOffer) id = c.cancel.offer;
-    if (c.type == CommandType::kReplaceOffer) id = c.replace.offer;
+    if (c.type == CommandType::kReplaceOffer || c.type == CommandType::kReplaceOfferOpenLots) {
+      id = c.replace.offer;
+    }
     if (id != kNil && id <= offers_.size()) {
       const OfferRecord& o = offers_[id];
       if (step != 1) {
@@ -1339,6 +1342,8 @@ class Engine::Impl {
     }
   }
 
+  // kReplaceOffer (c.lots = new total) and the legacy kReplaceOfferOpenLots (c.lots = new
+  // open lots); they differ only in the open lots they ask for.
   void Replace(const Command& cmd, std::vector<Event>* out) noexcept {
     const ReplaceOffer& c = cmd.replace;
     auto reject = [&](RejectReason reason) { Reject(cmd, reason, c.agency, c.offer, 0, out); };
@@ -1351,8 +1356,23 @@ class Engine::Impl {
     if (r != RejectReason::kNone) return reject(r);
     r = CheckPrice(b, c.price);
     if (r != RejectReason::kNone) return reject(r);
+    // No overflow: 0 < c.lots <= max_lots and 0 <= filled.
+    const Lots open =
+        cmd.type == CommandType::kReplaceOfferOpenLots ? c.lots : c.lots - o.filled;
+    if (open <= 0) {
+      // The total is already filled (the agency had not seen some fill): nothing more may
+      // trade. Cancelling the rest is what a total at or below the filled lots means.
+      const Lots lots = o.open;
+      RemoveOpen(c.offer, o, OfferStatus::kCancelled);
+      Event& e = NewEvent(cmd, EventType::kCancelled, out);
+      e.cancelled.offer = c.offer;
+      e.cancelled.agency = c.agency;
+      e.cancelled.reason = CancelReason::kReplaceBelowFilled;
+      e.cancelled.lots = lots;
+      return;
+    }
     Amount new_reserve;
-    if (!Reservation(b, o.side, c.lots, c.price, &new_reserve)) {
+    if (!Reservation(b, o.side, open, c.price, &new_reserve)) {
       return reject(RejectReason::kOverflow);
     }
     const Amount old_reserve = o.side == Side::kSell ? o.open * b.lot_size : o.open * o.price;
@@ -1362,26 +1382,26 @@ class Engine::Impl {
 
     BookSide& own = o.side == Side::kBuy ? b.bids : b.asks;
     const std::int64_t old_index = (o.price - b.low) / b.tick;
-    const bool keep = c.price == o.price && c.lots <= o.open;
+    const bool keep = c.price == o.price && open <= o.open;
     h.available -= delta;
     h.reserved += delta;
     {
       Event& e = NewEvent(cmd, EventType::kReplaced, out);
       e.replaced.offer = c.offer;
       e.replaced.agency = c.agency;
-      e.replaced.lots = c.lots;
+      e.replaced.lots = open;
       e.replaced.price = c.price;
       e.replaced.kept_priority = keep;
     }
     Level& old_level = own.levels[old_index];
     Touch(o.pair, o.side, old_index, old_level);
     if (keep) {
-      old_level.lots -= o.open - c.lots;
-      o.open = c.lots;
+      old_level.lots -= o.open - open;
+      o.open = open;
       return;
     }
     Unlink(b, own, c.offer, o, old_index);
-    o.open = c.lots;
+    o.open = open;
     o.price = c.price;
     const AgencyMask partners = ref_.EligiblePartners(o.pair, o.agency) & o.accept;
     Match(cmd, b, c.offer, o, partners, out);

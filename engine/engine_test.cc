@@ -3,6 +3,7 @@
 #include "engine/engine.h"
 
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "engine/reference_data_builder.h"
@@ -27,6 +28,7 @@ using ::msx::testing::kBbb;
 using ::msx::testing::kCcc;
 using ::msx::testing::kCccBbb;
 using ::msx::testing::Replace;
+using ::msx::testing::ReplaceOpenLots;
 using ::msx::testing::Resume;
 using ::msx::testing::SetHolding;
 using ::msx::testing::Submit;
@@ -417,6 +419,107 @@ TEST_P(MatchTest, ReplaceWithNewPriceLosesPriorityAndMayCross) {
   EXPECT_EQ(events_[1].fill.aggressor_side, maker());
   EXPECT_EQ(engine_.GetOffer(m)->open_lots, 1);
   EXPECT_EQ(engine_.GetOffer(m)->price, Away(1));
+}
+
+// Issue 12, defect 7: `lots` of a replace is the new TOTAL. An agency that replaces
+// 10 -> 8 after a fill of 6 it has not seen ends with 8 lots in all (2 open), not 6 + 8.
+TEST_P(MatchTest, ReplaceAfterUnseenFillSetsTotalNotOpenLots) {
+  const OfferId m = Place(kA1, kAaaBbb, maker(), 10, Away(0));
+  const OfferId other = Place(kA3, kAaaBbb, maker(), 5, Away(0));
+  Place(kA2, kAaaBbb, taker(), 6, Away(0));
+  ASSERT_EQ(engine_.GetOffer(m)->filled_lots, 6);
+  Do(Replace(kA1, m, 8, Away(0)));
+  auto rep = OfType(EventType::kReplaced);
+  ASSERT_EQ(rep.size(), 1u);
+  EXPECT_EQ(rep[0].replaced.lots, 2);  // open after the replace
+  EXPECT_TRUE(rep[0].replaced.kept_priority);  // 2 open <= 4 open, same price
+  EXPECT_EQ(engine_.GetOffer(m)->open_lots, 2);
+  EXPECT_EQ(engine_.GetOffer(m)->filled_lots + engine_.GetOffer(m)->open_lots, 8);
+  auto levels = OfType(EventType::kBookLevel);
+  ASSERT_EQ(levels.size(), 1u);
+  EXPECT_EQ(levels[0].book_level.lots, 2 + 5);
+  // Only 2 more lots of `m` can ever trade, ahead of `other` (priority kept).
+  const OfferId t = Place(kA2, kAaaBbb, taker(), 4, Away(0));
+  auto fills = OfType(EventType::kFill);
+  ASSERT_EQ(fills.size(), 2u);
+  ExpectFill(fills[0], m, t, 2, Away(0));
+  ExpectFill(fills[1], other, t, 2, Away(0));
+  EXPECT_EQ(engine_.GetOffer(m)->filled_lots, 8);
+  EXPECT_EQ(engine_.GetOffer(m)->status, OfferStatus::kFilled);
+}
+
+// The meaning journals written before kReplaceOffer keep (kReplaceOfferOpenLots): the same
+// sequence leaves 8 more lots open, 14 in all. Kept only so that those journals replay.
+TEST_P(MatchTest, LegacyOpenLotsReplaceAfterFillStillSetsOpenLots) {
+  const OfferId m = Place(kA1, kAaaBbb, maker(), 10, Away(0));
+  Place(kA2, kAaaBbb, taker(), 6, Away(0));
+  Do(ReplaceOpenLots(kA1, m, 8, Away(0)));
+  ASSERT_EQ(OfType(EventType::kReplaced).size(), 1u);
+  EXPECT_EQ(OfType(EventType::kReplaced)[0].replaced.lots, 8);
+  EXPECT_FALSE(OfType(EventType::kReplaced)[0].replaced.kept_priority);  // 8 > 4 open
+  EXPECT_EQ(engine_.GetOffer(m)->open_lots, 8);
+  EXPECT_EQ(engine_.GetOffer(m)->filled_lots + engine_.GetOffer(m)->open_lots, 14);
+}
+
+TEST_P(MatchTest, ReplaceToTotalAtOrBelowFilledCancelsTheRest) {
+  for (Lots total : {6, 5, 1}) {
+    SCOPED_TRACE(total);
+    const Amount aaa = Total(kAaa), bbb = Total(kBbb);
+    const OfferId m = Place(kA1, kAaaBbb, maker(), 10, Away(0));
+    Place(kA2, kAaaBbb, taker(), 6, Away(0));
+    Do(Replace(kA1, m, total, Away(0)));
+    EXPECT_TRUE(OfType(EventType::kReplaced).empty());
+    EXPECT_TRUE(OfType(EventType::kFill).empty());
+    auto cancelled = OfType(EventType::kCancelled);
+    ASSERT_EQ(cancelled.size(), 1u);
+    EXPECT_EQ(cancelled[0].cancelled.offer, m);
+    EXPECT_EQ(cancelled[0].cancelled.agency, kA1);
+    EXPECT_EQ(cancelled[0].cancelled.reason, CancelReason::kReplaceBelowFilled);
+    EXPECT_EQ(cancelled[0].cancelled.lots, 4);
+    auto levels = OfType(EventType::kBookLevel);
+    ASSERT_EQ(levels.size(), 1u);
+    EXPECT_EQ(levels[0].book_level.lots, 0);
+    const std::optional<OfferInfo> info = engine_.GetOffer(m);
+    EXPECT_EQ(info->status, OfferStatus::kCancelled);
+    EXPECT_EQ(info->open_lots, 0);
+    EXPECT_EQ(info->filled_lots, 6);
+    EXPECT_EQ(engine_.OpenOfferCount(), 0u);
+    // Everything reserved for the rest is available again.
+    for (InstrumentId i : {kAaa, kBbb}) {
+      EXPECT_EQ(engine_.GetHoldings(kA1, i).reserved, 0);
+      EXPECT_EQ(engine_.GetHoldings(kA2, i).reserved, 0);
+    }
+    EXPECT_EQ(Total(kAaa), aaa);
+    EXPECT_EQ(Total(kBbb), bbb);
+  }
+}
+
+TEST_P(MatchTest, ReplaceToLargerTotalLosesPriorityAndSameTotalKeepsIt) {
+  const OfferId m = Place(kA1, kAaaBbb, maker(), 10, Away(0));
+  Place(kA2, kAaaBbb, taker(), 6, Away(0));  // m: 6 filled, 4 open
+  const OfferId other = Place(kA3, kAaaBbb, maker(), 5, Away(0));
+  Do(Replace(kA1, m, 10, Away(0)));  // the same total: 4 open, unchanged
+  ASSERT_EQ(OfType(EventType::kReplaced).size(), 1u);
+  EXPECT_TRUE(OfType(EventType::kReplaced)[0].replaced.kept_priority);
+  EXPECT_EQ(OfType(EventType::kReplaced)[0].replaced.lots, 4);
+  EXPECT_TRUE(OfType(EventType::kBookLevel).empty());  // nothing changed at the level
+  Do(Replace(kA1, m, 11, Away(0)));  // 5 open > 4: behind `other`
+  ASSERT_EQ(OfType(EventType::kReplaced).size(), 1u);
+  EXPECT_FALSE(OfType(EventType::kReplaced)[0].replaced.kept_priority);
+  EXPECT_EQ(engine_.GetOffer(m)->open_lots, 5);
+  const OfferId t = Place(kA2, kAaaBbb, taker(), 1, Away(0));
+  ExpectFill(OfType(EventType::kFill)[0], other, t, 1, Away(0));
+}
+
+TEST_P(MatchTest, ReplaceBelowFilledIsValidatedAndRejectedLikeAnyReplace) {
+  const OfferId m = Place(kA1, kAaaBbb, maker(), 10, Away(0));
+  Place(kA2, kAaaBbb, taker(), 6, Away(0));
+  EXPECT_EQ(RejectOf(Do(Replace(kA1, m, 3, 200))), RejectReason::kPriceOutsideBand);
+  EXPECT_EQ(RejectOf(Do(Replace(kA1, m, 0, Away(0)))), RejectReason::kInvalidLots);
+  Do(Halt(kAaaBbb));
+  EXPECT_EQ(RejectOf(Do(Replace(kA1, m, 3, Away(0)))), RejectReason::kPairHalted);
+  EXPECT_EQ(engine_.GetOffer(m)->open_lots, 4);
+  EXPECT_EQ(engine_.GetOffer(m)->status, OfferStatus::kOpen);
 }
 
 TEST_P(MatchTest, FillMovesBothLegsAndConservesTotals) {

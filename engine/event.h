@@ -58,6 +58,9 @@ enum class CancelReason : std::uint8_t {
   kMinFillUnmet = 4,
   kSelfMatch = 5,
   kAdmin = 6,
+  // A ReplaceOffer asked for a total at or below the lots already filled (it raced a
+  // fill): nothing more may trade, so the open rest is cancelled.
+  kReplaceBelowFilled = 7,
 };
 
 struct AcceptedEvent {
@@ -105,7 +108,7 @@ struct CancelledEvent {
 struct ReplacedEvent {
   OfferId offer;
   AgencyId agency;
-  Lots lots;
+  Lots lots;               // open lots after the replace (before any fill it makes)
   Price price;
   bool kept_priority;
 };

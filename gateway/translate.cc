@@ -174,6 +174,8 @@ absl::StatusOr<Command> ReplaceToCommand(AgencyId agency, const v1::ReplaceOffer
                    absl::StrCat("must be > 0, got ", req.price()));
   }
   Command cmd{};
+  // `lots` is the new total (filled + open), as exchange.proto says; never the legacy
+  // open-lots replace (kReplaceOfferOpenLots), which raised exposure when it raced a fill.
   cmd.type = CommandType::kReplaceOffer;
   cmd.replace.agency = agency;
   cmd.replace.offer = req.offer_id();

@@ -41,6 +41,23 @@ TEST_F(TranslateTest, ValidSubmitBecomesSubmitCommand) {
   EXPECT_EQ(cmd->submit.client_id, 7u);
 }
 
+// ReplaceOfferRequest.lots is the new total (issue 12, defect 7): the command must be the
+// total-lots replace, never the legacy open-lots one that old journals hold.
+TEST_F(TranslateTest, ReplaceBecomesTotalLotsReplaceCommand) {
+  v1::ReplaceOfferRequest r;
+  r.set_offer_id(17);
+  r.set_lots(8);
+  r.set_price(2100);
+  absl::StatusOr<Command> cmd = ReplaceToCommand(3, r);
+  ASSERT_TRUE(cmd.ok()) << cmd.status();
+  EXPECT_EQ(cmd->type, CommandType::kReplaceOffer);
+  EXPECT_EQ(static_cast<int>(cmd->type), 8);
+  EXPECT_EQ(cmd->replace.agency, 3u);
+  EXPECT_EQ(cmd->replace.offer, 17u);
+  EXPECT_EQ(cmd->replace.lots, 8);
+  EXPECT_EQ(cmd->replace.price, 2100);
+}
+
 TEST_F(TranslateTest, ZeroClientOfferIdIsInvalidArgumentNamingTheField) {
   v1::SubmitOfferRequest r = ValidSubmit();
   r.set_client_offer_id(0);

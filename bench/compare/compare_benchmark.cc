@@ -65,7 +65,8 @@ enum class OpType : std::uint8_t { kAdd, kCancel, kReplace };
 
 // One command of a stream. `offer` is the MSX offer id: for an add the id the engine will
 // assign (offers are numbered in acceptance order and every add is accepted), for a cancel
-// or replace the target. A replace sets new open lots (MSX) and carries `delta`, the change
+// or replace the target. A replace sets new open lots (MSX's kReplaceOfferOpenLots, as the
+// other books do) and carries `delta`, the change
 // from the open lots at that point (Liquibook's size_delta); the target is always open.
 struct Op {
   OpType type;
@@ -111,7 +112,8 @@ Command ToCommand(const Op& op, Seq seq) {
       c.cancel = {op.agency, op.offer};
       break;
     case OpType::kReplace:
-      c.type = CommandType::kReplaceOffer;
+      // The open-lots replace: the other books' replaces set the open quantity too.
+      c.type = CommandType::kReplaceOfferOpenLots;
       c.replace = {op.agency, op.offer, op.lots, op.price};
       break;
   }

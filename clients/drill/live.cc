@@ -216,16 +216,28 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
         account(exchange->CancelOffer(context(token[c.agency]).get(), req, &resp));
         break;
       }
-      case CommandType::kReplaceOffer: {
+      case CommandType::kReplaceOffer:
+      case CommandType::kReplaceOfferOpenLots: {
         const ReplaceOffer& r = cmd.replace;
         const std::uint64_t id = live_id(r.offer);
         if (r.agency >= token.size() || token[r.agency].empty() || id == 0) {
           ++result.skipped;
           break;
         }
+        Lots lots = r.lots;
+        if (cmd.type == CommandType::kReplaceOfferOpenLots) {
+          // A journal from before ReplaceOffer took the total: the server's ReplaceOffer
+          // takes total lots, so add what the live offer has filled.
+          msx::v1::GetOfferRequest get;
+          get.set_offer_id(id);
+          msx::v1::Offer live;
+          if (exchange->GetOffer(context(token[r.agency]).get(), get, &live).ok()) {
+            lots += live.filled_lots();
+          }
+        }
         msx::v1::ReplaceOfferRequest req;
         req.set_offer_id(id);
-        req.set_lots(r.lots);
+        req.set_lots(lots);
         req.set_price(r.price);
         msx::v1::ReplaceOfferResponse resp;
         grpc::Status st = exchange->ReplaceOffer(context(token[r.agency]).get(), req, &resp);

@@ -7,7 +7,9 @@
 //   SubmitOffer   -> Exchange.SubmitOffer as the agency (client_offer_id + offset; a GTD
 //                    expiry keeps its distance from the command's time, scaled by the speed)
 //   CancelOffer / ReplaceOffer -> the live offer id of the same offer (learned from the
-//                    SubmitOffer response); skipped if the live server never accepted it
+//                    SubmitOffer response); skipped if the live server never accepted it.
+//                    A journal's legacy open-lots replace (kReplaceOfferOpenLots) is sent
+//                    as the total: its open lots plus what the live offer has filled.
 //   SetHoldings, HaltPair, ResumePair -> Admin (skipped without an admin token)
 //   AdvanceTime   -> skipped (the server advances its own time)
 // Commands of agencies without a token are skipped. Commands are sent one at a time, in

@@ -247,7 +247,8 @@ class DrillRunner {
         return;
       }
       case CommandType::kCancelOffer:
-      case CommandType::kReplaceOffer: {
+      case CommandType::kReplaceOffer:
+      case CommandType::kReplaceOfferOpenLots: {
         OfferId& id = cmd.type == CommandType::kCancelOffer ? cmd.cancel.offer : cmd.replace.offer;
         // An offer the original never accepted stays unknown (the engine rejects it the
         // same way); one the original accepted but the drill did not is dropped.

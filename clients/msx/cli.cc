@@ -62,7 +62,9 @@ void DefineSubmit(po::options_description& d, po::positional_options_description
 
 void DefineReplace(po::options_description& d, po::positional_options_description& p) {
   OfferIdPositional(d, p);
-  d.add_options()("lots", po::value<std::int64_t>()->required(), "new open lots")(
+  d.add_options()("lots", po::value<std::int64_t>()->required(),
+                  "new TOTAL lots, counting lots already filled: open becomes lots - filled; "
+                  "at or below the filled lots, the rest is cancelled")(
       "price", po::value<std::int64_t>()->required(), "new price (quote units per base lot)");
 }
 

@@ -57,6 +57,7 @@ std::size_t CommandBodySize(CommandType type) {
     case CommandType::kCancelOffer:
       return kCancelOfferBodySize;
     case CommandType::kReplaceOffer:
+    case CommandType::kReplaceOfferOpenLots:
       return kReplaceOfferBodySize;
     case CommandType::kAdvanceTime:
       return kAdvanceTimeBodySize;
@@ -122,6 +123,7 @@ char* WriteCommand(const Command& cmd, std::uint32_t event_count, char* p) {
       w.U64(cmd.cancel.offer);
       break;
     case CommandType::kReplaceOffer:
+    case CommandType::kReplaceOfferOpenLots:
       w.U32(cmd.replace.agency);
       w.U64(cmd.replace.offer);
       w.I64(cmd.replace.lots);
@@ -335,6 +337,7 @@ absl::Status DecodeCommandPayload(absl::string_view payload, Command* cmd,
       cmd->cancel.offer = r.U64();
       break;
     case CommandType::kReplaceOffer:
+    case CommandType::kReplaceOfferOpenLots:
       cmd->replace.agency = r.U32();
       cmd->replace.offer = r.U64();
       cmd->replace.lots = r.I64();

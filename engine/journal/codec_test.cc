@@ -33,6 +33,7 @@ class CodecTest : public ::testing::Test {
         c.cancel = CancelOffer{U32(), U()};
         break;
       case CommandType::kReplaceOffer:
+      case CommandType::kReplaceOfferOpenLots:
         c.replace = ReplaceOffer{U32(), U(), I(), I()};
         break;
       case CommandType::kAdvanceTime:
@@ -90,10 +91,10 @@ class CodecTest : public ::testing::Test {
   std::mt19937_64 rng_{7};
 };
 
-constexpr CommandType kAllCommands[] = {CommandType::kSubmitOffer,  CommandType::kCancelOffer,
-                                        CommandType::kReplaceOffer, CommandType::kAdvanceTime,
-                                        CommandType::kSetHoldings,  CommandType::kHaltPair,
-                                        CommandType::kResumePair};
+constexpr CommandType kAllCommands[] = {
+    CommandType::kSubmitOffer, CommandType::kCancelOffer,   CommandType::kReplaceOfferOpenLots,
+    CommandType::kAdvanceTime, CommandType::kSetHoldings,   CommandType::kHaltPair,
+    CommandType::kResumePair,  CommandType::kReplaceOffer};
 constexpr EventType kAllEvents[] = {
     EventType::kAccepted,   EventType::kRejected,   EventType::kFill,      EventType::kCancelled,
     EventType::kReplaced,   EventType::kExpired,    EventType::kBookLevel, EventType::kHoldingsSet,
@@ -141,11 +142,14 @@ TEST_F(CodecTest, PayloadSizesMatchFormatTables) {
   EXPECT_EQ(CommandPayloadSize(CommandType::kSubmitOffer), 21u + 66);
   EXPECT_EQ(CommandPayloadSize(CommandType::kCancelOffer), 21u + 12);
   EXPECT_EQ(CommandPayloadSize(CommandType::kReplaceOffer), 21u + 28);
+  EXPECT_EQ(CommandPayloadSize(CommandType::kReplaceOfferOpenLots), 21u + 28);
+  EXPECT_EQ(static_cast<int>(CommandType::kReplaceOffer), 8);
+  EXPECT_EQ(static_cast<int>(CommandType::kReplaceOfferOpenLots), 3);
   EXPECT_EQ(CommandPayloadSize(CommandType::kAdvanceTime), 21u);
   EXPECT_EQ(CommandPayloadSize(CommandType::kSetHoldings), 21u + 16);
   EXPECT_EQ(CommandPayloadSize(CommandType::kHaltPair), 21u + 4);
   EXPECT_EQ(CommandPayloadSize(static_cast<CommandType>(0)), 0u);
-  EXPECT_EQ(CommandPayloadSize(static_cast<CommandType>(8)), 0u);
+  EXPECT_EQ(CommandPayloadSize(static_cast<CommandType>(9)), 0u);
   EXPECT_EQ(EventPayloadSize(EventType::kFill), 21u + 85);
   EXPECT_EQ(EventPayloadSize(EventType::kAccepted), 21u + 42);
   EXPECT_EQ(EventPayloadSize(static_cast<EventType>(11)), 0u);
@@ -278,12 +282,12 @@ TEST_F(CodecTest, WorkedExampleOfFormatMdEncodesToTheDocumentedBytes) {
   AppendCommandGroup(cmd, {&e, 1}, &out);
   EXPECT_EQ(absl::BytesToHexString(out),
             "4d53584a524e4c00"
-            "0100"
+            "0200"
             "2000"
             "00000000"
             "0100000000000000"
             "00000000"
-            "285f1107"
+            "b0b283f7"
             "357081b9"
             "03000000"
             "01"

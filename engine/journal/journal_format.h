@@ -15,7 +15,14 @@ enum class RecordType : std::uint8_t {
   kEvent = 3,    // one event of the preceding command
 };
 
-inline constexpr std::uint16_t kFormatVersion = 1;
+// Segment format version written by this code, and the oldest one it reads (FORMAT.md,
+// "Versioning rule": version 2 added command type 8, ReplaceOffer by total lots, and
+// cancel reason 7; version 1 segments hold the same layouts without them).
+inline constexpr std::uint16_t kFormatVersion = 2;
+inline constexpr std::uint16_t kOldestFormatVersion = 1;
+// Version of the snapshot file framing (header and CRC; not of the engine state inside it,
+// which Engine::LoadState versions itself).
+inline constexpr std::uint16_t kSnapshotFormatVersion = 1;
 
 // Segment header: magic[8] version:u16 header_size:u16 reserved:u32 first_seq:u64
 // reserved:u32 header_crc:u32.

@@ -40,6 +40,8 @@ const char* CommandTypeName(CommandType t) {
       return "CancelOffer";
     case CommandType::kReplaceOffer:
       return "ReplaceOffer";
+    case CommandType::kReplaceOfferOpenLots:
+      return "ReplaceOfferOpenLots";
     case CommandType::kAdvanceTime:
       return "AdvanceTime";
     case CommandType::kSetHoldings:
@@ -102,6 +104,7 @@ nlohmann::ordered_json CommandJson(const Command& c) {
       o["offer"] = c.cancel.offer;
       break;
     case CommandType::kReplaceOffer:
+    case CommandType::kReplaceOfferOpenLots:
       o["agency"] = c.replace.agency;
       o["offer"] = c.replace.offer;
       o["lots"] = c.replace.lots;

@@ -174,10 +174,10 @@ absl::Status SegmentParser::ReadHeader(Seq* first_seq) {
     return absl::DataLossError("segment header checksum mismatch");
   }
   std::uint16_t version = GetFixed16(h + kSegmentHeaderVersionOffset);
-  if (version != kFormatVersion) {
+  if (version < kOldestFormatVersion || version > kFormatVersion) {
     return absl::DataLossError(absl::StrCat("segment format version ", version,
-                                            " is not supported (this reader knows ", kFormatVersion,
-                                            ")"));
+                                            " is not supported (this reader knows ",
+                                            kOldestFormatVersion, "..", kFormatVersion, ")"));
   }
   std::uint16_t size = GetFixed16(h + kSegmentHeaderSizeOffset);
   if (size != kSegmentHeaderSize || GetFixed32(h + 12) != 0 || GetFixed32(h + 24) != 0) {

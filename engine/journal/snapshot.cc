@@ -51,7 +51,7 @@ absl::Status WriteSnapshot(const std::string& dir, Seq seq, absl::string_view st
   if (absl::Status s = internal::EnsureDir(dir); !s.ok()) return s;
   std::string header;
   header.append(kSnapshotMagic, sizeof(kSnapshotMagic));
-  PutFixed16(&header, kFormatVersion);
+  PutFixed16(&header, kSnapshotFormatVersion);
   PutFixed16(&header, static_cast<std::uint16_t>(kSnapshotHeaderSize));
   PutFixed32(&header, 0);
   PutFixed64(&header, seq);
@@ -124,7 +124,7 @@ absl::StatusOr<SnapshotData> ReadSnapshot(const std::string& path) {
       crc32c::Value(h, kSnapshotHeaderCrcOffset)) {
     return loss(0, "snapshot header checksum mismatch");
   }
-  if (GetFixed16(h + 8) != kFormatVersion || GetFixed16(h + 10) != kSnapshotHeaderSize) {
+  if (GetFixed16(h + 8) != kSnapshotFormatVersion || GetFixed16(h + 10) != kSnapshotHeaderSize) {
     return loss(0, absl::StrCat("snapshot version ", GetFixed16(h + 8), " not supported"));
   }
   SnapshotData out;

@@ -139,6 +139,8 @@ void NaiveMatcher::MatchAndRest(std::size_t ti) {
     holdings_[seller.agency * ni + pb.quote].available += q * m.price;
     t.open -= q;
     m.open -= q;
+    t.filled += q;
+    m.filled += q;
     Event& e = Emit(EventType::kFill);
     e.fill.fill_id = next_fill_id_++;
     e.fill.pair = t.pair;
@@ -304,24 +306,33 @@ void NaiveMatcher::ReplaceCmd() {
   if (halted_[pb.id]) return reject(RejectReason::kPairHalted);
   const RejectReason r = CheckLotsPrice(pb, c.lots, c.price);
   if (r != RejectReason::kNone) return reject(r);
-  if (!Fits(pb, c.lots, c.price)) return reject(RejectReason::kOverflow);
+  // kReplaceOffer: `lots` is the new total, so what may still be open is total - filled;
+  // the legacy kReplaceOfferOpenLots sets the open lots.
+  const Lots open = cmd_->type == CommandType::kReplaceOffer ? c.lots - offers_[i].filled : c.lots;
+  if (open <= 0) {
+    Offer& o = offers_[i];
+    Touch(o.pair, o.side, o.price);
+    o.in_book = false;
+    return Finish(o, CancelReason::kReplaceBelowFilled);
+  }
+  if (!Fits(pb, open, c.price)) return reject(RejectReason::kOverflow);
   Offer changed = offers_[i];
-  changed.open = c.lots;
+  changed.open = open;
   changed.price = c.price;
   const InstrumentId inst = changed.side == Side::kSell ? pb.base : pb.quote;
   if (Reservation(changed) - Reservation(offers_[i]) > GetHoldings(c.agency, inst).available) {
     return reject(RejectReason::kInsufficientHoldings);
   }
-  const bool keep = c.price == offers_[i].price && c.lots <= offers_[i].open;
+  const bool keep = c.price == offers_[i].price && open <= offers_[i].open;
   Event& e = Emit(EventType::kReplaced);
   e.replaced.offer = c.offer;
   e.replaced.agency = c.agency;
-  e.replaced.lots = c.lots;
+  e.replaced.lots = open;
   e.replaced.price = c.price;
   e.replaced.kept_priority = keep;
   Touch(offers_[i].pair, offers_[i].side, offers_[i].price);
   ReserveDelta(offers_[i], -1);
-  offers_[i].open = c.lots;
+  offers_[i].open = open;
   offers_[i].price = c.price;
   ReserveDelta(offers_[i], +1);
   if (keep) return;
@@ -389,6 +400,7 @@ void NaiveMatcher::Apply(const Command& cmd, std::vector<Event>* out) {
       CancelCmd();
       break;
     case CommandType::kReplaceOffer:
+    case CommandType::kReplaceOfferOpenLots:
       ReplaceCmd();
       break;
     case CommandType::kAdvanceTime:

@@ -39,6 +39,7 @@ class NaiveMatcher {
     TimeInForce tif;
     Price price;
     Lots open;
+    Lots filled;
     TimeNs expiry;
     AgencyMask allow;
     AgencyMask deny;

@@ -124,7 +124,8 @@ Command RandomCommands::Next() {
       c.cancel.offer = Uniform(max_offer_ + 2);  // often finished or someone else's
     }
   } else if ((pick -= options_.replace) < 0) {
-    c.type = CommandType::kReplaceOffer;
+    // Mostly the total-lots replace; some of the legacy open-lots one (old journals).
+    c.type = Uniform(4) == 0 ? CommandType::kReplaceOfferOpenLots : CommandType::kReplaceOffer;
     if (!offers_.empty()) {
       const Seen& o = offers_[Uniform(offers_.size())];
       c.replace.agency = o.agency;

@@ -67,6 +67,12 @@ Command Replace(AgencyId agency, OfferId offer, Lots lots, Price price) {
   return c;
 }
 
+Command ReplaceOpenLots(AgencyId agency, OfferId offer, Lots lots, Price price) {
+  Command c = Replace(agency, offer, lots, price);
+  c.type = CommandType::kReplaceOfferOpenLots;
+  return c;
+}
+
 Command SetHolding(AgencyId agency, InstrumentId instrument, Amount total) {
   Command c{};
   c.type = CommandType::kSetHoldings;

@@ -33,7 +33,10 @@ const ReferenceData& TestUniverse();
 Command Submit(AgencyId agency, PairId pair, Side side, Lots lots, Price price,
                ClientOfferId client_id, TimeInForce tif = TimeInForce::kGtc);
 Command Cancel(AgencyId agency, OfferId offer);
+// kReplaceOffer: `lots` is the new total (filled + open).
 Command Replace(AgencyId agency, OfferId offer, Lots lots, Price price);
+// The legacy kReplaceOfferOpenLots: `lots` is the new open lots.
+Command ReplaceOpenLots(AgencyId agency, OfferId offer, Lots lots, Price price);
 Command SetHolding(AgencyId agency, InstrumentId instrument, Amount total);
 Command AdvanceTime();
 Command Halt(PairId pair);

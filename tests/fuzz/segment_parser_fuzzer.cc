@@ -17,6 +17,7 @@
 #include "engine/command.h"
 #include "engine/event.h"
 #include "engine/journal/codec.h"
+#include "engine/journal/crc32c.h"
 #include "engine/journal/journal_format.h"
 #include "engine/journal/reader.h"
 #include "tests/fuzz/fuzz_check.h"
@@ -31,6 +32,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   MSX_FUZZ_CHECK(size >= journal::kSegmentHeaderSize, "header accepted from %zu bytes", size);
   std::string reframed;
   journal::AppendSegmentHeader(first_seq, &reframed);
+  // The reader accepts every version from kOldestFormatVersion on, the writer writes the
+  // newest: compare with the accepted version (and the header CRC over it) put back.
+  const std::uint16_t version =
+      journal::GetFixed16(bytes.data() + journal::kSegmentHeaderVersionOffset);
+  MSX_FUZZ_CHECK(version >= journal::kOldestFormatVersion && version <= journal::kFormatVersion,
+                 "accepted header version %u", static_cast<unsigned>(version));
+  reframed[journal::kSegmentHeaderVersionOffset] = static_cast<char>(version & 0xff);
+  reframed[journal::kSegmentHeaderVersionOffset + 1] = static_cast<char>(version >> 8);
+  reframed.resize(journal::kSegmentHeaderCrcOffset);
+  journal::PutFixed32(&reframed, msx::crc32c::Mask(msx::crc32c::Value(
+                                     reframed.data(), journal::kSegmentHeaderCrcOffset)));
   MSX_FUZZ_CHECK(bytes.substr(0, journal::kSegmentHeaderSize) == reframed,
                  "accepted header is not the one AppendSegmentHeader writes for seq %llu",
                  static_cast<unsigned long long>(first_seq));
