@@ -22,7 +22,7 @@ constexpr std::size_t kPendingBatch = 128;
 
 Sequencer::Sequencer(const ReferenceData& ref, Engine* engine, journal::JournalWriter* journal,
                      ExecHub* exec_hub, BookHub* book_hub, SequencerOptions options,
-                     SnapshotFn snapshot, JournalRangeFn journal_range)
+                     SnapshotFn snapshot)
     : ref_(ref),
       engine_(engine),
       journal_(journal),
@@ -30,7 +30,6 @@ Sequencer::Sequencer(const ReferenceData& ref, Engine* engine, journal::JournalW
       book_hub_(book_hub),
       options_(options),
       snapshot_(std::move(snapshot)),
-      journal_range_(std::move(journal_range)),
       ring_(options.queue_capacity, options.idle_spin_ns) {
   events_.reserve(1024);
   local_pending_.reserve(kPendingBatch);
@@ -452,29 +451,30 @@ void Sequencer::PublishReady() {
   }
 }
 
-absl::Status Sequencer::ExecutionHistory(
-    AgencyId agency, Seq after, std::vector<std::shared_ptr<const v1::ExecutionReport>>* out) {
-  if (after >= last_seq_) return absl::OkStatus();
+bool Sequencer::RecentExecutions(AgencyId agency, Seq after,
+                                 std::vector<std::shared_ptr<const v1::ExecutionReport>>* out,
+                                 Seq* journal_upto) {
+  if (after >= last_seq_) return true;
   if (after < history_floor_) {
-    if (!journal_range_) {
-      return absl::UnavailableError("execution history before this run is not readable");
-    }
-    std::vector<ExecOut> reports;
-    absl::Status s = journal_range_(
-        after, history_floor_, [&](const Command& cmd, absl::Span<const Event> events) {
-          reports.clear();
-          BuildOutputs(cmd, events, &reports, nullptr, true, agency);
-          for (ExecOut& r : reports) out->push_back(std::move(r.report));
-        });
-    if (!s.ok()) return s;
+    *journal_upto = history_floor_;
+    return false;
   }
-  Seq from = std::max(after, history_floor_);
   auto it = std::partition_point(history_.begin(), history_.end(),
-                                 [&](const ExecOut& r) { return r.report->seq() <= from; });
+                                 [&](const ExecOut& r) { return r.report->seq() <= after; });
   for (; it != history_.end(); ++it) {
     if (it->agency == agency) out->push_back(it->report);
   }
-  return absl::OkStatus();
+  return true;
+}
+
+void Sequencer::HistoryReports(AgencyId agency, absl::Span<const HistoryGroup> groups,
+                               std::vector<std::shared_ptr<const v1::ExecutionReport>>* out) {
+  std::vector<ExecOut> reports;
+  for (const HistoryGroup& g : groups) {
+    reports.clear();
+    BuildOutputs(g.command, g.events, &reports, nullptr, true, agency);
+    for (ExecOut& r : reports) out->push_back(std::move(r.report));
+  }
 }
 
 void Sequencer::BuildOutputs(const Command& cmd, absl::Span<const Event> events,

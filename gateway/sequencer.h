@@ -25,7 +25,9 @@
 // command), and their answer is released through the same pending FIFO once every command
 // they could have observed (seq <= last_seq at the time) is durable. So a query never
 // reveals state that a crash could still take back, and a stream subscription registered
-// at seq L receives exactly the reports with seq > L after its history (seq <= L).
+// at seq L receives exactly the reports with seq > L after its history (seq <= L), given
+// the hub floor (hubs.h). Execution history older than the reports kept in memory is read
+// from the journal by the HistoryReader, never on the sequencer thread.
 //
 // Nothing here blocks a gRPC thread: TryPush fails at once with RESOURCE_EXHAUSTED when the
 // ring is full, and UNAVAILABLE once the journal failed closed or shutdown began.
@@ -57,6 +59,7 @@
 #include "engine/event.h"
 #include "engine/journal/writer.h"
 #include "engine/reference_data.h"
+#include "gateway/history_reader.h"
 #include "gateway/hubs.h"
 #include "gateway/mpsc_ring.h"
 #include "msx/v1/exchange.pb.h"
@@ -70,7 +73,7 @@ struct SequencerView {
   const Engine& engine;
   const ReferenceData& ref;
   Seq last_seq;           // last sequenced command (the state the engine is in)
-  Sequencer& sequencer;   // for execution-report history (ExecutionHistory)
+  Sequencer& sequencer;   // for execution-report history (RecentExecutions, HistoryReports)
 };
 
 // One unit of work queued for the sequencer: a gRPC call (or part of a stream) waiting for
@@ -133,12 +136,6 @@ struct SequencerOptions {
 // Writes a snapshot of `engine` (state after command `seq`). Called on the sequencer
 // thread; must not keep references to the engine.
 using SnapshotFn = std::function<absl::Status(const Engine& engine, Seq seq)>;
-// Reads journaled command groups with seq in (after, upto] and calls `fn` for each, in
-// order. Runs on the sequencer thread (stream resumes older than the in-memory history).
-using JournalRangeFn = std::function<absl::Status(
-    Seq after, Seq upto,
-    const std::function<void(const Command&, absl::Span<const Event>)>& fn)>;
-
 class Sequencer {
  public:
   // REQUIRES: `engine`, `journal`, the hubs and `ref` outlive the sequencer; the engine is
@@ -146,7 +143,7 @@ class Sequencer {
   // must call OnDurable/OnJournalFailure (the server wires this).
   Sequencer(const ReferenceData& ref, Engine* engine, journal::JournalWriter* journal,
             ExecHub* exec_hub, BookHub* book_hub, SequencerOptions options,
-            SnapshotFn snapshot, JournalRangeFn journal_range);
+            SnapshotFn snapshot);
   ~Sequencer();
   Sequencer(const Sequencer&) = delete;
   Sequencer& operator=(const Sequencer&) = delete;
@@ -186,10 +183,20 @@ class Sequencer {
   std::uint64_t journal_waits() const { return journal_waits_.load(std::memory_order_relaxed); }
 
   // ---- Sequencer thread only (from Work::Query) ----
-  // The execution reports of `agency` with seq in (after, view.last_seq], in order, from
-  // memory or from the journal. Fails if the journal cannot be read.
-  absl::Status ExecutionHistory(AgencyId agency, Seq after,
-                                std::vector<std::shared_ptr<const v1::ExecutionReport>>* out);
+  // Execution history for a stream resuming after `after` (the state is view.last_seq = L).
+  // If every report of `agency` with seq in (after, L] is still in memory, appends them to
+  // *out in order and returns true. Otherwise returns false and sets *journal_upto to the
+  // seq up to which the journal must be read first (reports with seq in (after,
+  // *journal_upto] are no longer in memory; see HistoryReader); the caller then asks again
+  // with after = *journal_upto. Cost: O(reports in memory after `after`).
+  bool RecentExecutions(AgencyId agency, Seq after,
+                        std::vector<std::shared_ptr<const v1::ExecutionReport>>* out,
+                        Seq* journal_upto);
+  // The execution reports of `agency` for journaled command groups (read from the journal
+  // off this thread), appended to *out in order. Uses the engine for the agency's offers'
+  // fixed fields (client id, side, ...), as live reports do.
+  void HistoryReports(AgencyId agency, absl::Span<const HistoryGroup> groups,
+                      std::vector<std::shared_ptr<const v1::ExecutionReport>>* out);
   // Marks that `pair` has a book-stream subscriber (so book updates are built); released
   // by the subscriber through BookHub.
   BookHub& book_hub() { return *book_hub_; }
@@ -243,7 +250,6 @@ class Sequencer {
   BookHub* const book_hub_;
   const SequencerOptions options_;
   SnapshotFn snapshot_;
-  JournalRangeFn journal_range_;
 
   MpscRing<QueueItem> ring_;
   std::atomic<bool> failed_{false};

@@ -154,7 +154,7 @@ class SequencerJournalTest : public ::testing::Test {
     if (edit) edit(&so);
     sequencer_ = std::make_unique<Sequencer>(msx::testing::TestUniverse(), engine_.get(),
                                              journal_.get(), &exec_hub_, &book_hub_, so,
-                                             SnapshotFn(), JournalRangeFn());
+                                             SnapshotFn());
     target_.store(sequencer_.get());
     sequencer_->Start();
   }

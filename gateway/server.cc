@@ -327,22 +327,9 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
     snaps->Offer(seq, engine.SaveState());
     return absl::OkStatus();
   };
-  JournalRangeFn range = [dir](Seq after, Seq upto,
-                               const std::function<void(const Command&,
-                                                        absl::Span<const Event>)>& fn) {
-    journal::ReaderOptions r;
-    r.after_seq = after;
-    r.until_seq = upto;
-    absl::StatusOr<std::unique_ptr<journal::JournalReader>> reader =
-        journal::JournalReader::Open(dir, r);
-    if (!reader.ok()) return reader.status();
-    journal::JournalEntry entry;
-    while ((*reader)->Next(&entry)) fn(entry.command, entry.events);
-    return (*reader)->status();
-  };
   s->sequencer_ = std::make_unique<Sequencer>(*s->ref_, s->engine_.get(), s->journal_.get(),
                                               s->exec_hub_.get(), s->book_hub_.get(), qopts,
-                                              std::move(snapshot), std::move(range));
+                                              std::move(snapshot));
   target->store(s->sequencer_.get(), std::memory_order_release);
   s->sequencer_->Start();
 
@@ -384,6 +371,13 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
         1, static_cast<std::size_t>(server.queue_capacity()) / (s->ref_->agencies().size() + 1)));
   }
   s->admission_ = std::make_unique<Admission>(s->ref_->agencies().size(), per_agency);
+  // Execution history older than the sequencer's memory is read on its own thread.
+  s->history_ = std::make_unique<HistoryReader>();
+  s->stream_counts_ = std::make_unique<StreamCounts>(s->ref_->agencies().size());
+  StreamLimits limits;
+  limits.max_streams_per_agency = server.max_streams_per_agency();
+  limits.max_queued_messages = static_cast<std::size_t>(server.stream_max_queued_messages());
+  limits.max_queued_bytes = static_cast<std::size_t>(server.stream_max_queued_bytes());
   ServiceContext ctx{s->ref_.get(),
                      s->tokens_.get(),
                      s->sequencer_.get(),
@@ -391,7 +385,10 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
                      s->book_hub_.get(),
                      server.durability() == v1::DURABILITY_NONE ? "none" : "sync",
                      dir,
-                     s->admission_.get()};
+                     s->admission_.get(),
+                     s->history_.get(),
+                     s->stream_counts_.get(),
+                     limits};
   s->exchange_service_ = std::make_unique<ExchangeService>(ctx);
   s->admin_service_ = std::make_unique<AdminService>(ctx);
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = Credentials(server.tls());
@@ -462,6 +459,8 @@ absl::Status ExchangeServer::Shutdown() {
   if (grpc_server_) {
     grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   }
+  // No stream is left to page history for (the sequencer is stopped).
+  if (history_) history_->Stop();
   if (started_) {
     std::fprintf(stderr, "msx-server: gRPC stopped after %lld ms\n", static_cast<long long>(ms()));
   }

@@ -85,6 +85,9 @@ class ExchangeServer {
   std::unique_ptr<ExecHub> exec_hub_;
   std::unique_ptr<BookHub> book_hub_;
   std::unique_ptr<Sequencer> sequencer_;
+  // Declared after the sequencer (destroyed before it): its jobs submit to the sequencer.
+  std::unique_ptr<HistoryReader> history_;
+  std::unique_ptr<StreamCounts> stream_counts_;
   std::unique_ptr<ExchangeService> exchange_service_;
   std::unique_ptr<AdminService> admin_service_;
   std::unique_ptr<grpc::Server> grpc_server_;

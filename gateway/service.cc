@@ -6,8 +6,11 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <thread>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gateway/translate.h"
@@ -213,10 +216,15 @@ absl::Status NotYourOffer(std::uint64_t id) {
 
 // ---- Streams ----
 
-// A server stream with a bounded outgoing queue: Deliver never blocks; one write in flight
-// at a time; Close finishes once the write in flight (and, when draining, the queue) is
-// done. Every decision is taken under mu_, every gRPC call is made outside it (gRPC may
-// run OnWriteDone inline).
+// A server stream with a bounded outgoing queue: Enqueue/Deliver never block; one write in
+// flight at a time; Close finishes once the write in flight (and, when draining, the
+// queue) is done. Every decision is taken under mu_, every gRPC call is made outside it
+// (gRPC may run OnWriteDone inline).
+//
+// Two queues: `history_` (reports replayed to a resuming stream, paged by the caller and
+// never counted against the limits; always written first) and `queue_` (live messages,
+// capped by StreamLimits in messages and in bytes: a stream over either cap is ended with
+// RESOURCE_EXHAUSTED naming it).
 //
 // `Out` is what one write sends: `Msg` itself (one message per write), or a batch message
 // with a `repeated Msg reports` field, which takes everything queued (up to
@@ -233,26 +241,32 @@ void AddToBatch(v1::OrderEntryResponseBatch* batch, const v1::OrderEntryResponse
 template <typename Reactor, typename Msg, typename Out = Msg>
 class QueuedStream : public Reactor, public Sink<Msg> {
  public:
-  // Queues `msg` and starts a write if none is in flight.
+  // Queues `msg` (live) and starts a write if none is in flight.
   void Deliver(const std::shared_ptr<const Msg>& msg) {
     Enqueue(msg, msg->ByteSizeLong());
     Kick();
   }
 
-  void Enqueue(const std::shared_ptr<const Msg>& msg, std::size_t /*bytes*/) override {
-    bool overflow = false;
+  void Enqueue(const std::shared_ptr<const Msg>& msg, std::size_t bytes) override {
+    std::string overflow;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (closing_) return;
-      if (queue_.size() >= kMaxQueuedStreamMessages) {
-        overflow = true;
+      if (queue_.size() >= limits_.max_queued_messages) {
+        overflow = absl::StrCat("more than ", limits_.max_queued_messages,
+                                " messages queued (server.stream_max_queued_messages)");
+      } else if (queued_bytes_ + bytes > limits_.max_queued_bytes) {
+        overflow = absl::StrCat("more than ", limits_.max_queued_bytes,
+                                " bytes queued (server.stream_max_queued_bytes)");
       } else {
-        queue_.push_back(msg);
+        queue_.push_back(Queued{msg, bytes});
+        queued_bytes_ += bytes;
       }
     }
-    if (overflow) {
+    if (!overflow.empty()) {
       Close(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                         "stream consumer too slow; reconnect and resume"));
+                         absl::StrCat("stream consumer too slow: ", overflow,
+                                      "; reconnect and resume")));
     }
   }
 
@@ -260,7 +274,7 @@ class QueuedStream : public Reactor, public Sink<Msg> {
     const Out* start = nullptr;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (closing_ || writing_ || queue_.empty()) return;
+      if (closing_ || writing_ || (queue_.empty() && history_.empty())) return;
       start = TakeNextLocked();
     }
     this->StartWrite(start);
@@ -272,6 +286,7 @@ class QueuedStream : public Reactor, public Sink<Msg> {
   void OnWriteDone(bool ok) override {
     const Out* next = nullptr;
     bool finish = false;
+    bool drained = false;
     grpc::Status status;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -280,21 +295,28 @@ class QueuedStream : public Reactor, public Sink<Msg> {
       if (!ok) {  // the client went away
         closing_ = true;
         closed_.store(true, std::memory_order_release);
+        ClearQueuesLocked();
         if (!finished_) {
           finished_ = finish = true;
           status = grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled");
         }
-      } else if (closing_ && (!drain_ || queue_.empty())) {
+      } else if (closing_ && (!drain_ || (queue_.empty() && history_.empty()))) {
         if (!finished_) {
           finished_ = finish = true;
           status = close_status_;
         }
-      } else if (!queue_.empty()) {
-        next = TakeNextLocked();
+      } else {
+        // Checked before taking the next write: the page's last write has completed.
+        if (awaiting_drain_ && history_.empty()) {
+          awaiting_drain_ = false;
+          drained = true;
+        }
+        if (!queue_.empty() || !history_.empty()) next = TakeNextLocked();
       }
     }
     if (next != nullptr) this->StartWrite(next);
     if (finish) this->Finish(status);
+    if (drained) HistoryDrained();
   }
 
   void OnCancel() override {
@@ -310,6 +332,33 @@ class QueuedStream : public Reactor, public Sink<Msg> {
  protected:
   // Called once from OnDone; for subclasses to drop interest counters and the like.
   virtual void Released() {}
+  // Called (outside mu_, on the thread of the last write's completion or of QueueHistory)
+  // once everything queued by QueueHistory(..., notify = true) has been written.
+  virtual void HistoryDrained() {}
+
+  void SetLimits(const StreamLimits& limits) { limits_ = limits; }
+
+  // Queues history messages ahead of any live message, outside the limits. With `notify`,
+  // HistoryDrained() follows once all of them are written (at once if there are none).
+  void QueueHistory(std::vector<std::shared_ptr<const Msg>> msgs, bool notify) {
+    const Out* start = nullptr;
+    bool drained = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (closing_) return;
+      for (auto& m : msgs) history_.push_back(std::move(m));
+      if (notify) {
+        if (history_.empty() && !writing_) {
+          drained = true;
+        } else {
+          awaiting_drain_ = true;
+        }
+      }
+      if (!writing_ && (!history_.empty() || !queue_.empty())) start = TakeNextLocked();
+    }
+    if (start != nullptr) this->StartWrite(start);
+    if (drained) HistoryDrained();
+  }
 
   // Graceful end (drain = true): finish with `status` after every queued message.
   void CloseImpl(const grpc::Status& status, bool drain) {
@@ -321,6 +370,7 @@ class QueuedStream : public Reactor, public Sink<Msg> {
       drain_ = drain;
       close_status_ = status;
       closed_.store(true, std::memory_order_release);
+      if (!drain) ClearQueuesLocked();  // what will never be written is released now
       if (!writing_ && !finished_) {
         finished_ = finish = true;
       }
@@ -331,21 +381,36 @@ class QueuedStream : public Reactor, public Sink<Msg> {
   std::shared_ptr<QueuedStream> self_;  // gRPC's reference, dropped in OnDone
 
  private:
-  // REQUIRES: mu_ held, !writing_, !queue_.empty(). Moves the next write's content out of
-  // the queue and marks a write in flight; the result stays valid until OnWriteDone.
+  struct Queued {
+    std::shared_ptr<const Msg> msg;
+    std::size_t bytes;
+  };
+
+  // The next message to write: history first.
+  std::shared_ptr<const Msg> PopLocked() {
+    std::shared_ptr<const Msg> m;
+    if (!history_.empty()) {
+      m = std::move(history_.front());
+      history_.pop_front();
+    } else {
+      m = std::move(queue_.front().msg);
+      queued_bytes_ -= queue_.front().bytes;
+      queue_.pop_front();
+    }
+    return m;
+  }
+
+  // REQUIRES: mu_ held, !writing_, a queue not empty. Moves the next write's content out
+  // of the queues and marks a write in flight; the result stays valid until OnWriteDone.
   const Out* TakeNextLocked() {
     writing_ = true;
     if constexpr (std::is_same_v<Out, Msg>) {
-      writing_msg_ = std::move(queue_.front());
-      queue_.pop_front();
+      writing_msg_ = PopLocked();
       return writing_msg_.get();
     } else {
       batch_.Clear();
-      std::size_t n = std::min(queue_.size(), kMaxBatchMessages);
-      for (std::size_t i = 0; i < n; ++i) {
-        AddToBatch(&batch_, *queue_.front());
-        queue_.pop_front();
-      }
+      std::size_t n = std::min(queue_.size() + history_.size(), kMaxBatchMessages);
+      for (std::size_t i = 0; i < n; ++i) AddToBatch(&batch_, *PopLocked());
       return &batch_;
     }
   }
@@ -356,11 +421,21 @@ class QueuedStream : public Reactor, public Sink<Msg> {
       batch_.Clear();
     }
   }
+  void ClearQueuesLocked() {
+    queue_.clear();
+    history_.clear();
+    queued_bytes_ = 0;
+    awaiting_drain_ = false;
+  }
 
   std::mutex mu_;
-  std::deque<std::shared_ptr<const Msg>> queue_;  // not yet handed to a write
-  std::shared_ptr<const Msg> writing_msg_;        // Out == Msg: the write in flight
-  Out batch_;                                     // batching: the write in flight
+  StreamLimits limits_;
+  std::deque<Queued> queue_;                        // live, not yet handed to a write
+  std::size_t queued_bytes_ = 0;                    // serialized bytes in queue_
+  std::deque<std::shared_ptr<const Msg>> history_;  // replayed history, written first
+  bool awaiting_drain_ = false;                     // HistoryDrained() is due
+  std::shared_ptr<const Msg> writing_msg_;          // Out == Msg: the write in flight
+  Out batch_;                                       // batching: the write in flight
   bool writing_ = false;
   bool closing_ = false;
   bool drain_ = false;
@@ -369,8 +444,30 @@ class QueuedStream : public Reactor, public Sink<Msg> {
   std::atomic<bool> closed_{false};
 };
 
+// Counts a new subscription stream of `agency` against max_streams_per_agency; false (and
+// the RESOURCE_EXHAUSTED to end it with in *refusal) when the agency is at the limit.
+bool OpenStream(const ServiceContext& ctx, AgencyId agency, grpc::Status* refusal) {
+  const int max = ctx.stream_limits.max_streams_per_agency;
+  if (ctx.stream_counts->TryOpen(agency, max)) return true;
+  *refusal = grpc::Status(
+      grpc::StatusCode::RESOURCE_EXHAUSTED,
+      absl::StrCat("max_streams_per_agency: ", ctx.ref->agencies()[agency].code, " has ", max,
+                   " streams open (StreamExecutions, StreamExecutionBatches and StreamBook "
+                   "count; server.max_streams_per_agency); close one first"));
+  return false;
+}
+
 // StreamExecutions (Out = ExecutionReport) and StreamExecutionBatches (Out =
 // ExecutionReportBatch): the same subscription, history and resume rule.
+//
+// Resume: the sequencer answers from memory when it still holds every report after the
+// position (RecentExecutions); the stream then queues them as history and joins the hub
+// with floor max(L, after_seq) in the same release, so live reports follow with no gap
+// and no duplicate. Otherwise the journal is read up to the seq the sequencer names, on
+// the HistoryReader's thread, a page at a time: read a page, have the sequencer build its
+// reports (HistoryReports), queue them as history, and read the next page only once the
+// page's last write completed. At the end of that range the stream asks the sequencer
+// again from there (its memory has moved on meanwhile; under heavy load this repeats).
 template <typename Out>
 class ExecStream final
     : public QueuedStream<grpc::ServerWriteReactor<Out>, v1::ExecutionReport, Out> {
@@ -378,8 +475,10 @@ class ExecStream final
   static grpc::ServerWriteReactor<Out>* Create(const ServiceContext& ctx,
                                                grpc::CallbackServerContext* c,
                                                const v1::StreamExecutionsRequest* r) {
-    auto stream = std::shared_ptr<ExecStream>(new ExecStream());
+    auto stream = std::shared_ptr<ExecStream>(new ExecStream(ctx));
     stream->self_ = stream;
+    stream->weak_self_ = stream;
+    stream->SetLimits(ctx.stream_limits);
     absl::StatusOr<Caller> caller = ctx.tokens->Authenticate(*c);
     if (!caller.ok()) {
       stream->Close(ToGrpcStatus(caller.status()));
@@ -390,45 +489,130 @@ class ExecStream final
           "authorization: admin tokens have no executions; use an agency's token")));
       return stream.get();
     }
-    AgencyId agency = caller->agency;
-    Seq after = r->after_seq();
-    auto history = std::make_shared<std::vector<std::shared_ptr<const v1::ExecutionReport>>>();
-    auto shown = std::make_shared<Seq>(0);  // the seq the history goes up to
-    ExecHub* hub = ctx.exec_hub;
-    stream->hub_ = hub;
-    stream->agency_ = agency;
-    auto* work = new CallWork(
-        nullptr,
-        [agency, after, history, shown](const SequencerView& view) {
-          *shown = view.last_seq;
-          return view.sequencer.ExecutionHistory(agency, after, history.get());
-        },
-        [stream, history, shown, hub, agency, after](const absl::Status& s) {
-          if (!s.ok()) {
-            stream->Close(ToGrpcStatus(s));
-            return;
-          }
-          for (const auto& report : *history) stream->Deliver(report);
-          history->clear();
-          // Live reports continue strictly after both the history and the client's
-          // after_seq (a resume may be ahead of the exchange).
-          hub->Add(agency, stream, std::max(*shown, after));
-        });
-    absl::Status s = ctx.sequencer->SubmitQuery(work);
-    if (!s.ok()) {
-      delete work;
-      stream->Close(ToGrpcStatus(s));
+    grpc::Status refusal;
+    if (!OpenStream(ctx, caller->agency, &refusal)) {
+      stream->Close(refusal);
+      return stream.get();
     }
+    stream->counted_ = true;
+    stream->agency_ = caller->agency;
+    stream->after_ = r->after_seq();
+    Subscribe(stream, stream->after_);
     return stream.get();
   }
 
  private:
-  ExecStream() = default;
-  void Released() override {
-    if (hub_ != nullptr) hub_->Remove(agency_, this);
+  explicit ExecStream(const ServiceContext& ctx) : ctx_(ctx) {}
+
+  // Asks the sequencer for the reports after `from`: from memory (then the stream joins
+  // the hub), or the seq up to which the journal must be read first.
+  static void Subscribe(const std::shared_ptr<ExecStream>& s, Seq from) {
+    struct Answer {
+      std::vector<std::shared_ptr<const v1::ExecutionReport>> reports;
+      Seq shown = 0;  // the state the answer describes (L)
+      bool in_memory = false;
+      Seq journal_upto = 0;
+    };
+    auto answer = std::make_shared<Answer>();
+    const AgencyId agency = s->agency_;
+    auto* work = new CallWork(
+        nullptr,
+        [agency, from, answer](const SequencerView& view) {
+          answer->shown = view.last_seq;
+          answer->in_memory = view.sequencer.RecentExecutions(agency, from, &answer->reports,
+                                                              &answer->journal_upto);
+          return absl::OkStatus();
+        },
+        [s, from, answer](const absl::Status& status) {
+          if (!status.ok()) {
+            s->Close(ToGrpcStatus(status));
+            return;
+          }
+          if (answer->in_memory) {
+            s->QueueHistory(std::move(answer->reports), /*notify=*/false);
+            // Live reports continue strictly after both the history and the client's
+            // after_seq (a resume may be ahead of the exchange).
+            s->ctx_.exec_hub->Add(s->agency_, s, std::max(answer->shown, s->after_));
+            return;
+          }
+          s->cursor_ = std::make_unique<HistoryCursor>(s->ctx_.data_dir, s->agency_, from,
+                                                       answer->journal_upto);
+          ReadPage(s);
+        });
+    Submit(s, work);
   }
-  ExecHub* hub_ = nullptr;
+
+  // Reads the next page on the reader thread and has the sequencer build its reports.
+  static void ReadPage(const std::shared_ptr<ExecStream>& s) {
+    bool posted = s->ctx_.history != nullptr && s->ctx_.history->Post([s] {
+      if (s->closed()) return;
+      auto page = std::make_shared<std::vector<HistoryGroup>>();
+      absl::StatusOr<Seq> read = s->cursor_->NextPage(kHistoryPageEvents, page.get());
+      if (!read.ok()) {
+        s->Close(ToGrpcStatus(read.status()));
+        return;
+      }
+      if (page->empty()) {  // nothing of this agency in what was read: go on
+        s->HistoryDrained();
+        return;
+      }
+      auto reports = std::make_shared<std::vector<std::shared_ptr<const v1::ExecutionReport>>>();
+      auto* work = new CallWork(
+          nullptr,
+          [s, page, reports](const SequencerView& view) {
+            view.sequencer.HistoryReports(s->agency_, *page, reports.get());
+            return absl::OkStatus();
+          },
+          [s, reports](const absl::Status& status) {
+            if (!status.ok()) {
+              s->Close(ToGrpcStatus(status));
+              return;
+            }
+            s->QueueHistory(std::move(*reports), /*notify=*/true);
+          });
+      Submit(s, work);
+    });
+    if (!posted) s->Close(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down"));
+  }
+
+  // Queues `work`; a full ring is waited out (history is not urgent: a resume waits
+  // rather than fail), anything else ends the stream.
+  static void Submit(const std::shared_ptr<ExecStream>& s, CallWork* work) {
+    for (;;) {
+      absl::Status q = s->ctx_.sequencer->SubmitQuery(work);
+      if (q.ok()) return;
+      if (!absl::IsResourceExhausted(q) || s->closed()) {
+        delete work;
+        s->Close(ToGrpcStatus(q));
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+
+  void HistoryDrained() override {
+    std::shared_ptr<ExecStream> s = weak_self_.lock();
+    if (s == nullptr || s->closed()) return;
+    if (cursor_->done()) {
+      Subscribe(s, cursor_->upto());
+    } else {
+      ReadPage(s);
+    }
+  }
+
+  void Released() override {
+    ctx_.exec_hub->Remove(agency_, this);
+    if (counted_) ctx_.stream_counts->Release(agency_);
+  }
+
+  const ServiceContext& ctx_;
+  std::weak_ptr<ExecStream> weak_self_;
+  bool counted_ = false;
   AgencyId agency_ = 0;
+  Seq after_ = 0;
+  // Reading the journal: used by one thread at a time (the reader's job, then the thread
+  // that completes the page's writes), each step handing over to the next.
+  std::unique_ptr<HistoryCursor> cursor_;
 };
 
 class BookStream final
@@ -437,8 +621,9 @@ class BookStream final
   static grpc::ServerWriteReactor<v1::BookUpdate>* Create(const ServiceContext& ctx,
                                                           grpc::CallbackServerContext* c,
                                                           const v1::StreamBookRequest* r) {
-    auto stream = std::shared_ptr<BookStream>(new BookStream());
+    auto stream = std::shared_ptr<BookStream>(new BookStream(ctx));
     stream->self_ = stream;
+    stream->SetLimits(ctx.stream_limits);
     absl::StatusOr<Caller> caller = ctx.tokens->Authenticate(*c);
     if (!caller.ok()) {
       stream->Close(ToGrpcStatus(caller.status()));
@@ -455,9 +640,15 @@ class BookStream final
           absl::StrCat("depth: must be in 0..1000 (0 = 10), got ", r->depth()))));
       return stream.get();
     }
+    grpc::Status refusal;
+    if (!OpenStream(ctx, caller->agency, &refusal)) {
+      stream->Close(refusal);
+      return stream.get();
+    }
+    stream->agency_ = caller->agency;
+    stream->open_counted_ = true;
     PairId p = *pair;
     BookHub* hub = ctx.book_hub;
-    stream->hub_ = hub;
     stream->pair_ = p;
     auto snapshot = std::make_shared<v1::BookUpdate>();
     auto* work = new CallWork(
@@ -491,13 +682,18 @@ class BookStream final
   }
 
  private:
-  BookStream() = default;
+  explicit BookStream(const ServiceContext& ctx) : ctx_(ctx) {}
   void Released() override {
-    if (counted_.exchange(false)) hub_->interest(pair_).fetch_sub(1, std::memory_order_acq_rel);
-    if (hub_ != nullptr) hub_->Remove(pair_, this);
+    if (counted_.exchange(false)) {
+      ctx_.book_hub->interest(pair_).fetch_sub(1, std::memory_order_acq_rel);
+    }
+    ctx_.book_hub->Remove(pair_, this);
+    if (open_counted_) ctx_.stream_counts->Release(agency_);
   }
-  BookHub* hub_ = nullptr;
+  const ServiceContext& ctx_;
   PairId pair_ = 0;
+  AgencyId agency_ = 0;
+  bool open_counted_ = false;
   std::atomic<bool> counted_{false};
 };
 

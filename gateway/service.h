@@ -12,15 +12,53 @@
 #ifndef MSX_GATEWAY_SERVICE_H_
 #define MSX_GATEWAY_SERVICE_H_
 
+#include <atomic>
 #include <string>
+#include <vector>
 
 #include "gateway/admission.h"
 #include "gateway/auth.h"
+#include "gateway/history_reader.h"
 #include "gateway/hubs.h"
 #include "gateway/sequencer.h"
 #include "msx/v1/exchange.grpc.pb.h"
 
 namespace msx::gateway {
+
+// Limits of the subscription streams (server config: stream_max_queued_messages,
+// stream_max_queued_bytes, max_streams_per_agency). A stream whose live queue (messages
+// published but not yet written, because the client reads slower than they come) would
+// exceed either cap is ended with RESOURCE_EXHAUSTED naming the cap; the client resumes
+// with after_seq. History being replayed to a resuming stream is paged and never counts.
+struct StreamLimits {
+  std::size_t max_queued_messages = 1 << 16;
+  std::size_t max_queued_bytes = 16 << 20;
+  int max_streams_per_agency = 64;  // StreamExecutions + StreamExecutionBatches + StreamBook
+};
+
+// Open subscription streams per agency. Thread-safe.
+class StreamCounts {
+ public:
+  explicit StreamCounts(std::size_t agencies) : open_(agencies) {
+    for (auto& n : open_) n.store(0, std::memory_order_relaxed);
+  }
+  StreamCounts(const StreamCounts&) = delete;
+  StreamCounts& operator=(const StreamCounts&) = delete;
+
+  // Counts one more stream of `agency` unless it has `max` open already.
+  bool TryOpen(AgencyId agency, int max) {
+    if (open_[agency].fetch_add(1, std::memory_order_acq_rel) >= max) {
+      open_[agency].fetch_sub(1, std::memory_order_acq_rel);
+      return false;
+    }
+    return true;
+  }
+  void Release(AgencyId agency) { open_[agency].fetch_sub(1, std::memory_order_acq_rel); }
+  int open(AgencyId agency) const { return open_[agency].load(std::memory_order_acquire); }
+
+ private:
+  std::vector<std::atomic<int>> open_;
+};
 
 struct ServiceContext {
   const ReferenceData* ref;
@@ -29,16 +67,17 @@ struct ServiceContext {
   ExecHub* exec_hub;
   BookHub* book_hub;
   std::string durability;  // "sync" or "none", for GetExchangeStatus
-  std::string data_dir;
+  std::string data_dir;    // also the journal's directory (execution history)
   // Per-agency in-flight limit of the unary calls and OrderEntry requests; null = none.
   Admission* admission = nullptr;
+  HistoryReader* history = nullptr;
+  StreamCounts* stream_counts = nullptr;
+  StreamLimits stream_limits;
 };
 
 // Most requests an OrderEntry (or OrderEntryBatches) stream may have in flight before
 // further ones are turned down with RESOURCE_EXHAUSTED.
 inline constexpr int kMaxOrderEntryInFlight = 4096;
-// Most messages queued for one slow stream before it is closed with RESOURCE_EXHAUSTED.
-inline constexpr std::size_t kMaxQueuedStreamMessages = 1 << 16;
 // StreamExecutionBatches: at most this many reports per message (~50 KB).
 inline constexpr std::size_t kMaxBatchMessages = 256;
 

@@ -2,7 +2,14 @@
 // subscriber that joins while commands flow, only reports after after_seq for a resume
 // ahead of the exchange, a resume from seq 0 over a large journal that completes without
 // holding up other agencies, and the per-stream and per-agency limits.
+#include <signal.h>
+
+#include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -31,6 +38,152 @@ v1::ExchangeConfig RichConfig() {
   return config;
 }
 
+// A desk's OrderEntryBatches stream driven synchronously: Send writes one batch and waits
+// for every response of it.
+class Desk {
+ public:
+  Desk(AgencyClient& client, const std::string& token) {
+    if (!token.empty()) ctx_.AddMetadata("authorization", "Bearer " + token);
+    stream_ = client.exchange().OrderEntryBatches(&ctx_);
+  }
+  ~Desk() {
+    stream_->WritesDone();
+    (void)stream_->Finish();
+  }
+  // Submits GTC offers of 1 lot at `price`, client ids first_id.., and returns their seqs
+  // (empty if any failed).
+  std::vector<std::uint64_t> Submit(std::uint64_t first_id, int n, v1::Side side,
+                                    std::int64_t price) {
+    v1::OrderEntryRequestBatch batch;
+    for (int i = 0; i < n; ++i) {
+      v1::OrderEntryRequest* r = batch.add_requests();
+      r->set_correlation_id(static_cast<std::uint64_t>(i));
+      v1::SubmitOfferRequest* sub = r->mutable_submit();
+      sub->set_client_offer_id(first_id + static_cast<std::uint64_t>(i));
+      sub->set_pair(kGaCo);
+      sub->set_side(side);
+      sub->set_lots(1);
+      sub->set_price(price);
+      sub->set_time_in_force(v1::TIME_IN_FORCE_GTC);
+    }
+    std::vector<std::uint64_t> seqs(static_cast<std::size_t>(n), 0);
+    if (!stream_->Write(batch)) return {};
+    int answered = 0;
+    v1::OrderEntryResponseBatch resp;
+    while (answered < n && stream_->Read(&resp)) {
+      for (const auto& r : resp.responses()) {
+        if (r.code() != 0) return {};
+        seqs[r.correlation_id()] = r.submit().seq();
+        ++answered;
+      }
+    }
+    if (answered < n) return {};
+    return seqs;
+  }
+
+ private:
+  grpc::ClientContext ctx_;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::OrderEntryRequestBatch, v1::OrderEntryResponseBatch>>
+      stream_;
+};
+
+// Reads a server stream on a background thread, but only while fewer than `allowed`
+// messages were read: a client that stops reading (gRPC flow control then holds the
+// server's writes) until Allow() raises the bound. Its own channel, without BDP probing,
+// keeps the client's flow-control window at gRPC's initial 64 KiB.
+template <typename Msg>
+class GatedReader {
+ public:
+  using Opener = std::function<std::unique_ptr<grpc::ClientReader<Msg>>(v1::Exchange::Stub*,
+                                                                        grpc::ClientContext*)>;
+  GatedReader(const std::string& address, const std::string& token, std::size_t allowed,
+              Opener open)
+      : allowed_(allowed) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+    stub_ = v1::Exchange::NewStub(
+        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+    ctx_.AddMetadata("authorization", "Bearer " + token);
+    reader_ = open(stub_.get(), &ctx_);
+    thread_ = std::thread([this] {
+      for (;;) {
+        {
+          std::unique_lock<std::mutex> lock(mu_);
+          cv_.wait(lock, [&] { return count_ < allowed_; });
+        }
+        Msg msg;
+        if (!reader_->Read(&msg)) break;
+        std::lock_guard<std::mutex> lock(mu_);
+        messages_.push_back(std::move(msg));
+        ++count_;
+        cv_.notify_all();
+      }
+      grpc::Status s = reader_->Finish();
+      std::lock_guard<std::mutex> lock(mu_);
+      status_ = s;
+      done_ = true;
+      cv_.notify_all();
+    });
+  }
+  ~GatedReader() {
+    ctx_.TryCancel();
+    Allow(SIZE_MAX);
+    thread_.join();
+  }
+  void Allow(std::size_t n) {
+    std::lock_guard<std::mutex> lock(mu_);
+    allowed_ = n;
+    cv_.notify_all();
+  }
+  // Waits until `n` messages were read or the stream ended; returns the count read.
+  std::size_t WaitForCount(std::size_t n, std::chrono::seconds timeout = std::chrono::seconds(15)) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, timeout, [&] { return count_ >= n || done_; });
+    return count_;
+  }
+  grpc::Status WaitDone(std::chrono::seconds timeout = std::chrono::seconds(15)) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, timeout, [&] { return done_; });
+    return done_ ? status_ : grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "still open");
+  }
+  bool done() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return done_;
+  }
+  std::vector<Msg> messages() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return messages_;
+  }
+
+ private:
+  std::unique_ptr<v1::Exchange::Stub> stub_;
+  grpc::ClientContext ctx_;
+  std::unique_ptr<grpc::ClientReader<Msg>> reader_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::size_t allowed_;
+  std::size_t count_ = 0;
+  std::vector<Msg> messages_;
+  grpc::Status status_;
+  bool done_ = false;
+};
+
+GatedReader<v1::ExecutionReport>::Opener ExecOpener(std::uint64_t after) {
+  return [after](v1::Exchange::Stub* stub, grpc::ClientContext* ctx) {
+    v1::StreamExecutionsRequest req;
+    req.set_after_seq(after);
+    return stub->StreamExecutions(ctx, req);
+  };
+}
+GatedReader<v1::BookUpdate>::Opener BookOpener() {
+  return [](v1::Exchange::Stub* stub, grpc::ClientContext* ctx) {
+    v1::StreamBookRequest req;
+    req.set_pair(kGaCo);
+    return stub->StreamBook(ctx, req);
+  };
+}
+
 class GatewayStreamsTest : public ::testing::Test {
  protected:
   void SetUp() override { scratch_ = testing::MakeTempDir("msx-streams"); }
@@ -55,6 +208,28 @@ class GatewayStreamsTest : public ::testing::Test {
     if (!komir_->Submit(client_id, kGaCo, v1::SIDE_SELL, lots, price, &sell).ok()) return 0;
     if (!jogmec_->Submit(client_id, kGaCo, v1::SIDE_BUY, lots, price, &buy).ok()) return 0;
     return buy.seq();
+  }
+
+  // `batches` x 256 trades through two desks (KOMIR's sells rest, JOGMEC's buys take
+  // them); appends KOMIR's expected reports ("seq/accepted", "seq/fill") in order.
+  void DeskTrades(int batches, std::uint64_t first_id, std::vector<std::string>* komir_reports) {
+    const std::int64_t price = komir_->FairPrice(kGaCo);
+    Desk sells(*komir_, "demo-komir");
+    Desk buys(*jogmec_, "demo-jogmec");
+    for (int b = 0; b < batches; ++b) {
+      const std::uint64_t id = first_id + static_cast<std::uint64_t>(b) * 256;
+      std::vector<std::uint64_t> s = sells.Submit(id, 256, v1::SIDE_SELL, price);
+      std::vector<std::uint64_t> t = buys.Submit(id, 256, v1::SIDE_BUY, price);
+      ASSERT_EQ(s.size(), 256u);
+      ASSERT_EQ(t.size(), 256u);
+      // The buys take the resting sells in time priority (= sequence) order, one each.
+      std::vector<std::uint64_t> sold = s, bought = t;
+      std::sort(sold.begin(), sold.end());
+      std::sort(bought.begin(), bought.end());
+      if (komir_reports == nullptr) continue;
+      for (std::uint64_t seq : sold) komir_reports->push_back(std::to_string(seq) + "/accepted");
+      for (std::uint64_t seq : bought) komir_reports->push_back(std::to_string(seq) + "/fill");
+    }
   }
 
   std::string scratch_;
@@ -172,6 +347,129 @@ TEST_F(GatewayStreamsTest, ResumeAheadOfTheExchangeGetsOnlyLaterReports) {
   ASSERT_TRUE(full->WaitFor([&](const auto& m) { return !m.empty() && m.back().seq() >= last; }));
   ASSERT_TRUE(ahead->WaitFor([&](const auto& m) { return !m.empty() && m.back().seq() >= last; }));
   ExpectExactlyTheReportsAfter(full->messages(), ahead->messages(), after, "resume ahead");
+}
+
+// Defect: a resume from seq 0 after a restart read the whole journal on the sequencer
+// thread (stalling every agency) and queued it as live messages, so it ended with
+// RESOURCE_EXHAUSTED past the stream cap. Now the history is read off the sequencer,
+// paged under flow control, not counted against the cap, and handed over to live reports.
+TEST_F(GatewayStreamsTest, ResumeFromZeroOverALargeJournalCompletesWhileOthersTrade) {
+  const std::string data_dir = scratch_ + "/data";
+  v1::ExchangeConfig config = RichConfig();
+  // Far below the history's size: history must not count against it.
+  config.mutable_server()->set_stream_max_queued_messages(1000);
+  StartServer(config, "none", data_dir);
+  constexpr int kBatches = 100;  // 25,600 trades: 51,200 commands, 51,200 KOMIR reports
+  std::vector<std::string> expected;
+  DeskTrades(kBatches, 1, &expected);
+  if (HasFatalFailure()) return;
+  ASSERT_EQ(server_.Stop(SIGTERM), 0) << server_.Output();
+  StartServer(config, "none", data_dir);
+
+  // The client reads 2,000 reports and stops: the resume is then held by flow control.
+  GatedReader<v1::ExecutionReport> resume(server_.address(), "demo-komir", 2000, ExecOpener(0));
+  ASSERT_EQ(resume.WaitForCount(2000), 2000u);
+  // Meanwhile other agencies' commands are accepted (the sequencer is not reading the
+  // journal for the resume, nor waiting for it).
+  const std::int64_t price = dla_->FairPrice("NDPR-OX/CO-99.8");
+  for (std::uint64_t id = 1; id <= 200; ++id) {
+    v1::SubmitOfferResponse resp;
+    ASSERT_TRUE(dla_->Submit(id, "NDPR-OX/CO-99.8", v1::SIDE_SELL, 1, price, &resp).ok());
+  }
+  EXPECT_FALSE(resume.done()) << "the resume ended early: " << resume.WaitDone().error_message();
+  EXPECT_LT(resume.messages().size(), expected.size()) << "the resume is no longer in progress";
+
+  // The rest, then live reports after the handover: each once, in order.
+  resume.Allow(SIZE_MAX);
+  ASSERT_EQ(resume.WaitForCount(expected.size(), std::chrono::seconds(30)), expected.size())
+      << resume.WaitDone().error_message();
+  DeskTrades(1, 1000000, &expected);
+  ASSERT_EQ(resume.WaitForCount(expected.size()), expected.size())
+      << resume.WaitDone().error_message();
+  std::vector<std::string> got;
+  for (const auto& r : resume.messages()) {
+    got.push_back(std::to_string(r.seq()) + (r.has_fill() ? "/fill" : r.has_accepted() ? "/accepted" : "/other"));
+  }
+  ASSERT_EQ(got.size(), expected.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    ASSERT_EQ(got[i], expected[i]) << "report " << i;
+  }
+  EXPECT_FALSE(resume.done());
+}
+
+TEST_F(GatewayStreamsTest, SlowStreamsAreEndedAtTheByteCap) {
+  v1::ExchangeConfig config = RichConfig();
+  config.mutable_server()->set_stream_max_queued_bytes(16384);
+  StartServer(config, "none");
+  // The clients read the first messages (so both streams are live), then stop reading:
+  // gRPC's flow-control window fills, then the server's queue.
+  GatedReader<v1::ExecutionReport> exec(server_.address(), "demo-komir", 2, ExecOpener(0));
+  GatedReader<v1::BookUpdate> book(server_.address(), "demo-komir", 1, BookOpener());
+  ASSERT_EQ(book.WaitForCount(1), 1u);
+  ASSERT_NE(Trade(1, 1, komir_->FairPrice(kGaCo)), 0u);
+  ASSERT_EQ(exec.WaitForCount(2), 2u);
+  DeskTrades(40, 100, nullptr);  // 10,240 trades: ~20,000 reports, ~30,000 book updates
+  if (HasFatalFailure()) return;
+  exec.Allow(SIZE_MAX);
+  book.Allow(SIZE_MAX);
+  const grpc::Status statuses[] = {exec.WaitDone(), book.WaitDone()};
+  const std::size_t counts[] = {exec.messages().size(), book.messages().size()};
+  for (int i = 0; i < 2; ++i) {
+    const grpc::Status& s = statuses[i];
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+        << (i == 0 ? "execution" : "book") << " stream: " << s.error_message() << " after "
+        << counts[i] << " messages";
+    EXPECT_NE(s.error_message().find("16384 bytes queued (server.stream_max_queued_bytes)"),
+              std::string::npos)
+        << s.error_message();
+  }
+}
+
+TEST_F(GatewayStreamsTest, SlowStreamsAreEndedAtTheMessageCap) {
+  v1::ExchangeConfig config = RichConfig();
+  config.mutable_server()->set_stream_max_queued_messages(100);
+  StartServer(config, "none");
+  GatedReader<v1::ExecutionReport> exec(server_.address(), "demo-komir", 2, ExecOpener(0));
+  ASSERT_NE(Trade(1, 1, komir_->FairPrice(kGaCo)), 0u);
+  ASSERT_EQ(exec.WaitForCount(2), 2u);  // live from here on
+  DeskTrades(40, 100, nullptr);
+  if (HasFatalFailure()) return;
+  exec.Allow(SIZE_MAX);
+  grpc::Status s = exec.WaitDone();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+  EXPECT_NE(s.error_message().find("100 messages queued (server.stream_max_queued_messages)"),
+            std::string::npos)
+      << s.error_message();
+}
+
+TEST_F(GatewayStreamsTest, OpenStreamsPerAgencyAreLimited) {
+  v1::ExchangeConfig config = RichConfig();
+  config.mutable_server()->set_max_streams_per_agency(2);
+  StartServer(config, "none");
+  auto first = testing::WatchExecutions(*komir_, "demo-komir");
+  auto second = std::make_unique<GatedReader<v1::BookUpdate>>(server_.address(), "demo-komir",
+                                                              SIZE_MAX, BookOpener());
+  ASSERT_EQ(second->WaitForCount(1), 1u);  // the snapshot: both are open
+  auto third = testing::WatchExecutions(*komir_, "demo-komir");
+  grpc::Status s = third->WaitDone();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+  EXPECT_NE(s.error_message().find("max_streams_per_agency: KOMIR has 2 streams open"),
+            std::string::npos)
+      << s.error_message();
+  // Another agency is not affected.
+  auto other = testing::WatchExecutions(*jogmec_, "demo-jogmec");
+  // Closing one frees its place (the server counts it down when the stream is done).
+  second.reset();
+  bool reopened = false;
+  for (int attempt = 0; attempt < 100 && !reopened; ++attempt) {
+    GatedReader<v1::BookUpdate> again(server_.address(), "demo-komir", SIZE_MAX, BookOpener());
+    reopened = again.WaitForCount(1) == 1;
+    if (!reopened) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(reopened);
+  ASSERT_NE(Trade(1, 1, komir_->FairPrice(kGaCo)), 0u);
+  EXPECT_TRUE(first->WaitForCount(2));
+  EXPECT_TRUE(other->WaitForCount(1));
 }
 
 }  // namespace

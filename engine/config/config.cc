@@ -188,6 +188,22 @@ absl::Status ValidateExtras(const msx::v1::ExchangeConfig& config) {
                        s.max_in_flight_per_agency()));
     }
   }
+  if (absl::Status b = in_range("max_streams_per_agency", s.max_streams_per_agency(), 1,
+                                kMaxMaxStreamsPerAgency, kDefaultMaxStreamsPerAgency);
+      !b.ok()) {
+    return b;
+  }
+  if (absl::Status b = in_range("stream_max_queued_messages", s.stream_max_queued_messages(), 1,
+                                kMaxStreamMaxQueuedMessages, kDefaultStreamMaxQueuedMessages);
+      !b.ok()) {
+    return b;
+  }
+  if (absl::Status b = in_range("stream_max_queued_bytes", s.stream_max_queued_bytes(),
+                                kMinStreamMaxQueuedBytes, kMaxStreamMaxQueuedBytes,
+                                kDefaultStreamMaxQueuedBytes);
+      !b.ok()) {
+    return b;
+  }
   if (s.tls().cert_file().empty() != s.tls().key_file().empty()) {
     return server_bad("tls", "cert_file and key_file must be given together");
   }
@@ -304,6 +320,13 @@ msx::v1::ServerConfig ServerConfigWithDefaults(const msx::v1::ServerConfig& serv
     s.set_max_concurrent_streams(static_cast<std::int32_t>(kDefaultMaxConcurrentStreams));
   }
   if (s.grpc_memory_bytes() == 0) s.set_grpc_memory_bytes(kDefaultGrpcMemoryBytes);
+  if (s.max_streams_per_agency() == 0) {
+    s.set_max_streams_per_agency(static_cast<std::int32_t>(kDefaultMaxStreamsPerAgency));
+  }
+  if (s.stream_max_queued_messages() == 0) {
+    s.set_stream_max_queued_messages(static_cast<std::int32_t>(kDefaultStreamMaxQueuedMessages));
+  }
+  if (s.stream_max_queued_bytes() == 0) s.set_stream_max_queued_bytes(kDefaultStreamMaxQueuedBytes);
   return s;
 }
 

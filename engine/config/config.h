@@ -58,6 +58,13 @@ inline constexpr std::int64_t kMaxConcurrentStreams = 1000000;
 inline constexpr std::int64_t kDefaultGrpcMemoryBytes = 1ll << 30;
 inline constexpr std::int64_t kMinGrpcMemoryBytes = 16ll << 20;
 inline constexpr std::int64_t kMaxGrpcMemoryBytes = 1ll << 40;
+inline constexpr std::int64_t kDefaultMaxStreamsPerAgency = 64;
+inline constexpr std::int64_t kMaxMaxStreamsPerAgency = 100000;
+inline constexpr std::int64_t kDefaultStreamMaxQueuedMessages = 65536;
+inline constexpr std::int64_t kMaxStreamMaxQueuedMessages = 16777216;
+inline constexpr std::int64_t kDefaultStreamMaxQueuedBytes = 16ll << 20;
+inline constexpr std::int64_t kMinStreamMaxQueuedBytes = 1024;
+inline constexpr std::int64_t kMaxStreamMaxQueuedBytes = 4ll << 30;
 
 // Validates everything LoadReferenceData needs plus the parts the engine does not use:
 // tokens (non-empty, unique across agencies), initial holdings (known instrument,

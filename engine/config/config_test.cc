@@ -149,6 +149,9 @@ TEST(DefaultConfigTest, ServerSectionHasDefaults) {
   const msx::v1::ServerConfig empty = ServerConfigWithDefaults(msx::v1::ServerConfig());
   EXPECT_EQ(empty.listen(), "127.0.0.1:50051");
   EXPECT_EQ(empty.queue_capacity(), 65536);
+  EXPECT_EQ(empty.max_streams_per_agency(), 64);
+  EXPECT_EQ(empty.stream_max_queued_messages(), 65536);
+  EXPECT_EQ(empty.stream_max_queued_bytes(), 16 << 20);
 }
 
 TEST(ParseConfigTextTest, SyntaxErrorNamesLineAndColumn) {
@@ -278,6 +281,14 @@ TEST(LoadReferenceDataTest, EveryServerNumberIsBounded) {
       {[](msx::v1::ServerConfig* s) { s->set_time_tick_ms(9223372036854775807); },
        "server.time_tick_ms: must be between 1 and 3600000 (or 0 for 100), got "
        "9223372036854775807"},
+      {[](msx::v1::ServerConfig* s) { s->set_max_streams_per_agency(-1); },
+       "server.max_streams_per_agency: must be between 1 and 100000 (or 0 for 64), got -1"},
+      {[](msx::v1::ServerConfig* s) { s->set_stream_max_queued_messages(-5); },
+       "server.stream_max_queued_messages: must be between 1 and 16777216 (or 0 for 65536), "
+       "got -5"},
+      {[](msx::v1::ServerConfig* s) { s->set_stream_max_queued_bytes(100); },
+       "server.stream_max_queued_bytes: must be between 1024 and 4294967296 (or 0 for "
+       "16777216), got 100"},
       {[](msx::v1::ServerConfig* s) { s->set_time_tick_ms(-1); },
        "server.time_tick_ms: must be between 1 and 3600000 (or 0 for 100), got -1"},
       {[](msx::v1::ServerConfig* s) { s->set_journal_segment_bytes(100); },

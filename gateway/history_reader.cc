@@ -1,0 +1,110 @@
+#include "gateway/history_reader.h"
+
+#include <pthread.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace msx::gateway {
+
+bool EventConcerns(const Event& e, AgencyId agency) {
+  switch (e.type) {
+    case EventType::kAccepted:
+      return e.accepted.agency == agency;
+    case EventType::kFill:
+      return e.fill.maker_agency == agency || e.fill.taker_agency == agency;
+    case EventType::kCancelled:
+      return e.cancelled.agency == agency;
+    case EventType::kExpired:
+      return e.expired.agency == agency;
+    case EventType::kReplaced:
+      return e.replaced.agency == agency;
+    default:
+      return false;
+  }
+}
+
+HistoryCursor::HistoryCursor(std::string journal_dir, AgencyId agency, Seq after, Seq upto)
+    : dir_(std::move(journal_dir)), agency_(agency), upto_(upto), position_(after) {}
+
+absl::StatusOr<Seq> HistoryCursor::NextPage(std::size_t max_events,
+                                            std::vector<HistoryGroup>* page) {
+  if (done()) return position_;
+  if (reader_ == nullptr) {
+    journal::ReaderOptions options;
+    options.after_seq = position_;
+    options.until_seq = upto_;
+    absl::StatusOr<std::unique_ptr<journal::JournalReader>> reader =
+        journal::JournalReader::Open(dir_, options);
+    if (!reader.ok()) return reader.status();
+    reader_ = std::move(*reader);
+  }
+  std::size_t found = 0;
+  while (found < max_events && position_ < upto_) {
+    if (!reader_->Next(&entry_)) {
+      if (!reader_->status().ok()) return reader_->status();
+      return absl::OutOfRangeError(absl::StrCat("execution history: the journal in ", dir_,
+                                                " ends at ", position_, ", before ", upto_));
+    }
+    position_ = entry_.command.seq;
+    HistoryGroup* group = nullptr;
+    for (const Event& e : entry_.events) {
+      if (!EventConcerns(e, agency_)) continue;
+      if (group == nullptr) {
+        group = &page->emplace_back();
+        group->command = entry_.command;
+      }
+      group->events.push_back(e);
+      ++found;
+    }
+  }
+  if (done()) reader_.reset();  // close the segment files now
+  return position_;
+}
+
+HistoryReader::HistoryReader() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+HistoryReader::~HistoryReader() { Stop(); }
+
+bool HistoryReader::Post(std::function<void()> job) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!stopping_) {
+      jobs_.push_back(std::move(job));
+      cv_.notify_one();
+      return true;
+    }
+  }
+  return false;  // `job` (and what it holds) is destroyed outside mu_
+}
+
+void HistoryReader::Stop() {
+  std::deque<std::function<void()>> dropped;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    dropped.swap(jobs_);
+  }
+  cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+void HistoryReader::Run() {
+  pthread_setname_np(pthread_self(), "msx-history");
+  for (;;) {
+    std::function<void()> job;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+      if (stopping_) return;
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    job();
+  }
+}
+
+}  // namespace msx::gateway
