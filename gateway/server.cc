@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
@@ -21,6 +23,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/config/config.h"
+#include "engine/journal/file_util.h"
 #include "engine/journal/reader.h"
 #include "engine/journal/recovery.h"
 #include "engine/journal/snapshot.h"
@@ -92,6 +95,9 @@ class SnapshotWriter {
 };
 
 namespace {
+
+// msx-server's exit status after an fdatasync failure (gateway/README.md).
+constexpr int kExitJournalSyncFailed = 3;
 
 // The reference-data part of the configuration, as journaled: without credentials (tokens,
 // digests, certificate names: secrets and operational, rotated without a new journal), the
@@ -229,8 +235,9 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
   // ---- Recovery ----
   const std::string dir = server.data_dir();
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return absl::UnavailableError(absl::StrCat(dir, ": cannot create: ", ec.message()));
+  // Each directory created is made durable in its parent (fsync), so a power cut right
+  // after the first commit cannot lose the directory that holds it.
+  if (absl::Status d = journal::internal::CreateDirs(dir); !d.ok()) return d;
   // Before anything reads or writes the journal: a second server on the same directory
   // would truncate the first one's live tail and interleave segments with it.
   absl::StatusOr<std::unique_ptr<journal::DirLock>> lock = journal::DirLock::Acquire(dir);
@@ -291,6 +298,20 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
   s->health_target_ = std::make_shared<std::atomic<grpc::HealthCheckServiceInterface*>>(nullptr);
   auto health = s->health_target_;
   wopts.on_failure = [target, health](const absl::Status& status) {
+    if (absl::IsDataLoss(status)) {
+      // An fdatasync (or directory fsync) failed: the kernel may already have dropped
+      // pages it could not write, so even this process's view of the journal may be
+      // wrong, and a restart on the same boot could read page cache that never reached
+      // the disk. Exit at once (nothing after the failure was acknowledged); the operator
+      // reboots the machine before restarting (gateway/README.md).
+      std::fprintf(stderr,
+                   "msx-server: JOURNAL SYNC FAILED, exiting: %s\nmsx-server: reboot the "
+                   "machine before restarting: data in the page cache may never have "
+                   "reached the disk\n",
+                   std::string(status.message()).c_str());
+      std::fflush(stderr);
+      std::_Exit(kExitJournalSyncFailed);
+    }
     std::fprintf(stderr, "msx-server: JOURNAL FAILED, refusing commands: %s\n",
                  std::string(status.message()).c_str());
     // Load balancers and operators see it in the standard health check. Set first: a

@@ -104,8 +104,21 @@ MappedFile::~MappedFile() {
   if (size_ > 0) ::munmap(const_cast<char*>(data_), size_);
 }
 
+namespace {
+
+std::string ParentDir(const std::string& dir) {
+  std::string d = dir;
+  while (d.size() > 1 && d.back() == '/') d.pop_back();
+  const std::size_t slash = d.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : d.substr(0, slash);
+}
+
+}  // namespace
+
 absl::Status EnsureDir(const std::string& dir) {
-  if (::mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST) {
+  if (::mkdir(dir.c_str(), 0755) == 0) return SyncDir(ParentDir(dir));
+  if (errno == EEXIST) {
     struct stat st;
     if (::stat(dir.c_str(), &st) != 0) return ErrnoError("stat", dir);
     if (!S_ISDIR(st.st_mode)) {
@@ -114,6 +127,16 @@ absl::Status EnsureDir(const std::string& dir) {
     return absl::OkStatus();
   }
   return ErrnoError("mkdir", dir);
+}
+
+absl::Status CreateDirs(const std::string& dir) {
+  struct stat st;
+  if (::stat(dir.c_str(), &st) == 0) return EnsureDir(dir);  // says if it is not a directory
+  const std::string parent = ParentDir(dir);
+  if (parent != dir && parent != "." && parent != "/") {
+    if (absl::Status s = CreateDirs(parent); !s.ok()) return s;
+  }
+  return EnsureDir(dir);
 }
 
 absl::Status SyncDir(const std::string& dir) {

@@ -48,8 +48,12 @@ class MappedFile {
   std::size_t size_;
 };
 
-// Creates `dir` if missing (one level; the parent must exist).
+// Creates `dir` if missing (one level; the parent must exist). If it created it, fsyncs
+// the parent so that the new entry is durable.
 absl::Status EnsureDir(const std::string& dir);
+
+// Creates `dir` and any missing parents (mkdir -p), each made durable in its parent.
+absl::Status CreateDirs(const std::string& dir);
 
 // fsync()s the directory so that entries created/renamed/removed in it are durable.
 absl::Status SyncDir(const std::string& dir);

@@ -247,14 +247,18 @@ absl::StatusOr<std::vector<SegmentInfo>> ListSegments(const std::string& dir) {
 
 class JournalReader::SegmentCursor {
  public:
-  SegmentCursor(std::string path, std::unique_ptr<internal::MappedFile> file, bool last)
+  // Exactly one of `file` (a mapped segment) and `bytes` (a segment read into memory).
+  SegmentCursor(std::string path, std::unique_ptr<internal::MappedFile> file, std::string bytes,
+                bool last)
       : path(std::move(path)),
         file(std::move(file)),
-        data(this->file->data()),
+        bytes(std::move(bytes)),
+        data(this->file ? this->file->data() : absl::string_view(this->bytes)),
         parser(data),
         last(last) {}
   const std::string path;
   const std::unique_ptr<internal::MappedFile> file;
+  const std::string bytes;
   const absl::string_view data;
   SegmentParser parser;
   const bool last;  // the last segment of the journal: a torn tail is a clean end
@@ -280,6 +284,8 @@ JournalReader::JournalReader(std::string dir, ReaderOptions options,
       if (segments_[i].first_seq <= options_.after_seq + 1) next_segment_ = i;
     }
   }
+  first_decoded_segment_ = next_segment_;
+  if (options_.verify_skipped_segments) next_segment_ = 0;
 }
 
 JournalReader::~JournalReader() = default;
@@ -291,16 +297,33 @@ bool JournalReader::OpenNextSegment() {
   }
   const std::size_t index = next_segment_++;
   const SegmentInfo& info = segments_[index];
-  absl::StatusOr<std::unique_ptr<internal::MappedFile>> file =
-      internal::MappedFile::Open(info.path);
-  if (!file.ok()) {
-    status_ = file.status();
-    done_ = true;
-    return false;
+  const bool last = index + 1 == segments_.size();
+  // The last segment may be the one a live writer appends to and cuts (ftruncate of its
+  // preallocated zeros, on rotation and Close): touching a mapped page past a cut raises
+  // SIGBUS, so it is read into memory. A segment with a successor is complete and is
+  // never cut again: it is mapped.
+  std::unique_ptr<internal::MappedFile> mapped;
+  std::string bytes;
+  if (last) {
+    absl::StatusOr<std::string> read = internal::ReadFile(info.path);
+    if (!read.ok()) {
+      status_ = read.status();
+      done_ = true;
+      return false;
+    }
+    bytes = *std::move(read);
+  } else {
+    absl::StatusOr<std::unique_ptr<internal::MappedFile>> file =
+        internal::MappedFile::Open(info.path);
+    if (!file.ok()) {
+      status_ = file.status();
+      done_ = true;
+      return false;
+    }
+    mapped = *std::move(file);
   }
   ++stats_.segments;
-  const bool last = index + 1 == segments_.size();
-  cursor_ = std::make_unique<SegmentCursor>(info.path, *std::move(file), last);
+  cursor_ = std::make_unique<SegmentCursor>(info.path, std::move(mapped), std::move(bytes), last);
   Seq first_seq = 0;
   absl::Status h = cursor_->parser.ReadHeader(&first_seq);
   if (absl::IsOutOfRange(h) && last) {
@@ -335,6 +358,109 @@ bool JournalReader::OpenNextSegment() {
         info.path, 0, 0);
   }
   cursor_->first_seq = first_seq;
+  if (index < first_decoded_segment_) return VerifyFramingOnly();
+  return true;
+}
+
+bool JournalReader::VerifyFramingOnly() {
+  SegmentCursor& c = *cursor_;
+  SegmentParser::Record rec;
+  std::string error;
+  std::uint64_t group_offset = 0;
+  Seq group_seq = 0;
+  std::uint32_t events_left = 0, event_index = 0;
+  std::uint64_t records = 0, commands = 0, events = 0;
+  for (;;) {
+    const std::uint64_t p = c.parser.position();
+    SegmentParser::Result r = c.parser.Next(&rec, &error);
+    if (r == SegmentParser::Result::kEnd) break;
+    // Not the last segment: nothing may be cut short, and a damaged group is cut whole.
+    const std::uint64_t cut = events_left > 0 ? group_offset : p;
+    if (r == SegmentParser::Result::kTorn || r == SegmentParser::Result::kZeroFill) {
+      return HandleCorruption(
+          absl::DataLossError("record cut short in a segment that is not the last"), c.path, p,
+          cut);
+    }
+    if (r == SegmentParser::Result::kCorrupt) {
+      return HandleCorruption(absl::DataLossError(error), c.path, p, cut);
+    }
+    const bool first = records++ == 0;
+    if (first != (rec.type == RecordType::kConfig)) {
+      return HandleCorruption(absl::DataLossError(first ? "segment does not start with a CONFIG "
+                                                          "record"
+                                                        : "CONFIG record after the start of the "
+                                                          "segment"),
+                              c.path, p, cut);
+    }
+    if (rec.type == RecordType::kConfig) {
+      ++stats_.config_records;
+      if (config_.empty() && stats_.config_records == 1) config_ = std::string(rec.payload);
+      if (options_.on_config) options_.on_config(c.path, rec.offset, rec.payload);
+      continue;
+    }
+    // The CRC vouches for the bytes; only the seq, count and index fields are read.
+    const std::size_t prefix =
+        rec.type == RecordType::kCommand ? kCommandPrefixSize : kEventPrefixSize;
+    if (rec.payload.size() < prefix) {
+      return HandleCorruption(absl::DataLossError(absl::StrCat("payload of ", rec.payload.size(),
+                                                               " bytes is shorter than its "
+                                                               "prefix")),
+                              c.path, p, cut);
+    }
+    const Seq seq = GetFixed64(rec.payload.data());
+    if (rec.type == RecordType::kCommand) {
+      if (events_left > 0) {
+        return HandleCorruption(
+            absl::DataLossError(absl::StrCat("command seq ", group_seq, " has ", event_index,
+                                             " of its ", event_index + events_left, " events")),
+            c.path, p, group_offset);
+      }
+      if (seq != expected_seq_) {
+        return HandleCorruption(
+            absl::DataLossError(absl::StrCat(
+                seq < expected_seq_ ? "duplicate command: seq " : "sequence gap: seq ", seq,
+                ", expected ", expected_seq_)),
+            c.path, p, p);
+      }
+      group_offset = p;
+      group_seq = seq;
+      events_left = GetFixed32(rec.payload.data() + 17);
+      event_index = 0;
+      ++commands;
+      if (events_left == 0) ++expected_seq_;  // a group counts once it is complete
+      continue;
+    }
+    const std::uint32_t index = GetFixed32(rec.payload.data() + 8);
+    if (events_left == 0 || seq != group_seq || index != event_index) {
+      return HandleCorruption(
+          absl::DataLossError(absl::StrCat("event (seq ", seq, ", index ", index,
+                                           ") does not belong here (EVENT record without its "
+                                           "COMMAND, or out of order)")),
+          c.path, p, events_left > 0 ? group_offset : p);
+    }
+    --events_left;
+    ++event_index;
+    ++events;
+    if (events_left == 0) ++expected_seq_;
+  }
+  if (records == 0 || events_left > 0) {
+    return HandleCorruption(
+        absl::DataLossError(records == 0 ? std::string("segment has no CONFIG record")
+                                         : absl::StrCat("command seq ", group_seq, " has ",
+                                                        event_index, " of its ",
+                                                        event_index + events_left, " events")),
+        c.path, c.parser.position(), records == 0 ? c.parser.position() : group_offset);
+  }
+  stats_.records += records;
+  stats_.bytes += c.data.size() - kSegmentHeaderSize;
+  stats_.commands += commands;
+  stats_.events += events;
+  if (commands > 0) {
+    if (stats_.first_seq == 0) stats_.first_seq = expected_seq_ - commands;
+    stats_.last_seq = expected_seq_ - 1;
+  }
+  stats_.end_seq = expected_seq_ - 1;
+  cursor_.reset();
   return true;
 }
 
@@ -475,7 +601,10 @@ bool JournalReader::ReadGroup(JournalEntry* entry) {
   SegmentParser::Record rec;
   std::string error;
   while (!done_) {
-    if (!cursor_ && !OpenNextSegment()) return false;
+    if (!cursor_) {
+      if (!OpenNextSegment()) return false;
+      if (!cursor_) continue;  // only verified (verify_skipped_segments)
+    }
     SegmentCursor& c = *cursor_;
     SegmentParser::Result r = c.parser.Next(&rec, &error);
     if (r == SegmentParser::Result::kEnd) {

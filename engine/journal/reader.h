@@ -23,7 +23,9 @@
 //     changed.
 //
 // Thread-safety: a JournalReader is used by one thread at a time. Any number of readers
-// may read a directory while one JournalWriter appends to it, provided they do not ask
+// may read a directory while one JournalWriter appends to it (segments with a successor
+// are memory-mapped; the last one, which the writer may cut, is read with read(2), so a
+// cut never raises SIGBUS in a reader), provided they do not ask
 // for truncation; the tail the writer is still writing then reads as a torn tail, so a
 // reader of a live journal should stop at the writer's durable_seq() (until_seq).
 #ifndef MSX_ENGINE_JOURNAL_READER_H_
@@ -62,6 +64,12 @@ struct ReaderOptions {
   // until_seq is set and the journal ends before it, the read fails with OutOfRangeError.
   Seq after_seq = 0;
   Seq until_seq = std::numeric_limits<Seq>::max();
+  // Also verify the segments wholly before after_seq + 1 (which are otherwise not read):
+  // their framing, CRCs, the sequence chain and the grouping, without decoding payloads.
+  // Recovery sets it, so that damage in an old segment stops the start, not a client's
+  // resume much later. Costs a CRC pass over every segment (GB/s). Their records,
+  // commands and events count in ReadStats; their fills and times do not (not decoded).
+  bool verify_skipped_segments = false;
   // Remove a torn tail of the last segment (recovery does; verify and dump do not).
   bool truncate_torn_tail = false;
   // Operator override: on corruption, truncate there and end cleanly (see above).
@@ -142,7 +150,12 @@ class JournalReader {
   class SegmentCursor;
   JournalReader(std::string dir, ReaderOptions options, std::vector<SegmentInfo> segments);
   bool ReadGroup(JournalEntry* entry);
+  // Opens the next segment into cursor_. Returns false at the end or on error; true with
+  // cursor_ null when the segment was only verified (verify_skipped_segments).
   bool OpenNextSegment();
+  // Verifies the framing of cursor_'s whole segment (not the last; see
+  // verify_skipped_segments), advances the sequence chain past it and closes it.
+  bool VerifyFramingOnly();
   bool HandleCorruption(absl::Status status, const std::string& path, std::uint64_t offset,
                         std::uint64_t group_offset);
   // The last segment ends cleanly at valid_end; [zero_from, size) are zero bytes.
@@ -161,6 +174,7 @@ class JournalReader {
   const ReaderOptions options_;
   std::vector<SegmentInfo> segments_;
   std::size_t next_segment_ = 0;
+  std::size_t first_decoded_segment_ = 0;  // segments before it are only verified
   std::unique_ptr<SegmentCursor> cursor_;
   Seq expected_seq_ = 0;  // next command seq; 0 = not yet known
   bool done_ = false;

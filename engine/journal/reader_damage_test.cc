@@ -247,5 +247,26 @@ TEST_F(ReaderDamageTest, LargeBatchIsWrittenInSyncedPiecesOfAtMostTheUnsyncedWin
   EXPECT_EQ(r.entries.size(), next_seq_ - 1);
 }
 
+// Issue 12, defect 8: a reader of a live journal mapped the last segment, and the writer
+// cutting its preallocated zeros (ftruncate on rotation and Close) made the reader's next
+// touch of a cut page raise SIGBUS. The last segment is read into memory now.
+TEST_F(ReaderDamageTest, ReaderOfTheLastSegmentSurvivesTheWriterCuttingIt) {
+  WriteGroups(40);
+  std::vector<JournalEntry> layout = Layout();
+  const std::string& file = layout[0].file;
+  const std::uint64_t data_end = testing::FileSize(file);
+  testing::AppendZeros(file, 1 << 20);  // the zeros a writer keeps ahead of its data
+  auto reader = JournalReader::Open(dir_.path(), {});
+  ASSERT_TRUE(reader.ok());
+  JournalEntry e;
+  ASSERT_TRUE((*reader)->Next(&e));  // the segment is open in the reader now
+  testing::TruncateTo(file, data_end);  // the writer closes: it cuts the zeros
+  std::size_t n = 1;
+  while ((*reader)->Next(&e)) ++n;  // scans the (former) zeros at the end
+  EXPECT_TRUE((*reader)->status().ok()) << (*reader)->status();
+  EXPECT_EQ(n, layout.size());
+  EXPECT_EQ((*reader)->stats().zero_fill_bytes, 1u << 20);
+}
+
 }  // namespace
 }  // namespace msx::journal

@@ -64,6 +64,8 @@ absl::Status Replay(const std::string& dir, Seq base_seq, Engine* engine,
   ro.after_seq = base_seq;
   ro.truncate_torn_tail = options.truncate_torn_tail;
   ro.truncate_at_corruption = options.truncate_at_corruption;
+  // Damage in a segment before the snapshot stops the start too (framing and CRCs).
+  ro.verify_skipped_segments = true;
   std::string first_config;
   bool have_config = false;
   absl::Status config_error;

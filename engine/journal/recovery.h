@@ -5,7 +5,9 @@
 //   2. Load the newest usable snapshot (unreadable or failing LoadState: fall back to the
 //      previous one, then to the full journal, each time with a fresh engine from the
 //      factory). A snapshot ahead of the journal's end is data loss: recovery fails.
-//   3. Read every segment from the one holding snapshot seq + 1, verifying CRCs and the
+//   3. Verify the framing, CRCs and sequence chain of the segments before the one
+//      holding snapshot seq + 1 (damage there fails the start at once, not a client's
+//      resume later), then read every segment from that one, verifying CRCs and the
 //      sequence chain; re-apply each later command through Engine::Apply and check that
 //      the regenerated journaled events (all but kBookLevel) equal the journaled ones,
 //      byte for byte in the journal encoding. Fills are thereby checked one by one.

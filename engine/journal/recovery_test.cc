@@ -294,6 +294,54 @@ TEST_F(RecoveryTest, SnapshotAheadOfTheJournalIsDataLossNotAStaleFile) {
   EXPECT_TRUE(absl::IsDataLoss(Recover().status()));
 }
 
+// Issue 12, defect 1b: recovery from a snapshot used to read only the segments after it,
+// so damage in an older segment surfaced first when a client's resume read it.
+TEST_F(RecoveryTest, DamageInASegmentBeforeTheSnapshotStopsRecoveryWithFileAndOffset) {
+  Run(2000, {1900, 2000});  // a clean stop writes a snapshot at the last seq
+  auto segments = ListSegments(dir_.path());
+  ASSERT_TRUE(segments.ok());
+  ASSERT_GT(segments->size(), 3u);
+  // A record in the middle of the second segment, long before the snapshots.
+  const SegmentInfo& victim = (*segments)[1];
+  JournalEntry middle;
+  {
+    ReaderOptions o;
+    o.after_seq = victim.first_seq - 1;
+    auto reader = JournalReader::Open(dir_.path(), o);
+    ASSERT_TRUE(reader.ok());
+    const std::uint64_t half = testing::FileSize(victim.path) / 2;
+    while ((*reader)->Next(&middle) && middle.offset < half) {
+    }
+    ASSERT_EQ(middle.file, victim.path);
+  }
+  testing::FlipByte(victim.path, middle.offset + kRecordHeaderSize + 4);
+  auto r = Recover();
+  EXPECT_TRUE(absl::IsDataLoss(r.status())) << r.status();
+  EXPECT_TRUE(absl::StartsWith(r.status().message(),
+                               absl::StrCat(victim.path, ":", middle.offset, ": ")))
+      << r.status();
+  // Cutting there is refused too: the snapshots prove the later commands were durable.
+  RecoveryOptions cut;
+  cut.truncate_at_corruption = true;
+  auto refused = Recover(cut);
+  EXPECT_TRUE(absl::IsDataLoss(refused.status())) << refused.status();
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), SnapshotFileName(2000)))
+      << refused.status();
+}
+
+TEST_F(RecoveryTest, SegmentsBeforeTheSnapshotAreVerifiedButNotReplayed) {
+  Run(2000, {1900});
+  auto r = Recover();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->snapshot_seq, 1900u);
+  EXPECT_EQ(r->commands_replayed, 100u);
+  auto segments = ListSegments(dir_.path());
+  ASSERT_TRUE(segments.ok());
+  EXPECT_EQ(r->read.segments, segments->size());  // every one was opened and checked
+  EXPECT_EQ(r->read.commands, 2000u);
+  EXPECT_EQ(r->engine->StateDigest(), live_->StateDigest());
+}
+
 TEST_F(RecoveryTest, CorruptionStopsRecoveryWithFileAndOffset) {
   Run(1000);
   auto reader = JournalReader::Open(dir_.path(), {});
