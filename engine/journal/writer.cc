@@ -1,6 +1,5 @@
 #include "engine/journal/writer.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,12 +7,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/journal/codec.h"
+#include "engine/journal/env.h"
 #include "engine/journal/file_util.h"
 #include "engine/journal/reader.h"
 
 namespace msx::journal {
 
-using internal::ErrnoError;
 using internal::JoinPath;
 
 namespace {
@@ -100,7 +99,8 @@ absl::StatusOr<bool> CheckContinuation(const std::string& dir, Seq next_seq) {
 absl::StatusOr<std::unique_ptr<JournalWriter>> JournalWriter::Open(const std::string& dir,
                                                                    WriterOptions options) {
   if (absl::Status s = ValidateOptions(options); !s.ok()) return s;
-  if (absl::Status s = internal::EnsureDir(dir); !s.ok()) return s;
+  Env* const env = options.env != nullptr ? options.env : Env::Default();
+  if (absl::Status s = env->CreateDir(dir); !s.ok()) return s;
   absl::StatusOr<bool> replace = CheckContinuation(dir, options.next_seq);
   if (!replace.ok()) return replace.status();
 
@@ -134,6 +134,7 @@ absl::StatusOr<std::unique_ptr<JournalWriter>> JournalWriter::Open(const std::st
 JournalWriter::JournalWriter(std::string dir, WriterOptions options)
     : dir_(std::move(dir)),
       options_(std::move(options)),
+      env_(options_.env != nullptr ? options_.env : Env::Default()),
       next_seq_(options_.next_seq),
       zero_cap_(RoundUpToPage(options_.segment_bytes + kMinZeroTail)) {}
 
@@ -158,14 +159,14 @@ absl::Status JournalWriter::Close() {
     closing_ = true;
     // Everything appended is written (the thread drained it); a failed writer does no
     // more I/O. Nothing else owns the file now.
-    cut = status_.ok() && fd_ >= 0 && !writing_;
+    cut = status_.ok() && file_ != nullptr && !writing_;
   }
   if (cut) {
     if (absl::Status s = CutToDataEnd(); !s.ok()) Fail(s);
   }
-  if (fd_ >= 0) {
-    ::close(fd_);
-    fd_ = -1;
+  if (file_ != nullptr) {
+    file_->Close().IgnoreError();  // everything that matters was synced, or failed
+    file_.reset();
   }
   return status();
 }
@@ -409,7 +410,7 @@ absl::StatusOr<bool> JournalWriter::Commit(bool inline_ok) {
 }
 
 bool JournalWriter::NeedsZerosLocked() const {
-  if (!preallocating() || closing_ || writing_ || fd_ < 0) return false;
+  if (!preallocating() || closing_ || writing_ || file_ == nullptr) return false;
   // Extend at half a chunk left, up to the cap: the segment rotates before its data
   // passes segment_bytes, and the last group before that needs kMinZeroTail after it.
   return zero_end_ < zero_cap_ && zero_end_ < data_end_ + options_.preallocate_bytes / 2;
@@ -423,16 +424,14 @@ absl::Status JournalWriter::WriteData(absl::string_view bytes) {
     // torn there would not be recognized as preallocated. Cut the zeros and append past
     // the end of the file instead, where a crash can only cut the write short. (A write
     // that ends past the zeros leaves no zero tail at all, so it needs no cut.)
-    if (::ftruncate(fd_, static_cast<off_t>(data_end_)) != 0) {
-      return ErrnoError("ftruncate", segment_path_);
-    }
+    if (absl::Status s = file_->Truncate(data_end_); !s.ok()) return s;
     zero_end_ = data_end_;
   }
   if (preallocating() && end > zero_end_) {
     absl::MutexLock l(&mu_);
     ++stats_.appends_past_zeros;
   }
-  if (absl::Status s = internal::PwriteAll(fd_, bytes, data_end_, segment_path_); !s.ok()) {
+  if (absl::Status s = file_->Pwrite(bytes, data_end_); !s.ok()) {
     // The write may have stopped at any byte (ENOSPC, EFBIG), leaving part of a record in
     // the zeros, which the reader would take for a record damaged after it was written
     // (FORMAT.md "Torn tail", rule D). Nothing of it was acknowledged: put the zeros back,
@@ -441,9 +440,7 @@ absl::Status JournalWriter::WriteData(absl::string_view bytes) {
       static const std::string* const kZeroRecords = new std::string(kMaxUnsyncedBytes, '\0');
       const std::uint64_t n = std::min<std::uint64_t>(
           std::min<std::uint64_t>(end, zero_end_) - data_end_, kZeroRecords->size());
-      internal::PwriteAll(fd_, absl::string_view(kZeroRecords->data(), n), data_end_,
-                          segment_path_)
-          .IgnoreError();
+      file_->Pwrite(absl::string_view(kZeroRecords->data(), n), data_end_).IgnoreError();
     }
     return s;
   }
@@ -459,9 +456,7 @@ absl::Status JournalWriter::ExtendZeros() {
                                     std::max(zero_cap_, RoundUpToPage(data_end_ + kMinZeroTail)));
   for (std::uint64_t at = from; at < to;) {
     const std::uint64_t n = std::min<std::uint64_t>(to - at, kZeros->size());
-    if (absl::Status s = internal::PwriteAll(fd_, absl::string_view(kZeros->data(), n), at,
-                                             segment_path_);
-        !s.ok()) {
+    if (absl::Status s = file_->Pwrite(absl::string_view(kZeros->data(), n), at); !s.ok()) {
       return s;
     }
     at += n;
@@ -477,9 +472,7 @@ absl::Status JournalWriter::ExtendZeros() {
 
 absl::Status JournalWriter::CutToDataEnd() {
   if (zero_end_ <= data_end_) return absl::OkStatus();
-  if (::ftruncate(fd_, static_cast<off_t>(data_end_)) != 0) {
-    return ErrnoError("ftruncate", segment_path_);
-  }
+  if (absl::Status s = file_->Truncate(data_end_); !s.ok()) return s;
   zero_end_ = data_end_;
   return SyncFile();
 }
@@ -525,8 +518,8 @@ absl::Status JournalWriter::WriteBatch(const std::string& bytes,
     } else if (absl::Status s = SyncFile(); !s.ok()) {
       return s;
     }
-    ::close(fd_);
-    fd_ = -1;
+    file_->Close().IgnoreError();  // synced above
+    file_.reset();
     if (absl::Status s = OpenSegmentFile(seg.first_seq); !s.ok()) return s;
     pos = seg.offset;
     header_first = true;
@@ -539,25 +532,41 @@ absl::Status JournalWriter::WriteBatch(const std::string& bytes,
 absl::Status JournalWriter::OpenSegmentFile(Seq first_seq) {
   segment_path_ = JoinPath(dir_, SegmentFileName(first_seq));
   // O_TRUNC: Open verified that an existing file of this name holds no command.
-  fd_ = ::open(segment_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd_ < 0) return ErrnoError("open", segment_path_);
+  absl::StatusOr<std::unique_ptr<WritableFile>> file = env_->NewWritableFile(segment_path_);
+  if (!file.ok()) return file.status();
+  file_ = *std::move(file);
   data_end_ = 0;
   zero_end_ = 0;
-  if (options_.durability == Durability::kSync) return internal::SyncDir(dir_);
+  if (options_.durability == Durability::kSync) {
+    if (absl::Status s = env_->SyncDir(dir_); !s.ok()) {
+      sync_failed_ = true;
+      return s;
+    }
+  }
   return absl::OkStatus();
 }
 
 absl::Status JournalWriter::SyncFile() {
   if (options_.durability != Durability::kSync) return absl::OkStatus();
-  if (::fdatasync(fd_) != 0) return ErrnoError("fdatasync", segment_path_);
+  if (absl::Status s = file_->Datasync(); !s.ok()) {
+    // What the page cache holds may never reach the disk (Linux can mark the pages clean
+    // after a failed writeback): Fail() reports DATA_LOSS, not UNAVAILABLE.
+    sync_failed_ = true;
+    return s;
+  }
   absl::MutexLock l(&mu_);
   ++stats_.fdatasyncs;
   return absl::OkStatus();
 }
 
 void JournalWriter::Fail(const absl::Status& status) {
+  // sync_failed_ is owned by this thread (the one whose call failed).
   absl::Status closed =
-      absl::UnavailableError(absl::StrCat("journal failed closed: ", status.message()));
+      sync_failed_
+          ? absl::DataLossError(absl::StrCat(
+                "journal failed closed: ", status.message(),
+                "; data written before it may never reach the disk (reboot before restarting)"))
+          : absl::UnavailableError(absl::StrCat("journal failed closed: ", status.message()));
   {
     absl::MutexLock l(&mu_);
     status_ = closed;

@@ -18,10 +18,14 @@
 // Replies, execution reports and market data for a command must be released only once
 // durable_seq() >= its seq (on_durable tells when; WaitDurable blocks until then).
 //
-// Failure is closed: the first failed open/write/fdatasync/rename puts the writer into a
-// permanent error state. status() returns that error (UNAVAILABLE, naming the file and the
-// errno) forever, every later Append fails with it, nothing after the failure is ever
-// reported durable, and on_failure is called once.
+// Failure is closed: the first failed open/write/fdatasync/ftruncate puts the writer into a
+// permanent error state. status() returns that error (naming the file and the errno)
+// forever, every later Append fails with it, nothing after the failure is ever reported
+// durable, and on_failure is called once. The error is DATA_LOSS when an fdatasync (or a
+// directory fsync) failed: the kernel may have dropped the unsynced pages, so data the
+// process wrote may never reach the disk, and a restart on the same boot could read page
+// cache that the disk never got; the server exits and the operator reboots before
+// restarting (gateway/README.md). Any other failure is UNAVAILABLE.
 //
 // Preallocation (WriterOptions::preallocate_bytes, kSync only): the writer keeps real zero
 // bytes (pwrite, then fdatasync) ahead of its write position in the current segment, so
@@ -72,6 +76,7 @@
 #include "absl/types/span.h"
 #include "engine/command.h"
 #include "engine/event.h"
+#include "engine/journal/env.h"
 #include "engine/journal/journal_format.h"
 #include "engine/types.h"
 
@@ -92,6 +97,9 @@ struct WriterOptions {
   // commit appends to the file). Otherwise a multiple of 4096 in [64 KiB, 1 GiB]. Applies
   // under kSync only: without fdatasync there is no metadata commit to save.
   std::uint64_t preallocate_bytes = kDefaultPreallocateBytes;
+  // The file system (tests pass a FaultInjectionEnv); nullptr means Env::Default().
+  // REQUIRES: outlives the writer.
+  Env* env = nullptr;
   // Opaque reference-data configuration (serialized msx.v1.ExchangeConfig), written as the
   // CONFIG record at the start of every segment. REQUIRES: size() <= kMaxPayload.
   std::string config;
@@ -236,6 +244,7 @@ class JournalWriter {
 
   const std::string dir_;
   const WriterOptions options_;
+  Env* const env_;
 
   mutable absl::Mutex mu_;
   absl::CondVar work_cv_;     // signalled when pending_ grows or on close
@@ -248,7 +257,7 @@ class JournalWriter {
   bool segment_has_commands_ ABSL_GUARDED_BY(mu_) = false;
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   bool thread_done_ ABSL_GUARDED_BY(mu_) = false;
-  // A thread (the writer thread or a Commit caller) is writing: it owns fd_/segment_path_.
+  // A thread (the writer thread or a Commit caller) is writing: it owns file_/segment_path_.
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   // pending_ has been handed to the writer thread (it may take it); deferred groups that no
   // Commit/Append/WaitDurable handed off yet stay for their Commit caller.
@@ -258,7 +267,8 @@ class JournalWriter {
   std::atomic<Seq> durable_seq_{0};
 
   // Owned by the thread that set writing_ (and by Open before the thread starts).
-  int fd_ = -1;
+  std::unique_ptr<WritableFile> file_;
+  bool sync_failed_ = false;  // the failure was an fdatasync or directory fsync
   std::string segment_path_;
   std::uint64_t data_end_ = 0;  // where the next group goes in the current segment
   std::uint64_t zero_end_ = 0;  // the file's size: zeros in [data_end_, zero_end_)
