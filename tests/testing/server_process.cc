@@ -119,7 +119,7 @@ absl::Status ServerProcess::Start(const Options& options) {
   std::vector<std::string> argv = {BuildPath("gateway/msx-server"), "--listen", "127.0.0.1:0",
                                    "--data-dir", data_dir_, "--port-file", port_file};
   for (const auto& a : options.extra_args) argv.push_back(a);
-  pid_ = Spawn(argv, {}, log_path_, log_path_);
+  pid_ = Spawn(argv, options.extra_env, log_path_, log_path_);
   if (pid_ < 0) return absl::InternalError(absl::StrCat("cannot spawn ", argv[0]));
 
   auto deadline = std::chrono::steady_clock::now() + options.ready_timeout;
@@ -153,6 +153,23 @@ int ServerProcess::Stop(int signal) {
 }
 
 void ServerProcess::Kill() { Stop(SIGKILL); }
+
+absl::StatusOr<int> ServerProcess::WaitExit(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return absl::FailedPreconditionError("server not running");
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      port_ = 0;
+      return status;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return absl::DeadlineExceededError("msx-server still running");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
 
 std::string ServerProcess::Output() const { return ReadFile(log_path_); }
 

@@ -30,6 +30,8 @@ class ServerProcess {
   struct Options {
     std::string data_dir;             // empty = a fresh temp dir (removed on destruction)
     std::vector<std::string> extra_args;
+    // Added to the server's environment ("NAME=value"), e.g. an LD_PRELOAD shim.
+    std::vector<std::string> extra_env;
     std::chrono::milliseconds ready_timeout{20000};
     // Credentials of the readiness health check; null = plaintext. A server with TLS in its
     // --config (server.tls) needs ones that trust its certificate, plus a client
@@ -51,6 +53,9 @@ class ServerProcess {
   int Stop(int signal);
   // SIGKILL, no cleanup: the crash case.
   void Kill();
+  // Waits up to `timeout` for the server to exit by itself; returns the status as from
+  // waitpid, or DeadlineExceeded (the server still runs).
+  absl::StatusOr<int> WaitExit(std::chrono::milliseconds timeout);
   bool running() const { return pid_ > 0; }
   // Process id of the running server (-1 when not running), e.g. for prlimit(2).
   pid_t pid() const { return pid_; }
