@@ -8,7 +8,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "gateway/translate.h"
 
 namespace msx::gateway {
 namespace {
@@ -21,21 +20,21 @@ constexpr std::size_t kPendingBatch = 128;
 }  // namespace
 
 Sequencer::Sequencer(const ReferenceData& ref, Engine* engine, journal::JournalWriter* journal,
-                     ExecHub* exec_hub, BookHub* book_hub, SequencerOptions options,
+                     std::vector<SequencerObserver*> observers, SequencerOptions options,
                      SnapshotFn snapshot)
     : ref_(ref),
       engine_(engine),
       journal_(journal),
-      exec_hub_(exec_hub),
-      book_hub_(book_hub),
+      observers_(std::move(observers)),
       options_(options),
       snapshot_(std::move(snapshot)),
-      ring_(options.queue_capacity, options.idle_spin_ns) {
+      ring_(options.queue_capacity) {
   events_.reserve(1024);
   local_pending_.reserve(kPendingBatch);
   batch_cmds_.reserve(kPendingBatch);
   batch_events_.reserve(4 * kPendingBatch);
   batch_event_ends_.reserve(kPendingBatch);
+  batch_groups_.reserve(kPendingBatch);
 }
 
 Sequencer::~Sequencer() {
@@ -46,7 +45,10 @@ void Sequencer::Start() {
   last_seq_ = engine_->last_seq();
   last_time_ = engine_->last_time();
   last_snapshot_seq_ = last_seq_;
-  history_floor_ = last_seq_;
+  {
+    std::lock_guard<std::mutex> lock(publish_mu_);
+    released_seq_ = last_seq_;
+  }
   last_seq_atomic_.store(last_seq_, std::memory_order_relaxed);
   durable_seq_.store(std::max(journal_->durable_seq(), last_seq_), std::memory_order_release);
   publisher_thread_ = std::thread([this] { RunPublisher(); });
@@ -74,6 +76,10 @@ void Sequencer::Stop() {
   }
   cv_.notify_all();
   publisher_thread_.join();
+  // The journal thread may still be inside a release whose items the publisher saw gone
+  // (PublishReady takes them first, then completes them and tells the observers): wait for
+  // it, so that nothing calls a Work or an observer once Stop returned.
+  { std::lock_guard<std::mutex> order(publish_mu_); }
 }
 
 absl::Status Sequencer::SubmitCommand(const Command& cmd, Work* work) {
@@ -186,13 +192,8 @@ void Sequencer::OnDurable(Seq durable_seq) {
     { std::lock_guard<std::mutex> lock(room_mu_); }  // the waiter is in wait() or re-checks
     room_cv_.notify_one();
   }
-  if (options_.publish_on_durable) {
-    // Saves a thread hand-off per group commit: the journal thread releases the replies.
-    PublishReady();
-    return;
-  }
-  { std::lock_guard<std::mutex> lock(mu_); }  // pairs with the publisher's predicate check
-  cv_.notify_one();
+  // The thread that made the group commit releases it: no hand-off per group commit.
+  PublishReady();
 }
 
 void Sequencer::OnJournalFailure(const absl::Status& status) {
@@ -289,9 +290,9 @@ void Sequencer::HandleQuery(QueueItem& item) {
     FailWork(item.work);
     return;
   }
-  SequencerView view{*engine_, ref_, last_seq_, *this};
+  SequencerView view{*engine_, ref_, last_seq_};
   item.work->Query(view);
-  local_pending_.push_back(Pending{last_seq_, item.work, {}, {}});
+  local_pending_.push_back(Pending{last_seq_, item.work});
 }
 
 void Sequencer::HandleCommand(QueueItem& item) {
@@ -321,22 +322,29 @@ void Sequencer::HandleCommand(QueueItem& item) {
   last_time_ = cmd.time;
   last_seq_atomic_.store(last_seq_, std::memory_order_relaxed);
   if (item.work != nullptr) {
-    SequencerView view{*engine_, ref_, last_seq_, *this};
+    SequencerView view{*engine_, ref_, last_seq_};
     item.work->Applied(view, cmd, events_);
   }
-  Pending p{cmd.seq, item.work, {}, {}};
-  BuildOutputs(cmd, events_, &p.reports, &p.book, false, 0);
-  for (const ExecOut& r : p.reports) history_.push_back(r);
-  while (history_.size() > options_.history_reports) {
-    history_floor_ = std::max(history_floor_, history_.front().report->seq());
-    history_.pop_front();
-  }
-  local_pending_.push_back(std::move(p));
+  for (SequencerObserver* o : observers_) o->OnApplied(*engine_, cmd, events_);
+  local_pending_.push_back(Pending{cmd.seq, item.work});
 }
 
 void Sequencer::CommitBatch() {
   FlushPending();
   if (batch_cmds_.empty()) return;
+  // The observers hand what they built to their release side before any of it can become
+  // durable (an inline Commit releases on this thread before it returns).
+  if (!observers_.empty()) {
+    batch_groups_.clear();
+    std::size_t from = 0;
+    for (std::size_t i = 0; i < batch_cmds_.size(); ++i) {
+      batch_groups_.push_back(CommandGroup{
+          &batch_cmds_[i],
+          absl::MakeConstSpan(batch_events_.data() + from, batch_event_ends_[i] - from)});
+      from = batch_event_ends_[i];
+    }
+    for (SequencerObserver* o : observers_) o->OnBatchSequenced(batch_groups_);
+  }
   std::size_t begin = 0;
   for (std::size_t i = 0; i < batch_cmds_.size(); ++i) {
     std::size_t end = batch_event_ends_[i];
@@ -367,14 +375,11 @@ void Sequencer::FlushPending() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (Pending& p : local_pending_) pending_.push_back(std::move(p));
-    // With publish_on_durable the journal thread releases commands at their group commit
-    // (they reach pending_ before the journal). The publisher is woken only when
-    // something is ready already: a query over a durable state, which no group commit
-    // would release. Waking it for every batch cost a futex wake and two context switches
-    // per batch for nothing.
-    wake = !options_.publish_on_durable ||
-           pending_.front().seq <= durable_seq_.load(std::memory_order_acquire) ||
-           !failure_.ok();
+    // The thread that makes a group commit releases its commands (they reach pending_
+    // before the journal). The publisher is woken only when something is ready already: a
+    // query over a durable state, which no group commit would release. Waking it for
+    // every batch cost a futex wake and two context switches per batch for nothing.
+    wake = pending_.front().seq <= ReleasableSeq() || !failure_.ok();
   }
   local_pending_.clear();
   if (wake) cv_.notify_one();
@@ -387,8 +392,7 @@ void Sequencer::RunPublisher() {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [&] {
         if (!pending_.empty()) {
-          return pending_.front().seq <= durable_seq_.load(std::memory_order_acquire) ||
-                 !failure_.ok();
+          return pending_.front().seq <= ReleasableSeq() || !failure_.ok();
         }
         return publisher_stop_;
       });
@@ -407,8 +411,8 @@ void Sequencer::PublishReady() {
   bool wake_stopping_publisher;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    Seq durable = durable_seq_.load(std::memory_order_acquire);
-    while (!pending_.empty() && pending_.front().seq <= durable) {
+    const Seq releasable = ReleasableSeq();
+    while (!pending_.empty() && pending_.front().seq <= releasable) {
       ready.push_back(std::move(pending_.front()));
       pending_.pop_front();
     }
@@ -420,185 +424,36 @@ void Sequencer::PublishReady() {
       }
     }
     // A stopping publisher thread exits once pending_ is empty. Whoever empties it (the
-    // journal thread, with publish_on_durable) must wake it, or it sleeps forever.
+    // journal thread) must wake it, or it sleeps forever.
     wake_stopping_publisher = publisher_stop_ && pending_.empty();
   }
   if (wake_stopping_publisher) cv_.notify_all();
-  // Replies first, then the streams, as one batch per hub (each stream then starts one
-  // write for all of its messages of this group commit). The caller of a command waits
-  // for its reply; stream subscribers are notified. gRPC (1.51) hands a write started on
-  // this thread over to its default-executor thread when the connection's combiner is
-  // busy (perf shows it for the stream writes), and such writes go out one after the
-  // other, so what is started first goes out first: replies first lower the sync p50 and
-  // delay the execution reports a little (bench/results/gateway.md). Both are from the same durable state:
-  // a report never describes a command the journal does not hold.
-  std::vector<std::pair<std::size_t, std::shared_ptr<const v1::ExecutionReport>>> reports;
-  std::vector<std::pair<std::size_t, std::shared_ptr<const v1::BookUpdate>>> updates;
+  // Replies first, then the observers (the stream messages). The caller of a command
+  // waits for its reply; stream subscribers are notified. gRPC (1.51) hands a write
+  // started on this thread over to its default-executor thread when the connection's
+  // combiner is busy (perf shows it for the stream writes), and such writes go out one
+  // after the other, so what is started first goes out first: replies first lower the
+  // sync p50 and delay the execution reports a little (bench/results/gateway.md). Both are
+  // from the same durable state: a report never describes a command the journal does not
+  // hold.
+  Seq upto = released_seq_;
   for (Pending& p : ready) {
-    for (ExecOut& r : p.reports) reports.emplace_back(r.agency, std::move(r.report));
-    for (BookOut& b : p.book) updates.emplace_back(b.pair, std::move(b.update));
-  }
-  for (Pending& p : ready) {
+    upto = std::max(upto, p.seq);
     if (p.work != nullptr) p.work->Complete(absl::OkStatus());
   }
-  exec_hub_->PublishBatch(reports);
-  book_hub_->PublishBatch(updates);
+  if (upto > released_seq_) {
+    for (SequencerObserver* o : observers_) o->OnGroupDurable(released_seq_ + 1, upto);
+    released_seq_ = upto;
+  }
   for (Pending& p : failed) {
     if (p.work != nullptr) {
       p.work->Complete(absl::UnavailableError(
           absl::StrCat("journal failed closed: ", failure.message())));
     }
   }
-}
-
-bool Sequencer::RecentExecutions(AgencyId agency, Seq after,
-                                 std::vector<std::shared_ptr<const v1::ExecutionReport>>* out,
-                                 Seq* journal_upto) {
-  if (after >= last_seq_) return true;
-  if (after < history_floor_) {
-    *journal_upto = history_floor_;
-    return false;
-  }
-  auto it = std::partition_point(history_.begin(), history_.end(),
-                                 [&](const ExecOut& r) { return r.report->seq() <= after; });
-  for (; it != history_.end(); ++it) {
-    if (it->agency == agency) out->push_back(it->report);
-  }
-  return true;
-}
-
-void Sequencer::HistoryReports(AgencyId agency, absl::Span<const HistoryGroup> groups,
-                               std::vector<std::shared_ptr<const v1::ExecutionReport>>* out) {
-  std::vector<ExecOut> reports;
-  for (const HistoryGroup& g : groups) {
-    reports.clear();
-    BuildOutputs(g.command, g.events, &reports, nullptr, true, agency);
-    for (ExecOut& r : reports) out->push_back(std::move(r.report));
-  }
-}
-
-void Sequencer::BuildOutputs(const Command& cmd, absl::Span<const Event> events,
-                             std::vector<ExecOut>* reports, std::vector<BookOut>* book,
-                             bool only_agency_valid, AgencyId only_agency) {
-  // This command's reports, still private (mutable) until published.
-  std::vector<std::pair<AgencyId, v1::ExecutionReport*>> built;
-  auto wants = [&](AgencyId a) { return !only_agency_valid || a == only_agency; };
-  auto new_report = [&](AgencyId agency) {
-    auto r = std::make_shared<v1::ExecutionReport>();
-    r->set_seq(cmd.seq);
-    r->set_time_ns(cmd.time);
-    reports->push_back(ExecOut{agency, r});
-    built.emplace_back(agency, r.get());
-    return r.get();
-  };
-  auto offer_info = [&](OfferId id) {
-    std::optional<OfferInfo> info = engine_->GetOffer(id);
-    return info ? *info : OfferInfo{};
-  };
-  auto new_book = [&](PairId pair) -> v1::BookUpdate* {
-    if (book == nullptr || !book_hub_->interested(pair)) return nullptr;
-    auto u = std::make_shared<v1::BookUpdate>();
-    u->set_seq(cmd.seq);
-    u->set_time_ns(cmd.time);
-    book->push_back(BookOut{pair, u});
-    return u.get();
-  };
-  for (const Event& e : events) {
-    switch (e.type) {
-      case EventType::kAccepted: {
-        const AcceptedEvent& a = e.accepted;
-        if (!wants(a.agency)) break;
-        OfferInfo info = offer_info(a.offer);
-        info.original_lots = a.lots;
-        info.open_lots = a.lots;
-        info.filled_lots = 0;
-        info.price = a.price;
-        info.status = OfferStatus::kOpen;
-        ToProtoOffer(ref_, info, new_report(a.agency)->mutable_accepted()->mutable_offer());
-        break;
-      }
-      case EventType::kFill: {
-        const FillEvent& f = e.fill;
-        if (wants(f.maker_agency)) {
-          ToProtoFill(ref_, f, true, offer_info(f.maker_offer),
-                      new_report(f.maker_agency)->mutable_fill());
-        }
-        if (wants(f.taker_agency)) {
-          ToProtoFill(ref_, f, false, offer_info(f.taker_offer),
-                      new_report(f.taker_agency)->mutable_fill());
-        }
-        if (v1::BookUpdate* u = new_book(f.pair)) {
-          v1::Trade* t = u->mutable_trade();
-          t->set_price(f.price);
-          t->set_lots(f.lots);
-          t->set_aggressor_side(ToProtoSide(f.aggressor_side));
-        }
-        break;
-      }
-      case EventType::kCancelled: {
-        const CancelledEvent& c = e.cancelled;
-        if (!wants(c.agency)) break;
-        OfferInfo info = offer_info(c.offer);
-        info.open_lots = 0;
-        info.status = OfferStatus::kCancelled;
-        v1::OfferCancelled* oc = new_report(c.agency)->mutable_cancelled();
-        ToProtoOffer(ref_, info, oc->mutable_offer());
-        oc->set_reason(ToProtoCancelReason(c.reason));
-        oc->set_cancelled_lots(c.lots);
-        break;
-      }
-      case EventType::kExpired: {
-        const ExpiredEvent& x = e.expired;
-        if (!wants(x.agency)) break;
-        OfferInfo info = offer_info(x.offer);
-        info.open_lots = 0;
-        info.status = OfferStatus::kExpired;
-        v1::OfferExpired* oe = new_report(x.agency)->mutable_expired();
-        ToProtoOffer(ref_, info, oe->mutable_offer());
-        oe->set_expired_lots(x.lots);
-        break;
-      }
-      case EventType::kReplaced: {
-        const ReplacedEvent& r = e.replaced;
-        if (!wants(r.agency)) break;
-        OfferInfo info = offer_info(r.offer);
-        info.open_lots = r.lots;
-        info.price = r.price;
-        info.status = OfferStatus::kOpen;
-        v1::OfferReplaced* orp = new_report(r.agency)->mutable_replaced();
-        ToProtoOffer(ref_, info, orp->mutable_offer());
-        orp->set_kept_priority(r.kept_priority);
-        break;
-      }
-      case EventType::kBookLevel: {
-        const BookLevelEvent& l = e.book_level;
-        if (v1::BookUpdate* u = new_book(l.pair)) {
-          v1::PriceLevelChange* c = u->mutable_level();
-          c->set_side(ToProtoSide(l.side));
-          c->set_price(l.price);
-          c->set_lots(l.lots);
-          c->set_offer_count(static_cast<std::int32_t>(l.offer_count));
-        }
-        break;
-      }
-      case EventType::kPairHalted:
-        if (v1::BookUpdate* u = new_book(e.pair.pair)) u->set_halted(true);
-        break;
-      case EventType::kPairResumed:
-        if (v1::BookUpdate* u = new_book(e.pair.pair)) u->set_halted(false);
-        break;
-      case EventType::kRejected:
-      case EventType::kHoldingsSet:
-        break;
-    }
-  }
-  // Mark each agency's last report of this command (ExecutionReport.seq_complete).
-  AgencyMask marked = 0;
-  for (auto it = built.rbegin(); it != built.rend(); ++it) {
-    AgencyMask bit = AgencyMask{1} << (it->first % kMaxAgencies);
-    if ((marked & bit) != 0) continue;
-    marked |= bit;
-    it->second->set_seq_complete(true);
+  if (!failure.ok() && !failure_told_) {
+    failure_told_ = true;
+    for (SequencerObserver* o : observers_) o->OnJournalFailed(released_seq_);
   }
 }
 

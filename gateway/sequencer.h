@@ -5,10 +5,11 @@
 //                                                      stamp seq + time (gateway clock)
 //                                                      Engine::Apply
 //                                                      Work::Applied (build the reply)
-//                                                      build execution reports/book updates
+//                                                      observers' OnApplied
 //                                                      (a batch: all queued, <= 128 items)
-//                                                      --> pending FIFO (seq, work, outputs)
-//                                                      then JournalWriter::AppendDeferred
+//                                                      --> pending FIFO (seq, work)
+//                                                      observers' OnBatchSequenced, then
+//                                                      JournalWriter::AppendDeferred
 //                                                      each command of the batch, Commit:
 //                                                      inline (this thread writes, then
 //                                                      on_durable here) or journal thread
@@ -16,8 +17,13 @@
 //                                             thread does the same for already-durable
 //                                             queries and for journal failures)
 //                                                      for each pending item with seq <=
-//                                                      durable: publish reports to the
-//                                                      ExecHub/BookHub, Work::Complete(OK)
+//                                                      durable: Work::Complete(OK), then
+//                                                      observers' OnGroupDurable (the
+//                                                      reports unit feeds the stream hubs)
+//
+// The sequencer builds no wire message: what a command means to the outside (execution
+// reports, book updates, counters, replicated bytes) is its observers' business
+// (sequencer_observer.h; gateway/reports.h builds the stream messages).
 //
 // Read-only queries (GetOffer, ListOffers, GetHoldings, GetBook, stream subscriptions,
 // admin status) also go through the ring, as non-journaled items: they run on the
@@ -59,21 +65,16 @@
 #include "engine/event.h"
 #include "engine/journal/writer.h"
 #include "engine/reference_data.h"
-#include "gateway/history_reader.h"
-#include "gateway/hubs.h"
 #include "gateway/mpsc_ring.h"
-#include "msx/v1/exchange.pb.h"
+#include "gateway/sequencer_observer.h"
 
 namespace msx::gateway {
-
-class Sequencer;
 
 // What the sequencer thread may look at while running a Work.
 struct SequencerView {
   const Engine& engine;
   const ReferenceData& ref;
-  Seq last_seq;           // last sequenced command (the state the engine is in)
-  Sequencer& sequencer;   // for execution-report history (RecentExecutions, HistoryReports)
+  Seq last_seq;  // last sequenced command (the state the engine is in)
 };
 
 // One unit of work queued for the sequencer: a gRPC call (or part of a stream) waiting for
@@ -102,22 +103,12 @@ class Work {
 struct SequencerOptions {
   std::size_t queue_capacity = 65536;   // power of two
   std::uint64_t snapshot_every_records = 1000000;  // commands between snapshots; 0 = never
-  std::size_t history_reports = 1 << 16;  // execution reports kept in memory for resumes
-  // Release replies and stream messages right after each group commit, on the thread
-  // that made it (journal or sequencer; one hand-off less per command), instead of waking
-  // the publisher thread, which then only handles queries that were durable already and
-  // journal failures.
-  bool publish_on_durable = true;
   // Group commit on the sequencer thread: when a batch holds at most this many commands
   // and no journal write is in progress, the sequencer writes the batch to the journal
   // itself (write(), plus fdatasync under `sync`) and releases its replies right away,
   // instead of waking the journal thread to do both. 0 = always hand the batch to the
   // journal thread; SIZE_MAX = whenever the journal is idle.
   std::size_t inline_commit_max_batch = 0;
-  // How long the sequencer busy-waits on an empty ring before it parks (futex). Spinning
-  // saves the producer's wake-up only when a core is idle; on a machine whose cores the
-  // gRPC threads and the clients keep busy it burns the CPU they need.
-  std::int64_t idle_spin_ns = 0;
   // Run-to-completion for unary calls (SubmitCommandHere): when nothing is queued and no
   // thread is sequencing, the calling thread applies its command, commits the journal and
   // completes the call itself, skipping the hand-off to the sequencer thread and back.
@@ -138,11 +129,12 @@ struct SequencerOptions {
 using SnapshotFn = std::function<absl::Status(const Engine& engine, Seq seq)>;
 class Sequencer {
  public:
-  // REQUIRES: `engine`, `journal`, the hubs and `ref` outlive the sequencer; the engine is
-  // recovered to journal->next_seq() - 1. The journal's on_durable/on_failure callbacks
-  // must call OnDurable/OnJournalFailure (the server wires this).
+  // REQUIRES: `engine`, `journal`, the observers and `ref` outlive the sequencer; the
+  // engine is recovered to journal->next_seq() - 1. The journal's on_durable/on_failure
+  // callbacks must call OnDurable/OnJournalFailure (the server wires this). `observers`
+  // are called in this order (sequencer_observer.h); msx-server passes the Reports first.
   Sequencer(const ReferenceData& ref, Engine* engine, journal::JournalWriter* journal,
-            ExecHub* exec_hub, BookHub* book_hub, SequencerOptions options,
+            std::vector<SequencerObserver*> observers, SequencerOptions options,
             SnapshotFn snapshot);
   ~Sequencer();
   Sequencer(const Sequencer&) = delete;
@@ -150,8 +142,9 @@ class Sequencer {
 
   void Start();
   // Processes everything queued so far, writes a final snapshot, waits until the journal
-  // made it durable and every pending item completed, and joins both threads. Any thread
-  // but the sequencer's; call once, after the gRPC server stopped producing work.
+  // made it durable and every pending item completed, and joins both threads. When it
+  // returns, no Work or observer call is in progress or will follow. Any thread but the
+  // sequencer's; call once, after the gRPC server stopped producing work.
   void Stop();
 
   // ---- Any thread (gRPC threads, control plane) ----
@@ -182,31 +175,6 @@ class Sequencer {
   // Times the sequencer thread waited for the journal (back-pressure), since Start.
   std::uint64_t journal_waits() const { return journal_waits_.load(std::memory_order_relaxed); }
 
-  // ---- Sequencer thread only (from Work::Query) ----
-  // Execution history for a stream resuming after `after` (the state is view.last_seq = L).
-  // If every report of `agency` with seq in (after, L] is still in memory, appends them to
-  // *out in order and returns true. Otherwise returns false and sets *journal_upto to the
-  // seq up to which the journal must be read first (reports with seq in (after,
-  // *journal_upto] are no longer in memory; see HistoryReader); the caller then asks again
-  // with after = *journal_upto. Cost: O(reports in memory after `after`).
-  bool RecentExecutions(AgencyId agency, Seq after,
-                        std::vector<std::shared_ptr<const v1::ExecutionReport>>* out,
-                        Seq* journal_upto);
-  // The execution reports of `agency` for journaled command groups (read from the journal
-  // off this thread), appended to *out in order. Uses the engine for the agency's offers'
-  // fixed fields (client id, side, ...), as live reports do.
-  void HistoryReports(AgencyId agency, absl::Span<const HistoryGroup> groups,
-                      std::vector<std::shared_ptr<const v1::ExecutionReport>>* out);
-  // Marks that `pair` has a book-stream subscriber (so book updates are built); released
-  // by the subscriber through BookHub.
-  BookHub& book_hub() { return *book_hub_; }
-
-  // Builds the execution reports and book updates of one applied command. Public for the
-  // history path; sequencer thread only.
-  void BuildOutputs(const Command& cmd, absl::Span<const Event> events,
-                    std::vector<ExecOut>* reports, std::vector<BookOut>* book,
-                    bool only_agency_valid, AgencyId only_agency);
-
  private:
   // kWake: nothing to apply; wakes the sequencer thread for work a caller left it (a due
   // snapshot after a SubmitCommandHere).
@@ -217,18 +185,19 @@ class Sequencer {
     Work* work;
   };
   struct Pending {
-    Seq seq;
-    Work* work;
-    std::vector<ExecOut> reports;
-    std::vector<BookOut> book;
+    Seq seq;     // a command's seq, or for a query the last seq it observed
+    Work* work;  // may be null (timer ticks, initial holdings)
   };
 
   absl::Status Push(const QueueItem& item);
   void RunSequencer();
   void RunPublisher();
-  // Completes every pending item whose seq is durable (and fails all on a journal
-  // failure), in FIFO order. Publisher or journal thread.
+  // Completes every pending item whose seq is releasable (and fails all on a journal
+  // failure), in FIFO order, then tells the observers. Publisher or journal thread.
   void PublishReady();
+  // How far a release may go: every command up to it is durable. (The one place a
+  // further condition, such as "and replicated to the standby", would be added.)
+  Seq ReleasableSeq() const { return durable_seq_.load(std::memory_order_acquire); }
   void HandleCommand(QueueItem& item);
   void HandleQuery(QueueItem& item);
   // Hands the batch's pending entries over (FlushPending), then appends its commands.
@@ -246,8 +215,7 @@ class Sequencer {
   const ReferenceData& ref_;
   Engine* const engine_;
   journal::JournalWriter* const journal_;
-  ExecHub* const exec_hub_;
-  BookHub* const book_hub_;
+  const std::vector<SequencerObserver*> observers_;
   const SequencerOptions options_;
   SnapshotFn snapshot_;
 
@@ -274,11 +242,12 @@ class Sequencer {
   std::vector<Command> batch_cmds_;     // this batch's commands, appended in CommitBatch
   std::vector<Event> batch_events_;     // their events, back to back
   std::vector<std::size_t> batch_event_ends_;  // end of each command's events
-  std::deque<ExecOut> history_;         // recent reports, seq ascending
-  Seq history_floor_ = 0;               // history_ holds every report with seq > this
+  std::vector<CommandGroup> batch_groups_;     // views of the above, for the observers
 
   // Shared between the sequencer (producer) and the publisher (consumer).
   std::mutex publish_mu_;  // serializes PublishReady (held outside mu_)
+  Seq released_seq_ ABSL_GUARDED_BY(publish_mu_) = 0;  // observers told up to here
+  bool failure_told_ ABSL_GUARDED_BY(publish_mu_) = false;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Pending> pending_ ABSL_GUARDED_BY(mu_);

@@ -20,6 +20,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/engine.h"
+#include "engine/journal/codec.h"
+#include "engine/journal/file_util.h"
 #include "engine/journal/journal_test_util.h"
 #include "engine/journal/reader.h"
 #include "engine/journal/writer.h"
@@ -153,8 +155,7 @@ class SequencerJournalTest : public ::testing::Test {
     so.run_on_caller = run_on_caller;
     if (edit) edit(&so);
     sequencer_ = std::make_unique<Sequencer>(msx::testing::TestUniverse(), engine_.get(),
-                                             journal_.get(), &exec_hub_, &book_hub_, so,
-                                             SnapshotFn());
+                                             journal_.get(), observers_, so, SnapshotFn());
     target_.store(sequencer_.get());
     sequencer_->Start();
   }
@@ -189,8 +190,7 @@ class SequencerJournalTest : public ::testing::Test {
   std::mutex stall_mu_;
   std::condition_variable stall_cv_;
   bool stalled_ = false;
-  ExecHub exec_hub_{7};
-  BookHub book_hub_{4};
+  std::vector<SequencerObserver*> observers_;  // set before Start
   std::unique_ptr<journal::JournalWriter> journal_;
   std::unique_ptr<Engine> engine_;
   std::atomic<Sequencer*> target_{nullptr};
@@ -244,6 +244,102 @@ TEST_P(ReleaseAfterJournalTest, EveryReplyIsReleasedOnlyOnceTheJournalFileHoldsI
   } else {
     EXPECT_GT(st.inline_syncs, 0u);  // the sequencer-thread path was taken
   }
+}
+
+// The observer contract (sequencer_observer.h) that the reports unit, and any counter or
+// replicator, relies on: every journaled command is applied once and sequenced once, in
+// seq order; the OnGroupDurable ranges are consecutive and cover each command once; a
+// range is reported only once the journal file holds its last command and every reply of
+// the range was completed; and the command groups handed over re-encode
+// (journal::AppendCommandGroup) to exactly the bytes of the journal file.
+class ObservedRecorder : public Recorder {
+ public:
+  ObservedRecorder(std::string dir, std::vector<std::atomic<bool>>* released)
+      : Recorder(std::move(dir)), released_(released) {}
+
+ protected:
+  void OnComplete(const absl::Status& status) override {
+    Recorder::OnComplete(status);
+    (*released_)[seq()].store(true);
+  }
+
+ private:
+  std::vector<std::atomic<bool>>* released_;
+};
+
+class CheckingObserver : public SequencerObserver {
+ public:
+  CheckingObserver(std::string dir, const std::vector<std::atomic<bool>>* released)
+      : dir_(std::move(dir)), released_(released) {}
+  void OnApplied(const Engine& engine, const Command& cmd, absl::Span<const Event>) override {
+    EXPECT_EQ(cmd.seq, applied_ + 1);
+    EXPECT_EQ(engine.last_seq(), cmd.seq);
+    applied_ = cmd.seq;
+  }
+  void OnBatchSequenced(absl::Span<const CommandGroup> groups) override {
+    for (const CommandGroup& g : groups) {
+      EXPECT_EQ(g.command->seq, sequenced_ + 1);
+      EXPECT_LE(g.command->seq, applied_);
+      sequenced_ = g.command->seq;
+      journal::AppendCommandGroup(*g.command, g.events, &bytes_);
+    }
+  }
+  void OnGroupDurable(Seq first, Seq last) override {
+    EXPECT_EQ(first, durable_ + 1);
+    EXPECT_GE(last, first);
+    EXPECT_LE(last, sequenced_);
+    EXPECT_TRUE(JournalHolds(dir_, last).ok()) << "seq " << last;
+    for (Seq s = first; s <= last; ++s) EXPECT_TRUE((*released_)[s].load()) << "seq " << s;
+    durable_ = last;
+  }
+  Seq durable() const { return durable_; }
+  const std::string& bytes() const { return bytes_; }
+
+ private:
+  const std::string dir_;
+  const std::vector<std::atomic<bool>>* released_;
+  Seq applied_ = 0;
+  Seq sequenced_ = 0;
+  Seq durable_ = 0;
+  std::string bytes_;  // the groups re-encoded, in order
+};
+
+TEST_P(ReleaseAfterJournalTest, ObserversSeeEachCommandOnceDurableAfterItsReply) {
+  const auto [durability, inline_max] = GetParam();
+  constexpr int kCommands = 300;
+  std::vector<std::atomic<bool>> released(kCommands + 1);
+  CheckingObserver observer(dir_.path(), &released);
+  observers_ = {&observer};
+  Start(durability, inline_max);
+  std::vector<std::unique_ptr<ObservedRecorder>> works;
+  for (int i = 0; i < kCommands; ++i) {
+    works.push_back(std::make_unique<ObservedRecorder>(dir_.path(), &released));
+    absl::Status s;
+    while (absl::IsResourceExhausted(s = sequencer_->SubmitCommand(MakeCommand(i),
+                                                                     works.back().get()))) {
+      std::this_thread::yield();
+    }
+    ASSERT_TRUE(s.ok()) << s;
+    if (i % 7 == 0) {
+      ASSERT_TRUE(works.back()->Wait().ok());
+    }
+  }
+  for (auto& w : works) ASSERT_TRUE(w->Wait().ok());
+  sequencer_->Stop();
+  EXPECT_EQ(observer.durable(), static_cast<Seq>(kCommands));
+
+  // The journal's one segment: header, CONFIG record, then exactly the observed groups
+  // (and the zeroed space the writer reserves ahead).
+  std::string expected;
+  journal::AppendSegmentHeader(1, &expected);
+  journal::AppendRecord(journal::RecordType::kConfig, "sequencer test", &expected);
+  expected += observer.bytes();
+  absl::StatusOr<std::string> file =
+      journal::internal::ReadFile(absl::StrCat(dir_.path(), "/", journal::SegmentFileName(1)));
+  ASSERT_TRUE(file.ok()) << file.status();
+  ASSERT_GE(file->size(), expected.size());
+  EXPECT_TRUE(file->compare(0, expected.size(), expected) == 0);
+  EXPECT_EQ(file->find_first_not_of('\0', expected.size()), std::string::npos);
 }
 
 INSTANTIATE_TEST_SUITE_P(

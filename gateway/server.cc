@@ -98,6 +98,9 @@ namespace {
 
 // msx-server's exit status after an fdatasync failure (gateway/README.md).
 constexpr int kExitJournalSyncFailed = 3;
+// Execution reports kept in memory, from which a resuming stream is answered without
+// reading the journal (gateway/README.md, streams).
+constexpr std::size_t kHistoryReports = 1 << 16;
 
 // The reference-data part of the configuration, as journaled: without credentials (tokens,
 // digests, certificate names: secrets and operational, rotated without a new journal), the
@@ -328,6 +331,8 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
   // ---- Sequencer ----
   s->exec_hub_ = std::make_unique<ExecHub>(s->ref_->agencies().size());
   s->book_hub_ = std::make_unique<BookHub>(s->ref_->pairs().size());
+  s->reports_ = std::make_unique<Reports>(*s->ref_, s->exec_hub_.get(), s->book_hub_.get(),
+                                          kHistoryReports, s->engine_->last_seq());
   SequencerOptions qopts;
   // The ring needs at least two slots (a power of two, checked by ValidateConfig).
   qopts.queue_capacity = std::max<std::size_t>(2, static_cast<std::size_t>(server.queue_capacity()));
@@ -348,9 +353,9 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
     snaps->Offer(seq, engine.SaveState());
     return absl::OkStatus();
   };
-  s->sequencer_ = std::make_unique<Sequencer>(*s->ref_, s->engine_.get(), s->journal_.get(),
-                                              s->exec_hub_.get(), s->book_hub_.get(), qopts,
-                                              std::move(snapshot));
+  s->sequencer_ = std::make_unique<Sequencer>(
+      *s->ref_, s->engine_.get(), s->journal_.get(),
+      std::vector<SequencerObserver*>{s->reports_.get()}, qopts, std::move(snapshot));
   target->store(s->sequencer_.get(), std::memory_order_release);
   s->sequencer_->Start();
 
@@ -404,6 +409,7 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
                      s->sequencer_.get(),
                      s->exec_hub_.get(),
                      s->book_hub_.get(),
+                     s->reports_.get(),
                      server.durability() == v1::DURABILITY_NONE ? "none" : "sync",
                      dir,
                      s->admission_.get(),

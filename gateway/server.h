@@ -27,6 +27,7 @@
 #include "gateway/admission.h"
 #include "gateway/auth.h"
 #include "gateway/hubs.h"
+#include "gateway/reports.h"
 #include "gateway/sequencer.h"
 #include "gateway/service.h"
 #include "msx/v1/config.pb.h"
@@ -84,6 +85,7 @@ class ExchangeServer {
   std::unique_ptr<SnapshotWriter> snapshots_;
   std::unique_ptr<ExecHub> exec_hub_;
   std::unique_ptr<BookHub> book_hub_;
+  std::unique_ptr<Reports> reports_;  // the sequencer's observer: outlives it
   std::unique_ptr<Sequencer> sequencer_;
   // Declared after the sequencer (destroyed before it): its jobs submit to the sequencer.
   std::unique_ptr<HistoryReader> history_;

@@ -515,12 +515,13 @@ class ExecStream final
     };
     auto answer = std::make_shared<Answer>();
     const AgencyId agency = s->agency_;
+    const Reports* reports = s->ctx_.reports;
     auto* work = new CallWork(
         nullptr,
-        [agency, from, answer](const SequencerView& view) {
+        [agency, from, answer, reports](const SequencerView& view) {
           answer->shown = view.last_seq;
-          answer->in_memory = view.sequencer.RecentExecutions(agency, from, &answer->reports,
-                                                              &answer->journal_upto);
+          answer->in_memory = reports->RecentExecutions(agency, from, view.last_seq,
+                                                        &answer->reports, &answer->journal_upto);
           return absl::OkStatus();
         },
         [s, from, answer](const absl::Status& status) {
@@ -560,7 +561,7 @@ class ExecStream final
       auto* work = new CallWork(
           nullptr,
           [s, page, reports](const SequencerView& view) {
-            view.sequencer.HistoryReports(s->agency_, *page, reports.get());
+            s->ctx_.reports->HistoryReports(view.engine, s->agency_, *page, reports.get());
             return absl::OkStatus();
           },
           [s, reports](const absl::Status& status) {
@@ -649,18 +650,16 @@ class BookStream final
     stream->open_counted_ = true;
     PairId p = *pair;
     BookHub* hub = ctx.book_hub;
+    const Reports* reports = ctx.reports;
     stream->pair_ = p;
-    auto snapshot = std::make_shared<v1::BookUpdate>();
+    auto snapshot = std::make_shared<std::shared_ptr<v1::BookUpdate>>();
     auto* work = new CallWork(
         nullptr,
-        [stream, snapshot, p, depth, hub](const SequencerView& view) {
-          // From here on the sequencer builds this pair's updates (seq > view.last_seq).
+        [stream, snapshot, p, depth, hub, reports](const SequencerView& view) {
+          // From here on the reports unit builds this pair's updates (seq > view.last_seq).
           hub->interest(p).fetch_add(1, std::memory_order_acq_rel);
           stream->counted_.store(true, std::memory_order_release);
-          snapshot->set_seq(view.last_seq);
-          snapshot->set_time_ns(view.engine.last_time());
-          ToProtoBook(view.ref, p, view.engine.GetDepth(p, depth), view.last_seq,
-                      view.engine.IsHalted(p), snapshot->mutable_snapshot());
+          *snapshot = reports->BookSnapshot(view.engine, p, depth, view.last_seq);
           return absl::OkStatus();
         },
         [stream, snapshot, hub, p](const absl::Status& s) {
@@ -668,10 +667,10 @@ class BookStream final
             stream->Close(ToGrpcStatus(s));
             return;
           }
-          stream->Deliver(snapshot);
+          stream->Deliver(*snapshot);
           // Updates of commands after the snapshot only (the same group commit's earlier
           // commands are published after this answer).
-          hub->Add(p, stream, snapshot->seq());
+          hub->Add(p, stream, (*snapshot)->seq());
         });
     absl::Status s = ctx.sequencer->SubmitQuery(work);
     if (!s.ok()) {

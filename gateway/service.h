@@ -20,6 +20,7 @@
 #include "gateway/auth.h"
 #include "gateway/history_reader.h"
 #include "gateway/hubs.h"
+#include "gateway/reports.h"
 #include "gateway/sequencer.h"
 #include "msx/v1/exchange.grpc.pb.h"
 
@@ -66,6 +67,7 @@ struct ServiceContext {
   Sequencer* sequencer;
   ExecHub* exec_hub;
   BookHub* book_hub;
+  Reports* reports;        // execution history and book snapshots (sequencer thread)
   std::string durability;  // "sync" or "none", for GetExchangeStatus
   std::string data_dir;    // also the journal's directory (execution history)
   // Per-agency in-flight limit of the unary calls and OrderEntry requests; null = none.

@@ -1,0 +1,240 @@
+#include "gateway/reports.h"
+
+#include <algorithm>
+#include <optional>
+
+#include "gateway/translate.h"
+
+namespace msx::gateway {
+
+Reports::Reports(const ReferenceData& ref, ExecHub* exec_hub, BookHub* book_hub,
+                 std::size_t history_reports, Seq recovered_seq)
+    : ref_(ref),
+      exec_hub_(exec_hub),
+      book_hub_(book_hub),
+      history_reports_(history_reports),
+      history_floor_(recovered_seq) {
+  staged_reports_.reserve(256);
+  staged_book_.reserve(256);
+}
+
+void Reports::OnApplied(const Engine& engine, const Command& cmd,
+                        absl::Span<const Event> events) {
+  const std::size_t first = staged_reports_.size();
+  Build(engine, cmd, events, &staged_reports_, &staged_book_, false, 0);
+  for (std::size_t i = first; i < staged_reports_.size(); ++i) {
+    history_.push_back(staged_reports_[i]);
+  }
+  while (history_.size() > history_reports_) {
+    history_floor_ = std::max(history_floor_, history_.front().report->seq());
+    history_.pop_front();
+  }
+}
+
+void Reports::OnBatchSequenced(absl::Span<const CommandGroup> /*groups*/) {
+  if (staged_reports_.empty() && staged_book_.empty()) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!failed_) {  // after a journal failure nothing more is published
+      for (ExecOut& r : staged_reports_) pending_reports_.push_back(std::move(r));
+      for (BookOut& b : staged_book_) pending_book_.push_back(std::move(b));
+    }
+  }
+  staged_reports_.clear();
+  staged_book_.clear();
+}
+
+void Reports::OnGroupDurable(Seq /*first_seq*/, Seq last_seq) {
+  ready_reports_.clear();
+  ready_book_.clear();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    while (!pending_reports_.empty() && pending_reports_.front().report->seq() <= last_seq) {
+      ExecOut& r = pending_reports_.front();
+      ready_reports_.emplace_back(r.agency, std::move(r.report));
+      pending_reports_.pop_front();
+    }
+    while (!pending_book_.empty() && pending_book_.front().update->seq() <= last_seq) {
+      BookOut& b = pending_book_.front();
+      ready_book_.emplace_back(b.pair, std::move(b.update));
+      pending_book_.pop_front();
+    }
+  }
+  // One batch per hub: each stream then starts one write for all of its messages of this
+  // group commit.
+  exec_hub_->PublishBatch(ready_reports_);
+  book_hub_->PublishBatch(ready_book_);
+  ready_reports_.clear();
+  ready_book_.clear();
+}
+
+void Reports::OnJournalFailed(Seq /*durable_seq*/) {
+  std::lock_guard<std::mutex> lock(mu_);
+  failed_ = true;
+  pending_reports_.clear();
+  pending_book_.clear();
+}
+
+bool Reports::RecentExecutions(AgencyId agency, Seq after, Seq last_seq,
+                               std::vector<std::shared_ptr<const v1::ExecutionReport>>* out,
+                               Seq* journal_upto) const {
+  if (after >= last_seq) return true;
+  if (after < history_floor_) {
+    *journal_upto = history_floor_;
+    return false;
+  }
+  auto it = std::partition_point(history_.begin(), history_.end(),
+                                 [&](const ExecOut& r) { return r.report->seq() <= after; });
+  for (; it != history_.end(); ++it) {
+    if (it->agency == agency) out->push_back(it->report);
+  }
+  return true;
+}
+
+void Reports::HistoryReports(const Engine& engine, AgencyId agency,
+                             absl::Span<const HistoryGroup> groups,
+                             std::vector<std::shared_ptr<const v1::ExecutionReport>>* out) const {
+  std::vector<ExecOut> reports;
+  for (const HistoryGroup& g : groups) {
+    reports.clear();
+    Build(engine, g.command, g.events, &reports, nullptr, true, agency);
+    for (ExecOut& r : reports) out->push_back(std::move(r.report));
+  }
+}
+
+std::shared_ptr<v1::BookUpdate> Reports::BookSnapshot(const Engine& engine, PairId pair,
+                                                      int depth, Seq seq) const {
+  auto snapshot = std::make_shared<v1::BookUpdate>();
+  snapshot->set_seq(seq);
+  snapshot->set_time_ns(engine.last_time());
+  ToProtoBook(ref_, pair, engine.GetDepth(pair, depth), seq, engine.IsHalted(pair),
+              snapshot->mutable_snapshot());
+  return snapshot;
+}
+
+void Reports::Build(const Engine& engine, const Command& cmd, absl::Span<const Event> events,
+                    std::vector<ExecOut>* reports, std::vector<BookOut>* book,
+                    bool only_agency_valid, AgencyId only_agency) const {
+  // This command's reports, still private (mutable) until published.
+  std::vector<std::pair<AgencyId, v1::ExecutionReport*>> built;
+  auto wants = [&](AgencyId a) { return !only_agency_valid || a == only_agency; };
+  auto new_report = [&](AgencyId agency) {
+    auto r = std::make_shared<v1::ExecutionReport>();
+    r->set_seq(cmd.seq);
+    r->set_time_ns(cmd.time);
+    reports->push_back(ExecOut{agency, r});
+    built.emplace_back(agency, r.get());
+    return r.get();
+  };
+  auto offer_info = [&](OfferId id) {
+    std::optional<OfferInfo> info = engine.GetOffer(id);
+    return info ? *info : OfferInfo{};
+  };
+  auto new_book = [&](PairId pair) -> v1::BookUpdate* {
+    if (book == nullptr || !book_hub_->interested(pair)) return nullptr;
+    auto u = std::make_shared<v1::BookUpdate>();
+    u->set_seq(cmd.seq);
+    u->set_time_ns(cmd.time);
+    book->push_back(BookOut{pair, u});
+    return u.get();
+  };
+  for (const Event& e : events) {
+    switch (e.type) {
+      case EventType::kAccepted: {
+        const AcceptedEvent& a = e.accepted;
+        if (!wants(a.agency)) break;
+        OfferInfo info = offer_info(a.offer);
+        info.original_lots = a.lots;
+        info.open_lots = a.lots;
+        info.filled_lots = 0;
+        info.price = a.price;
+        info.status = OfferStatus::kOpen;
+        ToProtoOffer(ref_, info, new_report(a.agency)->mutable_accepted()->mutable_offer());
+        break;
+      }
+      case EventType::kFill: {
+        const FillEvent& f = e.fill;
+        if (wants(f.maker_agency)) {
+          ToProtoFill(ref_, f, true, offer_info(f.maker_offer),
+                      new_report(f.maker_agency)->mutable_fill());
+        }
+        if (wants(f.taker_agency)) {
+          ToProtoFill(ref_, f, false, offer_info(f.taker_offer),
+                      new_report(f.taker_agency)->mutable_fill());
+        }
+        if (v1::BookUpdate* u = new_book(f.pair)) {
+          v1::Trade* t = u->mutable_trade();
+          t->set_price(f.price);
+          t->set_lots(f.lots);
+          t->set_aggressor_side(ToProtoSide(f.aggressor_side));
+        }
+        break;
+      }
+      case EventType::kCancelled: {
+        const CancelledEvent& c = e.cancelled;
+        if (!wants(c.agency)) break;
+        OfferInfo info = offer_info(c.offer);
+        info.open_lots = 0;
+        info.status = OfferStatus::kCancelled;
+        v1::OfferCancelled* oc = new_report(c.agency)->mutable_cancelled();
+        ToProtoOffer(ref_, info, oc->mutable_offer());
+        oc->set_reason(ToProtoCancelReason(c.reason));
+        oc->set_cancelled_lots(c.lots);
+        break;
+      }
+      case EventType::kExpired: {
+        const ExpiredEvent& x = e.expired;
+        if (!wants(x.agency)) break;
+        OfferInfo info = offer_info(x.offer);
+        info.open_lots = 0;
+        info.status = OfferStatus::kExpired;
+        v1::OfferExpired* oe = new_report(x.agency)->mutable_expired();
+        ToProtoOffer(ref_, info, oe->mutable_offer());
+        oe->set_expired_lots(x.lots);
+        break;
+      }
+      case EventType::kReplaced: {
+        const ReplacedEvent& r = e.replaced;
+        if (!wants(r.agency)) break;
+        OfferInfo info = offer_info(r.offer);
+        info.open_lots = r.lots;
+        info.price = r.price;
+        info.status = OfferStatus::kOpen;
+        v1::OfferReplaced* orp = new_report(r.agency)->mutable_replaced();
+        ToProtoOffer(ref_, info, orp->mutable_offer());
+        orp->set_kept_priority(r.kept_priority);
+        break;
+      }
+      case EventType::kBookLevel: {
+        const BookLevelEvent& l = e.book_level;
+        if (v1::BookUpdate* u = new_book(l.pair)) {
+          v1::PriceLevelChange* c = u->mutable_level();
+          c->set_side(ToProtoSide(l.side));
+          c->set_price(l.price);
+          c->set_lots(l.lots);
+          c->set_offer_count(static_cast<std::int32_t>(l.offer_count));
+        }
+        break;
+      }
+      case EventType::kPairHalted:
+        if (v1::BookUpdate* u = new_book(e.pair.pair)) u->set_halted(true);
+        break;
+      case EventType::kPairResumed:
+        if (v1::BookUpdate* u = new_book(e.pair.pair)) u->set_halted(false);
+        break;
+      case EventType::kRejected:
+      case EventType::kHoldingsSet:
+        break;
+    }
+  }
+  // Mark each agency's last report of this command (ExecutionReport.seq_complete).
+  AgencyMask marked = 0;
+  for (auto it = built.rbegin(); it != built.rend(); ++it) {
+    AgencyMask bit = AgencyMask{1} << (it->first % kMaxAgencies);
+    if ((marked & bit) != 0) continue;
+    marked |= bit;
+    it->second->set_seq_complete(true);
+  }
+}
+
+}  // namespace msx::gateway
