@@ -8,7 +8,7 @@
 // client certificate belongs to another agency than its token (AgencyConfig.cert_names),
 // or that lacks its agency's certificate when the agency lists some, is PERMISSION_DENIED.
 //
-// Where it runs: every handler calls Authenticate (service.cc), the one function that
+// Where it runs: every handler calls Authenticate (unary_service.cc, the stream reactors), the one function that
 // decides. Not a grpc::AuthMetadataProcessor, because on gRPC 1.51 (1) plaintext servers
 // cannot have one (InsecureServerCredentials::SetAuthMetadataProcessor is unsupported:
 // grpc/grpc#24278), and (2) on TLS servers the processor is handed the connection's

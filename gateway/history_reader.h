@@ -4,7 +4,7 @@
 // page (turning the agency's events of that page into reports, which needs the engine),
 // never the I/O, verification and decoding of every command in the range.
 //
-// Paging is driven by the stream (gateway/service.cc, ExecStream): it posts a job to
+// Paging is driven by the stream (gateway/execution_stream.cc, ExecStream): it posts a job to
 // read one page (HistoryCursor::NextPage, at most kHistoryPageEvents of the agency's
 // events), has the sequencer build that page's reports, writes them, and posts the next
 // page only when the last write of the page completed (gRPC flow control): a slow client

@@ -2,11 +2,14 @@
 //
 // Every handler authenticates (TokenTable), validates and translates on the gRPC thread,
 // then hands a Work to the Sequencer and returns without blocking; the call is finished
-// by the publisher thread once the journal holds the command (or at once with an error:
-// UNAUTHENTICATED, PERMISSION_DENIED, INVALID_ARGUMENT, NOT_FOUND, RESOURCE_EXHAUSTED,
-// UNAVAILABLE). Streams (StreamExecutions, StreamBook, OrderEntry) are reactors that own
-// their lifetime (shared ownership between gRPC, the hubs and queued work; released in
-// OnDone).
+// by the thread that releases its group commit once the journal holds the command (or at
+// once with an error: UNAUTHENTICATED, PERMISSION_DENIED, INVALID_ARGUMENT, NOT_FOUND,
+// RESOURCE_EXHAUSTED, UNAVAILABLE). Streams (StreamExecutions, StreamBook, OrderEntry)
+// are reactors that own their lifetime (shared ownership between gRPC, the hubs and
+// queued work; released in OnDone).
+//
+// Where the methods are: unary_service.cc (every unary method), execution_stream.cc,
+// book_stream.cc, order_entry_stream.cc; what they share is in internal/.
 //
 // Thread-safety: the services are stateless beyond their (thread-safe) collaborators.
 #ifndef MSX_GATEWAY_SERVICE_H_

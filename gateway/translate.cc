@@ -67,6 +67,14 @@ absl::StatusOr<PairId> LookupPair(const ReferenceData& ref, const std::string& p
   return *id;
 }
 
+absl::StatusOr<int> BookDepth(int requested) {
+  const int depth = requested == 0 ? 10 : requested;
+  if (depth < 0 || depth > 1000) {
+    return InvalidField("depth", absl::StrCat("must be in 0..1000 (0 = 10), got ", requested));
+  }
+  return depth;
+}
+
 absl::StatusOr<AgencyId> LookupAgency(const ReferenceData& ref, const std::string& field,
                                       const std::string& code) {
   if (code.empty()) return InvalidField(field, "required, e.g. \"KOMIR\"");

@@ -43,6 +43,8 @@ absl::StatusOr<Command> PairToCommand(const ReferenceData& ref, CommandType type
                                       const std::string& pair);
 // Looks up a pair symbol for queries (GetBook, StreamBook, ListOffers).
 absl::StatusOr<PairId> LookupPair(const ReferenceData& ref, const std::string& pair);
+// The book depth of GetBook and StreamBook: 0 means 10; INVALID_ARGUMENT outside 0..1000.
+absl::StatusOr<int> BookDepth(int requested);
 absl::StatusOr<AgencyId> LookupAgency(const ReferenceData& ref, const std::string& field,
                                       const std::string& code);
 

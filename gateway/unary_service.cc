@@ -1,0 +1,354 @@
+// The unary methods of msx.v1.Exchange and msx.v1.Admin. Each is a thin call of one of
+// two helpers, which do every step in the same order:
+//
+//   UnaryCommand: authenticate -> translate the request (errors answer at once) ->
+//                 admission (the agency's in-flight slot) -> submit to the sequencer ->
+//                 on the sequencer thread, build the reply from the applied command ->
+//                 once durable, finish with the reply's status
+//   UnaryQuery:   authenticate -> validate and prepare the query -> admission -> submit ->
+//                 on the sequencer thread, read the engine -> once what it saw is durable,
+//                 finish
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/functional/function_ref.h"
+#include "absl/strings/str_cat.h"
+#include "gateway/internal/call.h"
+#include "gateway/service.h"
+#include "gateway/translate.h"
+
+namespace msx::gateway {
+namespace {
+
+using internal::AppliedFn;
+using internal::CallWork;
+using internal::FinishFn;
+using internal::QueryFn;
+
+// Which tokens a method accepts.
+enum class Who { kTrader, kAdmin, kAnyone };
+
+absl::StatusOr<Caller> Authenticate(const ServiceContext& ctx,
+                                    grpc::CallbackServerContext* context, Who who) {
+  switch (who) {
+    case Who::kTrader:
+      return internal::AuthenticateTrader(ctx, context);
+    case Who::kAdmin:
+      return internal::AuthenticateAdmin(ctx, context);
+    case Who::kAnyone:
+      break;
+  }
+  return ctx.tokens->Authenticate(*context);
+}
+
+grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
+                                    const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+FinishFn FinishWith(grpc::ServerUnaryReactor* reactor) {
+  return [reactor](const absl::Status& s) { reactor->Finish(ToGrpcStatus(s)); };
+}
+
+// Queues `work` as a command or query; on a refused hand-off finishes the call at once. A
+// command may also run to completion on this thread (Sequencer::SubmitCommandHere): the
+// call is then finished before the reactor is returned, which the callback API allows.
+//
+// Admission first: the caller's agency must have an in-flight slot free
+// (server.max_in_flight_per_agency), else RESOURCE_EXHAUSTED naming that limit; the slot
+// is held by the work until it completes (or freed here if the hand-off is refused).
+grpc::ServerUnaryReactor* Enqueue(const ServiceContext& ctx, const Caller& caller,
+                                  grpc::ServerUnaryReactor* reactor, const Command* cmd,
+                                  CallWork* work) {
+  if (ctx.admission != nullptr) {
+    if (!ctx.admission->TryAcquire(caller.agency)) {
+      delete work;
+      reactor->Finish(
+          ToGrpcStatus(ctx.admission->Refusal(ctx.ref->agencies()[caller.agency].code)));
+      return reactor;
+    }
+    work->HoldSlot(ctx.admission, caller.agency);
+  }
+  absl::Status s = cmd != nullptr ? ctx.sequencer->SubmitCommandHere(*cmd, work)
+                                  : ctx.sequencer->SubmitQuery(work);
+  if (!s.ok()) {
+    delete work;
+    reactor->Finish(ToGrpcStatus(s));
+  }
+  return reactor;
+}
+
+// A command call. `translate` turns the request into the command (gRPC thread; an error
+// is the answer); `applied` fills the response from the applied command on the sequencer
+// thread and returns the call's status, sent once the command is durable.
+grpc::ServerUnaryReactor* UnaryCommand(
+    const ServiceContext& ctx, grpc::CallbackServerContext* context, Who who,
+    absl::FunctionRef<absl::StatusOr<Command>(const Caller&)> translate, AppliedFn applied) {
+  absl::StatusOr<Caller> caller = Authenticate(ctx, context, who);
+  if (!caller.ok()) return FinishNow(context, caller.status());
+  absl::StatusOr<Command> cmd = translate(*caller);
+  if (!cmd.ok()) return FinishNow(context, cmd.status());
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto* work = new CallWork(std::move(applied), nullptr, FinishWith(reactor));
+  return Enqueue(ctx, *caller, reactor, &*cmd, work);
+}
+
+// A query call. `prepare` validates the request (gRPC thread; an error is the answer) and
+// returns the query, which fills the response on the sequencer thread; the answer is sent
+// once every command it observed is durable.
+grpc::ServerUnaryReactor* UnaryQuery(
+    const ServiceContext& ctx, grpc::CallbackServerContext* context, Who who,
+    absl::FunctionRef<absl::StatusOr<QueryFn>(const Caller&)> prepare) {
+  absl::StatusOr<Caller> caller = Authenticate(ctx, context, who);
+  if (!caller.ok()) return FinishNow(context, caller.status());
+  absl::StatusOr<QueryFn> query = prepare(*caller);
+  if (!query.ok()) return FinishNow(context, query.status());
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto* work = new CallWork(nullptr, *std::move(query), FinishWith(reactor));
+  return Enqueue(ctx, *caller, reactor, nullptr, work);
+}
+
+}  // namespace
+
+// ---- Exchange: commands ----
+
+grpc::ServerUnaryReactor* ExchangeService::SubmitOffer(grpc::CallbackServerContext* context,
+                                                       const v1::SubmitOfferRequest* request,
+                                                       v1::SubmitOfferResponse* response) {
+  return UnaryCommand(
+      ctx_, context, Who::kTrader,
+      [&](const Caller& c) { return SubmitToCommand(*ctx_.ref, c.agency, *request); },
+      [response](const SequencerView& v, const Command& c, absl::Span<const Event> e) {
+        return internal::SubmitApplied(v, c, e, response);
+      });
+}
+
+grpc::ServerUnaryReactor* ExchangeService::CancelOffer(grpc::CallbackServerContext* context,
+                                                       const v1::CancelOfferRequest* request,
+                                                       v1::CancelOfferResponse* response) {
+  return UnaryCommand(
+      ctx_, context, Who::kTrader,
+      [&](const Caller& c) { return CancelToCommand(c.agency, *request); },
+      [response](const SequencerView& v, const Command& c, absl::Span<const Event> e) {
+        return internal::CancelApplied(v, c, e, response);
+      });
+}
+
+grpc::ServerUnaryReactor* ExchangeService::ReplaceOffer(grpc::CallbackServerContext* context,
+                                                        const v1::ReplaceOfferRequest* request,
+                                                        v1::ReplaceOfferResponse* response) {
+  return UnaryCommand(
+      ctx_, context, Who::kTrader,
+      [&](const Caller& c) { return ReplaceToCommand(c.agency, *request); },
+      [response](const SequencerView& v, const Command& c, absl::Span<const Event> e) {
+        return internal::ReplaceApplied(v, c, e, response);
+      });
+}
+
+// ---- Exchange: queries ----
+
+grpc::ServerUnaryReactor* ExchangeService::GetOffer(grpc::CallbackServerContext* context,
+                                                    const v1::GetOfferRequest* request,
+                                                    v1::Offer* response) {
+  return UnaryQuery(ctx_, context, Who::kAnyone, [&](const Caller& who) -> absl::StatusOr<QueryFn> {
+    if (request->offer_id() == 0) {
+      return absl::InvalidArgumentError("offer_id: required, non-zero");
+    }
+    const std::uint64_t id = request->offer_id();
+    return QueryFn([who, id, response](const SequencerView& v) {
+      std::optional<OfferInfo> info = v.engine.GetOffer(id);
+      if (!info || (!who.admin && info->agency != who.agency)) return internal::NotYourOffer(id);
+      ToProtoOffer(v.ref, *info, response);
+      return absl::OkStatus();
+    });
+  });
+}
+
+grpc::ServerUnaryReactor* ExchangeService::ListOffers(grpc::CallbackServerContext* context,
+                                                      const v1::ListOffersRequest* request,
+                                                      v1::ListOffersResponse* response) {
+  return UnaryQuery(ctx_, context, Who::kAnyone, [&](const Caller& who) -> absl::StatusOr<QueryFn> {
+    std::optional<PairId> pair;
+    if (!request->pair().empty()) {
+      absl::StatusOr<PairId> p = LookupPair(*ctx_.ref, request->pair());
+      if (!p.ok()) return p.status();
+      pair = *p;
+    }
+    const AgencyId agency = who.agency;
+    return QueryFn([agency, pair, response](const SequencerView& v) {
+      for (const OfferInfo& info : v.engine.ListOpenOffers(agency, pair)) {
+        ToProtoOffer(v.ref, info, response->add_offers());
+      }
+      return absl::OkStatus();
+    });
+  });
+}
+
+grpc::ServerUnaryReactor* ExchangeService::GetHoldings(grpc::CallbackServerContext* context,
+                                                       const v1::GetHoldingsRequest* /*request*/,
+                                                       v1::GetHoldingsResponse* response) {
+  return UnaryQuery(ctx_, context, Who::kAnyone, [&](const Caller& who) -> absl::StatusOr<QueryFn> {
+    const AgencyId agency = who.agency;
+    return QueryFn([agency, response](const SequencerView& v) {
+      internal::FillHoldings(v, agency, response);
+      return absl::OkStatus();
+    });
+  });
+}
+
+grpc::ServerUnaryReactor* ExchangeService::ListInstruments(
+    grpc::CallbackServerContext* context, const v1::ListInstrumentsRequest* /*request*/,
+    v1::ListInstrumentsResponse* response) {
+  absl::StatusOr<Caller> caller = ctx_.tokens->Authenticate(*context);
+  if (!caller.ok()) return FinishNow(context, caller.status());
+  // Reference data is immutable: answered on the gRPC thread.
+  for (const Instrument& i : ctx_.ref->instruments()) {
+    ToProtoInstrument(i, response->add_instruments());
+  }
+  return FinishNow(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* ExchangeService::ListPairs(grpc::CallbackServerContext* context,
+                                                     const v1::ListPairsRequest* /*request*/,
+                                                     v1::ListPairsResponse* response) {
+  return UnaryQuery(ctx_, context, Who::kAnyone, [&](const Caller&) -> absl::StatusOr<QueryFn> {
+    return QueryFn([response](const SequencerView& v) {
+      for (const PairBook& p : v.ref.pairs()) {
+        ToProtoPair(v.ref, p, v.engine.IsHalted(p.id), response->add_pairs());
+      }
+      return absl::OkStatus();
+    });
+  });
+}
+
+grpc::ServerUnaryReactor* ExchangeService::GetBook(grpc::CallbackServerContext* context,
+                                                   const v1::GetBookRequest* request,
+                                                   v1::BookSnapshot* response) {
+  return UnaryQuery(ctx_, context, Who::kAnyone, [&](const Caller&) -> absl::StatusOr<QueryFn> {
+    absl::StatusOr<PairId> pair = LookupPair(*ctx_.ref, request->pair());
+    if (!pair.ok()) return pair.status();
+    absl::StatusOr<int> depth = BookDepth(request->depth());
+    if (!depth.ok()) return depth.status();
+    const PairId p = *pair;
+    const int d = *depth;
+    return QueryFn([p, d, response](const SequencerView& v) {
+      ToProtoBook(v.ref, p, v.engine.GetDepth(p, d), v.last_seq, v.engine.IsHalted(p), response);
+      return absl::OkStatus();
+    });
+  });
+}
+
+// ---- Admin: commands ----
+
+grpc::ServerUnaryReactor* AdminService::SetHoldings(grpc::CallbackServerContext* context,
+                                                    const v1::SetHoldingsRequest* request,
+                                                    v1::SetHoldingsResponse* response) {
+  return UnaryCommand(
+      ctx_, context, Who::kAdmin,
+      [&](const Caller&) { return SetHoldingsToCommand(*ctx_.ref, *request); },
+      [response](const SequencerView& v, const Command& c, absl::Span<const Event> e) {
+        absl::Status s = internal::SimpleApplied(v, c, e);
+        if (!s.ok()) return s;
+        ToProtoHolding(v.ref, c.set_holdings.instrument,
+                       v.engine.GetHoldings(c.set_holdings.agency, c.set_holdings.instrument),
+                       response->mutable_holding());
+        response->set_seq(c.seq);
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* AdminService::HaltPair(grpc::CallbackServerContext* context,
+                                                 const v1::HaltPairRequest* request,
+                                                 v1::HaltPairResponse* response) {
+  return UnaryCommand(
+      ctx_, context, Who::kAdmin,
+      [&](const Caller&) {
+        return PairToCommand(*ctx_.ref, CommandType::kHaltPair, request->pair());
+      },
+      [response](const SequencerView& v, const Command& c, absl::Span<const Event> e) {
+        response->set_seq(c.seq);
+        return internal::SimpleApplied(v, c, e);
+      });
+}
+
+grpc::ServerUnaryReactor* AdminService::ResumePair(grpc::CallbackServerContext* context,
+                                                   const v1::ResumePairRequest* request,
+                                                   v1::ResumePairResponse* response) {
+  return UnaryCommand(
+      ctx_, context, Who::kAdmin,
+      [&](const Caller&) {
+        return PairToCommand(*ctx_.ref, CommandType::kResumePair, request->pair());
+      },
+      [response](const SequencerView& v, const Command& c, absl::Span<const Event> e) {
+        response->set_seq(c.seq);
+        return internal::SimpleApplied(v, c, e);
+      });
+}
+
+// ---- Admin: queries ----
+
+grpc::ServerUnaryReactor* AdminService::GetExchangeStatus(
+    grpc::CallbackServerContext* context, const v1::GetExchangeStatusRequest* /*request*/,
+    v1::GetExchangeStatusResponse* response) {
+  absl::StatusOr<Caller> caller = internal::AuthenticateAdmin(ctx_, context);
+  if (!caller.ok()) return FinishNow(context, caller.status());
+  Sequencer* seq = ctx_.sequencer;
+  std::string durability = ctx_.durability, data_dir = ctx_.data_dir;
+  auto fill = [seq, durability, data_dir, response](const SequencerView* v) {
+    response->set_last_seq(v != nullptr ? v->last_seq : seq->last_seq());
+    response->set_durable_seq(seq->durable_seq());
+    response->set_durability(durability);
+    response->set_accepting(seq->accepting());
+    response->set_failure(seq->failure());
+    response->set_queue_depth(static_cast<std::int64_t>(seq->queue_depth()));
+    response->set_queue_capacity(static_cast<std::int64_t>(seq->queue_capacity()));
+    response->set_data_dir(data_dir);
+  };
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!seq->accepting()) {
+    // The operator most needs this view when the journal failed: answer from the gRPC
+    // thread with what the atomics say.
+    fill(nullptr);
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+  auto* work = new CallWork(
+      nullptr,
+      [fill, response](const SequencerView& v) {
+        fill(&v);
+        response->set_open_offers(static_cast<std::int64_t>(v.engine.OpenOfferCount()));
+        for (const Agency& a : v.ref.agencies()) {
+          v1::Agency* out = response->add_agencies();
+          out->set_id(a.code);
+          out->set_name(a.name);
+          out->set_country(a.country);
+          out->set_admin(a.role == Role::kAdmin);
+        }
+        for (const PairBook& p : v.ref.pairs()) {
+          if (v.engine.IsHalted(p.id)) response->add_halted_pairs(p.symbol);
+        }
+        return absl::OkStatus();
+      },
+      FinishWith(reactor));
+  return Enqueue(ctx_, *caller, reactor, nullptr, work);
+}
+
+grpc::ServerUnaryReactor* AdminService::GetAgencyHoldings(
+    grpc::CallbackServerContext* context, const v1::GetAgencyHoldingsRequest* request,
+    v1::GetHoldingsResponse* response) {
+  return UnaryQuery(ctx_, context, Who::kAdmin, [&](const Caller&) -> absl::StatusOr<QueryFn> {
+    absl::StatusOr<AgencyId> agency = LookupAgency(*ctx_.ref, "agency", request->agency());
+    if (!agency.ok()) return agency.status();
+    const AgencyId a = *agency;
+    return QueryFn([a, response](const SequencerView& v) {
+      internal::FillHoldings(v, a, response);
+      return absl::OkStatus();
+    });
+  });
+}
+
+}  // namespace msx::gateway
