@@ -58,6 +58,10 @@ class PosixEnv final : public Env {
     if (::rename(from.c_str(), to.c_str()) != 0) return internal::ErrnoError("rename", from);
     return absl::OkStatus();
   }
+  absl::Status RemoveFile(const std::string& path) override {
+    if (::unlink(path.c_str()) != 0) return internal::ErrnoError("unlink", path);
+    return absl::OkStatus();
+  }
 };
 
 }  // namespace

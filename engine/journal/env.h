@@ -1,6 +1,6 @@
-// The file-system operations the journal writer makes, behind an interface in the spirit
-// of LevelDB's Env: open a segment, pwrite, fdatasync, ftruncate, close, create and
-// fsync a directory, rename. Env::Default() is the real POSIX implementation; tests
+// The file-system operations the journal writer and the snapshot writer make, behind an
+// interface in the spirit of LevelDB's Env: open a file, pwrite, fdatasync, ftruncate,
+// close, create and fsync a directory, rename, remove. Env::Default() is the real POSIX implementation; tests
 // substitute a fault-injecting one (fault_env.h) that can fail the Nth call or simulate a
 // power loss by dropping everything that was not synced.
 //
@@ -55,6 +55,8 @@ class Env {
   virtual absl::Status SyncDir(const std::string& dir) = 0;
   // rename(2); the caller syncs the directory.
   virtual absl::Status RenameFile(const std::string& from, const std::string& to) = 0;
+  // unlink(2); the removal is durable only after SyncDir of its directory.
+  virtual absl::Status RemoveFile(const std::string& path) = 0;
 };
 
 }  // namespace msx::journal

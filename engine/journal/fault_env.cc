@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <iterator>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -141,6 +142,9 @@ absl::Status FaultInjectionEnv::SyncDir(const std::string& dir) {
   for (auto& [path, f] : files_) {
     if (DirName(path) == d) f.entry_durable = true;
   }
+  for (auto it = removed_.begin(); it != removed_.end();) {
+    it = DirName(it->first) == d ? removed_.erase(it) : std::next(it);
+  }
   return absl::OkStatus();
 }
 
@@ -155,6 +159,26 @@ absl::Status FaultInjectionEnv::RenameFile(const std::string& from, const std::s
     f.entry_durable = false;  // until the directory is synced
     files_[to] = std::move(f);
   }
+  return absl::OkStatus();
+}
+
+absl::Status FaultInjectionEnv::RemoveFile(const std::string& path) {
+  absl::MutexLock l(&mu_);
+  if (power_cut_) return InjectedError("unlink", path, EIO);
+  auto it = files_.find(path);
+  std::string synced;
+  bool durable = false;
+  if (it != files_.end()) {
+    synced = it->second.synced;
+    durable = it->second.entry_durable;
+  } else if (absl::StatusOr<std::string> old = internal::ReadFile(path); old.ok()) {
+    // A file this env has not seen: it was there (durably) before.
+    synced = *std::move(old);
+    durable = true;
+  }
+  if (absl::Status s = base_->RemoveFile(path); !s.ok()) return s;
+  if (it != files_.end()) files_.erase(it);
+  if (durable) removed_[path] = std::move(synced);
   return absl::OkStatus();
 }
 
@@ -249,6 +273,19 @@ absl::Status FaultInjectionEnv::DropUnsyncedData(const TearFn& tear) {
     f.unsynced_data = 0;
     ++it;
   }
+  // Removals that never became durable: the file is back as it was last synced.
+  for (auto& [path, synced] : removed_) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return internal::ErrnoError("open", path);
+    absl::Status s = internal::WriteAll(fd, synced, path);
+    ::close(fd);
+    if (!s.ok()) return s;
+    FileState f;
+    f.synced = std::move(synced);
+    f.entry_durable = true;
+    files_[path] = std::move(f);
+  }
+  removed_.clear();
   power_cut_ = false;
   cut_power_at_ = 0;
   fail_datasync_at_ = fail_pwrite_at_ = 0;

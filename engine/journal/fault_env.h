@@ -5,12 +5,15 @@
 //   * per file, the contents as of its last successful Datasync (the "synced image") and
 //     the writes and truncations made since, in order;
 //   * whether the file's directory entry is durable (its directory was synced after the
-//     file was created).
+//     file was created or renamed);
+//   * files removed since their directory was last synced (a power loss brings them back
+//     with their synced contents).
 //
 // DropUnsyncedData() then rewrites every file to what survives a power cut: its synced
 // image, plus optionally a prefix of the unsynced writes (a write torn at any byte past
 // the old end of the file, or at a 512-byte sector boundary inside it: storage writes a
-// sector whole or not at all); files whose entry was never made durable disappear.
+// sector whole or not at all); files whose entry was never made durable disappear, and
+// files whose removal was never made durable come back.
 //
 // Faults: the Nth Datasync or Pwrite from now can fail with a chosen errno (the data of a
 // failed Datasync is not synced: the page cache may have dropped it), and CutPower()
@@ -44,6 +47,7 @@ class FaultInjectionEnv final : public Env {
   absl::Status CreateDir(const std::string& dir) override;
   absl::Status SyncDir(const std::string& dir) override;
   absl::Status RenameFile(const std::string& from, const std::string& to) override;
+  absl::Status RemoveFile(const std::string& path) override;
 
   // The nth Datasync (or Pwrite) from now, 1-based, fails with `err` (EIO, ENOSPC, ...).
   void FailDatasyncAt(int n, int err);
@@ -91,6 +95,8 @@ class FaultInjectionEnv final : public Env {
   Env* const base_;
   mutable absl::Mutex mu_;
   std::map<std::string, FileState> files_ ABSL_GUARDED_BY(mu_);
+  // Durable files removed since their directory was last synced: path -> synced contents.
+  std::map<std::string, std::string> removed_ ABSL_GUARDED_BY(mu_);
   bool power_cut_ ABSL_GUARDED_BY(mu_) = false;
   int mutating_calls_ ABSL_GUARDED_BY(mu_) = 0;
   int cut_power_at_ ABSL_GUARDED_BY(mu_) = 0;  // mutating call number; 0 = off

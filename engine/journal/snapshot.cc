@@ -1,12 +1,10 @@
 #include "engine/journal/snapshot.h"
 
 #include <dirent.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -46,9 +44,11 @@ std::string SnapshotFileName(Seq seq) {
                       kSnapshotSuffix);
 }
 
-absl::Status WriteSnapshot(const std::string& dir, Seq seq, absl::string_view state, int keep) {
+absl::Status WriteSnapshot(const std::string& dir, Seq seq, absl::string_view state, int keep,
+                           Env* env) {
   if (keep < 1) return absl::InvalidArgumentError("keep: must be >= 1");
-  if (absl::Status s = internal::EnsureDir(dir); !s.ok()) return s;
+  if (env == nullptr) env = Env::Default();
+  if (absl::Status s = env->CreateDir(dir); !s.ok()) return s;
   std::string header;
   header.append(kSnapshotMagic, sizeof(kSnapshotMagic));
   PutFixed16(&header, kSnapshotFormatVersion);
@@ -59,26 +59,34 @@ absl::Status WriteSnapshot(const std::string& dir, Seq seq, absl::string_view st
   PutFixed32(&header, crc32c::Mask(crc32c::Value(state.data(), state.size())));
   PutFixed32(&header, crc32c::Mask(crc32c::Value(header.data(), kSnapshotHeaderCrcOffset)));
 
+  // The file is whole and synced before it gets its final name, and the name is durable
+  // before older snapshots go: a power loss at any point leaves either the new snapshot
+  // whole under its name, or no file of that name (a *.tmp, removed by the next write),
+  // and the previous snapshots in any case.
   const std::string path = JoinPath(dir, SnapshotFileName(seq));
   const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoError("open", tmp);
-  absl::Status s = internal::WriteAll(fd, header, tmp);
-  if (s.ok()) s = internal::WriteAll(fd, state, tmp);
-  if (s.ok() && ::fsync(fd) != 0) s = ErrnoError("fsync", tmp);
-  ::close(fd);
-  if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) s = ErrnoError("rename", tmp);
+  absl::Status s;
+  {
+    absl::StatusOr<std::unique_ptr<WritableFile>> file = env->NewWritableFile(tmp);
+    if (!file.ok()) return file.status();
+    s = (*file)->Pwrite(header, 0);
+    if (s.ok()) s = (*file)->Pwrite(state, header.size());
+    if (s.ok()) s = (*file)->Datasync();
+    absl::Status closed = (*file)->Close();
+    if (s.ok()) s = closed;
+  }
+  if (s.ok()) s = env->RenameFile(tmp, path);
   if (!s.ok()) {
-    ::unlink(tmp.c_str());
+    env->RemoveFile(tmp).IgnoreError();  // best effort; the next write removes leftovers
     return s;
   }
-  if (s = internal::SyncDir(dir); !s.ok()) return s;
+  if (s = env->SyncDir(dir); !s.ok()) return s;
 
   // Retire old snapshots and leftovers of interrupted writes.
   absl::StatusOr<std::vector<SnapshotInfo>> all = ListSnapshots(dir);
   if (!all.ok()) return all.status();
   for (std::size_t i = static_cast<std::size_t>(keep); i < all->size(); ++i) {
-    if (::unlink((*all)[i].path.c_str()) != 0) return ErrnoError("unlink", (*all)[i].path);
+    if (s = env->RemoveFile((*all)[i].path); !s.ok()) return s;
   }
   if (DIR* d = ::opendir(dir.c_str())) {
     std::vector<std::string> stale;
@@ -89,9 +97,9 @@ absl::Status WriteSnapshot(const std::string& dir, Seq seq, absl::string_view st
       }
     }
     ::closedir(d);
-    for (const std::string& p : stale) ::unlink(p.c_str());
+    for (const std::string& p : stale) env->RemoveFile(p).IgnoreError();
   }
-  return internal::SyncDir(dir);
+  return env->SyncDir(dir);
 }
 
 absl::StatusOr<std::vector<SnapshotInfo>> ListSnapshots(const std::string& dir) {

@@ -1,5 +1,5 @@
 // Snapshots: Engine::SaveState() bytes in a checksummed file, written atomically (write
-// a temporary file, fsync it, rename it into place, fsync the directory), named by the
+// a temporary file, fdatasync it, rename it into place, fsync the directory), named by the
 // sequence number of the last command they include. See FORMAT.md "Snapshots".
 //
 // Thread-safety: the functions are thread-compatible; do not write two snapshots into the
@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "engine/journal/env.h"
 #include "engine/types.h"
 
 namespace msx::journal {
@@ -27,10 +28,13 @@ struct SnapshotInfo {
 std::string SnapshotFileName(Seq seq);
 
 // Writes `state` as the snapshot after command `seq` into `dir`, then deletes all but the
-// `keep` newest snapshots and any leftover *.tmp files. A failure leaves the previous
-// snapshots intact and returns the I/O error naming the path.
-// REQUIRES: keep >= 1.
-absl::Status WriteSnapshot(const std::string& dir, Seq seq, absl::string_view state, int keep = 2);
+// `keep` newest snapshots and any leftover *.tmp files. Every file-system change goes
+// through `env` (nullptr: Env::Default()). A failure, a power loss included, leaves the
+// previous snapshots intact and returns the I/O error naming the path; after a power loss
+// a file under a snapshot name is always whole (the data is synced before the rename).
+// OK means the snapshot is durable. REQUIRES: keep >= 1.
+absl::Status WriteSnapshot(const std::string& dir, Seq seq, absl::string_view state, int keep = 2,
+                           Env* env = nullptr);
 
 // The snapshots in `dir`, newest (highest seq) first. NotFound if `dir` does not exist.
 absl::StatusOr<std::vector<SnapshotInfo>> ListSnapshots(const std::string& dir);
