@@ -20,6 +20,7 @@
 #include "engine/journal/reader.h"
 #include "gtest/gtest.h"
 #include "tests/gateway_test_client.h"
+#include "tests/testing/config_files.h"
 #include "tests/testing/server_process.h"
 
 namespace msx {
@@ -30,10 +31,11 @@ using testing::BuildPath;
 using testing::CommandResult;
 using testing::RunCommand;
 
-CommandResult Drill(const std::vector<std::string>& args) {
+CommandResult Drill(const std::vector<std::string>& args,
+                    const std::vector<std::string>& env = {}) {
   std::vector<std::string> argv = {BuildPath("clients/drill/msx-drill")};
   argv.insert(argv.end(), args.begin(), args.end());
-  return RunCommand(argv, {}, std::chrono::seconds(120));
+  return RunCommand(argv, env, std::chrono::seconds(120));
 }
 
 std::string ReadAll(const std::string& path) {
@@ -151,6 +153,78 @@ TEST(DrillE2eTest, LiveReplayReproducesTheJournalOnARealServer) {
   EXPECT_TRUE(absl::StrContains(v.out, absl::StrCat("(", stats->fills, " fills)"))) << v.out;
   testing::RemoveTree(journal);
   testing::RemoveTree(data_dir);
+}
+
+// A real configuration holds only token digests (token_sha256), so it gives the live
+// replay no token: the replay is refused before anything is sent, naming the agency (or
+// the admin) and where its token can come from; with the tokens from files and the
+// environment it reproduces the journal.
+TEST(DrillE2eTest, LiveReplayTakesTokensFromFilesAndEnvironmentAndNamesAMissingOne) {
+  const std::string scratch = testing::MakeTempDir("msx-drill-tokens");
+  const std::string journal = scratch + "/journal";
+  std::filesystem::create_directory(journal);
+  drill::TrafficOptions opt;
+  opt.commands = 300;
+  opt.gtd = false;
+  auto stats = drill::WriteTrafficJournal(journal, DefaultConfig(), opt);
+  ASSERT_TRUE(stats.ok()) << stats.status();
+
+  const std::string digests = scratch + "/exchange.textproto";
+  {
+    std::string text;
+    ASSERT_TRUE(google::protobuf::TextFormat::PrintToString(
+        testing::WithTokenDigests(DefaultConfig()), &text));
+    std::ofstream(digests) << text;
+  }
+  testing::ServerProcess server;
+  testing::ServerProcess::Options options;
+  options.extra_args = {"--config", digests};
+  ASSERT_TRUE(server.Start(options).ok()) << server.Output();
+  const std::vector<std::string> replay = {"replay",          journal, "--server",
+                                           server.address(), "--tokens-config", digests};
+
+  CommandResult no_admin = Drill(replay);
+  EXPECT_EQ(no_admin.exit_code, 2) << no_admin.out << no_admin.err;
+  EXPECT_TRUE(absl::StrContains(no_admin.err, "no admin token")) << no_admin.err;
+  EXPECT_TRUE(absl::StrContains(no_admin.err, "MSX_ADMIN_TOKEN")) << no_admin.err;
+
+  CommandResult no_agency = Drill(replay, {"MSX_ADMIN_TOKEN=demo-admin"});
+  EXPECT_EQ(no_agency.exit_code, 2) << no_agency.out << no_agency.err;
+  EXPECT_TRUE(absl::StrContains(no_agency.err, "no token for agency ")) << no_agency.err;
+  EXPECT_TRUE(absl::StrContains(no_agency.err, "--token-file ")) << no_agency.err;
+  EXPECT_TRUE(absl::StrContains(no_agency.err, "MSX_TOKEN_")) << no_agency.err;
+  // Refused before anything was sent.
+  AgencyClient probe(server.address(), "demo-komir");
+  v1::ListOffersResponse offers;
+  ASSERT_TRUE(probe.ListOffers(&offers).ok());
+  EXPECT_EQ(offers.offers_size(), 0);
+
+  // Every agency's token from a file, CMSR-AU's from the environment, the admin's from a
+  // file: the replay reproduces the journal's fills.
+  std::vector<std::string> args = replay;
+  for (const v1::AgencyConfig& a : DefaultConfig().agencies()) {
+    if (a.role() == v1::ROLE_ADMIN || a.id() == "CMSR-AU") continue;
+    const std::string file = scratch + "/token-" + a.id();
+    std::ofstream(file) << a.tokens(0) << "\n";
+    args.push_back("--token-file");
+    args.push_back(a.id() + "=" + file);
+  }
+  const std::string admin_file = scratch + "/token-admin";
+  std::ofstream(admin_file) << "  demo-admin  \n";
+  args.push_back("--admin-token-file");
+  args.push_back(admin_file);
+  CommandResult live = Drill(args, {"MSX_TOKEN_CMSR_AU=demo-cmsr-au"});
+  EXPECT_EQ(live.exit_code, 0) << live.out << live.err;
+  EXPECT_TRUE(absl::StrContains(live.out, absl::StrCat(stats->fills, " fills;"))) << live.out;
+
+  // A token file that cannot be read is named.
+  CommandResult missing_file =
+      Drill({"replay", journal, "--server", server.address(), "--token-file",
+             "KOMIR=" + scratch + "/nope"});
+  EXPECT_EQ(missing_file.exit_code, 2) << missing_file.err;
+  EXPECT_TRUE(absl::StrContains(missing_file.err, "--token-file KOMIR: cannot read"))
+      << missing_file.err;
+  testing::RemoveTree(scratch);
 }
 
 class DrillCliTest : public ::testing::Test {

@@ -43,18 +43,28 @@ Usage:
       X times the original pace (X = max, 1, 10, 0.5, ...): offers, cancels and replaces
       as their agencies, SetHoldings/HaltPair/ResumePair as the admin. Offer ids are
       translated to the live server's; AdvanceTime is skipped (the server keeps its own
-      time); commands of agencies without a token are skipped.
+      time). A journal with commands of an agency that has no token is refused before
+      anything is sent, naming the agency (see the tokens below).
   msx-drill --help
 
 Live options:
   --server HOST:PORT         the msx-server to replay against (the only network use)
   --speed X                  max (default) or a positive decimal multiple of the pace
-  --tokens-config FILE       take every agency's (first) token and the admin token from
-                             this msx.v1.ExchangeConfig text file (journals hold no
-                             tokens); default: the embedded default configuration's demo
-                             tokens
-  --token CODE=TOKEN         the token of one agency (repeatable; overrides the above)
-  --admin-token TOKEN        the admin token (SetHoldings, HaltPair, ResumePair)
+  --token-file CODE=FILE     the token of agency CODE is the first line of FILE
+                             (repeatable)
+  --token CODE=TOKEN         the same on the command line (visible in ps; prefer a file)
+  env MSX_TOKEN_<CODE>       an agency's token from the environment, CODE upper-cased
+                             with other characters as _ (MSX_TOKEN_CMSR_AU); used when
+                             neither flag names the agency
+  --tokens-config FILE       plaintext tokens (first of each agency, first admin) of this
+                             msx.v1.ExchangeConfig text file, used last; a real
+                             configuration holds only token_sha256 digests, which give
+                             none. Default: the embedded configuration's demo tokens
+  --admin-token-file FILE    the admin token (SetHoldings, HaltPair, ResumePair); also
+  --admin-token TOKEN        on the command line, or env MSX_ADMIN_TOKEN
+  --skip-agencies-without-token
+                             skip the commands of agencies (and the admin commands)
+                             without a token instead of refusing the replay
   --client-id-offset N       add N to every client_offer_id (to replay twice on one server)
 
 Holdings "before" are those after the journal's initial SetHoldings commands (just before
@@ -76,7 +86,7 @@ const char* DrillUsage() { return kUsage; }
 absl::StatusOr<DrillArgs> ParseDrillArgs(const std::vector<std::string>& args) {
   DrillArgs a;
   std::string top, client_id_offset;
-  std::vector<std::string> tokens, positional;
+  std::vector<std::string> tokens, token_files, positional;
   // The flags are documented in kUsage, which is the --help text.
   po::options_description flags;
   po::options_description_easy_init add = flags.add_options();
@@ -92,6 +102,9 @@ absl::StatusOr<DrillArgs> ParseDrillArgs(const std::vector<std::string>& args) {
   add("tokens-config", po::value(&a.tokens_config), "");
   add("token", po::value(&tokens)->composing(), "");
   add("admin-token", po::value(&a.admin_token), "");
+  add("token-file", po::value(&token_files)->composing(), "");
+  add("admin-token-file", po::value(&a.admin_token_file), "");
+  add("skip-agencies-without-token", po::bool_switch(&a.skip_agencies_without_token), "");
   add("client-id-offset", po::value(&client_id_offset), "");
   po::variables_map vm;
   if (absl::Status s = clients::ParseFlags(args, flags, &positional, &vm); !s.ok()) return s;
@@ -112,6 +125,14 @@ absl::StatusOr<DrillArgs> ParseDrillArgs(const std::vector<std::string>& args) {
       return absl::InvalidArgumentError(absl::StrCat("--token: expected CODE=TOKEN, got ", t));
     }
     a.tokens[t.substr(0, eq)] = t.substr(eq + 1);
+  }
+  for (const std::string& t : token_files) {
+    const std::size_t eq = t.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == t.size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--token-file: expected CODE=FILE, got ", t));
+    }
+    a.token_files[t.substr(0, eq)] = t.substr(eq + 1);
   }
   if (positional.empty()) {
     return absl::InvalidArgumentError("missing command (verify, report, run or replay)");

@@ -35,8 +35,11 @@ struct DrillArgs {
   std::string speed = "max";  // checked by ParseSpeed where it is used
   std::string server;
   std::string tokens_config;
-  std::map<std::string, std::string> tokens;  // --token CODE=TOKEN, later ones win
+  std::map<std::string, std::string> tokens;       // --token CODE=TOKEN, later ones win
+  std::map<std::string, std::string> token_files;  // --token-file CODE=FILE, later ones win
   std::string admin_token;
+  std::string admin_token_file;
+  bool skip_agencies_without_token = false;
   std::uint64_t client_id_offset = 0;
 };
 
@@ -45,7 +48,8 @@ const char* DrillUsage();
 
 // Parses `args` (without the program name). InvalidArgument with a message naming the bad
 // flag or value ("unrecognised option '--frob'", "--top: not a non-negative integer: x",
-// "--token: expected CODE=TOKEN, got KOMIR") or the missing command or directory.
+// "--token: expected CODE=TOKEN, got KOMIR") or the missing command or directory. Token
+// files are named here, read by main.cc.
 absl::StatusOr<DrillArgs> ParseDrillArgs(const std::vector<std::string>& args);
 
 }  // namespace msx::drill

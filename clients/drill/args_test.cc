@@ -60,6 +60,20 @@ TEST(DrillArgsTest, EveryFlagIsParsed) {
   EXPECT_EQ(a->client_id_offset, 18446744073709551615u);
 }
 
+TEST(DrillArgsTest, TokenFilesAreKeptByAgencyAndTheLaterOneWins) {
+  absl::StatusOr<DrillArgs> a = ParseDrillArgs(
+      {"replay", "/data", "--token-file", "KOMIR=/k1", "--token-file=CMSR-AU=/c=1",
+       "--token-file", "KOMIR=/k2", "--admin-token-file", "/adm",
+       "--skip-agencies-without-token"});
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->token_files.size(), 2u);
+  EXPECT_EQ(a->token_files.at("KOMIR"), "/k2");
+  EXPECT_EQ(a->token_files.at("CMSR-AU"), "/c=1");
+  EXPECT_EQ(a->admin_token_file, "/adm");
+  EXPECT_TRUE(a->skip_agencies_without_token);
+  EXPECT_FALSE(ParseDrillArgs({"replay", "/data"})->skip_agencies_without_token);
+}
+
 TEST(DrillArgsTest, DefaultsWhenOnlyCommandAndDirectoryAreGiven) {
   absl::StatusOr<DrillArgs> a = ParseDrillArgs({"report", "/data"});
   ASSERT_TRUE(a.ok()) << a.status();
@@ -95,6 +109,8 @@ TEST(DrillArgsTest, BadValueNamesTheFlagAndTheValue) {
             "--client-id-offset: not a non-negative integer: -1");
   EXPECT_EQ(ErrorOf({"replay", "/data", "--token", "KOMIR"}),
             "--token: expected CODE=TOKEN, got KOMIR");
+  EXPECT_EQ(ErrorOf({"replay", "/data", "--token-file", "KOMIR="}),
+            "--token-file: expected CODE=FILE, got KOMIR=");
   EXPECT_TRUE(absl::StrContains(ErrorOf({"report", "/data", "--top"}), "'--top'"));
   EXPECT_TRUE(absl::StrContains(ErrorOf({"report", "/data", "--json=yes"}), "'--json'"));
 }

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -15,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "clients/drill/drill_journal.h"
+#include "clients/drill/live.h"
 #include "clients/drill/report.h"
 #include "clients/drill/scenario.h"
 #include "clients/drill/traffic.h"
@@ -186,6 +188,66 @@ void ExpectHolding(const ReportData& r, const std::string& agency, const std::st
 }
 
 // ---- Report ----
+
+TEST(LiveTokensTest, EnvironmentNamesAreTheCodeUpperCasedWithUnderscores) {
+  EXPECT_EQ(TokenEnvName("KOMIR"), "MSX_TOKEN_KOMIR");
+  EXPECT_EQ(TokenEnvName("CMSR-AU"), "MSX_TOKEN_CMSR_AU");
+  EXPECT_EQ(TokenEnvName("msx.ops 2"), "MSX_TOKEN_MSX_OPS_2");
+}
+
+TEST(LiveTokensTest, TokenFileIsItsFirstLineTrimmedAndAnUnusableOneIsNamed) {
+  TempDir tmp;
+  WriteAll(tmp.sub("t"), "  secret-token \nsecond line\n");
+  WriteAll(tmp.sub("empty"), "\n");
+  absl::StatusOr<std::string> t = ReadTokenFile("--token-file KOMIR", tmp.sub("t"));
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(*t, "secret-token");
+  EXPECT_EQ(ReadTokenFile("--token-file KOMIR", tmp.sub("empty")).status().message(),
+            absl::StrCat("--token-file KOMIR: ", tmp.sub("empty"), " holds no token"));
+  EXPECT_EQ(ReadTokenFile("--admin-token-file", tmp.sub("none")).status().message(),
+            absl::StrCat("--admin-token-file: cannot read ", tmp.sub("none")));
+}
+
+// A configuration with only digests gives no token: the check names the admin, then the
+// first agency with commands, and passes once the environment (or a flag) has them.
+TEST(LiveTokensTest, MissingTokenIsNamedAndEverySourceCanSupplyIt) {
+  TempDir tmp;
+  TrafficOptions opt;
+  opt.commands = 200;
+  ASSERT_TRUE(WriteTrafficJournal(tmp.path(), DefaultConfig(), opt).ok());
+  LiveOptions o;
+  absl::Status s = CheckLiveTokens(tmp.path(), o);
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "no admin token")) << s;
+
+  o.admin_token = "adm";
+  s = CheckLiveTokens(tmp.path(), o);
+  EXPECT_TRUE(absl::StrContains(s.message(), "no token for agency ")) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "(the first at seq ")) << s;
+
+  std::map<std::string, std::string> env;
+  o.getenv = [&env](const char* name) -> const char* {
+    auto it = env.find(name);
+    return it == env.end() ? nullptr : it->second.c_str();
+  };
+  for (const auto& a : DefaultConfig().agencies()) env[TokenEnvName(a.id())] = "from-env";
+  EXPECT_TRUE(CheckLiveTokens(tmp.path(), o).ok());
+  // One agency missing everywhere, but present on the command line or in a config file.
+  env.erase("MSX_TOKEN_KOMIR");
+  s = CheckLiveTokens(tmp.path(), o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_TRUE(absl::StrContains(s.message(), "no token for agency KOMIR")) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "--token-file KOMIR=FILE or set MSX_TOKEN_KOMIR"))
+      << s;
+  o.config_tokens["KOMIR"] = "from-config";
+  EXPECT_TRUE(CheckLiveTokens(tmp.path(), o).ok());
+  o.config_tokens.clear();
+  o.tokens["KOMIR"] = "from-flag";
+  EXPECT_TRUE(CheckLiveTokens(tmp.path(), o).ok());
+  o.tokens.clear();
+  o.skip_agencies_without_token = true;
+  EXPECT_TRUE(CheckLiveTokens(tmp.path(), o).ok());
+}
 
 TEST(ReportTest, NearestRankPercentilesComeFromSortedSamples) {
   std::vector<std::int64_t> s = {10, 9, 8, 7, 6, 5, 4, 3, 2, 1};

@@ -3,11 +3,13 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <fstream>
 #include <memory>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "clients/drill/drill_journal.h"
 #include "clients/drill/format.h"
@@ -48,11 +50,110 @@ void TokensFromConfig(const msx::v1::ExchangeConfig& config, LiveOptions* option
   for (const msx::v1::AgencyConfig& a : config.agencies()) {
     if (a.tokens_size() == 0) continue;
     if (a.role() == msx::v1::ROLE_ADMIN) {
-      if (options->admin_token.empty()) options->admin_token = a.tokens(0);
+      if (options->config_admin_token.empty()) options->config_admin_token = a.tokens(0);
     } else {
-      options->tokens.emplace(a.id(), a.tokens(0));
+      options->config_tokens.emplace(a.id(), a.tokens(0));
     }
   }
+}
+
+std::string TokenEnvName(const std::string& agency_code) {
+  std::string name = "MSX_TOKEN_";
+  for (char c : agency_code) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+    name.push_back((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ? c : '_');
+  }
+  return name;
+}
+
+absl::StatusOr<std::string> ReadTokenFile(const std::string& who, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat(who, ": cannot read ", path));
+  std::string line;
+  std::getline(in, line);
+  const std::string token(absl::StripAsciiWhitespace(line));
+  if (token.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(who, ": ", path, " holds no token"));
+  }
+  return token;
+}
+
+namespace {
+
+// The token of one agency (or, with code empty, of the admin) from the first source that
+// has one (live.h); empty if none does.
+std::string ResolveToken(const LiveOptions& o, const std::string& code) {
+  const bool admin = code.empty();
+  if (admin ? !o.admin_token.empty() : o.tokens.count(code) != 0) {
+    return admin ? o.admin_token : o.tokens.at(code);
+  }
+  if (o.getenv) {
+    const char* v = o.getenv(admin ? kAdminTokenEnv : TokenEnvName(code).c_str());
+    if (v != nullptr && v[0] != '\0') return v;
+  }
+  if (admin) return o.config_admin_token;
+  auto it = o.config_tokens.find(code);
+  return it == o.config_tokens.end() ? std::string() : it->second;
+}
+
+// The agency whose token a journaled command is sent with; -1 for the admin's commands,
+// -2 for commands that are never sent.
+int Sender(const Command& cmd) {
+  switch (cmd.type) {
+    case CommandType::kSubmitOffer:
+      return static_cast<int>(cmd.submit.agency);
+    case CommandType::kCancelOffer:
+      return static_cast<int>(cmd.cancel.agency);
+    case CommandType::kReplaceOffer:
+    case CommandType::kReplaceOfferOpenLots:
+      return static_cast<int>(cmd.replace.agency);
+    case CommandType::kSetHoldings:
+    case CommandType::kHaltPair:
+    case CommandType::kResumePair:
+      return -1;
+    case CommandType::kAdvanceTime:
+      return -2;
+  }
+  return -2;
+}
+
+}  // namespace
+
+absl::Status CheckLiveTokens(const std::string& dir, const LiveOptions& options) {
+  if (options.skip_agencies_without_token) return absl::OkStatus();
+  absl::StatusOr<DrillJournal> j = OpenDrillJournal(dir);
+  if (!j.ok()) return j.status();
+  const ReferenceData& ref = *j->ref;
+  std::vector<bool> has_token(ref.agencies().size());
+  for (const Agency& a : ref.agencies()) {
+    has_token[a.id] = !ResolveToken(options, std::string(a.code)).empty();
+  }
+  const bool has_admin_token = !ResolveToken(options, "").empty();
+  absl::StatusOr<std::unique_ptr<journal::JournalReader>> reader =
+      journal::JournalReader::Open(dir, journal::ReaderOptions{});
+  if (!reader.ok()) return reader.status();
+  journal::JournalEntry entry;
+  while ((*reader)->Next(&entry)) {
+    const int sender = Sender(entry.command);
+    if (sender == -1 && !has_admin_token) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "no admin token for the journal's admin commands (SetHoldings, HaltPair, "
+          "ResumePair; the first at seq ",
+          entry.command.seq, "): give --admin-token-file FILE or set ", kAdminTokenEnv,
+          " (a configuration with token_sha256 digests holds no token), or "
+          "--skip-agencies-without-token"));
+    }
+    if (sender >= 0 && static_cast<std::size_t>(sender) < has_token.size() &&
+        !has_token[static_cast<std::size_t>(sender)]) {
+      const std::string code(ref.agencies()[static_cast<std::size_t>(sender)].code);
+      return absl::InvalidArgumentError(absl::StrCat(
+          "no token for agency ", code, ", whose commands the journal holds (the first at seq ",
+          entry.command.seq, "): give --token-file ", code, "=FILE or set ", TokenEnvName(code),
+          " (a configuration with token_sha256 digests holds no token), or "
+          "--skip-agencies-without-token"));
+    }
+  }
+  return (*reader)->status();
 }
 
 namespace {
@@ -95,6 +196,7 @@ std::int64_t Scale(std::int64_t ns, const Speed& speed) {
 }  // namespace
 
 absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions& options) {
+  if (absl::Status s = CheckLiveTokens(dir, options); !s.ok()) return s;
   absl::StatusOr<DrillJournal> j = OpenDrillJournal(dir);
   if (!j.ok()) return j.status();
   const ReferenceData& ref = *j->ref;
@@ -109,10 +211,8 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
 
   // Tokens by agency id.
   std::vector<std::string> token(ref.agencies().size());
-  for (const Agency& a : ref.agencies()) {
-    auto it = options.tokens.find(a.code);
-    if (it != options.tokens.end()) token[a.id] = it->second;
-  }
+  for (const Agency& a : ref.agencies()) token[a.id] = ResolveToken(options, std::string(a.code));
+  const std::string admin_token = ResolveToken(options, "");
   auto agencies_of = [&](AgencyMask mask, google::protobuf::RepeatedPtrField<std::string>* out) {
     for (const Agency& a : ref.agencies()) {
       if (mask & (AgencyMask{1} << a.id)) out->Add(std::string(a.code));
@@ -246,7 +346,7 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
       }
       case CommandType::kSetHoldings: {
         const SetHoldings& h = cmd.set_holdings;
-        if (options.admin_token.empty() || h.agency >= ref.agencies().size() ||
+        if (admin_token.empty() || h.agency >= ref.agencies().size() ||
             h.instrument >= ref.instruments().size()) {
           ++result.skipped;
           break;
@@ -256,12 +356,12 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
         req.set_instrument(ref.instruments()[h.instrument].symbol);
         req.set_total(h.total);
         msx::v1::SetHoldingsResponse resp;
-        account(admin->SetHoldings(context(options.admin_token).get(), req, &resp));
+        account(admin->SetHoldings(context(admin_token).get(), req, &resp));
         break;
       }
       case CommandType::kHaltPair:
       case CommandType::kResumePair: {
-        if (options.admin_token.empty() || cmd.pair.pair >= ref.pairs().size()) {
+        if (admin_token.empty() || cmd.pair.pair >= ref.pairs().size()) {
           ++result.skipped;
           break;
         }
@@ -270,12 +370,12 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
           msx::v1::HaltPairRequest req;
           req.set_pair(symbol);
           msx::v1::HaltPairResponse resp;
-          account(admin->HaltPair(context(options.admin_token).get(), req, &resp));
+          account(admin->HaltPair(context(admin_token).get(), req, &resp));
         } else {
           msx::v1::ResumePairRequest req;
           req.set_pair(symbol);
           msx::v1::ResumePairResponse resp;
-          account(admin->ResumePair(context(options.admin_token).get(), req, &resp));
+          account(admin->ResumePair(context(admin_token).get(), req, &resp));
         }
         break;
       }

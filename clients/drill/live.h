@@ -12,14 +12,23 @@
 //                    as the total: its open lots plus what the live offer has filled.
 //   SetHoldings, HaltPair, ResumePair -> Admin (skipped without an admin token)
 //   AdvanceTime   -> skipped (the server advances its own time)
-// Commands of agencies without a token are skipped. Commands are sent one at a time, in
-// journal order, each when its scaled time comes (or at once with speed "max").
+// Commands are sent one at a time, in journal order, each when its scaled time comes (or
+// at once with speed "max").
+//
+// Tokens: an agency's token is, first found: LiveOptions::tokens (the command line), the
+// environment variable TokenEnvName(code) (MSX_TOKEN_KOMIR, MSX_TOKEN_CMSR_AU, ...),
+// LiveOptions::config_tokens (plaintext tokens of a configuration file). The admin's:
+// admin_token, MSX_ADMIN_TOKEN, config_admin_token. A configuration that stores only
+// token_sha256 digests supplies none, so a journal with commands of an agency that has no
+// token is refused before anything is sent, naming the agency and where its token can come
+// from (CheckLiveTokens); with skip_agencies_without_token their commands are skipped.
 //
 // Thread-safety: LiveReplay is reentrant; it blocks the calling thread.
 #ifndef MSX_CLIENTS_DRILL_LIVE_H_
 #define MSX_CLIENTS_DRILL_LIVE_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -42,14 +51,41 @@ absl::StatusOr<Speed> ParseSpeed(absl::string_view text);
 struct LiveOptions {
   std::string server;  // "127.0.0.1:50051"
   Speed speed;
-  std::map<std::string, std::string> tokens;  // agency code -> bearer token
-  std::string admin_token;                    // empty = skip admin commands
-  std::uint64_t client_id_offset = 0;         // added to every client_offer_id
+  // Agency code -> bearer token, in order of precedence (see the file comment): given
+  // on the command line; from the environment (nullptr: not consulted, e.g. in tests);
+  // plaintext tokens of a configuration file.
+  std::map<std::string, std::string> tokens;
+  std::function<const char*(const char* name)> getenv;
+  std::map<std::string, std::string> config_tokens;
+  std::string admin_token;         // the same three sources for the admin
+  std::string config_admin_token;  // (the environment's is MSX_ADMIN_TOKEN)
+  // Skip the commands of agencies without a token (and admin commands without an admin
+  // token) instead of refusing the replay.
+  bool skip_agencies_without_token = false;
+  std::uint64_t client_id_offset = 0;  // added to every client_offer_id
   int rpc_timeout_ms = 10000;
 };
 
-// The tokens of every agency (first token) and of the first admin in `config`.
+// The plaintext tokens of every agency (first token) and of the first admin in `config`,
+// into options->config_tokens and config_admin_token. Digests (token_sha256) give none.
 void TokensFromConfig(const msx::v1::ExchangeConfig& config, LiveOptions* options);
+
+// The environment variable holding an agency's token for the live replay: "MSX_TOKEN_"
+// and the code upper-cased, every character other than A-Z and 0-9 made '_'
+// ("CMSR-AU" -> "MSX_TOKEN_CMSR_AU").
+std::string TokenEnvName(const std::string& agency_code);
+inline constexpr char kAdminTokenEnv[] = "MSX_ADMIN_TOKEN";
+
+// The token stored in `path`: its first line without surrounding whitespace.
+// InvalidArgument naming `who` (e.g. "--token-file KOMIR") and the file when it cannot be
+// read or holds no token.
+absl::StatusOr<std::string> ReadTokenFile(const std::string& who, const std::string& path);
+
+// InvalidArgument naming the first agency (or the admin) that has commands in the journal
+// in `dir` but no token from any source, with the seq of its first command and how to give
+// one; OK when every sender has a token or options.skip_agencies_without_token is set.
+// Otherwise the journal's read errors (DataLoss naming file and offset, NotFound).
+absl::Status CheckLiveTokens(const std::string& dir, const LiveOptions& options);
 
 struct LiveResult {
   std::uint64_t commands = 0;   // journal commands read
@@ -62,7 +98,8 @@ struct LiveResult {
   std::int64_t max_lag_ns = 0;  // worst delay behind the scaled schedule
 };
 
-// Replays `dir` against options.server. Fails with the journal's read errors, or
+// Replays `dir` against options.server. Fails with CheckLiveTokens' error before sending
+// anything, with the journal's read errors, or
 // UNAVAILABLE/DEADLINE_EXCEEDED/UNAUTHENTICATED/... (the gRPC code and message, with the
 // sequence number) when the server cannot be reached or refuses a token.
 absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions& options);

@@ -1,5 +1,6 @@
 // msx-drill: replays MSX journals for emergency drills, offline (and, with --server, live
 // against a running msx-server). The command line is in args.h.
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -8,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "clients/drill/args.h"
+#include "clients/drill/drill_journal.h"
 #include "clients/drill/huge_pages.h"
 #include "clients/drill/live.h"
 #include "clients/drill/report.h"
@@ -87,8 +89,31 @@ int Live(const DrillArgs& a, const std::string& dir) {
   } else {
     msx::drill::TokensFromConfig(msx::DefaultConfig(), &options);
   }
-  for (const auto& [code, token] : a.tokens) options.tokens[code] = token;
-  if (!a.admin_token.empty()) options.admin_token = a.admin_token;
+  options.tokens = a.tokens;
+  for (const auto& [code, path] : a.token_files) {
+    absl::StatusOr<std::string> token =
+        msx::drill::ReadTokenFile(absl::StrCat("--token-file ", code), path);
+    if (!token.ok()) return Usage(std::string(token.status().message()));
+    options.tokens[code] = *std::move(token);
+  }
+  options.admin_token = a.admin_token;
+  if (!a.admin_token_file.empty()) {
+    absl::StatusOr<std::string> token =
+        msx::drill::ReadTokenFile("--admin-token-file", a.admin_token_file);
+    if (!token.ok()) return Usage(std::string(token.status().message()));
+    options.admin_token = *std::move(token);
+  }
+  options.getenv = [](const char* name) -> const char* { return std::getenv(name); };
+  options.skip_agencies_without_token = a.skip_agencies_without_token;
+  // A missing token is the caller's to fix (exit 2), and is found before anything is sent;
+  // the journal's own errors (a bad configuration is InvalidArgument too) come first.
+  if (absl::StatusOr<msx::drill::DrillJournal> j = msx::drill::OpenDrillJournal(dir); !j.ok()) {
+    return JournalError(j.status());
+  }
+  if (absl::Status s = msx::drill::CheckLiveTokens(dir, options); !s.ok()) {
+    if (absl::IsInvalidArgument(s)) return Usage(std::string(s.message()));
+    return JournalError(s);
+  }
   absl::StatusOr<msx::drill::LiveResult> r = msx::drill::LiveReplay(dir, options);
   if (!r.ok()) {
     std::cerr << "msx-drill: " << r.status().message() << "\n";
