@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -274,6 +275,93 @@ TEST(GatewayLimitsTest, JournalThatCannotWriteFailsClosedWithUnavailable) {
   for (std::size_t i = 0; i < acknowledged.size(); ++i) {
     EXPECT_EQ(list.offers(static_cast<int>(i)).offer_id(), acknowledged[i]);
   }
+}
+
+// server.grpc_memory_bytes (the grpc::ResourceQuota) at its minimum, 16 MiB: eight
+// connections with four calls each of 3.5 MiB in flight (~112 MiB at once) push gRPC past
+// it. What does not fit is refused (RESOURCE_EXHAUSTED, or the connection is closed:
+// UNAVAILABLE); the server never crashes, and the next call is served.
+TEST(GatewayLimitsTest, TinyGrpcMemoryQuotaRefusesCleanlyAndKeepsServing) {
+  const std::string scratch = testing::MakeTempDir("msx-quota");
+  v1::ExchangeConfig config = DefaultConfig();
+  config.mutable_server()->set_grpc_memory_bytes(kMinGrpcMemoryBytes);
+  testing::ServerProcess server;
+  testing::ServerProcess::Options options;
+  options.extra_args = {"--config", testing::WriteConfig(config, scratch)};
+  ASSERT_TRUE(server.Start(options).ok()) << server.Output();
+
+  constexpr int kChannels = 8, kCallsPerChannel = 4, kRounds = 3;
+  v1::ListPairsRequest big;
+  // Bytes the server must receive and parse (an unknown field, ignored once parsed).
+  big.GetReflection()->MutableUnknownFields(&big)->AddLengthDelimited(
+      1000, std::string(static_cast<std::size_t>(3.5 * (1 << 20)), 'x'));
+  std::mutex mu;
+  std::condition_variable cv;
+  std::map<grpc::StatusCode, int> outcomes;
+  std::map<grpc::StatusCode, std::string> first_message;
+  std::string unexpected;
+  for (int round = 0; round < kRounds; ++round) {
+    std::vector<std::shared_ptr<grpc::Channel>> channels;
+    std::vector<std::unique_ptr<v1::Exchange::Stub>> stubs;
+    for (int c = 0; c < kChannels; ++c) {
+      grpc::ChannelArguments args;
+      args.SetInt("msx.test.connection", round * kChannels + c);  // one connection each
+      channels.push_back(grpc::CreateCustomChannel(server.address(),
+                                                   grpc::InsecureChannelCredentials(), args));
+      stubs.push_back(v1::Exchange::NewStub(channels.back()));
+    }
+    struct Call {
+      grpc::ClientContext ctx;
+      v1::ListPairsResponse resp;
+    };
+    std::vector<std::unique_ptr<Call>> calls;
+    int pending = 0;
+    for (int c = 0; c < kChannels; ++c) {
+      for (int i = 0; i < kCallsPerChannel; ++i) {
+        auto call = std::make_unique<Call>();
+        call->ctx.AddMetadata("authorization", "Bearer demo-komir");
+        call->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          ++pending;
+        }
+        stubs[c]->async()->ListPairs(&call->ctx, &big, &call->resp, [&](grpc::Status s) {
+          std::lock_guard<std::mutex> lock(mu);
+          if (outcomes[s.error_code()]++ == 0) {
+            first_message[s.error_code()] = s.error_message();
+          }
+          if (s.error_code() != grpc::StatusCode::OK &&
+              s.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED &&
+              s.error_code() != grpc::StatusCode::UNAVAILABLE && unexpected.empty()) {
+            unexpected = absl::StrCat(s.error_code(), ": ", s.error_message());
+          }
+          --pending;
+          cv.notify_all();
+        });
+        calls.push_back(std::move(call));
+      }
+    }
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(90), [&] { return pending == 0; }));
+  }
+  std::string summary;
+  for (const auto& [code, n] : outcomes) {
+    absl::StrAppend(&summary, " ", code, ":", n, " (", first_message[code], ")");
+  }
+  EXPECT_TRUE(unexpected.empty()) << unexpected << " (outcomes" << summary << ")";
+  // The quota bit (without it every call is answered OK), and gRPC went on serving what fit.
+  EXPECT_GT(outcomes[grpc::StatusCode::RESOURCE_EXHAUSTED] +
+                outcomes[grpc::StatusCode::UNAVAILABLE],
+            0)
+      << "outcomes" << summary;
+  EXPECT_GT(outcomes[grpc::StatusCode::OK], 0) << "outcomes" << summary;
+  // Still running (a crash would have ended the process), and serving.
+  EXPECT_FALSE(server.WaitExit(std::chrono::milliseconds(0)).ok()) << server.Output();
+  AgencyClient komir(server.address(), "demo-komir");
+  v1::SubmitOfferResponse resp;
+  grpc::Status after = komir.Submit(1, kGaCo, v1::SIDE_SELL, 1, komir.FairPrice(kGaCo) + 40, &resp);
+  EXPECT_TRUE(after.ok()) << after.error_message() << " (outcomes" << summary << ")";
+  testing::RemoveTree(scratch);
 }
 
 }  // namespace
