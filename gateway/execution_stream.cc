@@ -140,19 +140,15 @@ class ExecStream final
     if (!posted) s->Close(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down"));
   }
 
-  // Queues `work`; a full ring is waited out (history is not urgent: a resume waits
-  // rather than fail), anything else ends the stream.
+  // Queues `work`, or ends the stream with the refusal: RESOURCE_EXHAUSTED when the ring
+  // is full (the client resumes with after_seq, as after any stream cap), UNAVAILABLE when
+  // the journal failed or the server is stopping. Never waits for room: this runs on a
+  // gRPC thread, the HistoryReader's thread or a releasing thread, and none may block.
   static void Submit(const std::shared_ptr<ExecStream>& s, CallWork* work) {
-    for (;;) {
-      absl::Status q = s->ctx_.sequencer->SubmitQuery(work);
-      if (q.ok()) return;
-      if (!absl::IsResourceExhausted(q) || s->closed()) {
-        delete work;
-        s->Close(ToGrpcStatus(q));
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+    absl::Status q = s->ctx_.sequencer->SubmitQuery(work);
+    if (q.ok()) return;
+    delete work;
+    s->Close(ToGrpcStatus(q));
   }
 
   void HistoryDrained() override {

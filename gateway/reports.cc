@@ -18,8 +18,7 @@ Reports::Reports(const ReferenceData& ref, ExecHub* exec_hub, BookHub* book_hub,
   staged_book_.reserve(256);
 }
 
-void Reports::OnApplied(const Engine& engine, const Command& cmd,
-                        absl::Span<const Event> events) {
+void Reports::OnApplied(const Engine& engine, const Command& cmd, absl::Span<const Event> events) {
   const std::size_t first = staged_reports_.size();
   Build(engine, cmd, events, &staged_reports_, &staged_book_, false, 0);
   for (std::size_t i = first; i < staged_reports_.size(); ++i) {
@@ -102,8 +101,8 @@ void Reports::HistoryReports(const Engine& engine, AgencyId agency,
   }
 }
 
-std::shared_ptr<v1::BookUpdate> Reports::BookSnapshot(const Engine& engine, PairId pair,
-                                                      int depth, Seq seq) const {
+std::shared_ptr<v1::BookUpdate> Reports::BookSnapshot(const Engine& engine, PairId pair, int depth,
+                                                      Seq seq) const {
   auto snapshot = std::make_shared<v1::BookUpdate>();
   snapshot->set_seq(seq);
   snapshot->set_time_ns(engine.last_time());

@@ -52,8 +52,7 @@ class Reports final : public SequencerObserver {
   Reports& operator=(const Reports&) = delete;
 
   // ---- SequencerObserver ----
-  void OnApplied(const Engine& engine, const Command& cmd,
-                 absl::Span<const Event> events) override;
+  void OnApplied(const Engine& engine, const Command& cmd, absl::Span<const Event> events) override;
   void OnBatchSequenced(absl::Span<const CommandGroup> groups) override;
   void OnGroupDurable(Seq first_seq, Seq last_seq) override;
   void OnJournalFailed(Seq durable_seq) override;
@@ -72,8 +71,7 @@ class Reports final : public SequencerObserver {
   // The execution reports of `agency` for journaled command groups (read from the journal
   // off the sequencer thread), appended to *out in order. The offers' fixed fields
   // (client id, side, ...) come from `engine`, as for live reports.
-  void HistoryReports(const Engine& engine, AgencyId agency,
-                      absl::Span<const HistoryGroup> groups,
+  void HistoryReports(const Engine& engine, AgencyId agency, absl::Span<const HistoryGroup> groups,
                       std::vector<std::shared_ptr<const v1::ExecutionReport>>* out) const;
   // The first message of a StreamBook: `depth` levels of `pair` in the state after `seq`.
   std::shared_ptr<v1::BookUpdate> BookSnapshot(const Engine& engine, PairId pair, int depth,

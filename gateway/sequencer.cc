@@ -150,7 +150,8 @@ absl::Status Sequencer::Push(const QueueItem& item) {
     if (!ring_.TryPush(item)) {
       queued_.fetch_sub(1, std::memory_order_seq_cst);
       status = absl::ResourceExhaustedError(absl::StrCat(
-          "sequencer queue full (capacity ", ring_.capacity(), "); retry with backoff"));
+          "sequencer queue full (capacity ", ring_.capacity(),
+          ", server.queue_capacity); retry with backoff"));
     }
   }
   submitting_.fetch_sub(1, std::memory_order_release);

@@ -61,8 +61,7 @@ class SequencerObserver {
   // right after it and may be read during this call only. Called after the command's
   // Work::Applied, for every command that will be appended to the journal (skipped timer
   // ticks are not). Sequencing role.
-  virtual void OnApplied(const Engine& engine, const Command& cmd,
-                         absl::Span<const Event> events) {
+  virtual void OnApplied(const Engine& engine, const Command& cmd, absl::Span<const Event> events) {
     (void)engine, (void)cmd, (void)events;
   }
 

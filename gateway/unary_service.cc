@@ -30,8 +30,8 @@ using internal::QueryFn;
 // Which tokens a method accepts.
 enum class Who { kTrader, kAdmin, kAnyone };
 
-absl::StatusOr<Caller> Authenticate(const ServiceContext& ctx,
-                                    grpc::CallbackServerContext* context, Who who) {
+absl::StatusOr<Caller> Authenticate(const ServiceContext& ctx, grpc::CallbackServerContext* context,
+                                    Who who) {
   switch (who) {
     case Who::kTrader:
       return internal::AuthenticateTrader(ctx, context);

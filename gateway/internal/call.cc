@@ -62,10 +62,10 @@ absl::Status SubmitApplied(const SequencerView& view, const Command& cmd,
       original = view.engine.FindByClientId(cmd.submit.agency, cmd.submit.client_id);
     }
     if (!original || !SameSubmitParameters(*original, cmd.submit)) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          RejectReasonName(RejectReason::kDuplicateClientId), ": client_offer_id: ",
-          cmd.submit.client_id, " was already used for offer ",
-          original ? original->id : r->offer, " with different parameters"));
+      return absl::AlreadyExistsError(
+          absl::StrCat(RejectReasonName(RejectReason::kDuplicateClientId),
+                       ": client_offer_id: ", cmd.submit.client_id, " was already used for offer ",
+                       original ? original->id : r->offer, " with different parameters"));
     }
     ToProtoOffer(view.ref, *original, resp->mutable_offer());
     resp->set_seq(original->accepted_seq);

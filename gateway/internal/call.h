@@ -9,11 +9,11 @@
 #ifndef MSX_GATEWAY_INTERNAL_CALL_H_
 #define MSX_GATEWAY_INTERNAL_CALL_H_
 
+#include <grpcpp/server_context.h>
+
 #include <cstdint>
 #include <functional>
 #include <utility>
-
-#include <grpcpp/server_context.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -28,8 +28,8 @@
 
 namespace msx::gateway::internal {
 
-using AppliedFn = std::function<absl::Status(const SequencerView&, const Command&,
-                                             absl::Span<const Event>)>;
+using AppliedFn =
+    std::function<absl::Status(const SequencerView&, const Command&, absl::Span<const Event>)>;
 using QueryFn = std::function<absl::Status(const SequencerView&)>;
 using FinishFn = std::function<void(const absl::Status&)>;
 
