@@ -219,6 +219,103 @@ TEST(GatewayLimitsTest, FloodingAgencyHitsItsOwnLimitWhileAnotherAgencyIsServed)
   testing::RemoveTree(scratch);
 }
 
+// server.max_concurrent_streams bounds the calls open at once on one HTTP/2 connection
+// (GRPC_ARG_MAX_CONCURRENT_STREAMS, as gateway/README.md documents: the client queues the
+// rest). With 2, a third call on a connection that holds two open streams is not sent
+// while another connection is served normally; closing one of the streams frees its slot
+// and the queued call completes, and the freed slot takes a new stream again.
+TEST(GatewayLimitsTest, MaxConcurrentStreamsQueuesTheNextCallUntilAStreamCloses) {
+  std::string scratch = testing::MakeTempDir("msx-streams-cap");
+  v1::ExchangeConfig config = DefaultConfig();
+  config.mutable_server()->set_max_concurrent_streams(2);
+  testing::ServerProcess server;
+  testing::ServerProcess::Options options;
+  options.extra_args = {"--config", testing::WriteConfig(config, scratch)};
+  const absl::Status started = server.Start(options);
+  ASSERT_TRUE(started.ok()) << started << "\n" << server.Output();
+  // Each channel its own connection (no subchannel shared between them).
+  auto connect = [&] {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    return v1::Exchange::NewStub(
+        grpc::CreateCustomChannel(server.address(), grpc::InsecureChannelCredentials(), args));
+  };
+  auto context = [] {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->AddMetadata("authorization", "Bearer demo-komir");
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    return ctx;
+  };
+  std::unique_ptr<v1::Exchange::Stub> a = connect();
+  std::unique_ptr<v1::Exchange::Stub> b = connect();
+  v1::ListPairsResponse pairs;
+  // The connection is up and has the server's settings before the streams open.
+  ASSERT_TRUE(a->ListPairs(context().get(), v1::ListPairsRequest(), &pairs).ok());
+
+  // Two open streams on connection A: its limit.
+  struct Open {
+    std::unique_ptr<grpc::ClientContext> ctx;
+    std::unique_ptr<grpc::ClientReader<v1::BookUpdate>> reader;
+  };
+  std::vector<Open> streams;
+  v1::StreamBookRequest book;
+  book.set_pair(kGaCo);
+  for (int i = 0; i < 2; ++i) {
+    Open o{context(), nullptr};
+    o.reader = a->StreamBook(o.ctx.get(), book);
+    v1::BookUpdate snapshot;
+    ASSERT_TRUE(o.reader->Read(&snapshot)) << i;
+    ASSERT_TRUE(snapshot.has_snapshot());
+    streams.push_back(std::move(o));
+  }
+
+  // A third call on A waits for a slot.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool third_done = false;
+  grpc::Status third_status;
+  std::unique_ptr<grpc::ClientContext> third_ctx = context();
+  const v1::ListPairsRequest third_req;
+  v1::ListPairsResponse third_resp;
+  a->async()->ListPairs(third_ctx.get(), &third_req, &third_resp,
+                        [&](grpc::Status s) {
+                          std::lock_guard<std::mutex> lock(mu);
+                          third_status = s;
+                          third_done = true;
+                          cv.notify_all();
+                        });
+  // Meanwhile connection B is served, call after call.
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(b->ListPairs(context().get(), v1::ListPairsRequest(), &pairs).ok()) << i;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_FALSE(third_done) << "a third call went out on a connection capped at 2 streams: "
+                             << third_status.error_code() << " " << third_status.error_message();
+  }
+
+  // Closing one stream frees its slot: the queued call goes out and is answered.
+  streams[0].ctx->TryCancel();
+  EXPECT_EQ(streams[0].reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return third_done; }));
+  }
+  EXPECT_TRUE(third_status.ok()) << third_status.error_message();
+  EXPECT_EQ(third_resp.pairs_size(), pairs.pairs_size());
+
+  // The slot the finished call held takes a new stream.
+  Open again{context(), nullptr};
+  again.reader = a->StreamBook(again.ctx.get(), book);
+  v1::BookUpdate snapshot;
+  EXPECT_TRUE(again.reader->Read(&snapshot));
+  again.ctx->TryCancel();
+  (void)again.reader->Finish();
+  streams[1].ctx->TryCancel();
+  (void)streams[1].reader->Finish();
+  testing::RemoveTree(scratch);
+}
+
 TEST(GatewayLimitsTest, JournalThatCannotWriteFailsClosedWithUnavailable) {
   testing::ServerProcess server;
   ASSERT_TRUE(server.Start().ok()) << server.Output();
