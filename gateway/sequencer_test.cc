@@ -278,29 +278,30 @@ class CheckingObserver : public SequencerObserver {
   }
   void OnBatchSequenced(absl::Span<const CommandGroup> groups) override {
     for (const CommandGroup& g : groups) {
-      EXPECT_EQ(g.command->seq, sequenced_ + 1);
+      EXPECT_EQ(g.command->seq, sequenced_.load() + 1);
       EXPECT_LE(g.command->seq, applied_);
-      sequenced_ = g.command->seq;
+      sequenced_.store(g.command->seq);
       journal::AppendCommandGroup(*g.command, g.events, &bytes_);
     }
   }
   void OnGroupDurable(Seq first, Seq last) override {
-    EXPECT_EQ(first, durable_ + 1);
+    EXPECT_EQ(first, durable_.load() + 1);
     EXPECT_GE(last, first);
-    EXPECT_LE(last, sequenced_);
+    EXPECT_LE(last, sequenced_.load());
     EXPECT_TRUE(JournalHolds(dir_, last).ok()) << "seq " << last;
     for (Seq s = first; s <= last; ++s) EXPECT_TRUE((*released_)[s].load()) << "seq " << s;
-    durable_ = last;
+    durable_.store(last);
   }
-  Seq durable() const { return durable_; }
+  Seq durable() const { return durable_.load(); }
   const std::string& bytes() const { return bytes_; }
 
  private:
   const std::string dir_;
   const std::vector<std::atomic<bool>>* released_;
-  Seq applied_ = 0;
-  Seq sequenced_ = 0;
-  Seq durable_ = 0;
+  Seq applied_ = 0;  // sequencer thread only
+  // Written on the sequencer thread, read on the thread that reports durability.
+  std::atomic<Seq> sequenced_{0};
+  std::atomic<Seq> durable_{0};  // read by the test's thread
   std::string bytes_;  // the groups re-encoded, in order
 };
 

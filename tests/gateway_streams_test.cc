@@ -272,10 +272,13 @@ TEST_F(GatewayStreamsTest, SubscribersJoiningUnderLoadGetEveryReportExactlyOnce)
   const std::int64_t price = komir_->FairPrice(kGaCo);
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> next_id{1};
+  std::atomic<int> trades{0};
   std::vector<std::thread> traders;
   for (int t = 0; t < 4; ++t) {
     traders.emplace_back([&] {
-      while (!stop.load()) Trade(next_id.fetch_add(1), 1, price);
+      while (!stop.load()) {
+        if (Trade(next_id.fetch_add(1), 1, price) != 0) trades.fetch_add(1);
+      }
     });
   }
   std::vector<std::unique_ptr<testing::ExecWatcher>> watchers;
@@ -289,7 +292,12 @@ TEST_F(GatewayStreamsTest, SubscribersJoiningUnderLoadGetEveryReportExactlyOnce)
           req.set_pair(kGaCo);
           return stub->StreamBook(ctx, req);
         }));
-    std::this_thread::sleep_for(std::chrono::milliseconds(40));
+    // The next subscriber joins after a dozen more trades, however fast the server runs
+    // (a sanitizer build is 5-15x slower): load measured in trades, not in time.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (trades.load() < (i + 1) * 12 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
   }
   stop.store(true);
   for (auto& t : traders) t.join();
