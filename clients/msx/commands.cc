@@ -114,16 +114,31 @@ class Runner {
     return catalog_;
   }
 
-  // Submit and Replace answer with the offer, its sequence number and the fills it made.
-  template <typename Response>
-  int PrintOfferOutcome(const Response& r) {
+  // One unary call of every subcommand's shape: prepares the context, calls `method` of
+  // `stub` with `req`, and prints the response: as JSON with --json, else with `print`.
+  // Returns the exit code (the call's status mapped by ExitCodeFor when it failed).
+  template <typename Stub, typename Request, typename Response, typename Print>
+  int Call(Stub* stub,
+           grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+           const Request& req, Print print) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, false);
+    Response r;
+    grpc::Status s = (stub->*method)(&ctx, req, &r);
+    if (!s.ok()) return Fail(s);
     if (inv_.json) {
       PrintJson(r);
-      return kExitOk;
+    } else {
+      print(r);
     }
+    return kExitOk;
+  }
+
+  // Submit and Replace answer with the offer, its sequence number and the fills it made.
+  template <typename Response>
+  void PrintOfferOutcome(const Response& r) {
     out_ << DescribeOffer(r.offer()) << "; seq " << r.seq() << "\n";
     for (const auto& f : r.fills()) out_ << "  " << DescribeFill(f) << "\n";
-    return kExitOk;
   }
 
   std::string DescribeOffer(const v1::Offer& o) {
@@ -266,9 +281,11 @@ class Runner {
   int Status();
   int AgencyHoldings();
 
-  // Runs `read_one` until the stream ends, --count is reached or a signal arrives.
-  template <typename Reader, typename Message, typename Print>
-  int RunStream(grpc::ClientContext* ctx, Reader* reader, Message* msg, Print print);
+  // Opens a server stream with `open(ctx)` and prints each message (JSON with --json,
+  // else with `print`) until the stream ends, --count is reached or SIGINT/SIGTERM
+  // arrives; the last two are a normal end (exit 0).
+  template <typename Message, typename Open, typename Print>
+  int RunStream(Open open, Print print);
 
   const Invocation& inv_;
   const boost::program_options::variables_map& args_;
@@ -282,64 +299,42 @@ class Runner {
 };
 
 int Runner::Instruments() {
-  grpc::ClientContext ctx;
-  Prepare(&ctx, false);
-  v1::ListInstrumentsResponse r;
-  grpc::Status s = exchange_->ListInstruments(&ctx, {}, &r);
-  if (!s.ok()) return Fail(s);
-  if (inv_.json) {
-    PrintJson(r);
-    return kExitOk;
-  }
-  Table t({"SYMBOL", "MINERAL", "FORM", "UNIT", "LOT_SIZE", "REF_USD_PER_UNIT",
-           "FLOOR_USD_PER_UNIT"});
-  for (const auto& i : r.instruments()) {
-    t.AddRow({i.symbol(), i.mineral(), i.form(), i.unit(), FormatThousands(i.lot_size()),
-              FormatMicroUsd(i.reference_value_micro_usd()),
-              i.floor_micro_usd() ? FormatMicroUsd(i.floor_micro_usd()) : "-"});
-  }
-  out_ << t.Render();
-  return kExitOk;
+  return Call(
+      exchange_.get(), &v1::Exchange::Stub::ListInstruments, v1::ListInstrumentsRequest(),
+      [&](const v1::ListInstrumentsResponse& r) {
+        Table t({"SYMBOL", "MINERAL", "FORM", "UNIT", "LOT_SIZE", "REF_USD_PER_UNIT",
+                 "FLOOR_USD_PER_UNIT"});
+        for (const auto& i : r.instruments()) {
+          t.AddRow({i.symbol(), i.mineral(), i.form(), i.unit(), FormatThousands(i.lot_size()),
+                    FormatMicroUsd(i.reference_value_micro_usd()),
+                    i.floor_micro_usd() ? FormatMicroUsd(i.floor_micro_usd()) : "-"});
+        }
+        out_ << t.Render();
+      });
 }
 
 int Runner::Pairs() {
-  grpc::ClientContext ctx;
-  Prepare(&ctx, false);
-  v1::ListPairsResponse r;
-  grpc::Status s = exchange_->ListPairs(&ctx, {}, &r);
-  if (!s.ok()) return Fail(s);
-  if (inv_.json) {
-    PrintJson(r);
-    return kExitOk;
-  }
-  Table t({"PAIR", "TICK", "BAND_BPS", "REF_PRICE", "BAND_LOW", "BAND_HIGH", "MAX_LOTS",
-           "HALTED", "LOT", "PRICE_UNIT"});
-  for (const auto& p : r.pairs()) {
-    t.AddRow({p.symbol(), FormatThousands(p.tick()), std::to_string(p.band_bps()),
-              FormatThousands(p.reference_price()), FormatThousands(p.band_low()),
-              FormatThousands(p.band_high()), FormatThousands(p.max_lots()),
-              p.halted() ? "yes" : "no", catalog().Lots(p.symbol(), 1).substr(8),
-              catalog().Price(p.symbol(), 1).substr(2)});
-  }
-  out_ << t.Render();
-  return kExitOk;
+  return Call(exchange_.get(), &v1::Exchange::Stub::ListPairs, v1::ListPairsRequest(),
+              [&](const v1::ListPairsResponse& r) {
+                Table t({"PAIR", "TICK", "BAND_BPS", "REF_PRICE", "BAND_LOW", "BAND_HIGH",
+                         "MAX_LOTS", "HALTED", "LOT", "PRICE_UNIT"});
+                for (const auto& p : r.pairs()) {
+                  t.AddRow({p.symbol(), FormatThousands(p.tick()), std::to_string(p.band_bps()),
+                            FormatThousands(p.reference_price()), FormatThousands(p.band_low()),
+                            FormatThousands(p.band_high()), FormatThousands(p.max_lots()),
+                            p.halted() ? "yes" : "no", catalog().Lots(p.symbol(), 1).substr(8),
+                            catalog().Price(p.symbol(), 1).substr(2)});
+                }
+                out_ << t.Render();
+              });
 }
 
 int Runner::Book() {
-  grpc::ClientContext ctx;
-  Prepare(&ctx, false);
   v1::GetBookRequest req;
   req.set_pair(args_["pair"].as<std::string>());
   req.set_depth(args_["depth"].as<std::int32_t>());
-  v1::BookSnapshot r;
-  grpc::Status s = exchange_->GetBook(&ctx, req, &r);
-  if (!s.ok()) return Fail(s);
-  if (inv_.json) {
-    PrintJson(r);
-  } else {
-    PrintBook(r);
-  }
-  return kExitOk;
+  return Call(exchange_.get(), &v1::Exchange::Stub::GetBook, req,
+              [&](const v1::BookSnapshot& r) { PrintBook(r); });
 }
 
 int Runner::Submit() {
@@ -380,86 +375,52 @@ int Runner::Submit() {
                    s.error_code() == grpc::StatusCode::UNAVAILABLE ||
                    s.error_code() == grpc::StatusCode::CANCELLED;
     return Fail(s, unknown ? absl::StrCat(" (client id ", req.client_offer_id(),
-                                          "; retry with --client-id ",
-                                          req.client_offer_id(), ")")
+                                          "; retry with --client-id ", req.client_offer_id(), ")")
                            : absl::StrCat(" (client id ", req.client_offer_id(), ")"));
   }
-  return PrintOfferOutcome(r);
-}
-
-int Runner::Cancel() {
-  grpc::ClientContext ctx;
-  Prepare(&ctx, false);
-  v1::CancelOfferRequest req;
-  req.set_offer_id(args_["offer-id"].as<std::uint64_t>());
-  v1::CancelOfferResponse r;
-  grpc::Status s = exchange_->CancelOffer(&ctx, req, &r);
-  if (!s.ok()) return Fail(s);
   if (inv_.json) {
     PrintJson(r);
   } else {
-    out_ << DescribeOffer(r.offer()) << "; seq " << r.seq() << "\n";
+    PrintOfferOutcome(r);
   }
   return kExitOk;
 }
 
+int Runner::Cancel() {
+  v1::CancelOfferRequest req;
+  req.set_offer_id(args_["offer-id"].as<std::uint64_t>());
+  return Call(exchange_.get(), &v1::Exchange::Stub::CancelOffer, req,
+              [&](const v1::CancelOfferResponse& r) {
+                out_ << DescribeOffer(r.offer()) << "; seq " << r.seq() << "\n";
+              });
+}
+
 int Runner::Replace() {
-  grpc::ClientContext ctx;
-  Prepare(&ctx, false);
   v1::ReplaceOfferRequest req;
   req.set_offer_id(args_["offer-id"].as<std::uint64_t>());
   req.set_lots(args_["lots"].as<std::int64_t>());
   req.set_price(args_["price"].as<std::int64_t>());
-  v1::ReplaceOfferResponse r;
-  grpc::Status s = exchange_->ReplaceOffer(&ctx, req, &r);
-  if (!s.ok()) return Fail(s);
-  return PrintOfferOutcome(r);
+  return Call(exchange_.get(), &v1::Exchange::Stub::ReplaceOffer, req,
+              [&](const v1::ReplaceOfferResponse& r) { PrintOfferOutcome(r); });
 }
 
 int Runner::GetOffer() {
-  grpc::ClientContext ctx;
-  Prepare(&ctx, false);
   v1::GetOfferRequest req;
   req.set_offer_id(args_["offer-id"].as<std::uint64_t>());
-  v1::Offer r;
-  grpc::Status s = exchange_->GetOffer(&ctx, req, &r);
-  if (!s.ok()) return Fail(s);
-  if (inv_.json) {
-    PrintJson(r);
-  } else {
-    out_ << DescribeOffer(r) << "\n";
-  }
-  return kExitOk;
+  return Call(exchange_.get(), &v1::Exchange::Stub::GetOffer, req,
+              [&](const v1::Offer& r) { out_ << DescribeOffer(r) << "\n"; });
 }
 
 int Runner::Offers() {
-  grpc::ClientContext ctx;
-  Prepare(&ctx, false);
   v1::ListOffersRequest req;
   if (args_.count("pair")) req.set_pair(args_["pair"].as<std::string>());
-  v1::ListOffersResponse r;
-  grpc::Status s = exchange_->ListOffers(&ctx, req, &r);
-  if (!s.ok()) return Fail(s);
-  if (inv_.json) {
-    PrintJson(r);
-  } else {
-    PrintOffersTable(r.offers());
-  }
-  return kExitOk;
+  return Call(exchange_.get(), &v1::Exchange::Stub::ListOffers, req,
+              [&](const v1::ListOffersResponse& r) { PrintOffersTable(r.offers()); });
 }
 
 int Runner::Holdings() {
-  grpc::ClientContext ctx;
-  Prepare(&ctx, false);
-  v1::GetHoldingsResponse r;
-  grpc::Status s = exchange_->GetHoldings(&ctx, {}, &r);
-  if (!s.ok()) return Fail(s);
-  if (inv_.json) {
-    PrintJson(r);
-  } else {
-    PrintHoldings(r);
-  }
-  return kExitOk;
+  return Call(exchange_.get(), &v1::Exchange::Stub::GetHoldings, v1::GetHoldingsRequest(),
+              [&](const v1::GetHoldingsResponse& r) { PrintHoldings(r); });
 }
 
 // Blocks SIGINT/SIGTERM for the whole process (gRPC threads inherit the mask) and
@@ -497,63 +458,56 @@ class SignalCanceller {
   std::thread thread_;
 };
 
-template <typename Reader, typename Message, typename Print>
-int Runner::RunStream(grpc::ClientContext* ctx, Reader* reader, Message* msg, Print print) {
-  std::int64_t limit = args_["count"].as<std::int64_t>();
+template <typename Message, typename Open, typename Print>
+int Runner::RunStream(Open open, Print print) {
+  grpc::ClientContext ctx;
+  SignalCanceller canceller(&ctx);
+  Prepare(&ctx, true);
+  auto reader = open(&ctx);
+  const std::int64_t limit = args_["count"].as<std::int64_t>();
   std::int64_t seen = 0;
   bool reached = false;
-  while (reader->Read(msg)) {
-    print(*msg);
+  Message msg;
+  while (reader->Read(&msg)) {
+    if (inv_.json) {
+      PrintJson(msg);
+    } else {
+      print(msg);
+    }
     if (limit > 0 && ++seen >= limit) {
       reached = true;
-      ctx->TryCancel();
+      ctx.TryCancel();
       break;
     }
   }
   grpc::Status s = reader->Finish();
-  return s.ok() || reached ? kExitOk : Fail(s);
+  const int code = s.ok() || reached ? kExitOk : Fail(s);
+  canceller.Stop();
+  return canceller.signalled() ? kExitOk : code;  // SIGINT/SIGTERM: a normal end
 }
 
 int Runner::Watch() {
-  grpc::ClientContext ctx;
-  SignalCanceller canceller(&ctx);
-  Prepare(&ctx, true);
   v1::StreamExecutionsRequest req;
   req.set_after_seq(args_["from-seq"].as<std::uint64_t>());
-  auto reader = exchange_->StreamExecutions(&ctx, req);
-  v1::ExecutionReport report;
-  int code = RunStream(&ctx, reader.get(), &report, [&](const v1::ExecutionReport& r) {
-    if (inv_.json) {
-      PrintJson(r);
-    } else {
-      out_ << DescribeReport(r) << "\n" << std::flush;
-    }
-  });
-  canceller.Stop();
-  return canceller.signalled() ? kExitOk : code;
+  return RunStream<v1::ExecutionReport>(
+      [&](grpc::ClientContext* ctx) { return exchange_->StreamExecutions(ctx, req); },
+      [&](const v1::ExecutionReport& r) { out_ << DescribeReport(r) << "\n" << std::flush; });
 }
 
 int Runner::WatchBook() {
-  grpc::ClientContext ctx;
-  SignalCanceller canceller(&ctx);
-  Prepare(&ctx, true);
   v1::StreamBookRequest req;
   req.set_pair(args_["pair"].as<std::string>());
   req.set_depth(args_["depth"].as<std::int32_t>());
-  auto reader = exchange_->StreamBook(&ctx, req);
-  v1::BookUpdate update;
-  int code = RunStream(&ctx, reader.get(), &update, [&](const v1::BookUpdate& u) {
-    if (inv_.json) {
-      PrintJson(u);
-    } else if (u.has_snapshot()) {
-      PrintBook(u.snapshot());
-      out_ << std::flush;
-    } else {
-      out_ << DescribeBookUpdate(u) << "\n" << std::flush;
-    }
-  });
-  canceller.Stop();
-  return canceller.signalled() ? kExitOk : code;
+  return RunStream<v1::BookUpdate>(
+      [&](grpc::ClientContext* ctx) { return exchange_->StreamBook(ctx, req); },
+      [&](const v1::BookUpdate& u) {
+        if (u.has_snapshot()) {
+          PrintBook(u.snapshot());
+          out_ << std::flush;
+        } else {
+          out_ << DescribeBookUpdate(u) << "\n" << std::flush;
+        }
+      });
 }
 
 int Runner::Health() {
@@ -575,93 +529,60 @@ int Runner::Health() {
 }
 
 int Runner::SetHoldings() {
-  grpc::ClientContext ctx;
-  Prepare(&ctx, false);
   v1::SetHoldingsRequest req;
   req.set_agency(args_["agency"].as<std::string>());
   req.set_instrument(args_["instrument"].as<std::string>());
   req.set_total(args_["total"].as<std::int64_t>());
-  v1::SetHoldingsResponse r;
-  grpc::Status s = admin_->SetHoldings(&ctx, req, &r);
-  if (!s.ok()) return Fail(s);
-  if (inv_.json) {
-    PrintJson(r);
-    return kExitOk;
-  }
-  const auto& h = r.holding();
-  out_ << req.agency() << " " << h.instrument() << ": available "
-       << catalog().Amount(h.instrument(), h.available()) << ", reserved "
-       << FormatThousands(h.reserved()) << " " << h.unit() << "; seq " << r.seq() << "\n";
-  return kExitOk;
+  return Call(
+      admin_.get(), &v1::Admin::Stub::SetHoldings, req, [&](const v1::SetHoldingsResponse& r) {
+        const auto& h = r.holding();
+        out_ << req.agency() << " " << h.instrument() << ": available "
+             << catalog().Amount(h.instrument(), h.available()) << ", reserved "
+             << FormatThousands(h.reserved()) << " " << h.unit() << "; seq " << r.seq() << "\n";
+      });
 }
 
 int Runner::HaltOrResume(bool halt) {
-  grpc::ClientContext ctx;
-  Prepare(&ctx, false);
-  std::string pair = args_["pair"].as<std::string>();
-  grpc::Status s;
-  std::uint64_t seq = 0;
+  const std::string pair = args_["pair"].as<std::string>();
+  auto print = [&](const auto& r) {
+    out_ << pair << (halt ? " halted" : " resumed") << "; seq " << r.seq() << "\n";
+  };
   if (halt) {
     v1::HaltPairRequest req;
     req.set_pair(pair);
-    v1::HaltPairResponse r;
-    s = admin_->HaltPair(&ctx, req, &r);
-    if (s.ok() && inv_.json) PrintJson(r);
-    seq = r.seq();
-  } else {
-    v1::ResumePairRequest req;
-    req.set_pair(pair);
-    v1::ResumePairResponse r;
-    s = admin_->ResumePair(&ctx, req, &r);
-    if (s.ok() && inv_.json) PrintJson(r);
-    seq = r.seq();
+    return Call(admin_.get(), &v1::Admin::Stub::HaltPair, req, print);
   }
-  if (!s.ok()) return Fail(s);
-  if (!inv_.json) out_ << pair << (halt ? " halted" : " resumed") << "; seq " << seq << "\n";
-  return kExitOk;
+  v1::ResumePairRequest req;
+  req.set_pair(pair);
+  return Call(admin_.get(), &v1::Admin::Stub::ResumePair, req, print);
 }
 
 int Runner::Status() {
-  grpc::ClientContext ctx;
-  Prepare(&ctx, false);
-  v1::GetExchangeStatusResponse r;
-  grpc::Status s = admin_->GetExchangeStatus(&ctx, {}, &r);
-  if (!s.ok()) return Fail(s);
-  if (inv_.json) {
-    PrintJson(r);
-    return kExitOk;
-  }
-  out_ << "last seq " << r.last_seq() << ", durable seq " << r.durable_seq() << " ("
-       << r.durability() << ")\n"
-       << "accepting: " << (r.accepting() ? "yes" : "no")
-       << (r.failure().empty() ? "" : " - " + r.failure()) << "\n"
-       << "open offers: " << FormatThousands(r.open_offers()) << "\n"
-       << "queue: " << r.queue_depth() << " / " << r.queue_capacity() << "\n"
-       << "data dir: " << r.data_dir() << "\n"
-       << "halted pairs: "
-       << (r.halted_pairs_size() ? absl::StrJoin(r.halted_pairs(), ", ") : "none") << "\n";
-  Table t({"AGENCY", "NAME", "COUNTRY", "ROLE"});
-  for (const auto& a : r.agencies()) {
-    t.AddRow({a.id(), a.name(), a.country(), a.admin() ? "admin" : "agency"});
-  }
-  out_ << t.Render();
-  return kExitOk;
+  return Call(admin_.get(), &v1::Admin::Stub::GetExchangeStatus, v1::GetExchangeStatusRequest(),
+              [&](const v1::GetExchangeStatusResponse& r) {
+                out_ << "last seq " << r.last_seq() << ", durable seq " << r.durable_seq() << " ("
+                     << r.durability() << ")\n"
+                     << "accepting: " << (r.accepting() ? "yes" : "no")
+                     << (r.failure().empty() ? "" : " - " + r.failure()) << "\n"
+                     << "open offers: " << FormatThousands(r.open_offers()) << "\n"
+                     << "queue: " << r.queue_depth() << " / " << r.queue_capacity() << "\n"
+                     << "data dir: " << r.data_dir() << "\n"
+                     << "halted pairs: "
+                     << (r.halted_pairs_size() ? absl::StrJoin(r.halted_pairs(), ", ") : "none")
+                     << "\n";
+                Table t({"AGENCY", "NAME", "COUNTRY", "ROLE"});
+                for (const auto& a : r.agencies()) {
+                  t.AddRow({a.id(), a.name(), a.country(), a.admin() ? "admin" : "agency"});
+                }
+                out_ << t.Render();
+              });
 }
 
 int Runner::AgencyHoldings() {
-  grpc::ClientContext ctx;
-  Prepare(&ctx, false);
   v1::GetAgencyHoldingsRequest req;
   req.set_agency(args_["agency"].as<std::string>());
-  v1::GetHoldingsResponse r;
-  grpc::Status s = admin_->GetAgencyHoldings(&ctx, req, &r);
-  if (!s.ok()) return Fail(s);
-  if (inv_.json) {
-    PrintJson(r);
-  } else {
-    PrintHoldings(r);
-  }
-  return kExitOk;
+  return Call(admin_.get(), &v1::Admin::Stub::GetAgencyHoldings, req,
+              [&](const v1::GetHoldingsResponse& r) { PrintHoldings(r); });
 }
 
 int Runner::Run() {
