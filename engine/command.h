@@ -29,6 +29,10 @@ enum class CommandType : std::uint8_t {
   // ReplaceOffer with `lots` = the new TOTAL lots (filled + open): open becomes
   // lots - filled; at or below what has filled, the rest is cancelled (ENGINE.md).
   kReplaceOffer = 8,
+  // Admin: finished offers are purged this long after they finished (ENGINE.md,
+  // "Retention"). The server sends it at start when its configuration differs from the
+  // engine's; before the first one (every journal older than it) offers are kept forever.
+  kSetOfferRetention = 9,
 };
 
 struct SubmitOffer {
@@ -69,6 +73,10 @@ struct PairCommand {
   PairId pair;
 };
 
+struct SetOfferRetention {
+  TimeNs retention;     // nanoseconds of command time; <= 0 = keep forever
+};
+
 struct Command {
   Seq seq;
   TimeNs time;
@@ -79,6 +87,7 @@ struct Command {
     ReplaceOffer replace;         // kReplaceOffer, kReplaceOfferOpenLots
     SetHoldings set_holdings;
     PairCommand pair;   // kHaltPair, kResumePair
+    SetOfferRetention set_retention;
   };
 };
 

@@ -4,8 +4,10 @@
 // Data layout (no allocation per offer in steady state):
 // - Every accepted offer gets a record in `offers_`, a chunked array indexed by offer id
 //   (ids are dense: 1, 2, 3, ...). Chunks of 65,536 records are allocated as ids grow
-//   and never move, so a record reference stays valid for the engine's lifetime. Records
-//   of finished offers stay (queries and idempotency need them).
+//   and never move. Records of finished offers stay until the retention window after
+//   they finished has passed (queries and idempotency need them until then); then they
+//   are purged, oldest finish first, a few per command, and a chunk whose offers are all
+//   purged is freed (kept for reuse by later chunks).
 // - Each pair book side is a dense array of price levels indexed by
 //   (price - band_low) / tick (from a huge-page arena, allocated when the book is first
 //   used), plus a two-level bitmap of non-empty levels for best-price and next-level lookups.
@@ -27,6 +29,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <type_traits>
 #include <utility>
@@ -35,6 +38,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "engine/internal/chunked_fifo.h"
 #include "engine/internal/client_index.h"
 #include "engine/internal/level_bitmap.h"
 
@@ -91,16 +95,73 @@ class OfferStore {
   // chunks are allocated and written now so that appending never page-faults.
   void Reserve(std::size_t offers, bool prefault) {
     chunks_.reserve(offers / kChunk + 1);
+    meta_.reserve(offers / kChunk + 1);
     if (!prefault) return;
     while (chunks_.size() * kChunk < offers) {
       chunks_.push_back(AllocateChunk());
+      meta_.emplace_back();
       std::memset(static_cast<void*>(chunks_.back().get()), 0, kChunkBytes);
     }
   }
+  // Offer ids issued so far (the records of some may have been purged).
   std::uint64_t size() const { return size_; }
   void Clear() {
     chunks_.clear();
+    meta_.clear();
+    spare_.clear();
     size_ = 0;
+    resident_chunks_ = 0;
+  }
+
+  // REQUIRES: 1 <= id <= size(). False once every offer of id's chunk is purged and its
+  // records are freed; true does not mean `id` is not purged (see Purged()).
+  bool Resident(OfferId id) const noexcept { return chunks_[(id - 1) >> kShift] != nullptr; }
+  // REQUIRES: 1 <= id <= size().
+  bool Purged(OfferId id) const noexcept {
+    const std::uint64_t i = id - 1;
+    if (chunks_[i >> kShift] == nullptr) return true;
+    const std::uint64_t* bits = meta_[i >> kShift].bits.get();
+    return bits != nullptr && ((bits[(i & (kChunk - 1)) >> 6] >> (i & 63)) & 1) != 0;
+  }
+  // Marks `id` purged: its records may no longer be read. Frees its chunk (for reuse by a
+  // later one) once every offer of it is purged. REQUIRES: 1 <= id <= size(), !Purged(id).
+  void Purge(OfferId id) {
+    const std::uint64_t i = id - 1;
+    const std::uint64_t c = i >> kShift;
+    ChunkMeta& m = meta_[c];
+    if (m.bits == nullptr) m.bits = std::make_unique<std::uint64_t[]>(kChunk / 64);  // zeroed
+    m.bits[(i & (kChunk - 1)) >> 6] |= std::uint64_t{1} << (i & 63);
+    if (++m.purged == kChunk) {
+      // Every id of the chunk was issued (and purged): nothing reads its records again.
+      spare_.push_back(std::move(chunks_[c]));
+      m.bits.reset();
+      --resident_chunks_;
+    }
+  }
+  // Chunks holding records (8 MiB each), for memory accounting.
+  std::size_t resident_chunks() const { return resident_chunks_; }
+
+  // Issues ids size()+1 .. `last` as purged offers (LoadState: their records are not in
+  // the snapshot). Whole chunks of them get no memory.
+  void SkipPurged(std::uint64_t last) {
+    while (size_ < last) {
+      const std::uint64_t c = size_ >> kShift;  // the chunk of id size_ + 1
+      if ((size_ & (kChunk - 1)) == 0 && last - size_ >= kChunk) {
+        if (c == chunks_.size()) {
+          chunks_.emplace_back();
+          meta_.emplace_back();
+        } else if (chunks_[c] != nullptr) {  // prefaulted: back to the spare pool
+          spare_.push_back(std::move(chunks_[c]));
+          --resident_chunks_;
+        }
+        meta_[c].purged = kChunk;
+        size_ += kChunk;
+        continue;
+      }
+      EnsureChunk(c);
+      ++size_;
+      Purge(size_);
+    }
   }
 
   // REQUIRES: 1 <= id <= size().
@@ -133,6 +194,7 @@ class OfferStore {
     if ((size_ & (kChunk - 1)) == 0 && (size_ >> kShift) == chunks_.size()) {
       // Not zeroed: pages are touched as records are appended, not all at once.
       chunks_.push_back(AllocateChunk());
+      meta_.emplace_back();
     }
     ++size_;
     OfferRecord& r = (*this)[size_];
@@ -159,7 +221,26 @@ class OfferStore {
     void operator()(std::byte* p) const { std::free(p); }
   };
   using Chunk = std::unique_ptr<std::byte[], FreeChunk>;
-  static Chunk AllocateChunk() {
+  struct ChunkMeta {
+    std::uint32_t purged = 0;                 // ids of the chunk purged
+    std::unique_ptr<std::uint64_t[]> bits;    // which; allocated at the chunk's first purge
+  };
+  // The chunk for offers [c * kChunk + 1, (c + 1) * kChunk] (c <= chunks_.size()).
+  void EnsureChunk(std::uint64_t c) {
+    if (c == chunks_.size()) {
+      chunks_.emplace_back();
+      meta_.emplace_back();
+    }
+    if (chunks_[c] == nullptr) chunks_[c] = AllocateChunk();
+  }
+  // A freed chunk if any (its pages are already faulted in), else a new one.
+  Chunk AllocateChunk() {
+    ++resident_chunks_;
+    if (!spare_.empty()) {
+      Chunk c = std::move(spare_.back());
+      spare_.pop_back();
+      return c;
+    }
     void* p = std::aligned_alloc(kHugePage, kChunkBytes);
     if (p == nullptr) std::abort();  // out of memory: as `new` in a noexcept path
 #ifdef MADV_HUGEPAGE
@@ -168,8 +249,17 @@ class OfferStore {
     return Chunk(static_cast<std::byte*>(p));
   }
 
-  std::vector<Chunk> chunks_;
+  std::vector<Chunk> chunks_;   // null: every offer of the chunk purged (or not issued)
+  std::vector<ChunkMeta> meta_;  // parallel to chunks_
+  std::vector<Chunk> spare_;     // freed chunks, reused first
   std::uint64_t size_ = 0;
+  std::size_t resident_chunks_ = 0;
+};
+
+// A finished offer waiting for its retention window to pass, in finishing order.
+struct DoneEntry {
+  TimeNs time;  // command time at which it stopped being open
+  OfferId offer;
 };
 
 // A price level: running totals plus one FIFO per agency. Time priority across agencies is
@@ -360,7 +450,17 @@ class Reader {
 };
 
 constexpr char kSnapshotMagic[8] = {'M', 'S', 'X', 'E', 'N', 'G', 'S', 'T'};
-constexpr std::uint32_t kSnapshotVersion = 1;
+// Version 2 added the retention window, explicit offer ids (purged offers are absent) and
+// the finished offers in finishing order. Version 1 (every offer ever made, no finish
+// times) is refused: its finished offers could not be purged as a replay from the journal
+// would purge them.
+constexpr std::uint32_t kSnapshotVersion = 2;
+
+// Purges per command once finished offers are due (ENGINE.md, "Retention"). Each offer
+// finishes once and every offer takes a command to create, so two per command drain any
+// backlog; AdvanceTime, which does nothing else, takes more.
+constexpr int kPurgePerCommand = 2;
+constexpr int kPurgePerAdvanceTime = 64;
 
 }  // namespace
 
@@ -398,6 +498,9 @@ class Engine::Impl {
     client_index_.Reset(num_agencies, options_.expected_offers, options_.prefault);
     expiries_.clear();
     expiries_.reserve(1024);
+    done_.clear();
+    retention_ = 0;
+    purged_ = 0;
     touched_.clear();
     touched_.reserve(4096);
     num_agencies_ = std::max<std::size_t>(num_agencies, 1);
@@ -420,6 +523,7 @@ class Engine::Impl {
     last_seq_ = cmd.seq;
     last_time_ = cmd.time;
     ExpireDue(cmd, out);
+    if (retention_ > 0 && !done_.empty()) PurgeDue(cmd);
     switch (cmd.type) {
       case CommandType::kSubmitOffer:
         Submit(cmd, out);
@@ -440,6 +544,9 @@ class Engine::Impl {
       case CommandType::kResumePair:
         HaltResume(cmd, out);
         break;
+      case CommandType::kSetOfferRetention:
+        SetRetention(cmd);
+        break;
       default: {
         Event& e = NewEvent(cmd, EventType::kRejected, out);
         e.rejected.command = cmd.type;
@@ -458,7 +565,7 @@ class Engine::Impl {
     if (c.type == CommandType::kReplaceOffer || c.type == CommandType::kReplaceOfferOpenLots) {
       id = c.replace.offer;
     }
-    if (id != kNil && id <= offers_.size()) {
+    if (id != kNil && id <= offers_.size() && offers_.Resident(id)) {
       const OfferRecord& o = offers_[id];
       if (step != 1) {
         // Hop 2 does not read the record: as the single call of a caller without a queue,
@@ -520,8 +627,17 @@ class Engine::Impl {
 
   // ---------------------------------------------------------------- queries
   std::optional<OfferInfo> GetOffer(OfferId id) const {
-    if (id == kNil || id > offers_.size()) return std::nullopt;
+    if (id == kNil || id > offers_.size() || offers_.Purged(id)) return std::nullopt;
     return Info(id);
+  }
+  bool IsPurged(OfferId id) const {
+    return id != kNil && id <= offers_.size() && offers_.Purged(id);
+  }
+  TimeNs offer_retention() const { return retention_; }
+  std::uint64_t PurgedOfferCount() const { return purged_; }
+  std::size_t RetainedOfferCount() const { return offers_.size() - purged_; }
+  std::size_t OfferMemoryBytes() const {
+    return offers_.resident_chunks() * OfferStore::kChunk * (sizeof(OfferRecord) + sizeof(ColdRecord));
   }
 
   std::optional<OfferInfo> FindByClientId(AgencyId agency, ClientOfferId client_id) const {
@@ -577,8 +693,15 @@ class Engine::Impl {
   bool IsHalted(PairId pair) const { return pair < books_.size() && books_[pair].halted; }
   std::size_t OpenOfferCount() const { return open_count_; }
   std::optional<TimeNs> NextExpiry() const {
-    if (expiries_.empty()) return std::nullopt;
-    return expiries_.front().expiry;
+    std::optional<TimeNs> next;
+    if (!expiries_.empty()) next = expiries_.front().expiry;
+    if (retention_ > 0 && !done_.empty()) {
+      TimeNs purge;  // the first command time at which PurgeDue takes done_.front()
+      if (!__builtin_add_overflow(done_.front().time, retention_, &purge)) {
+        if (!next.has_value() || purge < *next) next = purge;
+      }
+    }
+    return next;
   }
   Seq last_seq() const { return last_seq_; }
   TimeNs last_time() const { return last_time_; }
@@ -597,14 +720,23 @@ class Engine::Impl {
     w.U64(last_seq_);
     w.I64(last_time_);
     w.U64(next_fill_id_);
+    w.I64(retention_);
     w.U64(offers_.size());
+    w.U64(offers_.size() - purged_);
     for (const Book& b : books_) w.U8(b.halted ? 1 : 0);
     for (const HoldingInfo& h : holdings_) {
       w.I64(h.available);
       w.I64(h.reserved);
     }
+    // The offers not purged, by id.
     for (OfferId id = 1; id <= offers_.size(); ++id) {
+      if (!offers_.Resident(id)) {  // a freed chunk: on to the first id of the next one
+        id = ((id - 1) | (OfferStore::kChunk - 1)) + 1;
+        continue;
+      }
+      if (offers_.Purged(id)) continue;
       const OfferRecord& r = offers_[id];
+      w.U64(id);
       w.U32(r.agency);
       w.U32(r.pair);
       w.U8(static_cast<std::uint8_t>(r.side));
@@ -622,6 +754,12 @@ class Engine::Impl {
       w.U64(c.client_id);
       w.U64(c.accepted_seq);
       w.I64(c.accepted_time);
+    }
+    // Finished offers not yet purged, in finishing order.
+    w.U64(done_.size());
+    for (std::size_t i = 0; i < done_.size(); ++i) {
+      w.U64(done_[i].offer);
+      w.I64(done_[i].time);
     }
     // Priority order: per pair, per side (bids then asks), levels in index order, FIFO.
     for (const Book& b : books_) {
@@ -666,16 +804,32 @@ class Engine::Impl {
     const std::size_t base = sizeof kSnapshotMagic;
     std::uint32_t version;
     if (!r.U32(&version)) return corrupt(base + r.pos(), "truncated header");
+    if (version == 1) {
+      return absl::FailedPreconditionError(
+          "engine snapshot: version 1 predates offer retention (it does not say when finished "
+          "offers finished, so they could not be purged as a replay purges them); recover "
+          "from an older snapshot or the whole journal instead");
+    }
     if (version != kSnapshotVersion) {
       return absl::FailedPreconditionError(
           absl::StrCat("engine snapshot: unsupported version ", version));
     }
-    std::uint64_t ni, np, na, nrec;
+    std::uint64_t ni, np, na, nrec, npresent;
     std::uint64_t seq, fill_id;
-    std::int64_t time;
+    std::int64_t time, retention;
     if (!r.U64(&ni) || !r.U64(&np) || !r.U64(&na) || !r.U64(&seq) || !r.I64(&time) ||
-        !r.U64(&fill_id) || !r.U64(&nrec)) {
+        !r.U64(&fill_id) || !r.I64(&retention) || !r.U64(&nrec) || !r.U64(&npresent)) {
       return corrupt(base + r.pos(), "truncated header");
+    }
+    if (retention < 0) return corrupt(base + r.pos(), "negative retention");
+    if (npresent > nrec || npresent > bytes.size() / 64) {  // an offer takes > 64 bytes
+      return corrupt(base + r.pos(), "offer count beyond the snapshot");
+    }
+    // At most one offer per command, and ids fit the chunk table (purged ids take no bytes,
+    // so the snapshot's size cannot bound them).
+    if (nrec > seq || nrec > (std::uint64_t{1} << 40)) {
+      return corrupt(base + r.pos(), absl::StrCat("offer ids issued (", nrec,
+                                                  ") beyond the commands applied (", seq, ")"));
     }
     if (ni != ref_.instruments().size() || np != ref_.pairs().size() ||
         na != ref_.agencies().size()) {
@@ -685,6 +839,7 @@ class Engine::Impl {
     last_seq_ = seq;
     last_time_ = time;
     next_fill_id_ = fill_id;
+    retention_ = retention;
     for (Book& b : books_) {
       std::uint8_t h;
       if (!r.U8(&h)) return corrupt(base + r.pos(), "truncated halt flags");
@@ -707,7 +862,14 @@ class Engine::Impl {
         }
       }
     }
-    for (std::uint64_t id = 1; id <= nrec; ++id) {
+    std::uint64_t finished_records = 0;
+    for (std::uint64_t k = 0; k < npresent; ++k) {
+      std::uint64_t id;
+      if (!r.U64(&id)) return corrupt(base + r.pos(), "truncated offer id");
+      if (id <= offers_.size() || id > nrec) {
+        return corrupt(base + r.pos(), absl::StrCat("offer id ", id, " out of order or range"));
+      }
+      offers_.SkipPurged(id - 1);
       OfferRecord& o = offers_.Append();
       ColdRecord& c = offers_.Cold(id);
       std::uint8_t side, tif, status;
@@ -727,6 +889,7 @@ class Engine::Impl {
       o.side = static_cast<Side>(side);
       o.tif = static_cast<TimeInForce>(tif);
       o.status = static_cast<OfferStatus>(status);
+      finished_records += o.status != OfferStatus::kOpen;
       o.accept = (c.allow != 0 ? c.allow : kAllAgencies) & ~c.deny;
       if (c.client_id != 0) {
         if (client_index_.Find(o.agency, c.client_id) != kNil) {
@@ -734,6 +897,35 @@ class Engine::Impl {
         }
         client_index_.Insert(o.agency, c.client_id, id);
       }
+    }
+    offers_.SkipPurged(nrec);
+    purged_ = nrec - npresent;
+    // The finished offers: each present, finished record once, finish times in order.
+    std::uint64_t ndone;
+    if (!r.U64(&ndone)) return corrupt(base + r.pos(), "truncated finished offers");
+    if (ndone != (retention_ > 0 ? finished_records : 0)) {
+      return corrupt(base + r.pos(), "finished offers do not match the finished records");
+    }
+    std::vector<OfferId> done_ids;
+    done_ids.reserve(ndone);
+    TimeNs prev_time = std::numeric_limits<TimeNs>::min();
+    for (std::uint64_t k = 0; k < ndone; ++k) {
+      DoneEntry d;
+      if (!r.U64(&d.offer) || !r.I64(&d.time)) {
+        return corrupt(base + r.pos(), "truncated finished offers");
+      }
+      if (d.offer == kNil || d.offer > nrec || offers_.Purged(d.offer) ||
+          offers_[d.offer].status == OfferStatus::kOpen || d.time < prev_time ||
+          d.time > last_time_) {
+        return corrupt(base + r.pos(), absl::StrCat("invalid finished offer ", d.offer));
+      }
+      prev_time = d.time;
+      done_.push_back(d);
+      done_ids.push_back(d.offer);
+    }
+    std::sort(done_ids.begin(), done_ids.end());
+    if (std::adjacent_find(done_ids.begin(), done_ids.end()) != done_ids.end()) {
+      return corrupt(base + r.pos(), "an offer finished twice");
     }
     std::uint64_t open_seen = 0;
     for (PairId p = 0; p < np; ++p) {
@@ -744,7 +936,9 @@ class Engine::Impl {
         for (std::uint64_t k = 0; k < n; ++k) {
           std::uint64_t id;
           if (!r.U64(&id)) return corrupt(base + r.pos(), "truncated book");
-          if (id == kNil || id > nrec) return corrupt(base + r.pos(), "unknown offer in book");
+          if (id == kNil || id > nrec || offers_.Purged(id)) {
+            return corrupt(base + r.pos(), "unknown offer in book");
+          }
           OfferRecord& o = offers_[id];
           if (o.status != OfferStatus::kOpen || o.pair != p || o.side != s || o.open <= 0 ||
               o.price < b.low || o.price > b.high || (o.price - b.low) % b.tick != 0 ||
@@ -759,12 +953,10 @@ class Engine::Impl {
         }
       }
     }
-    std::uint64_t open_records = 0;
-    for (OfferId id = 1; id <= nrec; ++id) {
-      OfferRecord& o = offers_[id];
-      if (o.status == OfferStatus::kOpen) ++open_records;  // open but not in any book
+    // Every present record is open (and linked) or finished (and in done_).
+    if (open_seen + finished_records != npresent) {
+      return corrupt(base + r.pos(), "open offer missing from books");
     }
-    if (open_records != 0) return corrupt(base + r.pos(), "open offer missing from books");
     // Restore the status of linked offers.
     for (PairId p = 0; p < np; ++p) {
       Book& b = books_[p];
@@ -1176,6 +1368,7 @@ class Engine::Impl {
     o.open = 0;
     o.status = OfferStatus::kCancelled;
     --open_count_;
+    Finished(cmd.time, id);
   }
 
   // Matches taker `o` (not linked in any level) against the opposite side, then rests,
@@ -1220,6 +1413,7 @@ class Engine::Impl {
     if (o.open == 0) {
       o.status = OfferStatus::kFilled;
       --open_count_;
+      Finished(cmd.time, id);
       return;
     }
     if (self_match) return FinishTaker(cmd, b, id, o, CancelReason::kSelfMatch, out);
@@ -1284,20 +1478,24 @@ class Engine::Impl {
       Unlink(b, opp, maker_id, maker, index);  // open is 0: level lots already reduced
       maker.status = OfferStatus::kFilled;
       --open_count_;
+      Finished(cmd.time, maker_id);
     }
   }
 
   // Validates a cancel/replace target; kNone when `id` is open and owned by `agency`.
   RejectReason CheckTarget(AgencyId agency, OfferId id) const noexcept {
     if (agency >= ref_.agencies().size()) return RejectReason::kUnknownAgency;
-    if (id == kNil || id > offers_.size()) return RejectReason::kUnknownOffer;
+    // A purged offer had finished (not open): unknown, as before it was purged.
+    if (id == kNil || id > offers_.size() || !offers_.Resident(id)) {
+      return RejectReason::kUnknownOffer;
+    }
     const OfferRecord& o = offers_[id];
     if (o.agency != agency || o.status != OfferStatus::kOpen) return RejectReason::kUnknownOffer;
     return RejectReason::kNone;
   }
 
   // Takes open offer `id` out of the book, releases its reservation and marks it `status`.
-  void RemoveOpen(OfferId id, OfferRecord& o, OfferStatus status) noexcept {
+  void RemoveOpen(TimeNs now, OfferId id, OfferRecord& o, OfferStatus status) noexcept {
     Book& b = books_[o.pair];
     BookSide& side = o.side == Side::kBuy ? b.bids : b.asks;
     const std::int64_t index = (o.price - b.low) / b.tick;
@@ -1310,6 +1508,52 @@ class Engine::Impl {
     o.open = 0;
     o.status = status;
     --open_count_;
+    Finished(now, id);
+  }
+
+  // `id` stopped being open at `now`: it is purged once the retention window has passed.
+  // Without a window nothing is queued (SetRetention queues what finished meanwhile).
+  void Finished(TimeNs now, OfferId id) noexcept {
+    if (retention_ > 0) done_.push_back({now, id});
+  }
+
+  // A new window applies from the next command on. Turning retention on queues the offers
+  // that finished while it was off as finished now, in id order (their finish times were
+  // not kept): one pass over the records, once. Turning it off forgets the queue.
+  void SetRetention(const Command& cmd) {
+    const TimeNs retention = std::max<TimeNs>(cmd.set_retention.retention, 0);
+    if (retention == 0) {
+      done_.clear();
+    } else if (retention_ == 0) {
+      for (OfferId id = 1; id <= offers_.size(); ++id) {
+        if (!offers_.Resident(id)) {
+          id = ((id - 1) | (OfferStore::kChunk - 1)) + 1;
+          continue;
+        }
+        if (!offers_.Purged(id) && offers_[id].status != OfferStatus::kOpen) {
+          done_.push_back({cmd.time, id});
+        }
+      }
+    }
+    retention_ = retention;
+  }
+
+  // Purges finished offers whose window has passed, oldest finish first, at most a few
+  // per command (kPurgePerCommand): the client id is forgotten and the records are marked
+  // purged (freed with their chunk once all of it is). REQUIRES: retention_ > 0.
+  void PurgeDue(const Command& cmd) noexcept {
+    TimeNs cutoff;  // finished at or before: due
+    if (__builtin_sub_overflow(cmd.time, retention_, &cutoff)) return;
+    int budget =
+        cmd.type == CommandType::kAdvanceTime ? kPurgePerAdvanceTime : kPurgePerCommand;
+    while (budget-- > 0 && !done_.empty() && done_.front().time <= cutoff) {
+      const OfferId id = done_.front().offer;
+      done_.pop_front();
+      const ClientOfferId client_id = offers_.Cold(id).client_id;
+      if (client_id != 0) client_index_.Erase(offers_[id].agency, client_id, id);
+      offers_.Purge(id);
+      ++purged_;
+    }
   }
 
   void Cancel(const Command& cmd, std::vector<Event>* out) noexcept {
@@ -1318,7 +1562,7 @@ class Engine::Impl {
     if (r != RejectReason::kNone) return Reject(cmd, r, c.agency, c.offer, 0, out);
     OfferRecord& o = offers_[c.offer];
     const Lots lots = o.open;
-    RemoveOpen(c.offer, o, OfferStatus::kCancelled);
+    RemoveOpen(cmd.time, c.offer, o, OfferStatus::kCancelled);
     Event& e = NewEvent(cmd, EventType::kCancelled, out);
     e.cancelled.offer = c.offer;
     e.cancelled.agency = c.agency;
@@ -1331,10 +1575,12 @@ class Engine::Impl {
       const ExpiryEntry top = expiries_.front();
       std::pop_heap(expiries_.begin(), expiries_.end(), ExpiryLater{});
       expiries_.pop_back();
+      // Finished earlier (perhaps purged since): a stale entry.
+      if (!offers_.Resident(top.offer)) continue;
       OfferRecord& o = offers_[top.offer];
-      if (o.status != OfferStatus::kOpen) continue;  // finished earlier: stale entry
+      if (o.status != OfferStatus::kOpen) continue;
       const Lots lots = o.open;
-      RemoveOpen(top.offer, o, OfferStatus::kExpired);
+      RemoveOpen(cmd.time, top.offer, o, OfferStatus::kExpired);
       Event& e = NewEvent(cmd, EventType::kExpired, out);
       e.expired.offer = top.offer;
       e.expired.agency = o.agency;
@@ -1363,7 +1609,7 @@ class Engine::Impl {
       // The total is already filled (the agency had not seen some fill): nothing more may
       // trade. Cancelling the rest is what a total at or below the filled lots means.
       const Lots lots = o.open;
-      RemoveOpen(c.offer, o, OfferStatus::kCancelled);
+      RemoveOpen(cmd.time, c.offer, o, OfferStatus::kCancelled);
       Event& e = NewEvent(cmd, EventType::kCancelled, out);
       e.cancelled.offer = c.offer;
       e.cancelled.agency = c.agency;
@@ -1451,6 +1697,10 @@ class Engine::Impl {
   OfferStore offers_;
   internal::ClientIndex client_index_;
   std::vector<ExpiryEntry> expiries_;  // min-heap by ExpiryLater
+  // Retention (ENGINE.md): finished offers in finishing order, purged retention_ after.
+  TimeNs retention_ = 0;  // 0 = keep forever
+  internal::ChunkedFifo<DoneEntry> done_;
+  std::uint64_t purged_ = 0;
   std::vector<TouchedLevel> touched_;
   // Per-agency FIFOs of non-empty levels: blocks of num_agencies_ lists, recycled.
   static constexpr std::size_t kInitialListBlocks = 16384;
@@ -1476,6 +1726,11 @@ void Engine::Prefetch(const Command& next, int hop) const noexcept {
   impl_->Prefetch(next, hop);
 }
 std::optional<OfferInfo> Engine::GetOffer(OfferId id) const { return impl_->GetOffer(id); }
+bool Engine::IsPurged(OfferId id) const { return impl_->IsPurged(id); }
+TimeNs Engine::offer_retention() const { return impl_->offer_retention(); }
+std::uint64_t Engine::PurgedOfferCount() const { return impl_->PurgedOfferCount(); }
+std::size_t Engine::RetainedOfferCount() const { return impl_->RetainedOfferCount(); }
+std::size_t Engine::OfferMemoryBytes() const { return impl_->OfferMemoryBytes(); }
 std::optional<OfferInfo> Engine::FindByClientId(AgencyId agency,
                                                 ClientOfferId client_id) const {
   return impl_->FindByClientId(agency, client_id);

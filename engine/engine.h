@@ -109,10 +109,23 @@ class Engine {
   void Prefetch(const Command& next, int hop = 2) const noexcept;
 
   // ---- Queries (not the hot path; may allocate) ----
-  // Offers that are no longer open are remembered (status filled/cancelled/expired).
+  // Offers that are no longer open are remembered (status filled/cancelled/expired) until
+  // the retention window after they finished has passed (ENGINE.md, "Retention"); then
+  // they are purged and GetOffer returns nullopt (IsPurged tells why).
   std::optional<OfferInfo> GetOffer(OfferId id) const;
-  // The offer an agency submitted under `client_id`, open or not.
+  // True if `id` was an offer whose record was purged after the retention window.
+  bool IsPurged(OfferId id) const;
+  // The offer an agency submitted under `client_id`, open or not (not once purged: the
+  // client id may then be used again).
   std::optional<OfferInfo> FindByClientId(AgencyId agency, ClientOfferId client_id) const;
+  // How long after it finished (in command time) an offer is purged; 0 = never (the
+  // default, until a kSetOfferRetention command).
+  TimeNs offer_retention() const;
+  std::uint64_t PurgedOfferCount() const;
+  // Offers issued and not purged (open or finished).
+  std::size_t RetainedOfferCount() const;
+  // Memory held for offer records (whole chunks of 65,536; see ENGINE.md).
+  std::size_t OfferMemoryBytes() const;
   // The agency's open offers, optionally on one pair, in offer id order.
   std::vector<OfferInfo> ListOpenOffers(AgencyId agency,
                                         std::optional<PairId> pair = std::nullopt) const;
@@ -120,10 +133,12 @@ class Engine {
   DepthInfo GetDepth(PairId pair, int max_levels) const;
   bool IsHalted(PairId pair) const;
   std::size_t OpenOfferCount() const;
-  // The earliest expiry of a GTD offer that may still be open, or nullopt when there is
-  // none: an AdvanceTime to a time before it expires nothing. Never later than the truth;
-  // it may be earlier (an offer filled or cancelled before its expiry is forgotten lazily,
-  // by the next command whose time passes that expiry).
+  // The earliest time at which an AdvanceTime has work, or nullopt when there is none:
+  // the expiry of a GTD offer that may still be open, or the end of the retention window
+  // of the oldest finished offer not yet purged. An AdvanceTime to a time before it
+  // changes nothing. Never later than the truth; it may be earlier (an offer filled or
+  // cancelled before its expiry is forgotten lazily, by the next command whose time passes
+  // that expiry).
   std::optional<TimeNs> NextExpiry() const;
   Seq last_seq() const;
   TimeNs last_time() const;

@@ -929,6 +929,157 @@ TEST_F(EngineTest, PrefetchOfAnyCommandChangesNothing) {
   EXPECT_EQ(engine_.StateDigest(), digest);
 }
 
+// ---- Retention (issue 12): finished offers leave after the window, open ones never. ----
+Command SetRetention(TimeNs retention) {
+  Command c{};
+  c.type = CommandType::kSetOfferRetention;
+  c.set_retention.retention = retention;
+  return c;
+}
+
+TEST_F(EngineTest, FinishedOfferIsPurgedOnceTheRetentionWindowHasPassed) {
+  Do(SetRetention(100));
+  EXPECT_EQ(engine_.offer_retention(), 100);
+  Command sub = Submit(kA1, kAaaBbb, Side::kSell, 3, 101, 4242);
+  Do(sub);
+  const OfferId id = OfType(EventType::kAccepted)[0].accepted.offer;
+  Do(Cancel(kA1, id));  // finishes at time_ = 1000
+  time_ = 1099;
+  Do(AdvanceTime());
+  ASSERT_TRUE(engine_.GetOffer(id).has_value());  // 99 < 100: still kept
+  EXPECT_EQ(RejectOf(Do(sub)), RejectReason::kDuplicateClientId);  // a retry is recognised
+  EXPECT_EQ(OfType(EventType::kRejected)[0].rejected.offer, id);
+  time_ = 1100;
+  Do(AdvanceTime());
+  EXPECT_FALSE(engine_.GetOffer(id).has_value());
+  EXPECT_TRUE(engine_.IsPurged(id));
+  EXPECT_FALSE(engine_.IsPurged(id + 1));  // never issued
+  EXPECT_FALSE(engine_.FindByClientId(kA1, 4242).has_value());
+  EXPECT_EQ(engine_.PurgedOfferCount(), 1u);
+  EXPECT_EQ(RejectOf(Do(Cancel(kA1, id))), RejectReason::kUnknownOffer);
+  // Past the window the client id is free: the same submit is a new offer.
+  Do(sub);
+  ASSERT_EQ(OfType(EventType::kAccepted).size(), 1u);
+  EXPECT_GT(OfType(EventType::kAccepted)[0].accepted.offer, id);
+}
+
+// A server skips timer ticks before NextExpiry(): it must include the end of the oldest
+// finished offer's window, or an idle exchange would never forget anything.
+TEST_F(EngineTest, NextExpiryIncludesTheOldestFinishedOffersWindowEnd) {
+  Do(SetRetention(100));
+  const OfferId id = Place(kA1, kAaaBbb, Side::kSell, 3, 101);
+  EXPECT_EQ(engine_.NextExpiry(), std::nullopt);  // open GTC: nothing time-driven
+  Do(Cancel(kA1, id));                            // finishes at time_ = 1000
+  EXPECT_EQ(engine_.NextExpiry(), std::optional<TimeNs>(1100));
+  time_ = 1100;
+  Do(AdvanceTime());
+  EXPECT_TRUE(engine_.IsPurged(id));
+  EXPECT_EQ(engine_.NextExpiry(), std::nullopt);
+}
+
+TEST_F(EngineTest, OpenOffersAreNeverPurgedAndNoWindowKeepsEverything) {
+  const OfferId open = Place(kA1, kAaaBbb, Side::kSell, 3, 101);
+  const OfferId done = Place(kA2, kAaaBbb, Side::kSell, 3, 102);
+  Do(Cancel(kA2, done));
+  time_ += 1'000'000'000;
+  for (int i = 0; i < 10; ++i) Do(AdvanceTime());  // retention 0 (the default): forever
+  EXPECT_TRUE(engine_.GetOffer(done).has_value());
+  Do(SetRetention(10));
+  time_ += 1'000'000'000;
+  Do(AdvanceTime());
+  EXPECT_FALSE(engine_.GetOffer(done).has_value());  // finished before the window was set
+  ASSERT_TRUE(engine_.GetOffer(open).has_value());
+  EXPECT_EQ(engine_.GetOffer(open)->status, OfferStatus::kOpen);
+  // It fills long after: it is purged only the window after that.
+  const OfferId taker = Place(kA3, kAaaBbb, Side::kBuy, 3, 101);
+  ASSERT_EQ(OfType(EventType::kFill).size(), 1u);
+  EXPECT_TRUE(engine_.GetOffer(open).has_value());
+  time_ += 10;
+  Do(AdvanceTime());
+  EXPECT_FALSE(engine_.GetOffer(open).has_value());
+  EXPECT_FALSE(engine_.GetOffer(taker).has_value());
+}
+
+TEST_F(EngineTest, PurgeWorkIsBoundedPerCommand) {
+  Do(SetRetention(5));
+  std::vector<OfferId> ids;
+  for (int i = 0; i < 100; ++i) ids.push_back(Place(kA1, kAaaBbb, Side::kSell, 1, 101, TimeInForce::kIoc));
+  time_ += 5;
+  Do(Cancel(kA1, 999'999));  // any command: 2 purges
+  EXPECT_EQ(engine_.PurgedOfferCount(), 2u);
+  Do(AdvanceTime());  // 64 more
+  EXPECT_EQ(engine_.PurgedOfferCount(), 66u);
+  Do(AdvanceTime());
+  EXPECT_EQ(engine_.PurgedOfferCount(), 100u);
+  for (OfferId id : ids) EXPECT_TRUE(engine_.IsPurged(id));  // oldest finish first
+  EXPECT_EQ(engine_.RetainedOfferCount(), 0u);
+}
+
+TEST_F(EngineTest, SnapshotHoldsOnlyRetainedOffersAndRoundTrips) {
+  Do(SetRetention(50));
+  for (int i = 0; i < 200; ++i) Place(kA1, kAaaBbb, Side::kSell, 1, 101, TimeInForce::kIoc);
+  const OfferId open = Place(kA2, kAaaBbb, Side::kBuy, 2, 99);
+  const std::size_t before = engine_.SaveState().size();
+  time_ += 50;
+  for (int i = 0; i < 4; ++i) Do(AdvanceTime());
+  ASSERT_EQ(engine_.PurgedOfferCount(), 200u);
+  const std::string snap = engine_.SaveState();
+  EXPECT_LT(snap.size() * 10, before);  // 1 offer record instead of 201
+  Engine other(TestUniverse(), EngineOptions{.expected_offers = 64});
+  ASSERT_TRUE(other.LoadState(snap).ok());
+  EXPECT_EQ(other.StateDigest(), engine_.StateDigest());
+  EXPECT_EQ(other.offer_retention(), 50);
+  EXPECT_TRUE(other.IsPurged(1));
+  EXPECT_EQ(other.GetOffer(open)->open_lots, 2);
+  // The same future on both.
+  std::vector<Event> a, b;
+  Command c = Submit(kA3, kAaaBbb, Side::kSell, 1, 99, 777);
+  c.seq = ++seq_;
+  c.time = time_;
+  engine_.Apply(c, &a);
+  other.Apply(c, &b);
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(Event)), 0);
+}
+
+// Memory: a chunk of 65,536 offer records is freed once every offer in it is purged, and
+// reused by the next chunk.
+TEST_F(EngineTest, FullyPurgedChunksOfOfferRecordsAreFreed) {
+  Do(SetRetention(1));
+  constexpr int kChunk = 65536;
+  for (int i = 0; i < 2 * kChunk; ++i) {
+    Command c = Submit(kA1, kAaaBbb, Side::kSell, 1, 101, 0, TimeInForce::kIoc);
+    c.seq = ++seq_;
+    c.time = time_;
+    events_.clear();
+    engine_.Apply(c, &events_);
+  }
+  const std::size_t two_chunks = engine_.OfferMemoryBytes();
+  EXPECT_GE(two_chunks, 2u * kChunk * 128);
+  time_ += 1;
+  while (engine_.RetainedOfferCount() > 0) Do(AdvanceTime());
+  EXPECT_EQ(engine_.OfferMemoryBytes(), 0u);
+  EXPECT_EQ(RejectOf(Do(Cancel(kA1, 5))), RejectReason::kUnknownOffer);
+  EXPECT_FALSE(engine_.GetOffer(kChunk + 5).has_value());
+  const std::string snap = engine_.SaveState();
+  EXPECT_LT(snap.size(), 4096u);
+  Engine other(TestUniverse(), EngineOptions{.expected_offers = 64});
+  ASSERT_TRUE(other.LoadState(snap).ok());
+  EXPECT_EQ(other.OfferMemoryBytes(), 0u);
+  // Ids go on from where they were.
+  EXPECT_EQ(Place(kA1, kAaaBbb, Side::kSell, 1, 101), OfferId{2 * kChunk + 1});
+  EXPECT_EQ(engine_.OfferMemoryBytes(), two_chunks / 2);
+}
+
+TEST_F(EngineTest, LoadStateRefusesAVersionOneSnapshotNamingTheReason) {
+  std::string v1 = "MSXENGST";
+  v1 += std::string("\x01\x00\x00\x00", 4);
+  v1 += std::string(64, '\0');
+  absl::Status st = engine_.LoadState(v1);
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(st.message().find("version 1"), absl::string_view::npos) << st;
+}
+
 TEST_F(EngineTest, LoadStateRejectsCorruptSnapshot) {
   Place(kA1, kAaaBbb, Side::kSell, 3, 101);
   std::string snap = engine_.SaveState();

@@ -357,6 +357,12 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
       *s->ref_, s->engine_.get(), s->journal_.get(),
       std::vector<SequencerObserver*>{s->reports_.get()}, qopts, std::move(snapshot));
   target->store(s->sequencer_.get(), std::memory_order_release);
+  // The configured offer retention is journaled (a command) when it differs from the
+  // recovered engine's: on a new journal, on one older than retention (kept forever until
+  // then) and after the setting changed. A replay then forgets offers exactly when this
+  // run does. Read before the sequencer thread owns the engine.
+  const TimeNs retention = OfferRetentionNs(server);
+  const bool set_retention = s->engine_->offer_retention() != retention;
   s->sequencer_->Start();
 
   if (recovered_seq == 0) {
@@ -370,6 +376,17 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
         if (q.code() != absl::StatusCode::kResourceExhausted) return q;
         std::this_thread::sleep_for(std::chrono::microseconds(200));
       }
+    }
+  }
+  if (set_retention) {
+    Command cmd{};
+    cmd.type = CommandType::kSetOfferRetention;
+    cmd.set_retention.retention = retention;
+    for (;;) {
+      absl::Status q = s->sequencer_->SubmitCommand(cmd, nullptr);
+      if (q.ok()) break;
+      if (q.code() != absl::StatusCode::kResourceExhausted) return q;
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
   }
   {

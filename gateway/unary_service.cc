@@ -161,6 +161,12 @@ grpc::ServerUnaryReactor* ExchangeService::GetOffer(grpc::CallbackServerContext*
     const std::uint64_t id = request->offer_id();
     return QueryFn([who, id, response](const SequencerView& v) {
       std::optional<OfferInfo> info = v.engine.GetOffer(id);
+      if (!info && v.engine.IsPurged(id)) {
+        return absl::NotFoundError(absl::StrCat(
+            RejectReasonName(RejectReason::kUnknownOffer), ": offer_id: ", id,
+            " finished more than the offer retention (",
+            v.engine.offer_retention() / 1'000'000'000, " s) ago; its record is no longer kept"));
+      }
       if (!info || (!who.admin && info->agency != who.agency)) return internal::NotYourOffer(id);
       ToProtoOffer(v.ref, *info, response);
       return absl::OkStatus();

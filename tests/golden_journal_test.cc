@@ -5,9 +5,10 @@
 // same commit that documents it in engine/journal/FORMAT.md and bumps its version.
 //
 // The stream: RandomCommands (seed 20261202) over the engine's test universe, 1,500
-// commands with every command kind and the reject reasons a well-formed command can meet,
-// a snapshot after command 1,000 and one at the end, 32 KiB segments so that rotation is
-// covered.
+// commands with every command kind (SetOfferRetention with short windows, so that offers
+// are purged and the snapshots hold a purge queue) and the reject reasons a well-formed
+// command can meet, a snapshot after command 1,000 and one at the end, 32 KiB segments so
+// that rotation is covered.
 //
 // To regenerate after a deliberate change:
 //   MSX_REGENERATE_GOLDEN=1 build/tests/golden_journal_test
@@ -69,6 +70,7 @@ void Record(const std::string& dir) {
   // writer (an unknown command type is not journaled).
   testing::RandomCommands::Options options;
   options.garbage = 0;
+  options.set_retention = 1;
   testing::RandomCommands gen(kSeed, options);
   std::vector<Event> events;
   for (Seq s = 1; s <= kCommands; ++s) {

@@ -112,6 +112,7 @@ int Sender(const Command& cmd) {
     case CommandType::kResumePair:
       return -1;
     case CommandType::kAdvanceTime:
+    case CommandType::kSetOfferRetention:  // the live server keeps its own window
       return -2;
   }
   return -2;
@@ -380,6 +381,7 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
         break;
       }
       case CommandType::kAdvanceTime:
+      case CommandType::kSetOfferRetention:  // the live server keeps its own window
         ++result.skipped;
         break;
     }

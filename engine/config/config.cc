@@ -152,6 +152,13 @@ absl::Status ValidateExtras(const msx::v1::ExchangeConfig& config) {
       !b.ok()) {
     return b;
   }
+  if (const std::int64_t r = s.offer_retention_seconds();
+      r < -1 || r > kMaxOfferRetentionSeconds) {
+    return server_bad("offer_retention_seconds",
+                      absl::StrCat("must be between 1 and ", kMaxOfferRetentionSeconds,
+                                   " (or 0 for ", kDefaultOfferRetentionSeconds,
+                                   ", -1 to keep every offer forever), got ", r));
+  }
   if (absl::Status b = in_range("max_undurable_commands", s.max_undurable_commands(), 1,
                                 kMaxUndurableCommands, kDefaultMaxUndurableCommands);
       !b.ok()) {
@@ -327,7 +334,13 @@ msx::v1::ServerConfig ServerConfigWithDefaults(const msx::v1::ServerConfig& serv
     s.set_stream_max_queued_messages(static_cast<std::int32_t>(kDefaultStreamMaxQueuedMessages));
   }
   if (s.stream_max_queued_bytes() == 0) s.set_stream_max_queued_bytes(kDefaultStreamMaxQueuedBytes);
+  if (s.offer_retention_seconds() == 0) s.set_offer_retention_seconds(kDefaultOfferRetentionSeconds);
   return s;
+}
+
+std::int64_t OfferRetentionNs(const msx::v1::ServerConfig& server) {
+  const std::int64_t seconds = ServerConfigWithDefaults(server).offer_retention_seconds();
+  return seconds <= 0 ? 0 : seconds * 1'000'000'000;  // <= 100 years: no overflow
 }
 
 }  // namespace msx

@@ -48,6 +48,11 @@ inline constexpr std::int64_t kDefaultQueueCapacity = 65536;
 inline constexpr std::int64_t kMaxQueueCapacity = 16777216;  // 2^24 slots
 inline constexpr std::int64_t kDefaultTimeTickMs = 100;
 inline constexpr std::int64_t kMaxTimeTickMs = 3600000;  // one hour
+inline constexpr std::int64_t kDefaultOfferRetentionSeconds = 7 * 24 * 3600;
+inline constexpr std::int64_t kMaxOfferRetentionSeconds = 100ll * 365 * 24 * 3600;
+// ServerConfig.offer_retention_seconds (after ServerConfigWithDefaults) as the engine's
+// retention in nanoseconds (kSetOfferRetention): 0 = keep forever.
+std::int64_t OfferRetentionNs(const msx::v1::ServerConfig& server);
 inline constexpr std::int64_t kDefaultMaxUndurableCommands = 65536;
 inline constexpr std::int64_t kMaxUndurableCommands = 16777216;
 inline constexpr std::int64_t kDefaultMaxUndurableBytes = 64ll << 20;

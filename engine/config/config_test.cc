@@ -344,6 +344,24 @@ TEST(LoadReferenceDataTest, ListenAddressIsChecked) {
             "\"127.0.0.1:99999\"");
 }
 
+TEST(LoadReferenceDataTest, OfferRetentionIsBoundedAndDefaultsToSevenDays) {
+  msx::v1::ExchangeConfig c = Parse(kSmall);
+  EXPECT_EQ(OfferRetentionNs(c.server()), 7ll * 24 * 3600 * 1'000'000'000);
+  c.mutable_server()->set_offer_retention_seconds(-1);
+  EXPECT_TRUE(ValidateConfig(c).ok()) << ValidateConfig(c);
+  EXPECT_EQ(OfferRetentionNs(c.server()), 0);  // kept forever
+  c.mutable_server()->set_offer_retention_seconds(3600);
+  EXPECT_EQ(OfferRetentionNs(c.server()), 3600ll * 1'000'000'000);
+  c.mutable_server()->set_offer_retention_seconds(kMaxOfferRetentionSeconds);
+  EXPECT_TRUE(ValidateConfig(c).ok()) << ValidateConfig(c);
+  c.mutable_server()->set_offer_retention_seconds(-2);
+  EXPECT_EQ(LoadError(c),
+            "server.offer_retention_seconds: must be between 1 and 3153600000 (or 0 for 604800, "
+            "-1 to keep every offer forever), got -2");
+  c.mutable_server()->set_offer_retention_seconds(kMaxOfferRetentionSeconds + 1);
+  EXPECT_NE(LoadError(c), "");
+}
+
 TEST(LoadReferenceDataTest, ServerNumbersAtTheirBoundsAreAccepted) {
   msx::v1::ExchangeConfig c = Parse(kSmall);
   msx::v1::ServerConfig* s = c.mutable_server();

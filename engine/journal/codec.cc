@@ -66,6 +66,8 @@ std::size_t CommandBodySize(CommandType type) {
     case CommandType::kHaltPair:
     case CommandType::kResumePair:
       return kPairCommandBodySize;
+    case CommandType::kSetOfferRetention:
+      return kSetOfferRetentionBodySize;
   }
   return static_cast<std::size_t>(-1);
 }
@@ -139,6 +141,9 @@ char* WriteCommand(const Command& cmd, std::uint32_t event_count, char* p) {
     case CommandType::kHaltPair:
     case CommandType::kResumePair:
       w.U32(cmd.pair.pair);
+      break;
+    case CommandType::kSetOfferRetention:
+      w.I64(cmd.set_retention.retention);
       break;
   }
   return w.end();
@@ -353,6 +358,9 @@ absl::Status DecodeCommandPayload(absl::string_view payload, Command* cmd,
     case CommandType::kHaltPair:
     case CommandType::kResumePair:
       cmd->pair.pair = r.U32();
+      break;
+    case CommandType::kSetOfferRetention:
+      cmd->set_retention.retention = r.I64();
       break;
   }
   return absl::OkStatus();

@@ -36,6 +36,9 @@ class CodecTest : public ::testing::Test {
       case CommandType::kReplaceOfferOpenLots:
         c.replace = ReplaceOffer{U32(), U(), I(), I()};
         break;
+      case CommandType::kSetOfferRetention:
+        c.set_retention = SetOfferRetention{I()};
+        break;
       case CommandType::kAdvanceTime:
         break;
       case CommandType::kSetHoldings:
@@ -94,7 +97,7 @@ class CodecTest : public ::testing::Test {
 constexpr CommandType kAllCommands[] = {
     CommandType::kSubmitOffer, CommandType::kCancelOffer,   CommandType::kReplaceOfferOpenLots,
     CommandType::kAdvanceTime, CommandType::kSetHoldings,   CommandType::kHaltPair,
-    CommandType::kResumePair,  CommandType::kReplaceOffer};
+    CommandType::kResumePair,  CommandType::kReplaceOffer,  CommandType::kSetOfferRetention};
 constexpr EventType kAllEvents[] = {
     EventType::kAccepted,   EventType::kRejected,   EventType::kFill,      EventType::kCancelled,
     EventType::kReplaced,   EventType::kExpired,    EventType::kBookLevel, EventType::kHoldingsSet,
@@ -149,7 +152,9 @@ TEST_F(CodecTest, PayloadSizesMatchFormatTables) {
   EXPECT_EQ(CommandPayloadSize(CommandType::kSetHoldings), 21u + 16);
   EXPECT_EQ(CommandPayloadSize(CommandType::kHaltPair), 21u + 4);
   EXPECT_EQ(CommandPayloadSize(static_cast<CommandType>(0)), 0u);
-  EXPECT_EQ(CommandPayloadSize(static_cast<CommandType>(9)), 0u);
+  EXPECT_EQ(CommandPayloadSize(CommandType::kSetOfferRetention), 21u + 8);
+  EXPECT_EQ(static_cast<int>(CommandType::kSetOfferRetention), 9);
+  EXPECT_EQ(CommandPayloadSize(static_cast<CommandType>(10)), 0u);
   EXPECT_EQ(EventPayloadSize(EventType::kFill), 21u + 85);
   EXPECT_EQ(EventPayloadSize(EventType::kAccepted), 21u + 42);
   EXPECT_EQ(EventPayloadSize(static_cast<EventType>(11)), 0u);
@@ -282,12 +287,12 @@ TEST_F(CodecTest, WorkedExampleOfFormatMdEncodesToTheDocumentedBytes) {
   AppendCommandGroup(cmd, {&e, 1}, &out);
   EXPECT_EQ(absl::BytesToHexString(out),
             "4d53584a524e4c00"
-            "0200"
+            "0300"
             "2000"
             "00000000"
             "0100000000000000"
             "00000000"
-            "b0b283f7"
+            "3794fd5c"
             "357081b9"
             "03000000"
             "01"

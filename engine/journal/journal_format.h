@@ -17,8 +17,9 @@ enum class RecordType : std::uint8_t {
 
 // Segment format version written by this code, and the oldest one it reads (FORMAT.md,
 // "Versioning rule": version 2 added command type 8, ReplaceOffer by total lots, and
-// cancel reason 7; version 1 segments hold the same layouts without them).
-inline constexpr std::uint16_t kFormatVersion = 2;
+// cancel reason 7; version 3 command type 9, SetOfferRetention; older segments hold the
+// same layouts without them).
+inline constexpr std::uint16_t kFormatVersion = 3;
 inline constexpr std::uint16_t kOldestFormatVersion = 1;
 // Version of the snapshot file framing (header and CRC; not of the engine state inside it,
 // which Engine::LoadState versions itself).
@@ -75,6 +76,7 @@ inline constexpr std::size_t kReplaceOfferBodySize = 4 + 8 + 8 + 8;
 inline constexpr std::size_t kAdvanceTimeBodySize = 0;
 inline constexpr std::size_t kSetHoldingsBodySize = 4 + 4 + 8;
 inline constexpr std::size_t kPairCommandBodySize = 4;
+inline constexpr std::size_t kSetOfferRetentionBodySize = 8;
 static_assert(kSubmitOfferBodySize == 66);
 static_assert(kCancelOfferBodySize == 12);
 static_assert(kReplaceOfferBodySize == 28);

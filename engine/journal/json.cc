@@ -50,6 +50,8 @@ const char* CommandTypeName(CommandType t) {
       return "HaltPair";
     case CommandType::kResumePair:
       return "ResumePair";
+    case CommandType::kSetOfferRetention:
+      return "SetOfferRetention";
   }
   return "invalid";
 }
@@ -120,6 +122,9 @@ nlohmann::ordered_json CommandJson(const Command& c) {
     case CommandType::kHaltPair:
     case CommandType::kResumePair:
       o["pair"] = c.pair.pair;
+      break;
+    case CommandType::kSetOfferRetention:
+      o["retention_ns"] = c.set_retention.retention;
       break;
   }
   return o;

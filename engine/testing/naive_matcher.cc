@@ -112,6 +112,20 @@ void NaiveMatcher::Finish(Offer& o, CancelReason reason) {
   ReserveDelta(o, -1);
   o.open = 0;
   o.is_open = false;
+  Done(o);
+}
+
+void NaiveMatcher::Done(const Offer& o) {
+  if (retention_ > 0) done_.push_back({cmd_->time, o.id - 1});
+}
+
+void NaiveMatcher::Purge() {
+  if (retention_ <= 0) return;
+  int budget = cmd_->type == CommandType::kAdvanceTime ? 64 : 2;
+  while (budget-- > 0 && done_head_ < done_.size() &&
+         cmd_->time - done_[done_head_].first >= retention_) {
+    offers_[done_[done_head_++].second].purged = true;
+  }
 }
 
 void NaiveMatcher::MatchAndRest(std::size_t ti) {
@@ -158,11 +172,13 @@ void NaiveMatcher::MatchAndRest(std::size_t ti) {
     if (m.open == 0) {
       m.in_book = false;
       m.is_open = false;
+      Done(m);
     }
   }
   Offer& t = offers_[ti];
   if (t.open == 0) {
     t.is_open = false;
+    Done(t);
     return;
   }
   if (self) return Finish(t, CancelReason::kSelfMatch);
@@ -201,7 +217,7 @@ void NaiveMatcher::Submit() {
   if (s.agency >= ref_.agencies().size()) return reject(RejectReason::kUnknownAgency);
   if (s.client_id != 0) {
     for (const Offer& o : offers_) {
-      if (o.agency == s.agency && o.client_id == s.client_id) {
+      if (o.agency == s.agency && o.client_id == s.client_id && !o.purged) {
         return reject(RejectReason::kDuplicateClientId, o.id);
       }
     }
@@ -286,6 +302,7 @@ void NaiveMatcher::CancelCmd() {
   o.open = 0;
   o.is_open = false;
   o.in_book = false;
+  Done(o);
   Event& e = Emit(EventType::kCancelled);
   e.cancelled.offer = o.id;
   e.cancelled.agency = o.agency;
@@ -380,6 +397,7 @@ void NaiveMatcher::Expire() {
     o.open = 0;
     o.is_open = false;
     o.in_book = false;
+    Done(o);
     Event& e = Emit(EventType::kExpired);
     e.expired.offer = o.id;
     e.expired.agency = o.agency;
@@ -392,6 +410,7 @@ void NaiveMatcher::Apply(const Command& cmd, std::vector<Event>* out) {
   out_ = out;
   touched_.clear();
   Expire();
+  Purge();
   switch (cmd.type) {
     case CommandType::kSubmitOffer:
       Submit();
@@ -405,6 +424,19 @@ void NaiveMatcher::Apply(const Command& cmd, std::vector<Event>* out) {
       break;
     case CommandType::kAdvanceTime:
       break;
+    case CommandType::kSetOfferRetention: {
+      const TimeNs r = std::max<TimeNs>(cmd.set_retention.retention, 0);
+      if (r == 0) {
+        done_.clear();
+        done_head_ = 0;
+      } else if (retention_ == 0) {
+        for (const Offer& o : offers_) {
+          if (!o.is_open && !o.purged) done_.push_back({cmd.time, o.id - 1});
+        }
+      }
+      retention_ = r;
+      break;
+    }
     case CommandType::kSetHoldings:
       SetHoldingsCmd();
       break;

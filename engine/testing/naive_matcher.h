@@ -46,6 +46,7 @@ class NaiveMatcher {
     ClientOfferId client_id;
     bool is_open;
     bool in_book;
+    bool purged;  // past the retention window: its client id is free again
     std::uint64_t priority;
   };
   struct Touched {
@@ -71,6 +72,9 @@ class NaiveMatcher {
   void ReplaceCmd();
   void SetHoldingsCmd();
   void Expire();
+  // Retention: finished offers in finishing order, a few purged per command (ENGINE.md).
+  void Done(const Offer& o);
+  void Purge();
   RejectReason CheckLotsPrice(const PairBook& pb, Lots lots, Price price) const;
   bool Fits(const PairBook& pb, Lots lots, Price price) const;
 
@@ -81,6 +85,9 @@ class NaiveMatcher {
   std::vector<Touched> touched_;
   std::uint64_t next_fill_id_ = 1;
   std::uint64_t next_priority_ = 1;
+  TimeNs retention_ = 0;
+  std::vector<std::pair<TimeNs, std::size_t>> done_;  // (finish time, index)
+  std::size_t done_head_ = 0;
   const Command* cmd_ = nullptr;
   std::vector<Event>* out_ = nullptr;
 };

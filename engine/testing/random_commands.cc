@@ -73,7 +73,7 @@ Command RandomCommands::Next() {
   const std::uint32_t num_agencies = static_cast<std::uint32_t>(ref.agencies().size());
   const int total = options_.submit + options_.cancel + options_.replace +
                     options_.advance_time + options_.set_holdings + options_.halt_resume +
-                    options_.garbage;
+                    options_.set_retention + options_.garbage;
   int pick = static_cast<int>(Uniform(total));
   Command c{};
   c.seq = ++seq_;
@@ -154,6 +154,9 @@ Command RandomCommands::Next() {
   } else if ((pick -= options_.halt_resume) < 0) {
     c.type = Uniform(10) == 0 ? CommandType::kHaltPair : CommandType::kResumePair;
     c.pair.pair = static_cast<PairId>(Uniform(num_pairs));
+  } else if ((pick -= options_.set_retention) < 0) {
+    c.type = CommandType::kSetOfferRetention;
+    c.set_retention.retention = static_cast<TimeNs>(Uniform(200)) - (Uniform(20) == 0 ? 300 : 0);
   } else {
     switch (Uniform(6)) {
       case 0:

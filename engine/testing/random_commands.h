@@ -25,6 +25,7 @@ class RandomCommands {
     int advance_time = 4;
     int set_holdings = 5;
     int halt_resume = 1;
+    int set_retention = 0;  // kSetOfferRetention with a short window (0..199, 0 = forever)
     int garbage = 2;  // malformed commands (unknown ids, bad fields)
     Amount max_holding = 20'000;
   };

@@ -76,6 +76,8 @@ const char* CommandName(msx::CommandType t) {
     case msx::CommandType::kSetHoldings: return "set-holdings";
     case msx::CommandType::kHaltPair: return "halt";
     case msx::CommandType::kResumePair: return "resume";
+    case msx::CommandType::kReplaceOfferOpenLots: return "replace-open-lots";
+    case msx::CommandType::kSetOfferRetention: return "set-offer-retention";
   }
   return "unknown";
 }
@@ -166,6 +168,23 @@ void EngineSeeds(Corpus* corpus) {
     corpus->Add("engine_load_state", "state-after-" + std::to_string(commands),
                 engine.SaveState());
   }
+  // With retention windows: purged ids, retained finished offers and a purge queue.
+  msx::EngineOptions options;
+  options.expected_offers = 1024;
+  msx::Engine engine(msx::testing::TestUniverse(), options);
+  msx::testing::RandomCommands::Options gen_options;
+  gen_options.set_retention = 2;
+  msx::testing::RandomCommands gen(401, gen_options);
+  std::vector<msx::Event> events;
+  for (int i = 0; i < 400; ++i) {
+    const std::size_t from = events.size();
+    engine.Apply(gen.Next(), &events);
+    gen.Observe(events, from);
+  }
+  if (engine.offer_retention() <= 0 || engine.PurgedOfferCount() == 0) {
+    Die("the retention seed purged nothing");
+  }
+  corpus->Add("engine_load_state", "state-after-400-retention", engine.SaveState());
 }
 
 void ConfigSeeds(Corpus* corpus) {

@@ -1,0 +1,95 @@
+// ChunkedFifo<T>: a FIFO queue of trivially copyable values in fixed-size blocks that are
+// recycled, never moved. Pushing allocates only when the queue holds more blocks than it
+// ever did before (a block of kBlock values at a time, never per value); popping never
+// allocates. Unlike std::deque (a block per 512 bytes, freed as soon as it empties) a queue
+// that grows and shrinks around the same size reuses its blocks; unlike a ring buffer that
+// doubles, growth never copies the queued values (no latency spike at a doubling).
+//
+// Thread-safety: none.
+#ifndef MSX_ENGINE_INTERNAL_CHUNKED_FIFO_H_
+#define MSX_ENGINE_INTERNAL_CHUNKED_FIFO_H_
+
+#include <cstddef>
+#include <memory>
+#include <type_traits>
+#include <vector>
+
+namespace msx::internal {
+
+template <typename T, std::size_t kBlock = 4096>
+class ChunkedFifo {
+  static_assert(std::is_trivially_copyable_v<T>);
+
+ public:
+  bool empty() const noexcept { return size_ == 0; }
+  std::size_t size() const noexcept { return size_; }
+
+  // REQUIRES: !empty().
+  const T& front() const noexcept { return blocks_[head_block_][head_]; }
+  // The i-th value from the front. REQUIRES: i < size().
+  const T& operator[](std::size_t i) const noexcept {
+    const std::size_t k = head_ + i;
+    return blocks_[head_block_ + k / kBlock][k % kBlock];
+  }
+
+  void push_back(const T& v) {
+    if (tail_ == kBlock || blocks_.empty()) {
+      // The next block: a recycled one if any.
+      if (head_block_ > 0 && head_block_ * 2 >= blocks_.size()) Compact();
+      if (!spare_.empty()) {
+        blocks_.push_back(spare_.back());
+        spare_.pop_back();
+      } else {
+        owned_.push_back(std::make_unique<T[]>(kBlock));
+        blocks_.push_back(owned_.back().get());
+        spare_.reserve(owned_.size());  // so that recycling never allocates
+      }
+      tail_ = 0;
+    }
+    blocks_.back()[tail_++] = v;
+    ++size_;
+  }
+
+  // REQUIRES: !empty().
+  void pop_front() noexcept {
+    --size_;
+    if (++head_ == kBlock || size_ == 0) {
+      // The front block is done with (or the queue is empty: start over in it).
+      if (size_ == 0) {
+        for (std::size_t b = head_block_ + 1; b < blocks_.size(); ++b) spare_.push_back(blocks_[b]);
+        blocks_.resize(head_block_ + 1);
+        tail_ = 0;
+      } else {
+        spare_.push_back(blocks_[head_block_]);  // capacity reserved in push_back
+        ++head_block_;
+      }
+      head_ = 0;
+    }
+  }
+
+  void clear() noexcept {
+    for (std::size_t b = head_block_; b < blocks_.size(); ++b) spare_.push_back(blocks_[b]);
+    blocks_.clear();
+    head_block_ = head_ = tail_ = size_ = 0;
+  }
+
+ private:
+  // Drops the pointers of recycled blocks from the front of blocks_ (O(blocks), once per
+  // about as many blocks popped).
+  void Compact() {
+    blocks_.erase(blocks_.begin(), blocks_.begin() + static_cast<std::ptrdiff_t>(head_block_));
+    head_block_ = 0;
+  }
+
+  std::vector<std::unique_ptr<T[]>> owned_;  // every block ever allocated
+  std::vector<T*> blocks_;  // [head_block_, end) hold the queue, in order
+  std::vector<T*> spare_;   // recycled blocks
+  std::size_t head_block_ = 0;
+  std::size_t head_ = 0;  // index of the front value in blocks_[head_block_]
+  std::size_t tail_ = 0;  // values used in blocks_.back()
+  std::size_t size_ = 0;
+};
+
+}  // namespace msx::internal
+
+#endif  // MSX_ENGINE_INTERNAL_CHUNKED_FIFO_H_
