@@ -459,6 +459,9 @@ constexpr std::uint32_t kSnapshotVersion = 2;
 // Purges per command once finished offers are due (ENGINE.md, "Retention"). Each offer
 // finishes once and every offer takes a command to create, so two per command drain any
 // backlog; AdvanceTime, which does nothing else, takes more.
+// The most filled lots LoadState accepts on one offer: far beyond any engine's reach
+// (each command fills at most a pair's max_lots), and room for every later fill.
+constexpr Lots kMaxSnapshotLots = Lots{1} << 62;
 constexpr int kPurgePerCommand = 2;
 constexpr int kPurgePerAdvanceTime = 64;
 
@@ -846,9 +849,17 @@ class Engine::Impl {
       b.halted = h != 0;
     }
     const std::size_t holdings_at = base + r.pos();
-    for (HoldingInfo& h : holdings_) {
+    for (std::size_t k = 0; k < holdings_.size(); ++k) {
+      HoldingInfo& h = holdings_[k];
       if (!r.I64(&h.available) || !r.I64(&h.reserved)) {
         return corrupt(base + r.pos(), "truncated holdings");
+      }
+      // SetHoldings never goes below what is reserved, and reservations are >= 0.
+      if (h.available < 0 || h.reserved < 0) {
+        return corrupt(holdings_at + 16 * k,
+                       absl::StrCat("holdings of agency ", k / ni, " instrument ", k % ni,
+                                    ": negative available (", h.available, ") or reserved (",
+                                    h.reserved, ")"));
       }
     }
     for (std::size_t a = 0; a < na; ++a) {
@@ -884,6 +895,13 @@ class Engine::Impl {
       if (agency >= na || o.pair >= np || side < 1 || side > 2 || tif < 1 || tif > 4 ||
           status < 1 || status > 4) {
         return corrupt(base + r.pos(), absl::StrCat("invalid offer ", id));
+      }
+      // Fills add to `filled` and Replace subtracts it from a new total: both stay in range
+      // only for the lots an engine can reach (each command fills at most max_lots).
+      if (o.open < 0 || o.filled < 0 || o.filled > kMaxSnapshotLots) {
+        return corrupt(base + r.pos(), absl::StrCat("offer ", id, ": open lots (", o.open,
+                                                    ") or filled lots (", o.filled,
+                                                    ") out of range"));
       }
       o.agency = static_cast<std::uint8_t>(agency);  // na <= kMaxAgencies
       o.side = static_cast<Side>(side);
@@ -928,6 +946,9 @@ class Engine::Impl {
       return corrupt(base + r.pos(), "an offer finished twice");
     }
     std::uint64_t open_seen = 0;
+    // What the open offers reserve, per holding: must equal each holding's `reserved`
+    // (the engine keeps them equal), or a cancel would release what was never reserved.
+    std::vector<Amount> reserved(holdings_.size(), 0);
     for (PairId p = 0; p < np; ++p) {
       Book& b = books_[p];
       for (Side s : {Side::kBuy, Side::kSell}) {
@@ -945,6 +966,20 @@ class Engine::Impl {
               o.prev != kNil || o.next != kNil) {
             return corrupt(base + r.pos(), absl::StrCat("inconsistent book entry ", id));
           }
+          // Submit and Replace accept only offers whose reservation (both products) fits.
+          Amount amount;
+          if (!Reservation(b, s, o.open, o.price, &amount)) {
+            return corrupt(base + r.pos(),
+                           absl::StrCat("offer ", id, ": open lots ", o.open, " x price ",
+                                        o.price, " (or x lot size ", b.lot_size,
+                                        ") overflows"));
+          }
+          const std::size_t h = std::size_t{o.agency} * ni + (s == Side::kSell ? b.base : b.quote);
+          if (__builtin_add_overflow(reserved[h], amount, &reserved[h])) {
+            return corrupt(base + r.pos(),
+                           absl::StrCat("offer ", id, ": reservations of agency ", o.agency,
+                                        " overflow"));
+          }
           o.status = OfferStatus::kFilled;  // marks "linked" until the check below
           EnsureAllocated(b);
           LinkTail(b, s == Side::kBuy ? b.bids : b.asks, id, o, (o.price - b.low) / b.tick);
@@ -956,6 +991,14 @@ class Engine::Impl {
     // Every present record is open (and linked) or finished (and in done_).
     if (open_seen + finished_records != npresent) {
       return corrupt(base + r.pos(), "open offer missing from books");
+    }
+    for (std::size_t k = 0; k < holdings_.size(); ++k) {
+      if (holdings_[k].reserved != reserved[k]) {
+        return corrupt(holdings_at + 16 * k + 8,
+                       absl::StrCat("holdings of agency ", k / ni, " instrument ", k % ni,
+                                    ": reserved ", holdings_[k].reserved,
+                                    " but its open offers reserve ", reserved[k]));
+      }
     }
     // Restore the status of linked offers.
     for (PairId p = 0; p < np; ++p) {

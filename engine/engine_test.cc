@@ -6,6 +6,7 @@
 #include <optional>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "engine/reference_data_builder.h"
 #include "engine/testing/test_universe.h"
 #include "gtest/gtest.h"
@@ -1087,6 +1088,47 @@ TEST_F(EngineTest, LoadStateRejectsCorruptSnapshot) {
   EXPECT_EQ(other.LoadState(snap.substr(0, snap.size() - 3)).code(), absl::StatusCode::kDataLoss);
   EXPECT_EQ(other.LoadState("garbage").code(), absl::StatusCode::kDataLoss);
   EXPECT_EQ(other.OpenOfferCount(), 0u);
+}
+
+// Holdings in a snapshot start after magic (8), version (4), nine u64/i64 header fields
+// and one halt byte per pair; 16 bytes (available, reserved) per agency and instrument.
+std::size_t ReservedOffset(AgencyId agency, InstrumentId instrument) {
+  const ReferenceData& ref = TestUniverse();
+  return 8 + 4 + 9 * 8 + ref.pairs().size() +
+         16 * (std::size_t{agency} * ref.instruments().size() + instrument) + 8;
+}
+
+TEST_F(EngineTest, LoadStateRejectsReservedThatTheOpenOffersDoNotAddUpTo) {
+  Place(kA1, kAaaBbb, Side::kSell, 3, 101);  // reserves 3 lots of AAA
+  std::string snap = engine_.SaveState();
+  const std::size_t at = ReservedOffset(kA1, kAaa);
+  std::int64_t reserved;
+  std::memcpy(&reserved, snap.data() + at, 8);
+  ASSERT_GT(reserved, 0);
+  const std::int64_t wrong = reserved + 1;
+  std::memcpy(snap.data() + at, &wrong, 8);
+  Engine other(TestUniverse(), EngineOptions{.expected_offers = 64});
+  const absl::Status st = other.LoadState(snap);
+  EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(st.message().find(absl::StrCat("holdings of agency ", kA1, " instrument ", kAaa,
+                                           ": reserved ", wrong, " but its open offers reserve ",
+                                           reserved)),
+            absl::string_view::npos)
+      << st;
+  EXPECT_EQ(other.OpenOfferCount(), 0u);
+}
+
+TEST_F(EngineTest, LoadStateRejectsNegativeHoldingsNamingThem) {
+  std::string snap = engine_.SaveState();
+  const std::int64_t negative = -5;
+  std::memcpy(snap.data() + ReservedOffset(kA2, kBbb) - 8, &negative, 8);  // available
+  Engine other(TestUniverse(), EngineOptions{.expected_offers = 64});
+  const absl::Status st = other.LoadState(snap);
+  EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(st.message().find(absl::StrCat("holdings of agency ", kA2, " instrument ", kBbb,
+                                           ": negative available (-5)")),
+            absl::string_view::npos)
+      << st;
 }
 
 }  // namespace

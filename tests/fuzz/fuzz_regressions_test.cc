@@ -37,5 +37,24 @@ TEST(EngineLoadStateRegressionTest, HoldingsWhoseSumOverflowsAreCorruption) {
   EXPECT_EQ(engine.OpenOfferCount(), 0u);
 }
 
+// engine_load_state_fuzzer (UBSan: signed-integer overflow `51509920738050056 * 980` in
+// ReleaseReservation): LoadState accepted an open offer whose open lots x price does not
+// fit in 64 bits, and the first cancel of it overflowed. The input is the seed
+// state-after-40 with offer 6's open lots set to 51509920738050056 (x price 475). Submit
+// and Replace never accept such an offer: it is corruption, named with the offer.
+TEST(EngineLoadStateRegressionTest, OpenLotsTimesPriceOverflowIsCorruptionNamingTheOffer) {
+  EngineOptions options;
+  options.expected_offers = 64;
+  Engine engine(testing::TestUniverse(), options);
+  const absl::Status st =
+      engine.LoadState(Regression("engine_load_state/open-lots-times-price-overflow"));
+  EXPECT_TRUE(absl::IsDataLoss(st)) << st;
+  EXPECT_NE(st.message().find("offer 6: open lots 51509920738050056 x price 475"),
+            std::string::npos)
+      << st;
+  EXPECT_NE(st.message().find("overflows"), std::string::npos) << st;
+  EXPECT_EQ(engine.OpenOfferCount(), 0u);
+}
+
 }  // namespace
 }  // namespace msx
