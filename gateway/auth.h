@@ -8,9 +8,10 @@
 // client certificate belongs to another agency than its token (AgencyConfig.cert_names),
 // or that lacks its agency's certificate when the agency lists some, is PERMISSION_DENIED.
 //
-// Where it runs: every handler calls Authenticate (unary_service.cc, the stream reactors), the one function that
-// decides. Not a grpc::AuthMetadataProcessor, because on gRPC 1.51 (1) plaintext servers
-// cannot have one (InsecureServerCredentials::SetAuthMetadataProcessor is unsupported:
+// Where it runs: every handler calls Authenticate (unary_service.cc, the stream
+// reactors), the one function that decides. Not a grpc::AuthMetadataProcessor, because on
+// gRPC 1.51 (1) plaintext servers cannot have one
+// (InsecureServerCredentials::SetAuthMetadataProcessor is unsupported:
 // grpc/grpc#24278), and (2) on TLS servers the processor is handed the connection's
 // AuthContext, shared by every call on that connection (src/core/.../server_auth_filter.cc
 // passes the channel's auth_context), so a property it adds for one call's token is seen

@@ -81,8 +81,8 @@ struct SequencerView {
 // the engine. Ownership: the creator hands it to Sequencer::Submit*; the sequencer calls
 // Applied/Query on its thread, then Complete exactly once (on the journal or publisher
 // thread, or on the sequencer thread: after it committed the journal itself, or when the
-// work fails before reaching the journal). Complete
-// may delete the object. If Submit* returns an error, the work was not queued and stays with the caller.
+// work fails before reaching the journal). Complete may delete the object. If Submit*
+// returns an error, the work was not queued and stays with the caller.
 class Work {
  public:
   virtual ~Work() = default;
