@@ -436,7 +436,31 @@ TEST_F(SequencerJournalTest, RunOnCallerCompletesALoneCommandOnTheCallingThread)
 // A journal write that fails on the sequencer thread (inline commit; here the process
 // file-size limit, EFBIG) fails closed: that command's reply is UNAVAILABLE, every reply
 // released OK before is in the journal, and later commands are refused with UNAVAILABLE.
+// Records what an observer is told about durability and the failure.
+class DurabilityObserver : public SequencerObserver {
+ public:
+  void OnGroupDurable(Seq first, Seq last) override {
+    EXPECT_EQ(failures_, 0) << "a durable range after the journal failure";
+    EXPECT_EQ(first, durable_ + 1);
+    durable_ = last;
+  }
+  void OnJournalFailed(Seq durable_seq) override {
+    ++failures_;
+    failed_at_ = durable_seq;
+  }
+  Seq durable() const { return durable_; }
+  int failures() const { return failures_; }
+  Seq failed_at() const { return failed_at_; }
+
+ private:
+  Seq durable_ = 0;
+  int failures_ = 0;
+  Seq failed_at_ = 0;
+};
+
 TEST_F(SequencerJournalTest, InlineJournalWriteErrorFailsClosedWithUnavailable) {
+  DurabilityObserver observer;
+  observers_ = {&observer};
   Start(Durability::kNone, std::numeric_limits<std::size_t>::max());
   journal::testing::ScopedFileSizeLimit limit(8192);
   ASSERT_TRUE(limit.ok());
@@ -471,6 +495,19 @@ TEST_F(SequencerJournalTest, InlineJournalWriteErrorFailsClosedWithUnavailable) 
   }
   EXPECT_GT(ok, 0);
   EXPECT_LT(ok, static_cast<int>(works.size()));
+
+  // Observers were told once, after the last durable range, where durability ended: every
+  // reply released OK is at or below it, every UNAVAILABLE one above.
+  sequencer_->Stop();
+  EXPECT_EQ(observer.failures(), 1);
+  EXPECT_EQ(observer.failed_at(), observer.durable());
+  for (auto& w : works) {
+    if (w->Wait().ok()) {
+      EXPECT_LE(w->seq(), observer.durable());
+    } else if (w->seq() != 0) {
+      EXPECT_GT(w->seq(), observer.durable());
+    }
+  }
 }
 
 // Journal back-pressure (defect: a slow disk grew memory without bound). With the disk
