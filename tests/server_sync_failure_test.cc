@@ -56,6 +56,19 @@ TEST(ServerSyncFailureTest, FailedFdatasyncStopsAcknowledgingAndExitsWithStatus3
   std::vector<std::uint64_t> acknowledged;  // offer ids answered OK
   std::atomic<int> acked{0};
   std::vector<std::thread> desks;
+  // On every way out (a failed ASSERT returns early): stop the server, so that the desks'
+  // calls fail, then join them; a joinable thread left behind would abort the test binary
+  // and leak the server.
+  struct JoinDesks {
+    testing::ServerProcess* server;
+    std::vector<std::thread>* desks;
+    ~JoinDesks() {
+      if (server->running()) server->Kill();
+      for (std::thread& d : *desks) {
+        if (d.joinable()) d.join();
+      }
+    }
+  } join_desks{&server, &desks};
   for (int t = 0; t < 3; ++t) {
     desks.emplace_back([&, t] {
       AgencyClient client(server.address(), "demo-komir");
@@ -92,6 +105,7 @@ TEST(ServerSyncFailureTest, FailedFdatasyncStopsAcknowledgingAndExitsWithStatus3
   EXPECT_NE(output.find("fdatasync"), std::string::npos) << output;
   EXPECT_NE(output.find("reboot the machine"), std::string::npos) << output;
   for (std::thread& d : desks) d.join();
+  desks.clear();
 
   // The restart (without the shim; the reboot the notice asks for is not needed here: the
   // shim dropped no page) recovers every acknowledged offer.
