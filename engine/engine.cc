@@ -38,347 +38,34 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "engine/internal/book.h"
 #include "engine/internal/chunked_fifo.h"
 #include "engine/internal/client_index.h"
+#include "engine/internal/coding.h"
+#include "engine/internal/expiry_queue.h"
+#include "engine/internal/level_arena.h"
 #include "engine/internal/level_bitmap.h"
+#include "engine/internal/offer_store.h"
 
 namespace msx {
 namespace {
 
-constexpr OfferId kNil = 0;
-constexpr AgencyMask kAllAgencies = ~AgencyMask{0};
-
-// The hot part of an offer: everything the match loop and cancel touch, one cache line.
-// What only acceptance, queries and snapshots use is in its ColdRecord, stored apart, so
-// the records reached at random (cancels, fills, FIFO tails) are packed 64 bytes apart.
-struct alignas(64) OfferRecord {
-  // Hot.
-  OfferId prev;  // neighbours in the offer's (level, agency) FIFO
-  OfferId next;
-  Lots open;
-  Price price;
-  AgencyMask accept;  // counterparties this offer accepts: (allow or all) minus deny
-  Lots filled;
-  std::uint64_t stamp;  // time priority within its level (lower = earlier), set when linked
-  PairId pair;
-  std::uint8_t agency;  // an AgencyId: < kMaxAgencies
-  Side side;
-  TimeInForce tif;
-  OfferStatus status;
-};
-static_assert(sizeof(OfferRecord) == 64, "hot fields must fill one cache line");
-
-struct alignas(64) ColdRecord {
-  Lots original;
-  Lots min_fill;
-  TimeNs expiry;
-  AgencyMask allow;
-  AgencyMask deny;
-  ClientOfferId client_id;
-  Seq accepted_seq;
-  TimeNs accepted_time;
-};
-static_assert(sizeof(ColdRecord) == 64);
-// No padding in either record: a whole-record assignment writes every byte.
-static_assert(std::has_unique_object_representations_v<OfferRecord>);
-static_assert(std::has_unique_object_representations_v<ColdRecord>);
-static_assert(kMaxAgencies <= 256, "OfferRecord::agency is one byte");
-
-// Offer records indexed by offer id, in fixed-size chunks that never move. A chunk holds
-// the hot records of 65,536 consecutive ids (4 MiB) followed by their cold records (4 MiB).
-class OfferStore {
- public:
-  static constexpr int kShift = 16;
-  static constexpr std::uint64_t kChunk = std::uint64_t{1} << kShift;
-
-  // Makes room for `offers` records without further allocation; with `prefault`, the
-  // chunks are allocated and written now so that appending never page-faults.
-  void Reserve(std::size_t offers, bool prefault) {
-    chunks_.reserve(offers / kChunk + 1);
-    meta_.reserve(offers / kChunk + 1);
-    if (!prefault) return;
-    while (chunks_.size() * kChunk < offers) {
-      chunks_.push_back(AllocateChunk());
-      meta_.emplace_back();
-      std::memset(static_cast<void*>(chunks_.back().get()), 0, kChunkBytes);
-    }
-  }
-  // Offer ids issued so far (the records of some may have been purged).
-  std::uint64_t size() const { return size_; }
-  void Clear() {
-    chunks_.clear();
-    meta_.clear();
-    spare_.clear();
-    size_ = 0;
-    resident_chunks_ = 0;
-  }
-
-  // REQUIRES: 1 <= id <= size(). False once every offer of id's chunk is purged and its
-  // records are freed; true does not mean `id` is not purged (see Purged()).
-  bool Resident(OfferId id) const noexcept { return chunks_[(id - 1) >> kShift] != nullptr; }
-  // REQUIRES: 1 <= id <= size().
-  bool Purged(OfferId id) const noexcept {
-    const std::uint64_t i = id - 1;
-    if (chunks_[i >> kShift] == nullptr) return true;
-    const std::uint64_t* bits = meta_[i >> kShift].bits.get();
-    return bits != nullptr && ((bits[(i & (kChunk - 1)) >> 6] >> (i & 63)) & 1) != 0;
-  }
-  // Marks `id` purged: its records may no longer be read. Frees its chunk (for reuse by a
-  // later one) once every offer of it is purged. REQUIRES: 1 <= id <= size(), !Purged(id).
-  void Purge(OfferId id) {
-    const std::uint64_t i = id - 1;
-    const std::uint64_t c = i >> kShift;
-    ChunkMeta& m = meta_[c];
-    if (m.bits == nullptr) m.bits = std::make_unique<std::uint64_t[]>(kChunk / 64);  // zeroed
-    m.bits[(i & (kChunk - 1)) >> 6] |= std::uint64_t{1} << (i & 63);
-    if (++m.purged == kChunk) {
-      // Every id of the chunk was issued (and purged): nothing reads its records again.
-      spare_.push_back(std::move(chunks_[c]));
-      m.bits.reset();
-      --resident_chunks_;
-    }
-  }
-  // Chunks holding records (8 MiB each), for memory accounting.
-  std::size_t resident_chunks() const { return resident_chunks_; }
-
-  // Issues ids size()+1 .. `last` as purged offers (LoadState: their records are not in
-  // the snapshot). Whole chunks of them get no memory.
-  void SkipPurged(std::uint64_t last) {
-    while (size_ < last) {
-      const std::uint64_t c = size_ >> kShift;  // the chunk of id size_ + 1
-      if ((size_ & (kChunk - 1)) == 0 && last - size_ >= kChunk) {
-        if (c == chunks_.size()) {
-          chunks_.emplace_back();
-          meta_.emplace_back();
-        } else if (chunks_[c] != nullptr) {  // prefaulted: back to the spare pool
-          spare_.push_back(std::move(chunks_[c]));
-          --resident_chunks_;
-        }
-        meta_[c].purged = kChunk;
-        size_ += kChunk;
-        continue;
-      }
-      EnsureChunk(c);
-      ++size_;
-      Purge(size_);
-    }
-  }
-
-  // REQUIRES: 1 <= id <= size().
-  OfferRecord& operator[](OfferId id) noexcept {
-    const std::uint64_t i = id - 1;
-    return reinterpret_cast<OfferRecord*>(chunks_[i >> kShift].get())[i & (kChunk - 1)];
-  }
-  const OfferRecord& operator[](OfferId id) const noexcept {
-    const std::uint64_t i = id - 1;
-    return reinterpret_cast<const OfferRecord*>(chunks_[i >> kShift].get())[i & (kChunk - 1)];
-  }
-  ColdRecord& Cold(OfferId id) noexcept {
-    const std::uint64_t i = id - 1;
-    return reinterpret_cast<ColdRecord*>(chunks_[i >> kShift].get() + kHotBytes)[i & (kChunk - 1)];
-  }
-  const ColdRecord& Cold(OfferId id) const noexcept {
-    const std::uint64_t i = id - 1;
-    return reinterpret_cast<const ColdRecord*>(chunks_[i >> kShift].get() +
-                                               kHotBytes)[i & (kChunk - 1)];
-  }
-
-  // Appends zeroed records (hot and cold) with id size()+1; returns the hot one.
-  OfferRecord& Append() {
-    return Append(OfferRecord{}, ColdRecord{});
-  }
-  // Appends `hot` and `cold` as the records of id size()+1; returns the hot one. Each
-  // record is one whole 64-byte store sequence (both types have no padding), so a new
-  // offer's lines are written once instead of zeroed first and then filled in.
-  OfferRecord& Append(const OfferRecord& hot, const ColdRecord& cold) {
-    if ((size_ & (kChunk - 1)) == 0 && (size_ >> kShift) == chunks_.size()) {
-      // Not zeroed: pages are touched as records are appended, not all at once.
-      chunks_.push_back(AllocateChunk());
-      meta_.emplace_back();
-    }
-    ++size_;
-    OfferRecord& r = (*this)[size_];
-    r = hot;
-    Cold(size_) = cold;
-    // Start loading (for writing) the lines the records kAppendAhead appends from now will
-    // take: ids grow by one per accepted offer, so the next records' lines are known long
-    // before they are written (a prefetch of a page not yet touched is simply dropped).
-    if (((size_ - 1) & (kChunk - 1)) + kAppendAhead < kChunk) {
-      __builtin_prefetch(&r + kAppendAhead, 1);
-      __builtin_prefetch(&Cold(size_) + kAppendAhead, 1);
-    }
-    return r;
-  }
-
- private:
-  // 8 MiB chunks aligned to 2 MiB and advised as huge pages: offers are reached at random
-  // (cancels, fills), and with 4 KiB pages nearly every such access misses the TLB.
-  static constexpr std::size_t kHotBytes = kChunk * sizeof(OfferRecord);
-  static constexpr std::size_t kChunkBytes = kHotBytes + kChunk * sizeof(ColdRecord);
-  static constexpr std::size_t kHugePage = std::size_t{2} << 20;
-  static constexpr std::uint64_t kAppendAhead = 4;
-  struct FreeChunk {
-    void operator()(std::byte* p) const { std::free(p); }
-  };
-  using Chunk = std::unique_ptr<std::byte[], FreeChunk>;
-  struct ChunkMeta {
-    std::uint32_t purged = 0;                 // ids of the chunk purged
-    std::unique_ptr<std::uint64_t[]> bits;    // which; allocated at the chunk's first purge
-  };
-  // The chunk for offers [c * kChunk + 1, (c + 1) * kChunk] (c <= chunks_.size()).
-  void EnsureChunk(std::uint64_t c) {
-    if (c == chunks_.size()) {
-      chunks_.emplace_back();
-      meta_.emplace_back();
-    }
-    if (chunks_[c] == nullptr) chunks_[c] = AllocateChunk();
-  }
-  // A freed chunk if any (its pages are already faulted in), else a new one.
-  Chunk AllocateChunk() {
-    ++resident_chunks_;
-    if (!spare_.empty()) {
-      Chunk c = std::move(spare_.back());
-      spare_.pop_back();
-      return c;
-    }
-    void* p = std::aligned_alloc(kHugePage, kChunkBytes);
-    if (p == nullptr) std::abort();  // out of memory: as `new` in a noexcept path
-#ifdef MADV_HUGEPAGE
-    madvise(p, kChunkBytes, MADV_HUGEPAGE);  // advice only; failure changes nothing
-#endif
-    return Chunk(static_cast<std::byte*>(p));
-  }
-
-  std::vector<Chunk> chunks_;   // null: every offer of the chunk purged (or not issued)
-  std::vector<ChunkMeta> meta_;  // parallel to chunks_
-  std::vector<Chunk> spare_;     // freed chunks, reused first
-  std::uint64_t size_ = 0;
-  std::size_t resident_chunks_ = 0;
-};
-
-// A finished offer waiting for its retention window to pass, in finishing order.
-struct DoneEntry {
-  TimeNs time;  // command time at which it stopped being open
-  OfferId offer;
-};
-
-// A price level: running totals plus one FIFO per agency. Time priority across agencies is
-// the offers' `stamp`, so a match walk merges the FIFOs of the agencies it may trade with
-// (and its own, for self-match) and never reads offers of agencies it cannot trade with.
-struct Level {
-  Lots lots;
-  std::uint32_t count;    // open offers
-  std::uint32_t lists;    // block of per-agency FIFOs (Impl::lists_); valid while count > 0
-  AgencyMask agencies;    // agencies whose FIFO is non-empty
-  std::uint64_t touch;    // command stamp of the last touch (market-data bookkeeping)
-};
-
-struct AgencyList {
-  OfferId head;
-  OfferId tail;
-};
-
-// Asks for transparent huge pages on the 2 MiB-aligned part of [p, p + bytes).
-inline void AdviseHugePages(void* p, std::size_t bytes) {
-#ifdef MADV_HUGEPAGE
-  constexpr std::uintptr_t kHuge = std::uintptr_t{2} << 20;
-  const std::uintptr_t begin = (reinterpret_cast<std::uintptr_t>(p) + kHuge - 1) & ~(kHuge - 1);
-  const std::uintptr_t end = (reinterpret_cast<std::uintptr_t>(p) + bytes) & ~(kHuge - 1);
-  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
-#else
-  (void)p;
-  (void)bytes;
-#endif
-}
-
-// Memory for the books' level arrays: 8 MiB slabs, 2 MiB-aligned and advised as huge pages,
-// carved in order and freed all at once. The levels of all books then share a few huge
-// pages instead of scattering over 4 KiB pages (a level reached at random would otherwise
-// often cost a TLB miss). Allocates when a book is first used, never per command.
-class LevelArena {
- public:
-  // `n` zeroed levels, 64-byte aligned, valid until Clear().
-  Level* Allocate(std::size_t n) {
-    const std::size_t bytes = (n * sizeof(Level) + 63) / 64 * 64;
-    if (bytes > kSlab - used_) {
-      if (bytes > kSlab) {  // a slab of its own; the current slab stays in use
-        std::byte* p = NewSlab((bytes + kHuge - 1) / kHuge * kHuge);
-        std::memset(p, 0, bytes);
-        return reinterpret_cast<Level*>(p);
-      }
-      base_ = NewSlab(kSlab);
-      used_ = 0;
-    }
-    std::byte* p = base_ + used_;
-    used_ += bytes;
-    std::memset(p, 0, bytes);
-    return reinterpret_cast<Level*>(p);
-  }
-  void Clear() {
-    slabs_.clear();
-    base_ = nullptr;
-    used_ = kSlab;
-  }
-
- private:
-  static constexpr std::size_t kSlab = std::size_t{8} << 20;
-  static constexpr std::size_t kHuge = std::size_t{2} << 20;
-  struct Free {
-    void operator()(std::byte* p) const { std::free(p); }
-  };
-  std::byte* NewSlab(std::size_t bytes) {
-    void* p = std::aligned_alloc(kHuge, bytes);
-    if (p == nullptr) std::abort();  // out of memory: as `new`
-    AdviseHugePages(p, bytes);
-    slabs_.emplace_back(static_cast<std::byte*>(p));
-    return static_cast<std::byte*>(p);
-  }
-  std::vector<std::unique_ptr<std::byte[], Free>> slabs_;
-  std::byte* base_ = nullptr;
-  std::size_t used_ = kSlab;  // bytes handed out of the current slab (none yet)
-};
-
-struct BookSide {
-  Level* levels = nullptr;  // num_levels entries from the LevelArena, once allocated
-  internal::LevelBitmap bits;
-  std::int64_t best = -1;  // index of the best non-empty level, -1 when empty
-};
-
-struct Book {
-  Price low = 0;
-  Price high = 0;
-  Price tick = 0;
-  Price floor_price = 0;
-  Lots max_lots = 0;
-  Amount lot_size = 0;
-  InstrumentId base = 0;
-  InstrumentId quote = 0;
-  std::int64_t num_levels = 0;
-  bool halted = false;
-  bool allocated = false;
-  BookSide bids;
-  BookSide asks;
-};
-
-struct TouchedLevel {
-  PairId pair;
-  Side side;
-  std::int64_t index;
-  Lots prev_lots;
-  std::uint32_t prev_count;
-};
-
-struct ExpiryEntry {
-  TimeNs expiry;
-  OfferId offer;
-};
-// Min-heap order: earliest expiry, then lowest offer id, on top.
-struct ExpiryLater {
-  bool operator()(const ExpiryEntry& a, const ExpiryEntry& b) const {
-    if (a.expiry != b.expiry) return a.expiry > b.expiry;
-    return a.offer > b.offer;
-  }
-};
+using internal::AgencyList;
+using internal::Book;
+using internal::BookSide;
+using internal::ColdRecord;
+using internal::DoneEntry;
+using internal::ExpiryEntry;
+using internal::ExpiryLater;
+using internal::kAllAgencies;
+using internal::kNil;
+using internal::Level;
+using internal::LevelArena;
+using internal::OfferRecord;
+using internal::OfferStore;
+using internal::TouchedLevel;
+using SnapshotWriter = coding::StringWriter;
+using SnapshotReader = coding::BoundedReader;
 
 // All bytes zero (static storage: padding and the union's unused bytes included).
 constexpr Event kZeroEvent{};
@@ -393,61 +80,6 @@ inline Event& NewEvent(const Command& cmd, EventType type, std::vector<Event>* o
   e.type = type;
   return e;
 }
-
-// ---- Snapshot encoding: little-endian fixed-width integers. ----
-class Writer {
- public:
-  explicit Writer(std::string* out) : out_(out) {}
-  void U8(std::uint8_t v) { out_->push_back(static_cast<char>(v)); }
-  void U32(std::uint32_t v) {
-    for (int i = 0; i < 4; ++i) out_->push_back(static_cast<char>(v >> (8 * i)));
-  }
-  void U64(std::uint64_t v) {
-    for (int i = 0; i < 8; ++i) out_->push_back(static_cast<char>(v >> (8 * i)));
-  }
-  void I64(std::int64_t v) { U64(static_cast<std::uint64_t>(v)); }
-
- private:
-  std::string* out_;
-};
-
-class Reader {
- public:
-  explicit Reader(absl::string_view in) : in_(in) {}
-  bool U8(std::uint8_t* v) {
-    if (pos_ + 1 > in_.size()) return false;
-    *v = static_cast<std::uint8_t>(in_[pos_++]);
-    return true;
-  }
-  bool U32(std::uint32_t* v) {
-    if (pos_ + 4 > in_.size()) return false;
-    std::uint32_t r = 0;
-    for (int i = 0; i < 4; ++i) r |= std::uint32_t{static_cast<std::uint8_t>(in_[pos_ + i])} << (8 * i);
-    pos_ += 4;
-    *v = r;
-    return true;
-  }
-  bool U64(std::uint64_t* v) {
-    if (pos_ + 8 > in_.size()) return false;
-    std::uint64_t r = 0;
-    for (int i = 0; i < 8; ++i) r |= std::uint64_t{static_cast<std::uint8_t>(in_[pos_ + i])} << (8 * i);
-    pos_ += 8;
-    *v = r;
-    return true;
-  }
-  bool I64(std::int64_t* v) {
-    std::uint64_t u;
-    if (!U64(&u)) return false;
-    *v = static_cast<std::int64_t>(u);
-    return true;
-  }
-  std::size_t pos() const { return pos_; }
-  bool done() const { return pos_ == in_.size(); }
-
- private:
-  absl::string_view in_;
-  std::size_t pos_ = 0;
-};
 
 constexpr char kSnapshotMagic[8] = {'M', 'S', 'X', 'E', 'N', 'G', 'S', 'T'};
 // Version 2 added the retention window, explicit offer ids (purged offers are absent) and
@@ -715,7 +347,7 @@ class Engine::Impl {
     std::string s;
     s.reserve(64 + holdings_.size() * 16 + offers_.size() * 120);
     s.append(kSnapshotMagic, sizeof kSnapshotMagic);
-    Writer w(&s);
+    SnapshotWriter w(&s);
     w.U32(kSnapshotVersion);
     w.U64(ref_.instruments().size());
     w.U64(ref_.pairs().size());
@@ -803,7 +435,7 @@ class Engine::Impl {
         std::memcmp(bytes.data(), kSnapshotMagic, sizeof kSnapshotMagic) != 0) {
       return corrupt(0, "bad magic");
     }
-    Reader r(bytes.substr(sizeof kSnapshotMagic));
+    SnapshotReader r(bytes.substr(sizeof kSnapshotMagic));
     const std::size_t base = sizeof kSnapshotMagic;
     std::uint32_t version;
     if (!r.U32(&version)) return corrupt(base + r.pos(), "truncated header");

@@ -8,47 +8,8 @@
 namespace msx::journal {
 namespace {
 
-static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
-              "the codec stores integers with memcpy of native little-endian values");
-
-// Writes fields at a cursor into space already reserved in the output string.
-class FieldWriter {
- public:
-  explicit FieldWriter(char* p) : p_(p) {}
-  void U8(std::uint8_t v) { *p_++ = static_cast<char>(v); }
-  void U32(std::uint32_t v) { Put(&v, 4); }
-  void U64(std::uint64_t v) { Put(&v, 8); }
-  void I64(std::int64_t v) { Put(&v, 8); }
-  char* end() const { return p_; }
-
- private:
-  void Put(const void* v, std::size_t n) {
-    std::memcpy(p_, v, n);
-    p_ += n;
-  }
-  char* p_;
-};
-
-// Reads fields from a payload whose length was checked against the type beforehand.
-class FieldReader {
- public:
-  explicit FieldReader(const char* p) : p_(p) {}
-  std::uint8_t U8() { return static_cast<std::uint8_t>(*p_++); }
-  std::uint32_t U32() {
-    std::uint32_t v = GetFixed32(p_);
-    p_ += 4;
-    return v;
-  }
-  std::uint64_t U64() {
-    std::uint64_t v = GetFixed64(p_);
-    p_ += 8;
-    return v;
-  }
-  std::int64_t I64() { return static_cast<std::int64_t>(U64()); }
-
- private:
-  const char* p_;
-};
+using coding::FieldReader;
+using coding::FieldWriter;
 
 std::size_t CommandBodySize(CommandType type) {
   switch (type) {
@@ -252,25 +213,6 @@ void FinishRecord(RecordType type, char* record, std::size_t payload_size) {
 }
 
 }  // namespace
-
-void PutFixed16(std::string* out, std::uint16_t v) { out->append(reinterpret_cast<char*>(&v), 2); }
-void PutFixed32(std::string* out, std::uint32_t v) { out->append(reinterpret_cast<char*>(&v), 4); }
-void PutFixed64(std::string* out, std::uint64_t v) { out->append(reinterpret_cast<char*>(&v), 8); }
-std::uint16_t GetFixed16(const char* p) {
-  std::uint16_t v;
-  std::memcpy(&v, p, 2);
-  return v;
-}
-std::uint32_t GetFixed32(const char* p) {
-  std::uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-std::uint64_t GetFixed64(const char* p) {
-  std::uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
 
 std::size_t CommandPayloadSize(CommandType type) {
   std::size_t body = CommandBodySize(type);

@@ -14,6 +14,7 @@
 #include "absl/types/span.h"
 #include "engine/command.h"
 #include "engine/event.h"
+#include "engine/internal/coding.h"
 #include "engine/journal/journal_format.h"
 #include "engine/types.h"
 
@@ -63,13 +64,13 @@ std::string SegmentFileName(Seq first_seq);
 // Parses a segment file name; false if `name` is not exactly a segment name.
 bool ParseSegmentFileName(absl::string_view name, Seq* first_seq);
 
-// Little-endian helpers, exposed for the snapshot code and tests.
-void PutFixed16(std::string* out, std::uint16_t v);
-void PutFixed32(std::string* out, std::uint32_t v);
-void PutFixed64(std::string* out, std::uint64_t v);
-std::uint16_t GetFixed16(const char* p);
-std::uint32_t GetFixed32(const char* p);
-std::uint64_t GetFixed64(const char* p);
+// Little-endian helpers (engine/internal/coding.h), for the snapshot code and tests.
+using coding::GetFixed16;
+using coding::GetFixed32;
+using coding::GetFixed64;
+using coding::PutFixed16;
+using coding::PutFixed32;
+using coding::PutFixed64;
 
 }  // namespace msx::journal
 

@@ -1,0 +1,48 @@
+// One pair's book in the engine: the pair's reference data copied for the hot path and,
+// per side, the dense level array (from the LevelArena) with its bitmap of non-empty
+// levels. TouchedLevel records a level's totals before a command changed them (market
+// data).
+#ifndef MSX_ENGINE_INTERNAL_BOOK_H_
+#define MSX_ENGINE_INTERNAL_BOOK_H_
+
+#include <cstdint>
+
+#include "engine/internal/level_arena.h"
+#include "engine/internal/level_bitmap.h"
+#include "engine/types.h"
+
+namespace msx::internal {
+
+struct BookSide {
+  Level* levels = nullptr;  // num_levels entries from the LevelArena, once allocated
+  internal::LevelBitmap bits;
+  std::int64_t best = -1;  // index of the best non-empty level, -1 when empty
+};
+
+struct Book {
+  Price low = 0;
+  Price high = 0;
+  Price tick = 0;
+  Price floor_price = 0;
+  Lots max_lots = 0;
+  Amount lot_size = 0;
+  InstrumentId base = 0;
+  InstrumentId quote = 0;
+  std::int64_t num_levels = 0;
+  bool halted = false;
+  bool allocated = false;
+  BookSide bids;
+  BookSide asks;
+};
+
+struct TouchedLevel {
+  PairId pair;
+  Side side;
+  std::int64_t index;
+  Lots prev_lots;
+  std::uint32_t prev_count;
+};
+
+}  // namespace msx::internal
+
+#endif  // MSX_ENGINE_INTERNAL_BOOK_H_
