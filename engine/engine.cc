@@ -1,5 +1,8 @@
-// The MSX matching engine. See engine.h for the contract and ENGINE.md for the rules and the
-// event order.
+// The MSX matching engine's hot path: Engine::Impl's command handling (Apply, Submit,
+// Match, Cancel, Replace, expiry, purges), Prefetch and the queries, in one translation
+// unit so that they inline into one another. See engine.h for the contract, ENGINE.md for
+// the rules and the event order, internal/engine_impl.h for Impl's state, and
+// engine_state.cc for SaveState / LoadState.
 //
 // Data layout (no allocation per offer in steady state):
 // - Every accepted offer gets a record in `offers_`, a chunked array indexed by offer id
@@ -27,45 +30,16 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <memory>
-#include <type_traits>
 #include <utility>
+#include <vector>
 
-#include <sys/mman.h>
-
-#include "absl/status/status.h"
-#include "absl/strings/str_cat.h"
-#include "engine/internal/book.h"
-#include "engine/internal/chunked_fifo.h"
-#include "engine/internal/client_index.h"
-#include "engine/internal/coding.h"
-#include "engine/internal/expiry_queue.h"
-#include "engine/internal/level_arena.h"
-#include "engine/internal/level_bitmap.h"
-#include "engine/internal/offer_store.h"
+#include "engine/internal/engine_impl.h"
 
 namespace msx {
 namespace {
-
-using internal::AgencyList;
-using internal::Book;
-using internal::BookSide;
-using internal::ColdRecord;
-using internal::DoneEntry;
-using internal::ExpiryEntry;
-using internal::ExpiryLater;
-using internal::kAllAgencies;
-using internal::kNil;
-using internal::Level;
-using internal::LevelArena;
-using internal::OfferRecord;
-using internal::OfferStore;
-using internal::TouchedLevel;
-using SnapshotWriter = coding::StringWriter;
-using SnapshotReader = coding::BoundedReader;
 
 // All bytes zero (static storage: padding and the union's unused bytes included).
 constexpr Event kZeroEvent{};
@@ -81,1314 +55,759 @@ inline Event& NewEvent(const Command& cmd, EventType type, std::vector<Event>* o
   return e;
 }
 
-constexpr char kSnapshotMagic[8] = {'M', 'S', 'X', 'E', 'N', 'G', 'S', 'T'};
-// Version 2 added the retention window, explicit offer ids (purged offers are absent) and
-// the finished offers in finishing order. Version 1 (every offer ever made, no finish
-// times) is refused: its finished offers could not be purged as a replay from the journal
-// would purge them.
-constexpr std::uint32_t kSnapshotVersion = 2;
-
 // Purges per command once finished offers are due (ENGINE.md, "Retention"). Each offer
 // finishes once and every offer takes a command to create, so two per command drain any
 // backlog; AdvanceTime, which does nothing else, takes more.
-// The most filled lots LoadState accepts on one offer: far beyond any engine's reach
-// (each command fills at most a pair's max_lots), and room for every later fill.
-constexpr Lots kMaxSnapshotLots = Lots{1} << 62;
 constexpr int kPurgePerCommand = 2;
 constexpr int kPurgePerAdvanceTime = 64;
 
 }  // namespace
 
-class Engine::Impl {
- public:
-  Impl(const ReferenceData& ref, const EngineOptions& options) : ref_(ref), options_(options) {
-    Reset();
+void Engine::Impl::Reset() {
+  const std::size_t num_agencies = ref_.agencies().size();
+  const std::size_t num_instruments = ref_.instruments().size();
+  num_instruments_ = num_instruments;
+  valid_agencies_ =
+      num_agencies >= 64 ? kAllAgencies : ((AgencyMask{1} << num_agencies) - 1);
+  books_.clear();
+  level_arena_.Clear();
+  books_.resize(ref_.pairs().size());
+  for (const PairBook& pb : ref_.pairs()) {
+    Book& b = books_[pb.id];
+    b.low = pb.band_low;
+    b.high = pb.band_high;
+    b.tick = pb.tick;
+    b.floor_price = pb.floor_price;
+    b.max_lots = pb.max_lots;
+    b.lot_size = ref_.instruments()[pb.base].lot_size;
+    b.base = pb.base;
+    b.quote = pb.quote;
+    b.num_levels = (pb.band_high - pb.band_low) / pb.tick + 1;
   }
+  holdings_.assign(num_agencies * num_instruments, HoldingInfo{});
+  totals_.assign(num_instruments, 0);
+  offers_.Clear();
+  offers_.Reserve(options_.expected_offers, options_.prefault);
+  client_index_.Reset(num_agencies, options_.expected_offers, options_.prefault);
+  expiries_.clear();
+  expiries_.reserve(1024);
+  done_.clear();
+  retention_ = 0;
+  purged_ = 0;
+  touched_.clear();
+  touched_.reserve(4096);
+  num_agencies_ = std::max<std::size_t>(num_agencies, 1);
+  lists_.clear();
+  lists_.reserve(num_agencies_ * kInitialListBlocks);
+  AdviseHugePages(lists_.data(), lists_.capacity() * sizeof(AgencyList));
+  free_lists_.clear();
+  free_lists_.reserve(kInitialListBlocks);
+  next_priority_ = 1;
+  open_count_ = 0;
+  next_fill_id_ = 1;
+  last_seq_ = 0;
+  last_time_ = 0;
+  stamp_ = 0;
+}
 
-  void Reset() {
-    const std::size_t num_agencies = ref_.agencies().size();
-    const std::size_t num_instruments = ref_.instruments().size();
-    num_instruments_ = num_instruments;
-    valid_agencies_ =
-        num_agencies >= 64 ? kAllAgencies : ((AgencyMask{1} << num_agencies) - 1);
-    books_.clear();
-    level_arena_.Clear();
-    books_.resize(ref_.pairs().size());
-    for (const PairBook& pb : ref_.pairs()) {
-      Book& b = books_[pb.id];
-      b.low = pb.band_low;
-      b.high = pb.band_high;
-      b.tick = pb.tick;
-      b.floor_price = pb.floor_price;
-      b.max_lots = pb.max_lots;
-      b.lot_size = ref_.instruments()[pb.base].lot_size;
-      b.base = pb.base;
-      b.quote = pb.quote;
-      b.num_levels = (pb.band_high - pb.band_low) / pb.tick + 1;
+inline void Engine::Impl::Apply(const Command& cmd, std::vector<Event>* out) noexcept {
+  ++stamp_;
+  touched_.clear();
+  last_seq_ = cmd.seq;
+  last_time_ = cmd.time;
+  ExpireDue(cmd, out);
+  if (retention_ > 0 && !done_.empty()) PurgeDue(cmd);
+  switch (cmd.type) {
+    case CommandType::kSubmitOffer:
+      Submit(cmd, out);
+      break;
+    case CommandType::kCancelOffer:
+      Cancel(cmd, out);
+      break;
+    case CommandType::kReplaceOffer:
+    case CommandType::kReplaceOfferOpenLots:
+      Replace(cmd, out);
+      break;
+    case CommandType::kAdvanceTime:
+      break;  // expiry already ran
+    case CommandType::kSetHoldings:
+      SetHoldingsCmd(cmd, out);
+      break;
+    case CommandType::kHaltPair:
+    case CommandType::kResumePair:
+      HaltResume(cmd, out);
+      break;
+    case CommandType::kSetOfferRetention:
+      SetRetention(cmd);
+      break;
+    default: {
+      Event& e = NewEvent(cmd, EventType::kRejected, out);
+      e.rejected.command = cmd.type;
+      e.rejected.reason = RejectReason::kNone;
+      break;
     }
-    holdings_.assign(num_agencies * num_instruments, HoldingInfo{});
-    totals_.assign(num_instruments, 0);
-    offers_.Clear();
-    offers_.Reserve(options_.expected_offers, options_.prefault);
-    client_index_.Reset(num_agencies, options_.expected_offers, options_.prefault);
-    expiries_.clear();
-    expiries_.reserve(1024);
-    done_.clear();
-    retention_ = 0;
-    purged_ = 0;
-    touched_.clear();
-    touched_.reserve(4096);
-    num_agencies_ = std::max<std::size_t>(num_agencies, 1);
-    lists_.clear();
-    lists_.reserve(num_agencies_ * kInitialListBlocks);
-    AdviseHugePages(lists_.data(), lists_.capacity() * sizeof(AgencyList));
-    free_lists_.clear();
-    free_lists_.reserve(kInitialListBlocks);
-    next_priority_ = 1;
-    open_count_ = 0;
-    next_fill_id_ = 1;
-    last_seq_ = 0;
-    last_time_ = 0;
-    stamp_ = 0;
   }
+  FlushLevels(cmd, out);
+}
 
-  void Apply(const Command& cmd, std::vector<Event>* out) noexcept {
-    ++stamp_;
-    touched_.clear();
-    last_seq_ = cmd.seq;
-    last_time_ = cmd.time;
-    ExpireDue(cmd, out);
-    if (retention_ > 0 && !done_.empty()) PurgeDue(cmd);
-    switch (cmd.type) {
-      case CommandType::kSubmitOffer:
-        Submit(cmd, out);
-        break;
-      case CommandType::kCancelOffer:
-        Cancel(cmd, out);
-        break;
-      case CommandType::kReplaceOffer:
-      case CommandType::kReplaceOfferOpenLots:
-        Replace(cmd, out);
-        break;
-      case CommandType::kAdvanceTime:
-        break;  // expiry already ran
-      case CommandType::kSetHoldings:
-        SetHoldingsCmd(cmd, out);
-        break;
-      case CommandType::kHaltPair:
-      case CommandType::kResumePair:
-        HaltResume(cmd, out);
-        break;
-      case CommandType::kSetOfferRetention:
-        SetRetention(cmd);
-        break;
-      default: {
-        Event& e = NewEvent(cmd, EventType::kRejected, out);
-        e.rejected.command = cmd.type;
-        e.rejected.reason = RejectReason::kNone;
-        break;
-      }
-    }
-    FlushLevels(cmd, out);
+inline void Engine::Impl::Prefetch(const Command& c, int hop) const noexcept {
+  const int step = hop <= 0 ? 0 : hop == 1 ? 1 : 2;
+  OfferId id = kNil;
+  if (c.type == CommandType::kCancelOffer) id = c.cancel.offer;
+  if (c.type == CommandType::kReplaceOffer || c.type == CommandType::kReplaceOfferOpenLots) {
+    id = c.replace.offer;
   }
-
-  // Each hop reads only what the hop before it started loading (see engine.h).
-  void Prefetch(const Command& c, int hop) const noexcept {
-    const int step = hop <= 0 ? 0 : hop == 1 ? 1 : 2;
-    OfferId id = kNil;
-    if (c.type == CommandType::kCancelOffer) id = c.cancel.offer;
-    if (c.type == CommandType::kReplaceOffer || c.type == CommandType::kReplaceOfferOpenLots) {
-      id = c.replace.offer;
-    }
-    if (id != kNil && id <= offers_.size() && offers_.Resident(id)) {
-      const OfferRecord& o = offers_[id];
-      if (step != 1) {
-        // Hop 2 does not read the record: as the single call of a caller without a queue,
-        // the record is all it can start loading without waiting for it.
-        __builtin_prefetch(&o);
-        return;
-      }
-      // From the record: the level the cancel or replace updates and the FIFO neighbours it
-      // is unlinked from (independent lines, loaded together).
-      if (o.status != OfferStatus::kOpen || o.pair >= books_.size()) return;
-      const Book& b = books_[o.pair];
-      if (!b.allocated || o.price < b.low || o.price > b.high) return;
-      __builtin_prefetch(
-          &(o.side == Side::kBuy ? b.bids : b.asks).levels[(o.price - b.low) / b.tick]);
-      if (o.prev != kNil && o.prev <= offers_.size()) __builtin_prefetch(&offers_[o.prev], 1);
-      if (o.next != kNil && o.next <= offers_.size()) __builtin_prefetch(&offers_[o.next], 1);
+  if (id != kNil && id <= offers_.size() && offers_.Resident(id)) {
+    const OfferRecord& o = offers_[id];
+    if (step != 1) {
+      // Hop 2 does not read the record: as the single call of a caller without a queue,
+      // the record is all it can start loading without waiting for it.
+      __builtin_prefetch(&o);
       return;
     }
-    if (c.type != CommandType::kSubmitOffer || c.submit.pair >= books_.size()) return;
-    const Book& b = books_[c.submit.pair];
-    if (!b.allocated || c.submit.price < b.low || c.submit.price > b.high) return;
-    if (c.submit.agency >= ref_.agencies().size()) return;
-    const bool buys = c.submit.side == Side::kBuy;
-    const BookSide& own = buys ? b.bids : b.asks;
-    const BookSide& opp = buys ? b.asks : b.bids;
-    const std::int64_t index = (c.submit.price - b.low) / b.tick;
-    const bool crosses = opp.best >= 0 && (buys ? opp.best <= index : opp.best >= index);
-    const Level& l = crosses ? opp.levels[opp.best] : own.levels[index];
-    if (step == 0) {
-      __builtin_prefetch(&l);  // books_ is small and hot: no wait for the address
-      return;
-    }
-    if (l.count == 0) return;
-    const AgencyList* lists = Lists(l);
-    if (crosses) {
-      // The first maker of each agency the walk will merge.
-      AgencyMask m = l.agencies & (ref_.EligiblePartners(c.submit.pair, c.submit.agency) |
-                                   (AgencyMask{1} << c.submit.agency));
-      for (; m != 0; m &= m - 1) {
-        const AgencyList& al = lists[__builtin_ctzll(m)];
-        if (step == 1) {
-          __builtin_prefetch(&al);
-        } else {
-          __builtin_prefetch(&offers_[al.head]);
-        }
-      }
-      return;
-    }
-    // Rests: the offer it will be linked behind.
-    if ((l.agencies >> c.submit.agency) & 1) {
-      const AgencyList& al = lists[c.submit.agency];
+    // From the record: the level the cancel or replace updates and the FIFO neighbours it
+    // is unlinked from (independent lines, loaded together).
+    if (o.status != OfferStatus::kOpen || o.pair >= books_.size()) return;
+    const Book& b = books_[o.pair];
+    if (!b.allocated || o.price < b.low || o.price > b.high) return;
+    __builtin_prefetch(
+        &(o.side == Side::kBuy ? b.bids : b.asks).levels[(o.price - b.low) / b.tick]);
+    if (o.prev != kNil && o.prev <= offers_.size()) __builtin_prefetch(&offers_[o.prev], 1);
+    if (o.next != kNil && o.next <= offers_.size()) __builtin_prefetch(&offers_[o.next], 1);
+    return;
+  }
+  if (c.type != CommandType::kSubmitOffer || c.submit.pair >= books_.size()) return;
+  const Book& b = books_[c.submit.pair];
+  if (!b.allocated || c.submit.price < b.low || c.submit.price > b.high) return;
+  if (c.submit.agency >= ref_.agencies().size()) return;
+  const bool buys = c.submit.side == Side::kBuy;
+  const BookSide& own = buys ? b.bids : b.asks;
+  const BookSide& opp = buys ? b.asks : b.bids;
+  const std::int64_t index = (c.submit.price - b.low) / b.tick;
+  const bool crosses = opp.best >= 0 && (buys ? opp.best <= index : opp.best >= index);
+  const Level& l = crosses ? opp.levels[opp.best] : own.levels[index];
+  if (step == 0) {
+    __builtin_prefetch(&l);  // books_ is small and hot: no wait for the address
+    return;
+  }
+  if (l.count == 0) return;
+  const AgencyList* lists = Lists(l);
+  if (crosses) {
+    // The first maker of each agency the walk will merge.
+    AgencyMask m = l.agencies & (ref_.EligiblePartners(c.submit.pair, c.submit.agency) |
+                                 (AgencyMask{1} << c.submit.agency));
+    for (; m != 0; m &= m - 1) {
+      const AgencyList& al = lists[__builtin_ctzll(m)];
       if (step == 1) {
         __builtin_prefetch(&al);
       } else {
-        __builtin_prefetch(&offers_[al.tail], 1);
+        __builtin_prefetch(&offers_[al.head]);
       }
     }
+    return;
   }
+  // Rests: the offer it will be linked behind.
+  if ((l.agencies >> c.submit.agency) & 1) {
+    const AgencyList& al = lists[c.submit.agency];
+    if (step == 1) {
+      __builtin_prefetch(&al);
+    } else {
+      __builtin_prefetch(&offers_[al.tail], 1);
+    }
+  }
+}
 
-  // ---------------------------------------------------------------- queries
-  std::optional<OfferInfo> GetOffer(OfferId id) const {
-    if (id == kNil || id > offers_.size() || offers_.Purged(id)) return std::nullopt;
-    return Info(id);
-  }
-  bool IsPurged(OfferId id) const {
-    return id != kNil && id <= offers_.size() && offers_.Purged(id);
-  }
-  TimeNs offer_retention() const { return retention_; }
-  std::uint64_t PurgedOfferCount() const { return purged_; }
-  std::size_t RetainedOfferCount() const { return offers_.size() - purged_; }
-  std::size_t OfferMemoryBytes() const {
-    return offers_.resident_chunks() * OfferStore::kChunk * (sizeof(OfferRecord) + sizeof(ColdRecord));
-  }
+inline std::optional<OfferInfo> Engine::Impl::GetOffer(OfferId id) const {
+  if (id == kNil || id > offers_.size() || offers_.Purged(id)) return std::nullopt;
+  return Info(id);
+}
 
-  std::optional<OfferInfo> FindByClientId(AgencyId agency, ClientOfferId client_id) const {
-    if (agency >= ref_.agencies().size() || client_id == 0) return std::nullopt;
-    const OfferId id = client_index_.Find(agency, client_id);
-    if (id == kNil) return std::nullopt;
-    return Info(id);
-  }
+inline bool Engine::Impl::IsPurged(OfferId id) const {
+  return id != kNil && id <= offers_.size() && offers_.Purged(id);
+}
 
-  std::vector<OfferInfo> ListOpenOffers(AgencyId agency, std::optional<PairId> pair) const {
-    std::vector<OfferInfo> result;
-    for (PairId p = 0; p < books_.size(); ++p) {
-      if (pair && *pair != p) continue;
-      const Book& b = books_[p];
-      if (!b.allocated) continue;
-      for (const BookSide* side : {&b.bids, &b.asks}) {
-        for (std::int64_t i = side->bits.NextAtOrAfter(0); i >= 0;
-             i = side->bits.NextAtOrAfter(i + 1)) {
-          const Level& l = side->levels[i];
-          if (agency >= kMaxAgencies || ((l.agencies >> agency) & 1) == 0) continue;
-          for (OfferId id = Lists(l)[agency].head; id != kNil; id = offers_[id].next) {
-            if (offers_[id].status == OfferStatus::kOpen) result.push_back(Info(id));
-          }
+inline std::size_t Engine::Impl::OfferMemoryBytes() const {
+  return offers_.resident_chunks() * OfferStore::kChunk * (sizeof(OfferRecord) + sizeof(ColdRecord));
+}
+
+inline std::optional<OfferInfo> Engine::Impl::FindByClientId(AgencyId agency, ClientOfferId client_id) const {
+  if (agency >= ref_.agencies().size() || client_id == 0) return std::nullopt;
+  const OfferId id = client_index_.Find(agency, client_id);
+  if (id == kNil) return std::nullopt;
+  return Info(id);
+}
+
+inline std::vector<OfferInfo> Engine::Impl::ListOpenOffers(AgencyId agency, std::optional<PairId> pair) const {
+  std::vector<OfferInfo> result;
+  for (PairId p = 0; p < books_.size(); ++p) {
+    if (pair && *pair != p) continue;
+    const Book& b = books_[p];
+    if (!b.allocated) continue;
+    for (const BookSide* side : {&b.bids, &b.asks}) {
+      for (std::int64_t i = side->bits.NextAtOrAfter(0); i >= 0;
+           i = side->bits.NextAtOrAfter(i + 1)) {
+        const Level& l = side->levels[i];
+        if (agency >= kMaxAgencies || ((l.agencies >> agency) & 1) == 0) continue;
+        for (OfferId id = Lists(l)[agency].head; id != kNil; id = offers_[id].next) {
+          if (offers_[id].status == OfferStatus::kOpen) result.push_back(Info(id));
         }
       }
     }
-    std::sort(result.begin(), result.end(),
-              [](const OfferInfo& a, const OfferInfo& b) { return a.id < b.id; });
-    return result;
   }
+  std::sort(result.begin(), result.end(),
+            [](const OfferInfo& a, const OfferInfo& b) { return a.id < b.id; });
+  return result;
+}
 
-  HoldingInfo GetHoldings(AgencyId agency, InstrumentId instrument) const {
-    if (agency >= ref_.agencies().size() || instrument >= num_instruments_) return {};
-    return holdings_[agency * num_instruments_ + instrument];
+inline HoldingInfo Engine::Impl::GetHoldings(AgencyId agency, InstrumentId instrument) const {
+  if (agency >= ref_.agencies().size() || instrument >= num_instruments_) return {};
+  return holdings_[agency * num_instruments_ + instrument];
+}
+
+inline DepthInfo Engine::Impl::GetDepth(PairId pair, int max_levels) const {
+  DepthInfo d;
+  if (pair >= books_.size()) return d;
+  const Book& b = books_[pair];
+  if (!b.allocated) return d;
+  for (std::int64_t i = b.bids.best; i >= 0 && static_cast<int>(d.bids.size()) < max_levels;
+       i = b.bids.bits.PrevAtOrBefore(i - 1)) {
+    d.bids.push_back({b.low + i * b.tick, b.bids.levels[i].lots, b.bids.levels[i].count});
   }
+  for (std::int64_t i = b.asks.best; i >= 0 && static_cast<int>(d.asks.size()) < max_levels;
+       i = b.asks.bits.NextAtOrAfter(i + 1)) {
+    d.asks.push_back({b.low + i * b.tick, b.asks.levels[i].lots, b.asks.levels[i].count});
+  }
+  return d;
+}
 
-  DepthInfo GetDepth(PairId pair, int max_levels) const {
-    DepthInfo d;
-    if (pair >= books_.size()) return d;
-    const Book& b = books_[pair];
-    if (!b.allocated) return d;
-    for (std::int64_t i = b.bids.best; i >= 0 && static_cast<int>(d.bids.size()) < max_levels;
-         i = b.bids.bits.PrevAtOrBefore(i - 1)) {
-      d.bids.push_back({b.low + i * b.tick, b.bids.levels[i].lots, b.bids.levels[i].count});
+inline std::optional<TimeNs> Engine::Impl::NextExpiry() const {
+  std::optional<TimeNs> next;
+  if (!expiries_.empty()) next = expiries_.front().expiry;
+  if (retention_ > 0 && !done_.empty()) {
+    TimeNs purge;  // the first command time at which PurgeDue takes done_.front()
+    if (!__builtin_add_overflow(done_.front().time, retention_, &purge)) {
+      if (!next.has_value() || purge < *next) next = purge;
     }
-    for (std::int64_t i = b.asks.best; i >= 0 && static_cast<int>(d.asks.size()) < max_levels;
-         i = b.asks.bits.NextAtOrAfter(i + 1)) {
-      d.asks.push_back({b.low + i * b.tick, b.asks.levels[i].lots, b.asks.levels[i].count});
+  }
+  return next;
+}
+
+inline void Engine::Impl::Touch(PairId pair, Side side, std::int64_t index, Level& l) noexcept {
+  if (l.touch == stamp_) return;
+  l.touch = stamp_;
+  touched_.push_back({pair, side, index, l.lots, l.count});
+}
+
+inline void Engine::Impl::FlushLevels(const Command& cmd, std::vector<Event>* out) noexcept {
+  for (const TouchedLevel& t : touched_) {
+    const Book& b = books_[t.pair];
+    const Level& l = (t.side == Side::kBuy ? b.bids : b.asks).levels[t.index];
+    if (l.lots == t.prev_lots && l.count == t.prev_count) continue;
+    Event& e = NewEvent(cmd, EventType::kBookLevel, out);
+    e.book_level.pair = t.pair;
+    e.book_level.side = t.side;
+    e.book_level.price = b.low + t.index * b.tick;
+    e.book_level.lots = l.lots;
+    e.book_level.offer_count = l.count;
+  }
+}
+
+inline void Engine::Impl::UnlinkFromList(Level& l, OfferRecord& o) noexcept {
+  if (o.prev != kNil) {
+    offers_[o.prev].next = o.next;
+  } else {
+    Lists(l)[o.agency].head = o.next;
+    if (o.next == kNil) l.agencies &= ~(AgencyMask{1} << o.agency);  // now empty
+  }
+  if (o.next != kNil) {
+    offers_[o.next].prev = o.prev;
+  } else {
+    Lists(l)[o.agency].tail = o.prev;
+  }
+  o.prev = o.next = kNil;
+}
+
+inline void Engine::Impl::Unlink(Book& b, BookSide& side, OfferId id, OfferRecord& o, std::int64_t index) noexcept {
+  (void)id;
+  UnlinkFromList(side.levels[index], o);
+  Detach(b, side, o, index);
+}
+
+inline void Engine::Impl::Detach(Book& b, BookSide& side, const OfferRecord& o, std::int64_t index) noexcept {
+  Level& l = side.levels[index];
+  l.lots -= o.open;
+  if (--l.count == 0) {
+    free_lists_.push_back(l.lists);  // capacity reserved in AcquireLists
+    l.agencies = 0;
+    side.bits.Clear(index);
+    if (side.best == index) {
+      side.best = (&side == &b.bids) ? side.bits.PrevAtOrBefore(index - 1)
+                                     : side.bits.NextAtOrAfter(index + 1);
     }
-    return d;
+  }
+}
+
+inline void Engine::Impl::Reject(const Command& cmd, RejectReason reason, AgencyId agency, OfferId offer,
+            ClientOfferId client_id, std::vector<Event>* out) noexcept {
+  Event& e = NewEvent(cmd, EventType::kRejected, out);
+  e.rejected.command = cmd.type;
+  e.rejected.reason = reason;
+  e.rejected.agency = agency;
+  e.rejected.offer = offer;
+  e.rejected.client_id = client_id;
+}
+
+inline RejectReason Engine::Impl::CheckPrice(const Book& b, Price price) noexcept {
+  if (price <= 0) return RejectReason::kInvalidPrice;
+  if (price % b.tick != 0) return RejectReason::kPriceOffTick;
+  if (price < b.floor_price) return RejectReason::kBelowFloor;
+  if (price < b.low || price > b.high) return RejectReason::kPriceOutsideBand;
+  return RejectReason::kNone;
+}
+
+inline RejectReason Engine::Impl::CheckLots(const Book& b, Lots lots) noexcept {
+  if (lots <= 0) return RejectReason::kInvalidLots;
+  if (lots > b.max_lots) return RejectReason::kLotsAboveMax;
+  return RejectReason::kNone;
+}
+
+inline void Engine::Impl::ReleaseReservation(const Book& b, const OfferRecord& o) noexcept {
+  const InstrumentId inst = o.side == Side::kSell ? b.base : b.quote;
+  const Amount amount = o.side == Side::kSell ? o.open * b.lot_size : o.open * o.price;
+  HoldingInfo& h = H(o.agency, inst);
+  h.reserved -= amount;
+  h.available += amount;
+}
+
+inline void Engine::Impl::Submit(const Command& cmd, std::vector<Event>* out) noexcept {
+  const SubmitOffer& s = cmd.submit;
+  auto reject = [&](RejectReason reason, OfferId offer = kNil) {
+    Reject(cmd, reason, s.agency, offer, s.client_id, out);
+  };
+  if (s.agency >= ref_.agencies().size()) return reject(RejectReason::kUnknownAgency);
+  if (s.client_id != 0) {
+    const OfferId original = client_index_.Find(s.agency, s.client_id);
+    if (original != kNil) return reject(RejectReason::kDuplicateClientId, original);
+  }
+  if (s.pair >= books_.size()) return reject(RejectReason::kUnknownPair);
+  if (s.side != Side::kBuy && s.side != Side::kSell) return reject(RejectReason::kInvalidSide);
+  if (s.tif < TimeInForce::kGtc || s.tif > TimeInForce::kFok) {
+    return reject(RejectReason::kInvalidTimeInForce);
+  }
+  Book& b = books_[s.pair];
+  if (b.halted) return reject(RejectReason::kPairHalted);
+  RejectReason r = CheckLots(b, s.lots);
+  if (r != RejectReason::kNone) return reject(r);
+  r = CheckPrice(b, s.price);
+  if (r != RejectReason::kNone) return reject(r);
+  if (s.min_fill < 0 || s.min_fill > s.lots) return reject(RejectReason::kInvalidMinFill);
+  if (s.tif == TimeInForce::kGtd && s.expiry <= cmd.time) {
+    return reject(RejectReason::kExpiryInPast);
+  }
+  if (((s.allow | s.deny) & ~valid_agencies_) != 0) {
+    return reject(RejectReason::kUnknownCounterparty);
+  }
+  Amount reserve;
+  if (!Reservation(b, s.side, s.lots, s.price, &reserve)) return reject(RejectReason::kOverflow);
+  HoldingInfo& h = H(s.agency, s.side == Side::kSell ? b.base : b.quote);
+  if (reserve > h.available) return reject(RejectReason::kInsufficientHoldings);
+
+  // Accepted.
+  EnsureAllocated(b);
+  h.available -= reserve;
+  h.reserved += reserve;
+  OfferRecord& o = offers_.Append(
+      OfferRecord{.prev = kNil,
+                  .next = kNil,
+                  .open = s.lots,
+                  .price = s.price,
+                  .accept = (s.allow != 0 ? s.allow : kAllAgencies) & ~s.deny,
+                  .filled = 0,
+                  .stamp = 0,
+                  .pair = s.pair,
+                  .agency = static_cast<std::uint8_t>(s.agency),  // < kMaxAgencies
+                  .side = s.side,
+                  .tif = s.tif,
+                  .status = OfferStatus::kOpen},
+      ColdRecord{.original = s.lots,
+                 .min_fill = s.min_fill,
+                 .expiry = s.tif == TimeInForce::kGtd ? s.expiry : 0,
+                 .allow = s.allow,
+                 .deny = s.deny,
+                 .client_id = s.client_id,
+                 .accepted_seq = cmd.seq,
+                 .accepted_time = cmd.time});
+  const OfferId id = offers_.size();
+  if (s.client_id != 0) client_index_.Insert(s.agency, s.client_id, id);
+  ++open_count_;
+  {
+    Event& e = NewEvent(cmd, EventType::kAccepted, out);
+    e.accepted.offer = id;
+    e.accepted.agency = s.agency;
+    e.accepted.pair = s.pair;
+    e.accepted.side = s.side;
+    e.accepted.tif = s.tif;
+    e.accepted.lots = s.lots;
+    e.accepted.price = s.price;
+    e.accepted.client_id = s.client_id;
   }
 
-  bool IsHalted(PairId pair) const { return pair < books_.size() && books_[pair].halted; }
-  std::size_t OpenOfferCount() const { return open_count_; }
-  std::optional<TimeNs> NextExpiry() const {
-    std::optional<TimeNs> next;
-    if (!expiries_.empty()) next = expiries_.front().expiry;
-    if (retention_ > 0 && !done_.empty()) {
-      TimeNs purge;  // the first command time at which PurgeDue takes done_.front()
-      if (!__builtin_add_overflow(done_.front().time, retention_, &purge)) {
-        if (!next.has_value() || purge < *next) next = purge;
+  const AgencyMask partners = ref_.EligiblePartners(s.pair, s.agency) & o.accept;
+  Lots need = 0;
+  CancelReason unmet = CancelReason::kMinFillUnmet;
+  if (s.tif == TimeInForce::kFok) {
+    need = s.lots;
+    unmet = CancelReason::kFokUnfilled;
+  } else if (s.min_fill > 0) {
+    need = s.min_fill;
+  }
+  if (need > 0 && Available(b, o, partners, need) < need) {
+    FinishTaker(cmd, b, id, o, unmet, out);
+    return;
+  }
+  Match(cmd, b, id, o, partners, out);
+}
+
+inline Lots Engine::Impl::Available(const Book& b, const OfferRecord& taker, AgencyMask partners,
+               Lots need) const noexcept {
+  const bool taker_buys = taker.side == Side::kBuy;
+  const BookSide& opp = taker_buys ? b.asks : b.bids;
+  const std::int64_t limit = (taker.price - b.low) / b.tick;
+  const AgencyMask walk = partners | (AgencyMask{1} << taker.agency);
+  Lots sum = 0;
+  LevelMerge mg;
+  for (std::int64_t i = opp.best; i >= 0;
+       i = taker_buys ? opp.bits.NextAtOrAfter(i + 1) : opp.bits.PrevAtOrBefore(i - 1)) {
+    if (taker_buys ? i > limit : i < limit) break;
+    const Level& l = opp.levels[i];
+    MergeStart(l, walk, &mg);
+    for (int a = MergeNextConst(l, &mg); a >= 0; a = MergeNextConst(l, &mg)) {
+      if (a == static_cast<int>(taker.agency)) return sum;  // self-match stops here
+      const OfferRecord& r = offers_[mg.cur[a]];
+      if ((r.accept >> taker.agency) & 1) {
+        sum += r.open;
+        if (sum >= need) return sum;
       }
+      MergeAdvance(&mg, a, r.next);
     }
-    return next;
   }
-  Seq last_seq() const { return last_seq_; }
-  TimeNs last_time() const { return last_time_; }
-  const ReferenceData& ref() const { return ref_; }
+  return sum;
+}
 
-  // ---------------------------------------------------------------- snapshots
-  std::string SaveState() const {
-    std::string s;
-    s.reserve(64 + holdings_.size() * 16 + offers_.size() * 120);
-    s.append(kSnapshotMagic, sizeof kSnapshotMagic);
-    SnapshotWriter w(&s);
-    w.U32(kSnapshotVersion);
-    w.U64(ref_.instruments().size());
-    w.U64(ref_.pairs().size());
-    w.U64(ref_.agencies().size());
-    w.U64(last_seq_);
-    w.I64(last_time_);
-    w.U64(next_fill_id_);
-    w.I64(retention_);
-    w.U64(offers_.size());
-    w.U64(offers_.size() - purged_);
-    for (const Book& b : books_) w.U8(b.halted ? 1 : 0);
-    for (const HoldingInfo& h : holdings_) {
-      w.I64(h.available);
-      w.I64(h.reserved);
+inline void Engine::Impl::FinishTaker(const Command& cmd, const Book& b, OfferId id, OfferRecord& o,
+                 CancelReason reason, std::vector<Event>* out) noexcept {
+  Event& e = NewEvent(cmd, EventType::kCancelled, out);
+  e.cancelled.offer = id;
+  e.cancelled.agency = o.agency;
+  e.cancelled.reason = reason;
+  e.cancelled.lots = o.open;
+  ReleaseReservation(b, o);
+  o.open = 0;
+  o.status = OfferStatus::kCancelled;
+  --open_count_;
+  Finished(cmd.time, id);
+}
+
+inline void Engine::Impl::Match(const Command& cmd, Book& b, OfferId id, OfferRecord& o, AgencyMask partners,
+           std::vector<Event>* out) noexcept {
+  const bool taker_buys = o.side == Side::kBuy;
+  BookSide& opp = taker_buys ? b.asks : b.bids;
+  const Side opp_side = taker_buys ? Side::kSell : Side::kBuy;
+  const std::int64_t limit = (o.price - b.low) / b.tick;
+  // Only the FIFOs of agencies the taker may trade with, and its own (self-match), are
+  // merged: offers of any other agency would be skipped, so they are never read.
+  const AgencyMask walk = partners | (AgencyMask{1} << o.agency);
+  bool self_match = false;
+  LevelMerge mg;
+  std::int64_t i = opp.best;
+  while (o.open > 0 && i >= 0 && (taker_buys ? i <= limit : i >= limit)) {
+    Level& l = opp.levels[i];
+    MergeStart(l, walk, &mg);
+    while (o.open > 0) {
+      const int a = MergeNext<true>(l, &mg);
+      if (a < 0) break;
+      if (a == static_cast<int>(o.agency)) {
+        self_match = true;
+        break;
+      }
+      const OfferId m = mg.cur[a];
+      OfferRecord& r = offers_[m];
+      const OfferId next = r.next;
+      if (next != kNil) __builtin_prefetch(&offers_[next]);
+      if ((r.accept >> o.agency) & 1) {  // its agency is in `partners`
+        Touch(o.pair, opp_side, i, l);
+        FillOne(cmd, b, opp, i, l, m, r, id, o, out);
+        if (l.count == 0) break;  // the level emptied and released its FIFOs
+      }
+      MergeAdvance(&mg, a, next);
     }
-    // The offers not purged, by id.
+    if (self_match) break;
+    // `i` may have been emptied (best moved); continue from the next level after it.
+    i = taker_buys ? opp.bits.NextAtOrAfter(i + 1) : opp.bits.PrevAtOrBefore(i - 1);
+  }
+  if (o.open == 0) {
+    o.status = OfferStatus::kFilled;
+    --open_count_;
+    Finished(cmd.time, id);
+    return;
+  }
+  if (self_match) return FinishTaker(cmd, b, id, o, CancelReason::kSelfMatch, out);
+  if (o.tif == TimeInForce::kIoc) return FinishTaker(cmd, b, id, o, CancelReason::kIocRemainder, out);
+  if (o.tif == TimeInForce::kFok) return FinishTaker(cmd, b, id, o, CancelReason::kFokUnfilled, out);
+  // Rest.
+  BookSide& own = taker_buys ? b.bids : b.asks;
+  const std::int64_t index = (o.price - b.low) / b.tick;
+  Touch(o.pair, o.side, index, own.levels[index]);
+  LinkTail(b, own, id, o, index);
+  if (o.tif == TimeInForce::kGtd) {
+    const ColdRecord& c = offers_.Cold(id);
+    if (c.accepted_seq == cmd.seq) PushExpiry(c.expiry, id);  // new now, not replaced
+  }
+}
+
+inline void Engine::Impl::FillOne(const Command& cmd, Book& b, BookSide& opp, std::int64_t index, Level& l,
+             OfferId maker_id, OfferRecord& maker, OfferId taker_id, OfferRecord& taker,
+             std::vector<Event>* out) noexcept {
+  const Lots q = std::min(maker.open, taker.open);
+  const Price price = maker.price;
+  // No overflow: q <= validated lots, and lots * lot_size, lots * price (price <= the
+  // taker's or maker's validated limit) were checked at acceptance.
+  const Amount base_amount = q * b.lot_size;
+  const Amount quote_amount = q * price;
+  const bool taker_buys = taker.side == Side::kBuy;
+  const OfferRecord& buyer = taker_buys ? taker : maker;
+  const AgencyId seller_agency = taker_buys ? maker.agency : taker.agency;
+  const AgencyId buyer_agency = buyer.agency;
+  // Seller: reserved base leaves, quote arrives. Buyer: the quote reserved at its own
+  // limit leaves (any improvement returns to available), base arrives.
+  H(seller_agency, b.base).reserved -= base_amount;
+  H(buyer_agency, b.base).available += base_amount;
+  HoldingInfo& bq = H(buyer_agency, b.quote);
+  const Amount buyer_reserved = q * buyer.price;
+  bq.reserved -= buyer_reserved;
+  bq.available += buyer_reserved - quote_amount;
+  H(seller_agency, b.quote).available += quote_amount;
+
+  maker.open -= q;
+  maker.filled += q;
+  taker.open -= q;
+  taker.filled += q;
+  l.lots -= q;
+
+  Event& e = NewEvent(cmd, EventType::kFill, out);
+  e.fill.fill_id = next_fill_id_++;
+  e.fill.pair = taker.pair;
+  e.fill.aggressor_side = taker.side;
+  e.fill.maker_offer = maker_id;
+  e.fill.taker_offer = taker_id;
+  e.fill.maker_agency = maker.agency;
+  e.fill.taker_agency = taker.agency;
+  e.fill.lots = q;
+  e.fill.price = price;
+  e.fill.base_amount = base_amount;
+  e.fill.quote_amount = quote_amount;
+  e.fill.maker_open = maker.open;
+  e.fill.taker_open = taker.open;
+
+  if (maker.open == 0) {
+    Unlink(b, opp, maker_id, maker, index);  // open is 0: level lots already reduced
+    maker.status = OfferStatus::kFilled;
+    --open_count_;
+    Finished(cmd.time, maker_id);
+  }
+}
+
+inline RejectReason Engine::Impl::CheckTarget(AgencyId agency, OfferId id) const noexcept {
+  if (agency >= ref_.agencies().size()) return RejectReason::kUnknownAgency;
+  // A purged offer had finished (not open): unknown, as before it was purged.
+  if (id == kNil || id > offers_.size() || !offers_.Resident(id)) {
+    return RejectReason::kUnknownOffer;
+  }
+  const OfferRecord& o = offers_[id];
+  if (o.agency != agency || o.status != OfferStatus::kOpen) return RejectReason::kUnknownOffer;
+  return RejectReason::kNone;
+}
+
+inline void Engine::Impl::RemoveOpen(TimeNs now, OfferId id, OfferRecord& o, OfferStatus status) noexcept {
+  Book& b = books_[o.pair];
+  BookSide& side = o.side == Side::kBuy ? b.bids : b.asks;
+  const std::int64_t index = (o.price - b.low) / b.tick;
+  Touch(o.pair, o.side, index, side.levels[index]);
+  // Unlinked now, not left as a dead entry for a later match walk: the neighbours are
+  // independent reads that Prefetch can start commands ahead, whereas a walk passing a
+  // dead entry has to wait for it before it can read the next offer (see ENGINE.md).
+  Unlink(b, side, id, o, index);
+  ReleaseReservation(b, o);
+  o.open = 0;
+  o.status = status;
+  --open_count_;
+  Finished(now, id);
+}
+
+inline void Engine::Impl::Finished(TimeNs now, OfferId id) noexcept {
+  if (retention_ > 0) done_.push_back({now, id});
+}
+
+inline void Engine::Impl::SetRetention(const Command& cmd) {
+  const TimeNs retention = std::max<TimeNs>(cmd.set_retention.retention, 0);
+  if (retention == 0) {
+    done_.clear();
+  } else if (retention_ == 0) {
     for (OfferId id = 1; id <= offers_.size(); ++id) {
-      if (!offers_.Resident(id)) {  // a freed chunk: on to the first id of the next one
+      if (!offers_.Resident(id)) {
         id = ((id - 1) | (OfferStore::kChunk - 1)) + 1;
         continue;
       }
-      if (offers_.Purged(id)) continue;
-      const OfferRecord& r = offers_[id];
-      w.U64(id);
-      w.U32(r.agency);
-      w.U32(r.pair);
-      w.U8(static_cast<std::uint8_t>(r.side));
-      w.U8(static_cast<std::uint8_t>(r.tif));
-      w.U8(static_cast<std::uint8_t>(r.status));
-      w.I64(r.price);
-      w.I64(r.open);
-      const ColdRecord& c = offers_.Cold(id);
-      w.I64(c.original);
-      w.I64(r.filled);
-      w.I64(c.min_fill);
-      w.I64(c.expiry);
-      w.U64(c.allow);
-      w.U64(c.deny);
-      w.U64(c.client_id);
-      w.U64(c.accepted_seq);
-      w.I64(c.accepted_time);
-    }
-    // Finished offers not yet purged, in finishing order.
-    w.U64(done_.size());
-    for (std::size_t i = 0; i < done_.size(); ++i) {
-      w.U64(done_[i].offer);
-      w.I64(done_[i].time);
-    }
-    // Priority order: per pair, per side (bids then asks), levels in index order, FIFO.
-    for (const Book& b : books_) {
-      for (const BookSide* side : {&b.bids, &b.asks}) {
-        std::uint64_t n = 0;
-        if (b.allocated) {
-          for (std::int64_t i = side->bits.NextAtOrAfter(0); i >= 0;
-               i = side->bits.NextAtOrAfter(i + 1)) {
-            n += side->levels[i].count;
-          }
-        }
-        w.U64(n);
-        if (!b.allocated) continue;
-        for (std::int64_t i = side->bits.NextAtOrAfter(0); i >= 0;
-             i = side->bits.NextAtOrAfter(i + 1)) {
-          ForEachInPriority(side->levels[i], [&](OfferId id) { w.U64(id); });
-        }
-      }
-    }
-    return s;
-  }
-
-  absl::Status LoadState(absl::string_view bytes) {
-    Reset();
-    absl::Status st = LoadStateInner(bytes);
-    if (!st.ok()) Reset();
-    return st;
-  }
-
-  // ---------------------------------------------------------------- commands
- private:
-  absl::Status LoadStateInner(absl::string_view bytes) {
-    auto corrupt = [](std::size_t offset, absl::string_view what) {
-      return absl::DataLossError(
-          absl::StrCat("engine snapshot: ", what, " at offset ", offset));
-    };
-    if (bytes.size() < sizeof kSnapshotMagic ||
-        std::memcmp(bytes.data(), kSnapshotMagic, sizeof kSnapshotMagic) != 0) {
-      return corrupt(0, "bad magic");
-    }
-    SnapshotReader r(bytes.substr(sizeof kSnapshotMagic));
-    const std::size_t base = sizeof kSnapshotMagic;
-    std::uint32_t version;
-    if (!r.U32(&version)) return corrupt(base + r.pos(), "truncated header");
-    if (version == 1) {
-      return absl::FailedPreconditionError(
-          "engine snapshot: version 1 predates offer retention (it does not say when finished "
-          "offers finished, so they could not be purged as a replay purges them); recover "
-          "from an older snapshot or the whole journal instead");
-    }
-    if (version != kSnapshotVersion) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("engine snapshot: unsupported version ", version));
-    }
-    std::uint64_t ni, np, na, nrec, npresent;
-    std::uint64_t seq, fill_id;
-    std::int64_t time, retention;
-    if (!r.U64(&ni) || !r.U64(&np) || !r.U64(&na) || !r.U64(&seq) || !r.I64(&time) ||
-        !r.U64(&fill_id) || !r.I64(&retention) || !r.U64(&nrec) || !r.U64(&npresent)) {
-      return corrupt(base + r.pos(), "truncated header");
-    }
-    if (retention < 0) return corrupt(base + r.pos(), "negative retention");
-    if (npresent > nrec || npresent > bytes.size() / 64) {  // an offer takes > 64 bytes
-      return corrupt(base + r.pos(), "offer count beyond the snapshot");
-    }
-    // At most one offer per command, and ids fit the chunk table (purged ids take no bytes,
-    // so the snapshot's size cannot bound them).
-    if (nrec > seq || nrec > (std::uint64_t{1} << 40)) {
-      return corrupt(base + r.pos(), absl::StrCat("offer ids issued (", nrec,
-                                                  ") beyond the commands applied (", seq, ")"));
-    }
-    if (ni != ref_.instruments().size() || np != ref_.pairs().size() ||
-        na != ref_.agencies().size()) {
-      return absl::FailedPreconditionError(
-          "engine snapshot: reference data differs (instrument, pair or agency count)");
-    }
-    last_seq_ = seq;
-    last_time_ = time;
-    next_fill_id_ = fill_id;
-    retention_ = retention;
-    for (Book& b : books_) {
-      std::uint8_t h;
-      if (!r.U8(&h)) return corrupt(base + r.pos(), "truncated halt flags");
-      b.halted = h != 0;
-    }
-    const std::size_t holdings_at = base + r.pos();
-    for (std::size_t k = 0; k < holdings_.size(); ++k) {
-      HoldingInfo& h = holdings_[k];
-      if (!r.I64(&h.available) || !r.I64(&h.reserved)) {
-        return corrupt(base + r.pos(), "truncated holdings");
-      }
-      // SetHoldings never goes below what is reserved, and reservations are >= 0.
-      if (h.available < 0 || h.reserved < 0) {
-        return corrupt(holdings_at + 16 * k,
-                       absl::StrCat("holdings of agency ", k / ni, " instrument ", k % ni,
-                                    ": negative available (", h.available, ") or reserved (",
-                                    h.reserved, ")"));
-      }
-    }
-    for (std::size_t a = 0; a < na; ++a) {
-      for (std::size_t i = 0; i < ni; ++i) {
-        const HoldingInfo& h = holdings_[a * ni + i];
-        // A state the engine wrote never overflows its totals (SetHoldings checks).
-        Amount total;
-        if (__builtin_add_overflow(h.available, h.reserved, &total) ||
-            __builtin_add_overflow(totals_[i], total, &totals_[i])) {
-          return corrupt(holdings_at + 16 * (a * ni + i), "holdings overflow");
-        }
-      }
-    }
-    std::uint64_t finished_records = 0;
-    for (std::uint64_t k = 0; k < npresent; ++k) {
-      std::uint64_t id;
-      if (!r.U64(&id)) return corrupt(base + r.pos(), "truncated offer id");
-      if (id <= offers_.size() || id > nrec) {
-        return corrupt(base + r.pos(), absl::StrCat("offer id ", id, " out of order or range"));
-      }
-      offers_.SkipPurged(id - 1);
-      OfferRecord& o = offers_.Append();
-      ColdRecord& c = offers_.Cold(id);
-      std::uint8_t side, tif, status;
-      std::uint32_t agency;
-      if (!r.U32(&agency) || !r.U32(&o.pair) || !r.U8(&side) || !r.U8(&tif) ||
-          !r.U8(&status) || !r.I64(&o.price) || !r.I64(&o.open) || !r.I64(&c.original) ||
-          !r.I64(&o.filled) || !r.I64(&c.min_fill) || !r.I64(&c.expiry) || !r.U64(&c.allow) ||
-          !r.U64(&c.deny) || !r.U64(&c.client_id) || !r.U64(&c.accepted_seq) ||
-          !r.I64(&c.accepted_time)) {
-        return corrupt(base + r.pos(), absl::StrCat("truncated offer ", id));
-      }
-      if (agency >= na || o.pair >= np || side < 1 || side > 2 || tif < 1 || tif > 4 ||
-          status < 1 || status > 4) {
-        return corrupt(base + r.pos(), absl::StrCat("invalid offer ", id));
-      }
-      // Fills add to `filled` and Replace subtracts it from a new total: both stay in range
-      // only for the lots an engine can reach (each command fills at most max_lots).
-      if (o.open < 0 || o.filled < 0 || o.filled > kMaxSnapshotLots) {
-        return corrupt(base + r.pos(), absl::StrCat("offer ", id, ": open lots (", o.open,
-                                                    ") or filled lots (", o.filled,
-                                                    ") out of range"));
-      }
-      o.agency = static_cast<std::uint8_t>(agency);  // na <= kMaxAgencies
-      o.side = static_cast<Side>(side);
-      o.tif = static_cast<TimeInForce>(tif);
-      o.status = static_cast<OfferStatus>(status);
-      finished_records += o.status != OfferStatus::kOpen;
-      o.accept = (c.allow != 0 ? c.allow : kAllAgencies) & ~c.deny;
-      if (c.client_id != 0) {
-        if (client_index_.Find(o.agency, c.client_id) != kNil) {
-          return corrupt(base + r.pos(), absl::StrCat("duplicate client id in offer ", id));
-        }
-        client_index_.Insert(o.agency, c.client_id, id);
-      }
-    }
-    offers_.SkipPurged(nrec);
-    purged_ = nrec - npresent;
-    // The finished offers: each present, finished record once, finish times in order.
-    std::uint64_t ndone;
-    if (!r.U64(&ndone)) return corrupt(base + r.pos(), "truncated finished offers");
-    if (ndone != (retention_ > 0 ? finished_records : 0)) {
-      return corrupt(base + r.pos(), "finished offers do not match the finished records");
-    }
-    std::vector<OfferId> done_ids;
-    done_ids.reserve(ndone);
-    TimeNs prev_time = std::numeric_limits<TimeNs>::min();
-    for (std::uint64_t k = 0; k < ndone; ++k) {
-      DoneEntry d;
-      if (!r.U64(&d.offer) || !r.I64(&d.time)) {
-        return corrupt(base + r.pos(), "truncated finished offers");
-      }
-      if (d.offer == kNil || d.offer > nrec || offers_.Purged(d.offer) ||
-          offers_[d.offer].status == OfferStatus::kOpen || d.time < prev_time ||
-          d.time > last_time_) {
-        return corrupt(base + r.pos(), absl::StrCat("invalid finished offer ", d.offer));
-      }
-      prev_time = d.time;
-      done_.push_back(d);
-      done_ids.push_back(d.offer);
-    }
-    std::sort(done_ids.begin(), done_ids.end());
-    if (std::adjacent_find(done_ids.begin(), done_ids.end()) != done_ids.end()) {
-      return corrupt(base + r.pos(), "an offer finished twice");
-    }
-    std::uint64_t open_seen = 0;
-    // What the open offers reserve, per holding: must equal each holding's `reserved`
-    // (the engine keeps them equal), or a cancel would release what was never reserved.
-    std::vector<Amount> reserved(holdings_.size(), 0);
-    for (PairId p = 0; p < np; ++p) {
-      Book& b = books_[p];
-      for (Side s : {Side::kBuy, Side::kSell}) {
-        std::uint64_t n;
-        if (!r.U64(&n)) return corrupt(base + r.pos(), "truncated book");
-        for (std::uint64_t k = 0; k < n; ++k) {
-          std::uint64_t id;
-          if (!r.U64(&id)) return corrupt(base + r.pos(), "truncated book");
-          if (id == kNil || id > nrec || offers_.Purged(id)) {
-            return corrupt(base + r.pos(), "unknown offer in book");
-          }
-          OfferRecord& o = offers_[id];
-          if (o.status != OfferStatus::kOpen || o.pair != p || o.side != s || o.open <= 0 ||
-              o.price < b.low || o.price > b.high || (o.price - b.low) % b.tick != 0 ||
-              o.prev != kNil || o.next != kNil) {
-            return corrupt(base + r.pos(), absl::StrCat("inconsistent book entry ", id));
-          }
-          // Submit and Replace accept only offers whose reservation (both products) fits.
-          Amount amount;
-          if (!Reservation(b, s, o.open, o.price, &amount)) {
-            return corrupt(base + r.pos(),
-                           absl::StrCat("offer ", id, ": open lots ", o.open, " x price ",
-                                        o.price, " (or x lot size ", b.lot_size,
-                                        ") overflows"));
-          }
-          const std::size_t h = std::size_t{o.agency} * ni + (s == Side::kSell ? b.base : b.quote);
-          if (__builtin_add_overflow(reserved[h], amount, &reserved[h])) {
-            return corrupt(base + r.pos(),
-                           absl::StrCat("offer ", id, ": reservations of agency ", o.agency,
-                                        " overflow"));
-          }
-          o.status = OfferStatus::kFilled;  // marks "linked" until the check below
-          EnsureAllocated(b);
-          LinkTail(b, s == Side::kBuy ? b.bids : b.asks, id, o, (o.price - b.low) / b.tick);
-          ++open_seen;
-          if (o.tif == TimeInForce::kGtd) PushExpiry(offers_.Cold(id).expiry, id);
-        }
-      }
-    }
-    // Every present record is open (and linked) or finished (and in done_).
-    if (open_seen + finished_records != npresent) {
-      return corrupt(base + r.pos(), "open offer missing from books");
-    }
-    for (std::size_t k = 0; k < holdings_.size(); ++k) {
-      if (holdings_[k].reserved != reserved[k]) {
-        return corrupt(holdings_at + 16 * k + 8,
-                       absl::StrCat("holdings of agency ", k / ni, " instrument ", k % ni,
-                                    ": reserved ", holdings_[k].reserved,
-                                    " but its open offers reserve ", reserved[k]));
-      }
-    }
-    // Restore the status of linked offers.
-    for (PairId p = 0; p < np; ++p) {
-      Book& b = books_[p];
-      if (!b.allocated) continue;
-      for (BookSide* side : {&b.bids, &b.asks}) {
-        for (std::int64_t i = side->bits.NextAtOrAfter(0); i >= 0;
-             i = side->bits.NextAtOrAfter(i + 1)) {
-          const Level& l = side->levels[i];
-          for (AgencyMask m = l.agencies; m != 0; m &= m - 1) {
-            for (OfferId id = Lists(l)[__builtin_ctzll(m)].head; id != kNil;
-                 id = offers_[id].next) {
-              offers_[id].status = OfferStatus::kOpen;
-            }
-          }
-        }
-      }
-    }
-    open_count_ = open_seen;
-    if (!r.done()) return corrupt(base + r.pos(), "trailing bytes");
-    return absl::OkStatus();
-  }
-
-  OfferInfo Info(OfferId id) const {
-    const OfferRecord& r = offers_[id];
-    const ColdRecord& c = offers_.Cold(id);
-    OfferInfo i;
-    i.id = id;
-    i.client_id = c.client_id;
-    i.agency = r.agency;
-    i.pair = r.pair;
-    i.side = r.side;
-    i.tif = r.tif;
-    i.price = r.price;
-    i.original_lots = c.original;
-    i.open_lots = r.open;
-    i.filled_lots = r.filled;
-    i.min_fill = c.min_fill;
-    i.expiry = c.expiry;
-    i.allow = c.allow;
-    i.deny = c.deny;
-    i.status = r.status;
-    i.accepted_seq = c.accepted_seq;
-    i.accepted_time = c.accepted_time;
-    return i;
-  }
-
-  HoldingInfo& H(AgencyId agency, InstrumentId instrument) noexcept {
-    return holdings_[agency * num_instruments_ + instrument];
-  }
-
-  void EnsureAllocated(Book& b) {
-    if (b.allocated) return;
-    b.allocated = true;
-    for (BookSide* side : {&b.bids, &b.asks}) {
-      side->levels = level_arena_.Allocate(static_cast<std::size_t>(b.num_levels));
-      side->bits.Resize(b.num_levels);
-      side->best = -1;
-    }
-  }
-
-  void PushExpiry(TimeNs expiry, OfferId id) {
-    expiries_.push_back({expiry, id});
-    std::push_heap(expiries_.begin(), expiries_.end(), ExpiryLater{});
-  }
-
-  // Records the level's totals before its first change in this command.
-  void Touch(PairId pair, Side side, std::int64_t index, Level& l) noexcept {
-    if (l.touch == stamp_) return;
-    l.touch = stamp_;
-    touched_.push_back({pair, side, index, l.lots, l.count});
-  }
-
-  void FlushLevels(const Command& cmd, std::vector<Event>* out) noexcept {
-    for (const TouchedLevel& t : touched_) {
-      const Book& b = books_[t.pair];
-      const Level& l = (t.side == Side::kBuy ? b.bids : b.asks).levels[t.index];
-      if (l.lots == t.prev_lots && l.count == t.prev_count) continue;
-      Event& e = NewEvent(cmd, EventType::kBookLevel, out);
-      e.book_level.pair = t.pair;
-      e.book_level.side = t.side;
-      e.book_level.price = b.low + t.index * b.tick;
-      e.book_level.lots = l.lots;
-      e.book_level.offer_count = l.count;
-    }
-  }
-
-  const AgencyList* Lists(const Level& l) const noexcept {
-    return &lists_[std::size_t{l.lists} * num_agencies_];
-  }
-  AgencyList* Lists(const Level& l) noexcept { return &lists_[std::size_t{l.lists} * num_agencies_]; }
-
-  // A block of per-agency FIFOs for a level that is becoming non-empty. Allocates only when
-  // more levels are non-empty at once than ever before.
-  std::uint32_t AcquireLists() {
-    if (!free_lists_.empty()) {
-      const std::uint32_t block = free_lists_.back();
-      free_lists_.pop_back();
-      return block;
-    }
-    const std::size_t block = lists_.size() / num_agencies_;
-    lists_.resize(lists_.size() + num_agencies_);
-    free_lists_.reserve(block + 1);  // so that releasing never allocates
-    return static_cast<std::uint32_t>(block);
-  }
-
-  // Appends offer `id` at the back of level `index`: the tail of its agency's FIFO, with the
-  // latest priority stamp (no market-data bookkeeping).
-  void LinkTail(Book& b, BookSide& side, OfferId id, OfferRecord& o, std::int64_t index) noexcept {
-    Level& l = side.levels[index];
-    if (l.count == 0) {
-      l.lists = AcquireLists();
-      l.agencies = 0;
-    }
-    const AgencyMask bit = AgencyMask{1} << o.agency;
-    AgencyList& al = Lists(l)[o.agency];
-    o.stamp = next_priority_++;
-    o.next = kNil;
-    if ((l.agencies & bit) != 0) {
-      o.prev = al.tail;
-      offers_[al.tail].next = id;
-    } else {
-      o.prev = kNil;
-      al.head = id;
-      l.agencies |= bit;
-    }
-    al.tail = id;
-    l.lots += o.open;
-    if (l.count++ == 0) {
-      side.bits.Set(index);
-      const bool is_bid = &side == &b.bids;
-      if (side.best < 0 || (is_bid ? index > side.best : index < side.best)) side.best = index;
-    }
-  }
-
-  // Unlinks `o` from its agency's FIFO at level `l`; totals are unchanged. The FIFO's
-  // head/tail entry is read and written only when `o` is the first or last offer (a
-  // cancel in the middle of a FIFO touches its record and its two neighbours only).
-  void UnlinkFromList(Level& l, OfferRecord& o) noexcept {
-    if (o.prev != kNil) {
-      offers_[o.prev].next = o.next;
-    } else {
-      Lists(l)[o.agency].head = o.next;
-      if (o.next == kNil) l.agencies &= ~(AgencyMask{1} << o.agency);  // now empty
-    }
-    if (o.next != kNil) {
-      offers_[o.next].prev = o.prev;
-    } else {
-      Lists(l)[o.agency].tail = o.prev;
-    }
-    o.prev = o.next = kNil;
-  }
-
-  // Removes open offer `id` from its level; `o.open` lots leave the level total.
-  void Unlink(Book& b, BookSide& side, OfferId id, OfferRecord& o, std::int64_t index) noexcept {
-    (void)id;
-    UnlinkFromList(side.levels[index], o);
-    Detach(b, side, o, index);
-  }
-
-  // Takes `o.open` lots and one offer off level `index` (the caller has unlinked it). A
-  // level whose count drops to 0 releases its FIFO block: every linked offer is open and
-  // counted, so its FIFOs are empty by then.
-  void Detach(Book& b, BookSide& side, const OfferRecord& o, std::int64_t index) noexcept {
-    Level& l = side.levels[index];
-    l.lots -= o.open;
-    if (--l.count == 0) {
-      free_lists_.push_back(l.lists);  // capacity reserved in AcquireLists
-      l.agencies = 0;
-      side.bits.Clear(index);
-      if (side.best == index) {
-        side.best = (&side == &b.bids) ? side.bits.PrevAtOrBefore(index - 1)
-                                       : side.bits.NextAtOrAfter(index + 1);
+      if (!offers_.Purged(id) && offers_[id].status != OfferStatus::kOpen) {
+        done_.push_back({cmd.time, id});
       }
     }
   }
+  retention_ = retention;
+}
 
-  // Time-priority merge over the FIFOs of some agencies at one level: a cursor per agency.
-  struct LevelMerge {
-    AgencyMask live;  // agencies whose cursor is not exhausted
-    OfferId cur[kMaxAgencies];
-  };
-  void MergeStart(const Level& l, AgencyMask agencies, LevelMerge* mg) const noexcept {
-    mg->live = l.count == 0 ? 0 : l.agencies & agencies;
-    const AgencyList* lists = mg->live != 0 ? Lists(l) : nullptr;
-    for (AgencyMask m = mg->live; m != 0; m &= m - 1) {
-      const int a = __builtin_ctzll(m);
-      mg->cur[a] = lists[a].head;
-      __builtin_prefetch(&offers_[lists[a].head]);
-    }
+inline void Engine::Impl::PurgeDue(const Command& cmd) noexcept {
+  TimeNs cutoff;  // finished at or before: due
+  if (__builtin_sub_overflow(cmd.time, retention_, &cutoff)) return;
+  int budget =
+      cmd.type == CommandType::kAdvanceTime ? kPurgePerAdvanceTime : kPurgePerCommand;
+  while (budget-- > 0 && !done_.empty() && done_.front().time <= cutoff) {
+    const OfferId id = done_.front().offer;
+    done_.pop_front();
+    const ClientOfferId client_id = offers_.Cold(id).client_id;
+    if (client_id != 0) client_index_.Erase(offers_[id].agency, client_id, id);
+    offers_.Purge(id);
+    ++purged_;
   }
-  // The agency whose cursor offer is first in time priority, or -1 when every cursor is
-  // exhausted. A FIFO holds only open offers (every way an offer stops being open unlinks
-  // it); an entry that is not open would still be passed over (and, with `unlink`, unlinked
-  // from `l`), at the cost of one status check on a record the walk reads anyway.
-  template <bool kUnlink, typename LevelRef>
-  int MergeNext(LevelRef& l, LevelMerge* mg) noexcept {
-    int best = -1;
-    std::uint64_t best_stamp = ~std::uint64_t{0};
-    for (AgencyMask m = mg->live; m != 0; m &= m - 1) {
-      const int a = __builtin_ctzll(m);
-      OfferId id = mg->cur[a];
-      while (id != kNil && offers_[id].status != OfferStatus::kOpen) {
-        OfferRecord& dead = offers_[id];
-        id = dead.next;
-        if constexpr (kUnlink) UnlinkFromList(l, dead);
-      }
-      mg->cur[a] = id;
-      if (id == kNil) {
-        mg->live &= ~(AgencyMask{1} << a);
-        continue;
-      }
-      const std::uint64_t stamp = offers_[id].stamp;
-      if (stamp < best_stamp) {
-        best_stamp = stamp;
-        best = a;
-      }
-    }
-    return best;
+}
+
+inline void Engine::Impl::Cancel(const Command& cmd, std::vector<Event>* out) noexcept {
+  const CancelOffer& c = cmd.cancel;
+  const RejectReason r = CheckTarget(c.agency, c.offer);
+  if (r != RejectReason::kNone) return Reject(cmd, r, c.agency, c.offer, 0, out);
+  OfferRecord& o = offers_[c.offer];
+  const Lots lots = o.open;
+  RemoveOpen(cmd.time, c.offer, o, OfferStatus::kCancelled);
+  Event& e = NewEvent(cmd, EventType::kCancelled, out);
+  e.cancelled.offer = c.offer;
+  e.cancelled.agency = c.agency;
+  e.cancelled.reason = CancelReason::kRequested;
+  e.cancelled.lots = lots;
+}
+
+inline void Engine::Impl::ExpireDue(const Command& cmd, std::vector<Event>* out) noexcept {
+  while (!expiries_.empty() && expiries_.front().expiry <= cmd.time) {
+    const ExpiryEntry top = expiries_.front();
+    std::pop_heap(expiries_.begin(), expiries_.end(), ExpiryLater{});
+    expiries_.pop_back();
+    // Finished earlier (perhaps purged since): a stale entry.
+    if (!offers_.Resident(top.offer)) continue;
+    OfferRecord& o = offers_[top.offer];
+    if (o.status != OfferStatus::kOpen) continue;
+    const Lots lots = o.open;
+    RemoveOpen(cmd.time, top.offer, o, OfferStatus::kExpired);
+    Event& e = NewEvent(cmd, EventType::kExpired, out);
+    e.expired.offer = top.offer;
+    e.expired.agency = o.agency;
+    e.expired.lots = lots;
   }
-  int MergeNextConst(const Level& l, LevelMerge* mg) const noexcept {
-    return const_cast<Impl*>(this)->MergeNext<false>(l, mg);  // reads only
-  }
-  static void MergeAdvance(LevelMerge* mg, int agency, OfferId next) noexcept {
-    mg->cur[agency] = next;
-    if (next == kNil) mg->live &= ~(AgencyMask{1} << agency);
-  }
+}
 
-  // Calls fn(id) for every open offer of level `l` in time priority.
-  template <typename Fn>
-  void ForEachInPriority(const Level& l, Fn fn) const {
-    LevelMerge mg;
-    MergeStart(l, kAllAgencies, &mg);
-    for (int a = MergeNextConst(l, &mg); a >= 0; a = MergeNextConst(l, &mg)) {
-      const OfferId id = mg.cur[a];
-      fn(id);
-      MergeAdvance(&mg, a, offers_[id].next);
-    }
-  }
-
-  void Reject(const Command& cmd, RejectReason reason, AgencyId agency, OfferId offer,
-              ClientOfferId client_id, std::vector<Event>* out) noexcept {
-    Event& e = NewEvent(cmd, EventType::kRejected, out);
-    e.rejected.command = cmd.type;
-    e.rejected.reason = reason;
-    e.rejected.agency = agency;
-    e.rejected.offer = offer;
-    e.rejected.client_id = client_id;
-  }
-
-  // Shared price checks for submit and replace.
-  static RejectReason CheckPrice(const Book& b, Price price) noexcept {
-    if (price <= 0) return RejectReason::kInvalidPrice;
-    if (price % b.tick != 0) return RejectReason::kPriceOffTick;
-    if (price < b.floor_price) return RejectReason::kBelowFloor;
-    if (price < b.low || price > b.high) return RejectReason::kPriceOutsideBand;
-    return RejectReason::kNone;
-  }
-  static RejectReason CheckLots(const Book& b, Lots lots) noexcept {
-    if (lots <= 0) return RejectReason::kInvalidLots;
-    if (lots > b.max_lots) return RejectReason::kLotsAboveMax;
-    return RejectReason::kNone;
-  }
-
-  // The amount an open offer of `lots` at `price` reserves, in base units (sell) or quote
-  // units (buy). False on overflow.
-  static bool Reservation(const Book& b, Side side, Lots lots, Price price,
-                          Amount* amount) noexcept {
-    Amount base_amount, quote_amount;
-    if (__builtin_mul_overflow(lots, b.lot_size, &base_amount)) return false;
-    if (__builtin_mul_overflow(lots, price, &quote_amount)) return false;
-    *amount = side == Side::kSell ? base_amount : quote_amount;
-    return true;
-  }
-
-  void ReleaseReservation(const Book& b, const OfferRecord& o) noexcept {
-    const InstrumentId inst = o.side == Side::kSell ? b.base : b.quote;
-    const Amount amount = o.side == Side::kSell ? o.open * b.lot_size : o.open * o.price;
-    HoldingInfo& h = H(o.agency, inst);
-    h.reserved -= amount;
-    h.available += amount;
-  }
-
-  void Submit(const Command& cmd, std::vector<Event>* out) noexcept {
-    const SubmitOffer& s = cmd.submit;
-    auto reject = [&](RejectReason reason, OfferId offer = kNil) {
-      Reject(cmd, reason, s.agency, offer, s.client_id, out);
-    };
-    if (s.agency >= ref_.agencies().size()) return reject(RejectReason::kUnknownAgency);
-    if (s.client_id != 0) {
-      const OfferId original = client_index_.Find(s.agency, s.client_id);
-      if (original != kNil) return reject(RejectReason::kDuplicateClientId, original);
-    }
-    if (s.pair >= books_.size()) return reject(RejectReason::kUnknownPair);
-    if (s.side != Side::kBuy && s.side != Side::kSell) return reject(RejectReason::kInvalidSide);
-    if (s.tif < TimeInForce::kGtc || s.tif > TimeInForce::kFok) {
-      return reject(RejectReason::kInvalidTimeInForce);
-    }
-    Book& b = books_[s.pair];
-    if (b.halted) return reject(RejectReason::kPairHalted);
-    RejectReason r = CheckLots(b, s.lots);
-    if (r != RejectReason::kNone) return reject(r);
-    r = CheckPrice(b, s.price);
-    if (r != RejectReason::kNone) return reject(r);
-    if (s.min_fill < 0 || s.min_fill > s.lots) return reject(RejectReason::kInvalidMinFill);
-    if (s.tif == TimeInForce::kGtd && s.expiry <= cmd.time) {
-      return reject(RejectReason::kExpiryInPast);
-    }
-    if (((s.allow | s.deny) & ~valid_agencies_) != 0) {
-      return reject(RejectReason::kUnknownCounterparty);
-    }
-    Amount reserve;
-    if (!Reservation(b, s.side, s.lots, s.price, &reserve)) return reject(RejectReason::kOverflow);
-    HoldingInfo& h = H(s.agency, s.side == Side::kSell ? b.base : b.quote);
-    if (reserve > h.available) return reject(RejectReason::kInsufficientHoldings);
-
-    // Accepted.
-    EnsureAllocated(b);
-    h.available -= reserve;
-    h.reserved += reserve;
-    OfferRecord& o = offers_.Append(
-        OfferRecord{.prev = kNil,
-                    .next = kNil,
-                    .open = s.lots,
-                    .price = s.price,
-                    .accept = (s.allow != 0 ? s.allow : kAllAgencies) & ~s.deny,
-                    .filled = 0,
-                    .stamp = 0,
-                    .pair = s.pair,
-                    .agency = static_cast<std::uint8_t>(s.agency),  // < kMaxAgencies
-                    .side = s.side,
-                    .tif = s.tif,
-                    .status = OfferStatus::kOpen},
-        ColdRecord{.original = s.lots,
-                   .min_fill = s.min_fill,
-                   .expiry = s.tif == TimeInForce::kGtd ? s.expiry : 0,
-                   .allow = s.allow,
-                   .deny = s.deny,
-                   .client_id = s.client_id,
-                   .accepted_seq = cmd.seq,
-                   .accepted_time = cmd.time});
-    const OfferId id = offers_.size();
-    if (s.client_id != 0) client_index_.Insert(s.agency, s.client_id, id);
-    ++open_count_;
-    {
-      Event& e = NewEvent(cmd, EventType::kAccepted, out);
-      e.accepted.offer = id;
-      e.accepted.agency = s.agency;
-      e.accepted.pair = s.pair;
-      e.accepted.side = s.side;
-      e.accepted.tif = s.tif;
-      e.accepted.lots = s.lots;
-      e.accepted.price = s.price;
-      e.accepted.client_id = s.client_id;
-    }
-
-    const AgencyMask partners = ref_.EligiblePartners(s.pair, s.agency) & o.accept;
-    Lots need = 0;
-    CancelReason unmet = CancelReason::kMinFillUnmet;
-    if (s.tif == TimeInForce::kFok) {
-      need = s.lots;
-      unmet = CancelReason::kFokUnfilled;
-    } else if (s.min_fill > 0) {
-      need = s.min_fill;
-    }
-    if (need > 0 && Available(b, o, partners, need) < need) {
-      FinishTaker(cmd, b, id, o, unmet, out);
-      return;
-    }
-    Match(cmd, b, id, o, partners, out);
-  }
-
-  // Lots that `taker` could fill right now (eligible, crossing, before any self-match),
-  // counting up to `need` at most.
-  Lots Available(const Book& b, const OfferRecord& taker, AgencyMask partners,
-                 Lots need) const noexcept {
-    const bool taker_buys = taker.side == Side::kBuy;
-    const BookSide& opp = taker_buys ? b.asks : b.bids;
-    const std::int64_t limit = (taker.price - b.low) / b.tick;
-    const AgencyMask walk = partners | (AgencyMask{1} << taker.agency);
-    Lots sum = 0;
-    LevelMerge mg;
-    for (std::int64_t i = opp.best; i >= 0;
-         i = taker_buys ? opp.bits.NextAtOrAfter(i + 1) : opp.bits.PrevAtOrBefore(i - 1)) {
-      if (taker_buys ? i > limit : i < limit) break;
-      const Level& l = opp.levels[i];
-      MergeStart(l, walk, &mg);
-      for (int a = MergeNextConst(l, &mg); a >= 0; a = MergeNextConst(l, &mg)) {
-        if (a == static_cast<int>(taker.agency)) return sum;  // self-match stops here
-        const OfferRecord& r = offers_[mg.cur[a]];
-        if ((r.accept >> taker.agency) & 1) {
-          sum += r.open;
-          if (sum >= need) return sum;
-        }
-        MergeAdvance(&mg, a, r.next);
-      }
-    }
-    return sum;
-  }
-
-  // Cancels the taker's unfilled remainder (it is not in the book).
-  void FinishTaker(const Command& cmd, const Book& b, OfferId id, OfferRecord& o,
-                   CancelReason reason, std::vector<Event>* out) noexcept {
-    Event& e = NewEvent(cmd, EventType::kCancelled, out);
-    e.cancelled.offer = id;
-    e.cancelled.agency = o.agency;
-    e.cancelled.reason = reason;
-    e.cancelled.lots = o.open;
-    ReleaseReservation(b, o);
-    o.open = 0;
-    o.status = OfferStatus::kCancelled;
-    --open_count_;
-    Finished(cmd.time, id);
-  }
-
-  // Matches taker `o` (not linked in any level) against the opposite side, then rests,
-  // cancels or finishes it.
-  void Match(const Command& cmd, Book& b, OfferId id, OfferRecord& o, AgencyMask partners,
-             std::vector<Event>* out) noexcept {
-    const bool taker_buys = o.side == Side::kBuy;
-    BookSide& opp = taker_buys ? b.asks : b.bids;
-    const Side opp_side = taker_buys ? Side::kSell : Side::kBuy;
-    const std::int64_t limit = (o.price - b.low) / b.tick;
-    // Only the FIFOs of agencies the taker may trade with, and its own (self-match), are
-    // merged: offers of any other agency would be skipped, so they are never read.
-    const AgencyMask walk = partners | (AgencyMask{1} << o.agency);
-    bool self_match = false;
-    LevelMerge mg;
-    std::int64_t i = opp.best;
-    while (o.open > 0 && i >= 0 && (taker_buys ? i <= limit : i >= limit)) {
-      Level& l = opp.levels[i];
-      MergeStart(l, walk, &mg);
-      while (o.open > 0) {
-        const int a = MergeNext<true>(l, &mg);
-        if (a < 0) break;
-        if (a == static_cast<int>(o.agency)) {
-          self_match = true;
-          break;
-        }
-        const OfferId m = mg.cur[a];
-        OfferRecord& r = offers_[m];
-        const OfferId next = r.next;
-        if (next != kNil) __builtin_prefetch(&offers_[next]);
-        if ((r.accept >> o.agency) & 1) {  // its agency is in `partners`
-          Touch(o.pair, opp_side, i, l);
-          FillOne(cmd, b, opp, i, l, m, r, id, o, out);
-          if (l.count == 0) break;  // the level emptied and released its FIFOs
-        }
-        MergeAdvance(&mg, a, next);
-      }
-      if (self_match) break;
-      // `i` may have been emptied (best moved); continue from the next level after it.
-      i = taker_buys ? opp.bits.NextAtOrAfter(i + 1) : opp.bits.PrevAtOrBefore(i - 1);
-    }
-    if (o.open == 0) {
-      o.status = OfferStatus::kFilled;
-      --open_count_;
-      Finished(cmd.time, id);
-      return;
-    }
-    if (self_match) return FinishTaker(cmd, b, id, o, CancelReason::kSelfMatch, out);
-    if (o.tif == TimeInForce::kIoc) return FinishTaker(cmd, b, id, o, CancelReason::kIocRemainder, out);
-    if (o.tif == TimeInForce::kFok) return FinishTaker(cmd, b, id, o, CancelReason::kFokUnfilled, out);
-    // Rest.
-    BookSide& own = taker_buys ? b.bids : b.asks;
-    const std::int64_t index = (o.price - b.low) / b.tick;
-    Touch(o.pair, o.side, index, own.levels[index]);
-    LinkTail(b, own, id, o, index);
-    if (o.tif == TimeInForce::kGtd) {
-      const ColdRecord& c = offers_.Cold(id);
-      if (c.accepted_seq == cmd.seq) PushExpiry(c.expiry, id);  // new now, not replaced
-    }
-  }
-
-  void FillOne(const Command& cmd, Book& b, BookSide& opp, std::int64_t index, Level& l,
-               OfferId maker_id, OfferRecord& maker, OfferId taker_id, OfferRecord& taker,
-               std::vector<Event>* out) noexcept {
-    const Lots q = std::min(maker.open, taker.open);
-    const Price price = maker.price;
-    // No overflow: q <= validated lots, and lots * lot_size, lots * price (price <= the
-    // taker's or maker's validated limit) were checked at acceptance.
-    const Amount base_amount = q * b.lot_size;
-    const Amount quote_amount = q * price;
-    const bool taker_buys = taker.side == Side::kBuy;
-    const OfferRecord& buyer = taker_buys ? taker : maker;
-    const AgencyId seller_agency = taker_buys ? maker.agency : taker.agency;
-    const AgencyId buyer_agency = buyer.agency;
-    // Seller: reserved base leaves, quote arrives. Buyer: the quote reserved at its own
-    // limit leaves (any improvement returns to available), base arrives.
-    H(seller_agency, b.base).reserved -= base_amount;
-    H(buyer_agency, b.base).available += base_amount;
-    HoldingInfo& bq = H(buyer_agency, b.quote);
-    const Amount buyer_reserved = q * buyer.price;
-    bq.reserved -= buyer_reserved;
-    bq.available += buyer_reserved - quote_amount;
-    H(seller_agency, b.quote).available += quote_amount;
-
-    maker.open -= q;
-    maker.filled += q;
-    taker.open -= q;
-    taker.filled += q;
-    l.lots -= q;
-
-    Event& e = NewEvent(cmd, EventType::kFill, out);
-    e.fill.fill_id = next_fill_id_++;
-    e.fill.pair = taker.pair;
-    e.fill.aggressor_side = taker.side;
-    e.fill.maker_offer = maker_id;
-    e.fill.taker_offer = taker_id;
-    e.fill.maker_agency = maker.agency;
-    e.fill.taker_agency = taker.agency;
-    e.fill.lots = q;
-    e.fill.price = price;
-    e.fill.base_amount = base_amount;
-    e.fill.quote_amount = quote_amount;
-    e.fill.maker_open = maker.open;
-    e.fill.taker_open = taker.open;
-
-    if (maker.open == 0) {
-      Unlink(b, opp, maker_id, maker, index);  // open is 0: level lots already reduced
-      maker.status = OfferStatus::kFilled;
-      --open_count_;
-      Finished(cmd.time, maker_id);
-    }
-  }
-
-  // Validates a cancel/replace target; kNone when `id` is open and owned by `agency`.
-  RejectReason CheckTarget(AgencyId agency, OfferId id) const noexcept {
-    if (agency >= ref_.agencies().size()) return RejectReason::kUnknownAgency;
-    // A purged offer had finished (not open): unknown, as before it was purged.
-    if (id == kNil || id > offers_.size() || !offers_.Resident(id)) {
-      return RejectReason::kUnknownOffer;
-    }
-    const OfferRecord& o = offers_[id];
-    if (o.agency != agency || o.status != OfferStatus::kOpen) return RejectReason::kUnknownOffer;
-    return RejectReason::kNone;
-  }
-
-  // Takes open offer `id` out of the book, releases its reservation and marks it `status`.
-  void RemoveOpen(TimeNs now, OfferId id, OfferRecord& o, OfferStatus status) noexcept {
-    Book& b = books_[o.pair];
-    BookSide& side = o.side == Side::kBuy ? b.bids : b.asks;
-    const std::int64_t index = (o.price - b.low) / b.tick;
-    Touch(o.pair, o.side, index, side.levels[index]);
-    // Unlinked now, not left as a dead entry for a later match walk: the neighbours are
-    // independent reads that Prefetch can start commands ahead, whereas a walk passing a
-    // dead entry has to wait for it before it can read the next offer (see ENGINE.md).
-    Unlink(b, side, id, o, index);
-    ReleaseReservation(b, o);
-    o.open = 0;
-    o.status = status;
-    --open_count_;
-    Finished(now, id);
-  }
-
-  // `id` stopped being open at `now`: it is purged once the retention window has passed.
-  // Without a window nothing is queued (SetRetention queues what finished meanwhile).
-  void Finished(TimeNs now, OfferId id) noexcept {
-    if (retention_ > 0) done_.push_back({now, id});
-  }
-
-  // A new window applies from the next command on. Turning retention on queues the offers
-  // that finished while it was off as finished now, in id order (their finish times were
-  // not kept): one pass over the records, once. Turning it off forgets the queue.
-  void SetRetention(const Command& cmd) {
-    const TimeNs retention = std::max<TimeNs>(cmd.set_retention.retention, 0);
-    if (retention == 0) {
-      done_.clear();
-    } else if (retention_ == 0) {
-      for (OfferId id = 1; id <= offers_.size(); ++id) {
-        if (!offers_.Resident(id)) {
-          id = ((id - 1) | (OfferStore::kChunk - 1)) + 1;
-          continue;
-        }
-        if (!offers_.Purged(id) && offers_[id].status != OfferStatus::kOpen) {
-          done_.push_back({cmd.time, id});
-        }
-      }
-    }
-    retention_ = retention;
-  }
-
-  // Purges finished offers whose window has passed, oldest finish first, at most a few
-  // per command (kPurgePerCommand): the client id is forgotten and the records are marked
-  // purged (freed with their chunk once all of it is). REQUIRES: retention_ > 0.
-  void PurgeDue(const Command& cmd) noexcept {
-    TimeNs cutoff;  // finished at or before: due
-    if (__builtin_sub_overflow(cmd.time, retention_, &cutoff)) return;
-    int budget =
-        cmd.type == CommandType::kAdvanceTime ? kPurgePerAdvanceTime : kPurgePerCommand;
-    while (budget-- > 0 && !done_.empty() && done_.front().time <= cutoff) {
-      const OfferId id = done_.front().offer;
-      done_.pop_front();
-      const ClientOfferId client_id = offers_.Cold(id).client_id;
-      if (client_id != 0) client_index_.Erase(offers_[id].agency, client_id, id);
-      offers_.Purge(id);
-      ++purged_;
-    }
-  }
-
-  void Cancel(const Command& cmd, std::vector<Event>* out) noexcept {
-    const CancelOffer& c = cmd.cancel;
-    const RejectReason r = CheckTarget(c.agency, c.offer);
-    if (r != RejectReason::kNone) return Reject(cmd, r, c.agency, c.offer, 0, out);
-    OfferRecord& o = offers_[c.offer];
+inline void Engine::Impl::Replace(const Command& cmd, std::vector<Event>* out) noexcept {
+  const ReplaceOffer& c = cmd.replace;
+  auto reject = [&](RejectReason reason) { Reject(cmd, reason, c.agency, c.offer, 0, out); };
+  RejectReason r = CheckTarget(c.agency, c.offer);
+  if (r != RejectReason::kNone) return reject(r);
+  OfferRecord& o = offers_[c.offer];
+  Book& b = books_[o.pair];
+  if (b.halted) return reject(RejectReason::kPairHalted);
+  r = CheckLots(b, c.lots);
+  if (r != RejectReason::kNone) return reject(r);
+  r = CheckPrice(b, c.price);
+  if (r != RejectReason::kNone) return reject(r);
+  // No overflow: 0 < c.lots <= max_lots and 0 <= filled.
+  const Lots open =
+      cmd.type == CommandType::kReplaceOfferOpenLots ? c.lots : c.lots - o.filled;
+  if (open <= 0) {
+    // The total is already filled (the agency had not seen some fill): nothing more may
+    // trade. Cancelling the rest is what a total at or below the filled lots means.
     const Lots lots = o.open;
     RemoveOpen(cmd.time, c.offer, o, OfferStatus::kCancelled);
     Event& e = NewEvent(cmd, EventType::kCancelled, out);
     e.cancelled.offer = c.offer;
     e.cancelled.agency = c.agency;
-    e.cancelled.reason = CancelReason::kRequested;
+    e.cancelled.reason = CancelReason::kReplaceBelowFilled;
     e.cancelled.lots = lots;
+    return;
   }
-
-  void ExpireDue(const Command& cmd, std::vector<Event>* out) noexcept {
-    while (!expiries_.empty() && expiries_.front().expiry <= cmd.time) {
-      const ExpiryEntry top = expiries_.front();
-      std::pop_heap(expiries_.begin(), expiries_.end(), ExpiryLater{});
-      expiries_.pop_back();
-      // Finished earlier (perhaps purged since): a stale entry.
-      if (!offers_.Resident(top.offer)) continue;
-      OfferRecord& o = offers_[top.offer];
-      if (o.status != OfferStatus::kOpen) continue;
-      const Lots lots = o.open;
-      RemoveOpen(cmd.time, top.offer, o, OfferStatus::kExpired);
-      Event& e = NewEvent(cmd, EventType::kExpired, out);
-      e.expired.offer = top.offer;
-      e.expired.agency = o.agency;
-      e.expired.lots = lots;
-    }
+  Amount new_reserve;
+  if (!Reservation(b, o.side, open, c.price, &new_reserve)) {
+    return reject(RejectReason::kOverflow);
   }
+  const Amount old_reserve = o.side == Side::kSell ? o.open * b.lot_size : o.open * o.price;
+  HoldingInfo& h = H(o.agency, o.side == Side::kSell ? b.base : b.quote);
+  const Amount delta = new_reserve - old_reserve;
+  if (delta > h.available) return reject(RejectReason::kInsufficientHoldings);
 
-  // kReplaceOffer (c.lots = new total) and the legacy kReplaceOfferOpenLots (c.lots = new
-  // open lots); they differ only in the open lots they ask for.
-  void Replace(const Command& cmd, std::vector<Event>* out) noexcept {
-    const ReplaceOffer& c = cmd.replace;
-    auto reject = [&](RejectReason reason) { Reject(cmd, reason, c.agency, c.offer, 0, out); };
-    RejectReason r = CheckTarget(c.agency, c.offer);
-    if (r != RejectReason::kNone) return reject(r);
-    OfferRecord& o = offers_[c.offer];
-    Book& b = books_[o.pair];
-    if (b.halted) return reject(RejectReason::kPairHalted);
-    r = CheckLots(b, c.lots);
-    if (r != RejectReason::kNone) return reject(r);
-    r = CheckPrice(b, c.price);
-    if (r != RejectReason::kNone) return reject(r);
-    // No overflow: 0 < c.lots <= max_lots and 0 <= filled.
-    const Lots open =
-        cmd.type == CommandType::kReplaceOfferOpenLots ? c.lots : c.lots - o.filled;
-    if (open <= 0) {
-      // The total is already filled (the agency had not seen some fill): nothing more may
-      // trade. Cancelling the rest is what a total at or below the filled lots means.
-      const Lots lots = o.open;
-      RemoveOpen(cmd.time, c.offer, o, OfferStatus::kCancelled);
-      Event& e = NewEvent(cmd, EventType::kCancelled, out);
-      e.cancelled.offer = c.offer;
-      e.cancelled.agency = c.agency;
-      e.cancelled.reason = CancelReason::kReplaceBelowFilled;
-      e.cancelled.lots = lots;
-      return;
-    }
-    Amount new_reserve;
-    if (!Reservation(b, o.side, open, c.price, &new_reserve)) {
-      return reject(RejectReason::kOverflow);
-    }
-    const Amount old_reserve = o.side == Side::kSell ? o.open * b.lot_size : o.open * o.price;
-    HoldingInfo& h = H(o.agency, o.side == Side::kSell ? b.base : b.quote);
-    const Amount delta = new_reserve - old_reserve;
-    if (delta > h.available) return reject(RejectReason::kInsufficientHoldings);
-
-    BookSide& own = o.side == Side::kBuy ? b.bids : b.asks;
-    const std::int64_t old_index = (o.price - b.low) / b.tick;
-    const bool keep = c.price == o.price && open <= o.open;
-    h.available -= delta;
-    h.reserved += delta;
-    {
-      Event& e = NewEvent(cmd, EventType::kReplaced, out);
-      e.replaced.offer = c.offer;
-      e.replaced.agency = c.agency;
-      e.replaced.lots = open;
-      e.replaced.price = c.price;
-      e.replaced.kept_priority = keep;
-    }
-    Level& old_level = own.levels[old_index];
-    Touch(o.pair, o.side, old_index, old_level);
-    if (keep) {
-      old_level.lots -= o.open - open;
-      o.open = open;
-      return;
-    }
-    Unlink(b, own, c.offer, o, old_index);
+  BookSide& own = o.side == Side::kBuy ? b.bids : b.asks;
+  const std::int64_t old_index = (o.price - b.low) / b.tick;
+  const bool keep = c.price == o.price && open <= o.open;
+  h.available -= delta;
+  h.reserved += delta;
+  {
+    Event& e = NewEvent(cmd, EventType::kReplaced, out);
+    e.replaced.offer = c.offer;
+    e.replaced.agency = c.agency;
+    e.replaced.lots = open;
+    e.replaced.price = c.price;
+    e.replaced.kept_priority = keep;
+  }
+  Level& old_level = own.levels[old_index];
+  Touch(o.pair, o.side, old_index, old_level);
+  if (keep) {
+    old_level.lots -= o.open - open;
     o.open = open;
-    o.price = c.price;
-    const AgencyMask partners = ref_.EligiblePartners(o.pair, o.agency) & o.accept;
-    Match(cmd, b, c.offer, o, partners, out);
+    return;
   }
+  Unlink(b, own, c.offer, o, old_index);
+  o.open = open;
+  o.price = c.price;
+  const AgencyMask partners = ref_.EligiblePartners(o.pair, o.agency) & o.accept;
+  Match(cmd, b, c.offer, o, partners, out);
+}
 
-  void SetHoldingsCmd(const Command& cmd, std::vector<Event>* out) noexcept {
-    const SetHoldings& c = cmd.set_holdings;
-    auto reject = [&](RejectReason reason) { Reject(cmd, reason, c.agency, kNil, 0, out); };
-    if (c.agency >= ref_.agencies().size()) return reject(RejectReason::kUnknownAgency);
-    if (c.instrument >= num_instruments_) return reject(RejectReason::kUnknownInstrument);
-    HoldingInfo& h = H(c.agency, c.instrument);
-    if (c.total < h.reserved) return reject(RejectReason::kHoldingsBelowReserved);
-    // Keep the exchange-wide total of the instrument within 64 bits; then no single
-    // holding can overflow when fills move amounts between agencies.
-    Amount new_total;
-    if (__builtin_sub_overflow(totals_[c.instrument], h.available + h.reserved, &new_total) ||
-        __builtin_add_overflow(new_total, c.total, &new_total)) {
-      return reject(RejectReason::kOverflow);
-    }
-    totals_[c.instrument] = new_total;
-    h.available = c.total - h.reserved;
-    Event& e = NewEvent(cmd, EventType::kHoldingsSet, out);
-    e.holdings_set.agency = c.agency;
-    e.holdings_set.instrument = c.instrument;
-    e.holdings_set.available = h.available;
-    e.holdings_set.reserved = h.reserved;
+inline void Engine::Impl::SetHoldingsCmd(const Command& cmd, std::vector<Event>* out) noexcept {
+  const SetHoldings& c = cmd.set_holdings;
+  auto reject = [&](RejectReason reason) { Reject(cmd, reason, c.agency, kNil, 0, out); };
+  if (c.agency >= ref_.agencies().size()) return reject(RejectReason::kUnknownAgency);
+  if (c.instrument >= num_instruments_) return reject(RejectReason::kUnknownInstrument);
+  HoldingInfo& h = H(c.agency, c.instrument);
+  if (c.total < h.reserved) return reject(RejectReason::kHoldingsBelowReserved);
+  // Keep the exchange-wide total of the instrument within 64 bits; then no single
+  // holding can overflow when fills move amounts between agencies.
+  Amount new_total;
+  if (__builtin_sub_overflow(totals_[c.instrument], h.available + h.reserved, &new_total) ||
+      __builtin_add_overflow(new_total, c.total, &new_total)) {
+    return reject(RejectReason::kOverflow);
   }
+  totals_[c.instrument] = new_total;
+  h.available = c.total - h.reserved;
+  Event& e = NewEvent(cmd, EventType::kHoldingsSet, out);
+  e.holdings_set.agency = c.agency;
+  e.holdings_set.instrument = c.instrument;
+  e.holdings_set.available = h.available;
+  e.holdings_set.reserved = h.reserved;
+}
 
-  void HaltResume(const Command& cmd, std::vector<Event>* out) noexcept {
-    if (cmd.pair.pair >= books_.size()) {
-      return Reject(cmd, RejectReason::kUnknownPair, 0, kNil, 0, out);
-    }
-    const bool halt = cmd.type == CommandType::kHaltPair;
-    books_[cmd.pair.pair].halted = halt;
-    Event& e = NewEvent(cmd, halt ? EventType::kPairHalted : EventType::kPairResumed, out);
-    e.pair.pair = cmd.pair.pair;
+inline void Engine::Impl::HaltResume(const Command& cmd, std::vector<Event>* out) noexcept {
+  if (cmd.pair.pair >= books_.size()) {
+    return Reject(cmd, RejectReason::kUnknownPair, 0, kNil, 0, out);
   }
-
-  const ReferenceData& ref_;
-  EngineOptions options_;
-  std::size_t num_instruments_ = 0;
-  AgencyMask valid_agencies_ = 0;
-  LevelArena level_arena_;  // the books' level arrays
-  std::vector<Book> books_;
-  std::vector<HoldingInfo> holdings_;  // [agency * instruments + instrument]
-  std::vector<Amount> totals_;         // per instrument, over all agencies
-  OfferStore offers_;
-  internal::ClientIndex client_index_;
-  std::vector<ExpiryEntry> expiries_;  // min-heap by ExpiryLater
-  // Retention (ENGINE.md): finished offers in finishing order, purged retention_ after.
-  TimeNs retention_ = 0;  // 0 = keep forever
-  internal::ChunkedFifo<DoneEntry> done_;
-  std::uint64_t purged_ = 0;
-  std::vector<TouchedLevel> touched_;
-  // Per-agency FIFOs of non-empty levels: blocks of num_agencies_ lists, recycled.
-  static constexpr std::size_t kInitialListBlocks = 16384;
-  std::size_t num_agencies_ = 1;
-  std::vector<AgencyList> lists_;
-  std::vector<std::uint32_t> free_lists_;
-  std::uint64_t next_priority_ = 1;  // next OfferRecord::stamp
-  std::size_t open_count_ = 0;
-  std::uint64_t next_fill_id_ = 1;
-  Seq last_seq_ = 0;
-  TimeNs last_time_ = 0;
-  std::uint64_t stamp_ = 0;
-};
+  const bool halt = cmd.type == CommandType::kHaltPair;
+  books_[cmd.pair.pair].halted = halt;
+  Event& e = NewEvent(cmd, halt ? EventType::kPairHalted : EventType::kPairResumed, out);
+  e.pair.pair = cmd.pair.pair;
+}
 
 Engine::Engine(const ReferenceData& ref, const EngineOptions& options)
     : impl_(std::make_unique<Impl>(ref, options)) {}
@@ -1425,18 +844,6 @@ std::size_t Engine::OpenOfferCount() const { return impl_->OpenOfferCount(); }
 std::optional<TimeNs> Engine::NextExpiry() const { return impl_->NextExpiry(); }
 Seq Engine::last_seq() const { return impl_->last_seq(); }
 TimeNs Engine::last_time() const { return impl_->last_time(); }
-std::string Engine::SaveState() const { return impl_->SaveState(); }
-absl::Status Engine::LoadState(absl::string_view bytes) { return impl_->LoadState(bytes); }
-std::uint64_t Engine::StateDigest() const {
-  // FNV-1a over the snapshot bytes: the snapshot is the whole state, canonically ordered.
-  const std::string s = impl_->SaveState();
-  std::uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
 const ReferenceData& Engine::reference_data() const { return impl_->ref(); }
 
 }  // namespace msx

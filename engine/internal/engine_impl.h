@@ -1,0 +1,365 @@
+// Engine::Impl, the engine's state and its operations: private to the engine's two
+// translation units, engine/engine.cc (the hot path: Apply, Match, Cancel, Replace,
+// Prefetch, and the queries; its inline members are defined there, so that they inline
+// into one another) and engine/engine_state.cc (SaveState / LoadState, SNAPSHOT.md).
+// Members defined here are the few both need (the merge walk over a level's FIFOs,
+// linking an offer into a level, reservations). Single-threaded, like Engine.
+#ifndef MSX_ENGINE_INTERNAL_ENGINE_IMPL_H_
+#define MSX_ENGINE_INTERNAL_ENGINE_IMPL_H_
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "engine/engine.h"
+#include "engine/internal/book.h"
+#include "engine/internal/chunked_fifo.h"
+#include "engine/internal/client_index.h"
+#include "engine/internal/expiry_queue.h"
+#include "engine/internal/level_arena.h"
+#include "engine/internal/level_bitmap.h"
+#include "engine/internal/offer_store.h"
+
+namespace msx {
+
+using internal::AgencyList;
+using internal::Book;
+using internal::BookSide;
+using internal::ColdRecord;
+using internal::DoneEntry;
+using internal::ExpiryEntry;
+using internal::ExpiryLater;
+using internal::kAllAgencies;
+using internal::kNil;
+using internal::Level;
+using internal::LevelArena;
+using internal::OfferRecord;
+using internal::OfferStore;
+using internal::TouchedLevel;
+
+class Engine::Impl {
+ public:
+  Impl(const ReferenceData& ref, const EngineOptions& options) : ref_(ref), options_(options) {
+    Reset();
+  }
+
+  void Reset();
+
+  inline void Apply(const Command& cmd, std::vector<Event>* out) noexcept;
+
+  // Each hop reads only what the hop before it started loading (see engine.h).
+  inline void Prefetch(const Command& c, int hop) const noexcept;
+
+  // ---------------------------------------------------------------- queries
+  inline std::optional<OfferInfo> GetOffer(OfferId id) const;
+  inline bool IsPurged(OfferId id) const;
+  TimeNs offer_retention() const { return retention_; }
+  std::uint64_t PurgedOfferCount() const { return purged_; }
+  std::size_t RetainedOfferCount() const { return offers_.size() - purged_; }
+  inline std::size_t OfferMemoryBytes() const;
+
+  inline std::optional<OfferInfo> FindByClientId(AgencyId agency, ClientOfferId client_id) const;
+
+  inline std::vector<OfferInfo> ListOpenOffers(AgencyId agency, std::optional<PairId> pair) const;
+
+  inline HoldingInfo GetHoldings(AgencyId agency, InstrumentId instrument) const;
+
+  inline DepthInfo GetDepth(PairId pair, int max_levels) const;
+
+  bool IsHalted(PairId pair) const { return pair < books_.size() && books_[pair].halted; }
+  std::size_t OpenOfferCount() const { return open_count_; }
+  inline std::optional<TimeNs> NextExpiry() const;
+  Seq last_seq() const { return last_seq_; }
+  TimeNs last_time() const { return last_time_; }
+  const ReferenceData& ref() const { return ref_; }
+
+  // ---------------------------------------------------------------- snapshots
+  std::string SaveState() const;
+
+  absl::Status LoadState(absl::string_view bytes);
+
+  // ---------------------------------------------------------------- commands
+ private:
+  absl::Status LoadStateInner(absl::string_view bytes);
+
+  OfferInfo Info(OfferId id) const {
+    const OfferRecord& r = offers_[id];
+    const ColdRecord& c = offers_.Cold(id);
+    OfferInfo i;
+    i.id = id;
+    i.client_id = c.client_id;
+    i.agency = r.agency;
+    i.pair = r.pair;
+    i.side = r.side;
+    i.tif = r.tif;
+    i.price = r.price;
+    i.original_lots = c.original;
+    i.open_lots = r.open;
+    i.filled_lots = r.filled;
+    i.min_fill = c.min_fill;
+    i.expiry = c.expiry;
+    i.allow = c.allow;
+    i.deny = c.deny;
+    i.status = r.status;
+    i.accepted_seq = c.accepted_seq;
+    i.accepted_time = c.accepted_time;
+    return i;
+  }
+
+  HoldingInfo& H(AgencyId agency, InstrumentId instrument) noexcept {
+    return holdings_[agency * num_instruments_ + instrument];
+  }
+
+  void EnsureAllocated(Book& b) {
+    if (b.allocated) return;
+    b.allocated = true;
+    for (BookSide* side : {&b.bids, &b.asks}) {
+      side->levels = level_arena_.Allocate(static_cast<std::size_t>(b.num_levels));
+      side->bits.Resize(b.num_levels);
+      side->best = -1;
+    }
+  }
+
+  void PushExpiry(TimeNs expiry, OfferId id) {
+    expiries_.push_back({expiry, id});
+    std::push_heap(expiries_.begin(), expiries_.end(), ExpiryLater{});
+  }
+
+  // Records the level's totals before its first change in this command.
+  inline void Touch(PairId pair, Side side, std::int64_t index, Level& l) noexcept;
+
+  inline void FlushLevels(const Command& cmd, std::vector<Event>* out) noexcept;
+
+  const AgencyList* Lists(const Level& l) const noexcept {
+    return &lists_[std::size_t{l.lists} * num_agencies_];
+  }
+  AgencyList* Lists(const Level& l) noexcept { return &lists_[std::size_t{l.lists} * num_agencies_]; }
+
+  // A block of per-agency FIFOs for a level that is becoming non-empty. Allocates only when
+  // more levels are non-empty at once than ever before.
+  std::uint32_t AcquireLists() {
+    if (!free_lists_.empty()) {
+      const std::uint32_t block = free_lists_.back();
+      free_lists_.pop_back();
+      return block;
+    }
+    const std::size_t block = lists_.size() / num_agencies_;
+    lists_.resize(lists_.size() + num_agencies_);
+    free_lists_.reserve(block + 1);  // so that releasing never allocates
+    return static_cast<std::uint32_t>(block);
+  }
+
+  // Appends offer `id` at the back of level `index`: the tail of its agency's FIFO, with the
+  // latest priority stamp (no market-data bookkeeping).
+  void LinkTail(Book& b, BookSide& side, OfferId id, OfferRecord& o, std::int64_t index) noexcept {
+    Level& l = side.levels[index];
+    if (l.count == 0) {
+      l.lists = AcquireLists();
+      l.agencies = 0;
+    }
+    const AgencyMask bit = AgencyMask{1} << o.agency;
+    AgencyList& al = Lists(l)[o.agency];
+    o.stamp = next_priority_++;
+    o.next = kNil;
+    if ((l.agencies & bit) != 0) {
+      o.prev = al.tail;
+      offers_[al.tail].next = id;
+    } else {
+      o.prev = kNil;
+      al.head = id;
+      l.agencies |= bit;
+    }
+    al.tail = id;
+    l.lots += o.open;
+    if (l.count++ == 0) {
+      side.bits.Set(index);
+      const bool is_bid = &side == &b.bids;
+      if (side.best < 0 || (is_bid ? index > side.best : index < side.best)) side.best = index;
+    }
+  }
+
+  // Unlinks `o` from its agency's FIFO at level `l`; totals are unchanged. The FIFO's
+  // head/tail entry is read and written only when `o` is the first or last offer (a
+  // cancel in the middle of a FIFO touches its record and its two neighbours only).
+  inline void UnlinkFromList(Level& l, OfferRecord& o) noexcept;
+
+  // Removes open offer `id` from its level; `o.open` lots leave the level total.
+  inline void Unlink(Book& b, BookSide& side, OfferId id, OfferRecord& o, std::int64_t index) noexcept;
+
+  // Takes `o.open` lots and one offer off level `index` (the caller has unlinked it). A
+  // level whose count drops to 0 releases its FIFO block: every linked offer is open and
+  // counted, so its FIFOs are empty by then.
+  inline void Detach(Book& b, BookSide& side, const OfferRecord& o, std::int64_t index) noexcept;
+
+  // Time-priority merge over the FIFOs of some agencies at one level: a cursor per agency.
+  struct LevelMerge {
+    AgencyMask live;  // agencies whose cursor is not exhausted
+    OfferId cur[kMaxAgencies];
+  };
+  void MergeStart(const Level& l, AgencyMask agencies, LevelMerge* mg) const noexcept {
+    mg->live = l.count == 0 ? 0 : l.agencies & agencies;
+    const AgencyList* lists = mg->live != 0 ? Lists(l) : nullptr;
+    for (AgencyMask m = mg->live; m != 0; m &= m - 1) {
+      const int a = __builtin_ctzll(m);
+      mg->cur[a] = lists[a].head;
+      __builtin_prefetch(&offers_[lists[a].head]);
+    }
+  }
+  // The agency whose cursor offer is first in time priority, or -1 when every cursor is
+  // exhausted. A FIFO holds only open offers (every way an offer stops being open unlinks
+  // it); an entry that is not open would still be passed over (and, with `unlink`, unlinked
+  // from `l`), at the cost of one status check on a record the walk reads anyway.
+  template <bool kUnlink, typename LevelRef>
+  int MergeNext(LevelRef& l, LevelMerge* mg) noexcept {
+    int best = -1;
+    std::uint64_t best_stamp = ~std::uint64_t{0};
+    for (AgencyMask m = mg->live; m != 0; m &= m - 1) {
+      const int a = __builtin_ctzll(m);
+      OfferId id = mg->cur[a];
+      while (id != kNil && offers_[id].status != OfferStatus::kOpen) {
+        OfferRecord& dead = offers_[id];
+        id = dead.next;
+        if constexpr (kUnlink) UnlinkFromList(l, dead);
+      }
+      mg->cur[a] = id;
+      if (id == kNil) {
+        mg->live &= ~(AgencyMask{1} << a);
+        continue;
+      }
+      const std::uint64_t stamp = offers_[id].stamp;
+      if (stamp < best_stamp) {
+        best_stamp = stamp;
+        best = a;
+      }
+    }
+    return best;
+  }
+  int MergeNextConst(const Level& l, LevelMerge* mg) const noexcept {
+    return const_cast<Impl*>(this)->MergeNext<false>(l, mg);  // reads only
+  }
+  static void MergeAdvance(LevelMerge* mg, int agency, OfferId next) noexcept {
+    mg->cur[agency] = next;
+    if (next == kNil) mg->live &= ~(AgencyMask{1} << agency);
+  }
+
+  // Calls fn(id) for every open offer of level `l` in time priority.
+  template <typename Fn>
+  void ForEachInPriority(const Level& l, Fn fn) const {
+    LevelMerge mg;
+    MergeStart(l, kAllAgencies, &mg);
+    for (int a = MergeNextConst(l, &mg); a >= 0; a = MergeNextConst(l, &mg)) {
+      const OfferId id = mg.cur[a];
+      fn(id);
+      MergeAdvance(&mg, a, offers_[id].next);
+    }
+  }
+
+  inline void Reject(const Command& cmd, RejectReason reason, AgencyId agency, OfferId offer,
+              ClientOfferId client_id, std::vector<Event>* out) noexcept;
+
+  // Shared price checks for submit and replace.
+  static inline RejectReason CheckPrice(const Book& b, Price price) noexcept;
+  static inline RejectReason CheckLots(const Book& b, Lots lots) noexcept;
+
+  // The amount an open offer of `lots` at `price` reserves, in base units (sell) or quote
+  // units (buy). False on overflow.
+  static bool Reservation(const Book& b, Side side, Lots lots, Price price,
+                          Amount* amount) noexcept {
+    Amount base_amount, quote_amount;
+    if (__builtin_mul_overflow(lots, b.lot_size, &base_amount)) return false;
+    if (__builtin_mul_overflow(lots, price, &quote_amount)) return false;
+    *amount = side == Side::kSell ? base_amount : quote_amount;
+    return true;
+  }
+
+  inline void ReleaseReservation(const Book& b, const OfferRecord& o) noexcept;
+
+  inline void Submit(const Command& cmd, std::vector<Event>* out) noexcept;
+
+  // Lots that `taker` could fill right now (eligible, crossing, before any self-match),
+  // counting up to `need` at most.
+  inline Lots Available(const Book& b, const OfferRecord& taker, AgencyMask partners,
+                 Lots need) const noexcept;
+
+  // Cancels the taker's unfilled remainder (it is not in the book).
+  inline void FinishTaker(const Command& cmd, const Book& b, OfferId id, OfferRecord& o,
+                   CancelReason reason, std::vector<Event>* out) noexcept;
+
+  // Matches taker `o` (not linked in any level) against the opposite side, then rests,
+  // cancels or finishes it.
+  inline void Match(const Command& cmd, Book& b, OfferId id, OfferRecord& o, AgencyMask partners,
+             std::vector<Event>* out) noexcept;
+
+  inline void FillOne(const Command& cmd, Book& b, BookSide& opp, std::int64_t index, Level& l,
+               OfferId maker_id, OfferRecord& maker, OfferId taker_id, OfferRecord& taker,
+               std::vector<Event>* out) noexcept;
+
+  // Validates a cancel/replace target; kNone when `id` is open and owned by `agency`.
+  inline RejectReason CheckTarget(AgencyId agency, OfferId id) const noexcept;
+
+  // Takes open offer `id` out of the book, releases its reservation and marks it `status`.
+  inline void RemoveOpen(TimeNs now, OfferId id, OfferRecord& o, OfferStatus status) noexcept;
+
+  // `id` stopped being open at `now`: it is purged once the retention window has passed.
+  // Without a window nothing is queued (SetRetention queues what finished meanwhile).
+  inline void Finished(TimeNs now, OfferId id) noexcept;
+
+  // A new window applies from the next command on. Turning retention on queues the offers
+  // that finished while it was off as finished now, in id order (their finish times were
+  // not kept): one pass over the records, once. Turning it off forgets the queue.
+  inline void SetRetention(const Command& cmd);
+
+  // Purges finished offers whose window has passed, oldest finish first, at most a few
+  // per command (kPurgePerCommand): the client id is forgotten and the records are marked
+  // purged (freed with their chunk once all of it is). REQUIRES: retention_ > 0.
+  inline void PurgeDue(const Command& cmd) noexcept;
+
+  inline void Cancel(const Command& cmd, std::vector<Event>* out) noexcept;
+
+  inline void ExpireDue(const Command& cmd, std::vector<Event>* out) noexcept;
+
+  // kReplaceOffer (c.lots = new total) and the legacy kReplaceOfferOpenLots (c.lots = new
+  // open lots); they differ only in the open lots they ask for.
+  inline void Replace(const Command& cmd, std::vector<Event>* out) noexcept;
+
+  inline void SetHoldingsCmd(const Command& cmd, std::vector<Event>* out) noexcept;
+
+  inline void HaltResume(const Command& cmd, std::vector<Event>* out) noexcept;
+
+  const ReferenceData& ref_;
+  EngineOptions options_;
+  std::size_t num_instruments_ = 0;
+  AgencyMask valid_agencies_ = 0;
+  LevelArena level_arena_;  // the books' level arrays
+  std::vector<Book> books_;
+  std::vector<HoldingInfo> holdings_;  // [agency * instruments + instrument]
+  std::vector<Amount> totals_;         // per instrument, over all agencies
+  OfferStore offers_;
+  internal::ClientIndex client_index_;
+  std::vector<ExpiryEntry> expiries_;  // min-heap by ExpiryLater
+  // Retention (ENGINE.md): finished offers in finishing order, purged retention_ after.
+  TimeNs retention_ = 0;  // 0 = keep forever
+  internal::ChunkedFifo<DoneEntry> done_;
+  std::uint64_t purged_ = 0;
+  std::vector<TouchedLevel> touched_;
+  // Per-agency FIFOs of non-empty levels: blocks of num_agencies_ lists, recycled.
+  static constexpr std::size_t kInitialListBlocks = 16384;
+  std::size_t num_agencies_ = 1;
+  std::vector<AgencyList> lists_;
+  std::vector<std::uint32_t> free_lists_;
+  std::uint64_t next_priority_ = 1;  // next OfferRecord::stamp
+  std::size_t open_count_ = 0;
+  std::uint64_t next_fill_id_ = 1;
+  Seq last_seq_ = 0;
+  TimeNs last_time_ = 0;
+  std::uint64_t stamp_ = 0;
+};
+
+}  // namespace msx
+
+#endif  // MSX_ENGINE_INTERNAL_ENGINE_IMPL_H_
