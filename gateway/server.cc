@@ -36,8 +36,15 @@ namespace msx::gateway {
 // time; a newer one replaces a queued older one.
 class SnapshotWriter {
  public:
-  SnapshotWriter(std::string dir, journal::JournalWriter* journal)
-      : dir_(std::move(dir)), journal_(journal), thread_([this] { Run(); }) {}
+  // `written_unix_ns` / `written` are updated after each snapshot written (metrics).
+  SnapshotWriter(std::string dir, journal::JournalWriter* journal,
+                 std::shared_ptr<std::atomic<std::int64_t>> written_unix_ns,
+                 std::shared_ptr<std::atomic<std::uint64_t>> written)
+      : dir_(std::move(dir)),
+        journal_(journal),
+        written_unix_ns_(std::move(written_unix_ns)),
+        written_(std::move(written)),
+        thread_([this] { Run(); }) {}
   ~SnapshotWriter() { Finish(); }
 
   void Offer(Seq seq, std::string state) {
@@ -76,6 +83,13 @@ class SnapshotWriter {
       }
       absl::Status s = journal_->WaitDurable(seq);
       if (s.ok()) s = journal::WriteSnapshot(dir_, seq, state);
+      if (s.ok()) {
+        written_unix_ns_->store(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count(),
+                                std::memory_order_relaxed);
+        written_->fetch_add(1, std::memory_order_relaxed);
+      }
       if (!s.ok()) {
         std::fprintf(stderr, "msx-server: snapshot at seq %llu not written: %s\n",
                      static_cast<unsigned long long>(seq), std::string(s.message()).c_str());
@@ -85,6 +99,8 @@ class SnapshotWriter {
 
   const std::string dir_;
   journal::JournalWriter* const journal_;
+  const std::shared_ptr<std::atomic<std::int64_t>> written_unix_ns_;
+  const std::shared_ptr<std::atomic<std::uint64_t>> written_;
   std::mutex mu_;
   std::condition_variable cv_;
   Seq queued_seq_ = 0;
@@ -185,6 +201,9 @@ class Barrier final : public Work {
 absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
     const ServerOptions& options) {
   std::unique_ptr<ExchangeServer> s(new ExchangeServer());
+  s->start_unix_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
 
   // ---- Configuration ----
   if (options.config_file.empty()) {
@@ -203,6 +222,12 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
       return absl::InvalidArgumentError(absl::StrCat("--listen: ", l.message()));
     }
     sc->set_listen(*options.listen);
+  }
+  if (options.http) {
+    if (absl::Status l = CheckListenAddress(*options.http); !l.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--http: ", l.message()));
+    }
+    sc->mutable_http()->set_listen(*options.http);
   }
   if (options.data_dir) sc->set_data_dir(*options.data_dir);
   if (options.durability) {
@@ -251,8 +276,11 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
   journal::RecoveryOptions ropts;
   ropts.truncate_at_corruption = options.truncate_at_corruption;
   ropts.expected_config = journaled_config;
+  const auto recovery_began = std::chrono::steady_clock::now();
   absl::StatusOr<journal::RecoveryResult> recovered = journal::Recover(
       dir, [ref_ptr] { return std::make_unique<Engine>(*ref_ptr, EngineOptions{}); }, ropts);
+  s->recovery_seconds_ =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - recovery_began).count();
   if (!recovered.ok()) {
     if (recovered.status().code() == absl::StatusCode::kFailedPrecondition) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -264,6 +292,17 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
   }
   s->engine_ = std::move(recovered->engine);
   const Seq recovered_seq = recovered->last_seq;
+  s->recovered_commands_ = recovered->commands_replayed;
+  if (!recovered->snapshot_path.empty()) {
+    // The snapshot's age counts from when it was written, not from this start.
+    std::error_code mtime_error;
+    auto mtime = std::filesystem::last_write_time(recovered->snapshot_path, mtime_error);
+    if (!mtime_error) {
+      const auto now_file = std::filesystem::file_time_type::clock::now();
+      const auto age = std::chrono::duration_cast<std::chrono::nanoseconds>(now_file - mtime);
+      s->snapshot_unix_ns_->store(s->start_unix_ns_ - age.count(), std::memory_order_relaxed);
+    }
+  }
   s->recovery_summary_ = absl::StrCat(
       "journal: last seq ", recovered_seq,
       recovered->snapshot_seq != 0 ? absl::StrCat(", snapshot at seq ", recovered->snapshot_seq)
@@ -298,6 +337,13 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
   wopts.on_durable = [target](Seq seq) {
     if (Sequencer* q = target->load(std::memory_order_acquire)) q->OnDurable(seq);
   };
+  // Metrics: group commits counted on the thread that made them (one at a time).
+  s->command_metrics_ = std::make_unique<http::CommandMetrics>(*s->ref_);
+  s->journal_metrics_ = std::make_unique<http::JournalMetrics>();
+  http::JournalMetrics* jm = s->journal_metrics_.get();
+  wopts.on_commit = [jm](const journal::CommitTiming& t) {
+    jm->OnCommit(t.commands, t.write_ns, t.sync_ns);
+  };
   s->health_target_ = std::make_shared<std::atomic<grpc::HealthCheckServiceInterface*>>(nullptr);
   auto health = s->health_target_;
   wopts.on_failure = [target, health](const absl::Status& status) {
@@ -326,7 +372,8 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
       journal::JournalWriter::Open(dir, std::move(wopts));
   if (!writer.ok()) return writer.status();
   s->journal_ = *std::move(writer);
-  s->snapshots_ = std::make_unique<SnapshotWriter>(dir, s->journal_.get());
+  s->snapshots_ = std::make_unique<SnapshotWriter>(dir, s->journal_.get(), s->snapshot_unix_ns_,
+                                                   s->snapshots_written_);
 
   // ---- Sequencer ----
   s->exec_hub_ = std::make_unique<ExecHub>(s->ref_->agencies().size());
@@ -355,7 +402,9 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
   };
   s->sequencer_ = std::make_unique<Sequencer>(
       *s->ref_, s->engine_.get(), s->journal_.get(),
-      std::vector<SequencerObserver*>{s->reports_.get()}, qopts, std::move(snapshot));
+      // The reports first (stream messages); the metrics count each batch once.
+      std::vector<SequencerObserver*>{s->reports_.get(), s->command_metrics_.get()}, qopts,
+      std::move(snapshot));
   target->store(s->sequencer_.get(), std::memory_order_release);
   // The configured offer retention is journaled (a command) when it differs from the
   // recovered engine's: on a new journal, on one older than retention (kept forever until
@@ -527,6 +576,155 @@ absl::Status ExchangeServer::Shutdown() {
   return status;
 }
 
+namespace {
+
+// Resting offers per book, read on the sequencer thread for a scrape.
+class MetricsQuery final : public Work {
+ public:
+  MetricsQuery(std::function<void(const std::vector<std::array<std::uint64_t, 2>>*)> render)
+      : render_(std::move(render)) {}
+  void Query(const SequencerView& view) override {
+    resting_.resize(view.ref.pairs().size());
+    for (const PairBook& p : view.ref.pairs()) {
+      DepthInfo depth = view.engine.GetDepth(p.id, std::numeric_limits<int>::max());
+      std::array<std::uint64_t, 2>& r = resting_[p.id];
+      for (const LevelInfo& l : depth.bids) r[0] += l.offer_count;
+      for (const LevelInfo& l : depth.asks) r[1] += l.offer_count;
+    }
+  }
+  void Complete(const absl::Status& status) override {
+    render_(status.ok() && !resting_.empty() ? &resting_ : nullptr);
+    delete this;
+  }
+
+ private:
+  std::function<void(const std::vector<std::array<std::uint64_t, 2>>*)> render_;
+  std::vector<std::array<std::uint64_t, 2>> resting_;
+};
+
+std::size_t CountSegments(const std::string& dir) {
+  absl::StatusOr<std::vector<journal::SegmentInfo>> segments = journal::ListSegments(dir);
+  return segments.ok() ? segments->size() : 0;
+}
+
+std::int64_t UnixNowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+void ExchangeServer::ScrapeMetrics(std::function<void(std::string text)> done) {
+  auto render = [this, done](const std::vector<std::array<std::uint64_t, 2>>* resting) {
+    http::PrometheusWriter w;
+    command_metrics_->Render(&w);
+    journal_metrics_->Render(&w);
+    const journal::WriterStats st = journal_->stats();
+    w.Family("msx_journal_appended_bytes_total", "counter",
+             "Journal bytes appended by this process (record headers included).");
+    w.Sample("msx_journal_appended_bytes_total", static_cast<double>(st.bytes));
+    w.Family("msx_journal_group_commits_total", "counter",
+             "Journal group commits (write, plus fdatasync under durability sync).");
+    w.Sample("msx_journal_group_commits_total", static_cast<double>(st.syncs));
+    w.Family("msx_journal_fdatasyncs_total", "counter",
+             "fdatasync calls on journal segments, of every kind.");
+    w.Sample("msx_journal_fdatasyncs_total", static_cast<double>(st.fdatasyncs));
+    w.Family("msx_journal_segments", "gauge", "Journal segment files in the data directory.");
+    w.Sample("msx_journal_segments", static_cast<double>(CountSegments(server_config_.data_dir())));
+    w.Family("msx_journal_durable_seq", "gauge", "Highest sequence number made durable.");
+    w.Sample("msx_journal_durable_seq", static_cast<double>(sequencer_->durable_seq()));
+    w.Family("msx_sequencer_last_seq", "gauge", "Highest sequence number applied.");
+    w.Sample("msx_sequencer_last_seq", static_cast<double>(sequencer_->last_seq()));
+    w.Family("msx_sequencer_queue_depth", "gauge", "Items waiting in the sequencer ring.");
+    w.Sample("msx_sequencer_queue_depth", static_cast<double>(sequencer_->queue_depth()));
+    w.Family("msx_sequencer_queue_capacity", "gauge", "Slots of the sequencer ring.");
+    w.Sample("msx_sequencer_queue_capacity", static_cast<double>(sequencer_->queue_capacity()));
+    w.Family("msx_sequencer_journal_waits_total", "counter",
+             "Times the sequencer waited for the journal (back-pressure).");
+    w.Sample("msx_sequencer_journal_waits_total", static_cast<double>(sequencer_->journal_waits()));
+    w.Family("msx_accepting", "gauge", "1 while commands are accepted; 0 once the journal failed.");
+    w.Sample("msx_accepting", sequencer_->accepting() ? 1 : 0);
+    if (resting != nullptr) {
+      w.Family("msx_book_resting_offers", "gauge", "Offers resting in each pair book, by side.");
+      for (const PairBook& p : ref_->pairs()) {
+        w.Sample("msx_book_resting_offers", {{"pair", p.symbol}, {"side", "buy"}},
+                 static_cast<double>((*resting)[p.id][0]));
+        w.Sample("msx_book_resting_offers", {{"pair", p.symbol}, {"side", "sell"}},
+                 static_cast<double>((*resting)[p.id][1]));
+      }
+    }
+    w.Family("msx_stream_subscribers", "gauge",
+             "Open StreamExecutions, StreamExecutionBatches and StreamBook streams per agency.");
+    for (const Agency& a : ref_->agencies()) {
+      w.Sample("msx_stream_subscribers", {{"agency", a.code}},
+               static_cast<double>(stream_counts_->open(a.id)));
+    }
+    const std::int64_t snap_ns = snapshot_unix_ns_->load(std::memory_order_relaxed);
+    if (snap_ns != 0) {
+      w.Family("msx_snapshot_age_seconds", "gauge",
+               "Seconds since the newest snapshot was written (absent: no snapshot yet).");
+      w.Sample("msx_snapshot_age_seconds",
+               std::max<double>(0, static_cast<double>(UnixNowNs() - snap_ns) / 1e9));
+    }
+    w.Family("msx_snapshots_written_total", "counter", "Snapshots written by this process.");
+    w.Sample("msx_snapshots_written_total",
+             static_cast<double>(snapshots_written_->load(std::memory_order_relaxed)));
+    w.Family("msx_recovery_duration_seconds", "gauge",
+             "Time the last start spent recovering (snapshot load and journal replay).");
+    w.Sample("msx_recovery_duration_seconds", recovery_seconds_);
+    w.Family("msx_recovery_replayed_commands", "gauge",
+             "Journal commands replayed after the snapshot at the last start.");
+    w.Sample("msx_recovery_replayed_commands", static_cast<double>(recovered_commands_));
+    w.Family("msx_process_start_time_seconds", "gauge", "Start time of msx-server, Unix seconds.");
+    w.Sample("msx_process_start_time_seconds", static_cast<double>(start_unix_ns_ / 1000000) / 1e3);
+    // Reserved for the hot standby: msx_role{role="primary|standby"} and
+    // msx_replication_lag_seconds (gateway/http/METRICS.md).
+    done(w.text());
+  };
+  auto* work = new MetricsQuery(render);
+  if (!sequencer_->SubmitQuery(work).ok()) {
+    delete work;
+    render(nullptr);
+  }
+}
+
+std::string ExchangeServer::StatusJson() {
+  const auto now = std::chrono::steady_clock::now();
+  const std::uint64_t commands = command_metrics_->total_commands();
+  if (rate_at_ == std::chrono::steady_clock::time_point{}) {
+    rate_at_ = now;
+    rate_commands_ = commands;
+  } else if (now - rate_at_ >= std::chrono::seconds(1)) {
+    commands_per_second_ = static_cast<double>(commands - rate_commands_) /
+                           std::chrono::duration<double>(now - rate_at_).count();
+    rate_at_ = now;
+    rate_commands_ = commands;
+  }
+  if (now - segments_at_ >= std::chrono::seconds(1)) {
+    segments_at_ = now;
+    segments_ = CountSegments(server_config_.data_dir());
+  }
+  const journal::WriterStats st = journal_->stats();
+  const std::string failure = sequencer_->accepting() ? std::string() : sequencer_->failure();
+  std::string escaped;
+  for (char c : failure) {
+    if (c == '"' || c == '\\') escaped.push_back('\\');
+    if (static_cast<unsigned char>(c) >= 0x20) escaped.push_back(c);
+  }
+  return absl::StrCat(
+      "\"last_seq\":", sequencer_->last_seq(), ",\"durable_seq\":", sequencer_->durable_seq(),
+      ",\"durability\":\"",
+      server_config_.durability() == v1::DURABILITY_NONE ? "none" : "sync",
+      "\",\"accepting\":", sequencer_->accepting() ? "true" : "false", ",\"failure\":\"", escaped,
+      "\",\"journal_bytes\":", st.bytes, ",\"journal_segments\":", segments_,
+      ",\"group_commits\":", st.syncs, ",\"uptime_seconds\":",
+      static_cast<std::int64_t>(std::chrono::duration<double>(now - started_at_).count()),
+      ",\"commands_per_second\":", static_cast<std::int64_t>(commands_per_second_ + 0.5),
+      ",\"queue_depth\":", sequencer_->queue_depth(), ",\"queue_capacity\":",
+      sequencer_->queue_capacity());
+}
+
 std::string ExchangeServer::Banner() const {
   std::string host = server_config_.listen().substr(0, server_config_.listen().rfind(':'));
   std::string address = absl::StrCat(host, ":", port_);
@@ -536,6 +734,15 @@ std::string ExchangeServer::Banner() const {
       "  data dir ", server_config_.data_dir(), ", durability ",
       server_config_.durability() == v1::DURABILITY_NONE ? "none" : "sync", "; ",
       recovery_summary_, "\n");
+  if (http_port_ > 0) {
+    const std::string& hl = server_config_.http().listen();
+    absl::StrAppend(&out, "  operators' view: http://", hl.substr(0, hl.rfind(':')), ":", http_port_,
+                    "/ (dashboard; sign in with a token) and /metrics (Prometheus)\n");
+  } else {
+    absl::StrAppend(&out,
+                    "  operators' view: off (--http 127.0.0.1:8080 serves /metrics and the live "
+                    "dashboard on loopback)\n");
+  }
   // Tokens go in MSX_TOKEN (msx reads it; grpcurl -expand-headers reads ${MSX_TOKEN}), never
   // on a command line, where `ps` shows them to every user of the machine.
   std::string token_step;

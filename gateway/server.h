@@ -12,6 +12,9 @@
 #ifndef MSX_GATEWAY_SERVER_H_
 #define MSX_GATEWAY_SERVER_H_
 
+#include <atomic>
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,6 +29,7 @@
 #include "engine/reference_data.h"
 #include "gateway/admission.h"
 #include "gateway/auth.h"
+#include "gateway/http/metrics.h"
 #include "gateway/hubs.h"
 #include "gateway/reports.h"
 #include "gateway/sequencer.h"
@@ -43,6 +47,7 @@ struct ServerOptions {
   // Accept plaintext AgencyConfig.tokens from a --config file (each must be strong; warned
   // on stderr at start). The embedded demo configuration's tokens are always accepted.
   bool allow_plaintext_tokens = false;
+  std::optional<std::string> http;          // overrides server.http.listen
 };
 
 class SnapshotWriter;
@@ -69,6 +74,26 @@ class ExchangeServer {
   // demo tokens); the example passes the token in MSX_TOKEN, never on a command line.
   std::string Banner() const;
 
+  // ---- For the HTTP plane (gateway/http/): valid between Start and destruction ----
+  const ReferenceData& reference_data() const { return *ref_; }
+  const TokenTable& tokens() const { return *tokens_; }
+  Sequencer* sequencer() { return sequencer_.get(); }
+  ExecHub* exec_hub() { return exec_hub_.get(); }
+  BookHub* book_hub() { return book_hub_.get(); }
+  const Reports* reports() const { return reports_.get(); }
+  // Renders the exchange's metrics (gateway/http/METRICS.md) and calls `done` with the
+  // text exactly once: the counters as they are now, plus the resting offers per book,
+  // read by a query on the sequencer thread (left out when the sequencer cannot answer:
+  // journal failed, shutting down). `done` runs on the thread that completes the query, or
+  // on this one. Any thread.
+  void ScrapeMetrics(std::function<void(std::string text)> done);
+  // The dashboard's exchange status, as JSON object members (no braces): sequence,
+  // durability, journal, uptime, commands per second, queue depth. Call from one thread
+  // only (it keeps the previous sample for the rate).
+  std::string StatusJson();
+  // The HTTP plane's port once msx-server serves it (for the banner); 0 = off.
+  void set_http_port(int port) { http_port_ = port; }
+
  private:
   ExchangeServer() = default;
 
@@ -81,6 +106,10 @@ class ExchangeServer {
   std::unique_ptr<TokenTable> tokens_;
   std::unique_ptr<Admission> admission_;
   std::unique_ptr<Engine> engine_;
+  // Metrics (gateway/http/metrics.h), written by the journal and sequencer threads: declared
+  // before both, so they outlive them.
+  std::unique_ptr<http::CommandMetrics> command_metrics_;
+  std::unique_ptr<http::JournalMetrics> journal_metrics_;
   std::unique_ptr<journal::JournalWriter> journal_;
   std::unique_ptr<SnapshotWriter> snapshots_;
   std::unique_ptr<ExecHub> exec_hub_;
@@ -96,6 +125,23 @@ class ExchangeServer {
   std::shared_ptr<std::atomic<Sequencer*>> callback_target_;
   std::shared_ptr<std::atomic<grpc::HealthCheckServiceInterface*>> health_target_;
   int port_ = 0;
+  int http_port_ = 0;
+  std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
+  std::int64_t start_unix_ns_ = 0;      // when Start began (wall clock)
+  double recovery_seconds_ = 0;         // journal::Recover's duration
+  std::uint64_t recovered_commands_ = 0;
+  // The newest snapshot on disk: the one recovered from, then each one written.
+  std::shared_ptr<std::atomic<std::int64_t>> snapshot_unix_ns_ =
+      std::make_shared<std::atomic<std::int64_t>>(0);
+  std::shared_ptr<std::atomic<std::uint64_t>> snapshots_written_ =
+      std::make_shared<std::atomic<std::uint64_t>>(0);
+  // StatusJson's previous sample (commands per second).
+  std::chrono::steady_clock::time_point rate_at_{};
+  std::uint64_t rate_commands_ = 0;
+  double commands_per_second_ = 0;
+  // Journal segments on disk, counted at most once a second (a directory listing).
+  std::chrono::steady_clock::time_point segments_at_{};
+  std::size_t segments_ = 0;
   std::string recovery_summary_;
   bool demo_config_ = false;  // running on the embedded default configuration
   bool shut_down_ = false;

@@ -4,7 +4,8 @@
 // into a graceful shutdown (drain, journal flush, snapshot, exit 0) and a steady_timer
 // enqueues an AdvanceTime command every server.time_tick_ms so that GTD expiry is a
 // sequenced, journaled command. Everything else runs on the gRPC, sequencer, publisher and
-// journal threads (see gateway/README.md).
+// journal threads (see gateway/README.md). With --http (or server.http.listen) the same
+// io_context serves /metrics and the dashboard (gateway/http/).
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -18,6 +19,8 @@
 #include <boost/program_options.hpp>
 
 #include "absl/synchronization/mutex.h"
+#include "gateway/http/dashboard.h"
+#include "gateway/http/http_server.h"
 #include "gateway/server.h"
 
 namespace po = boost::program_options;
@@ -47,7 +50,7 @@ int main(int argc, char** argv) {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   msx::gateway::ServerOptions options;
   std::string port_file;
-  std::string listen, data_dir, durability;
+  std::string listen, data_dir, durability, http_listen;
   po::options_description desc(
       "msx-server: the MSX mineral swap exchange (gRPC services msx.v1.Exchange and\n"
       "msx.v1.Admin, plus grpc.health.v1 and server reflection).\n\n"
@@ -68,6 +71,10 @@ int main(int argc, char** argv) {
       "configuration file, protobuf text format msx.v1.ExchangeConfig (default: embedded)")(
       "listen", po::value(&listen),
       "HOST:PORT to listen on (default from config, 127.0.0.1:50051; port 0 = any free)")(
+      "http", po::value(&http_listen),
+      "HOST:PORT for the operators' view: GET /metrics (Prometheus) and the live dashboard at "
+      "/ (default from config server.http.listen: off). Keep it on loopback: /metrics has no "
+      "authentication and the dashboard's tokens travel in plain HTTP")(
       "data-dir", po::value(&data_dir),
       "journal and snapshot directory (default from config, ./data)")(
       "durability", po::value(&durability),
@@ -126,6 +133,7 @@ int main(int argc, char** argv) {
   if (vm.count("listen")) options.listen = listen;
   options.allow_plaintext_tokens = vm.count("allow-plaintext-tokens") > 0;
   if (vm.count("data-dir")) options.data_dir = data_dir;
+  if (vm.count("http")) options.http = http_listen;
   if (vm.count("durability")) options.durability = durability;
   options.truncate_at_corruption =
       vm.count("truncate-at-corruption") > 0 || vm.count("truncate-corrupt-tail") > 0;
@@ -144,6 +152,52 @@ int main(int argc, char** argv) {
     return 1;
   }
   msx::gateway::ExchangeServer& server = **started;
+
+  // The HTTP plane, on this thread's io_context.
+  std::unique_ptr<msx::gateway::http::Dashboard> dashboard;
+  std::unique_ptr<msx::gateway::http::HttpServer> http;
+  msx::gateway::http::HttpServer* http_ptr = nullptr;  // read by the metrics callback
+  if (const auto& hc = server.server_config().http(); !hc.listen().empty()) {
+    msx::gateway::http::StatusSource status;
+    status.status_json = [&server] { return server.StatusJson(); };
+    dashboard = std::make_unique<msx::gateway::http::Dashboard>(
+        server.reference_data(), server.sequencer(), server.reports(), server.exec_hub(),
+        server.book_hub(),
+        std::move(status));
+    msx::gateway::http::HttpServerOptions hopts;
+    hopts.listen = hc.listen();
+    hopts.max_connections = static_cast<std::size_t>(hc.max_connections());
+    msx::gateway::http::Dashboard* dash_ptr = dashboard.get();
+    // The HTTP plane's own figures are read here, on the io thread; the exchange's come
+    // from a query on the sequencer thread.
+    auto metrics = [&server, &http_ptr, dash_ptr](std::function<void(std::string)> done) {
+      msx::gateway::http::PrometheusWriter w;
+      w.Family("msx_http_connections", "gauge", "Open HTTP connections (event streams included).");
+      w.Sample("msx_http_connections", http_ptr ? static_cast<double>(http_ptr->connections()) : 0);
+      w.Family("msx_dashboard_clients", "gauge", "Dashboard event streams open.");
+      w.Sample("msx_dashboard_clients", http_ptr ? static_cast<double>(http_ptr->event_streams()) : 0);
+      w.Family("msx_dashboard_buffered_bytes", "gauge",
+               "Dashboard bytes handed to sockets and not yet written, all streams (at most "
+               "one message each).");
+      w.Sample("msx_dashboard_buffered_bytes",
+               http_ptr ? static_cast<double>(http_ptr->buffered_bytes()) : 0);
+      w.Family("msx_dashboard_resubscriptions_total", "counter",
+               "Times the dashboard's hub inbox overflowed or failed and was subscribed again.");
+      w.Sample("msx_dashboard_resubscriptions_total", static_cast<double>(dash_ptr->resubscriptions()));
+      server.ScrapeMetrics([done, mine = w.text()](std::string text) { done(text + mine); });
+    };
+    absl::StatusOr<std::unique_ptr<msx::gateway::http::HttpServer>> h =
+        msx::gateway::http::HttpServer::Start(io, hopts, &server.tokens(), dashboard.get(), metrics);
+    if (!h.ok()) {
+      std::cerr << "msx-server: " << h.status().message() << "\n";
+      dashboard.reset();
+      (void)server.Shutdown();
+      return 1;
+    }
+    http = *std::move(h);
+    http_ptr = http.get();
+    server.set_http_port(http->port());
+  }
   std::cout << server.Banner() << std::flush;
   if (!port_file.empty()) {
     std::ofstream out(port_file + ".tmp");
@@ -163,6 +217,7 @@ int main(int argc, char** argv) {
     std::cout << "msx-server: signal " << signo << ", shutting down" << std::endl;
     stopping = true;
     tick.cancel();
+    if (http) http->Stop();  // closes the dashboards' streams before the hubs close
     absl::Status s = server.Shutdown();
     if (!s.ok()) {
       std::cerr << "msx-server: shutdown: " << s.message() << "\n";
@@ -174,6 +229,13 @@ int main(int argc, char** argv) {
     io.stop();
   });
   io.run();
+  // Let the HTTP plane's aborted operations and posted replies run (they release the
+  // connections, which reach into the dashboard) while everything is still alive.
+  io.restart();
+  while (io.poll() > 0) {
+  }
+  http.reset();
+  dashboard.reset();
   started->reset();
   return exit_code;
 }

@@ -10,6 +10,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libssl-dev openssl
   nats-server libnats-dev
   chromium chromium-driver python3-selenium
+  prometheus  # promtool: tests/http_metrics_test checks /metrics with it
 )
 # clang and its sanitizer/libFuzzer runtimes: for scripts/fuzz.sh and scripts/tsan.sh, which
 # set MSX_SETUP_CLANG=1, and for CI (CI=true), whose test run includes a short fuzzing run.

@@ -217,6 +217,16 @@ absl::Status ValidateExtras(const msx::v1::ExchangeConfig& config) {
   if (s.tls().require_client_cert() && s.tls().client_ca_file().empty()) {
     return server_bad("tls.client_ca_file", "required when require_client_cert is set");
   }
+  if (!s.http().listen().empty()) {
+    if (absl::Status l = CheckListenAddress(s.http().listen()); !l.ok()) {
+      return server_bad("http.listen", l.message());
+    }
+  }
+  if (absl::Status b = in_range("http.max_connections", s.http().max_connections(), 1,
+                                kMaxHttpConnections, kDefaultHttpConnections);
+      !b.ok()) {
+    return b;
+  }
   return absl::OkStatus();
 }
 
@@ -335,6 +345,9 @@ msx::v1::ServerConfig ServerConfigWithDefaults(const msx::v1::ServerConfig& serv
   }
   if (s.stream_max_queued_bytes() == 0) s.set_stream_max_queued_bytes(kDefaultStreamMaxQueuedBytes);
   if (s.offer_retention_seconds() == 0) s.set_offer_retention_seconds(kDefaultOfferRetentionSeconds);
+  if (s.http().max_connections() == 0) {
+    s.mutable_http()->set_max_connections(static_cast<std::int32_t>(kDefaultHttpConnections));
+  }
   return s;
 }
 

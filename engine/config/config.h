@@ -70,6 +70,8 @@ inline constexpr std::int64_t kMaxStreamMaxQueuedMessages = 16777216;
 inline constexpr std::int64_t kDefaultStreamMaxQueuedBytes = 16ll << 20;
 inline constexpr std::int64_t kMinStreamMaxQueuedBytes = 1024;
 inline constexpr std::int64_t kMaxStreamMaxQueuedBytes = 4ll << 30;
+inline constexpr std::int64_t kDefaultHttpConnections = 1024;
+inline constexpr std::int64_t kMaxHttpConnections = 100000;
 
 // Validates everything LoadReferenceData needs plus the parts the engine does not use:
 // tokens (non-empty, unique across agencies), initial holdings (known instrument,

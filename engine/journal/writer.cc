@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -364,10 +365,24 @@ Seq JournalWriter::TakePendingLocked(std::string* batch, std::vector<PendingSegm
 absl::Status JournalWriter::WriteAndReport(const std::string& batch,
                                            const std::vector<PendingSegment>& starts,
                                            Seq batch_last) {
+  const auto t0 = std::chrono::steady_clock::now();
+  sync_ns_ = 0;
   absl::Status s = WriteBatch(batch, starts);
   if (!s.ok()) {
     Fail(s);
     return status();
+  }
+  if (options_.on_commit) {
+    CommitTiming timing;
+    const Seq before = durable_seq_.load(std::memory_order_relaxed);
+    timing.commands = batch_last > before ? batch_last - before : 0;
+    timing.bytes = batch.size();
+    timing.write_ns = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
+                                                             t0)
+            .count());
+    timing.sync_ns = sync_ns_;
+    options_.on_commit(timing);
   }
   durable_seq_.store(batch_last, std::memory_order_release);
   {
@@ -548,7 +563,12 @@ absl::Status JournalWriter::OpenSegmentFile(Seq first_seq) {
 
 absl::Status JournalWriter::SyncFile() {
   if (options_.durability != Durability::kSync) return absl::OkStatus();
-  if (absl::Status s = file_->Datasync(); !s.ok()) {
+  const auto t0 = std::chrono::steady_clock::now();
+  absl::Status synced = file_->Datasync();
+  sync_ns_ += static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
+          .count());
+  if (absl::Status s = std::move(synced); !s.ok()) {
     // What the page cache holds may never reach the disk (Linux can mark the pages clean
     // after a failed writeback): Fail() reports DATA_LOSS, not UNAVAILABLE.
     sync_failed_ = true;

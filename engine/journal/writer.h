@@ -88,6 +88,14 @@ enum class Durability : std::uint8_t {
               // crash of the process (kill -9) but not of the machine (power cut).
 };
 
+// One group commit: the commands it made durable and where its time went.
+struct CommitTiming {
+  std::uint64_t commands = 0;  // durable seq advanced by this many
+  std::uint64_t bytes = 0;     // journal bytes written (headers and CONFIG records included)
+  std::uint64_t write_ns = 0;  // the whole write, fdatasyncs included (steady clock)
+  std::uint64_t sync_ns = 0;   // of which in fdatasync (0 under kNone)
+};
+
 struct WriterOptions {
   Durability durability = Durability::kSync;
   // Rotate to a new segment when the next group would grow the current one beyond this.
@@ -112,6 +120,9 @@ struct WriterOptions {
   // Called once, on the thread whose write failed (writer thread or Commit caller), when
   // the writer fails closed. May be empty.
   std::function<void(const absl::Status& status)> on_failure;
+  // Called after each group commit, before on_durable, on the same thread, with what it
+  // cost (for metrics: gateway/http/METRICS.md). May be empty; must not block.
+  std::function<void(const CommitTiming& timing)> on_commit;
 };
 
 struct WriterStats {
@@ -269,6 +280,7 @@ class JournalWriter {
   // Owned by the thread that set writing_ (and by Open before the thread starts).
   std::unique_ptr<WritableFile> file_;
   bool sync_failed_ = false;  // the failure was an fdatasync or directory fsync
+  std::uint64_t sync_ns_ = 0;  // time in SyncFile since the current write began
   std::string segment_path_;
   std::uint64_t data_end_ = 0;  // where the next group goes in the current segment
   std::uint64_t zero_end_ = 0;  // the file's size: zeros in [data_end_, zero_end_)

@@ -1,0 +1,159 @@
+// msx-server --http: /metrics moves by exactly what a known command sequence does and
+// passes `promtool check metrics`; the page and the event stream answer as documented.
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "tests/gateway_test_client.h"
+#include "tests/testing/http_client.h"
+#include "tests/testing/server_process.h"
+
+namespace msx {
+namespace {
+
+using testing::AgencyClient;
+using testing::HttpRequest;
+using testing::kGaCo;
+using testing::ParsePrometheus;
+
+class HttpMetricsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    testing::ServerProcess::Options opts;
+    opts.extra_args = {"--http", "127.0.0.1:0"};
+    ASSERT_TRUE(server_.Start(opts).ok()) << server_.Output();
+    http_port_ = testing::HttpPortFromBanner(server_.Output());
+    ASSERT_GT(http_port_, 0) << server_.Output();
+    komir_ = std::make_unique<AgencyClient>(server_.address(), "demo-komir");
+    jogmec_ = std::make_unique<AgencyClient>(server_.address(), "demo-jogmec");
+  }
+
+  std::map<std::string, double> Scrape(std::string* text = nullptr) {
+    testing::HttpResult r = HttpRequest(http_port_, "GET", "/metrics");
+    EXPECT_EQ(r.status, 200) << r.error;
+    EXPECT_EQ(r.headers["content-type"], "text/plain; version=0.0.4; charset=utf-8");
+    if (text != nullptr) *text = r.body;
+    return ParsePrometheus(r.body);
+  }
+
+  testing::ServerProcess server_;
+  int http_port_ = 0;
+  std::unique_ptr<AgencyClient> komir_, jogmec_;
+};
+
+std::string Commands(const std::string& type, const std::string& result) {
+  return "msx_commands_total{type=\"" + type + "\",result=\"" + result + "\"}";
+}
+
+TEST_F(HttpMetricsTest, CountersMoveByExactlyWhatAKnownSequenceOfCommandsDoes) {
+  const std::int64_t price = komir_->FairPrice(kGaCo);
+  const std::int64_t ga_lot = komir_->Instrument("GA-4N").lot_size();
+  const v1::Pair pair = komir_->Pair(kGaCo);
+  ASSERT_GT(price, 0);
+  const std::string pair_label = std::string("pair=\"") + kGaCo + "\"";
+  const std::string resting_sell = "msx_book_resting_offers{" + pair_label + ",side=\"sell\"}";
+  const std::string fills = "msx_fills_total{" + pair_label + "}";
+  const std::string lots = "msx_filled_lots_total{" + pair_label + "}";
+  const std::string base = "msx_filled_base_amount_total{" + pair_label + ",unit=\"" +
+                           komir_->Instrument("GA-4N").unit() + "\"}";
+  const std::string quote = "msx_filled_quote_amount_total{" + pair_label + ",unit=\"" +
+                            komir_->Instrument("CO-99.8").unit() + "\"}";
+
+  std::map<std::string, double> before = Scrape();
+  ASSERT_TRUE(before.count(Commands("submit_offer", "accepted"))) << "no command counters";
+  ASSERT_TRUE(before.count(resting_sell)) << "no resting offers per book";
+
+  // 1. KOMIR rests a sell of 3 lots.
+  v1::SubmitOfferResponse sell, buy, bad;
+  ASSERT_TRUE(komir_->Submit(1, kGaCo, v1::SIDE_SELL, 3, price, &sell).ok());
+  std::map<std::string, double> resting = Scrape();
+  EXPECT_EQ(resting[resting_sell] - before[resting_sell], 1);
+  // 2. JOGMEC takes 2 of them: one fill.
+  ASSERT_TRUE(jogmec_->Submit(1, kGaCo, v1::SIDE_BUY, 2, price, &buy).ok());
+  ASSERT_EQ(buy.fills_size(), 1);
+  // 3. A sell above the band: rejected by the engine.
+  EXPECT_FALSE(komir_->Submit(2, kGaCo, v1::SIDE_SELL, 1, pair.band_high() + pair.tick(), &bad).ok());
+  // 4. A cancel of an offer that does not exist: rejected.
+  v1::CancelOfferResponse cancel;
+  EXPECT_FALSE(komir_->Cancel(987654321, &cancel).ok());
+  // 5. KOMIR cancels the rest of its sell.
+  ASSERT_TRUE(komir_->Cancel(sell.offer().offer_id(), &cancel).ok());
+
+  std::map<std::string, double> after = Scrape();
+  auto delta = [&](const std::string& k) { return after[k] - before[k]; };
+  EXPECT_EQ(delta(Commands("submit_offer", "accepted")), 2);
+  EXPECT_EQ(delta(Commands("submit_offer", "rejected")), 1);
+  EXPECT_EQ(delta(Commands("cancel_offer", "accepted")), 1);
+  EXPECT_EQ(delta(Commands("cancel_offer", "rejected")), 1);
+  EXPECT_EQ(delta(Commands("set_holdings", "accepted")), 0);
+  EXPECT_EQ(delta("msx_rejects_total{reason=\"price_outside_band\"}"), 1);
+  EXPECT_EQ(delta("msx_rejects_total{reason=\"unknown_offer\"}"), 1);
+  EXPECT_EQ(delta("msx_rejects_total{reason=\"insufficient_holdings\"}"), 0);
+  EXPECT_EQ(delta(fills), 1);
+  EXPECT_EQ(delta(lots), 2);
+  EXPECT_EQ(delta(base), 2 * ga_lot);
+  EXPECT_EQ(delta(quote), 2 * price);
+  EXPECT_EQ(after[resting_sell], before[resting_sell]);
+  EXPECT_EQ(delta("msx_sequencer_last_seq"), 5);
+  EXPECT_EQ(after["msx_journal_durable_seq"], after["msx_sequencer_last_seq"]);
+  // Five commands, each a unary call under durability sync: at least one group commit each
+  // way they were grouped, every one with an fdatasync.
+  EXPECT_GE(delta("msx_sequencer_group_commands_count"), 1);
+  EXPECT_EQ(delta("msx_sequencer_group_commands_sum"), 5);
+  EXPECT_EQ(delta("msx_journal_group_commit_commands_sum"), 5);
+  EXPECT_GE(delta("msx_journal_fdatasync_duration_seconds_count"), 1);
+  EXPECT_EQ(after["msx_journal_fdatasync_duration_seconds_count"],
+            after["msx_journal_fdatasync_duration_seconds_bucket{le=\"+Inf\"}"]);
+  EXPECT_GT(delta("msx_journal_appended_bytes_total"), 0);
+  EXPECT_GE(after["msx_journal_segments"], 1);
+  EXPECT_EQ(after["msx_accepting"], 1);
+  EXPECT_GT(after["msx_process_start_time_seconds"], 1.7e9);
+  EXPECT_TRUE(after.count("msx_recovery_duration_seconds"));
+  EXPECT_TRUE(after.count("msx_stream_subscribers{agency=\"KOMIR\"}"));
+  EXPECT_EQ(after["msx_sequencer_queue_capacity"], 65536);
+}
+
+TEST_F(HttpMetricsTest, PromtoolFindsNoProblemInTheExposition) {
+  // Some traffic first, so that histograms and labelled series are populated.
+  const std::int64_t price = komir_->FairPrice(kGaCo);
+  v1::SubmitOfferResponse sell, buy;
+  ASSERT_TRUE(komir_->Submit(1, kGaCo, v1::SIDE_SELL, 1, price, &sell).ok());
+  ASSERT_TRUE(jogmec_->Submit(1, kGaCo, v1::SIDE_BUY, 1, price, &buy).ok());
+  std::string text;
+  Scrape(&text);
+  ASSERT_FALSE(text.empty());
+  if (std::system("command -v promtool > /dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "promtool is not installed (Debian package prometheus; scripts/setup.sh)";
+  }
+  const std::string path = testing::MakeTempDir("msx-metrics") + "/metrics.txt";
+  std::ofstream(path) << text;
+  testing::CommandResult r =
+      testing::RunCommand({"/bin/sh", "-c", "promtool check metrics < " + path});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(r.out + r.err, "") << "promtool lint findings";
+}
+
+TEST_F(HttpMetricsTest, ThePageIsStaticWithAStrictPolicyAndTheStreamNeedsAToken) {
+  testing::HttpResult page = HttpRequest(http_port_, "GET", "/");
+  EXPECT_EQ(page.status, 200);
+  EXPECT_NE(page.body.find("<script src=\"/dashboard.js\""), std::string::npos);
+  EXPECT_EQ(page.body.find("http://"), std::string::npos) << "the page loads nothing from elsewhere";
+  EXPECT_NE(page.headers["content-security-policy"].find("default-src 'none'"), std::string::npos);
+  EXPECT_EQ(HttpRequest(http_port_, "GET", "/dashboard.js").status, 200);
+  EXPECT_EQ(HttpRequest(http_port_, "GET", "/dashboard.css").status, 200);
+  EXPECT_EQ(HttpRequest(http_port_, "GET", "/nothing-here").status, 404);
+  EXPECT_EQ(HttpRequest(http_port_, "POST", "/events").status, 405);
+  EXPECT_EQ(HttpRequest(http_port_, "GET", "/events").status, 401);
+  EXPECT_EQ(HttpRequest(http_port_, "GET", "/events", {{"Authorization", "Bearer wrong"}}).status,
+            401);
+  // A token in the URL is not a way in.
+  EXPECT_EQ(HttpRequest(http_port_, "GET", "/events?token=demo-komir").status, 401);
+}
+
+}  // namespace
+}  // namespace msx
