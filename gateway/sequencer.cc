@@ -82,9 +82,13 @@ void Sequencer::Stop() {
   { std::lock_guard<std::mutex> order(publish_mu_); }
 }
 
-absl::Status Sequencer::SubmitCommand(const Command& cmd, Work* work) {
+absl::Status Sequencer::SubmitCommand(const Command& cmd, Work* work, bool ignore_refusal) {
   if (failed_.load(std::memory_order_acquire)) {
     return absl::UnavailableError(absl::StrCat("journal failed closed: ", failure()));
+  }
+  if (!ignore_refusal && refusing_.load(std::memory_order_acquire)) {
+    std::lock_guard<std::mutex> lock(refusal_mu_);
+    if (!refusal_.ok()) return refusal_;
   }
   QueueItem item{};
   item.kind = Kind::kCommand;
@@ -94,7 +98,9 @@ absl::Status Sequencer::SubmitCommand(const Command& cmd, Work* work) {
 }
 
 absl::Status Sequencer::SubmitCommandHere(const Command& cmd, Work* work) {
-  if (!options_.run_on_caller) return SubmitCommand(cmd, work);
+  if (!options_.run_on_caller || refusing_.load(std::memory_order_acquire)) {
+    return SubmitCommand(cmd, work);
+  }
   bool ran = false;
   bool wake = false;
   // submitting_ brackets the stopping_ check and the run, as in Push: Stop() waits for it,
@@ -130,6 +136,23 @@ absl::Status Sequencer::SubmitCommandHere(const Command& cmd, Work* work) {
 bool Sequencer::SnapshotDue() const {
   return options_.snapshot_every_records != 0 && snapshot_ && !failed_.load() &&
          last_seq_ - last_snapshot_seq_ >= options_.snapshot_every_records;
+}
+
+absl::Status Sequencer::SubmitReplicated(const Command& cmd, Work* work) {
+  if (failed_.load(std::memory_order_acquire)) {
+    return absl::UnavailableError(absl::StrCat("journal failed closed: ", failure()));
+  }
+  QueueItem item{};
+  item.kind = Kind::kReplicated;
+  item.cmd = cmd;
+  item.work = work;
+  return Push(item);
+}
+
+void Sequencer::SetCommandRefusal(const absl::Status& refusal) {
+  std::lock_guard<std::mutex> lock(refusal_mu_);
+  refusal_ = refusal;
+  refusing_.store(!refusal.ok(), std::memory_order_release);
 }
 
 absl::Status Sequencer::SubmitQuery(Work* work) {
@@ -259,10 +282,12 @@ void Sequencer::RunSequencer() {
       // next one touches (only when the batch has more than one command).
       have_next = local_pending_.size() + 1 < kPendingBatch && ring_.TryPop(&next);
       taken += have_next ? 1 : 0;
-      if (have_next && next.kind == Kind::kCommand) engine_->Prefetch(next.cmd);
+      if (have_next && (next.kind == Kind::kCommand || next.kind == Kind::kReplicated)) {
+        engine_->Prefetch(next.cmd);
+      }
       if (item.kind == Kind::kQuery) {
         HandleQuery(item);
-      } else if (item.kind == Kind::kCommand) {
+      } else if (item.kind == Kind::kCommand || item.kind == Kind::kReplicated) {
         HandleCommand(item);
       }
       if (!have_next) break;
@@ -302,16 +327,29 @@ void Sequencer::HandleCommand(QueueItem& item) {
     return;
   }
   Command& cmd = item.cmd;
-  const TimeNs now = Now();
-  if (cmd.type == CommandType::kAdvanceTime && item.work == nullptr) {
-    // A timer tick is journaled only when a GTD offer is due; otherwise it would expire
-    // nothing and skipping it changes nothing (replay sees neither). Every command expires
-    // what is due before it acts, so skipped ticks never let an expired offer trade.
-    const std::optional<TimeNs> due = engine_->NextExpiry();
-    if (!due.has_value() || *due > now) return;
+  if (item.kind == Kind::kReplicated) {
+    // Already sequenced by the primary: its seq and time are part of the replicated
+    // journal and must be applied as they are.
+    if (cmd.seq != last_seq_ + 1 || cmd.time < last_time_) {
+      OnJournalFailure(absl::InternalError(absl::StrCat(
+          "replicated command seq ", cmd.seq, " time ", cmd.time, " does not follow seq ",
+          last_seq_, " time ", last_time_)));
+      FailWork(item.work);
+      return;
+    }
+  } else {
+    const TimeNs now = Now();
+    if (cmd.type == CommandType::kAdvanceTime && item.work == nullptr) {
+      // A timer tick is journaled only when a GTD offer is due; otherwise it would expire
+      // nothing and skipping it changes nothing (replay sees neither). Every command
+      // expires what is due before it acts, so skipped ticks never let an expired offer
+      // trade.
+      const std::optional<TimeNs> due = engine_->NextExpiry();
+      if (!due.has_value() || *due > now) return;
+    }
+    cmd.seq = last_seq_ + 1;
+    cmd.time = now;
   }
-  cmd.seq = last_seq_ + 1;
-  cmd.time = now;
   events_.clear();
   engine_->Apply(cmd, &events_);
   // Journaled in CommitBatch; if that fails, the journal failure fails this item too

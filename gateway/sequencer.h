@@ -150,8 +150,9 @@ class Sequencer {
   // ---- Any thread (gRPC threads, control plane) ----
   // Queues a command (seq/time are stamped by the sequencer). `work` may be null (a timer
   // command). Errors: RESOURCE_EXHAUSTED (ring full), UNAVAILABLE (journal failed closed,
-  // or stopping).
-  absl::Status SubmitCommand(const Command& cmd, Work* work);
+  // or stopping), the refusal of SetCommandRefusal unless `ignore_refusal` (the server's
+  // own commands, e.g. a new exchange's initial holdings journaled on promotion).
+  absl::Status SubmitCommand(const Command& cmd, Work* work, bool ignore_refusal = false);
   // SubmitCommand for a call whose Work may complete on this thread before this returns
   // (SequencerOptions::run_on_caller): with nothing queued ahead and nobody sequencing, the
   // command is applied, journaled and completed here; else it is queued as by
@@ -160,6 +161,18 @@ class Sequencer {
   absl::Status SubmitCommandHere(const Command& cmd, Work* work);
   // Queues a read-only query. Same errors.
   absl::Status SubmitQuery(Work* work);
+
+  // ---- Replication (gateway/replication_node.h) ----
+  // Standby: queues a command the primary sequenced (cmd.seq and cmd.time are kept, not
+  // stamped). When its turn comes cmd.seq must be last_seq() + 1 and cmd.time no earlier
+  // than the last command's, else the sequencer fails closed (a replication gap). `work`
+  // (not null) sees the events in Applied and is completed once the command is durable
+  // in this node's journal. Never refused by SetCommandRefusal. Errors: as SubmitCommand.
+  absl::Status SubmitReplicated(const Command& cmd, Work* work);
+  // While `refusal` is not OK, SubmitCommand and SubmitCommandHere return it instead of
+  // queueing (a standby naming its primary; a primary without a replication quorum).
+  // OK lifts it. Queries and replicated commands are not affected. Any thread.
+  void SetCommandRefusal(const absl::Status& refusal);
 
   // Journal callbacks (journal writer thread).
   void OnDurable(Seq durable_seq);
@@ -178,7 +191,14 @@ class Sequencer {
  private:
   // kWake: nothing to apply; wakes the sequencer thread for work a caller left it (a due
   // snapshot after a SubmitCommandHere).
-  enum class Kind : std::uint8_t { kCommand = 1, kQuery = 2, kStop = 3, kWake = 4 };
+  // kReplicated: a command sequenced by the primary (standby; seq and time kept).
+  enum class Kind : std::uint8_t {
+    kCommand = 1,
+    kQuery = 2,
+    kStop = 3,
+    kWake = 4,
+    kReplicated = 5
+  };
   struct QueueItem {
     Kind kind;
     Command cmd;
@@ -221,6 +241,9 @@ class Sequencer {
 
   MpscRing<QueueItem> ring_;
   std::atomic<bool> failed_{false};
+  std::atomic<bool> refusing_{false};
+  mutable std::mutex refusal_mu_;
+  absl::Status refusal_ ABSL_GUARDED_BY(refusal_mu_);
   std::atomic<bool> stopping_{false};
   std::atomic<int> submitting_{0};  // producers between their stopping_ check and push
   std::atomic<Seq> last_seq_atomic_{0};

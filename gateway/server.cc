@@ -22,11 +22,14 @@
 #include <grpcpp/security/server_credentials.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "engine/config/config.h"
 #include "engine/journal/file_util.h"
 #include "engine/journal/reader.h"
 #include "engine/journal/recovery.h"
 #include "engine/journal/snapshot.h"
+#include "gateway/replication/nats_connection.h"
+#include "gateway/replication_node.h"
 
 namespace msx::gateway {
 
@@ -240,6 +243,26 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
           absl::StrCat("--durability: expected sync or none, got \"", *options.durability, "\""));
     }
   }
+  if (options.replicate) {
+    sc->mutable_replication()->clear_servers();
+    for (const std::string& url : replication::SplitServerList(*options.replicate)) {
+      sc->mutable_replication()->add_servers(url);
+    }
+    if (sc->replication().servers().empty()) {
+      return absl::InvalidArgumentError("--replicate: expected nats://HOST:PORT,...");
+    }
+  }
+  if (options.standby) sc->mutable_replication()->set_standby(true);
+  if (options.node_id) sc->mutable_replication()->set_node_id(*options.node_id);
+  if (options.advertise) sc->mutable_replication()->set_advertise(*options.advertise);
+  std::optional<ReplicationOptions> replication_options;
+  if (!sc->replication().servers().empty()) {
+    absl::StatusOr<ReplicationOptions> ro = ReplicationOptionsFromConfig(sc->replication());
+    if (!ro.ok()) return ro.status();
+    replication_options = *std::move(ro);
+  } else if (sc->replication().standby()) {
+    return absl::InvalidArgumentError("--standby needs --replicate (or server.replication.servers)");
+  }
   if (absl::Status v = ValidateConfig(s->config_); !v.ok()) return v;
   s->server_config_ = ServerConfigWithDefaults(*sc);
   const v1::ServerConfig& server = s->server_config_;
@@ -334,8 +357,15 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
   wopts.segment_bytes = static_cast<std::uint64_t>(server.journal_segment_bytes());
   wopts.config = journaled_config;
   wopts.next_seq = recovered_seq + 1;
-  wopts.on_durable = [target](Seq seq) {
-    if (Sequencer* q = target->load(std::memory_order_acquire)) q->OnDurable(seq);
+  s->replication_target_ = std::make_shared<std::atomic<ReplicationNode*>>(nullptr);
+  auto replication_target = s->replication_target_;
+  wopts.on_durable = [target, replication_target](Seq seq) {
+    // With replication, replies wait for the stream's acknowledgement too.
+    if (ReplicationNode* n = replication_target->load(std::memory_order_acquire)) {
+      n->OnJournalDurable(seq);
+    } else if (Sequencer* q = target->load(std::memory_order_acquire)) {
+      q->OnDurable(seq);
+    }
   };
   // Metrics: group commits counted on the thread that made them (one at a time).
   s->command_metrics_ = std::make_unique<http::CommandMetrics>(*s->ref_);
@@ -400,11 +430,47 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
     snaps->Offer(seq, engine.SaveState());
     return absl::OkStatus();
   };
-  s->sequencer_ = std::make_unique<Sequencer>(
-      *s->ref_, s->engine_.get(), s->journal_.get(),
-      // The reports first (stream messages); the metrics count each batch once.
-      std::vector<SequencerObserver*>{s->reports_.get(), s->command_metrics_.get()}, qopts,
-      std::move(snapshot));
+  // The reports first (stream messages); the metrics count each batch once.
+  std::vector<SequencerObserver*> observers{s->reports_.get(), s->command_metrics_.get()};
+  if (replication_options) {
+    ReplicationNode::Hooks hooks;
+    hooks.set_serving = [health](bool serving) {
+      if (auto* h = health->load(std::memory_order_acquire)) h->SetServingStatus(serving);
+    };
+    ExchangeServer* self = s.get();
+    hooks.on_promoted = [self]() -> absl::Status {
+      auto submit = [self](const Command& cmd) {
+        for (;;) {
+          absl::Status q = self->sequencer_->SubmitCommand(cmd, nullptr, true);
+          if (q.code() != absl::StatusCode::kResourceExhausted) return q;
+          std::this_thread::sleep_for(std::chrono::microseconds(200));
+        }
+      };
+      if (self->sequencer_->last_seq() == 0) {
+        // A new exchange: its first primary journals (and so replicates) the holdings.
+        absl::StatusOr<std::vector<Command>> holdings =
+            InitialHoldingCommands(self->config_, *self->ref_);
+        if (!holdings.ok()) return holdings.status();
+        for (const Command& cmd : *holdings) {
+          if (absl::Status q = submit(cmd); !q.ok()) return q;
+        }
+      }
+      // This node's configured offer retention, journaled by each new primary (the engine
+      // belongs to the sequencer thread now, so it is set rather than compared).
+      Command cmd{};
+      cmd.type = CommandType::kSetOfferRetention;
+      cmd.set_retention.retention = OfferRetentionNs(self->server_config_);
+      return submit(cmd);
+    };
+    absl::StatusOr<std::unique_ptr<ReplicationNode>> node =
+        ReplicationNode::Create(*replication_options, std::move(hooks), recovered_seq);
+    if (!node.ok()) return node.status();
+    s->replication_ = *std::move(node);
+    // Publishes each batch's journal bytes (OnBatchSequenced).
+    observers.push_back(s->replication_.get());
+  }
+  s->sequencer_ = std::make_unique<Sequencer>(*s->ref_, s->engine_.get(), s->journal_.get(),
+                                              std::move(observers), qopts, std::move(snapshot));
   target->store(s->sequencer_.get(), std::memory_order_release);
   // The configured offer retention is journaled (a command) when it differs from the
   // recovered engine's: on a new journal, on one older than retention (kept forever until
@@ -412,9 +478,16 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
   // run does. Read before the sequencer thread owns the engine.
   const TimeNs retention = OfferRetentionNs(server);
   const bool set_retention = s->engine_->offer_retention() != retention;
+  if (s->replication_) {
+    // No command before this node leads (set before anything can submit one).
+    s->sequencer_->SetCommandRefusal(absl::UnavailableError("standby: starting"));
+    s->replication_->AttachSequencer(s->sequencer_.get());
+    // With replication, replies wait for the stream's acknowledgement too (on_durable).
+    s->replication_target_->store(s->replication_.get(), std::memory_order_release);
+  }
   s->sequencer_->Start();
 
-  if (recovered_seq == 0) {
+  if (recovered_seq == 0 && !replication_options) {
     // A new exchange: the initial holdings become journaled commands.
     absl::StatusOr<std::vector<Command>> holdings = InitialHoldingCommands(s->config_, *s->ref_);
     if (!holdings.ok()) return holdings.status();
@@ -427,7 +500,7 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
       }
     }
   }
-  if (set_retention) {
+  if (set_retention && !replication_options) {
     Command cmd{};
     cmd.type = CommandType::kSetOfferRetention;
     cmd.set_retention.retention = retention;
@@ -481,7 +554,20 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
                      s->admission_.get(),
                      s->history_.get(),
                      s->stream_counts_.get(),
-                     limits};
+                     limits,
+                     {}};
+  if (s->replication_) {
+    ReplicationNode* n = s->replication_.get();
+    ctx.replication_status = [n](v1::GetExchangeStatusResponse* r) {
+      ReplicationStatus st = n->status();
+      r->set_role(RoleName(st.role));
+      r->set_leader(st.leader_address);
+      r->set_leader_epoch(st.epoch);
+      r->set_replicated_seq(st.replicated_seq);
+      r->set_replication_lag(st.lag);
+      if (!st.failure.empty() && r->failure().empty()) r->set_failure(st.failure);
+    };
+  }
   s->exchange_service_ = std::make_unique<ExchangeService>(ctx);
   s->admin_service_ = std::make_unique<AdminService>(ctx);
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = Credentials(server.tls());
@@ -510,6 +596,11 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
   }
   s->health_target_->store(s->grpc_server_->GetHealthCheckService(), std::memory_order_release);
   if (!s->sequencer_->accepting()) s->grpc_server_->GetHealthCheckService()->SetServingStatus(false);
+  if (s->replication_) {
+    s->replication_->ApplyServing();
+    std::string host = server.listen().substr(0, server.listen().rfind(':'));
+    s->replication_->Start(absl::StrCat(host, ":", s->port_));
+  }
   s->started_ = true;
   return s;
 }
@@ -537,8 +628,14 @@ absl::Status ExchangeServer::Shutdown() {
                                                                  t0)
         .count();
   };
-  // 1. Finish every queued command (durably) and refuse new ones; final snapshot.
+  // 1. Finish every queued command (durably) and refuse new ones; final snapshot. A
+  // standby stops applying first; a primary keeps publishing until the queue is drained
+  // (replies wait for the stream), then hands the lease over.
+  if (replication_ && replication_->status().role != ReplicationRole::kPrimary) {
+    replication_->Stop();
+  }
   if (sequencer_) sequencer_->Stop();
+  if (replication_) replication_->Stop();
   if (snapshots_) snapshots_->Finish();
   // A start that failed reports its own error; the shutdown figures would only bury it.
   if (started_) {
@@ -572,6 +669,7 @@ absl::Status ExchangeServer::Shutdown() {
                  static_cast<unsigned long long>(st.inline_syncs));
   }
   if (callback_target_) callback_target_->store(nullptr, std::memory_order_release);
+  if (replication_target_) replication_target_->store(nullptr, std::memory_order_release);
   if (health_target_) health_target_->store(nullptr, std::memory_order_release);
   return status;
 }
@@ -734,6 +832,13 @@ std::string ExchangeServer::Banner() const {
       "  data dir ", server_config_.data_dir(), ", durability ",
       server_config_.durability() == v1::DURABILITY_NONE ? "none" : "sync", "; ",
       recovery_summary_, "\n");
+  if (replication_) {
+    absl::StrAppend(&out, "  replication: NATS ",
+                    absl::StrJoin(server_config_.replication().servers(), ","),
+                    server_config_.replication().standby()
+                        ? "; standby (takes over when the leader lease lapses)\n"
+                        : "; primary when the leader lease is vacant, else standby\n");
+  }
   if (http_port_ > 0) {
     const std::string& hl = server_config_.http().listen();
     absl::StrAppend(&out, "  operators' view: http://", hl.substr(0, hl.rfind(':')), ":", http_port_,

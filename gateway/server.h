@@ -48,9 +48,15 @@ struct ServerOptions {
   // on stderr at start). The embedded demo configuration's tokens are always accepted.
   bool allow_plaintext_tokens = false;
   std::optional<std::string> http;          // overrides server.http.listen
+  // Hot standby (gateway/replication/README.md): override server.replication.
+  std::optional<std::string> replicate;  // NATS URLs, comma-separated
+  bool standby = false;
+  std::optional<std::string> node_id;
+  std::optional<std::string> advertise;
 };
 
 class SnapshotWriter;
+class ReplicationNode;
 
 class ExchangeServer {
  public:
@@ -73,6 +79,8 @@ class ExchangeServer {
   // example command. Tokens are printed only for the embedded demo configuration (public
   // demo tokens); the example passes the token in MSX_TOKEN, never on a command line.
   std::string Banner() const;
+  // Null without replication.
+  const ReplicationNode* replication() const { return replication_.get(); }
 
   // ---- For the HTTP plane (gateway/http/): valid between Start and destruction ----
   const ReferenceData& reference_data() const { return *ref_; }
@@ -116,6 +124,9 @@ class ExchangeServer {
   std::unique_ptr<BookHub> book_hub_;
   std::unique_ptr<Reports> reports_;  // the sequencer's observer: outlives it
   std::unique_ptr<Sequencer> sequencer_;
+  // Declared after the sequencer (destroyed before it): it drives the sequencer.
+  std::unique_ptr<ReplicationNode> replication_;
+  std::shared_ptr<std::atomic<ReplicationNode*>> replication_target_;
   // Declared after the sequencer (destroyed before it): its jobs submit to the sequencer.
   std::unique_ptr<HistoryReader> history_;
   std::unique_ptr<StreamCounts> stream_counts_;

@@ -94,6 +94,20 @@ int main(int argc, char** argv) {
       "new-token",
       "print a new random bearer token (256 bits, base64url) and its token_sha256 line, then "
       "exit; give the token to the agency and put the digest in the configuration")(
+      "replicate", po::value<std::string>(),
+      "hot standby: NATS JetStream servers, e.g. nats://h1:4222,nats://h2:4222,nats://h3:4222 "
+      "(overrides server.replication.servers). Replies wait until each group commit is both "
+      "fdatasync'd and stored by a NATS quorum; the node leads while it holds the leader lease "
+      "(gateway/replication/README.md)")(
+      "standby",
+      "with --replicate: follow the primary's stream, serve read-only calls, refuse writes "
+      "with UNAVAILABLE naming the primary, and take over when its lease lapses")(
+      "node-id", po::value<std::string>(),
+      "with --replicate: this node's name in the leader lease (default: the advertised "
+      "address)")(
+      "advertise", po::value<std::string>(),
+      "with --replicate: HOST:PORT clients use to reach this node, named by standbys in "
+      "their refusals (default: the listen host and the bound port)")(
       "hash-token",
       "read a bearer token from stdin (one line; kept off the command line, where ps shows "
       "it), check that it is strong, print its token_sha256 line, then exit");
@@ -131,6 +145,10 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (vm.count("listen")) options.listen = listen;
+  if (vm.count("replicate")) options.replicate = vm["replicate"].as<std::string>();
+  options.standby = vm.count("standby") > 0;
+  if (vm.count("node-id")) options.node_id = vm["node-id"].as<std::string>();
+  if (vm.count("advertise")) options.advertise = vm["advertise"].as<std::string>();
   options.allow_plaintext_tokens = vm.count("allow-plaintext-tokens") > 0;
   if (vm.count("data-dir")) options.data_dir = data_dir;
   if (vm.count("http")) options.http = http_listen;

@@ -16,6 +16,7 @@
 #define MSX_GATEWAY_SERVICE_H_
 
 #include <atomic>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -78,6 +79,9 @@ struct ServiceContext {
   HistoryReader* history = nullptr;
   StreamCounts* stream_counts = nullptr;
   StreamLimits stream_limits;
+  // Adds the replication fields to a GetExchangeStatus answer (any thread); empty = no
+  // replication.
+  std::function<void(v1::GetExchangeStatusResponse*)> replication_status;
 };
 
 // Most requests an OrderEntry (or OrderEntryBatches) stream may have in flight before

@@ -304,7 +304,9 @@ grpc::ServerUnaryReactor* AdminService::GetExchangeStatus(
   if (!caller.ok()) return FinishNow(context, caller.status());
   Sequencer* seq = ctx_.sequencer;
   std::string durability = ctx_.durability, data_dir = ctx_.data_dir;
-  auto fill = [seq, durability, data_dir, response](const SequencerView* v) {
+  auto replication = ctx_.replication_status;
+  auto fill = [seq, durability, data_dir, replication, response](const SequencerView* v) {
+    if (replication) replication(response);
     response->set_last_seq(v != nullptr ? v->last_seq : seq->last_seq());
     response->set_durable_seq(seq->durable_seq());
     response->set_durability(durability);

@@ -13,8 +13,10 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "clients/msx/exit_codes.h"
 #include "clients/msx/render.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -610,7 +612,32 @@ int Runner::Run() {
 
 }  // namespace
 
-int RunInvocation(const Invocation& inv, std::ostream& out, std::ostream& err) {
+namespace {
+
+// Forwards to another stream buffer and counts what went through.
+class CountingBuf final : public std::streambuf {
+ public:
+  explicit CountingBuf(std::streambuf* target) : target_(target) {}
+  std::size_t count() const { return count_; }
+
+ protected:
+  int overflow(int c) override {
+    if (c == traits_type::eof()) return traits_type::not_eof(c);
+    ++count_;
+    return target_->sputc(static_cast<char>(c));
+  }
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    count_ += static_cast<std::size_t>(n);
+    return target_->sputn(s, n);
+  }
+  int sync() override { return target_->pubsync(); }
+
+ private:
+  std::streambuf* target_;
+  std::size_t count_ = 0;
+};
+
+int RunOne(const Invocation& inv, std::ostream& out, std::ostream& err) {
   auto channel = MakeChannel(inv.connection);
   if (!channel.ok()) {
     err << "msx: " << channel.status().message() << std::endl;
@@ -618,6 +645,39 @@ int RunInvocation(const Invocation& inv, std::ostream& out, std::ostream& err) {
   }
   Runner runner(inv, *std::move(channel), out, err);
   return runner.Run();
+}
+
+}  // namespace
+
+int RunInvocation(const Invocation& inv, std::ostream& out, std::ostream& err) {
+  // --server / MSX_SERVER may list several servers (a primary and its hot standbys): a
+  // call answered UNAVAILABLE (a standby, a fenced or stopped primary) is made again on
+  // the next one, as long as it printed nothing yet. A submit keeps its client offer id
+  // across the attempts, so a retry is idempotent.
+  std::vector<std::string> servers = absl::StrSplit(inv.connection.server, ',',
+                                                    absl::SkipWhitespace());
+  if (servers.size() <= 1) return RunOne(inv, out, err);
+  Invocation attempt = inv;
+  if (attempt.command == "submit" && !attempt.args.count("client-id")) {
+    attempt.args.insert(
+        {"client-id", boost::program_options::variable_value(
+                          boost::any(GenerateClientOfferId()), false)});
+  }
+  const int unavailable = ExitCodeFor(grpc::StatusCode::UNAVAILABLE);
+  int code = kExitLocalFailure;
+  for (std::size_t i = 0; i < servers.size(); ++i) {
+    attempt.connection.server = std::string(absl::StripAsciiWhitespace(servers[i]));
+    CountingBuf counted(out.rdbuf());
+    std::ostream attempt_out(&counted);
+    std::ostringstream attempt_err;
+    code = RunOne(attempt, attempt_out, attempt_err);
+    attempt_out.flush();
+    if (code != unavailable || counted.count() != 0 || i + 1 == servers.size()) {
+      err << attempt_err.str();
+      return code;
+    }
+  }
+  return code;
 }
 
 }  // namespace msx::cli

@@ -32,21 +32,30 @@ class LeaderLeaseTest : public ::testing::Test {
     cluster_ = nullptr;
   }
 
-  // Each test has its own bucket.
-  static std::unique_ptr<LeaderLease> OpenLease(const std::string& bucket) {
+  // Each test has its own bucket. Robust on a loaded machine (two cores shared by many
+  // builds), where one call can take longer than a short TTL: a test that is not about
+  // expiry uses kNeverExpires, so no lease lapses between two of its steps; a test about
+  // expiry uses kExpires, long enough that the *new* holder's next steps (a few calls)
+  // finish inside it. Every key-value call may take seconds before it counts as failed.
+  static constexpr std::chrono::milliseconds kNeverExpires{120000};
+  static constexpr std::chrono::milliseconds kExpires{3000};
+  static std::unique_ptr<LeaderLease> OpenLease(const std::string& bucket,
+                                                std::chrono::milliseconds ttl) {
     LeaderLease::Options o;
     o.connection = ConnectTo(*cluster_);
     o.bucket = bucket;
-    o.ttl = std::chrono::milliseconds(500);
+    o.ttl = ttl;
+    o.op_timeout = std::chrono::seconds(10);
     auto lease = LeaderLease::Open(o);
     EXPECT_TRUE(lease.ok()) << "open lease: " << lease.status();
     return lease.ok() ? std::move(*lease) : nullptr;
   }
 
-  // Polls TryClaim until it succeeds or `timeout` passes (what a standby does).
-  static absl::StatusOr<LeaderRecord> ClaimWithin(LeaderLease& lease, const std::string& node,
-                                                  std::chrono::milliseconds timeout) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
+  // Polls TryClaim until it succeeds (what a standby does). The bound only keeps a broken
+  // build from hanging; expiry normally comes within a second or two of the TTL.
+  static absl::StatusOr<LeaderRecord> ClaimWhenVacant(LeaderLease& lease,
+                                                      const std::string& node) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
     absl::StatusOr<LeaderRecord> claim = absl::DeadlineExceededError("never tried");
     while (std::chrono::steady_clock::now() < deadline) {
       claim = lease.TryClaim(node, node + ":50051");
@@ -61,8 +70,8 @@ class LeaderLeaseTest : public ::testing::Test {
 NatsCluster* LeaderLeaseTest::cluster_ = nullptr;
 
 TEST_F(LeaderLeaseTest, ClaimRenewAndCurrentWhileASecondClaimantIsRefused) {
-  auto a = OpenLease("LEASE1");
-  auto b = OpenLease("LEASE1");
+  auto a = OpenLease("LEASE1", kNeverExpires);
+  auto b = OpenLease("LEASE1", kNeverExpires);
   ASSERT_TRUE(a && b);
   auto vacant = b->Current();
   EXPECT_TRUE(absl::IsNotFound(vacant.status())) << vacant.status();
@@ -78,7 +87,7 @@ TEST_F(LeaderLeaseTest, ClaimRenewAndCurrentWhileASecondClaimantIsRefused) {
   EXPECT_EQ(current->address, "127.0.0.1:1111");
   EXPECT_EQ(current->epoch, claim->epoch);
 
-  // Renewing every 100 ms keeps it well past several TTLs; B never gets it.
+  // Each renewal moves the revision on and keeps the epoch; B never gets it.
   uint64_t revision = claim->revision;
   for (int i = 0; i < 12; ++i) {
     auto renewed = a->Renew();
@@ -90,19 +99,18 @@ TEST_F(LeaderLeaseTest, ClaimRenewAndCurrentWhileASecondClaimantIsRefused) {
     ASSERT_TRUE(absl::IsFailedPrecondition(refused.status())) << refused.status();
     EXPECT_NE(refused.status().message().find("lease held by node-a"), std::string::npos)
         << refused.status();
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_FALSE(b->held().has_value());
 }
 
 TEST_F(LeaderLeaseTest, ExpiredLeaseIsTakenOverAndTheOldHolderCannotRenew) {
-  auto a = OpenLease("LEASE2");
-  auto b = OpenLease("LEASE2");
+  auto a = OpenLease("LEASE2", kExpires);
+  auto b = OpenLease("LEASE2", kExpires);
   ASSERT_TRUE(a && b);
   auto first = a->TryClaim("node-a", "a:1");
   ASSERT_TRUE(first.ok()) << first.status();
   // A stalls (stops renewing). B claims once the servers expire the entry.
-  auto second = ClaimWithin(*b, "node-b", std::chrono::seconds(10));
+  auto second = ClaimWhenVacant(*b, "node-b");
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_GT(second->epoch, first->epoch);
   EXPECT_FALSE(a->HeldAt(LeaderLease::Clock::now()));  // A's local view agrees: lapsed
@@ -120,8 +128,8 @@ TEST_F(LeaderLeaseTest, ExpiredLeaseIsTakenOverAndTheOldHolderCannotRenew) {
 }
 
 TEST_F(LeaderLeaseTest, ReleaseHandsOverWithoutWaitingForTheTtl) {
-  auto a = OpenLease("LEASE3");
-  auto b = OpenLease("LEASE3");
+  auto a = OpenLease("LEASE3", kNeverExpires);
+  auto b = OpenLease("LEASE3", kNeverExpires);
   ASSERT_TRUE(a && b);
   auto first = a->TryClaim("node-a", "a:1");
   ASSERT_TRUE(first.ok()) << first.status();
@@ -142,7 +150,7 @@ TEST_F(LeaderLeaseTest, ExactlyOneOfConcurrentClaimantsWins) {
   constexpr int kClaimants = 4;
   std::vector<std::unique_ptr<LeaderLease>> leases;
   for (int i = 0; i < kClaimants; ++i) {
-    leases.push_back(OpenLease("LEASE4"));
+    leases.push_back(OpenLease("LEASE4", kNeverExpires));
     ASSERT_TRUE(leases.back());
   }
   std::atomic<int> winners{0};
@@ -168,8 +176,8 @@ TEST_F(LeaderLeaseTest, ExactlyOneOfConcurrentClaimantsWins) {
 // leadership marker; a record the old primary slips in before that marker is applied by
 // the new leader, not lost.
 TEST_F(LeaderLeaseTest, NewLeadersMarkerFencesAStalledPrimaryWithoutLosingItsLastRecord) {
-  auto lease_a = OpenLease("LEASE5");
-  auto lease_b = OpenLease("LEASE5");
+  auto lease_a = OpenLease("LEASE5", kExpires);
+  auto lease_b = OpenLease("LEASE5", kExpires);
   ASSERT_TRUE(lease_a && lease_b);
   auto claim_a = lease_a->TryClaim("node-a", "a:1");
   ASSERT_TRUE(claim_a.ok()) << claim_a.status();
@@ -183,7 +191,7 @@ TEST_F(LeaderLeaseTest, NewLeadersMarkerFencesAStalledPrimaryWithoutLosingItsLas
   for (uint64_t i = 0; i < 5; ++i) ASSERT_TRUE((*log_a)->Publish(Payload("a", i + 1), i).ok());
 
   // A stalls. B takes the lapsed lease and reads the stream to its end (5).
-  auto claim_b = ClaimWithin(*lease_b, "node-b", std::chrono::seconds(10));
+  auto claim_b = ClaimWhenVacant(*lease_b, "node-b");
   ASSERT_TRUE(claim_b.ok()) << claim_b.status();
   EXPECT_GT(claim_b->epoch, claim_a->epoch);
   ReplicatedLog::Options ob = oa;

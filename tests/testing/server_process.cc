@@ -61,8 +61,9 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::vector<std::string>
   return rc == 0 ? pid : -1;
 }
 
-bool HealthServing(const std::string& address,
-                   const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
+// The health check's answer: SERVING / NOT_SERVING, or -1 when it does not answer.
+int HealthState(const std::string& address,
+                const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
   auto channel = grpc::CreateChannel(
       address, credentials != nullptr ? credentials : grpc::InsecureChannelCredentials());
   auto stub = grpc::health::v1::Health::NewStub(channel);
@@ -71,7 +72,7 @@ bool HealthServing(const std::string& address,
   grpc::health::v1::HealthCheckRequest req;
   grpc::health::v1::HealthCheckResponse resp;
   grpc::Status s = stub->Check(&ctx, req, &resp);
-  return s.ok() && resp.status() == grpc::health::v1::HealthCheckResponse::SERVING;
+  return s.ok() ? static_cast<int>(resp.status()) : -1;
 }
 
 }  // namespace
@@ -133,7 +134,9 @@ absl::Status ServerProcess::Start(const Options& options) {
       std::string text = ReadFile(port_file);
       if (!text.empty() && text.back() == '\n') port_ = std::atoi(text.c_str());
     }
-    if (port_ != 0 && HealthServing(address(), options.health_credentials)) {
+    const int health = port_ != 0 ? HealthState(address(), options.health_credentials) : -1;
+    if (health == grpc::health::v1::HealthCheckResponse::SERVING ||
+        (!options.wait_serving && health >= 0)) {
       std::filesystem::remove_all(port_file);
       return absl::OkStatus();
     }

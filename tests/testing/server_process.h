@@ -37,6 +37,9 @@ class ServerProcess {
     // --config (server.tls) needs ones that trust its certificate, plus a client
     // certificate when it requires one (grpc::SslCredentials).
     std::shared_ptr<grpc::ChannelCredentials> health_credentials;
+    // Wait for SERVING (default), or only for the health check to answer at all (a hot
+    // standby answers NOT_SERVING until it leads).
+    bool wait_serving = true;
   };
 
   ServerProcess() = default;
@@ -45,7 +48,8 @@ class ServerProcess {
   ServerProcess& operator=(const ServerProcess&) = delete;
 
   // Starts msx-server on 127.0.0.1:0 and waits until it reports its port and answers the
-  // gRPC health check (over options.health_credentials) as SERVING.
+  // gRPC health check (over options.health_credentials) as SERVING (or at all, see
+  // Options::wait_serving).
   absl::Status Start(const Options& options);
   absl::Status Start() { return Start(Options{}); }
 
