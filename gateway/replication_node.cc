@@ -484,26 +484,43 @@ void ReplicationNode::RunControl() {
 
 void ReplicationNode::RunLease() {
   pthread_setname_np(pthread_self(), "msx-lease");
+  // Set when a renewal was refused: the lease must be claimed anew before renewing again.
+  bool need_claim = false;
   while (!stop_) {
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait_for(lock, options_.lease_renew, [&] { return stop_.load(); });
     }
     if (stop_ || role_.load() != ReplicationRole::kPrimary) continue;
-    absl::StatusOr<LeaderRecord> r = lease_->Renew();
-    if (r.ok() || absl::IsUnavailable(r.status())) continue;
-    // Expired (no renewal reached a quorum within the TTL) or taken. Vacant: claim it
-    // again; the stream's expected-sequence check still fences us if another node wrote.
+    absl::Status why;
+    if (!need_claim) {
+      absl::StatusOr<LeaderRecord> r = lease_->Renew();
+      if (r.ok() || absl::IsUnavailable(r.status())) continue;
+      why = r.status();
+      need_claim = true;
+    }
+    // Expired (no renewal reached a quorum within the TTL, e.g. a NATS outage) or taken.
+    // Vacant: claim it again; the stream's expected-sequence check still fences this node
+    // if another one wrote meanwhile.
     absl::StatusOr<LeaderRecord> again = lease_->TryClaim(options_.node_id, options_.advertise);
     if (again.ok()) {
+      need_claim = false;
       std::fprintf(stderr, "msx-server: leader lease had lapsed; claimed again (epoch %llu)\n",
                    static_cast<unsigned long long>(again->epoch));
       SetLeader(*again);
       continue;
     }
     if (absl::IsUnavailable(again.status())) continue;
-    Fail(absl::UnavailableError(
-        absl::StrCat("leader lease lost: ", r.status().message(), "; ", again.status().message())));
+    absl::StatusOr<LeaderRecord> holder = lease_->Current();
+    // A renewal of ours that timed out here may still have been stored when the quorum
+    // came back: the key then names this node at a revision it does not know, and expires
+    // within the TTL (nobody renews it). Vacant or unreadable: try again.
+    if (holder.ok() ? holder->node_id == options_.node_id
+                    : absl::IsNotFound(holder.status()) || absl::IsUnavailable(holder.status())) {
+      continue;
+    }
+    Fail(absl::UnavailableError(absl::StrCat("leader lease lost: ", why.message(), " ",
+                                             again.status().message())));
     return;
   }
 }

@@ -302,6 +302,22 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
   const auto recovery_began = std::chrono::steady_clock::now();
   absl::StatusOr<journal::RecoveryResult> recovered = journal::Recover(
       dir, [ref_ptr] { return std::make_unique<Engine>(*ref_ptr, EngineOptions{}); }, ropts);
+  bool refetch_from_stream = false;
+  if (!recovered.ok() && absl::IsDataLoss(recovered.status()) && replication_options &&
+      !ropts.truncate_at_corruption) {
+    // Replicated: the stream is the tie-breaker for a damaged local journal. Cut it at the
+    // damage (the cut bytes are kept, as with --truncate-at-corruption) and take every
+    // record after the cut from the stream, which holds everything ever acknowledged;
+    // nothing is lost. Recovery still refuses to cut below a snapshot.
+    std::fprintf(stderr,
+                 "msx-server: %s\nmsx-server: replicated: cutting the local journal at the "
+                 "damage and taking the records after it from the stream\n",
+                 std::string(recovered.status().message()).c_str());
+    ropts.truncate_at_corruption = true;
+    recovered = journal::Recover(
+        dir, [ref_ptr] { return std::make_unique<Engine>(*ref_ptr, EngineOptions{}); }, ropts);
+    refetch_from_stream = true;
+  }
   s->recovery_seconds_ =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - recovery_began).count();
   if (!recovered.ok()) {
@@ -343,6 +359,10 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
                     recovered->read.cut_file.empty() ? std::string("-") : recovered->read.cut_file,
                     "; set aside ", recovered->read.discarded_segments.size(),
                     " later segments as *.discarded)");
+  }
+  if (refetch_from_stream) {
+    absl::StrAppend(&s->recovery_summary_, "; the records after seq ", recovered_seq,
+                    " come from the replicated stream");
   }
   for (const std::string& r : recovered->rejected_snapshots) {
     absl::StrAppend(&s->recovery_summary_, "; skipped snapshot ", r);

@@ -15,10 +15,13 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <iostream>
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 
 #include <grpcpp/grpcpp.h>
@@ -286,6 +289,176 @@ TEST_F(StandbyTest, KillNineOfThePrimaryLosesNoToldFillAndTheStandbyTakesOver) {
             << " client failovers; takeover (kill to SERVING) ms:";
   for (double t : takeover_ms) std::cout << " " << static_cast<int>(t);
   std::cout << "\n";
+}
+
+// A stalled primary (SIGSTOP) loses its lease; the standby takes over and fences it with
+// its leadership marker. Woken (SIGCONT), the old primary acknowledges nothing: it fails
+// closed (UNAVAILABLE, health NOT_SERVING, role "failed").
+TEST_F(StandbyTest, StalledOldPrimaryAcknowledgesNothingAfterTheTakeover) {
+  testing::ServerProcess a, b;
+  testing::ServerProcess::Options oa = NodeOptions("a", false), ob = NodeOptions("b", true);
+  ASSERT_TRUE(a.Start(oa).ok()) << a.Output();
+  ASSERT_TRUE(b.Start(ob).ok()) << b.Output();
+  AgencyClient komir_a(a.address(), "demo-komir");
+  AgencyClient komir_b(b.address(), "demo-komir");
+  const std::int64_t price = komir_a.FairPrice(kGaCo);
+  v1::SubmitOfferResponse resp;
+  ASSERT_TRUE(komir_a.Submit(1, kGaCo, v1::SIDE_SELL, 1, price + 40, &resp).ok());
+
+  ASSERT_EQ(kill(a.pid(), SIGSTOP), 0);
+  const bool took_over = WaitServing(b.address(), std::chrono::seconds(30));
+  if (took_over) {
+    grpc::Status s = komir_b.Submit(2, kGaCo, v1::SIDE_SELL, 1, price + 41, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+  }
+  ASSERT_EQ(kill(a.pid(), SIGCONT), 0);
+  ASSERT_TRUE(took_over) << b.Output();
+
+  // Every write the old primary gets from now on is refused; none is acknowledged.
+  for (std::uint64_t id = 3; id < 8; ++id) {
+    v1::SubmitOfferRequest req;
+    req.set_client_offer_id(id);
+    req.set_pair(kGaCo);
+    req.set_side(v1::SIDE_SELL);
+    req.set_lots(1);
+    req.set_price(price + 42);
+    req.set_time_in_force(v1::TIME_IN_FORCE_GTC);
+    grpc::Status s = komir_a.exchange().SubmitOffer(komir_a.Context(20000).get(), req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << id << ": " << s.error_message();
+  }
+  EXPECT_EQ(Health(a.address()), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  v1::GetExchangeStatusResponse old = Status(a.address());
+  EXPECT_EQ(old.role(), "failed");
+  EXPECT_FALSE(old.accepting());
+  // The new primary has both acknowledged offers and none of the refused ones.
+  v1::ListOffersResponse offers;
+  ASSERT_TRUE(komir_b.ListOffers(&offers).ok());
+  std::set<std::uint64_t> client_ids;
+  for (const v1::Offer& o : offers.offers()) client_ids.insert(o.client_offer_id());
+  EXPECT_EQ(client_ids, (std::set<std::uint64_t>{1, 2}));
+}
+
+// No NATS quorum (two of three servers killed): the primary acknowledges nothing and
+// refuses with UNAVAILABLE; when the servers return it resumes, and a command that was in
+// flight during the outage is neither lost nor doubled (its retry with the same client
+// offer id finds it).
+TEST_F(StandbyTest, WithoutANatsQuorumThePrimaryAcknowledgesNothingThenResumes) {
+  testing::ServerProcess a;
+  ASSERT_TRUE(a.Start(NodeOptions("a", false)).ok()) << a.Output();
+  AgencyClient komir(a.address(), "demo-komir");
+  const std::int64_t price = komir.FairPrice(kGaCo);
+  v1::SubmitOfferResponse resp;
+  ASSERT_TRUE(komir.Submit(1, kGaCo, v1::SIDE_SELL, 1, price + 40, &resp).ok());
+  nats_.Kill(1);
+  nats_.Kill(2);
+  auto submit = [&](std::uint64_t id, int deadline_ms) {
+    v1::SubmitOfferRequest req;
+    req.set_client_offer_id(id);
+    req.set_pair(kGaCo);
+    req.set_side(v1::SIDE_SELL);
+    req.set_lots(1);
+    req.set_price(price + 40 + static_cast<std::int64_t>(id % 5));
+    req.set_time_in_force(v1::TIME_IN_FORCE_GTC);
+    return komir.exchange().SubmitOffer(komir.Context(deadline_ms).get(), req, &resp);
+  };
+  // Until the primary says UNAVAILABLE, calls wait (their replies are held); none succeeds.
+  std::vector<std::uint64_t> unanswered;
+  bool refused = false;
+  for (std::uint64_t id = 10; id < 60 && !refused; ++id) {
+    grpc::Status s = submit(id, 2000);
+    ASSERT_FALSE(s.ok()) << "acknowledged offer " << id << " without a NATS quorum";
+    if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
+      refused = true;
+    } else {
+      EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << s.error_message();
+      unanswered.push_back(id);
+    }
+  }
+  EXPECT_TRUE(refused) << a.Output();
+  ASSERT_TRUE(nats_.Restart(1).ok());
+  ASSERT_TRUE(nats_.Restart(2).ok());
+  // Resumes: the retries of the unanswered calls and a new one succeed.
+  grpc::Status s;
+  for (int attempt = 0; attempt < 600; ++attempt) {
+    s = submit(100, 5000);
+    if (s.ok()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(s.ok()) << s.error_message() << "\n" << a.Output();
+  for (std::uint64_t id : unanswered) {
+    grpc::Status r = submit(id, 5000);
+    EXPECT_TRUE(r.ok()) << id << ": " << r.error_message();
+  }
+  v1::ListOffersResponse offers;
+  ASSERT_TRUE(komir.ListOffers(&offers).ok());
+  std::map<std::uint64_t, int> count;
+  for (const v1::Offer& o : offers.offers()) ++count[o.client_offer_id()];
+  EXPECT_EQ(count[1], 1);
+  EXPECT_EQ(count[100], 1);
+  for (std::uint64_t id : unanswered) EXPECT_EQ(count[id], 1) << id;
+  EXPECT_EQ(Status(a.address()).role(), "primary");
+}
+
+// A standby whose journal is damaged in the middle (a flipped byte) does not refuse to
+// start, and does not lose the records after the damage either: it cuts its journal there
+// and takes them from the stream (the stream is the tie-breaker), ending with the
+// primary's sequence and a journal that verifies.
+TEST_F(StandbyTest, DamagedStandbyJournalIsRepairedFromTheStream) {
+  testing::ServerProcess a;
+  ASSERT_TRUE(a.Start(NodeOptions("a", false)).ok()) << a.Output();
+  testing::ServerProcess::Options ob = NodeOptions("b", true);
+  auto b = std::make_unique<testing::ServerProcess>();
+  ASSERT_TRUE(b->Start(ob).ok()) << b->Output();
+  AgencyClient komir(a.address(), "demo-komir");
+  const std::int64_t price = komir.FairPrice(kGaCo);
+  v1::SubmitOfferResponse resp;
+  for (std::uint64_t id = 1; id <= 60; ++id) {
+    ASSERT_TRUE(komir.Submit(id, kGaCo, v1::SIDE_SELL, 1, price + 40, &resp).ok());
+  }
+  const std::uint64_t last = Status(a.address()).last_seq();
+  auto caught_up = [&](const std::string& address) {
+    const auto deadline = Clock::now() + std::chrono::seconds(30);
+    while (Clock::now() < deadline) {
+      if (Status(address).durable_seq() >= last) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  };
+  ASSERT_TRUE(caught_up(b->address()));
+  b->Kill();
+  // Flip a byte in the middle of the standby's (only) segment.
+  std::string segment;
+  for (const auto& e : std::filesystem::directory_iterator(ob.data_dir)) {
+    if (e.path().extension() == ".msxj") {
+      if (segment.empty() || e.file_size() > std::filesystem::file_size(segment)) {
+        segment = e.path().string();
+      }
+    }
+  }
+  ASSERT_FALSE(segment.empty());
+  {
+    // Halfway into the data (the segment ends in preallocated zeros).
+    std::fstream f(segment, std::ios::in | std::ios::out | std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    const std::size_t data_end = bytes.find_last_not_of('\0') + 1;
+    const std::size_t at = data_end / 2;
+    f.clear();
+    f.seekp(static_cast<std::streamoff>(at));
+    const char c = static_cast<char>(bytes[at] ^ 0x5a);
+    f.write(&c, 1);
+  }
+  ASSERT_FALSE(journal::VerifyJournal(ob.data_dir).ok()) << "the flip did not damage " << segment;
+  b = std::make_unique<testing::ServerProcess>();
+  ASSERT_TRUE(b->Start(ob).ok()) << b->Output();
+  EXPECT_NE(b->Output().find("come from the replicated stream"), std::string::npos)
+      << b->Output();
+  ASSERT_TRUE(caught_up(b->address())) << b->Output();
+  b->Kill();
+  absl::StatusOr<journal::ReadStats> stats = journal::VerifyJournal(ob.data_dir);
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->first_seq, 1u);
+  EXPECT_EQ(stats->commands, stats->last_seq);
+  EXPECT_GE(stats->last_seq, last);
 }
 
 }  // namespace
