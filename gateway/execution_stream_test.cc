@@ -61,7 +61,8 @@ class FullRingTest : public ::testing::Test {
     ServiceContext ctx{ref_.get(),      tokens_.get(),        sequencer_.get(),
                        exec_hub_.get(), book_hub_.get(),      reports_.get(),
                        "none",          dir_.path(),          nullptr,
-                       &history_,       stream_counts_.get(), StreamLimits{}};
+                       &history_,       stream_counts_.get(), StreamLimits{},
+                       {}};
     service_ = std::make_unique<ExchangeService>(ctx);
     grpc::ServerBuilder builder;
     int port = 0;

@@ -425,6 +425,14 @@ void ReplicationNode::Resend() {
       b = unconfirmed_.front();
     }
     absl::StatusOr<std::uint64_t> r = log_->Publish(*b.bytes, b.expected);
+    // "Fenced" right after a quorum came back can also mean that the read of the stored
+    // message (to recognise our own earlier copy) failed while the stream was settling:
+    // a real fence stays a fence, so confirm it a few times before failing for good.
+    const Clock::time_point confirm_until = Clock::now() + options_.publish_timeout;
+    while (absl::IsFailedPrecondition(r.status()) && !stop_ && Clock::now() < confirm_until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      r = log_->Publish(*b.bytes, b.expected);
+    }
     if (r.ok()) {
       Confirm(b.expected + 1);
       continue;
@@ -514,11 +522,10 @@ void ReplicationNode::RunLease() {
     absl::StatusOr<LeaderRecord> holder = lease_->Current();
     // A renewal of ours that timed out here may still have been stored when the quorum
     // came back: the key then names this node at a revision it does not know, and expires
-    // within the TTL (nobody renews it). Vacant or unreadable: try again.
-    if (holder.ok() ? holder->node_id == options_.node_id
-                    : absl::IsNotFound(holder.status()) || absl::IsUnavailable(holder.status())) {
-      continue;
-    }
+    // within the TTL (nobody renews it). Vacant or unreadable (e.g. "JetStream system
+    // temporarily unavailable" while the quorum re-forms): try again. Only another node
+    // named as the holder ends this node's leadership.
+    if (!holder.ok() || holder->node_id == options_.node_id) continue;
     Fail(absl::UnavailableError(absl::StrCat("leader lease lost: ", why.message(), " ",
                                              again.status().message())));
     return;

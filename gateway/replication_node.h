@@ -56,7 +56,9 @@ struct ReplicationOptions {
   std::chrono::milliseconds lease_ttl{500};
   std::chrono::milliseconds lease_renew{100};
   std::chrono::milliseconds poll{50};  // standby: lease poll / follower wait
-  std::chrono::milliseconds publish_timeout{5000};
+  // Retry budget of one batch after a failed publish before commands are refused: above
+  // a stream-leader election after a NATS server dies (seconds on nats-server 2.9).
+  std::chrono::milliseconds publish_timeout{15000};
   std::chrono::milliseconds async_timeout{2000};
   std::string stream = "MSX_JOURNAL";
   std::string subject = "msx.journal";
