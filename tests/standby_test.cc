@@ -67,21 +67,12 @@ struct Told {
   std::map<std::pair<int, std::uint64_t>, std::uint64_t> fill_seq;  // told in the reply of
 };
 
-int Health(const std::string& address) {
-  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
-  auto stub = grpc::health::v1::Health::NewStub(channel);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
-  grpc::health::v1::HealthCheckRequest req;
-  grpc::health::v1::HealthCheckResponse resp;
-  grpc::Status s = stub->Check(&ctx, req, &resp);
-  return s.ok() ? static_cast<int>(resp.status()) : -1;
-}
-
 bool WaitServing(const std::string& address, std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   while (Clock::now() < deadline) {
-    if (Health(address) == grpc::health::v1::HealthCheckResponse::SERVING) return true;
+    if (testing::HealthState(address) == grpc::health::v1::HealthCheckResponse::SERVING) {
+      return true;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return false;
@@ -350,7 +341,8 @@ TEST_F(StandbyTest, StalledOldPrimaryAcknowledgesNothingAfterTheTakeover) {
     grpc::Status s = komir_a.exchange().SubmitOffer(komir_a.Context(20000).get(), req, &resp);
     EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << id << ": " << s.error_message();
   }
-  EXPECT_EQ(Health(a.address()), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  EXPECT_EQ(testing::HealthState(a.address()),
+            grpc::health::v1::HealthCheckResponse::NOT_SERVING);
   v1::GetExchangeStatusResponse old = Status(a.address());
   EXPECT_EQ(old.role(), "failed");
   EXPECT_FALSE(old.accepting());

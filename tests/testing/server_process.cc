@@ -61,7 +61,8 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::vector<std::string>
   return rc == 0 ? pid : -1;
 }
 
-// The health check's answer: SERVING / NOT_SERVING, or -1 when it does not answer.
+}  // namespace
+
 int HealthState(const std::string& address,
                 const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
   auto channel = grpc::CreateChannel(
@@ -74,8 +75,6 @@ int HealthState(const std::string& address,
   grpc::Status s = stub->Check(&ctx, req, &resp);
   return s.ok() ? static_cast<int>(resp.status()) : -1;
 }
-
-}  // namespace
 
 std::string BuildPath(const std::string& relative) {
   const char* dir = std::getenv("MSX_BUILD_DIR");

@@ -25,6 +25,11 @@ std::string BuildPath(const std::string& relative);
 std::string MakeTempDir(const std::string& prefix);
 void RemoveTree(const std::string& path);
 
+// The gRPC health check's answer at `address`: SERVING / NOT_SERVING as an int, or -1 when it
+// does not answer within 500 ms. Null credentials mean plaintext.
+int HealthState(const std::string& address,
+                const std::shared_ptr<grpc::ChannelCredentials>& credentials = nullptr);
+
 class ServerProcess {
  public:
   struct Options {
