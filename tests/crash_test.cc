@@ -242,13 +242,7 @@ TEST(CrashTest, KillNineLosesNoToldFillAndRecoveryEqualsReplay) {
       history->WaitFor([&](const auto& m) { return !m.empty() && m.back().seq() >= stream_seen[a]; },
                        std::chrono::seconds(10));
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      std::map<std::uint64_t, int> count;
-      std::map<std::uint64_t, std::string> content;
-      for (const v1::ExecutionReport& r : history->messages()) {
-        if (!r.has_fill()) continue;
-        ++count[r.fill().fill_id()];
-        content[r.fill().fill_id()] = r.fill().SerializeAsString();
-      }
+      auto [count, content] = testing::TallyFills(history->messages());
       std::lock_guard<std::mutex> lock(told.mu);
       for (const auto& [key, fill] : told.fills) {
         if (key.first != a) continue;

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -188,6 +189,23 @@ inline std::unique_ptr<ExecWatcher> WatchExecutions(AgencyClient& client, const 
     req.set_after_seq(after_seq);
     return stub->StreamExecutions(ctx, req);
   });
+}
+
+// Each fill id on a stream: how many times it arrived, and its last serialized bytes (an
+// exactly-once check compares both with what the replies told the client).
+struct FillTally {
+  std::map<std::uint64_t, int> count;
+  std::map<std::uint64_t, std::string> content;
+};
+
+inline FillTally TallyFills(const std::vector<v1::ExecutionReport>& reports) {
+  FillTally tally;
+  for (const v1::ExecutionReport& r : reports) {
+    if (!r.has_fill()) continue;
+    ++tally.count[r.fill().fill_id()];
+    tally.content[r.fill().fill_id()] = r.fill().SerializeAsString();
+  }
+  return tally;
 }
 
 inline std::vector<v1::Fill> FillsOf(const std::vector<v1::ExecutionReport>& reports) {

@@ -232,13 +232,7 @@ TEST_F(StandbyTest, KillNineOfThePrimaryLosesNoToldFillAndTheStandbyTakesOver) {
             return !m.empty() && m.back().seq() >= last && m.back().seq_complete();
           },
           std::chrono::seconds(30)));
-      std::map<std::uint64_t, int> count;
-      std::map<std::uint64_t, std::string> content;
-      for (const v1::ExecutionReport& r : history->messages()) {
-        if (!r.has_fill()) continue;
-        ++count[r.fill().fill_id()];
-        content[r.fill().fill_id()] = r.fill().SerializeAsString();
-      }
+      auto [count, content] = testing::TallyFills(history->messages());
       std::lock_guard<std::mutex> lock(told.mu);
       for (const auto& [key, fill] : told.fills) {
         if (key.first != a) continue;
