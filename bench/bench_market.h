@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "engine/reference_data_builder.h"
+#include "engine/matching/reference_data_builder.h"
 
 namespace msx::bench {
 

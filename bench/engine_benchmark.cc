@@ -24,8 +24,8 @@
 
 #include "benchmark/benchmark.h"
 #include "bench/bench_market.h"
-#include "engine/engine.h"
-#include "engine/reference_data_builder.h"
+#include "engine/matching/engine.h"
+#include "engine/matching/reference_data_builder.h"
 
 namespace msx {
 namespace {

@@ -30,7 +30,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "benchmark/benchmark.h"
-#include "engine/engine.h"
+#include "engine/matching/engine.h"
 #include "engine/journal/codec.h"
 #include "engine/journal/crc32c.h"
 #include "engine/journal/reader.h"

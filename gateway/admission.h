@@ -19,7 +19,7 @@
 #include <memory>
 
 #include "absl/status/status.h"
-#include "engine/types.h"
+#include "engine/matching/types.h"
 
 namespace msx::gateway {
 

@@ -36,8 +36,8 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "engine/reference_data.h"
-#include "engine/types.h"
+#include "engine/matching/reference_data.h"
+#include "engine/matching/types.h"
 #include "msx/v1/config.pb.h"
 
 namespace msx::gateway {

@@ -27,10 +27,10 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "engine/command.h"
-#include "engine/event.h"
+#include "engine/matching/command.h"
+#include "engine/matching/event.h"
 #include "engine/journal/reader.h"
-#include "engine/types.h"
+#include "engine/matching/types.h"
 
 namespace msx::gateway {
 

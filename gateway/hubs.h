@@ -33,7 +33,7 @@
 #include <grpcpp/support/status.h>
 
 #include "absl/base/thread_annotations.h"
-#include "engine/types.h"
+#include "engine/matching/types.h"
 #include "msx/v1/exchange.pb.h"
 
 namespace msx::gateway {

@@ -37,9 +37,9 @@
 #define MSX_GATEWAY_SEQUENCER_OBSERVER_H_
 
 #include "absl/types/span.h"
-#include "engine/command.h"
-#include "engine/engine.h"
-#include "engine/event.h"
+#include "engine/matching/command.h"
+#include "engine/matching/engine.h"
+#include "engine/matching/event.h"
 
 namespace msx::gateway {
 

@@ -23,10 +23,10 @@
 #include <grpcpp/server.h>
 
 #include "absl/status/statusor.h"
-#include "engine/engine.h"
+#include "engine/matching/engine.h"
 #include "engine/journal/dir_lock.h"
 #include "engine/journal/writer.h"
-#include "engine/reference_data.h"
+#include "engine/matching/reference_data.h"
 #include "gateway/admission.h"
 #include "gateway/auth.h"
 #include "gateway/http/metrics.h"

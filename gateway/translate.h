@@ -14,10 +14,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "engine/command.h"
-#include "engine/engine.h"
-#include "engine/event.h"
-#include "engine/reference_data.h"
+#include "engine/matching/command.h"
+#include "engine/matching/engine.h"
+#include "engine/matching/event.h"
+#include "engine/matching/reference_data.h"
 #include "msx/v1/exchange.pb.h"
 
 namespace msx::gateway {

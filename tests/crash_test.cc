@@ -23,7 +23,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "engine/config/config.h"
-#include "engine/engine.h"
+#include "engine/matching/engine.h"
 #include "engine/journal/reader.h"
 #include "engine/journal/recovery.h"
 #include "gtest/gtest.h"

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/engine.h"
+#include "engine/matching/engine.h"
 #include "engine/journal/journal_test_util.h"
 #include "engine/journal/reader.h"
 #include "engine/journal/snapshot.h"

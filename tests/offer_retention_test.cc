@@ -1,4 +1,4 @@
-// End to end, offer retention (issue 12, defect 8; engine/ENGINE.md "Retention"): a real
+// End to end, offer retention (issue 12, defect 8; engine/matching/ENGINE.md "Retention"): a real
 // msx-server with server.offer_retention_seconds = 2 forgets an offer that finished longer
 // ago than that (GetOffer answers NOT_FOUND saying so, its client_offer_id is free again),
 // still answers for one that finished just now, and forgets the same after a restart that

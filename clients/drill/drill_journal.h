@@ -9,7 +9,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "engine/reference_data.h"
+#include "engine/matching/reference_data.h"
 #include "msx/v1/config.pb.h"
 
 namespace msx::drill {

@@ -22,7 +22,7 @@
 #include "clients/drill/traffic.h"
 #include "clients/drill/verify.h"
 #include "engine/config/config.h"
-#include "engine/engine.h"
+#include "engine/matching/engine.h"
 #include "engine/journal/codec.h"
 #include "engine/journal/json.h"
 #include "engine/journal/reader.h"

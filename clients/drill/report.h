@@ -43,10 +43,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
-#include "engine/command.h"
-#include "engine/event.h"
-#include "engine/reference_data.h"
-#include "engine/types.h"
+#include "engine/matching/command.h"
+#include "engine/matching/event.h"
+#include "engine/matching/reference_data.h"
+#include "engine/matching/types.h"
 
 namespace msx::drill {
 

@@ -10,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "clients/drill/drill_journal.h"
 #include "clients/drill/format.h"
-#include "engine/engine.h"
+#include "engine/matching/engine.h"
 #include "engine/journal/json.h"
 #include "engine/journal/reader.h"
 #include "engine/journal/writer.h"

@@ -27,8 +27,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "clients/drill/report.h"
-#include "engine/reference_data.h"
-#include "engine/types.h"
+#include "engine/matching/reference_data.h"
+#include "engine/matching/types.h"
 #include "msx/v1/drill.pb.h"
 
 namespace msx::drill {

@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/config/config.h"
-#include "engine/engine.h"
+#include "engine/matching/engine.h"
 #include "engine/journal/writer.h"
 
 namespace msx::drill {

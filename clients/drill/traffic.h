@@ -12,7 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "engine/journal/journal_format.h"
-#include "engine/types.h"
+#include "engine/matching/types.h"
 #include "msx/v1/config.pb.h"
 
 namespace msx::drill {

@@ -13,7 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "clients/drill/drill_journal.h"
-#include "engine/engine.h"
+#include "engine/matching/engine.h"
 #include "engine/journal/codec.h"
 #include "engine/journal/json.h"
 

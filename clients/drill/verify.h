@@ -12,7 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "engine/journal/reader.h"
-#include "engine/types.h"
+#include "engine/matching/types.h"
 
 namespace msx::drill {
 

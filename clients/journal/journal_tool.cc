@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "clients/common/command_line.h"
 #include "engine/config/config.h"
-#include "engine/engine.h"
+#include "engine/matching/engine.h"
 #include "engine/journal/dir_lock.h"
 #include "engine/journal/json.h"
 #include "engine/journal/reader.h"

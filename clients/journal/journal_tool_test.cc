@@ -11,7 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "engine/config/config.h"
-#include "engine/engine.h"
+#include "engine/matching/engine.h"
 #include "engine/journal/dir_lock.h"
 #include "engine/journal/journal_test_util.h"
 #include "engine/journal/json.h"

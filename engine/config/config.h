@@ -19,8 +19,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "engine/command.h"
-#include "engine/reference_data.h"
+#include "engine/matching/command.h"
+#include "engine/matching/reference_data.h"
 #include "msx/v1/config.pb.h"
 
 namespace msx {

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "absl/strings/match.h"
-#include "engine/engine.h"
+#include "engine/matching/engine.h"
 #include "gtest/gtest.h"
 
 namespace msx {

@@ -12,11 +12,11 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
-#include "engine/command.h"
-#include "engine/event.h"
-#include "engine/internal/coding.h"
+#include "engine/matching/command.h"
+#include "engine/matching/event.h"
+#include "engine/matching/internal/coding.h"
 #include "engine/journal/journal_format.h"
-#include "engine/types.h"
+#include "engine/matching/types.h"
 
 namespace msx::journal {
 
@@ -64,7 +64,7 @@ std::string SegmentFileName(Seq first_seq);
 // Parses a segment file name; false if `name` is not exactly a segment name.
 bool ParseSegmentFileName(absl::string_view name, Seq* first_seq);
 
-// Little-endian helpers (engine/internal/coding.h), for the snapshot code and tests.
+// Little-endian helpers (engine/matching/internal/coding.h), for the snapshot code and tests.
 using coding::GetFixed16;
 using coding::GetFixed32;
 using coding::GetFixed64;

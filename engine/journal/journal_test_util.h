@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/command.h"
-#include "engine/event.h"
+#include "engine/matching/command.h"
+#include "engine/matching/event.h"
 #include "engine/journal/crc32c.h"
 #include "gtest/gtest.h"
 

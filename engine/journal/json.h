@@ -1,6 +1,6 @@
 // JSON renderings of journal contents, for `msx-journal dump`, `msx-drill verify` and for
 // error messages that must show a command or event. One object per call, no trailing
-// newline; field names are those of engine/command.h and engine/event.h in that order,
+// newline; field names are those of engine/matching/command.h and engine/matching/event.h in that order,
 // enums as their names, integers as exact JSON integers (64-bit values keep every digit).
 // Built with nlohmann::json (nlohmann-json3-dev), which escapes every string.
 //
@@ -11,8 +11,8 @@
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 
-#include "engine/command.h"
-#include "engine/event.h"
+#include "engine/matching/command.h"
+#include "engine/matching/event.h"
 
 namespace msx::journal {
 

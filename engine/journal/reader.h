@@ -42,10 +42,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "engine/command.h"
-#include "engine/event.h"
+#include "engine/matching/command.h"
+#include "engine/matching/event.h"
 #include "engine/journal/journal_format.h"
-#include "engine/types.h"
+#include "engine/matching/types.h"
 
 namespace msx::journal {
 

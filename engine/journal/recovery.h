@@ -26,9 +26,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "engine/engine.h"
+#include "engine/matching/engine.h"
 #include "engine/journal/reader.h"
-#include "engine/types.h"
+#include "engine/matching/types.h"
 
 namespace msx::journal {
 

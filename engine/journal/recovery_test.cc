@@ -10,7 +10,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "engine/engine.h"
+#include "engine/matching/engine.h"
 #include "engine/journal/codec.h"
 #include "engine/journal/journal_test_util.h"
 #include "engine/journal/reader.h"

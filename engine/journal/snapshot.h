@@ -15,7 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "engine/journal/env.h"
-#include "engine/types.h"
+#include "engine/matching/types.h"
 
 namespace msx::journal {
 

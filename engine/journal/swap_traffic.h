@@ -10,9 +10,9 @@
 #include <cstdint>
 #include <random>
 
-#include "engine/command.h"
+#include "engine/matching/command.h"
 #include "engine/testing/test_universe.h"
-#include "engine/types.h"
+#include "engine/matching/types.h"
 
 namespace msx::journal::testing {
 

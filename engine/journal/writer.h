@@ -74,11 +74,11 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
-#include "engine/command.h"
-#include "engine/event.h"
+#include "engine/matching/command.h"
+#include "engine/matching/event.h"
 #include "engine/journal/env.h"
 #include "engine/journal/journal_format.h"
-#include "engine/types.h"
+#include "engine/matching/types.h"
 
 namespace msx::journal {
 

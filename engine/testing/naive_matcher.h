@@ -5,7 +5,7 @@
 // bug in the engine's data structures (levels, bitmaps, intrusive lists, best-price
 // tracking, expiry heap, market-data bookkeeping) shows up as a different event stream.
 //
-// Semantics mirrored (see engine/ENGINE.md): validation order, self-match cancels the
+// Semantics mirrored (see engine/matching/ENGINE.md): validation order, self-match cancels the
 // incoming remainder, ineligible offers are skipped, min-fill/FOK are checked before any
 // fill, expiry runs at the start of every command in (expiry, id) order, and book-level
 // events follow the command's other events in first-touch order.
@@ -16,10 +16,10 @@
 #include <tuple>
 #include <vector>
 
-#include "engine/command.h"
-#include "engine/engine.h"
-#include "engine/event.h"
-#include "engine/reference_data.h"
+#include "engine/matching/command.h"
+#include "engine/matching/engine.h"
+#include "engine/matching/event.h"
+#include "engine/matching/reference_data.h"
 
 namespace msx::testing {
 

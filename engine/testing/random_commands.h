@@ -10,8 +10,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "engine/command.h"
-#include "engine/event.h"
+#include "engine/matching/command.h"
+#include "engine/matching/event.h"
 
 namespace msx::testing {
 

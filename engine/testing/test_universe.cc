@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "engine/reference_data_builder.h"
+#include "engine/matching/reference_data_builder.h"
 
 namespace msx::testing {
 

@@ -14,9 +14,9 @@
 #ifndef MSX_ENGINE_TESTING_TEST_UNIVERSE_H_
 #define MSX_ENGINE_TESTING_TEST_UNIVERSE_H_
 
-#include "engine/command.h"
-#include "engine/reference_data.h"
-#include "engine/types.h"
+#include "engine/matching/command.h"
+#include "engine/matching/reference_data.h"
+#include "engine/matching/types.h"
 
 namespace msx::testing {
 

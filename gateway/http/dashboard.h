@@ -31,7 +31,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/reference_data.h"
+#include "engine/matching/reference_data.h"
 #include "gateway/auth.h"
 #include "gateway/hubs.h"
 #include "gateway/reports.h"

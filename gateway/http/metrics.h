@@ -22,9 +22,9 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
-#include "engine/command.h"
-#include "engine/event.h"
-#include "engine/reference_data.h"
+#include "engine/matching/command.h"
+#include "engine/matching/event.h"
+#include "engine/matching/reference_data.h"
 #include "gateway/sequencer_observer.h"
 
 namespace msx::gateway::http {

@@ -22,12 +22,12 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "engine/command.h"
+#include "engine/matching/command.h"
 #include "engine/config/config.h"
-#include "engine/engine.h"
-#include "engine/event.h"
-#include "engine/reference_data.h"
-#include "engine/reference_data_builder.h"
+#include "engine/matching/engine.h"
+#include "engine/matching/event.h"
+#include "engine/matching/reference_data.h"
+#include "engine/matching/reference_data_builder.h"
 #include "tests/fuzz/fuzz_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -29,7 +29,7 @@
 #include "clients/drill/traffic.h"
 #include "clients/drill/verify.h"
 #include "engine/config/config.h"
-#include "engine/reference_data.h"
+#include "engine/matching/reference_data.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace {

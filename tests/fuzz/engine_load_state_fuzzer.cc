@@ -1,4 +1,4 @@
-// Fuzz target: Engine::LoadState (engine/engine.h), which restores the engine from the
+// Fuzz target: Engine::LoadState (engine/matching/engine.h), which restores the engine from the
 // state bytes of a snapshot file, over the engine's small test universe.
 //
 // Invariants, when LoadState accepts the input:
@@ -15,9 +15,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
-#include "engine/command.h"
-#include "engine/engine.h"
-#include "engine/event.h"
+#include "engine/matching/command.h"
+#include "engine/matching/engine.h"
+#include "engine/matching/event.h"
 #include "engine/testing/test_universe.h"
 #include "tests/fuzz/fuzz_check.h"
 

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "engine/engine.h"
+#include "engine/matching/engine.h"
 #include "engine/testing/test_universe.h"
 #include "gtest/gtest.h"
 

@@ -18,10 +18,10 @@
 #include <vector>
 
 #include "clients/drill/traffic.h"
-#include "engine/command.h"
+#include "engine/matching/command.h"
 #include "engine/config/config.h"
-#include "engine/engine.h"
-#include "engine/event.h"
+#include "engine/matching/engine.h"
+#include "engine/matching/event.h"
 #include "engine/journal/codec.h"
 #include "engine/journal/journal_format.h"
 #include "engine/journal/reader.h"

@@ -14,8 +14,8 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
-#include "engine/command.h"
-#include "engine/event.h"
+#include "engine/matching/command.h"
+#include "engine/matching/event.h"
 #include "engine/journal/codec.h"
 #include "engine/journal/crc32c.h"
 #include "engine/journal/journal_format.h"

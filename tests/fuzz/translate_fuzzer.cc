@@ -22,10 +22,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "engine/command.h"
+#include "engine/matching/command.h"
 #include "engine/config/config.h"
-#include "engine/engine.h"
-#include "engine/event.h"
+#include "engine/matching/engine.h"
+#include "engine/matching/event.h"
 #include "engine/journal/codec.h"
 #include "gateway/translate.h"
 #include "msx/v1/exchange.pb.h"

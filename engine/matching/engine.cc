@@ -25,7 +25,7 @@
 // - Client ids map to offer ids in internal::ClientIndex (sorted per-agency arrays for
 //   increasing ids, a hash map for the rest).
 // - GTD expiries sit in a binary min-heap of (expiry, offer id) with lazy deletion.
-#include "engine/engine.h"
+#include "engine/matching/engine.h"
 
 #include <algorithm>
 #include <cstddef>
@@ -36,7 +36,7 @@
 #include <utility>
 #include <vector>
 
-#include "engine/internal/engine_impl.h"
+#include "engine/matching/internal/engine_impl.h"
 
 namespace msx {
 namespace {

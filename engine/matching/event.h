@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "engine/command.h"
-#include "engine/types.h"
+#include "engine/matching/command.h"
+#include "engine/matching/types.h"
 
 namespace msx {
 

@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "engine/types.h"
+#include "engine/matching/types.h"
 
 namespace msx::internal {
 

@@ -15,8 +15,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "engine/reference_data.h"
-#include "engine/types.h"
+#include "engine/matching/reference_data.h"
+#include "engine/matching/types.h"
 
 namespace msx {
 

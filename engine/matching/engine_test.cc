@@ -1,13 +1,13 @@
 // Rule-by-rule tests of the matching engine on the small TestUniverse (see
 // engine/testing/test_universe.h). Side-symmetric rules run for both taker sides.
-#include "engine/engine.h"
+#include "engine/matching/engine.h"
 
 #include <cstring>
 #include <optional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "engine/reference_data_builder.h"
+#include "engine/matching/reference_data_builder.h"
 #include "engine/testing/test_universe.h"
 #include "gtest/gtest.h"
 

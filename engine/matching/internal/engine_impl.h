@@ -1,7 +1,7 @@
 // Engine::Impl, the engine's state and its operations: private to the engine's two
-// translation units, engine/engine.cc (the hot path: Apply, Match, Cancel, Replace,
+// translation units, engine/matching/engine.cc (the hot path: Apply, Match, Cancel, Replace,
 // Prefetch, and the queries; its inline members are defined there, so that they inline
-// into one another) and engine/engine_state.cc (SaveState / LoadState, SNAPSHOT.md).
+// into one another) and engine/matching/engine_state.cc (SaveState / LoadState, SNAPSHOT.md).
 // Members defined here are the few both need (the merge walk over a level's FIFOs,
 // linking an offer into a level, reservations). Single-threaded, like Engine.
 #ifndef MSX_ENGINE_INTERNAL_ENGINE_IMPL_H_
@@ -16,14 +16,14 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
-#include "engine/engine.h"
-#include "engine/internal/book.h"
-#include "engine/internal/chunked_fifo.h"
-#include "engine/internal/client_index.h"
-#include "engine/internal/expiry_queue.h"
-#include "engine/internal/level_arena.h"
-#include "engine/internal/level_bitmap.h"
-#include "engine/internal/offer_store.h"
+#include "engine/matching/engine.h"
+#include "engine/matching/internal/book.h"
+#include "engine/matching/internal/chunked_fifo.h"
+#include "engine/matching/internal/client_index.h"
+#include "engine/matching/internal/expiry_queue.h"
+#include "engine/matching/internal/level_arena.h"
+#include "engine/matching/internal/level_bitmap.h"
+#include "engine/matching/internal/offer_store.h"
 
 namespace msx {
 

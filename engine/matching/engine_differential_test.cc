@@ -10,7 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 
-#include "engine/engine.h"
+#include "engine/matching/engine.h"
 #include "engine/testing/naive_matcher.h"
 #include "engine/testing/random_commands.h"
 #include "engine/testing/test_universe.h"

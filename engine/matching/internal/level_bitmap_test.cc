@@ -1,4 +1,4 @@
-#include "engine/internal/level_bitmap.h"
+#include "engine/matching/internal/level_bitmap.h"
 
 #include <random>
 #include <set>

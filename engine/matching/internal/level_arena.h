@@ -13,7 +13,7 @@
 #include <memory>
 #include <vector>
 
-#include "engine/types.h"
+#include "engine/matching/types.h"
 
 namespace msx::internal {
 

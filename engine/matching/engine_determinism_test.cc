@@ -5,7 +5,7 @@
 #include <cstring>
 #include <vector>
 
-#include "engine/engine.h"
+#include "engine/matching/engine.h"
 #include "engine/testing/random_commands.h"
 #include "engine/testing/test_universe.h"
 #include "gtest/gtest.h"

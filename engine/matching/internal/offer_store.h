@@ -16,7 +16,7 @@
 #include <utility>
 #include <vector>
 
-#include "engine/types.h"
+#include "engine/matching/types.h"
 
 namespace msx::internal {
 

@@ -1,6 +1,6 @@
 // Byte coding for every MSX binary format: journal segments and records
 // (engine/journal/FORMAT.md), snapshot files and the engine's state image
-// (engine/SNAPSHOT.md). Integers are fixed-width little-endian; this host is
+// (engine/matching/SNAPSHOT.md). Integers are fixed-width little-endian; this host is
 // little-endian, so each is a memcpy of the native value.
 #ifndef MSX_ENGINE_INTERNAL_CODING_H_
 #define MSX_ENGINE_INTERNAL_CODING_H_

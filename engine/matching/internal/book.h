@@ -7,9 +7,9 @@
 
 #include <cstdint>
 
-#include "engine/internal/level_arena.h"
-#include "engine/internal/level_bitmap.h"
-#include "engine/types.h"
+#include "engine/matching/internal/level_arena.h"
+#include "engine/matching/internal/level_bitmap.h"
+#include "engine/matching/types.h"
 
 namespace msx::internal {
 

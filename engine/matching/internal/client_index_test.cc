@@ -1,4 +1,4 @@
-#include "engine/internal/client_index.h"
+#include "engine/matching/internal/client_index.h"
 
 #include <map>
 #include <random>

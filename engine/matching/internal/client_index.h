@@ -31,7 +31,7 @@
 #include <sys/mman.h>
 
 #include "absl/container/flat_hash_map.h"
-#include "engine/types.h"
+#include "engine/matching/types.h"
 
 namespace msx::internal {
 

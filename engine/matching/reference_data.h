@@ -10,7 +10,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
-#include "engine/types.h"
+#include "engine/matching/types.h"
 
 namespace msx {
 

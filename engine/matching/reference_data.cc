@@ -1,4 +1,4 @@
-#include "engine/reference_data.h"
+#include "engine/matching/reference_data.h"
 
 #include <cstdint>
 #include <string>
@@ -8,7 +8,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "engine/reference_data_builder.h"
+#include "engine/matching/reference_data_builder.h"
 
 namespace msx {
 

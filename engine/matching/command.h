@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "engine/types.h"
+#include "engine/matching/types.h"
 
 namespace msx {
 

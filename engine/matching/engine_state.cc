@@ -10,9 +10,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "engine/engine.h"
-#include "engine/internal/coding.h"
-#include "engine/internal/engine_impl.h"
+#include "engine/matching/engine.h"
+#include "engine/matching/internal/coding.h"
+#include "engine/matching/internal/engine_impl.h"
 
 namespace msx {
 namespace {
