@@ -1,6 +1,6 @@
 // msx-drill benchmarks: offline replay + byte-for-byte verification, and the drill report,
 // on a journal of synthetic valid traffic generated once in setup (default configuration,
-// see clients/drill/traffic.h). Records are COMMAND + EVENT records.
+// see engine/testing/traffic_journal.h). Records are COMMAND + EVENT records.
 //
 //   build-drill/bench/msx_drill_bench --benchmark_format=json
 // Rates are per CPU second of this process (the machine is shared; real time is printed
@@ -18,10 +18,10 @@
 #include "benchmark/benchmark.h"
 #include "clients/drill/huge_pages.h"
 #include "clients/drill/report.h"
-#include "clients/drill/traffic.h"
 #include "clients/drill/verify.h"
 #include "engine/config/config.h"
 #include "engine/journal/reader.h"
+#include "engine/testing/traffic_journal.h"
 
 namespace {
 
@@ -32,7 +32,7 @@ class BenchJournal {
     return j;
   }
   const std::string& dir() const { return dir_; }
-  const msx::drill::TrafficStats& stats() const { return stats_; }
+  const msx::testing::TrafficStats& stats() const { return stats_; }
   bool ok() const { return ok_; }
 
  private:
@@ -55,11 +55,11 @@ class BenchJournal {
         return;
       }
     }
-    msx::drill::TrafficOptions opt;
+    msx::testing::TrafficOptions opt;
     opt.commands = 1'500'000;
     if (const char* n = std::getenv("MSX_DRILL_BENCH_COMMANDS"))
       opt.commands = std::strtoull(n, nullptr, 10);
-    auto stats = msx::drill::WriteTrafficJournal(dir_, msx::DefaultConfig(), opt);
+    auto stats = msx::testing::WriteTrafficJournal(dir_, msx::DefaultConfig(), opt);
     ok_ = stats.ok();
     if (ok_) stats_ = *stats;
   }
@@ -70,11 +70,11 @@ class BenchJournal {
   }
   std::string dir_;
   bool keep_ = false;
-  msx::drill::TrafficStats stats_;
+  msx::testing::TrafficStats stats_;
   bool ok_ = false;
 };
 
-void SetCounters(benchmark::State& state, const msx::drill::TrafficStats& s) {
+void SetCounters(benchmark::State& state, const msx::testing::TrafficStats& s) {
   state.counters["records"] = static_cast<double>(s.records);
   state.counters["records_per_s"] = benchmark::Counter(
       static_cast<double>(s.records), benchmark::Counter::kIsIterationInvariantRate);

@@ -23,32 +23,32 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
-#include "bench/bench_market.h"
 #include "engine/matching/engine.h"
 #include "engine/matching/reference_data_builder.h"
+#include "engine/testing/bench_market.h"
 
 namespace msx {
 namespace {
 
-using bench::kAgencies;
-using bench::kInstruments;
-using bench::kPairs;
-using bench::kRef;
-using bench::Rng;
+using testing::kAgencies;
+using testing::kInstruments;
+using testing::kPairs;
+using testing::kRef;
+using testing::Rng;
 
-// The bench market (bench_market.h). Eligibility is partial: CORE = AG0..AG5 on every
-// mineral, SUB = AG4..AG7 on minerals m00..m09, BI = AG6, AG7 on every mineral. So e.g. AG0
-// never swaps with AG6 and AG4 swaps with AG6 only on some books.
+// The bench market (engine/testing/bench_market.h). Eligibility is partial: CORE = AG0..AG5
+// on every mineral, SUB = AG4..AG7 on minerals m00..m09, BI = AG6, AG7 on every mineral. So
+// e.g. AG0 never swaps with AG6 and AG4 swaps with AG6 only on some books.
 const ReferenceData& BenchUniverse() {
   static const ReferenceData* const ref = [] {
     ReferenceDataBuilder b;
-    bench::AddBenchMarket(b);
+    testing::AddBenchMarket(b);
     b.AddAgreement({"CORE", {"AG0", "AG1", "AG2", "AG3", "AG4", "AG5"}, {}});
     std::vector<std::string> half;
     for (int i = 0; i < 10; ++i) half.push_back("m0" + std::to_string(i));
     b.AddAgreement({"SUB", {"AG4", "AG5", "AG6", "AG7"}, half});
     b.AddAgreement({"BI", {"AG6", "AG7"}, {}});
-    return bench::BuildBenchMarketOrDie(b, "engine bench universe");
+    return testing::BuildBenchMarketOrDie(b, "engine bench universe");
   }();
   return *ref;
 }

@@ -30,13 +30,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "benchmark/benchmark.h"
-#include "engine/matching/engine.h"
 #include "engine/journal/codec.h"
 #include "engine/journal/crc32c.h"
 #include "engine/journal/reader.h"
 #include "engine/journal/recovery.h"
-#include "engine/journal/swap_traffic.h"
 #include "engine/journal/writer.h"
+#include "engine/matching/engine.h"
+#include "engine/testing/swap_traffic.h"
 #include "engine/testing/test_universe.h"
 
 namespace msx::journal {
@@ -453,7 +453,7 @@ const RecoveryJournal& BuildRecoveryJournal() {
       return r;
     }
     auto engine = NewEngine();
-    testing::SwapTraffic traffic(2026);
+    msx::testing::SwapTraffic traffic(2026);
     std::vector<Event> events;
     const std::uint64_t target = RecoveryRecords();
     for (Seq s = 1; r->records < target; ++s) {

@@ -14,10 +14,10 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "clients/drill/traffic.h"
 #include "engine/config/config.h"
 #include "engine/journal/codec.h"
 #include "engine/journal/reader.h"
+#include "engine/testing/traffic_journal.h"
 #include "gtest/gtest.h"
 #include "tests/gateway_test_client.h"
 #include "tests/testing/config_files.h"
@@ -130,10 +130,10 @@ TEST(DrillE2eTest, ServerDataDirWrittenUnderLoadVerifiesAndReportsEveryFill) {
 // exactly the journal's fills, and the server's own journal then verifies.
 TEST(DrillE2eTest, LiveReplayReproducesTheJournalOnARealServer) {
   const std::string journal = testing::MakeTempDir("msx-drill-live-src");
-  drill::TrafficOptions opt;
+  testing::TrafficOptions opt;
   opt.commands = 400;
   opt.gtd = false;
-  auto stats = drill::WriteTrafficJournal(journal, DefaultConfig(), opt);
+  auto stats = testing::WriteTrafficJournal(journal, DefaultConfig(), opt);
   ASSERT_TRUE(stats.ok()) << stats.status();
   ASSERT_GT(stats->fills, 10u);
 
@@ -163,10 +163,10 @@ TEST(DrillE2eTest, LiveReplayTakesTokensFromFilesAndEnvironmentAndNamesAMissingO
   const std::string scratch = testing::MakeTempDir("msx-drill-tokens");
   const std::string journal = scratch + "/journal";
   std::filesystem::create_directory(journal);
-  drill::TrafficOptions opt;
+  testing::TrafficOptions opt;
   opt.commands = 300;
   opt.gtd = false;
-  auto stats = drill::WriteTrafficJournal(journal, DefaultConfig(), opt);
+  auto stats = testing::WriteTrafficJournal(journal, DefaultConfig(), opt);
   ASSERT_TRUE(stats.ok()) << stats.status();
 
   const std::string digests = scratch + "/exchange.textproto";
@@ -231,10 +231,10 @@ class DrillCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = testing::MakeTempDir("msx-drill-cli");
-    drill::TrafficOptions opt;
+    testing::TrafficOptions opt;
     opt.commands = 3000;
     opt.segment_bytes = 64 << 10;
-    auto stats = drill::WriteTrafficJournal(dir_, DefaultConfig(), opt);
+    auto stats = testing::WriteTrafficJournal(dir_, DefaultConfig(), opt);
     ASSERT_TRUE(stats.ok()) << stats.status();
   }
   void TearDown() override { testing::RemoveTree(dir_); }

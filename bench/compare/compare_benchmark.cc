@@ -28,33 +28,33 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
-#include "bench/bench_market.h"
 #include "book/order_book.h"
 #include "engine/matching/engine.h"
 #include "engine/matching/reference_data_builder.h"
+#include "engine/testing/bench_market.h"
 
 namespace msx {
 namespace {
 
 namespace lb = liquibook::book;
 
-using bench::kAgencies;
-using bench::kInstruments;
-using bench::kPairs;
-using bench::kRef;
-using bench::Rng;
+using testing::kAgencies;
+using testing::kInstruments;
+using testing::kPairs;
+using testing::kRef;
+using testing::Rng;
 constexpr Price kLow = 8'500;    // the bench market's band (1,500 bps, tick 1)
 constexpr Price kHigh = 11'500;
 
-// The bench market (bench/bench_market.h) with one agreement covering every agency and
-// every mineral: the engine still looks eligibility up on every match, but never skips a
+// The bench market (engine/testing/bench_market.h) with one agreement covering every agency
+// and every mineral: the engine still looks eligibility up on every match, but never skips a
 // maker, so its fills can be compared with a book that has no notion of eligibility.
 const ReferenceData& CompareUniverse() {
   static const ReferenceData* const ref = [] {
     ReferenceDataBuilder b;
-    std::vector<std::string> all = bench::AddBenchMarket(b);
+    std::vector<std::string> all = testing::AddBenchMarket(b);
     b.AddAgreement({"ALL", all, {}});
-    return bench::BuildBenchMarketOrDie(b, "compare universe");
+    return testing::BuildBenchMarketOrDie(b, "compare universe");
   }();
   return *ref;
 }

@@ -20,12 +20,16 @@
 #include "clients/drill/report.h"
 #include "clients/drill/report_html.h"
 #include "clients/drill/svg_chart.h"
-#include "clients/drill/traffic.h"
 #include "engine/config/config.h"
+#include "engine/testing/traffic_journal.h"
 #include "gtest/gtest.h"
 
 namespace msx::drill {
 namespace {
+
+using msx::testing::TrafficOptions;
+using msx::testing::TrafficStats;
+using msx::testing::WriteTrafficJournal;
 
 constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
 constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();

@@ -19,7 +19,6 @@
 #include "clients/drill/live.h"
 #include "clients/drill/report.h"
 #include "clients/drill/scenario.h"
-#include "clients/drill/traffic.h"
 #include "clients/drill/verify.h"
 #include "engine/config/config.h"
 #include "engine/matching/engine.h"
@@ -27,10 +26,15 @@
 #include "engine/journal/json.h"
 #include "engine/journal/reader.h"
 #include "engine/journal/writer.h"
+#include "engine/testing/traffic_journal.h"
 #include "gtest/gtest.h"
 
 namespace msx::drill {
 namespace {
+
+using msx::testing::TrafficOptions;
+using msx::testing::TrafficStats;
+using msx::testing::WriteTrafficJournal;
 
 class TempDir {
  public:

@@ -23,6 +23,7 @@
 #include "engine/journal/json.h"
 #include "engine/journal/reader.h"
 #include "engine/journal/writer.h"
+#include "engine/testing/command_groups.h"
 #include "gtest/gtest.h"
 
 namespace msx::journal {
@@ -32,7 +33,7 @@ using testing::AppendZeros;
 using testing::DuplicateRange;
 using testing::FileSize;
 using testing::FlipByte;
-using testing::GroupGenerator;
+using msx::testing::GroupGenerator;
 using testing::RemoveRange;
 using testing::ScopedFileSizeLimit;
 using testing::TempDir;

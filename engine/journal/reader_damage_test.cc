@@ -21,12 +21,13 @@
 #include "engine/journal/reader.h"
 #include "engine/journal/snapshot.h"
 #include "engine/journal/writer.h"
+#include "engine/testing/command_groups.h"
 #include "gtest/gtest.h"
 
 namespace msx::journal {
 namespace {
 
-using testing::GroupGenerator;
+using msx::testing::GroupGenerator;
 using testing::ReadAll;
 using testing::TempDir;
 using testing::WriteAll;

@@ -10,20 +10,20 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "engine/matching/engine.h"
 #include "engine/journal/codec.h"
 #include "engine/journal/journal_test_util.h"
 #include "engine/journal/reader.h"
 #include "engine/journal/snapshot.h"
-#include "engine/journal/swap_traffic.h"
 #include "engine/journal/writer.h"
+#include "engine/matching/engine.h"
+#include "engine/testing/swap_traffic.h"
 #include "engine/testing/test_universe.h"
 #include "gtest/gtest.h"
 
 namespace msx::journal {
 namespace {
 
-using testing::SwapTraffic;
+using msx::testing::SwapTraffic;
 using testing::TempDir;
 
 constexpr char kConfig[] = "test universe v1";

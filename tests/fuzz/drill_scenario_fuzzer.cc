@@ -26,10 +26,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "clients/drill/scenario.h"
-#include "clients/drill/traffic.h"
 #include "clients/drill/verify.h"
 #include "engine/config/config.h"
 #include "engine/matching/reference_data.h"
+#include "engine/testing/traffic_journal.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace {
@@ -70,11 +70,11 @@ const Fixture& GetFixture() {
     MSX_FUZZ_CHECK(ref.ok(), "default config: %s", ref.status().ToString().c_str());
     auto* f = new Fixture{MakeTemp(), "", *std::move(ref), 0};
     f->journal = f->root + "/journal";
-    msx::drill::TrafficOptions options;
+    msx::testing::TrafficOptions options;
     options.commands = 300;
     options.seed = 12;
     options.mean_gap_ns = 1'000'000'000;  // one command a second: time triggers spread out
-    auto stats = msx::drill::WriteTrafficJournal(f->journal, msx::DefaultConfig(), options);
+    auto stats = msx::testing::WriteTrafficJournal(f->journal, msx::DefaultConfig(), options);
     MSX_FUZZ_CHECK(stats.ok(), "traffic journal: %s", stats.status().ToString().c_str());
     f->commands = stats->commands;
     std::atexit([] { RemoveTree(GetFixture().root); });

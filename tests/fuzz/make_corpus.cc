@@ -17,16 +17,16 @@
 #include <string>
 #include <vector>
 
-#include "clients/drill/traffic.h"
-#include "engine/matching/command.h"
 #include "engine/config/config.h"
-#include "engine/matching/engine.h"
-#include "engine/matching/event.h"
 #include "engine/journal/codec.h"
 #include "engine/journal/journal_format.h"
 #include "engine/journal/reader.h"
+#include "engine/matching/command.h"
+#include "engine/matching/engine.h"
+#include "engine/matching/event.h"
 #include "engine/testing/random_commands.h"
 #include "engine/testing/test_universe.h"
+#include "engine/testing/traffic_journal.h"
 #include "msx/v1/exchange.pb.h"
 
 namespace {
@@ -85,11 +85,11 @@ const char* CommandName(msx::CommandType t) {
 // Journal segments, their record payloads (codec) and reader inputs.
 void JournalSeeds(Corpus* corpus, const fs::path& tmp) {
   const fs::path dir = tmp / "journal";
-  msx::drill::TrafficOptions options;
+  msx::testing::TrafficOptions options;
   options.commands = 400;
   options.seed = 5;
   options.segment_bytes = 48 << 10;  // a few small segments
-  auto stats = msx::drill::WriteTrafficJournal(dir.string(), msx::DefaultConfig(), options);
+  auto stats = msx::testing::WriteTrafficJournal(dir.string(), msx::DefaultConfig(), options);
   if (!stats.ok()) Die(stats.status().ToString());
   auto segments = msx::journal::ListSegments(dir.string());
   if (!segments.ok() || segments->size() < 2) Die("expected several segments");

@@ -1,4 +1,4 @@
-#include "clients/drill/traffic.h"
+#include "engine/testing/traffic_journal.h"
 
 #include <algorithm>
 #include <memory>
@@ -8,10 +8,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/config/config.h"
-#include "engine/matching/engine.h"
 #include "engine/journal/writer.h"
+#include "engine/matching/engine.h"
 
-namespace msx::drill {
+namespace msx::testing {
 
 absl::StatusOr<TrafficStats> WriteTrafficJournal(const std::string& dir,
                                                  const msx::v1::ExchangeConfig& config,
@@ -175,4 +175,4 @@ absl::StatusOr<TrafficStats> WriteTrafficJournal(const std::string& dir,
   return stats;
 }
 
-}  // namespace msx::drill
+}  // namespace msx::testing

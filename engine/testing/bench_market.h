@@ -5,8 +5,8 @@
 // 50 pair books (I[i] against I[i+k], k = 1..3), every one at reference price kRef, band
 // 1,500 bps (8,500..11,500), tick 1, at most 100,000 lots per offer; 8 agencies AG0..AG7.
 // Agreements are the caller's: they decide who may swap with whom.
-#ifndef MSX_BENCH_BENCH_MARKET_H_
-#define MSX_BENCH_BENCH_MARKET_H_
+#ifndef MSX_ENGINE_TESTING_BENCH_MARKET_H_
+#define MSX_ENGINE_TESTING_BENCH_MARKET_H_
 
 #include <cstdint>
 #include <cstdio>
@@ -17,7 +17,7 @@
 #include "absl/status/statusor.h"
 #include "engine/matching/reference_data_builder.h"
 
-namespace msx::bench {
+namespace msx::testing {
 
 inline constexpr int kInstruments = 20;
 inline constexpr int kPairs = 50;
@@ -75,6 +75,6 @@ struct Rng {
   }
 };
 
-}  // namespace msx::bench
+}  // namespace msx::testing
 
-#endif  // MSX_BENCH_BENCH_MARKET_H_
+#endif  // MSX_ENGINE_TESTING_BENCH_MARKET_H_

@@ -4,17 +4,17 @@
 // and replaces of recent offers, and time advances. The agencies are those of the CORE
 // agreement (A0..A3, eligible with each other for everything), as on a busy day between
 // allies; eligibility itself is the engine tests' business. Test and benchmark code only.
-#ifndef MSX_ENGINE_JOURNAL_SWAP_TRAFFIC_H_
-#define MSX_ENGINE_JOURNAL_SWAP_TRAFFIC_H_
+#ifndef MSX_ENGINE_TESTING_SWAP_TRAFFIC_H_
+#define MSX_ENGINE_TESTING_SWAP_TRAFFIC_H_
 
 #include <cstdint>
 #include <random>
 
 #include "engine/matching/command.h"
-#include "engine/testing/test_universe.h"
 #include "engine/matching/types.h"
+#include "engine/testing/test_universe.h"
 
-namespace msx::journal::testing {
+namespace msx::testing {
 
 class SwapTraffic {
  public:
@@ -34,13 +34,12 @@ class SwapTraffic {
     PairId pair;
     Price low, high, tick;
   };
-  static constexpr Band kBands[] = {{msx::testing::kAaaBbb, 85, 115, 1},
-                                    {msx::testing::kCccBbb, 450, 575, 5},
-                                    {msx::testing::kAaaCcc, 17, 23, 1},
-                                    {msx::testing::kDddBbb, 850, 1150, 10}};
+  static constexpr Band kBands[] = {{kAaaBbb, 85, 115, 1},
+                                    {kCccBbb, 450, 575, 5},
+                                    {kAaaCcc, 17, 23, 1},
+                                    {kDddBbb, 850, 1150, 10}};
 
   Command Make() {
-    using namespace msx::testing;
     if (holdings_ < 4 * 4) {  // agencies A0..A3 x instruments AAA..DDD
       AgencyId agency = holdings_ / 4;
       InstrumentId instrument = holdings_ % 4;
@@ -85,6 +84,6 @@ class SwapTraffic {
   TimeNs time_ = 1'700'000'000'000'000'000;
 };
 
-}  // namespace msx::journal::testing
+}  // namespace msx::testing
 
-#endif  // MSX_ENGINE_JOURNAL_SWAP_TRAFFIC_H_
+#endif  // MSX_ENGINE_TESTING_SWAP_TRAFFIC_H_

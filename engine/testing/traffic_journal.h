@@ -4,8 +4,8 @@
 // sequencer would. The result is a journal that msx-drill verifies.
 //
 // Thread-safety: reentrant.
-#ifndef MSX_CLIENTS_DRILL_TRAFFIC_H_
-#define MSX_CLIENTS_DRILL_TRAFFIC_H_
+#ifndef MSX_ENGINE_TESTING_TRAFFIC_JOURNAL_H_
+#define MSX_ENGINE_TESTING_TRAFFIC_JOURNAL_H_
 
 #include <cstdint>
 #include <string>
@@ -15,7 +15,7 @@
 #include "engine/matching/types.h"
 #include "msx/v1/config.pb.h"
 
-namespace msx::drill {
+namespace msx::testing {
 
 struct TrafficOptions {
   std::uint64_t commands = 10'000;  // after the initial SetHoldings commands
@@ -43,6 +43,6 @@ absl::StatusOr<TrafficStats> WriteTrafficJournal(const std::string& dir,
                                                  const msx::v1::ExchangeConfig& config,
                                                  const TrafficOptions& options);
 
-}  // namespace msx::drill
+}  // namespace msx::testing
 
-#endif  // MSX_CLIENTS_DRILL_TRAFFIC_H_
+#endif  // MSX_ENGINE_TESTING_TRAFFIC_JOURNAL_H_
