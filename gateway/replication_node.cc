@@ -156,7 +156,7 @@ absl::StatusOr<ReplicationOptions> ReplicationOptionsFromConfig(const v1::Replic
 }
 
 ReplicationNode::ReplicationNode(const ReplicationOptions& options, Hooks hooks)
-    : options_(options), hooks_(std::move(hooks)) {}
+    : options_(options), hooks_(std::move(hooks)), publish_ns_(http::LatencyBoundsNs()) {}
 
 absl::StatusOr<std::unique_ptr<ReplicationNode>> ReplicationNode::Create(
     const ReplicationOptions& options, Hooks hooks, Seq local_last_seq) {
@@ -262,6 +262,7 @@ absl::StatusOr<std::unique_ptr<ReplicationNode>> ReplicationNode::Create(
     node->status_.stream_last_seq = *last;
     node->status_.stream_seq = lo_seq - 1;
     node->status_.replicated_seq = local_last_seq;
+    node->NoteStreamLocked();
   }
   return node;
 }
@@ -344,7 +345,8 @@ void ReplicationNode::OnCommit(Seq first, Seq last, std::string bytes) {
     } else {
       payload = std::make_shared<const std::string>(std::move(bytes));
       expected = next_expected_++;
-      unconfirmed_.push_back(Batch{expected, first, last, payload});
+      unconfirmed_.push_back(Batch{expected, first, last, payload, Clock::now()});
+      unconfirmed_bytes_ += payload->size();
       pipeline = mode_ == PublishMode::kPipeline;
     }
   }
@@ -363,7 +365,10 @@ void ReplicationNode::OnCommit(Seq first, Seq last, std::string bytes) {
                                        });
   if (!st.ok()) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (mode_ == PublishMode::kPipeline) mode_ = PublishMode::kResend;
+    if (mode_ == PublishMode::kPipeline) {
+      mode_ = PublishMode::kResend;
+      ++status_.resends;
+    }
     cv_.notify_all();
   }
 }
@@ -380,6 +385,7 @@ void ReplicationNode::OnAck(std::uint64_t target, const absl::StatusOr<std::uint
                  static_cast<unsigned long long>(target),
                  std::string(result.status().message()).c_str());
     mode_ = PublishMode::kResend;
+    ++status_.resends;
   }
   cv_.notify_all();
 }
@@ -389,8 +395,14 @@ void ReplicationNode::Confirm(std::uint64_t target) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (mode_ == PublishMode::kFailed) return;
+    const Clock::time_point now = Clock::now();
     while (!unconfirmed_.empty() && unconfirmed_.front().expected + 1 <= target) {
-      last = unconfirmed_.front().last;
+      const Batch& b = unconfirmed_.front();
+      last = b.last;
+      unconfirmed_bytes_ -= b.bytes->size();
+      // Under mu_: the histogram's writers are serialized by it.
+      publish_ns_.Observe(static_cast<std::uint64_t>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(now - b.sequenced).count()));
       unconfirmed_.pop_front();
     }
     if (last == 0) return;
@@ -448,18 +460,21 @@ void ReplicationNode::Resend() {
       }
       continue;
     }
-    Fail(absl::UnavailableError(absl::StrCat("replication fenced: ", r.status().message())));
+    Fail(absl::UnavailableError(absl::StrCat("replication fenced: ", r.status().message())),
+         FailCause::kFencedStream);
     return;
   }
 }
 
-void ReplicationNode::Fail(const absl::Status& status) {
+void ReplicationNode::Fail(const absl::Status& status, FailCause cause) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (role_.load() == ReplicationRole::kFailed) return;
     role_.store(ReplicationRole::kFailed);
     mode_ = PublishMode::kFailed;
     status_.failure = std::string(status.message());
+    if (cause == FailCause::kFencedStream) ++status_.fenced_stream;
+    if (cause == FailCause::kFencedLease) ++status_.fenced_lease;
   }
   std::fprintf(stderr, "msx-server: REPLICATION FAILED, refusing commands for good: %s\n",
                std::string(status.message()).c_str());
@@ -527,7 +542,8 @@ void ReplicationNode::RunLease() {
     // named as the holder ends this node's leadership.
     if (!holder.ok() || holder->node_id == options_.node_id) continue;
     Fail(absl::UnavailableError(absl::StrCat("leader lease lost: ", why.message(), " ",
-                                             again.status().message())));
+                                             again.status().message())),
+         FailCause::kFencedLease);
     return;
   }
 }
@@ -543,6 +559,8 @@ absl::Status ReplicationNode::ApplyEntry(const LogFollower::Entry& entry) {
   if (entry.payload.empty()) {
     std::lock_guard<std::mutex> lock(mu_);
     status_.stream_seq = entry.stream_seq;
+    status_.stream_last_seq = std::max(status_.stream_last_seq, entry.stream_seq);
+    NoteStreamLocked();
     return absl::OkStatus();
   }
   const absl::string_view payload = entry.payload;
@@ -601,6 +619,7 @@ absl::Status ReplicationNode::ApplyEntry(const LogFollower::Entry& entry) {
     status_.stream_seq = entry.stream_seq;
     status_.replicated_seq = applied_seq_;
     status_.stream_last_seq = std::max(status_.stream_last_seq, entry.stream_seq);
+    NoteStreamLocked();
   }
   Release();
   return absl::OkStatus();
@@ -653,6 +672,7 @@ bool ReplicationNode::Follow() {
       if (absl::StatusOr<std::uint64_t> l = follower_->StreamLastSequence(); l.ok()) {
         std::lock_guard<std::mutex> lock(mu_);
         status_.stream_last_seq = std::max(status_.stream_last_seq, *l);
+        NoteStreamLocked();
       }
       continue;
     }
@@ -743,6 +763,8 @@ bool ReplicationNode::TryTakeOver() {
     status_.stream_seq = marker;
     status_.stream_last_seq = marker;
     status_.replicated_seq = applied_seq_;
+    NoteStreamLocked();
+    ++status_.takeovers;
   }
   follower_.reset();
   role_.store(ReplicationRole::kPrimary);
@@ -785,11 +807,29 @@ void ReplicationNode::ApplyServing() {
   if (hooks_.set_serving) hooks_.set_serving(serving);
 }
 
+void ReplicationNode::NoteStreamLocked() {
+  // Forget what was applied; date a newly learnt last message.
+  while (!seen_.empty() && seen_.front().first <= status_.stream_seq) seen_.pop_front();
+  if (status_.stream_last_seq > status_.stream_seq &&
+      (seen_.empty() || seen_.back().first < status_.stream_last_seq) && seen_.size() < 4096) {
+    seen_.emplace_back(status_.stream_last_seq, Clock::now());
+  }
+}
+
 ReplicationStatus ReplicationNode::status() const {
   std::lock_guard<std::mutex> lock(mu_);
   ReplicationStatus s = status_;
   s.role = role_.load();
   s.lag = s.stream_last_seq > s.stream_seq ? s.stream_last_seq - s.stream_seq : 0;
+  const Clock::time_point now = Clock::now();
+  if (!unconfirmed_.empty()) {
+    s.lag_seconds = std::chrono::duration<double>(now - unconfirmed_.front().sequenced).count();
+  } else if (s.lag > 0 && !seen_.empty()) {
+    s.lag_seconds = std::chrono::duration<double>(now - seen_.front().second).count();
+  }
+  s.unconfirmed = unconfirmed_.size();
+  s.unconfirmed_bytes = unconfirmed_bytes_;
+  s.no_quorum = refusing_no_quorum_;
   s.replicated_seq = replicated_seq_.load();
   s.released_seq = std::min(journal_durable_.load(), replicated_seq_.load());
   return s;

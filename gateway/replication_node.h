@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "gateway/http/metrics.h"
 #include "gateway/replication/leader_lease.h"
 #include "gateway/replication/log_follower.h"
 #include "gateway/replication/replicated_log.h"
@@ -85,6 +86,20 @@ struct ReplicationStatus {
   Seq replicated_seq = 0;      // last command seq known to be in the stream
   Seq released_seq = 0;        // min(journal durable, replicated): acknowledged up to here
   std::string failure;
+  // How far behind, in seconds. Standby: age of the oldest stream message known and not
+  // yet applied here, dated when this node first learnt of it (so to within one poll).
+  // Primary: age of the oldest group published and not yet acknowledged by a quorum.
+  double lag_seconds = 0;
+  // Primary: groups (stream messages) published and not yet acknowledged by a quorum, and
+  // their bytes.
+  std::uint64_t unconfirmed = 0;
+  std::uint64_t unconfirmed_bytes = 0;
+  bool no_quorum = false;  // primary: refusing commands until a quorum answers again
+  // Counters since this process started.
+  std::uint64_t takeovers = 0;      // times this node became the primary (lease + marker)
+  std::uint64_t fenced_stream = 0;  // failed: another writer's message was in the stream
+  std::uint64_t fenced_lease = 0;   // failed: another node held the leader lease
+  std::uint64_t resends = 0;        // primary: pipeline failures that switched to re-sending
 };
 
 class ReplicationNode final : public SequencerObserver {
@@ -127,6 +142,10 @@ class ReplicationNode final : public SequencerObserver {
   void OnBatchSequenced(absl::Span<const CommandGroup> groups) override;
 
   ReplicationStatus status() const;
+  // Primary: JetStream publish latency of each group, from its hand-off by the sequencer
+  // (OnBatchSequenced) to the quorum's acknowledgement, in nanoseconds (re-sends after a
+  // failure included). Written under the node's lock; read from any thread.
+  const http::Histogram& publish_latency() const { return publish_ns_; }
   // Re-applies the health status (after the health service exists).
   void ApplyServing();
 
@@ -135,8 +154,11 @@ class ReplicationNode final : public SequencerObserver {
     std::uint64_t expected = 0;  // stream seq it must follow; target = expected + 1
     Seq first = 0, last = 0;
     std::shared_ptr<const std::string> bytes;  // shared with an in-flight publish
+    std::chrono::steady_clock::time_point sequenced;  // handed over by the sequencer
   };
   enum class PublishMode { kOff, kPipeline, kResend, kFailed };
+  // Why Fail was called, for the fencing counters.
+  enum class FailCause { kOther, kFencedStream, kFencedLease };
 
   ReplicationNode(const ReplicationOptions& options, Hooks hooks);
   void OnCommit(Seq first, Seq last, std::string bytes);
@@ -153,7 +175,10 @@ class ReplicationNode final : public SequencerObserver {
   void Confirm(std::uint64_t target);
   void OnAck(std::uint64_t target, const absl::StatusOr<std::uint64_t>& result);
   void Release();
-  void Fail(const absl::Status& status);
+  void Fail(const absl::Status& status, FailCause cause = FailCause::kOther);
+  // Keeps seen_ (the standby's lag in seconds) in step with status_'s stream seqs.
+  // REQUIRES: mu_ held.
+  void NoteStreamLocked();
   void SetServing(bool serving);
   void SetLeader(const replication::LeaderRecord& record);
 
@@ -184,6 +209,11 @@ class ReplicationNode final : public SequencerObserver {
   bool refusing_no_quorum_ = false;
   bool serving_ = false;
   ReplicationStatus status_;
+  // Standby: (stream last seq, when this node first saw it) for stream messages not yet
+  // applied, oldest first; bounded (a full deque only dates the lag from an older entry).
+  std::deque<std::pair<std::uint64_t, std::chrono::steady_clock::time_point>> seen_;
+  std::uint64_t unconfirmed_bytes_ = 0;
+  http::Histogram publish_ns_;
 
   std::thread control_thread_;
   std::thread lease_thread_;

@@ -20,6 +20,7 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/resource_quota.h>
 #include <grpcpp/security/server_credentials.h>
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -796,8 +797,7 @@ void ExchangeServer::ScrapeMetrics(std::function<void(std::string text)> done) {
     w.Sample("msx_recovery_replayed_commands", static_cast<double>(recovered_commands_));
     w.Family("msx_process_start_time_seconds", "gauge", "Start time of msx-server, Unix seconds.");
     w.Sample("msx_process_start_time_seconds", static_cast<double>(start_unix_ns_ / 1000000) / 1e3);
-    // Reserved for the hot standby: msx_role{role="primary|standby"} and
-    // msx_replication_lag_seconds (gateway/http/METRICS.md).
+    RenderReplicationMetrics(&w);
     done(w.text());
   };
   auto* work = new MetricsQuery(render);
@@ -805,6 +805,71 @@ void ExchangeServer::ScrapeMetrics(std::function<void(std::string text)> done) {
     delete work;
     render(nullptr);
   }
+}
+
+void ExchangeServer::RenderReplicationMetrics(http::PrometheusWriter* w) const {
+  // Without replication the server is its own primary: msx_role says so, and the
+  // msx_replication_* families are absent.
+  ReplicationStatus st;
+  st.role = ReplicationRole::kPrimary;
+  if (replication_) st = replication_->status();
+  w->Family("msx_role", "gauge",
+            "1 for this server's current role (primary, standby, taking-over, failed), 0 "
+            "for the others. A server without replication is a primary.");
+  for (ReplicationRole r : {ReplicationRole::kPrimary, ReplicationRole::kStandby,
+                            ReplicationRole::kTakingOver, ReplicationRole::kFailed}) {
+    w->Sample("msx_role", {{"role", RoleName(r)}}, st.role == r ? 1 : 0);
+  }
+  if (!replication_) return;
+  if (!st.leader_node.empty()) {
+    w->Family("msx_replication_leader_info", "gauge",
+              "The leader as this node last read the lease: node id and address (value 1).");
+    w->Sample("msx_replication_leader_info",
+              {{"node", st.leader_node}, {"address", st.leader_address}}, 1);
+  }
+  w->Family("msx_replication_leader_epoch", "gauge",
+            "Leadership epoch: this node's while it leads, else the leader's as last read.");
+  w->Sample("msx_replication_leader_epoch", static_cast<double>(st.epoch));
+  w->Family("msx_replication_stream_seq", "gauge",
+            "Last replicated stream message applied (standby) or acknowledged (primary).");
+  w->Sample("msx_replication_stream_seq", static_cast<double>(st.stream_seq));
+  w->Family("msx_replication_replicated_seq", "gauge",
+            "Last command sequence number known to be in the replicated stream.");
+  w->Sample("msx_replication_replicated_seq", static_cast<double>(st.replicated_seq));
+  w->Family("msx_replication_lag_messages", "gauge",
+            "Standby: stream messages (group commits) not yet applied here. Primary: groups "
+            "published and not yet acknowledged by a NATS quorum.");
+  w->Sample("msx_replication_lag_messages",
+            static_cast<double>(st.role == ReplicationRole::kPrimary ? st.unconfirmed : st.lag));
+  w->Family("msx_replication_lag_seconds", "gauge",
+            "Standby: age of the oldest stream message not yet applied (dated when first "
+            "seen). Primary: age of the oldest group not yet acknowledged. 0 when caught up.");
+  w->Sample("msx_replication_lag_seconds", st.lag_seconds);
+  w->Family("msx_replication_unacknowledged_bytes", "gauge",
+            "Primary: journal bytes published and not yet acknowledged by a NATS quorum.");
+  w->Sample("msx_replication_unacknowledged_bytes", static_cast<double>(st.unconfirmed_bytes));
+  w->Family("msx_replication_no_quorum", "gauge",
+            "Primary: 1 while commands are refused because no NATS quorum answers.");
+  w->Sample("msx_replication_no_quorum", st.no_quorum ? 1 : 0);
+  w->Family("msx_replication_publish_duration_seconds", "histogram",
+            "Primary: from a group's hand-off by the sequencer to its acknowledgement by a "
+            "NATS JetStream quorum (re-sends after a failure included).");
+  w->HistogramSamples("msx_replication_publish_duration_seconds", replication_->publish_latency(),
+                      1e9);
+  w->Family("msx_replication_takeovers_total", "counter",
+            "Times this node became the primary (claimed the lease and fenced the stream), "
+            "its first start as primary included.");
+  w->Sample("msx_replication_takeovers_total", static_cast<double>(st.takeovers));
+  w->Family("msx_replication_fenced_total", "counter",
+            "Times this node was fenced and failed closed: cause stream (another writer's "
+            "message held its place) or lease (another node held the leader lease).");
+  w->Sample("msx_replication_fenced_total", {{"cause", "stream"}},
+            static_cast<double>(st.fenced_stream));
+  w->Sample("msx_replication_fenced_total", {{"cause", "lease"}},
+            static_cast<double>(st.fenced_lease));
+  w->Family("msx_replication_resends_total", "counter",
+            "Primary: failed asynchronous publishes that switched to re-sending in order.");
+  w->Sample("msx_replication_resends_total", static_cast<double>(st.resends));
 }
 
 std::string ExchangeServer::StatusJson() {
@@ -840,7 +905,25 @@ std::string ExchangeServer::StatusJson() {
       static_cast<std::int64_t>(std::chrono::duration<double>(now - started_at_).count()),
       ",\"commands_per_second\":", static_cast<std::int64_t>(commands_per_second_ + 0.5),
       ",\"queue_depth\":", sequencer_->queue_depth(), ",\"queue_capacity\":",
-      sequencer_->queue_capacity());
+      sequencer_->queue_capacity(), ",", ReplicationJson());
+}
+
+std::string ExchangeServer::ReplicationJson() const {
+  if (!replication_) return "\"role\":\"primary\",\"replication\":null";
+  const ReplicationStatus st = replication_->status();
+  nlohmann::json r = {{"node", st.node_id},
+                      {"leader", st.leader_node},
+                      {"leader_address", st.leader_address},
+                      {"epoch", st.epoch},
+                      {"replicated_seq", st.replicated_seq},
+                      {"lag_messages",
+                       st.role == ReplicationRole::kPrimary ? st.unconfirmed : st.lag},
+                      {"lag_seconds", st.lag_seconds},
+                      {"no_quorum", st.no_quorum},
+                      {"takeovers", st.takeovers},
+                      {"failure", st.failure}};
+  return absl::StrCat("\"role\":", nlohmann::json(RoleName(st.role)).dump(),
+                      ",\"replication\":", r.dump());
 }
 
 std::string ExchangeServer::Banner() const {

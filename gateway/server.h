@@ -96,7 +96,8 @@ class ExchangeServer {
   // on this one. Any thread.
   void ScrapeMetrics(std::function<void(std::string text)> done);
   // The dashboard's exchange status, as JSON object members (no braces): sequence,
-  // durability, journal, uptime, commands per second, queue depth. Call from one thread
+  // durability, journal, uptime, commands per second, queue depth, role and replication
+  // (node, leader, epoch, lag). Call from one thread
   // only (it keeps the previous sample for the rate).
   std::string StatusJson();
   // The HTTP plane's port once msx-server serves it (for the banner); 0 = off.
@@ -104,6 +105,10 @@ class ExchangeServer {
 
  private:
   ExchangeServer() = default;
+  // msx_role and the msx_replication_* families (gateway/http/METRICS.md).
+  void RenderReplicationMetrics(http::PrometheusWriter* w) const;
+  // StatusJson's "role" and "replication" members (replication null without it).
+  std::string ReplicationJson() const;
 
   // Held from before recovery until after the journal is closed (declared first, so
   // destroyed last): one msx-server per data directory.

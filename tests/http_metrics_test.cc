@@ -116,6 +116,13 @@ TEST_F(HttpMetricsTest, CountersMoveByExactlyWhatAKnownSequenceOfCommandsDoes) {
   EXPECT_TRUE(after.count("msx_recovery_duration_seconds"));
   EXPECT_TRUE(after.count("msx_stream_subscribers{agency=\"KOMIR\"}"));
   EXPECT_EQ(after["msx_sequencer_queue_capacity"], 65536);
+  // Without replication the server is its own primary, and says nothing of a stream.
+  EXPECT_EQ(after["msx_role{role=\"primary\"}"], 1);
+  EXPECT_EQ(after["msx_role{role=\"standby\"}"], 0);
+  EXPECT_EQ(after["msx_role{role=\"failed\"}"], 0);
+  for (const auto& [name, value] : after) {
+    EXPECT_NE(name.rfind("msx_replication_", 0), 0u) << name;
+  }
 }
 
 TEST_F(HttpMetricsTest, PromtoolFindsNoProblemInTheExposition) {

@@ -398,7 +398,7 @@ void Dashboard::Tick(std::int64_t now_ns) {
   if (status_.status_json) {
     SetSection(0, "status",
                absl::StrCat("{", status_.status_json(), ",\"dashboard_clients\":", clients_,
-                            ",\"role\":\"primary\",\"replication\":null}"));
+                            "}"));
   }
   for (std::size_t p = 0; p < pairs_.size(); ++p) {
     if (!pairs_[p].dirty) continue;

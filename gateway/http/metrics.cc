@@ -18,13 +18,6 @@ std::vector<std::uint64_t> PowersOfTwo(std::uint64_t max) {
   return out;
 }
 
-// 10 us .. 1 s, roughly 1-2.5-5 per decade, in nanoseconds.
-std::vector<std::uint64_t> LatencyBoundsNs() {
-  return {10'000,      25'000,      50'000,      100'000,     250'000,
-          500'000,     1'000'000,   2'500'000,   5'000'000,   10'000'000,
-          25'000'000,  50'000'000,  100'000'000, 250'000'000, 1'000'000'000};
-}
-
 void AppendNumber(std::string* out, double v) {
   if (std::isinf(v)) {
     absl::StrAppend(out, v > 0 ? "+Inf" : "-Inf");
@@ -54,6 +47,12 @@ void AppendEscaped(std::string* out, absl::string_view v) {
 }
 
 }  // namespace
+
+std::vector<std::uint64_t> LatencyBoundsNs() {
+  return {10'000,      25'000,      50'000,      100'000,     250'000,
+          500'000,     1'000'000,   2'500'000,   5'000'000,   10'000'000,
+          25'000'000,  50'000'000,  100'000'000, 250'000'000, 1'000'000'000};
+}
 
 Histogram::Histogram(std::vector<std::uint64_t> bounds)
     : bounds_(std::move(bounds)), buckets_(bounds_.size() + 1) {}

@@ -147,6 +147,9 @@ class JournalMetrics {
   Histogram sync_ns_;
 };
 
+// Latency histogram bounds: 10 us .. 1 s, roughly 1-2.5-5 per decade, in nanoseconds.
+std::vector<std::uint64_t> LatencyBoundsNs();
+
 // Snake-case names for labels: "submit_offer", "insufficient_holdings". CommandTypeLabel
 // returns null for a value that is not a known CommandType.
 const char* CommandTypeLabel(CommandType type);

@@ -146,7 +146,7 @@ function renderStatus() {
   if (!s) return;
   const items = [
     ["state", s.accepting ? "accepting" : "NOT ACCEPTING: " + s.failure, s.accepting ? "" : "ask"],
-    ["role", s.role + (s.replication ? " \u00b7 lag " + s.replication : ""), ""],
+    ...replicationItems(s),
     ["sequence", s.last_seq + " (durable " + s.durable_seq + ")", ""],
     ["durability", s.durability, ""],
     ["journal", fmtBytes(s.journal_bytes) + " in " + s.journal_segments + " segments", ""],
@@ -161,6 +161,24 @@ function renderStatus() {
     dd.id = "status-" + k.replace(/[^a-z]/g, "");
     dl.appendChild(dd);
   }
+}
+
+// Role, leader and lag. Without replication the server is its own primary.
+function replicationItems(s) {
+  const r = s.replication;
+  if (!r) {
+    return [["role", s.role + " (no standby)", ""], ["leader", "this server", ""],
+            ["lag", "\u2014", ""]];
+  }
+  const lag = r.lag_messages + " msgs \u00b7 " + Number(r.lag_seconds).toFixed(3) + " s" +
+              (r.no_quorum ? " \u00b7 NO QUORUM" : "");
+  return [
+    ["role", s.role + (r.node ? " (node " + r.node + ")" : "") +
+             (r.failure ? ": " + r.failure : ""), s.role === "failed" ? "ask" : ""],
+    ["leader", r.leader ? r.leader + " \u00b7 " + r.leader_address + " \u00b7 epoch " + r.epoch
+                        : "unknown", ""],
+    ["lag", lag, r.no_quorum || r.lag_seconds >= 1 ? "ask" : ""],
+  ];
 }
 
 function renderPairs() {
