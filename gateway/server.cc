@@ -721,9 +721,24 @@ class MetricsQuery final : public Work {
   std::vector<std::array<std::uint64_t, 2>> resting_;
 };
 
-std::size_t CountSegments(const std::string& dir) {
+// The journal's segment files on disk: how many, and their sizes summed (preallocated
+// space included: what the journal takes of the disk). A directory listing and a stat
+// per segment.
+struct SegmentUsage {
+  std::size_t count = 0;
+  std::uint64_t bytes = 0;
+};
+SegmentUsage ListSegmentUsage(const std::string& dir) {
+  SegmentUsage u;
   absl::StatusOr<std::vector<journal::SegmentInfo>> segments = journal::ListSegments(dir);
-  return segments.ok() ? segments->size() : 0;
+  if (!segments.ok()) return u;
+  u.count = segments->size();
+  for (const journal::SegmentInfo& seg : *segments) {
+    std::error_code ec;
+    const std::uintmax_t size = std::filesystem::file_size(seg.path, ec);
+    if (!ec) u.bytes += size;
+  }
+  return u;
 }
 
 std::int64_t UnixNowNs() {
@@ -749,8 +764,12 @@ void ExchangeServer::ScrapeMetrics(std::function<void(std::string text)> done) {
     w.Family("msx_journal_fdatasyncs_total", "counter",
              "fdatasync calls on journal segments, of every kind.");
     w.Sample("msx_journal_fdatasyncs_total", static_cast<double>(st.fdatasyncs));
+    const SegmentUsage segments = ListSegmentUsage(server_config_.data_dir());
     w.Family("msx_journal_segments", "gauge", "Journal segment files in the data directory.");
-    w.Sample("msx_journal_segments", static_cast<double>(CountSegments(server_config_.data_dir())));
+    w.Sample("msx_journal_segments", static_cast<double>(segments.count));
+    w.Family("msx_journal_size_bytes", "gauge",
+             "Size of the journal's segment files on disk, preallocated space included.");
+    w.Sample("msx_journal_size_bytes", static_cast<double>(segments.bytes));
     w.Family("msx_journal_durable_seq", "gauge", "Highest sequence number made durable.");
     w.Sample("msx_journal_durable_seq", static_cast<double>(sequencer_->durable_seq()));
     w.Family("msx_sequencer_last_seq", "gauge", "Highest sequence number applied.");
@@ -886,7 +905,9 @@ std::string ExchangeServer::StatusJson() {
   }
   if (now - segments_at_ >= std::chrono::seconds(1)) {
     segments_at_ = now;
-    segments_ = CountSegments(server_config_.data_dir());
+    const SegmentUsage u = ListSegmentUsage(server_config_.data_dir());
+    segments_ = u.count;
+    segments_bytes_ = u.bytes;
   }
   const journal::WriterStats st = journal_->stats();
   const std::string failure = sequencer_->accepting() ? std::string() : sequencer_->failure();
@@ -900,7 +921,8 @@ std::string ExchangeServer::StatusJson() {
       ",\"durability\":\"",
       server_config_.durability() == v1::DURABILITY_NONE ? "none" : "sync",
       "\",\"accepting\":", sequencer_->accepting() ? "true" : "false", ",\"failure\":\"", escaped,
-      "\",\"journal_bytes\":", st.bytes, ",\"journal_segments\":", segments_,
+      "\",\"journal_bytes\":", segments_bytes_, ",\"journal_appended_bytes\":", st.bytes,
+      ",\"journal_segments\":", segments_,
       ",\"group_commits\":", st.syncs, ",\"uptime_seconds\":",
       static_cast<std::int64_t>(std::chrono::duration<double>(now - started_at_).count()),
       ",\"commands_per_second\":", static_cast<std::int64_t>(commands_per_second_ + 0.5),

@@ -158,6 +158,7 @@ class ExchangeServer {
   // Journal segments on disk, counted at most once a second (a directory listing).
   std::chrono::steady_clock::time_point segments_at_{};
   std::size_t segments_ = 0;
+  std::uint64_t segments_bytes_ = 0;  // their sizes on disk
   std::string recovery_summary_;
   bool demo_config_ = false;  // running on the embedded default configuration
   bool shut_down_ = false;

@@ -1,15 +1,20 @@
 // msx-server --http: /metrics moves by exactly what a known command sequence does and
 // passes `promtool check metrics`; the page and the event stream answer as documented.
+#include <signal.h>
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
+#include "engine/journal/reader.h"
 #include "tests/gateway_test_client.h"
+#include "tests/testing/event_client.h"
 #include "tests/testing/http_client.h"
 #include "tests/testing/server_process.h"
 
@@ -143,6 +148,117 @@ TEST_F(HttpMetricsTest, PromtoolFindsNoProblemInTheExposition) {
       testing::RunCommand({"/bin/sh", "-c", "promtool check metrics < " + path});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(r.out + r.err, "") << "promtool lint findings";
+}
+
+// Sum of the segment files' sizes in `dir`, as msx_journal_size_bytes should report it.
+double SegmentBytes(const std::string& dir, double* count) {
+  absl::StatusOr<std::vector<journal::SegmentInfo>> segments = journal::ListSegments(dir);
+  EXPECT_TRUE(segments.ok()) << segments.status();
+  double bytes = 0;
+  *count = 0;
+  if (!segments.ok()) return 0;
+  for (const journal::SegmentInfo& seg : *segments) {
+    bytes += static_cast<double>(std::filesystem::file_size(seg.path));
+    *count += 1;
+  }
+  return bytes;
+}
+
+TEST_F(HttpMetricsTest, StreamSubscribersAndDashboardClientsCountWhatIsOpen) {
+  const std::string komir = "msx_stream_subscribers{agency=\"KOMIR\"}";
+  const std::string jogmec = "msx_stream_subscribers{agency=\"JOGMEC\"}";
+  std::map<std::string, double> m = Scrape();
+  EXPECT_EQ(m[komir], 0);
+  EXPECT_EQ(m["msx_dashboard_clients"], 0);
+  {
+    auto exec = testing::WatchExecutions(*komir_, "demo-komir");
+    auto exec2 = testing::WatchExecutions(*komir_, "demo-komir");
+    testing::EventClient dashboard(http_port_, "demo-jogmec");
+    ASSERT_TRUE(dashboard.connected());
+    dashboard.ReadUntilQuiet(std::chrono::milliseconds(300), std::chrono::seconds(2));
+    // The streams register asynchronously: wait for both (bounded), then exact values.
+    for (int i = 0; i < 200 && (m[komir] != 2 || m["msx_dashboard_clients"] != 1); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      m = Scrape();
+    }
+    EXPECT_EQ(m[komir], 2);
+    EXPECT_EQ(m[jogmec], 0) << "a dashboard is not a gRPC stream";
+    EXPECT_EQ(m["msx_dashboard_clients"], 1);
+    EXPECT_GE(m["msx_http_connections"], 1);
+  }
+  for (int i = 0; i < 200 && (m[komir] != 0 || m["msx_dashboard_clients"] != 0); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    m = Scrape();
+  }
+  EXPECT_EQ(m[komir], 0) << "closed streams are still counted";
+  EXPECT_EQ(m["msx_dashboard_clients"], 0);
+}
+
+// The metrics a restart sets: commands replayed at start (all of them after a crash with
+// no snapshot, none after a clean stop wrote one), the snapshot's age, and the journal's
+// segment count and size on disk (which a process that appended nothing still reports).
+TEST(HttpMetricsRestartTest, RecoveryAndSnapshotMetricsTellWhatTheLastStartDid) {
+  const std::string dir = testing::MakeTempDir("msx-metrics-restart");
+  testing::ServerProcess::Options opts;
+  opts.data_dir = dir;
+  opts.extra_args = {"--http", "127.0.0.1:0"};
+  auto scrape = [](const testing::ServerProcess& server) {
+    const int port = testing::HttpPortFromBanner(server.Output());
+    EXPECT_GT(port, 0) << server.Output();
+    return ParsePrometheus(HttpRequest(port, "GET", "/metrics").body);
+  };
+  double last_seq = 0;
+  {
+    testing::ServerProcess server;
+    ASSERT_TRUE(server.Start(opts).ok()) << server.Output();
+    std::map<std::string, double> m = scrape(server);
+    EXPECT_EQ(m["msx_recovery_replayed_commands"], 0) << "a fresh data directory";
+    EXPECT_EQ(m.count("msx_snapshot_age_seconds"), 0u) << "no snapshot yet";
+    AgencyClient komir(server.address(), "demo-komir");
+    v1::SubmitOfferResponse resp;
+    ASSERT_TRUE(komir.Submit(1, kGaCo, v1::SIDE_SELL, 1, komir.FairPrice(kGaCo) + 30, &resp).ok());
+    ASSERT_TRUE(komir.Submit(2, kGaCo, v1::SIDE_SELL, 1, komir.FairPrice(kGaCo) + 31, &resp).ok());
+    m = scrape(server);
+    last_seq = m["msx_sequencer_last_seq"];
+    ASSERT_GT(last_seq, 2);
+    double count = 0;
+    EXPECT_EQ(m["msx_journal_size_bytes"], SegmentBytes(dir, &count));
+    EXPECT_EQ(m["msx_journal_segments"], count);
+    EXPECT_GT(m["msx_journal_size_bytes"], 0);
+    server.Kill();  // no snapshot
+  }
+  {
+    testing::ServerProcess server;
+    ASSERT_TRUE(server.Start(opts).ok()) << server.Output();
+    std::map<std::string, double> m = scrape(server);
+    EXPECT_EQ(m["msx_recovery_replayed_commands"], last_seq) << server.Output();
+    EXPECT_EQ(m.count("msx_snapshot_age_seconds"), 0u) << "still no snapshot";
+    EXPECT_GT(m["msx_recovery_duration_seconds"], 0);
+    double count = 0;
+    EXPECT_EQ(m["msx_journal_size_bytes"], SegmentBytes(dir, &count))
+        << "the journal's size counts what earlier processes wrote";
+    EXPECT_GT(m["msx_journal_size_bytes"], 0);
+    // One more command (the final snapshot is written when this process sequenced one),
+    // then a clean stop, which writes a snapshot.
+    AgencyClient komir(server.address(), "demo-komir");
+    v1::SubmitOfferResponse resp;
+    ASSERT_TRUE(komir.Submit(3, kGaCo, v1::SIDE_SELL, 1, komir.FairPrice(kGaCo) + 32, &resp).ok());
+    last_seq += 1;
+    const int status = server.Stop(SIGTERM);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << server.Output();
+  }
+  {
+    testing::ServerProcess server;
+    ASSERT_TRUE(server.Start(opts).ok()) << server.Output();
+    std::map<std::string, double> m = scrape(server);
+    EXPECT_EQ(m["msx_recovery_replayed_commands"], 0) << server.Output();
+    ASSERT_EQ(m.count("msx_snapshot_age_seconds"), 1u) << "the clean stop's snapshot";
+    EXPECT_GE(m["msx_snapshot_age_seconds"], 0);
+    EXPECT_EQ(m["msx_snapshots_written_total"], 0) << "written by the previous process";
+    EXPECT_EQ(m["msx_sequencer_last_seq"], last_seq);
+    server.Kill();
+  }
+  testing::RemoveTree(dir);
 }
 
 TEST_F(HttpMetricsTest, ThePageIsStaticWithAStrictPolicyAndTheStreamNeedsAToken) {
