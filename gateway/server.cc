@@ -31,88 +31,10 @@
 #include "engine/journal/snapshot.h"
 #include "gateway/replication/nats_connection.h"
 #include "gateway/replication_node.h"
+#include "gateway/snapshot_writer.h"
+#include "gateway/tls_credentials.h"
 
 namespace msx::gateway {
-
-// Writes snapshots off the sequencer thread: the sequencer serializes the engine (the only
-// part that needs the engine), this thread waits until the journal holds that seq (a
-// snapshot must never be ahead of the journal) and writes the file. One snapshot at a
-// time; a newer one replaces a queued older one.
-class SnapshotWriter {
- public:
-  // `written_unix_ns` / `written` are updated after each snapshot written (metrics).
-  SnapshotWriter(std::string dir, journal::JournalWriter* journal,
-                 std::shared_ptr<std::atomic<std::int64_t>> written_unix_ns,
-                 std::shared_ptr<std::atomic<std::uint64_t>> written)
-      : dir_(std::move(dir)),
-        journal_(journal),
-        written_unix_ns_(std::move(written_unix_ns)),
-        written_(std::move(written)),
-        thread_([this] { Run(); }) {}
-  ~SnapshotWriter() { Finish(); }
-
-  void Offer(Seq seq, std::string state) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      queued_seq_ = seq;
-      queued_ = std::move(state);
-      has_work_ = true;
-    }
-    cv_.notify_one();
-  }
-
-  // Writes whatever is queued, then stops the thread.
-  void Finish() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (stop_) return;
-      stop_ = true;
-    }
-    cv_.notify_one();
-    thread_.join();
-  }
-
- private:
-  void Run() {
-    for (;;) {
-      Seq seq;
-      std::string state;
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [&] { return has_work_ || stop_; });
-        if (!has_work_) return;
-        seq = queued_seq_;
-        state = std::move(queued_);
-        has_work_ = false;
-      }
-      absl::Status s = journal_->WaitDurable(seq);
-      if (s.ok()) s = journal::WriteSnapshot(dir_, seq, state);
-      if (s.ok()) {
-        written_unix_ns_->store(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                    std::chrono::system_clock::now().time_since_epoch())
-                                    .count(),
-                                std::memory_order_relaxed);
-        written_->fetch_add(1, std::memory_order_relaxed);
-      }
-      if (!s.ok()) {
-        std::fprintf(stderr, "msx-server: snapshot at seq %llu not written: %s\n",
-                     static_cast<unsigned long long>(seq), std::string(s.message()).c_str());
-      }
-    }
-  }
-
-  const std::string dir_;
-  journal::JournalWriter* const journal_;
-  const std::shared_ptr<std::atomic<std::int64_t>> written_unix_ns_;
-  const std::shared_ptr<std::atomic<std::uint64_t>> written_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  Seq queued_seq_ = 0;
-  std::string queued_;
-  bool has_work_ = false;
-  bool stop_ = false;
-  std::thread thread_;
-};
 
 namespace {
 
@@ -143,54 +65,6 @@ std::string JournaledConfig(const v1::ExchangeConfig& config) {
   copy.SerializeToCodedStream(&coded);
   coded.Trim();
   return out;
-}
-
-absl::StatusOr<std::string> ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot read"));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const v1::TlsConfig& tls) {
-  if (tls.cert_file().empty()) return grpc::InsecureServerCredentials();
-  // Errors name the configuration field and the file. A file without the expected PEM block
-  // is refused here: gRPC would only fail when binding the port, with a message that names
-  // neither ("cannot listen on ...").
-  auto read_pem = [](absl::string_view field, const std::string& path,
-                     absl::string_view label) -> absl::StatusOr<std::string> {
-    absl::StatusOr<std::string> pem = ReadText(path);
-    if (!pem.ok()) {
-      return absl::Status(pem.status().code(),
-                          absl::StrCat("server.tls.", field, ": ", pem.status().message()));
-    }
-    if (pem->find("-----BEGIN ") == std::string::npos ||
-        pem->find(absl::StrCat(label, "-----")) == std::string::npos) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("server.tls.", field, ": ", path, ": no PEM ", label, " block"));
-    }
-    return pem;
-  };
-  grpc::SslServerCredentialsOptions opts;
-  absl::StatusOr<std::string> cert = read_pem("cert_file", tls.cert_file(), "CERTIFICATE");
-  if (!cert.ok()) return cert.status();
-  // "PRIVATE KEY-----" also ends "EC PRIVATE KEY-----" and "RSA PRIVATE KEY-----".
-  absl::StatusOr<std::string> key = read_pem("key_file", tls.key_file(), "PRIVATE KEY");
-  if (!key.ok()) return key.status();
-  opts.pem_key_cert_pairs.push_back({*key, *cert});
-  if (!tls.client_ca_file().empty()) {
-    absl::StatusOr<std::string> ca =
-        read_pem("client_ca_file", tls.client_ca_file(), "CERTIFICATE");
-    if (!ca.ok()) return ca.status();
-    opts.pem_root_certs = *ca;
-    opts.client_certificate_request =
-        tls.require_client_cert() ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
-                                  : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
-  } else if (tls.require_client_cert()) {
-    return absl::InvalidArgumentError("server.tls.client_ca_file: required for mutual TLS");
-  }
-  return grpc::SslServerCredentials(opts);
 }
 
 // A query that completes a promise: everything queued before it is durable once it fires.
@@ -591,7 +465,7 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
   }
   s->exchange_service_ = std::make_unique<ExchangeService>(ctx);
   s->admin_service_ = std::make_unique<AdminService>(ctx);
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = Credentials(server.tls());
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = ServerCredentials(server.tls());
   if (!creds.ok()) return creds.status();
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
