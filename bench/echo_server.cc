@@ -18,7 +18,7 @@
 #include <boost/program_options.hpp>
 #include <grpcpp/grpcpp.h>
 
-#include "bench/echo_server.grpc.pb.h"
+#include "msx/bench/echo.grpc.pb.h"
 
 namespace po = boost::program_options;
 

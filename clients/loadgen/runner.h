@@ -28,11 +28,11 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "bench/echo_server.grpc.pb.h"
 #include "clients/loadgen/histogram.h"
 #include "clients/loadgen/options.h"
 #include "clients/loadgen/summary.h"
 #include "clients/loadgen/workload.h"
+#include "msx/bench/echo.grpc.pb.h"
 #include "msx/v1/exchange.grpc.pb.h"
 
 namespace msx::loadgen::internal {
