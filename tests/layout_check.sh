@@ -1,6 +1,7 @@
 #!/bin/bash
 # The layout rules of README.md's tour and issue 13, checked on the source tree: which
-# folder may include which, and how long a hand-written source file may grow. Run by ctest
+# folder may include which, how long a hand-written source file may grow, that every
+# folder of code has a README.md and that the top README's tour has a row for each. Run by ctest
 # as layout_test (label unit); usage: tests/layout_check.sh [SOURCE_DIR]. Prints every
 # violation (file:line: include, or file: line count) and exits 1 if there is any.
 #
@@ -81,6 +82,28 @@ done < <(find engine gateway clients bench proto scripts -type f \
               -o -name '*.proto' \) \
            ! -name '*_test.cc' ! -name '*_test.py' ! -name '*_test_util.h' \
            ! -path '*/testdata/*' ! -path '*/corpus/*' | sort)
+
+# 8: every folder of code under engine/, gateway/, clients/, bench/ and tests/ says in a
+# README.md what it holds, its target and its docs.
+while IFS= read -r d; do
+  if [[ ! -f $d/README.md ]]; then
+    echo "layout: $d/ holds code but no README.md"
+    status=1
+  fi
+done < <(find engine gateway clients bench tests -type f \
+           \( -name '*.cc' -o -name '*.h' -o -name '*.py' -o -name '*.sh' -o -name '*.in' \) \
+           ! -path '*/testdata/*' ! -path '*/corpus/*' ! -path '*/regressions/*' \
+           -printf '%h\n' | sort -u)
+
+# 9: the top README's tour names every top-level folder of code and each folder below it.
+while IFS= read -r d; do
+  if ! grep -qF "| \`$d/\` |" README.md; then
+    echo "layout: README.md's tour has no row for $d/"
+    status=1
+  fi
+done < <(find engine gateway clients bench tests -mindepth 1 -maxdepth 2 -type f \
+           \( -name '*.cc' -o -name '*.h' -o -name '*.py' -o -name '*.sh' -o -name '*.in' \) \
+           -printf '%h\n' | grep / | sort -u)
 
 if (( status == 0 )); then echo "layout: ok"; fi
 exit $status
