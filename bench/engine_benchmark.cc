@@ -4,9 +4,14 @@
 //   BM_AddCross          alternating resting sell / crossing buy (every second add fills)
 //   BM_Cancel            cancel a random resting offer out of ~1M across 50 pair books
 //   BM_CancelDeepLevel/N cancel a random offer from ONE price level holding N offers
+//   BM_Sweep/M/L         one incoming offer takes M makers spread over L price levels
+//                        (books refilled untimed); items_per_second = sweeps/s
 //   BM_MixedWorkload     50 pair books, 8 agencies with partial eligibility, ~1M resting
-//                        offers; 60 % adds, 30 % cancels, 10 % crossing IOC adds
+//                        offers; 10 % crossing IOC adds, the rest adds or cancels so that
+//                        the book holds 1M offers (steady by construction, ~46/44/10)
 //   BM_MixedLatency      the same mix, each command timed; p50/p99/p99.9 ns as counters
+//   BM_MixedWorkloadTrimmed  the former headline: a 60/30/10 mix that grows the book,
+//                        held near 1M by untimed trim cancels (counter trim_cancels)
 //
 // items_per_second = engine commands per second. Setup (books, holdings, the prefill) is
 // outside the timed region. Results and the exact command line: bench/README.md.
@@ -74,7 +79,7 @@ class Harness {
   // Sets the command's seq and time and applies it where it is (no copy).
   void ApplyInPlace(Command* c) {
     c->seq = ++seq_;
-    c->time = seq_;
+    c->time = static_cast<TimeNs>(seq_) + clock_offset_;
     events_.clear();
     engine_.Apply(*c, &events_);
   }
@@ -120,10 +125,14 @@ class Harness {
   const Engine& engine() const { return engine_; }
   const std::vector<Event>& events() const { return events_; }
 
+  // Moves the clock (command time = seq + offset) `ns` forward.
+  void AdvanceClock(TimeNs ns) { clock_offset_ += ns; }
+
  private:
   Engine engine_;
   std::vector<Event> events_;
   Seq seq_ = 0;
+  TimeNs clock_offset_ = 0;
   ClientOfferId client_id_ = 0;
 };
 
@@ -258,6 +267,91 @@ void BM_CancelDeepLevel(benchmark::State& state) {
 }
 BENCHMARK(BM_CancelDeepLevel)->Arg(1'000)->Arg(10'000)->Arg(100'000);
 
+// One incoming offer that takes `makers` resting offers spread over `levels` price levels
+// (makers / levels per level, each level's makers from five agencies in turn: the walk
+// merges several FIFOs). Every pair book holds kSlots such stacks of asks, one above the
+// other; a batch is kSlots x 50 buys from AG0 (eligible with the makers' agencies), each
+// priced at its stack's top level with exactly the lots of its makers, so each takes
+// exactly its stack and nothing more. A batch's takers run one pair after another (no
+// two consecutive sweeps in the same book). The stacks are refilled with the timer
+// paused. Finished offers are purged during the refill (a retention window far longer
+// than a batch, and a clock jump of two windows before each refill), so memory stays flat
+// and no purge runs while timed.
+//
+// items_per_second counts sweeps. Cost per additional fill = (t(M) - t(1)) / (M - 1) with
+// t = 1e9 / items_per_second, the ns per sweep, at equal L.
+void BM_Sweep(benchmark::State& state) {
+  const int makers = static_cast<int>(state.range(0));
+  const int levels = static_cast<int>(state.range(1));
+  constexpr int kSlots = 20;
+  constexpr TimeNs kRetention = TimeNs{1} << 40;
+  Harness h(1 << 22);
+  {
+    Command c{};
+    c.type = CommandType::kSetOfferRetention;
+    c.set_retention.retention = kRetention;
+    h.Apply(c);
+  }
+  std::vector<Command> takers;
+  takers.reserve(kSlots * kPairs);
+  std::vector<Command> refill;
+  refill.reserve(static_cast<std::size_t>(kSlots * kPairs * makers));
+  for (int slot = 0; slot < kSlots; ++slot) {
+    for (PairId pair = 0; pair < kPairs; ++pair) {
+      Lots total = 0;
+      Price top = 0;
+      for (int k = 0; k < makers; ++k) {
+        // Makers k = 0.. fill the stack's levels bottom up, makers / levels each (the
+        // remainder on the lowest levels).
+        const int level = k * levels / makers;
+        const Price price = kRef + 1 + slot * levels + level;
+        const Lots lots = 1 + (k * 7 + slot) % 13;
+        const AgencyId agency = static_cast<AgencyId>(1 + k % 5);  // AG1..AG5
+        refill.push_back(h.Submit(agency, pair, Side::kSell, lots, price));
+        total += lots;
+        top = price;
+      }
+      takers.push_back(h.Submit(0, pair, Side::kBuy, total, top));
+    }
+  }
+  const auto refill_books = [&] {
+    h.AdvanceClock(2 * kRetention);
+    Command c{};
+    c.type = CommandType::kAdvanceTime;
+    while (h.engine().RetainedOfferCount() > h.engine().OpenOfferCount()) h.Apply(c);
+    for (const Command& r : refill) h.Apply(r);
+  };
+  refill_books();
+  std::uint64_t fills = 0;
+  std::uint64_t sweeps = 0;
+  for (auto _ : state) {
+    for (Command& t : takers) {
+      h.ApplyInPlace(&t);
+      benchmark::DoNotOptimize(h.events().data());
+    }
+    state.PauseTiming();
+    // Outside the timing: check each batch did what it says, then refill.
+    if (h.engine().OpenOfferCount() != 0) {
+      state.SkipWithError("a sweep left offers open");
+      break;
+    }
+    fills += takers.size() * static_cast<std::uint64_t>(makers);
+    sweeps += takers.size();
+    refill_books();
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(sweeps));
+  state.counters["fills_per_sweep"] = sweeps ? static_cast<double>(fills) / static_cast<double>(sweeps) : 0;
+}
+BENCHMARK(BM_Sweep)
+    ->ArgNames({"makers", "levels"})
+    ->Args({1, 1})
+    ->Args({4, 1})
+    ->Args({4, 4})
+    ->Args({16, 1})
+    ->Args({16, 2})
+    ->Args({16, 4});
+
 // The mixed workload, one command per call to Step(). Cancels pick a random offer this
 // driver placed; one that a crossing add has filled meanwhile is rejected as unknown,
 // which the engine must also handle (counted in `rejects`).
@@ -276,17 +370,26 @@ BENCHMARK(BM_CancelDeepLevel)->Arg(1'000)->Arg(10'000)->Arg(100'000);
 // `live_` a cancel takes was drawn and prefetched kSlots cancels earlier (the list holds
 // ~1.5 M entries, so reading a random one is a cache miss of the driver, not of the engine).
 //
-// The book is held at about 1 M resting offers, the size the issue specifies. The mix
-// itself is not steady: 60 % resting adds against 30 % cancels and 10 % small IOC crosses
-// grow the book by ~0.28 offers per command, so a 1 s run would end at ~3.3 M offers and
-// the rate would depend on --benchmark_min_time. The benchmark loops therefore check
-// every kTrimCheck steps and, when the engine holds more than kTrimAbove offers, pause the
-// timer and cancel random offers of the driver's list (MaybeTrim, not counted) until it
-// is back at kOpenTarget. The timed commands are exactly the mix above, against a book of
-// 1.00-1.05 M offers.
+// The book is held at about 1 M resting offers, the size the issue specifies, in one of two
+// ways (`Mix`):
+// - kSteady (BM_MixedWorkload, BM_MixedLatency): 10 % of the commands are small crossing
+//   IOC adds; each of the others is a resting add when the engine holds fewer than
+//   kOpenTarget offers and a cancel of a random offer of the driver's list otherwise. Adds
+//   thus balance cancels plus the makers the IOCs fill, by construction: the book stays
+//   within a few offers of 1.00 M, and every command that keeps it there is timed. The
+//   resulting mix is about 46 % adds, 44 % cancels, 10 % IOCs.
+// - kTrimmed (BM_MixedWorkloadTrimmed, the former headline): a fixed 60 % resting adds,
+//   30 % cancels, 10 % IOCs, which grows the book by ~0.28 offers per command; every
+//   kTrimCheck steps, when the engine holds more than kTrimAbove offers, the timer is
+//   paused and random offers of the driver's list are cancelled (MaybeTrim, not timed,
+//   counter trim_cancels) until it is back at kOpenTarget. About a third of its removals
+//   are outside the timing.
 class MixedWorkload {
  public:
-  explicit MixedWorkload(bool pipelined) : h_(1 << 23), rng_{2026}, pipelined_(pipelined) {
+  enum class Mix { kSteady, kTrimmed };
+
+  MixedWorkload(Mix mix, bool pipelined)
+      : h_(1 << 23), rng_{2026}, mix_(mix), pipelined_(pipelined) {
     live_.reserve(1 << 23);
     AdviseHugePages(live_.data(), live_.capacity() * sizeof(Live));
     live_.resize(live_.capacity());  // touch the pages now (clear() keeps them)
@@ -305,6 +408,11 @@ class MixedWorkload {
       e.Prefetch(queue_[(head_ + 2) & (kQueue - 1)], 2);
     }
     h_.ApplyInPlace(&current);
+    if (current.type == CommandType::kCancelOffer) {
+      ++cancels_;
+    } else if (current.submit.tif == TimeInForce::kIoc) {
+      ++iocs_;
+    }
     const std::vector<Event>& ev = h_.events();
     if (current.type == CommandType::kSubmitOffer && current.submit.tif == TimeInForce::kGtc &&
         !ev.empty() && ev[0].type == EventType::kAccepted) {
@@ -327,6 +435,7 @@ class MixedWorkload {
   // a cross filled meanwhile are rejected as unknown, as in the timed mix). The queued
   // commands were generated from the list already and are not touched.
   void MaybeTrim(benchmark::State& state) {
+    if (mix_ == Mix::kSteady) return;
     const bool due = (head_ & (kTrimCheck - 1)) == 0;
     if (!due || h_.engine().OpenOfferCount() <= kTrimAbove) [[likely]] return;
     state.PauseTiming();
@@ -345,6 +454,9 @@ class MixedWorkload {
   std::uint64_t trimmed() const { return trimmed_; }
   std::uint64_t fills() const { return fills_; }
   std::uint64_t rejects() const { return rejects_; }
+  std::uint64_t steps() const { return head_; }
+  std::uint64_t cancels() const { return cancels_; }
+  std::uint64_t iocs() const { return iocs_; }
 
  private:
   static constexpr std::size_t kQueue = 8;  // power of two
@@ -352,7 +464,10 @@ class MixedWorkload {
   // Writes the next command of the mix into `*c`.
   void Generate(Command* c) {
     const std::uint64_t r = rng_.Below(100);
-    if (r < 60 || live_.empty()) {
+    const bool add = mix_ == Mix::kSteady
+                         ? r < 90 && h_.engine().OpenOfferCount() < kOpenTarget
+                         : r < 60;
+    if (add || live_.empty()) {
       const AgencyId a = static_cast<AgencyId>(rng_.Below(kAgencies));
       const Side side = rng_.Below(2) ? Side::kBuy : Side::kSell;
       return h_.SetSubmit(c, a, static_cast<PairId>(rng_.Below(kPairs)), side,
@@ -393,6 +508,7 @@ class MixedWorkload {
 
   Harness h_;
   Rng rng_;
+  Mix mix_;
   bool pipelined_;
   std::vector<Live> live_;
   static constexpr std::size_t kSlots = 4;  // power of two
@@ -403,6 +519,8 @@ class MixedWorkload {
   std::uint64_t fills_ = 0;
   std::uint64_t rejects_ = 0;
   std::uint64_t trimmed_ = 0;
+  std::uint64_t cancels_ = 0;
+  std::uint64_t iocs_ = 0;
 };
 
 // The counters both mixed benchmarks report about the run.
@@ -411,10 +529,22 @@ void ReportMixedCounters(benchmark::State& state, const MixedWorkload& w) {
   state.counters["fills"] = static_cast<double>(w.fills());
   state.counters["rejects"] = static_cast<double>(w.rejects());
   state.counters["trim_cancels"] = static_cast<double>(w.trimmed());
+  // The timed mix (the steps include any before the measured run's iterations).
+  const double steps = static_cast<double>(std::max<std::uint64_t>(w.steps(), 1));
+  state.counters["cancel_share"] = static_cast<double>(w.cancels()) / steps;
+  state.counters["ioc_share"] = static_cast<double>(w.iocs()) / steps;
 }
 
 void BM_MixedWorkload(benchmark::State& state) {
-  MixedWorkload w(/*pipelined=*/state.range(0) != 0);
+  MixedWorkload w(MixedWorkload::Mix::kSteady, /*pipelined=*/state.range(0) != 0);
+  for (auto _ : state) w.Step();
+  state.SetItemsProcessed(state.iterations());
+  ReportMixedCounters(state, w);
+}
+BENCHMARK(BM_MixedWorkload)->ArgName("prefetch")->Arg(0)->Arg(1);
+
+void BM_MixedWorkloadTrimmed(benchmark::State& state) {
+  MixedWorkload w(MixedWorkload::Mix::kTrimmed, /*pipelined=*/state.range(0) != 0);
   for (auto _ : state) {
     w.Step();
     w.MaybeTrim(state);
@@ -422,12 +552,12 @@ void BM_MixedWorkload(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
   ReportMixedCounters(state, w);
 }
-BENCHMARK(BM_MixedWorkload)->ArgName("prefetch")->Arg(0)->Arg(1);
+BENCHMARK(BM_MixedWorkloadTrimmed)->ArgName("prefetch")->Arg(0)->Arg(1);
 
 // Per-command latency of the mixed workload from the TSC, calibrated against
 // steady_clock over the run. Histogram of 1 ns buckets up to 100 us.
 void BM_MixedLatency(benchmark::State& state) {
-  MixedWorkload w(/*pipelined=*/state.range(0) != 0);
+  MixedWorkload w(MixedWorkload::Mix::kSteady, /*pipelined=*/state.range(0) != 0);
   constexpr std::size_t kBuckets = 100'000;
   std::vector<std::uint64_t> hist(kBuckets + 1, 0);
   std::vector<std::uint64_t> cycles;

@@ -9,6 +9,11 @@
 //                     position, then add one to the same level (depth stays N)
 //   MoveHeavy         50 % replaces that move a resting offer's price (and maybe its lots),
 //                     50 % adds (half crossing) or cancels, keeping ~100k offers resting
+//   Sweep             takers that each take 1-5 makers across 1-3 price levels, between
+//                     passive adds that put back the makers they took (~12 per book side)
+// Each stream also has a single-book variant (`/1book`): the same generator on pair 0 only,
+// with the per-book prefill and enough timed commands to time (the 50-book streams keep
+// the whole 50-book working set, and AddHalfCross's grows to ~600k offers while timed).
 // MSX runs with its checks on: 8 agencies in an agreement, eligibility looked up for every
 // match, holdings reserved and moved on every fill. Everyone is eligible with everyone and
 // funded far beyond the streams, and buyers (even agencies) never meet their own sells (odd
@@ -18,13 +23,20 @@
 // difference aborts the run.
 //
 // items_per_second = commands per second. One benchmark iteration replays the whole timed
-// part of a stream on books rebuilt from its prefill outside the timed region.
+// part of a stream on books rebuilt from its prefill outside the timed region. The engines
+// are interleaved: for each stream, round 1 runs msx, msx_prefetch, liquibook, then round 2
+// the same, and so on (--rounds=N, default 5; names end in /round:K); ratios.sh takes
+// the median over rounds of each round's ratio.
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <functional>
 #include <memory>
+#include <regex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "benchmark/benchmark.h"
@@ -90,6 +102,7 @@ struct Stream {
   std::uint64_t timed_replaces = 0;
   std::uint64_t timed_replaces_crossing = 0;
   std::uint64_t timed_cancels = 0;
+  std::uint64_t timed_fills = 0;
 };
 
 Command ToCommand(const Op& op, Seq seq) {
@@ -144,10 +157,12 @@ void FundAll(Engine& engine, Seq* seq, std::vector<Event>* events) {
 // The books compared later replay the finished stream from scratch.
 class StreamWriter {
  public:
-  StreamWriter(std::string name, std::size_t expected_offers, std::uint64_t seed)
+  // The stream's ops use pairs 0 .. pairs - 1.
+  StreamWriter(std::string name, std::size_t expected_offers, std::uint64_t seed, int pairs)
       : oracle_(CompareUniverse(),
                 EngineOptions{.expected_offers = expected_offers, .prefault = false}),
-        rng_{seed} {
+        rng_{seed},
+        pairs_(pairs) {
     stream_.name = std::move(name);
     events_.reserve(1024);
     offers_.reserve(expected_offers + 1);
@@ -156,6 +171,8 @@ class StreamWriter {
   }
 
   Rng& rng() { return rng_; }
+  DepthInfo Depth(PairId pair) const { return oracle_.GetDepth(pair, 1); }
+  PairId RandomPair() { return static_cast<PairId>(rng_.Below(static_cast<std::uint64_t>(pairs_))); }
   std::size_t LiveCount() const { return live_.size(); }
   void EndPrefill() { stream_.prefill = stream_.ops.size(); }
 
@@ -202,7 +219,7 @@ class StreamWriter {
 
   // Half of the adds cross (when the opposite side has an offer), half rest.
   void AddHalfCross() {
-    const PairId pair = static_cast<PairId>(rng_.Below(kPairs));
+    const PairId pair = RandomPair();
     const Side side = rng_.Below(2) ? Side::kBuy : Side::kSell;
     const Lots lots = 1 + static_cast<Lots>(rng_.Below(20));
     const bool cross = rng_.Below(2) != 0;
@@ -247,6 +264,56 @@ class StreamWriter {
     Push(op);
   }
 
+  // A passive add at most 5 ticks from the reference price and never crossing: sells at
+  // kRef - 2 .. kRef + 3 but above the best bid, buys mirrored.
+  void AddNearReference(PairId pair, Side side) {
+    const DepthInfo d = oracle_.GetDepth(pair, 1);
+    const Price off = static_cast<Price>(rng_.Below(6));
+    Price price;
+    if (side == Side::kSell) {
+      price = kRef - 2 + off;
+      if (!d.bids.empty()) price = std::max(price, d.bids[0].price + 1);
+    } else {
+      price = kRef + 2 - off;
+      if (!d.asks.empty()) price = std::min(price, d.asks[0].price - 1);
+    }
+    Add(pair, side, 1 + static_cast<Lots>(rng_.Below(20)), price);
+  }
+
+  // A taker on `pair` that takes the first K (uniform 1..5) resting offers of the
+  // opposite side in time priority, within its best three price levels (fewer if the
+  // side holds fewer): priced at the K-th maker's level, with the lots of the first K - 1
+  // and 1 .. all of the K-th's. Returns the makers it fills completely, or -1 (nothing
+  // added) when the opposite side is empty.
+  int AddSweep(PairId pair, Side side) {
+    const Side opp = side == Side::kBuy ? Side::kSell : Side::kBuy;
+    const DepthInfo d = oracle_.GetDepth(pair, 3);
+    const std::vector<LevelInfo>& levels = opp == Side::kSell ? d.asks : d.bids;
+    if (levels.empty()) return -1;
+    const Price last_level = levels.back().price;
+    // The opposite side's open offers within those levels, in priority: best price first,
+    // then time (acceptance order: this stream never moves an offer).
+    makers_.clear();
+    for (OfferId id : live_) {
+      const OfferState& o = offers_[id];
+      if (o.pair != pair || o.side != opp) continue;
+      if (opp == Side::kSell ? o.price > last_level : o.price < last_level) continue;
+      makers_.push_back(id);
+    }
+    std::sort(makers_.begin(), makers_.end(), [&](OfferId a, OfferId b) {
+      const Price pa = offers_[a].price, pb = offers_[b].price;
+      if (pa != pb) return opp == Side::kSell ? pa < pb : pa > pb;
+      return a < b;
+    });
+    const std::size_t k = std::min<std::size_t>(1 + rng_.Below(5), makers_.size());
+    Lots lots = 0;
+    for (std::size_t i = 0; i + 1 < k; ++i) lots += offers_[makers_[i]].open;
+    const Lots last_open = offers_[makers_[k - 1]].open;
+    const Lots last = 1 + static_cast<Lots>(rng_.Below(static_cast<std::uint64_t>(last_open)));
+    Add(pair, side, lots + last, offers_[makers_[k - 1]].price);
+    return static_cast<int>(k) - (last < last_open ? 1 : 0);
+  }
+
   Stream Finish() { return std::move(stream_); }
 
  private:
@@ -276,6 +343,7 @@ class StreamWriter {
         }
         case EventType::kFill:
           filled = true;
+          if (stream_.prefill != 0) ++stream_.timed_fills;
           Update(e.fill.maker_offer, e.fill.maker_open);
           Update(e.fill.taker_offer, e.fill.taker_open);
           break;
@@ -336,6 +404,8 @@ class StreamWriter {
 
   Engine oracle_;
   Rng rng_;
+  int pairs_;
+  std::vector<OfferId> makers_;  // AddSweep's scratch
   Stream stream_;
   std::vector<Event> events_;
   std::vector<OfferState> offers_;  // by offer id
@@ -343,25 +413,29 @@ class StreamWriter {
   Seq seq_ = 0;
 };
 
-Stream MakeAddHalfCross() {
-  constexpr int kPrefill = 100'000;
-  constexpr int kTimed = 2'000'000;
-  StreamWriter w("AddHalfCross", kPrefill + kTimed, 101);
-  for (int i = 0; i < kPrefill; ++i) {
-    const PairId pair = static_cast<PairId>(w.rng().Below(kPairs));
+// A stream over `pairs` books (kPairs, or 1 for the single-book variants, named
+// "<name>/1book").
+std::string StreamName(const std::string& name, int pairs) {
+  return pairs == 1 ? name + "/1book" : name;
+}
+
+Stream MakeAddHalfCross(int pairs, int prefill, int timed) {
+  StreamWriter w(StreamName("AddHalfCross", pairs), prefill + timed, 101, pairs);
+  for (int i = 0; i < prefill; ++i) {
+    const PairId pair = w.RandomPair();
     const Side side = w.rng().Below(2) ? Side::kBuy : Side::kSell;
     w.Add(pair, side, 1 + static_cast<Lots>(w.rng().Below(20)), w.PassivePrice(pair, side));
   }
   w.EndPrefill();
-  for (int i = 0; i < kTimed; ++i) w.AddHalfCross();
+  for (int i = 0; i < timed; ++i) w.AddHalfCross();
   return w.Finish();
 }
 
-Stream MakeDeepCancel(int depth, int timed_cycles) {
-  StreamWriter w("DeepCancel/" + std::to_string(depth),
-                 static_cast<std::size_t>(depth) * kPairs + timed_cycles, 202 + depth);
+Stream MakeDeepCancel(int pairs, int depth, int timed_cycles) {
+  StreamWriter w(StreamName("DeepCancel/" + std::to_string(depth), pairs),
+                 static_cast<std::size_t>(depth) * pairs + timed_cycles, 202 + depth, pairs);
   for (int k = 0; k < depth; ++k) {
-    for (PairId pair = 0; pair < kPairs; ++pair) {
+    for (PairId pair = 0; pair < static_cast<PairId>(pairs); ++pair) {
       w.Add(pair, Side::kBuy, 1 + static_cast<Lots>(w.rng().Below(20)), kRef - 1);
     }
   }
@@ -375,26 +449,73 @@ Stream MakeDeepCancel(int depth, int timed_cycles) {
   return w.Finish();
 }
 
-Stream MakeMoveHeavy() {
-  constexpr int kPrefill = 100'000;
-  constexpr int kTimed = 1'000'000;
-  StreamWriter w("MoveHeavy", kPrefill + kTimed / 3, 303);
-  for (int i = 0; i < kPrefill; ++i) {
-    const PairId pair = static_cast<PairId>(w.rng().Below(kPairs));
+Stream MakeMoveHeavy(int pairs, int prefill, int timed) {
+  StreamWriter w(StreamName("MoveHeavy", pairs), prefill + timed / 3, 303, pairs);
+  for (int i = 0; i < prefill; ++i) {
+    const PairId pair = w.RandomPair();
     const Side side = w.rng().Below(2) ? Side::kBuy : Side::kSell;
     w.Add(pair, side, 1 + static_cast<Lots>(w.rng().Below(20)), w.PassivePrice(pair, side));
   }
   w.EndPrefill();
-  for (int i = 0; i < kTimed; ++i) {
+  for (int i = 0; i < timed; ++i) {
     // Half moves; the other half adds or cancels, whichever keeps the book near its
     // prefilled size (so adds make up for cancels and for the offers fills remove).
     if (w.rng().Below(2) != 0 && w.LiveCount() != 0) {
       w.Move(w.RandomLive());
-    } else if (w.LiveCount() < static_cast<std::size_t>(kPrefill)) {
+    } else if (w.LiveCount() < static_cast<std::size_t>(prefill)) {
       w.AddHalfCross();
     } else {
       w.Cancel(w.RandomLive());
     }
+  }
+  return w.Finish();
+}
+
+// Crossing adds that sweep: every book side holds kPerSide offers within a few ticks of
+// the reference price (about two per level); each timed command is either a taker
+// (StreamWriter::AddSweep: 1-5 makers over 1-3 levels) or, while more than `lag` makers
+// taken earlier wait to be put back, a passive add that puts a random one of them back on
+// the side it was taken from. Takers lean against the mid's drift (a buy is 3x as likely
+// as a sell when the mid is below the reference, and vice versa), so prices stay near it.
+Stream MakeSweep(int pairs, int timed) {
+  constexpr int kPerSide = 12;
+  StreamWriter w(StreamName("Sweep", pairs), static_cast<std::size_t>(2 * kPerSide * pairs) + timed,
+                 404, pairs);
+  for (int k = 0; k < kPerSide; ++k) {
+    for (PairId pair = 0; pair < static_cast<PairId>(pairs); ++pair) {
+      w.AddNearReference(pair, Side::kSell);
+      w.AddNearReference(pair, Side::kBuy);
+    }
+  }
+  w.EndPrefill();
+  struct Refill {
+    PairId pair;
+    Side side;
+  };
+  std::vector<Refill> pending;
+  // At most `lag` makers wait to be put back: the books stay within a few offers of full.
+  const std::size_t lag = static_cast<std::size_t>(std::max(2 * pairs, 4));
+  for (int i = 0; i < timed; ++i) {
+    if (pending.size() > lag) {
+      const std::size_t k = w.rng().Below(pending.size());
+      const Refill r = pending[k];
+      pending[k] = pending.back();
+      pending.pop_back();
+      w.AddNearReference(r.pair, r.side);
+      continue;
+    }
+    const PairId pair = w.RandomPair();
+    const DepthInfo d = w.Depth(pair);
+    const Price mid2 = (d.bids.empty() ? kRef : d.bids[0].price) + (d.asks.empty() ? kRef : d.asks[0].price);
+    const std::uint64_t buy_in_4 = mid2 < 2 * kRef ? 3 : mid2 > 2 * kRef ? 1 : 2;
+    const Side side = w.rng().Below(4) < buy_in_4 ? Side::kBuy : Side::kSell;
+    const Side opp = side == Side::kBuy ? Side::kSell : Side::kBuy;
+    const int taken = w.AddSweep(pair, side);
+    if (taken < 0) {
+      w.AddNearReference(pair, opp);  // that side is empty: refill it instead
+      continue;
+    }
+    for (int k = 0; k < taken; ++k) pending.push_back({pair, opp});
   }
   return w.Finish();
 }
@@ -618,7 +739,8 @@ void CheckAgreement(const Stream& s) {
   const std::size_t timed = s.ops.size() - s.prefill;
   std::fprintf(stderr,
                "check %s: %zu prefill + %zu timed commands (%llu adds, %.1f %% crossing; "
-               "%llu replaces, %.1f %% crossing; %llu cancels)\n",
+               "%llu replaces, %.1f %% crossing; %llu cancels; %.2f fills per crossing "
+               "command)\n",
                s.name.c_str(), s.prefill, timed, static_cast<unsigned long long>(s.timed_adds),
                s.timed_adds ? 100.0 * static_cast<double>(s.timed_adds_crossing) /
                                   static_cast<double>(s.timed_adds)
@@ -627,7 +749,11 @@ void CheckAgreement(const Stream& s) {
                s.timed_replaces ? 100.0 * static_cast<double>(s.timed_replaces_crossing) /
                                       static_cast<double>(s.timed_replaces)
                                 : 0.0,
-               static_cast<unsigned long long>(s.timed_cancels));
+               static_cast<unsigned long long>(s.timed_cancels),
+               s.timed_adds_crossing + s.timed_replaces_crossing
+                   ? static_cast<double>(s.timed_fills) /
+                         static_cast<double>(s.timed_adds_crossing + s.timed_replaces_crossing)
+                   : 0.0);
   PrintSummary("msx", msx);
   PrintSummary("liquibook", liquibook);
   if (!(msx == liquibook) || msx.rejects != 0) {
@@ -669,21 +795,63 @@ void BM_Liquibook(benchmark::State& state, const Stream* s) {
 }  // namespace msx
 
 int main(int argc, char** argv) {
+  // Ours (the rest are Google Benchmark's): --rounds=N, rounds of the interleaved runs;
+  // --streams=REGEX, generate, check and time only the streams whose name matches.
+  int rounds = 5;
+  std::regex only(".*");
+  int kept = 1;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--rounds=", 9) == 0) {
+      rounds = std::atoi(argv[i] + 9);
+      if (rounds < 1) {
+        std::fprintf(stderr, "msx_compare_bench: --rounds wants a positive count, got %s\n",
+                     argv[i] + 9);
+        return 1;
+      }
+    } else if (std::strncmp(argv[i], "--streams=", 10) == 0) {
+      only = std::regex(argv[i] + 10);
+    } else {
+      argv[kept++] = argv[i];
+    }
+  }
+  argc = kept;
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  static const std::vector<msx::Stream> streams = [] {
-    std::vector<msx::Stream> v;
-    v.push_back(msx::MakeAddHalfCross());
-    v.push_back(msx::MakeDeepCancel(1'000, 50'000));
-    v.push_back(msx::MakeDeepCancel(5'000, 25'000));
-    v.push_back(msx::MakeMoveHeavy());
+  // Single-book variants: the per-book prefill of the 50-book stream, and at least 20k
+  // timed commands.
+  static const std::vector<msx::Stream> streams = [&] {
+    using msx::kPairs;
+    using msx::Stream;
+    const std::vector<std::pair<std::string, std::function<Stream()>>> makers = {
+        {"AddHalfCross", [] { return msx::MakeAddHalfCross(kPairs, 100'000, 2'000'000); }},
+        {"AddHalfCross/1book", [] { return msx::MakeAddHalfCross(1, 100'000 / kPairs, 40'000); }},
+        {"DeepCancel/1000", [] { return msx::MakeDeepCancel(kPairs, 1'000, 50'000); }},
+        {"DeepCancel/1000/1book", [] { return msx::MakeDeepCancel(1, 1'000, 10'000); }},
+        {"DeepCancel/5000", [] { return msx::MakeDeepCancel(kPairs, 5'000, 25'000); }},
+        {"DeepCancel/5000/1book", [] { return msx::MakeDeepCancel(1, 5'000, 10'000); }},
+        {"MoveHeavy", [] { return msx::MakeMoveHeavy(kPairs, 100'000, 1'000'000); }},
+        {"MoveHeavy/1book", [] { return msx::MakeMoveHeavy(1, 100'000 / kPairs, 40'000); }},
+        {"Sweep", [] { return msx::MakeSweep(kPairs, 1'000'000); }},
+        {"Sweep/1book", [] { return msx::MakeSweep(1, 200'000); }},
+    };
+    std::vector<Stream> v;
+    for (const auto& [name, make] : makers) {
+      if (!std::regex_search(name, only)) continue;
+      v.push_back(make());
+      if (v.back().name != name) std::abort();  // the table and the generator disagree
+    }
     return v;
   }();
   for (const msx::Stream& s : streams) msx::CheckAgreement(s);
   for (const msx::Stream& s : streams) {
-    benchmark::RegisterBenchmark((s.name + "/msx").c_str(), msx::BM_Msx, &s, false);
-    benchmark::RegisterBenchmark((s.name + "/msx_prefetch").c_str(), msx::BM_Msx, &s, true);
-    benchmark::RegisterBenchmark((s.name + "/liquibook").c_str(), msx::BM_Liquibook, &s);
+    for (int r = 1; r <= rounds; ++r) {
+      const std::string round = "/round:" + std::to_string(r);
+      benchmark::RegisterBenchmark((s.name + "/msx" + round).c_str(), msx::BM_Msx, &s, false);
+      benchmark::RegisterBenchmark((s.name + "/msx_prefetch" + round).c_str(), msx::BM_Msx, &s,
+                                   true);
+      benchmark::RegisterBenchmark((s.name + "/liquibook" + round).c_str(), msx::BM_Liquibook,
+                                   &s);
+    }
   }
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
