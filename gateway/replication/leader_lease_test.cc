@@ -20,18 +20,8 @@ using msx::testing::NatsCluster;
 using testing::ConnectTo;
 using testing::Payload;
 
-class LeaderLeaseTest : public ::testing::Test {
+class LeaderLeaseTest : public testing::SharedClusterTest {
  protected:
-  static void SetUpTestSuite() {
-    cluster_ = new NatsCluster();
-    absl::Status s = cluster_->Start();
-    ASSERT_TRUE(s.ok()) << s;
-  }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
-
   // Each test has its own bucket. Robust on a loaded machine (two cores shared by many
   // builds), where one call can take longer than a short TTL: a test that is not about
   // expiry uses kNeverExpires, so no lease lapses between two of its steps; a test about
@@ -64,10 +54,7 @@ class LeaderLeaseTest : public ::testing::Test {
     }
     return claim;
   }
-
-  static NatsCluster* cluster_;
 };
-NatsCluster* LeaderLeaseTest::cluster_ = nullptr;
 
 TEST_F(LeaderLeaseTest, ClaimRenewAndCurrentWhileASecondClaimantIsRefused) {
   auto a = OpenLease("LEASE1", kNeverExpires);

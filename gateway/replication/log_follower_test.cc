@@ -57,20 +57,7 @@ void ReadThrough(LogFollower& follower, uint64_t last, const std::string& tag,
   }
 }
 
-class LogFollowerTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    cluster_ = new NatsCluster();
-    absl::Status s = cluster_->Start();
-    ASSERT_TRUE(s.ok()) << s;
-  }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
-  static NatsCluster* cluster_;
-};
-NatsCluster* LogFollowerTest::cluster_ = nullptr;
+class LogFollowerTest : public testing::SharedClusterTest {};
 
 TEST_F(LogFollowerTest, DeliversEveryMessageInOrderWithExactBytesAndReportsLag) {
   auto log = ReplicatedLog::Open(LogOptions(*cluster_, "FOLLOW"));

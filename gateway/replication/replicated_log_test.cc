@@ -41,20 +41,7 @@ ReplicatedLog::Options LogOptions(const NatsCluster& cluster, const std::string&
 constexpr std::chrono::seconds kLeaderWait{60};
 
 // Non-destructive tests share one cluster (each uses its own stream).
-class ReplicatedLogTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    cluster_ = new NatsCluster();
-    absl::Status s = cluster_->Start();
-    ASSERT_TRUE(s.ok()) << s;
-  }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
-  static NatsCluster* cluster_;
-};
-NatsCluster* ReplicatedLogTest::cluster_ = nullptr;
+class ReplicatedLogTest : public testing::SharedClusterTest {};
 
 TEST_F(ReplicatedLogTest, PublishReturnsConsecutiveSequencesAndStoresExactBytes) {
   auto log = ReplicatedLog::Open(LogOptions(*cluster_, "ORDER", 1));

@@ -2,6 +2,7 @@
 #ifndef MSX_GATEWAY_REPLICATION_REPLICATION_TEST_UTIL_H_
 #define MSX_GATEWAY_REPLICATION_REPLICATION_TEST_UTIL_H_
 
+#include <gtest/gtest.h>
 #include <nats/nats.h>
 
 #include <chrono>
@@ -15,6 +16,23 @@
 #include "tests/testing/nats_cluster.h"
 
 namespace msx::replication::testing {
+
+// A fixture whose tests share one three-server cluster, started once for the suite and
+// stopped after it; each test uses its own stream or bucket, so they do not disturb each
+// other. Destructive tests (a server killed) start their own cluster instead.
+class SharedClusterTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    cluster_ = new msx::testing::NatsCluster();
+    absl::Status s = cluster_->Start();
+    ASSERT_TRUE(s.ok()) << s;
+  }
+  static void TearDownTestSuite() {
+    delete cluster_;
+    cluster_ = nullptr;
+  }
+  static inline msx::testing::NatsCluster* cluster_ = nullptr;
+};
 
 inline ConnectionOptions ConnectTo(const msx::testing::NatsCluster& cluster) {
   ConnectionOptions options;
