@@ -12,7 +12,8 @@
 // to the same engine digest. Also: a stalled (SIGSTOP) old primary acknowledges nothing
 // after the takeover; one NATS server killed costs no client error; without a NATS quorum
 // nothing is acknowledged and the primary resumes afterwards; a damaged standby journal
-// is repaired from the stream.
+// is repaired from the stream; msx-drill replay and msx-loadgen, given both addresses,
+// ride out a kill -9 of the primary with every offer and fill exactly once.
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -30,8 +31,12 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "engine/config/config.h"
 #include "engine/journal/reader.h"
+#include "engine/testing/traffic_journal.h"
 #include "gateway/replication/nats_connection.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
@@ -149,6 +154,7 @@ class StandbyTest : public ::testing::Test {
       }
     }
     config_path_ = testing::WriteConfig(config, scratch_);
+    config_ = config;
   }
   void TearDown() override { testing::RemoveTree(scratch_); }
 
@@ -166,6 +172,7 @@ class StandbyTest : public ::testing::Test {
   testing::NatsCluster nats_;
   std::string scratch_;
   std::string config_path_;
+  v1::ExchangeConfig config_;
   int dirs_ = 0;
 };
 
@@ -535,6 +542,154 @@ TEST_F(StandbyTest, DamagedStandbyJournalIsRepairedFromTheStream) {
   EXPECT_EQ(stats->first_seq, 1u);
   EXPECT_EQ(stats->commands, stats->last_seq);
   EXPECT_GE(stats->last_seq, last);
+}
+
+// msx-drill replay --server PRIMARY,STANDBY with the primary killed (-9) a third of the way
+// through, while a command is stored by the NATS quorum (so the standby applies it) but not
+// yet answered (the primary's fdatasync is slowed by an LD_PRELOAD shim for the last
+// moments): the replay moves on to the standby (the failover code msx uses), resends only
+// what is safe (the same request: the submit keeps its client offer id and is answered
+// with its original offer) and completes. The new primary then holds exactly the
+// journal's offers and fills, each fill told to each side once: a double submit would
+// add an offer, a lost one would lose offers and fills.
+TEST_F(StandbyTest, DrillReplayFailsOverOnKillNineAndEveryFillLandsExactlyOnce) {
+  const std::string source = scratch_ + "/traffic";
+  testing::TrafficOptions traffic;
+  traffic.commands = 3000;
+  traffic.gtd = false;  // the outcome must not depend on when the live clock advances
+  absl::StatusOr<testing::TrafficStats> stats =
+      testing::WriteTrafficJournal(source, config_, traffic);
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  ASSERT_GT(stats->fills, 50u);
+
+  testing::ServerProcess a, b;
+  testing::ServerProcess::Options oa = NodeOptions("a", false), ob = NodeOptions("b", true);
+  const std::string slow_disk = scratch_ + "/slow-disk-now";
+  oa.extra_env = {"LD_PRELOAD=" + testing::BuildPath("tests/libmsx_fail_fdatasync.so"),
+                  "MSX_SLOW_FDATASYNC_IF_EXISTS=" + slow_disk, "MSX_SLOW_FDATASYNC_MS=400"};
+  absl::Status started = a.Start(oa);
+  ASSERT_TRUE(started.ok()) << started << a.Output();
+  ASSERT_TRUE(b.Start(ob).ok()) << b.Output();
+  const std::uint64_t start_seq = Status(a.address()).last_seq();
+
+  testing::CommandResult replay;
+  std::atomic<bool> replay_done{false};
+  std::thread drill([&] {
+    replay = testing::RunCommand(
+        {testing::BuildPath("clients/drill/msx-drill"), "replay", source, "--server",
+         absl::StrCat(a.address(), ",", b.address())},  // the demo tokens, as config_'s
+        {}, std::chrono::seconds(240));
+    replay_done = true;
+  });
+  // A third of the way through, the primary's disk turns slow; once a command is
+  // sequenced after that (stored by the quorum, its reply waiting for the fdatasync),
+  // kill it.
+  const auto deadline = Clock::now() + std::chrono::seconds(120);
+  bool killed = false;
+  std::uint64_t slow_from = 0;
+  while (Clock::now() < deadline && !replay_done) {
+    const std::uint64_t seq = Status(a.address()).last_seq();
+    if (slow_from == 0 && seq >= start_seq + stats->commands / 3) {
+      std::ofstream(slow_disk) << "slow\n";
+      slow_from = Status(a.address()).last_seq();
+    } else if (slow_from != 0 && seq > slow_from + 1) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the publish lands
+      a.Kill();
+      killed = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  drill.join();
+  ASSERT_TRUE(killed) << "the replay never got a third of the way: " << replay.out << replay.err;
+  ASSERT_EQ(replay.exit_code, 0) << replay.out << replay.err << b.Output();
+  std::cout << replay.out;
+  EXPECT_TRUE(absl::StrContains(replay.out, "calls moved on to the next server")) << replay.out;
+  EXPECT_EQ(Status(b.address()).role(), "primary");
+
+  // Every fill of the journal, once, on each side's execution stream of the new primary.
+  std::uint64_t told = 0;
+  for (const v1::AgencyConfig& agency : config_.agencies()) {
+    if (agency.role() == v1::ROLE_ADMIN || agency.tokens_size() == 0) continue;
+    AgencyClient client(b.address(), agency.tokens(0));
+    auto history = testing::WatchExecutions(client, agency.tokens(0), 0);
+    // The replay is over: the history is complete once the stream has gone quiet.
+    std::size_t seen = 0;
+    for (int quiet = 0; quiet < 10;) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      const std::size_t now = history->messages().size();
+      quiet = now == seen ? quiet + 1 : 0;
+      seen = now;
+    }
+    auto [count, content] = testing::TallyFills(history->messages());
+    for (const auto& [fill_id, n] : count) {
+      EXPECT_EQ(n, 1) << agency.id() << " fill " << fill_id;
+      ++told;
+    }
+  }
+  EXPECT_EQ(told, 2 * stats->fills) << "each fill is told to its two agencies";
+  b.Kill();
+  testing::CommandResult verify = testing::RunCommand(
+      {testing::BuildPath("clients/drill/msx-drill"), "verify", ob.data_dir});
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+  EXPECT_TRUE(absl::StrContains(verify.out, absl::StrCat("(", stats->fills, " fills)")))
+      << verify.out << " (the source journal has " << stats->fills << " fills)";
+  testing::CommandResult report = testing::RunCommand(
+      {testing::BuildPath("clients/drill/msx-drill"), "report", ob.data_dir, "--json"});
+  EXPECT_TRUE(
+      absl::StrContains(report.out, absl::StrCat("\"offers_accepted\":", stats->accepted, ",")))
+      << report.out.substr(0, 300) << " (the source journal accepted " << stats->accepted << ")";
+}
+
+// msx-loadgen --server PRIMARY,STANDBY (--api unary) with the primary killed (-9) under
+// load: every call answered UNAVAILABLE is sent again, unchanged, to the next server, the
+// execution streams resume on it after the last seq they saw, and the run completes with
+// no error; the streams told exactly the fills the new primary's journal holds (a gap or
+// a duplicate after the resume would show as a difference).
+TEST_F(StandbyTest, LoadgenFailsOverOnKillNineWithNoErrorAndEveryFillOnce) {
+  testing::ServerProcess a, b;
+  testing::ServerProcess::Options oa = NodeOptions("a", false), ob = NodeOptions("b", true);
+  ASSERT_TRUE(a.Start(oa).ok()) << a.Output();
+  ASSERT_TRUE(b.Start(ob).ok()) << b.Output();
+  const std::uint64_t start_seq = Status(a.address()).last_seq();
+  testing::CommandResult run;
+  std::atomic<bool> done{false};
+  std::thread loadgen([&] {
+    run = testing::RunCommand({testing::BuildPath("clients/loadgen/msx-loadgen"), "--rate", "400",
+                               "--count", "2400", "--concurrency", "2", "--json", "--quiet"},
+                              {"MSX_SERVER=" + a.address() + "," + b.address()},
+                              std::chrono::seconds(120));
+    done = true;
+  });
+  bool killed = false;
+  const auto deadline = Clock::now() + std::chrono::seconds(60);
+  while (Clock::now() < deadline && !done) {
+    if (Status(a.address()).last_seq() >= start_seq + 600) {
+      a.Kill();
+      killed = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  loadgen.join();
+  ASSERT_TRUE(killed) << run.out << run.err;
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err << b.Output();
+  // The summary's last line is one JSON object.
+  const std::string body = std::string(absl::StripTrailingAsciiWhitespace(run.out));
+  const std::string json = body.substr(body.rfind('\n') + 1);
+  EXPECT_TRUE(absl::StrContains(run.out, "calls moved on to the next server")) << run.out;
+  EXPECT_TRUE(absl::StrContains(json, "\"errors\":{}")) << json;
+  EXPECT_TRUE(absl::StrContains(json, "\"sent\":2400,")) << json;
+  const std::size_t at = json.find("\"exec_fills\":");
+  ASSERT_NE(at, std::string::npos) << json;
+  const std::uint64_t exec_fills = std::stoull(json.substr(at + 13));
+  EXPECT_GT(exec_fills, 0u) << json;
+  b.Kill();
+  testing::CommandResult verify = testing::RunCommand(
+      {testing::BuildPath("clients/drill/msx-drill"), "verify", ob.data_dir});
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+  EXPECT_TRUE(absl::StrContains(verify.out, absl::StrCat("(", exec_fills, " fills)")))
+      << verify.out << " (the load generator's streams told " << exec_fills << " fills)";
 }
 
 }  // namespace

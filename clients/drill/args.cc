@@ -37,8 +37,8 @@ Usage:
       original side by side (fills, volume, shortfalls per instrument). --html FILE
       also writes the comparison as HTML, the drill beside the original on the same axes.
       With --server, the drill journal is then also replayed live (see replay).
-  msx-drill replay DIR [--speed X] [--server HOST:PORT LIVE OPTIONS]
-      Without --server: the offline replay (--speed max), same as verify.
+  msx-drill replay DIR [--speed X] [--server HOST:PORT[,HOST:PORT...] | --live] [LIVE OPTIONS]
+      Without --server or --live: the offline replay (--speed max), same as verify.
       With --server: resubmit the journal's commands to a running msx-server over gRPC at
       X times the original pace (X = max, 1, 10, 0.5, ...): offers, cancels and replaces
       as their agencies, SetHoldings/HaltPair/ResumePair as the admin. Offer ids are
@@ -48,7 +48,13 @@ Usage:
   msx-drill --help
 
 Live options:
-  --server HOST:PORT         the msx-server to replay against (the only network use)
+  --server HOST:PORT         the msx-server to replay against (the only network use);
+                             several, comma-separated (a primary and its hot standbys):
+                             a call answered UNAVAILABLE is sent again, unchanged, to
+                             the next in turn for up to 10 s, as msx does (a submit keeps
+                             its client offer id, so nothing is executed twice)
+  --live                     replay against MSX_SERVER (same syntax) when --server is
+                             not given (the environment alone never makes a replay live)
   --speed X                  max (default) or a positive decimal multiple of the pace
   --token-file CODE=FILE     the token of agency CODE is the first line of FILE
                              (repeatable)
@@ -99,6 +105,7 @@ absl::StatusOr<DrillArgs> ParseDrillArgs(const std::vector<std::string>& args) {
   add("html", po::value(&a.html), "");
   add("speed", po::value(&a.speed), "");
   add("server", po::value(&a.server), "");
+  add("live", po::bool_switch(&a.live), "");
   add("tokens-config", po::value(&a.tokens_config), "");
   add("token", po::value(&tokens)->composing(), "");
   add("admin-token", po::value(&a.admin_token), "");

@@ -33,7 +33,8 @@ struct DrillArgs {
   std::string out;
   std::string html;  // --html FILE: also write the report as one self-contained HTML file
   std::string speed = "max";  // checked by ParseSpeed where it is used
-  std::string server;
+  std::string server;  // HOST:PORT, or several comma-separated (a primary and its standbys)
+  bool live = false;   // --live: replay against MSX_SERVER when --server is not given
   std::string tokens_config;
   std::map<std::string, std::string> tokens;       // --token CODE=TOKEN, later ones win
   std::map<std::string, std::string> token_files;  // --token-file CODE=FILE, later ones win

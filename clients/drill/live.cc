@@ -11,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "clients/common/failover.h"
 #include "clients/drill/drill_journal.h"
 #include "clients/drill/format.h"
 #include "engine/journal/reader.h"
@@ -205,10 +206,23 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
       journal::JournalReader::Open(dir, journal::ReaderOptions{});
   if (!reader.ok()) return reader.status();
 
-  std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateChannel(options.server, grpc::InsecureChannelCredentials());
-  std::unique_ptr<msx::v1::Exchange::Stub> exchange = msx::v1::Exchange::NewStub(channel);
-  std::unique_ptr<msx::v1::Admin::Stub> admin = msx::v1::Admin::NewStub(channel);
+  std::vector<std::string> servers = clients::SplitServerList(options.server);
+  if (servers.empty()) return absl::InvalidArgumentError("--server: no server given");
+  std::vector<std::unique_ptr<msx::v1::Exchange::Stub>> exchanges;
+  std::vector<std::unique_ptr<msx::v1::Admin::Stub>> admins;
+  for (const std::string& server : servers) {
+    std::shared_ptr<grpc::Channel> channel =
+        grpc::CreateChannel(server, grpc::InsecureChannelCredentials());
+    exchanges.push_back(msx::v1::Exchange::NewStub(channel));
+    admins.push_back(msx::v1::Admin::NewStub(channel));
+  }
+  clients::ServerFailover failover(std::move(servers));
+  // One call, made again on the next server while the answer is UNAVAILABLE.
+  const auto call = [&](auto&& rpc) -> grpc::Status {
+    return failover.Run(
+        [&](std::size_t i) { return rpc(exchanges[i].get(), admins[i].get()); },
+        [](const grpc::Status& s) { return s.error_code() == grpc::StatusCode::UNAVAILABLE; });
+  };
 
   // Tokens by agency id.
   std::vector<std::string> token(ref.agencies().size());
@@ -252,9 +266,10 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
       } else if (IsReject(s.error_code())) {
         ++result.rejected;
       } else {
-        failure =
-            absl::Status(static_cast<absl::StatusCode>(s.error_code()),
-                         absl::StrCat(options.server, ": seq ", cmd.seq, ": ", s.error_message()));
+        failure = absl::Status(
+            static_cast<absl::StatusCode>(s.error_code()),
+            absl::StrCat(failover.server(failover.current()), ": seq ", cmd.seq, ": ",
+                         s.error_message()));
       }
       if (!options.speed.max) {
         const auto lag = std::chrono::steady_clock::now() - due;
@@ -293,7 +308,10 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
         agencies_of(s.allow, req.mutable_allow_counterparties());
         agencies_of(s.deny, req.mutable_deny_counterparties());
         msx::v1::SubmitOfferResponse resp;
-        grpc::Status st = exchange->SubmitOffer(context(token[s.agency]).get(), req, &resp);
+        grpc::Status st = call([&](msx::v1::Exchange::Stub* exchange, msx::v1::Admin::Stub*) {
+          resp.Clear();
+          return exchange->SubmitOffer(context(token[s.agency]).get(), req, &resp);
+        });
         account(st);
         if (!st.ok()) break;
         result.fills += static_cast<std::uint64_t>(resp.fills_size());
@@ -314,7 +332,9 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
         msx::v1::CancelOfferRequest req;
         req.set_offer_id(id);
         msx::v1::CancelOfferResponse resp;
-        account(exchange->CancelOffer(context(token[c.agency]).get(), req, &resp));
+        account(call([&](msx::v1::Exchange::Stub* exchange, msx::v1::Admin::Stub*) {
+          return exchange->CancelOffer(context(token[c.agency]).get(), req, &resp);
+        }));
         break;
       }
       case CommandType::kReplaceOffer:
@@ -332,7 +352,9 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
           msx::v1::GetOfferRequest get;
           get.set_offer_id(id);
           msx::v1::Offer live;
-          if (exchange->GetOffer(context(token[r.agency]).get(), get, &live).ok()) {
+          if (call([&](msx::v1::Exchange::Stub* exchange, msx::v1::Admin::Stub*) {
+                return exchange->GetOffer(context(token[r.agency]).get(), get, &live);
+              }).ok()) {
             lots += live.filled_lots();
           }
         }
@@ -341,7 +363,9 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
         req.set_lots(lots);
         req.set_price(r.price);
         msx::v1::ReplaceOfferResponse resp;
-        grpc::Status st = exchange->ReplaceOffer(context(token[r.agency]).get(), req, &resp);
+        grpc::Status st = call([&](msx::v1::Exchange::Stub* exchange, msx::v1::Admin::Stub*) {
+          return exchange->ReplaceOffer(context(token[r.agency]).get(), req, &resp);
+        });
         account(st);
         break;
       }
@@ -357,7 +381,9 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
         req.set_instrument(ref.instruments()[h.instrument].symbol);
         req.set_total(h.total);
         msx::v1::SetHoldingsResponse resp;
-        account(admin->SetHoldings(context(admin_token).get(), req, &resp));
+        account(call([&](msx::v1::Exchange::Stub*, msx::v1::Admin::Stub* admin) {
+          return admin->SetHoldings(context(admin_token).get(), req, &resp);
+        }));
         break;
       }
       case CommandType::kHaltPair:
@@ -371,12 +397,16 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
           msx::v1::HaltPairRequest req;
           req.set_pair(symbol);
           msx::v1::HaltPairResponse resp;
-          account(admin->HaltPair(context(admin_token).get(), req, &resp));
+          account(call([&](msx::v1::Exchange::Stub*, msx::v1::Admin::Stub* admin) {
+            return admin->HaltPair(context(admin_token).get(), req, &resp);
+          }));
         } else {
           msx::v1::ResumePairRequest req;
           req.set_pair(symbol);
           msx::v1::ResumePairResponse resp;
-          account(admin->ResumePair(context(admin_token).get(), req, &resp));
+          account(call([&](msx::v1::Exchange::Stub*, msx::v1::Admin::Stub* admin) {
+            return admin->ResumePair(context(admin_token).get(), req, &resp);
+          }));
         }
         break;
       }
@@ -386,6 +416,7 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
         break;
     }
   }
+  result.failovers = failover.failovers();
   if (!failure.ok()) return failure;
   if (!(*reader)->status().ok()) return (*reader)->status();
   return result;
@@ -396,7 +427,12 @@ std::string RenderLiveText(const LiveResult& r) {
                       ThousandsU(r.sent), " sent (", ThousandsU(r.ok), " ok, ",
                       ThousandsU(r.rejected), " rejected), ", ThousandsU(r.skipped), " skipped, ",
                       ThousandsU(r.fills), " fills; worst lag behind schedule ",
-                      Duration(r.max_lag_ns), "\n");
+                      Duration(r.max_lag_ns),
+                      r.failovers == 0
+                          ? ""
+                          : absl::StrCat("; ", ThousandsU(r.failovers),
+                                         " calls moved on to the next server (UNAVAILABLE)"),
+                      "\n");
 }
 
 }  // namespace msx::drill

@@ -15,6 +15,14 @@
 // Commands are sent one at a time, in journal order, each when its scaled time comes (or
 // at once with speed "max").
 //
+// Several servers (a primary and its hot standbys, "A,B"): a call answered UNAVAILABLE is
+// sent again, unchanged, to the next server in turn, as msx does (clients/common/
+// failover.h): a submit keeps its client_offer_id, so one the old primary executed is
+// answered with its original offer instead of being executed twice; cancels, replaces
+// and admin calls are absolute, so a repeat changes nothing (a repeated cancel is refused
+// and counted as rejected). The reply to such a retried submit carries no fills: they are
+// on the server's execution streams, not in LiveResult::fills.
+//
 // Tokens: an agency's token is, first found: LiveOptions::tokens (the command line), the
 // environment variable TokenEnvName(code) (MSX_TOKEN_KOMIR, MSX_TOKEN_CMSR_AU, ...),
 // LiveOptions::config_tokens (plaintext tokens of a configuration file). The admin's:
@@ -49,7 +57,7 @@ struct Speed {
 absl::StatusOr<Speed> ParseSpeed(absl::string_view text);
 
 struct LiveOptions {
-  std::string server;  // "127.0.0.1:50051"
+  std::string server;  // "127.0.0.1:50051", or several comma-separated (failover)
   Speed speed;
   // Agency code -> bearer token, in order of precedence (see the file comment): given
   // on the command line; from the environment (nullptr: not consulted, e.g. in tests);
@@ -96,6 +104,7 @@ struct LiveResult {
   std::uint64_t skipped = 0;    // not sendable (no token, unknown live offer, AdvanceTime)
   std::uint64_t fills = 0;      // fills reported in SubmitOffer responses (taker side)
   std::int64_t max_lag_ns = 0;  // worst delay behind the scaled schedule
+  std::uint64_t failovers = 0;  // calls moved on to the next server after UNAVAILABLE
 };
 
 // Replays `dir` against options.server. Fails with CheckLiveTokens' error before sending

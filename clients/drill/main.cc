@@ -179,6 +179,13 @@ int main(int argc, char** argv) {
   if (!a->html.empty() && a->command != "report" && a->command != "run") {
     return Usage("--html is an option of report and run");
   }
+  if (a->live && a->server.empty()) {
+    const char* env = std::getenv("MSX_SERVER");
+    if (env == nullptr || env[0] == '\0') {
+      return Usage("--live: MSX_SERVER is not set; give --server HOST:PORT[,HOST:PORT...]");
+    }
+    a->server = env;
+  }
   if (a->command == "verify") return Verify(*a);
   if (a->command == "report") return Report(*a);
   if (a->command == "run") return Run(*a);

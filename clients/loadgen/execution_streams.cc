@@ -56,24 +56,38 @@ void Runner::HandleReport(Stream* s, const v1::ExecutionReport& r) {
 }
 
 void Runner::StartStreams() {
-  stream_channel_ = grpc::CreateChannel(o_.server, grpc::InsecureChannelCredentials());
-  stream_stub_ = v1::Exchange::NewStub(stream_channel_);
-  v1::StreamExecutionsRequest req;
-  req.set_after_seq(start_seq_);
+  for (const std::string& server : failover_->servers()) {
+    stream_stubs_.push_back(
+        v1::Exchange::NewStub(grpc::CreateChannel(server, grpc::InsecureChannelCredentials())));
+  }
   for (std::size_t a = 0; a < o_.agencies.size(); ++a) {
     auto s = std::make_unique<Stream>();
     s->agency = static_cast<int>(a);
-    Authorize(&s->ctx, s->agency);
-    if (o_.exec_stream == "reports") {
-      s->reader = stream_stub_->PrepareAsyncStreamExecutions(&s->ctx, req, &stream_cq_);
-      s->reader->StartCall(StreamTag(s.get(), kStreamStarted));
-    } else {
-      s->batch_reader = stream_stub_->PrepareAsyncStreamExecutionBatches(&s->ctx, req, &stream_cq_);
-      s->batch_reader->StartCall(StreamTag(s.get(), kStreamStarted));
-    }
+    s->attempt = failover_->Start();
+    s->last_seq.store(start_seq_, std::memory_order_relaxed);
+    OpenStream(s.get());
     streams_.push_back(std::move(s));
   }
   stream_thread_ = std::thread([this] { RunStreams(); });
+}
+
+void Runner::OpenStream(Stream* s) {
+  // A resume asks for what follows the last report seen: the server answers from history
+  // and goes on live, with no gap and no duplicate (also on a standby that took over).
+  v1::StreamExecutionsRequest req;
+  req.set_after_seq(s->last_seq.load(std::memory_order_acquire));
+  std::lock_guard<std::mutex> lock(s->mu);
+  s->ctx = std::make_unique<grpc::ClientContext>();
+  Authorize(s->ctx.get(), s->agency);
+  v1::Exchange::Stub* stub = stream_stubs_[s->attempt.index].get();
+  if (o_.exec_stream == "reports") {
+    s->reader = stub->PrepareAsyncStreamExecutions(s->ctx.get(), req, &stream_cq_);
+    s->reader->StartCall(StreamTag(s, kStreamStarted));
+  } else {
+    s->batch_reader = stub->PrepareAsyncStreamExecutionBatches(s->ctx.get(), req, &stream_cq_);
+    s->batch_reader->StartCall(StreamTag(s, kStreamStarted));
+  }
+  if (s->stopping) s->ctx->TryCancel();
 }
 
 void Runner::RunStreams() {
@@ -106,6 +120,20 @@ void Runner::RunStreams() {
         }
         break;
       case kStreamFinished:
+        if (s->status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+          bool stopping;
+          {
+            std::lock_guard<std::mutex> lock(s->mu);
+            stopping = s->stopping;
+          }
+          // The server went away (or refused): resume on the next one, after the last seq
+          // seen. A standby serves execution streams, so this succeeds at once while the
+          // takeover is under way. No pause: reconnecting costs the servers little.
+          if (!stopping && failover_->OnUnavailable(&s->attempt)) {
+            OpenStream(s);
+            break;
+          }
+        }
         if (!s->status.ok() && s->status.error_code() != grpc::StatusCode::CANCELLED) {
           std::lock_guard<std::mutex> lock(s->mu);
           s->error =
@@ -122,7 +150,11 @@ void Runner::RunStreams() {
 }
 
 void Runner::StopStreams() {
-  for (auto& s : streams_) s->ctx.TryCancel();
+  for (auto& s : streams_) {
+    std::lock_guard<std::mutex> lock(s->mu);
+    s->stopping = true;
+    if (s->ctx) s->ctx->TryCancel();
+  }
   if (stream_thread_.joinable()) stream_thread_.join();
 }
 

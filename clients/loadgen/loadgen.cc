@@ -38,37 +38,59 @@ std::string CodeName(grpc::StatusCode code) {
 
 absl::Status Runner::Setup() {
   for (const auto& a : o_.agencies) bearer_.push_back("Bearer " + a.token);
+  failover_ = std::make_unique<clients::ServerFailover>(clients::SplitServerList(o_.server));
   // Distinct channel arguments give each channel its own connection.
-  for (int c = 0; c < o_.concurrency; ++c) {
-    grpc::ChannelArguments args;
-    args.SetInt("msx.loadgen.channel", c);
-    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    channels_.push_back(
-        grpc::CreateCustomChannel(o_.server, grpc::InsecureChannelCredentials(), args));
-    if (o_.echo) {
-      echo_stubs_.push_back(bench::Echo::NewStub(channels_.back()));
-    } else {
-      stubs_.push_back(v1::Exchange::NewStub(channels_.back()));
+  for (const std::string& server : failover_->servers()) {
+    for (int c = 0; c < o_.concurrency; ++c) {
+      grpc::ChannelArguments args;
+      args.SetInt("msx.loadgen.channel", c);
+      args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+      channels_.push_back(
+          grpc::CreateCustomChannel(server, grpc::InsecureChannelCredentials(), args));
+      if (o_.echo) {
+        echo_stubs_.push_back(bench::Echo::NewStub(channels_.back()));
+      } else {
+        stubs_.push_back(v1::Exchange::NewStub(channels_.back()));
+      }
     }
   }
-  for (auto& ch : channels_) {
-    if (!ch->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(5))) {
-      return absl::UnavailableError(absl::StrCat("cannot connect to ", o_.server));
+  // Start at the first server whose every channel connects (the others may be down).
+  std::size_t reachable = failover_->size();
+  for (std::size_t i = 0; i < failover_->size() && reachable == failover_->size(); ++i) {
+    bool all = true;
+    for (int c = 0; c < o_.concurrency && all; ++c) {
+      all = channels_[i * static_cast<std::size_t>(o_.concurrency) + c]->WaitForConnected(
+          std::chrono::system_clock::now() + std::chrono::seconds(5));
     }
+    if (all) reachable = i;
   }
+  if (reachable == failover_->size()) {
+    return absl::UnavailableError(absl::StrCat("cannot connect to ", o_.server));
+  }
+  clients::ServerFailover::Attempt at;
+  at.index = reachable;
+  failover_->OnAnswered(at);
+  const auto unavailable = [](const grpc::Status& s) {
+    return s.error_code() == grpc::StatusCode::UNAVAILABLE;
+  };
   if (o_.echo) return absl::OkStatus();
 
   auto deadline = [] { return std::chrono::system_clock::now() + std::chrono::seconds(5); };
   v1::ListPairsResponse pairs;
   v1::ListInstrumentsResponse instruments;
   {
-    grpc::ClientContext c1, c2;
-    c1.set_deadline(deadline());
-    c2.set_deadline(deadline());
-    Authorize(&c1, 0);
-    Authorize(&c2, 0);
-    grpc::Status s = stubs_[0]->ListPairs(&c1, {}, &pairs);
-    if (s.ok()) s = stubs_[0]->ListInstruments(&c2, {}, &instruments);
+    grpc::Status s = failover_->Run(
+        [&](std::size_t server) {
+          grpc::ClientContext c1, c2;
+          c1.set_deadline(deadline());
+          c2.set_deadline(deadline());
+          Authorize(&c1, 0);
+          Authorize(&c2, 0);
+          grpc::Status st = Stub(server, 0)->ListPairs(&c1, {}, &pairs);
+          if (st.ok()) st = Stub(server, 0)->ListInstruments(&c2, {}, &instruments);
+          return st;
+        },
+        unavailable);
     if (!s.ok()) {
       return absl::UnavailableError(absl::StrCat("reference data as ", o_.agencies[0].agency, ": ",
                                                  CodeName(s.error_code()), ": ",
@@ -94,11 +116,15 @@ absl::Status Runner::Setup() {
   }
   std::vector<HoldingsMap> holdings(o_.agencies.size());
   for (std::size_t a = 0; a < o_.agencies.size(); ++a) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(deadline());
-    Authorize(&ctx, static_cast<int>(a));
     v1::GetHoldingsResponse h;
-    grpc::Status s = stubs_[0]->GetHoldings(&ctx, {}, &h);
+    grpc::Status s = failover_->Run(
+        [&](std::size_t server) {
+          grpc::ClientContext ctx;
+          ctx.set_deadline(deadline());
+          Authorize(&ctx, static_cast<int>(a));
+          return Stub(server, 0)->GetHoldings(&ctx, {}, &h);
+        },
+        unavailable);
     if (!s.ok()) {
       return absl::PermissionDeniedError(absl::StrCat("holdings of ", o_.agencies[a].agency, ": ",
                                                       CodeName(s.error_code()), ": ",
@@ -115,12 +141,17 @@ absl::Status Runner::Setup() {
   workload_ = std::make_unique<Workload>(*std::move(plans), o_.cancel_percent, o_.max_lots);
 
   if (!o_.admin_token.empty()) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(deadline());
-    ctx.AddMetadata("authorization", "Bearer " + o_.admin_token);
     v1::GetExchangeStatusResponse st;
-    v1::Admin::Stub admin(channels_[0]);
-    if (admin.GetExchangeStatus(&ctx, {}, &st).ok()) {
+    grpc::Status s = failover_->Run(
+        [&](std::size_t server) {
+          grpc::ClientContext ctx;
+          ctx.set_deadline(deadline());
+          ctx.AddMetadata("authorization", "Bearer " + o_.admin_token);
+          v1::Admin::Stub admin(channels_[server * static_cast<std::size_t>(o_.concurrency)]);
+          return admin.GetExchangeStatus(&ctx, {}, &st);
+        },
+        unavailable);
+    if (s.ok()) {
       start_seq_ = st.last_seq();
     } else {
       notes_.push_back("admin status unavailable: execution streams replay from seq 0");
@@ -343,22 +374,36 @@ absl::StatusOr<Summary> Runner::Run() {
     // Leave the books as we found them: cancel this run's offers still resting (makers
     // whose other half was never sent, passive offers not yet cancelled), which releases
     // their reserved holdings for the next run. Not counted in sent/ok.
+    const auto unavailable = [](const grpc::Status& s) {
+      return s.error_code() == grpc::StatusCode::UNAVAILABLE;
+    };
     for (std::size_t a = 0; a < o_.agencies.size(); ++a) {
-      grpc::ClientContext list_ctx;
-      list_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-      Authorize(&list_ctx, static_cast<int>(a));
       v1::ListOffersResponse open;
-      if (!stubs_[0]->ListOffers(&list_ctx, {}, &open).ok()) continue;
+      grpc::Status listed = failover_->Run(
+          [&](std::size_t server) {
+            grpc::ClientContext list_ctx;
+            list_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+            Authorize(&list_ctx, static_cast<int>(a));
+            open.Clear();
+            return Stub(server, 0)->ListOffers(&list_ctx, {}, &open);
+          },
+          unavailable);
+      if (!listed.ok()) continue;
       for (const auto& offer : open.offers()) {
         const std::uint64_t id = offer.client_offer_id();
         if (id <= client_id_base_ || id - client_id_base_ > total_ops_) continue;
-        grpc::ClientContext ctx;
-        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-        Authorize(&ctx, static_cast<int>(a));
         v1::CancelOfferRequest req;
         req.set_offer_id(offer.offer_id());
         v1::CancelOfferResponse resp;
-        if (stubs_[0]->CancelOffer(&ctx, req, &resp).ok()) {
+        grpc::Status cancelled = failover_->Run(
+            [&](std::size_t server) {
+              grpc::ClientContext ctx;
+              ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+              Authorize(&ctx, static_cast<int>(a));
+              return Stub(server, 0)->CancelOffer(&ctx, req, &resp);
+            },
+            unavailable);
+        if (cancelled.ok()) {
           ++sum.cleanup_cancels;
           max_seq[a] = std::max(max_seq[a], resp.seq());
         }
@@ -389,6 +434,11 @@ absl::StatusOr<Summary> Runner::Run() {
             absl::StrCat("execution stream of ", o_.agencies[s->agency].agency, ": ", s->error));
       }
     }
+  }
+  if (failover_->failovers() > 0) {
+    sum.notes.push_back(absl::StrCat(failover_->failovers(),
+                                     " calls moved on to the next server (UNAVAILABLE); now at ",
+                                     failover_->server(failover_->current())));
   }
   for (const auto& [k, v] : examples) sum.notes.push_back(absl::StrCat(k, " ", v));
   for (auto& n : notes_) sum.notes.push_back(n);

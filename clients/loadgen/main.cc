@@ -1,4 +1,5 @@
 // msx-loadgen: end-to-end latency and throughput of msx-server. See `msx-loadgen --help`.
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -8,7 +9,7 @@
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
-  auto parsed = msx::loadgen::ParseLoadgenOptions(args);
+  auto parsed = msx::loadgen::ParseLoadgenOptions(args, std::getenv("MSX_SERVER"));
   if (!parsed.ok()) {
     std::cerr << "msx-loadgen: " << parsed.status().message() << " (try --help)" << std::endl;
     return 2;

@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "clients/common/failover.h"
 #include "absl/strings/strip.h"
 
 namespace msx::loadgen {
@@ -39,7 +40,8 @@ absl::StatusOr<std::vector<AgencyCredential>> ParseAgencies(const std::string& t
   return out;
 }
 
-absl::StatusOr<ParsedOptions> ParseLoadgenOptions(const std::vector<std::string>& args) {
+absl::StatusOr<ParsedOptions> ParseLoadgenOptions(const std::vector<std::string>& args,
+                                                  const char* env_server) {
   ParsedOptions parsed;
   LoadgenOptions& o = parsed.options;
   double duration_s = 0;
@@ -55,8 +57,12 @@ absl::StatusOr<ParsedOptions> ParseLoadgenOptions(const std::vector<std::string>
       "band (real fills), plus passive offers that are later cancelled.\n"
       "Prints a progress line per second on stderr and a summary on stdout; with --json\n"
       "the last stdout line is one JSON object.\nOptions");
-  desc.add_options()("help,h", "print this help")("server", po::value(&o.server),
-                                                  "HOST:PORT (default 127.0.0.1:50051)")(
+  desc.add_options()("help,h", "print this help")(
+      "server", po::value(&o.server),
+      "HOST:PORT (env MSX_SERVER; default 127.0.0.1:50051); several, comma-separated (a "
+      "primary and its hot standbys, --api unary): a call answered UNAVAILABLE is sent "
+      "again, unchanged (same client offer id), to the next in turn for up to 10 s, as msx "
+      "does; execution streams resume there")(
       "rate", po::value(&o.rate),
       "calls per second (submits and cancels, see --cancel-percent), open loop; 0 = closed "
       "loop (default 1000)")("duration", po::value(&duration_s),
@@ -104,6 +110,10 @@ absl::StatusOr<ParsedOptions> ParseLoadgenOptions(const std::vector<std::string>
     parsed.help = out.str();
     return parsed;
   }
+  o.server = clients::ChooseServerList(vm.count("server") ? o.server : "", env_server,
+                                      "127.0.0.1:50051");
+  const std::size_t servers = clients::SplitServerList(o.server).size();
+  if (servers == 0) return absl::InvalidArgumentError("--server: no HOST:PORT given");
   o.json = vm.count("json") > 0;
   o.echo = vm.count("echo") > 0;
   o.progress = vm.count("quiet") == 0;
@@ -120,6 +130,10 @@ absl::StatusOr<ParsedOptions> ParseLoadgenOptions(const std::vector<std::string>
     return absl::InvalidArgumentError(
         absl::StrCat("--window must be in 1..", kMaxOrderEntryWindow,
                      " (the server's limit of requests in flight per stream)"));
+  }
+  if (servers > 1 && (o.echo || o.api != "unary")) {
+    return absl::InvalidArgumentError(
+        "--server: several servers (failover) work with --api unary against msx-server only");
   }
   if (o.echo && o.api != "unary") {
     return absl::InvalidArgumentError(absl::StrCat("--api ", o.api, " cannot be used with --echo"));

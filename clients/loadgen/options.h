@@ -27,6 +27,8 @@ inline constexpr int kMaxOrderEntryWindow = 4096;
 inline constexpr int kDefaultOrderEntryWindow = 32;
 
 struct LoadgenOptions {
+  // HOST:PORT, or several comma-separated (a primary and its hot standbys: --api unary
+  // fails over between them as msx does, clients/common/failover.h).
   std::string server = "127.0.0.1:50051";
   std::int64_t rate = 1000;      // offers per second, open loop; 0 = closed loop
   std::int64_t duration_ms = 0;  // 0 = none (then --count decides)
@@ -62,7 +64,9 @@ struct ParsedOptions {
 
 // Parses argv without the program name. Usage errors come back as InvalidArgumentError
 // naming the flag. When neither --duration nor --count is given the run lasts 10 s.
-absl::StatusOr<ParsedOptions> ParseLoadgenOptions(const std::vector<std::string>& args);
+// Without --server, `env_server` (the environment's MSX_SERVER; may be nullptr) when set.
+absl::StatusOr<ParsedOptions> ParseLoadgenOptions(const std::vector<std::string>& args,
+                                                  const char* env_server = nullptr);
 
 // "KOMIR=demo-komir,JOGMEC=demo-jogmec" -> credentials. InvalidArgumentError on a
 // malformed entry or a repeated agency.

@@ -21,6 +21,24 @@ TEST(LoadgenOptionsTest, DefaultsAreTenSecondsAtOneThousandPerSecondOnLoopback) 
   EXPECT_EQ(o.agencies[0].token, "demo-komir");
 }
 
+TEST(LoadgenOptionsTest, ServersComeFromTheFlagElseMsxServer) {
+  auto env = ParseLoadgenOptions({}, "10.0.0.1:1,10.0.0.2:1");
+  ASSERT_TRUE(env.ok()) << env.status();
+  EXPECT_EQ(env->options.server, "10.0.0.1:1,10.0.0.2:1");
+  auto flag = ParseLoadgenOptions({"--server", "10.0.0.3:1"}, "10.0.0.1:1,10.0.0.2:1");
+  ASSERT_TRUE(flag.ok()) << flag.status();
+  EXPECT_EQ(flag->options.server, "10.0.0.3:1");
+}
+
+TEST(LoadgenOptionsTest, SeveralServersAreForTheUnaryApiOnly) {
+  auto oe = ParseLoadgenOptions({"--server", "a:1,b:1", "--api", "order-entry"});
+  ASSERT_FALSE(oe.ok());
+  EXPECT_NE(oe.status().message().find("--server"), absl::string_view::npos) << oe.status();
+  EXPECT_FALSE(ParseLoadgenOptions({"--server", "a:1,b:1", "--echo"}).ok());
+  EXPECT_FALSE(ParseLoadgenOptions({"--server", " , "}).ok());
+  EXPECT_TRUE(ParseLoadgenOptions({"--server", "a:1,b:1"}).ok());
+}
+
 TEST(LoadgenOptionsTest, CountAloneMeansNoDurationLimit) {
   auto p = ParseLoadgenOptions({"--count", "50", "--rate", "0", "--concurrency", "1"});
   ASSERT_TRUE(p.ok()) << p.status();

@@ -28,6 +28,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "clients/common/failover.h"
 #include "clients/loadgen/histogram.h"
 #include "clients/loadgen/options.h"
 #include "clients/loadgen/summary.h"
@@ -63,7 +64,9 @@ inline std::uint64_t SubmitOutcome(const v1::SubmitOfferResponse& r, int agency)
 
 enum class CallType { kSubmit, kCancel, kEcho };
 
-// One in-flight unary call. Owned by its driver from Issue() until its completion.
+// One in-flight unary call. Owned by its driver from Issue() until its completion. A call
+// answered UNAVAILABLE that fails over is copied (same request) into a new Call for the
+// next server: a ClientContext serves one RPC.
 struct Call {
   CallType type = CallType::kSubmit;
   OpKind kind = OpKind::kCross;
@@ -72,6 +75,7 @@ struct Call {
   int channel = 0;
   std::int64_t due_ns = 0;  // relative to the run's start
   std::int64_t sent_ns = 0;
+  clients::ServerFailover::Attempt attempt;  // which server, and the failover so far
   grpc::ClientContext ctx;
   grpc::Status status;
   v1::SubmitOfferRequest submit;
@@ -109,6 +113,9 @@ struct Driver {
   std::atomic<std::uint64_t> sent{0}, ok{0}, rejected{0}, errors{0}, fills{0};
   std::atomic<std::uint64_t> submits{0}, cancels{0};
   std::atomic<std::uint64_t> orphans{0};  // resting halves of failed rounds, queued to cancel
+  // Calls answered UNAVAILABLE, waiting to be sent to the next server (poller only; still
+  // counted in `inflight`).
+  std::deque<std::unique_ptr<Call>> retries;
 
   std::vector<OeStream*> streams;  // --api order-entry: this driver's streams
   bool oe_over = false;            // poller only: no operation will be drawn anymore
@@ -179,7 +186,11 @@ struct OeStream {
 // wake-ups per command in the generator, measured with perf sched_wakeup).
 struct Stream {
   int agency = 0;
-  grpc::ClientContext ctx;
+  // Replaced when the stream resumes on another server (see Runner::ResumeStream); the
+  // swap and TryCancel happen under `mu`.
+  std::unique_ptr<grpc::ClientContext> ctx;
+  clients::ServerFailover::Attempt attempt;  // the server it reads from
+  bool stopping = false;                     // guarded by mu: StopStreams was called
   // One of the two, by LoadgenOptions::exec_stream.
   std::unique_ptr<grpc::ClientAsyncReader<v1::ExecutionReport>> reader;
   std::unique_ptr<grpc::ClientAsyncReader<v1::ExecutionReportBatch>> batch_reader;
@@ -261,6 +272,18 @@ class Runner {
   void RecordOeFailure(Driver* d, const OePending& p, int agency, const std::string& code,
                        const std::string& message, bool reject, bool response);
   void HandleReport(Stream* s, const v1::ExecutionReport& r);
+  // Opens (or, after an UNAVAILABLE end, reopens on s->attempt's server) an agency's
+  // execution stream after the last seq it saw. Stream thread (or StartStreams).
+  void OpenStream(Stream* s);
+  // Starts `call`'s RPC on the server of call->attempt. Sender or poller thread.
+  void StartCall(Driver* d, Call* call);
+  // An UNAVAILABLE answer: queues a copy of `call` for the next server and returns true,
+  // or returns false when the call must fail (one server, window over, echo). Poller only.
+  bool MaybeFailOver(Driver* d, Call* call);
+  void IssueDueRetries(Driver* d);  // poller only
+  v1::Exchange::Stub* Stub(std::size_t server, int channel) const {
+    return stubs_[server * static_cast<std::size_t>(o_.concurrency) + channel].get();
+  }
   void Progress(const std::vector<std::unique_ptr<Driver>>& drivers, std::int64_t now) const;
   std::atomic_ref<std::int64_t> SlotRef(std::uint64_t op) {
     return std::atomic_ref<std::int64_t>(due_slots_[op]);
@@ -269,6 +292,8 @@ class Runner {
   const LoadgenOptions& o_;
   const bool order_entry_;  // --api order-entry or order-entry-batches
   const bool batches_;      // --api order-entry-batches
+  std::unique_ptr<clients::ServerFailover> failover_;  // the --server list
+  // server * concurrency + channel (one server for --echo and order-entry).
   std::vector<std::shared_ptr<grpc::Channel>> channels_;
   std::vector<std::unique_ptr<v1::Exchange::Stub>> stubs_;
   std::vector<std::unique_ptr<bench::Echo::Stub>> echo_stubs_;
@@ -291,8 +316,7 @@ class Runner {
   grpc::CompletionQueue stream_cq_;        // declared first: outlives the streams' calls
   std::vector<std::unique_ptr<Stream>> streams_;
   std::thread stream_thread_;
-  std::shared_ptr<grpc::Channel> stream_channel_;
-  std::unique_ptr<v1::Exchange::Stub> stream_stub_;
+  std::vector<std::unique_ptr<v1::Exchange::Stub>> stream_stubs_;  // per server
   // --api order-entry: channel * agencies + agency -> stream. Outlives the drivers' queues
   // (declared after nothing that refers to it; drivers drain their queues before Run ends).
   std::vector<std::unique_ptr<OeStream>> oe_streams_;

@@ -151,7 +151,7 @@ po::options_description GlobalOptions(GlobalFlags* flags) {
       "server", po::value(&flags->server),
       "HOST:PORT of msx-server (env MSX_SERVER; default 127.0.0.1:50051); several, comma-"
       "separated (a primary and its hot standbys): a call answered UNAVAILABLE is made again "
-      "on the next, a submit with the same client offer id")(
+      "on the next, in turn for up to 10 s, a submit with the same client offer id")(
       "token", po::value(&flags->token), "bearer token of your agency (env MSX_TOKEN)")(
       "tls", "connect with TLS")("ca-file", po::value(&flags->ca_file),
                                  "PEM CA bundle to verify the server (TLS)")(

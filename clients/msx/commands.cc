@@ -16,7 +16,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
+#include "clients/common/failover.h"
 #include "clients/msx/exit_codes.h"
 #include "clients/msx/render.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -652,10 +652,10 @@ int RunOne(const Invocation& inv, std::ostream& out, std::ostream& err) {
 int RunInvocation(const Invocation& inv, std::ostream& out, std::ostream& err) {
   // --server / MSX_SERVER may list several servers (a primary and its hot standbys): a
   // call answered UNAVAILABLE (a standby, a fenced or stopped primary) is made again on
-  // the next one, as long as it printed nothing yet. A submit keeps its client offer id
-  // across the attempts, so a retry is idempotent.
-  std::vector<std::string> servers = absl::StrSplit(inv.connection.server, ',',
-                                                    absl::SkipWhitespace());
+  // the next one, in turn, within the failover window (clients/common/failover.h), as long
+  // as it printed nothing yet. A submit keeps its client offer id across the attempts, so
+  // a retry is idempotent.
+  std::vector<std::string> servers = clients::SplitServerList(inv.connection.server);
   if (servers.size() <= 1) return RunOne(inv, out, err);
   Invocation attempt = inv;
   if (attempt.command == "submit" && !attempt.args.count("client-id")) {
@@ -663,21 +663,26 @@ int RunInvocation(const Invocation& inv, std::ostream& out, std::ostream& err) {
         {"client-id", boost::program_options::variable_value(
                           boost::any(GenerateClientOfferId()), false)});
   }
+  struct Outcome {
+    int code;
+    bool printed;
+    std::string err;
+  };
   const int unavailable = ExitCodeFor(grpc::StatusCode::UNAVAILABLE);
-  int code = kExitLocalFailure;
-  for (std::size_t i = 0; i < servers.size(); ++i) {
-    attempt.connection.server = std::string(absl::StripAsciiWhitespace(servers[i]));
-    CountingBuf counted(out.rdbuf());
-    std::ostream attempt_out(&counted);
-    std::ostringstream attempt_err;
-    code = RunOne(attempt, attempt_out, attempt_err);
-    attempt_out.flush();
-    if (code != unavailable || counted.count() != 0 || i + 1 == servers.size()) {
-      err << attempt_err.str();
-      return code;
-    }
-  }
-  return code;
+  clients::ServerFailover failover(std::move(servers));
+  Outcome outcome = failover.Run(
+      [&](std::size_t index) {
+        attempt.connection.server = failover.server(index);
+        CountingBuf counted(out.rdbuf());
+        std::ostream attempt_out(&counted);
+        std::ostringstream attempt_err;
+        const int code = RunOne(attempt, attempt_out, attempt_err);
+        attempt_out.flush();
+        return Outcome{code, counted.count() != 0, attempt_err.str()};
+      },
+      [&](const Outcome& o) { return o.code == unavailable && !o.printed; });
+  err << outcome.err;
+  return outcome.code;
 }
 
 }  // namespace msx::cli
