@@ -1,6 +1,7 @@
 // The dashboard's event stream under load: a browser that stops reading costs the server
 // one message, not a queue (it is sent the latest state when it reads again, having
 // skipped what changed meanwhile), and an agency's stream carries only its own section.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -43,6 +44,7 @@ class HttpDashboardTest : public ::testing::Test {
 };
 
 TEST_F(HttpDashboardTest, AStalledBrowserCostsOneMessageAndGetsTheLatestStateWhenItReads) {
+  const auto started = std::chrono::steady_clock::now();
   EventClient stalled(http_port_, "demo-admin", /*rcvbuf=*/4096);
   EventClient reader(http_port_, "demo-admin");
   ASSERT_TRUE(stalled.connected());
@@ -67,6 +69,18 @@ TEST_F(HttpDashboardTest, AStalledBrowserCostsOneMessageAndGetsTheLatestStateWhe
   done = true;
   read_thread.join();
   reader.ReadUntilQuiet(std::chrono::milliseconds(300));
+  // The fast reader got each busy pair's section at most once per kPairSectionEveryNs
+  // (changes in between folded in), not at every tick.
+  const double elapsed_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::map<std::string, int> pair_messages;
+  for (const auto& j : reader.Events("pair")) ++pair_messages[j["pair"]];
+  int busiest = 0;
+  for (const auto& [pair, n] : pair_messages) {
+    busiest = std::max(busiest, n);
+    EXPECT_LE(n, elapsed_s / 0.25 + 2) << pair << ": " << n << " sections in " << elapsed_s << " s";
+  }
+  EXPECT_GE(busiest, 3) << "no pair was busy: the bound was not tested";
   // The stalled browser reads again: it catches up with the newest state...
   stalled.ReadUntilQuiet(std::chrono::milliseconds(1500));
   std::map<std::string, nlohmann::json> fast_last, slow_last;

@@ -400,14 +400,19 @@ void Dashboard::Tick(std::int64_t now_ns) {
                absl::StrCat("{", status_.status_json(), ",\"dashboard_clients\":", clients_,
                             "}"));
   }
+  // A dirty section waits for its interval: the changes meanwhile are folded into it.
   for (std::size_t p = 0; p < pairs_.size(); ++p) {
-    if (!pairs_[p].dirty) continue;
-    pairs_[p].dirty = false;
+    PairState& ps = pairs_[p];
+    if (!ps.dirty || now_ns - ps.built_ns < kPairSectionEveryNs) continue;
+    ps.dirty = false;
+    ps.built_ns = now_ns;
     SetSection(1 + p, "pair", PairJson(p));
   }
   for (std::size_t a = 0; a < agencies_.size(); ++a) {
-    if (!agencies_[a].dirty) continue;
-    agencies_[a].dirty = false;
+    AgencyState& as = agencies_[a];
+    if (!as.dirty || now_ns - as.built_ns < kAgencySectionEveryNs) continue;
+    as.dirty = false;
+    as.built_ns = now_ns;
     SetSection(1 + pairs_.size() + a, "agency", AgencyJson(a));
   }
   // After the status was read: the query would show in its queue depth.

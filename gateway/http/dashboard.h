@@ -11,7 +11,8 @@
 // Coalescing: the hubs hand messages to an inbox (a vector under a mutex, bounded; past
 // the bound it is dropped and the books are subscribed again from a fresh snapshot). The
 // HTTP thread drains it every tick into the current state, made of sections (the status,
-// one per pair, one per agency), each with a version. A client holds only the versions it
+// one per pair, one per agency), each with a version; a busy pair's or agency's section
+// is rebuilt at most every kPairSectionEveryNs / kAgencySectionEveryNs. A client holds only the versions it
 // was sent (ClientCursor): when its previous write has finished, it is sent the sections
 // that changed since, in their latest form. A slow browser therefore costs one message
 // buffer, never a queue: what it missed while its socket was full is replaced by the
@@ -70,6 +71,13 @@ class Dashboard {
   static constexpr std::size_t kFills = 50;          // last fills per agency
   static constexpr std::size_t kOffers = 50;         // open offers listed per agency
   static constexpr std::size_t kMaxInbox = 1 << 16;  // hub messages between two ticks
+  // A pair's or an agency's section is built again at most this often, however busy it
+  // is (the status every tick). Under load every book and agency changes at every tick,
+  // and each is sent whole to every browser that may see it: this bounds the bytes per
+  // browser (and the HTTP thread's writes) by the number of sections, not the traffic. A
+  // new trade still shows within a pair interval plus a tick.
+  static constexpr std::int64_t kPairSectionEveryNs = 250'000'000;
+  static constexpr std::int64_t kAgencySectionEveryNs = 500'000'000;  // holdings: 2 Hz too
 
   // REQUIRES: everything outlives the dashboard.
   Dashboard(const ReferenceData& ref, Sequencer* sequencer, const Reports* reports,
@@ -122,6 +130,7 @@ class Dashboard {
     bool halted = false;
     std::uint64_t seq = 0;
     bool dirty = true;
+    std::int64_t built_ns = 0;  // when its section was last built (Tick's clock)
   };
   struct AgencyState {
     std::string holdings_json = "[]";
@@ -129,6 +138,7 @@ class Dashboard {
     std::int64_t open_offers = 0;
     std::deque<std::string> fills;  // JSON objects, newest last
     bool dirty = true;
+    std::int64_t built_ns = 0;
   };
   struct Section {
     std::uint64_t version = 0;
