@@ -205,6 +205,11 @@ class DashboardBrowserTest(unittest.TestCase):
             self.wait_for(driver, lambda d: d.execute_script(
                 "const e = document.getElementById('status-sequence'); "
                 "return e && e.textContent"), 2, "status panel")
+            # Role, leader and lag: a server without replication is its own primary.
+            status = driver.execute_script(
+                "return ['role', 'leader', 'lag'].map(k => "
+                "(document.getElementById('status-' + k) || {}).textContent)")
+            self.assertEqual(status, ["primary (no standby)", "this server", "\u2014"])
             # Nothing came from anywhere but msx-server.
             origin = self.server.url.rstrip("/")
             for name in driver.execute_script(
