@@ -808,12 +808,8 @@ void ReplicationNode::ApplyServing() {
 }
 
 void ReplicationNode::NoteStreamLocked() {
-  // Forget what was applied; date a newly learnt last message.
-  while (!seen_.empty() && seen_.front().first <= status_.stream_seq) seen_.pop_front();
-  if (status_.stream_last_seq > status_.stream_seq &&
-      (seen_.empty() || seen_.back().first < status_.stream_last_seq) && seen_.size() < 4096) {
-    seen_.emplace_back(status_.stream_last_seq, Clock::now());
-  }
+  stream_lag_.Applied(status_.stream_seq);
+  stream_lag_.Learnt(status_.stream_last_seq, Clock::now());
 }
 
 ReplicationStatus ReplicationNode::status() const {
@@ -824,8 +820,8 @@ ReplicationStatus ReplicationNode::status() const {
   const Clock::time_point now = Clock::now();
   if (!unconfirmed_.empty()) {
     s.lag_seconds = std::chrono::duration<double>(now - unconfirmed_.front().sequenced).count();
-  } else if (s.lag > 0 && !seen_.empty()) {
-    s.lag_seconds = std::chrono::duration<double>(now - seen_.front().second).count();
+  } else if (s.lag > 0) {
+    s.lag_seconds = stream_lag_.Seconds(now);
   }
   s.unconfirmed = unconfirmed_.size();
   s.unconfirmed_bytes = unconfirmed_bytes_;

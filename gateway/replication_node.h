@@ -43,6 +43,7 @@
 #include "gateway/replication/leader_lease.h"
 #include "gateway/replication/log_follower.h"
 #include "gateway/replication/replicated_log.h"
+#include "gateway/replication/stream_lag.h"
 #include "gateway/sequencer.h"
 #include "gateway/sequencer_observer.h"
 #include "msx/v1/config.pb.h"
@@ -176,7 +177,7 @@ class ReplicationNode final : public SequencerObserver {
   void OnAck(std::uint64_t target, const absl::StatusOr<std::uint64_t>& result);
   void Release();
   void Fail(const absl::Status& status, FailCause cause = FailCause::kOther);
-  // Keeps seen_ (the standby's lag in seconds) in step with status_'s stream seqs.
+  // Keeps stream_lag_ (the standby's lag in seconds) in step with status_'s stream seqs.
   // REQUIRES: mu_ held.
   void NoteStreamLocked();
   void SetServing(bool serving);
@@ -209,9 +210,7 @@ class ReplicationNode final : public SequencerObserver {
   bool refusing_no_quorum_ = false;
   bool serving_ = false;
   ReplicationStatus status_;
-  // Standby: (stream last seq, when this node first saw it) for stream messages not yet
-  // applied, oldest first; bounded (a full deque only dates the lag from an older entry).
-  std::deque<std::pair<std::uint64_t, std::chrono::steady_clock::time_point>> seen_;
+  replication::StreamLag stream_lag_;  // standby
   std::uint64_t unconfirmed_bytes_ = 0;
   http::Histogram publish_ns_;
 
