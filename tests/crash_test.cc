@@ -35,6 +35,7 @@ namespace {
 
 using testing::AgencyClient;
 using testing::kGaCo;
+using testing::TradeOffer;
 
 const char* const kAgencies[] = {"KOMIR", "JOGMEC", "DLA", "CMSR-AU"};
 const char* const kTokens[] = {"demo-komir", "demo-jogmec", "demo-dla", "demo-cmsr-au"};
@@ -75,14 +76,7 @@ void Trade(const std::string& address, int agency, int round, std::int64_t price
       last_offer = 0;
       continue;
     }
-    v1::SubmitOfferRequest req;
-    req.set_client_offer_id(static_cast<std::uint64_t>(round) * 1000000 + n);
-    req.set_pair(kGaCo);
-    bool sell = seller ? rng() % 4 != 0 : rng() % 4 == 0;
-    req.set_side(sell ? v1::SIDE_SELL : v1::SIDE_BUY);
-    req.set_lots(1 + static_cast<std::int64_t>(rng() % 2));
-    req.set_price(price - 3 + static_cast<std::int64_t>(rng() % 7));
-    req.set_time_in_force(rng() % 3 == 0 ? v1::TIME_IN_FORCE_IOC : v1::TIME_IN_FORCE_GTC);
+    const v1::SubmitOfferRequest req = TradeOffer(rng, seller, round, n, price);
     v1::SubmitOfferResponse resp;
     grpc::Status s = client.exchange().SubmitOffer(client.Context(3000).get(), req, &resp);
     if (!s.ok()) {

@@ -1,5 +1,5 @@
-// Helpers for the gateway end-to-end tests: an authenticated client of one agency and a
-// background reader of a server stream. Header-only; tests link msx_test_support.
+// Helpers for the gateway end-to-end tests: an authenticated client of one agency, a
+// background reader of a server stream, fill tallies and the offers of traffic rounds. Header-only; tests link msx_test_support.
 #ifndef MSX_TESTS_GATEWAY_TEST_CLIENT_H_
 #define MSX_TESTS_GATEWAY_TEST_CLIENT_H_
 
@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -214,6 +215,23 @@ inline std::vector<v1::Fill> FillsOf(const std::vector<v1::ExecutionReport>& rep
     if (r.has_fill()) fills.push_back(r.fill());
   }
   return fills;
+}
+
+// The n-th offer of one agency in a traffic round on kGaCo (crash and standby tests): GTC
+// or IOC, 1 or 2 lots, within 3 ticks of `price`; a seller (KOMIR, JOGMEC hold gallium)
+// sells three times in four, a buyer buys three times in four. The client offer id
+// round * 1,000,000 + n is unique across rounds. Draws four numbers from `rng`.
+inline v1::SubmitOfferRequest TradeOffer(std::mt19937_64& rng, bool seller, int round,
+                                         std::uint64_t n, std::int64_t price) {
+  v1::SubmitOfferRequest req;
+  req.set_client_offer_id(static_cast<std::uint64_t>(round) * 1000000 + n);
+  req.set_pair(kGaCo);
+  bool sell = seller ? rng() % 4 != 0 : rng() % 4 == 0;
+  req.set_side(sell ? v1::SIDE_SELL : v1::SIDE_BUY);
+  req.set_lots(1 + static_cast<std::int64_t>(rng() % 2));
+  req.set_price(price - 3 + static_cast<std::int64_t>(rng() % 7));
+  req.set_time_in_force(rng() % 3 == 0 ? v1::TIME_IN_FORCE_IOC : v1::TIME_IN_FORCE_GTC);
+  return req;
 }
 
 // Writes `config` as a text-format file in `dir`, its tokens as digests

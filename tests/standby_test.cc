@@ -50,6 +50,7 @@ namespace {
 
 using testing::AgencyClient;
 using testing::kGaCo;
+using testing::TradeOffer;
 using Clock = std::chrono::steady_clock;
 
 const char* const kAgencies[] = {"KOMIR", "JOGMEC", "DLA", "CMSR-AU"};
@@ -96,14 +97,7 @@ void Trade(std::vector<std::string> addresses, int agency, int round, std::int64
   std::mt19937_64 rng(static_cast<std::uint64_t>(round * 100 + agency));
   const bool seller = agency < 2;  // KOMIR and JOGMEC sell gallium; the others pay cobalt
   for (std::uint64_t n = 1; !stop->load(); ++n) {
-    v1::SubmitOfferRequest req;
-    req.set_client_offer_id(static_cast<std::uint64_t>(round) * 1000000 + n);
-    req.set_pair(kGaCo);
-    bool sell = seller ? rng() % 4 != 0 : rng() % 4 == 0;
-    req.set_side(sell ? v1::SIDE_SELL : v1::SIDE_BUY);
-    req.set_lots(1 + static_cast<std::int64_t>(rng() % 2));
-    req.set_price(price - 3 + static_cast<std::int64_t>(rng() % 7));
-    req.set_time_in_force(rng() % 3 == 0 ? v1::TIME_IN_FORCE_IOC : v1::TIME_IN_FORCE_GTC);
+    const v1::SubmitOfferRequest req = TradeOffer(rng, seller, round, n, price);
     v1::SubmitOfferResponse resp;
     grpc::Status s;
     for (int attempt = 0;; ++attempt) {
