@@ -39,6 +39,49 @@ absl::Status Bad(absl::string_view where, int i, absl::string_view name,
       absl::StrCat(where, "[", i, "] (", name, ").", field, ": ", what));
 }
 
+// A configured level policy: the level's built-in policy with the given fields replaced.
+// Enum values outside the proto's are refused here (the builder checks the numbers).
+absl::StatusOr<LevelPolicySpec> LevelPolicyFromConfig(const msx::v1::LevelPolicyConfig& c,
+                                                      int i) {
+  const int level = c.level();
+  if (level < msx::v1::EMERGENCY_LEVEL_NORMAL || level > msx::v1::EMERGENCY_LEVEL_SERIOUS) {
+    return Bad("level_policies", i, "?", "level",
+               absl::StrCat("must be EMERGENCY_LEVEL_NORMAL, _INTEREST, _CAUTION, _WARNING or "
+                            "_SERIOUS, got ",
+                            level));
+  }
+  LevelPolicySpec spec;
+  spec.level = static_cast<EmergencyLevel>(level - 1);
+  spec.policy = DefaultLevelPolicy(spec.level);
+  LevelPolicy& p = spec.policy;
+  if (c.has_matching_mode()) {
+    switch (c.matching_mode()) {
+      case msx::v1::MATCHING_MODE_UNSPECIFIED:
+      case msx::v1::MATCHING_MODE_CONTINUOUS:
+        p.mode = MatchingMode::kContinuous;
+        // The built-in interval of an auction level does not carry over.
+        if (!c.has_auction_interval_seconds()) p.auction_interval_seconds = 0;
+        break;
+      case msx::v1::MATCHING_MODE_CALL_AUCTION:
+        p.mode = MatchingMode::kCallAuction;
+        break;
+      default:
+        return Bad("level_policies", i, EmergencyLevelName(spec.level), "matching_mode",
+                   absl::StrCat("must be MATCHING_MODE_CONTINUOUS or MATCHING_MODE_CALL_AUCTION, "
+                                "got ",
+                                static_cast<int>(c.matching_mode())));
+    }
+  }
+  if (c.has_auction_interval_seconds()) p.auction_interval_seconds = c.auction_interval_seconds();
+  if (c.has_band_bps()) p.band_bps = c.band_bps();
+  if (c.has_agency_cap_bps()) p.agency_cap_bps = c.agency_cap_bps();
+  if (c.has_recall_allowed()) p.recall_allowed = c.recall_allowed();
+  if (c.has_sales_below_minimum_stock_allowed()) {
+    p.sales_below_minimum_stock_allowed = c.sales_below_minimum_stock_allowed();
+  }
+  return spec;
+}
+
 }  // namespace
 
 absl::Status CheckListenAddress(absl::string_view address) {
@@ -266,9 +309,28 @@ absl::StatusOr<ReferenceData> LoadReferenceData(const msx::v1::ExchangeConfig& c
   for (const auto& p : config.pairs()) {
     b.AddPair({p.base(), p.quote(), p.tick(), p.band_bps(), p.max_lots()});
   }
-  for (const auto& a : config.agencies()) {
-    b.AddAgency({a.id(), a.name(), a.country(),
-                 a.role() == msx::v1::ROLE_ADMIN ? Role::kAdmin : Role::kAgency});
+  for (int i = 0; i < config.agencies_size(); ++i) {
+    const msx::v1::AgencyConfig& a = config.agencies(i);
+    AgencySpec spec{a.id(), a.name(), a.country(),
+                    a.role() == msx::v1::ROLE_ADMIN ? Role::kAdmin : Role::kAgency};
+    for (const auto& m : a.mandated_minimum_stock()) {
+      spec.mandated_minimum_stock.push_back({m.instrument(), m.amount()});
+    }
+    for (int t = 0; t < a.priority_tiers_size(); ++t) {
+      const int v = a.priority_tiers(t);
+      if (v < msx::v1::PRIORITY_TIER_DEFENCE || v > msx::v1::PRIORITY_TIER_GENERAL) {
+        return Bad("agencies", i, a.id(), absl::StrCat("priority_tiers[", t, "]"),
+                   absl::StrCat("must be PRIORITY_TIER_DEFENCE, PRIORITY_TIER_ESSENTIAL or "
+                                "PRIORITY_TIER_GENERAL, got ", v));
+      }
+      spec.priority_tiers.push_back(static_cast<PriorityTier>(v));  // same numbering
+    }
+    b.AddAgency(std::move(spec));
+  }
+  for (int i = 0; i < config.level_policies_size(); ++i) {
+    absl::StatusOr<LevelPolicySpec> spec = LevelPolicyFromConfig(config.level_policies(i), i);
+    if (!spec.ok()) return spec.status();
+    b.AddLevelPolicy(*spec);
   }
   for (const auto& g : config.agreements()) {
     b.AddAgreement({g.name(), {g.members().begin(), g.members().end()},

@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "engine/matching/engine.h"
+#include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 
 namespace msx {
@@ -77,6 +78,152 @@ TEST(DefaultConfigTest, KnownAgenciesHaveDemoTokensAndAdminExists) {
   auto ops = ref->FindAgency("MSX-OPS");
   ASSERT_TRUE(ops.has_value());
   EXPECT_EQ(ref->agencies()[*ops].role, Role::kAdmin);
+}
+
+// ---- Emergency levels (issue 15) ----
+
+TEST(LevelPolicyConfigTest, LevelsNotListedKeepTheBuiltInPolicies) {
+  absl::StatusOr<ReferenceData> ref = LoadReferenceData(Parse(kSmall));
+  ASSERT_TRUE(ref.ok()) << ref.status();
+  for (int l = 0; l < kNumEmergencyLevels; ++l) {
+    const auto level = static_cast<EmergencyLevel>(l);
+    const LevelPolicy want = DefaultLevelPolicy(level);
+    const LevelPolicy& got = ref->level_policy(level);
+    EXPECT_EQ(got.mode, want.mode) << EmergencyLevelName(level);
+    EXPECT_EQ(got.band_bps, want.band_bps) << EmergencyLevelName(level);
+  }
+  EXPECT_EQ(ref->level_policy(EmergencyLevel::kNormal).mode, MatchingMode::kContinuous);
+  EXPECT_TRUE(ref->level_policy(EmergencyLevel::kNormal).sales_below_minimum_stock_allowed);
+  EXPECT_EQ(ref->level_policy(EmergencyLevel::kWarning).mode, MatchingMode::kCallAuction);
+  EXPECT_FALSE(ref->level_policy(EmergencyLevel::kSerious).recall_allowed);
+}
+
+TEST(LevelPolicyConfigTest, ListedFieldsOverrideAndOthersKeepTheLevelsDefault) {
+  msx::v1::ExchangeConfig c = Parse(std::string(kSmall) + R"pb(
+    level_policies { level: EMERGENCY_LEVEL_CAUTION matching_mode: MATCHING_MODE_CALL_AUCTION
+                     auction_interval_seconds: 30 agency_cap_bps: 5000 }
+    level_policies { level: EMERGENCY_LEVEL_SERIOUS matching_mode: MATCHING_MODE_CONTINUOUS
+                     recall_allowed: true }
+  )pb");
+  absl::StatusOr<ReferenceData> ref = LoadReferenceData(c);
+  ASSERT_TRUE(ref.ok()) << ref.status();
+  const LevelPolicy& caution = ref->level_policy(EmergencyLevel::kCaution);
+  EXPECT_EQ(caution.mode, MatchingMode::kCallAuction);
+  EXPECT_EQ(caution.auction_interval_seconds, 30);
+  EXPECT_EQ(caution.agency_cap_bps, 5000);
+  EXPECT_EQ(caution.band_bps, 1000);  // CAUTION's built-in band
+  EXPECT_FALSE(caution.sales_below_minimum_stock_allowed);
+  const LevelPolicy& serious = ref->level_policy(EmergencyLevel::kSerious);
+  EXPECT_EQ(serious.mode, MatchingMode::kContinuous);
+  EXPECT_EQ(serious.auction_interval_seconds, 0);  // the built-in 60 s does not carry over
+  EXPECT_TRUE(serious.recall_allowed);
+  EXPECT_EQ(serious.band_bps, 200);
+}
+
+TEST(LevelPolicyConfigTest, ErrorsNameTheLevelAndField) {
+  auto error = [](absl::string_view policies) {
+    return LoadError(Parse(std::string(kSmall) + std::string(policies)));
+  };
+  EXPECT_EQ(error("level_policies { matching_mode: MATCHING_MODE_CONTINUOUS }"),
+            "level_policies[0] (?).level: must be EMERGENCY_LEVEL_NORMAL, _INTEREST, _CAUTION, "
+            "_WARNING or _SERIOUS, got 0");
+  EXPECT_EQ(error("level_policies { level: EMERGENCY_LEVEL_WARNING }"
+                  "level_policies { level: EMERGENCY_LEVEL_WARNING }"),
+            "level_policies[1] (WARNING).level: level listed twice");
+  EXPECT_EQ(error("level_policies { level: EMERGENCY_LEVEL_WARNING auction_interval_seconds: 0 }"),
+            "level_policies[0] (WARNING).auction_interval_seconds: must be between 1 and 86400 "
+            "for a call auction, got 0");
+  EXPECT_EQ(error("level_policies { level: EMERGENCY_LEVEL_CAUTION auction_interval_seconds: 5 }"),
+            "level_policies[0] (CAUTION).auction_interval_seconds: must be 0 (unset) under "
+            "continuous matching, got 5");
+  EXPECT_EQ(error("level_policies { level: EMERGENCY_LEVEL_NORMAL band_bps: 10001 }"),
+            "level_policies[0] (NORMAL).band_bps: must be between 1 and 10000 (or 0 for each "
+            "pair's own band), got 10001");
+  EXPECT_EQ(error("level_policies { level: EMERGENCY_LEVEL_SERIOUS agency_cap_bps: 0 }"),
+            "level_policies[0] (SERIOUS).agency_cap_bps: must be between 1 and 10000, got 0");
+  EXPECT_EQ(error("level_policies { level: EMERGENCY_LEVEL_SERIOUS matching_mode: 7 }"),
+            "level_policies[0] (SERIOUS).matching_mode: must be MATCHING_MODE_CONTINUOUS or "
+            "MATCHING_MODE_CALL_AUCTION, got 7");
+  EXPECT_EQ(error("level_policies { level: 9 }"),
+            "level_policies[0] (?).level: must be EMERGENCY_LEVEL_NORMAL, _INTEREST, _CAUTION, "
+            "_WARNING or _SERIOUS, got 9");
+}
+
+TEST(LevelPolicyConfigTest, MandatedStockAndTiersLoadPerAgency) {
+  msx::v1::ExchangeConfig c = Parse(kSmall);
+  auto* komir = c.mutable_agencies(0);
+  auto* m = komir->add_mandated_minimum_stock();
+  m->set_instrument("CO-99.8");
+  m->set_amount(2000);
+  komir->add_priority_tiers(msx::v1::PRIORITY_TIER_DEFENCE);
+  komir->add_priority_tiers(msx::v1::PRIORITY_TIER_GENERAL);
+  absl::StatusOr<ReferenceData> ref = LoadReferenceData(c);
+  ASSERT_TRUE(ref.ok()) << ref.status();
+  EXPECT_EQ(ref->MandatedMinimumStock(0, 0), 2000);
+  EXPECT_EQ(ref->MandatedMinimumStock(0, 1), 0);
+  EXPECT_EQ(ref->MandatedMinimumStock(1, 0), 0);
+  EXPECT_EQ(ref->MandatedMinimumStock(9, 0), 0);  // unknown agency
+  EXPECT_EQ(ref->AllowedTiers(0),
+            TierBit(PriorityTier::kDefence) | TierBit(PriorityTier::kGeneral));
+  EXPECT_EQ(ref->AllowedTiers(1), kGeneralOnly);  // none listed
+  EXPECT_EQ(ref->AllowedTiers(9), 0);
+}
+
+TEST(LevelPolicyConfigTest, MandatedStockAndTierErrorsNameTheAgencyAndField) {
+  auto error = [](absl::string_view komir_extra) {
+    msx::v1::ExchangeConfig c = Parse(kSmall);
+    msx::v1::AgencyConfig extra;
+    EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(std::string(komir_extra), &extra));
+    c.mutable_agencies(0)->MergeFrom(extra);
+    return LoadError(c);
+  };
+  EXPECT_EQ(error(R"pb(mandated_minimum_stock { instrument: "XX" amount: 1 })pb"),
+            "agencies[0] (KOMIR).mandated_minimum_stock[0].instrument: unknown instrument \"XX\"");
+  EXPECT_EQ(error(R"pb(mandated_minimum_stock { instrument: "CO-99.8" amount: 1 }
+                      mandated_minimum_stock { instrument: "CO-99.8" amount: 2 })pb"),
+            "agencies[0] (KOMIR).mandated_minimum_stock[1].instrument: instrument \"CO-99.8\" "
+            "listed twice");
+  EXPECT_EQ(error(R"pb(mandated_minimum_stock { instrument: "CO-99.8" amount: 0 })pb"),
+            "agencies[0] (KOMIR).mandated_minimum_stock[0].amount: must be > 0");
+  EXPECT_EQ(error("priority_tiers: [PRIORITY_TIER_GENERAL, PRIORITY_TIER_GENERAL]"),
+            "agencies[0] (KOMIR).priority_tiers[1]: GENERAL listed twice");
+  EXPECT_EQ(error("priority_tiers: [PRIORITY_TIER_UNSPECIFIED]"),
+            "agencies[0] (KOMIR).priority_tiers[0]: must be PRIORITY_TIER_DEFENCE, "
+            "PRIORITY_TIER_ESSENTIAL or PRIORITY_TIER_GENERAL, got 0");
+  EXPECT_EQ(error("role: ROLE_ADMIN priority_tiers: [PRIORITY_TIER_GENERAL]"),
+            "agencies[0] (KOMIR).priority_tiers[0]: an admin agency does not bid");
+}
+
+TEST(DefaultConfigTest, EmbeddedPoliciesEscalateWithTheLevel) {
+  absl::StatusOr<ReferenceData> ref = LoadReferenceData(DefaultConfig());
+  ASSERT_TRUE(ref.ok()) << ref.status();
+  EXPECT_EQ(DefaultConfig().level_policies_size(), kNumEmergencyLevels);
+  const LevelPolicy& normal = ref->level_policy(EmergencyLevel::kNormal);
+  EXPECT_EQ(normal.mode, MatchingMode::kContinuous);
+  EXPECT_TRUE(normal.recall_allowed);
+  EXPECT_TRUE(normal.sales_below_minimum_stock_allowed);
+  EXPECT_FALSE(ref->level_policy(EmergencyLevel::kInterest).sales_below_minimum_stock_allowed);
+  const LevelPolicy& warning = ref->level_policy(EmergencyLevel::kWarning);
+  EXPECT_EQ(warning.mode, MatchingMode::kCallAuction);
+  EXPECT_GT(warning.auction_interval_seconds, 0);
+  EXPECT_LT(warning.agency_cap_bps, kFullShareBps);
+  EXPECT_FALSE(warning.recall_allowed);
+  // Bands only narrow as the level rises (0 = the pairs' own).
+  std::int32_t prev = kFullShareBps;
+  for (int l = 1; l < kNumEmergencyLevels; ++l) {
+    const std::int32_t band = ref->level_policy(static_cast<EmergencyLevel>(l)).band_bps;
+    if (band == 0) continue;
+    EXPECT_LE(band, prev) << l;
+    prev = band;
+  }
+  // DLA may bid for defence needs; every trading agency has at least GENERAL.
+  EXPECT_TRUE(ref->AllowedTiers(*ref->FindAgency("DLA")) & TierBit(PriorityTier::kDefence));
+  for (const Agency& a : ref->agencies()) {
+    if (a.role == Role::kAdmin) continue;
+    EXPECT_TRUE(ref->AllowedTiers(a.id) & TierBit(PriorityTier::kGeneral)) << a.code;
+  }
+  EXPECT_GT(ref->MandatedMinimumStock(*ref->FindAgency("KOMIR"), *ref->FindInstrument("CO-99.8")),
+            0);
 }
 
 TEST(DefaultConfigTest, SomeAgreementLeavesOutMembersOrMinerals) {

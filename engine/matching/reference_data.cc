@@ -35,6 +35,20 @@ AgencyMask ReferenceData::EligiblePartners(PairId pair, AgencyId agency) const {
   return eligible_[static_cast<std::size_t>(pair) * agencies_.size() + agency];
 }
 
+Amount ReferenceData::MandatedMinimumStock(AgencyId agency, InstrumentId instrument) const {
+  if (agency >= agencies_.size() || instrument >= instruments_.size()) return 0;
+  return minimum_stock_[static_cast<std::size_t>(agency) * instruments_.size() + instrument];
+}
+
+TierMask ReferenceData::AllowedTiers(AgencyId agency) const {
+  return agency < tiers_.size() ? tiers_[agency] : TierMask{0};
+}
+
+ReferenceDataBuilder& ReferenceDataBuilder::AddLevelPolicy(LevelPolicySpec spec) {
+  level_policies_.push_back(spec);
+  return *this;
+}
+
 ReferenceDataBuilder& ReferenceDataBuilder::AddInstrument(InstrumentSpec spec) {
   instruments_.push_back(std::move(spec));
   return *this;
@@ -207,6 +221,99 @@ absl::StatusOr<ReferenceData> ReferenceDataBuilder::Build() const {
     a.role = s.role;
     ref.agency_index_.emplace(a.code, a.id);
     ref.agencies_.push_back(std::move(a));
+  }
+
+  // Mandated minimum stock and priority tiers (agencies only: an admin never trades).
+  ref.minimum_stock_.assign(ref.agencies_.size() * ref.instruments_.size(), 0);
+  ref.tiers_.assign(ref.agencies_.size(), 0);
+  for (std::size_t i = 0; i < agencies_.size(); ++i) {
+    const AgencySpec& s = agencies_[i];
+    const bool admin = s.role == Role::kAdmin;
+    for (std::size_t m = 0; m < s.mandated_minimum_stock.size(); ++m) {
+      const MandatedStockSpec& ms = s.mandated_minimum_stock[m];
+      const std::string field = absl::StrCat("mandated_minimum_stock[", m, "].");
+      if (admin) {
+        return Bad("agencies", i, s.code, field + "instrument",
+                   "an admin agency holds no stock");
+      }
+      auto inst = ref.FindInstrument(ms.instrument);
+      if (!inst) {
+        return Bad("agencies", i, s.code, field + "instrument",
+                   absl::StrCat("unknown instrument \"", ms.instrument, "\""));
+      }
+      Amount& slot = ref.minimum_stock_[i * ref.instruments_.size() + *inst];
+      if (slot != 0) {
+        return Bad("agencies", i, s.code, field + "instrument",
+                   absl::StrCat("instrument \"", ms.instrument, "\" listed twice"));
+      }
+      if (ms.amount <= 0) return Bad("agencies", i, s.code, field + "amount", "must be > 0");
+      slot = ms.amount;
+    }
+    if (admin) {
+      if (!s.priority_tiers.empty()) {
+        return Bad("agencies", i, s.code, "priority_tiers[0]", "an admin agency does not bid");
+      }
+      continue;
+    }
+    TierMask tiers = 0;
+    for (std::size_t t = 0; t < s.priority_tiers.size(); ++t) {
+      const std::string field = absl::StrCat("priority_tiers[", t, "]");
+      const auto v = static_cast<std::uint8_t>(s.priority_tiers[t]);
+      if (!ValidPriorityTier(v)) {
+        return Bad("agencies", i, s.code, field,
+                   absl::StrCat("unknown tier ", v, " (DEFENCE, ESSENTIAL or GENERAL)"));
+      }
+      if (tiers & TierBit(s.priority_tiers[t])) {
+        return Bad("agencies", i, s.code, field,
+                   absl::StrCat(PriorityTierName(s.priority_tiers[t]), " listed twice"));
+      }
+      tiers |= TierBit(s.priority_tiers[t]);
+    }
+    ref.tiers_[i] = tiers == 0 ? kGeneralOnly : tiers;
+  }
+
+  // Level policies: the defaults, overridden by the configured levels.
+  for (int l = 0; l < kNumEmergencyLevels; ++l) {
+    ref.level_policies_[l] = DefaultLevelPolicy(static_cast<EmergencyLevel>(l));
+  }
+  bool seen_level[kNumEmergencyLevels] = {};
+  for (std::size_t i = 0; i < level_policies_.size(); ++i) {
+    const LevelPolicySpec& s = level_policies_[i];
+    const auto v = static_cast<std::uint8_t>(s.level);
+    if (!ValidEmergencyLevel(v)) {
+      return Bad("level_policies", i, "?", "level",
+                 "must be NORMAL, INTEREST, CAUTION, WARNING or SERIOUS");
+    }
+    const absl::string_view name = EmergencyLevelName(s.level);
+    if (seen_level[v]) return Bad("level_policies", i, name, "level", "level listed twice");
+    seen_level[v] = true;
+    const LevelPolicy& p = s.policy;
+    if (p.mode == MatchingMode::kCallAuction) {
+      if (p.auction_interval_seconds < 1 || p.auction_interval_seconds > kMaxAuctionIntervalSeconds) {
+        return Bad("level_policies", i, name, "auction_interval_seconds",
+                   absl::StrCat("must be between 1 and ", kMaxAuctionIntervalSeconds,
+                                " for a call auction, got ", p.auction_interval_seconds));
+      }
+    } else if (p.mode == MatchingMode::kContinuous) {
+      if (p.auction_interval_seconds != 0) {
+        return Bad("level_policies", i, name, "auction_interval_seconds",
+                   absl::StrCat("must be 0 (unset) under continuous matching, got ",
+                                p.auction_interval_seconds));
+      }
+    } else {
+      return Bad("level_policies", i, name, "matching_mode",
+                 "must be CONTINUOUS or CALL_AUCTION");
+    }
+    if (p.band_bps < 0 || p.band_bps > kFullShareBps) {
+      return Bad("level_policies", i, name, "band_bps",
+                 absl::StrCat("must be between 1 and 10000 (or 0 for each pair's own band), got ",
+                              p.band_bps));
+    }
+    if (p.agency_cap_bps < 1 || p.agency_cap_bps > kFullShareBps) {
+      return Bad("level_policies", i, name, "agency_cap_bps",
+                 absl::StrCat("must be between 1 and 10000, got ", p.agency_cap_bps));
+    }
+    ref.level_policies_[v] = p;
   }
 
   absl::flat_hash_set<std::string> agreement_names;

@@ -3,6 +3,7 @@
 #ifndef MSX_ENGINE_REFERENCE_DATA_H_
 #define MSX_ENGINE_REFERENCE_DATA_H_
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -10,6 +11,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
+#include "engine/matching/emergency.h"
 #include "engine/matching/types.h"
 
 namespace msx {
@@ -75,6 +77,17 @@ class ReferenceData {
   // covers both minerals of the pair. Never contains `agency` itself. O(1).
   AgencyMask EligiblePartners(PairId pair, AgencyId agency) const;
 
+  // The policy of an emergency level (configured, else DefaultLevelPolicy).
+  // REQUIRES: `level` is one of the five levels.
+  const LevelPolicy& level_policy(EmergencyLevel level) const {
+    return level_policies_[static_cast<std::size_t>(level)];
+  }
+  // The least `agency` must keep of `instrument` (units); 0 = no mandate or unknown ids.
+  Amount MandatedMinimumStock(AgencyId agency, InstrumentId instrument) const;
+  // The priority tiers `agency` may declare needs in (TierBit set); 0 for unknown agencies
+  // and admins, kGeneralOnly when the configuration lists none.
+  TierMask AllowedTiers(AgencyId agency) const;
+
  private:
   friend class ReferenceDataBuilder;
   std::vector<Instrument> instruments_;
@@ -86,6 +99,9 @@ class ReferenceData {
   absl::flat_hash_map<std::string, AgencyId> agency_index_;
   // eligible_[pair * agencies + agency]
   std::vector<AgencyMask> eligible_;
+  std::array<LevelPolicy, kNumEmergencyLevels> level_policies_;
+  std::vector<Amount> minimum_stock_;  // [agency * instruments + instrument]
+  std::vector<TierMask> tiers_;        // [agency]
 };
 
 }  // namespace msx

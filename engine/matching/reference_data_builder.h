@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "engine/matching/emergency.h"
 #include "engine/matching/reference_data.h"
 #include "engine/matching/types.h"
 
@@ -23,6 +24,8 @@ namespace msx {
 // Largest number of price levels (per side) a pair book may span between band_low and
 // band_high; the engine indexes levels densely by (price - band_low) / tick.
 inline constexpr std::int64_t kMaxPriceLevels = std::int64_t{1} << 18;
+// Longest interval between two call auctions of a level policy: one day.
+inline constexpr std::int64_t kMaxAuctionIntervalSeconds = 86400;
 
 struct InstrumentSpec {
   std::string symbol;
@@ -42,11 +45,28 @@ struct PairSpec {
   Lots max_lots = 0;
 };
 
+struct MandatedStockSpec {
+  std::string instrument;  // instrument symbol
+  Amount amount = 0;       // units, >= 0
+};
+
 struct AgencySpec {
   std::string code;
   std::string name;
   std::string country;
   Role role = Role::kAgency;
+  // The least the agency must keep of each listed instrument; sales below it are refused
+  // at levels whose policy says so. Each instrument at most once; agencies only.
+  std::vector<MandatedStockSpec> mandated_minimum_stock = {};
+  // The tiers the agency's declared needs may carry in an allocation auction; empty =
+  // GENERAL only. No tier twice; agencies only.
+  std::vector<PriorityTier> priority_tiers = {};
+};
+
+// One level's policy as configured. Levels not given keep DefaultLevelPolicy.
+struct LevelPolicySpec {
+  EmergencyLevel level = EmergencyLevel::kNormal;
+  LevelPolicy policy;
 };
 
 struct AgreementSpec {
@@ -61,11 +81,15 @@ class ReferenceDataBuilder {
   ReferenceDataBuilder& AddPair(PairSpec spec);
   ReferenceDataBuilder& AddAgency(AgencySpec spec);
   ReferenceDataBuilder& AddAgreement(AgreementSpec spec);
+  ReferenceDataBuilder& AddLevelPolicy(LevelPolicySpec spec);
 
   // Validates everything and derives reference prices, bands and the eligibility table.
   // Fails with InvalidArgument naming the entry and field:
   //   instruments[i] (SYM).field, pairs[i] (BASE/QUOTE).field, agencies[i] (CODE).field,
-  //   agreements[i] (NAME).field.
+  //   agreements[i] (NAME).field, level_policies[i] (LEVEL).field,
+  //   agencies[i] (CODE).mandated_minimum_stock[j].field, agencies[i] (CODE).priority_tiers[j].
+  // A level policy: each level at most once; kCallAuction needs auction_interval_seconds in
+  // 1..86400 and kContinuous 0; band_bps in 0..10000; agency_cap_bps in 1..10000.
   // Derivation (exact integers, 128-bit intermediates):
   //   reference_price = round_half_up(base.reference_value * base.lot_size /
   //                                   quote.reference_value)
@@ -82,6 +106,7 @@ class ReferenceDataBuilder {
   std::vector<PairSpec> pairs_;
   std::vector<AgencySpec> agencies_;
   std::vector<AgreementSpec> agreements_;
+  std::vector<LevelPolicySpec> level_policies_;
 };
 
 }  // namespace msx
