@@ -44,7 +44,8 @@ Sequencer::~Sequencer() {
 void Sequencer::Start() {
   last_seq_ = engine_->last_seq();
   last_time_ = engine_->last_time();
-  last_snapshot_seq_ = last_seq_;
+  // Not last_seq_: the commands replayed at start are in no snapshot yet.
+  last_snapshot_seq_ = std::min(options_.recovered_snapshot_seq, last_seq_);
   {
     std::lock_guard<std::mutex> lock(publish_mu_);
     released_seq_ = last_seq_;

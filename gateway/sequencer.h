@@ -103,6 +103,10 @@ class Work {
 struct SequencerOptions {
   std::size_t queue_capacity = 65536;   // power of two
   std::uint64_t snapshot_every_records = 1000000;  // commands between snapshots; 0 = never
+  // The seq of the newest snapshot already on disk (the one recovery loaded; 0 = none).
+  // Stop() writes a final snapshot whenever the last seq is past it, commands replayed at
+  // start included, so the next start replays nothing; the periodic snapshots count from it.
+  Seq recovered_snapshot_seq = 0;
   // Group commit on the sequencer thread: when a batch holds at most this many commands
   // and no journal write is in progress, the sequencer writes the batch to the journal
   // itself (write(), plus fdatasync under `sync`) and releases its replies right away,

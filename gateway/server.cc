@@ -298,7 +298,7 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
   if (!writer.ok()) return writer.status();
   s->journal_ = *std::move(writer);
   s->snapshots_ = std::make_unique<SnapshotWriter>(dir, s->journal_.get(), s->snapshot_unix_ns_,
-                                                   s->snapshots_written_);
+                                                   s->snapshots_written_, recovered->snapshot_seq);
 
   // ---- Sequencer ----
   s->exec_hub_ = std::make_unique<ExecHub>(s->ref_->agencies().size());
@@ -309,6 +309,7 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
   // The ring needs at least two slots (a power of two, checked by ValidateConfig).
   qopts.queue_capacity = std::max<std::size_t>(2, static_cast<std::size_t>(server.queue_capacity()));
   qopts.snapshot_every_records = static_cast<std::uint64_t>(server.snapshot_every_records());
+  qopts.recovered_snapshot_seq = recovered->snapshot_seq;
   // The sequencer commits its batch to the journal itself whenever no journal write is in
   // progress (both durabilities): one thread wake-up less per command; under `sync` the
   // ring fills while the sequencer is in fdatasync, and that is the next group commit.
@@ -534,8 +535,10 @@ absl::Status ExchangeServer::Shutdown() {
   if (snapshots_) snapshots_->Finish();
   // A start that failed reports its own error; the shutdown figures would only bury it.
   if (started_) {
-    std::fprintf(stderr, "msx-server: drained the queue and wrote the snapshot in %lld ms\n",
-                 static_cast<long long>(ms()));
+    const Seq last = sequencer_ ? sequencer_->last_seq() : 0;
+    std::fprintf(stderr, "msx-server: drained the queue in %lld ms; %s\n",
+                 static_cast<long long>(ms()),
+                 snapshots_ ? snapshots_->Report(last).c_str() : "no snapshot writer");
   }
   // 2. End the streams, then gRPC (unary calls still arriving get UNAVAILABLE).
   grpc::Status closing(grpc::StatusCode::UNAVAILABLE, "server shutting down");

@@ -241,7 +241,8 @@ int main(int argc, char** argv) {
       std::cerr << "msx-server: shutdown: " << s.message() << "\n";
       exit_code = 1;
     } else {
-      std::cout << "msx-server: journal flushed, snapshot written, bye" << std::endl;
+      // The snapshot line above (stderr) says whether one was written or needed.
+      std::cout << "msx-server: journal flushed, bye" << std::endl;
     }
     // Nothing left to run: make io.run() return even if a handler is still queued.
     io.stop();

@@ -1,10 +1,12 @@
 #include "gateway/snapshot_writer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "engine/journal/snapshot.h"
 
 namespace msx::gateway {
@@ -29,6 +31,25 @@ void SnapshotWriter::Finish() {
   thread_.join();
 }
 
+std::string SnapshotWriter::Report(Seq last_seq) const {
+  Seq written;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    written = written_seq_;
+  }
+  const Seq newest = std::max(on_disk_seq_, written);
+  if (written != 0 && written == last_seq) {
+    return absl::StrCat("wrote the snapshot at seq ", last_seq);
+  }
+  if (last_seq == 0) return "no snapshot needed: the journal is empty";
+  if (newest >= last_seq) {
+    return absl::StrCat("no snapshot needed: the snapshot at seq ", newest,
+                        " covers the journal's last seq");
+  }
+  return absl::StrCat("NO snapshot at the journal's last seq ", last_seq, " (newest at seq ",
+                      newest, "): the next start replays ", last_seq - newest, " commands");
+}
+
 void SnapshotWriter::Run() {
   for (;;) {
     Seq seq;
@@ -49,6 +70,8 @@ void SnapshotWriter::Run() {
                                   .count(),
                               std::memory_order_relaxed);
       written_->fetch_add(1, std::memory_order_relaxed);
+      std::lock_guard<std::mutex> lock(mu_);
+      written_seq_ = seq;
     }
     if (!s.ok()) {
       std::fprintf(stderr, "msx-server: snapshot at seq %llu not written: %s\n",

@@ -22,11 +22,13 @@ namespace msx::gateway {
 class SnapshotWriter {
  public:
   // `written_unix_ns` / `written` are updated after each snapshot written (metrics).
+  // `on_disk_seq`: the newest snapshot already in `dir` (the one recovered from; 0 = none).
   SnapshotWriter(std::string dir, journal::JournalWriter* journal,
                  std::shared_ptr<std::atomic<std::int64_t>> written_unix_ns,
-                 std::shared_ptr<std::atomic<std::uint64_t>> written)
+                 std::shared_ptr<std::atomic<std::uint64_t>> written, Seq on_disk_seq)
       : dir_(std::move(dir)),
         journal_(journal),
+        on_disk_seq_(on_disk_seq),
         written_unix_ns_(std::move(written_unix_ns)),
         written_(std::move(written)),
         thread_([this] { Run(); }) {}
@@ -40,18 +42,25 @@ class SnapshotWriter {
   // Writes whatever is queued, then stops the thread. Idempotent.
   void Finish();
 
+  // After Finish, for the stop's log line: what is on disk for a journal ending at
+  // `last_seq`: "wrote the snapshot at seq N", "no snapshot needed: ..." (a snapshot
+  // already covers it), or "NO snapshot at ..." with what the next start replays.
+  std::string Report(Seq last_seq) const;
+
  private:
   void Run();
 
   const std::string dir_;
   journal::JournalWriter* const journal_;
+  const Seq on_disk_seq_;
   const std::shared_ptr<std::atomic<std::int64_t>> written_unix_ns_;
   const std::shared_ptr<std::atomic<std::uint64_t>> written_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   Seq queued_seq_ = 0;
   std::string queued_;
   bool has_work_ = false;
+  Seq written_seq_ = 0;
   bool stop_ = false;
   std::thread thread_;
 };

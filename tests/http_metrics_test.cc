@@ -12,7 +12,10 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "engine/journal/reader.h"
+#include "engine/journal/snapshot.h"
 #include "tests/gateway_test_client.h"
 #include "tests/testing/event_client.h"
 #include "tests/testing/http_client.h"
@@ -195,8 +198,10 @@ TEST_F(HttpMetricsTest, StreamSubscribersAndDashboardClientsCountWhatIsOpen) {
 }
 
 // The metrics a restart sets: commands replayed at start (all of them after a crash with
-// no snapshot, none after a clean stop wrote one), the snapshot's age, and the journal's
-// segment count and size on disk (which a process that appended nothing still reports).
+// no snapshot, none after a clean stop, which writes one even when every command of its
+// process came from recovery), the snapshot's age, and the journal's segment count and
+// size on disk (which a process that appended nothing still reports). The stop's message
+// says whether it wrote a snapshot or one already covered the journal.
 TEST(HttpMetricsRestartTest, RecoveryAndSnapshotMetricsTellWhatTheLastStartDid) {
   const std::string dir = testing::MakeTempDir("msx-metrics-restart");
   testing::ServerProcess::Options opts;
@@ -238,14 +243,20 @@ TEST(HttpMetricsRestartTest, RecoveryAndSnapshotMetricsTellWhatTheLastStartDid) 
     EXPECT_EQ(m["msx_journal_size_bytes"], SegmentBytes(dir, &count))
         << "the journal's size counts what earlier processes wrote";
     EXPECT_GT(m["msx_journal_size_bytes"], 0);
-    // One more command (the final snapshot is written when this process sequenced one),
-    // then a clean stop, which writes a snapshot.
-    AgencyClient komir(server.address(), "demo-komir");
-    v1::SubmitOfferResponse resp;
-    ASSERT_TRUE(komir.Submit(3, kGaCo, v1::SIDE_SELL, 1, komir.FairPrice(kGaCo) + 32, &resp).ok());
-    last_seq += 1;
+    // No new command: the clean stop still writes the snapshot at the last seq, since
+    // every command of this process came from recovery and no snapshot covers them.
     const int status = server.Stop(SIGTERM);
     ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << server.Output();
+    EXPECT_TRUE(absl::StrContains(
+        server.Output(),
+        absl::StrCat("wrote the snapshot at seq ", static_cast<std::uint64_t>(last_seq))))
+        << server.Output();
+    absl::StatusOr<std::vector<journal::SnapshotInfo>> snaps = journal::ListSnapshots(dir);
+    ASSERT_TRUE(snaps.ok()) << snaps.status();
+    ASSERT_FALSE(snaps->empty()) << "the clean stop wrote no snapshot\n" << server.Output();
+    EXPECT_EQ(static_cast<double>(snaps->front().seq), last_seq);
+    EXPECT_TRUE(std::filesystem::exists(
+        std::filesystem::path(dir) / journal::SnapshotFileName(static_cast<Seq>(last_seq))));
   }
   {
     testing::ServerProcess server;
@@ -256,7 +267,15 @@ TEST(HttpMetricsRestartTest, RecoveryAndSnapshotMetricsTellWhatTheLastStartDid) 
     EXPECT_GE(m["msx_snapshot_age_seconds"], 0);
     EXPECT_EQ(m["msx_snapshots_written_total"], 0) << "written by the previous process";
     EXPECT_EQ(m["msx_sequencer_last_seq"], last_seq);
-    server.Kill();
+    // The snapshot on disk covers the journal: this clean stop writes none and says so.
+    const int status = server.Stop(SIGTERM);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << server.Output();
+    EXPECT_TRUE(absl::StrContains(
+        server.Output(), absl::StrCat("no snapshot needed: the snapshot at seq ",
+                                      static_cast<std::uint64_t>(last_seq),
+                                      " covers the journal's last seq")))
+        << server.Output();
+    EXPECT_FALSE(absl::StrContains(server.Output(), "wrote the snapshot")) << server.Output();
   }
   testing::RemoveTree(dir);
 }
