@@ -223,6 +223,12 @@ void Reports::Build(const Engine& engine, const Command& cmd, absl::Span<const E
         break;
       case EventType::kRejected:
       case EventType::kHoldingsSet:
+      // Time swaps reach no stream yet (no gateway RPCs for them; engine/ENGINE.md).
+      case EventType::kTermAccepted:
+      case EventType::kLoanFill:
+      case EventType::kTermCancelled:
+      case EventType::kTermExpired:
+      case EventType::kObligation:
         break;
     }
   }

@@ -295,6 +295,24 @@ absl::Status RejectToStatus(const ReferenceData& ref, const Command& cmd, Reject
       return absl::InvalidArgumentError(msg("allow_counterparties", "names an unknown agency"));
     case RejectReason::kDuplicateClientId:
       return absl::AlreadyExistsError(msg("client_offer_id", "already used"));
+    // Time swaps (engine/ENGINE.md "Time swaps").
+    case RejectReason::kObligationOverdue:
+      return absl::FailedPreconditionError(
+          msg("side", "the agency owes an overdue obligation of the mineral it would give"));
+    case RejectReason::kUnknownTermBook:
+      return absl::NotFoundError(msg("book", "not listed"));
+    case RejectReason::kCreditLimitExceeded:
+      return absl::FailedPreconditionError(
+          msg("lots", "the loan would exceed the borrower's credit limit"));
+    case RejectReason::kUnknownObligation:
+      return absl::NotFoundError(msg("obligation_id", "no such obligation of this agency"));
+    case RejectReason::kRecallNotAllowed:
+      return absl::FailedPreconditionError(
+          msg("obligation_id", "its agreement does not allow recalls"));
+    case RejectReason::kInvalidAmount:
+      return absl::InvalidArgumentError(msg("amount", "not in 1..outstanding"));
+    case RejectReason::kObligationNotOpen:
+      return absl::FailedPreconditionError(msg("obligation_id", "not open"));
     case RejectReason::kNone:
       break;
   }

@@ -114,6 +114,11 @@ int Sender(const Command& cmd) {
       return -1;
     case CommandType::kAdvanceTime:
     case CommandType::kSetOfferRetention:  // the live server keeps its own window
+    // Time swaps have no live RPCs yet: never sent.
+    case CommandType::kSubmitTermOffer:
+    case CommandType::kCancelTermOffer:
+    case CommandType::kReturnObligation:
+    case CommandType::kRecallObligation:
       return -2;
   }
   return -2;
@@ -412,6 +417,11 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
       }
       case CommandType::kAdvanceTime:
       case CommandType::kSetOfferRetention:  // the live server keeps its own window
+      // Time swaps have no live RPCs yet (engine/ENGINE.md "Time swaps"): not replayed.
+      case CommandType::kSubmitTermOffer:
+      case CommandType::kCancelTermOffer:
+      case CommandType::kReturnObligation:
+      case CommandType::kRecallObligation:
         ++result.skipped;
         break;
     }

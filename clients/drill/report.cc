@@ -166,6 +166,33 @@ void ReportBuilder::Add(const Command& cmd, absl::Span<const Event> events) {
       case EventType::kPairHalted:
       case EventType::kPairResumed:
         break;
+      // Time swaps: holdings follow the units that move (the near leg, and what goes back
+      // to the lender); loans are not reported yet.
+      case EventType::kLoanFill: {
+        const LoanFillEvent& f = e.loan_fill;
+        if (f.book >= ref_.term_books().size()) break;
+        const InstrumentId i = ref_.term_books()[f.book].instrument;
+        const std::size_t lender = f.lender * num_instruments_ + i;
+        const std::size_t borrower = f.borrower * num_instruments_ + i;
+        if (lender >= holdings_.size() || borrower >= holdings_.size()) break;
+        const Amount principal = f.lots * ref_.instruments()[i].lot_size;
+        holdings_[lender] -= principal;
+        holdings_[borrower] += principal;
+        break;
+      }
+      case EventType::kObligation: {
+        const ObligationEvent& o = e.obligation;
+        const std::size_t lender = o.lender * num_instruments_ + o.instrument;
+        const std::size_t borrower = o.borrower * num_instruments_ + o.instrument;
+        if (lender >= holdings_.size() || borrower >= holdings_.size()) break;
+        holdings_[borrower] -= o.amount;
+        holdings_[lender] += o.amount;
+        break;
+      }
+      case EventType::kTermAccepted:
+      case EventType::kTermCancelled:
+      case EventType::kTermExpired:
+        break;
     }
     ++data_.events;
   }

@@ -336,6 +336,47 @@ absl::StatusOr<ReferenceData> LoadReferenceData(const msx::v1::ExchangeConfig& c
     b.AddAgreement({g.name(), {g.members().begin(), g.members().end()},
                     {g.minerals().begin(), g.minerals().end()}});
   }
+  // Time swaps. The instrument's term fields are checked here so that errors name the
+  // configuration field (instruments[i] (SYM).term_tenor_days[j]); the builder names the
+  // agreement fields the way the configuration spells them.
+  for (int i = 0; i < config.instruments_size(); ++i) {
+    const msx::v1::InstrumentConfig& inst = config.instruments(i);
+    std::vector<std::int32_t> seen;
+    for (int j = 0; j < inst.term_tenor_days_size(); ++j) {
+      const std::int32_t days = inst.term_tenor_days(j);
+      const std::string field = absl::StrCat("term_tenor_days[", j, "]");
+      if (days < 1 || days > kMaxTenorDays) {
+        return Bad("instruments", i, inst.symbol(), field,
+                   absl::StrCat("must be between 1 and ", kMaxTenorDays, " days, got ", days));
+      }
+      if (std::find(seen.begin(), seen.end(), days) != seen.end()) {
+        return Bad("instruments", i, inst.symbol(), field,
+                   absl::StrCat("tenor ", days, " listed twice"));
+      }
+      seen.push_back(days);
+    }
+    if (inst.term_tenor_days_size() > 0 && inst.term_max_lots() <= 0) {
+      return Bad("instruments", i, inst.symbol(), "term_max_lots",
+                 "must be > 0 when term_tenor_days is set");
+    }
+    if (inst.term_tenor_days_size() == 0 && inst.term_max_lots() != 0) {
+      return Bad("instruments", i, inst.symbol(), "term_max_lots",
+                 "set without term_tenor_days");
+    }
+    for (std::int32_t days : inst.term_tenor_days()) {
+      b.AddTermBook({inst.symbol(), days, inst.term_max_lots()});
+    }
+  }
+  for (const auto& g : config.agreements()) {
+    AgreementTermsSpec t;
+    t.agreement = g.name();
+    for (const auto& c : g.credit_limits()) t.credit_limits.emplace_back(c.borrower(), c.limit_micro_usd());
+    t.default_credit_limit = g.default_credit_limit_micro_usd();
+    t.recall_allowed = g.recall_allowed();
+    t.recall_notice_days = g.recall_notice_days();
+    t.grace_days = g.grace_days();
+    b.SetAgreementTerms(std::move(t));
+  }
   absl::StatusOr<ReferenceData> ref = b.Build();
   if (!ref.ok()) return ref.status();
   absl::Status extras = ValidateExtras(config);

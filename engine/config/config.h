@@ -94,7 +94,8 @@ absl::StatusOr<std::vector<Command>> InitialHoldingCommands(const msx::v1::Excha
                                                             const ReferenceData& ref);
 
 // The embedded default configuration (engine/config/default_config.textproto, compiled in
-// at build time): 28 instruments, 51 pair books, 7 agencies plus the admin MSX-OPS, 5
+// at build time): 28 instruments (11 lent in term books of 30, 90 and 180 days: 33 term
+// books), 51 pair books, 7 agencies plus the admin MSX-OPS, 5
 // agreements, a server section (127.0.0.1:50051, ./data, DURABILITY_SYNC). Demo tokens are
 // "demo-<agency id in lower case>" and "demo-admin".
 std::string_view DefaultConfigText();

@@ -524,5 +524,93 @@ TEST(LoadReferenceDataTest, ServerNumbersAtTheirBoundsAreAccepted) {
   EXPECT_TRUE(ValidateConfig(c).ok()) << ValidateConfig(c);
 }
 
+// ---- Time swaps: term books and agreement terms ----
+
+constexpr char kTerms[] = R"pb(
+  instruments { symbol: "CO-99.8" mineral: "cobalt" unit: "kg" lot_size: 1000
+                reference_value_micro_usd: 33000000
+                term_tenor_days: [30, 90] term_max_lots: 500 }
+  agencies { id: "KOMIR" tokens: "t1" }
+  agencies { id: "JOGMEC" tokens: "t2" }
+  agencies { id: "DLA" tokens: "t3" }
+  agreements { name: "A" members: ["KOMIR", "JOGMEC"]
+               default_credit_limit_micro_usd: 1000000
+               credit_limits { borrower: "JOGMEC" limit_micro_usd: 7000000 }
+               recall_allowed: true recall_notice_days: 3 }
+  agreements { name: "B" members: ["KOMIR", "DLA"] }
+)pb";
+
+TEST(TermConfigTest, TenorsMakeOneTermBookEachNamedSymbolAtDays) {
+  absl::StatusOr<ReferenceData> ref = LoadReferenceData(Parse(kTerms));
+  ASSERT_TRUE(ref.ok()) << ref.status();
+  ASSERT_EQ(ref->term_books().size(), 2u);
+  EXPECT_EQ(ref->term_books()[1].symbol, "CO-99.8@90D");
+  EXPECT_EQ(ref->term_books()[1].tenor, 90 * kNsPerDay);
+  EXPECT_EQ(ref->term_books()[1].max_lots, 500);
+  EXPECT_EQ(ref->FindTermBook("CO-99.8@30D"), 0u);
+  EXPECT_FALSE(ref->FindTermBook("CO-99.8@60D").has_value());
+}
+
+TEST(TermConfigTest, CreditLimitsPerBorrowerWithDefaultAndRecallTerms) {
+  absl::StatusOr<ReferenceData> ref = LoadReferenceData(Parse(kTerms));
+  ASSERT_TRUE(ref.ok()) << ref.status();
+  const Agreement& a = ref->agreements()[0];
+  EXPECT_EQ(a.credit_limit[0], 1000000);  // KOMIR: the default
+  EXPECT_EQ(a.credit_limit[1], 7000000);  // JOGMEC: its own
+  EXPECT_EQ(a.credit_limit[2], 0);        // DLA: not a member
+  EXPECT_TRUE(a.recall_allowed);
+  EXPECT_EQ(a.recall_notice, 3 * kNsPerDay);
+  const Agreement& b = ref->agreements()[1];
+  EXPECT_EQ(b.credit_limit[0], 0);  // no limit given: may not borrow under B
+  EXPECT_FALSE(b.recall_allowed);
+  EXPECT_EQ(b.recall_notice, 8 * kNsPerDay);  // the default notice
+  EXPECT_EQ(b.grace, 30 * kNsPerDay);
+}
+
+TEST(TermConfigTest, BadTenorNamesInstrumentAndField) {
+  msx::v1::ExchangeConfig c = Parse(kTerms);
+  c.mutable_instruments(0)->set_term_tenor_days(1, 0);
+  EXPECT_EQ(LoadError(c),
+            "instruments[0] (CO-99.8).term_tenor_days[1]: must be between 1 and 3650 days, got 0");
+  c = Parse(kTerms);
+  c.mutable_instruments(0)->set_term_tenor_days(1, 30);
+  EXPECT_EQ(LoadError(c), "instruments[0] (CO-99.8).term_tenor_days[1]: tenor 30 listed twice");
+  c = Parse(kTerms);
+  c.mutable_instruments(0)->set_term_max_lots(0);
+  EXPECT_EQ(LoadError(c),
+            "instruments[0] (CO-99.8).term_max_lots: must be > 0 when term_tenor_days is set");
+}
+
+TEST(TermConfigTest, BadCreditLimitNamesAgreementAndField) {
+  msx::v1::ExchangeConfig c = Parse(kTerms);
+  c.mutable_agreements(0)->mutable_credit_limits(0)->set_borrower("DLA");
+  EXPECT_EQ(LoadError(c),
+            "agreements[0] (A).credit_limits[0].borrower: \"DLA\" is not a member of the "
+            "agreement");
+  c = Parse(kTerms);
+  c.mutable_agreements(0)->mutable_credit_limits(0)->set_limit_micro_usd(-1);
+  EXPECT_EQ(LoadError(c), "agreements[0] (A).credit_limits[0].limit_micro_usd: must be >= 0");
+  c = Parse(kTerms);
+  c.mutable_agreements(1)->set_recall_notice_days(4000);
+  EXPECT_EQ(LoadError(c),
+            "agreements[1] (B).recall_notice_days: must be between 0 and 3650 (0 = 8)");
+  c = Parse(kTerms);
+  *c.mutable_agreements(0)->add_credit_limits() = c.agreements(0).credit_limits(0);
+  EXPECT_EQ(LoadError(c), "agreements[0] (A).credit_limits[1].borrower: \"JOGMEC\" listed twice");
+}
+
+TEST(DefaultConfigTest, CobaltIsLentFor30_90And180DaysWithCreditUnderMspCore) {
+  absl::StatusOr<ReferenceData> ref = LoadReferenceData(DefaultConfig());
+  ASSERT_TRUE(ref.ok()) << ref.status();
+  for (const char* s : {"CO-99.8@30D", "CO-99.8@90D", "CO-99.8@180D"}) {
+    EXPECT_TRUE(ref->FindTermBook(s).has_value()) << s;
+  }
+  const Agreement& core = ref->agreements()[0];
+  EXPECT_EQ(core.name, "MSP-CORE");
+  EXPECT_GT(core.credit_limit[*ref->FindAgency("JOGMEC")], 0);
+  EXPECT_TRUE(core.recall_allowed);
+  EXPECT_EQ(core.recall_notice, 8 * kNsPerDay);
+}
+
 }  // namespace
 }  // namespace msx

@@ -14,9 +14,14 @@ using coding::FieldWriter;
 std::size_t CommandBodySize(CommandType type) {
   switch (type) {
     case CommandType::kSubmitOffer:
+    case CommandType::kSubmitTermOffer:
       return kSubmitOfferBodySize;
     case CommandType::kCancelOffer:
+    case CommandType::kCancelTermOffer:
       return kCancelOfferBodySize;
+    case CommandType::kReturnObligation:
+    case CommandType::kRecallObligation:
+      return kObligationCommandBodySize;
     case CommandType::kReplaceOffer:
     case CommandType::kReplaceOfferOpenLots:
       return kReplaceOfferBodySize;
@@ -36,16 +41,23 @@ std::size_t CommandBodySize(CommandType type) {
 std::size_t EventBodySize(EventType type) {
   switch (type) {
     case EventType::kAccepted:
+    case EventType::kTermAccepted:
       return kAcceptedBodySize;
+    case EventType::kLoanFill:
+      return kLoanFillBodySize;
+    case EventType::kObligation:
+      return kObligationEventBodySize;
     case EventType::kRejected:
       return kRejectedBodySize;
     case EventType::kFill:
       return kFillBodySize;
     case EventType::kCancelled:
+    case EventType::kTermCancelled:
       return kCancelledBodySize;
     case EventType::kReplaced:
       return kReplacedBodySize;
     case EventType::kExpired:
+    case EventType::kTermExpired:
       return kExpiredBodySize;
     case EventType::kBookLevel:
       return kBookLevelBodySize;
@@ -66,7 +78,8 @@ char* WriteCommand(const Command& cmd, std::uint32_t event_count, char* p) {
   w.U8(static_cast<std::uint8_t>(cmd.type));
   w.U32(event_count);
   switch (cmd.type) {
-    case CommandType::kSubmitOffer: {
+    case CommandType::kSubmitOffer:
+    case CommandType::kSubmitTermOffer: {
       const SubmitOffer& s = cmd.submit;
       w.U32(s.agency);
       w.U32(s.pair);
@@ -82,8 +95,15 @@ char* WriteCommand(const Command& cmd, std::uint32_t event_count, char* p) {
       break;
     }
     case CommandType::kCancelOffer:
+    case CommandType::kCancelTermOffer:
       w.U32(cmd.cancel.agency);
       w.U64(cmd.cancel.offer);
+      break;
+    case CommandType::kReturnObligation:
+    case CommandType::kRecallObligation:
+      w.U32(cmd.obligation.agency);
+      w.U64(cmd.obligation.obligation);
+      w.I64(cmd.obligation.amount);
       break;
     case CommandType::kReplaceOffer:
     case CommandType::kReplaceOfferOpenLots:
@@ -117,7 +137,8 @@ char* WriteEvent(const Event& e, std::uint32_t index, char* p) {
   w.I64(e.time);
   w.U8(static_cast<std::uint8_t>(e.type));
   switch (e.type) {
-    case EventType::kAccepted: {
+    case EventType::kAccepted:
+    case EventType::kTermAccepted: {
       const AcceptedEvent& a = e.accepted;
       w.U64(a.offer);
       w.U32(a.agency);
@@ -155,7 +176,38 @@ char* WriteEvent(const Event& e, std::uint32_t index, char* p) {
       w.I64(f.taker_open);
       break;
     }
-    case EventType::kCancelled: {
+    case EventType::kLoanFill: {
+      const LoanFillEvent& f = e.loan_fill;
+      w.U64(f.obligation);
+      w.U32(f.book);
+      w.U32(f.agreement);
+      w.U64(f.maker_offer);
+      w.U64(f.taker_offer);
+      w.U32(f.lender);
+      w.U32(f.borrower);
+      w.I64(f.lots);
+      w.I64(f.premium_bps);
+      w.I64(f.due_amount);
+      w.I64(f.maker_open);
+      w.I64(f.taker_open);
+      w.U8(static_cast<std::uint8_t>(f.aggressor_side));
+      break;
+    }
+    case EventType::kObligation: {
+      const ObligationEvent& o = e.obligation;
+      w.U64(o.obligation);
+      w.U8(static_cast<std::uint8_t>(o.kind));
+      w.U8(static_cast<std::uint8_t>(o.state));
+      w.U32(o.lender);
+      w.U32(o.borrower);
+      w.U32(o.instrument);
+      w.I64(o.amount);
+      w.I64(o.outstanding);
+      w.I64(o.due_time);
+      break;
+    }
+    case EventType::kCancelled:
+    case EventType::kTermCancelled: {
       const CancelledEvent& c = e.cancelled;
       w.U64(c.offer);
       w.U32(c.agency);
@@ -173,6 +225,7 @@ char* WriteEvent(const Event& e, std::uint32_t index, char* p) {
       break;
     }
     case EventType::kExpired:
+    case EventType::kTermExpired:
       w.U64(e.expired.offer);
       w.U32(e.expired.agency);
       w.I64(e.expired.lots);
@@ -264,7 +317,8 @@ absl::Status DecodeCommandPayload(absl::string_view payload, Command* cmd,
   cmd->type = static_cast<CommandType>(r.U8());
   *event_count = r.U32();
   switch (type) {
-    case CommandType::kSubmitOffer: {
+    case CommandType::kSubmitOffer:
+    case CommandType::kSubmitTermOffer: {
       SubmitOffer& s = cmd->submit;
       s.agency = r.U32();
       s.pair = r.U32();
@@ -280,8 +334,15 @@ absl::Status DecodeCommandPayload(absl::string_view payload, Command* cmd,
       break;
     }
     case CommandType::kCancelOffer:
+    case CommandType::kCancelTermOffer:
       cmd->cancel.agency = r.U32();
       cmd->cancel.offer = r.U64();
+      break;
+    case CommandType::kReturnObligation:
+    case CommandType::kRecallObligation:
+      cmd->obligation.agency = r.U32();
+      cmd->obligation.obligation = r.U64();
+      cmd->obligation.amount = r.I64();
       break;
     case CommandType::kReplaceOffer:
     case CommandType::kReplaceOfferOpenLots:
@@ -331,7 +392,8 @@ absl::Status DecodeEventPayload(absl::string_view payload, Event* event, std::ui
   event->time = r.I64();
   event->type = static_cast<EventType>(r.U8());
   switch (type) {
-    case EventType::kAccepted: {
+    case EventType::kAccepted:
+    case EventType::kTermAccepted: {
       AcceptedEvent& a = event->accepted;
       a.offer = r.U64();
       a.agency = r.U32();
@@ -369,7 +431,48 @@ absl::Status DecodeEventPayload(absl::string_view payload, Event* event, std::ui
       f.taker_open = r.I64();
       break;
     }
-    case EventType::kCancelled: {
+    case EventType::kLoanFill: {
+      LoanFillEvent& f = event->loan_fill;
+      f.obligation = r.U64();
+      f.book = r.U32();
+      f.agreement = r.U32();
+      f.maker_offer = r.U64();
+      f.taker_offer = r.U64();
+      f.lender = r.U32();
+      f.borrower = r.U32();
+      f.lots = r.I64();
+      f.premium_bps = r.I64();
+      f.due_amount = r.I64();
+      f.maker_open = r.I64();
+      f.taker_open = r.I64();
+      f.aggressor_side = static_cast<Side>(r.U8());
+      break;
+    }
+    case EventType::kObligation: {
+      ObligationEvent& o = event->obligation;
+      o.obligation = r.U64();
+      const std::uint8_t kind = r.U8();
+      const std::uint8_t state = r.U8();
+      if (kind < 1 || kind > 5) {
+        return absl::DataLossError(
+            absl::StrCat("obligation.kind is ", static_cast<int>(kind), ", not 1..5"));
+      }
+      if (state < 1 || state > 3) {
+        return absl::DataLossError(
+            absl::StrCat("obligation.state is ", static_cast<int>(state), ", not 1..3"));
+      }
+      o.kind = static_cast<ObligationEventKind>(kind);
+      o.state = static_cast<ObligationState>(state);
+      o.lender = r.U32();
+      o.borrower = r.U32();
+      o.instrument = r.U32();
+      o.amount = r.I64();
+      o.outstanding = r.I64();
+      o.due_time = r.I64();
+      break;
+    }
+    case EventType::kCancelled:
+    case EventType::kTermCancelled: {
       CancelledEvent& c = event->cancelled;
       c.offer = r.U64();
       c.agency = r.U32();
@@ -392,6 +495,7 @@ absl::Status DecodeEventPayload(absl::string_view payload, Event* event, std::ui
       break;
     }
     case EventType::kExpired:
+    case EventType::kTermExpired:
       event->expired.offer = r.U64();
       event->expired.agency = r.U32();
       event->expired.lots = r.I64();

@@ -56,6 +56,14 @@ std::uint32_t AppendCommandGroup(const Command& cmd, absl::Span<const Event> eve
 // True for the event types that are written to the journal (everything but kBookLevel).
 inline bool IsJournaled(EventType type) { return type != EventType::kBookLevel; }
 
+// The time-swap types, which only segments of version >= kTimeSwapsFormatVersion hold.
+inline bool IsTimeSwapCommand(CommandType type) {
+  return type >= CommandType::kSubmitTermOffer && type <= CommandType::kRecallObligation;
+}
+inline bool IsTimeSwapEvent(EventType type) {
+  return type >= EventType::kTermAccepted && type <= EventType::kObligation;
+}
+
 // Appends the 32-byte segment header.
 void AppendSegmentHeader(Seq first_seq, std::string* out);
 

@@ -26,11 +26,17 @@ class CodecTest : public ::testing::Test {
     c.type = type;
     switch (type) {
       case CommandType::kSubmitOffer:
+      case CommandType::kSubmitTermOffer:
         c.submit =
             SubmitOffer{U32(), U32(), S(), TimeInForce::kFok, I(), I(), I(), I(), U(), U(), U()};
         break;
       case CommandType::kCancelOffer:
+      case CommandType::kCancelTermOffer:
         c.cancel = CancelOffer{U32(), U()};
+        break;
+      case CommandType::kReturnObligation:
+      case CommandType::kRecallObligation:
+        c.obligation = ObligationCommand{U32(), U(), I()};
         break;
       case CommandType::kReplaceOffer:
       case CommandType::kReplaceOfferOpenLots:
@@ -59,6 +65,7 @@ class CodecTest : public ::testing::Test {
     e.type = type;
     switch (type) {
       case EventType::kAccepted:
+      case EventType::kTermAccepted:
         e.accepted = AcceptedEvent{U(), U32(), U32(), S(), TimeInForce::kGtd, I(), I(), U()};
         break;
       case EventType::kRejected:
@@ -68,13 +75,24 @@ class CodecTest : public ::testing::Test {
       case EventType::kFill:
         e.fill = FillEvent{U(), U32(), S(), U(), U(), U32(), U32(), I(), I(), I(), I(), I(), I()};
         break;
+      case EventType::kLoanFill:
+        e.loan_fill = LoanFillEvent{U(),  U32(), U32(), U(), U(), U32(), U32(),
+                                    I(),  I(),   I(),   I(), I(), S()};
+        break;
+      case EventType::kObligation:
+        e.obligation = ObligationEvent{U(), ObligationEventKind::kCollected,
+                                       ObligationState::kOverdue, U32(), U32(), U32(), I(), I(),
+                                       I()};
+        break;
       case EventType::kCancelled:
+      case EventType::kTermCancelled:
         e.cancelled = CancelledEvent{U(), U32(), CancelReason::kSelfMatch, I()};
         break;
       case EventType::kReplaced:
         e.replaced = ReplacedEvent{U(), U32(), I(), I(), rng_() % 2 == 0};
         break;
       case EventType::kExpired:
+      case EventType::kTermExpired:
         e.expired = ExpiredEvent{U(), U32(), I()};
         break;
       case EventType::kBookLevel:
@@ -97,11 +115,15 @@ class CodecTest : public ::testing::Test {
 constexpr CommandType kAllCommands[] = {
     CommandType::kSubmitOffer, CommandType::kCancelOffer,   CommandType::kReplaceOfferOpenLots,
     CommandType::kAdvanceTime, CommandType::kSetHoldings,   CommandType::kHaltPair,
-    CommandType::kResumePair,  CommandType::kReplaceOffer,  CommandType::kSetOfferRetention};
+    CommandType::kResumePair,  CommandType::kReplaceOffer,  CommandType::kSetOfferRetention,
+    CommandType::kSubmitTermOffer, CommandType::kCancelTermOffer, CommandType::kReturnObligation,
+    CommandType::kRecallObligation};
 constexpr EventType kAllEvents[] = {
     EventType::kAccepted,   EventType::kRejected,   EventType::kFill,      EventType::kCancelled,
     EventType::kReplaced,   EventType::kExpired,    EventType::kBookLevel, EventType::kHoldingsSet,
-    EventType::kPairHalted, EventType::kPairResumed};
+    EventType::kPairHalted, EventType::kPairResumed, EventType::kTermAccepted,
+    EventType::kLoanFill,   EventType::kTermCancelled, EventType::kTermExpired,
+    EventType::kObligation};
 
 TEST_F(CodecTest, EveryCommandTypeRoundTripsFieldForField) {
   for (CommandType type : kAllCommands) {
@@ -154,10 +176,16 @@ TEST_F(CodecTest, PayloadSizesMatchFormatTables) {
   EXPECT_EQ(CommandPayloadSize(static_cast<CommandType>(0)), 0u);
   EXPECT_EQ(CommandPayloadSize(CommandType::kSetOfferRetention), 21u + 8);
   EXPECT_EQ(static_cast<int>(CommandType::kSetOfferRetention), 9);
-  EXPECT_EQ(CommandPayloadSize(static_cast<CommandType>(10)), 0u);
   EXPECT_EQ(EventPayloadSize(EventType::kFill), 21u + 85);
   EXPECT_EQ(EventPayloadSize(EventType::kAccepted), 21u + 42);
-  EXPECT_EQ(EventPayloadSize(static_cast<EventType>(11)), 0u);
+  EXPECT_EQ(CommandPayloadSize(CommandType::kSubmitTermOffer), 21u + 66);
+  EXPECT_EQ(CommandPayloadSize(CommandType::kReturnObligation), 21u + 20);
+  EXPECT_EQ(CommandPayloadSize(CommandType::kRecallObligation), 21u + 20);
+  EXPECT_EQ(CommandPayloadSize(static_cast<CommandType>(14)), 0u);
+  EXPECT_EQ(EventPayloadSize(EventType::kLoanFill), 21u + 81);
+  EXPECT_EQ(EventPayloadSize(EventType::kObligation), 21u + 46);
+  EXPECT_EQ(EventPayloadSize(EventType::kTermAccepted), 21u + 42);
+  EXPECT_EQ(EventPayloadSize(static_cast<EventType>(16)), 0u);
 }
 
 TEST_F(CodecTest, SetHoldingsEncodesLittleEndianFieldByField) {
@@ -287,12 +315,12 @@ TEST_F(CodecTest, WorkedExampleOfFormatMdEncodesToTheDocumentedBytes) {
   AppendCommandGroup(cmd, {&e, 1}, &out);
   EXPECT_EQ(absl::BytesToHexString(out),
             "4d53584a524e4c00"
-            "0300"
+            "0400"
             "2000"
             "00000000"
             "0100000000000000"
             "00000000"
-            "3794fd5c"
+            "a08ba0d8"
             "357081b9"
             "03000000"
             "01"

@@ -17,9 +17,12 @@ enum class RecordType : std::uint8_t {
 
 // Segment format version written by this code, and the oldest one it reads (FORMAT.md,
 // "Versioning rule": version 2 added command type 8, ReplaceOffer by total lots, and
-// cancel reason 7; version 3 command type 9, SetOfferRetention; older segments hold the
-// same layouts without them).
-inline constexpr std::uint16_t kFormatVersion = 3;
+// cancel reason 7; version 3 command type 9, SetOfferRetention; version 4 the time-swap
+// command types 10..13 and event types 11..15; older segments hold the same layouts without
+// them).
+inline constexpr std::uint16_t kFormatVersion = 4;
+// The first version whose segments may hold time-swap records.
+inline constexpr std::uint16_t kTimeSwapsFormatVersion = 4;
 inline constexpr std::uint16_t kOldestFormatVersion = 1;
 // Version of the snapshot file framing (header and CRC; not of the engine state inside it,
 // which Engine::LoadState versions itself).
@@ -81,6 +84,10 @@ static_assert(kSubmitOfferBodySize == 66);
 static_assert(kCancelOfferBodySize == 12);
 static_assert(kReplaceOfferBodySize == 28);
 static_assert(kSetHoldingsBodySize == 16);
+// kReturnObligation, kRecallObligation: agency:u32 obligation:u64 amount:i64. (The term
+// offer commands 10 and 11 share the bodies of 1 and 2.)
+inline constexpr std::size_t kObligationCommandBodySize = 4 + 8 + 8;
+static_assert(kObligationCommandBodySize == 20);
 
 // Body sizes by event type.
 inline constexpr std::size_t kAcceptedBodySize = 8 + 4 + 4 + 1 + 1 + 8 + 8 + 8;
@@ -100,6 +107,12 @@ static_assert(kReplacedBodySize == 29);
 static_assert(kExpiredBodySize == 20);
 static_assert(kBookLevelBodySize == 25);
 static_assert(kHoldingsSetBodySize == 24);
+// Time swaps (version 4). TermAccepted/TermCancelled/TermExpired share the bodies of
+// Accepted/Cancelled/Expired.
+inline constexpr std::size_t kLoanFillBodySize = 8 + 4 + 4 + 8 + 8 + 4 + 4 + 8 * 5 + 1;
+inline constexpr std::size_t kObligationEventBodySize = 8 + 1 + 1 + 4 + 4 + 4 + 8 * 3;
+static_assert(kLoanFillBodySize == 81);
+static_assert(kObligationEventBodySize == 46);
 
 // Largest payloads, for buffer sizing.
 inline constexpr std::size_t kMaxCommandPayload = kCommandPrefixSize + kSubmitOfferBodySize;

@@ -52,6 +52,14 @@ const char* CommandTypeName(CommandType t) {
       return "ResumePair";
     case CommandType::kSetOfferRetention:
       return "SetOfferRetention";
+    case CommandType::kSubmitTermOffer:
+      return "SubmitTermOffer";
+    case CommandType::kCancelTermOffer:
+      return "CancelTermOffer";
+    case CommandType::kReturnObligation:
+      return "ReturnObligation";
+    case CommandType::kRecallObligation:
+      return "RecallObligation";
   }
   return "invalid";
 }
@@ -78,6 +86,16 @@ const char* EventTypeName(EventType t) {
       return "PairHalted";
     case EventType::kPairResumed:
       return "PairResumed";
+    case EventType::kTermAccepted:
+      return "TermAccepted";
+    case EventType::kLoanFill:
+      return "LoanFill";
+    case EventType::kTermCancelled:
+      return "TermCancelled";
+    case EventType::kTermExpired:
+      return "TermExpired";
+    case EventType::kObligation:
+      return "Obligation";
   }
   return "invalid";
 }
@@ -89,6 +107,7 @@ nlohmann::ordered_json CommandJson(const Command& c) {
   o["type"] = CommandTypeName(c.type);
   switch (c.type) {
     case CommandType::kSubmitOffer:
+    case CommandType::kSubmitTermOffer:  // pair = term book, price = premium bps
       o["agency"] = c.submit.agency;
       o["pair"] = c.submit.pair;
       o["side"] = SideName(c.submit.side);
@@ -102,8 +121,15 @@ nlohmann::ordered_json CommandJson(const Command& c) {
       o["client_id"] = c.submit.client_id;
       break;
     case CommandType::kCancelOffer:
+    case CommandType::kCancelTermOffer:
       o["agency"] = c.cancel.agency;
       o["offer"] = c.cancel.offer;
+      break;
+    case CommandType::kReturnObligation:
+    case CommandType::kRecallObligation:
+      o["agency"] = c.obligation.agency;
+      o["obligation"] = c.obligation.obligation;
+      o["amount"] = c.obligation.amount;
       break;
     case CommandType::kReplaceOffer:
     case CommandType::kReplaceOfferOpenLots:
@@ -137,6 +163,7 @@ nlohmann::ordered_json EventJson(const Event& e) {
   o["type"] = EventTypeName(e.type);
   switch (e.type) {
     case EventType::kAccepted:
+    case EventType::kTermAccepted:
       o["offer"] = e.accepted.offer;
       o["agency"] = e.accepted.agency;
       o["pair"] = e.accepted.pair;
@@ -168,7 +195,38 @@ nlohmann::ordered_json EventJson(const Event& e) {
       o["maker_open"] = e.fill.maker_open;
       o["taker_open"] = e.fill.taker_open;
       break;
+    case EventType::kLoanFill: {
+      const LoanFillEvent& f = e.loan_fill;
+      o["obligation"] = f.obligation;
+      o["book"] = f.book;
+      o["agreement"] = f.agreement;
+      o["maker_offer"] = f.maker_offer;
+      o["taker_offer"] = f.taker_offer;
+      o["lender"] = f.lender;
+      o["borrower"] = f.borrower;
+      o["lots"] = f.lots;
+      o["premium_bps"] = f.premium_bps;
+      o["due_amount"] = f.due_amount;
+      o["maker_open"] = f.maker_open;
+      o["taker_open"] = f.taker_open;
+      o["aggressor_side"] = SideName(f.aggressor_side);
+      break;
+    }
+    case EventType::kObligation: {
+      const ObligationEvent& b = e.obligation;
+      o["obligation"] = b.obligation;
+      o["kind"] = static_cast<std::uint64_t>(b.kind);
+      o["state"] = static_cast<std::uint64_t>(b.state);
+      o["lender"] = b.lender;
+      o["borrower"] = b.borrower;
+      o["instrument"] = b.instrument;
+      o["amount"] = b.amount;
+      o["outstanding"] = b.outstanding;
+      o["due_time"] = b.due_time;
+      break;
+    }
     case EventType::kCancelled:
+    case EventType::kTermCancelled:
       o["offer"] = e.cancelled.offer;
       o["agency"] = e.cancelled.agency;
       o["reason"] = static_cast<std::uint64_t>(e.cancelled.reason);
@@ -182,6 +240,7 @@ nlohmann::ordered_json EventJson(const Event& e) {
       o["kept_priority"] = e.replaced.kept_priority;
       break;
     case EventType::kExpired:
+    case EventType::kTermExpired:
       o["offer"] = e.expired.offer;
       o["agency"] = e.expired.agency;
       o["lots"] = e.expired.lots;

@@ -184,6 +184,7 @@ absl::Status SegmentParser::ReadHeader(Seq* first_seq) {
     return absl::DataLossError("bad segment header size or reserved field");
   }
   *first_seq = GetFixed64(h + kSegmentHeaderFirstSeqOffset);
+  version_ = version;
   pos_ = kSegmentHeaderSize;
   return absl::OkStatus();
 }
@@ -671,6 +672,13 @@ bool JournalReader::ReadGroup(JournalEntry* entry) {
     if (absl::Status s = DecodeCommandPayload(rec.payload, &cmd, &event_count); !s.ok()) {
       return HandleCorruption(s, c.path, rec.offset, group_offset);
     }
+    if (c.parser.version() < kTimeSwapsFormatVersion && IsTimeSwapCommand(cmd.type)) {
+      return HandleCorruption(
+          absl::DataLossError(absl::StrCat("time-swap command type ",
+                                           static_cast<int>(cmd.type), " in a version ",
+                                           c.parser.version(), " segment")),
+          c.path, rec.offset, group_offset);
+    }
     if (cmd.seq != expected_seq_) {
       return HandleCorruption(
           absl::DataLossError(absl::StrCat(
@@ -690,6 +698,13 @@ bool JournalReader::ReadGroup(JournalEntry* entry) {
         std::uint32_t index = 0;
         if (absl::Status s = DecodeEventPayload(erec.payload, &ev, &index); !s.ok()) {
           return HandleCorruption(s, c.path, erec.offset, group_offset);
+        }
+        if (c.parser.version() < kTimeSwapsFormatVersion && IsTimeSwapEvent(ev.type)) {
+          return HandleCorruption(
+              absl::DataLossError(absl::StrCat("time-swap event type ",
+                                               static_cast<int>(ev.type), " in a version ",
+                                               c.parser.version(), " segment")),
+              c.path, erec.offset, group_offset);
         }
         if (ev.type == EventType::kBookLevel) {
           return HandleCorruption(absl::DataLossError("BookLevel event in a version 1 journal"),

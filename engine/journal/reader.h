@@ -220,6 +220,8 @@ class SegmentParser {
   absl::Status ReadHeader(Seq* first_seq);
   Result Next(Record* record, std::string* error);
   std::uint64_t position() const { return pos_; }
+  // The format version in the header (after a successful ReadHeader).
+  std::uint16_t version() const { return version_; }
   // After kCorrupt: true if the record's length or checksum did not verify (its bytes may
   // be a write torn by a crash rather than a record written whole), false if a record
   // that verified carries an unknown type (it was written whole: never torn).
@@ -228,6 +230,7 @@ class SegmentParser {
  private:
   absl::string_view bytes_;
   std::uint64_t pos_ = 0;
+  std::uint16_t version_ = 0;
   bool unverified_ = false;
 };
 

@@ -33,6 +33,12 @@ enum class CommandType : std::uint8_t {
   // "Retention"). The server sends it at start when its configuration differs from the
   // engine's; before the first one (every journal older than it) offers are kept forever.
   kSetOfferRetention = 9,
+  // Time swaps (engine/ENGINE.md "Time swaps"):
+  kSubmitTermOffer = 10,   // body `submit`: pair = term book, kSell = lend, kBuy = borrow,
+                           // price = premium in basis points of the lent amount
+  kCancelTermOffer = 11,   // body `cancel`: offer = term offer id
+  kReturnObligation = 12,  // body `obligation`: the borrower returns `amount` units
+  kRecallObligation = 13,  // body `obligation` (amount 0): the lender recalls the loan
 };
 
 struct SubmitOffer {
@@ -77,6 +83,13 @@ struct SetOfferRetention {
   TimeNs retention;     // nanoseconds of command time; <= 0 = keep forever
 };
 
+// Body of kReturnObligation and kRecallObligation.
+struct ObligationCommand {
+  AgencyId agency;          // the borrower (return) or the lender (recall)
+  ObligationId obligation;
+  Amount amount;            // return: units of the instrument, 1..outstanding; recall: 0
+};
+
 struct Command {
   Seq seq;
   TimeNs time;
@@ -88,6 +101,7 @@ struct Command {
     SetHoldings set_holdings;
     PairCommand pair;   // kHaltPair, kResumePair
     SetOfferRetention set_retention;
+    ObligationCommand obligation;  // kReturnObligation, kRecallObligation
   };
 };
 

@@ -108,6 +108,7 @@ void Engine::Impl::Reset() {
   last_seq_ = 0;
   last_time_ = 0;
   stamp_ = 0;
+  time_swaps_.Reset(options_.expected_offers);
 }
 
 inline void Engine::Impl::Apply(const Command& cmd, std::vector<Event>* out) noexcept {
@@ -117,6 +118,7 @@ inline void Engine::Impl::Apply(const Command& cmd, std::vector<Event>* out) noe
   last_time_ = cmd.time;
   ExpireDue(cmd, out);
   if (retention_ > 0 && !done_.empty()) PurgeDue(cmd);
+  time_swaps_.AdvanceTime(cmd, out);
   switch (cmd.type) {
     case CommandType::kSubmitOffer:
       Submit(cmd, out);
@@ -140,6 +142,12 @@ inline void Engine::Impl::Apply(const Command& cmd, std::vector<Event>* out) noe
     case CommandType::kSetOfferRetention:
       SetRetention(cmd);
       break;
+    case CommandType::kSubmitTermOffer:
+    case CommandType::kCancelTermOffer:
+    case CommandType::kReturnObligation:
+    case CommandType::kRecallObligation:
+      time_swaps_.Apply(cmd, out);
+      break;
     default: {
       Event& e = NewEvent(cmd, EventType::kRejected, out);
       e.rejected.command = cmd.type;
@@ -147,6 +155,7 @@ inline void Engine::Impl::Apply(const Command& cmd, std::vector<Event>* out) noe
       break;
     }
   }
+  time_swaps_.CollectOverdue(cmd, out);
   FlushLevels(cmd, out);
 }
 
@@ -289,6 +298,7 @@ inline std::optional<TimeNs> Engine::Impl::NextExpiry() const {
       if (!next.has_value() || purge < *next) next = purge;
     }
   }
+  if (std::optional<TimeNs> t = time_swaps_.NextDue(); t && (!next || *t < *next)) next = t;
   return next;
 }
 
@@ -409,7 +419,11 @@ inline void Engine::Impl::Submit(const Command& cmd, std::vector<Event>* out) no
   }
   Amount reserve;
   if (!Reservation(b, s.side, s.lots, s.price, &reserve)) return reject(RejectReason::kOverflow);
-  HoldingInfo& h = H(s.agency, s.side == Side::kSell ? b.base : b.quote);
+  const InstrumentId gives = s.side == Side::kSell ? b.base : b.quote;
+  if (time_swaps_.SaleBlocked(s.agency, ref_.instruments()[gives].mineral)) {
+    return reject(RejectReason::kObligationOverdue);
+  }
+  HoldingInfo& h = H(s.agency, gives);
   if (reserve > h.available) return reject(RejectReason::kInsufficientHoldings);
 
   // Accepted.
@@ -842,6 +856,18 @@ DepthInfo Engine::GetDepth(PairId pair, int max_levels) const {
 bool Engine::IsHalted(PairId pair) const { return impl_->IsHalted(pair); }
 std::size_t Engine::OpenOfferCount() const { return impl_->OpenOfferCount(); }
 std::optional<TimeNs> Engine::NextExpiry() const { return impl_->NextExpiry(); }
+std::optional<OfferInfo> Engine::GetTermOffer(OfferId id) const {
+  return impl_->time_swaps().GetTermOffer(id);
+}
+std::optional<ObligationInfo> Engine::GetObligation(ObligationId id) const {
+  return impl_->time_swaps().GetObligation(id);
+}
+std::vector<ObligationInfo> Engine::ListObligations(std::optional<AgencyId> agency) const {
+  return impl_->time_swaps().ListObligations(agency);
+}
+MicroUsd Engine::CreditUsed(std::uint32_t agreement, AgencyId borrower) const {
+  return impl_->time_swaps().CreditUsed(agreement, borrower);
+}
 Seq Engine::last_seq() const { return impl_->last_seq(); }
 TimeNs Engine::last_time() const { return impl_->last_time(); }
 const ReferenceData& Engine::reference_data() const { return impl_->ref(); }

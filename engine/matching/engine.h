@@ -54,6 +54,28 @@ struct OfferInfo {
   TimeNs accepted_time = 0;
 };
 
+// A read-only copy of one obligation (time swaps), for queries.
+struct ObligationInfo {
+  ObligationId id = 0;
+  TermBookId book = 0;
+  InstrumentId instrument = 0;
+  std::uint32_t agreement = 0;  // index of the agreement whose credit line it uses
+  AgencyId lender = 0;
+  AgencyId borrower = 0;
+  OfferId lend_offer = 0;
+  OfferId borrow_offer = 0;
+  Lots lots = 0;
+  std::int64_t premium_bps = 0;
+  Amount principal = 0;
+  Amount due_amount = 0;        // principal + ceil(principal * premium_bps / 10000)
+  Amount returned = 0;          // paid back so far (returns, settlement, collection)
+  Amount outstanding = 0;       // due_amount - returned
+  TimeNs fill_time = 0;
+  TimeNs due_time = 0;          // a recall moves it earlier
+  ObligationState state = ObligationState::kOpen;
+  bool recalled = false;
+};
+
 struct HoldingInfo {
   Amount available = 0;
   Amount reserved = 0;
@@ -138,10 +160,21 @@ class Engine {
   // of the oldest finished offer not yet purged. An AdvanceTime to a time before it
   // changes nothing. Never later than the truth; it may be earlier (an offer filled or
   // cancelled before its expiry is forgotten lazily, by the next command whose time passes
-  // that expiry).
+  // that expiry). Includes term offers' expiries and obligations' due times (settlement
+  // is a time step too).
   std::optional<TimeNs> NextExpiry() const;
   Seq last_seq() const;
   TimeNs last_time() const;
+
+  // ---- Time swaps (queries; ENGINE.md "Time swaps") ----
+  // A term offer: `pair` is the term book, `price` the premium in bps, kSell = lend.
+  std::optional<OfferInfo> GetTermOffer(OfferId id) const;
+  std::optional<ObligationInfo> GetObligation(ObligationId id) const;
+  // Obligations where `agency` is the lender or the borrower, in id order (every agency's
+  // when `agency` is nullopt).
+  std::vector<ObligationInfo> ListObligations(std::optional<AgencyId> agency) const;
+  // What `borrower` owes under agreement `agreement`, at reference values (micro-USD).
+  MicroUsd CreditUsed(std::uint32_t agreement, AgencyId borrower) const;
 
   // ---- Snapshots (pure: bytes in memory; the journal library writes them) ----
   // Serializes the whole state; LoadState into an engine built from the same reference

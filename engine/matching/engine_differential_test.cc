@@ -35,6 +35,7 @@ const char* TypeName(EventType t) {
     case EventType::kHoldingsSet: return "HoldingsSet";
     case EventType::kPairHalted: return "PairHalted";
     case EventType::kPairResumed: return "PairResumed";
+    default: break;  // time swaps: not in these streams (no term books in the universe)
   }
   return "?";
 }

@@ -23,6 +23,10 @@ constexpr char kSnapshotMagic[8] = {'M', 'S', 'X', 'E', 'N', 'G', 'S', 'T'};
 // times) is refused: its finished offers could not be purged as a replay from the journal
 // would purge them. SNAPSHOT.md is the grammar.
 constexpr std::uint32_t kSnapshotVersion = 2;
+// Version 3 = version 2 + the time-swap section at the end (SNAPSHOT.md, ENGINE.md "Time
+// swaps"); an engine that never accepted a term offer writes version 2, byte for byte as
+// before time swaps.
+constexpr std::uint32_t kSnapshotVersionTimeSwaps = 3;
 
 // The most filled lots LoadState accepts on one offer: far beyond any engine's reach
 // (each command fills at most a pair's max_lots), and room for every later fill.
@@ -38,7 +42,7 @@ std::string Engine::Impl::SaveState() const {
   s.reserve(64 + holdings_.size() * 16 + offers_.size() * 120);
   s.append(kSnapshotMagic, sizeof kSnapshotMagic);
   SnapshotWriter w(&s);
-  w.U32(kSnapshotVersion);
+  w.U32(time_swaps_.Empty() ? kSnapshotVersion : kSnapshotVersionTimeSwaps);
   w.U64(ref_.instruments().size());
   w.U64(ref_.pairs().size());
   w.U64(ref_.agencies().size());
@@ -104,6 +108,7 @@ std::string Engine::Impl::SaveState() const {
       }
     }
   }
+  if (!time_swaps_.Empty()) time_swaps_.Save(&s);
   return s;
 }
 
@@ -133,7 +138,7 @@ absl::Status Engine::Impl::LoadStateInner(absl::string_view bytes) {
         "offers finished, so they could not be purged as a replay purges them); recover "
         "from an older snapshot or the whole journal instead");
   }
-  if (version != kSnapshotVersion) {
+  if (version != kSnapshotVersion && version != kSnapshotVersionTimeSwaps) {
     return absl::FailedPreconditionError(
         absl::StrCat("engine snapshot: unsupported version ", version));
   }
@@ -312,6 +317,15 @@ absl::Status Engine::Impl::LoadStateInner(absl::string_view bytes) {
   if (open_seen + finished_records != npresent) {
     return corrupt(base + r.pos(), "open offer missing from books");
   }
+  // The time-swap section follows the books; its open lends reserve too.
+  const bool with_time_swaps = version == kSnapshotVersionTimeSwaps;
+  if (with_time_swaps) {
+    absl::Status st = time_swaps_.Load(bytes.substr(base + r.pos()), base + r.pos());
+    if (!st.ok()) return st;
+    if (!time_swaps_.AddReservations(&reserved)) {
+      return corrupt(bytes.size(), "reservations of term lend offers overflow");
+    }
+  }
   for (std::size_t k = 0; k < holdings_.size(); ++k) {
     if (holdings_[k].reserved != reserved[k]) {
       return corrupt(holdings_at + 16 * k + 8,
@@ -338,7 +352,7 @@ absl::Status Engine::Impl::LoadStateInner(absl::string_view bytes) {
     }
   }
   open_count_ = open_seen;
-  if (!r.done()) return corrupt(base + r.pos(), "trailing bytes");
+  if (!with_time_swaps && !r.done()) return corrupt(base + r.pos(), "trailing bytes");
   return absl::OkStatus();
 }
 

@@ -23,6 +23,12 @@ enum class EventType : std::uint8_t {
   kHoldingsSet = 8,
   kPairHalted = 9,
   kPairResumed = 10,
+  // Time swaps (engine/ENGINE.md "Time swaps"):
+  kTermAccepted = 11,   // body `accepted`: pair = term book, price = premium bps
+  kLoanFill = 12,       // body `loan_fill`: the near leg, and the obligation it opens
+  kTermCancelled = 13,  // body `cancelled`: a term offer
+  kTermExpired = 14,    // body `expired`: a GTD term offer
+  kObligation = 15,     // body `obligation`: units moved on an obligation, or a recall
 };
 
 // Numbering mirrors msx.v1.RejectReason.
@@ -48,6 +54,16 @@ enum class RejectReason : std::uint8_t {
   kUnknownInstrument = 18,
   kHoldingsBelowReserved = 19,
   kUnknownCounterparty = 20,
+  // Time swaps:
+  kUnknownTermBook = 21,
+  // No agreement covering the mineral that the borrower shares with any agency has room
+  // under the borrower's credit limit for the whole offer at its premium.
+  kCreditLimitExceeded = 22,
+  kUnknownObligation = 23,    // unknown, or the agency is not the party the command needs
+  kRecallNotAllowed = 24,     // the loan's agreement does not allow recalls
+  kObligationOverdue = 25,    // lend/sell of a mineral the agency owes overdue
+  kInvalidAmount = 26,        // a return of <= 0 or more than is outstanding
+  kObligationNotOpen = 27,    // recall of a loan that is overdue or closed
 };
 
 // Numbering mirrors msx.v1.CancelReason.
@@ -127,6 +143,48 @@ struct BookLevelEvent {
   std::uint32_t offer_count;
 };
 
+// The near leg of a loan: lots * lot size units (the principal) moved from the lender's
+// reserved to the borrower's available, and obligation `obligation` opened for
+// `due_amount`, due at the event's time + the book's tenor (Engine::GetObligation has
+// both; they are left out so that an Event stays as small as a pair fill).
+struct LoanFillEvent {
+  ObligationId obligation;  // also the loan's fill number, 1, 2, 3, ...
+  TermBookId book;
+  std::uint32_t agreement;  // index of the agreement whose credit line the loan uses
+  OfferId maker_offer;      // resting term offer; the loan is made at its premium
+  OfferId taker_offer;
+  AgencyId lender;
+  AgencyId borrower;
+  Lots lots;
+  std::int64_t premium_bps;
+  Amount due_amount;        // principal + ceil(principal * premium_bps / 10000)
+  Lots maker_open;          // lots still open on each offer after this loan
+  Lots taker_open;
+  Side aggressor_side;      // the taker's side: kSell = lend, kBuy = borrow
+};
+
+enum class ObligationState : std::uint8_t { kOpen = 1, kOverdue = 2, kClosed = 3 };
+
+enum class ObligationEventKind : std::uint8_t {
+  kReturned = 1,   // the borrower returned `amount` (ReturnObligation)
+  kSettled = 2,    // due time: `amount` taken from the borrower, nothing left outstanding
+  kOverdue = 3,    // due time: `amount` (maybe 0) taken, `outstanding` is now overdue
+  kCollected = 4,  // overdue: `amount` taken from units the borrower received since
+  kRecalled = 5,   // the lender recalled: `due_time` is the new due time (amount 0)
+};
+
+struct ObligationEvent {
+  ObligationId obligation;
+  ObligationEventKind kind;
+  ObligationState state;   // after the event
+  AgencyId lender;
+  AgencyId borrower;
+  InstrumentId instrument;
+  Amount amount;           // units moved from the borrower to the lender by this event
+  Amount outstanding;      // still owed after it
+  TimeNs due_time;
+};
+
 struct HoldingsSetEvent {
   AgencyId agency;
   InstrumentId instrument;
@@ -148,10 +206,13 @@ struct Event {
     BookLevelEvent book_level;
     HoldingsSetEvent holdings_set;
     PairCommand pair;      // kPairHalted, kPairResumed
+    LoanFillEvent loan_fill;
+    ObligationEvent obligation;
   };
 };
 
 static_assert(std::is_trivially_copyable_v<Event>);
+static_assert(sizeof(LoanFillEvent) <= sizeof(FillEvent), "time swaps must not grow Event");
 
 }  // namespace msx
 

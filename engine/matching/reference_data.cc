@@ -30,6 +30,20 @@ std::optional<AgencyId> ReferenceData::FindAgency(absl::string_view code) const 
   return it->second;
 }
 
+std::optional<TermBookId> ReferenceData::FindTermBook(absl::string_view symbol) const {
+  auto it = term_book_index_.find(symbol);
+  if (it == term_book_index_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool ReferenceData::Covers(const Agreement& ag, MineralId m) {
+  if (ag.minerals.empty()) return true;
+  for (MineralId x : ag.minerals) {
+    if (x == m) return true;
+  }
+  return false;
+}
+
 AgencyMask ReferenceData::EligiblePartners(PairId pair, AgencyId agency) const {
   if (pair >= pairs_.size() || agency >= agencies_.size()) return 0;
   return eligible_[static_cast<std::size_t>(pair) * agencies_.size() + agency];
@@ -63,6 +77,16 @@ ReferenceDataBuilder& ReferenceDataBuilder::AddAgency(AgencySpec spec) {
 }
 ReferenceDataBuilder& ReferenceDataBuilder::AddAgreement(AgreementSpec spec) {
   agreements_.push_back(std::move(spec));
+  return *this;
+}
+
+ReferenceDataBuilder& ReferenceDataBuilder::AddTermBook(TermBookSpec spec) {
+  term_books_.push_back(std::move(spec));
+  return *this;
+}
+
+ReferenceDataBuilder& ReferenceDataBuilder::SetAgreementTerms(AgreementTermsSpec spec) {
+  agreement_terms_.push_back(std::move(spec));
   return *this;
 }
 
@@ -349,9 +373,101 @@ absl::StatusOr<ReferenceData> ReferenceDataBuilder::Build() const {
     ref.agreements_.push_back(std::move(ag));
   }
 
+  const std::size_t num_agencies = ref.agencies_.size();
+  for (Agreement& ag : ref.agreements_) {
+    ag.credit_limit.assign(num_agencies, 0);
+    ag.recall_notice = kDefaultRecallNoticeDays * kNsPerDay;
+    ag.grace = kDefaultGraceDays * kNsPerDay;
+  }
+  absl::flat_hash_set<std::string> terms_seen;
+  for (std::size_t i = 0; i < agreement_terms_.size(); ++i) {
+    const AgreementTermsSpec& s = agreement_terms_[i];
+    std::size_t index = 0;
+    while (index < agreements_.size() && agreements_[index].name != s.agreement) ++index;
+    if (index == agreements_.size()) {
+      return Bad("agreement_terms", i, s.agreement, "agreement", "unknown agreement");
+    }
+    if (!terms_seen.insert(s.agreement).second) {
+      return Bad("agreement_terms", i, s.agreement, "agreement", "terms given twice");
+    }
+    Agreement& ag = ref.agreements_[index];
+    if (s.default_credit_limit < 0) {
+      return Bad("agreements", index, s.agreement, "default_credit_limit_micro_usd",
+                 "must be >= 0");
+    }
+    for (std::size_t a = 0; a < num_agencies; ++a) {
+      if (ag.members & (AgencyMask{1} << a)) ag.credit_limit[a] = s.default_credit_limit;
+    }
+    absl::flat_hash_set<std::string> borrowers;
+    for (std::size_t c = 0; c < s.credit_limits.size(); ++c) {
+      const auto& [code, limit] = s.credit_limits[c];
+      const std::string field = absl::StrCat("credit_limits[", c, "]");
+      auto id = ref.FindAgency(code);
+      if (!id) {
+        return Bad("agreements", index, s.agreement, absl::StrCat(field, ".borrower"),
+                   absl::StrCat("unknown agency \"", code, "\""));
+      }
+      if (!(ag.members & (AgencyMask{1} << *id))) {
+        return Bad("agreements", index, s.agreement, absl::StrCat(field, ".borrower"),
+                   absl::StrCat("\"", code, "\" is not a member of the agreement"));
+      }
+      if (!borrowers.insert(code).second) {
+        return Bad("agreements", index, s.agreement, absl::StrCat(field, ".borrower"),
+                   absl::StrCat("\"", code, "\" listed twice"));
+      }
+      if (limit < 0) {
+        return Bad("agreements", index, s.agreement, absl::StrCat(field, ".limit_micro_usd"),
+                   "must be >= 0");
+      }
+      ag.credit_limit[*id] = limit;
+    }
+    ag.recall_allowed = s.recall_allowed;
+    if (s.recall_notice_days < 0 || s.recall_notice_days > kMaxTenorDays) {
+      return Bad("agreements", index, s.agreement, "recall_notice_days",
+                 absl::StrCat("must be between 0 and ", kMaxTenorDays, " (0 = ",
+                              kDefaultRecallNoticeDays, ")"));
+    }
+    if (s.grace_days < 0 || s.grace_days > kMaxTenorDays) {
+      return Bad("agreements", index, s.agreement, "grace_days",
+                 absl::StrCat("must be between 0 and ", kMaxTenorDays, " (0 = ",
+                              kDefaultGraceDays, ")"));
+    }
+    if (s.recall_notice_days != 0) ag.recall_notice = s.recall_notice_days * kNsPerDay;
+    if (s.grace_days != 0) ag.grace = s.grace_days * kNsPerDay;
+  }
+
+  for (std::size_t i = 0; i < term_books_.size(); ++i) {
+    const TermBookSpec& s = term_books_[i];
+    const std::string name = absl::StrCat(s.instrument, "@", s.tenor_days, "D");
+    auto inst = ref.FindInstrument(s.instrument);
+    if (!inst) {
+      return Bad("term_books", i, name, "instrument",
+                 absl::StrCat("unknown instrument \"", s.instrument, "\""));
+    }
+    if (s.tenor_days <= 0 || s.tenor_days > kMaxTenorDays) {
+      return Bad("term_books", i, name, "tenor_days",
+                 absl::StrCat("must be between 1 and ", kMaxTenorDays));
+    }
+    if (ref.term_book_index_.contains(name)) {
+      return Bad("term_books", i, name, "tenor_days", "duplicate tenor for this instrument");
+    }
+    if (s.max_lots <= 0) return Bad("term_books", i, name, "max_lots", "must be > 0");
+    if (static_cast<i128>(s.max_lots) * ref.instruments_[*inst].lot_size > kInt64Max) {
+      return Bad("term_books", i, name, "max_lots", "max_lots * lot_size overflows int64");
+    }
+    TermBook tb;
+    tb.id = static_cast<TermBookId>(i);
+    tb.symbol = name;
+    tb.instrument = *inst;
+    tb.tenor_days = s.tenor_days;
+    tb.tenor = s.tenor_days * kNsPerDay;
+    tb.max_lots = s.max_lots;
+    ref.term_book_index_.emplace(name, tb.id);
+    ref.term_books_.push_back(std::move(tb));
+  }
+
   // eligible_[pair * A + agency]: union of the members of every agreement that contains
   // the agency and covers both minerals of the pair, minus the agency itself.
-  const std::size_t num_agencies = ref.agencies_.size();
   ref.eligible_.assign(ref.pairs_.size() * num_agencies, 0);
   auto covers = [](const Agreement& ag, MineralId m) {
     if (ag.minerals.empty()) return true;

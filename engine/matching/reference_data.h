@@ -59,6 +59,23 @@ struct Agreement {
   std::string name;
   AgencyMask members = 0;
   std::vector<MineralId> minerals;  // empty = every mineral
+  // Time swaps (engine/ENGINE.md, "Time swaps"). credit_limit[agency]: the most that
+  // member may owe under this agreement, in reference value (micro-USD); 0 = it may not
+  // borrow under this agreement (non-members are always 0).
+  std::vector<MicroUsd> credit_limit;
+  bool recall_allowed = false;
+  TimeNs recall_notice = 0;  // ns; the due time of a recalled loan is now + this
+  TimeNs grace = 0;          // ns after the due time before pledged collateral is forfeit
+};
+
+// One term book: an instrument lent for a fixed tenor, e.g. "CO-99.8@90D".
+struct TermBook {
+  TermBookId id = 0;
+  std::string symbol;        // "<instrument>@<days>D"
+  InstrumentId instrument = 0;
+  std::int32_t tenor_days = 0;
+  TimeNs tenor = 0;          // tenor_days in ns
+  Lots max_lots = 0;         // largest lend/borrow offer
 };
 
 class ReferenceData {
@@ -67,11 +84,16 @@ class ReferenceData {
   std::optional<InstrumentId> FindInstrument(absl::string_view symbol) const;
   std::optional<PairId> FindPair(absl::string_view symbol) const;
   std::optional<AgencyId> FindAgency(absl::string_view code) const;
+  std::optional<TermBookId> FindTermBook(absl::string_view symbol) const;
 
   const std::vector<Instrument>& instruments() const { return instruments_; }
   const std::vector<PairBook>& pairs() const { return pairs_; }
   const std::vector<Agency>& agencies() const { return agencies_; }
   const std::vector<Agreement>& agreements() const { return agreements_; }
+  const std::vector<TermBook>& term_books() const { return term_books_; }
+
+  // True when agreement `ag` covers mineral `m` (no minerals listed = every mineral).
+  static bool Covers(const Agreement& ag, MineralId m);
 
   // The agencies that `agency` may swap with on `pair`: some agreement contains both and
   // covers both minerals of the pair. Never contains `agency` itself. O(1).
@@ -94,6 +116,8 @@ class ReferenceData {
   std::vector<PairBook> pairs_;
   std::vector<Agency> agencies_;
   std::vector<Agreement> agreements_;
+  std::vector<TermBook> term_books_;
+  absl::flat_hash_map<std::string, TermBookId> term_book_index_;
   absl::flat_hash_map<std::string, InstrumentId> instrument_index_;
   absl::flat_hash_map<std::string, PairId> pair_index_;
   absl::flat_hash_map<std::string, AgencyId> agency_index_;

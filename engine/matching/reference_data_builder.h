@@ -11,6 +11,7 @@
 #define MSX_ENGINE_REFERENCE_DATA_BUILDER_H_
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -75,6 +76,29 @@ struct AgreementSpec {
   std::vector<std::string> minerals;  // mineral names; empty = every mineral
 };
 
+// Term books of one instrument: one per tenor (time swaps).
+struct TermBookSpec {
+  std::string instrument;  // instrument symbol
+  std::int32_t tenor_days = 0;
+  Lots max_lots = 0;
+};
+
+// The time-swap terms of an agreement (added by name after AddAgreement).
+struct AgreementTermsSpec {
+  std::string agreement;
+  // Per borrower (agency code): the most it may owe under this agreement, micro-USD.
+  std::vector<std::pair<std::string, MicroUsd>> credit_limits;
+  // For members not listed in credit_limits; 0 = they may not borrow under it.
+  MicroUsd default_credit_limit = 0;
+  bool recall_allowed = false;
+  std::int32_t recall_notice_days = 0;  // 0 = kDefaultRecallNoticeDays
+  std::int32_t grace_days = 0;          // 0 = kDefaultGraceDays
+};
+
+inline constexpr std::int32_t kDefaultRecallNoticeDays = 8;
+inline constexpr std::int32_t kDefaultGraceDays = 30;
+inline constexpr std::int32_t kMaxTenorDays = 3650;
+
 class ReferenceDataBuilder {
  public:
   ReferenceDataBuilder& AddInstrument(InstrumentSpec spec);
@@ -82,6 +106,8 @@ class ReferenceDataBuilder {
   ReferenceDataBuilder& AddAgency(AgencySpec spec);
   ReferenceDataBuilder& AddAgreement(AgreementSpec spec);
   ReferenceDataBuilder& AddLevelPolicy(LevelPolicySpec spec);
+  ReferenceDataBuilder& AddTermBook(TermBookSpec spec);
+  ReferenceDataBuilder& SetAgreementTerms(AgreementTermsSpec spec);
 
   // Validates everything and derives reference prices, bands and the eligibility table.
   // Fails with InvalidArgument naming the entry and field:
@@ -99,6 +125,10 @@ class ReferenceDataBuilder {
   //   floor_price = ceil_to_tick(base.floor * base.lot_size / quote.reference_value), the
   //               lowest price p with p * quote.reference_value >= base.floor * lot_size.
   // A pair fails if its band is empty or spans more than kMaxPriceLevels ticks.
+  // Term books: term_books[i] (SYMBOL@DAYSD).field; tenor_days 1..kMaxTenorDays, unique
+  // per instrument; max_lots > 0 with max_lots * lot_size within int64. Agreement terms
+  // name the agreement, agreements[i] (NAME).field; credit limits >= 0, borrowers members of the
+  // agreement and listed once; recall_notice_days and grace_days 0..kMaxTenorDays.
   absl::StatusOr<ReferenceData> Build() const;
 
  private:
@@ -107,6 +137,8 @@ class ReferenceDataBuilder {
   std::vector<AgencySpec> agencies_;
   std::vector<AgreementSpec> agreements_;
   std::vector<LevelPolicySpec> level_policies_;
+  std::vector<TermBookSpec> term_books_;
+  std::vector<AgreementTermsSpec> agreement_terms_;
 };
 
 }  // namespace msx

@@ -11,6 +11,7 @@ using AgencyId = std::uint32_t;
 using InstrumentId = std::uint32_t;
 using PairId = std::uint32_t;
 using MineralId = std::uint32_t;
+using TermBookId = std::uint32_t;
 
 // Exchange-assigned offer id: 1, 2, 3, ... in acceptance order (0 = none).
 using OfferId = std::uint64_t;
@@ -18,6 +19,8 @@ using OfferId = std::uint64_t;
 using ClientOfferId = std::uint64_t;
 // Journal sequence number of a command: gapless, starts at 1.
 using Seq = std::uint64_t;
+// One day in TimeNs.
+inline constexpr std::int64_t kNsPerDay = 86'400'000'000'000;
 // Nanoseconds since the Unix epoch, stamped by the sequencer (never read from a clock
 // inside the engine).
 using TimeNs = std::int64_t;
@@ -28,6 +31,8 @@ using Lots = std::int64_t;
 using Price = std::int64_t;
 // Units of one instrument (kg, t, mtu).
 using Amount = std::int64_t;
+// Exchange-assigned obligation id: 1, 2, 3, ... in the order loans are made (0 = none).
+using ObligationId = std::uint64_t;
 // Micro-US-dollars.
 using MicroUsd = std::int64_t;
 

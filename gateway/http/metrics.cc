@@ -133,6 +133,14 @@ const char* CommandTypeLabel(CommandType type) {
       return "replace_offer";
     case CommandType::kSetOfferRetention:
       return "set_offer_retention";
+    case CommandType::kSubmitTermOffer:
+      return "submit_term_offer";
+    case CommandType::kCancelTermOffer:
+      return "cancel_term_offer";
+    case CommandType::kReturnObligation:
+      return "return_obligation";
+    case CommandType::kRecallObligation:
+      return "recall_obligation";
   }
   return nullptr;  // a type this build does not know: not rendered
 }

@@ -78,6 +78,10 @@ const char* CommandName(msx::CommandType t) {
     case msx::CommandType::kResumePair: return "resume";
     case msx::CommandType::kReplaceOfferOpenLots: return "replace-open-lots";
     case msx::CommandType::kSetOfferRetention: return "set-offer-retention";
+    case msx::CommandType::kSubmitTermOffer: return "submit-term";
+    case msx::CommandType::kCancelTermOffer: return "cancel-term";
+    case msx::CommandType::kReturnObligation: return "return";
+    case msx::CommandType::kRecallObligation: return "recall";
   }
   return "unknown";
 }

@@ -24,6 +24,7 @@
 #include "engine/matching/internal/level_arena.h"
 #include "engine/matching/internal/level_bitmap.h"
 #include "engine/matching/internal/offer_store.h"
+#include "engine/matching/internal/time_swaps.h"
 
 namespace msx {
 
@@ -76,6 +77,7 @@ class Engine::Impl {
   inline std::optional<TimeNs> NextExpiry() const;
   Seq last_seq() const { return last_seq_; }
   TimeNs last_time() const { return last_time_; }
+  const internal::TimeSwaps& time_swaps() const { return time_swaps_; }
   const ReferenceData& ref() const { return ref_; }
 
   // ---------------------------------------------------------------- snapshots
@@ -358,6 +360,8 @@ class Engine::Impl {
   Seq last_seq_ = 0;
   TimeNs last_time_ = 0;
   std::uint64_t stamp_ = 0;
+  // Term books and obligations (ENGINE.md "Time swaps"); uses holdings_, so it follows it.
+  internal::TimeSwaps time_swaps_{ref_, &holdings_};
 };
 
 }  // namespace msx

@@ -1,0 +1,912 @@
+#include "engine/matching/internal/time_swaps.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "engine/matching/internal/coding.h"
+
+namespace msx::internal {
+namespace {
+
+using i128 = __int128;
+constexpr i128 kInt64Max = INT64_MAX;
+constexpr AgencyMask kAllAgencies = ~AgencyMask{0};
+constexpr std::size_t kLevels = kMaxPremiumBps + 1;
+
+Event& NewEvent(const Command& cmd, EventType type, std::vector<Event>* out) {
+  static constexpr Event kZero{};
+  Event& e = out->emplace_back(kZero);
+  e.seq = cmd.seq;
+  e.time = cmd.time;
+  e.type = type;
+  return e;
+}
+
+// The snapshot section's fields go through the one byte-coding header.
+void PutU64(std::string* s, std::uint64_t v) { coding::PutFixed64(s, v); }
+using SectionReader = coding::BoundedReader;
+
+}  // namespace
+
+std::optional<Amount> AmountDue(Amount principal, std::int64_t premium_bps) {
+  // ceil(p * bps / 10000) for p, bps >= 0, in 128 bits (p * bps can exceed int64).
+  const i128 premium = (static_cast<i128>(principal) * premium_bps + 9999) / 10000;
+  const i128 due = static_cast<i128>(principal) + premium;
+  if (due > kInt64Max) return std::nullopt;
+  return static_cast<Amount>(due);
+}
+
+TimeSwaps::TimeSwaps(const ReferenceData& ref, std::vector<HoldingInfo>* holdings)
+    : ref_(ref), holdings_(holdings) {}
+
+void TimeSwaps::Reset(std::size_t expected_offers) {
+  num_agencies_ = ref_.agencies().size();
+  num_instruments_ = ref_.instruments().size();
+  num_minerals_ = 0;
+  for (const Instrument& i : ref_.instruments()) {
+    num_minerals_ = std::max<std::size_t>(num_minerals_, i.mineral + 1);
+  }
+  valid_agencies_ =
+      num_agencies_ >= 64 ? kAllAgencies : ((AgencyMask{1} << num_agencies_) - 1);
+  const std::size_t nb = ref_.term_books().size();
+  eligible_.assign(nb * num_agencies_, 0);
+  for (const TermBook& tb : ref_.term_books()) {
+    const MineralId m = ref_.instruments()[tb.instrument].mineral;
+    for (const Agreement& ag : ref_.agreements()) {
+      if (!ReferenceData::Covers(ag, m)) continue;
+      for (std::size_t a = 0; a < num_agencies_; ++a) {
+        if (ag.members & (AgencyMask{1} << a)) {
+          eligible_[tb.id * num_agencies_ + a] |= ag.members & ~(AgencyMask{1} << a);
+        }
+      }
+    }
+  }
+  books_.clear();
+  books_.resize(nb);
+  // Only the term books' share of the engine's reservation: loans are rarer than offers.
+  const std::size_t reserve = std::min<std::size_t>(expected_offers, 1 << 16);
+  offers_.clear();
+  offers_.reserve(reserve);
+  obligations_.clear();
+  obligations_.reserve(reserve);
+  client_ids_.clear();
+  client_ids_.reserve(reserve);
+  expiries_.clear();
+  expiries_.reserve(1024);
+  dues_.clear();
+  dues_.reserve(reserve);
+  groups_.clear();
+  groups_.reserve(1024);
+  group_of_.assign(num_agencies_ * num_instruments_, 0);
+  collectable_.clear();
+  collectable_.reserve(1024);
+  overdue_by_mineral_.assign(num_agencies_ * num_minerals_, 0);
+  exposure_.assign(ref_.agreements().size() * num_agencies_, 0);
+}
+
+std::optional<TimeNs> TimeSwaps::NextDue() const {
+  std::optional<TimeNs> t;
+  if (!expiries_.empty()) t = expiries_.front().time;
+  if (!dues_.empty() && (!t || dues_.front().time < *t)) t = dues_.front().time;
+  return t;
+}
+
+// ------------------------------------------------------------------ credit
+
+int TimeSwaps::PickAgreement(TermBookId book, AgencyId lender, AgencyId borrower,
+                             Amount due) const noexcept {
+  const MineralId m = MineralOf(book);
+  const i128 value = static_cast<i128>(due) *
+                     ref_.instruments()[ref_.term_books()[book].instrument].reference_value;
+  const AgencyMask both = (AgencyMask{1} << lender) | (AgencyMask{1} << borrower);
+  const auto& ags = ref_.agreements();
+  for (std::size_t i = 0; i < ags.size(); ++i) {
+    const Agreement& ag = ags[i];
+    if ((ag.members & both) != both || !ReferenceData::Covers(ag, m)) continue;
+    const i128 room = static_cast<i128>(ag.credit_limit[borrower]) -
+                      exposure_[i * num_agencies_ + borrower];
+    if (value <= room) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+bool TimeSwaps::HasCredit(TermBookId book, AgencyId borrower, Amount due) const noexcept {
+  const MineralId m = MineralOf(book);
+  const i128 value = static_cast<i128>(due) *
+                     ref_.instruments()[ref_.term_books()[book].instrument].reference_value;
+  const auto& ags = ref_.agreements();
+  for (std::size_t i = 0; i < ags.size(); ++i) {
+    const Agreement& ag = ags[i];
+    if (!(ag.members & (AgencyMask{1} << borrower)) || !ReferenceData::Covers(ag, m)) continue;
+    const i128 room = static_cast<i128>(ag.credit_limit[borrower]) -
+                      exposure_[i * num_agencies_ + borrower];
+    if (value <= room) return true;
+  }
+  return false;
+}
+
+// ------------------------------------------------------------------ books
+
+void TimeSwaps::EnsureAllocated(TermBookId book) {
+  Book& b = books_[book];
+  if (!b.lends.levels.empty()) return;
+  for (Side_* s : {&b.lends, &b.borrows}) {
+    s->levels.assign(kLevels, Level{});
+    s->bits.Resize(static_cast<std::int64_t>(kLevels));
+  }
+}
+
+void TimeSwaps::Link(OfferId id, TermOffer& o) noexcept {
+  Side_& side = SideOf(o.book, o.side);
+  Level& l = side.levels[o.premium];
+  o.prev = l.tail;
+  o.next = 0;
+  if (l.tail != 0) {
+    Offer(l.tail).next = id;
+  } else {
+    l.head = id;
+  }
+  l.tail = id;
+  l.lots += o.open;
+  if (l.count++ == 0) side.bits.Set(o.premium);
+}
+
+void TimeSwaps::Unlink(OfferId id, TermOffer& o) noexcept {
+  Side_& side = SideOf(o.book, o.side);
+  Level& l = side.levels[o.premium];
+  if (o.prev != 0) {
+    Offer(o.prev).next = o.next;
+  } else {
+    l.head = o.next;
+  }
+  if (o.next != 0) {
+    Offer(o.next).prev = o.prev;
+  } else {
+    l.tail = o.prev;
+  }
+  (void)id;
+  o.prev = o.next = 0;
+  l.lots -= o.open;
+  if (--l.count == 0) side.bits.Clear(o.premium);
+}
+
+void TimeSwaps::Remove(OfferId id, TermOffer& o, OfferStatus status) noexcept {
+  Unlink(id, o);
+  if (o.side == Side::kSell) {
+    const Amount units =
+        o.open * ref_.instruments()[ref_.term_books()[o.book].instrument].lot_size;
+    HoldingInfo& h = H(o.agency, ref_.term_books()[o.book].instrument);
+    h.reserved -= units;
+    h.available += units;
+  }
+  o.open = 0;
+  o.status = status;
+}
+
+// ------------------------------------------------------------------ commands
+
+void TimeSwaps::Reject(const Command& cmd, RejectReason reason, AgencyId agency,
+                       std::uint64_t target, ClientOfferId client_id,
+                       std::vector<Event>* out) noexcept {
+  Event& e = NewEvent(cmd, EventType::kRejected, out);
+  e.rejected.command = cmd.type;
+  e.rejected.reason = reason;
+  e.rejected.agency = agency;
+  e.rejected.offer = target;
+  e.rejected.client_id = client_id;
+}
+
+void TimeSwaps::Apply(const Command& cmd, std::vector<Event>* out) noexcept {
+  switch (cmd.type) {
+    case CommandType::kSubmitTermOffer:
+      return Submit(cmd, out);
+    case CommandType::kCancelTermOffer:
+      return Cancel(cmd, out);
+    case CommandType::kReturnObligation:
+      return Return(cmd, out);
+    case CommandType::kRecallObligation:
+      return Recall(cmd, out);
+    default:
+      return Reject(cmd, RejectReason::kNone, 0, 0, 0, out);
+  }
+}
+
+void TimeSwaps::Submit(const Command& cmd, std::vector<Event>* out) noexcept {
+  const SubmitOffer& s = cmd.submit;
+  auto reject = [&](RejectReason reason, OfferId offer = 0) {
+    Reject(cmd, reason, s.agency, offer, s.client_id, out);
+  };
+  if (s.agency >= num_agencies_ || ref_.agencies()[s.agency].role != Role::kAgency) {
+    return reject(RejectReason::kUnknownAgency);
+  }
+  if (s.client_id != 0) {
+    auto it = client_ids_.find(std::make_pair(s.agency, s.client_id));
+    if (it != client_ids_.end()) return reject(RejectReason::kDuplicateClientId, it->second);
+  }
+  if (s.pair >= books_.size()) return reject(RejectReason::kUnknownTermBook);
+  if (s.side != Side::kBuy && s.side != Side::kSell) return reject(RejectReason::kInvalidSide);
+  // FOK and minimum fill are not offered on term books (yet).
+  if (s.tif != TimeInForce::kGtc && s.tif != TimeInForce::kGtd && s.tif != TimeInForce::kIoc) {
+    return reject(RejectReason::kInvalidTimeInForce);
+  }
+  const TermBook& tb = ref_.term_books()[s.pair];
+  if (s.lots <= 0) return reject(RejectReason::kInvalidLots);
+  if (s.lots > tb.max_lots) return reject(RejectReason::kLotsAboveMax);
+  if (s.price < 0 || s.price > kMaxPremiumBps) return reject(RejectReason::kInvalidPrice);
+  if (s.min_fill != 0) return reject(RejectReason::kInvalidMinFill);
+  if (s.tif == TimeInForce::kGtd && s.expiry <= cmd.time) {
+    return reject(RejectReason::kExpiryInPast);
+  }
+  if (((s.allow | s.deny) & ~valid_agencies_) != 0) {
+    return reject(RejectReason::kUnknownCounterparty);
+  }
+  // max_lots * lot_size fits int64 (configuration); the amount due at this premium and its
+  // reference value may not.
+  const Amount principal = s.lots * ref_.instruments()[tb.instrument].lot_size;
+  const std::optional<Amount> due = AmountDue(principal, s.price);
+  if (!due) return reject(RejectReason::kOverflow);
+  if (s.side == Side::kSell) {
+    if (SaleBlocked(s.agency, MineralOf(s.pair))) return reject(RejectReason::kObligationOverdue);
+    if (H(s.agency, tb.instrument).available < principal) {
+      return reject(RejectReason::kInsufficientHoldings);
+    }
+  } else if (!HasCredit(s.pair, s.agency, *due)) {
+    return reject(RejectReason::kCreditLimitExceeded);
+  }
+
+  // Accepted.
+  EnsureAllocated(s.pair);
+  if (s.side == Side::kSell) {
+    HoldingInfo& h = H(s.agency, tb.instrument);
+    h.available -= principal;
+    h.reserved += principal;
+  }
+  TermOffer o;
+  o.open = s.lots;
+  o.original = s.lots;
+  o.premium = s.price;
+  o.expiry = s.tif == TimeInForce::kGtd ? s.expiry : 0;
+  o.allow = s.allow;
+  o.deny = s.deny;
+  o.accept = (s.allow != 0 ? s.allow : kAllAgencies) & ~s.deny;
+  o.client_id = s.client_id;
+  o.accepted_seq = cmd.seq;
+  o.accepted_time = cmd.time;
+  o.book = s.pair;
+  o.agency = s.agency;
+  o.side = s.side;
+  o.tif = s.tif;
+  offers_.push_back(o);
+  const OfferId id = offers_.size();
+  if (s.client_id != 0) client_ids_.emplace(std::make_pair(s.agency, s.client_id), id);
+  {
+    Event& e = NewEvent(cmd, EventType::kTermAccepted, out);
+    e.accepted.offer = id;
+    e.accepted.agency = s.agency;
+    e.accepted.pair = s.pair;
+    e.accepted.side = s.side;
+    e.accepted.tif = s.tif;
+    e.accepted.lots = s.lots;
+    e.accepted.price = s.price;
+    e.accepted.client_id = s.client_id;
+  }
+  Match(cmd, id, out);
+}
+
+void TimeSwaps::Match(const Command& cmd, OfferId taker_id, std::vector<Event>* out) noexcept {
+  TermOffer* t = &Offer(taker_id);
+  const bool lend = t->side == Side::kSell;
+  Side_& opp = lend ? books_[t->book].borrows : books_[t->book].lends;
+  const AgencyMask partners = eligible_[t->book * num_agencies_ + t->agency] & t->accept;
+  const Amount lot_size = ref_.instruments()[ref_.term_books()[t->book].instrument].lot_size;
+  CancelReason cancel = CancelReason::kIocRemainder;
+  bool self_match = false;
+  // Levels in priority: a lend meets the highest borrow premiums first (down to its own),
+  // a borrow the lowest lend premiums first (up to its own).
+  std::int64_t p = lend ? opp.bits.PrevAtOrBefore(kMaxPremiumBps) : opp.bits.NextAtOrAfter(0);
+  while (p >= 0 && t->open > 0 && !self_match) {
+    if (lend ? p < t->premium : p > t->premium) break;
+    OfferId m_id = opp.levels[p].head;
+    while (m_id != 0 && t->open > 0) {
+      TermOffer& m = Offer(m_id);
+      const OfferId next = m.next;
+      if (m.agency == t->agency) {  // self-match: cancel the taker's remainder
+        self_match = true;
+        cancel = CancelReason::kSelfMatch;
+        break;
+      }
+      if ((partners & (AgencyMask{1} << m.agency)) == 0 ||
+          (m.accept & (AgencyMask{1} << t->agency)) == 0) {
+        m_id = next;  // not eligible: skipped in place
+        continue;
+      }
+      const Lots q = std::min(t->open, m.open);
+      const AgencyId lender = lend ? t->agency : m.agency;
+      const AgencyId borrower = lend ? m.agency : t->agency;
+      // The loan is made at the maker's premium; its due amount fits int64 because the
+      // maker's own offer (q <= its lots) passed the same check at acceptance.
+      const Amount due = *AmountDue(q * lot_size, m.premium);
+      const int ag = PickAgreement(t->book, lender, borrower, due);
+      if (ag < 0) {
+        m_id = next;  // beyond the borrower's credit: skipped in place
+        continue;
+      }
+      Lend(cmd, m_id, taker_id, q, static_cast<std::uint32_t>(ag), out);
+      t = &Offer(taker_id);
+      m_id = next;
+    }
+    if (self_match) break;
+    p = lend ? opp.bits.PrevAtOrBefore(p - 1) : opp.bits.NextAtOrAfter(p + 1);
+  }
+  if (t->open == 0) {
+    t->status = OfferStatus::kFilled;
+    return;
+  }
+  if (!self_match && t->tif != TimeInForce::kIoc) {
+    Link(taker_id, *t);  // rests
+    if (t->tif == TimeInForce::kGtd) {
+      expiries_.push_back({t->expiry, taker_id});
+      std::push_heap(expiries_.begin(), expiries_.end(), TimedLater{});
+    }
+    return;
+  }
+  // Not linked: release what is left without touching any level.
+  const Lots lots = t->open;
+  if (t->side == Side::kSell) {
+    HoldingInfo& h = H(t->agency, ref_.term_books()[t->book].instrument);
+    h.reserved -= lots * lot_size;
+    h.available += lots * lot_size;
+  }
+  t->open = 0;
+  t->status = OfferStatus::kCancelled;
+  Event& e = NewEvent(cmd, EventType::kTermCancelled, out);
+  e.cancelled.offer = taker_id;
+  e.cancelled.agency = t->agency;
+  e.cancelled.reason = cancel;
+  e.cancelled.lots = lots;
+}
+
+void TimeSwaps::Lend(const Command& cmd, OfferId maker_id, OfferId taker_id, Lots lots,
+                     std::uint32_t agreement, std::vector<Event>* out) noexcept {
+  TermOffer& m = Offer(maker_id);
+  TermOffer& t = Offer(taker_id);
+  const TermBook& tb = ref_.term_books()[m.book];
+  const Instrument& inst = ref_.instruments()[tb.instrument];
+  const bool taker_lends = t.side == Side::kSell;
+  const AgencyId lender = taker_lends ? t.agency : m.agency;
+  const AgencyId borrower = taker_lends ? m.agency : t.agency;
+  const Amount principal = lots * inst.lot_size;
+  const Amount due = *AmountDue(principal, m.premium);
+  // The near leg: out of the lender's reservation, into the borrower's available units.
+  HoldingInfo& hl = H(lender, tb.instrument);
+  hl.reserved -= principal;
+  H(borrower, tb.instrument).available += principal;
+  // The maker stays linked (in place) unless it is done.
+  if (lots == m.open) {
+    Unlink(maker_id, m);  // takes its open lots off the level
+    m.status = OfferStatus::kFilled;
+  } else {
+    SideOf(m.book, m.side).levels[m.premium].lots -= lots;
+  }
+  m.open -= lots;
+  m.filled += lots;
+  t.open -= lots;
+  t.filled += lots;
+  // PickAgreement checked that this fits under the limit (an int64).
+  Exposure(agreement, borrower) += static_cast<MicroUsd>(static_cast<i128>(due) *
+                                                         inst.reference_value);
+
+  Obligation ob;
+  ob.id = obligations_.size() + 1;
+  ob.book = m.book;
+  ob.instrument = tb.instrument;
+  ob.agreement = agreement;
+  ob.lender = lender;
+  ob.borrower = borrower;
+  ob.lend_offer = taker_lends ? taker_id : maker_id;
+  ob.borrow_offer = taker_lends ? maker_id : taker_id;
+  ob.lots = lots;
+  ob.premium = m.premium;
+  ob.principal = principal;
+  ob.due_amount = due;
+  ob.fill_time = cmd.time;
+  ob.due_time = cmd.time + tb.tenor;
+  obligations_.push_back(ob);
+  dues_.push_back({ob.due_time, ob.id});
+  std::push_heap(dues_.begin(), dues_.end(), TimedLater{});
+
+  Event& e = NewEvent(cmd, EventType::kLoanFill, out);
+  LoanFillEvent& f = e.loan_fill;
+  f.obligation = ob.id;
+  f.book = m.book;
+  f.agreement = agreement;
+  f.maker_offer = maker_id;
+  f.taker_offer = taker_id;
+  f.lender = lender;
+  f.borrower = borrower;
+  f.lots = lots;
+  f.premium_bps = m.premium;
+  f.due_amount = due;
+  f.maker_open = m.open;
+  f.taker_open = t.open;
+  f.aggressor_side = t.side;
+}
+
+void TimeSwaps::Cancel(const Command& cmd, std::vector<Event>* out) noexcept {
+  const CancelOffer& c = cmd.cancel;
+  if (c.agency >= num_agencies_) {
+    return Reject(cmd, RejectReason::kUnknownAgency, c.agency, c.offer, 0, out);
+  }
+  if (c.offer == 0 || c.offer > offers_.size() || Offer(c.offer).agency != c.agency ||
+      Offer(c.offer).status != OfferStatus::kOpen) {
+    return Reject(cmd, RejectReason::kUnknownOffer, c.agency, c.offer, 0, out);
+  }
+  TermOffer& o = Offer(c.offer);
+  const Lots lots = o.open;
+  Remove(c.offer, o, OfferStatus::kCancelled);
+  Event& e = NewEvent(cmd, EventType::kTermCancelled, out);
+  e.cancelled.offer = c.offer;
+  e.cancelled.agency = c.agency;
+  e.cancelled.reason = CancelReason::kRequested;
+  e.cancelled.lots = lots;
+}
+
+// ------------------------------------------------------------------ obligations
+
+Amount TimeSwaps::Pay(Obligation& ob, Amount want) noexcept {
+  HoldingInfo& hb = H(ob.borrower, ob.instrument);
+  const Amount x = std::min(want, hb.available);
+  if (x <= 0) return 0;
+  hb.available -= x;
+  H(ob.lender, ob.instrument).available += x;
+  ob.returned += x;
+  Exposure(ob.agreement, ob.borrower) -=
+      static_cast<MicroUsd>(x * ref_.instruments()[ob.instrument].reference_value);
+  return x;
+}
+
+Event& TimeSwaps::ObligationEventFor(const Command& cmd, const Obligation& ob,
+                                     ObligationEventKind kind, Amount amount,
+                                     std::vector<Event>* out) noexcept {
+  Event& e = NewEvent(cmd, EventType::kObligation, out);
+  ObligationEvent& o = e.obligation;
+  o.obligation = ob.id;
+  o.kind = kind;
+  o.state = ob.state;
+  o.lender = ob.lender;
+  o.borrower = ob.borrower;
+  o.instrument = ob.instrument;
+  o.amount = amount;
+  o.outstanding = ob.due_amount - ob.returned;
+  o.due_time = ob.due_time;
+  return e;
+}
+
+void TimeSwaps::MarkOverdue(Obligation& ob) noexcept {
+  ob.state = ObligationState::kOverdue;
+  ++overdue_by_mineral_[ob.borrower * num_minerals_ + ref_.instruments()[ob.instrument].mineral];
+  const std::uint32_t key = static_cast<std::uint32_t>(ob.borrower * num_instruments_ + ob.instrument);
+  if (group_of_[key] == 0) {
+    groups_.push_back({key, 0, 0});
+    group_of_[key] = static_cast<std::uint32_t>(groups_.size());
+  }
+  OverdueGroup& g = groups_[group_of_[key] - 1];
+  // Walk back from the tail to keep (due_time, id) order. Obligations fall overdue in that
+  // order (settlement pops them so, and a recall's due time is later than any settled
+  // one), so this stops at once; the walk only makes the order a fact, not an assumption,
+  // because LoadState rebuilds the lists by sorting.
+  ObligationId after = g.tail;
+  while (after != 0) {
+    const Obligation& a = Ob(after);
+    if (a.due_time < ob.due_time || (a.due_time == ob.due_time && a.id < ob.id)) break;
+    after = a.ov_prev;
+  }
+  ob.ov_prev = after;
+  ob.ov_next = after == 0 ? g.head : Ob(after).ov_next;
+  if (ob.ov_prev != 0) Ob(ob.ov_prev).ov_next = ob.id; else g.head = ob.id;
+  if (ob.ov_next != 0) Ob(ob.ov_next).ov_prev = ob.id; else g.tail = ob.id;
+}
+
+void TimeSwaps::CloseOverdue(Obligation& ob) noexcept {
+  ob.state = ObligationState::kClosed;
+  --overdue_by_mineral_[ob.borrower * num_minerals_ + ref_.instruments()[ob.instrument].mineral];
+  const std::uint32_t key = static_cast<std::uint32_t>(ob.borrower * num_instruments_ + ob.instrument);
+  const std::uint32_t gi = group_of_[key] - 1;
+  OverdueGroup& g = groups_[gi];
+  if (ob.ov_prev != 0) Ob(ob.ov_prev).ov_next = ob.ov_next; else g.head = ob.ov_next;
+  if (ob.ov_next != 0) Ob(ob.ov_next).ov_prev = ob.ov_prev; else g.tail = ob.ov_prev;
+  ob.ov_prev = ob.ov_next = 0;
+  if (g.head == 0) {  // emptied: swap-remove (groups_ order carries no meaning)
+    group_of_[key] = 0;
+    if (gi + 1 != groups_.size()) {
+      groups_[gi] = groups_.back();
+      group_of_[groups_[gi].key] = gi + 1;
+    }
+    groups_.pop_back();
+  }
+}
+
+void TimeSwaps::Settle(const Command& cmd, Obligation& ob, std::vector<Event>* out) noexcept {
+  const Amount x = Pay(ob, ob.due_amount - ob.returned);
+  if (ob.returned == ob.due_amount) {
+    ob.state = ObligationState::kClosed;
+    ObligationEventFor(cmd, ob, ObligationEventKind::kSettled, x, out);
+  } else {
+    MarkOverdue(ob);
+    ObligationEventFor(cmd, ob, ObligationEventKind::kOverdue, x, out);
+  }
+}
+
+void TimeSwaps::AdvanceTime(const Command& cmd, std::vector<Event>* out) noexcept {
+  while (!expiries_.empty() && expiries_.front().time <= cmd.time) {
+    const TimedEntry top = expiries_.front();
+    std::pop_heap(expiries_.begin(), expiries_.end(), TimedLater{});
+    expiries_.pop_back();
+    TermOffer& o = Offer(top.id);
+    if (o.status != OfferStatus::kOpen) continue;  // finished earlier: stale entry
+    const Lots lots = o.open;
+    Remove(top.id, o, OfferStatus::kExpired);
+    Event& e = NewEvent(cmd, EventType::kTermExpired, out);
+    e.expired.offer = top.id;
+    e.expired.agency = o.agency;
+    e.expired.lots = lots;
+  }
+  while (!dues_.empty() && dues_.front().time <= cmd.time) {
+    const TimedEntry top = dues_.front();
+    std::pop_heap(dues_.begin(), dues_.end(), TimedLater{});
+    dues_.pop_back();
+    Obligation& ob = Ob(top.id);
+    // Stale: returned in full already, or recalled (its new due time has its own entry).
+    if (ob.state != ObligationState::kOpen || ob.due_time != top.time) continue;
+    Settle(cmd, ob, out);
+  }
+}
+
+void TimeSwaps::CollectOverdue(const Command& cmd, std::vector<Event>* out) noexcept {
+  if (groups_.empty()) return;
+  // Invariant: after this function, no group's borrower holds available units of its
+  // instrument (Pay takes all it can, and a group stays only while something is owed). So
+  // a group needs work exactly when its holding rose during the command: one check each.
+  // The groups to collect are chosen first, so units a lender receives here are collected
+  // from it (if it is itself overdue in that instrument) at the end of the next command,
+  // whatever the groups' order; they are then taken in key order, for a deterministic
+  // event order (groups_ order depends on history, LoadState rebuilds it differently).
+  collectable_.clear();
+  for (const OverdueGroup& g : groups_) {
+    if ((*holdings_)[g.key].available > 0) collectable_.push_back(g.key);
+  }
+  if (collectable_.empty()) return;
+  std::sort(collectable_.begin(), collectable_.end());
+  for (std::uint32_t key : collectable_) {
+    ObligationId id = groups_[group_of_[key] - 1].head;
+    while (id != 0 && (*holdings_)[key].available > 0) {
+      Obligation& ob = Ob(id);
+      id = ob.ov_next;
+      const Amount x = Pay(ob, ob.due_amount - ob.returned);
+      if (ob.returned == ob.due_amount) CloseOverdue(ob);  // may drop the group: id is kept
+      ObligationEventFor(cmd, ob, ObligationEventKind::kCollected, x, out);
+    }
+  }
+}
+
+void TimeSwaps::Return(const Command& cmd, std::vector<Event>* out) noexcept {
+  const ObligationCommand& c = cmd.obligation;
+  auto reject = [&](RejectReason r) { Reject(cmd, r, c.agency, c.obligation, 0, out); };
+  if (c.agency >= num_agencies_) return reject(RejectReason::kUnknownAgency);
+  if (c.obligation == 0 || c.obligation > obligations_.size() ||
+      Ob(c.obligation).borrower != c.agency) {
+    return reject(RejectReason::kUnknownObligation);
+  }
+  Obligation& ob = Ob(c.obligation);
+  if (ob.state == ObligationState::kClosed) return reject(RejectReason::kObligationNotOpen);
+  if (c.amount <= 0 || c.amount > ob.due_amount - ob.returned) {
+    return reject(RejectReason::kInvalidAmount);
+  }
+  if (H(ob.borrower, ob.instrument).available < c.amount) {
+    return reject(RejectReason::kInsufficientHoldings);
+  }
+  Pay(ob, c.amount);
+  if (ob.returned == ob.due_amount) {
+    if (ob.state == ObligationState::kOverdue) {
+      CloseOverdue(ob);
+    } else {
+      ob.state = ObligationState::kClosed;
+    }
+  }
+  ObligationEventFor(cmd, ob, ObligationEventKind::kReturned, c.amount, out);
+}
+
+void TimeSwaps::Recall(const Command& cmd, std::vector<Event>* out) noexcept {
+  const ObligationCommand& c = cmd.obligation;
+  auto reject = [&](RejectReason r) { Reject(cmd, r, c.agency, c.obligation, 0, out); };
+  if (c.agency >= num_agencies_) return reject(RejectReason::kUnknownAgency);
+  if (c.obligation == 0 || c.obligation > obligations_.size() ||
+      Ob(c.obligation).lender != c.agency) {
+    return reject(RejectReason::kUnknownObligation);
+  }
+  Obligation& ob = Ob(c.obligation);
+  if (ob.state != ObligationState::kOpen) return reject(RejectReason::kObligationNotOpen);
+  const Agreement& ag = ref_.agreements()[ob.agreement];
+  if (!ag.recall_allowed) return reject(RejectReason::kRecallNotAllowed);
+  const TimeNs due = cmd.time + ag.recall_notice;
+  ob.recalled = true;
+  if (due < ob.due_time) {
+    ob.due_time = due;
+    dues_.push_back({due, ob.id});
+    std::push_heap(dues_.begin(), dues_.end(), TimedLater{});
+  }
+  ObligationEventFor(cmd, ob, ObligationEventKind::kRecalled, 0, out);
+}
+
+// ------------------------------------------------------------------ queries
+
+OfferInfo TimeSwaps::Info(OfferId id) const {
+  const TermOffer& o = Offer(id);
+  OfferInfo i;
+  i.id = id;
+  i.client_id = o.client_id;
+  i.agency = o.agency;
+  i.pair = o.book;
+  i.side = o.side;
+  i.tif = o.tif;
+  i.price = o.premium;
+  i.original_lots = o.original;
+  i.open_lots = o.open;
+  i.filled_lots = o.filled;
+  i.expiry = o.expiry;
+  i.allow = o.allow;
+  i.deny = o.deny;
+  i.status = o.status;
+  i.accepted_seq = o.accepted_seq;
+  i.accepted_time = o.accepted_time;
+  return i;
+}
+
+ObligationInfo TimeSwaps::Info(const Obligation& ob) const {
+  ObligationInfo i;
+  i.id = ob.id;
+  i.book = ob.book;
+  i.instrument = ob.instrument;
+  i.agreement = ob.agreement;
+  i.lender = ob.lender;
+  i.borrower = ob.borrower;
+  i.lend_offer = ob.lend_offer;
+  i.borrow_offer = ob.borrow_offer;
+  i.lots = ob.lots;
+  i.premium_bps = ob.premium;
+  i.principal = ob.principal;
+  i.due_amount = ob.due_amount;
+  i.returned = ob.returned;
+  i.outstanding = ob.due_amount - ob.returned;
+  i.fill_time = ob.fill_time;
+  i.due_time = ob.due_time;
+  i.state = ob.state;
+  i.recalled = ob.recalled;
+  return i;
+}
+
+std::optional<OfferInfo> TimeSwaps::GetTermOffer(OfferId id) const {
+  if (id == 0 || id > offers_.size()) return std::nullopt;
+  return Info(id);
+}
+
+std::optional<ObligationInfo> TimeSwaps::GetObligation(ObligationId id) const {
+  if (id == 0 || id > obligations_.size()) return std::nullopt;
+  return Info(obligations_[id - 1]);
+}
+
+std::vector<ObligationInfo> TimeSwaps::ListObligations(std::optional<AgencyId> agency) const {
+  std::vector<ObligationInfo> v;
+  for (const Obligation& ob : obligations_) {
+    if (!agency || ob.lender == *agency || ob.borrower == *agency) v.push_back(Info(ob));
+  }
+  return v;
+}
+
+MicroUsd TimeSwaps::CreditUsed(std::uint32_t agreement, AgencyId borrower) const {
+  if (agreement >= ref_.agreements().size() || borrower >= num_agencies_) return 0;
+  return exposure_[agreement * num_agencies_ + borrower];
+}
+
+// ------------------------------------------------------------------ snapshots
+//
+// Section layout (all u64/i64 little-endian): offer_count, then per offer: agency, book,
+// side, tif, status, premium, open, filled, original, expiry, allow, deny, client_id,
+// accepted_seq, accepted_time; then per book, lends then borrows: n, n offer ids in
+// priority order (premium best first is not needed: levels are rebuilt by premium, FIFO
+// within one); then obligation_count and per obligation: book, agreement, lender,
+// borrower, lend_offer, borrow_offer, lots, premium, due_amount, returned, fill_time,
+// due_time, state, recalled. Everything else (client ids, heaps, the overdue list, credit
+// used) is derived on load.
+
+void TimeSwaps::Save(std::string* out) const {
+  PutU64(out, offers_.size());
+  for (const TermOffer& o : offers_) {
+    for (std::uint64_t v :
+         {std::uint64_t{o.agency}, std::uint64_t{o.book}, std::uint64_t(o.side),
+          std::uint64_t(o.tif), std::uint64_t(o.status), std::uint64_t(o.premium),
+          std::uint64_t(o.open), std::uint64_t(o.filled), std::uint64_t(o.original),
+          std::uint64_t(o.expiry), o.allow, o.deny, o.client_id, o.accepted_seq,
+          std::uint64_t(o.accepted_time)}) {
+      PutU64(out, v);
+    }
+  }
+  for (const Book& b : books_) {
+    for (const Side_* s : {&b.lends, &b.borrows}) {
+      std::vector<OfferId> ids;
+      if (!s->levels.empty()) {
+        for (std::int64_t p = s->bits.NextAtOrAfter(0); p >= 0; p = s->bits.NextAtOrAfter(p + 1)) {
+          for (OfferId id = s->levels[p].head; id != 0; id = Offer(id).next) ids.push_back(id);
+        }
+      }
+      PutU64(out, ids.size());
+      for (OfferId id : ids) PutU64(out, id);
+    }
+  }
+  PutU64(out, obligations_.size());
+  for (const Obligation& ob : obligations_) {
+    for (std::uint64_t v :
+         {std::uint64_t{ob.book}, std::uint64_t{ob.agreement}, std::uint64_t{ob.lender},
+          std::uint64_t{ob.borrower}, ob.lend_offer, ob.borrow_offer, std::uint64_t(ob.lots),
+          std::uint64_t(ob.premium), std::uint64_t(ob.due_amount), std::uint64_t(ob.returned),
+          std::uint64_t(ob.fill_time), std::uint64_t(ob.due_time), std::uint64_t(ob.state),
+          std::uint64_t{ob.recalled}}) {
+      PutU64(out, v);
+    }
+  }
+}
+
+bool TimeSwaps::AddReservations(std::vector<Amount>* reserved) const {
+  for (const TermOffer& o : offers_) {
+    if (o.status != OfferStatus::kOpen || o.side != Side::kSell) continue;
+    const InstrumentId i = ref_.term_books()[o.book].instrument;
+    Amount units;
+    Amount& r = (*reserved)[o.agency * num_instruments_ + i];
+    if (__builtin_mul_overflow(o.open, ref_.instruments()[i].lot_size, &units) ||
+        __builtin_add_overflow(r, units, &r)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+absl::Status TimeSwaps::Load(absl::string_view bytes, std::size_t base_offset) {
+  SectionReader r(bytes);
+  auto corrupt = [&](absl::string_view what) {
+    return absl::DataLossError(
+        absl::StrCat("engine snapshot: ", what, " at offset ", base_offset + r.pos()));
+  };
+  std::uint64_t n;
+  if (!r.U64(&n)) return corrupt("truncated term offers");
+  if (n > bytes.size() / (15 * 8)) return corrupt("term offer count beyond the data");
+  offers_.reserve(n);
+  for (std::uint64_t id = 1; id <= n; ++id) {
+    std::uint64_t v[15];
+    for (std::uint64_t& x : v) {
+      if (!r.U64(&x)) return corrupt(absl::StrCat("truncated term offer ", id));
+    }
+    TermOffer o;
+    if (v[0] >= num_agencies_ || v[1] >= books_.size() || v[2] < 1 || v[2] > 2 || v[3] < 1 ||
+        v[3] > 3 || v[4] < 1 || v[4] > 4 || v[5] > static_cast<std::uint64_t>(kMaxPremiumBps) ||
+        static_cast<std::int64_t>(v[6]) < 0 || static_cast<std::int64_t>(v[7]) < 0) {
+      return corrupt(absl::StrCat("invalid term offer ", id));
+    }
+    o.agency = static_cast<AgencyId>(v[0]);
+    o.book = static_cast<TermBookId>(v[1]);
+    o.side = static_cast<Side>(v[2]);
+    o.tif = static_cast<TimeInForce>(v[3]);
+    o.status = static_cast<OfferStatus>(v[4]);
+    o.premium = static_cast<std::int64_t>(v[5]);
+    o.open = static_cast<Lots>(v[6]);
+    o.filled = static_cast<Lots>(v[7]);
+    o.original = static_cast<Lots>(v[8]);
+    o.expiry = static_cast<TimeNs>(v[9]);
+    o.allow = v[10];
+    o.deny = v[11];
+    o.accept = (o.allow != 0 ? o.allow : kAllAgencies) & ~o.deny;
+    o.client_id = v[12];
+    o.accepted_seq = v[13];
+    o.accepted_time = static_cast<TimeNs>(v[14]);
+    if (o.client_id != 0 &&
+        !client_ids_.emplace(std::make_pair(o.agency, o.client_id), id).second) {
+      return corrupt(absl::StrCat("duplicate client id in term offer ", id));
+    }
+    offers_.push_back(o);
+  }
+  std::uint64_t linked = 0;
+  for (TermBookId b = 0; b < books_.size(); ++b) {
+    for (Side side : {Side::kSell, Side::kBuy}) {
+      std::uint64_t k;
+      if (!r.U64(&k)) return corrupt("truncated term book");
+      for (std::uint64_t j = 0; j < k; ++j) {
+        std::uint64_t id;
+        if (!r.U64(&id)) return corrupt("truncated term book");
+        if (id == 0 || id > n) return corrupt("unknown offer in term book");
+        TermOffer& o = Offer(id);
+        if (o.status != OfferStatus::kOpen || o.book != b || o.side != side || o.open <= 0 ||
+            o.prev != 0 || o.next != 0) {
+          return corrupt(absl::StrCat("inconsistent term book entry ", id));
+        }
+        EnsureAllocated(b);
+        const Level& l = SideOf(b, side).levels[o.premium];
+        if (l.tail == id || l.head == id) {
+          return corrupt(absl::StrCat("term offer listed twice ", id));
+        }
+        Link(id, o);
+        ++linked;
+        if (o.tif == TimeInForce::kGtd) expiries_.push_back({o.expiry, id});
+      }
+    }
+  }
+  std::uint64_t open = 0;
+  for (const TermOffer& o : offers_) open += o.status == OfferStatus::kOpen;
+  if (open != linked) return corrupt("open term offer missing from its book (or listed twice)");
+  std::make_heap(expiries_.begin(), expiries_.end(), TimedLater{});
+
+  std::uint64_t no;
+  if (!r.U64(&no)) return corrupt("truncated obligations");
+  if (no > bytes.size() / (14 * 8)) return corrupt("obligation count beyond the data");
+  obligations_.reserve(no);
+  std::vector<ObligationId> overdue;
+  for (std::uint64_t id = 1; id <= no; ++id) {
+    std::int64_t v[14];
+    for (std::int64_t& x : v) {
+      if (!r.I64(&x)) return corrupt(absl::StrCat("truncated obligation ", id));
+    }
+    Obligation ob;
+    if (v[0] < 0 || static_cast<std::uint64_t>(v[0]) >= books_.size() || v[1] < 0 ||
+        static_cast<std::uint64_t>(v[1]) >= ref_.agreements().size() || v[2] < 0 ||
+        static_cast<std::uint64_t>(v[2]) >= num_agencies_ || v[3] < 0 ||
+        static_cast<std::uint64_t>(v[3]) >= num_agencies_ || v[6] <= 0 || v[7] < 0 ||
+        v[7] > kMaxPremiumBps || v[9] < 0 || v[9] > v[8] || v[12] < 1 || v[12] > 3 ||
+        v[13] < 0 || v[13] > 1) {
+      return corrupt(absl::StrCat("invalid obligation ", id));
+    }
+    ob.id = id;
+    ob.book = static_cast<TermBookId>(v[0]);
+    ob.instrument = ref_.term_books()[ob.book].instrument;
+    ob.agreement = static_cast<std::uint32_t>(v[1]);
+    ob.lender = static_cast<AgencyId>(v[2]);
+    ob.borrower = static_cast<AgencyId>(v[3]);
+    ob.lend_offer = static_cast<OfferId>(v[4]);
+    ob.borrow_offer = static_cast<OfferId>(v[5]);
+    ob.lots = v[6];
+    ob.premium = v[7];
+    ob.due_amount = v[8];
+    ob.returned = v[9];
+    ob.fill_time = v[10];
+    ob.due_time = v[11];
+    ob.state = static_cast<ObligationState>(v[12]);
+    ob.recalled = v[13] != 0;
+    const i128 principal =
+        static_cast<i128>(ob.lots) * ref_.instruments()[ob.instrument].lot_size;
+    if (principal > kInt64Max || AmountDue(static_cast<Amount>(principal), ob.premium) !=
+                                     std::optional<Amount>(ob.due_amount) ||
+        (ob.state == ObligationState::kClosed) != (ob.returned == ob.due_amount)) {
+      return corrupt(absl::StrCat("inconsistent obligation ", id));
+    }
+    ob.principal = static_cast<Amount>(principal);
+    obligations_.push_back(ob);
+    if (ob.state == ObligationState::kOpen) dues_.push_back({ob.due_time, ob.id});
+    if (ob.state == ObligationState::kOverdue) overdue.push_back(ob.id);
+    if (ob.state != ObligationState::kClosed) {
+      const i128 owed = static_cast<i128>(ob.due_amount - ob.returned) *
+                        ref_.instruments()[ob.instrument].reference_value;
+      const i128 used = owed + exposure_[ob.agreement * num_agencies_ + ob.borrower];
+      if (used > kInt64Max) return corrupt(absl::StrCat("credit overflow at obligation ", id));
+      exposure_[ob.agreement * num_agencies_ + ob.borrower] = static_cast<MicroUsd>(used);
+    }
+  }
+  std::make_heap(dues_.begin(), dues_.end(), TimedLater{});
+  // The overdue groups, each in (due_time, id) order: the order obligations fall overdue.
+  std::sort(overdue.begin(), overdue.end(), [&](ObligationId a, ObligationId b) {
+    const TimeNs ta = Ob(a).due_time, tb = Ob(b).due_time;
+    return ta != tb ? ta < tb : a < b;
+  });
+  for (ObligationId id : overdue) MarkOverdue(Ob(id));
+  if (!r.done()) return corrupt("trailing bytes");
+  return absl::OkStatus();
+}
+
+}  // namespace msx::internal

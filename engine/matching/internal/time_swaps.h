@@ -1,0 +1,256 @@
+// Time swaps inside the engine: term books (one per instrument and tenor), lend and borrow
+// offers priced in basis points of premium, loans (the near leg) and the obligation ledger
+// (return, settlement at the due time, overdue, collection, recall). engine/ENGINE.md,
+// "Time swaps", states the rules; this class is the engine's only code for them, driven by
+// four hooks in Engine::Impl (time step, the term commands, the end of every command, the
+// overdue check of a pair-book sale).
+//
+// Pure and deterministic like the rest of the engine: integer arithmetic only (128-bit
+// intermediates), time only from the command. Offers and obligations live in vectors
+// reserved at Reset; a term book's two sides get their dense level arrays on its first
+// offer. Steady state allocates only when those vectors or heaps outgrow their reservation.
+//
+// Thread-safety: none; owned by the engine's single thread.
+#ifndef MSX_ENGINE_MATCHING_INTERNAL_TIME_SWAPS_H_
+#define MSX_ENGINE_MATCHING_INTERNAL_TIME_SWAPS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "engine/matching/command.h"
+#include "engine/matching/engine.h"
+#include "engine/matching/event.h"
+#include "engine/matching/internal/level_bitmap.h"
+#include "engine/matching/reference_data.h"
+#include "engine/matching/types.h"
+
+namespace msx::internal {
+
+// Premiums are whole basis points of the lent amount, 0..kMaxPremiumBps (0 = a swap line
+// with no premium; 10000 = 100 %, the borrower returns twice what it took).
+inline constexpr std::int64_t kMaxPremiumBps = 10000;
+
+// amount due = principal + ceil(principal * premium_bps / 10000): the premium is rounded
+// UP to a whole base unit, in the lender's favour. nullopt when it exceeds int64.
+std::optional<Amount> AmountDue(Amount principal, std::int64_t premium_bps);
+
+class TimeSwaps {
+ public:
+  // REQUIRES: `ref` and `*holdings` outlive this object; `*holdings` is indexed
+  // [agency * instruments + instrument] (the engine's own holdings table).
+  TimeSwaps(const ReferenceData& ref, std::vector<HoldingInfo>* holdings);
+  TimeSwaps(const TimeSwaps&) = delete;
+  TimeSwaps& operator=(const TimeSwaps&) = delete;
+
+  // Forgets everything (empty books, no obligations); reserves room for
+  // `expected_offers` term offers and as many obligations.
+  void Reset(std::size_t expected_offers);
+
+  // True when no term offer was ever accepted (then nothing else happened either): the
+  // engine then writes its snapshot without a time-swap section.
+  bool Empty() const { return offers_.empty(); }
+
+  // The time step of every command, after pair-book expiry: expires GTD term offers with
+  // expiry <= cmd.time in (expiry, id) order, then settles obligations with due_time <=
+  // cmd.time in (due_time, id) order.
+  void AdvanceTime(const Command& cmd, std::vector<Event>* out) noexcept;
+
+  // kSubmitTermOffer, kCancelTermOffer, kReturnObligation, kRecallObligation.
+  void Apply(const Command& cmd, std::vector<Event>* out) noexcept;
+
+  // The end of every command: where a borrower with overdue obligations of an instrument
+  // holds available units of it, its overdue obligations of that instrument collect them,
+  // oldest overdue first ((due_time, id) order); groups in (borrower, instrument) order.
+  // Cost: one holdings check per (borrower, instrument) group with an overdue obligation
+  // (bounded by agencies x instruments, not by the number of overdue obligations), plus
+  // the obligations actually paid. One branch when nothing is overdue.
+  void CollectOverdue(const Command& cmd, std::vector<Event>* out) noexcept;
+
+  // True when `agency` owes an overdue obligation of an instrument of `mineral`: its new
+  // lend offers and pair-book offers that give that mineral are rejected.
+  bool SaleBlocked(AgencyId agency, MineralId mineral) const noexcept {
+    return !groups_.empty() && overdue_by_mineral_[agency * num_minerals_ + mineral] != 0;
+  }
+
+  // The earliest term-offer expiry or obligation due time that may still be pending (never
+  // later than the truth), or nullopt.
+  std::optional<TimeNs> NextDue() const;
+
+  // ---- Queries ----
+  std::optional<OfferInfo> GetTermOffer(OfferId id) const;
+  std::optional<ObligationInfo> GetObligation(ObligationId id) const;
+  std::vector<ObligationInfo> ListObligations(std::optional<AgencyId> agency) const;
+  MicroUsd CreditUsed(std::uint32_t agreement, AgencyId borrower) const;
+
+  // ---- Snapshots (the section after the pair books in engine state version 3) ----
+  void Save(std::string* out) const;
+  // Restores a state written by Save into a freshly Reset object (whose holdings the
+  // engine has already loaded). Errors are DataLoss naming the offset, counted from
+  // `base_offset`, the position of `bytes` in the whole snapshot.
+  absl::Status Load(absl::string_view bytes, std::size_t base_offset);
+  // Adds what the open lend offers reserve to `(*reserved)[agency * instruments +
+  // instrument]` (the engine checks its holdings' reserved against the sum). False on
+  // overflow.
+  bool AddReservations(std::vector<Amount>* reserved) const;
+
+ private:
+  struct TermOffer {
+    OfferId prev = 0;
+    OfferId next = 0;
+    Lots open = 0;
+    Lots filled = 0;
+    Lots original = 0;
+    std::int64_t premium = 0;
+    TimeNs expiry = 0;
+    AgencyMask allow = 0;
+    AgencyMask deny = 0;
+    AgencyMask accept = 0;  // (allow or everyone) minus deny
+    ClientOfferId client_id = 0;
+    Seq accepted_seq = 0;
+    TimeNs accepted_time = 0;
+    TermBookId book = 0;
+    AgencyId agency = 0;
+    Side side = Side::kBuy;  // kSell = lend, kBuy = borrow
+    TimeInForce tif = TimeInForce::kGtc;
+    OfferStatus status = OfferStatus::kOpen;
+  };
+  struct Level {
+    OfferId head = 0;
+    OfferId tail = 0;
+    Lots lots = 0;
+    std::uint32_t count = 0;
+  };
+  struct Side_ {
+    std::vector<Level> levels;  // index = premium bps; empty until the book's first offer
+    LevelBitmap bits;
+  };
+  struct Book {
+    Side_ lends;    // asks: the lowest premium is best
+    Side_ borrows;  // bids: the highest premium is best
+  };
+  struct Obligation {
+    ObligationId id = 0;
+    TermBookId book = 0;
+    InstrumentId instrument = 0;
+    std::uint32_t agreement = 0;
+    AgencyId lender = 0;
+    AgencyId borrower = 0;
+    OfferId lend_offer = 0;
+    OfferId borrow_offer = 0;
+    Lots lots = 0;
+    std::int64_t premium = 0;
+    Amount principal = 0;
+    Amount due_amount = 0;
+    Amount returned = 0;
+    TimeNs fill_time = 0;
+    TimeNs due_time = 0;
+    ObligationState state = ObligationState::kOpen;
+    bool recalled = false;
+    // While overdue: neighbours in its group's list, in (due_time, id) order; 0 = none.
+    ObligationId ov_prev = 0;
+    ObligationId ov_next = 0;
+  };
+  // The overdue obligations of one borrower in one instrument: they all draw on the same
+  // holding, so collection looks at the holding once, not at each obligation.
+  struct OverdueGroup {
+    std::uint32_t key = 0;  // borrower * instruments + instrument
+    ObligationId head = 0;  // oldest overdue first
+    ObligationId tail = 0;
+  };
+  struct TimedEntry {  // min-heap entry: (time, id)
+    TimeNs time;
+    std::uint64_t id;
+  };
+  struct TimedLater {
+    bool operator()(const TimedEntry& a, const TimedEntry& b) const {
+      return a.time != b.time ? a.time > b.time : a.id > b.id;
+    }
+  };
+
+  HoldingInfo& H(AgencyId agency, InstrumentId instrument) noexcept {
+    return (*holdings_)[agency * num_instruments_ + instrument];
+  }
+  TermOffer& Offer(OfferId id) noexcept { return offers_[id - 1]; }
+  const TermOffer& Offer(OfferId id) const noexcept { return offers_[id - 1]; }
+  Obligation& Ob(ObligationId id) noexcept { return obligations_[id - 1]; }
+  Side_& SideOf(TermBookId book, Side side) noexcept {
+    return side == Side::kSell ? books_[book].lends : books_[book].borrows;
+  }
+  MineralId MineralOf(TermBookId book) const noexcept {
+    return ref_.instruments()[ref_.term_books()[book].instrument].mineral;
+  }
+  MicroUsd& Exposure(std::uint32_t agreement, AgencyId borrower) noexcept {
+    return exposure_[agreement * num_agencies_ + borrower];
+  }
+
+  void Submit(const Command& cmd, std::vector<Event>* out) noexcept;
+  void Cancel(const Command& cmd, std::vector<Event>* out) noexcept;
+  void Return(const Command& cmd, std::vector<Event>* out) noexcept;
+  void Recall(const Command& cmd, std::vector<Event>* out) noexcept;
+  void Reject(const Command& cmd, RejectReason reason, AgencyId agency, std::uint64_t target,
+              ClientOfferId client_id, std::vector<Event>* out) noexcept;
+
+  // The first agreement (configuration order) that contains both agencies, covers the
+  // book's mineral and has room under the borrower's credit limit for `due` units; -1 if
+  // none.
+  int PickAgreement(TermBookId book, AgencyId lender, AgencyId borrower, Amount due) const noexcept;
+  // True when some agreement containing `borrower` and covering the book's mineral has
+  // room for `due` units.
+  bool HasCredit(TermBookId book, AgencyId borrower, Amount due) const noexcept;
+
+  void EnsureAllocated(TermBookId book);
+  void Link(OfferId id, TermOffer& o) noexcept;
+  void Unlink(OfferId id, TermOffer& o) noexcept;
+  // Takes open offer `id` out of its book, releases a lend's reservation, marks `status`.
+  void Remove(OfferId id, TermOffer& o, OfferStatus status) noexcept;
+  void Match(const Command& cmd, OfferId taker_id, std::vector<Event>* out) noexcept;
+  // Opens the loan between maker and taker for `lots` under `agreement`.
+  void Lend(const Command& cmd, OfferId maker_id, OfferId taker_id, Lots lots,
+            std::uint32_t agreement, std::vector<Event>* out) noexcept;
+  // Moves up to `want` units of the obligation's instrument from the borrower's available
+  // to the lender's; returns the amount moved.
+  Amount Pay(Obligation& ob, Amount want) noexcept;
+  void Settle(const Command& cmd, Obligation& ob, std::vector<Event>* out) noexcept;
+  Event& ObligationEventFor(const Command& cmd, const Obligation& ob, ObligationEventKind kind,
+                            Amount amount, std::vector<Event>* out) noexcept;
+  // Links `ob` into its (borrower, instrument) group, keeping (due_time, id) order (an
+  // append in practice: obligations fall overdue in that order).
+  void MarkOverdue(Obligation& ob) noexcept;
+  // Unlinks `ob` from its group (dropping an emptied group) and closes it.
+  // REQUIRES: ob is overdue and paid in full.
+  void CloseOverdue(Obligation& ob) noexcept;
+  OfferInfo Info(OfferId id) const;
+  ObligationInfo Info(const Obligation& ob) const;
+
+  const ReferenceData& ref_;
+  std::vector<HoldingInfo>* holdings_;
+  std::size_t num_agencies_ = 0;
+  std::size_t num_instruments_ = 0;
+  std::size_t num_minerals_ = 0;
+  AgencyMask valid_agencies_ = 0;
+  // eligible_[book * agencies + agency]: agencies sharing an agreement covering the
+  // book's mineral with `agency` (not itself).
+  std::vector<AgencyMask> eligible_;
+  std::vector<Book> books_;
+  std::vector<TermOffer> offers_;       // id = index + 1
+  std::vector<Obligation> obligations_;  // id = index + 1
+  absl::flat_hash_map<std::pair<AgencyId, ClientOfferId>, OfferId> client_ids_;
+  std::vector<TimedEntry> expiries_;  // GTD term offers, lazy deletion
+  std::vector<TimedEntry> dues_;      // open obligations, lazy deletion (recalls re-push)
+  std::vector<OverdueGroup> groups_;          // unordered; swap-removed when emptied
+  std::vector<std::uint32_t> group_of_;       // [borrower * instruments + instrument]: index + 1
+  std::vector<std::uint32_t> collectable_;    // scratch for CollectOverdue: group keys
+  std::vector<std::uint32_t> overdue_by_mineral_;  // [agency * minerals + mineral]
+  std::vector<MicroUsd> exposure_;                 // [agreement * agencies + borrower]
+};
+
+}  // namespace msx::internal
+
+#endif  // MSX_ENGINE_MATCHING_INTERNAL_TIME_SWAPS_H_
