@@ -1,0 +1,222 @@
+// TimeSwaps' part of the engine state image: Save, Load and the reservation check
+// (the section after the pair books in engine state version 3; SNAPSHOT.md).
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "engine/matching/internal/coding.h"
+#include "engine/matching/internal/time_swaps.h"
+
+namespace msx::internal {
+namespace {
+
+using i128 = __int128;
+constexpr i128 kInt64Max = INT64_MAX;
+constexpr AgencyMask kAllAgencies = ~AgencyMask{0};
+
+// The section's fields go through the one byte-coding header.
+void PutU64(std::string* s, std::uint64_t v) { coding::PutFixed64(s, v); }
+using SectionReader = coding::BoundedReader;
+
+}  // namespace
+
+// Section layout (all u64/i64 little-endian): offer_count, then per offer: agency, book,
+// side, tif, status, premium, open, filled, original, expiry, allow, deny, client_id,
+// accepted_seq, accepted_time; then per book, lends then borrows: n, n offer ids in
+// priority order (premium best first is not needed: levels are rebuilt by premium, FIFO
+// within one); then obligation_count and per obligation: book, agreement, lender,
+// borrower, lend_offer, borrow_offer, lots, premium, due_amount, returned, fill_time,
+// due_time, state, recalled. Everything else (client ids, heaps, the overdue list, credit
+// used) is derived on load.
+
+void TimeSwaps::Save(std::string* out) const {
+  PutU64(out, offers_.size());
+  for (const TermOffer& o : offers_) {
+    for (std::uint64_t v :
+         {std::uint64_t{o.agency}, std::uint64_t{o.book}, std::uint64_t(o.side),
+          std::uint64_t(o.tif), std::uint64_t(o.status), std::uint64_t(o.premium),
+          std::uint64_t(o.open), std::uint64_t(o.filled), std::uint64_t(o.original),
+          std::uint64_t(o.expiry), o.allow, o.deny, o.client_id, o.accepted_seq,
+          std::uint64_t(o.accepted_time)}) {
+      PutU64(out, v);
+    }
+  }
+  for (const Book& b : books_) {
+    for (const Side_* s : {&b.lends, &b.borrows}) {
+      std::vector<OfferId> ids;
+      if (!s->levels.empty()) {
+        for (std::int64_t p = s->bits.NextAtOrAfter(0); p >= 0; p = s->bits.NextAtOrAfter(p + 1)) {
+          for (OfferId id = s->levels[p].head; id != 0; id = Offer(id).next) ids.push_back(id);
+        }
+      }
+      PutU64(out, ids.size());
+      for (OfferId id : ids) PutU64(out, id);
+    }
+  }
+  PutU64(out, obligations_.size());
+  for (const Obligation& ob : obligations_) {
+    for (std::uint64_t v :
+         {std::uint64_t{ob.book}, std::uint64_t{ob.agreement}, std::uint64_t{ob.lender},
+          std::uint64_t{ob.borrower}, ob.lend_offer, ob.borrow_offer, std::uint64_t(ob.lots),
+          std::uint64_t(ob.premium), std::uint64_t(ob.due_amount), std::uint64_t(ob.returned),
+          std::uint64_t(ob.fill_time), std::uint64_t(ob.due_time), std::uint64_t(ob.state),
+          std::uint64_t{ob.recalled}}) {
+      PutU64(out, v);
+    }
+  }
+}
+
+bool TimeSwaps::AddReservations(std::vector<Amount>* reserved) const {
+  for (const TermOffer& o : offers_) {
+    if (o.status != OfferStatus::kOpen || o.side != Side::kSell) continue;
+    const InstrumentId i = ref_.term_books()[o.book].instrument;
+    Amount units;
+    Amount& r = (*reserved)[o.agency * num_instruments_ + i];
+    if (__builtin_mul_overflow(o.open, ref_.instruments()[i].lot_size, &units) ||
+        __builtin_add_overflow(r, units, &r)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+absl::Status TimeSwaps::Load(absl::string_view bytes, std::size_t base_offset) {
+  SectionReader r(bytes);
+  auto corrupt = [&](absl::string_view what) {
+    return absl::DataLossError(
+        absl::StrCat("engine snapshot: ", what, " at offset ", base_offset + r.pos()));
+  };
+  std::uint64_t n;
+  if (!r.U64(&n)) return corrupt("truncated term offers");
+  if (n > bytes.size() / (15 * 8)) return corrupt("term offer count beyond the data");
+  offers_.reserve(n);
+  for (std::uint64_t id = 1; id <= n; ++id) {
+    std::uint64_t v[15];
+    for (std::uint64_t& x : v) {
+      if (!r.U64(&x)) return corrupt(absl::StrCat("truncated term offer ", id));
+    }
+    TermOffer o;
+    if (v[0] >= num_agencies_ || v[1] >= books_.size() || v[2] < 1 || v[2] > 2 || v[3] < 1 ||
+        v[3] > 3 || v[4] < 1 || v[4] > 4 || v[5] > static_cast<std::uint64_t>(kMaxPremiumBps) ||
+        static_cast<std::int64_t>(v[6]) < 0 || static_cast<std::int64_t>(v[7]) < 0) {
+      return corrupt(absl::StrCat("invalid term offer ", id));
+    }
+    o.agency = static_cast<AgencyId>(v[0]);
+    o.book = static_cast<TermBookId>(v[1]);
+    o.side = static_cast<Side>(v[2]);
+    o.tif = static_cast<TimeInForce>(v[3]);
+    o.status = static_cast<OfferStatus>(v[4]);
+    o.premium = static_cast<std::int64_t>(v[5]);
+    o.open = static_cast<Lots>(v[6]);
+    o.filled = static_cast<Lots>(v[7]);
+    o.original = static_cast<Lots>(v[8]);
+    o.expiry = static_cast<TimeNs>(v[9]);
+    o.allow = v[10];
+    o.deny = v[11];
+    o.accept = (o.allow != 0 ? o.allow : kAllAgencies) & ~o.deny;
+    o.client_id = v[12];
+    o.accepted_seq = v[13];
+    o.accepted_time = static_cast<TimeNs>(v[14]);
+    if (o.client_id != 0 &&
+        !client_ids_.emplace(std::make_pair(o.agency, o.client_id), id).second) {
+      return corrupt(absl::StrCat("duplicate client id in term offer ", id));
+    }
+    offers_.push_back(o);
+  }
+  std::uint64_t linked = 0;
+  for (TermBookId b = 0; b < books_.size(); ++b) {
+    for (Side side : {Side::kSell, Side::kBuy}) {
+      std::uint64_t k;
+      if (!r.U64(&k)) return corrupt("truncated term book");
+      for (std::uint64_t j = 0; j < k; ++j) {
+        std::uint64_t id;
+        if (!r.U64(&id)) return corrupt("truncated term book");
+        if (id == 0 || id > n) return corrupt("unknown offer in term book");
+        TermOffer& o = Offer(id);
+        if (o.status != OfferStatus::kOpen || o.book != b || o.side != side || o.open <= 0 ||
+            o.prev != 0 || o.next != 0) {
+          return corrupt(absl::StrCat("inconsistent term book entry ", id));
+        }
+        EnsureAllocated(b);
+        const Level& l = SideOf(b, side).levels[o.premium];
+        if (l.tail == id || l.head == id) {
+          return corrupt(absl::StrCat("term offer listed twice ", id));
+        }
+        Link(id, o);
+        ++linked;
+        if (o.tif == TimeInForce::kGtd) expiries_.push_back({o.expiry, id});
+      }
+    }
+  }
+  std::uint64_t open = 0;
+  for (const TermOffer& o : offers_) open += o.status == OfferStatus::kOpen;
+  if (open != linked) return corrupt("open term offer missing from its book (or listed twice)");
+  std::make_heap(expiries_.begin(), expiries_.end(), TimedLater{});
+
+  std::uint64_t no;
+  if (!r.U64(&no)) return corrupt("truncated obligations");
+  if (no > bytes.size() / (14 * 8)) return corrupt("obligation count beyond the data");
+  obligations_.reserve(no);
+  std::vector<ObligationId> overdue;
+  for (std::uint64_t id = 1; id <= no; ++id) {
+    std::int64_t v[14];
+    for (std::int64_t& x : v) {
+      if (!r.I64(&x)) return corrupt(absl::StrCat("truncated obligation ", id));
+    }
+    Obligation ob;
+    if (v[0] < 0 || static_cast<std::uint64_t>(v[0]) >= books_.size() || v[1] < 0 ||
+        static_cast<std::uint64_t>(v[1]) >= ref_.agreements().size() || v[2] < 0 ||
+        static_cast<std::uint64_t>(v[2]) >= num_agencies_ || v[3] < 0 ||
+        static_cast<std::uint64_t>(v[3]) >= num_agencies_ || v[6] <= 0 || v[7] < 0 ||
+        v[7] > kMaxPremiumBps || v[9] < 0 || v[9] > v[8] || v[12] < 1 || v[12] > 3 ||
+        v[13] < 0 || v[13] > 1) {
+      return corrupt(absl::StrCat("invalid obligation ", id));
+    }
+    ob.id = id;
+    ob.book = static_cast<TermBookId>(v[0]);
+    ob.instrument = ref_.term_books()[ob.book].instrument;
+    ob.agreement = static_cast<std::uint32_t>(v[1]);
+    ob.lender = static_cast<AgencyId>(v[2]);
+    ob.borrower = static_cast<AgencyId>(v[3]);
+    ob.lend_offer = static_cast<OfferId>(v[4]);
+    ob.borrow_offer = static_cast<OfferId>(v[5]);
+    ob.lots = v[6];
+    ob.premium = v[7];
+    ob.due_amount = v[8];
+    ob.returned = v[9];
+    ob.fill_time = v[10];
+    ob.due_time = v[11];
+    ob.state = static_cast<ObligationState>(v[12]);
+    ob.recalled = v[13] != 0;
+    const i128 principal =
+        static_cast<i128>(ob.lots) * ref_.instruments()[ob.instrument].lot_size;
+    if (principal > kInt64Max || AmountDue(static_cast<Amount>(principal), ob.premium) !=
+                                     std::optional<Amount>(ob.due_amount) ||
+        (ob.state == ObligationState::kClosed) != (ob.returned == ob.due_amount)) {
+      return corrupt(absl::StrCat("inconsistent obligation ", id));
+    }
+    ob.principal = static_cast<Amount>(principal);
+    obligations_.push_back(ob);
+    if (ob.state == ObligationState::kOpen) dues_.push_back({ob.due_time, ob.id});
+    if (ob.state == ObligationState::kOverdue) overdue.push_back(ob.id);
+    if (ob.state != ObligationState::kClosed) {
+      const i128 owed = static_cast<i128>(ob.due_amount - ob.returned) *
+                        ref_.instruments()[ob.instrument].reference_value;
+      const i128 used = owed + exposure_[ob.agreement * num_agencies_ + ob.borrower];
+      if (used > kInt64Max) return corrupt(absl::StrCat("credit overflow at obligation ", id));
+      exposure_[ob.agreement * num_agencies_ + ob.borrower] = static_cast<MicroUsd>(used);
+    }
+  }
+  std::make_heap(dues_.begin(), dues_.end(), TimedLater{});
+  // The overdue groups, each in (due_time, id) order: the order obligations fall overdue.
+  std::sort(overdue.begin(), overdue.end(), [&](ObligationId a, ObligationId b) {
+    const TimeNs ta = Ob(a).due_time, tb = Ob(b).due_time;
+    return ta != tb ? ta < tb : a < b;
+  });
+  for (ObligationId id : overdue) MarkOverdue(Ob(id));
+  if (!r.done()) return corrupt("trailing bytes");
+  return absl::OkStatus();
+}
+
+}  // namespace msx::internal
