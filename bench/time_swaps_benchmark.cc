@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "benchmark/benchmark.h"
 #include "engine/matching/engine.h"
 #include "engine/matching/reference_data_builder.h"
@@ -45,7 +46,7 @@ ReferenceData MakeRef() {
   b.AddPair({"CO", "LI", 1, 1500, 1'000'000});
   std::vector<std::string> members;
   for (int a = 0; a < kAgencies; ++a) {
-    std::string code = "A" + std::to_string(a);
+    const std::string code = absl::StrCat("A", a);
     b.AddAgency({code, code, "XX"});
     members.push_back(code);
   }
