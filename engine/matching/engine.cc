@@ -531,6 +531,10 @@ inline void Engine::Impl::Match(const Command& cmd, Book& b, OfferId id, OfferRe
   // Only the FIFOs of agencies the taker may trade with, and its own (self-match), are
   // merged: offers of any other agency would be skipped, so they are never read.
   const AgencyMask walk = partners | (AgencyMask{1} << o.agency);
+  // The taker's holdings entries, the same for every fill (a maker is never the taker's
+  // agency: the walk stops at a self-match).
+  HoldingInfo& taker_base = H(o.agency, b.base);
+  HoldingInfo& taker_quote = H(o.agency, b.quote);
   bool self_match = false;
   LevelMerge mg;
   std::int64_t i = opp.best;
@@ -550,7 +554,7 @@ inline void Engine::Impl::Match(const Command& cmd, Book& b, OfferId id, OfferRe
       if (next != kNil) __builtin_prefetch(&offers_[next]);
       if ((r.accept >> o.agency) & 1) {  // its agency is in `partners`
         Touch(o.pair, opp_side, i, l);
-        FillOne(cmd, b, opp, i, l, m, r, id, o, out);
+        FillOne(cmd, b, opp, i, l, m, r, id, o, taker_base, taker_quote, out);
         if (l.count == 0) break;  // the level emptied and released its FIFOs
       }
       MergeAdvance(&mg, a, next);
@@ -581,6 +585,7 @@ inline void Engine::Impl::Match(const Command& cmd, Book& b, OfferId id, OfferRe
 
 inline void Engine::Impl::FillOne(const Command& cmd, Book& b, BookSide& opp, std::int64_t index, Level& l,
              OfferId maker_id, OfferRecord& maker, OfferId taker_id, OfferRecord& taker,
+             HoldingInfo& taker_base, HoldingInfo& taker_quote,
              std::vector<Event>* out) noexcept {
   const Lots q = std::min(maker.open, taker.open);
   const Price price = maker.price;
@@ -588,19 +593,26 @@ inline void Engine::Impl::FillOne(const Command& cmd, Book& b, BookSide& opp, st
   // taker's or maker's validated limit) were checked at acceptance.
   const Amount base_amount = q * b.lot_size;
   const Amount quote_amount = q * price;
-  const bool taker_buys = taker.side == Side::kBuy;
-  const OfferRecord& buyer = taker_buys ? taker : maker;
-  const AgencyId seller_agency = taker_buys ? maker.agency : taker.agency;
-  const AgencyId buyer_agency = buyer.agency;
   // Seller: reserved base leaves, quote arrives. Buyer: the quote reserved at its own
-  // limit leaves (any improvement returns to available), base arrives.
-  H(seller_agency, b.base).reserved -= base_amount;
-  H(buyer_agency, b.base).available += base_amount;
-  HoldingInfo& bq = H(buyer_agency, b.quote);
-  const Amount buyer_reserved = q * buyer.price;
-  bq.reserved -= buyer_reserved;
-  bq.available += buyer_reserved - quote_amount;
-  H(seller_agency, b.quote).available += quote_amount;
+  // limit leaves (any improvement returns to available), base arrives. The taker's two
+  // entries were looked up once for the whole walk; the maker's row is another agency's.
+  HoldingInfo* const maker_row = &holdings_[std::size_t{maker.agency} * num_instruments_];
+  if (taker.side == Side::kBuy) {
+    maker_row[b.base].reserved -= base_amount;
+    taker_base.available += base_amount;
+    const Amount buyer_reserved = q * taker.price;
+    taker_quote.reserved -= buyer_reserved;
+    taker_quote.available += buyer_reserved - quote_amount;
+    maker_row[b.quote].available += quote_amount;
+  } else {
+    taker_base.reserved -= base_amount;
+    maker_row[b.base].available += base_amount;
+    HoldingInfo& bq = maker_row[b.quote];
+    const Amount buyer_reserved = q * maker.price;
+    bq.reserved -= buyer_reserved;
+    bq.available += buyer_reserved - quote_amount;
+    taker_quote.available += quote_amount;
+  }
 
   maker.open -= q;
   maker.filled += q;

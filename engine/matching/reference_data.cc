@@ -44,11 +44,6 @@ bool ReferenceData::Covers(const Agreement& ag, MineralId m) {
   return false;
 }
 
-AgencyMask ReferenceData::EligiblePartners(PairId pair, AgencyId agency) const {
-  if (pair >= pairs_.size() || agency >= agencies_.size()) return 0;
-  return eligible_[static_cast<std::size_t>(pair) * agencies_.size() + agency];
-}
-
 Amount ReferenceData::MandatedMinimumStock(AgencyId agency, InstrumentId instrument) const {
   if (agency >= agencies_.size() || instrument >= instruments_.size()) return 0;
   return minimum_stock_[static_cast<std::size_t>(agency) * instruments_.size() + instrument];

@@ -96,8 +96,12 @@ class ReferenceData {
   static bool Covers(const Agreement& ag, MineralId m);
 
   // The agencies that `agency` may swap with on `pair`: some agreement contains both and
-  // covers both minerals of the pair. Never contains `agency` itself. O(1).
-  AgencyMask EligiblePartners(PairId pair, AgencyId agency) const;
+  // covers both minerals of the pair. Never contains `agency` itself. O(1); inline, as the
+  // engine asks once per submit.
+  AgencyMask EligiblePartners(PairId pair, AgencyId agency) const {
+    if (pair >= pairs_.size() || agency >= agencies_.size()) return 0;
+    return eligible_[static_cast<std::size_t>(pair) * agencies_.size() + agency];
+  }
 
   // The policy of an emergency level (configured, else DefaultLevelPolicy).
   // REQUIRES: `level` is one of the five levels.

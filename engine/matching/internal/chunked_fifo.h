@@ -32,20 +32,9 @@ class ChunkedFifo {
     return blocks_[head_block_ + k / kBlock][k % kBlock];
   }
 
+  // Inline while the back block has room (every push but one in kBlock).
   void push_back(const T& v) {
-    if (tail_ == kBlock || blocks_.empty()) {
-      // The next block: a recycled one if any.
-      if (head_block_ > 0 && head_block_ * 2 >= blocks_.size()) Compact();
-      if (!spare_.empty()) {
-        blocks_.push_back(spare_.back());
-        spare_.pop_back();
-      } else {
-        owned_.push_back(std::make_unique<T[]>(kBlock));
-        blocks_.push_back(owned_.back().get());
-        spare_.reserve(owned_.size());  // so that recycling never allocates
-      }
-      tail_ = 0;
-    }
+    if (tail_ == kBlock || blocks_.empty()) [[unlikely]] NextBlock();
     blocks_.back()[tail_++] = v;
     ++size_;
   }
@@ -74,6 +63,20 @@ class ChunkedFifo {
   }
 
  private:
+  // Appends the block the next push goes into: a recycled one if any.
+  [[gnu::noinline]] void NextBlock() {
+    if (head_block_ > 0 && head_block_ * 2 >= blocks_.size()) Compact();
+    if (!spare_.empty()) {
+      blocks_.push_back(spare_.back());
+      spare_.pop_back();
+    } else {
+      owned_.push_back(std::make_unique<T[]>(kBlock));
+      blocks_.push_back(owned_.back().get());
+      spare_.reserve(owned_.size());  // so that recycling never allocates
+    }
+    tail_ = 0;
+  }
+
   // Drops the pointers of recycled blocks from the front of blocks_ (O(blocks), once per
   // about as many blocks popped).
   void Compact() {

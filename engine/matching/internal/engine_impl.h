@@ -198,13 +198,19 @@ class Engine::Impl {
   // counted, so its FIFOs are empty by then.
   inline void Detach(Book& b, BookSide& side, const OfferRecord& o, std::int64_t index) noexcept;
 
-  // Time-priority merge over the FIFOs of some agencies at one level: a cursor per agency.
+  // Time-priority merge over the FIFOs of some agencies at one level: a cursor per agency,
+  // and the stamp of the offer under each cursor, so that choosing the next offer reads
+  // only the record of a cursor that moved (a sweep across k agencies' FIFOs reads one
+  // record per fill, not k).
   struct LevelMerge {
-    AgencyMask live;  // agencies whose cursor is not exhausted
+    AgencyMask live;   // agencies whose cursor is not exhausted
+    AgencyMask fresh;  // live agencies whose cursor moved: stamp[] not loaded yet
     OfferId cur[kMaxAgencies];
+    std::uint64_t stamp[kMaxAgencies];  // offers_[cur[a]].stamp, for live and not fresh a
   };
   void MergeStart(const Level& l, AgencyMask agencies, LevelMerge* mg) const noexcept {
     mg->live = l.count == 0 ? 0 : l.agencies & agencies;
+    mg->fresh = mg->live;
     const AgencyList* lists = mg->live != 0 ? Lists(l) : nullptr;
     for (AgencyMask m = mg->live; m != 0; m &= m - 1) {
       const int a = __builtin_ctzll(m);
@@ -218,9 +224,7 @@ class Engine::Impl {
   // from `l`), at the cost of one status check on a record the walk reads anyway.
   template <bool kUnlink, typename LevelRef>
   int MergeNext(LevelRef& l, LevelMerge* mg) noexcept {
-    int best = -1;
-    std::uint64_t best_stamp = ~std::uint64_t{0};
-    for (AgencyMask m = mg->live; m != 0; m &= m - 1) {
+    for (AgencyMask m = mg->fresh; m != 0; m &= m - 1) {
       const int a = __builtin_ctzll(m);
       OfferId id = mg->cur[a];
       while (id != kNil && offers_[id].status != OfferStatus::kOpen) {
@@ -233,9 +237,17 @@ class Engine::Impl {
         mg->live &= ~(AgencyMask{1} << a);
         continue;
       }
-      const std::uint64_t stamp = offers_[id].stamp;
-      if (stamp < best_stamp) {
-        best_stamp = stamp;
+      mg->stamp[a] = offers_[id].stamp;
+    }
+    mg->fresh = 0;
+    const AgencyMask live = mg->live;
+    if ((live & (live - 1)) == 0) return live == 0 ? -1 : __builtin_ctzll(live);
+    int best = -1;
+    std::uint64_t best_stamp = ~std::uint64_t{0};
+    for (AgencyMask m = live; m != 0; m &= m - 1) {
+      const int a = __builtin_ctzll(m);
+      if (mg->stamp[a] < best_stamp) {  // stamps are unique
+        best_stamp = mg->stamp[a];
         best = a;
       }
     }
@@ -245,8 +257,13 @@ class Engine::Impl {
     return const_cast<Impl*>(this)->MergeNext<false>(l, mg);  // reads only
   }
   static void MergeAdvance(LevelMerge* mg, int agency, OfferId next) noexcept {
+    const AgencyMask bit = AgencyMask{1} << agency;
     mg->cur[agency] = next;
-    if (next == kNil) mg->live &= ~(AgencyMask{1} << agency);
+    if (next == kNil) {
+      mg->live &= ~bit;
+    } else {
+      mg->fresh |= bit;
+    }
   }
 
   // Calls fn(id) for every open offer of level `l` in time priority.
@@ -299,6 +316,7 @@ class Engine::Impl {
 
   inline void FillOne(const Command& cmd, Book& b, BookSide& opp, std::int64_t index, Level& l,
                OfferId maker_id, OfferRecord& maker, OfferId taker_id, OfferRecord& taker,
+               HoldingInfo& taker_base, HoldingInfo& taker_quote,
                std::vector<Event>* out) noexcept;
 
   // Validates a cancel/replace target; kNone when `id` is open and owned by `agency`.
