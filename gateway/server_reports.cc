@@ -19,28 +19,25 @@ namespace msx::gateway {
 
 namespace {
 
-// Resting offers per book, read on the sequencer thread for a scrape.
+// The engine's gauges (resting offers, obligations), read on the sequencer thread for a
+// scrape.
 class MetricsQuery final : public Work {
  public:
-  MetricsQuery(std::function<void(const std::vector<std::array<std::uint64_t, 2>>*)> render)
+  explicit MetricsQuery(std::function<void(const http::EngineGauges*)> render)
       : render_(std::move(render)) {}
   void Query(const SequencerView& view) override {
-    resting_.resize(view.ref.pairs().size());
-    for (const PairBook& p : view.ref.pairs()) {
-      DepthInfo depth = view.engine.GetDepth(p.id, std::numeric_limits<int>::max());
-      std::array<std::uint64_t, 2>& r = resting_[p.id];
-      for (const LevelInfo& l : depth.bids) r[0] += l.offer_count;
-      for (const LevelInfo& l : depth.asks) r[1] += l.offer_count;
-    }
+    gauges_ = http::ReadEngineGauges(view.engine, view.ref);
+    read_ = true;
   }
   void Complete(const absl::Status& status) override {
-    render_(status.ok() && !resting_.empty() ? &resting_ : nullptr);
+    render_(status.ok() && read_ ? &gauges_ : nullptr);
     delete this;
   }
 
  private:
-  std::function<void(const std::vector<std::array<std::uint64_t, 2>>*)> render_;
-  std::vector<std::array<std::uint64_t, 2>> resting_;
+  std::function<void(const http::EngineGauges*)> render_;
+  http::EngineGauges gauges_;
+  bool read_ = false;
 };
 
 // The journal's segment files on disk: how many, and their sizes summed (preallocated
@@ -72,7 +69,7 @@ std::int64_t UnixNowNs() {
 }  // namespace
 
 void ExchangeServer::ScrapeMetrics(std::function<void(std::string text)> done) {
-  auto render = [this, done](const std::vector<std::array<std::uint64_t, 2>>* resting) {
+  auto render = [this, done](const http::EngineGauges* gauges) {
     http::PrometheusWriter w;
     command_metrics_->Render(&w);
     journal_metrics_->Render(&w);
@@ -105,15 +102,7 @@ void ExchangeServer::ScrapeMetrics(std::function<void(std::string text)> done) {
     w.Sample("msx_sequencer_journal_waits_total", static_cast<double>(sequencer_->journal_waits()));
     w.Family("msx_accepting", "gauge", "1 while commands are accepted; 0 once the journal failed.");
     w.Sample("msx_accepting", sequencer_->accepting() ? 1 : 0);
-    if (resting != nullptr) {
-      w.Family("msx_book_resting_offers", "gauge", "Offers resting in each pair book, by side.");
-      for (const PairBook& p : ref_->pairs()) {
-        w.Sample("msx_book_resting_offers", {{"pair", p.symbol}, {"side", "buy"}},
-                 static_cast<double>((*resting)[p.id][0]));
-        w.Sample("msx_book_resting_offers", {{"pair", p.symbol}, {"side", "sell"}},
-                 static_cast<double>((*resting)[p.id][1]));
-      }
-    }
+    if (gauges != nullptr) http::RenderEngineGauges(*gauges, *ref_, &w);
     w.Family("msx_stream_subscribers", "gauge",
              "Open StreamExecutions, StreamExecutionBatches and StreamBook streams per agency.");
     for (const Agency& a : ref_->agencies()) {

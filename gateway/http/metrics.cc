@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
+#include <optional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -157,37 +159,70 @@ std::string RejectReasonLabel(RejectReason reason) {
   return name;
 }
 
+const char* ObligationEventLabel(ObligationEventKind kind) {
+  switch (kind) {
+    case ObligationEventKind::kReturned:
+      return "returned";
+    case ObligationEventKind::kSettled:
+      return "settled";
+    case ObligationEventKind::kOverdue:
+      return "overdue";
+    case ObligationEventKind::kCollected:
+      return "collected";
+    case ObligationEventKind::kRecalled:
+      return "recalled";
+  }
+  return nullptr;
+}
+
 CommandMetrics::CommandMetrics(const ReferenceData& ref)
-    : ref_(ref), pairs_(ref.pairs().size()), group_commands_(PowersOfTwo(4096)) {}
+    : ref_(ref),
+      pairs_(ref.pairs().size()),
+      term_books_(ref.term_books().size()),
+      obligations_(ref.instruments().size()),
+      group_commands_(PowersOfTwo(4096)) {}
 
 void CommandMetrics::OnBatchSequenced(absl::Span<const CommandGroup> groups) {
   if (groups.empty()) return;
-  // Summed locally first: one store per touched cell per batch. A command is rejected
-  // when one of its events is a kRejected (the engine then changed nothing).
-  std::array<std::array<std::uint64_t, 2>, kCommandTypes> by_type{};
+  // A command is rejected when one of its events is a kRejected (the engine then changed
+  // nothing). Each Add is a relaxed load and store (one writer): no read-modify-write.
   for (const CommandGroup& g : groups) {
     bool rejected = false;
     for (const Event& ev : g.events) {
-      if (ev.type == EventType::kRejected) {
-        rejected = true;
-        rejects_[static_cast<std::size_t>(ev.rejected.reason) % kRejectReasons].Add(1);
-      } else if (ev.type == EventType::kFill) {
-        const FillEvent& f = ev.fill;
-        if (f.pair < pairs_.size()) {
-          PairCells& p = pairs_[f.pair];
-          p.fills.Add(1);
-          p.lots.Add(static_cast<std::uint64_t>(f.lots));
-          p.base_amount.Add(static_cast<std::uint64_t>(f.base_amount));
-          p.quote_amount.Add(static_cast<std::uint64_t>(f.quote_amount));
+      switch (ev.type) {
+        case EventType::kRejected:
+          rejected = true;
+          rejects_[static_cast<std::size_t>(ev.rejected.reason)].Add(1);
+          break;
+        case EventType::kFill:
+          if (const FillEvent& f = ev.fill; f.pair < pairs_.size()) {
+            PairCells& p = pairs_[f.pair];
+            p.fills.Add(1);
+            p.lots.Add(static_cast<std::uint64_t>(f.lots));
+            p.base_amount.Add(static_cast<std::uint64_t>(f.base_amount));
+            p.quote_amount.Add(static_cast<std::uint64_t>(f.quote_amount));
+          }
+          break;
+        case EventType::kLoanFill:
+          if (const LoanFillEvent& l = ev.loan_fill; l.book < term_books_.size()) {
+            term_books_[l.book].loans.Add(1);
+            term_books_[l.book].lots.Add(static_cast<std::uint64_t>(l.lots));
+          }
+          break;
+        case EventType::kObligation: {
+          const ObligationEvent& o = ev.obligation;
+          const auto kind = static_cast<std::size_t>(o.kind);
+          if (o.instrument < obligations_.size() && kind < kObligationKinds) {
+            obligations_[o.instrument][kind].events.Add(1);
+            obligations_[o.instrument][kind].amount.Add(static_cast<std::uint64_t>(o.amount));
+          }
+          break;
         }
+        default:
+          break;
       }
     }
-    ++by_type[static_cast<std::size_t>(g.command->type) % kCommandTypes][rejected ? 1 : 0];
-  }
-  for (std::size_t t = 0; t < kCommandTypes; ++t) {
-    for (int r = 0; r < 2; ++r) {
-      if (by_type[t][r] != 0) commands_[t][r].Add(by_type[t][r]);
-    }
+    commands_[static_cast<std::size_t>(g.command->type)][rejected ? 1 : 0].Add(1);
   }
   group_commands_.Observe(groups.size());
 }
@@ -243,6 +278,48 @@ void CommandMetrics::Render(PrometheusWriter* w) const {
               {{"pair", p.symbol}, {"unit", ref_.instruments()[p.quote].unit}},
               static_cast<double>(pairs_[p.id].quote_amount.Get()));
   }
+  w->Family("msx_loans_total", "counter",
+            "Loans made per term book (time swaps): fills of a lend against a borrow offer, "
+            "each opening one obligation.");
+  for (const TermBook& b : ref_.term_books()) {
+    w->Sample("msx_loans_total", {{"term_book", b.symbol}},
+              static_cast<double>(term_books_[b.id].loans.Get()));
+  }
+  w->Family("msx_loaned_lots_total", "counter", "Lots lent per term book (the near legs).");
+  for (const TermBook& b : ref_.term_books()) {
+    w->Sample("msx_loaned_lots_total", {{"term_book", b.symbol}},
+              static_cast<double>(term_books_[b.id].lots.Get()));
+  }
+  // Only instruments that have a term book can have obligations.
+  std::vector<bool> lendable(ref_.instruments().size(), false);
+  for (const TermBook& b : ref_.term_books()) lendable[b.instrument] = true;
+  w->Family("msx_obligation_events_total", "counter",
+            "Obligation events per instrument: returned (by the borrower), settled (in full "
+            "at the due time), overdue (not settled in full at the due time), collected "
+            "(from units an overdue borrower received), recalled (by the lender).");
+  for (const Instrument& in : ref_.instruments()) {
+    if (!lendable[in.id]) continue;
+    for (std::size_t k = 1; k < kObligationKinds; ++k) {
+      const char* kind = ObligationEventLabel(static_cast<ObligationEventKind>(k));
+      if (kind == nullptr) continue;
+      w->Sample("msx_obligation_events_total", {{"instrument", in.symbol}, {"kind", kind}},
+                static_cast<double>(obligations_[in.id][k].events.Get()));
+    }
+  }
+  w->Family("msx_obligation_repaid_amount_total", "counter",
+            "Units moved from borrowers to lenders on obligations, per instrument and event "
+            "kind, in the instrument's unit (label unit).");
+  for (const Instrument& in : ref_.instruments()) {
+    if (!lendable[in.id]) continue;
+    for (std::size_t k = 1; k < kObligationKinds; ++k) {
+      const auto kind_value = static_cast<ObligationEventKind>(k);
+      const char* kind = ObligationEventLabel(kind_value);
+      if (kind == nullptr || kind_value == ObligationEventKind::kRecalled) continue;
+      w->Sample("msx_obligation_repaid_amount_total",
+                {{"instrument", in.symbol}, {"kind", kind}, {"unit", in.unit}},
+                static_cast<double>(obligations_[in.id][k].amount.Get()));
+    }
+  }
   w->Family("msx_sequencer_group_commands", "histogram",
             "Commands per sequencer group (one batch applied and handed to the journal).");
   w->HistogramSamples("msx_sequencer_group_commands", group_commands_, 1.0);
@@ -270,6 +347,71 @@ void JournalMetrics::Render(PrometheusWriter* w) const {
   w->Family("msx_journal_fdatasync_duration_seconds", "histogram",
             "Time spent in fdatasync per group commit (durability sync only).");
   w->HistogramSamples("msx_journal_fdatasync_duration_seconds", sync_ns_, 1e9);
+}
+
+EngineGauges ReadEngineGauges(const Engine& engine, const ReferenceData& ref) {
+  EngineGauges g;
+  g.resting.resize(ref.pairs().size());
+  for (const PairBook& p : ref.pairs()) {
+    const DepthInfo depth = engine.GetDepth(p.id, std::numeric_limits<int>::max());
+    std::array<std::uint64_t, 2>& r = g.resting[p.id];
+    for (const LevelInfo& l : depth.bids) r[0] += l.offer_count;
+    for (const LevelInfo& l : depth.asks) r[1] += l.offer_count;
+  }
+  g.obligations.resize(ref.instruments().size());
+  if (!ref.term_books().empty()) {
+    for (const ObligationInfo& o : engine.ListObligations(std::nullopt)) {
+      if (o.instrument >= g.obligations.size()) continue;
+      int state;
+      if (o.state == ObligationState::kOpen) {
+        state = 0;
+      } else if (o.state == ObligationState::kOverdue) {
+        state = 1;
+      } else {
+        continue;
+      }
+      EngineGauges::Obligations& c = g.obligations[o.instrument][state];
+      ++c.count;
+      c.outstanding += static_cast<std::uint64_t>(o.outstanding);
+    }
+  }
+  return g;
+}
+
+void RenderEngineGauges(const EngineGauges& g, const ReferenceData& ref, PrometheusWriter* w) {
+  if (g.resting.size() == ref.pairs().size()) {
+    w->Family("msx_book_resting_offers", "gauge", "Offers resting in each pair book, by side.");
+    for (const PairBook& p : ref.pairs()) {
+      w->Sample("msx_book_resting_offers", {{"pair", p.symbol}, {"side", "buy"}},
+                static_cast<double>(g.resting[p.id][0]));
+      w->Sample("msx_book_resting_offers", {{"pair", p.symbol}, {"side", "sell"}},
+                static_cast<double>(g.resting[p.id][1]));
+    }
+  }
+  if (g.obligations.size() != ref.instruments().size() || ref.term_books().empty()) return;
+  std::vector<bool> lendable(ref.instruments().size(), false);
+  for (const TermBook& b : ref.term_books()) lendable[b.instrument] = true;
+  static constexpr const char* kStates[2] = {"open", "overdue"};
+  w->Family("msx_obligations", "gauge",
+            "Obligations (loans not yet repaid in full) per instrument and state.");
+  for (const Instrument& in : ref.instruments()) {
+    if (!lendable[in.id]) continue;
+    for (int s = 0; s < 2; ++s) {
+      w->Sample("msx_obligations", {{"instrument", in.symbol}, {"state", kStates[s]}},
+                static_cast<double>(g.obligations[in.id][s].count));
+    }
+  }
+  w->Family("msx_obligation_outstanding_amount", "gauge",
+            "Units still owed on open and overdue obligations, in the instrument's unit "
+            "(label unit).");
+  for (const Instrument& in : ref.instruments()) {
+    if (!lendable[in.id]) continue;
+    for (int s = 0; s < 2; ++s) {
+      w->Sample("msx_obligation_outstanding_amount",
+                {{"instrument", in.symbol}, {"state", kStates[s]}, {"unit", in.unit}},
+                static_cast<double>(g.obligations[in.id][s].outstanding));
+    }
+  }
 }
 
 }  // namespace msx::gateway::http

@@ -23,6 +23,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "engine/matching/command.h"
+#include "engine/matching/engine.h"
 #include "engine/matching/event.h"
 #include "engine/matching/reference_data.h"
 #include "gateway/sequencer_observer.h"
@@ -95,8 +96,11 @@ class PrometheusWriter {
 // (OnBatchSequenced), on the thread that holds the sequencing role.
 class CommandMetrics final : public SequencerObserver {
  public:
-  static constexpr std::size_t kCommandTypes = 32;  // room for CommandType values 0..31
-  static constexpr std::size_t kRejectReasons = 32;
+  // One cell per value of the (8-bit) enums: a value this build does not name is counted
+  // in its own cell and not rendered, never folded onto another reason.
+  static constexpr std::size_t kCommandTypes = 256;
+  static constexpr std::size_t kRejectReasons = 256;
+  static_assert(sizeof(CommandType) == 1 && sizeof(RejectReason) == 1);
 
   explicit CommandMetrics(const ReferenceData& ref);
   CommandMetrics(const CommandMetrics&) = delete;
@@ -109,13 +113,18 @@ class CommandMetrics final : public SequencerObserver {
 
   // For tests and the dashboard.
   std::uint64_t commands(CommandType type, bool rejected) const {
-    return commands_[static_cast<std::size_t>(type) % kCommandTypes][rejected ? 1 : 0].Get();
+    return commands_[static_cast<std::size_t>(type)][rejected ? 1 : 0].Get();
   }
   std::uint64_t total_commands() const;
   std::uint64_t rejects(RejectReason reason) const {
-    return rejects_[static_cast<std::size_t>(reason) % kRejectReasons].Get();
+    return rejects_[static_cast<std::size_t>(reason)].Get();
   }
   std::uint64_t fills(PairId pair) const { return pairs_[pair].fills.Get(); }
+  std::uint64_t loans(TermBookId book) const { return term_books_[book].loans.Get(); }
+  std::uint64_t obligation_events(InstrumentId instrument, ObligationEventKind kind) const {
+    const auto k = static_cast<std::size_t>(kind);
+    return k < kObligationKinds ? obligations_[instrument][k].events.Get() : 0;
+  }
 
  private:
   struct PairCells {
@@ -124,12 +133,40 @@ class CommandMetrics final : public SequencerObserver {
     Cell base_amount;
     Cell quote_amount;
   };
+  struct TermBookCells {
+    Cell loans;
+    Cell lots;
+  };
+  struct ObligationCells {
+    Cell events;
+    Cell amount;  // units moved from the borrower to the lender
+  };
+  static constexpr std::size_t kObligationKinds = 6;  // ObligationEventKind 1..5
   const ReferenceData& ref_;
   std::array<std::array<Cell, 2>, kCommandTypes> commands_;  // [type][rejected]
   std::array<Cell, kRejectReasons> rejects_;
   std::vector<PairCells> pairs_;
+  std::vector<TermBookCells> term_books_;
+  std::vector<std::array<ObligationCells, kObligationKinds>> obligations_;  // [instrument][kind]
   Histogram group_commands_;  // commands per sequencer group
 };
+
+// Gauges read from the engine's state for one scrape, by a sequencer query (the engine
+// is the sequencer's alone): offers resting per pair book and side, obligations per
+// instrument and state. Read on the sequencing thread, rendered on the HTTP thread.
+struct EngineGauges {
+  struct Obligations {
+    std::uint64_t count = 0;        // obligations in the state
+    std::uint64_t outstanding = 0;  // units still owed on them, in the instrument's unit
+  };
+  std::vector<std::array<std::uint64_t, 2>> resting;      // [pair][0 = buy, 1 = sell]
+  std::vector<std::array<Obligations, 2>> obligations;    // [instrument][0 = open, 1 = overdue]
+};
+// Sequencing role (reads `engine`). Cost: every level of every pair book, every
+// obligation ever opened.
+EngineGauges ReadEngineGauges(const Engine& engine, const ReferenceData& ref);
+void RenderEngineGauges(const EngineGauges& gauges, const ReferenceData& ref,
+                        PrometheusWriter* w);
 
 // Journal group commits, updated by the thread that wrote them (one at a time).
 class JournalMetrics {
@@ -154,6 +191,8 @@ std::vector<std::uint64_t> LatencyBoundsNs();
 // returns null for a value that is not a known CommandType.
 const char* CommandTypeLabel(CommandType type);
 std::string RejectReasonLabel(RejectReason reason);
+// "returned", "settled", "overdue", "collected", "recalled"; null for an unknown value.
+const char* ObligationEventLabel(ObligationEventKind kind);
 
 }  // namespace msx::gateway::http
 
