@@ -31,7 +31,17 @@
 #        ratio against the echo of its own round) and on the median over the rounds, since
 #        on this VM the echo floor's own p50 moves by up to 2x between runs minutes apart,
 #        PIN=1 runs every server on CPU 1 and msx-loadgen on CPU 0 (taskset), so that client
-#        and server do not take each other's core (the same for echo and msx-server).
+#        and server do not take each other's core (the same for echo and msx-server),
+#        SWITCHES=1 counts the server process's context switches (voluntary + involuntary)
+#        and CPU time over every thread while msx-loadgen runs, and prints them per call
+#        ("srv cs/call", "srv us/call") plus the switches per call of each thread name: the
+#        machine's load moves latency and throughput, much less what one call costs the
+#        server. Read from the kernel's per-thread counters (/proc/PID/task/*/status and
+#        schedstat, the counts `perf stat -e context-switches,task-clock` reports; on this
+#        VM `perf stat -p` cannot attach to a running process); a thread that exits during
+#        the run is not counted (gRPC's threads live as long as the server).
+# Issue 18's bars are printed too (unary closed loop sync >= 0.8 x echo at the same
+# concurrency; none p50 <= 1.2 x echo; sync p50 <= echo + fdatasync + 50 us).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${MSX_BUILD_DIR:-$top/build}
@@ -106,15 +116,48 @@ print(f"{p50(append):.1f} {p50(overwrite):.1f}")
 PY
 )
 
+thread_counters() {  # pid -> {"tid": [name, voluntary, involuntary, cpu ns], ...}
+  python3 - "$1" <<'PY'
+import json, os, sys
+out = {}
+base = f"/proc/{sys.argv[1]}/task"
+for tid in os.listdir(base):
+    try:
+        st = dict(l.split(":", 1) for l in open(f"{base}/{tid}/status") if ":" in l)
+        ns = int(open(f"{base}/{tid}/schedstat").read().split()[0])
+    except OSError:
+        continue  # exited meanwhile
+    out[tid] = [st["Name"].strip(), int(st["voluntary_ctxt_switches"]),
+                int(st["nonvoluntary_ctxt_switches"]), ns]
+print(json.dumps(out))
+PY
+}
+
 run() {  # mode api address args... -> one JSON line appended to $out, tagged with the mode
   local mode=$1 api=$2 addr=$3; shift 3
   local api_args=()
   [[ $api == order-entry* ]] && api_args=(--api "$api" --window "$window")
-  local line
+  local line perf_pid="" perf_json="" load1
+  load1=$(cut -d' ' -f1 /proc/loadavg)  # the machine's 1-minute load average as the row starts
+  [[ ${SWITCHES:-0} == 1 ]] && thread_counters "${pids[-1]}" > "$tmp/before.json"
   # shellcheck disable=SC2086 # LOADGEN_ARGS is a list of flags
   line=$("${client_pin[@]}" "$loadgen_bin" --server "$addr" --duration "$duration" --json --quiet \
     ${LOADGEN_ARGS:-} "${api_args[@]}" "$@" | tail -n1)
-  echo "{\"server\":\"$mode\",\"api\":\"$api\",\"round\":$round,\"tag\":\"$tag\",\"args\":\"${api_args[*]} $*\",\"summary\":$line}" >> "$out"
+  if [[ ${SWITCHES:-0} == 1 ]]; then
+    thread_counters "${pids[-1]}" > "$tmp/after.json"
+    perf_json=",\"threads\":$(python3 - "$tmp/before.json" "$tmp/after.json" <<'PY'
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+out = {}  # thread name -> [voluntary, involuntary, cpu ns] during the run
+for tid, (comm, vol, inv, ns) in b.items():
+    v0, i0, n0 = a[tid][1:] if tid in a else (0, 0, 0)
+    o = out.setdefault(comm, [0, 0, 0])
+    o[0] += vol - v0; o[1] += inv - i0; o[2] += ns - n0
+print(json.dumps(out))
+PY
+)"
+  fi
+  echo "{\"server\":\"$mode\",\"api\":\"$api\",\"round\":$round,\"tag\":\"$tag\",\"args\":\"${api_args[*]} $*\",\"load1\":$load1$perf_json,\"summary\":$line}" >> "$out"
 }
 
 # A fresh server (and data dir) per group of rows, so that the journal's group-commit
@@ -183,9 +226,17 @@ for l in open(sys.argv[3]):
 def accepted(s):  # offers the engine took (submits without the rejected ones) per second
     return (s["submits"] - s["rejected"]) / s["elapsed_s"] if s.get("elapsed_s") else 0
 hdr = ["server", "api", "load", "sent", "ok", "rejected", "errors", "calls/s", "offers/s", "accepted/s", "p50", "p90", "p99",
-       "p99.9", "max", "exec p50", "exec p99", "fills", "cmds/commit"]
+       "p99.9", "max", "exec p50", "exec p99", "fills", "cmds/commit", "load1", "srv cs/call",
+       "srv us/call"]
 def errors(s):  # gRPC errors plus (order-entry) per-response error codes
     return sum(s["errors"].values()) + sum(s.get("response_errors", {}).values())
+def per_call(r, what):  # SWITCHES=1: the server's switches or CPU us during the run / calls
+    t, n = r.get("threads"), r["summary"]["sent"]
+    if not t or not n:
+        return "-"
+    if what == "cs":
+        return f"{sum(v[0] + v[1] for v in t.values()) / n:.1f}"
+    return f"{sum(v[2] for v in t.values()) / 1000 / n:.0f}"
 table = []
 for r in rows:
     s = r["summary"]
@@ -198,7 +249,8 @@ for r in rows:
                   f"{s['rate']:.0f}", f"{s.get('offer_rate', 0):.0f}", f"{accepted(s):.0f}", s["p50_us"], s["p90_us"], s["p99_us"], s["p999_us"], s["max_us"],
                   s["exec_p50_us"] if s["mode"] != "echo" else "-",
                   s["exec_p99_us"] if s["mode"] != "echo" else "-", s["fills"],
-                  per_commit.get(r.get("tag"), "-")])
+                  per_commit.get(r.get("tag"), "-"), r.get("load1", "-"),
+                  per_call(r, "cs"), per_call(r, "cpu")])
 w = [max(len(str(x)) for x in col) for col in zip(hdr, *table)]
 fmt = lambda row: "| " + " | ".join(str(x).rjust(n) for x, n in zip(row, w)) + " |"
 print("latencies in microseconds, measured from each call's scheduled send time")
@@ -206,6 +258,16 @@ print(fmt(hdr))
 print("|" + "|".join("-" * (n + 2) for n in w) + "|")
 for row in table:
     print(fmt(row))
+threaded = [r for r in rows if r.get("threads")]
+if threaded:
+    print("server context switches per call by thread (voluntary+involuntary; threads with >= 0.05):")
+    for r in threaded:
+        n = r["summary"]["sent"] or 1
+        parts = sorted(((v[0] + v[1]) / n, k) for k, v in r["threads"].items())
+        s = r["summary"]
+        load = f"{s['target_rate']}/s" if s["target_rate"] else f"closed C={s['concurrency']}"
+        print(f"  {r['server']} {load} (round {r.get('round', 1)}): " +
+              ", ".join(f"{k} {x:.2f}" for x, k in reversed(parts) if x >= 0.05))
 print("api: unary = one call per operation; oe SxW = order-entry, S streams (channels x "
       "agencies), W requests in flight per stream; oeb = the same on OrderEntryBatches")
 print(f"bare fdatasync p50 (same file system): 4 KiB append {fsync} us (the bar's floor); "
@@ -248,6 +310,41 @@ if len(rounds) > 1 and sync_margins:
     print(f"bar sync over {len(sync_margins)} rounds: median margin {m:+.1f} us (limit - p50), met in "
           f"{sum(x >= 0 for x in sync_margins)} of {len(sync_margins)} -> "
           f"{'MET' if m >= 0 else 'NOT MET'} (median)")
+# Issue 18's bars, per round and as the median over the rounds: none p50 <= 1.2 x echo p50;
+# sync p50 <= echo p50 + fdatasync p50 + 50 us; unary closed loop sync calls/s >= 0.8 x
+# the echo's at the same concurrency (same round).
+def closed(server, c, rnd):
+    for r in rows:
+        s = r["summary"]
+        if (r["server"] == server and s["target_rate"] == 0 and s["concurrency"] == c
+                and r.get("round", 1) == rnd and s.get("api", "unary") == "unary"):
+            return r
+    return None
+r18 = {"none": [], "sync": [], "closed": {}}
+for rnd in rounds:
+    echo, none, sync = (find(m, first_rate, rnd) for m in ("echo", "none", "sync"))
+    if echo and none:
+        r18["none"].append(none["p50_us"] / echo["p50_us"])
+    if echo and sync:
+        r18["sync"].append(echo["p50_us"] + fsync + 50 - sync["p50_us"])
+    for c in sorted({r["summary"]["concurrency"] for r in rows if r["summary"]["target_rate"] == 0}):
+        e, q = closed("echo", c, rnd), closed("sync", c, rnd)
+        if e and q and e["summary"]["rate"]:
+            r18["closed"].setdefault(c, []).append(q["summary"]["rate"] / e["summary"]["rate"])
+if r18["none"]:
+    m = median(r18["none"])
+    print(f"issue 18 bar none: p50 / echo p50 per round {' '.join(f'{x:.2f}' for x in r18['none'])}; "
+          f"median {m:.2f}x -> {'MET' if m <= 1.2 else 'NOT MET'} (<= 1.2x)")
+if r18["sync"]:
+    m = median(r18["sync"])
+    print(f"issue 18 bar sync: (echo p50 + fdatasync + 50) - sync p50 per round "
+          f"{' '.join(f'{x:+.0f}' for x in r18['sync'])} us; median {m:+.0f} us -> "
+          f"{'MET' if m >= 0 else 'NOT MET'}")
+for c, xs in sorted(r18["closed"].items()):
+    m = median(xs)
+    print(f"issue 18 bar closed loop C={c}: sync / echo calls/s per round "
+          f"{' '.join(f'{x:.2f}' for x in xs)}; median {m:.2f}x -> "
+          f"{'MET' if m >= 0.8 else 'NOT MET'} (>= 0.8x)")
 # Clients: unary = channels (one call in flight each); order-entry = streams (each an
 # agency's session on a channel, with its window of requests in flight).
 def clients(s):
