@@ -33,7 +33,7 @@ using testing::BuildPath;
 using testing::CommandResult;
 using testing::RunCommand;
 
-constexpr char kPair[] = "GA-4N/CO-99.8";  // KOMIR and JOGMEC are eligible (MSP-CORE)
+constexpr char kPair[] = "GA-4N/CO-99.8";  // KOMIR and JOGMEC are eligible (FORGE)
 
 // Exit codes documented in `msx --help`.
 constexpr int kExitUsage = 2;

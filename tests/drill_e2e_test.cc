@@ -50,7 +50,7 @@ void WriteAll(const std::string& path, const std::string& data) {
   out.write(data.data(), static_cast<std::streamsize>(data.size()));
 }
 
-// Four agencies trade GA-4N/CO-99.8 (all in MSP-CORE) from four threads at once, around
+// Four agencies trade GA-4N/CO-99.8 (all in FORGE) from four threads at once, around
 // the fair price, with cancels; then the server stops and msx-drill checks its data dir.
 TEST(DrillE2eTest, ServerDataDirWrittenUnderLoadVerifiesAndReportsEveryFill) {
   testing::ServerProcess server;

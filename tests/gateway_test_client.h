@@ -25,7 +25,7 @@
 
 namespace msx::testing {
 
-inline constexpr char kGaCo[] = "GA-4N/CO-99.8";  // KOMIR, JOGMEC, DLA... eligible (MSP-CORE)
+inline constexpr char kGaCo[] = "GA-4N/CO-99.8";  // KOMIR, JOGMEC, DLA... eligible (FORGE)
 inline constexpr char kNdprCo[] = "NDPR-OX/CO-99.8";  // KABIL and KOMIR share no agreement
 
 // One agency's view of a server: stubs plus the bearer token on every call.

@@ -131,14 +131,14 @@ TEST_F(ServerLifecycleTest, OutOfBoundsServerSettingsAreRefusedBeforeAnyFileIsCr
       // Was a busy-looping tick timer and a SIGTERM that never ended the process.
       {"tick.textproto", [](v1::ServerConfig* s) { s->set_time_tick_ms(9223372036854775807); },
        "server.time_tick_ms: must be between 1 and 3600000"},
-      // 8 agencies x 16 = 128 slots of a 64-slot queue: one agency could starve the others.
+      // 12 agencies x 16 = 192 slots of a 64-slot queue: one agency could starve the others.
       {"inflight.textproto",
        [](v1::ServerConfig* s) {
          s->set_queue_capacity(64);
          s->set_max_in_flight_per_agency(16);
        },
        "server.max_in_flight_per_agency: must be between 1 and server.queue_capacity / agencies "
-       "(64 / 8 = 8)"},
+       "(64 / 12 = 5)"},
       {"undurable.textproto", [](v1::ServerConfig* s) { s->set_max_undurable_bytes(1000); },
        "server.max_undurable_bytes: must be between 1048576 and"},
   };

@@ -18,7 +18,7 @@ struct AgencyCredential {
 };
 
 // The embedded default configuration's demo agencies that share the all-minerals
-// agreement (MSP-CORE), so that every pair of them is eligible on every pair book.
+// agreement (FORGE), so that every pair of them is eligible on every pair book.
 std::vector<AgencyCredential> DefaultAgencies();
 
 // msx-server answers RESOURCE_EXHAUSTED beyond this many requests in flight on one

@@ -226,6 +226,86 @@ TEST(DefaultConfigTest, EmbeddedPoliciesEscalateWithTheLevel) {
             0);
 }
 
+TEST(DefaultConfigTest, NdPrFloorAboveTheMarketBinds) {
+  absl::StatusOr<ReferenceData> ref = LoadReferenceData(DefaultConfig());
+  ASSERT_TRUE(ref.ok()) << ref.status();
+  const Instrument& ndpr = ref->instruments()[*ref->FindInstrument("NDPR-OX")];
+  EXPECT_GT(ndpr.floor, ndpr.reference_value);
+  // Base: NDPR-OX/CO-99.8, reference 2273 (0.075 x 1e6 / 33); the floor's price is
+  // ceil(0.080 x 1e6 / 33) = 2425, above the reference: band 2425..2613.
+  const PairBook& base = ref->pairs()[*ref->FindPair("NDPR-OX/CO-99.8")];
+  EXPECT_EQ(base.reference_price, 2273);
+  EXPECT_EQ(base.floor_price, 2425);
+  EXPECT_EQ(base.band_low, 2425);
+  EXPECT_EQ(base.band_high, 2613);
+  // The engine refuses a sale of NdPr at the reference price.
+  Engine engine(*ref, EngineOptions{.expected_offers = 64});
+  absl::StatusOr<std::vector<Command>> holdings = InitialHoldingCommands(DefaultConfig(), *ref);
+  ASSERT_TRUE(holdings.ok());
+  std::vector<Event> events;
+  Seq seq = 0;
+  for (Command c : *holdings) {
+    c.seq = ++seq;
+    engine.Apply(c, &events);
+  }
+  auto submit = [&](PairId pair, Side side, Price price) {
+    Command c{};
+    c.seq = ++seq;
+    c.type = CommandType::kSubmitOffer;
+    c.submit = SubmitOffer{*ref->FindAgency("DLA"), pair, side, TimeInForce::kGtc, 1, price,
+                           0, 0, 0, 0, seq};
+    events.clear();
+    engine.Apply(c, &events);
+    return events.front().type == EventType::kRejected ? events.front().rejected.reason
+                                                       : RejectReason::kNone;
+  };
+  EXPECT_EQ(submit(base.id, Side::kSell, 2273), RejectReason::kBelowFloor);
+  EXPECT_EQ(submit(base.id, Side::kSell, 2425), RejectReason::kNone);
+}
+
+TEST(DefaultConfigTest, CatalogueFollowsForgeAndPaxSilica) {
+  absl::StatusOr<ReferenceData> ref = LoadReferenceData(DefaultConfig());
+  ASSERT_TRUE(ref.ok()) << ref.status();
+  auto agreement = [&](const std::string& name) -> const Agreement* {
+    for (const Agreement& g : ref->agreements()) {
+      if (g.name == name) return &g;
+    }
+    return nullptr;
+  };
+  auto member = [&](const Agreement* g, const char* code) {
+    return (g->members >> *ref->FindAgency(code)) & 1;
+  };
+  const Agreement* forge = agreement("FORGE");
+  ASSERT_NE(forge, nullptr);
+  EXPECT_TRUE(forge->minerals.empty());  // rare earths included
+  EXPECT_EQ(agreement("MSP-CORE"), nullptr);
+  const Agreement* pax = agreement("PAX-SILICA");
+  ASSERT_NE(pax, nullptr);
+  for (const char* code :
+       {"DLA", "KOMIR", "JOGMEC", "CMSR-AU", "IL-MOE", "SG-EDB", "UK-DBT", "QA-QIA"}) {
+    EXPECT_EQ(member(pax, code), 1u) << code;
+  }
+  EXPECT_EQ(member(pax, "KABIL"), 0u);
+  // Silicon and rare earths, nothing else: Israel and Qatar trade silicon for NdPr, not cobalt.
+  const AgencyId il = *ref->FindAgency("IL-MOE"), qa = *ref->FindAgency("QA-QIA");
+  EXPECT_TRUE(ref->EligiblePartners(*ref->FindPair("SI-553/NDPR-OX"), il) &
+              (AgencyMask{1} << qa));
+  EXPECT_FALSE(ref->EligiblePartners(*ref->FindPair("SI-553/CO-99.8"), il) &
+               (AgencyMask{1} << qa));
+}
+
+TEST(LoadReferenceDataTest, FloorAboveTheBandBecomesItsOnlyPrice) {
+  msx::v1::ExchangeConfig c = Parse(kSmall);
+  // CO-99.8 floored at 40 USD/kg, above its 33 reference: CO/LIOH reference 3667, band
+  // 3117..4217; the floor's price ceil(40e6 x 1000 / 9e6) = 4445 is above the band.
+  c.mutable_instruments(0)->set_floor_micro_usd(40000000);
+  absl::StatusOr<ReferenceData> ref = LoadReferenceData(c);
+  ASSERT_TRUE(ref.ok()) << ref.status();
+  EXPECT_EQ(ref->pairs()[0].floor_price, 4445);
+  EXPECT_EQ(ref->pairs()[0].band_low, 4445);
+  EXPECT_EQ(ref->pairs()[0].band_high, 4445);
+}
+
 TEST(DefaultConfigTest, SomeAgreementLeavesOutMembersOrMinerals) {
   absl::StatusOr<ReferenceData> ref = LoadReferenceData(DefaultConfig());
   ASSERT_TRUE(ref.ok());
@@ -599,14 +679,14 @@ TEST(TermConfigTest, BadCreditLimitNamesAgreementAndField) {
   EXPECT_EQ(LoadError(c), "agreements[0] (A).credit_limits[1].borrower: \"JOGMEC\" listed twice");
 }
 
-TEST(DefaultConfigTest, CobaltIsLentFor30_90And180DaysWithCreditUnderMspCore) {
+TEST(DefaultConfigTest, CobaltIsLentFor30_90And180DaysWithCreditUnderForge) {
   absl::StatusOr<ReferenceData> ref = LoadReferenceData(DefaultConfig());
   ASSERT_TRUE(ref.ok()) << ref.status();
   for (const char* s : {"CO-99.8@30D", "CO-99.8@90D", "CO-99.8@180D"}) {
     EXPECT_TRUE(ref->FindTermBook(s).has_value()) << s;
   }
   const Agreement& core = ref->agreements()[0];
-  EXPECT_EQ(core.name, "MSP-CORE");
+  EXPECT_EQ(core.name, "FORGE");
   EXPECT_GT(core.credit_limit[*ref->FindAgency("JOGMEC")], 0);
   EXPECT_TRUE(core.recall_allowed);
   EXPECT_EQ(core.recall_notice, 8 * kNsPerDay);

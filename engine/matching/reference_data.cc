@@ -136,10 +136,6 @@ absl::StatusOr<ReferenceData> ReferenceDataBuilder::Build() const {
       return Bad("instruments", i, name, "reference_value_micro_usd", "must be > 0");
     }
     if (s.floor < 0) return Bad("instruments", i, name, "floor_micro_usd", "must be >= 0");
-    if (s.floor > s.reference_value) {
-      return Bad("instruments", i, name, "floor_micro_usd",
-                 "must not exceed reference_value_micro_usd");
-    }
     Instrument inst;
     inst.id = static_cast<InstrumentId>(i);
     inst.symbol = s.symbol;
@@ -186,13 +182,17 @@ absl::StatusOr<ReferenceData> ReferenceDataBuilder::Build() const {
     }
     const i128 tick = s.tick;
     i128 low = CeilDiv(CeilDiv(reference * (10000 - s.band_bps), 10000), tick) * tick;
-    const i128 high = FloorDiv(FloorDiv(reference * (10000 + s.band_bps), 10000), tick) * tick;
+    i128 high = FloorDiv(FloorDiv(reference * (10000 + s.band_bps), 10000), tick) * tick;
+    // The base's floor is the lowest price: p * quote value >= base floor * lot. It may lie
+    // above the reference value (ENGINE.md "Reference data"): a floor price above the band
+    // makes it the band's only price.
     i128 floor_price = 0;
     if (b.floor > 0) {
       floor_price = CeilDiv(CeilDiv(static_cast<i128>(b.floor) * b.lot_size, q.reference_value),
                             tick) *
                     tick;
       if (floor_price > low) low = floor_price;
+      if (floor_price > high) high = floor_price;
     }
     if (low < tick) low = tick;
     if (low > high) {

@@ -124,6 +124,8 @@ class ReferenceDataBuilder {
   //   band_high = floor_to_tick(reference_price * (10000 + band_bps) / 10000)
   //   floor_price = ceil_to_tick(base.floor * base.lot_size / quote.reference_value), the
   //               lowest price p with p * quote.reference_value >= base.floor * lot_size.
+  //   A floor may lie above the reference value; a floor_price above the band becomes the
+  //   band's only price.
   // A pair fails if its band is empty or spans more than kMaxPriceLevels ticks.
   // Term books: term_books[i] (SYMBOL@DAYSD).field; tenor_days 1..kMaxTenorDays, unique
   // per instrument; max_lots > 0 with max_lots * lot_size within int64. Agreement terms
