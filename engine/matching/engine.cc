@@ -118,7 +118,7 @@ inline void Engine::Impl::Apply(const Command& cmd, std::vector<Event>* out) noe
   last_time_ = cmd.time;
   ExpireDue(cmd, out);
   if (retention_ > 0 && !done_.empty()) PurgeDue(cmd);
-  time_swaps_.AdvanceTime(cmd, out);
+  if (time_swaps_.Pending()) [[unlikely]] time_swaps_.AdvanceTime(cmd, out);
   switch (cmd.type) {
     case CommandType::kSubmitOffer:
       Submit(cmd, out);
@@ -155,7 +155,8 @@ inline void Engine::Impl::Apply(const Command& cmd, std::vector<Event>* out) noe
       break;
     }
   }
-  time_swaps_.CollectOverdue(cmd, out);
+  // After the switch: a term command may have opened the first loan.
+  if (time_swaps_.Pending()) [[unlikely]] time_swaps_.CollectOverdue(cmd, out);
   FlushLevels(cmd, out);
 }
 

@@ -57,6 +57,15 @@ class TimeSwaps {
   // engine then writes its snapshot without a time-swap section.
   bool Empty() const { return offers_.empty(); }
 
+  // False when AdvanceTime and CollectOverdue would do nothing, whatever the command's
+  // time: no GTD term offer can expire, no obligation can fall due and none is overdue
+  // (true from the first GTD term offer or loan on, until the last such time has passed
+  // and nothing is overdue). Inline, so that a market without term activity pays one
+  // predictable branch per command.
+  bool Pending() const noexcept {
+    return !(expiries_.empty() & dues_.empty() & groups_.empty());
+  }
+
   // The time step of every command, after pair-book expiry: expires GTD term offers with
   // expiry <= cmd.time in (expiry, id) order, then settles obligations with due_time <=
   // cmd.time in (due_time, id) order.
