@@ -1,8 +1,8 @@
 // The MSX matching engine's hot path: Engine::Impl's command handling (Apply, Submit,
-// Match, Cancel, Replace, expiry, purges), Prefetch and the queries, in one translation
-// unit so that they inline into one another. See engine.h for the contract, ENGINE.md for
-// the rules and the event order, internal/engine_impl.h for Impl's state, and
-// engine_state.cc for SaveState / LoadState.
+// Match, Cancel, Replace, expiry, purges) and Prefetch, in one translation unit so that
+// they inline into one another. See engine.h for the contract, ENGINE.md for the rules and
+// the event order, internal/engine_impl.h for Impl's state, engine_queries.cc for the
+// queries and engine_state.cc for SaveState / LoadState.
 //
 // Data layout (no allocation per offer in steady state):
 // - Every accepted offer gets a record in `offers_`, a chunked array indexed by offer id
@@ -227,82 +227,6 @@ inline void Engine::Impl::Prefetch(const Command& c, int hop) const noexcept {
   }
 }
 
-inline std::optional<OfferInfo> Engine::Impl::GetOffer(OfferId id) const {
-  if (id == kNil || id > offers_.size() || offers_.Purged(id)) return std::nullopt;
-  return Info(id);
-}
-
-inline bool Engine::Impl::IsPurged(OfferId id) const {
-  return id != kNil && id <= offers_.size() && offers_.Purged(id);
-}
-
-inline std::size_t Engine::Impl::OfferMemoryBytes() const {
-  return offers_.resident_chunks() * OfferStore::kChunk * (sizeof(OfferRecord) + sizeof(ColdRecord));
-}
-
-inline std::optional<OfferInfo> Engine::Impl::FindByClientId(AgencyId agency, ClientOfferId client_id) const {
-  if (agency >= ref_.agencies().size() || client_id == 0) return std::nullopt;
-  const OfferId id = client_index_.Find(agency, client_id);
-  if (id == kNil) return std::nullopt;
-  return Info(id);
-}
-
-inline std::vector<OfferInfo> Engine::Impl::ListOpenOffers(AgencyId agency, std::optional<PairId> pair) const {
-  std::vector<OfferInfo> result;
-  for (PairId p = 0; p < books_.size(); ++p) {
-    if (pair && *pair != p) continue;
-    const Book& b = books_[p];
-    if (!b.allocated) continue;
-    for (const BookSide* side : {&b.bids, &b.asks}) {
-      for (std::int64_t i = side->bits.NextAtOrAfter(0); i >= 0;
-           i = side->bits.NextAtOrAfter(i + 1)) {
-        const Level& l = side->levels[i];
-        if (agency >= kMaxAgencies || ((l.agencies >> agency) & 1) == 0) continue;
-        for (OfferId id = Lists(l)[agency].head; id != kNil; id = offers_[id].next) {
-          if (offers_[id].status == OfferStatus::kOpen) result.push_back(Info(id));
-        }
-      }
-    }
-  }
-  std::sort(result.begin(), result.end(),
-            [](const OfferInfo& a, const OfferInfo& b) { return a.id < b.id; });
-  return result;
-}
-
-inline HoldingInfo Engine::Impl::GetHoldings(AgencyId agency, InstrumentId instrument) const {
-  if (agency >= ref_.agencies().size() || instrument >= num_instruments_) return {};
-  return holdings_[agency * num_instruments_ + instrument];
-}
-
-inline DepthInfo Engine::Impl::GetDepth(PairId pair, int max_levels) const {
-  DepthInfo d;
-  if (pair >= books_.size()) return d;
-  const Book& b = books_[pair];
-  if (!b.allocated) return d;
-  for (std::int64_t i = b.bids.best; i >= 0 && static_cast<int>(d.bids.size()) < max_levels;
-       i = b.bids.bits.PrevAtOrBefore(i - 1)) {
-    d.bids.push_back({b.low + i * b.tick, b.bids.levels[i].lots, b.bids.levels[i].count});
-  }
-  for (std::int64_t i = b.asks.best; i >= 0 && static_cast<int>(d.asks.size()) < max_levels;
-       i = b.asks.bits.NextAtOrAfter(i + 1)) {
-    d.asks.push_back({b.low + i * b.tick, b.asks.levels[i].lots, b.asks.levels[i].count});
-  }
-  return d;
-}
-
-inline std::optional<TimeNs> Engine::Impl::NextExpiry() const {
-  std::optional<TimeNs> next;
-  if (!expiries_.empty()) next = expiries_.front().expiry;
-  if (retention_ > 0 && !done_.empty()) {
-    TimeNs purge;  // the first command time at which PurgeDue takes done_.front()
-    if (!__builtin_add_overflow(done_.front().time, retention_, &purge)) {
-      if (!next.has_value() || purge < *next) next = purge;
-    }
-  }
-  if (std::optional<TimeNs> t = time_swaps_.NextDue(); t && (!next || *t < *next)) next = t;
-  return next;
-}
-
 inline void Engine::Impl::Touch(PairId pair, Side side, std::int64_t index, Level& l) noexcept {
   if (l.touch == stamp_) return;
   l.touch = stamp_;
@@ -495,15 +419,15 @@ inline Lots Engine::Impl::Available(const Book& b, const OfferRecord& taker, Age
        i = taker_buys ? opp.bits.NextAtOrAfter(i + 1) : opp.bits.PrevAtOrBefore(i - 1)) {
     if (taker_buys ? i > limit : i < limit) break;
     const Level& l = opp.levels[i];
-    MergeStart(l, walk, &mg);
-    for (int a = MergeNextConst(l, &mg); a >= 0; a = MergeNextConst(l, &mg)) {
+    MergeStartConst(l, walk, &mg);
+    for (int a = mg.Front(); a >= 0; a = mg.Front()) {
       if (a == static_cast<int>(taker.agency)) return sum;  // self-match stops here
       const OfferRecord& r = offers_[mg.cur[a]];
       if ((r.accept >> taker.agency) & 1) {
         sum += r.open;
         if (sum >= need) return sum;
       }
-      MergeAdvance(&mg, a, r.next);
+      MergeAdvanceConst(l, &mg, a, r.next);
     }
   }
   return sum;
@@ -527,43 +451,12 @@ inline void Engine::Impl::Match(const Command& cmd, Book& b, OfferId id, OfferRe
            std::vector<Event>* out) noexcept {
   const bool taker_buys = o.side == Side::kBuy;
   BookSide& opp = taker_buys ? b.asks : b.bids;
-  const Side opp_side = taker_buys ? Side::kSell : Side::kBuy;
   const std::int64_t limit = (o.price - b.low) / b.tick;
-  // Only the FIFOs of agencies the taker may trade with, and its own (self-match), are
-  // merged: offers of any other agency would be skipped, so they are never read.
-  const AgencyMask walk = partners | (AgencyMask{1} << o.agency);
-  // The taker's holdings entries, the same for every fill (a maker is never the taker's
-  // agency: the walk stops at a self-match).
-  HoldingInfo& taker_base = H(o.agency, b.base);
-  HoldingInfo& taker_quote = H(o.agency, b.quote);
-  bool self_match = false;
-  LevelMerge mg;
-  std::int64_t i = opp.best;
-  while (o.open > 0 && i >= 0 && (taker_buys ? i <= limit : i >= limit)) {
-    Level& l = opp.levels[i];
-    MergeStart(l, walk, &mg);
-    while (o.open > 0) {
-      const int a = MergeNext<true>(l, &mg);
-      if (a < 0) break;
-      if (a == static_cast<int>(o.agency)) {
-        self_match = true;
-        break;
-      }
-      const OfferId m = mg.cur[a];
-      OfferRecord& r = offers_[m];
-      const OfferId next = r.next;
-      if (next != kNil) __builtin_prefetch(&offers_[next]);
-      if ((r.accept >> o.agency) & 1) {  // its agency is in `partners`
-        Touch(o.pair, opp_side, i, l);
-        FillOne(cmd, b, opp, i, l, m, r, id, o, taker_base, taker_quote, out);
-        if (l.count == 0) break;  // the level emptied and released its FIFOs
-      }
-      MergeAdvance(&mg, a, next);
-    }
-    if (self_match) break;
-    // `i` may have been emptied (best moved); continue from the next level after it.
-    i = taker_buys ? opp.bits.NextAtOrAfter(i + 1) : opp.bits.PrevAtOrBefore(i - 1);
-  }
+  const std::int64_t best = opp.best;
+  const bool self_match =
+      best >= 0 && (taker_buys ? best <= limit : best >= limit) &&
+      (taker_buys ? Sweep<true>(cmd, b, opp, limit, id, o, partners, out)
+                  : Sweep<false>(cmd, b, opp, limit, id, o, partners, out));
   if (o.open == 0) {
     o.status = OfferStatus::kFilled;
     --open_count_;
@@ -584,64 +477,127 @@ inline void Engine::Impl::Match(const Command& cmd, Book& b, OfferId id, OfferRe
   }
 }
 
-inline void Engine::Impl::FillOne(const Command& cmd, Book& b, BookSide& opp, std::int64_t index, Level& l,
-             OfferId maker_id, OfferRecord& maker, OfferId taker_id, OfferRecord& taker,
-             HoldingInfo& taker_base, HoldingInfo& taker_quote,
-             std::vector<Event>* out) noexcept {
-  const Lots q = std::min(maker.open, taker.open);
-  const Price price = maker.price;
-  // No overflow: q <= validated lots, and lots * lot_size, lots * price (price <= the
-  // taker's or maker's validated limit) were checked at acceptance.
-  const Amount base_amount = q * b.lot_size;
-  const Amount quote_amount = q * price;
-  // Seller: reserved base leaves, quote arrives. Buyer: the quote reserved at its own
-  // limit leaves (any improvement returns to available), base arrives. The taker's two
-  // entries were looked up once for the whole walk; the maker's row is another agency's.
-  HoldingInfo* const maker_row = &holdings_[std::size_t{maker.agency} * num_instruments_];
-  if (taker.side == Side::kBuy) {
-    maker_row[b.base].reserved -= base_amount;
-    taker_base.available += base_amount;
-    const Amount buyer_reserved = q * taker.price;
-    taker_quote.reserved -= buyer_reserved;
-    taker_quote.available += buyer_reserved - quote_amount;
-    maker_row[b.quote].available += quote_amount;
+template <bool kTakerBuys>
+inline bool Engine::Impl::Sweep(const Command& cmd, Book& b, BookSide& opp, std::int64_t limit,
+                                OfferId taker_id, OfferRecord& taker, AgencyMask partners,
+                                std::vector<Event>* out) noexcept {
+  constexpr Side kOppSide = kTakerBuys ? Side::kSell : Side::kBuy;
+  const int taker_agency = taker.agency;
+  const PairId pair = taker.pair;
+  // Only the FIFOs of agencies the taker may trade with, and its own (self-match), are
+  // merged: offers of any other agency would be skipped, so they are never read.
+  const AgencyMask walk = partners | (AgencyMask{1} << taker_agency);
+  // What the walk changes is kept in locals (stores through the records and holdings would
+  // otherwise make the compiler reload every member after each of them) and written back
+  // once at the end.
+  const Amount lot_size = b.lot_size;
+  const bool retain = retention_ > 0;
+  Lots open = taker.open;
+  Lots taken = 0;
+  Amount base_sum = 0;   // sum of the fills' base amounts
+  Amount quote_sum = 0;  // and of their quote amounts
+  std::uint64_t fill_id = next_fill_id_;
+  std::size_t makers_filled = 0;
+  // The maker's holdings move per fill (each maker's row is another agency's: the walk
+  // stops at a self-match). A maker that sells gives base from its reservation and gets
+  // quote; one that buys gives quote from its reservation, made at its own price, which is
+  // the fill's price: all of it pays. gives[k * instruments] is agency k's entry of the
+  // instrument the makers give, gets[...] of the one they get.
+  const std::size_t instruments = num_instruments_;
+  HoldingInfo* const gives = &holdings_[kTakerBuys ? b.base : b.quote];
+  HoldingInfo* const gets = &holdings_[kTakerBuys ? b.quote : b.base];
+
+  bool self_match = false;
+  LevelMerge mg;
+  std::int64_t i = opp.best;
+  for (;;) {
+    Level& l = opp.levels[i];
+    // Before the level's first change (a level the walk leaves unchanged emits nothing).
+    Touch(pair, kOppSide, i, l);
+    MergeStart<true>(l, walk, &mg);
+    for (int a = mg.Front(); a >= 0; a = mg.Front()) {
+      if (a == taker_agency) {
+        self_match = true;
+        break;
+      }
+      OfferRecord& r = *mg.rec[a];
+      const OfferId m = mg.cur[a];
+      const OfferId next = r.next;
+      if (next != kNil) __builtin_prefetch(&offers_[next]);
+      if (((r.accept >> taker_agency) & 1) == 0) {  // its agency is not in `partners`
+        MergeAdvance<true>(l, &mg, a, next);
+        continue;
+      }
+      // No overflow: q <= validated lots, and lots * lot_size, lots * price (price <= the
+      // taker's or maker's validated limit) were checked at acceptance; the sums are
+      // bounded by the instruments' exchange-wide totals.
+      const Lots q = std::min(r.open, open);
+      const Price price = r.price;
+      const Amount base_amount = q * lot_size;
+      const Amount quote_amount = q * price;
+      const std::size_t row = std::size_t{r.agency} * instruments;
+      gives[row].reserved -= kTakerBuys ? base_amount : quote_amount;
+      gets[row].available += kTakerBuys ? quote_amount : base_amount;
+      const Lots maker_open = r.open - q;
+      r.open = maker_open;
+      r.filled += q;
+      open -= q;
+      taken += q;
+      base_sum += base_amount;
+      quote_sum += quote_amount;
+      l.lots -= q;
+
+      Event& e = NewEvent(cmd, EventType::kFill, out);
+      e.fill.fill_id = fill_id++;
+      e.fill.pair = pair;
+      e.fill.aggressor_side = kTakerBuys ? Side::kBuy : Side::kSell;
+      e.fill.maker_offer = m;
+      e.fill.taker_offer = taker_id;
+      e.fill.maker_agency = r.agency;
+      e.fill.taker_agency = static_cast<AgencyId>(taker_agency);
+      e.fill.lots = q;
+      e.fill.price = price;
+      e.fill.base_amount = base_amount;
+      e.fill.quote_amount = quote_amount;
+      e.fill.maker_open = maker_open;
+      e.fill.taker_open = open;
+
+      if (maker_open == 0) {
+        UnlinkFromList(l, r);
+        Detach(b, opp, r, i);  // open is 0: the level's lots were reduced above
+        r.status = OfferStatus::kFilled;
+        ++makers_filled;
+        if (retain) done_.push_back({cmd.time, m});
+        if (l.count == 0) break;  // the level emptied and released its FIFOs
+      }
+      if (open == 0) break;
+      MergeAdvance<true>(l, &mg, a, next);
+    }
+    if (self_match || open == 0) break;
+    // `i` may have been emptied (best moved); continue from the next level after it.
+    i = kTakerBuys ? opp.bits.NextAtOrAfter(i + 1) : opp.bits.PrevAtOrBefore(i - 1);
+    if (i < 0 || (kTakerBuys ? i > limit : i < limit)) break;
+  }
+
+  taker.open = open;
+  taker.filled += taken;
+  next_fill_id_ = fill_id;
+  open_count_ -= makers_filled;
+  // The taker's two entries move by the sums of its fills: the same final values as moving
+  // them fill by fill, as nothing reads them in between. A buyer's quote was reserved at
+  // its own limit: any improvement returns to available.
+  HoldingInfo& taker_base = H(taker.agency, b.base);
+  HoldingInfo& taker_quote = H(taker.agency, b.quote);
+  if (kTakerBuys) {
+    taker_base.available += base_sum;
+    const Amount reserved = taken * taker.price;
+    taker_quote.reserved -= reserved;
+    taker_quote.available += reserved - quote_sum;
   } else {
-    taker_base.reserved -= base_amount;
-    maker_row[b.base].available += base_amount;
-    HoldingInfo& bq = maker_row[b.quote];
-    const Amount buyer_reserved = q * maker.price;
-    bq.reserved -= buyer_reserved;
-    bq.available += buyer_reserved - quote_amount;
-    taker_quote.available += quote_amount;
+    taker_base.reserved -= base_sum;
+    taker_quote.available += quote_sum;
   }
-
-  maker.open -= q;
-  maker.filled += q;
-  taker.open -= q;
-  taker.filled += q;
-  l.lots -= q;
-
-  Event& e = NewEvent(cmd, EventType::kFill, out);
-  e.fill.fill_id = next_fill_id_++;
-  e.fill.pair = taker.pair;
-  e.fill.aggressor_side = taker.side;
-  e.fill.maker_offer = maker_id;
-  e.fill.taker_offer = taker_id;
-  e.fill.maker_agency = maker.agency;
-  e.fill.taker_agency = taker.agency;
-  e.fill.lots = q;
-  e.fill.price = price;
-  e.fill.base_amount = base_amount;
-  e.fill.quote_amount = quote_amount;
-  e.fill.maker_open = maker.open;
-  e.fill.taker_open = taker.open;
-
-  if (maker.open == 0) {
-    Unlink(b, opp, maker_id, maker, index);  // open is 0: level lots already reduced
-    maker.status = OfferStatus::kFilled;
-    --open_count_;
-    Finished(cmd.time, maker_id);
-  }
+  return self_match;
 }
 
 inline RejectReason Engine::Impl::CheckTarget(AgencyId agency, OfferId id) const noexcept {
@@ -846,43 +802,4 @@ void Engine::Apply(const Command& cmd, std::vector<Event>* out) noexcept {
 void Engine::Prefetch(const Command& next, int hop) const noexcept {
   impl_->Prefetch(next, hop);
 }
-std::optional<OfferInfo> Engine::GetOffer(OfferId id) const { return impl_->GetOffer(id); }
-bool Engine::IsPurged(OfferId id) const { return impl_->IsPurged(id); }
-TimeNs Engine::offer_retention() const { return impl_->offer_retention(); }
-std::uint64_t Engine::PurgedOfferCount() const { return impl_->PurgedOfferCount(); }
-std::size_t Engine::RetainedOfferCount() const { return impl_->RetainedOfferCount(); }
-std::size_t Engine::OfferMemoryBytes() const { return impl_->OfferMemoryBytes(); }
-std::optional<OfferInfo> Engine::FindByClientId(AgencyId agency,
-                                                ClientOfferId client_id) const {
-  return impl_->FindByClientId(agency, client_id);
-}
-std::vector<OfferInfo> Engine::ListOpenOffers(AgencyId agency,
-                                              std::optional<PairId> pair) const {
-  return impl_->ListOpenOffers(agency, pair);
-}
-HoldingInfo Engine::GetHoldings(AgencyId agency, InstrumentId instrument) const {
-  return impl_->GetHoldings(agency, instrument);
-}
-DepthInfo Engine::GetDepth(PairId pair, int max_levels) const {
-  return impl_->GetDepth(pair, max_levels);
-}
-bool Engine::IsHalted(PairId pair) const { return impl_->IsHalted(pair); }
-std::size_t Engine::OpenOfferCount() const { return impl_->OpenOfferCount(); }
-std::optional<TimeNs> Engine::NextExpiry() const { return impl_->NextExpiry(); }
-std::optional<OfferInfo> Engine::GetTermOffer(OfferId id) const {
-  return impl_->time_swaps().GetTermOffer(id);
-}
-std::optional<ObligationInfo> Engine::GetObligation(ObligationId id) const {
-  return impl_->time_swaps().GetObligation(id);
-}
-std::vector<ObligationInfo> Engine::ListObligations(std::optional<AgencyId> agency) const {
-  return impl_->time_swaps().ListObligations(agency);
-}
-MicroUsd Engine::CreditUsed(std::uint32_t agreement, AgencyId borrower) const {
-  return impl_->time_swaps().CreditUsed(agreement, borrower);
-}
-Seq Engine::last_seq() const { return impl_->last_seq(); }
-TimeNs Engine::last_time() const { return impl_->last_time(); }
-const ReferenceData& Engine::reference_data() const { return impl_->ref(); }
-
 }  // namespace msx

@@ -34,8 +34,8 @@ class ChunkedFifo {
 
   // Inline while the back block has room (every push but one in kBlock).
   void push_back(const T& v) {
-    if (tail_ == kBlock || blocks_.empty()) [[unlikely]] NextBlock();
-    blocks_.back()[tail_++] = v;
+    if (tail_ == kBlock) [[unlikely]] NextBlock();
+    back_[tail_++] = v;
     ++size_;
   }
 
@@ -47,6 +47,7 @@ class ChunkedFifo {
       if (size_ == 0) {
         for (std::size_t b = head_block_ + 1; b < blocks_.size(); ++b) spare_.push_back(blocks_[b]);
         blocks_.resize(head_block_ + 1);
+        back_ = blocks_.back();
         tail_ = 0;
       } else {
         spare_.push_back(blocks_[head_block_]);  // capacity reserved in push_back
@@ -59,7 +60,9 @@ class ChunkedFifo {
   void clear() noexcept {
     for (std::size_t b = head_block_; b < blocks_.size(); ++b) spare_.push_back(blocks_[b]);
     blocks_.clear();
-    head_block_ = head_ = tail_ = size_ = 0;
+    back_ = nullptr;
+    head_block_ = head_ = size_ = 0;
+    tail_ = kBlock;  // no back block: the next push appends one
   }
 
  private:
@@ -74,6 +77,7 @@ class ChunkedFifo {
       blocks_.push_back(owned_.back().get());
       spare_.reserve(owned_.size());  // so that recycling never allocates
     }
+    back_ = blocks_.back();
     tail_ = 0;
   }
 
@@ -88,8 +92,11 @@ class ChunkedFifo {
   std::vector<T*> blocks_;  // [head_block_, end) hold the queue, in order
   std::vector<T*> spare_;   // recycled blocks
   std::size_t head_block_ = 0;
+  T* back_ = nullptr;     // blocks_.back(), or null while blocks_ is empty
   std::size_t head_ = 0;  // index of the front value in blocks_[head_block_]
-  std::size_t tail_ = 0;  // values used in blocks_.back()
+  // Values used in blocks_.back(); kBlock while blocks_ is empty, so that push_back has
+  // one check.
+  std::size_t tail_ = kBlock;
   std::size_t size_ = 0;
 };
 

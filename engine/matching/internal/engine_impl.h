@@ -1,8 +1,9 @@
-// Engine::Impl, the engine's state and its operations: private to the engine's two
+// Engine::Impl, the engine's state and its operations: private to the engine's three
 // translation units, engine/matching/engine.cc (the hot path: Apply, Match, Cancel, Replace,
-// Prefetch, and the queries; its inline members are defined there, so that they inline
-// into one another) and engine/matching/engine_state.cc (SaveState / LoadState, SNAPSHOT.md).
-// Members defined here are the few both need (the merge walk over a level's FIFOs,
+// Prefetch; its inline members are defined there, so that they inline into one another),
+// engine/matching/engine_queries.cc (the read-only queries) and
+// engine/matching/engine_state.cc (SaveState / LoadState, SNAPSHOT.md).
+// Members defined here are the few several need (the merge walk over a level's FIFOs,
 // linking an offer into a level, reservations). Single-threaded, like Engine.
 #ifndef MSX_ENGINE_INTERNAL_ENGINE_IMPL_H_
 #define MSX_ENGINE_INTERNAL_ENGINE_IMPL_H_
@@ -199,82 +200,88 @@ class Engine::Impl {
   inline void Detach(Book& b, BookSide& side, const OfferRecord& o, std::int64_t index) noexcept;
 
   // Time-priority merge over the FIFOs of some agencies at one level: a cursor per agency,
-  // and the stamp of the offer under each cursor, so that choosing the next offer reads
-  // only the record of a cursor that moved (a sweep across k agencies' FIFOs reads one
-  // record per fill, not k).
+  // the stamp of the offer under it, and the live agencies in a ring ordered by that stamp
+  // (earliest first). The front is the next offer in priority; advancing the front's cursor
+  // re-inserts its agency from the back of the ring, so a sweep reads one record per fill
+  // and, when the makers' agencies take turns, compares one stamp per fill (not one per
+  // agency).
   struct LevelMerge {
-    AgencyMask live;   // agencies whose cursor is not exhausted
-    AgencyMask fresh;  // live agencies whose cursor moved: stamp[] not loaded yet
+    unsigned head;  // ring positions [head, tail), taken modulo kMaxAgencies
+    unsigned tail;
+    std::uint8_t ring[kMaxAgencies];
     OfferId cur[kMaxAgencies];
-    std::uint64_t stamp[kMaxAgencies];  // offers_[cur[a]].stamp, for live and not fresh a
+    OfferRecord* rec[kMaxAgencies];     // &offers_[cur[a]], for a in the ring
+    std::uint64_t stamp[kMaxAgencies];  // rec[a]->stamp
+    // The agency whose cursor offer is first in time priority, or -1 when every cursor is
+    // exhausted.
+    int Front() const noexcept {
+      return head == tail ? -1 : ring[head % kMaxAgencies];
+    }
   };
-  void MergeStart(const Level& l, AgencyMask agencies, LevelMerge* mg) const noexcept {
-    mg->live = l.count == 0 ? 0 : l.agencies & agencies;
-    mg->fresh = mg->live;
-    const AgencyList* lists = mg->live != 0 ? Lists(l) : nullptr;
-    for (AgencyMask m = mg->live; m != 0; m &= m - 1) {
-      const int a = __builtin_ctzll(m);
-      mg->cur[a] = lists[a].head;
-      __builtin_prefetch(&offers_[lists[a].head]);
-    }
-  }
-  // The agency whose cursor offer is first in time priority, or -1 when every cursor is
-  // exhausted. A FIFO holds only open offers (every way an offer stops being open unlinks
-  // it); an entry that is not open would still be passed over (and, with `unlink`, unlinked
-  // from `l`), at the cost of one status check on a record the walk reads anyway.
+  // Points agency `a`'s cursor at `id` and inserts it into the ring by stamp, or leaves it
+  // out when its FIFO is exhausted. A FIFO holds only open offers (every way an offer stops
+  // being open unlinks it); an entry that is not open would still be passed over (and, with
+  // `kUnlink`, unlinked from `l`), at the cost of one status check on a record the walk
+  // reads anyway.
   template <bool kUnlink, typename LevelRef>
-  int MergeNext(LevelRef& l, LevelMerge* mg) noexcept {
-    for (AgencyMask m = mg->fresh; m != 0; m &= m - 1) {
-      const int a = __builtin_ctzll(m);
-      OfferId id = mg->cur[a];
-      while (id != kNil && offers_[id].status != OfferStatus::kOpen) {
-        OfferRecord& dead = offers_[id];
-        id = dead.next;
-        if constexpr (kUnlink) UnlinkFromList(l, dead);
-      }
-      mg->cur[a] = id;
-      if (id == kNil) {
-        mg->live &= ~(AgencyMask{1} << a);
-        continue;
-      }
-      mg->stamp[a] = offers_[id].stamp;
+  void MergePut(LevelRef& l, LevelMerge* mg, int a, OfferId id) noexcept {
+    while (id != kNil && offers_[id].status != OfferStatus::kOpen) {
+      OfferRecord& dead = offers_[id];
+      id = dead.next;
+      if constexpr (kUnlink) UnlinkFromList(l, dead);
     }
-    mg->fresh = 0;
-    const AgencyMask live = mg->live;
-    if ((live & (live - 1)) == 0) return live == 0 ? -1 : __builtin_ctzll(live);
-    int best = -1;
-    std::uint64_t best_stamp = ~std::uint64_t{0};
+    if (id == kNil) return;
+    OfferRecord& r = offers_[id];
+    const std::uint64_t s = r.stamp;
+    mg->cur[a] = id;
+    mg->rec[a] = &r;
+    mg->stamp[a] = s;
+    unsigned pos = mg->tail++;
+    for (; pos != mg->head; --pos) {
+      const std::uint8_t before = mg->ring[(pos - 1) % kMaxAgencies];
+      if (mg->stamp[before] < s) break;  // stamps are unique
+      mg->ring[pos % kMaxAgencies] = before;
+    }
+    mg->ring[pos % kMaxAgencies] = static_cast<std::uint8_t>(a);
+  }
+  template <bool kUnlink, typename LevelRef>
+  void MergeStart(LevelRef& l, AgencyMask agencies, LevelMerge* mg) noexcept {
+    mg->head = mg->tail = 0;
+    const AgencyMask live = l.count == 0 ? 0 : l.agencies & agencies;
+    if (live == 0) return;
+    const AgencyList* lists = Lists(l);
+    for (AgencyMask m = live; m != 0; m &= m - 1) {
+      __builtin_prefetch(&offers_[lists[__builtin_ctzll(m)].head]);
+    }
     for (AgencyMask m = live; m != 0; m &= m - 1) {
       const int a = __builtin_ctzll(m);
-      if (mg->stamp[a] < best_stamp) {  // stamps are unique
-        best_stamp = mg->stamp[a];
-        best = a;
-      }
+      MergePut<kUnlink>(l, mg, a, lists[a].head);
     }
-    return best;
   }
-  int MergeNextConst(const Level& l, LevelMerge* mg) const noexcept {
-    return const_cast<Impl*>(this)->MergeNext<false>(l, mg);  // reads only
+  // Moves the front agency's cursor to `next` (the front offer's successor in its FIFO).
+  // REQUIRES: mg->Front() == agency.
+  template <bool kUnlink, typename LevelRef>
+  void MergeAdvance(LevelRef& l, LevelMerge* mg, int agency, OfferId next) noexcept {
+    ++mg->head;
+    MergePut<kUnlink>(l, mg, agency, next);
   }
-  static void MergeAdvance(LevelMerge* mg, int agency, OfferId next) noexcept {
-    const AgencyMask bit = AgencyMask{1} << agency;
-    mg->cur[agency] = next;
-    if (next == kNil) {
-      mg->live &= ~bit;
-    } else {
-      mg->fresh |= bit;
-    }
+  // The same for walks that only read.
+  void MergeStartConst(const Level& l, AgencyMask agencies, LevelMerge* mg) const noexcept {
+    const_cast<Impl*>(this)->MergeStart<false>(l, agencies, mg);
+  }
+  void MergeAdvanceConst(const Level& l, LevelMerge* mg, int agency, OfferId next) const noexcept {
+    const_cast<Impl*>(this)->MergeAdvance<false>(l, mg, agency, next);
   }
 
   // Calls fn(id) for every open offer of level `l` in time priority.
   template <typename Fn>
   void ForEachInPriority(const Level& l, Fn fn) const {
     LevelMerge mg;
-    MergeStart(l, kAllAgencies, &mg);
-    for (int a = MergeNextConst(l, &mg); a >= 0; a = MergeNextConst(l, &mg)) {
+    MergeStartConst(l, kAllAgencies, &mg);
+    for (int a = mg.Front(); a >= 0; a = mg.Front()) {
       const OfferId id = mg.cur[a];
       fn(id);
-      MergeAdvance(&mg, a, offers_[id].next);
+      MergeAdvanceConst(l, &mg, a, offers_[id].next);
     }
   }
 
@@ -314,10 +321,14 @@ class Engine::Impl {
   inline void Match(const Command& cmd, Book& b, OfferId id, OfferRecord& o, AgencyMask partners,
              std::vector<Event>* out) noexcept;
 
-  inline void FillOne(const Command& cmd, Book& b, BookSide& opp, std::int64_t index, Level& l,
-               OfferId maker_id, OfferRecord& maker, OfferId taker_id, OfferRecord& taker,
-               HoldingInfo& taker_base, HoldingInfo& taker_quote,
-               std::vector<Event>* out) noexcept;
+  // Takes makers from the opposite side `opp` for taker `o`, from the best level while the
+  // level is within `limit` (a level index), in time priority, until the taker is filled or
+  // meets an offer of its own agency; emits a fill per maker and moves holdings. True at a
+  // self-match. REQUIRES: opp.best crosses `limit`; kTakerBuys == (taker.side == kBuy).
+  template <bool kTakerBuys>
+  inline bool Sweep(const Command& cmd, Book& b, BookSide& opp, std::int64_t limit,
+                    OfferId taker_id, OfferRecord& taker, AgencyMask partners,
+                    std::vector<Event>* out) noexcept;
 
   // Validates a cancel/replace target; kNone when `id` is open and owned by `agency`.
   inline RejectReason CheckTarget(AgencyId agency, OfferId id) const noexcept;
