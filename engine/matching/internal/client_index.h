@@ -156,6 +156,16 @@ class ClientIndex {
   // REQUIRES: Find(agency, client_id) == 0; client_id != 0; offer != 0.
   void Insert(AgencyId agency, ClientOfferId client_id, OfferId offer) {
     PerAgency& p = per_agency_[agency];
+    // The common case, inline: an id above the maximum, with room in the last chunk.
+    if (p.chunks.empty() || client_id <= p.max || p.last_n == kChunk) [[unlikely]] {
+      return InsertSlow(p, client_id, offer);
+    }
+    p.chunks.back()[p.last_n++] = {client_id, offer};
+    p.max = client_id;
+  }
+
+ private:
+  [[gnu::noinline]] void InsertSlow(PerAgency& p, ClientOfferId client_id, OfferId offer) {
     // Not above the maximum: to the map (also an id equal to an erased maximum, which the
     // array still holds as a tombstone).
     if (!p.chunks.empty() && client_id <= p.max) {
@@ -171,7 +181,6 @@ class ClientIndex {
     p.max = client_id;
   }
 
- private:
   static constexpr std::size_t kChunkBytes = kChunk * sizeof(Entry);
   static constexpr std::size_t kHugePage = std::size_t{2} << 20;
 
