@@ -129,6 +129,10 @@ void Reports::Build(const Engine& engine, const Command& cmd, absl::Span<const E
     std::optional<OfferInfo> info = engine.GetOffer(id);
     return info ? *info : OfferInfo{};
   };
+  auto term_info = [&](OfferId id) {
+    std::optional<OfferInfo> info = engine.GetTermOffer(id);
+    return info ? *info : OfferInfo{};
+  };
   auto new_book = [&](PairId pair) -> v1::BookUpdate* {
     if (book == nullptr || !book_hub_->interested(pair)) return nullptr;
     auto u = std::make_shared<v1::BookUpdate>();
@@ -221,14 +225,90 @@ void Reports::Build(const Engine& engine, const Command& cmd, absl::Span<const E
       case EventType::kPairResumed:
         if (v1::BookUpdate* u = new_book(e.pair.pair)) u->set_halted(false);
         break;
+      // Time swaps. Reports describe the state the event left, not today's (history
+      // pages are built with a later engine): fixed fields come from the engine, the
+      // changing ones from the event.
+      case EventType::kTermAccepted: {
+        const AcceptedEvent& a = e.accepted;
+        if (!wants(a.agency)) break;
+        OfferInfo info = term_info(a.offer);
+        info.original_lots = a.lots;
+        info.open_lots = a.lots;
+        info.filled_lots = 0;
+        info.price = a.price;
+        info.status = OfferStatus::kOpen;
+        ToProtoTermOffer(ref_, info,
+                         new_report(a.agency)->mutable_term_accepted()->mutable_offer());
+        break;
+      }
+      case EventType::kTermCancelled: {
+        const CancelledEvent& c = e.cancelled;
+        if (!wants(c.agency)) break;
+        OfferInfo info = term_info(c.offer);
+        info.open_lots = 0;
+        info.status = OfferStatus::kCancelled;
+        v1::TermOfferCancelled* oc = new_report(c.agency)->mutable_term_cancelled();
+        ToProtoTermOffer(ref_, info, oc->mutable_offer());
+        oc->set_reason(ToProtoCancelReason(c.reason));
+        oc->set_cancelled_lots(c.lots);
+        break;
+      }
+      case EventType::kTermExpired: {
+        const ExpiredEvent& x = e.expired;
+        if (!wants(x.agency)) break;
+        OfferInfo info = term_info(x.offer);
+        info.open_lots = 0;
+        info.status = OfferStatus::kExpired;
+        v1::TermOfferExpired* oe = new_report(x.agency)->mutable_term_expired();
+        ToProtoTermOffer(ref_, info, oe->mutable_offer());
+        oe->set_expired_lots(x.lots);
+        break;
+      }
+      case EventType::kLoanFill: {
+        const LoanFillEvent& l = e.loan_fill;
+        std::optional<ObligationInfo> ob = engine.GetObligation(l.obligation);
+        if (!ob) break;
+        ob->returned = 0;
+        ob->outstanding = ob->due_amount;
+        ob->state = ObligationState::kOpen;
+        ob->recalled = false;
+        if (l.book < ref_.term_books().size()) ob->due_time = cmd.time + ref_.term_books()[l.book].tenor;
+        // The maker's and the taker's view: each sees its own offer and what is open of it.
+        for (bool maker : {true, false}) {
+          const OfferId offer = maker ? l.maker_offer : l.taker_offer;
+          const bool maker_lends = l.aggressor_side == Side::kBuy;
+          const AgencyId agency = (maker == maker_lends) ? l.lender : l.borrower;
+          if (!wants(agency)) continue;
+          v1::ObligationReport* r = new_report(agency)->mutable_obligation();
+          r->set_kind(v1::OBLIGATION_EVENT_KIND_OPENED);
+          r->set_amount(ob->principal);
+          ToProtoObligation(ref_, *ob, r->mutable_obligation());
+          r->set_offer_id(offer);
+          r->set_client_offer_id(term_info(offer).client_id);
+          r->set_open_lots(maker ? l.maker_open : l.taker_open);
+        }
+        break;
+      }
+      case EventType::kObligation: {
+        const ObligationEvent& o = e.obligation;
+        std::optional<ObligationInfo> ob = engine.GetObligation(o.obligation);
+        if (!ob) break;
+        ob->outstanding = o.outstanding;
+        ob->returned = ob->due_amount - o.outstanding;
+        ob->state = o.state;
+        ob->due_time = o.due_time;
+        if (o.kind == ObligationEventKind::kRecalled) ob->recalled = true;
+        for (AgencyId agency : {o.lender, o.borrower}) {
+          if (!wants(agency)) continue;
+          v1::ObligationReport* r = new_report(agency)->mutable_obligation();
+          r->set_kind(ToProtoObligationEventKind(o.kind));
+          r->set_amount(o.amount);
+          ToProtoObligation(ref_, *ob, r->mutable_obligation());
+        }
+        break;
+      }
       case EventType::kRejected:
       case EventType::kHoldingsSet:
-      // Time swaps reach no stream yet (no gateway RPCs for them; engine/ENGINE.md).
-      case EventType::kTermAccepted:
-      case EventType::kLoanFill:
-      case EventType::kTermCancelled:
-      case EventType::kTermExpired:
-      case EventType::kObligation:
         break;
     }
   }

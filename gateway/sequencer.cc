@@ -240,7 +240,8 @@ std::string Sequencer::failure() const {
 TimeNs Sequencer::Now() {
   auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
                  std::chrono::system_clock::now().time_since_epoch())
-                 .count();
+                 .count() +
+             clock_offset_.load(std::memory_order_acquire);
   // The engine requires non-decreasing times; a wall clock stepped back must not break it.
   return std::max<TimeNs>(now, last_time_);
 }

@@ -165,6 +165,13 @@ class Sequencer {
   absl::Status SubmitCommandHere(const Command& cmd, Work* work);
   // Queues a read-only query. Same errors.
   absl::Status SubmitQuery(Work* work);
+  // Drills and tests (server.allow_clock_advance; Admin.AdvanceClock): the clock that
+  // stamps commands runs `by` ns (> 0) further ahead of the wall clock from now on.
+  // Returns the total offset. Times stay non-decreasing; replay is unaffected (each
+  // command's time is in the journal). Not kept across a restart.
+  TimeNs AdvanceClock(TimeNs by) {
+    return clock_offset_.fetch_add(by, std::memory_order_acq_rel) + by;
+  }
 
   // ---- Replication (gateway/replication_node.h) ----
   // Standby: queues a command the primary sequenced (cmd.seq and cmd.time are kept, not
@@ -252,6 +259,7 @@ class Sequencer {
   std::atomic<int> submitting_{0};  // producers between their stopping_ check and push
   std::atomic<Seq> last_seq_atomic_{0};
   std::atomic<Seq> durable_seq_{0};
+  std::atomic<TimeNs> clock_offset_{0};  // AdvanceClock
   // Items pushed and not yet processed (incremented before the push, decremented by the
   // sequencer thread under role_mu_ once processed): SubmitCommandHere runs a command on
   // the caller only when this is 0, so it never overtakes anything queued before it.

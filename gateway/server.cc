@@ -451,6 +451,7 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
                      s->stream_counts_.get(),
                      limits,
                      {}};
+  ctx.allow_clock_advance = server.allow_clock_advance();
   if (s->replication_) {
     ReplicationNode* n = s->replication_.get();
     ctx.replication_status = [n](v1::GetExchangeStatusResponse* r) {

@@ -82,6 +82,8 @@ struct ServiceContext {
   // Adds the replication fields to a GetExchangeStatus answer (any thread); empty = no
   // replication.
   std::function<void(v1::GetExchangeStatusResponse*)> replication_status;
+  // server.allow_clock_advance: Admin.AdvanceClock is allowed (drills and tests).
+  bool allow_clock_advance = false;
 };
 
 // Most requests an OrderEntry (or OrderEntryBatches) stream may have in flight before
@@ -121,6 +123,28 @@ class ExchangeService final : public v1::Exchange::CallbackService {
   grpc::ServerUnaryReactor* GetBook(grpc::CallbackServerContext* context,
                                     const v1::GetBookRequest* request,
                                     v1::BookSnapshot* response) override;
+  // Time swaps (unary_service.cc).
+  grpc::ServerUnaryReactor* SubmitTermOffer(grpc::CallbackServerContext* context,
+                                            const v1::SubmitTermOfferRequest* request,
+                                            v1::SubmitTermOfferResponse* response) override;
+  grpc::ServerUnaryReactor* CancelTermOffer(grpc::CallbackServerContext* context,
+                                            const v1::CancelTermOfferRequest* request,
+                                            v1::CancelTermOfferResponse* response) override;
+  grpc::ServerUnaryReactor* GetTermOffer(grpc::CallbackServerContext* context,
+                                         const v1::GetTermOfferRequest* request,
+                                         v1::TermOffer* response) override;
+  grpc::ServerUnaryReactor* ListObligations(grpc::CallbackServerContext* context,
+                                            const v1::ListObligationsRequest* request,
+                                            v1::ListObligationsResponse* response) override;
+  grpc::ServerUnaryReactor* GetObligation(grpc::CallbackServerContext* context,
+                                          const v1::GetObligationRequest* request,
+                                          v1::Obligation* response) override;
+  grpc::ServerUnaryReactor* ReturnObligation(grpc::CallbackServerContext* context,
+                                             const v1::ReturnObligationRequest* request,
+                                             v1::ReturnObligationResponse* response) override;
+  grpc::ServerUnaryReactor* RecallObligation(grpc::CallbackServerContext* context,
+                                             const v1::RecallObligationRequest* request,
+                                             v1::RecallObligationResponse* response) override;
   grpc::ServerWriteReactor<v1::ExecutionReport>* StreamExecutions(
       grpc::CallbackServerContext* context, const v1::StreamExecutionsRequest* request) override;
   // StreamExecutions, several reports per message (one write per group of ready reports).
@@ -157,6 +181,9 @@ class AdminService final : public v1::Admin::CallbackService {
   grpc::ServerUnaryReactor* GetAgencyHoldings(grpc::CallbackServerContext* context,
                                               const v1::GetAgencyHoldingsRequest* request,
                                               v1::GetHoldingsResponse* response) override;
+  grpc::ServerUnaryReactor* AdvanceClock(grpc::CallbackServerContext* context,
+                                         const v1::AdvanceClockRequest* request,
+                                         v1::AdvanceClockResponse* response) override;
 
  private:
   ServiceContext ctx_;

@@ -77,6 +77,23 @@ void ToProtoPair(const ReferenceData& ref, const PairBook& pair, bool halted, v1
 void ToProtoInstrument(const Instrument& instrument, v1::Instrument* out);
 void ToProtoBook(const ReferenceData& ref, PairId pair, const DepthInfo& depth, Seq seq,
                  bool halted, v1::BookSnapshot* out);
+// ---- Time swaps (engine/matching/ENGINE.md "Time swaps") ----
+// SubmitTermOffer: INVALID_ARGUMENT naming the field, NOT_FOUND for an unknown book
+// ("REJECT_REASON_UNKNOWN_TERM_BOOK: book: ...") or counterparty.
+absl::StatusOr<Command> SubmitTermToCommand(const ReferenceData& ref, AgencyId agency,
+                                            const v1::SubmitTermOfferRequest& req);
+absl::StatusOr<Command> CancelTermToCommand(AgencyId agency,
+                                            const v1::CancelTermOfferRequest& req);
+// ReturnObligation (amount > 0) and RecallObligation.
+absl::StatusOr<Command> ReturnToCommand(AgencyId agency, const v1::ReturnObligationRequest& req);
+absl::StatusOr<Command> RecallToCommand(AgencyId agency, const v1::RecallObligationRequest& req);
+// True when term offer `offer` was created from exactly these parameters (a retry).
+bool SameTermParameters(const OfferInfo& offer, const SubmitOffer& submit);
+// A term offer (OfferInfo from Engine::GetTermOffer: pair = term book, price = premium).
+void ToProtoTermOffer(const ReferenceData& ref, const OfferInfo& info, v1::TermOffer* out);
+void ToProtoObligation(const ReferenceData& ref, const ObligationInfo& ob, v1::Obligation* out);
+v1::ObligationState ToProtoObligationState(ObligationState state);
+v1::ObligationEventKind ToProtoObligationEventKind(ObligationEventKind kind);
 v1::Side ToProtoSide(Side side);
 v1::CancelReason ToProtoCancelReason(CancelReason reason);
 

@@ -215,6 +215,9 @@ grpc::ServerUnaryReactor* ExchangeService::ListInstruments(
   for (const Instrument& i : ctx_.ref->instruments()) {
     ToProtoInstrument(i, response->add_instruments());
   }
+  for (const TermBook& b : ctx_.ref->term_books()) {  // configuration order: by instrument
+    response->mutable_instruments(static_cast<int>(b.instrument))->add_term_tenor_days(b.tenor_days);
+  }
   return FinishNow(context, absl::OkStatus());
 }
 
@@ -243,6 +246,132 @@ grpc::ServerUnaryReactor* ExchangeService::GetBook(grpc::CallbackServerContext* 
     const int d = *depth;
     return QueryFn([p, d, response](const SequencerView& v) {
       ToProtoBook(v.ref, p, v.engine.GetDepth(p, d), v.last_seq, v.engine.IsHalted(p), response);
+      return absl::OkStatus();
+    });
+  });
+}
+
+// ---- Exchange: time swaps ----
+
+grpc::ServerUnaryReactor* ExchangeService::SubmitTermOffer(
+    grpc::CallbackServerContext* context, const v1::SubmitTermOfferRequest* request,
+    v1::SubmitTermOfferResponse* response) {
+  return UnaryCommand(
+      ctx_, context, Who::kTrader,
+      [&](const Caller& c) { return SubmitTermToCommand(*ctx_.ref, c.agency, *request); },
+      [response](const SequencerView& v, const Command& c, absl::Span<const Event> e) {
+        return internal::TermSubmitApplied(v, c, e, response);
+      });
+}
+
+grpc::ServerUnaryReactor* ExchangeService::CancelTermOffer(
+    grpc::CallbackServerContext* context, const v1::CancelTermOfferRequest* request,
+    v1::CancelTermOfferResponse* response) {
+  return UnaryCommand(
+      ctx_, context, Who::kTrader,
+      [&](const Caller& c) { return CancelTermToCommand(c.agency, *request); },
+      [response](const SequencerView& v, const Command& c, absl::Span<const Event> e) {
+        return internal::TermCancelApplied(v, c, e, response);
+      });
+}
+
+grpc::ServerUnaryReactor* ExchangeService::ReturnObligation(
+    grpc::CallbackServerContext* context, const v1::ReturnObligationRequest* request,
+    v1::ReturnObligationResponse* response) {
+  return UnaryCommand(
+      ctx_, context, Who::kTrader,
+      [&](const Caller& c) { return ReturnToCommand(c.agency, *request); },
+      [response](const SequencerView& v, const Command& c, absl::Span<const Event> e) {
+        std::uint64_t seq = 0;
+        absl::Status s = internal::ObligationApplied(v, c, e, response->mutable_obligation(), &seq);
+        response->set_seq(seq);
+        return s;
+      });
+}
+
+grpc::ServerUnaryReactor* ExchangeService::RecallObligation(
+    grpc::CallbackServerContext* context, const v1::RecallObligationRequest* request,
+    v1::RecallObligationResponse* response) {
+  return UnaryCommand(
+      ctx_, context, Who::kTrader,
+      [&](const Caller& c) { return RecallToCommand(c.agency, *request); },
+      [response](const SequencerView& v, const Command& c, absl::Span<const Event> e) {
+        std::uint64_t seq = 0;
+        absl::Status s = internal::ObligationApplied(v, c, e, response->mutable_obligation(), &seq);
+        response->set_seq(seq);
+        return s;
+      });
+}
+
+grpc::ServerUnaryReactor* ExchangeService::GetTermOffer(grpc::CallbackServerContext* context,
+                                                        const v1::GetTermOfferRequest* request,
+                                                        v1::TermOffer* response) {
+  return UnaryQuery(ctx_, context, Who::kAnyone, [&](const Caller& who) -> absl::StatusOr<QueryFn> {
+    if (request->offer_id() == 0) return absl::InvalidArgumentError("offer_id: required, non-zero");
+    const std::uint64_t id = request->offer_id();
+    return QueryFn([who, id, response](const SequencerView& v) {
+      std::optional<OfferInfo> info = v.engine.GetTermOffer(id);
+      if (!info || (!who.admin && info->agency != who.agency)) return internal::NotYourOffer(id);
+      ToProtoTermOffer(v.ref, *info, response);
+      return absl::OkStatus();
+    });
+  });
+}
+
+grpc::ServerUnaryReactor* ExchangeService::ListObligations(
+    grpc::CallbackServerContext* context, const v1::ListObligationsRequest* request,
+    v1::ListObligationsResponse* response) {
+  return UnaryQuery(ctx_, context, Who::kAnyone, [&](const Caller& who) -> absl::StatusOr<QueryFn> {
+    std::optional<AgencyId> agency;
+    if (!who.admin) {
+      if (!request->agency().empty()) {
+        return absl::PermissionDeniedError("agency: only an admin token may name an agency");
+      }
+      agency = who.agency;
+    } else if (!request->agency().empty()) {
+      absl::StatusOr<AgencyId> a = LookupAgency(*ctx_.ref, "agency", request->agency());
+      if (!a.ok()) return a.status();
+      agency = *a;
+    }
+    const v1::ObligationRole role = request->role();
+    if (!v1::ObligationRole_IsValid(role)) {
+      return absl::InvalidArgumentError(absl::StrCat("role: unknown value ", role));
+    }
+    if (role != v1::OBLIGATION_ROLE_UNSPECIFIED && !agency) {
+      return absl::InvalidArgumentError("role: needs an agency (admins: set agency)");
+    }
+    const v1::ObligationState state = request->state();
+    if (!v1::ObligationState_IsValid(state)) {
+      return absl::InvalidArgumentError(absl::StrCat("state: unknown value ", state));
+    }
+    return QueryFn([agency, role, state, response](const SequencerView& v) {
+      for (const ObligationInfo& ob : v.engine.ListObligations(agency)) {
+        if (role == v1::OBLIGATION_ROLE_LENDER && ob.lender != *agency) continue;
+        if (role == v1::OBLIGATION_ROLE_BORROWER && ob.borrower != *agency) continue;
+        if (state != v1::OBLIGATION_STATE_UNSPECIFIED && ToProtoObligationState(ob.state) != state) {
+          continue;
+        }
+        ToProtoObligation(v.ref, ob, response->add_obligations());
+      }
+      return absl::OkStatus();
+    });
+  });
+}
+
+grpc::ServerUnaryReactor* ExchangeService::GetObligation(grpc::CallbackServerContext* context,
+                                                         const v1::GetObligationRequest* request,
+                                                         v1::Obligation* response) {
+  return UnaryQuery(ctx_, context, Who::kAnyone, [&](const Caller& who) -> absl::StatusOr<QueryFn> {
+    if (request->obligation_id() == 0) {
+      return absl::InvalidArgumentError("obligation_id: required, non-zero");
+    }
+    const std::uint64_t id = request->obligation_id();
+    return QueryFn([who, id, response](const SequencerView& v) {
+      std::optional<ObligationInfo> ob = v.engine.GetObligation(id);
+      if (!ob || (!who.admin && ob->lender != who.agency && ob->borrower != who.agency)) {
+        return internal::NotYourObligation(id);
+      }
+      ToProtoObligation(v.ref, *ob, response);
       return absl::OkStatus();
     });
   });
@@ -288,6 +417,34 @@ grpc::ServerUnaryReactor* AdminService::ResumePair(grpc::CallbackServerContext* 
       ctx_, context, Who::kAdmin,
       [&](const Caller&) {
         return PairToCommand(*ctx_.ref, CommandType::kResumePair, request->pair());
+      },
+      [response](const SequencerView& v, const Command& c, absl::Span<const Event> e) {
+        response->set_seq(c.seq);
+        return internal::SimpleApplied(v, c, e);
+      });
+}
+
+grpc::ServerUnaryReactor* AdminService::AdvanceClock(grpc::CallbackServerContext* context,
+                                                     const v1::AdvanceClockRequest* request,
+                                                     v1::AdvanceClockResponse* response) {
+  Sequencer* sequencer = ctx_.sequencer;
+  const bool allowed = ctx_.allow_clock_advance;
+  return UnaryCommand(
+      ctx_, context, Who::kAdmin,
+      [&](const Caller&) -> absl::StatusOr<Command> {
+        if (!allowed) {
+          return absl::FailedPreconditionError(
+              "AdvanceClock: off on this server (server.allow_clock_advance in the "
+              "configuration, for drills and tests)");
+        }
+        if (request->advance_ns() <= 0) {
+          return absl::InvalidArgumentError("advance_ns: must be > 0");
+        }
+        response->set_offset_ns(sequencer->AdvanceClock(request->advance_ns()));
+        // A time command at the new time: what fell due is expired or settled now.
+        Command cmd{};
+        cmd.type = CommandType::kAdvanceTime;
+        return cmd;
       },
       [response](const SequencerView& v, const Command& c, absl::Span<const Event> e) {
         response->set_seq(c.seq);

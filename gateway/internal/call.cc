@@ -119,4 +119,66 @@ absl::Status NotYourOffer(std::uint64_t id) {
                                           ": offer_id: ", id, " is not an offer of this agency"));
 }
 
+absl::Status TermSubmitApplied(const SequencerView& view, const Command& cmd,
+                               absl::Span<const Event> events,
+                               v1::SubmitTermOfferResponse* resp) {
+  if (const RejectedEvent* r = FindReject(events)) {
+    if (r->reason != RejectReason::kDuplicateClientId) {
+      return RejectToStatus(view.ref, cmd, r->reason);
+    }
+    std::optional<OfferInfo> original = view.engine.GetTermOffer(r->offer);
+    if (!original || original->agency != cmd.submit.agency ||
+        !SameTermParameters(*original, cmd.submit)) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          RejectReasonName(RejectReason::kDuplicateClientId), ": client_offer_id: ",
+          cmd.submit.client_id, " was already used for term offer ", r->offer,
+          " with different parameters"));
+    }
+    ToProtoTermOffer(view.ref, *original, resp->mutable_offer());
+    resp->set_seq(original->accepted_seq);
+    return absl::OkStatus();
+  }
+  for (const Event& e : events) {
+    if (e.type != EventType::kTermAccepted) continue;
+    const OfferId id = e.accepted.offer;
+    std::optional<OfferInfo> info = view.engine.GetTermOffer(id);
+    if (info) ToProtoTermOffer(view.ref, *info, resp->mutable_offer());
+    for (const Event& f : events) {
+      if (f.type != EventType::kLoanFill) continue;
+      if (f.loan_fill.maker_offer != id && f.loan_fill.taker_offer != id) continue;
+      std::optional<ObligationInfo> ob = view.engine.GetObligation(f.loan_fill.obligation);
+      if (ob) ToProtoObligation(view.ref, *ob, resp->add_obligations());
+    }
+    resp->set_seq(cmd.seq);
+    return absl::OkStatus();
+  }
+  return absl::InternalError("engine produced neither accept nor reject");
+}
+
+absl::Status TermCancelApplied(const SequencerView& view, const Command& cmd,
+                               absl::Span<const Event> events,
+                               v1::CancelTermOfferResponse* resp) {
+  if (const RejectedEvent* r = FindReject(events)) return RejectToStatus(view.ref, cmd, r->reason);
+  std::optional<OfferInfo> info = view.engine.GetTermOffer(cmd.cancel.offer);
+  if (info) ToProtoTermOffer(view.ref, *info, resp->mutable_offer());
+  resp->set_seq(cmd.seq);
+  return absl::OkStatus();
+}
+
+absl::Status ObligationApplied(const SequencerView& view, const Command& cmd,
+                               absl::Span<const Event> events, v1::Obligation* obligation,
+                               std::uint64_t* seq) {
+  if (const RejectedEvent* r = FindReject(events)) return RejectToStatus(view.ref, cmd, r->reason);
+  std::optional<ObligationInfo> ob = view.engine.GetObligation(cmd.obligation.obligation);
+  if (ob) ToProtoObligation(view.ref, *ob, obligation);
+  *seq = cmd.seq;
+  return absl::OkStatus();
+}
+
+absl::Status NotYourObligation(std::uint64_t id) {
+  return absl::NotFoundError(absl::StrCat(RejectReasonName(RejectReason::kUnknownObligation),
+                                          ": obligation_id: ", id,
+                                          " is not an obligation of this agency"));
+}
+
 }  // namespace msx::gateway::internal

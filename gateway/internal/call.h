@@ -99,6 +99,19 @@ absl::Status ReplaceApplied(const SequencerView& view, const Command& cmd,
 absl::Status SimpleApplied(const SequencerView& view, const Command& cmd,
                            absl::Span<const Event> events);
 
+// Time swaps: SubmitTermOffer (a retry answers the original term offer), CancelTermOffer,
+// and ReturnObligation / RecallObligation (the obligation as the command left it).
+absl::Status TermSubmitApplied(const SequencerView& view, const Command& cmd,
+                               absl::Span<const Event> events, v1::SubmitTermOfferResponse* resp);
+absl::Status TermCancelApplied(const SequencerView& view, const Command& cmd,
+                               absl::Span<const Event> events, v1::CancelTermOfferResponse* resp);
+absl::Status ObligationApplied(const SequencerView& view, const Command& cmd,
+                               absl::Span<const Event> events, v1::Obligation* obligation,
+                               std::uint64_t* seq);
+// NOT_FOUND for an obligation that does not exist or where the caller is neither lender
+// nor borrower (the same answer for both).
+absl::Status NotYourObligation(std::uint64_t id);
+
 // ---- Query replies (sequencer thread, from Work::Query) ----
 void FillHoldings(const SequencerView& view, AgencyId agency, v1::GetHoldingsResponse* resp);
 // NOT_FOUND for an offer that does not exist or belongs to another agency (the same
