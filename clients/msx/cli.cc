@@ -107,6 +107,44 @@ void DefineAgency(po::options_description& d, po::positional_options_description
   p.add("agency", 1);
 }
 
+// lend / borrow: a term offer (time swaps).
+void DefineTerm(po::options_description& d, po::positional_options_description& p) {
+  d.add_options()
+      ("book", po::value<std::string>()->required(),
+       "term book INSTRUMENT@<days>D, e.g. CO-99.8@90D")
+      ("lots", po::value<std::int64_t>()->required(), "size in whole lots of the instrument")
+      ("premium-bps", po::value<std::int64_t>()->required(),
+       "premium in kind, whole basis points of the lent amount (150 = 1.5 %)")
+      ("tif", po::value<std::string>()->default_value("gtc"), "time in force: gtc|gtd|ioc")
+      ("expire-ns", po::value<std::int64_t>(), "GTD expiry, ns since the Unix epoch")
+      ("allow", po::value<std::vector<std::string>>()->multitoken()->composing(),
+       "only with these agencies (repeatable)")
+      ("deny", po::value<std::vector<std::string>>()->multitoken()->composing(),
+       "never with these agencies (repeatable)")
+      ("client-id", po::value<std::uint64_t>(),
+       "client offer id (non-zero); generated when absent. Reuse it to retry safely");
+  p.add("book", 1).add("lots", 1).add("premium-bps", 1);
+}
+
+void DefineObligations(po::options_description& d, po::positional_options_description&) {
+  d.add_options()("role", po::value<std::string>()->default_value("any"),
+                  "lender|borrower|any")(
+      "state", po::value<std::string>()->default_value("any"), "open|overdue|closed|any")(
+      "agency", po::value<std::string>(), "admins: whose obligations (default: every agency)");
+}
+
+void ObligationIdPositional(po::options_description& d, po::positional_options_description& p) {
+  d.add_options()("obligation-id", po::value<std::uint64_t>()->required(), "obligation id");
+  p.add("obligation-id", 1);
+}
+
+void DefineReturn(po::options_description& d, po::positional_options_description& p) {
+  ObligationIdPositional(d, p);
+  d.add_options()("amount", po::value<std::int64_t>()->required(),
+                  "units of the instrument to return (1..outstanding)");
+  p.add("amount", 1);
+}
+
 const Subcommand kSubcommands[] = {
     {"instruments", "", "list the tradeable instruments (unit, lot size, reference value)",
      NoOptions, false},
@@ -131,6 +169,24 @@ const Subcommand kSubcommands[] = {
     {"status", "", "admin: the exchange's state (sequence, durability, queue, agencies)",
      NoOptions, true},
     {"agency-holdings", "AGENCY", "admin: any agency's holdings", DefineAgency, true},
+    {"lend", "BOOK LOTS PREMIUM_BPS", "offer to lend on a term book (time swaps)", DefineTerm,
+     false},
+    {"borrow", "BOOK LOTS PREMIUM_BPS", "offer to borrow on a term book (time swaps)",
+     DefineTerm, false},
+    {"cancel-term", "OFFER_ID", "cancel one of your term offers", OfferIdPositional, false},
+    {"obligations", "", "your loans: what you lent and what you owe", DefineObligations,
+     false},
+    {"obligation", "OBLIGATION_ID", "one of your loans", ObligationIdPositional, false},
+    {"return", "OBLIGATION_ID AMOUNT", "return units of a loan you owe (early, in part or all)",
+     DefineReturn, false},
+    {"recall", "OBLIGATION_ID", "recall a loan you made (due after the agreement's notice)",
+     ObligationIdPositional, false},
+    {"advance-clock", "SECONDS", "admin, drills: move the exchange clock forward",
+     [](po::options_description& d, po::positional_options_description& p) {
+       d.add_options()("seconds", po::value<std::int64_t>()->required(), "seconds, > 0");
+       p.add("seconds", 1);
+     },
+     true},
 };
 
 const Subcommand* FindSubcommand(const std::string& name) {

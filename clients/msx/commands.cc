@@ -240,6 +240,17 @@ class Runner {
         return absl::StrCat(head, "replaced (",
                             r.replaced().kept_priority() ? "kept" : "lost", " priority) ",
                             DescribeOffer(r.replaced().offer()));
+      case v1::ExecutionReport::kTermAccepted:
+        return head + "accepted " + DescribeTermOffer(r.term_accepted().offer());
+      case v1::ExecutionReport::kTermCancelled:
+        return absl::StrCat(head, "cancelled ",
+                            FormatThousands(r.term_cancelled().cancelled_lots()), " lots of ",
+                            DescribeTermOffer(r.term_cancelled().offer()));
+      case v1::ExecutionReport::kTermExpired:
+        return absl::StrCat(head, "expired ", FormatThousands(r.term_expired().expired_lots()),
+                            " lots of ", DescribeTermOffer(r.term_expired().offer()));
+      case v1::ExecutionReport::kObligation:
+        return head + DescribeObligationReport(r.obligation());
       default:
         return head + "(empty report)";
     }
@@ -282,6 +293,65 @@ class Runner {
   int HaltOrResume(bool halt);
   int Status();
   int AgencyHoldings();
+  int Term(bool lend);
+  int CancelTerm();
+  int Obligations();
+  int GetObligation();
+  int Return();
+  int Recall();
+  int AdvanceClock();
+
+  std::string DescribeTermOffer(const v1::TermOffer& o) {
+    std::string s = absl::StrCat(
+        "term offer ", o.offer_id(), " (client id ", o.client_offer_id(), ") ",
+        OfferStateName(o.state()), ": ", o.side() == v1::TERM_SIDE_LEND ? "lend" : "borrow",
+        " ", o.book(), " ", FormatThousands(o.original_lots()), " lots at ",
+        FormatThousands(o.premium_bps()), " bp premium, ", TimeInForceName(o.time_in_force()),
+        "; open ", FormatThousands(o.open_lots()), ", filled ", FormatThousands(o.filled_lots()));
+    return s;
+  }
+
+  // "obligation 3 OPEN: JOGMEC owes KOMIR 203,000 kg CO-99.8 by 2027-03-02T..." and what
+  // moved so far.
+  std::string DescribeObligation(const v1::Obligation& o) {
+    std::string s = absl::StrCat(
+        "obligation ", o.obligation_id(), " ", ObligationStateName(o.state()), ": ",
+        o.borrower(), o.state() == v1::OBLIGATION_STATE_CLOSED ? " owed " : " owes ",
+        o.lender(), " ", catalog().Amount(o.instrument(), o.outstanding()), " by ",
+        FormatTimeNs(o.due_time_ns()), " (lent ", catalog().Amount(o.instrument(), o.principal()),
+        " on ", o.book(), " at ", o.premium_bps(), " bp: due ",
+        catalog().Amount(o.instrument(), o.due_amount()), ", returned ",
+        FormatThousands(o.returned()), ")");
+    if (o.recalled()) absl::StrAppend(&s, " recalled");
+    return s;
+  }
+
+  static const char* ObligationStateName(v1::ObligationState s) {
+    switch (s) {
+      case v1::OBLIGATION_STATE_OPEN:
+        return "OPEN";
+      case v1::OBLIGATION_STATE_OVERDUE:
+        return "OVERDUE";
+      case v1::OBLIGATION_STATE_CLOSED:
+        return "CLOSED";
+      default:
+        return "?";
+    }
+  }
+
+  std::string DescribeObligationReport(const v1::ObligationReport& r) {
+    std::string kind = v1::ObligationEventKind_Name(r.kind());
+    const std::string prefix = "OBLIGATION_EVENT_KIND_";
+    if (kind.rfind(prefix, 0) == 0) kind = absl::AsciiStrToLower(kind.substr(prefix.size()));
+    std::string s = absl::StrCat(
+        kind, " ", catalog().Amount(r.obligation().instrument(), r.amount()), "; ",
+        DescribeObligation(r.obligation()));
+    if (r.kind() == v1::OBLIGATION_EVENT_KIND_OPENED) {
+      absl::StrAppend(&s, "; term offer ", r.offer_id(), " has ", FormatThousands(r.open_lots()),
+                      " lots open");
+    }
+    return s;
+  }
 
   // Opens a server stream with `open(ctx)` and prints each message (JSON with --json,
   // else with `print`) until the stream ends, --count is reached or SIGINT/SIGTERM
@@ -587,6 +657,122 @@ int Runner::AgencyHoldings() {
               [&](const v1::GetHoldingsResponse& r) { PrintHoldings(r); });
 }
 
+int Runner::Term(bool lend) {
+  v1::SubmitTermOfferRequest req;
+  req.set_client_offer_id(args_.count("client-id") ? args_["client-id"].as<std::uint64_t>()
+                                                   : GenerateClientOfferId());
+  req.set_book(args_["book"].as<std::string>());
+  req.set_side(lend ? v1::TERM_SIDE_LEND : v1::TERM_SIDE_BORROW);
+  req.set_lots(args_["lots"].as<std::int64_t>());
+  req.set_premium_bps(args_["premium-bps"].as<std::int64_t>());
+  req.set_time_in_force(
+      static_cast<v1::TimeInForce>(*ParseTimeInForce(args_["tif"].as<std::string>())));
+  if (args_.count("expire-ns")) req.set_expire_time_ns(args_["expire-ns"].as<std::int64_t>());
+  if (args_.count("allow")) {
+    for (const auto& a : args_["allow"].as<std::vector<std::string>>()) {
+      req.add_allow_counterparties(a);
+    }
+  }
+  if (args_.count("deny")) {
+    for (const auto& a : args_["deny"].as<std::vector<std::string>>()) {
+      req.add_deny_counterparties(a);
+    }
+  }
+  return Call(exchange_.get(), &v1::Exchange::Stub::SubmitTermOffer, req,
+              [&](const v1::SubmitTermOfferResponse& r) {
+                out_ << DescribeTermOffer(r.offer()) << "; seq " << r.seq() << "\n";
+                for (const auto& o : r.obligations()) out_ << "  " << DescribeObligation(o) << "\n";
+              });
+}
+
+int Runner::CancelTerm() {
+  v1::CancelTermOfferRequest req;
+  req.set_offer_id(args_["offer-id"].as<std::uint64_t>());
+  return Call(exchange_.get(), &v1::Exchange::Stub::CancelTermOffer, req,
+              [&](const v1::CancelTermOfferResponse& r) {
+                out_ << DescribeTermOffer(r.offer()) << "; seq " << r.seq() << "\n";
+              });
+}
+
+int Runner::Obligations() {
+  v1::ListObligationsRequest req;
+  const std::string role = args_["role"].as<std::string>();
+  const std::string state = args_["state"].as<std::string>();
+  if (role == "lender") {
+    req.set_role(v1::OBLIGATION_ROLE_LENDER);
+  } else if (role == "borrower") {
+    req.set_role(v1::OBLIGATION_ROLE_BORROWER);
+  } else if (role != "any") {
+    err_ << "msx: --role: expected lender, borrower or any, got '" << role << "'\n";
+    return kExitUsage;
+  }
+  if (state == "open") {
+    req.set_state(v1::OBLIGATION_STATE_OPEN);
+  } else if (state == "overdue") {
+    req.set_state(v1::OBLIGATION_STATE_OVERDUE);
+  } else if (state == "closed") {
+    req.set_state(v1::OBLIGATION_STATE_CLOSED);
+  } else if (state != "any") {
+    err_ << "msx: --state: expected open, overdue, closed or any, got '" << state << "'\n";
+    return kExitUsage;
+  }
+  if (args_.count("agency")) req.set_agency(args_["agency"].as<std::string>());
+  return Call(exchange_.get(), &v1::Exchange::Stub::ListObligations, req,
+              [&](const v1::ListObligationsResponse& r) {
+                Table t({"ID", "STATE", "LENDER", "BORROWER", "BOOK", "PREMIUM_BPS", "DUE",
+                         "RETURNED", "OUTSTANDING", "DUE_TIME"});
+                for (const auto& o : r.obligations()) {
+                  t.AddRow({std::to_string(o.obligation_id()), ObligationStateName(o.state()),
+                            o.lender(), o.borrower(), o.book(), std::to_string(o.premium_bps()),
+                            catalog().Amount(o.instrument(), o.due_amount()),
+                            FormatThousands(o.returned()), FormatThousands(o.outstanding()),
+                            FormatTimeNs(o.due_time_ns())});
+                }
+                out_ << t.Render();
+                for (const auto& o : r.obligations()) {
+                  if (o.state() != v1::OBLIGATION_STATE_CLOSED) out_ << DescribeObligation(o) << "\n";
+                }
+              });
+}
+
+int Runner::GetObligation() {
+  v1::GetObligationRequest req;
+  req.set_obligation_id(args_["obligation-id"].as<std::uint64_t>());
+  return Call(exchange_.get(), &v1::Exchange::Stub::GetObligation, req,
+              [&](const v1::Obligation& o) { out_ << DescribeObligation(o) << "\n"; });
+}
+
+int Runner::Return() {
+  v1::ReturnObligationRequest req;
+  req.set_obligation_id(args_["obligation-id"].as<std::uint64_t>());
+  req.set_amount(args_["amount"].as<std::int64_t>());
+  return Call(exchange_.get(), &v1::Exchange::Stub::ReturnObligation, req,
+              [&](const v1::ReturnObligationResponse& r) {
+                out_ << "returned " << catalog().Amount(r.obligation().instrument(), req.amount())
+                     << "; " << DescribeObligation(r.obligation()) << "; seq " << r.seq() << "\n";
+              });
+}
+
+int Runner::Recall() {
+  v1::RecallObligationRequest req;
+  req.set_obligation_id(args_["obligation-id"].as<std::uint64_t>());
+  return Call(exchange_.get(), &v1::Exchange::Stub::RecallObligation, req,
+              [&](const v1::RecallObligationResponse& r) {
+                out_ << "recalled; " << DescribeObligation(r.obligation()) << "; seq " << r.seq()
+                     << "\n";
+              });
+}
+
+int Runner::AdvanceClock() {
+  v1::AdvanceClockRequest req;
+  req.set_advance_ns(args_["seconds"].as<std::int64_t>() * 1'000'000'000);
+  return Call(admin_.get(), &v1::Admin::Stub::AdvanceClock, req,
+              [&](const v1::AdvanceClockResponse& r) {
+                out_ << "clock is " << r.offset_ns() / 1'000'000'000
+                     << " s ahead of the wall clock; seq " << r.seq() << "\n";
+              });
+}
+
 int Runner::Run() {
   const std::string& c = inv_.command;
   if (c == "instruments") return Instruments();
@@ -606,6 +792,14 @@ int Runner::Run() {
   if (c == "resume") return HaltOrResume(false);
   if (c == "status") return Status();
   if (c == "agency-holdings") return AgencyHoldings();
+  if (c == "lend") return Term(true);
+  if (c == "borrow") return Term(false);
+  if (c == "cancel-term") return CancelTerm();
+  if (c == "obligations") return Obligations();
+  if (c == "obligation") return GetObligation();
+  if (c == "return") return Return();
+  if (c == "recall") return Recall();
+  if (c == "advance-clock") return AdvanceClock();
   err_ << "msx: unknown subcommand '" << c << "'\n";
   return kExitUsage;
 }
@@ -658,7 +852,8 @@ int RunInvocation(const Invocation& inv, std::ostream& out, std::ostream& err) {
   std::vector<std::string> servers = clients::SplitServerList(inv.connection.server);
   if (servers.size() <= 1) return RunOne(inv, out, err);
   Invocation attempt = inv;
-  if (attempt.command == "submit" && !attempt.args.count("client-id")) {
+  if ((attempt.command == "submit" || attempt.command == "lend" || attempt.command == "borrow") &&
+      !attempt.args.count("client-id")) {
     attempt.args.insert(
         {"client-id", boost::program_options::variable_value(
                           boost::any(GenerateClientOfferId()), false)});

@@ -1,0 +1,254 @@
+// Time swaps end to end, through a real msx-server and the `msx` command line: a loan made
+// with `msx lend` / `msx borrow`, a partial return, a recall, automatic settlement at the
+// due time (the exchange clock moved forward with Admin.AdvanceClock), an overdue
+// obligation that blocks the borrower, a kill -9 that loses nothing, and the overdue
+// cured after the restart. Both parties see every change on their execution streams;
+// nobody else sees it. `msx-drill verify` then replays the journal.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <grpcpp/grpcpp.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "engine/config/config.h"
+#include "gtest/gtest.h"
+#include "tests/gateway_test_client.h"
+#include "tests/testing/server_process.h"
+
+namespace msx {
+namespace {
+
+using testing::AgencyClient;
+using testing::BuildPath;
+using testing::CommandResult;
+using testing::RunCommand;
+
+constexpr std::int64_t kDayNs = 86'400'000'000'000;
+constexpr char kCo30[] = "CO-99.8@30D";
+constexpr char kCo90[] = "CO-99.8@90D";
+
+// The obligation reports of one kind on a stream.
+std::vector<v1::ObligationReport> ReportsOf(const std::vector<v1::ExecutionReport>& reports,
+                                            v1::ObligationEventKind kind, std::uint64_t id) {
+  std::vector<v1::ObligationReport> out;
+  for (const auto& r : reports) {
+    if (r.has_obligation() && r.obligation().kind() == kind &&
+        r.obligation().obligation().obligation_id() == id) {
+      out.push_back(r.obligation());
+    }
+  }
+  return out;
+}
+
+class TimeSwapsE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    scratch_ = testing::MakeTempDir("msx-timeswaps");
+    v1::ExchangeConfig config = DefaultConfig();
+    config.mutable_server()->set_allow_clock_advance(true);
+    config_path_ = testing::WriteConfig(config, scratch_);
+    Start();
+  }
+  void TearDown() override { testing::RemoveTree(scratch_); }
+
+  void Start() {
+    testing::ServerProcess::Options options;
+    options.data_dir = scratch_ + "/data";
+    options.extra_args = {"--config", config_path_};
+    const absl::Status started = server_.Start(options);
+    ASSERT_TRUE(started.ok()) << started << server_.Output();
+    komir_ = std::make_unique<AgencyClient>(server_.address(), "demo-komir");
+    jogmec_ = std::make_unique<AgencyClient>(server_.address(), "demo-jogmec");
+    dla_ = std::make_unique<AgencyClient>(server_.address(), "demo-dla");
+    admin_ = std::make_unique<AgencyClient>(server_.address(), "demo-admin");
+  }
+
+  CommandResult Msx(const std::string& token, std::vector<std::string> args) {
+    std::vector<std::string> argv = {BuildPath("clients/msx/msx")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, {"MSX_SERVER=" + server_.address(), "MSX_TOKEN=" + token},
+                      std::chrono::seconds(20));
+  }
+
+  v1::Obligation Get(AgencyClient& c, std::uint64_t id, grpc::Status* status = nullptr) {
+    v1::GetObligationRequest req;
+    req.set_obligation_id(id);
+    v1::Obligation ob;
+    grpc::Status s = c.exchange().GetObligation(c.Context().get(), req, &ob);
+    if (status != nullptr) *status = s;
+    return ob;
+  }
+
+  void SetHoldings(const std::string& agency, const std::string& instrument, std::int64_t total) {
+    v1::SetHoldingsRequest req;
+    req.set_agency(agency);
+    req.set_instrument(instrument);
+    req.set_total(total);
+    v1::SetHoldingsResponse resp;
+    grpc::Status s = admin_->admin().SetHoldings(admin_->Context().get(), req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+
+  // Waits until obligation `id` (seen by `c`) is in `state`: settlement runs on the
+  // server's time tick, a moment after the clock moved.
+  bool WaitState(AgencyClient& c, std::uint64_t id, v1::ObligationState state) {
+    for (int i = 0; i < 100; ++i) {
+      if (Get(c, id).state() == state) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+
+  std::string scratch_, config_path_;
+  testing::ServerProcess server_;
+  std::unique_ptr<AgencyClient> komir_, jogmec_, dla_, admin_;
+};
+
+TEST_F(TimeSwapsE2eTest, LendSettleAtDueTimeOverdueSurvivesKillAndIsCuredAfterRestart) {
+  auto komir_stream = testing::WatchExecutions(*komir_, "demo-komir");
+  auto jogmec_stream = testing::WatchExecutions(*jogmec_, "demo-jogmec");
+  auto dla_stream = testing::WatchExecutions(*dla_, "demo-dla");
+
+  // 1. KOMIR lends 200 t of cobalt for 30 days at 150 bp; JOGMEC borrows it (msx).
+  CommandResult lend = Msx("demo-komir", {"lend", kCo30, "200", "150"});
+  ASSERT_EQ(lend.exit_code, 0) << lend.err;
+  EXPECT_TRUE(absl::StrContains(lend.out, "lend CO-99.8@30D 200 lots at 150 bp")) << lend.out;
+  const std::int64_t jogmec_before = jogmec_->Available("CO-99.8");
+  CommandResult borrow = Msx("demo-jogmec", {"borrow", kCo30, "200", "150"});
+  ASSERT_EQ(borrow.exit_code, 0) << borrow.err;
+  // The borrower is told what it owes, with units, to whom and by when.
+  EXPECT_TRUE(absl::StrContains(borrow.out, "JOGMEC owes KOMIR 203,000 kg CO-99.8 by "))
+      << borrow.out;
+  EXPECT_EQ(jogmec_->Available("CO-99.8"), jogmec_before + 200'000) << "the near leg is at once";
+  v1::Obligation ob1 = Get(*jogmec_, 1);
+  EXPECT_EQ(ob1.due_amount(), 203'000);
+  EXPECT_EQ(ob1.due_time_ns() - ob1.fill_time_ns(), 30 * kDayNs);
+  EXPECT_EQ(ob1.state(), v1::OBLIGATION_STATE_OPEN);
+  EXPECT_EQ(ob1.agreement(), "FORGE");
+
+  // 2. A partial return (msx return): 3,000 kg early.
+  CommandResult ret = Msx("demo-jogmec", {"return", "1", "3000"});
+  ASSERT_EQ(ret.exit_code, 0) << ret.err;
+  EXPECT_EQ(Get(*komir_, 1).outstanding(), 200'000);
+
+  // 3. A second loan, to DLA for 90 days, recalled by KOMIR (msx recall): due in 8 days.
+  ASSERT_EQ(Msx("demo-komir", {"lend", kCo90, "10", "20"}).exit_code, 0);
+  ASSERT_EQ(Msx("demo-dla", {"borrow", kCo90, "10", "20"}).exit_code, 0);
+  CommandResult recall = Msx("demo-komir", {"recall", "2"});
+  ASSERT_EQ(recall.exit_code, 0) << recall.err;
+  v1::Obligation ob2 = Get(*dla_, 2);
+  EXPECT_TRUE(ob2.recalled());
+  EXPECT_EQ(ob2.due_amount(), 10'020);
+  EXPECT_LT(ob2.due_time_ns(), ob2.fill_time_ns() + 9 * kDayNs);
+
+  // Precise status codes.
+  grpc::Status s;
+  Get(*jogmec_, 2, &s);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << "JOGMEC is no party to loan 2";
+  CommandResult over = Msx("demo-jogmec", {"return", "1", "999999999"});
+  EXPECT_EQ(over.exit_code, 13) << over.err;  // INVALID_ARGUMENT
+  EXPECT_TRUE(absl::StrContains(over.err, "REJECT_REASON_INVALID_AMOUNT")) << over.err;
+  CommandResult not_lender = Msx("demo-jogmec", {"recall", "1"});
+  EXPECT_EQ(not_lender.exit_code, 15) << not_lender.err;  // NOT_FOUND: it is the borrower
+  CommandResult bad_book = Msx("demo-komir", {"lend", "CO-99.8@7D", "1", "0"});
+  EXPECT_EQ(bad_book.exit_code, 15) << bad_book.err;
+  EXPECT_TRUE(absl::StrContains(bad_book.err, "REJECT_REASON_UNKNOWN_TERM_BOOK")) << bad_book.err;
+  CommandResult too_much = Msx("demo-dla", {"borrow", kCo90, "5000", "0"});
+  EXPECT_EQ(too_much.exit_code, 19) << too_much.err;  // FAILED_PRECONDITION: credit limit
+  EXPECT_TRUE(absl::StrContains(too_much.err, "REJECT_REASON_CREDIT_LIMIT_EXCEEDED"))
+      << too_much.err;
+
+  // 4. DLA spends its cobalt; the clock moves past both due times. JOGMEC's loan settles
+  // automatically from its holdings; DLA's recalled loan cannot and becomes overdue.
+  SetHoldings("DLA", "CO-99.8", 0);
+  const std::int64_t komir_before = komir_->Available("CO-99.8");
+  v1::AdvanceClockRequest adv;
+  adv.set_advance_ns(31 * kDayNs);
+  v1::AdvanceClockResponse adv_resp;
+  s = admin_->admin().AdvanceClock(admin_->Context().get(), adv, &adv_resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_TRUE(WaitState(*komir_, 1, v1::OBLIGATION_STATE_CLOSED));
+  ASSERT_TRUE(WaitState(*komir_, 2, v1::OBLIGATION_STATE_OVERDUE));
+  EXPECT_EQ(komir_->Available("CO-99.8"), komir_before + 200'000);
+  // An agency may not move the clock.
+  s = komir_->admin().AdvanceClock(komir_->Context().get(), adv, &adv_resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+
+  // Both parties saw each change on their streams; a third agency saw none of it.
+  auto has = [](v1::ObligationEventKind kind, std::uint64_t id) {
+    return [kind, id](const std::vector<v1::ExecutionReport>& m) {
+      return !ReportsOf(m, kind, id).empty();
+    };
+  };
+  EXPECT_TRUE(komir_stream->WaitFor(has(v1::OBLIGATION_EVENT_KIND_OPENED, 1)));
+  EXPECT_TRUE(jogmec_stream->WaitFor(has(v1::OBLIGATION_EVENT_KIND_OPENED, 1)));
+  EXPECT_TRUE(komir_stream->WaitFor(has(v1::OBLIGATION_EVENT_KIND_RETURNED, 1)));
+  EXPECT_TRUE(jogmec_stream->WaitFor(has(v1::OBLIGATION_EVENT_KIND_SETTLED, 1)));
+  EXPECT_TRUE(komir_stream->WaitFor(has(v1::OBLIGATION_EVENT_KIND_SETTLED, 1)));
+  EXPECT_TRUE(dla_stream->WaitFor(has(v1::OBLIGATION_EVENT_KIND_RECALLED, 2)));
+  EXPECT_TRUE(dla_stream->WaitFor(has(v1::OBLIGATION_EVENT_KIND_OVERDUE, 2)));
+  EXPECT_TRUE(komir_stream->WaitFor(has(v1::OBLIGATION_EVENT_KIND_OVERDUE, 2)));
+  std::vector<v1::ObligationReport> settled =
+      ReportsOf(jogmec_stream->messages(), v1::OBLIGATION_EVENT_KIND_SETTLED, 1);
+  ASSERT_EQ(settled.size(), 1u);
+  EXPECT_EQ(settled[0].amount(), 200'000);
+  EXPECT_EQ(settled[0].obligation().state(), v1::OBLIGATION_STATE_CLOSED);
+  EXPECT_TRUE(ReportsOf(jogmec_stream->messages(), v1::OBLIGATION_EVENT_KIND_OVERDUE, 2).empty());
+  EXPECT_TRUE(ReportsOf(dla_stream->messages(), v1::OBLIGATION_EVENT_KIND_OPENED, 1).empty());
+
+  // The overdue borrower may not give cobalt away (a buy of gallium pays in cobalt).
+  v1::SubmitOfferResponse sub;
+  s = dla_->Submit(77, testing::kGaCo, v1::SIDE_BUY, 1, dla_->FairPrice(testing::kGaCo), &sub);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(absl::StrContains(s.error_message(), "REJECT_REASON_OBLIGATION_OVERDUE"))
+      << s.error_message();
+  CommandResult overdue = Msx("demo-dla", {"obligations", "--state", "overdue"});
+  ASSERT_EQ(overdue.exit_code, 0) << overdue.err;
+  EXPECT_TRUE(absl::StrContains(overdue.out, "DLA owes KOMIR 10,020 kg CO-99.8 by ")) << overdue.out;
+
+  // 5. kill -9, restart: the ledger is intact.
+  komir_stream.reset();
+  jogmec_stream.reset();
+  dla_stream.reset();
+  server_.Kill();
+  Start();
+  EXPECT_EQ(Get(*komir_, 1).state(), v1::OBLIGATION_STATE_CLOSED);
+  v1::Obligation after = Get(*komir_, 2);
+  EXPECT_EQ(after.state(), v1::OBLIGATION_STATE_OVERDUE);
+  EXPECT_EQ(after.outstanding(), 10'020);
+  v1::ListObligationsRequest lreq;
+  lreq.set_role(v1::OBLIGATION_ROLE_LENDER);
+  v1::ListObligationsResponse lresp;
+  ASSERT_TRUE(komir_->exchange().ListObligations(komir_->Context().get(), lreq, &lresp).ok());
+  EXPECT_EQ(lresp.obligations_size(), 2);
+  lreq.set_role(v1::OBLIGATION_ROLE_BORROWER);
+  ASSERT_TRUE(komir_->exchange().ListObligations(komir_->Context().get(), lreq, &lresp).ok());
+  EXPECT_EQ(lresp.obligations_size(), 0);
+
+  // 6. DLA receives cobalt: the lender is paid first, the overdue is cured, the block lifts.
+  const std::int64_t komir_mid = komir_->Available("CO-99.8");
+  SetHoldings("DLA", "CO-99.8", 50'000);
+  EXPECT_EQ(Get(*dla_, 2).state(), v1::OBLIGATION_STATE_CLOSED);
+  EXPECT_EQ(komir_->Available("CO-99.8"), komir_mid + 10'020);
+  EXPECT_EQ(dla_->Available("CO-99.8"), 50'000 - 10'020);
+  s = dla_->Submit(78, testing::kGaCo, v1::SIDE_BUY, 1, dla_->FairPrice(testing::kGaCo), &sub);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  // The collection is on both streams, resumed from the start after the restart.
+  auto dla_again = testing::WatchExecutions(*dla_, "demo-dla");
+  EXPECT_TRUE(dla_again->WaitFor(has(v1::OBLIGATION_EVENT_KIND_COLLECTED, 2)));
+
+  // 7. The journal replays to the same state.
+  dla_again.reset();
+  ASSERT_TRUE(WIFEXITED(server_.Stop(SIGTERM))) << server_.Output();
+  CommandResult v = RunCommand({BuildPath("clients/drill/msx-drill"), "verify", scratch_ + "/data"},
+                               {}, std::chrono::seconds(120));
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  EXPECT_TRUE(absl::StartsWith(v.out, "OK: ")) << v.out;
+}
+
+}  // namespace
+}  // namespace msx
