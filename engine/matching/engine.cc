@@ -512,6 +512,7 @@ inline bool Engine::Impl::Sweep(const Command& cmd, Book& b, BookSide& opp, std:
   std::int64_t i = opp.best;
   for (;;) {
     Level& l = opp.levels[i];
+    const bool at_best = i == opp.best;
     // Before the level's first change (a level the walk leaves unchanged emits nothing).
     Touch(pair, kOppSide, i, l);
     MergeStart<true>(l, walk, &mg);
@@ -574,8 +575,13 @@ inline bool Engine::Impl::Sweep(const Command& cmd, Book& b, BookSide& opp, std:
       MergeAdvance<true>(l, &mg, a, next);
     }
     if (self_match || open == 0) break;
-    // `i` may have been emptied (best moved); continue from the next level after it.
-    i = kTakerBuys ? opp.bits.NextAtOrAfter(i + 1) : opp.bits.PrevAtOrBefore(i - 1);
+    // Continue from the next level after `i`. When `i` was the best and emptied, Detach has
+    // just found that level (the new best, or -1); otherwise look it up.
+    if (at_best && l.count == 0) {
+      i = opp.best;
+    } else {
+      i = kTakerBuys ? opp.bits.NextAtOrAfter(i + 1) : opp.bits.PrevAtOrBefore(i - 1);
+    }
     if (i < 0 || (kTakerBuys ? i > limit : i < limit)) break;
   }
 
