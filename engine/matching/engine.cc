@@ -37,23 +37,12 @@
 #include <vector>
 
 #include "engine/matching/internal/engine_impl.h"
+#include "engine/matching/internal/new_event.h"
 
 namespace msx {
 namespace {
 
-// All bytes zero (static storage: padding and the union's unused bytes included).
-constexpr Event kZeroEvent{};
-
-// Appends an event whose bytes are all zero except the command's seq, time and `type`.
-// The element is copy-constructed from kZeroEvent (a trivial copy: every byte, in plain
-// vector stores); value-initialising it and then memset-ing it compiled to two `rep stos`.
-inline Event& NewEvent(const Command& cmd, EventType type, std::vector<Event>* out) {
-  Event& e = out->emplace_back(kZeroEvent);
-  e.seq = cmd.seq;
-  e.time = cmd.time;
-  e.type = type;
-  return e;
-}
+using internal::NewEvent;
 
 // Purges per command once finished offers are due (ENGINE.md, "Retention"). Each offer
 // finishes once and every offer takes a command to create, so two per command drain any
@@ -379,17 +368,7 @@ inline void Engine::Impl::Submit(const Command& cmd, std::vector<Event>* out) no
   const OfferId id = offers_.size();
   if (s.client_id != 0) client_index_.Insert(s.agency, s.client_id, id);
   ++open_count_;
-  {
-    Event& e = NewEvent(cmd, EventType::kAccepted, out);
-    e.accepted.offer = id;
-    e.accepted.agency = s.agency;
-    e.accepted.pair = s.pair;
-    e.accepted.side = s.side;
-    e.accepted.tif = s.tif;
-    e.accepted.lots = s.lots;
-    e.accepted.price = s.price;
-    e.accepted.client_id = s.client_id;
-  }
+  internal::AppendAccepted(cmd, EventType::kAccepted, id, out);
 
   const AgencyMask partners = ref_.EligiblePartners(s.pair, s.agency) & o.accept;
   Lots need = 0;

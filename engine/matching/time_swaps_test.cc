@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <cstring>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "engine/matching/engine.h"
@@ -447,6 +448,37 @@ TEST_F(TimeSwapsTest, FokAndMinFillAreRejectedOnTermBooks) {
             RejectReason::kInvalidTimeInForce);
   EXPECT_EQ(RejectOf(Term(kKomir, 7, Side::kSell, 10, 0)), RejectReason::kUnknownTermBook);
   EXPECT_EQ(RejectOf(Term(kKomir, kCo90, Side::kSell, 10, 10'001)), RejectReason::kInvalidPrice);
+}
+
+// Client offer ids are per agency; a reused one is rejected naming the original term
+// offer, in any order of ids (increasing and not) and after a snapshot is loaded.
+TEST_F(TimeSwapsTest, AReusedClientIdIsRejectedNamingTheOriginalAlsoAfterASnapshot) {
+  auto lend = [&](Engine& e, AgencyId a, ClientOfferId id) {
+    Command c{};
+    c.type = CommandType::kSubmitTermOffer;
+    c.seq = ++seq_;
+    c.time = now_;
+    c.submit = SubmitOffer{a, kCo90, Side::kSell, TimeInForce::kGtc, 1, 500, 0, 0, 0, 0, id};
+    std::vector<Event> ev;
+    e.Apply(c, &ev);
+    return ev;
+  };
+  for (ClientOfferId id : {7, 9, 8, 3}) {  // offers 1..4 of KOMIR
+    EXPECT_EQ(RejectOf(lend(engine_, kKomir, id)), RejectReason::kNone) << id;
+  }
+  EXPECT_EQ(RejectOf(lend(engine_, kJogmec, 8)), RejectReason::kNone) << "ids are per agency";
+  Engine copy(ref_, EngineOptions{.expected_offers = 1024});
+  ASSERT_TRUE(copy.LoadState(engine_.SaveState()).ok());
+  for (Engine* e : {&engine_, &copy}) {
+    for (auto [id, original] : {std::pair<ClientOfferId, OfferId>{9, 2}, {8, 3}, {3, 4}}) {
+      const Seq before = seq_;
+      std::vector<Event> ev = lend(*e, kKomir, id);
+      ASSERT_EQ(RejectOf(ev), RejectReason::kDuplicateClientId) << id << " at " << before;
+      EXPECT_EQ(OfType(ev, EventType::kRejected)[0]->rejected.offer, original) << id;
+    }
+    EXPECT_EQ(RejectOf(lend(*e, kKomir, 10)), RejectReason::kNone);
+    EXPECT_EQ(RejectOf(lend(*e, kKomir, 10)), RejectReason::kDuplicateClientId);
+  }
 }
 
 TEST_F(TimeSwapsTest, ASnapshotWithoutTimeSwapsKeepsItsVersionAndWithThemIsVersionThree) {

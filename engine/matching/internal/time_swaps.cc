@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "engine/matching/internal/new_event.h"
 
 namespace msx::internal {
 namespace {
@@ -12,15 +13,6 @@ using i128 = __int128;
 constexpr i128 kInt64Max = INT64_MAX;
 constexpr AgencyMask kAllAgencies = ~AgencyMask{0};
 constexpr std::size_t kLevels = kMaxPremiumBps + 1;
-
-Event& NewEvent(const Command& cmd, EventType type, std::vector<Event>* out) {
-  static constexpr Event kZero{};
-  Event& e = out->emplace_back(kZero);
-  e.seq = cmd.seq;
-  e.time = cmd.time;
-  e.type = type;
-  return e;
-}
 
 }  // namespace
 
@@ -65,8 +57,7 @@ void TimeSwaps::Reset(std::size_t expected_offers) {
   offers_.reserve(reserve);
   obligations_.clear();
   obligations_.reserve(reserve);
-  client_ids_.clear();
-  client_ids_.reserve(reserve);
+  client_index_.Reset(num_agencies_, reserve);
   expiries_.clear();
   expiries_.reserve(1024);
   dues_.clear();
@@ -216,8 +207,8 @@ void TimeSwaps::Submit(const Command& cmd, std::vector<Event>* out) noexcept {
     return reject(RejectReason::kUnknownAgency);
   }
   if (s.client_id != 0) {
-    auto it = client_ids_.find(std::make_pair(s.agency, s.client_id));
-    if (it != client_ids_.end()) return reject(RejectReason::kDuplicateClientId, it->second);
+    const OfferId original = client_index_.Find(s.agency, s.client_id);
+    if (original != 0) return reject(RejectReason::kDuplicateClientId, original);
   }
   if (s.pair >= books_.size()) return reject(RejectReason::kUnknownTermBook);
   if (s.side != Side::kBuy && s.side != Side::kSell) return reject(RejectReason::kInvalidSide);
@@ -274,18 +265,8 @@ void TimeSwaps::Submit(const Command& cmd, std::vector<Event>* out) noexcept {
   o.tif = s.tif;
   offers_.push_back(o);
   const OfferId id = offers_.size();
-  if (s.client_id != 0) client_ids_.emplace(std::make_pair(s.agency, s.client_id), id);
-  {
-    Event& e = NewEvent(cmd, EventType::kTermAccepted, out);
-    e.accepted.offer = id;
-    e.accepted.agency = s.agency;
-    e.accepted.pair = s.pair;
-    e.accepted.side = s.side;
-    e.accepted.tif = s.tif;
-    e.accepted.lots = s.lots;
-    e.accepted.price = s.price;
-    e.accepted.client_id = s.client_id;
-  }
+  if (s.client_id != 0) client_index_.Insert(s.agency, s.client_id, id);
+  AppendAccepted(cmd, EventType::kTermAccepted, id, out);
   Match(cmd, id, out);
 }
 

@@ -21,11 +21,11 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "engine/matching/command.h"
 #include "engine/matching/engine.h"
+#include "engine/matching/internal/client_index.h"
 #include "engine/matching/event.h"
 #include "engine/matching/internal/level_bitmap.h"
 #include "engine/matching/reference_data.h"
@@ -250,7 +250,7 @@ class TimeSwaps {
   std::vector<Book> books_;
   std::vector<TermOffer> offers_;       // id = index + 1
   std::vector<Obligation> obligations_;  // id = index + 1
-  absl::flat_hash_map<std::pair<AgencyId, ClientOfferId>, OfferId> client_ids_;
+  ClientIndex client_index_;  // (agency, client id) -> term offer id; never erased
   std::vector<TimedEntry> expiries_;  // GTD term offers, lazy deletion
   std::vector<TimedEntry> dues_;      // open obligations, lazy deletion (recalls re-push)
   std::vector<OverdueGroup> groups_;          // unordered; swap-removed when emptied

@@ -118,9 +118,11 @@ absl::Status TimeSwaps::Load(absl::string_view bytes, std::size_t base_offset) {
     o.client_id = v[12];
     o.accepted_seq = v[13];
     o.accepted_time = static_cast<TimeNs>(v[14]);
-    if (o.client_id != 0 &&
-        !client_ids_.emplace(std::make_pair(o.agency, o.client_id), id).second) {
-      return corrupt(absl::StrCat("duplicate client id in term offer ", id));
+    if (o.client_id != 0) {
+      if (client_index_.Find(o.agency, o.client_id) != 0) {
+        return corrupt(absl::StrCat("duplicate client id in term offer ", id));
+      }
+      client_index_.Insert(o.agency, o.client_id, id);
     }
     offers_.push_back(o);
   }
