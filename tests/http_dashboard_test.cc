@@ -138,5 +138,41 @@ TEST_F(HttpDashboardTest, AnAgencyStreamCarriesOnlyThatAgencysSection) {
   }
 }
 
+// Time swaps: both parties of a loan see it on their own card, naming each other, with
+// what is owed; a third agency's stream does not carry it.
+TEST_F(HttpDashboardTest, ALoanIsOnTheLendersAndTheBorrowersCardsOnly) {
+  EventClient komir(http_port_, "demo-komir");
+  EventClient jogmec(http_port_, "demo-jogmec");
+  EventClient dla(http_port_, "demo-dla");
+  ASSERT_TRUE(komir.connected() && jogmec.connected() && dla.connected());
+  auto msx = [&](const std::string& token, std::vector<std::string> args) {
+    args.insert(args.begin(), testing::BuildPath("clients/msx/msx"));
+    return testing::RunCommand(args, {"MSX_SERVER=" + server_.address(), "MSX_TOKEN=" + token},
+                               std::chrono::seconds(20));
+  };
+  ASSERT_EQ(msx("demo-komir", {"lend", "CO-99.8@30D", "3", "150"}).exit_code, 0);
+  ASSERT_EQ(msx("demo-jogmec", {"borrow", "CO-99.8@30D", "3", "150"}).exit_code, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  for (EventClient* c : {&komir, &jogmec, &dla}) c->ReadUntilQuiet(std::chrono::milliseconds(300));
+  auto last_obligations = [](EventClient& c) {
+    auto sections = c.Events("agency");
+    return sections.empty() ? nlohmann::json() : sections.back()["obligations"];
+  };
+  const nlohmann::json lent = last_obligations(komir);
+  const nlohmann::json owed = last_obligations(jogmec);
+  ASSERT_EQ(lent.size(), 1u) << lent.dump();
+  ASSERT_EQ(owed.size(), 1u) << owed.dump();
+  EXPECT_EQ(lent[0]["role"], "lender");
+  EXPECT_EQ(lent[0]["counterparty"], "JOGMEC");
+  EXPECT_EQ(owed[0]["role"], "borrower");
+  EXPECT_EQ(owed[0]["counterparty"], "KOMIR");
+  EXPECT_EQ(lent[0]["obligation_id"], owed[0]["obligation_id"]);
+  EXPECT_EQ(lent[0]["term_book"], "CO-99.8@30D");
+  EXPECT_EQ(lent[0]["state"], "open");
+  EXPECT_GT(lent[0]["due_amount"].get<std::int64_t>(), 0);
+  EXPECT_EQ(lent[0]["outstanding"], lent[0]["due_amount"]);
+  EXPECT_EQ(last_obligations(dla), nlohmann::json::array()) << "DLA is not a party";
+}
+
 }  // namespace
 }  // namespace msx

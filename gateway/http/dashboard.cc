@@ -178,6 +178,7 @@ struct Dashboard::AgencyQuery {
     std::string holdings_json;
     std::string offers_json;
     std::int64_t open_offers = 0;
+    std::string obligations_json;
   };
   std::mutex mu;
   bool done = false;
@@ -186,6 +187,34 @@ struct Dashboard::AgencyQuery {
 };
 
 namespace {
+
+// The agency's open and overdue obligations (time swaps), as lender or borrower, the
+// newest Dashboard::kObligations first. Names the counterparty: both sides of a loan know
+// whom they lent to or owe (as their execution reports say).
+std::string ObligationsJson(const Engine& engine, const ReferenceData& ref, AgencyId agency) {
+  json list = json::array();
+  if (ref.term_books().empty()) return list.dump();
+  std::vector<ObligationInfo> obligations = engine.ListObligations(agency);
+  for (auto it = obligations.rbegin(); it != obligations.rend(); ++it) {
+    const ObligationInfo& o = *it;
+    if (o.state == ObligationState::kClosed) continue;
+    if (list.size() == Dashboard::kObligations) break;
+    const bool lender = o.lender == agency;
+    const Instrument& in = ref.instruments()[o.instrument];
+    list.push_back({{"obligation_id", o.id},
+                    {"term_book", ref.term_books()[o.book].symbol},
+                    {"role", lender ? "lender" : "borrower"},
+                    {"counterparty", ref.agencies()[lender ? o.borrower : o.lender].code},
+                    {"instrument", in.symbol},
+                    {"unit", in.unit},
+                    {"due_amount", o.due_amount},
+                    {"outstanding", o.outstanding},
+                    {"due_time_ns", o.due_time},
+                    {"state", o.state == ObligationState::kOverdue ? "overdue" : "open"},
+                    {"recalled", o.recalled}});
+  }
+  return list.dump();
+}
 
 class AgencyQueryWork final : public Work {
  public:
@@ -221,6 +250,7 @@ class AgencyQueryWork final : public Work {
       r.holdings_json = holdings.dump();
       r.offers_json = list.dump();
       r.open_offers = static_cast<std::int64_t>(offers.size());
+      r.obligations_json = ObligationsJson(view.engine, ref, a.id);
     }
   }
   void Complete(const absl::Status& status) override {
@@ -382,10 +412,11 @@ void Dashboard::Tick(std::int64_t now_ns) {
           AgencyQuery::Result& r = agency_query_->results[a];
           AgencyState& s = agencies_[a];
           if (s.holdings_json != r.holdings_json || s.offers_json != r.offers_json ||
-              s.open_offers != r.open_offers) {
+              s.open_offers != r.open_offers || s.obligations_json != r.obligations_json) {
             s.holdings_json = std::move(r.holdings_json);
             s.offers_json = std::move(r.offers_json);
             s.open_offers = r.open_offers;
+            s.obligations_json = std::move(r.obligations_json);
             s.dirty = true;
           }
         }
@@ -479,11 +510,10 @@ std::string Dashboard::AgencyJson(std::size_t agency) const {
     fills += *it;
   }
   fills.push_back(']');
-  // Reserved for time swaps: "obligations" (open loans) once they exist.
   return absl::StrCat("{\"agency\":", json(ref_.agencies()[agency].code).dump(),
                       ",\"holdings\":", a.holdings_json, ",\"open_offers\":", a.open_offers,
                       ",\"offers\":", a.offers_json, ",\"fills\":", fills,
-                      ",\"obligations\":null}");
+                      ",\"obligations\":", a.obligations_json, "}");
 }
 
 std::string Dashboard::NextMessage(const Caller& caller, ClientCursor* cursor) const {

@@ -70,6 +70,7 @@ class Dashboard {
   static constexpr std::size_t kTrades = 20;         // last trades per pair
   static constexpr std::size_t kFills = 50;          // last fills per agency
   static constexpr std::size_t kOffers = 50;         // open offers listed per agency
+  static constexpr std::size_t kObligations = 50;    // open/overdue obligations per agency
   static constexpr std::size_t kMaxInbox = 1 << 16;  // hub messages between two ticks
   // A pair's or an agency's section is built again at most this often, however busy it
   // is (the status every tick). Under load every book and agency changes at every tick,
@@ -136,6 +137,7 @@ class Dashboard {
     std::string holdings_json = "[]";
     std::string offers_json = "[]";
     std::int64_t open_offers = 0;
+    std::string obligations_json = "[]";
     std::deque<std::string> fills;  // JSON objects, newest last
     bool dirty = true;
     std::int64_t built_ns = 0;

@@ -60,6 +60,11 @@ READ_AGENCIES = """
   const holdings = [...document.querySelectorAll(
       '#agency-list .agency table.holdings td[data-key=instrument]')].map(e => e.textContent);
   return [names, holdings];"""
+# The rows of the obligations tables (time swaps) on the agency cards, as cell texts.
+READ_OBLIGATIONS = """
+  return [...document.querySelectorAll('#agency-list .agency table.obligations tbody tr')]
+      .map(tr => [...tr.querySelectorAll('td')].map(td => td.textContent));"""
+LOAN_BOOK = "CO-99.8@30D"
 
 
 class Server:
@@ -240,6 +245,15 @@ class DashboardBrowserTest(unittest.TestCase):
             page = driver.find_element(By.ID, "agency-list").text
             for other in ("JOGMEC", "DLA", "KABIL"):
                 self.assertNotIn(other + " \u00b7", page)
+            # Time swaps: KOMIR lends JOGMEC one lot of cobalt for 30 days; the loan shows
+            # on KOMIR's card with its counterparty, and JOGMEC's card is still not there.
+            msx(self.server, "demo-komir", "lend", LOAN_BOOK, 1, 150)
+            msx(self.server, "demo-jogmec", "borrow", LOAN_BOOK, 1, 150)
+            loans = self.wait_for(driver, lambda d: d.execute_script(READ_OBLIGATIONS), 3,
+                                  "KOMIR's loan on its card")
+            self.assertEqual(len(loans), 1, loans)
+            self.assertEqual(loans[0][1:4], [LOAN_BOOK, "lender", "JOGMEC"])
+            self.assertEqual(loans[0][6], "open")
             msx_browser.save_screenshot(driver, self.artifacts / "dashboard-komir.png")
 
 

@@ -30,6 +30,9 @@ function fmtTime(ns) {
   const d = new Date(Number(ns) / 1e6);
   return d.toISOString().substring(11, 23);
 }
+function fmtDate(ns) {
+  return new Date(Number(ns) / 1e6).toISOString().substring(0, 16).replace("T", " ") + "Z";
+}
 function fmtDuration(s) {
   s = Math.floor(s);
   const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
@@ -281,6 +284,20 @@ function renderAgencies() {
                                { text: f.side, cls: f.side === "buy" ? "bid" : "ask" },
                                { text: f.lots, cls: "num" }, { text: f.price, cls: "num" },
                                { text: f.counterparty }])));
+      if (a.obligations && a.obligations.length > 0) {
+        // Time swaps: the loans this agency made or owes, open or overdue.
+        const ob = table([{ name: "loan" }, { name: "book" }, { name: "role" },
+                          { name: "counterparty" }, { name: "outstanding", num: true },
+                          { name: "due" }, { name: "state" }],
+                         a.obligations.map((o) => [
+                           { text: o.obligation_id }, { text: o.term_book }, { text: o.role },
+                           { text: o.counterparty },
+                           { text: o.outstanding + " / " + o.due_amount + " " + o.unit, cls: "num" },
+                           { text: fmtDate(o.due_time_ns) + (o.recalled ? " (recalled)" : "") },
+                           { text: o.state, cls: o.state === "overdue" ? "ask" : "" }]));
+        ob.classList.add("obligations");
+        cols.appendChild(ob);
+      }
       card.appendChild(cols);
     }
     list.appendChild(card);
