@@ -16,8 +16,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "clients/drill/drill_journal.h"
+#include "clients/drill/format.h"
 #include "clients/drill/live.h"
 #include "clients/drill/report.h"
+#include "clients/drill/report_html.h"
 #include "clients/drill/scenario.h"
 #include "clients/drill/verify.h"
 #include "engine/config/config.h"
@@ -483,6 +485,93 @@ TEST(VerifyTest, FlippedByteIsCorruptionNamingFileAndOffset) {
   absl::StatusOr<ReportData> r = BuildReport(tmp.path(), 5);
   ASSERT_FALSE(r.ok());
   EXPECT_TRUE(absl::StrContains(r.status().message(), absl::StrCat(f.path, ":", f.offset)));
+}
+
+// Loans per instrument, built from the events alone, agree with the engine's own ledger:
+// three loans of cobalt, a partial return, a recall, one settled at its due time, one
+// overdue, one still open at the end.
+TEST(ReportTest, LoansFromEventsEqualTheEngineLedger) {
+  const v1::ExchangeConfig config = DefaultConfig();
+  absl::StatusOr<ReferenceData> ref = LoadReferenceData(config);
+  ASSERT_TRUE(ref.ok()) << ref.status();
+  Engine engine(*ref, EngineOptions{});
+  ReportBuilder builder(*ref, 3);
+  const AgencyId komir = *ref->FindAgency("KOMIR"), jogmec = *ref->FindAgency("JOGMEC"),
+                 dla = *ref->FindAgency("DLA");
+  const InstrumentId co = *ref->FindInstrument("CO-99.8");
+  const TermBookId co30 = *ref->FindTermBook("CO-99.8@30D"), co90 = *ref->FindTermBook("CO-99.8@90D");
+  const Amount lot = ref->instruments()[co].lot_size;
+  Seq seq = 0;
+  TimeNs now = 1'800'000'000'000'000'000;
+  auto run = [&](Command c) {
+    c.seq = ++seq;
+    c.time = now;
+    std::vector<Event> events;
+    engine.Apply(c, &events);
+    builder.Add(c, events);
+    for (const Event& e : events) EXPECT_NE(e.type, EventType::kRejected) << seq;
+  };
+  auto set = [&](AgencyId a, Amount total) {
+    Command c{};
+    c.type = CommandType::kSetHoldings;
+    c.set_holdings = {a, co, total};
+    run(c);
+  };
+  auto term = [&](AgencyId a, TermBookId book, Side side, Lots lots) {
+    Command c{};
+    c.type = CommandType::kSubmitTermOffer;
+    c.submit = SubmitOffer{a, book, side, TimeInForce::kGtc, lots, 150, 0, 0, 0, 0, 0};
+    run(c);
+  };
+  auto obligation = [&](CommandType type, AgencyId a, ObligationId id, Amount amount) {
+    Command c{};
+    c.type = type;
+    c.obligation = {a, id, amount};
+    run(c);
+  };
+  for (AgencyId a : {komir, jogmec, dla}) set(a, 100 * lot);
+  term(komir, co30, Side::kSell, 10);
+  term(jogmec, co30, Side::kBuy, 10);  // obligation 1, due in 30 days
+  term(komir, co90, Side::kSell, 5);
+  term(dla, co90, Side::kBuy, 5);      // obligation 2
+  obligation(CommandType::kReturnObligation, jogmec, 1, 3 * lot);
+  obligation(CommandType::kRecallObligation, komir, 2, 0);  // due in 8 days
+  set(dla, 2 * lot);  // pays 2 lots of obligation 2 at its due time; the rest is overdue
+  now += 31 * kNsPerDay;
+  Command tick{};
+  tick.type = CommandType::kAdvanceTime;
+  run(tick);  // 1 settles, 2 falls overdue
+  term(jogmec, co90, Side::kSell, 2);
+  term(komir, co90, Side::kBuy, 2);  // obligation 3, open
+  ASSERT_EQ(engine.GetObligation(1)->state, ObligationState::kClosed);
+  ASSERT_EQ(engine.GetObligation(2)->state, ObligationState::kOverdue);
+  ASSERT_EQ(engine.GetObligation(2)->returned, 2 * lot);
+  ASSERT_EQ(engine.GetObligation(3)->state, ObligationState::kOpen);
+
+  const ReportData r = builder.Finish();
+  ASSERT_EQ(r.loans.size(), 1u);
+  const LoanReport& l = r.loans[0];
+  EXPECT_EQ(l.symbol, "CO-99.8");
+  EXPECT_EQ(l.opened, 3u);
+  EXPECT_EQ(l.lent, 17 * lot);
+  EXPECT_EQ(l.paid_back, engine.GetObligation(1)->due_amount + 2 * lot);
+  EXPECT_EQ(l.closed, 1u);
+  EXPECT_EQ(l.fell_overdue, 1u);
+  EXPECT_EQ(l.recalled, 1u);
+  EXPECT_EQ(l.outstanding_at_end, 2u);
+  EXPECT_EQ(l.owed_at_end,
+            engine.GetObligation(2)->outstanding + engine.GetObligation(3)->outstanding);
+  EXPECT_EQ(l.overdue_at_end, 1u);
+  EXPECT_EQ(l.overdue_owed_at_end, engine.GetObligation(2)->outstanding);
+  const nlohmann::ordered_json j = ReportJson(r);
+  ASSERT_EQ(j["loans"].size(), 1u);
+  EXPECT_EQ(j["loans"][0]["instrument"], "CO-99.8");
+  EXPECT_EQ(j["loans"][0]["overdue_owed_at_end"].get<Amount>(), l.overdue_owed_at_end);
+  const std::string html = RenderReportHtml("j", r);
+  EXPECT_TRUE(absl::StrContains(html, "<table id=\"loans\""));
+  EXPECT_TRUE(absl::StrContains(
+      html, absl::StrCat("data-key=\"overdue_owed_at_end\">", Thousands(l.overdue_owed_at_end))))
+      << html;
 }
 
 TEST(VerifyTest, ForgedOfferIdWithValidCrcDivergesAndReportSurvives) {

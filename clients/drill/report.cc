@@ -39,6 +39,8 @@ ReportBuilder::ReportBuilder(const ReferenceData& ref, int top_minutes)
       num_instruments_(ref.instruments().size()),
       offers_(1),
       pairs_(ref.pairs().size()),
+      obligations_(1),
+      loans_(ref.instruments().size()),
       holdings_(ref.agencies().size() * ref.instruments().size(), 0),
       received_(holdings_.size(), 0),
       delivered_(holdings_.size(), 0),
@@ -178,6 +180,13 @@ void ReportBuilder::Add(const Command& cmd, absl::Span<const Event> events) {
         const Amount principal = f.lots * ref_.instruments()[i].lot_size;
         holdings_[lender] -= principal;
         holdings_[borrower] += principal;
+        ++loans_[i].opened;
+        loans_[i].lent += principal;
+        // Obligation ids are the loans' fill numbers, 1, 2, 3, ...: a gap is not tracked.
+        if (f.obligation == obligations_.size()) obligations_.emplace_back();
+        if (f.obligation != 0 && f.obligation < obligations_.size()) {
+          obligations_[f.obligation] = ObligationTrack{i, f.due_amount, ObligationState::kOpen};
+        }
         break;
       }
       case EventType::kObligation: {
@@ -185,8 +194,21 @@ void ReportBuilder::Add(const Command& cmd, absl::Span<const Event> events) {
         const std::size_t lender = o.lender * num_instruments_ + o.instrument;
         const std::size_t borrower = o.borrower * num_instruments_ + o.instrument;
         if (lender >= holdings_.size() || borrower >= holdings_.size()) break;
+        if (o.instrument >= num_instruments_) break;
         holdings_[borrower] -= o.amount;
         holdings_[lender] += o.amount;
+        loans_[o.instrument].paid_back += o.amount;
+        if (o.obligation == 0 || o.obligation >= obligations_.size()) break;
+        ObligationTrack& t = obligations_[o.obligation];
+        LoanReport& l = loans_[o.instrument];
+        t.instrument = o.instrument;
+        if (o.state == ObligationState::kClosed && t.state != ObligationState::kClosed) ++l.closed;
+        if (o.kind == ObligationEventKind::kOverdue && !t.fell_overdue) ++l.fell_overdue;
+        if (o.kind == ObligationEventKind::kRecalled && !t.recalled) ++l.recalled;
+        t.fell_overdue |= o.kind == ObligationEventKind::kOverdue;
+        t.recalled |= o.kind == ObligationEventKind::kRecalled;
+        t.outstanding = o.outstanding;
+        t.state = o.state;
         break;
       }
       case EventType::kTermAccepted:
@@ -287,6 +309,26 @@ ReportData ReportBuilder::Finish() {
       ar.rows.push_back(std::move(row));
     }
     if (!ar.rows.empty() || ar.fills > 0) data_.agencies.push_back(std::move(ar));
+  }
+
+  for (std::size_t id = 1; id < obligations_.size(); ++id) {
+    const ObligationTrack& t = obligations_[id];
+    if (t.state == ObligationState::kClosed || t.instrument >= loans_.size()) continue;
+    LoanReport& l = loans_[t.instrument];
+    ++l.outstanding_at_end;
+    l.owed_at_end += t.outstanding;
+    if (t.state == ObligationState::kOverdue) {
+      ++l.overdue_at_end;
+      l.overdue_owed_at_end += t.outstanding;
+    }
+  }
+  for (std::size_t i = 0; i < loans_.size(); ++i) {
+    LoanReport& l = loans_[i];
+    if (l.opened == 0 && l.paid_back == 0 && l.outstanding_at_end == 0) continue;
+    l.instrument = static_cast<InstrumentId>(i);
+    l.symbol = instruments[i].symbol;
+    l.unit = instruments[i].unit;
+    data_.loans.push_back(std::move(l));
   }
 
   std::vector<std::pair<TimeNs, std::uint64_t>> m = std::move(minutes_);
@@ -458,6 +500,22 @@ nlohmann::ordered_json ReportJson(const ReportData& r) {
       row["net"] = h.received - h.delivered;
       row["after"] = h.after;
     }
+  }
+  nlohmann::ordered_json& loans = j["loans"] = Array();
+  for (const LoanReport& l : r.loans) {
+    nlohmann::ordered_json& o = loans.emplace_back();
+    o["instrument"] = l.symbol;
+    o["unit"] = l.unit;
+    o["opened"] = l.opened;
+    o["lent"] = l.lent;
+    o["paid_back"] = l.paid_back;
+    o["closed"] = l.closed;
+    o["fell_overdue"] = l.fell_overdue;
+    o["recalled"] = l.recalled;
+    o["outstanding_at_end"] = l.outstanding_at_end;
+    o["owed_at_end"] = l.owed_at_end;
+    o["overdue_at_end"] = l.overdue_at_end;
+    o["overdue_owed_at_end"] = l.overdue_owed_at_end;
   }
   nlohmann::ordered_json& minutes = j["busiest_minutes"] = Array();
   for (const MinuteReport& m : r.busiest_minutes) {

@@ -22,6 +22,11 @@
 //   if the journal starts with another command; the final state if it holds nothing
 //   else). "After" is the state after the last command. Received/delivered count fills
 //   only: a seller delivers base and receives quote, a buyer the reverse.
+// - Loans (time swaps), per instrument lent: loans opened (LoanFill events) and the units
+//   they moved (principal); units paid back to lenders (returns, settlement at the due
+//   time, collection of overdue ones); obligations closed, obligations that fell overdue
+//   and obligations recalled (one each however many events); at the end, obligations
+//   still open or overdue, how many of them are overdue and the units still owed on them.
 // - Busiest minutes: UTC calendar minutes (command time / 60 s) ranked by number of
 //   fills, ties by earlier minute.
 // - Volume over time: per instrument, the units of it that changed hands in each UTC
@@ -94,6 +99,21 @@ struct InstrumentReport {
   std::vector<VolumePoint> volume_by_second;  // seconds with volume, ascending
 };
 
+struct LoanReport {
+  InstrumentId instrument = 0;
+  std::string symbol, unit;
+  std::uint64_t opened = 0;
+  Amount lent = 0;             // principal of the loans opened
+  Amount paid_back = 0;        // units that went back to lenders
+  std::uint64_t closed = 0;    // obligations closed (returned, settled or collected)
+  std::uint64_t fell_overdue = 0;
+  std::uint64_t recalled = 0;
+  std::uint64_t outstanding_at_end = 0;  // obligations still open or overdue
+  std::uint64_t overdue_at_end = 0;
+  Amount owed_at_end = 0;      // units still owed on them
+  Amount overdue_owed_at_end = 0;
+};
+
 struct AgencyHoldingRow {
   InstrumentId instrument = 0;
   std::string symbol, unit;
@@ -129,6 +149,7 @@ struct ReportData {
   std::vector<PairReport> pairs;
   std::vector<InstrumentReport> instruments;
   std::vector<AgencyReport> agencies;         // agencies with any holdings or fills
+  std::vector<LoanReport> loans;  // instruments with a loan, in configuration order
   std::vector<MinuteReport> busiest_minutes;  // at most top_minutes, busiest first
 };
 
@@ -182,6 +203,13 @@ class ReportBuilder {
     Amount base_volume = 0, quote_volume = 0;
     std::vector<std::int64_t> first_fill;
   };
+  struct ObligationTrack {
+    InstrumentId instrument = 0;
+    Amount outstanding = 0;
+    ObligationState state = ObligationState::kOpen;
+    bool fell_overdue = false;
+    bool recalled = false;
+  };
   void FirstFill(OfferId id, TimeNs time);
   Amount& Holding(AgencyId a, InstrumentId i) { return holdings_[a * num_instruments_ + i]; }
 
@@ -191,6 +219,8 @@ class ReportBuilder {
   ReportData data_;
   std::vector<OfferTrack> offers_;  // index = offer id (0 unused)
   std::vector<PairAcc> pairs_;
+  std::vector<ObligationTrack> obligations_;  // index = obligation id (0 unused)
+  std::vector<LoanReport> loans_;             // [instrument]
   std::vector<Amount> holdings_;  // [agency * instruments + instrument]
   std::vector<Amount> before_;
   bool have_before_ = false;

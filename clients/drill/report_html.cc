@@ -285,6 +285,32 @@ std::string NetTable(const ReportData& r) {
   return out;
 }
 
+std::string LoansTable(const ReportData& r) {
+  std::string out =
+      "<table id=\"loans\" aria-label=\"Loans\"><thead><tr>"
+      "<th scope=\"col\">instrument</th><th scope=\"col\">unit</th>"
+      "<th scope=\"col\" class=\"num\">loans</th><th scope=\"col\" class=\"num\">lent</th>"
+      "<th scope=\"col\" class=\"num\">paid back</th>"
+      "<th scope=\"col\" class=\"num\">closed</th>"
+      "<th scope=\"col\" class=\"num\">fell overdue</th>"
+      "<th scope=\"col\" class=\"num\">recalled</th>"
+      "<th scope=\"col\" class=\"num\">open at end</th>"
+      "<th scope=\"col\" class=\"num\">owed at end</th>"
+      "<th scope=\"col\" class=\"num\">overdue at end</th>"
+      "<th scope=\"col\" class=\"num\">overdue owed</th></tr></thead><tbody>\n";
+  for (const LoanReport& l : r.loans) {
+    absl::StrAppend(&out, "<tr data-instrument=\"", Esc(l.symbol), "\"><th scope=\"row\">",
+                    Esc(l.symbol), "</th><td>", Esc(l.unit), "</td>", NumU("opened", l.opened),
+                    Num("lent", l.lent), Num("paid_back", l.paid_back), NumU("closed", l.closed),
+                    NumU("fell_overdue", l.fell_overdue), NumU("recalled", l.recalled),
+                    NumU("outstanding_at_end", l.outstanding_at_end),
+                    Num("owed_at_end", l.owed_at_end), NumU("overdue_at_end", l.overdue_at_end),
+                    Num("overdue_owed_at_end", l.overdue_owed_at_end), "</tr>\n");
+  }
+  out += "</tbody></table>\n";
+  return out;
+}
+
 std::string MinutesTable(const ReportData& r, const std::string& id) {
   std::string out = absl::StrCat(
       "<table id=\"", id,
@@ -362,6 +388,16 @@ std::string RenderReportHtml(const std::string& source, const ReportData& r) {
   out += "</div>\n";
   out += MinutesTable(r, "busiest-minutes");
   out += "</section>\n";
+
+  if (!r.loans.empty()) {
+    out +=
+        "<section aria-labelledby=\"h-loans\"><h2 id=\"h-loans\">Loans (time swaps), per "
+        "instrument</h2>\n<p class=\"note\">Units lent in loans opened, units paid back to "
+        "lenders (returns, settlement at the due time, collection), and what is still owed "
+        "when the journal ends.</p>\n";
+    out += LoansTable(r);
+    out += "</section>\n";
+  }
 
   out += "<section aria-labelledby=\"h-pairs\"><h2 id=\"h-pairs\">Pair books</h2>\n";
   out += PairsTable(r);
