@@ -32,9 +32,11 @@
 #        on this VM the echo floor's own p50 moves by up to 2x between runs minutes apart,
 #        PIN=1 runs every server on CPU 1 and msx-loadgen on CPU 0 (taskset), so that client
 #        and server do not take each other's core (the same for echo and msx-server),
-#        SWITCHES=1 counts the server process's context switches (voluntary + involuntary)
-#        and CPU time over every thread while msx-loadgen runs, and prints them per call
-#        ("srv cs/call", "srv us/call") plus the switches per call of each thread name: the
+#        SWITCHES=1 counts the server process's context switches and CPU time over every
+#        thread while msx-loadgen runs, and prints them per call ("srv cs/call" = voluntary
+#        + involuntary, "srv vcs/call" = voluntary only: the sleeps and wake-ups the server
+#        asks for, where involuntary ones are mostly the machine's other load preempting it;
+#        "srv us/call") plus the switches per call of each thread name: the
 #        machine's load moves latency and throughput, much less what one call costs the
 #        server. Read from the kernel's per-thread counters (/proc/PID/task/*/status and
 #        schedstat, the counts `perf stat -e context-switches,task-clock` reports; on this
@@ -227,7 +229,7 @@ def accepted(s):  # offers the engine took (submits without the rejected ones) p
     return (s["submits"] - s["rejected"]) / s["elapsed_s"] if s.get("elapsed_s") else 0
 hdr = ["server", "api", "load", "sent", "ok", "rejected", "errors", "calls/s", "offers/s", "accepted/s", "p50", "p90", "p99",
        "p99.9", "max", "exec p50", "exec p99", "fills", "cmds/commit", "load1", "srv cs/call",
-       "srv us/call"]
+       "srv vcs/call", "srv us/call"]
 def errors(s):  # gRPC errors plus (order-entry) per-response error codes
     return sum(s["errors"].values()) + sum(s.get("response_errors", {}).values())
 def per_call(r, what):  # SWITCHES=1: the server's switches or CPU us during the run / calls
@@ -236,6 +238,8 @@ def per_call(r, what):  # SWITCHES=1: the server's switches or CPU us during the
         return "-"
     if what == "cs":
         return f"{sum(v[0] + v[1] for v in t.values()) / n:.1f}"
+    if what == "vcs":
+        return f"{sum(v[0] for v in t.values()) / n:.1f}"
     return f"{sum(v[2] for v in t.values()) / 1000 / n:.0f}"
 table = []
 for r in rows:
@@ -250,7 +254,7 @@ for r in rows:
                   s["exec_p50_us"] if s["mode"] != "echo" else "-",
                   s["exec_p99_us"] if s["mode"] != "echo" else "-", s["fills"],
                   per_commit.get(r.get("tag"), "-"), r.get("load1", "-"),
-                  per_call(r, "cs"), per_call(r, "cpu")])
+                  per_call(r, "cs"), per_call(r, "vcs"), per_call(r, "cpu")])
 w = [max(len(str(x)) for x in col) for col in zip(hdr, *table)]
 fmt = lambda row: "| " + " | ".join(str(x).rjust(n) for x, n in zip(row, w)) + " |"
 print("latencies in microseconds, measured from each call's scheduled send time")
@@ -260,14 +264,14 @@ for row in table:
     print(fmt(row))
 threaded = [r for r in rows if r.get("threads")]
 if threaded:
-    print("server context switches per call by thread (voluntary+involuntary; threads with >= 0.05):")
+    print("server context switches per call by thread, voluntary+involuntary (threads with >= 0.05):")
     for r in threaded:
         n = r["summary"]["sent"] or 1
-        parts = sorted(((v[0] + v[1]) / n, k) for k, v in r["threads"].items())
+        parts = sorted(((v[0] + v[1]) / n, k, v[0] / n) for k, v in r["threads"].items())
         s = r["summary"]
         load = f"{s['target_rate']}/s" if s["target_rate"] else f"closed C={s['concurrency']}"
         print(f"  {r['server']} {load} (round {r.get('round', 1)}): " +
-              ", ".join(f"{k} {x:.2f}" for x, k in reversed(parts) if x >= 0.05))
+              ", ".join(f"{k} {vol:.2f}+{x - vol:.2f}" for x, k, vol in reversed(parts) if x >= 0.05))
 print("api: unary = one call per operation; oe SxW = order-entry, S streams (channels x "
       "agencies), W requests in flight per stream; oeb = the same on OrderEntryBatches")
 print(f"bare fdatasync p50 (same file system): 4 KiB append {fsync} us (the bar's floor); "

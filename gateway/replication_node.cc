@@ -49,7 +49,7 @@ class ReplicatedWork final : public Work {
     std::string mine;
     jf::AppendCommandGroup(cmd, events, &mine);
     if (mine != group_) {
-      // Before the journal append (CommitBatch comes after): the divergent state is never
+      // Before the journal append (AppendBatch comes after): the divergent state is never
       // made durable here. Loud and final.
       std::fprintf(stderr,
                    "msx-server: REPLICATION DIVERGED at seq %llu: this standby's engine "

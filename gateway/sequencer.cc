@@ -104,8 +104,10 @@ absl::Status Sequencer::SubmitCommandHere(const Command& cmd, Work* work) {
   }
   bool ran = false;
   bool wake = false;
-  // submitting_ brackets the stopping_ check and the run, as in Push: Stop() waits for it,
-  // so nothing runs here once the stop marker is queued.
+  std::size_t commands = 0;
+  // submitting_ brackets the stopping_ check and the run (the commit and the release it
+  // may make included), as in Push: Stop() waits for it, so nothing runs here once the
+  // stop marker is queued.
   submitting_.fetch_add(1, std::memory_order_seq_cst);
   if (!stopping_.load(std::memory_order_seq_cst) && !failed_.load(std::memory_order_acquire) &&
       queued_.load(std::memory_order_seq_cst) == 0 && JournalHasRoom() && role_mu_.try_lock()) {
@@ -116,11 +118,16 @@ absl::Status Sequencer::SubmitCommandHere(const Command& cmd, Work* work) {
       item.cmd = cmd;
       item.work = work;
       HandleCommand(item);
-      CommitBatch();  // inline when the journal is idle: the reply is completed right here
+      commands = AppendBatch();
       wake = SnapshotDue();
       ran = true;
     }
     role_mu_.unlock();
+    // Outside the role, so that other callers (and the sequencer thread) sequence the next
+    // commands while this one is written (and fdatasync'd): inline when the journal is
+    // idle, and the reply is completed right here; else the thread writing now takes it
+    // after its current write and completes it.
+    if (ran) CommitAppended(commands, options_.caller_writes);
   }
   submitting_.fetch_sub(1, std::memory_order_release);
   if (wake) {
@@ -205,8 +212,9 @@ void Sequencer::WaitForJournalRoom() {
   journal_waits_.fetch_add(1, std::memory_order_relaxed);
   std::unique_lock<std::mutex> lock(room_mu_);
   room_waiting_.store(true, std::memory_order_seq_cst);
-  // Everything sequenced so far was handed to the journal (CommitBatch), so the journal
-  // advances durable_seq on its own; a failed journal fails the items instead.
+  // Everything sequenced so far was appended and committed (AppendBatch, CommitAppended;
+  // a caller's commit follows its append within its call), so the journal advances
+  // durable_seq on its own; a failed journal fails the items instead.
   room_cv_.wait(lock, [&] { return JournalHasRoom() || failed_.load(std::memory_order_seq_cst); });
   room_waiting_.store(false, std::memory_order_relaxed);
 }
@@ -271,7 +279,9 @@ void Sequencer::RunSequencer() {
     ring_.Pop(&item);
     // The role is held from the first item of the batch to its snapshot, so a
     // SubmitCommandHere caller never runs in between (it also sees queued_ > 0 until then).
-    std::lock_guard<std::mutex> role(role_mu_);
+    // The batch is committed after the role is let go: callers sequence the next commands
+    // while this batch is written and fdatasync'd.
+    std::unique_lock<std::mutex> role(role_mu_);
     std::size_t taken = 1;
     bool stop = false;
     bool have_next = false;
@@ -295,8 +305,9 @@ void Sequencer::RunSequencer() {
       if (!have_next) break;
       item = next;
     }
-    CommitBatch();
+    const std::size_t commands = AppendBatch();
     if (stop) {
+      CommitAppended(commands);
       if (snapshot_ && !failed_.load() && last_seq_ > last_snapshot_seq_) {
         absl::Status s = snapshot_(*engine_, last_seq_);
         if (s.ok()) last_snapshot_seq_ = last_seq_;
@@ -310,6 +321,8 @@ void Sequencer::RunSequencer() {
       last_snapshot_seq_ = last_seq_;
     }
     queued_.fetch_sub(taken, std::memory_order_seq_cst);  // still holding the role
+    role.unlock();
+    CommitAppended(commands);
   }
 }
 
@@ -354,7 +367,7 @@ void Sequencer::HandleCommand(QueueItem& item) {
   }
   events_.clear();
   engine_->Apply(cmd, &events_);
-  // Journaled in CommitBatch; if that fails, the journal failure fails this item too
+  // Journaled in AppendBatch; if that fails, the journal failure fails this item too
   // (it is in pending_ by then, and every later command is refused).
   batch_cmds_.push_back(cmd);
   batch_events_.insert(batch_events_.end(), events_.begin(), events_.end());
@@ -370,9 +383,9 @@ void Sequencer::HandleCommand(QueueItem& item) {
   local_pending_.push_back(Pending{cmd.seq, item.work});
 }
 
-void Sequencer::CommitBatch() {
+std::size_t Sequencer::AppendBatch() {
   FlushPending();
-  if (batch_cmds_.empty()) return;
+  if (batch_cmds_.empty()) return 0;
   // The observers hand what they built to their release side before any of it can become
   // durable (an inline Commit releases on this thread before it returns).
   if (!observers_.empty()) {
@@ -399,15 +412,23 @@ void Sequencer::CommitBatch() {
       break;
     }
   }
-  // Inline (this thread writes, and on_durable -> OnDurable releases the batch's replies
-  // here, before the next batch), or the journal thread does both. A failed inline write
-  // has already failed the journal closed (on_failure -> OnJournalFailure); the publisher
-  // then fails the pending items with UNAVAILABLE.
-  const bool inline_ok = batch_cmds_.size() <= options_.inline_commit_max_batch;
-  (void)journal_->Commit(inline_ok).ok();
+  const std::size_t commands = batch_cmds_.size();
   batch_cmds_.clear();
   batch_events_.clear();
   batch_event_ends_.clear();
+  return commands;
+}
+
+void Sequencer::CommitAppended(std::size_t commands, bool inline_ok) {
+  if (commands == 0) return;
+  // Inline (this thread writes, and on_durable -> OnDurable releases the replies of every
+  // group written, here), or the thread writing now (the journal thread, or another
+  // caller's inline commit followed by the journal thread) does both. Whoever writes, a
+  // reply leaves only from OnDurable, i.e. after the write (and fdatasync) of its group
+  // and, when replicating, the stream's acknowledgement. A failed inline write has already
+  // failed the journal closed (on_failure -> OnJournalFailure); the publisher then fails
+  // the pending items with UNAVAILABLE.
+  (void)journal_->Commit(inline_ok && commands <= options_.inline_commit_max_batch).ok();
 }
 
 void Sequencer::FlushPending() {

@@ -10,9 +10,13 @@
 //                                                      --> pending FIFO (seq, work)
 //                                                      observers' OnBatchSequenced, then
 //                                                      JournalWriter::AppendDeferred
-//                                                      each command of the batch, Commit:
-//                                                      inline (this thread writes, then
-//                                                      on_durable here) or journal thread
+//                                                      each command of the batch; role
+//                                                      let go, then Commit: inline (this
+//                                                      thread writes, then on_durable
+//                                                      here) or the thread writing now
+//   (a unary command under run_on_caller does the same on its gRPC thread when nothing is
+//   queued and the role is free, SubmitCommandHere; without caller_writes it leaves the
+//   write to the journal thread)
 //   journal writer thread: on_durable(seq) --> PublishReady (on that thread; the publisher
 //                                             thread does the same for already-durable
 //                                             queries and for journal failures)
@@ -35,8 +39,11 @@
 // the hub floor (hubs.h). Execution history older than the reports kept in memory is read
 // from the journal by the HistoryReader, never on the sequencer thread.
 //
-// Nothing here blocks a gRPC thread: TryPush fails at once with RESOURCE_EXHAUSTED when the
-// ring is full, and UNAVAILABLE once the journal failed closed or shutdown began.
+// Nothing here makes a gRPC thread wait for another thread: TryPush fails at once with
+// RESOURCE_EXHAUSTED when the ring is full, and UNAVAILABLE once the journal failed closed
+// or shutdown began. The one wait is on the disk, and only with caller_writes: a
+// SubmitCommandHere caller whose group commit found the journal idle writes it (and
+// fdatasyncs it under `sync`) itself.
 //
 // Journal back-pressure: when more than SequencerOptions::max_undurable_commands commands
 // (or max_undurable_bytes journal bytes) are sequenced but not durable, the sequencer
@@ -114,11 +121,19 @@ struct SequencerOptions {
   // journal thread; SIZE_MAX = whenever the journal is idle.
   std::size_t inline_commit_max_batch = 0;
   // Run-to-completion for unary calls (SubmitCommandHere): when nothing is queued and no
-  // thread is sequencing, the calling thread applies its command, commits the journal and
-  // completes the call itself, skipping the hand-off to the sequencer thread and back.
-  // Only for journals that never fdatasync (durability none): the calling thread is a gRPC
-  // thread, which must not wait on the disk. Off = every command goes through the ring.
+  // thread is sequencing, the calling thread applies its command and appends it to the
+  // journal, lets the sequencing role go, and commits: with caller_writes and no journal
+  // write in progress it writes (and under `sync` fdatasyncs) and completes the call
+  // itself, skipping the hand-off to the sequencer thread and back; else the thread
+  // writing now, or the journal thread, writes it and completes it. One thread writes at a
+  // time, so at most one calling thread waits on the disk at a time, and the others keep
+  // sequencing meanwhile. Off = every command goes through the ring.
   bool run_on_caller = false;
+  // With run_on_caller: whether a caller whose commit finds the journal idle writes the
+  // group itself (true), or leaves the write, the fdatasync and the release to the journal
+  // thread (false), so that the calling thread never waits on the disk; it then only
+  // sequences, and the next callers sequence while the journal thread is in fdatasync.
+  bool caller_writes = true;
   // Journal back-pressure: at most this many commands sequenced but not yet durable, and
   // at most this many bytes appended to the journal and not yet written. Past either, the
   // sequencer stops taking work from the queue until the journal catches up (the queue
@@ -159,8 +174,10 @@ class Sequencer {
   absl::Status SubmitCommand(const Command& cmd, Work* work, bool ignore_refusal = false);
   // SubmitCommand for a call whose Work may complete on this thread before this returns
   // (SequencerOptions::run_on_caller): with nothing queued ahead and nobody sequencing, the
-  // command is applied, journaled and completed here; else it is queued as by
-  // SubmitCommand. Never blocks: the sequencing role is only ever try-locked here. On OK,
+  // command is applied and appended to the journal here, and completed here when this
+  // thread made the group commit (caller_writes); else it is queued as by SubmitCommand.
+  // Never waits for another thread (the sequencing role is only ever try-locked here);
+  // with caller_writes under `sync`, the group commit it makes waits for fdatasync. On OK,
   // `work` may be gone already.
   absl::Status SubmitCommandHere(const Command& cmd, Work* work);
   // Queues a read-only query. Same errors.
@@ -231,8 +248,14 @@ class Sequencer {
   Seq ReleasableSeq() const { return durable_seq_.load(std::memory_order_acquire); }
   void HandleCommand(QueueItem& item);
   void HandleQuery(QueueItem& item);
-  // Hands the batch's pending entries over (FlushPending), then appends its commands.
-  void CommitBatch();
+  // Role holder: hands the batch's pending entries over (FlushPending), tells the
+  // observers, then appends its commands to the journal (deferred, not written). Returns
+  // how many commands it appended.
+  std::size_t AppendBatch();
+  // Commits what AppendBatch appended (`commands` of them; 0 = nothing). Called after the
+  // role is let go: the write, the fdatasync and the release run while others sequence.
+  // `inline_ok` = false leaves the write to the journal thread.
+  void CommitAppended(std::size_t commands, bool inline_ok = true);
   bool SnapshotDue() const;
   // Whether sequenced-but-not-durable work is within the back-pressure bounds.
   bool JournalHasRoom() const;
@@ -274,7 +297,7 @@ class Sequencer {
   Seq last_snapshot_seq_ = 0;
   std::vector<Event> events_;
   std::vector<Pending> local_pending_;  // flushed to pending_ in batches
-  std::vector<Command> batch_cmds_;     // this batch's commands, appended in CommitBatch
+  std::vector<Command> batch_cmds_;     // this batch's commands, appended in AppendBatch
   std::vector<Event> batch_events_;     // their events, back to back
   std::vector<std::size_t> batch_event_ends_;  // end of each command's events
   std::vector<CommandGroup> batch_groups_;     // views of the above, for the observers

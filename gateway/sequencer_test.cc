@@ -90,9 +90,12 @@ class AwaitedWork : public Work {
   std::thread::id completed_on_;
 };
 
+// With `journal`, it also checks that the journal had reported the command durable
+// (durable_seq() is stored after the group's write and, under kSync, its fdatasync).
 class Recorder : public AwaitedWork {
  public:
-  explicit Recorder(std::string dir) : dir_(std::move(dir)) {}
+  explicit Recorder(std::string dir, const journal::JournalWriter* journal = nullptr)
+      : dir_(std::move(dir)), journal_(journal) {}
   void Applied(const SequencerView&, const Command& cmd, absl::Span<const Event>) override {
     seq_ = cmd.seq;
   }
@@ -101,11 +104,18 @@ class Recorder : public AwaitedWork {
 
  protected:
   void OnComplete(const absl::Status& status) override {
-    if (status.ok()) in_journal_at_release_ = JournalHolds(dir_, seq_);
+    if (!status.ok()) return;
+    in_journal_at_release_ = JournalHolds(dir_, seq_);
+    if (in_journal_at_release_.ok() && journal_ != nullptr && journal_->durable_seq() < seq_) {
+      in_journal_at_release_ = absl::FailedPreconditionError(
+          absl::StrCat("released before the journal reported it durable (durable seq ",
+                       journal_->durable_seq(), ")"));
+    }
   }
 
  private:
   const std::string dir_;
+  const journal::JournalWriter* const journal_;
   Seq seq_ = 0;
   absl::Status in_journal_at_release_ = absl::UnknownError("not released");
 };
@@ -129,9 +139,11 @@ void ExpectSeqsOnceEachAndJournaledAtRelease(
 class SequencerJournalTest : public ::testing::Test {
  protected:
   void Start(Durability durability, std::size_t inline_max, bool run_on_caller = false,
-             const std::function<void(SequencerOptions*)>& edit = nullptr) {
+             const std::function<void(SequencerOptions*)>& edit = nullptr,
+             std::uint64_t preallocate_bytes = journal::kDefaultPreallocateBytes) {
     journal::WriterOptions wo;
     wo.durability = durability;
+    wo.preallocate_bytes = preallocate_bytes;
     wo.config = "sequencer test";
     wo.on_durable = [this](Seq s) {
       // A stalled disk: the thread that made the commit (it owns the journal file until
@@ -208,7 +220,7 @@ TEST_P(ReleaseAfterJournalTest, EveryReplyIsReleasedOnlyOnceTheJournalFileHoldsI
   Start(durability, inline_max);
   constexpr int kPerThread = 150;
   std::vector<std::unique_ptr<Recorder>> works(2 * kPerThread);
-  for (auto& w : works) w = std::make_unique<Recorder>(dir_.path());
+  for (auto& w : works) w = std::make_unique<Recorder>(dir_.path(), journal_.get());
   std::vector<std::thread> producers;
   for (int t = 0; t < 2; ++t) {
     producers.emplace_back([&, t] {
@@ -233,7 +245,7 @@ TEST_P(ReleaseAfterJournalTest, EveryReplyIsReleasedOnlyOnceTheJournalFileHoldsI
   // its callback returns, so give it a moment before the next command.)
   for (int i = 0; i < 10; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    works.push_back(std::make_unique<Recorder>(dir_.path()));
+    works.push_back(std::make_unique<Recorder>(dir_.path(), journal_.get()));
     ASSERT_TRUE(sequencer_->SubmitCommand(MakeCommand(1000 + i), works.back().get()).ok());
     ASSERT_TRUE(works.back()->Wait().ok());
   }
@@ -361,30 +373,61 @@ class SeenSeq : public AwaitedWork {
   Seq seen_ = 0;
 };
 
-// Run-to-completion (SequencerOptions::run_on_caller, durability none): a lone command is
-// applied, journaled and completed on the calling thread before SubmitCommandHere returns;
-// under two callers plus queued queries every reply still leaves only once the journal
-// file holds it, seqs stay gapless and unique, and every command completed before a query
-// was queued is in the state that query saw.
-TEST_F(SequencerJournalTest, RunOnCallerCompletesALoneCommandOnTheCallingThread) {
-  Start(Durability::kNone, std::numeric_limits<std::size_t>::max(), /*run_on_caller=*/true);
+// Run-to-completion (SequencerOptions::run_on_caller), under both durabilities: a lone
+// command is applied, journaled (under kSync: written and fdatasync'd) and completed on the
+// calling thread before SubmitCommandHere returns; under two callers plus queued queries
+// (callers sequence while another caller or the journal thread writes) every reply still
+// leaves only once the journal reported its command durable and the file holds it, seqs
+// stay gapless and unique, and every command completed before a query was queued is in the
+// state that query saw.
+// caller_writes = false (msx-server under kSync): the caller only sequences; the journal
+// thread writes, fdatasyncs and completes the call.
+struct RunOnCallerJournal {
+  const char* name;
+  Durability durability;
+  std::uint64_t preallocate_bytes;
+  bool caller_writes = true;
+};
+class RunOnCallerTest : public SequencerJournalTest,
+                        public ::testing::WithParamInterface<RunOnCallerJournal> {};
+
+TEST_P(RunOnCallerTest, RunOnCallerCompletesALoneCommandOnTheCallingThread) {
+  const RunOnCallerJournal p = GetParam();
+  Start(p.durability, std::numeric_limits<std::size_t>::max(), /*run_on_caller=*/true,
+        [&](SequencerOptions* o) { o->caller_writes = p.caller_writes; }, p.preallocate_bytes);
   std::vector<std::unique_ptr<Recorder>> works;
   for (int i = 0; i < 20; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));  // the journal is idle again
-    works.push_back(std::make_unique<Recorder>(dir_.path()));
+    works.push_back(std::make_unique<Recorder>(dir_.path(), journal_.get()));
     Recorder* w = works.back().get();
     ASSERT_TRUE(sequencer_->SubmitCommandHere(MakeCommand(i), w).ok());
-    // Nothing was queued and nobody was sequencing: the call is complete already, here.
-    EXPECT_TRUE(w->done()) << i;
-    EXPECT_EQ(w->completed_on(), std::this_thread::get_id()) << i;
+    if (!p.caller_writes) {
+      ASSERT_TRUE(w->Wait().ok());
+      EXPECT_NE(w->completed_on(), std::this_thread::get_id()) << i;  // the journal thread's
+    } else if (p.durability == Durability::kSync && p.preallocate_bytes != 0) {
+      // The journal thread may be extending its zeros, and then it writes this command.
+      ASSERT_TRUE(w->Wait().ok());
+    } else {
+      // Nothing was queued and nobody was sequencing or writing: the call is complete
+      // already, here.
+      EXPECT_TRUE(w->done()) << i;
+      EXPECT_EQ(w->completed_on(), std::this_thread::get_id()) << i;
+    }
     EXPECT_TRUE(w->in_journal_at_release().ok()) << w->in_journal_at_release();
     EXPECT_EQ(w->seq(), static_cast<Seq>(i + 1));
+  }
+  if (p.caller_writes) {
+    EXPECT_GT(journal_->stats().inline_syncs, 0u);  // some commits were the caller's
+  } else {
+    EXPECT_EQ(journal_->stats().inline_syncs, 0u);  // all were the journal thread's
   }
 
   // Two callers and a stream of queued queries at once.
   constexpr int kPerThread = 200;
   const std::size_t base = works.size();
-  for (int i = 0; i < 2 * kPerThread; ++i) works.push_back(std::make_unique<Recorder>(dir_.path()));
+  for (int i = 0; i < 2 * kPerThread; ++i) {
+    works.push_back(std::make_unique<Recorder>(dir_.path(), journal_.get()));
+  }
   std::atomic<bool> done{false};
   std::vector<std::unique_ptr<SeenSeq>> queries;
   std::vector<Seq> completed_before;  // highest seq completed before each query was queued
@@ -433,6 +476,16 @@ TEST_F(SequencerJournalTest, RunOnCallerCompletesALoneCommandOnTheCallingThread)
   }
 }
 
+INSTANTIATE_TEST_SUITE_P(
+    Journals, RunOnCallerTest,
+    ::testing::Values(RunOnCallerJournal{"None", Durability::kNone, 0},
+                      RunOnCallerJournal{"SyncAppend", Durability::kSync, 0},
+                      RunOnCallerJournal{"SyncPreallocated", Durability::kSync,
+                                         journal::kDefaultPreallocateBytes},
+                      RunOnCallerJournal{"SyncJournalThreadWrites", Durability::kSync,
+                                         journal::kDefaultPreallocateBytes, false}),
+    [](const ::testing::TestParamInfo<RunOnCallerJournal>& info) { return info.param.name; });
+
 // A journal write that fails on the sequencer thread (inline commit; here the process
 // file-size limit, EFBIG) fails closed: that command's reply is UNAVAILABLE, every reply
 // released OK before is in the journal, and later commands are refused with UNAVAILABLE.
@@ -467,7 +520,7 @@ TEST_F(SequencerJournalTest, InlineJournalWriteErrorFailsClosedWithUnavailable) 
   std::vector<std::unique_ptr<Recorder>> works;
   absl::Status failed;
   for (int i = 0; i < 5000 && failed.ok(); ++i) {
-    works.push_back(std::make_unique<Recorder>(dir_.path()));
+    works.push_back(std::make_unique<Recorder>(dir_.path(), journal_.get()));
     absl::Status s = sequencer_->SubmitCommand(MakeCommand(i), works.back().get());
     if (!s.ok()) {
       works.pop_back();
@@ -539,7 +592,7 @@ TEST_P(JournalBackPressureTest, StalledJournalStopsTheSequencerAtTheBound) {
   std::vector<std::unique_ptr<Recorder>> works;
   bool held_back = false;
   while (works.size() < static_cast<std::size_t>(kTotal)) {
-    works.push_back(std::make_unique<Recorder>(dir_.path()));
+    works.push_back(std::make_unique<Recorder>(dir_.path(), journal_.get()));
     absl::Status s = sequencer_->SubmitCommand(MakeCommand(static_cast<int>(works.size()) - 1),
                                                works.back().get());
     if (s.ok()) continue;
@@ -569,7 +622,7 @@ TEST_P(JournalBackPressureTest, StalledJournalStopsTheSequencerAtTheBound) {
 
   Unstall();
   ASSERT_NO_FATAL_FAILURE(ExpectSeqsOnceEachAndJournaledAtRelease(works));
-  auto after = std::make_unique<Recorder>(dir_.path());
+  auto after = std::make_unique<Recorder>(dir_.path(), journal_.get());
   absl::Status s;
   while (absl::IsResourceExhausted(s = sequencer_->SubmitCommand(MakeCommand(kTotal),
                                                                    after.get()))) {

@@ -309,15 +309,17 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
   qopts.queue_capacity = std::max<std::size_t>(2, static_cast<std::size_t>(server.queue_capacity()));
   qopts.snapshot_every_records = static_cast<std::uint64_t>(server.snapshot_every_records());
   qopts.recovered_snapshot_seq = recovered->snapshot_seq;
-  // The sequencer commits its batch to the journal itself whenever no journal write is in
-  // progress (both durabilities): one thread wake-up less per command; under `sync` the
-  // ring fills while the sequencer is in fdatasync, and that is the next group commit.
-  // (bench/results/gateway.md, group commit on the sequencer thread).
+  // Whoever sequenced a batch commits it to the journal itself whenever no journal write is
+  // in progress (both durabilities): one thread wake-up less per command; under `sync` the
+  // next commands are sequenced while it is in fdatasync, and they are the next group
+  // commit (bench/results/gateway.md, group commit on the sequencer thread).
   qopts.inline_commit_max_batch = std::numeric_limits<std::size_t>::max();
-  // Unary commands run to completion on their gRPC thread when nothing is queued (saves the
-  // hand-off to the sequencer thread and the Finish from a foreign thread); never under
-  // `sync`, whose commit waits for fdatasync.
-  qopts.run_on_caller = server.durability() == v1::DURABILITY_NONE;
+  // Unary commands are sequenced on their gRPC thread when nothing is queued (no hand-off
+  // to the sequencer thread). Under `none` that thread also writes and finishes the call;
+  // under `sync` the journal thread writes and fdatasyncs (overlapping the next commands'
+  // matching) and finishes it: a gRPC thread never waits on the disk (gateway/README.md).
+  qopts.run_on_caller = true;
+  qopts.caller_writes = server.durability() == v1::DURABILITY_NONE;
   qopts.max_undurable_commands = static_cast<std::uint64_t>(server.max_undurable_commands());
   qopts.max_undurable_bytes = static_cast<std::uint64_t>(server.max_undurable_bytes());
   SnapshotWriter* snaps = s->snapshots_.get();
