@@ -309,6 +309,13 @@ void Reports::Build(const Engine& engine, const Command& cmd, absl::Span<const E
       }
       case EventType::kRejected:
       case EventType::kHoldingsSet:
+      // Emergencies: their cancels and book levels arrive as kCancelled / kBookLevel; the
+      // admin events themselves reach no stream (yet).
+      case EventType::kReferencePublished:
+      case EventType::kPairBandChanged:
+      case EventType::kMemberAdmitted:
+      case EventType::kMemberSuspended:
+      case EventType::kEmergencyLevelSet:
         break;
     }
   }

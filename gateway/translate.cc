@@ -313,6 +313,28 @@ absl::Status RejectToStatus(const ReferenceData& ref, const Command& cmd, Reject
       return absl::InvalidArgumentError(msg("amount", "not in 1..outstanding"));
     case RejectReason::kObligationNotOpen:
       return absl::FailedPreconditionError(msg("obligation_id", "not open"));
+    case RejectReason::kBelowMandatedStock:
+      return absl::FailedPreconditionError(
+          msg("lots", absl::StrCat(lots, " lots would leave less than the agency's mandated "
+                                         "minimum stock, which the instrument's emergency "
+                                         "level protects")));
+    case RejectReason::kUnknownAgreement:
+      return absl::NotFoundError(msg("agreement", "not listed"));
+    case RejectReason::kInvalidLevel:
+      return absl::InvalidArgumentError(
+          msg("level", "not an emergency level, or the reason is over 60 bytes"));
+    case RejectReason::kInvalidReference:
+      return absl::InvalidArgumentError(
+          msg("reference_value_micro_usd", "must be > 0, with a floor >= 0"));
+    case RejectReason::kNoValidPrice:
+      return absl::InvalidArgumentError(msg(
+          "reference_value_micro_usd", "leaves a pair of the instrument without a valid price"));
+    case RejectReason::kAlreadyMember:
+      return absl::AlreadyExistsError(msg("agency", "already a member of the agreement"));
+    case RejectReason::kNotMember:
+      return absl::FailedPreconditionError(msg("agency", "not a member of the agreement"));
+    case RejectReason::kAdminCannotTrade:
+      return absl::FailedPreconditionError(msg("agency", "an admin agency cannot trade"));
     case RejectReason::kNone:
       break;
   }

@@ -63,10 +63,11 @@ std::vector<std::string> DataFiles(const std::string& dir) {
   return names;
 }
 
-// The checked-in segments were written by format version 3. Version 4 added record types
-// only (time swaps), so a stream without them must differ from those bytes in nothing but
-// each segment header's version field and header CRC: this rewrites those two fields of
-// the golden bytes to the current version, and the comparison checks every other byte.
+// The checked-in segments were written by format version 3. Versions 4 and 5 added record
+// types only (time swaps, emergencies), so a stream without them must differ from those
+// bytes in nothing but each segment header's version field and header CRC: this rewrites
+// those two fields of the golden bytes to the current version, and the comparison checks
+// every other byte.
 std::string WithCurrentVersion(const std::string& name, std::string bytes) {
   if (!name.ends_with(".msxj") || bytes.size() < journal::kSegmentHeaderSize) return bytes;
   const std::uint16_t version = journal::GetFixed16(bytes.data() + journal::kSegmentHeaderVersionOffset);

@@ -391,6 +391,65 @@ TEST(VerifyTest, GeneratedJournalOverSeveralSegmentsReplaysByteForByte) {
   EXPECT_TRUE(absl::StartsWith(VerifySummary(tmp.path(), *v), "OK: "));
 }
 
+// A journal written across emergency level changes, a pending reference publication, a
+// suspension and a readmission replays byte for byte (issue 15).
+TEST(VerifyTest, JournalAcrossEmergencyLevelChangesReplaysByteForByte) {
+  TempDir tmp;
+  std::vector<Command> cmds = HandCommands();
+  auto admin = [](TimeNs at, CommandType type) {
+    Command c{};
+    c.time = at;
+    c.type = type;
+    return c;
+  };
+  Command warning = admin(kT0 + 100 * kSecond, CommandType::kSetEmergencyLevel);
+  warning.set_level = SetEmergencyLevel{kAaa, EmergencyLevel::kWarning, 10, "export ban"};
+  cmds.push_back(warning);  // band 95..105: C's 3 lots at 99 stay
+  cmds.push_back(Offer(kT0 + 110 * kSecond, kA, Side::kSell, 2, 104, 4));
+  Command publish = admin(kT0 + 120 * kSecond, CommandType::kPublishReference);
+  publish.publish_reference = PublishReference{kAaa, 1'060'000, 0, kT0 + 130 * kSecond};
+  cmds.push_back(publish);  // pending: reference 106, band 101..111 at WARNING
+  Command tick = admin(kT0 + 130 * kSecond, CommandType::kAdvanceTime);
+  cmds.push_back(tick);     // applies it: C's bid at 99 is cancelled
+  Command suspend = admin(kT0 + 140 * kSecond, CommandType::kSuspendMember);
+  suspend.member = MemberCommand{0, kA};
+  cmds.push_back(suspend);  // A's ask at 104 relied on ALL alone: cancelled
+  Command admit = admin(kT0 + 150 * kSecond, CommandType::kAdmitMember);
+  admit.member = MemberCommand{0, kA};
+  cmds.push_back(admit);
+  Command normal = admin(kT0 + 160 * kSecond, CommandType::kSetEmergencyLevel);
+  normal.set_level = SetEmergencyLevel{kAaa, EmergencyLevel::kNormal, 0, ""};
+  cmds.push_back(normal);
+  cmds.push_back(Offer(kT0 + 170 * kSecond, kA, Side::kSell, 2, 104, 5));
+  cmds.push_back(Offer(kT0 + 180 * kSecond, kB, Side::kBuy, 2, 104, 4));  // fills
+  WriteJournal(tmp.path(), HandConfig(), cmds);
+
+  absl::StatusOr<VerifyResult> v = VerifyReplay(tmp.path(), /*state_digest=*/true);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_FALSE(v->diverged) << DivergenceMessage(v->divergence);
+  EXPECT_EQ(v->commands, cmds.size());
+  EXPECT_EQ(v->fills, 6u);  // the hand example's 5 and the last one
+  // The journal holds what happened: a level set, a band change and both cancels.
+  int levels = 0, bands = 0, outside = 0, suspended = 0;
+  absl::StatusOr<std::unique_ptr<journal::JournalReader>> reader =
+      journal::JournalReader::Open(tmp.path(), journal::ReaderOptions{});
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  journal::JournalEntry entry;
+  while ((*reader)->Next(&entry)) {
+    for (const Event& e : entry.events) {
+      levels += e.type == EventType::kEmergencyLevelSet;
+      bands += e.type == EventType::kPairBandChanged;
+      outside += e.type == EventType::kCancelled && e.cancelled.reason == CancelReason::kOutsideBand;
+      suspended += e.type == EventType::kCancelled &&
+                   e.cancelled.reason == CancelReason::kMemberSuspended;
+    }
+  }
+  EXPECT_EQ(levels, 2);
+  EXPECT_EQ(bands, 3);  // WARNING, the publication, NORMAL
+  EXPECT_EQ(outside, 1);
+  EXPECT_EQ(suspended, 1);
+}
+
 // Finds the `nth` fill record in the journal; returns its segment path, record offset,
 // event and index, and the command's seq.
 struct FoundFill {

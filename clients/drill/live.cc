@@ -119,6 +119,11 @@ int Sender(const Command& cmd) {
     case CommandType::kCancelTermOffer:
     case CommandType::kReturnObligation:
     case CommandType::kRecallObligation:
+    // Emergency admin commands (issue 15): not replayed live (yet): skipped, counted.
+    case CommandType::kPublishReference:
+    case CommandType::kAdmitMember:
+    case CommandType::kSuspendMember:
+    case CommandType::kSetEmergencyLevel:
       return -2;
   }
   return -2;
@@ -422,6 +427,10 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
       case CommandType::kCancelTermOffer:
       case CommandType::kReturnObligation:
       case CommandType::kRecallObligation:
+      case CommandType::kPublishReference:
+      case CommandType::kAdmitMember:
+      case CommandType::kSuspendMember:
+      case CommandType::kSetEmergencyLevel:
         ++result.skipped;
         break;
     }

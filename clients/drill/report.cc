@@ -214,6 +214,12 @@ void ReportBuilder::Add(const Command& cmd, absl::Span<const Event> events) {
       case EventType::kTermAccepted:
       case EventType::kTermCancelled:
       case EventType::kTermExpired:
+      // Emergencies (issue 15): counted, not reported per mineral yet.
+      case EventType::kReferencePublished:
+      case EventType::kPairBandChanged:
+      case EventType::kMemberAdmitted:
+      case EventType::kMemberSuspended:
+      case EventType::kEmergencyLevelSet:
         break;
     }
     ++data_.events;

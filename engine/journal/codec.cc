@@ -34,6 +34,13 @@ std::size_t CommandBodySize(CommandType type) {
       return kPairCommandBodySize;
     case CommandType::kSetOfferRetention:
       return kSetOfferRetentionBodySize;
+    case CommandType::kPublishReference:
+      return kPublishReferenceBodySize;
+    case CommandType::kAdmitMember:
+    case CommandType::kSuspendMember:
+      return kMemberBodySize;
+    case CommandType::kSetEmergencyLevel:
+      return kSetEmergencyLevelBodySize;
   }
   return static_cast<std::size_t>(-1);
 }
@@ -66,8 +73,58 @@ std::size_t EventBodySize(EventType type) {
     case EventType::kPairHalted:
     case EventType::kPairResumed:
       return kPairEventBodySize;
+    case EventType::kReferencePublished:
+      return kReferencePublishedBodySize;
+    case EventType::kPairBandChanged:
+      return kPairBandChangedBodySize;
+    case EventType::kMemberAdmitted:
+    case EventType::kMemberSuspended:
+      return kMemberEventBodySize;
+    case EventType::kEmergencyLevelSet:
+      return kEmergencyLevelSetBodySize;
   }
   return static_cast<std::size_t>(-1);
+}
+
+static_assert(kLevelReasonBytes == kMaxLevelReasonBytes);
+
+void WriteReference(FieldWriter& w, const PublishReference& p) {
+  w.U32(p.instrument);
+  w.I64(p.reference_value);
+  w.I64(p.floor);
+  w.I64(p.effective_time);
+}
+void ReadReference(FieldReader& r, PublishReference* p) {
+  p->instrument = r.U32();
+  p->reference_value = r.I64();
+  p->floor = r.I64();
+  p->effective_time = r.I64();
+}
+// The reason is written whole (kLevelReasonBytes), zero past its size.
+void WriteReason(FieldWriter& w, std::uint8_t size, const char* reason) {
+  w.U8(size);
+  for (std::size_t i = 0; i < kLevelReasonBytes; ++i) {
+    w.U8(i < size ? static_cast<std::uint8_t>(reason[i]) : 0);
+  }
+}
+absl::Status ReadReason(FieldReader& r, std::uint8_t* size, char* reason) {
+  *size = r.U8();
+  bool zero_tail = true;
+  for (std::size_t i = 0; i < kLevelReasonBytes; ++i) {
+    reason[i] = static_cast<char>(r.U8());
+    if (i >= *size && reason[i] != 0) zero_tail = false;
+  }
+  if (*size > kLevelReasonBytes || !zero_tail) {
+    return absl::DataLossError(absl::StrCat("level reason of ", static_cast<int>(*size),
+                                            " bytes is over ", kLevelReasonBytes,
+                                            " or not zero-padded"));
+  }
+  return absl::OkStatus();
+}
+absl::Status CheckLevel(std::uint8_t level, const char* field) {
+  if (ValidEmergencyLevel(level)) return absl::OkStatus();
+  return absl::DataLossError(
+      absl::StrCat(field, " is ", static_cast<int>(level), ", not an emergency level (0..4)"));
 }
 
 // Encoders that write into reserved space and return the end pointer.
@@ -125,6 +182,19 @@ char* WriteCommand(const Command& cmd, std::uint32_t event_count, char* p) {
       break;
     case CommandType::kSetOfferRetention:
       w.I64(cmd.set_retention.retention);
+      break;
+    case CommandType::kPublishReference:
+      WriteReference(w, cmd.publish_reference);
+      break;
+    case CommandType::kAdmitMember:
+    case CommandType::kSuspendMember:
+      w.U32(cmd.member.agreement);
+      w.U32(cmd.member.agency);
+      break;
+    case CommandType::kSetEmergencyLevel:
+      w.U32(cmd.set_level.instrument);
+      w.U8(static_cast<std::uint8_t>(cmd.set_level.level));
+      WriteReason(w, cmd.set_level.reason_size, cmd.set_level.reason);
       break;
   }
   return w.end();
@@ -251,6 +321,27 @@ char* WriteEvent(const Event& e, std::uint32_t index, char* p) {
     case EventType::kPairResumed:
       w.U32(e.pair.pair);
       break;
+    case EventType::kReferencePublished:
+      WriteReference(w, e.reference_published);
+      break;
+    case EventType::kPairBandChanged:
+      w.U32(e.band.pair);
+      w.I64(e.band.reference_price);
+      w.I64(e.band.band_low);
+      w.I64(e.band.band_high);
+      w.I64(e.band.floor_price);
+      break;
+    case EventType::kMemberAdmitted:
+    case EventType::kMemberSuspended:
+      w.U32(e.member.agreement);
+      w.U32(e.member.agency);
+      break;
+    case EventType::kEmergencyLevelSet:
+      w.U32(e.level_set.instrument);
+      w.U8(static_cast<std::uint8_t>(e.level_set.level));
+      w.U8(static_cast<std::uint8_t>(e.level_set.previous));
+      WriteReason(w, e.level_set.reason_size, e.level_set.reason);
+      break;
   }
   return w.end();
 }
@@ -365,6 +456,22 @@ absl::Status DecodeCommandPayload(absl::string_view payload, Command* cmd,
     case CommandType::kSetOfferRetention:
       cmd->set_retention.retention = r.I64();
       break;
+    case CommandType::kPublishReference:
+      ReadReference(r, &cmd->publish_reference);
+      break;
+    case CommandType::kAdmitMember:
+    case CommandType::kSuspendMember:
+      cmd->member.agreement = r.U32();
+      cmd->member.agency = r.U32();
+      break;
+    case CommandType::kSetEmergencyLevel: {
+      SetEmergencyLevel& l = cmd->set_level;
+      l.instrument = r.U32();
+      const std::uint8_t level = r.U8();
+      if (absl::Status s = CheckLevel(level, "set_level.level"); !s.ok()) return s;
+      l.level = static_cast<EmergencyLevel>(level);
+      return ReadReason(r, &l.reason_size, l.reason);
+    }
   }
   return absl::OkStatus();
 }
@@ -521,6 +628,34 @@ absl::Status DecodeEventPayload(absl::string_view payload, Event* event, std::ui
     case EventType::kPairResumed:
       event->pair.pair = r.U32();
       break;
+    case EventType::kReferencePublished:
+      ReadReference(r, &event->reference_published);
+      break;
+    case EventType::kPairBandChanged: {
+      PairBandEvent& b = event->band;
+      b.pair = r.U32();
+      b.reference_price = r.I64();
+      b.band_low = r.I64();
+      b.band_high = r.I64();
+      b.floor_price = r.I64();
+      break;
+    }
+    case EventType::kMemberAdmitted:
+    case EventType::kMemberSuspended:
+      event->member.agreement = r.U32();
+      event->member.agency = r.U32();
+      break;
+    case EventType::kEmergencyLevelSet: {
+      EmergencyLevelEvent& l = event->level_set;
+      l.instrument = r.U32();
+      const std::uint8_t level = r.U8();
+      const std::uint8_t previous = r.U8();
+      if (absl::Status s = CheckLevel(level, "level_set.level"); !s.ok()) return s;
+      if (absl::Status s = CheckLevel(previous, "level_set.previous"); !s.ok()) return s;
+      l.level = static_cast<EmergencyLevel>(level);
+      l.previous = static_cast<EmergencyLevel>(previous);
+      return ReadReason(r, &l.reason_size, l.reason);
+    }
   }
   return absl::OkStatus();
 }

@@ -63,6 +63,18 @@ inline bool IsTimeSwapCommand(CommandType type) {
 inline bool IsTimeSwapEvent(EventType type) {
   return type >= EventType::kTermAccepted && type <= EventType::kObligation;
 }
+// The emergency types (issue 15), which only segments of version >= kEmergencyFormatVersion
+// hold: commands 20..23, events 20..24, and a Cancelled event with reason 40 or 41.
+inline bool IsEmergencyCommand(CommandType type) {
+  return type >= CommandType::kPublishReference && type <= CommandType::kSetEmergencyLevel;
+}
+inline bool IsEmergencyEvent(const Event& e) {
+  if (e.type == EventType::kCancelled) {
+    return e.cancelled.reason == CancelReason::kOutsideBand ||
+           e.cancelled.reason == CancelReason::kMemberSuspended;
+  }
+  return e.type >= EventType::kReferencePublished && e.type <= EventType::kEmergencyLevelSet;
+}
 
 // Appends the 32-byte segment header.
 void AppendSegmentHeader(Seq first_seq, std::string* out);

@@ -54,6 +54,19 @@ class CodecTest : public ::testing::Test {
       case CommandType::kResumePair:
         c.pair = PairCommand{U32()};
         break;
+      case CommandType::kPublishReference:
+        c.publish_reference = PublishReference{U32(), I(), I(), I()};
+        break;
+      case CommandType::kAdmitMember:
+      case CommandType::kSuspendMember:
+        c.member = MemberCommand{U32(), U32()};
+        break;
+      case CommandType::kSetEmergencyLevel:
+        c.set_level.instrument = U32();
+        c.set_level.level = static_cast<EmergencyLevel>(rng_() % kNumEmergencyLevels);
+        c.set_level.reason_size = static_cast<std::uint8_t>(rng_() % (kMaxLevelReasonBytes + 1));
+        for (int k = 0; k < c.set_level.reason_size; ++k) c.set_level.reason[k] = 'a' + k % 26;
+        break;
     }
     return c;
   }
@@ -105,6 +118,23 @@ class CodecTest : public ::testing::Test {
       case EventType::kPairResumed:
         e.pair = PairCommand{U32()};
         break;
+      case EventType::kReferencePublished:
+        e.reference_published = PublishReference{U32(), I(), I(), I()};
+        break;
+      case EventType::kPairBandChanged:
+        e.band = PairBandEvent{U32(), I(), I(), I(), I()};
+        break;
+      case EventType::kMemberAdmitted:
+      case EventType::kMemberSuspended:
+        e.member = MemberCommand{U32(), U32()};
+        break;
+      case EventType::kEmergencyLevelSet:
+        e.level_set.instrument = U32();
+        e.level_set.level = static_cast<EmergencyLevel>(rng_() % kNumEmergencyLevels);
+        e.level_set.previous = static_cast<EmergencyLevel>(rng_() % kNumEmergencyLevels);
+        e.level_set.reason_size = static_cast<std::uint8_t>(rng_() % (kMaxLevelReasonBytes + 1));
+        for (int k = 0; k < e.level_set.reason_size; ++k) e.level_set.reason[k] = 'z' - k % 26;
+        break;
     }
     return e;
   }
@@ -117,13 +147,15 @@ constexpr CommandType kAllCommands[] = {
     CommandType::kAdvanceTime, CommandType::kSetHoldings,   CommandType::kHaltPair,
     CommandType::kResumePair,  CommandType::kReplaceOffer,  CommandType::kSetOfferRetention,
     CommandType::kSubmitTermOffer, CommandType::kCancelTermOffer, CommandType::kReturnObligation,
-    CommandType::kRecallObligation};
+    CommandType::kRecallObligation, CommandType::kPublishReference, CommandType::kAdmitMember,
+    CommandType::kSuspendMember, CommandType::kSetEmergencyLevel};
 constexpr EventType kAllEvents[] = {
     EventType::kAccepted,   EventType::kRejected,   EventType::kFill,      EventType::kCancelled,
     EventType::kReplaced,   EventType::kExpired,    EventType::kBookLevel, EventType::kHoldingsSet,
     EventType::kPairHalted, EventType::kPairResumed, EventType::kTermAccepted,
     EventType::kLoanFill,   EventType::kTermCancelled, EventType::kTermExpired,
-    EventType::kObligation};
+    EventType::kObligation, EventType::kReferencePublished, EventType::kPairBandChanged,
+    EventType::kMemberAdmitted, EventType::kMemberSuspended, EventType::kEmergencyLevelSet};
 
 TEST_F(CodecTest, EveryCommandTypeRoundTripsFieldForField) {
   for (CommandType type : kAllCommands) {
@@ -297,6 +329,31 @@ TEST_F(CodecTest, SegmentFileNamesSortInSequenceOrderAndParseBack) {
   EXPECT_FALSE(ParseSegmentFileName("0000000000000000100x.msxj", &s));
 }
 
+TEST_F(CodecTest, EmergencyLevelOutOfRangeOrUnpaddedReasonIsDataLoss) {
+  Command c = RandomCommand(CommandType::kSetEmergencyLevel);
+  c.set_level.reason_size = 3;
+  std::memset(c.set_level.reason, 0, sizeof c.set_level.reason);
+  std::memcpy(c.set_level.reason, "ban", 3);
+  std::string bytes;
+  EncodeCommandPayload(c, 0, &bytes);
+  Command out;
+  std::uint32_t count;
+  ASSERT_TRUE(DecodeCommandPayload(bytes, &out, &count).ok());
+  std::string bad_level = bytes;
+  bad_level[kCommandPrefixSize + 4] = 5;  // level
+  absl::Status s = DecodeCommandPayload(bad_level, &out, &count);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(s.message().find("set_level.level is 5"), std::string::npos) << s;
+  std::string unpadded = bytes;
+  unpadded[kCommandPrefixSize + 6 + 10] = 'x';  // past reason_size 3
+  s = DecodeCommandPayload(unpadded, &out, &count);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(s.message().find("level reason of 3 bytes"), std::string::npos) << s;
+  std::string too_long = bytes;
+  too_long[kCommandPrefixSize + 5] = 61;  // reason_size
+  EXPECT_EQ(DecodeCommandPayload(too_long, &out, &count).code(), absl::StatusCode::kDataLoss);
+}
+
 // FORMAT.md "Worked example", byte for byte, so that the document cannot drift.
 TEST_F(CodecTest, WorkedExampleOfFormatMdEncodesToTheDocumentedBytes) {
   std::string out;
@@ -315,12 +372,12 @@ TEST_F(CodecTest, WorkedExampleOfFormatMdEncodesToTheDocumentedBytes) {
   AppendCommandGroup(cmd, {&e, 1}, &out);
   EXPECT_EQ(absl::BytesToHexString(out),
             "4d53584a524e4c00"
-            "0400"
+            "0500"
             "2000"
             "00000000"
             "0100000000000000"
             "00000000"
-            "a08ba0d8"
+            "27b9ea7b"
             "357081b9"
             "03000000"
             "01"

@@ -18,11 +18,14 @@ enum class RecordType : std::uint8_t {
 // Segment format version written by this code, and the oldest one it reads (FORMAT.md,
 // "Versioning rule": version 2 added command type 8, ReplaceOffer by total lots, and
 // cancel reason 7; version 3 command type 9, SetOfferRetention; version 4 the time-swap
-// command types 10..13 and event types 11..15; older segments hold the same layouts without
-// them).
-inline constexpr std::uint16_t kFormatVersion = 4;
+// command types 10..13 and event types 11..15; version 5 the emergency command types
+// 20..23, event types 20..24 and cancel reasons 40..41; older segments hold the same
+// layouts without them).
+inline constexpr std::uint16_t kFormatVersion = 5;
 // The first version whose segments may hold time-swap records.
 inline constexpr std::uint16_t kTimeSwapsFormatVersion = 4;
+// The first version whose segments may hold emergency records (issue 15).
+inline constexpr std::uint16_t kEmergencyFormatVersion = 5;
 inline constexpr std::uint16_t kOldestFormatVersion = 1;
 // Version of the snapshot file framing (header and CRC; not of the engine state inside it,
 // which Engine::LoadState versions itself).
@@ -88,6 +91,14 @@ static_assert(kSetHoldingsBodySize == 16);
 // offer commands 10 and 11 share the bodies of 1 and 2.)
 inline constexpr std::size_t kObligationCommandBodySize = 4 + 8 + 8;
 static_assert(kObligationCommandBodySize == 20);
+// Emergencies (version 5; engine/matching/command.h).
+inline constexpr std::size_t kPublishReferenceBodySize = 4 + 8 + 8 + 8;
+inline constexpr std::size_t kMemberBodySize = 4 + 4;
+inline constexpr std::size_t kLevelReasonBytes = 60;  // msx::kMaxLevelReasonBytes
+inline constexpr std::size_t kSetEmergencyLevelBodySize = 4 + 1 + 1 + kLevelReasonBytes;
+static_assert(kPublishReferenceBodySize == 28);
+static_assert(kMemberBodySize == 8);
+static_assert(kSetEmergencyLevelBodySize == 66);
 
 // Body sizes by event type.
 inline constexpr std::size_t kAcceptedBodySize = 8 + 4 + 4 + 1 + 1 + 8 + 8 + 8;
@@ -113,6 +124,14 @@ inline constexpr std::size_t kLoanFillBodySize = 8 + 4 + 4 + 8 + 8 + 4 + 4 + 8 *
 inline constexpr std::size_t kObligationEventBodySize = 8 + 1 + 1 + 4 + 4 + 4 + 8 * 3;
 static_assert(kLoanFillBodySize == 81);
 static_assert(kObligationEventBodySize == 46);
+// Emergencies (version 5; engine/matching/event.h). ReferencePublished shares the body of
+// command PublishReference, MemberAdmitted/MemberSuspended that of the member commands.
+inline constexpr std::size_t kReferencePublishedBodySize = kPublishReferenceBodySize;
+inline constexpr std::size_t kPairBandChangedBodySize = 4 + 8 * 4;
+inline constexpr std::size_t kMemberEventBodySize = kMemberBodySize;
+inline constexpr std::size_t kEmergencyLevelSetBodySize = 4 + 1 + 1 + 1 + kLevelReasonBytes;
+static_assert(kPairBandChangedBodySize == 36);
+static_assert(kEmergencyLevelSetBodySize == 67);
 
 // Largest payloads, for buffer sizing.
 inline constexpr std::size_t kMaxCommandPayload = kCommandPrefixSize + kSubmitOfferBodySize;

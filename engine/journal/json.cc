@@ -1,7 +1,9 @@
 #include "engine/journal/json.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace msx::journal {
 namespace {
@@ -60,6 +62,14 @@ const char* CommandTypeName(CommandType t) {
       return "ReturnObligation";
     case CommandType::kRecallObligation:
       return "RecallObligation";
+    case CommandType::kPublishReference:
+      return "PublishReference";
+    case CommandType::kAdmitMember:
+      return "AdmitMember";
+    case CommandType::kSuspendMember:
+      return "SuspendMember";
+    case CommandType::kSetEmergencyLevel:
+      return "SetEmergencyLevel";
   }
   return "invalid";
 }
@@ -96,6 +106,16 @@ const char* EventTypeName(EventType t) {
       return "TermExpired";
     case EventType::kObligation:
       return "Obligation";
+    case EventType::kReferencePublished:
+      return "ReferencePublished";
+    case EventType::kPairBandChanged:
+      return "PairBandChanged";
+    case EventType::kMemberAdmitted:
+      return "MemberAdmitted";
+    case EventType::kMemberSuspended:
+      return "MemberSuspended";
+    case EventType::kEmergencyLevelSet:
+      return "EmergencyLevelSet";
   }
   return "invalid";
 }
@@ -151,6 +171,24 @@ nlohmann::ordered_json CommandJson(const Command& c) {
       break;
     case CommandType::kSetOfferRetention:
       o["retention_ns"] = c.set_retention.retention;
+      break;
+    case CommandType::kPublishReference:
+      o["instrument"] = c.publish_reference.instrument;
+      o["reference_value"] = c.publish_reference.reference_value;
+      o["floor"] = c.publish_reference.floor;
+      o["effective_time"] = c.publish_reference.effective_time;
+      break;
+    case CommandType::kAdmitMember:
+    case CommandType::kSuspendMember:
+      o["agreement"] = c.member.agreement;
+      o["agency"] = c.member.agency;
+      break;
+    case CommandType::kSetEmergencyLevel:
+      o["instrument"] = c.set_level.instrument;
+      o["level"] = std::string(EmergencyLevelName(c.set_level.level));
+      o["reason"] = std::string(c.set_level.reason, std::min<std::size_t>(
+                                                        c.set_level.reason_size,
+                                                        kMaxLevelReasonBytes));
       break;
   }
   return o;
@@ -261,6 +299,32 @@ nlohmann::ordered_json EventJson(const Event& e) {
     case EventType::kPairHalted:
     case EventType::kPairResumed:
       o["pair"] = e.pair.pair;
+      break;
+    case EventType::kReferencePublished:
+      o["instrument"] = e.reference_published.instrument;
+      o["reference_value"] = e.reference_published.reference_value;
+      o["floor"] = e.reference_published.floor;
+      o["effective_time"] = e.reference_published.effective_time;
+      break;
+    case EventType::kPairBandChanged:
+      o["pair"] = e.band.pair;
+      o["reference_price"] = e.band.reference_price;
+      o["band_low"] = e.band.band_low;
+      o["band_high"] = e.band.band_high;
+      o["floor_price"] = e.band.floor_price;
+      break;
+    case EventType::kMemberAdmitted:
+    case EventType::kMemberSuspended:
+      o["agreement"] = e.member.agreement;
+      o["agency"] = e.member.agency;
+      break;
+    case EventType::kEmergencyLevelSet:
+      o["instrument"] = e.level_set.instrument;
+      o["level"] = std::string(EmergencyLevelName(e.level_set.level));
+      o["previous"] = std::string(EmergencyLevelName(e.level_set.previous));
+      o["reason"] = std::string(e.level_set.reason, std::min<std::size_t>(
+                                                        e.level_set.reason_size,
+                                                        kMaxLevelReasonBytes));
       break;
   }
   return o;

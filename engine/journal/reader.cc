@@ -679,6 +679,13 @@ bool JournalReader::ReadGroup(JournalEntry* entry) {
                                            c.parser.version(), " segment")),
           c.path, rec.offset, group_offset);
     }
+    if (c.parser.version() < kEmergencyFormatVersion && IsEmergencyCommand(cmd.type)) {
+      return HandleCorruption(
+          absl::DataLossError(absl::StrCat("emergency command type ",
+                                           static_cast<int>(cmd.type), " in a version ",
+                                           c.parser.version(), " segment")),
+          c.path, rec.offset, group_offset);
+    }
     if (cmd.seq != expected_seq_) {
       return HandleCorruption(
           absl::DataLossError(absl::StrCat(
@@ -702,6 +709,13 @@ bool JournalReader::ReadGroup(JournalEntry* entry) {
         if (c.parser.version() < kTimeSwapsFormatVersion && IsTimeSwapEvent(ev.type)) {
           return HandleCorruption(
               absl::DataLossError(absl::StrCat("time-swap event type ",
+                                               static_cast<int>(ev.type), " in a version ",
+                                               c.parser.version(), " segment")),
+              c.path, erec.offset, group_offset);
+        }
+        if (c.parser.version() < kEmergencyFormatVersion && IsEmergencyEvent(ev)) {
+          return HandleCorruption(
+              absl::DataLossError(absl::StrCat("emergency event type ",
                                                static_cast<int>(ev.type), " in a version ",
                                                c.parser.version(), " segment")),
               c.path, erec.offset, group_offset);

@@ -7,9 +7,11 @@
 #ifndef MSX_ENGINE_COMMAND_H_
 #define MSX_ENGINE_COMMAND_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <type_traits>
 
+#include "engine/matching/emergency.h"
 #include "engine/matching/types.h"
 
 namespace msx {
@@ -39,6 +41,12 @@ enum class CommandType : std::uint8_t {
   kCancelTermOffer = 11,   // body `cancel`: offer = term offer id
   kReturnObligation = 12,  // body `obligation`: the borrower returns `amount` units
   kRecallObligation = 13,  // body `obligation` (amount 0): the lender recalls the loan
+  // Emergencies (issue 15; ENGINE.md "Live reference data and emergency levels"):
+  // admin commands, numbers 20-29.
+  kPublishReference = 20,   // an instrument's reference value and floor from a time on
+  kAdmitMember = 21,        // an agency joins an agreement
+  kSuspendMember = 22,      // an agency leaves an agreement
+  kSetEmergencyLevel = 23,  // an instrument's emergency level
 };
 
 struct SubmitOffer {
@@ -90,6 +98,30 @@ struct ObligationCommand {
   Amount amount;            // return: units of the instrument, 1..outstanding; recall: 0
 };
 
+struct PublishReference {
+  InstrumentId instrument;
+  MicroUsd reference_value;  // per unit, > 0
+  MicroUsd floor;            // per unit, >= 0 (0 = none); may lie above the value
+  // The first command at or after this time applies it (at once when not after the
+  // command's own time). A later publication for the instrument replaces a pending one.
+  TimeNs effective_time;
+};
+
+struct MemberCommand {
+  std::uint32_t agreement;  // index in ReferenceData::agreements()
+  AgencyId agency;
+};
+
+// Bytes of free text a SetEmergencyLevel carries (why the level changed).
+inline constexpr std::size_t kMaxLevelReasonBytes = 60;
+
+struct SetEmergencyLevel {
+  InstrumentId instrument;
+  EmergencyLevel level;
+  std::uint8_t reason_size;            // <= kMaxLevelReasonBytes
+  char reason[kMaxLevelReasonBytes];   // UTF-8, not terminated; bytes past reason_size zero
+};
+
 struct Command {
   Seq seq;
   TimeNs time;
@@ -102,10 +134,16 @@ struct Command {
     PairCommand pair;   // kHaltPair, kResumePair
     SetOfferRetention set_retention;
     ObligationCommand obligation;  // kReturnObligation, kRecallObligation
+    PublishReference publish_reference;
+    MemberCommand member;          // kAdmitMember, kSuspendMember
+    SetEmergencyLevel set_level;
   };
 };
 
 static_assert(std::is_trivially_copyable_v<Command>);
+// The emergency commands fit in the union of the order commands: no command grew.
+static_assert(sizeof(SetEmergencyLevel) <= sizeof(SubmitOffer));
+static_assert(sizeof(PublishReference) <= sizeof(SubmitOffer));
 
 }  // namespace msx
 

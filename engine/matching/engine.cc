@@ -61,17 +61,23 @@ void Engine::Impl::Reset() {
   books_.clear();
   level_arena_.Clear();
   books_.resize(ref_.pairs().size());
+  num_agencies_ = std::max<std::size_t>(num_agencies, 1);
+  ResetLive();
   for (const PairBook& pb : ref_.pairs()) {
     Book& b = books_[pb.id];
-    b.low = pb.band_low;
-    b.high = pb.band_high;
     b.tick = pb.tick;
-    b.floor_price = pb.floor_price;
     b.max_lots = pb.max_lots;
     b.lot_size = ref_.instruments()[pb.base].lot_size;
     b.base = pb.base;
     b.quote = pb.quote;
-    b.num_levels = (pb.band_high - pb.band_low) / pb.tick + 1;
+    b.guard = GuardOf(pb.id);
+    // The reference data's prices, narrowed when the configured NORMAL policy controls
+    // prices (DeriveBand never fails on values the builder accepted).
+    PairBand band;
+    if (!DeriveBand(pb.id, &band)) {
+      band = {pb.reference_price, pb.band_low, pb.band_high, pb.floor_price};
+    }
+    SetGrid(b, band);
   }
   holdings_.assign(num_agencies * num_instruments, HoldingInfo{});
   totals_.assign(num_instruments, 0);
@@ -107,6 +113,7 @@ inline void Engine::Impl::Apply(const Command& cmd, std::vector<Event>* out) noe
   last_time_ = cmd.time;
   ExpireDue(cmd, out);
   if (retention_ > 0 && !done_.empty()) PurgeDue(cmd);
+  if (cmd.time >= next_reference_time_) [[unlikely]] ApplyDueReferences(cmd, out);
   if (time_swaps_.Pending()) [[unlikely]] time_swaps_.AdvanceTime(cmd, out);
   switch (cmd.type) {
     case CommandType::kSubmitOffer:
@@ -136,6 +143,16 @@ inline void Engine::Impl::Apply(const Command& cmd, std::vector<Event>* out) noe
     case CommandType::kReturnObligation:
     case CommandType::kRecallObligation:
       time_swaps_.Apply(cmd, out);
+      break;
+    case CommandType::kPublishReference:
+      PublishReferenceCmd(cmd, out);
+      break;
+    case CommandType::kAdmitMember:
+    case CommandType::kSuspendMember:
+      MemberCmd(cmd, out);
+      break;
+    case CommandType::kSetEmergencyLevel:
+      SetLevelCmd(cmd, out);
       break;
     default: {
       Event& e = NewEvent(cmd, EventType::kRejected, out);
@@ -193,7 +210,7 @@ inline void Engine::Impl::Prefetch(const Command& c, int hop) const noexcept {
   const AgencyList* lists = Lists(l);
   if (crosses) {
     // The first maker of each agency the walk will merge.
-    AgencyMask m = l.agencies & (ref_.EligiblePartners(c.submit.pair, c.submit.agency) |
+    AgencyMask m = l.agencies & (Eligible(c.submit.pair, c.submit.agency) |
                                  (AgencyMask{1} << c.submit.agency));
     for (; m != 0; m &= m - 1) {
       const AgencyList& al = lists[__builtin_ctzll(m)];
@@ -216,71 +233,6 @@ inline void Engine::Impl::Prefetch(const Command& c, int hop) const noexcept {
   }
 }
 
-inline void Engine::Impl::Touch(PairId pair, Side side, std::int64_t index, Level& l) noexcept {
-  if (l.touch == stamp_) return;
-  l.touch = stamp_;
-  touched_.push_back({pair, side, index, l.lots, l.count});
-}
-
-inline void Engine::Impl::FlushLevels(const Command& cmd, std::vector<Event>* out) noexcept {
-  for (const TouchedLevel& t : touched_) {
-    const Book& b = books_[t.pair];
-    const Level& l = (t.side == Side::kBuy ? b.bids : b.asks).levels[t.index];
-    if (l.lots == t.prev_lots && l.count == t.prev_count) continue;
-    Event& e = NewEvent(cmd, EventType::kBookLevel, out);
-    e.book_level.pair = t.pair;
-    e.book_level.side = t.side;
-    e.book_level.price = b.low + t.index * b.tick;
-    e.book_level.lots = l.lots;
-    e.book_level.offer_count = l.count;
-  }
-}
-
-inline void Engine::Impl::UnlinkFromList(Level& l, OfferRecord& o) noexcept {
-  if (o.prev != kNil) {
-    offers_[o.prev].next = o.next;
-  } else {
-    Lists(l)[o.agency].head = o.next;
-    if (o.next == kNil) l.agencies &= ~(AgencyMask{1} << o.agency);  // now empty
-  }
-  if (o.next != kNil) {
-    offers_[o.next].prev = o.prev;
-  } else {
-    Lists(l)[o.agency].tail = o.prev;
-  }
-  o.prev = o.next = kNil;
-}
-
-inline void Engine::Impl::Unlink(Book& b, BookSide& side, OfferId id, OfferRecord& o, std::int64_t index) noexcept {
-  (void)id;
-  UnlinkFromList(side.levels[index], o);
-  Detach(b, side, o, index);
-}
-
-inline void Engine::Impl::Detach(Book& b, BookSide& side, const OfferRecord& o, std::int64_t index) noexcept {
-  Level& l = side.levels[index];
-  l.lots -= o.open;
-  if (--l.count == 0) {
-    free_lists_.push_back(l.lists);  // capacity reserved in AcquireLists
-    l.agencies = 0;
-    side.bits.Clear(index);
-    if (side.best == index) {
-      side.best = (&side == &b.bids) ? side.bits.PrevAtOrBefore(index - 1)
-                                     : side.bits.NextAtOrAfter(index + 1);
-    }
-  }
-}
-
-inline void Engine::Impl::Reject(const Command& cmd, RejectReason reason, AgencyId agency, OfferId offer,
-            ClientOfferId client_id, std::vector<Event>* out) noexcept {
-  Event& e = NewEvent(cmd, EventType::kRejected, out);
-  e.rejected.command = cmd.type;
-  e.rejected.reason = reason;
-  e.rejected.agency = agency;
-  e.rejected.offer = offer;
-  e.rejected.client_id = client_id;
-}
-
 inline RejectReason Engine::Impl::CheckPrice(const Book& b, Price price) noexcept {
   if (price <= 0) return RejectReason::kInvalidPrice;
   if (price % b.tick != 0) return RejectReason::kPriceOffTick;
@@ -293,14 +245,6 @@ inline RejectReason Engine::Impl::CheckLots(const Book& b, Lots lots) noexcept {
   if (lots <= 0) return RejectReason::kInvalidLots;
   if (lots > b.max_lots) return RejectReason::kLotsAboveMax;
   return RejectReason::kNone;
-}
-
-inline void Engine::Impl::ReleaseReservation(const Book& b, const OfferRecord& o) noexcept {
-  const InstrumentId inst = o.side == Side::kSell ? b.base : b.quote;
-  const Amount amount = o.side == Side::kSell ? o.open * b.lot_size : o.open * o.price;
-  HoldingInfo& h = H(o.agency, inst);
-  h.reserved -= amount;
-  h.available += amount;
 }
 
 inline void Engine::Impl::Submit(const Command& cmd, std::vector<Event>* out) noexcept {
@@ -339,6 +283,10 @@ inline void Engine::Impl::Submit(const Command& cmd, std::vector<Event>* out) no
   }
   HoldingInfo& h = H(s.agency, gives);
   if (reserve > h.available) return reject(RejectReason::kInsufficientHoldings);
+  if (b.guard != 0) {  // an emergency level asks something of this pair's offers
+    r = CheckStockGuard(b, s.agency, s.side, reserve, h);
+    if (r != RejectReason::kNone) return reject(r);
+  }
 
   // Accepted.
   EnsureAllocated(b);
@@ -370,7 +318,7 @@ inline void Engine::Impl::Submit(const Command& cmd, std::vector<Event>* out) no
   ++open_count_;
   internal::AppendAccepted(cmd, EventType::kAccepted, id, out);
 
-  const AgencyMask partners = ref_.EligiblePartners(s.pair, s.agency) & o.accept;
+  const AgencyMask partners = Eligible(s.pair, s.agency) & o.accept;
   Lots need = 0;
   CancelReason unmet = CancelReason::kMinFillUnmet;
   if (s.tif == TimeInForce::kFok) {
@@ -596,26 +544,6 @@ inline RejectReason Engine::Impl::CheckTarget(AgencyId agency, OfferId id) const
   return RejectReason::kNone;
 }
 
-inline void Engine::Impl::RemoveOpen(TimeNs now, OfferId id, OfferRecord& o, OfferStatus status) noexcept {
-  Book& b = books_[o.pair];
-  BookSide& side = o.side == Side::kBuy ? b.bids : b.asks;
-  const std::int64_t index = (o.price - b.low) / b.tick;
-  Touch(o.pair, o.side, index, side.levels[index]);
-  // Unlinked now, not left as a dead entry for a later match walk: the neighbours are
-  // independent reads that Prefetch can start commands ahead, whereas a walk passing a
-  // dead entry has to wait for it before it can read the next offer (see ENGINE.md).
-  Unlink(b, side, id, o, index);
-  ReleaseReservation(b, o);
-  o.open = 0;
-  o.status = status;
-  --open_count_;
-  Finished(now, id);
-}
-
-inline void Engine::Impl::Finished(TimeNs now, OfferId id) noexcept {
-  if (retention_ > 0) done_.push_back({now, id});
-}
-
 inline void Engine::Impl::SetRetention(const Command& cmd) {
   const TimeNs retention = std::max<TimeNs>(cmd.set_retention.retention, 0);
   if (retention == 0) {
@@ -716,6 +644,10 @@ inline void Engine::Impl::Replace(const Command& cmd, std::vector<Event>* out) n
   HoldingInfo& h = H(o.agency, o.side == Side::kSell ? b.base : b.quote);
   const Amount delta = new_reserve - old_reserve;
   if (delta > h.available) return reject(RejectReason::kInsufficientHoldings);
+  if (b.guard != 0 && delta > 0) {
+    r = CheckStockGuard(b, o.agency, o.side, delta, h);
+    if (r != RejectReason::kNone) return reject(r);
+  }
 
   BookSide& own = o.side == Side::kBuy ? b.bids : b.asks;
   const std::int64_t old_index = (o.price - b.low) / b.tick;
@@ -740,7 +672,7 @@ inline void Engine::Impl::Replace(const Command& cmd, std::vector<Event>* out) n
   Unlink(b, own, c.offer, o, old_index);
   o.open = open;
   o.price = c.price;
-  const AgencyMask partners = ref_.EligiblePartners(o.pair, o.agency) & o.accept;
+  const AgencyMask partners = Eligible(o.pair, o.agency) & o.accept;
   Match(cmd, b, c.offer, o, partners, out);
 }
 

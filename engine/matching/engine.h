@@ -92,6 +92,18 @@ struct DepthInfo {
   std::vector<LevelInfo> asks;  // best first
 };
 
+// An instrument's live reference data (PublishReference, SetEmergencyLevel).
+struct InstrumentState {
+  MicroUsd reference_value = 0;
+  MicroUsd floor = 0;
+  EmergencyLevel level = EmergencyLevel::kNormal;
+  // A publication waiting for its effective time (pending_time > the last command's).
+  bool pending = false;
+  MicroUsd pending_value = 0;
+  MicroUsd pending_floor = 0;
+  TimeNs pending_time = 0;
+};
+
 class Engine {
  public:
   // REQUIRES: `ref` outlives the engine.
@@ -161,10 +173,25 @@ class Engine {
   // changes nothing. Never later than the truth; it may be earlier (an offer filled or
   // cancelled before its expiry is forgotten lazily, by the next command whose time passes
   // that expiry). Includes term offers' expiries and obligations' due times (settlement
-  // is a time step too).
+  // is a time step too), and the effective time of a pending PublishReference.
   std::optional<TimeNs> NextExpiry() const;
   Seq last_seq() const;
   TimeNs last_time() const;
+
+  // ---- Live reference data and emergency levels (ENGINE.md) ----
+  // Default-constructed values for unknown ids.
+  InstrumentState GetInstrumentState(InstrumentId instrument) const;
+  // The instrument's emergency level: one load, for hot callers (recall checks).
+  EmergencyLevel GetLevel(InstrumentId instrument) const noexcept;
+  // The pair's prices now (the reference data's at start).
+  PairBand GetPairBand(PairId pair) const;
+  // The level governing the pair: the more severe of its two instruments'.
+  EmergencyLevel GetPairLevel(PairId pair) const;
+  // Members of agreement `agreement` (index in ReferenceData::agreements()) now.
+  AgencyMask AgreementMembers(std::size_t agreement) const;
+  // As ReferenceData::EligiblePartners, with the members as they are now (pair books;
+  // term books keep the configured membership).
+  AgencyMask EligiblePartners(PairId pair, AgencyId agency) const;
 
   // ---- Time swaps (queries; ENGINE.md "Time swaps") ----
   // A term offer: `pair` is the term book, `price` the premium in bps, kSell = lend.

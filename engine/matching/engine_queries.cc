@@ -86,6 +86,9 @@ inline std::optional<TimeNs> Engine::Impl::NextExpiry() const {
     }
   }
   if (std::optional<TimeNs> t = time_swaps_.NextDue(); t && (!next || *t < *next)) next = t;
+  if (next_reference_time_ != kNoTime && (!next || next_reference_time_ < *next)) {
+    next = next_reference_time_;  // a pending publication takes effect
+  }
   return next;
 }
 

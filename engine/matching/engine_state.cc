@@ -27,6 +27,13 @@ constexpr std::uint32_t kSnapshotVersion = 2;
 // swaps"); an engine that never accepted a term offer writes version 2, byte for byte as
 // before time swaps.
 constexpr std::uint32_t kSnapshotVersionTimeSwaps = 3;
+// Version 4 = version 3 + the live reference data after the halt flags (per instrument its
+// value, floor, emergency level and pending publication; per agreement its members). An
+// engine whose live reference data is still the configuration's writes version 2 or 3,
+// byte for byte as before emergencies.
+constexpr std::uint32_t kSnapshotVersionLive = 4;
+// Bytes of one instrument's live entry (SNAPSHOT.md).
+constexpr std::size_t kLiveEntryBytes = 8 + 8 + 1 + 1 + 8 + 8 + 8;
 
 // The most filled lots LoadState accepts on one offer: far beyond any engine's reach
 // (each command fills at most a pair's max_lots), and room for every later fill.
@@ -42,7 +49,10 @@ std::string Engine::Impl::SaveState() const {
   s.reserve(64 + holdings_.size() * 16 + offers_.size() * 120);
   s.append(kSnapshotMagic, sizeof kSnapshotMagic);
   SnapshotWriter w(&s);
-  w.U32(time_swaps_.Empty() ? kSnapshotVersion : kSnapshotVersionTimeSwaps);
+  const bool live = !LiveAsConfigured();
+  w.U32(live                  ? kSnapshotVersionLive
+        : time_swaps_.Empty() ? kSnapshotVersion
+                              : kSnapshotVersionTimeSwaps);
   w.U64(ref_.instruments().size());
   w.U64(ref_.pairs().size());
   w.U64(ref_.agencies().size());
@@ -53,6 +63,20 @@ std::string Engine::Impl::SaveState() const {
   w.U64(offers_.size());
   w.U64(offers_.size() - purged_);
   for (const Book& b : books_) w.U8(b.halted ? 1 : 0);
+  for (std::size_t i = 0; live && i < live_.size(); ++i) {
+    const LiveInstrument& li = live_[i];
+    w.I64(li.value);
+    w.I64(li.floor);
+    w.U8(static_cast<std::uint8_t>(li.level));
+    w.U8(li.pending ? 1 : 0);
+    w.I64(li.next.reference_value);
+    w.I64(li.next.floor);
+    w.I64(li.next.effective_time);
+  }
+  if (live) {
+    w.U64(members_.size());
+    for (AgencyMask m : members_) w.U64(m);
+  }
   for (const HoldingInfo& h : holdings_) {
     w.I64(h.available);
     w.I64(h.reserved);
@@ -108,7 +132,7 @@ std::string Engine::Impl::SaveState() const {
       }
     }
   }
-  if (!time_swaps_.Empty()) time_swaps_.Save(&s);
+  if (live || !time_swaps_.Empty()) time_swaps_.Save(&s);
   return s;
 }
 
@@ -138,7 +162,8 @@ absl::Status Engine::Impl::LoadStateInner(absl::string_view bytes) {
         "offers finished, so they could not be purged as a replay purges them); recover "
         "from an older snapshot or the whole journal instead");
   }
-  if (version != kSnapshotVersion && version != kSnapshotVersionTimeSwaps) {
+  if (version != kSnapshotVersion && version != kSnapshotVersionTimeSwaps &&
+      version != kSnapshotVersionLive) {
     return absl::FailedPreconditionError(
         absl::StrCat("engine snapshot: unsupported version ", version));
   }
@@ -172,6 +197,57 @@ absl::Status Engine::Impl::LoadStateInner(absl::string_view bytes) {
     std::uint8_t h;
     if (!r.U8(&h)) return corrupt(base + r.pos(), "truncated halt flags");
     b.halted = h != 0;
+  }
+  if (version == kSnapshotVersionLive) {
+    // Live reference data; older images keep what Reset derived from the reference data.
+    const std::size_t live_at = base + r.pos();
+    for (InstrumentId i = 0; i < ni; ++i) {
+      LiveInstrument& li = live_[i];
+      std::uint8_t level, pending;
+      if (!r.I64(&li.value) || !r.I64(&li.floor) || !r.U8(&level) || !r.U8(&pending) ||
+          !r.I64(&li.next.reference_value) || !r.I64(&li.next.floor) ||
+          !r.I64(&li.next.effective_time)) {
+        return corrupt(base + r.pos(), "truncated live reference data");
+      }
+      li.level = static_cast<EmergencyLevel>(level);
+      li.pending = pending == 1;
+      li.next.instrument = li.pending ? i : 0;
+      auto valid = [](MicroUsd value, MicroUsd floor) { return value > 0 && floor >= 0; };
+      if (!ValidEmergencyLevel(level) || pending > 1 || !valid(li.value, li.floor) ||
+          (li.pending ? !valid(li.next.reference_value, li.next.floor) || li.next.effective_time <= time
+                      : li.next.reference_value != 0 || li.next.floor != 0 ||
+                            li.next.effective_time != 0)) {
+        return corrupt(live_at + kLiveEntryBytes * i,
+                       absl::StrCat("invalid live reference data of instrument ", i));
+      }
+    }
+    std::uint64_t ng;
+    if (!r.U64(&ng)) return corrupt(base + r.pos(), "truncated agreements");
+    if (ng != members_.size()) {
+      return absl::FailedPreconditionError(
+          "engine snapshot: reference data differs (agreement count)");
+    }
+    AgencyMask traders = 0;
+    for (const Agency& a : ref_.agencies()) {
+      if (a.role != Role::kAdmin) traders |= AgencyMask{1} << a.id;
+    }
+    for (AgencyMask& m : members_) {
+      if (!r.U64(&m)) return corrupt(base + r.pos(), "truncated agreements");
+      if ((m & ~traders) != 0) {
+        return corrupt(base + r.pos() - 8, "agreement member that is not a trading agency");
+      }
+    }
+    RecomputeEligibility();
+    RecomputeNextReferenceTime();
+    for (PairId p = 0; p < np; ++p) {
+      PairBand band;
+      if (!DeriveBand(p, &band)) {
+        return corrupt(live_at, absl::StrCat("live reference data leaves pair ", p,
+                                             " without a valid price"));
+      }
+      books_[p].guard = GuardOf(p);
+      SetGrid(books_[p], band);  // no book is allocated yet
+    }
   }
   const std::size_t holdings_at = base + r.pos();
   for (std::size_t k = 0; k < holdings_.size(); ++k) {
@@ -318,7 +394,7 @@ absl::Status Engine::Impl::LoadStateInner(absl::string_view bytes) {
     return corrupt(base + r.pos(), "open offer missing from books");
   }
   // The time-swap section follows the books; its open lends reserve too.
-  const bool with_time_swaps = version == kSnapshotVersionTimeSwaps;
+  const bool with_time_swaps = version >= kSnapshotVersionTimeSwaps;
   if (with_time_swaps) {
     absl::Status st = time_swaps_.Load(bytes.substr(base + r.pos()), base + r.pos());
     if (!st.ok()) return st;

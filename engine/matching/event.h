@@ -29,6 +29,12 @@ enum class EventType : std::uint8_t {
   kTermCancelled = 13,  // body `cancelled`: a term offer
   kTermExpired = 14,    // body `expired`: a GTD term offer
   kObligation = 15,     // body `obligation`: units moved on an obligation, or a recall
+  // Emergencies (issue 15; ENGINE.md "Live reference data and emergency levels"), 20-29:
+  kReferencePublished = 20,  // body `reference_published`: a PublishReference accepted
+  kPairBandChanged = 21,     // body `band`: a pair's reference price, band or floor changed
+  kMemberAdmitted = 22,      // body `member`
+  kMemberSuspended = 23,     // body `member`
+  kEmergencyLevelSet = 24,   // body `level_set`
 };
 
 // Numbering mirrors msx.v1.RejectReason.
@@ -64,6 +70,15 @@ enum class RejectReason : std::uint8_t {
   kObligationOverdue = 25,    // lend/sell of a mineral the agency owes overdue
   kInvalidAmount = 26,        // a return of <= 0 or more than is outstanding
   kObligationNotOpen = 27,    // recall of a loan that is overdue or closed
+  // Emergencies (issue 15), numbers 40-59.
+  kUnknownAgreement = 40,
+  kInvalidLevel = 41,         // not one of the five levels, or a reason over 60 bytes
+  kInvalidReference = 42,     // reference value <= 0 or floor < 0
+  kAlreadyMember = 43,
+  kNotMember = 44,
+  kBelowMandatedStock = 45,   // the offer would leave less than the mandated minimum stock
+  kNoValidPrice = 46,         // the new reference leaves some pair without a valid price
+  kAdminCannotTrade = 47,     // an admin agency cannot join an agreement
 };
 
 // Numbering mirrors msx.v1.CancelReason.
@@ -77,6 +92,12 @@ enum class CancelReason : std::uint8_t {
   // A ReplaceOffer asked for a total at or below the lots already filled (it raced a
   // fill): nothing more may trade, so the open rest is cancelled.
   kReplaceBelowFilled = 7,
+  // Emergencies (issue 15), numbers 40-59.
+  // A new reference price or emergency level moved the pair's band away from the offer.
+  kOutsideBand = 40,
+  // The agency was suspended from an agreement, and no other agreement lets the offer
+  // trade with anyone it accepts.
+  kMemberSuspended = 41,
 };
 
 struct AcceptedEvent {
@@ -192,6 +213,24 @@ struct HoldingsSetEvent {
   Amount reserved;
 };
 
+// A pair's prices after a reference or level change (derived as ReferenceData derives
+// them at start, ENGINE.md "Reference data").
+struct PairBandEvent {
+  PairId pair;
+  Price reference_price;
+  Price band_low;
+  Price band_high;
+  Price floor_price;       // 0 = no floor
+};
+
+struct EmergencyLevelEvent {
+  InstrumentId instrument;
+  EmergencyLevel level;
+  EmergencyLevel previous;
+  std::uint8_t reason_size;
+  char reason[kMaxLevelReasonBytes];  // zero past reason_size
+};
+
 struct Event {
   Seq seq;
   TimeNs time;
@@ -208,11 +247,16 @@ struct Event {
     PairCommand pair;      // kPairHalted, kPairResumed
     LoanFillEvent loan_fill;
     ObligationEvent obligation;
+    PublishReference reference_published;
+    PairBandEvent band;
+    MemberCommand member;  // kMemberAdmitted, kMemberSuspended
+    EmergencyLevelEvent level_set;
   };
 };
 
 static_assert(std::is_trivially_copyable_v<Event>);
 static_assert(sizeof(LoanFillEvent) <= sizeof(FillEvent), "time swaps must not grow Event");
+static_assert(sizeof(EmergencyLevelEvent) <= sizeof(FillEvent), "levels must not grow Event");
 
 }  // namespace msx
 

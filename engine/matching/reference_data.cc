@@ -113,7 +113,67 @@ i128 CeilDiv(i128 a, i128 b) { return -FloorDiv(-a, b); }
 
 constexpr i128 kInt64Max = INT64_MAX;
 
+// For error messages: the rounded reference price of a pair.
+std::int64_t ReferencePrice(const Instrument& b, const Instrument& q) {
+  const i128 num = static_cast<i128>(b.reference_value) * b.lot_size;
+  return static_cast<std::int64_t>((2 * num + q.reference_value) /
+                                   (2 * static_cast<i128>(q.reference_value)));
+}
+
 }  // namespace
+
+bool DerivePairBand(const PairBandInputs& in, PairBand* out, const char** why) noexcept {
+  // reference = round_half_up(value * lot / quote value); all factors < 2^63, so the
+  // product fits in 127 bits.
+  const i128 num = static_cast<i128>(in.base_value) * in.base_lot_size;
+  const i128 reference = (2 * num + in.quote_value) / (2 * static_cast<i128>(in.quote_value));
+  if (reference <= 0) {
+    *why = "reference price rounds to 0 quote units per lot; use a larger lot_size";
+    return false;
+  }
+  if (reference > kInt64Max / 2) {
+    *why = "reference price overflows 64 bits";
+    return false;
+  }
+  const i128 tick = in.tick;
+  i128 low = CeilDiv(CeilDiv(reference * (10000 - in.band_bps), 10000), tick) * tick;
+  i128 high = FloorDiv(FloorDiv(reference * (10000 + in.band_bps), 10000), tick) * tick;
+  if (low > high && in.collapse_empty_band) {
+    // A price control narrower than a tick: the tick nearest the reference (half up).
+    low = high = FloorDiv(reference + tick / 2, tick) * tick;
+  }
+  // The base's floor is the lowest price: p * quote value >= base floor * lot. It may lie
+  // above the reference value (ENGINE.md "Reference data"): a floor price above the band
+  // makes it the band's only price.
+  i128 floor_price = 0;
+  if (in.base_floor > 0) {
+    floor_price =
+        CeilDiv(CeilDiv(static_cast<i128>(in.base_floor) * in.base_lot_size, in.quote_value),
+                tick) *
+        tick;
+    if (floor_price > low) low = floor_price;
+    if (floor_price > high) high = floor_price;
+  }
+  if (low < tick) low = tick;
+  if (high < low && in.collapse_empty_band) high = low;
+  if (low > high) {
+    *why = "leaves no valid price in the band";
+    return false;
+  }
+  if (high > kInt64Max / 2) {
+    *why = "floor price overflows 64 bits";
+    return false;
+  }
+  if ((high - low) / tick + 1 > kMaxPriceLevels) {
+    *why = "too small: the band spans more than 262144 price levels";
+    return false;
+  }
+  out->reference_price = static_cast<Price>(reference);
+  out->band_low = static_cast<Price>(low);
+  out->band_high = static_cast<Price>(high);
+  out->floor_price = static_cast<Price>(floor_price);
+  return true;
+}
 
 absl::StatusOr<ReferenceData> ReferenceDataBuilder::Build() const {
   ReferenceData ref;
@@ -169,41 +229,15 @@ absl::StatusOr<ReferenceData> ReferenceDataBuilder::Build() const {
     const Instrument& b = ref.instruments_[*base];
     const Instrument& q = ref.instruments_[*quote];
 
-    // reference_price = round_half_up(b.value * b.lot / q.value); all factors < 2^63 so
-    // the product fits in 127 bits.
-    const i128 num = static_cast<i128>(b.reference_value) * b.lot_size;
-    const i128 reference = (2 * num + q.reference_value) / (2 * static_cast<i128>(q.reference_value));
-    if (reference <= 0) {
-      return Bad("pairs", i, name, "base",
-                 "reference price rounds to 0 quote units per lot; use a larger lot_size");
-    }
-    if (reference > kInt64Max / 2) {
-      return Bad("pairs", i, name, "base", "reference price overflows 64 bits");
-    }
-    const i128 tick = s.tick;
-    i128 low = CeilDiv(CeilDiv(reference * (10000 - s.band_bps), 10000), tick) * tick;
-    i128 high = FloorDiv(FloorDiv(reference * (10000 + s.band_bps), 10000), tick) * tick;
-    // The base's floor is the lowest price: p * quote value >= base floor * lot. It may lie
-    // above the reference value (ENGINE.md "Reference data"): a floor price above the band
-    // makes it the band's only price.
-    i128 floor_price = 0;
-    if (b.floor > 0) {
-      floor_price = CeilDiv(CeilDiv(static_cast<i128>(b.floor) * b.lot_size, q.reference_value),
-                            tick) *
-                    tick;
-      if (floor_price > low) low = floor_price;
-      if (floor_price > high) high = floor_price;
-    }
-    if (low < tick) low = tick;
-    if (low > high) {
-      return Bad("pairs", i, name, "tick",
-                 absl::StrCat("leaves no valid price in the band (reference price ",
-                              static_cast<std::int64_t>(reference), ")"));
-    }
-    if ((high - low) / tick + 1 > kMaxPriceLevels) {
-      return Bad("pairs", i, name, "tick",
-                 absl::StrCat("too small: the band spans more than ", kMaxPriceLevels,
-                              " price levels"));
+    PairBand band;
+    const char* why = "";
+    if (!DerivePairBand({b.reference_value, b.floor, b.lot_size, q.reference_value, s.tick,
+                         s.band_bps, /*collapse_empty_band=*/false},
+                        &band, &why)) {
+      const char first = why[0];  // "reference price ...", "floor price ...", "leaves ..."
+      return Bad("pairs", i, name, first == 'r' || first == 'f' ? "base" : "tick",
+                 first == 'l' ? absl::StrCat(why, " (reference price ", ReferencePrice(b, q), ")")
+                              : std::string(why));
     }
     PairBook pb;
     pb.id = static_cast<PairId>(i);
@@ -213,10 +247,10 @@ absl::StatusOr<ReferenceData> ReferenceDataBuilder::Build() const {
     pb.tick = s.tick;
     pb.band_bps = s.band_bps;
     pb.max_lots = s.max_lots;
-    pb.reference_price = static_cast<Price>(reference);
-    pb.band_low = static_cast<Price>(low);
-    pb.band_high = static_cast<Price>(high);
-    pb.floor_price = static_cast<Price>(floor_price);
+    pb.reference_price = band.reference_price;
+    pb.band_low = band.band_low;
+    pb.band_high = band.band_high;
+    pb.floor_price = band.floor_price;
     ref.pair_index_.emplace(pb.symbol, pb.id);
     ref.pairs_.push_back(std::move(pb));
   }

@@ -45,6 +45,39 @@ struct PairBook {
   Price floor_price = 0;
 };
 
+// The prices of a pair book derived from its instruments' reference values and floors
+// (ENGINE.md "Reference data"): at start from the configuration, later from the live
+// values (PublishReference) and the band of the pair's emergency level.
+struct PairBand {
+  Price reference_price = 0;
+  Price band_low = 0;
+  Price band_high = 0;
+  Price floor_price = 0;  // 0 = no floor: lowest price the base's floor allows
+};
+
+struct PairBandInputs {
+  MicroUsd base_value = 0;   // > 0
+  MicroUsd base_floor = 0;   // >= 0
+  Amount base_lot_size = 0;  // > 0
+  MicroUsd quote_value = 0;  // > 0
+  Price tick = 0;            // > 0
+  std::int32_t band_bps = 0; // 1..10000
+  // false (the configuration): a band that holds no price on the tick is an error.
+  // true (live changes): such a band becomes the one tick nearest the reference.
+  // Either way a floor price above the band becomes the band's only price.
+  bool collapse_empty_band = false;
+};
+
+// Derives a pair's prices (ReferenceDataBuilder::Build's rules). Returns false with `*why`
+// (static text) when the reference price rounds to 0 or overflows, the band holds no
+// price (not collapsing) or spans more than kMaxPriceLevels ticks. Exact integer
+// arithmetic (128-bit intermediates).
+bool DerivePairBand(const PairBandInputs& in, PairBand* out, const char** why) noexcept;
+
+// Largest number of price levels (per side) a pair book may span between band_low and
+// band_high; the engine indexes levels densely by (price - band_low) / tick.
+inline constexpr std::int64_t kMaxPriceLevels = std::int64_t{1} << 18;
+
 enum class Role : std::uint8_t { kAgency = 1, kAdmin = 2 };
 
 struct Agency {

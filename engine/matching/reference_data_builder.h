@@ -22,9 +22,6 @@
 
 namespace msx {
 
-// Largest number of price levels (per side) a pair book may span between band_low and
-// band_high; the engine indexes levels densely by (price - band_low) / tick.
-inline constexpr std::int64_t kMaxPriceLevels = std::int64_t{1} << 18;
 // Longest interval between two call auctions of a level policy: one day.
 inline constexpr std::int64_t kMaxAuctionIntervalSeconds = 86400;
 

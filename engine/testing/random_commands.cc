@@ -188,8 +188,8 @@ Command RandomCommands::Next() {
         c.type = CommandType::kHaltPair;
         c.pair.pair = num_pairs + 1;
         break;
-      default:
-        c.type = static_cast<CommandType>(20 + Uniform(5));
+      default:  // an unknown command type (20..29 are the emergency commands now)
+        c.type = static_cast<CommandType>(200 + Uniform(5));
         break;
     }
   }

@@ -143,6 +143,14 @@ const char* CommandTypeLabel(CommandType type) {
       return "return_obligation";
     case CommandType::kRecallObligation:
       return "recall_obligation";
+    case CommandType::kPublishReference:
+      return "publish_reference";
+    case CommandType::kAdmitMember:
+      return "admit_member";
+    case CommandType::kSuspendMember:
+      return "suspend_member";
+    case CommandType::kSetEmergencyLevel:
+      return "set_emergency_level";
   }
   return nullptr;  // a type this build does not know: not rendered
 }

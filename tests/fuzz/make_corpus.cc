@@ -82,6 +82,10 @@ const char* CommandName(msx::CommandType t) {
     case msx::CommandType::kCancelTermOffer: return "cancel-term";
     case msx::CommandType::kReturnObligation: return "return";
     case msx::CommandType::kRecallObligation: return "recall";
+    case msx::CommandType::kPublishReference: return "publish-reference";
+    case msx::CommandType::kAdmitMember: return "admit-member";
+    case msx::CommandType::kSuspendMember: return "suspend-member";
+    case msx::CommandType::kSetEmergencyLevel: return "set-emergency-level";
   }
   return "unknown";
 }

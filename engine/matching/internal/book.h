@@ -19,6 +19,11 @@ struct BookSide {
   std::int64_t best = -1;  // index of the best non-empty level, -1 when empty
 };
 
+// Book::guard bits: what an instrument's emergency level asks of the pair's offers.
+inline constexpr std::uint8_t kGuardCallAuction = 1;  // a level that matches by call auction
+inline constexpr std::uint8_t kGuardBaseStock = 2;    // sells kept above mandated base stock
+inline constexpr std::uint8_t kGuardQuoteStock = 4;   // buys kept above mandated quote stock
+
 struct Book {
   Price low = 0;
   Price high = 0;
@@ -29,6 +34,11 @@ struct Book {
   InstrumentId base = 0;
   InstrumentId quote = 0;
   std::int64_t num_levels = 0;
+  std::int64_t capacity = 0;  // levels allocated per side (>= num_levels once allocated)
+  Price reference_price = 0;
+  // kGuard* bits from the levels of the pair's instruments: 0 when both are at a level
+  // that asks nothing, so that Submit pays one load and compare for emergencies.
+  std::uint8_t guard = 0;
   bool halted = false;
   bool allocated = false;
   BookSide bids;

@@ -1,16 +1,18 @@
-// Engine::Impl, the engine's state and its operations: private to the engine's three
+// Engine::Impl, the engine's state and its operations: private to the engine's four
 // translation units, engine/matching/engine.cc (the hot path: Apply, Match, Cancel, Replace,
 // Prefetch; its inline members are defined there, so that they inline into one another),
-// engine/matching/engine_queries.cc (the read-only queries) and
-// engine/matching/engine_state.cc (SaveState / LoadState, SNAPSHOT.md).
+// engine/matching/engine_queries.cc (the read-only queries),
+// engine/matching/engine_state.cc (SaveState / LoadState, SNAPSHOT.md) and
+// engine/matching/engine_live.cc (live reference data and emergency levels).
 // Members defined here are the few several need (the merge walk over a level's FIFOs,
-// linking an offer into a level, reservations). Single-threaded, like Engine.
+// linking and unlinking an offer, reservations). Single-threaded, like Engine.
 #ifndef MSX_ENGINE_INTERNAL_ENGINE_IMPL_H_
 #define MSX_ENGINE_INTERNAL_ENGINE_IMPL_H_
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,6 +26,7 @@
 #include "engine/matching/internal/expiry_queue.h"
 #include "engine/matching/internal/level_arena.h"
 #include "engine/matching/internal/level_bitmap.h"
+#include "engine/matching/internal/new_event.h"
 #include "engine/matching/internal/offer_store.h"
 #include "engine/matching/internal/time_swaps.h"
 
@@ -42,7 +45,10 @@ using internal::Level;
 using internal::LevelArena;
 using internal::OfferRecord;
 using internal::OfferStore;
+using internal::NewEvent;
 using internal::TouchedLevel;
+
+inline constexpr TimeNs kNoTime = std::numeric_limits<TimeNs>::max();
 
 class Engine::Impl {
  public:
@@ -80,6 +86,21 @@ class Engine::Impl {
   TimeNs last_time() const { return last_time_; }
   const internal::TimeSwaps& time_swaps() const { return time_swaps_; }
   const ReferenceData& ref() const { return ref_; }
+
+  // ---------------------------------------------------------------- live reference data
+  InstrumentState GetInstrumentState(InstrumentId instrument) const;
+  EmergencyLevel GetLevel(InstrumentId instrument) const noexcept {
+    return instrument < live_.size() ? live_[instrument].level : EmergencyLevel::kNormal;
+  }
+  PairBand GetPairBand(PairId pair) const;
+  EmergencyLevel GetPairLevel(PairId pair) const;
+  AgencyMask AgreementMembers(std::size_t agreement) const {
+    return agreement < members_.size() ? members_[agreement] : 0;
+  }
+  AgencyMask EligiblePartners(PairId pair, AgencyId agency) const {
+    if (pair >= books_.size() || agency >= ref_.agencies().size()) return 0;
+    return Eligible(pair, agency);
+  }
 
   // ---------------------------------------------------------------- snapshots
   std::string SaveState() const;
@@ -121,6 +142,7 @@ class Engine::Impl {
   void EnsureAllocated(Book& b) {
     if (b.allocated) return;
     b.allocated = true;
+    b.capacity = b.num_levels;
     for (BookSide* side : {&b.bids, &b.asks}) {
       side->levels = level_arena_.Allocate(static_cast<std::size_t>(b.num_levels));
       side->bits.Resize(b.num_levels);
@@ -362,6 +384,50 @@ class Engine::Impl {
 
   inline void HaltResume(const Command& cmd, std::vector<Event>* out) noexcept;
 
+  // ---- Live reference data and emergency levels (engine_live.cc) ----
+  struct LiveInstrument {
+    MicroUsd value = 0;
+    MicroUsd floor = 0;
+    EmergencyLevel level = EmergencyLevel::kNormal;
+    bool pending = false;
+    PublishReference next{};  // the pending publication, when `pending`
+  };
+
+  AgencyMask Eligible(PairId pair, AgencyId agency) const noexcept {
+    return eligible_[std::size_t{pair} * num_agencies_ + agency];
+  }
+  // The live state as the reference data configures it (Reset), and the derived tables.
+  void ResetLive();
+  // eligible_ from members_ (ReferenceDataBuilder's rule, on the live membership).
+  void RecomputeEligibility();
+  // The pair's prices with the live values and levels; `value`/`floor` replace those of
+  // `instrument` when it is given (a publication being checked).
+  bool DeriveBand(PairId pair, PairBand* out, std::optional<InstrumentId> instrument = {},
+                  MicroUsd value = 0, MicroUsd floor = 0) const;
+  std::uint8_t GuardOf(PairId pair) const;
+  // Sets an unallocated or empty book's grid (no offers move).
+  void SetGrid(Book& b, const PairBand& band);
+  // Moves pair `pair` to `band`: kPairBandChanged when anything changed; when the grid
+  // moved, the open offers are relinked in time priority and those now outside the band
+  // cancelled (kOutsideBand), with market data for every level that changed.
+  void Reband(const Command& cmd, PairId pair, const PairBand& band, std::vector<Event>* out);
+  // Applies the values of `instrument` to every pair of it (values already checked).
+  void ApplyReference(const Command& cmd, InstrumentId instrument, MicroUsd value,
+                      MicroUsd floor, std::vector<Event>* out);
+  // Publications whose effective time has come, in instrument order.
+  void ApplyDueReferences(const Command& cmd, std::vector<Event>* out);
+  void RecomputeNextReferenceTime();
+  // Every instrument's value, floor and level and every membership as the reference data
+  // configures them, nothing pending: SaveState then writes the older snapshot versions.
+  bool LiveAsConfigured() const;
+  void PublishReferenceCmd(const Command& cmd, std::vector<Event>* out);
+  void MemberCmd(const Command& cmd, std::vector<Event>* out);
+  void SetLevelCmd(const Command& cmd, std::vector<Event>* out);
+  // The mandated-minimum-stock check of an offer that gives `give` units away from `h`.
+  // REQUIRES: b.guard != 0, give <= h.available.
+  inline RejectReason CheckStockGuard(const Book& b, AgencyId agency, Side side, Amount give,
+                                      const HoldingInfo& h) const noexcept;
+
   const ReferenceData& ref_;
   EngineOptions options_;
   std::size_t num_instruments_ = 0;
@@ -389,9 +455,125 @@ class Engine::Impl {
   Seq last_seq_ = 0;
   TimeNs last_time_ = 0;
   std::uint64_t stamp_ = 0;
+  // Live reference data (ENGINE.md "Live reference data and emergency levels").
+  std::vector<LiveInstrument> live_;           // per instrument
+  TimeNs next_reference_time_ = kNoTime;       // earliest pending effective time
+  std::vector<AgencyMask> members_;            // per agreement
+  std::vector<AgencyMask> eligible_;           // [pair * num_agencies_ + agency]
+  std::vector<std::vector<PairId>> pairs_of_;  // per instrument: its pairs (static)
   // Term books and obligations (ENGINE.md "Time swaps"); uses holdings_, so it follows it.
   internal::TimeSwaps time_swaps_{ref_, &holdings_};
 };
+
+// ---------------------------------------------------------------- shared inline members
+// Defined here, not in engine.cc, because engine_live.cc's admin commands use them too
+// (engine.cc still inlines them into the hot path).
+
+inline void Engine::Impl::Touch(PairId pair, Side side, std::int64_t index, Level& l) noexcept {
+  if (l.touch == stamp_) return;
+  l.touch = stamp_;
+  touched_.push_back({pair, side, index, l.lots, l.count});
+}
+
+inline void Engine::Impl::FlushLevels(const Command& cmd, std::vector<Event>* out) noexcept {
+  for (const TouchedLevel& t : touched_) {
+    const Book& b = books_[t.pair];
+    const Level& l = (t.side == Side::kBuy ? b.bids : b.asks).levels[t.index];
+    if (l.lots == t.prev_lots && l.count == t.prev_count) continue;
+    Event& e = NewEvent(cmd, EventType::kBookLevel, out);
+    e.book_level.pair = t.pair;
+    e.book_level.side = t.side;
+    e.book_level.price = b.low + t.index * b.tick;
+    e.book_level.lots = l.lots;
+    e.book_level.offer_count = l.count;
+  }
+}
+
+inline void Engine::Impl::UnlinkFromList(Level& l, OfferRecord& o) noexcept {
+  if (o.prev != kNil) {
+    offers_[o.prev].next = o.next;
+  } else {
+    Lists(l)[o.agency].head = o.next;
+    if (o.next == kNil) l.agencies &= ~(AgencyMask{1} << o.agency);  // now empty
+  }
+  if (o.next != kNil) {
+    offers_[o.next].prev = o.prev;
+  } else {
+    Lists(l)[o.agency].tail = o.prev;
+  }
+  o.prev = o.next = kNil;
+}
+
+inline void Engine::Impl::Unlink(Book& b, BookSide& side, OfferId id, OfferRecord& o, std::int64_t index) noexcept {
+  (void)id;
+  UnlinkFromList(side.levels[index], o);
+  Detach(b, side, o, index);
+}
+
+inline void Engine::Impl::Detach(Book& b, BookSide& side, const OfferRecord& o, std::int64_t index) noexcept {
+  Level& l = side.levels[index];
+  l.lots -= o.open;
+  if (--l.count == 0) {
+    free_lists_.push_back(l.lists);  // capacity reserved in AcquireLists
+    l.agencies = 0;
+    side.bits.Clear(index);
+    if (side.best == index) {
+      side.best = (&side == &b.bids) ? side.bits.PrevAtOrBefore(index - 1)
+                                     : side.bits.NextAtOrAfter(index + 1);
+    }
+  }
+}
+
+inline void Engine::Impl::Reject(const Command& cmd, RejectReason reason, AgencyId agency, OfferId offer,
+            ClientOfferId client_id, std::vector<Event>* out) noexcept {
+  Event& e = NewEvent(cmd, EventType::kRejected, out);
+  e.rejected.command = cmd.type;
+  e.rejected.reason = reason;
+  e.rejected.agency = agency;
+  e.rejected.offer = offer;
+  e.rejected.client_id = client_id;
+}
+
+inline void Engine::Impl::ReleaseReservation(const Book& b, const OfferRecord& o) noexcept {
+  const InstrumentId inst = o.side == Side::kSell ? b.base : b.quote;
+  const Amount amount = o.side == Side::kSell ? o.open * b.lot_size : o.open * o.price;
+  HoldingInfo& h = H(o.agency, inst);
+  h.reserved -= amount;
+  h.available += amount;
+}
+
+inline void Engine::Impl::RemoveOpen(TimeNs now, OfferId id, OfferRecord& o, OfferStatus status) noexcept {
+  Book& b = books_[o.pair];
+  BookSide& side = o.side == Side::kBuy ? b.bids : b.asks;
+  const std::int64_t index = (o.price - b.low) / b.tick;
+  Touch(o.pair, o.side, index, side.levels[index]);
+  // Unlinked now, not left as a dead entry for a later match walk: the neighbours are
+  // independent reads that Prefetch can start commands ahead, whereas a walk passing a
+  // dead entry has to wait for it before it can read the next offer (see ENGINE.md).
+  Unlink(b, side, id, o, index);
+  ReleaseReservation(b, o);
+  o.open = 0;
+  o.status = status;
+  --open_count_;
+  Finished(now, id);
+}
+
+inline void Engine::Impl::Finished(TimeNs now, OfferId id) noexcept {
+  if (retention_ > 0) done_.push_back({now, id});
+}
+
+inline RejectReason Engine::Impl::CheckStockGuard(const Book& b, AgencyId agency, Side side,
+                                                  Amount give,
+                                                  const HoldingInfo& h) const noexcept {
+  const bool sells = side == Side::kSell;
+  if ((b.guard & (sells ? internal::kGuardBaseStock : internal::kGuardQuoteStock)) == 0) {
+    return RejectReason::kNone;
+  }
+  const Amount minimum = ref_.MandatedMinimumStock(agency, sells ? b.base : b.quote);
+  // give <= h.available: no overflow.
+  if (minimum > 0 && h.available - give < minimum) return RejectReason::kBelowMandatedStock;
+  return RejectReason::kNone;
+}
 
 }  // namespace msx
 
