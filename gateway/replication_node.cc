@@ -8,7 +8,9 @@
 #include <optional>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "engine/journal/codec.h"
 #include "engine/journal/journal_format.h"
 #include "gateway/replication/internal/nats_util.h"
@@ -42,10 +44,15 @@ replication::ConnectionOptions Connection(const ReplicationOptions& o, const std
 // check recovery makes), then frees itself once the command is durable here.
 class ReplicatedWork final : public Work {
  public:
-  explicit ReplicatedWork(std::string group) : group_(std::move(group)) {}
+  struct DigestCheck {
+    std::uint64_t value = 0;
+    std::atomic<std::uint64_t>* checked = nullptr;
+    std::atomic<Seq>* last_seq = nullptr;
+  };
+  ReplicatedWork(std::string group, std::optional<DigestCheck> digest)
+      : group_(std::move(group)), digest_(digest) {}
   void Applied(const SequencerView& view, const Command& cmd,
                absl::Span<const Event> events) override {
-    (void)view;
     std::string mine;
     jf::AppendCommandGroup(cmd, events, &mine);
     if (mine != group_) {
@@ -59,6 +66,24 @@ class ReplicatedWork final : public Work {
       std::fflush(stderr);
       std::_Exit(kExitReplicationDiverged);
     }
+    if (digest_) {
+      // The same events can hide a different state (a standby started with another
+      // configuration, memory corruption): the whole state, hashed, after this command.
+      const std::uint64_t here = view.engine.StateDigest();
+      if (here != digest_->value) {
+        std::fprintf(stderr,
+                     "msx-server: REPLICATION DIVERGED at seq %llu: this standby's engine "
+                     "digest is %016llx, the primary's is %016llx; exiting (rebuild this "
+                     "node from the stream, with the primary's configuration)\n",
+                     static_cast<unsigned long long>(cmd.seq),
+                     static_cast<unsigned long long>(here),
+                     static_cast<unsigned long long>(digest_->value));
+        std::fflush(stderr);
+        std::_Exit(kExitReplicationDiverged);
+      }
+      digest_->checked->fetch_add(1, std::memory_order_relaxed);
+      digest_->last_seq->store(cmd.seq, std::memory_order_relaxed);
+    }
   }
   void Complete(const absl::Status& status) override {
     (void)status;
@@ -67,7 +92,21 @@ class ReplicatedWork final : public Work {
 
  private:
   const std::string group_;
+  const std::optional<DigestCheck> digest_;
 };
+
+// "<seq> <16 hex digits>" (the Msx-Digest header) -> (seq, digest); nullopt if malformed.
+std::optional<std::pair<Seq, std::uint64_t>> ParseDigestHeader(absl::string_view text) {
+  const std::size_t space = text.find(' ');
+  if (space == absl::string_view::npos) return std::nullopt;
+  Seq seq = 0;
+  std::uint64_t value = 0;
+  if (!absl::SimpleAtoi(text.substr(0, space), &seq) ||
+      !absl::SimpleHexAtoi(text.substr(space + 1), &value)) {
+    return std::nullopt;
+  }
+  return std::make_pair(seq, value);
+}
 
 // The command-seq range of one stream message, or nullopt for a leadership marker.
 struct MsgRange {
@@ -152,6 +191,13 @@ absl::StatusOr<ReplicationOptions> ReplicationOptionsFromConfig(const v1::Replic
         absl::StrCat("server.replication.replicas: ", c.replicas(), " is not in 1..5"));
   }
   if (c.replicas() != 0) o.replicas = c.replicas();
+  if (c.digest_every_commands() != 0) {
+    o.digest_every_commands =
+        c.digest_every_commands() < 0 ? 0 : static_cast<std::uint64_t>(c.digest_every_commands());
+  }
+  if (c.digest_interval_ms() != 0) {
+    o.digest_interval = std::chrono::milliseconds(std::max<std::int64_t>(0, c.digest_interval_ms()));
+  }
   return o;
 }
 
@@ -316,6 +362,30 @@ void ReplicationNode::Release() {
 // ---------------------------------------------------------------------------------------
 // Primary: publishing.
 
+void ReplicationNode::OnApplied(const Engine& engine, const Command& cmd,
+                                absl::Span<const Event> events) {
+  (void)events;
+  // A standby's commands are the stream's own: they carry the primary's digests.
+  if (role_.load(std::memory_order_acquire) != ReplicationRole::kPrimary &&
+      cmd.seq <= replicated_seq_.load(std::memory_order_acquire)) {
+    return;
+  }
+  const std::uint64_t every = options_.digest_every_commands;
+  const std::chrono::milliseconds interval = options_.digest_interval;
+  if (every == 0 && interval.count() == 0) return;
+  ++commands_since_digest_;
+  const Clock::time_point now = Clock::now();
+  if (last_digest_time_ == Clock::time_point{}) last_digest_time_ = now;
+  if ((every == 0 || commands_since_digest_ < every) &&
+      (interval.count() == 0 || now - last_digest_time_ < interval)) {
+    return;
+  }
+  // O(state): hashes the serialized engine. At the default bounds a few times a minute.
+  commands_since_digest_ = 0;
+  last_digest_time_ = now;
+  pending_digest_ = absl::StrFormat("%d %016x", cmd.seq, engine.StateDigest());
+}
+
 void ReplicationNode::OnBatchSequenced(absl::Span<const CommandGroup> groups) {
   // A standby's batches are the stream's own commands: nothing to encode.
   if (role_.load(std::memory_order_acquire) != ReplicationRole::kPrimary &&
@@ -324,10 +394,12 @@ void ReplicationNode::OnBatchSequenced(absl::Span<const CommandGroup> groups) {
   }
   std::string bytes;
   for (const CommandGroup& g : groups) jf::AppendCommandGroup(*g.command, g.events, &bytes);
-  OnCommit(groups.front().command->seq, groups.back().command->seq, std::move(bytes));
+  OnCommit(groups.front().command->seq, groups.back().command->seq, std::move(bytes),
+           std::move(pending_digest_));
+  pending_digest_.clear();
 }
 
-void ReplicationNode::OnCommit(Seq first, Seq last, std::string bytes) {
+void ReplicationNode::OnCommit(Seq first, Seq last, std::string bytes, std::string digest) {
   std::shared_ptr<const std::string> payload;
   std::uint64_t expected = 0;
   bool pipeline = false;
@@ -345,7 +417,7 @@ void ReplicationNode::OnCommit(Seq first, Seq last, std::string bytes) {
     } else {
       payload = std::make_shared<const std::string>(std::move(bytes));
       expected = next_expected_++;
-      unconfirmed_.push_back(Batch{expected, first, last, payload, Clock::now()});
+      unconfirmed_.push_back(Batch{expected, first, last, payload, Clock::now(), digest});
       unconfirmed_bytes_ += payload->size();
       pipeline = mode_ == PublishMode::kPipeline;
     }
@@ -359,10 +431,9 @@ void ReplicationNode::OnCommit(Seq first, Seq last, std::string bytes) {
   // Outside the lock (PublishAsync may wait for room, and the acks take the lock). Only
   // this (sequencer) thread publishes in kPipeline, in expected order.
   const std::uint64_t target = expected + 1;
-  absl::Status st = log_->PublishAsync(*payload, expected,
-                                       [this, target](absl::StatusOr<std::uint64_t> r) {
-                                         OnAck(target, r);
-                                       });
+  absl::Status st = log_->PublishAsync(
+      *payload, expected,
+      [this, target](absl::StatusOr<std::uint64_t> r) { OnAck(target, r); }, digest);
   if (!st.ok()) {
     std::lock_guard<std::mutex> lock(mu_);
     if (mode_ == PublishMode::kPipeline) {
@@ -436,14 +507,14 @@ void ReplicationNode::Resend() {
       }
       b = unconfirmed_.front();
     }
-    absl::StatusOr<std::uint64_t> r = log_->Publish(*b.bytes, b.expected);
+    absl::StatusOr<std::uint64_t> r = log_->Publish(*b.bytes, b.expected, b.digest);
     // "Fenced" right after a quorum came back can also mean that the read of the stored
     // message (to recognise our own earlier copy) failed while the stream was settling:
     // a real fence stays a fence, so confirm it a few times before failing for good.
     const Clock::time_point confirm_until = Clock::now() + options_.publish_timeout;
     while (absl::IsFailedPrecondition(r.status()) && !stop_ && Clock::now() < confirm_until) {
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
-      r = log_->Publish(*b.bytes, b.expected);
+      r = log_->Publish(*b.bytes, b.expected, b.digest);
     }
     if (r.ok()) {
       Confirm(b.expected + 1);
@@ -584,6 +655,17 @@ absl::Status ReplicationNode::ApplyEntry(const LogFollower::Entry& entry) {
   if (batch->last_seq > replicated_seq_.load()) {
     replicated_seq_.store(batch->last_seq, std::memory_order_release);
   }
+  // The primary's digest, checked after its command (if this node applies that command
+  // now; one already in the local journal was checked, or not, before).
+  std::optional<std::pair<Seq, std::uint64_t>> digest;
+  if (!entry.digest.empty()) {
+    digest = ParseDigestHeader(entry.digest);
+    if (!digest) {
+      return absl::DataLossError(absl::StrCat("stream seq ", entry.stream_seq, ": bad ",
+                                              replication::kDigestHeader, " header '",
+                                              entry.digest, "'"));
+    }
+  }
   // Split into command groups and hand each new one to the sequencer.
   std::size_t pos = 0;
   while (pos < payload.size()) {
@@ -602,7 +684,12 @@ absl::Status ReplicationNode::ApplyEntry(const LogFollower::Entry& entry) {
       pos += jf::kRecordHeaderSize + jf::GetFixed32(payload.data() + pos + jf::kRecordLengthOffset);
     }
     if (cmd.seq <= applied_seq_) continue;  // already in the local journal
-    auto* work = new ReplicatedWork(std::string(payload.substr(group_begin, pos - group_begin)));
+    std::optional<ReplicatedWork::DigestCheck> check;
+    if (digest && digest->first == cmd.seq) {
+      check = ReplicatedWork::DigestCheck{digest->second, &digests_checked_, &last_digest_seq_};
+    }
+    auto* work =
+        new ReplicatedWork(std::string(payload.substr(group_begin, pos - group_begin)), check);
     for (;;) {
       absl::Status q = hooks_.sequencer->SubmitReplicated(cmd, work);
       if (q.ok()) break;
@@ -825,6 +912,8 @@ ReplicationStatus ReplicationNode::status() const {
   }
   s.unconfirmed = unconfirmed_.size();
   s.unconfirmed_bytes = unconfirmed_bytes_;
+  s.digests_checked = digests_checked_.load(std::memory_order_relaxed);
+  s.last_digest_seq = last_digest_seq_.load(std::memory_order_relaxed);
   s.no_quorum = refusing_no_quorum_;
   s.replicated_seq = replicated_seq_.load();
   s.released_seq = std::min(journal_durable_.load(), replicated_seq_.load());

@@ -66,6 +66,10 @@ struct ReplicationOptions {
   std::string subject = "msx.journal";
   std::string bucket = "MSX_LEADER";
   int replicas = 3;
+  // Primary: an engine digest goes with the group of the command that reaches either
+  // bound since the last one (0 = never by that bound); standbys compare it.
+  std::uint64_t digest_every_commands = 10000;
+  std::chrono::milliseconds digest_interval{5000};
 };
 
 // server.replication with defaults; INVALID_ARGUMENT naming the field.
@@ -101,6 +105,9 @@ struct ReplicationStatus {
   std::uint64_t fenced_stream = 0;  // failed: another writer's message was in the stream
   std::uint64_t fenced_lease = 0;   // failed: another node held the leader lease
   std::uint64_t resends = 0;        // primary: pipeline failures that switched to re-sending
+  // Standby: primary digests compared with this engine's (all equal, or it exited).
+  std::uint64_t digests_checked = 0;
+  Seq last_digest_seq = 0;  // the command seq of the last one
 };
 
 class ReplicationNode final : public SequencerObserver {
@@ -139,7 +146,11 @@ class ReplicationNode final : public SequencerObserver {
 
   // Journal on_durable (replaces Sequencer::OnDurable).
   void OnJournalDurable(Seq seq);
-  // SequencerObserver: each batch's journal bytes are published (primary).
+  // SequencerObserver: each batch's journal bytes are published (primary), with an engine
+  // digest when one is due (taken in OnApplied, the only place the state after a given
+  // command is visible).
+  void OnApplied(const Engine& engine, const Command& cmd,
+                 absl::Span<const Event> events) override;
   void OnBatchSequenced(absl::Span<const CommandGroup> groups) override;
 
   ReplicationStatus status() const;
@@ -156,13 +167,14 @@ class ReplicationNode final : public SequencerObserver {
     Seq first = 0, last = 0;
     std::shared_ptr<const std::string> bytes;  // shared with an in-flight publish
     std::chrono::steady_clock::time_point sequenced;  // handed over by the sequencer
+    std::string digest;  // Msx-Digest header value, or empty
   };
   enum class PublishMode { kOff, kPipeline, kResend, kFailed };
   // Why Fail was called, for the fencing counters.
   enum class FailCause { kOther, kFencedStream, kFencedLease };
 
   ReplicationNode(const ReplicationOptions& options, Hooks hooks);
-  void OnCommit(Seq first, Seq last, std::string bytes);
+  void OnCommit(Seq first, Seq last, std::string bytes, std::string digest);
   void RunControl();
   void RunLease();
   // Standby loop; returns when this node leads (true) or must stop (false).
@@ -192,6 +204,14 @@ class ReplicationNode final : public SequencerObserver {
 
   // Standby apply state (control thread).
   Seq applied_seq_ = 0;  // last command seq handed to the sequencer
+  // Standby: digests compared (ReplicatedWork, sequencer thread) and the last one's seq.
+  std::atomic<std::uint64_t> digests_checked_{0};
+  std::atomic<Seq> last_digest_seq_{0};
+
+  // Primary digest schedule (sequencing role only).
+  std::uint64_t commands_since_digest_ = 0;
+  std::chrono::steady_clock::time_point last_digest_time_{};
+  std::string pending_digest_;  // for the batch being sequenced
 
   std::atomic<ReplicationRole> role_{ReplicationRole::kStandby};
   std::atomic<bool> stop_{false};

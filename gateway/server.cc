@@ -463,6 +463,8 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
       r->set_leader_epoch(st.epoch);
       r->set_replicated_seq(st.replicated_seq);
       r->set_replication_lag(st.lag);
+      r->set_digests_checked(st.digests_checked);
+      r->set_last_digest_seq(st.last_digest_seq);
       if (!st.failure.empty() && r->failure().empty()) r->set_failure(st.failure);
     };
   }

@@ -686,5 +686,64 @@ TEST_F(StandbyTest, LoadgenFailsOverOnKillNineWithNoErrorAndEveryFillOnce) {
       << verify.out << " (the load generator's streams told " << exec_fills << " fills)";
 }
 
+// The periodic digest check: the primary sends Engine::StateDigest() with the group of
+// every 25th command (server.replication.digest_every_commands); a standby with the same
+// configuration matches every one. A standby started with another configuration (one
+// extra instrument nobody trades: the replicated commands produce the very same events,
+// so the byte-for-byte check passes, but the engine state differs) exits with status 4
+// at the first digest, naming it.
+TEST_F(StandbyTest, StandbyChecksThePrimarysEngineDigestAndExitsOnADivergentState) {
+  v1::ExchangeConfig same = config_;
+  same.mutable_server()->mutable_replication()->set_digest_every_commands(25);
+  v1::ExchangeConfig other = same;
+  v1::InstrumentConfig* extra = other.add_instruments();
+  *extra = other.instruments(0);
+  extra->set_symbol("ZZ-DIVERGENT");
+  std::filesystem::create_directories(scratch_ + "/same");
+  std::filesystem::create_directories(scratch_ + "/other");
+  const std::string same_path = testing::WriteConfig(same, scratch_ + "/same");
+  const std::string other_path = testing::WriteConfig(other, scratch_ + "/other");
+  auto with_config = [](testing::ServerProcess::Options o, const std::string& path) {
+    for (std::size_t i = 0; i + 1 < o.extra_args.size(); ++i) {
+      if (o.extra_args[i] == "--config") o.extra_args[i + 1] = path;
+    }
+    return o;
+  };
+  testing::ServerProcess a, b, c;
+  ASSERT_TRUE(a.Start(with_config(NodeOptions("a", false), same_path)).ok()) << a.Output();
+  ASSERT_TRUE(b.Start(with_config(NodeOptions("b", true), same_path)).ok()) << b.Output();
+  AgencyClient komir(a.address(), "demo-komir");
+  const std::int64_t price = komir.FairPrice(kGaCo);
+  v1::SubmitOfferResponse resp;
+  for (std::uint64_t id = 1; id <= 120; ++id) {
+    ASSERT_TRUE(komir.Submit(id, kGaCo, v1::SIDE_SELL, 1, price + 40, &resp).ok());
+  }
+  const std::uint64_t last = Status(a.address()).last_seq();
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  v1::GetExchangeStatusResponse sb;
+  while (Clock::now() < deadline) {
+    sb = Status(b.address());
+    if (sb.durable_seq() >= last) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_GE(sb.durable_seq(), last);
+  EXPECT_GE(sb.digests_checked(), 4u) << "120 commands, a digest every 25";
+  EXPECT_GT(sb.last_digest_seq(), last - 25);
+  EXPECT_EQ(sb.role(), "standby");
+
+  // The divergent standby catches up from the stream and stops at the first digest (it may
+  // do so before its start is complete).
+  absl::Status started = c.Start(with_config(NodeOptions("c", true), other_path));
+  if (started.ok()) {
+    absl::StatusOr<int> exited = c.WaitExit(std::chrono::seconds(30));
+    ASSERT_TRUE(exited.ok()) << "the divergent standby still runs: " << c.Output();
+    EXPECT_TRUE(WIFEXITED(*exited) && WEXITSTATUS(*exited) == 4) << *exited << c.Output();
+  } else {
+    EXPECT_FALSE(c.running()) << started;  // exited during its start
+  }
+  EXPECT_TRUE(absl::StrContains(c.Output(), "REPLICATION DIVERGED")) << c.Output();
+  EXPECT_TRUE(absl::StrContains(c.Output(), "engine digest")) << c.Output();
+}
+
 }  // namespace
 }  // namespace msx

@@ -112,6 +112,10 @@ absl::StatusOr<LogFollower::Entry> LogFollower::Next(std::chrono::milliseconds t
     }
     Entry entry;
     entry.stream_seq = seq;
+    const char* digest = nullptr;
+    if (natsMsgHeader_Get(msg.get(), kDigestHeader, &digest) == NATS_OK && digest != nullptr) {
+      entry.digest = digest;
+    }
     const char* epoch = nullptr;
     if (natsMsgHeader_Get(msg.get(), kEpochHeader, &epoch) == NATS_OK && epoch != nullptr &&
         !absl::SimpleAtoi(epoch, &entry.epoch)) {

@@ -52,6 +52,7 @@ class LogFollower {
   struct Entry {
     uint64_t stream_seq = 0;
     uint64_t epoch = 0;  // Msx-Epoch of the writer; 0 when the header is absent
+    std::string digest;  // the Msx-Digest header ("<seq> <hex>"); empty when absent
     std::string payload;
   };
 

@@ -33,7 +33,8 @@ absl::Status FencedError(uint64_t actual, uint64_t expected) {
 // to "0" (the server then requires an empty stream).
 absl::StatusOr<MsgPtr> BuildMessage(const std::string& subject, absl::string_view payload,
                                     uint64_t epoch, uint64_t expected_last_seq, jsPubOptions* po,
-                                    std::string* msg_id, const std::string& stream) {
+                                    std::string* msg_id, const std::string& stream,
+                                    absl::string_view digest) {
   natsMsg* raw = nullptr;
   natsStatus s = natsMsg_Create(&raw, subject.c_str(), nullptr, payload.data(),
                                 static_cast<int>(payload.size()));
@@ -44,6 +45,9 @@ absl::StatusOr<MsgPtr> BuildMessage(const std::string& subject, absl::string_vie
   s = natsMsgHeader_Set(msg.get(), kEpochHeader, epoch_text.c_str());
   if (s == NATS_OK && expected_last_seq == 0) {
     s = natsMsgHeader_Set(msg.get(), kExpectedLastSeqHeader, "0");
+  }
+  if (s == NATS_OK && !digest.empty()) {
+    s = natsMsgHeader_Set(msg.get(), kDigestHeader, std::string(digest).c_str());
   }
   if (s != NATS_OK) return ToStatus(s, "set message headers");
   jsPubOptions_Init(po);
@@ -156,12 +160,13 @@ absl::Status ReplicatedLog::EnsureStream() {
 }
 
 absl::StatusOr<uint64_t> ReplicatedLog::Publish(absl::string_view payload,
-                                                uint64_t expected_last_seq) {
+                                                uint64_t expected_last_seq,
+                                                absl::string_view digest) {
   const auto deadline = Clock::now() + options_.publish_timeout;
   jsPubOptions po;
   std::string msg_id;
   auto msg = BuildMessage(options_.stream.subject, payload, options_.epoch, expected_last_seq, &po,
-                          &msg_id, options_.stream.name);
+                          &msg_id, options_.stream.name, digest);
   if (!msg.ok()) return msg.status();
   absl::Status last_error;
   int attempts = 0;
@@ -243,7 +248,7 @@ absl::StatusOr<uint64_t> ReplicatedLog::ResolveWrongLastSequence(absl::string_vi
 }
 
 absl::Status ReplicatedLog::PublishAsync(absl::string_view payload, uint64_t expected_last_seq,
-                                         PublishCallback done) {
+                                         PublishCallback done, absl::string_view digest) {
   const uint64_t target = expected_last_seq + 1;
   {
     absl::MutexLock lock(&mu_);
@@ -264,7 +269,7 @@ absl::Status ReplicatedLog::PublishAsync(absl::string_view payload, uint64_t exp
   jsPubOptions po;
   std::string msg_id;
   auto msg = BuildMessage(options_.stream.subject, payload, options_.epoch, expected_last_seq, &po,
-                          &msg_id, options_.stream.name);
+                          &msg_id, options_.stream.name, digest);
   absl::Status status = msg.status();
   if (status.ok()) {
     po.MaxWait = options_.async_timeout.count();

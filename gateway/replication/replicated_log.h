@@ -44,6 +44,9 @@ namespace msx::replication {
 
 // Header names on each replicated message (see README.md).
 inline constexpr char kEpochHeader[] = "Msx-Epoch";
+// "<command seq> <engine digest, 16 lower-case hex digits>": Engine::StateDigest() right
+// after that command of the message, on the primary (README.md, "Digest checks").
+inline constexpr char kDigestHeader[] = "Msx-Digest";
 inline constexpr char kMsgIdHeader[] = "Nats-Msg-Id";
 inline constexpr char kExpectedLastSeqHeader[] = "Nats-Expected-Last-Sequence";
 inline constexpr char kExpectedStreamHeader[] = "Nats-Expected-Stream";
@@ -105,7 +108,9 @@ class ReplicatedLog {
   //   UNAVAILABLE when no acknowledgement came within publish_timeout (no quorum, no
   //   server): the message may or may not be stored, see the failure semantics above;
   //   INVALID_ARGUMENT for a payload over the server's max_payload.
-  absl::StatusOr<uint64_t> Publish(absl::string_view payload, uint64_t expected_last_seq);
+  // `digest`, when not empty, is sent as the Msx-Digest header.
+  absl::StatusOr<uint64_t> Publish(absl::string_view payload, uint64_t expected_last_seq,
+                                   absl::string_view digest = {});
 
   // Result of one asynchronous publish: its stream sequence, or why it failed.
   using PublishCallback = std::function<void(absl::StatusOr<uint64_t>)>;
@@ -122,7 +127,7 @@ class ReplicatedLog {
   // above the previous pending one), UNAVAILABLE (too many pending / disconnected),
   // FAILED_PRECONDITION (the pipeline failed earlier and Flush has not been called).
   absl::Status PublishAsync(absl::string_view payload, uint64_t expected_last_seq,
-                            PublishCallback done);
+                            PublishCallback done, absl::string_view digest = {});
 
   // Waits until every asynchronous publish has completed (callbacks returned) or `timeout`
   // passes. Returns the pipeline's first failure since the previous Flush (and clears it,
