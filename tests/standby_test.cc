@@ -710,8 +710,10 @@ TEST_F(StandbyTest, StandbyChecksThePrimarysEngineDigestAndExitsOnADivergentStat
     return o;
   };
   testing::ServerProcess a, b, c;
-  ASSERT_TRUE(a.Start(with_config(NodeOptions("a", false), same_path)).ok()) << a.Output();
-  ASSERT_TRUE(b.Start(with_config(NodeOptions("b", true), same_path)).ok()) << b.Output();
+  absl::Status started_a = a.Start(with_config(NodeOptions("a", false), same_path));
+  ASSERT_TRUE(started_a.ok()) << started_a << a.Output();
+  absl::Status started_b = b.Start(with_config(NodeOptions("b", true), same_path));
+  ASSERT_TRUE(started_b.ok()) << started_b << b.Output();
   AgencyClient komir(a.address(), "demo-komir");
   const std::int64_t price = komir.FairPrice(kGaCo);
   v1::SubmitOfferResponse resp;
