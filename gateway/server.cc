@@ -28,6 +28,7 @@
 #include "engine/journal/reader.h"
 #include "engine/journal/recovery.h"
 #include "engine/journal/snapshot.h"
+#include "gateway/replication/journal_tail.h"
 #include "gateway/replication/nats_connection.h"
 #include "gateway/replication_node.h"
 #include "gateway/snapshot_writer.h"
@@ -192,6 +193,33 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
         dir, [ref_ptr] { return std::make_unique<Engine>(*ref_ptr, EngineOptions{}); }, ropts);
     refetch_from_stream = true;
   }
+  std::string set_aside;
+  if (recovered.ok() && replication_options && recovered->last_seq > 0) {
+    // Replicated: the local journal keeps only what the stream holds. A tail it lacks (an
+    // old primary's groups that never reached a quorum, so were never acknowledged) is set
+    // aside, bytes kept, and those seqs come from the stream (gateway/replication/README.md,
+    // "Bootstrap: the stream decides").
+    replication::ConnectionOptions co;
+    co.servers = replication_options->servers;
+    co.name = "msx-bootstrap";
+    const Seq local_last = recovered->last_seq;
+    absl::StatusOr<replication::TailCut> tail =
+        replication::CutUnreplicatedTail(co, replication_options->stream, dir, local_last);
+    if (!tail.ok()) return tail.status();
+    if (tail->cut.commands > 0) {
+      set_aside = absl::StrCat(
+          "; set aside commands ", tail->cut.end_seq + 1, "..", local_last,
+          " (not in the replicated stream: never acknowledged) in ",
+          tail->cut.cut_file.empty() ? std::string("-") : tail->cut.cut_file, " and ",
+          tail->cut.discarded_segments.size(), " segments renamed *.discarded");
+      std::fprintf(stderr, "msx-server: replicated: the local journal's commands %llu..%llu "
+                   "are not the stream's; set aside, taking those seqs from the stream\n",
+                   static_cast<unsigned long long>(tail->cut.end_seq + 1),
+                   static_cast<unsigned long long>(local_last));
+      recovered = journal::Recover(
+          dir, [ref_ptr] { return std::make_unique<Engine>(*ref_ptr, EngineOptions{}); }, ropts);
+    }
+  }
   s->recovery_seconds_ =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - recovery_began).count();
   if (!recovered.ok()) {
@@ -238,6 +266,7 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
     absl::StrAppend(&s->recovery_summary_, "; the records after seq ", recovered_seq,
                     " come from the replicated stream");
   }
+  s->recovery_summary_ += set_aside;
   for (const std::string& r : recovered->rejected_snapshots) {
     absl::StrAppend(&s->recovery_summary_, "; skipped snapshot ", r);
   }

@@ -13,7 +13,8 @@
 // after the takeover; one NATS server killed costs no client error; without a NATS quorum
 // nothing is acknowledged and the primary resumes afterwards; a damaged standby journal
 // is repaired from the stream; msx-drill replay and msx-loadgen, given both addresses,
-// ride out a kill -9 of the primary with every offer and fill exactly once.
+// ride out a kill -9 of the primary with every offer and fill exactly once; an old primary
+// whose last local commits never reached the stream sets them aside when it rejoins.
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -745,6 +746,113 @@ TEST_F(StandbyTest, StandbyChecksThePrimarysEngineDigestAndExitsOnADivergentStat
   }
   EXPECT_TRUE(absl::StrContains(c.Output(), "REPLICATION DIVERGED")) << c.Output();
   EXPECT_TRUE(absl::StrContains(c.Output(), "engine digest")) << c.Output();
+}
+
+// An old primary whose last commands reached its own journal (fdatasync'd) but never the
+// stream (every NATS server died first, so no client was told "done") is killed; the
+// standby takes over and writes other commands under the same sequence numbers. Restarted
+// as a standby on its own data directory, the old primary must not keep that tail: it sets
+// it aside (the bytes kept in "<segment>.cut-<offset>"), takes those seqs from the stream,
+// and ends with the new primary's exact engine state.
+TEST_F(StandbyTest, OldPrimarysUnreplicatedTailIsSetAsideWhenItRejoinsAsAStandby) {
+  testing::ServerProcess a, b;
+  testing::ServerProcess::Options oa = NodeOptions("a", false), ob = NodeOptions("b", true);
+  ASSERT_TRUE(a.Start(oa).ok()) << a.Output();
+  ASSERT_TRUE(b.Start(ob).ok()) << b.Output();
+  AgencyClient komir_a(a.address(), "demo-komir");
+  const std::int64_t price = komir_a.FairPrice(kGaCo);
+  v1::SubmitOfferResponse resp;
+  for (std::uint64_t id = 1; id <= 20; ++id) {
+    ASSERT_TRUE(komir_a.Submit(id, kGaCo, v1::SIDE_SELL, 1, price + 40, &resp).ok());
+  }
+  const std::uint64_t replicated = Status(a.address()).last_seq();
+  auto caught_up = [&](const std::string& address, std::uint64_t seq) {
+    const auto deadline = Clock::now() + std::chrono::seconds(30);
+    while (Clock::now() < deadline) {
+      if (Status(address).durable_seq() >= seq) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  };
+  ASSERT_TRUE(caught_up(b.address(), replicated));
+
+  // Every NATS server dies: what the primary commits now reaches its own journal only.
+  for (int i = 0; i < nats_.size(); ++i) nats_.Kill(i);
+  for (std::uint64_t id = 21; id <= 23; ++id) {
+    v1::SubmitOfferRequest req;
+    req.set_client_offer_id(id);
+    req.set_pair(kGaCo);
+    req.set_side(v1::SIDE_SELL);
+    req.set_lots(1);
+    req.set_price(price + 45);
+    req.set_time_in_force(v1::TIME_IN_FORCE_GTC);
+    grpc::Status s = komir_a.exchange().SubmitOffer(komir_a.Context(1000).get(), req, &resp);
+    ASSERT_FALSE(s.ok()) << "offer " << id << " acknowledged without any NATS server";
+  }
+  // The tail is durable in the old primary's journal.
+  std::uint64_t local_end = 0;
+  for (const auto deadline = Clock::now() + std::chrono::seconds(10);
+       Clock::now() < deadline && local_end <= replicated;) {
+    absl::StatusOr<journal::ReadStats> st = journal::VerifyJournal(oa.data_dir);
+    if (st.ok()) local_end = st->last_seq;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_GT(local_end, replicated) << a.Output();
+  a.Kill();
+
+  // The servers return (with the stream as it was); the lease has lapsed: the standby takes
+  // over and writes other commands under the old primary's tail's seqs, and beyond.
+  ASSERT_TRUE(nats_.RestartAll().ok());
+  ASSERT_TRUE(WaitServing(b.address(), std::chrono::seconds(60))) << b.Output();
+  AgencyClient komir_b(b.address(), "demo-komir");
+  for (std::uint64_t id = 100; id < 100 + (local_end - replicated) + 5; ++id) {
+    grpc::Status s = komir_b.Submit(id, kGaCo, v1::SIDE_SELL, 2, price + 41, &resp);
+    ASSERT_TRUE(s.ok()) << id << ": " << s.error_message();
+  }
+  const std::uint64_t last = Status(b.address()).last_seq();
+  ASSERT_GT(last, local_end);
+
+  // The old primary rejoins as a standby on its own data directory.
+  oa.extra_args.push_back("--standby");
+  oa.wait_serving = false;
+  absl::Status rejoined = a.Start(oa);
+  ASSERT_TRUE(rejoined.ok()) << rejoined << a.Output();
+  ASSERT_TRUE(caught_up(a.address(), last)) << a.Output();
+  v1::GetExchangeStatusResponse sa = Status(a.address());
+  EXPECT_EQ(sa.role(), "standby");
+  EXPECT_TRUE(absl::StrContains(a.Output(), "set aside")) << a.Output();
+  std::vector<std::string> cut_files;
+  for (const auto& e : std::filesystem::directory_iterator(oa.data_dir)) {
+    const std::string name = e.path().filename().string();
+    if (absl::StrContains(name, ".cut-") || absl::EndsWith(name, ".discarded")) {
+      cut_files.push_back(name);
+    }
+  }
+  EXPECT_FALSE(cut_files.empty()) << "the tail was not set aside: " << a.Output();
+  // None of the offers of the unreplicated tail survives on either node.
+  for (const std::string& address : {a.address(), b.address()}) {
+    AgencyClient komir(address, "demo-komir");
+    v1::ListOffersResponse offers;
+    ASSERT_TRUE(komir.ListOffers(&offers).ok()) << address;
+    for (const v1::Offer& o : offers.offers()) {
+      EXPECT_TRUE(o.client_offer_id() <= 20 || o.client_offer_id() >= 100)
+          << address << " holds offer " << o.client_offer_id() << " of the unreplicated tail";
+    }
+  }
+  // Both journals verify and replay to the same last seq and engine digest.
+  a.Kill();
+  b.Kill();
+  std::string digests[2];
+  const std::string dirs[2] = {oa.data_dir, ob.data_dir};
+  for (int n = 0; n < 2; ++n) {
+    testing::CommandResult r = testing::RunCommand(
+        {testing::BuildPath("clients/drill/msx-drill"), "verify", dirs[n], "--digest"});
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    const std::size_t at = r.out.find("last seq");
+    digests[n] = at == std::string::npos ? r.out : r.out.substr(at);
+  }
+  EXPECT_NE(digests[0].find("digest"), std::string::npos) << digests[0];
+  EXPECT_EQ(digests[0], digests[1]);
 }
 
 }  // namespace

@@ -270,6 +270,19 @@ absl::Status NatsCluster::Restart(int i) {
   return WaitHealthy(i, options_.ready_timeout);
 }
 
+absl::Status NatsCluster::RestartAll() {
+  for (int i = 0; i < size(); ++i) {
+    if (servers_[i].pid > 0) continue;
+    if (absl::Status status = Spawn(i); !status.ok()) return status;
+  }
+  for (int i = 0; i < size(); ++i) {
+    if (absl::Status status = WaitHealthy(i, options_.ready_timeout); !status.ok()) {
+      return status;
+    }
+  }
+  return absl::OkStatus();
+}
+
 std::string NatsCluster::Log(int i) const { return ReadFile(servers_[i].log_path); }
 
 }  // namespace msx::testing

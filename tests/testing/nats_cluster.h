@@ -52,6 +52,9 @@ class NatsCluster {
   void Resume(int i);
   // Starts server i again with the same ports and store directory; waits until healthy.
   absl::Status Restart(int i);
+  // Starts every stopped server again, then waits until all are healthy (after all of
+  // them died, none is healthy before a quorum of them runs).
+  absl::Status RestartAll();
   bool running(int i) const { return servers_[i].pid > 0; }
   pid_t pid(int i) const { return servers_[i].pid; }
   // Index of the server whose server_name is `name`, or -1.
