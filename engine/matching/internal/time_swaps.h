@@ -63,7 +63,9 @@ class TimeSwaps {
   // and nothing is overdue). Inline, so that a market without term activity pays one
   // predictable branch per command.
   bool Pending() const noexcept {
-    return !(expiries_.empty() & dues_.empty() & groups_.empty());
+    // Bitwise on ints, not &&: one branch, not three.
+    return (static_cast<int>(expiries_.empty()) & static_cast<int>(dues_.empty()) &
+            static_cast<int>(groups_.empty())) == 0;
   }
 
   // The time step of every command, after pair-book expiry: expires GTD term offers with
