@@ -90,7 +90,9 @@ absl::StatusOr<std::unique_ptr<LeaderLease>> LeaderLease::Open(const Options& op
   auto conn = NatsConnection::Connect(options.connection, &jo);
   if (!conn.ok()) return conn.status();
   lease->conn_ = std::move(*conn);
-  absl::Status status = lease->EnsureBucket();
+  LeaderLease* raw = lease.get();
+  absl::Status status = internal::RetryWhileUnavailable(options.connection.setup_timeout,
+                                                        [raw] { return raw->EnsureBucket(); });
   if (!status.ok()) return status;
   return lease;
 }

@@ -32,6 +32,10 @@ struct ConnectionOptions {
   std::chrono::milliseconds connect_timeout{2000};
   // Default wait for JetStream API requests (stream info, consumer creation, KV calls).
   std::chrono::milliseconds api_timeout{2000};
+  // How long a node keeps retrying its setup calls (create or check the stream and the
+  // lease bucket) while they fail as UNAVAILABLE: a cluster whose servers start together
+  // elects its JetStream leaders for a few seconds first.
+  std::chrono::milliseconds setup_timeout{20000};
   // Client PINGs the server at this interval; two unanswered pings mark the connection
   // stale and trigger a reconnect to another server (how a SIGSTOPped server is left).
   std::chrono::milliseconds ping_interval{1000};

@@ -87,7 +87,9 @@ absl::StatusOr<std::unique_ptr<ReplicatedLog>> ReplicatedLog::Open(const Options
   auto conn = NatsConnection::Connect(options.connection, &jo);
   if (!conn.ok()) return conn.status();
   log->conn_ = std::move(*conn);
-  absl::Status status = log->EnsureStream();
+  ReplicatedLog* raw = log.get();
+  absl::Status status = internal::RetryWhileUnavailable(options.connection.setup_timeout,
+                                                        [raw] { return raw->EnsureStream(); });
   if (!status.ok()) return status;
   return log;
 }

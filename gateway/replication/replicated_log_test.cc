@@ -7,9 +7,11 @@
 #include <algorithm>
 #include <atomic>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "gateway/replication/leader_lease.h"
 #include "gateway/replication/replication_test_util.h"
 #include "tests/testing/nats_cluster.h"
 
@@ -275,6 +277,41 @@ TEST(ReplicatedLogFailureTest, TwoServersKilledFailUnavailableThenResumeLosingNo
     ASSERT_TRUE(stored.ok()) << stored.status();
     ASSERT_EQ(*stored, Payload("t", seq));
   }
+}
+
+// A node started together with its NATS servers (a data centre powering up) finds no
+// JetStream meta leader for the first seconds: its setup (create the stream and the lease
+// bucket) keeps retrying instead of failing the start.
+TEST(ReplicatedLogFailureTest, SetupWaitsForTheClusterToElectItsLeaders) {
+  NatsCluster cluster;
+  NatsCluster::Options cluster_options;
+  cluster_options.wait_until_healthy = false;
+  ASSERT_TRUE(cluster.Start(cluster_options).ok());
+  auto options = LogOptions(cluster, "COLDSTART", 1);
+  options.connection.api_timeout = std::chrono::milliseconds(250);
+  options.connection.setup_timeout = std::chrono::seconds(60);
+  // Only the TCP listeners are awaited: the first setup call then meets a cluster that has
+  // not elected its meta leader yet.
+  ASSERT_TRUE(testing::WaitConnectable(options.connection, std::chrono::seconds(30)).ok());
+  auto log = ReplicatedLog::Open(options);
+  ASSERT_TRUE(log.ok()) << log.status();
+  LeaderLease::Options lease_options;
+  lease_options.connection = options.connection;
+  lease_options.bucket = "COLDSTART_LEASE";
+  auto lease = LeaderLease::Open(lease_options);
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  auto seq = (*log)->Publish(Payload("c", 1), 0);
+  ASSERT_TRUE(seq.ok()) << seq.status();
+  EXPECT_EQ(*seq, 1u);
+  // The bucket's own stream may still be electing its leader: a claim is UNAVAILABLE until
+  // then, and a node keeps trying, as here.
+  absl::StatusOr<LeaderRecord> claim = absl::UnavailableError("not tried");
+  const auto deadline = std::chrono::steady_clock::now() + kLeaderWait;
+  while (absl::IsUnavailable(claim.status()) && std::chrono::steady_clock::now() < deadline) {
+    claim = (*lease)->TryClaim("node-a", "127.0.0.1:1");
+  }
+  ASSERT_TRUE(claim.ok()) << claim.status();
+  EXPECT_EQ(claim->node_id, "node-a");
 }
 
 TEST(ReplicatedLogFailureTest, StalledStreamLeaderIsRiddenOutAndLosesNothing) {

@@ -40,6 +40,17 @@ inline ConnectionOptions ConnectTo(const msx::testing::NatsCluster& cluster) {
   return options;
 }
 
+// Retries connecting (no JetStream call) until a server accepts or `timeout` passes.
+inline absl::Status WaitConnectable(const ConnectionOptions& options,
+                                    std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto conn = NatsConnection::Connect(options);
+    if (conn.ok() || std::chrono::steady_clock::now() >= deadline) return conn.status();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 // A payload that names its position, so a misplaced or foreign message shows in a diff.
 inline std::string Payload(const std::string& tag, uint64_t seq, size_t size = 200) {
   std::string p = absl::StrCat(tag, "#", seq, ":");

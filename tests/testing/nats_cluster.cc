@@ -162,7 +162,7 @@ absl::Status NatsCluster::Start(const Options& options) {
     status = Spawn(i);
     if (!status.ok()) return status;
   }
-  for (int i = 0; i < options.size; ++i) {
+  for (int i = 0; options.wait_until_healthy && i < options.size; ++i) {
     status = WaitHealthy(i, options.ready_timeout);
     if (!status.ok()) return status;
   }

@@ -24,6 +24,9 @@ class NatsCluster {
     std::string cluster_name = "msx-test";
     // How long Start() and Restart() wait for every running server to report healthy.
     std::chrono::milliseconds ready_timeout{30000};
+    // false: Start() returns once the processes are spawned, before the servers listen or
+    // have elected a JetStream meta leader (the cold-start case).
+    bool wait_until_healthy = true;
   };
 
   NatsCluster() = default;

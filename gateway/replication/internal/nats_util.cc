@@ -1,5 +1,7 @@
 #include "gateway/replication/internal/nats_util.h"
 
+#include <thread>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
@@ -27,10 +29,35 @@ bool IsTransient(natsStatus s) {
   }
 }
 
+bool IsTransientJetStream(jsErrCode js_err) {
+  switch (js_err) {
+    case JSClusterNoPeersErr:
+    case JSClusterNotAvailErr:
+    case JSClusterNotLeaderErr:
+    case JSInsufficientResourcesErr:
+      return true;
+    default:
+      return false;
+  }
+}
+
+absl::Status RetryWhileUnavailable(std::chrono::milliseconds budget,
+                                   absl::FunctionRef<absl::Status()> attempt) {
+  constexpr std::chrono::milliseconds kPause{100};
+  const auto deadline = std::chrono::steady_clock::now() + budget;
+  for (;;) {
+    absl::Status status = attempt();
+    if (!absl::IsUnavailable(status) || std::chrono::steady_clock::now() + kPause >= deadline) {
+      return status;
+    }
+    std::this_thread::sleep_for(kPause);
+  }
+}
+
 absl::Status ToStatus(natsStatus s, jsErrCode js_err, absl::string_view what) {
   std::string message = absl::StrCat(what, ": ", LastErrorText(s));
   if (js_err != 0) absl::StrAppend(&message, " (JetStream error ", static_cast<int>(js_err), ")");
-  if (IsTransient(s)) return absl::UnavailableError(message);
+  if (IsTransient(s) || IsTransientJetStream(js_err)) return absl::UnavailableError(message);
   if (s == NATS_NOT_FOUND) return absl::NotFoundError(message);
   if (s == NATS_INVALID_ARG) return absl::InvalidArgumentError(message);
   return absl::InternalError(message);

@@ -5,10 +5,12 @@
 
 #include <nats/nats.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
@@ -63,6 +65,18 @@ inline absl::Status ToStatus(natsStatus s, absl::string_view what) {
 
 // True when the failure is one a retry can cure (timeout, no responders, disconnected).
 bool IsTransient(natsStatus s);
+
+// True for the JetStream API errors a cluster answers while it is still forming (no meta
+// leader yet, peers not yet known for placement): a retry a moment later can succeed.
+bool IsTransientJetStream(jsErrCode js_err);
+
+// Runs `attempt` until it returns anything but UNAVAILABLE, or until `budget` has passed
+// since the first try, pausing briefly between tries; returns the last status. For the
+// setup calls (create or check a stream or bucket) a node makes when it starts: the three
+// NATS servers of a cluster started at the same moment take a few seconds to elect their
+// JetStream leaders, and requests made meanwhile time out.
+absl::Status RetryWhileUnavailable(std::chrono::milliseconds budget,
+                                   absl::FunctionRef<absl::Status()> attempt);
 
 // Parses "wrong last sequence: 17" (the server's text for JSStreamWrongLastSequenceErr)
 // into 17. Returns false when the text has no such number.
