@@ -176,4 +176,10 @@ std::string JoinPath(const std::string& dir, absl::string_view name) {
   return absl::StrCat(dir, "/", name);
 }
 
+std::string FreeFileName(const std::string& path, absl::string_view suffix) {
+  std::string to = absl::StrCat(path, suffix);
+  for (int n = 2; ::access(to.c_str(), F_OK) == 0; ++n) to = absl::StrCat(path, suffix, "-", n);
+  return to;
+}
+
 }  // namespace msx::journal::internal

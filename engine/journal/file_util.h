@@ -67,6 +67,11 @@ absl::Status TruncateFile(const std::string& path, std::uint64_t size);
 
 std::string JoinPath(const std::string& dir, absl::string_view name);
 
+// `path` + `suffix`, or + `suffix` + "-N" (N = 2, 3, ...) when that name is taken, so that
+// setting a file aside never replaces one set aside earlier (a segment name recurs after
+// a cut: the writer continues at a sequence number it had already reached).
+std::string FreeFileName(const std::string& path, absl::string_view suffix);
+
 }  // namespace msx::journal::internal
 
 #endif  // MSX_ENGINE_JOURNAL_FILE_UTIL_H_

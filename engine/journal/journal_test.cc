@@ -10,6 +10,8 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <random>
 #include <string>
@@ -865,6 +867,37 @@ TEST_F(JournalTest, TruncateAtCorruptionKeepsThePrefixAndSetsLaterSegmentsAside)
   events_.resize(k);
   WriteGroups(3);
   EXPECT_EQ(Read().stats.last_seq, k + 3);
+}
+
+// A segment name recurs after a cut (the writer continues at a seq it had reached), so a
+// second cut can set aside a segment of the same name: the first one set aside stays.
+TEST_F(JournalTest, TruncateAtCorruptionNeverReplacesAFileSetAsideEarlier) {
+  WriteGroups(400, 4096);
+  std::vector<SegmentInfo> segments = Segments();
+  ASSERT_GE(segments.size(), 4u);
+  const std::string earlier = segments[2].path + ".discarded";
+  const std::uint64_t segment_size = FileSize(segments[2].path);
+  {
+    std::ofstream out(earlier, std::ios::binary);
+    out << "set aside by an earlier cut";
+  }
+  std::vector<JournalEntry> layout = Layout();
+  std::size_t k = 0;
+  while (layout[k].file != segments[1].path) ++k;
+  FlipByte(layout[k + 1].file, layout[k + 1].offset + kRecordHeaderSize + 1);
+  ReaderOptions o;
+  o.truncate_at_corruption = true;
+  ReadResult r = Read(o);
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  ASSERT_EQ(r.stats.discarded_segments.size(), segments.size() - 2);
+  EXPECT_EQ(r.stats.discarded_segments[0], earlier + "-2");
+  std::ifstream in(earlier, std::ios::binary);
+  std::string kept((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(kept, "set aside by an earlier cut");
+  EXPECT_EQ(FileSize(earlier + "-2"), segment_size);
+  auto verified = VerifyJournal(dir_.path());
+  ASSERT_TRUE(verified.ok()) << verified.status();
+  EXPECT_EQ(verified->last_seq, k + 1);
 }
 
 TEST_F(JournalTest, ReaderDeliversExactlyTheRequestedRange) {

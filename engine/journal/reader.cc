@@ -482,10 +482,7 @@ absl::Status JournalReader::CheckNoSnapshotBeyond(Seq end, const std::string& pa
 absl::StatusOr<std::string> JournalReader::SaveCutBytes(const std::string& path,
                                                         std::uint64_t offset,
                                                         absl::string_view bytes) {
-  std::string to = absl::StrCat(path, kCutSuffix, offset);
-  for (int n = 2; ::access(to.c_str(), F_OK) == 0; ++n) {
-    to = absl::StrCat(path, kCutSuffix, offset, "-", n);  // an earlier cut at the same offset
-  }
+  const std::string to = internal::FreeFileName(absl::StrCat(path, kCutSuffix, offset), "");
   if (absl::Status s = internal::WriteFileDurably(to, bytes); !s.ok()) return s;
   if (absl::Status s = internal::SyncDir(dir_); !s.ok()) return s;
   return to;
@@ -573,7 +570,7 @@ bool JournalReader::HandleCorruption(absl::Status status, const std::string& pat
     }
   }
   for (std::size_t i = from; s.ok() && i < segments_.size(); ++i) {
-    std::string to = segments_[i].path + ".discarded";
+    const std::string to = internal::FreeFileName(segments_[i].path, ".discarded");
     if (::rename(segments_[i].path.c_str(), to.c_str()) != 0) {
       s = internal::ErrnoError("rename", segments_[i].path);
     } else {

@@ -41,13 +41,6 @@ std::uint64_t GroupEnd(const JournalEntry& entry, absl::string_view data) {
   return last + kRecordHeaderSize + GetFixed32(data.data() + last + kRecordLengthOffset);
 }
 
-// `path` + suffix, or + suffix + "-N" when that name is taken (an earlier cut).
-std::string FreeName(const std::string& path, const std::string& suffix) {
-  std::string to = path + suffix;
-  for (int n = 2; ::access(to.c_str(), F_OK) == 0; ++n) to = absl::StrCat(path, suffix, "-", n);
-  return to;
-}
-
 }  // namespace
 
 absl::StatusOr<std::vector<RawGroup>> ReadRawGroups(const std::string& dir, Seq after_seq,
@@ -125,7 +118,7 @@ absl::StatusOr<CutResult> CutJournalAfter(const std::string& dir, Seq seq) {
     // The bytes are kept beside the segment before it is cut, never destroyed.
     absl::StatusOr<absl::string_view> data = segments.Data(first_file);
     if (!data.ok()) return data.status();
-    const std::string to = FreeName(absl::StrCat(first_file, kCutSuffix, cut_offset), "");
+    const std::string to = internal::FreeFileName(absl::StrCat(first_file, kCutSuffix, cut_offset), "");
     if (absl::Status s = internal::WriteFileDurably(
             to, data->substr(cut_offset, first_file_end - cut_offset));
         !s.ok()) {
@@ -136,7 +129,7 @@ absl::StatusOr<CutResult> CutJournalAfter(const std::string& dir, Seq seq) {
     if (absl::Status s = internal::TruncateFile(first_file, cut_offset); !s.ok()) return s;
   }
   for (std::size_t i = discard_from; i < listed->size(); ++i) {
-    const std::string to = FreeName((*listed)[i].path, ".discarded");
+    const std::string to = internal::FreeFileName((*listed)[i].path, ".discarded");
     if (::rename((*listed)[i].path.c_str(), to.c_str()) != 0) {
       return internal::ErrnoError("rename", (*listed)[i].path);
     }
