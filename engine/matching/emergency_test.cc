@@ -273,6 +273,17 @@ TEST_F(EmergencyTest, SuspensionCancelsOnlyTheOffersThatReliedOnThatAgreement) {
   EXPECT_EQ(Of(EventType::kFill)[0].fill.maker_offer, a4_ask);
 }
 
+TEST_F(EmergencyTest, SuspensionKeepsAnOfferThatCouldTradeWithNobodyBefore) {
+  // A3's bid accepts only A5, who shares no agreement covering alpha and beta with A3: it
+  // relied on no agreement, so losing AB changes nothing for it.
+  const OfferId only_a5 = Place(kA3, Side::kBuy, 1, 90, AgencyMask{1} << kA5);
+  ASSERT_NE(only_a5, 0u);
+  Do(Member(CommandType::kSuspendMember, kAb, kA3));
+  ASSERT_EQ(events_[0].type, EventType::kMemberSuspended);
+  EXPECT_TRUE(Of(EventType::kCancelled).empty());
+  EXPECT_EQ(engine_.GetOffer(only_a5)->status, OfferStatus::kOpen);
+}
+
 TEST_F(EmergencyTest, AdmissionMakesANewMemberEligibleAtOnce) {
   EXPECT_EQ(engine_.EligiblePartners(kAaaBbb, kA5), 0u);  // GAMMA covers gamma and beta only
   const OfferId ask = Place(kA0, Side::kSell, 1, 100);
@@ -478,6 +489,23 @@ TEST(EmergencyReplayTest, LiveDataGoesIntoVersionFourOnlyWhenItDiffersFromTheCon
   c.time = 20;
   e.Apply(c, &out);
   EXPECT_EQ(ImageVersion(e.SaveState()), 2u);  // back as configured
+}
+
+TEST(EmergencyReplayTest, ASuspensionAloneGoesIntoTheSnapshotAndSurvivesRecovery) {
+  Engine e(TestUniverse(), EngineOptions{.expected_offers = 64});
+  std::vector<Event> out;
+  Command c = Member(CommandType::kSuspendMember, kAb, kA3);
+  c.seq = 1;
+  c.time = 10;
+  e.Apply(c, &out);
+  const std::string suspended = e.SaveState();
+  EXPECT_EQ(ImageVersion(suspended), 4u);  // levels and references as configured
+  Engine f(TestUniverse(), EngineOptions{.expected_offers = 64});
+  ASSERT_TRUE(f.LoadState(suspended).ok());
+  EXPECT_EQ((f.AgreementMembers(kAb) >> kA3) & 1, 0u);
+  EXPECT_EQ(f.EligiblePartners(kAaaBbb, kA4), 0u);
+  EXPECT_EQ(f.SaveState(), suspended);
+  EXPECT_EQ(f.StateDigest(), e.StateDigest());
 }
 
 TEST(EmergencyReplayTest, SnapshotRefusesImpossibleLiveData) {
