@@ -48,6 +48,13 @@ void AppendEscaped(std::string* out, absl::string_view v) {
   }
 }
 
+// Per instrument id: whether it has a term book (only those can have obligations).
+std::vector<bool> LendableInstruments(const ReferenceData& ref) {
+  std::vector<bool> lendable(ref.instruments().size(), false);
+  for (const TermBook& b : ref.term_books()) lendable[b.instrument] = true;
+  return lendable;
+}
+
 }  // namespace
 
 std::vector<std::uint64_t> LatencyBoundsNs() {
@@ -298,9 +305,7 @@ void CommandMetrics::Render(PrometheusWriter* w) const {
     w->Sample("msx_loaned_lots_total", {{"term_book", b.symbol}},
               static_cast<double>(term_books_[b.id].lots.Get()));
   }
-  // Only instruments that have a term book can have obligations.
-  std::vector<bool> lendable(ref_.instruments().size(), false);
-  for (const TermBook& b : ref_.term_books()) lendable[b.instrument] = true;
+  const std::vector<bool> lendable = LendableInstruments(ref_);
   w->Family("msx_obligation_events_total", "counter",
             "Obligation events per instrument: returned (by the borrower), settled (in full "
             "at the due time), overdue (not settled in full at the due time), collected "
@@ -397,8 +402,7 @@ void RenderEngineGauges(const EngineGauges& g, const ReferenceData& ref, Prometh
     }
   }
   if (g.obligations.size() != ref.instruments().size() || ref.term_books().empty()) return;
-  std::vector<bool> lendable(ref.instruments().size(), false);
-  for (const TermBook& b : ref.term_books()) lendable[b.instrument] = true;
+  const std::vector<bool> lendable = LendableInstruments(ref);
   static constexpr const char* kStates[2] = {"open", "overdue"};
   w->Family("msx_obligations", "gauge",
             "Obligations (loans not yet repaid in full) per instrument and state.");
