@@ -174,5 +174,27 @@ TEST_F(HttpDashboardTest, ALoanIsOnTheLendersAndTheBorrowersCardsOnly) {
   EXPECT_EQ(last_obligations(dla), nlohmann::json::array()) << "DLA is not a party";
 }
 
+// Each pair's section carries its emergency level and live band, read from the engine (the
+// same values ListPairs gives), so the emergency regime shows beside the book.
+TEST_F(HttpDashboardTest, APairsSectionCarriesItsLevelAndLiveBand) {
+  EventClient admin(http_port_, "demo-admin");
+  ASSERT_TRUE(admin.connected());
+  // Past one query period (the first sections may predate the first query).
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  admin.ReadUntilQuiet(std::chrono::milliseconds(300));
+  std::map<std::string, nlohmann::json> latest;
+  for (const nlohmann::json& p : admin.Events("pair")) latest[p["pair"]] = p;
+  ASSERT_FALSE(latest.empty());
+  testing::AgencyClient grpc_client(server_.address(), "demo-admin");
+  for (const auto& [symbol, section] : latest) {
+    const v1::Pair pair = grpc_client.Pair(symbol);
+    ASSERT_EQ(pair.symbol(), symbol);
+    EXPECT_EQ(section["emergency_level"], "NORMAL") << symbol;
+    EXPECT_EQ(section["band"]["reference"], pair.reference_price()) << symbol;
+    EXPECT_EQ(section["band"]["low"], pair.band_low()) << symbol;
+    EXPECT_EQ(section["band"]["high"], pair.band_high()) << symbol;
+  }
+}
+
 }  // namespace
 }  // namespace msx

@@ -180,10 +180,15 @@ struct Dashboard::AgencyQuery {
     std::int64_t open_offers = 0;
     std::string obligations_json;
   };
+  struct PairLive {
+    EmergencyLevel level = EmergencyLevel::kNormal;
+    PairBand band;
+  };
   std::mutex mu;
   bool done = false;
   bool ok = false;
-  std::vector<Result> results;
+  std::vector<Result> results;  // per agency
+  std::vector<PairLive> pairs;  // per pair
 };
 
 namespace {
@@ -252,12 +257,18 @@ class AgencyQueryWork final : public Work {
       r.open_offers = static_cast<std::int64_t>(offers.size());
       r.obligations_json = ObligationsJson(view.engine, ref, a.id);
     }
+    pairs_.resize(ref.pairs().size());
+    for (const PairBook& p : ref.pairs()) {
+      pairs_[p.id].level = view.engine.GetPairLevel(p.id);
+      pairs_[p.id].band = view.engine.GetPairBand(p.id);
+    }
   }
   void Complete(const absl::Status& status) override {
     {
       std::lock_guard<std::mutex> lock(q_->mu);
       q_->ok = status.ok() && !results_.empty();
       q_->results = std::move(results_);
+      q_->pairs = std::move(pairs_);
       q_->done = true;
     }
     delete this;
@@ -266,6 +277,7 @@ class AgencyQueryWork final : public Work {
  private:
   std::shared_ptr<Dashboard::AgencyQuery> q_;
   std::vector<Dashboard::AgencyQuery::Result> results_;
+  std::vector<Dashboard::AgencyQuery::PairLive> pairs_;
 };
 
 }  // namespace
@@ -280,7 +292,12 @@ Dashboard::Dashboard(const ReferenceData& ref, Sequencer* sequencer, const Repor
       status_(std::move(status)),
       pairs_(ref.pairs().size()),
       agencies_(ref.agencies().size()),
-      sections_(1 + ref.pairs().size() + ref.agencies().size()) {}
+      sections_(1 + ref.pairs().size() + ref.agencies().size()) {
+  // The configured bands until the first query reads the live ones.
+  for (const PairBook& p : ref.pairs()) {
+    pairs_[p.id].band = PairBand{p.reference_price, p.band_low, p.band_high, p.floor_price};
+  }
+}
 
 Dashboard::~Dashboard() { Unsubscribe(); }
 
@@ -420,6 +437,19 @@ void Dashboard::Tick(std::int64_t now_ns) {
             s.dirty = true;
           }
         }
+        for (std::size_t p = 0; p < agency_query_->pairs.size() && p < pairs_.size(); ++p) {
+          const AgencyQuery::PairLive& live = agency_query_->pairs[p];
+          PairState& ps = pairs_[p];
+          const std::string level(EmergencyLevelName(live.level));
+          if (ps.level != level || ps.band.reference_price != live.band.reference_price ||
+              ps.band.band_low != live.band.band_low ||
+              ps.band.band_high != live.band.band_high ||
+              ps.band.floor_price != live.band.floor_price) {
+            ps.level = level;
+            ps.band = live.band;
+            ps.dirty = true;
+          }
+        }
       }
       agency_query_.reset();
     }
@@ -497,8 +527,12 @@ std::string Dashboard::PairJson(std::size_t pair) const {
             {"bids", bids},
             {"asks", asks},
             {"trades", trades},
-            // Reserved for the emergency levels (per instrument) once they exist.
-            {"emergency_level", nullptr}};
+            {"emergency_level", p.level},
+            {"band",
+             {{"reference", p.band.reference_price},
+              {"low", p.band.band_low},
+              {"high", p.band.band_high},
+              {"floor", p.band.floor_price}}}};
   return j.dump();
 }
 

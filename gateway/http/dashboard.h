@@ -4,7 +4,8 @@
 // least one browser is connected, the dashboard subscribes to every pair of the BookHub
 // (a snapshot query on the sequencer thread at seq L, then the book updates with seq > L:
 // levels, trades, halts; exactly as StreamBook) and to every agency of the ExecHub (fills).
-// Holdings and open offers are read by a query on the sequencer thread twice a second.
+// Holdings, open offers, obligations and each pair's emergency level and live band are
+// read by a query on the sequencer thread twice a second.
 // With no browser connected nothing is subscribed and the sequencer builds no extra
 // messages.
 //
@@ -130,6 +131,10 @@ class Dashboard {
     std::deque<Trade> trades;
     bool halted = false;
     std::uint64_t seq = 0;
+    // The pair's emergency level (the more severe of its instruments') and its live price
+    // band, as the periodic query last read them from the engine.
+    std::string level = "NORMAL";
+    PairBand band;
     bool dirty = true;
     std::int64_t built_ns = 0;  // when its section was last built (Tick's clock)
   };

@@ -198,7 +198,8 @@ function renderPairs() {
                     { text: last, cls: "num", key: "last" },
                     { text: p ? p.trades.length : "", cls: "num" },
                     { text: p && p.halted ? "HALTED" : "open", cls: p && p.halted ? "halted" : "" },
-                    { text: p && p.emergency_level ? p.emergency_level : "\u2014", key: "level" }]);
+                    { text: p && p.emergency_level ? p.emergency_level : "\u2014", key: "level",
+                      cls: p && p.emergency_level && p.emergency_level !== "NORMAL" ? "alert" : "" }]);
     tr.dataset.pair = name;
     if (name === state.selected) tr.classList.add("selected");
     tr.addEventListener("click", () => { state.selected = name; render(); });
@@ -212,6 +213,13 @@ function renderLadder() {
   const p = state.pairs.get(state.selected);
   $("ladder-pair").textContent = state.selected || "";
   $("ladder").dataset.pair = state.selected || "";
+  // The live price band (PublishReference moves it) and the pair's emergency level.
+  const band = p && p.band ? p.band : null;
+  $("ladder-band").textContent = band
+    ? `band ${band.low}\u2013${band.high}, reference ${band.reference}` +
+      (band.floor ? `, floor ${band.floor}` : "") +
+      (p.emergency_level ? `, ${p.emergency_level}` : "")
+    : "";
   if (!p) return;
   for (let i = p.asks.length - 1; i >= 0; i--) {
     const [price, lots, n] = p.asks[i];
