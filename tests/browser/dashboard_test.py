@@ -187,6 +187,13 @@ class DashboardBrowserTest(unittest.TestCase):
                 got = d.execute_script(READ_LADDER, PAIR)
                 return tuple(got) if got and tuple(got) == want else None
             self.wait_for(driver, ladder, 3, "ladder shows GetBook's best bid/ask %r" % (want,))
+            # The pair's emergency level and its live band (ListPairs' figures).
+            level = self.wait_for(driver, lambda d: d.execute_script(
+                "const r = document.querySelector('tr[data-pair=\"' + arguments[0] + '\"] "
+                "td[data-key=level]'); return r && r.textContent", PAIR), 2, "level cell")
+            self.assertEqual(level, "NORMAL")
+            band = driver.execute_script("return document.getElementById('ladder-band').textContent")
+            self.assertIn("band %s\u2013%s" % (self.pair["band_low"], self.pair["band_high"]), band)
 
             # A trade: JOGMEC lifts one lot of KOMIR's ask.
             resp = msx(self.server, "demo-jogmec", "submit", "--pair", PAIR, "--side", "buy",
