@@ -38,6 +38,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+constexpr const char* kPair = "GA-4N/CO-99.8";
+
 struct Client {
   explicit Client(const std::string& address)
       : stub(msx::v1::Exchange::NewStub(
@@ -48,13 +50,26 @@ struct Client {
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
     msx::v1::SubmitOfferRequest req;
     req.set_client_offer_id(id);
-    req.set_pair("GA-4N/CO-99.8");
+    req.set_pair(kPair);
     req.set_side(msx::v1::SIDE_SELL);
     req.set_lots(1);
     req.set_price(price);
     req.set_time_in_force(msx::v1::TIME_IN_FORCE_IOC);
     msx::v1::SubmitOfferResponse resp;
     return stub->SubmitOffer(&ctx, req, &resp);
+  }
+  // The highest price the pair's band accepts now: an IOC sell there is accepted and, with
+  // no bid that high, fills nothing. 0 when the pair is not listed.
+  std::int64_t TopOfBand() {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer demo-komir");
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    msx::v1::ListPairsResponse resp;
+    if (!stub->ListPairs(&ctx, msx::v1::ListPairsRequest(), &resp).ok()) return 0;
+    for (const auto& p : resp.pairs()) {
+      if (p.symbol() == kPair) return p.band_high();
+    }
+    return 0;
   }
   std::unique_ptr<msx::v1::Exchange::Stub> stub;
 };
@@ -97,6 +112,11 @@ int main(int argc, char** argv) {
                  nodes[1]->Output().c_str());
     return 1;
   }
+  const std::int64_t price = Client(nodes[0]->address()).TopOfBand();
+  if (price <= 0) {
+    std::fprintf(stderr, "pair %s not listed by the primary\n", kPair);
+    return 1;
+  }
   std::mt19937 rng(20261203);
   std::vector<double> ms;
   std::uint64_t id = 1;
@@ -105,14 +125,15 @@ int main(int argc, char** argv) {
     const int standby = 1 - primary;
     Client to_primary(nodes[primary]->address());
     Client to_standby(nodes[standby]->address());
-    // Traffic on the primary for a while (an IOC sell far above the market: accepted, no fill).
+    // Traffic on the primary for a while (an IOC sell at the top of the band: accepted, no
+    // fill).
     const auto until = Clock::now() + std::chrono::milliseconds(300 + rng() % 400);
-    while (Clock::now() < until) (void)to_primary.Submit(id++, 1000000).ok();
+    while (Clock::now() < until) (void)to_primary.Submit(id++, price).ok();
     nodes[primary]->Kill();
     const auto killed = Clock::now();
     grpc::Status s;
     for (;;) {
-      s = to_standby.Submit(id, 1000000);
+      s = to_standby.Submit(id, price);
       if (s.ok()) break;
       if (Clock::now() - killed > std::chrono::seconds(60)) break;
       if (s.error_code() != grpc::StatusCode::UNAVAILABLE) ++id;  // e.g. a reject: a new id
