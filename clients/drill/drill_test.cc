@@ -819,6 +819,46 @@ TEST(DrillTest, HaltAndInjectedOffersAreJournaledAndVerify) {
   EXPECT_EQ(v->commands, r->drill_commands);
 }
 
+TEST(DrillTest, EmergencyEditsAreJournaledCancelWhatTheyPushOutAndVerify) {
+  TempDir tmp;
+  const std::string journal = tmp.sub("journal");
+  WriteJournal(journal, HandConfig(), HandCommands());
+  const std::string out = tmp.sub("drill");
+  // Before seq 8, AAA goes to WARNING (band 95..105: offer 1's 3 lots at 100 and offer 2
+  // at 102 stay), so C's bid at 99 (seq 8) rests. Before seq 9 a reference of 106 moves
+  // the band to 101..111: offer 1 (100) and C's bid (99) are cancelled; B's buy of 8 at
+  // 102 then takes offer 2's 5 lots and rests 3. Before seq 10 B is suspended from ALL,
+  // its only agreement: its resting 3 lots are cancelled. A's sell at 99 (seq 10) lies
+  // outside the band: rejected. B is admitted again after the journal's end.
+  absl::StatusOr<DrillResult> r = RunDrill(journal, Scenario(R"(
+      edits { at_seq: 8 set_level { instrument: "AAA" level: "WARNING" reason: "export ban" } }
+      edits { at_seq: 9 publish_reference { instrument: "AAA" reference_value_micro_usd: 1060000 } }
+      edits { at_seq: 10 suspend_member { agreement: "ALL" agency: "AG-B" } }
+      edits { at_seq: 1000 admit_member { agreement: "ALL" agency: "AG-B" } }
+  )"),
+                                           out, 5);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->fired.size(), 4u);
+  EXPECT_EQ(r->fired[0].description, "level: AAA -> WARNING (export ban) (0 offers cancelled)");
+  EXPECT_EQ(r->fired[1].description,
+            "reference: AAA 1060000 micro-USD, floor 0 (2 offers cancelled)");
+  EXPECT_EQ(r->fired[2].description, "suspend AG-B from ALL (1 offer cancelled)");
+  EXPECT_EQ(r->fired[3].description, "admit AG-B to ALL (0 offers cancelled)");
+  for (const FiredEdit& f : r->fired) EXPECT_EQ(f.commands, 1u) << f.description;
+  EXPECT_EQ(r->drill_commands, r->original_commands + 4);
+  EXPECT_EQ(r->drill.fills, 3u);  // seq 6, 7 and 9
+  EXPECT_EQ(r->drill.rejects, 1u);
+  EXPECT_EQ(FindInstrument(r->drill, "AAA")->volume, 40 + 30 + 50);
+  // The drill journal holds the admin commands and replays byte for byte.
+  absl::StatusOr<VerifyResult> v = VerifyReplay(out, /*state_digest=*/true);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_FALSE(v->diverged) << DivergenceMessage(v->divergence);
+  EXPECT_EQ(v->commands, r->drill_commands);
+  absl::StatusOr<ReportData> again = BuildReport(out, 5);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(RenderReportJson(*again), RenderReportJson(r->drill));
+}
+
 TEST(DrillTest, ScenarioErrorsNameTheEditAndField) {
   const ReferenceData* ref = nullptr;
   absl::StatusOr<ReferenceData> loaded = LoadReferenceData(HandConfig());
@@ -838,6 +878,15 @@ TEST(DrillTest, ScenarioErrorsNameTheEditAndField) {
             "edits[0]: needs a trigger (at_seq or at_time_ns)");
   EXPECT_EQ(err(R"(edits { at_seq: 3 inject_offer { agency: "ZZ" pair: "AAA/BBB" } })"),
             "edits[0].inject_offer.agency: unknown agency \"ZZ\"");
+  EXPECT_EQ(err(R"(edits { at_seq: 3 set_level { instrument: "AAA" level: "RED" } })"),
+            "edits[0].set_level.level: unknown level \"RED\" (NORMAL, INTEREST, CAUTION, "
+            "WARNING or SERIOUS)");
+  EXPECT_EQ(err(R"(edits { at_seq: 3 set_level { instrument: "ZZZ" level: "WARNING" } })"),
+            "edits[0].set_level.instrument: unknown instrument \"ZZZ\"");
+  EXPECT_EQ(err(R"(edits { at_seq: 3 publish_reference { instrument: "AAA" } })"),
+            "edits[0].publish_reference.reference_value_micro_usd: must be > 0");
+  EXPECT_EQ(err(R"(edits { at_seq: 3 suspend_member { agreement: "NONE" agency: "AG-A" } })"),
+            "edits[0].suspend_member.agreement: unknown agreement \"NONE\"");
   absl::StatusOr<msx::v1::Scenario> bad = ParseScenarioText("edits { at_sequence: 1 }");
   ASSERT_FALSE(bad.ok());
   EXPECT_TRUE(absl::StartsWith(bad.status().message(), "scenario line 1:")) << bad.status();
@@ -864,6 +913,36 @@ TEST(DrillTest, ExampleScenarioFiresEveryEditOnADefaultConfigJournal) {
   absl::StatusOr<VerifyResult> v = VerifyReplay(tmp.sub("drill"));
   ASSERT_TRUE(v.ok()) << v.status();
   EXPECT_FALSE(v->diverged) << DivergenceMessage(v->divergence);
+}
+
+// The emergency example: every edit fires as a journaled admin command (none rejected) and
+// the drill journal replays byte for byte, state digest included.
+TEST(DrillTest, EmergencyExampleScenarioFiresEveryEditOnADefaultConfigJournal) {
+  const char* src = std::getenv("MSX_SOURCE_DIR");
+  const std::string path =
+      src ? std::string(src) + "/clients/drill/examples/cobalt_emergency.textproto"
+          : std::filesystem::path(__FILE__).parent_path().string() +
+                "/examples/cobalt_emergency.textproto";
+  absl::StatusOr<msx::v1::Scenario> scenario = ReadScenarioFile(path);
+  ASSERT_TRUE(scenario.ok()) << scenario.status();
+  TempDir tmp;
+  const std::string journal = tmp.sub("journal");
+  TrafficOptions opt;
+  opt.commands = 2000;
+  ASSERT_TRUE(WriteTrafficJournal(journal, DefaultConfig(), opt).ok());
+  absl::StatusOr<DrillResult> r = RunDrill(journal, *scenario, tmp.sub("drill"), 5);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->fired.size(), 5u);
+  for (const FiredEdit& f : r->fired) {
+    EXPECT_EQ(f.commands, 1u) << f.description;
+    EXPECT_FALSE(absl::StrContains(f.description, "rejected")) << f.description;
+  }
+  EXPECT_TRUE(absl::StartsWith(r->fired[0].description, "level: CO-99.8 -> WARNING (export ban)"))
+      << r->fired[0].description;
+  absl::StatusOr<VerifyResult> v = VerifyReplay(tmp.sub("drill"), /*state_digest=*/true);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_FALSE(v->diverged) << DivergenceMessage(v->divergence);
+  EXPECT_EQ(v->commands, r->drill_commands);
 }
 
 TEST(DrillTest, OutputDirectoryHoldingAJournalIsRefused) {

@@ -1,6 +1,7 @@
 #include "clients/drill/scenario.h"
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -96,6 +97,12 @@ absl::StatusOr<std::vector<ResolvedEdit>> ResolveScenario(const msx::v1::Scenari
       r.pair = *p;
       return absl::OkStatus();
     };
+    auto instrument = [&](const std::string& field, const std::string& symbol) -> absl::Status {
+      std::optional<InstrumentId> i = ref.FindInstrument(symbol);
+      if (!i) return bad(field, absl::StrCat("unknown instrument \"", symbol, "\""));
+      r.instrument = *i;
+      return absl::OkStatus();
+    };
     absl::Status s;
     switch (e.edit_case()) {
       case msx::v1::DrillEdit::kExportBan: {
@@ -181,11 +188,65 @@ absl::StatusOr<std::vector<ResolvedEdit>> ResolveScenario(const msx::v1::Scenari
                           : (ClientOfferId{1} << 62) + static_cast<ClientOfferId>(i);
         break;
       }
+      case msx::v1::DrillEdit::kSetLevel: {
+        const msx::v1::LevelEdit& x = e.set_level();
+        r.kind = ResolvedEdit::Kind::kSetLevel;
+        s = instrument("set_level.instrument", x.instrument());
+        if (!s.ok()) return s;
+        std::optional<EmergencyLevel> level = ParseEmergencyLevel(x.level());
+        if (!level) {
+          return bad("set_level.level",
+                     absl::StrCat("unknown level \"", x.level(),
+                                  "\" (NORMAL, INTEREST, CAUTION, WARNING or SERIOUS)"));
+        }
+        if (x.reason().size() > kMaxLevelReasonBytes) {
+          return bad("set_level.reason", absl::StrCat("at most ", kMaxLevelReasonBytes,
+                                                      " bytes, got ", x.reason().size()));
+        }
+        r.level = *level;
+        r.reason = x.reason();
+        break;
+      }
+      case msx::v1::DrillEdit::kPublishReference: {
+        const msx::v1::ReferenceEdit& x = e.publish_reference();
+        r.kind = ResolvedEdit::Kind::kPublishReference;
+        s = instrument("publish_reference.instrument", x.instrument());
+        if (!s.ok()) return s;
+        if (x.reference_value_micro_usd() <= 0) {
+          return bad("publish_reference.reference_value_micro_usd", "must be > 0");
+        }
+        if (x.floor_micro_usd() < 0) return bad("publish_reference.floor_micro_usd", "must be >= 0");
+        r.reference_value = x.reference_value_micro_usd();
+        r.floor = x.floor_micro_usd();
+        break;
+      }
+      case msx::v1::DrillEdit::kAdmitMember:
+      case msx::v1::DrillEdit::kSuspendMember: {
+        const bool admit = e.edit_case() == msx::v1::DrillEdit::kAdmitMember;
+        const msx::v1::MembershipEdit& x = admit ? e.admit_member() : e.suspend_member();
+        const std::string field = admit ? "admit_member" : "suspend_member";
+        r.kind = admit ? ResolvedEdit::Kind::kAdmitMember : ResolvedEdit::Kind::kSuspendMember;
+        s = agency(field + ".agency", x.agency());
+        if (!s.ok()) return s;
+        bool found = false;
+        for (std::size_t k = 0; k < ref.agreements().size(); ++k) {
+          if (ref.agreements()[k].name == x.agreement()) {
+            r.agreement = static_cast<std::uint32_t>(k);
+            found = true;
+            break;
+          }
+        }
+        if (!found) {
+          return bad(field + ".agreement",
+                     absl::StrCat("unknown agreement \"", x.agreement(), "\""));
+        }
+        break;
+      }
       default:
-        return absl::InvalidArgumentError(
-            absl::StrCat(where,
-                         ": needs an edit (export_ban, supply_shock, halt_pair, resume_pair or "
-                         "inject_offer)"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            where,
+            ": needs an edit (export_ban, supply_shock, halt_pair, resume_pair, inject_offer, "
+            "set_level, publish_reference, admit_member or suspend_member)"));
     }
     out.push_back(r);
   }
@@ -358,11 +419,58 @@ class DrillRunner {
                          ref_.pairs()[e.pair].symbol, " @ ", e.price, " (", outcome, ")");
         break;
       }
+      case ResolvedEdit::Kind::kSetLevel: {
+        cmd.type = CommandType::kSetEmergencyLevel;
+        cmd.set_level = SetEmergencyLevel{};
+        cmd.set_level.instrument = e.instrument;
+        cmd.set_level.level = e.level;
+        cmd.set_level.reason_size = static_cast<std::uint8_t>(e.reason.size());
+        std::memcpy(cmd.set_level.reason, e.reason.data(), e.reason.size());
+        const std::vector<Event>& out = Apply(cmd);
+        *description = absl::StrCat("level: ", ref_.instruments()[e.instrument].symbol, " -> ",
+                                    EmergencyLevelName(e.level),
+                                    e.reason.empty() ? "" : absl::StrCat(" (", e.reason, ")"),
+                                    Outcome(out));
+        break;
+      }
+      case ResolvedEdit::Kind::kPublishReference: {
+        cmd.type = CommandType::kPublishReference;
+        cmd.publish_reference =
+            PublishReference{e.instrument, e.reference_value, e.floor, /*effective_time=*/time};
+        const std::vector<Event>& out = Apply(cmd);
+        *description = absl::StrCat("reference: ", ref_.instruments()[e.instrument].symbol, " ",
+                                    e.reference_value, " micro-USD, floor ", e.floor,
+                                    Outcome(out));
+        break;
+      }
+      case ResolvedEdit::Kind::kAdmitMember:
+      case ResolvedEdit::Kind::kSuspendMember: {
+        const bool admit = e.kind == ResolvedEdit::Kind::kAdmitMember;
+        cmd.type = admit ? CommandType::kAdmitMember : CommandType::kSuspendMember;
+        cmd.member = MemberCommand{e.agreement, e.agency};
+        const std::vector<Event>& out = Apply(cmd);
+        *description = absl::StrCat(admit ? "admit " : "suspend ", ref_.agencies()[e.agency].code,
+                                    admit ? " to " : " from ",
+                                    ref_.agreements()[e.agreement].name, Outcome(out));
+        break;
+      }
     }
     return next_seq_ - first;
   }
 
  private:
+  // ", 3 offers cancelled" or " (rejected: reason N)" for the events of an admin command.
+  static std::string Outcome(const std::vector<Event>& out) {
+    std::uint64_t cancelled = 0;
+    for (const Event& ev : out) {
+      if (ev.type == EventType::kRejected) {
+        return absl::StrCat(" (rejected: reason ", static_cast<int>(ev.rejected.reason), ")");
+      }
+      cancelled += ev.type == EventType::kCancelled;
+    }
+    return absl::StrCat(" (", cancelled, cancelled == 1 ? " offer" : " offers", " cancelled)");
+  }
+
   // An id no offer will ever have: a cancel/replace of it is rejected as kUnknownOffer.
   static constexpr OfferId kUnknownOffer = ~OfferId{0};
 

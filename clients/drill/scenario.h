@@ -14,6 +14,9 @@
 //   intermediate); if that is below what the agency has reserved in the instrument, its
 //   open offers giving the instrument are cancelled newest first until it fits.
 // - HaltPair / ResumePair: the admin commands. InjectOffer: a SubmitOffer.
+// - LevelEdit, ReferenceEdit (effective at once), MembershipEdit: the admin's
+//   SetEmergencyLevel, PublishReference, AdmitMember / SuspendMember; the engine cancels
+//   what they push out of a band or out of eligibility, and the drill reports the count.
 //
 // Thread-safety: functions are reentrant.
 #ifndef MSX_CLIENTS_DRILL_SCENARIO_H_
@@ -40,7 +43,17 @@ absl::StatusOr<msx::v1::Scenario> ReadScenarioFile(const std::string& path);
 
 // A scenario edit with its names resolved against the journal's reference data.
 struct ResolvedEdit {
-  enum class Kind : std::uint8_t { kExportBan, kSupplyShock, kHalt, kResume, kInject };
+  enum class Kind : std::uint8_t {
+    kExportBan,
+    kSupplyShock,
+    kHalt,
+    kResume,
+    kInject,
+    kSetLevel,
+    kPublishReference,
+    kAdmitMember,
+    kSuspendMember,
+  };
   int index = 0;  // position in Scenario.edits
   bool by_seq = true;
   Seq at_seq = 0;
@@ -56,6 +69,10 @@ struct ResolvedEdit {
   Lots lots = 0, min_fill = 0;
   Price price = 0;
   ClientOfferId client_id = 0;
+  EmergencyLevel level = EmergencyLevel::kNormal;  // kSetLevel
+  std::string reason;                              // kSetLevel
+  MicroUsd reference_value = 0, floor = 0;         // kPublishReference
+  std::uint32_t agreement = 0;                     // kAdmitMember, kSuspendMember
 };
 
 // Resolves names and checks every edit. InvalidArgument naming the edit and field, e.g.
