@@ -859,6 +859,105 @@ TEST(DrillTest, EmergencyEditsAreJournaledCancelWhatTheyPushOutAndVerify) {
   EXPECT_EQ(RenderReportJson(*again), RenderReportJson(r->drill));
 }
 
+// An export ban that drops an agency's very first offer: every later offer id shifts, and a
+// cancel of a later offer must still reach it (the translation must not stop at the gap).
+TEST(DrillTest, OfferIdsAfterADroppedFirstOfferAreStillTranslated) {
+  TempDir tmp;
+  const std::string journal = tmp.sub("journal");
+  std::vector<Command> cmds = HandCommands();
+  Command cancel{};
+  cancel.time = kT0 + 100 * kSecond;
+  cancel.type = CommandType::kCancelOffer;
+  cancel.cancel = CancelOffer{kC, 5};  // C's bid of 5 at 99: 3 lots left after seq 10
+  cmds.push_back(cancel);
+  WriteJournal(journal, HandConfig(), cmds);
+  // A exports no alpha from the start: its offers 1, 2 and 7 are dropped, so B's and C's
+  // offers 3, 4, 5, 6 become the drill's 1..4 and rest unfilled; the cancel reaches 3.
+  absl::StatusOr<DrillResult> r = RunDrill(
+      journal, Scenario(R"(edits { at_seq: 4 export_ban { agency: "AG-A" mineral: "alpha" } })"),
+      tmp.sub("drill"), 5);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->dropped_submits, 3u);
+  EXPECT_EQ(r->dropped_offer_commands, 0u);
+  EXPECT_EQ(r->drill.rejects, 0u);
+  EXPECT_EQ(r->drill.fills, 0u);
+  EXPECT_EQ(r->drill_commands, r->original_commands - 3);
+  absl::StatusOr<VerifyResult> v = VerifyReplay(tmp.sub("drill"), /*state_digest=*/true);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_FALSE(v->diverged) << DivergenceMessage(v->divergence);
+}
+
+// Term offers and obligations have their own id spaces; when a drill shifts them, a
+// cancel, return or recall must still reach the same offer or loan, or be dropped.
+TEST(DrillTest, TermOfferAndObligationIdsAreTranslatedLikeOfferIds) {
+  const v1::ExchangeConfig config = DefaultConfig();
+  absl::StatusOr<ReferenceData> ref = LoadReferenceData(config);
+  ASSERT_TRUE(ref.ok()) << ref.status();
+  const AgencyId komir = *ref->FindAgency("KOMIR"), jogmec = *ref->FindAgency("JOGMEC"),
+                 dla = *ref->FindAgency("DLA");
+  const InstrumentId co = *ref->FindInstrument("CO-99.8");
+  const TermBookId co30 = *ref->FindTermBook("CO-99.8@30D");
+  const Amount lot = ref->instruments()[co].lot_size;
+  std::vector<Command> cmds;
+  auto at = [&](Command c) {
+    c.time = kT0 + static_cast<TimeNs>(cmds.size()) * kSecond;
+    cmds.push_back(c);
+  };
+  for (AgencyId a : {komir, jogmec, dla}) at(Holding(a, co, 100 * lot));
+  auto term = [&](AgencyId a, Side side, Lots lots) {
+    Command c{};
+    c.type = CommandType::kSubmitTermOffer;
+    c.submit = SubmitOffer{a, co30, side, TimeInForce::kGtc, lots, 150, 0, 0, 0, 0, 0};
+    at(c);
+  };
+  auto obligation = [&](CommandType type, AgencyId a, std::uint64_t id, Amount amount) {
+    Command c{};
+    c.type = type;
+    c.obligation = {a, id, amount};
+    at(c);
+  };
+  // Original: term offers 1 (DLA lends 5), 2 (KOMIR lends 12), 3 (JOGMEC borrows 10:
+  // obligation 1 from DLA, 5 lots; obligation 2 from KOMIR, 5 lots); KOMIR cancels the 7
+  // lots left of offer 2; JOGMEC returns 5 lots on obligation 2; DLA recalls obligation 1.
+  term(dla, Side::kSell, 5);       // seq 4
+  term(komir, Side::kSell, 12);    // seq 5
+  term(jogmec, Side::kBuy, 10);    // seq 6
+  Command cancel{};
+  cancel.type = CommandType::kCancelTermOffer;
+  cancel.cancel = CancelOffer{komir, 2};
+  at(cancel);                      // seq 7
+  obligation(CommandType::kReturnObligation, jogmec, 2, 5 * lot);  // seq 8
+  obligation(CommandType::kRecallObligation, dla, 1, 0);           // seq 9
+  TempDir tmp;
+  const std::string journal = tmp.sub("journal");
+  WriteJournal(journal, config, cmds);
+
+  // Drill: DLA has no cobalt before seq 4, so its lend is rejected. KOMIR's lend becomes
+  // term offer 1, JOGMEC's borrow term offer 2, taking 10 lots of it: obligation 1. The
+  // cancel must reach KOMIR's offer (2 lots left), the return the KOMIR loan, and DLA's
+  // recall names a loan the drill never made: dropped.
+  const std::string out = tmp.sub("drill");
+  absl::StatusOr<DrillResult> r = RunDrill(journal, Scenario(R"(
+      edits { at_seq: 4 supply_shock { agency: "DLA" instrument: "CO-99.8" numerator: 0 denominator: 1 } }
+  )"),
+                                           out, 5);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->dropped_offer_commands, 1u);
+  EXPECT_EQ(r->drill.rejects, 1u);  // DLA's lend only
+  ASSERT_EQ(r->drill.loans.size(), 1u);
+  EXPECT_EQ(r->drill.loans[0].opened, 1u);
+  EXPECT_EQ(r->drill.loans[0].lent, 10 * lot);
+  EXPECT_EQ(r->drill.loans[0].paid_back, 5 * lot);
+  EXPECT_EQ(r->drill.loans[0].recalled, 0u);
+  ASSERT_EQ(r->original.loans.size(), 1u);
+  EXPECT_EQ(r->original.loans[0].opened, 2u);
+  EXPECT_EQ(r->original.loans[0].recalled, 1u);
+  EXPECT_EQ(r->original.rejects, 0u);
+  absl::StatusOr<VerifyResult> v = VerifyReplay(out, /*state_digest=*/true);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_FALSE(v->diverged) << DivergenceMessage(v->divergence);
+}
+
 TEST(DrillTest, ScenarioErrorsNameTheEditAndField) {
   const ReferenceData* ref = nullptr;
   absl::StatusOr<ReferenceData> loaded = LoadReferenceData(HandConfig());

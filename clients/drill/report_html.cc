@@ -436,7 +436,7 @@ std::string RenderDrillHtml(const std::string& source, const std::string& scenar
   absl::StrAppend(&out,
                   "</tbody></table>\n<p class=\"note\">Dropped: ", ThousandsU(r.dropped_submits),
                   " submits under export bans, ", ThousandsU(r.dropped_offer_commands),
-                  " cancels/replaces of offers the drill never accepted.</p>\n</section>\n");
+                  " commands on offers or loans the drill never made.</p>\n</section>\n");
 
   out +=
       "<section aria-labelledby=\"h-totals\"><h2 id=\"h-totals\">Totals</h2>\n"

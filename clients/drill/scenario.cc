@@ -255,7 +255,44 @@ absl::StatusOr<std::vector<ResolvedEdit>> ResolveScenario(const msx::v1::Scenari
 
 namespace {
 
-// Drives the drill engine and the drill journal; owns the offer-id translation.
+// Original id -> drill id for one id space (pair offers, term offers, obligations: each
+// dense from 1 in an engine). An id the original assigned but the drill never did is
+// "lost": commands naming it are dropped. An id the original never assigned stays unknown
+// and is sent as one no engine assigns, so the drill's engine rejects it as the original's did.
+class IdTranslation {
+ public:
+  static constexpr std::uint64_t kUnknown = ~std::uint64_t{0};
+
+  // The original assigned `id` (called for every id its events show, in journal order).
+  void NoteOriginal(std::uint64_t id) {
+    if (id == 0 || id > assigned_.size() + 1) return;  // not dense: not from an engine
+    if (id >= assigned_.size()) assigned_.resize(id + 1, false);
+    assigned_[id] = true;
+  }
+  // REQUIRES: NoteOriginal(original) was called (the map only grows over ids the original
+  // assigned, which are dense).
+  void Map(std::uint64_t original, std::uint64_t drill) {
+    if (original >= assigned_.size() || !assigned_[original]) return;
+    if (original >= to_.size()) to_.resize(original + 1, 0);
+    to_[original] = drill;
+  }
+  // The drill's id of `original`, 0 when it is lost, kUnknown when it never existed.
+  std::uint64_t Translate(std::uint64_t original) const {
+    if (original < to_.size() && to_[original] != 0) return to_[original];
+    if (original < assigned_.size() && assigned_[original]) return 0;
+    return kUnknown;
+  }
+  // The drill's id or 0: for matching events of one command.
+  std::uint64_t MappedOrZero(std::uint64_t original) const {
+    return original < to_.size() ? to_[original] : 0;
+  }
+
+ private:
+  std::vector<std::uint64_t> to_;
+  std::vector<bool> assigned_;
+};
+
+// Drives the drill engine and the drill journal; owns the id translations.
 class DrillRunner {
  public:
   DrillRunner(const ReferenceData& ref, journal::JournalWriter* writer, ReportBuilder* report)
@@ -291,48 +328,56 @@ class DrillRunner {
           ++dropped_submits_;
           return;
         }
-        OfferId original = 0;
-        for (const Event& e : entry.events) {
-          if (e.type == EventType::kAccepted) original = e.accepted.offer;
-        }
-        const std::vector<Event>& out = Apply(cmd);
-        if (original == 0) return;
-        for (const Event& e : out) {
-          // Original ids are dense, so the map grows by one at a time (an id far beyond
-          // it cannot come from an engine and is not mapped).
-          if (e.type == EventType::kAccepted && original <= offer_map_.size() + 1) {
-            if (original >= offer_map_.size()) offer_map_.resize(original + 1, 0);
-            offer_map_[original] = e.accepted.offer;
-          }
-        }
+        MapAccepted(entry.events, Apply(cmd), &offers_);
         return;
       }
       case CommandType::kCancelOffer:
       case CommandType::kReplaceOffer:
       case CommandType::kReplaceOfferOpenLots: {
         OfferId& id = cmd.type == CommandType::kCancelOffer ? cmd.cancel.offer : cmd.replace.offer;
-        // An offer the original never accepted stays unknown (the engine rejects it the
-        // same way); one the original accepted but the drill did not is dropped.
-        if (id < offer_map_.size() && offer_map_[id] != 0) {
-          id = offer_map_[id];
-        } else if (WasAccepted(id)) {
-          ++dropped_offer_commands_;
-          return;
-        } else {
-          id = kUnknownOffer;
-        }
+        if (!TranslateOrDrop(offers_, &id)) return;
         Apply(cmd);
         return;
       }
+      case CommandType::kSubmitTermOffer: {
+        const std::vector<Event>& out = Apply(cmd);
+        MapAccepted(entry.events, out, &term_offers_);
+        // A loan the drill made between the same two offers (in this command, as in the
+        // original) is the same obligation.
+        for (const Event& o : entry.events) {
+          if (o.type != EventType::kLoanFill) continue;
+          const OfferId maker = term_offers_.MappedOrZero(o.loan_fill.maker_offer);
+          const OfferId taker = term_offers_.MappedOrZero(o.loan_fill.taker_offer);
+          for (const Event& d : out) {
+            if (d.type == EventType::kLoanFill && maker != 0 && d.loan_fill.maker_offer == maker &&
+                d.loan_fill.taker_offer == taker) {
+              obligations_.Map(o.loan_fill.obligation, d.loan_fill.obligation);
+            }
+          }
+        }
+        return;
+      }
+      case CommandType::kCancelTermOffer:
+        if (!TranslateOrDrop(term_offers_, &cmd.cancel.offer)) return;
+        Apply(cmd);
+        return;
+      case CommandType::kReturnObligation:
+      case CommandType::kRecallObligation:
+        if (!TranslateOrDrop(obligations_, &cmd.obligation.obligation)) return;
+        Apply(cmd);
+        return;
       default:
         Apply(cmd);
     }
   }
 
-  void NoteAccepted(OfferId original) {
-    if (original > original_accepted_.size() + 1) return;  // not dense: not from an engine
-    if (original >= original_accepted_.size()) original_accepted_.resize(original + 1, false);
-    original_accepted_[original] = true;
+  // The ids the original journal assigned in `events` (call for every entry, in order).
+  void NoteOriginal(const journal::JournalEntry& entry) {
+    for (const Event& e : entry.events) {
+      if (e.type == EventType::kAccepted) offers_.NoteOriginal(e.accepted.offer);
+      if (e.type == EventType::kTermAccepted) term_offers_.NoteOriginal(e.accepted.offer);
+      if (e.type == EventType::kLoanFill) obligations_.NoteOriginal(e.loan_fill.obligation);
+    }
   }
 
   // Fires one edit at `time`; returns the number of commands it issued.
@@ -471,8 +516,6 @@ class DrillRunner {
     return absl::StrCat(" (", cancelled, cancelled == 1 ? " offer" : " offers", " cancelled)");
   }
 
-  // An id no offer will ever have: a cancel/replace of it is rejected as kUnknownOffer.
-  static constexpr OfferId kUnknownOffer = ~OfferId{0};
 
   bool Banned(PairId pair, AgencyId agency) const {
     if (pair >= ref_.pairs().size() || agency >= kMaxAgencies) return false;
@@ -482,8 +525,32 @@ class DrillRunner {
              banned_[ref_.instruments()[b.quote].mineral]) &
             bit) != 0;
   }
-  bool WasAccepted(OfferId id) const {
-    return id < original_accepted_.size() && original_accepted_[id];
+  // Maps the offer the original accepted in `original` to the one the drill accepted in
+  // `drill` (one submit: at most one each).
+  static void MapAccepted(const std::vector<Event>& original, const std::vector<Event>& drill,
+                          IdTranslation* ids) {
+    OfferId from = 0, to = 0;
+    for (const Event& e : original) {
+      if (IsAccepted(e.type)) from = e.accepted.offer;
+    }
+    for (const Event& e : drill) {
+      if (IsAccepted(e.type)) to = e.accepted.offer;
+    }
+    if (from != 0 && to != 0) ids->Map(from, to);
+  }
+  static bool IsAccepted(EventType t) {
+    return t == EventType::kAccepted || t == EventType::kTermAccepted;
+  }
+  // Rewrites `*id` to the drill's; false (the command is dropped, and counted) when the
+  // original's object never existed in the drill.
+  bool TranslateOrDrop(const IdTranslation& ids, std::uint64_t* id) {
+    const std::uint64_t to = ids.Translate(*id);
+    if (to == 0) {
+      ++dropped_offer_commands_;
+      return false;
+    }
+    *id = to;
+    return true;
   }
   std::string MineralName(MineralId m) const {
     for (const Instrument& i : ref_.instruments()) {
@@ -498,8 +565,9 @@ class DrillRunner {
   ReportBuilder* report_;
   std::vector<Event> events_;
   std::vector<AgencyMask> banned_;  // [mineral] -> agencies under an export ban
-  std::vector<OfferId> offer_map_;  // original offer id -> drill offer id (0 = none)
-  std::vector<bool> original_accepted_;
+  IdTranslation offers_;       // pair-book offers
+  IdTranslation term_offers_;  // term-book offers (their own id space)
+  IdTranslation obligations_;
   Seq next_seq_ = 1;
   TimeNs last_time_ = 0;
   std::uint64_t dropped_submits_ = 0;
@@ -562,9 +630,7 @@ absl::StatusOr<DrillResult> RunDrill(const std::string& dir, const msx::v1::Scen
   TimeNs last_time = 0;
   while ((*reader)->Next(&entry)) {
     original.Add(entry.command, entry.events);
-    for (const Event& e : entry.events) {
-      if (e.type == EventType::kAccepted) runner.NoteAccepted(e.accepted.offer);
-    }
+    runner.NoteOriginal(entry);
     if (!pending.empty()) fire_due(&entry.command, entry.command.time);
     runner.Replay(entry);
     last_time = entry.command.time;
@@ -604,7 +670,7 @@ std::string RenderDrillText(const DrillResult& r) {
   out += t.empty() ? "  (none)\n" : t.Render();
   absl::StrAppend(&out, "  dropped: ", ThousandsU(r.dropped_submits),
                   " submits under export bans, ", ThousandsU(r.dropped_offer_commands),
-                  " cancels/replaces of offers the drill never accepted\n\n");
+                  " commands on offers or loans the drill never made\n\n");
   out += RenderComparisonText(r.original, r.drill);
   return out;
 }

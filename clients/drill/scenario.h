@@ -7,7 +7,10 @@
 //   time (edits take the time of the command they precede). Offer ids are those the
 //   drill's engine assigns: a journal cancel or replace is translated to the drill's id
 //   of the same offer and dropped when the drill never accepted that offer (it was
-//   dropped by an export ban, or rejected in the drill).
+//   dropped by an export ban, or rejected in the drill). Term offers (their own id space)
+//   likewise; an obligation is the same when the drill's submit made a loan between the
+//   same two term offers as the original's did, and a return or recall of an obligation
+//   the drill never opened is dropped.
 // - ExportBan: when it fires, the agency's open offers on pairs involving the mineral are
 //   cancelled (CancelOffer by the agency); its later submits on those pairs are dropped.
 // - SupplyShock: SetHoldings to floor(total * numerator / denominator) (128-bit
@@ -94,7 +97,8 @@ struct DrillResult {
   std::uint64_t original_commands = 0;
   std::uint64_t drill_commands = 0;
   std::uint64_t dropped_submits = 0;         // by export bans
-  std::uint64_t dropped_offer_commands = 0;  // cancels/replaces of offers the drill lacks
+  // Cancels/replaces of offers, and returns/recalls of obligations, that the drill lacks.
+  std::uint64_t dropped_offer_commands = 0;
   std::vector<FiredEdit> fired;
   ReportData original;
   ReportData drill;
