@@ -419,10 +419,13 @@ inline bool Engine::Impl::Sweep(const Command& cmd, Book& b, BookSide& opp, std:
   // once at the end.
   const Amount lot_size = b.lot_size;
   const bool retain = retention_ > 0;
-  Lots open = taker.open;
-  Lots taken = 0;
-  Amount base_sum = 0;   // sum of the fills' base amounts
-  Amount quote_sum = 0;  // and of their quote amounts
+  const Lots open_before = taker.open;
+  Lots open = open_before;
+  // The sum of the fills' quote amounts (prices differ between levels). Their lots and
+  // base amounts are not summed per fill: they are open_before - open and that times the
+  // lot size, derived once at the end (a sum kept in the loop is one more value competing
+  // for a register, and spilled, it was a load and a store per fill).
+  Amount quote_sum = 0;
   std::uint64_t fill_id = next_fill_id_;
   std::size_t makers_filled = 0;
   // The maker's holdings move per fill (each maker's row is another agency's: the walk
@@ -470,8 +473,6 @@ inline bool Engine::Impl::Sweep(const Command& cmd, Book& b, BookSide& opp, std:
       r.open = maker_open;
       r.filled += q;
       open -= q;
-      taken += q;
-      base_sum += base_amount;
       quote_sum += quote_amount;
       l.lots -= q;
 
@@ -512,6 +513,8 @@ inline bool Engine::Impl::Sweep(const Command& cmd, Book& b, BookSide& opp, std:
     if (i < 0 || (kTakerBuys ? i > limit : i < limit)) break;
   }
 
+  const Lots taken = open_before - open;
+  const Amount base_sum = taken * lot_size;  // no overflow: <= the taker's validated lots
   taker.open = open;
   taker.filled += taken;
   next_fill_id_ = fill_id;
