@@ -466,7 +466,7 @@ inline bool Engine::Impl::Sweep(const Command& cmd, Book& b, BookSide& opp, std:
       const Price price = r.price;
       const Amount base_amount = q * lot_size;
       const Amount quote_amount = q * price;
-      const std::size_t row = std::size_t{r.agency} * instruments;
+      const std::size_t row = static_cast<std::size_t>(a) * instruments;  // a == r.agency
       gives[row].reserved -= kTakerBuys ? base_amount : quote_amount;
       gets[row].available += kTakerBuys ? quote_amount : base_amount;
       const Lots maker_open = r.open - q;
@@ -482,7 +482,7 @@ inline bool Engine::Impl::Sweep(const Command& cmd, Book& b, BookSide& opp, std:
       e.fill.aggressor_side = kTakerBuys ? Side::kBuy : Side::kSell;
       e.fill.maker_offer = m;
       e.fill.taker_offer = taker_id;
-      e.fill.maker_agency = r.agency;
+      e.fill.maker_agency = static_cast<AgencyId>(a);
       e.fill.taker_agency = static_cast<AgencyId>(taker_agency);
       e.fill.lots = q;
       e.fill.price = price;
