@@ -294,7 +294,7 @@ void Reports::Build(const Engine& engine, const Command& cmd, absl::Span<const E
         std::optional<ObligationInfo> ob = engine.GetObligation(o.obligation);
         if (!ob) break;
         ob->outstanding = o.outstanding;
-        ob->returned = ob->due_amount - o.outstanding;
+        ob->returned = ob->due_amount - o.outstanding - ob->covered;
         ob->state = o.state;
         ob->due_time = o.due_time;
         if (o.kind == ObligationEventKind::kRecalled) ob->recalled = true;
@@ -303,6 +303,30 @@ void Reports::Build(const Engine& engine, const Command& cmd, absl::Span<const E
           v1::ObligationReport* r = new_report(agency)->mutable_obligation();
           r->set_kind(ToProtoObligationEventKind(o.kind));
           r->set_amount(o.amount);
+          ToProtoObligation(ref_, *ob, r->mutable_obligation());
+        }
+        break;
+      }
+      case EventType::kCollateral: {
+        // A pledge reserved, released or handed over: both parties see it, as an
+        // ObligationReport whose amount is in units of the collateral instrument.
+        const CollateralEvent& c = e.collateral;
+        std::optional<ObligationInfo> ob = engine.GetObligation(c.obligation);
+        if (!ob) break;
+        ob->outstanding = c.outstanding;
+        ob->state = c.state;
+        v1::ObligationEventKind kind = v1::OBLIGATION_EVENT_KIND_COLLATERAL_PLEDGED;
+        if (c.kind == CollateralEventKind::kReleased) {
+          kind = v1::OBLIGATION_EVENT_KIND_COLLATERAL_RELEASED;
+        } else if (c.kind == CollateralEventKind::kForfeited) {
+          kind = v1::OBLIGATION_EVENT_KIND_COLLATERAL_FORFEITED;
+        }
+        for (AgencyId agency : {c.lender, c.borrower}) {
+          if (!wants(agency)) continue;
+          v1::ObligationReport* r = new_report(agency)->mutable_obligation();
+          r->set_kind(kind);
+          r->set_amount(c.amount);
+          r->set_covered(c.covered);
           ToProtoObligation(ref_, *ob, r->mutable_obligation());
         }
         break;

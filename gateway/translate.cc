@@ -313,6 +313,9 @@ absl::Status RejectToStatus(const ReferenceData& ref, const Command& cmd, Reject
       return absl::InvalidArgumentError(msg("amount", "not in 1..outstanding"));
     case RejectReason::kObligationNotOpen:
       return absl::FailedPreconditionError(msg("obligation_id", "not open"));
+    case RejectReason::kInsufficientCollateral:
+      return absl::FailedPreconditionError(
+          msg("lots", "the borrower lacks the collateral its agreements require for the loan"));
     case RejectReason::kBelowMandatedStock:
       return absl::FailedPreconditionError(
           msg("lots", absl::StrCat(lots, " lots would leave less than the agency's mandated "
@@ -665,6 +668,32 @@ void ToProtoObligation(const ReferenceData& ref, const ObligationInfo& ob, v1::O
   out->set_recalled(ob.recalled);
   out->set_lend_offer_id(ob.lend_offer);
   out->set_borrow_offer_id(ob.borrow_offer);
+  out->set_covered(ob.covered);
+  if (ob.collateral_state != CollateralState::kNone) {
+    v1::Collateral* c = out->mutable_collateral();
+    switch (ob.collateral_state) {
+      case CollateralState::kNone:
+        break;
+      case CollateralState::kPledged:
+        c->set_state(v1::COLLATERAL_STATE_PLEDGED);
+        break;
+      case CollateralState::kReleased:
+        c->set_state(v1::COLLATERAL_STATE_RELEASED);
+        break;
+      case CollateralState::kForfeited:
+        c->set_state(v1::COLLATERAL_STATE_FORFEITED);
+        break;
+    }
+    if (ob.collateral_instrument < ref.instruments().size()) {
+      c->set_instrument(ref.instruments()[ob.collateral_instrument].symbol);
+      c->set_unit(ref.instruments()[ob.collateral_instrument].unit);
+    }
+    c->set_amount(ob.collateral_amount);
+    c->set_forfeited(ob.collateral_forfeited);
+    if (ob.agreement < ref.agreements().size()) {
+      c->set_forfeit_time_ns(ob.due_time + ref.agreements()[ob.agreement].grace);
+    }
+  }
 }
 
 }  // namespace msx::gateway

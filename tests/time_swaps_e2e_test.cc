@@ -50,10 +50,20 @@ class TimeSwapsE2eTest : public ::testing::Test {
     scratch_ = testing::MakeTempDir("msx-timeswaps");
     v1::ExchangeConfig config = DefaultConfig();
     config.mutable_server()->set_allow_clock_advance(true);
+    Configure(&config);
     config_path_ = testing::WriteConfig(config, scratch_);
     Start();
   }
   void TearDown() override { testing::RemoveTree(scratch_); }
+  virtual void Configure(v1::ExchangeConfig* /*config*/) {}
+
+  void AdvanceClock(std::int64_t ns) {
+    v1::AdvanceClockRequest adv;
+    adv.set_advance_ns(ns);
+    v1::AdvanceClockResponse resp;
+    grpc::Status s = admin_->admin().AdvanceClock(admin_->Context().get(), adv, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
 
   void Start() {
     testing::ServerProcess::Options options;
@@ -248,6 +258,91 @@ TEST_F(TimeSwapsE2eTest, LendSettleAtDueTimeOverdueSurvivesKillAndIsCuredAfterRe
                                {}, std::chrono::seconds(120));
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
   EXPECT_TRUE(absl::StartsWith(v.out, "OK: ")) << v.out;
+}
+
+// FORGE requires collateral: 110 % of each loan in lithium hydroxide, 2 days' grace.
+class CollateralE2eTest : public TimeSwapsE2eTest {
+ protected:
+  void Configure(v1::ExchangeConfig* config) override {
+    for (auto& ag : *config->mutable_agreements()) {
+      if (ag.name() != "FORGE") continue;
+      ag.set_collateral_bps(11000);
+      ag.add_collateral_instruments("LIOH-56.5");
+      ag.set_grace_days(2);
+    }
+  }
+};
+
+TEST_F(CollateralE2eTest, ThePledgeIsVisibleAndItsHandOverReachesBothPartiesOnly) {
+  auto komir_stream = testing::WatchExecutions(*komir_, "demo-komir");
+  auto jogmec_stream = testing::WatchExecutions(*jogmec_, "demo-jogmec");
+  auto dla_stream = testing::WatchExecutions(*dla_, "demo-dla");
+  const std::int64_t jogmec_li = jogmec_->Available("LIOH-56.5");
+  const std::int64_t komir_li = komir_->Available("LIOH-56.5");
+
+  // 20 t of cobalt (USD 660,000) for 30 days: 110 % in LiOH at USD 9/kg = 80,667 kg.
+  ASSERT_EQ(Msx("demo-komir", {"lend", kCo30, "20", "0"}).exit_code, 0);
+  CommandResult borrow = Msx("demo-jogmec", {"borrow", kCo30, "20", "0"});
+  ASSERT_EQ(borrow.exit_code, 0) << borrow.err;
+  v1::Obligation ob = Get(*jogmec_, 1);
+  ASSERT_TRUE(ob.has_collateral());
+  EXPECT_EQ(ob.collateral().state(), v1::COLLATERAL_STATE_PLEDGED);
+  EXPECT_EQ(ob.collateral().instrument(), "LIOH-56.5");
+  EXPECT_EQ(ob.collateral().unit(), "kg");
+  EXPECT_EQ(ob.collateral().amount(), 80'667);
+  EXPECT_EQ(ob.collateral().forfeit_time_ns(), ob.due_time_ns() + 2 * kDayNs);
+  EXPECT_EQ(Get(*komir_, 1).collateral().amount(), 80'667);  // the lender sees it too
+  EXPECT_EQ(jogmec_->Available("LIOH-56.5"), jogmec_li - 80'667);
+
+  // A borrow the agency cannot secure (USD 36.3 M of LiOH for 1,000 t of cobalt): rejected
+  // at the submit, FAILED_PRECONDITION naming the reason.
+  CommandResult big = Msx("demo-jogmec", {"borrow", kCo30, "1000", "0"});
+  EXPECT_EQ(big.exit_code, 19) << big.err;  // FAILED_PRECONDITION
+  EXPECT_TRUE(absl::StrContains(big.err, "REJECT_REASON_INSUFFICIENT_COLLATERAL")) << big.err;
+
+  // JOGMEC cannot return: overdue at the due time, forfeit 2 days later.
+  SetHoldings("JOGMEC", "CO-99.8", 0);
+  AdvanceClock(31 * kDayNs);
+  ASSERT_TRUE(WaitState(*komir_, 1, v1::OBLIGATION_STATE_OVERDUE));
+  EXPECT_EQ(Get(*komir_, 1).collateral().state(), v1::COLLATERAL_STATE_PLEDGED);
+  AdvanceClock(2 * kDayNs);
+  ASSERT_TRUE(WaitState(*komir_, 1, v1::OBLIGATION_STATE_CLOSED));
+  ob = Get(*jogmec_, 1);
+  EXPECT_EQ(ob.collateral().state(), v1::COLLATERAL_STATE_FORFEITED);
+  // 20,000 kg of cobalt = 73,333.3 kg of LiOH, rounded up; the rest goes back.
+  EXPECT_EQ(ob.collateral().forfeited(), 73'334);
+  EXPECT_EQ(ob.covered(), 20'000);
+  EXPECT_EQ(ob.outstanding(), 0);
+  EXPECT_EQ(komir_->Available("LIOH-56.5"), komir_li + 73'334);
+  EXPECT_EQ(jogmec_->Available("LIOH-56.5"), jogmec_li - 73'334);
+
+  auto has = [](v1::ObligationEventKind kind) {
+    return [kind](const std::vector<v1::ExecutionReport>& m) {
+      return !ReportsOf(m, kind, 1).empty();
+    };
+  };
+  for (auto* stream : {komir_stream.get(), jogmec_stream.get()}) {
+    EXPECT_TRUE(stream->WaitFor(has(v1::OBLIGATION_EVENT_KIND_COLLATERAL_PLEDGED)));
+    EXPECT_TRUE(stream->WaitFor(has(v1::OBLIGATION_EVENT_KIND_COLLATERAL_FORFEITED)));
+    EXPECT_TRUE(stream->WaitFor(has(v1::OBLIGATION_EVENT_KIND_COLLATERAL_RELEASED)));
+  }
+  std::vector<v1::ObligationReport> f = ReportsOf(
+      komir_stream->messages(), v1::OBLIGATION_EVENT_KIND_COLLATERAL_FORFEITED, 1);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].amount(), 73'334);
+  EXPECT_EQ(f[0].covered(), 20'000);
+  EXPECT_EQ(f[0].obligation().collateral().instrument(), "LIOH-56.5");
+  EXPECT_TRUE(ReportsOf(dla_stream->messages(), v1::OBLIGATION_EVENT_KIND_COLLATERAL_FORFEITED, 1)
+                  .empty());
+
+  // The journal replays to the same state.
+  komir_stream.reset();
+  jogmec_stream.reset();
+  dla_stream.reset();
+  ASSERT_TRUE(WIFEXITED(server_.Stop(SIGTERM))) << server_.Output();
+  CommandResult v = RunCommand({BuildPath("clients/drill/msx-drill"), "verify", scratch_ + "/data"},
+                               {}, std::chrono::seconds(120));
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
 }
 
 }  // namespace

@@ -211,6 +211,27 @@ void ReportBuilder::Add(const Command& cmd, absl::Span<const Event> events) {
         t.state = o.state;
         break;
       }
+      case EventType::kCollateral: {
+        // A pledge is reserved and released in the borrower's own holdings; only a
+        // forfeit moves units (of the collateral instrument) to the lender, and it may
+        // close the obligation.
+        const CollateralEvent& c = e.collateral;
+        if (c.kind != CollateralEventKind::kForfeited) break;
+        const std::size_t lender = c.lender * num_instruments_ + c.instrument;
+        const std::size_t borrower = c.borrower * num_instruments_ + c.instrument;
+        if (lender >= holdings_.size() || borrower >= holdings_.size()) break;
+        holdings_[borrower] -= c.amount;
+        holdings_[lender] += c.amount;
+        if (c.obligation == 0 || c.obligation >= obligations_.size()) break;
+        ObligationTrack& t = obligations_[c.obligation];
+        if (t.instrument < loans_.size() && c.state == ObligationState::kClosed &&
+            t.state != ObligationState::kClosed) {
+          ++loans_[t.instrument].closed;
+        }
+        t.outstanding = c.outstanding;
+        t.state = c.state;
+        break;
+      }
       case EventType::kTermAccepted:
       case EventType::kTermCancelled:
       case EventType::kTermExpired:

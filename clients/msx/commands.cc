@@ -323,6 +323,18 @@ class Runner {
         catalog().Amount(o.instrument(), o.due_amount()), ", returned ",
         FormatThousands(o.returned()), ")");
     if (o.recalled()) absl::StrAppend(&s, " recalled");
+    if (const v1::Collateral& c = o.collateral(); o.has_collateral()) {
+      const std::string pledge = catalog().Amount(c.instrument(), c.amount());
+      if (c.state() == v1::COLLATERAL_STATE_PLEDGED) {
+        absl::StrAppend(&s, "; pledged ", pledge, ", forfeit if overdue on ",
+                        FormatTimeNs(c.forfeit_time_ns()));
+      } else if (c.state() == v1::COLLATERAL_STATE_RELEASED) {
+        absl::StrAppend(&s, "; pledge of ", pledge, " released");
+      } else if (c.state() == v1::COLLATERAL_STATE_FORFEITED) {
+        absl::StrAppend(&s, "; ", catalog().Amount(c.instrument(), c.forfeited()), " of the pledge",
+                        " forfeited, covering ", catalog().Amount(o.instrument(), o.covered()));
+      }
+    }
     return s;
   }
 

@@ -54,6 +54,8 @@ std::size_t EventBodySize(EventType type) {
       return kLoanFillBodySize;
     case EventType::kObligation:
       return kObligationEventBodySize;
+    case EventType::kCollateral:
+      return kCollateralEventBodySize;
     case EventType::kRejected:
       return kRejectedBodySize;
     case EventType::kFill:
@@ -274,6 +276,19 @@ char* WriteEvent(const Event& e, std::uint32_t index, char* p) {
       w.I64(o.amount);
       w.I64(o.outstanding);
       w.I64(o.due_time);
+      break;
+    }
+    case EventType::kCollateral: {
+      const CollateralEvent& c = e.collateral;
+      w.U64(c.obligation);
+      w.U8(static_cast<std::uint8_t>(c.kind));
+      w.U8(static_cast<std::uint8_t>(c.state));
+      w.U32(c.lender);
+      w.U32(c.borrower);
+      w.U32(c.instrument);
+      w.I64(c.amount);
+      w.I64(c.covered);
+      w.I64(c.outstanding);
       break;
     }
     case EventType::kCancelled:
@@ -576,6 +591,29 @@ absl::Status DecodeEventPayload(absl::string_view payload, Event* event, std::ui
       o.amount = r.I64();
       o.outstanding = r.I64();
       o.due_time = r.I64();
+      break;
+    }
+    case EventType::kCollateral: {
+      CollateralEvent& c = event->collateral;
+      c.obligation = r.U64();
+      const std::uint8_t kind = r.U8();
+      const std::uint8_t state = r.U8();
+      if (kind < 1 || kind > 3) {
+        return absl::DataLossError(
+            absl::StrCat("collateral.kind is ", static_cast<int>(kind), ", not 1..3"));
+      }
+      if (state < 1 || state > 3) {
+        return absl::DataLossError(
+            absl::StrCat("collateral.state is ", static_cast<int>(state), ", not 1..3"));
+      }
+      c.kind = static_cast<CollateralEventKind>(kind);
+      c.state = static_cast<ObligationState>(state);
+      c.lender = r.U32();
+      c.borrower = r.U32();
+      c.instrument = r.U32();
+      c.amount = r.I64();
+      c.covered = r.I64();
+      c.outstanding = r.I64();
       break;
     }
     case EventType::kCancelled:

@@ -76,6 +76,10 @@ inline bool IsEmergencyEvent(const Event& e) {
   return e.type >= EventType::kReferencePublished && e.type <= EventType::kEmergencyLevelSet;
 }
 
+// The collateral record, which only segments of version >= kCollateralFormatVersion hold:
+// event 16. (Reject reasons are not checked per version, as for the emergency ones.)
+inline bool IsCollateralEvent(const Event& e) { return e.type == EventType::kCollateral; }
+
 // Appends the 32-byte segment header.
 void AppendSegmentHeader(Seq first_seq, std::string* out);
 

@@ -97,6 +97,11 @@ class CodecTest : public ::testing::Test {
                                        ObligationState::kOverdue, U32(), U32(), U32(), I(), I(),
                                        I()};
         break;
+      case EventType::kCollateral:
+        e.collateral = CollateralEvent{U(), CollateralEventKind::kForfeited,
+                                       ObligationState::kOverdue, U32(), U32(), U32(), I(), I(),
+                                       I()};
+        break;
       case EventType::kCancelled:
       case EventType::kTermCancelled:
         e.cancelled = CancelledEvent{U(), U32(), CancelReason::kSelfMatch, I()};
@@ -154,7 +159,7 @@ constexpr EventType kAllEvents[] = {
     EventType::kReplaced,   EventType::kExpired,    EventType::kBookLevel, EventType::kHoldingsSet,
     EventType::kPairHalted, EventType::kPairResumed, EventType::kTermAccepted,
     EventType::kLoanFill,   EventType::kTermCancelled, EventType::kTermExpired,
-    EventType::kObligation, EventType::kReferencePublished, EventType::kPairBandChanged,
+    EventType::kObligation, EventType::kCollateral, EventType::kReferencePublished, EventType::kPairBandChanged,
     EventType::kMemberAdmitted, EventType::kMemberSuspended, EventType::kEmergencyLevelSet};
 
 TEST_F(CodecTest, EveryCommandTypeRoundTripsFieldForField) {
@@ -217,7 +222,8 @@ TEST_F(CodecTest, PayloadSizesMatchFormatTables) {
   EXPECT_EQ(EventPayloadSize(EventType::kLoanFill), 21u + 81);
   EXPECT_EQ(EventPayloadSize(EventType::kObligation), 21u + 46);
   EXPECT_EQ(EventPayloadSize(EventType::kTermAccepted), 21u + 42);
-  EXPECT_EQ(EventPayloadSize(static_cast<EventType>(16)), 0u);
+  EXPECT_EQ(EventPayloadSize(EventType::kCollateral), 21u + 46);
+  EXPECT_EQ(EventPayloadSize(static_cast<EventType>(17)), 0u);
 }
 
 TEST_F(CodecTest, SetHoldingsEncodesLittleEndianFieldByField) {
@@ -372,12 +378,12 @@ TEST_F(CodecTest, WorkedExampleOfFormatMdEncodesToTheDocumentedBytes) {
   AppendCommandGroup(cmd, {&e, 1}, &out);
   EXPECT_EQ(absl::BytesToHexString(out),
             "4d53584a524e4c00"
-            "0500"
+            "0600"
             "2000"
             "00000000"
             "0100000000000000"
             "00000000"
-            "27b9ea7b"
+            "9f686c8b"
             "357081b9"
             "03000000"
             "01"

@@ -19,13 +19,17 @@ enum class RecordType : std::uint8_t {
 // "Versioning rule": version 2 added command type 8, ReplaceOffer by total lots, and
 // cancel reason 7; version 3 command type 9, SetOfferRetention; version 4 the time-swap
 // command types 10..13 and event types 11..15; version 5 the emergency command types
-// 20..23, event types 20..24 and cancel reasons 40..41; older segments hold the same
+// 20..23, event types 20..24 and cancel reasons 40..41; version 6 the collateral event
+// type 16 and reject reason 28; older segments hold the same
 // layouts without them).
-inline constexpr std::uint16_t kFormatVersion = 5;
+inline constexpr std::uint16_t kFormatVersion = 6;
 // The first version whose segments may hold time-swap records.
 inline constexpr std::uint16_t kTimeSwapsFormatVersion = 4;
 // The first version whose segments may hold emergency records (issue 15).
 inline constexpr std::uint16_t kEmergencyFormatVersion = 5;
+// The first version whose segments may hold collateral records (time swaps, issue 14):
+// event type 16 (reject reason 28 came with it).
+inline constexpr std::uint16_t kCollateralFormatVersion = 6;
 inline constexpr std::uint16_t kOldestFormatVersion = 1;
 // Version of the snapshot file framing (header and CRC; not of the engine state inside it,
 // which Engine::LoadState versions itself).
@@ -124,6 +128,9 @@ inline constexpr std::size_t kLoanFillBodySize = 8 + 4 + 4 + 8 + 8 + 4 + 4 + 8 *
 inline constexpr std::size_t kObligationEventBodySize = 8 + 1 + 1 + 4 + 4 + 4 + 8 * 3;
 static_assert(kLoanFillBodySize == 81);
 static_assert(kObligationEventBodySize == 46);
+// Collateral (version 6; engine/matching/event.h CollateralEvent).
+inline constexpr std::size_t kCollateralEventBodySize = 8 + 1 + 1 + 4 + 4 + 4 + 8 * 3;
+static_assert(kCollateralEventBodySize == 46);
 // Emergencies (version 5; engine/matching/event.h). ReferencePublished shares the body of
 // command PublishReference, MemberAdmitted/MemberSuspended that of the member commands.
 inline constexpr std::size_t kReferencePublishedBodySize = kPublishReferenceBodySize;

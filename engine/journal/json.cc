@@ -106,6 +106,8 @@ const char* EventTypeName(EventType t) {
       return "TermExpired";
     case EventType::kObligation:
       return "Obligation";
+    case EventType::kCollateral:
+      return "Collateral";
     case EventType::kReferencePublished:
       return "ReferencePublished";
     case EventType::kPairBandChanged:
@@ -261,6 +263,19 @@ nlohmann::ordered_json EventJson(const Event& e) {
       o["amount"] = b.amount;
       o["outstanding"] = b.outstanding;
       o["due_time"] = b.due_time;
+      break;
+    }
+    case EventType::kCollateral: {
+      const CollateralEvent& b = e.collateral;
+      o["obligation"] = b.obligation;
+      o["kind"] = static_cast<std::uint64_t>(b.kind);
+      o["state"] = static_cast<std::uint64_t>(b.state);
+      o["lender"] = b.lender;
+      o["borrower"] = b.borrower;
+      o["instrument"] = b.instrument;
+      o["amount"] = b.amount;
+      o["covered"] = b.covered;
+      o["outstanding"] = b.outstanding;
       break;
     }
     case EventType::kCancelled:

@@ -717,6 +717,13 @@ bool JournalReader::ReadGroup(JournalEntry* entry) {
                                                c.parser.version(), " segment")),
               c.path, erec.offset, group_offset);
         }
+        if (c.parser.version() < kCollateralFormatVersion && IsCollateralEvent(ev)) {
+          return HandleCorruption(
+              absl::DataLossError(absl::StrCat("collateral event type ",
+                                               static_cast<int>(ev.type), " in a version ",
+                                               c.parser.version(), " segment")),
+              c.path, erec.offset, group_offset);
+        }
         if (ev.type == EventType::kBookLevel) {
           return HandleCorruption(absl::DataLossError("BookLevel event in a version 1 journal"),
                                   c.path, erec.offset, group_offset);

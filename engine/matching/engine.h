@@ -69,11 +69,18 @@ struct ObligationInfo {
   Amount principal = 0;
   Amount due_amount = 0;        // principal + ceil(principal * premium_bps / 10000)
   Amount returned = 0;          // paid back so far (returns, settlement, collection)
-  Amount outstanding = 0;       // due_amount - returned
+  // Satisfied by forfeited collateral (ENGINE.md "Collateral"), in units of `instrument`.
+  Amount covered = 0;
+  Amount outstanding = 0;       // due_amount - returned - covered
   TimeNs fill_time = 0;
   TimeNs due_time = 0;          // a recall moves it earlier
   ObligationState state = ObligationState::kOpen;
   bool recalled = false;
+  // The pledge (kNone: the agreement requires none; then the two fields below are 0).
+  CollateralState collateral_state = CollateralState::kNone;
+  InstrumentId collateral_instrument = 0;
+  Amount collateral_amount = 0;  // units pledged at the loan (all of them, whatever the state)
+  Amount collateral_forfeited = 0;  // of which handed to the lender
 };
 
 struct HoldingInfo {

@@ -32,6 +32,11 @@ constexpr std::uint32_t kSnapshotVersionTimeSwaps = 3;
 // engine whose live reference data is still the configuration's writes version 2 or 3,
 // byte for byte as before emergencies.
 constexpr std::uint32_t kSnapshotVersionLive = 4;
+// Version 5 = version 4 with the pledge in each obligation record (covered, collateral
+// state, instrument, amount, forfeited; ENGINE.md "Collateral"). Written only once some
+// loan carried a pledge, so an engine without collateral writes version 2, 3 or 4, byte
+// for byte as before.
+constexpr std::uint32_t kSnapshotVersionCollateral = 5;
 // Bytes of one instrument's live entry (SNAPSHOT.md).
 constexpr std::size_t kLiveEntryBytes = 8 + 8 + 1 + 1 + 8 + 8 + 8;
 
@@ -49,8 +54,10 @@ std::string Engine::Impl::SaveState() const {
   s.reserve(64 + holdings_.size() * 16 + offers_.size() * 120);
   s.append(kSnapshotMagic, sizeof kSnapshotMagic);
   SnapshotWriter w(&s);
-  const bool live = !LiveAsConfigured();
-  w.U32(live                  ? kSnapshotVersionLive
+  const bool collateral = time_swaps_.AnyPledge();
+  const bool live = collateral || !LiveAsConfigured();
+  w.U32(collateral            ? kSnapshotVersionCollateral
+        : live                ? kSnapshotVersionLive
         : time_swaps_.Empty() ? kSnapshotVersion
                               : kSnapshotVersionTimeSwaps);
   w.U64(ref_.instruments().size());
@@ -132,7 +139,7 @@ std::string Engine::Impl::SaveState() const {
       }
     }
   }
-  if (live || !time_swaps_.Empty()) time_swaps_.Save(&s);
+  if (live || !time_swaps_.Empty()) time_swaps_.Save(&s, collateral);
   return s;
 }
 
@@ -163,7 +170,7 @@ absl::Status Engine::Impl::LoadStateInner(absl::string_view bytes) {
         "from an older snapshot or the whole journal instead");
   }
   if (version != kSnapshotVersion && version != kSnapshotVersionTimeSwaps &&
-      version != kSnapshotVersionLive) {
+      version != kSnapshotVersionLive && version != kSnapshotVersionCollateral) {
     return absl::FailedPreconditionError(
         absl::StrCat("engine snapshot: unsupported version ", version));
   }
@@ -198,7 +205,7 @@ absl::Status Engine::Impl::LoadStateInner(absl::string_view bytes) {
     if (!r.U8(&h)) return corrupt(base + r.pos(), "truncated halt flags");
     b.halted = h != 0;
   }
-  if (version == kSnapshotVersionLive) {
+  if (version >= kSnapshotVersionLive) {
     // Live reference data; older images keep what Reset derived from the reference data.
     const std::size_t live_at = base + r.pos();
     for (InstrumentId i = 0; i < ni; ++i) {
@@ -396,7 +403,8 @@ absl::Status Engine::Impl::LoadStateInner(absl::string_view bytes) {
   // The time-swap section follows the books; its open lends reserve too.
   const bool with_time_swaps = version >= kSnapshotVersionTimeSwaps;
   if (with_time_swaps) {
-    absl::Status st = time_swaps_.Load(bytes.substr(base + r.pos()), base + r.pos());
+    absl::Status st = time_swaps_.Load(bytes.substr(base + r.pos()), base + r.pos(),
+                                       version >= kSnapshotVersionCollateral);
     if (!st.ok()) return st;
     if (!time_swaps_.AddReservations(&reserved)) {
       return corrupt(bytes.size(), "reservations of term lend offers overflow");

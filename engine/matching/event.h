@@ -29,6 +29,7 @@ enum class EventType : std::uint8_t {
   kTermCancelled = 13,  // body `cancelled`: a term offer
   kTermExpired = 14,    // body `expired`: a GTD term offer
   kObligation = 15,     // body `obligation`: units moved on an obligation, or a recall
+  kCollateral = 16,     // body `collateral`: a pledge reserved, released or handed over
   // Emergencies (issue 15; ENGINE.md "Live reference data and emergency levels"), 20-29:
   kReferencePublished = 20,  // body `reference_published`: a PublishReference accepted
   kPairBandChanged = 21,     // body `band`: a pair's reference price, band or floor changed
@@ -70,6 +71,10 @@ enum class RejectReason : std::uint8_t {
   kObligationOverdue = 25,    // lend/sell of a mineral the agency owes overdue
   kInvalidAmount = 26,        // a return of <= 0 or more than is outstanding
   kObligationNotOpen = 27,    // recall of a loan that is overdue or closed
+  // A borrow: some agreement has room under the borrower's credit limit, but under none of
+  // those that require collateral does the borrower hold enough available units of an
+  // accepted instrument for the whole offer.
+  kInsufficientCollateral = 28,
   // Emergencies (issue 15), numbers 40-59.
   kUnknownAgreement = 40,
   kInvalidLevel = 41,         // not one of the five levels, or a reason over 60 bytes
@@ -206,6 +211,34 @@ struct ObligationEvent {
   TimeNs due_time;
 };
 
+enum class CollateralState : std::uint8_t {
+  kNone = 0,       // the loan's agreement requires no collateral
+  kPledged = 1,    // reserved in the borrower's holdings
+  kReleased = 2,   // back in the borrower's available units (the obligation was paid)
+  kForfeited = 3,  // handed to the lender after the grace period (the rest released)
+};
+
+enum class CollateralEventKind : std::uint8_t {
+  kPledged = 1,    // the loan reserved `amount` units of the borrower's `instrument`
+  kReleased = 2,   // `amount` pledged units went back to the borrower's available
+  kForfeited = 3,  // `amount` pledged units went to the lender; `covered` units of the
+                   // obligation's outstanding are satisfied by them
+};
+
+// A pledge of collateral (ENGINE.md "Collateral"). `instrument` is the collateral's, not the
+// loan's; `state` and `outstanding` are the obligation's after the event.
+struct CollateralEvent {
+  ObligationId obligation;
+  CollateralEventKind kind;
+  ObligationState state;
+  AgencyId lender;
+  AgencyId borrower;
+  InstrumentId instrument;
+  Amount amount;           // units of the collateral instrument moved
+  Amount covered;          // kForfeited: units of the loan's instrument it satisfied; else 0
+  Amount outstanding;      // the obligation's, after the event
+};
+
 struct HoldingsSetEvent {
   AgencyId agency;
   InstrumentId instrument;
@@ -247,6 +280,7 @@ struct Event {
     PairCommand pair;      // kPairHalted, kPairResumed
     LoanFillEvent loan_fill;
     ObligationEvent obligation;
+    CollateralEvent collateral;
     PublishReference reference_published;
     PairBandEvent band;
     MemberCommand member;  // kMemberAdmitted, kMemberSuspended
@@ -257,6 +291,7 @@ struct Event {
 static_assert(std::is_trivially_copyable_v<Event>);
 static_assert(sizeof(LoanFillEvent) <= sizeof(FillEvent), "time swaps must not grow Event");
 static_assert(sizeof(EmergencyLevelEvent) <= sizeof(FillEvent), "levels must not grow Event");
+static_assert(sizeof(CollateralEvent) <= sizeof(FillEvent), "collateral must not grow Event");
 
 }  // namespace msx
 

@@ -1,5 +1,6 @@
 #include "engine/matching/reference_data.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -463,6 +464,32 @@ absl::StatusOr<ReferenceData> ReferenceDataBuilder::Build() const {
     }
     if (s.recall_notice_days != 0) ag.recall_notice = s.recall_notice_days * kNsPerDay;
     if (s.grace_days != 0) ag.grace = s.grace_days * kNsPerDay;
+    if (s.collateral_bps < 0 || s.collateral_bps > kMaxCollateralBps) {
+      return Bad("agreements", index, s.agreement, "collateral_bps",
+                 absl::StrCat("must be between 0 and ", kMaxCollateralBps,
+                              " (0 = no collateral)"));
+    }
+    if ((s.collateral_bps > 0) != !s.collateral_instruments.empty()) {
+      return Bad("agreements", index, s.agreement,
+                 s.collateral_bps > 0 ? "collateral_instruments" : "collateral_bps",
+                 s.collateral_bps > 0 ? "must list at least one instrument when collateral_bps > 0"
+                                      : "must be > 0 when collateral_instruments are listed");
+    }
+    ag.collateral_bps = s.collateral_bps;
+    for (std::size_t c = 0; c < s.collateral_instruments.size(); ++c) {
+      const std::string field = absl::StrCat("collateral_instruments[", c, "]");
+      auto inst = ref.FindInstrument(s.collateral_instruments[c]);
+      if (!inst) {
+        return Bad("agreements", index, s.agreement, field,
+                   absl::StrCat("unknown instrument \"", s.collateral_instruments[c], "\""));
+      }
+      if (std::find(ag.collateral_instruments.begin(), ag.collateral_instruments.end(),
+                    *inst) != ag.collateral_instruments.end()) {
+        return Bad("agreements", index, s.agreement, field,
+                   absl::StrCat("\"", s.collateral_instruments[c], "\" listed twice"));
+      }
+      ag.collateral_instruments.push_back(*inst);
+    }
   }
 
   for (std::size_t i = 0; i < term_books_.size(); ++i) {

@@ -99,6 +99,12 @@ struct Agreement {
   bool recall_allowed = false;
   TimeNs recall_notice = 0;  // ns; the due time of a recalled loan is now + this
   TimeNs grace = 0;          // ns after the due time before pledged collateral is forfeit
+  // Collateral (ENGINE.md "Collateral"): 0 = loans under it need none; else a borrower
+  // pledges, at each loan, units worth at least collateral_bps / 10000 of the amount due
+  // (at configuration reference values) of the first of collateral_instruments, in order,
+  // that is not of the loan's mineral and of which it holds enough available units.
+  std::int32_t collateral_bps = 0;
+  std::vector<InstrumentId> collateral_instruments;
 };
 
 // One term book: an instrument lent for a fixed tenor, e.g. "CO-99.8@90D".

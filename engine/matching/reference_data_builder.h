@@ -90,11 +90,18 @@ struct AgreementTermsSpec {
   bool recall_allowed = false;
   std::int32_t recall_notice_days = 0;  // 0 = kDefaultRecallNoticeDays
   std::int32_t grace_days = 0;          // 0 = kDefaultGraceDays
+  // Collateral (ENGINE.md "Collateral"): 0 = none; else the pledge is worth at least this
+  // many basis points of the loan's amount due, 1..100000 (10000 = 100 %), in one of
+  // `collateral_instruments` (symbols, preference order; required when collateral_bps > 0).
+  std::int32_t collateral_bps = 0;
+  std::vector<std::string> collateral_instruments;
 };
 
 inline constexpr std::int32_t kDefaultRecallNoticeDays = 8;
 inline constexpr std::int32_t kDefaultGraceDays = 30;
 inline constexpr std::int32_t kMaxTenorDays = 3650;
+// The largest collateral requirement: ten times the loan.
+inline constexpr std::int32_t kMaxCollateralBps = 100000;
 
 class ReferenceDataBuilder {
  public:
@@ -127,7 +134,9 @@ class ReferenceDataBuilder {
   // Term books: term_books[i] (SYMBOL@DAYSD).field; tenor_days 1..kMaxTenorDays, unique
   // per instrument; max_lots > 0 with max_lots * lot_size within int64. Agreement terms
   // name the agreement, agreements[i] (NAME).field; credit limits >= 0, borrowers members of the
-  // agreement and listed once; recall_notice_days and grace_days 0..kMaxTenorDays.
+  // agreement and listed once; recall_notice_days and grace_days 0..kMaxTenorDays;
+  // collateral_bps 0..kMaxCollateralBps, with collateral instruments known, listed once, and
+  // given exactly when collateral_bps > 0.
   absl::StatusOr<ReferenceData> Build() const;
 
  private:

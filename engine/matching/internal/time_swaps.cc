@@ -62,6 +62,8 @@ void TimeSwaps::Reset(std::size_t expected_offers) {
   expiries_.reserve(1024);
   dues_.clear();
   dues_.reserve(reserve);
+  forfeits_.clear();
+  pledges_ = 0;
   groups_.clear();
   groups_.reserve(1024);
   group_of_.assign(num_agencies_ * num_instruments_, 0);
@@ -75,16 +77,40 @@ std::optional<TimeNs> TimeSwaps::NextDue() const {
   std::optional<TimeNs> t;
   if (!expiries_.empty()) t = expiries_.front().time;
   if (!dues_.empty() && (!t || dues_.front().time < *t)) t = dues_.front().time;
+  if (!forfeits_.empty() && (!t || forfeits_.front().time < *t)) t = forfeits_.front().time;
   return t;
 }
 
 // ------------------------------------------------------------------ credit
 
-int TimeSwaps::PickAgreement(TermBookId book, AgencyId lender, AgencyId borrower,
-                             Amount due) const noexcept {
+bool TimeSwaps::CollateralFor(const Agreement& ag, InstrumentId instrument, AgencyId borrower,
+                              Amount due, Pledge* pledge) const noexcept {
+  *pledge = Pledge{};
+  if (ag.collateral_bps == 0) return true;
+  const auto& insts = ref_.instruments();
+  const MineralId m = insts[instrument].mineral;
+  // The loan's worth times the requirement, in micro-USD x bps: < 2^63 * 2^63 * 1e5 would
+  // not fit 128 bits in general, but due * value fits int64 (the credit check passed
+  // first) and bps <= 100000 < 2^17.
+  const i128 need = static_cast<i128>(due) * insts[instrument].reference_value * ag.collateral_bps;
+  for (InstrumentId c : ag.collateral_instruments) {
+    if (insts[c].mineral == m) continue;  // another mineral, never the lent one
+    const i128 per_unit = static_cast<i128>(insts[c].reference_value) * 10000;
+    const i128 units = (need + per_unit - 1) / per_unit;  // rounded up: the lender's favour
+    if (units > kInt64Max) continue;
+    if (H(borrower, c).available >= units) {
+      *pledge = Pledge{c, static_cast<Amount>(units)};
+      return true;
+    }
+  }
+  return false;
+}
+
+int TimeSwaps::PickAgreement(TermBookId book, AgencyId lender, AgencyId borrower, Amount due,
+                             Pledge* pledge) const noexcept {
   const MineralId m = MineralOf(book);
-  const i128 value = static_cast<i128>(due) *
-                     ref_.instruments()[ref_.term_books()[book].instrument].reference_value;
+  const InstrumentId instrument = ref_.term_books()[book].instrument;
+  const i128 value = static_cast<i128>(due) * ref_.instruments()[instrument].reference_value;
   const AgencyMask both = (AgencyMask{1} << lender) | (AgencyMask{1} << borrower);
   const auto& ags = ref_.agreements();
   for (std::size_t i = 0; i < ags.size(); ++i) {
@@ -92,24 +118,31 @@ int TimeSwaps::PickAgreement(TermBookId book, AgencyId lender, AgencyId borrower
     if ((ag.members & both) != both || !ReferenceData::Covers(ag, m)) continue;
     const i128 room = static_cast<i128>(ag.credit_limit[borrower]) -
                       exposure_[i * num_agencies_ + borrower];
-    if (value <= room) return static_cast<int>(i);
+    if (value <= room && CollateralFor(ag, instrument, borrower, due, pledge)) {
+      return static_cast<int>(i);
+    }
   }
   return -1;
 }
 
-bool TimeSwaps::HasCredit(TermBookId book, AgencyId borrower, Amount due) const noexcept {
+RejectReason TimeSwaps::BorrowCheck(TermBookId book, AgencyId borrower,
+                                    Amount due) const noexcept {
   const MineralId m = MineralOf(book);
-  const i128 value = static_cast<i128>(due) *
-                     ref_.instruments()[ref_.term_books()[book].instrument].reference_value;
+  const InstrumentId instrument = ref_.term_books()[book].instrument;
+  const i128 value = static_cast<i128>(due) * ref_.instruments()[instrument].reference_value;
   const auto& ags = ref_.agreements();
+  RejectReason reason = RejectReason::kCreditLimitExceeded;
   for (std::size_t i = 0; i < ags.size(); ++i) {
     const Agreement& ag = ags[i];
     if (!(ag.members & (AgencyMask{1} << borrower)) || !ReferenceData::Covers(ag, m)) continue;
     const i128 room = static_cast<i128>(ag.credit_limit[borrower]) -
                       exposure_[i * num_agencies_ + borrower];
-    if (value <= room) return true;
+    if (value > room) continue;
+    Pledge pledge;
+    if (CollateralFor(ag, instrument, borrower, due, &pledge)) return RejectReason::kNone;
+    reason = RejectReason::kInsufficientCollateral;
   }
-  return false;
+  return reason;
 }
 
 // ------------------------------------------------------------------ books
@@ -237,8 +270,9 @@ void TimeSwaps::Submit(const Command& cmd, std::vector<Event>* out) noexcept {
     if (H(s.agency, tb.instrument).available < principal) {
       return reject(RejectReason::kInsufficientHoldings);
     }
-  } else if (!HasCredit(s.pair, s.agency, *due)) {
-    return reject(RejectReason::kCreditLimitExceeded);
+  } else if (const RejectReason r = BorrowCheck(s.pair, s.agency, *due);
+             r != RejectReason::kNone) {
+    return reject(r);
   }
 
   // Accepted.
@@ -303,12 +337,13 @@ void TimeSwaps::Match(const Command& cmd, OfferId taker_id, std::vector<Event>* 
       // The loan is made at the maker's premium; its due amount fits int64 because the
       // maker's own offer (q <= its lots) passed the same check at acceptance.
       const Amount due = *AmountDue(q * lot_size, m.premium);
-      const int ag = PickAgreement(t->book, lender, borrower, due);
+      Pledge pledge;
+      const int ag = PickAgreement(t->book, lender, borrower, due, &pledge);
       if (ag < 0) {
-        m_id = next;  // beyond the borrower's credit: skipped in place
+        m_id = next;  // beyond the borrower's credit or collateral: skipped in place
         continue;
       }
-      Lend(cmd, m_id, taker_id, q, static_cast<std::uint32_t>(ag), out);
+      Lend(cmd, m_id, taker_id, q, static_cast<std::uint32_t>(ag), pledge, out);
       t = &Offer(taker_id);
       m_id = next;
     }
@@ -344,7 +379,8 @@ void TimeSwaps::Match(const Command& cmd, OfferId taker_id, std::vector<Event>* 
 }
 
 void TimeSwaps::Lend(const Command& cmd, OfferId maker_id, OfferId taker_id, Lots lots,
-                     std::uint32_t agreement, std::vector<Event>* out) noexcept {
+                     std::uint32_t agreement, const Pledge& pledge,
+                     std::vector<Event>* out) noexcept {
   TermOffer& m = Offer(maker_id);
   TermOffer& t = Offer(taker_id);
   const TermBook& tb = ref_.term_books()[m.book];
@@ -388,6 +424,17 @@ void TimeSwaps::Lend(const Command& cmd, OfferId maker_id, OfferId taker_id, Lot
   ob.due_amount = due;
   ob.fill_time = cmd.time;
   ob.due_time = cmd.time + tb.tenor;
+  if (pledge.amount > 0) {
+    // CollateralFor checked the borrower's available units a moment ago; the near leg
+    // above moved only units of the lent mineral, never of the collateral.
+    HoldingInfo& hc = H(borrower, pledge.instrument);
+    hc.available -= pledge.amount;
+    hc.reserved += pledge.amount;
+    ob.collateral_state = CollateralState::kPledged;
+    ob.collateral_instrument = pledge.instrument;
+    ob.collateral_amount = pledge.amount;
+    ++pledges_;
+  }
   obligations_.push_back(ob);
   dues_.push_back({ob.due_time, ob.id});
   std::push_heap(dues_.begin(), dues_.end(), TimedLater{});
@@ -407,6 +454,10 @@ void TimeSwaps::Lend(const Command& cmd, OfferId maker_id, OfferId taker_id, Lot
   f.maker_open = m.open;
   f.taker_open = t.open;
   f.aggressor_side = t.side;
+  if (pledge.amount > 0) {
+    CollateralEventFor(cmd, obligations_.back(), CollateralEventKind::kPledged, pledge.amount,
+                       0, out);
+  }
 }
 
 void TimeSwaps::Cancel(const Command& cmd, std::vector<Event>* out) noexcept {
@@ -454,9 +505,76 @@ Event& TimeSwaps::ObligationEventFor(const Command& cmd, const Obligation& ob,
   o.borrower = ob.borrower;
   o.instrument = ob.instrument;
   o.amount = amount;
-  o.outstanding = ob.due_amount - ob.returned;
+  o.outstanding = Outstanding(ob);
   o.due_time = ob.due_time;
   return e;
+}
+
+Event& TimeSwaps::CollateralEventFor(const Command& cmd, const Obligation& ob,
+                                     CollateralEventKind kind, Amount amount, Amount covered,
+                                     std::vector<Event>* out) noexcept {
+  Event& e = NewEvent(cmd, EventType::kCollateral, out);
+  CollateralEvent& c = e.collateral;
+  c.obligation = ob.id;
+  c.kind = kind;
+  c.state = ob.state;
+  c.lender = ob.lender;
+  c.borrower = ob.borrower;
+  c.instrument = ob.collateral_instrument;
+  c.amount = amount;
+  c.covered = covered;
+  c.outstanding = Outstanding(ob);
+  return e;
+}
+
+void TimeSwaps::ReleasePledge(const Command& cmd, Obligation& ob,
+                              std::vector<Event>* out) noexcept {
+  if (ob.collateral_state != CollateralState::kPledged) return;
+  HoldingInfo& hc = H(ob.borrower, ob.collateral_instrument);
+  hc.reserved -= ob.collateral_amount;
+  hc.available += ob.collateral_amount;
+  ob.collateral_state = CollateralState::kReleased;
+  CollateralEventFor(cmd, ob, CollateralEventKind::kReleased, ob.collateral_amount, 0, out);
+}
+
+void TimeSwaps::ScheduleForfeit(const Obligation& ob) {
+  const TimeNs grace = ref_.agreements()[ob.agreement].grace;
+  TimeNs at;
+  if (__builtin_add_overflow(ob.due_time, grace, &at)) at = INT64_MAX;
+  forfeits_.push_back({at, ob.id});
+  std::push_heap(forfeits_.begin(), forfeits_.end(), TimedLater{});
+}
+
+void TimeSwaps::Forfeit(const Command& cmd, Obligation& ob, std::vector<Event>* out) noexcept {
+  const auto& insts = ref_.instruments();
+  const MicroUsd v_loan = insts[ob.instrument].reference_value;
+  const MicroUsd v_coll = insts[ob.collateral_instrument].reference_value;
+  const Amount owed = Outstanding(ob);
+  // The pledge units that cover what is owed at reference values, rounded up (the
+  // lender's favour); values and amounts are int64, so the product fits 128 bits.
+  const i128 needed = (static_cast<i128>(owed) * v_loan + v_coll - 1) / v_coll;
+  const Amount give = needed < ob.collateral_amount ? static_cast<Amount>(needed)
+                                                    : ob.collateral_amount;
+  // Covered: all that is owed when the lender got all it needed, else what the whole
+  // pledge is worth in units of the loan, rounded down (the borrower still owes the rest).
+  const Amount covered =
+      give == needed ? owed
+                     : std::min<Amount>(owed, static_cast<Amount>(static_cast<i128>(give) *
+                                                                  v_coll / v_loan));
+  HoldingInfo& hc = H(ob.borrower, ob.collateral_instrument);
+  hc.reserved -= ob.collateral_amount;
+  hc.available += ob.collateral_amount - give;
+  H(ob.lender, ob.collateral_instrument).available += give;
+  ob.covered += covered;
+  Exposure(ob.agreement, ob.borrower) -= static_cast<MicroUsd>(covered * v_loan);
+  ob.collateral_state = CollateralState::kForfeited;
+  ob.collateral_forfeited = give;
+  if (Outstanding(ob) == 0) CloseOverdue(ob);
+  CollateralEventFor(cmd, ob, CollateralEventKind::kForfeited, give, covered, out);
+  if (give < ob.collateral_amount) {
+    CollateralEventFor(cmd, ob, CollateralEventKind::kReleased, ob.collateral_amount - give, 0,
+                       out);
+  }
 }
 
 void TimeSwaps::MarkOverdue(Obligation& ob) noexcept {
@@ -504,12 +622,14 @@ void TimeSwaps::CloseOverdue(Obligation& ob) noexcept {
 }
 
 void TimeSwaps::Settle(const Command& cmd, Obligation& ob, std::vector<Event>* out) noexcept {
-  const Amount x = Pay(ob, ob.due_amount - ob.returned);
-  if (ob.returned == ob.due_amount) {
+  const Amount x = Pay(ob, Outstanding(ob));
+  if (Outstanding(ob) == 0) {
     ob.state = ObligationState::kClosed;
     ObligationEventFor(cmd, ob, ObligationEventKind::kSettled, x, out);
+    ReleasePledge(cmd, ob, out);
   } else {
     MarkOverdue(ob);
+    if (ob.collateral_state == CollateralState::kPledged) ScheduleForfeit(ob);
     ObligationEventFor(cmd, ob, ObligationEventKind::kOverdue, x, out);
   }
 }
@@ -537,6 +657,18 @@ void TimeSwaps::AdvanceTime(const Command& cmd, std::vector<Event>* out) noexcep
     if (ob.state != ObligationState::kOpen || ob.due_time != top.time) continue;
     Settle(cmd, ob, out);
   }
+  while (!forfeits_.empty() && forfeits_.front().time <= cmd.time) {
+    const TimedEntry top = forfeits_.front();
+    std::pop_heap(forfeits_.begin(), forfeits_.end(), TimedLater{});
+    forfeits_.pop_back();
+    Obligation& ob = Ob(top.id);
+    // Stale: paid (and its pledge released) before the grace period ended.
+    if (ob.state != ObligationState::kOverdue ||
+        ob.collateral_state != CollateralState::kPledged) {
+      continue;
+    }
+    Forfeit(cmd, ob, out);
+  }
 }
 
 void TimeSwaps::CollectOverdue(const Command& cmd, std::vector<Event>* out) noexcept {
@@ -559,9 +691,10 @@ void TimeSwaps::CollectOverdue(const Command& cmd, std::vector<Event>* out) noex
     while (id != 0 && (*holdings_)[key].available > 0) {
       Obligation& ob = Ob(id);
       id = ob.ov_next;
-      const Amount x = Pay(ob, ob.due_amount - ob.returned);
-      if (ob.returned == ob.due_amount) CloseOverdue(ob);  // may drop the group: id is kept
+      const Amount x = Pay(ob, Outstanding(ob));
+      if (Outstanding(ob) == 0) CloseOverdue(ob);  // may drop the group: id is kept
       ObligationEventFor(cmd, ob, ObligationEventKind::kCollected, x, out);
+      if (ob.state == ObligationState::kClosed) ReleasePledge(cmd, ob, out);
     }
   }
 }
@@ -576,14 +709,14 @@ void TimeSwaps::Return(const Command& cmd, std::vector<Event>* out) noexcept {
   }
   Obligation& ob = Ob(c.obligation);
   if (ob.state == ObligationState::kClosed) return reject(RejectReason::kObligationNotOpen);
-  if (c.amount <= 0 || c.amount > ob.due_amount - ob.returned) {
+  if (c.amount <= 0 || c.amount > Outstanding(ob)) {
     return reject(RejectReason::kInvalidAmount);
   }
   if (H(ob.borrower, ob.instrument).available < c.amount) {
     return reject(RejectReason::kInsufficientHoldings);
   }
   Pay(ob, c.amount);
-  if (ob.returned == ob.due_amount) {
+  if (Outstanding(ob) == 0) {
     if (ob.state == ObligationState::kOverdue) {
       CloseOverdue(ob);
     } else {
@@ -591,6 +724,7 @@ void TimeSwaps::Return(const Command& cmd, std::vector<Event>* out) noexcept {
     }
   }
   ObligationEventFor(cmd, ob, ObligationEventKind::kReturned, c.amount, out);
+  if (ob.state == ObligationState::kClosed) ReleasePledge(cmd, ob, out);
 }
 
 void TimeSwaps::Recall(const Command& cmd, std::vector<Event>* out) noexcept {
@@ -654,11 +788,16 @@ ObligationInfo TimeSwaps::Info(const Obligation& ob) const {
   i.principal = ob.principal;
   i.due_amount = ob.due_amount;
   i.returned = ob.returned;
-  i.outstanding = ob.due_amount - ob.returned;
+  i.covered = ob.covered;
+  i.outstanding = Outstanding(ob);
   i.fill_time = ob.fill_time;
   i.due_time = ob.due_time;
   i.state = ob.state;
   i.recalled = ob.recalled;
+  i.collateral_state = ob.collateral_state;
+  i.collateral_instrument = ob.collateral_instrument;
+  i.collateral_amount = ob.collateral_amount;
+  i.collateral_forfeited = ob.collateral_forfeited;
   return i;
 }
 

@@ -70,7 +70,8 @@ class TimeSwaps {
 
   // The time step of every command, after pair-book expiry: expires GTD term offers with
   // expiry <= cmd.time in (expiry, id) order, then settles obligations with due_time <=
-  // cmd.time in (due_time, id) order.
+  // cmd.time in (due_time, id) order, then hands the pledges of obligations overdue since
+  // due_time + grace <= cmd.time to their lenders in (due_time + grace, id) order.
   void AdvanceTime(const Command& cmd, std::vector<Event>* out) noexcept;
 
   // kSubmitTermOffer, kCancelTermOffer, kReturnObligation, kRecallObligation.
@@ -90,8 +91,8 @@ class TimeSwaps {
     return !groups_.empty() && overdue_by_mineral_[agency * num_minerals_ + mineral] != 0;
   }
 
-  // The earliest term-offer expiry or obligation due time that may still be pending (never
-  // later than the truth), or nullopt.
+  // The earliest term-offer expiry, obligation due time or collateral forfeit time that may
+  // still be pending (never later than the truth), or nullopt.
   std::optional<TimeNs> NextDue() const;
 
   // ---- Queries ----
@@ -100,15 +101,20 @@ class TimeSwaps {
   std::vector<ObligationInfo> ListObligations(std::optional<AgencyId> agency) const;
   MicroUsd CreditUsed(std::uint32_t agreement, AgencyId borrower) const;
 
-  // ---- Snapshots (the section after the pair books in engine state version 3) ----
-  void Save(std::string* out) const;
+  // True when some loan ever required collateral: the engine then writes engine state
+  // version 5, whose obligation records carry the pledge (SNAPSHOT.md).
+  bool AnyPledge() const { return pledges_ != 0; }
+
+  // ---- Snapshots (the section after the pair books in engine state version 3 to 5) ----
+  // `with_collateral`: the obligation records of version 5 (REQUIRES: true when AnyPledge).
+  void Save(std::string* out, bool with_collateral) const;
   // Restores a state written by Save into a freshly Reset object (whose holdings the
   // engine has already loaded). Errors are DataLoss naming the offset, counted from
   // `base_offset`, the position of `bytes` in the whole snapshot.
-  absl::Status Load(absl::string_view bytes, std::size_t base_offset);
-  // Adds what the open lend offers reserve to `(*reserved)[agency * instruments +
-  // instrument]` (the engine checks its holdings' reserved against the sum). False on
-  // overflow.
+  absl::Status Load(absl::string_view bytes, std::size_t base_offset, bool with_collateral);
+  // Adds what the open lend offers and the pledged collateral reserve to
+  // `(*reserved)[agency * instruments + instrument]` (the engine checks its holdings'
+  // reserved against the sum). False on overflow.
   bool AddReservations(std::vector<Amount>* reserved) const;
 
  private:
@@ -160,10 +166,15 @@ class TimeSwaps {
     Amount principal = 0;
     Amount due_amount = 0;
     Amount returned = 0;
+    Amount covered = 0;  // satisfied by forfeited collateral
     TimeNs fill_time = 0;
     TimeNs due_time = 0;
     ObligationState state = ObligationState::kOpen;
     bool recalled = false;
+    CollateralState collateral_state = CollateralState::kNone;
+    InstrumentId collateral_instrument = 0;
+    Amount collateral_amount = 0;
+    Amount collateral_forfeited = 0;
     // While overdue: neighbours in its group's list, in (due_time, id) order; 0 = none.
     ObligationId ov_prev = 0;
     ObligationId ov_next = 0;
@@ -174,6 +185,11 @@ class TimeSwaps {
     std::uint32_t key = 0;  // borrower * instruments + instrument
     ObligationId head = 0;  // oldest overdue first
     ObligationId tail = 0;
+  };
+  // What a loan would pledge: `amount` units of `instrument` (amount 0: nothing).
+  struct Pledge {
+    InstrumentId instrument = 0;
+    Amount amount = 0;
   };
   struct TimedEntry {  // min-heap entry: (time, id)
     TimeNs time;
@@ -188,6 +204,9 @@ class TimeSwaps {
   HoldingInfo& H(AgencyId agency, InstrumentId instrument) noexcept {
     return (*holdings_)[agency * num_instruments_ + instrument];
   }
+  const HoldingInfo& H(AgencyId agency, InstrumentId instrument) const noexcept {
+    return (*holdings_)[agency * num_instruments_ + instrument];
+  }
   TermOffer& Offer(OfferId id) noexcept { return offers_[id - 1]; }
   const TermOffer& Offer(OfferId id) const noexcept { return offers_[id - 1]; }
   Obligation& Ob(ObligationId id) noexcept { return obligations_[id - 1]; }
@@ -200,6 +219,9 @@ class TimeSwaps {
   MicroUsd& Exposure(std::uint32_t agreement, AgencyId borrower) noexcept {
     return exposure_[agreement * num_agencies_ + borrower];
   }
+  static Amount Outstanding(const Obligation& ob) noexcept {
+    return ob.due_amount - ob.returned - ob.covered;
+  }
 
   void Submit(const Command& cmd, std::vector<Event>* out) noexcept;
   void Cancel(const Command& cmd, std::vector<Event>* out) noexcept;
@@ -209,12 +231,23 @@ class TimeSwaps {
               ClientOfferId client_id, std::vector<Event>* out) noexcept;
 
   // The first agreement (configuration order) that contains both agencies, covers the
-  // book's mineral and has room under the borrower's credit limit for `due` units; -1 if
-  // none.
-  int PickAgreement(TermBookId book, AgencyId lender, AgencyId borrower, Amount due) const noexcept;
-  // True when some agreement containing `borrower` and covering the book's mineral has
-  // room for `due` units.
-  bool HasCredit(TermBookId book, AgencyId borrower, Amount due) const noexcept;
+  // book's mineral, has room under the borrower's credit limit for `due` units and whose
+  // collateral (if it requires any) the borrower can pledge, with that pledge in
+  // `*pledge`; -1 if none.
+  int PickAgreement(TermBookId book, AgencyId lender, AgencyId borrower, Amount due,
+                    Pledge* pledge) const noexcept;
+  // A borrow of `due` units: kNone when some agreement containing `borrower` and covering
+  // the book's mineral has room for it and its collateral (if any) is available;
+  // kInsufficientCollateral when some has room but none of those has its collateral;
+  // kCreditLimitExceeded when none has room.
+  RejectReason BorrowCheck(TermBookId book, AgencyId borrower, Amount due) const noexcept;
+  // The pledge agreement `ag` requires of `borrower` for a loan of `due` units of
+  // `instrument`: the first accepted collateral instrument not of the loan's mineral of
+  // which the borrower holds enough available units. False when the agreement requires
+  // collateral and none is available (or the amount overflows); *pledge is {0, 0} when it
+  // requires none.
+  bool CollateralFor(const Agreement& ag, InstrumentId instrument, AgencyId borrower,
+                     Amount due, Pledge* pledge) const noexcept;
 
   void EnsureAllocated(TermBookId book);
   void Link(OfferId id, TermOffer& o) noexcept;
@@ -224,11 +257,21 @@ class TimeSwaps {
   void Match(const Command& cmd, OfferId taker_id, std::vector<Event>* out) noexcept;
   // Opens the loan between maker and taker for `lots` under `agreement`.
   void Lend(const Command& cmd, OfferId maker_id, OfferId taker_id, Lots lots,
-            std::uint32_t agreement, std::vector<Event>* out) noexcept;
+            std::uint32_t agreement, const Pledge& pledge, std::vector<Event>* out) noexcept;
   // Moves up to `want` units of the obligation's instrument from the borrower's available
   // to the lender's; returns the amount moved.
   Amount Pay(Obligation& ob, Amount want) noexcept;
   void Settle(const Command& cmd, Obligation& ob, std::vector<Event>* out) noexcept;
+  // After `ob` closed by payment: a pledge still held goes back to the borrower.
+  void ReleasePledge(const Command& cmd, Obligation& ob, std::vector<Event>* out) noexcept;
+  // The grace period of overdue `ob` is over: its lender takes as much of the pledge as
+  // covers what is still owed (ENGINE.md "Collateral"), the borrower gets the rest back.
+  // REQUIRES: ob is overdue and its collateral pledged.
+  void Forfeit(const Command& cmd, Obligation& ob, std::vector<Event>* out) noexcept;
+  Event& CollateralEventFor(const Command& cmd, const Obligation& ob, CollateralEventKind kind,
+                            Amount amount, Amount covered, std::vector<Event>* out) noexcept;
+  // Queues the forfeit of `ob`'s pledge at due_time + grace.
+  void ScheduleForfeit(const Obligation& ob);
   Event& ObligationEventFor(const Command& cmd, const Obligation& ob, ObligationEventKind kind,
                             Amount amount, std::vector<Event>* out) noexcept;
   // Links `ob` into its (borrower, instrument) group, keeping (due_time, id) order (an
@@ -255,6 +298,8 @@ class TimeSwaps {
   ClientIndex client_index_;  // (agency, client id) -> term offer id; never erased
   std::vector<TimedEntry> expiries_;  // GTD term offers, lazy deletion
   std::vector<TimedEntry> dues_;      // open obligations, lazy deletion (recalls re-push)
+  std::vector<TimedEntry> forfeits_;  // overdue pledged obligations at due + grace, lazy
+  std::uint64_t pledges_ = 0;         // obligations that ever carried a pledge
   std::vector<OverdueGroup> groups_;          // unordered; swap-removed when emptied
   std::vector<std::uint32_t> group_of_;       // [borrower * instruments + instrument]: index + 1
   std::vector<std::uint32_t> collectable_;    // scratch for CollectOverdue: group keys

@@ -27,10 +27,12 @@ using SectionReader = coding::BoundedReader;
 // priority order (premium best first is not needed: levels are rebuilt by premium, FIFO
 // within one); then obligation_count and per obligation: book, agreement, lender,
 // borrower, lend_offer, borrow_offer, lots, premium, due_amount, returned, fill_time,
-// due_time, state, recalled. Everything else (client ids, heaps, the overdue list, credit
-// used) is derived on load.
+// due_time, state, recalled, and in engine state version 5 also covered,
+// collateral_state, collateral_instrument, collateral_amount, collateral_forfeited.
+// Everything else (client ids, heaps, the overdue list, credit used, the forfeit queue) is
+// derived on load.
 
-void TimeSwaps::Save(std::string* out) const {
+void TimeSwaps::Save(std::string* out, bool with_collateral) const {
   PutU64(out, offers_.size());
   for (const TermOffer& o : offers_) {
     for (std::uint64_t v :
@@ -64,6 +66,13 @@ void TimeSwaps::Save(std::string* out) const {
           std::uint64_t{ob.recalled}}) {
       PutU64(out, v);
     }
+    if (!with_collateral) continue;
+    for (std::uint64_t v :
+         {std::uint64_t(ob.covered), std::uint64_t(ob.collateral_state),
+          std::uint64_t{ob.collateral_instrument}, std::uint64_t(ob.collateral_amount),
+          std::uint64_t(ob.collateral_forfeited)}) {
+      PutU64(out, v);
+    }
   }
 }
 
@@ -78,10 +87,16 @@ bool TimeSwaps::AddReservations(std::vector<Amount>* reserved) const {
       return false;
     }
   }
+  for (const Obligation& ob : obligations_) {
+    if (ob.collateral_state != CollateralState::kPledged) continue;
+    Amount& r = (*reserved)[ob.borrower * num_instruments_ + ob.collateral_instrument];
+    if (__builtin_add_overflow(r, ob.collateral_amount, &r)) return false;
+  }
   return true;
 }
 
-absl::Status TimeSwaps::Load(absl::string_view bytes, std::size_t base_offset) {
+absl::Status TimeSwaps::Load(absl::string_view bytes, std::size_t base_offset,
+                             bool with_collateral) {
   SectionReader r(bytes);
   auto corrupt = [&](absl::string_view what) {
     return absl::DataLossError(
@@ -158,13 +173,14 @@ absl::Status TimeSwaps::Load(absl::string_view bytes, std::size_t base_offset) {
 
   std::uint64_t no;
   if (!r.U64(&no)) return corrupt("truncated obligations");
-  if (no > bytes.size() / (14 * 8)) return corrupt("obligation count beyond the data");
+  const std::size_t fields = with_collateral ? 19 : 14;
+  if (no > bytes.size() / (fields * 8)) return corrupt("obligation count beyond the data");
   obligations_.reserve(no);
   std::vector<ObligationId> overdue;
   for (std::uint64_t id = 1; id <= no; ++id) {
-    std::int64_t v[14];
-    for (std::int64_t& x : v) {
-      if (!r.I64(&x)) return corrupt(absl::StrCat("truncated obligation ", id));
+    std::int64_t v[19] = {};
+    for (std::size_t k = 0; k < fields; ++k) {
+      if (!r.I64(&v[k])) return corrupt(absl::StrCat("truncated obligation ", id));
     }
     Obligation ob;
     if (v[0] < 0 || static_cast<std::uint64_t>(v[0]) >= books_.size() || v[1] < 0 ||
@@ -191,19 +207,49 @@ absl::Status TimeSwaps::Load(absl::string_view bytes, std::size_t base_offset) {
     ob.due_time = v[11];
     ob.state = static_cast<ObligationState>(v[12]);
     ob.recalled = v[13] != 0;
+    // The pledge (version 5; zero in older images): a state 0..3; none carries nothing;
+    // a pledge is of a known instrument, > 0 units, and only a forfeited one covers
+    // anything or went (in part) to the lender; a pledge still held belongs to an
+    // obligation not yet closed, a released one to a closed one.
+    const std::int64_t covered = v[14], cstate = v[15], cinst = v[16], camount = v[17],
+                       cforfeited = v[18];
+    const bool none = cstate == static_cast<std::int64_t>(CollateralState::kNone);
+    const bool forfeited = cstate == static_cast<std::int64_t>(CollateralState::kForfeited);
+    if (cstate < 0 || cstate > 3 || covered < 0 || cforfeited < 0 ||
+        (none ? cinst != 0 || camount != 0
+              : cinst < 0 || static_cast<std::uint64_t>(cinst) >= num_instruments_ ||
+                    camount <= 0) ||
+        (!forfeited && (covered != 0 || cforfeited != 0)) || cforfeited > camount) {
+      return corrupt(absl::StrCat("invalid collateral of obligation ", id));
+    }
+    ob.covered = covered;
+    ob.collateral_state = static_cast<CollateralState>(cstate);
+    ob.collateral_instrument = static_cast<InstrumentId>(cinst);
+    ob.collateral_amount = camount;
+    ob.collateral_forfeited = cforfeited;
+    if (!none) ++pledges_;
     const i128 principal =
         static_cast<i128>(ob.lots) * ref_.instruments()[ob.instrument].lot_size;
     if (principal > kInt64Max || AmountDue(static_cast<Amount>(principal), ob.premium) !=
                                      std::optional<Amount>(ob.due_amount) ||
-        (ob.state == ObligationState::kClosed) != (ob.returned == ob.due_amount)) {
+        covered > ob.due_amount - ob.returned ||
+        (ob.state == ObligationState::kClosed) != (Outstanding(ob) == 0) ||
+        (ob.collateral_state == CollateralState::kPledged &&
+         ob.state == ObligationState::kClosed) ||
+        (ob.collateral_state == CollateralState::kReleased &&
+         ob.state != ObligationState::kClosed)) {
       return corrupt(absl::StrCat("inconsistent obligation ", id));
     }
     ob.principal = static_cast<Amount>(principal);
     obligations_.push_back(ob);
     if (ob.state == ObligationState::kOpen) dues_.push_back({ob.due_time, ob.id});
     if (ob.state == ObligationState::kOverdue) overdue.push_back(ob.id);
+    if (ob.state == ObligationState::kOverdue &&
+        ob.collateral_state == CollateralState::kPledged) {
+      ScheduleForfeit(ob);
+    }
     if (ob.state != ObligationState::kClosed) {
-      const i128 owed = static_cast<i128>(ob.due_amount - ob.returned) *
+      const i128 owed = static_cast<i128>(Outstanding(ob)) *
                         ref_.instruments()[ob.instrument].reference_value;
       const i128 used = owed + exposure_[ob.agreement * num_agencies_ + ob.borrower];
       if (used > kInt64Max) return corrupt(absl::StrCat("credit overflow at obligation ", id));
