@@ -443,6 +443,7 @@ inline bool Engine::Impl::Sweep(const Command& cmd, Book& b, BookSide& opp, std:
   for (;;) {
     Level& l = opp.levels[i];
     const bool at_best = i == opp.best;
+    bool emptied = false;  // as Detach reported (l.count is not read back after the stores)
     // Before the level's first change (a level the walk leaves unchanged emits nothing).
     Touch(pair, kOppSide, i, l);
     MergeStart<true>(l, walk, &mg);
@@ -493,11 +494,14 @@ inline bool Engine::Impl::Sweep(const Command& cmd, Book& b, BookSide& opp, std:
 
       if (maker_open == 0) {
         UnlinkFromList(l, r);
-        Detach(b, opp, r, i);  // open is 0: the level's lots were reduced above
         r.status = OfferStatus::kFilled;
         ++makers_filled;
         if (retain) done_.push_back({cmd.time, m});
-        if (l.count == 0) break;  // the level emptied and released its FIFOs
+        // Its open is 0: the level's lots were reduced above.
+        if (Detach(b, opp, r, i)) {
+          emptied = true;  // the level released its FIFOs
+          break;
+        }
       }
       if (open == 0) break;
       MergeAdvance<true>(l, &mg, a, next);
@@ -505,7 +509,7 @@ inline bool Engine::Impl::Sweep(const Command& cmd, Book& b, BookSide& opp, std:
     if (self_match || open == 0) break;
     // Continue from the next level after `i`. When `i` was the best and emptied, Detach has
     // just found that level (the new best, or -1); otherwise look it up.
-    if (at_best && l.count == 0) {
+    if (at_best && emptied) {
       i = opp.best;
     } else {
       i = kTakerBuys ? opp.bits.NextAtOrAfter(i + 1) : opp.bits.PrevAtOrBefore(i - 1);

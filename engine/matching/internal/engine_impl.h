@@ -218,8 +218,8 @@ class Engine::Impl {
 
   // Takes `o.open` lots and one offer off level `index` (the caller has unlinked it). A
   // level whose count drops to 0 releases its FIFO block: every linked offer is open and
-  // counted, so its FIFOs are empty by then.
-  inline void Detach(Book& b, BookSide& side, const OfferRecord& o, std::int64_t index) noexcept;
+  // counted, so its FIFOs are empty by then. True when the level emptied.
+  inline bool Detach(Book& b, BookSide& side, const OfferRecord& o, std::int64_t index) noexcept;
 
   // Time-priority merge over the FIFOs of some agencies at one level: a cursor per agency,
   // the stamp of the offer under it, and the live agencies in a ring ordered by that stamp
@@ -510,18 +510,18 @@ inline void Engine::Impl::Unlink(Book& b, BookSide& side, OfferId id, OfferRecor
   Detach(b, side, o, index);
 }
 
-inline void Engine::Impl::Detach(Book& b, BookSide& side, const OfferRecord& o, std::int64_t index) noexcept {
+inline bool Engine::Impl::Detach(Book& b, BookSide& side, const OfferRecord& o, std::int64_t index) noexcept {
   Level& l = side.levels[index];
   l.lots -= o.open;
-  if (--l.count == 0) {
-    free_lists_.push_back(l.lists);  // capacity reserved in AcquireLists
-    l.agencies = 0;
-    side.bits.Clear(index);
-    if (side.best == index) {
-      side.best = (&side == &b.bids) ? side.bits.PrevAtOrBefore(index - 1)
-                                     : side.bits.NextAtOrAfter(index + 1);
-    }
+  if (--l.count != 0) return false;
+  free_lists_.push_back(l.lists);  // capacity reserved in AcquireLists
+  l.agencies = 0;
+  side.bits.Clear(index);
+  if (side.best == index) {
+    side.best = (&side == &b.bids) ? side.bits.PrevAtOrBefore(index - 1)
+                                   : side.bits.NextAtOrAfter(index + 1);
   }
+  return true;
 }
 
 inline void Engine::Impl::Reject(const Command& cmd, RejectReason reason, AgencyId agency, OfferId offer,
