@@ -83,7 +83,7 @@ void Sequencer::Stop() {
   { std::lock_guard<std::mutex> order(publish_mu_); }
 }
 
-absl::Status Sequencer::SubmitCommand(const Command& cmd, Work* work, bool ignore_refusal) {
+absl::Status Sequencer::SubmitItem(const QueueItem& item, bool ignore_refusal) {
   if (failed_.load(std::memory_order_acquire)) {
     return absl::UnavailableError(absl::StrCat("journal failed closed: ", failure()));
   }
@@ -91,11 +91,24 @@ absl::Status Sequencer::SubmitCommand(const Command& cmd, Work* work, bool ignor
     std::lock_guard<std::mutex> lock(refusal_mu_);
     if (!refusal_.ok()) return refusal_;
   }
+  return Push(item);
+}
+
+absl::Status Sequencer::SubmitCommand(const Command& cmd, Work* work, bool ignore_refusal) {
   QueueItem item{};
   item.kind = Kind::kCommand;
   item.cmd = cmd;
   item.work = work;
-  return Push(item);
+  return SubmitItem(item, ignore_refusal);
+}
+
+absl::Status Sequencer::SubmitClockAdvance(TimeNs by, Work* work) {
+  QueueItem item{};
+  item.kind = Kind::kCommand;
+  item.cmd.type = CommandType::kAdvanceTime;
+  item.work = work;
+  item.clock_advance = by;
+  return SubmitItem(item, false);
 }
 
 absl::Status Sequencer::SubmitCommandHere(const Command& cmd, Work* work) {
@@ -353,6 +366,11 @@ void Sequencer::HandleCommand(QueueItem& item) {
       return;
     }
   } else {
+    // A clock advance moves the clock here, when it is sequenced, never at submission: a
+    // refused one must leave the clock alone.
+    if (item.clock_advance > 0) {
+      clock_offset_.fetch_add(item.clock_advance, std::memory_order_acq_rel);
+    }
     const TimeNs now = Now();
     if (cmd.type == CommandType::kAdvanceTime && item.work == nullptr) {
       // A timer tick is journaled only when a GTD offer is due; otherwise it would expire

@@ -182,13 +182,17 @@ class Sequencer {
   absl::Status SubmitCommandHere(const Command& cmd, Work* work);
   // Queues a read-only query. Same errors.
   absl::Status SubmitQuery(Work* work);
-  // Drills and tests (server.allow_clock_advance; Admin.AdvanceClock): the clock that
-  // stamps commands runs `by` ns (> 0) further ahead of the wall clock from now on.
-  // Returns the total offset. Times stay non-decreasing; replay is unaffected (each
-  // command's time is in the journal). Not kept across a restart.
-  TimeNs AdvanceClock(TimeNs by) {
-    return clock_offset_.fetch_add(by, std::memory_order_acq_rel) + by;
-  }
+  // Drills and tests (server.allow_clock_advance; Admin.AdvanceClock): queues a time
+  // command (kAdvanceTime) that, when the sequencer takes it and before stamping it, moves
+  // the clock that stamps commands `by` ns (> 0) further ahead of the wall clock for good.
+  // A refused submission (RESOURCE_EXHAUSTED, UNAVAILABLE, a refusal) leaves the clock
+  // where it was: only a sequenced command moves it. Times stay non-decreasing; replay is
+  // unaffected (each command's time is in the journal). Not kept across a restart.
+  // Errors: as SubmitCommand.
+  absl::Status SubmitClockAdvance(TimeNs by, Work* work);
+  // How far the stamping clock runs ahead of the wall clock (SubmitClockAdvance); any
+  // thread. Read in Work::Applied of a clock advance, it includes that advance.
+  TimeNs clock_offset() const { return clock_offset_.load(std::memory_order_acquire); }
 
   // ---- Replication (gateway/replication_node.h) ----
   // Standby: queues a command the primary sequenced (cmd.seq and cmd.time are kept, not
@@ -231,6 +235,7 @@ class Sequencer {
     Kind kind;
     Command cmd;
     Work* work;
+    TimeNs clock_advance;  // kCommand from SubmitClockAdvance: > 0; else 0
   };
   struct Pending {
     Seq seq;     // a command's seq, or for a query the last seq it observed
@@ -238,6 +243,8 @@ class Sequencer {
   };
 
   absl::Status Push(const QueueItem& item);
+  // SubmitCommand's checks, then Push.
+  absl::Status SubmitItem(const QueueItem& item, bool ignore_refusal);
   void RunSequencer();
   void RunPublisher();
   // Completes every pending item whose seq is releasable (and fails all on a journal

@@ -632,6 +632,64 @@ TEST_P(JournalBackPressureTest, StalledJournalStopsTheSequencerAtTheBound) {
   EXPECT_TRUE(after->Wait().ok());
 }
 
+// Admin.AdvanceClock (defect: the clock moved before the command was admitted, so a call
+// refused with RESOURCE_EXHAUSTED left it moved): the clock moves when the sequencer takes
+// the time command, just before stamping it, and never when the ring refuses it.
+TEST_F(SequencerJournalTest, ARefusedClockAdvanceLeavesTheClockWhereItWas) {
+  constexpr std::size_t kCapacity = 64;
+  constexpr TimeNs kMonth = 30 * kNsPerDay;
+  Stall();
+  Start(Durability::kNone, 0, false, [&](SequencerOptions* so) {
+    so->queue_capacity = kCapacity;
+    so->max_undurable_commands = 16;
+  });
+  // Fill the ring while the stalled journal holds the sequencer back.
+  std::vector<std::unique_ptr<Recorder>> works;
+  bool held_back = false;
+  for (int i = 0; i < 4000 && !held_back; ++i) {
+    works.push_back(std::make_unique<Recorder>(dir_.path(), journal_.get()));
+    absl::Status s = sequencer_->SubmitCommand(MakeCommand(i), works.back().get());
+    if (s.ok()) continue;
+    works.pop_back();
+    ASSERT_TRUE(absl::IsResourceExhausted(s)) << s;
+    held_back = sequencer_->queue_depth() == kCapacity && sequencer_->journal_waits() > 0;
+    std::this_thread::yield();
+  }
+  ASSERT_TRUE(held_back);
+  Recorder refused(dir_.path());
+  absl::Status s = sequencer_->SubmitClockAdvance(kMonth, &refused);
+  ASSERT_TRUE(absl::IsResourceExhausted(s)) << s;
+  EXPECT_EQ(sequencer_->clock_offset(), 0) << "a refused advance moved the clock";
+  Unstall();
+  ASSERT_NO_FATAL_FAILURE(ExpectSeqsOnceEachAndJournaledAtRelease(works));
+
+  // Accepted, it moves the clock before its own time is stamped.
+  class TimeRecorder : public Recorder {
+   public:
+    using Recorder::Recorder;
+    void Applied(const SequencerView& v, const Command& cmd,
+                 absl::Span<const Event> e) override {
+      Recorder::Applied(v, cmd, e);
+      time_ = cmd.time;
+      type_ = cmd.type;
+    }
+    TimeNs time_ = 0;
+    CommandType type_{};
+  };
+  TimeRecorder accepted(dir_.path(), journal_.get());
+  const TimeNs wall = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  while (absl::IsResourceExhausted(s = sequencer_->SubmitClockAdvance(kMonth, &accepted))) {
+    std::this_thread::yield();
+  }
+  ASSERT_TRUE(s.ok()) << s;
+  ASSERT_TRUE(accepted.Wait().ok());
+  EXPECT_EQ(sequencer_->clock_offset(), kMonth);
+  EXPECT_EQ(accepted.type_, CommandType::kAdvanceTime);
+  EXPECT_GE(accepted.time_, wall + kMonth);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Bounds, JournalBackPressureTest,
     ::testing::Values(UndurableBound{"Commands", 256, 0}, UndurableBound{"Bytes", 0, 32768}),

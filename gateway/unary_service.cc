@@ -63,7 +63,7 @@ FinishFn FinishWith(grpc::ServerUnaryReactor* reactor) {
 // is held by the work until it completes (or freed here if the hand-off is refused).
 grpc::ServerUnaryReactor* Enqueue(const ServiceContext& ctx, const Caller& caller,
                                   grpc::ServerUnaryReactor* reactor, const Command* cmd,
-                                  CallWork* work) {
+                                  CallWork* work, TimeNs clock_advance = 0) {
   if (ctx.admission != nullptr) {
     if (!ctx.admission->TryAcquire(caller.agency)) {
       delete work;
@@ -73,8 +73,9 @@ grpc::ServerUnaryReactor* Enqueue(const ServiceContext& ctx, const Caller& calle
     }
     work->HoldSlot(ctx.admission, caller.agency);
   }
-  absl::Status s = cmd != nullptr ? ctx.sequencer->SubmitCommandHere(*cmd, work)
-                                  : ctx.sequencer->SubmitQuery(work);
+  absl::Status s = cmd == nullptr     ? ctx.sequencer->SubmitQuery(work)
+                   : clock_advance > 0 ? ctx.sequencer->SubmitClockAdvance(clock_advance, work)
+                                       : ctx.sequencer->SubmitCommandHere(*cmd, work);
   if (!s.ok()) {
     delete work;
     reactor->Finish(ToGrpcStatus(s));
@@ -84,17 +85,20 @@ grpc::ServerUnaryReactor* Enqueue(const ServiceContext& ctx, const Caller& calle
 
 // A command call. `translate` turns the request into the command (gRPC thread; an error
 // is the answer); `applied` fills the response from the applied command on the sequencer
-// thread and returns the call's status, sent once the command is durable.
+// thread and returns the call's status, sent once the command is durable. A
+// `clock_advance` > 0 (AdvanceClock) moves the sequencer's clock when the command is
+// sequenced (Sequencer::SubmitClockAdvance).
 grpc::ServerUnaryReactor* UnaryCommand(
     const ServiceContext& ctx, grpc::CallbackServerContext* context, Who who,
-    absl::FunctionRef<absl::StatusOr<Command>(const Caller&)> translate, AppliedFn applied) {
+    absl::FunctionRef<absl::StatusOr<Command>(const Caller&)> translate, AppliedFn applied,
+    TimeNs clock_advance = 0) {
   absl::StatusOr<Caller> caller = Authenticate(ctx, context, who);
   if (!caller.ok()) return FinishNow(context, caller.status());
   absl::StatusOr<Command> cmd = translate(*caller);
   if (!cmd.ok()) return FinishNow(context, cmd.status());
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   auto* work = new CallWork(std::move(applied), nullptr, FinishWith(reactor));
-  return Enqueue(ctx, *caller, reactor, &*cmd, work);
+  return Enqueue(ctx, *caller, reactor, &*cmd, work, clock_advance);
 }
 
 // A query call. `prepare` validates the request (gRPC thread; an error is the answer) and
@@ -440,16 +444,20 @@ grpc::ServerUnaryReactor* AdminService::AdvanceClock(grpc::CallbackServerContext
         if (request->advance_ns() <= 0) {
           return absl::InvalidArgumentError("advance_ns: must be > 0");
         }
-        response->set_offset_ns(sequencer->AdvanceClock(request->advance_ns()));
-        // A time command at the new time: what fell due is expired or settled now.
+        // A time command at the new time: what fell due is expired or settled now. The
+        // sequencer moves its clock when it takes the command, so a refused call (a full
+        // queue, the agency's in-flight limit) leaves the clock where it was.
         Command cmd{};
         cmd.type = CommandType::kAdvanceTime;
         return cmd;
       },
-      [response](const SequencerView& v, const Command& c, absl::Span<const Event> e) {
+      [response, sequencer](const SequencerView& v, const Command& c,
+                            absl::Span<const Event> e) {
         response->set_seq(c.seq);
+        response->set_offset_ns(sequencer->clock_offset());
         return internal::SimpleApplied(v, c, e);
-      });
+      },
+      request->advance_ns());
 }
 
 // ---- Admin: queries ----
