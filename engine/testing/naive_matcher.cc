@@ -244,6 +244,11 @@ void NaiveMatcher::Submit() {
     }
   }
   if (!Fits(pb, s.lots, s.price)) return reject(RejectReason::kOverflow);
+  // An agency that owes an overdue obligation of a mineral may not give that mineral away.
+  const InstrumentId gives = s.side == Side::kSell ? pb.base : pb.quote;
+  if (OwesOverdue(s.agency, ref_.instruments()[gives].mineral)) {
+    return reject(RejectReason::kObligationOverdue);
+  }
   Offer o{};
   o.id = offers_.size() + 1;
   o.agency = s.agency;
@@ -411,6 +416,7 @@ void NaiveMatcher::Apply(const Command& cmd, std::vector<Event>* out) {
   touched_.clear();
   Expire();
   Purge();
+  TermTimeStep();
   switch (cmd.type) {
     case CommandType::kSubmitOffer:
       Submit();
@@ -451,10 +457,23 @@ void NaiveMatcher::Apply(const Command& cmd, std::vector<Event>* out) {
         e.pair.pair = cmd.pair.pair;
       }
       break;
+    case CommandType::kSubmitTermOffer:
+      TermSubmit();
+      break;
+    case CommandType::kCancelTermOffer:
+      TermCancel();
+      break;
+    case CommandType::kReturnObligation:
+      ReturnCmd();
+      break;
+    case CommandType::kRecallObligation:
+      RecallCmd();
+      break;
     default:
       Reject(RejectReason::kNone, 0, 0, 0);
       break;
   }
+  Collect();
   for (const Touched& t : touched_) {
     auto [lots, count] = LevelTotals(t.pair, t.side, t.price);
     if (lots == t.lots && count == t.count) continue;

@@ -9,10 +9,16 @@
 // incoming remainder, ineligible offers are skipped, min-fill/FOK are checked before any
 // fill, expiry runs at the start of every command in (expiry, id) order, and book-level
 // events follow the command's other events in first-touch order.
+//
+// Time swaps (ENGINE.md "Time swaps"; naive_term_books.cc): term offers in one more vector,
+// candidates found by a full scan and sorted by (premium, arrival); the obligation ledger
+// is a vector of loans, and what a borrower owes under an agreement, what is due, overdue
+// or collectable is recomputed by scanning it, never kept incrementally.
 #ifndef MSX_ENGINE_TESTING_NAIVE_MATCHER_H_
 #define MSX_ENGINE_TESTING_NAIVE_MATCHER_H_
 
 #include <cstdint>
+#include <optional>
 #include <tuple>
 #include <vector>
 
@@ -30,7 +36,53 @@ class NaiveMatcher {
   HoldingInfo GetHoldings(AgencyId agency, InstrumentId instrument) const;
   std::size_t OpenOfferCount() const;
 
+  // Time swaps: one loan and the obligation it opened (ENGINE.md "Obligations").
+  struct Loan {
+    ObligationId id;
+    TermBookId book;
+    InstrumentId instrument;
+    std::uint32_t agreement;
+    AgencyId lender;
+    AgencyId borrower;
+    Lots lots;
+    std::int64_t premium_bps;
+    Amount principal;
+    Amount due_amount;
+    Amount returned;
+    TimeNs fill_time;
+    TimeNs due_time;
+    ObligationState state;
+    bool recalled;
+  };
+  const std::vector<Loan>& loans() const { return loans_; }
+  std::size_t OpenTermOfferCount() const;
+  // What `borrower` owes under agreement `agreement`: outstanding x reference value over its
+  // open and overdue loans under it (a scan).
+  MicroUsd Owed(std::uint32_t agreement, AgencyId borrower) const;
+  // Makers passed over because the loan would exceed the borrower's credit (a rule the
+  // event stream does not name), and loans whose premium was rounded up.
+  std::uint64_t credit_skips() const { return credit_skips_; }
+  std::uint64_t rounded_premiums() const { return rounded_premiums_; }
+
  private:
+  struct TermOffer {
+    OfferId id;
+    AgencyId agency;
+    TermBookId book;
+    Side side;
+    TimeInForce tif;
+    std::int64_t premium;
+    Lots open;
+    Lots filled;
+    TimeNs expiry;
+    AgencyMask allow;
+    AgencyMask deny;
+    ClientOfferId client_id;
+    bool is_open;
+    bool resting;
+    std::uint64_t priority;
+  };
+
   struct Offer {
     OfferId id;
     AgencyId agency;
@@ -78,6 +130,21 @@ class NaiveMatcher {
   RejectReason CheckLotsPrice(const PairBook& pb, Lots lots, Price price) const;
   bool Fits(const PairBook& pb, Lots lots, Price price) const;
 
+  // Time swaps (naive_term_books.cc).
+  bool OwesOverdue(AgencyId agency, MineralId mineral) const;
+  bool SharesAgreement(AgencyId a, AgencyId b, MineralId mineral) const;
+  std::optional<std::uint32_t> AgreementWithRoom(AgencyId lender, AgencyId borrower,
+                                                 MineralId mineral, MicroUsd value) const;
+  void TermRelease(TermOffer& o);
+  void EmitObligation(const Loan& l, ObligationEventKind kind, Amount amount);
+  Amount PayLoan(Loan& l, Amount want);
+  void TermTimeStep();
+  void TermSubmit();
+  void TermCancel();
+  void ReturnCmd();
+  void RecallCmd();
+  void Collect();
+
   const ReferenceData& ref_;
   std::vector<Offer> offers_;
   std::vector<HoldingInfo> holdings_;
@@ -88,6 +155,10 @@ class NaiveMatcher {
   TimeNs retention_ = 0;
   std::vector<std::pair<TimeNs, std::size_t>> done_;  // (finish time, index)
   std::size_t done_head_ = 0;
+  std::vector<TermOffer> term_offers_;
+  std::vector<Loan> loans_;
+  std::uint64_t credit_skips_ = 0;
+  std::uint64_t rounded_premiums_ = 0;
   const Command* cmd_ = nullptr;
   std::vector<Event>* out_ = nullptr;
 };

@@ -7,30 +7,71 @@
 
 namespace msx::testing {
 
+namespace {
+
+void AddTestUniverse(ReferenceDataBuilder& b) {
+  b.AddInstrument({"AAA", "alpha", "test", "kg", 10, 1000000, 0});
+  b.AddInstrument({"BBB", "beta", "test", "kg", 1, 100000, 0});
+  b.AddInstrument({"CCC", "gamma", "test", "kg", 100, 500000, 450000});
+  b.AddInstrument({"DDD", "delta", "test", "kg", 1, 100000000, 0});
+  b.AddPair({"AAA", "BBB", 1, 1500, 1000});
+  b.AddPair({"CCC", "BBB", 5, 1500, 1000});
+  b.AddPair({"AAA", "CCC", 1, 1500, 1000});
+  b.AddPair({"DDD", "BBB", 10, 1500, 100});
+  for (const char* code : {"A0", "A1", "A2", "A3", "A4", "A5"}) {
+    b.AddAgency({code, code, "XX", Role::kAgency});
+  }
+  b.AddAgency({"OPS", "operations", "XX", Role::kAdmin});
+  b.AddAgreement({"CORE", {"A0", "A1", "A2", "A3"}, {}});
+  b.AddAgreement({"AB", {"A3", "A4"}, {"alpha", "beta"}});
+  b.AddAgreement({"GAMMA", {"A0", "A5"}, {"gamma", "beta"}});
+}
+
+const ReferenceData* BuildOrDie(const ReferenceDataBuilder& b, const char* name) {
+  absl::StatusOr<ReferenceData> built = b.Build();
+  if (!built.ok()) {
+    std::fprintf(stderr, "%s: %s\n", name, std::string(built.status().message()).c_str());
+    std::abort();
+  }
+  return new ReferenceData(*std::move(built));
+}
+
+}  // namespace
+
 const ReferenceData& TestUniverse() {
   static const ReferenceData* const ref = [] {
     ReferenceDataBuilder b;
-    b.AddInstrument({"AAA", "alpha", "test", "kg", 10, 1000000, 0});
-    b.AddInstrument({"BBB", "beta", "test", "kg", 1, 100000, 0});
-    b.AddInstrument({"CCC", "gamma", "test", "kg", 100, 500000, 450000});
-    b.AddInstrument({"DDD", "delta", "test", "kg", 1, 100000000, 0});
-    b.AddPair({"AAA", "BBB", 1, 1500, 1000});
-    b.AddPair({"CCC", "BBB", 5, 1500, 1000});
-    b.AddPair({"AAA", "CCC", 1, 1500, 1000});
-    b.AddPair({"DDD", "BBB", 10, 1500, 100});
-    for (const char* code : {"A0", "A1", "A2", "A3", "A4", "A5"}) {
-      b.AddAgency({code, code, "XX", Role::kAgency});
-    }
-    b.AddAgency({"OPS", "operations", "XX", Role::kAdmin});
-    b.AddAgreement({"CORE", {"A0", "A1", "A2", "A3"}, {}});
-    b.AddAgreement({"AB", {"A3", "A4"}, {"alpha", "beta"}});
-    b.AddAgreement({"GAMMA", {"A0", "A5"}, {"gamma", "beta"}});
-    absl::StatusOr<ReferenceData> built = b.Build();
-    if (!built.ok()) {
-      std::fprintf(stderr, "TestUniverse: %s\n", std::string(built.status().message()).c_str());
-      std::abort();
-    }
-    return new ReferenceData(*std::move(built));
+    AddTestUniverse(b);
+    return BuildOrDie(b, "TestUniverse");
+  }();
+  return *ref;
+}
+
+const ReferenceData& TermUniverse() {
+  static const ReferenceData* const ref = [] {
+    ReferenceDataBuilder b;
+    AddTestUniverse(b);
+    b.AddAgreement({"SPARE", {"A0", "A1"}, {"beta"}});
+    b.AddTermBook({"AAA", 1, 40});
+    b.AddTermBook({"AAA", 3, 40});
+    b.AddTermBook({"BBB", 2, 200});
+    b.AddTermBook({"CCC", 1, 20});
+    b.AddTermBook({"DDD", 5, 10});
+    b.SetAgreementTerms({.agreement = "CORE",
+                         .credit_limits = {{"A1", 1'000'000'000}, {"A2", 0}},
+                         .default_credit_limit = 100'000'000,
+                         .recall_allowed = true,
+                         .recall_notice_days = 1});
+    b.SetAgreementTerms({.agreement = "AB",
+                         .credit_limits = {},
+                         .default_credit_limit = 200'000'000,
+                         .recall_allowed = true});
+    b.SetAgreementTerms({.agreement = "GAMMA",
+                         .credit_limits = {{"A5", 500'000'000}},
+                         .default_credit_limit = 150'000'000});
+    b.SetAgreementTerms(
+        {.agreement = "SPARE", .credit_limits = {}, .default_credit_limit = 50'000'000});
+    return BuildOrDie(b, "TermUniverse");
   }();
   return *ref;
 }

@@ -30,6 +30,19 @@ inline constexpr AgencyId kA0 = 0, kA1 = 1, kA2 = 2, kA3 = 3, kA4 = 4, kA5 = 5, 
 // The universe above. Aborts (test-only code) if the builder rejects it.
 const ReferenceData& TestUniverse();
 
+// TermUniverse: the universe above (same instruments, pairs, agencies, ids) with time
+// swaps (ENGINE.md "Time swaps"). Term books (tenor, max lots):
+//   AAA@1D 40, AAA@3D 40, BBB@2D 200, CCC@1D 20, DDD@5D 10.
+// One more agreement, "SPARE" {A0,A1} beta only, so that a loan of BBB between A0 and A1
+// falls to it when CORE has no room. Credit limits (micro-USD; 1 lot of AAA is worth
+// 10,000,000, of CCC 50,000,000, of DDD 100,000,000, 1 unit of BBB 100,000):
+//   CORE  default 100,000,000, A1 1,000,000,000, A2 0; recalls, notice 1 day
+//   AB    default 200,000,000; recalls, notice the default 8 days
+//   GAMMA default 150,000,000, A5 500,000,000; no recalls
+//   SPARE default 50,000,000; no recalls
+inline constexpr TermBookId kAaa1D = 0, kAaa3D = 1, kBbb2D = 2, kCcc1D = 3, kDdd5D = 4;
+const ReferenceData& TermUniverse();
+
 Command Submit(AgencyId agency, PairId pair, Side side, Lots lots, Price price,
                ClientOfferId client_id, TimeInForce tif = TimeInForce::kGtc);
 Command Cancel(AgencyId agency, OfferId offer);

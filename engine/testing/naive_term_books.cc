@@ -1,0 +1,437 @@
+// NaiveMatcher's time swaps: term books and the obligation ledger, re-stated from
+// engine/matching/ENGINE.md ("Time swaps") as plainly as possible. Everything is a linear
+// scan over two vectors (term offers, loans); nothing is kept incrementally (no heaps, no
+// levels, no exposure counters, no overdue lists), so that the engine's bookkeeping of
+// those is what the differential test checks.
+#include <algorithm>
+#include <tuple>
+
+#include "engine/testing/naive_matcher.h"
+
+namespace msx::testing {
+namespace {
+
+constexpr std::int64_t kMaxPremium = 10000;  // basis points: 100 %
+constexpr TimeNs kDay = 86'400'000'000'000;
+
+// principal + the premium rounded up to a whole unit; nullopt beyond int64.
+std::optional<Amount> Due(Amount principal, std::int64_t bps) {
+  const __int128 product = static_cast<__int128>(principal) * bps;
+  __int128 premium = product / 10000;
+  if (product % 10000 != 0) ++premium;
+  const __int128 due = principal + premium;
+  if (due > INT64_MAX) return std::nullopt;
+  return static_cast<Amount>(due);
+}
+
+bool Member(const Agreement& ag, AgencyId a) { return (ag.members >> a) & 1; }
+
+bool Accepts(AgencyMask allow, AgencyMask deny, AgencyId other) {
+  const AgencyMask bit = AgencyMask{1} << other;
+  if (allow != 0 && !(allow & bit)) return false;
+  return (deny & bit) == 0;
+}
+
+}  // namespace
+
+std::size_t NaiveMatcher::OpenTermOfferCount() const {
+  std::size_t n = 0;
+  for (const TermOffer& o : term_offers_) n += o.is_open;
+  return n;
+}
+
+MicroUsd NaiveMatcher::Owed(std::uint32_t agreement, AgencyId borrower) const {
+  MicroUsd owed = 0;
+  for (const Loan& l : loans_) {
+    if (l.agreement != agreement || l.borrower != borrower) continue;
+    if (l.state == ObligationState::kClosed) continue;
+    owed += (l.due_amount - l.returned) * ref_.instruments()[l.instrument].reference_value;
+  }
+  return owed;
+}
+
+bool NaiveMatcher::OwesOverdue(AgencyId agency, MineralId mineral) const {
+  for (const Loan& l : loans_) {
+    if (l.borrower == agency && l.state == ObligationState::kOverdue &&
+        ref_.instruments()[l.instrument].mineral == mineral) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool NaiveMatcher::SharesAgreement(AgencyId a, AgencyId b, MineralId mineral) const {
+  for (const Agreement& ag : ref_.agreements()) {
+    if (Member(ag, a) && Member(ag, b) && ReferenceData::Covers(ag, mineral)) return true;
+  }
+  return false;
+}
+
+// The first agreement in configuration order that contains both, covers the mineral and
+// has room for `value` under the borrower's limit.
+std::optional<std::uint32_t> NaiveMatcher::AgreementWithRoom(AgencyId lender, AgencyId borrower,
+                                                             MineralId mineral,
+                                                             MicroUsd value) const {
+  const auto& ags = ref_.agreements();
+  for (std::uint32_t i = 0; i < ags.size(); ++i) {
+    const Agreement& ag = ags[i];
+    if (!Member(ag, lender) || !Member(ag, borrower) || !ReferenceData::Covers(ag, mineral)) {
+      continue;
+    }
+    if (value <= ag.credit_limit[borrower] - Owed(i, borrower)) return i;
+  }
+  return std::nullopt;
+}
+
+// Gives a lend's reserved open units back to its agency; the offer is done.
+void NaiveMatcher::TermRelease(TermOffer& o) {
+  if (o.side == Side::kSell) {
+    const TermBook& tb = ref_.term_books()[o.book];
+    const Amount units = o.open * ref_.instruments()[tb.instrument].lot_size;
+    HoldingInfo& h = holdings_[o.agency * ref_.instruments().size() + tb.instrument];
+    h.reserved -= units;
+    h.available += units;
+  }
+  o.open = 0;
+  o.is_open = false;
+  o.resting = false;
+}
+
+void NaiveMatcher::EmitObligation(const Loan& l, ObligationEventKind kind, Amount amount) {
+  Event& e = Emit(EventType::kObligation);
+  e.obligation.obligation = l.id;
+  e.obligation.kind = kind;
+  e.obligation.state = l.state;
+  e.obligation.lender = l.lender;
+  e.obligation.borrower = l.borrower;
+  e.obligation.instrument = l.instrument;
+  e.obligation.amount = amount;
+  e.obligation.outstanding = l.due_amount - l.returned;
+  e.obligation.due_time = l.due_time;
+}
+
+// Moves min(want, the borrower's available units) to the lender; returns how many.
+Amount NaiveMatcher::PayLoan(Loan& l, Amount want) {
+  const std::size_t ni = ref_.instruments().size();
+  HoldingInfo& from = holdings_[l.borrower * ni + l.instrument];
+  const Amount x = std::max<Amount>(0, std::min(want, from.available));
+  from.available -= x;
+  holdings_[l.lender * ni + l.instrument].available += x;
+  l.returned += x;
+  return x;
+}
+
+// Start of every command, after the pair books' expiry: term offers expire in (expiry, id)
+// order, then obligations due by now settle in (due time, id) order.
+void NaiveMatcher::TermTimeStep() {
+  std::vector<std::size_t> expiring;
+  for (std::size_t i = 0; i < term_offers_.size(); ++i) {
+    const TermOffer& o = term_offers_[i];
+    if (o.is_open && o.tif == TimeInForce::kGtd && o.expiry <= cmd_->time) expiring.push_back(i);
+  }
+  std::sort(expiring.begin(), expiring.end(), [&](std::size_t a, std::size_t b) {
+    return std::make_tuple(term_offers_[a].expiry, a) < std::make_tuple(term_offers_[b].expiry, b);
+  });
+  for (std::size_t i : expiring) {
+    TermOffer& o = term_offers_[i];
+    const Lots lots = o.open;
+    TermRelease(o);
+    Event& e = Emit(EventType::kTermExpired);
+    e.expired.offer = o.id;
+    e.expired.agency = o.agency;
+    e.expired.lots = lots;
+  }
+  std::vector<std::size_t> due;
+  for (std::size_t i = 0; i < loans_.size(); ++i) {
+    const Loan& l = loans_[i];
+    if (l.state == ObligationState::kOpen && l.due_time <= cmd_->time) due.push_back(i);
+  }
+  std::sort(due.begin(), due.end(), [&](std::size_t a, std::size_t b) {
+    return std::make_tuple(loans_[a].due_time, a) < std::make_tuple(loans_[b].due_time, b);
+  });
+  for (std::size_t i : due) {
+    Loan& l = loans_[i];
+    const Amount x = PayLoan(l, l.due_amount - l.returned);
+    const bool paid = l.returned == l.due_amount;
+    l.state = paid ? ObligationState::kClosed : ObligationState::kOverdue;
+    EmitObligation(l, paid ? ObligationEventKind::kSettled : ObligationEventKind::kOverdue, x);
+  }
+}
+
+void NaiveMatcher::TermSubmit() {
+  const SubmitOffer& s = cmd_->submit;
+  auto reject = [&](RejectReason r, OfferId o = 0) { Reject(r, s.agency, o, s.client_id); };
+  if (s.agency >= ref_.agencies().size() || ref_.agencies()[s.agency].role != Role::kAgency) {
+    return reject(RejectReason::kUnknownAgency);
+  }
+  if (s.client_id != 0) {
+    for (const TermOffer& o : term_offers_) {
+      if (o.agency == s.agency && o.client_id == s.client_id) {
+        return reject(RejectReason::kDuplicateClientId, o.id);
+      }
+    }
+  }
+  if (s.pair >= ref_.term_books().size()) return reject(RejectReason::kUnknownTermBook);
+  if (s.side != Side::kBuy && s.side != Side::kSell) return reject(RejectReason::kInvalidSide);
+  if (s.tif != TimeInForce::kGtc && s.tif != TimeInForce::kGtd && s.tif != TimeInForce::kIoc) {
+    return reject(RejectReason::kInvalidTimeInForce);
+  }
+  const TermBook& tb = ref_.term_books()[s.pair];
+  const Instrument& inst = ref_.instruments()[tb.instrument];
+  if (s.lots <= 0) return reject(RejectReason::kInvalidLots);
+  if (s.lots > tb.max_lots) return reject(RejectReason::kLotsAboveMax);
+  if (s.price < 0 || s.price > kMaxPremium) return reject(RejectReason::kInvalidPrice);
+  if (s.min_fill != 0) return reject(RejectReason::kInvalidMinFill);
+  if (s.tif == TimeInForce::kGtd && s.expiry <= cmd_->time) {
+    return reject(RejectReason::kExpiryInPast);
+  }
+  for (AgencyMask m : {s.allow, s.deny}) {
+    for (int bit = 0; bit < 64; ++bit) {
+      if ((m >> bit & 1) && static_cast<std::size_t>(bit) >= ref_.agencies().size()) {
+        return reject(RejectReason::kUnknownCounterparty);
+      }
+    }
+  }
+  const Amount principal = s.lots * inst.lot_size;
+  const std::optional<Amount> due = Due(principal, s.price);
+  if (!due) return reject(RejectReason::kOverflow);
+  const std::size_t ni = ref_.instruments().size();
+  HoldingInfo& h = holdings_[s.agency * ni + tb.instrument];
+  if (s.side == Side::kSell) {
+    if (OwesOverdue(s.agency, inst.mineral)) return reject(RejectReason::kObligationOverdue);
+    if (principal > h.available) return reject(RejectReason::kInsufficientHoldings);
+  } else {
+    // Some agreement with the borrower that covers the mineral has room for the whole offer.
+    bool room = false;
+    const auto& ags = ref_.agreements();
+    for (std::uint32_t i = 0; i < ags.size() && !room; ++i) {
+      if (Member(ags[i], s.agency) && ReferenceData::Covers(ags[i], inst.mineral) &&
+          static_cast<__int128>(*due) * inst.reference_value <=
+              ags[i].credit_limit[s.agency] - Owed(i, s.agency)) {
+        room = true;
+      }
+    }
+    if (!room) return reject(RejectReason::kCreditLimitExceeded);
+  }
+
+  TermOffer t{};
+  t.id = term_offers_.size() + 1;
+  t.agency = s.agency;
+  t.book = s.pair;
+  t.side = s.side;
+  t.tif = s.tif;
+  t.premium = s.price;
+  t.open = s.lots;
+  t.expiry = s.tif == TimeInForce::kGtd ? s.expiry : 0;
+  t.allow = s.allow;
+  t.deny = s.deny;
+  t.client_id = s.client_id;
+  t.is_open = true;
+  if (s.side == Side::kSell) {
+    h.available -= principal;
+    h.reserved += principal;
+  }
+  term_offers_.push_back(t);
+  const std::size_t ti = term_offers_.size() - 1;
+  Event& acc = Emit(EventType::kTermAccepted);
+  acc.accepted.offer = t.id;
+  acc.accepted.agency = t.agency;
+  acc.accepted.pair = t.book;
+  acc.accepted.side = t.side;
+  acc.accepted.tif = t.tif;
+  acc.accepted.lots = s.lots;
+  acc.accepted.price = s.price;
+  acc.accepted.client_id = s.client_id;
+
+  // Resting offers on the other side that cross, best premium first, then arrival.
+  const bool lend = s.side == Side::kSell;
+  std::vector<std::size_t> cand;
+  for (std::size_t i = 0; i < ti; ++i) {
+    const TermOffer& m = term_offers_[i];
+    if (!m.resting || m.book != t.book || m.side == t.side) continue;
+    if (lend ? m.premium >= t.premium : m.premium <= t.premium) cand.push_back(i);
+  }
+  std::sort(cand.begin(), cand.end(), [&](std::size_t a, std::size_t b) {
+    const TermOffer& x = term_offers_[a];
+    const TermOffer& y = term_offers_[b];
+    if (x.premium != y.premium) return lend ? x.premium > y.premium : x.premium < y.premium;
+    return x.priority < y.priority;
+  });
+  bool self = false;
+  for (std::size_t ci : cand) {
+    TermOffer& tk = term_offers_[ti];
+    TermOffer& m = term_offers_[ci];
+    if (tk.open == 0) break;
+    if (m.agency == tk.agency) {
+      self = true;
+      break;
+    }
+    if (!SharesAgreement(m.agency, tk.agency, inst.mineral) ||
+        !Accepts(tk.allow, tk.deny, m.agency) || !Accepts(m.allow, m.deny, tk.agency)) {
+      continue;
+    }
+    const Lots q = std::min(tk.open, m.open);
+    const AgencyId lender = lend ? tk.agency : m.agency;
+    const AgencyId borrower = lend ? m.agency : tk.agency;
+    const Amount p = q * inst.lot_size;
+    const Amount owe = *Due(p, m.premium);
+    const std::optional<std::uint32_t> ag =
+        AgreementWithRoom(lender, borrower, inst.mineral, owe * inst.reference_value);
+    if (!ag) {
+      ++credit_skips_;
+      continue;
+    }
+    if (p * m.premium % 10000 != 0) ++rounded_premiums_;
+    // The near leg: from the lender's reservation to the borrower's available units.
+    holdings_[lender * ni + tb.instrument].reserved -= p;
+    holdings_[borrower * ni + tb.instrument].available += p;
+    tk.open -= q;
+    tk.filled += q;
+    m.open -= q;
+    m.filled += q;
+    if (m.open == 0) {
+      m.is_open = false;
+      m.resting = false;
+    }
+    Loan l{};
+    l.id = loans_.size() + 1;
+    l.book = t.book;
+    l.instrument = tb.instrument;
+    l.agreement = *ag;
+    l.lender = lender;
+    l.borrower = borrower;
+    l.lots = q;
+    l.premium_bps = m.premium;
+    l.principal = p;
+    l.due_amount = owe;
+    l.fill_time = cmd_->time;
+    l.due_time = cmd_->time + static_cast<TimeNs>(tb.tenor_days) * kDay;
+    l.state = ObligationState::kOpen;
+    loans_.push_back(l);
+    Event& e = Emit(EventType::kLoanFill);
+    e.loan_fill.obligation = l.id;
+    e.loan_fill.book = t.book;
+    e.loan_fill.agreement = *ag;
+    e.loan_fill.maker_offer = m.id;
+    e.loan_fill.taker_offer = tk.id;
+    e.loan_fill.lender = lender;
+    e.loan_fill.borrower = borrower;
+    e.loan_fill.lots = q;
+    e.loan_fill.premium_bps = m.premium;
+    e.loan_fill.due_amount = owe;
+    e.loan_fill.maker_open = m.open;
+    e.loan_fill.taker_open = tk.open;
+    e.loan_fill.aggressor_side = tk.side;
+  }
+  TermOffer& tk = term_offers_[ti];
+  if (tk.open == 0) {
+    tk.is_open = false;
+    return;
+  }
+  if (self || tk.tif == TimeInForce::kIoc) {
+    const Lots lots = tk.open;
+    TermRelease(tk);
+    Event& e = Emit(EventType::kTermCancelled);
+    e.cancelled.offer = tk.id;
+    e.cancelled.agency = tk.agency;
+    e.cancelled.reason = self ? CancelReason::kSelfMatch : CancelReason::kIocRemainder;
+    e.cancelled.lots = lots;
+    return;
+  }
+  tk.resting = true;
+  tk.priority = next_priority_++;
+}
+
+void NaiveMatcher::TermCancel() {
+  const CancelOffer& c = cmd_->cancel;
+  if (c.agency >= ref_.agencies().size()) {
+    return Reject(RejectReason::kUnknownAgency, c.agency, c.offer, 0);
+  }
+  if (c.offer == 0 || c.offer > term_offers_.size() ||
+      term_offers_[c.offer - 1].agency != c.agency || !term_offers_[c.offer - 1].is_open) {
+    return Reject(RejectReason::kUnknownOffer, c.agency, c.offer, 0);
+  }
+  TermOffer& o = term_offers_[c.offer - 1];
+  const Lots lots = o.open;
+  TermRelease(o);
+  Event& e = Emit(EventType::kTermCancelled);
+  e.cancelled.offer = o.id;
+  e.cancelled.agency = o.agency;
+  e.cancelled.reason = CancelReason::kRequested;
+  e.cancelled.lots = lots;
+}
+
+void NaiveMatcher::ReturnCmd() {
+  const ObligationCommand& c = cmd_->obligation;
+  auto reject = [&](RejectReason r) { Reject(r, c.agency, c.obligation, 0); };
+  if (c.agency >= ref_.agencies().size()) return reject(RejectReason::kUnknownAgency);
+  if (c.obligation == 0 || c.obligation > loans_.size() ||
+      loans_[c.obligation - 1].borrower != c.agency) {
+    return reject(RejectReason::kUnknownObligation);
+  }
+  Loan& l = loans_[c.obligation - 1];
+  if (l.state == ObligationState::kClosed) return reject(RejectReason::kObligationNotOpen);
+  if (c.amount <= 0 || c.amount > l.due_amount - l.returned) {
+    return reject(RejectReason::kInvalidAmount);
+  }
+  if (c.amount > GetHoldings(l.borrower, l.instrument).available) {
+    return reject(RejectReason::kInsufficientHoldings);
+  }
+  PayLoan(l, c.amount);
+  if (l.returned == l.due_amount) l.state = ObligationState::kClosed;  // cures an overdue
+  EmitObligation(l, ObligationEventKind::kReturned, c.amount);
+}
+
+void NaiveMatcher::RecallCmd() {
+  const ObligationCommand& c = cmd_->obligation;
+  auto reject = [&](RejectReason r) { Reject(r, c.agency, c.obligation, 0); };
+  if (c.agency >= ref_.agencies().size()) return reject(RejectReason::kUnknownAgency);
+  if (c.obligation == 0 || c.obligation > loans_.size() ||
+      loans_[c.obligation - 1].lender != c.agency) {
+    return reject(RejectReason::kUnknownObligation);
+  }
+  Loan& l = loans_[c.obligation - 1];
+  if (l.state != ObligationState::kOpen) return reject(RejectReason::kObligationNotOpen);
+  const Agreement& ag = ref_.agreements()[l.agreement];
+  if (!ag.recall_allowed) return reject(RejectReason::kRecallNotAllowed);
+  l.due_time = std::min(l.due_time, cmd_->time + ag.recall_notice);
+  l.recalled = true;
+  EmitObligation(l, ObligationEventKind::kRecalled, 0);
+}
+
+// End of every command: each (borrower, instrument) with overdue obligations whose
+// borrower holds available units pays them, (borrower, instrument) in order, oldest
+// overdue first. Only the units held when the pass starts count: what a lender receives
+// by a collection in this pass waits for the next command.
+void NaiveMatcher::Collect() {
+  const std::size_t na = ref_.agencies().size();
+  const std::size_t ni = ref_.instruments().size();
+  std::vector<Amount> budget(na * ni, 0);
+  for (const Loan& l : loans_) {
+    if (l.state != ObligationState::kOverdue) continue;
+    budget[l.borrower * ni + l.instrument] = holdings_[l.borrower * ni + l.instrument].available;
+  }
+  for (std::size_t key = 0; key < na * ni; ++key) {
+    if (budget[key] <= 0) continue;
+    std::vector<std::size_t> owed;
+    for (std::size_t i = 0; i < loans_.size(); ++i) {
+      const Loan& l = loans_[i];
+      if (l.state == ObligationState::kOverdue && l.borrower * ni + l.instrument == key) {
+        owed.push_back(i);
+      }
+    }
+    std::sort(owed.begin(), owed.end(), [&](std::size_t a, std::size_t b) {
+      return std::make_tuple(loans_[a].due_time, a) < std::make_tuple(loans_[b].due_time, b);
+    });
+    for (std::size_t i : owed) {
+      if (budget[key] <= 0) break;
+      Loan& l = loans_[i];
+      const Amount x = PayLoan(l, std::min(l.due_amount - l.returned, budget[key]));
+      budget[key] -= x;
+      if (l.returned == l.due_amount) l.state = ObligationState::kClosed;
+      EmitObligation(l, ObligationEventKind::kCollected, x);
+    }
+  }
+}
+
+}  // namespace msx::testing
