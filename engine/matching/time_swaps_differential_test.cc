@@ -242,5 +242,79 @@ TEST(TimeSwapsDifferentialTest, EngineMatchesNaiveModelOnTermBooksAndObligations
   std::printf("counts: %s\n", summary.c_str());
 }
 
+// ENGINE.md "Overdue": "Units a lender receives by a collection are collected from it (if
+// it is itself overdue in that instrument) at the end of the next command, not in the same
+// pass." The engine keeps that only for a lender whose (borrower, instrument) group was
+// not chosen at the start of the pass; when it was chosen (it held units of its own) and
+// comes later in (borrower, instrument) order, the engine's pass also takes what it has
+// just received (TimeSwaps::CollectOverdue reads the live holding, not the holding at the
+// start of the pass), so the outcome depends on the agencies' order, against the code's own
+// comment "whatever the groups' order". Disabled until the engine follows ENGINE.md
+// (reported to the lead; wt-timeswap owns the engine's time swaps).
+//
+// A1 lends A0 10 units (ob1); A2 lends A1 20 (ob2); A0 and A1 each lend A3 10 for 3 days
+// (ob3, ob4). A0 and A1 are cut to 0 and fall overdue on ob1 and ob2. When ob3 and ob4
+// settle, A0 and A1 each receive 10 at the start of the command; the collection pass pays
+// ob1 from A0's 10 (to A1), and must take from A1 only the 10 it held when the pass
+// began: ob2 keeps 10 outstanding until the next command.
+TEST(TimeSwapsDifferentialTest, DISABLED_UnitsReceivedByACollectionWaitForTheNextCommand) {
+  using ::msx::testing::kA0;
+  using ::msx::testing::kA1;
+  using ::msx::testing::kA2;
+  using ::msx::testing::kA3;
+  using ::msx::testing::kAaa;
+  using ::msx::testing::kAaa1D;
+  using ::msx::testing::kAaa3D;
+  const ReferenceData& ref = TermUniverse();
+  const TimeNs day = 86'400'000'000'000;
+  auto term = [](AgencyId agency, TermBookId book, Side side, Lots lots, ClientOfferId id) {
+    Command c{};
+    c.type = CommandType::kSubmitTermOffer;
+    c.submit = {.agency = agency, .pair = book, .side = side, .tif = TimeInForce::kGtc,
+                .lots = lots, .price = 0, .min_fill = 0, .expiry = 0, .allow = 0, .deny = 0,
+                .client_id = id};
+    return c;
+  };
+  std::vector<Command> cmds = {
+      ::msx::testing::SetHolding(kA0, kAaa, 100), ::msx::testing::SetHolding(kA1, kAaa, 100),
+      ::msx::testing::SetHolding(kA2, kAaa, 100), ::msx::testing::SetHolding(kA3, kAaa, 100),
+      term(kA1, kAaa1D, Side::kSell, 1, 1), term(kA0, kAaa1D, Side::kBuy, 1, 1),  // ob1
+      term(kA2, kAaa1D, Side::kSell, 2, 2), term(kA1, kAaa1D, Side::kBuy, 2, 2),  // ob2
+      term(kA0, kAaa3D, Side::kSell, 1, 3), term(kA3, kAaa3D, Side::kBuy, 1, 3),  // ob3
+      term(kA1, kAaa3D, Side::kSell, 1, 4), term(kA3, kAaa3D, Side::kBuy, 1, 4),  // ob4
+      ::msx::testing::SetHolding(kA0, kAaa, 0), ::msx::testing::SetHolding(kA1, kAaa, 0),
+      ::msx::testing::AdvanceTime(),  // ob1, ob2 overdue
+      ::msx::testing::AdvanceTime(),  // ob3, ob4 settle; collection
+      ::msx::testing::AdvanceTime()};
+  for (std::size_t i = 0; i < cmds.size(); ++i) {
+    cmds[i].seq = i + 1;
+    cmds[i].time = 1000 + static_cast<TimeNs>(i);
+  }
+  cmds[cmds.size() - 3].time = 1000 + 2 * day;
+  cmds[cmds.size() - 2].time = 1000 + 4 * day;
+  cmds[cmds.size() - 1].time = 1000 + 4 * day + 1;
+  Engine engine(ref, EngineOptions{.expected_offers = 64});
+  NaiveMatcher naive(ref);
+  std::vector<Event> a, b;
+  for (std::size_t i = 0; i < cmds.size(); ++i) {
+    a.clear();
+    b.clear();
+    engine.Apply(cmds[i], &a);
+    naive.Apply(cmds[i], &b);
+    if (i + 2 == cmds.size()) {
+      // The pass took from A1 only the 10 it held when it began.
+      EXPECT_EQ(engine.GetObligation(2)->outstanding, 10);
+      EXPECT_EQ(engine.GetObligation(2)->state, ObligationState::kOverdue);
+      EXPECT_EQ(engine.GetHoldings(kA1, kAaa).available, 10);
+    }
+    const bool same = a.size() == b.size() &&
+                      (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(Event)) == 0);
+    ASSERT_TRUE(same) << "command " << i << "\n engine: " << Describe(a)
+                      << "\n naive:  " << Describe(b);
+  }
+  EXPECT_EQ(engine.GetObligation(2)->state, ObligationState::kClosed);
+  EXPECT_EQ(engine.GetHoldings(kA2, kAaa).available, 120);
+}
+
 }  // namespace
 }  // namespace msx
