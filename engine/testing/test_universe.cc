@@ -2,6 +2,9 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "engine/matching/reference_data_builder.h"
 
@@ -57,20 +60,22 @@ const ReferenceData& TermUniverse() {
     b.AddTermBook({"BBB", 2, 200});
     b.AddTermBook({"CCC", 1, 20});
     b.AddTermBook({"DDD", 5, 10});
-    b.SetAgreementTerms({.agreement = "CORE",
-                         .credit_limits = {{"A1", 1'000'000'000}, {"A2", 0}},
-                         .default_credit_limit = 100'000'000,
-                         .recall_allowed = true,
-                         .recall_notice_days = 1});
-    b.SetAgreementTerms({.agreement = "AB",
-                         .credit_limits = {},
-                         .default_credit_limit = 200'000'000,
-                         .recall_allowed = true});
-    b.SetAgreementTerms({.agreement = "GAMMA",
-                         .credit_limits = {{"A5", 500'000'000}},
-                         .default_credit_limit = 150'000'000});
-    b.SetAgreementTerms(
-        {.agreement = "SPARE", .credit_limits = {}, .default_credit_limit = 50'000'000});
+    // Field by field: AgreementTermsSpec grows (collateral), and the rest keep defaults.
+    auto terms = [&](const char* agreement, MicroUsd default_limit,
+                     std::vector<std::pair<std::string, MicroUsd>> limits, bool recall,
+                     std::int32_t notice_days) {
+      AgreementTermsSpec t;
+      t.agreement = agreement;
+      t.credit_limits = std::move(limits);
+      t.default_credit_limit = default_limit;
+      t.recall_allowed = recall;
+      t.recall_notice_days = notice_days;
+      b.SetAgreementTerms(std::move(t));
+    };
+    terms("CORE", 100'000'000, {{"A1", 1'000'000'000}, {"A2", 0}}, true, 1);
+    terms("AB", 200'000'000, {}, true, 0);
+    terms("GAMMA", 150'000'000, {{"A5", 500'000'000}}, false, 0);
+    terms("SPARE", 50'000'000, {}, false, 0);
     return BuildOrDie(b, "TermUniverse");
   }();
   return *ref;
