@@ -393,9 +393,9 @@ inline void Engine::Impl::Match(const Command& cmd, Book& b, OfferId id, OfferRe
   if (self_match) return FinishTaker(cmd, b, id, o, CancelReason::kSelfMatch, out);
   if (o.tif == TimeInForce::kIoc) return FinishTaker(cmd, b, id, o, CancelReason::kIocRemainder, out);
   if (o.tif == TimeInForce::kFok) return FinishTaker(cmd, b, id, o, CancelReason::kFokUnfilled, out);
-  // Rest.
+  // Rest, at the level of index `limit` (its own price's; a division saved).
   BookSide& own = taker_buys ? b.bids : b.asks;
-  const std::int64_t index = (o.price - b.low) / b.tick;
+  const std::int64_t index = limit;
   Touch(o.pair, o.side, index, own.levels[index]);
   LinkTail(b, own, id, o, index);
   if (o.tif == TimeInForce::kGtd) {
