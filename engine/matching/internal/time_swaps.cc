@@ -682,16 +682,20 @@ void TimeSwaps::CollectOverdue(const Command& cmd, std::vector<Event>* out) noex
   // event order (groups_ order depends on history, LoadState rebuilds it differently).
   collectable_.clear();
   for (const OverdueGroup& g : groups_) {
-    if ((*holdings_)[g.key].available > 0) collectable_.push_back(g.key);
+    const Amount held = (*holdings_)[g.key].available;
+    if (held > 0) collectable_.emplace_back(g.key, held);
   }
   if (collectable_.empty()) return;
   std::sort(collectable_.begin(), collectable_.end());
-  for (std::uint32_t key : collectable_) {
+  for (auto& [key, budget] : collectable_) {
+    // Only what the borrower held when the pass began: units it receives from a
+    // collection earlier in this pass wait for the next command.
     ObligationId id = groups_[group_of_[key] - 1].head;
-    while (id != 0 && (*holdings_)[key].available > 0) {
+    while (id != 0 && budget > 0 && (*holdings_)[key].available > 0) {
       Obligation& ob = Ob(id);
       id = ob.ov_next;
-      const Amount x = Pay(ob, Outstanding(ob));
+      const Amount x = Pay(ob, std::min(Outstanding(ob), budget));
+      budget -= x;
       if (Outstanding(ob) == 0) CloseOverdue(ob);  // may drop the group: id is kept
       ObligationEventFor(cmd, ob, ObligationEventKind::kCollected, x, out);
       if (ob.state == ObligationState::kClosed) ReleasePledge(cmd, ob, out);

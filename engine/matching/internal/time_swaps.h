@@ -302,7 +302,9 @@ class TimeSwaps {
   std::uint64_t pledges_ = 0;         // obligations that ever carried a pledge
   std::vector<OverdueGroup> groups_;          // unordered; swap-removed when emptied
   std::vector<std::uint32_t> group_of_;       // [borrower * instruments + instrument]: index + 1
-  std::vector<std::uint32_t> collectable_;    // scratch for CollectOverdue: group keys
+  // Scratch for CollectOverdue: the group keys to collect, and what each borrower held
+  // available when the pass began (all it may pay in this pass).
+  std::vector<std::pair<std::uint32_t, Amount>> collectable_;
   std::vector<std::uint32_t> overdue_by_mineral_;  // [agency * minerals + mineral]
   std::vector<MicroUsd> exposure_;                 // [agreement * agencies + borrower]
 };
