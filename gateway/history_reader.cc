@@ -20,6 +20,8 @@ bool EventConcerns(const Event& e, AgencyId agency) {
       return e.expired.agency == agency;
     case EventType::kReplaced:
       return e.replaced.agency == agency;
+    case EventType::kEmergencyLevelSet:  // every agency is told (ExecutionReport.level_changed)
+      return true;
     default:
       return false;
   }

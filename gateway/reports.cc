@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <string>
 
 #include "gateway/translate.h"
 
@@ -331,15 +332,31 @@ void Reports::Build(const Engine& engine, const Command& cmd, absl::Span<const E
         }
         break;
       }
+      // Emergencies: a level change goes to every trading agency (admin tokens have no
+      // execution stream).
+      case EventType::kEmergencyLevelSet: {
+        const EmergencyLevelEvent& l = e.level_set;
+        if (l.instrument >= ref_.instruments().size()) break;
+        const std::string reason(l.reason,
+                                 std::min<std::size_t>(l.reason_size, kMaxLevelReasonBytes));
+        for (const Agency& a : ref_.agencies()) {
+          if (a.role == Role::kAdmin || !wants(a.id)) continue;
+          v1::LevelChanged* lc = new_report(a.id)->mutable_level_changed();
+          lc->set_instrument(ref_.instruments()[l.instrument].symbol);
+          lc->set_level(ToProtoLevel(l.level));
+          lc->set_previous(ToProtoLevel(l.previous));
+          lc->set_reason(reason);
+        }
+        break;
+      }
       case EventType::kRejected:
       case EventType::kHoldingsSet:
-      // Emergencies: their cancels and book levels arrive as kCancelled / kBookLevel; the
-      // admin events themselves reach no stream (yet).
+      // The other emergency events reach no execution stream: what they do to an agency's
+      // offers arrives as kCancelled, to books as kBookLevel.
       case EventType::kReferencePublished:
       case EventType::kPairBandChanged:
       case EventType::kMemberAdmitted:
       case EventType::kMemberSuspended:
-      case EventType::kEmergencyLevelSet:
         break;
     }
   }

@@ -145,6 +145,10 @@ class ExchangeService final : public v1::Exchange::CallbackService {
   grpc::ServerUnaryReactor* RecallObligation(grpc::CallbackServerContext* context,
                                              const v1::RecallObligationRequest* request,
                                              v1::RecallObligationResponse* response) override;
+  // Emergencies (unary_service.cc).
+  grpc::ServerUnaryReactor* GetLevels(grpc::CallbackServerContext* context,
+                                      const v1::GetLevelsRequest* request,
+                                      v1::GetLevelsResponse* response) override;
   grpc::ServerWriteReactor<v1::ExecutionReport>* StreamExecutions(
       grpc::CallbackServerContext* context, const v1::StreamExecutionsRequest* request) override;
   // StreamExecutions, several reports per message (one write per group of ready reports).
@@ -184,6 +188,19 @@ class AdminService final : public v1::Admin::CallbackService {
   grpc::ServerUnaryReactor* AdvanceClock(grpc::CallbackServerContext* context,
                                          const v1::AdvanceClockRequest* request,
                                          v1::AdvanceClockResponse* response) override;
+  // Emergencies (unary_service.cc).
+  grpc::ServerUnaryReactor* PublishReference(grpc::CallbackServerContext* context,
+                                             const v1::PublishReferenceRequest* request,
+                                             v1::AdminCommandResponse* response) override;
+  grpc::ServerUnaryReactor* AdmitMember(grpc::CallbackServerContext* context,
+                                        const v1::MemberRequest* request,
+                                        v1::AdminCommandResponse* response) override;
+  grpc::ServerUnaryReactor* SuspendMember(grpc::CallbackServerContext* context,
+                                          const v1::MemberRequest* request,
+                                          v1::AdminCommandResponse* response) override;
+  grpc::ServerUnaryReactor* SetEmergencyLevel(grpc::CallbackServerContext* context,
+                                              const v1::SetEmergencyLevelRequest* request,
+                                              v1::AdminCommandResponse* response) override;
 
  private:
   ServiceContext ctx_;

@@ -1,5 +1,6 @@
 #include "gateway/translate.h"
 
+#include <cstring>
 #include <limits>
 
 #include "absl/strings/str_cat.h"
@@ -224,6 +225,85 @@ absl::StatusOr<Command> PairToCommand(const ReferenceData& ref, CommandType type
   return cmd;
 }
 
+absl::StatusOr<InstrumentId> LookupInstrument(const ReferenceData& ref,
+                                              const std::string& symbol) {
+  if (symbol.empty()) return InvalidField("instrument", "required, e.g. \"CO-99.8\"");
+  std::optional<InstrumentId> id = ref.FindInstrument(symbol);
+  if (!id) {
+    return absl::NotFoundError(absl::StrCat(RejectReasonName(RejectReason::kUnknownInstrument),
+                                            ": instrument: ", Echo(symbol), " is not listed"));
+  }
+  return *id;
+}
+
+absl::StatusOr<Command> PublishReferenceToCommand(const ReferenceData& ref,
+                                                  const v1::PublishReferenceRequest& req) {
+  absl::StatusOr<InstrumentId> instrument = LookupInstrument(ref, req.instrument());
+  if (!instrument.ok()) return instrument.status();
+  if (req.reference_value_micro_usd() <= 0) {
+    return Invalid(RejectReason::kInvalidReference, "reference_value_micro_usd",
+                   absl::StrCat("must be > 0 micro-USD per unit, got ",
+                                req.reference_value_micro_usd()));
+  }
+  if (req.floor_micro_usd() < 0) {
+    return Invalid(RejectReason::kInvalidReference, "floor_micro_usd",
+                   absl::StrCat("must be >= 0 (0 = none), got ", req.floor_micro_usd()));
+  }
+  if (req.effective_time_ns() < 0) {
+    return InvalidField("effective_time_ns", absl::StrCat("must be >= 0 (0 = at once), got ",
+                                                          req.effective_time_ns()));
+  }
+  Command cmd{};
+  cmd.type = CommandType::kPublishReference;
+  cmd.publish_reference = {*instrument, req.reference_value_micro_usd(), req.floor_micro_usd(),
+                           req.effective_time_ns()};
+  return cmd;
+}
+
+absl::StatusOr<Command> MemberToCommand(const ReferenceData& ref, CommandType type,
+                                        const v1::MemberRequest& req) {
+  if (req.agreement().empty()) return InvalidField("agreement", "required, e.g. \"FORGE\"");
+  std::optional<std::uint32_t> agreement;
+  for (std::size_t g = 0; g < ref.agreements().size(); ++g) {
+    if (ref.agreements()[g].name == req.agreement()) agreement = static_cast<std::uint32_t>(g);
+  }
+  if (!agreement) {
+    return absl::NotFoundError(absl::StrCat(RejectReasonName(RejectReason::kUnknownAgreement),
+                                            ": agreement: ", Echo(req.agreement()),
+                                            " is not listed"));
+  }
+  absl::StatusOr<AgencyId> agency = LookupAgency(ref, "agency", req.agency());
+  if (!agency.ok()) return agency.status();
+  Command cmd{};
+  cmd.type = type;
+  cmd.member = {*agreement, *agency};
+  return cmd;
+}
+
+absl::StatusOr<Command> SetLevelToCommand(const ReferenceData& ref,
+                                          const v1::SetEmergencyLevelRequest& req) {
+  absl::StatusOr<InstrumentId> instrument = LookupInstrument(ref, req.instrument());
+  if (!instrument.ok()) return instrument.status();
+  if (req.level() < v1::EMERGENCY_LEVEL_NORMAL || req.level() > v1::EMERGENCY_LEVEL_SERIOUS) {
+    return Invalid(RejectReason::kInvalidLevel, "level",
+                   absl::StrCat("required: EMERGENCY_LEVEL_NORMAL, _INTEREST, _CAUTION, "
+                                "_WARNING or _SERIOUS, got ",
+                                static_cast<int>(req.level())));
+  }
+  if (req.reason().size() > kMaxLevelReasonBytes) {
+    return Invalid(RejectReason::kInvalidLevel, "reason",
+                   absl::StrCat(req.reason().size(), " bytes, at most ", kMaxLevelReasonBytes));
+  }
+  Command cmd{};
+  cmd.type = CommandType::kSetEmergencyLevel;
+  SetEmergencyLevel& l = cmd.set_level;
+  l.instrument = *instrument;
+  l.level = static_cast<EmergencyLevel>(req.level() - v1::EMERGENCY_LEVEL_NORMAL);
+  l.reason_size = static_cast<std::uint8_t>(req.reason().size());
+  std::memcpy(l.reason, req.reason().data(), req.reason().size());
+  return cmd;
+}
+
 absl::Status RejectToStatus(const ReferenceData& ref, const Command& cmd, RejectReason reason) {
   std::string name = RejectReasonName(reason);
   auto msg = [&](absl::string_view field, absl::string_view what) {
@@ -444,7 +524,8 @@ void ToProtoHolding(const ReferenceData& ref, InstrumentId instrument, const Hol
   out->set_reserved(h.reserved);
 }
 
-void ToProtoPair(const ReferenceData& ref, const PairBook& pair, bool halted, v1::Pair* out) {
+void ToProtoPair(const ReferenceData& ref, const PairBook& pair, bool halted,
+                 const PairBand& band, EmergencyLevel level, v1::Pair* out) {
   out->set_symbol(pair.symbol);
   if (pair.base < ref.instruments().size()) out->set_base(ref.instruments()[pair.base].symbol);
   if (pair.quote < ref.instruments().size()) {
@@ -453,10 +534,29 @@ void ToProtoPair(const ReferenceData& ref, const PairBook& pair, bool halted, v1
   out->set_tick(pair.tick);
   out->set_band_bps(pair.band_bps);
   out->set_max_lots(pair.max_lots);
-  out->set_reference_price(pair.reference_price);
-  out->set_band_low(pair.band_low);
-  out->set_band_high(pair.band_high);
+  out->set_reference_price(band.reference_price);
+  out->set_band_low(band.band_low);
+  out->set_band_high(band.band_high);
   out->set_halted(halted);
+  out->set_floor_price(band.floor_price);
+  out->set_level(ToProtoLevel(level));
+}
+
+v1::EmergencyLevel ToProtoLevel(EmergencyLevel level) {
+  return static_cast<v1::EmergencyLevel>(static_cast<int>(level) + v1::EMERGENCY_LEVEL_NORMAL);
+}
+
+void ToProtoInstrumentLevel(const ReferenceData& ref, InstrumentId instrument,
+                            const InstrumentState& state, v1::InstrumentLevel* out) {
+  out->set_instrument(ref.instruments()[instrument].symbol);
+  out->set_level(ToProtoLevel(state.level));
+  out->set_reference_value_micro_usd(state.reference_value);
+  out->set_floor_micro_usd(state.floor);
+  if (state.pending) {
+    out->set_pending_reference_value_micro_usd(state.pending_value);
+    out->set_pending_floor_micro_usd(state.pending_floor);
+    out->set_pending_effective_time_ns(state.pending_time);
+  }
 }
 
 void ToProtoInstrument(const Instrument& instrument, v1::Instrument* out) {

@@ -41,6 +41,20 @@ absl::StatusOr<Command> SetHoldingsToCommand(const ReferenceData& ref,
 // HaltPair/ResumePair: `type` is kHaltPair or kResumePair.
 absl::StatusOr<Command> PairToCommand(const ReferenceData& ref, CommandType type,
                                       const std::string& pair);
+// ---- Emergencies (Admin.PublishReference, AdmitMember / SuspendMember,
+// SetEmergencyLevel; engine/matching/ENGINE.md "Live reference data and emergency levels")
+// INVALID_ARGUMENT naming the field, NOT_FOUND for an unknown instrument
+// ("REJECT_REASON_UNKNOWN_INSTRUMENT: instrument: ..."), agreement or agency.
+absl::StatusOr<Command> PublishReferenceToCommand(const ReferenceData& ref,
+                                                  const v1::PublishReferenceRequest& req);
+// `type` is kAdmitMember or kSuspendMember.
+absl::StatusOr<Command> MemberToCommand(const ReferenceData& ref, CommandType type,
+                                        const v1::MemberRequest& req);
+absl::StatusOr<Command> SetLevelToCommand(const ReferenceData& ref,
+                                          const v1::SetEmergencyLevelRequest& req);
+// An instrument symbol for queries (GetLevels): NOT_FOUND when not listed.
+absl::StatusOr<InstrumentId> LookupInstrument(const ReferenceData& ref,
+                                              const std::string& symbol);
 // Looks up a pair symbol for queries (GetBook, StreamBook, ListOffers).
 absl::StatusOr<PairId> LookupPair(const ReferenceData& ref, const std::string& pair);
 // The book depth of GetBook and StreamBook: 0 means 10; INVALID_ARGUMENT outside 0..1000.
@@ -73,7 +87,9 @@ void ToProtoFill(const ReferenceData& ref, const FillEvent& fill, bool receiver_
                  const OfferInfo& receiver_offer, v1::Fill* out);
 void ToProtoHolding(const ReferenceData& ref, InstrumentId instrument, const HoldingInfo& h,
                     v1::Holding* out);
-void ToProtoPair(const ReferenceData& ref, const PairBook& pair, bool halted, v1::Pair* out);
+// The configured pair with the live prices (`band`: Engine::GetPairBand) and `level`.
+void ToProtoPair(const ReferenceData& ref, const PairBook& pair, bool halted,
+                 const PairBand& band, EmergencyLevel level, v1::Pair* out);
 void ToProtoInstrument(const Instrument& instrument, v1::Instrument* out);
 void ToProtoBook(const ReferenceData& ref, PairId pair, const DepthInfo& depth, Seq seq,
                  bool halted, v1::BookSnapshot* out);
@@ -95,6 +111,10 @@ void ToProtoObligation(const ReferenceData& ref, const ObligationInfo& ob, v1::O
 v1::ObligationState ToProtoObligationState(ObligationState state);
 v1::ObligationEventKind ToProtoObligationEventKind(ObligationEventKind kind);
 v1::Side ToProtoSide(Side side);
+// The engine's level (kNormal = 0 ...) as the wire's (EMERGENCY_LEVEL_NORMAL = 1 ...).
+v1::EmergencyLevel ToProtoLevel(EmergencyLevel level);
+void ToProtoInstrumentLevel(const ReferenceData& ref, InstrumentId instrument,
+                            const InstrumentState& state, v1::InstrumentLevel* out);
 v1::CancelReason ToProtoCancelReason(CancelReason reason);
 
 }  // namespace msx::gateway

@@ -231,7 +231,9 @@ grpc::ServerUnaryReactor* ExchangeService::ListPairs(grpc::CallbackServerContext
   return UnaryQuery(ctx_, context, Who::kAnyone, [&](const Caller&) -> absl::StatusOr<QueryFn> {
     return QueryFn([response](const SequencerView& v) {
       for (const PairBook& p : v.ref.pairs()) {
-        ToProtoPair(v.ref, p, v.engine.IsHalted(p.id), response->add_pairs());
+        // The prices now: a PublishReference or an emergency level may have moved them.
+        ToProtoPair(v.ref, p, v.engine.IsHalted(p.id), v.engine.GetPairBand(p.id),
+                    v.engine.GetPairLevel(p.id), response->add_pairs());
       }
       return absl::OkStatus();
     });
@@ -250,6 +252,28 @@ grpc::ServerUnaryReactor* ExchangeService::GetBook(grpc::CallbackServerContext* 
     const int d = *depth;
     return QueryFn([p, d, response](const SequencerView& v) {
       ToProtoBook(v.ref, p, v.engine.GetDepth(p, d), v.last_seq, v.engine.IsHalted(p), response);
+      return absl::OkStatus();
+    });
+  });
+}
+
+grpc::ServerUnaryReactor* ExchangeService::GetLevels(grpc::CallbackServerContext* context,
+                                                     const v1::GetLevelsRequest* request,
+                                                     v1::GetLevelsResponse* response) {
+  return UnaryQuery(ctx_, context, Who::kAnyone, [&](const Caller&) -> absl::StatusOr<QueryFn> {
+    std::optional<InstrumentId> only;
+    if (!request->instrument().empty()) {
+      absl::StatusOr<InstrumentId> id = LookupInstrument(*ctx_.ref, request->instrument());
+      if (!id.ok()) return id.status();
+      only = *id;
+    }
+    return QueryFn([only, response](const SequencerView& v) {
+      for (const Instrument& inst : v.ref.instruments()) {
+        if (only && *only != inst.id) continue;
+        ToProtoInstrumentLevel(v.ref, inst.id, v.engine.GetInstrumentState(inst.id),
+                               response->add_levels());
+      }
+      response->set_seq(v.last_seq);
       return absl::OkStatus();
     });
   });
@@ -458,6 +482,60 @@ grpc::ServerUnaryReactor* AdminService::AdvanceClock(grpc::CallbackServerContext
         return internal::SimpleApplied(v, c, e);
       },
       request->advance_ns());
+}
+
+// ---- Admin: emergencies ----
+
+namespace {
+
+// The answer of an emergency admin command: its journaled seq, or the engine's refusal.
+AppliedFn AdminApplied(v1::AdminCommandResponse* response) {
+  return [response](const SequencerView& v, const Command& c, absl::Span<const Event> e) {
+    response->set_seq(c.seq);
+    return internal::SimpleApplied(v, c, e);
+  };
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* AdminService::PublishReference(
+    grpc::CallbackServerContext* context, const v1::PublishReferenceRequest* request,
+    v1::AdminCommandResponse* response) {
+  return UnaryCommand(
+      ctx_, context, Who::kAdmin,
+      [&](const Caller&) { return PublishReferenceToCommand(*ctx_.ref, *request); },
+      AdminApplied(response));
+}
+
+grpc::ServerUnaryReactor* AdminService::AdmitMember(grpc::CallbackServerContext* context,
+                                                    const v1::MemberRequest* request,
+                                                    v1::AdminCommandResponse* response) {
+  return UnaryCommand(
+      ctx_, context, Who::kAdmin,
+      [&](const Caller&) {
+        return MemberToCommand(*ctx_.ref, CommandType::kAdmitMember, *request);
+      },
+      AdminApplied(response));
+}
+
+grpc::ServerUnaryReactor* AdminService::SuspendMember(grpc::CallbackServerContext* context,
+                                                      const v1::MemberRequest* request,
+                                                      v1::AdminCommandResponse* response) {
+  return UnaryCommand(
+      ctx_, context, Who::kAdmin,
+      [&](const Caller&) {
+        return MemberToCommand(*ctx_.ref, CommandType::kSuspendMember, *request);
+      },
+      AdminApplied(response));
+}
+
+grpc::ServerUnaryReactor* AdminService::SetEmergencyLevel(
+    grpc::CallbackServerContext* context, const v1::SetEmergencyLevelRequest* request,
+    v1::AdminCommandResponse* response) {
+  return UnaryCommand(
+      ctx_, context, Who::kAdmin,
+      [&](const Caller&) { return SetLevelToCommand(*ctx_.ref, *request); },
+      AdminApplied(response));
 }
 
 // ---- Admin: queries ----

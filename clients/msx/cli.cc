@@ -145,6 +145,41 @@ void DefineReturn(po::options_description& d, po::positional_options_description
   p.add("amount", 1);
 }
 
+// Emergencies (issue 15).
+void DefineLevels(po::options_description& d, po::positional_options_description& p) {
+  d.add_options()("instrument", po::value<std::string>(),
+                  "only this instrument (default: every instrument)");
+  p.add("instrument", 1);
+}
+
+void DefinePublishReference(po::options_description& d, po::positional_options_description& p) {
+  d.add_options()("instrument", po::value<std::string>()->required(),
+                  "instrument symbol, e.g. NDPR-OX")(
+      "value", po::value<std::int64_t>()->required(),
+      "new reference value, micro-USD per unit (> 0)")(
+      "floor", po::value<std::int64_t>()->default_value(0),
+      "floor, micro-USD per unit (0 = none; may lie above the value)")(
+      "effective-ns", po::value<std::int64_t>()->default_value(0),
+      "takes effect at this time, ns since the Unix epoch (0 = at once)");
+  p.add("instrument", 1).add("value", 1);
+}
+
+void DefineMember(po::options_description& d, po::positional_options_description& p) {
+  d.add_options()("agreement", po::value<std::string>()->required(),
+                  "agreement name, e.g. FORGE")(
+      "agency", po::value<std::string>()->required(), "agency id, e.g. IL-MOE");
+  p.add("agreement", 1).add("agency", 1);
+}
+
+void DefineSetLevel(po::options_description& d, po::positional_options_description& p) {
+  d.add_options()("instrument", po::value<std::string>()->required(),
+                  "instrument symbol, e.g. CO-99.8")(
+      "level", po::value<std::string>()->required(),
+      "normal, interest, caution, warning or serious")(
+      "reason", po::value<std::string>()->default_value(""), "why, up to 60 bytes");
+  p.add("instrument", 1).add("level", 1);
+}
+
 const Subcommand kSubcommands[] = {
     {"instruments", "", "list the tradeable instruments (unit, lot size, reference value)",
      NoOptions, false},
@@ -187,6 +222,21 @@ const Subcommand kSubcommands[] = {
        p.add("seconds", 1);
      },
      true},
+    {"levels", "[INSTRUMENT]",
+     "each instrument's emergency level and live reference value and floor", DefineLevels,
+     false},
+    {"admin publish-reference", "INSTRUMENT VALUE",
+     "admin: a new reference value (and floor) of an instrument; bands move, offers outside "
+     "them are cancelled",
+     DefinePublishReference, true},
+    {"admin admit", "AGREEMENT AGENCY", "admin: an agency joins an agreement", DefineMember,
+     true},
+    {"admin suspend", "AGREEMENT AGENCY",
+     "admin: an agency leaves an agreement; its offers that relied on it are cancelled",
+     DefineMember, true},
+    {"admin set-level", "INSTRUMENT LEVEL",
+     "admin: an instrument's emergency level; every agency's stream reports it",
+     DefineSetLevel, true},
 };
 
 const Subcommand* FindSubcommand(const std::string& name) {
@@ -276,6 +326,17 @@ absl::StatusOr<int> ParseTimeInForce(const std::string& text) {
   return Usage(absl::StrCat("--tif must be gtc, gtd, ioc or fok, not '", text, "'"));
 }
 
+absl::StatusOr<int> ParseLevel(const std::string& text) {
+  v1::EmergencyLevel level;
+  if (!v1::EmergencyLevel_Parse("EMERGENCY_LEVEL_" + absl::AsciiStrToUpper(text), &level) ||
+      level == v1::EMERGENCY_LEVEL_UNSPECIFIED) {
+    return Usage(absl::StrCat("level must be normal, interest, caution, warning or serious, "
+                              "not '",
+                              text, "'"));
+  }
+  return static_cast<int>(level);
+}
+
 std::uint64_t GenerateClientOfferId() {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                 std::chrono::system_clock::now().time_since_epoch())
@@ -322,6 +383,19 @@ absl::StatusOr<Invocation> ParseInvocation(const std::vector<std::string>& args,
     return Usage("missing subcommand (try --help)");
   }
   inv.command = vm["command"].as<std::string>();
+  // `rest` holds the subcommand name first, then its own tokens in their original order.
+  if (!rest.empty() && rest.front() == inv.command) rest.erase(rest.begin());
+  if (inv.command == "admin") {  // two words: "admin set-level", ...
+    if (rest.empty() || rest.front().starts_with("-")) {
+      if (vm.count("help")) {
+        inv.help = TopLevelHelp();
+        return inv;
+      }
+      return Usage("admin: missing action: publish-reference, admit, suspend or set-level");
+    }
+    inv.command = absl::StrCat("admin ", rest.front());
+    rest.erase(rest.begin());
+  }
   const Subcommand* sub = FindSubcommand(inv.command);
   if (sub == nullptr) {
     return Usage(absl::StrCat("unknown subcommand '", inv.command, "' (try --help)"));
@@ -330,8 +404,6 @@ absl::StatusOr<Invocation> ParseInvocation(const std::vector<std::string>& args,
     inv.help = SubcommandHelp(*sub);
     return inv;
   }
-  // `rest` holds the subcommand name first, then its own tokens in their original order.
-  if (!rest.empty() && rest.front() == inv.command) rest.erase(rest.begin());
 
   po::options_description sub_desc;
   po::positional_options_description sub_pos;
@@ -399,6 +471,10 @@ absl::StatusOr<Invocation> ParseInvocation(const std::vector<std::string>& args,
     if (inv.args.count("client-id") && inv.args["client-id"].as<std::uint64_t>() == 0) {
       return Usage("--client-id must be non-zero");
     }
+  }
+  if (inv.command == "admin set-level") {
+    auto level = ParseLevel(inv.args["level"].as<std::string>());
+    if (!level.ok()) return Usage(absl::StrCat("admin set-level: ", level.status().message()));
   }
   if ((inv.command == "watch" || inv.command == "watch-book") &&
       inv.args["count"].as<std::int64_t>() < 0) {

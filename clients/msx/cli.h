@@ -56,6 +56,8 @@ std::vector<std::string> SubcommandNames();
 // flag on bad input.
 absl::StatusOr<int> ParseSide(const std::string& text);         // msx.v1.Side value
 absl::StatusOr<int> ParseTimeInForce(const std::string& text);  // msx.v1.TimeInForce value
+// "normal" .. "serious" (any case): msx.v1.EmergencyLevel value, never UNSPECIFIED.
+absl::StatusOr<int> ParseLevel(const std::string& text);
 
 // A fresh non-zero client offer id: milliseconds since the epoch in the high bits and 22
 // random bits below, so ids from one desk rarely collide and sort by creation time.

@@ -170,6 +170,34 @@ TEST_F(CliParseTest, MutualTlsNeedsCertAndKeyTogether) {
   EXPECT_TRUE(inv->connection.tls);
 }
 
+TEST_F(CliParseTest, AdminActionsAreTwoWordsAndLevelsAreNamed) {
+  auto inv = Parse({"admin", "set-level", "CO-99.8", "Warning", "--reason", "export ban",
+                    "--json"});
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_EQ(inv->command, "admin set-level");
+  EXPECT_EQ(inv->args["instrument"].as<std::string>(), "CO-99.8");
+  EXPECT_EQ(inv->args["reason"].as<std::string>(), "export ban");
+  EXPECT_TRUE(inv->json);
+  EXPECT_EQ(*ParseLevel(inv->args["level"].as<std::string>()), v1::EMERGENCY_LEVEL_WARNING);
+  auto bad = Parse({"admin", "set-level", "CO-99.8", "red"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("level must be normal, interest, caution, warning or "
+                                        "serious, not 'red'"),
+            std::string::npos)
+      << bad.status();
+  EXPECT_FALSE(Parse({"admin", "set-level", "CO-99.8", "unspecified"}).ok());
+  EXPECT_FALSE(Parse({"admin"}).ok());
+  EXPECT_FALSE(Parse({"admin", "promote", "X"}).ok());
+  auto member = Parse({"admin", "suspend", "FORGE", "IL-MOE"});
+  ASSERT_TRUE(member.ok()) << member.status();
+  EXPECT_EQ(member->args["agreement"].as<std::string>(), "FORGE");
+  EXPECT_EQ(member->args["agency"].as<std::string>(), "IL-MOE");
+  auto help = Parse({"admin", "publish-reference", "--help"});
+  ASSERT_TRUE(help.ok()) << help.status();
+  EXPECT_NE(help->help.find("Usage: msx admin publish-reference INSTRUMENT VALUE"),
+            std::string::npos);
+}
+
 TEST_F(CliParseTest, EverySubcommandHasHelpListingGlobalOptionsAndExitCodes) {
   for (const auto& name : SubcommandNames()) {
     auto inv = Parse({name, "--help"});

@@ -9,14 +9,16 @@
 #include <sstream>
 #include <thread>
 
-#include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "clients/common/failover.h"
+#include "clients/msx/call.h"
+#include "clients/msx/emergency_commands.h"
 #include "clients/msx/exit_codes.h"
 #include "clients/msx/render.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -24,8 +26,6 @@
 
 namespace msx::cli {
 namespace {
-
-constexpr std::int64_t kDefaultUnaryDeadlineMs = 10000;
 
 absl::StatusOr<std::string> ReadPem(const std::string& path, const char* flag) {
   std::ifstream in(path, std::ios::binary);
@@ -70,35 +70,14 @@ class Runner {
   int Run();
 
  private:
+  // call.h does the work.
   void Prepare(grpc::ClientContext* ctx, bool stream) const {
-    if (!inv_.connection.token.empty()) {
-      ctx->AddMetadata("authorization", "Bearer " + inv_.connection.token);
-    }
-    std::int64_t ms = inv_.connection.deadline_ms;
-    if (ms == 0 && !stream) ms = kDefaultUnaryDeadlineMs;
-    if (ms > 0) {
-      ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(ms));
-    }
+    PrepareContext(inv_.connection, stream, ctx);
   }
-
   int Fail(const grpc::Status& s, const std::string& suffix = "") const {
-    std::string message = s.error_message();
-    for (char& c : message) {
-      if (c == '\n' || c == '\r') c = ' ';  // the error stays on one line
-    }
-    err_ << "msx: " << GrpcCodeName(s.error_code()) << ": " << message << suffix << std::endl;
-    return ExitCodeFor(s.error_code());
+    return FailCall(s, err_, suffix);
   }
-
-  void PrintJson(const google::protobuf::Message& m) const {
-    google::protobuf::util::JsonPrintOptions opts;
-    opts.preserve_proto_field_names = true;
-    opts.always_print_primitive_fields = true;
-    std::string json;
-    auto st = google::protobuf::util::MessageToJsonString(m, &json, opts);
-    if (!st.ok()) json = absl::StrCat("{\"error\":\"cannot print message\"}");
-    out_ << json << "\n" << std::flush;
-  }
+  void PrintJson(const google::protobuf::Message& m) const { cli::PrintJson(m, out_); }
 
   // Reference data for units; empty (units omitted) if the server will not give it.
   const Catalog& catalog() {
@@ -116,24 +95,12 @@ class Runner {
     return catalog_;
   }
 
-  // One unary call of every subcommand's shape: prepares the context, calls `method` of
-  // `stub` with `req`, and prints the response: as JSON with --json, else with `print`.
-  // Returns the exit code (the call's status mapped by ExitCodeFor when it failed).
+  // One unary call of every subcommand's shape (call.h, UnaryCall).
   template <typename Stub, typename Request, typename Response, typename Print>
   int Call(Stub* stub,
            grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
            const Request& req, Print print) {
-    grpc::ClientContext ctx;
-    Prepare(&ctx, false);
-    Response r;
-    grpc::Status s = (stub->*method)(&ctx, req, &r);
-    if (!s.ok()) return Fail(s);
-    if (inv_.json) {
-      PrintJson(r);
-    } else {
-      print(r);
-    }
-    return kExitOk;
+    return UnaryCall(inv_, out_, err_, stub, method, req, print);
   }
 
   // Submit and Replace answer with the offer, its sequence number and the fills it made.
@@ -251,6 +218,8 @@ class Runner {
                             " lots of ", DescribeTermOffer(r.term_expired().offer()));
       case v1::ExecutionReport::kObligation:
         return head + DescribeObligationReport(r.obligation());
+      case v1::ExecutionReport::kLevelChanged:
+        return head + DescribeLevelChange(r.level_changed());
       default:
         return head + "(empty report)";
     }
@@ -401,12 +370,13 @@ int Runner::Pairs() {
   return Call(exchange_.get(), &v1::Exchange::Stub::ListPairs, v1::ListPairsRequest(),
               [&](const v1::ListPairsResponse& r) {
                 Table t({"PAIR", "TICK", "BAND_BPS", "REF_PRICE", "BAND_LOW", "BAND_HIGH",
-                         "MAX_LOTS", "HALTED", "LOT", "PRICE_UNIT"});
+                         "MAX_LOTS", "HALTED", "LEVEL", "LOT", "PRICE_UNIT"});
                 for (const auto& p : r.pairs()) {
                   t.AddRow({p.symbol(), FormatThousands(p.tick()), std::to_string(p.band_bps()),
                             FormatThousands(p.reference_price()), FormatThousands(p.band_low()),
                             FormatThousands(p.band_high()), FormatThousands(p.max_lots()),
-                            p.halted() ? "yes" : "no", catalog().Lots(p.symbol(), 1).substr(8),
+                            p.halted() ? "yes" : "no", LevelName(p.level()),
+                            catalog().Lots(p.symbol(), 1).substr(8),
                             catalog().Price(p.symbol(), 1).substr(2)});
                 }
                 out_ << t.Render();
@@ -812,6 +782,9 @@ int Runner::Run() {
   if (c == "return") return Return();
   if (c == "recall") return Recall();
   if (c == "advance-clock") return AdvanceClock();
+  if (c == "levels" || absl::StartsWith(c, "admin ")) {
+    return RunEmergencyCommand(inv_, channel_, out_, err_);
+  }
   err_ << "msx: unknown subcommand '" << c << "'\n";
   return kExitUsage;
 }
