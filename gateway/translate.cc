@@ -304,7 +304,8 @@ absl::StatusOr<Command> SetLevelToCommand(const ReferenceData& ref,
   return cmd;
 }
 
-absl::Status RejectToStatus(const ReferenceData& ref, const Command& cmd, RejectReason reason) {
+absl::Status RejectToStatus(const ReferenceData& ref, const Command& cmd, RejectReason reason,
+                            const PairBand* live) {
   std::string name = RejectReasonName(reason);
   auto msg = [&](absl::string_view field, absl::string_view what) {
     return absl::StrCat(name, ": ", field, ": ", what);
@@ -319,10 +320,13 @@ absl::Status RejectToStatus(const ReferenceData& ref, const Command& cmd, Reject
   Lots lots = cmd.type == CommandType::kReplaceOffer  ? cmd.replace.lots
               : cmd.type == CommandType::kSubmitOffer ? cmd.submit.lots
                                                        : 0;
-  std::string band = book != nullptr ? absl::StrCat(" (band ", book->band_low, "..",
-                                                    book->band_high, ", tick ", book->tick,
-                                                    ", max_lots ", book->max_lots, ")")
-                                     : std::string();
+  std::string band;
+  if (book != nullptr) {
+    const Price low = live != nullptr ? live->band_low : book->band_low;
+    const Price high = live != nullptr ? live->band_high : book->band_high;
+    band = absl::StrCat(" (band ", low, "..", high, ", tick ", book->tick, ", max_lots ",
+                        book->max_lots, ")");
+  }
   switch (reason) {
     case RejectReason::kUnknownAgency:
       return absl::NotFoundError(msg("agency", "not a known agency"));

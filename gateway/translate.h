@@ -66,8 +66,11 @@ absl::StatusOr<AgencyId> LookupAgency(const ReferenceData& ref, const std::strin
 // The status for an engine reject of `cmd`: NOT_FOUND (unknown pair/offer/instrument/
 // agency), FAILED_PRECONDITION (halted, insufficient holdings, holdings below reserved),
 // INVALID_ARGUMENT (lots, price, tick, band, floor, expiry, min fill, overflow, ...).
+// A submit's price errors quote the pair's band: `live` (Engine::GetPairBand, the band a
+// published reference or an emergency level set) when given, else the configured one.
 // REQUIRES: reason != kNone and != kDuplicateClientId (handled by the caller).
-absl::Status RejectToStatus(const ReferenceData& ref, const Command& cmd, RejectReason reason);
+absl::Status RejectToStatus(const ReferenceData& ref, const Command& cmd, RejectReason reason,
+                            const PairBand* live = nullptr);
 // "REJECT_REASON_PRICE_OUTSIDE_BAND" for kPriceOutsideBand, ...
 const char* RejectReasonName(RejectReason reason);
 // absl and gRPC canonical codes share their numbering.

@@ -238,6 +238,13 @@ TEST_F(EmergencyE2eTest, LiveReferenceMembershipAndLevelsReachStreamsAndSurviveA
   EXPECT_EQ(controlled.level(), v1::EMERGENCY_LEVEL_CAUTION);
   EXPECT_LT(controlled.band_high(), 2600);
   EXPECT_GT(controlled.band_low(), moved.band_low());
+  // A new sale at 2,600 is refused, quoting the band in force, not the configured one.
+  ExpectError(Msx("demo-komir", {"submit", "--pair", kPair, "--side", "sell", "--lots", "1",
+                                 "--price", "2600"}),
+              kExitInvalidArgument, "INVALID_ARGUMENT",
+              absl::StrCat("REJECT_REASON_PRICE_OUTSIDE_BAND: price: 2600 is outside the price "
+                           "band (band ",
+                           controlled.band_low(), "..", controlled.band_high(), ", tick 1"));
   for (ExecWatcher* stream : {komir_stream.get(), il_moe_stream.get(), jogmec_stream.get(),
                               dla_stream.get()}) {
     ASSERT_TRUE(stream->WaitFor([](const auto& m) { return !LevelReports(m, "CO-99.8").empty(); }));

@@ -133,6 +133,32 @@ TEST_F(HttpMetricsTest, CountersMoveByExactlyWhatAKnownSequenceOfCommandsDoes) {
   }
 }
 
+TEST_F(HttpMetricsTest, EmergencyLevelGaugeFollowsEachLevelSet) {
+  const std::string cobalt = "msx_emergency_level{instrument=\"CO-99.8\"}";
+  const std::string gallium = "msx_emergency_level{instrument=\"GA-4N\"}";
+  std::map<std::string, double> m = Scrape();
+  ASSERT_TRUE(m.count(cobalt)) << "no emergency level gauge";
+  EXPECT_EQ(m[cobalt], 0);
+  AgencyClient admin(server_.address(), "demo-admin");
+  auto set = [&](v1::EmergencyLevel level) {
+    v1::SetEmergencyLevelRequest req;
+    req.set_instrument("CO-99.8");
+    req.set_level(level);
+    req.set_reason("drill");
+    v1::AdminCommandResponse resp;
+    const grpc::Status s = admin.admin().SetEmergencyLevel(admin.Context().get(), req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  };
+  set(v1::EMERGENCY_LEVEL_WARNING);
+  m = Scrape();
+  EXPECT_EQ(m[cobalt], 3);
+  EXPECT_EQ(m[gallium], 0);
+  set(v1::EMERGENCY_LEVEL_NORMAL);
+  std::map<std::string, double> after = Scrape();
+  EXPECT_EQ(after[cobalt], 0);
+  EXPECT_EQ(after[Commands("set_emergency_level", "accepted")], 2);
+}
+
 TEST_F(HttpMetricsTest, PromtoolFindsNoProblemInTheExposition) {
   // Some traffic first, so that histograms and labelled series are populated.
   const std::int64_t price = komir_->FairPrice(kGaCo);

@@ -371,6 +371,8 @@ EngineGauges ReadEngineGauges(const Engine& engine, const ReferenceData& ref) {
     for (const LevelInfo& l : depth.bids) r[0] += l.offer_count;
     for (const LevelInfo& l : depth.asks) r[1] += l.offer_count;
   }
+  g.levels.reserve(ref.instruments().size());
+  for (const Instrument& in : ref.instruments()) g.levels.push_back(engine.GetLevel(in.id));
   g.obligations.resize(ref.instruments().size());
   if (!ref.term_books().empty()) {
     for (const ObligationInfo& o : engine.ListObligations(std::nullopt)) {
@@ -399,6 +401,15 @@ void RenderEngineGauges(const EngineGauges& g, const ReferenceData& ref, Prometh
                 static_cast<double>(g.resting[p.id][0]));
       w->Sample("msx_book_resting_offers", {{"pair", p.symbol}, {"side", "sell"}},
                 static_cast<double>(g.resting[p.id][1]));
+    }
+  }
+  if (g.levels.size() == ref.instruments().size()) {
+    w->Family("msx_emergency_level", "gauge",
+              "Emergency level of each instrument: 0 NORMAL, 1 INTEREST, 2 CAUTION, "
+              "3 WARNING, 4 SERIOUS.");
+    for (const Instrument& in : ref.instruments()) {
+      w->Sample("msx_emergency_level", {{"instrument", in.symbol}},
+                static_cast<double>(static_cast<int>(g.levels[in.id])));
     }
   }
   if (g.obligations.size() != ref.instruments().size() || ref.term_books().empty()) return;

@@ -153,7 +153,8 @@ class CommandMetrics final : public SequencerObserver {
 
 // Gauges read from the engine's state for one scrape, by a sequencer query (the engine
 // is the sequencer's alone): offers resting per pair book and side, obligations per
-// instrument and state. Read on the sequencing thread, rendered on the HTTP thread.
+// instrument and state, each instrument's emergency level. Read on the sequencing thread,
+// rendered on the HTTP thread.
 struct EngineGauges {
   struct Obligations {
     std::uint64_t count = 0;        // obligations in the state
@@ -161,6 +162,7 @@ struct EngineGauges {
   };
   std::vector<std::array<std::uint64_t, 2>> resting;      // [pair][0 = buy, 1 = sell]
   std::vector<std::array<Obligations, 2>> obligations;    // [instrument][0 = open, 1 = overdue]
+  std::vector<EmergencyLevel> levels;                      // [instrument]
 };
 // Sequencing role (reads `engine`). Cost: every level of every pair book, every
 // obligation ever opened.

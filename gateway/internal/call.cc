@@ -54,7 +54,8 @@ absl::Status SubmitApplied(const SequencerView& view, const Command& cmd,
                            absl::Span<const Event> events, v1::SubmitOfferResponse* resp) {
   if (const RejectedEvent* r = FindReject(events)) {
     if (r->reason != RejectReason::kDuplicateClientId) {
-      return RejectToStatus(view.ref, cmd, r->reason);
+      const PairBand band = view.engine.GetPairBand(cmd.submit.pair);  // {} if unknown
+      return RejectToStatus(view.ref, cmd, r->reason, &band);
     }
     // A retry: the original offer, in its current state, if the parameters are the same.
     std::optional<OfferInfo> original = view.engine.GetOffer(r->offer);
