@@ -397,6 +397,9 @@ absl::Status RejectToStatus(const ReferenceData& ref, const Command& cmd, Reject
       return absl::InvalidArgumentError(msg("amount", "not in 1..outstanding"));
     case RejectReason::kObligationNotOpen:
       return absl::FailedPreconditionError(msg("obligation_id", "not open"));
+    case RejectReason::kRecallForbiddenAtLevel:
+      return absl::FailedPreconditionError(
+          msg("obligation_id", "the instrument's emergency level forbids recalls"));
     case RejectReason::kInsufficientCollateral:
       return absl::FailedPreconditionError(
           msg("lots", "the borrower lacks the collateral its agreements require for the loan"));

@@ -1,7 +1,13 @@
 #include "gateway/translate.h"
 
+#include <utility>
+#include <vector>
+
 #include "absl/strings/match.h"
 #include "engine/config/config.h"
+#include "engine/matching/engine.h"
+#include "gateway/internal/call.h"
+#include "gateway/sequencer.h"
 #include "gtest/gtest.h"
 
 namespace msx::gateway {
@@ -125,6 +131,49 @@ TEST_F(TranslateTest, GrpcStatusKeepsCodeAndMessage) {
   grpc::Status g = ToGrpcStatus(absl::ResourceExhaustedError("queue full"));
   EXPECT_EQ(g.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_EQ(g.error_message(), "queue full");
+}
+
+// A recall refused by the emergency level reaches the lender as FAILED_PRECONDITION naming
+// the instrument's level (ObligationApplied, on the sequencer thread, reads it).
+TEST_F(TranslateTest, ARecallForbiddenByTheEmergencyLevelNamesTheLevel) {
+  Engine engine(*ref_, EngineOptions{.expected_offers = 64});
+  const AgencyId komir = *ref_->FindAgency("KOMIR"), jogmec = *ref_->FindAgency("JOGMEC");
+  const InstrumentId co = *ref_->FindInstrument("CO-99.8");
+  const TermBookId book = *ref_->FindTermBook("CO-99.8@30D");
+  Seq seq = 0;
+  auto run = [&](Command c) {
+    c.seq = ++seq;
+    c.time = 1'800'000'000'000'000'000 + static_cast<TimeNs>(seq);
+    std::vector<Event> ev;
+    engine.Apply(c, &ev);
+    return std::make_pair(c, ev);
+  };
+  Command c{};
+  c.type = CommandType::kSetHoldings;
+  c.set_holdings = {komir, co, 100'000};
+  run(c);
+  c = Command{};
+  c.type = CommandType::kSubmitTermOffer;
+  c.submit = SubmitOffer{komir, book, Side::kSell, TimeInForce::kGtc, 10, 0, 0, 0, 0, 0, 1};
+  run(c);
+  c.submit = SubmitOffer{jogmec, book, Side::kBuy, TimeInForce::kGtc, 10, 0, 0, 0, 0, 0, 2};
+  run(c);
+  c = Command{};
+  c.type = CommandType::kSetEmergencyLevel;
+  c.set_level.instrument = co;
+  c.set_level.level = EmergencyLevel::kWarning;
+  run(c);
+  c = Command{};
+  c.type = CommandType::kRecallObligation;
+  c.obligation = {komir, 1, 0};
+  auto [cmd, events] = run(c);
+  const SequencerView view{engine, *ref_, seq};
+  v1::Obligation ob;
+  std::uint64_t applied_seq = 0;
+  absl::Status s = internal::ObligationApplied(view, cmd, events, &ob, &applied_seq);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "REJECT_REASON_RECALL_FORBIDDEN_AT_LEVEL")) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "CO-99.8 is at emergency level WARNING")) << s;
 }
 
 }  // namespace

@@ -346,6 +346,7 @@ void Engine::Impl::SetLevelCmd(const Command& cmd, std::vector<Event>* out) {
     std::memcpy(e.level_set.reason, c.reason, c.reason_size);
   }
   li.level = c.level;
+  time_swaps_.SetLevel(c.instrument, c.level);
   for (PairId p : pairs_of_[c.instrument]) {
     books_[p].guard = GuardOf(p);
     PairBand band;

@@ -401,6 +401,7 @@ absl::Status Engine::Impl::LoadStateInner(absl::string_view bytes) {
     return corrupt(base + r.pos(), "open offer missing from books");
   }
   // The time-swap section follows the books; its open lends reserve too.
+  for (InstrumentId i = 0; i < ni; ++i) time_swaps_.SetLevel(i, live_[i].level);
   const bool with_time_swaps = version >= kSnapshotVersionTimeSwaps;
   if (with_time_swaps) {
     absl::Status st = time_swaps_.Load(bytes.substr(base + r.pos()), base + r.pos(),

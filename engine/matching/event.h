@@ -75,6 +75,9 @@ enum class RejectReason : std::uint8_t {
   // those that require collateral does the borrower hold enough available units of an
   // accepted instrument for the whole offer.
   kInsufficientCollateral = 28,
+  // A recall of a loan whose instrument is at an emergency level whose policy forbids
+  // recalls (LevelPolicy::recall_allowed; WARNING and SERIOUS by default).
+  kRecallForbiddenAtLevel = 29,
   // Emergencies (issue 15), numbers 40-59.
   kUnknownAgreement = 40,
   kInvalidLevel = 41,         // not one of the five levels, or a reason over 60 bytes

@@ -425,6 +425,36 @@ TEST_F(TimeSwapsTest, ARecallUnderAnAgreementThatForbidsItIsRejected) {
   EXPECT_EQ(RejectOf(Recall(kKomir, 1)), RejectReason::kRecallNotAllowed);
 }
 
+TEST_F(TimeSwapsTest, ARecallAtAnEmergencyLevelThatForbidsRecallsIsRejectedWithItsOwnReason) {
+  Term(kKomir, kCo90, Side::kSell, 10, 0);
+  Term(kJogmec, kCo90, Side::kBuy, 10, 0);
+  auto level = [&](EmergencyLevel l) {
+    Command c{};
+    c.type = CommandType::kSetEmergencyLevel;
+    c.set_level.instrument = kCo;
+    c.set_level.level = l;
+    ASSERT_EQ(RejectOf(Run(c)), RejectReason::kNone);
+  };
+  level(EmergencyLevel::kWarning);  // the default WARNING policy: no recalls
+  EXPECT_EQ(RejectOf(Recall(kKomir, 1)), RejectReason::kRecallForbiddenAtLevel);
+  EXPECT_FALSE(Ob(1).recalled);
+  // The gate survives a snapshot (the level is part of the live section).
+  Engine copy(ref_, EngineOptions{.expected_offers = 1024});
+  ASSERT_TRUE(copy.LoadState(engine_.SaveState()).ok());
+  Command recall{};
+  recall.type = CommandType::kRecallObligation;
+  recall.obligation = {kKomir, 1, 0};
+  recall.seq = seq_ + 1;
+  recall.time = now_;
+  std::vector<Event> ev;
+  copy.Apply(recall, &ev);
+  EXPECT_EQ(RejectOf(ev), RejectReason::kRecallForbiddenAtLevel);
+  // CAUTION allows recalls again.
+  level(EmergencyLevel::kCaution);
+  EXPECT_EQ(RejectOf(Recall(kKomir, 1)), RejectReason::kNone);
+  EXPECT_TRUE(Ob(1).recalled);
+}
+
 TEST_F(TimeSwapsTest, ARecallNeverMakesALoanDueLater) {
   Term(kKomir, kCo30, Side::kSell, 5, 0);
   Term(kJogmec, kCo30, Side::kBuy, 5, 0);

@@ -169,8 +169,19 @@ absl::Status TermCancelApplied(const SequencerView& view, const Command& cmd,
 absl::Status ObligationApplied(const SequencerView& view, const Command& cmd,
                                absl::Span<const Event> events, v1::Obligation* obligation,
                                std::uint64_t* seq) {
-  if (const RejectedEvent* r = FindReject(events)) return RejectToStatus(view.ref, cmd, r->reason);
   std::optional<ObligationInfo> ob = view.engine.GetObligation(cmd.obligation.obligation);
+  if (const RejectedEvent* r = FindReject(events)) {
+    if (r->reason == RejectReason::kRecallForbiddenAtLevel && ob &&
+        ob->instrument < view.ref.instruments().size()) {
+      // Name the level, so that the lender knows what has to change first.
+      return absl::FailedPreconditionError(absl::StrCat(
+          RejectReasonName(r->reason), ": obligation_id: ", ob->id, ": ",
+          view.ref.instruments()[ob->instrument].symbol, " is at emergency level ",
+          EmergencyLevelName(view.engine.GetLevel(ob->instrument)),
+          ", whose policy forbids recalls"));
+    }
+    return RejectToStatus(view.ref, cmd, r->reason);
+  }
   if (ob) ToProtoObligation(view.ref, *ob, obligation);
   *seq = cmd.seq;
   return absl::OkStatus();

@@ -71,6 +71,7 @@ void TimeSwaps::Reset(std::size_t expected_offers) {
   collectable_.reserve(1024);
   overdue_by_mineral_.assign(num_agencies_ * num_minerals_, 0);
   exposure_.assign(ref_.agreements().size() * num_agencies_, 0);
+  levels_.assign(num_instruments_, EmergencyLevel::kNormal);
 }
 
 std::optional<TimeNs> TimeSwaps::NextDue() const {
@@ -743,6 +744,9 @@ void TimeSwaps::Recall(const Command& cmd, std::vector<Event>* out) noexcept {
   if (ob.state != ObligationState::kOpen) return reject(RejectReason::kObligationNotOpen);
   const Agreement& ag = ref_.agreements()[ob.agreement];
   if (!ag.recall_allowed) return reject(RejectReason::kRecallNotAllowed);
+  if (!ref_.level_policy(levels_[ob.instrument]).recall_allowed) {
+    return reject(RejectReason::kRecallForbiddenAtLevel);
+  }
   const TimeNs due = cmd.time + ag.recall_notice;
   ob.recalled = true;
   if (due < ob.due_time) {

@@ -85,6 +85,12 @@ class TimeSwaps {
   // the obligations actually paid. One branch when nothing is overdue.
   void CollectOverdue(const Command& cmd, std::vector<Event>* out) noexcept;
 
+  // The emergency level of `instrument` changed (SetEmergencyLevel, or a loaded state):
+  // recalls of its loans follow the level's policy (Reset: every instrument NORMAL).
+  void SetLevel(InstrumentId instrument, EmergencyLevel level) noexcept {
+    levels_[instrument] = level;
+  }
+
   // True when `agency` owes an overdue obligation of an instrument of `mineral`: its new
   // lend offers and pair-book offers that give that mineral are rejected.
   bool SaleBlocked(AgencyId agency, MineralId mineral) const noexcept {
@@ -307,6 +313,7 @@ class TimeSwaps {
   std::vector<std::pair<std::uint32_t, Amount>> collectable_;
   std::vector<std::uint32_t> overdue_by_mineral_;  // [agency * minerals + mineral]
   std::vector<MicroUsd> exposure_;                 // [agreement * agencies + borrower]
+  std::vector<EmergencyLevel> levels_;             // [instrument]: for recalls
 };
 
 }  // namespace msx::internal
