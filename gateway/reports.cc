@@ -357,6 +357,8 @@ void Reports::Build(const Engine& engine, const Command& cmd, absl::Span<const E
       case EventType::kPairBandChanged:
       case EventType::kMemberAdmitted:
       case EventType::kMemberSuspended:
+      // Allocation auctions: the fills follow as kFill; the summary reaches no stream (yet).
+      case EventType::kAuction:
         break;
     }
   }

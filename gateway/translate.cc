@@ -310,16 +310,20 @@ absl::Status RejectToStatus(const ReferenceData& ref, const Command& cmd, Reject
   auto msg = [&](absl::string_view field, absl::string_view what) {
     return absl::StrCat(name, ": ", field, ": ", what);
   };
+  const bool submit = cmd.type == CommandType::kSubmitOffer ||
+                      cmd.type == CommandType::kSubmitOfferWithNeed;
+  const SubmitOffer& sub = SubmitBody(cmd);
+  const bool with_need = cmd.type == CommandType::kSubmitOfferWithNeed;
   const PairBook* book = nullptr;
-  if (cmd.type == CommandType::kSubmitOffer && cmd.submit.pair < ref.pairs().size()) {
-    book = &ref.pairs()[cmd.submit.pair];
+  if (submit && sub.pair < ref.pairs().size()) {
+    book = &ref.pairs()[sub.pair];
   }
   Price price = cmd.type == CommandType::kReplaceOffer ? cmd.replace.price
-                : cmd.type == CommandType::kSubmitOffer ? cmd.submit.price
-                                                         : 0;
-  Lots lots = cmd.type == CommandType::kReplaceOffer  ? cmd.replace.lots
-              : cmd.type == CommandType::kSubmitOffer ? cmd.submit.lots
-                                                       : 0;
+                : submit                                ? sub.price
+                                                        : 0;
+  Lots lots = cmd.type == CommandType::kReplaceOffer ? cmd.replace.lots
+              : submit                              ? sub.lots
+                                                    : 0;
   std::string band;
   if (book != nullptr) {
     const Price low = live != nullptr ? live->band_low : book->band_low;
@@ -338,7 +342,7 @@ absl::Status RejectToStatus(const ReferenceData& ref, const Command& cmd, Reject
       return absl::NotFoundError(msg("instrument", "not listed"));
     case RejectReason::kPairHalted:
       return absl::FailedPreconditionError(
-          msg("pair", absl::StrCat(cmd.type == CommandType::kSubmitOffer && book != nullptr
+          msg("pair", absl::StrCat(submit && book != nullptr
                                        ? book->symbol
                                        : std::string("the offer's pair"),
                                    " is halted")));
@@ -425,6 +429,33 @@ absl::Status RejectToStatus(const ReferenceData& ref, const Command& cmd, Reject
       return absl::FailedPreconditionError(msg("agency", "not a member of the agreement"));
     case RejectReason::kAdminCannotTrade:
       return absl::FailedPreconditionError(msg("agency", "an admin agency cannot trade"));
+    // Allocation auctions (engine/matching/AUCTION.md "In the engine").
+    case RejectReason::kInvalidNeed:
+      return absl::InvalidArgumentError(
+          submit && sub.side != Side::kBuy
+              ? msg("declared_need", "only a buy offer declares a need")
+          : with_need && cmd.submit_need.need <= 0
+              ? msg("declared_need", "must be positive with a priority tier")
+              : msg("priority_tier", "must be DEFENCE, ESSENTIAL or GENERAL"));
+    case RejectReason::kTierNotAllowed:
+      return absl::PermissionDeniedError(
+          msg("priority_tier",
+              absl::StrCat(with_need ? PriorityTierName(cmd.submit_need.tier) : "the tier",
+                           " is not among the tiers the configuration allows this agency")));
+    case RejectReason::kCallAuctionOnly: {
+      const char* field = !submit                   ? "time_in_force"
+                          : sub.allow != 0   ? "allow_counterparties"
+                          : sub.deny != 0    ? "deny_counterparties"
+                          : sub.min_fill > 0 ? "min_fill_lots"
+                                                    : "time_in_force";
+      return absl::FailedPreconditionError(
+          msg(field, "the pair allocates by call auction at its emergency level: only offers "
+                     "that rest (GTC or GTD, no minimum fill, no counterparty list) are "
+                     "accepted"));
+    }
+    case RejectReason::kNoCallAuction:
+      return absl::FailedPreconditionError(
+          msg("instrument", "its emergency level does not allocate by call auction"));
     case RejectReason::kNone:
       break;
   }

@@ -63,9 +63,10 @@ std::vector<std::string> DataFiles(const std::string& dir) {
   return names;
 }
 
-// The checked-in segments were written by format version 3. Versions 4 and 5 added record
-// types only (time swaps, emergencies), so a stream without them must differ from those
-// bytes in nothing but each segment header's version field and header CRC: this rewrites
+// The checked-in segments were written by format version 3. Versions 4 to 6 added record
+// types only (time swaps, emergencies, allocation auctions), so a stream without them must
+// differ from those bytes in nothing but each segment header's version field and header
+// CRC: this rewrites
 // those two fields of the golden bytes to the current version, and the comparison checks
 // every other byte.
 std::string WithCurrentVersion(const std::string& name, std::string bytes) {

@@ -323,8 +323,9 @@ class DrillRunner {
   void Replay(const journal::JournalEntry& entry) {
     Command cmd = entry.command;
     switch (cmd.type) {
-      case CommandType::kSubmitOffer: {
-        if (Banned(cmd.submit.pair, cmd.submit.agency)) {
+      case CommandType::kSubmitOffer:
+      case CommandType::kSubmitOfferWithNeed: {
+        if (Banned(SubmitBody(cmd).pair, SubmitBody(cmd).agency)) {
           ++dropped_submits_;
           return;
         }

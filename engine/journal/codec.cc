@@ -41,6 +41,10 @@ std::size_t CommandBodySize(CommandType type) {
       return kMemberBodySize;
     case CommandType::kSetEmergencyLevel:
       return kSetEmergencyLevelBodySize;
+    case CommandType::kRunAuction:
+      return kRunAuctionBodySize;
+    case CommandType::kSubmitOfferWithNeed:
+      return kSubmitOfferWithNeedBodySize;
   }
   return static_cast<std::size_t>(-1);
 }
@@ -84,6 +88,8 @@ std::size_t EventBodySize(EventType type) {
       return kMemberEventBodySize;
     case EventType::kEmergencyLevelSet:
       return kEmergencyLevelSetBodySize;
+    case EventType::kAuction:
+      return kAuctionBodySize;
   }
   return static_cast<std::size_t>(-1);
 }
@@ -138,8 +144,9 @@ char* WriteCommand(const Command& cmd, std::uint32_t event_count, char* p) {
   w.U32(event_count);
   switch (cmd.type) {
     case CommandType::kSubmitOffer:
-    case CommandType::kSubmitTermOffer: {
-      const SubmitOffer& s = cmd.submit;
+    case CommandType::kSubmitTermOffer:
+    case CommandType::kSubmitOfferWithNeed: {
+      const SubmitOffer& s = SubmitBody(cmd);
       w.U32(s.agency);
       w.U32(s.pair);
       w.U8(static_cast<std::uint8_t>(s.side));
@@ -151,6 +158,10 @@ char* WriteCommand(const Command& cmd, std::uint32_t event_count, char* p) {
       w.U64(s.allow);
       w.U64(s.deny);
       w.U64(s.client_id);
+      if (cmd.type == CommandType::kSubmitOfferWithNeed) {
+        w.I64(cmd.submit_need.need);
+        w.U8(static_cast<std::uint8_t>(cmd.submit_need.tier));
+      }
       break;
     }
     case CommandType::kCancelOffer:
@@ -197,6 +208,9 @@ char* WriteCommand(const Command& cmd, std::uint32_t event_count, char* p) {
       w.U32(cmd.set_level.instrument);
       w.U8(static_cast<std::uint8_t>(cmd.set_level.level));
       WriteReason(w, cmd.set_level.reason_size, cmd.set_level.reason);
+      break;
+    case CommandType::kRunAuction:
+      w.U32(cmd.run_auction.instrument);
       break;
   }
   return w.end();
@@ -357,6 +371,18 @@ char* WriteEvent(const Event& e, std::uint32_t index, char* p) {
       w.U8(static_cast<std::uint8_t>(e.level_set.previous));
       WriteReason(w, e.level_set.reason_size, e.level_set.reason);
       break;
+    case EventType::kAuction: {
+      const AuctionEvent& a = e.auction;
+      w.U32(a.pair);
+      w.U8(a.crossed ? 1 : 0);
+      w.I64(a.price);
+      w.I64(a.executable);
+      w.I64(a.executed);
+      w.I64(a.supply);
+      w.I64(a.demand);
+      w.I64(a.agency_cap);
+      break;
+    }
   }
   return w.end();
 }
@@ -424,8 +450,10 @@ absl::Status DecodeCommandPayload(absl::string_view payload, Command* cmd,
   *event_count = r.U32();
   switch (type) {
     case CommandType::kSubmitOffer:
-    case CommandType::kSubmitTermOffer: {
-      SubmitOffer& s = cmd->submit;
+    case CommandType::kSubmitTermOffer:
+    case CommandType::kSubmitOfferWithNeed: {
+      SubmitOffer& s =
+          type == CommandType::kSubmitOfferWithNeed ? cmd->submit_need.offer : cmd->submit;
       s.agency = r.U32();
       s.pair = r.U32();
       s.side = static_cast<Side>(r.U8());
@@ -437,6 +465,10 @@ absl::Status DecodeCommandPayload(absl::string_view payload, Command* cmd,
       s.allow = r.U64();
       s.deny = r.U64();
       s.client_id = r.U64();
+      if (type == CommandType::kSubmitOfferWithNeed) {
+        cmd->submit_need.need = r.I64();
+        cmd->submit_need.tier = static_cast<PriorityTier>(r.U8());
+      }
       break;
     }
     case CommandType::kCancelOffer:
@@ -487,6 +519,9 @@ absl::Status DecodeCommandPayload(absl::string_view payload, Command* cmd,
       l.level = static_cast<EmergencyLevel>(level);
       return ReadReason(r, &l.reason_size, l.reason);
     }
+    case CommandType::kRunAuction:
+      cmd->run_auction.instrument = r.U32();
+      break;
   }
   return absl::OkStatus();
 }
@@ -693,6 +728,23 @@ absl::Status DecodeEventPayload(absl::string_view payload, Event* event, std::ui
       l.level = static_cast<EmergencyLevel>(level);
       l.previous = static_cast<EmergencyLevel>(previous);
       return ReadReason(r, &l.reason_size, l.reason);
+    }
+    case EventType::kAuction: {
+      AuctionEvent& a = event->auction;
+      a.pair = r.U32();
+      const std::uint8_t crossed = r.U8();
+      if (crossed > 1) {
+        return absl::DataLossError(
+            absl::StrCat("auction.crossed is ", static_cast<int>(crossed), ", not 0 or 1"));
+      }
+      a.crossed = crossed == 1;
+      a.price = r.I64();
+      a.executable = r.I64();
+      a.executed = r.I64();
+      a.supply = r.I64();
+      a.demand = r.I64();
+      a.agency_cap = r.I64();
+      break;
     }
   }
   return absl::OkStatus();

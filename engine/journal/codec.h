@@ -79,6 +79,12 @@ inline bool IsEmergencyEvent(const Event& e) {
 // The collateral record, which only segments of version >= kCollateralFormatVersion hold:
 // event 16. (Reject reasons are not checked per version, as for the emergency ones.)
 inline bool IsCollateralEvent(const Event& e) { return e.type == EventType::kCollateral; }
+// The allocation-auction types (issue 15 s.3), which only segments of version >=
+// kAuctionFormatVersion hold: commands 30..31 and event 30.
+inline bool IsAuctionCommand(CommandType type) {
+  return type == CommandType::kRunAuction || type == CommandType::kSubmitOfferWithNeed;
+}
+inline bool IsAuctionEvent(EventType type) { return type == EventType::kAuction; }
 
 // Appends the 32-byte segment header.
 void AppendSegmentHeader(Seq first_seq, std::string* out);

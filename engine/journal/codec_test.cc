@@ -67,6 +67,14 @@ class CodecTest : public ::testing::Test {
         c.set_level.reason_size = static_cast<std::uint8_t>(rng_() % (kMaxLevelReasonBytes + 1));
         for (int k = 0; k < c.set_level.reason_size; ++k) c.set_level.reason[k] = 'a' + k % 26;
         break;
+      case CommandType::kRunAuction:
+        c.run_auction = RunAuction{U32()};
+        break;
+      case CommandType::kSubmitOfferWithNeed:
+        c.submit_need = SubmitOfferWithNeed{
+            SubmitOffer{U32(), U32(), S(), TimeInForce::kGtd, I(), I(), I(), I(), U(), U(), U()},
+            I(), static_cast<PriorityTier>(rng_() % 256)};
+        break;
     }
     return c;
   }
@@ -140,6 +148,9 @@ class CodecTest : public ::testing::Test {
         e.level_set.reason_size = static_cast<std::uint8_t>(rng_() % (kMaxLevelReasonBytes + 1));
         for (int k = 0; k < e.level_set.reason_size; ++k) e.level_set.reason[k] = 'z' - k % 26;
         break;
+      case EventType::kAuction:
+        e.auction = AuctionEvent{U32(), rng_() % 2 == 0, I(), I(), I(), I(), I(), I()};
+        break;
     }
     return e;
   }
@@ -153,14 +164,16 @@ constexpr CommandType kAllCommands[] = {
     CommandType::kResumePair,  CommandType::kReplaceOffer,  CommandType::kSetOfferRetention,
     CommandType::kSubmitTermOffer, CommandType::kCancelTermOffer, CommandType::kReturnObligation,
     CommandType::kRecallObligation, CommandType::kPublishReference, CommandType::kAdmitMember,
-    CommandType::kSuspendMember, CommandType::kSetEmergencyLevel};
+    CommandType::kSuspendMember, CommandType::kSetEmergencyLevel,
+    CommandType::kRunAuction, CommandType::kSubmitOfferWithNeed};
 constexpr EventType kAllEvents[] = {
     EventType::kAccepted,   EventType::kRejected,   EventType::kFill,      EventType::kCancelled,
     EventType::kReplaced,   EventType::kExpired,    EventType::kBookLevel, EventType::kHoldingsSet,
     EventType::kPairHalted, EventType::kPairResumed, EventType::kTermAccepted,
     EventType::kLoanFill,   EventType::kTermCancelled, EventType::kTermExpired,
     EventType::kObligation, EventType::kCollateral, EventType::kReferencePublished, EventType::kPairBandChanged,
-    EventType::kMemberAdmitted, EventType::kMemberSuspended, EventType::kEmergencyLevelSet};
+    EventType::kMemberAdmitted, EventType::kMemberSuspended, EventType::kEmergencyLevelSet,
+    EventType::kAuction};
 
 TEST_F(CodecTest, EveryCommandTypeRoundTripsFieldForField) {
   for (CommandType type : kAllCommands) {
@@ -378,12 +391,12 @@ TEST_F(CodecTest, WorkedExampleOfFormatMdEncodesToTheDocumentedBytes) {
   AppendCommandGroup(cmd, {&e, 1}, &out);
   EXPECT_EQ(absl::BytesToHexString(out),
             "4d53584a524e4c00"
-            "0600"
+            "0700"
             "2000"
             "00000000"
             "0100000000000000"
             "00000000"
-            "9f686c8b"
+            "18fe15aa"
             "357081b9"
             "03000000"
             "01"

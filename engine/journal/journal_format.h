@@ -20,9 +20,9 @@ enum class RecordType : std::uint8_t {
 // cancel reason 7; version 3 command type 9, SetOfferRetention; version 4 the time-swap
 // command types 10..13 and event types 11..15; version 5 the emergency command types
 // 20..23, event types 20..24 and cancel reasons 40..41; version 6 the collateral event
-// type 16 and reject reason 28; older segments hold the same
-// layouts without them).
-inline constexpr std::uint16_t kFormatVersion = 6;
+// type 16 and reject reason 28; version 7 the allocation-auction command types 30..31
+// and event type 30; older segments hold the same layouts without them).
+inline constexpr std::uint16_t kFormatVersion = 7;
 // The first version whose segments may hold time-swap records.
 inline constexpr std::uint16_t kTimeSwapsFormatVersion = 4;
 // The first version whose segments may hold emergency records (issue 15).
@@ -30,6 +30,8 @@ inline constexpr std::uint16_t kEmergencyFormatVersion = 5;
 // The first version whose segments may hold collateral records (time swaps, issue 14):
 // event type 16 (reject reason 28 came with it).
 inline constexpr std::uint16_t kCollateralFormatVersion = 6;
+// The first version whose segments may hold allocation-auction records (issue 15 s.3).
+inline constexpr std::uint16_t kAuctionFormatVersion = 7;
 inline constexpr std::uint16_t kOldestFormatVersion = 1;
 // Version of the snapshot file framing (header and CRC; not of the engine state inside it,
 // which Engine::LoadState versions itself).
@@ -103,6 +105,12 @@ inline constexpr std::size_t kSetEmergencyLevelBodySize = 4 + 1 + 1 + kLevelReas
 static_assert(kPublishReferenceBodySize == 28);
 static_assert(kMemberBodySize == 8);
 static_assert(kSetEmergencyLevelBodySize == 66);
+// Allocation auctions (version 6). SubmitOfferWithNeed: the SubmitOffer body, then
+// need:i64 tier:u8.
+inline constexpr std::size_t kRunAuctionBodySize = 4;
+inline constexpr std::size_t kSubmitOfferWithNeedBodySize = kSubmitOfferBodySize + 8 + 1;
+static_assert(kRunAuctionBodySize == 4);
+static_assert(kSubmitOfferWithNeedBodySize == 75);
 
 // Body sizes by event type.
 inline constexpr std::size_t kAcceptedBodySize = 8 + 4 + 4 + 1 + 1 + 8 + 8 + 8;
@@ -139,9 +147,13 @@ inline constexpr std::size_t kMemberEventBodySize = kMemberBodySize;
 inline constexpr std::size_t kEmergencyLevelSetBodySize = 4 + 1 + 1 + 1 + kLevelReasonBytes;
 static_assert(kPairBandChangedBodySize == 36);
 static_assert(kEmergencyLevelSetBodySize == 67);
+// Allocation auctions (version 6).
+inline constexpr std::size_t kAuctionBodySize = 4 + 1 + 8 * 6;
+static_assert(kAuctionBodySize == 53);
 
 // Largest payloads, for buffer sizing.
-inline constexpr std::size_t kMaxCommandPayload = kCommandPrefixSize + kSubmitOfferBodySize;
+inline constexpr std::size_t kMaxCommandPayload =
+    kCommandPrefixSize + kSubmitOfferWithNeedBodySize;
 inline constexpr std::size_t kMaxEventPayload = kEventPrefixSize + kFillBodySize;
 
 // Snapshot header: magic[8] version:u16 header_size:u16 reserved:u32 seq:u64

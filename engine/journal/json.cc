@@ -70,6 +70,10 @@ const char* CommandTypeName(CommandType t) {
       return "SuspendMember";
     case CommandType::kSetEmergencyLevel:
       return "SetEmergencyLevel";
+    case CommandType::kRunAuction:
+      return "RunAuction";
+    case CommandType::kSubmitOfferWithNeed:
+      return "SubmitOfferWithNeed";
   }
   return "invalid";
 }
@@ -118,6 +122,8 @@ const char* EventTypeName(EventType t) {
       return "MemberSuspended";
     case EventType::kEmergencyLevelSet:
       return "EmergencyLevelSet";
+    case EventType::kAuction:
+      return "Auction";
   }
   return "invalid";
 }
@@ -130,17 +136,22 @@ nlohmann::ordered_json CommandJson(const Command& c) {
   switch (c.type) {
     case CommandType::kSubmitOffer:
     case CommandType::kSubmitTermOffer:  // pair = term book, price = premium bps
-      o["agency"] = c.submit.agency;
-      o["pair"] = c.submit.pair;
-      o["side"] = SideName(c.submit.side);
-      o["tif"] = TifName(c.submit.tif);
-      o["lots"] = c.submit.lots;
-      o["price"] = c.submit.price;
-      o["min_fill"] = c.submit.min_fill;
-      o["expiry"] = c.submit.expiry;
-      o["allow"] = c.submit.allow;
-      o["deny"] = c.submit.deny;
-      o["client_id"] = c.submit.client_id;
+    case CommandType::kSubmitOfferWithNeed:
+      o["agency"] = SubmitBody(c).agency;
+      o["pair"] = SubmitBody(c).pair;
+      o["side"] = SideName(SubmitBody(c).side);
+      o["tif"] = TifName(SubmitBody(c).tif);
+      o["lots"] = SubmitBody(c).lots;
+      o["price"] = SubmitBody(c).price;
+      o["min_fill"] = SubmitBody(c).min_fill;
+      o["expiry"] = SubmitBody(c).expiry;
+      o["allow"] = SubmitBody(c).allow;
+      o["deny"] = SubmitBody(c).deny;
+      o["client_id"] = SubmitBody(c).client_id;
+      if (c.type == CommandType::kSubmitOfferWithNeed) {
+        o["need"] = c.submit_need.need;
+        o["tier"] = std::string(PriorityTierName(c.submit_need.tier));
+      }
       break;
     case CommandType::kCancelOffer:
     case CommandType::kCancelTermOffer:
@@ -191,6 +202,9 @@ nlohmann::ordered_json CommandJson(const Command& c) {
       o["reason"] = std::string(c.set_level.reason, std::min<std::size_t>(
                                                         c.set_level.reason_size,
                                                         kMaxLevelReasonBytes));
+      break;
+    case CommandType::kRunAuction:
+      o["instrument"] = c.run_auction.instrument;
       break;
   }
   return o;
@@ -340,6 +354,16 @@ nlohmann::ordered_json EventJson(const Event& e) {
       o["reason"] = std::string(e.level_set.reason, std::min<std::size_t>(
                                                         e.level_set.reason_size,
                                                         kMaxLevelReasonBytes));
+      break;
+    case EventType::kAuction:
+      o["pair"] = e.auction.pair;
+      o["crossed"] = e.auction.crossed;
+      o["price"] = e.auction.price;
+      o["executable"] = e.auction.executable;
+      o["executed"] = e.auction.executed;
+      o["supply"] = e.auction.supply;
+      o["demand"] = e.auction.demand;
+      o["agency_cap"] = e.auction.agency_cap;
       break;
   }
   return o;

@@ -683,6 +683,13 @@ bool JournalReader::ReadGroup(JournalEntry* entry) {
                                            c.parser.version(), " segment")),
           c.path, rec.offset, group_offset);
     }
+    if (c.parser.version() < kAuctionFormatVersion && IsAuctionCommand(cmd.type)) {
+      return HandleCorruption(
+          absl::DataLossError(absl::StrCat("allocation-auction command type ",
+                                           static_cast<int>(cmd.type), " in a version ",
+                                           c.parser.version(), " segment")),
+          c.path, rec.offset, group_offset);
+    }
     if (cmd.seq != expected_seq_) {
       return HandleCorruption(
           absl::DataLossError(absl::StrCat(
@@ -720,6 +727,13 @@ bool JournalReader::ReadGroup(JournalEntry* entry) {
         if (c.parser.version() < kCollateralFormatVersion && IsCollateralEvent(ev)) {
           return HandleCorruption(
               absl::DataLossError(absl::StrCat("collateral event type ",
+                                               static_cast<int>(ev.type), " in a version ",
+                                               c.parser.version(), " segment")),
+              c.path, erec.offset, group_offset);
+        }
+        if (c.parser.version() < kAuctionFormatVersion && IsAuctionEvent(ev.type)) {
+          return HandleCorruption(
+              absl::DataLossError(absl::StrCat("allocation-auction event type ",
                                                static_cast<int>(ev.type), " in a version ",
                                                c.parser.version(), " segment")),
               c.path, erec.offset, group_offset);

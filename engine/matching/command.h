@@ -47,6 +47,13 @@ enum class CommandType : std::uint8_t {
   kAdmitMember = 21,        // an agency joins an agreement
   kSuspendMember = 22,      // an agency leaves an agreement
   kSetEmergencyLevel = 23,  // an instrument's emergency level
+  // Allocation auctions (issue 15 s.3; engine/matching/AUCTION.md "In the engine"), 30-34:
+  // Time: runs the call auction of each book `instrument` drives (AUCTION.md "In the
+  // engine"). Rejected (kNoCallAuction) when the instrument's level does not auction.
+  kRunAuction = 30,
+  // SubmitOffer with a declared need and priority tier: a buy offer that asks to be
+  // allocated in call auctions. Offers without a need use kSubmitOffer (need 0, tier 0).
+  kSubmitOfferWithNeed = 31,
 };
 
 struct SubmitOffer {
@@ -61,6 +68,15 @@ struct SubmitOffer {
   AgencyMask allow;     // 0 = any eligible agency
   AgencyMask deny;      // 0 = nobody excluded
   ClientOfferId client_id;
+};
+
+// Body of kSubmitOfferWithNeed: a buy offer that declares a need for allocation auctions
+// (AUCTION.md "In the engine"). `offer` is first, at the address of Command::submit, so
+// that SubmitBody() reads either kind of submit as one.
+struct SubmitOfferWithNeed {
+  SubmitOffer offer;
+  Amount need;          // base units, > 0
+  PriorityTier tier;    // one the agency's configuration allows
 };
 
 struct CancelOffer {
@@ -122,6 +138,10 @@ struct SetEmergencyLevel {
   char reason[kMaxLevelReasonBytes];   // UTF-8, not terminated; bytes past reason_size zero
 };
 
+struct RunAuction {
+  InstrumentId instrument;
+};
+
 struct Command {
   Seq seq;
   TimeNs time;
@@ -137,8 +157,15 @@ struct Command {
     PublishReference publish_reference;
     MemberCommand member;          // kAdmitMember, kSuspendMember
     SetEmergencyLevel set_level;
+    RunAuction run_auction;
+    SubmitOfferWithNeed submit_need;
   };
 };
+
+// The offer of a kSubmitOffer or kSubmitOfferWithNeed command.
+inline const SubmitOffer& SubmitBody(const Command& c) {
+  return c.type == CommandType::kSubmitOfferWithNeed ? c.submit_need.offer : c.submit;
+}
 
 static_assert(std::is_trivially_copyable_v<Command>);
 // The emergency commands fit in the union of the order commands: no command grew.

@@ -104,6 +104,8 @@ void Engine::Impl::Reset() {
   last_time_ = 0;
   stamp_ = 0;
   time_swaps_.Reset(options_.expected_offers);
+  needs_.clear();
+  auction_eligible_.assign(num_agencies_, 0);
 }
 
 inline void Engine::Impl::Apply(const Command& cmd, std::vector<Event>* out) noexcept {
@@ -117,6 +119,7 @@ inline void Engine::Impl::Apply(const Command& cmd, std::vector<Event>* out) noe
   if (time_swaps_.Pending()) [[unlikely]] time_swaps_.AdvanceTime(cmd, out);
   switch (cmd.type) {
     case CommandType::kSubmitOffer:
+    case CommandType::kSubmitOfferWithNeed:
       Submit(cmd, out);
       break;
     case CommandType::kCancelOffer:
@@ -153,6 +156,9 @@ inline void Engine::Impl::Apply(const Command& cmd, std::vector<Event>* out) noe
       break;
     case CommandType::kSetEmergencyLevel:
       SetLevelCmd(cmd, out);
+      break;
+    case CommandType::kRunAuction:
+      RunAuctionCmd(cmd, out);
       break;
     default: {
       Event& e = NewEvent(cmd, EventType::kRejected, out);
@@ -192,14 +198,18 @@ inline void Engine::Impl::Prefetch(const Command& c, int hop) const noexcept {
     if (o.next != kNil && o.next <= offers_.size()) __builtin_prefetch(&offers_[o.next], 1);
     return;
   }
-  if (c.type != CommandType::kSubmitOffer || c.submit.pair >= books_.size()) return;
-  const Book& b = books_[c.submit.pair];
-  if (!b.allocated || c.submit.price < b.low || c.submit.price > b.high) return;
-  if (c.submit.agency >= ref_.agencies().size()) return;
-  const bool buys = c.submit.side == Side::kBuy;
+  if ((c.type != CommandType::kSubmitOffer && c.type != CommandType::kSubmitOfferWithNeed) ||
+      SubmitBody(c).pair >= books_.size()) {
+    return;
+  }
+  const SubmitOffer& s = SubmitBody(c);
+  const Book& b = books_[s.pair];
+  if (!b.allocated || s.price < b.low || s.price > b.high) return;
+  if (s.agency >= ref_.agencies().size()) return;
+  const bool buys = s.side == Side::kBuy;
   const BookSide& own = buys ? b.bids : b.asks;
   const BookSide& opp = buys ? b.asks : b.bids;
-  const std::int64_t index = (c.submit.price - b.low) / b.tick;
+  const std::int64_t index = (s.price - b.low) / b.tick;
   const bool crosses = opp.best >= 0 && (buys ? opp.best <= index : opp.best >= index);
   const Level& l = crosses ? opp.levels[opp.best] : own.levels[index];
   if (step == 0) {
@@ -210,8 +220,8 @@ inline void Engine::Impl::Prefetch(const Command& c, int hop) const noexcept {
   const AgencyList* lists = Lists(l);
   if (crosses) {
     // The first maker of each agency the walk will merge.
-    AgencyMask m = l.agencies & (Eligible(c.submit.pair, c.submit.agency) |
-                                 (AgencyMask{1} << c.submit.agency));
+    AgencyMask m = l.agencies & (Eligible(s.pair, s.agency) |
+                                 (AgencyMask{1} << s.agency));
     for (; m != 0; m &= m - 1) {
       const AgencyList& al = lists[__builtin_ctzll(m)];
       if (step == 1) {
@@ -223,8 +233,8 @@ inline void Engine::Impl::Prefetch(const Command& c, int hop) const noexcept {
     return;
   }
   // Rests: the offer it will be linked behind.
-  if ((l.agencies >> c.submit.agency) & 1) {
-    const AgencyList& al = lists[c.submit.agency];
+  if ((l.agencies >> s.agency) & 1) {
+    const AgencyList& al = lists[s.agency];
     if (step == 1) {
       __builtin_prefetch(&al);
     } else {
@@ -248,7 +258,7 @@ inline RejectReason Engine::Impl::CheckLots(const Book& b, Lots lots) noexcept {
 }
 
 inline void Engine::Impl::Submit(const Command& cmd, std::vector<Event>* out) noexcept {
-  const SubmitOffer& s = cmd.submit;
+  const SubmitOffer& s = SubmitBody(cmd);
   auto reject = [&](RejectReason reason, OfferId offer = kNil) {
     Reject(cmd, reason, s.agency, offer, s.client_id, out);
   };
@@ -274,6 +284,23 @@ inline void Engine::Impl::Submit(const Command& cmd, std::vector<Event>* out) no
   }
   if (((s.allow | s.deny) & ~valid_agencies_) != 0) {
     return reject(RejectReason::kUnknownCounterparty);
+  }
+  const bool with_need = cmd.type == CommandType::kSubmitOfferWithNeed;
+  if (with_need) [[unlikely]] {
+    const SubmitOfferWithNeed& n = cmd.submit_need;
+    if (s.side != Side::kBuy || n.need <= 0 ||
+        !ValidPriorityTier(static_cast<std::uint8_t>(n.tier))) {
+      return reject(RejectReason::kInvalidNeed);
+    }
+    if ((ref_.AllowedTiers(s.agency) & TierBit(n.tier)) == 0) {
+      return reject(RejectReason::kTierNotAllowed);
+    }
+  }
+  // A book in call-auction mode takes only offers that rest and that the auction can
+  // allocate by agency (AUCTION.md "In the engine").
+  if (CallAuctionMode(b) && (s.tif == TimeInForce::kIoc || s.tif == TimeInForce::kFok ||
+                             s.min_fill > 0 || s.allow != 0 || s.deny != 0)) {
+    return reject(RejectReason::kCallAuctionOnly);
   }
   Amount reserve;
   if (!Reservation(b, s.side, s.lots, s.price, &reserve)) return reject(RejectReason::kOverflow);
@@ -317,6 +344,10 @@ inline void Engine::Impl::Submit(const Command& cmd, std::vector<Event>* out) no
   if (s.client_id != 0) client_index_.Insert(s.agency, s.client_id, id);
   ++open_count_;
   internal::AppendAccepted(cmd, EventType::kAccepted, id, out);
+  if (with_need) [[unlikely]] {
+    needs_[id] = DeclaredNeed{cmd.submit_need.need, cmd.submit_need.tier};
+  }
+  if (CallAuctionMode(b)) [[unlikely]] return Rest(cmd, b, id, o);
 
   const AgencyMask partners = Eligible(s.pair, s.agency) & o.accept;
   Lots need = 0;
@@ -396,6 +427,18 @@ inline void Engine::Impl::Match(const Command& cmd, Book& b, OfferId id, OfferRe
   // Rest, at the level of index `limit` (its own price's; a division saved).
   BookSide& own = taker_buys ? b.bids : b.asks;
   const std::int64_t index = limit;
+  Touch(o.pair, o.side, index, own.levels[index]);
+  LinkTail(b, own, id, o, index);
+  if (o.tif == TimeInForce::kGtd) {
+    const ColdRecord& c = offers_.Cold(id);
+    if (c.accepted_seq == cmd.seq) PushExpiry(c.expiry, id);  // new now, not replaced
+  }
+}
+
+inline void Engine::Impl::Rest(const Command& cmd, Book& b, OfferId id,
+                               OfferRecord& o) noexcept {
+  BookSide& own = o.side == Side::kBuy ? b.bids : b.asks;
+  const std::int64_t index = (o.price - b.low) / b.tick;
   Touch(o.pair, o.side, index, own.levels[index]);
   LinkTail(b, own, id, o, index);
   if (o.tif == TimeInForce::kGtd) {
@@ -497,6 +540,7 @@ inline bool Engine::Impl::Sweep(const Command& cmd, Book& b, BookSide& opp, std:
         r.status = OfferStatus::kFilled;
         ++makers_filled;
         if (retain) done_.push_back({cmd.time, m});
+        if (!needs_.empty()) [[unlikely]] needs_.erase(m);  // a maker with a declared need
         // Its open is 0: the level's lots were reduced above.
         if (Detach(b, opp, r, i)) {
           emptied = true;  // the level released its FIFOs
@@ -679,6 +723,7 @@ inline void Engine::Impl::Replace(const Command& cmd, std::vector<Event>* out) n
   Unlink(b, own, c.offer, o, old_index);
   o.open = open;
   o.price = c.price;
+  if (CallAuctionMode(b)) [[unlikely]] return Rest(cmd, b, c.offer, o);
   const AgencyMask partners = Eligible(o.pair, o.agency) & o.accept;
   Match(cmd, b, c.offer, o, partners, out);
 }
@@ -711,9 +756,65 @@ inline void Engine::Impl::HaltResume(const Command& cmd, std::vector<Event>* out
     return Reject(cmd, RejectReason::kUnknownPair, 0, kNil, 0, out);
   }
   const bool halt = cmd.type == CommandType::kHaltPair;
-  books_[cmd.pair.pair].halted = halt;
+  Book& b = books_[cmd.pair.pair];
+  b.halted = halt;
   Event& e = NewEvent(cmd, halt ? EventType::kPairHalted : EventType::kPairResumed, out);
   e.pair.pair = cmd.pair.pair;
+  // The pair left call-auction mode while halted: it resumes continuous matching now.
+  if (!halt && b.uncross_pending) [[unlikely]] {
+    b.uncross_pending = false;
+    ResumeContinuous(cmd, cmd.pair.pair, out);
+  }
+}
+
+void Engine::Impl::ResumeContinuous(const Command& cmd, PairId pair, std::vector<Event>* out) {
+  Book& b = books_[pair];
+  // Not crossed (as every book is after continuous matching): nothing to do, and every
+  // offer keeps its place.
+  if (!b.allocated || b.bids.best < 0 || b.asks.best < 0 || b.bids.best < b.asks.best) return;
+  std::vector<OfferId> open;
+  for (const BookSide* side : {&b.bids, &b.asks}) {
+    for (std::int64_t i = side->bits.NextAtOrAfter(0); i >= 0;
+         i = side->bits.NextAtOrAfter(i + 1)) {
+      ForEachInPriority(side->levels[i], [&](OfferId id) { open.push_back(id); });
+    }
+  }
+  // Acceptance order, which a snapshot keeps (the priority stamps' order across levels it
+  // does not).
+  std::sort(open.begin(), open.end());
+  for (OfferId id : open) {
+    OfferRecord& o = offers_[id];
+    BookSide& own = o.side == Side::kBuy ? b.bids : b.asks;
+    const std::int64_t index = (o.price - b.low) / b.tick;
+    Touch(pair, o.side, index, own.levels[index]);
+    Unlink(b, own, id, o, index);
+  }
+  // Each re-enters as a taker against those before it, then rests. Unlike a new offer it
+  // is not cancelled at a self-match: it rests behind its agency's offer (continuous
+  // matching never reaches past it, as for an ineligible pair).
+  for (OfferId id : open) {
+    OfferRecord& o = offers_[id];
+    const bool buys = o.side == Side::kBuy;
+    BookSide& opp = buys ? b.asks : b.bids;
+    const std::int64_t limit = (o.price - b.low) / b.tick;
+    const AgencyMask partners = Eligible(pair, o.agency) & o.accept;
+    if (opp.best >= 0 && (buys ? opp.best <= limit : opp.best >= limit)) {
+      if (buys) {
+        Sweep<true>(cmd, b, opp, limit, id, o, partners, out);
+      } else {
+        Sweep<false>(cmd, b, opp, limit, id, o, partners, out);
+      }
+    }
+    if (o.open == 0) {
+      o.status = OfferStatus::kFilled;
+      --open_count_;
+      Finished(cmd.time, id);
+      continue;
+    }
+    BookSide& own = buys ? b.bids : b.asks;
+    Touch(pair, o.side, limit, own.levels[limit]);
+    LinkTail(b, own, id, o, limit);
+  }
 }
 
 Engine::Engine(const ReferenceData& ref, const EngineOptions& options)

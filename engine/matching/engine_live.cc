@@ -348,9 +348,19 @@ void Engine::Impl::SetLevelCmd(const Command& cmd, std::vector<Event>* out) {
   li.level = c.level;
   time_swaps_.SetLevel(c.instrument, c.level);
   for (PairId p : pairs_of_[c.instrument]) {
+    const bool was_auction = CallAuctionMode(books_[p]);
     books_[p].guard = GuardOf(p);
     PairBand band;
     if (DeriveBand(p, &band)) Reband(cmd, p, band, out);  // collapsing: always true
+    // A pair leaving call-auction mode resumes continuous matching on an uncrossed book
+    // (AUCTION.md "In the engine"); a halted one when it is resumed.
+    Book& b = books_[p];
+    if (CallAuctionMode(b)) {
+      b.uncross_pending = false;
+    } else if (was_auction) {
+      b.uncross_pending = b.halted;
+      if (!b.halted) ResumeContinuous(cmd, p, out);
+    }
   }
 }
 

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -37,6 +38,11 @@ constexpr std::uint32_t kSnapshotVersionLive = 4;
 // loan carried a pledge, so an engine without collateral writes version 2, 3 or 4, byte
 // for byte as before.
 constexpr std::uint32_t kSnapshotVersionCollateral = 5;
+// Version 6 = version 5 + the allocation-auction section between the books and the
+// time-swap section (the declared needs of open buy offers, the pairs waiting to be
+// uncrossed at ResumePair). Only an engine that holds such state writes it; it then also
+// writes the live section and the time-swap section in version 5's layout.
+constexpr std::uint32_t kSnapshotVersionAuctions = 6;
 // Bytes of one instrument's live entry (SNAPSHOT.md).
 constexpr std::size_t kLiveEntryBytes = 8 + 8 + 1 + 1 + 8 + 8 + 8;
 
@@ -54,9 +60,24 @@ std::string Engine::Impl::SaveState() const {
   s.reserve(64 + holdings_.size() * 16 + offers_.size() * 120);
   s.append(kSnapshotMagic, sizeof kSnapshotMagic);
   SnapshotWriter w(&s);
-  const bool collateral = time_swaps_.AnyPledge();
+  // The declared needs of open offers, by offer id (an entry of a finished offer would be
+  // stale: the engine erases them, and this never writes one).
+  std::vector<std::pair<OfferId, DeclaredNeed>> needs;
+  for (const auto& [id, d] : needs_) {
+    if (offers_.Resident(id) && !offers_.Purged(id) &&
+        offers_[id].status == OfferStatus::kOpen) {
+      needs.push_back({id, d});
+    }
+  }
+  std::sort(needs.begin(), needs.end(),
+            [](const auto& x, const auto& y) { return x.first < y.first; });
+  const bool auctions =
+      !needs.empty() ||
+      std::any_of(books_.begin(), books_.end(), [](const Book& b) { return b.uncross_pending; });
+  const bool collateral = auctions || time_swaps_.AnyPledge();
   const bool live = collateral || !LiveAsConfigured();
-  w.U32(collateral            ? kSnapshotVersionCollateral
+  w.U32(auctions              ? kSnapshotVersionAuctions
+        : collateral          ? kSnapshotVersionCollateral
         : live                ? kSnapshotVersionLive
         : time_swaps_.Empty() ? kSnapshotVersion
                               : kSnapshotVersionTimeSwaps);
@@ -139,6 +160,15 @@ std::string Engine::Impl::SaveState() const {
       }
     }
   }
+  if (auctions) {
+    w.U64(needs.size());
+    for (const auto& [id, d] : needs) {
+      w.U64(id);
+      w.I64(d.need);
+      w.U8(static_cast<std::uint8_t>(d.tier));
+    }
+    for (const Book& b : books_) w.U8(b.uncross_pending ? 1 : 0);
+  }
   if (live || !time_swaps_.Empty()) time_swaps_.Save(&s, collateral);
   return s;
 }
@@ -170,7 +200,8 @@ absl::Status Engine::Impl::LoadStateInner(absl::string_view bytes) {
         "from an older snapshot or the whole journal instead");
   }
   if (version != kSnapshotVersion && version != kSnapshotVersionTimeSwaps &&
-      version != kSnapshotVersionLive && version != kSnapshotVersionCollateral) {
+      version != kSnapshotVersionLive && version != kSnapshotVersionCollateral &&
+      version != kSnapshotVersionAuctions) {
     return absl::FailedPreconditionError(
         absl::StrCat("engine snapshot: unsupported version ", version));
   }
@@ -400,6 +431,38 @@ absl::Status Engine::Impl::LoadStateInner(absl::string_view bytes) {
   if (open_seen + finished_records != npresent) {
     return corrupt(base + r.pos(), "open offer missing from books");
   }
+  // Version 5: the allocation-auction section (checked once the book's offers are open
+  // again, below).
+  struct NeedEntry {
+    std::uint64_t id;
+    std::int64_t need;
+    std::uint8_t tier;
+    std::size_t at;  // offset, for the error
+  };
+  std::vector<NeedEntry> needs;
+  if (version >= kSnapshotVersionAuctions) {
+    std::uint64_t n;
+    if (!r.U64(&n)) return corrupt(base + r.pos(), "truncated declared needs");
+    if (n > open_seen) return corrupt(base + r.pos(), "more declared needs than open offers");
+    needs.reserve(n);
+    for (std::uint64_t k = 0; k < n; ++k) {
+      NeedEntry e;
+      e.at = base + r.pos();
+      if (!r.U64(&e.id) || !r.I64(&e.need) || !r.U8(&e.tier)) {
+        return corrupt(base + r.pos(), "truncated declared needs");
+      }
+      needs.push_back(e);
+    }
+    for (Book& b : books_) {
+      std::uint8_t pending;
+      if (!r.U8(&pending)) return corrupt(base + r.pos(), "truncated uncross flags");
+      if (pending > 1 || (pending == 1 && (!b.halted || CallAuctionMode(b)))) {
+        return corrupt(base + r.pos() - 1,
+                       "uncross flag on a pair that is not halted or still auctions");
+      }
+      b.uncross_pending = pending == 1;
+    }
+  }
   // The time-swap section follows the books; its open lends reserve too.
   for (InstrumentId i = 0; i < ni; ++i) time_swaps_.SetLevel(i, live_[i].level);
   const bool with_time_swaps = version >= kSnapshotVersionTimeSwaps;
@@ -437,6 +500,16 @@ absl::Status Engine::Impl::LoadStateInner(absl::string_view bytes) {
     }
   }
   open_count_ = open_seen;
+  OfferId last_need = kNil;
+  for (const NeedEntry& e : needs) {
+    if (e.id <= last_need || e.id > nrec || offers_.Purged(e.id) ||
+        offers_[e.id].status != OfferStatus::kOpen || offers_[e.id].side != Side::kBuy ||
+        e.need <= 0 || !ValidPriorityTier(e.tier)) {
+      return corrupt(e.at, absl::StrCat("invalid declared need of offer ", e.id));
+    }
+    last_need = e.id;
+    needs_[e.id] = DeclaredNeed{e.need, static_cast<PriorityTier>(e.tier)};
+  }
   if (!with_time_swaps && !r.done()) return corrupt(base + r.pos(), "trailing bytes");
   return absl::OkStatus();
 }

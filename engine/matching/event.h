@@ -36,6 +36,8 @@ enum class EventType : std::uint8_t {
   kMemberAdmitted = 22,      // body `member`
   kMemberSuspended = 23,     // body `member`
   kEmergencyLevelSet = 24,   // body `level_set`
+  // Allocation auctions (issue 15 s.3; AUCTION.md "In the engine"), 30-34:
+  kAuction = 30,  // body `auction`: one book's call auction ran; its fills follow
 };
 
 // Numbering mirrors msx.v1.RejectReason.
@@ -87,6 +89,13 @@ enum class RejectReason : std::uint8_t {
   kBelowMandatedStock = 45,   // the offer would leave less than the mandated minimum stock
   kNoValidPrice = 46,         // the new reference leaves some pair without a valid price
   kAdminCannotTrade = 47,     // an admin agency cannot join an agreement
+  // Allocation auctions (issue 15 s.3; AUCTION.md "In the engine"), numbers 60-69.
+  kInvalidNeed = 60,        // need <= 0, a need on a sell, or a tier outside 1..3
+  kTierNotAllowed = 61,     // the agency's configuration does not allow that tier
+  // On a book in call-auction mode: IOC, FOK, a minimum fill or a counterparty list (the
+  // auction allocates by agency; such an offer could never take part).
+  kCallAuctionOnly = 62,
+  kNoCallAuction = 63,      // RunAuction for an instrument whose level does not auction
 };
 
 // Numbering mirrors msx.v1.CancelReason.
@@ -267,6 +276,19 @@ struct EmergencyLevelEvent {
   char reason[kMaxLevelReasonBytes];  // zero past reason_size
 };
 
+// One book's call auction (AUCTION.md): what it uncrossed at. Its fills follow it as kFill
+// events (aggressor_side kBuy, maker = the sell offer, taker = the buy offer).
+struct AuctionEvent {
+  PairId pair;
+  bool crossed;            // false: no price had executable volume (no fills follow)
+  Price price;             // every fill of this auction is at this price
+  Lots executable;         // min(demand, supply) at the price
+  Lots executed;           // the sum of the fills that follow
+  Lots supply;             // sell lots at or below the price
+  Lots demand;             // claimed buy lots at or above the price
+  Lots agency_cap;         // the most one agency could be allocated
+};
+
 struct Event {
   Seq seq;
   TimeNs time;
@@ -288,6 +310,7 @@ struct Event {
     PairBandEvent band;
     MemberCommand member;  // kMemberAdmitted, kMemberSuspended
     EmergencyLevelEvent level_set;
+    AuctionEvent auction;
   };
 };
 
@@ -295,6 +318,7 @@ static_assert(std::is_trivially_copyable_v<Event>);
 static_assert(sizeof(LoanFillEvent) <= sizeof(FillEvent), "time swaps must not grow Event");
 static_assert(sizeof(EmergencyLevelEvent) <= sizeof(FillEvent), "levels must not grow Event");
 static_assert(sizeof(CollateralEvent) <= sizeof(FillEvent), "collateral must not grow Event");
+static_assert(sizeof(AuctionEvent) <= sizeof(FillEvent), "auctions must not grow Event");
 
 }  // namespace msx
 

@@ -158,6 +158,10 @@ const char* CommandTypeLabel(CommandType type) {
       return "suspend_member";
     case CommandType::kSetEmergencyLevel:
       return "set_emergency_level";
+    case CommandType::kRunAuction:
+      return "run_auction";
+    case CommandType::kSubmitOfferWithNeed:
+      return "submit_offer_with_need";
   }
   return nullptr;  // a type this build does not know: not rendered
 }

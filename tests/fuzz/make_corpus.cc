@@ -86,6 +86,8 @@ const char* CommandName(msx::CommandType t) {
     case msx::CommandType::kAdmitMember: return "admit-member";
     case msx::CommandType::kSuspendMember: return "suspend-member";
     case msx::CommandType::kSetEmergencyLevel: return "set-emergency-level";
+    case msx::CommandType::kRunAuction: return "run-auction";
+    case msx::CommandType::kSubmitOfferWithNeed: return "submit-with-need";
   }
   return "unknown";
 }
@@ -157,6 +159,34 @@ void JournalSeeds(Corpus* corpus, const fs::path& tmp) {
       corpus->Add("journal_reader", name + "-bad-crc", std::string(1, '\0') + flipped);
       corpus->Add("journal_reader", name + "-bad-crc-truncate", std::string(1, '\2') + flipped);
     }
+  }
+  // The allocation-auction records (format version 6), which the traffic journal does not
+  // hold: a tick, a buy with a declared need, and an auction's summary event.
+  {
+    msx::Command c{};
+    c.seq = 401;
+    c.time = 1'800'000'000'000'000'000;
+    c.type = msx::CommandType::kRunAuction;
+    c.run_auction.instrument = 2;
+    std::string payload;
+    msx::journal::EncodeCommandPayload(c, 3, &payload);
+    payloads.emplace(std::string("command-") + CommandName(c.type), payload);
+    c.type = msx::CommandType::kSubmitOfferWithNeed;
+    c.submit_need.offer = {1, 0, msx::Side::kBuy, msx::TimeInForce::kGtc, 40, 101, 0, 0, 0, 0,
+                           77};
+    c.submit_need.need = 400;
+    c.submit_need.tier = msx::PriorityTier::kEssential;
+    payload.clear();
+    msx::journal::EncodeCommandPayload(c, 1, &payload);
+    payloads.emplace(std::string("command-") + CommandName(c.type), payload);
+    msx::Event e{};
+    e.seq = 401;
+    e.time = c.time;
+    e.type = msx::EventType::kAuction;
+    e.auction = {0, true, 100, 40, 38, 40, 55, 16};
+    payload.clear();
+    msx::journal::EncodeEventPayload(e, 0, &payload);
+    payloads.emplace("event-" + std::to_string(static_cast<int>(e.type)), payload);
   }
   for (const auto& [name, payload] : payloads) corpus->Add("codec", name, payload);
 }

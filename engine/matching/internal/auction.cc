@@ -53,7 +53,7 @@ absl::Status CallAuction::Run(absl::Span<const AuctionBuy> buys,
   if (params.reference <= 0) {
     return invalid("reference ", params.reference, " is not positive");
   }
-  if (params.agency_cap_bps < 0 || params.agency_cap_bps > kAuctionFullShareBps) {
+  if (params.agency_cap_bps < 0 || params.agency_cap_bps > kFullShareBps) {
     return invalid("agency_cap_bps ", params.agency_cap_bps, " is outside 0..10000");
   }
   if (params.eligible.size() > static_cast<std::size_t>(kMaxAgencies)) {
@@ -78,9 +78,9 @@ absl::Status CallAuction::Run(absl::Span<const AuctionBuy> buys,
       return invalid("buy offer ", b.offer, ": agency ", b.agency, " is not below ",
                      num_agencies);
     }
-    if (static_cast<int>(b.tier) < 1 || static_cast<int>(b.tier) > kAuctionTiers) {
+    if (static_cast<int>(b.tier) < 1 || static_cast<int>(b.tier) > kNumPriorityTiers) {
       return invalid("buy offer ", b.offer, ": tier ", static_cast<int>(b.tier),
-                     " is not 1..", kAuctionTiers);
+                     " is not 1..", kNumPriorityTiers);
     }
     if (b.lots <= 0) return invalid("buy offer ", b.offer, ": lots ", b.lots, " not positive");
     if (b.limit <= 0 || b.limit % params.tick != 0) {
@@ -161,7 +161,7 @@ absl::Status CallAuction::Run(absl::Span<const AuctionBuy> buys,
   if (!result->crossed) return absl::OkStatus();
   const Price price = result->price;
   result->agency_cap = static_cast<Lots>(static_cast<__int128>(result->supply) *
-                                         params.agency_cap_bps / kAuctionFullShareBps);
+                                         params.agency_cap_bps / kFullShareBps);
 
   // Bids at or above the price, grouped by (tier, agency), each group in time priority.
   bids_.clear();

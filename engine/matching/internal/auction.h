@@ -19,27 +19,20 @@
 
 #include "absl/status/status.h"
 #include "absl/types/span.h"
+#include "engine/matching/emergency.h"
 #include "engine/matching/types.h"
-
-namespace msx {
-// A buy offer's priority in an allocation auction, defined with the emergency levels
-// (engine/matching/emergency.h): 1 DEFENCE, 2 ESSENTIAL, 3 GENERAL; a lower value is
-// served first. Declared here only, so that the algorithm does not depend on the levels.
-enum class PriorityTier : std::uint8_t;
-}  // namespace msx
 
 namespace msx::internal {
 
-// The number of priority tiers (values 1..kAuctionTiers).
-inline constexpr int kAuctionTiers = 3;
-// 100 % in basis points.
-inline constexpr std::int32_t kAuctionFullShareBps = 10000;
+// A buy offer's tier is a PriorityTier (emergency.h): 1 DEFENCE, 2 ESSENTIAL, 3 GENERAL
+// (kNumPriorityTiers of them); a lower value is served first. Shares are in basis points
+// of kFullShareBps.
 
 // A resting buy offer taking part in the auction.
 struct AuctionBuy {
   OfferId offer = 0;
   AgencyId agency = 0;
-  PriorityTier tier{};         // 1..kAuctionTiers
+  PriorityTier tier{};         // 1..kNumPriorityTiers
   Lots lots = 0;               // open lots, > 0: the most the offer may receive
   Price limit = 0;             // the highest price it pays, > 0, a multiple of the tick
   Amount need = 0;             // declared need in base units, >= 0 (0: never allocated)
@@ -62,7 +55,7 @@ struct AuctionParams {
   bool price_control = false;  // true: the auction prices at `reference`, nothing else
   // The most one agency may be allocated, as a share of the auction's supply (the lots
   // offered at or below the auction price), in basis points: 0..10000 (10000 = no cap).
-  std::int32_t agency_cap_bps = kAuctionFullShareBps;
+  std::int32_t agency_cap_bps = kFullShareBps;
   // eligible[a] has bit b set when agency a may trade with agency b. A buyer a and a seller
   // b trade only when a != b, bit b of eligible[a] and bit a of eligible[b] are set. Every
   // agency id in the offers must be below eligible.size() (<= kMaxAgencies).

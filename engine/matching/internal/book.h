@@ -41,6 +41,9 @@ struct Book {
   std::uint8_t guard = 0;
   bool halted = false;
   bool allocated = false;
+  // The pair left call-auction mode while halted: ResumePair uncrosses it
+  // (Engine::Impl::ResumeContinuous) before continuous matching goes on.
+  bool uncross_pending = false;
   BookSide bids;
   BookSide asks;
 };

@@ -1,9 +1,10 @@
-// Engine::Impl, the engine's state and its operations: private to the engine's four
+// Engine::Impl, the engine's state and its operations: private to the engine's five
 // translation units, engine/matching/engine.cc (the hot path: Apply, Match, Cancel, Replace,
 // Prefetch; its inline members are defined there, so that they inline into one another),
 // engine/matching/engine_queries.cc (the read-only queries),
-// engine/matching/engine_state.cc (SaveState / LoadState, SNAPSHOT.md) and
-// engine/matching/engine_live.cc (live reference data and emergency levels).
+// engine/matching/engine_state.cc (SaveState / LoadState, SNAPSHOT.md),
+// engine/matching/engine_live.cc (live reference data and emergency levels) and
+// engine/matching/engine_auction.cc (allocation auctions, AUCTION.md "In the engine").
 // Members defined here are the few several need (the merge walk over a level's FIFOs,
 // linking and unlinking an offer, reservations). Single-threaded, like Engine.
 #ifndef MSX_ENGINE_INTERNAL_ENGINE_IMPL_H_
@@ -17,9 +18,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "engine/matching/engine.h"
+#include "engine/matching/internal/auction.h"
 #include "engine/matching/internal/book.h"
 #include "engine/matching/internal/chunked_fifo.h"
 #include "engine/matching/internal/client_index.h"
@@ -428,6 +431,31 @@ class Engine::Impl {
   inline RejectReason CheckStockGuard(const Book& b, AgencyId agency, Side side, Amount give,
                                       const HoldingInfo& h) const noexcept;
 
+  // ---- Allocation auctions (engine_auction.cc; AUCTION.md "In the engine") ----
+  struct DeclaredNeed {
+    Amount need;        // base units, > 0
+    PriorityTier tier;
+  };
+  // True when the pair's books allocate by call auction (kGuardCallAuction).
+  static bool CallAuctionMode(const Book& b) noexcept {
+    return (b.guard & internal::kGuardCallAuction) != 0;
+  }
+  // Links open offer `o` at the back of its level without matching (call-auction mode);
+  // a new GTD offer joins the expiry heap.
+  inline void Rest(const Command& cmd, Book& b, OfferId id, OfferRecord& o) noexcept;
+  // kRunAuction: one call auction of each book the instrument drives (AuctionDriver).
+  void RunAuctionCmd(const Command& cmd, std::vector<Event>* out);
+  // The instrument whose RunAuction uncrosses pair `pair` in call-auction mode: its base
+  // when the base's level policy auctions, else its quote. Each book has one driver, so
+  // one tick of each instrument runs each book's auction once.
+  InstrumentId AuctionDriver(PairId pair) const;
+  // One book's call auction: a kAuction event, then its fills (none when halted).
+  void AuctionBook(const Command& cmd, PairId pair, std::vector<Event>* out);
+  // After pair `pair` left call-auction mode: its open offers enter continuous matching
+  // again, in offer id order, as if submitted anew (crossed ones trade at the resting
+  // offer's price), so that continuous matching resumes on an uncrossed book.
+  void ResumeContinuous(const Command& cmd, PairId pair, std::vector<Event>* out);
+
   const ReferenceData& ref_;
   EngineOptions options_;
   std::size_t num_instruments_ = 0;
@@ -463,6 +491,15 @@ class Engine::Impl {
   std::vector<std::vector<PairId>> pairs_of_;  // per instrument: its pairs (static)
   // Term books and obligations (ENGINE.md "Time swaps"); uses holdings_, so it follows it.
   internal::TimeSwaps time_swaps_{ref_, &holdings_};
+  // Allocation auctions (AUCTION.md "In the engine"). The declared needs of open buy
+  // offers submitted with one (kSubmitOfferWithNeed), erased when the offer finishes.
+  absl::flat_hash_map<OfferId, DeclaredNeed> needs_;
+  // Scratch of AuctionBook, kept between auctions.
+  internal::CallAuction auction_;
+  internal::AuctionResult auction_result_;
+  std::vector<internal::AuctionBuy> auction_buys_;
+  std::vector<internal::AuctionSell> auction_sells_;
+  std::vector<AgencyMask> auction_eligible_;
 };
 
 // ---------------------------------------------------------------- shared inline members
@@ -560,6 +597,7 @@ inline void Engine::Impl::RemoveOpen(TimeNs now, OfferId id, OfferRecord& o, Off
 
 inline void Engine::Impl::Finished(TimeNs now, OfferId id) noexcept {
   if (retention_ > 0) done_.push_back({now, id});
+  if (!needs_.empty()) [[unlikely]] needs_.erase(id);
 }
 
 inline RejectReason Engine::Impl::CheckStockGuard(const Book& b, AgencyId agency, Side side,
