@@ -150,6 +150,12 @@ for round in $(seq 1 "$rounds"); do
   echo "round $round/$rounds: replicated" >&2
   start_nats "js$round"
   start_server "repl$round" --replicate "$urls"
+  # The port is written before the node has claimed the lease: wait until it leads, or the
+  # loadgen's set-up calls meet a standby (UNAVAILABLE) and it finds nothing to trade.
+  for _ in $(seq 1 600); do
+    grep -q "now the PRIMARY" "$tmp/repl$round.log" && break
+    sleep 0.05
+  done
   measure replicated
   stop_server
 
