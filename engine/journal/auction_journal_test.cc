@@ -7,12 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/journal/codec.h"
-#include "engine/journal/crc32c.h"
 #include "engine/journal/journal_format.h"
-#include "engine/journal/journal_test_util.h"
-#include "engine/journal/reader.h"
-#include "engine/journal/writer.h"
+#include "engine/journal/replay_test_util.h"
 #include "engine/matching/engine.h"
 #include "engine/matching/reference_data_builder.h"
 #include "gtest/gtest.h"
@@ -20,9 +16,13 @@
 namespace msx::journal {
 namespace {
 
-using testing::ReadAll;
+using testing::CommandStream;
+using testing::ExpectCorruption;
+using testing::RelabelSegmentVersion;
+using testing::ReplayAndCompare;
 using testing::TempDir;
-using testing::WriteAll;
+using testing::WriteJournal;
+using testing::WrittenJournal;
 
 // Cobalt (base, lot 10 kg) against lithium; KOMIR may declare DEFENCE, JOGMEC only GENERAL,
 // DLA sells. The default WARNING policy: a call auction within 5 % of the reference (a
@@ -66,119 +66,72 @@ Command Need(AgencyId agency, PriorityTier tier, Lots lots, Price price, Amount 
 // Holdings, WARNING on cobalt, supply and needs, two ticks (the second after more supply),
 // a rejected tier, and NORMAL again with a crossed plain buy that then trades.
 std::vector<Command> Stream() {
-  std::vector<Command> v;
-  Seq seq = 0;
-  TimeNs t = kT0;
-  auto add = [&](Command c) {
-    c.seq = ++seq;
-    c.time = (t += 1'000'000'000);
-    v.push_back(c);
-  };
+  CommandStream s(kT0, 1'000'000'000);
   Command c{};
   c.type = CommandType::kSetHoldings;
   for (AgencyId a = 0; a < 3; ++a) {
     for (InstrumentId i = 0; i < 2; ++i) {
       c.set_holdings = {a, i, 1'000'000};
-      add(c);
+      s.Add(c);
     }
   }
-  add(Level(EmergencyLevel::kWarning));  // band 95..105
+  s.Add(Level(EmergencyLevel::kWarning));  // band 95..105
   c = Command{};
   c.type = CommandType::kSubmitOffer;
   c.submit = SubmitOffer{2, 0, Side::kSell, TimeInForce::kGtc, 10, 97, 0, 0, 0, 0, 1};
-  add(c);
-  add(Need(0, PriorityTier::kDefence, 10, 103, 60, 2));   // claims 6 lots (lot 10 kg)
-  add(Need(1, PriorityTier::kGeneral, 10, 101, 100, 3));  // claims 10
-  add(Need(1, PriorityTier::kDefence, 5, 101, 50, 4));    // rejected: JOGMEC is GENERAL only
+  s.Add(c);
+  s.Add(Need(0, PriorityTier::kDefence, 10, 103, 60, 2));   // claims 6 lots (lot 10 kg)
+  s.Add(Need(1, PriorityTier::kGeneral, 10, 101, 100, 3));  // claims 10
+  s.Add(Need(1, PriorityTier::kDefence, 5, 101, 50, 4));    // rejected: JOGMEC is GENERAL only
   c = Command{};
   c.type = CommandType::kRunAuction;
   c.run_auction.instrument = 0;
-  add(c);  // at 100: cap 4 of 10; KOMIR 4, JOGMEC 4
+  s.Add(c);  // at 100: cap 4 of 10; KOMIR 4, JOGMEC 4
   Command sell{};
   sell.type = CommandType::kSubmitOffer;
   sell.submit = SubmitOffer{2, 0, Side::kSell, TimeInForce::kGtc, 6, 99, 0, 0, 0, 0, 5};
-  add(sell);
-  add(c);  // supply 8: cap 3; KOMIR 2 (what is left of its need), JOGMEC 3
+  s.Add(sell);
+  s.Add(c);  // supply 8: cap 3; KOMIR 2 (what is left of its need), JOGMEC 3
   Command plain{};
   plain.type = CommandType::kSubmitOffer;
   plain.submit = SubmitOffer{0, 0, Side::kBuy, TimeInForce::kGtc, 2, 104, 0, 0, 0, 0, 6};
-  add(plain);  // rests: no need
-  add(Level(EmergencyLevel::kNormal));  // uncrosses in acceptance order
+  s.Add(plain);  // rests: no need
+  s.Add(Level(EmergencyLevel::kNormal));  // uncrosses in acceptance order
   c.run_auction.instrument = 0;
-  add(c);  // rejected: NORMAL does not auction
-  return v;
+  s.Add(c);  // rejected: NORMAL does not auction
+  return s.commands();
 }
 
-void WriteStream(const ReferenceData& ref, const std::string& dir,
-                 std::vector<std::vector<Event>>* written, std::string* mid_snapshot) {
+// Writes Stream() to `dir`, with a snapshot taken after the first tick (WARNING, declared
+// needs still open).
+void WriteStream(const ReferenceData& ref, const std::string& dir, WrittenJournal* written) {
   Engine engine(ref, EngineOptions{.expected_offers = 64});
-  WriterOptions wo;
-  wo.durability = Durability::kNone;
-  wo.config = "auctions";
-  auto writer = JournalWriter::Open(dir, wo);
-  ASSERT_TRUE(writer.ok()) << writer.status();
-  for (const Command& c : Stream()) {
-    std::vector<Event> ev;
-    engine.Apply(c, &ev);
-    ASSERT_TRUE((*writer)->Append(c, ev).ok());
-    written->push_back(ev);
-    // After the first tick: WARNING, declared needs still open.
-    if (mid_snapshot->empty() &&
-        std::any_of(ev.begin(), ev.end(),
-                    [](const Event& e) { return e.type == EventType::kAuction; })) {
-      *mid_snapshot = engine.SaveState();
-    }
-  }
-  ASSERT_TRUE((*writer)->Close().ok());
+  ASSERT_NO_FATAL_FAILURE(
+      WriteJournal(engine, dir, "auctions", Stream(), written,
+                   [](const Engine&, const std::vector<Event>& ev) {
+                     return std::any_of(ev.begin(), ev.end(), [](const Event& e) {
+                       return e.type == EventType::kAuction;
+                     });
+                   }));
 }
 
 TEST(AuctionJournalTest, AuctionsReplayByteForByteAndRecoverFromAMidAuctionSnapshot) {
   const ReferenceData ref = MakeRef();
   TempDir dir;
-  std::vector<std::vector<Event>> written;
-  std::string mid;
-  WriteStream(ref, dir.path(), &written, &mid);
-  ASSERT_FALSE(mid.empty());
-  auto reader = JournalReader::Open(dir.path(), ReaderOptions{});
-  ASSERT_TRUE(reader.ok()) << reader.status();
+  WrittenJournal written;
+  ASSERT_NO_FATAL_FAILURE(WriteStream(ref, dir.path(), &written));
+  ASSERT_FALSE(written.snapshot.empty());
   Engine replay(ref, EngineOptions{.expected_offers = 64});
   Engine recovered(ref, EngineOptions{.expected_offers = 64});
-  ASSERT_TRUE(recovered.LoadState(mid).ok());
-  JournalEntry entry;
-  std::size_t n = 0;
+  ASSERT_TRUE(recovered.LoadState(written.snapshot).ok());
   std::vector<Event> auctions, fills;
   std::vector<RejectReason> rejects;
-  while ((*reader)->Next(&entry)) {
-    std::vector<Event> ev;
-    replay.Apply(entry.command, &ev);
-    const auto journaled = std::count_if(ev.begin(), ev.end(),
-                                         [](const Event& e) { return IsJournaled(e.type); });
-    ASSERT_EQ(entry.events.size(), static_cast<std::size_t>(journaled))
-        << "seq " << entry.command.seq;
-    std::size_t k = 0;
-    for (const Event& e : ev) {
-      if (!IsJournaled(e.type)) continue;
-      std::string a, b;
-      EncodeEventPayload(e, 0, &a);
-      EncodeEventPayload(entry.events[k++], 0, &b);
-      ASSERT_EQ(a, b) << "seq " << entry.command.seq << " event " << k - 1;
-      if (e.type == EventType::kAuction) auctions.push_back(e);
-      if (e.type == EventType::kFill) fills.push_back(e);
-      if (e.type == EventType::kRejected) rejects.push_back(e.rejected.reason);
-    }
-    ASSERT_EQ(ev.size(), written[n].size());
-    ASSERT_EQ(0, std::memcmp(ev.data(), written[n].data(), ev.size() * sizeof(Event)));
-    if (entry.command.seq > recovered.last_seq()) {
-      std::vector<Event> rev;
-      recovered.Apply(entry.command, &rev);
-      ASSERT_EQ(rev.size(), ev.size());
-      ASSERT_EQ(0, std::memcmp(rev.data(), ev.data(), ev.size() * sizeof(Event)))
-          << "recovered from the mid-auction snapshot, seq " << entry.command.seq;
-    }
-    ++n;
-  }
-  ASSERT_TRUE((*reader)->status().ok()) << (*reader)->status();
-  EXPECT_EQ(n, Stream().size());
+  ASSERT_NO_FATAL_FAILURE(
+      ReplayAndCompare(dir.path(), written, replay, &recovered, [&](const Event& e) {
+        if (e.type == EventType::kAuction) auctions.push_back(e);
+        if (e.type == EventType::kFill) fills.push_back(e);
+        if (e.type == EventType::kRejected) rejects.push_back(e.rejected.reason);
+      }));
   ASSERT_EQ(auctions.size(), 2u);
   // First tick: price control at 100; supply 10, cap floor(10 x 40 %) = 4: KOMIR
   // (DEFENCE, claims 6) 4, then JOGMEC (GENERAL, claims 10) 4.
@@ -202,32 +155,17 @@ TEST(AuctionJournalTest, AuctionsReplayByteForByteAndRecoverFromAMidAuctionSnaps
   EXPECT_EQ(fills.back().fill.maker_agency, 0u);
   EXPECT_EQ(fills.back().fill.taker_agency, 2u);
   EXPECT_EQ(fills.back().fill.lots, 3);
-  EXPECT_EQ(recovered.SaveState(), replay.SaveState());
 }
 
 TEST(AuctionJournalTest, AnAuctionRecordInAnOlderVersionSegmentIsCorruption) {
   const ReferenceData ref = MakeRef();
   TempDir dir;
-  std::vector<std::vector<Event>> written;
-  std::string mid;
-  WriteStream(ref, dir.path(), &written, &mid);
-  const std::string seg = dir.file(SegmentFileName(1));
-  std::string bytes = ReadAll(seg);
-  ASSERT_EQ(GetFixed16(bytes.data() + kSegmentHeaderVersionOffset), kFormatVersion);
-  std::string header = bytes.substr(0, kSegmentHeaderCrcOffset);
-  std::string v;
-  PutFixed16(&v, kAuctionFormatVersion - 1);
-  header.replace(kSegmentHeaderVersionOffset, 2, v);
-  PutFixed32(&header, crc32c::Mask(crc32c::Value(header.data(), header.size())));
-  WriteAll(seg, header + bytes.substr(kSegmentHeaderSize));
-  absl::StatusOr<ReadStats> stats = VerifyJournal(dir.path());
-  ASSERT_FALSE(stats.ok());
-  EXPECT_TRUE(absl::IsDataLoss(stats.status())) << stats.status();
+  WrittenJournal written;
+  ASSERT_NO_FATAL_FAILURE(WriteStream(ref, dir.path(), &written));
   // The first auction record: KOMIR's SubmitOfferWithNeed.
-  EXPECT_NE(stats.status().message().find(
-                "allocation-auction command type 31 in a version 6 segment"),
-            std::string::npos)
-      << stats.status();
+  ASSERT_NO_FATAL_FAILURE(
+      RelabelSegmentVersion(dir.file(SegmentFileName(1)), kAuctionFormatVersion - 1));
+  ExpectCorruption(dir.path(), "allocation-auction command type 31 in a version 6 segment");
 }
 
 }  // namespace

@@ -4,12 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/journal/codec.h"
-#include "engine/journal/crc32c.h"
 #include "engine/journal/journal_format.h"
-#include "engine/journal/journal_test_util.h"
-#include "engine/journal/reader.h"
-#include "engine/journal/writer.h"
+#include "engine/journal/replay_test_util.h"
 #include "engine/matching/engine.h"
 #include "engine/matching/reference_data_builder.h"
 #include "gtest/gtest.h"
@@ -17,9 +13,13 @@
 namespace msx::journal {
 namespace {
 
-using testing::ReadAll;
+using testing::CommandStream;
+using testing::ExpectCorruption;
+using testing::RelabelSegmentVersion;
+using testing::ReplayAndCompare;
 using testing::TempDir;
-using testing::WriteAll;
+using testing::WriteJournal;
+using testing::WrittenJournal;
 
 ReferenceData MakeRef() {
   ReferenceDataBuilder b;
@@ -44,58 +44,41 @@ ReferenceData MakeRef() {
 // Two loans: the first returned in full (its pledge released), the second overdue and,
 // after the grace period, forfeited.
 std::vector<Command> Stream() {
-  std::vector<Command> v;
-  Seq seq = 0;
-  TimeNs t = 1'800'000'000'000'000'000;
-  auto add = [&](Command c) {
-    c.seq = ++seq;
-    c.time = (t += 1000);
-    v.push_back(c);
-  };
+  CommandStream s(1'800'000'000'000'000'000, 1000);
   Command c{};
   c.type = CommandType::kSetHoldings;
   c.set_holdings = {0, 0, 500'000};
-  add(c);
+  s.Add(c);
   c.set_holdings = {1, 1, 500'000};
-  add(c);
+  s.Add(c);
   c = Command{};
   c.type = CommandType::kSubmitTermOffer;
   c.submit = SubmitOffer{0, 0, Side::kSell, TimeInForce::kGtc, 20, 100, 0, 0, 0, 0, 1};
-  add(c);
+  s.Add(c);
   c.submit = SubmitOffer{1, 0, Side::kBuy, TimeInForce::kIoc, 10, 100, 0, 0, 0, 0, 2};
-  add(c);
+  s.Add(c);
   c.submit = SubmitOffer{1, 0, Side::kBuy, TimeInForce::kIoc, 10, 100, 0, 0, 0, 0, 3};
-  add(c);
+  s.Add(c);
   c = Command{};
   c.type = CommandType::kReturnObligation;
   c.obligation = {1, 1, 10'100};
-  add(c);
+  s.Add(c);
   c = Command{};
   c.type = CommandType::kSetHoldings;  // JOGMEC sells its cobalt elsewhere: overdue
   c.set_holdings = {1, 0, 0};
-  add(c);
+  s.Add(c);
   c = Command{};
   c.type = CommandType::kAdvanceTime;
-  t += 30 * kNsPerDay;
-  add(c);
-  t += 5 * kNsPerDay;
-  add(c);
-  return v;
+  s.Skip(30 * kNsPerDay);
+  s.Add(c);
+  s.Skip(5 * kNsPerDay);
+  s.Add(c);
+  return s.commands();
 }
 
-void WriteStream(const ReferenceData& ref, const std::string& dir) {
+void WriteStream(const ReferenceData& ref, const std::string& dir, WrittenJournal* written) {
   Engine engine(ref, EngineOptions{.expected_offers = 64});
-  WriterOptions wo;
-  wo.durability = Durability::kNone;
-  wo.config = "collateral";
-  auto writer = JournalWriter::Open(dir, wo);
-  ASSERT_TRUE(writer.ok()) << writer.status();
-  for (const Command& c : Stream()) {
-    std::vector<Event> ev;
-    engine.Apply(c, &ev);
-    ASSERT_TRUE((*writer)->Append(c, ev).ok());
-  }
-  ASSERT_TRUE((*writer)->Close().ok());
+  ASSERT_NO_FATAL_FAILURE(WriteJournal(engine, dir, "collateral", Stream(), written));
   ASSERT_EQ(engine.GetObligation(1)->collateral_state, CollateralState::kReleased);
   ASSERT_EQ(engine.GetObligation(2)->collateral_state, CollateralState::kForfeited);
 }
@@ -103,28 +86,14 @@ void WriteStream(const ReferenceData& ref, const std::string& dir) {
 TEST(CollateralJournalTest, PledgesReleasesAndForfeitsReplayByteForByte) {
   const ReferenceData ref = MakeRef();
   TempDir dir;
-  WriteStream(ref, dir.path());
-  auto reader = JournalReader::Open(dir.path(), ReaderOptions{});
-  ASSERT_TRUE(reader.ok()) << reader.status();
+  WrittenJournal written;
+  ASSERT_NO_FATAL_FAILURE(WriteStream(ref, dir.path(), &written));
   Engine replay(ref, EngineOptions{.expected_offers = 64});
-  JournalEntry entry;
-  std::size_t n = 0;
   int kinds[4] = {0, 0, 0, 0};
-  while ((*reader)->Next(&entry)) {
-    std::vector<Event> ev;
-    replay.Apply(entry.command, &ev);
-    ASSERT_EQ(entry.events.size(), ev.size()) << "seq " << entry.command.seq;
-    for (std::size_t i = 0; i < ev.size(); ++i) {
-      std::string a, b;
-      EncodeEventPayload(ev[i], 0, &a);
-      EncodeEventPayload(entry.events[i], 0, &b);
-      ASSERT_EQ(a, b) << "seq " << entry.command.seq << " event " << i;
-      if (ev[i].type == EventType::kCollateral) ++kinds[static_cast<int>(ev[i].collateral.kind)];
-    }
-    ++n;
-  }
-  ASSERT_TRUE((*reader)->status().ok()) << (*reader)->status();
-  EXPECT_EQ(n, Stream().size());
+  ASSERT_NO_FATAL_FAILURE(
+      ReplayAndCompare(dir.path(), written, replay, nullptr, [&](const Event& e) {
+        if (e.type == EventType::kCollateral) ++kinds[static_cast<int>(e.collateral.kind)];
+      }));
   EXPECT_EQ(kinds[1], 2);  // two pledges
   EXPECT_EQ(kinds[2], 2);  // the returned loan's, and the rest of the forfeited one's
   EXPECT_EQ(kinds[3], 1);  // one forfeit
@@ -133,24 +102,12 @@ TEST(CollateralJournalTest, PledgesReleasesAndForfeitsReplayByteForByte) {
 TEST(CollateralJournalTest, ACollateralEventInAnOlderVersionSegmentIsCorruption) {
   const ReferenceData ref = MakeRef();
   TempDir dir;
-  WriteStream(ref, dir.path());
-  const std::string seg = dir.file(SegmentFileName(1));
-  std::string bytes = ReadAll(seg);
-  ASSERT_EQ(GetFixed16(bytes.data() + kSegmentHeaderVersionOffset), kFormatVersion);
-  // Rewrite the header as the version before collateral, with a valid CRC: only the event
-  // types betray it.
-  std::string header = bytes.substr(0, kSegmentHeaderCrcOffset);
-  std::string v;
-  PutFixed16(&v, kCollateralFormatVersion - 1);
-  header.replace(kSegmentHeaderVersionOffset, 2, v);
-  PutFixed32(&header, crc32c::Mask(crc32c::Value(header.data(), header.size())));
-  WriteAll(seg, header + bytes.substr(kSegmentHeaderSize));
-  absl::StatusOr<ReadStats> stats = VerifyJournal(dir.path());
-  ASSERT_FALSE(stats.ok());
-  EXPECT_TRUE(absl::IsDataLoss(stats.status())) << stats.status();
-  EXPECT_NE(stats.status().message().find("collateral event type 16 in a version 5 segment"),
-            std::string::npos)
-      << stats.status();
+  WrittenJournal written;
+  ASSERT_NO_FATAL_FAILURE(WriteStream(ref, dir.path(), &written));
+  // Only the event types betray the version before collateral.
+  ASSERT_NO_FATAL_FAILURE(
+      RelabelSegmentVersion(dir.file(SegmentFileName(1)), kCollateralFormatVersion - 1));
+  ExpectCorruption(dir.path(), "collateral event type 16 in a version 5 segment");
 }
 
 }  // namespace
