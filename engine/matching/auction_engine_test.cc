@@ -13,10 +13,20 @@
 
 #include "engine/matching/engine.h"
 #include "engine/matching/reference_data_builder.h"
+#include "engine/testing/test_universe.h"
 #include "gtest/gtest.h"
 
 namespace msx {
 namespace {
+
+using ::msx::testing::EventsOf;
+using ::msx::testing::FirstAccepted;
+using ::msx::testing::FirstReject;
+using ::msx::testing::SetHolding;
+using ::msx::testing::SetLevel;
+using ::msx::testing::Submit;
+using ::msx::testing::SubmitWithNeed;
+using ::msx::testing::RunAuction;
 
 constexpr InstrumentId kCo = 0, kLi = 1;
 constexpr PairId kCoLi = 0;  // reference 100 per lot, band 85..115, tick 1, lot 1 kg
@@ -62,30 +72,12 @@ ReferenceData MakeRef() {
   return *std::move(ref);
 }
 
-Command SetLevel(InstrumentId instrument, EmergencyLevel level) {
-  Command c{};
-  c.type = CommandType::kSetEmergencyLevel;
-  c.set_level.instrument = instrument;
-  c.set_level.level = level;
-  return c;
-}
-
-Command Tick(InstrumentId instrument) {
-  Command c{};
-  c.type = CommandType::kRunAuction;
-  c.run_auction.instrument = instrument;
-  return c;
-}
-
 class AuctionEngineTest : public ::testing::Test {
  protected:
   AuctionEngineTest() : ref_(MakeRef()), engine_(ref_, EngineOptions{.expected_offers = 1024}) {
     for (AgencyId a = 0; a <= kX; ++a) {
       for (InstrumentId i : {kCo, kLi}) {
-        Command c{};
-        c.type = CommandType::kSetHoldings;
-        c.set_holdings = {a, i, kStart};
-        Do(c);
+        Do(SetHolding(a, i, kStart));
       }
     }
   }
@@ -99,32 +91,12 @@ class AuctionEngineTest : public ::testing::Test {
     return events_;
   }
 
-  OfferId Accepted() const {
-    for (const Event& e : events_) {
-      if (e.type == EventType::kAccepted) return e.accepted.offer;
-    }
-    return 0;
-  }
-  RejectReason LastReject() const {
-    for (const Event& e : events_) {
-      if (e.type == EventType::kRejected) return e.rejected.reason;
-    }
-    return RejectReason::kNone;
-  }
-  std::vector<Event> Of(EventType type) const {
-    std::vector<Event> v;
-    for (const Event& e : events_) {
-      if (e.type == type) v.push_back(e);
-    }
-    return v;
-  }
+  OfferId Accepted() const { return FirstAccepted(events_); }
+  RejectReason LastReject() const { return FirstReject(events_); }
+  std::vector<Event> Of(EventType type) const { return EventsOf(events_, type); }
 
   OfferId Sell(AgencyId agency, Lots lots, Price price) {
-    Command c{};
-    c.type = CommandType::kSubmitOffer;
-    c.submit = {agency, kCoLi, Side::kSell, TimeInForce::kGtc, lots, price, 0, 0, 0, 0,
-                ++client_};
-    Do(c);
+    Do(Submit(agency, kCoLi, Side::kSell, lots, price, ++client_));
     return Accepted();
   }
   // A buy of `lots` lots at `price` with a declared need of `need` kg (lot size 1).
@@ -134,12 +106,7 @@ class AuctionEngineTest : public ::testing::Test {
   }
   Command BidCommand(AgencyId agency, PriorityTier tier, Lots lots, Price price, Amount need,
                      TimeInForce tif = TimeInForce::kGtc) {
-    Command c{};
-    c.type = CommandType::kSubmitOfferWithNeed;
-    c.submit_need.offer = {agency, kCoLi, Side::kBuy, tif, lots, price, 0, 0, 0, 0, ++client_};
-    c.submit_need.need = need;
-    c.submit_need.tier = tier;
-    return c;
+    return SubmitWithNeed(agency, kCoLi, lots, price, need, tier, ++client_, tif);
   }
 
   // Lots allocated per buying agency in the last command's fills.
@@ -167,7 +134,7 @@ TEST_F(AuctionEngineTest, BooksRestAtACallAuctionLevelAndATickFillsAllAtOnePrice
   EXPECT_TRUE(Of(EventType::kFill).empty()) << "a book in call-auction mode does not match";
   EXPECT_EQ(engine_.GetOffer(ask)->status, OfferStatus::kOpen);
 
-  Do(Tick(kCo));
+  Do(RunAuction(kCo));
   ASSERT_GE(events_.size(), 2u);
   ASSERT_EQ(events_[0].type, EventType::kAuction);
   const AuctionEvent& a = events_[0].auction;
@@ -206,7 +173,7 @@ TEST_F(AuctionEngineTest, HigherTiersAreServedFirst) {
   const OfferId general = Bid(kGen, kGeneral, 5, 100, 5);
   const OfferId essential = Bid(kEss, kEssential, 8, 100, 8);
   const OfferId defence = Bid(kDef, kDefence, 6, 100, 6);
-  Do(Tick(kCo));
+  Do(RunAuction(kCo));
   // DEFENCE takes its 6, ESSENTIAL the 4 left, GENERAL nothing.
   const std::map<AgencyId, Lots> got = Allocated();
   EXPECT_EQ(got, (std::map<AgencyId, Lots>{{kDef, 6}, {kEss, 4}}));
@@ -227,7 +194,7 @@ TEST_F(AuctionEngineTest, ATierSplitsProRataToNeedWithLargestRemainders) {
   Bid(kDef, kEssential, 30, 100, 30);
   Bid(kGen, kEssential, 20, 100, 20);
   Bid(kEss, kEssential, 20, 100, 20);
-  Do(Tick(kCo));
+  Do(RunAuction(kCo));
   EXPECT_EQ(Allocated(), (std::map<AgencyId, Lots>{{kDef, 4}, {kGen, 3}, {kEss, 2}}));
   EXPECT_EQ(events_[0].auction.executed, 9);
 }
@@ -238,7 +205,7 @@ TEST_F(AuctionEngineTest, TheRemainderTieGoesToTheEarlierOffer) {
   Bid(kDef, kEssential, 30, 100, 30);
   Bid(kEss, kEssential, 20, 100, 20);  // now ESS is the earlier of the two 4/7 remainders
   Bid(kGen, kEssential, 20, 100, 20);
-  Do(Tick(kCo));
+  Do(RunAuction(kCo));
   EXPECT_EQ(Allocated(), (std::map<AgencyId, Lots>{{kDef, 4}, {kEss, 3}, {kGen, 2}}));
 }
 
@@ -248,7 +215,7 @@ TEST_F(AuctionEngineTest, NoAgencyGetsMoreThanTheCapOfTheAuctionsSupply) {
   Bid(kDef, kEssential, 100, 100, 100);
   Bid(kEss, kEssential, 10, 100, 10);
   Bid(kGen, kEssential, 10, 100, 10);
-  Do(Tick(kCo));
+  Do(RunAuction(kCo));
   // Cap floor(20 x 40 %) = 8: DEF's quota (16.7) reaches it; the 12 left split 6, 6.
   EXPECT_EQ(events_[0].auction.agency_cap, 8);
   EXPECT_EQ(Allocated(), (std::map<AgencyId, Lots>{{kDef, 8}, {kEss, 6}, {kGen, 6}}));
@@ -261,7 +228,7 @@ TEST_F(AuctionEngineTest, AnIneligiblePairNeverTrades) {
   // X (DEFENCE) may trade with S2 only; GEN (GENERAL) with both.
   const OfferId x = Bid(kX, kDefence, 10, 100, 10);
   const OfferId gen = Bid(kGen, kGeneral, 10, 100, 10);
-  Do(Tick(kCo));
+  Do(RunAuction(kCo));
   const std::vector<Event> fills = Of(EventType::kFill);
   ASSERT_FALSE(fills.empty());
   Lots x_lots = 0, gen_lots = 0;
@@ -284,7 +251,7 @@ TEST_F(AuctionEngineTest, WithoutAPriceControlTheMostVolumeThenTheLeastImbalance
   Sell(kS1, 10, 95);
   Bid(kDef, kEssential, 6, 104, 6);
   Bid(kGen, kEssential, 10, 96, 10);
-  Do(Tick(kCo));
+  Do(RunAuction(kCo));
   // Demand 16 up to 96 and 6 from 97 to 104; supply 10 from 95: volume 10 at 95 and 96
   // (imbalance 6 at both), 6 above: the nearer to the reference 100 of the two, 96.
   EXPECT_EQ(events_[0].auction.price, 96);
@@ -298,7 +265,7 @@ TEST_F(AuctionEngineTest, UnderAPriceControlTheAuctionPricesAtTheReference) {
   Sell(kS1, 10, 95);
   Bid(kDef, kEssential, 6, 104, 6);
   Bid(kGen, kEssential, 10, 96, 10);
-  Do(Tick(kCo));
+  Do(RunAuction(kCo));
   // The same book as above, but at 100, where only DEF's 6 lots bid; SERIOUS caps it at
   // floor(40 % of the supply of 10) = 4.
   EXPECT_EQ(events_[0].auction.price, 100);
@@ -328,9 +295,9 @@ TEST_F(AuctionEngineTest, OffersTheAuctionCannotAllocateAreRefused) {
                    AgencyMask{1} << kDef, ++client_};
   Do(listed);
   EXPECT_EQ(LastReject(), RejectReason::kCallAuctionOnly);
-  Do(Tick(kLi));  // LI is at NORMAL
+  Do(RunAuction(kLi));  // LI is at NORMAL
   EXPECT_EQ(LastReject(), RejectReason::kNoCallAuction);
-  Do(Tick(7));
+  Do(RunAuction(7));
   EXPECT_EQ(LastReject(), RejectReason::kUnknownInstrument);
   EXPECT_EQ(engine_.OpenOfferCount(), 0u);
 }
@@ -343,7 +310,7 @@ TEST_F(AuctionEngineTest, ABuyWithoutANeedWaitsForContinuousMatching) {
   plain.submit = {kGen, kCoLi, Side::kBuy, TimeInForce::kGtc, 4, 100, 0, 0, 0, 0, ++client_};
   Do(plain);
   const OfferId bid = Accepted();
-  Do(Tick(kCo));
+  Do(RunAuction(kCo));
   EXPECT_FALSE(events_[0].auction.crossed);  // it claims nothing
   EXPECT_TRUE(Of(EventType::kFill).empty());
   EXPECT_EQ(engine_.GetOffer(bid)->open_lots, 4);
@@ -373,7 +340,7 @@ TEST_F(AuctionEngineTest, ContinuousMatchingResumesWhenTheLevelDrops) {
   Sell(kS2, 2, 101);
   ASSERT_EQ(Of(EventType::kFill).size(), 1u);
   EXPECT_EQ(Of(EventType::kFill)[0].fill.price, 102);
-  Do(Tick(kCo));
+  Do(RunAuction(kCo));
   EXPECT_EQ(LastReject(), RejectReason::kNoCallAuction);
 }
 
@@ -385,7 +352,7 @@ TEST_F(AuctionEngineTest, AHaltedPairUncrossesWhenResumedNotWhenTheLevelDrops) {
   halt.type = CommandType::kHaltPair;
   halt.pair.pair = kCoLi;
   Do(halt);
-  Do(Tick(kCo));
+  Do(RunAuction(kCo));
   EXPECT_TRUE(events_.empty()) << "a halted pair has no auction";
   Do(SetLevel(kCo, EmergencyLevel::kNormal));
   EXPECT_TRUE(Of(EventType::kFill).empty());
@@ -406,9 +373,9 @@ TEST_F(AuctionEngineTest, OneTickAuctionsEachBookOnce) {
   Do(SetLevel(kLi, EmergencyLevel::kWarning));
   Sell(kS1, 4, 100);
   Bid(kGen, kGeneral, 4, 100, 4);
-  Do(Tick(kLi));
+  Do(RunAuction(kLi));
   EXPECT_TRUE(events_.empty());
-  Do(Tick(kCo));
+  Do(RunAuction(kCo));
   EXPECT_EQ(Of(EventType::kAuction).size(), 1u);
   EXPECT_EQ(Of(EventType::kFill).size(), 1u);
 }
@@ -433,7 +400,7 @@ TEST_F(AuctionEngineTest, AuctionsReplayByteForByteAndRecoverFromSnapshots) {
           EmergencyLevel::kNormal, EmergencyLevel::kWarning, EmergencyLevel::kSerious};
       Do(SetLevel(kCo, kLevels[uniform(0, 2)]));
     } else if (what < 14) {
-      Do(Tick(kCo));
+      Do(RunAuction(kCo));
     } else if (what < 18) {
       Command h{};
       h.type = uniform(0, 1) ? CommandType::kHaltPair : CommandType::kResumePair;
@@ -520,7 +487,7 @@ TEST_F(AuctionEngineTest, ADeclaredNeedSurvivesASnapshot) {
   Engine restored(ref_, EngineOptions{.expected_offers = 64});
   ASSERT_TRUE(restored.LoadState(image).ok());
   std::vector<Event> ev;
-  Command tick = Tick(kCo);
+  Command tick = RunAuction(kCo);
   tick.seq = seq_ + 1;
   tick.time = time_ + 1;
   restored.Apply(tick, &ev);

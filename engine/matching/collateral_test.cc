@@ -9,10 +9,18 @@
 
 #include "engine/matching/engine.h"
 #include "engine/matching/reference_data_builder.h"
+#include "engine/testing/test_universe.h"
 #include "gtest/gtest.h"
 
 namespace msx {
 namespace {
+
+using ::msx::testing::AdvanceTime;
+using ::msx::testing::EventsOf;
+using ::msx::testing::FirstReject;
+using ::msx::testing::ReturnObligation;
+using ::msx::testing::SetHolding;
+using ::msx::testing::TermOffer;
 
 constexpr TimeNs kT0 = 1'800'000'000'000'000'000;
 constexpr TimeNs kDay = kNsPerDay;
@@ -78,47 +86,23 @@ class CollateralTest : public ::testing::Test {
     return ev;
   }
   std::vector<Event> Set(AgencyId a, InstrumentId i, Amount total) {
-    Command c{};
-    c.type = CommandType::kSetHoldings;
-    c.set_holdings = {a, i, total};
-    return Run(c);
+    return Run(SetHolding(a, i, total));
   }
   std::vector<Event> Term(AgencyId a, Side side, Lots lots, std::int64_t bps = 0) {
-    Command c{};
-    c.type = CommandType::kSubmitTermOffer;
-    c.submit = SubmitOffer{a, kCo90, side, TimeInForce::kGtc, lots, bps, 0, 0, 0, 0, 0};
-    return Run(c);
+    return Run(TermOffer(a, kCo90, side, lots, bps));
   }
   std::vector<Event> Return(AgencyId a, ObligationId id, Amount amount) {
-    Command c{};
-    c.type = CommandType::kReturnObligation;
-    c.obligation = {a, id, amount};
-    return Run(c);
+    return Run(ReturnObligation(a, id, amount));
   }
   std::vector<Event> Advance(TimeNs to) {
     now_ = to;
-    Command c{};
-    c.type = CommandType::kAdvanceTime;
-    return Run(c);
+    return Run(AdvanceTime());
   }
   HoldingInfo H(AgencyId a, InstrumentId i) const { return engine_.GetHoldings(a, i); }
   ObligationInfo Ob(ObligationId id) const {
     std::optional<ObligationInfo> o = engine_.GetObligation(id);
     EXPECT_TRUE(o.has_value());
     return o.value_or(ObligationInfo{});
-  }
-  static RejectReason RejectOf(const std::vector<Event>& ev) {
-    for (const Event& e : ev) {
-      if (e.type == EventType::kRejected) return e.rejected.reason;
-    }
-    return RejectReason::kNone;
-  }
-  static std::vector<const Event*> OfType(const std::vector<Event>& ev, EventType t) {
-    std::vector<const Event*> v;
-    for (const Event& e : ev) {
-      if (e.type == t) v.push_back(&e);
-    }
-    return v;
   }
   // A loan of 10 lots of CO from KOMIR to JOGMEC (obligation `id`), made at kT0.
   void Loan() {
@@ -170,12 +154,12 @@ TEST_F(CollateralTest, ABorrowWithoutEnoughCollateralIsRejectedWithItsOwnReason)
   Set(kJogmec, kLi, kTenLotsPledge - 1);
   Term(kKomir, Side::kSell, 10);
   std::vector<Event> ev = Term(kJogmec, Side::kBuy, 10);
-  EXPECT_EQ(RejectOf(ev), RejectReason::kInsufficientCollateral);
+  EXPECT_EQ(FirstReject(ev), RejectReason::kInsufficientCollateral);
   EXPECT_EQ(H(kJogmec, kCo).available, 1'000'000);  // no loan
   // Enough for 9 lots (36,301 kg) is enough for a 9-lot borrow.
   ev = Term(kJogmec, Side::kBuy, 9);
-  EXPECT_EQ(RejectOf(ev), RejectReason::kNone);
-  EXPECT_EQ(OfType(ev, EventType::kLoanFill).size(), 1u);
+  EXPECT_EQ(FirstReject(ev), RejectReason::kNone);
+  EXPECT_EQ(EventsOf(ev, EventType::kLoanFill).size(), 1u);
 }
 
 TEST_F(CollateralTest, AMakerWhoseBorrowerLacksCollateralAtTheFillIsSkippedInPlace) {
@@ -183,9 +167,9 @@ TEST_F(CollateralTest, AMakerWhoseBorrowerLacksCollateralAtTheFillIsSkippedInPla
   Term(kDla, Side::kBuy, 10, 50);
   Set(kJogmec, kLi, 0);  // JOGMEC's lithium is gone before a lender comes
   std::vector<Event> ev = Term(kKomir, Side::kSell, 10, 50);
-  std::vector<const Event*> loans = OfType(ev, EventType::kLoanFill);
+  std::vector<Event> loans = EventsOf(ev, EventType::kLoanFill);
   ASSERT_EQ(loans.size(), 1u);
-  EXPECT_EQ(loans[0]->loan_fill.borrower, kDla);
+  EXPECT_EQ(loans[0].loan_fill.borrower, kDla);
   // JOGMEC's borrow keeps its place and its lots.
   std::optional<OfferInfo> j = engine_.GetTermOffer(1);
   ASSERT_TRUE(j.has_value());
@@ -196,7 +180,7 @@ TEST_F(CollateralTest, AMakerWhoseBorrowerLacksCollateralAtTheFillIsSkippedInPla
 TEST_F(CollateralTest, APartialReturnKeepsThePledgeAndTheFullReturnReleasesIt) {
   Loan();
   std::vector<Event> ev = Return(kJogmec, 1, 9'999);
-  EXPECT_TRUE(OfType(ev, EventType::kCollateral).empty());
+  EXPECT_TRUE(EventsOf(ev, EventType::kCollateral).empty());
   EXPECT_EQ(H(kJogmec, kLi).reserved, kTenLotsPledge);
   ev = Return(kJogmec, 1, 1);
   ASSERT_EQ(ev.size(), 2u);
@@ -255,7 +239,7 @@ TEST_F(CollateralTest, AfterTheGracePeriodTheLenderTakesWhatCoversTheDebtAndTheR
   EXPECT_EQ(engine_.CreditUsed(0, kJogmec), 0);
   // Cured: JOGMEC may lend cobalt again.
   Set(kJogmec, kCo, 10'000);
-  EXPECT_EQ(RejectOf(Term(kJogmec, Side::kSell, 1)), RejectReason::kNone);
+  EXPECT_EQ(FirstReject(Term(kJogmec, Side::kSell, 1)), RejectReason::kNone);
 }
 
 TEST_F(CollateralTest, AnObligationPaidWithinTheGracePeriodGetsItsPledgeBack) {
@@ -263,9 +247,9 @@ TEST_F(CollateralTest, AnObligationPaidWithinTheGracePeriodGetsItsPledgeBack) {
   Set(kJogmec, kCo, 0);
   Advance(kT0 + 90 * kDay);
   std::vector<Event> ev = Set(kJogmec, kCo, 10'000);  // collected at the end of the command
-  std::vector<const Event*> c = OfType(ev, EventType::kCollateral);
+  std::vector<Event> c = EventsOf(ev, EventType::kCollateral);
   ASSERT_EQ(c.size(), 1u);
-  EXPECT_EQ(c[0]->collateral.kind, CollateralEventKind::kReleased);
+  EXPECT_EQ(c[0].collateral.kind, CollateralEventKind::kReleased);
   EXPECT_TRUE(Advance(kT0 + 90 * kDay + kGrace).empty());  // nothing left to hand over
   EXPECT_EQ(H(kKomir, kLi).available, 1'000'000);
 }
@@ -289,9 +273,9 @@ TEST_F(CollateralTest, APledgeWorthLessThanTheDebtCoversWhatItIsWorthAndTheRestS
   EXPECT_EQ(engine_.CreditUsed(1, kKabil), 5'000 * kCoValue);
   // The rest is still collected from cobalt KABIL receives.
   ev = Set(kKabil, kCo, 7'000);
-  std::vector<const Event*> o = OfType(ev, EventType::kObligation);
+  std::vector<Event> o = EventsOf(ev, EventType::kObligation);
   ASSERT_EQ(o.size(), 1u);
-  EXPECT_EQ(o[0]->obligation.amount, 5'000);
+  EXPECT_EQ(o[0].obligation.amount, 5'000);
   EXPECT_EQ(Ob(1).state, ObligationState::kClosed);
 }
 

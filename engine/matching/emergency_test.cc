@@ -14,7 +14,11 @@
 namespace msx {
 namespace {
 
+using ::msx::testing::AdmitMember;
 using ::msx::testing::AdvanceTime;
+using ::msx::testing::EventsOf;
+using ::msx::testing::FirstAccepted;
+using ::msx::testing::FirstReject;
 using ::msx::testing::kA0;
 using ::msx::testing::kA1;
 using ::msx::testing::kA2;
@@ -24,38 +28,17 @@ using ::msx::testing::kA5;
 using ::msx::testing::kAaa;
 using ::msx::testing::kAaaBbb;
 using ::msx::testing::kBbb;
+using ::msx::testing::PublishReference;
 using ::msx::testing::Replace;
 using ::msx::testing::SetHolding;
+using ::msx::testing::SetLevel;
 using ::msx::testing::Submit;
+using ::msx::testing::SuspendMember;
 using ::msx::testing::TestUniverse;
 
 constexpr std::uint32_t kCore = 0, kAb = 1, kGamma = 2;  // TestUniverse's agreements
 constexpr AgencyId kOps = 6;
 constexpr PairId kAaaCcc = 2;
-
-Command SetLevel(InstrumentId instrument, EmergencyLevel level, const std::string& reason = "") {
-  Command c{};
-  c.type = CommandType::kSetEmergencyLevel;
-  c.set_level.instrument = instrument;
-  c.set_level.level = level;
-  c.set_level.reason_size = static_cast<std::uint8_t>(reason.size());
-  std::memcpy(c.set_level.reason, reason.data(), reason.size());
-  return c;
-}
-
-Command Publish(InstrumentId instrument, MicroUsd value, MicroUsd floor, TimeNs effective = 0) {
-  Command c{};
-  c.type = CommandType::kPublishReference;
-  c.publish_reference = {instrument, value, floor, effective};
-  return c;
-}
-
-Command Member(CommandType type, std::uint32_t agreement, AgencyId agency) {
-  Command c{};
-  c.type = type;
-  c.member = {agreement, agency};
-  return c;
-}
 
 class EmergencyTest : public ::testing::Test {
  protected:
@@ -77,27 +60,12 @@ class EmergencyTest : public ::testing::Test {
   OfferId Place(AgencyId agency, Side side, Lots lots, Price price, AgencyMask allow = 0) {
     Command c = Submit(agency, kAaaBbb, side, lots, price, ++client_);
     c.submit.allow = allow;
-    Do(c);
-    for (const Event& e : events_) {
-      if (e.type == EventType::kAccepted) return e.accepted.offer;
-    }
-    return 0;
+    return FirstAccepted(Do(c));
   }
 
   // The events of the last command of `type`, in order.
-  std::vector<Event> Of(EventType type) const {
-    std::vector<Event> v;
-    for (const Event& e : events_) {
-      if (e.type == type) v.push_back(e);
-    }
-    return v;
-  }
-  RejectReason LastReject() const {
-    for (const Event& e : events_) {
-      if (e.type == EventType::kRejected) return e.rejected.reason;
-    }
-    return RejectReason::kNone;
-  }
+  std::vector<Event> Of(EventType type) const { return EventsOf(events_, type); }
+  RejectReason LastReject() const { return FirstReject(events_); }
 
   Engine engine_;
   std::vector<Event> events_;
@@ -186,7 +154,7 @@ TEST_F(EmergencyTest, BadLevelCommandsAreRejectedAndChangeNothing) {
 TEST_F(EmergencyTest, PublishedReferenceMovesTheBandAndCancelsWhatItLeavesOutside) {
   const OfferId bid = Place(kA0, Side::kBuy, 1, 86);
   const OfferId ask = Place(kA1, Side::kSell, 1, 114);
-  Do(Publish(kAaa, 1'100'000, 0));
+  Do(PublishReference(kAaa, 1'100'000, 0));
   ASSERT_EQ(events_[0].type, EventType::kReferencePublished);
   const std::vector<Event> bands = Of(EventType::kPairBandChanged);
   ASSERT_EQ(bands.size(), 2u);
@@ -200,13 +168,13 @@ TEST_F(EmergencyTest, PublishedReferenceMovesTheBandAndCancelsWhatItLeavesOutsid
   EXPECT_EQ(engine_.GetOffer(ask)->status, OfferStatus::kOpen);
   EXPECT_EQ(engine_.GetInstrumentState(kAaa).reference_value, 1'100'000);
   // A floor: the lowest price becomes the floor's.
-  Do(Publish(kAaa, 1'100'000, 1'050'000));
+  Do(PublishReference(kAaa, 1'100'000, 1'050'000));
   EXPECT_EQ(engine_.GetPairBand(kAaaBbb).floor_price, 105);
   EXPECT_EQ(engine_.GetPairBand(kAaaBbb).band_low, 105);
   EXPECT_EQ(Place(kA0, Side::kBuy, 1, 104), 0u);
   EXPECT_EQ(LastReject(), RejectReason::kBelowFloor);
   // A floor above the value (and above the whole band) binds: its price is the only one.
-  Do(Publish(kAaa, 1'000'000, 1'300'000));
+  Do(PublishReference(kAaa, 1'000'000, 1'300'000));
   EXPECT_EQ(engine_.GetPairBand(kAaaBbb).reference_price, 100);
   EXPECT_EQ(engine_.GetPairBand(kAaaBbb).band_low, 130);
   EXPECT_EQ(engine_.GetPairBand(kAaaBbb).band_high, 130);
@@ -215,20 +183,20 @@ TEST_F(EmergencyTest, PublishedReferenceMovesTheBandAndCancelsWhatItLeavesOutsid
 }
 
 TEST_F(EmergencyTest, BadPublicationsAreRejected) {
-  Do(Publish(kAaa, 0, 0));
+  Do(PublishReference(kAaa, 0, 0));
   EXPECT_EQ(LastReject(), RejectReason::kInvalidReference);
-  Do(Publish(kAaa, 1000, -1));
+  Do(PublishReference(kAaa, 1000, -1));
   EXPECT_EQ(LastReject(), RejectReason::kInvalidReference);
-  Do(Publish(42, 1000, 0));
+  Do(PublishReference(42, 1000, 0));
   EXPECT_EQ(LastReject(), RejectReason::kUnknownInstrument);
-  Do(Publish(kAaa, 1, 0));  // AAA/BBB would price 1 lot at 0 BBB
+  Do(PublishReference(kAaa, 1, 0));  // AAA/BBB would price 1 lot at 0 BBB
   EXPECT_EQ(LastReject(), RejectReason::kNoValidPrice);
   EXPECT_EQ(engine_.GetInstrumentState(kAaa).reference_value, 1'000'000);
 }
 
 TEST_F(EmergencyTest, PublicationWaitsForItsEffectiveTime) {
   const TimeNs at = time_ + 1'000;
-  Do(Publish(kAaa, 1'200'000, 0, at));
+  Do(PublishReference(kAaa, 1'200'000, 0, at));
   ASSERT_EQ(events_.size(), 1u);
   EXPECT_EQ(events_[0].type, EventType::kReferencePublished);
   EXPECT_TRUE(engine_.GetInstrumentState(kAaa).pending);
@@ -251,7 +219,7 @@ TEST_F(EmergencyTest, SuspensionCancelsOnlyTheOffersThatReliedOnThatAgreement) {
   const OfferId only_a4 = Place(kA3, Side::kBuy, 1, 90, AgencyMask{1} << kA4);
   const OfferId anyone = Place(kA3, Side::kBuy, 1, 91);
   const OfferId a4_ask = Place(kA4, Side::kSell, 1, 110);
-  Do(Member(CommandType::kSuspendMember, kAb, kA3));
+  Do(SuspendMember(kAb, kA3));
   ASSERT_EQ(events_[0].type, EventType::kMemberSuspended);
   EXPECT_EQ(events_[0].member.agreement, kAb);
   EXPECT_EQ(events_[0].member.agency, kA3);
@@ -266,7 +234,7 @@ TEST_F(EmergencyTest, SuspensionCancelsOnlyTheOffersThatReliedOnThatAgreement) {
   Place(kA3, Side::kBuy, 1, 110);
   EXPECT_TRUE(Of(EventType::kFill).empty());
   // Readmitted: they trade again.
-  Do(Member(CommandType::kAdmitMember, kAb, kA3));
+  Do(AdmitMember(kAb, kA3));
   EXPECT_EQ(events_[0].type, EventType::kMemberAdmitted);
   Place(kA3, Side::kBuy, 1, 110);
   ASSERT_EQ(Of(EventType::kFill).size(), 1u);
@@ -278,7 +246,7 @@ TEST_F(EmergencyTest, SuspensionKeepsAnOfferThatCouldTradeWithNobodyBefore) {
   // relied on no agreement, so losing AB changes nothing for it.
   const OfferId only_a5 = Place(kA3, Side::kBuy, 1, 90, AgencyMask{1} << kA5);
   ASSERT_NE(only_a5, 0u);
-  Do(Member(CommandType::kSuspendMember, kAb, kA3));
+  Do(SuspendMember(kAb, kA3));
   ASSERT_EQ(events_[0].type, EventType::kMemberSuspended);
   EXPECT_TRUE(Of(EventType::kCancelled).empty());
   EXPECT_EQ(engine_.GetOffer(only_a5)->status, OfferStatus::kOpen);
@@ -289,7 +257,7 @@ TEST_F(EmergencyTest, AdmissionMakesANewMemberEligibleAtOnce) {
   const OfferId ask = Place(kA0, Side::kSell, 1, 100);
   Place(kA5, Side::kBuy, 1, 100);
   EXPECT_TRUE(Of(EventType::kFill).empty());
-  Do(Member(CommandType::kAdmitMember, kCore, kA5));
+  Do(AdmitMember(kCore, kA5));
   EXPECT_EQ((engine_.AgreementMembers(kCore) >> kA5) & 1, 1u);
   Place(kA5, Side::kBuy, 1, 100);
   ASSERT_EQ(Of(EventType::kFill).size(), 1u);
@@ -297,15 +265,15 @@ TEST_F(EmergencyTest, AdmissionMakesANewMemberEligibleAtOnce) {
 }
 
 TEST_F(EmergencyTest, MembershipRejects) {
-  Do(Member(CommandType::kAdmitMember, kCore, kA0));
+  Do(AdmitMember(kCore, kA0));
   EXPECT_EQ(LastReject(), RejectReason::kAlreadyMember);
-  Do(Member(CommandType::kSuspendMember, kGamma, kA1));
+  Do(SuspendMember(kGamma, kA1));
   EXPECT_EQ(LastReject(), RejectReason::kNotMember);
-  Do(Member(CommandType::kAdmitMember, 9, kA0));
+  Do(AdmitMember(9, kA0));
   EXPECT_EQ(LastReject(), RejectReason::kUnknownAgreement);
-  Do(Member(CommandType::kAdmitMember, kCore, 40));
+  Do(AdmitMember(kCore, 40));
   EXPECT_EQ(LastReject(), RejectReason::kUnknownAgency);
-  Do(Member(CommandType::kAdmitMember, kCore, kOps));
+  Do(AdmitMember(kCore, kOps));
   EXPECT_EQ(LastReject(), RejectReason::kAdminCannotTrade);
 }
 
@@ -340,17 +308,9 @@ class MandatedStockTest : public ::testing::Test {
     c.time = ++time_;
     events_.clear();
     engine_.Apply(c, &events_);
-    for (const Event& e : events_) {
-      if (e.type == EventType::kRejected) return e.rejected.reason;
-    }
-    return RejectReason::kNone;
+    return FirstReject(events_);
   }
-  OfferId LastAccepted() const {
-    for (const Event& e : events_) {
-      if (e.type == EventType::kAccepted) return e.accepted.offer;
-    }
-    return 0;
-  }
+  OfferId LastAccepted() const { return FirstAccepted(events_); }
   Engine engine_;
   std::vector<Event> events_;
   Seq seq_ = 0;
@@ -393,10 +353,10 @@ std::vector<Command> EmergencyStream(int n) {
     const TimeNs time = c.time;
     if (k == 10) c = SetLevel(kAaa, EmergencyLevel::kWarning, "drill");
     if (k == 20) c = SetLevel(static_cast<InstrumentId>(i / 97 % 4), EmergencyLevel::kCaution);
-    if (k == 40) c = Publish(kAaa, 1'000'000 + (i % 7) * 20'000, 0, time + 150);
-    if (k == 50) c = Member(CommandType::kSuspendMember, kAb, kA3);
-    if (k == 60) c = Member(CommandType::kAdmitMember, kAb, kA3);
-    if (k == 70) c = Publish(kBbb, 100'000 - (i % 5) * 2'000, 0, time);
+    if (k == 40) c = PublishReference(kAaa, 1'000'000 + (i % 7) * 20'000, 0, time + 150);
+    if (k == 50) c = SuspendMember(kAb, kA3);
+    if (k == 60) c = AdmitMember(kAb, kA3);
+    if (k == 70) c = PublishReference(kBbb, 100'000 - (i % 5) * 2'000, 0, time);
     if (k == 80) c = SetLevel(kBbb, EmergencyLevel::kSerious, "stocks low");
     if (k == 90) c = SetLevel(kAaa, EmergencyLevel::kNormal);
     if (k == 92) c = SetLevel(kBbb, EmergencyLevel::kNormal);
@@ -494,7 +454,7 @@ TEST(EmergencyReplayTest, LiveDataGoesIntoVersionFourOnlyWhenItDiffersFromTheCon
 TEST(EmergencyReplayTest, ASuspensionAloneGoesIntoTheSnapshotAndSurvivesRecovery) {
   Engine e(TestUniverse(), EngineOptions{.expected_offers = 64});
   std::vector<Event> out;
-  Command c = Member(CommandType::kSuspendMember, kAb, kA3);
+  Command c = SuspendMember(kAb, kA3);
   c.seq = 1;
   c.time = 10;
   e.Apply(c, &out);

@@ -9,10 +9,19 @@
 #include "engine/matching/engine.h"
 #include "engine/matching/internal/time_swaps.h"
 #include "engine/matching/reference_data_builder.h"
+#include "engine/testing/test_universe.h"
 #include "gtest/gtest.h"
 
 namespace msx {
 namespace {
+
+using ::msx::testing::AdvanceTime;
+using ::msx::testing::EventsOf;
+using ::msx::testing::FirstReject;
+using ::msx::testing::RecallObligation;
+using ::msx::testing::ReturnObligation;
+using ::msx::testing::SetHolding;
+using ::msx::testing::TermOffer;
 
 constexpr TimeNs kT0 = 1'800'000'000'000'000'000;
 constexpr TimeNs kDay = kNsPerDay;
@@ -71,37 +80,26 @@ class TimeSwapsTest : public ::testing::Test {
     return ev;
   }
   std::vector<Event> Set(AgencyId a, InstrumentId i, Amount total) {
-    Command c{};
-    c.type = CommandType::kSetHoldings;
-    c.set_holdings = {a, i, total};
-    return Run(c);
+    return Run(SetHolding(a, i, total));
   }
   // kSell = lend, kBuy = borrow.
   std::vector<Event> Term(AgencyId a, TermBookId book, Side side, Lots lots, std::int64_t bps,
                           TimeInForce tif = TimeInForce::kGtc, AgencyMask deny = 0,
                           TimeNs expiry = 0) {
-    Command c{};
-    c.type = CommandType::kSubmitTermOffer;
-    c.submit = SubmitOffer{a, book, side, tif, lots, bps, 0, expiry, 0, deny, 0};
+    Command c = TermOffer(a, book, side, lots, bps, tif);
+    c.submit.expiry = expiry;
+    c.submit.deny = deny;
     return Run(c);
   }
   std::vector<Event> Return(AgencyId a, ObligationId id, Amount amount) {
-    Command c{};
-    c.type = CommandType::kReturnObligation;
-    c.obligation = {a, id, amount};
-    return Run(c);
+    return Run(ReturnObligation(a, id, amount));
   }
   std::vector<Event> Recall(AgencyId a, ObligationId id) {
-    Command c{};
-    c.type = CommandType::kRecallObligation;
-    c.obligation = {a, id, 0};
-    return Run(c);
+    return Run(RecallObligation(a, id));
   }
   std::vector<Event> Advance(TimeNs to) {
     now_ = to;
-    Command c{};
-    c.type = CommandType::kAdvanceTime;
-    return Run(c);
+    return Run(AdvanceTime());
   }
   std::vector<Event> SellCo(AgencyId a, Lots lots) {
     Command c{};
@@ -115,19 +113,6 @@ class TimeSwapsTest : public ::testing::Test {
     std::optional<ObligationInfo> o = engine_.GetObligation(id);
     EXPECT_TRUE(o.has_value());
     return o.value_or(ObligationInfo{});
-  }
-  static RejectReason RejectOf(const std::vector<Event>& ev) {
-    for (const Event& e : ev) {
-      if (e.type == EventType::kRejected) return e.rejected.reason;
-    }
-    return RejectReason::kNone;
-  }
-  static std::vector<const Event*> OfType(const std::vector<Event>& ev, EventType t) {
-    std::vector<const Event*> v;
-    for (const Event& e : ev) {
-      if (e.type == t) v.push_back(&e);
-    }
-    return v;
   }
 
   ReferenceData ref_;
@@ -179,79 +164,79 @@ TEST_F(TimeSwapsTest, LowestPremiumFirstThenTimeWithinALevel) {
   Term(kDla, kCo90, Side::kSell, 10, 100);    // offer 2
   Term(kKomir, kCo90, Side::kSell, 10, 100);  // offer 3
   std::vector<Event> ev = Term(kJogmec, kCo90, Side::kBuy, 25, 200);
-  std::vector<const Event*> fills = OfType(ev, EventType::kLoanFill);
+  std::vector<Event> fills = EventsOf(ev, EventType::kLoanFill);
   ASSERT_EQ(fills.size(), 3u);
-  EXPECT_EQ(fills[0]->loan_fill.maker_offer, 2u);
-  EXPECT_EQ(fills[1]->loan_fill.maker_offer, 3u);
-  EXPECT_EQ(fills[2]->loan_fill.maker_offer, 1u);
-  EXPECT_EQ(fills[2]->loan_fill.lots, 5);
-  EXPECT_EQ(fills[2]->loan_fill.premium_bps, 150);
+  EXPECT_EQ(fills[0].loan_fill.maker_offer, 2u);
+  EXPECT_EQ(fills[1].loan_fill.maker_offer, 3u);
+  EXPECT_EQ(fills[2].loan_fill.maker_offer, 1u);
+  EXPECT_EQ(fills[2].loan_fill.lots, 5);
+  EXPECT_EQ(fills[2].loan_fill.premium_bps, 150);
   EXPECT_EQ(engine_.GetTermOffer(1)->open_lots, 5);
 }
 
 TEST_F(TimeSwapsTest, ABorrowDoesNotCrossALendAboveItsPremium) {
   Term(kKomir, kCo90, Side::kSell, 10, 150);
   std::vector<Event> ev = Term(kJogmec, kCo90, Side::kBuy, 10, 149);
-  EXPECT_TRUE(OfType(ev, EventType::kLoanFill).empty());
+  EXPECT_TRUE(EventsOf(ev, EventType::kLoanFill).empty());
   EXPECT_EQ(engine_.GetTermOffer(2)->status, OfferStatus::kOpen);  // rests as a bid
   // A lend at or below the best borrow premium crosses, at the borrow's premium.
   ev = Term(kDla, kCo90, Side::kSell, 4, 120);
-  std::vector<const Event*> fills = OfType(ev, EventType::kLoanFill);
+  std::vector<Event> fills = EventsOf(ev, EventType::kLoanFill);
   ASSERT_EQ(fills.size(), 1u);
-  EXPECT_EQ(fills[0]->loan_fill.premium_bps, 149);
-  EXPECT_EQ(fills[0]->loan_fill.borrower, kJogmec);
+  EXPECT_EQ(fills[0].loan_fill.premium_bps, 149);
+  EXPECT_EQ(fills[0].loan_fill.borrower, kJogmec);
 }
 
 TEST_F(TimeSwapsTest, AMakerWithoutAnAgreementCoveringTheMineralIsSkippedInPlace) {
   Term(kKabil, kCo90, Side::kSell, 10, 50);   // KABIL shares no agreement with JOGMEC
   Term(kKomir, kCo90, Side::kSell, 10, 100);
   std::vector<Event> ev = Term(kJogmec, kCo90, Side::kBuy, 10, 200);
-  std::vector<const Event*> fills = OfType(ev, EventType::kLoanFill);
+  std::vector<Event> fills = EventsOf(ev, EventType::kLoanFill);
   ASSERT_EQ(fills.size(), 1u);
-  EXPECT_EQ(fills[0]->loan_fill.lender, kKomir);
+  EXPECT_EQ(fills[0].loan_fill.lender, kKomir);
   EXPECT_EQ(engine_.GetTermOffer(1)->open_lots, 10);  // KABIL's lend keeps its place
 }
 
 TEST_F(TimeSwapsTest, ADeniedCounterpartyIsSkipped) {
   Term(kKomir, kCo90, Side::kSell, 10, 50, TimeInForce::kGtc, AgencyMask{1} << kJogmec);
   Term(kDla, kCo90, Side::kSell, 10, 100);
-  std::vector<const Event*> fills =
-      OfType(Term(kJogmec, kCo90, Side::kBuy, 10, 200), EventType::kLoanFill);
+  std::vector<Event> fills =
+      EventsOf(Term(kJogmec, kCo90, Side::kBuy, 10, 200), EventType::kLoanFill);
   ASSERT_EQ(fills.size(), 1u);
-  EXPECT_EQ(fills[0]->loan_fill.lender, kDla);
+  EXPECT_EQ(fills[0].loan_fill.lender, kDla);
 }
 
 TEST_F(TimeSwapsTest, ABorrowBeyondTheCreditLimitIsRejectedWithItsOwnReason) {
   // KABIL may owe 10 lots of cobalt at reference value under NOREC, its only agreement.
-  EXPECT_EQ(RejectOf(Term(kKabil, kCo90, Side::kBuy, 11, 0)), RejectReason::kCreditLimitExceeded);
+  EXPECT_EQ(FirstReject(Term(kKabil, kCo90, Side::kBuy, 11, 0)), RejectReason::kCreditLimitExceeded);
   // 10 lots at 1 bp owe 10,001 kg: one kilogram too many.
-  EXPECT_EQ(RejectOf(Term(kKabil, kCo90, Side::kBuy, 10, 1)), RejectReason::kCreditLimitExceeded);
-  EXPECT_EQ(RejectOf(Term(kKabil, kCo90, Side::kBuy, 10, 0)), RejectReason::kNone);
+  EXPECT_EQ(FirstReject(Term(kKabil, kCo90, Side::kBuy, 10, 1)), RejectReason::kCreditLimitExceeded);
+  EXPECT_EQ(FirstReject(Term(kKabil, kCo90, Side::kBuy, 10, 0)), RejectReason::kNone);
 }
 
 TEST_F(TimeSwapsTest, AMakerWhoseLoanWouldExceedItsCreditLimitIsSkippedInPlace) {
   Term(kKabil, kCo90, Side::kBuy, 8, 0);  // offer 1: within the limit
   Term(kKabil, kCo90, Side::kBuy, 8, 0);  // offer 2: within the limit on its own
   std::vector<Event> ev = Term(kKomir, kCo90, Side::kSell, 16, 0, TimeInForce::kIoc);
-  std::vector<const Event*> fills = OfType(ev, EventType::kLoanFill);
+  std::vector<Event> fills = EventsOf(ev, EventType::kLoanFill);
   ASSERT_EQ(fills.size(), 1u);
-  EXPECT_EQ(fills[0]->loan_fill.maker_offer, 1u);
+  EXPECT_EQ(fills[0].loan_fill.maker_offer, 1u);
   // Offer 2 would make KABIL owe 16 lots: skipped, and still open in its place.
   EXPECT_EQ(engine_.GetTermOffer(2)->open_lots, 8);
   EXPECT_EQ(engine_.GetTermOffer(2)->status, OfferStatus::kOpen);
-  std::vector<const Event*> cancels = OfType(ev, EventType::kTermCancelled);
+  std::vector<Event> cancels = EventsOf(ev, EventType::kTermCancelled);
   ASSERT_EQ(cancels.size(), 1u);
-  EXPECT_EQ(cancels[0]->cancelled.reason, CancelReason::kIocRemainder);
-  EXPECT_EQ(cancels[0]->cancelled.lots, 8);
+  EXPECT_EQ(cancels[0].cancelled.reason, CancelReason::kIocRemainder);
+  EXPECT_EQ(cancels[0].cancelled.lots, 8);
   EXPECT_EQ(H(kKomir, kCo).reserved, 0);  // the IOC remainder's reservation came back
   // Once KABIL has returned, the credit is free again and offer 2 can borrow.
   Return(kKabil, 1, 8000);
   EXPECT_EQ(engine_.CreditUsed(1, kKabil), 0);
-  EXPECT_EQ(OfType(Term(kKomir, kCo90, Side::kSell, 8, 0), EventType::kLoanFill).size(), 1u);
+  EXPECT_EQ(EventsOf(Term(kKomir, kCo90, Side::kSell, 8, 0), EventType::kLoanFill).size(), 1u);
 }
 
 TEST_F(TimeSwapsTest, ALendBeyondAvailableHoldingsIsRejected) {
-  EXPECT_EQ(RejectOf(Term(kKomir, kCo90, Side::kSell, 1001, 0)),
+  EXPECT_EQ(FirstReject(Term(kKomir, kCo90, Side::kSell, 1001, 0)),
             RejectReason::kInsufficientHoldings);
 }
 
@@ -295,12 +280,12 @@ TEST_F(TimeSwapsTest, APartialReturnLeavesTheRestOutstanding) {
   EXPECT_EQ(ev[0].obligation.state, ObligationState::kOpen);
   EXPECT_EQ(Ob(1).returned, 100'000);
   EXPECT_EQ(engine_.CreditUsed(0, kJogmec), 103'000 * kCoValue);
-  EXPECT_EQ(RejectOf(Return(kJogmec, 1, 103'001)), RejectReason::kInvalidAmount);
-  EXPECT_EQ(RejectOf(Return(kJogmec, 1, 0)), RejectReason::kInvalidAmount);
-  EXPECT_EQ(RejectOf(Return(kKomir, 1, 1)), RejectReason::kUnknownObligation);  // not its loan
+  EXPECT_EQ(FirstReject(Return(kJogmec, 1, 103'001)), RejectReason::kInvalidAmount);
+  EXPECT_EQ(FirstReject(Return(kJogmec, 1, 0)), RejectReason::kInvalidAmount);
+  EXPECT_EQ(FirstReject(Return(kKomir, 1, 1)), RejectReason::kUnknownObligation);  // not its loan
   ev = Return(kJogmec, 1, 103'000);
   EXPECT_EQ(ev[0].obligation.state, ObligationState::kClosed);
-  EXPECT_EQ(RejectOf(Return(kJogmec, 1, 1)), RejectReason::kObligationNotOpen);
+  EXPECT_EQ(FirstReject(Return(kJogmec, 1, 1)), RejectReason::kObligationNotOpen);
   EXPECT_TRUE(Advance(Ob(1).due_time).empty());  // nothing left to settle
 }
 
@@ -317,24 +302,24 @@ TEST_F(TimeSwapsTest, WhatCannotBeSettledBecomesOverdueAndBlocksSalesOfThatMiner
   EXPECT_EQ(H(kJogmec, kCo).available, 0);
   // Blocked: lending cobalt, selling cobalt on a pair book. Buying cobalt is not.
   Set(kJogmec, kCo, 0);
-  EXPECT_EQ(RejectOf(Term(kJogmec, kCo30, Side::kSell, 1, 0)), RejectReason::kObligationOverdue);
-  EXPECT_EQ(RejectOf(SellCo(kJogmec, 1)), RejectReason::kObligationOverdue);
-  EXPECT_EQ(RejectOf(SellCo(kDla, 1)), RejectReason::kNone);  // others are not blocked
+  EXPECT_EQ(FirstReject(Term(kJogmec, kCo30, Side::kSell, 1, 0)), RejectReason::kObligationOverdue);
+  EXPECT_EQ(FirstReject(SellCo(kJogmec, 1)), RejectReason::kObligationOverdue);
+  EXPECT_EQ(FirstReject(SellCo(kDla, 1)), RejectReason::kNone);  // others are not blocked
   // The lender is paid first from units the borrower receives later.
   ev = Set(kJogmec, kCo, 40'000);
-  std::vector<const Event*> coll = OfType(ev, EventType::kObligation);
+  std::vector<Event> coll = EventsOf(ev, EventType::kObligation);
   ASSERT_EQ(coll.size(), 1u);
-  EXPECT_EQ(coll[0]->obligation.kind, ObligationEventKind::kCollected);
-  EXPECT_EQ(coll[0]->obligation.amount, 40'000);
-  EXPECT_EQ(coll[0]->obligation.outstanding, 13'000);
+  EXPECT_EQ(coll[0].obligation.kind, ObligationEventKind::kCollected);
+  EXPECT_EQ(coll[0].obligation.amount, 40'000);
+  EXPECT_EQ(coll[0].obligation.outstanding, 13'000);
   EXPECT_EQ(H(kJogmec, kCo).available, 0);
   // Returning the rest cures it: the block lifts.
   Set(kJogmec, kCo, 0);
   ev = Set(kJogmec, kCo, 20'000);
-  EXPECT_EQ(OfType(ev, EventType::kObligation)[0]->obligation.state, ObligationState::kClosed);
+  EXPECT_EQ(EventsOf(ev, EventType::kObligation)[0].obligation.state, ObligationState::kClosed);
   EXPECT_EQ(H(kJogmec, kCo).available, 7'000);
   EXPECT_EQ(H(kKomir, kCo).available, 1'003'000);
-  EXPECT_EQ(RejectOf(Term(kJogmec, kCo30, Side::kSell, 1, 0)), RejectReason::kNone);
+  EXPECT_EQ(FirstReject(Term(kJogmec, kCo30, Side::kSell, 1, 0)), RejectReason::kNone);
   EXPECT_EQ(engine_.CreditUsed(0, kJogmec), 0);
 }
 
@@ -364,18 +349,18 @@ TEST_F(TimeSwapsTest, OverdueObligationsAreCollectedOldestOverdueFirstAlsoAfterA
   std::vector<Event> live, loaded;
   engine_.Apply(c, &live);
   copy.Apply(c, &loaded);
-  std::vector<const Event*> coll = OfType(live, EventType::kObligation);
+  std::vector<Event> coll = EventsOf(live, EventType::kObligation);
   ASSERT_EQ(coll.size(), 2u);
-  EXPECT_EQ(coll[0]->obligation.obligation, 2u);
-  EXPECT_EQ(coll[0]->obligation.amount, 10'000);
-  EXPECT_EQ(coll[0]->obligation.state, ObligationState::kClosed);
-  EXPECT_EQ(coll[1]->obligation.obligation, 1u);
-  EXPECT_EQ(coll[1]->obligation.amount, 5'000);
-  EXPECT_EQ(coll[1]->obligation.outstanding, 5'000);
+  EXPECT_EQ(coll[0].obligation.obligation, 2u);
+  EXPECT_EQ(coll[0].obligation.amount, 10'000);
+  EXPECT_EQ(coll[0].obligation.state, ObligationState::kClosed);
+  EXPECT_EQ(coll[1].obligation.obligation, 1u);
+  EXPECT_EQ(coll[1].obligation.amount, 5'000);
+  EXPECT_EQ(coll[1].obligation.outstanding, 5'000);
   ASSERT_EQ(live.size(), loaded.size());
   EXPECT_EQ(0, std::memcmp(live.data(), loaded.data(), live.size() * sizeof(Event)));
   // Still blocked until obligation 1 is cured too.
-  EXPECT_EQ(RejectOf(SellCo(kJogmec, 1)), RejectReason::kObligationOverdue);
+  EXPECT_EQ(FirstReject(SellCo(kJogmec, 1)), RejectReason::kObligationOverdue);
 }
 
 // Collection follows the units whichever way they arrive: a pair-book fill (the overdue
@@ -392,11 +377,11 @@ TEST_F(TimeSwapsTest, UnitsAnOverdueBorrowerBuysOnAPairBookPayTheLenderInTheSame
   c.submit = SubmitOffer{kJogmec, 0, Side::kBuy, TimeInForce::kIoc, 3,
                          ref_.pairs()[0].reference_price, 0, 0, 0, 0, 0};
   std::vector<Event> ev = Run(c);
-  ASSERT_EQ(OfType(ev, EventType::kFill).size(), 1u);
-  std::vector<const Event*> coll = OfType(ev, EventType::kObligation);
+  ASSERT_EQ(EventsOf(ev, EventType::kFill).size(), 1u);
+  std::vector<Event> coll = EventsOf(ev, EventType::kObligation);
   ASSERT_EQ(coll.size(), 1u);
-  EXPECT_EQ(coll[0]->obligation.kind, ObligationEventKind::kCollected);
-  EXPECT_EQ(coll[0]->obligation.amount, 3'000);
+  EXPECT_EQ(coll[0].obligation.kind, ObligationEventKind::kCollected);
+  EXPECT_EQ(coll[0].obligation.amount, 3'000);
   EXPECT_EQ(H(kJogmec, kCo).available, 0);
   EXPECT_EQ(Ob(1).outstanding, 7'000);
 }
@@ -405,7 +390,7 @@ TEST_F(TimeSwapsTest, ARecallMakesTheLoanDueAfterTheAgreementsNotice) {
   Term(kKomir, kCo90, Side::kSell, 10, 0);
   Term(kJogmec, kCo90, Side::kBuy, 10, 0);
   now_ += 3 * kDay;
-  EXPECT_EQ(RejectOf(Recall(kJogmec, 1)), RejectReason::kUnknownObligation);  // borrowers can't
+  EXPECT_EQ(FirstReject(Recall(kJogmec, 1)), RejectReason::kUnknownObligation);  // borrowers can't
   std::vector<Event> ev = Recall(kKomir, 1);
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(ev[0].obligation.kind, ObligationEventKind::kRecalled);
@@ -422,7 +407,7 @@ TEST_F(TimeSwapsTest, ARecallUnderAnAgreementThatForbidsItIsRejected) {
   Term(kKomir, kCo90, Side::kSell, 5, 0);
   Term(kKabil, kCo90, Side::kBuy, 5, 0);  // under NOREC: its only agreement with KOMIR
   EXPECT_EQ(Ob(1).agreement, 1u);
-  EXPECT_EQ(RejectOf(Recall(kKomir, 1)), RejectReason::kRecallNotAllowed);
+  EXPECT_EQ(FirstReject(Recall(kKomir, 1)), RejectReason::kRecallNotAllowed);
 }
 
 TEST_F(TimeSwapsTest, ARecallAtAnEmergencyLevelThatForbidsRecallsIsRejectedWithItsOwnReason) {
@@ -433,10 +418,10 @@ TEST_F(TimeSwapsTest, ARecallAtAnEmergencyLevelThatForbidsRecallsIsRejectedWithI
     c.type = CommandType::kSetEmergencyLevel;
     c.set_level.instrument = kCo;
     c.set_level.level = l;
-    ASSERT_EQ(RejectOf(Run(c)), RejectReason::kNone);
+    ASSERT_EQ(FirstReject(Run(c)), RejectReason::kNone);
   };
   level(EmergencyLevel::kWarning);  // the default WARNING policy: no recalls
-  EXPECT_EQ(RejectOf(Recall(kKomir, 1)), RejectReason::kRecallForbiddenAtLevel);
+  EXPECT_EQ(FirstReject(Recall(kKomir, 1)), RejectReason::kRecallForbiddenAtLevel);
   EXPECT_FALSE(Ob(1).recalled);
   // The gate survives a snapshot (the level is part of the live section).
   Engine copy(ref_, EngineOptions{.expected_offers = 1024});
@@ -448,10 +433,10 @@ TEST_F(TimeSwapsTest, ARecallAtAnEmergencyLevelThatForbidsRecallsIsRejectedWithI
   recall.time = now_;
   std::vector<Event> ev;
   copy.Apply(recall, &ev);
-  EXPECT_EQ(RejectOf(ev), RejectReason::kRecallForbiddenAtLevel);
+  EXPECT_EQ(FirstReject(ev), RejectReason::kRecallForbiddenAtLevel);
   // CAUTION allows recalls again.
   level(EmergencyLevel::kCaution);
-  EXPECT_EQ(RejectOf(Recall(kKomir, 1)), RejectReason::kNone);
+  EXPECT_EQ(FirstReject(Recall(kKomir, 1)), RejectReason::kNone);
   EXPECT_TRUE(Ob(1).recalled);
 }
 
@@ -474,10 +459,10 @@ TEST_F(TimeSwapsTest, GtdTermOffersExpireAndReleaseTheirReservation) {
 }
 
 TEST_F(TimeSwapsTest, FokAndMinFillAreRejectedOnTermBooks) {
-  EXPECT_EQ(RejectOf(Term(kKomir, kCo90, Side::kSell, 10, 0, TimeInForce::kFok)),
+  EXPECT_EQ(FirstReject(Term(kKomir, kCo90, Side::kSell, 10, 0, TimeInForce::kFok)),
             RejectReason::kInvalidTimeInForce);
-  EXPECT_EQ(RejectOf(Term(kKomir, 7, Side::kSell, 10, 0)), RejectReason::kUnknownTermBook);
-  EXPECT_EQ(RejectOf(Term(kKomir, kCo90, Side::kSell, 10, 10'001)), RejectReason::kInvalidPrice);
+  EXPECT_EQ(FirstReject(Term(kKomir, 7, Side::kSell, 10, 0)), RejectReason::kUnknownTermBook);
+  EXPECT_EQ(FirstReject(Term(kKomir, kCo90, Side::kSell, 10, 10'001)), RejectReason::kInvalidPrice);
 }
 
 // Client offer ids are per agency; a reused one is rejected naming the original term
@@ -494,20 +479,20 @@ TEST_F(TimeSwapsTest, AReusedClientIdIsRejectedNamingTheOriginalAlsoAfterASnapsh
     return ev;
   };
   for (ClientOfferId id : {7, 9, 8, 3}) {  // offers 1..4 of KOMIR
-    EXPECT_EQ(RejectOf(lend(engine_, kKomir, id)), RejectReason::kNone) << id;
+    EXPECT_EQ(FirstReject(lend(engine_, kKomir, id)), RejectReason::kNone) << id;
   }
-  EXPECT_EQ(RejectOf(lend(engine_, kJogmec, 8)), RejectReason::kNone) << "ids are per agency";
+  EXPECT_EQ(FirstReject(lend(engine_, kJogmec, 8)), RejectReason::kNone) << "ids are per agency";
   Engine copy(ref_, EngineOptions{.expected_offers = 1024});
   ASSERT_TRUE(copy.LoadState(engine_.SaveState()).ok());
   for (Engine* e : {&engine_, &copy}) {
     for (auto [id, original] : {std::pair<ClientOfferId, OfferId>{9, 2}, {8, 3}, {3, 4}}) {
       const Seq before = seq_;
       std::vector<Event> ev = lend(*e, kKomir, id);
-      ASSERT_EQ(RejectOf(ev), RejectReason::kDuplicateClientId) << id << " at " << before;
-      EXPECT_EQ(OfType(ev, EventType::kRejected)[0]->rejected.offer, original) << id;
+      ASSERT_EQ(FirstReject(ev), RejectReason::kDuplicateClientId) << id << " at " << before;
+      EXPECT_EQ(EventsOf(ev, EventType::kRejected)[0].rejected.offer, original) << id;
     }
-    EXPECT_EQ(RejectOf(lend(*e, kKomir, 10)), RejectReason::kNone);
-    EXPECT_EQ(RejectOf(lend(*e, kKomir, 10)), RejectReason::kDuplicateClientId);
+    EXPECT_EQ(FirstReject(lend(*e, kKomir, 10)), RejectReason::kNone);
+    EXPECT_EQ(FirstReject(lend(*e, kKomir, 10)), RejectReason::kDuplicateClientId);
   }
 }
 

@@ -1,6 +1,8 @@
 #include "engine/testing/test_universe.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <string>
 #include <utility>
@@ -146,6 +148,111 @@ Command Resume(PairId pair) {
   c.type = CommandType::kResumePair;
   c.pair.pair = pair;
   return c;
+}
+
+Command TermOffer(AgencyId agency, TermBookId book, Side side, Lots lots, Price premium_bps,
+                  TimeInForce tif, ClientOfferId client_id) {
+  Command c{};
+  c.type = CommandType::kSubmitTermOffer;
+  c.submit.agency = agency;
+  c.submit.pair = book;
+  c.submit.side = side;
+  c.submit.tif = tif;
+  c.submit.lots = lots;
+  c.submit.price = premium_bps;
+  c.submit.client_id = client_id;
+  return c;
+}
+
+Command CancelTermOffer(AgencyId agency, OfferId offer) {
+  Command c = Cancel(agency, offer);
+  c.type = CommandType::kCancelTermOffer;
+  return c;
+}
+
+Command ReturnObligation(AgencyId borrower, ObligationId obligation, Amount amount) {
+  Command c{};
+  c.type = CommandType::kReturnObligation;
+  c.obligation = {borrower, obligation, amount};
+  return c;
+}
+
+Command RecallObligation(AgencyId lender, ObligationId obligation) {
+  Command c{};
+  c.type = CommandType::kRecallObligation;
+  c.obligation = {lender, obligation, 0};
+  return c;
+}
+
+Command SetLevel(InstrumentId instrument, EmergencyLevel level, std::string_view reason) {
+  Command c{};
+  c.type = CommandType::kSetEmergencyLevel;
+  c.set_level.instrument = instrument;
+  c.set_level.level = level;
+  const std::size_t n = std::min(reason.size(), sizeof(c.set_level.reason));
+  c.set_level.reason_size = static_cast<std::uint8_t>(n);
+  std::memcpy(c.set_level.reason, reason.data(), n);
+  return c;
+}
+
+Command PublishReference(InstrumentId instrument, MicroUsd value, MicroUsd floor,
+                         TimeNs effective) {
+  Command c{};
+  c.type = CommandType::kPublishReference;
+  c.publish_reference = {instrument, value, floor, effective};
+  return c;
+}
+
+Command AdmitMember(std::uint32_t agreement, AgencyId agency) {
+  Command c{};
+  c.type = CommandType::kAdmitMember;
+  c.member = {agreement, agency};
+  return c;
+}
+
+Command SuspendMember(std::uint32_t agreement, AgencyId agency) {
+  Command c = AdmitMember(agreement, agency);
+  c.type = CommandType::kSuspendMember;
+  return c;
+}
+
+Command SubmitWithNeed(AgencyId agency, PairId pair, Lots lots, Price price, Amount need,
+                       PriorityTier tier, ClientOfferId client_id, TimeInForce tif) {
+  Command c{};
+  c.type = CommandType::kSubmitOfferWithNeed;
+  c.submit_need.offer = Submit(agency, pair, Side::kBuy, lots, price, client_id, tif).submit;
+  c.submit_need.need = need;
+  c.submit_need.tier = tier;
+  return c;
+}
+
+Command RunAuction(InstrumentId instrument) {
+  Command c{};
+  c.type = CommandType::kRunAuction;
+  c.run_auction.instrument = instrument;
+  return c;
+}
+
+RejectReason FirstReject(const std::vector<Event>& events) {
+  for (const Event& e : events) {
+    if (e.type == EventType::kRejected) return e.rejected.reason;
+  }
+  return RejectReason::kNone;
+}
+
+OfferId FirstAccepted(const std::vector<Event>& events) {
+  for (const Event& e : events) {
+    if (e.type == EventType::kAccepted) return e.accepted.offer;
+  }
+  return 0;
+}
+
+std::vector<Event> EventsOf(const std::vector<Event>& events, EventType type) {
+  std::vector<Event> v;
+  for (const Event& e : events) {
+    if (e.type == type) v.push_back(e);
+  }
+  return v;
 }
 
 }  // namespace msx::testing

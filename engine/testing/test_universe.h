@@ -14,7 +14,12 @@
 #ifndef MSX_ENGINE_TESTING_TEST_UNIVERSE_H_
 #define MSX_ENGINE_TESTING_TEST_UNIVERSE_H_
 
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
 #include "engine/matching/command.h"
+#include "engine/matching/event.h"
 #include "engine/matching/reference_data.h"
 #include "engine/matching/types.h"
 
@@ -54,6 +59,33 @@ Command SetHolding(AgencyId agency, InstrumentId instrument, Amount total);
 Command AdvanceTime();
 Command Halt(PairId pair);
 Command Resume(PairId pair);
+
+// Time swaps (ENGINE.md "Time swaps"): on a term book kSell lends and kBuy borrows; the
+// price is the premium in basis points.
+Command TermOffer(AgencyId agency, TermBookId book, Side side, Lots lots, Price premium_bps,
+                  TimeInForce tif = TimeInForce::kGtc, ClientOfferId client_id = 0);
+Command CancelTermOffer(AgencyId agency, OfferId offer);
+Command ReturnObligation(AgencyId borrower, ObligationId obligation, Amount amount);
+Command RecallObligation(AgencyId lender, ObligationId obligation);
+
+// Emergencies (ENGINE.md "Emergencies"): admin commands on live reference data.
+Command SetLevel(InstrumentId instrument, EmergencyLevel level, std::string_view reason = "");
+Command PublishReference(InstrumentId instrument, MicroUsd value, MicroUsd floor,
+                         TimeNs effective = 0);
+Command AdmitMember(std::uint32_t agreement, AgencyId agency);
+Command SuspendMember(std::uint32_t agreement, AgencyId agency);
+
+// Allocation auctions (AUCTION.md): a buy with a declared need, and one auction tick.
+Command SubmitWithNeed(AgencyId agency, PairId pair, Lots lots, Price price, Amount need,
+                       PriorityTier tier, ClientOfferId client_id,
+                       TimeInForce tif = TimeInForce::kGtc);
+Command RunAuction(InstrumentId instrument);
+
+// What one command's events say: the first reject's reason (kNone if none), the first
+// accepted offer (0 if none), and the events of one type, in order.
+RejectReason FirstReject(const std::vector<Event>& events);
+OfferId FirstAccepted(const std::vector<Event>& events);
+std::vector<Event> EventsOf(const std::vector<Event>& events, EventType type);
 
 }  // namespace msx::testing
 
