@@ -9,22 +9,47 @@
 namespace msx::gateway {
 
 bool EventConcerns(const Event& e, AgencyId agency) {
+  // Exhaustive (no default), so that a new event type is a -Wswitch warning here: this
+  // must name exactly the agencies that Reports::Build (reports.cc) reports an event to,
+  // or a stream resumed from the journal misses reports that the live stream carried.
   switch (e.type) {
     case EventType::kAccepted:
+    case EventType::kTermAccepted:
       return e.accepted.agency == agency;
     case EventType::kFill:
       return e.fill.maker_agency == agency || e.fill.taker_agency == agency;
     case EventType::kCancelled:
+    case EventType::kTermCancelled:
       return e.cancelled.agency == agency;
     case EventType::kExpired:
+    case EventType::kTermExpired:
       return e.expired.agency == agency;
     case EventType::kReplaced:
       return e.replaced.agency == agency;
+    // Time swaps: the lender and the borrower, never anyone else.
+    case EventType::kLoanFill:
+      return e.loan_fill.lender == agency || e.loan_fill.borrower == agency;
+    case EventType::kObligation:
+      return e.obligation.lender == agency || e.obligation.borrower == agency;
+    case EventType::kCollateral:
+      return e.collateral.lender == agency || e.collateral.borrower == agency;
     case EventType::kEmergencyLevelSet:  // every agency is told (ExecutionReport.level_changed)
       return true;
-    default:
+    // No execution report: market data, admin state, and the emergency and auction events
+    // whose effects on offers arrive as kCancelled and kFill.
+    case EventType::kRejected:
+    case EventType::kBookLevel:
+    case EventType::kHoldingsSet:
+    case EventType::kPairHalted:
+    case EventType::kPairResumed:
+    case EventType::kReferencePublished:
+    case EventType::kPairBandChanged:
+    case EventType::kMemberAdmitted:
+    case EventType::kMemberSuspended:
+    case EventType::kAuction:
       return false;
   }
+  return false;
 }
 
 HistoryCursor::HistoryCursor(std::string journal_dir, AgencyId agency, Seq after, Seq upto)

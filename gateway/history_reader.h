@@ -43,8 +43,10 @@ struct HistoryGroup {
   std::vector<Event> events;
 };
 
-// True if `e` produces an execution report for `agency` (accept, fill on either side,
-// cancel, expiry, replace).
+// True if `e` produces an execution report for `agency` (reports.cc): its own accepts,
+// cancels, expiries and replaces (pair and term offers), a fill on either side, a loan,
+// obligation or collateral event where it is the lender or the borrower, and every level
+// change.
 bool EventConcerns(const Event& e, AgencyId agency);
 
 // The command groups of a journal with seq in (after, upto] that concern one agency, read

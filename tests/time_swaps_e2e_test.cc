@@ -9,6 +9,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,20 @@ std::vector<v1::ObligationReport> ReportsOf(const std::vector<v1::ExecutionRepor
     }
   }
   return out;
+}
+
+// A report without the obligation snapshot's fields that no event carries (the returned
+// total, the recall flag, the due time and the collateral's state): a report rebuilt from
+// the journal takes those from the engine as it is now (reports.cc), not as it was.
+std::string Comparable(v1::ExecutionReport r) {
+  if (r.has_obligation()) {
+    v1::Obligation* ob = r.mutable_obligation()->mutable_obligation();
+    ob->clear_returned();
+    ob->clear_recalled();
+    ob->clear_due_time_ns();
+    ob->clear_collateral();
+  }
+  return r.SerializeAsString();
 }
 
 class TimeSwapsE2eTest : public ::testing::Test {
@@ -101,6 +116,24 @@ class TimeSwapsE2eTest : public ::testing::Test {
     v1::SetHoldingsResponse resp;
     grpc::Status s = admin_->admin().SetHoldings(admin_->Context().get(), req, &resp);
     ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+
+  // A GTC (or, with `expire_ns` > 0, GTD) term offer; returns the response.
+  v1::SubmitTermOfferResponse Term(AgencyClient& c, std::uint64_t client_id, const std::string& book,
+                                   v1::TermSide side, std::int64_t lots, std::int64_t bps,
+                                   std::int64_t expire_ns = 0) {
+    v1::SubmitTermOfferRequest req;
+    req.set_client_offer_id(client_id);
+    req.set_book(book);
+    req.set_side(side);
+    req.set_lots(lots);
+    req.set_premium_bps(bps);
+    req.set_time_in_force(expire_ns > 0 ? v1::TIME_IN_FORCE_GTD : v1::TIME_IN_FORCE_GTC);
+    req.set_expire_time_ns(expire_ns);
+    v1::SubmitTermOfferResponse resp;
+    grpc::Status s = c.exchange().SubmitTermOffer(c.Context().get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp;
   }
 
   // Waits until obligation `id` (seen by `c`) is in `state`: settlement runs on the
@@ -343,6 +376,123 @@ TEST_F(CollateralE2eTest, ThePledgeIsVisibleAndItsHandOverReachesBothPartiesOnly
   CommandResult v = RunCommand({BuildPath("clients/drill/msx-drill"), "verify", scratch_ + "/data"},
                                {}, std::chrono::seconds(120));
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+}
+
+// The execution stream rebuilt from the journal after a crash (gateway/history_reader.cc)
+// carries every time-swap report the live stream carried, to the lender and the borrower
+// and nobody else: term offers accepted, cancelled and expired, the loan, a return, a
+// recall, the settlement and the collateral pledged and released.
+TEST_F(CollateralE2eTest, TermReportsResumedFromTheJournalAfterAKillReachExactlyBothParties) {
+  auto komir_stream = testing::WatchExecutions(*komir_, "demo-komir");
+  auto jogmec_stream = testing::WatchExecutions(*jogmec_, "demo-jogmec");
+  auto dla_stream = testing::WatchExecutions(*dla_, "demo-dla");
+  Term(*komir_, 1, kCo30, v1::TERM_SIDE_LEND, 20, 0);
+  v1::SubmitTermOfferResponse loan = Term(*jogmec_, 1, kCo30, v1::TERM_SIDE_BORROW, 20, 0);
+  ASSERT_EQ(loan.obligations_size(), 1);
+  const std::uint64_t id = loan.obligations(0).obligation_id();
+  const std::uint64_t loan_seq = loan.seq();
+  v1::ReturnObligationRequest ret;
+  ret.set_obligation_id(id);
+  ret.set_amount(1'000);
+  v1::ReturnObligationResponse ret_resp;
+  ASSERT_TRUE(jogmec_->exchange().ReturnObligation(jogmec_->Context().get(), ret, &ret_resp).ok());
+  // A term offer cancelled, one that expires (GTD, a day from the loan), and a recall.
+  v1::SubmitTermOfferResponse cancel_me = Term(*komir_, 2, kCo90, v1::TERM_SIDE_LEND, 5, 40);
+  v1::CancelTermOfferRequest cancel;
+  cancel.set_offer_id(cancel_me.offer().offer_id());
+  v1::CancelTermOfferResponse cancel_resp;
+  ASSERT_TRUE(
+      komir_->exchange().CancelTermOffer(komir_->Context().get(), cancel, &cancel_resp).ok());
+  Term(*komir_, 3, kCo90, v1::TERM_SIDE_LEND, 3, 40, loan.obligations(0).fill_time_ns() + kDayNs);
+  v1::RecallObligationRequest recall;
+  recall.set_obligation_id(id);
+  v1::RecallObligationResponse recall_resp;
+  ASSERT_TRUE(
+      komir_->exchange().RecallObligation(komir_->Context().get(), recall, &recall_resp).ok());
+  // Nine days on: the GTD offer expired, the recalled loan settled, the pledge released.
+  AdvanceClock(9 * kDayNs);
+  ASSERT_TRUE(WaitState(*komir_, id, v1::OBLIGATION_STATE_CLOSED));
+  auto kinds = [](std::vector<v1::ObligationEventKind> want, bool expired) {
+    return [want, expired](const std::vector<v1::ExecutionReport>& m) {
+      for (v1::ObligationEventKind k : want) {
+        bool seen = false;
+        for (const auto& r : m) seen = seen || (r.has_obligation() && r.obligation().kind() == k);
+        if (!seen) return false;
+      }
+      if (!expired) return true;
+      for (const auto& r : m) {
+        if (r.has_term_expired()) return true;
+      }
+      return false;
+    };
+  };
+  const std::vector<v1::ObligationEventKind> all = {
+      v1::OBLIGATION_EVENT_KIND_OPENED,           v1::OBLIGATION_EVENT_KIND_COLLATERAL_PLEDGED,
+      v1::OBLIGATION_EVENT_KIND_RETURNED,         v1::OBLIGATION_EVENT_KIND_RECALLED,
+      v1::OBLIGATION_EVENT_KIND_SETTLED,          v1::OBLIGATION_EVENT_KIND_COLLATERAL_RELEASED};
+  ASSERT_TRUE(komir_stream->WaitFor(kinds(all, true)));
+  ASSERT_TRUE(jogmec_stream->WaitFor(kinds(all, false)));
+  const std::vector<v1::ExecutionReport> komir_live = komir_stream->messages();
+  const std::vector<v1::ExecutionReport> jogmec_live = jogmec_stream->messages();
+  const std::vector<v1::ExecutionReport> dla_live = dla_stream->messages();
+  komir_stream.reset();
+  jogmec_stream.reset();
+  dla_stream.reset();
+
+  server_.Kill();
+  Start();
+  // A marker per agency: a lend nobody takes. Everything resumed arrives before it.
+  std::map<std::string, std::uint64_t> marker;
+  marker["KOMIR"] = Term(*komir_, 100, "CO-99.8@180D", v1::TERM_SIDE_LEND, 1, 9000).seq();
+  marker["JOGMEC"] = Term(*jogmec_, 100, "CO-99.8@180D", v1::TERM_SIDE_LEND, 1, 9000).seq();
+  marker["DLA"] = Term(*dla_, 100, "CO-99.8@180D", v1::TERM_SIDE_LEND, 1, 9000).seq();
+  struct Case {
+    const char* agency;
+    AgencyClient* client;
+    const char* token;
+    std::uint64_t after;
+    const std::vector<v1::ExecutionReport>* live;
+  };
+  // KOMIR from the start; JOGMEC from just before the loan (an earlier position).
+  for (const Case& c : {Case{"KOMIR", komir_.get(), "demo-komir", 0, &komir_live},
+                        Case{"JOGMEC", jogmec_.get(), "demo-jogmec", loan_seq - 1, &jogmec_live},
+                        Case{"DLA", dla_.get(), "demo-dla", 0, &dla_live}}) {
+    SCOPED_TRACE(c.agency);
+    auto resumed = testing::WatchExecutions(*c.client, c.token, c.after);
+    const std::uint64_t end = marker[c.agency];
+    ASSERT_TRUE(resumed->WaitFor([end](const std::vector<v1::ExecutionReport>& m) {
+      return !m.empty() && m.back().seq() >= end;
+    }));
+    std::vector<v1::ExecutionReport> got;
+    for (const auto& r : resumed->messages()) {
+      if (r.seq() < end) got.push_back(r);
+    }
+    std::vector<v1::ExecutionReport> want;
+    for (const auto& r : *c.live) {
+      if (r.seq() > c.after) want.push_back(r);
+    }
+    ASSERT_EQ(got.size(), want.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(Comparable(got[i]), Comparable(want[i]))
+          << "report " << i << ":\n" << got[i].DebugString() << "vs live\n" << want[i].DebugString();
+    }
+  }
+  // The third agency saw no part of the loan, live or resumed.
+  for (const auto& r : dla_live) {
+    EXPECT_FALSE(r.has_obligation() || r.has_term_accepted() || r.has_term_cancelled() ||
+                 r.has_term_expired())
+        << r.DebugString();
+  }
+  std::size_t komir_terms = 0;
+  for (const auto& r : komir_live) {
+    if (r.has_term_accepted() || r.has_term_cancelled() || r.has_term_expired() ||
+        r.has_obligation()) {
+      ++komir_terms;
+    }
+  }
+  // 3 term offers accepted, 1 cancelled, 1 expired; opened, pledged, returned, recalled,
+  // settled, released.
+  EXPECT_EQ(komir_terms, 11u);
 }
 
 }  // namespace
