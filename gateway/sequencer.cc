@@ -259,12 +259,17 @@ std::string Sequencer::failure() const {
 }
 
 TimeNs Sequencer::Now() {
-  auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                 std::chrono::system_clock::now().time_since_epoch())
-                 .count() +
-             clock_offset_.load(std::memory_order_acquire);
+  const TimeNs wall = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  TimeNs offset = clock_offset_.load(std::memory_order_acquire);
+  if (options_.clock_offset_from_journal && wall + offset < last_time_) {
+    // Runs with the sequencing role (as every offset change): no lost update.
+    offset = last_time_ - wall;
+    clock_offset_.store(offset, std::memory_order_release);
+  }
   // The engine requires non-decreasing times; a wall clock stepped back must not break it.
-  return std::max<TimeNs>(now, last_time_);
+  return std::max<TimeNs>(wall + offset, last_time_);
 }
 
 void Sequencer::FailWork(Work* work) {

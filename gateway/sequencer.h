@@ -141,6 +141,13 @@ struct SequencerOptions {
   // refusals, never unbounded memory. 0 = no bound.
   std::uint64_t max_undurable_commands = 0;
   std::uint64_t max_undurable_bytes = 0;
+  // server.allow_clock_advance: the clock never holds behind the last command's time.
+  // Whenever wall clock + offset would fall behind it (after a restart or a standby's
+  // promotion that follows Admin.AdvanceClock, or a wall clock stepped back), the offset
+  // grows to close the gap, so the clock runs on from the last journaled time at the wall
+  // clock's rate. Off (production): it holds there until the wall clock catches up, which
+  // after an AdvanceClock of days would stall expiries and settlements for days.
+  bool clock_offset_from_journal = false;
 };
 
 // Writes a snapshot of `engine` (state after command `seq`). Called on the sequencer
@@ -187,7 +194,8 @@ class Sequencer {
   // the clock that stamps commands `by` ns (> 0) further ahead of the wall clock for good.
   // A refused submission (RESOURCE_EXHAUSTED, UNAVAILABLE, a refusal) leaves the clock
   // where it was: only a sequenced command moves it. Times stay non-decreasing; replay is
-  // unaffected (each command's time is in the journal). Not kept across a restart.
+  // unaffected (each command's time is in the journal). Across a restart the offset is
+  // derived from the journal (SequencerOptions::clock_offset_from_journal).
   // Errors: as SubmitCommand.
   absl::Status SubmitClockAdvance(TimeNs by, Work* work);
   // How far the stamping clock runs ahead of the wall clock (SubmitClockAdvance); any

@@ -351,6 +351,8 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
   qopts.caller_writes = server.durability() == v1::DURABILITY_NONE;
   qopts.max_undurable_commands = static_cast<std::uint64_t>(server.max_undurable_commands());
   qopts.max_undurable_bytes = static_cast<std::uint64_t>(server.max_undurable_bytes());
+  // An AdvanceClock survives a restart: the offset is derived from the journal's last time.
+  qopts.clock_offset_from_journal = server.allow_clock_advance();
   SnapshotWriter* snaps = s->snapshots_.get();
   SnapshotFn snapshot = [snaps](const Engine& engine, Seq seq) {
     snaps->Offer(seq, engine.SaveState());

@@ -293,6 +293,34 @@ TEST_F(TimeSwapsE2eTest, LendSettleAtDueTimeOverdueSurvivesKillAndIsCuredAfterRe
   EXPECT_TRUE(absl::StartsWith(v.out, "OK: ")) << v.out;
 }
 
+// Admin.AdvanceClock survives a kill -9 (gateway/README.md "Time swaps"): the restarted
+// server derives the offset from the journal's last time, so its clock runs on from there
+// instead of holding until the wall clock catches up a month later, and a loan made on
+// the advanced clock still falls due when the clock moves past its due time.
+TEST_F(TimeSwapsE2eTest, AnAdvancedClockRunsOnAfterAKillSoLoansStillFallDue) {
+  v1::AdvanceClockRequest adv;
+  adv.set_advance_ns(31 * kDayNs);
+  v1::AdvanceClockResponse resp;
+  ASSERT_TRUE(admin_->admin().AdvanceClock(admin_->Context().get(), adv, &resp).ok());
+  ASSERT_EQ(resp.offset_ns(), 31 * kDayNs);
+  Term(*komir_, 1, kCo30, v1::TERM_SIDE_LEND, 10, 0);
+  v1::SubmitTermOfferResponse loan = Term(*jogmec_, 1, kCo30, v1::TERM_SIDE_BORROW, 10, 0);
+  ASSERT_EQ(loan.obligations_size(), 1);
+  const std::uint64_t id = loan.obligations(0).obligation_id();
+
+  server_.Kill();
+  Start();
+  // The smallest advance reports the offset: the month, less the seconds the server was
+  // idle or down (not counted), not 1 ns.
+  adv.set_advance_ns(1);
+  ASSERT_TRUE(admin_->admin().AdvanceClock(admin_->Context().get(), adv, &resp).ok());
+  EXPECT_GT(resp.offset_ns(), 31 * kDayNs - 3'600'000'000'000) << "the offset was lost";
+  // Thirty days on the recovered clock: the loan is due and settles from JOGMEC's cobalt.
+  adv.set_advance_ns(30 * kDayNs);
+  ASSERT_TRUE(admin_->admin().AdvanceClock(admin_->Context().get(), adv, &resp).ok());
+  ASSERT_TRUE(WaitState(*komir_, id, v1::OBLIGATION_STATE_CLOSED)) << Get(*komir_, id).DebugString();
+}
+
 // FORGE requires collateral: 110 % of each loan in lithium hydroxide, 2 days' grace.
 class CollateralE2eTest : public TimeSwapsE2eTest {
  protected:
