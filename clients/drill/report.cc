@@ -45,7 +45,8 @@ ReportBuilder::ReportBuilder(const ReferenceData& ref, int top_minutes)
       received_(holdings_.size(), 0),
       delivered_(holdings_.size(), 0),
       agency_fills_(ref.agencies().size(), 0),
-      volume_by_second_(ref.instruments().size()) {}
+      volume_by_second_(ref.instruments().size()),
+      agency_loans_(ref) {}
 
 namespace {
 
@@ -81,6 +82,7 @@ void ReportBuilder::Add(const Command& cmd, absl::Span<const Event> events) {
   data_.last_time = cmd.time;
   const auto& pairs = ref_.pairs();
   for (const Event& e : events) {
+    agency_loans_.Add(e);
     switch (e.type) {
       case EventType::kAccepted: {
         const AcceptedEvent& a = e.accepted;
@@ -350,6 +352,7 @@ ReportData ReportBuilder::Finish() {
       l.overdue_owed_at_end += t.outstanding;
     }
   }
+  data_.agency_loans = agency_loans_.Finish();
   for (std::size_t i = 0; i < loans_.size(); ++i) {
     LoanReport& l = loans_[i];
     if (l.opened == 0 && l.paid_back == 0 && l.outstanding_at_end == 0) continue;
@@ -545,6 +548,7 @@ nlohmann::ordered_json ReportJson(const ReportData& r) {
     o["overdue_at_end"] = l.overdue_at_end;
     o["overdue_owed_at_end"] = l.overdue_owed_at_end;
   }
+  j["agency_loans"] = AgencyLoansJson(r.agency_loans);
   nlohmann::ordered_json& minutes = j["busiest_minutes"] = Array();
   for (const MinuteReport& m : r.busiest_minutes) {
     nlohmann::ordered_json& o = minutes.emplace_back();
@@ -633,6 +637,7 @@ std::string RenderReportText(const std::string& title, const ReportData& r) {
     minutes.AddRow({UtcMinute(m.minute_start), ThousandsU(m.fills)});
   }
   out += minutes.empty() ? "  (no fills)\n" : minutes.Render();
+  if (!r.agency_loans.empty()) absl::StrAppend(&out, "\n", RenderAgencyLoansText(r.agency_loans));
   return out;
 }
 

@@ -27,6 +27,7 @@
 //   time, collection of overdue ones); obligations closed, obligations that fell overdue
 //   and obligations recalled (one each however many events); at the end, obligations
 //   still open or overdue, how many of them are overdue and the units still owed on them.
+//   The same per agency and instrument, as lender and as borrower: agency_loans.h.
 // - Busiest minutes: UTC calendar minutes (command time / 60 s) ranked by number of
 //   fills, ties by earlier minute.
 // - Volume over time: per instrument, the units of it that changed hands in each UTC
@@ -48,6 +49,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "clients/drill/agency_loans.h"
 #include "engine/matching/command.h"
 #include "engine/matching/event.h"
 #include "engine/matching/reference_data.h"
@@ -150,6 +152,7 @@ struct ReportData {
   std::vector<InstrumentReport> instruments;
   std::vector<AgencyReport> agencies;         // agencies with any holdings or fills
   std::vector<LoanReport> loans;  // instruments with a loan, in configuration order
+  std::vector<AgencyLoanRow> agency_loans;  // per agency and instrument (agency_loans.h)
   std::vector<MinuteReport> busiest_minutes;  // at most top_minutes, busiest first
 };
 
@@ -228,6 +231,7 @@ class ReportBuilder {
   std::vector<std::uint64_t> agency_fills_;
   std::vector<std::pair<TimeNs, std::uint64_t>> minutes_;  // (minute index, fills), ascending
   std::vector<std::vector<VolumePoint>> volume_by_second_;  // [instrument]
+  AgencyLoanLedger agency_loans_;
 };
 
 // Reads `dir` (verifying framing and CRCs, not replaying) and builds its report. Errors as

@@ -242,11 +242,35 @@ absl::StatusOr<std::vector<ResolvedEdit>> ResolveScenario(const msx::v1::Scenari
         }
         break;
       }
+      case msx::v1::DrillEdit::kDefault: {
+        const msx::v1::AgencyDefault& x = e.default_();
+        r.kind = ResolvedEdit::Kind::kDefault;
+        s = agency("default.agency", x.agency());
+        if (!s.ok()) return s;
+        s = instrument("default.instrument", x.instrument());
+        if (!s.ok()) return s;
+        if (x.total() < 0) return bad("default.total", "must be >= 0");
+        r.total = x.total();
+        break;
+      }
+      case msx::v1::DrillEdit::kRecallAll: {
+        const msx::v1::RecallAll& x = e.recall_all();
+        r.kind = ResolvedEdit::Kind::kRecallAll;
+        s = agency("recall_all.lender", x.lender());
+        if (!s.ok()) return s;
+        r.every_instrument = x.instrument().empty();
+        if (!r.every_instrument) {
+          s = instrument("recall_all.instrument", x.instrument());
+          if (!s.ok()) return s;
+        }
+        break;
+      }
       default:
         return absl::InvalidArgumentError(absl::StrCat(
             where,
             ": needs an edit (export_ban, supply_shock, halt_pair, resume_pair, inject_offer, "
-            "set_level, publish_reference, admit_member or suspend_member)"));
+            "set_level, publish_reference, admit_member, suspend_member, default or "
+            "recall_all)"));
     }
     out.push_back(r);
   }
@@ -314,6 +338,9 @@ class DrillRunner {
     last_time_ = cmd.time;
     events_.clear();
     engine_.Apply(cmd, &events_);
+    for (const Event& e : events_) {
+      if (e.type == EventType::kTermAccepted) last_term_offer_ = e.accepted.offer;
+    }
     if (status_.ok()) status_ = writer_->Append(cmd, events_);
     report_->Add(cmd, events_);
     return events_;
@@ -500,11 +527,87 @@ class DrillRunner {
                                     ref_.agreements()[e.agreement].name, Outcome(out));
         break;
       }
+      case ResolvedEdit::Kind::kDefault:
+        *description = Default(e, time);
+        break;
+      case ResolvedEdit::Kind::kRecallAll:
+        *description = RecallAll(e, time);
+        break;
     }
     return next_seq_ - first;
   }
 
  private:
+  // AgencyDefault (scenario.h): cancels what reserves the instrument beyond the new total,
+  // then sets the holdings.
+  std::string Default(const ResolvedEdit& e, TimeNs time) {
+    const Instrument& inst = ref_.instruments()[e.instrument];
+    HoldingInfo h = engine_.GetHoldings(e.agency, e.instrument);
+    const Amount before = h.available + h.reserved;
+    std::uint64_t cancelled = 0;
+    Command cmd{};
+    cmd.time = time;
+    std::vector<OfferInfo> open = engine_.ListOpenOffers(e.agency);
+    for (auto it = open.rbegin(); it != open.rend() && e.total < h.reserved; ++it) {
+      const PairBook& b = ref_.pairs()[it->pair];
+      if ((it->side == Side::kSell ? b.base : b.quote) != e.instrument) continue;
+      cmd.type = CommandType::kCancelOffer;
+      cmd.cancel = CancelOffer{e.agency, it->id};
+      Apply(cmd);
+      ++cancelled;
+      h = engine_.GetHoldings(e.agency, e.instrument);
+    }
+    for (OfferId id = last_term_offer_; id >= 1 && e.total < h.reserved; --id) {
+      std::optional<OfferInfo> o = engine_.GetTermOffer(id);
+      if (!o || o->agency != e.agency || o->status != OfferStatus::kOpen ||
+          o->side != Side::kSell || o->pair >= ref_.term_books().size() ||
+          ref_.term_books()[o->pair].instrument != e.instrument) {
+        continue;
+      }
+      cmd.type = CommandType::kCancelTermOffer;
+      cmd.cancel = CancelOffer{e.agency, id};
+      Apply(cmd);
+      ++cancelled;
+      h = engine_.GetHoldings(e.agency, e.instrument);
+    }
+    const Amount target = std::max(e.total, h.reserved);
+    cmd = Command{};
+    cmd.time = time;
+    cmd.type = CommandType::kSetHoldings;
+    cmd.set_holdings = SetHoldings{e.agency, e.instrument, target};
+    Apply(cmd);
+    return absl::StrCat("default: ", ref_.agencies()[e.agency].code, " ", inst.symbol, " ",
+                        Thousands(before), " -> ", Thousands(target), " ", inst.unit, " (",
+                        cancelled, cancelled == 1 ? " offer" : " offers", " cancelled",
+                        target > e.total ? absl::StrCat(", ", Thousands(target), " ", inst.unit,
+                                                        " stay reserved")
+                                         : "",
+                        ")");
+  }
+
+  // RecallAll (scenario.h): one RecallObligation per open loan not yet recalled.
+  std::string RecallAll(const ResolvedEdit& e, TimeNs time) {
+    std::uint64_t recalled = 0, refused = 0;
+    Command cmd{};
+    cmd.time = time;
+    cmd.type = CommandType::kRecallObligation;
+    for (const ObligationInfo& o : engine_.ListObligations(e.agency)) {
+      if (o.lender != e.agency || o.state != ObligationState::kOpen || o.recalled) continue;
+      if (!e.every_instrument && o.instrument != e.instrument) continue;
+      cmd.obligation = ObligationCommand{e.agency, o.id, 0};
+      const std::vector<Event>& out = Apply(cmd);
+      const bool rejected = std::any_of(out.begin(), out.end(), [](const Event& ev) {
+        return ev.type == EventType::kRejected;
+      });
+      ++(rejected ? refused : recalled);
+    }
+    return absl::StrCat("recall all: ", ref_.agencies()[e.agency].code, " recalled ", recalled,
+                        recalled == 1 ? " loan" : " loans",
+                        e.every_instrument ? ""
+                                           : absl::StrCat(" of ", ref_.instruments()[e.instrument].symbol),
+                        refused > 0 ? absl::StrCat(" (", refused, " refused)") : "");
+  }
+
   // ", 3 offers cancelled" or " (rejected: reason N)" for the events of an admin command.
   static std::string Outcome(const std::vector<Event>& out) {
     std::uint64_t cancelled = 0;
@@ -570,6 +673,7 @@ class DrillRunner {
   IdTranslation term_offers_;  // term-book offers (their own id space)
   IdTranslation obligations_;
   Seq next_seq_ = 1;
+  OfferId last_term_offer_ = 0;  // the drill engine's newest term offer id
   TimeNs last_time_ = 0;
   std::uint64_t dropped_submits_ = 0;
   std::uint64_t dropped_offer_commands_ = 0;

@@ -20,6 +20,12 @@
 // - LevelEdit, ReferenceEdit (effective at once), MembershipEdit: the admin's
 //   SetEmergencyLevel, PublishReference, AdmitMember / SuspendMember; the engine cancels
 //   what they push out of a band or out of eligibility, and the drill reports the count.
+// - AgencyDefault (issue 14): the agency's open pair offers giving the instrument, then its
+//   open term lend offers of it, are cancelled newest first (CancelOffer, CancelTermOffer
+//   by the agency) until they reserve no more than the new total; then SetHoldings to the
+//   total, or to what stays reserved (pledged collateral) if that is more.
+// - RecallAll (issue 14): a RecallObligation by the lender for each of its open loans
+//   (of the instrument, if given) not yet recalled, in obligation id order.
 //
 // Thread-safety: functions are reentrant.
 #ifndef MSX_CLIENTS_DRILL_SCENARIO_H_
@@ -56,6 +62,8 @@ struct ResolvedEdit {
     kPublishReference,
     kAdmitMember,
     kSuspendMember,
+    kDefault,
+    kRecallAll,
   };
   int index = 0;  // position in Scenario.edits
   bool by_seq = true;
@@ -76,6 +84,8 @@ struct ResolvedEdit {
   std::string reason;                              // kSetLevel
   MicroUsd reference_value = 0, floor = 0;         // kPublishReference
   std::uint32_t agreement = 0;                     // kAdmitMember, kSuspendMember
+  Amount total = 0;                                // kDefault
+  bool every_instrument = false;                   // kRecallAll without an instrument
 };
 
 // Resolves names and checks every edit. InvalidArgument naming the edit and field, e.g.
