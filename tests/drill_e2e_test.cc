@@ -155,6 +155,118 @@ TEST(DrillE2eTest, LiveReplayReproducesTheJournalOnARealServer) {
   testing::RemoveTree(data_dir);
 }
 
+// Every obligation as the admin sees it, without the times (a replay runs on another
+// clock): "id lender->borrower book principal due returned outstanding state recalled".
+std::vector<std::string> Obligations(AgencyClient& admin) {
+  v1::ListObligationsResponse resp;
+  grpc::Status s = admin.exchange().ListObligations(admin.Context().get(),
+                                                    v1::ListObligationsRequest(), &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  std::vector<std::string> out;
+  for (const v1::Obligation& o : resp.obligations()) {
+    out.push_back(absl::StrCat(o.obligation_id(), " ", o.lender(), "->", o.borrower(), " ",
+                               o.book(), " ", o.principal(), " ", o.due_amount(), " ",
+                               o.returned(), " ", o.outstanding(), " ",
+                               v1::ObligationState_Name(o.state()), o.recalled() ? " recalled" : ""));
+  }
+  return out;
+}
+
+// Every instrument's level, reference value and floor.
+std::vector<std::string> Levels(AgencyClient& client) {
+  v1::GetLevelsResponse resp;
+  grpc::Status s =
+      client.exchange().GetLevels(client.Context().get(), v1::GetLevelsRequest(), &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  std::vector<std::string> out;
+  for (const v1::InstrumentLevel& l : resp.levels()) {
+    out.push_back(absl::StrCat(l.instrument(), " ", v1::EmergencyLevel_Name(l.level()), " ",
+                               l.reference_value_micro_usd(), " ", l.floor_micro_usd()));
+  }
+  return out;
+}
+
+// A journal with term offers, loans, a cancel, a return, a recall and the emergency admin
+// commands, written by a real server, replayed live onto a fresh one: the same obligations
+// (same ids, parties, amounts, states) and the same levels and reference data.
+TEST(DrillE2eTest, LiveReplayOfTermAndEmergencyCommandsGivesTheSameObligationsAndLevels) {
+  const std::string source_dir = testing::MakeTempDir("msx-drill-live-term-src");
+  testing::ServerProcess source;
+  testing::ServerProcess::Options options;
+  options.data_dir = source_dir;
+  ASSERT_TRUE(source.Start(options).ok()) << source.Output();
+  AgencyClient admin(source.address(), "demo-admin"), komir(source.address(), "demo-komir"),
+      jogmec(source.address(), "demo-jogmec"), dla(source.address(), "demo-dla");
+  auto term = [](AgencyClient& c, std::uint64_t id, const char* book, v1::TermSide side,
+                 std::int64_t lots) {
+    v1::SubmitTermOfferRequest req;
+    req.set_client_offer_id(id);
+    req.set_book(book);
+    req.set_side(side);
+    req.set_lots(lots);
+    req.set_premium_bps(150);
+    v1::SubmitTermOfferResponse resp;
+    grpc::Status s = c.exchange().SubmitTermOffer(c.Context().get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp;
+  };
+  v1::AdminCommandResponse ack;
+  v1::SetEmergencyLevelRequest level;
+  level.set_instrument("GA-4N");
+  level.set_level(v1::EMERGENCY_LEVEL_CAUTION);
+  level.set_reason("drill: gallium export controls");
+  ASSERT_TRUE(admin.admin().SetEmergencyLevel(admin.Context().get(), level, &ack).ok());
+  v1::PublishReferenceRequest publish;
+  publish.set_instrument("GA-4N");
+  publish.set_reference_value_micro_usd(admin.Instrument("GA-4N").reference_value_micro_usd() /
+                                        100 * 103);
+  ASSERT_TRUE(admin.admin().PublishReference(admin.Context().get(), publish, &ack).ok());
+  v1::MemberRequest member;
+  member.set_agreement("FORGE");
+  member.set_agency("CMSR-AU");
+  ASSERT_TRUE(admin.admin().SuspendMember(admin.Context().get(), member, &ack).ok());
+  term(komir, 1, "CO-99.8@30D", v1::TERM_SIDE_LEND, 10);
+  term(jogmec, 1, "CO-99.8@30D", v1::TERM_SIDE_BORROW, 6);  // obligation 1
+  term(komir, 2, "CO-99.8@90D", v1::TERM_SIDE_LEND, 5);
+  v1::SubmitTermOfferResponse loan2 = term(dla, 1, "CO-99.8@90D", v1::TERM_SIDE_BORROW, 5);
+  ASSERT_EQ(loan2.obligations_size(), 1);
+  v1::CancelTermOfferRequest cancel;
+  cancel.set_offer_id(1);  // the 4 lots left of KOMIR's first lend
+  v1::CancelTermOfferResponse cancelled;
+  ASSERT_TRUE(komir.exchange().CancelTermOffer(komir.Context().get(), cancel, &cancelled).ok());
+  v1::ReturnObligationRequest ret;
+  ret.set_obligation_id(1);
+  ret.set_amount(2'000);
+  v1::ReturnObligationResponse returned;
+  ASSERT_TRUE(jogmec.exchange().ReturnObligation(jogmec.Context().get(), ret, &returned).ok());
+  v1::RecallObligationRequest recall;
+  recall.set_obligation_id(loan2.obligations(0).obligation_id());
+  v1::RecallObligationResponse recalled;
+  ASSERT_TRUE(komir.exchange().RecallObligation(komir.Context().get(), recall, &recalled).ok());
+  ASSERT_TRUE(admin.admin().AdmitMember(admin.Context().get(), member, &ack).ok());
+  level.set_instrument("CO-99.8");
+  level.set_level(v1::EMERGENCY_LEVEL_INTEREST);
+  ASSERT_TRUE(admin.admin().SetEmergencyLevel(admin.Context().get(), level, &ack).ok());
+  const std::vector<std::string> obligations = Obligations(admin);
+  const std::vector<std::string> levels = Levels(admin);
+  ASSERT_EQ(obligations.size(), 2u);
+  ASSERT_TRUE(WIFEXITED(source.Stop(SIGTERM))) << source.Output();
+
+  testing::ServerProcess target;
+  const std::string target_dir = testing::MakeTempDir("msx-drill-live-term-dst");
+  options.data_dir = target_dir;
+  ASSERT_TRUE(target.Start(options).ok()) << target.Output();
+  CommandResult live = Drill({"replay", source_dir, "--server", target.address(), "--speed", "max"});
+  EXPECT_EQ(live.exit_code, 0) << live.out << live.err;
+  EXPECT_TRUE(absl::StrContains(live.out, " 0 rejected)")) << live.out;
+  AgencyClient target_admin(target.address(), "demo-admin");
+  EXPECT_EQ(Obligations(target_admin), obligations);
+  EXPECT_EQ(Levels(target_admin), levels);
+  EXPECT_TRUE(WIFEXITED(target.Stop(SIGTERM))) << target.Output();
+  testing::RemoveTree(source_dir);
+  testing::RemoveTree(target_dir);
+}
+
 // A real configuration holds only token digests (token_sha256), so it gives the live
 // replay no token: the replay is refused before anything is sent, naming the agency (or
 // the admin) and where its token can come from; with the tokens from files and the

@@ -108,22 +108,23 @@ int Sender(const Command& cmd) {
     case CommandType::kReplaceOffer:
     case CommandType::kReplaceOfferOpenLots:
       return static_cast<int>(cmd.replace.agency);
+    case CommandType::kSubmitTermOffer:
+      return static_cast<int>(cmd.submit.agency);
+    case CommandType::kCancelTermOffer:
+      return static_cast<int>(cmd.cancel.agency);
+    case CommandType::kReturnObligation:
+    case CommandType::kRecallObligation:
+      return static_cast<int>(cmd.obligation.agency);
     case CommandType::kSetHoldings:
     case CommandType::kHaltPair:
     case CommandType::kResumePair:
-      return -1;
-    case CommandType::kAdvanceTime:
-    case CommandType::kSetOfferRetention:  // the live server keeps its own window
-    // Time swaps have no live RPCs yet: never sent.
-    case CommandType::kSubmitTermOffer:
-    case CommandType::kCancelTermOffer:
-    case CommandType::kReturnObligation:
-    case CommandType::kRecallObligation:
-    // Emergency admin commands (issue 15): not replayed live (yet): skipped, counted.
     case CommandType::kPublishReference:
     case CommandType::kAdmitMember:
     case CommandType::kSuspendMember:
     case CommandType::kSetEmergencyLevel:
+      return -1;
+    case CommandType::kAdvanceTime:
+    case CommandType::kSetOfferRetention:  // the live server keeps its own window
     // Allocation auctions: the live server runs its own ticks; a buy with a need is not
     // replayed live (yet).
     case CommandType::kRunAuction:
@@ -154,7 +155,8 @@ absl::Status CheckLiveTokens(const std::string& dir, const LiveOptions& options)
     if (sender == -1 && !has_admin_token) {
       return absl::InvalidArgumentError(absl::StrCat(
           "no admin token for the journal's admin commands (SetHoldings, HaltPair, "
-          "ResumePair; the first at seq ",
+          "ResumePair, PublishReference, AdmitMember, SuspendMember, SetEmergencyLevel; the "
+          "first at seq ",
           entry.command.seq, "): give --admin-token-file FILE or set ", kAdminTokenEnv,
           " (a configuration with token_sha256 digests holds no token), or "
           "--skip-agencies-without-token"));
@@ -250,6 +252,18 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
 
   LiveResult result;
   std::vector<std::uint64_t> live_offer;  // journal offer id -> live offer id (0 = none)
+  std::vector<std::uint64_t> live_term;   // journal term offer id -> live id (0 = none)
+  std::vector<std::uint64_t> live_loan;   // journal obligation id -> live id (0 = none)
+  // Records journal id -> live id in an id map (journal ids are dense from 1).
+  const auto remember = [](std::vector<std::uint64_t>* map, std::uint64_t journal_id,
+                           std::uint64_t live) {
+    if (journal_id == 0 || journal_id > map->size() + 1) return;
+    if (journal_id >= map->size()) map->resize(journal_id + 1, 0);
+    (*map)[journal_id] = live;
+  };
+  const auto lookup = [](const std::vector<std::uint64_t>& map, std::uint64_t journal_id) {
+    return journal_id < map.size() ? map[journal_id] : std::uint64_t{0};
+  };
   journal::JournalEntry entry;
   const auto start = std::chrono::steady_clock::now();
   TimeNs t0 = 0;
@@ -291,6 +305,21 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
             result.max_lag_ns, std::chrono::duration_cast<std::chrono::nanoseconds>(lag).count());
       }
     };
+    // A journal time after the command's, as a live wall-clock time the same (scaled)
+    // distance ahead: a GTD expiry, an effective time.
+    auto live_time = [&](TimeNs at) -> std::int64_t {
+      const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count();
+      return now + std::max<std::int64_t>(
+                       1, options.speed.max ? at - cmd.time : Scale(at - cmd.time, options.speed));
+    };
+    auto admin_call = [&](auto&& rpc) {
+      msx::v1::AdminCommandResponse resp;
+      account(call([&](msx::v1::Exchange::Stub*, msx::v1::Admin::Stub* admin) {
+        return rpc(admin, context(admin_token).get(), &resp);
+      }));
+    };
     auto live_id = [&](OfferId journal_id) -> std::uint64_t {
       return journal_id < live_offer.size() ? live_offer[journal_id] : 0;
     };
@@ -309,15 +338,7 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
         req.set_lots(s.lots);
         req.set_price(s.price);
         req.set_time_in_force(ToProto(s.tif));
-        if (s.tif == TimeInForce::kGtd) {
-          const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                       std::chrono::system_clock::now().time_since_epoch())
-                                       .count();
-          req.set_expire_time_ns(
-              now + std::max<std::int64_t>(1, options.speed.max
-                                                  ? s.expiry - cmd.time
-                                                  : Scale(s.expiry - cmd.time, options.speed)));
-        }
+        if (s.tif == TimeInForce::kGtd) req.set_expire_time_ns(live_time(s.expiry));
         req.set_min_fill_lots(s.min_fill);
         agencies_of(s.allow, req.mutable_allow_counterparties());
         agencies_of(s.deny, req.mutable_deny_counterparties());
@@ -424,17 +445,145 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
         }
         break;
       }
+      case CommandType::kSubmitTermOffer: {
+        const SubmitOffer& s = cmd.submit;
+        if (s.agency >= token.size() || token[s.agency].empty() ||
+            s.pair >= ref.term_books().size()) {
+          ++result.skipped;
+          break;
+        }
+        msx::v1::SubmitTermOfferRequest req;
+        req.set_client_offer_id(s.client_id + options.client_id_offset);
+        req.set_book(ref.term_books()[s.pair].symbol);
+        req.set_side(s.side == Side::kSell ? msx::v1::TERM_SIDE_LEND : msx::v1::TERM_SIDE_BORROW);
+        req.set_lots(s.lots);
+        req.set_premium_bps(s.price);
+        req.set_time_in_force(ToProto(s.tif));
+        if (s.tif == TimeInForce::kGtd) req.set_expire_time_ns(live_time(s.expiry));
+        agencies_of(s.allow, req.mutable_allow_counterparties());
+        agencies_of(s.deny, req.mutable_deny_counterparties());
+        msx::v1::SubmitTermOfferResponse resp;
+        grpc::Status st = call([&](msx::v1::Exchange::Stub* exchange, msx::v1::Admin::Stub*) {
+          resp.Clear();
+          return exchange->SubmitTermOffer(context(token[s.agency]).get(), req, &resp);
+        });
+        account(st);
+        if (!st.ok()) break;
+        const std::uint64_t live = resp.offer().offer_id();
+        for (const Event& e : entry.events) {
+          if (e.type == EventType::kTermAccepted) remember(&live_term, e.accepted.offer, live);
+        }
+        // A loan is the same obligation when the live server made it between the same two
+        // offers as the journal's (the resting one's live id learned when it was sent).
+        for (const Event& e : entry.events) {
+          if (e.type != EventType::kLoanFill) continue;
+          const std::uint64_t maker = lookup(live_term, e.loan_fill.maker_offer);
+          for (const msx::v1::Obligation& ob : resp.obligations()) {
+            if (maker != 0 && (ob.lend_offer_id() == maker || ob.borrow_offer_id() == maker) &&
+                (ob.lend_offer_id() == live || ob.borrow_offer_id() == live)) {
+              remember(&live_loan, e.loan_fill.obligation, ob.obligation_id());
+            }
+          }
+        }
+        break;
+      }
+      case CommandType::kCancelTermOffer: {
+        const CancelOffer& c = cmd.cancel;
+        const std::uint64_t id = lookup(live_term, c.offer);
+        if (c.agency >= token.size() || token[c.agency].empty() || id == 0) {
+          ++result.skipped;
+          break;
+        }
+        msx::v1::CancelTermOfferRequest req;
+        req.set_offer_id(id);
+        msx::v1::CancelTermOfferResponse resp;
+        account(call([&](msx::v1::Exchange::Stub* exchange, msx::v1::Admin::Stub*) {
+          return exchange->CancelTermOffer(context(token[c.agency]).get(), req, &resp);
+        }));
+        break;
+      }
+      case CommandType::kReturnObligation:
+      case CommandType::kRecallObligation: {
+        const ObligationCommand& o = cmd.obligation;
+        const std::uint64_t id = lookup(live_loan, o.obligation);
+        if (o.agency >= token.size() || token[o.agency].empty() || id == 0) {
+          ++result.skipped;
+          break;
+        }
+        if (cmd.type == CommandType::kReturnObligation) {
+          msx::v1::ReturnObligationRequest req;
+          req.set_obligation_id(id);
+          req.set_amount(o.amount);
+          msx::v1::ReturnObligationResponse resp;
+          account(call([&](msx::v1::Exchange::Stub* exchange, msx::v1::Admin::Stub*) {
+            return exchange->ReturnObligation(context(token[o.agency]).get(), req, &resp);
+          }));
+        } else {
+          msx::v1::RecallObligationRequest req;
+          req.set_obligation_id(id);
+          msx::v1::RecallObligationResponse resp;
+          account(call([&](msx::v1::Exchange::Stub* exchange, msx::v1::Admin::Stub*) {
+            return exchange->RecallObligation(context(token[o.agency]).get(), req, &resp);
+          }));
+        }
+        break;
+      }
+      case CommandType::kPublishReference: {
+        const PublishReference& p = cmd.publish_reference;
+        if (admin_token.empty() || p.instrument >= ref.instruments().size()) {
+          ++result.skipped;
+          break;
+        }
+        msx::v1::PublishReferenceRequest req;
+        req.set_instrument(ref.instruments()[p.instrument].symbol);
+        req.set_reference_value_micro_usd(p.reference_value);
+        req.set_floor_micro_usd(p.floor);
+        // At once when it was at once in the journal; else as far ahead (scaled).
+        req.set_effective_time_ns(p.effective_time <= cmd.time ? 0 : live_time(p.effective_time));
+        admin_call([&](msx::v1::Admin::Stub* admin, grpc::ClientContext* ctx,
+                       msx::v1::AdminCommandResponse* resp) {
+          return admin->PublishReference(ctx, req, resp);
+        });
+        break;
+      }
+      case CommandType::kAdmitMember:
+      case CommandType::kSuspendMember: {
+        const MemberCommand& m = cmd.member;
+        if (admin_token.empty() || m.agreement >= ref.agreements().size() ||
+            m.agency >= ref.agencies().size()) {
+          ++result.skipped;
+          break;
+        }
+        msx::v1::MemberRequest req;
+        req.set_agreement(ref.agreements()[m.agreement].name);
+        req.set_agency(ref.agencies()[m.agency].code);
+        const bool admit = cmd.type == CommandType::kAdmitMember;
+        admin_call([&](msx::v1::Admin::Stub* admin, grpc::ClientContext* ctx,
+                       msx::v1::AdminCommandResponse* resp) {
+          return admit ? admin->AdmitMember(ctx, req, resp) : admin->SuspendMember(ctx, req, resp);
+        });
+        break;
+      }
+      case CommandType::kSetEmergencyLevel: {
+        const SetEmergencyLevel& l = cmd.set_level;
+        if (admin_token.empty() || l.instrument >= ref.instruments().size()) {
+          ++result.skipped;
+          break;
+        }
+        msx::v1::SetEmergencyLevelRequest req;
+        req.set_instrument(ref.instruments()[l.instrument].symbol);
+        // config.proto numbers the levels from 1 (UNSPECIFIED = 0); the engine from 0.
+        req.set_level(static_cast<msx::v1::EmergencyLevel>(static_cast<int>(l.level) + 1));
+        req.set_reason(std::string(l.reason, std::min<std::size_t>(l.reason_size,
+                                                                   kMaxLevelReasonBytes)));
+        admin_call([&](msx::v1::Admin::Stub* admin, grpc::ClientContext* ctx,
+                       msx::v1::AdminCommandResponse* resp) {
+          return admin->SetEmergencyLevel(ctx, req, resp);
+        });
+        break;
+      }
       case CommandType::kAdvanceTime:
       case CommandType::kSetOfferRetention:  // the live server keeps its own window
-      // Time swaps have no live RPCs yet (engine/ENGINE.md "Time swaps"): not replayed.
-      case CommandType::kSubmitTermOffer:
-      case CommandType::kCancelTermOffer:
-      case CommandType::kReturnObligation:
-      case CommandType::kRecallObligation:
-      case CommandType::kPublishReference:
-      case CommandType::kAdmitMember:
-      case CommandType::kSuspendMember:
-      case CommandType::kSetEmergencyLevel:
       case CommandType::kRunAuction:
       case CommandType::kSubmitOfferWithNeed:
         ++result.skipped;

@@ -10,8 +10,17 @@
 //                    SubmitOffer response); skipped if the live server never accepted it.
 //                    A journal's legacy open-lots replace (kReplaceOfferOpenLots) is sent
 //                    as the total: its open lots plus what the live offer has filled.
-//   SetHoldings, HaltPair, ResumePair -> Admin (skipped without an admin token)
-//   AdvanceTime   -> skipped (the server advances its own time)
+//   SetHoldings, HaltPair, ResumePair, and the emergency commands PublishReference (an
+//                    effective time after the command's kept as far ahead, scaled),
+//                    AdmitMember, SuspendMember, SetEmergencyLevel -> Admin (skipped
+//                    without an admin token)
+//   SubmitTermOffer -> Exchange.SubmitTermOffer as the agency (as SubmitOffer); each loan
+//                    it made in the journal is mapped to the live obligation the response
+//                    shows between the same two term offers (live ids of both)
+//   CancelTermOffer, ReturnObligation, RecallObligation -> the live id of the same term
+//                    offer or obligation; skipped if the live server never made it
+//   AdvanceTime, RunAuction -> skipped (the server runs its own time and auction ticks);
+//                    a buy with a declared need (SubmitOfferWithNeed) too
 // Commands are sent one at a time, in journal order, each when its scaled time comes (or
 // at once with speed "max").
 //
