@@ -23,7 +23,8 @@ Usage:
   msx-drill report DIR [--json] [--top N] [--html FILE]
       Drill report: per pair book and instrument the volume swapped, fills, unfilled
       demand left resting at the end, time from acceptance to first fill (p50/p90/max,
-      nearest rank); per agency the units received/delivered and holdings before/after;
+      nearest rank); per agency the units received/delivered and holdings before/after,
+      and loans lent and borrowed per instrument (returned, overdue, recalled, owed);
       the N busiest minutes by fills (default 5). Text by default, --json for one object.
       --html FILE also writes it as one self-contained HTML file with charts (volume over
       time per instrument, unfilled demand, net positions, busiest minutes; inline CSS
@@ -32,8 +33,8 @@ Usage:
                 [LIVE OPTIONS]
       What-if replay: apply the edits of FILE (msx.v1.Scenario, protobuf text format, see
       proto/msx/v1/drill.proto: export_ban, supply_shock, halt_pair, resume_pair,
-      inject_offer, set_level, publish_reference, admit_member, suspend_member, each
-      at_seq or at_time_ns) while replaying DIR, write the drill as a
+      inject_offer, set_level, publish_reference, admit_member, suspend_member, default,
+      recall_all, each at_seq or at_time_ns) while replaying DIR, write the drill as a
       new journal in OUTDIR (replayable: msx-drill verify OUTDIR) and compare it with the
       original side by side (fills, volume, shortfalls per instrument). --html FILE
       also writes the comparison as HTML, the drill beside the original on the same axes.
@@ -42,9 +43,10 @@ Usage:
       Without --server or --live: the offline replay (--speed max), same as verify.
       With --server: resubmit the journal's commands to a running msx-server over gRPC at
       X times the original pace (X = max, 1, 10, 0.5, ...): offers, cancels and replaces
-      as their agencies, SetHoldings/HaltPair/ResumePair as the admin. Offer ids are
-      translated to the live server's; AdvanceTime is skipped (the server keeps its own
-      time). A journal with commands of an agency that has no token is refused before
+      and term offers, returns and recalls as their agencies, SetHoldings/HaltPair/
+      ResumePair and the emergency commands (PublishReference, AdmitMember, SuspendMember,
+      SetEmergencyLevel) as the admin. Offer, term offer and obligation ids are translated
+      to the live server's; AdvanceTime is skipped (the server keeps its own time). A journal with commands of an agency that has no token is refused before
       anything is sent, naming the agency (see the tokens below).
   msx-drill --help
 
