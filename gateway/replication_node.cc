@@ -335,15 +335,14 @@ void ReplicationNode::OnBatchSequenced(absl::Span<const CommandGroup> groups) {
   }
   std::string bytes;
   for (const CommandGroup& g : groups) jf::AppendCommandGroup(*g.command, g.events, &bytes);
-  OnCommit(groups.front().command->seq, groups.back().command->seq, std::move(bytes),
-           std::move(pending_digest_));
+  Stage(groups.front().command->seq, groups.back().command->seq, std::move(bytes),
+        std::move(pending_digest_));
   pending_digest_.clear();
 }
 
-void ReplicationNode::OnCommit(Seq first, Seq last, std::string bytes, std::string digest) {
-  std::shared_ptr<const std::string> payload;
-  std::uint64_t expected = 0;
-  bool pipeline = false;
+void ReplicationNode::OnBatchCommitting() { SendStaged(); }
+
+void ReplicationNode::Stage(Seq first, Seq last, std::string bytes, std::string digest) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (mode_ == PublishMode::kOff) {
@@ -352,37 +351,69 @@ void ReplicationNode::OnCommit(Seq first, Seq last, std::string bytes, std::stri
       if (last <= replicated_seq_.load()) return;
     }
     if (mode_ == PublishMode::kFailed) return;
-    if (mode_ == PublishMode::kOff) {
-      // Unreachable while commands are refused on a standby; fail rather than diverge.
-      mode_ = PublishMode::kFailed;
-    } else {
-      payload = std::make_shared<const std::string>(std::move(bytes));
-      expected = next_expected_++;
-      unconfirmed_.push_back(Batch{expected, first, last, payload, Clock::now(), digest});
-      unconfirmed_bytes_ += payload->size();
-      pipeline = mode_ == PublishMode::kPipeline;
+    if (mode_ != PublishMode::kOff) {
+      staged_.push_back(Staged{first, last, std::move(bytes), std::move(digest), Clock::now()});
+      return;
+    }
+    // Unreachable while commands are refused on a standby; fail rather than diverge.
+    mode_ = PublishMode::kFailed;
+  }
+  Fail(absl::InternalError(absl::StrCat("replication: commands ", first, "..", last,
+                                        " were sequenced while not the primary")));
+}
+
+ReplicationNode::Batch ReplicationNode::TakeStagedLocked() {
+  // Consecutive batches are consecutive journal records: one message carries several
+  // when they piled up while the previous one was being sent (fewer, larger publishes
+  // under load; one per batch when they come one at a time). At most one digest header
+  // per message, and a bound on the size (the first batch goes alone whatever its size).
+  Staged& head = staged_.front();
+  Batch b{next_expected_++, head.first, head.last, nullptr, head.sequenced, std::move(head.digest)};
+  std::string bytes = std::move(head.bytes);
+  staged_.pop_front();
+  for (; !staged_.empty(); staged_.pop_front()) {
+    Staged& next = staged_.front();
+    if (bytes.size() + next.bytes.size() > kMaxMergedBytes) break;
+    if (!next.digest.empty() && !b.digest.empty()) break;
+    bytes.append(next.bytes);
+    b.last = next.last;
+    if (!next.digest.empty()) b.digest = std::move(next.digest);
+  }
+  b.bytes = std::make_shared<const std::string>(std::move(bytes));
+  unconfirmed_.push_back(b);
+  unconfirmed_bytes_ += b.bytes->size();
+  return b;
+}
+
+void ReplicationNode::SendStaged() {
+  std::unique_lock<std::mutex> lock(mu_);
+  // One sender at a time, in stream order: a thread that finds another sending leaves its
+  // batch to it (the sender takes whatever was staged meanwhile before it stops).
+  if (sending_) return;
+  sending_ = true;
+  while (!staged_.empty()) {
+    if (mode_ == PublishMode::kFailed) {
+      staged_.clear();  // nothing is acknowledged again
+      break;
+    }
+    const Batch b = TakeStagedLocked();
+    if (mode_ != PublishMode::kPipeline) continue;  // the control thread re-sends it
+    // Outside the lock (PublishAsync may wait for room, and the acks take the lock).
+    lock.unlock();
+    const std::uint64_t target = b.expected + 1;
+    absl::Status st = log_->PublishAsync(
+        *b.bytes, b.expected,
+        [this, target](absl::StatusOr<std::uint64_t> r) { OnAck(target, r); }, b.digest);
+    lock.lock();
+    if (!st.ok()) {
+      if (mode_ == PublishMode::kPipeline) {
+        mode_ = PublishMode::kResend;
+        ++status_.resends;
+      }
+      cv_.notify_all();
     }
   }
-  if (payload == nullptr) {
-    Fail(absl::InternalError(absl::StrCat("replication: commands ", first, "..", last,
-                                          " were sequenced while not the primary")));
-    return;
-  }
-  if (!pipeline) return;  // the control thread re-sends it with the rest
-  // Outside the lock (PublishAsync may wait for room, and the acks take the lock). Only
-  // this (sequencer) thread publishes in kPipeline, in expected order.
-  const std::uint64_t target = expected + 1;
-  absl::Status st = log_->PublishAsync(
-      *payload, expected,
-      [this, target](absl::StatusOr<std::uint64_t> r) { OnAck(target, r); }, digest);
-  if (!st.ok()) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (mode_ == PublishMode::kPipeline) {
-      mode_ = PublishMode::kResend;
-      ++status_.resends;
-    }
-    cv_.notify_all();
-  }
+  sending_ = false;
 }
 
 void ReplicationNode::OnAck(std::uint64_t target, const absl::StatusOr<std::uint64_t>& result) {
@@ -592,7 +623,7 @@ absl::Status ReplicationNode::ApplyEntry(const LogFollower::Entry& entry) {
         absl::StrCat("stream seq ", entry.stream_seq, ": ", batch.status().message()));
   }
   // In the stream, so releasable here once durable; set before the sequencer can commit
-  // them (OnCommit tells a replicated batch from a command sequenced here by it).
+  // them (Stage tells a replicated batch from a command sequenced here by it).
   if (batch->last_seq > replicated_seq_.load()) {
     replicated_seq_.store(batch->last_seq, std::memory_order_release);
   }

@@ -11,8 +11,10 @@
 //             Polls the lease; when vacant: drain to the stream's last message, claim
 //             (compare-and-set), publish the leadership marker expecting that sequence,
 //             wait until everything applied is durable here, then accept commands.
-//   primary   Sequencer commit observer (OnCommit) -> ReplicatedLog::PublishAsync per
-//             batch; replies are released (Sequencer::OnDurable) only up to
+//   primary   Sequencer commit observer: OnBatchSequenced stages the batch's journal
+//             bytes; OnBatchCommitting (once the journal's commit of it started, see
+//             SequencerObserver) -> ReplicatedLog::PublishAsync, one message per batch, or
+//             per run of batches staged while the previous message was being sent; replies are released (Sequencer::OnDurable) only up to
 //             min(journal durable, replicated) (OnJournalDurable / the acks). A failed
 //             asynchronous publish switches to re-sending the unconfirmed batches in order
 //             with Publish on the control thread (commands are refused with UNAVAILABLE
@@ -21,7 +23,7 @@
 //             NOT_SERVING, nothing released again. A lease thread renews every
 //             lease_renew.
 //
-// Thread-safety: OnJournalDurable and OnCommit are called by the journal / sequencer
+// Thread-safety: OnJournalDurable and the observer calls come from the journal / sequencing
 // threads; status() from any thread; Start/Stop from the thread that owns the server.
 #ifndef MSX_GATEWAY_REPLICATION_NODE_H_
 #define MSX_GATEWAY_REPLICATION_NODE_H_
@@ -152,6 +154,8 @@ class ReplicationNode final : public SequencerObserver {
   void OnApplied(const Engine& engine, const Command& cmd,
                  absl::Span<const Event> events) override;
   void OnBatchSequenced(absl::Span<const CommandGroup> groups) override;
+  // Publishes what OnBatchSequenced staged (primary), overlapping the journal's write.
+  void OnBatchCommitting() override;
 
   ReplicationStatus status() const;
   // Primary: JetStream publish latency of each group, from its hand-off by the sequencer
@@ -169,12 +173,27 @@ class ReplicationNode final : public SequencerObserver {
     std::chrono::steady_clock::time_point sequenced;  // handed over by the sequencer
     std::string digest;  // Msx-Digest header value, or empty
   };
+  // A sequenced batch not yet given a stream position (OnBatchSequenced ->
+  // OnBatchCommitting).
+  struct Staged {
+    Seq first = 0, last = 0;
+    std::string bytes;
+    std::string digest;
+    std::chrono::steady_clock::time_point sequenced;
+  };
+  // Staged batches sent meanwhile are merged into one message up to this size.
+  static constexpr std::size_t kMaxMergedBytes = 256 * 1024;
   enum class PublishMode { kOff, kPipeline, kResend, kFailed };
   // Why Fail was called, for the fencing counters.
   enum class FailCause { kOther, kFencedStream, kFencedLease };
 
   ReplicationNode(const ReplicationOptions& options, Hooks hooks);
-  void OnCommit(Seq first, Seq last, std::string bytes, std::string digest);
+  void Stage(Seq first, Seq last, std::string bytes, std::string digest);
+  // Primary: gives the staged batches their stream positions (unconfirmed_) and, in
+  // kPipeline, publishes them in order; one thread at a time (sending_).
+  void SendStaged();
+  // REQUIRES: mu_ held, staged_ not empty.
+  Batch TakeStagedLocked();
   void RunControl();
   void RunLease();
   // Standby loop; returns when this node leads (true) or must stop (false).
@@ -224,6 +243,8 @@ class ReplicationNode final : public SequencerObserver {
   mutable std::mutex mu_;  // publishing state and status
   std::condition_variable cv_;
   PublishMode mode_ = PublishMode::kOff;
+  std::deque<Staged> staged_;      // sequenced, not yet in unconfirmed_
+  bool sending_ = false;           // a thread is in SendStaged's loop
   std::deque<Batch> unconfirmed_;
   std::uint64_t next_expected_ = 0;  // stream seq the next batch follows
   std::uint64_t confirmed_stream_seq_ = 0;

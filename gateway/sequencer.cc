@@ -451,7 +451,16 @@ void Sequencer::CommitAppended(std::size_t commands, bool inline_ok) {
   // and, when replicating, the stream's acknowledgement. A failed inline write has already
   // failed the journal closed (on_failure -> OnJournalFailure); the publisher then fails
   // the pending items with UNAVAILABLE.
-  (void)journal_->Commit(inline_ok && commands <= options_.inline_commit_max_batch).ok();
+  const bool may_write_here = inline_ok && commands <= options_.inline_commit_max_batch;
+  // Observers' work that should overlap the write (the replication publish) goes first
+  // when this thread may be the one writing, else right after the hand-off.
+  if (may_write_here) {
+    for (SequencerObserver* o : observers_) o->OnBatchCommitting();
+  }
+  (void)journal_->Commit(may_write_here).ok();
+  if (!may_write_here) {
+    for (SequencerObserver* o : observers_) o->OnBatchCommitting();
+  }
 }
 
 void Sequencer::FlushPending() {

@@ -8,6 +8,9 @@
 //   OnApplied(engine, cmd, events)   per journaled command, on the sequencing thread,
 //                                    while the engine is still in the state after `cmd`
 //   OnBatchSequenced(groups)         per batch, before its commands reach the journal
+//   OnBatchCommitting()              per batch, when its journal commit starts: before a
+//                                    commit this thread may write itself, after a hand-off
+//                                    to the journal thread
 //   OnGroupDurable(first, last)      per release: commands first..last are durable and
 //                                    every reply that depends on them has been completed
 //   OnJournalFailed(durable_seq)     once, when the journal failed closed
@@ -24,7 +27,9 @@
 // that decides how far a release may go; observers then see only gated ranges.
 //
 // Threads: OnApplied and OnBatchSequenced run on whoever holds the sequencing role (the
-// sequencer thread, or a gRPC thread in SubmitCommandHere), one at a time. OnGroupDurable
+// sequencer thread, or a gRPC thread in SubmitCommandHere), one at a time. OnBatchCommitting
+// runs on the same thread after it let the role go: calls for successive batches may
+// overlap (on different threads) and may come in either order. OnGroupDurable
 // and OnJournalFailed run on the releasing thread (the journal writer, the sequencer, the
 // publisher or a SubmitCommandHere caller), one release at a time (the sequencer
 // serializes them), possibly concurrently with OnApplied of later commands. Whatever the
@@ -69,6 +74,14 @@ class SequencerObserver {
   // (after their OnApplied calls). `groups` and what it points to are valid during the
   // call only. Not called for a batch without commands. Sequencing role.
   virtual void OnBatchSequenced(absl::Span<const CommandGroup> groups) { (void)groups; }
+
+  // The batch last given to OnBatchSequenced on this thread is being committed: called
+  // right before a commit that may write (and fdatasync) on this thread, or right after
+  // one was handed to the journal thread, which writes while this runs. For work that
+  // should overlap the journal's write rather than delay it (the replication publish).
+  // Outside the sequencing role (see Threads); may find its batch handled already by an
+  // overlapping call for a later one.
+  virtual void OnBatchCommitting() {}
 
   // Every command with seq in [first_seq, last_seq] is durable (and released: see the
   // release rule above). Consecutive calls cover consecutive ranges. Releasing thread.

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -485,6 +486,101 @@ INSTANTIATE_TEST_SUITE_P(
                       RunOnCallerJournal{"SyncJournalThreadWrites", Durability::kSync,
                                          journal::kDefaultPreallocateBytes, false}),
     [](const ::testing::TestParamInfo<RunOnCallerJournal>& info) { return info.param.name; });
+
+// OnBatchCommitting (where the replication publish goes, overlapping the journal write):
+// once per batch, on the thread that sequenced it, before a commit that thread writes
+// itself, after one handed to the journal thread (that thread then writes it while the
+// observer still runs).
+class CommittingObserver : public SequencerObserver {
+ public:
+  explicit CommittingObserver(const std::unique_ptr<journal::JournalWriter>* journal)
+      : journal_(journal) {}
+  void OnBatchSequenced(absl::Span<const CommandGroup> groups) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    EXPECT_TRUE(last_.emplace(std::this_thread::get_id(), groups.back().command->seq).second)
+        << "two batches sequenced on one thread without OnBatchCommitting between them";
+  }
+  void OnBatchCommitting() override {
+    Seq seq = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = last_.find(std::this_thread::get_id());
+      ASSERT_NE(it, last_.end()) << "OnBatchCommitting without a batch sequenced on this thread";
+      seq = it->second;
+      last_.erase(it);
+    }
+    const journal::JournalWriter& journal = **journal_;
+    Call call{seq, journal.durable_seq(), false};
+    // Handed over already: the journal thread makes it durable while this call waits (a
+    // call made before the hand-off would wait for nothing: the journal leaves deferred
+    // groups alone until their commit).
+    for (int i = 0;; ++i) {
+      call.durable_later = journal.durable_seq() >= seq;
+      if (call.durable_later || !wait_for_durable_ || i >= 10000) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    calls_.push_back(call);
+  }
+  struct Call {
+    Seq seq;
+    Seq durable_at_call;
+    bool durable_later;
+  };
+  void set_wait_for_durable(bool wait) { wait_for_durable_ = wait; }
+  std::vector<Call> calls() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return calls_;
+  }
+
+ private:
+  const std::unique_ptr<journal::JournalWriter>* const journal_;
+  std::atomic<bool> wait_for_durable_{false};
+  mutable std::mutex mu_;
+  std::map<std::thread::id, Seq> last_;
+  std::vector<Call> calls_;
+};
+
+class BatchCommittingTest : public SequencerJournalTest,
+                            public ::testing::WithParamInterface<bool> {};
+
+TEST_P(BatchCommittingTest, ObserversHearOfACommitBeforeTheyWriteItAfterAHandOff) {
+  const bool caller_writes = GetParam();
+  CommittingObserver observer(&journal_);
+  observer.set_wait_for_durable(!caller_writes);
+  observers_.push_back(&observer);
+  Start(Durability::kSync, std::numeric_limits<std::size_t>::max(), /*run_on_caller=*/true,
+        [&](SequencerOptions* o) { o->caller_writes = caller_writes; },
+        /*preallocate_bytes=*/0);
+  constexpr int kCommands = 20;
+  for (int i = 0; i < kCommands; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // the journal is idle again
+    Recorder w(dir_.path(), journal_.get());
+    ASSERT_TRUE(sequencer_->SubmitCommandHere(MakeCommand(i), &w).ok());
+    ASSERT_TRUE(w.Wait().ok());
+  }
+  const std::vector<CommittingObserver::Call> calls = observer.calls();
+  ASSERT_EQ(calls.size(), static_cast<std::size_t>(kCommands));
+  for (int i = 0; i < kCommands; ++i) {
+    const CommittingObserver::Call& c = calls[static_cast<std::size_t>(i)];
+    EXPECT_EQ(c.seq, static_cast<Seq>(i + 1));
+    // Never after the write of its own batch by this thread, nor before the hand-off.
+    EXPECT_LT(c.durable_at_call, c.seq) << "told after the commit that wrote it";
+    if (!caller_writes) {
+      EXPECT_TRUE(c.durable_later) << "told before the hand-off, seq " << c.seq;
+    }
+  }
+  if (caller_writes) {
+    EXPECT_GT(journal_->stats().inline_syncs, 0u);
+  } else {
+    EXPECT_EQ(journal_->stats().inline_syncs, 0u);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Writers, BatchCommittingTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "CallerWrites" : "JournalThreadWrites";
+                         });
 
 // A journal write that fails on the sequencer thread (inline commit; here the process
 // file-size limit, EFBIG) fails closed: that command's reply is UNAVAILABLE, every reply
