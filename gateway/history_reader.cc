@@ -47,6 +47,7 @@ bool EventConcerns(const Event& e, AgencyId agency) {
     case EventType::kMemberAdmitted:
     case EventType::kMemberSuspended:
     case EventType::kAuction:
+    case EventType::kTermReplaced:  // not reported yet (the gateway's ReplaceTermOffer is)
       return false;
   }
   return false;

@@ -359,6 +359,8 @@ void Reports::Build(const Engine& engine, const Command& cmd, absl::Span<const E
       case EventType::kMemberSuspended:
       // Allocation auctions: the fills follow as kFill; the summary reaches no stream (yet).
       case EventType::kAuction:
+      // Term replaces reach the gateway's ReplaceTermOffer only (for now).
+      case EventType::kTermReplaced:
         break;
     }
   }

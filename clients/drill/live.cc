@@ -129,6 +129,7 @@ int Sender(const Command& cmd) {
     // replayed live (yet).
     case CommandType::kRunAuction:
     case CommandType::kSubmitOfferWithNeed:
+    case CommandType::kReplaceTermOffer:  // not replayed live (yet)
       return -2;
   }
   return -2;
@@ -584,6 +585,8 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
       }
       case CommandType::kAdvanceTime:
       case CommandType::kSetOfferRetention:  // the live server keeps its own window
+      // A term replace: no live RPC in this build of the drill (not replayed).
+      case CommandType::kReplaceTermOffer:
       case CommandType::kRunAuction:
       case CommandType::kSubmitOfferWithNeed:
         ++result.skipped;

@@ -238,6 +238,7 @@ void ReportBuilder::Add(const Command& cmd, absl::Span<const Event> events) {
       case EventType::kTermAccepted:
       case EventType::kTermCancelled:
       case EventType::kTermExpired:
+      case EventType::kTermReplaced:
       // Emergencies (issue 15): counted, not reported per mineral yet.
       case EventType::kReferencePublished:
       case EventType::kPairBandChanged:

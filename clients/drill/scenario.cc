@@ -367,9 +367,17 @@ class DrillRunner {
         Apply(cmd);
         return;
       }
-      case CommandType::kSubmitTermOffer: {
+      case CommandType::kSubmitTermOffer:
+      case CommandType::kReplaceTermOffer: {
+        // A replace that crosses makes loans as a submit does.
+        if (cmd.type == CommandType::kReplaceTermOffer &&
+            !TranslateOrDrop(term_offers_, &cmd.replace.offer)) {
+          return;
+        }
         const std::vector<Event>& out = Apply(cmd);
-        MapAccepted(entry.events, out, &term_offers_);
+        if (cmd.type == CommandType::kSubmitTermOffer) {
+          MapAccepted(entry.events, out, &term_offers_);
+        }
         // A loan the drill made between the same two offers (in this command, as in the
         // original) is the same obligation.
         for (const Event& o : entry.events) {

@@ -24,6 +24,7 @@ std::size_t CommandBodySize(CommandType type) {
       return kObligationCommandBodySize;
     case CommandType::kReplaceOffer:
     case CommandType::kReplaceOfferOpenLots:
+    case CommandType::kReplaceTermOffer:
       return kReplaceOfferBodySize;
     case CommandType::kAdvanceTime:
       return kAdvanceTimeBodySize;
@@ -68,6 +69,7 @@ std::size_t EventBodySize(EventType type) {
     case EventType::kTermCancelled:
       return kCancelledBodySize;
     case EventType::kReplaced:
+    case EventType::kTermReplaced:
       return kReplacedBodySize;
     case EventType::kExpired:
     case EventType::kTermExpired:
@@ -177,6 +179,7 @@ char* WriteCommand(const Command& cmd, std::uint32_t event_count, char* p) {
       break;
     case CommandType::kReplaceOffer:
     case CommandType::kReplaceOfferOpenLots:
+    case CommandType::kReplaceTermOffer:
       w.U32(cmd.replace.agency);
       w.U64(cmd.replace.offer);
       w.I64(cmd.replace.lots);
@@ -314,7 +317,8 @@ char* WriteEvent(const Event& e, std::uint32_t index, char* p) {
       w.I64(c.lots);
       break;
     }
-    case EventType::kReplaced: {
+    case EventType::kReplaced:
+    case EventType::kTermReplaced: {
       const ReplacedEvent& r = e.replaced;
       w.U64(r.offer);
       w.U32(r.agency);
@@ -484,6 +488,7 @@ absl::Status DecodeCommandPayload(absl::string_view payload, Command* cmd,
       break;
     case CommandType::kReplaceOffer:
     case CommandType::kReplaceOfferOpenLots:
+    case CommandType::kReplaceTermOffer:
       cmd->replace.agency = r.U32();
       cmd->replace.offer = r.U64();
       cmd->replace.lots = r.I64();
@@ -660,7 +665,8 @@ absl::Status DecodeEventPayload(absl::string_view payload, Event* event, std::ui
       c.lots = r.I64();
       break;
     }
-    case EventType::kReplaced: {
+    case EventType::kReplaced:
+    case EventType::kTermReplaced: {
       ReplacedEvent& p = event->replaced;
       p.offer = r.U64();
       p.agency = r.U32();

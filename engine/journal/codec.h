@@ -85,6 +85,17 @@ inline bool IsAuctionCommand(CommandType type) {
   return type == CommandType::kRunAuction || type == CommandType::kSubmitOfferWithNeed;
 }
 inline bool IsAuctionEvent(EventType type) { return type == EventType::kAuction; }
+// The term-book order types (issue 14), which only segments of version >=
+// kTermOrdersFormatVersion hold: command 14, event 17, and a SubmitTermOffer with tif FOK
+// or a minimum fill (the gateways that wrote older versions refused both before
+// sequencing, and the engines that read them rejected both; the engine now accepts them,
+// so such a record in an older segment could not replay as it was written).
+inline bool IsTermOrderCommand(const Command& c) {
+  return c.type == CommandType::kReplaceTermOffer ||
+         (c.type == CommandType::kSubmitTermOffer &&
+          (c.submit.tif == TimeInForce::kFok || c.submit.min_fill != 0));
+}
+inline bool IsTermOrderEvent(EventType type) { return type == EventType::kTermReplaced; }
 
 // Appends the 32-byte segment header.
 void AppendSegmentHeader(Seq first_seq, std::string* out);

@@ -40,6 +40,7 @@ class CodecTest : public ::testing::Test {
         break;
       case CommandType::kReplaceOffer:
       case CommandType::kReplaceOfferOpenLots:
+      case CommandType::kReplaceTermOffer:
         c.replace = ReplaceOffer{U32(), U(), I(), I()};
         break;
       case CommandType::kSetOfferRetention:
@@ -115,6 +116,7 @@ class CodecTest : public ::testing::Test {
         e.cancelled = CancelledEvent{U(), U32(), CancelReason::kSelfMatch, I()};
         break;
       case EventType::kReplaced:
+      case EventType::kTermReplaced:
         e.replaced = ReplacedEvent{U(), U32(), I(), I(), rng_() % 2 == 0};
         break;
       case EventType::kExpired:
@@ -165,7 +167,7 @@ constexpr CommandType kAllCommands[] = {
     CommandType::kSubmitTermOffer, CommandType::kCancelTermOffer, CommandType::kReturnObligation,
     CommandType::kRecallObligation, CommandType::kPublishReference, CommandType::kAdmitMember,
     CommandType::kSuspendMember, CommandType::kSetEmergencyLevel,
-    CommandType::kRunAuction, CommandType::kSubmitOfferWithNeed};
+    CommandType::kRunAuction, CommandType::kSubmitOfferWithNeed, CommandType::kReplaceTermOffer};
 constexpr EventType kAllEvents[] = {
     EventType::kAccepted,   EventType::kRejected,   EventType::kFill,      EventType::kCancelled,
     EventType::kReplaced,   EventType::kExpired,    EventType::kBookLevel, EventType::kHoldingsSet,
@@ -173,7 +175,7 @@ constexpr EventType kAllEvents[] = {
     EventType::kLoanFill,   EventType::kTermCancelled, EventType::kTermExpired,
     EventType::kObligation, EventType::kCollateral, EventType::kReferencePublished, EventType::kPairBandChanged,
     EventType::kMemberAdmitted, EventType::kMemberSuspended, EventType::kEmergencyLevelSet,
-    EventType::kAuction};
+    EventType::kAuction, EventType::kTermReplaced};
 
 TEST_F(CodecTest, EveryCommandTypeRoundTripsFieldForField) {
   for (CommandType type : kAllCommands) {
@@ -231,12 +233,16 @@ TEST_F(CodecTest, PayloadSizesMatchFormatTables) {
   EXPECT_EQ(CommandPayloadSize(CommandType::kSubmitTermOffer), 21u + 66);
   EXPECT_EQ(CommandPayloadSize(CommandType::kReturnObligation), 21u + 20);
   EXPECT_EQ(CommandPayloadSize(CommandType::kRecallObligation), 21u + 20);
-  EXPECT_EQ(CommandPayloadSize(static_cast<CommandType>(14)), 0u);
+  EXPECT_EQ(CommandPayloadSize(CommandType::kReplaceTermOffer), 21u + 28);
+  EXPECT_EQ(static_cast<int>(CommandType::kReplaceTermOffer), 14);
+  EXPECT_EQ(CommandPayloadSize(static_cast<CommandType>(15)), 0u);
   EXPECT_EQ(EventPayloadSize(EventType::kLoanFill), 21u + 81);
   EXPECT_EQ(EventPayloadSize(EventType::kObligation), 21u + 46);
   EXPECT_EQ(EventPayloadSize(EventType::kTermAccepted), 21u + 42);
   EXPECT_EQ(EventPayloadSize(EventType::kCollateral), 21u + 46);
-  EXPECT_EQ(EventPayloadSize(static_cast<EventType>(17)), 0u);
+  EXPECT_EQ(EventPayloadSize(EventType::kTermReplaced), 21u + 29);
+  EXPECT_EQ(static_cast<int>(EventType::kTermReplaced), 17);
+  EXPECT_EQ(EventPayloadSize(static_cast<EventType>(18)), 0u);
 }
 
 TEST_F(CodecTest, SetHoldingsEncodesLittleEndianFieldByField) {
@@ -391,12 +397,12 @@ TEST_F(CodecTest, WorkedExampleOfFormatMdEncodesToTheDocumentedBytes) {
   AppendCommandGroup(cmd, {&e, 1}, &out);
   EXPECT_EQ(absl::BytesToHexString(out),
             "4d53584a524e4c00"
-            "0700"
+            "0800"
             "2000"
             "00000000"
             "0100000000000000"
             "00000000"
-            "18fe15aa"
+            "08504ac0"
             "357081b9"
             "03000000"
             "01"

@@ -21,8 +21,10 @@ enum class RecordType : std::uint8_t {
 // command types 10..13 and event types 11..15; version 5 the emergency command types
 // 20..23, event types 20..24 and cancel reasons 40..41; version 6 the collateral event
 // type 16 and reject reason 28; version 7 the allocation-auction command types 30..31
-// and event type 30; older segments hold the same layouts without them).
-inline constexpr std::uint16_t kFormatVersion = 7;
+// and event type 30; version 8 the term-book command type 14, ReplaceTermOffer, event type
+// 17, TermReplaced, and FOK or a minimum fill in SubmitTermOffer; older segments hold the
+// same layouts without them).
+inline constexpr std::uint16_t kFormatVersion = 8;
 // The first version whose segments may hold time-swap records.
 inline constexpr std::uint16_t kTimeSwapsFormatVersion = 4;
 // The first version whose segments may hold emergency records (issue 15).
@@ -32,6 +34,9 @@ inline constexpr std::uint16_t kEmergencyFormatVersion = 5;
 inline constexpr std::uint16_t kCollateralFormatVersion = 6;
 // The first version whose segments may hold allocation-auction records (issue 15 s.3).
 inline constexpr std::uint16_t kAuctionFormatVersion = 7;
+// The first version whose segments may hold term-book order types (issue 14): command type
+// 14, event type 17, and a SubmitTermOffer (10) with tif FOK or a minimum fill.
+inline constexpr std::uint16_t kTermOrdersFormatVersion = 8;
 inline constexpr std::uint16_t kOldestFormatVersion = 1;
 // Version of the snapshot file framing (header and CRC; not of the engine state inside it,
 // which Engine::LoadState versions itself).

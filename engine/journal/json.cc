@@ -58,6 +58,8 @@ const char* CommandTypeName(CommandType t) {
       return "SubmitTermOffer";
     case CommandType::kCancelTermOffer:
       return "CancelTermOffer";
+    case CommandType::kReplaceTermOffer:
+      return "ReplaceTermOffer";
     case CommandType::kReturnObligation:
       return "ReturnObligation";
     case CommandType::kRecallObligation:
@@ -112,6 +114,8 @@ const char* EventTypeName(EventType t) {
       return "Obligation";
     case EventType::kCollateral:
       return "Collateral";
+    case EventType::kTermReplaced:
+      return "TermReplaced";
     case EventType::kReferencePublished:
       return "ReferencePublished";
     case EventType::kPairBandChanged:
@@ -166,6 +170,7 @@ nlohmann::ordered_json CommandJson(const Command& c) {
       break;
     case CommandType::kReplaceOffer:
     case CommandType::kReplaceOfferOpenLots:
+    case CommandType::kReplaceTermOffer:
       o["agency"] = c.replace.agency;
       o["offer"] = c.replace.offer;
       o["lots"] = c.replace.lots;
@@ -300,6 +305,7 @@ nlohmann::ordered_json EventJson(const Event& e) {
       o["lots"] = e.cancelled.lots;
       break;
     case EventType::kReplaced:
+    case EventType::kTermReplaced:
       o["offer"] = e.replaced.offer;
       o["agency"] = e.replaced.agency;
       o["lots"] = e.replaced.lots;

@@ -690,6 +690,14 @@ bool JournalReader::ReadGroup(JournalEntry* entry) {
                                            c.parser.version(), " segment")),
           c.path, rec.offset, group_offset);
     }
+    if (c.parser.version() < kTermOrdersFormatVersion && IsTermOrderCommand(cmd)) {
+      return HandleCorruption(
+          absl::DataLossError(absl::StrCat("term-book order command type ",
+                                           static_cast<int>(cmd.type),
+                                           " (replace, FOK or minimum fill) in a version ",
+                                           c.parser.version(), " segment")),
+          c.path, rec.offset, group_offset);
+    }
     if (cmd.seq != expected_seq_) {
       return HandleCorruption(
           absl::DataLossError(absl::StrCat(
@@ -734,6 +742,13 @@ bool JournalReader::ReadGroup(JournalEntry* entry) {
         if (c.parser.version() < kAuctionFormatVersion && IsAuctionEvent(ev.type)) {
           return HandleCorruption(
               absl::DataLossError(absl::StrCat("allocation-auction event type ",
+                                               static_cast<int>(ev.type), " in a version ",
+                                               c.parser.version(), " segment")),
+              c.path, erec.offset, group_offset);
+        }
+        if (c.parser.version() < kTermOrdersFormatVersion && IsTermOrderEvent(ev.type)) {
+          return HandleCorruption(
+              absl::DataLossError(absl::StrCat("term-book order event type ",
                                                static_cast<int>(ev.type), " in a version ",
                                                c.parser.version(), " segment")),
               c.path, erec.offset, group_offset);

@@ -41,6 +41,9 @@ enum class CommandType : std::uint8_t {
   kCancelTermOffer = 11,   // body `cancel`: offer = term offer id
   kReturnObligation = 12,  // body `obligation`: the borrower returns `amount` units
   kRecallObligation = 13,  // body `obligation` (amount 0): the lender recalls the loan
+  // Body `replace`: offer = term offer id, lots = new TOTAL lots (filled + open), price =
+  // new premium bps; the rules of kReplaceOffer (ENGINE.md "Time swaps", "Replace").
+  kReplaceTermOffer = 14,
   // Emergencies (issue 15; ENGINE.md "Live reference data and emergency levels"):
   // admin commands, numbers 20-29.
   kPublishReference = 20,   // an instrument's reference value and floor from a time on
@@ -149,7 +152,7 @@ struct Command {
   union {
     SubmitOffer submit;
     CancelOffer cancel;
-    ReplaceOffer replace;         // kReplaceOffer, kReplaceOfferOpenLots
+    ReplaceOffer replace;         // kReplaceOffer, kReplaceOfferOpenLots, kReplaceTermOffer
     SetHoldings set_holdings;
     PairCommand pair;   // kHaltPair, kResumePair
     SetOfferRetention set_retention;

@@ -143,6 +143,7 @@ inline void Engine::Impl::Apply(const Command& cmd, std::vector<Event>* out) noe
       break;
     case CommandType::kSubmitTermOffer:
     case CommandType::kCancelTermOffer:
+    case CommandType::kReplaceTermOffer:
     case CommandType::kReturnObligation:
     case CommandType::kRecallObligation:
       time_swaps_.Apply(cmd, out);

@@ -43,6 +43,10 @@ constexpr std::uint32_t kSnapshotVersionCollateral = 5;
 // uncrossed at ResumePair). Only an engine that holds such state writes it; it then also
 // writes the live section and the time-swap section in version 5's layout.
 constexpr std::uint32_t kSnapshotVersionAuctions = 6;
+// Version 7 = version 6 with the minimum fill at the end of each term offer record, and
+// tif 4 (FOK) allowed there (ENGINE.md "Time swaps"). Written only once some term offer
+// was FOK or had a minimum fill; it then also writes the sections of version 6.
+constexpr std::uint32_t kSnapshotVersionTermOrders = 7;
 // Bytes of one instrument's live entry (SNAPSHOT.md).
 constexpr std::size_t kLiveEntryBytes = 8 + 8 + 1 + 1 + 8 + 8 + 8;
 
@@ -71,12 +75,14 @@ std::string Engine::Impl::SaveState() const {
   }
   std::sort(needs.begin(), needs.end(),
             [](const auto& x, const auto& y) { return x.first < y.first; });
+  const bool term_orders = time_swaps_.AnyOrderTypes();
   const bool auctions =
-      !needs.empty() ||
+      term_orders || !needs.empty() ||
       std::any_of(books_.begin(), books_.end(), [](const Book& b) { return b.uncross_pending; });
   const bool collateral = auctions || time_swaps_.AnyPledge();
   const bool live = collateral || !LiveAsConfigured();
-  w.U32(auctions              ? kSnapshotVersionAuctions
+  w.U32(term_orders           ? kSnapshotVersionTermOrders
+        : auctions            ? kSnapshotVersionAuctions
         : collateral          ? kSnapshotVersionCollateral
         : live                ? kSnapshotVersionLive
         : time_swaps_.Empty() ? kSnapshotVersion
@@ -169,7 +175,7 @@ std::string Engine::Impl::SaveState() const {
     }
     for (const Book& b : books_) w.U8(b.uncross_pending ? 1 : 0);
   }
-  if (live || !time_swaps_.Empty()) time_swaps_.Save(&s, collateral);
+  if (live || !time_swaps_.Empty()) time_swaps_.Save(&s, collateral, term_orders);
   return s;
 }
 
@@ -201,7 +207,7 @@ absl::Status Engine::Impl::LoadStateInner(absl::string_view bytes) {
   }
   if (version != kSnapshotVersion && version != kSnapshotVersionTimeSwaps &&
       version != kSnapshotVersionLive && version != kSnapshotVersionCollateral &&
-      version != kSnapshotVersionAuctions) {
+      version != kSnapshotVersionAuctions && version != kSnapshotVersionTermOrders) {
     return absl::FailedPreconditionError(
         absl::StrCat("engine snapshot: unsupported version ", version));
   }
@@ -468,7 +474,8 @@ absl::Status Engine::Impl::LoadStateInner(absl::string_view bytes) {
   const bool with_time_swaps = version >= kSnapshotVersionTimeSwaps;
   if (with_time_swaps) {
     absl::Status st = time_swaps_.Load(bytes.substr(base + r.pos()), base + r.pos(),
-                                       version >= kSnapshotVersionCollateral);
+                                       version >= kSnapshotVersionCollateral,
+                                       version >= kSnapshotVersionTermOrders);
     if (!st.ok()) return st;
     if (!time_swaps_.AddReservations(&reserved)) {
       return corrupt(bytes.size(), "reservations of term lend offers overflow");

@@ -30,6 +30,7 @@ enum class EventType : std::uint8_t {
   kTermExpired = 14,    // body `expired`: a GTD term offer
   kObligation = 15,     // body `obligation`: units moved on an obligation, or a recall
   kCollateral = 16,     // body `collateral`: a pledge reserved, released or handed over
+  kTermReplaced = 17,   // body `replaced`: a term offer (price = premium bps)
   // Emergencies (issue 15; ENGINE.md "Live reference data and emergency levels"), 20-29:
   kReferencePublished = 20,  // body `reference_published`: a PublishReference accepted
   kPairBandChanged = 21,     // body `band`: a pair's reference price, band or floor changed

@@ -69,8 +69,10 @@ std::string Describe(const std::vector<Event>& ev) {
 std::map<EventType, long> g_events;
 std::map<ObligationEventKind, long> g_kinds;
 std::map<std::pair<CommandType, RejectReason>, long> g_rejects;
+std::map<CancelReason, long> g_term_cancels;
 long g_credit_skips = 0, g_rounded = 0, g_partial_returns = 0, g_overdue_returns = 0,
-     g_recalls_earlier = 0, g_pair_fills_to_overdue = 0;
+     g_recalls_earlier = 0, g_pair_fills_to_overdue = 0, g_unmet_by_credit = 0,
+     g_kept_priority = 0, g_lost_priority = 0;
 
 void RunSeed(std::uint64_t seed, int steps, TermCommands::Options options) {
   const ReferenceData& ref = TermUniverse();
@@ -109,6 +111,10 @@ void RunSeed(std::uint64_t seed, int steps, TermCommands::Options options) {
     for (const Event& e : a) {
       ++g_events[e.type];
       if (e.type == EventType::kRejected) ++g_rejects[{e.rejected.command, e.rejected.reason}];
+      if (e.type == EventType::kTermCancelled) ++g_term_cancels[e.cancelled.reason];
+      if (e.type == EventType::kTermReplaced) {
+        ++(e.replaced.kept_priority ? g_kept_priority : g_lost_priority);
+      }
       if (e.type == EventType::kHoldingsSet) {
         expected_total[e.holdings_set.instrument] +=
             e.holdings_set.available + e.holdings_set.reserved - before;
@@ -176,6 +182,7 @@ void RunSeed(std::uint64_t seed, int steps, TermCommands::Options options) {
   }
   g_credit_skips += naive.credit_skips();
   g_rounded += naive.rounded_premiums();
+  g_unmet_by_credit += naive.unmet_by_credit();
 }
 
 TEST(TimeSwapsDifferentialTest, EngineMatchesNaiveModelOnTermBooksAndObligations) {
@@ -186,7 +193,7 @@ TEST(TimeSwapsDifferentialTest, EngineMatchesNaiveModelOnTermBooksAndObligations
   }
   for (EventType t : {EventType::kTermAccepted, EventType::kLoanFill, EventType::kTermCancelled,
                       EventType::kTermExpired, EventType::kObligation, EventType::kFill,
-                      EventType::kHoldingsSet}) {
+                      EventType::kHoldingsSet, EventType::kTermReplaced}) {
     EXPECT_GT(g_events[t], 0) << "event type " << int(t);
   }
   for (ObligationEventKind k : {ObligationEventKind::kReturned, ObligationEventKind::kSettled,
@@ -220,9 +227,24 @@ TEST(TimeSwapsDifferentialTest, EngineMatchesNaiveModelOnTermBooksAndObligations
                                       {CT::kRecallObligation, RR::kUnknownObligation},
                                       {CT::kRecallObligation, RR::kObligationNotOpen},
                                       {CT::kRecallObligation, RR::kRecallNotAllowed},
-                                      {CT::kSubmitOffer, RR::kObligationOverdue}}) {
+                                      {CT::kSubmitOffer, RR::kObligationOverdue},
+                                      {CT::kReplaceTermOffer, RR::kUnknownAgency},
+                                      {CT::kReplaceTermOffer, RR::kUnknownOffer},
+                                      {CT::kReplaceTermOffer, RR::kInvalidLots},
+                                      {CT::kReplaceTermOffer, RR::kLotsAboveMax},
+                                      {CT::kReplaceTermOffer, RR::kInvalidPrice},
+                                      {CT::kReplaceTermOffer, RR::kInsufficientHoldings},
+                                      {CT::kReplaceTermOffer, RR::kCreditLimitExceeded}}) {
     EXPECT_GT((g_rejects[{ct, r}]), 0) << "command " << int(ct) << " reject " << int(r);
   }
+  for (CancelReason r : {CancelReason::kIocRemainder, CancelReason::kFokUnfilled,
+                         CancelReason::kMinFillUnmet, CancelReason::kSelfMatch,
+                         CancelReason::kReplaceBelowFilled}) {
+    EXPECT_GT(g_term_cancels[r], 0) << "term cancel reason " << int(r);
+  }
+  EXPECT_GT(g_unmet_by_credit, 0);
+  EXPECT_GT(g_kept_priority, 0);
+  EXPECT_GT(g_lost_priority, 0);
   EXPECT_GT(g_credit_skips, 0);
   EXPECT_GT(g_rounded, 0);
   EXPECT_GT(g_partial_returns, 0);
@@ -238,7 +260,10 @@ TEST(TimeSwapsDifferentialTest, EngineMatchesNaiveModelOnTermBooksAndObligations
   absl::StrAppend(&summary, "credit_skips=", g_credit_skips, " rounded_premiums=", g_rounded,
                   " partial_returns=", g_partial_returns, " overdue_returns=", g_overdue_returns,
                   " recalls_earlier=", g_recalls_earlier,
-                  " collected_at_pair_submit=", g_pair_fills_to_overdue);
+                  " collected_at_pair_submit=", g_pair_fills_to_overdue,
+                  " unmet_by_credit=", g_unmet_by_credit, " kept_priority=", g_kept_priority,
+                  " lost_priority=", g_lost_priority);
+  for (auto [r, n] : g_term_cancels) absl::StrAppend(&summary, " term_cancel", int(r), "=", n);
   std::printf("counts: %s\n", summary.c_str());
 }
 

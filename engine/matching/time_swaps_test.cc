@@ -458,8 +458,8 @@ TEST_F(TimeSwapsTest, GtdTermOffersExpireAndReleaseTheirReservation) {
   EXPECT_EQ(H(kKomir, kCo).reserved, 0);
 }
 
-TEST_F(TimeSwapsTest, FokAndMinFillAreRejectedOnTermBooks) {
-  EXPECT_EQ(FirstReject(Term(kKomir, kCo90, Side::kSell, 10, 0, TimeInForce::kFok)),
+TEST_F(TimeSwapsTest, AnUnknownTimeInForceBookOrPremiumIsRejected) {
+  EXPECT_EQ(FirstReject(Term(kKomir, kCo90, Side::kSell, 10, 0, static_cast<TimeInForce>(5))),
             RejectReason::kInvalidTimeInForce);
   EXPECT_EQ(FirstReject(Term(kKomir, 7, Side::kSell, 10, 0)), RejectReason::kUnknownTermBook);
   EXPECT_EQ(FirstReject(Term(kKomir, kCo90, Side::kSell, 10, 10'001)), RejectReason::kInvalidPrice);

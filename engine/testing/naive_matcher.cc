@@ -463,6 +463,9 @@ void NaiveMatcher::Apply(const Command& cmd, std::vector<Event>* out) {
     case CommandType::kCancelTermOffer:
       TermCancel();
       break;
+    case CommandType::kReplaceTermOffer:
+      TermReplace();
+      break;
     case CommandType::kReturnObligation:
       ReturnCmd();
       break;

@@ -63,6 +63,9 @@ class NaiveMatcher {
   // event stream does not name), and loans whose premium was rounded up.
   std::uint64_t credit_skips() const { return credit_skips_; }
   std::uint64_t rounded_premiums() const { return rounded_premiums_; }
+  // FOK or minimum-fill term offers cancelled unmet whose attempt skipped a maker for the
+  // borrower's credit (the lots were there, the credit was not).
+  std::uint64_t unmet_by_credit() const { return unmet_by_credit_; }
 
  private:
   struct TermOffer {
@@ -74,6 +77,7 @@ class NaiveMatcher {
     std::int64_t premium;
     Lots open;
     Lots filled;
+    Lots min_fill;
     TimeNs expiry;
     AgencyMask allow;
     AgencyMask deny;
@@ -135,11 +139,18 @@ class NaiveMatcher {
   bool SharesAgreement(AgencyId a, AgencyId b, MineralId mineral) const;
   std::optional<std::uint32_t> AgreementWithRoom(AgencyId lender, AgencyId borrower,
                                                  MineralId mineral, MicroUsd value) const;
+  bool BorrowRoom(AgencyId borrower, MineralId mineral, __int128 value) const;
   void TermRelease(TermOffer& o);
   void EmitObligation(const Loan& l, ObligationEventKind kind, Amount amount);
   Amount PayLoan(Loan& l, Amount want);
   void TermTimeStep();
   void TermSubmit();
+  // Walks the other side for taker `ti` (not resting) and makes its loans; true when it
+  // stopped at its own agency's offer.
+  bool TermMatch(std::size_t ti);
+  // After TermMatch: the taker is filled, rests, or its remainder is cancelled.
+  void TermFinish(std::size_t ti, bool self);
+  void TermReplace();
   void TermCancel();
   void ReturnCmd();
   void RecallCmd();
@@ -159,6 +170,7 @@ class NaiveMatcher {
   std::vector<Loan> loans_;
   std::uint64_t credit_skips_ = 0;
   std::uint64_t rounded_premiums_ = 0;
+  std::uint64_t unmet_by_credit_ = 0;
   const Command* cmd_ = nullptr;
   std::vector<Event>* out_ = nullptr;
 };

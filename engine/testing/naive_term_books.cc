@@ -83,6 +83,18 @@ std::optional<std::uint32_t> NaiveMatcher::AgreementWithRoom(AgencyId lender, Ag
   return std::nullopt;
 }
 
+// Some agreement with the borrower that covers the mineral has room for `value` more.
+bool NaiveMatcher::BorrowRoom(AgencyId borrower, MineralId mineral, __int128 value) const {
+  const auto& ags = ref_.agreements();
+  for (std::uint32_t i = 0; i < ags.size(); ++i) {
+    if (Member(ags[i], borrower) && ReferenceData::Covers(ags[i], mineral) &&
+        value <= ags[i].credit_limit[borrower] - Owed(i, borrower)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // Gives a lend's reserved open units back to its agency; the offer is done.
 void NaiveMatcher::TermRelease(TermOffer& o) {
   if (o.side == Side::kSell) {
@@ -173,7 +185,8 @@ void NaiveMatcher::TermSubmit() {
   }
   if (s.pair >= ref_.term_books().size()) return reject(RejectReason::kUnknownTermBook);
   if (s.side != Side::kBuy && s.side != Side::kSell) return reject(RejectReason::kInvalidSide);
-  if (s.tif != TimeInForce::kGtc && s.tif != TimeInForce::kGtd && s.tif != TimeInForce::kIoc) {
+  if (s.tif != TimeInForce::kGtc && s.tif != TimeInForce::kGtd && s.tif != TimeInForce::kIoc &&
+      s.tif != TimeInForce::kFok) {
     return reject(RejectReason::kInvalidTimeInForce);
   }
   const TermBook& tb = ref_.term_books()[s.pair];
@@ -181,7 +194,7 @@ void NaiveMatcher::TermSubmit() {
   if (s.lots <= 0) return reject(RejectReason::kInvalidLots);
   if (s.lots > tb.max_lots) return reject(RejectReason::kLotsAboveMax);
   if (s.price < 0 || s.price > kMaxPremium) return reject(RejectReason::kInvalidPrice);
-  if (s.min_fill != 0) return reject(RejectReason::kInvalidMinFill);
+  if (s.min_fill < 0 || s.min_fill > s.lots) return reject(RejectReason::kInvalidMinFill);
   if (s.tif == TimeInForce::kGtd && s.expiry <= cmd_->time) {
     return reject(RejectReason::kExpiryInPast);
   }
@@ -201,17 +214,9 @@ void NaiveMatcher::TermSubmit() {
     if (OwesOverdue(s.agency, inst.mineral)) return reject(RejectReason::kObligationOverdue);
     if (principal > h.available) return reject(RejectReason::kInsufficientHoldings);
   } else {
-    // Some agreement with the borrower that covers the mineral has room for the whole offer.
-    bool room = false;
-    const auto& ags = ref_.agreements();
-    for (std::uint32_t i = 0; i < ags.size() && !room; ++i) {
-      if (Member(ags[i], s.agency) && ReferenceData::Covers(ags[i], inst.mineral) &&
-          static_cast<__int128>(*due) * inst.reference_value <=
-              ags[i].credit_limit[s.agency] - Owed(i, s.agency)) {
-        room = true;
-      }
+    if (!BorrowRoom(s.agency, inst.mineral, static_cast<__int128>(*due) * inst.reference_value)) {
+      return reject(RejectReason::kCreditLimitExceeded);
     }
-    if (!room) return reject(RejectReason::kCreditLimitExceeded);
   }
 
   TermOffer t{};
@@ -222,6 +227,7 @@ void NaiveMatcher::TermSubmit() {
   t.tif = s.tif;
   t.premium = s.price;
   t.open = s.lots;
+  t.min_fill = s.min_fill;
   t.expiry = s.tif == TimeInForce::kGtd ? s.expiry : 0;
   t.allow = s.allow;
   t.deny = s.deny;
@@ -243,12 +249,53 @@ void NaiveMatcher::TermSubmit() {
   acc.accepted.price = s.price;
   acc.accepted.client_id = s.client_id;
 
+  // FOK and minimum fill: try the whole match; if it lends or borrows fewer lots than
+  // needed, forget everything it did (a copy of the state, not a dry walk) and cancel the
+  // offer whole.
+  const Lots need = s.tif == TimeInForce::kFok ? s.lots : s.min_fill;
+  if (need > 0) {
+    const std::vector<TermOffer> offers = term_offers_;
+    const std::vector<Loan> loans = loans_;
+    const std::vector<HoldingInfo> holdings = holdings_;
+    const std::size_t events = out_->size();
+    const std::uint64_t skips = credit_skips_, rounded = rounded_premiums_;
+    const bool self = TermMatch(ti);
+    if (term_offers_[ti].filled < need) {
+      if (credit_skips_ != skips) ++unmet_by_credit_;
+      term_offers_ = offers;
+      loans_ = loans;
+      holdings_ = holdings;
+      out_->resize(events);
+      credit_skips_ = skips;
+      rounded_premiums_ = rounded;
+      TermOffer& tk = term_offers_[ti];
+      const Lots lots = tk.open;
+      TermRelease(tk);
+      Event& e = Emit(EventType::kTermCancelled);
+      e.cancelled.offer = tk.id;
+      e.cancelled.agency = tk.agency;
+      e.cancelled.reason = s.tif == TimeInForce::kFok ? CancelReason::kFokUnfilled
+                                                      : CancelReason::kMinFillUnmet;
+      e.cancelled.lots = lots;
+      return;
+    }
+    return TermFinish(ti, self);  // met: the match stands
+  }
+  const bool self = TermMatch(ti);
+  TermFinish(ti, self);
+}
+
+bool NaiveMatcher::TermMatch(std::size_t ti) {
+  const TermOffer& t = term_offers_[ti];
+  const TermBook& tb = ref_.term_books()[t.book];
+  const Instrument& inst = ref_.instruments()[tb.instrument];
+  const std::size_t ni = ref_.instruments().size();
   // Resting offers on the other side that cross, best premium first, then arrival.
-  const bool lend = s.side == Side::kSell;
+  const bool lend = t.side == Side::kSell;
   std::vector<std::size_t> cand;
-  for (std::size_t i = 0; i < ti; ++i) {
+  for (std::size_t i = 0; i < term_offers_.size(); ++i) {
     const TermOffer& m = term_offers_[i];
-    if (!m.resting || m.book != t.book || m.side == t.side) continue;
+    if (i == ti || !m.resting || m.book != t.book || m.side == t.side) continue;
     if (lend ? m.premium >= t.premium : m.premium <= t.premium) cand.push_back(i);
   }
   std::sort(cand.begin(), cand.end(), [&](std::size_t a, std::size_t b) {
@@ -295,7 +342,7 @@ void NaiveMatcher::TermSubmit() {
     }
     Loan l{};
     l.id = loans_.size() + 1;
-    l.book = t.book;
+    l.book = tk.book;
     l.instrument = tb.instrument;
     l.agreement = *ag;
     l.lender = lender;
@@ -310,7 +357,7 @@ void NaiveMatcher::TermSubmit() {
     loans_.push_back(l);
     Event& e = Emit(EventType::kLoanFill);
     e.loan_fill.obligation = l.id;
-    e.loan_fill.book = t.book;
+    e.loan_fill.book = tk.book;
     e.loan_fill.agreement = *ag;
     e.loan_fill.maker_offer = m.id;
     e.loan_fill.taker_offer = tk.id;
@@ -323,23 +370,87 @@ void NaiveMatcher::TermSubmit() {
     e.loan_fill.taker_open = tk.open;
     e.loan_fill.aggressor_side = tk.side;
   }
+  return self;
+}
+
+void NaiveMatcher::TermFinish(std::size_t ti, bool self) {
   TermOffer& tk = term_offers_[ti];
   if (tk.open == 0) {
     tk.is_open = false;
     return;
   }
-  if (self || tk.tif == TimeInForce::kIoc) {
+  if (self || tk.tif == TimeInForce::kIoc || tk.tif == TimeInForce::kFok) {
     const Lots lots = tk.open;
     TermRelease(tk);
     Event& e = Emit(EventType::kTermCancelled);
     e.cancelled.offer = tk.id;
     e.cancelled.agency = tk.agency;
-    e.cancelled.reason = self ? CancelReason::kSelfMatch : CancelReason::kIocRemainder;
+    e.cancelled.reason = self                          ? CancelReason::kSelfMatch
+                         : tk.tif == TimeInForce::kFok ? CancelReason::kFokUnfilled
+                                                       : CancelReason::kIocRemainder;
     e.cancelled.lots = lots;
     return;
   }
   tk.resting = true;
   tk.priority = next_priority_++;
+}
+
+// ReplaceTermOffer: the rules of a pair book's ReplaceOffer, for a term offer.
+void NaiveMatcher::TermReplace() {
+  const ReplaceOffer& c = cmd_->replace;
+  auto reject = [&](RejectReason r) { Reject(r, c.agency, c.offer, 0); };
+  if (c.agency >= ref_.agencies().size()) return reject(RejectReason::kUnknownAgency);
+  if (c.offer == 0 || c.offer > term_offers_.size() ||
+      term_offers_[c.offer - 1].agency != c.agency || !term_offers_[c.offer - 1].is_open) {
+    return reject(RejectReason::kUnknownOffer);
+  }
+  const std::size_t ti = c.offer - 1;
+  TermOffer& o = term_offers_[ti];
+  const TermBook& tb = ref_.term_books()[o.book];
+  const Instrument& inst = ref_.instruments()[tb.instrument];
+  if (c.lots <= 0) return reject(RejectReason::kInvalidLots);
+  if (c.lots > tb.max_lots) return reject(RejectReason::kLotsAboveMax);
+  if (c.price < 0 || c.price > kMaxPremium) return reject(RejectReason::kInvalidPrice);
+  const Lots open = c.lots - o.filled;  // the new total counts what was lent already
+  if (open <= 0) {
+    const Lots lots = o.open;
+    TermRelease(o);
+    Event& e = Emit(EventType::kTermCancelled);
+    e.cancelled.offer = o.id;
+    e.cancelled.agency = o.agency;
+    e.cancelled.reason = CancelReason::kReplaceBelowFilled;
+    e.cancelled.lots = lots;
+    return;
+  }
+  const std::optional<Amount> due = Due(open * inst.lot_size, c.price);
+  if (!due) return reject(RejectReason::kOverflow);
+  HoldingInfo& h = holdings_[o.agency * ref_.instruments().size() + tb.instrument];
+  const Amount more = (open - o.open) * inst.lot_size;
+  if (o.side == Side::kSell) {
+    if (more > h.available) return reject(RejectReason::kInsufficientHoldings);
+  } else if (open > o.open || c.price > o.premium) {
+    if (!BorrowRoom(o.agency, inst.mineral,
+                    static_cast<__int128>(*due) * inst.reference_value)) {
+      return reject(RejectReason::kCreditLimitExceeded);
+    }
+  }
+  const bool keep = c.price == o.premium && open <= o.open;
+  if (o.side == Side::kSell) {
+    h.available -= more;
+    h.reserved += more;
+  }
+  Event& e = Emit(EventType::kTermReplaced);
+  e.replaced.offer = o.id;
+  e.replaced.agency = o.agency;
+  e.replaced.lots = open;
+  e.replaced.price = c.price;
+  e.replaced.kept_priority = keep;
+  o.open = open;
+  if (keep) return;
+  o.premium = c.price;
+  o.resting = false;  // out of the book; in again as an incoming offer
+  const bool self = TermMatch(ti);
+  TermFinish(ti, self);
 }
 
 void NaiveMatcher::TermCancel() {

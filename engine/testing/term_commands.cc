@@ -47,7 +47,8 @@ void TermCommands::Observe(const std::vector<Event>& events) {
     switch (e.type) {
       case EventType::kTermAccepted:
         open_.push_back({e.accepted.agency, e.accepted.offer, e.accepted.pair, e.accepted.side,
-                         e.accepted.tif == TimeInForce::kGtd ? last_expiry_ : 0});
+                         e.accepted.tif == TimeInForce::kGtd ? last_expiry_ : 0,
+                         e.accepted.price});
         max_offer_ = std::max(max_offer_, e.accepted.offer);
         break;
       case EventType::kLoanFill: {
@@ -67,6 +68,11 @@ void TermCommands::Observe(const std::vector<Event>& events) {
       case EventType::kTermExpired:
         forget(e.expired.offer);
         break;
+      case EventType::kTermReplaced:
+        for (Open& x : open_) {
+          if (x.offer == e.replaced.offer) x.premium = e.replaced.price;
+        }
+        break;
       case EventType::kObligation: {
         const ObligationEvent& o = e.obligation;
         if (o.obligation == 0 || o.obligation > owed_.size()) break;
@@ -85,8 +91,8 @@ void TermCommands::Observe(const std::vector<Event>& events) {
 Command TermCommands::Next() {
   const ReferenceData& ref = TermUniverse();
   const Options& o = options_;
-  const int total = o.pair + o.term_submit + o.term_cancel + o.return_obligation + o.recall +
-                    o.advance_days + o.squeeze + o.term_garbage;
+  const int total = o.pair + o.term_submit + o.term_cancel + o.term_replace +
+                    o.return_obligation + o.recall + o.advance_days + o.squeeze + o.term_garbage;
   int pick = static_cast<int>(Uniform(total));
   if (seq_ < 24) pick = 0;  // the pair stream funds every agency and instrument first
   time_ += static_cast<TimeNs>(Uniform(3));
@@ -114,7 +120,10 @@ Command TermCommands::Next() {
     s.pair = static_cast<PairId>(Uniform(ref.term_books().size()));
     s.side = Uniform(2) ? Side::kBuy : Side::kSell;
     const std::uint64_t t = Uniform(20);
-    s.tif = t < 12 ? TimeInForce::kGtc : t < 17 ? TimeInForce::kIoc : TimeInForce::kGtd;
+    s.tif = t < 11   ? TimeInForce::kGtc
+            : t < 15 ? TimeInForce::kIoc
+            : t < 18 ? TimeInForce::kGtd
+                     : TimeInForce::kFok;
     const Lots max = ref.term_books()[s.pair].max_lots;
     s.lots = 1 + static_cast<Lots>(Uniform(Uniform(6) == 0 ? max : std::min<Lots>(max, 6)));
     if (Uniform(100) == 0) s.lots = Uniform(2) ? 0 : max + 1;
@@ -133,6 +142,9 @@ Command TermCommands::Next() {
         }
       }
     }
+    // A minimum fill now and then (FOK ignores it), rarely an invalid one.
+    if (Uniform(5) == 0) s.min_fill = 1 + static_cast<Lots>(Uniform(s.lots > 0 ? s.lots : 1));
+    if (Uniform(150) == 0) s.min_fill = Uniform(2) ? -1 : s.lots + 1;
     s.price = Premium();
     if (s.tif == TimeInForce::kGtd) {
       s.expiry =
@@ -154,6 +166,29 @@ Command TermCommands::Next() {
     } else {
       c.cancel.agency = agency();
       c.cancel.offer = Uniform(max_offer_ + 2);
+    }
+  } else if ((pick -= o.term_replace) < 0) {
+    c.type = CommandType::kReplaceTermOffer;
+    ReplaceOffer& r = c.replace;
+    if (!open_.empty() && Uniform(10) != 0) {
+      const Open& x = open_[Uniform(open_.size())];
+      r.agency = Uniform(25) == 0 ? static_cast<AgencyId>(Uniform(9)) : x.agency;
+      r.offer = x.offer;
+    } else {
+      r.agency = agency();
+      r.offer = Uniform(max_offer_ + 2);
+    }
+    // The new total: often at or below what has filled (cancels the rest), often above
+    // (more open lots: loses priority).
+    r.lots = 1 + static_cast<Lots>(Uniform(8));
+    if (Uniform(60) == 0) r.lots = Uniform(2) ? 0 : 1'000'000'000;
+    // Same premium (keeps priority when not more lots) or another one (may cross).
+    r.price = Uniform(3) == 0 ? -2 : Premium();
+    if (r.price == -2) {
+      r.price = 150;
+      for (const Open& x : open_) {
+        if (x.offer == r.offer) r.price = x.premium;
+      }
     }
   } else if ((pick -= o.return_obligation) < 0) {
     c.type = CommandType::kReturnObligation;
@@ -232,7 +267,7 @@ Command TermCommands::Next() {
         c.submit.lots = 1;
         c.submit.client_id = ++client_id_;
         break;
-      case 2:  // bad side or time in force (FOK is not offered on term books)
+      case 2:  // bad side or time in force
         c.type = CommandType::kSubmitTermOffer;
         c.submit.agency = agency();
         c.submit.pair = static_cast<PairId>(Uniform(ref.term_books().size()));
@@ -242,14 +277,14 @@ Command TermCommands::Next() {
         c.submit.price = 100;
         c.submit.client_id = ++client_id_;
         break;
-      case 3:  // a minimum fill (not offered on term books)
+      case 3:  // a minimum fill above the lots
         c.type = CommandType::kSubmitTermOffer;
         c.submit.agency = agency();
         c.submit.pair = static_cast<PairId>(Uniform(ref.term_books().size()));
         c.submit.side = Side::kBuy;
         c.submit.tif = TimeInForce::kGtc;
         c.submit.lots = 2;
-        c.submit.min_fill = 1;
+        c.submit.min_fill = 3;
         c.submit.price = 100;
         c.submit.client_id = ++client_id_;
         break;

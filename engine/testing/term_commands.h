@@ -1,5 +1,6 @@
 // TermCommands: a seeded stream over the TermUniverse that mixes time swaps (lend and
-// borrow offers, GTC/GTD/IOC, premiums in basis points; term cancels; full, partial and
+// borrow offers, GTC/GTD/IOC/FOK, minimum fills, premiums in basis points; term cancels and
+// replaces; full, partial and
 // bad returns; recalls; jumps of hours to days that pass due times) with the pair-book
 // traffic of RandomCommands, which moves holdings (so that borrowers sell what they
 // borrowed, fall overdue and are paid from later receipts). Now and then it cuts a
@@ -25,6 +26,7 @@ class TermCommands {
     int pair = 50;  // a RandomCommands command (pair books, holdings, halts, garbage)
     int term_submit = 25;
     int term_cancel = 6;
+    int term_replace = 4;        // new total lots and premium of an open term offer
     int return_obligation = 8;
     int recall = 3;
     int advance_days = 3;        // an AdvanceTime 0..48 hours later
@@ -49,6 +51,7 @@ class TermCommands {
     TermBookId book;
     Side side;
     TimeNs expiry;  // GTD; 0 = none
+    std::int64_t premium;
   };
   struct Owed {
     ObligationId id;

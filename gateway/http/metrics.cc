@@ -146,6 +146,8 @@ const char* CommandTypeLabel(CommandType type) {
       return "submit_term_offer";
     case CommandType::kCancelTermOffer:
       return "cancel_term_offer";
+    case CommandType::kReplaceTermOffer:
+      return "replace_term_offer";
     case CommandType::kReturnObligation:
       return "return_obligation";
     case CommandType::kRecallObligation:

@@ -80,6 +80,7 @@ const char* CommandName(msx::CommandType t) {
     case msx::CommandType::kSetOfferRetention: return "set-offer-retention";
     case msx::CommandType::kSubmitTermOffer: return "submit-term";
     case msx::CommandType::kCancelTermOffer: return "cancel-term";
+    case msx::CommandType::kReplaceTermOffer: return "replace-term";
     case msx::CommandType::kReturnObligation: return "return";
     case msx::CommandType::kRecallObligation: return "recall";
     case msx::CommandType::kPublishReference: return "publish-reference";
@@ -184,6 +185,26 @@ void JournalSeeds(Corpus* corpus, const fs::path& tmp) {
     e.time = c.time;
     e.type = msx::EventType::kAuction;
     e.auction = {0, true, 100, 40, 38, 40, 55, 16};
+    payload.clear();
+    msx::journal::EncodeEventPayload(e, 0, &payload);
+    payloads.emplace("event-" + std::to_string(static_cast<int>(e.type)), payload);
+  }
+  // The term-book order records (format version 8): a replace of a term offer (new total
+  // lots and premium) and its TermReplaced event.
+  {
+    msx::Command c{};
+    c.seq = 402;
+    c.time = 1'800'000'000'000'000'001;
+    c.type = msx::CommandType::kReplaceTermOffer;
+    c.replace = {1, 3, 12, 150};
+    std::string payload;
+    msx::journal::EncodeCommandPayload(c, 1, &payload);
+    payloads.emplace(std::string("command-") + CommandName(c.type), payload);
+    msx::Event e{};
+    e.seq = 402;
+    e.time = c.time;
+    e.type = msx::EventType::kTermReplaced;
+    e.replaced = {3, 1, 9, 150, false};
     payload.clear();
     msx::journal::EncodeEventPayload(e, 0, &payload);
     payloads.emplace("event-" + std::to_string(static_cast<int>(e.type)), payload);

@@ -74,7 +74,8 @@ class TimeSwaps {
   // due_time + grace <= cmd.time to their lenders in (due_time + grace, id) order.
   void AdvanceTime(const Command& cmd, std::vector<Event>* out) noexcept;
 
-  // kSubmitTermOffer, kCancelTermOffer, kReturnObligation, kRecallObligation.
+  // kSubmitTermOffer, kCancelTermOffer, kReplaceTermOffer, kReturnObligation,
+  // kRecallObligation.
   void Apply(const Command& cmd, std::vector<Event>* out) noexcept;
 
   // The end of every command: where a borrower with overdue obligations of an instrument
@@ -110,14 +111,20 @@ class TimeSwaps {
   // True when some loan ever required collateral: the engine then writes engine state
   // version 5, whose obligation records carry the pledge (SNAPSHOT.md).
   bool AnyPledge() const { return pledges_ != 0; }
+  // True when some term offer was FOK or carried a minimum fill: the engine then writes
+  // engine state version 7, whose term offer records carry the minimum fill (SNAPSHOT.md).
+  bool AnyOrderTypes() const { return order_types_ != 0; }
 
-  // ---- Snapshots (the section after the pair books in engine state version 3 to 5) ----
-  // `with_collateral`: the obligation records of version 5 (REQUIRES: true when AnyPledge).
-  void Save(std::string* out, bool with_collateral) const;
+  // ---- Snapshots (the section after the pair books in engine state version 3 to 7) ----
+  // `with_collateral`: the obligation records of version 5 (REQUIRES: true when AnyPledge);
+  // `with_min_fill`: the term offer records of version 7 (REQUIRES: true when
+  // AnyOrderTypes).
+  void Save(std::string* out, bool with_collateral, bool with_min_fill) const;
   // Restores a state written by Save into a freshly Reset object (whose holdings the
   // engine has already loaded). Errors are DataLoss naming the offset, counted from
   // `base_offset`, the position of `bytes` in the whole snapshot.
-  absl::Status Load(absl::string_view bytes, std::size_t base_offset, bool with_collateral);
+  absl::Status Load(absl::string_view bytes, std::size_t base_offset, bool with_collateral,
+                    bool with_min_fill);
   // Adds what the open lend offers and the pledged collateral reserve to
   // `(*reserved)[agency * instruments + instrument]` (the engine checks its holdings'
   // reserved against the sum). False on overflow.
@@ -130,6 +137,7 @@ class TimeSwaps {
     Lots open = 0;
     Lots filled = 0;
     Lots original = 0;
+    Lots min_fill = 0;  // as submitted; applies to the submit's immediate execution only
     std::int64_t premium = 0;
     TimeNs expiry = 0;
     AgencyMask allow = 0;
@@ -231,6 +239,7 @@ class TimeSwaps {
 
   void Submit(const Command& cmd, std::vector<Event>* out) noexcept;
   void Cancel(const Command& cmd, std::vector<Event>* out) noexcept;
+  void Replace(const Command& cmd, std::vector<Event>* out) noexcept;
   void Return(const Command& cmd, std::vector<Event>* out) noexcept;
   void Recall(const Command& cmd, std::vector<Event>* out) noexcept;
   void Reject(const Command& cmd, RejectReason reason, AgencyId agency, std::uint64_t target,
@@ -261,6 +270,16 @@ class TimeSwaps {
   // Takes open offer `id` out of its book, releases a lend's reservation, marks `status`.
   void Remove(OfferId id, TermOffer& o, OfferStatus status) noexcept;
   void Match(const Command& cmd, OfferId taker_id, std::vector<Event>* out) noexcept;
+  // The lots Match would lend or borrow for taker `taker_id` (accepted, not linked), up to
+  // `need`: the same walk in the same order, stopping at a self-match, skipping what Match
+  // skips, with each loan it would make applied to the credit used and the borrower's
+  // available collateral (so that later makers see them as Match's would) and undone
+  // before it returns. Exact, not an estimate: FOK and minimum fill rest on it.
+  Lots Fillable(OfferId taker_id, Lots need) noexcept;
+  // Cancels taker `id`'s remainder (never linked): releases a lend's reservation and
+  // emits kTermCancelled with `reason` and the lots that were open.
+  void CancelTaker(const Command& cmd, OfferId id, CancelReason reason,
+                   std::vector<Event>* out) noexcept;
   // Opens the loan between maker and taker for `lots` under `agreement`.
   void Lend(const Command& cmd, OfferId maker_id, OfferId taker_id, Lots lots,
             std::uint32_t agreement, const Pledge& pledge, std::vector<Event>* out) noexcept;
@@ -306,6 +325,15 @@ class TimeSwaps {
   std::vector<TimedEntry> dues_;      // open obligations, lazy deletion (recalls re-push)
   std::vector<TimedEntry> forfeits_;  // overdue pledged obligations at due + grace, lazy
   std::uint64_t pledges_ = 0;         // obligations that ever carried a pledge
+  std::uint64_t order_types_ = 0;     // term offers that were FOK or had a minimum fill
+  // Scratch for Fillable: what each would-be loan added, to undo it.
+  struct DryLoan {
+    std::uint32_t agreement;
+    AgencyId borrower;
+    MicroUsd exposure;
+    Pledge pledge;
+  };
+  std::vector<DryLoan> dry_;
   std::vector<OverdueGroup> groups_;          // unordered; swap-removed when emptied
   std::vector<std::uint32_t> group_of_;       // [borrower * instruments + instrument]: index + 1
   // Scratch for CollectOverdue: the group keys to collect, and what each borrower held

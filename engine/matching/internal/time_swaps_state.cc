@@ -28,11 +28,13 @@ using SectionReader = coding::BoundedReader;
 // within one); then obligation_count and per obligation: book, agreement, lender,
 // borrower, lend_offer, borrow_offer, lots, premium, due_amount, returned, fill_time,
 // due_time, state, recalled, and in engine state version 5 also covered,
-// collateral_state, collateral_instrument, collateral_amount, collateral_forfeited.
+// collateral_state, collateral_instrument, collateral_amount, collateral_forfeited. In
+// engine state version 7 each offer record ends with min_fill (16 fields), and tif may be
+// 4 (FOK: such an offer never rests, so it is never open).
 // Everything else (client ids, heaps, the overdue list, credit used, the forfeit queue) is
 // derived on load.
 
-void TimeSwaps::Save(std::string* out, bool with_collateral) const {
+void TimeSwaps::Save(std::string* out, bool with_collateral, bool with_min_fill) const {
   PutU64(out, offers_.size());
   for (const TermOffer& o : offers_) {
     for (std::uint64_t v :
@@ -43,6 +45,7 @@ void TimeSwaps::Save(std::string* out, bool with_collateral) const {
           std::uint64_t(o.accepted_time)}) {
       PutU64(out, v);
     }
+    if (with_min_fill) PutU64(out, std::uint64_t(o.min_fill));
   }
   for (const Book& b : books_) {
     for (const Side_* s : {&b.lends, &b.borrows}) {
@@ -96,7 +99,7 @@ bool TimeSwaps::AddReservations(std::vector<Amount>* reserved) const {
 }
 
 absl::Status TimeSwaps::Load(absl::string_view bytes, std::size_t base_offset,
-                             bool with_collateral) {
+                             bool with_collateral, bool with_min_fill) {
   SectionReader r(bytes);
   auto corrupt = [&](absl::string_view what) {
     return absl::DataLossError(
@@ -104,17 +107,24 @@ absl::Status TimeSwaps::Load(absl::string_view bytes, std::size_t base_offset,
   };
   std::uint64_t n;
   if (!r.U64(&n)) return corrupt("truncated term offers");
-  if (n > bytes.size() / (15 * 8)) return corrupt("term offer count beyond the data");
+  const std::size_t offer_fields = with_min_fill ? 16 : 15;
+  if (n > bytes.size() / (offer_fields * 8)) return corrupt("term offer count beyond the data");
   offers_.reserve(n);
   for (std::uint64_t id = 1; id <= n; ++id) {
-    std::uint64_t v[15];
-    for (std::uint64_t& x : v) {
-      if (!r.U64(&x)) return corrupt(absl::StrCat("truncated term offer ", id));
+    std::uint64_t v[16] = {};
+    for (std::size_t k = 0; k < offer_fields; ++k) {
+      if (!r.U64(&v[k])) return corrupt(absl::StrCat("truncated term offer ", id));
     }
     TermOffer o;
+    // FOK (tif 4) and a minimum fill exist from version 7 on; a FOK offer never rests.
+    const std::uint64_t max_tif = with_min_fill ? 4 : 3;
+    const std::int64_t min_fill = static_cast<std::int64_t>(v[15]);
     if (v[0] >= num_agencies_ || v[1] >= books_.size() || v[2] < 1 || v[2] > 2 || v[3] < 1 ||
-        v[3] > 3 || v[4] < 1 || v[4] > 4 || v[5] > static_cast<std::uint64_t>(kMaxPremiumBps) ||
-        static_cast<std::int64_t>(v[6]) < 0 || static_cast<std::int64_t>(v[7]) < 0) {
+        v[3] > max_tif || v[4] < 1 || v[4] > 4 ||
+        v[5] > static_cast<std::uint64_t>(kMaxPremiumBps) ||
+        static_cast<std::int64_t>(v[6]) < 0 || static_cast<std::int64_t>(v[7]) < 0 ||
+        min_fill < 0 || min_fill > static_cast<std::int64_t>(v[8]) ||
+        (v[3] == 4 && v[4] == static_cast<std::uint64_t>(OfferStatus::kOpen))) {
       return corrupt(absl::StrCat("invalid term offer ", id));
     }
     o.agency = static_cast<AgencyId>(v[0]);
@@ -126,6 +136,8 @@ absl::Status TimeSwaps::Load(absl::string_view bytes, std::size_t base_offset,
     o.open = static_cast<Lots>(v[6]);
     o.filled = static_cast<Lots>(v[7]);
     o.original = static_cast<Lots>(v[8]);
+    o.min_fill = min_fill;
+    if (o.tif == TimeInForce::kFok || o.min_fill != 0) ++order_types_;
     o.expiry = static_cast<TimeNs>(v[9]);
     o.allow = v[10];
     o.deny = v[11];
