@@ -327,6 +327,7 @@ absl::StatusOr<ReferenceData> LoadReferenceData(const msx::v1::ExchangeConfig& c
     }
     b.AddAgency(std::move(spec));
   }
+  b.SetQuoteFloorsCapPrice(config.quote_floors_cap_price());
   for (int i = 0; i < config.level_policies_size(); ++i) {
     absl::StatusOr<LevelPolicySpec> spec = LevelPolicyFromConfig(config.level_policies(i), i);
     if (!spec.ok()) return spec.status();

@@ -261,6 +261,18 @@ TEST(DefaultConfigTest, NdPrFloorAboveTheMarketBinds) {
   };
   EXPECT_EQ(submit(base.id, Side::kSell, 2273), RejectReason::kBelowFloor);
   EXPECT_EQ(submit(base.id, Side::kSell, 2425), RejectReason::kNone);
+  // Quote: DY-OX/NDPR-OX (tick 100), reference round(250,000 x 100,000 / 75,000) = 333,333,
+  // band 283,400..383,300; paying in NdPr at no less than its floor caps the price at
+  // floor_to_tick(250,000 x 100,000 / 80,000) = 312,500, below the reference.
+  ASSERT_TRUE(DefaultConfig().quote_floors_cap_price());
+  const PairBook& quote = ref->pairs()[*ref->FindPair("DY-OX/NDPR-OX")];
+  EXPECT_EQ(quote.reference_price, 333333);
+  EXPECT_EQ(quote.band_low, 283400);
+  EXPECT_EQ(quote.band_high, 312500);
+  EXPECT_EQ(quote.floor_price, 0);
+  EXPECT_EQ(submit(quote.id, Side::kBuy, 333300), RejectReason::kPriceOutsideBand);
+  EXPECT_EQ(submit(quote.id, Side::kBuy, 312600), RejectReason::kPriceOutsideBand);
+  EXPECT_EQ(submit(quote.id, Side::kBuy, 312500), RejectReason::kNone);
 }
 
 TEST(DefaultConfigTest, CatalogueFollowsForgeAndPaxSilica) {
@@ -475,6 +487,38 @@ TEST(LoadReferenceDataTest, TickWiderThanBandIsRejected) {
   msx::v1::ExchangeConfig c = Parse(kSmall);
   c.mutable_pairs(0)->set_tick(5000);
   EXPECT_TRUE(absl::StrContains(LoadError(c), "pairs[0] (CO-99.8/LIOH-56.5).tick: leaves no"));
+}
+
+// A quote's floor caps the price only where the configuration says so
+// (quote_floors_cap_price): configurations from before keep their bands.
+TEST(LoadReferenceDataTest, QuoteFloorCapsBandHighWhenTheConfigurationSaysSo) {
+  msx::v1::ExchangeConfig c = Parse(kSmall);
+  // LIOH floored at 10 USD/kg: paying 1 lot of CO (33e6 x 1000) in lithium at no less
+  // than 10e6 a kg caps the price at 3300, inside the band 3117..4217.
+  c.mutable_instruments(1)->set_floor_micro_usd(10000000);
+  absl::StatusOr<ReferenceData> before = LoadReferenceData(c);
+  ASSERT_TRUE(before.ok()) << before.status();
+  EXPECT_FALSE(before->quote_floors_cap_price());
+  EXPECT_EQ(before->pairs()[0].band_low, 3117);
+  EXPECT_EQ(before->pairs()[0].band_high, 4217);
+  c.set_quote_floors_cap_price(true);
+  absl::StatusOr<ReferenceData> ref = LoadReferenceData(c);
+  ASSERT_TRUE(ref.ok()) << ref.status();
+  EXPECT_EQ(ref->pairs()[0].reference_price, 3667);
+  EXPECT_EQ(ref->pairs()[0].band_low, 3117);
+  EXPECT_EQ(ref->pairs()[0].band_high, 3300);
+  EXPECT_EQ(ref->pairs()[0].floor_price, 0);
+  // Floored at 12 USD/kg: cap 2750, below the whole band: the band's only price.
+  c.mutable_instruments(1)->set_floor_micro_usd(12000000);
+  ref = LoadReferenceData(c);
+  ASSERT_TRUE(ref.ok()) << ref.status();
+  EXPECT_EQ(ref->pairs()[0].band_low, 2750);
+  EXPECT_EQ(ref->pairs()[0].band_high, 2750);
+  // With CO also floored at 40 USD/kg (floor price 4445), no price satisfies both floors.
+  c.mutable_instruments(0)->set_floor_micro_usd(40000000);
+  EXPECT_EQ(LoadError(c),
+            "pairs[0] (CO-99.8/LIOH-56.5).quote: quote floor caps the price below one tick or "
+            "below the base's floor price");
 }
 
 TEST(LoadReferenceDataTest, FloorRaisesBandLow) {

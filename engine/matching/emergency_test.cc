@@ -489,5 +489,58 @@ TEST(EmergencyReplayTest, SnapshotRefusesImpossibleLiveData) {
       << st;
 }
 
+// A quote's floor caps the price where the configuration turns that on (ENGINE.md
+// "Reference data"): AAA (value 1,000,000, lot 10) paid in BBB (100,000): reference 100,
+// band 85..115. A live publication of BBB's floor at 105,000 caps the price at
+// floor(1,000,000 x 10 / 105,000) = 95: the resting bid at 110 now pays BBB away below its
+// floor and is cancelled; the bid at 95 stays; a bid at 96 is outside the band.
+std::vector<Event> PublishQuoteFloor(bool quote_floors_cap_price) {
+  ReferenceDataBuilder b;
+  b.AddInstrument({"AAA", "alpha", "test", "kg", 10, 1'000'000, 0});
+  b.AddInstrument({"BBB", "beta", "test", "kg", 1, 100'000, 0});
+  b.AddPair({"AAA", "BBB", 1, 1500, 1000});
+  b.AddAgency({"XX", "x", "XX"}).AddAgency({"YY", "y", "XX"});
+  b.AddAgreement({"XY", {"XX", "YY"}, {}});
+  b.SetQuoteFloorsCapPrice(quote_floors_cap_price);
+  absl::StatusOr<ReferenceData> ref = b.Build();
+  EXPECT_TRUE(ref.ok()) << ref.status();
+  Engine engine(*ref, EngineOptions{.expected_offers = 64});
+  Seq seq = 0;
+  std::vector<Event> ev;
+  auto apply = [&](Command c) {
+    c.seq = ++seq;
+    c.time = seq;
+    ev.clear();
+    engine.Apply(c, &ev);
+    return ev;
+  };
+  apply(SetHolding(0, 1, 1'000'000));
+  EXPECT_NE(FirstAccepted(apply(Submit(0, 0, Side::kBuy, 1, 110, 1))), 0u);
+  EXPECT_NE(FirstAccepted(apply(Submit(0, 0, Side::kBuy, 1, 95, 2))), 0u);
+  std::vector<Event> published = apply(PublishReference(1, 100'000, 105'000));
+  EXPECT_EQ(FirstReject(apply(Submit(0, 0, Side::kBuy, 1, 96, 3))),
+            quote_floors_cap_price ? RejectReason::kPriceOutsideBand : RejectReason::kNone);
+  return published;
+}
+
+TEST(QuoteFloorTest, APublishedQuoteFloorCapsThePriceAndCancelsWhatLiesAbove) {
+  const std::vector<Event> ev = PublishQuoteFloor(true);
+  const std::vector<Event> bands = EventsOf(ev, EventType::kPairBandChanged);
+  ASSERT_EQ(bands.size(), 1u);
+  EXPECT_EQ(bands[0].band.reference_price, 100);
+  EXPECT_EQ(bands[0].band.band_low, 85);
+  EXPECT_EQ(bands[0].band.band_high, 95);
+  const std::vector<Event> cancels = EventsOf(ev, EventType::kCancelled);
+  ASSERT_EQ(cancels.size(), 1u);
+  EXPECT_EQ(cancels[0].cancelled.offer, 1u);
+  EXPECT_EQ(cancels[0].cancelled.reason, CancelReason::kOutsideBand);
+}
+
+TEST(QuoteFloorTest, WithoutTheSwitchAQuoteFloorCapsNothing) {
+  const std::vector<Event> ev = PublishQuoteFloor(false);
+  EXPECT_TRUE(EventsOf(ev, EventType::kPairBandChanged).empty());
+  EXPECT_TRUE(EventsOf(ev, EventType::kCancelled).empty());
+}
+
 }  // namespace
 }  // namespace msx

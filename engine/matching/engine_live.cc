@@ -54,18 +54,22 @@ bool Engine::Impl::DeriveBand(PairId pair, PairBand* out, std::optional<Instrume
                               MicroUsd value, MicroUsd floor) const {
   const PairBook& pb = ref_.pairs()[pair];
   MicroUsd base_value = live_[pb.base].value, base_floor = live_[pb.base].floor;
-  MicroUsd quote_value = live_[pb.quote].value;  // a quote's floor does not cap (ENGINE.md)
+  MicroUsd quote_value = live_[pb.quote].value, quote_floor = live_[pb.quote].floor;
   if (instrument == pb.base) {
     base_value = value;
     base_floor = floor;
   }
-  if (instrument == pb.quote) quote_value = value;
+  if (instrument == pb.quote) {
+    quote_value = value;
+    quote_floor = floor;
+  }
+  if (!ref_.quote_floors_cap_price()) quote_floor = 0;  // ENGINE.md "Reference data"
   std::int32_t band_bps = pb.band_bps;
   const std::int32_t control = ref_.level_policy(GetPairLevel(pair)).band_bps;
   if (control > 0 && control < band_bps) band_bps = control;
   const char* why = "";
   return DerivePairBand({base_value, base_floor, ref_.instruments()[pb.base].lot_size,
-                         quote_value, pb.tick, band_bps,
+                         quote_value, quote_floor, pb.tick, band_bps,
                          /*collapse_empty_band=*/true},
                         out, &why);
 }

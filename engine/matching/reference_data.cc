@@ -86,6 +86,11 @@ ReferenceDataBuilder& ReferenceDataBuilder::SetAgreementTerms(AgreementTermsSpec
   return *this;
 }
 
+ReferenceDataBuilder& ReferenceDataBuilder::SetQuoteFloorsCapPrice(bool on) {
+  quote_floors_cap_price_ = on;
+  return *this;
+}
+
 namespace {
 
 using i128 = __int128;
@@ -155,6 +160,18 @@ bool DerivePairBand(const PairBandInputs& in, PairBand* out, const char** why) n
     if (floor_price > low) low = floor_price;
     if (floor_price > high) high = floor_price;
   }
+  // The quote's floor is the highest price: whoever pays p quote units for a lot of the
+  // base gives them at base value * lot / p each, which must not fall below the quote's
+  // floor. A cap below the band makes it the band's only price.
+  if (in.quote_floor > 0) {
+    const i128 cap = FloorDiv(FloorDiv(num, in.quote_floor), tick) * tick;
+    if (cap < tick || cap < floor_price) {
+      *why = "quote floor caps the price below one tick or below the base's floor price";
+      return false;
+    }
+    if (cap < high) high = cap;
+    if (cap < low) low = cap;
+  }
   if (low < tick) low = tick;
   if (high < low && in.collapse_empty_band) high = low;
   if (low > high) {
@@ -178,6 +195,7 @@ bool DerivePairBand(const PairBandInputs& in, PairBand* out, const char** why) n
 
 absl::StatusOr<ReferenceData> ReferenceDataBuilder::Build() const {
   ReferenceData ref;
+  ref.quote_floors_cap_price_ = quote_floors_cap_price_;
   absl::flat_hash_map<std::string, MineralId> minerals;
 
   for (std::size_t i = 0; i < instruments_.size(); ++i) {
@@ -232,11 +250,14 @@ absl::StatusOr<ReferenceData> ReferenceDataBuilder::Build() const {
 
     PairBand band;
     const char* why = "";
-    if (!DerivePairBand({b.reference_value, b.floor, b.lot_size, q.reference_value, s.tick,
-                         s.band_bps, /*collapse_empty_band=*/false},
+    if (!DerivePairBand({b.reference_value, b.floor, b.lot_size, q.reference_value,
+                         quote_floors_cap_price_ ? q.floor : 0, s.tick, s.band_bps,
+                         /*collapse_empty_band=*/false},
                         &band, &why)) {
-      const char first = why[0];  // "reference price ...", "floor price ...", "leaves ..."
-      return Bad("pairs", i, name, first == 'r' || first == 'f' ? "base" : "tick",
+      // "reference price ...", "floor price ...", "quote floor ...", "leaves ..."
+      const char first = why[0];
+      const char* field = first == 'r' || first == 'f' ? "base" : first == 'q' ? "quote" : "tick";
+      return Bad("pairs", i, name, field,
                  first == 'l' ? absl::StrCat(why, " (reference price ", ReferencePrice(b, q), ")")
                               : std::string(why));
     }

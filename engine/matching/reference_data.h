@@ -60,11 +60,15 @@ struct PairBandInputs {
   MicroUsd base_floor = 0;   // >= 0
   Amount base_lot_size = 0;  // > 0
   MicroUsd quote_value = 0;  // > 0
+  // >= 0; 0 = none, or a configuration from before quote floors bound
+  // (ReferenceData::quote_floors_cap_price). A quote's floor caps the price.
+  MicroUsd quote_floor = 0;
   Price tick = 0;            // > 0
   std::int32_t band_bps = 0; // 1..10000
   // false (the configuration): a band that holds no price on the tick is an error.
   // true (live changes): such a band becomes the one tick nearest the reference.
-  // Either way a floor price above the band becomes the band's only price.
+  // Either way a floor price above the band becomes the band's only price, and a quote
+  // floor's cap below the band the band's only price.
   bool collapse_empty_band = false;
 };
 
@@ -152,6 +156,9 @@ class ReferenceData {
   // The priority tiers `agency` may declare needs in (TierBit set); 0 for unknown agencies
   // and admins, kGeneralOnly when the configuration lists none.
   TierMask AllowedTiers(AgencyId agency) const;
+  // Whether a floor of a pair's quote instrument caps the pair's price (ENGINE.md
+  // "Reference data"). Off for configurations from before it did, so their journals replay.
+  bool quote_floors_cap_price() const { return quote_floors_cap_price_; }
 
  private:
   friend class ReferenceDataBuilder;
@@ -169,6 +176,7 @@ class ReferenceData {
   std::array<LevelPolicy, kNumEmergencyLevels> level_policies_;
   std::vector<Amount> minimum_stock_;  // [agency * instruments + instrument]
   std::vector<TierMask> tiers_;        // [agency]
+  bool quote_floors_cap_price_ = false;
 };
 
 }  // namespace msx

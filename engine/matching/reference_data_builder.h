@@ -112,6 +112,9 @@ class ReferenceDataBuilder {
   ReferenceDataBuilder& AddLevelPolicy(LevelPolicySpec spec);
   ReferenceDataBuilder& AddTermBook(TermBookSpec spec);
   ReferenceDataBuilder& SetAgreementTerms(AgreementTermsSpec spec);
+  // Whether a quote instrument's floor caps its pairs' prices (off by default: the rule of
+  // configurations written before it; see ReferenceData::quote_floors_cap_price).
+  ReferenceDataBuilder& SetQuoteFloorsCapPrice(bool on);
 
   // Validates everything and derives reference prices, bands and the eligibility table.
   // Fails with InvalidArgument naming the entry and field:
@@ -130,6 +133,11 @@ class ReferenceDataBuilder {
   //               lowest price p with p * quote.reference_value >= base.floor * lot_size.
   //   A floor may lie above the reference value; a floor_price above the band becomes the
   //   band's only price.
+  //   With SetQuoteFloorsCapPrice(true), a quote with a floor caps the price:
+  //   cap = floor_to_tick(base.reference_value * base.lot_size / quote.floor), the highest
+  //   p with base.reference_value * lot_size >= p * quote.floor; band_high is lowered to
+  //   it, and a cap below the band becomes the band's only price. A pair fails if the cap
+  //   is below one tick or below the base's floor_price.
   // A pair fails if its band is empty or spans more than kMaxPriceLevels ticks.
   // Term books: term_books[i] (SYMBOL@DAYSD).field; tenor_days 1..kMaxTenorDays, unique
   // per instrument; max_lots > 0 with max_lots * lot_size within int64. Agreement terms
@@ -147,6 +155,7 @@ class ReferenceDataBuilder {
   std::vector<LevelPolicySpec> level_policies_;
   std::vector<TermBookSpec> term_books_;
   std::vector<AgreementTermsSpec> agreement_terms_;
+  bool quote_floors_cap_price_ = false;
 };
 
 }  // namespace msx
