@@ -25,6 +25,7 @@ bool EventConcerns(const Event& e, AgencyId agency) {
     case EventType::kTermExpired:
       return e.expired.agency == agency;
     case EventType::kReplaced:
+    case EventType::kTermReplaced:
       return e.replaced.agency == agency;
     // Time swaps: the lender and the borrower, never anyone else.
     case EventType::kLoanFill:
@@ -47,7 +48,6 @@ bool EventConcerns(const Event& e, AgencyId agency) {
     case EventType::kMemberAdmitted:
     case EventType::kMemberSuspended:
     case EventType::kAuction:
-    case EventType::kTermReplaced:  // not reported yet (the gateway's ReplaceTermOffer is)
       return false;
   }
   return false;

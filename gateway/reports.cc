@@ -254,6 +254,19 @@ void Reports::Build(const Engine& engine, const Command& cmd, absl::Span<const E
         oc->set_cancelled_lots(c.lots);
         break;
       }
+      case EventType::kTermReplaced: {
+        const ReplacedEvent& p = e.replaced;
+        if (!wants(p.agency)) break;
+        OfferInfo info = term_info(p.offer);
+        // As the replace left it: open lots and premium from the event, before any loan.
+        info.open_lots = p.lots;
+        info.price = p.price;
+        info.status = OfferStatus::kOpen;
+        v1::TermOfferReplaced* r = new_report(p.agency)->mutable_term_replaced();
+        ToProtoTermOffer(ref_, info, r->mutable_offer());
+        r->set_kept_priority(p.kept_priority);
+        break;
+      }
       case EventType::kTermExpired: {
         const ExpiredEvent& x = e.expired;
         if (!wants(x.agency)) break;
@@ -359,8 +372,6 @@ void Reports::Build(const Engine& engine, const Command& cmd, absl::Span<const E
       case EventType::kMemberSuspended:
       // Allocation auctions: the fills follow as kFill; the summary reaches no stream (yet).
       case EventType::kAuction:
-      // Term replaces reach the gateway's ReplaceTermOffer only (for now).
-      case EventType::kTermReplaced:
         break;
     }
   }

@@ -130,6 +130,9 @@ class ExchangeService final : public v1::Exchange::CallbackService {
   grpc::ServerUnaryReactor* CancelTermOffer(grpc::CallbackServerContext* context,
                                             const v1::CancelTermOfferRequest* request,
                                             v1::CancelTermOfferResponse* response) override;
+  grpc::ServerUnaryReactor* ReplaceTermOffer(grpc::CallbackServerContext* context,
+                                             const v1::ReplaceTermOfferRequest* request,
+                                             v1::ReplaceTermOfferResponse* response) override;
   grpc::ServerUnaryReactor* GetTermOffer(grpc::CallbackServerContext* context,
                                          const v1::GetTermOfferRequest* request,
                                          v1::TermOffer* response) override;

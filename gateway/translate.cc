@@ -318,12 +318,11 @@ absl::Status RejectToStatus(const ReferenceData& ref, const Command& cmd, Reject
   if (submit && sub.pair < ref.pairs().size()) {
     book = &ref.pairs()[sub.pair];
   }
-  Price price = cmd.type == CommandType::kReplaceOffer ? cmd.replace.price
-                : submit                                ? sub.price
-                                                        : 0;
-  Lots lots = cmd.type == CommandType::kReplaceOffer ? cmd.replace.lots
-              : submit                              ? sub.lots
-                                                    : 0;
+  const bool replace =
+      cmd.type == CommandType::kReplaceOffer || cmd.type == CommandType::kReplaceTermOffer;
+  const bool term_submit = cmd.type == CommandType::kSubmitTermOffer;
+  Price price = replace ? cmd.replace.price : submit || term_submit ? sub.price : 0;
+  Lots lots = replace ? cmd.replace.lots : submit || term_submit ? sub.lots : 0;
   std::string band;
   if (book != nullptr) {
     const Price low = live != nullptr ? live->band_low : book->band_low;
@@ -675,10 +674,19 @@ absl::StatusOr<Command> SubmitTermToCommand(const ReferenceData& ref, AgencyId a
     case v1::TIME_IN_FORCE_IOC:
       s.tif = TimeInForce::kIoc;
       break;
+    case v1::TIME_IN_FORCE_FOK:
+      s.tif = TimeInForce::kFok;
+      break;
     default:
       return Invalid(RejectReason::kInvalidTimeInForce, "time_in_force",
-                     "term books take GTC, GTD or IOC");
+                     "term books take GTC, GTD, IOC or FOK");
   }
+  if (req.min_fill_lots() < 0 || req.min_fill_lots() > req.lots()) {
+    return Invalid(RejectReason::kInvalidMinFill, "min_fill_lots",
+                   absl::StrCat("must be in 0..lots (", req.lots(), "), got ",
+                                req.min_fill_lots()));
+  }
+  s.min_fill = req.min_fill_lots();
   if (s.tif == TimeInForce::kGtd) {
     if (req.expire_time_ns() <= 0) {
       return Invalid(RejectReason::kExpiryInPast, "expire_time_ns",
@@ -709,6 +717,24 @@ absl::StatusOr<Command> CancelTermToCommand(AgencyId agency,
   return cmd;
 }
 
+absl::StatusOr<Command> ReplaceTermToCommand(AgencyId agency,
+                                             const v1::ReplaceTermOfferRequest& req) {
+  if (req.offer_id() == 0) return InvalidField("offer_id", "required, non-zero");
+  if (req.lots() <= 0) {
+    return Invalid(RejectReason::kInvalidLots, "lots",
+                   absl::StrCat("must be > 0 (the new total, lent lots included), got ",
+                                req.lots()));
+  }
+  if (req.premium_bps() < 0 || req.premium_bps() > 10000) {
+    return Invalid(RejectReason::kInvalidPrice, "premium_bps",
+                   absl::StrCat("must be in 0..10000 basis points, got ", req.premium_bps()));
+  }
+  Command cmd{};
+  cmd.type = CommandType::kReplaceTermOffer;
+  cmd.replace = {agency, req.offer_id(), req.lots(), req.premium_bps()};
+  return cmd;
+}
+
 absl::StatusOr<Command> ReturnToCommand(AgencyId agency, const v1::ReturnObligationRequest& req) {
   if (req.obligation_id() == 0) return InvalidField("obligation_id", "required, non-zero");
   if (req.amount() <= 0) {
@@ -732,7 +758,7 @@ absl::StatusOr<Command> RecallToCommand(AgencyId agency, const v1::RecallObligat
 bool SameTermParameters(const OfferInfo& o, const SubmitOffer& s) {
   return o.pair == s.pair && o.side == s.side && o.original_lots == s.lots &&
          o.price == s.price && o.tif == s.tif && o.expiry == s.expiry && o.allow == s.allow &&
-         o.deny == s.deny;
+         o.deny == s.deny && o.min_fill == s.min_fill;
 }
 
 void ToProtoTermOffer(const ReferenceData& ref, const OfferInfo& info, v1::TermOffer* out) {
@@ -752,6 +778,7 @@ void ToProtoTermOffer(const ReferenceData& ref, const OfferInfo& info, v1::TermO
   out->set_state(ToProtoState(info.status));
   out->set_accepted_seq(info.accepted_seq);
   out->set_accepted_time_ns(info.accepted_time);
+  out->set_min_fill_lots(info.min_fill);
 }
 
 v1::ObligationState ToProtoObligationState(ObligationState state) {

@@ -103,6 +103,9 @@ absl::StatusOr<Command> SubmitTermToCommand(const ReferenceData& ref, AgencyId a
                                             const v1::SubmitTermOfferRequest& req);
 absl::StatusOr<Command> CancelTermToCommand(AgencyId agency,
                                             const v1::CancelTermOfferRequest& req);
+// ReplaceTermOffer: INVALID_ARGUMENT naming the field (offer_id, lots, premium_bps).
+absl::StatusOr<Command> ReplaceTermToCommand(AgencyId agency,
+                                             const v1::ReplaceTermOfferRequest& req);
 // ReturnObligation (amount > 0) and RecallObligation.
 absl::StatusOr<Command> ReturnToCommand(AgencyId agency, const v1::ReturnObligationRequest& req);
 absl::StatusOr<Command> RecallToCommand(AgencyId agency, const v1::RecallObligationRequest& req);

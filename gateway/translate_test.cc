@@ -176,5 +176,43 @@ TEST_F(TranslateTest, ARecallForbiddenByTheEmergencyLevelNamesTheLevel) {
   EXPECT_TRUE(absl::StrContains(s.message(), "CO-99.8 is at emergency level WARNING")) << s;
 }
 
+// Term books take FOK and a minimum fill (issue 14): the request's fields reach the
+// command, a minimum above the lots is refused naming the field, and ReplaceTermOffer is
+// the total-lots term replace (command 14).
+TEST_F(TranslateTest, TermSubmitCarriesFokAndMinFillAndReplaceTermIsItsOwnCommand) {
+  v1::SubmitTermOfferRequest t;
+  t.set_client_offer_id(9);
+  t.set_book(ref_->term_books().front().symbol);
+  t.set_side(v1::TERM_SIDE_BORROW);
+  t.set_lots(5);
+  t.set_premium_bps(150);
+  t.set_time_in_force(v1::TIME_IN_FORCE_FOK);
+  t.set_min_fill_lots(2);
+  absl::StatusOr<Command> cmd = SubmitTermToCommand(*ref_, 1, t);
+  ASSERT_TRUE(cmd.ok()) << cmd.status();
+  EXPECT_EQ(cmd->submit.tif, TimeInForce::kFok);
+  EXPECT_EQ(cmd->submit.min_fill, 2);
+  t.set_min_fill_lots(6);
+  absl::Status s = SubmitTermToCommand(*ref_, 1, t).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(s.message(), "REJECT_REASON_INVALID_MIN_FILL: min_fill_lots"))
+      << s;
+  v1::ReplaceTermOfferRequest r;
+  r.set_offer_id(4);
+  r.set_lots(12);
+  r.set_premium_bps(90);
+  cmd = ReplaceTermToCommand(3, r);
+  ASSERT_TRUE(cmd.ok()) << cmd.status();
+  EXPECT_EQ(cmd->type, CommandType::kReplaceTermOffer);
+  EXPECT_EQ(cmd->replace.agency, 3u);
+  EXPECT_EQ(cmd->replace.offer, 4u);
+  EXPECT_EQ(cmd->replace.lots, 12);
+  EXPECT_EQ(cmd->replace.price, 90);
+  r.set_premium_bps(10'001);
+  s = ReplaceTermToCommand(3, r).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(s.message(), "premium_bps")) << s;
+}
+
 }  // namespace
 }  // namespace msx::gateway

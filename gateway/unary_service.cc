@@ -303,6 +303,17 @@ grpc::ServerUnaryReactor* ExchangeService::CancelTermOffer(
       });
 }
 
+grpc::ServerUnaryReactor* ExchangeService::ReplaceTermOffer(
+    grpc::CallbackServerContext* context, const v1::ReplaceTermOfferRequest* request,
+    v1::ReplaceTermOfferResponse* response) {
+  return UnaryCommand(
+      ctx_, context, Who::kTrader,
+      [&](const Caller& c) { return ReplaceTermToCommand(c.agency, *request); },
+      [response](const SequencerView& v, const Command& c, absl::Span<const Event> e) {
+        return internal::TermReplaceApplied(v, c, e, response);
+      });
+}
+
 grpc::ServerUnaryReactor* ExchangeService::ReturnObligation(
     grpc::CallbackServerContext* context, const v1::ReturnObligationRequest* request,
     v1::ReturnObligationResponse* response) {

@@ -460,6 +460,7 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
         req.set_lots(s.lots);
         req.set_premium_bps(s.price);
         req.set_time_in_force(ToProto(s.tif));
+        req.set_min_fill_lots(s.min_fill);
         if (s.tif == TimeInForce::kGtd) req.set_expire_time_ns(live_time(s.expiry));
         agencies_of(s.allow, req.mutable_allow_counterparties());
         agencies_of(s.deny, req.mutable_deny_counterparties());

@@ -115,7 +115,10 @@ void DefineTerm(po::options_description& d, po::positional_options_description& 
       ("lots", po::value<std::int64_t>()->required(), "size in whole lots of the instrument")
       ("premium-bps", po::value<std::int64_t>()->required(),
        "premium in kind, whole basis points of the lent amount (150 = 1.5 %)")
-      ("tif", po::value<std::string>()->default_value("gtc"), "time in force: gtc|gtd|ioc")
+      ("tif", po::value<std::string>()->default_value("gtc"),
+       "time in force: gtc|gtd|ioc|fok (fok: all at once or nothing)")
+      ("min-fill", po::value<std::int64_t>()->default_value(0),
+       "lend or borrow at least this many lots at once, or nothing (0 = no minimum)")
       ("expire-ns", po::value<std::int64_t>(), "GTD expiry, ns since the Unix epoch")
       ("allow", po::value<std::vector<std::string>>()->multitoken()->composing(),
        "only with these agencies (repeatable)")
@@ -209,6 +212,16 @@ const Subcommand kSubcommands[] = {
     {"borrow", "BOOK LOTS PREMIUM_BPS", "offer to borrow on a term book (time swaps)",
      DefineTerm, false},
     {"cancel-term", "OFFER_ID", "cancel one of your term offers", OfferIdPositional, false},
+    {"replace-term", "OFFER_ID LOTS PREMIUM_BPS",
+     "new total lots (lent included) and premium of one of your term offers",
+     [](po::options_description& d, po::positional_options_description& p) {
+       OfferIdPositional(d, p);
+       d.add_options()("lots", po::value<std::int64_t>()->required(),
+                       "new total in lots, what was lent included")(
+           "premium-bps", po::value<std::int64_t>()->required(), "new premium in basis points");
+       p.add("lots", 1).add("premium-bps", 1);
+     },
+     false},
     {"obligations", "", "your loans: what you lent and what you owe", DefineObligations,
      false},
     {"obligation", "OBLIGATION_ID", "one of your loans", ObligationIdPositional, false},

@@ -19,6 +19,7 @@
 #include "clients/common/failover.h"
 #include "clients/msx/call.h"
 #include "clients/msx/emergency_commands.h"
+#include "clients/msx/term_order_commands.h"
 #include "clients/msx/exit_codes.h"
 #include "clients/msx/render.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -220,6 +221,8 @@ class Runner {
         return head + DescribeObligationReport(r.obligation());
       case v1::ExecutionReport::kLevelChanged:
         return head + DescribeLevelChange(r.level_changed());
+      case v1::ExecutionReport::kTermReplaced:
+        return head + DescribeTermReplaced(r.term_replaced());
       default:
         return head + "(empty report)";
     }
@@ -660,6 +663,7 @@ int Runner::Term(bool lend) {
       req.add_deny_counterparties(a);
     }
   }
+  req.set_min_fill_lots(args_["min-fill"].as<std::int64_t>());
   return Call(exchange_.get(), &v1::Exchange::Stub::SubmitTermOffer, req,
               [&](const v1::SubmitTermOfferResponse& r) {
                 out_ << DescribeTermOffer(r.offer()) << "; seq " << r.seq() << "\n";
@@ -777,6 +781,7 @@ int Runner::Run() {
   if (c == "lend") return Term(true);
   if (c == "borrow") return Term(false);
   if (c == "cancel-term") return CancelTerm();
+  if (c == "replace-term") return RunTermOrderCommand(inv_, channel_, out_, err_);
   if (c == "obligations") return Obligations();
   if (c == "obligation") return GetObligation();
   if (c == "return") return Return();

@@ -8,6 +8,7 @@ namespace msx::testing {
 namespace {
 
 constexpr TimeNs kHour = 3'600'000'000'000;
+constexpr std::int64_t kMaxProbePremium = 10'000;
 
 RandomCommands::Options PairOptions(Amount max_holding) {
   RandomCommands::Options o;
@@ -48,11 +49,15 @@ void TermCommands::Observe(const std::vector<Event>& events) {
       case EventType::kTermAccepted:
         open_.push_back({e.accepted.agency, e.accepted.offer, e.accepted.pair, e.accepted.side,
                          e.accepted.tif == TimeInForce::kGtd ? last_expiry_ : 0,
-                         e.accepted.price});
+                         e.accepted.price, e.accepted.lots});
         max_offer_ = std::max(max_offer_, e.accepted.offer);
         break;
       case EventType::kLoanFill: {
         const LoanFillEvent& f = e.loan_fill;
+        for (Open& x : open_) {
+          if (x.offer == f.maker_offer) x.lots = f.maker_open;
+          if (x.offer == f.taker_offer) x.lots = f.taker_open;
+        }
         if (f.maker_open == 0) forget(f.maker_offer);
         if (f.taker_open == 0) forget(f.taker_offer);
         if (owed_.size() < f.obligation) owed_.resize(f.obligation);
@@ -70,7 +75,10 @@ void TermCommands::Observe(const std::vector<Event>& events) {
         break;
       case EventType::kTermReplaced:
         for (Open& x : open_) {
-          if (x.offer == e.replaced.offer) x.premium = e.replaced.price;
+          if (x.offer == e.replaced.offer) {
+            x.premium = e.replaced.price;
+            x.lots = e.replaced.lots;
+          }
         }
         break;
       case EventType::kObligation: {
@@ -92,7 +100,8 @@ Command TermCommands::Next() {
   const ReferenceData& ref = TermUniverse();
   const Options& o = options_;
   const int total = o.pair + o.term_submit + o.term_cancel + o.term_replace +
-                    o.return_obligation + o.recall + o.advance_days + o.squeeze + o.term_garbage;
+                    o.return_obligation + o.recall + o.advance_days + o.squeeze +
+                    o.term_garbage + o.fill_probe;
   int pick = static_cast<int>(Uniform(total));
   if (seq_ < 24) pick = 0;  // the pair stream funds every agency and instrument first
   time_ += static_cast<TimeNs>(Uniform(3));
@@ -167,6 +176,31 @@ Command TermCommands::Next() {
       c.cancel.agency = agency();
       c.cancel.offer = Uniform(max_offer_ + 2);
     }
+  } else if ((pick -= o.fill_probe) < 0 && !open_.empty()) {
+    // Against one agency's resting offers in one book: a FOK (or a minimum fill of all of
+    // it) from another agency, at a premium that crosses them all.
+    const Open& x = open_[Uniform(open_.size())];
+    Lots lots = 0;
+    std::int64_t premium = x.side == Side::kBuy ? kMaxProbePremium : 0;
+    for (const Open& y : open_) {
+      if (y.agency != x.agency || y.book != x.book || y.side != x.side) continue;
+      lots += y.lots;
+      premium = x.side == Side::kBuy ? std::min(premium, y.premium) : std::max(premium, y.premium);
+    }
+    c.type = CommandType::kSubmitTermOffer;
+    SubmitOffer& s = c.submit;
+    s.agency = static_cast<AgencyId>((x.agency + 1 + Uniform(5)) % 6);
+    s.pair = x.book;
+    s.side = x.side == Side::kBuy ? Side::kSell : Side::kBuy;
+    s.lots = std::min<Lots>(std::max<Lots>(lots, 1), ref.term_books()[x.book].max_lots);
+    s.price = premium;
+    if (Uniform(2) == 0) {
+      s.tif = TimeInForce::kFok;
+    } else {
+      s.tif = Uniform(2) ? TimeInForce::kGtc : TimeInForce::kIoc;
+      s.min_fill = s.lots;
+    }
+    s.client_id = ++client_id_;
   } else if ((pick -= o.term_replace) < 0) {
     c.type = CommandType::kReplaceTermOffer;
     ReplaceOffer& r = c.replace;

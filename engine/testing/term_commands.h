@@ -32,6 +32,9 @@ class TermCommands {
     int advance_days = 3;        // an AdvanceTime 0..48 hours later
     int squeeze = 3;             // SetHoldings: a borrower's holding of what it owes, cut
     int term_garbage = 2;        // unknown books, agencies, ids; bad tifs, premiums
+    // A FOK or minimum-fill offer for all that one agency rests on the other side of a
+    // book: it counts makers the borrower's credit lets through one by one, not together.
+    int fill_probe = 3;
     Amount max_holding = 3'000;  // of each instrument per agency at the start
   };
 
@@ -52,6 +55,7 @@ class TermCommands {
     Side side;
     TimeNs expiry;  // GTD; 0 = none
     std::int64_t premium;
+    Lots lots;      // open, as far as the events told
   };
   struct Owed {
     ObligationId id;

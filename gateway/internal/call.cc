@@ -156,6 +156,22 @@ absl::Status TermSubmitApplied(const SequencerView& view, const Command& cmd,
   return absl::InternalError("engine produced neither accept nor reject");
 }
 
+absl::Status TermReplaceApplied(const SequencerView& view, const Command& cmd,
+                                absl::Span<const Event> events,
+                                v1::ReplaceTermOfferResponse* resp) {
+  if (const RejectedEvent* r = FindReject(events)) return RejectToStatus(view.ref, cmd, r->reason);
+  const OfferId id = cmd.replace.offer;
+  std::optional<OfferInfo> info = view.engine.GetTermOffer(id);
+  if (info) ToProtoTermOffer(view.ref, *info, resp->mutable_offer());
+  for (const Event& f : events) {
+    if (f.type != EventType::kLoanFill || f.loan_fill.taker_offer != id) continue;
+    std::optional<ObligationInfo> ob = view.engine.GetObligation(f.loan_fill.obligation);
+    if (ob) ToProtoObligation(view.ref, *ob, resp->add_obligations());
+  }
+  resp->set_seq(cmd.seq);
+  return absl::OkStatus();
+}
+
 absl::Status TermCancelApplied(const SequencerView& view, const Command& cmd,
                                absl::Span<const Event> events,
                                v1::CancelTermOfferResponse* resp) {

@@ -103,6 +103,9 @@ absl::Status SimpleApplied(const SequencerView& view, const Command& cmd,
 // and ReturnObligation / RecallObligation (the obligation as the command left it).
 absl::Status TermSubmitApplied(const SequencerView& view, const Command& cmd,
                                absl::Span<const Event> events, v1::SubmitTermOfferResponse* resp);
+absl::Status TermReplaceApplied(const SequencerView& view, const Command& cmd,
+                                absl::Span<const Event> events,
+                                v1::ReplaceTermOfferResponse* resp);
 absl::Status TermCancelApplied(const SequencerView& view, const Command& cmd,
                                absl::Span<const Event> events, v1::CancelTermOfferResponse* resp);
 absl::Status ObligationApplied(const SequencerView& view, const Command& cmd,
