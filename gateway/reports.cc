@@ -1,6 +1,7 @@
 #include "gateway/reports.h"
 
 #include <algorithm>
+#include <array>
 #include <optional>
 #include <string>
 
@@ -142,7 +143,10 @@ void Reports::Build(const Engine& engine, const Command& cmd, absl::Span<const E
     book->push_back(BookOut{pair, u});
     return u.get();
   };
-  for (const Event& e : events) {
+  // Every fill of a RunAuction is an auction's allocation (AUCTION.md "In the engine").
+  const bool auction_fills = cmd.type == CommandType::kRunAuction;
+  for (std::size_t ei = 0; ei < events.size(); ++ei) {
+    const Event& e = events[ei];
     switch (e.type) {
       case EventType::kAccepted: {
         const AcceptedEvent& a = e.accepted;
@@ -160,11 +164,11 @@ void Reports::Build(const Engine& engine, const Command& cmd, absl::Span<const E
         const FillEvent& f = e.fill;
         if (wants(f.maker_agency)) {
           ToProtoFill(ref_, f, true, offer_info(f.maker_offer),
-                      new_report(f.maker_agency)->mutable_fill());
+                      new_report(f.maker_agency)->mutable_fill(), auction_fills);
         }
         if (wants(f.taker_agency)) {
           ToProtoFill(ref_, f, false, offer_info(f.taker_offer),
-                      new_report(f.taker_agency)->mutable_fill());
+                      new_report(f.taker_agency)->mutable_fill(), auction_fills);
         }
         if (v1::BookUpdate* u = new_book(f.pair)) {
           v1::Trade* t = u->mutable_trade();
@@ -370,9 +374,39 @@ void Reports::Build(const Engine& engine, const Command& cmd, absl::Span<const E
       case EventType::kPairBandChanged:
       case EventType::kMemberAdmitted:
       case EventType::kMemberSuspended:
-      // Allocation auctions: the fills follow as kFill; the summary reaches no stream (yet).
-      case EventType::kAuction:
         break;
+      // Allocation auctions: the result goes to each agency the auction allocated to
+      // (its fills follow: kFill up to the next book's kAuction); an auction that did not
+      // cross, or allocated nothing, reaches no stream.
+      case EventType::kAuction: {
+        const AuctionEvent& x = e.auction;
+        if (!x.crossed || x.executed == 0) break;
+        std::array<Lots, kMaxAgencies> bought{}, sold{};
+        AgencyMask parties = 0;
+        for (std::size_t j = ei + 1; j < events.size() && events[j].type != EventType::kAuction;
+             ++j) {
+          if (events[j].type != EventType::kFill) continue;
+          const FillEvent& f = events[j].fill;
+          if (f.taker_agency >= kMaxAgencies || f.maker_agency >= kMaxAgencies) continue;
+          bought[f.taker_agency] += f.lots;
+          sold[f.maker_agency] += f.lots;
+          parties |= (AgencyMask{1} << f.taker_agency) | (AgencyMask{1} << f.maker_agency);
+        }
+        for (AgencyId a = 0; a < kMaxAgencies; ++a) {
+          if ((parties & (AgencyMask{1} << a)) == 0 || !wants(a)) continue;
+          v1::AuctionResult* ar = new_report(a)->mutable_auction();
+          ar->set_pair(x.pair < ref_.pairs().size() ? ref_.pairs()[x.pair].symbol : "?");
+          ar->set_price(x.price);
+          ar->set_executed_lots(x.executed);
+          ar->set_executable_lots(x.executable);
+          ar->set_supply_lots(x.supply);
+          ar->set_demand_lots(x.demand);
+          ar->set_agency_cap_lots(x.agency_cap);
+          ar->set_bought_lots(bought[a]);
+          ar->set_sold_lots(sold[a]);
+        }
+        break;
+      }
     }
   }
   // Mark each agency's last report of this command (ExecutionReport.seq_complete).

@@ -44,6 +44,8 @@ Sequencer::~Sequencer() {
 void Sequencer::Start() {
   last_seq_ = engine_->last_seq();
   last_time_ = engine_->last_time();
+  // Auctions resume from the journal's clock (auction_schedule.h).
+  auctions_ = AuctionSchedule(last_time_);
   // Not last_seq_: the commands replayed at start are in no snapshot yet.
   last_snapshot_seq_ = std::min(options_.recovered_snapshot_seq, last_seq_);
   {
@@ -370,6 +372,7 @@ void Sequencer::HandleCommand(QueueItem& item) {
       FailWork(item.work);
       return;
     }
+    auctions_.Observe(cmd.time);
   } else {
     // A clock advance moves the clock here, when it is sequenced, never at submission: a
     // refused one must leave the clock alone.
@@ -378,6 +381,10 @@ void Sequencer::HandleCommand(QueueItem& item) {
     }
     const TimeNs now = Now();
     if (cmd.type == CommandType::kAdvanceTime && item.work == nullptr) {
+      // A timer tick first runs the allocation auctions it owes (auction_schedule.h): one
+      // RunAuction command each, sequenced and journaled like any other, before the tick.
+      RunDueAuctions(now);
+      if (failed_.load(std::memory_order_acquire)) return;
       // A timer tick is journaled only when a GTD offer is due; otherwise it would expire
       // nothing and skipping it changes nothing (replay sees neither). Every command
       // expires what is due before it acts, so skipped ticks never let an expired offer
@@ -388,6 +395,23 @@ void Sequencer::HandleCommand(QueueItem& item) {
     cmd.seq = last_seq_ + 1;
     cmd.time = now;
   }
+  ApplyCommand(cmd, item.work);
+}
+
+void Sequencer::RunDueAuctions(TimeNs now) {
+  due_auctions_.clear();
+  auctions_.Due(ref_, *engine_, now, &due_auctions_);
+  for (InstrumentId instrument : due_auctions_) {
+    Command cmd{};
+    cmd.type = CommandType::kRunAuction;
+    cmd.run_auction.instrument = instrument;
+    cmd.seq = last_seq_ + 1;
+    cmd.time = now;
+    ApplyCommand(cmd, nullptr);
+  }
+}
+
+void Sequencer::ApplyCommand(const Command& cmd, Work* work) {
   events_.clear();
   engine_->Apply(cmd, &events_);
   // Journaled in AppendBatch; if that fails, the journal failure fails this item too
@@ -398,12 +422,12 @@ void Sequencer::HandleCommand(QueueItem& item) {
   last_seq_ = cmd.seq;
   last_time_ = cmd.time;
   last_seq_atomic_.store(last_seq_, std::memory_order_relaxed);
-  if (item.work != nullptr) {
+  if (work != nullptr) {
     SequencerView view{*engine_, ref_, last_seq_};
-    item.work->Applied(view, cmd, events_);
+    work->Applied(view, cmd, events_);
   }
   for (SequencerObserver* o : observers_) o->OnApplied(*engine_, cmd, events_);
-  local_pending_.push_back(Pending{cmd.seq, item.work});
+  local_pending_.push_back(Pending{cmd.seq, work});
 }
 
 std::size_t Sequencer::AppendBatch() {

@@ -72,6 +72,7 @@
 #include "engine/matching/event.h"
 #include "engine/journal/writer.h"
 #include "engine/matching/reference_data.h"
+#include "gateway/auction_schedule.h"
 #include "gateway/mpsc_ring.h"
 #include "gateway/sequencer_observer.h"
 
@@ -262,6 +263,11 @@ class Sequencer {
   // further condition, such as "and replicated to the standby", would be added.)
   Seq ReleasableSeq() const { return durable_seq_.load(std::memory_order_acquire); }
   void HandleCommand(QueueItem& item);
+  // Applies a stamped command (seq = last_seq_ + 1) and records it for the batch: the
+  // journal, the observers and the pending FIFO (`work` may be null).
+  void ApplyCommand(const Command& cmd, Work* work);
+  // A timer tick at `now`: one RunAuction command per instrument the schedule owes one.
+  void RunDueAuctions(TimeNs now);
   void HandleQuery(QueueItem& item);
   // Role holder: hands the batch's pending entries over (FlushPending), tells the
   // observers, then appends its commands to the journal (deferred, not written). Returns
@@ -310,6 +316,8 @@ class Sequencer {
   Seq last_seq_ = 0;
   TimeNs last_time_ = 0;
   Seq last_snapshot_seq_ = 0;
+  AuctionSchedule auctions_{0};
+  std::vector<InstrumentId> due_auctions_;
   std::vector<Event> events_;
   std::vector<Pending> local_pending_;  // flushed to pending_ in batches
   std::vector<Command> batch_cmds_;     // this batch's commands, appended in AppendBatch

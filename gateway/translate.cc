@@ -88,6 +88,46 @@ absl::StatusOr<AgencyId> LookupAgency(const ReferenceData& ref, const std::strin
   return *id;
 }
 
+namespace {
+
+// A submit's declared need and tier (AUCTION.md "In the engine"): with a need, `cmd`
+// becomes a kSubmitOfferWithNeed. What the configuration allows the agency (reason 61) is
+// the engine's check; the shape of the request is checked here.
+absl::StatusOr<Command> WithDeclaredNeed(const v1::SubmitOfferRequest& req, const Command& cmd) {
+  const std::int64_t need = req.declared_need();
+  const int tier = static_cast<int>(req.priority_tier());
+  if (need < 0) {
+    return Invalid(RejectReason::kInvalidNeed, "declared_need",
+                   absl::StrCat("must be >= 0 base units (0 = none), got ", need));
+  }
+  if (tier < 0 || tier > kNumPriorityTiers) {
+    return Invalid(RejectReason::kInvalidNeed, "priority_tier",
+                   absl::StrCat("unknown value ", tier,
+                                "; PRIORITY_TIER_DEFENCE, _ESSENTIAL or _GENERAL"));
+  }
+  if (need == 0) {
+    if (tier != v1::PRIORITY_TIER_UNSPECIFIED) {
+      return Invalid(RejectReason::kInvalidNeed, "priority_tier",
+                     "only with a declared_need > 0 (the tier ranks a need in call auctions)");
+    }
+    return cmd;
+  }
+  if (cmd.submit.side != Side::kBuy) {
+    return Invalid(RejectReason::kInvalidNeed, "declared_need",
+                   "only a buy offer declares a need (a sell's lots are the auction's supply)");
+  }
+  Command with_need{};
+  with_need.type = CommandType::kSubmitOfferWithNeed;
+  with_need.submit_need.offer = cmd.submit;
+  with_need.submit_need.need = need;
+  with_need.submit_need.tier = tier == v1::PRIORITY_TIER_UNSPECIFIED
+                                   ? PriorityTier::kGeneral
+                                   : static_cast<PriorityTier>(tier);
+  return with_need;
+}
+
+}  // namespace
+
 absl::StatusOr<Command> SubmitToCommand(const ReferenceData& ref, AgencyId agency,
                                         const v1::SubmitOfferRequest& req) {
   Command cmd{};
@@ -160,7 +200,7 @@ absl::StatusOr<Command> SubmitToCommand(const ReferenceData& ref, AgencyId agenc
   if (!deny.ok()) return deny.status();
   s.allow = *allow;
   s.deny = *deny;
-  return cmd;
+  return WithDeclaredNeed(req, cmd);
 }
 
 absl::StatusOr<Command> CancelToCommand(AgencyId agency, const v1::CancelOfferRequest& req) {
@@ -462,6 +502,14 @@ absl::Status RejectToStatus(const ReferenceData& ref, const Command& cmd, Reject
                                           static_cast<int>(reason)));
 }
 
+bool SameSubmitParameters(const OfferInfo& offer, const Command& submit) {
+  if (!SameSubmitParameters(offer, SubmitBody(submit))) return false;
+  // The engine keeps a need only while the offer is open (OfferInfo::need).
+  if (offer.status != OfferStatus::kOpen) return true;
+  if (submit.type != CommandType::kSubmitOfferWithNeed) return offer.need == 0;
+  return offer.need == submit.submit_need.need && offer.tier == submit.submit_need.tier;
+}
+
 bool SameSubmitParameters(const OfferInfo& offer, const SubmitOffer& s) {
   return offer.agency == s.agency && offer.pair == s.pair && offer.side == s.side &&
          offer.tif == s.tif && offer.original_lots == s.lots && offer.min_fill == s.min_fill &&
@@ -532,16 +580,21 @@ void ToProtoOffer(const ReferenceData& ref, const OfferInfo& info, v1::Offer* ou
   out->set_state(ToProtoState(info.status));
   out->set_accepted_seq(info.accepted_seq);
   out->set_accepted_time_ns(info.accepted_time);
+  if (info.need > 0) {
+    out->set_declared_need(info.need);
+    out->set_priority_tier(static_cast<v1::PriorityTier>(info.tier));
+  }
 }
 
 void ToProtoFill(const ReferenceData& ref, const FillEvent& fill, bool receiver_is_maker,
-                 const OfferInfo& receiver_offer, v1::Fill* out) {
+                 const OfferInfo& receiver_offer, v1::Fill* out, bool auction) {
   out->set_fill_id(fill.fill_id);
   out->set_pair(PairSymbol(ref, fill.pair));
   out->set_offer_id(receiver_is_maker ? fill.maker_offer : fill.taker_offer);
   out->set_client_offer_id(receiver_offer.client_id);
   out->set_side(ToProtoSide(receiver_offer.side));
-  out->set_aggressor(!receiver_is_maker);
+  out->set_aggressor(!auction && !receiver_is_maker);
+  out->set_auction(auction);
   AgencyId other = receiver_is_maker ? fill.taker_agency : fill.maker_agency;
   if (other < ref.agencies().size()) out->set_counterparty(ref.agencies()[other].code);
   out->set_lots(fill.lots);

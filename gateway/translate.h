@@ -81,13 +81,18 @@ grpc::Status ToGrpcStatus(const absl::Status& status);
 // the same client id is a retry rather than a conflicting reuse. An offer replaced since
 // no longer matches its original request.
 bool SameSubmitParameters(const OfferInfo& offer, const SubmitOffer& submit);
+// The same for a kSubmitOffer or kSubmitOfferWithNeed command: an offer still open must
+// also carry the same declared need and tier (none for a plain submit); a finished offer's
+// need is no longer known and is not compared.
+bool SameSubmitParameters(const OfferInfo& offer, const Command& submit);
 
 // ---- Engine state to wire messages ----
 void ToProtoOffer(const ReferenceData& ref, const OfferInfo& info, v1::Offer* out);
 // The fill as seen by `receiver` (maker or taker side of `fill`); `receiver_offer` is that
-// agency's offer (static fields only are used: client id, side).
+// agency's offer (static fields only are used: client id, side). `auction`: the fill of a
+// call auction (kRunAuction): Fill.auction, and no aggressor on either side.
 void ToProtoFill(const ReferenceData& ref, const FillEvent& fill, bool receiver_is_maker,
-                 const OfferInfo& receiver_offer, v1::Fill* out);
+                 const OfferInfo& receiver_offer, v1::Fill* out, bool auction = false);
 void ToProtoHolding(const ReferenceData& ref, InstrumentId instrument, const HoldingInfo& h,
                     v1::Holding* out);
 // The configured pair with the live prices (`band`: Engine::GetPairBand) and `level`.

@@ -52,6 +52,10 @@ struct OfferInfo {
   OfferStatus status = OfferStatus::kOpen;
   Seq accepted_seq = 0;
   TimeNs accepted_time = 0;
+  // A buy's declared need (kSubmitOfferWithNeed) while the offer is open; 0 when it has
+  // none (then `tier` is meaningless).
+  Amount need = 0;
+  PriorityTier tier = PriorityTier::kGeneral;
 };
 
 // A read-only copy of one obligation (time swaps), for queries.

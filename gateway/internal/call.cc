@@ -62,7 +62,7 @@ absl::Status SubmitApplied(const SequencerView& view, const Command& cmd,
     if (!original) {
       original = view.engine.FindByClientId(cmd.submit.agency, cmd.submit.client_id);
     }
-    if (!original || !SameSubmitParameters(*original, cmd.submit)) {
+    if (!original || !SameSubmitParameters(*original, cmd)) {
       return absl::AlreadyExistsError(
           absl::StrCat(RejectReasonName(RejectReason::kDuplicateClientId),
                        ": client_offer_id: ", cmd.submit.client_id, " was already used for offer ",

@@ -135,6 +135,13 @@ class Engine::Impl {
     i.status = r.status;
     i.accepted_seq = c.accepted_seq;
     i.accepted_time = c.accepted_time;
+    if (!needs_.empty()) {
+      const auto it = needs_.find(id);
+      if (it != needs_.end()) {
+        i.need = it->second.need;
+        i.tier = it->second.tier;
+      }
+    }
     return i;
   }
 
