@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "clients/msx/auction_commands.h"
 #include "clients/msx/exit_codes.h"
 #include "msx/v1/exchange.pb.h"
 
@@ -39,11 +40,15 @@ void DefineBook(po::options_description& d, po::positional_options_description& 
   d.add_options()("depth", po::value<std::int32_t>()->default_value(10), "levels per side");
 }
 
-void DefineSubmit(po::options_description& d, po::positional_options_description&) {
+// submit, buy and sell (`with_side`: submit, which takes --side).
+void DefineOffer(po::options_description& d, bool with_side) {
   d.add_options()
-      ("pair", po::value<std::string>()->required(), "pair BASE/QUOTE, e.g. CO-99.8/GA-4N")
-      ("side", po::value<std::string>()->required(),
-       "buy (give QUOTE, get BASE) or sell (give BASE, get QUOTE)")
+      ("pair", po::value<std::string>()->required(), "pair BASE/QUOTE, e.g. CO-99.8/GA-4N");
+  if (with_side) {
+    d.add_options()("side", po::value<std::string>()->required(),
+                    "buy (give QUOTE, get BASE) or sell (give BASE, get QUOTE)");
+  }
+  d.add_options()
       ("lots", po::value<std::int64_t>()->required(), "size in whole base lots")
       ("price", po::value<std::int64_t>()->required(),
        "limit price: integer quote units per base lot, on the pair's tick")
@@ -58,6 +63,15 @@ void DefineSubmit(po::options_description& d, po::positional_options_description
        "never swap with these agencies (repeatable)")
       ("client-id", po::value<std::uint64_t>(),
        "client offer id (non-zero); generated when absent. Reuse it to retry safely");
+  DefineNeedOptions(d);
+}
+
+void DefineSubmit(po::options_description& d, po::positional_options_description&) {
+  DefineOffer(d, true);
+}
+
+void DefineBuyOrSell(po::options_description& d, po::positional_options_description&) {
+  DefineOffer(d, false);
 }
 
 void DefineReplace(po::options_description& d, po::positional_options_description& p) {
@@ -189,6 +203,9 @@ const Subcommand kSubcommands[] = {
     {"pairs", "", "list the pair books (tick, band, reference price)", NoOptions, false},
     {"book", "PAIR", "aggregated depth of one pair book", DefineBook, false},
     {"submit", "", "post a swap offer", DefineSubmit, false},
+    {"buy", "", "post a buy offer (submit --side buy); --need/--tier for allocation auctions",
+     DefineBuyOrSell, false},
+    {"sell", "", "post a sell offer (submit --side sell)", DefineBuyOrSell, false},
     {"cancel", "OFFER_ID", "cancel one of your offers", OfferIdPositional, false},
     {"replace", "OFFER_ID", "change lots and price of one of your offers", DefineReplace,
      false},
@@ -454,9 +471,12 @@ absl::StatusOr<Invocation> ParseInvocation(const std::vector<std::string>& args,
   inv.json = vm.count("json") > 0;
 
   // Subcommand checks beyond what the option types enforce.
-  if (inv.command == "submit") {
-    auto side = ParseSide(inv.args["side"].as<std::string>());
+  if (inv.command == "submit" || inv.command == "buy" || inv.command == "sell") {
+    auto side = ParseSide(inv.command == "submit" ? inv.args["side"].as<std::string>()
+                                                  : inv.command);
     if (!side.ok()) return side.status();
+    absl::Status need = CheckNeedOptions(inv.args, *side);
+    if (!need.ok()) return need;
     auto tif = ParseTimeInForce(inv.args["tif"].as<std::string>());
     if (!tif.ok()) return tif.status();
     bool has_expiry = inv.args.count("expire-ns") || inv.args.count("expire-in-ms");

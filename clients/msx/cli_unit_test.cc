@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "clients/msx/auction_commands.h"
 #include "clients/msx/cli.h"
 #include "clients/msx/exit_codes.h"
 #include "clients/msx/render.h"
@@ -211,6 +212,44 @@ TEST_F(CliParseTest, EverySubcommandHasHelpListingGlobalOptionsAndExitCodes) {
   for (const auto& name : SubcommandNames()) {
     EXPECT_NE(top->help.find("  " + name), std::string::npos) << name;
   }
+}
+
+// Allocation auctions: `msx buy ... --need N --tier T` (auction_commands.h).
+TEST_F(CliParseTest, BuyTakesANeedAndATierAndSellAndBadTiersAreUsageErrors) {
+  const std::vector<std::string> buy = {"buy", "--pair", "CO-99.8/LIOH-56.5", "--lots", "5",
+                                        "--price", "3667"};
+  auto with = [&](std::vector<std::string> extra, const std::string& command = "buy") {
+    std::vector<std::string> args = buy;
+    args[0] = command;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return Parse(args);
+  };
+  auto ok = with({"--need", "5000", "--tier", "Defence"});
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->command, "buy");
+  EXPECT_EQ(ok->args["need"].as<std::int64_t>(), 5000);
+  v1::SubmitOfferRequest req;
+  SetNeed(ok->args, &req);
+  EXPECT_EQ(req.declared_need(), 5000);
+  EXPECT_EQ(req.priority_tier(), v1::PRIORITY_TIER_DEFENCE);
+  auto general = with({"--need", "5000"});
+  ASSERT_TRUE(general.ok()) << general.status();
+  SetNeed(general->args, &req);
+  EXPECT_EQ(req.priority_tier(), v1::PRIORITY_TIER_GENERAL);
+  auto submit = Parse({"submit", "--pair", "CO-99.8/LIOH-56.5", "--side", "buy", "--lots", "5",
+                       "--price", "3667", "--need", "5000", "--tier", "essential"});
+  ASSERT_TRUE(submit.ok()) << submit.status();
+
+  auto expect_usage = [](const absl::StatusOr<Invocation>& inv, const std::string& flag) {
+    ASSERT_FALSE(inv.ok());
+    EXPECT_EQ(inv.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(inv.status().message().find(flag), std::string::npos) << inv.status();
+  };
+  expect_usage(with({"--need", "5000", "--tier", "military"}), "--tier");
+  expect_usage(with({"--tier", "defence"}), "--tier needs --need");
+  expect_usage(with({"--need", "0"}), "--need");
+  expect_usage(with({"--need", "5000"}, "sell"), "--need is for buys");
+  expect_usage(with({"--side", "buy"}), "side");
 }
 
 TEST(ExitCodeTest, EveryGrpcCodeHasItsOwnExitCodeAboveUsage) {

@@ -11,12 +11,14 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/algorithm/container.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "clients/common/failover.h"
+#include "clients/msx/auction_commands.h"
 #include "clients/msx/call.h"
 #include "clients/msx/emergency_commands.h"
 #include "clients/msx/term_order_commands.h"
@@ -129,7 +131,7 @@ class Runner {
     if (o.deny_counterparties_size() > 0) {
       absl::StrAppend(&s, ", never with ", absl::StrJoin(o.deny_counterparties(), ","));
     }
-    return s;
+    return s + DescribeNeed(catalog(), o);
   }
 
   std::string DescribeFill(const v1::Fill& f) {
@@ -140,7 +142,10 @@ class Runner {
                         FormatThousands(f.price()), " with ", f.counterparty(), " (", gives,
                         " ", FormatThousands(f.base_amount()), " base, ", gets, " ",
                         catalog().QuoteAmount(f.pair(), f.quote_amount()), "; ",
-                        f.aggressor() ? "took" : "provided", " liquidity; ",
+                        f.auction()     ? "allocated by auction"
+                        : f.aggressor() ? "took liquidity"
+                                        : "provided liquidity",
+                        "; ",
                         FormatThousands(f.open_lots()), " lots still open)");
   }
 
@@ -223,6 +228,8 @@ class Runner {
         return head + DescribeLevelChange(r.level_changed());
       case v1::ExecutionReport::kTermReplaced:
         return head + DescribeTermReplaced(r.term_replaced());
+      case v1::ExecutionReport::kAuction:
+        return head + DescribeAuctionResult(catalog(), r.auction());
       default:
         return head + "(empty report)";
     }
@@ -399,7 +406,10 @@ int Runner::Submit() {
   req.set_client_offer_id(args_.count("client-id") ? args_["client-id"].as<std::uint64_t>()
                                                    : GenerateClientOfferId());
   req.set_pair(args_["pair"].as<std::string>());
-  req.set_side(static_cast<v1::Side>(*ParseSide(args_["side"].as<std::string>())));
+  // `msx buy` / `msx sell` name the side; `msx submit` takes --side.
+  req.set_side(static_cast<v1::Side>(*ParseSide(
+      inv_.command == "submit" ? args_["side"].as<std::string>() : inv_.command)));
+  SetNeed(args_, &req);
   req.set_lots(args_["lots"].as<std::int64_t>());
   req.set_price(args_["price"].as<std::int64_t>());
   req.set_time_in_force(
@@ -764,7 +774,7 @@ int Runner::Run() {
   if (c == "instruments") return Instruments();
   if (c == "pairs") return Pairs();
   if (c == "book") return Book();
-  if (c == "submit") return Submit();
+  if (c == "submit" || c == "buy" || c == "sell") return Submit();
   if (c == "cancel") return Cancel();
   if (c == "replace") return Replace();
   if (c == "offer") return GetOffer();
@@ -842,8 +852,8 @@ int RunInvocation(const Invocation& inv, std::ostream& out, std::ostream& err) {
   std::vector<std::string> servers = clients::SplitServerList(inv.connection.server);
   if (servers.size() <= 1) return RunOne(inv, out, err);
   Invocation attempt = inv;
-  if ((attempt.command == "submit" || attempt.command == "lend" || attempt.command == "borrow") &&
-      !attempt.args.count("client-id")) {
+  static const char* const kWithClientId[] = {"submit", "buy", "sell", "lend", "borrow"};
+  if (absl::c_linear_search(kWithClientId, attempt.command) && !attempt.args.count("client-id")) {
     attempt.args.insert(
         {"client-id", boost::program_options::variable_value(
                           boost::any(GenerateClientOfferId()), false)});
