@@ -496,5 +496,23 @@ TEST_F(AuctionEngineTest, ADeclaredNeedSurvivesASnapshot) {
   EXPECT_EQ(ev[1].fill.lots, 6);  // the need, not the 10 lots bid
 }
 
+// A need met in part by one auction claims only the rest in the next (AUCTION.md "In the
+// engine": the need minus the offer's filled lots x lot size), however many lots stay open.
+TEST_F(AuctionEngineTest, ANeedMetInPartClaimsOnlyTheRestInTheNextAuction) {
+  Do(SetLevel(kCo, EmergencyLevel::kWarning));
+  const OfferId bid = Bid(kDef, kDefence, 10, 100, 6);  // 10 lots bid, 6 needed
+  Sell(kS1, 4, 100);
+  Do(RunAuction(kCo));
+  EXPECT_EQ(Allocated(), (std::map<AgencyId, Lots>{{kDef, 4}}));
+  Sell(kS1, 5, 100);
+  Do(RunAuction(kCo));
+  // 2 lots of need are left: not min(6 open, need 6) = 5 of the 5 offered.
+  EXPECT_EQ(Allocated(), (std::map<AgencyId, Lots>{{kDef, 2}}));
+  EXPECT_EQ(engine_.GetOffer(bid)->filled_lots, 6);
+  EXPECT_EQ(engine_.GetOffer(bid)->open_lots, 4);
+  Do(RunAuction(kCo));
+  EXPECT_TRUE(Allocated().empty()) << "the need is met; the 3 lots offered stay unsold";
+}
+
 }  // namespace
 }  // namespace msx

@@ -528,5 +528,19 @@ TEST(AuctionPropertyTest, RandomAuctionsKeepEveryRule) {
   EXPECT_GT(tiered, 1000);
 }
 
+// Two limit prices equally near the reference, with nothing on the tick between them:
+// the lower wins (AUCTION.md 2). NearestOnTick settles ties inside a gap; this is the tie
+// between two curve points.
+TEST_F(AuctionTest, OfTwoLimitPricesEquallyNearTheReferenceTheLowerWins) {
+  params_.tick = 2;
+  params_.reference = 101;
+  Sell(1, 0, 5, 100);
+  Buy(2, 1, Tier::kGeneral, 5, 102);
+  // Volume 5 and imbalance 0 at 100 and at 102, each 1 from 101.
+  const AuctionResult r = Run();
+  EXPECT_EQ(r.price, 100);
+  EXPECT_EQ(r.executed, 5);
+}
+
 }  // namespace
 }  // namespace msx::internal
