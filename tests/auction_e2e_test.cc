@@ -6,7 +6,8 @@
 // then ESSENTIAL pro rata to need with the largest remainder, GENERAL not at all. Each
 // party sees the auction's result and its fills on its stream and in `msx watch`; the
 // level drops and continuous trading resumes; a kill -9 and restart replays the same
-// fills, and `msx-drill verify` replays the journal.
+// fills, `msx-drill verify` replays the journal, and `msx-drill replay --server` sends the
+// need-carrying buys to a live server.
 //
 // The allocation, by hand (engine/matching/AUCTION.md): supply 14 lots at the reference
 // price 3,667 (price control: WARNING's band_bps > 0), cap floor(14 x 40 %) = 5 lots.
@@ -329,6 +330,28 @@ TEST_F(AuctionE2eTest, WarningAllocatesByTierProRataAndCapThenContinuousTradingR
       std::chrono::seconds(120));
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
   EXPECT_TRUE(absl::StartsWith(v.out, "OK: ")) << v.out;
+
+  // 5. `msx-drill replay --server` sends the buys with their needs and tiers to a live
+  // server (a fresh one on the embedded configuration: whether its own minute ticks run an
+  // auction during the replay depends on the wall clock, so only the offers are checked).
+  testing::ServerProcess fresh;
+  testing::ServerProcess::Options fresh_options;
+  fresh_options.data_dir = scratch_ + "/fresh";
+  const absl::Status started = fresh.Start(fresh_options);
+  ASSERT_TRUE(started.ok()) << started << fresh.Output();
+  const CommandResult live = RunCommand({BuildPath("clients/drill/msx-drill"), "replay",
+                                         scratch_ + "/data", "--server", fresh.address(),
+                                         "--speed", "max"},
+                                        {}, std::chrono::seconds(120));
+  EXPECT_EQ(live.exit_code, 0) << live.out << live.err;
+  AgencyClient fresh_komir(fresh.address(), "demo-komir");
+  v1::ListOffersResponse offers;
+  const grpc::Status listed = fresh_komir.exchange().ListOffers(
+      fresh_komir.Context().get(), v1::ListOffersRequest(), &offers);
+  ASSERT_TRUE(listed.ok()) << listed.error_message();
+  ASSERT_EQ(offers.offers_size(), 1) << live.out;
+  EXPECT_EQ(offers.offers(0).declared_need(), 30000);
+  EXPECT_EQ(offers.offers(0).priority_tier(), v1::PRIORITY_TIER_ESSENTIAL);
 }
 
 }  // namespace

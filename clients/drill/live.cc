@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -102,7 +103,8 @@ std::string ResolveToken(const LiveOptions& o, const std::string& code) {
 int Sender(const Command& cmd) {
   switch (cmd.type) {
     case CommandType::kSubmitOffer:
-      return static_cast<int>(cmd.submit.agency);
+    case CommandType::kSubmitOfferWithNeed:
+      return static_cast<int>(SubmitBody(cmd).agency);
     case CommandType::kCancelOffer:
       return static_cast<int>(cmd.cancel.agency);
     case CommandType::kReplaceOffer:
@@ -125,10 +127,8 @@ int Sender(const Command& cmd) {
       return -1;
     case CommandType::kAdvanceTime:
     case CommandType::kSetOfferRetention:  // the live server keeps its own window
-    // Allocation auctions: the live server runs its own ticks; a buy with a need is not
-    // replayed live (yet).
+    // Allocation auctions: the live server runs its own ticks.
     case CommandType::kRunAuction:
-    case CommandType::kSubmitOfferWithNeed:
     case CommandType::kReplaceTermOffer:  // not replayed live (yet)
       return -2;
   }
@@ -177,8 +177,13 @@ absl::Status CheckLiveTokens(const std::string& dir, const LiveOptions& options)
 
 namespace {
 
-bool IsReject(grpc::StatusCode code) {
-  switch (code) {
+bool IsReject(const grpc::Status& status) {
+  // A tier the agency may not declare (a journaled reject, like the codes below); other
+  // PERMISSION_DENIED answers (a token or certificate of the wrong kind) are failures.
+  if (status.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
+    return absl::StartsWith(status.error_message(), "REJECT_REASON_TIER_NOT_ALLOWED");
+  }
+  switch (status.error_code()) {
     case grpc::StatusCode::INVALID_ARGUMENT:
     case grpc::StatusCode::FAILED_PRECONDITION:
     case grpc::StatusCode::NOT_FOUND:
@@ -292,7 +297,7 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
       ++result.sent;
       if (s.ok()) {
         ++result.ok;
-      } else if (IsReject(s.error_code())) {
+      } else if (IsReject(s)) {
         ++result.rejected;
       } else {
         failure = absl::Status(
@@ -326,8 +331,9 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
     };
 
     switch (cmd.type) {
-      case CommandType::kSubmitOffer: {
-        const SubmitOffer& s = cmd.submit;
+      case CommandType::kSubmitOffer:
+      case CommandType::kSubmitOfferWithNeed: {  // a buy with a declared need and tier
+        const SubmitOffer& s = SubmitBody(cmd);
         if (s.agency >= token.size() || token[s.agency].empty() || s.pair >= ref.pairs().size()) {
           ++result.skipped;
           break;
@@ -343,6 +349,10 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
         req.set_min_fill_lots(s.min_fill);
         agencies_of(s.allow, req.mutable_allow_counterparties());
         agencies_of(s.deny, req.mutable_deny_counterparties());
+        if (cmd.type == CommandType::kSubmitOfferWithNeed) {
+          req.set_declared_need(cmd.submit_need.need);
+          req.set_priority_tier(static_cast<msx::v1::PriorityTier>(cmd.submit_need.tier));
+        }
         msx::v1::SubmitOfferResponse resp;
         grpc::Status st = call([&](msx::v1::Exchange::Stub* exchange, msx::v1::Admin::Stub*) {
           resp.Clear();
@@ -589,7 +599,6 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
       // A term replace: no live RPC in this build of the drill (not replayed).
       case CommandType::kReplaceTermOffer:
       case CommandType::kRunAuction:
-      case CommandType::kSubmitOfferWithNeed:
         ++result.skipped;
         break;
     }

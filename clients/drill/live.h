@@ -6,6 +6,7 @@
 // Translation of each journaled command:
 //   SubmitOffer   -> Exchange.SubmitOffer as the agency (client_offer_id + offset; a GTD
 //                    expiry keeps its distance from the command's time, scaled by the speed)
+//   SubmitOfferWithNeed -> the same, with declared_need and priority_tier
 //   CancelOffer / ReplaceOffer -> the live offer id of the same offer (learned from the
 //                    SubmitOffer response); skipped if the live server never accepted it.
 //                    A journal's legacy open-lots replace (kReplaceOfferOpenLots) is sent
@@ -19,8 +20,7 @@
 //                    shows between the same two term offers (live ids of both)
 //   CancelTermOffer, ReturnObligation, RecallObligation -> the live id of the same term
 //                    offer or obligation; skipped if the live server never made it
-//   AdvanceTime, RunAuction -> skipped (the server runs its own time and auction ticks);
-//                    a buy with a declared need (SubmitOfferWithNeed) too
+//   AdvanceTime, RunAuction -> skipped (the server runs its own time and auction ticks)
 // Commands are sent one at a time, in journal order, each when its scaled time comes (or
 // at once with speed "max").
 //
