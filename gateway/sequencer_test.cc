@@ -18,6 +18,7 @@
 #include <tuple>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/matching/engine.h"
@@ -741,10 +742,20 @@ TEST_F(SequencerJournalTest, ARefusedClockAdvanceLeavesTheClockWhereItWas) {
     so->queue_capacity = kCapacity;
     so->max_undurable_commands = 16;
   });
-  // Fill the ring while the stalled journal holds the sequencer back.
+  // Fill the ring while the stalled journal holds the sequencer back. On a busy machine the
+  // sequencer thread may need many turns to reach its journal wait: keep trying for a
+  // generous while (a bound against hanging, not a speed expectation).
   std::vector<std::unique_ptr<Recorder>> works;
+  // Whatever way the test ends, the sequencer and the journal let go of `works` before it
+  // is destroyed (a failed assertion used to leave them holding it: a crash at teardown).
+  absl::Cleanup release_works = [this] {
+    Unstall();
+    if (sequencer_) sequencer_->Stop();
+    if (journal_) journal_->Close().IgnoreError();
+  };
   bool held_back = false;
-  for (int i = 0; i < 4000 && !held_back; ++i) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (int i = 0; !held_back && std::chrono::steady_clock::now() < give_up; ++i) {
     works.push_back(std::make_unique<Recorder>(dir_.path(), journal_.get()));
     absl::Status s = sequencer_->SubmitCommand(MakeCommand(i), works.back().get());
     if (s.ok()) continue;
