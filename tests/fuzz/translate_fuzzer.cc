@@ -22,11 +22,11 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "engine/matching/command.h"
 #include "engine/config/config.h"
+#include "engine/journal/codec.h"
+#include "engine/matching/command.h"
 #include "engine/matching/engine.h"
 #include "engine/matching/event.h"
-#include "engine/journal/codec.h"
 #include "gateway/translate.h"
 #include "msx/v1/exchange.pb.h"
 #include "tests/fuzz/fuzz_check.h"
@@ -46,8 +46,8 @@ const msx::ReferenceData& Ref() {
 }
 
 void CheckError(const absl::Status& status) {
-  MSX_FUZZ_CHECK(absl::IsInvalidArgument(status) || absl::IsNotFound(status),
-                 "unexpected code: %s", status.ToString().c_str());
+  MSX_FUZZ_CHECK(absl::IsInvalidArgument(status) || absl::IsNotFound(status), "unexpected code: %s",
+                 status.ToString().c_str());
   MSX_FUZZ_CHECK(!status.message().empty() && status.message().size() <= kMaxMessage,
                  "message of %zu bytes", status.message().size());
   const grpc::Status g = msx::gateway::ToGrpcStatus(status);
@@ -59,8 +59,18 @@ void CheckError(const absl::Status& status) {
 void CheckCommand(const msx::ReferenceData& ref, msx::AgencyId caller, const msx::Command& cmd) {
   const std::size_t pairs = ref.pairs().size();
   switch (cmd.type) {
+    case msx::CommandType::kSubmitOfferWithNeed:
+      // A declared need makes a buy that may rest in a call auction, in one of the three
+      // tiers; whether the agency may use that tier is the engine's check (reason 61).
+      MSX_FUZZ_CHECK(cmd.submit_need.offer.side == msx::Side::kBuy && cmd.submit_need.need > 0,
+                     "need %lld on side %d", static_cast<long long>(cmd.submit_need.need),
+                     static_cast<int>(cmd.submit_need.offer.side));
+      MSX_FUZZ_CHECK(static_cast<int>(cmd.submit_need.tier) >= 1 &&
+                         static_cast<int>(cmd.submit_need.tier) <= msx::kNumPriorityTiers,
+                     "tier %d", static_cast<int>(cmd.submit_need.tier));
+      [[fallthrough]];
     case msx::CommandType::kSubmitOffer: {
-      const msx::SubmitOffer& s = cmd.submit;
+      const msx::SubmitOffer& s = msx::SubmitBody(cmd);
       MSX_FUZZ_CHECK(s.agency == caller && s.pair < pairs && s.lots > 0 && s.price > 0 &&
                          (s.side == msx::Side::kBuy || s.side == msx::Side::kSell) &&
                          static_cast<int>(s.tif) >= 1 && static_cast<int>(s.tif) <= 4 &&
@@ -69,9 +79,9 @@ void CheckCommand(const msx::ReferenceData& ref, msx::AgencyId caller, const msx
       MSX_FUZZ_CHECK(s.tif == msx::TimeInForce::kGtd ? s.expiry > 0 : s.expiry == 0,
                      "expiry %lld with tif %d", static_cast<long long>(s.expiry),
                      static_cast<int>(s.tif));
-      const msx::AgencyMask valid =
-          ref.agencies().size() >= 64 ? ~msx::AgencyMask{0}
-                                      : (msx::AgencyMask{1} << ref.agencies().size()) - 1;
+      const msx::AgencyMask valid = ref.agencies().size() >= 64
+                                        ? ~msx::AgencyMask{0}
+                                        : (msx::AgencyMask{1} << ref.agencies().size()) - 1;
       MSX_FUZZ_CHECK((s.allow & ~valid) == 0 && (s.deny & ~valid) == 0,
                      "allow/deny name agencies that do not exist");
       break;
@@ -132,14 +142,16 @@ void RunOnEngine(const msx::ReferenceData& ref, msx::Command cmd) {
     if (e.type == msx::EventType::kRejected &&
         e.rejected.reason != msx::RejectReason::kDuplicateClientId) {
       const absl::Status st = msx::gateway::RejectToStatus(ref, cmd, e.rejected.reason);
-      MSX_FUZZ_CHECK(!st.ok() && st.message().size() <= kMaxMessage,
-                     "reject %d maps to %s", static_cast<int>(e.rejected.reason),
-                     st.ToString().c_str());
+      MSX_FUZZ_CHECK(!st.ok() && st.message().size() <= kMaxMessage, "reject %d maps to %s",
+                     static_cast<int>(e.rejected.reason), st.ToString().c_str());
     }
-    if (e.type == msx::EventType::kAccepted && cmd.type == msx::CommandType::kSubmitOffer) {
-      auto info = engine.FindByClientId(cmd.submit.agency, cmd.submit.client_id);
+    if (e.type == msx::EventType::kAccepted &&
+        (cmd.type == msx::CommandType::kSubmitOffer ||
+         cmd.type == msx::CommandType::kSubmitOfferWithNeed)) {
+      const msx::SubmitOffer& submit = msx::SubmitBody(cmd);
+      auto info = engine.FindByClientId(submit.agency, submit.client_id);
       MSX_FUZZ_CHECK(info.has_value(), "accepted submit not found by its client id");
-      MSX_FUZZ_CHECK(msx::gateway::SameSubmitParameters(*info, cmd.submit),
+      MSX_FUZZ_CHECK(msx::gateway::SameSubmitParameters(*info, cmd),
                      "a retry of this accepted submit would not be recognised");
     }
   }
