@@ -9,112 +9,54 @@
 
 #include "engine/matching/engine.h"
 #include "engine/matching/reference_data_builder.h"
+#include "engine/testing/term_book_fixture.h"
 #include "engine/testing/test_universe.h"
 #include "gtest/gtest.h"
 
 namespace msx {
 namespace {
 
-using ::msx::testing::AdvanceTime;
 using ::msx::testing::EventsOf;
 using ::msx::testing::FirstReject;
-using ::msx::testing::ReturnObligation;
-using ::msx::testing::SetHolding;
-using ::msx::testing::TermOffer;
+using ::msx::testing::kDla;
+using ::msx::testing::kGa;
+using ::msx::testing::kHalf;
+using ::msx::testing::kJogmec;
+using ::msx::testing::kKabil;
+using ::msx::testing::kKomir;
+using ::msx::testing::kLi;
+using ::msx::testing::kLiValue;
+using ::msx::testing::kNi;
+using ::msx::testing::kNi2;
+using ::msx::testing::kNi90;
+using ::msx::testing::kNiValue;
+using ::msx::testing::kSecured;
 
-constexpr TimeNs kT0 = 1'800'000'000'000'000'000;
-constexpr TimeNs kDay = kNsPerDay;
-
-constexpr AgencyId kKomir = 0, kJogmec = 1, kDla = 2, kKabil = 3;
-// CO: cobalt, USD 33/kg; LI: lithium, USD 9/kg; GA: gallium, USD 300/kg; CO2: a second
-// cobalt instrument (same mineral as CO, never accepted against a cobalt loan).
-constexpr InstrumentId kCo = 0, kLi = 1, kGa = 2, kCo2 = 3;
-constexpr MicroUsd kCoValue = 33'000'000, kLiValue = 9'000'000, kGaValue = 300'000'000;
-constexpr TermBookId kCo90 = 0;
-// SECURED (KOMIR, JOGMEC, DLA): 110 % in CO2, then LI, then GA; grace 10 days.
+// The universe of engine/testing/term_book_fixture.h. Every nickel loan is secured:
+// NI: nickel, USD 33/kg; LI: lithium, USD 9/kg; GA: gallium, USD 300/kg; NI2: a second
+// nickel instrument (same mineral as NI, never accepted against a nickel loan).
+// SECURED (KOMIR, JOGMEC, DLA): 110 % in NI2, then LI, then GA; grace 10 days.
 // HALF (KOMIR, KABIL): 50 % in LI; grace default (30 days).
-constexpr std::int32_t kSecuredBps = 11000;
-constexpr TimeNs kGrace = 10 * kDay;
+constexpr TimeNs kDay = kNsPerDay;
+constexpr TimeNs kGrace = testing::kSecuredGraceDays * kDay;
 
-ReferenceData MakeRef() {
-  ReferenceDataBuilder b;
-  b.AddInstrument({"CO", "cobalt", "metal", "kg", 1000, kCoValue, 0});
-  b.AddInstrument({"LI", "lithium", "hydroxide", "kg", 1000, kLiValue, 0});
-  b.AddInstrument({"GA", "gallium", "4N", "kg", 10, kGaValue, 0});
-  b.AddInstrument({"CO2", "cobalt", "powder", "kg", 1000, kCoValue, 0});
-  b.AddPair({"CO", "LI", 1, 1500, 100000});
-  for (const char* code : {"KOMIR", "JOGMEC", "DLA", "KABIL"}) b.AddAgency({code, code, "XX"});
-  b.AddAgreement({"SECURED", {"KOMIR", "JOGMEC", "DLA"}, {}});
-  b.AddAgreement({"HALF", {"KOMIR", "KABIL"}, {}});
-  b.AddTermBook({"CO", 90, 100000});
-  AgreementTermsSpec secured;
-  secured.agreement = "SECURED";
-  secured.default_credit_limit = 100'000'000'000'000;
-  secured.grace_days = 10;
-  secured.collateral_bps = kSecuredBps;
-  secured.collateral_instruments = {"CO2", "LI", "GA"};
-  b.SetAgreementTerms(secured);
-  AgreementTermsSpec half;
-  half.agreement = "HALF";
-  half.default_credit_limit = 100'000'000'000'000;
-  half.collateral_bps = 5000;
-  half.collateral_instruments = {"LI"};
-  b.SetAgreementTerms(half);
-  absl::StatusOr<ReferenceData> ref = b.Build();
-  EXPECT_TRUE(ref.ok()) << ref.status();
-  return *std::move(ref);
-}
-
-// 10 lots of CO at 0 bp: 10,000 kg due, USD 330,000. At 110 % that is USD 363,000 of
+// 10 lots of NI at 0 bp: 10,000 kg due, USD 330,000. At 110 % that is USD 363,000 of
 // lithium at USD 9/kg: 40,333.3 kg, rounded up to 40,334 kg.
 constexpr Amount kTenLotsPledge = 40'334;
 
-class CollateralTest : public ::testing::Test {
+class CollateralTest : public testing::TermBookTest {
  protected:
-  CollateralTest() : ref_(MakeRef()), engine_(ref_, EngineOptions{.expected_offers = 1024}) {
-    for (AgencyId a : {kKomir, kJogmec, kDla, kKabil}) {
-      Set(a, kCo, 1'000'000);
-      Set(a, kLi, 1'000'000);
-    }
-  }
-
-  std::vector<Event> Run(Command c) {
-    c.seq = ++seq_;
-    c.time = now_;
-    std::vector<Event> ev;
-    engine_.Apply(c, &ev);
-    return ev;
-  }
-  std::vector<Event> Set(AgencyId a, InstrumentId i, Amount total) {
-    return Run(SetHolding(a, i, total));
-  }
   std::vector<Event> Term(AgencyId a, Side side, Lots lots, std::int64_t bps = 0) {
-    return Run(TermOffer(a, kCo90, side, lots, bps));
+    return TermBookTest::Term(a, kNi90, side, lots, bps);
   }
-  std::vector<Event> Return(AgencyId a, ObligationId id, Amount amount) {
-    return Run(ReturnObligation(a, id, amount));
-  }
-  std::vector<Event> Advance(TimeNs to) {
-    now_ = to;
-    return Run(AdvanceTime());
-  }
-  HoldingInfo H(AgencyId a, InstrumentId i) const { return engine_.GetHoldings(a, i); }
-  ObligationInfo Ob(ObligationId id) const {
-    std::optional<ObligationInfo> o = engine_.GetObligation(id);
-    EXPECT_TRUE(o.has_value());
-    return o.value_or(ObligationInfo{});
-  }
-  // A loan of 10 lots of CO from KOMIR to JOGMEC (obligation `id`), made at kT0.
+  // A loan of 10 lots of NI from KOMIR to JOGMEC (obligation `id`), made at kT0.
   void Loan() {
     Term(kKomir, Side::kSell, 10);
     Term(kJogmec, Side::kBuy, 10);
   }
-
-  ReferenceData ref_;
-  Engine engine_;
-  Seq seq_ = 0;
-  TimeNs now_ = kT0;
 };
+
+constexpr TimeNs kT0 = testing::kTermBookT0;
 
 TEST_F(CollateralTest, ThePledgeIsReservedAtTheFillRightAfterTheLoan) {
   Term(kKomir, Side::kSell, 10);
@@ -127,7 +69,7 @@ TEST_F(CollateralTest, ThePledgeIsReservedAtTheFillRightAfterTheLoan) {
   EXPECT_EQ(c.obligation, 1u);
   EXPECT_EQ(c.lender, kKomir);
   EXPECT_EQ(c.borrower, kJogmec);
-  // CO2 comes first in the agreement's list but is cobalt, the lent mineral: skipped.
+  // NI2 comes first in the agreement's list but is nickel, the lent mineral: skipped.
   EXPECT_EQ(c.instrument, kLi);
   EXPECT_EQ(c.amount, kTenLotsPledge);
   EXPECT_EQ(c.state, ObligationState::kOpen);
@@ -155,7 +97,7 @@ TEST_F(CollateralTest, ABorrowWithoutEnoughCollateralIsRejectedWithItsOwnReason)
   Term(kKomir, Side::kSell, 10);
   std::vector<Event> ev = Term(kJogmec, Side::kBuy, 10);
   EXPECT_EQ(FirstReject(ev), RejectReason::kInsufficientCollateral);
-  EXPECT_EQ(H(kJogmec, kCo).available, 1'000'000);  // no loan
+  EXPECT_EQ(H(kJogmec, kNi).available, 1'000'000);  // no loan
   // Enough for 9 lots (36,301 kg) is enough for a 9-lot borrow.
   ev = Term(kJogmec, Side::kBuy, 9);
   EXPECT_EQ(FirstReject(ev), RejectReason::kNone);
@@ -205,7 +147,7 @@ TEST_F(CollateralTest, SettlementAtTheDueTimeReleasesThePledge) {
 
 TEST_F(CollateralTest, AfterTheGracePeriodTheLenderTakesWhatCoversTheDebtAndTheRestGoesBack) {
   Loan();
-  Set(kJogmec, kCo, 0);  // JOGMEC cannot pay: overdue at the due time
+  Set(kJogmec, kNi, 0);  // JOGMEC cannot pay: overdue at the due time
   std::vector<Event> ev = Advance(kT0 + 90 * kDay);
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(ev[0].obligation.kind, ObligationEventKind::kOverdue);
@@ -215,7 +157,7 @@ TEST_F(CollateralTest, AfterTheGracePeriodTheLenderTakesWhatCoversTheDebtAndTheR
   EXPECT_TRUE(ev.empty());
   EXPECT_EQ(engine_.NextExpiry(), kT0 + 90 * kDay + kGrace);
   ev = Advance(kT0 + 90 * kDay + kGrace);
-  // 10,000 kg of CO owed = USD 330,000 = 36,666.7 kg of LI, rounded up: 36,667 kg to
+  // 10,000 kg of NI owed = USD 330,000 = 36,666.7 kg of LI, rounded up: 36,667 kg to
   // KOMIR; the other 3,667 kg of the pledge go back to JOGMEC.
   ASSERT_EQ(ev.size(), 2u);
   ASSERT_EQ(ev[0].type, EventType::kCollateral);
@@ -236,17 +178,17 @@ TEST_F(CollateralTest, AfterTheGracePeriodTheLenderTakesWhatCoversTheDebtAndTheR
   EXPECT_EQ(ob.returned + ob.covered + ob.outstanding, ob.due_amount);
   EXPECT_EQ(ob.collateral_state, CollateralState::kForfeited);
   EXPECT_EQ(ob.collateral_forfeited, 36'667);
-  EXPECT_EQ(engine_.CreditUsed(0, kJogmec), 0);
-  // Cured: JOGMEC may lend cobalt again.
-  Set(kJogmec, kCo, 10'000);
+  EXPECT_EQ(engine_.CreditUsed(kSecured, kJogmec), 0);
+  // Cured: JOGMEC may lend nickel again.
+  Set(kJogmec, kNi, 10'000);
   EXPECT_EQ(FirstReject(Term(kJogmec, Side::kSell, 1)), RejectReason::kNone);
 }
 
 TEST_F(CollateralTest, AnObligationPaidWithinTheGracePeriodGetsItsPledgeBack) {
   Loan();
-  Set(kJogmec, kCo, 0);
+  Set(kJogmec, kNi, 0);
   Advance(kT0 + 90 * kDay);
-  std::vector<Event> ev = Set(kJogmec, kCo, 10'000);  // collected at the end of the command
+  std::vector<Event> ev = Set(kJogmec, kNi, 10'000);  // collected at the end of the command
   std::vector<Event> c = EventsOf(ev, EventType::kCollateral);
   ASSERT_EQ(c.size(), 1u);
   EXPECT_EQ(c[0].collateral.kind, CollateralEventKind::kReleased);
@@ -259,20 +201,20 @@ TEST_F(CollateralTest, APledgeWorthLessThanTheDebtCoversWhatItIsWorthAndTheRestS
   Term(kKomir, Side::kSell, 10);
   Term(kKabil, Side::kBuy, 10);
   EXPECT_EQ(Ob(1).collateral_amount, 18'334);
-  Set(kKabil, kCo, 0);
+  Set(kKabil, kNi, 0);
   Advance(kT0 + 90 * kDay);
   std::vector<Event> ev = Advance(kT0 + 120 * kDay);  // the default grace: 30 days
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(ev[0].collateral.kind, CollateralEventKind::kForfeited);
   EXPECT_EQ(ev[0].collateral.amount, 18'334);
-  // 18,334 kg x 9 / 33 = 5,000.18: 5,000 kg of cobalt covered, rounded down.
+  // 18,334 kg x 9 / 33 = 5,000.18: 5,000 kg of nickel covered, rounded down.
   EXPECT_EQ(ev[0].collateral.covered, 5'000);
   EXPECT_EQ(ev[0].collateral.outstanding, 5'000);
   EXPECT_EQ(ev[0].collateral.state, ObligationState::kOverdue);
   EXPECT_EQ(Ob(1).state, ObligationState::kOverdue);
-  EXPECT_EQ(engine_.CreditUsed(1, kKabil), 5'000 * kCoValue);
-  // The rest is still collected from cobalt KABIL receives.
-  ev = Set(kKabil, kCo, 7'000);
+  EXPECT_EQ(engine_.CreditUsed(kHalf, kKabil), 5'000 * kNiValue);
+  // The rest is still collected from nickel KABIL receives.
+  ev = Set(kKabil, kNi, 7'000);
   std::vector<Event> o = EventsOf(ev, EventType::kObligation);
   ASSERT_EQ(o.size(), 1u);
   EXPECT_EQ(o[0].obligation.amount, 5'000);
@@ -281,7 +223,7 @@ TEST_F(CollateralTest, APledgeWorthLessThanTheDebtCoversWhatItIsWorthAndTheRestS
 
 TEST_F(CollateralTest, PledgesSurviveASnapshotAsVersionFiveAndAreHandedOverAfterLoading) {
   Loan();
-  Set(kJogmec, kCo, 0);
+  Set(kJogmec, kNi, 0);
   Advance(kT0 + 90 * kDay);
   const std::string state = engine_.SaveState();
   EXPECT_EQ(static_cast<unsigned char>(state[8]), 5);
@@ -317,7 +259,7 @@ TEST_F(CollateralTest, ASnapshotThatReservesLessThanThePledgesIsDataLoss) {
 TEST(CollateralConfigTest, CollateralTermsAreValidatedNamingTheField) {
   auto build = [](std::int32_t bps, std::vector<std::string> instruments) {
     ReferenceDataBuilder b;
-    b.AddInstrument({"CO", "cobalt", "metal", "kg", 1000, kCoValue, 0});
+    b.AddInstrument({"CO", "cobalt", "metal", "kg", 1000, testing::kCoValue, 0});
     b.AddInstrument({"LI", "lithium", "hydroxide", "kg", 1000, kLiValue, 0});
     b.AddAgency({"KOMIR", "KOMIR", "KR"});
     b.AddAgreement({"A", {"KOMIR"}, {}});

@@ -10,124 +10,42 @@
 #include <vector>
 
 #include "engine/matching/engine.h"
-#include "engine/matching/reference_data_builder.h"
+#include "engine/testing/term_book_fixture.h"
+#include "engine/testing/test_universe.h"
 #include "gtest/gtest.h"
 
 namespace msx {
 namespace {
 
-constexpr TimeNs kT0 = 1'800'000'000'000'000'000;
+using ::msx::testing::EventsOf;
+using ::msx::testing::FirstReject;
+using ::msx::testing::kCo;
+using ::msx::testing::kCo30;
+using ::msx::testing::kDera;
+using ::msx::testing::kDla;
+using ::msx::testing::kJogmec;
+using ::msx::testing::kKomir;
+using ::msx::testing::kLi;
+using ::msx::testing::kNorec;
 
-constexpr AgencyId kKomir = 0, kJogmec = 1, kDla = 2, kKabil = 3;
-// CO: cobalt, lot 1000 kg, USD 33/kg; LI: lithium, lot 1000 kg, USD 9/kg.
-constexpr InstrumentId kCo = 0, kLi = 1;
-constexpr MicroUsd kCoValue = 33'000'000;
-constexpr TermBookId kCo90 = 0;
-// CORE (KOMIR, JOGMEC, DLA): every mineral, USD 100 M each, no collateral.
-// NOREC (KOMIR, KABIL): cobalt; KABIL may owe 10 lots of cobalt at reference value.
-// PLEDGE (JOGMEC, KABIL): every mineral, USD 100 M, 100 % collateral in lithium.
-constexpr MicroUsd kKabilLimit = 10 * 1000 * kCoValue;
+// The universe of engine/testing/term_book_fixture.h, on its cobalt book of at most 1,000
+// lots (CO@30D). KOMIR, JOGMEC and DLA lend to each other under CORE (USD 100 M each, no
+// collateral). DERA borrows from KOMIR under NOREC (at most 10 lots of cobalt at reference
+// value) and from JOGMEC under PLEDGE (USD 100 M, 100 % collateral in lithium).
 // 10 lots of cobalt at 0 bp owe 10,000 kg = USD 330,000: 36,667 kg of lithium at 100 %.
 constexpr Amount kTenLotsPledge = 36'667;
 
-ReferenceData MakeRef() {
-  ReferenceDataBuilder b;
-  b.AddInstrument({"CO", "cobalt", "metal", "kg", 1000, kCoValue, 0});
-  b.AddInstrument({"LI", "lithium", "hydroxide", "kg", 1000, 9'000'000, 0});
-  b.AddPair({"CO", "LI", 1, 1500, 100000});
-  for (const char* code : {"KOMIR", "JOGMEC", "DLA", "KABIL"}) b.AddAgency({code, code, "XX"});
-  b.AddAgreement({"CORE", {"KOMIR", "JOGMEC", "DLA"}, {}});
-  b.AddAgreement({"NOREC", {"KOMIR", "KABIL"}, {"cobalt"}});
-  b.AddAgreement({"PLEDGE", {"JOGMEC", "KABIL"}, {}});
-  b.AddTermBook({"CO", 90, 1000});
-  AgreementTermsSpec core;
-  core.agreement = "CORE";
-  core.default_credit_limit = 100'000'000'000'000;
-  b.SetAgreementTerms(core);
-  AgreementTermsSpec norec;
-  norec.agreement = "NOREC";
-  norec.credit_limits = {{"KABIL", kKabilLimit}};
-  b.SetAgreementTerms(norec);
-  AgreementTermsSpec pledge;
-  pledge.agreement = "PLEDGE";
-  pledge.default_credit_limit = 100'000'000'000'000;
-  pledge.collateral_bps = 10000;
-  pledge.collateral_instruments = {"LI"};
-  b.SetAgreementTerms(pledge);
-  absl::StatusOr<ReferenceData> ref = b.Build();
-  EXPECT_TRUE(ref.ok()) << ref.status();
-  return *std::move(ref);
-}
-
-class TermOrderTypesTest : public ::testing::Test {
+class TermOrderTypesTest : public testing::TermBookTest {
  protected:
-  TermOrderTypesTest() : ref_(MakeRef()), engine_(ref_, EngineOptions{.expected_offers = 256}) {
-    for (AgencyId a : {kKomir, kJogmec, kDla, kKabil}) {
-      Set(a, kCo, 1'000'000);
-      Set(a, kLi, 1'000'000);
-    }
-  }
-
-  std::vector<Event> Run(Command c) {
-    c.seq = ++seq_;
-    c.time = now_;
-    std::vector<Event> ev;
-    engine_.Apply(c, &ev);
-    return ev;
-  }
-  std::vector<Event> Set(AgencyId a, InstrumentId i, Amount total) {
-    Command c{};
-    c.type = CommandType::kSetHoldings;
-    c.set_holdings = {a, i, total};
-    return Run(c);
-  }
   // kSell = lend, kBuy = borrow.
   std::vector<Event> Term(AgencyId a, Side side, Lots lots, std::int64_t bps,
                           TimeInForce tif = TimeInForce::kGtc, Lots min_fill = 0,
                           TimeNs expiry = 0) {
-    Command c{};
-    c.type = CommandType::kSubmitTermOffer;
-    c.submit = SubmitOffer{a, kCo90, side, tif, lots, bps, min_fill, expiry, 0, 0, 0};
-    return Run(c);
+    return TermBookTest::Term(a, kCo30, side, lots, bps, tif, min_fill, expiry);
   }
-  std::vector<Event> Replace(AgencyId a, OfferId id, Lots total, std::int64_t bps) {
-    Command c{};
-    c.type = CommandType::kReplaceTermOffer;
-    c.replace = ReplaceOffer{a, id, total, bps};
-    return Run(c);
-  }
-  std::vector<Event> Advance(TimeNs to) {
-    now_ = to;
-    Command c{};
-    c.type = CommandType::kAdvanceTime;
-    return Run(c);
-  }
-  HoldingInfo H(AgencyId a, InstrumentId i) const { return engine_.GetHoldings(a, i); }
-  OfferInfo Offer(OfferId id) const { return engine_.GetTermOffer(id).value_or(OfferInfo{}); }
-  static RejectReason RejectOf(const std::vector<Event>& ev) {
-    for (const Event& e : ev) {
-      if (e.type == EventType::kRejected) return e.rejected.reason;
-    }
-    return RejectReason::kNone;
-  }
-  static std::vector<const Event*> OfType(const std::vector<Event>& ev, EventType t) {
-    std::vector<const Event*> v;
-    for (const Event& e : ev) {
-      if (e.type == t) v.push_back(&e);
-    }
-    return v;
-  }
-  static std::uint32_t SnapshotVersion(const std::string& state) {
-    std::uint32_t v;
-    std::memcpy(&v, state.data() + 8, 4);
-    return v;
-  }
-
-  ReferenceData ref_;
-  Engine engine_;
-  Seq seq_ = 0;
-  TimeNs now_ = kT0;
 };
+
+constexpr TimeNs kT0 = testing::kTermBookT0;
 
 // ------------------------------------------------------------------ FOK and minimum fill
 
@@ -146,55 +64,55 @@ TEST_F(TermOrderTypesTest, AFokBorrowLendsWholeOrIsCancelledWholeWithNoLoan) {
   EXPECT_FALSE(engine_.GetObligation(1).has_value());
   // 9 lots fill a FOK of 9, across both makers, at their premiums.
   ev = Term(kJogmec, Side::kBuy, 9, 150, TimeInForce::kFok);
-  std::vector<const Event*> loans = OfType(ev, EventType::kLoanFill);
+  std::vector<Event> loans = EventsOf(ev, EventType::kLoanFill);
   ASSERT_EQ(loans.size(), 2u);
-  EXPECT_EQ(loans[0]->loan_fill.premium_bps, 100);
-  EXPECT_EQ(loans[1]->loan_fill.premium_bps, 120);
+  EXPECT_EQ(loans[0].loan_fill.premium_bps, 100);
+  EXPECT_EQ(loans[1].loan_fill.premium_bps, 120);
   EXPECT_EQ(Offer(4).status, OfferStatus::kFilled);
-  EXPECT_TRUE(OfType(ev, EventType::kTermCancelled).empty());
+  EXPECT_TRUE(EventsOf(ev, EventType::kTermCancelled).empty());
 }
 
 TEST_F(TermOrderTypesTest, AnUnfilledFokLendGetsItsWholeReservationBack) {
   Term(kJogmec, Side::kBuy, 4, 100);
   std::vector<Event> ev = Term(kKomir, Side::kSell, 5, 100, TimeInForce::kFok);
-  ASSERT_EQ(OfType(ev, EventType::kTermCancelled).size(), 1u);
+  ASSERT_EQ(EventsOf(ev, EventType::kTermCancelled).size(), 1u);
   EXPECT_EQ(H(kKomir, kCo).reserved, 0);
   EXPECT_EQ(H(kKomir, kCo).available, 1'000'000);
 }
 
 TEST_F(TermOrderTypesTest, AFokLendDoesNotCountABorrowerItsCreditWouldNotLetBorrowMore) {
-  // KABIL's two borrows fit its credit one at a time, not together: the walk that
+  // DERA's two borrows fit its credit one at a time, not together: the walk that
   // decides the FOK charges the first loan's credit before it looks at the second.
-  Term(kKabil, Side::kBuy, 8, 0);  // offer 1
-  Term(kKabil, Side::kBuy, 8, 0);  // offer 2
+  Term(kDera, Side::kBuy, 8, 0);  // offer 1
+  Term(kDera, Side::kBuy, 8, 0);  // offer 2
   std::vector<Event> ev = Term(kKomir, Side::kSell, 16, 0, TimeInForce::kFok);
-  EXPECT_TRUE(OfType(ev, EventType::kLoanFill).empty());
-  std::vector<const Event*> cancels = OfType(ev, EventType::kTermCancelled);
+  EXPECT_TRUE(EventsOf(ev, EventType::kLoanFill).empty());
+  std::vector<Event> cancels = EventsOf(ev, EventType::kTermCancelled);
   ASSERT_EQ(cancels.size(), 1u);
-  EXPECT_EQ(cancels[0]->cancelled.reason, CancelReason::kFokUnfilled);
-  EXPECT_EQ(engine_.CreditUsed(1, kKabil), 0);  // nothing of the check's walk stays
+  EXPECT_EQ(cancels[0].cancelled.reason, CancelReason::kFokUnfilled);
+  EXPECT_EQ(engine_.CreditUsed(kNorec, kDera), 0);  // nothing of the check's walk stays
   EXPECT_EQ(H(kKomir, kCo).reserved, 0);
-  // What KABIL's credit allows does fill a FOK.
-  EXPECT_EQ(OfType(Term(kKomir, Side::kSell, 8, 0, TimeInForce::kFok), EventType::kLoanFill)
+  // What DERA's credit allows does fill a FOK.
+  EXPECT_EQ(EventsOf(Term(kKomir, Side::kSell, 8, 0, TimeInForce::kFok), EventType::kLoanFill)
                 .size(),
             1u);
 }
 
 TEST_F(TermOrderTypesTest, AMinimumFillCountsOnlyMakersWithinCreditThenTheRestRests) {
-  Term(kKabil, Side::kBuy, 8, 0);
-  Term(kKabil, Side::kBuy, 8, 0);
-  // 16 lots cross, but KABIL may owe only 10: one loan of 8 is all that can be made.
+  Term(kDera, Side::kBuy, 8, 0);
+  Term(kDera, Side::kBuy, 8, 0);
+  // 16 lots cross, but DERA may owe only 10: one loan of 8 is all that can be made.
   std::vector<Event> ev = Term(kKomir, Side::kSell, 16, 0, TimeInForce::kGtc, 9);
-  EXPECT_TRUE(OfType(ev, EventType::kLoanFill).empty());
-  std::vector<const Event*> cancels = OfType(ev, EventType::kTermCancelled);
+  EXPECT_TRUE(EventsOf(ev, EventType::kLoanFill).empty());
+  std::vector<Event> cancels = EventsOf(ev, EventType::kTermCancelled);
   ASSERT_EQ(cancels.size(), 1u);
-  EXPECT_EQ(cancels[0]->cancelled.reason, CancelReason::kMinFillUnmet);
-  EXPECT_EQ(cancels[0]->cancelled.lots, 16);
+  EXPECT_EQ(cancels[0].cancelled.reason, CancelReason::kMinFillUnmet);
+  EXPECT_EQ(cancels[0].cancelled.lots, 16);
   // A minimum of 8 is met: the loan is made, the rest rests (the minimum applies to the
   // immediate execution only) behind the skipped borrow, which keeps its place.
   ev = Term(kKomir, Side::kSell, 16, 0, TimeInForce::kGtc, 8);
-  ASSERT_EQ(OfType(ev, EventType::kLoanFill).size(), 1u);
-  EXPECT_TRUE(OfType(ev, EventType::kTermCancelled).empty());
+  ASSERT_EQ(EventsOf(ev, EventType::kLoanFill).size(), 1u);
+  EXPECT_TRUE(EventsOf(ev, EventType::kTermCancelled).empty());
   EXPECT_EQ(Offer(4).status, OfferStatus::kOpen);
   EXPECT_EQ(Offer(4).open_lots, 8);
   EXPECT_EQ(Offer(4).min_fill, 8);
@@ -203,23 +121,23 @@ TEST_F(TermOrderTypesTest, AMinimumFillCountsOnlyMakersWithinCreditThenTheRestRe
 }
 
 TEST_F(TermOrderTypesTest, AFokLendDoesNotCountABorrowerWhoseCollateralAnEarlierLoanTook) {
-  // KABIL borrows from JOGMEC only under PLEDGE (100 % in lithium). It holds lithium for
+  // DERA borrows from JOGMEC only under PLEDGE (100 % in lithium). It holds lithium for
   // one 10-lot loan, not two.
-  Set(kKabil, kLi, kTenLotsPledge + 10'000);
-  Term(kKabil, Side::kBuy, 10, 0);  // offer 1 (NOREC has room: accepted without a pledge)
-  Term(kKabil, Side::kBuy, 10, 0);  // offer 2
+  Set(kDera, kLi, kTenLotsPledge + 10'000);
+  Term(kDera, Side::kBuy, 10, 0);  // offer 1 (NOREC has room: accepted without a pledge)
+  Term(kDera, Side::kBuy, 10, 0);  // offer 2
   std::vector<Event> ev = Term(kJogmec, Side::kSell, 20, 0, TimeInForce::kFok);
-  EXPECT_TRUE(OfType(ev, EventType::kLoanFill).empty());
-  ASSERT_EQ(OfType(ev, EventType::kTermCancelled).size(), 1u);
-  EXPECT_EQ(OfType(ev, EventType::kTermCancelled)[0]->cancelled.reason,
+  EXPECT_TRUE(EventsOf(ev, EventType::kLoanFill).empty());
+  ASSERT_EQ(EventsOf(ev, EventType::kTermCancelled).size(), 1u);
+  EXPECT_EQ(EventsOf(ev, EventType::kTermCancelled)[0].cancelled.reason,
             CancelReason::kFokUnfilled);
-  EXPECT_EQ(H(kKabil, kLi).available, kTenLotsPledge + 10'000);  // nothing stays pledged
-  EXPECT_EQ(H(kKabil, kLi).reserved, 0);
+  EXPECT_EQ(H(kDera, kLi).available, kTenLotsPledge + 10'000);  // nothing stays pledged
+  EXPECT_EQ(H(kDera, kLi).reserved, 0);
   // A FOK of 10 fills, pledging.
   ev = Term(kJogmec, Side::kSell, 10, 0, TimeInForce::kFok);
-  ASSERT_EQ(OfType(ev, EventType::kLoanFill).size(), 1u);
-  ASSERT_EQ(OfType(ev, EventType::kCollateral).size(), 1u);
-  EXPECT_EQ(H(kKabil, kLi).reserved, kTenLotsPledge);
+  ASSERT_EQ(EventsOf(ev, EventType::kLoanFill).size(), 1u);
+  ASSERT_EQ(EventsOf(ev, EventType::kCollateral).size(), 1u);
+  EXPECT_EQ(H(kDera, kLi).reserved, kTenLotsPledge);
 }
 
 TEST_F(TermOrderTypesTest, AFokCountsNothingBeyondItsOwnRestingOffer) {
@@ -227,30 +145,31 @@ TEST_F(TermOrderTypesTest, AFokCountsNothingBeyondItsOwnRestingOffer) {
   Term(kKomir, Side::kSell, 5, 0);   // offer 2: KOMIR's own
   Term(kDla, Side::kSell, 5, 0);     // offer 3: behind it, never reached
   std::vector<Event> ev = Term(kKomir, Side::kBuy, 10, 0, TimeInForce::kFok);
-  EXPECT_TRUE(OfType(ev, EventType::kLoanFill).empty());
-  ASSERT_EQ(OfType(ev, EventType::kTermCancelled).size(), 1u);
-  EXPECT_EQ(OfType(ev, EventType::kTermCancelled)[0]->cancelled.reason,
+  EXPECT_TRUE(EventsOf(ev, EventType::kLoanFill).empty());
+  ASSERT_EQ(EventsOf(ev, EventType::kTermCancelled).size(), 1u);
+  EXPECT_EQ(EventsOf(ev, EventType::kTermCancelled)[0].cancelled.reason,
             CancelReason::kFokUnfilled);
   // A minimum of 5 is met by offer 1; then the self-match cancels the remainder.
   ev = Term(kKomir, Side::kBuy, 10, 0, TimeInForce::kGtc, 5);
-  ASSERT_EQ(OfType(ev, EventType::kLoanFill).size(), 1u);
-  ASSERT_EQ(OfType(ev, EventType::kTermCancelled).size(), 1u);
-  EXPECT_EQ(OfType(ev, EventType::kTermCancelled)[0]->cancelled.reason,
+  ASSERT_EQ(EventsOf(ev, EventType::kLoanFill).size(), 1u);
+  ASSERT_EQ(EventsOf(ev, EventType::kTermCancelled).size(), 1u);
+  EXPECT_EQ(EventsOf(ev, EventType::kTermCancelled)[0].cancelled.reason,
             CancelReason::kSelfMatch);
   EXPECT_EQ(Offer(3).open_lots, 5);
 }
 
 TEST_F(TermOrderTypesTest, AMinimumFillAboveTheLotsIsRejected) {
-  EXPECT_EQ(RejectOf(Term(kKomir, Side::kSell, 5, 0, TimeInForce::kGtc, 6)),
+  EXPECT_EQ(FirstReject(Term(kKomir, Side::kSell, 5, 0, TimeInForce::kGtc, 6)),
             RejectReason::kInvalidMinFill);
-  EXPECT_EQ(RejectOf(Term(kKomir, Side::kSell, 5, 0, TimeInForce::kGtc, -1)),
+  EXPECT_EQ(FirstReject(Term(kKomir, Side::kSell, 5, 0, TimeInForce::kGtc, -1)),
             RejectReason::kInvalidMinFill);
-  EXPECT_EQ(RejectOf(Term(kKomir, Side::kSell, 5, 0, static_cast<TimeInForce>(5))),
+  EXPECT_EQ(FirstReject(Term(kKomir, Side::kSell, 5, 0, static_cast<TimeInForce>(5))),
             RejectReason::kInvalidTimeInForce);
   // The premium is checked before the minimum fill, as a pair book checks the price first.
-  EXPECT_EQ(RejectOf(Term(kKomir, Side::kSell, 5, 10'001, TimeInForce::kGtc, 6)),
+  EXPECT_EQ(FirstReject(Term(kKomir, Side::kSell, 5, 10'001, TimeInForce::kGtc, 6)),
             RejectReason::kInvalidPrice);
-  EXPECT_EQ(RejectOf(Term(kKomir, Side::kSell, 5, 0, TimeInForce::kGtc, 5)), RejectReason::kNone);
+  EXPECT_EQ(FirstReject(Term(kKomir, Side::kSell, 5, 0, TimeInForce::kGtc, 5)),
+            RejectReason::kNone);
 }
 
 // ------------------------------------------------------------------ replace
@@ -267,8 +186,8 @@ TEST_F(TermOrderTypesTest, AReplaceToFewerLotsAtTheSamePremiumKeepsPriority) {
   EXPECT_EQ(H(kKomir, kCo).reserved, 6'000);  // 4 lots' reservation released
   EXPECT_EQ(Offer(1).original_lots, 10);      // as submitted
   ev = Term(kJogmec, Side::kBuy, 6, 100);
-  ASSERT_EQ(OfType(ev, EventType::kLoanFill).size(), 1u);
-  EXPECT_EQ(OfType(ev, EventType::kLoanFill)[0]->loan_fill.maker_offer, 1u);
+  ASSERT_EQ(EventsOf(ev, EventType::kLoanFill).size(), 1u);
+  EXPECT_EQ(EventsOf(ev, EventType::kLoanFill)[0].loan_fill.maker_offer, 1u);
 }
 
 TEST_F(TermOrderTypesTest, AReplaceToMoreLotsOrAnotherPremiumLosesPriority) {
@@ -279,13 +198,13 @@ TEST_F(TermOrderTypesTest, AReplaceToMoreLotsOrAnotherPremiumLosesPriority) {
   EXPECT_FALSE(ev[0].replaced.kept_priority);
   EXPECT_EQ(H(kKomir, kCo).reserved, 12'000);
   ev = Term(kJogmec, Side::kBuy, 10, 100);
-  EXPECT_EQ(OfType(ev, EventType::kLoanFill)[0]->loan_fill.maker_offer, 2u);
+  EXPECT_EQ(EventsOf(ev, EventType::kLoanFill)[0].loan_fill.maker_offer, 2u);
   // A new premium moves it to that level, at the back.
   Term(kDla, Side::kSell, 5, 90);  // offer 4
   ev = Replace(kKomir, 1, 12, 90);
   EXPECT_FALSE(ev[0].replaced.kept_priority);
   ev = Term(kJogmec, Side::kBuy, 5, 100);
-  EXPECT_EQ(OfType(ev, EventType::kLoanFill)[0]->loan_fill.maker_offer, 4u);
+  EXPECT_EQ(EventsOf(ev, EventType::kLoanFill)[0].loan_fill.maker_offer, 4u);
 }
 
 TEST_F(TermOrderTypesTest, AReplaceCountsTheLotsAlreadyLent) {
@@ -341,25 +260,25 @@ TEST_F(TermOrderTypesTest, AReplacedOfferMeetingItsOwnAgencyCancelsItsRemainder)
 
 TEST_F(TermOrderTypesTest, AReplaceIsRejectedWithTheReasonASubmitWouldGet) {
   Term(kKomir, Side::kSell, 10, 100);  // offer 1
-  Term(kKabil, Side::kBuy, 5, 0);      // offer 2
-  EXPECT_EQ(RejectOf(Replace(kDla, 1, 5, 100)), RejectReason::kUnknownOffer);  // not its own
-  EXPECT_EQ(RejectOf(Replace(kKomir, 9, 5, 100)), RejectReason::kUnknownOffer);
-  EXPECT_EQ(RejectOf(Replace(9, 1, 5, 100)), RejectReason::kUnknownAgency);
-  EXPECT_EQ(RejectOf(Replace(kKomir, 1, 0, 100)), RejectReason::kInvalidLots);
-  EXPECT_EQ(RejectOf(Replace(kKomir, 1, 1001, 100)), RejectReason::kLotsAboveMax);
-  EXPECT_EQ(RejectOf(Replace(kKomir, 1, 5, 10'001)), RejectReason::kInvalidPrice);
-  EXPECT_EQ(RejectOf(Replace(kKomir, 1, 5, -1)), RejectReason::kInvalidPrice);
+  Term(kDera, Side::kBuy, 5, 0);      // offer 2
+  EXPECT_EQ(FirstReject(Replace(kDla, 1, 5, 100)), RejectReason::kUnknownOffer);  // not its own
+  EXPECT_EQ(FirstReject(Replace(kKomir, 9, 5, 100)), RejectReason::kUnknownOffer);
+  EXPECT_EQ(FirstReject(Replace(9, 1, 5, 100)), RejectReason::kUnknownAgency);
+  EXPECT_EQ(FirstReject(Replace(kKomir, 1, 0, 100)), RejectReason::kInvalidLots);
+  EXPECT_EQ(FirstReject(Replace(kKomir, 1, 1001, 100)), RejectReason::kLotsAboveMax);
+  EXPECT_EQ(FirstReject(Replace(kKomir, 1, 5, 10'001)), RejectReason::kInvalidPrice);
+  EXPECT_EQ(FirstReject(Replace(kKomir, 1, 5, -1)), RejectReason::kInvalidPrice);
   // A lend may not reserve more than is available...
   Set(kKomir, kCo, 15'000);  // 10,000 reserved, 5,000 available
-  EXPECT_EQ(RejectOf(Replace(kKomir, 1, 16, 100)), RejectReason::kInsufficientHoldings);
-  EXPECT_EQ(RejectOf(Replace(kKomir, 1, 15, 100)), RejectReason::kNone);
+  EXPECT_EQ(FirstReject(Replace(kKomir, 1, 16, 100)), RejectReason::kInsufficientHoldings);
+  EXPECT_EQ(FirstReject(Replace(kKomir, 1, 15, 100)), RejectReason::kNone);
   EXPECT_EQ(H(kKomir, kCo).reserved, 15'000);
   // ...and a borrow may not ask beyond the borrower's credit (NOREC: 10 lots) or, under an
-  // agreement with room, beyond the collateral it holds (PLEDGE: KABIL has no lithium).
-  Set(kKabil, kLi, 0);
-  EXPECT_EQ(RejectOf(Replace(kKabil, 2, 11, 0)), RejectReason::kInsufficientCollateral);
-  EXPECT_EQ(RejectOf(Replace(kKabil, 2, 10, 1)), RejectReason::kInsufficientCollateral);
-  EXPECT_EQ(RejectOf(Replace(kKabil, 2, 10, 0)), RejectReason::kNone);
+  // agreement with room, beyond the collateral it holds (PLEDGE: DERA has no lithium).
+  Set(kDera, kLi, 0);
+  EXPECT_EQ(FirstReject(Replace(kDera, 2, 11, 0)), RejectReason::kInsufficientCollateral);
+  EXPECT_EQ(FirstReject(Replace(kDera, 2, 10, 1)), RejectReason::kInsufficientCollateral);
+  EXPECT_EQ(FirstReject(Replace(kDera, 2, 10, 0)), RejectReason::kNone);
   // A rejected replace changes nothing.
   EXPECT_EQ(Offer(2).open_lots, 10);
   // A finished offer cannot be replaced.
@@ -367,7 +286,7 @@ TEST_F(TermOrderTypesTest, AReplaceIsRejectedWithTheReasonASubmitWouldGet) {
   c.type = CommandType::kCancelTermOffer;
   c.cancel = {kKomir, 1};
   Run(c);
-  EXPECT_EQ(RejectOf(Replace(kKomir, 1, 5, 100)), RejectReason::kUnknownOffer);
+  EXPECT_EQ(FirstReject(Replace(kKomir, 1, 5, 100)), RejectReason::kUnknownOffer);
 }
 
 TEST_F(TermOrderTypesTest, AReplacedGtdOfferKeepsItsExpiryAndExpiresOnce) {
@@ -394,7 +313,7 @@ TEST_F(TermOrderTypesTest, ASnapshotWithAFokOrMinimumFillIsVersionSevenAndReplay
   Term(kDla, Side::kBuy, 20, 100, TimeInForce::kGtc, 3);  // fills 12, rests 8
   const std::string state = engine_.SaveState();
   EXPECT_EQ(SnapshotVersion(state), 7u);
-  Engine copy(ref_, EngineOptions{.expected_offers = 256});
+  Engine copy(ref_, EngineOptions{.expected_offers = kExpectedOffers});
   ASSERT_TRUE(copy.LoadState(state).ok()) << copy.LoadState(state);
   EXPECT_EQ(copy.SaveState(), state);
   EXPECT_EQ(copy.GetTermOffer(2)->tif, TimeInForce::kFok);
@@ -405,7 +324,7 @@ TEST_F(TermOrderTypesTest, ASnapshotWithAFokOrMinimumFillIsVersionSevenAndReplay
     c.seq = seq_ + 1;
     c.time = now_;
     c.type = CommandType::kSubmitTermOffer;
-    c.submit = SubmitOffer{kKomir, kCo90, Side::kSell, TimeInForce::kFok, 8, 100, 0, 0, 0, 0, 0};
+    c.submit = SubmitOffer{kKomir, kCo30, Side::kSell, TimeInForce::kFok, 8, 100, 0, 0, 0, 0, 0};
     std::vector<Event> ev;
     e->Apply(c, &ev);
   }
@@ -417,12 +336,13 @@ TEST_F(TermOrderTypesTest, ASnapshotWithAFokOfferStillOpenIsDataLoss) {
   std::string state = engine_.SaveState();
   // The time-swap section is last: offer count, then offer 1's 16 fields; its status
   // (field 5) is at 8 + 4 * 8 bytes from the section's start. Find the section by its
-  // size from the end: offers (8 + 16 * 8), books (2 * 8), obligations (8).
-  const std::size_t section = state.size() - (8 + 16 * 8 + 2 * 8 + 8);
+  // size from the end: offers (8 + 16 * 8), books (2 * 8 each), obligations (8).
+  const std::size_t books = ref_.term_books().size();
+  const std::size_t section = state.size() - (8 + 16 * 8 + books * 2 * 8 + 8);
   const std::size_t status_at = section + 8 + 4 * 8;
   ASSERT_EQ(state[status_at], static_cast<char>(OfferStatus::kCancelled));
   state[status_at] = static_cast<char>(OfferStatus::kOpen);
-  Engine copy(ref_, EngineOptions{.expected_offers = 256});
+  Engine copy(ref_, EngineOptions{.expected_offers = kExpectedOffers});
   const absl::Status st = copy.LoadState(state);
   EXPECT_TRUE(absl::IsDataLoss(st)) << st;
   EXPECT_NE(st.message().find("invalid term offer 1"), std::string::npos) << st;

@@ -8,99 +8,31 @@
 
 #include "engine/matching/engine.h"
 #include "engine/matching/internal/time_swaps.h"
-#include "engine/matching/reference_data_builder.h"
+#include "engine/testing/term_book_fixture.h"
 #include "engine/testing/test_universe.h"
 #include "gtest/gtest.h"
 
 namespace msx {
 namespace {
 
-using ::msx::testing::AdvanceTime;
 using ::msx::testing::EventsOf;
 using ::msx::testing::FirstReject;
-using ::msx::testing::RecallObligation;
-using ::msx::testing::ReturnObligation;
-using ::msx::testing::SetHolding;
-using ::msx::testing::TermOffer;
+using ::msx::testing::kCo;
+using ::msx::testing::kCo30;
+using ::msx::testing::kCo90;
+using ::msx::testing::kCoValue;
+using ::msx::testing::kDla;
+using ::msx::testing::kJogmec;
+using ::msx::testing::kKabil;
+using ::msx::testing::kKomir;
+using ::msx::testing::kLi;
 
-constexpr TimeNs kT0 = 1'800'000'000'000'000'000;
-constexpr TimeNs kDay = kNsPerDay;
-
-// Agencies.
-constexpr AgencyId kKomir = 0, kJogmec = 1, kDla = 2, kKabil = 3;
-// Instruments: CO (cobalt, kg, lot 1000, USD 33/kg), LI (lithium, kg, lot 1000, USD 9/kg).
-constexpr InstrumentId kCo = 0, kLi = 1;
-constexpr MicroUsd kCoValue = 33'000'000;
-// Term books.
-constexpr TermBookId kCo90 = 0, kCo30 = 1;
-// Agreements: CORE = KOMIR, JOGMEC, DLA, every mineral, USD 100 M each, recall allowed
-// (default notice, 8 days); NOREC = KOMIR, KABIL, cobalt only, KABIL may owe 10 lots of
-// cobalt at reference value, no recall.
-constexpr MicroUsd kKabilLimit = 10 * 1000 * kCoValue;
-
-ReferenceData MakeRef() {
-  ReferenceDataBuilder b;
-  b.AddInstrument({"CO", "cobalt", "metal", "kg", 1000, kCoValue, 0});
-  b.AddInstrument({"LI", "lithium", "hydroxide", "kg", 1000, 9'000'000, 0});
-  b.AddPair({"CO", "LI", 1, 1500, 100000});
-  for (const char* code : {"KOMIR", "JOGMEC", "DLA", "KABIL"}) b.AddAgency({code, code, "XX"});
-  b.AddAgency({"OPS", "ops", "XX", Role::kAdmin});
-  b.AddAgreement({"CORE", {"KOMIR", "JOGMEC", "DLA"}, {}});
-  b.AddAgreement({"NOREC", {"KOMIR", "KABIL"}, {"cobalt"}});
-  b.AddTermBook({"CO", 90, 100000});
-  b.AddTermBook({"CO", 30, 100000});
-  AgreementTermsSpec core;
-  core.agreement = "CORE";
-  core.default_credit_limit = 100'000'000'000'000;
-  core.recall_allowed = true;
-  b.SetAgreementTerms(core);
-  AgreementTermsSpec norec;
-  norec.agreement = "NOREC";
-  norec.credit_limits = {{"KABIL", kKabilLimit}};
-  b.SetAgreementTerms(norec);
-  absl::StatusOr<ReferenceData> ref = b.Build();
-  EXPECT_TRUE(ref.ok()) << ref.status();
-  return *std::move(ref);
-}
-
-class TimeSwapsTest : public ::testing::Test {
+// The universe of engine/testing/term_book_fixture.h. Cobalt loans: among KOMIR, JOGMEC
+// and DLA under CORE (USD 100 M each, recall allowed, default notice 8 days); between
+// KOMIR and KABIL under NOREC (KABIL may owe 10 lots of cobalt at reference value, no
+// recall); KABIL shares no agreement with JOGMEC or DLA.
+class TimeSwapsTest : public testing::TermBookTest {
  protected:
-  TimeSwapsTest() : ref_(MakeRef()), engine_(ref_, EngineOptions{.expected_offers = 1024}) {
-    for (AgencyId a : {kKomir, kJogmec, kDla, kKabil}) {
-      Set(a, kCo, 1'000'000);
-      Set(a, kLi, 1'000'000);
-    }
-  }
-
-  std::vector<Event> Run(Command c) {
-    c.seq = ++seq_;
-    c.time = now_;
-    std::vector<Event> ev;
-    engine_.Apply(c, &ev);
-    return ev;
-  }
-  std::vector<Event> Set(AgencyId a, InstrumentId i, Amount total) {
-    return Run(SetHolding(a, i, total));
-  }
-  // kSell = lend, kBuy = borrow.
-  std::vector<Event> Term(AgencyId a, TermBookId book, Side side, Lots lots, std::int64_t bps,
-                          TimeInForce tif = TimeInForce::kGtc, AgencyMask deny = 0,
-                          TimeNs expiry = 0) {
-    Command c = TermOffer(a, book, side, lots, bps, tif);
-    c.submit.expiry = expiry;
-    c.submit.deny = deny;
-    return Run(c);
-  }
-  std::vector<Event> Return(AgencyId a, ObligationId id, Amount amount) {
-    return Run(ReturnObligation(a, id, amount));
-  }
-  std::vector<Event> Recall(AgencyId a, ObligationId id) {
-    return Run(RecallObligation(a, id));
-  }
-  std::vector<Event> Advance(TimeNs to) {
-    now_ = to;
-    return Run(AdvanceTime());
-  }
   std::vector<Event> SellCo(AgencyId a, Lots lots) {
     Command c{};
     c.type = CommandType::kSubmitOffer;
@@ -108,18 +40,10 @@ class TimeSwapsTest : public ::testing::Test {
     c.submit = SubmitOffer{a, 0, Side::kSell, TimeInForce::kGtc, lots, ref_price, 0, 0, 0, 0, 0};
     return Run(c);
   }
-  HoldingInfo H(AgencyId a, InstrumentId i) const { return engine_.GetHoldings(a, i); }
-  ObligationInfo Ob(ObligationId id) const {
-    std::optional<ObligationInfo> o = engine_.GetObligation(id);
-    EXPECT_TRUE(o.has_value());
-    return o.value_or(ObligationInfo{});
-  }
-
-  ReferenceData ref_;
-  Engine engine_;
-  Seq seq_ = 0;
-  TimeNs now_ = kT0;
 };
+
+constexpr TimeNs kT0 = testing::kTermBookT0;
+constexpr TimeNs kDay = kNsPerDay;
 
 TEST(AmountDueTest, PremiumIsRoundedUpToAWholeBaseUnit) {
   EXPECT_EQ(internal::AmountDue(200'000, 150), 203'000);  // 200 t at 150 bp returns 203 t
@@ -198,7 +122,7 @@ TEST_F(TimeSwapsTest, AMakerWithoutAnAgreementCoveringTheMineralIsSkippedInPlace
 }
 
 TEST_F(TimeSwapsTest, ADeniedCounterpartyIsSkipped) {
-  Term(kKomir, kCo90, Side::kSell, 10, 50, TimeInForce::kGtc, AgencyMask{1} << kJogmec);
+  Term(kKomir, kCo90, Side::kSell, 10, 50, TimeInForce::kGtc, 0, 0, AgencyMask{1} << kJogmec);
   Term(kDla, kCo90, Side::kSell, 10, 100);
   std::vector<Event> fills =
       EventsOf(Term(kJogmec, kCo90, Side::kBuy, 10, 200), EventType::kLoanFill);
@@ -207,7 +131,8 @@ TEST_F(TimeSwapsTest, ADeniedCounterpartyIsSkipped) {
 }
 
 TEST_F(TimeSwapsTest, ABorrowBeyondTheCreditLimitIsRejectedWithItsOwnReason) {
-  // KABIL may owe 10 lots of cobalt at reference value under NOREC, its only agreement.
+  // KABIL may owe 10 lots of cobalt at reference value under NOREC, its only agreement
+  // covering cobalt.
   EXPECT_EQ(FirstReject(Term(kKabil, kCo90, Side::kBuy, 11, 0)), RejectReason::kCreditLimitExceeded);
   // 10 lots at 1 bp owe 10,001 kg: one kilogram too many.
   EXPECT_EQ(FirstReject(Term(kKabil, kCo90, Side::kBuy, 10, 1)), RejectReason::kCreditLimitExceeded);
@@ -405,7 +330,7 @@ TEST_F(TimeSwapsTest, ARecallMakesTheLoanDueAfterTheAgreementsNotice) {
 
 TEST_F(TimeSwapsTest, ARecallUnderAnAgreementThatForbidsItIsRejected) {
   Term(kKomir, kCo90, Side::kSell, 5, 0);
-  Term(kKabil, kCo90, Side::kBuy, 5, 0);  // under NOREC: its only agreement with KOMIR
+  Term(kKabil, kCo90, Side::kBuy, 5, 0);  // NOREC: its only cobalt agreement with KOMIR
   EXPECT_EQ(Ob(1).agreement, 1u);
   EXPECT_EQ(FirstReject(Recall(kKomir, 1)), RejectReason::kRecallNotAllowed);
 }
@@ -566,7 +491,7 @@ TEST_F(TimeSwapsTest, ACorruptTimeSwapSectionIsDataLossNamingTheOffset) {
 // for each obligation returned + outstanding = due, with credit used equal to what is
 // outstanding at reference values.
 TEST(TimeSwapsPropertyTest, RandomRunsConserveUnitsAndObligations) {
-  const ReferenceData ref = MakeRef();
+  const ReferenceData& ref = testing::TermBookUniverse();
   for (std::uint32_t seed = 1; seed <= 40; ++seed) {
     std::mt19937_64 rng(seed);
     Engine engine(ref, EngineOptions{.expected_offers = 4096});

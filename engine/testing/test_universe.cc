@@ -170,6 +170,12 @@ Command CancelTermOffer(AgencyId agency, OfferId offer) {
   return c;
 }
 
+Command ReplaceTermOffer(AgencyId agency, OfferId offer, Lots lots, Price premium_bps) {
+  Command c = Replace(agency, offer, lots, premium_bps);
+  c.type = CommandType::kReplaceTermOffer;
+  return c;
+}
+
 Command ReturnObligation(AgencyId borrower, ObligationId obligation, Amount amount) {
   Command c{};
   c.type = CommandType::kReturnObligation;

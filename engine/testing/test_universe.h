@@ -65,6 +65,8 @@ Command Resume(PairId pair);
 Command TermOffer(AgencyId agency, TermBookId book, Side side, Lots lots, Price premium_bps,
                   TimeInForce tif = TimeInForce::kGtc, ClientOfferId client_id = 0);
 Command CancelTermOffer(AgencyId agency, OfferId offer);
+// kReplaceTermOffer: `lots` is the new total (lent + open), `premium_bps` the new premium.
+Command ReplaceTermOffer(AgencyId agency, OfferId offer, Lots lots, Price premium_bps);
 Command ReturnObligation(AgencyId borrower, ObligationId obligation, Amount amount);
 Command RecallObligation(AgencyId lender, ObligationId obligation);
 
