@@ -63,6 +63,8 @@ struct ReplicationOptions {
   // Retry budget of one batch after a failed publish before commands are refused: above
   // a stream-leader election after a NATS server dies (seconds on nats-server 2.9).
   std::chrono::milliseconds publish_timeout{15000};
+  // A published group not acknowledged within this fails the pipeline (ReplicatedLog's
+  // watchdog); the unconfirmed groups are then re-sent with Publish.
   std::chrono::milliseconds async_timeout{2000};
   std::string stream = "MSX_JOURNAL";
   std::string subject = "msx.journal";

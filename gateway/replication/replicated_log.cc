@@ -95,11 +95,55 @@ absl::StatusOr<std::unique_ptr<ReplicatedLog>> ReplicatedLog::Open(const Options
 }
 
 ReplicatedLog::~ReplicatedLog() {
-  if (conn_ == nullptr) return;
-  // Outstanding acks (or their client-side timeouts) arrive within async_timeout; wait for
-  // them so no callback runs after this object is gone.
-  (void)Flush(options_.async_timeout + std::chrono::seconds(5));
+  if (conn_ != nullptr) {
+    // Outstanding acks arrive, or the watchdog fails them, within async_timeout (plus a
+    // tick); wait for them so no callback runs after this object is gone.
+    (void)Flush(options_.async_timeout + std::chrono::seconds(5));
+  }
+  StopWatchdog();
   conn_.reset();
+}
+
+void ReplicatedLog::StopWatchdog() {
+  {
+    absl::MutexLock lock(&mu_);
+    watchdog_stop_ = true;
+  }
+  if (watchdog_.joinable()) watchdog_.join();
+}
+
+// One timer for the whole pipeline instead of one per message: the oldest pending publish
+// has the earliest deadline, so each tick looks at the head until it finds one still in
+// time. Sleeps in ticks while publishes are outstanding; an idle pipeline costs nothing
+// but the tick's wake-up.
+void ReplicatedLog::RunWatchdog() {
+  const auto tick = std::clamp<std::chrono::milliseconds>(
+      options_.async_timeout / 8, std::chrono::milliseconds(1), std::chrono::milliseconds(250));
+  for (;;) {
+    bool expired = false;
+    {
+      absl::MutexLock lock(&mu_);
+      auto wake = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return watchdog_stop_; };
+      mu_.AwaitWithTimeout(absl::Condition(&wake), absl::FromChrono(tick));
+      if (watchdog_stop_) return;
+      expired = ExpireLocked(Clock::now());
+    }
+    if (expired) DeliverCompleted();
+  }
+}
+
+bool ReplicatedLog::ExpireLocked(Clock::time_point now) {
+  bool expired = false;
+  for (Pending& p : pending_) {
+    if (p.complete) continue;
+    if (p.deadline > now) break;
+    p.complete = true;
+    p.result = absl::UnavailableError(absl::StrCat(
+        "asynchronous publish of stream sequence ", p.target_seq, " to ", options_.stream.name,
+        ": no acknowledgement within ", options_.async_timeout.count(), " ms"));
+    expired = true;
+  }
+  return expired;
 }
 
 absl::Status ReplicatedLog::EnsureStream() {
@@ -266,7 +310,11 @@ absl::Status ReplicatedLog::PublishAsync(absl::string_view payload, uint64_t exp
     Pending p;
     p.target_seq = target;
     p.done = std::move(done);
+    p.deadline = Clock::now() + options_.async_timeout;
     pending_.push_back(std::move(p));
+    if (!watchdog_.joinable() && !watchdog_stop_) {
+      watchdog_ = std::thread([this] { RunWatchdog(); });
+    }
   }
   jsPubOptions po;
   std::string msg_id;
@@ -274,7 +322,7 @@ absl::Status ReplicatedLog::PublishAsync(absl::string_view payload, uint64_t exp
                           &msg_id, options_.stream.name, digest);
   absl::Status status = msg.status();
   if (status.ok()) {
-    po.MaxWait = options_.async_timeout.count();
+    // MaxWait stays 0: no client-side timeout per message (the watchdog keeps the bound).
     natsMsg* raw = msg->release();
     natsStatus s = js_PublishMsgAsync(conn_->js(), &raw, &po);
     // On success the client owns the message and cleared `raw`; on failure it is ours.
@@ -390,6 +438,13 @@ absl::Status ReplicatedLog::Flush(std::chrono::milliseconds timeout) {
   }
   absl::Status error = pipeline_error_;
   pipeline_error_ = absl::OkStatus();
+  if (!error.ok()) {
+    // Every publish of the failed pipeline has been reported; the NATS client still keeps
+    // those whose acknowledgement never came (and counts them against MaxPending). Drop
+    // them: an acknowledgement arriving later finds nothing and is discarded.
+    natsMsgList lost;
+    if (js_PublishAsyncGetPendingList(&lost, conn_->js()) == NATS_OK) natsMsgList_Destroy(&lost);
+  }
   return error;
 }
 

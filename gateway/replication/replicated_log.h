@@ -32,6 +32,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -80,7 +81,13 @@ class ReplicatedLog {
     std::chrono::milliseconds publish_timeout{5000};
     // Publish: wait for one attempt's acknowledgement before retrying.
     std::chrono::milliseconds attempt_timeout{1000};
-    // PublishAsync: wait for the acknowledgement of each message (no retry).
+    // PublishAsync: how long each message may wait for its acknowledgement (no retry).
+    // The log's own watchdog (one thread, woken every async_timeout / 8, at most every
+    // 250 ms, only while publishes are outstanding) fails a message still unacknowledged
+    // past it with UNAVAILABLE; so a lost acknowledgement is reported within
+    // async_timeout plus one such tick. (The NATS client's per-message timeout is not
+    // used: it costs a timer-thread wake-up and a second callback-thread wake-up per
+    // message.)
     std::chrono::milliseconds async_timeout{5000};
     // PublishAsync: maximum unacknowledged messages; more blocks the caller up to 200 ms,
     // then fails UNAVAILABLE.
@@ -116,8 +123,9 @@ class ReplicatedLog {
   using PublishCallback = std::function<void(absl::StatusOr<uint64_t>)>;
 
   // Sends `payload` (copied) as message expected_last_seq + 1 without waiting; `done` runs
-  // exactly once, on a NATS client thread (never inside this call), with the stream
-  // sequence or the error. Callbacks run in the order of the PublishAsync calls, one at a
+  // exactly once, on a NATS client thread or the log's watchdog thread (never inside this
+  // call), with the stream sequence or the error: UNAVAILABLE "no acknowledgement within
+  // <async_timeout> ms" when none came in time (see Options::async_timeout). Callbacks run in the order of the PublishAsync calls, one at a
   // time; they must not block or call Flush. Once one message of the pipeline fails,
   // every later one fails with the same code ("an earlier publish ... failed: ...")
   // even if the server stored it: the caller acknowledges nothing past a failure and
@@ -142,11 +150,14 @@ class ReplicatedLog {
   NatsConnection& connection() { return *conn_; }
 
  private:
+  using Clock = std::chrono::steady_clock;
   struct Pending {
     uint64_t target_seq = 0;
     PublishCallback done;
     bool complete = false;
     absl::StatusOr<uint64_t> result;
+    // Not acknowledged by then: failed by the watchdog. Grows with the submission order.
+    Clock::time_point deadline;
   };
 
   explicit ReplicatedLog(const Options& options) : options_(options) {}
@@ -159,6 +170,11 @@ class ReplicatedLog {
   static void OnAsyncAck(jsCtx* js, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* closure);
   void CompleteAsync(uint64_t target_seq, absl::StatusOr<uint64_t> result);
   void DeliverCompleted();
+  // The watchdog thread: fails pending publishes past their deadline.
+  void RunWatchdog();
+  // Marks every incomplete publish whose deadline is <= now as failed; true if any.
+  bool ExpireLocked(Clock::time_point now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void StopWatchdog();
 
   const Options options_;
   std::unique_ptr<NatsConnection> conn_;
@@ -167,6 +183,9 @@ class ReplicatedLog {
   std::deque<Pending> pending_ ABSL_GUARDED_BY(mu_);  // submission order
   bool delivering_ ABSL_GUARDED_BY(mu_) = false;      // one thread runs callbacks at a time
   absl::Status pipeline_error_ ABSL_GUARDED_BY(mu_);  // first failure since Flush
+  // Started by the first PublishAsync; joined by the destructor.
+  std::thread watchdog_;
+  bool watchdog_stop_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace msx::replication

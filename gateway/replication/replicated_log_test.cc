@@ -419,5 +419,96 @@ TEST(ReplicatedLogFailureTest, BrokenPipelineResumesWithPublishStoringEachGroupO
   }
 }
 
+// The pipeline's watchdog (the NATS client's per-message timeout is not used): a publish
+// whose acknowledgement never comes (every NATS server stopped, so nothing answers) fails
+// UNAVAILABLE once async_timeout has passed, never before, and so does every publish
+// behind it. After Flush the pipeline works again: re-sent groups are stored once, and a
+// late acknowledgement of a failed publish completes nothing.
+TEST(ReplicatedLogFailureTest, UnacknowledgedAsyncPublishFailsOnceAsyncTimeoutPassed) {
+  using Clock = std::chrono::steady_clock;
+  NatsCluster cluster;
+  ASSERT_TRUE(cluster.Start().ok());
+  auto options = LogOptions(cluster, "SILENT", 1);
+  options.async_timeout = std::chrono::milliseconds(1000);
+  auto log = ReplicatedLog::Open(options);
+  ASSERT_TRUE(log.ok()) << log.status();
+  absl::Mutex mu;
+  struct Outcome {
+    bool done = false;
+    absl::StatusOr<uint64_t> result = absl::UnknownError("no callback");
+    Clock::time_point at;
+  };
+  std::vector<Outcome> outcomes(8);
+  auto publish = [&](uint64_t i) {
+    return (*log)->PublishAsync(Payload("w", i + 1), i, [&, i](absl::StatusOr<uint64_t> r) {
+      absl::MutexLock lock(&mu);
+      outcomes[i] = Outcome{true, std::move(r), Clock::now()};
+    });
+  };
+  auto wait_done = [&](uint64_t from, uint64_t to) {
+    absl::MutexLock lock(&mu);
+    auto all_done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+      for (uint64_t i = from; i < to; ++i) {
+        if (!outcomes[i].done) return false;
+      }
+      return true;
+    };
+    // Bounds a broken build only (a watchdog that never fires would wait forever).
+    return mu.AwaitWithTimeout(absl::Condition(&all_done), absl::Seconds(30));
+  };
+  for (uint64_t i = 0; i < 3; ++i) ASSERT_TRUE(publish(i).ok());
+  ASSERT_TRUE(wait_done(0, 3));
+  ASSERT_TRUE((*log)->Flush(std::chrono::seconds(30)).ok());
+
+  for (int i = 0; i < cluster.size(); ++i) cluster.Pause(i);
+  const Clock::time_point sent = Clock::now();
+  for (uint64_t i = 3; i < 6; ++i) ASSERT_TRUE(publish(i).ok());
+  const bool failed_in_time = wait_done(3, 6);
+  for (int i = 0; i < cluster.size(); ++i) cluster.Resume(i);
+  ASSERT_TRUE(failed_in_time) << "publishes without an acknowledgement were never failed";
+  {
+    absl::MutexLock lock(&mu);
+    for (uint64_t i = 0; i < 3; ++i) ASSERT_EQ(*outcomes[i].result, i + 1);
+    for (uint64_t i = 3; i < 6; ++i) {
+      ASSERT_TRUE(absl::IsUnavailable(outcomes[i].result.status())) << outcomes[i].result.status();
+      EXPECT_GE(outcomes[i].at - sent, options.async_timeout) << "failed before its time";
+    }
+    EXPECT_NE(outcomes[3].result.status().message().find("no acknowledgement within 1000 ms"),
+              absl::string_view::npos)
+        << outcomes[3].result.status();
+  }
+  absl::Status flushed = (*log)->Flush(std::chrono::seconds(30));
+  EXPECT_TRUE(absl::IsUnavailable(flushed)) << flushed;
+
+  // The stopped servers may have stored the failed groups once resumed: re-sending them
+  // with Publish is idempotent either way.
+  for (int i = 0; i < cluster.size(); ++i) {
+    ASSERT_TRUE(cluster.WaitHealthy(i, std::chrono::seconds(120)).ok());
+  }
+  for (uint64_t i = 3; i < 6; ++i) {
+    absl::StatusOr<uint64_t> seq = absl::UnavailableError("not tried");
+    const auto deadline = Clock::now() + std::chrono::seconds(120);
+    while (absl::IsUnavailable(seq.status()) && Clock::now() < deadline) {
+      seq = (*log)->Publish(Payload("w", i + 1), i);
+    }
+    ASSERT_TRUE(seq.ok()) << "re-send " << i + 1 << ": " << seq.status();
+    ASSERT_EQ(*seq, i + 1);
+  }
+  ASSERT_TRUE(publish(6).ok());
+  ASSERT_TRUE(publish(7).ok());
+  ASSERT_TRUE(wait_done(6, 8));
+  ASSERT_TRUE((*log)->Flush(std::chrono::seconds(30)).ok());
+  {
+    absl::MutexLock lock(&mu);
+    ASSERT_EQ(*outcomes[6].result, 7u);
+    ASSERT_EQ(*outcomes[7].result, 8u);
+  }
+  for (uint64_t seq = 1; seq <= 8; ++seq) {
+    auto stored = StoredPayload((*log)->connection(), "SILENT", seq);
+    ASSERT_TRUE(stored.ok()) << stored.status();
+    ASSERT_EQ(*stored, Payload("w", seq));
+  }
+}
+
 }  // namespace
 }  // namespace msx::replication
