@@ -34,9 +34,11 @@ Usage:
       What-if replay: apply the edits of FILE (msx.v1.Scenario, protobuf text format, see
       proto/msx/v1/drill.proto: export_ban, supply_shock, halt_pair, resume_pair,
       inject_offer, set_level, publish_reference, admit_member, suspend_member, default,
-      recall_all, each at_seq or at_time_ns) while replaying DIR, write the drill as a
-      new journal in OUTDIR (replayable: msx-drill verify OUTDIR) and compare it with the
-      original side by side (fills, volume, shortfalls per instrument). --html FILE
+      recall_all, external_supply_loss (an agency bids for `units` more of an instrument:
+      a buy declaring that need at the reference price), each at_seq or at_time_ns) while
+      replaying DIR, write the drill as a new journal in OUTDIR (replayable: msx-drill
+      verify OUTDIR) and compare it with the original side by side (fills, volume,
+      shortfalls per instrument). --html FILE
       also writes the comparison as HTML, the drill beside the original on the same axes.
       With --server, the drill journal is then also replayed live (see replay).
   msx-drill replay DIR [--speed X] [--server HOST:PORT[,HOST:PORT...] | --live] [LIVE OPTIONS]

@@ -2,10 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -15,268 +13,8 @@
 #include "engine/journal/json.h"
 #include "engine/journal/reader.h"
 #include "engine/journal/writer.h"
-#include "google/protobuf/io/tokenizer.h"
-#include "google/protobuf/text_format.h"
 
 namespace msx::drill {
-namespace {
-
-class FirstError : public google::protobuf::io::ErrorCollector {
- public:
-  explicit FirstError(std::string prefix) : prefix_(std::move(prefix)) {}
-  void AddError(int line, google::protobuf::io::ColumnNumber column,
-                const std::string& message) override {
-    if (error_.empty()) error_ = absl::StrCat(prefix_, line + 1, ":", column + 1, ": ", message);
-  }
-  const std::string& error() const { return error_; }
-
- private:
-  std::string prefix_;
-  std::string error_;
-};
-
-absl::StatusOr<msx::v1::Scenario> Parse(absl::string_view text, const std::string& prefix) {
-  msx::v1::Scenario scenario;
-  google::protobuf::TextFormat::Parser parser;
-  FirstError errors(prefix);
-  parser.RecordErrorsTo(&errors);
-  if (!parser.ParseFromString(std::string(text), &scenario)) {
-    return absl::InvalidArgumentError(errors.error().empty() ? prefix + " parse error"
-                                                             : errors.error());
-  }
-  return scenario;
-}
-
-}  // namespace
-
-absl::StatusOr<msx::v1::Scenario> ParseScenarioText(absl::string_view text) {
-  return Parse(text, "scenario line ");
-}
-
-absl::StatusOr<msx::v1::Scenario> ReadScenarioFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open scenario file ", path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return Parse(ss.str(), path + ":");
-}
-
-absl::StatusOr<std::vector<ResolvedEdit>> ResolveScenario(const msx::v1::Scenario& scenario,
-                                                          const ReferenceData& ref) {
-  std::vector<ResolvedEdit> out;
-  for (int i = 0; i < scenario.edits_size(); ++i) {
-    const msx::v1::DrillEdit& e = scenario.edits(i);
-    const std::string where = absl::StrCat("edits[", i, "]");
-    auto bad = [&](absl::string_view field, absl::string_view what) {
-      return absl::InvalidArgumentError(absl::StrCat(where, ".", field, ": ", what));
-    };
-    ResolvedEdit r;
-    r.index = i;
-    switch (e.trigger_case()) {
-      case msx::v1::DrillEdit::kAtSeq:
-        r.by_seq = true;
-        r.at_seq = e.at_seq();
-        break;
-      case msx::v1::DrillEdit::kAtTimeNs:
-        r.by_seq = false;
-        r.at_time = e.at_time_ns();
-        break;
-      default:
-        return absl::InvalidArgumentError(
-            absl::StrCat(where, ": needs a trigger (at_seq or at_time_ns)"));
-    }
-    auto agency = [&](const std::string& field, const std::string& code) -> absl::Status {
-      std::optional<AgencyId> a = ref.FindAgency(code);
-      if (!a) return bad(field, absl::StrCat("unknown agency \"", code, "\""));
-      r.agency = *a;
-      return absl::OkStatus();
-    };
-    auto pair = [&](const std::string& field, const std::string& symbol) -> absl::Status {
-      std::optional<PairId> p = ref.FindPair(symbol);
-      if (!p) return bad(field, absl::StrCat("unknown pair \"", symbol, "\""));
-      r.pair = *p;
-      return absl::OkStatus();
-    };
-    auto instrument = [&](const std::string& field, const std::string& symbol) -> absl::Status {
-      std::optional<InstrumentId> i = ref.FindInstrument(symbol);
-      if (!i) return bad(field, absl::StrCat("unknown instrument \"", symbol, "\""));
-      r.instrument = *i;
-      return absl::OkStatus();
-    };
-    absl::Status s;
-    switch (e.edit_case()) {
-      case msx::v1::DrillEdit::kExportBan: {
-        r.kind = ResolvedEdit::Kind::kExportBan;
-        s = agency("export_ban.agency", e.export_ban().agency());
-        if (!s.ok()) return s;
-        bool found = false;
-        for (const Instrument& inst : ref.instruments()) {
-          if (inst.mineral_name == e.export_ban().mineral()) {
-            r.mineral = inst.mineral;
-            found = true;
-            break;
-          }
-        }
-        if (!found) {
-          return bad("export_ban.mineral",
-                     absl::StrCat("unknown mineral \"", e.export_ban().mineral(), "\""));
-        }
-        break;
-      }
-      case msx::v1::DrillEdit::kSupplyShock: {
-        const msx::v1::SupplyShock& x = e.supply_shock();
-        r.kind = ResolvedEdit::Kind::kSupplyShock;
-        s = agency("supply_shock.agency", x.agency());
-        if (!s.ok()) return s;
-        std::optional<InstrumentId> inst = ref.FindInstrument(x.instrument());
-        if (!inst) {
-          return bad("supply_shock.instrument",
-                     absl::StrCat("unknown instrument \"", x.instrument(), "\""));
-        }
-        r.instrument = *inst;
-        if (x.numerator() < 0) return bad("supply_shock.numerator", "must be >= 0");
-        if (x.denominator() <= 0) return bad("supply_shock.denominator", "must be > 0");
-        r.numerator = x.numerator();
-        r.denominator = x.denominator();
-        break;
-      }
-      case msx::v1::DrillEdit::kHaltPair:
-        r.kind = ResolvedEdit::Kind::kHalt;
-        s = pair("halt_pair.pair", e.halt_pair().pair());
-        if (!s.ok()) return s;
-        break;
-      case msx::v1::DrillEdit::kResumePair:
-        r.kind = ResolvedEdit::Kind::kResume;
-        s = pair("resume_pair.pair", e.resume_pair().pair());
-        if (!s.ok()) return s;
-        break;
-      case msx::v1::DrillEdit::kInjectOffer: {
-        const msx::v1::InjectOffer& x = e.inject_offer();
-        r.kind = ResolvedEdit::Kind::kInject;
-        s = agency("inject_offer.agency", x.agency());
-        if (!s.ok()) return s;
-        s = pair("inject_offer.pair", x.pair());
-        if (!s.ok()) return s;
-        if (x.side() == msx::v1::SIDE_BUY) {
-          r.side = Side::kBuy;
-        } else if (x.side() == msx::v1::SIDE_SELL) {
-          r.side = Side::kSell;
-        } else {
-          return bad("inject_offer.side", "must be SIDE_BUY or SIDE_SELL");
-        }
-        switch (x.time_in_force()) {
-          case msx::v1::TIME_IN_FORCE_UNSPECIFIED:
-          case msx::v1::TIME_IN_FORCE_GTC:
-            r.tif = TimeInForce::kGtc;
-            break;
-          case msx::v1::TIME_IN_FORCE_IOC:
-            r.tif = TimeInForce::kIoc;
-            break;
-          case msx::v1::TIME_IN_FORCE_FOK:
-            r.tif = TimeInForce::kFok;
-            break;
-          default:
-            return bad("inject_offer.time_in_force", "must be GTC, IOC or FOK");
-        }
-        if (x.lots() <= 0) return bad("inject_offer.lots", "must be > 0");
-        if (x.price() <= 0) return bad("inject_offer.price", "must be > 0");
-        r.lots = x.lots();
-        r.price = x.price();
-        r.min_fill = x.min_fill_lots();
-        r.client_id = x.client_offer_id() != 0
-                          ? x.client_offer_id()
-                          : (ClientOfferId{1} << 62) + static_cast<ClientOfferId>(i);
-        break;
-      }
-      case msx::v1::DrillEdit::kSetLevel: {
-        const msx::v1::LevelEdit& x = e.set_level();
-        r.kind = ResolvedEdit::Kind::kSetLevel;
-        s = instrument("set_level.instrument", x.instrument());
-        if (!s.ok()) return s;
-        std::optional<EmergencyLevel> level = ParseEmergencyLevel(x.level());
-        if (!level) {
-          return bad("set_level.level",
-                     absl::StrCat("unknown level \"", x.level(),
-                                  "\" (NORMAL, INTEREST, CAUTION, WARNING or SERIOUS)"));
-        }
-        if (x.reason().size() > kMaxLevelReasonBytes) {
-          return bad("set_level.reason", absl::StrCat("at most ", kMaxLevelReasonBytes,
-                                                      " bytes, got ", x.reason().size()));
-        }
-        r.level = *level;
-        r.reason = x.reason();
-        break;
-      }
-      case msx::v1::DrillEdit::kPublishReference: {
-        const msx::v1::ReferenceEdit& x = e.publish_reference();
-        r.kind = ResolvedEdit::Kind::kPublishReference;
-        s = instrument("publish_reference.instrument", x.instrument());
-        if (!s.ok()) return s;
-        if (x.reference_value_micro_usd() <= 0) {
-          return bad("publish_reference.reference_value_micro_usd", "must be > 0");
-        }
-        if (x.floor_micro_usd() < 0) return bad("publish_reference.floor_micro_usd", "must be >= 0");
-        r.reference_value = x.reference_value_micro_usd();
-        r.floor = x.floor_micro_usd();
-        break;
-      }
-      case msx::v1::DrillEdit::kAdmitMember:
-      case msx::v1::DrillEdit::kSuspendMember: {
-        const bool admit = e.edit_case() == msx::v1::DrillEdit::kAdmitMember;
-        const msx::v1::MembershipEdit& x = admit ? e.admit_member() : e.suspend_member();
-        const std::string field = admit ? "admit_member" : "suspend_member";
-        r.kind = admit ? ResolvedEdit::Kind::kAdmitMember : ResolvedEdit::Kind::kSuspendMember;
-        s = agency(field + ".agency", x.agency());
-        if (!s.ok()) return s;
-        bool found = false;
-        for (std::size_t k = 0; k < ref.agreements().size(); ++k) {
-          if (ref.agreements()[k].name == x.agreement()) {
-            r.agreement = static_cast<std::uint32_t>(k);
-            found = true;
-            break;
-          }
-        }
-        if (!found) {
-          return bad(field + ".agreement",
-                     absl::StrCat("unknown agreement \"", x.agreement(), "\""));
-        }
-        break;
-      }
-      case msx::v1::DrillEdit::kDefault: {
-        const msx::v1::AgencyDefault& x = e.default_();
-        r.kind = ResolvedEdit::Kind::kDefault;
-        s = agency("default.agency", x.agency());
-        if (!s.ok()) return s;
-        s = instrument("default.instrument", x.instrument());
-        if (!s.ok()) return s;
-        if (x.total() < 0) return bad("default.total", "must be >= 0");
-        r.total = x.total();
-        break;
-      }
-      case msx::v1::DrillEdit::kRecallAll: {
-        const msx::v1::RecallAll& x = e.recall_all();
-        r.kind = ResolvedEdit::Kind::kRecallAll;
-        s = agency("recall_all.lender", x.lender());
-        if (!s.ok()) return s;
-        r.every_instrument = x.instrument().empty();
-        if (!r.every_instrument) {
-          s = instrument("recall_all.instrument", x.instrument());
-          if (!s.ok()) return s;
-        }
-        break;
-      }
-      default:
-        return absl::InvalidArgumentError(absl::StrCat(
-            where,
-            ": needs an edit (export_ban, supply_shock, halt_pair, resume_pair, inject_offer, "
-            "set_level, publish_reference, admit_member, suspend_member, default or "
-            "recall_all)"));
-    }
-    out.push_back(r);
-  }
-  return out;
-}
-
 namespace {
 
 // Original id -> drill id for one id space (pair offers, term offers, obligations: each
@@ -541,6 +279,9 @@ class DrillRunner {
       case ResolvedEdit::Kind::kRecallAll:
         *description = RecallAll(e, time);
         break;
+      case ResolvedEdit::Kind::kSupplyLoss:
+        *description = SupplyLoss(e, time);
+        break;
     }
     return next_seq_ - first;
   }
@@ -591,6 +332,58 @@ class DrillRunner {
                                                         " stay reserved")
                                          : "",
                         ")");
+  }
+
+  // ExternalSupplyLoss (scenario.h, drill.proto): one need buy at the reference price.
+  std::string SupplyLoss(const ResolvedEdit& e, TimeNs time) {
+    const Instrument& inst = ref_.instruments()[e.instrument];
+    const Lots wanted = (e.units + inst.lot_size - 1) / inst.lot_size;
+    auto lots_on = [&](PairId p) { return std::min(wanted, ref_.pairs()[p].max_lots); };
+    // The tick nearest the live reference price (half up), within the band.
+    auto price_on = [&](PairId p) {
+      const PairBand band = engine_.GetPairBand(p);
+      const Price tick = ref_.pairs()[p].tick;
+      Price price = band.reference_price / tick * tick;
+      if (2 * (band.reference_price % tick) >= tick) price += tick;
+      return std::clamp(price, band.band_low, band.band_high);
+    };
+    PairId pair = e.pair;
+    if (e.any_pair) {
+      bool chosen = false;
+      for (const PairBook& b : ref_.pairs()) {
+        if (b.base != e.instrument) continue;
+        const HoldingInfo h = engine_.GetHoldings(e.agency, b.quote);
+        const __int128 cost = static_cast<__int128>(lots_on(b.id)) * price_on(b.id);
+        if (!chosen || h.available >= cost) pair = b.id;
+        if (h.available >= cost) break;
+        chosen = true;
+      }
+    }
+    Command cmd{};
+    cmd.time = time;
+    cmd.type = CommandType::kSubmitOfferWithNeed;
+    SubmitOffer& s = cmd.submit_need.offer;
+    s.agency = e.agency;
+    s.pair = pair;
+    s.side = Side::kBuy;
+    s.tif = TimeInForce::kGtc;
+    s.lots = lots_on(pair);
+    s.price = price_on(pair);
+    s.client_id = e.client_id;
+    cmd.submit_need.need = e.units;
+    cmd.submit_need.tier = e.tier;
+    const std::vector<Event>& out = Apply(cmd);
+    std::string outcome = "rejected";
+    for (const Event& ev : out) {
+      if (ev.type == EventType::kAccepted) outcome = absl::StrCat("offer ", ev.accepted.offer);
+      if (ev.type == EventType::kRejected) {
+        outcome = absl::StrCat("rejected: reason ", static_cast<int>(ev.rejected.reason));
+      }
+    }
+    return absl::StrCat("supply loss: ", ref_.agencies()[e.agency].code, " needs ",
+                        Thousands(e.units), " ", inst.unit, " more ", inst.symbol, ": buy ",
+                        s.lots, " lots ", ref_.pairs()[pair].symbol, " @ ", s.price, ", ",
+                        PriorityTierName(e.tier), " (", outcome, ")");
   }
 
   // RecallAll (scenario.h): one RecallObligation per open loan not yet recalled.

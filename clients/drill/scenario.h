@@ -26,6 +26,13 @@
 //   total, or to what stays reserved (pledged collateral) if that is more.
 // - RecallAll (issue 14): a RecallObligation by the lender for each of its open loans
 //   (of the instrument, if given) not yet recalled, in obligation id order.
+// - ExternalSupplyLoss (issue 15): one SubmitOfferWithNeed by the agency, need = the
+//   units, at the pair's live reference price (drill.proto). It declares the new need when
+//   the loss hits rather than raising the need of the agency's later buys in the journal:
+//   those may come late or never (then the 8-day window would start whenever the agency
+//   next bids), and raising the need of a resting buy would take a cancel and a resubmit
+//   that loses its time priority. So the drill's declared need exceeds the original's by
+//   exactly the units (when the submit is accepted), and nothing else is changed.
 //
 // Thread-safety: functions are reentrant.
 #ifndef MSX_CLIENTS_DRILL_SCENARIO_H_
@@ -64,6 +71,7 @@ struct ResolvedEdit {
     kSuspendMember,
     kDefault,
     kRecallAll,
+    kSupplyLoss,
   };
   int index = 0;  // position in Scenario.edits
   bool by_seq = true;
@@ -86,6 +94,9 @@ struct ResolvedEdit {
   std::uint32_t agreement = 0;                     // kAdmitMember, kSuspendMember
   Amount total = 0;                                // kDefault
   bool every_instrument = false;                   // kRecallAll without an instrument
+  Amount units = 0;                                // kSupplyLoss: the need it adds
+  PriorityTier tier = PriorityTier::kGeneral;      // kSupplyLoss
+  bool any_pair = false;                           // kSupplyLoss without a pair
 };
 
 // Resolves names and checks every edit. InvalidArgument naming the edit and field, e.g.

@@ -4,7 +4,8 @@
 // embedded default configuration (written once per process with the real JournalWriter).
 // Invariants:
 //   * a scenario that parses and resolves has one resolved edit per edit, in order, with
-//     ids inside the reference data and a positive supply-shock denominator;
+//     ids inside the reference data, a positive supply-shock denominator, and a supply
+//     loss of > 0 units on a pair whose base is its instrument;
 //   * a resolve error is INVALID_ARGUMENT naming the edit ("edits[<i>]...");
 //   * RunDrill succeeds on a resolved scenario, fires each edit at most once, replays every
 //     command of the journal, and the drill journal it writes replays and verifies on its
@@ -111,6 +112,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                    "edit %zu resolved to ids outside the reference data", i);
     MSX_FUZZ_CHECK(e.denominator > 0 && e.numerator >= 0, "edit %zu: supply shock %lld/%lld", i,
                    static_cast<long long>(e.numerator), static_cast<long long>(e.denominator));
+    if (e.kind == msx::drill::ResolvedEdit::Kind::kSupplyLoss) {
+      MSX_FUZZ_CHECK(e.units > 0 && (e.any_pair || fx.ref.pairs()[e.pair].base == e.instrument),
+                     "edit %zu: supply loss of %lld units on a pair without its base", i,
+                     static_cast<long long>(e.units));
+    }
   }
 
   const std::string out = fx.root + "/out";

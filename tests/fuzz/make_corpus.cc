@@ -273,6 +273,12 @@ edits { at_time_ns: 1790000200000000000 export_ban { agency: "KOMIR" mineral: "n
   agency: "KOMIR" pair: "GA-4N/CO-99.8" side: SIDE_BUY lots: 5 price: 2200 min_fill_lots: 2
   time_in_force: TIME_IN_FORCE_IOC client_offer_id: 77 } }
 )");
+  corpus->Add("drill_scenario", "supply-loss", R"(edits { at_seq: 100 set_level {
+  instrument: "GA-4N" level: "WARNING" reason: "export ban" } }
+edits { at_seq: 110 external_supply_loss { agency: "KOMIR" instrument: "GA-4N" units: 250000 } }
+edits { at_seq: 120 external_supply_loss { agency: "DLA" instrument: "GA-4N" units: 70
+  tier: PRIORITY_TIER_DEFENCE pair: "GA-4N/CO-99.8" } }
+)");
 }
 
 void TranslateSeeds(Corpus* corpus) {

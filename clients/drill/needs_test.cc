@@ -1,0 +1,359 @@
+// Tests of the drill's emergency parts (issue 15, section 5): the external_supply_loss edit,
+// checked against a small journal with WARNING-level allocation auctions whose every
+// figure is computed by hand below.
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "clients/drill/scenario.h"
+#include "clients/drill/verify.h"
+#include "engine/config/config.h"
+#include "engine/journal/journal_test_util.h"
+#include "engine/journal/reader.h"
+#include "engine/journal/writer.h"
+#include "engine/matching/engine.h"
+#include "engine/testing/traffic_journal.h"
+#include "gtest/gtest.h"
+
+namespace msx::drill {
+namespace {
+
+using journal::testing::TempDir;
+
+// AAA and CCC (kg, lot 10, 1 USD/kg) against BBB (kg, lot 1, 0.1 USD/kg): pairs AAA/BBB and
+// CCC/BBB, reference price 100 BBB per lot. WARNING: a call auction every 60 s, a price
+// control of 5 % (band 95..105: the auction prices at the reference, 100), at most 50 % of
+// an auction's supply per agency. AG-S sells; AG-D may bid DEFENCE, AG-E ESSENTIAL, AG-G
+// and AG-F GENERAL only.
+constexpr char kAuctionConfig[] = R"(
+instruments { symbol: "AAA" mineral: "alpha" unit: "kg" lot_size: 10 reference_value_micro_usd: 1000000 }
+instruments { symbol: "BBB" mineral: "beta" unit: "kg" lot_size: 1 reference_value_micro_usd: 100000 }
+instruments { symbol: "CCC" mineral: "gamma" unit: "kg" lot_size: 10 reference_value_micro_usd: 1000000 }
+pairs { base: "AAA" quote: "BBB" tick: 1 band_bps: 1500 max_lots: 1000 }
+pairs { base: "CCC" quote: "BBB" tick: 1 band_bps: 1500 max_lots: 1000 }
+agencies { id: "AG-S" country: "AU" role: ROLE_AGENCY tokens: "t-s" }
+agencies { id: "AG-D" country: "US" role: ROLE_AGENCY tokens: "t-d"
+           priority_tiers: [PRIORITY_TIER_DEFENCE, PRIORITY_TIER_GENERAL] }
+agencies { id: "AG-E" country: "KR" role: ROLE_AGENCY tokens: "t-e"
+           priority_tiers: [PRIORITY_TIER_ESSENTIAL, PRIORITY_TIER_GENERAL] }
+agencies { id: "AG-G" country: "JP" role: ROLE_AGENCY tokens: "t-g" }
+agencies { id: "AG-F" country: "FR" role: ROLE_AGENCY tokens: "t-f" }
+agreements { name: "ALL" members: ["AG-S", "AG-D", "AG-E", "AG-G", "AG-F"] }
+level_policies { level: EMERGENCY_LEVEL_WARNING matching_mode: MATCHING_MODE_CALL_AUCTION
+                 auction_interval_seconds: 60 band_bps: 500 agency_cap_bps: 5000 }
+)";
+constexpr TimeNs kSecond = 1'000'000'000;
+constexpr TimeNs kDay = 86'400 * kSecond;
+constexpr TimeNs kT0 = 1'789'999'980 * kSecond;
+constexpr AgencyId kS = 0, kD = 1, kE = 2, kG = 3, kF = 4;
+constexpr InstrumentId kAaa = 0, kBbb = 1, kCcc = 2;
+constexpr PairId kAaaBbb = 0, kCccBbb = 1;
+
+Command At(TimeNs t, CommandType type) {
+  Command c{};
+  c.time = t;
+  c.type = type;
+  return c;
+}
+
+Command Holding(AgencyId a, InstrumentId i, Amount total) {
+  Command c = At(kT0, CommandType::kSetHoldings);
+  c.set_holdings = SetHoldings{a, i, total};
+  return c;
+}
+
+Command Sell(TimeNs t, PairId pair, Lots lots, ClientOfferId id) {
+  Command c = At(t, CommandType::kSubmitOffer);
+  c.submit = SubmitOffer{kS, pair, Side::kSell, TimeInForce::kGtc, lots, 100, 0, 0, 0, 0, id};
+  return c;
+}
+
+Command Buy(TimeNs t, AgencyId a, PairId pair, Lots lots, ClientOfferId id) {
+  Command c = At(t, CommandType::kSubmitOffer);
+  c.submit = SubmitOffer{a, pair, Side::kBuy, TimeInForce::kGtc, lots, 100, 0, 0, 0, 0, id};
+  return c;
+}
+
+Command NeedBuy(TimeNs t, AgencyId a, PairId pair, Lots lots, Amount need, PriorityTier tier,
+                ClientOfferId id) {
+  Command c = At(t, CommandType::kSubmitOfferWithNeed);
+  c.submit_need.offer =
+      SubmitOffer{a, pair, Side::kBuy, TimeInForce::kGtc, lots, 100, 0, 0, 0, 0, id};
+  c.submit_need.need = need;
+  c.submit_need.tier = tier;
+  return c;
+}
+
+Command Level(TimeNs t, EmergencyLevel level) {
+  Command c = At(t, CommandType::kSetEmergencyLevel);
+  c.set_level = SetEmergencyLevel{kAaa, level, 0, ""};
+  return c;
+}
+
+Command Tick(TimeNs t) {
+  Command c = At(t, CommandType::kRunAuction);
+  c.run_auction = RunAuction{kAaa};
+  return c;
+}
+
+// The journal (seq: command; offer ids in brackets):
+//   1-6   holdings: AG-S 1000 kg AAA and CCC, the four buyers 100,000 kg BBB each
+//   7     t0+1s  S sells 5 CCC @ 100                                          [1]
+//   8     t0+1s  G buys 1 CCC, no need: fills 1 (NORMAL)                      [2]
+//   9     t0+1s  F buys 2 CCC, need 20 kg GENERAL: fills 2 (NORMAL)           [3]
+//   10    t0+2s  AAA -> WARNING
+//   11    t0+3s  S sells 20 AAA @ 100: rests (call-auction mode)              [4]
+//   12    t0+4s  D buys 12 AAA, need 120 kg DEFENCE                           [5]
+//   13    t0+5s  E buys 7 AAA, need 70 kg GENERAL                             [6]
+//   14    t0+6s  G buys 5 AAA, need 50 kg GENERAL                             [7]
+//   15    t0+7s  F buys 3 AAA, need 30 kg GENERAL                             [8]
+//   16    t0+60s auction 1: supply 20, cap 10 lots. DEFENCE: D claims 12, capped: 10.
+//                GENERAL, 10 lots for claims E 7, G 5, F 3 (weights 70, 50, 30): quotas
+//                4.67, 3.33, 2 -> 4, 3, 2, the lot left to the largest remainder (E):
+//                E 5, G 3, F 2.
+//   17    t0+9d  S sells 4 AAA @ 100                                          [9]
+//   18    t0+9d+60s auction 2: supply 4, cap 2. DEFENCE: D claims 2 (20 kg of need left): 2.
+//                GENERAL, 2 lots for claims E 2, G 2, F 1 (needs left 20, 20, 10): quotas
+//                0.8, 0.8, 0.4 -> 0 each; the two lots to the largest remainders, E and
+//                G (tied, E first in time): E 1, G 1.
+//   19    t0+9d+70s AAA -> NORMAL (the resting buys E 1, G 1, F 1 lot cross nothing)
+std::vector<Command> AuctionCommands() {
+  std::vector<Command> c = {Holding(kS, kAaa, 1000), Holding(kS, kCcc, 1000),
+                            Holding(kD, kBbb, 100000), Holding(kE, kBbb, 100000),
+                            Holding(kG, kBbb, 100000), Holding(kF, kBbb, 100000)};
+  c.push_back(Sell(kT0 + kSecond, kCccBbb, 5, 1));
+  c.push_back(Buy(kT0 + kSecond, kG, kCccBbb, 1, 1));
+  c.push_back(NeedBuy(kT0 + kSecond, kF, kCccBbb, 2, 20, PriorityTier::kGeneral, 1));
+  c.push_back(Level(kT0 + 2 * kSecond, EmergencyLevel::kWarning));
+  c.push_back(Sell(kT0 + 3 * kSecond, kAaaBbb, 20, 2));
+  c.push_back(NeedBuy(kT0 + 4 * kSecond, kD, kAaaBbb, 12, 120, PriorityTier::kDefence, 1));
+  c.push_back(NeedBuy(kT0 + 5 * kSecond, kE, kAaaBbb, 7, 70, PriorityTier::kGeneral, 1));
+  c.push_back(NeedBuy(kT0 + 6 * kSecond, kG, kAaaBbb, 5, 50, PriorityTier::kGeneral, 2));
+  c.push_back(NeedBuy(kT0 + 7 * kSecond, kF, kAaaBbb, 3, 30, PriorityTier::kGeneral, 2));
+  c.push_back(Tick(kT0 + 60 * kSecond));
+  c.push_back(Sell(kT0 + 9 * kDay, kAaaBbb, 4, 3));
+  c.push_back(Tick(kT0 + 9 * kDay + 60 * kSecond));
+  c.push_back(Level(kT0 + 9 * kDay + 70 * kSecond, EmergencyLevel::kNormal));
+  return c;
+}
+
+msx::v1::ExchangeConfig AuctionConfig() {
+  absl::StatusOr<msx::v1::ExchangeConfig> c = ParseConfigText(kAuctionConfig);
+  EXPECT_TRUE(c.ok()) << c.status();
+  return *c;
+}
+
+// Applies `cmds` (seq 1, 2, ...) to an engine and journals them in `dir`.
+void WriteJournal(const std::string& dir, const std::vector<Command>& cmds) {
+  const msx::v1::ExchangeConfig config = AuctionConfig();
+  absl::StatusOr<ReferenceData> ref = LoadReferenceData(config);
+  ASSERT_TRUE(ref.ok()) << ref.status();
+  Engine engine(*ref, EngineOptions{.expected_offers = 64});
+  journal::WriterOptions wo;
+  wo.durability = journal::Durability::kNone;
+  wo.config = config.SerializeAsString();
+  auto writer = journal::JournalWriter::Open(dir, std::move(wo));
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  std::vector<Event> events;
+  Seq seq = 0;
+  for (Command c : cmds) {
+    c.seq = ++seq;
+    events.clear();
+    engine.Apply(c, &events);
+    for (const Event& e : events) {
+      ASSERT_NE(e.type, EventType::kRejected) << "seq " << c.seq;
+    }
+    ASSERT_TRUE((*writer)->Append(c, events).ok());
+  }
+  ASSERT_TRUE((*writer)->Close().ok());
+}
+
+// What the journal in `dir` shows, read straight from its records: the need each agency
+// declared (accepted SubmitOfferWithNeed), and the lots each agency bought in each auction
+// (RunAuction commands, in order).
+struct JournalNeeds {
+  std::map<AgencyId, Amount> declared;
+  std::vector<std::map<AgencyId, Lots>> auctions;
+};
+
+JournalNeeds ReadNeeds(const std::string& dir) {
+  JournalNeeds out;
+  auto reader = journal::JournalReader::Open(dir, journal::ReaderOptions{});
+  EXPECT_TRUE(reader.ok()) << reader.status();
+  if (!reader.ok()) return out;
+  journal::JournalEntry entry;
+  while ((*reader)->Next(&entry)) {
+    const Command& c = entry.command;
+    if (c.type == CommandType::kRunAuction) out.auctions.emplace_back();
+    for (const Event& e : entry.events) {
+      if (e.type == EventType::kAccepted && c.type == CommandType::kSubmitOfferWithNeed) {
+        out.declared[c.submit_need.offer.agency] += c.submit_need.need;
+      }
+      if (e.type == EventType::kFill && c.type == CommandType::kRunAuction) {
+        out.auctions.back()[e.fill.taker_agency] += e.fill.lots;
+      }
+    }
+  }
+  EXPECT_TRUE((*reader)->status().ok()) << (*reader)->status();
+  return out;
+}
+
+msx::v1::Scenario Scenario(const std::string& text) {
+  absl::StatusOr<msx::v1::Scenario> s = ParseScenarioText(text);
+  EXPECT_TRUE(s.ok()) << s.status();
+  return *s;
+}
+
+TEST(SupplyLossTest, HandBuiltJournalAllocatesAsComputedByHand) {
+  TempDir tmp;
+  WriteJournal(tmp.path(), AuctionCommands());
+  const JournalNeeds n = ReadNeeds(tmp.path());
+  EXPECT_EQ(n.declared, (std::map<AgencyId, Amount>{{kD, 120}, {kE, 70}, {kG, 50}, {kF, 50}}));
+  ASSERT_EQ(n.auctions.size(), 2u);
+  EXPECT_EQ(n.auctions[0], (std::map<AgencyId, Lots>{{kD, 10}, {kE, 5}, {kG, 3}, {kF, 2}}));
+  EXPECT_EQ(n.auctions[1], (std::map<AgencyId, Lots>{{kD, 2}, {kE, 1}, {kG, 1}}));
+}
+
+// AG-E loses 40 kg of AAA supply just before the first auction: the drill adds one buy of
+// 4 lots at the reference price declaring 40 kg in ESSENTIAL (AG-E's most urgent allowed
+// tier). Auction 1 then: DEFENCE D 10 (capped); ESSENTIAL E 4 (its claim); GENERAL, 6 lots
+// for claims E 6 (its cap of 10 less the 4), G 5, F 3, weights 70, 50, 30: quotas 2.8, 2,
+// 1.2 -> 2, 2, 1, the lot left to E (remainder 120/150): E 3, G 2, F 1.
+TEST(SupplyLossTest, RaisesTheDeclaredNeedByExactlyTheUnitsAndShiftsTheAllocation) {
+  TempDir tmp;
+  const std::string journal = tmp.file("journal");
+  WriteJournal(journal, AuctionCommands());
+  const std::string out = tmp.file("drill");
+  absl::StatusOr<DrillResult> r = RunDrill(journal, Scenario(R"(
+      edits { at_seq: 16 external_supply_loss { agency: "AG-E" instrument: "AAA" units: 40 } }
+  )"),
+                                           out, 5);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->fired.size(), 1u);
+  EXPECT_EQ(r->fired[0].description,
+            "supply loss: AG-E needs 40 kg more AAA: buy 4 lots AAA/BBB @ 100, ESSENTIAL "
+            "(offer 9)");
+  EXPECT_EQ(r->fired[0].commands, 1u);
+  EXPECT_EQ(r->fired[0].drill_seq, 16u);
+
+  const JournalNeeds before = ReadNeeds(journal);
+  const JournalNeeds after = ReadNeeds(out);
+  Amount total_before = 0, total_after = 0;
+  for (const auto& [a, need] : before.declared) total_before += need;
+  for (const auto& [a, need] : after.declared) total_after += need;
+  EXPECT_EQ(total_after - total_before, 40);
+  EXPECT_EQ(after.declared.at(kE), 70 + 40);
+  ASSERT_EQ(after.auctions.size(), 2u);
+  EXPECT_EQ(after.auctions[0], (std::map<AgencyId, Lots>{{kD, 10}, {kE, 7}, {kG, 2}, {kF, 1}}));
+
+  absl::StatusOr<VerifyResult> v = VerifyReplay(out, /*state_digest=*/true);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_FALSE(v->diverged) << DivergenceMessage(v->divergence);
+}
+
+// A tier and a pair given explicitly: 25 kg is 3 lots of 10 kg.
+TEST(SupplyLossTest, ExplicitTierAndPairAreUsed) {
+  TempDir tmp;
+  const std::string journal = tmp.file("journal");
+  WriteJournal(journal, AuctionCommands());
+  absl::StatusOr<DrillResult> r = RunDrill(journal, Scenario(R"(
+      edits { at_seq: 16 external_supply_loss { agency: "AG-D" instrument: "AAA" units: 25
+                                                tier: PRIORITY_TIER_GENERAL pair: "AAA/BBB" } }
+  )"),
+                                           tmp.file("drill"), 5);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->fired.size(), 1u);
+  EXPECT_EQ(r->fired[0].description,
+            "supply loss: AG-D needs 25 kg more AAA: buy 3 lots AAA/BBB @ 100, GENERAL "
+            "(offer 9)");
+}
+
+TEST(SupplyLossTest, BadEditsAreRejectedNamingTheField) {
+  absl::StatusOr<ReferenceData> ref = LoadReferenceData(AuctionConfig());
+  ASSERT_TRUE(ref.ok()) << ref.status();
+  auto err = [&](const std::string& text) {
+    absl::StatusOr<std::vector<ResolvedEdit>> r = ResolveScenario(Scenario(text), *ref);
+    EXPECT_FALSE(r.ok()) << text;
+    return std::string(r.status().message());
+  };
+  EXPECT_EQ(err(R"(edits { at_seq: 1 external_supply_loss { agency: "AG-X" instrument: "AAA" units: 1 } })"),
+            "edits[0].external_supply_loss.agency: unknown agency \"AG-X\"");
+  EXPECT_EQ(err(R"(edits { at_seq: 1 external_supply_loss { agency: "AG-E" instrument: "ZZZ" units: 1 } })"),
+            "edits[0].external_supply_loss.instrument: unknown instrument \"ZZZ\"");
+  EXPECT_EQ(err(R"(edits { at_seq: 1 external_supply_loss { agency: "AG-E" instrument: "BBB" units: 1 } })"),
+            "edits[0].external_supply_loss.instrument: no pair has \"BBB\" as its base");
+  EXPECT_EQ(err(R"(edits { at_seq: 1 external_supply_loss { agency: "AG-E" instrument: "AAA" } })"),
+            "edits[0].external_supply_loss.units: must be > 0");
+  EXPECT_EQ(err(R"(edits { at_seq: 1 external_supply_loss { agency: "AG-E" instrument: "AAA" units: -5 } })"),
+            "edits[0].external_supply_loss.units: must be > 0");
+  EXPECT_EQ(err(R"(edits { at_seq: 1 external_supply_loss { agency: "AG-G" instrument: "AAA"
+                                                              units: 1 tier: PRIORITY_TIER_DEFENCE } })"),
+            "edits[0].external_supply_loss.tier: AG-G may not declare needs in tier DEFENCE "
+            "(allowed: GENERAL)");
+  EXPECT_EQ(err(R"(edits { at_seq: 1 external_supply_loss { agency: "AG-E" instrument: "AAA"
+                                                              units: 1 tier: PRIORITY_TIER_DEFENCE } })"),
+            "edits[0].external_supply_loss.tier: AG-E may not declare needs in tier DEFENCE "
+            "(allowed: ESSENTIAL, GENERAL)");
+  EXPECT_EQ(err(R"(edits { at_seq: 1 external_supply_loss { agency: "AG-E" instrument: "AAA"
+                                                              units: 1 pair: "CCC/BBB" } })"),
+            "edits[0].external_supply_loss.pair: \"CCC/BBB\" does not have \"AAA\" as its base");
+  EXPECT_EQ(err(R"(edits { at_seq: 1 external_supply_loss { agency: "AG-E" instrument: "AAA"
+                                                              units: 1 pair: "AAA/ZZZ" } })"),
+            "edits[0].external_supply_loss.pair: unknown pair \"AAA/ZZZ\"");
+  EXPECT_EQ(err(R"(edits { external_supply_loss { agency: "AG-E" instrument: "AAA" units: 1 } })"),
+            "edits[0]: needs a trigger (at_seq or at_time_ns)");
+  EXPECT_EQ(err(R"(edits { at_seq: 1 halt_pair { pair: "AAA/BBB" } }
+                   edits { at_time_ns: 5 external_supply_loss { agency: "AG-E" instrument: "AAA"
+                                                                 units: 0 } })"),
+            "edits[1].external_supply_loss.units: must be > 0");
+  // A good one resolves.
+  absl::StatusOr<std::vector<ResolvedEdit>> ok = ResolveScenario(
+      Scenario(R"(edits { at_time_ns: 5 external_supply_loss { agency: "AG-D" instrument: "CCC" units: 7 } })"),
+      *ref);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  ASSERT_EQ(ok->size(), 1u);
+  EXPECT_EQ((*ok)[0].kind, ResolvedEdit::Kind::kSupplyLoss);
+  EXPECT_EQ((*ok)[0].units, 7);
+  EXPECT_EQ((*ok)[0].tier, PriorityTier::kDefence);
+  EXPECT_TRUE((*ok)[0].any_pair);
+  EXPECT_EQ((*ok)[0].instrument, kCcc);
+}
+
+// The example shipped with the tool: every edit fires as one accepted command on a
+// default-configuration journal, and the drill journal replays byte for byte.
+TEST(SupplyLossTest, GalliumExampleFiresEveryEditOnADefaultConfigJournal) {
+  const char* src = std::getenv("MSX_SOURCE_DIR");
+  const std::string path =
+      src ? std::string(src) + "/clients/drill/examples/gallium_export_ban.textproto"
+          : std::filesystem::path(__FILE__).parent_path().string() +
+                "/examples/gallium_export_ban.textproto";
+  absl::StatusOr<msx::v1::Scenario> scenario = ReadScenarioFile(path);
+  ASSERT_TRUE(scenario.ok()) << scenario.status();
+  TempDir tmp;
+  const std::string journal = tmp.file("journal");
+  msx::testing::TrafficOptions opt;
+  opt.commands = 2000;
+  ASSERT_TRUE(msx::testing::WriteTrafficJournal(journal, DefaultConfig(), opt).ok());
+  absl::StatusOr<DrillResult> r = RunDrill(journal, *scenario, tmp.file("drill"), 5);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->fired.size(), 4u);
+  for (const FiredEdit& f : r->fired) {
+    EXPECT_EQ(f.commands, 1u) << f.description;
+    EXPECT_FALSE(absl::StrContains(f.description, "rejected")) << f.description;
+  }
+  EXPECT_TRUE(absl::StartsWith(r->fired[1].description,
+                               "supply loss: KOMIR needs 2,500,000 g more GA-4N: buy 25 lots "))
+      << r->fired[1].description;
+  EXPECT_TRUE(absl::StrContains(r->fired[2].description, "GA-4N/CO-99.8 @ 2121, DEFENCE (offer"))
+      << r->fired[2].description;
+  absl::StatusOr<VerifyResult> v = VerifyReplay(tmp.file("drill"), /*state_digest=*/true);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_FALSE(v->diverged) << DivergenceMessage(v->divergence);
+}
+
+}  // namespace
+}  // namespace msx::drill
