@@ -25,6 +25,9 @@ Usage:
       demand left resting at the end, time from acceptance to first fill (p50/p90/max,
       nearest rank); per agency the units received/delivered and holdings before/after,
       and loans lent and borrowed per instrument (returned, overdue, recalled, owed);
+      per instrument and emergency level the need declared by buys with a declared need,
+      allocated in auctions, met, met within 8 days, per agency and tier, and what
+      continuous matching would have given each agency (a second replay);
       the N busiest minutes by fills (default 5). Text by default, --json for one object.
       --html FILE also writes it as one self-contained HTML file with charts (volume over
       time per instrument, unfilled demand, net positions, busiest minutes; inline CSS

@@ -4,11 +4,15 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <tuple>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "clients/drill/report.h"
+#include "clients/drill/report_html.h"
 #include "clients/drill/scenario.h"
 #include "clients/drill/verify.h"
 #include "engine/config/config.h"
@@ -353,6 +357,173 @@ TEST(SupplyLossTest, GalliumExampleFiresEveryEditOnADefaultConfigJournal) {
   absl::StatusOr<VerifyResult> v = VerifyReplay(tmp.file("drill"), /*state_digest=*/true);
   ASSERT_TRUE(v.ok()) << v.status();
   EXPECT_FALSE(v->diverged) << DivergenceMessage(v->divergence);
+}
+
+// ---- The needs report ----
+
+void ExpectFigures(const NeedFigures& f, std::uint64_t buys, Amount declared, Amount allocated,
+                   Amount met, Amount within) {
+  EXPECT_EQ(f.buys, buys);
+  EXPECT_EQ(f.declared, declared);
+  EXPECT_EQ(f.allocated, allocated);
+  EXPECT_EQ(f.met, met);
+  EXPECT_EQ(f.met_within_window, within);
+}
+
+const NeedAgencyRow* FindAgencyRow(const NeedReport& n, const std::string& symbol,
+                                   const std::string& agency, PriorityTier tier) {
+  for (const NeedAgencyRow& a : n.agencies) {
+    if (a.symbol == symbol && a.code == agency && a.tier == tier) return &a;
+  }
+  return nullptr;
+}
+
+// Every figure of the hand-built journal (AuctionCommands above).
+// As run: D 10 + 2 lots (100 kg within 8 days: the second auction is on day 9), E 5 + 1,
+// G 3 + 1, F 2 in auctions; F's CCC buy fills 2 lots at NORMAL at once; G's plain CCC
+// buy declares nothing. AAA at WARNING: declared 120 + 70 + 50 + 30 = 270, met 240, within
+// 8 days 100 + 50 + 30 + 20 = 200, share 200 x 10000 / 270 = 7407 bps.
+// Continuous (the same commands, every level continuous; the RunAuctions are refused): S's
+// 20 lots go first come, first served: D 12, E 7, G 1 (F none); S's 4 lots on day 9 go to
+// G's 4 open lots, the older buy. So D 120 (120 within 8 days), E 70 (70), G 50 (10), F 0.
+TEST(NeedsReportTest, HandBuiltAuctionJournalGivesHandComputedNeeds) {
+  TempDir tmp;
+  WriteJournal(tmp.path(), AuctionCommands());
+  absl::StatusOr<ReportData> r = BuildReport(tmp.path(), 5);
+  ASSERT_TRUE(r.ok()) << r.status();
+  const NeedReport& n = r->needs;
+
+  ASSERT_EQ(n.levels.size(), 2u);
+  EXPECT_EQ(n.levels[0].symbol, "AAA");
+  EXPECT_EQ(n.levels[0].level, EmergencyLevel::kWarning);
+  ExpectFigures(n.levels[0].figures, 4, 270, 240, 240, 200);
+  EXPECT_EQ(n.levels[0].share_within_window_bps, 7407);
+  EXPECT_EQ(n.levels[1].symbol, "CCC");
+  EXPECT_EQ(n.levels[1].level, EmergencyLevel::kNormal);
+  ExpectFigures(n.levels[1].figures, 1, 20, 0, 20, 20);
+  EXPECT_EQ(n.levels[1].share_within_window_bps, 10000);
+
+  ASSERT_EQ(n.agencies.size(), 5u);
+  const std::vector<std::tuple<std::string, EmergencyLevel, std::string, PriorityTier>> keys = {
+      {"AAA", EmergencyLevel::kWarning, "AG-D", PriorityTier::kDefence},
+      {"AAA", EmergencyLevel::kWarning, "AG-E", PriorityTier::kGeneral},
+      {"AAA", EmergencyLevel::kWarning, "AG-G", PriorityTier::kGeneral},
+      {"AAA", EmergencyLevel::kWarning, "AG-F", PriorityTier::kGeneral},
+      {"CCC", EmergencyLevel::kNormal, "AG-F", PriorityTier::kGeneral}};
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    EXPECT_EQ(n.agencies[i].symbol, std::get<0>(keys[i])) << i;
+    EXPECT_EQ(n.agencies[i].level, std::get<1>(keys[i])) << i;
+    EXPECT_EQ(n.agencies[i].code, std::get<2>(keys[i])) << i;
+    EXPECT_EQ(n.agencies[i].tier, std::get<3>(keys[i])) << i;
+  }
+  ExpectFigures(n.agencies[0].figures, 1, 120, 120, 120, 100);
+  ExpectFigures(n.agencies[1].figures, 1, 70, 60, 60, 50);
+  ExpectFigures(n.agencies[2].figures, 1, 50, 40, 40, 30);
+  ExpectFigures(n.agencies[3].figures, 1, 30, 20, 20, 20);
+  ExpectFigures(n.agencies[4].figures, 1, 20, 0, 20, 20);
+
+  ASSERT_TRUE(n.has_continuous);
+  ASSERT_EQ(n.continuous.size(), 5u);
+  struct Want {
+    const char* symbol;
+    const char* agency;
+    Amount declared, met, continuous, within, continuous_within;
+  };
+  const Want want[] = {{"AAA", "AG-D", 120, 120, 120, 100, 120},
+                       {"AAA", "AG-E", 70, 60, 70, 50, 70},
+                       {"AAA", "AG-G", 50, 40, 50, 30, 10},
+                       {"AAA", "AG-F", 30, 20, 0, 20, 0},
+                       {"CCC", "AG-F", 20, 20, 20, 20, 20}};
+  for (std::size_t i = 0; i < 5; ++i) {
+    const NeedContinuousRow& c = n.continuous[i];
+    EXPECT_EQ(c.symbol, want[i].symbol) << i;
+    EXPECT_EQ(c.code, want[i].agency) << i;
+    EXPECT_EQ(c.declared, want[i].declared) << i;
+    EXPECT_EQ(c.met, want[i].met) << i;
+    EXPECT_EQ(c.continuous_met, want[i].continuous) << i;
+    EXPECT_EQ(c.met_within_window, want[i].within) << i;
+    EXPECT_EQ(c.continuous_met_within_window, want[i].continuous_within) << i;
+  }
+
+  // The JSON, text and HTML print the same figures.
+  const nlohmann::json j = nlohmann::json::parse(RenderReportJson(*r));
+  const nlohmann::json& level = j.at("needs").at("levels").at(0);
+  EXPECT_EQ(level.at("instrument"), "AAA");
+  EXPECT_EQ(level.at("level"), "WARNING");
+  EXPECT_EQ(level.at("need_declared"), 270);
+  EXPECT_EQ(level.at("need_met_within_8_days"), 200);
+  EXPECT_EQ(level.at("share_met_within_8_days_bps"), 7407);
+  const nlohmann::json& f = j.at("needs").at("continuous").at(3);
+  EXPECT_EQ(f.at("agency"), "AG-F");
+  EXPECT_EQ(f.at("difference"), 20);
+  EXPECT_EQ(j.at("needs").at("agencies").at(0).at("tier"), "DEFENCE");
+  const std::string text = RenderReportText("t", *r);
+  EXPECT_NE(text.find("74.07 %"), std::string::npos) << text;
+  EXPECT_NE(text.find("As run vs continuous matching"), std::string::npos) << text;
+  const std::string html = RenderReportHtml("t", *r);
+  EXPECT_NE(html.find("data-key=\"share_met_within_8_days_bps\">7,407</td>"), std::string::npos);
+  EXPECT_NE(html.find("id=\"needs-continuous\""), std::string::npos);
+  EXPECT_NE(html.find("data-key=\"continuous_need_met_within_8_days\">10</td>"),
+            std::string::npos);
+}
+
+// Without need buys there is no needs section and no continuous replay.
+TEST(NeedsReportTest, JournalWithoutNeedBuysHasNoNeeds) {
+  TempDir tmp;
+  std::vector<Command> cmds = AuctionCommands();
+  cmds.resize(8);  // holdings, S's CCC sell, G's plain buy
+  WriteJournal(tmp.path(), cmds);
+  absl::StatusOr<ReportData> r = BuildReport(tmp.path(), 5);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->needs.empty());
+  EXPECT_FALSE(r->needs.has_continuous);
+  EXPECT_EQ(RenderReportText("t", *r).find("Declared needs"), std::string::npos);
+  EXPECT_EQ(RenderReportHtml("t", *r).find("needs-levels"), std::string::npos);
+}
+
+// The 40 kg supply loss of AG-E (see above) in the drill's report: AAA's declared need
+// grows by exactly 40, AG-E's new ESSENTIAL buy is allocated its 4 lots in auction 1,
+// and the others' GENERAL allocation shrinks. Auction 2 in the drill: DEFENCE D 2;
+// GENERAL, 2 lots for claims E 2, G 2, F 2 (capped at 2; needs left 40, 30, 20):
+// quotas 0.89, 0.67, 0.44 -> 0 each, the lots to E and G.
+TEST(NeedsReportTest, SupplyLossShowsInTheDrillNeedsAndAllocation) {
+  TempDir tmp;
+  const std::string journal = tmp.file("journal");
+  WriteJournal(journal, AuctionCommands());
+  absl::StatusOr<DrillResult> r = RunDrill(journal, Scenario(R"(
+      edits { at_seq: 16 external_supply_loss { agency: "AG-E" instrument: "AAA" units: 40 } }
+  )"),
+                                           tmp.file("drill"), 5);
+  ASSERT_TRUE(r.ok()) << r.status();
+  const NeedReport& o = r->original.needs;
+  const NeedReport& d = r->drill.needs;
+  ASSERT_EQ(o.levels.size(), 2u);
+  ASSERT_EQ(d.levels.size(), 2u);
+  EXPECT_EQ(d.levels[0].figures.declared - o.levels[0].figures.declared, 40);
+  ExpectFigures(d.levels[0].figures, 5, 310, 240, 240, 200);
+  EXPECT_EQ(d.levels[0].share_within_window_bps, 6451);
+  const NeedAgencyRow* ess = FindAgencyRow(d, "AAA", "AG-E", PriorityTier::kEssential);
+  ASSERT_NE(ess, nullptr);
+  ExpectFigures(ess->figures, 1, 40, 40, 40, 40);
+  const NeedAgencyRow* e = FindAgencyRow(d, "AAA", "AG-E", PriorityTier::kGeneral);
+  const NeedAgencyRow* g = FindAgencyRow(d, "AAA", "AG-G", PriorityTier::kGeneral);
+  const NeedAgencyRow* f = FindAgencyRow(d, "AAA", "AG-F", PriorityTier::kGeneral);
+  const NeedAgencyRow* dd = FindAgencyRow(d, "AAA", "AG-D", PriorityTier::kDefence);
+  ASSERT_TRUE(e && g && f && dd);
+  ExpectFigures(dd->figures, 1, 120, 120, 120, 100);
+  ExpectFigures(e->figures, 1, 70, 40, 40, 30);
+  ExpectFigures(g->figures, 1, 50, 30, 30, 20);
+  ExpectFigures(f->figures, 1, 30, 10, 10, 10);
+  // The original's report is the one BuildReport makes, continuous comparison included.
+  absl::StatusOr<ReportData> again = BuildReport(journal, 5);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(RenderReportJson(*again), RenderReportJson(r->original));
+  absl::StatusOr<ReportData> drill_again = BuildReport(tmp.file("drill"), 5);
+  ASSERT_TRUE(drill_again.ok()) << drill_again.status();
+  EXPECT_EQ(RenderReportJson(*drill_again), RenderReportJson(r->drill));
+  const std::string html = RenderDrillHtml(journal, "s", *r);
+  EXPECT_NE(html.find("id=\"needs-levels-drill\""), std::string::npos);
+  EXPECT_NE(html.find("data-key=\"share_met_within_8_days_bps\">6,451</td>"), std::string::npos);
 }
 
 }  // namespace

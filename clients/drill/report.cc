@@ -8,6 +8,7 @@
 #include "clients/drill/chart_axis.h"
 #include "clients/drill/drill_journal.h"
 #include "clients/drill/format.h"
+#include "clients/drill/scenario.h"
 #include "engine/journal/json.h"
 #include "engine/journal/reader.h"
 
@@ -46,7 +47,8 @@ ReportBuilder::ReportBuilder(const ReferenceData& ref, int top_minutes)
       delivered_(holdings_.size(), 0),
       agency_fills_(ref.agencies().size(), 0),
       volume_by_second_(ref.instruments().size()),
-      agency_loans_(ref) {}
+      agency_loans_(ref),
+      needs_(ref) {}
 
 namespace {
 
@@ -80,6 +82,7 @@ void ReportBuilder::Add(const Command& cmd, absl::Span<const Event> events) {
   ++data_.commands;
   data_.last_seq = cmd.seq;
   data_.last_time = cmd.time;
+  needs_.Add(cmd, events);
   const auto& pairs = ref_.pairs();
   for (const Event& e : events) {
     agency_loans_.Add(e);
@@ -354,6 +357,7 @@ ReportData ReportBuilder::Finish() {
     }
   }
   data_.agency_loans = agency_loans_.Finish();
+  data_.needs = needs_.Finish();
   for (std::size_t i = 0; i < loans_.size(); ++i) {
     LoanReport& l = loans_[i];
     if (l.opened == 0 && l.paid_back == 0 && l.outstanding_at_end == 0) continue;
@@ -445,6 +449,11 @@ absl::StatusOr<ReportData> BuildReport(const std::string& dir, int top_minutes) 
   if (!(*reader)->status().ok()) return (*reader)->status();
   ReportData data = builder.Finish();
   data.torn_bytes = (*reader)->stats().torn_bytes;
+  if (!data.needs.empty()) {
+    absl::StatusOr<NeedReport> continuous = ContinuousNeeds(dir);
+    if (!continuous.ok()) return continuous.status();
+    CompareWithContinuous(&data.needs, *continuous);
+  }
   return data;
 }
 
@@ -550,6 +559,7 @@ nlohmann::ordered_json ReportJson(const ReportData& r) {
     o["overdue_owed_at_end"] = l.overdue_owed_at_end;
   }
   j["agency_loans"] = AgencyLoansJson(r.agency_loans);
+  j["needs"] = NeedsJson(r.needs);
   nlohmann::ordered_json& minutes = j["busiest_minutes"] = Array();
   for (const MinuteReport& m : r.busiest_minutes) {
     nlohmann::ordered_json& o = minutes.emplace_back();
@@ -639,6 +649,7 @@ std::string RenderReportText(const std::string& title, const ReportData& r) {
   }
   out += minutes.empty() ? "  (no fills)\n" : minutes.Render();
   if (!r.agency_loans.empty()) absl::StrAppend(&out, "\n", RenderAgencyLoansText(r.agency_loans));
+  if (!r.needs.empty()) absl::StrAppend(&out, "\n", RenderNeedsText(r.needs));
   return out;
 }
 

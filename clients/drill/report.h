@@ -28,6 +28,8 @@
 //   and obligations recalled (one each however many events); at the end, obligations
 //   still open or overdue, how many of them are overdue and the units still owed on them.
 //   The same per agency and instrument, as lender and as borrower: agency_loans.h.
+// - Declared needs (issue 15): per instrument and emergency level, need declared, met,
+//   met within 8 days, allocation per agency and tier, and continuous matching's: needs.h.
 // - Busiest minutes: UTC calendar minutes (command time / 60 s) ranked by number of
 //   fills, ties by earlier minute.
 // - Volume over time: per instrument, the units of it that changed hands in each UTC
@@ -50,6 +52,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "clients/drill/agency_loans.h"
+#include "clients/drill/needs.h"
 #include "engine/matching/command.h"
 #include "engine/matching/event.h"
 #include "engine/matching/reference_data.h"
@@ -154,6 +157,9 @@ struct ReportData {
   std::vector<LoanReport> loans;  // instruments with a loan, in configuration order
   std::vector<AgencyLoanRow> agency_loans;  // per agency and instrument (agency_loans.h)
   std::vector<MinuteReport> busiest_minutes;  // at most top_minutes, busiest first
+  // Declared needs per instrument and level (needs.h); `needs.continuous` is filled by
+  // BuildReport and RunDrill (a second, continuous replay) when there are need buys.
+  NeedReport needs;
 };
 
 inline constexpr int kMaxVolumeBuckets = 120;
@@ -232,10 +238,12 @@ class ReportBuilder {
   std::vector<std::pair<TimeNs, std::uint64_t>> minutes_;  // (minute index, fills), ascending
   std::vector<std::vector<VolumePoint>> volume_by_second_;  // [instrument]
   AgencyLoanLedger agency_loans_;
+  NeedLedger needs_;
 };
 
 // Reads `dir` (verifying framing and CRCs, not replaying) and builds its report. Errors as
-// VerifyReplay's reading errors.
+// VerifyReplay's reading errors. When the journal holds need buys, it is also replayed
+// once with continuous matching (ContinuousNeeds, scenario.h) for the needs comparison.
 absl::StatusOr<ReportData> BuildReport(const std::string& dir, int top_minutes);
 
 std::string RenderReportText(const std::string& title, const ReportData& r);

@@ -311,6 +311,74 @@ std::string LoansTable(const ReportData& r) {
   return out;
 }
 
+// The declared-needs tables (needs.h), ids suffixed by `suffix`; cells keyed as NeedsJson.
+std::string NeedsTables(const NeedReport& n, const std::string& suffix) {
+  auto th = [](const char* name) {
+    return absl::StrCat("<th scope=\"col\" class=\"num\">", name, "</th>");
+  };
+  auto figures = [](const NeedFigures& f) {
+    return absl::StrCat(NumU("need_buys", f.buys), Num("need_declared", f.declared),
+                        Num("allocated", f.allocated), Num("need_met", f.met),
+                        Num("need_met_within_8_days", f.met_within_window));
+  };
+  const std::string figure_heads =
+      absl::StrCat(th("need buys"), th("need declared"), th("allocated"), th("need met"),
+                   th("met within 8 days"));
+  std::string out = absl::StrCat(
+      "<table id=\"needs-levels", suffix,
+      "\" aria-label=\"Declared needs per instrument and level\"><thead><tr>"
+      "<th scope=\"col\">instrument</th><th scope=\"col\">unit</th>"
+      "<th scope=\"col\">level</th>",
+      figure_heads, th("share within 8 days (bps)"), "</tr></thead><tbody>\n");
+  for (const NeedLevelRow& l : n.levels) {
+    absl::StrAppend(&out, "<tr data-instrument=\"", Esc(l.symbol), "\"><th scope=\"row\">",
+                    Esc(l.symbol), "</th><td>", Esc(l.unit), "</td><td data-key=\"level\">",
+                    EmergencyLevelName(l.level), "</td>", figures(l.figures),
+                    Num("share_met_within_8_days_bps", l.share_within_window_bps), "</tr>\n");
+  }
+  absl::StrAppend(&out, "</tbody></table>\n<table id=\"needs-agencies", suffix,
+                  "\" aria-label=\"Allocation per agency and tier\"><thead><tr>"
+                  "<th scope=\"col\">instrument</th><th scope=\"col\">level</th>"
+                  "<th scope=\"col\">agency</th><th scope=\"col\">tier</th>",
+                  figure_heads, "</tr></thead><tbody>\n");
+  for (const NeedAgencyRow& a : n.agencies) {
+    absl::StrAppend(&out, "<tr data-instrument=\"", Esc(a.symbol), "\"><th scope=\"row\">",
+                    Esc(a.symbol), "</th><td data-key=\"level\">", EmergencyLevelName(a.level),
+                    "</td><td data-key=\"agency\">", Esc(a.code), "</td><td data-key=\"tier\">",
+                    PriorityTierName(a.tier), "</td>", figures(a.figures), "</tr>\n");
+  }
+  out += "</tbody></table>\n";
+  if (!n.has_continuous) return out;
+  absl::StrAppend(&out, "<table id=\"needs-continuous", suffix,
+                  "\" aria-label=\"As run vs continuous matching\"><thead><tr>"
+                  "<th scope=\"col\">instrument</th><th scope=\"col\">level</th>"
+                  "<th scope=\"col\">agency</th>",
+                  th("need declared"), th("need met"), th("continuous"), th("difference"),
+                  th("within 8 days"), th("continuous"), th("difference"),
+                  "</tr></thead><tbody>\n");
+  for (const NeedContinuousRow& c : n.continuous) {
+    absl::StrAppend(
+        &out, "<tr data-instrument=\"", Esc(c.symbol), "\"><th scope=\"row\">", Esc(c.symbol),
+        "</th><td data-key=\"level\">", EmergencyLevelName(c.level),
+        "</td><td data-key=\"agency\">", Esc(c.code), "</td>", Num("need_declared", c.declared),
+        Num("need_met", c.met), Num("continuous_need_met", c.continuous_met),
+        Num("difference", c.met - c.continuous_met),
+        Num("need_met_within_8_days", c.met_within_window),
+        Num("continuous_need_met_within_8_days", c.continuous_met_within_window),
+        Num("difference_within_8_days", c.met_within_window - c.continuous_met_within_window),
+        "</tr>\n");
+  }
+  out += "</tbody></table>\n";
+  return out;
+}
+
+constexpr char kNeedsNote[] =
+    "<p class=\"note\">Per instrument and the emergency level in force when each need was "
+    "declared (SubmitOfferWithNeed): need met = units the buys that declared a need bought, "
+    "at most each need; allocated = units they bought in call auctions; within 8 days = "
+    "fills at most 8 days after the need was declared. Continuous = the same commands "
+    "replayed with every level matching continuously.</p>\n";
+
 std::string MinutesTable(const ReportData& r, const std::string& id) {
   std::string out = absl::StrCat(
       "<table id=\"", id,
@@ -396,6 +464,15 @@ std::string RenderReportHtml(const std::string& source, const ReportData& r) {
         "lenders (returns, settlement at the due time, collection), and what is still owed "
         "when the journal ends.</p>\n";
     out += LoansTable(r);
+    out += "</section>\n";
+  }
+
+  if (!r.needs.empty()) {
+    out +=
+        "<section aria-labelledby=\"h-needs\"><h2 id=\"h-needs\">Declared needs "
+        "(emergencies)</h2>\n";
+    out += kNeedsNote;
+    out += NeedsTables(r.needs, "");
     out += "</section>\n";
   }
 
@@ -512,8 +589,18 @@ std::string RenderDrillHtml(const std::string& source, const std::string& scenar
   out += "</div>\n";
   out += "<h3>Original</h3>\n" + MinutesTable(o, "busiest-minutes-original");
   out += "<h3>Drill</h3>\n" + MinutesTable(d, "busiest-minutes-drill");
+  out += "</section>\n";
+  if (!o.needs.empty() || !d.needs.empty()) {
+    out +=
+        "<section aria-labelledby=\"h-needs\"><h2 id=\"h-needs\">Declared needs "
+        "(emergencies)</h2>\n";
+    out += kNeedsNote;
+    out += "<h3>Original</h3>\n" + NeedsTables(o.needs, "-original");
+    out += "<h3>Drill</h3>\n" + NeedsTables(d.needs, "-drill");
+    out += "</section>\n";
+  }
   out +=
-      "</section>\n<p class=\"note\">Generated by msx-drill; every figure equals "
+      "<p class=\"note\">Generated by msx-drill; every figure equals "
       "<code>msx-drill run --json</code> for the same journal and scenario.</p>\n";
   out += kTail;
   return out;

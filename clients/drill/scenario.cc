@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "clients/drill/drill_journal.h"
 #include "clients/drill/format.h"
+#include "engine/config/config.h"
 #include "engine/matching/engine.h"
 #include "engine/journal/json.h"
 #include "engine/journal/reader.h"
@@ -54,7 +55,8 @@ class IdTranslation {
   std::vector<bool> assigned_;
 };
 
-// Drives the drill engine and the drill journal; owns the id translations.
+// Drives the drill engine and the drill journal (none when `writer` is null); owns the id
+// translations.
 class DrillRunner {
  public:
   DrillRunner(const ReferenceData& ref, journal::JournalWriter* writer, ReportBuilder* report)
@@ -79,7 +81,7 @@ class DrillRunner {
     for (const Event& e : events_) {
       if (e.type == EventType::kTermAccepted) last_term_offer_ = e.accepted.offer;
     }
-    if (status_.ok()) status_ = writer_->Append(cmd, events_);
+    if (status_.ok() && writer_ != nullptr) status_ = writer_->Append(cmd, events_);
     report_->Add(cmd, events_);
     return events_;
   }
@@ -557,7 +559,50 @@ absl::StatusOr<DrillResult> RunDrill(const std::string& dir, const msx::v1::Scen
   result.dropped_offer_commands = runner.dropped_offer_commands();
   result.original = original.Finish();
   result.drill = drill.Finish();
+  for (auto [report, from] :
+       {std::pair{&result.original, &dir}, std::pair{&result.drill, &out_dir}}) {
+    if (report->needs.empty()) continue;
+    absl::StatusOr<NeedReport> continuous = ContinuousNeeds(*from);
+    if (!continuous.ok()) return continuous.status();
+    CompareWithContinuous(&report->needs, *continuous);
+  }
   return result;
+}
+
+absl::StatusOr<NeedReport> ContinuousNeeds(const std::string& dir) {
+  absl::StatusOr<DrillJournal> j = OpenDrillJournal(dir);
+  if (!j.ok()) return j.status();
+  msx::v1::ExchangeConfig config = j->config;
+  for (int level = msx::v1::EMERGENCY_LEVEL_NORMAL; level <= msx::v1::EMERGENCY_LEVEL_SERIOUS;
+       ++level) {
+    msx::v1::LevelPolicyConfig* policy = nullptr;
+    for (msx::v1::LevelPolicyConfig& p : *config.mutable_level_policies()) {
+      if (p.level() == level) policy = &p;
+    }
+    if (policy == nullptr) {
+      policy = config.add_level_policies();
+      policy->set_level(static_cast<msx::v1::EmergencyLevel>(level));
+    }
+    policy->set_matching_mode(msx::v1::MATCHING_MODE_CONTINUOUS);
+    policy->clear_auction_interval_seconds();
+  }
+  absl::StatusOr<ReferenceData> ref = LoadReferenceData(config);
+  if (!ref.ok()) {
+    return absl::Status(ref.status().code(),
+                        absl::StrCat(dir, ": continuous configuration: ", ref.status().message()));
+  }
+  absl::StatusOr<std::unique_ptr<journal::JournalReader>> reader =
+      journal::JournalReader::Open(dir, journal::ReaderOptions{});
+  if (!reader.ok()) return reader.status();
+  ReportBuilder report(*ref, 0);
+  DrillRunner runner(*ref, /*writer=*/nullptr, &report);
+  journal::JournalEntry entry;
+  while ((*reader)->Next(&entry)) {
+    runner.NoteOriginal(entry);
+    runner.Replay(entry);
+  }
+  if (!(*reader)->status().ok()) return (*reader)->status();
+  return report.Finish().needs;
 }
 
 std::string RenderDrillText(const DrillResult& r) {
@@ -578,6 +623,13 @@ std::string RenderDrillText(const DrillResult& r) {
                   " submits under export bans, ", ThousandsU(r.dropped_offer_commands),
                   " commands on offers or loans the drill never made\n\n");
   out += RenderComparisonText(r.original, r.drill);
+  if (!r.original.needs.empty() || !r.drill.needs.empty()) {
+    absl::StrAppend(&out, "\nOriginal: ",
+                    r.original.needs.empty() ? "no declared needs\n"
+                                             : RenderNeedsText(r.original.needs),
+                    "\nDrill: ",
+                    r.drill.needs.empty() ? "no declared needs\n" : RenderNeedsText(r.drill.needs));
+  }
   return out;
 }
 

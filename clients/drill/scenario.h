@@ -126,11 +126,19 @@ struct DrillResult {
 };
 
 // Runs the drill of `scenario` on the journal in `dir`, writing the drill journal to
-// `out_dir` (created; it must not already hold a journal). Fails with the errors of
+// `out_dir` (created; it must not already hold a journal). When either journal holds need
+// buys, both reports' needs are compared with continuous matching (ContinuousNeeds). Fails with the errors of
 // OpenDrillJournal/ResolveScenario, the reader's DataLossError for a corrupt journal,
 // FailedPrecondition if out_dir already holds segments, or the writer's I/O error.
 absl::StatusOr<DrillResult> RunDrill(const std::string& dir, const msx::v1::Scenario& scenario,
                                      const std::string& out_dir, int top_minutes);
+
+// The declared needs of the journal in `dir` when its commands are replayed through a
+// fresh engine whose level policies all match continuously (needs.h "Continuous"): the
+// journal's configuration with matching_mode CONTINUOUS (and no auction interval) for
+// every level, ids translated as a drill translates them, nothing written. Errors as
+// RunDrill's reading errors.
+absl::StatusOr<NeedReport> ContinuousNeeds(const std::string& dir);
 
 // Text: the fired edits, drop counts and the side-by-side comparison.
 std::string RenderDrillText(const DrillResult& result);
