@@ -3,11 +3,14 @@
 // full, naive_term_books.cc) run the same random streams of term offers, cancels, returns,
 // recalls and day-long jumps of time, interleaved with pair-book traffic that moves
 // holdings (engine/testing/term_commands.h), and must agree on every event byte for byte,
-// on every holding, on every obligation and on the credit each borrower uses.
+// on every holding, on every obligation and on the credit each borrower uses. One of the
+// universe's agreements asks for collateral (TermUniverse's SECURED), so pledges, the
+// skips and rejects for want of one, releases and forfeits after the grace period are
+// compared event for event too.
 // Conservation is checked after every command: per instrument, the sum over agencies of
 // available + reserved is the start plus what SetHoldings changed (loans, returns,
-// settlements and collections only move units); per obligation, returned + outstanding =
-// due, and returned is the sum of the amounts its events moved.
+// settlements, collections and forfeits only move units); per obligation, returned +
+// covered + outstanding = due, and returned is the sum of the amounts its events moved.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -48,6 +51,12 @@ std::string Describe(const std::vector<Event>& ev) {
                         " state ", int(e.obligation.state), " amount ", e.obligation.amount,
                         " out ", e.obligation.outstanding, " due@", e.obligation.due_time, ")");
         break;
+      case EventType::kCollateral:
+        absl::StrAppend(&s, "(coll ", e.collateral.obligation, " kind ", int(e.collateral.kind),
+                        " state ", int(e.collateral.state), " inst ", e.collateral.instrument,
+                        " amount ", e.collateral.amount, " covered ", e.collateral.covered,
+                        " out ", e.collateral.outstanding, ")");
+        break;
       case EventType::kTermCancelled:
       case EventType::kCancelled:
         absl::StrAppend(&s, "(", e.cancelled.offer, " r", int(e.cancelled.reason), " ",
@@ -68,11 +77,13 @@ std::string Describe(const std::vector<Event>& ev) {
 // Counts over all runs, to show the streams exercise every rule.
 std::map<EventType, long> g_events;
 std::map<ObligationEventKind, long> g_kinds;
+std::map<CollateralEventKind, long> g_collateral;
 std::map<std::pair<CommandType, RejectReason>, long> g_rejects;
 std::map<CancelReason, long> g_term_cancels;
 long g_credit_skips = 0, g_rounded = 0, g_partial_returns = 0, g_overdue_returns = 0,
      g_recalls_earlier = 0, g_pair_fills_to_overdue = 0, g_unmet_by_credit = 0,
-     g_kept_priority = 0, g_lost_priority = 0;
+     g_kept_priority = 0, g_lost_priority = 0, g_collateral_skips = 0, g_forfeits_closing = 0,
+     g_forfeits_short = 0, g_secured_fok = 0;
 
 void RunSeed(std::uint64_t seed, int steps, TermCommands::Options options) {
   const ReferenceData& ref = TermUniverse();
@@ -112,6 +123,13 @@ void RunSeed(std::uint64_t seed, int steps, TermCommands::Options options) {
       ++g_events[e.type];
       if (e.type == EventType::kRejected) ++g_rejects[{e.rejected.command, e.rejected.reason}];
       if (e.type == EventType::kTermCancelled) ++g_term_cancels[e.cancelled.reason];
+      if (e.type == EventType::kCollateral) {
+        ++g_collateral[e.collateral.kind];
+        if (e.collateral.kind == CollateralEventKind::kPledged &&
+            c.type == CommandType::kSubmitTermOffer && c.submit.tif == TimeInForce::kFok) {
+          ++g_secured_fok;
+        }
+      }
       if (e.type == EventType::kTermReplaced) {
         ++(e.replaced.kept_priority ? g_kept_priority : g_lost_priority);
       }
@@ -166,7 +184,8 @@ void RunSeed(std::uint64_t seed, int steps, TermCommands::Options options) {
   for (const NaiveMatcher::Loan& l : naive.loans()) {
     const auto ob = engine.GetObligation(l.id);
     ASSERT_TRUE(ob.has_value()) << "seed " << seed << " obligation " << l.id;
-    EXPECT_EQ(ob->returned + ob->outstanding, ob->due_amount) << "seed " << seed << " ob " << l.id;
+    EXPECT_EQ(ob->returned + ob->covered + ob->outstanding, ob->due_amount)
+        << "seed " << seed << " ob " << l.id;
     EXPECT_EQ(ob->returned, moved[l.id]) << "seed " << seed << " ob " << l.id;
     EXPECT_EQ(ob->returned, l.returned) << "seed " << seed << " ob " << l.id;
     EXPECT_EQ(ob->due_amount, l.due_amount) << "seed " << seed << " ob " << l.id;
@@ -175,6 +194,17 @@ void RunSeed(std::uint64_t seed, int steps, TermCommands::Options options) {
     EXPECT_EQ(ob->state, l.state) << "seed " << seed << " ob " << l.id;
     EXPECT_EQ(ob->recalled, l.recalled) << "seed " << seed << " ob " << l.id;
     EXPECT_EQ(ob->agreement, l.agreement) << "seed " << seed << " ob " << l.id;
+    EXPECT_EQ(ob->covered, l.covered) << "seed " << seed << " ob " << l.id;
+    EXPECT_EQ(ob->collateral_state, l.collateral_state) << "seed " << seed << " ob " << l.id;
+    EXPECT_EQ(ob->collateral_instrument, l.collateral_instrument)
+        << "seed " << seed << " ob " << l.id;
+    EXPECT_EQ(ob->collateral_amount, l.collateral_amount) << "seed " << seed << " ob " << l.id;
+    EXPECT_EQ(ob->collateral_forfeited, l.collateral_forfeited)
+        << "seed " << seed << " ob " << l.id;
+    // A pledge is kPledged only while its obligation is not closed.
+    if (ob->collateral_state == CollateralState::kPledged) {
+      EXPECT_NE(ob->state, ObligationState::kClosed) << "seed " << seed << " ob " << l.id;
+    }
     if (ob->state == ObligationState::kClosed) {
       EXPECT_EQ(ob->outstanding, 0) << "seed " << seed << " ob " << l.id;
     }
@@ -183,6 +213,9 @@ void RunSeed(std::uint64_t seed, int steps, TermCommands::Options options) {
   g_credit_skips += naive.credit_skips();
   g_rounded += naive.rounded_premiums();
   g_unmet_by_credit += naive.unmet_by_credit();
+  g_collateral_skips += naive.collateral_skips();
+  g_forfeits_closing += naive.forfeits_closing();
+  g_forfeits_short += naive.forfeits_short();
 }
 
 TEST(TimeSwapsDifferentialTest, EngineMatchesNaiveModelOnTermBooksAndObligations) {
@@ -193,13 +226,18 @@ TEST(TimeSwapsDifferentialTest, EngineMatchesNaiveModelOnTermBooksAndObligations
   }
   for (EventType t : {EventType::kTermAccepted, EventType::kLoanFill, EventType::kTermCancelled,
                       EventType::kTermExpired, EventType::kObligation, EventType::kFill,
-                      EventType::kHoldingsSet, EventType::kTermReplaced}) {
+                      EventType::kHoldingsSet, EventType::kTermReplaced,
+                      EventType::kCollateral}) {
     EXPECT_GT(g_events[t], 0) << "event type " << int(t);
   }
   for (ObligationEventKind k : {ObligationEventKind::kReturned, ObligationEventKind::kSettled,
                                 ObligationEventKind::kOverdue, ObligationEventKind::kCollected,
                                 ObligationEventKind::kRecalled}) {
     EXPECT_GT(g_kinds[k], 0) << "obligation event kind " << int(k);
+  }
+  for (CollateralEventKind k : {CollateralEventKind::kPledged, CollateralEventKind::kReleased,
+                                CollateralEventKind::kForfeited}) {
+    EXPECT_GT(g_collateral[k], 0) << "collateral event kind " << int(k);
   }
   using CT = CommandType;
   using RR = RejectReason;
@@ -218,6 +256,7 @@ TEST(TimeSwapsDifferentialTest, EngineMatchesNaiveModelOnTermBooksAndObligations
                                       {CT::kSubmitTermOffer, RR::kObligationOverdue},
                                       {CT::kSubmitTermOffer, RR::kInsufficientHoldings},
                                       {CT::kSubmitTermOffer, RR::kCreditLimitExceeded},
+                                      {CT::kSubmitTermOffer, RR::kInsufficientCollateral},
                                       {CT::kCancelTermOffer, RR::kUnknownOffer},
                                       {CT::kReturnObligation, RR::kUnknownAgency},
                                       {CT::kReturnObligation, RR::kUnknownObligation},
@@ -234,7 +273,8 @@ TEST(TimeSwapsDifferentialTest, EngineMatchesNaiveModelOnTermBooksAndObligations
                                       {CT::kReplaceTermOffer, RR::kLotsAboveMax},
                                       {CT::kReplaceTermOffer, RR::kInvalidPrice},
                                       {CT::kReplaceTermOffer, RR::kInsufficientHoldings},
-                                      {CT::kReplaceTermOffer, RR::kCreditLimitExceeded}}) {
+                                      {CT::kReplaceTermOffer, RR::kCreditLimitExceeded},
+                                      {CT::kReplaceTermOffer, RR::kInsufficientCollateral}}) {
     EXPECT_GT((g_rejects[{ct, r}]), 0) << "command " << int(ct) << " reject " << int(r);
   }
   for (CancelReason r : {CancelReason::kIocRemainder, CancelReason::kFokUnfilled,
@@ -251,9 +291,16 @@ TEST(TimeSwapsDifferentialTest, EngineMatchesNaiveModelOnTermBooksAndObligations
   EXPECT_GT(g_overdue_returns, 0);
   EXPECT_GT(g_recalls_earlier, 0);
   EXPECT_GT(g_pair_fills_to_overdue, 0);
+  EXPECT_GT(g_collateral_skips, 0);
+  EXPECT_GT(g_forfeits_closing, 0);
+  EXPECT_GT(g_forfeits_short, 0);
+  EXPECT_GT(g_secured_fok, 0);
   std::string summary;
   for (auto [t, n] : g_events) absl::StrAppend(&summary, "event", int(t), "=", n, " ");
   for (auto [k, n] : g_kinds) absl::StrAppend(&summary, "obligation_kind", int(k), "=", n, " ");
+  for (auto [k, n] : g_collateral) {
+    absl::StrAppend(&summary, "collateral_kind", int(k), "=", n, " ");
+  }
   for (auto [cr, n] : g_rejects) {
     absl::StrAppend(&summary, "reject(cmd", int(cr.first), ",", int(cr.second), ")=", n, " ");
   }
@@ -262,7 +309,9 @@ TEST(TimeSwapsDifferentialTest, EngineMatchesNaiveModelOnTermBooksAndObligations
                   " recalls_earlier=", g_recalls_earlier,
                   " collected_at_pair_submit=", g_pair_fills_to_overdue,
                   " unmet_by_credit=", g_unmet_by_credit, " kept_priority=", g_kept_priority,
-                  " lost_priority=", g_lost_priority);
+                  " lost_priority=", g_lost_priority, " collateral_skips=", g_collateral_skips,
+                  " forfeits_closing=", g_forfeits_closing, " forfeits_short=", g_forfeits_short,
+                  " secured_fok=", g_secured_fok);
   for (auto [r, n] : g_term_cancels) absl::StrAppend(&summary, " term_cancel", int(r), "=", n);
   std::printf("counts: %s\n", summary.c_str());
 }

@@ -12,14 +12,18 @@
 //
 // Time swaps (ENGINE.md "Time swaps"; naive_term_books.cc): term offers in one more vector,
 // candidates found by a full scan and sorted by (premium, arrival); the obligation ledger
-// is a vector of loans, and what a borrower owes under an agreement, what is due, overdue
-// or collectable is recomputed by scanning it, never kept incrementally.
+// is a vector of loans, and what a borrower owes under an agreement, what is due, overdue,
+// collectable or forfeit is recomputed by scanning it, never kept incrementally. Collateral
+// (ENGINE.md "Collateral"): each loan records its pledge; pledges are reserved units of the
+// borrower, released after the event that closes the loan, forfeit by a scan of the loans
+// whose grace period is over.
 #ifndef MSX_ENGINE_TESTING_NAIVE_MATCHER_H_
 #define MSX_ENGINE_TESTING_NAIVE_MATCHER_H_
 
 #include <cstdint>
 #include <optional>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "engine/matching/command.h"
@@ -53,9 +57,16 @@ class NaiveMatcher {
     TimeNs due_time;
     ObligationState state;
     bool recalled;
+    Amount covered;  // satisfied by forfeited collateral
+    CollateralState collateral_state;
+    InstrumentId collateral_instrument;
+    Amount collateral_amount;
+    Amount collateral_forfeited;
   };
   const std::vector<Loan>& loans() const { return loans_; }
   std::size_t OpenTermOfferCount() const;
+  // What is still owed of a loan: due - returned - covered.
+  static Amount Outstanding(const Loan& l) { return l.due_amount - l.returned - l.covered; }
   // What `borrower` owes under agreement `agreement`: outstanding x reference value over its
   // open and overdue loans under it (a scan).
   MicroUsd Owed(std::uint32_t agreement, AgencyId borrower) const;
@@ -66,6 +77,11 @@ class NaiveMatcher {
   // FOK or minimum-fill term offers cancelled unmet whose attempt skipped a maker for the
   // borrower's credit (the lots were there, the credit was not).
   std::uint64_t unmet_by_credit() const { return unmet_by_credit_; }
+  // Makers passed over because the borrower could not pledge under any agreement with room.
+  std::uint64_t collateral_skips() const { return collateral_skips_; }
+  // Forfeits that closed the loan, and forfeits of a pledge worth less than what was owed.
+  std::uint64_t forfeits_closing() const { return forfeits_closing_; }
+  std::uint64_t forfeits_short() const { return forfeits_short_; }
 
  private:
   struct TermOffer {
@@ -137,11 +153,32 @@ class NaiveMatcher {
   // Time swaps (naive_term_books.cc).
   bool OwesOverdue(AgencyId agency, MineralId mineral) const;
   bool SharesAgreement(AgencyId a, AgencyId b, MineralId mineral) const;
-  std::optional<std::uint32_t> AgreementWithRoom(AgencyId lender, AgencyId borrower,
-                                                 MineralId mineral, MicroUsd value) const;
-  bool BorrowRoom(AgencyId borrower, MineralId mineral, __int128 value) const;
+  struct Pledge {
+    InstrumentId instrument = 0;
+    Amount amount = 0;  // 0 = none (the agreement asks for none)
+  };
+  // Whether `borrower` can pledge for a loan of `instrument` owing `due` under `ag`; if so,
+  // the pledge (the first listed instrument of another mineral it holds enough of).
+  std::optional<Pledge> PledgeFor(const Agreement& ag, InstrumentId instrument, AgencyId borrower,
+                                  Amount due) const;
+  // Whether agreement `i` contains `borrower`, covers the mineral of `instrument` and has
+  // room for `due` units of it under the borrower's limit.
+  bool HasRoom(std::uint32_t i, AgencyId borrower, InstrumentId instrument, Amount due) const;
+  // The agreement a loan is made under (the first that contains both, covers the mineral,
+  // has room and whose pledge the borrower can make), with the pledge; nullopt = skip.
+  // `*room` tells whether some agreement had room at all.
+  std::optional<std::pair<std::uint32_t, Pledge>> LoanAgreement(AgencyId lender, AgencyId borrower,
+                                                                InstrumentId instrument, Amount due,
+                                                                bool* room) const;
+  // A borrow's submit (or growing replace) check: kNone, kCreditLimitExceeded or
+  // kInsufficientCollateral.
+  RejectReason BorrowCheck(AgencyId borrower, InstrumentId instrument, Amount due) const;
   void TermRelease(TermOffer& o);
   void EmitObligation(const Loan& l, ObligationEventKind kind, Amount amount);
+  void EmitCollateral(const Loan& l, CollateralEventKind kind, Amount amount, Amount covered);
+  // After the event that closed `l`: its pledge back to the borrower.
+  void ReleasePledge(Loan& l);
+  void ForfeitPledge(Loan& l);
   Amount PayLoan(Loan& l, Amount want);
   void TermTimeStep();
   void TermSubmit();
@@ -171,6 +208,9 @@ class NaiveMatcher {
   std::uint64_t credit_skips_ = 0;
   std::uint64_t rounded_premiums_ = 0;
   std::uint64_t unmet_by_credit_ = 0;
+  std::uint64_t collateral_skips_ = 0;
+  std::uint64_t forfeits_closing_ = 0;
+  std::uint64_t forfeits_short_ = 0;
   const Command* cmd_ = nullptr;
   std::vector<Event>* out_ = nullptr;
 };

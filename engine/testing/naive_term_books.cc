@@ -1,8 +1,8 @@
-// NaiveMatcher's time swaps: term books and the obligation ledger, re-stated from
-// engine/matching/ENGINE.md ("Time swaps") as plainly as possible. Everything is a linear
-// scan over two vectors (term offers, loans); nothing is kept incrementally (no heaps, no
-// levels, no exposure counters, no overdue lists), so that the engine's bookkeeping of
-// those is what the differential test checks.
+// NaiveMatcher's time swaps: term books, the obligation ledger and collateral, re-stated
+// from engine/matching/ENGINE.md ("Time swaps", "Collateral") as plainly as possible.
+// Everything is a linear scan over two vectors (term offers, loans); nothing is kept
+// incrementally (no heaps, no levels, no exposure counters, no overdue lists, no forfeit
+// queue), so that the engine's bookkeeping of those is what the differential test checks.
 #include <algorithm>
 #include <tuple>
 
@@ -45,7 +45,7 @@ MicroUsd NaiveMatcher::Owed(std::uint32_t agreement, AgencyId borrower) const {
   for (const Loan& l : loans_) {
     if (l.agreement != agreement || l.borrower != borrower) continue;
     if (l.state == ObligationState::kClosed) continue;
-    owed += (l.due_amount - l.returned) * ref_.instruments()[l.instrument].reference_value;
+    owed += Outstanding(l) * ref_.instruments()[l.instrument].reference_value;
   }
   return owed;
 }
@@ -67,32 +67,58 @@ bool NaiveMatcher::SharesAgreement(AgencyId a, AgencyId b, MineralId mineral) co
   return false;
 }
 
-// The first agreement in configuration order that contains both, covers the mineral and
-// has room for `value` under the borrower's limit.
-std::optional<std::uint32_t> NaiveMatcher::AgreementWithRoom(AgencyId lender, AgencyId borrower,
-                                                             MineralId mineral,
-                                                             MicroUsd value) const {
-  const auto& ags = ref_.agreements();
-  for (std::uint32_t i = 0; i < ags.size(); ++i) {
-    const Agreement& ag = ags[i];
-    if (!Member(ag, lender) || !Member(ag, borrower) || !ReferenceData::Covers(ag, mineral)) {
-      continue;
-    }
-    if (value <= ag.credit_limit[borrower] - Owed(i, borrower)) return i;
+std::optional<NaiveMatcher::Pledge> NaiveMatcher::PledgeFor(const Agreement& ag,
+                                                            InstrumentId instrument,
+                                                            AgencyId borrower, Amount due) const {
+  if (ag.collateral_bps == 0) return Pledge{};
+  const auto& insts = ref_.instruments();
+  // Worth at least bps/10000 of the loan: the least u with
+  // u * value(c) * 10000 >= due * value(loan) * bps.
+  const __int128 want =
+      static_cast<__int128>(due) * insts[instrument].reference_value * ag.collateral_bps;
+  for (InstrumentId c : ag.collateral_instruments) {
+    if (insts[c].mineral == insts[instrument].mineral) continue;
+    const __int128 unit = static_cast<__int128>(insts[c].reference_value) * 10000;
+    __int128 u = want / unit;
+    if (u * unit < want) ++u;
+    if (u > INT64_MAX) continue;
+    if (GetHoldings(borrower, c).available >= u) return Pledge{c, static_cast<Amount>(u)};
   }
   return std::nullopt;
 }
 
-// Some agreement with the borrower that covers the mineral has room for `value` more.
-bool NaiveMatcher::BorrowRoom(AgencyId borrower, MineralId mineral, __int128 value) const {
+bool NaiveMatcher::HasRoom(std::uint32_t i, AgencyId borrower, InstrumentId instrument,
+                           Amount due) const {
+  const Agreement& ag = ref_.agreements()[i];
+  const Instrument& inst = ref_.instruments()[instrument];
+  if (!Member(ag, borrower) || !ReferenceData::Covers(ag, inst.mineral)) return false;
+  return static_cast<__int128>(due) * inst.reference_value <=
+         static_cast<__int128>(ag.credit_limit[borrower]) - Owed(i, borrower);
+}
+
+std::optional<std::pair<std::uint32_t, NaiveMatcher::Pledge>> NaiveMatcher::LoanAgreement(
+    AgencyId lender, AgencyId borrower, InstrumentId instrument, Amount due, bool* room) const {
+  *room = false;
   const auto& ags = ref_.agreements();
   for (std::uint32_t i = 0; i < ags.size(); ++i) {
-    if (Member(ags[i], borrower) && ReferenceData::Covers(ags[i], mineral) &&
-        value <= ags[i].credit_limit[borrower] - Owed(i, borrower)) {
-      return true;
+    if (!Member(ags[i], lender) || !HasRoom(i, borrower, instrument, due)) continue;
+    *room = true;
+    if (const std::optional<Pledge> p = PledgeFor(ags[i], instrument, borrower, due)) {
+      return std::make_pair(i, *p);
     }
   }
-  return false;
+  return std::nullopt;
+}
+
+RejectReason NaiveMatcher::BorrowCheck(AgencyId borrower, InstrumentId instrument,
+                                       Amount due) const {
+  RejectReason r = RejectReason::kCreditLimitExceeded;
+  for (std::uint32_t i = 0; i < ref_.agreements().size(); ++i) {
+    if (!HasRoom(i, borrower, instrument, due)) continue;
+    if (PledgeFor(ref_.agreements()[i], instrument, borrower, due)) return RejectReason::kNone;
+    r = RejectReason::kInsufficientCollateral;
+  }
+  return r;
 }
 
 // Gives a lend's reserved open units back to its agency; the offer is done.
@@ -118,8 +144,72 @@ void NaiveMatcher::EmitObligation(const Loan& l, ObligationEventKind kind, Amoun
   e.obligation.borrower = l.borrower;
   e.obligation.instrument = l.instrument;
   e.obligation.amount = amount;
-  e.obligation.outstanding = l.due_amount - l.returned;
+  e.obligation.outstanding = Outstanding(l);
   e.obligation.due_time = l.due_time;
+}
+
+void NaiveMatcher::EmitCollateral(const Loan& l, CollateralEventKind kind, Amount amount,
+                                  Amount covered) {
+  Event& e = Emit(EventType::kCollateral);
+  e.collateral.obligation = l.id;
+  e.collateral.kind = kind;
+  e.collateral.state = l.state;
+  e.collateral.lender = l.lender;
+  e.collateral.borrower = l.borrower;
+  e.collateral.instrument = l.collateral_instrument;
+  e.collateral.amount = amount;
+  e.collateral.covered = covered;
+  e.collateral.outstanding = Outstanding(l);
+}
+
+void NaiveMatcher::ReleasePledge(Loan& l) {
+  if (l.state != ObligationState::kClosed || l.collateral_state != CollateralState::kPledged) {
+    return;
+  }
+  HoldingInfo& h = holdings_[l.borrower * ref_.instruments().size() + l.collateral_instrument];
+  h.reserved -= l.collateral_amount;
+  h.available += l.collateral_amount;
+  l.collateral_state = CollateralState::kReleased;
+  EmitCollateral(l, CollateralEventKind::kReleased, l.collateral_amount, 0);
+}
+
+// The grace period is over and `l` is still overdue: the lender takes the pledge units worth
+// what is owed (rounded up), at most the whole pledge; the borrower gets the rest back.
+void NaiveMatcher::ForfeitPledge(Loan& l) {
+  const std::size_t ni = ref_.instruments().size();
+  const MicroUsd v_loan = ref_.instruments()[l.instrument].reference_value;
+  const MicroUsd v_coll = ref_.instruments()[l.collateral_instrument].reference_value;
+  const Amount owed = Outstanding(l);
+  // The least g with g * v_coll >= owed * v_loan.
+  const __int128 worth = static_cast<__int128>(owed) * v_loan;
+  __int128 enough = worth / v_coll;
+  if (enough * v_coll < worth) ++enough;
+  Amount give = l.collateral_amount;
+  Amount covered;
+  if (enough <= give) {
+    give = static_cast<Amount>(enough);
+    covered = owed;
+  } else {  // the whole pledge, worth less than the debt: what it covers, rounded down
+    covered = static_cast<Amount>(static_cast<__int128>(give) * v_coll / v_loan);
+    covered = std::min(covered, owed);
+  }
+  HoldingInfo& b = holdings_[l.borrower * ni + l.collateral_instrument];
+  b.reserved -= l.collateral_amount;
+  b.available += l.collateral_amount - give;
+  holdings_[l.lender * ni + l.collateral_instrument].available += give;
+  l.covered += covered;
+  l.collateral_state = CollateralState::kForfeited;
+  l.collateral_forfeited = give;
+  if (Outstanding(l) == 0) {
+    l.state = ObligationState::kClosed;
+    ++forfeits_closing_;
+  } else {
+    ++forfeits_short_;
+  }
+  EmitCollateral(l, CollateralEventKind::kForfeited, give, covered);
+  if (give < l.collateral_amount) {
+    EmitCollateral(l, CollateralEventKind::kReleased, l.collateral_amount - give, 0);
+  }
 }
 
 // Moves min(want, the borrower's available units) to the lender; returns how many.
@@ -163,11 +253,30 @@ void NaiveMatcher::TermTimeStep() {
   });
   for (std::size_t i : due) {
     Loan& l = loans_[i];
-    const Amount x = PayLoan(l, l.due_amount - l.returned);
-    const bool paid = l.returned == l.due_amount;
+    const Amount x = PayLoan(l, Outstanding(l));
+    const bool paid = Outstanding(l) == 0;
     l.state = paid ? ObligationState::kClosed : ObligationState::kOverdue;
     EmitObligation(l, paid ? ObligationEventKind::kSettled : ObligationEventKind::kOverdue, x);
+    ReleasePledge(l);
   }
+  // Then pledges of loans overdue for their whole grace period, in (due time + grace, id)
+  // order.
+  auto forfeit_at = [&](const Loan& l) {
+    const TimeNs grace = ref_.agreements()[l.agreement].grace;
+    return l.due_time > INT64_MAX - grace ? INT64_MAX : l.due_time + grace;
+  };
+  std::vector<std::size_t> forfeit;
+  for (std::size_t i = 0; i < loans_.size(); ++i) {
+    const Loan& l = loans_[i];
+    if (l.state == ObligationState::kOverdue && l.collateral_state == CollateralState::kPledged &&
+        forfeit_at(l) <= cmd_->time) {
+      forfeit.push_back(i);
+    }
+  }
+  std::sort(forfeit.begin(), forfeit.end(), [&](std::size_t a, std::size_t b) {
+    return std::make_tuple(forfeit_at(loans_[a]), a) < std::make_tuple(forfeit_at(loans_[b]), b);
+  });
+  for (std::size_t i : forfeit) ForfeitPledge(loans_[i]);
 }
 
 void NaiveMatcher::TermSubmit() {
@@ -213,10 +322,9 @@ void NaiveMatcher::TermSubmit() {
   if (s.side == Side::kSell) {
     if (OwesOverdue(s.agency, inst.mineral)) return reject(RejectReason::kObligationOverdue);
     if (principal > h.available) return reject(RejectReason::kInsufficientHoldings);
-  } else {
-    if (!BorrowRoom(s.agency, inst.mineral, static_cast<__int128>(*due) * inst.reference_value)) {
-      return reject(RejectReason::kCreditLimitExceeded);
-    }
+  } else if (const RejectReason r = BorrowCheck(s.agency, tb.instrument, *due);
+             r != RejectReason::kNone) {
+    return reject(r);
   }
 
   TermOffer t{};
@@ -258,7 +366,8 @@ void NaiveMatcher::TermSubmit() {
     const std::vector<Loan> loans = loans_;
     const std::vector<HoldingInfo> holdings = holdings_;
     const std::size_t events = out_->size();
-    const std::uint64_t skips = credit_skips_, rounded = rounded_premiums_;
+    const std::uint64_t skips = credit_skips_, rounded = rounded_premiums_,
+                        coll_skips = collateral_skips_;
     const bool self = TermMatch(ti);
     if (term_offers_[ti].filled < need) {
       if (credit_skips_ != skips) ++unmet_by_credit_;
@@ -268,14 +377,15 @@ void NaiveMatcher::TermSubmit() {
       out_->resize(events);
       credit_skips_ = skips;
       rounded_premiums_ = rounded;
+      collateral_skips_ = coll_skips;
       TermOffer& tk = term_offers_[ti];
       const Lots lots = tk.open;
       TermRelease(tk);
       Event& e = Emit(EventType::kTermCancelled);
       e.cancelled.offer = tk.id;
       e.cancelled.agency = tk.agency;
-      e.cancelled.reason = s.tif == TimeInForce::kFok ? CancelReason::kFokUnfilled
-                                                      : CancelReason::kMinFillUnmet;
+      e.cancelled.reason =
+          s.tif == TimeInForce::kFok ? CancelReason::kFokUnfilled : CancelReason::kMinFillUnmet;
       e.cancelled.lots = lots;
       return;
     }
@@ -322,10 +432,11 @@ bool NaiveMatcher::TermMatch(std::size_t ti) {
     const AgencyId borrower = lend ? m.agency : tk.agency;
     const Amount p = q * inst.lot_size;
     const Amount owe = *Due(p, m.premium);
-    const std::optional<std::uint32_t> ag =
-        AgreementWithRoom(lender, borrower, inst.mineral, owe * inst.reference_value);
+    bool room = false;
+    const std::optional<std::pair<std::uint32_t, Pledge>> ag =
+        LoanAgreement(lender, borrower, tb.instrument, owe, &room);
     if (!ag) {
-      ++credit_skips_;
+      ++(room ? collateral_skips_ : credit_skips_);
       continue;
     }
     if (p * m.premium % 10000 != 0) ++rounded_premiums_;
@@ -344,7 +455,7 @@ bool NaiveMatcher::TermMatch(std::size_t ti) {
     l.id = loans_.size() + 1;
     l.book = tk.book;
     l.instrument = tb.instrument;
-    l.agreement = *ag;
+    l.agreement = ag->first;
     l.lender = lender;
     l.borrower = borrower;
     l.lots = q;
@@ -354,11 +465,20 @@ bool NaiveMatcher::TermMatch(std::size_t ti) {
     l.fill_time = cmd_->time;
     l.due_time = cmd_->time + static_cast<TimeNs>(tb.tenor_days) * kDay;
     l.state = ObligationState::kOpen;
+    const Pledge pledge = ag->second;
+    if (pledge.amount > 0) {
+      HoldingInfo& hc = holdings_[borrower * ni + pledge.instrument];
+      hc.available -= pledge.amount;
+      hc.reserved += pledge.amount;
+      l.collateral_state = CollateralState::kPledged;
+      l.collateral_instrument = pledge.instrument;
+      l.collateral_amount = pledge.amount;
+    }
     loans_.push_back(l);
     Event& e = Emit(EventType::kLoanFill);
     e.loan_fill.obligation = l.id;
     e.loan_fill.book = tk.book;
-    e.loan_fill.agreement = *ag;
+    e.loan_fill.agreement = ag->first;
     e.loan_fill.maker_offer = m.id;
     e.loan_fill.taker_offer = tk.id;
     e.loan_fill.lender = lender;
@@ -369,6 +489,7 @@ bool NaiveMatcher::TermMatch(std::size_t ti) {
     e.loan_fill.maker_open = m.open;
     e.loan_fill.taker_open = tk.open;
     e.loan_fill.aggressor_side = tk.side;
+    if (pledge.amount > 0) EmitCollateral(l, CollateralEventKind::kPledged, pledge.amount, 0);
   }
   return self;
 }
@@ -429,9 +550,9 @@ void NaiveMatcher::TermReplace() {
   if (o.side == Side::kSell) {
     if (more > h.available) return reject(RejectReason::kInsufficientHoldings);
   } else if (open > o.open || c.price > o.premium) {
-    if (!BorrowRoom(o.agency, inst.mineral,
-                    static_cast<__int128>(*due) * inst.reference_value)) {
-      return reject(RejectReason::kCreditLimitExceeded);
+    if (const RejectReason r = BorrowCheck(o.agency, tb.instrument, *due);
+        r != RejectReason::kNone) {
+      return reject(r);
     }
   }
   const bool keep = c.price == o.premium && open <= o.open;
@@ -482,15 +603,16 @@ void NaiveMatcher::ReturnCmd() {
   }
   Loan& l = loans_[c.obligation - 1];
   if (l.state == ObligationState::kClosed) return reject(RejectReason::kObligationNotOpen);
-  if (c.amount <= 0 || c.amount > l.due_amount - l.returned) {
+  if (c.amount <= 0 || c.amount > Outstanding(l)) {
     return reject(RejectReason::kInvalidAmount);
   }
   if (c.amount > GetHoldings(l.borrower, l.instrument).available) {
     return reject(RejectReason::kInsufficientHoldings);
   }
   PayLoan(l, c.amount);
-  if (l.returned == l.due_amount) l.state = ObligationState::kClosed;  // cures an overdue
+  if (Outstanding(l) == 0) l.state = ObligationState::kClosed;  // cures an overdue
   EmitObligation(l, ObligationEventKind::kReturned, c.amount);
+  ReleasePledge(l);
 }
 
 void NaiveMatcher::RecallCmd() {
@@ -537,10 +659,11 @@ void NaiveMatcher::Collect() {
     for (std::size_t i : owed) {
       if (budget[key] <= 0) break;
       Loan& l = loans_[i];
-      const Amount x = PayLoan(l, std::min(l.due_amount - l.returned, budget[key]));
+      const Amount x = PayLoan(l, std::min(Outstanding(l), budget[key]));
       budget[key] -= x;
-      if (l.returned == l.due_amount) l.state = ObligationState::kClosed;
+      if (Outstanding(l) == 0) l.state = ObligationState::kClosed;
       EmitObligation(l, ObligationEventKind::kCollected, x);
+      ReleasePledge(l);
     }
   }
 }

@@ -78,6 +78,16 @@ const ReferenceData& TermUniverse() {
     terms("AB", 200'000'000, {}, true, 0);
     terms("GAMMA", 150'000'000, {{"A5", 500'000'000}}, false, 0);
     terms("SPARE", 50'000'000, {}, false, 0);
+    b.AddAgreement({"SECURED", {"A2", "A3", "A4", "A5"}, {}});
+    AgreementTermsSpec secured;
+    secured.agreement = "SECURED";
+    secured.default_credit_limit = 300'000'000;
+    secured.recall_allowed = true;
+    secured.recall_notice_days = 1;
+    secured.grace_days = 1;
+    secured.collateral_bps = 8000;
+    secured.collateral_instruments = {"CCC", "BBB"};
+    b.SetAgreementTerms(std::move(secured));
     return BuildOrDie(b, "TermUniverse");
   }();
   return *ref;

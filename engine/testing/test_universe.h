@@ -45,6 +45,13 @@ const ReferenceData& TestUniverse();
 //   AB    default 200,000,000; recalls, notice the default 8 days
 //   GAMMA default 150,000,000, A5 500,000,000; no recalls
 //   SPARE default 50,000,000; no recalls
+// and a fifth, "SECURED" {A2,A3,A4,A5} every mineral, the one that asks for collateral
+// (ENGINE.md "Collateral"): default 300,000,000; 80 % of the amount due pledged in CCC,
+// else BBB, else AAA, else DDD; grace 1 day; recalls, notice 1 day. Being last, it takes
+// the loans the others have no room for (A2 may borrow only under it), and every loan
+// between A4 and A5; as it covers every mineral, it also makes those two eligible on the
+// pair books.
+inline constexpr std::uint32_t kSecuredAgreement = 4;
 inline constexpr TermBookId kAaa1D = 0, kAaa3D = 1, kBbb2D = 2, kCcc1D = 3, kDdd5D = 4;
 const ReferenceData& TermUniverse();
 
