@@ -114,6 +114,8 @@ int Sender(const Command& cmd) {
       return static_cast<int>(cmd.submit.agency);
     case CommandType::kCancelTermOffer:
       return static_cast<int>(cmd.cancel.agency);
+    case CommandType::kReplaceTermOffer:
+      return static_cast<int>(cmd.replace.agency);
     case CommandType::kReturnObligation:
     case CommandType::kRecallObligation:
       return static_cast<int>(cmd.obligation.agency);
@@ -129,7 +131,6 @@ int Sender(const Command& cmd) {
     case CommandType::kSetOfferRetention:  // the live server keeps its own window
     // Allocation auctions: the live server runs its own ticks.
     case CommandType::kRunAuction:
-    case CommandType::kReplaceTermOffer:  // not replayed live (yet)
       return -2;
   }
   return -2;
@@ -329,6 +330,22 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
     auto live_id = [&](OfferId journal_id) -> std::uint64_t {
       return journal_id < live_offer.size() ? live_offer[journal_id] : 0;
     };
+    // After a term submit or replace whose offer is `live` on the server: a loan of the
+    // journal's command is the same obligation as the live one the response shows between
+    // the same two term offers (the resting one's live id learned when it was sent).
+    auto map_loans = [&](std::uint64_t live,
+                         const google::protobuf::RepeatedPtrField<msx::v1::Obligation>& made) {
+      for (const Event& e : entry.events) {
+        if (e.type != EventType::kLoanFill) continue;
+        const std::uint64_t maker = lookup(live_term, e.loan_fill.maker_offer);
+        for (const msx::v1::Obligation& ob : made) {
+          if (maker != 0 && (ob.lend_offer_id() == maker || ob.borrow_offer_id() == maker) &&
+              (ob.lend_offer_id() == live || ob.borrow_offer_id() == live)) {
+            remember(&live_loan, e.loan_fill.obligation, ob.obligation_id());
+          }
+        }
+      }
+    };
 
     switch (cmd.type) {
       case CommandType::kSubmitOffer:
@@ -485,18 +502,29 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
         for (const Event& e : entry.events) {
           if (e.type == EventType::kTermAccepted) remember(&live_term, e.accepted.offer, live);
         }
-        // A loan is the same obligation when the live server made it between the same two
-        // offers as the journal's (the resting one's live id learned when it was sent).
-        for (const Event& e : entry.events) {
-          if (e.type != EventType::kLoanFill) continue;
-          const std::uint64_t maker = lookup(live_term, e.loan_fill.maker_offer);
-          for (const msx::v1::Obligation& ob : resp.obligations()) {
-            if (maker != 0 && (ob.lend_offer_id() == maker || ob.borrow_offer_id() == maker) &&
-                (ob.lend_offer_id() == live || ob.borrow_offer_id() == live)) {
-              remember(&live_loan, e.loan_fill.obligation, ob.obligation_id());
-            }
-          }
+        map_loans(live, resp.obligations());
+        break;
+      }
+      case CommandType::kReplaceTermOffer: {
+        // The journal's body is the new total (lent + open) and premium, as the RPC's.
+        const ReplaceOffer& r = cmd.replace;
+        const std::uint64_t id = lookup(live_term, r.offer);
+        if (r.agency >= token.size() || token[r.agency].empty() || id == 0) {
+          ++result.skipped;
+          break;
         }
+        msx::v1::ReplaceTermOfferRequest req;
+        req.set_offer_id(id);
+        req.set_lots(r.lots);
+        req.set_premium_bps(r.price);
+        msx::v1::ReplaceTermOfferResponse resp;
+        grpc::Status st = call([&](msx::v1::Exchange::Stub* exchange, msx::v1::Admin::Stub*) {
+          resp.Clear();
+          return exchange->ReplaceTermOffer(context(token[r.agency]).get(), req, &resp);
+        });
+        account(st);
+        // A replace that re-entered at a new premium may have lent or borrowed as the taker.
+        if (st.ok()) map_loans(id, resp.obligations());
         break;
       }
       case CommandType::kCancelTermOffer: {
@@ -596,8 +624,6 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
       }
       case CommandType::kAdvanceTime:
       case CommandType::kSetOfferRetention:  // the live server keeps its own window
-      // A term replace: no live RPC in this build of the drill (not replayed).
-      case CommandType::kReplaceTermOffer:
       case CommandType::kRunAuction:
         ++result.skipped;
         break;

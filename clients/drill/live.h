@@ -18,6 +18,9 @@
 //   SubmitTermOffer -> Exchange.SubmitTermOffer as the agency (as SubmitOffer); each loan
 //                    it made in the journal is mapped to the live obligation the response
 //                    shows between the same two term offers (live ids of both)
+//   ReplaceTermOffer -> Exchange.ReplaceTermOffer of the live id of the same term offer
+//                    (new total lots and premium, as journaled); the loans it made as the
+//                    taker are mapped to live obligations as a SubmitTermOffer's are
 //   CancelTermOffer, ReturnObligation, RecallObligation -> the live id of the same term
 //                    offer or obligation; skipped if the live server never made it
 //   AdvanceTime, RunAuction -> skipped (the server runs its own time and auction ticks)
