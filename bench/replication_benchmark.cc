@@ -75,6 +75,7 @@ int main(int argc, char** argv) {
   std::vector<int> windows = {8, 64};
   int lease_rounds = 5;
   bool send_asap = true;
+  int pace_us = 0;  // > 0: also the "sync_paced" case
   for (int i = 1; i < argc; ++i) {
     absl::string_view arg = argv[i];
     if (absl::ConsumePrefix(&arg, "--servers=")) {
@@ -89,6 +90,8 @@ int main(int argc, char** argv) {
         if (!absl::SimpleAtoi(v, &n)) return Fail(absl::InvalidArgumentError("--sizes"));
         sizes.push_back(n);
       }
+    } else if (absl::ConsumePrefix(&arg, "--pace-us=")) {
+      if (!absl::SimpleAtoi(arg, &pace_us)) return Fail(absl::InvalidArgumentError("--pace-us"));
     } else if (arg == "--no-send-asap") {
       send_asap = false;
     } else if (absl::ConsumePrefix(&arg, "--lease-rounds=")) {
@@ -97,7 +100,7 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: msx_replication_bench [--servers=nats://h:p,...] [--count=N] "
-                   "[--sizes=200,4096] [--lease-rounds=N] [--no-send-asap]\n");
+                   "[--sizes=200,4096] [--lease-rounds=N] [--pace-us=N] [--no-send-asap]\n");
       return 2;
     }
   }
@@ -143,6 +146,22 @@ int main(int argc, char** argv) {
       }
       double secs = std::chrono::duration<double>(Clock::now() - start).count();
       PrintLine("sync", size, count, Summarize(us), count / secs);
+      if (pace_us > 0) {
+        // The same, one publish every pace_us (as a server at a low command rate sends
+        // them): the NATS servers go idle in between.
+        us.clear();
+        start = Clock::now();
+        for (size_t i = 0; i < count; ++i) {
+          std::this_thread::sleep_until(start + std::chrono::microseconds(pace_us) * (i + 1));
+          auto t0 = Clock::now();
+          auto seq = (*log)->Publish(payload, last);
+          us.push_back(Micros(Clock::now() - t0));
+          if (!seq.ok()) return Fail(seq.status());
+          last = *seq;
+        }
+        secs = std::chrono::duration<double>(Clock::now() - start).count();
+        PrintLine("sync_paced", size, count, Summarize(us), count / secs);
+      }
     }
     // --- async, bounded window ---
     for (int window : windows) {
