@@ -827,8 +827,9 @@ TEST(DrillTest, EmergencyEditsAreJournaledCancelWhatTheyPushOutAndVerify) {
   // Before seq 8, AAA goes to WARNING (band 95..105: offer 1's 3 lots at 100 and offer 2
   // at 102 stay), so C's bid at 99 (seq 8) rests. Before seq 9 a reference of 106 moves
   // the band to 101..111: offer 1 (100) and C's bid (99) are cancelled. WARNING allocates
-  // by call auction (engine/matching/AUCTION.md "In the engine") and the drill sends no
-  // tick, so B's buy of 8 at 102 (no declared need) rests although it crosses offer 2.
+  // by call auction (engine/matching/AUCTION.md "In the engine"); no grid minute passes
+  // before the journal ends, so the drill adds no auction tick (and B's buy declares no
+  // need anyway): B's buy of 8 at 102 rests although it crosses offer 2.
   // Before seq 10 B is suspended from ALL, its only agreement: its resting 8 lots are
   // cancelled. A's sell at 99 (seq 10) lies outside the band: rejected. B is admitted
   // again after the journal's end.

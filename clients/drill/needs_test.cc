@@ -526,5 +526,49 @@ TEST(NeedsReportTest, SupplyLossShowsInTheDrillNeedsAndAllocation) {
   EXPECT_NE(html.find("data-key=\"share_met_within_8_days_bps\">6,451</td>"), std::string::npos);
 }
 
+// The same journal recorded at NORMAL (no level change, no RunAuction: the need buys match
+// continuously), drilled with AAA raised to WARNING before S's sell. The drill adds the
+// server's auction ticks on the 60 s grid: t0+60s (auction 1, fills), t0+120s (nothing
+// left to sell: no fill, so no more ticks until the next command), and t0+9d+60s before
+// the last command (auction 2). The needs come out as in the hand-built WARNING journal.
+TEST(NeedsReportTest, DrillRaisingALevelAddsTheAuctionTicksTheServerWouldSend) {
+  std::vector<Command> normal;
+  for (const Command& c : AuctionCommands()) {
+    if (c.type != CommandType::kSetEmergencyLevel && c.type != CommandType::kRunAuction) {
+      normal.push_back(c);
+    }
+  }
+  normal.push_back(At(kT0 + 9 * kDay + 70 * kSecond, CommandType::kAdvanceTime));
+  ASSERT_EQ(normal.size(), 16u);  // seq 10 is S's AAA sell
+  TempDir tmp;
+  const std::string journal = tmp.file("journal");
+  WriteJournal(journal, normal);
+  absl::StatusOr<DrillResult> r = RunDrill(journal, Scenario(R"(
+      edits { at_seq: 10 set_level { instrument: "AAA" level: "WARNING" } }
+  )"),
+                                           tmp.file("drill"), 5);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->auction_ticks, 3u);
+  EXPECT_EQ(r->drill_commands, 16u + 1 + 3);
+  const JournalNeeds drilled = ReadNeeds(tmp.file("drill"));
+  ASSERT_EQ(drilled.auctions.size(), 3u);
+  EXPECT_EQ(drilled.auctions[0], (std::map<AgencyId, Lots>{{kD, 10}, {kE, 5}, {kG, 3}, {kF, 2}}));
+  EXPECT_TRUE(drilled.auctions[1].empty());
+  EXPECT_EQ(drilled.auctions[2], (std::map<AgencyId, Lots>{{kD, 2}, {kE, 1}, {kG, 1}}));
+  const NeedReport& d = r->drill.needs;
+  ASSERT_EQ(d.levels.size(), 2u);
+  EXPECT_EQ(d.levels[0].level, EmergencyLevel::kWarning);
+  ExpectFigures(d.levels[0].figures, 4, 270, 240, 240, 200);
+  // The original matched continuously: first come, first served (as the continuous
+  // replay of the WARNING journal above).
+  const NeedReport& o = r->original.needs;
+  ASSERT_EQ(o.levels.size(), 2u);
+  EXPECT_EQ(o.levels[0].level, EmergencyLevel::kNormal);
+  ExpectFigures(o.levels[0].figures, 4, 270, 0, 240, 200);
+  absl::StatusOr<VerifyResult> v = VerifyReplay(tmp.file("drill"), /*state_digest=*/true);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_FALSE(v->diverged) << DivergenceMessage(v->divergence);
+}
+
 }  // namespace
 }  // namespace msx::drill

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "clients/drill/chart_axis.h"  // FloorDiv
 #include "clients/drill/drill_journal.h"
 #include "clients/drill/format.h"
 #include "engine/config/config.h"
@@ -63,6 +64,7 @@ class DrillRunner {
       : ref_(ref), engine_(ref, EngineOptions{}), writer_(writer), report_(report) {
     events_.reserve(1024);
     banned_.assign(ref.instruments().size() + 1, 0);  // indexed by mineral id
+    original_auctions_.assign(ref.instruments().size(), false);
   }
 
   const absl::Status& status() const { return status_; }
@@ -80,6 +82,7 @@ class DrillRunner {
     engine_.Apply(cmd, &events_);
     for (const Event& e : events_) {
       if (e.type == EventType::kTermAccepted) last_term_offer_ = e.accepted.offer;
+      levels_changed_ |= e.type == EventType::kEmergencyLevelSet;
     }
     if (status_.ok() && writer_ != nullptr) status_ = writer_->Append(cmd, events_);
     report_->Add(cmd, events_);
@@ -147,9 +150,57 @@ class DrillRunner {
     }
   }
 
+  // Auction ticks the original lacks (scenario.h): before a command at `now`, a RunAuction
+  // for each instrument whose level auctions in the drill but not in the original, at each
+  // grid time in (the previous command's time, now], earliest first, until one of the
+  // instrument's auctions makes no fill (nothing changes then until the next command).
+  void Tick(TimeNs now) {
+    if (now <= ticked_until_) return;
+    const TimeNs from = ticked_until_;
+    ticked_until_ = now;
+    if (levels_changed_) {
+      levels_changed_ = false;
+      drill_only_.clear();
+      for (const Instrument& i : ref_.instruments()) {
+        const LevelPolicy& p = ref_.level_policy(engine_.GetLevel(i.id));
+        if (p.mode == MatchingMode::kCallAuction && p.auction_interval_seconds > 0 &&
+            !original_auctions_[i.id]) {
+          drill_only_.emplace_back(i.id, p.auction_interval_seconds * 1'000'000'000);
+        }
+      }
+    }
+    if (drill_only_.empty()) return;
+    std::vector<std::pair<TimeNs, std::size_t>> next;  // (grid time, index in drill_only_)
+    for (std::size_t k = 0; k < drill_only_.size(); ++k) {
+      const TimeNs interval = drill_only_[k].second;
+      const TimeNs g = (FloorDiv(from, interval) + 1) * interval;
+      if (g <= now) next.emplace_back(g, k);
+    }
+    while (!next.empty()) {
+      auto it = std::min_element(next.begin(), next.end());
+      Command cmd{};
+      cmd.time = it->first;
+      cmd.type = CommandType::kRunAuction;
+      cmd.run_auction = RunAuction{drill_only_[it->second].first};
+      const std::vector<Event>& out = Apply(cmd);
+      ++auction_ticks_;
+      const bool filled = std::any_of(out.begin(), out.end(),
+                                      [](const Event& e) { return e.type == EventType::kFill; });
+      it->first += drill_only_[it->second].second;
+      if (!filled || it->first > now) next.erase(it);
+    }
+  }
+  std::uint64_t auction_ticks() const { return auction_ticks_; }
+
   // The ids the original journal assigned in `events` (call for every entry, in order).
   void NoteOriginal(const journal::JournalEntry& entry) {
     for (const Event& e : entry.events) {
+      if (e.type == EventType::kEmergencyLevelSet &&
+          e.level_set.instrument < original_auctions_.size()) {
+        original_auctions_[e.level_set.instrument] =
+            ref_.level_policy(e.level_set.level).mode == MatchingMode::kCallAuction;
+        levels_changed_ = true;
+      }
       if (e.type == EventType::kAccepted) offers_.NoteOriginal(e.accepted.offer);
       if (e.type == EventType::kTermAccepted) term_offers_.NoteOriginal(e.accepted.offer);
       if (e.type == EventType::kLoanFill) obligations_.NoteOriginal(e.loan_fill.obligation);
@@ -480,6 +531,13 @@ class DrillRunner {
   TimeNs last_time_ = 0;
   std::uint64_t dropped_submits_ = 0;
   std::uint64_t dropped_offer_commands_ = 0;
+  // Auction ticks (Tick): the original's level of each instrument auctions; the drill's
+  // instruments that auction when the original's do not, with their interval in ns.
+  std::vector<bool> original_auctions_;
+  std::vector<std::pair<InstrumentId, TimeNs>> drill_only_;
+  bool levels_changed_ = false;
+  TimeNs ticked_until_ = 0;
+  std::uint64_t auction_ticks_ = 0;
   absl::Status status_;
 };
 
@@ -538,6 +596,7 @@ absl::StatusOr<DrillResult> RunDrill(const std::string& dir, const msx::v1::Scen
   TimeNs last_time = 0;
   while ((*reader)->Next(&entry)) {
     original.Add(entry.command, entry.events);
+    runner.Tick(entry.command.time);
     runner.NoteOriginal(entry);
     if (!pending.empty()) fire_due(&entry.command, entry.command.time);
     runner.Replay(entry);
@@ -557,6 +616,7 @@ absl::StatusOr<DrillResult> RunDrill(const std::string& dir, const msx::v1::Scen
   result.drill_commands = runner.next_seq() - 1;
   result.dropped_submits = runner.dropped_submits();
   result.dropped_offer_commands = runner.dropped_offer_commands();
+  result.auction_ticks = runner.auction_ticks();
   result.original = original.Finish();
   result.drill = drill.Finish();
   for (auto [report, from] :
@@ -621,7 +681,8 @@ std::string RenderDrillText(const DrillResult& r) {
   out += t.empty() ? "  (none)\n" : t.Render();
   absl::StrAppend(&out, "  dropped: ", ThousandsU(r.dropped_submits),
                   " submits under export bans, ", ThousandsU(r.dropped_offer_commands),
-                  " commands on offers or loans the drill never made\n\n");
+                  " commands on offers or loans the drill never made; ",
+                  ThousandsU(r.auction_ticks), " auction ticks the original lacked\n\n");
   out += RenderComparisonText(r.original, r.drill);
   if (!r.original.needs.empty() || !r.drill.needs.empty()) {
     absl::StrAppend(&out, "\nOriginal: ",
@@ -640,6 +701,7 @@ std::string RenderDrillJson(const DrillResult& r) {
   j["drill_commands"] = r.drill_commands;
   j["dropped_submits"] = r.dropped_submits;
   j["dropped_offer_commands"] = r.dropped_offer_commands;
+  j["auction_ticks"] = r.auction_ticks;
   nlohmann::ordered_json& fired = j["fired"] = nlohmann::ordered_json::array();
   for (const FiredEdit& f : r.fired) {
     nlohmann::ordered_json& o = fired.emplace_back();

@@ -26,6 +26,17 @@
 //   total, or to what stays reserved (pledged collateral) if that is more.
 // - RecallAll (issue 14): a RecallObligation by the lender for each of its open loans
 //   (of the instrument, if given) not yet recalled, in obligation id order.
+// - Auction ticks: a server sends RunAuction for each instrument whose level auctions, on
+//   a fixed UTC grid of the policy's interval (gateway/auction_schedule.h); a journal holds
+//   them only where its own levels auctioned. So when an instrument's level auctions in
+//   the drill but not in the original (a set_level edit raised it), the drill adds them:
+//   before each journal command (and its edits), for each grid time since the previous
+//   command, earliest first, a RunAuction of the instrument stamped at the grid time,
+//   stopping for the instrument at its first auction that makes no fill (the book cannot
+//   change again before the next command, so the server's later auctions would make none
+//   either; the drill journal leaves them out). Where the original auctioned, its own
+//   RunAuctions replay (refused when the drill's level does not auction). Counted in
+//   DrillResult::auction_ticks.
 // - ExternalSupplyLoss (issue 15): one SubmitOfferWithNeed by the agency, need = the
 //   units, at the pair's live reference price (drill.proto). It declares the new need when
 //   the loss hits rather than raising the need of the agency's later buys in the journal:
@@ -120,6 +131,7 @@ struct DrillResult {
   std::uint64_t dropped_submits = 0;         // by export bans
   // Cancels/replaces of offers, and returns/recalls of obligations, that the drill lacks.
   std::uint64_t dropped_offer_commands = 0;
+  std::uint64_t auction_ticks = 0;  // RunAuction commands the drill added (scenario.h)
   std::vector<FiredEdit> fired;
   ReportData original;
   ReportData drill;
