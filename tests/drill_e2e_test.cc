@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -11,6 +12,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -539,6 +542,46 @@ TEST_F(DrillCliTest, ReportTextShowsTablesWithUnits) {
   EXPECT_TRUE(absl::StrContains(r.out, "Pair books")) << r.out;
   EXPECT_TRUE(absl::StrContains(r.out, "Busiest minutes")) << r.out;
   EXPECT_TRUE(absl::StrContains(r.out, " kg")) << r.out;
+}
+
+// Issue 15 s.5 through the binary: the gallium example declares 2,500,000 + 1,000,000 g of
+// need more than the original (external_supply_loss), the drill's text and JSON carry the
+// needs tables, and `report` on the drill journal shows them with the continuous
+// comparison. A bad supply loss exits 2 naming the field.
+TEST_F(DrillCliTest, SupplyLossScenarioDeclaresItsNeedAndTheReportsShowIt) {
+  const char* src = std::getenv("MSX_SOURCE_DIR");
+  ASSERT_NE(src, nullptr);
+  const std::string scenario =
+      std::string(src) + "/clients/drill/examples/gallium_export_ban.textproto";
+  const std::string out = dir_ + "-needs";
+  CommandResult r = Drill({"run", dir_, "--scenario", scenario, "--out", out, "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(j.is_discarded()) << r.out;
+  auto declared = [&](const char* which) {
+    std::int64_t sum = 0;
+    for (const nlohmann::json& l : j.at("comparison").at(which).at("needs").at("levels")) {
+      if (l.at("instrument") == "GA-4N") sum += l.at("need_declared").get<std::int64_t>();
+    }
+    return sum;
+  };
+  EXPECT_EQ(declared("drill") - declared("original"), 2'500'000 + 1'000'000);
+  EXPECT_FALSE(j.at("comparison").at("drill").at("needs").at("continuous").is_null());
+  CommandResult report = Drill({"report", out});
+  EXPECT_EQ(report.exit_code, 0) << report.err;
+  EXPECT_TRUE(absl::StrContains(report.out, "Declared needs per instrument and level"))
+      << report.out;
+  EXPECT_TRUE(absl::StrContains(report.out, "As run vs continuous matching")) << report.out;
+  testing::RemoveTree(out);
+
+  const std::string bad = dir_ + "-bad-loss.textproto";
+  WriteAll(bad, R"(edits { at_seq: 5 external_supply_loss { agency: "KOMIR" instrument: "GA-4N" } })");
+  CommandResult e = Drill({"run", dir_, "--scenario", bad, "--out", dir_ + "-o"});
+  EXPECT_EQ(e.exit_code, 2) << e.err;
+  EXPECT_TRUE(absl::StrContains(e.err, "edits[0].external_supply_loss.units: must be > 0"))
+      << e.err;
+  std::filesystem::remove(bad);
+  testing::RemoveTree(dir_ + "-o");
 }
 
 }  // namespace

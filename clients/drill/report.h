@@ -248,6 +248,7 @@ absl::StatusOr<ReportData> BuildReport(const std::string& dir, int top_minutes);
 
 std::string RenderReportText(const std::string& title, const ReportData& r);
 // {"commands", ..., "pairs": [...], "instruments": [...], "agencies": [...],
+// "loans": [...], "agency_loans": [...], "needs": NeedsJson (needs.h),
 // "busiest_minutes": [...], "volume_over_time": {"start_second", "bucket_seconds",
 // "buckets", "instruments": [{"instrument", "unit", "volume": [...]}]}}: every figure of
 // the text report, integers exact.

@@ -152,9 +152,11 @@ absl::StatusOr<DrillResult> RunDrill(const std::string& dir, const msx::v1::Scen
 // RunDrill's reading errors.
 absl::StatusOr<NeedReport> ContinuousNeeds(const std::string& dir);
 
-// Text: the fired edits, drop counts and the side-by-side comparison.
+// Text: the fired edits, drop counts and the side-by-side comparison, then both reports'
+// declared needs (needs.h) when either has any.
 std::string RenderDrillText(const DrillResult& result);
-// One JSON object: {"out_dir", "fired": [...], "dropped_submits", ..., "comparison": {...}}.
+// One JSON object: {"out_dir", "fired": [...], "dropped_submits", ..., "auction_ticks",
+// "comparison": {...}} (each report of the comparison has its "needs").
 std::string RenderDrillJson(const DrillResult& result);
 
 }  // namespace msx::drill
