@@ -114,8 +114,8 @@ void ReplicatedLog::StopWatchdog() {
 
 // One timer for the whole pipeline instead of one per message: the oldest pending publish
 // has the earliest deadline, so each tick looks at the head until it finds one still in
-// time. Sleeps in ticks while publishes are outstanding; an idle pipeline costs nothing
-// but the tick's wake-up.
+// time. Wakes every tick, pending or not: a wake-up when the pipeline turns busy would
+// cost one per publish at low rates, where every publish finds it idle.
 void ReplicatedLog::RunWatchdog() {
   const auto tick = std::clamp<std::chrono::milliseconds>(
       options_.async_timeout / 8, std::chrono::milliseconds(1), std::chrono::milliseconds(250));

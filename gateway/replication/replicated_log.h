@@ -82,8 +82,9 @@ class ReplicatedLog {
     // Publish: wait for one attempt's acknowledgement before retrying.
     std::chrono::milliseconds attempt_timeout{1000};
     // PublishAsync: how long each message may wait for its acknowledgement (no retry).
-    // The log's own watchdog (one thread, woken every async_timeout / 8, at most every
-    // 250 ms, only while publishes are outstanding) fails a message still unacknowledged
+    // The log's own watchdog (one thread, started by the first PublishAsync, then woken
+    // every async_timeout / 8, at most every 250 ms, whether or not anything is pending:
+    // waking it per publish is what it replaces) fails a message still unacknowledged
     // past it with UNAVAILABLE; so a lost acknowledgement is reported within
     // async_timeout plus one such tick. (The NATS client's per-message timeout is not
     // used: it costs a timer-thread wake-up and a second callback-thread wake-up per
