@@ -36,6 +36,8 @@ bool EventConcerns(const Event& e, AgencyId agency) {
       return e.collateral.lender == agency || e.collateral.borrower == agency;
     case EventType::kEmergencyLevelSet:  // every agency is told (ExecutionReport.level_changed)
       return true;
+    case EventType::kDelivery:  // both parties (ExecutionReport.delivery)
+      return e.delivery.deliverer == agency || e.delivery.receiver == agency;
     // No execution report: market data, admin state, and the emergency and auction events
     // whose effects on offers arrive as kCancelled and kFill.
     case EventType::kRejected:

@@ -374,6 +374,8 @@ void Reports::Build(const Engine& engine, const Command& cmd, absl::Span<const E
       case EventType::kPairBandChanged:
       case EventType::kMemberAdmitted:
       case EventType::kMemberSuspended:
+      // Deliveries reach no stream yet.
+      case EventType::kDelivery:
         break;
       // Allocation auctions: the result goes to each agency the auction allocated to
       // (its fills follow: kFill up to the next book's kAuction); an auction that did not

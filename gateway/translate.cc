@@ -509,6 +509,14 @@ absl::Status RejectToStatus(const ReferenceData& ref, const Command& cmd, Reject
     case RejectReason::kNoCallAuction:
       return absl::FailedPreconditionError(
           msg("instrument", "its emergency level does not allocate by call auction"));
+    // Deliveries (engine/matching/ENGINE.md "Deliveries").
+    case RejectReason::kUnknownDelivery:
+      return absl::NotFoundError(msg("delivery_id", "no such delivery"));
+    case RejectReason::kNotDeliveryParty:
+      return absl::PermissionDeniedError(
+          msg("delivery_id", "only the delivery's receiver (or an admin) confirms it"));
+    case RejectReason::kDeliveryAlreadyConfirmed:
+      return absl::FailedPreconditionError(msg("delivery_id", "already confirmed"));
     case RejectReason::kNone:
       break;
   }

@@ -131,6 +131,8 @@ int Sender(const Command& cmd) {
     case CommandType::kSetOfferRetention:  // the live server keeps its own window
     // Allocation auctions: the live server runs its own ticks.
     case CommandType::kRunAuction:
+    // Deliveries: a confirmation is not replayed live (yet).
+    case CommandType::kConfirmDelivery:
       return -2;
   }
   return -2;
@@ -625,6 +627,7 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
       case CommandType::kAdvanceTime:
       case CommandType::kSetOfferRetention:  // the live server keeps its own window
       case CommandType::kRunAuction:
+      case CommandType::kConfirmDelivery:
         ++result.skipped;
         break;
     }

@@ -173,6 +173,7 @@ void ReportBuilder::Add(const Command& cmd, absl::Span<const Event> events) {
       case EventType::kPairHalted:
       case EventType::kPairResumed:
       case EventType::kAuction:  // its fills are counted as kFill
+      case EventType::kDelivery:
         break;
       // Time swaps: holdings follow the units that move (the near leg, and what goes back
       // to the lender); loans are not reported yet.

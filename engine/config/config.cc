@@ -376,6 +376,7 @@ absl::StatusOr<ReferenceData> LoadReferenceData(const msx::v1::ExchangeConfig& c
     t.recall_allowed = g.recall_allowed();
     t.recall_notice_days = g.recall_notice_days();
     t.grace_days = g.grace_days();
+    t.delivery_window_days = g.delivery_window_days();
     t.collateral_bps = g.collateral_bps();
     t.collateral_instruments.assign(g.collateral_instruments().begin(),
                                     g.collateral_instruments().end());

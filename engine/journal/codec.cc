@@ -46,6 +46,8 @@ std::size_t CommandBodySize(CommandType type) {
       return kRunAuctionBodySize;
     case CommandType::kSubmitOfferWithNeed:
       return kSubmitOfferWithNeedBodySize;
+    case CommandType::kConfirmDelivery:
+      return kConfirmDeliveryBodySize;
   }
   return static_cast<std::size_t>(-1);
 }
@@ -92,6 +94,8 @@ std::size_t EventBodySize(EventType type) {
       return kEmergencyLevelSetBodySize;
     case EventType::kAuction:
       return kAuctionBodySize;
+    case EventType::kDelivery:
+      return kDeliveryBodySize;
   }
   return static_cast<std::size_t>(-1);
 }
@@ -214,6 +218,10 @@ char* WriteCommand(const Command& cmd, std::uint32_t event_count, char* p) {
       break;
     case CommandType::kRunAuction:
       w.U32(cmd.run_auction.instrument);
+      break;
+    case CommandType::kConfirmDelivery:
+      w.U32(cmd.confirm_delivery.agency);
+      w.U64(cmd.confirm_delivery.delivery);
       break;
   }
   return w.end();
@@ -387,6 +395,22 @@ char* WriteEvent(const Event& e, std::uint32_t index, char* p) {
       w.I64(a.agency_cap);
       break;
     }
+    case EventType::kDelivery: {
+      const DeliveryEvent& d = e.delivery;
+      w.U64(d.delivery);
+      w.U64(d.fill_id);
+      w.U8(static_cast<std::uint8_t>(d.kind));
+      w.U8(static_cast<std::uint8_t>(d.state));
+      w.U32(d.pair);
+      w.U32(d.instrument);
+      w.U32(d.deliverer);
+      w.U32(d.receiver);
+      w.U32(d.agreement);
+      w.U32(d.by);
+      w.I64(d.amount);
+      w.I64(d.deliver_by);
+      break;
+    }
   }
   return w.end();
 }
@@ -526,6 +550,10 @@ absl::Status DecodeCommandPayload(absl::string_view payload, Command* cmd,
     }
     case CommandType::kRunAuction:
       cmd->run_auction.instrument = r.U32();
+      break;
+    case CommandType::kConfirmDelivery:
+      cmd->confirm_delivery.agency = r.U32();
+      cmd->confirm_delivery.delivery = r.U64();
       break;
   }
   return absl::OkStatus();
@@ -750,6 +778,32 @@ absl::Status DecodeEventPayload(absl::string_view payload, Event* event, std::ui
       a.supply = r.I64();
       a.demand = r.I64();
       a.agency_cap = r.I64();
+      break;
+    }
+    case EventType::kDelivery: {
+      DeliveryEvent& d = event->delivery;
+      d.delivery = r.U64();
+      d.fill_id = r.U64();
+      const std::uint8_t kind = r.U8();
+      const std::uint8_t state = r.U8();
+      if (kind < 1 || kind > 3) {
+        return absl::DataLossError(
+            absl::StrCat("delivery.kind is ", static_cast<int>(kind), ", not 1..3"));
+      }
+      if (state < 1 || state > 3) {
+        return absl::DataLossError(
+            absl::StrCat("delivery.state is ", static_cast<int>(state), ", not 1..3"));
+      }
+      d.kind = static_cast<DeliveryEventKind>(kind);
+      d.state = static_cast<DeliveryState>(state);
+      d.pair = r.U32();
+      d.instrument = r.U32();
+      d.deliverer = r.U32();
+      d.receiver = r.U32();
+      d.agreement = r.U32();
+      d.by = r.U32();
+      d.amount = r.I64();
+      d.deliver_by = r.I64();
       break;
     }
   }

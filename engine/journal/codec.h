@@ -96,6 +96,10 @@ inline bool IsTermOrderCommand(const Command& c) {
           (c.submit.tif == TimeInForce::kFok || c.submit.min_fill != 0));
 }
 inline bool IsTermOrderEvent(EventType type) { return type == EventType::kTermReplaced; }
+// The delivery types (issue 15 s.3, deliver-by), which only segments of version >=
+// kDeliveryFormatVersion hold: command 24 and event 25.
+inline bool IsDeliveryCommand(CommandType type) { return type == CommandType::kConfirmDelivery; }
+inline bool IsDeliveryEvent(EventType type) { return type == EventType::kDelivery; }
 
 // Appends the 32-byte segment header.
 void AppendSegmentHeader(Seq first_seq, std::string* out);

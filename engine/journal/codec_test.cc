@@ -76,6 +76,9 @@ class CodecTest : public ::testing::Test {
             SubmitOffer{U32(), U32(), S(), TimeInForce::kGtd, I(), I(), I(), I(), U(), U(), U()},
             I(), static_cast<PriorityTier>(rng_() % 256)};
         break;
+      case CommandType::kConfirmDelivery:
+        c.confirm_delivery = ConfirmDelivery{U32(), U()};
+        break;
     }
     return c;
   }
@@ -153,6 +156,20 @@ class CodecTest : public ::testing::Test {
       case EventType::kAuction:
         e.auction = AuctionEvent{U32(), rng_() % 2 == 0, I(), I(), I(), I(), I(), I()};
         break;
+      case EventType::kDelivery:
+        e.delivery = DeliveryEvent{U(),
+                                   U(),
+                                   static_cast<DeliveryEventKind>(1 + rng_() % 3),
+                                   static_cast<DeliveryState>(1 + rng_() % 3),
+                                   U32(),
+                                   U32(),
+                                   U32(),
+                                   U32(),
+                                   U32(),
+                                   U32(),
+                                   I(),
+                                   I()};
+        break;
     }
     return e;
   }
@@ -167,7 +184,8 @@ constexpr CommandType kAllCommands[] = {
     CommandType::kSubmitTermOffer, CommandType::kCancelTermOffer, CommandType::kReturnObligation,
     CommandType::kRecallObligation, CommandType::kPublishReference, CommandType::kAdmitMember,
     CommandType::kSuspendMember, CommandType::kSetEmergencyLevel,
-    CommandType::kRunAuction, CommandType::kSubmitOfferWithNeed, CommandType::kReplaceTermOffer};
+    CommandType::kRunAuction, CommandType::kSubmitOfferWithNeed, CommandType::kReplaceTermOffer,
+    CommandType::kConfirmDelivery};
 constexpr EventType kAllEvents[] = {
     EventType::kAccepted,   EventType::kRejected,   EventType::kFill,      EventType::kCancelled,
     EventType::kReplaced,   EventType::kExpired,    EventType::kBookLevel, EventType::kHoldingsSet,
@@ -175,7 +193,7 @@ constexpr EventType kAllEvents[] = {
     EventType::kLoanFill,   EventType::kTermCancelled, EventType::kTermExpired,
     EventType::kObligation, EventType::kCollateral, EventType::kReferencePublished, EventType::kPairBandChanged,
     EventType::kMemberAdmitted, EventType::kMemberSuspended, EventType::kEmergencyLevelSet,
-    EventType::kAuction, EventType::kTermReplaced};
+    EventType::kAuction, EventType::kTermReplaced, EventType::kDelivery};
 
 TEST_F(CodecTest, EveryCommandTypeRoundTripsFieldForField) {
   for (CommandType type : kAllCommands) {
@@ -243,6 +261,8 @@ TEST_F(CodecTest, PayloadSizesMatchFormatTables) {
   EXPECT_EQ(EventPayloadSize(EventType::kTermReplaced), 21u + 29);
   EXPECT_EQ(static_cast<int>(EventType::kTermReplaced), 17);
   EXPECT_EQ(EventPayloadSize(static_cast<EventType>(18)), 0u);
+  EXPECT_EQ(CommandPayloadSize(CommandType::kConfirmDelivery), 21u + 12);
+  EXPECT_EQ(EventPayloadSize(EventType::kDelivery), 21u + 58);
 }
 
 TEST_F(CodecTest, SetHoldingsEncodesLittleEndianFieldByField) {
@@ -397,12 +417,12 @@ TEST_F(CodecTest, WorkedExampleOfFormatMdEncodesToTheDocumentedBytes) {
   AppendCommandGroup(cmd, {&e, 1}, &out);
   EXPECT_EQ(absl::BytesToHexString(out),
             "4d53584a524e4c00"
-            "0800"
+            "0900"
             "2000"
             "00000000"
             "0100000000000000"
             "00000000"
-            "08504ac0"
+            "8ff63f95"
             "357081b9"
             "03000000"
             "01"

@@ -22,9 +22,10 @@ enum class RecordType : std::uint8_t {
 // 20..23, event types 20..24 and cancel reasons 40..41; version 6 the collateral event
 // type 16 and reject reason 28; version 7 the allocation-auction command types 30..31
 // and event type 30; version 8 the term-book command type 14, ReplaceTermOffer, event type
-// 17, TermReplaced, and FOK or a minimum fill in SubmitTermOffer; older segments hold the
+// 17, TermReplaced, and FOK or a minimum fill in SubmitTermOffer; version 9 the delivery
+// command type 24, ConfirmDelivery, and event type 25, Delivery; older segments hold the
 // same layouts without them).
-inline constexpr std::uint16_t kFormatVersion = 8;
+inline constexpr std::uint16_t kFormatVersion = 9;
 // The first version whose segments may hold time-swap records.
 inline constexpr std::uint16_t kTimeSwapsFormatVersion = 4;
 // The first version whose segments may hold emergency records (issue 15).
@@ -37,6 +38,9 @@ inline constexpr std::uint16_t kAuctionFormatVersion = 7;
 // The first version whose segments may hold term-book order types (issue 14): command type
 // 14, event type 17, and a SubmitTermOffer (10) with tif FOK or a minimum fill.
 inline constexpr std::uint16_t kTermOrdersFormatVersion = 8;
+// The first version whose segments may hold delivery records (issue 15 s.3, deliver-by):
+// command type 24 and event type 25.
+inline constexpr std::uint16_t kDeliveryFormatVersion = 9;
 inline constexpr std::uint16_t kOldestFormatVersion = 1;
 // Version of the snapshot file framing (header and CRC; not of the engine state inside it,
 // which Engine::LoadState versions itself).
@@ -116,6 +120,9 @@ inline constexpr std::size_t kRunAuctionBodySize = 4;
 inline constexpr std::size_t kSubmitOfferWithNeedBodySize = kSubmitOfferBodySize + 8 + 1;
 static_assert(kRunAuctionBodySize == 4);
 static_assert(kSubmitOfferWithNeedBodySize == 75);
+// Deliveries (version 9). ConfirmDelivery: agency:u32 delivery:u64.
+inline constexpr std::size_t kConfirmDeliveryBodySize = 4 + 8;
+static_assert(kConfirmDeliveryBodySize == 12);
 
 // Body sizes by event type.
 inline constexpr std::size_t kAcceptedBodySize = 8 + 4 + 4 + 1 + 1 + 8 + 8 + 8;
@@ -155,6 +162,10 @@ static_assert(kEmergencyLevelSetBodySize == 67);
 // Allocation auctions (version 6).
 inline constexpr std::size_t kAuctionBodySize = 4 + 1 + 8 * 6;
 static_assert(kAuctionBodySize == 53);
+// Deliveries (version 9): delivery:u64 fill_id:u64 kind:u8 state:u8 pair:u32
+// instrument:u32 deliverer:u32 receiver:u32 agreement:u32 by:u32 amount:i64 deliver_by:i64.
+inline constexpr std::size_t kDeliveryBodySize = 8 + 8 + 1 + 1 + 4 * 6 + 8 + 8;
+static_assert(kDeliveryBodySize == 58);
 
 // Largest payloads, for buffer sizing.
 inline constexpr std::size_t kMaxCommandPayload =

@@ -76,6 +76,8 @@ const char* CommandTypeName(CommandType t) {
       return "RunAuction";
     case CommandType::kSubmitOfferWithNeed:
       return "SubmitOfferWithNeed";
+    case CommandType::kConfirmDelivery:
+      return "ConfirmDelivery";
   }
   return "invalid";
 }
@@ -128,6 +130,8 @@ const char* EventTypeName(EventType t) {
       return "EmergencyLevelSet";
     case EventType::kAuction:
       return "Auction";
+    case EventType::kDelivery:
+      return "Delivery";
   }
   return "invalid";
 }
@@ -210,6 +214,10 @@ nlohmann::ordered_json CommandJson(const Command& c) {
       break;
     case CommandType::kRunAuction:
       o["instrument"] = c.run_auction.instrument;
+      break;
+    case CommandType::kConfirmDelivery:
+      o["agency"] = c.confirm_delivery.agency;
+      o["delivery"] = c.confirm_delivery.delivery;
       break;
   }
   return o;
@@ -371,6 +379,26 @@ nlohmann::ordered_json EventJson(const Event& e) {
       o["demand"] = e.auction.demand;
       o["agency_cap"] = e.auction.agency_cap;
       break;
+    case EventType::kDelivery: {
+      const DeliveryEvent& d = e.delivery;
+      static constexpr const char* kKinds[] = {"invalid", "opened", "overdue", "confirmed"};
+      static constexpr const char* kStates[] = {"invalid", "pending", "overdue", "confirmed"};
+      const auto kind = static_cast<std::size_t>(d.kind);
+      const auto state = static_cast<std::size_t>(d.state);
+      o["delivery"] = d.delivery;
+      o["fill_id"] = d.fill_id;
+      o["kind"] = kKinds[kind <= 3 ? kind : 0];
+      o["state"] = kStates[state <= 3 ? state : 0];
+      o["pair"] = d.pair;
+      o["instrument"] = d.instrument;
+      o["deliverer"] = d.deliverer;
+      o["receiver"] = d.receiver;
+      o["agreement"] = d.agreement;
+      o["by"] = d.by;
+      o["amount"] = d.amount;
+      o["deliver_by"] = d.deliver_by;
+      break;
+    }
   }
   return o;
 }

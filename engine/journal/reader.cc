@@ -698,6 +698,13 @@ bool JournalReader::ReadGroup(JournalEntry* entry) {
                                            c.parser.version(), " segment")),
           c.path, rec.offset, group_offset);
     }
+    if (c.parser.version() < kDeliveryFormatVersion && IsDeliveryCommand(cmd.type)) {
+      return HandleCorruption(
+          absl::DataLossError(absl::StrCat("delivery command type ",
+                                           static_cast<int>(cmd.type), " in a version ",
+                                           c.parser.version(), " segment")),
+          c.path, rec.offset, group_offset);
+    }
     if (cmd.seq != expected_seq_) {
       return HandleCorruption(
           absl::DataLossError(absl::StrCat(
@@ -749,6 +756,13 @@ bool JournalReader::ReadGroup(JournalEntry* entry) {
         if (c.parser.version() < kTermOrdersFormatVersion && IsTermOrderEvent(ev.type)) {
           return HandleCorruption(
               absl::DataLossError(absl::StrCat("term-book order event type ",
+                                               static_cast<int>(ev.type), " in a version ",
+                                               c.parser.version(), " segment")),
+              c.path, erec.offset, group_offset);
+        }
+        if (c.parser.version() < kDeliveryFormatVersion && IsDeliveryEvent(ev.type)) {
+          return HandleCorruption(
+              absl::DataLossError(absl::StrCat("delivery event type ",
                                                static_cast<int>(ev.type), " in a version ",
                                                c.parser.version(), " segment")),
               c.path, erec.offset, group_offset);

@@ -491,7 +491,8 @@ TEST_F(AuctionEngineTest, ADeclaredNeedSurvivesASnapshot) {
   tick.seq = seq_ + 1;
   tick.time = time_ + 1;
   restored.Apply(tick, &ev);
-  ASSERT_EQ(ev.size(), 2u + 2u);  // Auction, Fill, and two BookLevel
+  // Auction, Fill, its two deliveries (WARNING: ENGINE.md "Deliveries"), two BookLevel.
+  ASSERT_EQ(ev.size(), 2u + 2u + 2u);
   EXPECT_EQ(ev[1].type, EventType::kFill);
   EXPECT_EQ(ev[1].fill.lots, 6);  // the need, not the 10 lots bid
 }

@@ -221,9 +221,16 @@ void AuctionAndCheck(Driver& d, bool price_control, int cap_bps, const std::stri
   std::vector<std::pair<OfferId, OfferId>> pairs;  // (buy offer, sell offer) per fill
   unsigned tiers = 0;
   bool side = false;
+  std::vector<std::uint64_t> fill_ids, delivered_fills;
   for (std::size_t i = 1; i < events.size(); ++i) {
     // The fills, and the market data of the levels they emptied or thinned.
     if (events[i].type == EventType::kBookLevel) continue;
+    // The auction runs at WARNING: each fill opens two deliveries (ENGINE.md "Deliveries").
+    if (events[i].type == EventType::kDelivery) {
+      EXPECT_EQ(events[i].delivery.kind, DeliveryEventKind::kOpened) << where;
+      delivered_fills.push_back(events[i].delivery.fill_id);
+      continue;
+    }
     ASSERT_EQ(events[i].type, EventType::kFill) << where << " event " << i;
     const FillEvent& f = events[i].fill;
     EXPECT_EQ(f.price, a.price) << where;
@@ -243,10 +250,13 @@ void AuctionAndCheck(Driver& d, bool price_control, int cap_bps, const std::stri
     got[f.maker_offer] += f.lots;
     total += f.lots;
     pairs.emplace_back(f.taker_offer, f.maker_offer);
+    fill_ids.push_back(f.fill_id);
+    fill_ids.push_back(f.fill_id);
     ++coverage.fills;
     tiers |= 1u << static_cast<unsigned>(buy.tier);
     side |= buy.agency >= 6 || sell.agency >= 6;
   }
+  EXPECT_EQ(delivered_fills, fill_ids) << where;  // two per fill, in fill order
   coverage.tiers_mixed += __builtin_popcount(tiers) >= 2 ? 1 : 0;
   coverage.side_pool += side ? 1 : 0;
   EXPECT_EQ(total, a.executed) << where;

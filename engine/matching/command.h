@@ -50,6 +50,9 @@ enum class CommandType : std::uint8_t {
   kAdmitMember = 21,        // an agency joins an agreement
   kSuspendMember = 22,      // an agency leaves an agreement
   kSetEmergencyLevel = 23,  // an instrument's emergency level
+  // Deliveries (issue 15 s.3; ENGINE.md "Deliveries"), 24-29: the receiving agency (or an
+  // admin) confirms that the units of delivery `delivery` arrived.
+  kConfirmDelivery = 24,
   // Allocation auctions (issue 15 s.3; engine/matching/AUCTION.md "In the engine"), 30-34:
   // Time: runs the call auction of each book `instrument` drives (AUCTION.md "In the
   // engine"). Rejected (kNoCallAuction) when the instrument's level does not auction.
@@ -145,6 +148,11 @@ struct RunAuction {
   InstrumentId instrument;
 };
 
+struct ConfirmDelivery {
+  AgencyId agency;          // the delivery's receiver, or an admin agency
+  DeliveryId delivery;
+};
+
 struct Command {
   Seq seq;
   TimeNs time;
@@ -162,6 +170,7 @@ struct Command {
     SetEmergencyLevel set_level;
     RunAuction run_auction;
     SubmitOfferWithNeed submit_need;
+    ConfirmDelivery confirm_delivery;
   };
 };
 

@@ -106,6 +106,8 @@ void Engine::Impl::Reset() {
   time_swaps_.Reset(options_.expected_offers);
   needs_.clear();
   auction_eligible_.assign(num_agencies_, 0);
+  deliveries_.Reset();
+  RecountDeliverBy();
 }
 
 inline void Engine::Impl::Apply(const Command& cmd, std::vector<Event>* out) noexcept {
@@ -117,6 +119,9 @@ inline void Engine::Impl::Apply(const Command& cmd, std::vector<Event>* out) noe
   if (retention_ > 0 && !done_.empty()) PurgeDue(cmd);
   if (cmd.time >= next_reference_time_) [[unlikely]] ApplyDueReferences(cmd, out);
   if (time_swaps_.Pending()) [[unlikely]] time_swaps_.AdvanceTime(cmd, out);
+  if (cmd.time > deliveries_.NextDeliverBy()) [[unlikely]] deliveries_.MarkOverdue(cmd, out);
+  // The fills of this command start here (ENGINE.md "Deliveries").
+  const std::size_t first = out->size();
   switch (cmd.type) {
     case CommandType::kSubmitOffer:
     case CommandType::kSubmitOfferWithNeed:
@@ -161,6 +166,9 @@ inline void Engine::Impl::Apply(const Command& cmd, std::vector<Event>* out) noe
     case CommandType::kRunAuction:
       RunAuctionCmd(cmd, out);
       break;
+    case CommandType::kConfirmDelivery:
+      ConfirmDeliveryCmd(cmd, out);
+      break;
     default: {
       Event& e = NewEvent(cmd, EventType::kRejected, out);
       e.rejected.command = cmd.type;
@@ -170,6 +178,8 @@ inline void Engine::Impl::Apply(const Command& cmd, std::vector<Event>* out) noe
   }
   // After the switch: a term command may have opened the first loan.
   if (time_swaps_.Pending()) [[unlikely]] time_swaps_.CollectOverdue(cmd, out);
+  // At NORMAL to CAUTION this is one load and branch per command: no fill is looked at.
+  if (any_deliver_by_) [[unlikely]] OpenDeliveries(cmd, first, out);
   FlushLevels(cmd, out);
 }
 

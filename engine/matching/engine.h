@@ -87,6 +87,23 @@ struct ObligationInfo {
   Amount collateral_forfeited = 0;  // of which handed to the lender
 };
 
+// A read-only copy of one delivery (ENGINE.md "Deliveries"), for queries.
+struct DeliveryInfo {
+  DeliveryId id = 0;
+  std::uint64_t fill_id = 0;     // the emergency fill that opened it
+  PairId pair = 0;
+  InstrumentId instrument = 0;   // the pair's base (the seller delivers) or quote (the buyer)
+  AgencyId deliverer = 0;
+  AgencyId receiver = 0;
+  std::uint32_t agreement = 0;   // index of the agreement whose delivery window applies
+  Amount amount = 0;             // units of `instrument`
+  TimeNs fill_time = 0;
+  TimeNs deliver_by = 0;         // fill_time + the agreement's delivery window
+  DeliveryState state = DeliveryState::kPending;
+  TimeNs confirmed_time = 0;     // kConfirmed only (after deliver_by: confirmed late)
+  AgencyId confirmed_by = 0;     // kConfirmed only: the receiver or an admin
+};
+
 struct HoldingInfo {
   Amount available = 0;
   Amount reserved = 0;
@@ -184,7 +201,8 @@ class Engine {
   // changes nothing. Never later than the truth; it may be earlier (an offer filled or
   // cancelled before its expiry is forgotten lazily, by the next command whose time passes
   // that expiry). Includes term offers' expiries and obligations' due times (settlement
-  // is a time step too), and the effective time of a pending PublishReference.
+  // is a time step too), the effective time of a pending PublishReference, and one
+  // nanosecond after the earliest deliver-by of a pending delivery (it falls overdue then).
   std::optional<TimeNs> NextExpiry() const;
   Seq last_seq() const;
   TimeNs last_time() const;
@@ -213,6 +231,12 @@ class Engine {
   std::vector<ObligationInfo> ListObligations(std::optional<AgencyId> agency) const;
   // What `borrower` owes under agreement `agreement`, at reference values (micro-USD).
   MicroUsd CreditUsed(std::uint32_t agreement, AgencyId borrower) const;
+
+  // ---- Deliveries (queries; ENGINE.md "Deliveries") ----
+  std::optional<DeliveryInfo> GetDelivery(DeliveryId id) const;
+  // Deliveries where `agency` delivers or receives, in id order (every agency's when
+  // `agency` is nullopt).
+  std::vector<DeliveryInfo> ListDeliveries(std::optional<AgencyId> agency) const;
 
   // ---- Snapshots (pure: bytes in memory; the journal library writes them) ----
   // Serializes the whole state; LoadState into an engine built from the same reference

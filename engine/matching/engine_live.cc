@@ -90,6 +90,8 @@ std::uint8_t Engine::Impl::GuardOf(PairId pair) const {
   }
   if (!base.sales_below_minimum_stock_allowed) g |= internal::kGuardBaseStock;
   if (!quote.sales_below_minimum_stock_allowed) g |= internal::kGuardQuoteStock;
+  // Deliveries follow the levels themselves, not a configurable policy (issue 15 s.3).
+  if (GetPairLevel(pair) >= EmergencyLevel::kWarning) g |= internal::kGuardDeliverBy;
   return g;
 }
 
@@ -366,6 +368,7 @@ void Engine::Impl::SetLevelCmd(const Command& cmd, std::vector<Event>* out) {
       if (!b.halted) ResumeContinuous(cmd, p, out);
     }
   }
+  RecountDeliverBy();
 }
 
 InstrumentState Engine::Impl::GetInstrumentState(InstrumentId instrument) const {

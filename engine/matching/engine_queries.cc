@@ -89,6 +89,10 @@ inline std::optional<TimeNs> Engine::Impl::NextExpiry() const {
   if (next_reference_time_ != kNoTime && (!next || next_reference_time_ < *next)) {
     next = next_reference_time_;  // a pending publication takes effect
   }
+  if (const TimeNs by = deliveries_.NextDeliverBy(); by != kNoTime) {
+    const TimeNs overdue = by + 1;  // by < kNoTime: no overflow
+    if (!next || overdue < *next) next = overdue;  // a delivery falls overdue
+  }
   return next;
 }
 

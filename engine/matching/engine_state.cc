@@ -47,6 +47,11 @@ constexpr std::uint32_t kSnapshotVersionAuctions = 6;
 // tif 4 (FOK) allowed there (ENGINE.md "Time swaps"). Written only once some term offer
 // was FOK or had a minimum fill; it then also writes the sections of version 6.
 constexpr std::uint32_t kSnapshotVersionTermOrders = 7;
+// Version 8 = version 7 + the delivery ledger after the allocation-auction section
+// (ENGINE.md "Deliveries"). Only an engine that opened a delivery writes it; it then also
+// writes the sections of version 7 (the auction section possibly empty, term offer records
+// with their minimum fill).
+constexpr std::uint32_t kSnapshotVersionDeliveries = 8;
 // Bytes of one instrument's live entry (SNAPSHOT.md).
 constexpr std::size_t kLiveEntryBytes = 8 + 8 + 1 + 1 + 8 + 8 + 8;
 
@@ -75,13 +80,15 @@ std::string Engine::Impl::SaveState() const {
   }
   std::sort(needs.begin(), needs.end(),
             [](const auto& x, const auto& y) { return x.first < y.first; });
-  const bool term_orders = time_swaps_.AnyOrderTypes();
+  const bool deliveries = !deliveries_.Empty();
+  const bool term_orders = deliveries || time_swaps_.AnyOrderTypes();
   const bool auctions =
       term_orders || !needs.empty() ||
       std::any_of(books_.begin(), books_.end(), [](const Book& b) { return b.uncross_pending; });
   const bool collateral = auctions || time_swaps_.AnyPledge();
   const bool live = collateral || !LiveAsConfigured();
-  w.U32(term_orders           ? kSnapshotVersionTermOrders
+  w.U32(deliveries            ? kSnapshotVersionDeliveries
+        : term_orders         ? kSnapshotVersionTermOrders
         : auctions            ? kSnapshotVersionAuctions
         : collateral          ? kSnapshotVersionCollateral
         : live                ? kSnapshotVersionLive
@@ -175,6 +182,7 @@ std::string Engine::Impl::SaveState() const {
     }
     for (const Book& b : books_) w.U8(b.uncross_pending ? 1 : 0);
   }
+  if (deliveries) deliveries_.Save(&s);
   if (live || !time_swaps_.Empty()) time_swaps_.Save(&s, collateral, term_orders);
   return s;
 }
@@ -207,7 +215,8 @@ absl::Status Engine::Impl::LoadStateInner(absl::string_view bytes) {
   }
   if (version != kSnapshotVersion && version != kSnapshotVersionTimeSwaps &&
       version != kSnapshotVersionLive && version != kSnapshotVersionCollateral &&
-      version != kSnapshotVersionAuctions && version != kSnapshotVersionTermOrders) {
+      version != kSnapshotVersionAuctions && version != kSnapshotVersionTermOrders &&
+      version != kSnapshotVersionDeliveries) {
     return absl::FailedPreconditionError(
         absl::StrCat("engine snapshot: unsupported version ", version));
   }
@@ -292,6 +301,7 @@ absl::Status Engine::Impl::LoadStateInner(absl::string_view bytes) {
       books_[p].guard = GuardOf(p);
       SetGrid(books_[p], band);  // no book is allocated yet
     }
+    RecountDeliverBy();
   }
   const std::size_t holdings_at = base + r.pos();
   for (std::size_t k = 0; k < holdings_.size(); ++k) {
@@ -468,6 +478,13 @@ absl::Status Engine::Impl::LoadStateInner(absl::string_view bytes) {
       }
       b.uncross_pending = pending == 1;
     }
+  }
+  if (version >= kSnapshotVersionDeliveries) {
+    std::size_t consumed = 0;
+    absl::Status st = deliveries_.Load(bytes.substr(base + r.pos()), base + r.pos(), ref_,
+                                       {next_fill_id_, last_time_}, &consumed);
+    if (!st.ok()) return st;
+    if (!r.Skip(consumed)) return corrupt(base + r.pos(), "truncated deliveries");
   }
   // The time-swap section follows the books; its open lends reserve too.
   for (InstrumentId i = 0; i < ni; ++i) time_swaps_.SetLevel(i, live_[i].level);

@@ -37,6 +37,8 @@ enum class EventType : std::uint8_t {
   kMemberAdmitted = 22,      // body `member`
   kMemberSuspended = 23,     // body `member`
   kEmergencyLevelSet = 24,   // body `level_set`
+  // Deliveries (issue 15 s.3; ENGINE.md "Deliveries"), 25-29:
+  kDelivery = 25,  // body `delivery`: a delivery opened by a fill, fell overdue, or confirmed
   // Allocation auctions (issue 15 s.3; AUCTION.md "In the engine"), 30-34:
   kAuction = 30,  // body `auction`: one book's call auction ran; its fills follow
 };
@@ -97,6 +99,12 @@ enum class RejectReason : std::uint8_t {
   // auction allocates by agency; such an offer could never take part).
   kCallAuctionOnly = 62,
   kNoCallAuction = 63,      // RunAuction for an instrument whose level does not auction
+  // Deliveries (issue 15 s.3; ENGINE.md "Deliveries"), numbers 48-59.
+  kUnknownDelivery = 48,    // ConfirmDelivery of a delivery id never opened
+  // ConfirmDelivery by an agency that is neither the delivery's receiver nor an admin (the
+  // deliverer cannot confirm its own delivery).
+  kNotDeliveryParty = 49,
+  kDeliveryAlreadyConfirmed = 50,
 };
 
 // Numbering mirrors msx.v1.CancelReason.
@@ -290,6 +298,32 @@ struct AuctionEvent {
   Lots agency_cap;         // the most one agency could be allocated
 };
 
+// Deliveries (ENGINE.md "Deliveries"). A delivery is one side of one emergency fill: the
+// units one agency owes the other, due by `deliver_by`.
+enum class DeliveryState : std::uint8_t { kPending = 1, kOverdue = 2, kConfirmed = 3 };
+
+enum class DeliveryEventKind : std::uint8_t {
+  kOpened = 1,     // a fill at WARNING or SERIOUS opened it (two per fill: base, then quote)
+  kOverdue = 2,    // the first command after deliver_by found it unconfirmed
+  kConfirmed = 3,  // ConfirmDelivery by the receiver or an admin (`by`)
+};
+
+// `state` is the delivery's after the event.
+struct DeliveryEvent {
+  DeliveryId delivery;
+  std::uint64_t fill_id;     // the fill that opened it
+  DeliveryEventKind kind;
+  DeliveryState state;
+  PairId pair;
+  InstrumentId instrument;   // what is delivered: the pair's base or its quote
+  AgencyId deliverer;        // gives the units
+  AgencyId receiver;         // receives them, and confirms
+  std::uint32_t agreement;   // index of the agreement whose delivery window applies
+  AgencyId by;               // kConfirmed: the confirming agency; else 0
+  Amount amount;             // units of `instrument`
+  TimeNs deliver_by;         // the fill's time + the agreement's delivery window
+};
+
 struct Event {
   Seq seq;
   TimeNs time;
@@ -312,6 +346,7 @@ struct Event {
     MemberCommand member;  // kMemberAdmitted, kMemberSuspended
     EmergencyLevelEvent level_set;
     AuctionEvent auction;
+    DeliveryEvent delivery;
   };
 };
 
@@ -320,6 +355,7 @@ static_assert(sizeof(LoanFillEvent) <= sizeof(FillEvent), "time swaps must not g
 static_assert(sizeof(EmergencyLevelEvent) <= sizeof(FillEvent), "levels must not grow Event");
 static_assert(sizeof(CollateralEvent) <= sizeof(FillEvent), "collateral must not grow Event");
 static_assert(sizeof(AuctionEvent) <= sizeof(FillEvent), "auctions must not grow Event");
+static_assert(sizeof(DeliveryEvent) <= sizeof(FillEvent), "deliveries must not grow Event");
 
 }  // namespace msx
 

@@ -429,6 +429,7 @@ absl::StatusOr<ReferenceData> ReferenceDataBuilder::Build() const {
     ag.credit_limit.assign(num_agencies, 0);
     ag.recall_notice = kDefaultRecallNoticeDays * kNsPerDay;
     ag.grace = kDefaultGraceDays * kNsPerDay;
+    ag.delivery_window = kDefaultDeliveryWindowDays * kNsPerDay;
   }
   absl::flat_hash_set<std::string> terms_seen;
   for (std::size_t i = 0; i < agreement_terms_.size(); ++i) {
@@ -483,6 +484,12 @@ absl::StatusOr<ReferenceData> ReferenceDataBuilder::Build() const {
                  absl::StrCat("must be between 0 and ", kMaxTenorDays, " (0 = ",
                               kDefaultGraceDays, ")"));
     }
+    if (s.delivery_window_days < 0 || s.delivery_window_days > kMaxTenorDays) {
+      return Bad("agreements", index, s.agreement, "delivery_window_days",
+                 absl::StrCat("must be between 0 and ", kMaxTenorDays, " (0 = ",
+                              kDefaultDeliveryWindowDays, ")"));
+    }
+    if (s.delivery_window_days != 0) ag.delivery_window = s.delivery_window_days * kNsPerDay;
     if (s.recall_notice_days != 0) ag.recall_notice = s.recall_notice_days * kNsPerDay;
     if (s.grace_days != 0) ag.grace = s.grace_days * kNsPerDay;
     if (s.collateral_bps < 0 || s.collateral_bps > kMaxCollateralBps) {

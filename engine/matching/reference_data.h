@@ -109,6 +109,9 @@ struct Agreement {
   // that is not of the loan's mineral and of which it holds enough available units.
   std::int32_t collateral_bps = 0;
   std::vector<InstrumentId> collateral_instruments;
+  // Deliveries (ENGINE.md "Deliveries"): a fill made at WARNING or SERIOUS under this
+  // agreement is due for delivery this long after it (ns; default 8 days).
+  TimeNs delivery_window = 0;
 };
 
 // One term book: an instrument lent for a fixed tenor, e.g. "CO-99.8@90D".

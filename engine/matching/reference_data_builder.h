@@ -95,9 +95,14 @@ struct AgreementTermsSpec {
   // `collateral_instruments` (symbols, preference order; required when collateral_bps > 0).
   std::int32_t collateral_bps = 0;
   std::vector<std::string> collateral_instruments;
+  // Deliveries (ENGINE.md "Deliveries"): days after an emergency fill its units are due;
+  // 0 = kDefaultDeliveryWindowDays.
+  std::int32_t delivery_window_days = 0;
 };
 
 inline constexpr std::int32_t kDefaultRecallNoticeDays = 8;
+// The allies' rapid-response distribution window (issue 15 s.3).
+inline constexpr std::int32_t kDefaultDeliveryWindowDays = 8;
 inline constexpr std::int32_t kDefaultGraceDays = 30;
 inline constexpr std::int32_t kMaxTenorDays = 3650;
 // The largest collateral requirement: ten times the loan.
@@ -142,7 +147,8 @@ class ReferenceDataBuilder {
   // Term books: term_books[i] (SYMBOL@DAYSD).field; tenor_days 1..kMaxTenorDays, unique
   // per instrument; max_lots > 0 with max_lots * lot_size within int64. Agreement terms
   // name the agreement, agreements[i] (NAME).field; credit limits >= 0, borrowers members of the
-  // agreement and listed once; recall_notice_days and grace_days 0..kMaxTenorDays;
+  // agreement and listed once; recall_notice_days, grace_days and delivery_window_days
+  // 0..kMaxTenorDays;
   // collateral_bps 0..kMaxCollateralBps, with collateral instruments known, listed once, and
   // given exactly when collateral_bps > 0.
   absl::StatusOr<ReferenceData> Build() const;

@@ -33,6 +33,9 @@ using Price = std::int64_t;
 using Amount = std::int64_t;
 // Exchange-assigned obligation id: 1, 2, 3, ... in the order loans are made (0 = none).
 using ObligationId = std::uint64_t;
+// Exchange-assigned delivery id (ENGINE.md "Deliveries"): 1, 2, 3, ... in the order
+// emergency fills open them (0 = none).
+using DeliveryId = std::uint64_t;
 // Micro-US-dollars.
 using MicroUsd = std::int64_t;
 

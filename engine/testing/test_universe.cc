@@ -249,6 +249,13 @@ Command RunAuction(InstrumentId instrument) {
   return c;
 }
 
+Command ConfirmDelivery(AgencyId agency, DeliveryId id) {
+  Command c{};
+  c.type = CommandType::kConfirmDelivery;
+  c.confirm_delivery = {agency, id};
+  return c;
+}
+
 RejectReason FirstReject(const std::vector<Event>& events) {
   for (const Event& e : events) {
     if (e.type == EventType::kRejected) return e.rejected.reason;

@@ -90,6 +90,9 @@ Command SubmitWithNeed(AgencyId agency, PairId pair, Lots lots, Price price, Amo
                        TimeInForce tif = TimeInForce::kGtc);
 Command RunAuction(InstrumentId instrument);
 
+// Deliveries (ENGINE.md "Deliveries"): the receiver, or an admin, confirms delivery `id`.
+Command ConfirmDelivery(AgencyId agency, DeliveryId id);
+
 // What one command's events say: the first reject's reason (kNone if none), the first
 // accepted offer (0 if none), and the events of one type, in order.
 RejectReason FirstReject(const std::vector<Event>& events);

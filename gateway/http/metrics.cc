@@ -164,6 +164,8 @@ const char* CommandTypeLabel(CommandType type) {
       return "run_auction";
     case CommandType::kSubmitOfferWithNeed:
       return "submit_offer_with_need";
+    case CommandType::kConfirmDelivery:
+      return "confirm_delivery";
   }
   return nullptr;  // a type this build does not know: not rendered
 }

@@ -89,6 +89,7 @@ const char* CommandName(msx::CommandType t) {
     case msx::CommandType::kSetEmergencyLevel: return "set-emergency-level";
     case msx::CommandType::kRunAuction: return "run-auction";
     case msx::CommandType::kSubmitOfferWithNeed: return "submit-with-need";
+    case msx::CommandType::kConfirmDelivery: return "confirm-delivery";
   }
   return "unknown";
 }
@@ -209,6 +210,35 @@ void JournalSeeds(Corpus* corpus, const fs::path& tmp) {
     msx::journal::EncodeEventPayload(e, 0, &payload);
     payloads.emplace("event-" + std::to_string(static_cast<int>(e.type)), payload);
   }
+  // The delivery records (format version 9; ENGINE.md "Deliveries"): a confirmation and a
+  // delivery event.
+  {
+    msx::Command c{};
+    c.seq = 402;
+    c.time = 1'800'000'000'000'000'000;
+    c.type = msx::CommandType::kConfirmDelivery;
+    c.confirm_delivery = {1, 2};
+    std::string payload;
+    msx::journal::EncodeCommandPayload(c, 1, &payload);
+    payloads.emplace(std::string("command-") + CommandName(c.type), payload);
+    msx::Event e{};
+    e.seq = 402;
+    e.time = c.time;
+    e.type = msx::EventType::kDelivery;
+    e.delivery.delivery = 2;
+    e.delivery.fill_id = 7;
+    e.delivery.kind = msx::DeliveryEventKind::kConfirmed;
+    e.delivery.state = msx::DeliveryState::kConfirmed;
+    e.delivery.instrument = 1;
+    e.delivery.deliverer = 0;
+    e.delivery.receiver = 1;
+    e.delivery.by = 1;
+    e.delivery.amount = 40'000;
+    e.delivery.deliver_by = c.time + 3 * msx::kNsPerDay;
+    payload.clear();
+    msx::journal::EncodeEventPayload(e, 0, &payload);
+    payloads.emplace("event-" + std::to_string(static_cast<int>(e.type)), payload);
+  }
   for (const auto& [name, payload] : payloads) corpus->Add("codec", name, payload);
 }
 
@@ -244,6 +274,54 @@ void EngineSeeds(Corpus* corpus) {
     Die("the retention seed purged nothing");
   }
   corpus->Add("engine_load_state", "state-after-400-retention", engine.SaveState());
+
+  // With the delivery ledger (image version 8): AAA at WARNING (a call auction under a
+  // price control), one auction fill, one delivery confirmed, the other overdue.
+  {
+    msx::Engine e(msx::testing::TestUniverse(), options);
+    std::vector<msx::Command> cmds;
+    for (msx::AgencyId a : {msx::testing::kA0, msx::testing::kA1}) {
+      for (msx::InstrumentId i : {msx::testing::kAaa, msx::testing::kBbb}) {
+        cmds.push_back(msx::testing::SetHolding(a, i, 1'000'000));
+      }
+    }
+    msx::Command level{};
+    level.type = msx::CommandType::kSetEmergencyLevel;
+    level.set_level.instrument = msx::testing::kAaa;
+    level.set_level.level = msx::EmergencyLevel::kWarning;
+    cmds.push_back(level);
+    cmds.push_back(msx::testing::Submit(msx::testing::kA1, msx::testing::kAaaBbb,
+                                        msx::Side::kSell, 5, 100, 1));
+    msx::Command need{};
+    need.type = msx::CommandType::kSubmitOfferWithNeed;
+    need.submit_need.offer = {msx::testing::kA0, msx::testing::kAaaBbb, msx::Side::kBuy,
+                              msx::TimeInForce::kGtc, 5, 100, 0, 0, 0, 0, 2};
+    need.submit_need.need = 50;
+    need.submit_need.tier = msx::PriorityTier::kGeneral;
+    cmds.push_back(need);
+    msx::Command tick{};
+    tick.type = msx::CommandType::kRunAuction;
+    tick.run_auction.instrument = msx::testing::kAaa;
+    cmds.push_back(tick);
+    msx::Command confirm{};
+    confirm.type = msx::CommandType::kConfirmDelivery;
+    confirm.confirm_delivery = {msx::testing::kA0, 1};
+    cmds.push_back(confirm);
+    cmds.push_back(msx::testing::AdvanceTime());
+    std::vector<msx::Event> ev;
+    msx::TimeNs t = 1'800'000'000'000'000'000;
+    for (std::size_t k = 0; k < cmds.size(); ++k) {
+      cmds[k].seq = k + 1;
+      t += k + 1 == cmds.size() ? 9 * msx::kNsPerDay : 1'000'000'000;
+      cmds[k].time = t;
+      e.Apply(cmds[k], &ev);
+    }
+    if (e.ListDeliveries(std::nullopt).size() != 2 ||
+        e.GetDelivery(2)->state != msx::DeliveryState::kOverdue) {
+      Die("the delivery seed opened no overdue delivery");
+    }
+    corpus->Add("engine_load_state", "state-deliveries", e.SaveState());
+  }
 }
 
 void ConfigSeeds(Corpus* corpus) {

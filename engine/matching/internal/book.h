@@ -23,6 +23,8 @@ struct BookSide {
 inline constexpr std::uint8_t kGuardCallAuction = 1;  // a level that matches by call auction
 inline constexpr std::uint8_t kGuardBaseStock = 2;    // sells kept above mandated base stock
 inline constexpr std::uint8_t kGuardQuoteStock = 4;   // buys kept above mandated quote stock
+// The pair is at WARNING or SERIOUS: its fills open deliveries (ENGINE.md "Deliveries").
+inline constexpr std::uint8_t kGuardDeliverBy = 8;
 
 struct Book {
   Price low = 0;

@@ -84,6 +84,12 @@ class BoundedReader {
     *v = static_cast<std::int64_t>(u);
     return true;
   }
+  // Passes over `n` bytes (a section another reader has read); false when they do not fit.
+  bool Skip(std::size_t n) {
+    if (in_.size() - pos_ < n) return false;
+    pos_ += n;
+    return true;
+  }
   std::size_t pos() const { return pos_; }
   bool done() const { return pos_ == in_.size(); }
 

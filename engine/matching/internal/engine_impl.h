@@ -26,6 +26,7 @@
 #include "engine/matching/internal/book.h"
 #include "engine/matching/internal/chunked_fifo.h"
 #include "engine/matching/internal/client_index.h"
+#include "engine/matching/internal/deliveries.h"
 #include "engine/matching/internal/expiry_queue.h"
 #include "engine/matching/internal/level_arena.h"
 #include "engine/matching/internal/level_bitmap.h"
@@ -89,6 +90,8 @@ class Engine::Impl {
   TimeNs last_time() const { return last_time_; }
   const internal::TimeSwaps& time_swaps() const { return time_swaps_; }
   const ReferenceData& ref() const { return ref_; }
+
+  const internal::Deliveries& deliveries() const { return deliveries_; }
 
   // ---------------------------------------------------------------- live reference data
   InstrumentState GetInstrumentState(InstrumentId instrument) const;
@@ -463,6 +466,17 @@ class Engine::Impl {
   // offer's price), so that continuous matching resumes on an uncrossed book.
   void ResumeContinuous(const Command& cmd, PairId pair, std::vector<Event>* out);
 
+  // ---- Deliveries (engine_deliveries.cc; ENGINE.md "Deliveries") ----
+  // any_deliver_by_ from the books' guards: call after any guard changed.
+  void RecountDeliverBy() noexcept;
+  // Opens the two deliveries of every fill among out[first..] made on a pair whose guard
+  // has kGuardDeliverBy, in fill order (base leg, then quote leg).
+  void OpenDeliveries(const Command& cmd, std::size_t first, std::vector<Event>* out);
+  // The first agreement, in configuration order, whose live members include both agencies
+  // and which covers both minerals of the pair; nullopt when none does.
+  std::optional<std::uint32_t> GoverningAgreement(PairId pair, AgencyId a, AgencyId b) const;
+  void ConfirmDeliveryCmd(const Command& cmd, std::vector<Event>* out);
+
   const ReferenceData& ref_;
   EngineOptions options_;
   std::size_t num_instruments_ = 0;
@@ -507,6 +521,10 @@ class Engine::Impl {
   std::vector<internal::AuctionBuy> auction_buys_;
   std::vector<internal::AuctionSell> auction_sells_;
   std::vector<AgencyMask> auction_eligible_;
+  // Deliveries (ENGINE.md "Deliveries"): the ledger, and whether any book's guard has
+  // kGuardDeliverBy (Apply tests this one flag after each command).
+  internal::Deliveries deliveries_;
+  bool any_deliver_by_ = false;
 };
 
 // ---------------------------------------------------------------- shared inline members
