@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "gateway/deliveries.h"
 #include "gateway/translate.h"
 
 namespace msx::gateway {
@@ -145,6 +146,9 @@ void Reports::Build(const Engine& engine, const Command& cmd, absl::Span<const E
   };
   // Every fill of a RunAuction is an auction's allocation (AUCTION.md "In the engine").
   const bool auction_fills = cmd.type == CommandType::kRunAuction;
+  // Fill reports of this command by fill id: a fill's deliveries (kDelivery kOpened) come
+  // after the command's own events and stamp its deliver-by on both parties' fills.
+  std::vector<std::pair<std::uint64_t, v1::Fill*>> fill_reports;
   for (std::size_t ei = 0; ei < events.size(); ++ei) {
     const Event& e = events[ei];
     switch (e.type) {
@@ -163,12 +167,14 @@ void Reports::Build(const Engine& engine, const Command& cmd, absl::Span<const E
       case EventType::kFill: {
         const FillEvent& f = e.fill;
         if (wants(f.maker_agency)) {
-          ToProtoFill(ref_, f, true, offer_info(f.maker_offer),
-                      new_report(f.maker_agency)->mutable_fill(), auction_fills);
+          v1::Fill* fill = new_report(f.maker_agency)->mutable_fill();
+          ToProtoFill(ref_, f, true, offer_info(f.maker_offer), fill, auction_fills);
+          fill_reports.emplace_back(f.fill_id, fill);
         }
         if (wants(f.taker_agency)) {
-          ToProtoFill(ref_, f, false, offer_info(f.taker_offer),
-                      new_report(f.taker_agency)->mutable_fill(), auction_fills);
+          v1::Fill* fill = new_report(f.taker_agency)->mutable_fill();
+          ToProtoFill(ref_, f, false, offer_info(f.taker_offer), fill, auction_fills);
+          fill_reports.emplace_back(f.fill_id, fill);
         }
         if (v1::BookUpdate* u = new_book(f.pair)) {
           v1::Trade* t = u->mutable_trade();
@@ -366,6 +372,24 @@ void Reports::Build(const Engine& engine, const Command& cmd, absl::Span<const E
         }
         break;
       }
+      // Deliveries: both parties see each one opened, overdue or confirmed; an opened one
+      // also stamps its fill's deliver-by on the fill reports of this command.
+      case EventType::kDelivery: {
+        const DeliveryEvent& d = e.delivery;
+        if (d.kind == DeliveryEventKind::kOpened) {
+          for (auto& [id, fill] : fill_reports) {
+            if (id == d.fill_id) fill->set_deliver_by_ns(d.deliver_by);
+          }
+        }
+        const DeliveryInfo info = DeliveryAsOf(engine, e);
+        for (AgencyId agency : {d.deliverer, d.receiver}) {
+          if (agency >= ref_.agencies().size() || !wants(agency)) continue;
+          v1::DeliveryReport* r = new_report(agency)->mutable_delivery();
+          r->set_kind(ToProtoDeliveryEventKind(d.kind));
+          ToProtoDelivery(ref_, info, r->mutable_delivery());
+        }
+        break;
+      }
       case EventType::kRejected:
       case EventType::kHoldingsSet:
       // The other emergency events reach no execution stream: what they do to an agency's
@@ -374,8 +398,6 @@ void Reports::Build(const Engine& engine, const Command& cmd, absl::Span<const E
       case EventType::kPairBandChanged:
       case EventType::kMemberAdmitted:
       case EventType::kMemberSuspended:
-      // Deliveries reach no stream yet.
-      case EventType::kDelivery:
         break;
       // Allocation auctions: the result goes to each agency the auction allocated to
       // (its fills follow: kFill up to the next book's kAuction); an auction that did not

@@ -152,6 +152,13 @@ class ExchangeService final : public v1::Exchange::CallbackService {
   grpc::ServerUnaryReactor* GetLevels(grpc::CallbackServerContext* context,
                                       const v1::GetLevelsRequest* request,
                                       v1::GetLevelsResponse* response) override;
+  // Deliveries (engine/matching/ENGINE.md "Deliveries").
+  grpc::ServerUnaryReactor* ConfirmDelivery(grpc::CallbackServerContext* context,
+                                            const v1::ConfirmDeliveryRequest* request,
+                                            v1::ConfirmDeliveryResponse* response) override;
+  grpc::ServerUnaryReactor* ListDeliveries(grpc::CallbackServerContext* context,
+                                           const v1::ListDeliveriesRequest* request,
+                                           v1::ListDeliveriesResponse* response) override;
   grpc::ServerWriteReactor<v1::ExecutionReport>* StreamExecutions(
       grpc::CallbackServerContext* context, const v1::StreamExecutionsRequest* request) override;
   // StreamExecutions, several reports per message (one write per group of ready reports).

@@ -15,6 +15,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
+#include "gateway/deliveries.h"
 #include "gateway/internal/call.h"
 #include "gateway/service.h"
 #include "gateway/translate.h"
@@ -411,6 +412,58 @@ grpc::ServerUnaryReactor* ExchangeService::GetObligation(grpc::CallbackServerCon
         return internal::NotYourObligation(id);
       }
       ToProtoObligation(v.ref, *ob, response);
+      return absl::OkStatus();
+    });
+  });
+}
+
+// ---- Exchange: deliveries (engine/matching/ENGINE.md "Deliveries") ----
+
+grpc::ServerUnaryReactor* ExchangeService::ConfirmDelivery(
+    grpc::CallbackServerContext* context, const v1::ConfirmDeliveryRequest* request,
+    v1::ConfirmDeliveryResponse* response) {
+  // Any token: the receiver confirms its own receipt, an admin on its behalf (the engine
+  // checks which, with the caller's agency).
+  return UnaryCommand(
+      ctx_, context, Who::kAnyone,
+      [&](const Caller& c) { return ConfirmDeliveryToCommand(c.agency, *request); },
+      [response](const SequencerView& v, const Command& c, absl::Span<const Event> e) {
+        absl::Status s = internal::SimpleApplied(v, c, e);
+        if (!s.ok()) return s;
+        if (std::optional<DeliveryInfo> d = v.engine.GetDelivery(c.confirm_delivery.delivery)) {
+          ToProtoDelivery(v.ref, *d, response->mutable_delivery());
+        }
+        response->set_seq(c.seq);
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* ExchangeService::ListDeliveries(
+    grpc::CallbackServerContext* context, const v1::ListDeliveriesRequest* request,
+    v1::ListDeliveriesResponse* response) {
+  return UnaryQuery(ctx_, context, Who::kAnyone, [&](const Caller& who) -> absl::StatusOr<QueryFn> {
+    std::optional<AgencyId> agency;
+    if (!who.admin) {
+      if (!request->agency().empty()) {
+        return absl::PermissionDeniedError("agency: only an admin token may name an agency");
+      }
+      agency = who.agency;
+    } else if (!request->agency().empty()) {
+      absl::StatusOr<AgencyId> a = LookupAgency(*ctx_.ref, "agency", request->agency());
+      if (!a.ok()) return a.status();
+      agency = *a;
+    }
+    const v1::DeliveryState state = request->state();
+    if (!v1::DeliveryState_IsValid(state)) {
+      return absl::InvalidArgumentError(absl::StrCat("state: unknown value ", state));
+    }
+    return QueryFn([agency, state, response](const SequencerView& v) {
+      for (const DeliveryInfo& d : v.engine.ListDeliveries(agency)) {
+        if (state != v1::DELIVERY_STATE_UNSPECIFIED && ToProtoDeliveryState(d.state) != state) {
+          continue;
+        }
+        ToProtoDelivery(v.ref, d, response->add_deliveries());
+      }
       return absl::OkStatus();
     });
   });

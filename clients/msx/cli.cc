@@ -197,6 +197,18 @@ void DefineSetLevel(po::options_description& d, po::positional_options_descripti
   p.add("instrument", 1).add("level", 1);
 }
 
+// Deliveries (engine/matching/ENGINE.md "Deliveries").
+void DefineDeliveries(po::options_description& d, po::positional_options_description&) {
+  d.add_options()("state", po::value<std::string>()->default_value("any"),
+                  "pending|overdue|confirmed|any")(
+      "agency", po::value<std::string>(), "admins: whose deliveries (default: every agency)");
+}
+
+void DefineConfirmDelivery(po::options_description& d, po::positional_options_description& p) {
+  d.add_options()("delivery-id", po::value<std::uint64_t>()->required(), "delivery id");
+  p.add("delivery-id", 1);
+}
+
 const Subcommand kSubcommands[] = {
     {"instruments", "", "list the tradeable instruments (unit, lot size, reference value)",
      NoOptions, false},
@@ -264,6 +276,12 @@ const Subcommand kSubcommands[] = {
     {"admin suspend", "AGREEMENT AGENCY",
      "admin: an agency leaves an agreement; its offers that relied on it are cancelled",
      DefineMember, true},
+    {"deliveries", "",
+     "deliveries of your fills made at WARNING or SERIOUS: pending, OVERDUE, confirmed",
+     DefineDeliveries, false},
+    {"confirm-delivery", "DELIVERY_ID",
+     "confirm that the units of a delivery to you arrived (admins: any delivery)",
+     DefineConfirmDelivery, false},
     {"admin set-level", "INSTRUMENT LEVEL",
      "admin: an instrument's emergency level; every agency's stream reports it",
      DefineSetLevel, true},
@@ -508,6 +526,16 @@ absl::StatusOr<Invocation> ParseInvocation(const std::vector<std::string>& args,
   if (inv.command == "admin set-level") {
     auto level = ParseLevel(inv.args["level"].as<std::string>());
     if (!level.ok()) return Usage(absl::StrCat("admin set-level: ", level.status().message()));
+  }
+  if (inv.command == "deliveries") {
+    const std::string state = inv.args["state"].as<std::string>();
+    if (state != "pending" && state != "overdue" && state != "confirmed" && state != "any") {
+      return Usage(absl::StrCat("--state must be pending, overdue, confirmed or any, not '",
+                                state, "'"));
+    }
+  }
+  if (inv.command == "confirm-delivery" && inv.args["delivery-id"].as<std::uint64_t>() == 0) {
+    return Usage("confirm-delivery: DELIVERY_ID must be non-zero");
   }
   if ((inv.command == "watch" || inv.command == "watch-book") &&
       inv.args["count"].as<std::int64_t>() < 0) {

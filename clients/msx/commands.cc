@@ -20,6 +20,7 @@
 #include "clients/common/failover.h"
 #include "clients/msx/auction_commands.h"
 #include "clients/msx/call.h"
+#include "clients/msx/delivery_commands.h"
 #include "clients/msx/emergency_commands.h"
 #include "clients/msx/term_order_commands.h"
 #include "clients/msx/exit_codes.h"
@@ -145,8 +146,10 @@ class Runner {
                         f.auction()     ? "allocated by auction"
                         : f.aggressor() ? "took liquidity"
                                         : "provided liquidity",
-                        "; ",
-                        FormatThousands(f.open_lots()), " lots still open)");
+                        "; ", FormatThousands(f.open_lots()), " lots still open)",
+                        f.deliver_by_ns() != 0
+                            ? absl::StrCat("; deliver by ", FormatTimeNs(f.deliver_by_ns()))
+                            : "");
   }
 
   void PrintOffersTable(const google::protobuf::RepeatedPtrField<v1::Offer>& offers) {
@@ -230,6 +233,8 @@ class Runner {
         return head + DescribeTermReplaced(r.term_replaced());
       case v1::ExecutionReport::kAuction:
         return head + DescribeAuctionResult(catalog(), r.auction());
+      case v1::ExecutionReport::kDelivery:
+        return head + DescribeDeliveryReport(r.delivery());
       default:
         return head + "(empty report)";
     }
@@ -797,6 +802,9 @@ int Runner::Run() {
   if (c == "return") return Return();
   if (c == "recall") return Recall();
   if (c == "advance-clock") return AdvanceClock();
+  if (c == "deliveries" || c == "confirm-delivery") {
+    return RunDeliveryCommand(inv_, channel_, out_, err_);
+  }
   if (c == "levels" || absl::StartsWith(c, "admin ")) {
     return RunEmergencyCommand(inv_, channel_, out_, err_);
   }

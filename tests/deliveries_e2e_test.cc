@@ -1,0 +1,231 @@
+// Deliveries end to end (issue 15 s.3, deliver-by), through a real msx-server, the `msx`
+// command line and gRPC: an operator raises cobalt to WARNING (kept continuous in this
+// configuration), JOGMEC sells gallium for cobalt and KOMIR buys it; both fill reports
+// carry the deliver-by of FORGE's window (2 days here), and each party's stream reports
+// the two deliveries. The deliverer cannot confirm, the receiver can (once); the clock
+// moves past deliver-by and the unconfirmed leg falls overdue on both streams and shows
+// as OVERDUE in `msx deliveries`. A kill -9 loses none of it, and `msx-drill verify`
+// replays the journal.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "engine/config/config.h"
+#include "gtest/gtest.h"
+#include "tests/gateway_test_client.h"
+#include "tests/testing/server_process.h"
+
+namespace msx {
+namespace {
+
+using testing::AgencyClient;
+using testing::BuildPath;
+using testing::CommandResult;
+using testing::RunCommand;
+
+constexpr char kPair[] = "GA-4N/CO-99.8";
+constexpr std::int64_t kDay = 86'400'000'000'000;
+constexpr int kExitNotFound = 15;
+constexpr int kExitPermissionDenied = 17;
+constexpr int kExitFailedPrecondition = 19;
+
+template <typename Msg>
+Msg ParseJson(const std::string& text) {
+  Msg msg;
+  const auto status = google::protobuf::util::JsonStringToMessage(text, &msg);
+  EXPECT_TRUE(status.ok()) << status.ToString() << " in: " << text;
+  return msg;
+}
+
+std::vector<v1::DeliveryReport> DeliveryReports(const std::vector<v1::ExecutionReport>& reports,
+                                                v1::DeliveryEventKind kind) {
+  std::vector<v1::DeliveryReport> out;
+  for (const auto& r : reports) {
+    if (r.has_delivery() && r.delivery().kind() == kind) out.push_back(r.delivery());
+  }
+  return out;
+}
+
+class DeliveriesE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    scratch_ = testing::MakeTempDir("msx-deliveries");
+    v1::ExchangeConfig config = DefaultConfig();
+    config.mutable_server()->set_allow_clock_advance(true);
+    // WARNING matches continuously here, so that plain offers fill at it.
+    v1::LevelPolicyConfig* warning = nullptr;
+    for (auto& p : *config.mutable_level_policies()) {
+      if (p.level() == v1::EMERGENCY_LEVEL_WARNING) warning = &p;
+    }
+    if (warning == nullptr) warning = config.add_level_policies();
+    warning->set_level(v1::EMERGENCY_LEVEL_WARNING);
+    warning->set_matching_mode(v1::MATCHING_MODE_CONTINUOUS);
+    warning->set_auction_interval_seconds(0);
+    warning->set_band_bps(0);
+    for (auto& ag : *config.mutable_agreements()) {
+      if (ag.name() == "FORGE") ag.set_delivery_window_days(2);
+    }
+    config_path_ = testing::WriteConfig(config, scratch_);
+    Start();
+  }
+  void TearDown() override { testing::RemoveTree(scratch_); }
+
+  void Start() {
+    testing::ServerProcess::Options options;
+    options.data_dir = scratch_ + "/data";
+    options.extra_args = {"--config", config_path_};
+    const absl::Status started = server_.Start(options);
+    ASSERT_TRUE(started.ok()) << started << server_.Output();
+    komir_ = std::make_unique<AgencyClient>(server_.address(), "demo-komir");
+    jogmec_ = std::make_unique<AgencyClient>(server_.address(), "demo-jogmec");
+  }
+
+  CommandResult Msx(const std::string& token, std::vector<std::string> args) {
+    std::vector<std::string> argv = {BuildPath("clients/msx/msx")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, {"MSX_SERVER=" + server_.address(), "MSX_TOKEN=" + token},
+                      std::chrono::seconds(20));
+  }
+
+  v1::ListDeliveriesResponse Deliveries(const std::string& token,
+                                        std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"deliveries", "--json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const CommandResult r = Msx(token, args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return ParseJson<v1::ListDeliveriesResponse>(r.out);
+  }
+
+  static void ExpectError(const CommandResult& r, int exit_code, const std::string& code,
+                          const std::string& field) {
+    EXPECT_EQ(r.exit_code, exit_code) << r.out << r.err;
+    EXPECT_TRUE(absl::StartsWith(r.err, "msx: " + code + ": ")) << r.err;
+    EXPECT_TRUE(absl::StrContains(r.err, field)) << r.err;
+  }
+
+  std::string scratch_, config_path_;
+  testing::ServerProcess server_;
+  std::unique_ptr<AgencyClient> komir_, jogmec_;
+};
+
+TEST_F(DeliveriesE2eTest, WarningFillsCarryDeliverByAndOverdueDeliveriesShow) {
+  auto komir_stream = testing::WatchExecutions(*komir_, "demo-komir");
+  auto jogmec_stream = testing::WatchExecutions(*jogmec_, "demo-jogmec");
+  ASSERT_EQ(Msx("demo-admin", {"admin", "set-level", "CO-99.8", "warning", "--reason",
+                               "export ban"})
+                .exit_code,
+            0);
+  const std::int64_t price = komir_->Pair(kPair).reference_price();
+  ASSERT_GT(price, 0);
+  const CommandResult sell =
+      Msx("demo-jogmec", {"submit", "--pair", kPair, "--side", "sell", "--lots", "2", "--price",
+                          std::to_string(price), "--json"});
+  ASSERT_EQ(sell.exit_code, 0) << sell.err;
+  const CommandResult buy =
+      Msx("demo-komir", {"submit", "--pair", kPair, "--side", "buy", "--lots", "2", "--price",
+                         std::to_string(price), "--json"});
+  ASSERT_EQ(buy.exit_code, 0) << buy.err;
+  const auto bought = ParseJson<v1::SubmitOfferResponse>(buy.out);
+  ASSERT_EQ(bought.fills_size(), 1) << buy.out;
+
+  // 1. Both fill reports carry deliver-by = fill time + FORGE's 2 days; both streams
+  // report the two deliveries (GA from JOGMEC to KOMIR, then CO from KOMIR to JOGMEC).
+  for (auto* stream : {komir_stream.get(), jogmec_stream.get()}) {
+    ASSERT_TRUE(stream->WaitFor([](const auto& m) {
+      return DeliveryReports(m, v1::DELIVERY_EVENT_KIND_OPENED).size() == 2;
+    }));
+    std::int64_t fill_time = 0, deliver_by = 0;
+    for (const auto& r : stream->messages()) {
+      if (r.has_fill()) {
+        fill_time = r.time_ns();
+        deliver_by = r.fill().deliver_by_ns();
+      }
+    }
+    EXPECT_EQ(deliver_by, fill_time + 2 * kDay);
+    const auto opened = DeliveryReports(stream->messages(), v1::DELIVERY_EVENT_KIND_OPENED);
+    EXPECT_EQ(opened[0].delivery().instrument(), "GA-4N");
+    EXPECT_EQ(opened[0].delivery().deliverer(), "JOGMEC");
+    EXPECT_EQ(opened[0].delivery().receiver(), "KOMIR");
+    EXPECT_EQ(opened[0].delivery().agreement(), "FORGE");
+    EXPECT_EQ(opened[1].delivery().instrument(), "CO-99.8");
+    EXPECT_EQ(opened[1].delivery().deliverer(), "KOMIR");
+    EXPECT_EQ(opened[1].delivery().amount(), 2 * price);
+    EXPECT_EQ(opened[1].delivery().deliver_by_ns(), deliver_by);
+  }
+  const v1::ListDeliveriesResponse listed = Deliveries("demo-komir");
+  ASSERT_EQ(listed.deliveries_size(), 2);
+  const std::uint64_t gallium = listed.deliveries(0).delivery_id();
+  const std::uint64_t cobalt = listed.deliveries(1).delivery_id();
+  EXPECT_EQ(listed.deliveries(0).state(), v1::DELIVERY_STATE_PENDING);
+  EXPECT_EQ(listed.deliveries(0).amount(), 2 * 100000);  // 2 lots of 100,000 g
+
+  // 2. Only the receiver confirms, once; unknown ids are named.
+  ExpectError(Msx("demo-jogmec", {"confirm-delivery", std::to_string(gallium)}),
+              kExitPermissionDenied, "PERMISSION_DENIED",
+              "REJECT_REASON_NOT_DELIVERY_PARTY: delivery_id");
+  ExpectError(Msx("demo-dla", {"confirm-delivery", std::to_string(gallium)}),
+              kExitPermissionDenied, "PERMISSION_DENIED", "delivery_id");
+  ExpectError(Msx("demo-komir", {"confirm-delivery", "999"}), kExitNotFound, "NOT_FOUND",
+              "REJECT_REASON_UNKNOWN_DELIVERY: delivery_id");
+  const CommandResult confirmed = Msx("demo-komir", {"confirm-delivery", std::to_string(gallium)});
+  ASSERT_EQ(confirmed.exit_code, 0) << confirmed.err;
+  EXPECT_TRUE(absl::StrContains(confirmed.out, "confirmed")) << confirmed.out;
+  ExpectError(Msx("demo-komir", {"confirm-delivery", std::to_string(gallium)}),
+              kExitFailedPrecondition, "FAILED_PRECONDITION",
+              "REJECT_REASON_DELIVERY_ALREADY_CONFIRMED");
+
+  // 3. Past deliver-by the cobalt leg falls overdue: both streams, and `msx deliveries`.
+  v1::AdvanceClockRequest adv;
+  adv.set_advance_ns(3 * kDay);
+  v1::AdvanceClockResponse adv_resp;
+  AgencyClient admin(server_.address(), "demo-admin");
+  grpc::Status s = admin.admin().AdvanceClock(admin.Context().get(), adv, &adv_resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  for (auto* stream : {komir_stream.get(), jogmec_stream.get()}) {
+    ASSERT_TRUE(stream->WaitFor([](const auto& m) {
+      return !DeliveryReports(m, v1::DELIVERY_EVENT_KIND_OVERDUE).empty();
+    }));
+    const auto overdue = DeliveryReports(stream->messages(), v1::DELIVERY_EVENT_KIND_OVERDUE);
+    ASSERT_EQ(overdue.size(), 1u);
+    EXPECT_EQ(overdue[0].delivery().delivery_id(), cobalt);
+    EXPECT_EQ(overdue[0].delivery().state(), v1::DELIVERY_STATE_OVERDUE);
+  }
+  const v1::ListDeliveriesResponse late = Deliveries("demo-jogmec", {"--state", "overdue"});
+  ASSERT_EQ(late.deliveries_size(), 1);
+  EXPECT_EQ(late.deliveries(0).delivery_id(), cobalt);
+  const CommandResult text = Msx("demo-jogmec", {"deliveries"});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_TRUE(absl::StrContains(text.out, "1 delivery OVERDUE")) << text.out;
+  EXPECT_EQ(Deliveries("demo-dla").deliveries_size(), 0);       // not a party
+  EXPECT_EQ(Deliveries("demo-admin").deliveries_size(), 2);     // every agency's
+  ExpectError(Msx("demo-komir", {"deliveries", "--agency", "DLA"}), kExitPermissionDenied,
+              "PERMISSION_DENIED", "agency");
+
+  // 4. A kill -9 loses none of it; the journal replays.
+  komir_stream.reset();
+  jogmec_stream.reset();
+  server_.Kill();
+  Start();
+  const v1::ListDeliveriesResponse after = Deliveries("demo-admin");
+  ASSERT_EQ(after.deliveries_size(), 2);
+  EXPECT_EQ(after.deliveries(0).state(), v1::DELIVERY_STATE_CONFIRMED);
+  EXPECT_EQ(after.deliveries(0).confirmed_by(), "KOMIR");
+  EXPECT_EQ(after.deliveries(1).state(), v1::DELIVERY_STATE_OVERDUE);
+  ASSERT_TRUE(WIFEXITED(server_.Stop(SIGTERM))) << server_.Output();
+  const CommandResult v = RunCommand(
+      {BuildPath("clients/drill/msx-drill"), "verify", scratch_ + "/data"}, {},
+      std::chrono::seconds(120));
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+}
+
+}  // namespace
+}  // namespace msx
