@@ -9,6 +9,32 @@
 #include "gateway/translate.h"
 
 namespace msx::gateway {
+namespace {
+
+// The obligation as command `seq` left it, from `ob` as it is now: undoes what later
+// commands did to the fields no event carries (whether it was recalled and the due time the
+// recall moved, what forfeit collateral covered, the pledge's state and how much of it was
+// forfeit), by the sequence numbers the engine keeps of those changes. For a live report
+// (`ob` as `seq` left it) it changes nothing; for one rebuilt from the journal it gives
+// what the live report said. A change the engine knows no seq of (made before engine state
+// version 9) shows as it is now.
+ObligationInfo AsOf(const ReferenceData& ref, ObligationInfo ob, Seq seq) {
+  if (ob.recalled_seq > seq) {
+    ob.recalled = false;
+    if (ob.book < ref.term_books().size()) {
+      ob.due_time = ob.fill_time + ref.term_books()[ob.book].tenor;
+    }
+  }
+  if (ob.forfeited_seq > seq) {
+    ob.covered = 0;
+    ob.collateral_forfeited = 0;
+    ob.collateral_state = CollateralState::kPledged;
+  }
+  if (ob.released_seq > seq) ob.collateral_state = CollateralState::kPledged;
+  return ob;
+}
+
+}  // namespace
 
 Reports::Reports(const ReferenceData& ref, ExecHub* exec_hub, BookHub* book_hub,
                  std::size_t history_reports, Seq recovered_seq)
@@ -292,6 +318,7 @@ void Reports::Build(const Engine& engine, const Command& cmd, absl::Span<const E
         const LoanFillEvent& l = e.loan_fill;
         std::optional<ObligationInfo> ob = engine.GetObligation(l.obligation);
         if (!ob) break;
+        *ob = AsOf(ref_, *ob, cmd.seq);
         ob->returned = 0;
         ob->outstanding = ob->due_amount;
         ob->state = ObligationState::kOpen;
@@ -317,6 +344,7 @@ void Reports::Build(const Engine& engine, const Command& cmd, absl::Span<const E
         const ObligationEvent& o = e.obligation;
         std::optional<ObligationInfo> ob = engine.GetObligation(o.obligation);
         if (!ob) break;
+        *ob = AsOf(ref_, *ob, cmd.seq);
         ob->outstanding = o.outstanding;
         ob->returned = ob->due_amount - o.outstanding - ob->covered;
         ob->state = o.state;
@@ -337,7 +365,9 @@ void Reports::Build(const Engine& engine, const Command& cmd, absl::Span<const E
         const CollateralEvent& c = e.collateral;
         std::optional<ObligationInfo> ob = engine.GetObligation(c.obligation);
         if (!ob) break;
+        *ob = AsOf(ref_, *ob, cmd.seq);
         ob->outstanding = c.outstanding;
+        ob->returned = ob->due_amount - c.outstanding - ob->covered;
         ob->state = c.state;
         v1::ObligationEventKind kind = v1::OBLIGATION_EVENT_KIND_COLLATERAL_PLEDGED;
         if (c.kind == CollateralEventKind::kReleased) {

@@ -256,6 +256,43 @@ TEST_F(CollateralTest, ASnapshotThatReservesLessThanThePledgesIsDataLoss) {
   EXPECT_NE(st.message().find("reserved"), std::string::npos) << st;
 }
 
+// The engine keeps which command forfeited or released a pledge (and recalled a loan), so
+// that the gateway can rebuild an older report as that command left the obligation
+// (gateway/reports.cc); an image holding them is version 9, and a seq the state does not
+// back is DataLoss.
+TEST_F(CollateralTest, TheCommandsThatForfeitOrReleaseAPledgeAreKeptAndSurviveASnapshot) {
+  Loan();
+  Term(kKomir, Side::kSell, 10);
+  Term(kDla, Side::kBuy, 10);  // obligation 2, also pledged
+  EXPECT_EQ(Ob(1).forfeited_seq, 0u);
+  EXPECT_EQ(Ob(1).released_seq, 0u);
+  EXPECT_EQ(SnapshotVersion(engine_.SaveState()), 5u);  // nothing to say yet
+  Return(kDla, 2, 10'000);  // paid: the pledge is released
+  const Seq released = seq_;
+  Set(kJogmec, kNi, 0);
+  Advance(kT0 + 90 * kDay);
+  Advance(kT0 + 90 * kDay + kGrace);  // obligation 1's pledge is forfeit
+  const Seq forfeited = seq_;
+  EXPECT_EQ(Ob(1).forfeited_seq, forfeited);
+  EXPECT_EQ(Ob(1).released_seq, 0u);  // the rest went back, but the pledge was forfeit
+  EXPECT_EQ(Ob(2).released_seq, released);
+  EXPECT_EQ(Ob(2).forfeited_seq, 0u);
+  const std::string state = engine_.SaveState();
+  EXPECT_EQ(SnapshotVersion(state), 9u);
+  Engine copy(ref_, EngineOptions{.expected_offers = kExpectedOffers});
+  ASSERT_TRUE(copy.LoadState(state).ok());
+  EXPECT_EQ(copy.GetObligation(1)->forfeited_seq, forfeited);
+  EXPECT_EQ(copy.GetObligation(2)->released_seq, released);
+  EXPECT_EQ(copy.SaveState(), state);
+  // The last record ends with recalled_seq, forfeited_seq, released_seq: obligation 2 was
+  // released, so a forfeited_seq there is a lie.
+  std::string bad = state;
+  bad[bad.size() - 2 * 8] = 1;
+  const absl::Status st = copy.LoadState(bad);
+  EXPECT_TRUE(absl::IsDataLoss(st)) << st;
+  EXPECT_NE(st.message().find("invalid change seqs of obligation 2"), std::string::npos) << st;
+}
+
 TEST(CollateralConfigTest, CollateralTermsAreValidatedNamingTheField) {
   auto build = [](std::int32_t bps, std::vector<std::string> instruments) {
     ReferenceDataBuilder b;

@@ -85,6 +85,12 @@ struct ObligationInfo {
   InstrumentId collateral_instrument = 0;
   Amount collateral_amount = 0;  // units pledged at the loan (all of them, whatever the state)
   Amount collateral_forfeited = 0;  // of which handed to the lender
+  // The commands (seq) that first recalled it, forfeited its pledge, released its pledge;
+  // 0 = not (yet), or done before engine state version 9. The gateway rebuilds reports of
+  // older commands as those commands left the obligation with them (gateway/reports.cc).
+  Seq recalled_seq = 0;
+  Seq forfeited_seq = 0;
+  Seq released_seq = 0;
 };
 
 // A read-only copy of one delivery (ENGINE.md "Deliveries"), for queries.

@@ -52,6 +52,11 @@ constexpr std::uint32_t kSnapshotVersionTermOrders = 7;
 // writes the sections of version 7 (the auction section possibly empty, term offer records
 // with their minimum fill).
 constexpr std::uint32_t kSnapshotVersionDeliveries = 8;
+// Version 9 = version 8 with, at the end of each obligation record, the commands that first
+// recalled it, forfeited and released its pledge (ENGINE.md "Time swaps", "Snapshots").
+// Only an engine in which one of those happened writes it; it then also writes the
+// sections of version 8 (the delivery ledger possibly empty).
+constexpr std::uint32_t kSnapshotVersionChangeSeqs = 9;
 // Bytes of one instrument's live entry (SNAPSHOT.md).
 constexpr std::size_t kLiveEntryBytes = 8 + 8 + 1 + 1 + 8 + 8 + 8;
 
@@ -80,14 +85,16 @@ std::string Engine::Impl::SaveState() const {
   }
   std::sort(needs.begin(), needs.end(),
             [](const auto& x, const auto& y) { return x.first < y.first; });
-  const bool deliveries = !deliveries_.Empty();
+  const bool change_seqs = time_swaps_.AnyChangeSeqs();
+  const bool deliveries = change_seqs || !deliveries_.Empty();
   const bool term_orders = deliveries || time_swaps_.AnyOrderTypes();
   const bool auctions =
       term_orders || !needs.empty() ||
       std::any_of(books_.begin(), books_.end(), [](const Book& b) { return b.uncross_pending; });
   const bool collateral = auctions || time_swaps_.AnyPledge();
   const bool live = collateral || !LiveAsConfigured();
-  w.U32(deliveries            ? kSnapshotVersionDeliveries
+  w.U32(change_seqs           ? kSnapshotVersionChangeSeqs
+        : deliveries          ? kSnapshotVersionDeliveries
         : term_orders         ? kSnapshotVersionTermOrders
         : auctions            ? kSnapshotVersionAuctions
         : collateral          ? kSnapshotVersionCollateral
@@ -183,7 +190,9 @@ std::string Engine::Impl::SaveState() const {
     for (const Book& b : books_) w.U8(b.uncross_pending ? 1 : 0);
   }
   if (deliveries) deliveries_.Save(&s);
-  if (live || !time_swaps_.Empty()) time_swaps_.Save(&s, collateral, term_orders);
+  if (live || !time_swaps_.Empty()) {
+    time_swaps_.Save(&s, collateral, term_orders, change_seqs);
+  }
   return s;
 }
 
@@ -216,7 +225,7 @@ absl::Status Engine::Impl::LoadStateInner(absl::string_view bytes) {
   if (version != kSnapshotVersion && version != kSnapshotVersionTimeSwaps &&
       version != kSnapshotVersionLive && version != kSnapshotVersionCollateral &&
       version != kSnapshotVersionAuctions && version != kSnapshotVersionTermOrders &&
-      version != kSnapshotVersionDeliveries) {
+      version != kSnapshotVersionDeliveries && version != kSnapshotVersionChangeSeqs) {
     return absl::FailedPreconditionError(
         absl::StrCat("engine snapshot: unsupported version ", version));
   }
@@ -492,7 +501,8 @@ absl::Status Engine::Impl::LoadStateInner(absl::string_view bytes) {
   if (with_time_swaps) {
     absl::Status st = time_swaps_.Load(bytes.substr(base + r.pos()), base + r.pos(),
                                        version >= kSnapshotVersionCollateral,
-                                       version >= kSnapshotVersionTermOrders);
+                                       version >= kSnapshotVersionTermOrders,
+                                       version >= kSnapshotVersionChangeSeqs);
     if (!st.ok()) return st;
     if (!time_swaps_.AddReservations(&reserved)) {
       return corrupt(bytes.size(), "reservations of term lend offers overflow");

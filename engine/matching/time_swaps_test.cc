@@ -328,6 +328,20 @@ TEST_F(TimeSwapsTest, ARecallMakesTheLoanDueAfterTheAgreementsNotice) {
   EXPECT_TRUE(Advance(kT0 + 90 * kDay).empty());  // the old due time settles nothing
 }
 
+TEST_F(TimeSwapsTest, TheFirstRecallsCommandIsKeptAndALaterRecallDoesNotMoveIt) {
+  Term(kKomir, kCo90, Side::kSell, 10, 0);
+  Term(kJogmec, kCo90, Side::kBuy, 10, 0);
+  EXPECT_EQ(Ob(1).recalled_seq, 0u);
+  Recall(kKomir, 1);
+  const Seq first = seq_;
+  now_ += kDay;
+  Recall(kKomir, 1);  // accepted, but changes nothing
+  EXPECT_EQ(Ob(1).recalled_seq, first);
+  Engine copy(ref_, EngineOptions{.expected_offers = kExpectedOffers});
+  ASSERT_TRUE(copy.LoadState(engine_.SaveState()).ok());
+  EXPECT_EQ(copy.GetObligation(1)->recalled_seq, first);
+}
+
 TEST_F(TimeSwapsTest, ARecallUnderAnAgreementThatForbidsItIsRejected) {
   Term(kKomir, kCo90, Side::kSell, 5, 0);
   Term(kKabil, kCo90, Side::kBuy, 5, 0);  // NOREC: its only cobalt agreement with KOMIR

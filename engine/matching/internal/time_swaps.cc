@@ -65,6 +65,7 @@ void TimeSwaps::Reset(std::size_t expected_offers) {
   forfeits_.clear();
   pledges_ = 0;
   order_types_ = 0;
+  change_seqs_ = 0;
   dry_.clear();
   dry_.reserve(1024);
   groups_.clear();
@@ -543,6 +544,8 @@ void TimeSwaps::ReleasePledge(const Command& cmd, Obligation& ob,
   hc.reserved -= ob.collateral_amount;
   hc.available += ob.collateral_amount;
   ob.collateral_state = CollateralState::kReleased;
+  if (ob.released_seq == 0 && ob.recalled_seq == 0 && ob.forfeited_seq == 0) ++change_seqs_;
+  ob.released_seq = cmd.seq;
   CollateralEventFor(cmd, ob, CollateralEventKind::kReleased, ob.collateral_amount, 0, out);
 }
 
@@ -578,6 +581,8 @@ void TimeSwaps::Forfeit(const Command& cmd, Obligation& ob, std::vector<Event>* 
   Exposure(ob.agreement, ob.borrower) -= static_cast<MicroUsd>(covered * v_loan);
   ob.collateral_state = CollateralState::kForfeited;
   ob.collateral_forfeited = give;
+  if (ob.released_seq == 0 && ob.recalled_seq == 0 && ob.forfeited_seq == 0) ++change_seqs_;
+  ob.forfeited_seq = cmd.seq;
   if (Outstanding(ob) == 0) CloseOverdue(ob);
   CollateralEventFor(cmd, ob, CollateralEventKind::kForfeited, give, covered, out);
   if (give < ob.collateral_amount) {
@@ -756,6 +761,11 @@ void TimeSwaps::Recall(const Command& cmd, std::vector<Event>* out) noexcept {
     return reject(RejectReason::kRecallForbiddenAtLevel);
   }
   const TimeNs due = cmd.time + ag.recall_notice;
+  // The first recall is the one that can move the due time (a later one's is later).
+  if (!ob.recalled) {
+    if (ob.released_seq == 0 && ob.recalled_seq == 0 && ob.forfeited_seq == 0) ++change_seqs_;
+    ob.recalled_seq = cmd.seq;
+  }
   ob.recalled = true;
   if (due < ob.due_time) {
     ob.due_time = due;
@@ -815,6 +825,9 @@ ObligationInfo TimeSwaps::Info(const Obligation& ob) const {
   i.collateral_instrument = ob.collateral_instrument;
   i.collateral_amount = ob.collateral_amount;
   i.collateral_forfeited = ob.collateral_forfeited;
+  i.recalled_seq = ob.recalled_seq;
+  i.forfeited_seq = ob.forfeited_seq;
+  i.released_seq = ob.released_seq;
   return i;
 }
 

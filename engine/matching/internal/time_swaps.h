@@ -114,17 +114,24 @@ class TimeSwaps {
   // True when some term offer was FOK or carried a minimum fill: the engine then writes
   // engine state version 7, whose term offer records carry the minimum fill (SNAPSHOT.md).
   bool AnyOrderTypes() const { return order_types_ != 0; }
+  // True when some obligation was recalled, had its pledge forfeit or released: the engine
+  // then writes engine state version 9, whose obligation records carry the sequence
+  // numbers of those commands (SNAPSHOT.md), so that reports rebuilt from the journal can
+  // show each obligation as that command left it.
+  bool AnyChangeSeqs() const { return change_seqs_ != 0; }
 
-  // ---- Snapshots (the section after the pair books in engine state version 3 to 7) ----
+  // ---- Snapshots (the section after the pair books in engine state version 3 to 9) ----
   // `with_collateral`: the obligation records of version 5 (REQUIRES: true when AnyPledge);
   // `with_min_fill`: the term offer records of version 7 (REQUIRES: true when
-  // AnyOrderTypes).
-  void Save(std::string* out, bool with_collateral, bool with_min_fill) const;
+  // AnyOrderTypes); `with_change_seqs`: the obligation records of version 9 (REQUIRES:
+  // true when AnyChangeSeqs, and then with_collateral too).
+  void Save(std::string* out, bool with_collateral, bool with_min_fill,
+            bool with_change_seqs) const;
   // Restores a state written by Save into a freshly Reset object (whose holdings the
   // engine has already loaded). Errors are DataLoss naming the offset, counted from
   // `base_offset`, the position of `bytes` in the whole snapshot.
   absl::Status Load(absl::string_view bytes, std::size_t base_offset, bool with_collateral,
-                    bool with_min_fill);
+                    bool with_min_fill, bool with_change_seqs);
   // Adds what the open lend offers and the pledged collateral reserve to
   // `(*reserved)[agency * instruments + instrument]` (the engine checks its holdings'
   // reserved against the sum). False on overflow.
@@ -189,6 +196,11 @@ class TimeSwaps {
     InstrumentId collateral_instrument = 0;
     Amount collateral_amount = 0;
     Amount collateral_forfeited = 0;
+    // The commands that first recalled it, forfeited its pledge, released its pledge (all
+    // of it, on payment); 0 = not (yet), or before engine state version 9.
+    Seq recalled_seq = 0;
+    Seq forfeited_seq = 0;
+    Seq released_seq = 0;
     // While overdue: neighbours in its group's list, in (due_time, id) order; 0 = none.
     ObligationId ov_prev = 0;
     ObligationId ov_next = 0;
@@ -326,6 +338,7 @@ class TimeSwaps {
   std::vector<TimedEntry> forfeits_;  // overdue pledged obligations at due + grace, lazy
   std::uint64_t pledges_ = 0;         // obligations that ever carried a pledge
   std::uint64_t order_types_ = 0;     // term offers that were FOK or had a minimum fill
+  std::uint64_t change_seqs_ = 0;     // obligations with a recalled/forfeited/released seq
   // Scratch for Fillable: what each would-be loan added, to undo it.
   struct DryLoan {
     std::uint32_t agreement;

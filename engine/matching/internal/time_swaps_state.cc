@@ -30,11 +30,13 @@ using SectionReader = coding::BoundedReader;
 // due_time, state, recalled, and in engine state version 5 also covered,
 // collateral_state, collateral_instrument, collateral_amount, collateral_forfeited. In
 // engine state version 7 each offer record ends with min_fill (16 fields), and tif may be
-// 4 (FOK: such an offer never rests, so it is never open).
+// 4 (FOK: such an offer never rests, so it is never open). In engine state version 9 each
+// obligation record ends with recalled_seq, forfeited_seq, released_seq (22 fields).
 // Everything else (client ids, heaps, the overdue list, credit used, the forfeit queue) is
 // derived on load.
 
-void TimeSwaps::Save(std::string* out, bool with_collateral, bool with_min_fill) const {
+void TimeSwaps::Save(std::string* out, bool with_collateral, bool with_min_fill,
+                     bool with_change_seqs) const {
   PutU64(out, offers_.size());
   for (const TermOffer& o : offers_) {
     for (std::uint64_t v :
@@ -76,6 +78,8 @@ void TimeSwaps::Save(std::string* out, bool with_collateral, bool with_min_fill)
           std::uint64_t(ob.collateral_forfeited)}) {
       PutU64(out, v);
     }
+    if (!with_change_seqs) continue;
+    for (Seq v : {ob.recalled_seq, ob.forfeited_seq, ob.released_seq}) PutU64(out, v);
   }
 }
 
@@ -99,7 +103,8 @@ bool TimeSwaps::AddReservations(std::vector<Amount>* reserved) const {
 }
 
 absl::Status TimeSwaps::Load(absl::string_view bytes, std::size_t base_offset,
-                             bool with_collateral, bool with_min_fill) {
+                             bool with_collateral, bool with_min_fill,
+                             bool with_change_seqs) {
   SectionReader r(bytes);
   auto corrupt = [&](absl::string_view what) {
     return absl::DataLossError(
@@ -185,12 +190,12 @@ absl::Status TimeSwaps::Load(absl::string_view bytes, std::size_t base_offset,
 
   std::uint64_t no;
   if (!r.U64(&no)) return corrupt("truncated obligations");
-  const std::size_t fields = with_collateral ? 19 : 14;
+  const std::size_t fields = with_change_seqs ? 22 : with_collateral ? 19 : 14;
   if (no > bytes.size() / (fields * 8)) return corrupt("obligation count beyond the data");
   obligations_.reserve(no);
   std::vector<ObligationId> overdue;
   for (std::uint64_t id = 1; id <= no; ++id) {
-    std::int64_t v[19] = {};
+    std::int64_t v[22] = {};
     for (std::size_t k = 0; k < fields; ++k) {
       if (!r.I64(&v[k])) return corrupt(absl::StrCat("truncated obligation ", id));
     }
@@ -240,6 +245,20 @@ absl::Status TimeSwaps::Load(absl::string_view bytes, std::size_t base_offset,
     ob.collateral_amount = camount;
     ob.collateral_forfeited = cforfeited;
     if (!none) ++pledges_;
+    // The change seqs (version 9; zero in older images): each names a command that did
+    // what the obligation's state says was done (0 = not known), and forfeit and release
+    // exclude each other.
+    const std::int64_t recalled_seq = v[19], forfeited_seq = v[20], released_seq = v[21];
+    if (recalled_seq < 0 || forfeited_seq < 0 || released_seq < 0 ||
+        (recalled_seq != 0 && !ob.recalled) || (forfeited_seq != 0 && !forfeited) ||
+        (released_seq != 0 &&
+         cstate != static_cast<std::int64_t>(CollateralState::kReleased))) {
+      return corrupt(absl::StrCat("invalid change seqs of obligation ", id));
+    }
+    ob.recalled_seq = static_cast<Seq>(recalled_seq);
+    ob.forfeited_seq = static_cast<Seq>(forfeited_seq);
+    ob.released_seq = static_cast<Seq>(released_seq);
+    if (recalled_seq != 0 || forfeited_seq != 0 || released_seq != 0) ++change_seqs_;
     const i128 principal =
         static_cast<i128>(ob.lots) * ref_.instruments()[ob.instrument].lot_size;
     if (principal > kInt64Max || AmountDue(static_cast<Amount>(principal), ob.premium) !=
