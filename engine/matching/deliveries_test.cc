@@ -216,6 +216,31 @@ TEST_F(DeliveriesTest, UnconfirmedDeliveriesFallOverdueOneNanosecondAfterDeliver
   EXPECT_TRUE(Deliveries().empty());
 }
 
+// The time step that marks an earlier delivery overdue leaves one whose deliver-by is that
+// command's own time pending: overdue is strictly after deliver-by for each delivery, not
+// only for the earliest.
+TEST_F(DeliveriesTest, AStepAtALaterDeliverByMarksOnlyTheEarlierOnesOverdue) {
+  Do(SetLevel(kCo, EmergencyLevel::kWarning));
+  const TimeNs by_bilat = TradeKrJp() + 3 * kDay;  // deliveries 1, 2 (BILAT, 3 days)
+  Do(Offer(kUs, kCoLi, Side::kSell, 4, 101, ++client_));
+  const TimeNs by_bloc = Do(Offer(kKr, kCoLi, Side::kBuy, 4, 101, ++client_)).front().time +
+                         8 * kDay;  // deliveries 3, 4 (BLOC, 8 days)
+  ASSERT_LT(by_bilat, by_bloc);
+  Do(AdvanceTime(), by_bloc);  // after 1 and 2's deliver-by, at 3 and 4's
+  const std::vector<DeliveryEvent> d = Deliveries();
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_EQ(d[0].delivery, 1u);
+  EXPECT_EQ(d[1].delivery, 2u);
+  EXPECT_EQ(engine_.GetDelivery(3)->state, DeliveryState::kPending);
+  EXPECT_EQ(engine_.GetDelivery(4)->state, DeliveryState::kPending);
+  EXPECT_EQ(engine_.NextExpiry(), by_bloc + 1);
+  Do(ConfirmDelivery(kKr, 3), by_bloc);  // at its deliver-by: on time
+  EXPECT_EQ(engine_.GetDelivery(3)->state, DeliveryState::kConfirmed);
+  Do(AdvanceTime(), by_bloc + 1);
+  ASSERT_EQ(Deliveries().size(), 1u);
+  EXPECT_EQ(Deliveries()[0].delivery, 4u);
+}
+
 TEST_F(DeliveriesTest, AnyCommandAfterDeliverByMarksOverdueBeforeItsOwnWork) {
   Do(SetLevel(kCo, EmergencyLevel::kWarning));
   const TimeNs by = TradeKrJp() + 3 * kDay;
