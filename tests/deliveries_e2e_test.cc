@@ -205,6 +205,11 @@ TEST_F(DeliveriesE2eTest, WarningFillsCarryDeliverByAndOverdueDeliveriesShow) {
   const CommandResult text = Msx("demo-jogmec", {"deliveries"});
   ASSERT_EQ(text.exit_code, 0) << text.err;
   EXPECT_TRUE(absl::StrContains(text.out, "1 delivery OVERDUE")) << text.out;
+  // Amounts with their units: the gallium leg in the table, the cobalt leg in the list of
+  // overdue ones, with its deliver-by date.
+  EXPECT_TRUE(absl::StrContains(text.out, "200,000 g GA-4N")) << text.out;
+  EXPECT_TRUE(absl::StrContains(text.out, " kg CO-99.8 to JOGMEC")) << text.out;
+  EXPECT_TRUE(absl::StrContains(text.out, "deliver by 20")) << text.out;
   EXPECT_EQ(Deliveries("demo-dla").deliveries_size(), 0);       // not a party
   EXPECT_EQ(Deliveries("demo-admin").deliveries_size(), 2);     // every agency's
   ExpectError(Msx("demo-komir", {"deliveries", "--agency", "DLA"}), kExitPermissionDenied,
@@ -225,6 +230,32 @@ TEST_F(DeliveriesE2eTest, WarningFillsCarryDeliverByAndOverdueDeliveriesShow) {
       {BuildPath("clients/drill/msx-drill"), "verify", scratch_ + "/data"}, {},
       std::chrono::seconds(120));
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+
+  // 5. `msx-drill replay --server` sends the confirmations to a fresh live server on the
+  // same configuration: the refused ones are refused again, KOMIR's confirms the live
+  // gallium leg (matched by pair, instrument, parties and amount, not by the journal's id).
+  // The journal's clock advance is not replayed, so the cobalt leg stays pending there.
+  testing::ServerProcess fresh;
+  testing::ServerProcess::Options fresh_options;
+  fresh_options.data_dir = scratch_ + "/fresh";
+  fresh_options.extra_args = {"--config", config_path_};
+  const absl::Status started = fresh.Start(fresh_options);
+  ASSERT_TRUE(started.ok()) << started << fresh.Output();
+  const CommandResult live = RunCommand({BuildPath("clients/drill/msx-drill"), "replay",
+                                         scratch_ + "/data", "--server", fresh.address(),
+                                         "--speed", "max"},
+                                        {}, std::chrono::seconds(120));
+  ASSERT_EQ(live.exit_code, 0) << live.out << live.err;
+  const CommandResult fresh_list = RunCommand(
+      {BuildPath("clients/msx/msx"), "deliveries", "--json"},
+      {"MSX_SERVER=" + fresh.address(), "MSX_TOKEN=demo-admin"}, std::chrono::seconds(20));
+  ASSERT_EQ(fresh_list.exit_code, 0) << fresh_list.err;
+  const auto replayed = ParseJson<v1::ListDeliveriesResponse>(fresh_list.out);
+  ASSERT_EQ(replayed.deliveries_size(), 2) << live.out;
+  EXPECT_EQ(replayed.deliveries(0).instrument(), "GA-4N");
+  EXPECT_EQ(replayed.deliveries(0).state(), v1::DELIVERY_STATE_CONFIRMED) << live.out;
+  EXPECT_EQ(replayed.deliveries(0).confirmed_by(), "KOMIR");
+  EXPECT_EQ(replayed.deliveries(1).state(), v1::DELIVERY_STATE_PENDING);
 }
 
 }  // namespace

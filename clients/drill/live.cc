@@ -119,6 +119,8 @@ int Sender(const Command& cmd) {
     case CommandType::kReturnObligation:
     case CommandType::kRecallObligation:
       return static_cast<int>(cmd.obligation.agency);
+    case CommandType::kConfirmDelivery:  // the receiver, or an admin agency (the admin token)
+      return static_cast<int>(cmd.confirm_delivery.agency);
     case CommandType::kSetHoldings:
     case CommandType::kHaltPair:
     case CommandType::kResumePair:
@@ -131,8 +133,6 @@ int Sender(const Command& cmd) {
     case CommandType::kSetOfferRetention:  // the live server keeps its own window
     // Allocation auctions: the live server runs its own ticks.
     case CommandType::kRunAuction:
-    // Deliveries: a confirmation is not replayed live (yet).
-    case CommandType::kConfirmDelivery:
       return -2;
   }
   return -2;
@@ -155,12 +155,17 @@ absl::Status CheckLiveTokens(const std::string& dir, const LiveOptions& options)
   if (!reader.ok()) return reader.status();
   journal::JournalEntry entry;
   while ((*reader)->Next(&entry)) {
-    const int sender = Sender(entry.command);
+    int sender = Sender(entry.command);
+    // An admin agency's confirmation of a delivery goes with the admin token.
+    if (sender >= 0 && static_cast<std::size_t>(sender) < has_token.size() &&
+        ref.agencies()[static_cast<std::size_t>(sender)].role == Role::kAdmin) {
+      sender = -1;
+    }
     if (sender == -1 && !has_admin_token) {
       return absl::InvalidArgumentError(absl::StrCat(
           "no admin token for the journal's admin commands (SetHoldings, HaltPair, "
-          "ResumePair, PublishReference, AdmitMember, SuspendMember, SetEmergencyLevel; the "
-          "first at seq ",
+          "ResumePair, PublishReference, AdmitMember, SuspendMember, SetEmergencyLevel, "
+          "ConfirmDelivery by an admin agency; the first at seq ",
           entry.command.seq, "): give --admin-token-file FILE or set ", kAdminTokenEnv,
           " (a configuration with token_sha256 digests holds no token), or "
           "--skip-agencies-without-token"));
@@ -184,7 +189,8 @@ bool IsReject(const grpc::Status& status) {
   // A tier the agency may not declare (a journaled reject, like the codes below); other
   // PERMISSION_DENIED answers (a token or certificate of the wrong kind) are failures.
   if (status.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
-    return absl::StartsWith(status.error_message(), "REJECT_REASON_TIER_NOT_ALLOWED");
+    return absl::StartsWith(status.error_message(), "REJECT_REASON_TIER_NOT_ALLOWED") ||
+           absl::StartsWith(status.error_message(), "REJECT_REASON_NOT_DELIVERY_PARTY");
   }
   switch (status.error_code()) {
     case grpc::StatusCode::INVALID_ARGUMENT:
@@ -263,6 +269,11 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
   std::vector<std::uint64_t> live_offer;  // journal offer id -> live offer id (0 = none)
   std::vector<std::uint64_t> live_term;   // journal term offer id -> live id (0 = none)
   std::vector<std::uint64_t> live_loan;   // journal obligation id -> live id (0 = none)
+  // Deliveries (ENGINE.md "Deliveries"): each one the journal opened, by journal id, and
+  // the live delivery a confirmation of it went to (0 = not yet matched).
+  std::vector<DeliveryEvent> journal_delivery(1);
+  std::vector<std::uint64_t> live_delivery;
+  std::vector<bool> live_delivery_claimed;  // by live id: already matched to a journal one
   // Records journal id -> live id in an id map (journal ids are dense from 1).
   const auto remember = [](std::vector<std::uint64_t>* map, std::uint64_t journal_id,
                            std::uint64_t live) {
@@ -282,6 +293,12 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
   while (failure.ok() && (*reader)->Next(&entry)) {
     const Command& cmd = entry.command;
     ++result.commands;
+    for (const Event& e : entry.events) {
+      if (e.type == EventType::kDelivery && e.delivery.kind == DeliveryEventKind::kOpened &&
+          e.delivery.delivery == journal_delivery.size()) {
+        journal_delivery.push_back(e.delivery);
+      }
+    }
     if (first) {
       t0 = cmd.time;
       first = false;
@@ -624,10 +641,64 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
         });
         break;
       }
+      case CommandType::kConfirmDelivery: {
+        // The live server numbers its deliveries itself: the journal's delivery is the
+        // first live one not confirmed nor matched yet with the same pair, instrument,
+        // deliverer, receiver and amount (the same fill made live), found once.
+        const ConfirmDelivery& c = cmd.confirm_delivery;
+        if (c.agency >= ref.agencies().size() || c.delivery == 0 ||
+            c.delivery >= journal_delivery.size()) {
+          ++result.skipped;  // a journaled reject of an unknown delivery
+          break;
+        }
+        const std::string& tok =
+            ref.agencies()[c.agency].role == Role::kAdmin ? admin_token : token[c.agency];
+        const DeliveryEvent& jd = journal_delivery[c.delivery];
+        std::uint64_t id = lookup(live_delivery, c.delivery);
+        if (id == 0 && !tok.empty()) {
+          msx::v1::ListDeliveriesRequest list;
+          msx::v1::ListDeliveriesResponse listed;
+          // The admin sees every agency's; otherwise the confirming agency its own.
+          const std::string& list_tok = admin_token.empty() ? tok : admin_token;
+          if (call([&](msx::v1::Exchange::Stub* exchange, msx::v1::Admin::Stub*) {
+                listed.Clear();
+                return exchange->ListDeliveries(context(list_tok).get(), list, &listed);
+              }).ok()) {
+            for (const msx::v1::Delivery& d : listed.deliveries()) {
+              if (d.state() == msx::v1::DELIVERY_STATE_CONFIRMED || jd.pair >= ref.pairs().size() ||
+                  d.pair() != ref.pairs()[jd.pair].symbol ||
+                  jd.instrument >= ref.instruments().size() ||
+                  d.instrument() != ref.instruments()[jd.instrument].symbol ||
+                  d.deliverer() != ref.agencies()[jd.deliverer].code ||
+                  d.receiver() != ref.agencies()[jd.receiver].code || d.amount() != jd.amount ||
+                  (d.delivery_id() < live_delivery_claimed.size() &&
+                   live_delivery_claimed[d.delivery_id()])) {
+                continue;
+              }
+              id = d.delivery_id();
+              if (id >= live_delivery_claimed.size()) live_delivery_claimed.resize(id + 1, false);
+              live_delivery_claimed[id] = true;
+              if (c.delivery >= live_delivery.size()) live_delivery.resize(c.delivery + 1, 0);
+              live_delivery[c.delivery] = id;
+              break;
+            }
+          }
+        }
+        if (tok.empty() || id == 0) {
+          ++result.skipped;
+          break;
+        }
+        msx::v1::ConfirmDeliveryRequest req;
+        req.set_delivery_id(id);
+        msx::v1::ConfirmDeliveryResponse resp;
+        account(call([&](msx::v1::Exchange::Stub* exchange, msx::v1::Admin::Stub*) {
+          return exchange->ConfirmDelivery(context(tok).get(), req, &resp);
+        }));
+        break;
+      }
       case CommandType::kAdvanceTime:
       case CommandType::kSetOfferRetention:  // the live server keeps its own window
       case CommandType::kRunAuction:
-      case CommandType::kConfirmDelivery:
         ++result.skipped;
         break;
     }

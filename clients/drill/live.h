@@ -23,6 +23,12 @@
 //                    taker are mapped to live obligations as a SubmitTermOffer's are
 //   CancelTermOffer, ReturnObligation, RecallObligation -> the live id of the same term
 //                    offer or obligation; skipped if the live server never made it
+//   ConfirmDelivery -> Exchange.ConfirmDelivery as the agency (an admin agency's with the
+//                    admin token) of the live delivery made by the same fill: the first one
+//                    not yet confirmed nor matched with the same pair, instrument,
+//                    deliverer, receiver and amount (ListDeliveries, once per journal
+//                    delivery); skipped if the live server opened none such, or the
+//                    journal's delivery id is unknown (a journaled reject)
 //   AdvanceTime, RunAuction -> skipped (the server runs its own time and auction ticks)
 // Commands are sent one at a time, in journal order, each when its scaled time comes (or
 // at once with speed "max").

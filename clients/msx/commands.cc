@@ -234,7 +234,7 @@ class Runner {
       case v1::ExecutionReport::kAuction:
         return head + DescribeAuctionResult(catalog(), r.auction());
       case v1::ExecutionReport::kDelivery:
-        return head + DescribeDeliveryReport(r.delivery());
+        return head + DescribeDeliveryReport(catalog(), r.delivery());
       default:
         return head + "(empty report)";
     }
@@ -803,7 +803,8 @@ int Runner::Run() {
   if (c == "recall") return Recall();
   if (c == "advance-clock") return AdvanceClock();
   if (c == "deliveries" || c == "confirm-delivery") {
-    return RunDeliveryCommand(inv_, channel_, out_, err_);
+    // --json prints the messages as they are: no units to look up.
+    return RunDeliveryCommand(inv_, channel_, inv_.json ? Catalog() : catalog(), out_, err_);
   }
   if (c == "levels" || absl::StartsWith(c, "admin ")) {
     return RunEmergencyCommand(inv_, channel_, out_, err_);

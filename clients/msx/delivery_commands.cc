@@ -25,14 +25,15 @@ std::string StateText(const v1::Delivery& d) {
   }
 }
 
-void PrintDeliveries(const v1::ListDeliveriesResponse& r, std::ostream& out) {
-  Table t({"DELIVERY", "FILL", "PAIR", "INSTRUMENT", "AMOUNT", "FROM", "TO", "DELIVER_BY",
-           "STATE", "CONFIRMED"});
+void PrintDeliveries(const Catalog& catalog, const v1::ListDeliveriesResponse& r,
+                     std::ostream& out) {
+  Table t({"DELIVERY", "FILL", "PAIR", "AMOUNT", "FROM", "TO", "DELIVER_BY", "STATE",
+           "CONFIRMED"});
   std::vector<const v1::Delivery*> overdue;
   for (const v1::Delivery& d : r.deliveries()) {
     if (d.state() == v1::DELIVERY_STATE_OVERDUE) overdue.push_back(&d);
     t.AddRow({std::to_string(d.delivery_id()), std::to_string(d.fill_id()), d.pair(),
-              d.instrument(), FormatThousands(d.amount()), d.deliverer(), d.receiver(),
+              catalog.Amount(d.instrument(), d.amount()), d.deliverer(), d.receiver(),
               FormatTimeNs(d.deliver_by_ns()), StateText(d),
               d.state() == v1::DELIVERY_STATE_CONFIRMED
                   ? absl::StrCat(FormatTimeNs(d.confirmed_time_ns()), " by ", d.confirmed_by())
@@ -45,7 +46,7 @@ void PrintDeliveries(const v1::ListDeliveriesResponse& r, std::ostream& out) {
   }
   out << overdue.size() << (overdue.size() == 1 ? " delivery" : " deliveries")
       << " OVERDUE (deliver-by passed unconfirmed):\n";
-  for (const v1::Delivery* d : overdue) out << "  " << DescribeDelivery(*d) << "\n";
+  for (const v1::Delivery* d : overdue) out << "  " << DescribeDelivery(catalog, *d) << "\n";
 }
 
 }  // namespace
@@ -58,10 +59,11 @@ std::optional<v1::DeliveryState> ParseDeliveryState(const std::string& text) {
   return std::nullopt;
 }
 
-std::string DescribeDelivery(const v1::Delivery& d) {
+std::string DescribeDelivery(const Catalog& catalog, const v1::Delivery& d) {
   std::string text = absl::StrCat("delivery ", d.delivery_id(), " ", StateText(d), ": ",
-                                  d.deliverer(), " delivers ", FormatThousands(d.amount()), " ",
-                                  d.instrument(), " to ", d.receiver(), " (fill ", d.fill_id(),
+                                  d.deliverer(), " delivers ",
+                                  catalog.Amount(d.instrument(), d.amount()), " to ",
+                                  d.receiver(), " (fill ", d.fill_id(),
                                   " on ", d.pair(), ", ", d.agreement(), "), deliver by ",
                                   FormatTimeNs(d.deliver_by_ns()));
   if (d.state() == v1::DELIVERY_STATE_CONFIRMED) {
@@ -71,16 +73,16 @@ std::string DescribeDelivery(const v1::Delivery& d) {
   return text;
 }
 
-std::string DescribeDeliveryReport(const v1::DeliveryReport& r) {
+std::string DescribeDeliveryReport(const Catalog& catalog, const v1::DeliveryReport& r) {
   const char* what = r.kind() == v1::DELIVERY_EVENT_KIND_OPENED      ? "opened"
                      : r.kind() == v1::DELIVERY_EVENT_KIND_OVERDUE   ? "now OVERDUE"
                      : r.kind() == v1::DELIVERY_EVENT_KIND_CONFIRMED ? "confirmed"
                                                                      : "?";
-  return absl::StrCat("delivery ", what, ": ", DescribeDelivery(r.delivery()));
+  return absl::StrCat("delivery ", what, ": ", DescribeDelivery(catalog, r.delivery()));
 }
 
 int RunDeliveryCommand(const Invocation& inv, const std::shared_ptr<grpc::Channel>& channel,
-                       std::ostream& out, std::ostream& err) {
+                       const Catalog& catalog, std::ostream& out, std::ostream& err) {
   const auto& args = inv.args;
   auto exchange = v1::Exchange::NewStub(channel);
   if (inv.command == "confirm-delivery") {
@@ -88,7 +90,8 @@ int RunDeliveryCommand(const Invocation& inv, const std::shared_ptr<grpc::Channe
     req.set_delivery_id(args["delivery-id"].as<std::uint64_t>());
     return UnaryCall(inv, out, err, exchange.get(), &v1::Exchange::Stub::ConfirmDelivery, req,
                      [&](const v1::ConfirmDeliveryResponse& r) {
-                       out << DescribeDelivery(r.delivery()) << "; seq " << r.seq() << "\n";
+                       out << DescribeDelivery(catalog, r.delivery()) << "; seq " << r.seq()
+                           << "\n";
                      });
   }
   v1::ListDeliveriesRequest req;
@@ -96,7 +99,7 @@ int RunDeliveryCommand(const Invocation& inv, const std::shared_ptr<grpc::Channe
   req.set_state(*ParseDeliveryState(args["state"].as<std::string>()));
   if (args.count("agency")) req.set_agency(args["agency"].as<std::string>());
   return UnaryCall(inv, out, err, exchange.get(), &v1::Exchange::Stub::ListDeliveries, req,
-                   [&](const v1::ListDeliveriesResponse& r) { PrintDeliveries(r, out); });
+                   [&](const v1::ListDeliveriesResponse& r) { PrintDeliveries(catalog, r, out); });
 }
 
 }  // namespace msx::cli
