@@ -27,7 +27,8 @@ Usage:
       and loans lent and borrowed per instrument (returned, overdue, recalled, owed);
       per instrument and emergency level the need declared by buys with a declared need,
       allocated in auctions, met, met within 8 days, per agency and tier, and what
-      continuous matching would have given each agency (a second replay);
+      continuous matching would have given each agency (a second replay); per agency
+      its deliveries under WARNING/SERIOUS (confirmed, overdue, pending at the end);
       the N busiest minutes by fills (default 5). Text by default, --json for one object.
       --html FILE also writes it as one self-contained HTML file with charts (volume over
       time per instrument, unfilled demand, net positions, busiest minutes; inline CSS

@@ -570,5 +570,58 @@ TEST(NeedsReportTest, DrillRaisingALevelAddsTheAuctionTicksTheServerWouldSend) {
   EXPECT_FALSE(v->diverged) << DivergenceMessage(v->divergence);
 }
 
+// Deliveries (deliveries.h) of the hand-built journal plus two confirmations by AG-D. Each
+// auction fill opens two deliveries (the base from S, then the quote from the buyer), due
+// 8 days after the fill. Auction 1 (t0+60s) opens 1-8 (D 100 kg / 1,000 BBB, E 50 / 500,
+// G 30 / 300, F 20 / 200), all overdue at S's sell on day 9; auction 2 opens 9-14 (D 20 /
+// 200, E 10 / 100, G 10 / 100), pending at the end. D confirms 1 (late) and 9 (in time).
+TEST(DeliveriesReportTest, HandBuiltAuctionJournalGivesHandComputedDeliveries) {
+  std::vector<Command> cmds = AuctionCommands();
+  for (DeliveryId id : {DeliveryId{1}, DeliveryId{9}}) {
+    Command c = At(kT0 + 9 * kDay + 80 * kSecond, CommandType::kConfirmDelivery);
+    c.confirm_delivery = ConfirmDelivery{kD, id};
+    cmds.push_back(c);
+  }
+  TempDir tmp;
+  WriteJournal(tmp.path(), cmds);
+  absl::StatusOr<ReportData> r = BuildReport(tmp.path(), 5);
+  ASSERT_TRUE(r.ok()) << r.status();
+  struct Want {
+    const char* agency;
+    const char* instrument;
+    std::uint64_t opened;
+    Amount units;
+    std::uint64_t confirmed, late, fell_overdue, overdue;
+    Amount overdue_units;
+    std::uint64_t pending;
+    Amount pending_units;
+  };
+  const Want want[] = {{"AG-S", "AAA", 7, 240, 2, 1, 4, 3, 100, 2, 20},
+                       {"AG-D", "BBB", 2, 1200, 0, 0, 1, 1, 1000, 1, 200},
+                       {"AG-E", "BBB", 2, 600, 0, 0, 1, 1, 500, 1, 100},
+                       {"AG-G", "BBB", 2, 400, 0, 0, 1, 1, 300, 1, 100},
+                       {"AG-F", "BBB", 1, 200, 0, 0, 1, 1, 200, 0, 0}};
+  ASSERT_EQ(r->deliveries.size(), 5u);
+  for (std::size_t i = 0; i < 5; ++i) {
+    const AgencyDeliveryRow& d = r->deliveries[i];
+    EXPECT_EQ(d.code, want[i].agency) << i;
+    EXPECT_EQ(d.symbol, want[i].instrument) << i;
+    EXPECT_EQ(d.opened, want[i].opened) << i;
+    EXPECT_EQ(d.units, want[i].units) << i;
+    EXPECT_EQ(d.confirmed, want[i].confirmed) << i;
+    EXPECT_EQ(d.confirmed_late, want[i].late) << i;
+    EXPECT_EQ(d.fell_overdue, want[i].fell_overdue) << i;
+    EXPECT_EQ(d.overdue_at_end, want[i].overdue) << i;
+    EXPECT_EQ(d.overdue_units_at_end, want[i].overdue_units) << i;
+    EXPECT_EQ(d.pending_at_end, want[i].pending) << i;
+    EXPECT_EQ(d.pending_units_at_end, want[i].pending_units) << i;
+  }
+  const nlohmann::json j = nlohmann::json::parse(RenderReportJson(*r));
+  EXPECT_EQ(j.at("deliveries").at(0).at("overdue_units_at_end"), 100);
+  EXPECT_NE(RenderReportText("t", *r).find("Deliveries per agency"), std::string::npos);
+  EXPECT_NE(RenderReportHtml("t", *r).find("data-key=\"overdue_units_at_end\">1,000</td>"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace msx::drill

@@ -48,7 +48,8 @@ ReportBuilder::ReportBuilder(const ReferenceData& ref, int top_minutes)
       agency_fills_(ref.agencies().size(), 0),
       volume_by_second_(ref.instruments().size()),
       agency_loans_(ref),
-      needs_(ref) {}
+      needs_(ref),
+      deliveries_(ref) {}
 
 namespace {
 
@@ -86,6 +87,7 @@ void ReportBuilder::Add(const Command& cmd, absl::Span<const Event> events) {
   const auto& pairs = ref_.pairs();
   for (const Event& e : events) {
     agency_loans_.Add(e);
+    deliveries_.Add(e);
     switch (e.type) {
       case EventType::kAccepted: {
         const AcceptedEvent& a = e.accepted;
@@ -359,6 +361,7 @@ ReportData ReportBuilder::Finish() {
   }
   data_.agency_loans = agency_loans_.Finish();
   data_.needs = needs_.Finish();
+  data_.deliveries = deliveries_.Finish();
   for (std::size_t i = 0; i < loans_.size(); ++i) {
     LoanReport& l = loans_[i];
     if (l.opened == 0 && l.paid_back == 0 && l.outstanding_at_end == 0) continue;
@@ -561,6 +564,7 @@ nlohmann::ordered_json ReportJson(const ReportData& r) {
   }
   j["agency_loans"] = AgencyLoansJson(r.agency_loans);
   j["needs"] = NeedsJson(r.needs);
+  j["deliveries"] = DeliveriesJson(r.deliveries);
   nlohmann::ordered_json& minutes = j["busiest_minutes"] = Array();
   for (const MinuteReport& m : r.busiest_minutes) {
     nlohmann::ordered_json& o = minutes.emplace_back();
@@ -651,6 +655,9 @@ std::string RenderReportText(const std::string& title, const ReportData& r) {
   out += minutes.empty() ? "  (no fills)\n" : minutes.Render();
   if (!r.agency_loans.empty()) absl::StrAppend(&out, "\n", RenderAgencyLoansText(r.agency_loans));
   if (!r.needs.empty()) absl::StrAppend(&out, "\n", RenderNeedsText(r.needs));
+  if (!r.deliveries.empty()) {
+    absl::StrAppend(&out, "\n", RenderDeliveriesText(r.deliveries));
+  }
   return out;
 }
 

@@ -52,6 +52,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "clients/drill/agency_loans.h"
+#include "clients/drill/deliveries.h"
 #include "clients/drill/needs.h"
 #include "engine/matching/command.h"
 #include "engine/matching/event.h"
@@ -160,6 +161,9 @@ struct ReportData {
   // Declared needs per instrument and level (needs.h); `needs.continuous` is filled by
   // BuildReport and RunDrill (a second, continuous replay) when there are need buys.
   NeedReport needs;
+  // Deliveries per deliverer and instrument (deliveries.h): opened by fills under WARNING
+  // or SERIOUS, confirmed, fallen overdue, overdue at the end.
+  std::vector<AgencyDeliveryRow> deliveries;
 };
 
 inline constexpr int kMaxVolumeBuckets = 120;
@@ -239,6 +243,7 @@ class ReportBuilder {
   std::vector<std::vector<VolumePoint>> volume_by_second_;  // [instrument]
   AgencyLoanLedger agency_loans_;
   NeedLedger needs_;
+  DeliveryLedger deliveries_;
 };
 
 // Reads `dir` (verifying framing and CRCs, not replaying) and builds its report. Errors as
@@ -248,7 +253,7 @@ absl::StatusOr<ReportData> BuildReport(const std::string& dir, int top_minutes);
 
 std::string RenderReportText(const std::string& title, const ReportData& r);
 // {"commands", ..., "pairs": [...], "instruments": [...], "agencies": [...],
-// "loans": [...], "agency_loans": [...], "needs": NeedsJson (needs.h),
+// "loans": [...], "agency_loans": [...], "needs": NeedsJson (needs.h), "deliveries": [...],
 // "busiest_minutes": [...], "volume_over_time": {"start_second", "bucket_seconds",
 // "buckets", "instruments": [{"instrument", "unit", "volume": [...]}]}}: every figure of
 // the text report, integers exact.

@@ -372,6 +372,33 @@ std::string NeedsTables(const NeedReport& n, const std::string& suffix) {
   return out;
 }
 
+std::string DeliveriesTable(const std::vector<AgencyDeliveryRow>& rows) {
+  std::string out =
+      "<table id=\"deliveries\" aria-label=\"Deliveries per agency\"><thead><tr>"
+      "<th scope=\"col\">agency</th><th scope=\"col\">instrument</th>"
+      "<th scope=\"col\">unit</th><th scope=\"col\" class=\"num\">deliveries</th>"
+      "<th scope=\"col\" class=\"num\">units</th>"
+      "<th scope=\"col\" class=\"num\">confirmed</th>"
+      "<th scope=\"col\" class=\"num\">late</th>"
+      "<th scope=\"col\" class=\"num\">fell overdue</th>"
+      "<th scope=\"col\" class=\"num\">overdue at end</th>"
+      "<th scope=\"col\" class=\"num\">overdue units</th>"
+      "<th scope=\"col\" class=\"num\">pending at end</th>"
+      "<th scope=\"col\" class=\"num\">pending units</th></tr></thead><tbody>\n";
+  for (const AgencyDeliveryRow& r : rows) {
+    absl::StrAppend(&out, "<tr data-agency=\"", Esc(r.code), "\"><th scope=\"row\">",
+                    Esc(r.code), "</th><td data-key=\"instrument\">", Esc(r.symbol), "</td><td>",
+                    Esc(r.unit), "</td>", NumU("opened", r.opened), Num("units", r.units),
+                    NumU("confirmed", r.confirmed), NumU("confirmed_late", r.confirmed_late),
+                    NumU("fell_overdue", r.fell_overdue), NumU("overdue_at_end", r.overdue_at_end),
+                    Num("overdue_units_at_end", r.overdue_units_at_end),
+                    NumU("pending_at_end", r.pending_at_end),
+                    Num("pending_units_at_end", r.pending_units_at_end), "</tr>\n");
+  }
+  out += "</tbody></table>\n";
+  return out;
+}
+
 constexpr char kNeedsNote[] =
     "<p class=\"note\">Per instrument and the emergency level in force when each need was "
     "declared (SubmitOfferWithNeed): need met = units the buys that declared a need bought, "
@@ -473,6 +500,17 @@ std::string RenderReportHtml(const std::string& source, const ReportData& r) {
         "(emergencies)</h2>\n";
     out += kNeedsNote;
     out += NeedsTables(r.needs, "");
+    out += "</section>\n";
+  }
+
+  if (!r.deliveries.empty()) {
+    out +=
+        "<section aria-labelledby=\"h-deliveries\"><h2 id=\"h-deliveries\">Deliveries "
+        "per agency</h2>\n<p class=\"note\">Per agency that owes them: deliveries opened by "
+        "fills under WARNING or SERIOUS (due by the fill's time + the agreement's delivery "
+        "window), confirmed (late: after falling overdue), fallen overdue, and still overdue "
+        "or pending when the journal ends.</p>\n";
+    out += DeliveriesTable(r.deliveries);
     out += "</section>\n";
   }
 
