@@ -183,7 +183,7 @@ inline void Engine::Impl::Apply(const Command& cmd, std::vector<Event>* out) noe
   FlushLevels(cmd, out);
 }
 
-inline void Engine::Impl::Prefetch(const Command& c, int hop) const noexcept {
+void Engine::Impl::Prefetch(const Command& c, int hop) const noexcept {
   const int step = hop <= 0 ? 0 : hop == 1 ? 1 : 2;
   OfferId id = kNil;
   if (c.type == CommandType::kCancelOffer) id = c.cancel.offer;

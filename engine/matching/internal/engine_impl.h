@@ -65,7 +65,15 @@ class Engine::Impl {
   inline void Apply(const Command& cmd, std::vector<Event>* out) noexcept;
 
   // Each hop reads only what the hop before it started loading (see engine.h).
-  inline void Prefetch(const Command& c, int hop) const noexcept;
+  // Only prefetch hints and reads: GCC's interprocedural analysis counts
+  // __builtin_prefetch as no side effect, finds such a function pure and deletes every
+  // call to it (its result is void), which left Engine::Prefetch an empty function.
+  // noipa keeps the call (tests/prefetch_codegen_check.sh guards it).
+#if defined(__clang__)
+  void Prefetch(const Command& c, int hop) const noexcept;
+#else
+  [[gnu::noipa]] void Prefetch(const Command& c, int hop) const noexcept;
+#endif
 
   // ---------------------------------------------------------------- queries
   inline std::optional<OfferInfo> GetOffer(OfferId id) const;
