@@ -80,14 +80,26 @@ inline std::string WaitStreamLeader(NatsConnection& conn, const std::string& str
   return "";
 }
 
-// The stored message at `seq` (payload only), read straight from the stream.
+// The stored message at `seq` (payload only), read straight from the stream. A message
+// the stream does not have fails at once; a cluster that is still settling (a server just
+// resumed or restarted answers "JetStream system temporarily unavailable", or a request
+// times out) is asked again for up to 30 s, so only a lost message fails a test.
 inline absl::StatusOr<std::string> StoredPayload(NatsConnection& conn, const std::string& stream,
                                                  uint64_t seq) {
-  natsMsg* raw = nullptr;
-  natsStatus s = js_GetMsg(&raw, conn.js(), stream.c_str(), seq, nullptr, nullptr);
-  internal::MsgPtr msg(raw);
-  if (s != NATS_OK) return internal::ToStatus(s, "get message");
-  return std::string(natsMsg_GetData(msg.get()), natsMsg_GetDataLength(msg.get()));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (;;) {
+    natsMsg* raw = nullptr;
+    jsErrCode code = static_cast<jsErrCode>(0);
+    natsStatus s = js_GetMsg(&raw, conn.js(), stream.c_str(), seq, nullptr, &code);
+    internal::MsgPtr msg(raw);
+    if (s == NATS_OK) {
+      return std::string(natsMsg_GetData(msg.get()), natsMsg_GetDataLength(msg.get()));
+    }
+    if (code == JSNoMessageFoundErr || std::chrono::steady_clock::now() >= deadline) {
+      return internal::ToStatus(s, "get message");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 }
 
 }  // namespace msx::replication::testing
