@@ -117,6 +117,22 @@ grpc::ServerUnaryReactor* UnaryQuery(
   return Enqueue(ctx, *caller, reactor, nullptr, work);
 }
 
+// The agency a list query covers: an agency token's own (naming any agency is
+// PERMISSION_DENIED); for an admin token the named agency, or every agency (nullopt).
+absl::StatusOr<std::optional<AgencyId>> ListedAgency(const ServiceContext& ctx, const Caller& who,
+                                                     const std::string& requested) {
+  if (!who.admin) {
+    if (!requested.empty()) {
+      return absl::PermissionDeniedError("agency: only an admin token may name an agency");
+    }
+    return std::optional<AgencyId>(who.agency);
+  }
+  if (requested.empty()) return std::optional<AgencyId>();
+  absl::StatusOr<AgencyId> a = LookupAgency(*ctx.ref, "agency", requested);
+  if (!a.ok()) return a.status();
+  return std::optional<AgencyId>(*a);
+}
+
 }  // namespace
 
 // ---- Exchange: commands ----
@@ -362,17 +378,9 @@ grpc::ServerUnaryReactor* ExchangeService::ListObligations(
     grpc::CallbackServerContext* context, const v1::ListObligationsRequest* request,
     v1::ListObligationsResponse* response) {
   return UnaryQuery(ctx_, context, Who::kAnyone, [&](const Caller& who) -> absl::StatusOr<QueryFn> {
-    std::optional<AgencyId> agency;
-    if (!who.admin) {
-      if (!request->agency().empty()) {
-        return absl::PermissionDeniedError("agency: only an admin token may name an agency");
-      }
-      agency = who.agency;
-    } else if (!request->agency().empty()) {
-      absl::StatusOr<AgencyId> a = LookupAgency(*ctx_.ref, "agency", request->agency());
-      if (!a.ok()) return a.status();
-      agency = *a;
-    }
+    absl::StatusOr<std::optional<AgencyId>> listed = ListedAgency(ctx_, who, request->agency());
+    if (!listed.ok()) return listed.status();
+    const std::optional<AgencyId> agency = *listed;
     const v1::ObligationRole role = request->role();
     if (!v1::ObligationRole_IsValid(role)) {
       return absl::InvalidArgumentError(absl::StrCat("role: unknown value ", role));
@@ -442,17 +450,9 @@ grpc::ServerUnaryReactor* ExchangeService::ListDeliveries(
     grpc::CallbackServerContext* context, const v1::ListDeliveriesRequest* request,
     v1::ListDeliveriesResponse* response) {
   return UnaryQuery(ctx_, context, Who::kAnyone, [&](const Caller& who) -> absl::StatusOr<QueryFn> {
-    std::optional<AgencyId> agency;
-    if (!who.admin) {
-      if (!request->agency().empty()) {
-        return absl::PermissionDeniedError("agency: only an admin token may name an agency");
-      }
-      agency = who.agency;
-    } else if (!request->agency().empty()) {
-      absl::StatusOr<AgencyId> a = LookupAgency(*ctx_.ref, "agency", request->agency());
-      if (!a.ok()) return a.status();
-      agency = *a;
-    }
+    absl::StatusOr<std::optional<AgencyId>> listed = ListedAgency(ctx_, who, request->agency());
+    if (!listed.ok()) return listed.status();
+    const std::optional<AgencyId> agency = *listed;
     const v1::DeliveryState state = request->state();
     if (!v1::DeliveryState_IsValid(state)) {
       return absl::InvalidArgumentError(absl::StrCat("state: unknown value ", state));
