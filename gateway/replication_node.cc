@@ -174,6 +174,7 @@ absl::StatusOr<std::unique_ptr<ReplicationNode>> ReplicationNode::Create(
   ro.stream.subject = options.subject;
   ro.stream.replicas = options.replicas;
   ro.epoch = 1;
+  ro.prefer_stream_leader = false;  // reads only
   absl::StatusOr<std::unique_ptr<ReplicatedLog>> probe = ReplicatedLog::Open(ro);
   if (!probe.ok()) return probe.status();
   absl::StatusOr<std::uint64_t> last = (*probe)->LastSequence();

@@ -42,6 +42,7 @@ absl::StatusOr<std::unique_ptr<NatsConnection>> NatsConnection::Connect(
   if (s == NATS_OK) s = natsOptions_SetPingInterval(opts.get(), options.ping_interval.count());
   if (s == NATS_OK) s = natsOptions_SetMaxPingsOut(opts.get(), 2);
   if (s == NATS_OK) s = natsOptions_SetSendAsap(opts.get(), options.send_asap);
+  if (s == NATS_OK) s = natsOptions_SetNoRandomize(opts.get(), options.no_randomize);
   // Requests in flight when the connection drops fail at once (UNAVAILABLE) instead of
   // waiting out their timeout; callers retry on the new connection.
   if (s == NATS_OK) s = natsOptions_SetFailRequestsOnDisconnect(opts.get(), true);

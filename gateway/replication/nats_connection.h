@@ -43,6 +43,9 @@ struct ConnectionOptions {
   // the client's flusher thread: lower latency for pipelined (asynchronous) publishes,
   // somewhat less throughput at deep pipelines (bench/results/replication.md).
   bool send_asap = true;
+  // Try `servers` in the given order (the first is preferred, the others are fail-over)
+  // instead of the client's default shuffle.
+  bool no_randomize = false;
 };
 
 // Splits "nats://a:4222,nats://b:4222" into URLs (whitespace trimmed, empties dropped).

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "gateway/replication/internal/nats_util.h"
+#include "gateway/replication/internal/server_probe.h"
 
 namespace msx::replication {
 
@@ -91,7 +92,45 @@ absl::StatusOr<std::unique_ptr<ReplicatedLog>> ReplicatedLog::Open(const Options
   absl::Status status = internal::RetryWhileUnavailable(options.connection.setup_timeout,
                                                         [raw] { return raw->EnsureStream(); });
   if (!status.ok()) return status;
+  if (options.prefer_stream_leader) log->MoveToStreamLeader(jo);
   return log;
+}
+
+void ReplicatedLog::MoveToStreamLeader(const jsOptions& js_options) {
+  const ConnectionOptions& co = options_.connection;
+  if (co.servers.size() < 2) return;
+  jsStreamInfo* raw = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  if (js_GetStreamInfo(&raw, conn_->js(), options_.stream.name.c_str(), nullptr, &jerr) !=
+      NATS_OK) {
+    return;
+  }
+  StreamInfoPtr info(raw);
+  if (info->Cluster == nullptr || info->Cluster->Leader == nullptr) return;
+  const std::string leader = info->Cluster->Leader;
+  char connected[256] = {0};
+  if (leader.empty() ||
+      natsConnection_GetConnectedServerId(conn_->conn(), connected, sizeof(connected)) != NATS_OK) {
+    return;
+  }
+  const auto probe_timeout = std::min(co.connect_timeout, std::chrono::milliseconds(1000));
+  for (std::size_t i = 0; i < co.servers.size(); ++i) {
+    absl::StatusOr<internal::ServerIdentity> id =
+        internal::ProbeServer(co.servers[i], probe_timeout);
+    if (!id.ok() || id->name != leader) continue;
+    if (id->id == connected) return;  // there already
+    ConnectionOptions moved = co;
+    moved.servers = {co.servers[i]};
+    for (std::size_t j = 0; j < co.servers.size(); ++j) {
+      if (j != i) moved.servers.push_back(co.servers[j]);
+    }
+    moved.no_randomize = true;
+    absl::StatusOr<std::unique_ptr<NatsConnection>> conn =
+        NatsConnection::Connect(moved, &js_options);
+    // Nothing was published on the first connection yet: it can go.
+    if (conn.ok()) conn_ = *std::move(conn);
+    return;
+  }
 }
 
 ReplicatedLog::~ReplicatedLog() {

@@ -93,6 +93,14 @@ class ReplicatedLog {
     // PublishAsync: maximum unacknowledged messages; more blocks the caller up to 200 ms,
     // then fails UNAVAILABLE.
     int max_async_pending = 4096;
+    // Publish through the NATS server the stream's leader runs on: once the stream is
+    // ensured, Open reconnects to that server when the first connection went elsewhere
+    // (the other URLs stay as fail-over). Through another server each publish and its
+    // acknowledgement take one more route hop each way, which costs latency and the NATS
+    // servers' CPU (bench/results/2026-12-03-standby.md). Best effort: when the leader's
+    // server cannot be found or reached, the first connection stays. The connection does
+    // not follow the leader after it moves (an election after a server failed).
+    bool prefer_stream_leader = true;
   };
 
   // Connects and ensures the stream: creates it (file storage, options.stream) when
@@ -163,6 +171,8 @@ class ReplicatedLog {
 
   explicit ReplicatedLog(const Options& options) : options_(options) {}
   absl::Status EnsureStream();
+  // Options::prefer_stream_leader; `js_options` as for the first connection.
+  void MoveToStreamLeader(const jsOptions& js_options);
   // Publish's handling of "wrong last sequence": our own earlier copy, or fenced.
   absl::StatusOr<uint64_t> ResolveWrongLastSequence(absl::string_view payload,
                                                     uint64_t expected_last_seq,
