@@ -51,6 +51,7 @@ std::vector<AgencyDeliveryRow> DeliveryLedger::Finish() const {
     if (t.state == DeliveryState::kConfirmed) {
       ++r.confirmed;
       r.confirmed_late += t.confirmed_late;
+      r.confirmed_in_window += !t.confirmed_late;
     } else if (t.state == DeliveryState::kOverdue) {
       ++r.overdue_at_end;
       r.overdue_units_at_end += t.amount;
@@ -75,6 +76,7 @@ nlohmann::ordered_json DeliveriesJson(const std::vector<AgencyDeliveryRow>& rows
     o["units"] = r.units;
     o["confirmed"] = r.confirmed;
     o["confirmed_late"] = r.confirmed_late;
+    o["confirmed_in_window"] = r.confirmed_in_window;
     o["fell_overdue"] = r.fell_overdue;
     o["overdue_at_end"] = r.overdue_at_end;
     o["overdue_units_at_end"] = r.overdue_units_at_end;
@@ -88,14 +90,16 @@ std::string RenderDeliveriesText(const std::vector<AgencyDeliveryRow>& rows) {
   if (rows.empty()) return "";
   std::string out =
       "Deliveries per agency (the deliverer; fills under WARNING or SERIOUS, due by the "
-      "fill's time + the agreement's delivery window)\n";
+      "fill's time + the agreement's delivery window; late = confirmed after falling "
+      "overdue, in window = confirmed by the deliver-by)\n";
   TextTable t({"agency", "instrument", "deliveries", "units", "confirmed", "late",
-               "fell overdue", "overdue at end", "overdue units", "pending at end",
+               "in window", "fell overdue", "overdue at end", "overdue units", "pending at end",
                "pending units"});
   t.LeftAlign(1);
   for (const AgencyDeliveryRow& r : rows) {
     t.AddRow({r.code, r.symbol, ThousandsU(r.opened), absl::StrCat(Thousands(r.units), " ", r.unit),
-              ThousandsU(r.confirmed), ThousandsU(r.confirmed_late), ThousandsU(r.fell_overdue),
+              ThousandsU(r.confirmed), ThousandsU(r.confirmed_late),
+              ThousandsU(r.confirmed_in_window), ThousandsU(r.fell_overdue),
               ThousandsU(r.overdue_at_end),
               absl::StrCat(Thousands(r.overdue_units_at_end), " ", r.unit),
               ThousandsU(r.pending_at_end),

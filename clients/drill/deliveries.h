@@ -6,7 +6,8 @@
 // Definitions (one delivery = one side of one emergency fill, owed by its deliverer):
 // - opened, units: Delivery events of kind kOpened, and the units they owe;
 // - confirmed: deliveries confirmed (ConfirmDelivery), of which confirmed late: confirmed
-//   after they had fallen overdue;
+//   after they had fallen overdue, and confirmed in the window: the others (confirmed
+//   before falling overdue, i.e. by their deliver-by);
 // - fell overdue: deliveries that fell overdue (the first command after their deliver-by
 //   found them unconfirmed), counted once each;
 // - overdue at end, pending at end: deliveries still overdue, or still pending (not yet
@@ -36,6 +37,7 @@ struct AgencyDeliveryRow {
   Amount units = 0;
   std::uint64_t confirmed = 0;
   std::uint64_t confirmed_late = 0;
+  std::uint64_t confirmed_in_window = 0;  // confirmed - confirmed_late
   std::uint64_t fell_overdue = 0;
   std::uint64_t overdue_at_end = 0;
   Amount overdue_units_at_end = 0;
@@ -66,6 +68,9 @@ class DeliveryLedger {
 };
 
 nlohmann::ordered_json DeliveriesJson(const std::vector<AgencyDeliveryRow>& rows);
+// The JSON's keys: agency, instrument, unit, opened, units, confirmed, confirmed_late,
+// confirmed_in_window, fell_overdue, overdue_at_end, overdue_units_at_end,
+// pending_at_end, pending_units_at_end. The text and HTML tables show the same figures.
 // "Deliveries per agency ..." table; "" when there are none.
 std::string RenderDeliveriesText(const std::vector<AgencyDeliveryRow>& rows);
 

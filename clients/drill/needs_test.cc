@@ -1,6 +1,7 @@
 // Tests of the drill's emergency parts (issue 15, section 5): the external_supply_loss edit,
 // checked against a small journal with WARNING-level allocation auctions whose every
 // figure is computed by hand below.
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -11,6 +12,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "clients/drill/format.h"
 #include "clients/drill/report.h"
 #include "clients/drill/report_html.h"
 #include "clients/drill/scenario.h"
@@ -620,6 +622,104 @@ TEST(DeliveriesReportTest, HandBuiltAuctionJournalGivesHandComputedDeliveries) {
   EXPECT_EQ(j.at("deliveries").at(0).at("overdue_units_at_end"), 100);
   EXPECT_NE(RenderReportText("t", *r).find("Deliveries per agency"), std::string::npos);
   EXPECT_NE(RenderReportHtml("t", *r).find("data-key=\"overdue_units_at_end\">1,000</td>"),
+            std::string::npos);
+}
+
+// The figures of a "Deliveries per agency" HTML table (table id `id`): per row (a
+// data-agency tr), data-key -> cell text with the thousands separators removed.
+std::vector<std::map<std::string, std::string>> HtmlDeliveryRows(const std::string& html,
+                                                                  const std::string& id) {
+  std::vector<std::map<std::string, std::string>> rows;
+  const std::size_t begin = html.find(absl::StrCat("<table id=\"", id, "\""));
+  if (begin == std::string::npos) return rows;
+  const std::string table = html.substr(begin, html.find("</table>", begin) - begin);
+  for (std::size_t tr = table.find("<tr data-agency="); tr != std::string::npos;
+       tr = table.find("<tr data-agency=", tr + 1)) {
+    const std::string row = table.substr(tr, table.find("</tr>", tr) - tr);
+    std::map<std::string, std::string>& cells = rows.emplace_back();
+    const std::size_t q = row.find('"') + 1;
+    cells["agency"] = row.substr(q, row.find('"', q) - q);
+    for (std::size_t k = row.find("data-key=\""); k != std::string::npos;
+         k = row.find("data-key=\"", k + 1)) {
+      const std::size_t key = k + 10;
+      const std::size_t gt = row.find('>', key);
+      std::string v = row.substr(gt + 1, row.find('<', gt) - gt - 1);
+      v.erase(std::remove(v.begin(), v.end(), ','), v.end());
+      cells[row.substr(key, row.find('"', key) - key)] = v;
+    }
+  }
+  return rows;
+}
+
+// `msx-drill run --html` shows the deliveries of the original and of the drill, and every
+// figure equals the JSON's (comparison.original/drill.deliveries) and the text's table. The
+// drill is the 40 kg supply loss of AG-E above: AG-E's extra ESSENTIAL buy takes 4 lots of
+// auction 1, so AG-S delivers to one more buyer and AG-E owes one more BBB leg.
+TEST(DeliveriesReportTest, DrillHtmlAndTextShowTheJsonDeliveriesOfBoth) {
+  std::vector<Command> cmds = AuctionCommands();
+  for (DeliveryId id : {DeliveryId{1}, DeliveryId{9}}) {
+    Command c = At(kT0 + 9 * kDay + 80 * kSecond, CommandType::kConfirmDelivery);
+    c.confirm_delivery = ConfirmDelivery{kD, id};
+    cmds.push_back(c);
+  }
+  TempDir tmp;
+  const std::string journal = tmp.file("journal");
+  WriteJournal(journal, cmds);
+  absl::StatusOr<DrillResult> r = RunDrill(journal, Scenario(R"(
+      edits { at_seq: 16 external_supply_loss { agency: "AG-E" instrument: "AAA" units: 40 } }
+  )"),
+                                           tmp.file("drill"), 5);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_FALSE(r->original.deliveries.empty());
+  ASSERT_FALSE(r->drill.deliveries.empty());
+  EXPECT_NE(DeliveriesJson(r->original.deliveries), DeliveriesJson(r->drill.deliveries));
+  const nlohmann::json j = nlohmann::json::parse(RenderDrillJson(*r));
+  const std::string html = RenderDrillHtml(journal, "s", *r);
+  const std::string text = RenderDrillText(*r);
+  const std::size_t drill_text = text.find("\nDrill: Deliveries per agency");
+  ASSERT_NE(text.find("\nOriginal: Deliveries per agency"), std::string::npos) << text;
+  ASSERT_NE(drill_text, std::string::npos) << text;
+  for (const char* col : {"original", "drill"}) {
+    SCOPED_TRACE(col);
+    const nlohmann::json& want = j.at("comparison").at(col).at("deliveries");
+    const auto rows = HtmlDeliveryRows(html, absl::StrCat("deliveries-", col));
+    ASSERT_EQ(rows.size(), want.size()) << html;
+    // The text's table of this side: each data line's cells, split at blanks.
+    const std::string side = std::string(col) == "original"
+                                 ? text.substr(text.find("\nOriginal: Deliveries"),
+                                               drill_text - text.find("\nOriginal: Deliveries"))
+                                 : text.substr(drill_text);
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const nlohmann::json& w = want[i];
+      EXPECT_EQ(rows[i].at("agency"), w.at("agency").get<std::string>()) << i;
+      EXPECT_EQ(rows[i].at("instrument"), w.at("instrument").get<std::string>()) << i;
+      for (const char* key : {"opened", "units", "confirmed", "confirmed_late",
+                              "confirmed_in_window", "fell_overdue", "overdue_at_end",
+                              "overdue_units_at_end", "pending_at_end", "pending_units_at_end"}) {
+        EXPECT_EQ(rows[i].at(key), absl::StrCat(w.at(key).get<std::int64_t>())) << i << " " << key;
+      }
+      EXPECT_EQ(w.at("confirmed").get<std::int64_t>(),
+                w.at("confirmed_late").get<std::int64_t>() +
+                    w.at("confirmed_in_window").get<std::int64_t>());
+      const std::string unit = w.at("unit").get<std::string>();
+      const auto n = [&](const char* key) { return Thousands(w.at(key).get<std::int64_t>()); };
+      const std::string line = absl::StrCat(
+          w.at("agency").get<std::string>(), " ", w.at("instrument").get<std::string>(), " ",
+          n("opened"), " ", n("units"), " ", unit, " ", n("confirmed"), " ", n("confirmed_late"),
+          " ", n("confirmed_in_window"), " ", n("fell_overdue"), " ", n("overdue_at_end"), " ",
+          n("overdue_units_at_end"), " ", unit, " ", n("pending_at_end"), " ",
+          n("pending_units_at_end"), " ", unit);
+      std::string squeezed;  // the text with runs of blanks made one, indents dropped
+      for (char c : side) {
+        if (c != ' ' || (!squeezed.empty() && squeezed.back() != ' ' && squeezed.back() != '\n')) {
+          squeezed += c;
+        }
+      }
+      EXPECT_TRUE(absl::StrContains(squeezed, "\n" + line + "\n")) << line << "\n" << side;
+    }
+  }
+  // The report of one journal has the same column.
+  EXPECT_NE(RenderReportHtml("t", r->original).find("data-key=\"confirmed_in_window\""),
             std::string::npos);
 }
 

@@ -372,24 +372,28 @@ std::string NeedsTables(const NeedReport& n, const std::string& suffix) {
   return out;
 }
 
-std::string DeliveriesTable(const std::vector<AgencyDeliveryRow>& rows) {
-  std::string out =
-      "<table id=\"deliveries\" aria-label=\"Deliveries per agency\"><thead><tr>"
+// `id` is the table's id ("deliveries", or "deliveries-original"/"-drill" in a drill).
+std::string DeliveriesTable(const std::vector<AgencyDeliveryRow>& rows, const std::string& id,
+                            const std::string& label) {
+  std::string out = absl::StrCat(
+      "<table id=\"", id, "\" aria-label=\"", label, "\"><thead><tr>"
       "<th scope=\"col\">agency</th><th scope=\"col\">instrument</th>"
       "<th scope=\"col\">unit</th><th scope=\"col\" class=\"num\">deliveries</th>"
       "<th scope=\"col\" class=\"num\">units</th>"
       "<th scope=\"col\" class=\"num\">confirmed</th>"
       "<th scope=\"col\" class=\"num\">late</th>"
+      "<th scope=\"col\" class=\"num\">in window</th>"
       "<th scope=\"col\" class=\"num\">fell overdue</th>"
       "<th scope=\"col\" class=\"num\">overdue at end</th>"
       "<th scope=\"col\" class=\"num\">overdue units</th>"
       "<th scope=\"col\" class=\"num\">pending at end</th>"
-      "<th scope=\"col\" class=\"num\">pending units</th></tr></thead><tbody>\n";
+      "<th scope=\"col\" class=\"num\">pending units</th></tr></thead><tbody>\n");
   for (const AgencyDeliveryRow& r : rows) {
     absl::StrAppend(&out, "<tr data-agency=\"", Esc(r.code), "\"><th scope=\"row\">",
                     Esc(r.code), "</th><td data-key=\"instrument\">", Esc(r.symbol), "</td><td>",
                     Esc(r.unit), "</td>", NumU("opened", r.opened), Num("units", r.units),
                     NumU("confirmed", r.confirmed), NumU("confirmed_late", r.confirmed_late),
+                    NumU("confirmed_in_window", r.confirmed_in_window),
                     NumU("fell_overdue", r.fell_overdue), NumU("overdue_at_end", r.overdue_at_end),
                     Num("overdue_units_at_end", r.overdue_units_at_end),
                     NumU("pending_at_end", r.pending_at_end),
@@ -405,6 +409,12 @@ constexpr char kNeedsNote[] =
     "at most each need; allocated = units they bought in call auctions; within 8 days = "
     "fills at most 8 days after the need was declared. Continuous = the same commands "
     "replayed with every level matching continuously.</p>\n";
+
+constexpr char kDeliveriesNote[] =
+    "<p class=\"note\">Per agency that owes them: deliveries opened by fills under WARNING "
+    "or SERIOUS (due by the fill's time + the agreement's delivery window), confirmed (late: "
+    "after falling overdue; in window: by the deliver-by), fallen overdue, and still overdue "
+    "or pending when the journal ends.</p>\n";
 
 std::string MinutesTable(const ReportData& r, const std::string& id) {
   std::string out = absl::StrCat(
@@ -506,11 +516,9 @@ std::string RenderReportHtml(const std::string& source, const ReportData& r) {
   if (!r.deliveries.empty()) {
     out +=
         "<section aria-labelledby=\"h-deliveries\"><h2 id=\"h-deliveries\">Deliveries "
-        "per agency</h2>\n<p class=\"note\">Per agency that owes them: deliveries opened by "
-        "fills under WARNING or SERIOUS (due by the fill's time + the agreement's delivery "
-        "window), confirmed (late: after falling overdue), fallen overdue, and still overdue "
-        "or pending when the journal ends.</p>\n";
-    out += DeliveriesTable(r.deliveries);
+        "per agency</h2>\n";
+    out += kDeliveriesNote;
+    out += DeliveriesTable(r.deliveries, "deliveries", "Deliveries per agency");
     out += "</section>\n";
   }
 
@@ -635,6 +643,21 @@ std::string RenderDrillHtml(const std::string& source, const std::string& scenar
     out += kNeedsNote;
     out += "<h3>Original</h3>\n" + NeedsTables(o.needs, "-original");
     out += "<h3>Drill</h3>\n" + NeedsTables(d.needs, "-drill");
+    out += "</section>\n";
+  }
+  if (!o.deliveries.empty() || !d.deliveries.empty()) {
+    out +=
+        "<section aria-labelledby=\"h-deliveries\"><h2 id=\"h-deliveries\">Deliveries "
+        "per agency, drill beside original</h2>\n";
+    out += kDeliveriesNote;
+    out += "<h3>Original</h3>\n";
+    out += o.deliveries.empty() ? "<p class=\"note\">No deliveries.</p>\n"
+                                : DeliveriesTable(o.deliveries, "deliveries-original",
+                                                  "Deliveries per agency, original");
+    out += "<h3>Drill</h3>\n";
+    out += d.deliveries.empty() ? "<p class=\"note\">No deliveries.</p>\n"
+                                : DeliveriesTable(d.deliveries, "deliveries-drill",
+                                                  "Deliveries per agency, drill");
     out += "</section>\n";
   }
   out +=

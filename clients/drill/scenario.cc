@@ -691,6 +691,14 @@ std::string RenderDrillText(const DrillResult& r) {
                     "\nDrill: ",
                     r.drill.needs.empty() ? "no declared needs\n" : RenderNeedsText(r.drill.needs));
   }
+  if (!r.original.deliveries.empty() || !r.drill.deliveries.empty()) {
+    absl::StrAppend(&out, "\nOriginal: ",
+                    r.original.deliveries.empty() ? "no deliveries\n"
+                                                  : RenderDeliveriesText(r.original.deliveries),
+                    "\nDrill: ",
+                    r.drill.deliveries.empty() ? "no deliveries\n"
+                                               : RenderDeliveriesText(r.drill.deliveries));
+  }
   return out;
 }
 
