@@ -9,10 +9,12 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <google/protobuf/text_format.h>
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -256,6 +258,110 @@ TEST_F(DeliveriesE2eTest, WarningFillsCarryDeliverByAndOverdueDeliveriesShow) {
   EXPECT_EQ(replayed.deliveries(0).state(), v1::DELIVERY_STATE_CONFIRMED) << live.out;
   EXPECT_EQ(replayed.deliveries(0).confirmed_by(), "KOMIR");
   EXPECT_EQ(replayed.deliveries(1).state(), v1::DELIVERY_STATE_PENDING);
+}
+
+// `msx-drill replay --server` confirms the live delivery of the same fill, by id. Two
+// WARNING fills with the same pair, parties and amount open deliveries 1-2 and 3-4; KOMIR
+// confirms only 3 (the second fill's gallium leg). A fresh server replaying the journal
+// must confirm its own 3 and leave 1 pending (matching by pair, parties and amount would
+// take the first unconfirmed one, 1). Replayed once more without JOGMEC's token, the
+// sells are skipped, the live server makes no fill, and the summary names journal
+// delivery 3 as unmatched instead of confirming anything. The journal ends with two
+// JOGMEC sells and a KOMIR sell it cancels: without JOGMEC, two journal offers in a row
+// have no live counterpart, and the cancel must still find KOMIR's live sell.
+TEST_F(DeliveriesE2eTest, LiveReplayConfirmsTheDeliveryOfTheSameFillById) {
+  ASSERT_EQ(Msx("demo-admin", {"admin", "set-level", "CO-99.8", "warning", "--reason",
+                               "export ban"})
+                .exit_code,
+            0);
+  const std::int64_t price = komir_->Pair(kPair).reference_price();
+  ASSERT_GT(price, 0);
+  std::uint64_t client = 100;
+  for (int i = 0; i < 2; ++i) {
+    v1::SubmitOfferResponse sold, bought;
+    ASSERT_TRUE(jogmec_->Submit(++client, kPair, v1::SIDE_SELL, 2, price, &sold).ok());
+    ASSERT_TRUE(komir_->Submit(++client, kPair, v1::SIDE_BUY, 2, price, &bought).ok());
+    ASSERT_EQ(bought.fills_size(), 1);
+  }
+  const v1::ListDeliveriesResponse listed = Deliveries("demo-admin");
+  ASSERT_EQ(listed.deliveries_size(), 4);
+  EXPECT_EQ(listed.deliveries(0).amount(), listed.deliveries(2).amount());
+  EXPECT_EQ(listed.deliveries(0).instrument(), listed.deliveries(2).instrument());
+  EXPECT_EQ(listed.deliveries(2).delivery_id(), 3u);
+  ASSERT_EQ(Msx("demo-komir", {"confirm-delivery", "3"}).exit_code, 0);
+  v1::SubmitOfferResponse rest;
+  ASSERT_TRUE(jogmec_->Submit(++client, kPair, v1::SIDE_SELL, 1, price, &rest).ok());
+  ASSERT_TRUE(jogmec_->Submit(++client, kPair, v1::SIDE_SELL, 1, price, &rest).ok());
+  // Above its own bids in the replay without JOGMEC (a self-match would cancel it there).
+  const std::int64_t above = price + komir_->Pair(kPair).tick();
+  ASSERT_TRUE(komir_->Submit(++client, kPair, v1::SIDE_SELL, 1, above, &rest).ok());
+  ASSERT_EQ(rest.offer().state(), v1::OFFER_STATE_OPEN);
+  v1::CancelOfferResponse cancelled;
+  ASSERT_TRUE(komir_->Cancel(rest.offer().offer_id(), &cancelled).ok());
+  ASSERT_TRUE(WIFEXITED(server_.Stop(SIGTERM))) << server_.Output();
+
+  const auto replay_to = [&](const std::string& name, std::vector<std::string> extra,
+                             testing::ServerProcess* fresh) {
+    testing::ServerProcess::Options options;
+    options.data_dir = scratch_ + "/" + name;
+    options.extra_args = {"--config", config_path_};
+    const absl::Status started = fresh->Start(options);
+    EXPECT_TRUE(started.ok()) << started << fresh->Output();
+    std::vector<std::string> argv = {BuildPath("clients/drill/msx-drill"), "replay",
+                                     scratch_ + "/data", "--server", fresh->address(),
+                                     "--speed", "max"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return RunCommand(argv, {}, std::chrono::seconds(120));
+  };
+  const auto live_deliveries = [&](const testing::ServerProcess& fresh) {
+    const CommandResult r =
+        RunCommand({BuildPath("clients/msx/msx"), "deliveries", "--json"},
+                   {"MSX_SERVER=" + fresh.address(), "MSX_TOKEN=demo-admin"},
+                   std::chrono::seconds(20));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return ParseJson<v1::ListDeliveriesResponse>(r.out);
+  };
+
+  // 1. Every agency replayed: the same fills, the same delivery confirmed.
+  testing::ServerProcess fresh;
+  const CommandResult live = replay_to("fresh", {}, &fresh);
+  ASSERT_EQ(live.exit_code, 0) << live.out << live.err;
+  EXPECT_FALSE(absl::StrContains(live.out, "Unmatched")) << live.out;
+  const v1::ListDeliveriesResponse replayed = live_deliveries(fresh);
+  ASSERT_EQ(replayed.deliveries_size(), 4) << live.out;
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(replayed.deliveries(i).state(),
+              i == 2 ? v1::DELIVERY_STATE_CONFIRMED : v1::DELIVERY_STATE_PENDING)
+        << "live delivery " << replayed.deliveries(i).delivery_id() << "\n" << live.out;
+  }
+  EXPECT_EQ(replayed.deliveries(2).confirmed_by(), "KOMIR");
+  EXPECT_EQ(replayed.deliveries(2).fill_id(), replayed.deliveries(3).fill_id());
+
+  // 2. Without JOGMEC's token: no live fill, journal delivery 3 named, nothing confirmed.
+  v1::ExchangeConfig tokens = DefaultConfig();
+  for (auto& a : *tokens.mutable_agencies()) {
+    if (a.id() == "JOGMEC") a.clear_tokens();
+  }
+  std::string tokens_text;  // plaintext tokens (WriteConfig stores digests)
+  ASSERT_TRUE(google::protobuf::TextFormat::PrintToString(tokens, &tokens_text));
+  const std::string tokens_path = scratch_ + "/tokens.textproto";
+  std::ofstream(tokens_path) << tokens_text;
+  testing::ServerProcess fresh2;
+  const CommandResult partial = replay_to(
+      "fresh2", {"--tokens-config", tokens_path, "--skip-agencies-without-token"}, &fresh2);
+  ASSERT_EQ(partial.exit_code, 0) << partial.out << partial.err;
+  EXPECT_TRUE(absl::StrContains(partial.out,
+                                "Unmatched: 1 journal deliveries confirmed in the journal"))
+      << partial.out;
+  EXPECT_TRUE(absl::StrContains(partial.out, "journal delivery ids 3\n")) << partial.out;
+  EXPECT_EQ(live_deliveries(fresh2).deliveries_size(), 0);
+  AgencyClient komir2(fresh2.address(), "demo-komir");
+  v1::ListOffersResponse open;
+  ASSERT_TRUE(komir2.ListOffers(&open).ok());
+  for (const v1::Offer& o : open.offers()) {
+    EXPECT_NE(o.side(), v1::SIDE_SELL) << "KOMIR's cancelled sell is open: " << o.DebugString();
+  }
+  EXPECT_EQ(open.offers_size(), 2);  // the two buys, with no seller
 }
 
 }  // namespace

@@ -28,7 +28,8 @@ Usage:
       per instrument and emergency level the need declared by buys with a declared need,
       allocated in auctions, met, met within 8 days, per agency and tier, and what
       continuous matching would have given each agency (a second replay); per agency
-      its deliveries under WARNING/SERIOUS (confirmed, overdue, pending at the end);
+      its deliveries under WARNING/SERIOUS (confirmed, late, in window, overdue, pending
+      at the end);
       the N busiest minutes by fills (default 5). Text by default, --json for one object.
       --html FILE also writes it as one self-contained HTML file with charts (volume over
       time per instrument, unfilled demand, net positions, busiest minutes; inline CSS
@@ -42,8 +43,9 @@ Usage:
       a buy declaring that need at the reference price), each at_seq or at_time_ns) while
       replaying DIR, write the drill as a new journal in OUTDIR (replayable: msx-drill
       verify OUTDIR) and compare it with the original side by side (fills, volume,
-      shortfalls per instrument). --html FILE
-      also writes the comparison as HTML, the drill beside the original on the same axes.
+      shortfalls per instrument; declared needs and deliveries per agency of both).
+      --html FILE also writes the comparison as HTML, the drill beside the original on
+      the same axes, with both deliveries tables.
       With --server, the drill journal is then also replayed live (see replay).
   msx-drill replay DIR [--speed X] [--server HOST:PORT[,HOST:PORT...] | --live] [LIVE OPTIONS]
       Without --server or --live: the offline replay (--speed max), same as verify.
@@ -51,9 +53,15 @@ Usage:
       X times the original pace (X = max, 1, 10, 0.5, ...): offers, cancels and replaces
       and term offers, returns and recalls as their agencies, SetHoldings/HaltPair/
       ResumePair and the emergency commands (PublishReference, AdmitMember, SuspendMember,
-      SetEmergencyLevel) as the admin. Offer, term offer and obligation ids are translated
-      to the live server's; AdvanceTime is skipped (the server keeps its own time). A journal with commands of an agency that has no token is refused before
-      anything is sent, naming the agency (see the tokens below).
+      SetEmergencyLevel) as the admin, ConfirmDelivery as the receiver (or the admin).
+      Offer, term offer, obligation and delivery ids are translated to the live server's
+      (a delivery by the live fill the same submit or replace made, never by amount);
+      AdvanceTime and RunAuction are skipped (the server keeps its own time and auction
+      ticks). Deliveries and loans the journal confirms, returns or recalls but the live
+      server has no counterpart of are not sent and are named in the summary ("Unmatched:
+      ... journal delivery ids 3, 7"); the exit status stays 0. A journal with commands
+      of an agency that has no token is refused before anything is sent, naming the
+      agency (see the tokens below).
   msx-drill --help
 
 Live options:

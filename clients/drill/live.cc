@@ -2,10 +2,13 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -269,15 +272,21 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
   std::vector<std::uint64_t> live_offer;  // journal offer id -> live offer id (0 = none)
   std::vector<std::uint64_t> live_term;   // journal term offer id -> live id (0 = none)
   std::vector<std::uint64_t> live_loan;   // journal obligation id -> live id (0 = none)
+  std::vector<std::uint64_t> live_fill;   // journal fill id -> live fill id (0 = none)
   // Deliveries (ENGINE.md "Deliveries"): each one the journal opened, by journal id, and
-  // the live delivery a confirmation of it went to (0 = not yet matched).
+  // the live delivery of the same fill and instrument (0 = not yet looked up).
   std::vector<DeliveryEvent> journal_delivery(1);
   std::vector<std::uint64_t> live_delivery;
-  std::vector<bool> live_delivery_claimed;  // by live id: already matched to a journal one
-  // Records journal id -> live id in an id map (journal ids are dense from 1).
-  const auto remember = [](std::vector<std::uint64_t>* map, std::uint64_t journal_id,
-                           std::uint64_t live) {
-    if (journal_id == 0 || journal_id > map->size() + 1) return;
+  // Live deliveries listed so far (ListDeliveries): (live fill id, instrument) -> live id.
+  std::map<std::pair<std::uint64_t, std::string>, std::uint64_t> listed_delivery;
+  std::uint64_t events_read = 0;
+  std::uint64_t journal_obligations = 0;  // the highest obligation id the journal made
+  // Records journal id -> live id in an id map. Journal ids are dense from 1 and each is
+  // made by an event, so one above the events read so far is not a journal's (a corrupt
+  // id): refused rather than grown into. Gaps (ids the live server never made) stay 0.
+  const auto remember = [&events_read](std::vector<std::uint64_t>* map,
+                                       std::uint64_t journal_id, std::uint64_t live) {
+    if (journal_id == 0 || journal_id > events_read) return;
     if (journal_id >= map->size()) map->resize(journal_id + 1, 0);
     (*map)[journal_id] = live;
   };
@@ -293,10 +302,14 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
   while (failure.ok() && (*reader)->Next(&entry)) {
     const Command& cmd = entry.command;
     ++result.commands;
+    events_read += entry.events.size();
     for (const Event& e : entry.events) {
       if (e.type == EventType::kDelivery && e.delivery.kind == DeliveryEventKind::kOpened &&
           e.delivery.delivery == journal_delivery.size()) {
         journal_delivery.push_back(e.delivery);
+      }
+      if (e.type == EventType::kLoanFill) {
+        journal_obligations = std::max<std::uint64_t>(journal_obligations, e.loan_fill.obligation);
       }
     }
     if (first) {
@@ -365,6 +378,27 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
         }
       }
     };
+    // After a submit or replace of the journal's offer `journal_offer`, live `live_offer`:
+    // the k-th fill the journal's command made with it as the taker is the same fill as
+    // the k-th one the response reports for the live offer, when both have the same
+    // counterparty, lots and price (otherwise the live book differed: no live fill).
+    auto map_fills = [&](OfferId journal_offer, std::uint64_t live_offer_id,
+                         const google::protobuf::RepeatedPtrField<msx::v1::Fill>& fills) {
+      if (journal_offer == 0) return;
+      int k = 0;
+      for (const Event& e : entry.events) {
+        if (e.type != EventType::kFill || e.fill.taker_offer != journal_offer) continue;
+        while (k < fills.size() && fills[k].offer_id() != live_offer_id) ++k;
+        if (k == fills.size()) return;
+        const msx::v1::Fill& f = fills[k++];
+        const FillEvent& jf = e.fill;
+        if (jf.maker_agency < ref.agencies().size() &&
+            f.counterparty() == ref.agencies()[jf.maker_agency].code && f.lots() == jf.lots &&
+            f.price() == jf.price) {
+          remember(&live_fill, jf.fill_id, f.fill_id());
+        }
+      }
+    };
 
     switch (cmd.type) {
       case CommandType::kSubmitOffer:
@@ -397,11 +431,13 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
         account(st);
         if (!st.ok()) break;
         result.fills += static_cast<std::uint64_t>(resp.fills_size());
+        OfferId journal_offer = 0;
         for (const Event& e : entry.events) {
-          if (e.type != EventType::kAccepted || e.accepted.offer > live_offer.size() + 1) continue;
-          if (e.accepted.offer >= live_offer.size()) live_offer.resize(e.accepted.offer + 1, 0);
-          live_offer[e.accepted.offer] = resp.offer().offer_id();
+          if (e.type != EventType::kAccepted) continue;
+          journal_offer = e.accepted.offer;
+          remember(&live_offer, e.accepted.offer, resp.offer().offer_id());
         }
+        map_fills(journal_offer, resp.offer().offer_id(), resp.fills());
         break;
       }
       case CommandType::kCancelOffer: {
@@ -446,9 +482,12 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
         req.set_price(r.price);
         msx::v1::ReplaceOfferResponse resp;
         grpc::Status st = call([&](msx::v1::Exchange::Stub* exchange, msx::v1::Admin::Stub*) {
+          resp.Clear();
           return exchange->ReplaceOffer(context(token[r.agency]).get(), req, &resp);
         });
         account(st);
+        // A replace at a crossing price takes liquidity: its fills as a submit's.
+        if (st.ok()) map_fills(r.offer, id, resp.fills());
         break;
       }
       case CommandType::kSetHoldings: {
@@ -567,6 +606,15 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
         const std::uint64_t id = lookup(live_loan, o.obligation);
         if (o.agency >= token.size() || token[o.agency].empty() || id == 0) {
           ++result.skipped;
+          // A loan the journal made but the live server did not (a journaled reject of an
+          // unknown id is not one): named in the summary, as unmatched deliveries are.
+          if (id == 0 && o.agency < token.size() && !token[o.agency].empty() &&
+              o.obligation != 0 && o.obligation <= journal_obligations &&
+              std::find(result.unmatched_obligations.begin(),
+                        result.unmatched_obligations.end(),
+                        o.obligation) == result.unmatched_obligations.end()) {
+            result.unmatched_obligations.push_back(o.obligation);
+          }
           break;
         }
         if (cmd.type == CommandType::kReturnObligation) {
@@ -642,9 +690,10 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
         break;
       }
       case CommandType::kConfirmDelivery: {
-        // The live server numbers its deliveries itself: the journal's delivery is the
-        // first live one not confirmed nor matched yet with the same pair, instrument,
-        // deliverer, receiver and amount (the same fill made live), found once.
+        // The live server numbers its deliveries itself: the journal's delivery is the live
+        // one opened by the same fill (the live fill id learned from the response of the
+        // submit or replace that made it) for the same instrument (its base or quote leg),
+        // looked up with ListDeliveries (again only when a live fill's are not listed yet).
         const ConfirmDelivery& c = cmd.confirm_delivery;
         if (c.agency >= ref.agencies().size() || c.delivery == 0 ||
             c.delivery >= journal_delivery.size()) {
@@ -653,39 +702,48 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
         }
         const std::string& tok =
             ref.agencies()[c.agency].role == Role::kAdmin ? admin_token : token[c.agency];
+        if (tok.empty()) {
+          ++result.skipped;
+          break;
+        }
         const DeliveryEvent& jd = journal_delivery[c.delivery];
         std::uint64_t id = lookup(live_delivery, c.delivery);
-        if (id == 0 && !tok.empty()) {
-          msx::v1::ListDeliveriesRequest list;
-          msx::v1::ListDeliveriesResponse listed;
-          // The admin sees every agency's; otherwise the confirming agency its own.
-          const std::string& list_tok = admin_token.empty() ? tok : admin_token;
-          if (call([&](msx::v1::Exchange::Stub* exchange, msx::v1::Admin::Stub*) {
-                listed.Clear();
-                return exchange->ListDeliveries(context(list_tok).get(), list, &listed);
-              }).ok()) {
-            for (const msx::v1::Delivery& d : listed.deliveries()) {
-              if (d.state() == msx::v1::DELIVERY_STATE_CONFIRMED || jd.pair >= ref.pairs().size() ||
-                  d.pair() != ref.pairs()[jd.pair].symbol ||
-                  jd.instrument >= ref.instruments().size() ||
-                  d.instrument() != ref.instruments()[jd.instrument].symbol ||
-                  d.deliverer() != ref.agencies()[jd.deliverer].code ||
-                  d.receiver() != ref.agencies()[jd.receiver].code || d.amount() != jd.amount ||
-                  (d.delivery_id() < live_delivery_claimed.size() &&
-                   live_delivery_claimed[d.delivery_id()])) {
-                continue;
+        const std::uint64_t fill = lookup(live_fill, jd.fill_id);
+        if (id == 0 && fill != 0 && jd.instrument < ref.instruments().size() &&
+            jd.receiver < ref.agencies().size()) {
+          const std::pair<std::uint64_t, std::string> key(
+              fill, std::string(ref.instruments()[jd.instrument].symbol));
+          if (listed_delivery.count(key) == 0) {
+            // The admin sees every agency's (asked for the receiver's); otherwise the
+            // confirming agency, the receiver, its own.
+            msx::v1::ListDeliveriesRequest list;
+            if (!admin_token.empty()) {
+              list.set_agency(std::string(ref.agencies()[jd.receiver].code));
+            }
+            msx::v1::ListDeliveriesResponse listed;
+            const std::string& list_tok = admin_token.empty() ? tok : admin_token;
+            if (call([&](msx::v1::Exchange::Stub* exchange, msx::v1::Admin::Stub*) {
+                  listed.Clear();
+                  return exchange->ListDeliveries(context(list_tok).get(), list, &listed);
+                }).ok()) {
+              for (const msx::v1::Delivery& d : listed.deliveries()) {
+                listed_delivery[{d.fill_id(), d.instrument()}] = d.delivery_id();
               }
-              id = d.delivery_id();
-              if (id >= live_delivery_claimed.size()) live_delivery_claimed.resize(id + 1, false);
-              live_delivery_claimed[id] = true;
-              if (c.delivery >= live_delivery.size()) live_delivery.resize(c.delivery + 1, 0);
-              live_delivery[c.delivery] = id;
-              break;
             }
           }
+          if (auto it = listed_delivery.find(key); it != listed_delivery.end()) {
+            id = it->second;
+            remember(&live_delivery, c.delivery, id);
+          }
         }
-        if (tok.empty() || id == 0) {
+        if (id == 0) {
+          // The live server made no such fill (or not as the journal's command did): the
+          // confirmation is not sent to some other delivery. Named in the summary.
           ++result.skipped;
+          if (std::find(result.unmatched_deliveries.begin(), result.unmatched_deliveries.end(),
+                        c.delivery) == result.unmatched_deliveries.end()) {
+            result.unmatched_deliveries.push_back(c.delivery);
+          }
           break;
         }
         msx::v1::ConfirmDeliveryRequest req;
@@ -709,7 +767,37 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
   return result;
 }
 
+namespace {
+
+// "3, 7, 9" (at most the first 20, then "... (N more)").
+std::string IdList(const std::vector<std::uint64_t>& ids) {
+  constexpr std::size_t kShown = 20;
+  std::string out;
+  for (std::size_t i = 0; i < ids.size() && i < kShown; ++i) {
+    absl::StrAppend(&out, i ? ", " : "", ids[i]);
+  }
+  if (ids.size() > kShown) absl::StrAppend(&out, ", ... (", ids.size() - kShown, " more)");
+  return out;
+}
+
+}  // namespace
+
 std::string RenderLiveText(const LiveResult& r) {
+  std::string unmatched;
+  if (!r.unmatched_deliveries.empty()) {
+    absl::StrAppend(&unmatched, "Unmatched: ", ThousandsU(r.unmatched_deliveries.size()),
+                    " journal deliveries confirmed in the journal have no live counterpart "
+                    "(the live server made no such fill); their confirmations were not sent: "
+                    "journal delivery ids ",
+                    IdList(r.unmatched_deliveries), "\n");
+  }
+  if (!r.unmatched_obligations.empty()) {
+    absl::StrAppend(&unmatched, "Unmatched: ", ThousandsU(r.unmatched_obligations.size()),
+                    " journal loans returned or recalled in the journal have no live "
+                    "counterpart (the live server made no such loan); not sent: journal "
+                    "obligation ids ",
+                    IdList(r.unmatched_obligations), "\n");
+  }
   return absl::StrCat("Live replay: ", ThousandsU(r.commands), " journal commands, ",
                       ThousandsU(r.sent), " sent (", ThousandsU(r.ok), " ok, ",
                       ThousandsU(r.rejected), " rejected), ", ThousandsU(r.skipped), " skipped, ",
@@ -719,7 +807,7 @@ std::string RenderLiveText(const LiveResult& r) {
                           ? ""
                           : absl::StrCat("; ", ThousandsU(r.failovers),
                                          " calls moved on to the next server (UNAVAILABLE)"),
-                      "\n");
+                      "\n", unmatched);
 }
 
 }  // namespace msx::drill

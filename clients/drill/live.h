@@ -24,10 +24,17 @@
 //   CancelTermOffer, ReturnObligation, RecallObligation -> the live id of the same term
 //                    offer or obligation; skipped if the live server never made it
 //   ConfirmDelivery -> Exchange.ConfirmDelivery as the agency (an admin agency's with the
-//                    admin token) of the live delivery made by the same fill: the first one
-//                    not yet confirmed nor matched with the same pair, instrument,
-//                    deliverer, receiver and amount (ListDeliveries, once per journal
-//                    delivery); skipped if the live server opened none such, or the
+//                    admin token) of the live delivery of the same fill and instrument, by
+//                    id: each fill a submit or replace made as the taker in the journal is
+//                    mapped to the live fill its response reports in the same place (the
+//                    k-th fill of the offer, with the same counterparty, lots and price),
+//                    and the journal delivery (its Opened event names the fill) to the
+//                    live delivery of that live fill and instrument (ListDeliveries, asked
+//                    again only when a live fill's deliveries are not listed yet). No
+//                    guessing by amount or parties: a journal delivery without a live
+//                    fill (the live fills differed, an auction the live server ran on its
+//                    own ticks) or whose live fill opened no delivery is not confirmed,
+//                    and LiveResult::unmatched_deliveries names it; skipped as well if the
 //                    journal's delivery id is unknown (a journaled reject)
 //   AdvanceTime, RunAuction -> skipped (the server runs its own time and auction ticks)
 // Commands are sent one at a time, in journal order, each when its scaled time comes (or
@@ -57,6 +64,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -123,6 +131,13 @@ struct LiveResult {
   std::uint64_t fills = 0;      // fills reported in SubmitOffer responses (taker side)
   std::int64_t max_lag_ns = 0;  // worst delay behind the scaled schedule
   std::uint64_t failovers = 0;  // calls moved on to the next server after UNAVAILABLE
+  // Journal ids, in the order first met, of deliveries a journaled ConfirmDelivery names
+  // that the live server has no counterpart of (the live fills differed), and of loans a
+  // journaled ReturnObligation/RecallObligation names that it never made; their commands
+  // are not sent (counted in `skipped`) and the summary names them. Exit status 0: a live
+  // replay that diverged from the journal is a drill's finding, not a failure.
+  std::vector<std::uint64_t> unmatched_deliveries;
+  std::vector<std::uint64_t> unmatched_obligations;
 };
 
 // Replays `dir` against options.server. Fails with CheckLiveTokens' error before sending
