@@ -7,7 +7,8 @@
 #               (three nats-server processes, file storage, 127.0.0.1 routes), fresh data dir;
 #   jetstream   msx_replication_bench's "sync" case against that same cluster: the bare
 #               3-replica publish p50 at PAYLOAD bytes (one command group), no msx-server,
-#               one publish after the other; and its "sync_paced" case, one publish every
+#               one publish after the other, through the stream leader's server as the
+#               replicated msx-server publishes (ReplicatedLog's prefer_stream_leader); and its "sync_paced" case, one publish every
 #               1/RATE s as the replicated server sends them in the latency run (shown
 #               beside the bar, not part of it: NATS servers idle between publishes answer
 #               more slowly than busy ones).
