@@ -17,6 +17,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -70,9 +71,16 @@ class DeliveriesE2eTest : public ::testing::Test {
     }
     if (warning == nullptr) warning = config.add_level_policies();
     warning->set_level(v1::EMERGENCY_LEVEL_WARNING);
-    warning->set_matching_mode(v1::MATCHING_MODE_CONTINUOUS);
-    warning->set_auction_interval_seconds(0);
-    warning->set_band_bps(0);
+    if (WarningAuctions()) {
+      // A call auction every second (band as shipped), no cap: one seller, one buyer.
+      warning->set_matching_mode(v1::MATCHING_MODE_CALL_AUCTION);
+      warning->set_auction_interval_seconds(1);
+      warning->set_agency_cap_bps(10000);
+    } else {
+      warning->set_matching_mode(v1::MATCHING_MODE_CONTINUOUS);
+      warning->set_auction_interval_seconds(0);
+      warning->set_band_bps(0);
+    }
     for (auto& ag : *config.mutable_agreements()) {
       if (ag.name() == "FORGE") ag.set_delivery_window_days(2);
     }
@@ -80,6 +88,7 @@ class DeliveriesE2eTest : public ::testing::Test {
     Start();
   }
   void TearDown() override { testing::RemoveTree(scratch_); }
+  virtual bool WarningAuctions() const { return false; }
 
   void Start() {
     testing::ServerProcess::Options options;
@@ -362,6 +371,87 @@ TEST_F(DeliveriesE2eTest, LiveReplayConfirmsTheDeliveryOfTheSameFillById) {
     EXPECT_NE(o.side(), v1::SIDE_SELL) << "KOMIR's cancelled sell is open: " << o.DebugString();
   }
   EXPECT_EQ(open.offers_size(), 2);  // the two buys, with no seller
+}
+
+// The same through allocation auctions, which the live server runs on its own ticks (no
+// response of the replay reports their fills: the replay finds them on the parties'
+// execution streams). Two auctions each allocate NRCAN's 2 lots of cobalt to KOMIR's bid
+// (deliveries 1-2 and 3-4, alike); KOMIR confirms 3. Replayed at the original pace, the
+// fresh server's own auctions make the same fills, and its delivery 3 is confirmed, not 1.
+class DeliveriesAuctionE2eTest : public DeliveriesE2eTest {
+ protected:
+  bool WarningAuctions() const override { return true; }
+};
+
+TEST_F(DeliveriesAuctionE2eTest, LiveReplayConfirmsTheDeliveryOfTheSameAuctionFill) {
+  constexpr char kCoLi[] = "CO-99.8/LIOH-56.5";
+  ASSERT_EQ(Msx("demo-admin", {"admin", "set-level", "CO-99.8", "warning", "--reason",
+                               "export ban"})
+                .exit_code,
+            0);
+  AgencyClient nrcan(server_.address(), "demo-nrcan");
+  auto komir_stream = testing::WatchExecutions(*komir_, "demo-komir");
+  const auto auction_fills = [](const std::vector<v1::ExecutionReport>& m) {
+    std::size_t n = 0;
+    for (const auto& r : m) n += r.has_fill() && r.fill().auction();
+    return n;
+  };
+  std::uint64_t client = 200;
+  for (std::size_t i = 1; i <= 2; ++i) {
+    v1::SubmitOfferResponse sold, bought;
+    ASSERT_TRUE(nrcan.Submit(++client, kCoLi, v1::SIDE_SELL, 2, 3600, &sold).ok());
+    v1::SubmitOfferRequest bid;
+    bid.set_client_offer_id(++client);
+    bid.set_pair(kCoLi);
+    bid.set_side(v1::SIDE_BUY);
+    bid.set_lots(2);
+    bid.set_price(3700);
+    bid.set_time_in_force(v1::TIME_IN_FORCE_GTC);
+    bid.set_declared_need(2000);
+    bid.set_priority_tier(v1::PRIORITY_TIER_ESSENTIAL);
+    ASSERT_TRUE(komir_->Submit(bid, &bought).ok());
+    ASSERT_EQ(bought.fills_size(), 0) << "a book in call-auction mode does not match";
+    ASSERT_TRUE(komir_stream->WaitFor([&](const auto& m) { return auction_fills(m) == i; },
+                                      std::chrono::seconds(15)))
+        << server_.Output();
+    // More than a tick apart: the replay's pace keeps each pair in an auction of its own,
+    // and the confirmation comes after the live server's second auction.
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  }
+  const v1::ListDeliveriesResponse listed = Deliveries("demo-admin");
+  ASSERT_EQ(listed.deliveries_size(), 4);
+  EXPECT_EQ(listed.deliveries(0).instrument(), "CO-99.8");
+  EXPECT_EQ(listed.deliveries(2).instrument(), "CO-99.8");
+  EXPECT_EQ(listed.deliveries(0).amount(), listed.deliveries(2).amount());
+  EXPECT_EQ(listed.deliveries(2).delivery_id(), 3u);
+  ASSERT_EQ(Msx("demo-komir", {"confirm-delivery", "3"}).exit_code, 0);
+  komir_stream.reset();
+  ASSERT_TRUE(WIFEXITED(server_.Stop(SIGTERM))) << server_.Output();
+
+  testing::ServerProcess fresh;
+  testing::ServerProcess::Options options;
+  options.data_dir = scratch_ + "/fresh";
+  options.extra_args = {"--config", config_path_};
+  const absl::Status started = fresh.Start(options);
+  ASSERT_TRUE(started.ok()) << started << fresh.Output();
+  const CommandResult live = RunCommand({BuildPath("clients/drill/msx-drill"), "replay",
+                                         scratch_ + "/data", "--server", fresh.address(),
+                                         "--speed", "1"},
+                                        {}, std::chrono::seconds(120));
+  ASSERT_EQ(live.exit_code, 0) << live.out << live.err;
+  EXPECT_FALSE(absl::StrContains(live.out, "Unmatched")) << live.out;
+  const CommandResult r =
+      RunCommand({BuildPath("clients/msx/msx"), "deliveries", "--json"},
+                 {"MSX_SERVER=" + fresh.address(), "MSX_TOKEN=demo-admin"},
+                 std::chrono::seconds(20));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto replayed = ParseJson<v1::ListDeliveriesResponse>(r.out);
+  ASSERT_EQ(replayed.deliveries_size(), 4) << live.out;
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(replayed.deliveries(i).state(),
+              i == 2 ? v1::DELIVERY_STATE_CONFIRMED : v1::DELIVERY_STATE_PENDING)
+        << "live delivery " << replayed.deliveries(i).delivery_id() << "\n" << live.out;
+  }
 }
 
 }  // namespace

@@ -55,7 +55,8 @@ Usage:
       ResumePair and the emergency commands (PublishReference, AdmitMember, SuspendMember,
       SetEmergencyLevel) as the admin, ConfirmDelivery as the receiver (or the admin).
       Offer, term offer, obligation and delivery ids are translated to the live server's
-      (a delivery by the live fill the same submit or replace made, never by amount);
+      (a delivery by the live fill the same submit or replace made, or the same
+      auction fill on a party's execution stream, never by amount);
       AdvanceTime and RunAuction are skipped (the server keeps its own time and auction
       ticks). Deliveries and loans the journal confirms, returns or recalls but the live
       server has no counterpart of are not sent and are named in the summary ("Unmatched:

@@ -18,6 +18,7 @@
 #include "clients/common/failover.h"
 #include "clients/drill/drill_journal.h"
 #include "clients/drill/format.h"
+#include "clients/drill/live_fills.h"
 #include "engine/journal/reader.h"
 #include "msx/v1/exchange.grpc.pb.h"
 
@@ -281,6 +282,9 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
   std::map<std::pair<std::uint64_t, std::string>, std::uint64_t> listed_delivery;
   std::uint64_t events_read = 0;
   std::uint64_t journal_obligations = 0;  // the highest obligation id the journal made
+  JournalDeliveryFills delivery_fills;  // the journal's fills that opened deliveries
+  // Execution streams of the parties of auction fills, opened when first needed.
+  std::map<AgencyId, std::unique_ptr<LiveFillStream>> fill_streams;
   // Records journal id -> live id in an id map. Journal ids are dense from 1 and each is
   // made by an event, so one above the events read so far is not a journal's (a corrupt
   // id): refused rather than grown into. Gaps (ids the live server never made) stay 0.
@@ -303,6 +307,7 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
     const Command& cmd = entry.command;
     ++result.commands;
     events_read += entry.events.size();
+    delivery_fills.Add(entry.events, events_read);
     for (const Event& e : entry.events) {
       if (e.type == EventType::kDelivery && e.delivery.kind == DeliveryEventKind::kOpened &&
           e.delivery.delivery == journal_delivery.size()) {
@@ -398,6 +403,36 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
           remember(&live_fill, jf.fill_id, f.fill_id());
         }
       }
+    };
+    // A journal fill no response reported (an auction's, made on the server's own tick):
+    // the live fill in the same place on the execution stream of one of its parties (the
+    // receiver first), the k-th fill of that party's live offer, when it has the same
+    // counterparty, lots and price. 0 if none comes.
+    auto stream_fill = [&](std::uint64_t journal_fill, AgencyId first,
+                           AgencyId second) -> std::uint64_t {
+      const JournalFill* jf = delivery_fills.Find(journal_fill);
+      if (jf == nullptr) return 0;
+      const JournalFill& f = *jf;
+      for (AgencyId party : {first, second}) {
+        if (party >= token.size() || token[party].empty()) continue;
+        const int side = f.agency[1] == party ? 1 : 0;
+        if (f.agency[side] != party || f.agency[1 - side] >= ref.agencies().size()) continue;
+        const std::uint64_t live = lookup(live_offer, f.offer[side]);
+        if (live == 0) continue;
+        std::unique_ptr<LiveFillStream>& stream = fill_streams[party];
+        if (!stream) {
+          stream = std::make_unique<LiveFillStream>(exchanges[failover.current()].get(),
+                                                    token[party]);
+        }
+        const std::optional<msx::v1::Fill> got = stream->Find(live, f.nth[side]);
+        if (got && got->counterparty() == ref.agencies()[f.agency[1 - side]].code &&
+            got->lots() == f.lots && got->price() == f.price) {
+          remember(&live_fill, journal_fill, got->fill_id());
+          return got->fill_id();
+        }
+        return 0;
+      }
+      return 0;
     };
 
     switch (cmd.type) {
@@ -708,7 +743,8 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
         }
         const DeliveryEvent& jd = journal_delivery[c.delivery];
         std::uint64_t id = lookup(live_delivery, c.delivery);
-        const std::uint64_t fill = lookup(live_fill, jd.fill_id);
+        std::uint64_t fill = lookup(live_fill, jd.fill_id);
+        if (id == 0 && fill == 0) fill = stream_fill(jd.fill_id, jd.receiver, jd.deliverer);
         if (id == 0 && fill != 0 && jd.instrument < ref.instruments().size() &&
             jd.receiver < ref.agencies().size()) {
           const std::pair<std::uint64_t, std::string> key(

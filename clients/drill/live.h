@@ -30,12 +30,18 @@
 //                    k-th fill of the offer, with the same counterparty, lots and price),
 //                    and the journal delivery (its Opened event names the fill) to the
 //                    live delivery of that live fill and instrument (ListDeliveries, asked
-//                    again only when a live fill's deliveries are not listed yet). No
-//                    guessing by amount or parties: a journal delivery without a live
-//                    fill (the live fills differed, an auction the live server ran on its
-//                    own ticks) or whose live fill opened no delivery is not confirmed,
-//                    and LiveResult::unmatched_deliveries names it; skipped as well if the
-//                    journal's delivery id is unknown (a journaled reject)
+//                    again only when a live fill's deliveries are not listed yet). A fill
+//                    no response reports (an allocation auction the live server ran on its
+//                    own tick) is found on the execution stream of one of its parties (the
+//                    receiver first; StreamExecutions from the start, read on a thread of
+//                    its own, opened at the first such confirmation): the k-th fill of the
+//                    party's live offer, with the same counterparty, lots and price; the
+//                    stream is waited for while it still brings reports, up to 300 ms of
+//                    quiet. No guessing by amount or parties: a journal delivery without a
+//                    live fill (the live fills differed, or the live auction has not run
+//                    yet, as at --speed max) or whose live fill opened no delivery is not
+//                    confirmed, and LiveResult::unmatched_deliveries names it; skipped as
+//                    well if the journal's delivery id is unknown (a journaled reject)
 //   AdvanceTime, RunAuction -> skipped (the server runs its own time and auction ticks)
 // Commands are sent one at a time, in journal order, each when its scaled time comes (or
 // at once with speed "max").
