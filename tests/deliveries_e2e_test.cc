@@ -436,7 +436,10 @@ TEST_F(DeliveriesAuctionE2eTest, LiveReplayConfirmsTheDeliveryOfTheSameAuctionFi
   ASSERT_TRUE(started.ok()) << started << fresh.Output();
   const CommandResult live = RunCommand({BuildPath("clients/drill/msx-drill"), "replay",
                                          scratch_ + "/data", "--server", fresh.address(),
-                                         "--speed", "1"},
+                                         "--speed", "1",
+                                         // A loaded CI machine may starve the stream's
+                                         // reader for longer than the default 300 ms.
+                                         "--fill-wait-ms", "20000"},
                                         {}, std::chrono::seconds(120));
   ASSERT_EQ(live.exit_code, 0) << live.out << live.err;
   EXPECT_FALSE(absl::StrContains(live.out, "Unmatched")) << live.out;

@@ -90,6 +90,9 @@ Live options:
                              skip the commands of agencies (and the admin commands)
                              without a token instead of refusing the replay
   --client-id-offset N       add N to every client_offer_id (to replay twice on one server)
+  --fill-wait-ms N           how long an auction fill's report is waited for on its
+                             party's execution stream once that stream has gone quiet
+                             (default 300); raise it on a loaded machine
 
 Holdings "before" are those after the journal's initial SetHoldings commands (just before
 its first command of another type).
@@ -109,7 +112,7 @@ const char* DrillUsage() { return kUsage; }
 
 absl::StatusOr<DrillArgs> ParseDrillArgs(const std::vector<std::string>& args) {
   DrillArgs a;
-  std::string top, client_id_offset;
+  std::string top, client_id_offset, fill_wait_ms;
   std::vector<std::string> tokens, token_files, positional;
   // The flags are documented in kUsage, which is the --help text.
   po::options_description flags;
@@ -131,6 +134,7 @@ absl::StatusOr<DrillArgs> ParseDrillArgs(const std::vector<std::string>& args) {
   add("admin-token-file", po::value(&a.admin_token_file), "");
   add("skip-agencies-without-token", po::bool_switch(&a.skip_agencies_without_token), "");
   add("client-id-offset", po::value(&client_id_offset), "");
+  add("fill-wait-ms", po::value(&fill_wait_ms), "");
   po::variables_map vm;
   if (absl::Status s = clients::ParseFlags(args, flags, &positional, &vm); !s.ok()) return s;
   if (vm.count("help") || (!positional.empty() && positional[0] == "help")) {
@@ -143,6 +147,11 @@ absl::StatusOr<DrillArgs> ParseDrillArgs(const std::vector<std::string>& args) {
   if (vm.count("client-id-offset") && !absl::SimpleAtoi(client_id_offset, &a.client_id_offset)) {
     return absl::InvalidArgumentError(
         absl::StrCat("--client-id-offset: not a non-negative integer: ", client_id_offset));
+  }
+  if (vm.count("fill-wait-ms") &&
+      (!absl::SimpleAtoi(fill_wait_ms, &a.fill_wait_ms) || a.fill_wait_ms < 0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--fill-wait-ms: not a non-negative integer: ", fill_wait_ms));
   }
   for (const std::string& t : tokens) {
     const std::size_t eq = t.find('=');

@@ -42,6 +42,7 @@ struct DrillArgs {
   std::string admin_token_file;
   bool skip_agencies_without_token = false;
   std::uint64_t client_id_offset = 0;
+  std::int64_t fill_wait_ms = 300;
 };
 
 // The full --help text.

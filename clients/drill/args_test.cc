@@ -41,7 +41,9 @@ TEST(DrillArgsTest, EveryFlagIsParsed) {
                                                 "--admin-token",
                                                 "adm",
                                                 "--client-id-offset",
-                                                "18446744073709551615"});
+                                                "18446744073709551615",
+                                                "--fill-wait-ms",
+                                                "20000"});
   ASSERT_TRUE(a.ok()) << a.status();
   EXPECT_FALSE(a->help);
   EXPECT_EQ(a->command, "run");
@@ -58,6 +60,7 @@ TEST(DrillArgsTest, EveryFlagIsParsed) {
   EXPECT_EQ(a->tokens.at("JOGMEC"), "t=2");
   EXPECT_EQ(a->admin_token, "adm");
   EXPECT_EQ(a->client_id_offset, 18446744073709551615u);
+  EXPECT_EQ(a->fill_wait_ms, 20000);
 }
 
 TEST(DrillArgsTest, TokenFilesAreKeptByAgencyAndTheLaterOneWins) {
@@ -105,6 +108,8 @@ TEST(DrillArgsTest, BadValueNamesTheFlagAndTheValue) {
   EXPECT_EQ(ErrorOf({"report", "/data", "--top=-3"}), "--top: not a non-negative integer: -3");
   EXPECT_EQ(ErrorOf({"replay", "/data", "--client-id-offset", "ten"}),
             "--client-id-offset: not a non-negative integer: ten");
+  EXPECT_EQ(ErrorOf({"replay", "/data", "--fill-wait-ms", "-1"}),
+            "--fill-wait-ms: not a non-negative integer: -1");
   EXPECT_EQ(ErrorOf({"replay", "/data", "--client-id-offset=-1"}),
             "--client-id-offset: not a non-negative integer: -1");
   EXPECT_EQ(ErrorOf({"replay", "/data", "--token", "KOMIR"}),

@@ -424,7 +424,8 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
           stream = std::make_unique<LiveFillStream>(exchanges[failover.current()].get(),
                                                     token[party]);
         }
-        const std::optional<msx::v1::Fill> got = stream->Find(live, f.nth[side]);
+        const std::optional<msx::v1::Fill> got = stream->Find(
+            live, f.nth[side], std::chrono::milliseconds(options.fill_wait_ms));
         if (got && got->counterparty() == ref.agencies()[f.agency[1 - side]].code &&
             got->lots() == f.lots && got->price() == f.price) {
           remember(&live_fill, journal_fill, got->fill_id());

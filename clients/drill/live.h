@@ -103,6 +103,8 @@ struct LiveOptions {
   // token) instead of refusing the replay.
   bool skip_agencies_without_token = false;
   std::uint64_t client_id_offset = 0;  // added to every client_offer_id
+  // How long LiveFillStream::Find waits once the stream is quiet (--fill-wait-ms).
+  std::int64_t fill_wait_ms = 300;
   int rpc_timeout_ms = 10000;
 };
 

@@ -82,6 +82,7 @@ int Live(const DrillArgs& a, const std::string& dir) {
   options.server = a.server;
   options.speed = *speed;
   options.client_id_offset = a.client_id_offset;
+  options.fill_wait_ms = a.fill_wait_ms;
   if (!a.tokens_config.empty()) {
     absl::StatusOr<msx::v1::ExchangeConfig> config = msx::ReadConfigFile(a.tokens_config);
     if (!config.ok()) return Usage(std::string(config.status().message()));
