@@ -148,17 +148,19 @@ class StreamWatcher {
   }
 
   // Waits until `pred(messages)` holds or the stream ended; returns pred's last value.
+  // The default timeouts only bound a broken build: long enough for a loaded two-core
+  // machine or a sanitizer build, so that no test depends on how fast a server is.
   bool WaitFor(const std::function<bool(const std::vector<Msg>&)>& pred,
-               std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+               std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait_for(lock, timeout, [&] { return pred(messages_) || done_; });
     return pred(messages_);
   }
-  bool WaitForCount(std::size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  bool WaitForCount(std::size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
     return WaitFor([n](const std::vector<Msg>& m) { return m.size() >= n; }, timeout);
   }
   // Waits for the stream to end and returns its status.
-  grpc::Status WaitDone(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  grpc::Status WaitDone(std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait_for(lock, timeout, [&] { return done_; });
     return done_ ? status_ : grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "still open");

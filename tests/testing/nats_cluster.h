@@ -22,8 +22,9 @@ class NatsCluster {
   struct Options {
     int size = 3;
     std::string cluster_name = "msx-test";
-    // How long Start() and Restart() wait for every running server to report healthy.
-    std::chrono::milliseconds ready_timeout{30000};
+    // How long Start() and Restart() wait for every running server to report healthy (a
+    // bound for a broken build: a loaded machine may take long).
+    std::chrono::milliseconds ready_timeout{60000};
     // false: Start() returns once the processes are spawned, before the servers listen or
     // have elected a JetStream meta leader (the cold-start case).
     bool wait_until_healthy = true;

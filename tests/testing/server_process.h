@@ -37,7 +37,8 @@ class ServerProcess {
     std::vector<std::string> extra_args;
     // Added to the server's environment ("NAME=value"), e.g. an LD_PRELOAD shim.
     std::vector<std::string> extra_env;
-    std::chrono::milliseconds ready_timeout{20000};
+    // Bounds a broken build only: a loaded machine (or a sanitizer build) may take long.
+    std::chrono::milliseconds ready_timeout{60000};
     // Credentials of the readiness health check; null = plaintext. A server with TLS in its
     // --config (server.tls) needs ones that trust its certificate, plus a client
     // certificate when it requires one (grpc::SslCredentials).
