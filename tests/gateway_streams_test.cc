@@ -29,6 +29,11 @@ namespace {
 using testing::AgencyClient;
 using testing::kGaCo;
 
+// How long a wait for something the test causes may take before it counts as failed: a
+// bound for a broken build only, long enough for a loaded two-core machine or a
+// ThreadSanitizer build (5-15x slower). No assertion depends on how fast anything is.
+constexpr std::chrono::seconds kGenerous{60};
+
 // Enough gallium and cobalt that holdings never limit a test's trading.
 v1::ExchangeConfig RichConfig() {
   v1::ExchangeConfig config = DefaultConfig();
@@ -136,12 +141,12 @@ class GatedReader {
     cv_.notify_all();
   }
   // Waits until `n` messages were read or the stream ended; returns the count read.
-  std::size_t WaitForCount(std::size_t n, std::chrono::seconds timeout = std::chrono::seconds(15)) {
+  std::size_t WaitForCount(std::size_t n, std::chrono::seconds timeout = kGenerous) {
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait_for(lock, timeout, [&] { return count_ >= n || done_; });
     return count_;
   }
-  grpc::Status WaitDone(std::chrono::seconds timeout = std::chrono::seconds(15)) {
+  grpc::Status WaitDone(std::chrono::seconds timeout = kGenerous) {
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait_for(lock, timeout, [&] { return done_; });
     return done_ ? status_ : grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "still open");
@@ -389,7 +394,7 @@ TEST_F(GatewayStreamsTest, ResumeFromZeroOverALargeJournalCompletesWhileOthersTr
 
   // The rest, then live reports after the handover: each once, in order.
   resume.Allow(SIZE_MAX);
-  ASSERT_EQ(resume.WaitForCount(expected.size(), std::chrono::seconds(30)), expected.size())
+  ASSERT_EQ(resume.WaitForCount(expected.size()), expected.size())
       << resume.WaitDone().error_message();
   DeskTrades(1, 1000000, &expected);
   ASSERT_EQ(resume.WaitForCount(expected.size()), expected.size())
@@ -454,30 +459,42 @@ TEST_F(GatewayStreamsTest, OpenStreamsPerAgencyAreLimited) {
   v1::ExchangeConfig config = RichConfig();
   config.mutable_server()->set_max_streams_per_agency(2);
   StartServer(config, "none");
+  const std::int64_t price = komir_->FairPrice(kGaCo);
   auto first = testing::WatchExecutions(*komir_, "demo-komir");
+  // A trade's two reports show that the first stream is open (counted) before the third
+  // is asked for: the server may run two calls' handlers in either order.
+  ASSERT_NE(Trade(1, 1, price), 0u);
+  ASSERT_TRUE(first->WaitForCount(2, kGenerous));
   auto second = std::make_unique<GatedReader<v1::BookUpdate>>(server_.address(), "demo-komir",
                                                               SIZE_MAX, BookOpener());
   ASSERT_EQ(second->WaitForCount(1), 1u);  // the snapshot: both are open
   auto third = testing::WatchExecutions(*komir_, "demo-komir");
-  grpc::Status s = third->WaitDone();
+  grpc::Status s = third->WaitDone(kGenerous);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
   EXPECT_NE(s.error_message().find("max_streams_per_agency: KOMIR has 2 streams open"),
             std::string::npos)
       << s.error_message();
   // Another agency is not affected.
   auto other = testing::WatchExecutions(*jogmec_, "demo-jogmec");
-  // Closing one frees its place (the server counts it down when the stream is done).
+  // Closing one frees its place (the server counts it down when the stream is done, which
+  // the client does not see: it asks again until a stream is admitted).
   second.reset();
   bool reopened = false;
-  for (int attempt = 0; attempt < 100 && !reopened; ++attempt) {
+  const auto deadline = std::chrono::steady_clock::now() + kGenerous;
+  while (!reopened && std::chrono::steady_clock::now() < deadline) {
     GatedReader<v1::BookUpdate> again(server_.address(), "demo-komir", SIZE_MAX, BookOpener());
-    reopened = again.WaitForCount(1) == 1;
+    reopened = again.WaitForCount(1, kGenerous) == 1;
     if (!reopened) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   EXPECT_TRUE(reopened);
-  ASSERT_NE(Trade(1, 1, komir_->FairPrice(kGaCo)), 0u);
-  EXPECT_TRUE(first->WaitForCount(2));
-  EXPECT_TRUE(other->WaitForCount(1));
+  // The first stream and the other agency's are live: the next trade reaches both.
+  const std::uint64_t seq = Trade(2, 1, price);
+  ASSERT_NE(seq, 0u);
+  auto reached = [seq](const std::vector<v1::ExecutionReport>& m) {
+    return !m.empty() && m.back().seq() >= seq;
+  };
+  EXPECT_TRUE(first->WaitFor(reached, kGenerous));
+  EXPECT_TRUE(other->WaitFor(reached, kGenerous));
 }
 
 }  // namespace
