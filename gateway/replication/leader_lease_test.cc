@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -40,6 +42,48 @@ class LeaderLeaseTest : public testing::SharedClusterTest {
     EXPECT_TRUE(lease.ok()) << "open lease: " << lease.status();
     return lease.ok() ? std::move(*lease) : nullptr;
   }
+
+  // What a holder does (ReplicationNode renews well inside the TTL): renews `lease` every
+  // ttl / 10 on a thread until destroyed, so that the holder's lease does not lapse while
+  // the test takes its next steps, however long a loaded machine makes them. An
+  // UNAVAILABLE renewal is transient (the entry lives until the TTL; the next one counts);
+  // lost() is any other failure, after which it stops.
+  class KeepRenewing {
+   public:
+    explicit KeepRenewing(LeaderLease& lease)
+        : lease_(lease), thread_([this] {
+            std::unique_lock<std::mutex> lock(mu_);
+            while (!cv_.wait_for(lock, lease_.options().ttl / 10, [this] { return stop_; })) {
+              lock.unlock();
+              absl::StatusOr<LeaderRecord> renewed = lease_.Renew();
+              lock.lock();
+              if (!renewed.ok() && !absl::IsUnavailable(renewed.status())) {
+                lost_ = renewed.status();
+                return;  // lost for good: Renew requires a lease not lost since
+              }
+            }
+          }) {}
+    ~KeepRenewing() {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        stop_ = true;
+      }
+      cv_.notify_all();
+      thread_.join();
+    }
+    absl::Status lost() {
+      std::lock_guard<std::mutex> lock(mu_);
+      return lost_;
+    }
+
+   private:
+    LeaderLease& lease_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool stop_ = false;     // guarded by mu_
+    absl::Status lost_;     // guarded by mu_
+    std::thread thread_;    // last: starts once the members above exist
+  };
 
   // Polls TryClaim until it succeeds (what a standby does). The bound only keeps a broken
   // build from hanging; expiry normally comes within a second or two of the TTL.
@@ -99,6 +143,7 @@ TEST_F(LeaderLeaseTest, ExpiredLeaseIsTakenOverAndTheOldHolderCannotRenew) {
   // A stalls (stops renewing). B claims once the servers expire the entry.
   auto second = ClaimWhenVacant(*b, "node-b");
   ASSERT_TRUE(second.ok()) << second.status();
+  KeepRenewing b_renews(*b);  // B holds on while A is checked
   EXPECT_GT(second->epoch, first->epoch);
   EXPECT_FALSE(a->HeldAt(LeaderLease::Clock::now()));  // A's local view agrees: lapsed
 
@@ -109,6 +154,7 @@ TEST_F(LeaderLeaseTest, ExpiredLeaseIsTakenOverAndTheOldHolderCannotRenew) {
   EXPECT_FALSE(a->held().has_value());
   // B's lease is intact.
   EXPECT_TRUE(b->Renew().ok());
+  EXPECT_TRUE(b_renews.lost().ok()) << b_renews.lost();
   auto current = a->Current();
   ASSERT_TRUE(current.ok()) << current.status();
   EXPECT_EQ(current->node_id, "node-b");
