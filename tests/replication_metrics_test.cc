@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "engine/config/config.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/gateway_test_client.h"
 #include "tests/testing/event_client.h"
@@ -59,7 +60,8 @@ struct Node {
   }
   // Scrapes until `done` holds or `timeout` passes; returns the last scrape.
   template <typename Pred>
-  Metrics ScrapeUntil(Pred done, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+  // The timeout only bounds a broken build (a loaded machine may take its time).
+  Metrics ScrapeUntil(Pred done, std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
     const auto deadline = Clock::now() + timeout;
     Metrics m = Scrape();
     while (!done(m) && Clock::now() < deadline) {
@@ -68,13 +70,21 @@ struct Node {
     }
     return m;
   }
-  // The dashboard's newest status section, as the admin's stream carries it.
-  nlohmann::json DashboardStatus() const {
+  // The dashboard's newest status section, as the admin's stream carries it, once one
+  // shows `role` (the node's role is known from its metrics by then; the stream sends the
+  // status on connect and whenever it changes, however long a loaded machine takes).
+  nlohmann::json DashboardStatus(const std::string& role) const {
     EventClient events(http_port, "demo-admin");
     EXPECT_TRUE(events.connected());
-    events.ReadUntilQuiet(std::chrono::milliseconds(700), std::chrono::seconds(3));
-    auto status = events.Events("status");
-    return status.empty() ? nlohmann::json() : status.back();
+    auto newest = [](const EventClient& e) {
+      auto status = e.Events("status");
+      return status.empty() ? nlohmann::json() : status.back();
+    };
+    events.ReadUntil([&](const EventClient& e) {
+      const nlohmann::json s = newest(e);
+      return s.is_object() && s.value("role", "") == role;
+    });
+    return newest(events);
   }
 };
 
@@ -106,12 +116,24 @@ bool WaitServing(const std::string& address, std::chrono::milliseconds timeout) 
 
 class ReplicationMetricsTest : public ::testing::Test {
  protected:
-  void SetUp() override { ASSERT_TRUE(nats_.Start().ok()); }
+  void SetUp() override {
+    ASSERT_TRUE(nats_.Start().ok());
+    scratch_ = testing::MakeTempDir("msx-replication-metrics");
+    // A lease of 5 s (renewed every second), not the default 500 ms: a loaded machine can
+    // stall a primary's renewal for more than 500 ms, and the standby then takes over in
+    // the middle of a test that counts takeovers (seen: role "primary" on the standby at
+    // load 12). The takeover test waits for the expiry, however long.
+    v1::ExchangeConfig config = DefaultConfig();
+    config.mutable_server()->mutable_replication()->set_lease_ttl_ms(5000);
+    config_path_ = testing::WriteConfig(config, scratch_);
+  }
+  void TearDown() override { testing::RemoveTree(scratch_); }
 
   // Starts node `name` (a primary when the lease is vacant, else a standby).
   void StartNode(Node* node, const std::string& name, bool standby) {
     testing::ServerProcess::Options o;
-    o.extra_args = {"--replicate", nats_.UrlList(), "--node-id", name, "--http", "127.0.0.1:0"};
+    o.extra_args = {"--config",    config_path_, "--replicate", nats_.UrlList(), "--node-id",
+                    name,          "--http",     "127.0.0.1:0"};
     if (standby) {
       o.extra_args.push_back("--standby");
       o.wait_serving = false;
@@ -122,6 +144,8 @@ class ReplicationMetricsTest : public ::testing::Test {
   }
 
   testing::NatsCluster nats_;
+  std::string scratch_;
+  std::string config_path_;
 };
 
 TEST_F(ReplicationMetricsTest, PrimaryAndStandbyReportRoleLeaderLagAndPublishLatency) {
@@ -201,13 +225,13 @@ TEST_F(ReplicationMetricsTest, PrimaryAndStandbyReportRoleLeaderLagAndPublishLat
   EXPECT_EQ(bm["msx_fills_total{pair=\"" + std::string(kGaCo) + "\"}"], 1);
 
   // The dashboard's status panel: role, leader and lag on both.
-  nlohmann::json as = a.DashboardStatus();
+  nlohmann::json as = a.DashboardStatus("primary");
   ASSERT_TRUE(as.is_object()) << "no status section from the primary";
   EXPECT_EQ(as["role"], "primary");
   EXPECT_EQ(as["replication"]["node"], "a");
   EXPECT_EQ(as["replication"]["leader"], "a");
   EXPECT_EQ(as["replication"]["takeovers"], 1);
-  nlohmann::json bs = b.DashboardStatus();
+  nlohmann::json bs = b.DashboardStatus("standby");
   ASSERT_TRUE(bs.is_object()) << "no status section from the standby";
   EXPECT_EQ(bs["role"], "standby");
   EXPECT_EQ(bs["replication"]["node"], "b");
@@ -265,7 +289,7 @@ TEST_F(ReplicationMetricsTest, TakeoverAndFencingAreCountedOnceEach) {
   EXPECT_EQ(am[kFencedStream] + am[kFencedLease], 1) << a.process.Output();
   EXPECT_EQ(am["msx_replication_takeovers_total"], 1);
   EXPECT_EQ(am["msx_accepting"], 0);
-  nlohmann::json as = a.DashboardStatus();
+  nlohmann::json as = a.DashboardStatus("failed");
   ASSERT_TRUE(as.is_object());
   EXPECT_EQ(as["role"], "failed");
   EXPECT_NE(as["replication"]["failure"].get<std::string>(), "");

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -51,6 +52,27 @@ class EventClient {
       if (n <= 0) return;
       data_.append(buf, static_cast<std::size_t>(n));
     }
+  }
+  // Reads until `done(*this)` holds (checked before each read) or `limit` passes, or the
+  // server closes the stream; returns done's last value. For a test that waits for what
+  // it expects to see rather than for a pause in the stream.
+  template <typename Pred>
+  bool ReadUntil(Pred done, std::chrono::milliseconds limit = std::chrono::seconds(60)) {
+    char buf[65536];
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (!done(*this)) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          end - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return false;
+      pollfd p{fd_, POLLIN, 0};
+      const int ready = poll(&p, 1, static_cast<int>(std::min<long long>(left.count(), 1000)));
+      if (ready < 0) return false;
+      if (ready == 0) continue;
+      ssize_t n = read(fd_, buf, sizeof buf);
+      if (n <= 0) return done(*this);
+      data_.append(buf, static_cast<std::size_t>(n));
+    }
+    return true;
   }
   const std::string& data() const { return data_; }
 
