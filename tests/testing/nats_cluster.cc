@@ -251,6 +251,13 @@ void NatsCluster::Pause(int i) {
   Server& s = servers_[i];
   if (s.pid <= 0 || s.paused) return;
   kill(s.pid, SIGSTOP);
+  // kill() returns before the stop takes effect: the group stop begins when one of the
+  // server's threads takes the signal, and on a loaded machine its other threads may go on
+  // serving meanwhile (seen: publishes acknowledged after "every server was stopped").
+  // Wait until the process is reported stopped.
+  int status = 0;
+  while (waitpid(s.pid, &status, WUNTRACED) < 0 && errno == EINTR) {
+  }
   s.paused = true;
 }
 

@@ -51,7 +51,7 @@ class NatsCluster {
 
   // SIGKILL (no cleanup: the crash case) and reap. No-op when not running.
   void Kill(int i);
-  // SIGSTOP / SIGCONT: the stalled-server case.
+  // SIGSTOP / SIGCONT: the stalled-server case. Pause returns once the server is stopped.
   void Pause(int i);
   void Resume(int i);
   // Starts server i again with the same ports and store directory; waits until healthy.
