@@ -137,6 +137,8 @@ int Sender(const Command& cmd) {
     case CommandType::kSetOfferRetention:  // the live server keeps its own window
     // Allocation auctions: the live server runs its own ticks.
     case CommandType::kRunAuction:
+    // The live server journaled its own when it started its exchange (a new one follows).
+    case CommandType::kFollowLiveReference:
       return -2;
   }
   return -2;
@@ -794,6 +796,7 @@ absl::StatusOr<LiveResult> LiveReplay(const std::string& dir, const LiveOptions&
       case CommandType::kAdvanceTime:
       case CommandType::kSetOfferRetention:  // the live server keeps its own window
       case CommandType::kRunAuction:
+      case CommandType::kFollowLiveReference:  // the live server started its own
         ++result.skipped;
         break;
     }

@@ -48,6 +48,8 @@ std::size_t CommandBodySize(CommandType type) {
       return kSubmitOfferWithNeedBodySize;
     case CommandType::kConfirmDelivery:
       return kConfirmDeliveryBodySize;
+    case CommandType::kFollowLiveReference:
+      return kFollowLiveReferenceBodySize;
   }
   return static_cast<std::size_t>(-1);
 }
@@ -222,6 +224,8 @@ char* WriteCommand(const Command& cmd, std::uint32_t event_count, char* p) {
     case CommandType::kConfirmDelivery:
       w.U32(cmd.confirm_delivery.agency);
       w.U64(cmd.confirm_delivery.delivery);
+      break;
+    case CommandType::kFollowLiveReference:  // no body
       break;
   }
   return w.end();
@@ -554,6 +558,8 @@ absl::Status DecodeCommandPayload(absl::string_view payload, Command* cmd,
     case CommandType::kConfirmDelivery:
       cmd->confirm_delivery.agency = r.U32();
       cmd->confirm_delivery.delivery = r.U64();
+      break;
+    case CommandType::kFollowLiveReference:  // no body
       break;
   }
   return absl::OkStatus();

@@ -99,6 +99,12 @@ inline bool IsTermOrderEvent(EventType type) { return type == EventType::kTermRe
 // The delivery types (issue 15 s.3, deliver-by), which only segments of version >=
 // kDeliveryFormatVersion hold: command 24 and event 25.
 inline bool IsDeliveryCommand(CommandType type) { return type == CommandType::kConfirmDelivery; }
+// The switch to term books on live reference data, which only segments of version >=
+// kLiveTermsFormatVersion hold: command 25 (older journals must replay with term books on
+// the configuration's reference data, so one in an older segment is corruption).
+inline bool IsLiveTermsCommand(CommandType type) {
+  return type == CommandType::kFollowLiveReference;
+}
 inline bool IsDeliveryEvent(EventType type) { return type == EventType::kDelivery; }
 
 // Appends the 32-byte segment header.

@@ -79,6 +79,8 @@ class CodecTest : public ::testing::Test {
       case CommandType::kConfirmDelivery:
         c.confirm_delivery = ConfirmDelivery{U32(), U()};
         break;
+      case CommandType::kFollowLiveReference:  // no body
+        break;
     }
     return c;
   }
@@ -185,7 +187,7 @@ constexpr CommandType kAllCommands[] = {
     CommandType::kRecallObligation, CommandType::kPublishReference, CommandType::kAdmitMember,
     CommandType::kSuspendMember, CommandType::kSetEmergencyLevel,
     CommandType::kRunAuction, CommandType::kSubmitOfferWithNeed, CommandType::kReplaceTermOffer,
-    CommandType::kConfirmDelivery};
+    CommandType::kConfirmDelivery, CommandType::kFollowLiveReference};
 constexpr EventType kAllEvents[] = {
     EventType::kAccepted,   EventType::kRejected,   EventType::kFill,      EventType::kCancelled,
     EventType::kReplaced,   EventType::kExpired,    EventType::kBookLevel, EventType::kHoldingsSet,
@@ -263,6 +265,9 @@ TEST_F(CodecTest, PayloadSizesMatchFormatTables) {
   EXPECT_EQ(EventPayloadSize(static_cast<EventType>(18)), 0u);
   EXPECT_EQ(CommandPayloadSize(CommandType::kConfirmDelivery), 21u + 12);
   EXPECT_EQ(EventPayloadSize(EventType::kDelivery), 21u + 58);
+  EXPECT_EQ(CommandPayloadSize(CommandType::kFollowLiveReference), 21u);
+  EXPECT_EQ(static_cast<int>(CommandType::kFollowLiveReference), 25);
+  EXPECT_EQ(CommandPayloadSize(static_cast<CommandType>(26)), 0u);
 }
 
 TEST_F(CodecTest, SetHoldingsEncodesLittleEndianFieldByField) {
@@ -417,12 +422,12 @@ TEST_F(CodecTest, WorkedExampleOfFormatMdEncodesToTheDocumentedBytes) {
   AppendCommandGroup(cmd, {&e, 1}, &out);
   EXPECT_EQ(absl::BytesToHexString(out),
             "4d53584a524e4c00"
-            "0900"
+            "0a00"
             "2000"
             "00000000"
             "0100000000000000"
             "00000000"
-            "8ff63f95"
+            "17a3b665"
             "357081b9"
             "03000000"
             "01"

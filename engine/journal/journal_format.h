@@ -23,9 +23,9 @@ enum class RecordType : std::uint8_t {
 // type 16 and reject reason 28; version 7 the allocation-auction command types 30..31
 // and event type 30; version 8 the term-book command type 14, ReplaceTermOffer, event type
 // 17, TermReplaced, and FOK or a minimum fill in SubmitTermOffer; version 9 the delivery
-// command type 24, ConfirmDelivery, and event type 25, Delivery; older segments hold the
-// same layouts without them).
-inline constexpr std::uint16_t kFormatVersion = 9;
+// command type 24, ConfirmDelivery, and event type 25, Delivery; version 10 the command
+// type 25, FollowLiveReference; older segments hold the same layouts without them).
+inline constexpr std::uint16_t kFormatVersion = 10;
 // The first version whose segments may hold time-swap records.
 inline constexpr std::uint16_t kTimeSwapsFormatVersion = 4;
 // The first version whose segments may hold emergency records (issue 15).
@@ -41,6 +41,9 @@ inline constexpr std::uint16_t kTermOrdersFormatVersion = 8;
 // The first version whose segments may hold delivery records (issue 15 s.3, deliver-by):
 // command type 24 and event type 25.
 inline constexpr std::uint16_t kDeliveryFormatVersion = 9;
+// The first version whose segments may hold the switch of term books to live reference
+// data (ENGINE.md "Time swaps", "Live reference data"): command type 25.
+inline constexpr std::uint16_t kLiveTermsFormatVersion = 10;
 inline constexpr std::uint16_t kOldestFormatVersion = 1;
 // Version of the snapshot file framing (header and CRC; not of the engine state inside it,
 // which Engine::LoadState versions itself).
@@ -123,6 +126,8 @@ static_assert(kSubmitOfferWithNeedBodySize == 75);
 // Deliveries (version 9). ConfirmDelivery: agency:u32 delivery:u64.
 inline constexpr std::size_t kConfirmDeliveryBodySize = 4 + 8;
 static_assert(kConfirmDeliveryBodySize == 12);
+// Term books on live reference data (version 10). FollowLiveReference: no body.
+inline constexpr std::size_t kFollowLiveReferenceBodySize = 0;
 
 // Body sizes by event type.
 inline constexpr std::size_t kAcceptedBodySize = 8 + 4 + 4 + 1 + 1 + 8 + 8 + 8;

@@ -78,6 +78,8 @@ const char* CommandTypeName(CommandType t) {
       return "SubmitOfferWithNeed";
     case CommandType::kConfirmDelivery:
       return "ConfirmDelivery";
+    case CommandType::kFollowLiveReference:
+      return "FollowLiveReference";
   }
   return "invalid";
 }
@@ -218,6 +220,8 @@ nlohmann::ordered_json CommandJson(const Command& c) {
     case CommandType::kConfirmDelivery:
       o["agency"] = c.confirm_delivery.agency;
       o["delivery"] = c.confirm_delivery.delivery;
+      break;
+    case CommandType::kFollowLiveReference:
       break;
   }
   return o;

@@ -705,6 +705,13 @@ bool JournalReader::ReadGroup(JournalEntry* entry) {
                                            c.parser.version(), " segment")),
           c.path, rec.offset, group_offset);
     }
+    if (c.parser.version() < kLiveTermsFormatVersion && IsLiveTermsCommand(cmd.type)) {
+      return HandleCorruption(
+          absl::DataLossError(absl::StrCat("FollowLiveReference command type ",
+                                           static_cast<int>(cmd.type), " in a version ",
+                                           c.parser.version(), " segment")),
+          c.path, rec.offset, group_offset);
+    }
     if (cmd.seq != expected_seq_) {
       return HandleCorruption(
           absl::DataLossError(absl::StrCat(

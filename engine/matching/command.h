@@ -53,6 +53,13 @@ enum class CommandType : std::uint8_t {
   // Deliveries (issue 15 s.3; ENGINE.md "Deliveries"), 24-29: the receiving agency (or an
   // admin) confirms that the units of delivery `delivery` arrived.
   kConfirmDelivery = 24,
+  // Admin, no body: from this command on, term books follow the live reference data
+  // (ENGINE.md "Time swaps", "Live reference data"): eligibility and the agreement a loan
+  // is made under from the live members, credit used and pledges at the live reference
+  // values, and a SuspendMember cancels the term offers that relied on the agreement.
+  // One-way. A server journals it once, at the start of a new exchange; journals written
+  // before it existed (format version 9 and older) never hold it, so they replay as before.
+  kFollowLiveReference = 25,
   // Allocation auctions (issue 15 s.3; engine/matching/AUCTION.md "In the engine"), 30-34:
   // Time: runs the call auction of each book `instrument` drives (AUCTION.md "In the
   // engine"). Rejected (kNoCallAuction) when the instrument's level does not auction.

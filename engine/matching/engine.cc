@@ -169,6 +169,9 @@ inline void Engine::Impl::Apply(const Command& cmd, std::vector<Event>* out) noe
     case CommandType::kConfirmDelivery:
       ConfirmDeliveryCmd(cmd, out);
       break;
+    case CommandType::kFollowLiveReference:
+      FollowLiveCmd(cmd, out);
+      break;
     default: {
       Event& e = NewEvent(cmd, EventType::kRejected, out);
       e.rejected.command = cmd.type;

@@ -225,8 +225,12 @@ class Engine {
   // Members of agreement `agreement` (index in ReferenceData::agreements()) now.
   AgencyMask AgreementMembers(std::size_t agreement) const;
   // As ReferenceData::EligiblePartners, with the members as they are now (pair books;
-  // term books keep the configured membership).
+  // term books use them too once TermsFollowLive).
   AgencyMask EligiblePartners(PairId pair, AgencyId agency) const;
+  // True once a kFollowLiveReference was applied: term books then use the live members
+  // and reference values (ENGINE.md "Time swaps", "Live reference data"); before it (every
+  // journal of format version 9 and older), the configuration's.
+  bool TermsFollowLive() const;
 
   // ---- Time swaps (queries; ENGINE.md "Time swaps") ----
   // A term offer: `pair` is the term book, `price` the premium in bps, kSell = lend.
@@ -235,7 +239,8 @@ class Engine {
   // Obligations where `agency` is the lender or the borrower, in id order (every agency's
   // when `agency` is nullopt).
   std::vector<ObligationInfo> ListObligations(std::optional<AgencyId> agency) const;
-  // What `borrower` owes under agreement `agreement`, at reference values (micro-USD).
+  // What `borrower` owes under agreement `agreement`, at reference values (micro-USD): the
+  // configuration's, or the live ones once TermsFollowLive.
   MicroUsd CreditUsed(std::uint32_t agreement, AgencyId borrower) const;
 
   // ---- Deliveries (queries; ENGINE.md "Deliveries") ----

@@ -203,6 +203,8 @@ void Engine::Impl::ApplyReference(const Command& cmd, InstrumentId instrument, M
                                   MicroUsd floor, std::vector<Event>* out) {
   live_[instrument].value = value;
   live_[instrument].floor = floor;
+  // Checked before (TermCreditFits).
+  if (time_swaps_.FollowsLive()) time_swaps_.SetValue(instrument, value);
   for (PairId p : pairs_of_[instrument]) {
     PairBand band;
     if (DeriveBand(p, &band)) Reband(cmd, p, band, out);  // checked before: always true
@@ -238,16 +240,23 @@ void Engine::Impl::ApplyDueReferences(const Command& cmd, std::vector<Event>* ou
     const PublishReference next = li.next;
     li.next = PublishReference{};
     // Checked when published; another instrument's publication since may have made a pair
-    // of this one impossible to price (DeriveBand never fails otherwise).
-    bool valid = true;
+    // of this one impossible to price (DeriveBand never fails otherwise), or loans since
+    // may make re-valued credit used overflow.
+    RejectReason reason = RejectReason::kNone;
     for (PairId p : pairs_of_[i]) {
       PairBand band;
-      valid = valid && DeriveBand(p, &band, i, next.reference_value, next.floor);
+      if (!DeriveBand(p, &band, i, next.reference_value, next.floor)) {
+        reason = RejectReason::kNoValidPrice;
+        break;
+      }
     }
-    if (!valid) {
+    if (reason == RejectReason::kNone && !TermCreditFits(i, next.reference_value)) {
+      reason = RejectReason::kOverflow;
+    }
+    if (reason != RejectReason::kNone) {
       Event& e = NewEvent(cmd, EventType::kRejected, out);
       e.rejected.command = CommandType::kPublishReference;
-      e.rejected.reason = RejectReason::kNoValidPrice;
+      e.rejected.reason = reason;
       continue;
     }
     ApplyReference(cmd, i, next.reference_value, next.floor, out);
@@ -267,6 +276,7 @@ void Engine::Impl::PublishReferenceCmd(const Command& cmd, std::vector<Event>* o
       return reject(RejectReason::kNoValidPrice);
     }
   }
+  if (!TermCreditFits(c.instrument, c.reference_value)) return reject(RejectReason::kOverflow);
   Event& e = NewEvent(cmd, EventType::kReferencePublished, out);
   e.reference_published = c;
   LiveInstrument& li = live_[c.instrument];
@@ -301,7 +311,12 @@ void Engine::Impl::MemberCmd(const Command& cmd, std::vector<Event>* out) {
   RecomputeEligibility();
   Event& e = NewEvent(cmd, admit ? EventType::kMemberAdmitted : EventType::kMemberSuspended, out);
   e.member = c;
-  if (admit) return;
+  // Term books after the pair books (their cancels follow the pair-book cancels).
+  const bool terms = time_swaps_.FollowsLive();
+  if (admit) {
+    if (terms) time_swaps_.SetMembers(cmd, c.agreement, members_[c.agreement], std::nullopt, out);
+    return;
+  }
   // The agency's open offers that could trade with someone they accept before and with
   // nobody now: they relied on this agreement alone. Cancelled in offer id order.
   std::vector<OfferId> relied;
@@ -332,6 +347,30 @@ void Engine::Impl::MemberCmd(const Command& cmd, std::vector<Event>* out) {
     ce.cancelled.reason = CancelReason::kMemberSuspended;
     ce.cancelled.lots = lots;
   }
+  if (terms) time_swaps_.SetMembers(cmd, c.agreement, members_[c.agreement], c.agency, out);
+}
+
+std::vector<MicroUsd> Engine::Impl::LiveValues() const {
+  std::vector<MicroUsd> values;
+  values.reserve(live_.size());
+  for (const LiveInstrument& li : live_) values.push_back(li.value);
+  return values;
+}
+
+bool Engine::Impl::TermCreditFits(InstrumentId instrument, MicroUsd value) const {
+  if (!time_swaps_.FollowsLive()) return true;
+  std::vector<MicroUsd> values = LiveValues();
+  values[instrument] = value;
+  return time_swaps_.CanRevalue(values);
+}
+
+void Engine::Impl::FollowLiveCmd(const Command& cmd, std::vector<Event>* out) {
+  if (time_swaps_.FollowsLive()) return;  // one-way: again changes nothing
+  // The live values may differ from the configuration's when the switch comes late (a
+  // journal that had admin commands before it): credit used is re-valued, and must fit.
+  const std::vector<MicroUsd> values = LiveValues();
+  if (!time_swaps_.CanRevalue(values)) return Reject(cmd, RejectReason::kOverflow, 0, kNil, 0, out);
+  time_swaps_.FollowLive(members_, values);
 }
 
 void Engine::Impl::SetLevelCmd(const Command& cmd, std::vector<Event>* out) {

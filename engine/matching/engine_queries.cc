@@ -128,6 +128,7 @@ std::optional<ObligationInfo> Engine::GetObligation(ObligationId id) const {
 std::vector<ObligationInfo> Engine::ListObligations(std::optional<AgencyId> agency) const {
   return impl_->time_swaps().ListObligations(agency);
 }
+bool Engine::TermsFollowLive() const { return impl_->time_swaps().FollowsLive(); }
 MicroUsd Engine::CreditUsed(std::uint32_t agreement, AgencyId borrower) const {
   return impl_->time_swaps().CreditUsed(agreement, borrower);
 }

@@ -57,6 +57,11 @@ constexpr std::uint32_t kSnapshotVersionDeliveries = 8;
 // Only an engine in which one of those happened writes it; it then also writes the
 // sections of version 8 (the delivery ledger possibly empty).
 constexpr std::uint32_t kSnapshotVersionChangeSeqs = 9;
+// Version 10 = version 9 + `terms_live` (u8, 1) after the agreements: term books follow
+// the live reference data (kFollowLiveReference; ENGINE.md "Time swaps", "Live reference
+// data"). Only an engine that follows writes it; it then also writes the sections of
+// version 9. Credit used is rebuilt at the live values.
+constexpr std::uint32_t kSnapshotVersionLiveTerms = 10;
 // Bytes of one instrument's live entry (SNAPSHOT.md).
 constexpr std::size_t kLiveEntryBytes = 8 + 8 + 1 + 1 + 8 + 8 + 8;
 
@@ -85,7 +90,8 @@ std::string Engine::Impl::SaveState() const {
   }
   std::sort(needs.begin(), needs.end(),
             [](const auto& x, const auto& y) { return x.first < y.first; });
-  const bool change_seqs = time_swaps_.AnyChangeSeqs();
+  const bool live_terms = time_swaps_.FollowsLive();
+  const bool change_seqs = live_terms || time_swaps_.AnyChangeSeqs();
   const bool deliveries = change_seqs || !deliveries_.Empty();
   const bool term_orders = deliveries || time_swaps_.AnyOrderTypes();
   const bool auctions =
@@ -93,7 +99,8 @@ std::string Engine::Impl::SaveState() const {
       std::any_of(books_.begin(), books_.end(), [](const Book& b) { return b.uncross_pending; });
   const bool collateral = auctions || time_swaps_.AnyPledge();
   const bool live = collateral || !LiveAsConfigured();
-  w.U32(change_seqs           ? kSnapshotVersionChangeSeqs
+  w.U32(live_terms            ? kSnapshotVersionLiveTerms
+        : change_seqs         ? kSnapshotVersionChangeSeqs
         : deliveries          ? kSnapshotVersionDeliveries
         : term_orders         ? kSnapshotVersionTermOrders
         : auctions            ? kSnapshotVersionAuctions
@@ -125,6 +132,7 @@ std::string Engine::Impl::SaveState() const {
     w.U64(members_.size());
     for (AgencyMask m : members_) w.U64(m);
   }
+  if (live_terms) w.U8(1);
   for (const HoldingInfo& h : holdings_) {
     w.I64(h.available);
     w.I64(h.reserved);
@@ -225,7 +233,8 @@ absl::Status Engine::Impl::LoadStateInner(absl::string_view bytes) {
   if (version != kSnapshotVersion && version != kSnapshotVersionTimeSwaps &&
       version != kSnapshotVersionLive && version != kSnapshotVersionCollateral &&
       version != kSnapshotVersionAuctions && version != kSnapshotVersionTermOrders &&
-      version != kSnapshotVersionDeliveries && version != kSnapshotVersionChangeSeqs) {
+      version != kSnapshotVersionDeliveries && version != kSnapshotVersionChangeSeqs &&
+      version != kSnapshotVersionLiveTerms) {
     return absl::FailedPreconditionError(
         absl::StrCat("engine snapshot: unsupported version ", version));
   }
@@ -298,6 +307,14 @@ absl::Status Engine::Impl::LoadStateInner(absl::string_view bytes) {
       if ((m & ~traders) != 0) {
         return corrupt(base + r.pos() - 8, "agreement member that is not a trading agency");
       }
+    }
+    if (version >= kSnapshotVersionLiveTerms) {
+      std::uint8_t terms_live;
+      if (!r.U8(&terms_live)) return corrupt(base + r.pos(), "truncated terms_live");
+      // Written only by an engine whose term books follow the live reference data.
+      if (terms_live != 1) return corrupt(base + r.pos() - 1, "terms_live is not 1");
+      // Before the time-swap section loads: its credit used is rebuilt at these values.
+      time_swaps_.FollowLive(members_, LiveValues());
     }
     RecomputeEligibility();
     RecomputeNextReferenceTime();

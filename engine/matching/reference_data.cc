@@ -447,6 +447,7 @@ absl::StatusOr<ReferenceData> ReferenceDataBuilder::Build() const {
       return Bad("agreements", index, s.agreement, "default_credit_limit_micro_usd",
                  "must be >= 0");
     }
+    ag.default_credit_limit = s.default_credit_limit;
     for (std::size_t a = 0; a < num_agencies; ++a) {
       if (ag.members & (AgencyMask{1} << a)) ag.credit_limit[a] = s.default_credit_limit;
     }

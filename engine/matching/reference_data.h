@@ -100,6 +100,10 @@ struct Agreement {
   // member may owe under this agreement, in reference value (micro-USD); 0 = it may not
   // borrow under this agreement (non-members are always 0).
   std::vector<MicroUsd> credit_limit;
+  // The limit of a member not listed in credit_limits; once term books follow the live
+  // reference data (CommandType::kFollowLiveReference), also that of an agency an
+  // AdmitMember made a member (ENGINE.md "Time swaps", "Live reference data").
+  MicroUsd default_credit_limit = 0;
   bool recall_allowed = false;
   TimeNs recall_notice = 0;  // ns; the due time of a recalled loan is now + this
   TimeNs grace = 0;          // ns after the due time before pledged collateral is forfeit

@@ -249,6 +249,12 @@ Command RunAuction(InstrumentId instrument) {
   return c;
 }
 
+Command FollowLiveReference() {
+  Command c{};
+  c.type = CommandType::kFollowLiveReference;
+  return c;
+}
+
 Command ConfirmDelivery(AgencyId agency, DeliveryId id) {
   Command c{};
   c.type = CommandType::kConfirmDelivery;

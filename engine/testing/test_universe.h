@@ -83,6 +83,9 @@ Command PublishReference(InstrumentId instrument, MicroUsd value, MicroUsd floor
                          TimeNs effective = 0);
 Command AdmitMember(std::uint32_t agreement, AgencyId agency);
 Command SuspendMember(std::uint32_t agreement, AgencyId agency);
+// From this command on, term books follow the live reference data (ENGINE.md "Time swaps",
+// "Live reference data").
+Command FollowLiveReference();
 
 // Allocation auctions (AUCTION.md): a buy with a declared need, and one auction tick.
 Command SubmitWithNeed(AgencyId agency, PairId pair, Lots lots, Price price, Amount need,

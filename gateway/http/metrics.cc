@@ -166,6 +166,8 @@ const char* CommandTypeLabel(CommandType type) {
       return "submit_offer_with_need";
     case CommandType::kConfirmDelivery:
       return "confirm_delivery";
+    case CommandType::kFollowLiveReference:
+      return "follow_live_reference";
   }
   return nullptr;  // a type this build does not know: not rendered
 }

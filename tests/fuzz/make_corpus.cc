@@ -90,6 +90,7 @@ const char* CommandName(msx::CommandType t) {
     case msx::CommandType::kRunAuction: return "run-auction";
     case msx::CommandType::kSubmitOfferWithNeed: return "submit-with-need";
     case msx::CommandType::kConfirmDelivery: return "confirm-delivery";
+    case msx::CommandType::kFollowLiveReference: return "follow-live-reference";
   }
   return "unknown";
 }
@@ -239,6 +240,16 @@ void JournalSeeds(Corpus* corpus, const fs::path& tmp) {
     msx::journal::EncodeEventPayload(e, 0, &payload);
     payloads.emplace("event-" + std::to_string(static_cast<int>(e.type)), payload);
   }
+  // The switch of term books to live reference data (format version 10): no body.
+  {
+    msx::Command c{};
+    c.seq = 16;
+    c.time = 1'800'000'000'000'000'000;
+    c.type = msx::CommandType::kFollowLiveReference;
+    std::string payload;
+    msx::journal::EncodeCommandPayload(c, 0, &payload);
+    payloads.emplace(std::string("command-") + CommandName(c.type), payload);
+  }
   for (const auto& [name, payload] : payloads) corpus->Add("codec", name, payload);
 }
 
@@ -321,6 +332,25 @@ void EngineSeeds(Corpus* corpus) {
       Die("the delivery seed opened no overdue delivery");
     }
     corpus->Add("engine_load_state", "state-deliveries", e.SaveState());
+  }
+
+  // Term books on live reference data (image version 10): the switch, then a new
+  // reference value.
+  {
+    msx::Engine e(msx::testing::TestUniverse(), options);
+    std::vector<msx::Event> ev;
+    msx::Command follow = msx::testing::FollowLiveReference();
+    follow.seq = 1;
+    follow.time = 1'800'000'000'000'000'000;
+    e.Apply(follow, &ev);
+    const msx::Instrument& aaa = msx::testing::TestUniverse().instruments()[msx::testing::kAaa];
+    msx::Command publish =
+        msx::testing::PublishReference(msx::testing::kAaa, aaa.reference_value + 1, aaa.floor);
+    publish.seq = 2;
+    publish.time = follow.time + 1;
+    e.Apply(publish, &ev);
+    if (!e.TermsFollowLive()) Die("the live-terms seed does not follow");
+    corpus->Add("engine_load_state", "state-live-terms", e.SaveState());
   }
 }
 

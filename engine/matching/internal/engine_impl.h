@@ -444,6 +444,13 @@ class Engine::Impl {
   void PublishReferenceCmd(const Command& cmd, std::vector<Event>* out);
   void MemberCmd(const Command& cmd, std::vector<Event>* out);
   void SetLevelCmd(const Command& cmd, std::vector<Event>* out);
+  // kFollowLiveReference: term books follow the live members and values from now on.
+  void FollowLiveCmd(const Command& cmd, std::vector<Event>* out);
+  // Every instrument's live reference value, by id.
+  std::vector<MicroUsd> LiveValues() const;
+  // True unless term books follow the live values and re-valuing credit used with
+  // `value` for `instrument` would exceed int64 for some borrower.
+  bool TermCreditFits(InstrumentId instrument, MicroUsd value) const;
   // The mandated-minimum-stock check of an offer that gives `give` units away from `h`.
   // REQUIRES: b.guard != 0, give <= h.available.
   inline RejectReason CheckStockGuard(const Book& b, AgencyId agency, Side side, Amount give,

@@ -37,18 +37,12 @@ void TimeSwaps::Reset(std::size_t expected_offers) {
   valid_agencies_ =
       num_agencies_ >= 64 ? kAllAgencies : ((AgencyMask{1} << num_agencies_) - 1);
   const std::size_t nb = ref_.term_books().size();
-  eligible_.assign(nb * num_agencies_, 0);
-  for (const TermBook& tb : ref_.term_books()) {
-    const MineralId m = ref_.instruments()[tb.instrument].mineral;
-    for (const Agreement& ag : ref_.agreements()) {
-      if (!ReferenceData::Covers(ag, m)) continue;
-      for (std::size_t a = 0; a < num_agencies_; ++a) {
-        if (ag.members & (AgencyMask{1} << a)) {
-          eligible_[tb.id * num_agencies_ + a] |= ag.members & ~(AgencyMask{1} << a);
-        }
-      }
-    }
-  }
+  live_ = false;
+  members_.clear();
+  for (const Agreement& ag : ref_.agreements()) members_.push_back(ag.members);
+  values_.clear();
+  for (const Instrument& i : ref_.instruments()) values_.push_back(i.reference_value);
+  RecomputeEligibility();
   books_.clear();
   books_.resize(nb);
   // Only the term books' share of the engine's reservation: loans are rarer than offers.
@@ -78,6 +72,22 @@ void TimeSwaps::Reset(std::size_t expected_offers) {
   levels_.assign(num_instruments_, EmergencyLevel::kNormal);
 }
 
+void TimeSwaps::RecomputeEligibility() {
+  eligible_.assign(ref_.term_books().size() * num_agencies_, 0);
+  for (const TermBook& tb : ref_.term_books()) {
+    const MineralId m = ref_.instruments()[tb.instrument].mineral;
+    for (std::size_t g = 0; g < members_.size(); ++g) {
+      if (!ReferenceData::Covers(ref_.agreements()[g], m)) continue;
+      const AgencyMask members = members_[g];
+      for (std::size_t a = 0; a < num_agencies_; ++a) {
+        if (members & (AgencyMask{1} << a)) {
+          eligible_[tb.id * num_agencies_ + a] |= members & ~(AgencyMask{1} << a);
+        }
+      }
+    }
+  }
+}
+
 std::optional<TimeNs> TimeSwaps::NextDue() const {
   std::optional<TimeNs> t;
   if (!expiries_.empty()) t = expiries_.front().time;
@@ -97,10 +107,10 @@ bool TimeSwaps::CollateralFor(const Agreement& ag, InstrumentId instrument, Agen
   // The loan's worth times the requirement, in micro-USD x bps: < 2^63 * 2^63 * 1e5 would
   // not fit 128 bits in general, but due * value fits int64 (the credit check passed
   // first) and bps <= 100000 < 2^17.
-  const i128 need = static_cast<i128>(due) * insts[instrument].reference_value * ag.collateral_bps;
+  const i128 need = static_cast<i128>(due) * values_[instrument] * ag.collateral_bps;
   for (InstrumentId c : ag.collateral_instruments) {
     if (insts[c].mineral == m) continue;  // another mineral, never the lent one
-    const i128 per_unit = static_cast<i128>(insts[c].reference_value) * 10000;
+    const i128 per_unit = static_cast<i128>(values_[c]) * 10000;
     const i128 units = (need + per_unit - 1) / per_unit;  // rounded up: the lender's favour
     if (units > kInt64Max) continue;
     if (H(borrower, c).available >= units) {
@@ -115,13 +125,13 @@ int TimeSwaps::PickAgreement(TermBookId book, AgencyId lender, AgencyId borrower
                              Pledge* pledge) const noexcept {
   const MineralId m = MineralOf(book);
   const InstrumentId instrument = ref_.term_books()[book].instrument;
-  const i128 value = static_cast<i128>(due) * ref_.instruments()[instrument].reference_value;
+  const i128 value = static_cast<i128>(due) * values_[instrument];
   const AgencyMask both = (AgencyMask{1} << lender) | (AgencyMask{1} << borrower);
   const auto& ags = ref_.agreements();
   for (std::size_t i = 0; i < ags.size(); ++i) {
     const Agreement& ag = ags[i];
-    if ((ag.members & both) != both || !ReferenceData::Covers(ag, m)) continue;
-    const i128 room = static_cast<i128>(ag.credit_limit[borrower]) -
+    if ((members_[i] & both) != both || !ReferenceData::Covers(ag, m)) continue;
+    const i128 room = static_cast<i128>(CreditLimit(i, borrower)) -
                       exposure_[i * num_agencies_ + borrower];
     if (value <= room && CollateralFor(ag, instrument, borrower, due, pledge)) {
       return static_cast<int>(i);
@@ -134,13 +144,13 @@ RejectReason TimeSwaps::BorrowCheck(TermBookId book, AgencyId borrower,
                                     Amount due) const noexcept {
   const MineralId m = MineralOf(book);
   const InstrumentId instrument = ref_.term_books()[book].instrument;
-  const i128 value = static_cast<i128>(due) * ref_.instruments()[instrument].reference_value;
+  const i128 value = static_cast<i128>(due) * values_[instrument];
   const auto& ags = ref_.agreements();
   RejectReason reason = RejectReason::kCreditLimitExceeded;
   for (std::size_t i = 0; i < ags.size(); ++i) {
     const Agreement& ag = ags[i];
-    if (!(ag.members & (AgencyMask{1} << borrower)) || !ReferenceData::Covers(ag, m)) continue;
-    const i128 room = static_cast<i128>(ag.credit_limit[borrower]) -
+    if (!(members_[i] & (AgencyMask{1} << borrower)) || !ReferenceData::Covers(ag, m)) continue;
+    const i128 room = static_cast<i128>(CreditLimit(i, borrower)) -
                       exposure_[i * num_agencies_ + borrower];
     if (value > room) continue;
     Pledge pledge;
@@ -417,7 +427,7 @@ void TimeSwaps::Lend(const Command& cmd, OfferId maker_id, OfferId taker_id, Lot
   t.filled += lots;
   // PickAgreement checked that this fits under the limit (an int64).
   Exposure(agreement, borrower) += static_cast<MicroUsd>(static_cast<i128>(due) *
-                                                         inst.reference_value);
+                                                         values_[tb.instrument]);
 
   Obligation ob;
   ob.id = obligations_.size() + 1;
@@ -498,8 +508,8 @@ Amount TimeSwaps::Pay(Obligation& ob, Amount want) noexcept {
   hb.available -= x;
   H(ob.lender, ob.instrument).available += x;
   ob.returned += x;
-  Exposure(ob.agreement, ob.borrower) -=
-      static_cast<MicroUsd>(x * ref_.instruments()[ob.instrument].reference_value);
+  // outstanding x value <= credit used <= int64 (kept so by re-valuation's check).
+  Exposure(ob.agreement, ob.borrower) -= static_cast<MicroUsd>(x * values_[ob.instrument]);
   return x;
 }
 
@@ -558,9 +568,8 @@ void TimeSwaps::ScheduleForfeit(const Obligation& ob) {
 }
 
 void TimeSwaps::Forfeit(const Command& cmd, Obligation& ob, std::vector<Event>* out) noexcept {
-  const auto& insts = ref_.instruments();
-  const MicroUsd v_loan = insts[ob.instrument].reference_value;
-  const MicroUsd v_coll = insts[ob.collateral_instrument].reference_value;
+  const MicroUsd v_loan = values_[ob.instrument];
+  const MicroUsd v_coll = values_[ob.collateral_instrument];
   const Amount owed = Outstanding(ob);
   // The pledge units that cover what is owed at reference values, rounded up (the
   // lender's favour); values and amounts are int64, so the product fits 128 bits.

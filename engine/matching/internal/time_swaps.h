@@ -92,6 +92,32 @@ class TimeSwaps {
     levels_[instrument] = level;
   }
 
+  // ---- Live reference data (ENGINE.md "Time swaps", "Live reference data") ----
+  // Until FollowLive, term books use the configuration's memberships and reference values
+  // whatever the engine's live reference data says (journals of format version 9 and
+  // older replay so). The engine calls the three functions below only once it follows.
+  bool FollowsLive() const noexcept { return live_; }
+  // From now on (one-way): eligibility, the agreement a loan is made under and credit
+  // limits use `members` (per agreement), credit used and pledges `values` (per
+  // instrument); credit used is re-valued at once. REQUIRES: CanRevalue(values).
+  void FollowLive(const std::vector<AgencyMask>& members, const std::vector<MicroUsd>& values);
+  // True when every borrower's credit used, re-valued at `values` (per instrument), fits
+  // int64. Cost: one pass over the obligations.
+  bool CanRevalue(const std::vector<MicroUsd>& values) const;
+  // The reference value of `instrument` changed: credit used is re-valued, later loans,
+  // pledges and forfeits use it. REQUIRES: FollowsLive(), CanRevalue with it.
+  void SetValue(InstrumentId instrument, MicroUsd value);
+  // Agreement `agreement` now has `members`; eligibility follows at once. When it is a
+  // suspension of `suspended`, that agency's open term offers that could trade with some
+  // agency they accept before and with none after are cancelled (kTermCancelled,
+  // kMemberSuspended, in term offer id order, lends' reservations released).
+  // REQUIRES: FollowsLive().
+  void SetMembers(const Command& cmd, std::uint32_t agreement, AgencyMask members,
+                  std::optional<AgencyId> suspended, std::vector<Event>* out);
+  // The reference value term books use for `instrument` (the configuration's until
+  // FollowLive).
+  MicroUsd Value(InstrumentId instrument) const noexcept { return values_[instrument]; }
+
   // True when `agency` owes an overdue obligation of an instrument of `mineral`: its new
   // lend offers and pair-book offers that give that mineral are rejected.
   bool SaleBlocked(AgencyId agency, MineralId mineral) const noexcept {
@@ -245,6 +271,19 @@ class TimeSwaps {
   MicroUsd& Exposure(std::uint32_t agreement, AgencyId borrower) noexcept {
     return exposure_[agreement * num_agencies_ + borrower];
   }
+  // What `borrower` may owe under agreement `g`: its configured limit when the
+  // configuration made it a member, else (admitted live) the agreement's default.
+  MicroUsd CreditLimit(std::size_t g, AgencyId borrower) const noexcept {
+    const Agreement& ag = ref_.agreements()[g];
+    return (ag.members >> borrower) & 1 ? ag.credit_limit[borrower] : ag.default_credit_limit;
+  }
+  // eligible_ from members_.
+  void RecomputeEligibility();
+  // Credit used of every (agreement, borrower) at `values`: the sum over its open and
+  // overdue obligations of outstanding x value, into *exposure. False when one exceeds
+  // int64 (then *exposure is partial).
+  bool ComputeExposure(const std::vector<MicroUsd>& values,
+                       std::vector<MicroUsd>* exposure) const;
   static Amount Outstanding(const Obligation& ob) noexcept {
     return ob.due_amount - ob.returned - ob.covered;
   }
@@ -355,6 +394,11 @@ class TimeSwaps {
   std::vector<std::uint32_t> overdue_by_mineral_;  // [agency * minerals + mineral]
   std::vector<MicroUsd> exposure_;                 // [agreement * agencies + borrower]
   std::vector<EmergencyLevel> levels_;             // [instrument]: for recalls
+  // The memberships (per agreement) and reference values (per instrument) term books use:
+  // the configuration's, or the live ones once live_ (FollowLive).
+  std::vector<AgencyMask> members_;
+  std::vector<MicroUsd> values_;
+  bool live_ = false;
 };
 
 }  // namespace msx::internal

@@ -22,7 +22,7 @@ Lots TimeSwaps::Fillable(OfferId taker_id, Lots need) noexcept {
   const AgencyMask partners = eligible_[t.book * num_agencies_ + t.agency] & t.accept;
   const InstrumentId instrument = ref_.term_books()[t.book].instrument;
   const Amount lot_size = ref_.instruments()[instrument].lot_size;
-  const MicroUsd value = ref_.instruments()[instrument].reference_value;
+  const MicroUsd value = values_[instrument];
   dry_.clear();
   Lots sum = 0;
   std::int64_t p = lend ? opp.bits.PrevAtOrBefore(kMaxPremiumBps) : opp.bits.NextAtOrAfter(0);

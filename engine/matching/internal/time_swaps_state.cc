@@ -280,8 +280,9 @@ absl::Status TimeSwaps::Load(absl::string_view bytes, std::size_t base_offset,
       ScheduleForfeit(ob);
     }
     if (ob.state != ObligationState::kClosed) {
-      const i128 owed = static_cast<i128>(Outstanding(ob)) *
-                        ref_.instruments()[ob.instrument].reference_value;
+      // At the values term books use: the live ones when the engine follows them (it
+      // calls FollowLive before Load).
+      const i128 owed = static_cast<i128>(Outstanding(ob)) * values_[ob.instrument];
       const i128 used = owed + exposure_[ob.agreement * num_agencies_ + ob.borrower];
       if (used > kInt64Max) return corrupt(absl::StrCat("credit overflow at obligation ", id));
       exposure_[ob.agreement * num_agencies_ + ob.borrower] = static_cast<MicroUsd>(used);
