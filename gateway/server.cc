@@ -67,6 +67,14 @@ std::string JournaledConfig(const v1::ExchangeConfig& config) {
   return out;
 }
 
+// The command a new exchange journals after its initial holdings: its term books follow
+// the live reference data from the start (engine/matching/ENGINE.md "Time swaps").
+Command FollowLiveReferenceCommand() {
+  Command cmd{};
+  cmd.type = CommandType::kFollowLiveReference;
+  return cmd;
+}
+
 // A query that completes a promise: everything queued before it is durable once it fires.
 class Barrier final : public Work {
  public:
@@ -375,13 +383,15 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
         }
       };
       if (self->sequencer_->last_seq() == 0) {
-        // A new exchange: its first primary journals (and so replicates) the holdings.
+        // A new exchange: its first primary journals (and so replicates) the holdings,
+        // and that its term books follow the live reference data.
         absl::StatusOr<std::vector<Command>> holdings =
             InitialHoldingCommands(self->config_, *self->ref_);
         if (!holdings.ok()) return holdings.status();
         for (const Command& cmd : *holdings) {
           if (absl::Status q = submit(cmd); !q.ok()) return q;
         }
+        if (absl::Status q = submit(FollowLiveReferenceCommand()); !q.ok()) return q;
       }
       // This node's configured offer retention, journaled by each new primary (the engine
       // belongs to the sequencer thread now, so it is set rather than compared).
@@ -416,9 +426,13 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(
   s->sequencer_->Start();
 
   if (recovered_seq == 0 && !replication_options) {
-    // A new exchange: the initial holdings become journaled commands.
+    // A new exchange: the initial holdings become journaled commands, then the switch that
+    // makes its term books follow the live reference data (ENGINE.md "Time swaps", "Live
+    // reference data"). Only here: a recovered exchange keeps what its journal says (one
+    // written before the switch existed replays, and runs on, as it always did).
     absl::StatusOr<std::vector<Command>> holdings = InitialHoldingCommands(s->config_, *s->ref_);
     if (!holdings.ok()) return holdings.status();
+    holdings->push_back(FollowLiveReferenceCommand());
     for (const Command& cmd : *holdings) {
       for (;;) {
         absl::Status q = s->sequencer_->SubmitCommand(cmd, nullptr);

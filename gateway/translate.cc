@@ -424,6 +424,12 @@ absl::Status RejectToStatus(const ReferenceData& ref, const Command& cmd, Reject
     case RejectReason::kExpiryInPast:
       return absl::InvalidArgumentError(msg("expire_time_ns", "not in the future"));
     case RejectReason::kOverflow:
+      if (cmd.type == CommandType::kPublishReference) {
+        // Term books on live reference data re-value credit used (ENGINE.md "Time swaps").
+        return absl::InvalidArgumentError(
+            msg("reference_value_micro_usd",
+                "a borrower's credit used at this value would overflow 64 bits"));
+      }
       return absl::InvalidArgumentError(
           msg("lots", "lots × price or lots × lot size overflows 64 bits"));
     case RejectReason::kInvalidMinFill:
