@@ -116,6 +116,32 @@ class DeliveriesE2eTest : public ::testing::Test {
     return ParseJson<v1::ListDeliveriesResponse>(r.out);
   }
 
+  // Starts `fresh` on the data dir `name` with the same configuration and replays the
+  // journal to it (`msx-drill replay --server` at `speed`, then `extra`).
+  CommandResult ReplayToFresh(const std::string& name, const std::string& speed,
+                              std::vector<std::string> extra, testing::ServerProcess* fresh) {
+    testing::ServerProcess::Options options;
+    options.data_dir = scratch_ + "/" + name;
+    options.extra_args = {"--config", config_path_};
+    const absl::Status started = fresh->Start(options);
+    EXPECT_TRUE(started.ok()) << started << fresh->Output();
+    std::vector<std::string> argv = {BuildPath("clients/drill/msx-drill"), "replay",
+                                     scratch_ + "/data", "--server", fresh->address(),
+                                     "--speed", speed};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return RunCommand(argv, {}, std::chrono::seconds(120));
+  }
+
+  // Every delivery on `fresh`, as the admin lists them.
+  static v1::ListDeliveriesResponse LiveDeliveries(const testing::ServerProcess& fresh) {
+    const CommandResult r =
+        RunCommand({BuildPath("clients/msx/msx"), "deliveries", "--json"},
+                   {"MSX_SERVER=" + fresh.address(), "MSX_TOKEN=demo-admin"},
+                   std::chrono::seconds(20));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return ParseJson<v1::ListDeliveriesResponse>(r.out);
+  }
+
   static void ExpectError(const CommandResult& r, int exit_code, const std::string& code,
                           const std::string& field) {
     EXPECT_EQ(r.exit_code, exit_code) << r.out << r.err;
@@ -244,24 +270,12 @@ TEST_F(DeliveriesE2eTest, WarningFillsCarryDeliverByAndOverdueDeliveriesShow) {
 
   // 5. `msx-drill replay --server` sends the confirmations to a fresh live server on the
   // same configuration: the refused ones are refused again, KOMIR's confirms the live
-  // gallium leg (matched by pair, instrument, parties and amount, not by the journal's id).
-  // The journal's clock advance is not replayed, so the cobalt leg stays pending there.
+  // gallium leg (the live delivery of the same fill, by id). The journal's clock advance
+  // is not replayed, so the cobalt leg stays pending there.
   testing::ServerProcess fresh;
-  testing::ServerProcess::Options fresh_options;
-  fresh_options.data_dir = scratch_ + "/fresh";
-  fresh_options.extra_args = {"--config", config_path_};
-  const absl::Status started = fresh.Start(fresh_options);
-  ASSERT_TRUE(started.ok()) << started << fresh.Output();
-  const CommandResult live = RunCommand({BuildPath("clients/drill/msx-drill"), "replay",
-                                         scratch_ + "/data", "--server", fresh.address(),
-                                         "--speed", "max"},
-                                        {}, std::chrono::seconds(120));
+  const CommandResult live = ReplayToFresh("fresh", "max", {}, &fresh);
   ASSERT_EQ(live.exit_code, 0) << live.out << live.err;
-  const CommandResult fresh_list = RunCommand(
-      {BuildPath("clients/msx/msx"), "deliveries", "--json"},
-      {"MSX_SERVER=" + fresh.address(), "MSX_TOKEN=demo-admin"}, std::chrono::seconds(20));
-  ASSERT_EQ(fresh_list.exit_code, 0) << fresh_list.err;
-  const auto replayed = ParseJson<v1::ListDeliveriesResponse>(fresh_list.out);
+  const v1::ListDeliveriesResponse replayed = LiveDeliveries(fresh);
   ASSERT_EQ(replayed.deliveries_size(), 2) << live.out;
   EXPECT_EQ(replayed.deliveries(0).instrument(), "GA-4N");
   EXPECT_EQ(replayed.deliveries(0).state(), v1::DELIVERY_STATE_CONFIRMED) << live.out;
@@ -309,34 +323,12 @@ TEST_F(DeliveriesE2eTest, LiveReplayConfirmsTheDeliveryOfTheSameFillById) {
   ASSERT_TRUE(komir_->Cancel(rest.offer().offer_id(), &cancelled).ok());
   ASSERT_TRUE(WIFEXITED(server_.Stop(SIGTERM))) << server_.Output();
 
-  const auto replay_to = [&](const std::string& name, std::vector<std::string> extra,
-                             testing::ServerProcess* fresh) {
-    testing::ServerProcess::Options options;
-    options.data_dir = scratch_ + "/" + name;
-    options.extra_args = {"--config", config_path_};
-    const absl::Status started = fresh->Start(options);
-    EXPECT_TRUE(started.ok()) << started << fresh->Output();
-    std::vector<std::string> argv = {BuildPath("clients/drill/msx-drill"), "replay",
-                                     scratch_ + "/data", "--server", fresh->address(),
-                                     "--speed", "max"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    return RunCommand(argv, {}, std::chrono::seconds(120));
-  };
-  const auto live_deliveries = [&](const testing::ServerProcess& fresh) {
-    const CommandResult r =
-        RunCommand({BuildPath("clients/msx/msx"), "deliveries", "--json"},
-                   {"MSX_SERVER=" + fresh.address(), "MSX_TOKEN=demo-admin"},
-                   std::chrono::seconds(20));
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return ParseJson<v1::ListDeliveriesResponse>(r.out);
-  };
-
   // 1. Every agency replayed: the same fills, the same delivery confirmed.
   testing::ServerProcess fresh;
-  const CommandResult live = replay_to("fresh", {}, &fresh);
+  const CommandResult live = ReplayToFresh("fresh", "max", {}, &fresh);
   ASSERT_EQ(live.exit_code, 0) << live.out << live.err;
   EXPECT_FALSE(absl::StrContains(live.out, "Unmatched")) << live.out;
-  const v1::ListDeliveriesResponse replayed = live_deliveries(fresh);
+  const v1::ListDeliveriesResponse replayed = LiveDeliveries(fresh);
   ASSERT_EQ(replayed.deliveries_size(), 4) << live.out;
   for (int i = 0; i < 4; ++i) {
     EXPECT_EQ(replayed.deliveries(i).state(),
@@ -356,14 +348,15 @@ TEST_F(DeliveriesE2eTest, LiveReplayConfirmsTheDeliveryOfTheSameFillById) {
   const std::string tokens_path = scratch_ + "/tokens.textproto";
   std::ofstream(tokens_path) << tokens_text;
   testing::ServerProcess fresh2;
-  const CommandResult partial = replay_to(
-      "fresh2", {"--tokens-config", tokens_path, "--skip-agencies-without-token"}, &fresh2);
+  const CommandResult partial = ReplayToFresh(
+      "fresh2", "max", {"--tokens-config", tokens_path, "--skip-agencies-without-token"},
+      &fresh2);
   ASSERT_EQ(partial.exit_code, 0) << partial.out << partial.err;
   EXPECT_TRUE(absl::StrContains(partial.out,
                                 "Unmatched: 1 journal deliveries confirmed in the journal"))
       << partial.out;
   EXPECT_TRUE(absl::StrContains(partial.out, "journal delivery ids 3\n")) << partial.out;
-  EXPECT_EQ(live_deliveries(fresh2).deliveries_size(), 0);
+  EXPECT_EQ(LiveDeliveries(fresh2).deliveries_size(), 0);
   AgencyClient komir2(fresh2.address(), "demo-komir");
   v1::ListOffersResponse open;
   ASSERT_TRUE(komir2.ListOffers(&open).ok());
@@ -429,26 +422,11 @@ TEST_F(DeliveriesAuctionE2eTest, LiveReplayConfirmsTheDeliveryOfTheSameAuctionFi
   ASSERT_TRUE(WIFEXITED(server_.Stop(SIGTERM))) << server_.Output();
 
   testing::ServerProcess fresh;
-  testing::ServerProcess::Options options;
-  options.data_dir = scratch_ + "/fresh";
-  options.extra_args = {"--config", config_path_};
-  const absl::Status started = fresh.Start(options);
-  ASSERT_TRUE(started.ok()) << started << fresh.Output();
-  const CommandResult live = RunCommand({BuildPath("clients/drill/msx-drill"), "replay",
-                                         scratch_ + "/data", "--server", fresh.address(),
-                                         "--speed", "1",
-                                         // A loaded CI machine may starve the stream's
-                                         // reader for longer than the default 300 ms.
-                                         "--fill-wait-ms", "20000"},
-                                        {}, std::chrono::seconds(120));
+  // A loaded CI machine may starve the stream's reader for longer than the default 300 ms.
+  const CommandResult live = ReplayToFresh("fresh", "1", {"--fill-wait-ms", "20000"}, &fresh);
   ASSERT_EQ(live.exit_code, 0) << live.out << live.err;
   EXPECT_FALSE(absl::StrContains(live.out, "Unmatched")) << live.out;
-  const CommandResult r =
-      RunCommand({BuildPath("clients/msx/msx"), "deliveries", "--json"},
-                 {"MSX_SERVER=" + fresh.address(), "MSX_TOKEN=demo-admin"},
-                 std::chrono::seconds(20));
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  const auto replayed = ParseJson<v1::ListDeliveriesResponse>(r.out);
+  const v1::ListDeliveriesResponse replayed = LiveDeliveries(fresh);
   ASSERT_EQ(replayed.deliveries_size(), 4) << live.out;
   for (int i = 0; i < 4; ++i) {
     EXPECT_EQ(replayed.deliveries(i).state(),
